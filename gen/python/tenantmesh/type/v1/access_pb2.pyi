@@ -1,0 +1,28 @@
+from google.protobuf import descriptor_pb2 as _descriptor_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AccessScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ACCESS_SCOPE_UNSPECIFIED: _ClassVar[AccessScope]
+    ACCESS_SCOPE_TENANT: _ClassVar[AccessScope]
+    ACCESS_SCOPE_PLATFORM: _ClassVar[AccessScope]
+ACCESS_SCOPE_UNSPECIFIED: AccessScope
+ACCESS_SCOPE_TENANT: AccessScope
+ACCESS_SCOPE_PLATFORM: AccessScope
+ACCESS_FIELD_NUMBER: _ClassVar[int]
+access: _descriptor.FieldDescriptor
+
+class AccessPolicy(_message.Message):
+    __slots__ = ("permission", "public", "scope")
+    PERMISSION_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    permission: str
+    public: bool
+    scope: AccessScope
+    def __init__(self, permission: _Optional[str] = ..., public: _Optional[bool] = ..., scope: _Optional[_Union[AccessScope, str]] = ...) -> None: ...
