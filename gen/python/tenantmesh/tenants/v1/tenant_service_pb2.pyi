@@ -116,6 +116,18 @@ class DeleteTenantResponse(_message.Message):
     tenant: _tenant_pb2.Tenant
     def __init__(self, tenant: _Optional[_Union[_tenant_pb2.Tenant, _Mapping]] = ...) -> None: ...
 
+class GetCurrentTenantRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetCurrentTenantResponse(_message.Message):
+    __slots__ = ("tenant", "schema_version")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    tenant: _tenant_pb2.Tenant
+    schema_version: str
+    def __init__(self, tenant: _Optional[_Union[_tenant_pb2.Tenant, _Mapping]] = ..., schema_version: _Optional[str] = ...) -> None: ...
+
 class MigrateTenantDatabasesRequest(_message.Message):
     __slots__ = ("concurrency", "tenant_ids")
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]

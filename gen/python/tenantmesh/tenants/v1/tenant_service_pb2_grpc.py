@@ -71,6 +71,11 @@ class TenantServiceStub:
                 request_serializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.DeleteTenantRequest.SerializeToString,
                 response_deserializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.DeleteTenantResponse.FromString,
                 _registered_method=True)
+        self.GetCurrentTenant = channel.unary_unary(
+                '/tenantmesh.tenants.v1.TenantService/GetCurrentTenant',
+                request_serializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.GetCurrentTenantRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.GetCurrentTenantResponse.FromString,
+                _registered_method=True)
         self.MigrateTenantDatabases = channel.unary_stream(
                 '/tenantmesh.tenants.v1.TenantService/MigrateTenantDatabases',
                 request_serializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.MigrateTenantDatabasesRequest.SerializeToString,
@@ -95,7 +100,8 @@ class TenantServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetTenant(self, request, context):
-        """Returns one tenant by id or by slug, including deleted tombstones by id.
+        """Returns one tenant by id or by slug. A deleted tenant is not found; its
+        tombstone shows in ListTenants when DELETED is asked for.
         Errors: NOT_FOUND (TENANT_NOT_FOUND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -148,6 +154,16 @@ class TenantServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCurrentTenant(self, request, context):
+        """Returns the tenant the call is made for (its `x-tenant-id` header), after
+        checking that the tenant database answers and belongs to that tenant.
+        Errors: NOT_FOUND (TENANT_NOT_FOUND), FAILED_PRECONDITION (TENANT_SUSPENDED,
+        TENANT_NOT_READY), INTERNAL (TENANT_DATABASE_MISMATCH).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def MigrateTenantDatabases(self, request, context):
         """Brings every tenant database to the newest schema of every tenant-scoped
         service, with bounded concurrency, streaming one progress message per
@@ -195,6 +211,11 @@ def add_TenantServiceServicer_to_server(servicer, server):
                     servicer.DeleteTenant,
                     request_deserializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.DeleteTenantRequest.FromString,
                     response_serializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.DeleteTenantResponse.SerializeToString,
+            ),
+            'GetCurrentTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCurrentTenant,
+                    request_deserializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.GetCurrentTenantRequest.FromString,
+                    response_serializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.GetCurrentTenantResponse.SerializeToString,
             ),
             'MigrateTenantDatabases': grpc.unary_stream_rpc_method_handler(
                     servicer.MigrateTenantDatabases,
@@ -393,6 +414,33 @@ class TenantService:
             '/tenantmesh.tenants.v1.TenantService/DeleteTenant',
             tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.DeleteTenantRequest.SerializeToString,
             tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.DeleteTenantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCurrentTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.tenants.v1.TenantService/GetCurrentTenant',
+            tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.GetCurrentTenantRequest.SerializeToString,
+            tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.GetCurrentTenantResponse.FromString,
             options,
             channel_credentials,
             insecure,

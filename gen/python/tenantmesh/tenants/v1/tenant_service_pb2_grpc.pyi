@@ -43,7 +43,8 @@ class TenantServiceStub:
     UNAVAILABLE (PROVISIONING_FAILED; nothing is left behind).
     """
     GetTenant: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.GetTenantRequest, _tenant_service_pb2.GetTenantResponse]
-    """Returns one tenant by id or by slug, including deleted tombstones by id.
+    """Returns one tenant by id or by slug. A deleted tenant is not found; its
+    tombstone shows in ListTenants when DELETED is asked for.
     Errors: NOT_FOUND (TENANT_NOT_FOUND).
     """
     ListTenants: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.ListTenantsRequest, _tenant_service_pb2.ListTenantsResponse]
@@ -72,6 +73,12 @@ class TenantServiceStub:
     Errors: NOT_FOUND (TENANT_NOT_FOUND, also for an already deleted tenant),
     ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT).
     """
+    GetCurrentTenant: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.GetCurrentTenantRequest, _tenant_service_pb2.GetCurrentTenantResponse]
+    """Returns the tenant the call is made for (its `x-tenant-id` header), after
+    checking that the tenant database answers and belongs to that tenant.
+    Errors: NOT_FOUND (TENANT_NOT_FOUND), FAILED_PRECONDITION (TENANT_SUSPENDED,
+    TENANT_NOT_READY), INTERNAL (TENANT_DATABASE_MISMATCH).
+    """
     MigrateTenantDatabases: _grpc.UnaryStreamMultiCallable[_tenant_service_pb2.MigrateTenantDatabasesRequest, _tenant_service_pb2.MigrateTenantDatabasesResponse]
     """Brings every tenant database to the newest schema of every tenant-scoped
     service, with bounded concurrency, streaming one progress message per
@@ -94,7 +101,8 @@ class TenantServiceAsyncStub(TenantServiceStub):
     UNAVAILABLE (PROVISIONING_FAILED; nothing is left behind).
     """
     GetTenant: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.GetTenantRequest, _tenant_service_pb2.GetTenantResponse]  # type: ignore[assignment]
-    """Returns one tenant by id or by slug, including deleted tombstones by id.
+    """Returns one tenant by id or by slug. A deleted tenant is not found; its
+    tombstone shows in ListTenants when DELETED is asked for.
     Errors: NOT_FOUND (TENANT_NOT_FOUND).
     """
     ListTenants: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.ListTenantsRequest, _tenant_service_pb2.ListTenantsResponse]  # type: ignore[assignment]
@@ -122,6 +130,12 @@ class TenantServiceAsyncStub(TenantServiceStub):
     database is dropped, the slug is released and a DELETED tombstone stays.
     Errors: NOT_FOUND (TENANT_NOT_FOUND, also for an already deleted tenant),
     ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT).
+    """
+    GetCurrentTenant: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.GetCurrentTenantRequest, _tenant_service_pb2.GetCurrentTenantResponse]  # type: ignore[assignment]
+    """Returns the tenant the call is made for (its `x-tenant-id` header), after
+    checking that the tenant database answers and belongs to that tenant.
+    Errors: NOT_FOUND (TENANT_NOT_FOUND), FAILED_PRECONDITION (TENANT_SUSPENDED,
+    TENANT_NOT_READY), INTERNAL (TENANT_DATABASE_MISMATCH).
     """
     MigrateTenantDatabases: _aio.UnaryStreamMultiCallable[_tenant_service_pb2.MigrateTenantDatabasesRequest, _tenant_service_pb2.MigrateTenantDatabasesResponse]  # type: ignore[assignment]
     """Brings every tenant database to the newest schema of every tenant-scoped
@@ -154,7 +168,8 @@ class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _tenant_service_pb2.GetTenantRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_tenant_service_pb2.GetTenantResponse, _abc.Awaitable[_tenant_service_pb2.GetTenantResponse]]:
-        """Returns one tenant by id or by slug, including deleted tombstones by id.
+        """Returns one tenant by id or by slug. A deleted tenant is not found; its
+        tombstone shows in ListTenants when DELETED is asked for.
         Errors: NOT_FOUND (TENANT_NOT_FOUND).
         """
 
@@ -212,6 +227,18 @@ class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
         database is dropped, the slug is released and a DELETED tombstone stays.
         Errors: NOT_FOUND (TENANT_NOT_FOUND, also for an already deleted tenant),
         ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT).
+        """
+
+    @_abc_1.abstractmethod
+    def GetCurrentTenant(
+        self,
+        request: _tenant_service_pb2.GetCurrentTenantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tenant_service_pb2.GetCurrentTenantResponse, _abc.Awaitable[_tenant_service_pb2.GetCurrentTenantResponse]]:
+        """Returns the tenant the call is made for (its `x-tenant-id` header), after
+        checking that the tenant database answers and belongs to that tenant.
+        Errors: NOT_FOUND (TENANT_NOT_FOUND), FAILED_PRECONDITION (TENANT_SUSPENDED,
+        TENANT_NOT_READY), INTERNAL (TENANT_DATABASE_MISMATCH).
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,153 @@
+"""Process wiring: shared resources, service apps, startup and shutdown.
+
+A :class:`Runtime` holds what every service in a process shares (settings,
+database router, event bus, outgoing channels, authenticator). A
+:class:`ServiceApp` is one platform service: its gRPC bindings, its startup
+work (migrations, background tasks) and its tenant directory. The mesh runner
+starts several apps on one runtime; ``python -m services.<name>`` starts one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import grpc
+
+from services.runtime.client import ChannelPool
+from services.runtime.config import ConfigError, Settings, load_settings
+from services.runtime.db import DatabaseRouter
+from services.runtime.events import EventBus, create_event_bus
+from services.runtime.interceptors.authentication import Authenticator, OpenAccessAuthenticator
+from services.runtime.logging import configure_logging
+from services.runtime.meta import meta_binding
+from services.runtime.server import RunningServer, ServiceBinding, create_server
+from services.runtime.tenant_directory import CachedTenantDirectory, RemoteTenantDirectory, TenantDirectory
+
+log = logging.getLogger("tenantmesh.app")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: DatabaseRouter
+    events: EventBus
+    channels: ChannelPool
+    authenticator: Authenticator
+    # Where each service is reached from this process; starts as configured and
+    # is updated with the real port when a server binds port 0 (tests).
+    addresses: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    async def open(cls, settings: Settings, authenticator: Authenticator | None = None) -> Runtime:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        database = settings.database
+        router = DatabaseRouter(
+            database.url,
+            database.tenant_servers,
+            sqlite_dir=settings.data_dir / "tenants" if database.is_sqlite else None,
+            pool_size=database.pool_size,
+            max_overflow=database.max_overflow,
+            sqlite_engine_cache_size=database.sqlite_engine_cache_size,
+        )
+        await router.start()
+        events = create_event_bus(settings.redis_url)
+        await events.start()
+        return cls(
+            settings=settings,
+            db=router,
+            events=events,
+            channels=ChannelPool(),
+            authenticator=authenticator or OpenAccessAuthenticator(),
+            addresses=dict(settings.service_addresses),
+        )
+
+    def channel(self, service: str) -> grpc.aio.Channel:
+        try:
+            return self.channels.get(self.addresses[service])
+        except KeyError:
+            raise ConfigError(f"no address configured for service {service!r}") from None
+
+    def remote_tenant_directory(self) -> TenantDirectory:
+        return CachedTenantDirectory(
+            RemoteTenantDirectory(self.channel("tenants")),
+            self.settings.tenant_cache_ttl_seconds,
+            self.events,
+        )
+
+    async def close(self) -> None:
+        await self.channels.close()
+        await self.events.close()
+        await self.db.dispose()
+
+
+class ServiceApp(Protocol):
+    name: str
+
+    def bindings(self) -> Sequence[ServiceBinding]: ...
+    def tenant_directory(self) -> TenantDirectory: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+AppFactory = Callable[[Runtime], ServiceApp]
+
+
+@dataclass
+class StartedApp:
+    app: ServiceApp
+    server: RunningServer
+
+
+async def start_app(app: ServiceApp, runtime: Runtime, address: str) -> StartedApp:
+    await app.start()
+    bindings = list(app.bindings())
+    bindings.append(meta_binding(runtime.settings.version, [b.service_name for b in bindings]))
+    server = await create_server(
+        bindings,
+        address=address,
+        authenticator=runtime.authenticator,
+        tenant_directory=app.tenant_directory(),
+    )
+    host = address.rsplit(":", 1)[0]
+    runtime.addresses[app.name] = f"{host}:{server.port}"
+    return StartedApp(app=app, server=server)
+
+
+async def stop_apps(started: Sequence[StartedApp], grace_seconds: float) -> None:
+    # Servers first (drain calls), then the apps' background work.
+    await asyncio.gather(*(s.server.stop(grace_seconds) for s in started))
+    for item in reversed(started):
+        await item.app.stop()
+
+
+def shutdown_event() -> asyncio.Event:
+    """An event set on SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve_standalone(factory: AppFactory, service: str) -> None:
+    """Runs one service in this process until SIGTERM/SIGINT."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    runtime = await Runtime.open(settings)
+    started: list[StartedApp] = []
+    try:
+        stop = shutdown_event()
+        address = f"{settings.bind_host}:{settings.port_of(service)}"
+        started.append(await start_app(factory(runtime), runtime, address))
+        log.info("%s ready on %s", service, address)
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await stop_apps(started, settings.shutdown_grace_seconds)
+        await runtime.close()

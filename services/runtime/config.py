@@ -1,0 +1,179 @@
+"""Typed configuration, read once from the environment.
+
+Every setting has a default that works for the embedded single-machine setup
+(`make run`); production overrides them through environment variables. A bad
+value stops the process at startup with the variable's name in the message,
+instead of failing later in some request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+SERVICE_NAMES = ("tenants", "auth", "registry", "forms", "menus")
+DEFAULT_PORTS = {"tenants": 50051, "auth": 50052, "registry": 50053, "forms": 50054, "menus": 50055}
+
+
+class ConfigError(ValueError):
+    """A configuration variable has a value the platform cannot use."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    # SQLAlchemy async URL of the core (shared metadata) database.
+    url: str
+    # Named database servers tenant databases may be placed on (name -> server URL).
+    tenant_servers: Mapping[str, str]
+    # Server new tenants are placed on.
+    default_tenant_server: str
+    pool_size: int
+    max_overflow: int
+    sqlite_engine_cache_size: int
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database: DatabaseSettings
+    redis_url: str | None
+    # Address every gRPC service of this process listens on.
+    bind_host: str
+    # Where each platform service can be reached (name -> host:port).
+    service_addresses: Mapping[str, str]
+    # Tenant-scoped services the tenants service provisions tenants in, in order.
+    lifecycle_services: tuple[str, ...]
+    log_level: str
+    log_format: str
+    shutdown_grace_seconds: float
+    tenant_cache_ttl_seconds: float
+    reconcile_interval_seconds: float
+    provisioning_lease_seconds: float
+    version: str
+
+    def address_of(self, service: str) -> str:
+        try:
+            return self.service_addresses[service]
+        except KeyError:
+            raise ConfigError(f"no address configured for service {service!r}") from None
+
+    def port_of(self, service: str) -> int:
+        return int(self.address_of(service).rsplit(":", 1)[1])
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def raw(self, name: str) -> str | None:
+        value = self._env.get(name)
+        return value.strip() if value is not None and value.strip() != "" else None
+
+    def get(self, name: str, default: T, parse: Callable[[str], T]) -> T:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{name}={value!r} is not valid: {exc}") from None
+
+    def positive(self, name: str, default: float) -> float:
+        value = self.get(name, default, float)
+        if value <= 0:
+            raise ConfigError(f"{name} must be positive, got {value}")
+        return value
+
+    def count(self, name: str, default: int, minimum: int = 1) -> int:
+        value = self.get(name, default, int)
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+
+def _parse_pairs(value: str) -> dict[str, str]:
+    """Parses ``name=value,name2=value2`` (values may contain '=')."""
+    pairs: dict[str, str] = {}
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        name, sep, rest = item.partition("=")
+        if not sep or not name.strip() or not rest.strip():
+            raise ValueError(f"expected name=value, got {item!r}")
+        pairs[name.strip()] = rest.strip()
+    return pairs
+
+
+def _parse_address(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected host:port")
+    return value
+
+
+def _parse_names(value: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    unknown = [n for n in names if n not in SERVICE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown services {unknown}; known: {list(SERVICE_NAMES)}")
+    return names
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value.lower() not in allowed:
+            raise ValueError(f"expected one of {allowed}")
+        return value.lower()
+
+    return parse
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Reads every setting from ``env`` (default: the process environment)."""
+    read = _Reader(os.environ if env is None else env)
+    data_dir = Path(read.get("TENANTMESH_DATA_DIR", ".data", str)).resolve()
+    database_url = read.get("DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'core.db'}", str)
+    if not database_url.startswith(("sqlite+aiosqlite://", "mysql+asyncmy://")):
+        raise ConfigError("DATABASE_URL must be a sqlite+aiosqlite:// or mysql+asyncmy:// URL")
+    no_servers: dict[str, str] = {}
+    tenant_servers = read.get("TENANTMESH_TENANT_DB_SERVERS", no_servers, _parse_pairs) or {"default": database_url}
+    default_server = read.get("TENANTMESH_DEFAULT_TENANT_DB_SERVER", next(iter(tenant_servers)), str)
+    if default_server not in tenant_servers:
+        raise ConfigError(f"TENANTMESH_DEFAULT_TENANT_DB_SERVER={default_server!r} is not a configured server")
+
+    bind_host = read.get("TENANTMESH_BIND_HOST", "127.0.0.1", str)
+    addresses = {
+        name: read.get(f"TENANTMESH_{name.upper()}_ADDR", f"{bind_host}:{port}", _parse_address)
+        for name, port in DEFAULT_PORTS.items()
+    }
+    return Settings(
+        data_dir=data_dir,
+        database=DatabaseSettings(
+            url=database_url,
+            tenant_servers=tenant_servers,
+            default_tenant_server=default_server,
+            pool_size=read.count("TENANTMESH_DB_POOL_SIZE", 10),
+            max_overflow=read.count("TENANTMESH_DB_MAX_OVERFLOW", 5, minimum=0),
+            sqlite_engine_cache_size=read.count("TENANTMESH_SQLITE_ENGINE_CACHE_SIZE", 64),
+        ),
+        redis_url=read.raw("REDIS_URL"),
+        bind_host=bind_host,
+        service_addresses=addresses,
+        lifecycle_services=read.get("TENANTMESH_LIFECYCLE_SERVICES", ("tenants",), _parse_names),
+        log_level=read.get("TENANTMESH_LOG_LEVEL", "info", _choice("debug", "info", "warning", "error")),
+        log_format=read.get("TENANTMESH_LOG_FORMAT", "json", _choice("json", "text")),
+        shutdown_grace_seconds=read.positive("TENANTMESH_SHUTDOWN_GRACE_SECONDS", 5.0),
+        tenant_cache_ttl_seconds=read.positive("TENANTMESH_TENANT_CACHE_TTL_SECONDS", 30.0),
+        reconcile_interval_seconds=read.positive("TENANTMESH_RECONCILE_INTERVAL_SECONDS", 30.0),
+        provisioning_lease_seconds=read.positive("TENANTMESH_PROVISIONING_LEASE_SECONDS", 60.0),
+        version=read.get("TENANTMESH_VERSION", "0.1.0", str),
+    )

@@ -1,0 +1,68 @@
+"""Per-call context, set by the interceptors and read by handlers.
+
+Handlers never read raw metadata: the request id, the principal and the tenant
+of the current call live in these context variables. grpc.aio runs each RPC in
+its own task, so a value set by an interceptor is seen by that call only.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from services.runtime.errors import FailedPrecondition, Unauthenticated
+
+
+@dataclass(frozen=True)
+class TenantDatabaseRef:
+    server: str
+    name: str
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """The tenant a call acts for, as the tenant directory last saw it."""
+
+    tenant_id: str
+    slug: str
+    state: str
+    database: TenantDatabaseRef
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling. ``permissions`` is what the authorization stage checks."""
+
+    subject: str
+    tenant_id: str | None
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    session_id: str | None = None
+
+    def has_permission(self, permission: str) -> bool:
+        return "*" in self.permissions or permission in self.permissions
+
+
+request_id_var: ContextVar[str] = ContextVar("tenantmesh_request_id", default="")
+traceparent_var: ContextVar[str] = ContextVar("tenantmesh_traceparent", default="")
+authorization_var: ContextVar[str] = ContextVar("tenantmesh_authorization", default="")
+tenant_var: ContextVar[TenantContext | None] = ContextVar("tenantmesh_tenant", default=None)
+principal_var: ContextVar[Principal | None] = ContextVar("tenantmesh_principal", default=None)
+
+
+def current_request_id() -> str:
+    return request_id_var.get()
+
+
+def current_tenant() -> TenantContext:
+    """The tenant of a tenant-scoped call; calling it elsewhere is a programming error."""
+    tenant = tenant_var.get()
+    if tenant is None:
+        raise FailedPrecondition("this call has no tenant context", reason="TENANT_CONTEXT_MISSING")
+    return tenant
+
+
+def current_principal() -> Principal:
+    principal = principal_var.get()
+    if principal is None:
+        raise Unauthenticated("no authenticated principal")
+    return principal

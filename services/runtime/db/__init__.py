@@ -1,0 +1,16 @@
+"""Database layer of the shared runtime: placement, engine routing and per-service migrations."""
+
+from services.runtime.db.migrations import MigrationSet, current_revision, upgrade_core, upgrade_tenant
+from services.runtime.db.placement import TenantDatabase, quote_database_identifier, tenant_database_name
+from services.runtime.db.router import DatabaseRouter
+
+__all__ = [
+    "DatabaseRouter",
+    "MigrationSet",
+    "TenantDatabase",
+    "current_revision",
+    "quote_database_identifier",
+    "tenant_database_name",
+    "upgrade_core",
+    "upgrade_tenant",
+]

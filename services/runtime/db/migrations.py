@@ -1,0 +1,184 @@
+"""Programmatic Alembic: per-service migration folders, no env.py, no alembic.ini."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext, RevisionStep
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.runtime.db.placement import TenantDatabase
+from services.runtime.db.router import DatabaseRouter
+
+__all__ = ["MigrationSet", "current_revision", "upgrade_core", "upgrade_tenant"]
+
+_SERVICE_RE = re.compile(r"[a-z][a-z0-9_]{0,40}")
+
+# Alembic publishes the running migration through module globals (``alembic.op`` and
+# ``alembic.context``). Two migrations interleaving on one event loop would write into each
+# other's database, so the alembic part of an upgrade is serialised per loop, and the thread
+# lock turns use from a second thread into an error instead of silent corruption.
+_LOOP_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+_THREAD_GUARD = threading.Lock()
+
+
+@dataclass(frozen=True)
+class MigrationSet:
+    """One service's migrations for one scope; ``directory`` contains a ``versions/`` folder."""
+
+    service: str
+    scope: Literal["core", "tenant"]
+    directory: Path
+
+    def __post_init__(self) -> None:
+        if _SERVICE_RE.fullmatch(self.service) is None:
+            raise ValueError(f"invalid service name for a version table: {self.service!r}")
+        if self.scope not in ("core", "tenant"):
+            raise ValueError(f"invalid migration scope: {self.scope!r}")
+
+    @property
+    def version_table(self) -> str:
+        # Core and tenant scopes live in different databases, so one name per service suffices.
+        return f"alembic_version_{self.service}"
+
+
+async def upgrade_core(router: DatabaseRouter, migrations: MigrationSet) -> str:
+    """Upgrade the core database to the set's head; returns the revision now applied."""
+    _require_scope(migrations, "core")
+    script, head = await _load_script(migrations)
+    async with router.core_connection() as conn:
+        if await _read_heads(conn, migrations, None) == (head,):
+            return head
+    async with _alembic_lock(), router.core_connection() as conn:
+        return await _upgrade(conn, script, head, migrations, None)
+
+
+async def upgrade_tenant(router: DatabaseRouter, db: TenantDatabase, migrations: MigrationSet) -> str:
+    """Upgrade one tenant database to the set's head; returns the revision now applied.
+
+    Safe to call concurrently for different tenants: the common already-at-head case runs in
+    parallel, actual upgrades are serialised (see ``_LOOP_LOCKS``) and each holds one connection.
+    """
+    _require_scope(migrations, "tenant")
+    script, head = await _load_script(migrations)
+    schema = _tenant_version_schema(router, db)
+    async with router.tenant_connection(db) as conn:
+        if await _read_heads(conn, migrations, schema) == (head,):
+            return head
+    # The lock is taken before the connection so that tenants waiting for their turn do not
+    # each sit on a pooled connection.
+    async with _alembic_lock(), router.tenant_connection(db) as conn:
+        return await _upgrade(conn, script, head, migrations, schema)
+
+
+async def current_revision(
+    router: DatabaseRouter, migrations: MigrationSet, db: TenantDatabase | None = None
+) -> str | None:
+    """The revision recorded in the service's version table, or None if never migrated."""
+    if migrations.scope == "core":
+        if db is not None:
+            raise ValueError("a core migration set does not take a tenant database")
+        async with router.core_connection() as conn:
+            heads = await _read_heads(conn, migrations, None)
+    else:
+        if db is None:
+            raise ValueError("a tenant migration set needs a tenant database")
+        async with router.tenant_connection(db) as conn:
+            heads = await _read_heads(conn, migrations, _tenant_version_schema(router, db))
+    if len(heads) > 1:
+        raise RuntimeError(f"{migrations.service}: database has multiple heads {heads}")
+    return heads[0] if heads else None
+
+
+def _require_scope(migrations: MigrationSet, scope: Literal["core", "tenant"]) -> None:
+    if migrations.scope != scope:
+        raise ValueError(f"{migrations.service}: expected a {scope} migration set, got {migrations.scope}")
+
+
+def _tenant_version_schema(router: DatabaseRouter, db: TenantDatabase) -> str | None:
+    # The MySQL dialect resolves an unqualified has_table() against the database that was
+    # current when the engine first connected (the core db), not the one selected by USE, so
+    # the version table must be qualified explicitly or alembic would look in the core db.
+    return db.name if router.dialect == "mysql" else None
+
+
+def _alembic_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _LOOP_LOCKS.get(loop)
+    if lock is None:
+        lock = _LOOP_LOCKS[loop] = asyncio.Lock()
+    return lock
+
+
+async def _load_script(migrations: MigrationSet) -> tuple[ScriptDirectory, str]:
+    # Loading imports every revision file: file I/O, so keep it off the event loop.
+    return await asyncio.to_thread(_load_script_sync, migrations)
+
+
+def _load_script_sync(migrations: MigrationSet) -> tuple[ScriptDirectory, str]:
+    if not (migrations.directory / "versions").is_dir():
+        raise FileNotFoundError(f"{migrations.service}: no versions/ folder in {migrations.directory}")
+    script = ScriptDirectory(str(migrations.directory))
+    heads = script.get_heads()
+    if len(heads) != 1:
+        raise ValueError(f"{migrations.service}: migrations must have exactly one head, found {heads}")
+    return script, heads[0]
+
+
+async def _read_heads(conn: AsyncConnection, migrations: MigrationSet, schema: str | None) -> tuple[str, ...]:
+    heads = await conn.run_sync(_read_heads_sync, migrations.version_table, schema)
+    # Reading autobegan a transaction; do not hold it (or its metadata locks) open.
+    await conn.rollback()
+    return heads
+
+
+def _read_heads_sync(sync_conn: Connection, version_table: str, schema: str | None) -> tuple[str, ...]:
+    # A bare MigrationContext installs no module-level proxies, so this is safe to run
+    # concurrently with an upgrade.
+    context = MigrationContext.configure(
+        connection=sync_conn, opts={"version_table": version_table, "version_table_schema": schema}
+    )
+    return tuple(head for head in context.get_current_heads() if head is not None)
+
+
+async def _upgrade(
+    conn: AsyncConnection, script: ScriptDirectory, head: str, migrations: MigrationSet, schema: str | None
+) -> str:
+    await conn.run_sync(_upgrade_sync, script, migrations.version_table, schema)
+    await conn.commit()
+    heads = await _read_heads(conn, migrations, schema)
+    if heads != (head,):
+        raise RuntimeError(f"{migrations.service}: upgrade ended at {heads}, expected {head}")
+    return head
+
+
+def _upgrade_sync(sync_conn: Connection, script: ScriptDirectory, version_table: str, schema: str | None) -> None:
+    if not _THREAD_GUARD.acquire(blocking=False):
+        raise RuntimeError("alembic migrations are already running in another thread")
+    try:
+
+        def upgrade(rev: Any, context: MigrationContext) -> Sequence[RevisionStep]:
+            return script._upgrade_revs("heads", rev)
+
+        with EnvironmentContext(Config(), script, fn=upgrade, destination_rev="heads") as env:
+            env.configure(
+                connection=sync_conn,
+                version_table=version_table,
+                version_table_schema=schema,
+                transaction_per_migration=True,
+            )
+            with env.begin_transaction():
+                env.run_migrations()
+    finally:
+        _THREAD_GUARD.release()

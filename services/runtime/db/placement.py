@@ -1,0 +1,54 @@
+"""Where a tenant's data lives, and the only path from user text to a database identifier."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Lowercase DNS label, 3-40 chars. Kept deliberately narrower than what MySQL would
+# accept so that a slug can be embedded in an identifier without any escaping.
+_SLUG_RE = re.compile(r"[a-z][a-z0-9-]{1,38}[a-z0-9]")
+_TENANT_DB_RE = re.compile(r"tenant_[a-z0-9_]{1,40}")
+_CORE_DB_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+@dataclass(frozen=True)
+class TenantDatabase:
+    """A tenant's database: ``server`` is a configured server name, ``name`` the database name.
+
+    The name is re-validated on construction because it ends up in DDL, in ``USE`` and, on
+    SQLite, in a file path; a value built by hand must not be able to bypass the whitelist.
+    """
+
+    server: str
+    name: str
+
+    def __post_init__(self) -> None:
+        if not self.server:
+            raise ValueError("tenant database server name must not be empty")
+        if _TENANT_DB_RE.fullmatch(self.name) is None:
+            raise ValueError(f"invalid tenant database name: {self.name!r}")
+
+
+def tenant_database_name(slug: str) -> str:
+    """Map a tenant slug to its database name, rejecting anything outside the whitelist."""
+    # Re-checked here even if the API layer validated already: this function is the
+    # last line of defence before the value becomes part of a SQL identifier.
+    if _SLUG_RE.fullmatch(slug) is None:
+        raise ValueError(f"invalid tenant slug: {slug!r}")
+    return "tenant_" + slug.replace("-", "_")
+
+
+def is_valid_database_name(name: str) -> bool:
+    """True if ``name`` is a tenant database name or an acceptable core database name."""
+    return _TENANT_DB_RE.fullmatch(name) is not None or _CORE_DB_RE.fullmatch(name) is not None
+
+
+def quote_database_identifier(name: str) -> str:
+    """Backtick-quote a database name for raw MySQL statements (``USE``, ``CREATE DATABASE``).
+
+    Only whitelisted shapes are accepted, so quoting never has to escape anything.
+    """
+    if not is_valid_database_name(name):
+        raise ValueError(f"refusing to quote database identifier: {name!r}")
+    return f"`{name}`"

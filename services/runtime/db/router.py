@@ -1,0 +1,442 @@
+"""Owns every database engine of a process and routes sessions to the core or a tenant database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.parse
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from services.runtime.db.placement import TenantDatabase, quote_database_identifier
+
+__all__ = ["DatabaseRouter"]
+
+_log = logging.getLogger(__name__)
+
+_MYSQL_BACKENDS = frozenset({"mysql", "mariadb"})
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA synchronous=NORMAL",
+)
+# SQLite-only side files that must go with the database file on drop.
+_SQLITE_SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _connection_record: Any) -> None:
+    # Runs on every new DBAPI connection, before the driver has opened a transaction,
+    # which matters because journal_mode and foreign_keys are no-ops inside one.
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+@dataclass(eq=False)
+class _SqliteTenantEngine:
+    """A cached per-file engine; ``users`` lets eviction defer dispose until the last session ends."""
+
+    engine: AsyncEngine
+    users: int = 0
+    retired: bool = False
+
+
+class DatabaseRouter:
+    """Creates and owns engines; hands out core and tenant sessions.
+
+    MySQL/MariaDB: one engine (one pool) per database *server*. Connections of the engine that
+    serves the core database have the core database as their default database (it is in the
+    URL) and core ORM sessions additionally pin it with ``schema_translate_map``. Tenant ORM
+    sessions use ``schema_translate_map={None: <tenant db>}`` on the same pool, so tenant tables
+    must be declared without a schema and raw ``text()`` SQL in a tenant session is NOT routed
+    (it would run against the connection's default database).
+
+    SQLite: one engine for the core file plus an LRU of per-tenant-file engines.
+    """
+
+    def __init__(
+        self,
+        core_url: str,
+        tenant_servers: Mapping[str, str] | None = None,
+        *,
+        sqlite_dir: Path | None = None,
+        pool_size: int = 10,
+        max_overflow: int = 5,
+        sqlite_engine_cache_size: int = 64,
+        echo: bool = False,
+    ) -> None:
+        if pool_size < 1 or max_overflow < 0:
+            raise ValueError("pool_size must be >= 1 and max_overflow >= 0")
+        if sqlite_engine_cache_size < 1:
+            raise ValueError("sqlite_engine_cache_size must be >= 1")
+        self._pool_size = pool_size
+        self._max_overflow = max_overflow
+        self._echo = echo
+        self._closed = False
+
+        url = make_url(core_url)
+        backend = url.get_backend_name()
+        # name -> engine; several names may share one engine (same host:port).
+        self._server_engines: dict[str, AsyncEngine] = {}
+        # Distinct MySQL engines, keyed by (host, port); the pool-owning objects.
+        self._mysql_engines: dict[tuple[str, int], AsyncEngine] = {}
+        self._mysql_credentials: dict[tuple[str, int], tuple[str | None, str | None]] = {}
+        self._sqlite_cache: OrderedDict[str, _SqliteTenantEngine] = OrderedDict()
+        # Evicted engines still used by a session; kept so dispose() can reach them.
+        self._sqlite_retired: set[_SqliteTenantEngine] = set()
+        self._sqlite_cache_size = sqlite_engine_cache_size
+
+        if backend in _MYSQL_BACKENDS:
+            self._dialect: Literal["mysql", "sqlite"] = "mysql"
+            self._init_mysql(url, tenant_servers)
+        elif backend == "sqlite":
+            self._dialect = "sqlite"
+            self._init_sqlite(url, tenant_servers, sqlite_dir)
+        else:
+            raise ValueError(f"unsupported database backend: {backend!r}")
+
+    # -- construction -------------------------------------------------------------------------
+
+    def _init_mysql(self, url: URL, tenant_servers: Mapping[str, str] | None) -> None:
+        if url.get_driver_name() != "asyncmy":
+            raise ValueError("MySQL/MariaDB URLs must use the asyncmy driver (mysql+asyncmy://)")
+        if not url.database:
+            raise ValueError("the MySQL core URL must name the core database")
+        self._core_db_name = url.database
+        quote_database_identifier(self._core_db_name)
+        if "charset" not in url.query:
+            url = url.update_query_dict({"charset": "utf8mb4"})
+        self._core_server_url = url
+        self._core_engine = self._mysql_engine_for(url)
+        servers: dict[str, URL] = (
+            {name: make_url(u) for name, u in tenant_servers.items()}
+            if tenant_servers is not None
+            else {"default": url}
+        )
+        for name, server_url in servers.items():
+            if server_url.get_backend_name() not in _MYSQL_BACKENDS:
+                raise ValueError(f"tenant server {name!r} is not MySQL/MariaDB; backends cannot be mixed")
+            # The database part of a tenant server URL is ignored: tenant sessions address
+            # their database explicitly, and a shared engine keeps the core db as default.
+            surl = _without_database(server_url)
+            if "charset" not in surl.query:
+                surl = surl.update_query_dict({"charset": "utf8mb4"})
+            self._server_engines[name] = self._mysql_engine_for(surl)
+
+    def _mysql_engine_for(self, url: URL) -> AsyncEngine:
+        key = ((url.host or "localhost").lower(), url.port or 3306)
+        credentials = (url.username, url.password)
+        engine = self._mysql_engines.get(key)
+        if engine is not None:
+            if self._mysql_credentials[key] != credentials:
+                raise ValueError(f"conflicting credentials configured for server {key[0]}:{key[1]}")
+            return engine
+        engine = create_async_engine(
+            url,
+            pool_size=self._pool_size,
+            max_overflow=self._max_overflow,
+            pool_pre_ping=True,
+            pool_recycle=3600,
+            echo=self._echo,
+        )
+        self._mysql_engines[key] = engine
+        self._mysql_credentials[key] = credentials
+        return engine
+
+    def _init_sqlite(self, url: URL, tenant_servers: Mapping[str, str] | None, sqlite_dir: Path | None) -> None:
+        if url.get_driver_name() != "aiosqlite":
+            raise ValueError("SQLite URLs must use the aiosqlite driver (sqlite+aiosqlite://)")
+        database = url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            raise ValueError("the SQLite core URL must be a plain file path")
+        core_path = Path(database).absolute()
+        self._core_db_name = core_path.stem
+        self._core_path = core_path
+        self._sqlite_dir = (sqlite_dir if sqlite_dir is not None else core_path.parent).absolute()
+        self._core_engine = self._new_sqlite_engine(
+            url.set(database=str(core_path)), pool_size=self._pool_size, max_overflow=self._max_overflow
+        )
+        for name, server_url in (tenant_servers or {"default": str(url)}).items():
+            if make_url(server_url).get_backend_name() != "sqlite":
+                raise ValueError(f"tenant server {name!r} is not SQLite; backends cannot be mixed")
+            # On SQLite a "server" is only a name: every tenant file lives in sqlite_dir.
+            self._server_engines[name] = self._core_engine
+
+    def _new_sqlite_engine(self, url: URL, *, pool_size: int, max_overflow: int) -> AsyncEngine:
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, echo=self._echo)
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        return engine
+
+    # -- public properties --------------------------------------------------------------------
+
+    @property
+    def dialect(self) -> Literal["mysql", "sqlite"]:
+        return self._dialect
+
+    @property
+    def core_database_name(self) -> str:
+        """The core database name on MySQL; the core file's stem on SQLite."""
+        return self._core_db_name
+
+    def pool_capacity(self) -> int:
+        """Upper bound of server connections this router can open (0 on SQLite)."""
+        return len(self._mysql_engines) * (self._pool_size + self._max_overflow)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Create what must exist before the first session: the MySQL core database or SQLite dirs."""
+        self._check_open()
+        if self._dialect == "sqlite":
+            await asyncio.to_thread(self._sqlite_dir.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(self._core_path.parent.mkdir, parents=True, exist_ok=True)
+            return
+        # The pooled engine cannot connect until the core database exists (it is the default
+        # database in its URL), so bootstrap through a one-off connection without a database.
+        bootstrap = create_async_engine(_without_database(self._core_server_url), poolclass=NullPool)
+        try:
+            async with bootstrap.connect() as conn:
+                await conn.exec_driver_sql(_create_database_sql(self._core_db_name))
+        finally:
+            await bootstrap.dispose()
+
+    async def dispose(self) -> None:
+        """Close every pool. Idempotent; the router is unusable afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        engines: list[AsyncEngine] = [self._core_engine, *self._mysql_engines.values()]
+        engines += [entry.engine for entry in self._sqlite_cache.values()]
+        engines += [entry.engine for entry in self._sqlite_retired]
+        self._sqlite_cache.clear()
+        self._sqlite_retired.clear()
+        seen: set[int] = set()
+        for engine in engines:
+            if id(engine) not in seen:
+                seen.add(id(engine))
+                await engine.dispose()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("DatabaseRouter has been disposed")
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    def core_session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session on the core database. Commit is the caller's job; rollback on error."""
+        return self._core_session()
+
+    def tenant_session(self, db: TenantDatabase) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session on a tenant database. Commit is the caller's job; rollback on error."""
+        return self._tenant_session(db)
+
+    @asynccontextmanager
+    async def _core_session(self) -> AsyncIterator[AsyncSession]:
+        self._check_open()
+        bind = self._core_engine
+        if self._dialect == "mysql":
+            # Redundant with the URL's default database on a healthy connection; it makes ORM
+            # statements independent of connection state anyway, at no cost.
+            bind = bind.execution_options(schema_translate_map={None: self._core_db_name})
+        async with _session(bind) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _tenant_session(self, db: TenantDatabase) -> AsyncIterator[AsyncSession]:
+        self._check_open()
+        if self._dialect == "mysql":
+            bind = self._server_engine(db).execution_options(schema_translate_map={None: db.name})
+            async with _session(bind) as session:
+                yield session
+            return
+        async with self._sqlite_tenant_engine(db) as engine, _session(engine) as session:
+            yield session
+
+    # -- raw connections (migrations, DDL) ----------------------------------------------------
+
+    @asynccontextmanager
+    async def core_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A raw connection whose current database is the core database."""
+        self._check_open()
+        async with self._core_engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def tenant_connection(self, db: TenantDatabase) -> AsyncIterator[AsyncConnection]:
+        """A raw connection whose *current* database is the tenant's (for migrations and raw SQL).
+
+        On MySQL this borrows one pooled connection and issues ``USE``; on exit the connection is
+        switched back to the core database, or invalidated if that fails or if its server has no
+        core database, so that no pooled connection is ever left pointing at a tenant database.
+        """
+        self._check_open()
+        if self._dialect == "sqlite":
+            async with self._sqlite_tenant_engine(db) as engine, engine.connect() as conn:
+                yield conn
+            return
+        engine = self._server_engine(db)
+        home = self._core_db_name if engine is self._core_engine else None
+        async with engine.connect() as conn:
+            try:
+                await conn.exec_driver_sql(f"USE {quote_database_identifier(db.name)}")
+                # USE autobegan a transaction; end it so callers (alembic) start clean.
+                await conn.commit()
+                yield conn
+            finally:
+                await _restore_database(conn, home)
+
+    # -- tenant database lifecycle ------------------------------------------------------------
+
+    async def create_tenant_database(self, db: TenantDatabase) -> None:
+        """Create the tenant database if it does not exist."""
+        self._check_open()
+        if self._dialect == "mysql":
+            async with self._server_engine(db).connect() as conn:
+                await conn.exec_driver_sql(_create_database_sql(db.name))
+            return
+        self._server_engine(db)
+        path = self._sqlite_path(db)
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        # An empty file is a valid empty SQLite database; WAL is set on first connect.
+        await asyncio.to_thread(path.touch, exist_ok=True)
+
+    async def drop_tenant_database(self, db: TenantDatabase) -> None:
+        """Drop the tenant database if it exists (SQLite: delete the file and its side files)."""
+        self._check_open()
+        if self._dialect == "mysql":
+            async with self._server_engine(db).connect() as conn:
+                await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quote_database_identifier(db.name)}")
+            return
+        self._server_engine(db)
+        entry = self._sqlite_cache.pop(db.name, None)
+        if entry is not None:
+            await self._retire(entry)
+        path = self._sqlite_path(db)
+        for candidate in (path, *(path.with_name(path.name + s) for s in _SQLITE_SIDE_SUFFIXES)):
+            await asyncio.to_thread(candidate.unlink, missing_ok=True)
+
+    async def tenant_database_exists(self, db: TenantDatabase) -> bool:
+        self._check_open()
+        if self._dialect == "mysql":
+            async with self._server_engine(db).connect() as conn:
+                result = await conn.execute(
+                    text("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :name"),
+                    {"name": db.name},
+                )
+                return result.first() is not None
+        self._server_engine(db)
+        return await asyncio.to_thread(self._sqlite_path(db).is_file)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _server_engine(self, db: TenantDatabase) -> AsyncEngine:
+        try:
+            return self._server_engines[db.server]
+        except KeyError:
+            raise LookupError(f"unknown tenant database server: {db.server!r}") from None
+
+    def _sqlite_path(self, db: TenantDatabase) -> Path:
+        # db.name is whitelisted by TenantDatabase, so it cannot escape sqlite_dir.
+        return self._sqlite_dir / f"{db.name}.db"
+
+    @asynccontextmanager
+    async def _sqlite_tenant_engine(self, db: TenantDatabase) -> AsyncIterator[AsyncEngine]:
+        self._server_engine(db)
+        entry, evicted = self._acquire_sqlite_engine(db)
+        try:
+            for old in evicted:
+                await self._retire(old)
+            yield entry.engine
+        finally:
+            entry.users -= 1
+            if entry.retired and entry.users == 0:
+                self._sqlite_retired.discard(entry)
+                await entry.engine.dispose()
+
+    def _acquire_sqlite_engine(self, db: TenantDatabase) -> tuple[_SqliteTenantEngine, list[_SqliteTenantEngine]]:
+        # Synchronous on purpose: lookup, insert and eviction happen without an await in
+        # between, so concurrent callers can never create two cached engines for one file.
+        entry = self._sqlite_cache.get(db.name)
+        evicted: list[_SqliteTenantEngine] = []
+        if entry is not None:
+            self._sqlite_cache.move_to_end(db.name)
+        else:
+            # mode=rw: a session must fail on a tenant that was never created (or was dropped)
+            # instead of silently creating an empty database file.
+            path = urllib.parse.quote(str(self._sqlite_path(db)))
+            url = URL.create("sqlite+aiosqlite", database=f"file:{path}", query={"mode": "rw", "uri": "true"})
+            # Each aiosqlite connection owns a thread: keep one idle connection per cached file
+            # and let bursts use short-lived overflow connections.
+            engine = self._new_sqlite_engine(url, pool_size=1, max_overflow=self._pool_size + self._max_overflow - 1)
+            entry = _SqliteTenantEngine(engine)
+            self._sqlite_cache[db.name] = entry
+            while len(self._sqlite_cache) > self._sqlite_cache_size:
+                evicted.append(self._sqlite_cache.popitem(last=False)[1])
+        entry.users += 1
+        return entry, evicted
+
+    async def _retire(self, entry: _SqliteTenantEngine) -> None:
+        # Disposing an engine under a live session would orphan its connection, so an engine
+        # in use is only marked; the last session to release it disposes it.
+        entry.retired = True
+        if entry.users == 0:
+            await entry.engine.dispose()
+        else:
+            self._sqlite_retired.add(entry)
+
+
+def _without_database(url: URL) -> URL:
+    # URL.set() ignores None values, so clearing a field needs the namedtuple _replace().
+    return url._replace(database=None)
+
+
+def _create_database_sql(name: str) -> str:
+    return (
+        f"CREATE DATABASE IF NOT EXISTS {quote_database_identifier(name)} "
+        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    )
+
+
+async def _restore_database(conn: AsyncConnection, home: str | None) -> None:
+    if home is None:
+        # MySQL cannot "unselect" a database; a connection without a home database
+        # must not go back to the pool carrying the tenant's.
+        await conn.invalidate()
+        return
+    try:
+        await conn.rollback()
+        await conn.exec_driver_sql(f"USE {quote_database_identifier(home)}")
+        await conn.commit()
+    except Exception:
+        # Swallowed after invalidating: the connection is now harmless, and raising here
+        # would mask whatever the caller's block raised.
+        _log.warning("could not switch pooled connection back to %s; invalidating it", home, exc_info=True)
+        await conn.invalidate()
+    except BaseException:
+        await conn.invalidate()
+        raise
+
+
+@asynccontextmanager
+async def _session(bind: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    session = AsyncSession(bind=bind, expire_on_commit=False)
+    try:
+        yield session
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        await session.close()

@@ -1,0 +1,156 @@
+"""Adapts the call stages to one grpc.aio server interceptor.
+
+grpc.aio interceptors can only replace a method handler, so each concern is a
+small :class:`CallStage` and this module wraps every served method once with
+the whole chain. Stages run before the handler, in order, and communicate
+with handlers only through context variables.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import grpc
+from google.protobuf.message import Message
+
+from services.runtime.access import MethodPolicy
+from services.runtime.interceptors.error_mapping import abort, error_for
+from services.runtime.interceptors.telemetry import CallObserver
+
+Metadata = Mapping[str, str]
+
+
+@dataclass
+class IncomingCall:
+    method: str
+    policy: MethodPolicy
+    metadata: dict[str, str]
+    context: grpc.aio.ServicerContext[Any, Any]
+    request: Message | None
+    peer: str
+    # Response metadata stages want sent before the first message.
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class CallStage(Protocol):
+    async def __call__(self, call: IncomingCall) -> None: ...
+
+
+def _text_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
+    metadata: dict[str, str] = {}
+    for key, value in context.invocation_metadata() or ():
+        if isinstance(value, str):
+            metadata[key.lower()] = value
+    return metadata
+
+
+class PipelineInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(
+        self,
+        policies: Mapping[str, MethodPolicy],
+        first_stages: Sequence[CallStage],
+        stages: Sequence[CallStage],
+        observer: CallObserver,
+    ) -> None:
+        # first_stages run before the error boundary opens (request id), so that
+        # even a failing call is logged and answered with its request id.
+        self._policies = policies
+        self._first = tuple(first_stages)
+        self._stages = tuple(stages)
+        self._observer = observer
+        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        policy = self._policies.get(method)
+        if handler is None or policy is None:
+            # Unknown method (gRPC answers UNIMPLEMENTED) or infrastructure service.
+            return handler
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            wrapped = self._wrap(handler, policy)
+            self._wrapped[method] = wrapped
+        return wrapped
+
+    async def _enter(self, policy: MethodPolicy, request: Message | None, context: Any) -> IncomingCall:
+        call = IncomingCall(
+            method=policy.method,
+            policy=policy,
+            metadata=_text_metadata(context),
+            context=context,
+            request=request,
+            peer=context.peer(),
+        )
+        for stage in self._first:
+            await stage(call)
+        return call
+
+    async def _run_stages(self, call: IncomingCall) -> None:
+        for stage in self._stages:
+            await stage(call)
+        if call.response_headers:
+            await call.context.send_initial_metadata(tuple(call.response_headers))
+
+    def _wrap(self, handler: grpc.RpcMethodHandler[Any, Any], policy: MethodPolicy) -> grpc.RpcMethodHandler[Any, Any]:
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(handler.unary_unary, policy),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream, policy),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        raise TypeError(f"{policy.method}: client-streaming RPCs are not supported by the runtime yet")
+
+    def _wrap_unary(self, behavior: Any, policy: MethodPolicy) -> Any:
+        async def unary(request: Message, context: Any) -> Any:
+            started = time.perf_counter()
+            call = await self._enter(policy, request, context)
+            code = grpc.StatusCode.OK
+            try:
+                await self._run_stages(call)
+                return await behavior(request, context)
+            except BaseException as exc:
+                error = error_for(exc, policy.method)
+                if error is None:
+                    code = grpc.StatusCode.CANCELLED
+                    raise
+                code = error.code
+                await abort(context, error)
+            finally:
+                self._observer.finished(call, code, time.perf_counter() - started)
+
+        return unary
+
+    def _wrap_stream(self, behavior: Any, policy: MethodPolicy) -> Any:
+        async def stream(request: Message, context: Any) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            call = await self._enter(policy, request, context)
+            code = grpc.StatusCode.OK
+            try:
+                await self._run_stages(call)
+                async for response in behavior(request, context):
+                    yield response
+            except BaseException as exc:
+                error = error_for(exc, policy.method)
+                if error is None:
+                    code = grpc.StatusCode.CANCELLED
+                    raise
+                code = error.code
+                await abort(context, error)
+            finally:
+                self._observer.finished(call, code, time.perf_counter() - started)
+
+        return stream

@@ -1,0 +1,43 @@
+"""Tenant context: tenant-scoped calls name an existing, active tenant.
+
+The tenant comes from the ``x-tenant-id`` header, is looked up in the tenant
+directory (cached, invalidated by tenant events) and must be the tenant of
+the caller's token. Handlers then read it with ``current_tenant()``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from services.runtime.access import Scope
+from services.runtime.context import principal_var, tenant_var
+from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+
+if TYPE_CHECKING:
+    from services.runtime.interceptors.chain import IncomingCall
+    from services.runtime.tenant_directory import TenantDirectory
+
+TENANT_HEADER = "x-tenant-id"
+
+
+class TenantStage:
+    def __init__(self, directory: TenantDirectory) -> None:
+        self._directory = directory
+
+    async def __call__(self, call: IncomingCall) -> None:
+        if call.policy.scope is not Scope.TENANT:
+            return
+        tenant_id = call.metadata.get(TENANT_HEADER, "")
+        if not tenant_id:
+            raise InvalidArgument(f"this call needs the {TENANT_HEADER} header", reason="TENANT_HEADER_MISSING")
+        principal = principal_var.get()
+        if principal is not None and principal.tenant_id is not None and principal.tenant_id != tenant_id:
+            raise PermissionDenied("the token belongs to another tenant", reason="TENANT_MISMATCH")
+        tenant = await self._directory.lookup(tenant_id)
+        if tenant is None or tenant.state in ("DELETED", "DELETING", "FAILED"):
+            raise NotFound("no such tenant", reason="TENANT_NOT_FOUND")
+        if tenant.state == "SUSPENDED":
+            raise FailedPrecondition("the tenant is suspended", reason="TENANT_SUSPENDED")
+        if tenant.state != "ACTIVE":
+            raise FailedPrecondition("the tenant is not ready yet", reason="TENANT_NOT_READY")
+        tenant_var.set(tenant)

@@ -1,0 +1,34 @@
+"""MetaService: every process says what it is and what it serves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from tenantmesh.meta.v1 import meta_service_pb2, meta_service_pb2_grpc
+
+from services.runtime.server import ServiceBinding
+
+META_SERVICE = meta_service_pb2.DESCRIPTOR.services_by_name["MetaService"].full_name
+
+
+class MetaServicer(meta_service_pb2_grpc.MetaServiceServicer):
+    def __init__(self, version: str, services: Sequence[str]) -> None:
+        self._response = meta_service_pb2.GetServerInfoResponse(
+            product="tenantmesh", version=version, services=sorted(services)
+        )
+
+    async def GetServerInfo(
+        self, request: meta_service_pb2.GetServerInfoRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> meta_service_pb2.GetServerInfoResponse:
+        """Public. Never fails."""
+        return self._response
+
+
+def meta_binding(version: str, services: Sequence[str]) -> ServiceBinding:
+    servicer = MetaServicer(version, [*services, META_SERVICE])
+    return ServiceBinding(
+        service_name=META_SERVICE,
+        register=lambda server: meta_service_pb2_grpc.add_MetaServiceServicer_to_server(servicer, server),
+    )

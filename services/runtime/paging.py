@@ -1,0 +1,75 @@
+"""AIP-158 paging: page size rules and opaque keyset page tokens.
+
+A token records the last key of the page and a fingerprint of the filters it
+was issued for, so a token replayed with other filters, or one that was
+tampered with, is refused instead of silently returning the wrong rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+
+from services.runtime.errors import FieldViolation, InvalidArgument
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+_TOKEN_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    size: int
+    after: str | None  # last key of the previous page
+
+
+def page_size(requested: int) -> int:
+    if requested < 0:
+        raise InvalidArgument(
+            "page_size must not be negative",
+            violations=[FieldViolation("page_size", "must be greater than or equal to 0")],
+        )
+    return DEFAULT_PAGE_SIZE if requested == 0 else min(requested, MAX_PAGE_SIZE)
+
+
+def fingerprint(*filters: object) -> str:
+    return hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def encode_token(last_key: str, filters_fingerprint: str) -> str:
+    body = json.dumps({"v": _TOKEN_VERSION, "k": last_key, "f": filters_fingerprint}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, filters_fingerprint: str) -> str | None:
+    """Returns the key to continue after, None for the first page."""
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        body = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        valid = (
+            isinstance(body, dict)
+            and body.get("v") == _TOKEN_VERSION
+            and isinstance(body.get("k"), str)
+            and body.get("f") == filters_fingerprint
+        )
+    except (ValueError, UnicodeDecodeError):
+        valid = False
+    if not valid:
+        raise InvalidArgument(
+            "page_token is not a token this list issued for these filters",
+            reason="PAGE_TOKEN_INVALID",
+            violations=[FieldViolation("page_token", "unknown, tampered or issued for other filters")],
+        )
+    key: str = body["k"]
+    return key
+
+
+def page_request(requested_size: int, token: str, *filters: object) -> tuple[PageRequest, str]:
+    """Validates size and token; returns the page request and the filters' fingerprint."""
+    size = page_size(requested_size)
+    marker = fingerprint(*filters)
+    return PageRequest(size=size, after=decode_token(token, marker)), marker

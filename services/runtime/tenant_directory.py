@@ -1,0 +1,76 @@
+"""Where services learn a tenant's state and database placement.
+
+The tenants service answers from its own tables; every other service asks it
+over gRPC. Either way the answer is cached per process and dropped when a
+tenant event arrives, so the tenant check costs no call per request.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import grpc
+from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
+
+from services.runtime.context import TenantContext, TenantDatabaseRef
+from services.runtime.events import Event, EventBus
+
+# Unknown ids are cached briefly too, so a flood of calls naming a tenant that
+# does not exist does not turn into a flood of lookups.
+NEGATIVE_TTL_SECONDS = 2.0
+
+
+class TenantDirectory(Protocol):
+    async def lookup(self, tenant_id: str) -> TenantContext | None: ...
+
+
+def tenant_context_from_proto(tenant: tenant_pb2.Tenant) -> TenantContext:
+    return TenantContext(
+        tenant_id=tenant.tenant_id,
+        slug=tenant.slug,
+        state=tenant_pb2.TenantState.Name(tenant.state).removeprefix("TENANT_STATE_"),
+        database=TenantDatabaseRef(server=tenant.database.server, name=tenant.database.database),
+    )
+
+
+class RemoteTenantDirectory:
+    """Looks tenants up through the tenants service."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._stub = tenant_service_pb2_grpc.TenantServiceStub(channel)
+
+    async def lookup(self, tenant_id: str) -> TenantContext | None:
+        try:
+            response = await self._stub.GetTenant(tenant_service_pb2.GetTenantRequest(tenant_id=tenant_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            raise
+        return tenant_context_from_proto(response.tenant)
+
+
+class CachedTenantDirectory:
+    def __init__(self, source: TenantDirectory, ttl_seconds: float, events: EventBus | None = None) -> None:
+        self._source = source
+        self._ttl = ttl_seconds
+        self._entries: dict[str, tuple[float, TenantContext | None]] = {}
+        if events is not None:
+            events.subscribe("tenant.", self._on_tenant_event)
+
+    async def lookup(self, tenant_id: str) -> TenantContext | None:
+        now = time.monotonic()
+        cached = self._entries.get(tenant_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        tenant = await self._source.lookup(tenant_id)
+        ttl = self._ttl if tenant is not None else min(self._ttl, NEGATIVE_TTL_SECONDS)
+        self._entries[tenant_id] = (now + ttl, tenant)
+        return tenant
+
+    def invalidate(self, tenant_id: str) -> None:
+        self._entries.pop(tenant_id, None)
+
+    async def _on_tenant_event(self, event: Event) -> None:
+        if event.tenant_id:
+            self.invalidate(event.tenant_id)

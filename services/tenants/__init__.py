@@ -1,0 +1,1 @@
+"""Tenants service: tenant lifecycle, database placement and provisioning."""

@@ -1,0 +1,85 @@
+"""Wiring of the tenants service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tenantmesh.tenants.v1 import tenant_service_pb2, tenant_service_pb2_grpc
+
+from services.runtime.app import Runtime
+from services.runtime.db import MigrationSet, TenantDatabase, upgrade_core
+from services.runtime.lifecycle import SchemaLifecycleServicer, lifecycle_binding
+from services.runtime.server import ServiceBinding
+from services.runtime.tenant_directory import CachedTenantDirectory, TenantDirectory
+from services.tenants.identity import stamp_identity
+from services.tenants.manager import LocalTenantDirectory, TenantManager
+from services.tenants.migrate import TenantMigrator
+from services.tenants.participants import LifecycleParticipants
+from services.tenants.provisioning import Provisioner, ProvisioningPolicy
+from services.tenants.reconciler import Reconciler
+from services.tenants.servicer import TenantServicer
+
+SERVICE = "tenants"
+TENANT_SERVICE = tenant_service_pb2.DESCRIPTOR.services_by_name["TenantService"].full_name
+_MIGRATIONS = Path(__file__).parent / "migrations"
+CORE_MIGRATIONS = MigrationSet(service=SERVICE, scope="core", directory=_MIGRATIONS / "core")
+TENANT_MIGRATIONS = MigrationSet(service=SERVICE, scope="tenant", directory=_MIGRATIONS / "tenant")
+
+
+class TenantsApp:
+    name = SERVICE
+
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self._runtime = runtime
+        participants = LifecycleParticipants(settings.lifecycle_services, runtime.channel)
+        self.provisioner = Provisioner(
+            runtime.db, participants, runtime.events, ProvisioningPolicy(settings.provisioning_lease_seconds)
+        )
+        self.manager = TenantManager(
+            runtime.db,
+            self.provisioner,
+            runtime.events,
+            default_server=settings.database.default_tenant_server,
+            lease_seconds=settings.provisioning_lease_seconds,
+        )
+        self.reconciler = Reconciler(
+            runtime.db,
+            self.provisioner,
+            interval_seconds=settings.reconcile_interval_seconds,
+            lease_seconds=settings.provisioning_lease_seconds,
+        )
+        self._directory = CachedTenantDirectory(
+            LocalTenantDirectory(runtime.db), settings.tenant_cache_ttl_seconds, runtime.events
+        )
+        self._servicer = TenantServicer(
+            self.manager, TenantMigrator(runtime.db, participants), runtime.db, TENANT_MIGRATIONS
+        )
+        self._lifecycle = SchemaLifecycleServicer(
+            SERVICE, runtime.db, TENANT_MIGRATIONS, after_provision=self._stamp_identity
+        )
+
+    async def _stamp_identity(self, tenant_id: str, db: TenantDatabase) -> None:
+        await stamp_identity(self._runtime.db, tenant_id, db)
+
+    def bindings(self) -> Sequence[ServiceBinding]:
+        return [
+            ServiceBinding(
+                TENANT_SERVICE,
+                lambda server: tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(self._servicer, server),
+            ),
+            lifecycle_binding(self._lifecycle),
+        ]
+
+    def tenant_directory(self) -> TenantDirectory:
+        return self._directory
+
+    async def start(self) -> None:
+        await upgrade_core(self._runtime.db, CORE_MIGRATIONS)
+        # Runs in the background: finishing a stalled tenant calls the
+        # lifecycle services, which may be this very server, not yet started.
+        self.reconciler.start()
+
+    async def stop(self) -> None:
+        await self.reconciler.stop()

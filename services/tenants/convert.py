@@ -1,0 +1,59 @@
+"""Tenant records ↔ protobuf messages."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
+from tenantmesh.tenants.v1 import tenant_pb2
+from tenantmesh.type.v1 import database_pb2
+
+from services.tenants.repository import TenantRecord
+
+
+def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value.replace(tzinfo=UTC))
+    return stamp
+
+
+def etag_of(revision: int) -> str:
+    return str(revision)
+
+
+def tenant_to_proto(record: TenantRecord) -> tenant_pb2.Tenant:
+    row = record.row
+    return tenant_pb2.Tenant(
+        tenant_id=row.tenant_id,
+        slug=row.slug or row.former_slug,
+        display_name=row.display_name,
+        state=f"TENANT_STATE_{row.state}",
+        plan=row.plan,
+        labels=record.labels,
+        settings=json.loads(row.settings_json),
+        database=database_pb2.DatabasePlacement(server=row.db_server, database=row.db_name),
+        provisioning=tenant_pb2.ProvisioningStatus(
+            steps=[
+                tenant_pb2.ProvisioningStep(
+                    name=step.step,
+                    state=f"STEP_STATE_{step.state}",
+                    schema_version=step.schema_version,
+                    update_time=timestamp(step.update_time),
+                )
+                for step in record.steps
+            ],
+            failure_reason=row.failure_reason,
+        ),
+        create_time=timestamp(row.create_time),
+        update_time=timestamp(row.update_time),
+        delete_time=timestamp(row.delete_time),
+        etag=etag_of(row.revision),
+    )
+
+
+def state_name(state: int) -> str:
+    """TENANT_STATE_ACTIVE (proto enum value) -> "ACTIVE" (stored value)."""
+    return tenant_pb2.TenantState.Name(state).removeprefix("TENANT_STATE_")

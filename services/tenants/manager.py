@@ -1,0 +1,278 @@
+"""Tenant operations: the domain behind TenantService's handlers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.runtime.clock import after, utcnow
+from services.runtime.context import TenantContext, TenantDatabaseRef
+from services.runtime.db import DatabaseRouter, tenant_database_name
+from services.runtime.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
+from services.runtime.events import Event, EventBus
+from services.runtime.ids import uuid7
+from services.runtime.paging import encode_token, page_request
+from services.tenants import repository as repo
+from services.tenants.convert import etag_of
+from services.tenants.models import TenantRow
+from services.tenants.provisioning import Provisioner
+from services.tenants.repository import TenantRecord
+
+# What a list shows when no state is asked for: everything but tombstones.
+VISIBLE_STATES = ("PROVISIONING", "ACTIVE", "SUSPENDED", "DELETING", "FAILED")
+UPDATABLE_FIELDS = ("display_name", "plan", "labels", "settings")
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    slug: str
+    display_name: str = ""
+    plan: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TenantPage:
+    records: list[TenantRecord]
+    next_page_token: str
+
+
+def _not_found() -> NotFound:
+    return NotFound("no such tenant", reason="TENANT_NOT_FOUND")
+
+
+def _check_etag(row: TenantRow, etag: str) -> None:
+    if etag and etag != etag_of(row.revision):
+        raise Aborted("the tenant changed since it was read; read it again", reason="ETAG_MISMATCH")
+
+
+def _state_conflict(row: TenantRow, action: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"cannot {action} a tenant in state {row.state}",
+        reason="TENANT_STATE_CONFLICT",
+        metadata={"state": row.state},
+    )
+
+
+class TenantManager:
+    def __init__(
+        self,
+        db: DatabaseRouter,
+        provisioner: Provisioner,
+        events: EventBus,
+        *,
+        default_server: str,
+        lease_seconds: float,
+    ) -> None:
+        self._db = db
+        self._provisioner = provisioner
+        self._events = events
+        self._default_server = default_server
+        self._lease_seconds = lease_seconds
+
+    async def create(self, spec: TenantSpec, request_id: str) -> TenantRecord:
+        if not spec.slug:
+            raise InvalidArgument(
+                "a tenant needs a slug", violations=[FieldViolation("tenant.slug", "value is required")]
+            )
+        if request_id:
+            replay = await self._replay(request_id)
+            if replay is not None:
+                return replay
+        tenant_id = await self._insert(spec, request_id)
+        await self._provisioner.provision(tenant_id)
+        return await self.get(tenant_id)
+
+    async def _replay(self, request_id: str) -> TenantRecord | None:
+        """The outcome of an earlier create with the same request id, if there was one."""
+        async with self._db.core_session() as session:
+            row = await repo.get_row_by_request_id(session, request_id)
+            if row is None:
+                return None
+            if row.state == "PROVISIONING":
+                raise Unavailable("this tenant is still being provisioned", reason="TENANT_PROVISIONING")
+            if row.state == "FAILED":
+                raise Unavailable(
+                    "provisioning failed and was rolled back",
+                    reason="PROVISIONING_FAILED",
+                    metadata={"cause": row.failure_reason},
+                )
+            return await repo.load_record(session, row)
+
+    async def _insert(self, spec: TenantSpec, request_id: str) -> str:
+        now = utcnow()
+        row = TenantRow(
+            tenant_id=uuid7(),
+            slug=spec.slug,
+            former_slug=spec.slug,
+            display_name=spec.display_name or spec.slug,
+            state="PROVISIONING",
+            plan=spec.plan,
+            settings_json=json.dumps(dict(spec.settings), sort_keys=True),
+            db_server=self._default_server,
+            db_name=tenant_database_name(spec.slug),
+            failure_reason="",
+            revision=1,
+            create_request_id=request_id or None,
+            lease_until=after(self._lease_seconds),
+            create_time=now,
+            update_time=now,
+            delete_time=None,
+        )
+        try:
+            async with self._db.core_session() as session:
+                repo.add_tenant(session, row, spec.labels, self._provisioner.step_names, now)
+                await session.commit()
+        except IntegrityError:
+            if request_id and await self._replay(request_id) is not None:
+                raise Unavailable("a concurrent retry created this tenant", reason="TENANT_PROVISIONING") from None
+            raise AlreadyExists(
+                "a tenant with this slug exists", reason="TENANT_SLUG_TAKEN", metadata={"slug": spec.slug}
+            ) from None
+        return row.tenant_id
+
+    async def get(self, tenant_id: str) -> TenantRecord:
+        async with self._db.core_session() as session:
+            row = await repo.get_row(session, tenant_id)
+            if row is None or row.state == "DELETED":
+                raise _not_found()
+            return await repo.load_record(session, row)
+
+    async def get_by_slug(self, slug: str) -> TenantRecord:
+        async with self._db.core_session() as session:
+            row = await repo.get_row_by_slug(session, slug)
+            if row is None or row.state == "DELETED":
+                raise _not_found()
+            return await repo.load_record(session, row)
+
+    async def list(
+        self, *, page_size: int, page_token: str, states: Sequence[str], labels: Sequence[str]
+    ) -> TenantPage:
+        wanted_states = sorted(set(states)) or list(VISIBLE_STATES)
+        wanted_labels = dict(item.split("=", 1) for item in labels)
+        page, marker = page_request(page_size, page_token, wanted_states, sorted(wanted_labels.items()))
+        async with self._db.core_session() as session:
+            rows = await repo.list_rows(
+                session, states=wanted_states, labels=wanted_labels, after=page.after, limit=page.size + 1
+            )
+            records = await repo.load_records(session, rows[: page.size])
+        more = len(rows) > page.size
+        token = encode_token(records[-1].row.tenant_id, marker) if more and records else ""
+        return TenantPage(records=records, next_page_token=token)
+
+    async def update(self, tenant_id: str, etag: str, mask: Sequence[str], spec: TenantSpec) -> TenantRecord:
+        async with self._db.core_session() as session:
+            row = await self._row_for_change(session, tenant_id, etag)
+            if row.state not in ("ACTIVE", "SUSPENDED"):
+                raise _state_conflict(row, "update")
+            values: dict[str, object] = {}
+            if "display_name" in mask:
+                values["display_name"] = spec.display_name or row.former_slug
+            if "plan" in mask:
+                values["plan"] = spec.plan
+            if "settings" in mask:
+                values["settings_json"] = json.dumps(dict(spec.settings), sort_keys=True)
+            if "labels" in mask:
+                await repo.replace_labels(session, tenant_id, spec.labels)
+            await self._bump(session, row, **values)
+            await session.commit()
+        await self._events.publish(Event("tenant.updated", tenant_id))
+        return await self.get(tenant_id)
+
+    async def suspend(self, tenant_id: str, etag: str) -> TenantRecord:
+        async with self._db.core_session() as session:
+            row = await self._row_for_change(session, tenant_id, etag)
+            if row.state == "SUSPENDED":
+                return await repo.load_record(session, row)
+            if row.state != "ACTIVE":
+                raise _state_conflict(row, "suspend")
+            await self._bump(session, row, state="SUSPENDED")
+            await session.commit()
+        await self._events.publish(Event("tenant.suspended", tenant_id))
+        return await self.get(tenant_id)
+
+    async def resume(self, tenant_id: str, etag: str) -> TenantRecord:
+        async with self._db.core_session() as session:
+            row = await self._row_for_change(session, tenant_id, etag)
+            if row.state != "SUSPENDED":
+                raise _state_conflict(row, "resume")
+            await self._bump(session, row, state="ACTIVE")
+            await session.commit()
+        await self._events.publish(Event("tenant.resumed", tenant_id))
+        return await self.get(tenant_id)
+
+    async def delete(self, tenant_id: str, etag: str) -> TenantRecord:
+        async with self._db.core_session() as session:
+            row = await self._row_for_change(session, tenant_id, etag)
+            if row.state == "PROVISIONING":
+                raise _state_conflict(row, "delete")
+            if row.state == "FAILED":
+                # Nothing was kept of a failed tenant but its record.
+                now = utcnow()
+                await self._bump(session, row, state="DELETED", delete_time=now)
+                await session.commit()
+                return await self._tombstone(tenant_id)
+            if row.state != "DELETING":
+                await self._bump(session, row, state="DELETING", lease_until=after(self._lease_seconds))
+                await session.commit()
+        # Services refuse the tenant from here on, before its data is gone.
+        await self._events.publish(Event("tenant.deleting", tenant_id))
+        await self._provisioner.purge(tenant_id)
+        return await self._tombstone(tenant_id)
+
+    async def _tombstone(self, tenant_id: str) -> TenantRecord:
+        async with self._db.core_session() as session:
+            row = await repo.get_row(session, tenant_id)
+            if row is None:
+                raise _not_found()
+            return await repo.load_record(session, row)
+
+    async def _row_for_change(self, session: AsyncSession, tenant_id: str, etag: str) -> TenantRow:
+        row = await repo.get_row(session, tenant_id, for_update=True)
+        if row is None or row.state == "DELETED":
+            raise _not_found()
+        _check_etag(row, etag)
+        return row
+
+    async def _bump(self, session: AsyncSession, row: TenantRow, **values: object) -> None:
+        """Applies ``values`` only if nobody changed the row meanwhile (optimistic concurrency)."""
+        result = await session.execute(
+            update(TenantRow)
+            .where(TenantRow.tenant_id == row.tenant_id, TenantRow.revision == row.revision)
+            .values(**values, revision=row.revision + 1, update_time=utcnow())
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise Aborted("the tenant changed concurrently; read it again", reason="ETAG_MISMATCH")
+
+
+class LocalTenantDirectory:
+    """The tenants service's own view of tenants, for its tenant-scoped RPCs."""
+
+    def __init__(self, db: DatabaseRouter) -> None:
+        self._db = db
+
+    async def lookup(self, tenant_id: str) -> TenantContext | None:
+        async with self._db.core_session() as session:
+            row = await repo.get_row(session, tenant_id)
+        if row is None:
+            return None
+        return TenantContext(
+            tenant_id=row.tenant_id,
+            slug=row.slug or row.former_slug,
+            state=row.state,
+            database=TenantDatabaseRef(server=row.db_server, name=row.db_name),
+        )

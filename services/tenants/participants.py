@@ -1,0 +1,46 @@
+"""The tenant-scoped services a tenant is provisioned in, reached over gRPC."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import grpc
+from tenantmesh.lifecycle.v1 import lifecycle_service_pb2 as pb
+from tenantmesh.lifecycle.v1 import lifecycle_service_pb2_grpc as pb_grpc
+from tenantmesh.type.v1 import database_pb2
+
+from services.runtime.db import TenantDatabase
+
+
+class LifecycleParticipants:
+    def __init__(
+        self, services: Sequence[str], channel_for: Callable[[str], grpc.aio.Channel], timeout_seconds: float = 60.0
+    ) -> None:
+        self.names = tuple(services)
+        self._channel_for = channel_for
+        self._timeout = timeout_seconds
+
+    def _stub(self, service: str) -> Any:
+        # Typed as Any: the generated stub types describe sync channels, not aio awaitables.
+        return pb_grpc.TenantLifecycleServiceStub(self._channel_for(service))
+
+    async def provision(self, service: str, tenant_id: str, db: TenantDatabase) -> str:
+        """Brings ``service``'s schema in the tenant database to head; returns its revision."""
+        response = await self._stub(service).ProvisionTenant(
+            pb.ProvisionTenantRequest(tenant_id=tenant_id, database=_placement(db)),
+            timeout=self._timeout,
+            wait_for_ready=True,
+        )
+        return str(response.schema_version)
+
+    async def deprovision(self, service: str, tenant_id: str, db: TenantDatabase) -> None:
+        await self._stub(service).DeprovisionTenant(
+            pb.DeprovisionTenantRequest(tenant_id=tenant_id, database=_placement(db)),
+            timeout=self._timeout,
+            wait_for_ready=True,
+        )
+
+
+def _placement(db: TenantDatabase) -> database_pb2.DatabasePlacement:
+    return database_pb2.DatabasePlacement(server=db.server, database=db.name)

@@ -1,0 +1,135 @@
+"""TenantService handlers: thin adapters between protobuf and the TenantManager.
+
+Access policies, tenant context and input validation are enforced by the
+runtime before a handler runs; handlers raise domain errors only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from sqlalchemy import select
+from tenantmesh.tenants.v1 import tenant_pb2
+from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
+from tenantmesh.tenants.v1 import tenant_service_pb2_grpc as pb_grpc
+
+from services.runtime.context import current_tenant
+from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, current_revision
+from services.runtime.errors import TenantmeshError
+from services.tenants.convert import state_name, tenant_to_proto
+from services.tenants.manager import TenantManager, TenantSpec
+from services.tenants.migrate import TenantMigrator
+from services.tenants.models import TenantIdentityRow
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def spec_of(tenant: tenant_pb2.Tenant) -> TenantSpec:
+    return TenantSpec(
+        slug=tenant.slug,
+        display_name=tenant.display_name,
+        plan=tenant.plan,
+        labels=dict(tenant.labels),
+        settings=dict(tenant.settings),
+    )
+
+
+class TenantServicer(pb_grpc.TenantServiceServicer):
+    def __init__(
+        self,
+        manager: TenantManager,
+        migrator: TenantMigrator,
+        db: DatabaseRouter,
+        tenant_migrations: MigrationSet,
+    ) -> None:
+        self._manager = manager
+        self._migrator = migrator
+        self._db = db
+        self._tenant_migrations = tenant_migrations
+
+    async def CreateTenant(self, request: pb.CreateTenantRequest, context: Context) -> pb.CreateTenantResponse:
+        """Permission tenants.tenants.create. Reasons: FIELD_INVALID, TENANT_SLUG_TAKEN, PROVISIONING_FAILED,
+        TENANT_PROVISIONING."""
+        record = await self._manager.create(spec_of(request.tenant), request.request_id)
+        return pb.CreateTenantResponse(tenant=tenant_to_proto(record))
+
+    async def GetTenant(self, request: pb.GetTenantRequest, context: Context) -> pb.GetTenantResponse:
+        """Permission tenants.tenants.get. Reasons: TENANT_NOT_FOUND."""
+        if request.WhichOneof("lookup") == "slug":
+            record = await self._manager.get_by_slug(request.slug)
+        else:
+            record = await self._manager.get(request.tenant_id)
+        return pb.GetTenantResponse(tenant=tenant_to_proto(record))
+
+    async def ListTenants(self, request: pb.ListTenantsRequest, context: Context) -> pb.ListTenantsResponse:
+        """Permission tenants.tenants.list. Reasons: FIELD_INVALID, PAGE_TOKEN_INVALID."""
+        page = await self._manager.list(
+            page_size=request.page_size,
+            page_token=request.page_token,
+            states=[state_name(s) for s in request.states],
+            labels=list(request.labels),
+        )
+        return pb.ListTenantsResponse(
+            tenants=[tenant_to_proto(r) for r in page.records], next_page_token=page.next_page_token
+        )
+
+    async def UpdateTenant(self, request: pb.UpdateTenantRequest, context: Context) -> pb.UpdateTenantResponse:
+        """Permission tenants.tenants.update. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT,
+        FIELD_INVALID."""
+        record = await self._manager.update(
+            request.tenant.tenant_id, request.tenant.etag, list(request.update_mask.paths), spec_of(request.tenant)
+        )
+        return pb.UpdateTenantResponse(tenant=tenant_to_proto(record))
+
+    async def SuspendTenant(self, request: pb.SuspendTenantRequest, context: Context) -> pb.SuspendTenantResponse:
+        """Permission tenants.tenants.suspend. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
+        record = await self._manager.suspend(request.tenant_id, request.etag)
+        return pb.SuspendTenantResponse(tenant=tenant_to_proto(record))
+
+    async def ResumeTenant(self, request: pb.ResumeTenantRequest, context: Context) -> pb.ResumeTenantResponse:
+        """Permission tenants.tenants.resume. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
+        record = await self._manager.resume(request.tenant_id, request.etag)
+        return pb.ResumeTenantResponse(tenant=tenant_to_proto(record))
+
+    async def DeleteTenant(self, request: pb.DeleteTenantRequest, context: Context) -> pb.DeleteTenantResponse:
+        """Permission tenants.tenants.delete. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
+        record = await self._manager.delete(request.tenant_id, request.etag)
+        return pb.DeleteTenantResponse(tenant=tenant_to_proto(record))
+
+    async def GetCurrentTenant(
+        self, request: pb.GetCurrentTenantRequest, context: Context
+    ) -> pb.GetCurrentTenantResponse:
+        """Permission tenants.current.get, tenant-scoped. Reasons: TENANT_NOT_FOUND, TENANT_SUSPENDED,
+        TENANT_NOT_READY, TENANT_DATABASE_MISMATCH."""
+        tenant = current_tenant()
+        db = TenantDatabase(server=tenant.database.server, name=tenant.database.name)
+        async with self._db.tenant_session(db) as session:
+            owner = (await session.execute(select(TenantIdentityRow.tenant_id))).scalars().all()
+        if list(owner) != [tenant.tenant_id]:
+            raise TenantmeshError("the tenant database belongs to another tenant", reason="TENANT_DATABASE_MISMATCH")
+        record = await self._manager.get(tenant.tenant_id)
+        version = await current_revision(self._db, self._tenant_migrations, db)
+        return pb.GetCurrentTenantResponse(tenant=tenant_to_proto(record), schema_version=version or "")
+
+    async def MigrateTenantDatabases(
+        self, request: pb.MigrateTenantDatabasesRequest, context: Context
+    ) -> AsyncIterator[pb.MigrateTenantDatabasesResponse]:
+        """Permission tenants.databases.migrate. Streams one message per tenant; failures are reported in
+        the stream, not as an error status."""
+        total, outcomes = await self._migrator.run(list(request.tenant_ids), request.concurrency)
+        completed = 0
+        async for outcome in outcomes:
+            completed += 1
+            yield pb.MigrateTenantDatabasesResponse(
+                tenant_id=outcome.tenant_id,
+                slug=outcome.slug,
+                ok=outcome.ok,
+                services=[
+                    pb.ServiceMigration(service=s.service, schema_version=s.schema_version, error_reason=s.error_reason)
+                    for s in outcome.services
+                ],
+                completed=completed,
+                total=total,
+            )

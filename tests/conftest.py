@@ -1,0 +1,64 @@
+"""Shared fixtures: database backend selection (SQLite always, MariaDB when TEST_MYSQL_URL is set)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+MYSQL_URL_ENV = "TEST_MYSQL_URL"
+
+
+def db_backend_params() -> list[object]:
+    """Parameters for a backend-parametrised fixture: sqlite always, mysql only if configured."""
+    mysql_marks = [pytest.mark.mysql]
+    if not os.environ.get(MYSQL_URL_ENV):
+        mysql_marks.append(pytest.mark.skip(reason=f"{MYSQL_URL_ENV} not set"))
+    return [pytest.param("sqlite", id="sqlite"), pytest.param("mysql", id="mysql", marks=mysql_marks)]
+
+
+def unique_mysql_url() -> URL:
+    """TEST_MYSQL_URL with a per-call unique database name (the name in the env is a prefix)."""
+    base = make_url(os.environ[MYSQL_URL_ENV])
+    prefix = base.database or "tm_test"
+    return base.set(database=f"{prefix}_{uuid.uuid4().hex[:12]}")
+
+
+async def mysql_execute(url: URL, *statements: str) -> None:
+    """Run raw statements on the server of ``url`` without selecting a database.
+
+    Fails (never skips) when the server is unreachable: a configured backend that is down is a
+    broken test environment, not an optional feature.
+    """
+    engine = create_async_engine(url._replace(database=None), poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            for statement in statements:
+                await conn.exec_driver_sql(statement)
+    except Exception as exc:
+        pytest.fail(f"MariaDB/MySQL at {url.render_as_string()} is not usable: {exc!r}")
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=db_backend_params())
+async def db_backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An async SQLAlchemy URL for a fresh, unique core database on the selected backend.
+
+    On MySQL the core database is dropped afterwards; tests must drop what else they create.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'core.db'}"
+        return
+    url = unique_mysql_url()
+    await mysql_execute(url, "SELECT 1")
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        await mysql_execute(url, f"DROP DATABASE IF EXISTS `{url.database}`")
