@@ -62,6 +62,18 @@ async def validate_config(path: Path, *, binary: Path | None = None) -> None:
         raise EnvoyError(f"envoy rejected {path} (exit {proc.returncode}):\n{text}")
 
 
+def _dechunk(data: bytes) -> bytes:
+    out = bytearray()
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out += data[:size]
+        data = data[size + 2 :]
+    return bytes(out)
+
+
 class EnvoyProcess:
     """One Envoy child process.
 
@@ -189,10 +201,10 @@ class EnvoyProcess:
             await asyncio.sleep(0.1)
 
     async def admin_get(self, path: str) -> tuple[int, str]:
-        """GET an admin endpoint (plain HTTP/1.0 on 127.0.0.1): (status, body)."""
+        """GET an admin endpoint (HTTP/1.1, one request per connection, on 127.0.0.1): (status, body)."""
         reader, writer = await asyncio.open_connection(ADMIN_HOST, self.admin_port)
         try:
-            writer.write(f"GET {path} HTTP/1.0\r\nHost: {ADMIN_HOST}\r\n\r\n".encode("ascii"))
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {ADMIN_HOST}\r\nConnection: close\r\n\r\n".encode("ascii"))
             await writer.drain()
             raw = await reader.read()
         finally:
@@ -200,9 +212,12 @@ class EnvoyProcess:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
         head, _, body = raw.partition(b"\r\n\r\n")
-        status_line = head.split(b"\r\n", 1)[0].split()
+        lines = head.split(b"\r\n")
+        status_line = lines[0].split()
         if len(status_line) < 2 or not status_line[1].isdigit():
             raise EnvoyError(f"bad admin answer for {path}: {head[:80]!r}")
+        if any(line.lower().replace(b" ", b"") == b"transfer-encoding:chunked" for line in lines[1:]):
+            body = _dechunk(body)
         return int(status_line[1]), body.decode(errors="replace")
 
     async def stop(self, timeout: float = 10.0) -> int | None:

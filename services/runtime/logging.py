@@ -61,3 +61,6 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     # SQLAlchemy and asyncio are chatty at INFO and may echo statement parameters.
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
     logging.getLogger("asyncio").setLevel(logging.WARNING)
+    # Alembic narrates every migration context at INFO; with one context per
+    # tenant database that drowns everything else.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -135,11 +135,15 @@ class TenantManager:
         )
         try:
             async with self._db.core_session() as session:
-                repo.add_tenant(session, row, spec.labels, self._provisioner.step_names, now)
+                await repo.add_tenant(session, row, spec.labels, self._provisioner.step_names, now)
                 await session.commit()
         except IntegrityError:
+            # Either a concurrent retry with the same request id won, or the slug is taken.
             if request_id and await self._replay(request_id) is not None:
                 raise Unavailable("a concurrent retry created this tenant", reason="TENANT_PROVISIONING") from None
+            async with self._db.core_session() as session:
+                if await repo.get_row_by_slug(session, spec.slug) is None:
+                    raise
             raise AlreadyExists(
                 "a tenant with this slug exists", reason="TENANT_SLUG_TAKEN", metadata={"slug": spec.slug}
             ) from None

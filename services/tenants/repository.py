@@ -61,10 +61,13 @@ async def load_record(session: AsyncSession, row: TenantRow) -> TenantRecord:
     return (await load_records(session, [row]))[0]
 
 
-def add_tenant(
+async def add_tenant(
     session: AsyncSession, row: TenantRow, labels: Mapping[str, str], steps: Iterable[str], now: datetime
 ) -> None:
     session.add(row)
+    # The child rows reference the tenant by foreign key and the models declare
+    # no relationships, so the tenant row must reach the database first.
+    await session.flush()
     session.add_all(TenantLabelRow(tenant_id=row.tenant_id, label_key=k, label_value=v) for k, v in labels.items())
     session.add_all(
         ProvisioningStepRow(

@@ -86,7 +86,6 @@ class GrpcUpstream:
         )
 
 
-GrpcUpstreamFactory = Callable[[dict[str, Any]], Any]
 
 
 @pytest.fixture(scope="session")

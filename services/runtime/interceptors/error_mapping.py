@@ -43,6 +43,9 @@ def error_for(exc: BaseException, method: str) -> ErrorDescription | None:
 async def abort(context: grpc.aio.ServicerContext[Any, Any], error: ErrorDescription) -> NoReturn:
     # The request id rides in the trailers too: a failed call may never have
     # sent its initial metadata.
-    trailers: list[tuple[str, str | bytes]] = [*trailing_metadata(error), ("x-request-id", request_id_var.get())]
+    trailers: tuple[tuple[str, str | bytes], ...] = (
+        *trailing_metadata(error),
+        ("x-request-id", request_id_var.get()),
+    )
     await context.abort(error.code, error.message, trailing_metadata=trailers)
     raise AssertionError("unreachable: context.abort raises")  # pragma: no cover

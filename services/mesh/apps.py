@@ -1,0 +1,16 @@
+"""The platform services the mesh runner can host, in start order."""
+
+from __future__ import annotations
+
+from services.runtime.app import AppFactory
+from services.tenants.app import TenantsApp
+
+# Services appear here as they are built; each has a folder under services/.
+MESH_APPS: dict[str, AppFactory] = {
+    "tenants": TenantsApp,
+}
+
+# Internal-only APIs: served by the services, never routed at the edge.
+INTERNAL_PACKAGES = frozenset({"tenantmesh.lifecycle.v1"})
+# Served by every process; the edge sends it to the first service.
+META_PACKAGE = "tenantmesh.meta.v1"

@@ -1,0 +1,92 @@
+"""The mesh runner: every service in one process, Envoy as its child.
+
+This is `make run`: the embedded default needs no database server (SQLite
+files under the data directory) and no Redis (in-process events). With
+DATABASE_URL / REDIS_URL set, the same runner uses MySQL/MariaDB and Redis.
+Envoy dies with this process (PR_SET_PDEATHSIG), so the runner stays in the
+foreground until SIGINT/SIGTERM, then stops Envoy, drains the servers and
+closes connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from services.mesh.apps import INTERNAL_PACKAGES, MESH_APPS, META_PACKAGE
+from services.mesh.banner import banner
+from services.mesh.devtls import ensure_dev_tls
+from services.mesh.edge_config import EdgeSettings, Upstream
+from services.mesh.envoy_process import EnvoyProcess
+from services.mesh.settings import load_edge_settings, uses_dev_tls
+from services.runtime.app import Runtime, StartedApp, shutdown_event, start_app, stop_apps
+from services.runtime.config import ConfigError, Settings, load_settings
+from services.runtime.logging import configure_logging
+
+log = logging.getLogger("tenantmesh.mesh")
+
+# Keeps our Envoy's shared memory apart from any other Envoy on the machine.
+MESH_ENVOY_BASE_ID = 7311
+
+
+def upstreams_for(started: Sequence[StartedApp], settings: Settings) -> list[Upstream]:
+    upstreams = []
+    for index, item in enumerate(started):
+        packages = {name.rsplit(".", 1)[0] for name in item.server.service_names}
+        packages -= INTERNAL_PACKAGES
+        if index == 0:
+            packages.add(META_PACKAGE)
+        else:
+            packages.discard(META_PACKAGE)
+        host = settings.address_of(item.app.name).rsplit(":", 1)[0]
+        upstreams.append(
+            Upstream(name=item.app.name, host=host, port=item.server.port, packages=tuple(sorted(packages)))
+        )
+    return upstreams
+
+
+async def run_mesh() -> int:
+    try:
+        settings = load_settings()
+        dev_tls = uses_dev_tls()
+        edge = load_edge_settings(tls_dir=settings.data_dir / "tls" if dev_tls else None)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    stop = shutdown_event()
+    runtime = await Runtime.open(settings)
+    started: list[StartedApp] = []
+    envoy: EnvoyProcess | None = None
+    try:
+        for name, factory in MESH_APPS.items():
+            started.append(await start_app(factory(runtime), runtime, settings.address_of(name)))
+        ca_file = ensure_dev_tls(settings.data_dir / "tls").ca_cert if dev_tls else None
+        envoy = await start_edge(edge, upstreams_for(started, settings), settings)
+        print(banner(settings, edge, ca_file, [s.app.name for s in started]), flush=True)
+        await stop.wait()
+        print("\nstopping…", flush=True)
+        return 0
+    finally:
+        if envoy is not None:
+            await envoy.stop()
+        with contextlib.suppress(Exception):
+            await stop_apps(started, settings.shutdown_grace_seconds)
+        await runtime.close()
+
+
+async def start_edge(edge: EdgeSettings, upstreams: list[Upstream], settings: Settings) -> EnvoyProcess:
+    envoy_dir = settings.data_dir / "envoy"
+    envoy_dir.mkdir(parents=True, exist_ok=True)
+    envoy = EnvoyProcess.for_edge(
+        edge,
+        upstreams,
+        config_path=envoy_dir / "envoy.yaml",
+        base_id=MESH_ENVOY_BASE_ID,
+        log_path=envoy_dir / "envoy.log",
+    )
+    await envoy.start()
+    await envoy.wait_ready(timeout=30)
+    return envoy

@@ -1,0 +1,64 @@
+"""Edge settings from the environment (TENANTMESH_EDGE_*)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from services.mesh.edge_config import EdgeSettings
+from services.runtime.config import ConfigError
+
+# Variable -> EdgeSettings field; every field that varies between deployments.
+_VARIABLES = {
+    "TENANTMESH_EDGE_BIND_ADDRESS": "bind_address",
+    "TENANTMESH_EDGE_HTTPS_PORT": "https_port",
+    "TENANTMESH_EDGE_HTTP_PORT": "http_port",
+    "TENANTMESH_EDGE_ADMIN_PORT": "admin_port",
+    "TENANTMESH_EDGE_TLS_CERT_FILE": "tls_cert_file",
+    "TENANTMESH_EDGE_TLS_KEY_FILE": "tls_key_file",
+    "TENANTMESH_EDGE_CORS_ORIGINS": "cors_allowed_origins",
+    "TENANTMESH_EDGE_MAX_REQUEST_BYTES": "max_request_bytes",
+    "TENANTMESH_EDGE_ROUTE_TIMEOUT_SECONDS": "route_timeout_seconds",
+    "TENANTMESH_EDGE_RATE_LIMIT_RPS": "global_rate_limit_rps",
+    "TENANTMESH_EDGE_TENANT_RATE_LIMIT_RPS": "per_tenant_rate_limit_rps",
+    "TENANTMESH_EDGE_CONCURRENCY": "concurrency",
+    "TENANTMESH_EDGE_ACCESS_LOG": "access_log_path",
+}
+
+
+def _convert(kind: Any, raw: str) -> Any:
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (Path, "Path"):
+        return Path(raw)
+    if kind in ("tuple[str, ...]",):
+        return tuple(origin.strip() for origin in raw.split(",") if origin.strip())
+    return raw
+
+
+def load_edge_settings(env: Mapping[str, str] | None = None, *, tls_dir: Path | None = None) -> EdgeSettings:
+    """EdgeSettings with environment overrides; TLS files default into ``tls_dir`` (dev material)."""
+    source = os.environ if env is None else env
+    kinds = {f.name: f.type for f in fields(EdgeSettings)}
+    values: dict[str, Any] = {}
+    if tls_dir is not None:
+        values.update(tls_cert_file=tls_dir / "server.pem", tls_key_file=tls_dir / "server.key")
+    for variable, name in _VARIABLES.items():
+        raw = source.get(variable, "").strip()
+        if raw:
+            try:
+                values[name] = _convert(kinds[name], raw)
+            except ValueError as exc:
+                raise ConfigError(f"{variable}={raw!r} is not valid: {exc}") from None
+    try:
+        return EdgeSettings(**values)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"edge settings: {exc}") from None
+
+
+def uses_dev_tls(env: Mapping[str, str] | None = None) -> bool:
+    source = os.environ if env is None else env
+    return not source.get("TENANTMESH_EDGE_TLS_CERT_FILE", "").strip()
