@@ -33,7 +33,7 @@ def banner(settings: Settings, edge: EdgeSettings, ca_file: Path | None, service
         "Try it:",
         f"  curl {cacert}{https}/v1/meta/server-info",
         f"  curl {cacert}-X POST {https}/v1/tenants -H 'content-type: application/json' "
-        "-d '{\"slug\": \"acme\", \"displayName\": \"Acme\"}'",
+        '-d \'{"slug": "acme", "displayName": "Acme"}\'',
         f"  curl {cacert}{https}/v1/tenants",
         "  .venv/bin/tenantctl tenants list",
         "",

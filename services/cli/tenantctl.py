@@ -1,0 +1,193 @@
+"""tenantctl: operate tenants over gRPC.
+
+    tenantctl tenants create acme --display-name "Acme" --label tier=gold
+    tenantctl tenants list [--state ACTIVE] [--label tier=gold]
+    tenantctl tenants get ID | --slug acme
+    tenantctl tenants suspend|resume|delete ID [--etag E]
+    tenantctl migrate [--concurrency 8] [--tenant ID ...]
+
+Talks to the tenants service directly (TENANTMESH_TENANTS_ADDR, default
+127.0.0.1:50051) or to any gRPC endpoint given with --target, e.g. the edge's
+plain port. Errors print the gRPC code and the stable reason, exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from google.protobuf import field_mask_pb2, json_format
+from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
+
+from services.runtime.rich_status import reason_of
+
+STATES = [name.removeprefix("TENANT_STATE_") for name in tenant_pb2.TenantState.keys()][1:]  # noqa: SIM118 - an enum wrapper, not a dict
+
+
+def _pairs(items: Sequence[str]) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"expected key=value, got {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def _tenant_line(tenant: tenant_pb2.Tenant) -> str:
+    state = tenant_pb2.TenantState.Name(tenant.state).removeprefix("TENANT_STATE_")
+    labels = ",".join(f"{k}={v}" for k, v in sorted(tenant.labels.items()))
+    return f"{tenant.tenant_id}  {tenant.slug:<24} {state:<12} {tenant.database.database:<32} {labels}"
+
+
+def _print_tenant(tenant: tenant_pb2.Tenant, as_json: bool) -> None:
+    if as_json:
+        print(json_format.MessageToJson(tenant))
+    else:
+        print(_tenant_line(tenant))
+
+
+async def tenants_command(stub: Any, args: argparse.Namespace) -> None:
+    pb = tenant_service_pb2
+    if args.action == "create":
+        tenant = tenant_pb2.Tenant(
+            slug=args.slug,
+            display_name=args.display_name or "",
+            plan=args.plan or "",
+            labels=_pairs(args.label),
+        )
+        response = await stub.CreateTenant(pb.CreateTenantRequest(tenant=tenant, request_id=str(uuid.uuid4())))
+        _print_tenant(response.tenant, args.json)
+    elif args.action == "get":
+        request = pb.GetTenantRequest(slug=args.slug) if args.slug else pb.GetTenantRequest(tenant_id=args.tenant_id)
+        _print_tenant((await stub.GetTenant(request)).tenant, args.json)
+    elif args.action == "list":
+        token = ""
+        while True:
+            page = await stub.ListTenants(
+                pb.ListTenantsRequest(
+                    page_size=200,
+                    page_token=token,
+                    states=[f"TENANT_STATE_{s}" for s in args.state],
+                    labels=args.label,
+                )
+            )
+            for tenant in page.tenants:
+                _print_tenant(tenant, args.json)
+            token = page.next_page_token
+            if not token:
+                break
+    elif args.action == "update":
+        tenant = tenant_pb2.Tenant(tenant_id=args.tenant_id, etag=args.etag or "")
+        paths = []
+        if args.display_name is not None:
+            tenant.display_name = args.display_name
+            paths.append("display_name")
+        if args.plan is not None:
+            tenant.plan = args.plan
+            paths.append("plan")
+        if args.label:
+            tenant.labels.update(_pairs(args.label))
+            paths.append("labels")
+        response = await stub.UpdateTenant(
+            pb.UpdateTenantRequest(tenant=tenant, update_mask=field_mask_pb2.FieldMask(paths=paths))
+        )
+        _print_tenant(response.tenant, args.json)
+    else:
+        method, request_type = {
+            "suspend": ("SuspendTenant", pb.SuspendTenantRequest),
+            "resume": ("ResumeTenant", pb.ResumeTenantRequest),
+            "delete": ("DeleteTenant", pb.DeleteTenantRequest),
+        }[args.action]
+        response = await getattr(stub, method)(request_type(tenant_id=args.tenant_id, etag=args.etag or ""))
+        _print_tenant(response.tenant, args.json)
+
+
+async def migrate_command(stub: Any, args: argparse.Namespace) -> int:
+    failures = []
+    request = tenant_service_pb2.MigrateTenantDatabasesRequest(concurrency=args.concurrency, tenant_ids=args.tenant)
+    total = 0
+    async for progress in stub.MigrateTenantDatabases(request):
+        total = progress.total
+        versions = " ".join(f"{s.service}={s.schema_version or 'FAILED:' + s.error_reason}" for s in progress.services)
+        status = "ok  " if progress.ok else "FAIL"
+        print(f"[{progress.completed}/{progress.total}] {status} {progress.slug:<24} {versions}", flush=True)
+        if not progress.ok:
+            failures.append(progress)
+    print(f"migrated {total - len(failures)} of {total} tenant databases")
+    for failed in failures:
+        reasons = ", ".join(f"{s.service}: {s.error_reason}" for s in failed.services if s.error_reason)
+        print(f"  failed: {failed.slug} ({failed.tenant_id}) {reasons}")
+    return 1 if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tenantctl", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--target",
+        default=os.environ.get("TENANTMESH_TENANTS_ADDR", "127.0.0.1:50051"),
+        help="gRPC address of the tenants service or the edge (host:port)",
+    )
+    parser.add_argument("--json", action="store_true", help="print tenants as JSON")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    tenants = commands.add_parser("tenants", help="tenant lifecycle").add_subparsers(dest="action", required=True)
+    create = tenants.add_parser("create", help="create and provision a tenant")
+    create.add_argument("slug")
+    create.add_argument("--display-name")
+    create.add_argument("--plan")
+    create.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    get = tenants.add_parser("get", help="show one tenant")
+    get.add_argument("tenant_id", nargs="?")
+    get.add_argument("--slug")
+    listing = tenants.add_parser("list", help="list tenants")
+    listing.add_argument("--state", action="append", default=[], choices=STATES)
+    listing.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    update = tenants.add_parser("update", help="change display name, plan or labels")
+    update.add_argument("tenant_id")
+    update.add_argument("--display-name")
+    update.add_argument("--plan")
+    update.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    update.add_argument("--etag")
+    for action in ("suspend", "resume", "delete"):
+        command = tenants.add_parser(action, help=f"{action} a tenant")
+        command.add_argument("tenant_id")
+        command.add_argument("--etag")
+
+    migrate = commands.add_parser("migrate", help="migrate every tenant database to the newest schemas")
+    migrate.add_argument("--concurrency", type=int, default=8)
+    migrate.add_argument("--tenant", action="append", default=[], metavar="TENANT_ID")
+    return parser
+
+
+async def run(args: argparse.Namespace) -> int:
+    async with grpc.aio.insecure_channel(args.target) as channel:
+        stub = tenant_service_pb2_grpc.TenantServiceStub(channel)
+        try:
+            if args.command == "migrate":
+                return await migrate_command(stub, args)
+            await tenants_command(stub, args)
+            return 0
+        except grpc.aio.AioRpcError as exc:
+            print(f"error: {exc.code().name} {reason_of(exc)}: {exc.details()}", file=sys.stderr)
+            return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "tenants" and args.action == "get" and not (args.tenant_id or args.slug):
+        raise SystemExit("tenantctl tenants get: give a tenant id or --slug")
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
