@@ -1,7 +1,7 @@
 # Tenantmesh developer commands. `make run` and `make test` are the two that matter;
 # both create the project virtualenv on first use.
 
-PYTHON_BOOTSTRAP ?= python3.11
+PYTHON_BOOTSTRAP ?= $(shell command -v python3.11 || command -v python3)
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
@@ -24,8 +24,7 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
 $(BUF): package.json package-lock.json

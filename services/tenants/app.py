@@ -30,7 +30,7 @@ TENANT_MIGRATIONS = MigrationSet(service=SERVICE, scope="tenant", directory=_MIG
 class TenantsApp:
     name = SERVICE
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, tenant_migrations: MigrationSet = TENANT_MIGRATIONS) -> None:
         settings = runtime.settings
         self._runtime = runtime
         participants = LifecycleParticipants(settings.lifecycle_services, runtime.channel)
@@ -54,10 +54,10 @@ class TenantsApp:
             LocalTenantDirectory(runtime.db), settings.tenant_cache_ttl_seconds, runtime.events
         )
         self._servicer = TenantServicer(
-            self.manager, TenantMigrator(runtime.db, participants), runtime.db, TENANT_MIGRATIONS
+            self.manager, TenantMigrator(runtime.db, participants), runtime.db, tenant_migrations
         )
         self._lifecycle = SchemaLifecycleServicer(
-            SERVICE, runtime.db, TENANT_MIGRATIONS, after_provision=self._stamp_identity
+            SERVICE, runtime.db, tenant_migrations, after_provision=self._stamp_identity
         )
 
     async def _stamp_identity(self, tenant_id: str, db: TenantDatabase) -> None:
