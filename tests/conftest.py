@@ -62,3 +62,24 @@ async def db_backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
         yield url.render_as_string(hide_password=False)
     finally:
         await mysql_execute(url, f"DROP DATABASE IF EXISTS `{url.database}`")
+
+
+REDIS_URL_ENV = "TEST_REDIS_URL"
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """TEST_REDIS_URL, flushed before use; skips when unset, fails when set but unreachable."""
+    url = os.environ.get(REDIS_URL_ENV)
+    if not url:
+        pytest.skip(f"{REDIS_URL_ENV} not set")
+    import redis.asyncio as redis
+
+    client = redis.from_url(url)
+    try:
+        await client.ping()
+    except Exception as exc:
+        pytest.fail(f"Redis at {url} is not usable: {exc!r}")
+    finally:
+        await client.aclose()
+    yield url

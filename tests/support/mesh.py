@@ -16,7 +16,7 @@ from services.runtime.config import Settings, load_settings
 from services.tenants.app import TenantsApp
 
 
-def test_settings(database_url: str, data_dir: Path, **overrides: str) -> Settings:
+def mesh_settings(database_url: str, data_dir: Path, **overrides: str) -> Settings:
     env: dict[str, str] = {
         "DATABASE_URL": database_url,
         "TENANTMESH_DATA_DIR": str(data_dir),
@@ -48,7 +48,7 @@ class TenantsHarness:
 async def tenants_service(
     database_url: str, data_dir: Path, env: Mapping[str, str] | None = None
 ) -> AsyncIterator[TenantsHarness]:
-    runtime = await Runtime.open(test_settings(database_url, data_dir, **dict(env or {})))
+    runtime = await Runtime.open(mesh_settings(database_url, data_dir, **dict(env or {})))
     app = TenantsApp(runtime)
     started: list[StartedApp] = []
     channel = None
