@@ -18,11 +18,13 @@ ACCESS_FIELD_NUMBER: _ClassVar[int]
 access: _descriptor.FieldDescriptor
 
 class AccessPolicy(_message.Message):
-    __slots__ = ("permission", "public", "scope")
+    __slots__ = ("permission", "public", "scope", "platform_override")
     PERMISSION_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
     permission: str
     public: bool
     scope: AccessScope
-    def __init__(self, permission: _Optional[str] = ..., public: _Optional[bool] = ..., scope: _Optional[_Union[AccessScope, str]] = ...) -> None: ...
+    platform_override: bool
+    def __init__(self, permission: _Optional[str] = ..., public: _Optional[bool] = ..., scope: _Optional[_Union[AccessScope, str]] = ..., platform_override: _Optional[bool] = ...) -> None: ...
