@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,7 @@ class Upstream:
         return True
 
 
-class MatchKind(str, Enum):
+class MatchKind(StrEnum):
     PREFIX = "prefix"
     PATH = "path"  # exact path
     REGEX = "regex"  # RE2, whole path

@@ -79,7 +79,8 @@ class EnvoyProcess:
 
     ``config`` is the rendered bootstrap; it is written to ``config_path`` on start.
     ``log_path``: where Envoy's own stdout/stderr go (appended); None inherits the
-    parent's. ``base_id``: None lets Envoy pick a free one (``--use-dynamic-base-id``).
+    parent's. ``base_id``: each Envoy on a machine needs its own; None lets Envoy pick a
+    free one (``--use-dynamic-base-id``).
     """
 
     def __init__(
@@ -93,6 +94,7 @@ class EnvoyProcess:
         log_level: str = "warn",
         log_path: Path | None = None,
         binary: Path | None = None,
+        file_flush_interval_ms: int = 1000,
         extra_args: Sequence[str] = (),
     ) -> None:
         self.config = config
@@ -103,6 +105,7 @@ class EnvoyProcess:
         self.log_level = log_level
         self.log_path = log_path
         self.binary = binary
+        self.file_flush_interval_ms = file_flush_interval_ms
         self.extra_args = tuple(extra_args)
         self._proc: asyncio.subprocess.Process | None = None
         self._log_file: IO[bytes] | None = None
@@ -117,6 +120,8 @@ class EnvoyProcess:
         base_id: int | None,
         log_path: Path | None = None,
         log_level: str = "warn",
+        file_flush_interval_ms: int = 1000,
+        extra_args: Sequence[str] = (),
     ) -> EnvoyProcess:
         """An Envoy serving ``upstreams`` behind the edge described by ``settings``."""
         return cls(
@@ -127,6 +132,8 @@ class EnvoyProcess:
             concurrency=settings.concurrency,
             log_level=log_level,
             log_path=log_path,
+            file_flush_interval_ms=file_flush_interval_ms,
+            extra_args=extra_args,
         )
 
     @property
@@ -150,6 +157,9 @@ class EnvoyProcess:
             str(self.concurrency),
             "--log-level",
             self.log_level,
+            # Access log lines reach the file within this delay (Envoy's default is 10 s).
+            "--file-flush-interval-msec",
+            str(self.file_flush_interval_ms),
         ]
         if self.base_id is None:
             args.append("--use-dynamic-base-id")
@@ -178,7 +188,7 @@ class EnvoyProcess:
             self._close_log()
             raise
 
-    async def wait_ready(self, timeout: float = 30.0) -> None:
+    async def wait_ready(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - bounds a polling loop
         """Return once the admin ``/ready`` answers LIVE (listeners up, clusters initialised,
         first health-check round done). Raises EnvoyError if Envoy exits or times out."""
         if self._proc is None:
@@ -220,8 +230,8 @@ class EnvoyProcess:
             body = _dechunk(body)
         return int(status_line[1]), body.decode(errors="replace")
 
-    async def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL. Returns the exit code."""
+    async def stop(self, kill_after: float = 10.0) -> int | None:
+        """SIGTERM, wait up to ``kill_after`` seconds, then SIGKILL. Returns the exit code."""
         proc = self._proc
         if proc is None:
             return None
@@ -230,7 +240,7 @@ class EnvoyProcess:
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(signal.SIGTERM)
                 try:
-                    await asyncio.wait_for(proc.wait(), timeout=timeout)
+                    await asyncio.wait_for(proc.wait(), timeout=kill_after)
                 except TimeoutError:
                     with contextlib.suppress(ProcessLookupError):
                         proc.kill()

@@ -24,11 +24,11 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
+from tenantmesh.meta.v1 import meta_service_pb2, meta_service_pb2_grpc
 
 from services.mesh.devtls import DevTls, ensure_dev_tls
 from services.mesh.edge_config import EdgeSettings, Upstream
 from services.mesh.envoy_process import EnvoyProcess
-from tenantmesh.meta.v1 import meta_service_pb2, meta_service_pb2_grpc
 
 META_PACKAGE = "tenantmesh.meta.v1"
 META_SERVICE = "tenantmesh.meta.v1.MetaService"
@@ -84,8 +84,6 @@ class GrpcUpstream:
             packages=tuple(packages),
             health_service=health_service,
         )
-
-
 
 
 @pytest.fixture(scope="session")
@@ -205,6 +203,7 @@ class EdgeFactory:
             config_path=config_path,
             base_id=unique_base_id(),
             log_path=envoy_log,
+            file_flush_interval_ms=100,
         )
         edge = RunningEdge(
             settings=settings,
@@ -223,7 +222,15 @@ class EdgeFactory:
     async def close(self) -> None:
         for edge in reversed(self.running):
             await edge.envoy.stop()
+            if edge.envoy.base_id is not None:
+                _remove_hot_restart_segment(edge.envoy.base_id)
         self.running.clear()
+
+
+def _remove_hot_restart_segment(base_id: int) -> None:
+    """Envoy leaves its (tiny) hot-restart segment behind; test base ids are unique, so
+    remove it rather than let /dev/shm collect one per run."""
+    Path(f"/dev/shm/envoy_shared_memory_{base_id * 10}").unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
@@ -238,20 +245,3 @@ async def edge_factory(tmp_path_factory: pytest.TempPathFactory, dev_tls: DevTls
         yield factory
     finally:
         await factory.close()
-
-
-# Per-tenant limit of the shared meta edge: low, so a burst trips it quickly.
-META_EDGE_TENANT_RPS = 5
-
-
-@pytest.fixture(scope="session")
-async def meta_edge(edge_factory: EdgeFactory, meta_upstream: GrpcUpstream) -> RunningEdge:
-    """Envoy in front of the in-process MetaService (per-tenant limit: 5 rps, body limit 1 MiB).
-
-    Tests that send x-tenant-id must use their own tenant ids: the buckets are shared.
-    """
-    return await edge_factory(
-        [meta_upstream.upstream("meta", [META_PACKAGE], health_service=META_SERVICE)],
-        per_tenant_rate_limit_rps=META_EDGE_TENANT_RPS,
-        cors_allowed_origins=("https://app.example.test",),
-    )

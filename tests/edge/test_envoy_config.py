@@ -1,0 +1,134 @@
+"""The rendered Envoy config passes `envoy --mode validate` (which also loads the descriptor
+set and the TLS files); the dev TLS material it uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from services.mesh import devtls
+from services.mesh.devtls import DevTls
+from services.mesh.edge_config import EdgeSettings, Upstream, render_envoy_config
+from services.mesh.envoy_process import EnvoyError, envoy_binary, validate_config
+
+pytestmark = pytest.mark.edge
+
+UPSTREAMS = [
+    Upstream(
+        "tenants",
+        "127.0.0.1",
+        50051,
+        ("tenantmesh.tenants.v1",),
+        health_service="tenantmesh.tenants.v1.TenantService",
+    ),
+    # A DNS name: rendered as a STRICT_DNS cluster.
+    Upstream("meta", "localhost", 50052, ("tenantmesh.meta.v1",)),
+]
+
+
+def _settings(tls: DevTls, **overrides: Any) -> EdgeSettings:
+    return EdgeSettings(tls_cert_file=tls.cert, tls_key_file=tls.key, **overrides)
+
+
+def test_envoy_is_installed() -> None:
+    assert envoy_binary().is_file()
+
+
+async def test_rendered_config_validates(tmp_path: Path, dev_tls: DevTls) -> None:
+    path = tmp_path / "envoy.yaml"
+    path.write_text(render_envoy_config(_settings(dev_tls), UPSTREAMS))
+    await validate_config(path)
+
+
+async def test_public_bind_with_origins_and_limits_validates(tmp_path: Path, dev_tls: DevTls) -> None:
+    settings = _settings(
+        dev_tls,
+        bind_address="0.0.0.0",  # what a container deployment uses
+        cors_allowed_origins=("https://app.example.com", "http://localhost:5173"),
+        per_tenant_rate_limit_rps=20,
+        global_rate_limit_rps=5000,
+        concurrency=2,
+    )
+    text = render_envoy_config(settings, UPSTREAMS)
+    path = tmp_path / "envoy.yaml"
+    path.write_text(text)
+    await validate_config(path)
+    config = yaml.safe_load(text)
+    # The admin interface never follows bind_address.
+    assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+    clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
+    assert clusters["tenants"]["type"] == "STATIC"
+    assert clusters["meta"]["type"] == "STRICT_DNS"
+    check = clusters["tenants"]["health_checks"][0]
+    assert check["grpc_health_check"]["service_name"] == "tenantmesh.tenants.v1.TenantService"
+    assert check["healthy_threshold"] == 1
+
+
+async def test_broken_config_is_reported(tmp_path: Path, dev_tls: DevTls) -> None:
+    text = render_envoy_config(_settings(dev_tls), UPSTREAMS)
+    path = tmp_path / "broken.yaml"
+    path.write_text(text.replace("convert_grpc_status: true", "convert_grpc_status: [1]"))
+    with pytest.raises(EnvoyError, match="convert_grpc_status"):
+        await validate_config(path)
+
+
+async def test_missing_descriptor_is_reported(tmp_path: Path, dev_tls: DevTls) -> None:
+    real = render_envoy_config(_settings(dev_tls), UPSTREAMS)
+    path = tmp_path / "envoy.yaml"
+    path.write_text(real.replace(str(_settings(dev_tls).descriptor_path), str(tmp_path / "missing.binpb")))
+    with pytest.raises(EnvoyError):
+        await validate_config(path)
+
+
+# --------------------------------------------------------------------------- dev TLS material
+
+
+def test_dev_tls_is_created_once_and_reused(tmp_path: Path) -> None:
+    first = devtls.ensure_dev_tls(tmp_path / "tls")
+    contents = {p: p.read_bytes() for p in (first.ca_cert, first.cert, first.key, first.ca_key)}
+    second = devtls.ensure_dev_tls(tmp_path / "tls")
+    assert second == first
+    assert {p: p.read_bytes() for p in contents} == contents
+    for key in (first.key, first.ca_key):
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_dev_tls_server_cert_names_and_chain(tmp_path: Path) -> None:
+    tls = devtls.ensure_dev_tls(tmp_path)
+    cert = x509.load_pem_x509_certificate(tls.cert.read_bytes())
+    ca = x509.load_pem_x509_certificate(tls.ca_cert.read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert {str(ip) for ip in names.get_values_for_type(x509.IPAddress)} == {"127.0.0.1", "::1"}
+    public_key = cert.public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    assert public_key.curve.name == "secp256r1"
+    assert cert.issuer == ca.subject
+    cert.verify_directly_issued_by(ca)
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert dt.timedelta(days=364) < lifetime <= dt.timedelta(days=366)
+    # Python's own TLS stack accepts the chain for both names.
+    context = ssl.create_default_context(cafile=str(tls.ca_cert))
+    context.load_cert_chain(tls.cert, tls.key)
+
+
+def test_dev_tls_regenerates_missing_or_expiring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = devtls.ensure_dev_tls(tmp_path)
+    ca_pem, cert_pem = first.ca_cert.read_bytes(), first.cert.read_bytes()
+    first.cert.unlink()
+    again = devtls.ensure_dev_tls(tmp_path)
+    # Only the server certificate is re-issued; the (possibly trusted) CA stays.
+    assert again.ca_cert.read_bytes() == ca_pem
+    assert again.cert.read_bytes() != cert_pem
+    # Everything "expires within the renewal window": all of it is regenerated.
+    monkeypatch.setattr(devtls, "RENEW_BEFORE", dt.timedelta(days=400))
+    renewed = devtls.ensure_dev_tls(tmp_path)
+    assert renewed.ca_cert.read_bytes() != ca_pem

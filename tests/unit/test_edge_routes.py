@@ -1,0 +1,177 @@
+"""Edge routes derived from the descriptor set (no Envoy needed)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from google.api import annotations_pb2
+from google.protobuf import descriptor_pb2
+
+from services.mesh.edge_config import (
+    DEFAULT_DESCRIPTOR_PATH,
+    EdgeSettings,
+    MatchKind,
+    RestRoute,
+    Upstream,
+    grpc_services,
+    literal_prefix,
+    load_edge_api,
+    render_envoy_config,
+    rest_routes,
+    template_regex,
+)
+
+TENANTS = Upstream(
+    name="tenants",
+    host="127.0.0.1",
+    port=50051,
+    packages=("tenantmesh.tenants.v1", "tenantmesh.meta.v1"),
+    health_service="tenantmesh.tenants.v1.TenantService",
+)
+MIGRATE_GRPC_PATH = "/tenantmesh.tenants.v1.TenantService/MigrateTenantDatabases"
+
+
+def test_real_descriptor_routes_tenants_and_meta() -> None:
+    routes = rest_routes(DEFAULT_DESCRIPTOR_PATH, [TENANTS])
+    prefixes = {r.value for r in routes if r.kind is MatchKind.PREFIX}
+    assert {"/v1/tenants", "/v1/meta/server-info"} <= prefixes
+    assert all(r.cluster == "tenants" for r in routes)
+    # Literal prefixes only: nothing of a variable or verb survives.
+    assert not any(("{" in p or ":" in p) for p in prefixes)
+    # Deduplicated (GetTenant, ListTenants, CreateTenant... all share /v1/tenants).
+    assert len(prefixes) == len([r for r in routes if r.kind is MatchKind.PREFIX])
+
+
+def test_prefixes_longest_first() -> None:
+    routes = [r for r in rest_routes(DEFAULT_DESCRIPTOR_PATH, [TENANTS]) if r.kind is MatchKind.PREFIX]
+    lengths = [len(r.value) for r in routes]
+    assert lengths == sorted(lengths, reverse=True)
+
+
+def test_internal_lifecycle_package_gets_no_route() -> None:
+    api = load_edge_api(DEFAULT_DESCRIPTOR_PATH, [TENANTS])
+    assert not any("lifecycle" in r.value for r in api.grpc_routes)
+    assert not any("lifecycle" in s for s in api.all_services)
+    assert {r.value for r in api.grpc_routes if r.kind is MatchKind.PREFIX} == {
+        "/tenantmesh.tenants.v1.",
+        "/tenantmesh.meta.v1.",
+    }
+
+
+def test_services_per_upstream() -> None:
+    meta = Upstream("meta", "127.0.0.1", 50052, ("tenantmesh.meta.v1",))
+    only_tenants = Upstream("tenants", "127.0.0.1", 50051, ("tenantmesh.tenants.v1",))
+    services = grpc_services(DEFAULT_DESCRIPTOR_PATH, [only_tenants, meta])
+    assert services == {
+        "tenants": ("tenantmesh.tenants.v1.TenantService",),
+        "meta": ("tenantmesh.meta.v1.MetaService",),
+    }
+    routes = rest_routes(DEFAULT_DESCRIPTOR_PATH, [only_tenants, meta])
+    by_prefix = {r.value: r.cluster for r in routes if r.kind is MatchKind.PREFIX}
+    assert by_prefix["/v1/meta/server-info"] == "meta"
+    assert by_prefix["/v1/tenants"] == "tenants"
+
+
+def test_server_streaming_method_detected() -> None:
+    api = load_edge_api(DEFAULT_DESCRIPTOR_PATH, [TENANTS])
+    assert MIGRATE_GRPC_PATH in api.streaming_methods
+    streaming_grpc = [r for r in api.grpc_routes if r.streaming]
+    assert any(r.kind is MatchKind.PATH and r.value == MIGRATE_GRPC_PATH for r in streaming_grpc)
+    # Streaming REST routes come first (they are more specific than the shared prefix).
+    first = api.rest_routes[0]
+    assert first == RestRoute(MatchKind.PATH, "/v1/tenants:migrate", "tenants", streaming=True)
+    assert not any(r.streaming for r in api.rest_routes if r.kind is MatchKind.PREFIX)
+
+
+def test_rendered_config_gives_streams_no_timeout(tmp_path: Path) -> None:
+    settings = EdgeSettings(route_timeout_seconds=7, tls_cert_file=tmp_path / "c", tls_key_file=tmp_path / "k")
+    config = yaml.safe_load(render_envoy_config(settings, [TENANTS]))
+    listeners = config["static_resources"]["listeners"]
+    assert [listener["name"] for listener in listeners] == ["https", "http"]
+    hcm = listeners[0]["filter_chains"][0]["filters"][0]["typed_config"]
+    routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    timeouts = {r["match"].get("path") or r["match"].get("prefix"): r["route"]["timeout"] for r in routes}
+    assert timeouts[MIGRATE_GRPC_PATH] == "0s"
+    assert timeouts["/v1/tenants:migrate"] == "0s"
+    assert timeouts["/tenantmesh.tenants.v1."] == "7s"
+    assert timeouts["/v1/tenants"] == "7s"
+    transcoder = next(f for f in hcm["http_filters"] if f["name"] == "envoy.filters.http.grpc_json_transcoder")
+    assert transcoder["typed_config"]["services"] == [
+        "tenantmesh.meta.v1.MetaService",
+        "tenantmesh.tenants.v1.TenantService",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("template", "prefix"),
+    [
+        ("/v1/tenants/{tenant_id}", "/v1/tenants"),
+        ("/v1/tenants:lookup", "/v1/tenants"),
+        ("/v1/tenants", "/v1/tenants"),
+        ("/v1/tenants/{tenant_id}:suspend", "/v1/tenants"),
+        ("/v1/meta/server-info", "/v1/meta/server-info"),
+        ("/v1/{name=tenants/*}/forms", "/v1"),
+        ("/{x}", "/"),
+    ],
+)
+def test_literal_prefix(template: str, prefix: str) -> None:
+    assert literal_prefix(template) == prefix
+
+
+@pytest.mark.parametrize(
+    ("template", "matches", "misses"),
+    [
+        ("/v1/tenants/{tenant_id}:watch", ["/v1/tenants/abc:watch"], ["/v1/tenants/a/b:watch", "/v1/tenants/:watch"]),
+        ("/v1/{name=tenants/*/runs/**}", ["/v1/tenants/a/runs/b/c"], ["/v1/tenants/a/b"]),
+    ],
+)
+def test_template_regex(template: str, matches: list[str], misses: list[str]) -> None:
+    pattern = re.compile(template_regex(template))
+    for path in matches:
+        assert pattern.fullmatch(path), path
+    for path in misses:
+        assert not pattern.fullmatch(path), path
+
+
+def _descriptor_with(tmp_path: Path, bindings: dict[str, str]) -> Path:
+    """A descriptor set with one service per package, one GET method per binding."""
+    fds = descriptor_pb2.FileDescriptorSet()
+    for package, path in bindings.items():
+        file = fds.file.add(name=f"{package.replace('.', '/')}/svc.proto", package=package, syntax="proto3")
+        file.message_type.add(name="Req")
+        service = file.service.add(name="ThingService")
+        method = service.method.add(name="GetThing", input_type=f".{package}.Req", output_type=f".{package}.Req")
+        method.options.Extensions[annotations_pb2.http].get = path
+    target = tmp_path / "test.binpb"
+    target.write_bytes(fds.SerializeToString())
+    return target
+
+
+def test_conflicting_prefixes_raise(tmp_path: Path) -> None:
+    descriptor = _descriptor_with(tmp_path, {"a.v1": "/v1/things/{id}", "b.v1": "/v1/things:search"})
+    upstreams = [
+        Upstream("alpha", "127.0.0.1", 1, ("a.v1",)),
+        Upstream("beta", "127.0.0.1", 2, ("b.v1",)),
+    ]
+    with pytest.raises(ValueError, match="/v1/things"):
+        rest_routes(descriptor, upstreams)
+    # The same prefix within one upstream is fine.
+    both = [Upstream("alpha", "127.0.0.1", 1, ("a.v1", "b.v1"))]
+    assert [r.value for r in rest_routes(descriptor, both)] == ["/v1/things"]
+
+
+def test_package_in_two_upstreams_raises() -> None:
+    upstreams = [
+        Upstream("one", "127.0.0.1", 1, ("tenantmesh.meta.v1",)),
+        Upstream("two", "127.0.0.1", 2, ("tenantmesh.meta.v1",)),
+    ]
+    with pytest.raises(ValueError, match=r"tenantmesh\.meta\.v1"):
+        load_edge_api(DEFAULT_DESCRIPTOR_PATH, upstreams)
+
+
+def test_unknown_package_raises() -> None:
+    with pytest.raises(ValueError, match=r"tenantmesh\.nope\.v1"):
+        load_edge_api(DEFAULT_DESCRIPTOR_PATH, [Upstream("x", "127.0.0.1", 1, ("tenantmesh.nope.v1",))])
