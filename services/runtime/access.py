@@ -43,6 +43,7 @@ class MethodPolicy:
     public: bool
     scope: Scope
     server_streaming: bool
+    platform_override: bool = False
 
 
 class AccessPolicyError(RuntimeError):
@@ -64,6 +65,7 @@ def policy_of(method: MethodDescriptor) -> MethodPolicy | None:
         public=declared.public,
         scope=Scope(declared.scope) if declared.scope else Scope.PLATFORM,
         server_streaming=method.server_streaming,
+        platform_override=declared.platform_override,
     )
 
 

@@ -8,6 +8,7 @@ instead of failing later in some request.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -89,8 +90,9 @@ class _Reader:
 
     def positive(self, name: str, default: float) -> float:
         value = self.get(name, default, float)
-        if value <= 0:
-            raise ConfigError(f"{name} must be positive, got {value}")
+        # float() accepts "nan" and "inf"; neither is a usable duration.
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{name} must be a positive number, got {value}")
         return value
 
     def count(self, name: str, default: int, minimum: int = 1) -> int:

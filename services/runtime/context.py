@@ -29,17 +29,36 @@ class TenantContext:
     database: TenantDatabaseRef
 
 
+# The platform's own tenant: platform administrators are its members. Its id is
+# fixed so every service knows it without asking anyone.
+PLATFORM_TENANT_ID = "00000000-0000-7000-8000-000000000001"
+PLATFORM_TENANT_SLUG = "platform"
+PLATFORM_ADMIN_ROLE = "platform-admin"
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling. ``permissions`` is what the authorization stage checks."""
+    """Who is calling. ``permissions`` is what the authorization stage checks.
+
+    ``subject`` is "user:<id>", "service-account:<id>" or "service:<name>";
+    ``tenant_id`` is the tenant the token was issued for (None only for the
+    open-access placeholder, which acts platform-wide).
+    """
 
     subject: str
     tenant_id: str | None
     permissions: frozenset[str] = field(default_factory=frozenset)
     session_id: str | None = None
+    roles: tuple[str, ...] = ()
 
     def has_permission(self, permission: str) -> bool:
         return "*" in self.permissions or permission in self.permissions
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.tenant_id in (PLATFORM_TENANT_ID, None) and (
+            PLATFORM_ADMIN_ROLE in self.roles or "*" in self.permissions
+        )
 
 
 request_id_var: ContextVar[str] = ContextVar("tenantmesh_request_id", default="")
@@ -47,6 +66,9 @@ traceparent_var: ContextVar[str] = ContextVar("tenantmesh_traceparent", default=
 authorization_var: ContextVar[str] = ContextVar("tenantmesh_authorization", default="")
 tenant_var: ContextVar[TenantContext | None] = ContextVar("tenantmesh_tenant", default=None)
 principal_var: ContextVar[Principal | None] = ContextVar("tenantmesh_principal", default=None)
+# Where the call came from: the edge's view of the client if the call came
+# through Envoy, else the gRPC peer. For audit and brute-force throttling.
+client_address_var: ContextVar[str] = ContextVar("tenantmesh_client_address", default="")
 
 
 def current_request_id() -> str:

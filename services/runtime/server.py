@@ -20,7 +20,7 @@ from services.runtime.access import load_policies
 from services.runtime.interceptors.authentication import AuthenticationStage, Authenticator
 from services.runtime.interceptors.authorization import authorization_stage
 from services.runtime.interceptors.chain import PipelineInterceptor
-from services.runtime.interceptors.request_id import request_id_stage
+from services.runtime.interceptors.request_id import client_address_stage, request_id_stage
 from services.runtime.interceptors.telemetry import CallObserver, LoggingObserver, trace_context_stage
 from services.runtime.interceptors.tenant import TenantStage
 from services.runtime.interceptors.validation import validation_stage
@@ -72,7 +72,7 @@ async def create_server(
     observer = observer or LoggingObserver()
     interceptor = PipelineInterceptor(
         policies,
-        first_stages=[request_id_stage, trace_context_stage],
+        first_stages=[request_id_stage, client_address_stage, trace_context_stage],
         stages=[
             AuthenticationStage(authenticator),
             TenantStage(tenant_directory),

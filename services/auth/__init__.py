@@ -1,0 +1,1 @@
+"""Auth service: users, memberships, roles, sessions and tokens, API keys, audit."""

@@ -1,0 +1,130 @@
+"""Tables of the auth service (all in the core database).
+
+Secrets are never stored as given: passwords as argon2id hashes, refresh
+tokens and API keys as SHA-256 digests (they are long random strings, so a
+fast hash is enough), signing keys' private parts encrypted with the key
+encryption key from configuration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Index, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class AuthBase(DeclarativeBase):
+    metadata = MetaData()
+
+
+class UserRow(AuthBase):
+    __tablename__ = "auth_users"
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    create_time: Mapped[datetime] = mapped_column(DateTime)
+    update_time: Mapped[datetime] = mapped_column(DateTime)
+
+
+class MembershipRow(AuthBase):
+    __tablename__ = "auth_memberships"
+    __table_args__ = (Index("ix_auth_memberships_user", "user_id"),)
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    roles_json: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    create_time: Mapped[datetime] = mapped_column(DateTime)
+
+
+class RoleRow(AuthBase):
+    """A tenant's custom role (built-in roles live in code)."""
+
+    __tablename__ = "auth_roles"
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    description: Mapped[str] = mapped_column(String(500))
+    permissions_json: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ServiceAccountRow(AuthBase):
+    __tablename__ = "auth_service_accounts"
+    __table_args__ = (Index("uq_auth_service_accounts_name", "tenant_id", "name", unique=True),)
+
+    service_account_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(63))
+    roles_json: Mapped[str] = mapped_column(Text)
+    api_key_prefix: Mapped[str] = mapped_column(String(16))
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    create_time: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SessionRow(AuthBase):
+    """A login: the family of every refresh token issued for it."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (Index("ix_auth_sessions_subject", "subject", "tenant_id"),)
+
+    session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    create_time: Mapped[datetime] = mapped_column(DateTime)
+    expire_time: Mapped[datetime] = mapped_column(DateTime)
+    revoke_time: Mapped[datetime | None] = mapped_column(DateTime)
+    revoke_reason: Mapped[str] = mapped_column(String(64), default="")
+
+
+class RefreshTokenRow(AuthBase):
+    __tablename__ = "auth_refresh_tokens"
+    __table_args__ = (Index("ix_auth_refresh_tokens_session", "session_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(36))
+    issue_time: Mapped[datetime] = mapped_column(DateTime)
+    use_time: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SigningKeyRow(AuthBase):
+    __tablename__ = "auth_signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    public_pem: Mapped[str] = mapped_column(Text)
+    private_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    create_time: Mapped[datetime] = mapped_column(DateTime)
+    # Set when a newer key takes over signing.
+    retire_time: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AuditEventRow(AuthBase):
+    __tablename__ = "auth_audit_events"
+    __table_args__ = (Index("ix_auth_audit_events_tenant", "tenant_id", "audit_event_id"),)
+
+    audit_event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(80))
+    target: Mapped[str] = mapped_column(String(120), default="")
+    client_address: Mapped[str] = mapped_column(String(64), default="")
+    request_id: Mapped[str] = mapped_column(String(128), default="")
+    details_json: Mapped[str] = mapped_column(Text, default="{}")
+    create_time: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LoginThrottleRow(AuthBase):
+    """Failed logins per key ("account:<tenant>:<email>" or "address:<ip>")."""
+
+    __tablename__ = "auth_login_throttle"
+
+    throttle_key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_failure_time: Mapped[datetime] = mapped_column(DateTime)

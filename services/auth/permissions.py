@@ -1,0 +1,60 @@
+"""Built-in roles and the permissions they grant.
+
+Permissions are the strings declared on the RPCs in the protos. Built-in roles
+are derived from those declarations at startup, so a new RPC's permission is
+granted to tenant administrators without anyone editing a list:
+
+- ``platform-admin`` (platform tenant only): everything ("*").
+- ``tenant-admin``: every permission of tenant-scoped RPCs, minus the few that
+  reach beyond one tenant, plus the caller's own session ("auth.self").
+- ``member``: the caller's own session and reading the current tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from services.runtime.access import MethodPolicy, Scope
+
+PLATFORM_ADMIN = "platform-admin"
+TENANT_ADMIN = "tenant-admin"
+MEMBER = "member"
+BUILT_IN_ROLES = (PLATFORM_ADMIN, TENANT_ADMIN, MEMBER)
+
+ALL = "*"
+SELF = "auth.self"
+MEMBER_PERMISSIONS = frozenset({SELF, "tenants.current.get"})
+# Tenant-scoped permissions whose effect is not confined to the tenant.
+PLATFORM_ONLY = frozenset({"auth.users.disable"})
+
+
+@dataclass(frozen=True)
+class RoleDefinition:
+    name: str
+    description: str
+    permissions: frozenset[str]
+    built_in: bool
+
+
+def built_in_roles(policies: Iterable[MethodPolicy]) -> dict[str, RoleDefinition]:
+    tenant_permissions = {
+        p.permission for p in policies if p.scope is Scope.TENANT and p.permission and not p.public
+    }
+    return {
+        PLATFORM_ADMIN: RoleDefinition(PLATFORM_ADMIN, "Operates the whole platform", frozenset({ALL}), True),
+        TENANT_ADMIN: RoleDefinition(
+            TENANT_ADMIN,
+            "Administers one tenant",
+            frozenset((tenant_permissions - PLATFORM_ONLY) | MEMBER_PERMISSIONS),
+            True,
+        ),
+        MEMBER: RoleDefinition(MEMBER, "Uses one tenant", MEMBER_PERMISSIONS, True),
+    }
+
+
+def grantable(policies: Iterable[MethodPolicy]) -> frozenset[str]:
+    """Permissions a tenant's custom role may hold: those of tenant-scoped RPCs, no wildcard."""
+    return frozenset(
+        {p.permission for p in policies if p.scope is Scope.TENANT and p.permission} - PLATFORM_ONLY
+    ) | MEMBER_PERMISSIONS

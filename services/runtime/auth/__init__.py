@@ -1,0 +1,1 @@
+"""Token verification for every service: claims, JWKS cache, revocation list, authenticator."""

@@ -1,0 +1,46 @@
+"""The JWT authenticator that fills the runtime's authentication slot."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from services.runtime.auth.revocation import RevocationList
+from services.runtime.auth.verifier import TokenVerifier
+from services.runtime.context import Principal
+from services.runtime.errors import FailedPrecondition, Unauthenticated
+
+if TYPE_CHECKING:
+    from services.runtime.interceptors.chain import IncomingCall
+    from services.runtime.tenant_directory import TenantDirectory
+
+
+class JwtAuthenticator:
+    """Bearer tokens: signature, claims, revocation, and the token's tenant still active."""
+
+    def __init__(self, verifier: TokenVerifier, revocations: RevocationList, tenants: TenantDirectory) -> None:
+        self._verifier = verifier
+        self._revocations = revocations
+        self._tenants = tenants
+
+    async def authenticate(self, call: IncomingCall) -> Principal | None:
+        header = call.metadata.get("authorization", "")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("expected 'authorization: Bearer <token>'", reason="TOKEN_INVALID")
+        claims = await self._verifier.verify(token.strip())
+        if self._revocations.is_revoked(claims):
+            raise Unauthenticated("the session has been revoked", reason="TOKEN_REVOKED")
+        tenant = await self._tenants.lookup(claims.tenant_id)
+        if tenant is None or tenant.state in ("DELETED", "DELETING", "FAILED"):
+            raise Unauthenticated("the token's tenant no longer exists", reason="TOKEN_INVALID")
+        if tenant.state != "ACTIVE":
+            raise FailedPrecondition("the token's tenant is suspended", reason="TENANT_SUSPENDED")
+        return Principal(
+            subject=claims.subject,
+            tenant_id=claims.tenant_id,
+            permissions=claims.permissions,
+            session_id=claims.session_id,
+            roles=claims.roles,
+        )

@@ -1,0 +1,126 @@
+"""Local verification of access tokens against the auth service's public keys.
+
+No call to the auth service per request: keys are fetched once and cached,
+refetched only when a token names a key the cache does not know (key
+rotation) and at most once per ``min_refresh_seconds``, so a flood of tokens
+with made-up key ids cannot turn into a flood of fetches. Verified tokens are
+cached until they expire, so a token used repeatedly is checked once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from services.runtime.auth.claims import ALGORITHM, AUDIENCE, ISSUER, REQUIRED_CLAIMS, AccessClaims
+from services.runtime.errors import Unauthenticated
+
+PublicKeys = Mapping[str, ec.EllipticCurvePublicKey]
+KeySource = Callable[[], Awaitable[PublicKeys]]
+
+LEEWAY_SECONDS = 10
+
+
+def public_key_from_jwk(x: str, y: str) -> ec.EllipticCurvePublicKey:
+    def integer(value: str) -> int:
+        return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
+
+    return ec.EllipticCurvePublicNumbers(integer(x), integer(y), ec.SECP256R1()).public_key()
+
+
+def jwk_coordinates(key: ec.EllipticCurvePublicKey) -> tuple[str, str]:
+    numbers = key.public_numbers()
+
+    def encode(value: int) -> str:
+        return base64.urlsafe_b64encode(value.to_bytes(32, "big")).decode().rstrip("=")
+
+    return encode(numbers.x), encode(numbers.y)
+
+
+class JwksCache:
+    def __init__(self, source: KeySource, min_refresh_seconds: float = 5.0) -> None:
+        self._source = source
+        self._min_refresh = min_refresh_seconds
+        self._keys: PublicKeys = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def key_for(self, kid: str) -> ec.EllipticCurvePublicKey | None:
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        async with self._lock:
+            key = self._keys.get(kid)
+            if key is None and time.monotonic() - self._fetched_at >= self._min_refresh:
+                self._fetched_at = time.monotonic()
+                self._keys = dict(await self._source())
+                key = self._keys.get(kid)
+        return key
+
+    def forget(self) -> None:
+        """Drops the cached keys (used after a local rotation)."""
+        self._keys = {}
+        self._fetched_at = float("-inf")
+
+
+def _invalid(detail: str, reason: str = "TOKEN_INVALID") -> Unauthenticated:
+    return Unauthenticated(f"the access token is not valid: {detail}", reason=reason)
+
+
+class TokenVerifier:
+    def __init__(self, keys: JwksCache, *, cache_size: int = 10_000) -> None:
+        self._keys = keys
+        self._cache_size = cache_size
+        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
+
+    async def verify(self, token: str) -> AccessClaims:
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached.expires_at + LEEWAY_SECONDS > time.time():
+                self._verified.move_to_end(token)
+                return cached
+            del self._verified[token]
+            raise _invalid("expired", "TOKEN_EXPIRED")
+        claims = await self._verify_signature_and_claims(token)
+        self._verified[token] = claims
+        if len(self._verified) > self._cache_size:
+            self._verified.popitem(last=False)
+        return claims
+
+    async def _verify_signature_and_claims(self, token: str) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise _invalid("malformed") from None
+        # Pinned algorithm: "none", HS256 signed with the public key and every
+        # other algorithm are refused before any key is looked at.
+        if header.get("alg") != ALGORITHM:
+            raise _invalid("algorithm not accepted")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise _invalid("no key id")
+        key = await self._keys.key_for(kid)
+        if key is None:
+            raise _invalid("unknown signing key")
+        try:
+            payload: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                leeway=LEEWAY_SECONDS,
+                options={"require": list(REQUIRED_CLAIMS)},
+            )
+            return AccessClaims.from_payload(payload)
+        except jwt.ExpiredSignatureError:
+            raise _invalid("expired", "TOKEN_EXPIRED") from None
+        except (jwt.PyJWTError, ValueError, KeyError):
+            raise _invalid("signature or claims rejected") from None
