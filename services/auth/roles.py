@@ -1,0 +1,61 @@
+"""Roles of a tenant: built-in ones (from code) and custom ones (from the database)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.auth.models import RoleRow
+from services.auth.permissions import PLATFORM_ADMIN, RoleDefinition
+from services.runtime.context import PLATFORM_TENANT_ID
+from services.runtime.errors import FieldViolation, InvalidArgument
+
+
+def role_not_found(field: str, names: Iterable[str]) -> InvalidArgument:
+    missing = ", ".join(sorted(names))
+    return InvalidArgument(
+        f"no such role: {missing}",
+        reason="ROLE_NOT_FOUND",
+        violations=[FieldViolation(field, f"unknown roles: {missing}", reason="ROLE_NOT_FOUND")],
+    )
+
+
+def custom_role(row: RoleRow) -> RoleDefinition:
+    return RoleDefinition(row.name, row.description, frozenset(json.loads(row.permissions_json)), False)
+
+
+class RoleCatalog:
+    def __init__(self, built_in: Mapping[str, RoleDefinition], grantable: frozenset[str]) -> None:
+        self.built_in = dict(built_in)
+        self.grantable = grantable
+
+    def built_in_for(self, tenant_id: str) -> dict[str, RoleDefinition]:
+        """Built-in roles available in a tenant: platform-admin only in the platform tenant."""
+        return {
+            name: role
+            for name, role in self.built_in.items()
+            if name != PLATFORM_ADMIN or tenant_id == PLATFORM_TENANT_ID
+        }
+
+    async def roles_of(self, session: AsyncSession, tenant_id: str) -> dict[str, RoleDefinition]:
+        roles = self.built_in_for(tenant_id)
+        rows = await session.execute(select(RoleRow).where(RoleRow.tenant_id == tenant_id).order_by(RoleRow.name))
+        for row in rows.scalars():
+            roles[row.name] = custom_role(row)
+        return roles
+
+    async def permissions_for(
+        self, session: AsyncSession, tenant_id: str, role_names: Sequence[str], *, field: str = "roles"
+    ) -> frozenset[str]:
+        """The union of the roles' permissions; unknown role names are INVALID_ARGUMENT (ROLE_NOT_FOUND)."""
+        roles = await self.roles_of(session, tenant_id)
+        missing = set(role_names) - roles.keys()
+        if missing:
+            raise role_not_found(field, missing)
+        permissions: set[str] = set()
+        for name in role_names:
+            permissions |= roles[name].permissions
+        return frozenset(permissions)
