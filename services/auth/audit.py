@@ -46,3 +46,9 @@ def record(
             create_time=utcnow(),
         )
     )
+
+
+def actor_of_call_or(default: str) -> str:
+    """The calling principal, or ``default`` for work the platform does on its own (startup)."""
+    principal = principal_var.get()
+    return principal.subject if principal is not None else default

@@ -15,15 +15,20 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
+from tenantmesh.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 
 from services.runtime.client import ChannelPool
+from services.runtime.auth.authenticator import JwtAuthenticator
+from services.runtime.auth.revocation import RevocationList
+from services.runtime.auth.verifier import JwksCache, KeySource, PublicKeys, TokenVerifier, public_key_from_jwk
 from services.runtime.config import ConfigError, Settings, load_settings
+from services.runtime.credentials import NoCredentials, ServiceCredentials, api_key_credentials
 from services.runtime.db import DatabaseRouter
 from services.runtime.events import EventBus, create_event_bus
-from services.runtime.interceptors.authentication import Authenticator, OpenAccessAuthenticator
+from services.runtime.interceptors.authentication import Authenticator
 from services.runtime.logging import configure_logging
 from services.runtime.meta import meta_binding
 from services.runtime.server import RunningServer, ServiceBinding, create_server
@@ -38,10 +43,36 @@ class Runtime:
     db: DatabaseRouter
     events: EventBus
     channels: ChannelPool
-    authenticator: Authenticator
+    # Set only to replace token authentication (tests of domain behaviour).
+    authenticator_override: Authenticator | None
     # Where each service is reached from this process; starts as configured and
     # is updated with the real port when a server binds port 0 (tests).
     addresses: dict[str, str] = field(default_factory=dict)
+    revocations: RevocationList = field(default_factory=RevocationList)
+    # The platform service account's API key; the auth service's bootstrap
+    # fills it in the embedded default on first start.
+    service_api_key: str | None = None
+
+    def __post_init__(self) -> None:
+        self.credentials: ServiceCredentials = (
+            NoCredentials()
+            if self.authenticator_override is not None
+            else api_key_credentials(lambda: self.service_api_key, lambda: self.channel("auth"))
+        )
+        # Where public keys come from: the auth service's JWKS over gRPC; the
+        # auth service itself replaces this with its key store.
+        self.key_source: KeySource = self._remote_jwks
+        self.token_verifier = TokenVerifier(JwksCache(lambda: self.key_source()))
+
+    async def _remote_jwks(self) -> PublicKeys:
+        stub: Any = auth_service_pb2_grpc.AuthServiceStub(self.channel("auth"))
+        response = await stub.GetJwks(auth_service_pb2.GetJwksRequest(), timeout=10, wait_for_ready=True)
+        return {key.kid: public_key_from_jwk(key.x, key.y) for key in response.keys if key.kty == "EC"}
+
+    def authenticator_for(self, directory: TenantDirectory) -> Authenticator:
+        if self.authenticator_override is not None:
+            return self.authenticator_override
+        return JwtAuthenticator(self.token_verifier, self.revocations, directory)
 
     @classmethod
     async def open(cls, settings: Settings, authenticator: Authenticator | None = None) -> Runtime:
@@ -58,14 +89,19 @@ class Runtime:
         await router.start()
         events = create_event_bus(settings.redis_url)
         await events.start()
-        return cls(
+        runtime = cls(
             settings=settings,
             db=router,
             events=events,
             channels=ChannelPool(),
-            authenticator=authenticator or OpenAccessAuthenticator(),
+            authenticator_override=authenticator,
             addresses=dict(settings.service_addresses),
+            service_api_key=settings.service_api_key,
         )
+        runtime.revocations.subscribe(events)
+        if settings.redis_url:
+            await runtime.revocations.load_from_redis(settings.redis_url)
+        return runtime
 
     def channel(self, service: str) -> grpc.aio.Channel:
         try:
@@ -75,7 +111,7 @@ class Runtime:
 
     def remote_tenant_directory(self) -> TenantDirectory:
         return CachedTenantDirectory(
-            RemoteTenantDirectory(self.channel("tenants")),
+            RemoteTenantDirectory(self.channel("tenants"), self.credentials),
             self.settings.tenant_cache_ttl_seconds,
             self.events,
         )
@@ -111,7 +147,7 @@ async def start_app(app: ServiceApp, runtime: Runtime, address: str) -> StartedA
     server = await create_server(
         bindings,
         address=address,
-        authenticator=runtime.authenticator,
+        authenticator=runtime.authenticator_for(app.tenant_directory()),
         tenant_directory=app.tenant_directory(),
     )
     host = address.rsplit(":", 1)[0]

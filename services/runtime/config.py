@@ -60,6 +60,10 @@ class Settings:
     reconcile_interval_seconds: float
     provisioning_lease_seconds: float
     version: str
+    # API key of the platform's own service account, exchanged for the access
+    # token services use for internal calls (lifecycle, tenant lookups). In the
+    # embedded default it is generated into the data directory on first start.
+    service_api_key: str | None
 
     def address_of(self, service: str) -> str:
         try:
@@ -71,7 +75,7 @@ class Settings:
         return int(self.address_of(service).rsplit(":", 1)[1])
 
 
-class _Reader:
+class EnvReader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
 
@@ -141,7 +145,7 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Reads every setting from ``env`` (default: the process environment)."""
-    read = _Reader(os.environ if env is None else env)
+    read = EnvReader(os.environ if env is None else env)
     data_dir = Path(read.get("TENANTMESH_DATA_DIR", ".data", str)).resolve()
     database_url = read.get("DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'core.db'}", str)
     if not database_url.startswith(("sqlite+aiosqlite://", "mysql+asyncmy://")):
@@ -178,4 +182,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_interval_seconds=read.positive("TENANTMESH_RECONCILE_INTERVAL_SECONDS", 30.0),
         provisioning_lease_seconds=read.positive("TENANTMESH_PROVISIONING_LEASE_SECONDS", 60.0),
         version=read.get("TENANTMESH_VERSION", "0.1.0", str),
+        service_api_key=read.raw("TENANTMESH_SERVICE_API_KEY")
+        or _read_secret_file(data_dir / "secrets" / "service-api-key"),
     )
+
+
+def _read_secret_file(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None

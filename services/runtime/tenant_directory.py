@@ -8,12 +8,13 @@ tenant event arrives, so the tenant check costs no call per request.
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
 from services.runtime.context import TenantContext, TenantDatabaseRef
+from services.runtime.credentials import ServiceCredentials
 from services.runtime.events import Event, EventBus
 
 # Unknown ids are cached briefly too, so a flood of calls naming a tenant that
@@ -35,14 +36,21 @@ def tenant_context_from_proto(tenant: tenant_pb2.Tenant) -> TenantContext:
 
 
 class RemoteTenantDirectory:
-    """Looks tenants up through the tenants service."""
+    """Looks tenants up through the tenants service, with the service's own credentials."""
 
-    def __init__(self, channel: grpc.aio.Channel) -> None:
-        self._stub = tenant_service_pb2_grpc.TenantServiceStub(channel)
+    def __init__(self, channel: grpc.aio.Channel, credentials: ServiceCredentials) -> None:
+        self._stub: Any = tenant_service_pb2_grpc.TenantServiceStub(channel)
+        self._credentials = credentials
 
     async def lookup(self, tenant_id: str) -> TenantContext | None:
+        return await self._get(tenant_service_pb2.GetTenantRequest(tenant_id=tenant_id))
+
+    async def lookup_slug(self, slug: str) -> TenantContext | None:
+        return await self._get(tenant_service_pb2.GetTenantRequest(slug=slug))
+
+    async def _get(self, request: tenant_service_pb2.GetTenantRequest) -> TenantContext | None:
         try:
-            response = await self._stub.GetTenant(tenant_service_pb2.GetTenantRequest(tenant_id=tenant_id))
+            response = await self._stub.GetTenant(request, metadata=await self._credentials.metadata(), timeout=10)
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 return None

@@ -33,7 +33,7 @@ class TenantsApp:
     def __init__(self, runtime: Runtime, tenant_migrations: MigrationSet = TENANT_MIGRATIONS) -> None:
         settings = runtime.settings
         self._runtime = runtime
-        participants = LifecycleParticipants(settings.lifecycle_services, runtime.channel)
+        participants = LifecycleParticipants(settings.lifecycle_services, runtime.channel, runtime.credentials)
         self.provisioner = Provisioner(
             runtime.db, participants, runtime.events, ProvisioningPolicy(settings.provisioning_lease_seconds)
         )

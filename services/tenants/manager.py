@@ -179,6 +179,13 @@ class TenantManager:
         return TenantPage(records=records, next_page_token=token)
 
     async def update(self, tenant_id: str, etag: str, mask: Sequence[str], spec: TenantSpec) -> TenantRecord:
+        # protovalidate's field_mask.in also admits sub-paths ("labels.env") and an
+        # empty mask; either would be a silent no-op that still changes the etag.
+        if not mask or any(path not in UPDATABLE_FIELDS for path in mask):
+            raise InvalidArgument(
+                "update_mask must name fields to change",
+                violations=[FieldViolation("update_mask", f"paths must be among {', '.join(UPDATABLE_FIELDS)}")],
+            )
         async with self._db.core_session() as session:
             row = await self._row_for_change(session, tenant_id, etag)
             if row.state not in ("ACTIVE", "SUSPENDED"):

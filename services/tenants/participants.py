@@ -10,15 +10,23 @@ from tenantmesh.lifecycle.v1 import lifecycle_service_pb2 as pb
 from tenantmesh.lifecycle.v1 import lifecycle_service_pb2_grpc as pb_grpc
 from tenantmesh.type.v1 import database_pb2
 
+from services.runtime.credentials import ServiceCredentials
 from services.runtime.db import TenantDatabase
 
 
 class LifecycleParticipants:
     def __init__(
-        self, services: Sequence[str], channel_for: Callable[[str], grpc.aio.Channel], timeout_seconds: float = 60.0
+        self,
+        services: Sequence[str],
+        channel_for: Callable[[str], grpc.aio.Channel],
+        credentials: ServiceCredentials,
+        timeout_seconds: float = 60.0,
     ) -> None:
         self.names = tuple(services)
         self._channel_for = channel_for
+        # Lifecycle work is the platform's own, whoever asked for it: the
+        # service's credentials, not the caller's, and the same for the reconciler.
+        self._credentials = credentials
         self._timeout = timeout_seconds
 
     def _stub(self, service: str) -> Any:
@@ -31,6 +39,7 @@ class LifecycleParticipants:
             pb.ProvisionTenantRequest(tenant_id=tenant_id, database=_placement(db)),
             timeout=self._timeout,
             wait_for_ready=True,
+            metadata=await self._credentials.metadata(),
         )
         return str(response.schema_version)
 
@@ -39,6 +48,7 @@ class LifecycleParticipants:
             pb.DeprovisionTenantRequest(tenant_id=tenant_id, database=_placement(db)),
             timeout=self._timeout,
             wait_for_ready=True,
+            metadata=await self._credentials.metadata(),
         )
 
 

@@ -11,6 +11,7 @@ from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.runtime.app import Runtime
 from services.runtime.events import Event, RedisEventBus
+from services.runtime.interceptors.authentication import OpenAccessAuthenticator
 from tests.support.mesh import tenants_service, mesh_settings
 
 
@@ -55,7 +56,7 @@ async def test_suspension_reaches_another_process_cache_within_a_second(
             TENANTMESH_TENANT_CACHE_TTL_SECONDS="3600",
             TENANTMESH_TENANTS_ADDR=f"127.0.0.1:{mesh.port}",
         )
-        other = await Runtime.open(other_settings)
+        other = await Runtime.open(other_settings, authenticator=OpenAccessAuthenticator())
         try:
             directory = other.remote_tenant_directory()
             first = await directory.lookup(tenant_id)

@@ -13,6 +13,7 @@ from tenantmesh.tenants.v1 import tenant_service_pb2_grpc
 
 from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
 from services.runtime.config import Settings, load_settings
+from services.runtime.interceptors.authentication import OpenAccessAuthenticator
 from services.tenants.app import TenantsApp
 
 
@@ -48,7 +49,11 @@ class TenantsHarness:
 async def tenants_service(
     database_url: str, data_dir: Path, env: Mapping[str, str] | None = None
 ) -> AsyncIterator[TenantsHarness]:
-    runtime = await Runtime.open(mesh_settings(database_url, data_dir, **dict(env or {})))
+    # Domain tests run with the open-access authenticator; token authentication
+    # has its own tests (tests/grpc/test_auth_*, the isolation matrix).
+    runtime = await Runtime.open(
+        mesh_settings(database_url, data_dir, **dict(env or {})), authenticator=OpenAccessAuthenticator()
+    )
     app = TenantsApp(runtime)
     started: list[StartedApp] = []
     channel = None

@@ -1,0 +1,146 @@
+"""Token signing keys: stored encrypted, rotated, published as a JWKS.
+
+The newest key signs. Older keys stay published until the last access token
+they could have signed has expired, so rotation never invalidates a live token.
+Private parts are encrypted with AES-256-GCM under the key encryption key from
+configuration; the database alone is not enough to forge tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select, update
+
+from services.auth import audit
+from services.auth.models import SigningKeyRow
+from services.runtime.auth.claims import ALGORITHM
+from services.runtime.auth.verifier import jwk_coordinates
+from services.runtime.clock import utcnow
+from services.runtime.db import DatabaseRouter
+from services.runtime.ids import uuid7
+
+# How long a signing key is trusted in memory before re-reading which key is
+# newest (another replica may have rotated).
+_ACTIVE_KEY_REFRESH_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: ec.EllipticCurvePrivateKey
+
+
+class KeyEncryption:
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    def seal(self, plaintext: bytes, kid: str) -> bytes:
+        nonce = os.urandom(12)
+        # The kid is bound as associated data: a sealed key cannot be swapped to another row.
+        return nonce + self._aead.encrypt(nonce, plaintext, kid.encode())
+
+    def open(self, sealed: bytes, kid: str) -> bytes:
+        return self._aead.decrypt(sealed[:12], sealed[12:], kid.encode())
+
+
+class SigningKeyStore:
+    def __init__(self, db: DatabaseRouter, encryption: KeyEncryption, access_token_ttl_seconds: float) -> None:
+        self._db = db
+        self._encryption = encryption
+        # A retired key stays published for one token lifetime plus clock leeway.
+        self._publish_after_retire = timedelta(seconds=access_token_ttl_seconds + 60)
+        self._active: SigningKey | None = None
+        self._active_loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def active(self) -> SigningKey:
+        if self._active is not None and time.monotonic() - self._active_loaded_at < _ACTIVE_KEY_REFRESH_SECONDS:
+            return self._active
+        async with self._lock:
+            if self._active is None or time.monotonic() - self._active_loaded_at >= _ACTIVE_KEY_REFRESH_SECONDS:
+                self._active = await self._load_active() or await self._create(retire_others=False)
+                self._active_loaded_at = time.monotonic()
+            return self._active
+
+    async def rotate(self) -> str:
+        async with self._lock:
+            self._active = await self._create(retire_others=True)
+            self._active_loaded_at = time.monotonic()
+            return self._active.kid
+
+    async def published_keys(self) -> dict[str, ec.EllipticCurvePublicKey]:
+        oldest_retire = utcnow() - self._publish_after_retire
+        async with self._db.core_session() as session:
+            rows = await session.execute(
+                select(SigningKeyRow).where(
+                    SigningKeyRow.retire_time.is_(None) | (SigningKeyRow.retire_time > oldest_retire)
+                )
+            )
+            keys = {}
+            for row in rows.scalars():
+                public = serialization.load_pem_public_key(row.public_pem.encode())
+                if isinstance(public, ec.EllipticCurvePublicKey):
+                    keys[row.kid] = public
+            return keys
+
+    async def jwks(self) -> list[dict[str, str]]:
+        entries = []
+        for kid, key in sorted((await self.published_keys()).items()):
+            x, y = jwk_coordinates(key)
+            entries.append({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": ALGORITHM, "use": "sig"})
+        return entries
+
+    async def _load_active(self) -> SigningKey | None:
+        async with self._db.core_session() as session:
+            row = (
+                await session.execute(
+                    select(SigningKeyRow)
+                    .where(SigningKeyRow.retire_time.is_(None))
+                    .order_by(SigningKeyRow.create_time.desc(), SigningKeyRow.kid.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        if row is None:
+            return None
+        pem = self._encryption.open(row.private_encrypted, row.kid)
+        private = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(private, ec.EllipticCurvePrivateKey):
+            raise TypeError(f"signing key {row.kid} is not an EC key")
+        return SigningKey(row.kid, private)
+
+    async def _create(self, *, retire_others: bool) -> SigningKey:
+        private = ec.generate_private_key(ec.SECP256R1())
+        kid = uuid7()
+        pem = private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        public_pem = private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        now = utcnow()
+        async with self._db.core_session() as session:
+            if retire_others:
+                await session.execute(
+                    update(SigningKeyRow).where(SigningKeyRow.retire_time.is_(None)).values(retire_time=now)
+                )
+            session.add(
+                SigningKeyRow(
+                    kid=kid,
+                    algorithm=ALGORITHM,
+                    public_pem=public_pem.decode(),
+                    private_encrypted=self._encryption.seal(pem, kid),
+                    create_time=now,
+                    retire_time=None,
+                )
+            )
+            audit.record(session, "auth.signing_key.created", target=f"signing-key:{kid}", actor=audit.actor_of_call_or("system"))
+            await session.commit()
+        return SigningKey(kid, private)

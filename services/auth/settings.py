@@ -1,0 +1,65 @@
+"""Settings of the auth service (environment variables, read once)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.runtime.config import ConfigError, EnvReader
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    access_token_ttl_seconds: float
+    refresh_token_ttl_seconds: float
+    api_token_ttl_seconds: float
+    # 32-byte key that encrypts signing keys' private parts at rest.
+    key_encryption_key: bytes
+    admin_email: str
+    # None: generate one on first start and print it once.
+    admin_password: str | None
+    login_max_failures: int
+    login_lock_seconds: float
+    login_max_lock_seconds: float
+    address_max_failures: int
+
+
+def _secret_file(path: Path, make: bytes) -> bytes:
+    """Reads a generated development secret, creating it (mode 0600) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(make)
+    return path.read_bytes().strip()
+
+
+def load_auth_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> AuthSettings:
+    read = EnvReader(os.environ if env is None else env)
+    kek_text = read.raw("TENANTMESH_KEY_ENCRYPTION_KEY")
+    if kek_text is None:
+        kek_text = _secret_file(
+            data_dir / "secrets" / "key-encryption-key", base64.b64encode(secrets.token_bytes(32))
+        ).decode()
+    try:
+        kek = base64.b64decode(kek_text, validate=True)
+    except ValueError:
+        raise ConfigError("TENANTMESH_KEY_ENCRYPTION_KEY must be base64") from None
+    if len(kek) != 32:
+        raise ConfigError("TENANTMESH_KEY_ENCRYPTION_KEY must decode to 32 bytes")
+    return AuthSettings(
+        access_token_ttl_seconds=read.positive("TENANTMESH_ACCESS_TOKEN_TTL_SECONDS", 900.0),
+        refresh_token_ttl_seconds=read.positive("TENANTMESH_REFRESH_TOKEN_TTL_SECONDS", 30 * 86400.0),
+        api_token_ttl_seconds=read.positive("TENANTMESH_API_TOKEN_TTL_SECONDS", 600.0),
+        key_encryption_key=kek,
+        admin_email=read.get("TENANTMESH_ADMIN_EMAIL", "admin@tenantmesh.local", str).lower(),
+        admin_password=read.raw("TENANTMESH_ADMIN_PASSWORD"),
+        login_max_failures=read.count("TENANTMESH_LOGIN_MAX_FAILURES", 5),
+        login_lock_seconds=read.positive("TENANTMESH_LOGIN_LOCK_SECONDS", 30.0),
+        login_max_lock_seconds=read.positive("TENANTMESH_LOGIN_MAX_LOCK_SECONDS", 900.0),
+        address_max_failures=read.count("TENANTMESH_LOGIN_ADDRESS_MAX_FAILURES", 50),
+    )

@@ -1,0 +1,77 @@
+"""Brute-force protection for password logins.
+
+Failures are counted per (tenant, email) and per client address. Past the
+threshold the key is locked for a time that doubles with each further failure
+(30 s, 60 s, … up to 15 min). The same happens whether or not the account
+exists, so lockouts reveal nothing about which emails are registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.auth.models import LoginThrottleRow
+from services.runtime.clock import utcnow
+from services.runtime.errors import ResourceExhausted
+
+
+@dataclass(frozen=True)
+class ThrottleKey:
+    key: str
+    max_failures: int
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    lock_seconds: float
+    max_lock_seconds: float
+
+
+def account_key(tenant: str, email: str, max_failures: int) -> ThrottleKey:
+    return ThrottleKey(f"account:{tenant.lower()}:{email.lower()}"[:320], max_failures)
+
+
+def address_key(address: str, max_failures: int) -> ThrottleKey:
+    return ThrottleKey(f"address:{address}"[:320], max_failures)
+
+
+class LoginThrottle:
+    def __init__(self, policy: ThrottlePolicy) -> None:
+        self._policy = policy
+
+    async def check(self, session: AsyncSession, keys: Sequence[ThrottleKey]) -> None:
+        """Raises RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo) while any key is locked."""
+        now = utcnow()
+        rows = await session.execute(
+            select(LoginThrottleRow).where(LoginThrottleRow.throttle_key.in_([k.key for k in keys]))
+        )
+        wait = max(
+            ((row.locked_until - now).total_seconds() for row in rows.scalars() if row.locked_until is not None),
+            default=0.0,
+        )
+        if wait > 0:
+            raise ResourceExhausted(
+                "too many failed logins; try again later", reason="LOGIN_LOCKED", retry_after=wait
+            )
+
+    async def failed(self, session: AsyncSession, keys: Sequence[ThrottleKey]) -> None:
+        now = utcnow()
+        for key in keys:
+            row = await session.get(LoginThrottleRow, key.key, with_for_update=True)
+            if row is None:
+                row = LoginThrottleRow(throttle_key=key.key, failures=0, locked_until=None, last_failure_time=now)
+                session.add(row)
+            row.failures += 1
+            row.last_failure_time = now
+            excess = row.failures - key.max_failures
+            if excess >= 0:
+                seconds = min(self._policy.lock_seconds * 2 ** min(excess, 16), self._policy.max_lock_seconds)
+                row.locked_until = now + timedelta(seconds=seconds)
+
+    async def succeeded(self, session: AsyncSession, key: ThrottleKey) -> None:
+        await session.execute(delete(LoginThrottleRow).where(LoginThrottleRow.throttle_key == key.key))

@@ -1,0 +1,200 @@
+"""Render the edge's Envoy config for a multi-process deployment.
+
+    python -m services.mesh.render [--services tenants,auth] [-o envoy.yaml]
+
+In production every service runs in its own process/container, so the edge
+cannot ask a runner where the services listen: each upstream's host and port
+come from ``TENANTMESH_<SERVICE>_ADDR`` (``host:port``; the host may be an IP
+address, giving a STATIC cluster, or a DNS name, giving a STRICT_DNS cluster that
+balances over every address the name resolves to, e.g. a headless Kubernetes
+Service). Everything else comes from ``TENANTMESH_EDGE_*``. Only the services
+named with ``--services`` are routed; internal packages
+(``tenantmesh.lifecycle.v1``) never are.
+
+TLS is required: set TENANTMESH_EDGE_TLS_CERT_FILE and TENANTMESH_EDGE_TLS_KEY_FILE,
+or pass ``--dev-tls DIR`` to generate (once) and use development material.
+
+Exit status: 0 rendered, 2 bad configuration (message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from services.mesh.edge_config import (
+    DEFAULT_DESCRIPTOR_PATH,
+    DEFAULT_TEMPLATE_DIR,
+    DEFAULT_TEMPLATE_NAME,
+    EdgeSettings,
+    Upstream,
+    render_envoy_config,
+)
+from services.mesh.settings import load_edge_settings, uses_dev_tls
+from services.runtime.config import SERVICE_NAMES, ConfigError, Settings, load_settings
+
+DEFAULT_SERVICES = ("tenants",)
+# Served by every process; the edge sends it to one service: tenants when routed, else the first listed.
+META_PACKAGE = "tenantmesh.meta.v1"
+META_OWNER = "tenants"
+# Public proto packages each service serves (never an internal one such as tenantmesh.lifecycle.v1).
+# Services not listed here are assumed to serve ``tenantmesh.<name>.v1``.
+SERVICE_PACKAGES: dict[str, tuple[str, ...]] = {
+    "tenants": ("tenantmesh.tenants.v1",),
+}
+
+
+def packages_of(service: str) -> tuple[str, ...]:
+    return SERVICE_PACKAGES.get(service, (f"tenantmesh.{service}.v1",))
+
+
+def parse_services(value: str) -> tuple[str, ...]:
+    """``"tenants, auth"`` -> ("tenants", "auth"); unknown names and an empty list are errors."""
+    names: list[str] = []
+    for raw in value.split(","):
+        name = raw.strip()
+        if name and name not in names:
+            names.append(name)
+    unknown = [n for n in names if n not in SERVICE_NAMES]
+    if unknown:
+        raise ConfigError(f"--services: unknown services {unknown}; known: {list(SERVICE_NAMES)}")
+    if not names:
+        raise ConfigError("--services: name at least one service")
+    return tuple(names)
+
+
+def upstreams_from_settings(settings: Settings, services: Sequence[str]) -> list[Upstream]:
+    """One upstream per service, at its TENANTMESH_<SERVICE>_ADDR."""
+    meta_owner = META_OWNER if META_OWNER in services else services[0]
+    upstreams = []
+    for name in services:
+        host, _, port = settings.address_of(name).rpartition(":")
+        packages = packages_of(name)
+        if name == meta_owner:
+            packages = (*packages, META_PACKAGE)
+        # An IPv6 literal may be written in brackets ("[::1]:50051"); Envoy wants it bare.
+        upstreams.append(Upstream(name=name, host=host.strip("[]"), port=int(port), packages=packages))
+    return upstreams
+
+
+def edge_settings_from_env(
+    env: Mapping[str, str], *, dev_tls_dir: Path | None, descriptor: Path | None
+) -> EdgeSettings:
+    tls_vars = ("TENANTMESH_EDGE_TLS_CERT_FILE", "TENANTMESH_EDGE_TLS_KEY_FILE")
+    given = [name for name in tls_vars if env.get(name, "").strip()]
+    if len(given) == 1:
+        missing = next(name for name in tls_vars if name not in given)
+        raise ConfigError(f"{given[0]} is set but {missing} is not")
+    tls_dir = None
+    if uses_dev_tls(env):
+        if dev_tls_dir is None:
+            raise ConfigError(
+                "set TENANTMESH_EDGE_TLS_CERT_FILE and TENANTMESH_EDGE_TLS_KEY_FILE "
+                "(or pass --dev-tls DIR for development material)"
+            )
+        # Imported here: only development renders need the certificate machinery.
+        from services.mesh.devtls import ensure_dev_tls  # noqa: PLC0415
+
+        tls_dir = ensure_dev_tls(dev_tls_dir).cert.parent
+    edge = load_edge_settings(env, tls_dir=tls_dir)
+    if descriptor is not None:
+        edge = dataclasses.replace(edge, descriptor_path=descriptor)
+    if not edge.descriptor_path.is_file():
+        raise ConfigError(f"descriptor set not found: {edge.descriptor_path} (use --descriptor)")
+    return edge
+
+
+def render(
+    env: Mapping[str, str],
+    services: Sequence[str],
+    *,
+    template_dir: Path = DEFAULT_TEMPLATE_DIR,
+    descriptor: Path | None = None,
+    dev_tls_dir: Path | None = None,
+) -> str:
+    """The Envoy bootstrap for ``services``, configured from ``env``. Raises ConfigError."""
+    settings = load_settings(env)
+    edge = edge_settings_from_env(env, dev_tls_dir=dev_tls_dir, descriptor=descriptor)
+    if not (template_dir / DEFAULT_TEMPLATE_NAME).is_file():
+        raise ConfigError(f"{DEFAULT_TEMPLATE_NAME} not found in {template_dir} (use --template-dir)")
+    try:
+        upstreams = upstreams_from_settings(settings, services)
+        return render_envoy_config(edge, upstreams, template_dir=template_dir)
+    except ValueError as exc:  # bad upstream, or packages missing from the descriptor set
+        raise ConfigError(str(exc)) from None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so a reader never sees half a config."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.mesh.render",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--services",
+        default=",".join(DEFAULT_SERVICES),
+        help="comma-separated services the edge routes (default: %(default)s)",
+    )
+    parser.add_argument("-o", "--output", type=Path, help="write the config here (default: stdout)")
+    parser.add_argument(
+        "--descriptor",
+        type=Path,
+        help=f"descriptor set Envoy transcodes with (default: {DEFAULT_DESCRIPTOR_PATH})",
+    )
+    parser.add_argument(
+        "--template-dir",
+        type=Path,
+        default=DEFAULT_TEMPLATE_DIR,
+        help=f"directory holding {DEFAULT_TEMPLATE_NAME} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--dev-tls",
+        type=Path,
+        metavar="DIR",
+        help="when TENANTMESH_EDGE_TLS_* are unset, use (and create) development TLS material in DIR",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        services = parse_services(args.services)
+        config = render(
+            os.environ if env is None else env,
+            services,
+            template_dir=args.template_dir,
+            descriptor=args.descriptor,
+            dev_tls_dir=args.dev_tls,
+        )
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.output is None:
+        sys.stdout.write(config)
+    else:
+        write_atomically(args.output, config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
