@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as redis
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -68,13 +69,11 @@ REDIS_URL_ENV = "TEST_REDIS_URL"
 
 
 @pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
+async def redis_url() -> str:
     """TEST_REDIS_URL, flushed before use; skips when unset, fails when set but unreachable."""
     url = os.environ.get(REDIS_URL_ENV)
     if not url:
         pytest.skip(f"{REDIS_URL_ENV} not set")
-    import redis.asyncio as redis
-
     client = redis.from_url(url)
     try:
         await client.ping()
@@ -82,4 +81,4 @@ async def redis_url() -> AsyncIterator[str]:
         pytest.fail(f"Redis at {url} is not usable: {exc!r}")
     finally:
         await client.aclose()
-    yield url
+    return url

@@ -141,6 +141,8 @@ class SigningKeyStore:
                     retire_time=None,
                 )
             )
-            audit.record(session, "auth.signing_key.created", target=f"signing-key:{kid}", actor=audit.actor_of_call_or("system"))
+            audit.record(
+                session, "auth.signing_key.created", target=f"signing-key:{kid}", actor=audit.actor_of_call_or("system")
+            )
             await session.commit()
         return SigningKey(kid, private)

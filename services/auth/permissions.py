@@ -38,9 +38,7 @@ class RoleDefinition:
 
 
 def built_in_roles(policies: Iterable[MethodPolicy]) -> dict[str, RoleDefinition]:
-    tenant_permissions = {
-        p.permission for p in policies if p.scope is Scope.TENANT and p.permission and not p.public
-    }
+    tenant_permissions = {p.permission for p in policies if p.scope is Scope.TENANT and p.permission and not p.public}
     return {
         PLATFORM_ADMIN: RoleDefinition(PLATFORM_ADMIN, "Operates the whole platform", frozenset({ALL}), True),
         TENANT_ADMIN: RoleDefinition(
@@ -55,6 +53,7 @@ def built_in_roles(policies: Iterable[MethodPolicy]) -> dict[str, RoleDefinition
 
 def grantable(policies: Iterable[MethodPolicy]) -> frozenset[str]:
     """Permissions a tenant's custom role may hold: those of tenant-scoped RPCs, no wildcard."""
-    return frozenset(
-        {p.permission for p in policies if p.scope is Scope.TENANT and p.permission} - PLATFORM_ONLY
-    ) | MEMBER_PERMISSIONS
+    return (
+        frozenset({p.permission for p in policies if p.scope is Scope.TENANT and p.permission} - PLATFORM_ONLY)
+        | MEMBER_PERMISSIONS
+    )

@@ -55,9 +55,7 @@ class LoginThrottle:
             default=0.0,
         )
         if wait > 0:
-            raise ResourceExhausted(
-                "too many failed logins; try again later", reason="LOGIN_LOCKED", retry_after=wait
-            )
+            raise ResourceExhausted("too many failed logins; try again later", reason="LOGIN_LOCKED", retry_after=wait)
 
     async def failed(self, session: AsyncSession, keys: Sequence[ThrottleKey]) -> None:
         now = utcnow()

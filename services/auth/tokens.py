@@ -14,7 +14,7 @@ from services.auth.keys import SigningKeyStore
 from services.runtime.auth.claims import ALGORITHM, AccessClaims
 from services.runtime.ids import uuid7
 
-REFRESH_TOKEN_PREFIX = "tmr_"
+REFRESH_TOKEN_PREFIX = "tmr_"  # noqa: S105 - a marker, not a secret
 
 
 @dataclass(frozen=True)

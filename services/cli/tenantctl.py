@@ -6,9 +6,14 @@
     tenantctl tenants suspend|resume|delete ID [--etag E]
     tenantctl migrate [--concurrency 8] [--tenant ID ...]
 
-Talks to the tenants service directly (TENANTMESH_TENANTS_ADDR, default
-127.0.0.1:50051) or to any gRPC endpoint given with --target, e.g. the edge's
-plain port. Errors print the gRPC code and the stable reason, exit status 1.
+    tenantctl keys rotate
+
+Talks to the tenants and auth services directly (TENANTMESH_TENANTS_ADDR,
+TENANTMESH_AUTH_ADDR) or to one gRPC endpoint given with --target, e.g. the
+edge's plain port. Authenticates with --token / TENANTMESH_TOKEN (an access
+token), or --api-key / TENANTMESH_API_KEY (a service account key, exchanged
+for a token), or else the platform service key the embedded default keeps in
+the data directory. Errors print the gRPC code and the stable reason; exit 1.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ import os
 import sys
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
 from google.protobuf import field_mask_pb2, json_format
+from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, auth_service_pb2, auth_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
 from services.runtime.rich_status import reason_of
@@ -131,11 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tenantctl", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument(
-        "--target",
-        default=os.environ.get("TENANTMESH_TENANTS_ADDR", "127.0.0.1:50051"),
-        help="gRPC address of the tenants service or the edge (host:port)",
-    )
+    parser.add_argument("--target", help="one gRPC endpoint for every call, e.g. the edge's plain port (host:port)")
+    parser.add_argument("--token", default=os.environ.get("TENANTMESH_TOKEN"), help="access token")
+    parser.add_argument("--api-key", default=os.environ.get("TENANTMESH_API_KEY"), help="service account API key")
     parser.add_argument("--json", action="store_true", help="print tenants as JSON")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -163,23 +168,84 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("tenant_id")
         command.add_argument("--etag")
 
+    keys = commands.add_parser("keys", help="token signing keys").add_subparsers(dest="action", required=True)
+    keys.add_parser("rotate", help="start signing with a new key; old keys stay published until tokens expire")
+
     migrate = commands.add_parser("migrate", help="migrate every tenant database to the newest schemas")
     migrate.add_argument("--concurrency", type=int, default=8)
     migrate.add_argument("--tenant", action="append", default=[], metavar="TENANT_ID")
     return parser
 
 
+def _api_key(args: argparse.Namespace) -> str | None:
+    if args.api_key:
+        return str(args.api_key)
+    data_dir = Path(os.environ.get("TENANTMESH_DATA_DIR", ".data"))
+    try:
+        return (data_dir / "secrets" / "service-api-key").read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+async def access_token(args: argparse.Namespace, auth_target: str) -> str:
+    if args.token:
+        return str(args.token)
+    key = _api_key(args)
+    if key is None:
+        raise SystemExit(
+            "tenantctl: no credentials: give --token, --api-key (or TENANTMESH_TOKEN / TENANTMESH_API_KEY)"
+        )
+    async with grpc.aio.insecure_channel(auth_target) as channel:
+        stub: Any = auth_service_pb2_grpc.AuthServiceStub(channel)
+        response = await stub.ExchangeApiKey(auth_service_pb2.ExchangeApiKeyRequest(api_key=key), timeout=args.timeout)
+        return str(response.tokens.access_token)
+
+
+async def keys_command(
+    channel: grpc.aio.Channel, metadata: Sequence[tuple[str, str]], args: argparse.Namespace
+) -> None:
+    stub: Any = admin_service_pb2_grpc.SigningKeyServiceStub(channel)
+    response = await stub.RotateSigningKey(
+        admin_service_pb2.RotateSigningKeyRequest(), metadata=metadata, timeout=args.timeout
+    )
+    print(f"new signing key {response.kid}; published: {', '.join(response.published_kids)}")
+
+
+class _Authorized:
+    """A stub whose calls all carry the same metadata and timeout."""
+
+    def __init__(self, stub: Any, metadata: Sequence[tuple[str, str]], timeout: float) -> None:
+        self._stub = stub
+        self._metadata = tuple(metadata)
+        self._timeout = timeout
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._stub, name)
+
+        def call(request: Any) -> Any:
+            return method(request, metadata=self._metadata, timeout=self._timeout)
+
+        return call
+
+
 async def run(args: argparse.Namespace) -> int:
-    async with grpc.aio.insecure_channel(args.target) as channel:
-        stub = tenant_service_pb2_grpc.TenantServiceStub(channel)
-        try:
+    tenants_target = args.target or os.environ.get("TENANTMESH_TENANTS_ADDR", "127.0.0.1:50051")
+    auth_target = args.target or os.environ.get("TENANTMESH_AUTH_ADDR", "127.0.0.1:50052")
+    try:
+        metadata = [("authorization", f"Bearer {await access_token(args, auth_target)}")]
+        if args.command == "keys":
+            async with grpc.aio.insecure_channel(auth_target) as channel:
+                await keys_command(channel, metadata, args)
+            return 0
+        async with grpc.aio.insecure_channel(tenants_target) as channel:
+            stub = _Authorized(tenant_service_pb2_grpc.TenantServiceStub(channel), metadata, args.timeout)
             if args.command == "migrate":
                 return await migrate_command(stub, args)
             await tenants_command(stub, args)
             return 0
-        except grpc.aio.AioRpcError as exc:
-            print(f"error: {exc.code().name} {reason_of(exc)}: {exc.details()}", file=sys.stderr)
-            return 1
+    except grpc.aio.AioRpcError as exc:
+        print(f"error: {exc.code().name} {reason_of(exc)}: {exc.details()}", file=sys.stderr)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

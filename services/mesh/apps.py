@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from services.auth.app import AuthApp
 from services.runtime.app import AppFactory
 from services.tenants.app import TenantsApp
 
 # Services appear here as they are built; each has a folder under services/.
+# Start order matters: the tenants service creates the platform tenant, the
+# auth service then bootstraps its administrator and service account.
 MESH_APPS: dict[str, AppFactory] = {
     "tenants": TenantsApp,
+    "auth": AuthApp,
 }
 
 # Internal-only APIs: served by the services, never routed at the edge.

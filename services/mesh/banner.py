@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from services.mesh.edge_config import EdgeSettings
 from services.runtime.config import Settings
 
 
-def banner(settings: Settings, edge: EdgeSettings, ca_file: Path | None, services: Sequence[str]) -> str:
+@dataclass(frozen=True)
+class AdminLogin:
+    email: str
+    # Shown only on the start that generated it.
+    generated_password: str | None
+
+
+def banner(
+    settings: Settings,
+    edge: EdgeSettings,
+    ca_file: Path | None,
+    services: Sequence[str],
+    admin: AdminLogin | None = None,
+) -> str:
     host = "localhost" if edge.bind_address in ("127.0.0.1", "0.0.0.0") else edge.bind_address  # noqa: S104
     https = f"https://{host}:{edge.https_port}"
     plain = f"http://{host}:{edge.http_port}"
     cacert = f"--cacert {ca_file} " if ca_file is not None else ""
     backend = "SQLite files in " + str(settings.data_dir) if settings.database.is_sqlite else "MySQL/MariaDB"
     events = "Redis" if settings.redis_url else "in-process"
+    email = admin.email if admin is not None else "ADMIN_EMAIL"
     lines = [
         "",
         "Tenantmesh is up.",
@@ -28,14 +43,23 @@ def banner(settings: Settings, edge: EdgeSettings, ca_file: Path | None, service
     ]
     if ca_file is not None:
         lines.append(f"  dev CA certificate     {ca_file}")
+    if admin is not None:
+        lines.append(f"  platform admin         {admin.email}  (tenant: platform)")
+        if admin.generated_password is not None:
+            lines.append(f"  admin password         {admin.generated_password}   <- shown this once; change it")
+        else:
+            lines.append("  admin password         TENANTMESH_ADMIN_PASSWORD, or as printed on the first start")
+    login_body = f'{{"tenant": "platform", "email": "{email}", "password": "PASSWORD"}}'
     lines += [
         "",
         "Try it:",
         f"  curl {cacert}{https}/v1/meta/server-info",
-        f"  curl {cacert}-X POST {https}/v1/tenants -H 'content-type: application/json' "
+        f"  TOKEN=$(curl -s {cacert}-X POST {https}/v1/auth:login -d '{login_body}' \\",
+        '      | python3 -c \'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])\')',
+        f'  curl {cacert}-X POST {https}/v1/tenants -H "authorization: Bearer $TOKEN" '
         '-d \'{"slug": "acme", "displayName": "Acme"}\'',
-        f"  curl {cacert}{https}/v1/tenants",
-        "  .venv/bin/tenantctl tenants list",
+        f'  curl {cacert}{https}/v1/tenants -H "authorization: Bearer $TOKEN"',
+        "  .venv/bin/tenantctl tenants list   (authenticates with the platform service key in the data directory)",
         "",
         "Press Ctrl-C to stop.",
     ]

@@ -15,8 +15,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from services.auth.app import AuthApp
 from services.mesh.apps import INTERNAL_PACKAGES, MESH_APPS, META_PACKAGE
-from services.mesh.banner import banner
+from services.mesh.banner import AdminLogin, banner
 from services.mesh.devtls import ensure_dev_tls
 from services.mesh.edge_config import EdgeSettings, Upstream
 from services.mesh.envoy_process import EnvoyProcess
@@ -65,7 +66,7 @@ async def run_mesh() -> int:
             started.append(await start_app(factory(runtime), runtime, settings.address_of(name)))
         ca_file = ensure_dev_tls(settings.data_dir / "tls").ca_cert if dev_tls else None
         envoy = await start_edge(edge, upstreams_for(started, settings), settings)
-        print(banner(settings, edge, ca_file, [s.app.name for s in started]), flush=True)
+        print(banner(settings, edge, ca_file, [s.app.name for s in started], admin_login(started)), flush=True)
         await stop.wait()
         print("\nstopping…", flush=True)
         return 0
@@ -75,6 +76,14 @@ async def run_mesh() -> int:
         with contextlib.suppress(Exception):
             await stop_apps(started, settings.shutdown_grace_seconds)
         await runtime.close()
+
+
+def admin_login(started: Sequence[StartedApp]) -> AdminLogin | None:
+    for item in started:
+        if isinstance(item.app, AuthApp) and item.app.bootstrap_result is not None:
+            result = item.app.bootstrap_result
+            return AdminLogin(result.admin_email, result.generated_admin_password)
+    return None
 
 
 async def start_edge(edge: EdgeSettings, upstreams: list[Upstream], settings: Settings) -> EnvoyProcess:

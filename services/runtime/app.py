@@ -20,10 +20,10 @@ from typing import Any, Protocol
 import grpc
 from tenantmesh.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 
-from services.runtime.client import ChannelPool
 from services.runtime.auth.authenticator import JwtAuthenticator
 from services.runtime.auth.revocation import RevocationList
 from services.runtime.auth.verifier import JwksCache, KeySource, PublicKeys, TokenVerifier, public_key_from_jwk
+from services.runtime.client import ChannelPool
 from services.runtime.config import ConfigError, Settings, load_settings
 from services.runtime.credentials import NoCredentials, ServiceCredentials, api_key_credentials
 from services.runtime.db import DatabaseRouter
@@ -62,7 +62,9 @@ class Runtime:
         # Where public keys come from: the auth service's JWKS over gRPC; the
         # auth service itself replaces this with its key store.
         self.key_source: KeySource = self._remote_jwks
-        self.token_verifier = TokenVerifier(JwksCache(lambda: self.key_source()))
+        # Late-bound: the auth service replaces key_source after the runtime exists.
+        self.jwks = JwksCache(lambda: self.key_source())  # noqa: PLW0108
+        self.token_verifier = TokenVerifier(self.jwks)
 
     async def _remote_jwks(self) -> PublicKeys:
         stub: Any = auth_service_pb2_grpc.AuthServiceStub(self.channel("auth"))

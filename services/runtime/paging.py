@@ -1,8 +1,10 @@
 """AIP-158 paging: page size rules and opaque keyset page tokens.
 
 A token records the last key of the page and a fingerprint of the filters it
-was issued for, so a token replayed with other filters, or one that was
-tampered with, is refused instead of silently returning the wrong rows.
+was issued for, so a token replayed with other filters, or one that does not
+decode, is refused instead of silently returning the wrong rows. Tokens are
+not signed: an edited but well-formed token only moves the start of a listing
+the caller may read anyway.
 """
 
 from __future__ import annotations

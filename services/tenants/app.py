@@ -16,6 +16,7 @@ from services.tenants.identity import stamp_identity
 from services.tenants.manager import LocalTenantDirectory, TenantManager
 from services.tenants.migrate import TenantMigrator
 from services.tenants.participants import LifecycleParticipants
+from services.tenants.platform import ensure_platform_tenant
 from services.tenants.provisioning import Provisioner, ProvisioningPolicy
 from services.tenants.reconciler import Reconciler
 from services.tenants.servicer import TenantServicer
@@ -33,6 +34,7 @@ class TenantsApp:
     def __init__(self, runtime: Runtime, tenant_migrations: MigrationSet = TENANT_MIGRATIONS) -> None:
         settings = runtime.settings
         self._runtime = runtime
+        self._tenant_migrations = tenant_migrations
         participants = LifecycleParticipants(settings.lifecycle_services, runtime.channel, runtime.credentials)
         self.provisioner = Provisioner(
             runtime.db, participants, runtime.events, ProvisioningPolicy(settings.provisioning_lease_seconds)
@@ -77,6 +79,16 @@ class TenantsApp:
 
     async def start(self) -> None:
         await upgrade_core(self._runtime.db, CORE_MIGRATIONS)
+        if self._runtime.authenticator_override is None:
+            # The platform tenant exists for tokens' sake (administrators and the
+            # platform's service account belong to it); a mesh running without
+            # token authentication has no use for it.
+            await ensure_platform_tenant(
+                self._runtime.db,
+                self._runtime.settings.database.default_tenant_server,
+                self._tenant_migrations,
+                SERVICE,
+            )
         # Runs in the background: finishing a stalled tenant calls the
         # lifecycle services, which may be this very server, not yet started.
         self.reconciler.start()

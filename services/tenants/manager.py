@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.runtime.clock import after, utcnow
-from services.runtime.context import TenantContext, TenantDatabaseRef
+from services.runtime.context import PLATFORM_TENANT_ID, TenantContext, TenantDatabaseRef
 from services.runtime.db import DatabaseRouter, tenant_database_name
 from services.runtime.errors import (
     Aborted,
@@ -66,6 +66,14 @@ def _state_conflict(row: TenantRow, action: str) -> FailedPrecondition:
         reason="TENANT_STATE_CONFLICT",
         metadata={"state": row.state},
     )
+
+
+def _refuse_platform_tenant(tenant_id: str, action: str) -> None:
+    # Suspending or deleting it would lock every administrator out of the platform.
+    if tenant_id == PLATFORM_TENANT_ID:
+        raise FailedPrecondition(
+            f"the platform tenant cannot be subject to {action}", reason="PLATFORM_TENANT_PROTECTED"
+        )
 
 
 class TenantManager:
@@ -205,6 +213,7 @@ class TenantManager:
         return await self.get(tenant_id)
 
     async def suspend(self, tenant_id: str, etag: str) -> TenantRecord:
+        _refuse_platform_tenant(tenant_id, "suspend")
         async with self._db.core_session() as session:
             row = await self._row_for_change(session, tenant_id, etag)
             if row.state == "SUSPENDED":
@@ -227,6 +236,7 @@ class TenantManager:
         return await self.get(tenant_id)
 
     async def delete(self, tenant_id: str, etag: str) -> TenantRecord:
+        _refuse_platform_tenant(tenant_id, "delete")
         async with self._db.core_session() as session:
             row = await self._row_for_change(session, tenant_id, etag)
             if row.state == "PROVISIONING":

@@ -60,13 +60,41 @@ class Provisioner:
         except Exception as exc:
             reason = reason_of(exc)
             log.warning("provisioning failed, rolling back", extra={"tenant_id": tenant_id, "reason": reason})
-            await self.roll_back(tenant_id, reason)
+            await self.abandon(tenant_id, reason)
             raise Unavailable(
-                "provisioning failed and was rolled back",
-                reason="PROVISIONING_FAILED",
-                metadata={"cause": reason},
+                "provisioning failed; it is rolled back", reason="PROVISIONING_FAILED", metadata={"cause": reason}
             ) from exc
         await self._events.publish(Event("tenant.created", tenant_id))
+
+    async def abandon(self, tenant_id: str, reason: str) -> None:
+        """Rolls a failed provisioning back; if the rollback fails too, the reconciler finishes it.
+
+        The reason is recorded first, so a reconciler that takes the tenant
+        over rolls it back rather than completing what the client was told
+        had failed.
+        """
+        async with self._db.core_session() as session:
+            await session.execute(
+                update(TenantRow)
+                .where(TenantRow.tenant_id == tenant_id, TenantRow.state == "PROVISIONING")
+                .values(failure_reason=reason[:64])
+            )
+            await session.commit()
+        try:
+            await self.roll_back(tenant_id, reason)
+        except Exception:
+            log.exception("rollback incomplete; the reconciler will finish it", extra={"tenant_id": tenant_id})
+
+    async def resume(self, tenant_id: str) -> None:
+        """Continues a stalled provisioning: forward, or back if it had already failed."""
+        async with self._db.core_session() as session:
+            row = await repo.get_row(session, tenant_id)
+        if row is None or row.state != "PROVISIONING":
+            return
+        if row.failure_reason:
+            await self.roll_back(tenant_id, row.failure_reason)
+        else:
+            await self.provision(tenant_id)
 
     async def _run_steps(self, tenant_id: str) -> None:
         async with self._db.core_session() as session:
@@ -133,9 +161,15 @@ class Provisioner:
             if row is None or row.state != "DELETING":
                 return
         placement = _placement(row)
-        for service in reversed(self._participants.names):
-            await self._participants.deprovision(service, tenant_id, placement)
-        await self._db.drop_tenant_database(placement)
+        try:
+            for service in reversed(self._participants.names):
+                await self._participants.deprovision(service, tenant_id, placement)
+            await self._db.drop_tenant_database(placement)
+        except Exception as exc:
+            # The tenant stays DELETING; the reconciler retries once the lease runs out.
+            raise Unavailable(
+                "deleting the tenant is incomplete; it will be finished", reason="PURGE_INCOMPLETE"
+            ) from exc
         now = utcnow()
         async with self._db.core_session() as session:
             await session.execute(

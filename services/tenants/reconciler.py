@@ -44,7 +44,7 @@ class Reconciler:
             log.info("resuming stalled tenant", extra={"tenant_id": tenant_id, "state": row.state})
             try:
                 if row.state == "PROVISIONING":
-                    await self._provisioner.provision(tenant_id)
+                    await self._provisioner.resume(tenant_id)
                 else:
                     await self._provisioner.purge(tenant_id)
             except Exception:

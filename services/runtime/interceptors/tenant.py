@@ -31,10 +31,10 @@ class TenantStage:
         if not tenant_id:
             raise InvalidArgument(f"this call needs the {TENANT_HEADER} header", reason="TENANT_HEADER_MISSING")
         principal = principal_var.get()
-        if principal is not None and principal.tenant_id is not None and principal.tenant_id != tenant_id:
-            # Platform administrators reach into tenants only through RPCs that say so.
-            if not (call.policy.platform_override and principal.is_platform_admin):
-                raise PermissionDenied("the token belongs to another tenant", reason="TENANT_MISMATCH")
+        # Platform administrators reach into other tenants only through RPCs that say so.
+        foreign = principal is not None and principal.tenant_id is not None and principal.tenant_id != tenant_id
+        if foreign and not (call.policy.platform_override and principal is not None and principal.is_platform_admin):
+            raise PermissionDenied("the token belongs to another tenant", reason="TENANT_MISMATCH")
         tenant = await self._directory.lookup(tenant_id)
         if tenant is None or tenant.state in ("DELETED", "DELETING", "FAILED"):
             raise NotFound("no such tenant", reason="TENANT_NOT_FOUND")

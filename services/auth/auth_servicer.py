@@ -1,0 +1,103 @@
+"""AuthService and SigningKeyService handlers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+from google.protobuf import timestamp_pb2
+from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, user_pb2
+from tenantmesh.auth.v1 import auth_service_pb2 as pb
+from tenantmesh.auth.v1 import auth_service_pb2_grpc as pb_grpc
+
+from services.auth.keys import SigningKeyStore
+from services.auth.sessions import SessionManager, Tokens
+from services.runtime.auth.verifier import JwksCache
+from services.runtime.context import current_principal
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def token_set(tokens: Tokens) -> pb.TokenSet:
+    expires = timestamp_pb2.Timestamp()
+    expires.FromDatetime(datetime.fromtimestamp(tokens.access.claims.expires_at, UTC))
+    return pb.TokenSet(
+        access_token=tokens.access.token,
+        access_token_expire_time=expires,
+        refresh_token=tokens.refresh_token,
+        token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret
+        tenant_id=tokens.access.claims.tenant_id,
+    )
+
+
+class AuthServicer(pb_grpc.AuthServiceServicer):
+    def __init__(self, sessions: SessionManager, keys: SigningKeyStore) -> None:
+        self._sessions = sessions
+        self._keys = keys
+
+    async def Login(self, request: pb.LoginRequest, context: Context) -> pb.LoginResponse:
+        """Public. Reasons: INVALID_CREDENTIALS, LOGIN_LOCKED."""
+        tokens = await self._sessions.login(request.tenant, request.email, request.password)
+        return pb.LoginResponse(tokens=token_set(tokens))
+
+    async def Refresh(self, request: pb.RefreshRequest, context: Context) -> pb.RefreshResponse:
+        """Public. Reasons: REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED."""
+        return pb.RefreshResponse(tokens=token_set(await self._sessions.refresh(request.refresh_token)))
+
+    async def Logout(self, request: pb.LogoutRequest, context: Context) -> pb.LogoutResponse:
+        """Permission auth.self."""
+        await self._sessions.logout(current_principal())
+        return pb.LogoutResponse()
+
+    async def SwitchTenant(self, request: pb.SwitchTenantRequest, context: Context) -> pb.SwitchTenantResponse:
+        """Permission auth.self. Reasons: NOT_A_MEMBER."""
+        tokens = await self._sessions.switch_tenant(current_principal(), request.tenant)
+        return pb.SwitchTenantResponse(tokens=token_set(tokens))
+
+    async def GetMe(self, request: pb.GetMeRequest, context: Context) -> pb.GetMeResponse:
+        """Permission auth.self."""
+        principal = current_principal()
+        user = await self._sessions.user_of(principal)
+        response = pb.GetMeResponse(
+            tenant_id=principal.tenant_id or "",
+            roles=list(principal.roles),
+            permissions=sorted(principal.permissions),
+            session_id=principal.session_id or "",
+            subject=principal.subject,
+        )
+        if user is not None:
+            response.user.CopyFrom(
+                user_pb2.User(
+                    user_id=user.user_id, email=user.email, display_name=user.display_name, disabled=user.disabled
+                )
+            )
+        return response
+
+    async def ChangePassword(self, request: pb.ChangePasswordRequest, context: Context) -> pb.ChangePasswordResponse:
+        """Permission auth.self. Reasons: INVALID_CREDENTIALS, PASSWORD_TOO_WEAK."""
+        await self._sessions.change_password(current_principal(), request.current_password, request.new_password)
+        return pb.ChangePasswordResponse()
+
+    async def ExchangeApiKey(self, request: pb.ExchangeApiKeyRequest, context: Context) -> pb.ExchangeApiKeyResponse:
+        """Public. Reasons: API_KEY_INVALID."""
+        return pb.ExchangeApiKeyResponse(tokens=token_set(await self._sessions.exchange_api_key(request.api_key)))
+
+    async def GetJwks(self, request: pb.GetJwksRequest, context: Context) -> pb.GetJwksResponse:
+        """Public."""
+        return pb.GetJwksResponse(keys=[pb.Jwk(**key) for key in await self._keys.jwks()])
+
+
+class SigningKeyServicer(admin_service_pb2_grpc.SigningKeyServiceServicer):
+    def __init__(self, keys: SigningKeyStore, local_jwks: JwksCache) -> None:
+        self._keys = keys
+        self._local_jwks = local_jwks
+
+    async def RotateSigningKey(
+        self, request: admin_service_pb2.RotateSigningKeyRequest, context: Context
+    ) -> admin_service_pb2.RotateSigningKeyResponse:
+        """Permission auth.signing_keys.rotate (platform)."""
+        kid = await self._keys.rotate()
+        self._local_jwks.forget()
+        published = sorted(await self._keys.published_keys())
+        return admin_service_pb2.RotateSigningKeyResponse(kid=kid, published_kids=published)

@@ -1,0 +1,80 @@
+"""Auth rows ↔ protobuf messages. Secrets (password hashes, API key hashes) never leave here."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
+from tenantmesh.auth.v1 import user_pb2
+
+from services.auth.accounts import Member, roles_of
+from services.auth.models import AuditEventRow, ServiceAccountRow, UserRow
+from services.auth.role_admin import RoleView, etag_of
+
+
+def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value.replace(tzinfo=UTC))
+    return stamp
+
+
+def user_to_proto(row: UserRow) -> user_pb2.User:
+    return user_pb2.User(
+        user_id=row.user_id,
+        email=row.email,
+        display_name=row.display_name,
+        disabled=row.disabled,
+        create_time=timestamp(row.create_time),
+        update_time=timestamp(row.update_time),
+        etag=etag_of(row.revision),
+    )
+
+
+def membership_to_proto(member: Member) -> user_pb2.Membership:
+    row = member.membership
+    return user_pb2.Membership(
+        user_id=row.user_id,
+        email=member.email,
+        tenant_id=row.tenant_id,
+        roles=roles_of(row),
+        create_time=timestamp(row.create_time),
+        etag=etag_of(row.revision),
+    )
+
+
+def role_to_proto(view: RoleView) -> user_pb2.Role:
+    role = view.definition
+    return user_pb2.Role(
+        name=role.name,
+        description=role.description,
+        permissions=sorted(role.permissions),
+        built_in=role.built_in,
+        etag=view.etag,
+    )
+
+
+def service_account_to_proto(row: ServiceAccountRow) -> user_pb2.ServiceAccount:
+    return user_pb2.ServiceAccount(
+        service_account_id=row.service_account_id,
+        name=row.name,
+        roles=roles_of(row),
+        api_key_prefix=row.api_key_prefix,
+        create_time=timestamp(row.create_time),
+    )
+
+
+def audit_event_to_proto(row: AuditEventRow) -> user_pb2.AuditEvent:
+    return user_pb2.AuditEvent(
+        audit_event_id=row.audit_event_id,
+        action=row.action,
+        actor=row.actor,
+        tenant_id=row.tenant_id,
+        target=row.target,
+        client_address=row.client_address,
+        request_id=row.request_id,
+        details={str(k): str(v) for k, v in json.loads(row.details_json).items()},
+        create_time=timestamp(row.create_time),
+    )

@@ -1,0 +1,302 @@
+"""Custom roles of a tenant: the domain behind RoleService, and role checks shared with grants.
+
+Built-in roles live in code (:mod:`services.auth.permissions`) and cannot be
+changed; custom roles are rows of ``auth_roles``. Two rules keep roles safe:
+
+- Only permissions in the catalogue's grantable set may go into a custom role
+  (no "*", nothing that reaches beyond the tenant).
+- Nobody grants what they do not hold: creating or changing a role, or giving
+  roles to a member or service account, needs every permission involved
+  (PERMISSION_DENIED / PERMISSION_ESCALATION otherwise). Without it a holder of
+  ``auth.roles.update`` could write themselves any permission.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.auth import audit
+from services.auth.deps import AuthDeps
+from services.auth.models import MembershipRow, RoleRow, ServiceAccountRow
+from services.auth.permissions import BUILT_IN_ROLES, RoleDefinition
+from services.auth.roles import RoleCatalog, custom_role, role_not_found
+from services.runtime.context import Principal, client_address_var
+from services.runtime.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+
+UPDATABLE_FIELDS = ("description", "permissions")
+
+
+@dataclass(frozen=True)
+class RoleView:
+    """A role as shown to callers; custom roles carry their etag, built-in ones none."""
+
+    definition: RoleDefinition
+    etag: str = ""
+
+
+def etag_of(revision: int) -> str:
+    return str(revision)
+
+
+def check_etag(revision: int, etag: str, what: str) -> None:
+    if etag and etag != etag_of(revision):
+        raise Aborted(f"the {what} changed since it was read; read it again", reason="ETAG_MISMATCH")
+
+
+def check_grant(caller: Principal | None, permissions: Iterable[str]) -> None:
+    """Refuses to let ``caller`` hand out permissions it does not hold itself (None: trusted code)."""
+    if caller is None:
+        return
+    missing = sorted(p for p in set(permissions) if not caller.has_permission(p))
+    if missing:
+        raise PermissionDenied(
+            "cannot grant permissions the caller does not hold",
+            reason="PERMISSION_ESCALATION",
+            metadata={"permissions": ",".join(missing)},
+        )
+
+
+def role_names(requested: Sequence[str]) -> list[str]:
+    """Requested role names without repeats, in order; none means ["member"]."""
+    names = list(dict.fromkeys(requested))
+    return names or ["member"]
+
+
+async def resolve_roles(
+    session: AsyncSession, catalog: RoleCatalog, tenant_id: str, names: Sequence[str], *, field: str
+) -> frozenset[str]:
+    """The union of the roles' permissions, for a transaction that grants them.
+
+    Unknown names are INVALID_ARGUMENT (ROLE_NOT_FOUND). Custom roles are read
+    with a shared lock so that a concurrent DeleteRole waits for the grant (and
+    then sees it) instead of both passing their checks.
+    """
+    built_in = catalog.built_in_for(tenant_id)
+    custom = [n for n in names if n not in built_in]
+    rows: dict[str, RoleRow] = {}
+    if custom:
+        query = (
+            select(RoleRow).where(RoleRow.tenant_id == tenant_id, RoleRow.name.in_(custom)).with_for_update(read=True)
+        )
+        rows = {r.name: r for r in (await session.execute(query)).scalars()}
+    missing = set(custom) - rows.keys()
+    if missing:
+        raise role_not_found(field, missing)
+    permissions: set[str] = set()
+    for name in names:
+        permissions |= built_in[name].permissions if name in built_in else custom_role(rows[name]).permissions
+    return frozenset(permissions)
+
+
+async def holders_of(session: AsyncSession, tenant_id: str, role: str) -> tuple[list[str], list[str]]:
+    """User ids and service account ids holding ``role`` in the tenant."""
+    # Roles are JSON lists; LIKE narrows the scan portably, the JSON check decides.
+    pattern = f'%"{role}"%'
+    users = await session.execute(
+        select(MembershipRow.user_id, MembershipRow.roles_json).where(
+            MembershipRow.tenant_id == tenant_id, MembershipRow.roles_json.like(pattern)
+        )
+    )
+    accounts = await session.execute(
+        select(ServiceAccountRow.service_account_id, ServiceAccountRow.roles_json).where(
+            ServiceAccountRow.tenant_id == tenant_id, ServiceAccountRow.roles_json.like(pattern)
+        )
+    )
+    return (
+        [user_id for user_id, roles in users if role in json.loads(roles)],
+        [account_id for account_id, roles in accounts if role in json.loads(roles)],
+    )
+
+
+def _not_found(name: str) -> NotFound:
+    return NotFound("no such role", reason="ROLE_NOT_FOUND", metadata={"role": name})
+
+
+def _check_grantable(catalog: RoleCatalog, permissions: Sequence[str], field: str) -> None:
+    bad = [(i, p) for i, p in enumerate(permissions) if p not in catalog.grantable]
+    if bad:
+        raise InvalidArgument(
+            "a custom role cannot hold these permissions",
+            reason="PERMISSION_NOT_GRANTABLE",
+            metadata={"permissions": ",".join(p for _, p in bad)},
+            violations=[
+                FieldViolation(f"{field}[{i}]", f"{p} is not grantable", reason="PERMISSION_NOT_GRANTABLE")
+                for i, p in bad
+            ],
+        )
+
+
+def _view(row: RoleRow) -> RoleView:
+    return RoleView(custom_role(row), etag_of(row.revision))
+
+
+class RoleAdmin:
+    """Custom role create/get/list/update/delete. Each operation is one transaction."""
+
+    def __init__(self, deps: AuthDeps) -> None:
+        self._db = deps.db
+        self._catalog = deps.roles
+        self._revoker = deps.revoker
+
+    async def create(
+        self,
+        tenant_id: str,
+        *,
+        name: str,
+        description: str,
+        permissions: Sequence[str],
+        caller: Principal | None,
+    ) -> RoleView:
+        if not name:
+            raise InvalidArgument("a role needs a name", violations=[FieldViolation("role.name", "value is required")])
+        if name in BUILT_IN_ROLES:
+            raise AlreadyExists("built-in roles cannot be redefined", reason="ROLE_EXISTS", metadata={"role": name})
+        wanted = sorted(set(permissions))
+        _check_grantable(self._catalog, list(permissions), "role.permissions")
+        check_grant(caller, wanted)
+        row = RoleRow(
+            tenant_id=tenant_id,
+            name=name,
+            description=description,
+            permissions_json=json.dumps(wanted),
+            revision=1,
+        )
+        try:
+            async with self._db.core_session() as session:
+                if await self._row(session, tenant_id, name) is not None:
+                    raise AlreadyExists("a role with this name exists", reason="ROLE_EXISTS", metadata={"role": name})
+                session.add(row)
+                _audit(session, "auth.role.created", tenant_id, name, permissions=",".join(wanted))
+                await session.commit()
+        except IntegrityError:
+            # A concurrent create of the same name won.
+            raise AlreadyExists("a role with this name exists", reason="ROLE_EXISTS", metadata={"role": name}) from None
+        return _view(row)
+
+    async def get(self, tenant_id: str, name: str) -> RoleView:
+        built_in = self._catalog.built_in_for(tenant_id)
+        if name in built_in:
+            return RoleView(built_in[name])
+        async with self._db.core_session() as session:
+            row = await self._row(session, tenant_id, name)
+        if row is None:
+            raise _not_found(name)
+        return _view(row)
+
+    async def list(self, tenant_id: str) -> list[RoleView]:
+        """Built-in roles first (in their fixed order), then custom roles by name."""
+        views = [RoleView(role) for role in self._catalog.built_in_for(tenant_id).values()]
+        async with self._db.core_session() as session:
+            rows = await session.execute(select(RoleRow).where(RoleRow.tenant_id == tenant_id).order_by(RoleRow.name))
+            views.extend(_view(row) for row in rows.scalars())
+        return views
+
+    async def update(
+        self,
+        tenant_id: str,
+        name: str,
+        *,
+        etag: str,
+        mask: Sequence[str],
+        description: str,
+        permissions: Sequence[str],
+        caller: Principal | None,
+    ) -> RoleView:
+        """Changes a custom role; members and service accounts holding it get their tokens revoked."""
+        # protovalidate's field_mask.in admits sub-paths and an empty mask; both would be silent no-ops.
+        if not mask or any(path not in UPDATABLE_FIELDS for path in mask):
+            raise InvalidArgument(
+                "update_mask must name fields to change",
+                violations=[FieldViolation("update_mask", f"paths must be among {', '.join(UPDATABLE_FIELDS)}")],
+            )
+        if not name:
+            raise InvalidArgument("which role?", violations=[FieldViolation("role.name", "value is required")])
+        if name in self._catalog.built_in_for(tenant_id):
+            raise FailedPrecondition(
+                "built-in roles cannot be changed", reason="ROLE_BUILT_IN", metadata={"role": name}
+            )
+        wanted = sorted(set(permissions))
+        if "permissions" in mask:
+            _check_grantable(self._catalog, list(permissions), "role.permissions")
+            check_grant(caller, wanted)
+        async with self._db.core_session() as session:
+            row = await self._row(session, tenant_id, name, for_update=True)
+            if row is None:
+                raise _not_found(name)
+            check_etag(row.revision, etag, "role")
+            values: dict[str, object] = {}
+            if "description" in mask:
+                values["description"] = description
+            permissions_changed = "permissions" in mask and wanted != sorted(json.loads(row.permissions_json))
+            if permissions_changed:
+                values["permissions_json"] = json.dumps(wanted)
+            result = await session.execute(
+                update(RoleRow)
+                .where(RoleRow.tenant_id == tenant_id, RoleRow.name == name, RoleRow.revision == row.revision)
+                .values(**values, revision=row.revision + 1)
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                raise Aborted("the role changed concurrently; read it again", reason="ETAG_MISMATCH")
+            users, accounts = await holders_of(session, tenant_id, name) if permissions_changed else ([], [])
+            _audit(session, "auth.role.updated", tenant_id, name, fields=",".join(sorted(mask)))
+            await session.commit()
+        # Tokens carry permissions: holders must log in again to see the new set.
+        for user_id in users:
+            await self._revoker.revoke_subject(f"user:{user_id}", tenant_id)
+        for account_id in accounts:
+            await self._revoker.revoke_subject(f"service-account:{account_id}", tenant_id)
+        return _view(row)
+
+    async def delete(self, tenant_id: str, name: str) -> None:
+        if name in self._catalog.built_in_for(tenant_id):
+            raise FailedPrecondition(
+                "built-in roles cannot be deleted", reason="ROLE_BUILT_IN", metadata={"role": name}
+            )
+        async with self._db.core_session() as session:
+            # The exclusive lock waits for grants in flight (they hold a shared lock, see resolve_roles).
+            row = await self._row(session, tenant_id, name, for_update=True)
+            if row is None:
+                raise _not_found(name)
+            users, accounts = await holders_of(session, tenant_id, name)
+            if users or accounts:
+                raise FailedPrecondition(
+                    "the role is still held",
+                    reason="ROLE_IN_USE",
+                    metadata={"role": name, "members": str(len(users)), "service_accounts": str(len(accounts))},
+                )
+            await session.execute(delete(RoleRow).where(RoleRow.tenant_id == tenant_id, RoleRow.name == name))
+            _audit(session, "auth.role.deleted", tenant_id, name)
+            await session.commit()
+
+    async def _row(
+        self, session: AsyncSession, tenant_id: str, name: str, *, for_update: bool = False
+    ) -> RoleRow | None:
+        query = select(RoleRow).where(RoleRow.tenant_id == tenant_id, RoleRow.name == name)
+        if for_update:
+            query = query.with_for_update()
+        return (await session.execute(query)).scalar_one_or_none()
+
+
+def _audit(session: AsyncSession, action: str, tenant_id: str, role: str, **details: str) -> None:
+    audit.record(
+        session,
+        action,
+        tenant_id=tenant_id,
+        target=f"role:{role}",
+        client_address=client_address_var.get(),
+        details=details,
+    )

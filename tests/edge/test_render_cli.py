@@ -1,0 +1,163 @@
+"""``python -m services.mesh.render``: the edge config of a multi-process deployment.
+
+Rendered in a subprocess exactly as the container entrypoint does, then checked by
+``envoy --mode validate``. Validation resolves no DNS, so IP upstreams (STATIC clusters)
+and DNS-named upstreams (STRICT_DNS) both validate; the DNS case additionally checks the
+cluster type and address in the rendered YAML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from services.mesh import apps, render
+from services.mesh.devtls import DevTls, ensure_dev_tls
+from services.mesh.envoy_process import validate_config
+from services.runtime.config import SERVICE_NAMES
+
+pytestmark = pytest.mark.edge
+
+REPO = Path(__file__).resolve().parents[2]
+LIFECYCLE = "tenantmesh.lifecycle.v1"
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> DevTls:
+    return ensure_dev_tls(tmp_path_factory.mktemp("render-tls"))
+
+
+def base_env(tls: DevTls, **extra: str) -> dict[str, str]:
+    # A clean environment: nothing from the caller's TENANTMESH_* leaks into the render.
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "TENANTMESH_EDGE_BIND_ADDRESS": "0.0.0.0",
+        "TENANTMESH_EDGE_TLS_CERT_FILE": str(tls.cert),
+        "TENANTMESH_EDGE_TLS_KEY_FILE": str(tls.key),
+    }
+    env.update(extra)
+    return env
+
+
+async def run_render(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.mesh.render",
+        *args,
+        cwd=REPO,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def clusters(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in config["static_resources"]["clusters"]}
+
+
+def endpoint(cluster: dict[str, Any]) -> tuple[str, int]:
+    address = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+    return address["socket_address"]["address"], address["socket_address"]["port_value"]
+
+
+def transcoded_services(config: dict[str, Any]) -> list[str]:
+    listener = config["static_resources"]["listeners"][0]
+    manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    [transcoder] = [f for f in manager["http_filters"] if f["name"] == "envoy.filters.http.grpc_json_transcoder"]
+    services: list[str] = transcoder["typed_config"]["services"]
+    return services
+
+
+@pytest.mark.parametrize(("addr", "host"), [("127.0.0.1:50061", "127.0.0.1"), ("[::1]:50061", "::1")])
+async def test_ip_upstream_renders_a_valid_static_cluster(tls: DevTls, tmp_path: Path, addr: str, host: str) -> None:
+    output = tmp_path / "envoy.yaml"
+    env = base_env(tls, TENANTMESH_TENANTS_ADDR=addr, TENANTMESH_EDGE_CONCURRENCY="2")
+    code, out, err = await run_render(env, "--output", str(output))
+    assert code == 0, err
+    assert out == ""
+    config = yaml.safe_load(output.read_text(encoding="utf-8"))
+    [tenants] = clusters(config).values()
+    assert tenants["name"] == "tenants"
+    assert tenants["type"] == "STATIC"
+    assert endpoint(tenants) == (host, 50061)
+    await validate_config(output)
+
+
+async def test_dns_upstream_renders_a_strict_dns_cluster(tls: DevTls, tmp_path: Path) -> None:
+    env = base_env(tls, TENANTMESH_TENANTS_ADDR="tenants.tenantmesh.svc.cluster.local:50051")
+    code, out, err = await run_render(env)  # to stdout
+    assert code == 0, err
+    config = yaml.safe_load(out)
+    tenants = clusters(config)["tenants"]
+    assert tenants["type"] == "STRICT_DNS"
+    assert endpoint(tenants) == ("tenants.tenantmesh.svc.cluster.local", 50051)
+    # validate mode resolves nothing, so a DNS name validates as well.
+    path = tmp_path / "envoy.yaml"
+    path.write_text(out, encoding="utf-8")
+    await validate_config(path)
+
+
+async def test_only_listed_services_are_routed_and_lifecycle_never(tls: DevTls, tmp_path: Path) -> None:
+    env = base_env(tls, TENANTMESH_TENANTS_ADDR="127.0.0.1:50061", TENANTMESH_AUTH_ADDR="127.0.0.1:50062")
+    output = tmp_path / "envoy.yaml"
+    code, _, err = await run_render(env, "--services", "auth, tenants", "-o", str(output))
+    assert code == 0, err
+    text = output.read_text(encoding="utf-8")
+    config = yaml.safe_load(text)
+    assert set(clusters(config)) == {"auth", "tenants"}
+    assert endpoint(clusters(config)["auth"]) == ("127.0.0.1", 50062)
+    services = transcoded_services(config)
+    assert "tenantmesh.meta.v1.MetaService" in services
+    assert any(s.startswith("tenantmesh.auth.v1.") for s in services)
+    assert LIFECYCLE not in text
+    await validate_config(output)
+
+    code, out, err = await run_render(env)  # default: tenants only
+    assert code == 0, err
+    assert set(clusters(yaml.safe_load(out))) == {"tenants"}
+    assert "tenantmesh.auth.v1" not in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "args", "message"),
+    [
+        ({}, ["--services", "billing"], "unknown services"),
+        ({}, ["--services", " , "], "at least one service"),
+        ({"TENANTMESH_TENANTS_ADDR": "tenants"}, [], "TENANTMESH_TENANTS_ADDR"),
+        ({"TENANTMESH_EDGE_CONCURRENCY": "0"}, [], "concurrency"),
+        ({"TENANTMESH_EDGE_TLS_KEY_FILE": ""}, [], "TENANTMESH_EDGE_TLS_KEY_FILE"),
+        ({}, ["--descriptor", "/nonexistent/descriptor.binpb"], "descriptor set not found"),
+    ],
+)
+async def test_bad_configuration_exits_2(tls: DevTls, extra: dict[str, str], args: list[str], message: str) -> None:
+    code, out, err = await run_render(base_env(tls, **extra), *args)
+    assert code == 2
+    assert out == ""
+    assert message in err
+
+
+async def test_tls_is_required_unless_dev_tls_is_asked_for(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    code, _, err = await run_render(env)
+    assert code == 2
+    assert "TENANTMESH_EDGE_TLS_CERT_FILE" in err
+    code, out, err = await run_render(env, "--dev-tls", str(tmp_path / "tls"))
+    assert code == 0, err
+    assert str(tmp_path / "tls" / "server.pem") in out
+
+
+def test_packages_agree_with_the_mesh_runner() -> None:
+    assert render.META_PACKAGE == apps.META_PACKAGE
+    for service in SERVICE_NAMES:
+        assert not set(render.packages_of(service)) & apps.INTERNAL_PACKAGES

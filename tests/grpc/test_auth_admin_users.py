@@ -1,0 +1,274 @@
+"""UserService end to end: create, get, list, update, disable; tenant isolation; no partial state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from google.protobuf import field_mask_pb2
+from tenantmesh.auth.v1 import admin_service_pb2 as pb
+from tenantmesh.auth.v1 import user_pb2
+
+from services.auth.models import AuditEventRow, MembershipRow, UserRow
+from services.runtime.context import PLATFORM_TENANT_ID
+from tests.support.auth_admin import PASSWORD, AdminMesh, admin_mesh, issued_before_now, unique_email
+from tests.support.errors import expect_error, violation_fields
+
+
+@pytest.fixture
+async def mesh(db_backend_url: str) -> AsyncIterator[AdminMesh]:
+    async with admin_mesh(db_backend_url) as started:
+        yield started
+
+
+def mask(*paths: str) -> field_mask_pb2.FieldMask:
+    return field_mask_pb2.FieldMask(paths=list(paths))
+
+
+async def test_create_user_makes_a_member_with_default_role_in_one_audited_write(mesh: AdminMesh) -> None:
+    email = unique_email("Ada")
+    created = await mesh.admin_a.create_user(email.upper(), display_name="Ada Lovelace")
+
+    user, membership = created.user, created.membership
+    assert user.email == email.lower()
+    assert user.display_name == "Ada Lovelace"
+    assert not user.disabled
+    assert user.etag == "1"
+    assert user.create_time.seconds > 0
+    assert membership.user_id == user.user_id
+    assert membership.tenant_id == mesh.tenant_a
+    assert list(membership.roles) == ["member"]
+    assert membership.email == user.email
+    (row,) = await mesh.rows(UserRow, UserRow.user_id == user.user_id)
+    assert row.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in row.password_hash
+    (event,) = await mesh.rows(AuditEventRow, AuditEventRow.action == "auth.user.created")
+    assert event.tenant_id == mesh.tenant_a
+    assert event.actor == mesh.subject("admin-a")
+    assert event.target == f"user:{user.user_id}"
+
+
+async def test_create_user_with_built_in_and_custom_roles(mesh: AdminMesh) -> None:
+    await mesh.admin_a.create_role("auditor", "auth.audit.list")
+    created = await mesh.admin_a.create_user(roles=["tenant-admin", "auditor", "auditor"])
+    assert list(created.membership.roles) == ["tenant-admin", "auditor"]
+
+
+async def test_create_user_with_a_taken_email_writes_nothing(mesh: AdminMesh) -> None:
+    email = unique_email()
+    await mesh.admin_a.create_user(email)
+    before = await mesh.counts()
+    await expect_error(mesh.admin_a.create_user(email), grpc.StatusCode.ALREADY_EXISTS, "USER_EMAIL_TAKEN")
+    # Email is unique platform-wide and case-insensitively.
+    await expect_error(mesh.admin_b.create_user(email.upper()), grpc.StatusCode.ALREADY_EXISTS, "USER_EMAIL_TAKEN")
+    assert await mesh.counts() == before
+
+
+async def test_create_user_refuses_weak_passwords_and_unknown_roles_without_writing(mesh: AdminMesh) -> None:
+    before = await mesh.counts()
+    weak = pb.CreateUserRequest(user=user_pb2.User(email=unique_email()), password="password1234")
+    error = await expect_error(mesh.admin_a.users.CreateUser(weak), grpc.StatusCode.INVALID_ARGUMENT, "PASSWORD_TOO_WEAK")
+    assert violation_fields(error) == {"password"}
+    error = await expect_error(
+        mesh.admin_a.create_user(roles=["member", "no-such-role"]), grpc.StatusCode.INVALID_ARGUMENT, "ROLE_NOT_FOUND"
+    )
+    assert violation_fields(error) == {"roles"}
+    # platform-admin exists in the platform tenant only.
+    await expect_error(
+        mesh.admin_a.create_user(roles=["platform-admin"]), grpc.StatusCode.INVALID_ARGUMENT, "ROLE_NOT_FOUND"
+    )
+    # A custom role of tenant B does not exist in tenant A.
+    await mesh.admin_b.create_role("b-only", "auth.users.list")
+    before = await mesh.counts()
+    await expect_error(mesh.admin_a.create_user(roles=["b-only"]), grpc.StatusCode.INVALID_ARGUMENT, "ROLE_NOT_FOUND")
+    no_email = pb.CreateUserRequest(user=user_pb2.User(display_name="x"), password=PASSWORD)
+    error = await expect_error(mesh.admin_a.users.CreateUser(no_email), grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID")
+    assert violation_fields(error) == {"user.email"}
+    assert await mesh.counts() == before
+
+
+async def test_platform_admin_role_is_grantable_in_the_platform_tenant_only_by_a_platform_admin(
+    mesh: AdminMesh,
+) -> None:
+    created = await mesh.platform(PLATFORM_TENANT_ID).create_user(roles=["platform-admin"])
+    assert list(created.membership.roles) == ["platform-admin"]
+    await expect_error(
+        mesh.platform(mesh.tenant_a).create_user(roles=["platform-admin"]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "ROLE_NOT_FOUND",
+    )
+
+
+async def test_platform_admin_creates_users_in_any_tenant_and_is_audited_there(mesh: AdminMesh) -> None:
+    created = await mesh.platform(mesh.tenant_b).create_user(roles=["tenant-admin"])
+    assert created.membership.tenant_id == mesh.tenant_b
+    (event,) = await mesh.rows(AuditEventRow, AuditEventRow.action == "auth.user.created")
+    assert (event.tenant_id, event.actor) == (mesh.tenant_b, mesh.subject("platform"))
+
+
+async def test_members_without_the_permission_are_refused(mesh: AdminMesh) -> None:
+    await expect_error(mesh.member_a.create_user(), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
+    await expect_error(
+        mesh.member_a.users.ListUsers(pb.ListUsersRequest()), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED"
+    )
+
+
+async def test_tenant_admin_of_b_acting_on_a_is_refused(mesh: AdminMesh) -> None:
+    await expect_error(
+        mesh.caller("admin-b", mesh.tenant_a).users.ListUsers(pb.ListUsersRequest()),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "TENANT_MISMATCH",
+    )
+
+
+async def test_get_user_sees_members_of_the_current_tenant_only(mesh: AdminMesh) -> None:
+    in_a = (await mesh.admin_a.create_user()).user
+    in_b = (await mesh.admin_b.create_user()).user
+    got = await mesh.admin_a.users.GetUser(pb.GetUserRequest(user_id=in_a.user_id))
+    assert got.user == in_a
+    for user_id in (in_b.user_id, "01900000-0000-7000-8000-000000000000"):
+        await expect_error(
+            mesh.admin_a.users.GetUser(pb.GetUserRequest(user_id=user_id)), grpc.StatusCode.NOT_FOUND, "USER_NOT_FOUND"
+        )
+
+
+async def test_list_users_pages_through_the_tenants_members_in_creation_order(mesh: AdminMesh) -> None:
+    mine = [(await mesh.admin_a.create_user()).user.user_id for _ in range(5)]
+    await mesh.admin_b.create_user()
+    shared = await mesh.admin_b.create_user()
+    await mesh.admin_a.memberships.AddMembership(pb.AddMembershipRequest(email=shared.user.email))
+    mine.append(shared.user.user_id)
+
+    seen: list[str] = []
+    token = ""
+    pages = 0
+    while True:
+        page = await mesh.admin_a.users.ListUsers(pb.ListUsersRequest(page_size=2, page_token=token))
+        seen.extend(u.user_id for u in page.users)
+        pages += 1
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == sorted(mine)
+    assert pages == 3
+    everything = await mesh.admin_a.users.ListUsers(pb.ListUsersRequest())
+    assert [u.user_id for u in everything.users] == sorted(mine)
+    assert everything.next_page_token == ""
+
+
+async def test_list_users_refuses_foreign_or_tampered_page_tokens(mesh: AdminMesh) -> None:
+    for _ in range(2):
+        await mesh.admin_b.create_user()
+    page_b = await mesh.admin_b.users.ListUsers(pb.ListUsersRequest(page_size=1))
+    assert page_b.next_page_token
+    await expect_error(
+        mesh.admin_a.users.ListUsers(pb.ListUsersRequest(page_size=1, page_token=page_b.next_page_token)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "PAGE_TOKEN_INVALID",
+    )
+    await expect_error(
+        mesh.admin_a.users.ListUsers(pb.ListUsersRequest(page_token="garbage")),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "PAGE_TOKEN_INVALID",
+    )
+    await expect_error(
+        mesh.admin_a.users.ListUsers(pb.ListUsersRequest(page_size=-1)), grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID"
+    )
+
+
+async def test_update_user_changes_display_name_under_its_etag(mesh: AdminMesh) -> None:
+    user = (await mesh.admin_a.create_user(display_name="Old")).user
+    changed = user_pb2.User(user_id=user.user_id, display_name="New", etag=user.etag)
+    updated = (
+        await mesh.admin_a.users.UpdateUser(pb.UpdateUserRequest(user=changed, update_mask=mask("display_name")))
+    ).user
+    assert updated.display_name == "New"
+    assert updated.etag == "2"
+    assert updated.email == user.email
+    assert (await mesh.admin_a.users.GetUser(pb.GetUserRequest(user_id=user.user_id))).user == updated
+
+    before = await mesh.counts()
+    stale = user_pb2.User(user_id=user.user_id, display_name="Newer", etag=user.etag)
+    await expect_error(
+        mesh.admin_a.users.UpdateUser(pb.UpdateUserRequest(user=stale, update_mask=mask("display_name"))),
+        grpc.StatusCode.ABORTED,
+        "ETAG_MISMATCH",
+    )
+    await expect_error(
+        mesh.admin_a.users.UpdateUser(pb.UpdateUserRequest(user=stale, update_mask=mask("email"))),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "FIELD_INVALID",
+    )
+    assert await mesh.counts() == before
+    # Without an etag the update is unconditional.
+    blind = user_pb2.User(user_id=user.user_id, display_name="Newest")
+    updated = (
+        await mesh.admin_a.users.UpdateUser(pb.UpdateUserRequest(user=blind, update_mask=mask("display_name")))
+    ).user
+    assert (updated.display_name, updated.etag) == ("Newest", "3")
+    actions = [e.action for e in await mesh.rows(AuditEventRow, AuditEventRow.target == f"user:{user.user_id}")]
+    assert sorted(actions) == ["auth.user.created", "auth.user.updated", "auth.user.updated"]
+
+
+async def test_update_user_of_another_tenant_is_not_found(mesh: AdminMesh) -> None:
+    user = (await mesh.admin_b.create_user(display_name="B")).user
+    change = user_pb2.User(user_id=user.user_id, display_name="hijacked")
+    await expect_error(
+        mesh.admin_a.users.UpdateUser(pb.UpdateUserRequest(user=change, update_mask=mask("display_name"))),
+        grpc.StatusCode.NOT_FOUND,
+        "USER_NOT_FOUND",
+    )
+    (row,) = await mesh.rows(UserRow, UserRow.user_id == user.user_id)
+    assert row.display_name == "B"
+
+
+async def test_disable_user_is_for_platform_admins_and_revokes_every_tenant(mesh: AdminMesh) -> None:
+    user = (await mesh.admin_a.create_user()).user
+    await mesh.admin_b.memberships.AddMembership(pb.AddMembershipRequest(email=user.email))
+    issued = issued_before_now()
+    subject = f"user:{user.user_id}"
+
+    # auth.users.disable reaches beyond one tenant, so tenant administrators do not hold it.
+    await expect_error(
+        mesh.admin_a.users.DisableUser(pb.DisableUserRequest(user_id=user.user_id)),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PERMISSION_DENIED",
+    )
+    assert not mesh.token_revoked(subject, mesh.tenant_a, issued)
+
+    disabled = (await mesh.platform(mesh.tenant_a).users.DisableUser(pb.DisableUserRequest(user_id=user.user_id))).user
+    assert disabled.disabled
+    assert disabled.etag == "2"
+    assert mesh.token_revoked(subject, mesh.tenant_a, issued)
+    assert mesh.token_revoked(subject, mesh.tenant_b, issued)
+    (event,) = await mesh.rows(AuditEventRow, AuditEventRow.action == "auth.user.disabled")
+    assert (event.tenant_id, event.target) == (mesh.tenant_a, subject)
+
+    # Repeating it changes nothing but still answers with the user.
+    again = (await mesh.platform(mesh.tenant_a).users.DisableUser(pb.DisableUserRequest(user_id=user.user_id))).user
+    assert again.disabled
+    assert again.etag == "2"
+
+
+async def test_disable_user_needs_a_member_of_the_named_tenant(mesh: AdminMesh) -> None:
+    user = (await mesh.admin_b.create_user()).user
+    await expect_error(
+        mesh.platform(mesh.tenant_a).users.DisableUser(pb.DisableUserRequest(user_id=user.user_id)),
+        grpc.StatusCode.NOT_FOUND,
+        "USER_NOT_FOUND",
+    )
+    (row,) = await mesh.rows(UserRow, UserRow.user_id == user.user_id)
+    assert not row.disabled
+    assert not mesh.token_revoked(f"user:{user.user_id}", mesh.tenant_b, issued_before_now())
+
+
+async def test_a_user_in_two_tenants_is_one_user(mesh: AdminMesh) -> None:
+    user = (await mesh.admin_a.create_user(display_name="Shared")).user
+    await mesh.admin_b.memberships.AddMembership(pb.AddMembershipRequest(email=user.email, roles=["tenant-admin"]))
+    change = user_pb2.User(user_id=user.user_id, display_name="Renamed")
+    await mesh.admin_a.users.UpdateUser(pb.UpdateUserRequest(user=change, update_mask=mask("display_name")))
+    seen_from_b = (await mesh.admin_b.users.GetUser(pb.GetUserRequest(user_id=user.user_id))).user
+    assert seen_from_b.display_name == "Renamed"
+    memberships = await mesh.rows(MembershipRow, MembershipRow.user_id == user.user_id)
+    assert {m.tenant_id for m in memberships} == {mesh.tenant_a, mesh.tenant_b}

@@ -1,0 +1,262 @@
+"""An in-process server of the auth administration services, for tests.
+
+Real ``create_server`` (real interceptors, port 0), real migrations on the
+backend of ``db_backend_url``; only the authenticator and the tenant
+directory are stand-ins. A caller is named in ``authorization: Bearer <name>``
+and maps to a fixed Principal, so one server serves every role a test needs.
+A RevocationList subscribed to the event bus shows what was revoked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from sqlalchemy import func, select
+from tenantmesh.auth.v1 import admin_service_pb2 as pb
+from tenantmesh.auth.v1 import admin_service_pb2_grpc as pb_grpc
+from tenantmesh.auth.v1 import auth_service_pb2, user_pb2
+
+from services.auth.admin_servicers import admin_bindings
+from services.auth.deps import AuthDeps
+from services.auth.models import AuditEventRow, MembershipRow, RoleRow, ServiceAccountRow, UserRow
+from services.auth.permissions import MEMBER, PLATFORM_ADMIN, TENANT_ADMIN, built_in_roles, grantable
+from services.auth.revocation import Revoker
+from services.auth.roles import RoleCatalog
+from services.runtime.access import load_policies
+from services.runtime.auth.claims import AccessClaims
+from services.runtime.auth.revocation import RevocationList
+from services.runtime.context import PLATFORM_TENANT_ID, Principal, TenantContext, TenantDatabaseRef
+from services.runtime.db import DatabaseRouter, MigrationSet, upgrade_core
+from services.runtime.errors import Unauthenticated
+from services.runtime.events import InProcessEventBus
+from services.runtime.ids import uuid7
+from services.runtime.interceptors.chain import IncomingCall
+from services.runtime.server import RunningServer, create_server
+
+AUTH_MIGRATIONS = MigrationSet("auth", "core", Path("services/auth/migrations/core"))
+_SERVICES = pb.DESCRIPTOR.services_by_name
+ADMIN_SERVICES = [
+    _SERVICES[name].full_name
+    for name in ("UserService", "MembershipService", "RoleService", "ServiceAccountService", "AuditService")
+]
+# Built-in roles are derived from these services' declared permissions: every auth RPC.
+POLICY_SERVICES = [
+    service.full_name
+    for module in (pb, auth_service_pb2)
+    for service in module.DESCRIPTOR.services_by_name.values()
+]
+PASSWORD = "correct horse battery staple"
+TABLES: tuple[Any, ...] = (UserRow, MembershipRow, RoleRow, ServiceAccountRow, AuditEventRow)
+
+
+class NamedPrincipals:
+    """``authorization: Bearer <name>`` -> the principal registered under that name."""
+
+    def __init__(self) -> None:
+        self.principals: dict[str, Principal] = {}
+
+    async def authenticate(self, call: IncomingCall) -> Principal | None:
+        header = call.metadata.get("authorization", "")
+        if not header:
+            return None
+        principal = self.principals.get(header.removeprefix("Bearer "))
+        if principal is None:
+            raise Unauthenticated("unknown test principal", reason="TOKEN_INVALID")
+        return principal
+
+
+class FixedTenants:
+    def __init__(self, tenants: Iterable[TenantContext]) -> None:
+        self.tenants = {t.tenant_id: t for t in tenants}
+
+    async def lookup(self, tenant_id: str) -> TenantContext | None:
+        return self.tenants.get(tenant_id)
+
+
+def tenant(tenant_id: str, slug: str, state: str = "ACTIVE") -> TenantContext:
+    return TenantContext(tenant_id, slug, state, TenantDatabaseRef("default", f"tenant_{slug}"))
+
+
+class _Bound:
+    """A stub whose calls carry one caller's credentials and tenant header."""
+
+    def __init__(self, stub: Any, metadata: tuple[tuple[str, str], ...]) -> None:
+        self._stub = stub
+        self._metadata = metadata
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._stub, name)
+
+        def call(request: Any, **kwargs: Any) -> Any:
+            return method(request, metadata=self._metadata + tuple(kwargs.pop("metadata", ())), **kwargs)
+
+        return call
+
+
+@dataclass
+class Caller:
+    users: Any
+    memberships: Any
+    roles: Any
+    service_accounts: Any
+    audit: Any
+
+    async def create_user(self, email: str | None = None, roles: Iterable[str] = (), **user: Any) -> Any:
+        request = pb.CreateUserRequest(
+            user=user_pb2.User(email=email or unique_email(), **user), password=PASSWORD, roles=list(roles)
+        )
+        return await self.users.CreateUser(request)
+
+    async def create_role(self, name: str, *permissions: str, description: str = "") -> user_pb2.Role:
+        response = await self.roles.CreateRole(
+            pb.CreateRoleRequest(role=user_pb2.Role(name=name, description=description, permissions=permissions))
+        )
+        role: user_pb2.Role = response.role
+        return role
+
+
+def unique_email(stem: str = "user") -> str:
+    return f"{stem}-{uuid.uuid4().hex[:10]}@example.test"
+
+
+@dataclass
+class AdminMesh:
+    router: DatabaseRouter
+    deps: AuthDeps
+    server: RunningServer
+    channel: grpc.aio.Channel
+    principals: NamedPrincipals
+    directory: FixedTenants
+    revocations: RevocationList
+    tenant_a: str
+    tenant_b: str
+
+    def principal(self, name: str, tenant_id: str, roles: Iterable[str] = (), permissions: Iterable[str] = ()) -> str:
+        """Registers a caller: the permissions of ``roles`` plus ``permissions``; returns its name."""
+        perms = set(permissions)
+        for role in roles:
+            perms |= self.deps.roles.built_in[role].permissions
+        self.principals.principals[name] = Principal(
+            subject=f"user:{uuid7()}", tenant_id=tenant_id, permissions=frozenset(perms), roles=tuple(roles)
+        )
+        return name
+
+    def subject(self, name: str) -> str:
+        return self.principals.principals[name].subject
+
+    def caller(self, name: str, tenant_id: str | None = None) -> Caller:
+        """Stubs for ``name`` acting in ``tenant_id`` (default: the tenant of its token)."""
+        tenant_id = tenant_id or self.principals.principals[name].tenant_id or ""
+        metadata = (("authorization", f"Bearer {name}"), ("x-tenant-id", tenant_id))
+        return Caller(
+            users=_Bound(pb_grpc.UserServiceStub(self.channel), metadata),
+            memberships=_Bound(pb_grpc.MembershipServiceStub(self.channel), metadata),
+            roles=_Bound(pb_grpc.RoleServiceStub(self.channel), metadata),
+            service_accounts=_Bound(pb_grpc.ServiceAccountServiceStub(self.channel), metadata),
+            audit=_Bound(pb_grpc.AuditServiceStub(self.channel), metadata),
+        )
+
+    @property
+    def admin_a(self) -> Caller:
+        return self.caller("admin-a")
+
+    @property
+    def admin_b(self) -> Caller:
+        return self.caller("admin-b")
+
+    @property
+    def member_a(self) -> Caller:
+        return self.caller("member-a")
+
+    def platform(self, tenant_id: str) -> Caller:
+        """The platform administrator acting on ``tenant_id`` (platform override)."""
+        return self.caller("platform", tenant_id)
+
+    def token_revoked(self, subject: str, tenant_id: str, issued_at: float) -> bool:
+        """Would a token of ``subject`` in ``tenant_id`` issued at ``issued_at`` be refused now?"""
+        claims = AccessClaims(
+            subject=subject,
+            tenant_id=tenant_id,
+            session_id=str(uuid.uuid4()),
+            roles=(),
+            permissions=frozenset(),
+            issued_at=int(issued_at),
+            expires_at=int(issued_at) + 900,
+            token_id=str(uuid.uuid4()),
+        )
+        return self.revocations.is_revoked(claims)
+
+    async def rows(self, model: Any, *criteria: Any) -> list[Any]:
+        async with self.router.core_session() as session:
+            return list((await session.execute(select(model).where(*criteria))).scalars())
+
+    async def counts(self) -> dict[str, int]:
+        """Rows per auth table: equal before and after a failed call means nothing was written."""
+        found: dict[str, int] = {}
+        async with self.router.core_session() as session:
+            for model in TABLES:
+                found[model.__tablename__] = int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+        return found
+
+
+def issued_before_now() -> float:
+    """An access token issue time safely before any revocation made from now on."""
+    return time.time() - 1
+
+
+@contextlib.asynccontextmanager
+async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
+    router = DatabaseRouter(database_url)
+    channel: grpc.aio.Channel | None = None
+    server: RunningServer | None = None
+    try:
+        await router.start()
+        await upgrade_core(router, AUTH_MIGRATIONS)
+        events = InProcessEventBus()
+        revocations = RevocationList()
+        revocations.subscribe(events)
+        policies = load_policies(POLICY_SERVICES).values()
+        catalog = RoleCatalog(built_in_roles(policies), grantable(policies))
+        deps = AuthDeps(db=router, events=events, revoker=Revoker(events, None, 900), roles=catalog)
+        tenant_a, tenant_b = uuid7(), uuid7()
+        directory = FixedTenants(
+            [
+                tenant(PLATFORM_TENANT_ID, "platform"),
+                tenant(tenant_a, "tenant-a"),
+                tenant(tenant_b, "tenant-b"),
+            ]
+        )
+        principals = NamedPrincipals()
+        server = await create_server(
+            admin_bindings(deps), address="127.0.0.1:0", authenticator=principals, tenant_directory=directory
+        )
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+        mesh = AdminMesh(
+            router=router,
+            deps=deps,
+            server=server,
+            channel=channel,
+            principals=principals,
+            directory=directory,
+            revocations=revocations,
+            tenant_a=tenant_a,
+            tenant_b=tenant_b,
+        )
+        mesh.principal("admin-a", tenant_a, roles=[TENANT_ADMIN])
+        mesh.principal("admin-b", tenant_b, roles=[TENANT_ADMIN])
+        mesh.principal("member-a", tenant_a, roles=[MEMBER])
+        mesh.principal("platform", PLATFORM_TENANT_ID, roles=[PLATFORM_ADMIN])
+        yield mesh
+    finally:
+        if channel is not None:
+            await channel.close()
+        if server is not None:
+            await server.stop(0.2)
+        await router.dispose()

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from services.runtime.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    TenantmeshError,
+    Unauthenticated,
+    Unavailable,
+    describe,
+)
+from services.runtime.rich_status import STATUS_DETAILS_KEY, reason_of, to_status_proto, trailing_metadata
+
+
+def _unpack(status: status_pb2.Status, kind: type[object]) -> list[object]:
+    found = []
+    for detail in status.details:
+        message = kind()
+        if detail.Unpack(message):
+            found.append(message)
+    return found
+
+
+def test_error_info_has_reason_domain_and_metadata() -> None:
+    error = NotFound("no such tenant", reason="TENANT_NOT_FOUND", metadata={"tenant_id": "t-1"})
+    status = to_status_proto(describe(error))
+    assert status.code == code_pb2.NOT_FOUND
+    assert status.message == "no such tenant"
+    [info] = _unpack(status, error_details_pb2.ErrorInfo)
+    assert isinstance(info, error_details_pb2.ErrorInfo)
+    assert info.domain == "tenantmesh.dev"
+    assert info.reason == "TENANT_NOT_FOUND"
+    assert dict(info.metadata) == {"tenant_id": "t-1"}
+    assert _unpack(status, error_details_pb2.BadRequest) == []
+    assert _unpack(status, error_details_pb2.RetryInfo) == []
+
+
+def test_bad_request_lists_every_violation() -> None:
+    error = InvalidArgument(
+        "bad",
+        violations=[
+            FieldViolation("tenant.slug", "does not match"),
+            FieldViolation('tenant.labels["A"]', "bad key", reason="LABEL_KEY_INVALID"),
+        ],
+    )
+    status = to_status_proto(describe(error))
+    assert status.code == code_pb2.INVALID_ARGUMENT
+    [bad_request] = _unpack(status, error_details_pb2.BadRequest)
+    assert isinstance(bad_request, error_details_pb2.BadRequest)
+    assert [(v.field, v.reason) for v in bad_request.field_violations] == [
+        ("tenant.slug", "FIELD_INVALID"),
+        ('tenant.labels["A"]', "LABEL_KEY_INVALID"),
+    ]
+    [info] = _unpack(status, error_details_pb2.ErrorInfo)
+    assert isinstance(info, error_details_pb2.ErrorInfo)
+    assert info.reason == "FIELD_INVALID"
+
+
+def test_retry_info_carries_the_delay() -> None:
+    status = to_status_proto(describe(ResourceExhausted("slow down", retry_after=1.5, reason="RATE_LIMITED")))
+    assert status.code == code_pb2.RESOURCE_EXHAUSTED
+    [retry] = _unpack(status, error_details_pb2.RetryInfo)
+    assert isinstance(retry, error_details_pb2.RetryInfo)
+    assert retry.retry_delay.ToMilliseconds() == 1500
+
+
+def test_trailer_is_the_serialized_status() -> None:
+    error = describe(Aborted("changed"))
+    [(key, value)] = trailing_metadata(error)
+    assert key == STATUS_DETAILS_KEY == "grpc-status-details-bin"
+    assert status_pb2.Status.FromString(value) == to_status_proto(error)
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "reason"),
+    [
+        (InvalidArgument("x"), grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID"),
+        (NotFound("x"), grpc.StatusCode.NOT_FOUND, "NOT_FOUND"),
+        (AlreadyExists("x"), grpc.StatusCode.ALREADY_EXISTS, "ALREADY_EXISTS"),
+        (FailedPrecondition("x"), grpc.StatusCode.FAILED_PRECONDITION, "FAILED_PRECONDITION"),
+        (Aborted("x"), grpc.StatusCode.ABORTED, "ETAG_MISMATCH"),
+        (Unauthenticated("x"), grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED"),
+        (PermissionDenied("x"), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED"),
+        (ResourceExhausted("x"), grpc.StatusCode.RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED"),
+        (Unavailable("x"), grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE"),
+        (TenantmeshError("x"), grpc.StatusCode.INTERNAL, "INTERNAL"),
+    ],
+)
+def test_each_error_type_maps_to_its_code(error: TenantmeshError, code: grpc.StatusCode, reason: str) -> None:
+    described = describe(error)
+    assert (described.code, described.reason) == (code, reason)
+    assert to_status_proto(described).code == code.value[0]
+
+
+def test_reason_of_domain_error_and_unknown_exception() -> None:
+    assert reason_of(Unavailable("x", reason="PROVISIONING_FAILED")) == "PROVISIONING_FAILED"
+    assert reason_of(RuntimeError("boom")) == "INTERNAL"
