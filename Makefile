@@ -79,6 +79,7 @@ bench-tenants: $(STAMP)
 	$(PY) -m tests.bench.bench_tenants
 
 bench-edge: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) -m tests.bench.bench_edge
 
 clean:

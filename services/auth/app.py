@@ -54,7 +54,7 @@ class AuthApp:
 
     def __init__(self, runtime: Runtime, settings: AuthSettings | None = None) -> None:
         self._runtime = runtime
-        self.settings = settings or load_auth_settings(runtime.settings.data_dir)
+        self.settings = settings or load_auth_settings(runtime.settings.data_dir, runtime.settings.environment)
         policies = platform_policies()
         self.keys = SigningKeyStore(
             runtime.db, KeyEncryption(self.settings.key_encryption_key), self.settings.access_token_ttl_seconds

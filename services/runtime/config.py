@@ -64,6 +64,9 @@ class Settings:
     # token services use for internal calls (lifecycle, tenant lookups). In the
     # embedded default it is generated into the data directory on first start.
     service_api_key: str | None
+    # The variables these settings were read from; services read their own
+    # settings from the same source (tests pass a mapping, not os.environ).
+    environment: Mapping[str, str]
 
     def address_of(self, service: str) -> str:
         try:
@@ -145,7 +148,8 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Reads every setting from ``env`` (default: the process environment)."""
-    read = EnvReader(os.environ if env is None else env)
+    source = dict(os.environ if env is None else env)
+    read = EnvReader(source)
     data_dir = Path(read.get("TENANTMESH_DATA_DIR", ".data", str)).resolve()
     database_url = read.get("DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'core.db'}", str)
     if not database_url.startswith(("sqlite+aiosqlite://", "mysql+asyncmy://")):
@@ -182,6 +186,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_interval_seconds=read.positive("TENANTMESH_RECONCILE_INTERVAL_SECONDS", 30.0),
         provisioning_lease_seconds=read.positive("TENANTMESH_PROVISIONING_LEASE_SECONDS", 60.0),
         version=read.get("TENANTMESH_VERSION", "0.1.0", str),
+        environment=source,
         service_api_key=read.raw("TENANTMESH_SERVICE_API_KEY")
         or _read_secret_file(data_dir / "secrets" / "service-api-key"),
     )

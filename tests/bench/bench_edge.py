@@ -44,7 +44,15 @@ from services.mesh.devtls import DevTls, ensure_dev_tls
 from services.mesh.edge_config import EdgeSettings
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.runner import upstreams_for
-from tests.bench.common import TenantsService, bench_settings, print_table, quiet_driver_notes, tenants_service, verdict
+from tests.bench.common import (
+    TenantsService,
+    bench_settings,
+    load_note,
+    print_table,
+    quiet_driver_notes,
+    tenants_service,
+    verdict,
+)
 from tests.bench.mariadb import Server, drop_databases
 
 TRIVIAL_PATH = "/v1/meta/server-info"
@@ -266,6 +274,7 @@ def report(args: argparse.Namespace, backend: str, runs: Sequence[WorkerRun]) ->
     print(f"== bench_edge  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"   {platform.node()}  {platform.machine()}  {cpus} vCPU  Python {platform.python_version()}")
+    print(f"   {load_note()}")
     print(
         f"   wrk HTTP/1.1 over TLS, {args.connections} connections, {args.threads} threads, "
         f"{args.seconds:g} s x {args.rounds} rounds per endpoint (alternating); median round shown"

@@ -44,7 +44,15 @@ from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.runtime.db import DatabaseRouter, MigrationSet, upgrade_core
 from services.tenants.app import CORE_MIGRATIONS, TENANT_MIGRATIONS
-from tests.bench.common import bench_settings, percentile, print_table, quiet_driver_notes, tenants_service, verdict
+from tests.bench.common import (
+    bench_settings,
+    load_note,
+    percentile,
+    print_table,
+    quiet_driver_notes,
+    tenants_service,
+    verdict,
+)
 from tests.bench.mariadb import ConnectionPeaks, ConnectionSampler, Server, drop_databases, fetch_all, like_prefix
 
 DEFAULT_URL = "mysql+asyncmy://root@127.0.0.1:3306/tm_bench"
@@ -402,7 +410,9 @@ def report(
     n = args.tenants
     print()
     print(f"== bench_tenants  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}  run {names.run_id}")
-    print(f"   {platform.node()}  {platform.machine()}  {_cpus()} vCPU  Python {platform.python_version()}")
+    print(
+        f"   {platform.node()}  {platform.machine()}  {_cpus()} vCPU  Python {platform.python_version()}  {load_note()}"
+    )
     print(f"   server {args.mysql_url.split('@')[-1]} ({server_version})  core db {names.core_db}")
     print()
     print(f"-- Provisioning through the service (gRPC CreateTenant, {args.concurrency} concurrent clients)")

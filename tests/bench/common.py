@@ -115,3 +115,12 @@ def print_table(rows: Sequence[tuple[str, str]], indent: str = "  ") -> None:
     width = max((len(k) for k, _ in rows), default=0)
     for key, value in rows:
         print(f"{indent}{key.ljust(width)}  {value}", flush=True)
+
+
+_START_LOAD = os.getloadavg()
+
+
+def load_note() -> str:
+    """The load before the benchmark started: other work on the machine skews the numbers."""
+    one, five, _ = _START_LOAD
+    return f"load average before the run: {one:.2f} (1 min), {five:.2f} (5 min)"

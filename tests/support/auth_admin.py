@@ -13,7 +13,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,11 @@ from services.auth.revocation import Revoker
 from services.auth.roles import RoleCatalog
 from services.runtime.access import load_policies
 from services.runtime.auth.claims import AccessClaims
-from services.runtime.auth.revocation import RevocationList
+from services.runtime.auth.revocation import REVOKED_EVENT, Revocation, RevocationList
 from services.runtime.context import PLATFORM_TENANT_ID, Principal, TenantContext, TenantDatabaseRef
 from services.runtime.db import DatabaseRouter, MigrationSet, upgrade_core
 from services.runtime.errors import Unauthenticated
-from services.runtime.events import InProcessEventBus
+from services.runtime.events import Event, InProcessEventBus
 from services.runtime.ids import uuid7
 from services.runtime.interceptors.chain import IncomingCall
 from services.runtime.server import RunningServer, create_server
@@ -137,6 +137,14 @@ class AdminMesh:
     revocations: RevocationList
     tenant_a: str
     tenant_b: str
+    # Every revocation published, in order: (kind, key, tenant_id) is what tests compare.
+    published: list[Revocation] = field(default_factory=list)
+
+    def revoked(self) -> list[tuple[str, str, str]]:
+        return [(r.kind, r.key, r.tenant_id) for r in self.published]
+
+    async def _on_revoked(self, event: Event) -> None:
+        self.published.append(Revocation.from_dict(event.payload))
 
     def principal(self, name: str, tenant_id: str, roles: Iterable[str] = (), permissions: Iterable[str] = ()) -> str:
         """Registers a caller: the permissions of ``roles`` plus ``permissions``; returns its name."""
@@ -249,6 +257,7 @@ async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
             tenant_a=tenant_a,
             tenant_b=tenant_b,
         )
+        events.subscribe(REVOKED_EVENT, mesh._on_revoked)
         mesh.principal("admin-a", tenant_a, roles=[TENANT_ADMIN])
         mesh.principal("admin-b", tenant_b, roles=[TENANT_ADMIN])
         mesh.principal("member-a", tenant_a, roles=[MEMBER])
