@@ -9,6 +9,7 @@ from pathlib import Path
 from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, auth_service_pb2, auth_service_pb2_grpc
 
 from services.auth.admin_servicers import admin_bindings
+from services.auth.audit import TenantLifecycleAuditor
 from services.auth.auth_servicer import AuthServicer, SigningKeyServicer
 from services.auth.bootstrap import BootstrapResult, bootstrap
 from services.auth.deps import AuthDeps
@@ -77,6 +78,7 @@ class AuthApp:
             LoginThrottle(ThrottlePolicy(self.settings.login_lock_seconds, self.settings.login_max_lock_seconds)),
         )
         self.bootstrap_result: BootstrapResult | None = None
+        runtime.events.subscribe("tenant.", TenantLifecycleAuditor(runtime.db).on_tenant_event)
 
     def bindings(self) -> Sequence[ServiceBinding]:
         auth = AuthServicer(self.sessions, self.keys)

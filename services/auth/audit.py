@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth.models import AuditEventRow
 from services.runtime.clock import utcnow
 from services.runtime.context import principal_var, request_id_var
+from services.runtime.db import DatabaseRouter
+from services.runtime.events import Event
 from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
 
@@ -84,3 +86,32 @@ async def list_events(
     events = rows[: page.size]
     token = encode_token(events[-1].audit_event_id, marker) if len(rows) > page.size else ""
     return AuditPage(events=events, next_page_token=token)
+
+
+class TenantLifecycleAuditor:
+    """Writes the tenants service's lifecycle events into the audit log.
+
+    The tenants service owns tenants, the auth service owns the audit log; they
+    meet through events, which carry the actor and request id of the call that
+    caused them.
+    """
+
+    def __init__(self, db: DatabaseRouter) -> None:
+        self._db = db
+
+    async def on_tenant_event(self, event: Event) -> None:
+        async with self._db.core_session() as session:
+            session.add(
+                AuditEventRow(
+                    audit_event_id=uuid7(),
+                    tenant_id=event.tenant_id or "",
+                    action=event.type,
+                    actor=event.actor[:80],
+                    target=f"tenant:{event.tenant_id}",
+                    client_address="",
+                    request_id=event.request_id[:128],
+                    details_json=json.dumps({k: str(v) for k, v in event.payload.items()}, sort_keys=True),
+                    create_time=utcnow(),
+                )
+            )
+            await session.commit()

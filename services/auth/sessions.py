@@ -120,7 +120,15 @@ class SessionManager:
 
     async def _login_failed(self, keys: tuple[ThrottleKey, ThrottleKey], tenant: str, email: str, why: str) -> Tokens:
         async with self._db.core_session() as session:
-            await self._throttle.failed(session, keys)
+            locked = await self._throttle.failed(session, keys)
+            for key in locked:
+                audit.record(
+                    session,
+                    "auth.login.locked",
+                    actor="anonymous",
+                    target=key[:120],
+                    client_address=client_address_var.get(),
+                )
             audit.record(
                 session,
                 "auth.login.failed",

@@ -57,8 +57,10 @@ class LoginThrottle:
         if wait > 0:
             raise ResourceExhausted("too many failed logins; try again later", reason="LOGIN_LOCKED", retry_after=wait)
 
-    async def failed(self, session: AsyncSession, keys: Sequence[ThrottleKey]) -> None:
+    async def failed(self, session: AsyncSession, keys: Sequence[ThrottleKey]) -> list[str]:
+        """Counts a failure against every key; returns the keys this failure locked."""
         now = utcnow()
+        locked = []
         for key in keys:
             row = await session.get(LoginThrottleRow, key.key, with_for_update=True)
             if row is None:
@@ -70,6 +72,8 @@ class LoginThrottle:
             if excess >= 0:
                 seconds = min(self._policy.lock_seconds * 2 ** min(excess, 16), self._policy.max_lock_seconds)
                 row.locked_until = now + timedelta(seconds=seconds)
+                locked.append(key.key)
+        return locked
 
     async def succeeded(self, session: AsyncSession, key: ThrottleKey) -> None:
         await session.execute(delete(LoginThrottleRow).where(LoginThrottleRow.throttle_key == key.key))

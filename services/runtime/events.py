@@ -19,11 +19,17 @@ from typing import Any, Protocol
 
 import redis.asyncio as redis
 
+from services.runtime.context import principal_var, request_id_var
 from services.runtime.ids import uuid7
 
 log = logging.getLogger("tenantmesh.events")
 
 CHANNEL = "tenantmesh.events"
+
+
+def _current_actor() -> str:
+    principal = principal_var.get()
+    return principal.subject if principal is not None else "system"
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,9 @@ class Event:
     payload: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=uuid7)
     time: float = field(default_factory=time.time)
+    # Who caused it and in which call: taken from the publishing call's context.
+    actor: str = field(default_factory=_current_actor)
+    request_id: str = field(default_factory=request_id_var.get)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -46,6 +55,8 @@ class Event:
             payload=dict(data.get("payload") or {}),
             id=str(data["id"]),
             time=float(data["time"]),
+            actor=str(data.get("actor", "system")),
+            request_id=str(data.get("request_id", "")),
         )
 
 
