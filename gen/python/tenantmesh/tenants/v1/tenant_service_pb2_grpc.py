@@ -129,7 +129,7 @@ class TenantServiceServicer:
         """Suspends an ACTIVE tenant: every service refuses its calls until resumed.
         Suspending a SUSPENDED tenant is a no-op.
         Errors: NOT_FOUND (TENANT_NOT_FOUND), ABORTED (ETAG_MISMATCH),
-        FAILED_PRECONDITION (TENANT_STATE_CONFLICT).
+        FAILED_PRECONDITION (TENANT_STATE_CONFLICT, PLATFORM_TENANT_PROTECTED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -148,7 +148,9 @@ class TenantServiceServicer:
         """Deletes a tenant: every tenant-scoped service drops its data, the tenant
         database is dropped, the slug is released and a DELETED tombstone stays.
         Errors: NOT_FOUND (TENANT_NOT_FOUND, also for an already deleted tenant),
-        ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT).
+        ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT,
+        PLATFORM_TENANT_PROTECTED), UNAVAILABLE (PURGE_INCOMPLETE: the tenant stays
+        DELETING and the purge is finished by the reconciler or a retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -60,7 +60,7 @@ class TenantServiceStub:
     """Suspends an ACTIVE tenant: every service refuses its calls until resumed.
     Suspending a SUSPENDED tenant is a no-op.
     Errors: NOT_FOUND (TENANT_NOT_FOUND), ABORTED (ETAG_MISMATCH),
-    FAILED_PRECONDITION (TENANT_STATE_CONFLICT).
+    FAILED_PRECONDITION (TENANT_STATE_CONFLICT, PLATFORM_TENANT_PROTECTED).
     """
     ResumeTenant: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.ResumeTenantRequest, _tenant_service_pb2.ResumeTenantResponse]
     """Resumes a SUSPENDED tenant.
@@ -71,7 +71,9 @@ class TenantServiceStub:
     """Deletes a tenant: every tenant-scoped service drops its data, the tenant
     database is dropped, the slug is released and a DELETED tombstone stays.
     Errors: NOT_FOUND (TENANT_NOT_FOUND, also for an already deleted tenant),
-    ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT).
+    ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT,
+    PLATFORM_TENANT_PROTECTED), UNAVAILABLE (PURGE_INCOMPLETE: the tenant stays
+    DELETING and the purge is finished by the reconciler or a retry).
     """
     GetCurrentTenant: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.GetCurrentTenantRequest, _tenant_service_pb2.GetCurrentTenantResponse]
     """Returns the tenant the call is made for (its `x-tenant-id` header), after
@@ -118,7 +120,7 @@ class TenantServiceAsyncStub(TenantServiceStub):
     """Suspends an ACTIVE tenant: every service refuses its calls until resumed.
     Suspending a SUSPENDED tenant is a no-op.
     Errors: NOT_FOUND (TENANT_NOT_FOUND), ABORTED (ETAG_MISMATCH),
-    FAILED_PRECONDITION (TENANT_STATE_CONFLICT).
+    FAILED_PRECONDITION (TENANT_STATE_CONFLICT, PLATFORM_TENANT_PROTECTED).
     """
     ResumeTenant: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.ResumeTenantRequest, _tenant_service_pb2.ResumeTenantResponse]  # type: ignore[assignment]
     """Resumes a SUSPENDED tenant.
@@ -129,7 +131,9 @@ class TenantServiceAsyncStub(TenantServiceStub):
     """Deletes a tenant: every tenant-scoped service drops its data, the tenant
     database is dropped, the slug is released and a DELETED tombstone stays.
     Errors: NOT_FOUND (TENANT_NOT_FOUND, also for an already deleted tenant),
-    ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT).
+    ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT,
+    PLATFORM_TENANT_PROTECTED), UNAVAILABLE (PURGE_INCOMPLETE: the tenant stays
+    DELETING and the purge is finished by the reconciler or a retry).
     """
     GetCurrentTenant: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.GetCurrentTenantRequest, _tenant_service_pb2.GetCurrentTenantResponse]  # type: ignore[assignment]
     """Returns the tenant the call is made for (its `x-tenant-id` header), after
@@ -203,7 +207,7 @@ class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
         """Suspends an ACTIVE tenant: every service refuses its calls until resumed.
         Suspending a SUSPENDED tenant is a no-op.
         Errors: NOT_FOUND (TENANT_NOT_FOUND), ABORTED (ETAG_MISMATCH),
-        FAILED_PRECONDITION (TENANT_STATE_CONFLICT).
+        FAILED_PRECONDITION (TENANT_STATE_CONFLICT, PLATFORM_TENANT_PROTECTED).
         """
 
     @_abc_1.abstractmethod
@@ -226,7 +230,9 @@ class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
         """Deletes a tenant: every tenant-scoped service drops its data, the tenant
         database is dropped, the slug is released and a DELETED tombstone stays.
         Errors: NOT_FOUND (TENANT_NOT_FOUND, also for an already deleted tenant),
-        ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT).
+        ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT,
+        PLATFORM_TENANT_PROTECTED), UNAVAILABLE (PURGE_INCOMPLETE: the tenant stays
+        DELETING and the purge is finished by the reconciler or a retry).
         """
 
     @_abc_1.abstractmethod
