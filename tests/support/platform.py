@@ -53,7 +53,8 @@ class Platform:
 
     async def login(self, tenant: str, email: str, password: str) -> auth_service_pb2.TokenSet:
         response = await self.auth.Login(auth_service_pb2.LoginRequest(tenant=tenant, email=email, password=password))
-        return response.tokens
+        tokens: auth_service_pb2.TokenSet = response.tokens
+        return tokens
 
     async def admin_token(self) -> str:
         return (await self.login("platform", ADMIN_EMAIL, ADMIN_PASSWORD)).access_token
@@ -63,7 +64,8 @@ class Platform:
             tenant_service_pb2.CreateTenantRequest(tenant=tenant_pb2.Tenant(slug=slug)),
             metadata=bearer(await self.admin_token()),
         )
-        return response.tenant
+        tenant: tenant_pb2.Tenant = response.tenant
+        return tenant
 
 
 @contextlib.asynccontextmanager
