@@ -19,7 +19,7 @@ from services.tenants.app import TenantsApp
 from tests.support.mesh import mesh_settings
 
 ADMIN_EMAIL = "admin@example.test"
-ADMIN_PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - a test fixture's password
+ADMIN_PASSWORD = "correct-horse-battery-staple"
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
