@@ -61,9 +61,10 @@ def api_key_hash(api_key: str) -> str:
 
 
 def new_api_key() -> tuple[str, str]:
-    """A fresh key ``tmk_<prefix>_<secret>`` and its prefix (8 hex characters, shown to tell keys apart)."""
-    prefix = secrets.token_hex(4)
-    return f"{API_KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}", prefix
+    """A fresh key ``tmk_<8 hex>_<secret>`` and what is shown to tell keys apart: its first
+    characters up to the secret, ``tmk_<8 hex>`` (as the bootstrap service account's)."""
+    prefix = f"{API_KEY_SCHEME}_{secrets.token_hex(4)}"
+    return f"{prefix}_{secrets.token_urlsafe(32)}", prefix
 
 
 # -- queries (callers own the transaction) --------------------------------------------------------

@@ -36,7 +36,11 @@ async def test_add_membership_by_email_makes_an_existing_user_a_member(mesh: Adm
     assert added.etag == "1"
     assert (await mesh.admin_b.users.GetUser(pb.GetUserRequest(user_id=user.user_id))).user.email == user.email
     (event,) = await mesh.rows(AuditEventRow, AuditEventRow.action == "auth.membership.added")
-    assert (event.tenant_id, event.target, event.actor) == (mesh.tenant_b, f"user:{user.user_id}", mesh.subject("admin-b"))
+    assert (event.tenant_id, event.target, event.actor) == (
+        mesh.tenant_b,
+        f"user:{user.user_id}",
+        mesh.subject("admin-b"),
+    )
 
 
 async def test_add_membership_defaults_to_member(mesh: AdminMesh) -> None:
@@ -88,7 +92,9 @@ async def test_nobody_grants_permissions_they_do_not_hold(mesh: AdminMesh) -> No
         grpc.StatusCode.PERMISSION_DENIED,
         "PERMISSION_ESCALATION",
     )
-    await expect_error(desk.create_user(roles=["tenant-admin"]), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_ESCALATION")
+    await expect_error(
+        desk.create_user(roles=["tenant-admin"]), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_ESCALATION"
+    )
     assert await mesh.counts() == before
     added = await desk.memberships.AddMembership(pb.AddMembershipRequest(email=user.email))
     await expect_error(
@@ -139,7 +145,9 @@ async def test_update_membership_replaces_roles_then_revokes_the_members_tokens_
     assert not mesh.token_revoked(subject, mesh.tenant_b, issued)
     # A token issued after the change (a new login) works.
     assert not mesh.token_revoked(subject, mesh.tenant_a, issued + 3)
-    (row,) = await mesh.rows(MembershipRow, MembershipRow.tenant_id == mesh.tenant_a, MembershipRow.user_id == user.user_id)
+    (row,) = await mesh.rows(
+        MembershipRow, MembershipRow.tenant_id == mesh.tenant_a, MembershipRow.user_id == user.user_id
+    )
     assert row.revision == 2
     (event,) = await mesh.rows(AuditEventRow, AuditEventRow.action == "auth.membership.updated")
     assert event.details_json == '{"roles": "auditor,member"}'
@@ -169,7 +177,9 @@ async def test_update_membership_errors_change_and_revoke_nothing(mesh: AdminMes
             "MEMBERSHIP_NOT_FOUND",
         )
     assert await mesh.counts() == before
-    (row,) = await mesh.rows(MembershipRow, MembershipRow.tenant_id == mesh.tenant_a, MembershipRow.user_id == user.user_id)
+    (row,) = await mesh.rows(
+        MembershipRow, MembershipRow.tenant_id == mesh.tenant_a, MembershipRow.user_id == user.user_id
+    )
     assert (row.roles_json, row.revision) == ('["tenant-admin"]', 2)
     # The failures revoked nothing more.
     assert len(mesh.revoked()) == 1
@@ -178,7 +188,9 @@ async def test_update_membership_errors_change_and_revoke_nothing(mesh: AdminMes
 async def test_update_membership_to_the_same_roles_is_a_no_op(mesh: AdminMesh) -> None:
     user = (await mesh.admin_a.create_user()).user
     issued = issued_before_now()
-    same = (await mesh.admin_a.memberships.UpdateMembership(update_request(user.user_id, "member", etag="1"))).membership
+    same = (
+        await mesh.admin_a.memberships.UpdateMembership(update_request(user.user_id, "member", etag="1"))
+    ).membership
     assert same.etag == "1"
     assert not mesh.token_revoked(f"user:{user.user_id}", mesh.tenant_a, issued)
     assert mesh.revoked() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -13,7 +14,7 @@ from tenantmesh.auth.v1 import user_pb2
 from services.auth.models import AuditEventRow, MembershipRow, UserRow
 from services.runtime.context import PLATFORM_TENANT_ID
 from tests.support.auth_admin import PASSWORD, AdminMesh, admin_mesh, issued_before_now, unique_email
-from tests.support.errors import expect_error, violation_fields
+from tests.support.errors import assert_error, expect_error, violation_fields
 
 
 @pytest.fixture
@@ -68,7 +69,9 @@ async def test_create_user_with_a_taken_email_writes_nothing(mesh: AdminMesh) ->
 async def test_create_user_refuses_weak_passwords_and_unknown_roles_without_writing(mesh: AdminMesh) -> None:
     before = await mesh.counts()
     weak = pb.CreateUserRequest(user=user_pb2.User(email=unique_email()), password="password1234")
-    error = await expect_error(mesh.admin_a.users.CreateUser(weak), grpc.StatusCode.INVALID_ARGUMENT, "PASSWORD_TOO_WEAK")
+    error = await expect_error(
+        mesh.admin_a.users.CreateUser(weak), grpc.StatusCode.INVALID_ARGUMENT, "PASSWORD_TOO_WEAK"
+    )
     assert violation_fields(error) == {"password"}
     error = await expect_error(
         mesh.admin_a.create_user(roles=["member", "no-such-role"]), grpc.StatusCode.INVALID_ARGUMENT, "ROLE_NOT_FOUND"
@@ -83,7 +86,9 @@ async def test_create_user_refuses_weak_passwords_and_unknown_roles_without_writ
     before = await mesh.counts()
     await expect_error(mesh.admin_a.create_user(roles=["b-only"]), grpc.StatusCode.INVALID_ARGUMENT, "ROLE_NOT_FOUND")
     no_email = pb.CreateUserRequest(user=user_pb2.User(display_name="x"), password=PASSWORD)
-    error = await expect_error(mesh.admin_a.users.CreateUser(no_email), grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID")
+    error = await expect_error(
+        mesh.admin_a.users.CreateUser(no_email), grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID"
+    )
     assert violation_fields(error) == {"user.email"}
     assert await mesh.counts() == before
 
@@ -173,7 +178,9 @@ async def test_list_users_refuses_foreign_or_tampered_page_tokens(mesh: AdminMes
         "PAGE_TOKEN_INVALID",
     )
     await expect_error(
-        mesh.admin_a.users.ListUsers(pb.ListUsersRequest(page_size=-1)), grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID"
+        mesh.admin_a.users.ListUsers(pb.ListUsersRequest(page_size=-1)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "FIELD_INVALID",
     )
 
 
@@ -242,6 +249,7 @@ async def test_disable_user_is_for_platform_admins_and_revokes_every_tenant(mesh
     assert disabled.etag == "2"
     assert mesh.token_revoked(subject, mesh.tenant_a, issued)
     assert mesh.token_revoked(subject, mesh.tenant_b, issued)
+    assert mesh.revoked() == [("subject", subject, "")]
     (event,) = await mesh.rows(AuditEventRow, AuditEventRow.action == "auth.user.disabled")
     assert (event.tenant_id, event.target) == (mesh.tenant_a, subject)
 
@@ -260,7 +268,7 @@ async def test_disable_user_needs_a_member_of_the_named_tenant(mesh: AdminMesh) 
     )
     (row,) = await mesh.rows(UserRow, UserRow.user_id == user.user_id)
     assert not row.disabled
-    assert not mesh.token_revoked(f"user:{user.user_id}", mesh.tenant_b, issued_before_now())
+    assert mesh.revoked() == []
 
 
 async def test_a_user_in_two_tenants_is_one_user(mesh: AdminMesh) -> None:
@@ -272,3 +280,18 @@ async def test_a_user_in_two_tenants_is_one_user(mesh: AdminMesh) -> None:
     assert seen_from_b.display_name == "Renamed"
     memberships = await mesh.rows(MembershipRow, MembershipRow.user_id == user.user_id)
     assert {m.tenant_id for m in memberships} == {mesh.tenant_a, mesh.tenant_b}
+
+
+async def test_concurrent_creates_of_one_email_make_one_user(mesh: AdminMesh) -> None:
+    email = unique_email()
+    results = await asyncio.gather(
+        mesh.admin_a.create_user(email), mesh.admin_b.create_user(email), return_exceptions=True
+    )
+    created = [r for r in results if not isinstance(r, BaseException)]
+    failed = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(created) == 1
+    assert len(failed) == 1
+    assert_error(failed[0], grpc.StatusCode.ALREADY_EXISTS, "USER_EMAIL_TAKEN")
+    assert len(await mesh.rows(UserRow, UserRow.email == email)) == 1
+    assert len(await mesh.rows(MembershipRow)) == 1
+    assert len(await mesh.rows(AuditEventRow)) == 1

@@ -12,7 +12,7 @@ from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 from services.runtime.app import Runtime
 from services.runtime.events import Event, RedisEventBus
 from services.runtime.interceptors.authentication import OpenAccessAuthenticator
-from tests.support.mesh import tenants_service, mesh_settings
+from tests.support.mesh import mesh_settings, tenants_service
 
 
 async def test_event_published_by_one_bus_reaches_the_other(redis_url: str) -> None:

@@ -48,9 +48,7 @@ ADMIN_SERVICES = [
 ]
 # Built-in roles are derived from these services' declared permissions: every auth RPC.
 POLICY_SERVICES = [
-    service.full_name
-    for module in (pb, auth_service_pb2)
-    for service in module.DESCRIPTOR.services_by_name.values()
+    service.full_name for module in (pb, auth_service_pb2) for service in module.DESCRIPTOR.services_by_name.values()
 ]
 PASSWORD = "correct horse battery staple"
 TABLES: tuple[Any, ...] = (UserRow, MembershipRow, RoleRow, ServiceAccountRow, AuditEventRow)
@@ -210,7 +208,9 @@ class AdminMesh:
         found: dict[str, int] = {}
         async with self.router.core_session() as session:
             for model in TABLES:
-                found[model.__tablename__] = int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+                found[model.__tablename__] = int(
+                    (await session.execute(select(func.count()).select_from(model))).scalar_one()
+                )
         return found
 
 

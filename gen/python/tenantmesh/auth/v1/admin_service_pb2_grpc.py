@@ -28,6 +28,10 @@ if _version_not_supported:
 class UserServiceStub:
     """Users of a tenant, for its administrators. A user is created platform-wide
     and made a member of the calling tenant in one step.
+
+    Granting roles (here and in MembershipService, RoleService,
+    ServiceAccountService) never gives more than the caller holds: a grant of a
+    permission the caller lacks answers PERMISSION_DENIED (PERMISSION_ESCALATION).
     """
 
     def __init__(self, channel):
@@ -66,6 +70,10 @@ class UserServiceStub:
 class UserServiceServicer:
     """Users of a tenant, for its administrators. A user is created platform-wide
     and made a member of the calling tenant in one step.
+
+    Granting roles (here and in MembershipService, RoleService,
+    ServiceAccountService) never gives more than the caller holds: a grant of a
+    permission the caller lacks answers PERMISSION_DENIED (PERMISSION_ESCALATION).
     """
 
     def CreateUser(self, request, context):
@@ -146,6 +154,10 @@ def add_UserServiceServicer_to_server(servicer, server):
 class UserService:
     """Users of a tenant, for its administrators. A user is created platform-wide
     and made a member of the calling tenant in one step.
+
+    Granting roles (here and in MembershipService, RoleService,
+    ServiceAccountService) never gives more than the caller holds: a grant of a
+    permission the caller lacks answers PERMISSION_DENIED (PERMISSION_ESCALATION).
     """
 
     @staticmethod

@@ -29,6 +29,10 @@ GRPC_VERSION: str
 class UserServiceStub:
     """Users of a tenant, for its administrators. A user is created platform-wide
     and made a member of the calling tenant in one step.
+
+    Granting roles (here and in MembershipService, RoleService,
+    ServiceAccountService) never gives more than the caller holds: a grant of a
+    permission the caller lacks answers PERMISSION_DENIED (PERMISSION_ESCALATION).
     """
 
     @_typing.overload
@@ -56,6 +60,10 @@ class UserServiceStub:
 class UserServiceAsyncStub(UserServiceStub):
     """Users of a tenant, for its administrators. A user is created platform-wide
     and made a member of the calling tenant in one step.
+
+    Granting roles (here and in MembershipService, RoleService,
+    ServiceAccountService) never gives more than the caller holds: a grant of a
+    permission the caller lacks answers PERMISSION_DENIED (PERMISSION_ESCALATION).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -79,6 +87,10 @@ class UserServiceAsyncStub(UserServiceStub):
 class UserServiceServicer(metaclass=_abc_1.ABCMeta):
     """Users of a tenant, for its administrators. A user is created platform-wide
     and made a member of the calling tenant in one step.
+
+    Granting roles (here and in MembershipService, RoleService,
+    ServiceAccountService) never gives more than the caller holds: a grant of a
+    permission the caller lacks answers PERMISSION_DENIED (PERMISSION_ESCALATION).
     """
 
     @_abc_1.abstractmethod
