@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from services.auth import audit
 from services.auth.models import MembershipRow, ServiceAccountRow, UserRow
@@ -52,6 +53,16 @@ def _write_secret(path: Path, value: str) -> None:
 
 
 async def bootstrap(
+    db: DatabaseRouter, settings: AuthSettings, data_dir: Path, configured_service_key: str | None
+) -> BootstrapResult:
+    try:
+        return await _bootstrap(db, settings, data_dir, configured_service_key)
+    except IntegrityError:
+        # Another replica bootstrapped at the same moment; its rows are there now.
+        return await _bootstrap(db, settings, data_dir, configured_service_key)
+
+
+async def _bootstrap(
     db: DatabaseRouter, settings: AuthSettings, data_dir: Path, configured_service_key: str | None
 ) -> BootstrapResult:
     generated_password = None

@@ -179,6 +179,9 @@ class SessionManager:
                 .values(use_time=now)
             )
             if getattr(consumed, "rowcount", 0) != 1:
+                # Detached first: the rollback would expire its attributes, and reading
+                # them afterwards (no implicit IO in async) would fail the revocation.
+                session.expunge(record)
                 await session.rollback()
                 await self._revoke_family(record, "REFRESH_TOKEN_REUSED")
                 raise Unauthenticated(
@@ -186,6 +189,7 @@ class SessionManager:
                 )
             membership = await self._current_membership(session, record)
             if membership is None:
+                session.expunge(record)
                 await session.rollback()
                 await self._revoke_family(record, "MEMBERSHIP_GONE")
                 raise Unauthenticated("the refresh token is not valid", reason="REFRESH_TOKEN_INVALID")

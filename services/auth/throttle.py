@@ -37,7 +37,16 @@ def account_key(tenant: str, email: str, max_failures: int) -> ThrottleKey:
 
 
 def address_key(address: str, max_failures: int) -> ThrottleKey:
-    return ThrottleKey(f"address:{address}"[:320], max_failures)
+    return ThrottleKey(f"address:{_host(address)}"[:320], max_failures)
+
+
+def _host(address: str) -> str:
+    """'ipv4:10.0.0.7:51234' -> 'ipv4:10.0.0.7': a gRPC peer's port changes with every connection."""
+    if address.startswith(("ipv4:", "ipv6:")):
+        host, _, port = address.rpartition(":")
+        if port.isdigit():
+            return host
+    return address
 
 
 class LoginThrottle:

@@ -8,8 +8,11 @@ come from ``TENANTMESH_<SERVICE>_ADDR`` (``host:port``; the host may be an IP
 address, giving a STATIC cluster, or a DNS name, giving a STRICT_DNS cluster that
 balances over every address the name resolves to, e.g. a headless Kubernetes
 Service). Everything else comes from ``TENANTMESH_EDGE_*``. Only the services
-named with ``--services`` are routed; internal packages
-(``tenantmesh.lifecycle.v1``) never are.
+named with ``--services`` are routed (default: tenants and auth). What each one
+serves is read from the descriptor set: the gRPC services of package
+``tenantmesh.<service>.v1`` go to upstream ``<service>``, ``tenantmesh.meta.v1``
+(served by every process) to the first one listed, and internal packages
+(``tenantmesh.lifecycle.v1``) to none.
 
 TLS is required: set TENANTMESH_EDGE_TLS_CERT_FILE and TENANTMESH_EDGE_TLS_KEY_FILE,
 or pass ``--dev-tls DIR`` to generate (once) and use development material.
@@ -22,35 +25,47 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
+
+from services.mesh.apps import INTERNAL_PACKAGES, META_PACKAGE
 from services.mesh.edge_config import (
     DEFAULT_DESCRIPTOR_PATH,
     DEFAULT_TEMPLATE_DIR,
     DEFAULT_TEMPLATE_NAME,
     EdgeSettings,
     Upstream,
+    load_descriptor_set,
     render_envoy_config,
 )
 from services.mesh.settings import load_edge_settings, uses_dev_tls
 from services.runtime.config import SERVICE_NAMES, ConfigError, Settings, load_settings
 
-DEFAULT_SERVICES = ("tenants",)
-# Served by every process; the edge sends it to one service: tenants when routed, else the first listed.
-META_PACKAGE = "tenantmesh.meta.v1"
-META_OWNER = "tenants"
-# Public proto packages each service serves (never an internal one such as tenantmesh.lifecycle.v1).
-# Services not listed here are assumed to serve ``tenantmesh.<name>.v1``.
-SERVICE_PACKAGES: dict[str, tuple[str, ...]] = {
-    "tenants": ("tenantmesh.tenants.v1",),
-}
+DEFAULT_SERVICES = ("tenants", "auth")
+# A public API package is tenantmesh.<service>.v<N>; its services go to the upstream <service>.
+_SERVICE_PACKAGE = re.compile(r"tenantmesh\.([a-z][a-z0-9_]*)\.v[0-9]+")
 
 
-def packages_of(service: str) -> tuple[str, ...]:
-    return SERVICE_PACKAGES.get(service, (f"tenantmesh.{service}.v1",))
+def service_packages(descriptor: Path) -> dict[str, tuple[str, ...]]:
+    """Public proto packages per service, from the descriptor set Envoy transcodes with.
+
+    Only packages that define gRPC services count; ``tenantmesh.meta.v1`` (served by every
+    process, see :func:`upstreams_from_settings`) and the internal packages
+    (``tenantmesh.lifecycle.v1``) are never assigned to a service here.
+    """
+    packages: dict[str, set[str]] = {}
+    for file in load_descriptor_set(descriptor).file:
+        if not file.service or file.package in INTERNAL_PACKAGES or file.package == META_PACKAGE:
+            continue
+        match = _SERVICE_PACKAGE.fullmatch(file.package)
+        if match is not None and match.group(1) in SERVICE_NAMES:
+            packages.setdefault(match.group(1), set()).add(file.package)
+    return {name: tuple(sorted(found)) for name, found in packages.items()}
 
 
 def parse_services(value: str) -> tuple[str, ...]:
@@ -68,17 +83,23 @@ def parse_services(value: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def upstreams_from_settings(settings: Settings, services: Sequence[str]) -> list[Upstream]:
-    """One upstream per service, at its TENANTMESH_<SERVICE>_ADDR."""
-    meta_owner = META_OWNER if META_OWNER in services else services[0]
+def upstreams_from_settings(
+    settings: Settings, services: Sequence[str], packages: Mapping[str, Sequence[str]]
+) -> list[Upstream]:
+    """One upstream per service, at its TENANTMESH_<SERVICE>_ADDR, serving its ``packages``.
+
+    Every process serves ``tenantmesh.meta.v1``; the edge sends it to the first service,
+    as the single-process runner does (services/mesh/runner.py).
+    """
     upstreams = []
-    for name in services:
+    for index, name in enumerate(services):
+        own = tuple(packages.get(name, ()))
+        if not own:
+            raise ConfigError(f"--services: {name} serves no public API in the descriptor set")
         host, _, port = settings.address_of(name).rpartition(":")
-        packages = packages_of(name)
-        if name == meta_owner:
-            packages = (*packages, META_PACKAGE)
+        served = (*own, META_PACKAGE) if index == 0 else own
         # An IPv6 literal may be written in brackets ("[::1]:50051"); Envoy wants it bare.
-        upstreams.append(Upstream(name=name, host=host.strip("[]"), port=int(port), packages=packages))
+        upstreams.append(Upstream(name=name, host=host.strip("[]"), port=int(port), packages=served))
     return upstreams
 
 
@@ -123,7 +144,11 @@ def render(
     if not (template_dir / DEFAULT_TEMPLATE_NAME).is_file():
         raise ConfigError(f"{DEFAULT_TEMPLATE_NAME} not found in {template_dir} (use --template-dir)")
     try:
-        upstreams = upstreams_from_settings(settings, services)
+        packages = service_packages(edge.descriptor_path)
+    except (OSError, DecodeError) as exc:
+        raise ConfigError(f"cannot read the descriptor set {edge.descriptor_path}: {exc}") from None
+    try:
+        upstreams = upstreams_from_settings(settings, services, packages)
         return render_envoy_config(edge, upstreams, template_dir=template_dir)
     except ValueError as exc:  # bad upstream, or packages missing from the descriptor set
         raise ConfigError(str(exc)) from None

@@ -19,8 +19,11 @@ import yaml
 
 from services.mesh import apps, render
 from services.mesh.devtls import DevTls, ensure_dev_tls
+from services.mesh.edge_config import DEFAULT_DESCRIPTOR_PATH
 from services.mesh.envoy_process import validate_config
-from services.runtime.config import SERVICE_NAMES
+from services.mesh.runner import upstreams_for
+from services.runtime.config import load_settings
+from tests.support.platform import platform
 
 pytestmark = pytest.mark.edge
 
@@ -63,7 +66,8 @@ async def run_render(env: dict[str, str], *args: str) -> tuple[int, str, str]:
 
 
 def clusters(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {c["name"]: c for c in config["static_resources"]["clusters"]}
+    """The upstream clusters; the edge's own ("_" names, e.g. for fetching the JWKS) are left out."""
+    return {c["name"]: c for c in config["static_resources"]["clusters"] if not c["name"].startswith("_")}
 
 
 def endpoint(cluster: dict[str, Any]) -> tuple[str, int]:
@@ -79,29 +83,46 @@ def transcoded_services(config: dict[str, Any]) -> list[str]:
     return services
 
 
-@pytest.mark.parametrize(("addr", "host"), [("127.0.0.1:50061", "127.0.0.1"), ("[::1]:50061", "::1")])
-async def test_ip_upstream_renders_a_valid_static_cluster(tls: DevTls, tmp_path: Path, addr: str, host: str) -> None:
+@pytest.mark.parametrize(
+    ("addrs", "hosts"),
+    [
+        (("127.0.0.1:50061", "127.0.0.1:50062"), ("127.0.0.1", "127.0.0.1")),
+        (("[::1]:50061", "[::1]:50062"), ("::1", "::1")),
+    ],
+)
+async def test_ip_upstreams_render_valid_static_clusters(
+    tls: DevTls, tmp_path: Path, addrs: tuple[str, str], hosts: tuple[str, str]
+) -> None:
     output = tmp_path / "envoy.yaml"
-    env = base_env(tls, TENANTMESH_TENANTS_ADDR=addr, TENANTMESH_EDGE_CONCURRENCY="2")
-    code, out, err = await run_render(env, "--output", str(output))
+    env = base_env(
+        tls, TENANTMESH_TENANTS_ADDR=addrs[0], TENANTMESH_AUTH_ADDR=addrs[1], TENANTMESH_EDGE_CONCURRENCY="2"
+    )
+    code, out, err = await run_render(env, "--output", str(output))  # default: tenants and auth
     assert code == 0, err
     assert out == ""
     config = yaml.safe_load(output.read_text(encoding="utf-8"))
-    [tenants] = clusters(config).values()
-    assert tenants["name"] == "tenants"
-    assert tenants["type"] == "STATIC"
-    assert endpoint(tenants) == (host, 50061)
+    found = clusters(config)
+    assert set(found) == {"tenants", "auth"}
+    assert all(cluster["type"] == "STATIC" for cluster in found.values())
+    assert endpoint(found["tenants"]) == (hosts[0], 50061)
+    assert endpoint(found["auth"]) == (hosts[1], 50062)
     await validate_config(output)
 
 
-async def test_dns_upstream_renders_a_strict_dns_cluster(tls: DevTls, tmp_path: Path) -> None:
-    env = base_env(tls, TENANTMESH_TENANTS_ADDR="tenants.tenantmesh.svc.cluster.local:50051")
-    code, out, err = await run_render(env)  # to stdout
+async def test_dns_upstreams_render_strict_dns_clusters(tls: DevTls, tmp_path: Path) -> None:
+    # The addresses of deploy/k8s/configmap.yaml: headless Services.
+    env = base_env(
+        tls,
+        TENANTMESH_TENANTS_ADDR="tenants.tenantmesh.svc.cluster.local:50051",
+        TENANTMESH_AUTH_ADDR="auth.tenantmesh.svc.cluster.local:50052",
+    )
+    code, out, err = await run_render(env, "--services", "tenants,auth")  # to stdout
     assert code == 0, err
     config = yaml.safe_load(out)
-    tenants = clusters(config)["tenants"]
-    assert tenants["type"] == "STRICT_DNS"
-    assert endpoint(tenants) == ("tenants.tenantmesh.svc.cluster.local", 50051)
+    for name, port in (("tenants", 50051), ("auth", 50052)):
+        cluster = clusters(config)[name]
+        assert cluster["type"] == "STRICT_DNS"
+        assert endpoint(cluster) == (f"{name}.tenantmesh.svc.cluster.local", port)
     # validate mode resolves nothing, so a DNS name validates as well.
     path = tmp_path / "envoy.yaml"
     path.write_text(out, encoding="utf-8")
@@ -119,14 +140,45 @@ async def test_only_listed_services_are_routed_and_lifecycle_never(tls: DevTls, 
     assert endpoint(clusters(config)["auth"]) == ("127.0.0.1", 50062)
     services = transcoded_services(config)
     assert "tenantmesh.meta.v1.MetaService" in services
-    assert any(s.startswith("tenantmesh.auth.v1.") for s in services)
+    assert "tenantmesh.auth.v1.AuthService" in services
+    assert "tenantmesh.tenants.v1.TenantService" in services
     assert LIFECYCLE not in text
     await validate_config(output)
 
-    code, out, err = await run_render(env)  # default: tenants only
+    code, out, err = await run_render(env, "--services", "tenants")
     assert code == 0, err
     assert set(clusters(yaml.safe_load(out))) == {"tenants"}
     assert "tenantmesh.auth.v1" not in out
+    assert LIFECYCLE not in out
+
+
+def test_packages_come_from_the_descriptor_set() -> None:
+    packages = render.service_packages(DEFAULT_DESCRIPTOR_PATH)
+    assert packages == {"tenants": ("tenantmesh.tenants.v1",), "auth": ("tenantmesh.auth.v1",)}
+    settings = load_settings({})
+    served = {u.name: u.packages for u in render.upstreams_from_settings(settings, render.DEFAULT_SERVICES, packages)}
+    assert served == {
+        "tenants": ("tenantmesh.tenants.v1", "tenantmesh.meta.v1"),
+        "auth": ("tenantmesh.auth.v1",),
+    }
+    # The meta API goes to the first service listed, as in the single-process runner.
+    served = {u.name: u.packages for u in render.upstreams_from_settings(settings, ("auth", "tenants"), packages)}
+    assert served == {"auth": ("tenantmesh.auth.v1", "tenantmesh.meta.v1"), "tenants": ("tenantmesh.tenants.v1",)}
+    assert tuple(apps.MESH_APPS) == render.DEFAULT_SERVICES
+
+
+async def test_packages_agree_with_the_mesh_runner(tmp_path: Path) -> None:
+    # What the single-process runner routes (from the servers it started) is what the
+    # renderer derives from the descriptor set, service by service.
+    async with platform(f"sqlite+aiosqlite:///{tmp_path / 'core.db'}", tmp_path) as mesh:
+        settings = mesh.runtime.settings
+        started = {u.name: set(u.packages) for u in upstreams_for(mesh.started, settings)}
+        names = tuple(item.app.name for item in mesh.started)
+    packages = render.service_packages(DEFAULT_DESCRIPTOR_PATH)
+    derived = {u.name: set(u.packages) for u in render.upstreams_from_settings(settings, names, packages)}
+    assert derived == started
+    for service_packages in derived.values():
+        assert not service_packages & apps.INTERNAL_PACKAGES
 
 
 @pytest.mark.parametrize(
@@ -134,6 +186,7 @@ async def test_only_listed_services_are_routed_and_lifecycle_never(tls: DevTls, 
     [
         ({}, ["--services", "billing"], "unknown services"),
         ({}, ["--services", " , "], "at least one service"),
+        ({}, ["--services", "tenants,registry"], "registry serves no public API"),
         ({"TENANTMESH_TENANTS_ADDR": "tenants"}, [], "TENANTMESH_TENANTS_ADDR"),
         ({"TENANTMESH_EDGE_CONCURRENCY": "0"}, [], "concurrency"),
         ({"TENANTMESH_EDGE_TLS_KEY_FILE": ""}, [], "TENANTMESH_EDGE_TLS_KEY_FILE"),
@@ -155,9 +208,3 @@ async def test_tls_is_required_unless_dev_tls_is_asked_for(tmp_path: Path) -> No
     code, out, err = await run_render(env, "--dev-tls", str(tmp_path / "tls"))
     assert code == 0, err
     assert str(tmp_path / "tls" / "server.pem") in out
-
-
-def test_packages_agree_with_the_mesh_runner() -> None:
-    assert render.META_PACKAGE == apps.META_PACKAGE
-    for service in SERVICE_NAMES:
-        assert not set(render.packages_of(service)) & apps.INTERNAL_PACKAGES

@@ -1,15 +1,19 @@
 """deploy/: every YAML parses, and every setting it names is one the code reads.
 
 The names the code reads are taken from the source of services/runtime/config.py,
-services/mesh/settings.py and any services/<name>/settings.py, so a renamed or removed
-variable fails here instead of being silently ignored by a deployment. The ConfigMap,
-the Secret template and the compose environment are also fed to the real settings
-loaders, so their values must parse.
+services/mesh/settings.py, any services/<name>/settings.py and tenantctl, so a renamed or
+removed variable fails here instead of being silently ignored by a deployment. The
+ConfigMap, the Secret templates and the compose environment are also fed to the real
+settings loaders, so their values must parse. Every service the mesh runner hosts
+(services/mesh/apps.py) must be deployed by compose and Kubernetes and routed by the edge.
 """
 
 from __future__ import annotations
 
+import base64
+import os
 import re
+import secrets
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -18,18 +22,23 @@ from typing import Any
 import pytest
 import yaml
 
+from services.auth.settings import load_auth_settings
+from services.mesh import render
+from services.mesh.apps import MESH_APPS
 from services.mesh.settings import load_edge_settings
-from services.runtime.config import DEFAULT_PORTS, load_settings
+from services.runtime.config import DEFAULT_PORTS, ConfigError, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 # The shared runtime's and the edge's settings, plus any service's own settings module
-# (services/<name>/settings.py), so a service's variables are known as soon as it lands.
+# (services/<name>/settings.py), so a service's variables are known as soon as it lands,
+# and the operator CLI the migrate Job runs (TENANTMESH_API_KEY).
 CONFIG_SOURCES = (
     REPO / "services/runtime/config.py",
     REPO / "services/mesh/settings.py",
     *sorted(p for p in (REPO / "services").glob("*/settings.py") if p.parent.name != "mesh"),
+    REPO / "services/cli/tenantctl.py",
 )
 # The one variable name built with an f-string in config.py.
 ADDR_PATTERN = 'f"TENANTMESH_{name.upper()}_ADDR"'
@@ -37,6 +46,10 @@ ENV_NAME = re.compile(r"\b(?:DATABASE_URL|REDIS_URL|TENANTMESH_[A-Z0-9_]*[A-Z0-9
 # Any TENANTMESH_ token in a deploy file; one ending in "_" is a prefix (TENANTMESH_EDGE_*).
 DEPLOY_TOKEN = re.compile(r"\bTENANTMESH_[A-Z0-9_]+")
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+# Secrets by name: empty in .env.example, required by compose.yaml.
+SECRET_NAME = re.compile(r"PASSWORD|_KEY$")
+# The services the mesh runner hosts, hence the ones a deployment runs one container each of.
+SERVICES = tuple(MESH_APPS)
 
 
 def code_env_names() -> set[str]:
@@ -74,24 +87,46 @@ def env_example() -> dict[str, str]:
     return values
 
 
+def operator_env() -> dict[str, str]:
+    """.env.example with its empty secrets filled in, as the README tells the operator to."""
+    values = env_example()
+    generated = {
+        "TENANTMESH_KEY_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "TENANTMESH_SERVICE_API_KEY": f"tmk_{secrets.token_hex(4)}_{secrets.token_urlsafe(32)}",
+    }
+    for key, value in values.items():
+        if SECRET_NAME.search(key) and not value:
+            values[key] = generated.get(key, secrets.token_hex(24))
+    return values
+
+
 def interpolate(text: str, values: Mapping[str, str]) -> str:
-    """Compose-style ${VAR}, ${VAR:-default}, ${VAR:?message} with ``values``."""
+    """Compose-style ${VAR}, ${VAR-default}, ${VAR:-default}, ${VAR?msg}, ${VAR:?msg} with ``values``."""
 
     def substitute(match: re.Match[str]) -> str:
         name, op, rest = match.group(1), match.group(2), match.group(3)
-        if name in values:
-            return values[name]
+        value = values.get(name)
+        # The ":" forms treat an empty value like an unset one.
+        missing = value is None or (value == "" and op is not None and op.startswith(":"))
+        if not missing:
+            assert value is not None
+            return value
         if op in (":-", "-"):
             return rest
-        raise AssertionError(f"compose.yaml needs {name}, which .env.example does not set")
+        raise AssertionError(f"compose.yaml needs {name}, which is not set")
 
     return INTERPOLATION.sub(substitute, text).replace("$$", "$")
 
 
-def compose() -> dict[str, Any]:
-    text = interpolate((DEPLOY / "compose.yaml").read_text(encoding="utf-8"), env_example())
+def compose(values: Mapping[str, str] | None = None) -> dict[str, Any]:
+    values = operator_env() if values is None else values
+    text = interpolate((DEPLOY / "compose.yaml").read_text(encoding="utf-8"), values)
     document: dict[str, Any] = yaml.safe_load(text)
     return document
+
+
+def environment(service: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in service["environment"].items()}
 
 
 def tenantmesh_services(document: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -108,15 +143,48 @@ def configmap() -> dict[str, str]:
     return data
 
 
+def secret_templates() -> dict[str, dict[str, str]]:
+    """Opaque Secrets of the template by name (the TLS Secret is not settings)."""
+    return {
+        d["metadata"]["name"]: d["stringData"] for d in k8s_documents("secret.template.yaml") if d["type"] == "Opaque"
+    }
+
+
 def secret_template() -> dict[str, str]:
-    [doc] = [d for d in k8s_documents("secret.template.yaml") if d["metadata"]["name"] == "tenantmesh-secrets"]
-    data: dict[str, str] = doc["stringData"]
-    return data
+    return secret_templates()["tenantmesh-secrets"]
+
+
+def service_manifests() -> tuple[str, ...]:
+    return tuple(f"{name}.yaml" for name in SERVICES)
 
 
 def workloads() -> list[dict[str, Any]]:
-    docs = list(k8s_documents("tenants.yaml", "envoy.yaml", "migrate-job.yaml"))
+    docs = list(k8s_documents(*service_manifests(), "envoy.yaml", "migrate-job.yaml"))
     return [d for d in docs if d["kind"] in {"Deployment", "Job"}]
+
+
+def workload(name: str) -> dict[str, Any]:
+    # The migrate Job has a generateName ("tenantmesh-migrate-"), not a name.
+    [found] = [w for w in workloads() if (w["metadata"].get("name") or w["metadata"]["generateName"]) == name]
+    return found
+
+
+def container_env(container: Mapping[str, Any], config: Mapping[str, str]) -> dict[str, str]:
+    """The environment a container gets from envFrom (ConfigMap and Secret templates) and env."""
+    templates = secret_templates()
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(config)
+        if "secretRef" in source:
+            env.update(templates[source["secretRef"]["name"]])
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = item["value"]
+        else:
+            ref = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = templates[ref["name"]][ref["key"]]
+    return env
 
 
 def containers(workload: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -129,7 +197,18 @@ def containers(workload: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def test_code_env_names_are_found() -> None:
     # Guards the grep itself: if these vanish, the checks below would pass vacuously.
-    assert {"DATABASE_URL", "REDIS_URL", "TENANTMESH_TENANTS_ADDR", "TENANTMESH_EDGE_CONCURRENCY"} <= KNOWN
+    assert {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "TENANTMESH_TENANTS_ADDR",
+        "TENANTMESH_AUTH_ADDR",
+        "TENANTMESH_EDGE_CONCURRENCY",
+        "TENANTMESH_SERVICE_API_KEY",
+        "TENANTMESH_KEY_ENCRYPTION_KEY",
+        "TENANTMESH_ADMIN_PASSWORD",
+        "TENANTMESH_API_KEY",
+    } <= KNOWN
+    assert {"tenants", "auth"} <= set(SERVICES)
 
 
 def test_there_are_manifests() -> None:
@@ -182,24 +261,53 @@ def test_every_tenantmesh_variable_in_deploy_is_read_by_the_code(path: Path) -> 
 
 def test_compose_environment_is_read_by_the_code() -> None:
     services = tenantmesh_services(compose())
-    assert {"tenants", "envoy"} <= services.keys()
+    assert {*SERVICES, "envoy", "tenantctl"} <= services.keys()
     for name, service in services.items():
         unknown = set(service["environment"]) - KNOWN
         assert not unknown, f"compose service {name}: {sorted(unknown)} are read by no settings loader"
 
 
-def test_compose_environment_loads() -> None:
-    services = tenantmesh_services(compose())
-    tenants_env = {k: str(v) for k, v in services["tenants"]["environment"].items()}
-    settings = load_settings(tenants_env)
-    assert settings.database.url.startswith("mysql+asyncmy://")
-    assert settings.redis_url
-    assert settings.bind_host == "0.0.0.0"
-    edge_env = {k: str(v) for k, v in services["envoy"]["environment"].items()}
+def test_compose_environment_loads(tmp_path: Path) -> None:
+    values = operator_env()
+    services = tenantmesh_services(compose(values))
+    for name in SERVICES:
+        service = services[name]
+        assert service["command"] == [f"services.{name}"]
+        settings = load_settings(environment(service))
+        assert settings.database.url.startswith("mysql+asyncmy://")
+        assert settings.redis_url
+        assert settings.bind_host == "0.0.0.0"
+        assert settings.service_api_key == values["TENANTMESH_SERVICE_API_KEY"]
+        assert service["healthcheck"]["test"][-1] == f"127.0.0.1:{settings.port_of(name)}"
+        assert settings.port_of(name) == DEFAULT_PORTS[name]
+    auth_env = environment(services["auth"])
+    auth = load_auth_settings(tmp_path, auth_env)
+    assert auth.key_encryption_key == base64.b64decode(values["TENANTMESH_KEY_ENCRYPTION_KEY"])
+    assert auth.admin_password == values["TENANTMESH_ADMIN_PASSWORD"]
+    assert not (tmp_path / "secrets").exists()  # nothing generated: every secret is configured
+    # Only auth gets auth's secrets.
+    for name, service in services.items():
+        if name != "auth":
+            assert not {"TENANTMESH_KEY_ENCRYPTION_KEY", "TENANTMESH_ADMIN_PASSWORD"} & set(service["environment"])
+    edge_env = environment(services["envoy"])
     edge = load_edge_settings(edge_env)
     assert edge.bind_address == "0.0.0.0"
     assert str(edge.tls_cert_file).startswith("/etc/tenantmesh/tls/")
-    assert load_settings(edge_env).address_of("tenants") == settings.address_of("tenants")
+    for name in SERVICES:
+        assert load_settings(edge_env).address_of(name) == load_settings(environment(services[name])).address_of(name)
+    # tenantctl (migrate, keys rotate) reaches both services and authenticates with the service key.
+    tenantctl = environment(services["tenantctl"])
+    assert services["tenantctl"]["entrypoint"] == ["tenantctl"]
+    assert tenantctl["TENANTMESH_API_KEY"] == values["TENANTMESH_SERVICE_API_KEY"]
+    assert tenantctl["TENANTMESH_AUTH_ADDR"] == auth_env["TENANTMESH_AUTH_ADDR"]
+
+
+def test_compose_edge_routes_every_service() -> None:
+    envoy = tenantmesh_services(compose())["envoy"]
+    [option, value] = envoy["command"]
+    assert option == "--services"
+    assert render.parse_services(value) == SERVICES == render.DEFAULT_SERVICES
+    assert set(SERVICES) <= set(envoy["depends_on"])
 
 
 def test_compose_interpolations_are_in_env_example() -> None:
@@ -210,14 +318,22 @@ def test_compose_interpolations_are_in_env_example() -> None:
             assert name in example, f"{name} is required by compose.yaml but missing from .env.example"
 
 
-def test_env_example_holds_placeholders_only() -> None:
-    for key, value in env_example().items():
-        if "PASSWORD" in key:
-            assert value.startswith("CHANGE-ME"), key
+def test_env_example_secrets_are_empty_and_required() -> None:
+    # No example value can reach a deployment: compose refuses to start until each is set.
+    example = env_example()
+    secret_names = {key for key in example if SECRET_NAME.search(key)}
+    assert {"TENANTMESH_KEY_ENCRYPTION_KEY", "TENANTMESH_SERVICE_API_KEY", "TENANTMESH_ADMIN_PASSWORD"} <= secret_names
+    for key in secret_names:
+        assert example[key] == "", f"{key} must be empty in .env.example"
+        with pytest.raises(AssertionError, match=key):
+            compose({**operator_env(), key: ""})
+    # ... and each comes with instructions to generate it.
+    text = (DEPLOY / ".env.example").read_text(encoding="utf-8")
+    assert "base64.b64encode(os.urandom(32))" in text
 
 
 def test_k8s_config_and_secret_keys_are_read_by_the_code() -> None:
-    for source, keys in (("ConfigMap", configmap()), ("Secret template", secret_template())):
+    for source, keys in (("ConfigMap", configmap()), *secret_templates().items()):
         unknown = set(keys) - KNOWN
         assert not unknown, f"{source}: {sorted(unknown)} are read by no settings loader"
     for workload in workloads():
@@ -226,43 +342,94 @@ def test_k8s_config_and_secret_keys_are_read_by_the_code() -> None:
             assert names <= KNOWN, f"{workload['kind']} {container['name']}: {sorted(names - KNOWN)}"
 
 
-def test_k8s_config_loads_and_matches_the_probes() -> None:
-    settings = load_settings({**configmap(), **secret_template()})
-    edge = load_edge_settings(configmap())
-    assert settings.database.tenant_servers.keys() >= {"db1", "db2"}
+def test_k8s_config_loads_and_matches_the_probes(tmp_path: Path) -> None:
+    config = configmap()
+    edge = load_edge_settings(config)
     assert edge.bind_address == "0.0.0.0"
-    tenants_port = settings.port_of("tenants")
-    [deployment] = [w for w in workloads() if w["metadata"].get("name") == "tenants"]
-    [container] = containers(deployment)
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["grpc"]["port"] == tenants_port
-    [service] = [d for d in k8s_documents("tenants.yaml") if d["kind"] == "Service"]
-    assert service["spec"]["clusterIP"] == "None"  # headless: Envoy balances over every pod
-    assert service["spec"]["ports"][0]["port"] == tenants_port
+    for name in SERVICES:
+        [container] = containers(workload(name))
+        assert container["args"] == [f"services.{name}"]
+        env = container_env(container, config)
+        settings = load_settings(env)
+        assert settings.database.tenant_servers.keys() >= {"db1", "db2"}
+        assert settings.service_api_key
+        port = settings.port_of(name)
+        assert port == DEFAULT_PORTS[name]
+        assert container["ports"][0]["containerPort"] == port
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert container[probe]["grpc"]["port"] == port
+        [service] = [d for d in k8s_documents(f"{name}.yaml") if d["kind"] == "Service"]
+        assert service["metadata"]["name"] == name
+        assert service["spec"]["clusterIP"] == "None"  # headless: Envoy balances over every pod
+        assert service["spec"]["ports"][0]["port"] == port
+        assert settings.address_of(name) == f"{name}.tenantmesh.svc.cluster.local:{port}"
+        # Only auth gets auth's secrets.
+        has_auth_secrets = "TENANTMESH_KEY_ENCRYPTION_KEY" in env
+        assert has_auth_secrets == (name == "auth"), name
+
+
+def test_k8s_auth_secrets_load_and_the_template_placeholder_is_rejected(tmp_path: Path) -> None:
+    [container] = containers(workload("auth"))
+    env = container_env(container, configmap())
+    # The template's placeholder key encryption key stops auth at start instead of being used.
+    with pytest.raises(ConfigError, match="TENANTMESH_KEY_ENCRYPTION_KEY"):
+        load_auth_settings(tmp_path, env)
+    kek = base64.b64encode(os.urandom(32)).decode()
+    auth = load_auth_settings(tmp_path, {**env, "TENANTMESH_KEY_ENCRYPTION_KEY": kek})
+    assert auth.admin_email == configmap()["TENANTMESH_ADMIN_EMAIL"]
+    assert auth.admin_password
+    assert not (tmp_path / "secrets").exists()
+
+
+def test_k8s_edge_routes_every_service() -> None:
+    [container] = containers(workload("envoy"))
+    [option, value] = container["args"]
+    assert option == "--services"
+    assert render.parse_services(value) == SERVICES == render.DEFAULT_SERVICES
+
+
+def test_k8s_migrate_job_authenticates_with_the_service_key() -> None:
+    [container] = containers(workload("tenantmesh-migrate-"))
+    assert container["command"] == ["tenantctl"]
+    assert container["args"][0] == "migrate"
+    env = container_env(container, configmap())
+    assert env["TENANTMESH_API_KEY"] == secret_template()["TENANTMESH_SERVICE_API_KEY"]
+    assert {"TENANTMESH_TENANTS_ADDR", "TENANTMESH_AUTH_ADDR"} <= env.keys()
+    assert "DATABASE_URL" not in env  # the Job talks to the services, not the database
 
 
 def test_k8s_references_exist() -> None:
     configmaps = {d["metadata"]["name"] for d in k8s_documents("configmap.yaml")}
-    secrets = {d["metadata"]["name"] for d in k8s_documents("secret.template.yaml")}
-    for workload in workloads():
-        spec = workload["spec"]["template"]["spec"]
-        for container in containers(workload):
+    secret_names = {d["metadata"]["name"] for d in k8s_documents("secret.template.yaml")}
+    templates = secret_templates()
+    for item in workloads():
+        spec = item["spec"]["template"]["spec"]
+        for container in containers(item):
             assert container["image"].split(":")[0] == "tenantmesh"
             for source in container.get("envFrom", []):
                 if "configMapRef" in source:
                     assert source["configMapRef"]["name"] in configmaps
                 if "secretRef" in source:
-                    assert source["secretRef"]["name"] in secrets
+                    assert source["secretRef"]["name"] in secret_names
+            for variable in container.get("env", []):
+                ref = variable.get("valueFrom", {}).get("secretKeyRef")
+                if ref is not None:
+                    assert ref["key"] in templates[ref["name"]], ref
         for volume in spec.get("volumes", []):
             if "secret" in volume:
-                assert volume["secret"]["secretName"] in secrets
+                assert volume["secret"]["secretName"] in secret_names
         assert spec["securityContext"]["runAsNonRoot"] is True
 
 
+def test_kustomization_deploys_every_service() -> None:
+    resources = load_all(K8S / "kustomization.yaml")[0]["resources"]
+    assert set(service_manifests()) <= set(resources)
+
+
 def test_every_deployment_has_a_pdb_and_an_hpa() -> None:
-    docs = list(k8s_documents("tenants.yaml", "envoy.yaml"))
+    docs = list(k8s_documents(*service_manifests(), "envoy.yaml"))
     deployments = {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"}
-    assert deployments == {"tenants", "envoy"}
+    assert deployments == {*SERVICES, "envoy"}
     hpas = {d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
     pdbs = {d["metadata"]["name"] for d in docs if d["kind"] == "PodDisruptionBudget"}
     assert hpas == deployments

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +17,7 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,6 +25,11 @@ from services.runtime.db.placement import TenantDatabase
 from services.runtime.db.router import DatabaseRouter
 
 __all__ = ["MigrationSet", "current_revision", "upgrade_core", "upgrade_tenant"]
+
+_log = logging.getLogger(__name__)
+
+# How long a replica waits for another one's core upgrade (MySQL named lock, see upgrade_core).
+CORE_MIGRATION_LOCK_TIMEOUT_SECONDS = 60
 
 _SERVICE_RE = re.compile(r"[a-z][a-z0-9_]{0,40}")
 
@@ -54,13 +62,26 @@ class MigrationSet:
 
 
 async def upgrade_core(router: DatabaseRouter, migrations: MigrationSet) -> str:
-    """Upgrade the core database to the set's head; returns the revision now applied."""
+    """Upgrade the core database to the set's head; returns the revision now applied.
+
+    Safe to call from several processes at once (replicas of a service starting together):
+    on MySQL/MariaDB the upgrade runs under the server-wide named lock
+    ``tenantmesh_migrate_<service>``, and whoever gets it second finds the head applied.
+    SQLite needs no lock: its single file is only ever used by one process.
+    """
     _require_scope(migrations, "core")
     script, head = await _load_script(migrations)
     async with router.core_connection() as conn:
         if await _read_heads(conn, migrations, None) == (head,):
             return head
-    async with _alembic_lock(), router.core_connection() as conn:
+    async with (
+        _alembic_lock(),
+        router.core_connection() as conn,
+        _core_migration_lock(conn, router.dialect, migrations.service),
+    ):
+        # Another process may have upgraded while this one waited for the lock.
+        if await _read_heads(conn, migrations, None) == (head,):
+            return head
         return await _upgrade(conn, script, head, migrations, None)
 
 
@@ -111,6 +132,38 @@ def _tenant_version_schema(router: DatabaseRouter, db: TenantDatabase) -> str | 
     # current when the engine first connected (the core db), not the one selected by USE, so
     # the version table must be qualified explicitly or alembic would look in the core db.
     return db.name if router.dialect == "mysql" else None
+
+
+@asynccontextmanager
+async def _core_migration_lock(conn: AsyncConnection, dialect: str, service: str) -> AsyncIterator[None]:
+    """MySQL/MariaDB: hold the named lock ``tenantmesh_migrate_<service>`` on ``conn``."""
+    if dialect != "mysql":
+        yield
+        return
+    name = f"tenantmesh_migrate_{service}"  # at most 60 characters (MySQL allows 64)
+    timeout = CORE_MIGRATION_LOCK_TIMEOUT_SECONDS
+    acquired = (
+        await conn.execute(text("SELECT GET_LOCK(:name, :timeout)"), {"name": name, "timeout": timeout})
+    ).scalar()
+    # The lock belongs to the session, not the transaction: end the transaction so the
+    # upgrade (and the re-read of the version table) starts with a fresh snapshot.
+    await conn.commit()
+    if acquired != 1:
+        raise RuntimeError(
+            f"{service}: could not take the migration lock {name!r} within {timeout} s "
+            f"(GET_LOCK returned {acquired}): another process is still migrating the core database"
+        )
+    try:
+        yield
+    finally:
+        try:
+            await conn.rollback()  # a failed upgrade may have left a transaction open
+            await conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+            await conn.commit()
+        except Exception:
+            # Closing the session releases the lock; never return it to the pool still held.
+            _log.warning("releasing migration lock %s failed; discarding the connection", name, exc_info=True)
+            await conn.invalidate()
 
 
 def _alembic_lock() -> asyncio.Lock:
