@@ -9,6 +9,7 @@ only) gets no route at all, neither REST nor native gRPC.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import re
@@ -21,6 +22,10 @@ from typing import Any
 import jinja2
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
+from google.rpc import error_details_pb2, status_pb2
+from tenantmesh.type.v1 import access_pb2
+
+from services.runtime.auth.claims import AUDIENCE, ISSUER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE_DIR = REPO_ROOT / "envoy"
@@ -32,6 +37,24 @@ DEFAULT_TLS_DIR = REPO_ROOT / ".data" / "tls"
 TENANT_HEADER = "x-tenant-id"
 # Domain of the google.rpc.ErrorInfo details Envoy's own JSON replies carry.
 ERROR_DOMAIN = "tenantmesh.dev"
+
+# The edge verifies access tokens (Envoy jwt_authn) when the auth service is one of its
+# upstreams: the JWKS comes from that service's GetJwks, through the edge's own listener.
+AUTH_PACKAGE = "tenantmesh.auth.v1"
+JWKS_METHOD = "/tenantmesh.auth.v1.AuthService/GetJwks"
+JWT_PROVIDER = "tenantmesh"
+# The verified token's tenant claim, written by jwt_authn; the per-tenant rate limit keys on
+# it. Any copy a caller sends is removed before the filters run.
+TOKEN_TENANT_HEADER = "x-tenantmesh-token-tenant"  # noqa: S105 - a header name
+TOKEN_TENANT_CLAIM = "tid"  # noqa: S105 - a claim name
+# Cluster of the edge's own plain listener, which Envoy fetches the JWKS through. Upstream
+# names cannot start with "_", so it never collides with one.
+JWKS_CLUSTER = "_edge_jwks"
+# The services' clock leeway (services/runtime/auth/verifier.py), so both layers agree on expiry.
+JWT_CLOCK_SKEW_SECONDS = 10
+
+# The extension handle, typed loosely: the generated module is not type-checked.
+_ACCESS: Any = access_pb2.access
 
 _MIB = 1024 * 1024
 
@@ -68,6 +91,10 @@ class EdgeSettings:
     descriptor_path: Path = DEFAULT_DESCRIPTOR_PATH
     # Cap on concurrent downstream connections (Envoy's overload manager).
     max_downstream_connections: int = 10_000
+    # How long Envoy trusts a fetched JWKS before fetching it again (only with the auth upstream).
+    # Envoy 1.40 does not refetch on an unknown `kid`: after a key rotation, tokens signed by the
+    # new key are refused at the edge until the next fetch, so keep this short.
+    jwks_cache_seconds: int = 300
 
     def __post_init__(self) -> None:
         for name in ("https_port", "http_port", "admin_port"):
@@ -85,6 +112,7 @@ class EdgeSettings:
             "per_tenant_rate_limit_max_tenants",
             "concurrency",
             "max_downstream_connections",
+            "jwks_cache_seconds",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
@@ -151,6 +179,42 @@ class GrpcRoute:
 
 
 @dataclass(frozen=True)
+class HttpBinding:
+    """One ``google.api.http`` binding of an RPC: HTTP method and path template."""
+
+    verb: str  # "GET", "POST", ... (custom verbs as declared)
+    template: str
+
+    @property
+    def path_regex(self) -> str:
+        return template_regex(self.template)
+
+    @property
+    def is_literal(self) -> bool:
+        return "{" not in self.template and "*" not in self.template
+
+    def sample_path(self) -> str:
+        """A concrete path this binding matches (each variable replaced by ``x`` segments)."""
+
+        def segments(match: re.Match[str]) -> str:
+            pattern = match.group(2) or "*"
+            return "/".join("x" if part in ("*", "**") else part for part in pattern.split("/"))
+
+        path = re.sub(r"\{([^}=]+)(?:=([^}]*))?\}", segments, self.template)
+        return "/".join("x" if part in ("*", "**") else part for part in path.split("/"))
+
+
+@dataclass(frozen=True)
+class RoutedMethod:
+    """An RPC the edge routes, with what its access policy says about tokens."""
+
+    grpc_path: str  # "/<package>.<Service>/<Method>"
+    # True only when the proto declares it public; a method without a policy is not public.
+    public: bool
+    bindings: tuple[HttpBinding, ...] = ()
+
+
+@dataclass(frozen=True)
 class EdgeApi:
     """What the descriptor set says the edge must route."""
 
@@ -160,6 +224,10 @@ class EdgeApi:
     services: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # "/<service>/<method>" of every routed server-streaming method.
     streaming_methods: tuple[str, ...] = ()
+    # Every routed RPC, in descriptor order.
+    methods: tuple[RoutedMethod, ...] = ()
+    # Upstream (cluster) name per routed proto package.
+    package_owners: dict[str, str] = field(default_factory=dict)
 
     @property
     def all_services(self) -> tuple[str, ...]:
@@ -173,16 +241,27 @@ def load_descriptor_set(descriptor_path: Path) -> descriptor_pb2.FileDescriptorS
     return descriptor_pb2.FileDescriptorSet.FromString(data)
 
 
-def _http_paths(rule: http_pb2.HttpRule) -> list[str]:
-    paths: list[str] = []
+def http_bindings(rule: http_pb2.HttpRule) -> list[HttpBinding]:
+    """Every (HTTP method, path template) of an HttpRule, additional bindings included."""
+    found: list[HttpBinding] = []
     pattern = rule.WhichOneof("pattern")
     if pattern == "custom":
-        paths.append(rule.custom.path)
-    elif pattern is not None:
-        paths.append(getattr(rule, pattern))
+        if rule.custom.path:
+            found.append(HttpBinding(rule.custom.kind.upper(), rule.custom.path))
+    elif pattern is not None and getattr(rule, pattern):
+        found.append(HttpBinding(pattern.upper(), getattr(rule, pattern)))
     for extra in rule.additional_bindings:
-        paths.extend(_http_paths(extra))
-    return [p for p in paths if p]
+        found.extend(http_bindings(extra))
+    return found
+
+
+def _http_paths(rule: http_pb2.HttpRule) -> list[str]:
+    return [binding.template for binding in http_bindings(rule)]
+
+
+def is_public(method: descriptor_pb2.MethodDescriptorProto) -> bool:
+    """What the method's ``(tenantmesh.type.v1.access)`` option says; no option is not public."""
+    return bool(method.options.HasExtension(_ACCESS) and method.options.Extensions[_ACCESS].public)
 
 
 def literal_prefix(template: str) -> str:
@@ -257,6 +336,7 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
     prefix_owner: dict[str, str] = {}
     streaming_rest: dict[tuple[MatchKind, str], str] = {}
     streaming_methods: list[tuple[str, str]] = []
+    methods: list[RoutedMethod] = []
 
     for file in fds.file:
         cluster = owner_of_package.get(file.package)
@@ -266,11 +346,22 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
             full_name = f"{file.package}.{service.name}"
             services[cluster].append(full_name)
             for method in service.method:
+                rule = (
+                    method.options.Extensions[annotations_pb2.http]
+                    if method.options.HasExtension(annotations_pb2.http)
+                    else None
+                )
+                methods.append(
+                    RoutedMethod(
+                        grpc_path=f"/{full_name}/{method.name}",
+                        public=is_public(method),
+                        bindings=tuple(http_bindings(rule)) if rule is not None else (),
+                    )
+                )
                 if method.server_streaming:
                     streaming_methods.append((f"/{full_name}/{method.name}", cluster))
-                if not method.options.HasExtension(annotations_pb2.http):
+                if rule is None:
                     continue
-                rule = method.options.Extensions[annotations_pb2.http]
                 for template in _http_paths(rule):
                     prefix = literal_prefix(template)
                     previous = prefix_owner.setdefault(prefix, cluster)
@@ -307,6 +398,8 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
         grpc_routes=tuple(grpc),
         services={name: tuple(sorted(found)) for name, found in services.items()},
         streaming_methods=tuple(path for path, _ in sorted(streaming_methods)),
+        methods=tuple(methods),
+        package_owners=dict(owner_of_package),
     )
 
 
@@ -319,6 +412,129 @@ def rest_routes(descriptor_path: Path, upstreams: Sequence[Upstream]) -> list[Re
 def grpc_services(descriptor_path: Path, upstreams: Sequence[Upstream]) -> dict[str, tuple[str, ...]]:
     """Fully-qualified gRPC service names each upstream gets, by upstream name."""
     return load_edge_api(descriptor_path, upstreams).services
+
+
+@dataclass(frozen=True)
+class JwtExemption:
+    """A request that jwt_authn lets through without a token: one public RPC's route."""
+
+    kind: MatchKind  # PATH (gRPC path or literal REST path) or REGEX (REST template)
+    value: str
+    # HTTP method the REST binding answers; None for a native gRPC path (always POST).
+    http_method: str | None = None
+
+
+@dataclass(frozen=True)
+class EdgeJwt:
+    """Envoy jwt_authn at the edge: one provider, public RPCs exempt, everything else required."""
+
+    provider: str
+    issuer: str
+    audiences: tuple[str, ...]
+    jwks_uri: str
+    jwks_host: str  # the edge's own plain listener, as seen from Envoy
+    jwks_port: int
+    jwks_cache_seconds: int
+    exemptions: tuple[JwtExemption, ...]
+    clock_skew_seconds: int = JWT_CLOCK_SKEW_SECONDS
+    token_tenant_header: str = TOKEN_TENANT_HEADER
+    token_tenant_claim: str = TOKEN_TENANT_CLAIM
+    cluster: str = JWKS_CLUSTER
+
+
+def _loopback_for(bind_address: str) -> str:
+    """Where Envoy reaches its own plain listener."""
+    if bind_address in ("0.0.0.0", ""):  # noqa: S104 - recognising the wildcard, not binding it
+        return "127.0.0.1"
+    if bind_address == "::":
+        return "::1"
+    return bind_address
+
+
+def jwt_exemptions(methods: Sequence[RoutedMethod]) -> list[JwtExemption]:
+    """The routes of public RPCs: their gRPC paths and the REST bindings (method + path).
+
+    Raises ValueError when a public REST binding would also match a request of a binding of
+    a non-public RPC (it would let that request through the edge without a token).
+    """
+    exemptions: list[JwtExemption] = []
+    public_bindings: list[tuple[HttpBinding, str]] = []
+    for method in methods:
+        if not method.public:
+            continue
+        exemptions.append(JwtExemption(MatchKind.PATH, method.grpc_path))
+        for binding in method.bindings:
+            public_bindings.append((binding, method.grpc_path))
+            if binding.is_literal:
+                exemptions.append(JwtExemption(MatchKind.PATH, binding.template, binding.verb))
+            else:
+                exemptions.append(JwtExemption(MatchKind.REGEX, binding.path_regex, binding.verb))
+    for method in methods:
+        if method.public:
+            continue
+        for binding in method.bindings:
+            sample = binding.sample_path()
+            for public, public_path in public_bindings:
+                if public.verb == binding.verb and re.fullmatch(public.path_regex, sample):
+                    raise ValueError(
+                        f"public REST binding {public.verb} {public.template} ({public_path}) also matches "
+                        f"{binding.verb} {binding.template} of {method.grpc_path}, which needs a token"
+                    )
+    return list(dict.fromkeys(exemptions))
+
+
+def edge_jwt(settings: EdgeSettings, api: EdgeApi) -> EdgeJwt | None:
+    """The jwt_authn setup when the auth service is behind the edge, else None (no token checks)."""
+    if AUTH_PACKAGE not in api.package_owners:
+        return None
+    jwks = next((m for m in api.methods if m.grpc_path == JWKS_METHOD), None)
+    jwks_path = next((b.template for b in jwks.bindings if b.verb == "GET" and b.is_literal), None) if jwks else None
+    if jwks is None or not jwks.public or jwks_path is None:
+        raise ValueError(f"{JWKS_METHOD} must be public with a literal GET binding for the edge to fetch the JWKS")
+    host = _loopback_for(settings.bind_address)
+    authority = f"[{host}]" if ":" in host else host
+    return EdgeJwt(
+        provider=JWT_PROVIDER,
+        issuer=ISSUER,
+        audiences=(AUDIENCE,),
+        jwks_uri=f"http://{authority}:{settings.http_port}{jwks_path}",
+        jwks_host=host,
+        jwks_port=settings.http_port,
+        jwks_cache_seconds=settings.jwks_cache_seconds,
+        exemptions=tuple(jwt_exemptions(api.methods)),
+    )
+
+
+# jwt_authn failures, told apart by the failure status it writes into dynamic metadata
+# (failed_status_in_metadata): (jwt_authn status message or None for any failure, ErrorInfo
+# reason, message). Reasons and messages are the ones the services' own token checks give, so
+# a caller sees the same refusal whichever layer refused. First match wins.
+JWT_FAILURE_METADATA_KEY = "jwt_failure"
+JWT_LOCAL_REPLIES: tuple[tuple[str | None, str, str], ...] = (
+    ("Jwt is missing", "CREDENTIALS_MISSING", "this call needs a bearer token"),
+    ("Jwt is expired", "TOKEN_EXPIRED", "the access token is not valid: expired"),
+    (None, "TOKEN_INVALID", "the access token is not valid"),
+)
+_UNAUTHENTICATED = 16
+
+
+@dataclass(frozen=True)
+class JwtLocalReply:
+    jwt_status: str | None
+    reason: str
+    message: str
+
+    @property
+    def grpc_status_details(self) -> str:
+        """The ``grpc-status-details-bin`` value native gRPC callers get: a google.rpc.Status
+        (UNAUTHENTICATED, this message, ErrorInfo) as the services send it, base64."""
+        status = status_pb2.Status(code=_UNAUTHENTICATED, message=self.message)
+        status.details.add().Pack(error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN))
+        return base64.b64encode(status.SerializeToString()).decode().rstrip("=")
+
+
+def jwt_local_replies() -> list[JwtLocalReply]:
+    return [JwtLocalReply(*entry) for entry in JWT_LOCAL_REPLIES]
 
 
 # Envoy's own replies to REST callers, shaped like a transcoded google.rpc.Status:
@@ -372,6 +588,9 @@ def render_envoy_config(
 
 def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi) -> dict[str, Any]:
     return {
+        "jwt": edge_jwt(settings, api),
+        "jwt_failure_key": JWT_FAILURE_METADATA_KEY,
+        "jwt_local_replies": jwt_local_replies(),
         "settings": settings,
         "upstreams": list(upstreams),
         "api": api,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -67,6 +68,14 @@ class Runtime:
         self.token_verifier = TokenVerifier(self.jwks)
 
     async def _remote_jwks(self) -> PublicKeys:
+        # Fetched for this process, not for the call that needed a key: run it in an
+        # empty context so the channel does not forward that call's token and tenant.
+        # Auth would check them first, which can need a tenant lookup here, which
+        # waits for this very fetch (a deadlock until the deadline).
+        task = asyncio.create_task(self._fetch_jwks(), context=contextvars.Context())
+        return await task
+
+    async def _fetch_jwks(self) -> PublicKeys:
         stub: Any = auth_service_pb2_grpc.AuthServiceStub(self.channel("auth"))
         response = await stub.GetJwks(auth_service_pb2.GetJwksRequest(), timeout=10, wait_for_ready=True)
         return {key.kid: public_key_from_jwk(key.x, key.y) for key in response.keys if key.kty == "EC"}

@@ -94,9 +94,7 @@ def write_revision(directory: Path, filename: str, source: str) -> None:
     (versions / filename).write_text(textwrap.dedent(source))
 
 
-async def bounded_gather(
-    items: list[TenantDatabase], fn: Callable[[TenantDatabase], Awaitable[T]]
-) -> list[T]:
+async def bounded_gather(items: list[TenantDatabase], fn: Callable[[TenantDatabase], Awaitable[T]]) -> list[T]:
     semaphore = asyncio.Semaphore(CONCURRENCY)
 
     async def run(db: TenantDatabase) -> T:
@@ -232,14 +230,10 @@ async def _exercise(
     # Re-running is a no-op: same head, no migration executed, data untouched.
     with caplog.at_level(logging.INFO, logger="alembic"):
         caplog.clear()
-        assert await bounded_gather(dbs, lambda db: upgrade_tenant(router, db, tenant_set)) == ["0002"] * len(
-            dbs
-        )
+        assert await bounded_gather(dbs, lambda db: upgrade_tenant(router, db, tenant_set)) == ["0002"] * len(dbs)
         assert await upgrade_core(router, core_set) == "0002"
     assert not [r for r in caplog.records if "Running upgrade" in r.getMessage()]
-    assert await bounded_gather(dbs, lambda db: current_revision(router, tenant_set, db)) == ["0002"] * len(
-        dbs
-    )
+    assert await bounded_gather(dbs, lambda db: current_revision(router, tenant_set, db)) == ["0002"] * len(dbs)
 
     async def names_in(db: TenantDatabase) -> list[str]:
         async with router.tenant_session(db) as session:
@@ -299,6 +293,5 @@ async def _assert_pool_points_at_core(router: DatabaseRouter) -> None:
             return str((await conn.execute(text("SELECT DATABASE()"))).scalar_one())
 
     assert (
-        await asyncio.gather(*(current_database() for _ in range(capacity)))
-        == [router.core_database_name] * capacity
+        await asyncio.gather(*(current_database() for _ in range(capacity))) == [router.core_database_name] * capacity
     )

@@ -70,13 +70,9 @@ class Platform:
 
 @contextlib.asynccontextmanager
 async def platform(database_url: str, data_dir: Path, env: Mapping[str, str] | None = None) -> AsyncIterator[Platform]:
-    settings = mesh_settings(
-        database_url,
-        data_dir,
-        TENANTMESH_ADMIN_EMAIL=ADMIN_EMAIL,
-        TENANTMESH_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        **dict(env or {}),
-    )
+    variables = {"TENANTMESH_ADMIN_EMAIL": ADMIN_EMAIL, "TENANTMESH_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    variables.update(env or {})
+    settings = mesh_settings(database_url, data_dir, **variables)
     runtime = await Runtime.open(settings)
     started: list[StartedApp] = []
     handle: Platform | None = None

@@ -78,9 +78,7 @@ def test_quote_rejects_everything_else(name: str) -> None:
         quote_database_identifier(name)
 
 
-@pytest.mark.parametrize(
-    "name", ["acme", "tenant_", "tenant_Acme", "tenant_a;b", "tenant_../x", "tenant_a\n"]
-)
+@pytest.mark.parametrize("name", ["acme", "tenant_", "tenant_Acme", "tenant_a;b", "tenant_../x", "tenant_a\n"])
 def test_tenant_database_validates_name(name: str) -> None:
     with pytest.raises(ValueError, match="invalid tenant database name"):
         TenantDatabase("default", name)

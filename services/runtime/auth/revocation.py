@@ -56,13 +56,21 @@ class Revocation:
 
 
 class RevocationList:
+    # Expired entries are swept every this many additions, keeping memory bounded
+    # by the revocations of one token lifetime.
+    SWEEP_EVERY = 1000
+
     def __init__(self) -> None:
         self._sessions: dict[str, Revocation] = {}
         self._subjects: dict[tuple[str, str], Revocation] = {}
+        self._added = 0
 
     def apply(self, revocation: Revocation) -> None:
         if revocation.expires <= time.time():
             return
+        self._added += 1
+        if self._added % self.SWEEP_EVERY == 0:
+            self.prune()
         if revocation.kind == "session":
             self._sessions[revocation.key] = revocation
         else:
@@ -95,11 +103,19 @@ class RevocationList:
         """Seeds the list with every revocation still in force (multi-process deployments)."""
         client = redis.from_url(url)
         try:
-            for raw in (await client.hgetall(REDIS_KEY)).values():
-                self.apply(Revocation.from_dict(json.loads(raw)))
+            now = time.time()
+            expired = []
+            for field, raw in (await client.hgetall(REDIS_KEY)).items():
+                revocation = Revocation.from_dict(json.loads(raw))
+                if revocation.expires <= now:
+                    expired.append(field)
+                else:
+                    self.apply(revocation)
+            # Entries no token can match any more are dropped here, by whoever starts next.
+            if expired:
+                await client.hdel(REDIS_KEY, *expired)
         finally:
             await client.aclose()
-        self.prune()
 
 
 async def publish_revocation(events: EventBus, revocation: Revocation, redis_url: str | None) -> None:

@@ -1,0 +1,531 @@
+"""The isolation matrix: every RPC the platform serves, times every way a caller can lack access.
+
+RPCs are enumerated from what the running servers host and the descriptors' access policies
+(``services.runtime.access.load_policies``), so a new RPC or service is covered without
+touching the tests. For each RPC that is not public, every applicable case must be refused
+with the expected auth error; public RPCs must not answer UNAUTHENTICATED/PERMISSION_DENIED
+without a token. Anything else (OK, a validation error, NOT_FOUND...) is a leak.
+
+The transports (direct gRPC, REST through Envoy) plug in as a ``Caller``: an async function
+``(rpc, bearer token or None, x-tenant-id or None) -> Outcome``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from google.api import annotations_pb2
+from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
+from tenantmesh.auth.v1 import admin_service_pb2, auth_service_pb2, user_pb2
+from tenantmesh.tenants.v1 import tenant_service_pb2
+
+from services.mesh.edge_config import HttpBinding, http_bindings
+from services.runtime.access import INFRASTRUCTURE_SERVICES, MethodPolicy, Scope, load_policies
+from services.runtime.app import StartedApp
+from services.runtime.auth.claims import ALGORITHM
+from tests.support.platform import ADMIN_EMAIL, ADMIN_PASSWORD, Platform, bearer
+
+STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
+PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
+AUTH_CODES = frozenset({UNAUTHENTICATED, PERMISSION_DENIED})
+USER_PASSWORD = "isolation-matrix-password-1"
+# Any value of a path variable or id field: well-formed, names nothing.
+SOME_ID = "0190c2a4-0000-7000-8000-00000000abcd"
+_WELL_KNOWN = ("google.protobuf.",)
+
+
+# --------------------------------------------------------------------------- RPCs
+
+
+@dataclass(frozen=True)
+class Rpc:
+    """One RPC of one running server."""
+
+    server: str  # app name, e.g. "tenants"
+    address: str  # host:port of that server
+    method: MethodDescriptor
+    policy: MethodPolicy
+    # Set on the REST variants of an RPC (one per google.api.http binding).
+    binding: HttpBinding | None = None
+
+    @property
+    def path(self) -> str:
+        return self.policy.method
+
+    @property
+    def bindings(self) -> tuple[HttpBinding, ...]:
+        options = self.method.GetOptions()
+        if not options.HasExtension(annotations_pb2.http):
+            return ()
+        return tuple(http_bindings(options.Extensions[annotations_pb2.http]))
+
+    def __str__(self) -> str:
+        if self.binding is not None:
+            return f"{self.binding.verb} {self.binding.template} ({self.path})"
+        return f"{self.path} @{self.server}"
+
+
+def served_rpcs(started: Sequence[StartedApp]) -> list[Rpc]:
+    """Every method of every service each running server hosts (infrastructure services aside)."""
+    pool = descriptor_pool.Default()
+    rpcs: list[Rpc] = []
+    for item in started:
+        names = [n for n in item.server.service_names if n not in INFRASTRUCTURE_SERVICES]
+        policies = load_policies(names)
+        address = f"127.0.0.1:{item.server.port}"
+        for name in names:
+            for method in pool.FindServiceByName(name).methods:
+                path = f"/{name}/{method.name}"
+                rpcs.append(Rpc(item.app.name, address, method, policies[path]))
+    return rpcs
+
+
+def rest_rpcs(rpcs: Iterable[Rpc]) -> list[Rpc]:
+    """One variant per REST binding of every RPC that has one (an RPC served by several
+    servers, e.g. MetaService, once)."""
+    seen: set[tuple[str, HttpBinding]] = set()
+    variants: list[Rpc] = []
+    for rpc in rpcs:
+        for binding in rpc.bindings:
+            if (rpc.path, binding) not in seen:
+                seen.add((rpc.path, binding))
+                variants.append(dataclasses.replace(rpc, binding=binding))
+    return variants
+
+
+def _fill_ids(message: Message, depth: int = 0) -> bool:
+    """Sets every singular ``*_id`` string field (and those of singular sub-messages) to SOME_ID."""
+    filled = False
+    descriptor: Any = message.DESCRIPTOR
+    for fd in descriptor.fields:
+        if fd.is_repeated:
+            continue
+        if fd.type == FieldDescriptor.TYPE_STRING and (fd.name == "id" or fd.name.endswith("_id")):
+            if fd.containing_oneof is None or message.WhichOneof(fd.containing_oneof.name) is None:
+                setattr(message, fd.name, SOME_ID)
+                filled = True
+        elif (
+            fd.message_type is not None
+            and depth < 2
+            and not fd.message_type.full_name.startswith(_WELL_KNOWN)
+            and fd.containing_oneof is None
+        ):
+            child = message_factory.GetMessageClass(fd.message_type)()
+            if _fill_ids(child, depth + 1):
+                getattr(message, fd.name).CopyFrom(child)
+                filled = True
+    return filled
+
+
+def minimal_request(rpc: Rpc) -> Message:
+    """An empty request with well-formed ids, so validation has little to say (it runs last anyway)."""
+    request: Message = message_factory.GetMessageClass(rpc.method.input_type)()
+    _fill_ids(request)
+    return request
+
+
+def rest_path(binding: HttpBinding, request: Message) -> str:
+    """The binding's template with each variable replaced by the request's value (or SOME_ID)."""
+
+    def value(match: Any) -> str:
+        current: Any = request
+        for part in match.group(1).split("."):
+            current = getattr(current, part, "")
+        return str(current) or SOME_ID
+
+    return re.sub(r"\{([^}=]+)(?:=[^}]*)?\}", value, binding.template)
+
+
+def rest_body(rpc: Rpc, binding: HttpBinding) -> bytes | None:
+    options = rpc.method.GetOptions().Extensions[annotations_pb2.http]
+    rules = [options, *options.additional_bindings]
+    for rule in rules:
+        bound = http_bindings(rule)
+        if bound and bound[0] == binding:
+            return b"{}" if rule.body else None
+    return None
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: grpc.StatusCode
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.code.name}{f' ({self.reason})' if self.reason else ''}"
+
+
+OK = Outcome(grpc.StatusCode.OK)
+
+
+def outcome_of_grpc_error(error: grpc.aio.AioRpcError) -> Outcome:
+    reason = ""
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            for detail in status_pb2.Status.FromString(value).details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info):
+                    reason = info.reason
+    return Outcome(error.code(), reason)
+
+
+_HTTP_TO_GRPC = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    409: grpc.StatusCode.ABORTED,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    501: grpc.StatusCode.UNIMPLEMENTED,
+    503: grpc.StatusCode.UNAVAILABLE,
+    504: grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+
+
+def outcome_of_http(response: httpx.Response) -> Outcome:
+    """The google.rpc.Status a REST reply carries (transcoded or Envoy's own), else its HTTP status."""
+    if 200 <= response.status_code < 300:
+        return OK
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("code"), int):
+        reason = next(
+            (
+                str(d.get("reason", ""))
+                for d in body.get("details", [])
+                if isinstance(d, dict) and str(d.get("@type", "")).endswith("google.rpc.ErrorInfo")
+            ),
+            "",
+        )
+        return Outcome(STATUS_BY_NUMBER.get(body["code"], grpc.StatusCode.UNKNOWN), reason)
+    return Outcome(_HTTP_TO_GRPC.get(response.status_code, grpc.StatusCode.UNKNOWN), f"HTTP {response.status_code}")
+
+
+Caller = Callable[[Rpc, str | None, str | None], Awaitable[Outcome]]
+
+
+def metadata_for(token: str | None, tenant: str | None) -> tuple[tuple[str, str], ...]:
+    metadata: list[tuple[str, str]] = []
+    if token is not None:
+        metadata.append(("authorization", f"Bearer {token}"))
+    if tenant is not None:
+        metadata.append(("x-tenant-id", tenant))
+    return tuple(metadata)
+
+
+class GrpcCaller:
+    """Calls each RPC straight on the server that hosts it."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    async def __call__(self, rpc: Rpc, token: str | None, tenant: str | None) -> Outcome:
+        channel = self._channels.get(rpc.address)
+        if channel is None:
+            channel = self._channels[rpc.address] = grpc.aio.insecure_channel(rpc.address)
+        request = minimal_request(rpc)
+        serialize = type(request).SerializeToString
+        metadata = metadata_for(token, tenant)
+        try:
+            if rpc.method.server_streaming:
+                stream: Any = channel.unary_stream(rpc.path, request_serializer=serialize)
+                async for _ in stream(request, metadata=metadata, timeout=10):
+                    pass
+            else:
+                unary: Any = channel.unary_unary(rpc.path, request_serializer=serialize)
+                await unary(request, metadata=metadata, timeout=10)
+        except grpc.aio.AioRpcError as error:
+            return outcome_of_grpc_error(error)
+        return OK
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+
+
+class RestCaller:
+    """Calls an RPC's REST binding (see rest_rpcs) through the edge: method + path with ids filled in."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def __call__(self, rpc: Rpc, token: str | None, tenant: str | None) -> Outcome:
+        binding = rpc.binding
+        assert binding is not None, f"{rpc} has no REST binding"
+        body = rest_body(rpc, binding)
+        headers = dict(metadata_for(token, tenant))
+        if body is not None:
+            headers["content-type"] = "application/json"
+        response = await self._client.request(
+            binding.verb, rest_path(binding, minimal_request(rpc)), headers=headers, content=body
+        )
+        return outcome_of_http(response)
+
+
+# --------------------------------------------------------------------------- forged tokens
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(_unb64(token.split(".")[1]))
+    return payload
+
+
+def tampered(token: str, **changes: Any) -> str:
+    """The token with some claims changed and the original header and signature kept."""
+    header, _, signature = token.split(".")
+    payload = {**claims_of(token), **changes}
+    return f"{header}.{_b64(json.dumps(payload, separators=(',', ':')).encode())}.{signature}"
+
+
+def unsigned(token: str) -> str:
+    """``alg: none``: the token's claims, no signature."""
+    header = {"alg": "none", "typ": "JWT", "kid": jwt.get_unverified_header(token).get("kid", "")}
+    payload = json.dumps(claims_of(token), separators=(",", ":")).encode()
+    return f"{_b64(json.dumps(header).encode())}.{_b64(payload)}."
+
+
+def hs256_with_public_key(token: str, public_pem: bytes) -> str:
+    """Algorithm confusion: HS256 "signed" with the public key PEM as the HMAC secret."""
+    header = {"alg": "HS256", "typ": "JWT", "kid": jwt.get_unverified_header(token).get("kid", "")}
+    payload = json.dumps(claims_of(token), separators=(",", ":")).encode()
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(payload)}"
+    signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+async def expired_like(mesh: Platform, token: str) -> str:
+    """The token's claims re-signed with the platform's real signing key, expired an hour ago."""
+    key = await mesh.auth_app.keys.active()
+    now = int(time.time())
+    payload = {**claims_of(token), "iat": now - 7200, "nbf": now - 7200, "exp": now - 3600, "jti": str(uuid.uuid4())}
+    return jwt.encode(payload, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+
+
+async def public_key_pem(mesh: Platform) -> bytes:
+    key = await mesh.auth_app.keys.active()
+    return key.private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+# --------------------------------------------------------------------------- the world
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    token: str | None
+    tenant: str | None
+    # What a correct refusal looks like: (code, reason) with "" for any reason.
+    expected: frozenset[tuple[grpc.StatusCode, str]]
+    applies: Callable[[Rpc], bool] = lambda rpc: True
+    # Cases run after the world's tenant B was suspended.
+    after_suspension: bool = False
+
+    def accepts(self, outcome: Outcome) -> bool:
+        return any(code == outcome.code and reason in ("", outcome.reason) for code, reason in self.expected)
+
+
+@dataclass
+class World:
+    mesh: Platform
+    tenant_a: str
+    tenant_b: str
+    slugs: tuple[str, str]
+    platform_admin: str
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def cases(self) -> list[Case]:
+        unauthenticated = frozenset({(UNAUTHENTICATED, "")})
+        member_permissions = frozenset(str(p) for p in claims_of(self.tokens["member_a"])["perms"])
+        a, b = self.tenant_a, self.tenant_b
+        tenant_scoped: Callable[[Rpc], bool] = lambda rpc: rpc.policy.scope is Scope.TENANT  # noqa: E731
+        suspended = frozenset({(UNAUTHENTICATED, ""), (grpc.StatusCode.FAILED_PRECONDITION, "TENANT_SUSPENDED")})
+        return [
+            Case("no_token", None, a, unauthenticated),
+            Case(
+                "token_of_other_tenant",
+                self.tokens["admin_b"],
+                a,
+                frozenset({(PERMISSION_DENIED, "TENANT_MISMATCH")}),
+                applies=tenant_scoped,
+            ),
+            Case(
+                "member_without_permission",
+                self.tokens["member_a"],
+                a,
+                frozenset({(PERMISSION_DENIED, "PERMISSION_DENIED")}),
+                applies=lambda rpc: rpc.policy.permission not in member_permissions,
+            ),
+            Case("expired", self.tokens["expired"], a, unauthenticated),
+            Case("alg_none", self.tokens["alg_none"], a, unauthenticated),
+            Case("hs256_public_key", self.tokens["hs256"], a, unauthenticated),
+            Case("tampered_permissions", self.tokens["tampered_perms"], a, unauthenticated),
+            Case("tampered_tenant", self.tokens["tampered_tenant"], a, unauthenticated),
+            Case("revoked_session", self.tokens["revoked"], a, unauthenticated),
+            Case("suspended_tenant_admin", self.tokens["admin_b"], b, suspended, after_suspension=True),
+            Case("suspended_tenant_member", self.tokens["member_b"], b, suspended, after_suspension=True),
+        ]
+
+    async def suspend_b(self) -> None:
+        # A fresh session: a leak earlier in the matrix may have ended the first one.
+        admin = bearer(await self.mesh.admin_token())
+        await self.mesh.tenants.SuspendTenant(
+            tenant_service_pb2.SuspendTenantRequest(tenant_id=self.tenant_b), metadata=admin
+        )
+        # Every service must see it within a second; give it a little more before judging.
+        await _until_refused(
+            lambda: self.mesh.auth.GetMe(auth_service_pb2.GetMeRequest(), metadata=bearer(self.tokens["admin_b"])),
+            seconds=3,
+        )
+
+    async def cleanup(self) -> None:
+        """Deletes both tenants (their databases on MariaDB)."""
+        admin = bearer(await self.mesh.admin_token())
+        for tenant_id in (self.tenant_a, self.tenant_b):
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                await self.mesh.tenants.DeleteTenant(
+                    tenant_service_pb2.DeleteTenantRequest(tenant_id=tenant_id), metadata=admin
+                )
+
+
+async def _until_refused(call: Callable[[], Awaitable[Any]], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            await call()
+        except grpc.aio.AioRpcError:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _create_user(mesh: Platform, admin_token: str, tenant_id: str, stem: str, role: str) -> str:
+    email = f"{stem}-{uuid.uuid4().hex[:8]}@example.test"
+    await mesh.admin_stub("UserService").CreateUser(
+        admin_service_pb2.CreateUserRequest(user=user_pb2.User(email=email), password=USER_PASSWORD, roles=[role]),
+        metadata=(*bearer(admin_token), ("x-tenant-id", tenant_id)),
+    )
+    return email
+
+
+async def build_world(mesh: Platform) -> World:
+    """Tenants A and B, a tenant admin and a member in each, and every token the cases use."""
+    platform_admin = (await mesh.login("platform", ADMIN_EMAIL, ADMIN_PASSWORD)).access_token
+    stem = uuid.uuid4().hex[:8]
+    slug_a, slug_b = f"iso-a-{stem}", f"iso-b-{stem}"
+    tenant_a = (await mesh.create_tenant(slug_a)).tenant_id
+    tenant_b = (await mesh.create_tenant(slug_b)).tenant_id
+    world = World(mesh, tenant_a, tenant_b, (slug_a, slug_b), platform_admin)
+    users = {
+        "admin_a": (slug_a, await _create_user(mesh, platform_admin, tenant_a, "admin-a", "tenant-admin")),
+        "member_a": (slug_a, await _create_user(mesh, platform_admin, tenant_a, "member-a", "member")),
+        "admin_b": (slug_b, await _create_user(mesh, platform_admin, tenant_b, "admin-b", "tenant-admin")),
+        "member_b": (slug_b, await _create_user(mesh, platform_admin, tenant_b, "member-b", "member")),
+    }
+    for name, (slug, email) in users.items():
+        world.tokens[name] = (await mesh.login(slug, email, USER_PASSWORD)).access_token
+
+    # Forgeries start from the most powerful real token there is: the platform admin's.
+    world.tokens["expired"] = await expired_like(mesh, platform_admin)
+    world.tokens["alg_none"] = unsigned(platform_admin)
+    world.tokens["hs256"] = hs256_with_public_key(platform_admin, await public_key_pem(mesh))
+    world.tokens["tampered_perms"] = tampered(world.tokens["member_a"], perms=["*"], roles=["platform-admin"])
+    world.tokens["tampered_tenant"] = tampered(world.tokens["admin_b"], tid=tenant_a)
+
+    # A session of admin A that has logged out.
+    slug, email = users["admin_a"]
+    revoked = (await mesh.login(slug, email, USER_PASSWORD)).access_token
+    await mesh.auth.Logout(auth_service_pb2.LogoutRequest(), metadata=bearer(revoked))
+    await _until_refused(lambda: mesh.auth.GetMe(auth_service_pb2.GetMeRequest(), metadata=bearer(revoked)), 3)
+    world.tokens["revoked"] = revoked
+    return world
+
+
+# --------------------------------------------------------------------------- the matrix
+
+
+@dataclass
+class MatrixResult:
+    rpcs: int = 0
+    protected: int = 0
+    public: int = 0
+    checks: int = 0
+    per_case: dict[str, int] = field(default_factory=dict)
+    leaks: list[str] = field(default_factory=list)
+
+    def summary(self, transport: str) -> str:
+        cases = ", ".join(f"{name} {count}" for name, count in self.per_case.items())
+        return (
+            f"isolation matrix over {transport}: {self.rpcs} RPCs ({self.protected} protected, "
+            f"{self.public} public), {self.checks} checks [{cases}], {len(self.leaks)} leaks"
+        )
+
+
+async def run_matrix(world: World, rpcs: Iterable[Rpc], call: Caller) -> MatrixResult:
+    """Runs every applicable case against every RPC; returns counts and the leaks found."""
+    rpcs = list(rpcs)
+    result = MatrixResult(rpcs=len(rpcs))
+    protected = [rpc for rpc in rpcs if not rpc.policy.public]
+    result.protected = len(protected)
+    result.public = len(rpcs) - len(protected)
+
+    for rpc in rpcs:
+        if rpc.policy.public:
+            outcome = await call(rpc, None, None)
+            result.checks += 1
+            result.per_case["public_without_token"] = result.per_case.get("public_without_token", 0) + 1
+            if outcome.code in AUTH_CODES:
+                result.leaks.append(f"public_without_token      {rpc}: refused with {outcome}")
+
+    cases = world.cases()
+    for phase in (False, True):
+        if phase:
+            await world.suspend_b()
+        for case in cases:
+            if case.after_suspension is not phase:
+                continue
+            for rpc in protected:
+                if not case.applies(rpc):
+                    continue
+                outcome = await call(rpc, case.token, case.tenant)
+                result.checks += 1
+                result.per_case[case.name] = result.per_case.get(case.name, 0) + 1
+                if not case.accepts(outcome):
+                    expected = " or ".join(
+                        f"{c.name}{f' ({r})' if r else ''}" for c, r in sorted(case.expected, key=str)
+                    )
+                    result.leaks.append(f"{case.name:25} {rpc}: expected {expected}, got {outcome}")
+    return result
