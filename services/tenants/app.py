@@ -20,6 +20,7 @@ from services.tenants.platform import ensure_platform_tenant
 from services.tenants.provisioning import Provisioner, ProvisioningPolicy
 from services.tenants.reconciler import Reconciler
 from services.tenants.servicer import TenantServicer
+from services.tenants.view_cache import TenantViewCache
 
 SERVICE = "tenants"
 TENANT_SERVICE = tenant_service_pb2.DESCRIPTOR.services_by_name["TenantService"].full_name
@@ -56,7 +57,11 @@ class TenantsApp:
             LocalTenantDirectory(runtime.db), settings.tenant_cache_ttl_seconds, runtime.events
         )
         self._servicer = TenantServicer(
-            self.manager, TenantMigrator(runtime.db, participants), runtime.db, tenant_migrations
+            self.manager,
+            TenantMigrator(runtime.db, participants),
+            runtime.db,
+            tenant_migrations,
+            TenantViewCache(runtime.events),
         )
         self._lifecycle = SchemaLifecycleServicer(
             SERVICE, runtime.db, tenant_migrations, after_provision=self._stamp_identity

@@ -22,6 +22,7 @@ from services.tenants.convert import state_name, tenant_to_proto
 from services.tenants.manager import TenantManager, TenantSpec
 from services.tenants.migrate import TenantMigrator
 from services.tenants.models import TenantIdentityRow
+from services.tenants.view_cache import TenantViewCache
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -43,11 +44,13 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         migrator: TenantMigrator,
         db: DatabaseRouter,
         tenant_migrations: MigrationSet,
+        views: TenantViewCache,
     ) -> None:
         self._manager = manager
         self._migrator = migrator
         self._db = db
         self._tenant_migrations = tenant_migrations
+        self._views = views
 
     async def CreateTenant(self, request: pb.CreateTenantRequest, context: Context) -> pb.CreateTenantResponse:
         """Permission tenants.tenants.create. Reasons: FIELD_INVALID, TENANT_SLUG_TAKEN, PROVISIONING_FAILED,
@@ -58,10 +61,12 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
     async def GetTenant(self, request: pb.GetTenantRequest, context: Context) -> pb.GetTenantResponse:
         """Permission tenants.tenants.get. Reasons: TENANT_NOT_FOUND."""
         if request.WhichOneof("lookup") == "slug":
-            record = await self._manager.get_by_slug(request.slug)
-        else:
-            record = await self._manager.get(request.tenant_id)
-        return pb.GetTenantResponse(tenant=tenant_to_proto(record))
+            return pb.GetTenantResponse(tenant=tenant_to_proto(await self._manager.get_by_slug(request.slug)))
+        tenant = self._views.get(request.tenant_id)
+        if tenant is None:
+            tenant = tenant_to_proto(await self._manager.get(request.tenant_id))
+            self._views.put(tenant)
+        return pb.GetTenantResponse(tenant=tenant)
 
     async def ListTenants(self, request: pb.ListTenantsRequest, context: Context) -> pb.ListTenantsResponse:
         """Permission tenants.tenants.list. Reasons: FIELD_INVALID, PAGE_TOKEN_INVALID."""
@@ -78,24 +83,37 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
     async def UpdateTenant(self, request: pb.UpdateTenantRequest, context: Context) -> pb.UpdateTenantResponse:
         """Permission tenants.tenants.update. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT,
         FIELD_INVALID."""
-        record = await self._manager.update(
-            request.tenant.tenant_id, request.tenant.etag, list(request.update_mask.paths), spec_of(request.tenant)
-        )
+        try:
+            record = await self._manager.update(
+                request.tenant.tenant_id, request.tenant.etag, list(request.update_mask.paths), spec_of(request.tenant)
+            )
+        finally:
+            self._views.invalidate(request.tenant.tenant_id)
         return pb.UpdateTenantResponse(tenant=tenant_to_proto(record))
 
     async def SuspendTenant(self, request: pb.SuspendTenantRequest, context: Context) -> pb.SuspendTenantResponse:
         """Permission tenants.tenants.suspend. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        record = await self._manager.suspend(request.tenant_id, request.etag)
+        try:
+            record = await self._manager.suspend(request.tenant_id, request.etag)
+        finally:
+            self._views.invalidate(request.tenant_id)
         return pb.SuspendTenantResponse(tenant=tenant_to_proto(record))
 
     async def ResumeTenant(self, request: pb.ResumeTenantRequest, context: Context) -> pb.ResumeTenantResponse:
         """Permission tenants.tenants.resume. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        record = await self._manager.resume(request.tenant_id, request.etag)
+        try:
+            record = await self._manager.resume(request.tenant_id, request.etag)
+        finally:
+            self._views.invalidate(request.tenant_id)
         return pb.ResumeTenantResponse(tenant=tenant_to_proto(record))
 
     async def DeleteTenant(self, request: pb.DeleteTenantRequest, context: Context) -> pb.DeleteTenantResponse:
         """Permission tenants.tenants.delete. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        record = await self._manager.delete(request.tenant_id, request.etag)
+        try:
+            record = await self._manager.delete(request.tenant_id, request.etag)
+        finally:
+            # Also on failure: a failed purge may still have changed the state.
+            self._views.invalidate(request.tenant_id)
         return pb.DeleteTenantResponse(tenant=tenant_to_proto(record))
 
     async def GetCurrentTenant(

@@ -174,9 +174,25 @@ def _alembic_lock() -> asyncio.Lock:
     return lock
 
 
+# Loaded scripts, keyed by what is on disk: loading imports every revision file,
+# which would otherwise be repeated for each of thousands of tenant databases.
+_SCRIPTS: dict[tuple[Path, tuple[tuple[str, int], ...]], tuple[ScriptDirectory, str]] = {}
+
+
+def _versions_fingerprint(migrations: MigrationSet) -> tuple[tuple[str, int], ...]:
+    versions = migrations.directory / "versions"
+    if not versions.is_dir():
+        return ()
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in versions.glob("*.py")))
+
+
 async def _load_script(migrations: MigrationSet) -> tuple[ScriptDirectory, str]:
-    # Loading imports every revision file: file I/O, so keep it off the event loop.
-    return await asyncio.to_thread(_load_script_sync, migrations)
+    key = (migrations.directory, _versions_fingerprint(migrations))
+    cached = _SCRIPTS.get(key)
+    if cached is None:
+        # File I/O and imports: keep them off the event loop.
+        cached = _SCRIPTS[key] = await asyncio.to_thread(_load_script_sync, migrations)
+    return cached
 
 
 def _load_script_sync(migrations: MigrationSet) -> tuple[ScriptDirectory, str]:
