@@ -58,7 +58,10 @@ class AuthApp:
         self.settings = settings or load_auth_settings(runtime.settings.data_dir, runtime.settings.environment)
         policies = platform_policies()
         self.keys = SigningKeyStore(
-            runtime.db, KeyEncryption(self.settings.key_encryption_key), self.settings.access_token_ttl_seconds
+            runtime.db,
+            KeyEncryption(self.settings.key_encryption_key),
+            self.settings.access_token_ttl_seconds,
+            self.settings.signing_key_activation_delay_seconds,
         )
         # Tokens are verified against this process's own key store: no JWKS round trip.
         runtime.key_source = self.keys.published_keys

@@ -1,7 +1,11 @@
 """Token signing keys: stored encrypted, rotated, published as a JWKS.
 
-The newest key signs. Older keys stay published until the last access token
-they could have signed has expired, so rotation never invalidates a live token.
+A rotated-in key is published at once but signs only after an activation
+delay, so every verifier — Envoy caches the JWKS and does not refetch on an
+unknown key id — knows it before the first token it signed arrives. Older keys
+stay published until the last access token they could have signed has
+expired, so rotation never invalidates a live token. A key's ``create_time``
+is the moment it starts signing; ``retire_time`` the moment it stops.
 Private parts are encrypted with AES-256-GCM under the key encryption key from
 configuration; the database alone is not enough to forge tokens.
 """
@@ -12,7 +16,7 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -52,29 +56,39 @@ class KeyEncryption:
 
 
 class SigningKeyStore:
-    def __init__(self, db: DatabaseRouter, encryption: KeyEncryption, access_token_ttl_seconds: float) -> None:
+    def __init__(
+        self,
+        db: DatabaseRouter,
+        encryption: KeyEncryption,
+        access_token_ttl_seconds: float,
+        activation_delay_seconds: float = 0.0,
+    ) -> None:
         self._db = db
         self._encryption = encryption
+        self._activation_delay = timedelta(seconds=activation_delay_seconds)
         # A retired key stays published for one token lifetime plus clock leeway.
         self._publish_after_retire = timedelta(seconds=access_token_ttl_seconds + 60)
         self._active: SigningKey | None = None
-        self._active_loaded_at = 0.0
+        self._reload_at = 0.0
         self._lock = asyncio.Lock()
 
     async def active(self) -> SigningKey:
-        if self._active is not None and time.monotonic() - self._active_loaded_at < _ACTIVE_KEY_REFRESH_SECONDS:
+        if self._active is not None and time.monotonic() < self._reload_at:
             return self._active
         async with self._lock:
-            if self._active is None or time.monotonic() - self._active_loaded_at >= _ACTIVE_KEY_REFRESH_SECONDS:
-                self._active = await self._load_active() or await self._create(retire_others=False)
-                self._active_loaded_at = time.monotonic()
+            if self._active is None or time.monotonic() >= self._reload_at:
+                loaded = await self._load_active()
+                if loaded is None:
+                    loaded = await self._create(activate_at=utcnow())
+                self._active = loaded
             return self._active
 
     async def rotate(self) -> str:
+        """Adds a key that signs after the activation delay; returns its kid."""
         async with self._lock:
-            self._active = await self._create(retire_others=True)
-            self._active_loaded_at = time.monotonic()
-            return self._active.kid
+            created = await self._create(activate_at=utcnow() + self._activation_delay)
+            self._reload_at = 0.0  # pick it up at its activation time, or now
+            return created.kid
 
     async def published_keys(self) -> dict[str, ec.EllipticCurvePublicKey]:
         oldest_retire = utcnow() - self._publish_after_retire
@@ -99,15 +113,31 @@ class SigningKeyStore:
         return entries
 
     async def _load_active(self) -> SigningKey | None:
+        """The newest key that has started signing; schedules the next reload."""
+        now = utcnow()
         async with self._db.core_session() as session:
             row = (
                 await session.execute(
                     select(SigningKeyRow)
-                    .where(SigningKeyRow.retire_time.is_(None))
+                    .where(SigningKeyRow.create_time <= now)
+                    .where(SigningKeyRow.retire_time.is_(None) | (SigningKeyRow.retire_time > now))
                     .order_by(SigningKeyRow.create_time.desc(), SigningKeyRow.kid.desc())
                     .limit(1)
                 )
             ).scalar_one_or_none()
+            pending = (
+                await session.execute(
+                    select(SigningKeyRow.create_time)
+                    .where(SigningKeyRow.create_time > now)
+                    .order_by(SigningKeyRow.create_time)
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        # Re-read periodically (another replica may rotate) and exactly when a pending key starts.
+        wait = _ACTIVE_KEY_REFRESH_SECONDS
+        if pending is not None:
+            wait = min(wait, max(0.0, (pending - now).total_seconds()))
+        self._reload_at = time.monotonic() + wait
         if row is None:
             return None
         pem = self._encryption.open(row.private_encrypted, row.kid)
@@ -116,7 +146,7 @@ class SigningKeyStore:
             raise TypeError(f"signing key {row.kid} is not an EC key")
         return SigningKey(row.kid, private)
 
-    async def _create(self, *, retire_others: bool) -> SigningKey:
+    async def _create(self, *, activate_at: datetime) -> SigningKey:
         private = ec.generate_private_key(ec.SECP256R1())
         kid = uuid7()
         pem = private.private_bytes(
@@ -125,19 +155,18 @@ class SigningKeyStore:
         public_pem = private.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        now = utcnow()
         async with self._db.core_session() as session:
-            if retire_others:
-                await session.execute(
-                    update(SigningKeyRow).where(SigningKeyRow.retire_time.is_(None)).values(retire_time=now)
-                )
+            # Keys signing now stop when the new one starts.
+            await session.execute(
+                update(SigningKeyRow).where(SigningKeyRow.retire_time.is_(None)).values(retire_time=activate_at)
+            )
             session.add(
                 SigningKeyRow(
                     kid=kid,
                     algorithm=ALGORITHM,
                     public_pem=public_pem.decode(),
                     private_encrypted=self._encryption.seal(pem, kid),
-                    create_time=now,
+                    create_time=activate_at,
                     retire_time=None,
                 )
             )

@@ -26,6 +26,9 @@ class AuthSettings:
     login_lock_seconds: float
     login_max_lock_seconds: float
     address_max_failures: int
+    # A rotated-in signing key is published this long before it signs; at least
+    # the edge's JWKS cache time (300 s), since Envoy does not refetch on an unknown kid.
+    signing_key_activation_delay_seconds: float
 
 
 def _secret_file(path: Path, make: bytes) -> bytes:
@@ -62,4 +65,5 @@ def load_auth_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> 
         login_lock_seconds=read.positive("TENANTMESH_LOGIN_LOCK_SECONDS", 30.0),
         login_max_lock_seconds=read.positive("TENANTMESH_LOGIN_MAX_LOCK_SECONDS", 900.0),
         address_max_failures=read.count("TENANTMESH_LOGIN_ADDRESS_MAX_FAILURES", 50),
+        signing_key_activation_delay_seconds=read.get("TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS", 330.0, float),
     )

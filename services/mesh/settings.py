@@ -26,6 +26,7 @@ _VARIABLES = {
     "TENANTMESH_EDGE_TENANT_RATE_LIMIT_RPS": "per_tenant_rate_limit_rps",
     "TENANTMESH_EDGE_CONCURRENCY": "concurrency",
     "TENANTMESH_EDGE_ACCESS_LOG": "access_log_path",
+    "TENANTMESH_EDGE_JWKS_CACHE_SECONDS": "jwks_cache_seconds",
 }
 
 

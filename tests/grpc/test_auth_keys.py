@@ -4,6 +4,7 @@ first-start bootstrap (administrator, service key file)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import stat
 import uuid
@@ -326,3 +327,20 @@ async def test_bootstrap_generates_the_admin_password_once_and_is_idempotent(
     assert key_file.read_text().strip() == service_key
     assert kek_file.read_bytes() == kek
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+async def test_rotated_key_is_published_before_it_signs(db_backend_url: str, tmp_path: Path) -> None:
+    """Verifiers that cache the JWKS (Envoy) must learn a key before its first token exists."""
+    env = {"TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS": "2"}
+    async with platform(db_backend_url, tmp_path, env=env) as mesh:
+        admin = await mesh.admin_token()
+        old_kid = kid_of(admin)
+        rotated = await mesh.admin_stub("SigningKeyService").RotateSigningKey(
+            admin_pb.RotateSigningKeyRequest(), metadata=bearer(admin)
+        )
+        published = await mesh.auth.GetJwks(auth_pb.GetJwksRequest())
+        assert sorted(key.kid for key in published.keys) == sorted([old_kid, rotated.kid])
+        # Published, but the old key still signs until the activation time.
+        assert kid_of(await mesh.admin_token()) == old_kid
+        await asyncio.sleep(3.1)
+        assert kid_of(await mesh.admin_token()) == rotated.kid

@@ -70,7 +70,12 @@ class Platform:
 
 @contextlib.asynccontextmanager
 async def platform(database_url: str, data_dir: Path, env: Mapping[str, str] | None = None) -> AsyncIterator[Platform]:
-    variables = {"TENANTMESH_ADMIN_EMAIL": ADMIN_EMAIL, "TENANTMESH_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    variables = {
+        "TENANTMESH_ADMIN_EMAIL": ADMIN_EMAIL,
+        "TENANTMESH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        # Rotated keys sign at once in tests; the delayed activation has its own test.
+        "TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS": "0",
+    }
     variables.update(env or {})
     settings = mesh_settings(database_url, data_dir, **variables)
     runtime = await Runtime.open(settings)

@@ -1074,7 +1074,9 @@ class SigningKeyServiceServicer:
     """
 
     def RotateSigningKey(self, request, context):
-        """Creates a new signing key that signs from now on; older keys stay in the
+        """Creates a new signing key. It is published in the JWKS at once and signs
+        after TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS (default 330 s, longer
+        than the edge caches the JWKS); older keys sign until then and stay in the
         JWKS until the last token they signed has expired.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

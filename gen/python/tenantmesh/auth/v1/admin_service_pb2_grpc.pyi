@@ -447,7 +447,9 @@ class SigningKeyServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> SigningKeyServiceAsyncStub: ...
     RotateSigningKey: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RotateSigningKeyRequest, _admin_service_pb2.RotateSigningKeyResponse]
-    """Creates a new signing key that signs from now on; older keys stay in the
+    """Creates a new signing key. It is published in the JWKS at once and signs
+    after TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS (default 330 s, longer
+    than the edge caches the JWKS); older keys sign until then and stay in the
     JWKS until the last token they signed has expired.
     """
 
@@ -457,7 +459,9 @@ class SigningKeyServiceAsyncStub(SigningKeyServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     RotateSigningKey: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RotateSigningKeyRequest, _admin_service_pb2.RotateSigningKeyResponse]  # type: ignore[assignment]
-    """Creates a new signing key that signs from now on; older keys stay in the
+    """Creates a new signing key. It is published in the JWKS at once and signs
+    after TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS (default 330 s, longer
+    than the edge caches the JWKS); older keys sign until then and stay in the
     JWKS until the last token they signed has expired.
     """
 
@@ -470,7 +474,9 @@ class SigningKeyServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.RotateSigningKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.RotateSigningKeyResponse, _abc.Awaitable[_admin_service_pb2.RotateSigningKeyResponse]]:
-        """Creates a new signing key that signs from now on; older keys stay in the
+        """Creates a new signing key. It is published in the JWKS at once and signs
+        after TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS (default 330 s, longer
+        than the edge caches the JWKS); older keys sign until then and stay in the
         JWKS until the last token they signed has expired.
         """
 
