@@ -81,7 +81,8 @@ class AuthApp:
             LoginThrottle(ThrottlePolicy(self.settings.login_lock_seconds, self.settings.login_max_lock_seconds)),
         )
         self.bootstrap_result: BootstrapResult | None = None
-        runtime.events.subscribe("tenant.", TenantLifecycleAuditor(runtime.db).on_tenant_event)
+        # A group subscription: one auth process writes each entry, once.
+        runtime.events.subscribe_group("auth-audit", "tenant.", TenantLifecycleAuditor(runtime.db).on_tenant_event)
 
     def bindings(self) -> Sequence[ServiceBinding]:
         auth = AuthServicer(self.sessions, self.keys)

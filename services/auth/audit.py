@@ -110,7 +110,7 @@ class TenantLifecycleAuditor:
                     target=f"tenant:{event.tenant_id}",
                     client_address="",
                     request_id=event.request_id[:128],
-                    details_json=json.dumps({k: str(v) for k, v in event.payload.items()}, sort_keys=True),
+                    details_json=json.dumps({k: str(v) for k, v in event.payload_dict().items()}, sort_keys=True),
                     create_time=utcnow(),
                 )
             )

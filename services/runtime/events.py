@@ -1,30 +1,48 @@
 """Platform events: what changed, for the services that react to it.
 
-Two buses share one interface: in-process (the embedded single-process mode)
-and Redis pub/sub (services in separate processes). Delivery is
-best-effort here; consumers must tolerate a missed event, which is why every
-cache fed by events also has a TTL.
+Producers write events to the outbox in the same transaction as the change
+(see :mod:`services.runtime.outbox`); the relay publishes them here. Two
+kinds of subscription:
+
+- ``subscribe`` (broadcast): every process gets every event — for what each
+  process keeps in memory (tenant caches, the revocation list);
+- ``subscribe_group`` (work queue): one process of the group handles each
+  event, at least once, with retries, a dead-letter stream after repeated
+  failures, and processed event ids remembered so a redelivery is not handled
+  twice.
+
+Two transports share the interface: in-process (the embedded single-process
+default) and Redis Streams (services in separate processes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import os
+import socket
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis.asyncio as redis
+from google.protobuf import any_pb2, json_format, struct_pb2, symbol_database, timestamp_pb2
+from google.protobuf.message import Message
+from tenantmesh.events.v1 import events_pb2
 
-from services.runtime.context import principal_var, request_id_var
+from services.runtime.context import principal_var, request_id_var, traceparent_var
 from services.runtime.ids import uuid7
 
 log = logging.getLogger("tenantmesh.events")
 
-CHANNEL = "tenantmesh.events"
+STREAM = "tenantmesh:events"
+DEAD_LETTER_STREAM = "tenantmesh:events:dead"
+# The stream keeps about this many recent events; consumers that fall further
+# behind than that have lost events (sized for hours of platform changes).
+STREAM_MAX_LENGTH = 100_000
 
 
 def _current_actor() -> str:
@@ -32,32 +50,87 @@ def _current_actor() -> str:
     return principal.subject if principal is not None else "system"
 
 
+Payload = Message | Mapping[str, Any]
+
+
 @dataclass(frozen=True)
 class Event:
     type: str  # e.g. "tenant.suspended"
     tenant_id: str | None
-    payload: dict[str, Any] = field(default_factory=dict)
+    # A message from tenantmesh/events/v1 (or any registered message); a plain
+    # mapping travels as a google.protobuf.Struct.
+    payload: Payload = field(default_factory=dict)
     id: str = field(default_factory=uuid7)
     time: float = field(default_factory=time.time)
     # Who caused it and in which call: taken from the publishing call's context.
     actor: str = field(default_factory=_current_actor)
     request_id: str = field(default_factory=request_id_var.get)
+    traceparent: str = field(default_factory=traceparent_var.get)
+    producer: str = ""
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+    def payload_dict(self) -> dict[str, Any]:
+        if isinstance(self.payload, Message):
+            return json_format.MessageToDict(self.payload, preserving_proto_field_name=True)
+        return dict(self.payload)
+
+    def to_envelope(self) -> events_pb2.EventEnvelope:
+        packed = any_pb2.Any()
+        if isinstance(self.payload, Message):
+            packed.Pack(self.payload)
+        else:
+            data = struct_pb2.Struct()
+            data.update(dict(self.payload))
+            packed.Pack(data)
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromNanoseconds(int(self.time * 1e9))
+        return events_pb2.EventEnvelope(
+            event_id=self.id,
+            type=self.type,
+            tenant_id=self.tenant_id or "",
+            time=stamp,
+            request_id=self.request_id,
+            traceparent=self.traceparent,
+            actor=self.actor,
+            producer=self.producer,
+            payload=packed,
+        )
+
+    def encode(self) -> bytes:
+        return self.to_envelope().SerializeToString()
 
     @classmethod
-    def from_json(cls, raw: str | bytes) -> Event:
-        data = json.loads(raw)
+    def from_envelope(cls, envelope: events_pb2.EventEnvelope) -> Event:
         return cls(
-            type=str(data["type"]),
-            tenant_id=data.get("tenant_id"),
-            payload=dict(data.get("payload") or {}),
-            id=str(data["id"]),
-            time=float(data["time"]),
-            actor=str(data.get("actor", "system")),
-            request_id=str(data.get("request_id", "")),
+            type=envelope.type,
+            tenant_id=envelope.tenant_id or None,
+            payload=_unpack(envelope.payload),
+            id=envelope.event_id,
+            time=envelope.time.ToNanoseconds() / 1e9,
+            actor=envelope.actor or "system",
+            request_id=envelope.request_id,
+            traceparent=envelope.traceparent,
+            producer=envelope.producer,
         )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Event:
+        return cls.from_envelope(events_pb2.EventEnvelope.FromString(raw))
+
+
+def _unpack(packed: any_pb2.Any) -> Payload:
+    if not packed.type_url:
+        return {}
+    name = packed.type_url.rsplit("/", 1)[-1]
+    if name == struct_pb2.Struct.DESCRIPTOR.full_name:
+        data = struct_pb2.Struct()
+        packed.Unpack(data)
+        return json_format.MessageToDict(data)
+    try:
+        message: Message = symbol_database.Default().GetSymbol(name)()
+    except KeyError:
+        return {}
+    packed.Unpack(message)
+    return message
 
 
 Handler = Callable[[Event], Awaitable[None]]
@@ -66,35 +139,84 @@ Handler = Callable[[Event], Awaitable[None]]
 class EventBus(Protocol):
     async def publish(self, event: Event) -> None: ...
     def subscribe(self, type_prefix: str, handler: Handler) -> None: ...
+    def subscribe_group(self, group: str, type_prefix: str, handler: Handler) -> None: ...
     async def start(self) -> None: ...
     async def close(self) -> None: ...
 
 
-class _Subscribers:
+class _Handlers:
     def __init__(self) -> None:
         self._handlers: list[tuple[str, Handler]] = []
 
     def add(self, type_prefix: str, handler: Handler) -> None:
         self._handlers.append((type_prefix, handler))
 
+    def matching(self, event: Event) -> list[Handler]:
+        return [handler for prefix, handler in self._handlers if event.type.startswith(prefix)]
+
+    async def deliver_best_effort(self, event: Event) -> None:
+        for handler in self.matching(event):
+            try:
+                await handler(event)
+            except Exception:
+                log.exception("event handler failed", extra={"event_type": event.type, "event_id": event.id})
+
     async def deliver(self, event: Event) -> None:
-        for prefix, handler in self._handlers:
-            if event.type.startswith(prefix):
-                try:
-                    await handler(event)
-                except Exception:
-                    log.exception("event handler failed", extra={"event_type": event.type, "event_id": event.id})
+        """Runs every matching handler; the first failure propagates (the event is retried)."""
+        for handler in self.matching(event):
+            await handler(event)
+
+
+class _RecentIds:
+    """A bounded memory of processed event ids (in-process idempotency)."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+
+    def __contains__(self, event_id: str) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: str) -> None:
+        self._ids[event_id] = None
+        if len(self._ids) > self._size:
+            self._ids.popitem(last=False)
 
 
 class InProcessEventBus:
-    def __init__(self) -> None:
-        self._subscribers = _Subscribers()
+    """One process: events go straight to the handlers; groups still handle each event once."""
+
+    def __init__(self, max_deliveries: int = 5) -> None:
+        self._broadcast = _Handlers()
+        self._groups: dict[str, _Handlers] = {}
+        self._processed: dict[str, _RecentIds] = {}
+        self._max_deliveries = max_deliveries
+        self.dead_letters: list[tuple[str, Event, str]] = []
 
     async def publish(self, event: Event) -> None:
-        await self._subscribers.deliver(event)
+        await self._broadcast.deliver_best_effort(event)
+        for group, handlers in self._groups.items():
+            processed = self._processed[group]
+            if event.id in processed:
+                continue
+            for attempt in range(1, self._max_deliveries + 1):
+                try:
+                    await handlers.deliver(event)
+                    processed.add(event.id)
+                    break
+                except Exception as exc:
+                    log.warning(
+                        "group handler failed", extra={"group": group, "event_id": event.id, "attempt": attempt}
+                    )
+                    if attempt == self._max_deliveries:
+                        self.dead_letters.append((group, event, repr(exc)))
 
     def subscribe(self, type_prefix: str, handler: Handler) -> None:
-        self._subscribers.add(type_prefix, handler)
+        self._broadcast.add(type_prefix, handler)
+
+    def subscribe_group(self, group: str, type_prefix: str, handler: Handler) -> None:
+        self._groups.setdefault(group, _Handlers()).add(type_prefix, handler)
+        self._processed.setdefault(group, _RecentIds())
 
     async def start(self) -> None:
         return None
@@ -103,38 +225,123 @@ class InProcessEventBus:
         return None
 
 
-class RedisEventBus:
-    def __init__(self, url: str) -> None:
-        self._redis = redis.from_url(url)
-        self._subscribers = _Subscribers()
-        self._listener: asyncio.Task[None] | None = None
+@dataclass(frozen=True)
+class StreamSettings:
+    # A delivered but unacknowledged entry is taken over by another consumer after this long.
+    claim_idle_ms: int = 5_000
+    # After this many deliveries an event goes to the dead-letter stream.
+    max_deliveries: int = 5
+    block_ms: int = 1_000
+    # How long processed event ids are remembered.
+    processed_ttl_seconds: int = 7 * 24 * 3600
+
+
+class RedisStreamsEventBus:
+    def __init__(self, url: str, settings: StreamSettings | None = None, consumer: str | None = None) -> None:
+        # Typed loosely: the client's return types depend on decode settings.
+        self._redis: Any = redis.from_url(url)
+        self._settings = settings or StreamSettings()
+        self._consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid7()[-8:]}"
+        self._broadcast = _Handlers()
+        self._groups: dict[str, _Handlers] = {}
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def publish(self, event: Event) -> None:
-        await self._redis.publish(CHANNEL, event.to_json())
+        await self._redis.xadd(STREAM, {"envelope": event.encode()}, maxlen=STREAM_MAX_LENGTH, approximate=True)
 
     def subscribe(self, type_prefix: str, handler: Handler) -> None:
-        self._subscribers.add(type_prefix, handler)
+        self._broadcast.add(type_prefix, handler)
+
+    def subscribe_group(self, group: str, type_prefix: str, handler: Handler) -> None:
+        self._groups.setdefault(group, _Handlers()).add(type_prefix, handler)
 
     async def start(self) -> None:
-        pubsub = self._redis.pubsub()
-        await pubsub.subscribe(CHANNEL)
-        self._listener = asyncio.create_task(self._listen(pubsub), name="redis-event-listener")
+        # Broadcast readers start at the end: a process's memory starts empty and
+        # is filled from the database (or Redis) when it needs something.
+        last = await self._last_id()
+        self._tasks.append(asyncio.create_task(self._tail(last), name="events-broadcast"))
+        for group, handlers in self._groups.items():
+            await self._ensure_group(group)
+            self._tasks.append(asyncio.create_task(self._consume(group, handlers), name=f"events-{group}"))
 
-    async def _listen(self, pubsub: Any) -> None:
+    async def _last_id(self) -> str:
+        entries = await self._redis.xrevrange(STREAM, count=1)
+        return entries[0][0].decode() if entries else "0-0"
+
+    async def _ensure_group(self, group: str) -> None:
         try:
-            async for message in pubsub.listen():
-                if message.get("type") == "message":
-                    await self._subscribers.deliver(Event.from_json(message["data"]))
-        finally:
-            await pubsub.aclose()
+            await self._redis.xgroup_create(STREAM, group, id="$", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _tail(self, last: str) -> None:
+        while True:
+            try:
+                batches = await self._redis.xread({STREAM: last}, count=100, block=self._settings.block_ms)
+                for _, entries in batches or []:
+                    for entry_id, fields in entries:
+                        last = entry_id.decode()
+                        await self._broadcast.deliver_best_effort(Event.decode(fields[b"envelope"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("event stream read failed; retrying")
+                await asyncio.sleep(1)
+
+    async def _consume(self, group: str, handlers: _Handlers) -> None:
+        while True:
+            try:
+                # Entries another consumer took but never acknowledged (it crashed).
+                claimed = await self._redis.xautoclaim(
+                    STREAM, group, self._consumer, min_idle_time=self._settings.claim_idle_ms, start_id="0-0", count=50
+                )
+                for entry_id, fields in claimed[1]:
+                    if fields:
+                        await self._handle(group, handlers, entry_id, fields)
+                batches = await self._redis.xreadgroup(
+                    group, self._consumer, {STREAM: ">"}, count=50, block=self._settings.block_ms
+                )
+                for _, entries in batches or []:
+                    for entry_id, fields in entries:
+                        await self._handle(group, handlers, entry_id, fields)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("event group read failed; retrying", extra={"group": group})
+                await asyncio.sleep(1)
+
+    async def _handle(self, group: str, handlers: _Handlers, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
+        raw = fields[b"envelope"]
+        event = Event.decode(raw)
+        done_key = f"tenantmesh:processed:{group}:{event.id}"
+        if not await self._redis.exists(done_key):
+            try:
+                await handlers.deliver(event)
+            except Exception as exc:
+                await self._failed(group, entry_id, raw, exc)
+                return
+            await self._redis.set(done_key, 1, ex=self._settings.processed_ttl_seconds)
+        await self._redis.xack(STREAM, group, entry_id)
+
+    async def _failed(self, group: str, entry_id: bytes, raw: bytes, exc: Exception) -> None:
+        pending = await self._redis.xpending_range(STREAM, group, min=entry_id, max=entry_id, count=1)
+        deliveries = int(pending[0]["times_delivered"]) if pending else 1
+        log.warning("event handler failed", extra={"group": group, "deliveries": deliveries, "error": repr(exc)})
+        if deliveries >= self._settings.max_deliveries:
+            await self._redis.xadd(DEAD_LETTER_STREAM, {"envelope": raw, "group": group, "error": repr(exc)[:500]})
+            await self._redis.xack(STREAM, group, entry_id)
+        # Otherwise it stays pending and is claimed again after claim_idle_ms.
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+                await task
+        self._tasks.clear()
         await self._redis.aclose()
 
 
 def create_event_bus(redis_url: str | None) -> EventBus:
-    return RedisEventBus(redis_url) if redis_url else InProcessEventBus()
+    return RedisStreamsEventBus(redis_url) if redis_url else InProcessEventBus()

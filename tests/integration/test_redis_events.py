@@ -10,13 +10,13 @@ from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.runtime.app import Runtime
-from services.runtime.events import Event, RedisEventBus
+from services.runtime.events import Event, RedisStreamsEventBus
 from services.runtime.interceptors.authentication import OpenAccessAuthenticator
 from tests.support.mesh import mesh_settings, tenants_service
 
 
 async def test_event_published_by_one_bus_reaches_the_other(redis_url: str) -> None:
-    publisher, subscriber = RedisEventBus(redis_url), RedisEventBus(redis_url)
+    publisher, subscriber = RedisStreamsEventBus(redis_url), RedisStreamsEventBus(redis_url)
     received: asyncio.Queue[Event] = asyncio.Queue()
 
     async def on_event(event: Event) -> None:

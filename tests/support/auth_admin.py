@@ -142,7 +142,7 @@ class AdminMesh:
         return [(r.kind, r.key, r.tenant_id) for r in self.published]
 
     async def _on_revoked(self, event: Event) -> None:
-        self.published.append(Revocation.from_dict(event.payload))
+        self.published.append(Revocation.from_dict(event.payload_dict()))
 
     def principal(self, name: str, tenant_id: str, roles: Iterable[str] = (), permissions: Iterable[str] = ()) -> str:
         """Registers a caller: the permissions of ``roles`` plus ``permissions``; returns its name."""

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis.asyncio as redis
+from tenantmesh.events.v1 import events_pb2
 
 from services.runtime.auth.claims import AccessClaims
 from services.runtime.events import Event, EventBus
@@ -97,7 +98,7 @@ class RevocationList:
         events.subscribe(REVOKED_EVENT, self._on_event)
 
     async def _on_event(self, event: Event) -> None:
-        self.apply(Revocation.from_dict(event.payload))
+        self.apply(Revocation.from_dict(event.payload_dict()))
 
     async def load_from_redis(self, url: str) -> None:
         """Seeds the list with every revocation still in force (multi-process deployments)."""
@@ -126,4 +127,5 @@ async def publish_revocation(events: EventBus, revocation: Revocation, redis_url
             await client.hset(REDIS_KEY, revocation.entry_key, revocation.to_json())
         finally:
             await client.aclose()
-    await events.publish(Event(REVOKED_EVENT, revocation.tenant_id or None, asdict(revocation)))
+    payload = events_pb2.Revocation(**asdict(revocation))
+    await events.publish(Event(REVOKED_EVENT, revocation.tenant_id or None, payload))
