@@ -15,7 +15,7 @@ from services.auth.bootstrap import BootstrapResult, bootstrap
 from services.auth.deps import AuthDeps
 from services.auth.keys import KeyEncryption, SigningKeyStore
 from services.auth.permissions import built_in_roles, grantable
-from services.auth.revocation import Revoker
+from services.auth.revocation import OutboxTarget, Revoker
 from services.auth.roles import RoleCatalog
 from services.auth.sessions import SessionManager
 from services.auth.settings import AuthSettings, load_auth_settings
@@ -68,7 +68,13 @@ class AuthApp:
         self.deps = AuthDeps(
             db=runtime.db,
             events=runtime.events,
-            revoker=Revoker(runtime.events, runtime.settings.redis_url, self.settings.access_token_ttl_seconds),
+            revoker=Revoker(
+                runtime.events,
+                runtime.settings.redis_url,
+                self.settings.access_token_ttl_seconds,
+                OutboxTarget(runtime.db, runtime.events_committed),
+                local=runtime.revocations,
+            ),
             roles=RoleCatalog(built_in_roles(policies), grantable(policies)),
         )
         remote = RemoteTenantDirectory(runtime.channel("tenants"), runtime.credentials)

@@ -1,28 +1,66 @@
-"""Revoking sessions and subjects: records it and tells every service."""
+"""Revoking sessions and subjects: records it and tells every service.
+
+A revocation is stored in Redis (for processes that start later) and sent as
+an ``auth.revoked`` event through the outbox, so it reaches every process even
+if this one dies right after deciding it.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from services.runtime.auth.revocation import Revocation, publish_revocation
+from services.runtime import outbox
+from services.runtime.auth.revocation import Revocation, RevocationList, revocation_event, store_revocation
+from services.runtime.db import DatabaseRouter
 from services.runtime.events import EventBus
 
 
+@dataclass(frozen=True)
+class OutboxTarget:
+    db: DatabaseRouter
+    # Wakes the relay after a commit.
+    notify: Callable[[], None]
+    producer: str = "auth"
+
+
 class Revoker:
-    def __init__(self, events: EventBus, redis_url: str | None, access_token_ttl_seconds: float) -> None:
+    def __init__(
+        self,
+        events: EventBus,
+        redis_url: str | None,
+        access_token_ttl_seconds: float,
+        outbox_target: OutboxTarget | None = None,
+        local: RevocationList | None = None,
+    ) -> None:
         self._events = events
+        # This process's own list takes effect before the call returns; other
+        # processes follow as the event reaches them.
+        self._local = local
         self._redis_url = redis_url
+        self._outbox = outbox_target
         # Once every token a revocation could match has expired, it can be forgotten.
         self._ttl = access_token_ttl_seconds + 60
+
+    async def _send(self, revocation: Revocation) -> None:
+        if self._local is not None:
+            self._local.apply(revocation)
+        if self._redis_url:
+            await store_revocation(self._redis_url, revocation)
+        event = revocation_event(revocation)
+        if self._outbox is None:
+            await self._events.publish(event)
+            return
+        async with self._outbox.db.core_session() as session:
+            outbox.add(session, event, self._outbox.producer)
+            await session.commit()
+        self._outbox.notify()
 
     async def revoke_session(self, session_id: str, tenant_id: str = "") -> None:
         """Every token of the session is refused from now on."""
         now = time.time()
-        await publish_revocation(
-            self._events,
-            Revocation("session", session_id, tenant_id, cutoff=now, expires=now + self._ttl),
-            self._redis_url,
-        )
+        await self._send(Revocation("session", session_id, tenant_id, cutoff=now, expires=now + self._ttl))
 
     async def revoke_subject(self, subject: str, tenant_id: str = "") -> None:
         """Tokens of ``subject`` issued until now are refused (in ``tenant_id``, or everywhere if empty).
@@ -32,8 +70,4 @@ class Revoker:
         login a second later works.
         """
         now = time.time()
-        await publish_revocation(
-            self._events,
-            Revocation("subject", subject, tenant_id, cutoff=now, expires=now + self._ttl),
-            self._redis_url,
-        )
+        await self._send(Revocation("subject", subject, tenant_id, cutoff=now, expires=now + self._ttl))

@@ -19,19 +19,22 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import grpc
+from sqlalchemy.ext.asyncio import AsyncSession
 from tenantmesh.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 
+from services.runtime import outbox
 from services.runtime.auth.authenticator import JwtAuthenticator
 from services.runtime.auth.revocation import RevocationList
 from services.runtime.auth.verifier import JwksCache, KeySource, PublicKeys, TokenVerifier, public_key_from_jwk
 from services.runtime.client import ChannelPool
 from services.runtime.config import ConfigError, Settings, load_settings
 from services.runtime.credentials import NoCredentials, ServiceCredentials, api_key_credentials
-from services.runtime.db import DatabaseRouter
-from services.runtime.events import EventBus, create_event_bus
+from services.runtime.db import DatabaseRouter, upgrade_core
+from services.runtime.events import Event, EventBus, create_event_bus
 from services.runtime.interceptors.authentication import Authenticator
 from services.runtime.logging import configure_logging
 from services.runtime.meta import meta_binding
+from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
 from services.runtime.server import RunningServer, ServiceBinding, create_server
 from services.runtime.tenant_directory import CachedTenantDirectory, RemoteTenantDirectory, TenantDirectory
 
@@ -50,6 +53,7 @@ class Runtime:
     # is updated with the real port when a server binds port 0 (tests).
     addresses: dict[str, str] = field(default_factory=dict)
     revocations: RevocationList = field(default_factory=RevocationList)
+    relay: OutboxRelay | None = None
     # The platform service account's API key; the auth service's bootstrap
     # fills it in the embedded default on first start.
     service_api_key: str | None = None
@@ -112,7 +116,18 @@ class Runtime:
         runtime.revocations.subscribe(events)
         if settings.redis_url:
             await runtime.revocations.load_from_redis(settings.redis_url)
+        await upgrade_core(router, OUTBOX_MIGRATIONS)
+        runtime.relay = OutboxRelay(router, events)
         return runtime
+
+    def emit(self, session: AsyncSession, event: Event, producer: str) -> None:
+        """Adds ``event`` to the session's transaction (the outbox); call ``events_committed`` after commit."""
+        outbox.add(session, event, producer)
+
+    def events_committed(self) -> None:
+        """Wakes the relay so committed events go out now rather than at the next poll."""
+        if self.relay is not None:
+            self.relay.notify()
 
     def channel(self, service: str) -> grpc.aio.Channel:
         try:
@@ -128,6 +143,8 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
         await self.channels.close()
         await self.events.close()
         await self.db.dispose()
@@ -163,6 +180,10 @@ async def start_app(app: ServiceApp, runtime: Runtime, address: str) -> StartedA
     )
     host = address.rsplit(":", 1)[0]
     runtime.addresses[app.name] = f"{host}:{server.port}"
+    if runtime.relay is not None:
+        # Started once the first app has subscribed; events committed before a
+        # crash are published now.
+        runtime.relay.start()
     return StartedApp(app=app, server=server)
 
 

@@ -245,6 +245,7 @@ class RedisStreamsEventBus:
         self._broadcast = _Handlers()
         self._groups: dict[str, _Handlers] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
 
     async def publish(self, event: Event) -> None:
         await self._redis.xadd(STREAM, {"envelope": event.encode()}, maxlen=STREAM_MAX_LENGTH, approximate=True)
@@ -253,16 +254,23 @@ class RedisStreamsEventBus:
         self._broadcast.add(type_prefix, handler)
 
     def subscribe_group(self, group: str, type_prefix: str, handler: Handler) -> None:
+        new = group not in self._groups
         self._groups.setdefault(group, _Handlers()).add(type_prefix, handler)
+        if new and self._started:
+            self._tasks.append(asyncio.create_task(self._join_group(group), name=f"events-{group}"))
+
+    async def _join_group(self, group: str) -> None:
+        await self._ensure_group(group)
+        await self._consume(group, self._groups[group])
 
     async def start(self) -> None:
+        self._started = True
         # Broadcast readers start at the end: a process's memory starts empty and
         # is filled from the database (or Redis) when it needs something.
         last = await self._last_id()
         self._tasks.append(asyncio.create_task(self._tail(last), name="events-broadcast"))
-        for group, handlers in self._groups.items():
-            await self._ensure_group(group)
-            self._tasks.append(asyncio.create_task(self._consume(group, handlers), name=f"events-{group}"))
+        for group in list(self._groups):
+            self._tasks.append(asyncio.create_task(self._join_group(group), name=f"events-{group}"))
 
     async def _last_id(self) -> str:
         entries = await self._redis.xrevrange(STREAM, count=1)

@@ -11,16 +11,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from sqlalchemy.ext.asyncio import AsyncConnection
 from tenantmesh.lifecycle.v1 import lifecycle_service_pb2 as pb
 from tenantmesh.lifecycle.v1 import lifecycle_service_pb2_grpc as pb_grpc
 
-from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, upgrade_tenant
+from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, TenantSchemaHook, upgrade_tenant
 from services.runtime.errors import InvalidArgument
 from services.runtime.server import ServiceBinding
 
 LIFECYCLE_SERVICE = pb.DESCRIPTOR.services_by_name["TenantLifecycleService"].full_name
 
 TenantHook = Callable[[str, TenantDatabase], Awaitable[None]]
+# (connection in the tenant database, tenant id, fresh): see services.runtime.db.TenantSchemaHook.
+SchemaHook = Callable[[AsyncConnection, str, bool], Awaitable[None]]
 
 
 def placement_of(request: pb.ProvisionTenantRequest | pb.DeprovisionTenantRequest) -> TenantDatabase:
@@ -37,12 +40,16 @@ class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
         router: DatabaseRouter,
         migrations: MigrationSet,
         *,
+        on_schema: SchemaHook | None = None,
         after_provision: TenantHook | None = None,
         on_deprovision: TenantHook | None = None,
     ) -> None:
+        """``on_schema`` runs on the migration's own connection once the schema is at head (no
+        extra connection or transaction); ``after_provision`` runs afterwards, on its own."""
         self._service = service
         self._router = router
         self._migrations = migrations
+        self._on_schema = on_schema
         self._after_provision = after_provision
         self._on_deprovision = on_deprovision
 
@@ -52,10 +59,20 @@ class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
         """Permission lifecycle.tenants.provision. Errors: INVALID_ARGUMENT (DATABASE_PLACEMENT_INVALID),
         FAILED_PRECONDITION (TENANT_DATABASE_CONFLICT, from hooks)."""
         db = placement_of(request)
-        version = await upgrade_tenant(self._router, db, self._migrations)
+        version = await upgrade_tenant(self._router, db, self._migrations, then=self._schema_hook(request.tenant_id))
         if self._after_provision is not None:
             await self._after_provision(request.tenant_id, db)
         return pb.ProvisionTenantResponse(service=self._service, schema_version=version)
+
+    def _schema_hook(self, tenant_id: str) -> TenantSchemaHook | None:
+        on_schema = self._on_schema
+        if on_schema is None:
+            return None
+
+        async def then(conn: AsyncConnection, fresh: bool) -> None:
+            await on_schema(conn, tenant_id, fresh)
+
+        return then
 
     async def DeprovisionTenant(
         self, request: pb.DeprovisionTenantRequest, context: grpc.aio.ServicerContext[Any, Any]

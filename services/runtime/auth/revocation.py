@@ -119,13 +119,14 @@ class RevocationList:
             await client.aclose()
 
 
-async def publish_revocation(events: EventBus, revocation: Revocation, redis_url: str | None) -> None:
-    """Stores (with Redis) and broadcasts one revocation."""
-    if redis_url:
-        client = redis.from_url(redis_url)
-        try:
-            await client.hset(REDIS_KEY, revocation.entry_key, revocation.to_json())
-        finally:
-            await client.aclose()
-    payload = events_pb2.Revocation(**asdict(revocation))
-    await events.publish(Event(REVOKED_EVENT, revocation.tenant_id or None, payload))
+def revocation_event(revocation: Revocation) -> Event:
+    return Event(REVOKED_EVENT, revocation.tenant_id or None, events_pb2.Revocation(**asdict(revocation)))
+
+
+async def store_revocation(redis_url: str, revocation: Revocation) -> None:
+    """Keeps the revocation where processes that start later load it from."""
+    client = redis.from_url(redis_url)
+    try:
+        await client.hset(REDIS_KEY, revocation.entry_key, revocation.to_json())
+    finally:
+        await client.aclose()

@@ -1,6 +1,12 @@
 """Database layer of the shared runtime: placement, engine routing and per-service migrations."""
 
-from services.runtime.db.migrations import MigrationSet, current_revision, upgrade_core, upgrade_tenant
+from services.runtime.db.migrations import (
+    MigrationSet,
+    TenantSchemaHook,
+    current_revision,
+    upgrade_core,
+    upgrade_tenant,
+)
 from services.runtime.db.placement import TenantDatabase, quote_database_identifier, tenant_database_name
 from services.runtime.db.router import DatabaseRouter
 
@@ -8,6 +14,7 @@ __all__ = [
     "DatabaseRouter",
     "MigrationSet",
     "TenantDatabase",
+    "TenantSchemaHook",
     "current_revision",
     "quote_database_identifier",
     "tenant_database_name",

@@ -1,4 +1,11 @@
-"""Programmatic Alembic: per-service migration folders, no env.py, no alembic.ini."""
+"""Programmatic Alembic: per-service migration folders, no env.py, no alembic.ini.
+
+Tenant databases are many and identical, so a tenant upgrade whose revisions are all
+declared ``offline_safe = True`` (a module-level flag in the revision file: the upgrade
+only emits statements through ``op`` and never reads the database) is rendered once with
+Alembic's offline mode, per dialect and starting revision, and the cached statements are
+replayed on each tenant connection. Any other revision runs online, as Alembic normally does.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,9 @@ import logging
 import re
 import threading
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,12 +26,13 @@ from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.runtime.db.placement import TenantDatabase
 from services.runtime.db.router import DatabaseRouter
 
-__all__ = ["MigrationSet", "current_revision", "upgrade_core", "upgrade_tenant"]
+__all__ = ["MigrationSet", "TenantSchemaHook", "current_revision", "upgrade_core", "upgrade_tenant"]
 
 _log = logging.getLogger(__name__)
 
@@ -39,6 +47,20 @@ _SERVICE_RE = re.compile(r"[a-z][a-z0-9_]{0,40}")
 # lock turns use from a second thread into an error instead of silent corruption.
 _LOOP_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 _THREAD_GUARD = threading.Lock()
+# One upgrade at a time per tenant database and service within a process (a retried
+# provisioning racing a migrate-all run, say): the second finds the first's result.
+_TENANT_LOCKS: weakref.WeakValueDictionary[tuple[object, ...], asyncio.Lock] = weakref.WeakValueDictionary()
+
+# The flag a revision file sets to allow its upgrade to be rendered offline and replayed.
+OFFLINE_SAFE_FLAG = "offline_safe"
+_MYSQL_NO_SUCH_TABLE = 1146
+
+TenantSchemaHook = Callable[[AsyncConnection, bool], Awaitable[None]]
+"""Work a service does in a tenant database once its schema is at head: called with the
+tenant connection (current database = the tenant's) and ``fresh`` (True if this very call
+created the schema from nothing, so its tables hold only what the migrations wrote). It
+runs in the transaction that records the new version when ``fresh``, else after it; the
+caller commits."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +92,8 @@ async def upgrade_core(router: DatabaseRouter, migrations: MigrationSet) -> str:
     SQLite needs no lock: its single file is only ever used by one process.
     """
     _require_scope(migrations, "core")
-    script, head = await _load_script(migrations)
+    loaded = await _load_script(migrations)
+    script, head = loaded.script, loaded.head
     async with router.core_connection() as conn:
         if await _read_heads(conn, migrations, None) == (head,):
             return head
@@ -85,22 +108,39 @@ async def upgrade_core(router: DatabaseRouter, migrations: MigrationSet) -> str:
         return await _upgrade(conn, script, head, migrations, None)
 
 
-async def upgrade_tenant(router: DatabaseRouter, db: TenantDatabase, migrations: MigrationSet) -> str:
+async def upgrade_tenant(
+    router: DatabaseRouter, db: TenantDatabase, migrations: MigrationSet, *, then: TenantSchemaHook | None = None
+) -> str:
     """Upgrade one tenant database to the set's head; returns the revision now applied.
 
-    Safe to call concurrently for different tenants: the common already-at-head case runs in
-    parallel, actual upgrades are serialised (see ``_LOOP_LOCKS``) and each holds one connection.
+    ``then`` runs on the same connection once the schema is at head (see TenantSchemaHook).
+    Safe to call concurrently for different tenants. Upgrades that can replay offline-rendered
+    statements run in parallel; the others (Alembic online) are serialised (see ``_LOOP_LOCKS``).
+    Each holds one connection.
     """
     _require_scope(migrations, "tenant")
-    script, head = await _load_script(migrations)
-    schema = _tenant_version_schema(router, db)
-    async with router.tenant_connection(db) as conn:
-        if await _read_heads(conn, migrations, schema) == (head,):
-            return head
-    # The lock is taken before the connection so that tenants waiting for their turn do not
-    # each sit on a pooled connection.
-    async with _alembic_lock(), router.tenant_connection(db) as conn:
-        return await _upgrade(conn, script, head, migrations, schema)
+    loaded = await _load_script(migrations)
+    head = loaded.head
+    async with _tenant_lock(db, migrations):
+        async with router.tenant_connection(db) as conn:
+            heads = await _read_tenant_heads(conn, router.dialect, migrations)
+            fresh = heads == ()
+            if heads == (head,):
+                await _finish(conn, then, fresh=False)
+                return head
+            if len(heads) > 1:
+                raise RuntimeError(f"{migrations.service}: database has multiple heads {heads}")
+            plan = await _offline_plan(conn, loaded, heads, migrations)
+            if plan is not None:
+                await _replay(conn, plan, then, fresh=fresh)
+                return head
+            await conn.rollback()
+        # The alembic lock is taken before the connection so that tenants waiting for
+        # their turn do not each sit on a pooled connection.
+        async with _alembic_lock(), router.tenant_connection(db) as conn:
+            applied = await _upgrade(conn, loaded.script, head, migrations, _tenant_version_schema(router, db))
+            await _finish(conn, then, fresh=fresh)
+            return applied
 
 
 async def current_revision(
@@ -174,9 +214,32 @@ def _alembic_lock() -> asyncio.Lock:
     return lock
 
 
+def _tenant_lock(db: TenantDatabase, migrations: MigrationSet) -> asyncio.Lock:
+    key = (asyncio.get_running_loop(), db.server, db.name, migrations.version_table)
+    lock = _TENANT_LOCKS.get(key)
+    if lock is None:
+        lock = _TENANT_LOCKS[key] = asyncio.Lock()
+    return lock
+
+
+@dataclass(frozen=True)
+class _OfflinePlan:
+    """Rendered upgrade statements, one group per revision (run and committed together)."""
+
+    groups: tuple[tuple[str, ...], ...]
+
+
+@dataclass
+class _LoadedScript:
+    script: ScriptDirectory
+    head: str
+    # (dialect, server version, version table, starting heads) -> plan, or None: run online.
+    plans: dict[tuple[object, ...], _OfflinePlan | None] = field(default_factory=dict)
+
+
 # Loaded scripts, keyed by what is on disk: loading imports every revision file,
 # which would otherwise be repeated for each of thousands of tenant databases.
-_SCRIPTS: dict[tuple[Path, tuple[tuple[str, int], ...]], tuple[ScriptDirectory, str]] = {}
+_SCRIPTS: dict[tuple[Path, tuple[tuple[str, int], ...]], _LoadedScript] = {}
 
 
 def _versions_fingerprint(migrations: MigrationSet) -> tuple[tuple[str, int], ...]:
@@ -186,7 +249,7 @@ def _versions_fingerprint(migrations: MigrationSet) -> tuple[tuple[str, int], ..
     return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in versions.glob("*.py")))
 
 
-async def _load_script(migrations: MigrationSet) -> tuple[ScriptDirectory, str]:
+async def _load_script(migrations: MigrationSet) -> _LoadedScript:
     key = (migrations.directory, _versions_fingerprint(migrations))
     cached = _SCRIPTS.get(key)
     if cached is None:
@@ -195,14 +258,147 @@ async def _load_script(migrations: MigrationSet) -> tuple[ScriptDirectory, str]:
     return cached
 
 
-def _load_script_sync(migrations: MigrationSet) -> tuple[ScriptDirectory, str]:
+def _load_script_sync(migrations: MigrationSet) -> _LoadedScript:
     if not (migrations.directory / "versions").is_dir():
         raise FileNotFoundError(f"{migrations.service}: no versions/ folder in {migrations.directory}")
     script = ScriptDirectory(str(migrations.directory))
     heads = script.get_heads()
     if len(heads) != 1:
         raise ValueError(f"{migrations.service}: migrations must have exactly one head, found {heads}")
-    return script, heads[0]
+    return _LoadedScript(script, heads[0])
+
+
+async def _read_tenant_heads(
+    conn: AsyncConnection, dialect: Literal["mysql", "sqlite"], migrations: MigrationSet
+) -> tuple[str, ...]:
+    """The version table's rows, read on a tenant connection; the transaction stays open."""
+    if dialect != "mysql":
+        heads = await conn.run_sync(_read_heads_sync, migrations.version_table, None)
+        return heads
+    # One round trip: a missing table is an error rather than a second query. The table
+    # name is built from a validated service name; the current database is the tenant's.
+    try:
+        result = await conn.exec_driver_sql(f"SELECT version_num FROM {migrations.version_table}")
+    except DBAPIError as exc:
+        if exc.orig is not None and exc.orig.args and exc.orig.args[0] == _MYSQL_NO_SUCH_TABLE:
+            return ()
+        raise
+    return tuple(str(row[0]) for row in result if row[0] is not None)
+
+
+async def _finish(conn: AsyncConnection, then: TenantSchemaHook | None, *, fresh: bool) -> None:
+    if then is None:
+        await conn.rollback()  # end the read's transaction
+        return
+    await then(conn, fresh)
+    await conn.commit()
+
+
+async def _replay(conn: AsyncConnection, plan: _OfflinePlan, then: TenantSchemaHook | None, *, fresh: bool) -> None:
+    """Runs the rendered statements, committing per revision like Alembic's transaction_per_migration.
+
+    On a fresh schema the hook joins the last revision's transaction; otherwise the schema's
+    version is committed first, so that a failing hook cannot undo the record of DDL that
+    MySQL has already committed implicitly.
+    """
+    for i, group in enumerate(plan.groups):
+        for statement in group:
+            (await conn.exec_driver_sql(statement)).close()
+        if i < len(plan.groups) - 1 or not fresh or then is None:
+            await conn.commit()
+    if then is not None:
+        await then(conn, fresh)
+        await conn.commit()
+
+
+async def _offline_plan(
+    conn: AsyncConnection, loaded: _LoadedScript, heads: tuple[str, ...], migrations: MigrationSet
+) -> _OfflinePlan | None:
+    """The cached statements taking a tenant from ``heads`` to head, or None to run online."""
+    dialect = conn.dialect
+    key = (dialect.name, dialect.driver, dialect.server_version_info, migrations.version_table, heads)
+    if key in loaded.plans:
+        return loaded.plans[key]
+    if not _offline_safe(loaded, heads):
+        loaded.plans[key] = None
+        return None
+    async with _alembic_lock():
+        if key not in loaded.plans:
+            try:
+                loaded.plans[key] = await conn.run_sync(
+                    _render_sync, loaded.script, loaded.head, heads, migrations.version_table
+                )
+            except Exception:
+                _log.warning(
+                    "%s: could not render the upgrade from %s offline; running it online",
+                    migrations.service,
+                    heads or "base",
+                    exc_info=True,
+                )
+                loaded.plans[key] = None
+    return loaded.plans[key]
+
+
+def _offline_safe(loaded: _LoadedScript, heads: tuple[str, ...]) -> bool:
+    steps = loaded.script._upgrade_revs(loaded.head, heads)
+    return all(getattr(step.revision.module, OFFLINE_SAFE_FLAG, False) is True for step in steps)
+
+
+class _StatementCollector:
+    """Alembic's offline output buffer, split back into statements and per-revision groups."""
+
+    _REVISION_MARKER = "-- Running "
+
+    def __init__(self) -> None:
+        self.groups: list[list[str]] = [[]]
+        self._revisions = 0
+
+    def write(self, text: str) -> None:
+        # Alembic writes each statement (terminator included) or comment in one call.
+        statement = text.strip()
+        if statement.startswith(self._REVISION_MARKER):
+            # The version table's CREATE precedes the first revision's marker and goes with it.
+            if self._revisions:
+                self.groups.append([])
+            self._revisions += 1
+            return
+        statement = statement.removesuffix(";").rstrip()
+        if statement:
+            self.groups[-1].append(statement)
+
+    def flush(self) -> None:
+        pass
+
+
+def _render_sync(
+    sync_conn: Connection, script: ScriptDirectory, head: str, heads: tuple[str, ...], version_table: str
+) -> _OfflinePlan:
+    if not _THREAD_GUARD.acquire(blocking=False):
+        raise RuntimeError("alembic migrations are already running in another thread")
+    try:
+        output = _StatementCollector()
+
+        def upgrade(rev: Any, context: MigrationContext) -> Sequence[RevisionStep]:
+            return script._upgrade_revs(head, rev)
+
+        with EnvironmentContext(
+            Config(), script, fn=upgrade, as_sql=True, starting_rev=heads[0] if heads else None, destination_rev=head
+        ) as env:
+            # The connection only supplies its dialect (server version included, so the SQL
+            # is what online mode would send); offline mode executes nothing.
+            env.configure(
+                connection=sync_conn,
+                output_buffer=output,
+                version_table=version_table,
+                transaction_per_migration=True,
+                transactional_ddl=False,
+                literal_binds=True,
+            )
+            with env.begin_transaction():
+                env.run_migrations()
+    finally:
+        _THREAD_GUARD.release()
+    return _OfflinePlan(tuple(tuple(group) for group in output.groups if group))
 
 
 async def _read_heads(conn: AsyncConnection, migrations: MigrationSet, schema: str | None) -> tuple[str, ...]:

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, PoolResetState
 
 from services.runtime.db.placement import TenantDatabase, quote_database_identifier
 
@@ -150,8 +151,12 @@ class DatabaseRouter:
             max_overflow=self._max_overflow,
             pool_pre_ping=True,
             pool_recycle=3600,
+            # Reset on return is done by _reset_mysql_connection: a rollback only when the
+            # server says a transaction is open, not one round trip per checkin.
+            pool_reset_on_return=None,
             echo=self._echo,
         )
+        event.listen(engine.sync_engine, "reset", _reset_mysql_connection)
         self._mysql_engines[key] = engine
         self._mysql_credentials[key] = credentials
         return engine
@@ -243,6 +248,21 @@ class DatabaseRouter:
         """A session on a tenant database. Commit is the caller's job; rollback on error."""
         return self._tenant_session(db)
 
+    def core_transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection on the core database for Core (non-ORM) statements, routed like core sessions.
+
+        Commit is the caller's job; whatever is not committed is rolled back on exit.
+        """
+        return self._core_transaction()
+
+    @asynccontextmanager
+    async def _core_transaction(self) -> AsyncIterator[AsyncConnection]:
+        self._check_open()
+        async with self._core_engine.connect() as conn:
+            if self._dialect == "mysql":
+                await conn.execution_options(schema_translate_map={None: self._core_db_name})
+            yield conn
+
     @asynccontextmanager
     async def _core_session(self) -> AsyncIterator[AsyncSession]:
         self._check_open()
@@ -291,9 +311,8 @@ class DatabaseRouter:
         home = self._core_db_name if engine is self._core_engine else None
         async with engine.connect() as conn:
             try:
-                await conn.exec_driver_sql(f"USE {quote_database_identifier(db.name)}")
-                # USE autobegan a transaction; end it so callers (alembic) start clean.
-                await conn.commit()
+                # Below SQLAlchemy, so no transaction is begun: callers (alembic) start clean.
+                await _execute_outside_transaction(conn, f"USE {quote_database_identifier(db.name)}")
                 yield conn
             finally:
                 await _restore_database(conn, home)
@@ -305,7 +324,7 @@ class DatabaseRouter:
         self._check_open()
         if self._dialect == "mysql":
             async with self._server_engine(db).connect() as conn:
-                await conn.exec_driver_sql(_create_database_sql(db.name))
+                await _execute_outside_transaction(conn, _create_database_sql(db.name))
             return
         self._server_engine(db)
         path = self._sqlite_path(db)
@@ -318,7 +337,9 @@ class DatabaseRouter:
         self._check_open()
         if self._dialect == "mysql":
             async with self._server_engine(db).connect() as conn:
-                await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quote_database_identifier(db.name)}")
+                await _execute_outside_transaction(
+                    conn, f"DROP DATABASE IF EXISTS {quote_database_identifier(db.name)}"
+                )
             return
         self._server_engine(db)
         entry = self._sqlite_cache.pop(db.name, None)
@@ -417,9 +438,8 @@ async def _restore_database(conn: AsyncConnection, home: str | None) -> None:
         await conn.invalidate()
         return
     try:
-        await conn.rollback()
-        await conn.exec_driver_sql(f"USE {quote_database_identifier(home)}")
-        await conn.commit()
+        await conn.rollback()  # a no-op unless the caller left a transaction open
+        await _execute_outside_transaction(conn, f"USE {quote_database_identifier(home)}")
     except Exception:
         # Swallowed after invalidating: the connection is now harmless, and raising here
         # would mask whatever the caller's block raised.
@@ -428,6 +448,51 @@ async def _restore_database(conn: AsyncConnection, home: str | None) -> None:
     except BaseException:
         await conn.invalidate()
         raise
+
+
+async def _execute_outside_transaction(conn: AsyncConnection, sql: str) -> None:
+    """MySQL: runs a statement that is never part of a transaction (USE, CREATE/DROP DATABASE).
+
+    It goes to the driver directly: through SQLAlchemy it would begin a transaction on the
+    connection whose only effect is a COMMIT or ROLLBACK round trip to end it. Errors are
+    wrapped as SQLAlchemy's DBAPIError, as if the statement had gone through it.
+    """
+    await conn.run_sync(_execute_outside_transaction_sync, sql)
+
+
+def _execute_outside_transaction_sync(sync_conn: Connection, sql: str) -> None:
+    dbapi_connection = sync_conn.connection.dbapi_connection
+    assert dbapi_connection is not None
+    dialect = sync_conn.dialect
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+    except dialect.loaded_dbapi.Error as exc:
+        disconnected = dialect.is_disconnect(exc, dbapi_connection, cursor)
+        if disconnected:
+            sync_conn.invalidate(exc)
+        raise DBAPIError.instance(
+            sql, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=disconnected, dialect=dialect
+        ) from exc
+    finally:
+        cursor.close()
+
+
+def _reset_mysql_connection(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """Pool reset on checkin: roll back only if the server reports an open transaction.
+
+    Replaces the pool's unconditional rollback, which costs a round trip for every session
+    that has already committed. The driver tracks the server's IN_TRANS status flag from
+    every reply and only ever errs towards "in a transaction" (a reply without status
+    leaves the last one), so a transaction is never left open on a pooled connection.
+    """
+    if state.terminate_only or state.transaction_was_reset or not state.asyncio_safe:
+        return
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    in_transaction = getattr(driver, "get_transaction_status", None)
+    if in_transaction is not None and not in_transaction():
+        return
+    dbapi_connection.rollback()
 
 
 @asynccontextmanager
