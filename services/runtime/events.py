@@ -270,6 +270,8 @@ class RedisStreamsEventBus:
         last = await self._last_id()
         self._tasks.append(asyncio.create_task(self._tail(last), name="events-broadcast"))
         for group in list(self._groups):
+            # Created before start() returns: events published after it are the group's.
+            await self._ensure_group(group)
             self._tasks.append(asyncio.create_task(self._join_group(group), name=f"events-{group}"))
 
     async def _last_id(self) -> str:
@@ -330,6 +332,9 @@ class RedisStreamsEventBus:
                 await self._failed(group, entry_id, raw, exc)
                 return
             await self._redis.set(done_key, 1, ex=self._settings.processed_ttl_seconds)
+        await self._acknowledge(group, entry_id)
+
+    async def _acknowledge(self, group: str, entry_id: bytes) -> None:
         await self._redis.xack(STREAM, group, entry_id)
 
     async def _failed(self, group: str, entry_id: bytes, raw: bytes, exc: Exception) -> None:

@@ -1,0 +1,257 @@
+"""The event bus: outbox → relay → transport, at least once and processed once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+from tenantmesh.events.v1 import events_pb2
+
+from services.runtime import outbox
+from services.runtime.db import DatabaseRouter, upgrade_core
+from services.runtime.events import (
+    DEAD_LETTER_STREAM,
+    STREAM,
+    Event,
+    InProcessEventBus,
+    RedisStreamsEventBus,
+    StreamSettings,
+)
+from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
+
+
+@pytest.fixture
+async def router(db_backend_url: str, tmp_path: Path) -> AsyncIterator[DatabaseRouter]:
+    db = DatabaseRouter(db_backend_url, sqlite_dir=tmp_path)
+    await db.start()
+    await upgrade_core(db, OUTBOX_MIGRATIONS)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+async def clean_redis(redis_url: str) -> str:
+    client = redis.from_url(redis_url)
+    await client.delete(STREAM, DEAD_LETTER_STREAM)
+    await client.aclose()
+    return redis_url
+
+
+def tenant_event(kind: str = "tenant.suspended") -> Event:
+    tenant_id = str(uuid.uuid4())
+    return Event(kind, tenant_id, events_pb2.TenantChanged(tenant_id=tenant_id, state="SUSPENDED"))
+
+
+async def commit_event(db: DatabaseRouter, event: Event) -> None:
+    async with db.core_session() as session:
+        outbox.add(session, event, "tests")
+        await session.commit()
+
+
+async def test_event_committed_before_a_crash_is_delivered_after_restart(router: DatabaseRouter) -> None:
+    # The "crashed" producer committed the change and its event, and never published.
+    event = tenant_event()
+    await commit_event(router, event)
+
+    # A rolled-back change leaves no event behind.
+    async with router.core_session() as session:
+        outbox.add(session, tenant_event("tenant.never"), "tests")
+        await session.rollback()
+
+    bus = InProcessEventBus()
+    received: list[Event] = []
+
+    async def on_tenant(got: Event) -> None:
+        received.append(got)
+
+    bus.subscribe("tenant.", on_tenant)
+    restarted = OutboxRelay(router, bus)
+    assert await restarted.relay_once() == 1
+    assert [(e.id, e.type, e.producer) for e in received] == [(event.id, "tenant.suspended", "tests")]
+    assert isinstance(received[0].payload, events_pb2.TenantChanged)
+    assert received[0].payload.state == "SUSPENDED"
+    # Published events leave the outbox: a second relay publishes nothing again.
+    assert await OutboxRelay(router, bus).relay_once() == 0
+
+
+async def test_relay_task_publishes_when_notified(router: DatabaseRouter) -> None:
+    bus = InProcessEventBus()
+    delivered = asyncio.Event()
+
+    async def on_event(_: Event) -> None:
+        delivered.set()
+
+    bus.subscribe("tenant.", on_event)
+    relay = OutboxRelay(router, bus, poll_seconds=30)
+    relay.start()
+    try:
+        await asyncio.sleep(0.05)
+        await commit_event(router, tenant_event())
+        relay.notify()
+        await asyncio.wait_for(delivered.wait(), timeout=2)
+    finally:
+        await relay.stop()
+
+
+async def test_in_process_group_handles_each_event_once_and_dead_letters_poison() -> None:
+    bus = InProcessEventBus(max_deliveries=3)
+    handled: list[str] = []
+    attempts = 0
+
+    async def flaky(event: Event) -> None:
+        nonlocal attempts
+        attempts += 1
+        if event.type == "tenant.poison":
+            raise RuntimeError("cannot handle")
+        handled.append(event.id)
+
+    bus.subscribe_group("audit", "tenant.", flaky)
+    good = tenant_event()
+    await bus.publish(good)
+    await bus.publish(good)  # redelivery of the same event id
+    assert handled == [good.id]
+    poison = tenant_event("tenant.poison")
+    attempts = 0
+    await bus.publish(poison)
+    assert attempts == 3
+    assert [(group, event.id) for group, event, _ in bus.dead_letters] == [("audit", poison.id)]
+
+
+class CrashesBeforeAck(RedisStreamsEventBus):
+    """A consumer that dies after handling an event, before acknowledging it."""
+
+    async def _acknowledge(self, group: str, entry_id: bytes) -> None:
+        raise asyncio.CancelledError
+
+
+async def test_redis_group_consumer_crash_before_ack_is_redelivered_and_processed_once(clean_redis: str) -> None:
+    settings = StreamSettings(claim_idle_ms=200, block_ms=100, max_deliveries=3)
+    handled: list[tuple[str, str]] = []
+
+    def handler_of(name: str) -> Callable[[Event], Awaitable[None]]:
+        async def handle(event: Event) -> None:
+            handled.append((name, event.id))
+
+        return handle
+
+    crashing = CrashesBeforeAck(clean_redis, settings, consumer="crashing")
+    crashing.subscribe_group("mailer", "tenant.", handler_of("crashing"))
+    await crashing.start()
+    publisher = RedisStreamsEventBus(clean_redis, settings, consumer="publisher")
+    event = tenant_event()
+    client = redis.from_url(clean_redis)
+    try:
+        await publisher.publish(event)
+        for _ in range(50):
+            if handled:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
+        await crashing.close()
+        assert (await client.xpending(STREAM, "mailer"))["pending"] == 1
+
+        survivor = RedisStreamsEventBus(clean_redis, settings, consumer="survivor")
+        survivor.subscribe_group("mailer", "tenant.", handler_of("survivor"))
+        await survivor.start()
+        try:
+            for _ in range(50):
+                if (await client.xpending(STREAM, "mailer"))["pending"] == 0:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await survivor.close()
+        # Redelivered and acknowledged by the survivor, but handled only once.
+        assert (await client.xpending(STREAM, "mailer"))["pending"] == 0
+        assert handled == [("crashing", event.id)]
+    finally:
+        await publisher.close()
+        await client.aclose()
+
+
+async def test_redis_group_redelivers_when_the_handler_dies_midway(clean_redis: str) -> None:
+    settings = StreamSettings(claim_idle_ms=200, block_ms=100, max_deliveries=3)
+    processed: list[str] = []
+    crash_once = asyncio.Event()
+
+    async def handler(event: Event) -> None:
+        processed.append(event.id)
+        if not crash_once.is_set():
+            crash_once.set()
+            # Dies after doing the work, before acknowledging it.
+            raise asyncio.CancelledError
+
+    first = RedisStreamsEventBus(clean_redis, settings, consumer="first")
+    first.subscribe_group("billing", "tenant.", handler)
+    await first.start()
+    publisher = RedisStreamsEventBus(clean_redis, settings, consumer="publisher")
+    event = tenant_event()
+    try:
+        await publisher.publish(event)
+        await asyncio.wait_for(crash_once.wait(), timeout=3)
+    finally:
+        await first.close()
+    assert processed == [event.id]
+
+    # A new consumer of the same group takes the unacknowledged entry over.
+    second_seen: list[str] = []
+
+    async def steady(event: Event) -> None:
+        second_seen.append(event.id)
+
+    second = RedisStreamsEventBus(clean_redis, settings, consumer="second")
+    second.subscribe_group("billing", "tenant.", steady)
+    await second.start()
+    try:
+        for _ in range(50):
+            if second_seen:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await second.close()
+        await publisher.close()
+    assert second_seen == [event.id]
+
+    client = redis.from_url(clean_redis)
+    try:
+        pending = await client.xpending(STREAM, "billing")
+        assert pending["pending"] == 0
+    finally:
+        await client.aclose()
+
+
+async def test_redis_group_dead_letters_after_repeated_failures(clean_redis: str) -> None:
+    settings = StreamSettings(claim_idle_ms=100, block_ms=100, max_deliveries=2)
+    attempts = 0
+
+    async def always_fails(event: Event) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise RuntimeError("broken consumer")
+
+    bus = RedisStreamsEventBus(clean_redis, settings, consumer="c1")
+    bus.subscribe_group("broken", "tenant.", always_fails)
+    await bus.start()
+    event = tenant_event()
+    client = redis.from_url(clean_redis)
+    try:
+        await bus.publish(event)
+        dead: Any = []
+        for _ in range(60):
+            dead = await client.xrange(DEAD_LETTER_STREAM)
+            if dead:
+                break
+            await asyncio.sleep(0.1)
+        assert len(dead) == 1
+        assert Event.decode(dead[0][1][b"envelope"]).id == event.id
+        assert attempts == 2
+        assert (await client.xpending(STREAM, "broken"))["pending"] == 0
+    finally:
+        await bus.close()
+        await client.aclose()
