@@ -83,7 +83,7 @@ class AuthApp:
             self.deps,
             self.settings,
             TokenIssuer(self.keys, self.settings.access_token_ttl_seconds),
-            remote,
+            self._directory,
             LoginThrottle(ThrottlePolicy(self.settings.login_lock_seconds, self.settings.login_max_lock_seconds)),
         )
         self.bootstrap_result: BootstrapResult | None = None

@@ -29,7 +29,7 @@ from services.runtime.clock import utcnow
 from services.runtime.context import Principal, TenantContext, client_address_var
 from services.runtime.errors import NotFound, PermissionDenied, Unauthenticated
 from services.runtime.ids import uuid7
-from services.runtime.tenant_directory import RemoteTenantDirectory
+from services.runtime.tenant_directory import CachedTenantDirectory
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -56,7 +56,7 @@ class SessionManager:
         deps: AuthDeps,
         settings: AuthSettings,
         issuer: TokenIssuer,
-        tenants: RemoteTenantDirectory,
+        tenants: CachedTenantDirectory,
         throttle: LoginThrottle,
     ) -> None:
         self._deps = deps
@@ -83,7 +83,7 @@ class SessionManager:
         email = email.strip().lower()
         keys = self._throttle_keys(tenant_reference, email)
         async with self._db.core_session() as session:
-            await self._throttle.check(session, keys)
+            failing = await self._throttle.check(session, keys)
             user = (await session.execute(select(UserRow).where(UserRow.email == email))).scalar_one_or_none()
         if user is None:
             await burn_verification(password)
@@ -105,7 +105,8 @@ class SessionManager:
                     .where(UserRow.user_id == user.user_id)
                     .values(password_hash=verification.upgraded_hash)
                 )
-            await self._throttle.succeeded(session, keys[0])
+            if keys[0].key in failing:
+                await self._throttle.succeeded(session, keys[0])
             tokens = await self._open_session(session, user_subject(user.user_id), tenant.tenant_id, membership)
             audit.record(
                 session,
@@ -169,9 +170,15 @@ class SessionManager:
         token_hash = digest(refresh_token)
         now = utcnow()
         async with self._db.core_session() as session:
-            stored = await session.get(RefreshTokenRow, token_hash)
-            record = await session.get(SessionRow, stored.session_id) if stored is not None else None
-            if stored is None or record is None or record.revoke_time is not None or record.expire_time < now:
+            found = (
+                await session.execute(
+                    select(RefreshTokenRow, SessionRow)
+                    .join(SessionRow, SessionRow.session_id == RefreshTokenRow.session_id)
+                    .where(RefreshTokenRow.token_hash == token_hash)
+                )
+            ).first()
+            record = found[1] if found is not None else None
+            if record is None or record.revoke_time is not None or record.expire_time < now:
                 raise Unauthenticated("the refresh token is not valid", reason="REFRESH_TOKEN_INVALID")
             consumed = await session.execute(
                 update(RefreshTokenRow)
@@ -210,13 +217,22 @@ class SessionManager:
         return Tokens(access=access, refresh_token=refresh)
 
     async def _current_membership(self, session: AsyncSession, record: SessionRow) -> MembershipRow | None:
+        """The membership a refresh may continue, if the user still exists, is enabled and a member."""
         kind, _, subject_id = record.subject.partition(":")
         if kind != "user":
             return None
-        user = await session.get(UserRow, subject_id)
-        if user is None or user.disabled:
-            return None
-        return await session.get(MembershipRow, (record.tenant_id, subject_id))
+        found = (
+            await session.execute(
+                select(MembershipRow)
+                .join(UserRow, UserRow.user_id == MembershipRow.user_id)
+                .where(
+                    MembershipRow.tenant_id == record.tenant_id,
+                    MembershipRow.user_id == subject_id,
+                    UserRow.disabled.is_(False),
+                )
+            )
+        ).scalar_one_or_none()
+        return found
 
     async def _revoke_family(self, record: SessionRow, reason: str) -> None:
         async with self._db.core_session() as session:

@@ -53,18 +53,26 @@ class LoginThrottle:
     def __init__(self, policy: ThrottlePolicy) -> None:
         self._policy = policy
 
-    async def check(self, session: AsyncSession, keys: Sequence[ThrottleKey]) -> None:
-        """Raises RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo) while any key is locked."""
+    async def check(self, session: AsyncSession, keys: Sequence[ThrottleKey]) -> set[str]:
+        """Raises RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo) while any key is locked.
+
+        Returns the keys that have recorded failures (so a success need not clear the others).
+        """
         now = utcnow()
-        rows = await session.execute(
-            select(LoginThrottleRow).where(LoginThrottleRow.throttle_key.in_([k.key for k in keys]))
+        rows = list(
+            (
+                await session.execute(
+                    select(LoginThrottleRow).where(LoginThrottleRow.throttle_key.in_([k.key for k in keys]))
+                )
+            ).scalars()
         )
         wait = max(
-            ((row.locked_until - now).total_seconds() for row in rows.scalars() if row.locked_until is not None),
+            ((row.locked_until - now).total_seconds() for row in rows if row.locked_until is not None),
             default=0.0,
         )
         if wait > 0:
             raise ResourceExhausted("too many failed logins; try again later", reason="LOGIN_LOCKED", retry_after=wait)
+        return {row.throttle_key for row in rows}
 
     async def failed(self, session: AsyncSession, keys: Sequence[ThrottleKey]) -> list[str]:
         """Counts a failure against every key; returns the keys this failure locked."""

@@ -63,8 +63,24 @@ class CachedTenantDirectory:
         self._source = source
         self._ttl = ttl_seconds
         self._entries: dict[str, tuple[float, TenantContext | None]] = {}
+        self._slugs: dict[str, tuple[float, str]] = {}
         if events is not None:
             events.subscribe("tenant.", self._on_tenant_event)
+
+    async def lookup_slug(self, slug: str) -> TenantContext | None:
+        """By slug, for sources that can (the remote directory); the slug's id is cached too."""
+        known = self._slugs.get(slug)
+        if known is not None and known[0] > time.monotonic():
+            return await self.lookup(known[1])
+        lookup_slug = getattr(self._source, "lookup_slug", None)
+        if lookup_slug is None:
+            return None
+        tenant: TenantContext | None = await lookup_slug(slug)
+        if tenant is not None:
+            now = time.monotonic()
+            self._slugs[slug] = (now + self._ttl, tenant.tenant_id)
+            self._entries[tenant.tenant_id] = (now + self._ttl, tenant)
+        return tenant
 
     async def lookup(self, tenant_id: str) -> TenantContext | None:
         now = time.monotonic()
@@ -78,6 +94,8 @@ class CachedTenantDirectory:
 
     def invalidate(self, tenant_id: str) -> None:
         self._entries.pop(tenant_id, None)
+        # A purged tenant's slug may be taken by a new tenant.
+        self._slugs = {slug: entry for slug, entry in self._slugs.items() if entry[1] != tenant_id}
 
     async def _on_tenant_event(self, event: Event) -> None:
         if event.tenant_id:
