@@ -38,6 +38,7 @@ PLATFORM_API_MODULES = (
     "tenantmesh.tenants.v1.tenant_service_pb2",
     "tenantmesh.auth.v1.auth_service_pb2",
     "tenantmesh.auth.v1.admin_service_pb2",
+    "tenantmesh.registry.v1.registry_service_pb2",
 )
 
 

@@ -8,7 +8,7 @@ come from ``TENANTMESH_<SERVICE>_ADDR`` (``host:port``; the host may be an IP
 address, giving a STATIC cluster, or a DNS name, giving a STRICT_DNS cluster that
 balances over every address the name resolves to, e.g. a headless Kubernetes
 Service). Everything else comes from ``TENANTMESH_EDGE_*``. Only the services
-named with ``--services`` are routed (default: tenants and auth). What each one
+named with ``--services`` are routed (default: tenants, auth and registry). What each one
 serves is read from the descriptor set: the gRPC services of package
 ``tenantmesh.<service>.v1`` go to upstream ``<service>``, ``tenantmesh.meta.v1``
 (served by every process) to the first one listed, and internal packages
@@ -46,7 +46,7 @@ from services.mesh.edge_config import (
 from services.mesh.settings import load_edge_settings, uses_dev_tls
 from services.runtime.config import SERVICE_NAMES, ConfigError, Settings, load_settings
 
-DEFAULT_SERVICES = ("tenants", "auth")
+DEFAULT_SERVICES = ("tenants", "auth", "registry")
 # A public API package is tenantmesh.<service>.v<N>; its services go to the upstream <service>.
 _SERVICE_PACKAGE = re.compile(r"tenantmesh\.([a-z][a-z0-9_]*)\.v[0-9]+")
 

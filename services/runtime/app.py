@@ -30,6 +30,7 @@ from services.runtime.client import ChannelPool
 from services.runtime.config import ConfigError, Settings, load_settings
 from services.runtime.credentials import NoCredentials, ServiceCredentials, api_key_credentials
 from services.runtime.db import DatabaseRouter, upgrade_core
+from services.runtime.discovery import Discovery, Registrar
 from services.runtime.events import Event, EventBus, create_event_bus
 from services.runtime.interceptors.authentication import Authenticator
 from services.runtime.logging import configure_logging
@@ -70,6 +71,15 @@ class Runtime:
         # Late-bound: the auth service replaces key_source after the runtime exists.
         self.jwks = JwksCache(lambda: self.key_source())  # noqa: PLW0108
         self.token_verifier = TokenVerifier(self.jwks)
+        # Registers the services this process hosts and resolves the others.
+        self.discovery = Discovery(
+            self.settings.environment,
+            self.settings.version,
+            self.addresses,
+            self.settings.service_addresses,
+            self.channel,
+            self.credentials,
+        )
 
     async def _remote_jwks(self) -> PublicKeys:
         # Fetched for this process, not for the call that needed a key: run it in an
@@ -143,6 +153,7 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        await self.discovery.close()
         if self.relay is not None:
             await self.relay.stop()
         await self.channels.close()
@@ -166,12 +177,15 @@ AppFactory = Callable[[Runtime], ServiceApp]
 class StartedApp:
     app: ServiceApp
     server: RunningServer
+    # Keeps the service registered in the registry (None when discovery is off).
+    registration: Registrar | None = None
 
 
 async def start_app(app: ServiceApp, runtime: Runtime, address: str) -> StartedApp:
     await app.start()
     bindings = list(app.bindings())
-    bindings.append(meta_binding(runtime.settings.version, [b.service_name for b in bindings]))
+    served = [b.service_name for b in bindings]
+    bindings.append(meta_binding(runtime.settings.version, served))
     server = await create_server(
         bindings,
         address=address,
@@ -180,15 +194,18 @@ async def start_app(app: ServiceApp, runtime: Runtime, address: str) -> StartedA
     )
     host = address.rsplit(":", 1)[0]
     runtime.addresses[app.name] = f"{host}:{server.port}"
+    registration = runtime.discovery.announce(app.name, address, server.port, served)
     if runtime.relay is not None:
         # Started once the first app has subscribed; events committed before a
         # crash are published now.
         runtime.relay.start()
-    return StartedApp(app=app, server=server)
+    return StartedApp(app=app, server=server, registration=registration)
 
 
 async def stop_apps(started: Sequence[StartedApp], grace_seconds: float) -> None:
-    # Servers first (drain calls), then the apps' background work.
+    # Out of discovery first (nobody is sent here any more), then the servers
+    # (drain calls), then the apps' background work.
+    await asyncio.gather(*(s.registration.stop() for s in started if s.registration is not None))
     await asyncio.gather(*(s.server.stop(grace_seconds) for s in started))
     for item in reversed(started):
         await item.app.stop()

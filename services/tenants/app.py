@@ -8,11 +8,11 @@ from pathlib import Path
 from tenantmesh.tenants.v1 import tenant_service_pb2, tenant_service_pb2_grpc
 
 from services.runtime.app import Runtime
-from services.runtime.db import MigrationSet, TenantDatabase, upgrade_core
+from services.runtime.db import MigrationSet, upgrade_core
 from services.runtime.lifecycle import SchemaLifecycleServicer, lifecycle_binding
 from services.runtime.server import ServiceBinding
 from services.runtime.tenant_directory import CachedTenantDirectory, TenantDirectory
-from services.tenants.identity import stamp_identity
+from services.tenants.identity import stamp_identity_on
 from services.tenants.manager import LocalTenantDirectory, TenantManager
 from services.tenants.migrate import TenantMigrator
 from services.tenants.participants import LifecycleParticipants
@@ -63,12 +63,8 @@ class TenantsApp:
             tenant_migrations,
             TenantViewCache(runtime.events),
         )
-        self._lifecycle = SchemaLifecycleServicer(
-            SERVICE, runtime.db, tenant_migrations, after_provision=self._stamp_identity
-        )
-
-    async def _stamp_identity(self, tenant_id: str, db: TenantDatabase) -> None:
-        await stamp_identity(self._runtime.db, tenant_id, db)
+        # The identity row is written on the migration's own connection and transaction.
+        self._lifecycle = SchemaLifecycleServicer(SERVICE, runtime.db, tenant_migrations, on_schema=stamp_identity_on)
 
     def bindings(self) -> Sequence[ServiceBinding]:
         return [

@@ -27,7 +27,7 @@ from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
 from services.tenants import repository as repo
 from services.tenants.convert import etag_of
-from services.tenants.models import TenantRow
+from services.tenants.models import ProvisioningStepRow, TenantRow
 from services.tenants.provisioning import Provisioner
 from services.tenants.repository import TenantRecord
 
@@ -97,13 +97,38 @@ class TenantManager:
             raise InvalidArgument(
                 "a tenant needs a slug", violations=[FieldViolation("tenant.slug", "value is required")]
             )
+        record = self._new_record(spec, request_id)
+        try:
+            await self._insert_record(record)
+        except IntegrityError as exc:
+            return await self._create_conflict(spec, request_id, exc)
+        tenant_id = record.row.tenant_id
+        activated = await self._provisioner.provision(tenant_id, record)
+        return activated if activated is not None else await self.get(tenant_id)
+
+    async def _insert(self, spec: TenantSpec, request_id: str) -> str:
+        """What create does before provisioning: the tenant, PROVISIONING, under lease; returns its id."""
+        record = self._new_record(spec, request_id)
+        await self._insert_record(record)
+        return record.row.tenant_id
+
+    async def _insert_record(self, record: TenantRecord) -> None:
+        async with self._db.core_transaction() as conn:
+            await repo.insert_tenant(conn, record)
+            await conn.commit()
+
+    async def _create_conflict(self, spec: TenantSpec, request_id: str, error: IntegrityError) -> TenantRecord:
+        """The request id is taken (a retry: it gets the first attempt's outcome), or the slug is."""
         if request_id:
             replay = await self._replay(request_id)
             if replay is not None:
                 return replay
-        tenant_id = await self._insert(spec, request_id)
-        await self._provisioner.provision(tenant_id)
-        return await self.get(tenant_id)
+        async with self._db.core_session() as session:
+            if await repo.get_row_by_slug(session, spec.slug) is None:
+                raise error
+        raise AlreadyExists(
+            "a tenant with this slug exists", reason="TENANT_SLUG_TAKEN", metadata={"slug": spec.slug}
+        ) from None
 
     async def _replay(self, request_id: str) -> TenantRecord | None:
         """The outcome of an earlier create with the same request id, if there was one."""
@@ -121,7 +146,7 @@ class TenantManager:
                 )
             return await repo.load_record(session, row)
 
-    async def _insert(self, spec: TenantSpec, request_id: str) -> str:
+    def _new_record(self, spec: TenantSpec, request_id: str) -> TenantRecord:
         now = utcnow()
         row = TenantRow(
             tenant_id=uuid7(),
@@ -141,21 +166,13 @@ class TenantManager:
             update_time=now,
             delete_time=None,
         )
-        try:
-            async with self._db.core_session() as session:
-                await repo.add_tenant(session, row, spec.labels, self._provisioner.step_names, now)
-                await session.commit()
-        except IntegrityError:
-            # Either a concurrent retry with the same request id won, or the slug is taken.
-            if request_id and await self._replay(request_id) is not None:
-                raise Unavailable("a concurrent retry created this tenant", reason="TENANT_PROVISIONING") from None
-            async with self._db.core_session() as session:
-                if await repo.get_row_by_slug(session, spec.slug) is None:
-                    raise
-            raise AlreadyExists(
-                "a tenant with this slug exists", reason="TENANT_SLUG_TAKEN", metadata={"slug": spec.slug}
-            ) from None
-        return row.tenant_id
+        steps = [
+            ProvisioningStepRow(
+                tenant_id=row.tenant_id, step=name, position=i, state="PENDING", schema_version="", update_time=now
+            )
+            for i, name in enumerate(self._provisioner.step_names)
+        ]
+        return TenantRecord(row=row, labels=dict(spec.labels), steps=steps)
 
     async def get(self, tenant_id: str) -> TenantRecord:
         async with self._db.core_session() as session:

@@ -28,10 +28,15 @@ class LifecycleParticipants:
         # service's credentials, not the caller's, and the same for the reconciler.
         self._credentials = credentials
         self._timeout = timeout_seconds
+        self._stubs: dict[str, tuple[grpc.aio.Channel, Any]] = {}
 
     def _stub(self, service: str) -> Any:
         # Typed as Any: the generated stub types describe sync channels, not aio awaitables.
-        return pb_grpc.TenantLifecycleServiceStub(self._channel_for(service))
+        channel = self._channel_for(service)
+        cached = self._stubs.get(service)
+        if cached is None or cached[0] is not channel:
+            cached = self._stubs[service] = (channel, pb_grpc.TenantLifecycleServiceStub(channel))
+        return cached[1]
 
     async def provision(self, service: str, tenant_id: str, db: TenantDatabase) -> str:
         """Brings ``service``'s schema in the tenant database to head; returns its revision."""

@@ -10,7 +10,9 @@ back. A failed provisioning leaves no database and no usable tenant behind.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import update
 
@@ -22,6 +24,7 @@ from services.runtime.rich_status import reason_of
 from services.tenants import repository as repo
 from services.tenants.models import TenantRow
 from services.tenants.participants import LifecycleParticipants
+from services.tenants.repository import TenantRecord
 
 log = logging.getLogger("tenantmesh.tenants.provisioning")
 
@@ -53,20 +56,27 @@ class Provisioner:
     def step_names(self) -> tuple[str, ...]:
         return (DATABASE_STEP, *self._participants.names)
 
-    async def provision(self, tenant_id: str) -> None:
-        """Runs every pending step, then activates; on failure rolls back and raises Unavailable."""
+    async def provision(self, tenant_id: str, known: TenantRecord | None = None) -> TenantRecord | None:
+        """Runs every pending step, then activates; on failure rolls back and raises Unavailable.
+
+        ``known``: the tenant as its creator just wrote it (row and steps), which spares
+        reading it back. Returns the activated tenant when it was built from ``known``,
+        else None (the caller reads it if it needs it).
+        """
+        progress = _Progress()
         try:
-            await self._run_steps(tenant_id)
+            activated = await self._run_steps(tenant_id, known, progress)
         except Exception as exc:
             reason = reason_of(exc)
             log.warning("provisioning failed, rolling back", extra={"tenant_id": tenant_id, "reason": reason})
-            await self.abandon(tenant_id, reason)
+            await self.abandon(tenant_id, reason, tuple(progress.pending))
             raise Unavailable(
                 "provisioning failed; it is rolled back", reason="PROVISIONING_FAILED", metadata={"cause": reason}
             ) from exc
         await self._events.publish(Event("tenant.created", tenant_id))
+        return activated
 
-    async def abandon(self, tenant_id: str, reason: str) -> None:
+    async def abandon(self, tenant_id: str, reason: str, also_done: Sequence[str] = ()) -> None:
         """Rolls a failed provisioning back; if the rollback fails too, the reconciler finishes it.
 
         The reason is recorded first, so a reconciler that takes the tenant
@@ -81,7 +91,7 @@ class Provisioner:
             )
             await session.commit()
         try:
-            await self.roll_back(tenant_id, reason)
+            await self.roll_back(tenant_id, reason, also_done)
         except Exception:
             log.exception("rollback incomplete; the reconciler will finish it", extra={"tenant_id": tenant_id})
 
@@ -96,40 +106,54 @@ class Provisioner:
         else:
             await self.provision(tenant_id)
 
-    async def _run_steps(self, tenant_id: str) -> None:
-        async with self._db.core_session() as session:
-            row = await repo.get_row(session, tenant_id)
-            if row is None or row.state != "PROVISIONING":
-                return
-            record = await repo.load_record(session, row)
-        placement = _placement(row)
+    async def _run_steps(self, tenant_id: str, known: TenantRecord | None, progress: _Progress) -> TenantRecord | None:
+        record = known
+        if record is None:
+            async with self._db.core_session() as session:
+                row = await repo.get_row(session, tenant_id)
+                if row is None or row.state != "PROVISIONING":
+                    return None
+                record = await repo.load_record(session, row)
+        placement = _placement(record.row)
         done = {s.step for s in record.steps if s.state == "DONE"}
+        # A finished step is recorded together with the next one (each may be re-run, so a
+        # crash before the record only repeats work), and the last with the activation:
+        # one core transaction per participant, which also renews the lease.
         if DATABASE_STEP not in done:
             # An existing database with no DONE step is ours from a crashed attempt,
             # or an orphan; the participants' identity check tells them apart.
             await self._db.create_tenant_database(placement)
-            await self._mark(tenant_id, DATABASE_STEP, "DONE")
-        for service in self._participants.names:
-            if service not in done:
-                version = await self._participants.provision(service, tenant_id, placement)
-                await self._mark(tenant_id, service, "DONE", version)
-        async with self._db.core_session() as session:
-            await session.execute(
-                update(TenantRow)
-                .where(TenantRow.tenant_id == tenant_id, TenantRow.state == "PROVISIONING")
-                .values(state="ACTIVE", lease_until=None, update_time=utcnow(), revision=TenantRow.revision + 1)
-            )
-            await session.commit()
+            progress.finished(DATABASE_STEP, None)
+        pending = [service for service in self._participants.names if service not in done]
+        for i, service in enumerate(pending):
+            version = await self._participants.provision(service, tenant_id, placement)
+            progress.finished(service, version)
+            if i < len(pending) - 1:
+                await self._record(tenant_id, progress)
+        now = utcnow()
+        async with self._db.core_transaction() as conn:
+            if progress.pending:
+                await repo.set_steps_done(conn, tenant_id, progress.pending, now)
+            activated = await repo.activate(conn, tenant_id, now)
+            await conn.commit()
+        progress.written(now)
+        if known is None or not activated:
+            return None
+        return _activated(known, progress, now)
 
-    async def roll_back(self, tenant_id: str, reason: str) -> None:
-        """Undoes whatever provisioning did and leaves a FAILED record whose slug is free again."""
+    async def roll_back(self, tenant_id: str, reason: str, also_done: Sequence[str] = ()) -> None:
+        """Undoes whatever provisioning did and leaves a FAILED record whose slug is free again.
+
+        ``also_done``: steps this process finished but had not recorded yet.
+        """
         async with self._db.core_session() as session:
             row = await repo.get_row(session, tenant_id)
             if row is None:
                 return
             record = await repo.load_record(session, row)
         placement = _placement(row)
-        done = [s.step for s in record.steps if s.state == "DONE" and s.step != DATABASE_STEP]
+        finished = {s.step for s in record.steps if s.state == "DONE"} | set(also_done)
+        done = [s.step for s in record.steps if s.step in finished and s.step != DATABASE_STEP]
         for service in reversed(done):
             await self._participants.deprovision(service, tenant_id, placement)
         if reason != DATABASE_CONFLICT:
@@ -137,7 +161,7 @@ class Provisioner:
         now = utcnow()
         async with self._db.core_session() as session:
             for step in record.steps:
-                if step.state == "DONE" or step.step == DATABASE_STEP:
+                if step.step in finished or step.step == DATABASE_STEP:
                     await repo.set_step(session, tenant_id, step.step, "FAILED", now)
             await session.execute(
                 update(TenantRow)
@@ -187,16 +211,48 @@ class Provisioner:
             await session.commit()
         await self._events.publish(Event("tenant.deleted", tenant_id))
 
-    async def _mark(self, tenant_id: str, step: str, state: str, schema_version: str | None = None) -> None:
-        # Each finished step also renews the lease: the worker is demonstrably alive.
-        async with self._db.core_session() as session:
-            await repo.set_step(session, tenant_id, step, state, utcnow(), schema_version)
-            await session.execute(
-                update(TenantRow)
-                .where(TenantRow.tenant_id == tenant_id)
-                .values(lease_until=after(self._policy.lease_seconds))
-            )
-            await session.commit()
+    async def _record(self, tenant_id: str, progress: _Progress) -> None:
+        # Recording finished steps also renews the lease: the worker is demonstrably alive.
+        now = utcnow()
+        async with self._db.core_transaction() as conn:
+            await repo.set_steps_done(conn, tenant_id, progress.pending, now)
+            await repo.renew_lease(conn, tenant_id, after(self._policy.lease_seconds))
+            await conn.commit()
+        progress.written(now)
+
+
+@dataclass
+class _Progress:
+    """The steps one provisioning run has finished: ``pending`` not yet recorded, ``recorded`` with
+    the version and time written for them."""
+
+    pending: dict[str, str | None] = field(default_factory=dict)
+    recorded: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
+
+    def finished(self, step: str, version: str | None) -> None:
+        self.pending[step] = version
+
+    def written(self, now: datetime) -> None:
+        for step, version in self.pending.items():
+            self.recorded[step] = (version, now)
+        self.pending = {}
+
+
+def _activated(record: TenantRecord, progress: _Progress, now: datetime) -> TenantRecord:
+    """``record`` as ``_run_steps`` left it in the database: what reading it back would return."""
+    row = record.row
+    row.state = "ACTIVE"
+    row.lease_until = None
+    row.update_time = now
+    row.revision += 1
+    for step in record.steps:
+        if step.step in progress.recorded:
+            version, written = progress.recorded[step.step]
+            step.state = "DONE"
+            step.update_time = written
+            if version is not None:
+                step.schema_version = version
+    return record
 
 
 def _placement(row: TenantRow) -> TenantDatabase:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, Update, and_, bindparam, case, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import DeclarativeBase
 
 from services.tenants.models import ProvisioningStepRow, TenantLabelRow, TenantRow
+
+# Core tables for the provisioning hot path (plain INSERT/UPDATE, no unit of work).
+TENANTS: Table = TenantRow.__table__  # type: ignore[assignment]
+LABELS: Table = TenantLabelRow.__table__  # type: ignore[assignment]
+STEPS: Table = ProvisioningStepRow.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -75,6 +82,75 @@ async def add_tenant(
         )
         for i, name in enumerate(steps)
     )
+
+
+def _values(obj: DeclarativeBase, table: Table) -> dict[str, object]:
+    return {column.key: getattr(obj, column.key) for column in table.columns}
+
+
+# Hot-path statements are built once (bound parameters named b_* so they never clash with
+# the SET clause's own): building a statement costs more CPU than executing it.
+_INSERT_TENANT = insert(TENANTS)
+_INSERT_LABELS = insert(LABELS)
+_INSERT_STEPS = insert(STEPS)
+_RENEW_LEASE = (
+    update(TENANTS).where(TENANTS.c.tenant_id == bindparam("b_tenant_id")).values(lease_until=bindparam("b_until"))
+)
+_ACTIVATE = (
+    update(TENANTS)
+    .where(TENANTS.c.tenant_id == bindparam("b_tenant_id"), TENANTS.c.state == "PROVISIONING")
+    .values(state="ACTIVE", lease_until=None, update_time=bindparam("b_now"), revision=TENANTS.c.revision + 1)
+)
+
+
+@functools.cache
+def _steps_done_statement(versioned: int) -> Update:
+    """Steps ``b_steps`` DONE; the first ``versioned`` of them (``b_step<i>``) get ``b_version<i>``."""
+    values: dict[str, object] = {"state": "DONE", "update_time": bindparam("b_now")}
+    if versioned:
+        values["schema_version"] = case(
+            *((STEPS.c.step == bindparam(f"b_step{i}"), bindparam(f"b_version{i}")) for i in range(versioned)),
+            else_=STEPS.c.schema_version,
+        )
+    return (
+        update(STEPS)
+        .where(STEPS.c.tenant_id == bindparam("b_tenant_id"), STEPS.c.step.in_(bindparam("b_steps", expanding=True)))
+        .values(values)
+    )
+
+
+async def insert_tenant(conn: AsyncConnection, record: TenantRecord) -> None:
+    """Inserts a new tenant's row, labels and steps (Core); the caller commits."""
+    await conn.execute(_INSERT_TENANT, _values(record.row, TENANTS))
+    if record.labels:
+        await conn.execute(
+            _INSERT_LABELS,
+            [{"tenant_id": record.row.tenant_id, "label_key": k, "label_value": v} for k, v in record.labels.items()],
+        )
+    if record.steps:
+        await conn.execute(_INSERT_STEPS, [_values(step, STEPS) for step in record.steps])
+
+
+async def set_steps_done(
+    conn: AsyncConnection, tenant_id: str, versions: Mapping[str, str | None], now: datetime
+) -> None:
+    """Marks several steps DONE in one statement; a step's schema_version is set unless None."""
+    params: dict[str, object] = {"b_tenant_id": tenant_id, "b_steps": list(versions), "b_now": now}
+    recorded = [(step, version) for step, version in versions.items() if version is not None]
+    for i, (step, version) in enumerate(recorded):
+        params[f"b_step{i}"] = step
+        params[f"b_version{i}"] = version
+    await conn.execute(_steps_done_statement(len(recorded)), params)
+
+
+async def renew_lease(conn: AsyncConnection, tenant_id: str, until: datetime) -> None:
+    await conn.execute(_RENEW_LEASE, {"b_tenant_id": tenant_id, "b_until": until})
+
+
+async def activate(conn: AsyncConnection, tenant_id: str, now: datetime) -> bool:
+    """PROVISIONING -> ACTIVE, lease released; False if the tenant was not PROVISIONING any more."""
+    result = await conn.execute(_ACTIVATE, {"b_tenant_id": tenant_id, "b_now": now})
+    return bool(result.rowcount == 1)
 
 
 async def replace_labels(session: AsyncSession, tenant_id: str, labels: Mapping[str, str]) -> None:

@@ -304,14 +304,12 @@ async def raw_baseline(server: Server, names: RunNames, n: int, data_dir: Path) 
     Per tenant, in the same transactions the service uses:
       core:   INSERT tenants + INSERT 2 tenant_provisioning_steps (database, tenants); COMMIT
       DDL:    CREATE DATABASE tenant_<slug>
-      core:   UPDATE step 'database' DONE + UPDATE tenants.lease_until; COMMIT
       tenant: CREATE TABLE alembic_version_tenants, CREATE TABLE tenant_identity,
-              INSERT version row; COMMIT
-      tenant: INSERT tenant_identity row; COMMIT
-      core:   UPDATE step 'tenants' DONE (+schema_version) + UPDATE lease; COMMIT
-      core:   UPDATE tenants SET state='ACTIVE' ...; COMMIT
-    The service additionally reads (idempotency/replay checks, record loads, alembic's
-    version checks), talks gRPC to its own lifecycle service and returns the tenant.
+              INSERT version row, INSERT tenant_identity row; COMMIT
+      core:   UPDATE both steps DONE (+schema_version) + UPDATE tenants SET state='ACTIVE' ...; COMMIT
+    The service additionally reads (its check of the tenant's schema version), switches a
+    pooled connection into the tenant database and back (USE), talks gRPC to its own
+    lifecycle service and returns the tenant.
     """
     # Core tables exactly as the service's migrations create them, in a separate core db.
     router = DatabaseRouter(server.url(names.raw_core_db), pool_size=1, max_overflow=0)
@@ -349,8 +347,6 @@ async def raw_baseline(server: Server, names: RunNames, n: int, data_dir: Path) 
                 await cur.execute(
                     f"CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
                 )
-                await _mark(cur, core, tenant_id, "database", None, lease)
-                await conn.commit()
                 await cur.execute(
                     f"CREATE TABLE {db}.alembic_version_tenants (version_num VARCHAR(32) NOT NULL, "
                     "CONSTRAINT alembic_version_tenants_pkc PRIMARY KEY (version_num))"
@@ -360,13 +356,16 @@ async def raw_baseline(server: Server, names: RunNames, n: int, data_dir: Path) 
                     "provision_time DATETIME NOT NULL, PRIMARY KEY (tenant_id)) DEFAULT CHARSET=utf8mb4"
                 )
                 await cur.execute(f"INSERT INTO {db}.alembic_version_tenants (version_num) VALUES (%s)", (head,))
-                await conn.commit()
                 await cur.execute(
                     f"INSERT INTO {db}.tenant_identity (tenant_id, provision_time) VALUES (%s, %s)", (tenant_id, now)
                 )
                 await conn.commit()
-                await _mark(cur, core, tenant_id, "tenants", head, lease)
-                await conn.commit()
+                await cur.execute(
+                    f"UPDATE {core}.tenant_provisioning_steps SET state = 'DONE', update_time = %s, "
+                    "schema_version = CASE WHEN step = 'tenants' THEN %s ELSE schema_version END "
+                    "WHERE tenant_id = %s AND step IN ('database', 'tenants')",
+                    (now, head, tenant_id),
+                )
                 await cur.execute(
                     f"UPDATE {core}.tenants SET state = 'ACTIVE', lease_until = NULL, update_time = %s, "
                     "revision = revision + 1 WHERE tenant_id = %s AND state = 'PROVISIONING'",
@@ -377,23 +376,6 @@ async def raw_baseline(server: Server, names: RunNames, n: int, data_dir: Path) 
         seconds = time.perf_counter() - started
         conn.close()
     return RawResult(tenants=n, seconds=seconds)
-
-
-async def _mark(cur: Any, core: str, tenant_id: str, step: str, version: str | None, lease: dt.datetime) -> None:
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    if version is None:
-        await cur.execute(
-            f"UPDATE {core}.tenant_provisioning_steps SET state = 'DONE', update_time = %s "
-            "WHERE tenant_id = %s AND step = %s",
-            (now, tenant_id, step),
-        )
-    else:
-        await cur.execute(
-            f"UPDATE {core}.tenant_provisioning_steps SET state = 'DONE', update_time = %s, schema_version = %s "
-            "WHERE tenant_id = %s AND step = %s",
-            (now, version, tenant_id, step),
-        )
-    await cur.execute(f"UPDATE {core}.tenants SET lease_until = %s WHERE tenant_id = %s", (lease, tenant_id))
 
 
 # --------------------------------------------------------------------------- report

@@ -127,6 +127,55 @@ async def test_failing_participant_rolls_provisioning_back(world_factory: Any, f
     assert await world.databases_named_like(slug) == []
 
 
+async def test_created_tenant_is_returned_as_stored(world_factory: Any, forms: tuple[FakeForms, int]) -> None:
+    # The create answer is built from what provisioning wrote, not read back: it must be
+    # exactly what a later read returns.
+    servicer, port = forms
+    servicer.fail = False
+    world: TenantWorld = await world_factory(with_forms(port))
+    created = await world.create(
+        world.slug("stored"), display_name="Stored", plan="pro", labels={"env": "prod"}, settings={"k": "v"}
+    )
+    assert created.state == ACTIVE
+    assert [(s.name, s.state) for s in created.provisioning.steps] == [
+        ("database", STEP_DONE),
+        ("tenants", STEP_DONE),
+        ("forms", STEP_DONE),
+    ]
+    assert await world.get(created.tenant_id) == created
+    [listed] = [t for t in await world.list_all() if t.tenant_id == created.tenant_id]
+    assert listed == created
+    await world.tenants.DeleteTenant(pb.DeleteTenantRequest(tenant_id=created.tenant_id))
+
+
+async def test_failure_after_the_last_step_rolls_every_step_back(
+    world_factory: Any, forms: tuple[FakeForms, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The last participant's success is recorded together with the activation; if that
+    # fails, the rollback must still know the participant finished and deprovision it.
+    servicer, port = forms
+    servicer.fail = False
+    world: TenantWorld = await world_factory(with_forms(port))
+    slug = world.slug("late")
+
+    async def broken_activate(*args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("core database went away")
+
+    monkeypatch.setattr("services.tenants.repository.activate", broken_activate)
+    request = pb.CreateTenantRequest(tenant=tenant_pb2.Tenant(slug=slug))
+    error = await expect_error(world.tenants.CreateTenant(request), grpc.StatusCode.UNAVAILABLE, "PROVISIONING_FAILED")
+    assert error_info(error).metadata["cause"] == "INTERNAL"
+    [failed] = await world.list_all(states=[FAILED])
+    assert servicer.provisioned == [failed.tenant_id]
+    assert servicer.deprovisioned == [failed.tenant_id]
+    assert {s.name: s.state for s in failed.provisioning.steps} == {
+        "database": STEP_FAILED,
+        "tenants": STEP_FAILED,
+        "forms": STEP_FAILED,
+    }
+    assert await world.databases_named_like(slug) == []
+
+
 async def test_failed_purge_keeps_the_tenant_deleting_until_retried(
     world_factory: Any, forms: tuple[FakeForms, int]
 ) -> None:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO, cast
 
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
@@ -30,7 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.runtime.db.placement import TenantDatabase
-from services.runtime.db.router import DatabaseRouter
+from services.runtime.db.router import DatabaseRouter, execute_on_driver
 
 __all__ = ["MigrationSet", "TenantSchemaHook", "current_revision", "upgrade_core", "upgrade_tenant"]
 
@@ -47,6 +48,8 @@ _SERVICE_RE = re.compile(r"[a-z][a-z0-9_]{0,40}")
 # lock turns use from a second thread into an error instead of silent corruption.
 _LOOP_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 _THREAD_GUARD = threading.Lock()
+# Loading a migration folder (see _load_script), once for concurrent first callers.
+_LOAD_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 # One upgrade at a time per tenant database and service within a process (a retried
 # provisioning racing a migrate-all run, say): the second finds the first's result.
 _TENANT_LOCKS: weakref.WeakValueDictionary[tuple[object, ...], asyncio.Lock] = weakref.WeakValueDictionary()
@@ -59,8 +62,8 @@ TenantSchemaHook = Callable[[AsyncConnection, bool], Awaitable[None]]
 """Work a service does in a tenant database once its schema is at head: called with the
 tenant connection (current database = the tenant's) and ``fresh`` (True if this very call
 created the schema from nothing, so its tables hold only what the migrations wrote). It
-runs in the transaction that records the new version when ``fresh``, else after it; the
-caller commits."""
+runs in the transaction that records the new version when ``fresh``, else in one of its
+own after that; upgrade_tenant commits it."""
 
 
 @dataclass(frozen=True)
@@ -121,26 +124,54 @@ async def upgrade_tenant(
     _require_scope(migrations, "tenant")
     loaded = await _load_script(migrations)
     head = loaded.head
+    schema = _tenant_version_schema(router, db)
     async with _tenant_lock(db, migrations):
-        async with router.tenant_connection(db) as conn:
-            heads = await _read_tenant_heads(conn, router.dialect, migrations)
-            fresh = heads == ()
-            if heads == (head,):
-                await _finish(conn, then, fresh=False)
-                return head
-            if len(heads) > 1:
-                raise RuntimeError(f"{migrations.service}: database has multiple heads {heads}")
-            plan = await _offline_plan(conn, loaded, heads, migrations)
-            if plan is not None:
-                await _replay(conn, plan, then, fresh=fresh)
-                return head
-            await conn.rollback()
+        while True:
+            async with router.tenant_connection(db) as conn:
+                heads = await _read_tenant_heads(conn, router.dialect, migrations)
+                fresh = heads == ()
+                if heads == (head,):
+                    await _finish(conn, then, fresh=False)
+                    return head
+                if len(heads) > 1:
+                    raise RuntimeError(f"{migrations.service}: database has multiple heads {heads}")
+                key = _plan_key(conn, migrations, heads)
+                if key not in loaded.plans and not _offline_safe(loaded, heads):
+                    loaded.plans[key] = None
+                plan = loaded.plans.get(key, _UNRENDERED)
+                if isinstance(plan, _OfflinePlan):
+                    await _replay(conn, plan, then, fresh=fresh)
+                    return head
+                await conn.rollback()
+            if plan is None:
+                break  # online, below
+            # Rendered once, under the alembic lock, taken like the online path's (before a
+            # connection, never while holding one); then read the heads again and replay.
+            async with _alembic_lock(), router.tenant_connection(db) as conn:
+                if key not in loaded.plans:
+                    loaded.plans[key] = await conn.run_sync(
+                        _render_sync, loaded.script, head, heads, migrations.version_table, migrations.service
+                    )
         # The alembic lock is taken before the connection so that tenants waiting for
-        # their turn do not each sit on a pooled connection.
-        async with _alembic_lock(), router.tenant_connection(db) as conn:
-            applied = await _upgrade(conn, loaded.script, head, migrations, _tenant_version_schema(router, db))
-            await _finish(conn, then, fresh=fresh)
-            return applied
+        # their turn do not each sit on a pooled connection, and released once alembic is
+        # done with it, before the checks and the hook.
+        lock = _alembic_lock()
+        await lock.acquire()
+        locked = True
+        try:
+            async with router.tenant_connection(db) as conn:
+                try:
+                    await conn.run_sync(_upgrade_sync, loaded.script, migrations.version_table, schema)
+                    await conn.commit()
+                finally:
+                    lock.release()
+                    locked = False
+                await _check_upgraded(conn, head, migrations, schema)
+                await _finish(conn, then, fresh=fresh)
+                return head
+        finally:
+            if locked:
+                lock.release()
 
 
 async def current_revision(
@@ -207,10 +238,14 @@ async def _core_migration_lock(conn: AsyncConnection, dialect: str, service: str
 
 
 def _alembic_lock() -> asyncio.Lock:
+    return _per_loop_lock(_LOOP_LOCKS)
+
+
+def _per_loop_lock(locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]) -> asyncio.Lock:
     loop = asyncio.get_running_loop()
-    lock = _LOOP_LOCKS.get(loop)
+    lock = locks.get(loop)
     if lock is None:
-        lock = _LOOP_LOCKS[loop] = asyncio.Lock()
+        lock = locks[loop] = asyncio.Lock()
     return lock
 
 
@@ -229,6 +264,9 @@ class _OfflinePlan:
     groups: tuple[tuple[str, ...], ...]
 
 
+_UNRENDERED = object()
+
+
 @dataclass
 class _LoadedScript:
     script: ScriptDirectory
@@ -243,18 +281,25 @@ _SCRIPTS: dict[tuple[Path, tuple[tuple[str, int], ...]], _LoadedScript] = {}
 
 
 def _versions_fingerprint(migrations: MigrationSet) -> tuple[tuple[str, int], ...]:
-    versions = migrations.directory / "versions"
-    if not versions.is_dir():
+    # Runs on every upgrade: os.scandir rather than pathlib's glob, which costs more than the rest.
+    try:
+        entries = os.scandir(migrations.directory / "versions")
+    except (FileNotFoundError, NotADirectoryError):
         return ()
-    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in versions.glob("*.py")))
+    with entries:
+        return tuple(sorted((entry.name, entry.stat().st_mtime_ns) for entry in entries if entry.name.endswith(".py")))
 
 
 async def _load_script(migrations: MigrationSet) -> _LoadedScript:
     key = (migrations.directory, _versions_fingerprint(migrations))
     cached = _SCRIPTS.get(key)
     if cached is None:
-        # File I/O and imports: keep them off the event loop.
-        cached = _SCRIPTS[key] = await asyncio.to_thread(_load_script_sync, migrations)
+        # One load for concurrent first callers, so that they share its rendered plans too.
+        async with _per_loop_lock(_LOAD_LOCKS):
+            cached = _SCRIPTS.get(key)
+            if cached is None:
+                # File I/O and imports: keep them off the event loop.
+                cached = _SCRIPTS[key] = await asyncio.to_thread(_load_script_sync, migrations)
     return cached
 
 
@@ -278,7 +323,7 @@ async def _read_tenant_heads(
     # One round trip: a missing table is an error rather than a second query. The table
     # name is built from a validated service name; the current database is the tenant's.
     try:
-        result = await conn.exec_driver_sql(f"SELECT version_num FROM {migrations.version_table}")
+        result = await conn.exec_driver_sql(f"SELECT version_num FROM {migrations.version_table}")  # noqa: S608
     except DBAPIError as exc:
         if exc.orig is not None and exc.orig.args and exc.orig.args[0] == _MYSQL_NO_SUCH_TABLE:
             return ()
@@ -302,8 +347,11 @@ async def _replay(conn: AsyncConnection, plan: _OfflinePlan, then: TenantSchemaH
     MySQL has already committed implicitly.
     """
     for i, group in enumerate(plan.groups):
-        for statement in group:
-            (await conn.exec_driver_sql(statement)).close()
+        if not conn.in_transaction():
+            # The statements go below SQLAlchemy, which must still know that the group's
+            # transaction is open, or commit() would not commit it. (No round trip.)
+            await conn.begin()
+        await execute_on_driver(conn, group)
         if i < len(plan.groups) - 1 or not fresh or then is None:
             await conn.commit()
     if then is not None:
@@ -311,36 +359,14 @@ async def _replay(conn: AsyncConnection, plan: _OfflinePlan, then: TenantSchemaH
         await conn.commit()
 
 
-async def _offline_plan(
-    conn: AsyncConnection, loaded: _LoadedScript, heads: tuple[str, ...], migrations: MigrationSet
-) -> _OfflinePlan | None:
-    """The cached statements taking a tenant from ``heads`` to head, or None to run online."""
+def _plan_key(conn: AsyncConnection, migrations: MigrationSet, heads: tuple[str, ...]) -> tuple[object, ...]:
     dialect = conn.dialect
-    key = (dialect.name, dialect.driver, dialect.server_version_info, migrations.version_table, heads)
-    if key in loaded.plans:
-        return loaded.plans[key]
-    if not _offline_safe(loaded, heads):
-        loaded.plans[key] = None
-        return None
-    async with _alembic_lock():
-        if key not in loaded.plans:
-            try:
-                loaded.plans[key] = await conn.run_sync(
-                    _render_sync, loaded.script, loaded.head, heads, migrations.version_table
-                )
-            except Exception:
-                _log.warning(
-                    "%s: could not render the upgrade from %s offline; running it online",
-                    migrations.service,
-                    heads or "base",
-                    exc_info=True,
-                )
-                loaded.plans[key] = None
-    return loaded.plans[key]
+    return (dialect.name, dialect.driver, dialect.server_version_info, migrations.version_table, heads)
 
 
 def _offline_safe(loaded: _LoadedScript, heads: tuple[str, ...]) -> bool:
-    steps = loaded.script._upgrade_revs(loaded.head, heads)
+    # The starting heads as Alembic passes them to an upgrade function (see _upgrade_sync).
+    steps = loaded.script._upgrade_revs(loaded.head, cast(Any, heads))
     return all(getattr(step.revision.module, OFFLINE_SAFE_FLAG, False) is True for step in steps)
 
 
@@ -371,34 +397,61 @@ class _StatementCollector:
 
 
 def _render_sync(
-    sync_conn: Connection, script: ScriptDirectory, head: str, heads: tuple[str, ...], version_table: str
-) -> _OfflinePlan:
-    if not _THREAD_GUARD.acquire(blocking=False):
-        raise RuntimeError("alembic migrations are already running in another thread")
-    try:
+    sync_conn: Connection,
+    script: ScriptDirectory,
+    head: str,
+    heads: tuple[str, ...],
+    version_table: str,
+    service: str,
+) -> _OfflinePlan | None:
+    """Alembic offline mode from ``heads`` to ``head``; None (run online) if a revision fails to render."""
+    with _thread_guard():
         output = _StatementCollector()
 
         def upgrade(rev: Any, context: MigrationContext) -> Sequence[RevisionStep]:
             return script._upgrade_revs(head, rev)
 
-        with EnvironmentContext(
-            Config(), script, fn=upgrade, as_sql=True, starting_rev=heads[0] if heads else None, destination_rev=head
-        ) as env:
-            # The connection only supplies its dialect (server version included, so the SQL
-            # is what online mode would send); offline mode executes nothing.
-            env.configure(
-                connection=sync_conn,
-                output_buffer=output,
-                version_table=version_table,
-                transaction_per_migration=True,
-                transactional_ddl=False,
-                literal_binds=True,
+        try:
+            with EnvironmentContext(
+                Config(),
+                script,
+                fn=upgrade,
+                as_sql=True,
+                starting_rev=heads[0] if heads else None,
+                destination_rev=head,
+            ) as env:
+                # The connection only supplies its dialect (server version included, so the SQL
+                # is what online mode would send); offline mode executes nothing.
+                env.configure(
+                    connection=sync_conn,
+                    output_buffer=cast(TextIO, output),
+                    version_table=version_table,
+                    transaction_per_migration=True,
+                    transactional_ddl=False,
+                    literal_binds=True,
+                )
+                with env.begin_transaction():
+                    env.run_migrations()
+        except Exception:
+            # E.g. a revision flagged offline-safe that reads the database after all.
+            _log.warning(
+                "%s: could not render the upgrade from %s offline; it runs online",
+                service,
+                heads or "base",
+                exc_info=True,
             )
-            with env.begin_transaction():
-                env.run_migrations()
+            return None
+    return _OfflinePlan(tuple(tuple(group) for group in output.groups if group))
+
+
+@contextmanager
+def _thread_guard() -> Iterator[None]:
+    if not _THREAD_GUARD.acquire(blocking=False):
+        raise RuntimeError("alembic migrations are already running in another thread")
+    try:
+        yield
     finally:
         _THREAD_GUARD.release()
-    return _OfflinePlan(tuple(tuple(group) for group in output.groups if group))
 
 
 async def _read_heads(conn: AsyncConnection, migrations: MigrationSet, schema: str | None) -> tuple[str, ...]:
@@ -422,16 +475,18 @@ async def _upgrade(
 ) -> str:
     await conn.run_sync(_upgrade_sync, script, migrations.version_table, schema)
     await conn.commit()
-    heads = await _read_heads(conn, migrations, schema)
-    if heads != (head,):
-        raise RuntimeError(f"{migrations.service}: upgrade ended at {heads}, expected {head}")
+    await _check_upgraded(conn, head, migrations, schema)
     return head
 
 
+async def _check_upgraded(conn: AsyncConnection, head: str, migrations: MigrationSet, schema: str | None) -> None:
+    heads = await _read_heads(conn, migrations, schema)
+    if heads != (head,):
+        raise RuntimeError(f"{migrations.service}: upgrade ended at {heads}, expected {head}")
+
+
 def _upgrade_sync(sync_conn: Connection, script: ScriptDirectory, version_table: str, schema: str | None) -> None:
-    if not _THREAD_GUARD.acquire(blocking=False):
-        raise RuntimeError("alembic migrations are already running in another thread")
-    try:
+    with _thread_guard():
 
         def upgrade(rev: Any, context: MigrationContext) -> Sequence[RevisionStep]:
             return script._upgrade_revs("heads", rev)
@@ -445,5 +500,3 @@ def _upgrade_sync(sync_conn: Connection, script: ScriptDirectory, version_table:
             )
             with env.begin_transaction():
                 env.run_migrations()
-    finally:
-        _THREAD_GUARD.release()

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import URL, Dialect, Engine, make_url
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
-from sqlalchemy.pool import NullPool, PoolResetState
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolResetState
 
 from services.runtime.db.placement import TenantDatabase, quote_database_identifier
 
 __all__ = ["DatabaseRouter"]
 
 _log = logging.getLogger(__name__)
+
+# A pooled MySQL connection idle for longer than this is pinged before use (see _LivenessCheck).
+PING_AFTER_IDLE_SECONDS = 30.0
+_IDLE_SINCE = "tenantmesh_idle_since"
 
 _MYSQL_BACKENDS = frozenset({"mysql", "mariadb"})
 _SQLITE_PRAGMAS = (
@@ -108,6 +113,12 @@ class DatabaseRouter:
             self._init_sqlite(url, tenant_servers, sqlite_dir)
         else:
             raise ValueError(f"unsupported database backend: {backend!r}")
+        # Core connections routed like core sessions (see _core_session).
+        self._core_pinned: AsyncEngine = (
+            self._core_engine.execution_options(schema_translate_map={None: self._core_db_name})
+            if self._dialect == "mysql"
+            else self._core_engine
+        )
 
     # -- construction -------------------------------------------------------------------------
 
@@ -149,13 +160,15 @@ class DatabaseRouter:
             url,
             pool_size=self._pool_size,
             max_overflow=self._max_overflow,
-            pool_pre_ping=True,
+            # Checked on checkout by _LivenessCheck instead of a ping round trip each time.
+            pool_pre_ping=False,
             pool_recycle=3600,
             # Reset on return is done by _reset_mysql_connection: a rollback only when the
             # server says a transaction is open, not one round trip per checkin.
             pool_reset_on_return=None,
             echo=self._echo,
         )
+        _LivenessCheck(engine.sync_engine.dialect).listen(engine.sync_engine)
         event.listen(engine.sync_engine, "reset", _reset_mysql_connection)
         self._mysql_engines[key] = engine
         self._mysql_credentials[key] = credentials
@@ -258,9 +271,7 @@ class DatabaseRouter:
     @asynccontextmanager
     async def _core_transaction(self) -> AsyncIterator[AsyncConnection]:
         self._check_open()
-        async with self._core_engine.connect() as conn:
-            if self._dialect == "mysql":
-                await conn.execution_options(schema_translate_map={None: self._core_db_name})
+        async with self._core_pinned.connect() as conn:
             yield conn
 
     @asynccontextmanager
@@ -453,29 +464,78 @@ async def _restore_database(conn: AsyncConnection, home: str | None) -> None:
 async def _execute_outside_transaction(conn: AsyncConnection, sql: str) -> None:
     """MySQL: runs a statement that is never part of a transaction (USE, CREATE/DROP DATABASE).
 
-    It goes to the driver directly: through SQLAlchemy it would begin a transaction on the
-    connection whose only effect is a COMMIT or ROLLBACK round trip to end it. Errors are
-    wrapped as SQLAlchemy's DBAPIError, as if the statement had gone through it.
+    Through SQLAlchemy it would begin a transaction on the connection whose only effect is
+    a COMMIT or ROLLBACK round trip to end it.
     """
-    await conn.run_sync(_execute_outside_transaction_sync, sql)
+    await execute_on_driver(conn, (sql,))
 
 
-def _execute_outside_transaction_sync(sync_conn: Connection, sql: str) -> None:
-    dbapi_connection = sync_conn.connection.dbapi_connection
-    assert dbapi_connection is not None
-    dialect = sync_conn.dialect
-    cursor = dbapi_connection.cursor()
+async def execute_on_driver(conn: AsyncConnection, statements: Sequence[str]) -> None:
+    """Runs SQL strings as SQLAlchemy compiles them for this driver, results discarded.
+
+    On MySQL they go to the driver directly: no SQLAlchemy transaction is begun (callers
+    that need one have it open already) and none of its per-statement machinery is paid
+    for. Errors are wrapped as SQLAlchemy's DBAPIError, as if they had gone through it.
+    """
+    if conn.dialect.name not in _MYSQL_BACKENDS:
+        for statement in statements:
+            (await conn.exec_driver_sql(statement)).close()
+        return
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    dialect = conn.dialect
+    statement = ""
     try:
-        cursor.execute(sql)
+        async with driver.cursor() as cursor:
+            for statement in statements:
+                # Empty arguments, as SQLAlchemy passes them: the driver's %-formatting turns
+                # the compiler's "%%" back into "%".
+                await cursor.execute(statement, ())
     except dialect.loaded_dbapi.Error as exc:
-        disconnected = dialect.is_disconnect(exc, dbapi_connection, cursor)
+        disconnected = dialect.is_disconnect(exc, raw.dbapi_connection, None)
         if disconnected:
-            sync_conn.invalidate(exc)
+            await conn.invalidate(exc)
         raise DBAPIError.instance(
-            sql, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=disconnected, dialect=dialect
+            statement, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=disconnected, dialect=dialect
         ) from exc
-    finally:
-        cursor.close()
+
+
+class _LivenessCheck:
+    """Pessimistic disconnect handling for MySQL pools, without a round trip per checkout.
+
+    A connection the server closed (restart, ``wait_timeout``, ``KILL``) is noticed by
+    the driver from the socket itself (the peer's FIN), as asyncmy's own pool does; such a
+    connection invalidates the pool on checkout, exactly as a failed pre-ping would. A
+    connection idle for longer than PING_AFTER_IDLE_SECONDS, or one whose driver cannot
+    tell, is pinged as with ``pool_pre_ping``.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._dialect = dialect
+
+    def listen(self, engine: Engine) -> None:
+        event.listen(engine, "connect", self._touch)
+        event.listen(engine, "checkin", self._touch)
+        event.listen(engine, "checkout", self._check)
+
+    @staticmethod
+    def _touch(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    def _check(self, dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        broken = getattr(getattr(dbapi_connection, "driver_connection", None), "_stream_broken", None)
+        if broken is True:
+            raise InvalidatePoolError("the server closed the connection")
+        idle_since = record.info.get(_IDLE_SINCE)
+        if broken is False and idle_since is not None and time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            self._dialect.do_ping(dbapi_connection)
+        except self._dialect.loaded_dbapi.Error as exc:
+            if self._dialect.is_disconnect(exc, dbapi_connection, None):
+                raise InvalidatePoolError("ping on checkout failed") from exc
+            raise
 
 
 def _reset_mysql_connection(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:

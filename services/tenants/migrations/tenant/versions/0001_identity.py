@@ -10,6 +10,9 @@ revision = "tenants_tenant_0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+# Only emits DDL through op: may be rendered offline once and replayed per tenant
+# (services.runtime.db.migrations). Set it only on revisions that never read the database.
+offline_safe = True
 
 
 def upgrade() -> None:

@@ -1,0 +1,1 @@
+"""The registry service: catalogue, instances and health, discovery, tenant enablement."""

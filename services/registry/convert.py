@@ -1,0 +1,186 @@
+"""Registry records ↔ protobuf messages."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
+from tenantmesh.registry.v1 import enabled_service_pb2, instance_pb2, service_pb2
+
+from services.registry.definitions import (
+    DESCRIPTOR_SET,
+    OPENAPI,
+    Form,
+    HealthCheck,
+    MenuEntry,
+    Permission,
+    ServiceDefinition,
+    VersionSpec,
+)
+from services.registry.models import EnabledServiceRow, InstanceRow
+from services.registry.repository import ServiceRecord, VersionRecord
+from services.registry.schemas import dict_to_struct, dumps, struct_to_dict
+
+
+def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value.replace(tzinfo=UTC))
+    return stamp
+
+
+def etag_of(revision: int) -> str:
+    return str(revision)
+
+
+def kind_name(kind: int) -> str:
+    """SERVICE_KIND_INTERNAL_GRPC -> "INTERNAL_GRPC"; unspecified -> ""."""
+    return service_pb2.ServiceKind.Name(kind).removeprefix("SERVICE_KIND_") if kind else ""
+
+
+def health_name(state: int) -> str:
+    """HEALTH_STATE_HEALTHY -> "HEALTHY"."""
+    return instance_pb2.HealthState.Name(state).removeprefix("HEALTH_STATE_")
+
+
+# -- proto -> domain ------------------------------------------------------------------------------
+
+
+def definition_of(service: service_pb2.Service) -> ServiceDefinition:
+    check = service.health_check
+    return ServiceDefinition(
+        name=service.name,
+        kind=kind_name(service.kind),
+        display_name=service.display_name,
+        description=service.description,
+        owner=service.owner,
+        tags=tuple(service.tags),
+        config_schema=struct_to_dict(service.config_schema) if service.HasField("config_schema") else None,
+        menu_entries=tuple(
+            MenuEntry(
+                id=e.id,
+                label=e.label,
+                route=e.route,
+                icon=e.icon,
+                order=e.order,
+                parent=e.parent,
+                required_permission=e.required_permission,
+            )
+            for e in service.menu_entries
+        ),
+        forms=tuple(
+            Form(id=f.id, title=f.title, description=f.description, schema=struct_to_dict(f.schema))
+            for f in service.forms
+        ),
+        permissions=tuple(Permission(name=p.name, description=p.description) for p in service.permissions),
+        health_check=HealthCheck(
+            interval_seconds=check.interval_seconds,
+            timeout_seconds=check.timeout_seconds,
+            unhealthy_threshold=check.unhealthy_threshold,
+            healthy_threshold=check.healthy_threshold,
+            http_path=check.http_path,
+            grpc_service=check.grpc_service,
+        ),
+    )
+
+
+def version_spec_of(version: service_pb2.ServiceVersion) -> VersionSpec:
+    contract = version.WhichOneof("contract")
+    if contract == "descriptor_set":
+        return VersionSpec(version.version, DESCRIPTOR_SET, version.descriptor_set)
+    if contract == "openapi":
+        return VersionSpec(version.version, OPENAPI, dumps(struct_to_dict(version.openapi)).encode())
+    return VersionSpec(version.version, "", b"")
+
+
+# -- domain -> proto ------------------------------------------------------------------------------
+
+
+def version_to_proto(record: VersionRecord) -> service_pb2.ServiceVersion:
+    message = service_pb2.ServiceVersion(
+        version=record.version,
+        contract_format=f"CONTRACT_FORMAT_{record.contract_format or 'UNSPECIFIED'}",
+        create_time=timestamp(record.create_time),
+    )
+    if record.contract is not None and record.contract_format == DESCRIPTOR_SET:
+        message.descriptor_set = record.contract
+    elif record.contract is not None and record.contract_format == OPENAPI:
+        message.openapi.CopyFrom(dict_to_struct(json.loads(record.contract)))
+    return message
+
+
+def service_to_proto(record: ServiceRecord) -> service_pb2.Service:
+    """The service; versions carry their contracts only if the record loaded them."""
+    definition = record.definition
+    check = definition.health_check
+    message = service_pb2.Service(
+        name=definition.name,
+        display_name=definition.display_name,
+        description=definition.description,
+        kind=f"SERVICE_KIND_{definition.kind}",
+        owner=definition.owner,
+        tags=list(definition.tags),
+        menu_entries=[
+            service_pb2.MenuEntry(
+                id=e.id,
+                label=e.label,
+                route=e.route,
+                icon=e.icon,
+                order=e.order,
+                parent=e.parent,
+                required_permission=e.required_permission,
+            )
+            for e in definition.menu_entries
+        ],
+        forms=[
+            service_pb2.FormContribution(
+                id=f.id, title=f.title, description=f.description, schema=dict_to_struct(f.schema)
+            )
+            for f in definition.forms
+        ],
+        permissions=[
+            service_pb2.PermissionDefinition(name=p.name, description=p.description) for p in definition.permissions
+        ],
+        versions=[version_to_proto(v) for v in record.versions],
+        health_check=service_pb2.HealthCheck(
+            interval_seconds=check.interval_seconds,
+            timeout_seconds=check.timeout_seconds,
+            unhealthy_threshold=check.unhealthy_threshold,
+            healthy_threshold=check.healthy_threshold,
+            http_path=check.http_path,
+            grpc_service=check.grpc_service,
+        ),
+        create_time=timestamp(record.create_time),
+        update_time=timestamp(record.update_time),
+        etag=etag_of(record.revision),
+    )
+    if definition.config_schema is not None:
+        message.config_schema.CopyFrom(dict_to_struct(definition.config_schema))
+    return message
+
+
+def instance_to_proto(row: InstanceRow) -> instance_pb2.Instance:
+    return instance_pb2.Instance(
+        instance_id=row.instance_id,
+        service=row.service,
+        version=row.version,
+        address=row.address,
+        metadata=json.loads(row.metadata_json),
+        health=f"HEALTH_STATE_{row.health}",
+        register_time=timestamp(row.register_time),
+        lease_expire_time=timestamp(row.lease_until),
+        last_check_time=timestamp(row.last_check_time),
+        last_check_error=row.last_check_error,
+    )
+
+
+def enabled_service_to_proto(row: EnabledServiceRow) -> enabled_service_pb2.EnabledService:
+    return enabled_service_pb2.EnabledService(
+        service=row.service,
+        config=dict_to_struct(json.loads(row.config_json)),
+        create_time=timestamp(row.create_time),
+        update_time=timestamp(row.update_time),
+        etag=etag_of(row.revision),
+    )

@@ -1,0 +1,164 @@
+"""Tenants' enabled services: the domain behind EnabledServiceService's handlers.
+
+Every operation acts on the tenant it is given (the call's tenant, checked by
+the runtime), so nothing of another tenant is reachable from here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from services.registry import convert, schemas
+from services.registry import repository as repo
+from services.registry.catalogue import Catalogue
+from services.registry.events import (
+    TENANT_SERVICE_DISABLED,
+    TENANT_SERVICE_ENABLED,
+    TENANT_SERVICE_UPDATED,
+    RegistryEvents,
+)
+from services.registry.models import EnabledServiceRow
+from services.runtime.clock import utcnow
+from services.runtime.db import DatabaseRouter
+from services.runtime.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
+from services.runtime.events import Event
+from services.runtime.paging import encode_token, page_request
+
+
+@dataclass(frozen=True)
+class EnabledPage:
+    rows: list[EnabledServiceRow]
+    next_page_token: str
+
+
+def _not_enabled(service: str) -> NotFound:
+    return NotFound(f"{service!r} is not enabled for this tenant", reason="SERVICE_NOT_ENABLED")
+
+
+def _check_etag(row: EnabledServiceRow, etag: str) -> None:
+    if etag and etag != convert.etag_of(row.revision):
+        raise Aborted("the configuration changed since it was read; read it again", reason="ETAG_MISMATCH")
+
+
+class Enablements:
+    def __init__(self, db: DatabaseRouter, events: RegistryEvents, catalogue: Catalogue) -> None:
+        self._db = db
+        self._events = events
+        self._catalogue = catalogue
+
+    async def _validated(self, service: str, config: Mapping[str, Any]) -> str:
+        """The config as stored, after checking it against the service's current schema."""
+        schema = (await self._catalogue.get(service, with_contracts=False)).definition.config_schema
+        if schema is not None:
+            violations = schemas.instance_violations(schema, dict(config), "config")
+            if violations:
+                raise InvalidArgument(
+                    "the configuration does not match the service's schema",
+                    reason=schemas.CONFIG_INVALID,
+                    violations=violations,
+                )
+        return schemas.dumps(dict(config))
+
+    async def enable(
+        self, tenant_id: str, service: str, config: Mapping[str, Any], request_id: str
+    ) -> EnabledServiceRow:
+        if request_id:
+            replay = await self._replay(tenant_id, request_id)
+            if replay is not None:
+                return replay
+        config_json = await self._validated(service, config)
+        now = utcnow()
+        row = EnabledServiceRow(
+            tenant_id=tenant_id,
+            service=service,
+            config_json=config_json,
+            revision=1,
+            create_request_id=request_id or None,
+            create_time=now,
+            update_time=now,
+        )
+        try:
+            async with self._events.transaction() as session:
+                session.add(row)
+                await session.flush()
+                self._events.tenant_service_changed(session, TENANT_SERVICE_ENABLED, tenant_id, service)
+        except IntegrityError:
+            if request_id and (replay := await self._replay(tenant_id, request_id)) is not None:
+                return replay
+            raise AlreadyExists(
+                f"{service!r} is already enabled for this tenant",
+                reason="SERVICE_ALREADY_ENABLED",
+                metadata={"service": service},
+            ) from None
+        return row
+
+    async def _replay(self, tenant_id: str, request_id: str) -> EnabledServiceRow | None:
+        async with self._db.core_session() as session:
+            return await repo.get_enabled_by_request_id(session, tenant_id, request_id)
+
+    async def disable(self, tenant_id: str, service: str, etag: str) -> None:
+        async with self._events.transaction() as session:
+            row = await repo.get_enabled(session, tenant_id, service, for_update=True)
+            if row is None:
+                raise _not_enabled(service)
+            _check_etag(row, etag)
+            await session.delete(row)
+            self._events.tenant_service_changed(session, TENANT_SERVICE_DISABLED, tenant_id, service)
+
+    async def get(self, tenant_id: str, service: str) -> EnabledServiceRow:
+        async with self._db.core_session() as session:
+            row = await repo.get_enabled(session, tenant_id, service)
+        if row is None:
+            raise _not_enabled(service)
+        return row
+
+    async def list_enabled(self, tenant_id: str, *, page_size: int, page_token: str) -> EnabledPage:
+        page, marker = page_request(page_size, page_token, "enabled-services")
+        async with self._db.core_session() as session:
+            rows = await repo.list_enabled(session, tenant_id, page.after, page.size + 1)
+        shown = rows[: page.size]
+        more = len(rows) > page.size
+        return EnabledPage(shown, encode_token(shown[-1].service, marker) if more and shown else "")
+
+    async def update_config(
+        self, tenant_id: str, service: str, config: Mapping[str, Any], etag: str
+    ) -> EnabledServiceRow:
+        await self.get(tenant_id, service)  # NOT_FOUND before INVALID_ARGUMENT
+        config_json = await self._validated(service, config)
+        async with self._events.transaction() as session:
+            row = await repo.get_enabled(session, tenant_id, service, for_update=True)
+            if row is None:
+                raise _not_enabled(service)
+            _check_etag(row, etag)
+            result = await session.execute(
+                update(EnabledServiceRow)
+                .where(
+                    EnabledServiceRow.tenant_id == tenant_id,
+                    EnabledServiceRow.service == service,
+                    EnabledServiceRow.revision == row.revision,
+                )
+                .values(config_json=config_json, revision=row.revision + 1, update_time=utcnow())
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                raise Aborted("the configuration changed concurrently; read it again", reason="ETAG_MISMATCH")
+            self._events.tenant_service_changed(session, TENANT_SERVICE_UPDATED, tenant_id, service)
+        return await self.get(tenant_id, service)
+
+    async def on_tenant_event(self, event: Event) -> None:
+        """A deleted tenant's enablements go with it."""
+        if event.type != "tenant.deleted" or not event.tenant_id:
+            return
+        async with self._events.transaction() as session:
+            for service in await repo.delete_tenant(session, event.tenant_id):
+                self._events.tenant_service_changed(session, TENANT_SERVICE_DISABLED, event.tenant_id, service)
+
+
+def config_of(row: EnabledServiceRow) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads(row.config_json)
+    return config

@@ -1,0 +1,174 @@
+"""JSON Schema (2020-12) checks that report every problem with its path.
+
+Two uses: a document a service registers must itself be a valid 2020-12
+schema (its config schema, its forms), and a tenant's configuration must be
+valid against the service's config schema. Either way each problem becomes a
+field violation addressed by the request field followed by the JSON path
+inside the document (``service.config_schema.properties.size.type``,
+``config.limits[0].max``), so a caller can fix them all in one go.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
+
+from services.runtime.errors import FailedPrecondition, FieldViolation
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_INVALID = "SCHEMA_INVALID"
+CONFIG_INVALID = "CONFIG_INVALID"
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_META_VALIDATOR = Draft202012Validator(
+    Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+)
+# Keywords whose value is a reference; only references inside the document are
+# allowed, so validating never fetches anything.
+_REFERENCE_KEYWORDS = ("$ref", "$dynamicRef")
+
+
+def json_path(base: str, parts: Iterable[str | int]) -> str:
+    """``base`` followed by ``.key``, ``["odd key"]`` and ``[index]`` parts."""
+    path = base
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif _IDENTIFIER.fullmatch(part):
+            path += f".{part}"
+        else:
+            path += f"[{json.dumps(part)}]"
+    return path
+
+
+def normalise(value: Any) -> Any:
+    """JSON from a google.protobuf.Struct has only floats; whole numbers become ints again."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: normalise(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [normalise(item) for item in value]
+    return value
+
+
+def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    document: dict[str, Any] = normalise(json_format.MessageToDict(struct))
+    return document
+
+
+def dict_to_struct(document: Mapping[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(dict(document))
+    return struct
+
+
+def dumps(document: Any) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+# -- is it a schema? ------------------------------------------------------------------------------
+
+
+def schema_violations(schema: Mapping[str, Any], field: str) -> list[FieldViolation]:
+    """Every reason ``schema`` is not a usable 2020-12 schema, each at ``field<JSON path>``."""
+    found: dict[str, FieldViolation] = {}
+
+    def add(parts: Sequence[str | int], description: str) -> None:
+        path = json_path(field, parts)
+        found.setdefault(f"{path}\0{description}", FieldViolation(path, description, SCHEMA_INVALID))
+
+    dialect = schema.get("$schema")
+    if dialect is not None and dialect != DIALECT:
+        add(["$schema"], f"only JSON Schema 2020-12 is supported ({DIALECT})")
+    for error in _META_VALIDATOR.iter_errors(dict(schema)):
+        add(list(error.absolute_path), error.message)
+    for parts, reference in _references(schema, []):
+        if not reference.startswith("#"):
+            add(parts, "only references within the document (starting with '#') are allowed")
+    if not found:
+        for parts, reference in _references(schema, []):
+            if not _resolvable(schema, reference):
+                add(parts, f"reference {reference!r} does not resolve within the document")
+    return sorted(found.values(), key=lambda v: v.field)
+
+
+def _references(node: Any, parts: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _REFERENCE_KEYWORDS and isinstance(value, str):
+                yield [*parts, key], value
+            else:
+                yield from _references(value, [*parts, key])
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _references(value, [*parts, index])
+
+
+def _resolvable(schema: Mapping[str, Any], reference: str) -> bool:
+    resource = Resource.from_contents(dict(schema), default_specification=DRAFT202012)
+    resolver = Registry().with_resource("", resource).resolver_with_root(resource)
+    try:
+        resolver.lookup(reference)
+    except Unresolvable:
+        return False
+    return True
+
+
+# -- is it valid against the schema? --------------------------------------------------------------
+
+
+def instance_violations(schema: Mapping[str, Any], instance: Any, field: str) -> list[FieldViolation]:
+    """Every way ``instance`` fails ``schema``, each at ``field<JSON path>`` of the offending value.
+
+    A missing required property is reported at the property's own path, and so
+    is each property an ``additionalProperties: false`` refuses.
+    """
+    validator = Draft202012Validator(dict(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    found: dict[str, FieldViolation] = {}
+
+    def add(parts: Sequence[str | int], description: str) -> None:
+        path = json_path(field, parts)
+        found.setdefault(f"{path}\0{description}", FieldViolation(path, description, CONFIG_INVALID))
+
+    try:
+        for error in validator.iter_errors(instance):
+            parts = list(error.absolute_path)
+            if error.validator == "required" and isinstance(error.instance, dict):
+                for name in error.validator_value:
+                    if name not in error.instance:
+                        add([*parts, name], "required property is missing")
+            elif error.validator == "additionalProperties" and _unexpected(error):
+                for name in _unexpected(error):
+                    add([*parts, name], "property is not allowed by the schema")
+            else:
+                add(parts, error.message)
+    except Unresolvable:
+        # Registration checks references, so this is a schema stored before that check.
+        raise FailedPrecondition("the service's schema cannot be used to validate", reason="SCHEMA_UNUSABLE") from None
+    return sorted(found.values(), key=lambda v: v.field)
+
+
+def _unexpected(error: Any) -> list[str]:
+    """The properties an ``additionalProperties: false`` refused (as jsonschema decides them)."""
+    if not isinstance(error.instance, dict) or not isinstance(error.schema, dict):
+        return []
+    declared = set(error.schema.get("properties", {}))
+    patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
+    return [
+        name
+        for name in error.instance
+        if name not in declared and not any(pattern.search(name) for pattern in patterns)
+    ]
+
+
+def loads(data: bytes | str) -> Any:
+    return json.loads(data)
