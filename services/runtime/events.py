@@ -38,6 +38,9 @@ from services.runtime.ids import uuid7
 
 log = logging.getLogger("tenantmesh.events")
 
+# Key names below are prefixed with the namespace (default "tenantmesh"), so
+# several platforms, or test runs, can share one Redis.
+DEFAULT_NAMESPACE = "tenantmesh"
 STREAM = "tenantmesh:events"
 DEAD_LETTER_STREAM = "tenantmesh:events:dead"
 # The stream keeps about this many recent events; consumers that fall further
@@ -234,6 +237,15 @@ class StreamSettings:
     block_ms: int = 1_000
     # How long processed event ids are remembered.
     processed_ttl_seconds: int = 7 * 24 * 3600
+    namespace: str = DEFAULT_NAMESPACE
+
+    @property
+    def stream(self) -> str:
+        return f"{self.namespace}:events"
+
+    @property
+    def dead_letter_stream(self) -> str:
+        return f"{self.namespace}:events:dead"
 
 
 class RedisStreamsEventBus:
@@ -246,9 +258,15 @@ class RedisStreamsEventBus:
         self._groups: dict[str, _Handlers] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        # Readers stop between blocking reads rather than being cancelled in
+        # one: cancelling the client mid-command can leave its connection pool
+        # unable to close.
+        self._stopping = False
 
     async def publish(self, event: Event) -> None:
-        await self._redis.xadd(STREAM, {"envelope": event.encode()}, maxlen=STREAM_MAX_LENGTH, approximate=True)
+        await self._redis.xadd(
+            self._settings.stream, {"envelope": event.encode()}, maxlen=STREAM_MAX_LENGTH, approximate=True
+        )
 
     def subscribe(self, type_prefix: str, handler: Handler) -> None:
         self._broadcast.add(type_prefix, handler)
@@ -275,20 +293,22 @@ class RedisStreamsEventBus:
             self._tasks.append(asyncio.create_task(self._join_group(group), name=f"events-{group}"))
 
     async def _last_id(self) -> str:
-        entries = await self._redis.xrevrange(STREAM, count=1)
+        entries = await self._redis.xrevrange(self._settings.stream, count=1)
         return entries[0][0].decode() if entries else "0-0"
 
     async def _ensure_group(self, group: str) -> None:
         try:
-            await self._redis.xgroup_create(STREAM, group, id="$", mkstream=True)
+            await self._redis.xgroup_create(self._settings.stream, group, id="$", mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
     async def _tail(self, last: str) -> None:
-        while True:
+        while not self._stopping:
             try:
-                batches = await self._redis.xread({STREAM: last}, count=100, block=self._settings.block_ms)
+                batches = await self._redis.xread(
+                    {self._settings.stream: last}, count=100, block=self._settings.block_ms
+                )
                 for _, entries in batches or []:
                     for entry_id, fields in entries:
                         last = entry_id.decode()
@@ -300,17 +320,22 @@ class RedisStreamsEventBus:
                 await asyncio.sleep(1)
 
     async def _consume(self, group: str, handlers: _Handlers) -> None:
-        while True:
+        while not self._stopping:
             try:
                 # Entries another consumer took but never acknowledged (it crashed).
                 claimed = await self._redis.xautoclaim(
-                    STREAM, group, self._consumer, min_idle_time=self._settings.claim_idle_ms, start_id="0-0", count=50
+                    self._settings.stream,
+                    group,
+                    self._consumer,
+                    min_idle_time=self._settings.claim_idle_ms,
+                    start_id="0-0",
+                    count=50,
                 )
                 for entry_id, fields in claimed[1]:
                     if fields:
                         await self._handle(group, handlers, entry_id, fields)
                 batches = await self._redis.xreadgroup(
-                    group, self._consumer, {STREAM: ">"}, count=50, block=self._settings.block_ms
+                    group, self._consumer, {self._settings.stream: ">"}, count=50, block=self._settings.block_ms
                 )
                 for _, entries in batches or []:
                     for entry_id, fields in entries:
@@ -324,7 +349,7 @@ class RedisStreamsEventBus:
     async def _handle(self, group: str, handlers: _Handlers, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
         raw = fields[b"envelope"]
         event = Event.decode(raw)
-        done_key = f"tenantmesh:processed:{group}:{event.id}"
+        done_key = f"{self._settings.namespace}:processed:{group}:{event.id}"
         if not await self._redis.exists(done_key):
             try:
                 await handlers.deliver(event)
@@ -335,23 +360,29 @@ class RedisStreamsEventBus:
         await self._acknowledge(group, entry_id)
 
     async def _acknowledge(self, group: str, entry_id: bytes) -> None:
-        await self._redis.xack(STREAM, group, entry_id)
+        await self._redis.xack(self._settings.stream, group, entry_id)
 
     async def _failed(self, group: str, entry_id: bytes, raw: bytes, exc: Exception) -> None:
-        pending = await self._redis.xpending_range(STREAM, group, min=entry_id, max=entry_id, count=1)
+        pending = await self._redis.xpending_range(self._settings.stream, group, min=entry_id, max=entry_id, count=1)
         deliveries = int(pending[0]["times_delivered"]) if pending else 1
         log.warning("event handler failed", extra={"group": group, "deliveries": deliveries, "error": repr(exc)})
         if deliveries >= self._settings.max_deliveries:
-            await self._redis.xadd(DEAD_LETTER_STREAM, {"envelope": raw, "group": group, "error": repr(exc)[:500]})
-            await self._redis.xack(STREAM, group, entry_id)
+            await self._redis.xadd(
+                self._settings.dead_letter_stream, {"envelope": raw, "group": group, "error": repr(exc)[:500]}
+            )
+            await self._redis.xack(self._settings.stream, group, entry_id)
         # Otherwise it stays pending and is claimed again after claim_idle_ms.
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._stopping = True
+        if self._tasks:
+            # Each reader notices within one blocking read.
+            _, late = await asyncio.wait(self._tasks, timeout=self._settings.block_ms / 1000 + 2)
+            for task in late:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._tasks.clear()
         await self._redis.aclose()
 

@@ -15,8 +15,6 @@ from tenantmesh.events.v1 import events_pb2
 from services.runtime import outbox
 from services.runtime.db import DatabaseRouter, upgrade_core
 from services.runtime.events import (
-    DEAD_LETTER_STREAM,
-    STREAM,
     Event,
     InProcessEventBus,
     RedisStreamsEventBus,
@@ -36,12 +34,24 @@ async def router(db_backend_url: str, tmp_path: Path) -> AsyncIterator[DatabaseR
         await db.dispose()
 
 
+# Each run its own keys: test runs sharing a Redis must not see each other's events.
+NAMESPACE = f"test-{uuid.uuid4().hex[:8]}"
+STREAM = f"{NAMESPACE}:events"
+DEAD_LETTER_STREAM = f"{NAMESPACE}:events:dead"
+
+
+def stream_settings(**overrides: int) -> StreamSettings:
+    return StreamSettings(namespace=NAMESPACE, **overrides)
+
+
 @pytest.fixture
-async def clean_redis(redis_url: str) -> str:
+async def clean_redis(redis_url: str) -> AsyncIterator[str]:
+    yield redis_url
     client = redis.from_url(redis_url)
-    await client.delete(STREAM, DEAD_LETTER_STREAM)
+    keys = [key async for key in client.scan_iter(f"{NAMESPACE}:*")]
+    if keys:
+        await client.delete(*keys)
     await client.aclose()
-    return redis_url
 
 
 def tenant_event(kind: str = "tenant.suspended") -> Event:
@@ -132,7 +142,7 @@ class CrashesBeforeAck(RedisStreamsEventBus):
 
 
 async def test_redis_group_consumer_crash_before_ack_is_redelivered_and_processed_once(clean_redis: str) -> None:
-    settings = StreamSettings(claim_idle_ms=200, block_ms=100, max_deliveries=3)
+    settings = stream_settings(claim_idle_ms=200, block_ms=100, max_deliveries=3)
     handled: list[tuple[str, str]] = []
 
     def handler_of(name: str) -> Callable[[Event], Awaitable[None]]:
@@ -176,7 +186,7 @@ async def test_redis_group_consumer_crash_before_ack_is_redelivered_and_processe
 
 
 async def test_redis_group_redelivers_when_the_handler_dies_midway(clean_redis: str) -> None:
-    settings = StreamSettings(claim_idle_ms=200, block_ms=100, max_deliveries=3)
+    settings = stream_settings(claim_idle_ms=200, block_ms=100, max_deliveries=3)
     processed: list[str] = []
     crash_once = asyncio.Event()
 
@@ -227,7 +237,7 @@ async def test_redis_group_redelivers_when_the_handler_dies_midway(clean_redis: 
 
 
 async def test_redis_group_dead_letters_after_repeated_failures(clean_redis: str) -> None:
-    settings = StreamSettings(claim_idle_ms=100, block_ms=100, max_deliveries=2)
+    settings = stream_settings(claim_idle_ms=100, block_ms=100, max_deliveries=2)
     attempts = 0
 
     async def always_fails(event: Event) -> None:
