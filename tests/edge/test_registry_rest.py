@@ -175,6 +175,7 @@ async def test_heartbeat_for_an_expired_lease_is_404(world: RestWorld) -> None:
 async def test_watch_is_a_streamed_json_array(world: RestWorld) -> None:
     first, second = name(), name()
     assert (await world.call("POST", "/v1/services", json=service(first))).status_code == 200
+    await world.registry.events_relayed()
     received: list[dict[str, Any]] = []
     synced = asyncio.Event()
     decoder = json.JSONDecoder()

@@ -212,6 +212,7 @@ async def test_watch_streams_the_initial_state_then_changes(world: RegistryWorld
     probe.healthy.update({"https://a.example.test": True, "https://b.example.test": True})
     existing = await register(admin, name, "https://a.example.test")
     await eventually(lambda: _is_healthy(admin, existing.instance_id))
+    await world.events_relayed()
     everything = admin.discovery.Watch(pb.WatchRequest(send_initial_state=True))
     filtered = admin.discovery.Watch(pb.WatchRequest(services=[name]))
     try:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import descriptor_pb2, struct_pb2
+from sqlalchemy import func, select
 from tenantmesh.auth.v1 import admin_service_pb2, user_pb2
 from tenantmesh.registry.v1 import registry_service_pb2 as pb
 from tenantmesh.registry.v1 import registry_service_pb2_grpc as pb_grpc
@@ -29,6 +30,7 @@ from services.registry.health import Probe
 from services.runtime.app import start_app
 from services.runtime.clock import utcnow
 from services.runtime.db import TenantDatabase, tenant_database_name
+from services.runtime.outbox import OutboxRow
 from tests.support.platform import Platform, bearer, platform
 
 TENANT_ADMIN_PASSWORD = "tenant-admin-password-1"
@@ -133,6 +135,16 @@ class RegistryWorld:
         )
         registered: service_pb2.Service = response.service
         return registered
+
+    async def events_relayed(self) -> None:
+        """Waits until every committed event has been published (the outbox is empty), so a
+        watcher subscribing now sees no earlier change again."""
+
+        async def empty() -> bool:
+            async with self.mesh.runtime.db.core_session() as session:
+                return (await session.execute(select(func.count()).select_from(OutboxRow))).scalar_one() == 0
+
+        await eventually(empty)
 
     async def drop_leftovers(self) -> None:
         if self.backend != "mysql":
