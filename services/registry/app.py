@@ -62,7 +62,9 @@ class RegistryApp:
     def bindings(self) -> Sequence[ServiceBinding]:
         catalog = CatalogServicer(self.catalogue)
         instances = InstanceServicer(self.instances, self.checker.wake)
-        discovery = DiscoveryServicer(self.catalogue, self.instances, self.hub, self.settings.watch_keepalive_seconds)
+        discovery = DiscoveryServicer(
+            self.catalogue, self.instances, self.hub, self.settings.watch_keepalive_seconds, self._runtime.events
+        )
         enabled = EnabledServiceServicer(self.enablements)
         return [
             ServiceBinding(

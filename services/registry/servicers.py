@@ -8,6 +8,7 @@ handlers raise domain errors only.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from services.registry.instances import Instances
 from services.registry.watch import WatchHub, change_of_instance, change_of_service
 from services.runtime.context import current_tenant
 from services.runtime.errors import Aborted
+from services.runtime.events import Event, EventBus
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -140,17 +142,42 @@ class InstanceServicer(pb_grpc.InstanceServiceServicer):
         )
 
 
+# Resolve answers are reused this long; any catalogue or instance event clears
+# them sooner. Resolve is the hot path of every client, changes are rare.
+RESOLVE_CACHE_SECONDS = 1.0
+
+
 class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
-    def __init__(self, catalogue: Catalogue, instances: Instances, hub: WatchHub, keepalive_seconds: float) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        instances: Instances,
+        hub: WatchHub,
+        keepalive_seconds: float,
+        events: EventBus | None = None,
+    ) -> None:
         self._catalogue = catalogue
         self._instances = instances
         self._hub = hub
         self._keepalive = keepalive_seconds
+        self._resolved: dict[tuple[str, str], tuple[float, pb.ResolveServiceResponse]] = {}
+        if events is not None:
+            events.subscribe("instance.", self._forget_resolved)
+            events.subscribe("service.", self._forget_resolved)
+
+    async def _forget_resolved(self, event: Event) -> None:
+        self._resolved.clear()
 
     async def ResolveService(self, request: pb.ResolveServiceRequest, context: Context) -> pb.ResolveServiceResponse:
         """Permission registry.instances.resolve. Reasons: SERVICE_NOT_FOUND."""
+        key = (request.service, request.version)
+        cached = self._resolved.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         rows = await self._instances.resolve(request.service, request.version)
-        return pb.ResolveServiceResponse(instances=[convert.instance_to_proto(r) for r in rows])
+        response = pb.ResolveServiceResponse(instances=[convert.instance_to_proto(r) for r in rows])
+        self._resolved[key] = (time.monotonic() + RESOLVE_CACHE_SECONDS, response)
+        return response
 
     async def Watch(self, request: pb.WatchRequest, context: Context) -> AsyncIterator[pb.WatchResponse]:
         """Permission registry.services.watch. Streams until the client leaves; ends with WATCH_OVERFLOW
