@@ -20,8 +20,8 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, LargeBinary, MetaData, String, delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import DateTime, LargeBinary, MetaData, String, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.clock import utcnow
@@ -49,17 +49,24 @@ class OutboxRow(_OutboxBase):
     create_time: Mapped[datetime] = mapped_column(DateTime)
 
 
+def _row_values(event: Event, producer: str) -> dict[str, object]:
+    return {
+        "event_id": event.id,
+        "producer": producer,
+        "event_type": event.type,
+        "envelope": dataclasses.replace(event, producer=producer).encode(),
+        "create_time": utcnow(),
+    }
+
+
+async def add_on_connection(conn: AsyncConnection, event: Event, producer: str) -> None:
+    """``add`` for code that works on a Core connection rather than an ORM session."""
+    await conn.execute(insert(OutboxRow).values(**_row_values(event, producer)))
+
+
 def add(session: AsyncSession, event: Event, producer: str) -> None:
     """Adds ``event`` to the caller's transaction; it is published after the commit."""
-    session.add(
-        OutboxRow(
-            event_id=event.id,
-            producer=producer,
-            event_type=event.type,
-            envelope=dataclasses.replace(event, producer=producer).encode(),
-            create_time=utcnow(),
-        )
-    )
+    session.add(OutboxRow(**_row_values(event, producer)))
 
 
 class OutboxRelay:

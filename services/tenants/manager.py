@@ -22,10 +22,11 @@ from services.runtime.errors import (
     NotFound,
     Unavailable,
 )
-from services.runtime.events import Event, EventBus
+from services.runtime.events import Event
 from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
 from services.tenants import repository as repo
+from services.tenants.announcements import TenantAnnouncements
 from services.tenants.convert import etag_of
 from services.tenants.models import ProvisioningStepRow, TenantRow
 from services.tenants.provisioning import Provisioner
@@ -81,14 +82,14 @@ class TenantManager:
         self,
         db: DatabaseRouter,
         provisioner: Provisioner,
-        events: EventBus,
+        announcements: TenantAnnouncements,
         *,
         default_server: str,
         lease_seconds: float,
     ) -> None:
         self._db = db
         self._provisioner = provisioner
-        self._events = events
+        self._announce = announcements
         self._default_server = default_server
         self._lease_seconds = lease_seconds
 
@@ -225,8 +226,10 @@ class TenantManager:
             if "labels" in mask:
                 await repo.replace_labels(session, tenant_id, spec.labels)
             await self._bump(session, row, **values)
+            event = Event("tenant.updated", tenant_id)
+            self._announce.record(session, event)
             await session.commit()
-        await self._events.publish(Event("tenant.updated", tenant_id))
+        await self._announce.published(event)
         return await self.get(tenant_id)
 
     async def suspend(self, tenant_id: str, etag: str) -> TenantRecord:
@@ -238,8 +241,10 @@ class TenantManager:
             if row.state != "ACTIVE":
                 raise _state_conflict(row, "suspend")
             await self._bump(session, row, state="SUSPENDED")
+            event = Event("tenant.suspended", tenant_id)
+            self._announce.record(session, event)
             await session.commit()
-        await self._events.publish(Event("tenant.suspended", tenant_id))
+        await self._announce.published(event)
         return await self.get(tenant_id)
 
     async def resume(self, tenant_id: str, etag: str) -> TenantRecord:
@@ -248,8 +253,10 @@ class TenantManager:
             if row.state != "SUSPENDED":
                 raise _state_conflict(row, "resume")
             await self._bump(session, row, state="ACTIVE")
+            event = Event("tenant.resumed", tenant_id)
+            self._announce.record(session, event)
             await session.commit()
-        await self._events.publish(Event("tenant.resumed", tenant_id))
+        await self._announce.published(event)
         return await self.get(tenant_id)
 
     async def delete(self, tenant_id: str, etag: str) -> TenantRecord:
@@ -264,11 +271,13 @@ class TenantManager:
                 await self._bump(session, row, state="DELETED", delete_time=now)
                 await session.commit()
                 return await self._tombstone(tenant_id)
+            event = Event("tenant.deleting", tenant_id)
             if row.state != "DELETING":
                 await self._bump(session, row, state="DELETING", lease_until=after(self._lease_seconds))
+                self._announce.record(session, event)
                 await session.commit()
         # Services refuse the tenant from here on, before its data is gone.
-        await self._events.publish(Event("tenant.deleting", tenant_id))
+        await self._announce.published(event)
         await self._provisioner.purge(tenant_id)
         return await self._tombstone(tenant_id)
 

@@ -19,9 +19,11 @@ from sqlalchemy import update
 from services.runtime.clock import after, utcnow
 from services.runtime.db import DatabaseRouter, TenantDatabase
 from services.runtime.errors import Unavailable
-from services.runtime.events import Event, EventBus
+from services.runtime.events import Event
+from services.runtime.ids import uuid7
 from services.runtime.rich_status import reason_of
 from services.tenants import repository as repo
+from services.tenants.announcements import TenantAnnouncements
 from services.tenants.models import TenantRow
 from services.tenants.participants import LifecycleParticipants
 from services.tenants.repository import TenantRecord
@@ -44,12 +46,12 @@ class Provisioner:
         self,
         db: DatabaseRouter,
         participants: LifecycleParticipants,
-        events: EventBus,
+        announcements: TenantAnnouncements,
         policy: ProvisioningPolicy,
     ) -> None:
         self._db = db
         self._participants = participants
-        self._events = events
+        self._announce = announcements
         self._policy = policy
 
     @property
@@ -73,7 +75,7 @@ class Provisioner:
             raise Unavailable(
                 "provisioning failed; it is rolled back", reason="PROVISIONING_FAILED", metadata={"cause": reason}
             ) from exc
-        await self._events.publish(Event("tenant.created", tenant_id))
+        await self._announce.published(Event("tenant.created", tenant_id, id=progress.event_id))
         return activated
 
     async def abandon(self, tenant_id: str, reason: str, also_done: Sequence[str] = ()) -> None:
@@ -135,6 +137,10 @@ class Provisioner:
             if progress.pending:
                 await repo.set_steps_done(conn, tenant_id, progress.pending, now)
             activated = await repo.activate(conn, tenant_id, now)
+            if activated:
+                await self._announce.record_on_connection(
+                    conn, Event("tenant.created", tenant_id, id=progress.event_id)
+                )
             await conn.commit()
         progress.written(now)
         if known is None or not activated:
@@ -175,8 +181,10 @@ class Provisioner:
                     revision=TenantRow.revision + 1,
                 )
             )
+            failed = Event("tenant.failed", tenant_id, {"reason": reason})
+            self._announce.record(session, failed)
             await session.commit()
-        await self._events.publish(Event("tenant.failed", tenant_id, {"reason": reason}))
+        await self._announce.published(failed)
 
     async def purge(self, tenant_id: str) -> None:
         """Deprovisions every participant, drops the database and leaves a DELETED tombstone."""
@@ -208,8 +216,10 @@ class Provisioner:
                     revision=TenantRow.revision + 1,
                 )
             )
+            deleted = Event("tenant.deleted", tenant_id)
+            self._announce.record(session, deleted)
             await session.commit()
-        await self._events.publish(Event("tenant.deleted", tenant_id))
+        await self._announce.published(deleted)
 
     async def _record(self, tenant_id: str, progress: _Progress) -> None:
         # Recording finished steps also renews the lease: the worker is demonstrably alive.
@@ -228,6 +238,8 @@ class _Progress:
 
     pending: dict[str, str | None] = field(default_factory=dict)
     recorded: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
+    # Id of the tenant.created event: the same in the outbox and the direct delivery.
+    event_id: str = field(default_factory=uuid7)
 
     def finished(self, step: str, version: str | None) -> None:
         self.pending[step] = version
