@@ -88,7 +88,9 @@ class LoginThrottle:
             excess = row.failures - key.max_failures
             if excess >= 0:
                 seconds = min(self._policy.lock_seconds * 2 ** min(excess, 16), self._policy.max_lock_seconds)
-                row.locked_until = now + timedelta(seconds=seconds)
+                # Stored times are whole seconds (truncated): one more second
+                # makes the lock last at least what the policy says.
+                row.locked_until = now + timedelta(seconds=seconds + 1)
                 locked.append(key.key)
         return locked
 

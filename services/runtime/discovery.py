@@ -290,16 +290,13 @@ class Registrar:
             raise
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await _stop_task(self._task)
+        self._task = None
         if self.instance_id is not None:
             instance_id, self.instance_id = self.instance_id, None
-            # Best effort: if it fails, the lease runs out.
+            # Best effort and bounded: if it fails, the lease runs out.
             with contextlib.suppress(Exception):
-                await _isolated(self._deregister(instance_id))
+                await asyncio.wait_for(_isolated(self._deregister(instance_id)), timeout=5)
 
     async def _deregister(self, instance_id: str) -> None:
         _, instances, metadata = await self._stubs()
@@ -384,11 +381,8 @@ class Resolver:
             self._addresses[name] = chosen
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await _stop_task(self._task)
+        self._task = None
 
 
 class Discovery:
@@ -427,6 +421,14 @@ class Discovery:
 
     async def close(self) -> None:
         await self.resolver.stop()
+
+
+async def _stop_task(task: asyncio.Task[None] | None) -> None:
+    """Cancels a background loop and waits for it, but never forever: shutdown must finish."""
+    if task is None:
+        return
+    task.cancel()
+    await asyncio.wait({task}, timeout=5)
 
 
 def _background(work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
