@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
-from google.protobuf import timestamp_pb2
 from tenantmesh.auth.v1 import user_pb2
 
 from services.auth.accounts import Member, roles_of
 from services.auth.models import AuditEventRow, ServiceAccountRow, UserRow
-from services.auth.role_admin import RoleView, etag_of
-
-
-def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value.replace(tzinfo=UTC))
-    return stamp
+from services.auth.role_admin import RoleView
+from services.runtime.proto_values import etag_of, timestamp
 
 
 def user_to_proto(row: UserRow) -> user_pb2.User:

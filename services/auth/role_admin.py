@@ -36,6 +36,7 @@ from services.runtime.errors import (
     NotFound,
     PermissionDenied,
 )
+from services.runtime.proto_values import etag_of
 
 UPDATABLE_FIELDS = ("description", "permissions")
 
@@ -46,10 +47,6 @@ class RoleView:
 
     definition: RoleDefinition
     etag: str = ""
-
-
-def etag_of(revision: int) -> str:
-    return str(revision)
 
 
 def check_etag(revision: int, etag: str, what: str) -> None:

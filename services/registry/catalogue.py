@@ -42,6 +42,7 @@ from services.runtime.errors import (
     NotFound,
 )
 from services.runtime.paging import encode_token, page_request
+from services.runtime.proto_values import etag_of
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def service_not_found(name: str) -> NotFound:
 
 
 def _check_etag(row: ServiceRow, etag: str) -> None:
-    if etag and etag != convert.etag_of(row.revision):
+    if etag and etag != etag_of(row.revision):
         raise Aborted("the service changed since it was read; read it again", reason="ETAG_MISMATCH")
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
-from google.protobuf import timestamp_pb2
 from tenantmesh.registry.v1 import enabled_service_pb2, instance_pb2, service_pb2
 
 from services.registry.definitions import (
@@ -21,18 +19,7 @@ from services.registry.definitions import (
 from services.registry.models import EnabledServiceRow, InstanceRow
 from services.registry.repository import ServiceRecord, VersionRecord
 from services.registry.schemas import dict_to_struct, dumps, struct_to_dict
-
-
-def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value.replace(tzinfo=UTC))
-    return stamp
-
-
-def etag_of(revision: int) -> str:
-    return str(revision)
+from services.runtime.proto_values import etag_of, timestamp
 
 
 def kind_name(kind: int) -> str:

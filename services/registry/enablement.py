@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from services.registry import convert, schemas
 from services.registry import repository as repo
+from services.registry import schemas
 from services.registry.catalogue import Catalogue
 from services.registry.events import (
     TENANT_SERVICE_DISABLED,
@@ -29,6 +29,7 @@ from services.runtime.db import DatabaseRouter
 from services.runtime.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
 from services.runtime.events import Event
 from services.runtime.paging import encode_token, page_request
+from services.runtime.proto_values import etag_of
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def _not_enabled(service: str) -> NotFound:
 
 
 def _check_etag(row: EnabledServiceRow, etag: str) -> None:
-    if etag and etag != convert.etag_of(row.revision):
+    if etag and etag != etag_of(row.revision):
         raise Aborted("the configuration changed since it was read; read it again", reason="ETAG_MISMATCH")
 
 

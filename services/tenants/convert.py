@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
-from google.protobuf import timestamp_pb2
 from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.type.v1 import database_pb2
 
+from services.runtime.proto_values import etag_of, timestamp
 from services.tenants.repository import TenantRecord
-
-
-def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value.replace(tzinfo=UTC))
-    return stamp
-
-
-def etag_of(revision: int) -> str:
-    return str(revision)
 
 
 def tenant_to_proto(record: TenantRecord) -> tenant_pb2.Tenant:

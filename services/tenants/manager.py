@@ -25,9 +25,9 @@ from services.runtime.errors import (
 from services.runtime.events import Event
 from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
+from services.runtime.proto_values import etag_of
 from services.tenants import repository as repo
 from services.tenants.announcements import TenantAnnouncements
-from services.tenants.convert import etag_of
 from services.tenants.models import ProvisioningStepRow, TenantRow
 from services.tenants.provisioning import Provisioner
 from services.tenants.repository import TenantRecord
