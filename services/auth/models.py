@@ -83,13 +83,20 @@ class SessionRow(AuthBase):
 
 
 class RefreshTokenRow(AuthBase):
+    """One refresh token of a session; ``parent_hash`` is the token it replaced (unique: single use)."""
+
     __tablename__ = "auth_refresh_tokens"
-    __table_args__ = (Index("ix_auth_refresh_tokens_session", "session_id"),)
+    __table_args__ = (
+        Index("ix_auth_refresh_tokens_session", "session_id"),
+        Index("uq_auth_refresh_tokens_parent", "parent_hash", unique=True),
+    )
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     session_id: Mapped[str] = mapped_column(String(36))
     issue_time: Mapped[datetime] = mapped_column(DateTime)
+    # Only set on tokens consumed before parent_hash existed (auth_core_0002).
     use_time: Mapped[datetime | None] = mapped_column(DateTime)
+    parent_hash: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class SigningKeyRow(AuthBase):

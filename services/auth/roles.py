@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.auth.models import RoleRow
 from services.auth.permissions import PLATFORM_ADMIN, RoleDefinition
@@ -24,7 +24,19 @@ def role_not_found(field: str, names: Iterable[str]) -> InvalidArgument:
 
 
 def custom_role(row: RoleRow) -> RoleDefinition:
-    return RoleDefinition(row.name, row.description, frozenset(json.loads(row.permissions_json)), False)
+    return _custom_role(row.name, row.description, row.permissions_json)
+
+
+def _custom_role(name: str, description: str, permissions_json: str) -> RoleDefinition:
+    return RoleDefinition(name, description, frozenset(json.loads(permissions_json)), False)
+
+
+# Columns, not entities: the query runs on ORM sessions and on plain connections alike.
+_CUSTOM_ROLES = (
+    select(RoleRow.name, RoleRow.description, RoleRow.permissions_json)
+    .where(RoleRow.tenant_id == bindparam("tenant_id"))
+    .order_by(RoleRow.name)
+)
 
 
 class RoleCatalog:
@@ -40,15 +52,19 @@ class RoleCatalog:
             if name != PLATFORM_ADMIN or tenant_id == PLATFORM_TENANT_ID
         }
 
-    async def roles_of(self, session: AsyncSession, tenant_id: str) -> dict[str, RoleDefinition]:
+    async def roles_of(self, session: AsyncSession | AsyncConnection, tenant_id: str) -> dict[str, RoleDefinition]:
         roles = self.built_in_for(tenant_id)
-        rows = await session.execute(select(RoleRow).where(RoleRow.tenant_id == tenant_id).order_by(RoleRow.name))
-        for row in rows.scalars():
-            roles[row.name] = custom_role(row)
+        for name, description, permissions_json in await session.execute(_CUSTOM_ROLES, {"tenant_id": tenant_id}):
+            roles[name] = _custom_role(name, description, permissions_json)
         return roles
 
     async def permissions_for(
-        self, session: AsyncSession, tenant_id: str, role_names: Sequence[str], *, field: str = "roles"
+        self,
+        session: AsyncSession | AsyncConnection,
+        tenant_id: str,
+        role_names: Sequence[str],
+        *,
+        field: str = "roles",
     ) -> frozenset[str]:
         """The union of the roles' permissions; unknown role names are INVALID_ARGUMENT (ROLE_NOT_FOUND)."""
         built_in = self.built_in_for(tenant_id)

@@ -14,8 +14,10 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import audit
@@ -46,8 +48,62 @@ def _invalid_credentials() -> Unauthenticated:
     return Unauthenticated("the credentials are not valid", reason="INVALID_CREDENTIALS")
 
 
+USER_SUBJECT_PREFIX = "user:"
+
+
 def user_subject(user_id: str) -> str:
-    return f"user:{user_id}"
+    return USER_SUBJECT_PREFIX + user_id
+
+
+@dataclass(frozen=True)
+class _Family:
+    """The session a refresh token belongs to."""
+
+    session_id: str
+    subject: str
+    tenant_id: str
+
+
+_tokens, _sessions = cast(Table, RefreshTokenRow.__table__), cast(Table, SessionRow.__table__)
+_members, _users = cast(Table, MembershipRow.__table__), cast(Table, UserRow.__table__)
+_successors = _tokens.alias("successor")
+
+# A refresh token with its session; whether it was consumed already (a successor
+# names it as parent, or, for tokens older than parent_hash, use_time is set);
+# and, when the session is a user's, that user's membership in the session's
+# tenant (roles_json NULL when there is none) and whether the user is disabled.
+# The membership is found through its primary key: the user id is the session
+# subject without its "user:" prefix.
+_REFRESH_LOOKUP = (
+    select(
+        _sessions.c.session_id,
+        _sessions.c.subject,
+        _sessions.c.tenant_id,
+        _sessions.c.expire_time,
+        _sessions.c.revoke_time,
+        _tokens.c.use_time,
+        _successors.c.token_hash.label("successor_hash"),
+        _members.c.roles_json,
+        _users.c.disabled,
+    )
+    .select_from(
+        _tokens.join(_sessions, _sessions.c.session_id == _tokens.c.session_id)
+        .outerjoin(_successors, _successors.c.parent_hash == _tokens.c.token_hash)
+        .outerjoin(
+            _members,
+            and_(
+                _sessions.c.subject.startswith(USER_SUBJECT_PREFIX, autoescape=True),
+                _members.c.tenant_id == _sessions.c.tenant_id,
+                _members.c.user_id == func.substr(_sessions.c.subject, len(USER_SUBJECT_PREFIX) + 1),
+            ),
+        )
+        .outerjoin(_users, _users.c.user_id == _members.c.user_id)
+    )
+    .where(_tokens.c.token_hash == bindparam("token_hash"))
+)
+# The successor of a token. Its parent_hash is unique, so of two refreshes with
+# one token only the first can insert it: single use is kept by the database.
+_REFRESH_ISSUE = insert(_tokens)
 
 
 class SessionManager:
@@ -167,91 +223,68 @@ class SessionManager:
         return Tokens(access=access, refresh_token=refresh)
 
     async def refresh(self, refresh_token: str) -> Tokens:
+        # The hot path of a busy platform: statements built once (_REFRESH_*), one
+        # read, one write, one commit.
         token_hash = digest(refresh_token)
         now = utcnow()
-        async with self._db.core_session() as session:
-            found = (
-                await session.execute(
-                    select(RefreshTokenRow, SessionRow)
-                    .join(SessionRow, SessionRow.session_id == RefreshTokenRow.session_id)
-                    .where(RefreshTokenRow.token_hash == token_hash)
-                )
-            ).first()
-            record = found[1] if found is not None else None
-            if record is None or record.revoke_time is not None or record.expire_time < now:
+        async with self._db.core_transaction() as conn:
+            found = (await conn.execute(_REFRESH_LOOKUP, {"token_hash": token_hash})).first()
+            if found is None or found.revoke_time is not None or found.expire_time < now:
                 raise Unauthenticated("the refresh token is not valid", reason="REFRESH_TOKEN_INVALID")
-            consumed = await session.execute(
-                update(RefreshTokenRow)
-                .where(RefreshTokenRow.token_hash == token_hash, RefreshTokenRow.use_time.is_(None))
-                .values(use_time=now)
-            )
-            if getattr(consumed, "rowcount", 0) != 1:
-                # Detached first: the rollback would expire its attributes, and reading
-                # them afterwards (no implicit IO in async) would fail the revocation.
-                session.expunge(record)
-                await session.rollback()
-                await self._revoke_family(record, "REFRESH_TOKEN_REUSED")
-                raise Unauthenticated(
-                    "the refresh token was already used; the session is revoked", reason="REFRESH_TOKEN_REUSED"
-                )
-            membership = await self._current_membership(session, record)
-            if membership is None:
-                session.expunge(record)
-                await session.rollback()
-                await self._revoke_family(record, "MEMBERSHIP_GONE")
+            family = _Family(found.session_id, found.subject, found.tenant_id)
+            if found.successor_hash is not None or found.use_time is not None:
+                await conn.rollback()
+                raise await self._reused(family)
+            if found.roles_json is None or found.disabled is not False:
+                # Not (or no longer) an enabled member of the session's tenant.
+                await conn.rollback()
+                await self._revoke_family(family, "MEMBERSHIP_GONE")
                 raise Unauthenticated("the refresh token is not valid", reason="REFRESH_TOKEN_INVALID")
+            roles = json.loads(found.roles_json)
+            permissions = await self._deps.roles.permissions_for(conn, family.tenant_id, roles)
             refresh = new_refresh_token()
-            session.add(
-                RefreshTokenRow(token_hash=digest(refresh), session_id=record.session_id, issue_time=now, use_time=None)
-            )
-            roles = json.loads(membership.roles_json)
-            permissions = await self._deps.roles.permissions_for(session, record.tenant_id, roles)
+            successor = {"token_hash": digest(refresh), "session_id": family.session_id, "issue_time": now}
+            try:
+                await conn.execute(_REFRESH_ISSUE, {**successor, "use_time": None, "parent_hash": token_hash})
+            except IntegrityError:
+                # A concurrent refresh with the same token inserted its successor first.
+                await conn.rollback()
+                raise await self._reused(family) from None
             access = await self._issuer.issue(
-                subject=record.subject,
-                tenant_id=record.tenant_id,
-                session_id=record.session_id,
+                subject=family.subject,
+                tenant_id=family.tenant_id,
+                session_id=family.session_id,
                 roles=roles,
                 permissions=permissions,
             )
-            await session.commit()
+            await conn.commit()
         return Tokens(access=access, refresh_token=refresh)
 
-    async def _current_membership(self, session: AsyncSession, record: SessionRow) -> MembershipRow | None:
-        """The membership a refresh may continue, if the user still exists, is enabled and a member."""
-        kind, _, subject_id = record.subject.partition(":")
-        if kind != "user":
-            return None
-        found = (
-            await session.execute(
-                select(MembershipRow)
-                .join(UserRow, UserRow.user_id == MembershipRow.user_id)
-                .where(
-                    MembershipRow.tenant_id == record.tenant_id,
-                    MembershipRow.user_id == subject_id,
-                    UserRow.disabled.is_(False),
-                )
-            )
-        ).scalar_one_or_none()
-        return found
+    async def _reused(self, family: _Family) -> Unauthenticated:
+        """A consumed refresh token came back: it was copied, so the whole session goes."""
+        await self._revoke_family(family, "REFRESH_TOKEN_REUSED")
+        return Unauthenticated(
+            "the refresh token was already used; the session is revoked", reason="REFRESH_TOKEN_REUSED"
+        )
 
-    async def _revoke_family(self, record: SessionRow, reason: str) -> None:
+    async def _revoke_family(self, family: _Family, reason: str) -> None:
         async with self._db.core_session() as session:
             await session.execute(
                 update(SessionRow)
-                .where(SessionRow.session_id == record.session_id, SessionRow.revoke_time.is_(None))
+                .where(SessionRow.session_id == family.session_id, SessionRow.revoke_time.is_(None))
                 .values(revoke_time=utcnow(), revoke_reason=reason)
             )
             if reason == "REFRESH_TOKEN_REUSED":
                 audit.record(
                     session,
                     "auth.refresh.reused",
-                    tenant_id=record.tenant_id,
-                    actor=record.subject,
-                    target=f"session:{record.session_id}",
+                    tenant_id=family.tenant_id,
+                    actor=family.subject,
+                    target=f"session:{family.session_id}",
                     client_address=client_address_var.get(),
                 )
             await session.commit()
-        await self._deps.revoker.revoke_session(record.session_id, record.tenant_id)
+        await self._deps.revoker.revoke_session(family.session_id, family.tenant_id)
 
     async def logout(self, principal: Principal) -> None:
         session_id = principal.session_id or ""
