@@ -21,7 +21,9 @@ from tenantmesh.auth.v1 import user_pb2
 from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as tenants_pb
 
-from services.auth.models import UserRow
+from services.auth.models import RefreshTokenRow, UserRow
+from services.auth.tokens import digest
+from services.runtime.clock import utcnow
 from services.runtime.db import TenantDatabase
 from tests.support.errors import assert_error, expect_error, violation_fields
 from tests.support.platform import Platform, bearer, platform
@@ -173,6 +175,45 @@ async def test_refresh_after_membership_removal_or_disabling_is_refused(world: W
     # And no way back in by password.
     for user in (removed, disabled):
         await expect_error(world.mesh.login(tenant.slug, user.email, PASSWORD), UNAUTHENTICATED, "INVALID_CREDENTIALS")
+
+
+async def test_a_token_consumed_before_successor_links_counts_as_used(world: World) -> None:
+    # Tokens consumed before auth_core_0002 carry use_time and have no successor row.
+    tenant = await world.tenant()
+    user = await world.user(tenant)
+    tokens = await world.mesh.login(tenant.slug, user.email, PASSWORD)
+    async with world.mesh.runtime.db.core_session() as session:
+        await session.execute(
+            update(RefreshTokenRow)
+            .where(RefreshTokenRow.token_hash == digest(tokens.refresh_token))
+            .values(use_time=utcnow())
+        )
+        await session.commit()
+    await expect_error(world.refresh(tokens.refresh_token), UNAUTHENTICATED, "REFRESH_TOKEN_REUSED")
+    await world.refused_everywhere(tokens.access_token, tenant.tenant_id)
+
+
+async def test_each_refresh_records_the_token_it_consumed(world: World) -> None:
+    tenant = await world.tenant()
+    user = await world.user(tenant)
+    first = await world.mesh.login(tenant.slug, user.email, PASSWORD)
+    second = await world.refresh(first.refresh_token)
+    third = await world.refresh(second.refresh_token)
+    async with world.mesh.runtime.db.core_session() as session:
+        rows = (
+            await session.execute(
+                select(RefreshTokenRow.token_hash, RefreshTokenRow.parent_hash, RefreshTokenRow.use_time).where(
+                    RefreshTokenRow.token_hash.in_([digest(t.refresh_token) for t in (first, second, third)])
+                )
+            )
+        ).all()
+    parents = {token_hash: parent for token_hash, parent, _ in rows}
+    assert parents == {
+        digest(first.refresh_token): None,
+        digest(second.refresh_token): digest(first.refresh_token),
+        digest(third.refresh_token): digest(second.refresh_token),
+    }
+    assert all(use_time is None for _, _, use_time in rows)  # consumed rows are not written again
 
 
 async def test_concurrent_refreshes_of_one_token_have_exactly_one_winner(world: World) -> None:
