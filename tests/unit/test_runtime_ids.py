@@ -3,6 +3,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
+
 from services.runtime.ids import uuid7
 
 
@@ -38,3 +40,19 @@ def test_ids_from_later_milliseconds_sort_after_earlier_ones() -> None:
 def test_ids_are_unique() -> None:
     ids = {uuid7() for _ in range(10_000)}
     assert len(ids) == 10_000
+
+
+def test_ids_of_one_millisecond_still_sort_in_creation_order() -> None:
+    ids = [uuid7() for _ in range(20_000)]  # thousands per millisecond
+    millis = [uuid.UUID(i).int >> 80 for i in ids]
+    assert len(set(millis)) < len(ids)  # the loop did make several ids per millisecond
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_ids_keep_their_order_when_the_wall_clock_steps_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = uuid7()
+    earlier = (uuid.UUID(first).int >> 80) - 5_000  # five seconds back
+    monkeypatch.setattr(time, "time_ns", lambda: earlier * 1_000_000)
+    later = [uuid7() for _ in range(100)]
+    assert [first, *later] == sorted([first, *later])
