@@ -167,6 +167,7 @@ class Accounts:
         self._db = deps.db
         self._catalog = deps.roles
         self._revoker = deps.revoker
+        self._profiles = deps.profiles
 
     # -- users --------------------------------------------------------------------------------
 
@@ -260,6 +261,7 @@ class Accounts:
             await self._bump_user(session, user, display_name=display_name or user.email)
             _audit(session, "auth.user.updated", tenant_id, user_subject(user_id), fields="display_name")
             await session.commit()
+        self._profiles.forget(user_id)
         return user
 
     async def disable_user(self, tenant_id: str, user_id: str) -> UserRow:
@@ -270,6 +272,7 @@ class Accounts:
                 await self._bump_user(session, user, disabled=True)
                 _audit(session, "auth.user.disabled", tenant_id, user_subject(user_id))
                 await session.commit()
+        self._profiles.forget(user_id)
         # Also when it was disabled already: a retry after a failed publish must still revoke.
         await self._revoker.revoke_subject(user_subject(user_id))
         return user

@@ -15,6 +15,7 @@ from services.auth.bootstrap import BootstrapResult, bootstrap
 from services.auth.deps import AuthDeps
 from services.auth.keys import KeyEncryption, SigningKeyStore
 from services.auth.permissions import built_in_roles, grantable
+from services.auth.profiles import UserProfiles
 from services.auth.revocation import OutboxTarget, Revoker
 from services.auth.roles import RoleCatalog
 from services.auth.sessions import SessionManager
@@ -77,6 +78,7 @@ class AuthApp:
                 local=runtime.revocations,
             ),
             roles=RoleCatalog(built_in_roles(policies), grantable(policies)),
+            profiles=UserProfiles(runtime.db),
         )
         remote = RemoteTenantDirectory(runtime.channel("tenants"), runtime.credentials)
         self._directory = CachedTenantDirectory(remote, runtime.settings.tenant_cache_ttl_seconds, runtime.events)
@@ -92,7 +94,7 @@ class AuthApp:
         runtime.events.subscribe_group("auth-audit", "tenant.", TenantLifecycleAuditor(runtime.db).on_tenant_event)
 
     def bindings(self) -> Sequence[ServiceBinding]:
-        auth = AuthServicer(self.sessions, self.keys)
+        auth = AuthServicer(self.sessions, self.keys, self.deps.profiles)
         keys = SigningKeyServicer(self.keys, self._runtime.jwks)
         return [
             ServiceBinding(

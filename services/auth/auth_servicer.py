@@ -12,6 +12,7 @@ from tenantmesh.auth.v1 import auth_service_pb2 as pb
 from tenantmesh.auth.v1 import auth_service_pb2_grpc as pb_grpc
 
 from services.auth.keys import SigningKeyStore
+from services.auth.profiles import UserProfiles
 from services.auth.sessions import SessionManager, Tokens
 from services.runtime.auth.verifier import JwksCache
 from services.runtime.context import current_principal
@@ -32,9 +33,10 @@ def token_set(tokens: Tokens) -> pb.TokenSet:
 
 
 class AuthServicer(pb_grpc.AuthServiceServicer):
-    def __init__(self, sessions: SessionManager, keys: SigningKeyStore) -> None:
+    def __init__(self, sessions: SessionManager, keys: SigningKeyStore, profiles: UserProfiles) -> None:
         self._sessions = sessions
         self._keys = keys
+        self._profiles = profiles
 
     async def Login(self, request: pb.LoginRequest, context: Context) -> pb.LoginResponse:
         """Public. Reasons: INVALID_CREDENTIALS, LOGIN_LOCKED."""
@@ -58,7 +60,8 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
     async def GetMe(self, request: pb.GetMeRequest, context: Context) -> pb.GetMeResponse:
         """Permission auth.self."""
         principal = current_principal()
-        user = await self._sessions.user_of(principal)
+        kind, _, user_id = principal.subject.partition(":")
+        user = await self._profiles.get(user_id) if kind == "user" else None
         response = pb.GetMeResponse(
             tenant_id=principal.tenant_id or "",
             roles=list(principal.roles),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.auth.profiles import UserProfiles
 from services.auth.revocation import Revoker
 from services.auth.roles import RoleCatalog
 from services.runtime.db import DatabaseRouter
@@ -16,3 +17,4 @@ class AuthDeps:
     events: EventBus
     revoker: Revoker
     roles: RoleCatalog
+    profiles: UserProfiles

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 import pytest
 from argon2 import PasswordHasher
+from google.protobuf import field_mask_pb2
 from sqlalchemy import select, update
 from tenantmesh.auth.v1 import admin_service_pb2 as admin_pb
 from tenantmesh.auth.v1 import auth_service_pb2 as auth_pb
@@ -214,6 +215,21 @@ async def test_each_refresh_records_the_token_it_consumed(world: World) -> None:
         digest(third.refresh_token): digest(second.refresh_token),
     }
     assert all(use_time is None for _, _, use_time in rows)  # consumed rows are not written again
+
+
+async def test_get_me_shows_a_rename_made_through_this_process_at_once(world: World) -> None:
+    tenant = await world.tenant()
+    user = await world.user(tenant)
+    tokens = await world.mesh.login(tenant.slug, user.email, PASSWORD)
+    assert (await world.get_me(tokens.access_token)).user.display_name == user.display_name  # now cached
+    renamed = user_pb2.User(user_id=user.user_id, display_name="Renamed Member", etag=user.etag)
+    await world.mesh.admin_stub("UserService").UpdateUser(
+        admin_pb.UpdateUserRequest(user=renamed, update_mask=field_mask_pb2.FieldMask(paths=["display_name"])),
+        metadata=world.as_admin(tenant.tenant_id),
+    )
+    me = await world.get_me(tokens.access_token)
+    assert me.user.display_name == "Renamed Member"
+    assert me.user.email == user.email
 
 
 async def test_concurrent_refreshes_of_one_token_have_exactly_one_winner(world: World) -> None:

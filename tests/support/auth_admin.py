@@ -27,6 +27,7 @@ from services.auth.admin_servicers import admin_bindings
 from services.auth.deps import AuthDeps
 from services.auth.models import AuditEventRow, MembershipRow, RoleRow, ServiceAccountRow, UserRow
 from services.auth.permissions import MEMBER, PLATFORM_ADMIN, TENANT_ADMIN, built_in_roles, grantable
+from services.auth.profiles import UserProfiles
 from services.auth.revocation import Revoker
 from services.auth.roles import RoleCatalog
 from services.runtime.access import load_policies
@@ -232,7 +233,9 @@ async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
         revocations.subscribe(events)
         policies = load_policies(POLICY_SERVICES).values()
         catalog = RoleCatalog(built_in_roles(policies), grantable(policies))
-        deps = AuthDeps(db=router, events=events, revoker=Revoker(events, None, 900), roles=catalog)
+        deps = AuthDeps(
+            db=router, events=events, revoker=Revoker(events, None, 900), roles=catalog, profiles=UserProfiles(router)
+        )
         tenant_a, tenant_b = uuid7(), uuid7()
         directory = FixedTenants(
             [
