@@ -28,12 +28,17 @@ from services.auth.models import SigningKeyRow
 from services.runtime.auth.claims import ALGORITHM
 from services.runtime.auth.verifier import jwk_coordinates
 from services.runtime.clock import utcnow
-from services.runtime.db import DatabaseRouter
+from services.runtime.db import DatabaseRouter, named_lock
 from services.runtime.ids import uuid7
 
 # How long a signing key is trusted in memory before re-reading which key is
 # newest (another replica may have rotated).
 _ACTIVE_KEY_REFRESH_SECONDS = 30.0
+# Replicas starting together on an empty database make the first key under this
+# lock: two first keys would leave verifiers that fetched the JWKS in between
+# (Envoy does not refetch on an unknown key id) refusing the second one's tokens.
+_FIRST_KEY_LOCK = "tenantmesh_auth_first_signing_key"
+_FIRST_KEY_LOCK_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -78,9 +83,7 @@ class SigningKeyStore:
         async with self._lock:
             if self._active is None or time.monotonic() >= self._reload_at:
                 loaded = await self._load_active()
-                if loaded is None:
-                    loaded = await self._create(activate_at=utcnow())
-                self._active = loaded
+                self._active = loaded if loaded is not None else await self._create_first()
             return self._active
 
     async def rotate(self) -> str:
@@ -145,6 +148,15 @@ class SigningKeyStore:
         if not isinstance(private, ec.EllipticCurvePrivateKey):
             raise TypeError(f"signing key {row.kid} is not an EC key")
         return SigningKey(row.kid, private)
+
+    async def _create_first(self) -> SigningKey:
+        """The platform's first key, made once even when several replicas start at the same time."""
+        async with (
+            self._db.core_connection() as conn,
+            named_lock(conn, _FIRST_KEY_LOCK, _FIRST_KEY_LOCK_TIMEOUT_SECONDS),
+        ):
+            made_meanwhile = await self._load_active()
+            return made_meanwhile if made_meanwhile is not None else await self._create(activate_at=utcnow())
 
     async def _create(self, *, activate_at: datetime) -> SigningKey:
         private = ec.generate_private_key(ec.SECP256R1())

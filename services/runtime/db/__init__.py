@@ -1,5 +1,6 @@
 """Database layer of the shared runtime: placement, engine routing and per-service migrations."""
 
+from services.runtime.db.locks import LockTimeout, named_lock
 from services.runtime.db.migrations import (
     MigrationSet,
     TenantSchemaHook,
@@ -12,10 +13,12 @@ from services.runtime.db.router import DatabaseRouter
 
 __all__ = [
     "DatabaseRouter",
+    "LockTimeout",
     "MigrationSet",
     "TenantDatabase",
     "TenantSchemaHook",
     "current_revision",
+    "named_lock",
     "quote_database_identifier",
     "tenant_database_name",
     "upgrade_core",

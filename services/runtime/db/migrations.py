@@ -15,8 +15,8 @@ import os
 import re
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO, cast
@@ -25,11 +25,11 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.runtime.db.locks import named_lock
 from services.runtime.db.placement import TenantDatabase
 from services.runtime.db.router import DatabaseRouter, execute_on_driver
 
@@ -103,7 +103,8 @@ async def upgrade_core(router: DatabaseRouter, migrations: MigrationSet) -> str:
     async with (
         _alembic_lock(),
         router.core_connection() as conn,
-        _core_migration_lock(conn, router.dialect, migrations.service),
+        # At most 60 characters (MySQL allows 64).
+        named_lock(conn, f"tenantmesh_migrate_{migrations.service}", CORE_MIGRATION_LOCK_TIMEOUT_SECONDS),
     ):
         # Another process may have upgraded while this one waited for the lock.
         if await _read_heads(conn, migrations, None) == (head,):
@@ -203,38 +204,6 @@ def _tenant_version_schema(router: DatabaseRouter, db: TenantDatabase) -> str | 
     # current when the engine first connected (the core db), not the one selected by USE, so
     # the version table must be qualified explicitly or alembic would look in the core db.
     return db.name if router.dialect == "mysql" else None
-
-
-@asynccontextmanager
-async def _core_migration_lock(conn: AsyncConnection, dialect: str, service: str) -> AsyncIterator[None]:
-    """MySQL/MariaDB: hold the named lock ``tenantmesh_migrate_<service>`` on ``conn``."""
-    if dialect != "mysql":
-        yield
-        return
-    name = f"tenantmesh_migrate_{service}"  # at most 60 characters (MySQL allows 64)
-    timeout = CORE_MIGRATION_LOCK_TIMEOUT_SECONDS
-    acquired = (
-        await conn.execute(text("SELECT GET_LOCK(:name, :timeout)"), {"name": name, "timeout": timeout})
-    ).scalar()
-    # The lock belongs to the session, not the transaction: end the transaction so the
-    # upgrade (and the re-read of the version table) starts with a fresh snapshot.
-    await conn.commit()
-    if acquired != 1:
-        raise RuntimeError(
-            f"{service}: could not take the migration lock {name!r} within {timeout} s "
-            f"(GET_LOCK returned {acquired}): another process is still migrating the core database"
-        )
-    try:
-        yield
-    finally:
-        try:
-            await conn.rollback()  # a failed upgrade may have left a transaction open
-            await conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
-            await conn.commit()
-        except Exception:
-            # Closing the session releases the lock; never return it to the pool still held.
-            _log.warning("releasing migration lock %s failed; discarding the connection", name, exc_info=True)
-            await conn.invalidate()
 
 
 def _alembic_lock() -> asyncio.Lock:
