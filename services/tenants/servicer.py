@@ -83,37 +83,28 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
     async def UpdateTenant(self, request: pb.UpdateTenantRequest, context: Context) -> pb.UpdateTenantResponse:
         """Permission tenants.tenants.update. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT,
         FIELD_INVALID."""
-        try:
+        with self._views.invalidating(request.tenant.tenant_id):
             record = await self._manager.update(
                 request.tenant.tenant_id, request.tenant.etag, list(request.update_mask.paths), spec_of(request.tenant)
             )
-        finally:
-            self._views.invalidate(request.tenant.tenant_id)
         return pb.UpdateTenantResponse(tenant=tenant_to_proto(record))
 
     async def SuspendTenant(self, request: pb.SuspendTenantRequest, context: Context) -> pb.SuspendTenantResponse:
         """Permission tenants.tenants.suspend. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        try:
+        with self._views.invalidating(request.tenant_id):
             record = await self._manager.suspend(request.tenant_id, request.etag)
-        finally:
-            self._views.invalidate(request.tenant_id)
         return pb.SuspendTenantResponse(tenant=tenant_to_proto(record))
 
     async def ResumeTenant(self, request: pb.ResumeTenantRequest, context: Context) -> pb.ResumeTenantResponse:
         """Permission tenants.tenants.resume. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        try:
+        with self._views.invalidating(request.tenant_id):
             record = await self._manager.resume(request.tenant_id, request.etag)
-        finally:
-            self._views.invalidate(request.tenant_id)
         return pb.ResumeTenantResponse(tenant=tenant_to_proto(record))
 
     async def DeleteTenant(self, request: pb.DeleteTenantRequest, context: Context) -> pb.DeleteTenantResponse:
         """Permission tenants.tenants.delete. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        try:
+        with self._views.invalidating(request.tenant_id):
             record = await self._manager.delete(request.tenant_id, request.etag)
-        finally:
-            # Also on failure: a failed purge may still have changed the state.
-            self._views.invalidate(request.tenant_id)
         return pb.DeleteTenantResponse(tenant=tenant_to_proto(record))
 
     async def GetCurrentTenant(

@@ -9,7 +9,9 @@ lifetime bounds staleness if an event is lost.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 
 from tenantmesh.tenants.v1 import tenant_pb2
 
@@ -41,6 +43,14 @@ class TenantViewCache:
 
     def invalidate(self, tenant_id: str) -> None:
         self._entries.pop(tenant_id, None)
+
+    @contextlib.contextmanager
+    def invalidating(self, tenant_id: str) -> Iterator[None]:
+        """Drops the tenant's view after the block, also when it fails: a failed change may have written."""
+        try:
+            yield
+        finally:
+            self.invalidate(tenant_id)
 
     async def _on_event(self, event: Event) -> None:
         if event.tenant_id:
