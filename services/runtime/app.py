@@ -110,6 +110,7 @@ class Runtime:
             pool_size=database.pool_size,
             max_overflow=database.max_overflow,
             sqlite_engine_cache_size=database.sqlite_engine_cache_size,
+            tenant_db_prefix=database.tenant_db_prefix,
         )
         await router.start()
         events = create_event_bus(settings.redis_url)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from services.runtime.db.placement import DEFAULT_TENANT_DB_PREFIX, check_tenant_db_prefix
+
 T = TypeVar("T")
 
 SERVICE_NAMES = ("tenants", "auth", "registry", "forms", "menus")
@@ -36,6 +38,8 @@ class DatabaseSettings:
     pool_size: int
     max_overflow: int
     sqlite_engine_cache_size: int
+    # Every tenant database name starts with it; fixed for the life of a platform.
+    tenant_db_prefix: str
 
     @property
     def is_sqlite(self) -> bool:
@@ -174,6 +178,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             pool_size=read.count("TENANTMESH_DB_POOL_SIZE", 10),
             max_overflow=read.count("TENANTMESH_DB_MAX_OVERFLOW", 5, minimum=0),
             sqlite_engine_cache_size=read.count("TENANTMESH_SQLITE_ENGINE_CACHE_SIZE", 64),
+            tenant_db_prefix=read.get("TENANTMESH_TENANT_DB_PREFIX", DEFAULT_TENANT_DB_PREFIX, check_tenant_db_prefix),
         ),
         redis_url=read.raw("REDIS_URL"),
         bind_host=bind_host,

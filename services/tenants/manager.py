@@ -158,7 +158,7 @@ class TenantManager:
             plan=spec.plan,
             settings_json=json.dumps(dict(spec.settings), sort_keys=True),
             db_server=self._default_server,
-            db_name=tenant_database_name(spec.slug),
+            db_name=tenant_database_name(spec.slug, self._db.tenant_db_prefix),
             failure_reason="",
             revision=1,
             create_request_id=request_id or None,

@@ -29,7 +29,7 @@ async def ensure_platform_tenant(db: DatabaseRouter, server: str, migrations: Mi
     async with db.core_session() as session:
         if await repo.get_row(session, PLATFORM_TENANT_ID) is not None:
             return
-    placement = TenantDatabase(server=server, name=tenant_database_name(PLATFORM_TENANT_SLUG))
+    placement = TenantDatabase(server=server, name=tenant_database_name(PLATFORM_TENANT_SLUG, db.tenant_db_prefix))
     await db.create_tenant_database(placement)
     version = await upgrade_tenant(db, placement, migrations)
     await stamp_identity(db, PLATFORM_TENANT_ID, placement)

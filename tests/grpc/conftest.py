@@ -21,7 +21,9 @@ from sqlalchemy import text
 from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
+from services.runtime.context import PLATFORM_TENANT_SLUG
 from services.runtime.db import TenantDatabase, tenant_database_name
+from services.runtime.db.placement import DEFAULT_TENANT_DB_PREFIX
 from tests.support.mesh import TenantsHarness, tenants_service
 
 ALL_STATES = [s for s in tenant_pb2.TenantState.values() if s != tenant_pb2.TENANT_STATE_UNSPECIFIED]
@@ -79,7 +81,7 @@ class TenantWorld:
 
     async def database_exists(self, tenant_or_slug: tenant_pb2.Tenant | str) -> bool:
         if isinstance(tenant_or_slug, str):
-            db = TenantDatabase("default", tenant_database_name(tenant_or_slug))
+            db = TenantDatabase("default", tenant_database_name(tenant_or_slug, self.mesh.runtime.db.tenant_db_prefix))
         else:
             db = placement(tenant_or_slug)
         return await self.mesh.runtime.db.tenant_database_exists(db)
@@ -105,9 +107,13 @@ class TenantWorld:
     async def drop_leftovers(self) -> None:
         if self.backend != "mysql":
             return  # tmp_path goes away with the test
-        for slug in self.slugs:
+        prefix = self.mesh.runtime.db.tenant_db_prefix
+        # The platform tenant's database is shared by every test of the default prefix; one
+        # made under a prefix of a test's own goes with that test.
+        slugs = [*self.slugs, PLATFORM_TENANT_SLUG] if prefix != DEFAULT_TENANT_DB_PREFIX else self.slugs
+        for slug in slugs:
             try:
-                name = tenant_database_name(slug)
+                name = tenant_database_name(slug, prefix)
             except ValueError:
                 continue
             await self.mesh.runtime.db.drop_tenant_database(TenantDatabase("default", name))

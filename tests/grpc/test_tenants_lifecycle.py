@@ -26,6 +26,17 @@ async def delete(world: TenantWorld, tenant: tenant_pb2.Tenant) -> tenant_pb2.Te
     return deleted
 
 
+async def test_tenant_databases_carry_the_platforms_prefix(world_factory: Any) -> None:
+    # Two platforms on one database server keep their tenants apart by prefix.
+    world: TenantWorld = await world_factory({"TENANTMESH_TENANT_DB_PREFIX": "tm_stage_"})
+    slug = world.slug("prefixed")
+    tenant = await world.create(slug)
+    assert tenant.database.database == "tm_stage_" + slug.replace("-", "_")
+    assert await world.database_exists(tenant)
+    await delete(world, tenant)
+    assert not await world.database_exists(tenant)
+
+
 async def test_create_provisions_an_active_tenant(world: TenantWorld) -> None:
     slug = world.slug("acme")
     tenant = await world.create(slug, plan="enterprise", labels={"env": "prod"}, settings={"theme": "dark"})

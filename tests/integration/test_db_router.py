@@ -295,3 +295,44 @@ async def _assert_pool_points_at_core(router: DatabaseRouter) -> None:
     assert (
         await asyncio.gather(*(current_database() for _ in range(capacity))) == [router.core_database_name] * capacity
     )
+
+
+async def test_tenant_operations_stay_within_the_platforms_prefix(db_backend_url: str, tmp_path: Path) -> None:
+    router = DatabaseRouter(db_backend_url, sqlite_dir=tmp_path / "tenants", tenant_db_prefix="tm_t_")
+    await router.start()
+    run = uuid.uuid4().hex[:8]
+    ours = TenantDatabase("default", tenant_database_name(f"p{run}", router.tenant_db_prefix))
+    # Another platform's tenant on the same server, and this platform's core database.
+    foreign = [
+        TenantDatabase("default", tenant_database_name(f"p{run}")),
+        TenantDatabase("default", router.core_database_name),
+    ]
+    try:
+        assert ours.name == f"tm_t_p{run}"
+        await router.create_tenant_database(ours)
+        assert await router.tenant_database_exists(ours)
+        for db in foreign:
+            for operation in (
+                router.create_tenant_database(db),
+                router.drop_tenant_database(db),
+                router.tenant_database_exists(db),
+            ):
+                with pytest.raises(ValueError, match="not a tenant database of this platform"):
+                    await operation
+            with pytest.raises(ValueError, match="not a tenant database of this platform"):
+                async with router.tenant_session(db):
+                    pass
+        assert not await router.tenant_database_exists(
+            TenantDatabase("default", tenant_database_name(f"q{run}", router.tenant_db_prefix))
+        )
+    finally:
+        await router.drop_tenant_database(ours)
+        await router.dispose()
+
+
+def test_a_core_database_inside_the_tenant_prefix_is_refused(db_backend_url: str) -> None:
+    url = make_url(db_backend_url)
+    core = url.database or ""
+    prefix = (Path(core).stem if url.get_backend_name() == "sqlite" else core)[:3]
+    with pytest.raises(ValueError, match="must not start with the tenant database prefix"):
+        DatabaseRouter(db_backend_url, tenant_db_prefix=prefix)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from services.runtime.db import TenantDatabase, quote_database_identifier, tenant_database_name
+from services.runtime.db.placement import check_tenant_db_prefix
 
 
 @pytest.mark.parametrize(
@@ -78,7 +79,23 @@ def test_quote_rejects_everything_else(name: str) -> None:
         quote_database_identifier(name)
 
 
-@pytest.mark.parametrize("name", ["acme", "tenant_", "tenant_Acme", "tenant_a;b", "tenant_../x", "tenant_a\n"])
+def test_the_prefix_is_the_platforms() -> None:
+    assert tenant_database_name("acme-corp", "staging_t_") == "staging_t_acme_corp"
+    assert tenant_database_name("x" * 40, "p" * 24) == "p" * 24 + "x" * 40  # 64: MySQL's limit
+    assert TenantDatabase("default", "staging_t_acme").name == "staging_t_acme"
+
+
+@pytest.mark.parametrize("prefix", ["", "T_", "1t_", "t-", "t;", "t`", "t ", "../", "p" * 25, "tenant_\n"])
+def test_bad_prefixes_are_rejected(prefix: str) -> None:
+    with pytest.raises(ValueError, match="invalid tenant database prefix"):
+        check_tenant_db_prefix(prefix)
+    with pytest.raises(ValueError, match="invalid tenant database prefix"):
+        tenant_database_name("acme", prefix)
+
+
+@pytest.mark.parametrize(
+    "name", ["", "ab", "tenant_Acme", "tenant_a;b", "tenant_../x", "tenant_a\n", "1acme", "a" * 65, "a`b"]
+)
 def test_tenant_database_validates_name(name: str) -> None:
     with pytest.raises(ValueError, match="invalid tenant database name"):
         TenantDatabase("default", name)

@@ -99,6 +99,9 @@ def test_blank_values_mean_default() -> None:
         ("TENANTMESH_PROVISIONING_LEASE_SECONDS", "nan"),
         ("TENANTMESH_PROVISIONING_LEASE_SECONDS", "inf"),
         ("TENANTMESH_RECONCILE_INTERVAL_SECONDS", "nan"),
+        ("TENANTMESH_TENANT_DB_PREFIX", "Tenant_"),
+        ("TENANTMESH_TENANT_DB_PREFIX", "t;drop"),
+        ("TENANTMESH_TENANT_DB_PREFIX", "p" * 25),
     ],
 )
 def test_bad_value_names_the_variable(variable: str, value: str) -> None:

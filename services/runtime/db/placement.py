@@ -8,7 +8,12 @@ from dataclasses import dataclass
 # Lowercase DNS label, 3-40 chars. Kept deliberately narrower than what MySQL would
 # accept so that a slug can be embedded in an identifier without any escaping.
 _SLUG_RE = re.compile(r"[a-z][a-z0-9-]{1,38}[a-z0-9]")
-_TENANT_DB_RE = re.compile(r"tenant_[a-z0-9_]{1,40}")
+# Tenant database names are <prefix><slug with - as _>. The prefix is per platform
+# (TENANTMESH_TENANT_DB_PREFIX), so that platforms sharing a database server keep
+# their tenants apart; at most 24 characters keeps the name within MySQL's 64.
+DEFAULT_TENANT_DB_PREFIX = "tenant_"
+_PREFIX_RE = re.compile(r"[a-z][a-z0-9_]{0,23}")
+_TENANT_DB_RE = re.compile(r"[a-z][a-z0-9_]{3,63}")
 _CORE_DB_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
@@ -18,6 +23,8 @@ class TenantDatabase:
 
     The name is re-validated on construction because it ends up in DDL, in ``USE`` and, on
     SQLite, in a file path; a value built by hand must not be able to bypass the whitelist.
+    That it carries this platform's tenant prefix (and so is no core database) is checked
+    by the DatabaseRouter, which knows the prefix, before it touches the database.
     """
 
     server: str
@@ -30,13 +37,20 @@ class TenantDatabase:
             raise ValueError(f"invalid tenant database name: {self.name!r}")
 
 
-def tenant_database_name(slug: str) -> str:
+def check_tenant_db_prefix(prefix: str) -> str:
+    """The prefix if it is a lowercase identifier start of 1 to 24 characters; ValueError otherwise."""
+    if _PREFIX_RE.fullmatch(prefix) is None:
+        raise ValueError(f"invalid tenant database prefix {prefix!r}: expected {_PREFIX_RE.pattern}")
+    return prefix
+
+
+def tenant_database_name(slug: str, prefix: str = DEFAULT_TENANT_DB_PREFIX) -> str:
     """Map a tenant slug to its database name, rejecting anything outside the whitelist."""
     # Re-checked here even if the API layer validated already: this function is the
     # last line of defence before the value becomes part of a SQL identifier.
     if _SLUG_RE.fullmatch(slug) is None:
         raise ValueError(f"invalid tenant slug: {slug!r}")
-    return "tenant_" + slug.replace("-", "_")
+    return check_tenant_db_prefix(prefix) + slug.replace("-", "_")
 
 
 def is_valid_database_name(name: str) -> bool:

@@ -19,7 +19,12 @@ from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolResetState
 
-from services.runtime.db.placement import TenantDatabase, quote_database_identifier
+from services.runtime.db.placement import (
+    DEFAULT_TENANT_DB_PREFIX,
+    TenantDatabase,
+    check_tenant_db_prefix,
+    quote_database_identifier,
+)
 
 __all__ = ["DatabaseRouter"]
 
@@ -82,6 +87,7 @@ class DatabaseRouter:
         pool_size: int = 10,
         max_overflow: int = 5,
         sqlite_engine_cache_size: int = 64,
+        tenant_db_prefix: str = DEFAULT_TENANT_DB_PREFIX,
         echo: bool = False,
     ) -> None:
         if pool_size < 1 or max_overflow < 0:
@@ -92,6 +98,7 @@ class DatabaseRouter:
         self._max_overflow = max_overflow
         self._echo = echo
         self._closed = False
+        self._tenant_db_prefix = check_tenant_db_prefix(tenant_db_prefix)
 
         url = make_url(core_url)
         backend = url.get_backend_name()
@@ -113,6 +120,12 @@ class DatabaseRouter:
             self._init_sqlite(url, tenant_servers, sqlite_dir)
         else:
             raise ValueError(f"unsupported database backend: {backend!r}")
+        if self._core_db_name.startswith(self._tenant_db_prefix):
+            # Otherwise a tenant could be given the core database's name.
+            raise ValueError(
+                f"the core database {self._core_db_name!r} must not start with the tenant database "
+                f"prefix {self._tenant_db_prefix!r}"
+            )
         # Core connections routed like core sessions (see _core_session).
         self._core_pinned: AsyncEngine = (
             self._core_engine.execution_options(schema_translate_map={None: self._core_db_name})
@@ -208,6 +221,11 @@ class DatabaseRouter:
     def core_database_name(self) -> str:
         """The core database name on MySQL; the core file's stem on SQLite."""
         return self._core_db_name
+
+    @property
+    def tenant_db_prefix(self) -> str:
+        """What every tenant database name of this platform starts with."""
+        return self._tenant_db_prefix
 
     def pool_capacity(self) -> int:
         """Upper bound of server connections this router can open (0 on SQLite)."""
@@ -375,6 +393,13 @@ class DatabaseRouter:
     # -- internals ----------------------------------------------------------------------------
 
     def _server_engine(self, db: TenantDatabase) -> AsyncEngine:
+        """The engine of ``db``'s server; first checks that ``db`` is a tenant database of this platform.
+
+        Every tenant operation comes through here, so none can reach a core database or another
+        platform's tenant on a shared server, whatever placement it was handed.
+        """
+        if not db.name.startswith(self._tenant_db_prefix) or db.name == self._core_db_name:
+            raise ValueError(f"{db.name!r} is not a tenant database of this platform ({self._tenant_db_prefix}*)")
         try:
             return self._server_engines[db.server]
         except KeyError:

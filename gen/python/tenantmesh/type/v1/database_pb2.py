@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!tenantmesh/type/v1/database.proto\x12\x12tenantmesh.type.v1\x1a\x1b\x62uf/validate/validate.proto\"v\n\x11\x44\x61tabasePlacement\x12.\n\x06server\x18\x01 \x01(\tB\x1e\xbaH\x1br\x19\x32\x17^[a-z][a-z0-9_-]{0,62}$\x12\x31\n\x08\x64\x61tabase\x18\x02 \x01(\tB\x1f\xbaH\x1cr\x1a\x32\x18^tenant_[a-z0-9_]{1,40}$b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!tenantmesh/type/v1/database.proto\x12\x12tenantmesh.type.v1\x1a\x1b\x62uf/validate/validate.proto\"t\n\x11\x44\x61tabasePlacement\x12.\n\x06server\x18\x01 \x01(\tB\x1e\xbaH\x1br\x19\x32\x17^[a-z][a-z0-9_-]{0,62}$\x12/\n\x08\x64\x61tabase\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9_]{3,63}$b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,7 +35,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DATABASEPLACEMENT'].fields_by_name['server']._loaded_options = None
   _globals['_DATABASEPLACEMENT'].fields_by_name['server']._serialized_options = b'\272H\033r\0312\027^[a-z][a-z0-9_-]{0,62}$'
   _globals['_DATABASEPLACEMENT'].fields_by_name['database']._loaded_options = None
-  _globals['_DATABASEPLACEMENT'].fields_by_name['database']._serialized_options = b'\272H\034r\0322\030^tenant_[a-z0-9_]{1,40}$'
+  _globals['_DATABASEPLACEMENT'].fields_by_name['database']._serialized_options = b'\272H\032r\0302\026^[a-z][a-z0-9_]{3,63}$'
   _globals['_DATABASEPLACEMENT']._serialized_start=86
-  _globals['_DATABASEPLACEMENT']._serialized_end=204
+  _globals['_DATABASEPLACEMENT']._serialized_end=202
 # @@protoc_insertion_point(module_scope)
