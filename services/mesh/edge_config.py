@@ -26,6 +26,7 @@ from google.rpc import error_details_pb2, status_pb2
 from tenantmesh.type.v1 import access_pb2
 
 from services.runtime.auth.claims import AUDIENCE, ISSUER
+from services.runtime.interceptors.request_id import CLIENT_ADDRESS_HEADER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE_DIR = REPO_ROOT / "envoy"
@@ -596,6 +597,7 @@ def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi
         "api": api,
         "services": _unique(api.all_services),
         "tenant_header": TENANT_HEADER,
+        "client_address_header": CLIENT_ADDRESS_HEADER,
         "error_domain": ERROR_DOMAIN,
         "local_replies": LOCAL_REPLIES,
         "cors_allow_methods": "GET, POST, PATCH, DELETE, OPTIONS",

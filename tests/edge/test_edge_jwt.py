@@ -197,6 +197,32 @@ async def test_login_over_rest_then_call_with_the_token(edge: RunningEdge) -> No
         assert me.json()["tenantId"] == PLATFORM_TENANT_ID
 
 
+async def test_the_client_address_is_the_edges_view_not_the_callers_claim(
+    edge: RunningEdge, mesh: Platform, admin_token: str
+) -> None:
+    # Lockout per address and the audit log key on it: a caller must not be able to pick it.
+    request_id = f"spoof-{uuid.uuid4().hex}"
+    spoofed = {
+        "x-request-id": request_id,
+        "x-tenantmesh-client-address": "203.0.113.7",
+        "x-envoy-external-address": "203.0.113.8",
+        "x-forwarded-for": "203.0.113.9",
+    }
+    async with edge.https_client() as client:
+        failed = await client.post(
+            "/v1/auth:login",
+            json={"tenant": "platform", "email": "nobody@example.test", "password": "not-the-password-1"},
+            headers=spoofed,
+        )
+    assert failed.status_code == 401, failed.text
+    audit = await mesh.admin_stub("AuditService").ListPlatformAuditEvents(
+        admin_service_pb2.ListPlatformAuditEventsRequest(action_prefix="auth.login.failed", page_size=500),
+        metadata=bearer(admin_token),
+    )
+    [entry] = [e for e in audit.audit_events if e.request_id == request_id]
+    assert entry.client_address == "127.0.0.1"  # the test's own connection to the edge
+
+
 async def test_missing_token_is_refused_at_the_edge(edge: RunningEdge) -> None:
     async with edge.https_client() as client:
         response = await client.get("/v1/tenants", headers={"x-request-id": (request_id := f"jwt-{uuid.uuid4()}")})
