@@ -336,3 +336,19 @@ def test_a_core_database_inside_the_tenant_prefix_is_refused(db_backend_url: str
     prefix = (Path(core).stem if url.get_backend_name() == "sqlite" else core)[:3]
     with pytest.raises(ValueError, match="must not start with the tenant database prefix"):
         DatabaseRouter(db_backend_url, tenant_db_prefix=prefix)
+
+
+async def test_database_errors_never_carry_the_statements_values(db_backend_url: str, tmp_path: Path) -> None:
+    # They end up in logs (error mapping logs unexpected errors): no hashes or user data there.
+    router = DatabaseRouter(db_backend_url, sqlite_dir=tmp_path / "tenants")
+    await router.start()
+    secret = f"secret-{uuid.uuid4().hex}"
+    try:
+        async with router.core_session() as session:
+            with pytest.raises(DBAPIError) as raised:
+                await session.execute(text("SELECT * FROM no_such_table WHERE value = :value"), {"value": secret})
+        assert "no_such_table" in str(raised.value)  # the statement is still named
+        assert secret not in str(raised.value)
+        assert secret not in repr(raised.value)
+    finally:
+        await router.dispose()

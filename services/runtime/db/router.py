@@ -30,6 +30,9 @@ __all__ = ["DatabaseRouter"]
 
 _log = logging.getLogger(__name__)
 
+# Every engine is made with hide_parameters=True: a database error that reaches a log
+# names the statement but never its values (password hashes, token digests, user data).
+
 # A pooled MySQL connection idle for longer than this is pinged before use (see _LivenessCheck).
 PING_AFTER_IDLE_SECONDS = 30.0
 _IDLE_SINCE = "tenantmesh_idle_since"
@@ -180,6 +183,7 @@ class DatabaseRouter:
             # server says a transaction is open, not one round trip per checkin.
             pool_reset_on_return=None,
             echo=self._echo,
+            hide_parameters=True,
         )
         _LivenessCheck(engine.sync_engine.dialect).listen(engine.sync_engine)
         event.listen(engine.sync_engine, "reset", _reset_mysql_connection)
@@ -207,7 +211,9 @@ class DatabaseRouter:
             self._server_engines[name] = self._core_engine
 
     def _new_sqlite_engine(self, url: URL, *, pool_size: int, max_overflow: int) -> AsyncEngine:
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, echo=self._echo)
+        engine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=max_overflow, echo=self._echo, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
 
@@ -242,7 +248,9 @@ class DatabaseRouter:
             return
         # The pooled engine cannot connect until the core database exists (it is the default
         # database in its URL), so bootstrap through a one-off connection without a database.
-        bootstrap = create_async_engine(_without_database(self._core_server_url), poolclass=NullPool)
+        bootstrap = create_async_engine(
+            _without_database(self._core_server_url), poolclass=NullPool, hide_parameters=True
+        )
         try:
             async with bootstrap.connect() as conn:
                 await conn.exec_driver_sql(_create_database_sql(self._core_db_name))
