@@ -1,9 +1,8 @@
 """Runs the auth service alone: ``python -m services.auth``."""
 
-import asyncio
-
 from services.auth.app import AuthApp
 from services.runtime.app import serve_standalone
+from services.runtime.loop import run
 
 if __name__ == "__main__":
-    asyncio.run(serve_standalone(AuthApp, "auth"))
+    run(serve_standalone(AuthApp, "auth"))

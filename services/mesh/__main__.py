@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from services.mesh.runner import run_mesh
+from services.runtime.loop import run
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.mesh", description=__doc__)
     parser.add_argument("command", choices=["run"], help="run: start every service and Envoy")
     parser.parse_args(argv)
-    return asyncio.run(run_mesh())
+    return run(run_mesh())
 
 
 if __name__ == "__main__":

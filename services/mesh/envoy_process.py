@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,23 +44,27 @@ def envoy_binary() -> Path:
 
 async def validate_config(path: Path, *, binary: Path | None = None) -> None:
     """Run ``envoy --mode validate -c path``; raise EnvoyError with Envoy's output on failure."""
-    proc = await asyncio.create_subprocess_exec(
-        str(binary or envoy_binary()),
-        "--mode",
-        "validate",
-        "-c",
-        str(path),
-        "--log-level",
-        "warn",
-        "--disable-hot-restart",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await proc.communicate()
-    if proc.returncode != 0:
-        text = output.decode(errors="replace").strip()
-        raise EnvoyError(f"envoy rejected {path} (exit {proc.returncode}):\n{text}")
+    # Output to a file, not a pipe: the config may log to /dev/stdout, which Envoy opens by
+    # name, and uvloop's subprocess pipes are sockets, which cannot be opened that way.
+    with tempfile.TemporaryFile() as output:
+        proc = await asyncio.create_subprocess_exec(
+            str(binary or envoy_binary()),
+            "--mode",
+            "validate",
+            "-c",
+            str(path),
+            "--log-level",
+            "warn",
+            "--disable-hot-restart",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=output,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        await proc.wait()
+        if proc.returncode != 0:
+            output.seek(0)
+            text = output.read().decode(errors="replace").strip()
+            raise EnvoyError(f"envoy rejected {path} (exit {proc.returncode}):\n{text}")
 
 
 def _dechunk(data: bytes) -> bytes:

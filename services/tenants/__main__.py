@@ -1,9 +1,8 @@
 """Runs the tenants service alone: ``python -m services.tenants``."""
 
-import asyncio
-
 from services.runtime.app import serve_standalone
+from services.runtime.loop import run
 from services.tenants.app import TenantsApp
 
 if __name__ == "__main__":
-    asyncio.run(serve_standalone(TenantsApp, "tenants"))
+    run(serve_standalone(TenantsApp, "tenants"))

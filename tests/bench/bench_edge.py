@@ -39,6 +39,7 @@ from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.mesh.devtls import DevTls, ensure_dev_tls
 from services.mesh.envoy_process import EnvoyProcess
+from services.runtime.loop import run as run_on_service_loop
 from tests.bench.common import (
     TenantsService,
     bench_settings,
@@ -257,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     started = time.monotonic()
     try:
-        asyncio.run(run(args, workdir, server, run_id))
+        # The loop the services run on in production (uvloop), so the numbers are theirs.
+        run_on_service_loop(run(args, workdir, server, run_id))
         return 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -52,6 +52,7 @@ from tenantmesh.registry.v1 import registry_service_pb2_grpc as pb_grpc
 
 from services.mesh.devtls import ensure_dev_tls
 from services.mesh.envoy_process import EnvoyProcess
+from services.runtime.loop import run as run_on_service_loop
 from tests.bench.common import load_note, percentile, print_table, quiet_driver_notes, verdict
 from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, envoy_pids, parse_wrk, running_envoy
 from tests.support.registry import RegistryWorld, SwitchProbe, http_service, registry_world
@@ -479,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="tm-bench-registry-"))
     started = time.monotonic()
     try:
-        asyncio.run(run(args, workdir))
+        # The loop the services run on in production (uvloop), so the numbers are theirs.
+        run_on_service_loop(run(args, workdir))
         return 0
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("\ninterrupted", file=sys.stderr)

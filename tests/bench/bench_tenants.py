@@ -43,6 +43,7 @@ from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.runtime.db import DatabaseRouter, MigrationSet, upgrade_core
+from services.runtime.loop import run as run_on_service_loop
 from services.tenants.app import CORE_MIGRATIONS, TENANT_MIGRATIONS
 from tests.bench.common import (
     bench_settings,
@@ -549,7 +550,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM cleans up like Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        asyncio.run(run(args, server, names, workdir))
+        # The loop the services run on in production (uvloop), so the numbers are theirs.
+        run_on_service_loop(run(args, server, names, workdir))
         return 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
