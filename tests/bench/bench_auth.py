@@ -68,13 +68,12 @@ from tenantmesh.auth.v1 import auth_service_pb2_grpc, user_pb2
 from services.auth import passwords
 from services.auth.app import AuthApp
 from services.mesh.devtls import DevTls, ensure_dev_tls
-from services.mesh.envoy_process import EnvoyProcess
 from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
 from services.runtime.config import Settings
 from services.runtime.loop import run as run_on_service_loop
 from services.tenants.app import TenantsApp
 from tests.bench.common import bench_settings, load_note, percentile, print_table, quiet_driver_notes, verdict
-from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, envoy_pids, parse_wrk, running_envoy
+from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, running_envoy, wrk_round
 from tests.bench.mariadb import Server, drop_databases, fetch_all
 from tests.support.platform import ADMIN_EMAIL, ADMIN_PASSWORD, Platform, bearer
 
@@ -514,40 +513,6 @@ async def fetch(url: str, ca: Path, headers: dict[str, str]) -> tuple[int, str]:
             return int(exc.code), exc.read().decode(errors="replace")
 
     return await asyncio.to_thread(get)
-
-
-async def wrk_round(
-    url: str, headers: dict[str, str], args: argparse.Namespace, envoy: EnvoyProcess, seconds: float
-) -> WrkResult:
-    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{max(1, round(seconds))}s", "--latency"]
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    command.append(url)
-    watched = {"service": [os.getpid()], "envoy": envoy_pids(envoy)}
-    before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in watched.items()}
-    usage_before = os.times()
-    loop_before = time.thread_time()
-    proc = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    try:
-        output, _ = await proc.communicate()
-    except asyncio.CancelledError:  # interrupted: wrk must not outlive the run
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        raise
-    usage_after = os.times()
-    loop_s = time.thread_time() - loop_before
-    text = output.decode(errors="replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"wrk exited with {proc.returncode}:\n{text}")
-    result = parse_wrk(text)
-    result.cpu_s = {name: sum(cpu_seconds(p) for p in pids) - before[name] for name, pids in watched.items()}
-    result.cpu_s["service loop"] = loop_s
-    result.cpu_s["wrk"] = (usage_after.children_user + usage_after.children_system) - (
-        usage_before.children_user + usage_before.children_system
-    )
-    return result
 
 
 async def measure_edge(args: argparse.Namespace, mesh: Platform, world: World, tls: DevTls, workdir: Path) -> EdgeRun:

@@ -38,7 +38,6 @@ from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.mesh.devtls import DevTls, ensure_dev_tls
-from services.mesh.envoy_process import EnvoyProcess
 from services.runtime.loop import run as run_on_service_loop
 from tests.bench.common import (
     TenantsService,
@@ -49,7 +48,7 @@ from tests.bench.common import (
     tenants_service,
     verdict,
 )
-from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, envoy_pids, parse_wrk, running_envoy
+from tests.bench.edge_tools import WrkResult, best_round, run_wrk, running_envoy
 from tests.bench.mariadb import Server, drop_databases
 
 TRIVIAL_PATH = "/v1/meta/server-info"
@@ -68,29 +67,6 @@ async def check_get(url: str, ca: Path) -> str:
             return str(response.read().decode())
 
     return await asyncio.to_thread(get)
-
-
-async def run_wrk(
-    url: str, seconds: float, connections: int, threads: int, envoy: EnvoyProcess, warmup: bool = False
-) -> WrkResult:
-    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", url]
-    watched = {"service": [os.getpid()], "envoy": envoy_pids(envoy)}
-    before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in watched.items()}
-    usage_before = os.times()
-    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    output, _ = await proc.communicate()
-    usage_after = os.times()
-    text = output.decode(errors="replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"wrk exited with {proc.returncode}:\n{text}")
-    result = parse_wrk(text)
-    if not warmup and result.requests_per_s != result.requests_per_s:  # NaN: nothing parsed
-        raise RuntimeError(f"could not parse wrk output:\n{text}")
-    result.cpu_s = {name: sum(cpu_seconds(p) for p in pids) - before[name] for name, pids in watched.items()}
-    result.cpu_s["wrk"] = (usage_after.children_user + usage_after.children_system) - (
-        usage_before.children_user + usage_before.children_system
-    )
-    return result
 
 
 # --------------------------------------------------------------------------- the run
@@ -115,10 +91,19 @@ async def measure(
             await check_get(url, tls.ca_cert)
         print(f"  envoy --concurrency {workers}: warming up", file=sys.stderr, flush=True)
         for url in (trivial_url, real_url):
-            await run_wrk(url, args.warmup, args.connections, args.threads, envoy, warmup=True)
+            await run_wrk(
+                url,
+                envoy,
+                seconds=args.warmup,
+                connections=args.connections,
+                threads=args.threads,
+                require_result=False,
+            )
         for index in range(args.rounds):
             for label, url, bucket in (("trivial", trivial_url, run.trivial), ("real", real_url, run.real)):
-                result = await run_wrk(url, args.seconds, args.connections, args.threads, envoy)
+                result = await run_wrk(
+                    url, envoy, seconds=args.seconds, connections=args.connections, threads=args.threads
+                )
                 bucket.append(result)
                 print(
                     f"    round {index + 1} {label:7s} {result.requests_per_s:8.0f} req/s  "

@@ -51,10 +51,9 @@ from tenantmesh.registry.v1 import registry_service_pb2 as pb
 from tenantmesh.registry.v1 import registry_service_pb2_grpc as pb_grpc
 
 from services.mesh.devtls import ensure_dev_tls
-from services.mesh.envoy_process import EnvoyProcess
 from services.runtime.loop import run as run_on_service_loop
 from tests.bench.common import load_note, percentile, print_table, quiet_driver_notes, verdict
-from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, envoy_pids, parse_wrk, running_envoy
+from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, running_envoy, wrk_round
 from tests.support.registry import RegistryWorld, SwitchProbe, http_service, registry_world
 
 PUBLIC_PATH = "/v1/meta/server-info"
@@ -77,32 +76,6 @@ def cpus() -> int:
 
 
 # --------------------------------------------------------------------------- Envoy + wrk
-
-
-async def wrk_round(
-    url: str, headers: dict[str, str], args: argparse.Namespace, envoy: EnvoyProcess, seconds: float
-) -> WrkResult:
-    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{max(1, round(seconds))}s", "--latency"]
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    command.append(url)
-    watched = {"service": [os.getpid()], "envoy": envoy_pids(envoy)}
-    before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in watched.items()}
-    proc = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    try:
-        output, _ = await proc.communicate()
-    except asyncio.CancelledError:  # interrupted: wrk must not outlive the run
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        raise
-    text = output.decode(errors="replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"wrk exited with {proc.returncode}:\n{text}")
-    result = parse_wrk(text)
-    result.cpu_s = {name: sum(cpu_seconds(p) for p in pids) - before[name] for name, pids in watched.items()}
-    return result
 
 
 async def check(url: str, headers: dict[str, str], ca: Path) -> str:

@@ -5,11 +5,15 @@ Benchmarks print numbers; they are not tests and never assert timings.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import contextlib
 import dataclasses
 import os
 import re
 import socket
+import tempfile
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,3 +147,56 @@ async def running_envoy(
         yield envoy, edge
     finally:
         await envoy.stop()
+
+
+async def run_wrk(
+    url: str,
+    envoy: EnvoyProcess,
+    *,
+    seconds: float,
+    connections: int,
+    threads: int,
+    headers: dict[str, str] | None = None,
+    require_result: bool = True,
+) -> WrkResult:
+    """One ``wrk --latency`` run against ``url``, with the CPU the service (this process, and its
+    event loop thread alone), Envoy and wrk used meanwhile. Call it on the service's loop thread."""
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    command.append(url)
+    watched = {"service": [os.getpid()], "envoy": envoy_pids(envoy)}
+    before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in watched.items()}
+    usage_before, loop_before = os.times(), time.thread_time()
+    # Output to a file: with uvloop, subprocess pipes are sockets.
+    with tempfile.TemporaryFile() as output:
+        proc = await asyncio.create_subprocess_exec(*command, stdout=output, stderr=asyncio.subprocess.STDOUT)
+        try:
+            await proc.wait()
+        except asyncio.CancelledError:  # interrupted: wrk must not outlive the run
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            raise
+        output.seek(0)
+        text = output.read().decode(errors="replace")
+    usage_after, loop_s = os.times(), time.thread_time() - loop_before
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk exited with {proc.returncode}:\n{text}")
+    result = parse_wrk(text)
+    if require_result and result.requests_per_s != result.requests_per_s:  # NaN: nothing parsed
+        raise RuntimeError(f"could not parse wrk output:\n{text}")
+    result.cpu_s = {name: sum(cpu_seconds(p) for p in pids) - before[name] for name, pids in watched.items()}
+    result.cpu_s["service loop"] = loop_s
+    result.cpu_s["wrk"] = (usage_after.children_user + usage_after.children_system) - (
+        usage_before.children_user + usage_before.children_system
+    )
+    return result
+
+
+async def wrk_round(
+    url: str, headers: dict[str, str], args: argparse.Namespace, envoy: EnvoyProcess, seconds: float
+) -> WrkResult:
+    """run_wrk with the connections and threads of the benchmark's command line."""
+    return await run_wrk(
+        url, envoy, seconds=seconds, connections=args.connections, threads=args.threads, headers=headers
+    )
