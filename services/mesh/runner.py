@@ -24,6 +24,7 @@ from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.settings import load_edge_settings, uses_dev_tls
 from services.runtime.app import Runtime, StartedApp, shutdown_event, start_app, stop_apps
 from services.runtime.config import ConfigError, Settings, load_settings
+from services.runtime.heap import settle_after_startup
 from services.runtime.logging import configure_logging
 
 log = logging.getLogger("tenantmesh.mesh")
@@ -66,6 +67,7 @@ async def run_mesh() -> int:
             started.append(await start_app(factory(runtime), runtime, settings.address_of(name)))
         ca_file = ensure_dev_tls(settings.data_dir / "tls").ca_cert if dev_tls else None
         envoy = await start_edge(edge, upstreams_for(started, settings), settings)
+        settle_after_startup()
         print(banner(settings, edge, ca_file, [s.app.name for s in started], admin_login(started)), flush=True)
         await stop.wait()
         print("\nstopping…", flush=True)

@@ -32,6 +32,7 @@ from services.runtime.credentials import NoCredentials, ServiceCredentials, api_
 from services.runtime.db import DatabaseRouter, upgrade_core
 from services.runtime.discovery import Discovery, Registrar
 from services.runtime.events import Event, EventBus, create_event_bus
+from services.runtime.heap import settle_after_startup
 from services.runtime.interceptors.authentication import Authenticator
 from services.runtime.logging import configure_logging
 from services.runtime.meta import meta_binding
@@ -231,6 +232,7 @@ async def serve_standalone(factory: AppFactory, service: str) -> None:
         stop = shutdown_event()
         address = f"{settings.bind_host}:{settings.port_of(service)}"
         started.append(await start_app(factory(runtime), runtime, address))
+        settle_after_startup()
         log.info("%s ready on %s", service, address)
         await stop.wait()
     finally:

@@ -70,6 +70,7 @@ from services.auth.app import AuthApp
 from services.mesh.devtls import DevTls, ensure_dev_tls
 from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
 from services.runtime.config import Settings
+from services.runtime.heap import settle_after_startup
 from services.runtime.loop import run as run_on_service_loop
 from services.tenants.app import TenantsApp
 from tests.bench.common import bench_settings, load_note, percentile, print_table, quiet_driver_notes, verdict
@@ -208,6 +209,7 @@ async def auth_platform(settings: Settings) -> AsyncIterator[Platform]:
         started.append(await start_app(tenants_app, runtime, "127.0.0.1:0"))
         auth_app = AuthApp(runtime)  # after the tenants server is bound: it resolves that address now
         started.append(await start_app(auth_app, runtime, "127.0.0.1:0"))
+        settle_after_startup()  # as a service process does once it is up
         handle = Platform(runtime=runtime, tenants_app=tenants_app, auth_app=auth_app, started=started)
         yield handle
     finally:

@@ -51,6 +51,7 @@ from tenantmesh.registry.v1 import registry_service_pb2 as pb
 from tenantmesh.registry.v1 import registry_service_pb2_grpc as pb_grpc
 
 from services.mesh.devtls import ensure_dev_tls
+from services.runtime.heap import settle_after_startup
 from services.runtime.loop import run as run_on_service_loop
 from tests.bench.common import load_note, percentile, print_table, quiet_driver_notes, verdict
 from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, running_envoy, wrk_round
@@ -406,6 +407,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     (workdir / "data").mkdir(parents=True, exist_ok=True)
     probe = SwitchProbe()
     async with registry_world(database_url, workdir / "data", env=REGISTRY_ENV, probe=probe) as world:
+        settle_after_startup()  # as a service process does once it is up
         quiet_driver_notes()
         logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
         token = await populate(world, probe)

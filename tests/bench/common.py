@@ -21,6 +21,7 @@ from tenantmesh.tenants.v1 import tenant_service_pb2_grpc
 from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
 from services.runtime.config import Settings, load_settings
 from services.runtime.db import MigrationSet
+from services.runtime.heap import settle_after_startup
 from services.runtime.interceptors.authentication import OpenAccessAuthenticator
 from services.runtime.logging import configure_logging
 from services.tenants.app import TENANT_MIGRATIONS, TenantsApp
@@ -85,6 +86,7 @@ async def tenants_service(
     try:
         app = TenantsApp(runtime, tenant_migrations=tenant_migrations)
         started.append(await start_app(app, runtime, "127.0.0.1:0"))
+        settle_after_startup()  # as a service process does once it is up
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{started[0].server.port}")
         yield TenantsService(runtime=runtime, app=app, started=started[0], channel=channel)
     finally:
