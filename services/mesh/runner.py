@@ -30,7 +30,6 @@ from services.runtime.logging import configure_logging
 log = logging.getLogger("tenantmesh.mesh")
 
 # Keeps our Envoy's shared memory apart from any other Envoy on the machine.
-MESH_ENVOY_BASE_ID = 7311
 
 
 def upstreams_for(started: Sequence[StartedApp], settings: Settings) -> list[Upstream]:
@@ -95,7 +94,9 @@ async def start_edge(edge: EdgeSettings, upstreams: list[Upstream], settings: Se
         edge,
         upstreams,
         config_path=envoy_dir / "envoy.yaml",
-        base_id=MESH_ENVOY_BASE_ID,
+        # Envoy picks a free base id: the mesh never hot-restarts, and two meshes (or a
+        # mesh and a test run) on one machine must not share its shared-memory region.
+        base_id=None,
         log_path=envoy_dir / "envoy.log",
     )
     await envoy.start()

