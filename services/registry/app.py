@@ -65,7 +65,7 @@ class RegistryApp:
         discovery = DiscoveryServicer(
             self.catalogue, self.instances, self.hub, self.settings.watch_keepalive_seconds, self._runtime.events
         )
-        enabled = EnabledServiceServicer(self.enablements)
+        enabled = EnabledServiceServicer(self.enablements, self.catalogue)
         return [
             ServiceBinding(
                 CATALOG_SERVICE,

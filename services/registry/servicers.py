@@ -210,8 +210,26 @@ def _tenant_id() -> str:
 
 
 class EnabledServiceServicer(pb_grpc.EnabledServiceServiceServicer):
-    def __init__(self, enablements: Enablements) -> None:
+    def __init__(self, enablements: Enablements, catalogue: Catalogue) -> None:
         self._enablements = enablements
+        self._catalogue = catalogue
+
+    async def ListAvailableServices(
+        self, request: pb.ListAvailableServicesRequest, context: Context
+    ) -> pb.ListAvailableServicesResponse:
+        """Permission registry.available_services.list, tenant-scoped. Reasons: FIELD_INVALID,
+        PAGE_TOKEN_INVALID."""
+        # The catalogue is the same for every tenant; the tenant scope decides who may read it.
+        page = await self._catalogue.list_services(
+            page_size=request.page_size,
+            page_token=request.page_token,
+            kind=convert.kind_name(request.kind),
+            tags=list(request.tags),
+            with_contracts=False,
+        )
+        return pb.ListAvailableServicesResponse(
+            services=[convert.service_to_proto(r) for r in page.records], next_page_token=page.next_page_token
+        )
 
     async def EnableService(self, request: pb.EnableServiceRequest, context: Context) -> pb.EnableServiceResponse:
         """Permission registry.enabled_services.create, tenant-scoped. Reasons: SERVICE_NOT_FOUND,

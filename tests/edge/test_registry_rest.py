@@ -141,10 +141,16 @@ async def test_enablement_errors_map_to_http_statuses(world: RestWorld) -> None:
         assert updated.json()["enabledService"]["etag"] == "2"
         unknown = await admin_a.post("/v1/enabled-services", json={"service": name()})
         assert (unknown.status_code, reason_of(unknown)) == (404, "SERVICE_NOT_FOUND")
+        available = await admin_a.get("/v1/available-services", params={"pageSize": 500})
+        assert available.status_code == 200, available.text
+        assert service_name in [s["name"] for s in available.json()["services"]]
+        bad_page = await admin_a.get("/v1/available-services", params={"pageToken": "forged"})
+        assert (bad_page.status_code, reason_of(bad_page)) == (400, "PAGE_TOKEN_INVALID")
     # Tenant A's administrator in tenant B.
     async with world.as_caller(token_a, tenant_b) as foreign:
         for method, path in (
             ("GET", "/v1/enabled-services"),
+            ("GET", "/v1/available-services"),
             ("GET", f"/v1/enabled-services/{service_name}"),
             ("DELETE", f"/v1/enabled-services/{service_name}"),
         ):

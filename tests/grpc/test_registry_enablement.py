@@ -9,7 +9,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from tenantmesh.registry.v1 import events_pb2
+from tenantmesh.registry.v1 import events_pb2, service_pb2
 from tenantmesh.registry.v1 import registry_service_pb2 as pb
 from tenantmesh.tenants.v1 import tenant_service_pb2
 
@@ -241,3 +241,35 @@ async def test_a_deleted_tenants_enablements_go_with_it(world: RegistryWorld) ->
     await eventually(dropped)
     # ... so the service can be deleted now.
     await (await world.admin()).catalog.DeleteService(pb.DeleteServiceRequest(name=name))
+
+
+async def test_tenant_admins_browse_the_catalogue_to_choose_what_to_enable(world: RegistryWorld) -> None:
+    with_schema = await service_with_schema(world)
+    tagged = unique_name("tagged")
+    await world.register(http_service(tagged, tags=["billing"]))
+    tenant_id, admin = await tenant_admin(world)
+    await admin.enabled.EnableService(pb.EnableServiceRequest(service=with_schema, config=struct(GOOD)))
+
+    listed: list[service_pb2.Service] = []
+    token = ""
+    while True:
+        page = await admin.enabled.ListAvailableServices(pb.ListAvailableServicesRequest(page_size=1, page_token=token))
+        listed.extend(page.services)
+        token = page.next_page_token
+        if not token:
+            break
+    by_name = {s.name: s for s in listed}
+    # Enabled or not, every catalogue service is there, schema included; contracts are not.
+    assert {with_schema, tagged} <= by_name.keys()
+    assert dict(by_name[with_schema].config_schema)["required"] == ["region", "replicas"]
+    assert all(not v.HasField("descriptor_set") and not v.HasField("openapi") for s in listed for v in s.versions)
+    only_billing = await admin.enabled.ListAvailableServices(pb.ListAvailableServicesRequest(tags=["billing"]))
+    assert [s.name for s in only_billing.services] == [tagged]
+
+    # A plain member of the tenant may not (tenant administrators hold the permission).
+    member = world.stubs(await world.member_token(tenant_id), tenant_id)
+    await expect_error(
+        member.enabled.ListAvailableServices(pb.ListAvailableServicesRequest()),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PERMISSION_DENIED",
+    )

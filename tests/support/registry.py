@@ -119,11 +119,18 @@ class RegistryWorld:
 
     async def tenant_admin_token(self, tenant_id: str) -> str:
         """A tenant-admin user of ``tenant_id``, logged in to it."""
-        email = f"admin-{uuid.uuid4().hex[:10]}@example.test"
+        return await self._user_token(tenant_id, "tenant-admin")
+
+    async def member_token(self, tenant_id: str) -> str:
+        """A user of ``tenant_id`` with the member role only, logged in to it."""
+        return await self._user_token(tenant_id, "member")
+
+    async def _user_token(self, tenant_id: str, role: str) -> str:
+        email = f"{role}-{uuid.uuid4().hex[:10]}@example.test"
         users = self.mesh.admin_stub("UserService")
         await users.CreateUser(
             admin_service_pb2.CreateUserRequest(
-                user=user_pb2.User(email=email), password=TENANT_ADMIN_PASSWORD, roles=["tenant-admin"]
+                user=user_pb2.User(email=email), password=TENANT_ADMIN_PASSWORD, roles=[role]
             ),
             metadata=(*bearer(await self.admin_token()), ("x-tenant-id", tenant_id)),
         )

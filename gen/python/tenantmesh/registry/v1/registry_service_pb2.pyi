@@ -243,6 +243,26 @@ class WatchResponse(_message.Message):
     time: _timestamp_pb2.Timestamp
     def __init__(self, type: _Optional[_Union[WatchEventType, str]] = ..., service: _Optional[_Union[_service_pb2.Service, _Mapping]] = ..., instance: _Optional[_Union[_instance_pb2.Instance, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class ListAvailableServicesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "kind", "tags")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    kind: _service_pb2.ServiceKind
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., kind: _Optional[_Union[_service_pb2.ServiceKind, str]] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListAvailableServicesResponse(_message.Message):
+    __slots__ = ("services", "next_page_token")
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    services: _containers.RepeatedCompositeFieldContainer[_service_pb2.Service]
+    next_page_token: str
+    def __init__(self, services: _Optional[_Iterable[_Union[_service_pb2.Service, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class EnableServiceRequest(_message.Message):
     __slots__ = ("service", "config", "request_id")
     SERVICE_FIELD_NUMBER: _ClassVar[int]

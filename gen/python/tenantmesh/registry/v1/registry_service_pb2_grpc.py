@@ -705,6 +705,11 @@ class EnabledServiceServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.ListAvailableServices = channel.unary_unary(
+                '/tenantmesh.registry.v1.EnabledServiceService/ListAvailableServices',
+                request_serializer=tenantmesh_dot_registry_dot_v1_dot_registry__service__pb2.ListAvailableServicesRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_registry_dot_v1_dot_registry__service__pb2.ListAvailableServicesResponse.FromString,
+                _registered_method=True)
         self.EnableService = channel.unary_unary(
                 '/tenantmesh.registry.v1.EnabledServiceService/EnableService',
                 request_serializer=tenantmesh_dot_registry_dot_v1_dot_registry__service__pb2.EnableServiceRequest.SerializeToString,
@@ -736,6 +741,16 @@ class EnabledServiceServiceServicer:
     """The services a tenant uses. Tenant administrators act on their own tenant
     (the `x-tenant-id` header); platform administrators on any tenant.
     """
+
+    def ListAvailableServices(self, request, context):
+        """Lists the catalogue as a tenant sees it, to choose what to enable: every
+        service with its description, config_schema, menu entries, forms and
+        permissions, whether the tenant has enabled it or not. Contracts are not
+        shown. Errors: INVALID_ARGUMENT (FIELD_INVALID, PAGE_TOKEN_INVALID).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def EnableService(self, request, context):
         """Enables a catalogue service for the tenant with its configuration,
@@ -786,6 +801,11 @@ class EnabledServiceServiceServicer:
 
 def add_EnabledServiceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'ListAvailableServices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAvailableServices,
+                    request_deserializer=tenantmesh_dot_registry_dot_v1_dot_registry__service__pb2.ListAvailableServicesRequest.FromString,
+                    response_serializer=tenantmesh_dot_registry_dot_v1_dot_registry__service__pb2.ListAvailableServicesResponse.SerializeToString,
+            ),
             'EnableService': grpc.unary_unary_rpc_method_handler(
                     servicer.EnableService,
                     request_deserializer=tenantmesh_dot_registry_dot_v1_dot_registry__service__pb2.EnableServiceRequest.FromString,
@@ -823,6 +843,33 @@ class EnabledServiceService:
     """The services a tenant uses. Tenant administrators act on their own tenant
     (the `x-tenant-id` header); platform administrators on any tenant.
     """
+
+    @staticmethod
+    def ListAvailableServices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.registry.v1.EnabledServiceService/ListAvailableServices',
+            tenantmesh_dot_registry_dot_v1_dot_registry__service__pb2.ListAvailableServicesRequest.SerializeToString,
+            tenantmesh_dot_registry_dot_v1_dot_registry__service__pb2.ListAvailableServicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def EnableService(request,

@@ -380,6 +380,12 @@ class EnabledServiceServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> EnabledServiceServiceAsyncStub: ...
+    ListAvailableServices: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListAvailableServicesRequest, _registry_service_pb2.ListAvailableServicesResponse]
+    """Lists the catalogue as a tenant sees it, to choose what to enable: every
+    service with its description, config_schema, menu entries, forms and
+    permissions, whether the tenant has enabled it or not. Contracts are not
+    shown. Errors: INVALID_ARGUMENT (FIELD_INVALID, PAGE_TOKEN_INVALID).
+    """
     EnableService: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.EnableServiceRequest, _registry_service_pb2.EnableServiceResponse]
     """Enables a catalogue service for the tenant with its configuration,
     validated against the service's config_schema (every violation is a
@@ -414,6 +420,12 @@ class EnabledServiceServiceAsyncStub(EnabledServiceServiceStub):
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
+    ListAvailableServices: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListAvailableServicesRequest, _registry_service_pb2.ListAvailableServicesResponse]  # type: ignore[assignment]
+    """Lists the catalogue as a tenant sees it, to choose what to enable: every
+    service with its description, config_schema, menu entries, forms and
+    permissions, whether the tenant has enabled it or not. Contracts are not
+    shown. Errors: INVALID_ARGUMENT (FIELD_INVALID, PAGE_TOKEN_INVALID).
+    """
     EnableService: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.EnableServiceRequest, _registry_service_pb2.EnableServiceResponse]  # type: ignore[assignment]
     """Enables a catalogue service for the tenant with its configuration,
     validated against the service's config_schema (every violation is a
@@ -445,6 +457,18 @@ class EnabledServiceServiceServicer(metaclass=_abc_1.ABCMeta):
     """The services a tenant uses. Tenant administrators act on their own tenant
     (the `x-tenant-id` header); platform administrators on any tenant.
     """
+
+    @_abc_1.abstractmethod
+    def ListAvailableServices(
+        self,
+        request: _registry_service_pb2.ListAvailableServicesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_service_pb2.ListAvailableServicesResponse, _abc.Awaitable[_registry_service_pb2.ListAvailableServicesResponse]]:
+        """Lists the catalogue as a tenant sees it, to choose what to enable: every
+        service with its description, config_schema, menu entries, forms and
+        permissions, whether the tenant has enabled it or not. Contracts are not
+        shown. Errors: INVALID_ARGUMENT (FIELD_INVALID, PAGE_TOKEN_INVALID).
+        """
 
     @_abc_1.abstractmethod
     def EnableService(
