@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 from tenantmesh.registry.v1 import registry_service_pb2 as pb
 from tenantmesh.registry.v1 import registry_service_pb2_grpc as pb_grpc
+from tenantmesh.registry.v1 import service_pb2
 
 from services.registry import convert, schemas
 from services.registry.catalogue import Catalogue
@@ -54,16 +55,10 @@ class CatalogServicer(pb_grpc.CatalogServiceServicer):
 
     async def ListServices(self, request: pb.ListServicesRequest, context: Context) -> pb.ListServicesResponse:
         """Permission registry.services.list. Reasons: FIELD_INVALID, PAGE_TOKEN_INVALID."""
-        page = await self._catalogue.list_services(
-            page_size=request.page_size,
-            page_token=request.page_token,
-            kind=convert.kind_name(request.kind),
-            tags=list(request.tags),
-            with_contracts=_full(request.view, pb.SERVICE_VIEW_BASIC),
+        services, next_page_token = await _service_page(
+            self._catalogue, request, with_contracts=_full(request.view, pb.SERVICE_VIEW_BASIC)
         )
-        return pb.ListServicesResponse(
-            services=[convert.service_to_proto(r) for r in page.records], next_page_token=page.next_page_token
-        )
+        return pb.ListServicesResponse(services=services, next_page_token=next_page_token)
 
     async def UpdateService(self, request: pb.UpdateServiceRequest, context: Context) -> pb.UpdateServiceResponse:
         """Permission registry.services.update. Reasons: SERVICE_NOT_FOUND, ETAG_MISMATCH, FIELD_INVALID,
@@ -220,16 +215,8 @@ class EnabledServiceServicer(pb_grpc.EnabledServiceServiceServicer):
         """Permission registry.available_services.list, tenant-scoped. Reasons: FIELD_INVALID,
         PAGE_TOKEN_INVALID."""
         # The catalogue is the same for every tenant; the tenant scope decides who may read it.
-        page = await self._catalogue.list_services(
-            page_size=request.page_size,
-            page_token=request.page_token,
-            kind=convert.kind_name(request.kind),
-            tags=list(request.tags),
-            with_contracts=False,
-        )
-        return pb.ListAvailableServicesResponse(
-            services=[convert.service_to_proto(r) for r in page.records], next_page_token=page.next_page_token
-        )
+        services, next_page_token = await _service_page(self._catalogue, request, with_contracts=False)
+        return pb.ListAvailableServicesResponse(services=services, next_page_token=next_page_token)
 
     async def EnableService(self, request: pb.EnableServiceRequest, context: Context) -> pb.EnableServiceResponse:
         """Permission registry.enabled_services.create, tenant-scoped. Reasons: SERVICE_NOT_FOUND,
@@ -274,3 +261,20 @@ class EnabledServiceServicer(pb_grpc.EnabledServiceServiceServicer):
             _tenant_id(), request.service, schemas.struct_to_dict(request.config), request.etag
         )
         return pb.UpdateServiceConfigResponse(enabled_service=convert.enabled_service_to_proto(row))
+
+
+async def _service_page(
+    catalogue: Catalogue,
+    request: pb.ListServicesRequest | pb.ListAvailableServicesRequest,
+    *,
+    with_contracts: bool,
+) -> tuple[list[service_pb2.Service], str]:
+    """One page of the catalogue as protos, filtered and paged as the request says."""
+    page = await catalogue.list_services(
+        page_size=request.page_size,
+        page_token=request.page_token,
+        kind=convert.kind_name(request.kind),
+        tags=list(request.tags),
+        with_contracts=with_contracts,
+    )
+    return [convert.service_to_proto(r) for r in page.records], page.next_page_token
