@@ -131,6 +131,10 @@ def next_health(current: str, tally: _Tally, check: EffectiveCheck) -> str:
     return current
 
 
+# How far last_check_time may lag while checks keep finding the same.
+RECORD_UNCHANGED_EVERY = timedelta(seconds=60)
+
+
 class HealthChecker:
     def __init__(
         self,
@@ -209,7 +213,19 @@ class HealthChecker:
                 "instance health changed",
                 extra={"instance_id": target.instance_id, "address": target.address, "health": health},
             )
-        await self._instances.record_check(target, health, error or "")
+        if self._worth_recording(target, health, error or ""):
+            await self._instances.record_check(target, health, error or "")
+
+    def _worth_recording(self, target: CheckTarget, health: str, error: str) -> bool:
+        """A check that changed nothing is written at most every RECORD_UNCHANGED_EVERY.
+
+        One row write per probe per instance would be the registry's main database load
+        with many instances (1,000 at the 10 s default: 100 writes/s); what readers need is
+        a changed health or error at once and a last_check_time that is never far behind.
+        """
+        if health != target.health or error != target.last_check_error or target.last_check_time is None:
+            return True
+        return self._instances.clock() - target.last_check_time >= RECORD_UNCHANGED_EVERY
 
     async def _claim(self) -> bool:
         now = self._instances.clock()

@@ -52,6 +52,8 @@ class CheckTarget:
     address: str
     health: str
     check: HealthCheck
+    last_check_time: datetime | None
+    last_check_error: str
 
 
 def lease_not_found(instance_id: str) -> NotFound:
@@ -258,6 +260,8 @@ class Instances:
                 address=row.address,
                 health=row.health,
                 check=HealthCheck(**json.loads(check_json)),
+                last_check_time=row.last_check_time,
+                last_check_error=row.last_check_error,
             )
             for row, kind, check_json in found
         ]

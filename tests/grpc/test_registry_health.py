@@ -203,3 +203,57 @@ async def test_one_replica_checks_at_a_time(db_backend_url: str, tmp_path: Path)
 
 async def _is_leader(checker: HealthChecker) -> bool:
     return checker.leader
+
+
+async def test_checks_that_change_nothing_are_recorded_at_most_every_minute(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    probe = SwitchProbe()
+    address = "https://steady.example.test"
+    probe.healthy[address] = True
+    async with world_with(db_backend_url, tmp_path, probe) as world:
+        service = http_service(unique_name())
+        await world.register(service)
+        admin = await world.admin()
+        instance = (
+            await admin.instances.RegisterInstance(
+                pb.RegisterInstanceRequest(
+                    service=service.name,
+                    instance=instance_pb2.Instance(address=address, version="1.0.0"),
+                    ttl_seconds=3600,  # outlives the clock moves below
+                )
+            )
+        ).instance
+
+        async def listed() -> instance_pb2.Instance:
+            found = await admin.instances.ListInstances(pb.ListInstancesRequest(services=[service.name]))
+            mine: instance_pb2.Instance = next(i for i in found.instances if i.instance_id == instance.instance_id)
+            return mine
+
+        async def healthy() -> bool:
+            return (await listed()).health == H.HEALTH_STATE_HEALTHY
+
+        await eventually(healthy)
+        first = (await listed()).last_check_time.ToDatetime()
+        probes = len(probe.calls)
+
+        async def probed_again(times: int) -> bool:
+            return len(probe.calls) >= probes + times
+
+        await eventually(lambda: probed_again(5))
+        assert (await listed()).last_check_time.ToDatetime() == first  # same outcome: not written again
+
+        world.clock.advance(61)
+        later = len(probe.calls)
+
+        async def recorded() -> bool:
+            return len(probe.calls) > later and (await listed()).last_check_time.ToDatetime() > first
+
+        await eventually(recorded)  # a minute on, the unchanged outcome is recorded once more
+
+        probe.healthy[address] = False
+
+        async def error_shown() -> bool:
+            return (await listed()).last_check_error == "switched off"
+
+        await eventually(error_shown)  # a new error is written at once, within the minute
