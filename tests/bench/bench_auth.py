@@ -17,7 +17,7 @@ creates one tenant and ``--users`` members. Then:
    refreshes its own session in a loop, always with the newest refresh token.
 3. Through a real Envoy (TLS, dev certificate, jwt_authn when the template has it),
    ``wrk`` alternates the public ``GET /v1/meta/server-info`` with authenticated GETs:
-   ``/v1/auth/me`` (GetMe: reads the user row), ``/v1/tenants/{id}`` with the platform
+   ``/v1/auth/me`` (GetMe: the user's profile, cached 5 s per process), ``/v1/tenants/{id}`` with the platform
    admin's token (GetTenant, served from the tenants service's view cache: no database
    on a hit) and the public URL again with a bearer token (the edge lets it through
    unverified; the service verifies it), so the authentication cost is visible apart
@@ -762,7 +762,7 @@ def report(
             key: top[key][0].requests_per_s / public if public else 0.0 for key in ("me", "tenant", "public_token")
         }
         for key, what in (
-            ("me", "GetMe (reads the user row: a database RPC, not the trivial one)"),
+            ("me", "GetMe (the user's profile: a cached database read, not the trivial one)"),
             ("tenant", "GetTenant (cached; the authenticated trivial RPC)"),
             ("public_token", "public + token"),
         ):
