@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis.asyncio as redis
-import uvloop
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -48,11 +46,6 @@ async def mysql_execute(url: URL, *statements: str) -> None:
         pytest.fail(f"MariaDB/MySQL at {url.render_as_string()} is not usable: {exc!r}")
     finally:
         await engine.dispose()
-
-
-def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
-    """The suite runs on uvloop, the loop every service process runs on (services/runtime/loop.py)."""
-    return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture(params=db_backend_params())

@@ -45,7 +45,8 @@ def envoy_binary() -> Path:
 async def validate_config(path: Path, *, binary: Path | None = None) -> None:
     """Run ``envoy --mode validate -c path``; raise EnvoyError with Envoy's output on failure."""
     # Output to a file, not a pipe: the config may log to /dev/stdout, which Envoy opens by
-    # name, and uvloop's subprocess pipes are sockets, which cannot be opened that way.
+    # name, so stdout must be something that can be opened (a socket, as some event
+    # loops use for child pipes, cannot).
     with tempfile.TemporaryFile() as output:
         proc = await asyncio.create_subprocess_exec(
             str(binary or envoy_binary()),

@@ -1,23 +1,22 @@
-"""The event loop every service process runs on.
+"""The event loop every service process runs on: asyncio's own.
 
-uvloop instead of asyncio's own loop: the platform's hot paths are many small
-gRPC calls and database round trips, where the loop's own bookkeeping is a
-large share of the CPU. Measured side by side (bench_auth refreshes, same
-code, same run): ~0.8 ms of event-loop CPU per refresh instead of ~0.9 to 1.0,
-10 to 20 % more refreshes per second. The test suite runs on it too
-(tests/conftest.py), so what is tested is what runs.
+uvloop was tried (2026-11-26): ~10 % more refreshes per second in side-by-side
+runs, but a child process it spawned (Envoy, wrk) was intermittently killed
+by SIGSEGV before it ran, in a parent that has gRPC's threads; libuv spawns
+differently from CPython's subprocess module, which asyncio's loop uses and
+which never showed this. A mesh that sometimes fails to start its edge costs
+more than 10 %, so processes stay on asyncio's loop. One place to change it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
-
-import uvloop
 
 T = TypeVar("T")
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run`` on uvloop: runs ``main`` to completion in a new loop, then closes it."""
-    return uvloop.run(main)
+    """Runs ``main`` to completion in a new event loop, then closes it."""
+    return asyncio.run(main)

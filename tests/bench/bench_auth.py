@@ -899,7 +899,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     started = time.monotonic()
     try:
-        # The loop the services run on in production (uvloop), so the numbers are theirs.
+        # The loop the service processes run on (services/runtime/loop.py), so the numbers are theirs.
         run_on_service_loop(run(args, server, names, workdir))
         return 0
     except (KeyboardInterrupt, asyncio.CancelledError):

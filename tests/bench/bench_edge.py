@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     started = time.monotonic()
     try:
-        # The loop the services run on in production (uvloop), so the numbers are theirs.
+        # The loop the service processes run on (services/runtime/loop.py), so the numbers are theirs.
         run_on_service_loop(run(args, workdir, server, run_id))
         return 0
     except KeyboardInterrupt:

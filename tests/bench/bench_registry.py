@@ -455,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="tm-bench-registry-"))
     started = time.monotonic()
     try:
-        # The loop the services run on in production (uvloop), so the numbers are theirs.
+        # The loop the service processes run on (services/runtime/loop.py), so the numbers are theirs.
         run_on_service_loop(run(args, workdir))
         return 0
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -550,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM cleans up like Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        # The loop the services run on in production (uvloop), so the numbers are theirs.
+        # The loop the service processes run on (services/runtime/loop.py), so the numbers are theirs.
         run_on_service_loop(run(args, server, names, workdir))
         return 0
     except KeyboardInterrupt:

@@ -168,7 +168,7 @@ async def run_wrk(
     watched = {"service": [os.getpid()], "envoy": envoy_pids(envoy)}
     before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in watched.items()}
     usage_before, loop_before = os.times(), time.thread_time()
-    # Output to a file: with uvloop, subprocess pipes are sockets.
+    # Output to a file, not a pipe: read once wrk has exited, nothing to drain meanwhile.
     with tempfile.TemporaryFile() as output:
         proc = await asyncio.create_subprocess_exec(*command, stdout=output, stderr=asyncio.subprocess.STDOUT)
         try:
