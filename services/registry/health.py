@@ -29,6 +29,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.registry import repository as repo
 from services.registry.instances import CheckTarget, Instances
 from services.registry.settings import HealthDefaults, RegistrySettings
+from services.runtime.background import stop_background
 from services.runtime.db import DatabaseRouter
 from services.runtime.ids import uuid7
 
@@ -236,11 +237,8 @@ class HealthChecker:
         return held
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_background(self._task)
+        self._task = None
         if self.leader:
             # Hand over at once instead of making another replica wait out the lease.
             with contextlib.suppress(Exception):

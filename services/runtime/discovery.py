@@ -35,6 +35,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from tenantmesh.registry.v1 import instance_pb2, registry_service_pb2, registry_service_pb2_grpc, service_pb2
 
 from services.runtime.access import INFRASTRUCTURE_SERVICES, load_policies
+from services.runtime.background import stop_background
 from services.runtime.config import SERVICE_NAMES, EnvReader
 from services.runtime.credentials import ServiceCredentials
 from services.runtime.rich_status import reason_of
@@ -290,7 +291,7 @@ class Registrar:
             raise
 
     async def stop(self) -> None:
-        await _stop_task(self._task)
+        await stop_background(self._task)
         self._task = None
         if self.instance_id is not None:
             instance_id, self.instance_id = self.instance_id, None
@@ -381,7 +382,7 @@ class Resolver:
             self._addresses[name] = chosen
 
     async def stop(self) -> None:
-        await _stop_task(self._task)
+        await stop_background(self._task)
         self._task = None
 
 
@@ -421,14 +422,6 @@ class Discovery:
 
     async def close(self) -> None:
         await self.resolver.stop()
-
-
-async def _stop_task(task: asyncio.Task[None] | None) -> None:
-    """Cancels a background loop and waits for it, but never forever: shutdown must finish."""
-    if task is None:
-        return
-    task.cancel()
-    await asyncio.wait({task}, timeout=5)
 
 
 def _background(work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:

@@ -24,6 +24,7 @@ from sqlalchemy import DateTime, LargeBinary, MetaData, String, delete, insert, 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.runtime.background import stop_background
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter, MigrationSet
 from services.runtime.events import Event, EventBus
@@ -120,8 +121,5 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_background(self._task)
+        self._task = None

@@ -8,9 +8,9 @@ conditional update), so several replicas can run this safely.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from services.runtime.background import stop_background
 from services.runtime.clock import after, utcnow
 from services.runtime.db import DatabaseRouter
 from services.tenants import repository as repo
@@ -64,7 +64,4 @@ class Reconciler:
             await asyncio.sleep(self._interval)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_background(self._task)

@@ -40,6 +40,7 @@ from services.runtime.events import Event, InProcessEventBus
 from services.runtime.ids import uuid7
 from services.runtime.interceptors.chain import IncomingCall
 from services.runtime.server import RunningServer, create_server
+from tests.support.stubs import BoundStub
 
 AUTH_MIGRATIONS = MigrationSet("auth", "core", Path("services/auth/migrations/core"))
 _SERVICES = pb.DESCRIPTOR.services_by_name
@@ -81,22 +82,6 @@ class FixedTenants:
 
 def tenant(tenant_id: str, slug: str, state: str = "ACTIVE") -> TenantContext:
     return TenantContext(tenant_id, slug, state, TenantDatabaseRef("default", f"tenant_{slug}"))
-
-
-class _Bound:
-    """A stub whose calls carry one caller's credentials and tenant header."""
-
-    def __init__(self, stub: Any, metadata: tuple[tuple[str, str], ...]) -> None:
-        self._stub = stub
-        self._metadata = metadata
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._stub, name)
-
-        def call(request: Any, **kwargs: Any) -> Any:
-            return method(request, metadata=self._metadata + tuple(kwargs.pop("metadata", ())), **kwargs)
-
-        return call
 
 
 @dataclass
@@ -163,11 +148,11 @@ class AdminMesh:
         tenant_id = tenant_id or self.principals.principals[name].tenant_id or ""
         metadata = (("authorization", f"Bearer {name}"), ("x-tenant-id", tenant_id))
         return Caller(
-            users=_Bound(pb_grpc.UserServiceStub(self.channel), metadata),
-            memberships=_Bound(pb_grpc.MembershipServiceStub(self.channel), metadata),
-            roles=_Bound(pb_grpc.RoleServiceStub(self.channel), metadata),
-            service_accounts=_Bound(pb_grpc.ServiceAccountServiceStub(self.channel), metadata),
-            audit=_Bound(pb_grpc.AuditServiceStub(self.channel), metadata),
+            users=BoundStub(pb_grpc.UserServiceStub(self.channel), metadata),
+            memberships=BoundStub(pb_grpc.MembershipServiceStub(self.channel), metadata),
+            roles=BoundStub(pb_grpc.RoleServiceStub(self.channel), metadata),
+            service_accounts=BoundStub(pb_grpc.ServiceAccountServiceStub(self.channel), metadata),
+            audit=BoundStub(pb_grpc.AuditServiceStub(self.channel), metadata),
         )
 
     @property

@@ -32,6 +32,7 @@ from services.runtime.clock import utcnow
 from services.runtime.db import TenantDatabase, tenant_database_name
 from services.runtime.outbox import OutboxRow
 from tests.support.platform import Platform, bearer, platform
+from tests.support.stubs import BoundStub
 
 TENANT_ADMIN_PASSWORD = "tenant-admin-password-1"
 
@@ -57,22 +58,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
-
-
-class _Bound:
-    """A stub whose calls carry fixed metadata (token, tenant header)."""
-
-    def __init__(self, stub: Any, metadata: tuple[tuple[str, str], ...]) -> None:
-        self._stub = stub
-        self._metadata = metadata
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._stub, name)
-
-        def call(request: Any, **kwargs: Any) -> Any:
-            return method(request, metadata=self._metadata + tuple(kwargs.pop("metadata", ())), **kwargs)
-
-        return call
 
 
 @dataclass
@@ -101,10 +86,10 @@ class RegistryWorld:
         metadata = bearer(token) + ((("x-tenant-id", tenant_id),) if tenant_id else ())
         channel = self.mesh.channel("registry")
         return Stubs(
-            catalog=_Bound(pb_grpc.CatalogServiceStub(channel), metadata),
-            instances=_Bound(pb_grpc.InstanceServiceStub(channel), metadata),
-            discovery=_Bound(pb_grpc.DiscoveryServiceStub(channel), metadata),
-            enabled=_Bound(pb_grpc.EnabledServiceServiceStub(channel), metadata),
+            catalog=BoundStub(pb_grpc.CatalogServiceStub(channel), metadata),
+            instances=BoundStub(pb_grpc.InstanceServiceStub(channel), metadata),
+            discovery=BoundStub(pb_grpc.DiscoveryServiceStub(channel), metadata),
+            enabled=BoundStub(pb_grpc.EnabledServiceServiceStub(channel), metadata),
         )
 
     async def admin(self, tenant_id: str | None = None) -> Stubs:
