@@ -1,22 +1,29 @@
 """Benchmark: password logins/s, refreshes/s, and an authenticated vs an unauthenticated RPC through Envoy.
 
     python -m tests.bench.bench_auth [--seconds 10] [--users 50] [--login-concurrency 4,16]
-        [--refresh-concurrency 4,16] [--connections 50] [--threads 2] [--rounds 2]
-        [--parts logins,refreshes,edge]
+        [--refresh-concurrency 4,16] [--replicas <vCPUs>] [--connections 50] [--threads 2]
+        [--rounds 2] [--parts logins,refreshes,edge]
         [--mysql-url mysql+asyncmy://root@127.0.0.1:3306/tm_bench]
+        [--redis-url redis://127.0.0.1:6379/14]
 
 Runs the platform as production does, in this process: the tenants and auth services
 with token authentication (JWT verified by the runtime), on a fresh MariaDB core
-database ``<db>_auth_<run id>``. As the platform administrator, through the API, it
-creates one tenant and ``--users`` members. Then:
+database ``<db>_auth_<run id>``. A Python process serves on one core, so production
+scales a service by replicas (deploy/README.md); so does this benchmark: ``--replicas``
+auth servers in all (default: one per vCPU), the first in this process, the others in
+processes of their own on the same core database, with events through Redis as
+replicas need them. As the platform administrator, through the API, it creates one
+tenant and ``--users`` members. Then:
 
 1. Logins: a client process drives ``AuthService.Login`` over gRPC straight to the
-   auth server (correct passwords only, users taken round-robin, so the lockout never
-   triggers), ``--seconds`` per concurrency level in ``--login-concurrency``.
+   auth replicas (its connections spread evenly over them, as a balancer would; correct
+   passwords only, users taken round-robin, so the lockout never triggers),
+   ``--seconds`` per concurrency level in ``--login-concurrency``.
 2. Refreshes: one session per client is logged in beforehand; each client then
-   refreshes its own session in a loop, always with the newest refresh token.
-3. Through a real Envoy (TLS, dev certificate, jwt_authn when the template has it),
-   ``wrk`` alternates the public ``GET /v1/meta/server-info`` with authenticated GETs:
+   refreshes its own session in a loop, always with the newest refresh token, on the
+   replica its connection goes to.
+3. Through a real Envoy (TLS, dev certificate, jwt_authn when the template has it) in
+   front of this process's servers, ``wrk`` alternates the public ``GET /v1/meta/server-info`` with authenticated GETs:
    ``/v1/auth/me`` (GetMe: the user's profile, cached 5 s per process), ``/v1/tenants/{id}`` with the platform
    admin's token (GetTenant, served from the tenants service's view cache: no database
    on a hit) and the public URL again with a bearer token (the edge lets it through
@@ -41,6 +48,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import math
 import multiprocessing
 import os
 import platform as host
@@ -71,6 +79,7 @@ from services.mesh.devtls import DevTls, ensure_dev_tls
 from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
 from services.runtime.config import Settings
 from services.runtime.heap import settle_after_startup
+from services.runtime.logging import configure_logging
 from services.runtime.loop import run as run_on_service_loop
 from services.tenants.app import TenantsApp
 from tests.bench.common import bench_settings, load_note, percentile, print_table, quiet_driver_notes, verdict
@@ -79,6 +88,9 @@ from tests.bench.mariadb import Server, drop_databases, fetch_all
 from tests.support.platform import ADMIN_EMAIL, ADMIN_PASSWORD, Platform, bearer
 
 DEFAULT_URL = "mysql+asyncmy://root@127.0.0.1:3306/tm_bench"
+# Replicas share events through Redis (revocations, key rotations, cache invalidation);
+# a database of its own keeps the benchmark's streams apart from the tests' (15).
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 # Keycloak sizing guide anchors (per vCPU) and the issue's multiples of them.
 KEYCLOAK_LOGINS_PER_VCPU = 15.0
 KEYCLOAK_REFRESHES_PER_VCPU = 120.0
@@ -105,18 +117,24 @@ def mariadb_pids() -> list[int]:
 
 
 class CpuMeter:
-    """CPU seconds of this process (all threads), of its event loop thread alone, and of the database server.
+    """CPU seconds of the service (this process and the replicas'), of this process's event loop
+    thread alone, and of the database server.
 
     Create and read it on the event loop's thread: the loop thread runs every handler's Python;
     argon2 runs in the hashing pool's threads, gRPC's core in its own.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, replica_pids: Sequence[int]) -> None:
+        self._service = (os.getpid(), *replica_pids)
         self._db = mariadb_pids()
         self._start = self._read()
 
     def _read(self) -> tuple[float, float, float]:
-        return cpu_seconds(os.getpid()), time.thread_time(), sum(cpu_seconds(p) for p in self._db)
+        return (
+            sum(cpu_seconds(p) for p in self._service),
+            time.thread_time(),
+            sum(cpu_seconds(p) for p in self._db),
+        )
 
     def restart(self) -> None:
         self._start = self._read()
@@ -221,6 +239,80 @@ async def auth_platform(settings: Settings) -> AsyncIterator[Platform]:
         await runtime.close()
 
 
+# --------------------------------------------------------------------------- auth replicas
+
+
+@dataclass
+class AuthReplicas:
+    """Every auth server of the run: this process's first, then the replica processes'."""
+
+    addresses: list[str]
+    pids: list[int]  # the replica processes' (this process is measured anyway)
+
+
+def _replica_main(settings: Settings, pipe: Connection) -> None:
+    """Child process: one more auth replica on the run's databases, until the parent says stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops this process
+    configure_logging(settings.log_level, settings.log_format)
+    quiet_driver_notes()
+    try:
+        run_on_service_loop(_serve_replica(settings, pipe))
+    except BaseException as exc:  # reported to the parent, which raises it
+        with contextlib.suppress(OSError):
+            pipe.send({"error": repr(exc)})
+    finally:
+        pipe.close()
+
+
+async def _serve_replica(settings: Settings, pipe: Connection) -> None:
+    runtime = await Runtime.open(settings)
+    started: list[StartedApp] = []
+    try:
+        started.append(await start_app(AuthApp(runtime), runtime, "127.0.0.1:0"))
+        settle_after_startup()
+        pipe.send({"address": f"127.0.0.1:{started[0].server.port}"})
+        with contextlib.suppress(EOFError):  # the parent's end closed: stop as well
+            await _receive(pipe, math.inf)
+    finally:
+        with contextlib.suppress(Exception):
+            await stop_apps(started, 1.0)
+        await runtime.close()
+
+
+@contextlib.asynccontextmanager
+async def auth_replicas(mesh: Platform, count: int) -> AsyncIterator[AuthReplicas]:
+    """Starts ``count - 1`` replicas beside this process's auth server, each a process of its own."""
+    ctx = multiprocessing.get_context("spawn")
+    children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+    replicas = AuthReplicas([mesh.runtime.addresses["auth"]], [])
+    try:
+        for _ in range(count - 1):
+            parent, child = ctx.Pipe()
+            process: multiprocessing.process.BaseProcess = ctx.Process(
+                target=_replica_main, args=(mesh.runtime.settings, child), name="bench-auth-replica", daemon=True
+            )
+            process.start()
+            child.close()
+            children.append((process, parent))
+        for process, parent in children:  # started together, waited for in turn
+            message = await _receive(parent, 120)
+            if "error" in message:
+                raise RuntimeError(f"auth replica failed: {message['error']}")
+            replicas.addresses.append(message["address"])
+            replicas.pids.append(int(process.pid or 0))
+        yield replicas
+    finally:
+        for _, parent in children:
+            with contextlib.suppress(OSError):
+                parent.send("stop")
+        for process, parent in children:
+            await asyncio.to_thread(process.join, 10)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+            parent.close()
+
+
 @dataclass
 class World:
     tenant_id: str
@@ -264,7 +356,8 @@ class LoadResult:
     errors: dict[str, int] = field(default_factory=dict)
     client_cpu_s: float = 0.0
     service_cpu_s: float = 0.0
-    loop_cpu_s: float = 0.0
+    loop_cpu_s: float = 0.0  # this process's event loop thread only
+    replicas: int = 1
     db_cpu_s: float = 0.0
     sql: SqlCounts = field(default_factory=SqlCounts)
 
@@ -299,7 +392,9 @@ def _load_main(spec: dict[str, Any], pipe: Connection) -> None:
 
 async def _drive(spec: dict[str, Any], pipe: Connection) -> dict[str, Any]:
     concurrency: int = spec["concurrency"]
-    channels = [grpc.aio.insecure_channel(spec["address"]) for _ in range(concurrency)]
+    # Connections spread evenly over the replicas, as a balancer in front of them would.
+    addresses: list[str] = spec["addresses"]
+    channels = [grpc.aio.insecure_channel(addresses[i % len(addresses)]) for i in range(concurrency)]
     latencies: list[float] = []
     errors: dict[str, int] = {}
     try:
@@ -361,15 +456,16 @@ async def _drive(spec: dict[str, Any], pipe: Connection) -> dict[str, Any]:
             await channel.close()
 
 
-async def run_load(spec: dict[str, Any]) -> LoadResult:
-    """Runs the clients in a separate process (as real callers would be) while this loop serves."""
+async def run_load(spec: dict[str, Any], replicas: AuthReplicas) -> LoadResult:
+    """Runs the clients in a separate process (as real callers would be) while the replicas serve."""
+    spec = {**spec, "addresses": replicas.addresses}
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     process = ctx.Process(target=_load_main, args=(spec, child), name=f"bench-{spec['kind']}", daemon=True)
     process.start()
     child.close()
-    result = LoadResult(kind=spec["kind"], concurrency=spec["concurrency"])
-    meter = CpuMeter()
+    result = LoadResult(kind=spec["kind"], concurrency=spec["concurrency"], replicas=len(replicas.addresses))
+    meter = CpuMeter(replicas.pids)
     finished = False
     try:
         message = await _receive(parent, 60)
@@ -413,21 +509,21 @@ def _progress(result: LoadResult, label: str) -> None:
     )
 
 
-async def measure_logins(args: argparse.Namespace, mesh: Platform, world: World) -> list[LoadResult]:
-    address = mesh.runtime.addresses["auth"]
-    base = {"kind": "login", "address": address, "tenant": world.tenant_slug, "password": world.password}
-    # Warm-up: pool connections, caches, the directory's tenant entry.
-    await run_load({**base, "concurrency": 4, "seconds": args.warmup, "emails": world.emails})
+async def measure_logins(args: argparse.Namespace, replicas: AuthReplicas, world: World) -> list[LoadResult]:
+    base = {"kind": "login", "tenant": world.tenant_slug, "password": world.password, "emails": world.emails}
+    # Warm-up: pool connections, caches, the directory's tenant entry (on every replica).
+    await run_load({**base, "concurrency": 4 * len(replicas.addresses), "seconds": args.warmup}, replicas)
     results = []
     for concurrency in args.login_concurrency:
-        result = await run_load({**base, "concurrency": concurrency, "seconds": args.seconds, "emails": world.emails})
+        result = await run_load({**base, "concurrency": concurrency, "seconds": args.seconds}, replicas)
         _progress(result, "logins   ")
         results.append(result)
     return results
 
 
-async def measure_refreshes(args: argparse.Namespace, mesh: Platform, world: World) -> list[LoadResult]:
-    address = mesh.runtime.addresses["auth"]
+async def measure_refreshes(
+    args: argparse.Namespace, mesh: Platform, replicas: AuthReplicas, world: World
+) -> list[LoadResult]:
     results = []
     for concurrency in args.refresh_concurrency:
         # One session per client, spread over the users, logged in beforehand (not timed).
@@ -437,12 +533,11 @@ async def measure_refreshes(args: argparse.Namespace, mesh: Platform, world: Wor
         ]
         spec = {
             "kind": "refresh",
-            "address": address,
             "concurrency": concurrency,
             "seconds": args.seconds,
             "refresh_tokens": [s.refresh_token for s in sessions],
         }
-        result = await run_load(spec)
+        result = await run_load(spec, replicas)
         _progress(result, "refreshes")
         results.append(result)
     return results
@@ -610,8 +705,9 @@ def _load_rows(results: Sequence[LoadResult], unit: str) -> list[tuple[str, str]
         rows.append(
             (
                 "  CPU per op (% of one core)",
-                f"service {r.service_cpu_s * per_op:.1f} ms ({100 * r.service_cpu_s / r.seconds:.0f}%; its event loop "
-                f"thread {r.loop_cpu_s * per_op:.1f} ms, {100 * r.loop_cpu_s / r.seconds:.0f}%), "
+                f"service {r.service_cpu_s * per_op:.1f} ms ({100 * r.service_cpu_s / r.seconds:.0f}% in "
+                f"{r.replicas} process{'es' if r.replicas > 1 else ''}; the first's event loop thread "
+                f"{100 * r.loop_cpu_s / r.seconds:.0f}% busy), "
                 f"mariadbd {r.db_cpu_s * per_op:.1f} ms ({100 * r.db_cpu_s / r.seconds:.0f}%), "
                 f"clients {r.client_cpu_s * per_op:.1f} ms ({100 * r.client_cpu_s / r.seconds:.0f}%)",
             )
@@ -653,6 +749,11 @@ def report(
     print(f"   {host.node()}  {host.machine()}  {n} vCPU  Python {host.python_version()}")
     print(f"   {load_note()}; now {os.getloadavg()[0]:.2f} (1 min)")
     print(f"   tenants + auth in-process on {backend}; clients in a separate process; everything on this machine")
+    if args.replicas > 1:
+        print(
+            f"   logins and refreshes: {args.replicas} auth replicas (this process's and {args.replicas - 1} "
+            f"in processes of their own), events through Redis {args.redis_url}; service CPU counts them all"
+        )
     hasher = passwords.HASHER
     print(
         f"   argon2id t={hasher.time_cost} m={hasher.memory_cost} KiB p={hasher.parallelism}: "
@@ -814,12 +915,15 @@ async def run(args: argparse.Namespace, server: Server, names: RunNames, workdir
     await SQL.open(server)
     try:
         admin_password = ADMIN_PASSWORD  # what Platform.create_tenant logs in with
+        # One replica alone keeps its events in process, as the embedded default does.
+        events = {"REDIS_URL": args.redis_url} if args.replicas > 1 else {}
         settings = bench_settings(
             server.url(names.core_db),
             workdir / "data",
             TENANTMESH_ADMIN_EMAIL=ADMIN_EMAIL,
             TENANTMESH_ADMIN_PASSWORD=admin_password,
             TENANTMESH_RECONCILE_INTERVAL_SECONDS="3600",
+            **events,
         )
         tls = ensure_dev_tls(workdir / "tls")
         async with auth_platform(settings) as mesh:
@@ -828,12 +932,13 @@ async def run(args: argparse.Namespace, server: Server, names: RunNames, workdir
             logins: list[LoadResult] = []
             refreshes: list[LoadResult] = []
             edge = None
-            if "logins" in args.parts:
-                print("  logins", file=sys.stderr, flush=True)
-                logins = await measure_logins(args, mesh, world)
-            if "refreshes" in args.parts:
-                print("  refreshes", file=sys.stderr, flush=True)
-                refreshes = await measure_refreshes(args, mesh, world)
+            async with auth_replicas(mesh, args.replicas) as replicas:
+                if "logins" in args.parts:
+                    print(f"  logins ({args.replicas} auth replicas)", file=sys.stderr, flush=True)
+                    logins = await measure_logins(args, replicas, world)
+                if "refreshes" in args.parts:
+                    print(f"  refreshes ({args.replicas} auth replicas)", file=sys.stderr, flush=True)
+                    refreshes = await measure_refreshes(args, mesh, replicas, world)
             if "edge" in args.parts:
                 print("  through Envoy", file=sys.stderr, flush=True)
                 edge = await measure_edge(args, mesh, world, tls, workdir)
@@ -876,10 +981,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=PARTS,
         help="what to measure, comma-separated (default logins,refreshes,edge; edge needs wrk)",
     )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=cpus(),
+        help="auth servers for logins and refreshes, each a process of its own (default: one per vCPU)",
+    )
     parser.add_argument("--mysql-url", default=DEFAULT_URL, help=f"server and core db name prefix ({DEFAULT_URL})")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help=f"events between replicas ({DEFAULT_REDIS_URL})")
     args = parser.parse_args(argv)
-    if args.seconds < 1 or args.users < 1 or args.rounds < 1 or args.workers < 1:
-        parser.error("--seconds, --users, --rounds and --workers must be positive")
+    if args.seconds < 1 or args.users < 1 or args.rounds < 1 or args.workers < 1 or args.replicas < 1:
+        parser.error("--seconds, --users, --rounds, --workers and --replicas must be positive")
     if args.threads < 1 or args.connections < args.threads:
         parser.error("need --threads >= 1 and --connections >= --threads")
     return args
