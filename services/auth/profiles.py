@@ -60,7 +60,7 @@ class UserProfiles:
         if entry is not None and entry[0] > now:
             self._entries.move_to_end(user_id)
             return entry[1]
-        async with self._db.core_transaction() as conn:
+        async with self._db.core_autocommit() as conn:  # one read: no transaction to end
             row = (await conn.execute(_PROFILE, {"user_id": user_id})).first()
         if row is None:
             self._entries.pop(user_id, None)

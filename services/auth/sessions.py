@@ -223,33 +223,27 @@ class SessionManager:
         return Tokens(access=access, refresh_token=refresh)
 
     async def refresh(self, refresh_token: str) -> Tokens:
-        # The hot path of a busy platform: statements built once (_REFRESH_*), one
-        # read, one write, one commit.
+        # The hot path of a busy platform: statements built once (_REFRESH_*), one read and
+        # one write, each committing on its own. The write is the last step and the only
+        # one that changes anything, so a refresh that fails leaves nothing behind: the
+        # successor's unique parent_hash is what makes the token single use, not a
+        # transaction around the read.
         token_hash = digest(refresh_token)
         now = utcnow()
-        async with self._db.core_transaction() as conn:
+        async with self._db.core_autocommit() as conn:
             found = (await conn.execute(_REFRESH_LOOKUP, {"token_hash": token_hash})).first()
             if found is None or found.revoke_time is not None or found.expire_time < now:
                 raise Unauthenticated("the refresh token is not valid", reason="REFRESH_TOKEN_INVALID")
             family = _Family(found.session_id, found.subject, found.tenant_id)
             if found.successor_hash is not None or found.use_time is not None:
-                await conn.rollback()
                 raise await self._reused(family)
             if found.roles_json is None or found.disabled is not False:
                 # Not (or no longer) an enabled member of the session's tenant.
-                await conn.rollback()
                 await self._revoke_family(family, "MEMBERSHIP_GONE")
                 raise Unauthenticated("the refresh token is not valid", reason="REFRESH_TOKEN_INVALID")
             roles = json.loads(found.roles_json)
             permissions = await self._deps.roles.permissions_for(conn, family.tenant_id, roles)
-            refresh = new_refresh_token()
-            successor = {"token_hash": digest(refresh), "session_id": family.session_id, "issue_time": now}
-            try:
-                await conn.execute(_REFRESH_ISSUE, {**successor, "use_time": None, "parent_hash": token_hash})
-            except IntegrityError:
-                # A concurrent refresh with the same token inserted its successor first.
-                await conn.rollback()
-                raise await self._reused(family) from None
+            # Signed before the write: once the successor is stored, nothing may fail.
             access = await self._issuer.issue(
                 subject=family.subject,
                 tenant_id=family.tenant_id,
@@ -257,7 +251,13 @@ class SessionManager:
                 roles=roles,
                 permissions=permissions,
             )
-            await conn.commit()
+            refresh = new_refresh_token()
+            successor = {"token_hash": digest(refresh), "session_id": family.session_id, "issue_time": now}
+            try:
+                await conn.execute(_REFRESH_ISSUE, {**successor, "use_time": None, "parent_hash": token_hash})
+            except IntegrityError:
+                # A concurrent refresh with the same token stored its successor first.
+                raise await self._reused(family) from None
         return Tokens(access=access, refresh_token=refresh)
 
     async def _reused(self, family: _Family) -> Unauthenticated:

@@ -77,6 +77,29 @@ async def test_an_open_transaction_is_rolled_back_on_return(router: DatabaseRout
         await conn.rollback()
 
 
+async def autocommit_session_counters(router: DatabaseRouter) -> dict[str, int]:
+    """COMMIT and ROLLBACK statements the autocommit pool's server session has received so far."""
+    async with router.core_autocommit() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        async with driver.cursor() as cursor:
+            await cursor.execute("SHOW SESSION STATUS WHERE Variable_name IN ('Com_commit', 'Com_rollback')")
+            return {str(name): int(value) for name, value in await cursor.fetchall()}
+
+
+async def test_autocommit_statements_commit_alone_and_nothing_else_is_sent(router: DatabaseRouter) -> None:
+    before = await autocommit_session_counters(router)
+    async with router.core_autocommit() as conn:
+        await conn.execute(text("INSERT INTO things (id) VALUES (7)"))
+        # Another connection sees the row while this one is still open: it committed on its own.
+        async with router.core_connection() as other:
+            assert (await other.execute(text("SELECT COUNT(*) FROM things WHERE id = 7"))).scalar_one() == 1
+            await other.rollback()
+        assert (await conn.execute(text("SELECT DATABASE()"))).scalar_one() == router.core_database_name
+    # Neither a COMMIT nor a ROLLBACK went to the server, on use or on return to the pool.
+    assert await autocommit_session_counters(router) == before
+
+
 async def test_tenant_connections_return_to_the_core_database(router: DatabaseRouter) -> None:
     db = TenantDatabase("default", tenant_database_name(f"p{router.core_database_name[-8:].replace('_', '')}"))
     await router.create_tenant_database(db)

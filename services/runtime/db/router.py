@@ -135,6 +135,15 @@ class DatabaseRouter:
             if self._dialect == "mysql"
             else self._core_engine
         )
+        # Connections in autocommit mode (see core_autocommit). On MySQL a pool of their own,
+        # opened lazily: switching a pooled connection in and out of autocommit costs a round
+        # trip each way. Its connections are never lent for tenant work, so their default
+        # database is always the core database and no schema translation is needed.
+        self._core_autocommit: AsyncEngine = (
+            self._mysql_engine_for(self._core_server_url, isolation_level="AUTOCOMMIT")
+            if self._dialect == "mysql"
+            else self._core_engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     # -- construction -------------------------------------------------------------------------
 
@@ -164,16 +173,24 @@ class DatabaseRouter:
                 surl = surl.update_query_dict({"charset": "utf8mb4"})
             self._server_engines[name] = self._mysql_engine_for(surl)
 
-    def _mysql_engine_for(self, url: URL) -> AsyncEngine:
+    def _mysql_engine_for(self, url: URL, *, isolation_level: str | None = None) -> AsyncEngine:
+        """The pooled engine of a server, made once per (host, port); the autocommit one aside."""
         key = ((url.host or "localhost").lower(), url.port or 3306)
         credentials = (url.username, url.password)
-        engine = self._mysql_engines.get(key)
-        if engine is not None:
-            if self._mysql_credentials[key] != credentials:
-                raise ValueError(f"conflicting credentials configured for server {key[0]}:{key[1]}")
-            return engine
+        if isolation_level is None:
+            engine = self._mysql_engines.get(key)
+            if engine is not None:
+                if self._mysql_credentials[key] != credentials:
+                    raise ValueError(f"conflicting credentials configured for server {key[0]}:{key[1]}")
+                return engine
+        # Without skip_autocommit_rollback, closing an autocommit connection still sends a
+        # ROLLBACK (a round trip) that the server has nothing to do for.
+        options: dict[str, Any] = (
+            {} if isolation_level is None else {"isolation_level": isolation_level, "skip_autocommit_rollback": True}
+        )
         engine = create_async_engine(
             url,
+            **options,
             pool_size=self._pool_size,
             max_overflow=self._max_overflow,
             # Checked on checkout by _LivenessCheck instead of a ping round trip each time.
@@ -187,8 +204,9 @@ class DatabaseRouter:
         )
         _LivenessCheck(engine.sync_engine.dialect).listen(engine.sync_engine)
         event.listen(engine.sync_engine, "reset", _reset_mysql_connection)
-        self._mysql_engines[key] = engine
-        self._mysql_credentials[key] = credentials
+        if isolation_level is None:
+            self._mysql_engines[key] = engine
+            self._mysql_credentials[key] = credentials
         return engine
 
     def _init_sqlite(self, url: URL, tenant_servers: Mapping[str, str] | None, sqlite_dir: Path | None) -> None:
@@ -235,7 +253,10 @@ class DatabaseRouter:
 
     def pool_capacity(self) -> int:
         """Upper bound of server connections this router can open (0 on SQLite)."""
-        return len(self._mysql_engines) * (self._pool_size + self._max_overflow)
+        if self._dialect == "sqlite":
+            return 0
+        pools = len(self._mysql_engines) + 1  # and the core autocommit pool
+        return pools * (self._pool_size + self._max_overflow)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -262,7 +283,7 @@ class DatabaseRouter:
         if self._closed:
             return
         self._closed = True
-        engines: list[AsyncEngine] = [self._core_engine, *self._mysql_engines.values()]
+        engines: list[AsyncEngine] = [self._core_engine, self._core_autocommit, *self._mysql_engines.values()]
         engines += [entry.engine for entry in self._sqlite_cache.values()]
         engines += [entry.engine for entry in self._sqlite_retired]
         self._sqlite_cache.clear()
@@ -298,6 +319,21 @@ class DatabaseRouter:
     async def _core_transaction(self) -> AsyncIterator[AsyncConnection]:
         self._check_open()
         async with self._core_pinned.connect() as conn:
+            yield conn
+
+    def core_autocommit(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection on the core database whose every statement commits on its own.
+
+        For hot paths made of reads and one write: no BEGIN or COMMIT round trips, and
+        nothing to roll back, since a statement either happened or did not. Never for
+        two writes that must happen together.
+        """
+        return self._core_autocommit_connection()
+
+    @asynccontextmanager
+    async def _core_autocommit_connection(self) -> AsyncIterator[AsyncConnection]:
+        self._check_open()
+        async with self._core_autocommit.connect() as conn:
             yield conn
 
     @asynccontextmanager
