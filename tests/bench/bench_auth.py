@@ -285,11 +285,17 @@ async def auth_replicas(mesh: Platform, count: int) -> AsyncIterator[AuthReplica
     ctx = multiprocessing.get_context("spawn")
     children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
     replicas = AuthReplicas([mesh.runtime.addresses["auth"]], [])
+    # Where this process's servers listen (ports picked at start), e.g. the tenants service
+    # a replica resolves tenants with.
+    settings = dataclasses.replace(
+        mesh.runtime.settings,
+        service_addresses={**mesh.runtime.settings.service_addresses, **mesh.runtime.addresses},
+    )
     try:
         for _ in range(count - 1):
             parent, child = ctx.Pipe()
             process: multiprocessing.process.BaseProcess = ctx.Process(
-                target=_replica_main, args=(mesh.runtime.settings, child), name="bench-auth-replica", daemon=True
+                target=_replica_main, args=(settings, child), name="bench-auth-replica", daemon=True
             )
             process.start()
             child.close()

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import re
+import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -67,6 +68,26 @@ def token(subject: str, tenant_id: str | None, *permissions: str) -> tuple[str, 
 class BrokenMeta(meta_service_pb2_grpc.MetaServiceServicer):
     async def GetServerInfo(self, request: Any, context: Any) -> meta_service_pb2.GetServerInfoResponse:
         raise RuntimeError(f"could not connect to {SECRET}")
+
+
+class MetaCallingOut(meta_service_pb2_grpc.MetaServiceServicer):
+    """Answers by calling another service's MetaService at ``target``, as handlers call their dependencies."""
+
+    def __init__(self, target: str) -> None:
+        self._target = target
+
+    async def GetServerInfo(self, request: Any, context: Any) -> meta_service_pb2.GetServerInfoResponse:
+        async with grpc.aio.insecure_channel(self._target) as channel:
+            stub = meta_service_pb2_grpc.MetaServiceStub(channel)
+            response: meta_service_pb2.GetServerInfoResponse = await stub.GetServerInfo(request, timeout=2)
+            return response
+
+
+def unused_address() -> str:
+    """An address nothing listens on (the port was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
 
 
 async def start(
@@ -165,6 +186,56 @@ async def test_unexpected_exception_is_internal_without_internals(
     assert "RuntimeError" in entries[0]["exception"]
     stats = server.observer.stats[GET_SERVER_INFO]  # type: ignore[attr-defined]
     assert (stats.calls, stats.errors) == (1, 1)
+
+
+async def test_a_dependency_that_cannot_be_reached_is_unavailable_not_internal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    binding = ServiceBinding(
+        META_SERVICE,
+        lambda server: meta_service_pb2_grpc.add_MetaServiceServicer_to_server(
+            MetaCallingOut(unused_address()), server
+        ),
+    )
+    server = await start([binding])
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = meta_service_pb2_grpc.MetaServiceStub(channel)
+            with caplog.at_level(logging.WARNING, "tenantmesh.errors"):
+                await expect_error(
+                    stub.GetServerInfo(meta_service_pb2.GetServerInfoRequest()),
+                    grpc.StatusCode.UNAVAILABLE,
+                    "DEPENDENCY_UNAVAILABLE",
+                )
+    finally:
+        await server.stop(0)
+    # Retryable and expected when a service restarts: one warning line, no traceback.
+    records = [r for r in caplog.records if r.name == "tenantmesh.errors"]
+    assert [(r.levelno, r.exc_info) for r in records] == [(logging.WARNING, None)]
+    assert "UNAVAILABLE" in records[0].getMessage()
+
+
+async def test_a_dependency_that_answers_with_an_error_is_still_a_bug(
+    broken_server: tuple[RunningServer, Any],
+) -> None:
+    # A dependency that answers, even with an error, is not an outage: the caller gets
+    # INTERNAL and the log the traceback, as for any unexpected exception.
+    dependency, _ = broken_server
+    binding = ServiceBinding(
+        META_SERVICE,
+        lambda server: meta_service_pb2_grpc.add_MetaServiceServicer_to_server(
+            MetaCallingOut(f"127.0.0.1:{dependency.port}"), server
+        ),
+    )
+    server = await start([binding])
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = meta_service_pb2_grpc.MetaServiceStub(channel)
+            await expect_error(
+                stub.GetServerInfo(meta_service_pb2.GetServerInfoRequest()), grpc.StatusCode.INTERNAL, "INTERNAL"
+            )
+    finally:
+        await server.stop(0)
 
 
 async def test_failed_call_still_returns_its_request_id(broken_server: tuple[RunningServer, Any]) -> None:

@@ -1,8 +1,11 @@
 """Error mapping: domain errors become gRPC statuses with google.rpc details.
 
-Anything that is not a :class:`TenantmeshError` is a bug: it is logged with
-the request id and answered as INTERNAL without internals, so stack traces,
-SQL or file paths never reach a caller.
+A platform service this call depends on that cannot be reached (UNAVAILABLE or
+DEADLINE_EXCEEDED from a call the handler made) is not a bug: the caller gets
+UNAVAILABLE (reason DEPENDENCY_UNAVAILABLE), which it may retry, and the log
+gets one warning line. Anything else that is not a :class:`TenantmeshError` is
+a bug: it is logged with the request id and answered as INTERNAL without
+internals, so stack traces, SQL or file paths never reach a caller.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ log = logging.getLogger("tenantmesh.errors")
 
 # Control flow, not errors: let them through untouched.
 _PASS_THROUGH = (asyncio.CancelledError, grpc.aio.AbortError, GeneratorExit, KeyboardInterrupt, SystemExit)
+# What a call to another service ends with when that service is down or too slow.
+_DEPENDENCY_DOWN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
 def error_for(exc: BaseException, method: str) -> ErrorDescription | None:
@@ -32,6 +37,15 @@ def error_for(exc: BaseException, method: str) -> ErrorDescription | None:
         if error.code == grpc.StatusCode.INTERNAL:
             log.error("internal error in %s: %s", method, error.reason, extra={"method": method})
         return error
+    if isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _DEPENDENCY_DOWN:
+        log.warning(
+            "%s: a service it calls answered %s: %s", method, exc.code().name, exc.details(), extra={"method": method}
+        )
+        return ErrorDescription(
+            code=grpc.StatusCode.UNAVAILABLE,
+            reason="DEPENDENCY_UNAVAILABLE",
+            message="a service this call depends on is unavailable; try again shortly",
+        )
     log.error("unhandled error in %s", method, exc_info=exc, extra={"method": method})
     return ErrorDescription(
         code=grpc.StatusCode.INTERNAL,
