@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, auth_service_pb2, auth_service_pb2_grpc
 
+from services.auth import passwords
 from services.auth.admin_servicers import admin_bindings
 from services.auth.audit import TenantLifecycleAuditor
 from services.auth.auth_servicer import AuthServicer, SigningKeyServicer
@@ -58,6 +59,7 @@ class AuthApp:
     def __init__(self, runtime: Runtime, settings: AuthSettings | None = None) -> None:
         self._runtime = runtime
         self.settings = settings or load_auth_settings(runtime.settings.data_dir, runtime.settings.environment)
+        passwords.set_hashing_threads(self.settings.hashing_threads)
         policies = platform_policies()
         self.keys = SigningKeyStore(
             runtime.db,

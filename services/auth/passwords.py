@@ -8,7 +8,6 @@ proceed in parallel instead of stalling the event loop.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,17 +16,54 @@ from typing import Any, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from services.runtime.cpus import usable_cpus
 from services.runtime.errors import FieldViolation, InvalidArgument
 
 T = TypeVar("T")
 
-# One worker per core: more would only queue inside argon2 while each holds
-# 19 MiB, and the default executor sizes itself for I/O, not for this.
-_HASHING = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="argon2")
+
+class _HashingPool:
+    """The threads argon2 runs in: one per usable CPU by default.
+
+    More would only queue inside argon2 while each holds 19 MiB, and the default
+    executor sizes itself for I/O, not for this. An operator running several
+    replicas on one host gives each its share (TENANTMESH_AUTH_HASHING_THREADS,
+    applied by the auth app at start).
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._executor: ThreadPoolExecutor | None = None  # made on first use
+
+    def resize(self, threads: int) -> None:
+        """Hashes already queued finish on the old threads."""
+        if threads < 1:
+            raise ValueError("the hashing pool needs at least one thread")
+        if threads != self.threads:
+            self.threads = threads
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
+                self._executor = None
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="argon2")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+
+_HASHING = _HashingPool(usable_cpus())
+
+
+def hashing_threads() -> int:
+    return _HASHING.threads
+
+
+def set_hashing_threads(threads: int) -> None:
+    _HASHING.resize(threads)
 
 
 async def _in_pool(function: Callable[..., T], *args: Any) -> T:
-    return await asyncio.get_running_loop().run_in_executor(_HASHING, function, *args)
+    return await _HASHING.run(function, *args)
 
 
 # OWASP Password Storage Cheat Sheet, argon2id option 2: 19 MiB, 2 iterations, 1 lane.

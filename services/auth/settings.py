@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.runtime.config import ConfigError, EnvReader
+from services.runtime.cpus import usable_cpus
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class AuthSettings:
     # A rotated-in signing key is published this long before it signs; at least
     # the edge's JWKS cache time (300 s), since Envoy does not refetch on an unknown kid.
     signing_key_activation_delay_seconds: float
+    # Threads that run argon2 (each holds 19 MiB while it works): by default the
+    # CPUs this process may use, cgroup quota included.
+    hashing_threads: int
 
 
 def _secret_file(path: Path, make: bytes) -> bytes:
@@ -66,4 +70,5 @@ def load_auth_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> 
         login_max_lock_seconds=read.positive("TENANTMESH_LOGIN_MAX_LOCK_SECONDS", 900.0),
         address_max_failures=read.count("TENANTMESH_LOGIN_ADDRESS_MAX_FAILURES", 50),
         signing_key_activation_delay_seconds=read.get("TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS", 330.0, float),
+        hashing_threads=read.count("TENANTMESH_AUTH_HASHING_THREADS", usable_cpus()),
     )

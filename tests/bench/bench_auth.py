@@ -765,7 +765,7 @@ def report(
         f"   argon2id t={hasher.time_cost} m={hasher.memory_cost} KiB p={hasher.parallelism}: "
         f"{argon2.sequential_ms:.1f} ms of CPU per verification (one thread), {argon2.parallel_per_s:.1f}/s on "
         f"{argon2.threads} threads using {argon2.parallel_cpu:.2f} cores (measured before the run); "
-        f"service hashing pool {passwords._HASHING._max_workers} threads"
+        f"service hashing pool {passwords.hashing_threads()} threads" + (" per replica" if args.replicas > 1 else "")
     )
     print(
         f"   setup: tenant {world.tenant_slug}, {len(world.emails)} users created through the API "
@@ -921,15 +921,22 @@ async def run(args: argparse.Namespace, server: Server, names: RunNames, workdir
     await SQL.open(server)
     try:
         admin_password = ADMIN_PASSWORD  # what Platform.create_tenant logs in with
-        # One replica alone keeps its events in process, as the embedded default does.
-        events = {"REDIS_URL": args.redis_url} if args.replicas > 1 else {}
+        # One replica alone keeps its events in process, as the embedded default does. Several
+        # share the machine's CPUs, so each hashes passwords on its share of them, as an
+        # operator running several replicas on one host would configure them.
+        replicas_only: dict[str, str] = {}
+        if args.replicas > 1:
+            replicas_only = {
+                "REDIS_URL": args.redis_url,
+                "TENANTMESH_AUTH_HASHING_THREADS": str(max(1, cpus() // args.replicas)),
+            }
         settings = bench_settings(
             server.url(names.core_db),
             workdir / "data",
             TENANTMESH_ADMIN_EMAIL=ADMIN_EMAIL,
             TENANTMESH_ADMIN_PASSWORD=admin_password,
             TENANTMESH_RECONCILE_INTERVAL_SECONDS="3600",
-            **events,
+            **replicas_only,
         )
         tls = ensure_dev_tls(workdir / "tls")
         async with auth_platform(settings) as mesh:
