@@ -126,7 +126,8 @@ async def broken_server() -> AsyncIterator[tuple[RunningServer, Any]]:
 async def response_request_id(stub: Any, metadata: Sequence[tuple[str, str]] = ()) -> str:
     call = stub.GetServerInfo(meta_service_pb2.GetServerInfoRequest(), metadata=metadata)
     await call
-    ids = [v for k, v in await call.initial_metadata() if k == "x-request-id"]
+    # A unary call returns it in its trailers, as a failed call does (one batch per call).
+    ids = [v for k, v in await call.trailing_metadata() if k == "x-request-id"]
     assert len(ids) == 1
     return str(ids[0])
 

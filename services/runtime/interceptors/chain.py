@@ -31,7 +31,8 @@ class IncomingCall:
     context: grpc.aio.ServicerContext[Any, Any]
     request: Message | None
     peer: str
-    # Response metadata stages want sent before the first message.
+    # Response metadata the stages want returned: in the trailers of a unary call,
+    # before the first message of a stream.
     response_headers: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -96,6 +97,19 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
     async def _run_stages(self, call: IncomingCall) -> None:
         for stage in self._stages:
             await stage(call)
+
+    @staticmethod
+    def _answer_unary_with_headers(call: IncomingCall) -> None:
+        # A unary call's answer is one batch (message, trailers, status) when nothing is
+        # sent before it; a separate initial-metadata send costs a batch and a write of
+        # its own (~10 % of a trivial call). So unary calls return the stages' headers
+        # in the trailers, where a failed call's already are (see abort()).
+        if call.response_headers:
+            call.context.set_trailing_metadata(tuple(call.response_headers))
+
+    @staticmethod
+    async def _open_stream_with_headers(call: IncomingCall) -> None:
+        # A stream's caller gets them at once, not when the stream ends.
         if call.response_headers:
             await call.context.send_initial_metadata(tuple(call.response_headers))
 
@@ -121,6 +135,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.OK
             try:
                 await self._run_stages(call)
+                self._answer_unary_with_headers(call)
                 return await behavior(request, context)
             except BaseException as exc:
                 error = error_for(exc, policy.method)
@@ -141,6 +156,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.OK
             try:
                 await self._run_stages(call)
+                await self._open_stream_with_headers(call)
                 async for response in behavior(request, context):
                     yield response
             except BaseException as exc:
