@@ -205,6 +205,17 @@ def summary(message: pb.WatchResponse) -> tuple[str, str]:
     return kind, ""
 
 
+async def test_a_stream_returns_its_request_id_before_any_message(world: RegistryWorld) -> None:
+    # Unary calls return x-request-id in their trailers; a stream's caller needs it at once.
+    admin = await world.admin()
+    stream = admin.discovery.Watch(pb.WatchRequest(), metadata=(("x-request-id", "watch-42"),))
+    try:
+        headers = await asyncio.wait_for(stream.initial_metadata(), 5)
+        assert ("x-request-id", "watch-42") in tuple(headers)
+    finally:
+        stream.cancel()
+
+
 async def test_watch_streams_the_initial_state_then_changes(world: RegistryWorld, probe: SwitchProbe) -> None:
     admin = await world.admin()
     name = await two_versions(world)
