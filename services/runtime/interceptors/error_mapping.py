@@ -55,8 +55,9 @@ def error_for(exc: BaseException, method: str) -> ErrorDescription | None:
 
 
 async def abort(context: grpc.aio.ServicerContext[Any, Any], error: ErrorDescription) -> NoReturn:
-    # The request id rides in the trailers too: a failed call may never have
-    # sent its initial metadata.
+    # The request id rides in the trailers, where a unary call returns it anyway;
+    # a stream that fails may never have sent its headers. abort() replaces any
+    # trailers set before, so it is added here again.
     trailers: tuple[tuple[str, str | bytes], ...] = (
         *trailing_metadata(error),
         ("x-request-id", request_id_var.get()),
