@@ -765,7 +765,8 @@ def report(
         f"   argon2id t={hasher.time_cost} m={hasher.memory_cost} KiB p={hasher.parallelism}: "
         f"{argon2.sequential_ms:.1f} ms of CPU per verification (one thread), {argon2.parallel_per_s:.1f}/s on "
         f"{argon2.threads} threads using {argon2.parallel_cpu:.2f} cores (measured before the run); "
-        f"service hashing pool {passwords.hashing_threads()} threads" + (" per replica" if args.replicas > 1 else "")
+        f"service hashing pool {passwords.hashing_threads()} thread{'s' if passwords.hashing_threads() != 1 else ''}"
+        + (" per replica" if args.replicas > 1 else "")
     )
     print(
         f"   setup: tenant {world.tenant_slug}, {len(world.emails)} users created through the API "
