@@ -78,6 +78,7 @@ from services.auth.app import AuthApp
 from services.mesh.devtls import DevTls, ensure_dev_tls
 from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
 from services.runtime.config import Settings
+from services.runtime.cpus import usable_cpus
 from services.runtime.heap import settle_after_startup
 from services.runtime.logging import configure_logging
 from services.runtime.loop import run as run_on_service_loop
@@ -99,10 +100,6 @@ TARGET_REFRESH_FACTOR = 4.0
 TARGET_AUTH_RATIO = 0.8
 PUBLIC_PATH = "/v1/meta/server-info"
 ME_PATH = "/v1/auth/me"
-
-
-def cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def mariadb_pids() -> list[int]:
@@ -569,7 +566,7 @@ def argon2_calibration(rounds: int = 20) -> Argon2Calibration:
     for i in range(rounds):
         verify(i)
     sequential = (time.thread_time() - started) / rounds
-    threads = cpus()
+    threads = usable_cpus()
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         started, cpu = time.perf_counter(), time.process_time()
         list(pool.map(verify, range(rounds * threads)))
@@ -749,7 +746,7 @@ def report(
     refreshes: Sequence[LoadResult],
     edge: EdgeRun | None,
 ) -> None:
-    n = cpus()
+    n = usable_cpus()
     print()
     print(f"== bench_auth  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(f"   {host.node()}  {host.machine()}  {n} vCPU  Python {host.python_version()}")
@@ -930,7 +927,7 @@ async def run(args: argparse.Namespace, server: Server, names: RunNames, workdir
         if args.replicas > 1:
             replicas_only = {
                 "REDIS_URL": args.redis_url,
-                "TENANTMESH_AUTH_HASHING_THREADS": str(max(1, cpus() // args.replicas)),
+                "TENANTMESH_AUTH_HASHING_THREADS": str(max(1, usable_cpus() // args.replicas)),
             }
         settings = bench_settings(
             server.url(names.core_db),
@@ -999,7 +996,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--replicas",
         type=int,
-        default=cpus(),
+        default=usable_cpus(),
         help="auth servers for logins and refreshes, each a process of its own (default: one per vCPU)",
     )
     parser.add_argument("--mysql-url", default=DEFAULT_URL, help=f"server and core db name prefix ({DEFAULT_URL})")

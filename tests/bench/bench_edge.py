@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import datetime as dt
 import logging
-import os
 import platform
 import secrets
 import shutil
@@ -38,6 +37,7 @@ from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.mesh.devtls import DevTls, ensure_dev_tls
+from services.runtime.cpus import usable_cpus
 from services.runtime.loop import run as run_on_service_loop
 from tests.bench.common import (
     TenantsService,
@@ -129,8 +129,7 @@ def _fmt_cpu(result: WrkResult) -> str:
 def report(args: argparse.Namespace, backend: str, runs: Sequence[WorkerRun]) -> None:
     print()
     print(f"== bench_edge  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"   {platform.node()}  {platform.machine()}  {cpus} vCPU  Python {platform.python_version()}")
+    print(f"   {platform.node()}  {platform.machine()}  {usable_cpus()} vCPU  Python {platform.python_version()}")
     print(f"   {load_note()}")
     print(
         f"   wrk HTTP/1.1 over TLS, {args.connections} connections, {args.threads} threads, "

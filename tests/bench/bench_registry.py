@@ -51,6 +51,7 @@ from tenantmesh.registry.v1 import registry_service_pb2 as pb
 from tenantmesh.registry.v1 import registry_service_pb2_grpc as pb_grpc
 
 from services.mesh.devtls import ensure_dev_tls
+from services.runtime.cpus import usable_cpus
 from services.runtime.heap import settle_after_startup
 from services.runtime.loop import run as run_on_service_loop
 from tests.bench.common import load_note, percentile, print_table, quiet_driver_notes, verdict
@@ -70,10 +71,6 @@ REGISTRY_ENV = {
     "TENANTMESH_REGISTRY_WATCH_KEEPALIVE_SECONDS": "30",
     "TENANTMESH_LOG_LEVEL": "warning",
 }
-
-
-def cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 # --------------------------------------------------------------------------- Envoy + wrk
@@ -325,7 +322,7 @@ def _row(result: WrkResult) -> str:
 def report(args: argparse.Namespace, edge: EdgeRun | None, fanout: FanoutRun | None) -> None:
     print()
     print(f"== bench_registry  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
-    print(f"   {host.node()}  {host.machine()}  {cpus()} vCPU  Python {host.python_version()}")
+    print(f"   {host.node()}  {host.machine()}  {usable_cpus()} vCPU  Python {host.python_version()}")
     print(f"   {load_note()}; now {os.getloadavg()[0]:.2f} (1 min)")
     print("   tenants + auth + registry in-process, token authentication, SQLite (aiosqlite, temp dir)")
     targets: list[tuple[str, str]] = []

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import platform
 import random
 import secrets
@@ -42,6 +41,7 @@ from alembic.script import ScriptDirectory
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
+from services.runtime.cpus import usable_cpus
 from services.runtime.db import DatabaseRouter, MigrationSet, upgrade_core
 from services.runtime.loop import run as run_on_service_loop
 from services.tenants.app import CORE_MIGRATIONS, TENANT_MIGRATIONS
@@ -394,7 +394,8 @@ def report(
     print()
     print(f"== bench_tenants  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}  run {names.run_id}")
     print(
-        f"   {platform.node()}  {platform.machine()}  {_cpus()} vCPU  Python {platform.python_version()}  {load_note()}"
+        f"   {platform.node()}  {platform.machine()}  {usable_cpus()} vCPU  "
+        f"Python {platform.python_version()}  {load_note()}"
     )
     print(f"   server {args.mysql_url.split('@')[-1]} ({server_version})  core db {names.core_db}")
     print()
@@ -494,10 +495,6 @@ def report(
 
 def _error(peaks: ConnectionPeaks) -> str:
     return f"  SAMPLER FAILED: {peaks.error}" if peaks.error else ""
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
 
 
 # --------------------------------------------------------------------------- main

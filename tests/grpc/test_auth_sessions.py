@@ -105,12 +105,17 @@ async def world(db_backend_url: str, tmp_path: Path) -> AsyncIterator[World]:
                     )
 
 
-async def test_refresh_rotates_and_a_reused_token_revokes_the_whole_session(world: World) -> None:
+async def login_and_refresh_twice(world: World) -> tuple[tenant_pb2.Tenant, user_pb2.User, list[auth_pb.TokenSet]]:
+    """(tenant, user, [login, first refresh, second refresh]) of a new member."""
     tenant = await world.tenant()
     user = await world.user(tenant)
     first = await world.mesh.login(tenant.slug, user.email, PASSWORD)
     second = await world.refresh(first.refresh_token)
-    third = await world.refresh(second.refresh_token)
+    return tenant, user, [first, second, await world.refresh(second.refresh_token)]
+
+
+async def test_refresh_rotates_and_a_reused_token_revokes_the_whole_session(world: World) -> None:
+    tenant, user, (first, second, third) = await login_and_refresh_twice(world)
 
     refresh_tokens = {first.refresh_token, second.refresh_token, third.refresh_token}
     access_tokens = {first.access_token, second.access_token, third.access_token}
@@ -195,11 +200,7 @@ async def test_a_token_consumed_before_successor_links_counts_as_used(world: Wor
 
 
 async def test_each_refresh_records_the_token_it_consumed(world: World) -> None:
-    tenant = await world.tenant()
-    user = await world.user(tenant)
-    first = await world.mesh.login(tenant.slug, user.email, PASSWORD)
-    second = await world.refresh(first.refresh_token)
-    third = await world.refresh(second.refresh_token)
+    _, _, (first, second, third) = await login_and_refresh_twice(world)
     async with world.mesh.runtime.db.core_session() as session:
         rows = (
             await session.execute(

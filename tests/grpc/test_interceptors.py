@@ -213,7 +213,6 @@ async def test_a_dependency_that_cannot_be_reached_is_unavailable_not_internal(
     # Retryable and expected when a service restarts: one warning line, no traceback.
     records = [r for r in caplog.records if r.name == "tenantmesh.errors"]
     assert [(r.levelno, r.exc_info) for r in records] == [(logging.WARNING, None)]
-    assert "UNAVAILABLE" in records[0].getMessage()
 
 
 async def test_a_dependency_that_answers_with_an_error_is_still_a_bug(

@@ -313,13 +313,7 @@ class DatabaseRouter:
 
         Commit is the caller's job; whatever is not committed is rolled back on exit.
         """
-        return self._core_transaction()
-
-    @asynccontextmanager
-    async def _core_transaction(self) -> AsyncIterator[AsyncConnection]:
-        self._check_open()
-        async with self._core_pinned.connect() as conn:
-            yield conn
+        return self._connection(self._core_pinned)
 
     def core_autocommit(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection on the core database whose every statement commits on its own.
@@ -328,23 +322,21 @@ class DatabaseRouter:
         nothing to roll back, since a statement either happened or did not. Never for
         two writes that must happen together.
         """
-        return self._core_autocommit_connection()
+        return self._connection(self._core_autocommit)
 
     @asynccontextmanager
-    async def _core_autocommit_connection(self) -> AsyncIterator[AsyncConnection]:
+    async def _connection(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         self._check_open()
-        async with self._core_autocommit.connect() as conn:
+        async with engine.connect() as conn:
             yield conn
 
     @asynccontextmanager
     async def _core_session(self) -> AsyncIterator[AsyncSession]:
         self._check_open()
-        bind = self._core_engine
-        if self._dialect == "mysql":
-            # Redundant with the URL's default database on a healthy connection; it makes ORM
-            # statements independent of connection state anyway, at no cost.
-            bind = bind.execution_options(schema_translate_map={None: self._core_db_name})
-        async with _session(bind) as session:
+        # On MySQL the pinned engine's schema translation is redundant with the URL's default
+        # database on a healthy connection; it makes ORM statements independent of connection
+        # state anyway, at no cost.
+        async with _session(self._core_pinned) as session:
             yield session
 
     @asynccontextmanager
