@@ -65,6 +65,28 @@ async def db_backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
         await mysql_execute(url, f"DROP DATABASE IF EXISTS `{url.database}`")
 
 
+@pytest.fixture(scope="session", autouse=True)
+async def drop_run_tenant_databases() -> AsyncIterator[None]:
+    """At the end of the run, drops every tenant database this run made on MariaDB (its own prefix)."""
+    yield
+    if not os.environ.get(MYSQL_URL_ENV):
+        return
+    from tests.support.mesh import RUN_TENANT_DB_PREFIX  # noqa: PLC0415 - keeps this module import-light
+
+    url = make_url(os.environ[MYSQL_URL_ENV])
+    engine = create_async_engine(url._replace(database=None), poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.exec_driver_sql(
+                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
+                (RUN_TENANT_DB_PREFIX.replace("_", "\\_") + "%",),
+            )
+            for (name,) in list(rows):
+                await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        await engine.dispose()
+
+
 REDIS_URL_ENV = "TEST_REDIS_URL"
 
 

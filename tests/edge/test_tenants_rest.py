@@ -70,7 +70,9 @@ async def create(world: RestWorld, name: str) -> dict[str, Any]:
 
 
 async def database_exists(world: RestWorld, name: str) -> bool:
-    return await world.mesh.runtime.db.tenant_database_exists(TenantDatabase("default", tenant_database_name(name)))
+    return await world.mesh.runtime.db.tenant_database_exists(
+        TenantDatabase("default", tenant_database_name(name, world.mesh.runtime.db.tenant_db_prefix))
+    )
 
 
 @pytest.mark.parametrize(

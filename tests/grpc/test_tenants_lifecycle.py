@@ -13,6 +13,7 @@ from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from tests.grpc.conftest import TenantWorld
 from tests.support.errors import assert_error
+from tests.support.mesh import RUN_TENANT_DB_PREFIX
 
 ACTIVE = tenant_pb2.TENANT_STATE_ACTIVE
 SUSPENDED = tenant_pb2.TENANT_STATE_SUSPENDED
@@ -48,7 +49,7 @@ async def test_create_provisions_an_active_tenant(world: TenantWorld) -> None:
     assert dict(tenant.labels) == {"env": "prod"}
     assert dict(tenant.settings) == {"theme": "dark"}
     assert tenant.database.server == "default"
-    assert tenant.database.database == "tenant_" + slug.replace("-", "_")
+    assert tenant.database.database == RUN_TENANT_DB_PREFIX + slug.replace("-", "_")
     assert [(s.name, s.state) for s in tenant.provisioning.steps] == [("database", DONE), ("tenants", DONE)]
     assert tenant.provisioning.steps[1].schema_version == "tenants_tenant_0001"
     assert tenant.provisioning.failure_reason == ""

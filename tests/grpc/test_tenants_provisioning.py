@@ -260,7 +260,9 @@ async def test_reconciler_adopts_the_database_of_a_crashed_attempt(world: Tenant
     # The worker created the database but died before recording the step.
     slug = world.slug("halfway")
     tenant_id = await stall_provisioning(world, slug)
-    await world.mesh.runtime.db.create_tenant_database(TenantDatabase("default", tenant_database_name(slug)))
+    await world.mesh.runtime.db.create_tenant_database(
+        TenantDatabase("default", tenant_database_name(slug, world.mesh.runtime.db.tenant_db_prefix))
+    )
     await set_row(world, tenant_id, lease_until=expired())
 
     assert await world.mesh.app.reconciler.reconcile_once() == 1
@@ -350,7 +352,7 @@ async def identity_of(world: TenantWorld, db: TenantDatabase) -> list[str]:
 
 async def test_database_of_another_tenant_is_never_taken_over(world: TenantWorld) -> None:
     slug = world.slug("squat")
-    db = TenantDatabase("default", tenant_database_name(slug))
+    db = TenantDatabase("default", tenant_database_name(slug, world.mesh.runtime.db.tenant_db_prefix))
     router = world.mesh.runtime.db
     owner = str(uuid.uuid4())
     await router.create_tenant_database(db)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,16 @@ from services.runtime.config import Settings, load_settings
 from services.runtime.interceptors.authentication import OpenAccessAuthenticator
 from services.tenants.app import TenantsApp
 
+# Every tenant database this test run creates starts with it, so runs sharing one MariaDB
+# server (CI next to a developer's run) never touch each other's databases, the platform
+# tenant's included; the session fixture in tests/conftest.py drops them all at the end.
+RUN_TENANT_DB_PREFIX = f"tm{uuid.uuid4().hex[:8]}_"
+
 
 def mesh_settings(database_url: str, data_dir: Path, **overrides: str) -> Settings:
     env: dict[str, str] = {
         "DATABASE_URL": database_url,
+        "TENANTMESH_TENANT_DB_PREFIX": RUN_TENANT_DB_PREFIX,
         "TENANTMESH_DATA_DIR": str(data_dir),
         "TENANTMESH_LOG_FORMAT": "text",
         # Tests drive the reconciler by hand; keep the background loop out of the way.

@@ -28,6 +28,8 @@ from typing import IO, Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.support.mesh import RUN_TENANT_DB_PREFIX
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Variables of the developer's shell that must not leak into a test's processes.
 _OWN_VARIABLES = ("DATABASE_URL", "REDIS_URL")
@@ -178,6 +180,7 @@ async def process_mesh(
     addresses = {"tenants": f"127.0.0.1:{free_port()}", "auth": f"127.0.0.1:{free_port()}"}
     base_env = {
         "DATABASE_URL": database_url,
+        "TENANTMESH_TENANT_DB_PREFIX": RUN_TENANT_DB_PREFIX,
         "REDIS_URL": redis_url,
         "TENANTMESH_TENANTS_ADDR": addresses["tenants"],
         "TENANTMESH_AUTH_ADDR": addresses["auth"],

@@ -142,7 +142,9 @@ class RegistryWorld:
         if self.backend != "mysql":
             return
         for slug in self.slugs:
-            await self.mesh.runtime.db.drop_tenant_database(TenantDatabase("default", tenant_database_name(slug)))
+            await self.mesh.runtime.db.drop_tenant_database(
+                TenantDatabase("default", tenant_database_name(slug, self.mesh.runtime.db.tenant_db_prefix))
+            )
 
 
 def struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
