@@ -1,7 +1,8 @@
 """Administration handlers: users, memberships, roles, service accounts and the audit log.
 
-Thin adapters between protobuf and the domain (:mod:`services.auth.accounts`,
-:mod:`services.auth.role_admin`). The runtime has enforced the access policy,
+Thin adapters between protobuf and the domain (:mod:`services.auth.users`,
+:mod:`services.auth.memberships`, :mod:`services.auth.service_accounts`,
+:mod:`services.auth.role_admin`, :mod:`services.auth.mfa_policy`). The runtime has enforced the access policy,
 the tenant and input validation before a handler runs; tenant-scoped handlers
 act on ``current_tenant()`` only, so nothing of another tenant is reachable.
 Every grant also passes PERMISSION_DENIED (PERMISSION_ESCALATION) when the
@@ -17,7 +18,6 @@ from tenantmesh.auth.v1 import admin_service_pb2 as pb
 from tenantmesh.auth.v1 import admin_service_pb2_grpc as pb_grpc
 
 from services.auth import audit
-from services.auth.accounts import Accounts
 from services.auth.convert import (
     audit_event_to_proto,
     membership_to_proto,
@@ -26,7 +26,11 @@ from services.auth.convert import (
     user_to_proto,
 )
 from services.auth.deps import AuthDeps
+from services.auth.memberships import Memberships
+from services.auth.mfa_policy import MfaPolicies, policy_to_proto
 from services.auth.role_admin import RoleAdmin
+from services.auth.service_accounts import ServiceAccounts
+from services.auth.users import Users
 from services.runtime.context import current_principal, current_tenant
 from services.runtime.db import DatabaseRouter
 from services.runtime.server import ServiceBinding
@@ -39,6 +43,7 @@ MEMBERSHIP_SERVICE = _SERVICES["MembershipService"].full_name
 ROLE_SERVICE = _SERVICES["RoleService"].full_name
 SERVICE_ACCOUNT_SERVICE = _SERVICES["ServiceAccountService"].full_name
 AUDIT_SERVICE = _SERVICES["AuditService"].full_name
+MFA_POLICY_SERVICE = _SERVICES["MfaPolicyService"].full_name
 
 
 def _tenant_id() -> str:
@@ -46,8 +51,8 @@ def _tenant_id() -> str:
 
 
 class UserServiceServicer(pb_grpc.UserServiceServicer):
-    def __init__(self, accounts: Accounts) -> None:
-        self._accounts = accounts
+    def __init__(self, users: Users) -> None:
+        self._accounts = users
 
     async def CreateUser(self, request: pb.CreateUserRequest, context: Context) -> pb.CreateUserResponse:
         """Permission auth.users.create. Reasons: USER_EMAIL_TAKEN, PASSWORD_TOO_WEAK, ROLE_NOT_FOUND,
@@ -72,7 +77,8 @@ class UserServiceServicer(pb_grpc.UserServiceServicer):
         return pb.ListUsersResponse(users=[user_to_proto(u) for u in page.users], next_page_token=page.next_page_token)
 
     async def UpdateUser(self, request: pb.UpdateUserRequest, context: Context) -> pb.UpdateUserResponse:
-        """Permission auth.users.update. Reasons: USER_NOT_FOUND, ETAG_MISMATCH, FIELD_INVALID."""
+        """Permission auth.users.update. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE, ETAG_MISMATCH,
+        FIELD_INVALID."""
         user = await self._accounts.update_user(
             _tenant_id(),
             request.user.user_id,
@@ -83,21 +89,28 @@ class UserServiceServicer(pb_grpc.UserServiceServicer):
         return pb.UpdateUserResponse(user=user_to_proto(user))
 
     async def DisableUser(self, request: pb.DisableUserRequest, context: Context) -> pb.DisableUserResponse:
-        """Permission auth.users.disable (platform administrators). Reasons: USER_NOT_FOUND.
+        """Permission auth.users.disable. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE.
         Revokes the user's tokens in every tenant."""
         user = await self._accounts.disable_user(_tenant_id(), request.user_id)
         return pb.DisableUserResponse(user=user_to_proto(user))
 
+    async def ResetUserMfa(self, request: pb.ResetUserMfaRequest, context: Context) -> pb.ResetUserMfaResponse:
+        """Permission auth.users.reset_mfa. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE. Audited;
+        revokes the user's tokens."""
+        user = await self._accounts.reset_mfa(_tenant_id(), request.user_id)
+        return pb.ResetUserMfaResponse(user=user_to_proto(user))
+
 
 class MembershipServiceServicer(pb_grpc.MembershipServiceServicer):
-    def __init__(self, accounts: Accounts) -> None:
-        self._accounts = accounts
+    def __init__(self, memberships: Memberships) -> None:
+        self._accounts = memberships
 
     async def AddMembership(self, request: pb.AddMembershipRequest, context: Context) -> pb.AddMembershipResponse:
-        """Permission auth.memberships.create. Reasons: USER_NOT_FOUND, MEMBERSHIP_EXISTS, ROLE_NOT_FOUND,
+        """Permission auth.memberships.create (platform administrators). Reasons: USER_NOT_FOUND,
+        MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN, PLATFORM_IDENTITY_NOT_JOINABLE, ROLE_NOT_FOUND,
         PERMISSION_ESCALATION."""
         member = await self._accounts.add_membership(
-            _tenant_id(), email=request.email, roles=list(request.roles), caller=current_principal()
+            _tenant_id(), user_id=request.user_id, roles=list(request.roles), caller=current_principal()
         )
         return pb.AddMembershipResponse(membership=membership_to_proto(member))
 
@@ -114,12 +127,14 @@ class MembershipServiceServicer(pb_grpc.MembershipServiceServicer):
         self, request: pb.UpdateMembershipRequest, context: Context
     ) -> pb.UpdateMembershipResponse:
         """Permission auth.memberships.update. Reasons: MEMBERSHIP_NOT_FOUND, ETAG_MISMATCH, ROLE_NOT_FOUND,
-        PERMISSION_ESCALATION. Revokes the member's tokens in the tenant."""
+        PERMISSION_ESCALATION, FIELD_INVALID. A change of roles revokes the member's tokens in the tenant."""
         member = await self._accounts.update_membership(
             _tenant_id(),
             request.membership.user_id,
             etag=request.membership.etag,
             roles=list(request.membership.roles),
+            title=request.membership.title,
+            mask=list(request.update_mask.paths),
             caller=current_principal(),
         )
         return pb.UpdateMembershipResponse(membership=membership_to_proto(member))
@@ -127,8 +142,8 @@ class MembershipServiceServicer(pb_grpc.MembershipServiceServicer):
     async def RemoveMembership(
         self, request: pb.RemoveMembershipRequest, context: Context
     ) -> pb.RemoveMembershipResponse:
-        """Permission auth.memberships.delete. Reasons: MEMBERSHIP_NOT_FOUND. Revokes the member's tokens
-        in the tenant."""
+        """Permission auth.memberships.delete. Reasons: MEMBERSHIP_NOT_FOUND, HOME_MEMBERSHIP. Revokes the
+        member's tokens in the tenant."""
         await self._accounts.remove_membership(_tenant_id(), request.user_id)
         return pb.RemoveMembershipResponse()
 
@@ -179,7 +194,7 @@ class RoleServiceServicer(pb_grpc.RoleServiceServicer):
 
 
 class ServiceAccountServiceServicer(pb_grpc.ServiceAccountServiceServicer):
-    def __init__(self, accounts: Accounts) -> None:
+    def __init__(self, accounts: ServiceAccounts) -> None:
         self._accounts = accounts
 
     async def CreateServiceAccount(
@@ -249,14 +264,33 @@ class AuditServiceServicer(pb_grpc.AuditServiceServicer):
         )
 
 
+class MfaPolicyServiceServicer(pb_grpc.MfaPolicyServiceServicer):
+    def __init__(self, policies: MfaPolicies) -> None:
+        self._policies = policies
+
+    async def GetMfaPolicy(self, request: pb.GetMfaPolicyRequest, context: Context) -> pb.GetMfaPolicyResponse:
+        """Permission auth.mfa_policy.get."""
+        return pb.GetMfaPolicyResponse(policy=policy_to_proto(await self._policies.get(_tenant_id())))
+
+    async def UpdateMfaPolicy(self, request: pb.UpdateMfaPolicyRequest, context: Context) -> pb.UpdateMfaPolicyResponse:
+        """Permission auth.mfa_policy.update. Reasons: ROLE_NOT_FOUND, ETAG_MISMATCH."""
+        policy = await self._policies.update(
+            _tenant_id(),
+            require_all=request.policy.require_all,
+            roles=list(request.policy.required_roles),
+            etag=request.policy.etag,
+        )
+        return pb.UpdateMfaPolicyResponse(policy=policy_to_proto(policy))
+
+
 def admin_bindings(deps: AuthDeps) -> list[ServiceBinding]:
-    """The five administration services, ready for ``create_server``."""
-    accounts = Accounts(deps)
-    users = UserServiceServicer(accounts)
-    memberships = MembershipServiceServicer(accounts)
+    """The administration services, ready for ``create_server``."""
+    users = UserServiceServicer(Users(deps))
+    memberships = MembershipServiceServicer(Memberships(deps))
     roles = RoleServiceServicer(RoleAdmin(deps))
-    service_accounts = ServiceAccountServiceServicer(accounts)
+    service_accounts = ServiceAccountServiceServicer(ServiceAccounts(deps))
     audit_log = AuditServiceServicer(deps.db)
+    mfa_policy = MfaPolicyServiceServicer(MfaPolicies(deps))
     return [
         ServiceBinding(USER_SERVICE, lambda server: pb_grpc.add_UserServiceServicer_to_server(users, server)),
         ServiceBinding(
@@ -268,4 +302,7 @@ def admin_bindings(deps: AuthDeps) -> list[ServiceBinding]:
             lambda server: pb_grpc.add_ServiceAccountServiceServicer_to_server(service_accounts, server),
         ),
         ServiceBinding(AUDIT_SERVICE, lambda server: pb_grpc.add_AuditServiceServicer_to_server(audit_log, server)),
+        ServiceBinding(
+            MFA_POLICY_SERVICE, lambda server: pb_grpc.add_MfaPolicyServiceServicer_to_server(mfa_policy, server)
+        ),
     ]

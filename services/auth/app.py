@@ -11,10 +11,11 @@ from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, auth_s
 from services.auth import passwords
 from services.auth.admin_servicers import admin_bindings
 from services.auth.audit import TenantLifecycleAuditor
-from services.auth.auth_servicer import AuthServicer, SigningKeyServicer
+from services.auth.auth_servicer import AuthServicer, MfaServicer, SigningKeyServicer
 from services.auth.bootstrap import BootstrapResult, bootstrap
 from services.auth.deps import AuthDeps
 from services.auth.keys import KeyEncryption, SigningKeyStore
+from services.auth.mfa import SecondFactor
 from services.auth.permissions import built_in_roles, grantable
 from services.auth.profiles import UserProfiles
 from services.auth.revocation import OutboxTarget, Revoker
@@ -34,6 +35,7 @@ CORE_MIGRATIONS = MigrationSet(service=SERVICE, scope="core", directory=Path(__f
 
 
 AUTH_SERVICE = auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
+MFA_SERVICE = auth_service_pb2.DESCRIPTOR.services_by_name["MfaService"].full_name
 SIGNING_KEY_SERVICE = admin_service_pb2.DESCRIPTOR.services_by_name["SigningKeyService"].full_name
 # Modules whose services' permissions the built-in roles are derived from.
 PLATFORM_API_MODULES = (
@@ -61,9 +63,10 @@ class AuthApp:
         self.settings = settings or load_auth_settings(runtime.settings.data_dir, runtime.settings.environment)
         passwords.set_hashing_threads(self.settings.hashing_threads)
         policies = platform_policies()
+        encryption = KeyEncryption(self.settings.key_encryption_key)
         self.keys = SigningKeyStore(
             runtime.db,
-            KeyEncryption(self.settings.key_encryption_key),
+            encryption,
             self.settings.access_token_ttl_seconds,
             self.settings.signing_key_activation_delay_seconds,
         )
@@ -82,6 +85,7 @@ class AuthApp:
             roles=RoleCatalog(built_in_roles(policies), grantable(policies)),
             profiles=UserProfiles(runtime.db),
         )
+        self.second_factor = SecondFactor(runtime.db, encryption)
         remote = RemoteTenantDirectory(runtime.channel("tenants"), runtime.credentials)
         self._directory = CachedTenantDirectory(remote, runtime.settings.tenant_cache_ttl_seconds, runtime.events)
         self.sessions = SessionManager(
@@ -90,6 +94,7 @@ class AuthApp:
             TokenIssuer(self.keys, self.settings.access_token_ttl_seconds),
             self._directory,
             LoginThrottle(ThrottlePolicy(self.settings.login_lock_seconds, self.settings.login_max_lock_seconds)),
+            self.second_factor,
         )
         self.bootstrap_result: BootstrapResult | None = None
         # A group subscription: one auth process writes each entry, once.
@@ -98,9 +103,13 @@ class AuthApp:
     def bindings(self) -> Sequence[ServiceBinding]:
         auth = AuthServicer(self.sessions, self.keys, self.deps.profiles)
         keys = SigningKeyServicer(self.keys, self._runtime.jwks)
+        mfa = MfaServicer(self.second_factor)
         return [
             ServiceBinding(
                 AUTH_SERVICE, lambda server: auth_service_pb2_grpc.add_AuthServiceServicer_to_server(auth, server)
+            ),
+            ServiceBinding(
+                MFA_SERVICE, lambda server: auth_service_pb2_grpc.add_MfaServiceServicer_to_server(mfa, server)
             ),
             ServiceBinding(
                 SIGNING_KEY_SERVICE,

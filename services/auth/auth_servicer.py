@@ -12,10 +12,13 @@ from tenantmesh.auth.v1 import auth_service_pb2 as pb
 from tenantmesh.auth.v1 import auth_service_pb2_grpc as pb_grpc
 
 from services.auth.keys import SigningKeyStore
+from services.auth.mfa import Enrolment, SecondFactor
 from services.auth.profiles import UserProfiles
-from services.auth.sessions import SessionManager, Tokens
+from services.auth.sessions import Challenge, SessionManager, Tokens
 from services.runtime.auth.verifier import JwksCache
-from services.runtime.context import current_principal
+from services.runtime.context import Principal, current_principal
+from services.runtime.errors import NotFound
+from services.runtime.proto_values import timestamp
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -32,6 +35,10 @@ def token_set(tokens: Tokens) -> pb.TokenSet:
     )
 
 
+def totp_secret(enrolment: Enrolment) -> pb.TotpSecret:
+    return pb.TotpSecret(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
+
+
 class AuthServicer(pb_grpc.AuthServiceServicer):
     def __init__(self, sessions: SessionManager, keys: SigningKeyStore, profiles: UserProfiles) -> None:
         self._sessions = sessions
@@ -39,9 +46,33 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
         self._profiles = profiles
 
     async def Login(self, request: pb.LoginRequest, context: Context) -> pb.LoginResponse:
-        """Public. Reasons: INVALID_CREDENTIALS, LOGIN_LOCKED."""
-        tokens = await self._sessions.login(request.tenant, request.email, request.password)
-        return pb.LoginResponse(tokens=token_set(tokens))
+        """Public. Tokens, or an MFA challenge. Reasons: INVALID_CREDENTIALS, LOGIN_LOCKED."""
+        result = await self._sessions.login(request.tenant, request.email, request.password)
+        if isinstance(result, Challenge):
+            return pb.LoginResponse(
+                mfa_challenge=pb.MfaChallenge(
+                    challenge_token=result.token,
+                    expire_time=timestamp(result.expire_time),
+                    enrolment_required=result.enrolment_required,
+                )
+            )
+        return pb.LoginResponse(tokens=token_set(result))
+
+    async def BeginChallengeEnrolment(
+        self, request: pb.BeginChallengeEnrolmentRequest, context: Context
+    ) -> pb.BeginChallengeEnrolmentResponse:
+        """Public. Reasons: MFA_CHALLENGE_INVALID, MFA_ALREADY_ENROLLED."""
+        enrolment = await self._sessions.begin_challenge_enrolment(request.challenge_token)
+        return pb.BeginChallengeEnrolmentResponse(totp=totp_secret(enrolment))
+
+    async def CompleteMfaChallenge(
+        self, request: pb.CompleteMfaChallengeRequest, context: Context
+    ) -> pb.CompleteMfaChallengeResponse:
+        """Public. Reasons: MFA_CHALLENGE_INVALID, MFA_CODE_INVALID, LOGIN_LOCKED."""
+        completed = await self._sessions.complete_challenge(request.challenge_token, request.code)
+        return pb.CompleteMfaChallengeResponse(
+            tokens=token_set(completed.tokens), recovery_codes=completed.recovery_codes
+        )
 
     async def Refresh(self, request: pb.RefreshRequest, context: Context) -> pb.RefreshResponse:
         """Public. Reasons: REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED."""
@@ -53,7 +84,7 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
         return pb.LogoutResponse()
 
     async def SwitchTenant(self, request: pb.SwitchTenantRequest, context: Context) -> pb.SwitchTenantResponse:
-        """Permission auth.self. Reasons: NOT_A_MEMBER."""
+        """Permission auth.self. Reasons: NOT_A_MEMBER, MFA_ENROLMENT_REQUIRED."""
         tokens = await self._sessions.switch_tenant(current_principal(), request.tenant)
         return pb.SwitchTenantResponse(tokens=token_set(tokens))
 
@@ -89,6 +120,51 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
     async def GetJwks(self, request: pb.GetJwksRequest, context: Context) -> pb.GetJwksResponse:
         """Public."""
         return pb.GetJwksResponse(keys=[pb.Jwk(**key) for key in await self._keys.jwks()])
+
+
+def _own_user(principal: Principal) -> tuple[str, str]:
+    """(user id, tenant id) of a user's token; service accounts have no second factor."""
+    kind, _, user_id = principal.subject.partition(":")
+    if kind != "user":
+        raise NotFound("only users have a second factor", reason="USER_NOT_FOUND")
+    return user_id, principal.tenant_id or ""
+
+
+class MfaServicer(pb_grpc.MfaServiceServicer):
+    """The caller's own second factor."""
+
+    def __init__(self, second_factor: SecondFactor) -> None:
+        self._mfa = second_factor
+
+    async def GetMfaStatus(self, request: pb.GetMfaStatusRequest, context: Context) -> pb.GetMfaStatusResponse:
+        """Permission auth.self. Reasons: USER_NOT_FOUND (service accounts)."""
+        user_id, _ = _own_user(current_principal())
+        status = await self._mfa.status(user_id)
+        return pb.GetMfaStatusResponse(totp_enabled=status.totp_enabled, recovery_codes_left=status.recovery_codes_left)
+
+    async def EnrolTotp(self, request: pb.EnrolTotpRequest, context: Context) -> pb.EnrolTotpResponse:
+        """Permission auth.self. Reasons: MFA_ALREADY_ENROLLED, USER_NOT_FOUND."""
+        user_id, tenant_id = _own_user(current_principal())
+        return pb.EnrolTotpResponse(totp=totp_secret(await self._mfa.enrol(user_id, tenant_id)))
+
+    async def ConfirmTotp(self, request: pb.ConfirmTotpRequest, context: Context) -> pb.ConfirmTotpResponse:
+        """Permission auth.self. Reasons: MFA_NOT_ENROLLING, MFA_CODE_INVALID, USER_NOT_FOUND."""
+        user_id, tenant_id = _own_user(current_principal())
+        return pb.ConfirmTotpResponse(recovery_codes=await self._mfa.confirm(user_id, tenant_id, request.code))
+
+    async def DisableTotp(self, request: pb.DisableTotpRequest, context: Context) -> pb.DisableTotpResponse:
+        """Permission auth.self. Reasons: MFA_NOT_ENROLLED, MFA_CODE_INVALID, USER_NOT_FOUND."""
+        user_id, tenant_id = _own_user(current_principal())
+        await self._mfa.disable(user_id, tenant_id, request.code)
+        return pb.DisableTotpResponse()
+
+    async def RegenerateRecoveryCodes(
+        self, request: pb.RegenerateRecoveryCodesRequest, context: Context
+    ) -> pb.RegenerateRecoveryCodesResponse:
+        """Permission auth.self. Reasons: MFA_NOT_ENROLLED, MFA_CODE_INVALID, USER_NOT_FOUND."""
+        user_id, tenant_id = _own_user(current_principal())
+        codes = await self._mfa.regenerate(user_id, tenant_id, request.code)
+        return pb.RegenerateRecoveryCodesResponse(recovery_codes=codes)
 
 
 class SigningKeyServicer(admin_service_pb2_grpc.SigningKeyServiceServicer):

@@ -69,7 +69,11 @@ async def _bootstrap(
     now = utcnow()
     async with db.core_session() as session:
         admin = (
-            await session.execute(select(UserRow).where(UserRow.email == settings.admin_email))
+            await session.execute(
+                select(UserRow).where(
+                    UserRow.home_tenant_id == PLATFORM_TENANT_ID, UserRow.email == settings.admin_email
+                )
+            )
         ).scalar_one_or_none()
         if admin is None:
             password = settings.admin_password
@@ -77,7 +81,10 @@ async def _bootstrap(
                 password = generated_password = secrets.token_urlsafe(18)
             admin = UserRow(
                 user_id=uuid7(),
+                home_tenant_id=PLATFORM_TENANT_ID,
                 email=settings.admin_email,
+                email_verified=True,
+                pending_email="",
                 display_name="Platform administrator",
                 password_hash=await hash_password(password),
                 disabled=False,
@@ -90,7 +97,9 @@ async def _bootstrap(
                 MembershipRow(
                     tenant_id=PLATFORM_TENANT_ID,
                     user_id=admin.user_id,
+                    email=settings.admin_email,
                     roles_json=json.dumps([PLATFORM_ADMIN]),
+                    title="",
                     revision=1,
                     create_time=now,
                 )

@@ -6,13 +6,15 @@ import json
 
 from tenantmesh.auth.v1 import user_pb2
 
-from services.auth.accounts import Member, roles_of
-from services.auth.models import AuditEventRow, ServiceAccountRow, UserRow
+from services.auth.identities import Member, TenantUser, roles_of
+from services.auth.models import AuditEventRow, ServiceAccountRow
 from services.auth.role_admin import RoleView
 from services.runtime.proto_values import etag_of, timestamp
 
 
-def user_to_proto(row: UserRow) -> user_pb2.User:
+def user_to_proto(view: TenantUser) -> user_pb2.User:
+    """A user as the viewing tenant sees it; which tenant owns an external identity is not shown."""
+    row = view.user
     return user_pb2.User(
         user_id=row.user_id,
         email=row.email,
@@ -21,6 +23,8 @@ def user_to_proto(row: UserRow) -> user_pb2.User:
         create_time=timestamp(row.create_time),
         update_time=timestamp(row.update_time),
         etag=etag_of(row.revision),
+        external=view.external,
+        email_verified=row.email_verified,
     )
 
 
@@ -28,11 +32,12 @@ def membership_to_proto(member: Member) -> user_pb2.Membership:
     row = member.membership
     return user_pb2.Membership(
         user_id=row.user_id,
-        email=member.email,
+        email=row.email,
         tenant_id=row.tenant_id,
         roles=roles_of(row),
         create_time=timestamp(row.create_time),
         etag=etag_of(row.revision),
+        title=row.title,
     )
 
 

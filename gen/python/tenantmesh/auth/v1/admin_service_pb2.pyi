@@ -84,13 +84,27 @@ class DisableUserResponse(_message.Message):
     user: _user_pb2.User
     def __init__(self, user: _Optional[_Union[_user_pb2.User, _Mapping]] = ...) -> None: ...
 
+class ResetUserMfaRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class ResetUserMfaResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: _user_pb2.User
+    def __init__(self, user: _Optional[_Union[_user_pb2.User, _Mapping]] = ...) -> None: ...
+
 class AddMembershipRequest(_message.Message):
-    __slots__ = ("email", "roles")
+    __slots__ = ("email", "user_id", "roles")
     EMAIL_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
     email: str
+    user_id: str
     roles: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, email: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, email: _Optional[str] = ..., user_id: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AddMembershipResponse(_message.Message):
     __slots__ = ("membership",)
@@ -115,10 +129,12 @@ class ListMembershipsResponse(_message.Message):
     def __init__(self, memberships: _Optional[_Iterable[_Union[_user_pb2.Membership, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UpdateMembershipRequest(_message.Message):
-    __slots__ = ("membership",)
+    __slots__ = ("membership", "update_mask")
     MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     membership: _user_pb2.Membership
-    def __init__(self, membership: _Optional[_Union[_user_pb2.Membership, _Mapping]] = ...) -> None: ...
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, membership: _Optional[_Union[_user_pb2.Membership, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class UpdateMembershipResponse(_message.Message):
     __slots__ = ("membership",)
@@ -277,3 +293,35 @@ class RotateSigningKeyResponse(_message.Message):
     kid: str
     published_kids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, kid: _Optional[str] = ..., published_kids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MfaPolicy(_message.Message):
+    __slots__ = ("require_all", "required_roles", "etag")
+    REQUIRE_ALL_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_ROLES_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    require_all: bool
+    required_roles: _containers.RepeatedScalarFieldContainer[str]
+    etag: str
+    def __init__(self, require_all: _Optional[bool] = ..., required_roles: _Optional[_Iterable[str]] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class GetMfaPolicyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetMfaPolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: MfaPolicy
+    def __init__(self, policy: _Optional[_Union[MfaPolicy, _Mapping]] = ...) -> None: ...
+
+class UpdateMfaPolicyRequest(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: MfaPolicy
+    def __init__(self, policy: _Optional[_Union[MfaPolicy, _Mapping]] = ...) -> None: ...
+
+class UpdateMfaPolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: MfaPolicy
+    def __init__(self, policy: _Optional[_Union[MfaPolicy, _Mapping]] = ...) -> None: ...

@@ -27,8 +27,11 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class UserServiceStub:
-    """Users of a tenant, for its administrators. A user is created platform-wide
-    and made a member of the calling tenant in one step.
+    """Users of a tenant, for its administrators. CreateUser makes an identity
+    homed in the calling tenant (and its membership there); identity fields
+    change only through the home tenant (FAILED_PRECONDITION
+    USER_MANAGED_ELSEWHERE elsewhere). No answer depends on what exists in
+    another tenant.
 
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
@@ -40,26 +43,38 @@ class UserServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> UserServiceAsyncStub: ...
     CreateUser: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.CreateUserRequest, _admin_service_pb2.CreateUserResponse]
-    """Creates a user with a first password and makes them a member of the
-    tenant with the given roles. Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN),
-    INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
+    """Creates a user homed in the tenant with a first password and makes them
+    a member with the given roles. Only the tenant's own members are
+    consulted: an address used in another tenant makes a separate identity.
+    Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN: a member of this tenant uses
+    it), INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
     """
     GetUser: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.GetUserRequest, _admin_service_pb2.GetUserResponse]
     """Returns a member of the tenant. Errors: NOT_FOUND (USER_NOT_FOUND)."""
     ListUsers: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListUsersRequest, _admin_service_pb2.ListUsersResponse]
     """Lists the tenant's members as users, in creation order."""
     UpdateUser: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateUserRequest, _admin_service_pb2.UpdateUserResponse]
-    """Updates a member's display name. Errors: NOT_FOUND (USER_NOT_FOUND), ABORTED (ETAG_MISMATCH)."""
+    """Updates the display name of a user homed in the tenant. Errors: NOT_FOUND
+    (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE), ABORTED (ETAG_MISMATCH).
+    """
     DisableUser: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.DisableUserRequest, _admin_service_pb2.DisableUserResponse]
-    """Disables a user platform-wide: no more logins, every session revoked.
-    Held by platform administrators; tenant administrators remove memberships.
-    Errors: NOT_FOUND (USER_NOT_FOUND).
+    """Disables a user homed in the tenant: no more logins anywhere, every
+    session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+    (USER_MANAGED_ELSEWHERE).
+    """
+    ResetUserMfa: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ResetUserMfaRequest, _admin_service_pb2.ResetUserMfaResponse]
+    """Removes the second factor of a user homed in the tenant (a lost device and
+    lost recovery codes); audited, and the user's sessions are revoked.
+    Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE).
     """
 
 @_typing.type_check_only
 class UserServiceAsyncStub(UserServiceStub):
-    """Users of a tenant, for its administrators. A user is created platform-wide
-    and made a member of the calling tenant in one step.
+    """Users of a tenant, for its administrators. CreateUser makes an identity
+    homed in the calling tenant (and its membership there); identity fields
+    change only through the home tenant (FAILED_PRECONDITION
+    USER_MANAGED_ELSEWHERE elsewhere). No answer depends on what exists in
+    another tenant.
 
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
@@ -68,25 +83,37 @@ class UserServiceAsyncStub(UserServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateUser: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.CreateUserRequest, _admin_service_pb2.CreateUserResponse]  # type: ignore[assignment]
-    """Creates a user with a first password and makes them a member of the
-    tenant with the given roles. Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN),
-    INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
+    """Creates a user homed in the tenant with a first password and makes them
+    a member with the given roles. Only the tenant's own members are
+    consulted: an address used in another tenant makes a separate identity.
+    Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN: a member of this tenant uses
+    it), INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
     """
     GetUser: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.GetUserRequest, _admin_service_pb2.GetUserResponse]  # type: ignore[assignment]
     """Returns a member of the tenant. Errors: NOT_FOUND (USER_NOT_FOUND)."""
     ListUsers: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListUsersRequest, _admin_service_pb2.ListUsersResponse]  # type: ignore[assignment]
     """Lists the tenant's members as users, in creation order."""
     UpdateUser: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateUserRequest, _admin_service_pb2.UpdateUserResponse]  # type: ignore[assignment]
-    """Updates a member's display name. Errors: NOT_FOUND (USER_NOT_FOUND), ABORTED (ETAG_MISMATCH)."""
+    """Updates the display name of a user homed in the tenant. Errors: NOT_FOUND
+    (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE), ABORTED (ETAG_MISMATCH).
+    """
     DisableUser: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.DisableUserRequest, _admin_service_pb2.DisableUserResponse]  # type: ignore[assignment]
-    """Disables a user platform-wide: no more logins, every session revoked.
-    Held by platform administrators; tenant administrators remove memberships.
-    Errors: NOT_FOUND (USER_NOT_FOUND).
+    """Disables a user homed in the tenant: no more logins anywhere, every
+    session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+    (USER_MANAGED_ELSEWHERE).
+    """
+    ResetUserMfa: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ResetUserMfaRequest, _admin_service_pb2.ResetUserMfaResponse]  # type: ignore[assignment]
+    """Removes the second factor of a user homed in the tenant (a lost device and
+    lost recovery codes); audited, and the user's sessions are revoked.
+    Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE).
     """
 
 class UserServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Users of a tenant, for its administrators. A user is created platform-wide
-    and made a member of the calling tenant in one step.
+    """Users of a tenant, for its administrators. CreateUser makes an identity
+    homed in the calling tenant (and its membership there); identity fields
+    change only through the home tenant (FAILED_PRECONDITION
+    USER_MANAGED_ELSEWHERE elsewhere). No answer depends on what exists in
+    another tenant.
 
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
@@ -99,9 +126,11 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.CreateUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.CreateUserResponse, _abc.Awaitable[_admin_service_pb2.CreateUserResponse]]:
-        """Creates a user with a first password and makes them a member of the
-        tenant with the given roles. Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN),
-        INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
+        """Creates a user homed in the tenant with a first password and makes them
+        a member with the given roles. Only the tenant's own members are
+        consulted: an address used in another tenant makes a separate identity.
+        Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN: a member of this tenant uses
+        it), INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
         """
 
     @_abc_1.abstractmethod
@@ -126,7 +155,9 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.UpdateUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.UpdateUserResponse, _abc.Awaitable[_admin_service_pb2.UpdateUserResponse]]:
-        """Updates a member's display name. Errors: NOT_FOUND (USER_NOT_FOUND), ABORTED (ETAG_MISMATCH)."""
+        """Updates the display name of a user homed in the tenant. Errors: NOT_FOUND
+        (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE), ABORTED (ETAG_MISMATCH).
+        """
 
     @_abc_1.abstractmethod
     def DisableUser(
@@ -134,16 +165,28 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.DisableUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.DisableUserResponse, _abc.Awaitable[_admin_service_pb2.DisableUserResponse]]:
-        """Disables a user platform-wide: no more logins, every session revoked.
-        Held by platform administrators; tenant administrators remove memberships.
-        Errors: NOT_FOUND (USER_NOT_FOUND).
+        """Disables a user homed in the tenant: no more logins anywhere, every
+        session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+        (USER_MANAGED_ELSEWHERE).
+        """
+
+    @_abc_1.abstractmethod
+    def ResetUserMfa(
+        self,
+        request: _admin_service_pb2.ResetUserMfaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.ResetUserMfaResponse, _abc.Awaitable[_admin_service_pb2.ResetUserMfaResponse]]:
+        """Removes the second factor of a user homed in the tenant (a lost device and
+        lost recovery codes); audited, and the user's sessions are revoked.
+        Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE).
         """
 
 def add_UserServiceServicer_to_server(servicer: UserServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class MembershipServiceStub:
-    """Who belongs to a tenant, with which roles. Changing or removing a
-    membership revokes the member's sessions in that tenant.
+    """Who belongs to a tenant, with which roles and tenant-local profile.
+    Changing roles or removing a membership revokes the member's sessions in
+    that tenant. People join a tenant by accepting an invitation.
     """
 
     @_typing.overload
@@ -151,41 +194,57 @@ class MembershipServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> MembershipServiceAsyncStub: ...
     AddMembership: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.AddMembershipRequest, _admin_service_pb2.AddMembershipResponse]
-    """Makes an existing user a member of the tenant. Errors: NOT_FOUND
-    (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+    """A platform administrator's explicit grant of a membership to an existing
+    identity (audited in the tenant); no tenant role holds this permission.
+    Operators' own identities never join a tenant. Errors: NOT_FOUND
+    (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN),
+    FAILED_PRECONDITION (PLATFORM_IDENTITY_NOT_JOINABLE), INVALID_ARGUMENT (ROLE_NOT_FOUND).
     """
     ListMemberships: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListMembershipsRequest, _admin_service_pb2.ListMembershipsResponse]
     """Lists the tenant's memberships."""
     UpdateMembership: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateMembershipRequest, _admin_service_pb2.UpdateMembershipResponse]
-    """Replaces a member's roles. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
-    ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+    """Replaces a member's roles and/or tenant-local title (update_mask; empty
+    means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), ABORTED
+    (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
     """
     RemoveMembership: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RemoveMembershipRequest, _admin_service_pb2.RemoveMembershipResponse]
-    """Removes a user from the tenant. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND)."""
+    """Removes a user from the tenant. A user's home membership stays (disable
+    the user instead). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
+    FAILED_PRECONDITION (HOME_MEMBERSHIP).
+    """
 
 @_typing.type_check_only
 class MembershipServiceAsyncStub(MembershipServiceStub):
-    """Who belongs to a tenant, with which roles. Changing or removing a
-    membership revokes the member's sessions in that tenant.
+    """Who belongs to a tenant, with which roles and tenant-local profile.
+    Changing roles or removing a membership revokes the member's sessions in
+    that tenant. People join a tenant by accepting an invitation.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     AddMembership: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.AddMembershipRequest, _admin_service_pb2.AddMembershipResponse]  # type: ignore[assignment]
-    """Makes an existing user a member of the tenant. Errors: NOT_FOUND
-    (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+    """A platform administrator's explicit grant of a membership to an existing
+    identity (audited in the tenant); no tenant role holds this permission.
+    Operators' own identities never join a tenant. Errors: NOT_FOUND
+    (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN),
+    FAILED_PRECONDITION (PLATFORM_IDENTITY_NOT_JOINABLE), INVALID_ARGUMENT (ROLE_NOT_FOUND).
     """
     ListMemberships: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListMembershipsRequest, _admin_service_pb2.ListMembershipsResponse]  # type: ignore[assignment]
     """Lists the tenant's memberships."""
     UpdateMembership: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateMembershipRequest, _admin_service_pb2.UpdateMembershipResponse]  # type: ignore[assignment]
-    """Replaces a member's roles. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
-    ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+    """Replaces a member's roles and/or tenant-local title (update_mask; empty
+    means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), ABORTED
+    (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
     """
     RemoveMembership: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RemoveMembershipRequest, _admin_service_pb2.RemoveMembershipResponse]  # type: ignore[assignment]
-    """Removes a user from the tenant. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND)."""
+    """Removes a user from the tenant. A user's home membership stays (disable
+    the user instead). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
+    FAILED_PRECONDITION (HOME_MEMBERSHIP).
+    """
 
 class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Who belongs to a tenant, with which roles. Changing or removing a
-    membership revokes the member's sessions in that tenant.
+    """Who belongs to a tenant, with which roles and tenant-local profile.
+    Changing roles or removing a membership revokes the member's sessions in
+    that tenant. People join a tenant by accepting an invitation.
     """
 
     @_abc_1.abstractmethod
@@ -194,8 +253,11 @@ class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.AddMembershipRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.AddMembershipResponse, _abc.Awaitable[_admin_service_pb2.AddMembershipResponse]]:
-        """Makes an existing user a member of the tenant. Errors: NOT_FOUND
-        (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+        """A platform administrator's explicit grant of a membership to an existing
+        identity (audited in the tenant); no tenant role holds this permission.
+        Operators' own identities never join a tenant. Errors: NOT_FOUND
+        (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN),
+        FAILED_PRECONDITION (PLATFORM_IDENTITY_NOT_JOINABLE), INVALID_ARGUMENT (ROLE_NOT_FOUND).
         """
 
     @_abc_1.abstractmethod
@@ -212,8 +274,9 @@ class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.UpdateMembershipRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.UpdateMembershipResponse, _abc.Awaitable[_admin_service_pb2.UpdateMembershipResponse]]:
-        """Replaces a member's roles. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
-        ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+        """Replaces a member's roles and/or tenant-local title (update_mask; empty
+        means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), ABORTED
+        (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
         """
 
     @_abc_1.abstractmethod
@@ -222,7 +285,10 @@ class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.RemoveMembershipRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.RemoveMembershipResponse, _abc.Awaitable[_admin_service_pb2.RemoveMembershipResponse]]:
-        """Removes a user from the tenant. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND)."""
+        """Removes a user from the tenant. A user's home membership stays (disable
+        the user instead). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
+        FAILED_PRECONDITION (HOME_MEMBERSHIP).
+        """
 
 def add_MembershipServiceServicer_to_server(servicer: MembershipServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
@@ -481,3 +547,58 @@ class SigningKeyServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
 def add_SigningKeyServiceServicer_to_server(servicer: SigningKeyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class MfaPolicyServiceStub:
+    """When a tenant requires a second factor at login. A member covered by the
+    policy who has none enrols during the login that needs it.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> MfaPolicyServiceAsyncStub: ...
+    GetMfaPolicy: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.GetMfaPolicyRequest, _admin_service_pb2.GetMfaPolicyResponse]
+    """The tenant's policy (nothing required until one is set)."""
+    UpdateMfaPolicy: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateMfaPolicyRequest, _admin_service_pb2.UpdateMfaPolicyResponse]
+    """Replaces the tenant's policy. Errors: INVALID_ARGUMENT (ROLE_NOT_FOUND),
+    ABORTED (ETAG_MISMATCH).
+    """
+
+@_typing.type_check_only
+class MfaPolicyServiceAsyncStub(MfaPolicyServiceStub):
+    """When a tenant requires a second factor at login. A member covered by the
+    policy who has none enrols during the login that needs it.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetMfaPolicy: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.GetMfaPolicyRequest, _admin_service_pb2.GetMfaPolicyResponse]  # type: ignore[assignment]
+    """The tenant's policy (nothing required until one is set)."""
+    UpdateMfaPolicy: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateMfaPolicyRequest, _admin_service_pb2.UpdateMfaPolicyResponse]  # type: ignore[assignment]
+    """Replaces the tenant's policy. Errors: INVALID_ARGUMENT (ROLE_NOT_FOUND),
+    ABORTED (ETAG_MISMATCH).
+    """
+
+class MfaPolicyServiceServicer(metaclass=_abc_1.ABCMeta):
+    """When a tenant requires a second factor at login. A member covered by the
+    policy who has none enrols during the login that needs it.
+    """
+
+    @_abc_1.abstractmethod
+    def GetMfaPolicy(
+        self,
+        request: _admin_service_pb2.GetMfaPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.GetMfaPolicyResponse, _abc.Awaitable[_admin_service_pb2.GetMfaPolicyResponse]]:
+        """The tenant's policy (nothing required until one is set)."""
+
+    @_abc_1.abstractmethod
+    def UpdateMfaPolicy(
+        self,
+        request: _admin_service_pb2.UpdateMfaPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.UpdateMfaPolicyResponse, _abc.Awaitable[_admin_service_pb2.UpdateMfaPolicyResponse]]:
+        """Replaces the tenant's policy. Errors: INVALID_ARGUMENT (ROLE_NOT_FOUND),
+        ABORTED (ETAG_MISMATCH).
+        """
+
+def add_MfaPolicyServiceServicer_to_server(servicer: MfaPolicyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -43,6 +43,16 @@ class AuthServiceStub:
                 request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.LoginRequest.SerializeToString,
                 response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.LoginResponse.FromString,
                 _registered_method=True)
+        self.BeginChallengeEnrolment = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/BeginChallengeEnrolment',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.BeginChallengeEnrolmentRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.BeginChallengeEnrolmentResponse.FromString,
+                _registered_method=True)
+        self.CompleteMfaChallenge = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/CompleteMfaChallenge',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeResponse.FromString,
+                _registered_method=True)
         self.Refresh = channel.unary_unary(
                 '/tenantmesh.auth.v1.AuthService/Refresh',
                 request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RefreshRequest.SerializeToString,
@@ -88,10 +98,32 @@ class AuthServiceServicer:
     """
 
     def Login(self, request, context):
-        """Exchanges a tenant (slug or id), email and password for tokens.
-        Wrong credentials, unknown users and users who are not members of the
-        tenant get the same answer. Errors: UNAUTHENTICATED (INVALID_CREDENTIALS),
-        RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
+        """Exchanges a tenant (slug or id), email and password for tokens, or, when
+        the user has a second factor or the tenant's policy requires one, for an
+        MFA challenge that CompleteMfaChallenge finishes. Wrong credentials,
+        unknown users and users who are not members of the tenant get the same
+        answer. Errors: UNAUTHENTICATED (INVALID_CREDENTIALS), RESOURCE_EXHAUSTED
+        (LOGIN_LOCKED, with RetryInfo).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BeginChallengeEnrolment(self, request, context):
+        """For a challenge with enrolment_required: a new TOTP secret for the user to
+        add to an authenticator app; the first code given to CompleteMfaChallenge
+        confirms it. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID),
+        FAILED_PRECONDITION (MFA_ALREADY_ENROLLED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteMfaChallenge(self, request, context):
+        """Finishes a login with a TOTP code (or a recovery code) and returns its
+        tokens. A code works once; wrong codes count towards the login lockout
+        like wrong passwords. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID,
+        MFA_CODE_INVALID), RESOURCE_EXHAUSTED (LOGIN_LOCKED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -160,6 +192,16 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.LoginRequest.FromString,
                     response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.LoginResponse.SerializeToString,
             ),
+            'BeginChallengeEnrolment': grpc.unary_unary_rpc_method_handler(
+                    servicer.BeginChallengeEnrolment,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.BeginChallengeEnrolmentRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.BeginChallengeEnrolmentResponse.SerializeToString,
+            ),
+            'CompleteMfaChallenge': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteMfaChallenge,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeResponse.SerializeToString,
+            ),
             'Refresh': grpc.unary_unary_rpc_method_handler(
                     servicer.Refresh,
                     request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RefreshRequest.FromString,
@@ -227,6 +269,60 @@ class AuthService:
             '/tenantmesh.auth.v1.AuthService/Login',
             tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.LoginRequest.SerializeToString,
             tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.LoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BeginChallengeEnrolment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/BeginChallengeEnrolment',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.BeginChallengeEnrolmentRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.BeginChallengeEnrolmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteMfaChallenge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/CompleteMfaChallenge',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -416,6 +512,263 @@ class AuthService:
             '/tenantmesh.auth.v1.AuthService/GetJwks',
             tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetJwksRequest.SerializeToString,
             tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetJwksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class MfaServiceStub:
+    """The caller's own second factor (TOTP, RFC 6238, with single-use recovery codes).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetMfaStatus = channel.unary_unary(
+                '/tenantmesh.auth.v1.MfaService/GetMfaStatus',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetMfaStatusRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetMfaStatusResponse.FromString,
+                _registered_method=True)
+        self.EnrolTotp = channel.unary_unary(
+                '/tenantmesh.auth.v1.MfaService/EnrolTotp',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.EnrolTotpRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.EnrolTotpResponse.FromString,
+                _registered_method=True)
+        self.ConfirmTotp = channel.unary_unary(
+                '/tenantmesh.auth.v1.MfaService/ConfirmTotp',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.ConfirmTotpRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.ConfirmTotpResponse.FromString,
+                _registered_method=True)
+        self.DisableTotp = channel.unary_unary(
+                '/tenantmesh.auth.v1.MfaService/DisableTotp',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.DisableTotpRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.DisableTotpResponse.FromString,
+                _registered_method=True)
+        self.RegenerateRecoveryCodes = channel.unary_unary(
+                '/tenantmesh.auth.v1.MfaService/RegenerateRecoveryCodes',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RegenerateRecoveryCodesRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RegenerateRecoveryCodesResponse.FromString,
+                _registered_method=True)
+
+
+class MfaServiceServicer:
+    """The caller's own second factor (TOTP, RFC 6238, with single-use recovery codes).
+    """
+
+    def GetMfaStatus(self, request, context):
+        """Whether the caller has a confirmed second factor, and how many recovery codes are left.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnrolTotp(self, request, context):
+        """Starts an enrolment: a new secret, effective once ConfirmTotp checks a
+        first code. Errors: FAILED_PRECONDITION (MFA_ALREADY_ENROLLED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmTotp(self, request, context):
+        """Confirms the enrolment with a first code; returns the recovery codes,
+        shown once. Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLING),
+        UNAUTHENTICATED (MFA_CODE_INVALID).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableTotp(self, request, context):
+        """Removes the caller's second factor; needs a fresh code (or a recovery
+        code). Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegenerateRecoveryCodes(self, request, context):
+        """Replaces the caller's recovery codes; needs a fresh code. Errors:
+        FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MfaServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetMfaStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMfaStatus,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetMfaStatusRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetMfaStatusResponse.SerializeToString,
+            ),
+            'EnrolTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrolTotp,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.EnrolTotpRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.EnrolTotpResponse.SerializeToString,
+            ),
+            'ConfirmTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmTotp,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.ConfirmTotpRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.ConfirmTotpResponse.SerializeToString,
+            ),
+            'DisableTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableTotp,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.DisableTotpRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.DisableTotpResponse.SerializeToString,
+            ),
+            'RegenerateRecoveryCodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegenerateRecoveryCodes,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RegenerateRecoveryCodesRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RegenerateRecoveryCodesResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'tenantmesh.auth.v1.MfaService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('tenantmesh.auth.v1.MfaService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class MfaService:
+    """The caller's own second factor (TOTP, RFC 6238, with single-use recovery codes).
+    """
+
+    @staticmethod
+    def GetMfaStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.MfaService/GetMfaStatus',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetMfaStatusRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetMfaStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnrolTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.MfaService/EnrolTotp',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.EnrolTotpRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.EnrolTotpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.MfaService/ConfirmTotp',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.ConfirmTotpRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.ConfirmTotpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.MfaService/DisableTotp',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.DisableTotpRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.DisableTotpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegenerateRecoveryCodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.MfaService/RegenerateRecoveryCodes',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RegenerateRecoveryCodesRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RegenerateRecoveryCodesResponse.FromString,
             options,
             channel_credentials,
             insecure,
