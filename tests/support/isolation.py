@@ -660,7 +660,7 @@ class SharedWorld:
             for name, query in queries.items():
                 rows = (await session.execute(query)).scalars()
                 snapshot[name] = sorted(
-                    tuple(getattr(row, c.key) for c in row.__table__.columns)  # type: ignore[attr-defined]
+                    tuple(getattr(row, c.key) for c in row.__table__.columns)
                     for row in rows
                 )
         return snapshot
