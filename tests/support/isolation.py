@@ -659,10 +659,7 @@ class SharedWorld:
         async with self.mesh.runtime.db.core_session() as session:
             for name, query in queries.items():
                 rows = (await session.execute(query)).scalars()
-                snapshot[name] = sorted(
-                    tuple(getattr(row, c.key) for c in row.__table__.columns)
-                    for row in rows
-                )
+                snapshot[name] = sorted(tuple(getattr(row, c.key) for c in row.__table__.columns) for row in rows)
         return snapshot
 
     async def cleanup(self) -> None:
