@@ -36,6 +36,7 @@ from services.auth.identities import (
     user_subject,
 )
 from services.auth.models import MembershipRow, RecoveryCodeRow, TotpRow, UserRow
+from services.auth.password_reset import replace_password
 from services.auth.passwords import check_policy, hash_password
 from services.auth.role_admin import check_etag, check_grant, resolve_roles, role_names
 from services.runtime.clock import utcnow
@@ -185,6 +186,21 @@ class Users:
                 await session.commit()
         self._profiles.forget(user_id)
         # Also when it was disabled already: a retry after a failed publish must still revoke.
+        await self._revoker.revoke_subject(user_subject(user_id))
+        return await self.get_user(tenant_id, user_id)
+
+    async def set_password(self, tenant_id: str, user_id: str, password: str) -> TenantUser:
+        """A new password for a user homed in ``tenant_id``; every session of theirs ends."""
+        check_policy(password, "password")
+        async with self._db.core_session() as session:
+            require_home(await self._member_user(session, tenant_id, user_id), tenant_id)
+        password_hash = await hash_password(password)
+        async with self._db.core_session() as session:
+            user = await self._member_user(session, tenant_id, user_id)
+            require_home(user, tenant_id)
+            await replace_password(session, user, password_hash, "PASSWORD_SET")
+            record(session, "auth.user.password_set", tenant_id, user_subject(user_id))
+            await session.commit()
         await self._revoker.revoke_subject(user_subject(user_id))
         return await self.get_user(tenant_id, user_id)
 

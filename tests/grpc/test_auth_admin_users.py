@@ -307,3 +307,36 @@ async def test_concurrent_creates_of_one_email_in_one_tenant_make_one_user(mesh:
     assert len(await mesh.rows(UserRow, UserRow.email == email)) == 1
     assert len(await mesh.rows(MembershipRow)) == 1
     assert len(await mesh.rows(AuditEventRow)) == 1
+
+
+async def test_set_password_is_for_the_home_tenant_and_ends_every_session(mesh: AdminMesh) -> None:
+    user = (await mesh.admin_a.create_user()).user
+    await mesh.platform(mesh.tenant_b).memberships.AddMembership(pb.AddMembershipRequest(user_id=user.user_id))
+    (before_row,) = await mesh.rows(UserRow, UserRow.user_id == user.user_id)
+    issued = issued_before_now()
+    before = await mesh.counts()
+    await expect_error(
+        mesh.admin_b.users.SetUserPassword(pb.SetUserPasswordRequest(user_id=user.user_id, password="b-chose-this-1")),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "USER_MANAGED_ELSEWHERE",
+    )
+    error = await expect_error(
+        mesh.admin_a.users.SetUserPassword(pb.SetUserPasswordRequest(user_id=user.user_id, password="short")),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "PASSWORD_TOO_WEAK",
+    )
+    assert violation_fields(error) == {"password"}
+    assert await mesh.counts() == before
+    assert mesh.revoked() == []
+
+    updated = (
+        await mesh.admin_a.users.SetUserPassword(
+            pb.SetUserPasswordRequest(user_id=user.user_id, password="a-new-long-passphrase")
+        )
+    ).user
+    assert updated.etag == "2"
+    (row,) = await mesh.rows(UserRow, UserRow.user_id == user.user_id)
+    assert row.password_hash != before_row.password_hash
+    assert mesh.token_revoked(f"user:{user.user_id}", mesh.tenant_b, issued)
+    (event,) = await mesh.rows(AuditEventRow, AuditEventRow.action == "auth.user.password_set")
+    assert (event.tenant_id, event.actor) == (mesh.tenant_a, mesh.subject("admin-a"))

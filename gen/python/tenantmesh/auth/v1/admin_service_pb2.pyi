@@ -84,6 +84,20 @@ class DisableUserResponse(_message.Message):
     user: _user_pb2.User
     def __init__(self, user: _Optional[_Union[_user_pb2.User, _Mapping]] = ...) -> None: ...
 
+class SetUserPasswordRequest(_message.Message):
+    __slots__ = ("user_id", "password")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    password: str
+    def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+
+class SetUserPasswordResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: _user_pb2.User
+    def __init__(self, user: _Optional[_Union[_user_pb2.User, _Mapping]] = ...) -> None: ...
+
 class ResetUserMfaRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]

@@ -68,6 +68,11 @@ class UserServiceStub:
                 request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.DisableUserRequest.SerializeToString,
                 response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.DisableUserResponse.FromString,
                 _registered_method=True)
+        self.SetUserPassword = channel.unary_unary(
+                '/tenantmesh.auth.v1.UserService/SetUserPassword',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.SetUserPasswordRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.SetUserPasswordResponse.FromString,
+                _registered_method=True)
         self.ResetUserMfa = channel.unary_unary(
                 '/tenantmesh.auth.v1.UserService/ResetUserMfa',
                 request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResetUserMfaRequest.SerializeToString,
@@ -129,6 +134,16 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetUserPassword(self, request, context):
+        """Sets a new password for a user homed in the tenant (a forgotten password,
+        or an operator resetting the platform administrator's); every session of
+        the user is revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+        (USER_MANAGED_ELSEWHERE), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ResetUserMfa(self, request, context):
         """Removes the second factor of a user homed in the tenant (a lost device and
         lost recovery codes); audited, and the user's sessions are revoked.
@@ -165,6 +180,11 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.DisableUser,
                     request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.DisableUserRequest.FromString,
                     response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.DisableUserResponse.SerializeToString,
+            ),
+            'SetUserPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUserPassword,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.SetUserPasswordRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.SetUserPasswordResponse.SerializeToString,
             ),
             'ResetUserMfa': grpc.unary_unary_rpc_method_handler(
                     servicer.ResetUserMfa,
@@ -316,6 +336,33 @@ class UserService:
             '/tenantmesh.auth.v1.UserService/DisableUser',
             tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.DisableUserRequest.SerializeToString,
             tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.DisableUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetUserPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.UserService/SetUserPassword',
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.SetUserPasswordRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.SetUserPasswordResponse.FromString,
             options,
             channel_credentials,
             insecure,

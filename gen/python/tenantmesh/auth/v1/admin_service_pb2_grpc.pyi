@@ -62,6 +62,12 @@ class UserServiceStub:
     session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
     (USER_MANAGED_ELSEWHERE).
     """
+    SetUserPassword: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.SetUserPasswordRequest, _admin_service_pb2.SetUserPasswordResponse]
+    """Sets a new password for a user homed in the tenant (a forgotten password,
+    or an operator resetting the platform administrator's); every session of
+    the user is revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+    (USER_MANAGED_ELSEWHERE), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+    """
     ResetUserMfa: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ResetUserMfaRequest, _admin_service_pb2.ResetUserMfaResponse]
     """Removes the second factor of a user homed in the tenant (a lost device and
     lost recovery codes); audited, and the user's sessions are revoked.
@@ -101,6 +107,12 @@ class UserServiceAsyncStub(UserServiceStub):
     """Disables a user homed in the tenant: no more logins anywhere, every
     session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
     (USER_MANAGED_ELSEWHERE).
+    """
+    SetUserPassword: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.SetUserPasswordRequest, _admin_service_pb2.SetUserPasswordResponse]  # type: ignore[assignment]
+    """Sets a new password for a user homed in the tenant (a forgotten password,
+    or an operator resetting the platform administrator's); every session of
+    the user is revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+    (USER_MANAGED_ELSEWHERE), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
     """
     ResetUserMfa: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ResetUserMfaRequest, _admin_service_pb2.ResetUserMfaResponse]  # type: ignore[assignment]
     """Removes the second factor of a user homed in the tenant (a lost device and
@@ -168,6 +180,18 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         """Disables a user homed in the tenant: no more logins anywhere, every
         session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
         (USER_MANAGED_ELSEWHERE).
+        """
+
+    @_abc_1.abstractmethod
+    def SetUserPassword(
+        self,
+        request: _admin_service_pb2.SetUserPasswordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.SetUserPasswordResponse, _abc.Awaitable[_admin_service_pb2.SetUserPasswordResponse]]:
+        """Sets a new password for a user homed in the tenant (a forgotten password,
+        or an operator resetting the platform administrator's); every session of
+        the user is revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+        (USER_MANAGED_ELSEWHERE), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
         """
 
     @_abc_1.abstractmethod
