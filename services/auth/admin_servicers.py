@@ -94,9 +94,7 @@ class UserServiceServicer(pb_grpc.UserServiceServicer):
         user = await self._accounts.disable_user(_tenant_id(), request.user_id)
         return pb.DisableUserResponse(user=user_to_proto(user))
 
-    async def SetUserPassword(
-        self, request: pb.SetUserPasswordRequest, context: Context
-    ) -> pb.SetUserPasswordResponse:
+    async def SetUserPassword(self, request: pb.SetUserPasswordRequest, context: Context) -> pb.SetUserPasswordResponse:
         """Permission auth.users.set_password. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE,
         PASSWORD_TOO_WEAK. Revokes every session of the user."""
         user = await self._accounts.set_password(_tenant_id(), request.user_id, request.password)

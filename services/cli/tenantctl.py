@@ -183,9 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="token signing keys").add_subparsers(dest="action", required=True)
     keys.add_parser("rotate", help="start signing with a new key; old keys stay published until tokens expire")
 
-    admin = commands.add_parser("admin", help="the platform administrator").add_subparsers(
-        dest="action", required=True
-    )
+    admin = commands.add_parser("admin", help="the platform administrator").add_subparsers(dest="action", required=True)
     reset = admin.add_parser("reset-password", help="set the platform administrator's password")
     reset.add_argument(
         "--email",

@@ -61,8 +61,17 @@ async def test_tenantctl_resets_the_admin_password_through_the_mesh(
         key = mesh.runtime.service_api_key
         assert key is not None
         args = build_parser().parse_args(
-            ["--target", mesh.runtime.addresses["auth"], "--api-key", key, "admin", "reset-password", "--email",
-             ADMIN_EMAIL, "--generate"]
+            [
+                "--target",
+                mesh.runtime.addresses["auth"],
+                "--api-key",
+                key,
+                "admin",
+                "reset-password",
+                "--email",
+                ADMIN_EMAIL,
+                "--generate",
+            ]
         )
         assert await run(args) == 0
         printed = capsys.readouterr().out
@@ -79,8 +88,9 @@ async def test_tenantctl_resets_the_admin_password_through_the_mesh(
             mesh.auth.GetMe(auth_pb.GetMeRequest(), metadata=bearer(old.access_token)), UNAUTHENTICATED, "TOKEN_REVOKED"
         )
         # A weak password is refused and changes nothing.
+        connection = ["--target", mesh.runtime.addresses["auth"], "--api-key", key]
         weak = build_parser().parse_args(
-            ["--target", mesh.runtime.addresses["auth"], "--api-key", key, "admin", "reset-password", "--password-stdin", "--email", ADMIN_EMAIL]
+            [*connection, "admin", "reset-password", "--password-stdin", "--email", ADMIN_EMAIL]
         )
         stdin, sys.stdin = sys.stdin, io.StringIO("short\n")
         try:
@@ -96,8 +106,9 @@ async def test_tenantctl_resets_the_admin_password_in_the_database_while_the_mes
 ) -> None:
     async with platform(db_backend_url, tmp_path) as mesh:
         old = await mesh.login("platform", ADMIN_EMAIL, ADMIN_PASSWORD)
-    args = build_parser().parse_args(["admin", "reset-password", "--generate", "--email", ADMIN_EMAIL, "--database",
-                                      db_backend_url])
+    args = build_parser().parse_args(
+        ["admin", "reset-password", "--generate", "--email", ADMIN_EMAIL, "--database", db_backend_url]
+    )
     assert await run(args) == 0
     new_password = capsys.readouterr().out.split("new password: ")[1].strip()
     unknown = build_parser().parse_args(
