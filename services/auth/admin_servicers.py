@@ -20,12 +20,14 @@ from tenantmesh.auth.v1 import admin_service_pb2_grpc as pb_grpc
 from services.auth import audit
 from services.auth.convert import (
     audit_event_to_proto,
+    invitation_to_proto,
     membership_to_proto,
     role_to_proto,
     service_account_to_proto,
     user_to_proto,
 )
 from services.auth.deps import AuthDeps
+from services.auth.invitations import Invitations
 from services.auth.memberships import Memberships
 from services.auth.mfa_policy import MfaPolicies, policy_to_proto
 from services.auth.role_admin import RoleAdmin
@@ -44,6 +46,7 @@ ROLE_SERVICE = _SERVICES["RoleService"].full_name
 SERVICE_ACCOUNT_SERVICE = _SERVICES["ServiceAccountService"].full_name
 AUDIT_SERVICE = _SERVICES["AuditService"].full_name
 MFA_POLICY_SERVICE = _SERVICES["MfaPolicyService"].full_name
+INVITATION_SERVICE = _SERVICES["InvitationService"].full_name
 
 
 def _tenant_id() -> str:
@@ -63,6 +66,7 @@ class UserServiceServicer(pb_grpc.UserServiceServicer):
             password=request.password,
             display_name=request.user.display_name,
             roles=list(request.roles),
+            locale=request.locale or "en",
             caller=current_principal(),
         )
         return pb.CreateUserResponse(user=user_to_proto(created.user), membership=membership_to_proto(created.member))
@@ -77,14 +81,15 @@ class UserServiceServicer(pb_grpc.UserServiceServicer):
         return pb.ListUsersResponse(users=[user_to_proto(u) for u in page.users], next_page_token=page.next_page_token)
 
     async def UpdateUser(self, request: pb.UpdateUserRequest, context: Context) -> pb.UpdateUserResponse:
-        """Permission auth.users.update. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE, ETAG_MISMATCH,
-        FIELD_INVALID."""
+        """Permission auth.users.update. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE, USER_EMAIL_TAKEN,
+        ETAG_MISMATCH, FIELD_INVALID. A new email is pending until confirmed."""
         user = await self._accounts.update_user(
             _tenant_id(),
             request.user.user_id,
             etag=request.user.etag,
             mask=list(request.update_mask.paths),
             display_name=request.user.display_name,
+            email=request.user.email,
         )
         return pb.UpdateUserResponse(user=user_to_proto(user))
 
@@ -289,7 +294,47 @@ class MfaPolicyServiceServicer(pb_grpc.MfaPolicyServiceServicer):
         return pb.UpdateMfaPolicyResponse(policy=policy_to_proto(policy))
 
 
-def admin_bindings(deps: AuthDeps) -> list[ServiceBinding]:
+class InvitationServiceServicer(pb_grpc.InvitationServiceServicer):
+    def __init__(self, invitations: Invitations) -> None:
+        self._invitations = invitations
+
+    async def CreateInvitation(
+        self, request: pb.CreateInvitationRequest, context: Context
+    ) -> pb.CreateInvitationResponse:
+        """Permission auth.invitations.create. Reasons: MEMBERSHIP_EXISTS, INVITATION_EXISTS, ROLE_NOT_FOUND,
+        PERMISSION_ESCALATION, FIELD_INVALID."""
+        row = await self._invitations.create(
+            _tenant_id(),
+            email=request.email,
+            roles=list(request.roles),
+            locale=request.locale or "en",
+            caller=current_principal(),
+        )
+        return pb.CreateInvitationResponse(invitation=invitation_to_proto(row))
+
+    async def ListInvitations(self, request: pb.ListInvitationsRequest, context: Context) -> pb.ListInvitationsResponse:
+        """Permission auth.invitations.list. Reasons: FIELD_INVALID, PAGE_TOKEN_INVALID."""
+        page = await self._invitations.list(_tenant_id(), page_size=request.page_size, page_token=request.page_token)
+        return pb.ListInvitationsResponse(
+            invitations=[invitation_to_proto(r) for r in page.invitations], next_page_token=page.next_page_token
+        )
+
+    async def RevokeInvitation(
+        self, request: pb.RevokeInvitationRequest, context: Context
+    ) -> pb.RevokeInvitationResponse:
+        """Permission auth.invitations.revoke. Reasons: INVITATION_NOT_FOUND, INVITATION_NOT_PENDING."""
+        row = await self._invitations.revoke(_tenant_id(), request.invitation_id)
+        return pb.RevokeInvitationResponse(invitation=invitation_to_proto(row))
+
+    async def ResendInvitation(
+        self, request: pb.ResendInvitationRequest, context: Context
+    ) -> pb.ResendInvitationResponse:
+        """Permission auth.invitations.create. Reasons: INVITATION_NOT_FOUND, INVITATION_NOT_PENDING."""
+        row = await self._invitations.resend(_tenant_id(), request.invitation_id)
+        return pb.ResendInvitationResponse(invitation=invitation_to_proto(row))
+
+
+def admin_bindings(deps: AuthDeps, invitations: Invitations) -> list[ServiceBinding]:
     """The administration services, ready for ``create_server``."""
     users = UserServiceServicer(Users(deps))
     memberships = MembershipServiceServicer(Memberships(deps))
@@ -297,6 +342,7 @@ def admin_bindings(deps: AuthDeps) -> list[ServiceBinding]:
     service_accounts = ServiceAccountServiceServicer(ServiceAccounts(deps))
     audit_log = AuditServiceServicer(deps.db)
     mfa_policy = MfaPolicyServiceServicer(MfaPolicies(deps))
+    invitation_service = InvitationServiceServicer(invitations)
     return [
         ServiceBinding(USER_SERVICE, lambda server: pb_grpc.add_UserServiceServicer_to_server(users, server)),
         ServiceBinding(
@@ -310,5 +356,9 @@ def admin_bindings(deps: AuthDeps) -> list[ServiceBinding]:
         ServiceBinding(AUDIT_SERVICE, lambda server: pb_grpc.add_AuditServiceServicer_to_server(audit_log, server)),
         ServiceBinding(
             MFA_POLICY_SERVICE, lambda server: pb_grpc.add_MfaPolicyServiceServicer_to_server(mfa_policy, server)
+        ),
+        ServiceBinding(
+            INVITATION_SERVICE,
+            lambda server: pb_grpc.add_InvitationServiceServicer_to_server(invitation_service, server),
         ),
     ]

@@ -11,11 +11,13 @@ from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, auth_s
 from services.auth import passwords
 from services.auth.admin_servicers import admin_bindings
 from services.auth.audit import TenantLifecycleAuditor
-from services.auth.auth_servicer import AuthServicer, MfaServicer, SigningKeyServicer
+from services.auth.auth_servicer import AccountFlows, AuthServicer, MfaServicer, SigningKeyServicer
 from services.auth.bootstrap import BootstrapResult, bootstrap
 from services.auth.deps import AuthDeps
+from services.auth.invitations import Invitations
 from services.auth.keys import KeyEncryption, SigningKeyStore
 from services.auth.mfa import SecondFactor
+from services.auth.password_reset import PasswordResets
 from services.auth.permissions import built_in_roles, grantable
 from services.auth.profiles import UserProfiles
 from services.auth.revocation import OutboxTarget, Revoker
@@ -24,6 +26,7 @@ from services.auth.sessions import SessionManager
 from services.auth.settings import AuthSettings, load_auth_settings
 from services.auth.throttle import LoginThrottle, ThrottlePolicy
 from services.auth.tokens import TokenIssuer
+from services.auth.verification import EmailVerification
 from services.runtime.access import MethodPolicy, load_policies
 from services.runtime.app import Runtime
 from services.runtime.db import MigrationSet, upgrade_core
@@ -72,6 +75,9 @@ class AuthApp:
         )
         # Tokens are verified against this process's own key store: no JWKS round trip.
         runtime.key_source = self.keys.published_keys
+        remote = RemoteTenantDirectory(runtime.channel("tenants"), runtime.credentials)
+        self._directory = CachedTenantDirectory(remote, runtime.settings.tenant_cache_ttl_seconds, runtime.events)
+        profiles = UserProfiles(runtime.db)
         self.deps = AuthDeps(
             db=runtime.db,
             events=runtime.events,
@@ -83,25 +89,40 @@ class AuthApp:
                 local=runtime.revocations,
             ),
             roles=RoleCatalog(built_in_roles(policies), grantable(policies)),
-            profiles=UserProfiles(runtime.db),
+            profiles=profiles,
+            verification=EmailVerification(
+                runtime.db, self._directory, profiles, self.settings.email_verification_ttl_seconds
+            ),
         )
         self.second_factor = SecondFactor(runtime.db, encryption)
-        remote = RemoteTenantDirectory(runtime.channel("tenants"), runtime.credentials)
-        self._directory = CachedTenantDirectory(remote, runtime.settings.tenant_cache_ttl_seconds, runtime.events)
+        throttle = LoginThrottle(ThrottlePolicy(self.settings.login_lock_seconds, self.settings.login_max_lock_seconds))
         self.sessions = SessionManager(
             self.deps,
             self.settings,
             TokenIssuer(self.keys, self.settings.access_token_ttl_seconds),
             self._directory,
-            LoginThrottle(ThrottlePolicy(self.settings.login_lock_seconds, self.settings.login_max_lock_seconds)),
+            throttle,
             self.second_factor,
+        )
+        self.flows = AccountFlows(
+            invitations=Invitations(self.deps, self._directory, self.settings.invitation_ttl_seconds),
+            verification=self.deps.verification,
+            resets=PasswordResets(
+                runtime.db,
+                self.deps.revoker,
+                throttle,
+                self.sessions.resolve_tenant,
+                ttl_seconds=self.settings.password_reset_ttl_seconds,
+                per_address=self.settings.reset_max_per_address,
+                per_client=self.settings.reset_max_per_client,
+            ),
         )
         self.bootstrap_result: BootstrapResult | None = None
         # A group subscription: one auth process writes each entry, once.
         runtime.events.subscribe_group("auth-audit", "tenant.", TenantLifecycleAuditor(runtime.db).on_tenant_event)
 
     def bindings(self) -> Sequence[ServiceBinding]:
-        auth = AuthServicer(self.sessions, self.keys, self.deps.profiles)
+        auth = AuthServicer(self.sessions, self.keys, self.deps.profiles, self.flows)
         keys = SigningKeyServicer(self.keys, self._runtime.jwks)
         mfa = MfaServicer(self.second_factor)
         return [
@@ -115,7 +136,7 @@ class AuthApp:
                 SIGNING_KEY_SERVICE,
                 lambda server: admin_service_pb2_grpc.add_SigningKeyServiceServicer_to_server(keys, server),
             ),
-            *admin_bindings(self.deps),
+            *admin_bindings(self.deps, self.flows.invitations),
         ]
 
     def tenant_directory(self) -> TenantDirectory:
@@ -130,4 +151,4 @@ class AuthApp:
         self._runtime.service_api_key = self.bootstrap_result.service_api_key
 
     async def stop(self) -> None:
-        return None
+        await self.flows.resets.drain()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,10 +12,13 @@ from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, user_p
 from tenantmesh.auth.v1 import auth_service_pb2 as pb
 from tenantmesh.auth.v1 import auth_service_pb2_grpc as pb_grpc
 
+from services.auth.invitations import Invitations
 from services.auth.keys import SigningKeyStore
 from services.auth.mfa import Enrolment, SecondFactor
+from services.auth.password_reset import PasswordResets
 from services.auth.profiles import UserProfiles
 from services.auth.sessions import Challenge, SessionManager, Tokens
+from services.auth.verification import EmailVerification
 from services.runtime.auth.verifier import JwksCache
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import NotFound
@@ -39,11 +43,64 @@ def totp_secret(enrolment: Enrolment) -> pb.TotpSecret:
     return pb.TotpSecret(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
 
 
+@dataclass(frozen=True)
+class AccountFlows:
+    """What the token holders' RPCs (invitations, verification, reset) are served by."""
+
+    invitations: Invitations
+    verification: EmailVerification
+    resets: PasswordResets
+
+
 class AuthServicer(pb_grpc.AuthServiceServicer):
-    def __init__(self, sessions: SessionManager, keys: SigningKeyStore, profiles: UserProfiles) -> None:
+    def __init__(
+        self, sessions: SessionManager, keys: SigningKeyStore, profiles: UserProfiles, flows: AccountFlows
+    ) -> None:
         self._sessions = sessions
         self._keys = keys
         self._profiles = profiles
+        self._flows = flows
+
+    async def GetInvitation(self, request: pb.GetInvitationRequest, context: Context) -> pb.GetInvitationResponse:
+        """Public. Reasons: INVITATION_INVALID."""
+        view = await self._flows.invitations.inspect(request.token)
+        return pb.GetInvitationResponse(tenant=view.tenant, roles=view.roles, expire_time=timestamp(view.expire_time))
+
+    async def AcceptInvitation(
+        self, request: pb.AcceptInvitationRequest, context: Context
+    ) -> pb.AcceptInvitationResponse:
+        """Public. Reasons: INVITATION_INVALID, USER_EMAIL_TAKEN, PASSWORD_TOO_WEAK."""
+        user_id, tenant_id = await self._flows.invitations.accept_new(
+            request.token, password=request.password, display_name=request.display_name
+        )
+        return pb.AcceptInvitationResponse(user_id=user_id, tenant_id=tenant_id)
+
+    async def AcceptInvitationAsMe(
+        self, request: pb.AcceptInvitationAsMeRequest, context: Context
+    ) -> pb.AcceptInvitationAsMeResponse:
+        """Permission auth.self. Reasons: INVITATION_INVALID, INVITATION_EMAIL_MISMATCH,
+        PLATFORM_IDENTITY_NOT_JOINABLE, MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN."""
+        tenant_id = await self._flows.invitations.accept_as(request.token, current_principal())
+        return pb.AcceptInvitationAsMeResponse(tenant_id=tenant_id)
+
+    async def VerifyEmail(self, request: pb.VerifyEmailRequest, context: Context) -> pb.VerifyEmailResponse:
+        """Public. Reasons: EMAIL_TOKEN_INVALID, USER_EMAIL_TAKEN."""
+        await self._flows.verification.verify(request.token)
+        return pb.VerifyEmailResponse()
+
+    async def RequestPasswordReset(
+        self, request: pb.RequestPasswordResetRequest, context: Context
+    ) -> pb.RequestPasswordResetResponse:
+        """Public. The same answer whether or not the member exists. Reasons: RESET_RATE_LIMITED."""
+        await self._flows.resets.request(request.tenant, request.email, request.locale or "en")
+        return pb.RequestPasswordResetResponse()
+
+    async def CompletePasswordReset(
+        self, request: pb.CompletePasswordResetRequest, context: Context
+    ) -> pb.CompletePasswordResetResponse:
+        """Public. Reasons: RESET_TOKEN_INVALID, PASSWORD_TOO_WEAK. Ends every session of the user."""
+        await self._flows.resets.complete(request.token, request.new_password)
+        return pb.CompletePasswordResetResponse()
 
     async def Login(self, request: pb.LoginRequest, context: Context) -> pb.LoginResponse:
         """Public. Tokens, or an MFA challenge. Reasons: INVALID_CREDENTIALS, LOGIN_LOCKED."""

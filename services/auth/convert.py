@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from tenantmesh.auth.v1 import user_pb2
+from tenantmesh.auth.v1 import admin_service_pb2, user_pb2
 
 from services.auth.identities import Member, TenantUser, roles_of
-from services.auth.models import AuditEventRow, ServiceAccountRow
+from services.auth.invitations import state_of
+from services.auth.models import AuditEventRow, InvitationRow, ServiceAccountRow
 from services.auth.role_admin import RoleView
 from services.runtime.proto_values import etag_of, timestamp
 
@@ -73,4 +74,18 @@ def audit_event_to_proto(row: AuditEventRow) -> user_pb2.AuditEvent:
         request_id=row.request_id,
         details={str(k): str(v) for k, v in json.loads(row.details_json).items()},
         create_time=timestamp(row.create_time),
+    )
+
+
+def invitation_to_proto(row: InvitationRow) -> admin_service_pb2.Invitation:
+    """An invitation as its tenant sees it; the token went to the address only."""
+    return admin_service_pb2.Invitation(
+        invitation_id=row.invitation_id,
+        email=row.email,
+        roles=json.loads(row.roles_json),
+        state=f"INVITATION_STATE_{state_of(row)}",
+        inviter=row.inviter,
+        create_time=timestamp(row.create_time),
+        expire_time=timestamp(row.expire_time),
+        accepted_user_id=row.accepted_user_id,
     )

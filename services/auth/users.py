@@ -45,7 +45,7 @@ from services.runtime.errors import Aborted, FieldViolation, InvalidArgument
 from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
 
-USER_UPDATABLE_FIELDS = ("display_name",)
+USER_UPDATABLE_FIELDS = ("display_name", "email")
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class Users:
         password: str,
         display_name: str = "",
         roles: Sequence[str] = (),
+        locale: str = "en",
         caller: Principal | None = None,
     ) -> CreatedUser:
         """A new identity homed in ``tenant_id`` and its membership there; ``caller`` (None for
@@ -126,6 +127,7 @@ class Users:
                 await session.flush()
                 session.add(membership)
                 record(session, "auth.user.created", tenant_id, user_subject(user.user_id), roles=",".join(names))
+                await self._deps.verification.start(session, user, email, locale=locale)
                 await session.commit()
         except IntegrityError:
             async with self._db.core_session() as session:
@@ -157,19 +159,37 @@ class Users:
         return UserPage(users=[TenantUser(u, tenant_id) for u in users], next_page_token=token)
 
     async def update_user(
-        self, tenant_id: str, user_id: str, *, etag: str, mask: Sequence[str], display_name: str
+        self, tenant_id: str, user_id: str, *, etag: str, mask: Sequence[str], display_name: str, email: str = ""
     ) -> TenantUser:
-        """Changes identity fields of a user homed in ``tenant_id``."""
+        """Changes identity fields of a user homed in ``tenant_id``. A new email is pending until its
+        owner confirms it from the message sent there; the old address is told."""
         if not mask or any(path not in USER_UPDATABLE_FIELDS for path in mask):
             raise InvalidArgument(
                 "update_mask must name fields to change",
                 violations=[FieldViolation("update_mask", f"paths must be among {', '.join(USER_UPDATABLE_FIELDS)}")],
             )
+        email = normalize_email(email)
+        if "email" in mask and not email:
+            raise InvalidArgument("which address?", violations=[FieldViolation("user.email", "value is required")])
         async with self._db.core_session() as session:
             user = await self._member_user(session, tenant_id, user_id)
             require_home(user, tenant_id)
             check_etag(user.revision, etag, "user")
-            await self._bump_user(session, user, display_name=display_name or user.email)
+            values: dict[str, object] = {}
+            if "display_name" in mask:
+                values["display_name"] = display_name or user.email
+            new_email = "email" in mask and email not in (user.email, user.pending_email)
+            if "email" in mask and email == user.email and user.pending_email:
+                values["pending_email"] = ""  # back to the confirmed address: nothing pending
+            if new_email:
+                # Only this tenant's members are consulted (the conflict is with someone visible here).
+                if await email_taken_in_tenant(session, tenant_id, email):
+                    raise email_taken()
+                values["pending_email"] = email
+            if values:
+                await self._bump_user(session, user, **values)
+            if new_email:
+                await self._deps.verification.start(session, user, email, previous=user.email)
             record(session, "auth.user.updated", tenant_id, user_subject(user_id), fields=",".join(sorted(mask)))
             await session.commit()
         self._profiles.forget(user_id)

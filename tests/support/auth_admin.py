@@ -25,11 +25,13 @@ from tenantmesh.auth.v1 import auth_service_pb2, user_pb2
 
 from services.auth.admin_servicers import admin_bindings
 from services.auth.deps import AuthDeps
+from services.auth.invitations import Invitations
 from services.auth.models import AuditEventRow, MembershipRow, RoleRow, ServiceAccountRow, UserRow
 from services.auth.permissions import MEMBER, PLATFORM_ADMIN, TENANT_ADMIN, built_in_roles, grantable
 from services.auth.profiles import UserProfiles
 from services.auth.revocation import Revoker
 from services.auth.roles import RoleCatalog
+from services.auth.verification import EmailVerification
 from services.runtime.access import load_policies
 from services.runtime.auth.claims import AccessClaims
 from services.runtime.auth.revocation import REVOKED_EVENT, Revocation, RevocationList
@@ -218,9 +220,6 @@ async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
         revocations.subscribe(events)
         policies = load_policies(POLICY_SERVICES).values()
         catalog = RoleCatalog(built_in_roles(policies), grantable(policies))
-        deps = AuthDeps(
-            db=router, events=events, revoker=Revoker(events, None, 900), roles=catalog, profiles=UserProfiles(router)
-        )
         tenant_a, tenant_b = uuid7(), uuid7()
         directory = FixedTenants(
             [
@@ -229,9 +228,21 @@ async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
                 tenant(tenant_b, "tenant-b"),
             ]
         )
+        profiles = UserProfiles(router)
+        deps = AuthDeps(
+            db=router,
+            events=events,
+            revoker=Revoker(events, None, 900),
+            roles=catalog,
+            profiles=profiles,
+            verification=EmailVerification(router, directory, profiles, 3600),
+        )
         principals = NamedPrincipals()
         server = await create_server(
-            admin_bindings(deps), address="127.0.0.1:0", authenticator=principals, tenant_directory=directory
+            admin_bindings(deps, Invitations(deps, directory, 3600)),
+            address="127.0.0.1:0",
+            authenticator=principals,
+            tenant_directory=directory,
         )
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
         mesh = AdminMesh(

@@ -118,8 +118,11 @@ class UserServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateUser(self, request, context):
-        """Updates the display name of a user homed in the tenant. Errors: NOT_FOUND
-        (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE), ABORTED (ETAG_MISMATCH).
+        """Updates the display name or email of a user homed in the tenant. A new
+        email stays pending until its owner follows the link mailed there (the
+        old address is told); until then login keeps the old one. Errors:
+        NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE),
+        ALREADY_EXISTS (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1358,6 +1361,232 @@ class MfaPolicyService:
             '/tenantmesh.auth.v1.MfaPolicyService/UpdateMfaPolicy',
             tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.UpdateMfaPolicyRequest.SerializeToString,
             tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.UpdateMfaPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class InvitationServiceStub:
+    """Invitations into the tenant. The only way a person who is not yet a member
+    joins (besides a platform administrator's explicit AddMembership): they
+    accept with the single-use token mailed to the address, either with the
+    account they already have or with a new account homed in this tenant.
+    Inviting any address looks the same whatever exists in other tenants.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateInvitation = channel.unary_unary(
+                '/tenantmesh.auth.v1.InvitationService/CreateInvitation',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.CreateInvitationRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.CreateInvitationResponse.FromString,
+                _registered_method=True)
+        self.ListInvitations = channel.unary_unary(
+                '/tenantmesh.auth.v1.InvitationService/ListInvitations',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ListInvitationsRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ListInvitationsResponse.FromString,
+                _registered_method=True)
+        self.RevokeInvitation = channel.unary_unary(
+                '/tenantmesh.auth.v1.InvitationService/RevokeInvitation',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RevokeInvitationRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RevokeInvitationResponse.FromString,
+                _registered_method=True)
+        self.ResendInvitation = channel.unary_unary(
+                '/tenantmesh.auth.v1.InvitationService/ResendInvitation',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResendInvitationRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResendInvitationResponse.FromString,
+                _registered_method=True)
+
+
+class InvitationServiceServicer:
+    """Invitations into the tenant. The only way a person who is not yet a member
+    joins (besides a platform administrator's explicit AddMembership): they
+    accept with the single-use token mailed to the address, either with the
+    account they already have or with a new account homed in this tenant.
+    Inviting any address looks the same whatever exists in other tenants.
+    """
+
+    def CreateInvitation(self, request, context):
+        """Invites an address with roles and mails the invitation. Errors:
+        ALREADY_EXISTS (MEMBERSHIP_EXISTS: a member of this tenant uses the
+        address; INVITATION_EXISTS: one is pending), INVALID_ARGUMENT
+        (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInvitations(self, request, context):
+        """The tenant's invitations, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeInvitation(self, request, context):
+        """Withdraws a pending invitation; its token stops working. Errors:
+        NOT_FOUND (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResendInvitation(self, request, context):
+        """Mails a pending (or expired) invitation again with a new token and a new
+        expiry; the previous token stops working. Errors: NOT_FOUND
+        (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_InvitationServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateInvitation,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.CreateInvitationRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.CreateInvitationResponse.SerializeToString,
+            ),
+            'ListInvitations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInvitations,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ListInvitationsRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ListInvitationsResponse.SerializeToString,
+            ),
+            'RevokeInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeInvitation,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RevokeInvitationRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RevokeInvitationResponse.SerializeToString,
+            ),
+            'ResendInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResendInvitation,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResendInvitationRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResendInvitationResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'tenantmesh.auth.v1.InvitationService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('tenantmesh.auth.v1.InvitationService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class InvitationService:
+    """Invitations into the tenant. The only way a person who is not yet a member
+    joins (besides a platform administrator's explicit AddMembership): they
+    accept with the single-use token mailed to the address, either with the
+    account they already have or with a new account homed in this tenant.
+    Inviting any address looks the same whatever exists in other tenants.
+    """
+
+    @staticmethod
+    def CreateInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.InvitationService/CreateInvitation',
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.CreateInvitationRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.CreateInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInvitations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.InvitationService/ListInvitations',
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ListInvitationsRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ListInvitationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.InvitationService/RevokeInvitation',
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RevokeInvitationRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RevokeInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResendInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.InvitationService/ResendInvitation',
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResendInvitationRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResendInvitationResponse.FromString,
             options,
             channel_credentials,
             insecure,

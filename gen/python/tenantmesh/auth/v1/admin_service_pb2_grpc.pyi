@@ -54,8 +54,11 @@ class UserServiceStub:
     ListUsers: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListUsersRequest, _admin_service_pb2.ListUsersResponse]
     """Lists the tenant's members as users, in creation order."""
     UpdateUser: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateUserRequest, _admin_service_pb2.UpdateUserResponse]
-    """Updates the display name of a user homed in the tenant. Errors: NOT_FOUND
-    (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE), ABORTED (ETAG_MISMATCH).
+    """Updates the display name or email of a user homed in the tenant. A new
+    email stays pending until its owner follows the link mailed there (the
+    old address is told); until then login keeps the old one. Errors:
+    NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE),
+    ALREADY_EXISTS (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
     """
     DisableUser: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.DisableUserRequest, _admin_service_pb2.DisableUserResponse]
     """Disables a user homed in the tenant: no more logins anywhere, every
@@ -100,8 +103,11 @@ class UserServiceAsyncStub(UserServiceStub):
     ListUsers: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListUsersRequest, _admin_service_pb2.ListUsersResponse]  # type: ignore[assignment]
     """Lists the tenant's members as users, in creation order."""
     UpdateUser: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateUserRequest, _admin_service_pb2.UpdateUserResponse]  # type: ignore[assignment]
-    """Updates the display name of a user homed in the tenant. Errors: NOT_FOUND
-    (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE), ABORTED (ETAG_MISMATCH).
+    """Updates the display name or email of a user homed in the tenant. A new
+    email stays pending until its owner follows the link mailed there (the
+    old address is told); until then login keeps the old one. Errors:
+    NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE),
+    ALREADY_EXISTS (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
     """
     DisableUser: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.DisableUserRequest, _admin_service_pb2.DisableUserResponse]  # type: ignore[assignment]
     """Disables a user homed in the tenant: no more logins anywhere, every
@@ -167,8 +173,11 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.UpdateUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.UpdateUserResponse, _abc.Awaitable[_admin_service_pb2.UpdateUserResponse]]:
-        """Updates the display name of a user homed in the tenant. Errors: NOT_FOUND
-        (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE), ABORTED (ETAG_MISMATCH).
+        """Updates the display name or email of a user homed in the tenant. A new
+        email stays pending until its owner follows the link mailed there (the
+        old address is told); until then login keeps the old one. Errors:
+        NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE),
+        ALREADY_EXISTS (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
         """
 
     @_abc_1.abstractmethod
@@ -626,3 +635,112 @@ class MfaPolicyServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
 def add_MfaPolicyServiceServicer_to_server(servicer: MfaPolicyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class InvitationServiceStub:
+    """Invitations into the tenant. The only way a person who is not yet a member
+    joins (besides a platform administrator's explicit AddMembership): they
+    accept with the single-use token mailed to the address, either with the
+    account they already have or with a new account homed in this tenant.
+    Inviting any address looks the same whatever exists in other tenants.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> InvitationServiceAsyncStub: ...
+    CreateInvitation: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.CreateInvitationRequest, _admin_service_pb2.CreateInvitationResponse]
+    """Invites an address with roles and mails the invitation. Errors:
+    ALREADY_EXISTS (MEMBERSHIP_EXISTS: a member of this tenant uses the
+    address; INVITATION_EXISTS: one is pending), INVALID_ARGUMENT
+    (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION).
+    """
+    ListInvitations: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListInvitationsRequest, _admin_service_pb2.ListInvitationsResponse]
+    """The tenant's invitations, newest first."""
+    RevokeInvitation: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeInvitationRequest, _admin_service_pb2.RevokeInvitationResponse]
+    """Withdraws a pending invitation; its token stops working. Errors:
+    NOT_FOUND (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+    """
+    ResendInvitation: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ResendInvitationRequest, _admin_service_pb2.ResendInvitationResponse]
+    """Mails a pending (or expired) invitation again with a new token and a new
+    expiry; the previous token stops working. Errors: NOT_FOUND
+    (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+    """
+
+@_typing.type_check_only
+class InvitationServiceAsyncStub(InvitationServiceStub):
+    """Invitations into the tenant. The only way a person who is not yet a member
+    joins (besides a platform administrator's explicit AddMembership): they
+    accept with the single-use token mailed to the address, either with the
+    account they already have or with a new account homed in this tenant.
+    Inviting any address looks the same whatever exists in other tenants.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateInvitation: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.CreateInvitationRequest, _admin_service_pb2.CreateInvitationResponse]  # type: ignore[assignment]
+    """Invites an address with roles and mails the invitation. Errors:
+    ALREADY_EXISTS (MEMBERSHIP_EXISTS: a member of this tenant uses the
+    address; INVITATION_EXISTS: one is pending), INVALID_ARGUMENT
+    (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION).
+    """
+    ListInvitations: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListInvitationsRequest, _admin_service_pb2.ListInvitationsResponse]  # type: ignore[assignment]
+    """The tenant's invitations, newest first."""
+    RevokeInvitation: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeInvitationRequest, _admin_service_pb2.RevokeInvitationResponse]  # type: ignore[assignment]
+    """Withdraws a pending invitation; its token stops working. Errors:
+    NOT_FOUND (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+    """
+    ResendInvitation: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ResendInvitationRequest, _admin_service_pb2.ResendInvitationResponse]  # type: ignore[assignment]
+    """Mails a pending (or expired) invitation again with a new token and a new
+    expiry; the previous token stops working. Errors: NOT_FOUND
+    (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+    """
+
+class InvitationServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Invitations into the tenant. The only way a person who is not yet a member
+    joins (besides a platform administrator's explicit AddMembership): they
+    accept with the single-use token mailed to the address, either with the
+    account they already have or with a new account homed in this tenant.
+    Inviting any address looks the same whatever exists in other tenants.
+    """
+
+    @_abc_1.abstractmethod
+    def CreateInvitation(
+        self,
+        request: _admin_service_pb2.CreateInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.CreateInvitationResponse, _abc.Awaitable[_admin_service_pb2.CreateInvitationResponse]]:
+        """Invites an address with roles and mails the invitation. Errors:
+        ALREADY_EXISTS (MEMBERSHIP_EXISTS: a member of this tenant uses the
+        address; INVITATION_EXISTS: one is pending), INVALID_ARGUMENT
+        (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION).
+        """
+
+    @_abc_1.abstractmethod
+    def ListInvitations(
+        self,
+        request: _admin_service_pb2.ListInvitationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.ListInvitationsResponse, _abc.Awaitable[_admin_service_pb2.ListInvitationsResponse]]:
+        """The tenant's invitations, newest first."""
+
+    @_abc_1.abstractmethod
+    def RevokeInvitation(
+        self,
+        request: _admin_service_pb2.RevokeInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.RevokeInvitationResponse, _abc.Awaitable[_admin_service_pb2.RevokeInvitationResponse]]:
+        """Withdraws a pending invitation; its token stops working. Errors:
+        NOT_FOUND (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+        """
+
+    @_abc_1.abstractmethod
+    def ResendInvitation(
+        self,
+        request: _admin_service_pb2.ResendInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.ResendInvitationResponse, _abc.Awaitable[_admin_service_pb2.ResendInvitationResponse]]:
+        """Mails a pending (or expired) invitation again with a new token and a new
+        expiry; the previous token stops working. Errors: NOT_FOUND
+        (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+        """
+
+def add_InvitationServiceServicer_to_server(servicer: InvitationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -53,6 +53,36 @@ class AuthServiceStub:
                 request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeRequest.SerializeToString,
                 response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeResponse.FromString,
                 _registered_method=True)
+        self.GetInvitation = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/GetInvitation',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetInvitationRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetInvitationResponse.FromString,
+                _registered_method=True)
+        self.AcceptInvitation = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/AcceptInvitation',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationResponse.FromString,
+                _registered_method=True)
+        self.AcceptInvitationAsMe = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/AcceptInvitationAsMe',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationAsMeRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationAsMeResponse.FromString,
+                _registered_method=True)
+        self.VerifyEmail = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/VerifyEmail',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.VerifyEmailRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.VerifyEmailResponse.FromString,
+                _registered_method=True)
+        self.RequestPasswordReset = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/RequestPasswordReset',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RequestPasswordResetRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RequestPasswordResetResponse.FromString,
+                _registered_method=True)
+        self.CompletePasswordReset = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/CompletePasswordReset',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompletePasswordResetRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompletePasswordResetResponse.FromString,
+                _registered_method=True)
         self.Refresh = channel.unary_unary(
                 '/tenantmesh.auth.v1.AuthService/Refresh',
                 request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RefreshRequest.SerializeToString,
@@ -124,6 +154,63 @@ class AuthServiceServicer:
         tokens. A code works once; wrong codes count towards the login lockout
         like wrong passwords. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID,
         MFA_CODE_INVALID), RESOURCE_EXHAUSTED (LOGIN_LOCKED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInvitation(self, request, context):
+        """What an invitation token is for: the tenant and the roles (nothing about
+        who else exists). Errors: NOT_FOUND (INVITATION_INVALID: unknown, used,
+        revoked or expired).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptInvitation(self, request, context):
+        """Accepts an invitation with a new account homed in the inviting tenant
+        (its email counts as verified: the token reached it). Errors: NOT_FOUND
+        (INVITATION_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN), INVALID_ARGUMENT
+        (PASSWORD_TOO_WEAK).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptInvitationAsMe(self, request, context):
+        """Accepts an invitation with the caller's own account, whose email must be
+        the invited address; then SwitchTenant reaches the tenant. Errors:
+        NOT_FOUND (INVITATION_INVALID), FAILED_PRECONDITION
+        (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE), ALREADY_EXISTS
+        (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyEmail(self, request, context):
+        """Confirms an email address with the token mailed to it (on creation, or a
+        new address set by the home tenant, which then replaces the old one).
+        Errors: NOT_FOUND (EMAIL_TOKEN_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestPasswordReset(self, request, context):
+        """Mails a password reset link if the tenant has a member with this email.
+        The answer is the same (and as quick) whether or not it does. Errors:
+        RESOURCE_EXHAUSTED (RESET_RATE_LIMITED, per address and per client).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompletePasswordReset(self, request, context):
+        """Sets a new password with the mailed token (single use, 30 minutes); every
+        session of the user ends. Errors: NOT_FOUND (RESET_TOKEN_INVALID),
+        INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -201,6 +288,36 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.CompleteMfaChallenge,
                     request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeRequest.FromString,
                     response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeResponse.SerializeToString,
+            ),
+            'GetInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInvitation,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetInvitationRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetInvitationResponse.SerializeToString,
+            ),
+            'AcceptInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptInvitation,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationResponse.SerializeToString,
+            ),
+            'AcceptInvitationAsMe': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptInvitationAsMe,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationAsMeRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationAsMeResponse.SerializeToString,
+            ),
+            'VerifyEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyEmail,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.VerifyEmailRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.VerifyEmailResponse.SerializeToString,
+            ),
+            'RequestPasswordReset': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestPasswordReset,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RequestPasswordResetRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RequestPasswordResetResponse.SerializeToString,
+            ),
+            'CompletePasswordReset': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompletePasswordReset,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompletePasswordResetRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompletePasswordResetResponse.SerializeToString,
             ),
             'Refresh': grpc.unary_unary_rpc_method_handler(
                     servicer.Refresh,
@@ -323,6 +440,168 @@ class AuthService:
             '/tenantmesh.auth.v1.AuthService/CompleteMfaChallenge',
             tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeRequest.SerializeToString,
             tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/GetInvitation',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetInvitationRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/AcceptInvitation',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptInvitationAsMe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/AcceptInvitationAsMe',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationAsMeRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationAsMeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyEmail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/VerifyEmail',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.VerifyEmailRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.VerifyEmailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestPasswordReset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/RequestPasswordReset',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RequestPasswordResetRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RequestPasswordResetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompletePasswordReset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/CompletePasswordReset',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompletePasswordResetRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompletePasswordResetResponse.FromString,
             options,
             channel_credentials,
             insecure,

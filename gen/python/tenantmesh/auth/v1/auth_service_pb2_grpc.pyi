@@ -57,6 +57,39 @@ class AuthServiceStub:
     like wrong passwords. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID,
     MFA_CODE_INVALID), RESOURCE_EXHAUSTED (LOGIN_LOCKED).
     """
+    GetInvitation: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.GetInvitationRequest, _auth_service_pb2.GetInvitationResponse]
+    """What an invitation token is for: the tenant and the roles (nothing about
+    who else exists). Errors: NOT_FOUND (INVITATION_INVALID: unknown, used,
+    revoked or expired).
+    """
+    AcceptInvitation: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.AcceptInvitationRequest, _auth_service_pb2.AcceptInvitationResponse]
+    """Accepts an invitation with a new account homed in the inviting tenant
+    (its email counts as verified: the token reached it). Errors: NOT_FOUND
+    (INVITATION_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN), INVALID_ARGUMENT
+    (PASSWORD_TOO_WEAK).
+    """
+    AcceptInvitationAsMe: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.AcceptInvitationAsMeRequest, _auth_service_pb2.AcceptInvitationAsMeResponse]
+    """Accepts an invitation with the caller's own account, whose email must be
+    the invited address; then SwitchTenant reaches the tenant. Errors:
+    NOT_FOUND (INVITATION_INVALID), FAILED_PRECONDITION
+    (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE), ALREADY_EXISTS
+    (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN).
+    """
+    VerifyEmail: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.VerifyEmailRequest, _auth_service_pb2.VerifyEmailResponse]
+    """Confirms an email address with the token mailed to it (on creation, or a
+    new address set by the home tenant, which then replaces the old one).
+    Errors: NOT_FOUND (EMAIL_TOKEN_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN).
+    """
+    RequestPasswordReset: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.RequestPasswordResetRequest, _auth_service_pb2.RequestPasswordResetResponse]
+    """Mails a password reset link if the tenant has a member with this email.
+    The answer is the same (and as quick) whether or not it does. Errors:
+    RESOURCE_EXHAUSTED (RESET_RATE_LIMITED, per address and per client).
+    """
+    CompletePasswordReset: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.CompletePasswordResetRequest, _auth_service_pb2.CompletePasswordResetResponse]
+    """Sets a new password with the mailed token (single use, 30 minutes); every
+    session of the user ends. Errors: NOT_FOUND (RESET_TOKEN_INVALID),
+    INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+    """
     Refresh: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.RefreshRequest, _auth_service_pb2.RefreshResponse]
     """Exchanges a refresh token for a new access token and a new refresh token.
     A refresh token works once: presenting a used one revokes the whole
@@ -111,6 +144,39 @@ class AuthServiceAsyncStub(AuthServiceStub):
     tokens. A code works once; wrong codes count towards the login lockout
     like wrong passwords. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID,
     MFA_CODE_INVALID), RESOURCE_EXHAUSTED (LOGIN_LOCKED).
+    """
+    GetInvitation: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.GetInvitationRequest, _auth_service_pb2.GetInvitationResponse]  # type: ignore[assignment]
+    """What an invitation token is for: the tenant and the roles (nothing about
+    who else exists). Errors: NOT_FOUND (INVITATION_INVALID: unknown, used,
+    revoked or expired).
+    """
+    AcceptInvitation: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.AcceptInvitationRequest, _auth_service_pb2.AcceptInvitationResponse]  # type: ignore[assignment]
+    """Accepts an invitation with a new account homed in the inviting tenant
+    (its email counts as verified: the token reached it). Errors: NOT_FOUND
+    (INVITATION_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN), INVALID_ARGUMENT
+    (PASSWORD_TOO_WEAK).
+    """
+    AcceptInvitationAsMe: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.AcceptInvitationAsMeRequest, _auth_service_pb2.AcceptInvitationAsMeResponse]  # type: ignore[assignment]
+    """Accepts an invitation with the caller's own account, whose email must be
+    the invited address; then SwitchTenant reaches the tenant. Errors:
+    NOT_FOUND (INVITATION_INVALID), FAILED_PRECONDITION
+    (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE), ALREADY_EXISTS
+    (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN).
+    """
+    VerifyEmail: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.VerifyEmailRequest, _auth_service_pb2.VerifyEmailResponse]  # type: ignore[assignment]
+    """Confirms an email address with the token mailed to it (on creation, or a
+    new address set by the home tenant, which then replaces the old one).
+    Errors: NOT_FOUND (EMAIL_TOKEN_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN).
+    """
+    RequestPasswordReset: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.RequestPasswordResetRequest, _auth_service_pb2.RequestPasswordResetResponse]  # type: ignore[assignment]
+    """Mails a password reset link if the tenant has a member with this email.
+    The answer is the same (and as quick) whether or not it does. Errors:
+    RESOURCE_EXHAUSTED (RESET_RATE_LIMITED, per address and per client).
+    """
+    CompletePasswordReset: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.CompletePasswordResetRequest, _auth_service_pb2.CompletePasswordResetResponse]  # type: ignore[assignment]
+    """Sets a new password with the mailed token (single use, 30 minutes); every
+    session of the user ends. Errors: NOT_FOUND (RESET_TOKEN_INVALID),
+    INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
     """
     Refresh: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.RefreshRequest, _auth_service_pb2.RefreshResponse]  # type: ignore[assignment]
     """Exchanges a refresh token for a new access token and a new refresh token.
@@ -181,6 +247,75 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         tokens. A code works once; wrong codes count towards the login lockout
         like wrong passwords. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID,
         MFA_CODE_INVALID), RESOURCE_EXHAUSTED (LOGIN_LOCKED).
+        """
+
+    @_abc_1.abstractmethod
+    def GetInvitation(
+        self,
+        request: _auth_service_pb2.GetInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.GetInvitationResponse, _abc.Awaitable[_auth_service_pb2.GetInvitationResponse]]:
+        """What an invitation token is for: the tenant and the roles (nothing about
+        who else exists). Errors: NOT_FOUND (INVITATION_INVALID: unknown, used,
+        revoked or expired).
+        """
+
+    @_abc_1.abstractmethod
+    def AcceptInvitation(
+        self,
+        request: _auth_service_pb2.AcceptInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.AcceptInvitationResponse, _abc.Awaitable[_auth_service_pb2.AcceptInvitationResponse]]:
+        """Accepts an invitation with a new account homed in the inviting tenant
+        (its email counts as verified: the token reached it). Errors: NOT_FOUND
+        (INVITATION_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN), INVALID_ARGUMENT
+        (PASSWORD_TOO_WEAK).
+        """
+
+    @_abc_1.abstractmethod
+    def AcceptInvitationAsMe(
+        self,
+        request: _auth_service_pb2.AcceptInvitationAsMeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.AcceptInvitationAsMeResponse, _abc.Awaitable[_auth_service_pb2.AcceptInvitationAsMeResponse]]:
+        """Accepts an invitation with the caller's own account, whose email must be
+        the invited address; then SwitchTenant reaches the tenant. Errors:
+        NOT_FOUND (INVITATION_INVALID), FAILED_PRECONDITION
+        (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE), ALREADY_EXISTS
+        (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN).
+        """
+
+    @_abc_1.abstractmethod
+    def VerifyEmail(
+        self,
+        request: _auth_service_pb2.VerifyEmailRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.VerifyEmailResponse, _abc.Awaitable[_auth_service_pb2.VerifyEmailResponse]]:
+        """Confirms an email address with the token mailed to it (on creation, or a
+        new address set by the home tenant, which then replaces the old one).
+        Errors: NOT_FOUND (EMAIL_TOKEN_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN).
+        """
+
+    @_abc_1.abstractmethod
+    def RequestPasswordReset(
+        self,
+        request: _auth_service_pb2.RequestPasswordResetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.RequestPasswordResetResponse, _abc.Awaitable[_auth_service_pb2.RequestPasswordResetResponse]]:
+        """Mails a password reset link if the tenant has a member with this email.
+        The answer is the same (and as quick) whether or not it does. Errors:
+        RESOURCE_EXHAUSTED (RESET_RATE_LIMITED, per address and per client).
+        """
+
+    @_abc_1.abstractmethod
+    def CompletePasswordReset(
+        self,
+        request: _auth_service_pb2.CompletePasswordResetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.CompletePasswordResetResponse, _abc.Awaitable[_auth_service_pb2.CompletePasswordResetResponse]]:
+        """Sets a new password with the mailed token (single use, 30 minutes); every
+        session of the user ends. Errors: NOT_FOUND (RESET_TOKEN_INVALID),
+        INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
         """
 
     @_abc_1.abstractmethod
