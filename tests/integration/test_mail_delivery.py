@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
+from services.cli.deliveries import mail_command
+from services.cli.tenantctl import build_parser
 from services.runtime.app import Runtime
 from services.runtime.db import TenantDatabase
 from services.runtime.delivery import (
@@ -407,3 +409,39 @@ async def test_without_smtp_mail_is_written_to_owner_only_files(
     assert str(path) in logged
     assert token not in logged
     assert "ada@acme.test" not in logged
+
+
+async def test_operators_list_retry_and_discard_dead_letters_with_tenantctl(
+    db_backend_url: str, tmp_path: Path, smtp_server: SmtpTestServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"DATABASE_URL": db_backend_url, "TENANTMESH_DATA_DIR": str(tmp_path)}
+
+    async def tenantctl(*argv: str) -> str:
+        assert await mail_command(build_parser().parse_args(["mail", *argv]), env) == 0
+        return capsys.readouterr().out
+
+    assert "no mail" in await tenantctl("dead-letters")  # nothing ever queued: no table, no error
+    token = secrets.token_urlsafe(24)
+    smtp_server.refuse("gone@acme.test")
+    smtp_server.refuse("moved@acme.test")
+    async with mail_runtime(db_backend_url, tmp_path, smtp_server.env()) as runtime:
+        gone, moved = await queue(
+            runtime, welcome(to="gone@acme.test", token=token), welcome(to="moved@acme.test", token=token)
+        )
+        for job_id in (gone, moved):
+            await wait_job(runtime, job_id, lambda r: r.state == JobState.DEAD)
+
+        listed = await tenantctl("dead-letters")
+        assert gone in listed
+        assert moved in listed
+        assert DeadReason.REJECTED in listed
+        assert token not in listed
+        assert "@acme.test" not in listed  # addresses stay sealed
+
+        smtp_server.accept("moved@acme.test")
+        assert "queued again: 1" in await tenantctl("retry", moved)
+        [received] = await smtp_server.wait_for(1)  # picked up at the next poll
+        assert received.message_id == f"<{moved}@{SENDER_DOMAIN}>"
+        assert "discarded: 1" in await tenantctl("discard", "--all")
+        assert "0 dead letter(s)" in await tenantctl("dead-letters")
+        assert (await job(runtime, moved)).state == JobState.SENT
