@@ -36,19 +36,14 @@ from services.runtime.delivery import (
 from services.runtime.mail import Mail, MailTemplateError, queue_mail, register_templates
 from services.runtime.mail.channel import CHANNEL
 from tests.support.mesh import mesh_settings
-from tests.support.smtp import SmtpTestServer, body_of, link_in, read_eml
+from tests.support.smtp import FAST_DELIVERY_ENV, SmtpTestServer, body_of, link_in, read_eml
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "support" / "mail_templates"
 register_templates("tests", TEMPLATES_DIR)
 
 PUBLIC_URL = "https://console.example.test:9443"
 SENDER_DOMAIN = "mail.example.test"
-FAST = {
-    "TENANTMESH_DELIVERY_RETRY_BASE_SECONDS": "0.05",
-    "TENANTMESH_DELIVERY_RETRY_MAX_SECONDS": "0.2",
-    "TENANTMESH_DELIVERY_POLL_SECONDS": "0.1",
-    "TENANTMESH_DELIVERY_LEASE_SECONDS": "5",
-}
+FAST = FAST_DELIVERY_ENV
 
 
 def welcome(to: str = "ada@acme.test", *, locale: str = "en", token: str | None = None) -> Mail:

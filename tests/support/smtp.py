@@ -27,6 +27,15 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from services.mesh.devtls import ensure_dev_tls
 from tests.support.processes import free_port
 
+# Delivery settings that make retries take milliseconds: add to a platform's environment
+# next to ``SmtpTestServer.env()`` in tests where the server goes down or defers.
+FAST_DELIVERY_ENV = {
+    "TENANTMESH_DELIVERY_RETRY_BASE_SECONDS": "0.05",
+    "TENANTMESH_DELIVERY_RETRY_MAX_SECONDS": "0.2",
+    "TENANTMESH_DELIVERY_POLL_SECONDS": "0.1",
+    "TENANTMESH_DELIVERY_LEASE_SECONDS": "5",
+}
+
 USERNAME = "mailer"
 PASSWORD = "s3cret-smtp-password"
 _LINK = re.compile(r"https?://[^\s\"'<>]+")
