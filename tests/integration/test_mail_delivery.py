@@ -207,6 +207,7 @@ async def test_a_permanent_refusal_is_dead_lettered_with_its_reason(
     assert row.attempts == 1  # at once, no retries
     assert row.dead_reason == DeadReason.REJECTED
     assert row.last_error
+    assert "gone@acme.test" not in row.last_error  # the server quoted it; it is not kept in clear
     await smtp_server.wait_for(1)
     assert smtp_server.messages_to("gone@acme.test") == []
     [letter] = await list_dead_letters(mailer.db)

@@ -113,7 +113,9 @@ class _Handler:
             if remaining != 0:
                 if remaining > 0:
                     self.server.refusals[address.lower()] = (code, remaining - 1)
-                return f"{code} {'5.1.1 no such mailbox' if code >= 500 else '4.2.1 try again later'}"
+                # Quoting the address, as real servers do.
+                text = "5.1.1 no such mailbox" if code >= 500 else "4.2.1 try again later"
+                return f"{code} {text}: <{address}>"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

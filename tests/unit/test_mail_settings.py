@@ -9,6 +9,7 @@ import pytest
 from services.runtime.config import ConfigError, load_settings
 from services.runtime.delivery import DeliverySettings, load_delivery_settings
 from services.runtime.mail import load_mail_settings
+from services.runtime.mail.transports import SmtpTransport
 
 
 def mail_settings(tmp_path: Path, **env: str) -> object:
@@ -101,3 +102,20 @@ def test_delivery_settings() -> None:
     ):
         with pytest.raises(ConfigError, match=variable):
             load_delivery_settings({variable: value})
+
+
+def test_a_ca_file_that_is_not_pem_stops_the_process(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate")
+    settings = load_mail_settings(
+        load_settings(
+            {
+                "TENANTMESH_DATA_DIR": str(tmp_path),
+                "TENANTMESH_SMTP_URL": "smtp://mail.corp.test",
+                "TENANTMESH_SMTP_CA_FILE": str(ca),
+            }
+        )
+    )
+    assert settings.smtp is not None
+    with pytest.raises(ConfigError, match="TENANTMESH_SMTP_CA_FILE"):
+        SmtpTransport(settings.smtp)

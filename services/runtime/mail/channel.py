@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from services.runtime.delivery import DeadReason, Job, PermanentFailure
+import re
+
+from services.runtime.delivery import DeadReason, Job, PermanentFailure, TransientFailure
 from services.runtime.mail.message import build_message
 from services.runtime.mail.settings import MailSettings
 from services.runtime.mail.templates import MailTemplateError, TemplateRegistry
@@ -33,5 +35,17 @@ class MailChannel:
         except (MailTemplateError, KeyError, TypeError) as exc:
             # Checked when queued, so only a build without that template gets here.
             raise PermanentFailure(str(exc), DeadReason.UNRENDERABLE) from None
-        message = build_message(rendered, sender=self._settings.sender, to=str(payload["to"]), job_id=job.job_id)
-        await self._transport.send(message, job.job_id)
+        recipient = str(payload["to"])
+        message = build_message(rendered, sender=self._settings.sender, to=recipient, job_id=job.job_id)
+        try:
+            await self._transport.send(message, job.job_id)
+        except TransientFailure as failure:
+            raise TransientFailure(_without(recipient, failure.detail)) from None
+        except PermanentFailure as failure:
+            raise PermanentFailure(_without(recipient, failure.detail), failure.reason) from None
+
+
+def _without(recipient: str, detail: str) -> str:
+    """The server's answer without the recipient's address (servers often quote it):
+    failures are logged and kept in clear, the address is not."""
+    return re.sub(re.escape(recipient), "<recipient>", detail, flags=re.IGNORECASE)

@@ -20,6 +20,7 @@ from typing import Protocol
 
 import aiosmtplib
 
+from services.runtime.config import ConfigError
 from services.runtime.delivery import PermanentFailure, TransientFailure
 from services.runtime.mail.settings import SmtpServer
 
@@ -39,7 +40,10 @@ class SmtpTransport:
 
     def __init__(self, server: SmtpServer) -> None:
         self._server = server
-        self._tls = ssl.create_default_context(cafile=str(server.ca_file) if server.ca_file else None)
+        try:
+            self._tls = ssl.create_default_context(cafile=str(server.ca_file) if server.ca_file else None)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(f"TENANTMESH_SMTP_CA_FILE is not a readable PEM CA bundle: {exc}") from None
 
     async def send(self, message: EmailMessage, job_id: str) -> None:
         server = self._server
