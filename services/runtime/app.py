@@ -161,7 +161,13 @@ class Runtime:
     def enable_delivery(self) -> Delivery:
         """The process's outbound delivery queue; its table is migrated when the first app starts."""
         if self.delivery is None:
-            self.delivery = Delivery(self.db, self.sealer, load_delivery_settings(self.settings.environment))
+            self.delivery = Delivery(
+                self.db,
+                self.sealer,
+                load_delivery_settings(self.settings.environment),
+                # A send in progress gets the grace in-flight calls get.
+                stop_grace_seconds=self.settings.shutdown_grace_seconds,
+            )
         return self.delivery
 
     def enable_mail(self) -> None:

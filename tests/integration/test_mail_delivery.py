@@ -296,7 +296,8 @@ async def test_a_job_whose_dispatcher_died_mid_send_is_sent_after_its_lease(
     env = {**smtp_server.env(), "TENANTMESH_KEY_ENCRYPTION_KEY": kek, "TENANTMESH_DELIVERY_LEASE_SECONDS": "0.5"}
     async with mail_runtime(db_backend_url, tmp_path / "b", env, start=False) as survivor:
         # The doomed process: same database, its dispatcher stuck in the middle of a send.
-        runtime = await Runtime.open(mesh_settings(db_backend_url, tmp_path / "a", **{**FAST, **env}))
+        doomed_env = {**FAST, **env, "TENANTMESH_SHUTDOWN_GRACE_SECONDS": "0.1"}
+        runtime = await Runtime.open(mesh_settings(db_backend_url, tmp_path / "a", **doomed_env))
         try:
             hang = _Hang()
             doomed = runtime.enable_delivery()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import ssl
 import time
@@ -39,6 +40,14 @@ FAST_DELIVERY_ENV = {
 USERNAME = "mailer"
 PASSWORD = "s3cret-smtp-password"
 _LINK = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def _not_login_data_notice(record: logging.LogRecord) -> bool:
+    # aiosmtpd 1.4 warns about its own use of a deprecated attribute on every AUTH.
+    return "login_data is deprecated" not in record.getMessage()
+
+
+logging.getLogger("mail.log").addFilter(_not_login_data_notice)
 
 
 @dataclass(frozen=True)

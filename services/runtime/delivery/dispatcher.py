@@ -57,6 +57,7 @@ class Dispatcher:
         channels: Mapping[str, Channel],
         settings: DeliverySettings,
         *,
+        stop_grace_seconds: float = STOP_TIMEOUT_SECONDS,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self._db = db
@@ -64,6 +65,7 @@ class Dispatcher:
         self._channels = channels
         self._settings = settings
         self._rng = rng
+        self._stop_grace = stop_grace_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -252,7 +254,7 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._settings.poll_seconds)
 
     async def stop(self) -> None:
-        """Lets an attempt in progress finish (up to a bound), then ends the loop."""
+        """Lets an attempt in progress finish (for the shutdown grace at most), then ends the loop."""
         task, self._task = self._task, None
         if task is None:
             return
@@ -260,6 +262,6 @@ class Dispatcher:
         # and would be sent again after its lease.
         self._stopping = True
         self._wake.set()
-        await asyncio.wait({task}, timeout=STOP_TIMEOUT_SECONDS)
+        await asyncio.wait({task}, timeout=self._stop_grace)
         if not task.done():
             await stop_background(task)

@@ -45,14 +45,16 @@ class DeliveryNotEnabled(RuntimeError):
 class Delivery:
     """The outbound delivery queue of one process: sealing, queuing, and its dispatcher."""
 
-    def __init__(self, db: DatabaseRouter, sealer: Sealer, settings: DeliverySettings) -> None:
+    def __init__(
+        self, db: DatabaseRouter, sealer: Sealer, settings: DeliverySettings, *, stop_grace_seconds: float = 5.0
+    ) -> None:
         if db in _BY_ROUTER:
             raise RuntimeError("this database router already has a delivery queue")
         self._db = db
         self._sealer = sealer
         self.settings = settings
         self._channels: dict[str, Channel] = {}
-        self.dispatcher = Dispatcher(db, sealer, self._channels, settings)
+        self.dispatcher = Dispatcher(db, sealer, self._channels, settings, stop_grace_seconds=stop_grace_seconds)
         self._migrated = False
         _BY_ROUTER[db] = self
 
