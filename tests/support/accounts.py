@@ -96,6 +96,10 @@ class Accounts:
         )
         return response
 
+    async def flows_drained(self) -> None:
+        """Waits for password reset requests still being processed after their answer."""
+        await self.mesh.auth_app.flows.resets.drain()
+
     async def cleanup(self) -> None:
         from tenantmesh.tenants.v1 import tenant_service_pb2  # noqa: PLC0415
 

@@ -10,6 +10,7 @@ A RevocationList subscribed to the event bus shows what was revoked.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -37,10 +38,12 @@ from services.runtime.auth.claims import AccessClaims
 from services.runtime.auth.revocation import REVOKED_EVENT, Revocation, RevocationList
 from services.runtime.context import PLATFORM_TENANT_ID, Principal, TenantContext, TenantDatabaseRef
 from services.runtime.db import DatabaseRouter, MigrationSet, upgrade_core
+from services.runtime.delivery import Delivery, DeliveryRow, load_delivery_settings
 from services.runtime.errors import Unauthenticated
 from services.runtime.events import Event, InProcessEventBus
 from services.runtime.ids import uuid7
 from services.runtime.interceptors.chain import IncomingCall
+from services.runtime.sealing import Sealer
 from services.runtime.server import RunningServer, create_server
 from tests.support.stubs import BoundStub
 
@@ -55,7 +58,7 @@ POLICY_SERVICES = [
     service.full_name for module in (pb, auth_service_pb2) for service in module.DESCRIPTOR.services_by_name.values()
 ]
 PASSWORD = "correct horse battery staple"
-TABLES: tuple[Any, ...] = (UserRow, MembershipRow, RoleRow, ServiceAccountRow, AuditEventRow)
+TABLES: tuple[Any, ...] = (UserRow, MembershipRow, RoleRow, ServiceAccountRow, AuditEventRow, DeliveryRow)
 
 
 class NamedPrincipals:
@@ -215,6 +218,9 @@ async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
     try:
         await router.start()
         await upgrade_core(router, AUTH_MIGRATIONS)
+        # Mail is queued (in the change's transaction) and not sent: no channel is served here.
+        delivery = Delivery(router, Sealer(secrets.token_bytes(32)), load_delivery_settings({}))
+        await delivery.migrate()
         events = InProcessEventBus()
         revocations = RevocationList()
         revocations.subscribe(events)
