@@ -9,7 +9,7 @@ BUF       := node_modules/.bin/buf
 PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
 .PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants \
-        bench-tenants bench-edge bench-auth bench-registry clean
+        bench-tenants bench-edge bench-auth bench-registry bench-accounts clean
 
 help:
 	@echo "make run          start the whole mesh behind Envoy (SQLite, no servers needed)"
@@ -18,7 +18,7 @@ help:
 	@echo "make lint         buf lint, ruff, mypy"
 	@echo "make breaking     buf breaking against main"
 	@echo "make migrate-tenants   migrate every tenant database (mesh must be running)"
-	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry   benchmarks (print numbers)"
+	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-accounts   benchmarks (print numbers)"
 
 venv: $(STAMP)
 
@@ -85,6 +85,9 @@ bench-edge: $(STAMP)
 bench-auth: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) -m tests.bench.bench_auth
+
+bench-accounts: $(STAMP)
+	$(PY) -m tests.bench.bench_accounts
 
 bench-registry: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)

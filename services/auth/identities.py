@@ -170,3 +170,19 @@ def record(session: AsyncSession, action: str, tenant_id: str, target: str, **de
     audit.record(
         session, action, tenant_id=tenant_id, target=target, client_address=client_address_var.get(), details=details
     )
+
+
+def record_by_user(
+    session: AsyncSession, action: str, tenant_id: str, user_id: str, target: str = "", **details: str
+) -> None:
+    """An audit entry of something a user did for themselves (a login step, accepting an invitation,
+    a reset), where the call carries no principal yet: the user is the actor and, unless said, the target."""
+    audit.record(
+        session,
+        action,
+        tenant_id=tenant_id,
+        actor=user_subject(user_id),
+        target=target or user_subject(user_id),
+        client_address=client_address_var.get(),
+        details=details,
+    )

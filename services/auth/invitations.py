@@ -37,14 +37,14 @@ from services.auth.identities import (
     normalize_email,
     platform_identity_not_joinable,
     record,
-    user_subject,
+    record_by_user,
 )
 from services.auth.models import InvitationRow, MembershipRow, UserRow
 from services.auth.passwords import check_policy, hash_password
 from services.auth.role_admin import check_grant, resolve_roles, role_names
 from services.auth.tokens import digest
 from services.runtime.clock import utcnow
-from services.runtime.context import Principal, client_address_var
+from services.runtime.context import Principal
 from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
@@ -245,14 +245,8 @@ class Invitations:
                 session.add(user)
                 await session.flush()
                 self._join(session, row, user)
-                audit.record(
-                    session,
-                    "auth.invitation.accepted",
-                    tenant_id=row.tenant_id,
-                    actor=user_subject(user.user_id),
-                    target=f"invitation:{row.invitation_id}",
-                    client_address=client_address_var.get(),
-                    details={"account": "new"},
+                record_by_user(
+                    session, "auth.invitation.accepted", row.tenant_id, user.user_id, self._target(row), account="new"
                 )
                 await session.commit()
         except IntegrityError:
@@ -278,19 +272,22 @@ class Invitations:
                 if await email_taken_in_tenant(session, row.tenant_id, user.email):
                     raise email_taken()
                 self._join(session, row, user)
-                audit.record(
+                record_by_user(
                     session,
                     "auth.invitation.accepted",
-                    tenant_id=row.tenant_id,
-                    actor=user_subject(user.user_id),
-                    target=f"invitation:{row.invitation_id}",
-                    client_address=client_address_var.get(),
-                    details={"account": "existing"},
+                    row.tenant_id,
+                    user.user_id,
+                    self._target(row),
+                    account="existing",
                 )
                 await session.commit()
         except IntegrityError:
             raise AlreadyExists("already a member of this tenant", reason="MEMBERSHIP_EXISTS") from None
         return row.tenant_id
+
+    @staticmethod
+    def _target(row: InvitationRow) -> str:
+        return f"invitation:{row.invitation_id}"
 
     def _join(self, session: AsyncSession, row: InvitationRow, user: UserRow) -> None:
         session.add(

@@ -21,7 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import audit, mail, mailed_tokens
-from services.auth.identities import find_member_by_email, normalize_email, user_subject
+from services.auth.identities import find_member_by_email, normalize_email, record_by_user, user_subject
 from services.auth.models import SessionRow, UserRow
 from services.auth.passwords import check_policy, hash_password
 from services.auth.revocation import Revoker
@@ -137,14 +137,7 @@ class PasswordResets:
             await replace_password(session, user, password_hash, "PASSWORD_RESET")
             # The link reached the address: it is the user's.
             await session.execute(update(UserRow).where(UserRow.user_id == user.user_id).values(email_verified=True))
-            audit.record(
-                session,
-                "auth.password.reset",
-                tenant_id=user.home_tenant_id,
-                actor=user_subject(user.user_id),
-                target=user_subject(user.user_id),
-                client_address=client_address_var.get(),
-            )
+            record_by_user(session, "auth.password.reset", user.home_tenant_id, user.user_id)
             await session.commit()
         await self._revoker.revoke_subject(user_subject(user.user_id))
 

@@ -23,7 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import audit
 from services.auth.deps import AuthDeps
-from services.auth.identities import USER_SUBJECT_PREFIX, find_member_by_email, normalize_email, roles_of, user_subject
+from services.auth.identities import (
+    USER_SUBJECT_PREFIX,
+    find_member_by_email,
+    normalize_email,
+    record_by_user,
+    roles_of,
+    user_subject,
+)
 from services.auth.mfa import Enrolment, SecondFactor, already_enrolled, code_invalid
 from services.auth.mfa_policy import policy_of
 from services.auth.models import (
@@ -196,14 +203,7 @@ class SessionManager:
             required = (await policy_of(session, tenant.tenant_id)).requires(roles_of(membership))
             if has_factor or required:
                 challenge = self._challenge(session, user, tenant.tenant_id, tenant_reference, not has_factor)
-                audit.record(
-                    session,
-                    "auth.login.mfa_challenged",
-                    tenant_id=tenant.tenant_id,
-                    actor=user_subject(user.user_id),
-                    target=user_subject(user.user_id),
-                    client_address=client_address_var.get(),
-                )
+                record_by_user(session, "auth.login.mfa_challenged", tenant.tenant_id, user.user_id)
                 await session.commit()
                 # The throttle is cleared when the second factor passes, not by the password alone.
                 return challenge
@@ -292,14 +292,7 @@ class SessionManager:
                 await self._throttle.succeeded(session, keys[0])
             tokens = await self._open_session(session, user_subject(user.user_id), challenge.tenant_id, membership)
             if recovery_codes:
-                audit.record(
-                    session,
-                    "auth.mfa.enrolled",
-                    tenant_id=challenge.tenant_id,
-                    actor=user_subject(user.user_id),
-                    target=user_subject(user.user_id),
-                    client_address=client_address_var.get(),
-                )
+                record_by_user(session, "auth.mfa.enrolled", challenge.tenant_id, user.user_id)
             self._audit_login(session, challenge.tenant_id, user.user_id, tokens)
             await session.commit()
         return Completed(tokens, recovery_codes)

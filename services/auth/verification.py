@@ -14,12 +14,11 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.auth import audit, mail, mailed_tokens
-from services.auth.identities import email_taken, user_subject
+from services.auth import mail, mailed_tokens
+from services.auth.identities import email_taken, record_by_user
 from services.auth.models import MembershipRow, UserRow
 from services.auth.profiles import UserProfiles
 from services.runtime.clock import utcnow
-from services.runtime.context import client_address_var
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import NotFound
 from services.runtime.tenant_directory import TenantDirectory
@@ -92,14 +91,8 @@ class EmailVerification:
                     await session.execute(
                         update(MembershipRow).where(MembershipRow.user_id == user.user_id).values(email=row.email)
                     )
-                audit.record(
-                    session,
-                    "auth.user.email_changed" if changed else "auth.user.email_verified",
-                    tenant_id=user.home_tenant_id,
-                    actor=user_subject(user.user_id),
-                    target=user_subject(user.user_id),
-                    client_address=client_address_var.get(),
-                )
+                action = "auth.user.email_changed" if changed else "auth.user.email_verified"
+                record_by_user(session, action, user.home_tenant_id, user.user_id)
                 await session.commit()
             except IntegrityError:
                 await session.rollback()
