@@ -21,6 +21,13 @@ TENANT_A = "01900000-0000-7000-8000-00000000000a"
 TENANT_B = "01900000-0000-7000-8000-00000000000b"
 
 
+INSERT_HOMED = text(
+    "INSERT INTO auth_users (user_id, home_tenant_id, email, display_name, password_hash, disabled, email_verified, "
+    "pending_email, revision, create_time, update_time) VALUES (:user_id, :home, :email, :display_name, "
+    ":password_hash, :disabled, 0, '', :revision, :create_time, :update_time)"
+)
+
+
 def _user(user_id: str, email: str) -> dict[str, object]:
     return {
         "user_id": user_id,
@@ -97,27 +104,11 @@ async def test_existing_users_are_homed_and_keep_their_emails(db_backend_url: st
         async with router.core_session() as session:
             # The same address may now be homed in another tenant...
             row = {**_user("u-other", "a@example.test"), "home": TENANT_B}
-            await session.execute(
-                text(
-                    "INSERT INTO auth_users (user_id, home_tenant_id, email, display_name, password_hash, disabled, "
-                    "email_verified, pending_email, revision, create_time, update_time) VALUES (:user_id, :home, "
-                    ":email, :display_name, :password_hash, :disabled, 0, '', :revision, :create_time, :update_time)"
-                ),
-                row,
-            )
+            await session.execute(INSERT_HOMED, row)
             await session.commit()
         # ...but not twice in one.
-        with pytest.raises(IntegrityError):
-            async with router.core_session() as session:
-                await session.execute(
-                    text(
-                        "INSERT INTO auth_users (user_id, home_tenant_id, email, display_name, password_hash, "
-                        "disabled, email_verified, pending_email, revision, create_time, update_time) VALUES "
-                        "(:user_id, :home, :email, :display_name, :password_hash, :disabled, 0, '', :revision, "
-                        ":create_time, :update_time)"
-                    ),
-                    {**row, "user_id": "u-twice"},
-                )
-                await session.commit()
+        async with router.core_session() as session:
+            with pytest.raises(IntegrityError):
+                await session.execute(INSERT_HOMED, {**row, "user_id": "u-twice"})
     finally:
         await router.dispose()
