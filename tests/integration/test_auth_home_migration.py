@@ -87,7 +87,9 @@ async def test_existing_users_are_homed_and_keep_their_emails(db_backend_url: st
         assert await upgrade_core(router, MigrationSet("auth", "core", MIGRATIONS)) == "auth_core_0003"
 
         async with router.core_session() as session:
-            homes = dict((await session.execute(text("SELECT user_id, home_tenant_id FROM auth_users"))).all())
+            homes: dict[str, str] = {
+                u: h for u, h in await session.execute(text("SELECT user_id, home_tenant_id FROM auth_users"))
+            }
             member_emails = {
                 (u, t): e
                 for u, t, e in (await session.execute(text("SELECT user_id, tenant_id, email FROM auth_memberships")))
