@@ -22,6 +22,7 @@ from services.runtime.errors import Unavailable
 
 # Renew this long before expiry, so a token never expires mid-call.
 _RENEW_MARGIN_SECONDS = 60.0
+_EXCHANGE_TIMEOUT_SECONDS = 2.0
 
 TokenMint = Callable[[], Awaitable[tuple[str, float]]]  # -> (token, expires_at epoch seconds)
 
@@ -59,8 +60,12 @@ def api_key_credentials(
                 "no service API key configured (TENANTMESH_SERVICE_API_KEY)", reason="SERVICE_CREDENTIALS_MISSING"
             )
         stub: Any = auth_service_pb2_grpc.AuthServiceStub(auth_channel())
+        # Waits a little for an auth service that is starting, not long: the channel is chosen by
+        # the address known now, and every caller of this process queues behind the lock meanwhile
+        # (a process whose auth was bound on a fresh port would otherwise wait the whole deadline
+        # on the old address, then retry on the right one).
         response = await stub.ExchangeApiKey(
-            auth_service_pb2.ExchangeApiKeyRequest(api_key=key), timeout=10, wait_for_ready=True
+            auth_service_pb2.ExchangeApiKeyRequest(api_key=key), timeout=_EXCHANGE_TIMEOUT_SECONDS, wait_for_ready=True
         )
         tokens = response.tokens
         return tokens.access_token, tokens.access_token_expire_time.ToSeconds()
