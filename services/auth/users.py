@@ -178,10 +178,11 @@ class Users:
             values: dict[str, object] = {}
             if "display_name" in mask:
                 values["display_name"] = display_name or user.email
-            new_email = "email" in mask and email not in (user.email, user.pending_email)
+            # The same pending address again sends its link again (a lost mail).
+            new_email = "email" in mask and email != user.email
             if "email" in mask and email == user.email and user.pending_email:
                 values["pending_email"] = ""  # back to the confirmed address: nothing pending
-            if new_email:
+            if new_email and email != user.pending_email:
                 # Only this tenant's members are consulted (the conflict is with someone visible here).
                 if await email_taken_in_tenant(session, tenant_id, email):
                     raise email_taken()

@@ -367,7 +367,19 @@ async def test_a_new_email_is_pending_until_confirmed_and_then_changes_everywher
     assert notice.subject == "Your Tenantmesh email address is being changed"
     assert new_address not in notice.text()  # masked for whoever reads the old mailbox
     await world.login(person)  # the old address still signs in
-    token = token_of(await mail_to(smtp_server, new_address), "/verify-email?token=")
+    first = token_of(await mail_to(smtp_server, new_address), "/verify-email?token=")
+    # Setting the same pending address again sends a fresh link; the first stops working.
+    await users.UpdateUser(
+        admin_pb.UpdateUserRequest(
+            user=user_pb2.User(user_id=person.user_id, email=new_address),
+            update_mask=field_mask_pb2.FieldMask(paths=["email"]),
+        ),
+        metadata=(*bearer(admin.token), ("x-tenant-id", home.tenant_id)),
+    )
+    token = token_of(await mail_to(smtp_server, new_address, count=2), "/verify-email?token=")
+    await expect_error(
+        world.mesh.auth.VerifyEmail(auth_pb.VerifyEmailRequest(token=first)), NOT_FOUND, "EMAIL_TOKEN_INVALID"
+    )
     await world.mesh.auth.VerifyEmail(auth_pb.VerifyEmailRequest(token=token))
     moved = Account(person.user_id, new_address, home.slug, home.tenant_id)
     await world.login(moved)
