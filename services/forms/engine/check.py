@@ -68,7 +68,8 @@ def analyze_definition(definition: JSON) -> Checked:
     for element in layout.elements:
         _check_field(element, texts, problems)
         reads[element] = _field_rules(element, analysis)
-    _check_checks(definition.get("checks", []), layout, analysis, texts, problems)
+    checks = definition.get("checks")
+    _check_checks([] if checks is None else checks, layout, analysis, texts, problems)
     order = evaluation_order(layout, reads, problems)
     unique = sorted(set(problems), key=lambda p: (p.pointer, p.reason))
     return Checked(definition, schema, layout, order, default_locale, unique)
@@ -203,8 +204,8 @@ def _check_checks(checks: JSON, layout: Layout, analysis: RuleAnalysis, texts: _
 
 def check_target(check: dict[str, Any], layout: Layout) -> Element | bool | None:
     """The field a check reports at: None for the form as a whole, False when there is no such field."""
-    name = check.get("field") or ""
-    if name == "":
+    name = check.get("field")
+    if name is None or name == "":
         return None
     element = layout.by_path.get(name) if isinstance(name, str) else None
     if element is None or not element.is_value:

@@ -115,6 +115,11 @@ class Layout:
         return [element for element in self.members.get(level, {}).values() if element.is_value]
 
 
+def _absent_as(value: JSON, default: JSON) -> JSON:
+    """JSON null counts as absent (the browser reads both with ``??``)."""
+    return default if value is None else value
+
+
 def field_type(raw: JSON) -> str:
     value = raw.get("type") if isinstance(raw, dict) else None
     return value.removeprefix("FIELD_TYPE_") if isinstance(value, str) else ""
@@ -122,7 +127,7 @@ def field_type(raw: JSON) -> str:
 
 def parse_layout(definition: dict[str, Any], problems: list[Problem]) -> Layout:
     layout = Layout(elements=[], top=[], members={None: {}}, by_path={})
-    fields = definition.get("fields", [])
+    fields = _absent_as(definition.get("fields"), [])
     if not isinstance(fields, list):
         problems.append(Problem("/fields", Reason.DEFINITION_INVALID, "fields must be an array"))
         return layout
@@ -173,7 +178,7 @@ def _parse(
         layout.by_path[path] = element
         order = raw.get("order", 0)
         parsed.append((order if is_number(order) else 0, index, element))
-        children = raw.get("fields", [])
+        children = _absent_as(raw.get("fields"), [])
         if not isinstance(children, list):
             problems.append(Problem(pointer((*here, "fields")), Reason.DEFINITION_INVALID, "fields must be an array"))
         elif children and kind not in CONTAINER_TYPES:
@@ -307,7 +312,7 @@ def choice_values(element: Element, schema: dict[str, Any]) -> list[JSON] | None
 
 
 def _agree_options(element: Element, schema: dict[str, Any], problems: list[Problem]) -> None:
-    options = element.raw.get("options", [])
+    options = _absent_as(element.raw.get("options"), [])
     where = pointer((*element.definition_parts, "options"))
     if not isinstance(options, list):
         problems.append(Problem(where, Reason.DEFINITION_INVALID, "options must be an array"))
