@@ -302,7 +302,8 @@ function remove(data: JsonObject, element: Element, rows: Rows): void {
   if (isObject(found)) delete found[element.key];
 }
 
-function store(data: JsonObject, element: Element, rows: Rows, value: Json): void {
+function store(data: JsonObject, element: Element, rows: Rows, computed: Json): void {
+  const value = computed === "" ? null : computed; // not stored, as it would not be if submitted
   let current: Json | undefined = data;
   let row = 0;
   for (const level of element.levels) {

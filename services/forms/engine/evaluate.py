@@ -224,7 +224,11 @@ def _delete(data: dict[str, Any], element: Element, rows: Rows) -> None:
 
 
 def _store(data: dict[str, Any], element: Element, rows: Rows, value: JSON) -> None:
-    """Sets a computed value, creating the objects of enclosing groups if they are absent."""
+    """Sets a computed value, creating the objects of enclosing groups if they are absent.
+
+    null and "" are not stored, as they would not be if submitted (the value is "not computable")."""
+    if value == "":
+        value = None
     current: JSON = data
     remaining = iter(rows)
     for level in element.levels:
