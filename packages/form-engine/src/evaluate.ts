@@ -250,7 +250,8 @@ class Run {
       const target = check.target;
       const instances = target !== null ? this.instances(target, data) : [[]];
       for (const rows of instances) {
-        if (target !== null && !this.shown(target, rows)) continue;
+        // Hidden, or in an item that is not an object (the schema reports that).
+        if (target !== null && !(this.shown(target, rows) === true && isObject(holder(data, target, rows)))) continue;
         const seen = target !== null ? view(data, target, rows) : data;
         if (!truthy(apply(check.rule, seen))) {
           const where = target !== null ? pointer(target.pointerParts(rows)) : "";

@@ -13,7 +13,7 @@ The steps, identical in ``packages/form-engine/src/evaluate.ts``:
    the client's rules disagree with the server's or were bypassed, and silently correcting would
    hide either. Leaving it out is fine: the server fills it in.
 5. The schema (without the layout's ``required``), then the checks (skipped while their field is
-   hidden), then numbers beyond ±(2^53-1) (``numberRange``: a browser cannot hold them exactly).
+   hidden or its object does not exist), then numbers beyond ±(2^53-1) (``numberRange``: a browser cannot hold them exactly).
 """
 
 from __future__ import annotations
@@ -171,8 +171,10 @@ class _Run:
             target = check.target
             instances = self._instances(target, data) if target is not None else [()]
             for rows in instances:
-                if target is not None and not self.visible.get((target, rows)):
-                    continue
+                if target is not None and not (
+                    self.visible.get((target, rows)) and isinstance(_holder(data, target, rows), dict)
+                ):
+                    continue  # hidden, or in an item that is not an object (the schema reports that)
                 view = _view(data, target, rows) if target is not None else data
                 if not truthy(apply(check.rule, view)):
                     where = pointer(target.pointer_parts(rows)) if target is not None else ""

@@ -4,8 +4,8 @@ Three kinds of file, each a list of cases:
 
 * ``cases/*.json``: one definition and answers to evaluate. Each case names the answers ``given``
   and expects ``violations`` (exactly, as [JSON Pointer, keyword, rule id]; messages are never
-  compared), and optionally ``visible`` (the listed instances), ``required``, ``computed`` and
-  ``answers`` (the stored answers), each compared exactly.
+  compared), and optionally ``visible`` and ``computed`` (the listed instances), ``required`` and
+  ``answers`` (the stored answers, exactly).
 * ``definitions/*.json``: definitions and their ``problems`` ([JSON Pointer, reason], exactly).
 * ``rules/*.json``: a rule, its data and its ``result``.
 
@@ -101,9 +101,11 @@ def mismatches(case: EvaluateCase, evaluation: dict[str, Any]) -> list[str]:
             found.append(f"visible[{where}] is {evaluation['visible'].get(where)}, expected {shown}")
     if "required" in case.expected and sorted(evaluation["required"]) != sorted(case.expected["required"]):
         found.append(f"required {sorted(evaluation['required'])} != {sorted(case.expected['required'])}")
-    for name in ("computed", "answers"):
-        if name in case.expected and not same(evaluation[name], case.expected[name]):
-            found.append(f"{name} {json.dumps(evaluation[name])} != {json.dumps(case.expected[name])}")
+    for where, value in case.expected.get("computed", {}).items():
+        if where not in evaluation["computed"] or not same(evaluation["computed"][where], value):
+            found.append(f"computed[{where}] is {json.dumps(evaluation['computed'].get(where))}, expected {json.dumps(value)}")
+    if "answers" in case.expected and not same(evaluation["answers"], case.expected["answers"]):
+        found.append(f"answers {json.dumps(evaluation['answers'])} != {json.dumps(case.expected['answers'])}")
     return found
 
 
