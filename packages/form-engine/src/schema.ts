@@ -165,7 +165,7 @@ export function schemaErrors(validate: ValidateFunction, answers: Json): [string
   validate(answers);
   const found: [string, string][] = [];
   for (const error of validate.errors ?? []) {
-    if (error.keyword === "if" || /\/(anyOf|oneOf)\/\d+\//.test(error.schemaPath)) continue;
+    if (error.keyword === "if" || insideAlternative(error.schemaPath)) continue;
     const params = error.params as Record<string, unknown>;
     const keyword = error.keyword === "false schema" ? "false" : error.keyword;
     if (keyword === "additionalProperties" && typeof params.additionalProperty === "string") {
@@ -181,6 +181,25 @@ export function schemaErrors(validate: ValidateFunction, answers: Json): [string
     }
   }
   return found;
+}
+
+// Keywords followed in a schema path by a name (not a keyword), and those followed by an index.
+const NAMED = new Set(["properties", "$defs", "dependentRequired"]);
+const INDEXED = new Set(["allOf", "anyOf", "oneOf"]);
+// Keywords whose subschemas' errors jsonschema-rs folds into the keyword's own error.
+const FOLDED = new Set(["anyOf", "oneOf", "contains", "not"]);
+
+/** Whether an error comes from inside anyOf/oneOf/contains/not (jsonschema-rs reports only the keyword). */
+function insideAlternative(schemaPath: string): boolean {
+  const tokens = schemaPath.replace(/^#\/?/, "").split("/").filter((token) => token !== "");
+  let index = 0;
+  while (index < tokens.length) {
+    const keyword = tokens[index] as string;
+    const next = index + (NAMED.has(keyword) || INDEXED.has(keyword) ? 2 : 1);
+    if (FOLDED.has(keyword) && next < tokens.length) return true;
+    index = next;
+  }
+  return false;
 }
 
 function lookupPointer(document: Json, path: string): [boolean, Json] {
