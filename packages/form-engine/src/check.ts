@@ -69,6 +69,7 @@ function checkSchema(schema: JsonObject, problems: Problem[]): boolean {
   const before = problems.length;
   if ("$schema" in schema && schema.$schema !== DIALECT) {
     add(problems, ["schema", "$schema"], "SCHEMA_INVALID", `only ${DIALECT} is supported`);
+    return false; // the rest would be judged by the wrong rules
   }
   for (const [where, message] of metaErrors(schema)) {
     problems.push({ pointer: "/schema" + where, reason: "SCHEMA_INVALID", message });
@@ -93,7 +94,7 @@ function checkSchema(schema: JsonObject, problems: Problem[]): boolean {
       }
     }
   }
-  return problems.length === before;
+  return true; // usable, even if some of it is refused: the layout is still compared with it
 }
 
 class Texts {

@@ -79,10 +79,12 @@ def analyze_definition(definition: JSON) -> Checked:
 
 
 def _check_schema(schema: dict[str, Any], problems: list[Problem]) -> bool:
-    """Problems of the answers' schema itself; False when it cannot be used at all."""
+    """Problems of the answers' schema itself; False when it is not a 2020-12 schema at all (then the
+    layout is not compared with it)."""
     before = len(problems)
     if "$schema" in schema and schema["$schema"] != DIALECT:
         problems.append(Problem("/schema/$schema", Reason.SCHEMA_INVALID, f"only {DIALECT} is supported"))
+        return False  # the rest would be judged by the wrong rules
     for error in _META.iter_errors(schema):
         problems.append(Problem(pointer(["schema", *error.absolute_path]), Reason.SCHEMA_INVALID, error.message))
     if len(problems) > before:
@@ -105,7 +107,7 @@ def _check_schema(schema: dict[str, Any], problems: list[Problem]) -> bool:
             if target is None or resolve(schema, [*parts]) is None:
                 problems.append(Problem(pointer(["schema", *parts, "$ref"]), Reason.SCHEMA_REFERENCE_INVALID,
                                         "references must resolve inside the document"))  # fmt: skip
-    return len(problems) == before
+    return True
 
 
 # -- fields -----------------------------------------------------------------------------------------
