@@ -13,8 +13,10 @@ The browser runs the same checks and evaluation (``packages/form-engine``); the 
 """
 
 from services.forms.engine.check import check_definition
+from services.forms.engine.compatibility import compatibility_report
 from services.forms.engine.compiled import CompiledForm, compile_definition, content_hash
 from services.forms.engine.evaluate import evaluate, evaluate_compiled
+from services.forms.engine.generate import generate_definition
 from services.forms.engine.model import DefinitionError, Evaluation, Problem, Reason, Violation
 
 __all__ = [
@@ -25,8 +27,10 @@ __all__ = [
     "Reason",
     "Violation",
     "check_definition",
+    "compatibility_report",
     "compile_definition",
     "content_hash",
     "evaluate",
     "evaluate_compiled",
+    "generate_definition",
 ]

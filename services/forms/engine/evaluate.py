@@ -6,14 +6,16 @@ The steps, identical in ``packages/form-engine/src/evaluate.ts``:
    (``unknownField``) and dropped; null and "" mean "not answered" and are dropped.
 2. Visibility and computed values, node by node in the definition's evaluation order: an element is
    visible when its container is and its ``visibleWhen`` holds; a hidden field's answer is dropped
-   at once, so later rules see it unanswered; a computed value replaces whatever was submitted.
+   at once, so later rules see it unanswered; a computed value replaces whatever was submitted
+   (null or "" is not stored).
 3. Required: a visible field whose object exists is required by the schema's ``required`` or a true
    ``requiredWhen``; absent or [] is then a violation.
 4. A submitted computed value that differs from the recomputed one is a violation (``computed``):
    the client's rules disagree with the server's or were bypassed, and silently correcting would
    hide either. Leaving it out is fine: the server fills it in.
 5. The schema (without the layout's ``required``), then the checks (skipped while their field is
-   hidden or its object does not exist), then numbers beyond ±(2^53-1) (``numberRange``: a browser cannot hold them exactly).
+   hidden or its object does not exist), then numbers beyond ±(2^53-1) (``numberRange``: a browser
+   cannot hold them exactly).
 """
 
 from __future__ import annotations

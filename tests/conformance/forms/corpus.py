@@ -58,7 +58,9 @@ def evaluate_cases() -> list[EvaluateCase]:
         document = json.loads(path.read_text())
         for case in document["cases"]:
             definition = case.get("definition", document["definition"])
-            cases.append(EvaluateCase(f"{path.stem}: {case['name']}", definition, case["given"], case.get("locale", "en"), case))
+            cases.append(
+                EvaluateCase(f"{path.stem}: {case['name']}", definition, case["given"], case.get("locale", "en"), case)
+            )
     return cases
 
 
@@ -103,11 +105,17 @@ def mismatches(case: EvaluateCase, evaluation: dict[str, Any]) -> list[str]:
         found.append(f"required {sorted(evaluation['required'])} != {sorted(case.expected['required'])}")
     for where, value in case.expected.get("computed", {}).items():
         if where not in evaluation["computed"] or not same(evaluation["computed"][where], value):
-            found.append(f"computed[{where}] is {json.dumps(evaluation['computed'].get(where))}, expected {json.dumps(value)}")
+            found.append(
+                f"computed[{where}] is {json.dumps(evaluation['computed'].get(where))}, expected {json.dumps(value)}"
+            )
     if "answers" in case.expected and not same(evaluation["answers"], case.expected["answers"]):
         found.append(f"answers {json.dumps(evaluation['answers'])} != {json.dumps(case.expected['answers'])}")
     return found
 
 
-def problem_set(problems: list[dict[str, Any]]) -> list[list[str]]:
-    return sorted({(p["pointer"], p["reason"]) for p in problems})  # type: ignore[arg-type]
+def problem_set(problems: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return sorted({(p["pointer"], p["reason"]) for p in problems})
+
+
+def expected_problems(case: DefinitionCase) -> list[tuple[str, str]]:
+    return sorted((pointer, reason) for pointer, reason in case.problems)

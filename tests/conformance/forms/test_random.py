@@ -95,7 +95,9 @@ def test_random_rules_agree() -> None:
 def random_value(rng: random.Random, depth: int = 0) -> Any:
     roll = rng.random()
     if roll < 0.7 or depth > 1:
-        return rng.choice([*SCALARS, "ada@example.com", "2024-02-29", "14:30:00Z", "https://x.test", "s", "m", "cheese", 3, 5])
+        return rng.choice(
+            [*SCALARS, "ada@example.com", "2024-02-29", "14:30:00Z", "https://x.test", "s", "m", "cheese", 3, 5]
+        )
     if roll < 0.85:
         return [random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
     return {key: random_value(rng, depth + 1) for key in rng.sample(["sku", "qty", "price", "ref", "lines", "x"], 3)}
