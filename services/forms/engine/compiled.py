@@ -8,6 +8,7 @@ under the SHA-256 of the definition's canonical JSON.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ class CompiledCheck:
 
 @dataclass(frozen=True)
 class CompiledForm:
-    content_hash: str
+    content_hash: str  # of the canonical JSON: what a published version records
     layout: Layout
     order: list[Node]
     validator: jsonschema_rs.Validator
@@ -69,9 +70,17 @@ _cache: OrderedDict[str, CompiledForm] = OrderedDict()
 _lock = threading.Lock()
 
 
+def _cache_key(definition: dict[str, Any]) -> str:
+    """The cache key: SHA-256 of the definition's JSON with sorted keys. Cheaper than the canonical
+    ``content_hash`` (numbers are not normalised first), so the same content written as 5 and 5.0
+    may be compiled twice, to the same result."""
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def compile_definition(definition: dict[str, Any]) -> CompiledForm:
     """The compiled form of ``definition``; raises DefinitionError listing its problems."""
-    digest = content_hash(definition)
+    digest = _cache_key(definition)
     with _lock:
         compiled = _cache.get(digest)
         if compiled is not None:
@@ -80,7 +89,7 @@ def compile_definition(definition: dict[str, Any]) -> CompiledForm:
     checked = analyze_definition(definition)
     if checked.problems:
         raise DefinitionError(checked.problems)
-    compiled = _build(checked, digest)
+    compiled = _build(checked, content_hash(definition))
     with _lock:
         _cache[digest] = compiled
         while len(_cache) > CACHE_SIZE:

@@ -20,7 +20,6 @@ The steps, identical in ``packages/form-engine/src/evaluate.ts``:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,7 +29,7 @@ from services.forms.engine.logic import apply, truthy
 from services.forms.engine.messages import message, pick
 from services.forms.engine.model import Evaluation, Violation
 from services.forms.engine.schema import schema_errors
-from services.forms.engine.values import JSON, MAX_SAFE_INTEGER, deep_equal, get_in, is_number, js_value, pointer
+from services.forms.engine.values import JSON, MAX_SAFE_INTEGER, deep_equal, is_number, js_value, pointer
 
 Rows = tuple[int, ...]
 
@@ -52,6 +51,7 @@ class _Run:
         self.violations: list[Violation] = []
         self.visible: dict[tuple[Element, Rows], bool] = {}
         self.computed: dict[tuple[Element, Rows], JSON] = {}
+        self.submitted: dict[tuple[Element, Rows], JSON] = {}  # computed values as the client sent them
 
     def violation(self, parts: list[str | int] | str, keyword: str, rule: str = "", text: str = "") -> None:
         where = parts if isinstance(parts, str) else pointer(parts)
@@ -63,23 +63,22 @@ class _Run:
             answers = {}
         data: dict[str, Any] = js_value(answers)
         self._normalize(None, data, [])
-        submitted = copy.deepcopy(data)
         for kind, element in self.form.order:
             if kind == "visible":
                 self._visibility(element, data, container=True)
             elif element.type not in ("GROUP", "REPEATING_GROUP"):
                 self._visibility(element, data, container=False)
         required = self._required(data)
-        self._computed_mismatches(submitted)
+        self._computed_mismatches()
         for where, keyword in schema_errors(self.form.validator, data):
             self.violation(where, keyword)
         self._checks(data)
         self._number_range(data, [])
         unique = sorted(set(self.violations))
         return Evaluation(
-            visible={pointer(e.pointer_parts(rows)): shown for (e, rows), shown in self.visible.items()},
+            visible={e.pointer(rows): shown for (e, rows), shown in self.visible.items()},
             required=required,
-            computed={pointer(e.pointer_parts(rows)): value for (e, rows), value in self.computed.items()},
+            computed={e.pointer(rows): value for (e, rows), value in self.computed.items()},
             violations=unique,
             answers=data,
         )
@@ -118,6 +117,9 @@ class _Run:
             elif not container and element.type == "COMPUTED":
                 value = apply(element.rule("compute"), _view(data, element, rows))
                 self.computed[(element, rows)] = value
+                holder = _holder(data, element, rows)
+                if isinstance(holder, dict) and element.key in holder:
+                    self.submitted[(element, rows)] = holder[element.key]
                 _store(data, element, rows, value)
 
     def _parent_visible(self, element: Element, rows: Rows) -> bool:
@@ -147,24 +149,22 @@ class _Run:
             if not element.required_by_schema and rule is None:
                 continue
             for rows in self._instances(element, data):
-                if not self.visible.get((element, rows)) or not isinstance(_holder(data, element, rows), dict):
+                holder = _holder(data, element, rows)
+                if not self.visible.get((element, rows)) or not isinstance(holder, dict):
                     continue
                 if element.required_by_schema or truthy(apply(rule, _view(data, element, rows))):
-                    parts = element.pointer_parts(rows)
-                    required.append(pointer(parts))
-                    found, value = get_in(data, parts)
-                    if not found or value == []:
-                        self.violation(parts, "required")
+                    where = element.pointer(rows)
+                    required.append(where)
+                    if holder.get(element.key, []) == []:
+                        self.violation(where, "required")
         return required
 
     # -- 4. computed values as submitted ------------------------------------------------------------
 
-    def _computed_mismatches(self, submitted: dict[str, Any]) -> None:
-        for (element, rows), value in self.computed.items():
-            parts = element.pointer_parts(rows)
-            found, given = get_in(submitted, parts)
-            if found and not deep_equal(given, value):
-                self.violation(parts, "computed")
+    def _computed_mismatches(self) -> None:
+        for (element, rows), given in self.submitted.items():
+            if not deep_equal(given, self.computed[(element, rows)]):
+                self.violation(element.pointer(rows), "computed")
 
     # -- 5. checks and number range ----------------------------------------------------------------
 
@@ -179,7 +179,7 @@ class _Run:
                     continue  # hidden, or in an item that is not an object (the schema reports that)
                 view = _view(data, target, rows) if target is not None else data
                 if not truthy(apply(check.rule, view)):
-                    where = pointer(target.pointer_parts(rows)) if target is not None else ""
+                    where = target.pointer(rows) if target is not None else ""
                     text = pick(check.message, self.locale, self.form.default_locale) or message("check", self.locale)
                     self.violation(where, "check", check.id, text)
 

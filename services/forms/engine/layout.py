@@ -74,6 +74,9 @@ class Element:
     schema: JSON = None
     level_parts: list[str | int] | None = None
     required_by_schema: bool = False
+    _pointer: str | None = None  # the part after the last enclosing repeating group's index
+    _pointer_pieces: tuple[str, ...] = ()
+    _levels: tuple[Element, ...] | None = None
 
     @property
     def is_value(self) -> bool:
@@ -82,15 +85,33 @@ class Element:
     @property
     def levels(self) -> tuple[Element, ...]:
         """The groups and repeating groups around this element, outermost first."""
-        chain: list[Element] = []
-        level = self.level
-        while level is not None:
-            chain.append(level)
-            level = level.level
-        return tuple(reversed(chain))
+        if self._levels is None:
+            chain: list[Element] = []
+            level = self.level
+            while level is not None:
+                chain.append(level)
+                level = level.level
+            self._levels = tuple(reversed(chain))
+        return self._levels
 
     def rule(self, name: str) -> JSON:
         return self.raw.get(name)
+
+    def pointer(self, rows: tuple[int, ...]) -> str:
+        """``pointer_parts`` as a JSON Pointer, from pieces escaped once (it is built for every instance)."""
+        if self._pointer is None:
+            pieces: list[str] = []
+            text = ""
+            for level in self.levels:
+                text += pointer([level.key])
+                if level.type == "REPEATING_GROUP":
+                    pieces.append(text)
+                    text = ""
+            self._pointer_pieces = tuple(pieces)
+            self._pointer = text + pointer([self.key])
+        if not rows:
+            return self._pointer
+        return "".join(f"{piece}/{row}" for piece, row in zip(self._pointer_pieces, rows, strict=True)) + self._pointer
 
     def pointer_parts(self, rows: tuple[int, ...]) -> list[str | int]:
         """Where this element's instance for ``rows`` (one index per enclosing repeating group) sits."""

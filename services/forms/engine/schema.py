@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator, Sequence
-from decimal import Decimal
 from typing import Any, Final
 
 import jsonschema_rs
@@ -110,13 +109,21 @@ def pattern_compiles(pattern: str) -> bool:
 
 def _decimal(number: int | float) -> tuple[int, int]:
     """(mantissa, exponent) of the shortest decimal form of the double ``number``."""
-    sign, digits, exponent = Decimal(repr(float(js_number(number)))).as_tuple()
-    mantissa = int("".join(str(d) for d in digits) or "0")
-    return (-mantissa if sign else mantissa), int(exponent)
+    normal = js_number(number)
+    if isinstance(normal, int):
+        return normal, 0  # a whole double is exactly this integer
+    text = repr(normal)  # the shortest digits that round-trip, like JavaScript's String()
+    digits, _, exponent = text.partition("e")
+    whole, _, fraction = digits.partition(".")
+    return int(whole + fraction), int(exponent or 0) - len(fraction)
 
 
 def is_multiple(value: int | float, divisor: int | float) -> bool:
-    (a, ea), (b, eb) = _decimal(value), _decimal(divisor)
+    return _is_multiple(_decimal(value), _decimal(divisor))
+
+
+def _is_multiple(value: tuple[int, int], divisor: tuple[int, int]) -> bool:
+    (a, ea), (b, eb) = value, divisor
     common = min(ea, eb)
     scaled_a: int = a * 10 ** (ea - common)
     scaled_b: int = b * 10 ** (eb - common)
@@ -127,11 +134,11 @@ class _MultipleOf:
     """jsonschema-rs keyword replacing the built-in ``multipleOf`` with ``is_multiple``."""
 
     def __init__(self, _parent: dict[str, Any], value: Any, _path: list[str | int]) -> None:
-        self.divisor = value
+        self.divisor = _decimal(value) if is_number(value) else None
 
     def validate(self, instance: Any) -> None:
-        if is_number(instance) and is_number(self.divisor) and not is_multiple(instance, self.divisor):
-            raise ValueError(f"{instance} is not a multiple of {self.divisor}")
+        if self.divisor is not None and is_number(instance) and not _is_multiple(_decimal(instance), self.divisor):
+            raise ValueError(f"{instance} is not a multiple")
 
 
 # -- the compiled validator ------------------------------------------------------------------------
