@@ -67,3 +67,19 @@ def test_locale_last_resort_is_the_first_tag() -> None:
 )  # fmt: skip
 def test_numbers_print_as_javascript_prints_them(number: float, text: str) -> None:
     assert js_string(number) == text
+
+
+def test_corpus_definitions_pass_the_protos_validation_rules() -> None:
+    # The service will validate a FormDefinition with protovalidate before the engine checks it:
+    # every definition the corpus evaluates must get through, and bad keys or types must not.
+    import protovalidate  # noqa: PLC0415 - only this test needs it
+
+    from tests.conformance.forms.corpus import evaluate_cases  # noqa: PLC0415
+
+    for case in evaluate_cases():
+        assert protovalidate.collect_violations(definition_message(case.definition)) == [], case.id
+    bad = definition_message(
+        {"schema": {}, "fields": [{"key": "a.b", "type": "FIELD_TYPE_UNSPECIFIED"}], "defaultLocale": "English"}
+    )
+    rules = sorted(violation.proto.rule_id for violation in protovalidate.collect_violations(bad))
+    assert rules == ["enum.not_in", "string.pattern", "string.pattern"]
