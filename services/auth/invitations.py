@@ -213,15 +213,22 @@ class Invitations:
     # -- the token holder's side ---------------------------------------------------------------
 
     async def inspect(self, token: str) -> InvitationView:
+        row = await self._usable(token)
+        return InvitationView(await self._tenant_name(row.tenant_id), json.loads(row.roles_json), row.expire_time)
+
+    async def _usable(self, token: str) -> InvitationRow:
+        """The pending invitation of ``token``, if its tenant still takes people (active)."""
         async with self._db.core_session() as session:
             row = await self._pending(session, token, lock=False)
-        return InvitationView(await self._tenant_name(row.tenant_id), json.loads(row.roles_json), row.expire_time)
+        tenant = await self._tenants.lookup(row.tenant_id)
+        if tenant is None or tenant.state != "ACTIVE":
+            raise invitation_invalid()
+        return row
 
     async def accept_new(self, token: str, *, password: str, display_name: str) -> tuple[str, str]:
         """A new identity homed in the inviting tenant; returns (user id, tenant id)."""
         check_policy(password, "password")
-        async with self._db.core_session() as session:
-            await self._pending(session, token, lock=False)
+        await self._usable(token)
         password_hash = await hash_password(password)
         now = utcnow()
         try:
@@ -256,6 +263,7 @@ class Invitations:
     async def accept_as(self, token: str, principal: Principal) -> str:
         """The caller's own identity joins the inviting tenant; returns the tenant id."""
         kind, _, user_id = principal.subject.partition(":")
+        await self._usable(token)
         try:
             async with self._db.core_session() as session:
                 row = await self._pending(session, token)

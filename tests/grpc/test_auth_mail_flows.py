@@ -491,3 +491,27 @@ async def test_reset_requests_are_rate_limited_per_address_whether_or_not_it_exi
             grpc.StatusCode.RESOURCE_EXHAUSTED,
             "RESET_RATE_LIMITED",
         )
+
+
+async def test_an_invitation_of_a_suspended_tenant_cannot_be_used(world: Accounts, smtp_server: SmtpTestServer) -> None:
+    from tenantmesh.tenants.v1 import tenant_service_pb2  # noqa: PLC0415
+
+    tenant = await world.tenant()
+    admin = await world.person(tenant, roles=["tenant-admin"])
+    invited = address()
+    await invitations(world, admin.token, tenant.tenant_id).CreateInvitation(
+        admin_pb.CreateInvitationRequest(email=invited)
+    )
+    token = token_of(await mail_to(smtp_server, invited), "/invitations/accept?token=")
+    await world.mesh.tenants.SuspendTenant(
+        tenant_service_pb2.SuspendTenantRequest(tenant_id=tenant.tenant_id), metadata=bearer(world.admin)
+    )
+    await expect_error(
+        world.mesh.auth.GetInvitation(auth_pb.GetInvitationRequest(token=token)), NOT_FOUND, "INVITATION_INVALID"
+    )
+    await expect_error(
+        world.mesh.auth.AcceptInvitation(auth_pb.AcceptInvitationRequest(token=token, password=PASSWORD)),
+        NOT_FOUND,
+        "INVITATION_INVALID",
+    )
+    assert await rows(world, UserRow, UserRow.email == invited) == []
