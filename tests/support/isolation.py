@@ -7,7 +7,11 @@ with the expected auth error; public RPCs must not answer UNAUTHENTICATED/PERMIS
 without a token. Anything else (OK, a validation error, NOT_FOUND...) is a leak.
 
 The transports (direct gRPC, REST through Envoy) plug in as a ``Caller``: an async function
-``(rpc, bearer token or None, x-tenant-id or None) -> Outcome``.
+``(rpc, bearer token or None, x-tenant-id or None[, request]) -> Outcome``.
+
+A second matrix, the *shared person* (``build_shared_world``, ``run_shared_person_matrix``), runs
+every RPC as tenant B's administrator against a person of both A and B, people of A only and the
+platform administrator, and checks what the answers carry and what changed (see its section).
 """
 
 from __future__ import annotations
