@@ -24,7 +24,7 @@ from tenantmesh.auth.v1 import user_pb2
 from services.auth.models import AuditEventRow, InvitationRow, MembershipRow, UserRow
 from services.runtime.clock import utcnow
 from tests.support.accounts import PASSWORD, Account, Accounts
-from tests.support.errors import expect_error, violation_fields
+from tests.support.errors import error_info, expect_error, violation_fields
 from tests.support.platform import ADMIN_EMAIL, ADMIN_PASSWORD, bearer, platform
 from tests.support.smtp import FAST_DELIVERY_ENV, ReceivedMail, SmtpTestServer
 
@@ -515,3 +515,27 @@ async def test_an_invitation_of_a_suspended_tenant_cannot_be_used(world: Account
         "INVITATION_INVALID",
     )
     assert await rows(world, UserRow, UserRow.email == invited) == []
+
+
+async def test_an_inviter_grants_no_more_than_they_hold(world: Accounts, smtp_server: SmtpTestServer) -> None:
+    tenant = await world.tenant()
+    await world.mesh.admin_stub("RoleService").CreateRole(
+        admin_pb.CreateRoleRequest(
+            role=user_pb2.Role(name="inviter", permissions=["auth.invitations.create", "auth.self"])
+        ),
+        metadata=world.as_admin(tenant.tenant_id),
+    )
+    inviter = await world.person(tenant, roles=["inviter"])
+    stub = invitations(world, inviter.token, tenant.tenant_id)
+    error = await expect_error(
+        stub.CreateInvitation(admin_pb.CreateInvitationRequest(email=address(), roles=["tenant-admin"])),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PERMISSION_ESCALATION",
+    )
+    assert "auth.users.create" in error_info(error).metadata["permissions"]
+    assert await rows(world, InvitationRow, InvitationRow.tenant_id == tenant.tenant_id) == []
+    # Their own role they may hand out.
+    created = (
+        await stub.CreateInvitation(admin_pb.CreateInvitationRequest(email=address(), roles=["inviter"]))
+    ).invitation
+    assert list(created.roles) == ["inviter"]
