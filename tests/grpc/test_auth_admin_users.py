@@ -340,3 +340,32 @@ async def test_set_password_is_for_the_home_tenant_and_ends_every_session(mesh: 
     assert mesh.token_revoked(f"user:{user.user_id}", mesh.tenant_b, issued)
     (event,) = await mesh.rows(AuditEventRow, AuditEventRow.action == "auth.user.password_set")
     assert (event.tenant_id, event.actor) == (mesh.tenant_a, mesh.subject("admin-a"))
+
+
+async def test_an_address_used_in_another_tenant_is_a_fresh_address_to_this_one(mesh: AdminMesh) -> None:
+    in_a = (await mesh.admin_a.create_user()).user
+    known = await mesh.admin_b.create_user(in_a.email)
+    fresh = await mesh.admin_b.create_user()
+    # The same answer, field for field: a separate identity homed in B.
+    assert sorted(f.name for f, _ in known.user.ListFields()) == sorted(f.name for f, _ in fresh.user.ListFields())
+    assert known.user.user_id != in_a.user_id
+    assert (known.user.external, known.user.etag, known.membership.tenant_id) == (False, "1", mesh.tenant_b)
+    (a_row,) = await mesh.rows(UserRow, UserRow.user_id == in_a.user_id)
+    assert (a_row.home_tenant_id, a_row.revision) == (mesh.tenant_a, 1)
+
+
+async def test_only_the_home_tenant_changes_a_members_email(mesh: AdminMesh) -> None:
+    user = (await mesh.admin_a.create_user()).user
+    await mesh.platform(mesh.tenant_b).memberships.AddMembership(pb.AddMembershipRequest(user_id=user.user_id))
+    before = await mesh.counts()
+    change = user_pb2.User(user_id=user.user_id, email=unique_email("moved"))
+    await expect_error(
+        mesh.admin_b.users.UpdateUser(pb.UpdateUserRequest(user=change, update_mask=mask("email"))),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "USER_MANAGED_ELSEWHERE",
+    )
+    assert await mesh.counts() == before  # no verification mail queued either
+    updated = (await mesh.admin_a.users.UpdateUser(pb.UpdateUserRequest(user=change, update_mask=mask("email")))).user
+    assert updated.email == user.email  # pending until its owner confirms
+    (row,) = await mesh.rows(UserRow, UserRow.user_id == user.user_id)
+    assert row.pending_email == change.email
