@@ -6,6 +6,8 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 BUF       := node_modules/.bin/buf
+REDOCLY   := node_modules/.bin/redocly
+OPENAPI   := gen/openapi/tenantmesh.openapi.json
 PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
 .PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants \
@@ -31,12 +33,14 @@ $(BUF): package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	@touch $(BUF)
 
-# Stubs for Python (+ .pyi), and the descriptor set Envoy transcodes with.
+# Stubs for Python (+ .pyi), the descriptor set Envoy transcodes with, and the OpenAPI 3.1
+# document of the REST surface (services/openapi, a protoc plugin; it reads the option
+# extensions through the stubs generated just before it).
 # google/api and google/rpc Python modules come from googleapis-common-protos;
 # buf/validate is generated here because no wheel ships it for google.protobuf.
 gen: $(STAMP)
-	rm -rf gen/python gen/descriptor.binpb
-	mkdir -p gen/python
+	rm -rf gen/python gen/descriptor.binpb gen/openapi
+	mkdir -p gen/python gen/openapi
 	$(PY) -m grpc_tools.protoc -Iprotos -Iprotos/vendor \
 	  --python_out=gen/python --pyi_out=gen/python \
 	  --grpc_python_out=gen/python --mypy_grpc_out=gen/python \
@@ -48,6 +52,9 @@ gen: $(STAMP)
 	  --descriptor_set_out=gen/descriptor.binpb \
 	  $(PROTO_SRC) google/rpc/status.proto google/rpc/error_details.proto
 	find gen/python -mindepth 1 -type d -exec touch {}/__init__.py \;
+	$(PY) -m grpc_tools.protoc -Iprotos -Iprotos/vendor \
+	  --plugin=protoc-gen-openapi=$(VENV)/bin/protoc-gen-openapi --openapi_out=gen/openapi \
+	  $(PROTO_SRC) google/rpc/status.proto google/rpc/error_details.proto
 
 gen-check: gen
 	@git diff --exit-code --stat -- gen || (echo "gen/ is stale: run 'make gen' and commit" && exit 1)
@@ -55,6 +62,7 @@ gen-check: gen
 
 lint: $(STAMP) $(BUF)
 	$(BUF) lint
+	$(REDOCLY) lint --format=summary $(OPENAPI)
 	$(VENV)/bin/ruff check services tests
 	$(VENV)/bin/ruff format --check services tests
 	$(VENV)/bin/mypy
