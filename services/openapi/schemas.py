@@ -170,7 +170,9 @@ class SchemaBuilder:
         oneofs = self._oneof_constraints(message, drop)
         if oneofs:
             schema["allOf"] = oneofs
-        schema["additionalProperties"] = False
+        # No additionalProperties: false. The edge's transcoder drops JSON fields the message
+        # does not define instead of refusing them (Envoy has no option to refuse them), and
+        # the document says what the edge does.
         return schema
 
     def _oneof_constraints(self, message: descriptor_pb2.DescriptorProto, drop: frozenset[str]) -> list[Schema]:

@@ -245,3 +245,7 @@ async def edge_factory(tmp_path_factory: pytest.TempPathFactory, dev_tls: DevTls
         yield factory
     finally:
         await factory.close()
+
+
+# The `make run` mesh as a process, and an integrator's tokens on it (tests/support/running_mesh.py).
+from tests.support.running_mesh import integrator, running_mesh  # noqa: E402, F401

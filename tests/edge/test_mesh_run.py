@@ -11,69 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import re
 import signal
 import ssl
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
-from services.runtime.config import DEFAULT_PORTS
-
-from .conftest import free_port
-
-REPO = Path(__file__).resolve().parents[2]
-READY_LINE = "Press Ctrl-C to stop."
-START_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 30.0
-
-
-def mesh_environment(data_dir: Path, https_port: int, http_port: int, admin_port: int) -> dict[str, str]:
-    # The embedded default: no database or Redis configured, whatever the caller's shell has.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("TENANTMESH_") and k not in ("DATABASE_URL", "REDIS_URL")
-    }
-    env.update(
-        {
-            "TENANTMESH_DATA_DIR": str(data_dir),
-            "TENANTMESH_LOG_LEVEL": "warning",
-            "TENANTMESH_EDGE_HTTPS_PORT": str(https_port),
-            "TENANTMESH_EDGE_HTTP_PORT": str(http_port),
-            "TENANTMESH_EDGE_ADMIN_PORT": str(admin_port),
-        }
-    )
-    for service in DEFAULT_PORTS:
-        env[f"TENANTMESH_{service.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
-    return env
-
-
-def read_output(output: Path) -> str:
-    # Small, local and read while the process runs: a blocking read is fine here.
-    return output.read_text(errors="replace")
-
-
-async def wait_for_banner(proc: asyncio.subprocess.Process, output: Path) -> str:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        text = read_output(output)
-        if READY_LINE in text:
-            return text
-        if proc.returncode is not None:
-            raise AssertionError(f"the mesh exited with {proc.returncode} before it was up:\n{text}")
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"the mesh was not up within {START_TIMEOUT_S} s:\n{read_output(output)}")
-
-
-def banner_value(banner: str, label: str) -> str:
-    match = re.search(rf"^\s*{re.escape(label)}\s+(\S+)", banner, re.MULTILINE)
-    assert match is not None, f"no {label!r} in the banner:\n{banner}"
-    return match.group(1)
+from tests.support.running_mesh import (
+    REPO,
+    STOP_TIMEOUT_S,
+    banner_value,
+    free_port,
+    mesh_environment,
+    read_output,
+    wait_for_banner,
+)
 
 
 async def test_make_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c(tmp_path: Path) -> None:
