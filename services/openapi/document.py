@@ -106,6 +106,7 @@ def build_document(
                 )
 
     _ensure_status(schemas, index)
+    components = _reachable(schemas.components, paths)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -126,7 +127,7 @@ def build_document(
         "tags": tags,
         "paths": paths,
         "components": {
-            "schemas": dict(sorted(schemas.components.items())),
+            "schemas": dict(sorted(components.items())),
             "parameters": {
                 "TenantHeader": {
                     "name": TENANT_HEADER,
@@ -203,6 +204,25 @@ def _operation(
             policy["platformOverride"] = True
         operation["x-tenantmesh-access"] = policy
     return operation
+
+
+def _reachable(components: dict[str, Schema], paths: dict[str, Any]) -> dict[str, Schema]:
+    """The components the paths refer to, directly or through other components (the builder
+    also makes response forms of request-only messages, to compare the two)."""
+    prefix = "#/components/schemas/"
+    found: set[str] = set()
+    pending: list[Any] = [paths]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(prefix) and ref[len(prefix) :] not in found:
+                found.add(ref[len(prefix) :])
+                pending.append(components[ref[len(prefix) :]])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return {name: schema for name, schema in components.items() if name in found}
 
 
 def _summary(comment: str) -> str:

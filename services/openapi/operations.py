@@ -92,7 +92,7 @@ class OperationBuilder:
         params: list[Schema] = []
         for variable in path_variables(binding.template):
             field = self._resolve(request_type, variable)
-            schema = self.schemas.field_schema(field, "")
+            schema = self.schemas.field_schema(field, "", request=True)
             schema.pop("readOnly", None)
             schema.pop("x-field-behavior", None)
             description = schema.pop("description", "") or self._comment(request_type, variable)
@@ -131,7 +131,7 @@ class OperationBuilder:
             if field.type == FieldProto.TYPE_MESSAGE:
                 type_name = field.type_name.lstrip(".")
                 if type_name in SCALAR_WELL_KNOWN and not repeated:
-                    yield self._query_param(name, self.schemas.field_schema(field, full))
+                    yield self._query_param(name, self.schemas.field_schema(field, full, request=True))
                 elif (
                     not repeated
                     and type_name not in WELL_KNOWN
@@ -143,7 +143,7 @@ class OperationBuilder:
                         type_name, proto_path + ".", name + ".", bound, depth + 1, seen | {message_type.lstrip(".")}
                     )
                 continue
-            schema = self.schemas.field_schema(field, full)
+            schema = self.schemas.field_schema(field, full, request=True)
             if schema.get("readOnly"):
                 continue
             yield self._query_param(name, schema)
@@ -175,7 +175,7 @@ class OperationBuilder:
             if field.type == FieldProto.TYPE_MESSAGE and field.type_name.lstrip(".") not in WELL_KNOWN:
                 schema = self._body_schema(field.type_name, inner)
             else:
-                schema = self.schemas.field_schema(field, "")
+                schema = self.schemas.field_schema(field, "", request=True)
             required = is_required(field)
         return {"required": required, "content": {"application/json": {"schema": schema}}}
 
@@ -183,9 +183,9 @@ class OperationBuilder:
         """The message's schema, or an inline copy without the fields bound from the path."""
         message_type = message_type.lstrip(".")
         if not bound:
-            return self.schemas.message_ref(message_type)
+            return self.schemas.message_ref(message_type, request=True)
         here = frozenset(b for b in bound if "." not in b)
-        schema = self.schemas.message_schema(message_type, drop=here)
+        schema = self.schemas.message_schema(message_type, drop=here, request=True)
         for nested in sorted({b.split(".", 1)[0] for b in bound if "." in b}):
             field = self._field(message_type, nested)
             rest = [b.split(".", 1)[1] for b in bound if b.startswith(nested + ".")]

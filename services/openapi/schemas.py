@@ -125,16 +125,31 @@ def _non_zero(field: FieldProto, schema: Schema) -> Schema:
     return {}
 
 
+# Suffix of the request form of a message whose rules make it differ from the response form.
+# Proto identifiers cannot contain "-", so it never collides with a message's own name.
+INPUT_SUFFIX = "-Input"
+
+
 class SchemaBuilder:
-    """Builds component schemas on demand; ``components`` holds every one referenced so far."""
+    """Builds component schemas on demand; ``components`` holds every one referenced so far.
+
+    A message has two forms. The response form says what the edge sends: types, formats of
+    well-known types, descriptions, field behaviours, and no validation rules, which are
+    checked on what callers send, not promised of what is stored (the platform tenant's slug
+    is a reserved word no caller may choose). The request form adds the protovalidate rules,
+    `required` and the oneof constraints; it is its own component (``<name>-Input``) only
+    where it differs.
+    """
 
     def __init__(self, index: ProtoIndex) -> None:
         self.index = index
         self.components: dict[str, Schema] = {}
+        # Messages whose request form is their response form (no rules anywhere inside).
+        self._same: set[str] = set()
 
     # ------------------------------------------------------------------ messages
 
-    def message_ref(self, type_name: str) -> Schema:
+    def message_ref(self, type_name: str, *, request: bool = False) -> Schema:
         """A schema for a message type: well-known types inline, others as a component $ref."""
         full_name = type_name.lstrip(".")
         if full_name in WELL_KNOWN:
@@ -142,9 +157,20 @@ class SchemaBuilder:
         if full_name not in self.components:
             self.components[full_name] = {}  # placeholder: recursive types refer to it
             self.components[full_name] = self.message_schema(full_name)
-        return component_ref(full_name)
+        if not request:
+            return component_ref(full_name)
+        key = full_name + INPUT_SUFFIX
+        if key not in self.components:
+            self.components[key] = {}
+            form = self.message_schema(full_name, request=True)
+            if form == self.components[full_name]:
+                del self.components[key]
+                self._same.add(full_name)
+            else:
+                self.components[key] = form
+        return component_ref(full_name if full_name in self._same else key)
 
-    def message_schema(self, full_name: str, *, drop: frozenset[str] = frozenset()) -> Schema:
+    def message_schema(self, full_name: str, *, drop: frozenset[str] = frozenset(), request: bool = False) -> Schema:
         """The object schema of a message; fields named (proto names) in ``drop`` are left out
         and refused (they are bound from the path)."""
         info = self.index.message(full_name)
@@ -160,14 +186,14 @@ class SchemaBuilder:
             if field.name in drop:
                 properties[name] = False  # type: ignore[assignment]
                 continue
-            properties[name] = self.field_schema(field, f"{full_name}.{field.name}")
-            if is_required(field):
+            properties[name] = self.field_schema(field, f"{full_name}.{field.name}", request=request)
+            if request and is_required(field):
                 required.append(name)
         if properties:
             schema["properties"] = properties
         if required:
             schema["required"] = required
-        oneofs = self._oneof_constraints(message, drop)
+        oneofs = self._oneof_constraints(message, drop, request=request)
         if oneofs:
             schema["allOf"] = oneofs
         # No additionalProperties: false. The edge's transcoder drops JSON fields the message
@@ -175,9 +201,14 @@ class SchemaBuilder:
         # the document says what the edge does.
         return schema
 
-    def _oneof_constraints(self, message: descriptor_pb2.DescriptorProto, drop: frozenset[str]) -> list[Schema]:
-        """At most one member of each (real) oneof; exactly one when the oneof is required."""
+    def _oneof_constraints(
+        self, message: descriptor_pb2.DescriptorProto, drop: frozenset[str], *, request: bool
+    ) -> list[Schema]:
+        """At most one member of each (real) oneof; exactly one when the oneof is required
+        (request form only: a response sets what it sets)."""
         constraints: list[Schema] = []
+        if not request:
+            return constraints
         for index, oneof in enumerate(message.oneof_decl):
             members = [
                 json_name(f)
@@ -199,18 +230,18 @@ class SchemaBuilder:
 
     # ------------------------------------------------------------------ fields
 
-    def field_schema(self, field: FieldProto, full_name: str) -> Schema:
-        rules = validate.field_rules(field.options)
+    def field_schema(self, field: FieldProto, full_name: str, *, request: bool = False) -> Schema:
+        rules = validate.field_rules(field.options) if request else None
         if self._is_map(field):
             entry = self.index.message(field.type_name).proto
-            value = self.value_schema(entry.field[1], None)
+            value = self.value_schema(entry.field[1], None, request=request)
             schema: Schema = {"type": "object", "additionalProperties": value}
             schema = validate.apply(schema, rules, zero=None)
         elif field.label == FieldProto.LABEL_REPEATED:
-            items = self.value_schema(field, rules)
+            items = self.value_schema(field, rules, request=request)
             schema = validate.apply({"type": "array", "items": items}, rules, zero=None)
         else:
-            schema = self.value_schema(field, rules)
+            schema = self.value_schema(field, rules, request=request)
             if not has_presence(field) and validate.is_required(rules):
                 schema = {**schema, **_non_zero(field, schema)}
             # An enum's zero is its UNSPECIFIED name; enum rules are applied by name above.
@@ -228,10 +259,10 @@ class SchemaBuilder:
             schema["x-field-behavior"] = found
         return schema
 
-    def value_schema(self, field: FieldProto, rules: Any | None) -> Schema:
+    def value_schema(self, field: FieldProto, rules: Any | None, *, request: bool = False) -> Schema:
         """The schema of one value of the field (an item, for repeated fields)."""
         if field.type in (FieldProto.TYPE_MESSAGE, FieldProto.TYPE_GROUP):
-            return self.message_ref(field.type_name)
+            return self.message_ref(field.type_name, request=request)
         if field.type == FieldProto.TYPE_ENUM:
             allowed, refused = validate.enum_filter(rules)
             if field.label != FieldProto.LABEL_REPEATED and not has_presence(field) and validate.is_required(rules):

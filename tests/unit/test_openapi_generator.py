@@ -79,7 +79,11 @@ def test_every_binding_is_an_operation_and_unbound_methods_are_not(doc: dict[str
 def test_body_field_and_query_parameters(doc: dict[str, Any]) -> None:
     create = doc["paths"]["/v1/widgets"]["post"]
     assert create["requestBody"]["required"] is True
+    # The request form carries the rules; the response form (what the edge sends) does not.
     assert create["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/widgets.v1.Widget-Input"
+    }
+    assert create["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/widgets.v1.Widget"
     }
     request_id = params(create)["requestId"]
@@ -123,7 +127,7 @@ def test_additional_binding_puts_the_oneof_in_the_query(doc: dict[str, Any]) -> 
 
 
 def test_transcoder_json_forms(doc: dict[str, Any]) -> None:
-    widget = schema(doc, "widgets.v1.Widget")
+    widget = schema(doc, "widgets.v1.Widget-Input")
     props = widget["properties"]
     assert props["count"]["type"] == "string"  # int64
     assert props["count"]["format"] == "int64"
@@ -152,6 +156,22 @@ def test_transcoder_json_forms(doc: dict[str, Any]) -> None:
     assert spins["type"] == "string"  # uint64
 
 
+def test_the_response_form_promises_types_not_input_rules(doc: dict[str, Any]) -> None:
+    output = schema(doc, "widgets.v1.Widget")
+    props = output["properties"]
+    assert "required" not in output
+    assert props["displayName"] == {
+        "type": "string",
+        "description": "Unique name.",
+        "x-field-behavior": ["REQUIRED", "IMMUTABLE"],
+    }
+    assert props["colour"] == {"$ref": "#/components/schemas/widgets.v1.Colour", "description": "Its colour."}
+    assert props["labels"]["additionalProperties"] == {"type": "string"}
+    assert "maxProperties" not in props["labels"]
+    # Request-only messages have no response form.
+    assert "widgets.v1.CreateWidgetRequest" not in doc["components"]["schemas"]
+
+
 def test_oneofs_are_exactly_one_when_required(tmp_path: Path) -> None:
     # GET requests are not bodies, so the request message is no component of the document;
     # the builder still states the oneof rule for any message that is one.
@@ -170,7 +190,7 @@ def test_oneofs_are_exactly_one_when_required(tmp_path: Path) -> None:
     assert protoc.main(args) == 0
     files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes()).file
     builder = SchemaBuilder(ProtoIndex.build(files))
-    request = builder.message_schema("widgets.v1.GetWidgetRequest")
+    request = builder.message_schema("widgets.v1.GetWidgetRequest", request=True)
     assert request["allOf"] == [{"oneOf": [{"required": ["widgetId"]}, {"required": ["name"]}]}]
     assert request["properties"]["widgetId"]["format"] == "uuid"
 
