@@ -11,7 +11,7 @@ OPENAPI   := gen/openapi/tenantmesh.openapi.json
 PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
 .PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants \
-        bench-tenants bench-edge bench-auth bench-registry clean
+        bench-tenants bench-edge bench-auth bench-registry bench-sdk sdk sdk-python sdk-typescript clean
 
 help:
 	@echo "make run          start the whole mesh behind Envoy (SQLite, no servers needed)"
@@ -20,7 +20,8 @@ help:
 	@echo "make lint         buf lint, ruff, mypy"
 	@echo "make breaking     buf breaking against main"
 	@echo "make migrate-tenants   migrate every tenant database (mesh must be running)"
-	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry   benchmarks (print numbers)"
+	@echo "make sdk          build the Python wheel and the npm tarball of the SDKs into dist/"
+	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-sdk   benchmarks (print numbers)"
 
 venv: $(STAMP)
 
@@ -63,13 +64,13 @@ gen-check: gen
 lint: $(STAMP) $(BUF)
 	$(BUF) lint
 	$(REDOCLY) lint --format=summary $(OPENAPI)
-	$(VENV)/bin/ruff check services tests
-	$(VENV)/bin/ruff format --check services tests
+	$(VENV)/bin/ruff check services tests sdk/python
+	$(VENV)/bin/ruff format --check services tests sdk/python
 	$(VENV)/bin/mypy
 
 fmt: $(STAMP)
-	$(VENV)/bin/ruff check --fix services tests
-	$(VENV)/bin/ruff format services tests
+	$(VENV)/bin/ruff check --fix services tests sdk/python
+	$(VENV)/bin/ruff format services tests sdk/python
 
 breaking: $(BUF)
 	$(BUF) breaking --against '.git#branch=main'
@@ -97,6 +98,20 @@ bench-auth: $(STAMP)
 bench-registry: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) -m tests.bench.bench_registry
+
+# The SDKs, built into dist/: the Python wheel (sdk/python's core + a copy of gen/python) and
+# the npm tarball of sdk/typescript (its client types generated from gen/openapi).
+SDK_PY_BUILD := build/sdk-python
+
+sdk: sdk-python sdk-typescript
+
+sdk-python: $(STAMP)
+	rm -rf $(SDK_PY_BUILD) && mkdir -p $(SDK_PY_BUILD) dist
+	cp -r sdk/python/pyproject.toml sdk/python/README.md sdk/python/src $(SDK_PY_BUILD)/
+	cp -r gen/python/tenantmesh gen/python/buf $(SDK_PY_BUILD)/src/
+	touch $(SDK_PY_BUILD)/src/tenantmesh/py.typed $(SDK_PY_BUILD)/src/buf/py.typed
+	find $(SDK_PY_BUILD) -name __pycache__ -prune -exec rm -rf {} +
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist $(SDK_PY_BUILD)
 
 clean:
 	rm -rf .data .mypy_cache .ruff_cache .pytest_cache

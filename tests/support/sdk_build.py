@@ -1,0 +1,59 @@
+"""Builds the SDKs as `make sdk` does and installs them where an integrator would: a fresh
+virtualenv / a scratch npm project outside the repository."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DIST = REPO / "dist"
+
+
+def run(*args: str | Path, cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 0, (
+        f"{' '.join(map(str, args))} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    )
+    return result.stdout
+
+
+def make(target: str) -> None:
+    run("make", "--no-print-directory", target, cwd=REPO, timeout=600)
+
+
+def python_wheel() -> Path:
+    make("sdk-python")
+    wheels = sorted(DIST.glob("tenantmesh_sdk-*.whl"), key=lambda p: p.stat().st_mtime)
+    assert wheels, "make sdk-python built no wheel"
+    return wheels[-1]
+
+
+def fresh_virtualenv(where: Path, *packages: str | Path) -> Path:
+    """A new virtualenv (no system site-packages) with ``packages`` installed; its python."""
+    venv.EnvBuilder(with_pip=True, clear=True).create(where)
+    python = where / "bin" / "python"
+    # The project's lock pins the SDK's dependencies to the versions its stubs were made with.
+    run(
+        python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "-c", REPO / "requirements.lock", *packages,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )  # fmt: skip
+    return python
+
+
+def mypy_strict(python: Path, script: Path, cwd: Path) -> str:
+    """mypy --strict over ``script`` as a user of ``python``'s environment sees it."""
+    mypy = Path(sys.executable).parent / "mypy"
+    return run(mypy, "--strict", "--no-incremental", "--python-executable", python, script, cwd=cwd)
