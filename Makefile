@@ -8,6 +8,8 @@ STAMP     := $(VENV)/.installed
 BUF       := node_modules/.bin/buf
 REDOCLY   := node_modules/.bin/redocly
 OPENAPI   := gen/openapi/tenantmesh.openapi.json
+SDK_TS    := sdk/typescript
+SDK_TS_TOOLS := $(SDK_TS)/node_modules/.bin/tsc
 PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
 .PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants \
@@ -61,9 +63,10 @@ gen-check: gen
 	@git diff --exit-code --stat -- gen || (echo "gen/ is stale: run 'make gen' and commit" && exit 1)
 	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; echo "untracked files in gen/" && exit 1)
 
-lint: $(STAMP) $(BUF)
+lint: $(STAMP) $(BUF) $(SDK_TS_TOOLS)
 	$(BUF) lint
 	$(REDOCLY) lint --format=summary $(OPENAPI)
+	cd $(SDK_TS) && npm run --silent lint
 	$(VENV)/bin/ruff check services tests sdk/python
 	$(VENV)/bin/ruff format --check services tests sdk/python
 	$(VENV)/bin/mypy
@@ -112,6 +115,14 @@ sdk-python: $(STAMP)
 	touch $(SDK_PY_BUILD)/src/tenantmesh/py.typed $(SDK_PY_BUILD)/src/buf/py.typed
 	find $(SDK_PY_BUILD) -name __pycache__ -prune -exec rm -rf {} +
 	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist $(SDK_PY_BUILD)
+
+$(SDK_TS_TOOLS): $(SDK_TS)/package.json $(SDK_TS)/package-lock.json
+	cd $(SDK_TS) && npm ci --silent --no-audit --no-fund
+	@touch $@
+
+sdk-typescript: $(SDK_TS_TOOLS)
+	mkdir -p dist
+	cd $(SDK_TS) && npm run --silent build && npm pack --silent --pack-destination ../../dist
 
 clean:
 	rm -rf .data .mypy_cache .ruff_cache .pytest_cache

@@ -3,6 +3,7 @@ virtualenv / a scratch npm project outside the repository."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -57,3 +58,40 @@ def mypy_strict(python: Path, script: Path, cwd: Path) -> str:
     """mypy --strict over ``script`` as a user of ``python``'s environment sees it."""
     mypy = Path(sys.executable).parent / "mypy"
     return run(mypy, "--strict", "--no-incremental", "--python-executable", python, script, cwd=cwd)
+
+
+SDK_TS = REPO / "sdk" / "typescript"
+TSC = SDK_TS / "node_modules" / ".bin" / "tsc"
+
+
+def npm_tarball() -> Path:
+    make("sdk-typescript")
+    tarballs = sorted(DIST.glob("tenantmesh-sdk-*.tgz"), key=lambda p: p.stat().st_mtime)
+    assert tarballs, "make sdk-typescript packed nothing"
+    return tarballs[-1]
+
+
+def scratch_npm_project(where: Path, tarball: Path) -> Path:
+    """A new npm project (ESM) with the tarball installed, as an integrator's would be."""
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "package.json").write_text('{"name": "scratch", "private": true, "type": "module"}\n')
+    run("npm", "install", "--no-audit", "--no-fund", "--silent", tarball, cwd=where)
+    return where
+
+
+def tsc_strict(project: Path, *files: str) -> str:
+    """tsc --strict over ``files`` of ``project``, resolving the SDK from its node_modules."""
+    config = {
+        "compilerOptions": {
+            "target": "ES2022",
+            "module": "NodeNext",
+            "moduleResolution": "NodeNext",
+            "lib": ["ES2022", "DOM", "DOM.Iterable"],
+            "types": [],
+            "strict": True,
+            "noEmit": True,
+        },
+        "files": list(files),
+    }
+    (project / "tsconfig.json").write_text(json.dumps(config))
+    return run(TSC, "-p", project / "tsconfig.json", cwd=project)
