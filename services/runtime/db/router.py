@@ -26,12 +26,16 @@ from services.runtime.db.placement import (
     quote_database_identifier,
 )
 
-__all__ = ["DatabaseRouter"]
+__all__ = ["DatabaseRouter", "core_router_of"]
 
 _log = logging.getLogger(__name__)
 
 # Every engine is made with hide_parameters=True: a database error that reaches a log
 # names the statement but never its values (password hashes, token digests, user data).
+
+# Every core session carries its router here: code handed only a session (queue_mail) finds
+# the process's resources through it, and tells a core session from a tenant one.
+_CORE_ROUTER_INFO = "tenantmesh.core_router"
 
 # A pooled MySQL connection idle for longer than this is pinged before use (see _LivenessCheck).
 PING_AFTER_IDLE_SECONDS = 30.0
@@ -337,6 +341,7 @@ class DatabaseRouter:
         # database on a healthy connection; it makes ORM statements independent of connection
         # state anyway, at no cost.
         async with _session(self._core_pinned) as session:
+            session.info[_CORE_ROUTER_INFO] = self
             yield session
 
     @asynccontextmanager
@@ -489,6 +494,12 @@ class DatabaseRouter:
             await entry.engine.dispose()
         else:
             self._sqlite_retired.add(entry)
+
+
+def core_router_of(session: AsyncSession) -> DatabaseRouter | None:
+    """The router a core session came from; None for a tenant session or a foreign one."""
+    router = session.info.get(_CORE_ROUTER_INFO)
+    return router if isinstance(router, DatabaseRouter) else None
 
 
 def _without_database(url: URL) -> URL:
