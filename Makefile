@@ -78,7 +78,7 @@ fmt: $(STAMP)
 breaking: $(BUF)
 	$(BUF) breaking --against '.git#branch=main'
 
-run: $(STAMP)
+run: $(STAMP) $(BUF)
 	$(PY) -m services.mesh run
 
 test: $(STAMP)
