@@ -253,3 +253,4 @@ async def edge_factory(tmp_path_factory: pytest.TempPathFactory, dev_tls: DevTls
 
 # The `make run` mesh as a process, and an integrator's tokens on it (tests/support/running_mesh.py).
 from tests.support.running_mesh import integrator, running_mesh  # noqa: E402, F401
+from tests.support.sdk_build import sdk_python, sdk_typescript  # noqa: E402, F401

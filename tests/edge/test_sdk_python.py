@@ -12,7 +12,7 @@ import pytest
 
 from services.runtime.context import PLATFORM_TENANT_ID
 from tests.support.running_mesh import Integrator
-from tests.support.sdk_build import fresh_virtualenv, mypy_strict, python_wheel, run
+from tests.support.sdk_build import mypy_strict, run
 
 pytestmark = pytest.mark.edge
 
@@ -32,9 +32,10 @@ async def platform_api_key(who: Integrator, name: str) -> str:
     return key
 
 
-async def test_the_wheel_in_a_fresh_virtualenv_runs_the_scenario(integrator: Integrator, tmp_path: Path) -> None:
-    wheel = await asyncio.to_thread(python_wheel)
-    python = await asyncio.to_thread(fresh_virtualenv, tmp_path / "venv", wheel)
+async def test_the_wheel_in_a_fresh_virtualenv_runs_the_scenario(
+    integrator: Integrator, sdk_python: Path, tmp_path: Path
+) -> None:
+    python = sdk_python
     script = tmp_path / "scenario.py"
     shutil.copy(SCENARIO, script)
 

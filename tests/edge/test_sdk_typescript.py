@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.running_mesh import Integrator
-from tests.support.sdk_build import SDK_TS, npm_tarball, run, scratch_npm_project, tsc_strict
+from tests.support.sdk_build import run, tsc_strict
 
 from .test_sdk_python import platform_api_key
 
@@ -23,11 +23,8 @@ pytestmark = pytest.mark.edge
 SCENARIOS = Path(__file__).parent / "sdk_scenarios"
 
 
-async def test_the_tarball_in_a_scratch_project_runs_the_scenario(integrator: Integrator, tmp_path: Path) -> None:
-    tarball = await asyncio.to_thread(npm_tarball)
-    # The package's own tests (stream reader, error parsing) over what was just built.
-    await asyncio.to_thread(run, "node", "--test", "test/", cwd=SDK_TS)
-    project = await asyncio.to_thread(scratch_npm_project, tmp_path / "app", tarball)
+async def test_the_tarball_in_a_scratch_project_runs_the_scenario(integrator: Integrator, sdk_typescript: Path) -> None:
+    project = sdk_typescript
     installed = json.loads((project / "node_modules" / "@tenantmesh" / "sdk" / "package.json").read_text())
     assert not installed.get("dependencies"), "the SDK must need nothing but fetch"
     for name in ("typescript_scenario.mjs", "typescript_usage.ts"):

@@ -10,6 +10,8 @@ import sys
 import venv
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "dist"
 
@@ -95,3 +97,18 @@ def tsc_strict(project: Path, *files: str) -> str:
     }
     (project / "tsconfig.json").write_text(json.dumps(config))
     return run(TSC, "-p", project / "tsconfig.json", cwd=project)
+
+
+@pytest.fixture(scope="session")
+def sdk_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a fresh virtualenv (outside the repository) with the built wheel installed."""
+    return fresh_virtualenv(tmp_path_factory.mktemp("sdk-venv") / "venv", python_wheel())
+
+
+@pytest.fixture(scope="session")
+def sdk_typescript(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scratch npm project (outside the repository) with the packed tarball installed."""
+    tarball = npm_tarball()
+    # The package's own tests (stream reader, error parsing) over what was just built.
+    run("node", "--test", "test/", cwd=SDK_TS)
+    return scratch_npm_project(tmp_path_factory.mktemp("sdk-npm") / "app", tarball)
