@@ -124,5 +124,9 @@ sdk-typescript: $(SDK_TS_TOOLS)
 	mkdir -p dist
 	cd $(SDK_TS) && npm run --silent build && npm pack --silent --pack-destination ../../dist
 
+bench-sdk: $(STAMP) $(BUF) $(SDK_TS_TOOLS)
+	cd $(SDK_TS) && npm run --silent build
+	$(PY) -m tests.bench.bench_sdk
+
 clean:
 	rm -rf .data .mypy_cache .ruff_cache .pytest_cache

@@ -20,7 +20,8 @@ export interface ClientOptions {
   tenantId?: string;
   /** Defaults to the global fetch. */
   fetch?: typeof fetch;
-  /** Deadline of unary calls (ms); 30 s by default. */
+  /** Deadline of unary calls (ms); none by default: the edge ends a unary call after its route
+   * timeout (15 s unless configured), and a timer per call is not free. */
   timeoutMs?: number;
   /** Attempts of reads answered 429/503 (first included); 4 by default. */
   maxAttempts?: number;
@@ -70,7 +71,7 @@ function fromTokenSet(tokens: TokenSet | undefined): Token {
 export class TenantmeshClient {
   readonly baseUrl: string;
   private readonly fetchImpl: typeof fetch;
-  private readonly timeoutMs: number;
+  private readonly timeoutMs: number | undefined;
   private readonly maxAttempts: number;
   private readonly explicitTenant: string | undefined;
   private readonly tokens: TokenState;
@@ -78,7 +79,7 @@ export class TenantmeshClient {
   constructor(options: ClientOptions, shared?: TokenState) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.timeoutMs = options.timeoutMs;
     this.maxAttempts = options.maxAttempts ?? 4;
     this.explicitTenant = options.tenantId;
     this.tokens = shared ?? new TokenState(options.credentials);
@@ -187,7 +188,7 @@ export class TenantmeshClient {
   // ------------------------------------------------------------------ internals
 
   private async send(info: OperationInfo, options: CallOptions<OperationId>, streaming: boolean): Promise<Response> {
-    let token = info.public ? undefined : await this.token(false);
+    let token = info.public ? undefined : (this.freshToken() ?? (await this.token(false)));
     for (let renewed = false; ; renewed = true) {
       const response = await this.fetchOnce(info, options, token, streaming);
       if (response.ok) {
@@ -273,6 +274,13 @@ export class TenantmeshClient {
       body = undefined;
     }
     return errorFromBody(response.status, body, requestId);
+  }
+
+  /** The current token when no renewal is due (no promise on the hot path). */
+  private freshToken(): Token | undefined {
+    const token = this.tokens.token;
+    const renewable = this.tokens.credentials !== undefined && !("accessToken" in this.tokens.credentials);
+    return token && (!renewable || Date.now() <= token.expiresAt - RENEW_BEFORE_MS) ? token : undefined;
   }
 
   /** The current token, fetched or renewed when missing, near expiry, or refused (`force`). */

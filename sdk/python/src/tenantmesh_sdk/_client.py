@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 import grpc
 
-from tenantmesh_sdk._async import AsyncStreamInterceptor, AsyncUnaryInterceptor
+from tenantmesh_sdk._async import AsyncCallCore, AsyncSdkChannel
 from tenantmesh_sdk._calls import CallPolicy, TokenState
 from tenantmesh_sdk._credentials import ApiKey, Credentials, Password
-from tenantmesh_sdk._sync import SyncInterceptor
+from tenantmesh_sdk._sync import CallCore, SdkChannel
 
 DEFAULT_PORT = 443
 
@@ -87,9 +87,8 @@ class Client(_Base):
         else:
             raw = grpc.insecure_channel(self.target, self._options)
         self._raw = raw
-        self._interceptor = SyncInterceptor(self.policy, self._tokens, self._tenant)
-        self.channel: grpc.Channel = grpc.intercept_channel(raw, self._interceptor)
-        self._interceptor.channel = self.channel
+        self._core = CallCore(self.policy, self._tokens, self._tenant)
+        self.channel: grpc.Channel = SdkChannel(raw, self._core)
 
     @classmethod
     def from_api_key(cls, url: str, api_key: str, **kwargs: Any) -> Self:
@@ -101,7 +100,7 @@ class Client(_Base):
 
     def authenticate(self) -> None:
         """Gets a token now (otherwise the first call does); raises the typed error if refused."""
-        self._interceptor.token()
+        self._core.token()
 
     def for_tenant(self, tenant_id: str) -> Client:
         """A client making its calls in another tenant (a platform administrator's, say), sharing
@@ -123,17 +122,14 @@ class AsyncClient(_Base):
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
-        unary = AsyncUnaryInterceptor(self.policy, self._tokens, self._tenant)
-        stream = AsyncStreamInterceptor(self.policy, self._tokens, self._tenant)
-        interceptors: list[grpc.aio.ClientInterceptor] = [unary, stream]
         if self.tls:
             credentials = grpc.ssl_channel_credentials(self._roots)
-            channel = grpc.aio.secure_channel(self.target, credentials, self._options, interceptors=interceptors)
+            raw = grpc.aio.secure_channel(self.target, credentials, self._options)
         else:
-            channel = grpc.aio.insecure_channel(self.target, self._options, interceptors=interceptors)
-        unary.channel = stream.channel = channel
-        self._unary = unary
-        self.channel: grpc.aio.Channel = channel
+            raw = grpc.aio.insecure_channel(self.target, self._options)
+        self._raw = raw
+        self._core = AsyncCallCore(self.policy, self._tokens, self._tenant)
+        self.channel: grpc.aio.Channel = AsyncSdkChannel(raw, self._core)
 
     @classmethod
     def from_api_key(cls, url: str, api_key: str, **kwargs: Any) -> Self:
@@ -144,7 +140,7 @@ class AsyncClient(_Base):
         return cls(url, credentials=Password(tenant, email, password), **kwargs)
 
     async def authenticate(self) -> None:
-        await self._unary.token()
+        await self._core.token()
 
     def for_tenant(self, tenant_id: str) -> AsyncClient:
         return AsyncClient(self.url, **self._siblings(tenant_id))
