@@ -9,58 +9,22 @@ the test's own, so it can run beside a developer's mesh.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
-import ssl
-import sys
-import tempfile
 from pathlib import Path
 
 import httpx
 
-from tests.support.running_mesh import (
-    REPO,
-    STOP_TIMEOUT_S,
-    banner_value,
-    free_port,
-    mesh_environment,
-    read_output,
-    wait_for_banner,
-)
+from tests.support.running_mesh import mesh_process, read_output
 
 
 async def test_make_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    https_port, http_port, admin_port = free_port(), free_port(), free_port()
-    env = mesh_environment(tmp_path / "data", https_port, http_port, admin_port)
-    # A file, not a pipe: the banner is read while the process runs, and a pipe nobody
-    # drains could fill up and block it.
-    with tempfile.NamedTemporaryFile(dir=tmp_path, suffix=".out", delete=False) as out:
-        output = Path(out.name)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "services.mesh",
-            "run",
-            cwd=REPO,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    try:
-        banner = await wait_for_banner(proc, output)
-        password = banner_value(banner, "admin password")
-        ca_file = banner_value(banner, "dev CA certificate")
-        assert f"https://localhost:{https_port}" in banner
-
-        tls = ssl.create_default_context(cafile=ca_file)
-        async with httpx.AsyncClient(base_url=f"https://localhost:{https_port}", verify=tls, timeout=30) as client:
+    async with mesh_process(tmp_path) as mesh:
+        assert f"https://localhost:{mesh.https_port}" in mesh.banner
+        async with mesh.client() as client:
             info = await client.get("/v1/meta/server-info")
             assert info.status_code == 200, info.text
             login = await client.post(
                 "/v1/auth:login",
-                json={"tenant": "platform", "email": "admin@tenantmesh.local", "password": password},
+                json={"tenant": "platform", "email": "admin@tenantmesh.local", "password": mesh.admin_password},
             )
             assert login.status_code == 200, login.text
             auth = {"authorization": f"Bearer {login.json()['tokens']['accessToken']}"}
@@ -74,18 +38,13 @@ async def test_make_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c(tmp_pa
             refused = await client.get("/v1/tenants")
             assert refused.status_code == 401, refused.text
 
-        proc.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(proc.wait(), STOP_TIMEOUT_S) == 0, read_output(output)
-        # Envoy went with it: nothing answers on the edge's ports any more.
+        # Ctrl-C stops it cleanly...
+        assert await mesh.stop() == 0, read_output(mesh.output)
+        # ...and Envoy went with it: nothing answers on the edge's ports any more.
         async with httpx.AsyncClient(timeout=2) as client:
-            for port in (http_port, admin_port):
+            for port in (mesh.http_port, mesh.admin_port):
                 try:
                     await client.get(f"http://127.0.0.1:{port}/")
                 except httpx.TransportError:
                     continue
                 raise AssertionError(f"port {port} still answers after the mesh stopped")
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
