@@ -106,6 +106,7 @@ def build_document(
                 )
 
     _ensure_status(schemas, index)
+    _link_creates(paths, schemas.components)
     components = _reachable(schemas.components, paths)
     return {
         "openapi": OPENAPI_VERSION,
@@ -204,6 +205,54 @@ def _operation(
             policy["platformOverride"] = True
         operation["x-tenantmesh-access"] = policy
     return operation
+
+
+def _link_creates(paths: dict[str, Any], components: dict[str, Schema]) -> None:
+    """OpenAPI links from each create (POST on a collection) to the operations on the resource
+    it made: ``POST /v1/tenants`` answers ``tenant.tenantId``, which is the ``{tenantId}`` of
+    ``/v1/tenants/{tenantId}`` and ``/v1/tenants/{tenantId}:suspend``. A link is added only
+    when every path parameter of the target is a string the create's answer carries, so
+    clients and stateful fuzzers can follow create -> get -> update -> delete."""
+    for source_path, item in paths.items():
+        create = item.get("post")
+        if create is None or "{" in source_path:
+            continue
+        fields = _string_fields(create["responses"]["200"]["content"]["application/json"]["schema"], components)
+        links: dict[str, Any] = {}
+        for target_path, target_item in paths.items():
+            if not target_path.startswith(source_path + "/{"):
+                continue
+            for target in target_item.values():
+                names = [p["name"] for p in target.get("parameters", []) if p.get("in") == "path"]
+                if names and all(name in fields for name in names):
+                    links[target["operationId"]] = {
+                        "operationId": target["operationId"],
+                        "parameters": {name: f"$response.body#{fields[name]}" for name in names},
+                    }
+        if links:
+            create["responses"]["200"]["links"] = links
+
+
+def _string_fields(schema: Schema, components: dict[str, Schema], depth: int = 0) -> dict[str, str]:
+    """Property name -> JSON pointer of every string property within two levels of ``schema``
+    (the nearest one wins)."""
+    prefix = "#/components/schemas/"
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith(prefix):
+        schema = components.get(ref[len(prefix) :], {})
+    found: dict[str, str] = {}
+    nested: list[tuple[str, Schema]] = []
+    for name, prop in (schema.get("properties") or {}).items():
+        if not isinstance(prop, dict):
+            continue
+        if prop.get("type") == "string":
+            found.setdefault(name, f"/{name}")
+        elif "$ref" in prop and depth < 1:
+            nested.append((name, prop))
+    for name, prop in nested:
+        for inner, pointer in _string_fields(prop, components, depth + 1).items():
+            found.setdefault(inner, f"/{name}{pointer}")
+    return found
 
 
 def _reachable(components: dict[str, Schema], paths: dict[str, Any]) -> dict[str, Schema]:

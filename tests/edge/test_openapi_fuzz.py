@@ -58,13 +58,14 @@ EXAMPLES = int(os.environ.get("TENANTMESH_FUZZ_EXAMPLES", "18"))
 SEED = int(os.environ.get("TENANTMESH_FUZZ_SEED", str(random.randrange(2**32))))
 
 
-def fuzz_config() -> SchemathesisConfig:
+def fuzz_config(**generation: Any) -> SchemathesisConfig:
     return SchemathesisConfig.from_dict(
         {
             "checks": {
                 # An invalid input must get a client error; which one is the service's business.
                 "negative_data_rejection": {"expected-statuses": ["4xx"]},
-            }
+            },
+            "generation": generation,
         }
     )
 
@@ -145,6 +146,55 @@ def fuzz(who: Integrator) -> FuzzRun:
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                     run.operation(operation, mode, token, who.tenant_id, EXAMPLES, session)
     return run
+
+
+# Stateful runs: sequences that follow the document's links (create -> get/update/delete).
+STATEFUL_EXAMPLES = int(os.environ.get("TENANTMESH_FUZZ_STATEFUL_EXAMPLES", "12"))
+NOT_STATEFUL = "^(AuthService_Logout|DiscoveryService_Watch|TenantService_MigrateTenantDatabases)$"
+
+
+def stateful(who: Integrator, token: str, run: FuzzRun) -> None:
+    """Hypothesis' state machine over the document's links, valid inputs only: what a create
+    returns is what the next calls use, so gets, updates and deletes reach real resources."""
+    config = fuzz_config(mode="positive")
+    schema = schemathesis.openapi.from_dict(load_document(), config=config).exclude(operation_id_regex=NOT_STATEFUL)
+    headers = {"Authorization": f"Bearer {token}", "x-tenant-id": who.tenant_id}
+
+    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": run.base_url, "verify": run.verify, "headers": headers, "timeout": 30}
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+            with run.lock:
+                run.sent += 1
+                run.statuses[response.status_code] += 1
+            try:
+                case.validate_response(response, checks=CHECKS)
+            except (AssertionError, FailureGroup) as exc:
+                with run.lock:
+                    run.failures.append(
+                        f"{case.operation.label} [stateful] -> {response.status_code}: {str(exc)[:1500]}"
+                    )
+
+    Machine.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=8,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+
+
+async def test_schemathesis_follows_links_through_resources(integrator: Integrator) -> None:
+    run = FuzzRun(base_url=integrator.mesh.https_url, verify=str(integrator.mesh.ca_file))
+    for token in (integrator.admin_token, integrator.tenant_admin_token):
+        await asyncio.to_thread(stateful, integrator, token, run)
+    print(f"schemathesis stateful: {run.sent} requests, statuses {dict(sorted(run.statuses.items()))}")
+    assert not run.failures, f"{len(run.failures)} failures:\n\n" + "\n\n".join(run.failures[:40])
+    assert 200 in run.statuses
 
 
 async def test_schemathesis_finds_nothing_over_the_whole_surface(integrator: Integrator) -> None:

@@ -268,3 +268,12 @@ def test_the_committed_document_covers_every_bound_rpc_and_nothing_internal() ->
     }
     assert in_document == bound
     assert not any("lifecycle" in method for method in in_document)
+
+
+def test_creates_link_to_the_operations_on_what_they_made(doc: dict[str, Any]) -> None:
+    links = doc["paths"]["/v1/widgets"]["post"]["responses"]["200"]["links"]
+    assert set(links) == {"WidgetService_GetWidget", "WidgetService_UpdateWidget", "WidgetService_SpinWidget"}
+    assert links["WidgetService_GetWidget"] == {
+        "operationId": "WidgetService_GetWidget",
+        "parameters": {"widgetId": "$response.body#/widgetId"},
+    }
