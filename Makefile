@@ -10,20 +10,24 @@ REDOCLY   := node_modules/.bin/redocly
 OPENAPI   := gen/openapi/tenantmesh.openapi.json
 SDK_TS    := sdk/typescript
 SDK_TS_TOOLS := $(SDK_TS)/node_modules/.bin/tsc
+FORM_ENGINE := packages/form-engine
+FORM_ENGINE_BUILT := $(FORM_ENGINE)/dist/.built
 PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
 .PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants \
-        bench-tenants bench-edge bench-auth bench-registry bench-sdk sdk sdk-python sdk-typescript clean
+        bench-tenants bench-edge bench-auth bench-registry bench-forms-engine bench-sdk form-engine \
+        sdk sdk-python sdk-typescript clean
 
 help:
 	@echo "make run          start the whole mesh behind Envoy (SQLite, no servers needed)"
+	@echo "make form-engine  install and build the browser forms module (packages/form-engine)"
 	@echo "make test         run the test suite"
 	@echo "make gen          regenerate gen/ from protos/"
 	@echo "make lint         buf lint, ruff, mypy"
 	@echo "make breaking     buf breaking against main"
 	@echo "make migrate-tenants   migrate every tenant database (mesh must be running)"
 	@echo "make sdk          build the Python wheel and the npm tarball of the SDKs into dist/"
-	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-sdk   benchmarks (print numbers)"
+	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-forms-engine / bench-sdk   benchmarks (print numbers)"
 
 venv: $(STAMP)
 
@@ -35,6 +39,15 @@ $(STAMP): pyproject.toml requirements.lock
 $(BUF): package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	@touch $(BUF)
+
+# The browser forms module: installed from its own lock and built with tsc. The conformance tests
+# run it under Node against the Python engine, so `make test` builds it first.
+form-engine: $(FORM_ENGINE_BUILT)
+
+$(FORM_ENGINE_BUILT): $(FORM_ENGINE)/package.json $(FORM_ENGINE)/package-lock.json $(FORM_ENGINE)/tsconfig.json \
+                      $(wildcard $(FORM_ENGINE)/src/*.ts $(FORM_ENGINE)/tools/*.ts)
+	cd $(FORM_ENGINE) && npm ci --silent --no-audit --no-fund && npm run --silent build
+	@touch $(FORM_ENGINE_BUILT)
 
 # Stubs for Python (+ .pyi), the descriptor set Envoy transcodes with, and the OpenAPI 3.1
 # document of the REST surface (services/openapi, a protoc plugin; it reads the option
@@ -63,9 +76,10 @@ gen-check: gen
 	@git diff --exit-code --stat -- gen || (echo "gen/ is stale: run 'make gen' and commit" && exit 1)
 	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; echo "untracked files in gen/" && exit 1)
 
-lint: $(STAMP) $(BUF) $(SDK_TS_TOOLS)
+lint: $(STAMP) $(BUF) $(FORM_ENGINE_BUILT) $(SDK_TS_TOOLS)
 	$(BUF) lint
 	$(REDOCLY) lint --format=summary $(OPENAPI)
+	cd $(FORM_ENGINE) && npm run --silent lint
 	cd $(SDK_TS) && npm run --silent lint
 	$(VENV)/bin/ruff check services tests sdk/python
 	$(VENV)/bin/ruff format --check services tests sdk/python
@@ -81,7 +95,7 @@ breaking: $(BUF)
 run: $(STAMP) $(BUF)
 	$(PY) -m services.mesh run
 
-test: $(STAMP)
+test: $(STAMP) $(FORM_ENGINE_BUILT)
 	$(PY) -m pytest tests
 
 migrate-tenants: $(STAMP)
@@ -101,6 +115,9 @@ bench-auth: $(STAMP)
 bench-registry: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) -m tests.bench.bench_registry
+
+bench-forms-engine: $(STAMP)
+	$(PY) -m tests.bench.bench_forms_engine
 
 # The SDKs, built into dist/: the Python wheel (sdk/python's core + a copy of gen/python) and
 # the npm tarball of sdk/typescript (its client types generated from gen/openapi).
