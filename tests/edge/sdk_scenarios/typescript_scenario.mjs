@@ -32,6 +32,11 @@ for (let n = 0; n < 3; n += 1) {
   });
 }
 check(true, "create users in the new tenant");
+// A user's own login: the password path of the SDK (token from Login, renewed by Refresh).
+const member = TenantmeshClient.fromPassword(url, `ts-${mark}`, `user0-${mark}@example.test`, `a long passphrase ${mark}`);
+const me = await member.call("AuthService_GetMe");
+check(me.user.email === `user0-${mark}@example.test` && member.tenantId === tenantId, "log in with a password");
+
 const users = [];
 for await (const user of inTenant.paginate("UserService_ListUsers", { query: { pageSize: 2 } })) {
   users.push(user);
