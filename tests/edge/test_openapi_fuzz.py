@@ -188,6 +188,8 @@ def stateful(who: Integrator, token: str, run: FuzzRun) -> None:
     )
 
 
+# Slow by design (thousands of calls / building and installing a package): beyond the default 120 s.
+@pytest.mark.timeout(900)
 async def test_schemathesis_follows_links_through_resources(integrator: Integrator) -> None:
     run = FuzzRun(base_url=integrator.mesh.https_url, verify=str(integrator.mesh.ca_file))
     for token in (integrator.admin_token, integrator.tenant_admin_token):
@@ -197,6 +199,8 @@ async def test_schemathesis_follows_links_through_resources(integrator: Integrat
     assert 200 in run.statuses
 
 
+# Slow by design (thousands of calls / building and installing a package): beyond the default 120 s.
+@pytest.mark.timeout(900)
 async def test_schemathesis_finds_nothing_over_the_whole_surface(integrator: Integrator) -> None:
     run = await asyncio.to_thread(fuzz, integrator)
     print(f"schemathesis: {run.sent} requests, seed {SEED}, statuses {dict(sorted(run.statuses.items()))}")

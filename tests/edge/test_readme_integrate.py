@@ -37,6 +37,8 @@ async def example_env(integrator: Integrator, name: str) -> dict[str, str]:
     }
 
 
+# Slow by design (thousands of calls / building and installing a package): beyond the default 120 s.
+@pytest.mark.timeout(600)
 async def test_the_python_example(integrator: Integrator, sdk_python: Path, tmp_path: Path) -> None:
     script = tmp_path / "integrate.py"
     script.write_text(readme_example("python"))
@@ -46,6 +48,8 @@ async def test_the_python_example(integrator: Integrator, sdk_python: Path, tmp_
     assert "refused: FIELD_INVALID ['tenant.slug']" in output, output
 
 
+# Slow by design (thousands of calls / building and installing a package): beyond the default 120 s.
+@pytest.mark.timeout(600)
 async def test_the_typescript_example(integrator: Integrator, sdk_typescript: Path) -> None:
     project = sdk_typescript
     (project / "integrate.ts").write_text(readme_example("typescript"))

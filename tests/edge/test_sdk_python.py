@@ -32,6 +32,8 @@ async def platform_api_key(who: Integrator, name: str) -> str:
     return key
 
 
+# Slow by design (thousands of calls / building and installing a package): beyond the default 120 s.
+@pytest.mark.timeout(600)
 async def test_the_wheel_in_a_fresh_virtualenv_runs_the_scenario(
     integrator: Integrator, sdk_python: Path, tmp_path: Path
 ) -> None:

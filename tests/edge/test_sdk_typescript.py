@@ -23,6 +23,8 @@ pytestmark = pytest.mark.edge
 SCENARIOS = Path(__file__).parent / "sdk_scenarios"
 
 
+# Slow by design (thousands of calls / building and installing a package): beyond the default 120 s.
+@pytest.mark.timeout(600)
 async def test_the_tarball_in_a_scratch_project_runs_the_scenario(integrator: Integrator, sdk_typescript: Path) -> None:
     project = sdk_typescript
     installed = json.loads((project / "node_modules" / "@tenantmesh" / "sdk" / "package.json").read_text())

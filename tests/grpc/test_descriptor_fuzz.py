@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+import pytest
 from google.protobuf.message import Message
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
@@ -67,6 +68,8 @@ def _run_sync(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]
     return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=CALL_TIMEOUT_S + 10)
 
 
+# Slow by design (thousands of calls / building and installing a package): beyond the default 120 s.
+@pytest.mark.timeout(900)
 async def test_no_request_gets_internal_or_unknown(db_backend_url: str, tmp_path: Path) -> None:
     async with registry_world(db_backend_url, tmp_path) as world:
         token = await world.admin_token()
