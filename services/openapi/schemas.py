@@ -13,6 +13,7 @@ from typing import Any
 from google.api import field_behavior_pb2
 from google.protobuf import descriptor_pb2
 
+from services.openapi import nulls
 from services.openapi import rules as validate
 from services.openapi.descriptors import ProtoIndex
 
@@ -186,7 +187,16 @@ class SchemaBuilder:
             if field.name in drop:
                 properties[name] = False  # type: ignore[assignment]
                 continue
-            properties[name] = self.field_schema(field, f"{full_name}.{field.name}", request=request)
+            prop = self.field_schema(field, f"{full_name}.{field.name}", request=request)
+            if request:
+                prop = nulls.request_property(
+                    prop,
+                    field,
+                    required=is_required(field),
+                    is_map=self._is_map(field),
+                    map_value=self._map_value_zero(field),
+                )
+            properties[name] = prop
             if request and is_required(field):
                 required.append(name)
         if properties:
@@ -295,6 +305,11 @@ class SchemaBuilder:
         if lines:
             schema["description"] = "\n".join(lines)
         return schema
+
+    def _map_value_zero(self, field: FieldProto) -> Any:
+        if not self._is_map(field):
+            return None
+        return nulls.zero_of(self.index.message(field.type_name).proto.field[1], is_map=False)
 
     def _is_map(self, field: FieldProto) -> bool:
         if field.type != FieldProto.TYPE_MESSAGE or field.label != FieldProto.LABEL_REPEATED:

@@ -108,7 +108,7 @@ def test_path_bound_fields_leave_the_body(doc: dict[str, Any]) -> None:
     spin = doc["paths"]["/v1/widgets/{widgetId}:spin"]["post"]
     spin_body = spin["requestBody"]["content"]["application/json"]["schema"]
     assert spin_body["properties"]["widgetId"] is False
-    assert spin_body["properties"]["speed"] == {
+    assert value(spin_body["properties"]["speed"]) == {
         "type": "integer",
         "format": "int32",
         "minimum": 1,
@@ -126,9 +126,17 @@ def test_additional_binding_puts_the_oneof_in_the_query(doc: dict[str, Any]) -> 
     assert params(by_id)["name"]["in"] == "query"
 
 
+def value(prop: dict[str, Any]) -> dict[str, Any]:
+    """A request property without its "or null" (annotations kept)."""
+    if prop.get("anyOf", [None])[-1] == {"type": "null"}:
+        inner = dict(prop["anyOf"][0])
+        return {**inner, **{k: v for k, v in prop.items() if k != "anyOf"}}
+    return prop
+
+
 def test_transcoder_json_forms(doc: dict[str, Any]) -> None:
     widget = schema(doc, "widgets.v1.Widget-Input")
-    props = widget["properties"]
+    props = {name: value(prop) for name, prop in widget["properties"].items()}
     assert props["count"]["type"] == "string"  # int64
     assert props["count"]["format"] == "int64"
     assert props["createTime"]["format"] == "date-time"
@@ -138,12 +146,12 @@ def test_transcoder_json_forms(doc: dict[str, Any]) -> None:
     assert props["blob"]["contentEncoding"] == "base64"
     assert props["labels"] == {
         "type": "object",
-        "additionalProperties": {"type": "string"},
+        "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "null"}]},
         "maxProperties": 4,
         "description": "Labels.",
     }
     assert props["tags"]["maxItems"] == 3
-    assert props["tags"]["items"]["maxLength"] == 5
+    assert value(props["tags"]["items"])["maxLength"] == 5
     # not_in: [0] drops UNSPECIFIED; the enum travels by name.
     assert props["colour"]["enum"] == ["COLOUR_RED", "COLOUR_BLUE"]
     assert schema(doc, "widgets.v1.Colour")["enum"] == ["COLOUR_UNSPECIFIED", "COLOUR_RED", "COLOUR_BLUE"]
@@ -154,6 +162,22 @@ def test_transcoder_json_forms(doc: dict[str, Any]) -> None:
     assert widget["description"] == "A widget."
     spins = schema(doc, "widgets.v1.SpinWidgetResponse")["properties"]["spins"]
     assert spins["type"] == "string"  # uint64
+
+
+def test_null_is_allowed_where_the_edge_reads_it_as_a_valid_unset(doc: dict[str, Any]) -> None:
+    props = schema(doc, "widgets.v1.Widget-Input")["properties"]
+
+    def nullable(prop: dict[str, Any]) -> bool:
+        return bool(prop.get("anyOf", [None])[-1] == {"type": "null"})
+
+    assert nullable(props["count"])  # "0" is a valid count
+    assert nullable(props["labels"])  # an empty map
+    assert nullable(props["extra"])  # an unset message
+    assert nullable(props["tags"]["anyOf"][0]["items"])  # a null item is dropped
+    assert not nullable(props["displayName"])  # required
+    assert not nullable(props["colour"])  # its zero, COLOUR_UNSPECIFIED, is refused
+    spin = doc["paths"]["/v1/widgets/{widgetId}:spin"]["post"]["requestBody"]["content"]["application/json"]
+    assert not nullable(spin["schema"]["properties"]["speed"])  # 0 is below its minimum
 
 
 def test_the_response_form_promises_types_not_input_rules(doc: dict[str, Any]) -> None:
