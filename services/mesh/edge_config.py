@@ -25,6 +25,7 @@ from google.protobuf import descriptor_pb2
 from google.rpc import error_details_pb2, status_pb2
 from tenantmesh.type.v1 import access_pb2
 
+from services.mesh.static_site import StaticSite
 from services.runtime.auth.claims import AUDIENCE, ISSUER
 from services.runtime.interceptors.request_id import CLIENT_ADDRESS_HEADER
 
@@ -566,10 +567,12 @@ def render_envoy_config(
     settings: EdgeSettings,
     upstreams: Sequence[Upstream],
     *,
+    site: StaticSite | None = None,
     template_dir: Path = DEFAULT_TEMPLATE_DIR,
     template_name: str = DEFAULT_TEMPLATE_NAME,
 ) -> str:
-    """Render the Envoy bootstrap for ``upstreams`` behind the edge described by ``settings``."""
+    """Render the Envoy bootstrap for ``upstreams`` behind the edge described by ``settings``,
+    and the static pages of ``site`` (the OpenAPI document and reference) when given."""
     if not upstreams:
         raise ValueError("the edge needs at least one upstream")
     api = load_edge_api(settings.descriptor_path, upstreams)
@@ -584,7 +587,12 @@ def render_envoy_config(
     env.filters["q"] = _yaml_scalar
     env.filters["duration"] = _duration
     template = env.get_template(template_name)
-    return template.render(**_context(settings, upstreams, api))
+    context = _context(settings, upstreams, api)
+    context["site"] = site
+    context["site_routes"] = (
+        [("path", p) for p in site.paths] + [("prefix", p) for p in site.prefixes] if site is not None else []
+    )
+    return template.render(**context)
 
 
 def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi) -> dict[str, Any]:

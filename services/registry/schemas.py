@@ -21,7 +21,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
-from services.runtime.errors import FailedPrecondition, FieldViolation
+from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_INVALID = "SCHEMA_INVALID"
@@ -60,8 +60,15 @@ def normalise(value: Any) -> Any:
     return value
 
 
-def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    document: dict[str, Any] = normalise(json_format.MessageToDict(struct))
+def struct_to_dict(struct: struct_pb2.Struct, field: str) -> dict[str, Any]:
+    """The JSON document a caller's Struct holds (``field`` names it in errors). A Struct can
+    carry numbers JSON cannot (NaN, +-Infinity; only gRPC callers can send them): they are
+    invalid input, not a failure of the call."""
+    try:
+        document: dict[str, Any] = normalise(json_format.MessageToDict(struct))
+    except ValueError:
+        violation = FieldViolation(field, "holds a number JSON cannot represent (NaN or Infinity)")
+        raise InvalidArgument(f"{field} is not a JSON document", violations=[violation]) from None
     return document
 
 
