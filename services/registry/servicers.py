@@ -8,7 +8,6 @@ handlers raise domain errors only.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,9 +21,10 @@ from services.registry.catalogue import Catalogue
 from services.registry.enablement import Enablements
 from services.registry.instances import Instances
 from services.registry.watch import WatchHub, change_of_instance, change_of_service
+from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_tenant
 from services.runtime.errors import Aborted
-from services.runtime.events import Event, EventBus
+from services.runtime.events import EventBus
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -140,6 +140,8 @@ class InstanceServicer(pb_grpc.InstanceServiceServicer):
 # Resolve answers are reused this long; any catalogue or instance event clears
 # them sooner. Resolve is the hot path of every client, changes are rare.
 RESOLVE_CACHE_SECONDS = 1.0
+# Distinct (service, version) pairs kept; callers name them, so the cache is bounded.
+RESOLVE_CACHE_ENTRIES = 10_000
 
 
 class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
@@ -155,23 +157,22 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
         self._instances = instances
         self._hub = hub
         self._keepalive = keepalive_seconds
-        self._resolved: dict[tuple[str, str], tuple[float, pb.ResolveServiceResponse]] = {}
+        self._resolved: Cache[tuple[str, str], pb.ResolveServiceResponse] = Cache(
+            "registry-resolve", ttl_seconds=RESOLVE_CACHE_SECONDS, max_entries=RESOLVE_CACHE_ENTRIES
+        )
         if events is not None:
-            events.subscribe("instance.", self._forget_resolved)
-            events.subscribe("service.", self._forget_resolved)
-
-    async def _forget_resolved(self, event: Event) -> None:
-        self._resolved.clear()
+            self._resolved.drop_on(events, "instance.")
+            self._resolved.drop_on(events, "service.")
 
     async def ResolveService(self, request: pb.ResolveServiceRequest, context: Context) -> pb.ResolveServiceResponse:
         """Permission registry.instances.resolve. Reasons: SERVICE_NOT_FOUND."""
         key = (request.service, request.version)
         cached = self._resolved.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        if cached is not MISS:
+            return cached
         rows = await self._instances.resolve(request.service, request.version)
         response = pb.ResolveServiceResponse(instances=[convert.instance_to_proto(r) for r in rows])
-        self._resolved[key] = (time.monotonic() + RESOLVE_CACHE_SECONDS, response)
+        self._resolved.put(key, response)
         return response
 
     async def Watch(self, request: pb.WatchRequest, context: Context) -> AsyncIterator[pb.WatchResponse]:

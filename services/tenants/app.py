@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tenantmesh.tenants.v1 import tenant_service_pb2, tenant_service_pb2_grpc
+from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
 from services.runtime.app import Runtime
+from services.runtime.cache import Cache, tenant_of
 from services.runtime.db import MigrationSet, upgrade_core
 from services.runtime.lifecycle import SchemaLifecycleServicer, lifecycle_binding
 from services.runtime.server import ServiceBinding
@@ -21,13 +22,13 @@ from services.tenants.platform import ensure_platform_tenant
 from services.tenants.provisioning import Provisioner, ProvisioningPolicy
 from services.tenants.reconciler import Reconciler
 from services.tenants.servicer import TenantServicer
-from services.tenants.view_cache import TenantViewCache
 
 SERVICE = "tenants"
 TENANT_SERVICE = tenant_service_pb2.DESCRIPTOR.services_by_name["TenantService"].full_name
 _MIGRATIONS = Path(__file__).parent / "migrations"
 CORE_MIGRATIONS = MigrationSet(service=SERVICE, scope="core", directory=_MIGRATIONS / "core")
 TENANT_MIGRATIONS = MigrationSet(service=SERVICE, scope="tenant", directory=_MIGRATIONS / "tenant")
+VIEW_TTL_SECONDS = 5.0
 
 
 class TenantsApp:
@@ -58,12 +59,17 @@ class TenantsApp:
         self._directory = CachedTenantDirectory(
             LocalTenantDirectory(runtime.db), settings.tenant_cache_ttl_seconds, runtime.events
         )
+        # GetTenant is the hot path (every service's tenant directory, every console page) and
+        # changes are rare: answers are kept a few seconds. Changes made through this replica drop
+        # the entry at once, other replicas' when their tenant event arrives.
+        self._views: Cache[str, tenant_pb2.Tenant] = Cache("tenant-views", ttl_seconds=VIEW_TTL_SECONDS)
+        self._views.drop_on(runtime.events, "tenant.", tenant_of)
         self._servicer = TenantServicer(
             self.manager,
             TenantMigrator(runtime.db, participants),
             runtime.db,
             tenant_migrations,
-            TenantViewCache(runtime.events),
+            self._views,
         )
         # The identity row is written on the migration's own connection and transaction.
         self._lifecycle = SchemaLifecycleServicer(SERVICE, runtime.db, tenant_migrations, on_schema=stamp_identity_on)

@@ -15,6 +15,7 @@ from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 from tenantmesh.tenants.v1 import tenant_service_pb2_grpc as pb_grpc
 
+from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_tenant
 from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, current_revision
 from services.runtime.errors import TenantmeshError
@@ -22,7 +23,6 @@ from services.tenants.convert import state_name, tenant_to_proto
 from services.tenants.manager import TenantManager, TenantSpec
 from services.tenants.migrate import TenantMigrator
 from services.tenants.models import TenantIdentityRow
-from services.tenants.view_cache import TenantViewCache
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -44,7 +44,7 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         migrator: TenantMigrator,
         db: DatabaseRouter,
         tenant_migrations: MigrationSet,
-        views: TenantViewCache,
+        views: Cache[str, tenant_pb2.Tenant],
     ) -> None:
         self._manager = manager
         self._migrator = migrator
@@ -63,9 +63,9 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         if request.WhichOneof("lookup") == "slug":
             return pb.GetTenantResponse(tenant=tenant_to_proto(await self._manager.get_by_slug(request.slug)))
         tenant = self._views.get(request.tenant_id)
-        if tenant is None:
+        if tenant is MISS:
             tenant = tenant_to_proto(await self._manager.get(request.tenant_id))
-            self._views.put(tenant)
+            self._views.put(request.tenant_id, tenant)
         return pb.GetTenantResponse(tenant=tenant)
 
     async def ListTenants(self, request: pb.ListTenantsRequest, context: Context) -> pb.ListTenantsResponse:
@@ -83,7 +83,7 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
     async def UpdateTenant(self, request: pb.UpdateTenantRequest, context: Context) -> pb.UpdateTenantResponse:
         """Permission tenants.tenants.update. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT,
         FIELD_INVALID."""
-        with self._views.invalidating(request.tenant.tenant_id):
+        with self._views.dropping(request.tenant.tenant_id):
             record = await self._manager.update(
                 request.tenant.tenant_id, request.tenant.etag, list(request.update_mask.paths), spec_of(request.tenant)
             )
@@ -91,19 +91,19 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
 
     async def SuspendTenant(self, request: pb.SuspendTenantRequest, context: Context) -> pb.SuspendTenantResponse:
         """Permission tenants.tenants.suspend. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        with self._views.invalidating(request.tenant_id):
+        with self._views.dropping(request.tenant_id):
             record = await self._manager.suspend(request.tenant_id, request.etag)
         return pb.SuspendTenantResponse(tenant=tenant_to_proto(record))
 
     async def ResumeTenant(self, request: pb.ResumeTenantRequest, context: Context) -> pb.ResumeTenantResponse:
         """Permission tenants.tenants.resume. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        with self._views.invalidating(request.tenant_id):
+        with self._views.dropping(request.tenant_id):
             record = await self._manager.resume(request.tenant_id, request.etag)
         return pb.ResumeTenantResponse(tenant=tenant_to_proto(record))
 
     async def DeleteTenant(self, request: pb.DeleteTenantRequest, context: Context) -> pb.DeleteTenantResponse:
         """Permission tenants.tenants.delete. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        with self._views.invalidating(request.tenant_id):
+        with self._views.dropping(request.tenant_id):
             record = await self._manager.delete(request.tenant_id, request.etag)
         return pb.DeleteTenantResponse(tenant=tenant_to_proto(record))
 
