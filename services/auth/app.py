@@ -17,7 +17,7 @@ from services.auth.deps import AuthDeps
 from services.auth.keys import KeyEncryption, SigningKeyStore
 from services.auth.permissions import built_in_roles, grantable
 from services.auth.profiles import UserProfiles
-from services.auth.revocation import OutboxTarget, Revoker
+from services.auth.revocation import Revoker
 from services.auth.roles import RoleCatalog
 from services.auth.sessions import SessionManager
 from services.auth.settings import AuthSettings, load_auth_settings
@@ -73,10 +73,9 @@ class AuthApp:
             db=runtime.db,
             events=runtime.events,
             revoker=Revoker(
-                runtime.events,
+                runtime.unit_of_work(SERVICE),
                 runtime.settings.redis_url,
                 self.settings.access_token_ttl_seconds,
-                OutboxTarget(runtime.db, runtime.events_committed),
                 local=runtime.revocations,
             ),
             roles=RoleCatalog(built_in_roles(policies), grantable(policies)),

@@ -9,7 +9,7 @@ from tenantmesh.registry.v1 import registry_service_pb2, registry_service_pb2_gr
 
 from services.registry.catalogue import Catalogue
 from services.registry.enablement import Enablements
-from services.registry.events import INSTANCE_CHANGED, RegistryEvents
+from services.registry.events import INSTANCE_CHANGED
 from services.registry.health import HealthChecker, Probe
 from services.registry.instances import Clock, Instances
 from services.registry.servicers import CatalogServicer, DiscoveryServicer, EnabledServiceServicer, InstanceServicer
@@ -44,12 +44,12 @@ class RegistryApp:
     ) -> None:
         self._runtime = runtime
         self.settings = settings or load_registry_settings(runtime.settings.environment)
-        events = RegistryEvents(runtime.db, runtime.emit, runtime.events_committed)
-        self.catalogue = Catalogue(runtime.db, events)
+        work = runtime.unit_of_work(SERVICE)
+        self.catalogue = Catalogue(runtime.db, work)
         self.instances = Instances(
-            runtime.db, events, default_lease_seconds=self.settings.default_lease_seconds, clock=clock
+            runtime.db, work, default_lease_seconds=self.settings.default_lease_seconds, clock=clock
         )
-        self.enablements = Enablements(runtime.db, events, self.catalogue)
+        self.enablements = Enablements(runtime.db, work, self.catalogue)
         self.checker = HealthChecker(runtime.db, self.instances, self.settings, probe)
         self.hub = WatchHub(self.settings.watch_queue_size)
         # Every replica's watchers see every replica's changes: the hub listens to the bus.

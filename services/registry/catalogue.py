@@ -27,7 +27,8 @@ from services.registry.events import (
     SERVICE_DELETED,
     SERVICE_REGISTERED,
     SERVICE_UPDATED,
-    RegistryEvents,
+    instance_changed,
+    service_changed,
 )
 from services.registry.models import InstanceRow, ServiceRow, ServiceVersionRow
 from services.registry.repository import ServiceRecord
@@ -43,6 +44,7 @@ from services.runtime.errors import (
 )
 from services.runtime.paging import encode_token, page_request
 from services.runtime.proto_values import etag_of
+from services.runtime.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,9 @@ def _summary(record: ServiceRecord) -> service_pb2.Service:
 
 
 class Catalogue:
-    def __init__(self, db: DatabaseRouter, events: RegistryEvents) -> None:
+    def __init__(self, db: DatabaseRouter, work: UnitOfWork) -> None:
         self._db = db
-        self._events = events
+        self._work = work
 
     # -- register ---------------------------------------------------------------------------------
 
@@ -112,7 +114,8 @@ class Catalogue:
             **repo.definition_columns(definition),
         )
         try:
-            async with self._events.transaction() as session:
+            async with self._work.core() as work:
+                session = work.session
                 session.add(row)
                 await session.flush()
                 await repo.replace_tags(session, definition.name, definition.tags)
@@ -128,7 +131,7 @@ class Catalogue:
                 )
                 await session.flush()
                 record = await self._record(session, definition.name, with_contracts=True)
-                self._events.service_changed(session, SERVICE_REGISTERED, _summary(record))
+                work.emit(service_changed(SERVICE_REGISTERED, _summary(record)))
         except IntegrityError:
             if request_id and (replay := await self._replay(request_id)) is not None:
                 return replay
@@ -216,7 +219,8 @@ class Catalogue:
                 "update_mask must name fields to change",
                 violations=[FieldViolation("update_mask", f"paths must be among {', '.join(UPDATABLE_FIELDS)}")],
             )
-        async with self._events.transaction() as session:
+        async with self._work.core() as work:
+            session = work.session
             row = await repo.get_row(session, name, for_update=True)
             if row is None:
                 raise service_not_found(name)
@@ -233,11 +237,12 @@ class Catalogue:
             await session.flush()
             session.expire_all()
             record = await self._record(session, name, with_contracts=False)
-            self._events.service_changed(session, SERVICE_UPDATED, _summary(record))
+            work.emit(service_changed(SERVICE_UPDATED, _summary(record)))
         return await self.get(name)
 
     async def delete(self, name: str, etag: str) -> None:
-        async with self._events.transaction() as session:
+        async with self._work.core() as work:
+            session = work.session
             row = await repo.get_row(session, name, for_update=True)
             if row is None:
                 raise service_not_found(name)
@@ -251,17 +256,18 @@ class Catalogue:
                 )
             instances = list((await session.execute(select(InstanceRow).where(InstanceRow.service == name))).scalars())
             for instance in instances:
-                self._events.instance_changed(session, REMOVED, convert.instance_to_proto(instance))
+                work.emit(instance_changed(REMOVED, convert.instance_to_proto(instance)))
             # Core statements: the database cascades versions and tags, which the ORM does not know about.
             await session.execute(delete(InstanceRow).where(InstanceRow.service == name))
             await session.execute(delete(ServiceRow).where(ServiceRow.name == name))
-            self._events.service_changed(session, SERVICE_DELETED, service_pb2.Service(name=name))
+            work.emit(service_changed(SERVICE_DELETED, service_pb2.Service(name=name)))
 
     async def register_version(
         self, name: str, spec: VersionSpec, *, force: bool
     ) -> tuple[ServiceRecord, list[contracts.ContractBreak]]:
         """Adds a version; returns the service and the breaks ``force`` let through."""
-        async with self._events.transaction() as session:
+        async with self._work.core() as work:
+            session = work.session
             row = await repo.get_row(session, name, for_update=True)
             if row is None:
                 raise service_not_found(name)
@@ -301,7 +307,7 @@ class Catalogue:
             await session.flush()
             session.expire_all()
             record = await self._record(session, name, with_contracts=True)
-            self._events.service_changed(session, SERVICE_UPDATED, _summary(record))
+            work.emit(service_changed(SERVICE_UPDATED, _summary(record)))
         return record, breaks
 
     @staticmethod

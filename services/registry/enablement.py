@@ -21,7 +21,7 @@ from services.registry.events import (
     TENANT_SERVICE_DISABLED,
     TENANT_SERVICE_ENABLED,
     TENANT_SERVICE_UPDATED,
-    RegistryEvents,
+    tenant_service_changed,
 )
 from services.registry.models import EnabledServiceRow
 from services.runtime.clock import utcnow
@@ -30,6 +30,7 @@ from services.runtime.errors import Aborted, AlreadyExists, InvalidArgument, Not
 from services.runtime.events import Event
 from services.runtime.paging import encode_token, page_request
 from services.runtime.proto_values import etag_of
+from services.runtime.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,9 @@ def _check_etag(row: EnabledServiceRow, etag: str) -> None:
 
 
 class Enablements:
-    def __init__(self, db: DatabaseRouter, events: RegistryEvents, catalogue: Catalogue) -> None:
+    def __init__(self, db: DatabaseRouter, work: UnitOfWork, catalogue: Catalogue) -> None:
         self._db = db
-        self._events = events
+        self._work = work
         self._catalogue = catalogue
 
     async def _validated(self, service: str, config: Mapping[str, Any]) -> str:
@@ -85,10 +86,10 @@ class Enablements:
             update_time=now,
         )
         try:
-            async with self._events.transaction() as session:
-                session.add(row)
-                await session.flush()
-                self._events.tenant_service_changed(session, TENANT_SERVICE_ENABLED, tenant_id, service)
+            async with self._work.core() as work:
+                work.session.add(row)
+                await work.session.flush()
+                work.emit(tenant_service_changed(TENANT_SERVICE_ENABLED, tenant_id, service))
         except IntegrityError:
             if request_id and (replay := await self._replay(tenant_id, request_id)) is not None:
                 return replay
@@ -104,13 +105,13 @@ class Enablements:
             return await repo.get_enabled_by_request_id(session, tenant_id, request_id)
 
     async def disable(self, tenant_id: str, service: str, etag: str) -> None:
-        async with self._events.transaction() as session:
-            row = await repo.get_enabled(session, tenant_id, service, for_update=True)
+        async with self._work.core() as work:
+            row = await repo.get_enabled(work.session, tenant_id, service, for_update=True)
             if row is None:
                 raise _not_enabled(service)
             _check_etag(row, etag)
-            await session.delete(row)
-            self._events.tenant_service_changed(session, TENANT_SERVICE_DISABLED, tenant_id, service)
+            await work.session.delete(row)
+            work.emit(tenant_service_changed(TENANT_SERVICE_DISABLED, tenant_id, service))
 
     async def get(self, tenant_id: str, service: str) -> EnabledServiceRow:
         async with self._db.core_session() as session:
@@ -132,12 +133,12 @@ class Enablements:
     ) -> EnabledServiceRow:
         await self.get(tenant_id, service)  # NOT_FOUND before INVALID_ARGUMENT
         config_json = await self._validated(service, config)
-        async with self._events.transaction() as session:
-            row = await repo.get_enabled(session, tenant_id, service, for_update=True)
+        async with self._work.core() as work:
+            row = await repo.get_enabled(work.session, tenant_id, service, for_update=True)
             if row is None:
                 raise _not_enabled(service)
             _check_etag(row, etag)
-            result = await session.execute(
+            result = await work.session.execute(
                 update(EnabledServiceRow)
                 .where(
                     EnabledServiceRow.tenant_id == tenant_id,
@@ -148,16 +149,16 @@ class Enablements:
             )
             if getattr(result, "rowcount", 0) != 1:
                 raise Aborted("the configuration changed concurrently; read it again", reason="ETAG_MISMATCH")
-            self._events.tenant_service_changed(session, TENANT_SERVICE_UPDATED, tenant_id, service)
+            work.emit(tenant_service_changed(TENANT_SERVICE_UPDATED, tenant_id, service))
         return await self.get(tenant_id, service)
 
     async def on_tenant_event(self, event: Event) -> None:
         """A deleted tenant's enablements go with it."""
         if event.type != "tenant.deleted" or not event.tenant_id:
             return
-        async with self._events.transaction() as session:
-            for service in await repo.delete_tenant(session, event.tenant_id):
-                self._events.tenant_service_changed(session, TENANT_SERVICE_DISABLED, event.tenant_id, service)
+        async with self._work.core() as work:
+            for service in await repo.delete_tenant(work.session, event.tenant_id):
+                work.emit(tenant_service_changed(TENANT_SERVICE_DISABLED, event.tenant_id, service))
 
 
 def config_of(row: EnabledServiceRow) -> dict[str, Any]:

@@ -22,13 +22,14 @@ from services.registry import convert
 from services.registry import repository as repo
 from services.registry.catalogue import service_not_found
 from services.registry.definitions import HealthCheck
-from services.registry.events import ADDED, REMOVED, UPDATED, RegistryEvents
+from services.registry.events import ADDED, REMOVED, UPDATED, instance_changed
 from services.registry.models import InstanceRow, ServiceRow, ServiceVersionRow
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
+from services.runtime.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
 
@@ -85,10 +86,10 @@ def address_problem(kind: str, address: str) -> str | None:
 
 class Instances:
     def __init__(
-        self, db: DatabaseRouter, events: RegistryEvents, *, default_lease_seconds: int, clock: Clock = utcnow
+        self, db: DatabaseRouter, work: UnitOfWork, *, default_lease_seconds: int, clock: Clock = utcnow
     ) -> None:
         self._db = db
-        self._events = events
+        self._work = work
         self._default_lease = default_lease_seconds
         self.clock = clock
 
@@ -127,7 +128,8 @@ class Instances:
         self, service: str, version: str, address: str, metadata: dict[str, str], ttl: int
     ) -> InstanceRow:
         now = self.clock()
-        async with self._events.transaction() as session:
+        async with self._work.core() as work:
+            session = work.session
             query = select(InstanceRow).where(InstanceRow.service == service, InstanceRow.address == address)
             row = (await session.execute(query.with_for_update())).scalar_one_or_none()
             change = UPDATED
@@ -147,7 +149,7 @@ class Instances:
             row.last_check_error = ""
             row.register_time = now
             await session.flush()
-            self._events.instance_changed(session, change, convert.instance_to_proto(row))
+            work.emit(instance_changed(change, convert.instance_to_proto(row)))
         return row
 
     async def heartbeat(self, instance_id: str) -> InstanceRow:
@@ -161,12 +163,12 @@ class Instances:
             return row
 
     async def deregister(self, instance_id: str) -> None:
-        async with self._events.transaction() as session:
-            row = await self._live(session, instance_id, self.clock(), for_update=True)
+        async with self._work.core() as work:
+            row = await self._live(work.session, instance_id, self.clock(), for_update=True)
             if row is None:
                 raise NotFound("no live instance with this id", reason="INSTANCE_NOT_FOUND")
-            self._events.instance_changed(session, REMOVED, convert.instance_to_proto(row))
-            await session.execute(delete(InstanceRow).where(InstanceRow.instance_id == instance_id))
+            work.emit(instance_changed(REMOVED, convert.instance_to_proto(row)))
+            await work.session.execute(delete(InstanceRow).where(InstanceRow.instance_id == instance_id))
 
     async def _live(
         self, session: AsyncSession, instance_id: str, now: datetime, *, for_update: bool = False
@@ -233,13 +235,13 @@ class Instances:
 
     async def sweep(self) -> int:
         """Deletes instances whose lease ran out; returns how many."""
-        async with self._events.transaction() as session:
+        async with self._work.core() as work:
             query = select(InstanceRow).where(InstanceRow.lease_until < self.clock()).with_for_update()
-            expired = list((await session.execute(query)).scalars())
+            expired = list((await work.session.execute(query)).scalars())
             for row in expired:
-                self._events.instance_changed(session, REMOVED, convert.instance_to_proto(row))
+                work.emit(instance_changed(REMOVED, convert.instance_to_proto(row)))
             if expired:
-                await session.execute(
+                await work.session.execute(
                     delete(InstanceRow).where(InstanceRow.instance_id.in_([r.instance_id for r in expired]))
                 )
         return len(expired)
@@ -268,7 +270,8 @@ class Instances:
 
     async def record_check(self, target: CheckTarget, health: str, error: str) -> None:
         """Stores a check's outcome; a change of health is an instance.changed event."""
-        async with self._events.transaction() as session:
+        async with self._work.core() as work:
+            session = work.session
             result = await session.execute(
                 update(InstanceRow)
                 # Only the registration that was checked: a re-registration starts over.
@@ -281,4 +284,4 @@ class Instances:
             if getattr(result, "rowcount", 0) == 1 and health != target.health:
                 row = await self._live(session, target.instance_id, self.clock())
                 if row is not None:
-                    self._events.instance_changed(session, UPDATED, convert.instance_to_proto(row))
+                    work.emit(instance_changed(UPDATED, convert.instance_to_proto(row)))

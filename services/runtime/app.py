@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import grpc
-from sqlalchemy.ext.asyncio import AsyncSession
 from tenantmesh.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 
-from services.runtime import outbox
 from services.runtime.auth.authenticator import JwtAuthenticator
 from services.runtime.auth.revocation import RevocationList
 from services.runtime.auth.verifier import JwksCache, KeySource, PublicKeys, TokenVerifier, public_key_from_jwk
@@ -31,7 +29,7 @@ from services.runtime.config import ConfigError, Settings, load_settings
 from services.runtime.credentials import NoCredentials, ServiceCredentials, api_key_credentials
 from services.runtime.db import DatabaseRouter, upgrade_core
 from services.runtime.discovery import Discovery, Registrar
-from services.runtime.events import Event, EventBus, create_event_bus
+from services.runtime.events import EventBus, create_event_bus
 from services.runtime.heap import settle_after_startup
 from services.runtime.interceptors.authentication import Authenticator
 from services.runtime.logging import configure_logging
@@ -39,6 +37,7 @@ from services.runtime.meta import meta_binding
 from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
 from services.runtime.server import RunningServer, ServiceBinding, create_server
 from services.runtime.tenant_directory import CachedTenantDirectory, RemoteTenantDirectory, TenantDirectory
+from services.runtime.unit_of_work import UnitOfWork
 
 log = logging.getLogger("tenantmesh.app")
 
@@ -132,14 +131,10 @@ class Runtime:
         runtime.relay = OutboxRelay(router, events)
         return runtime
 
-    def emit(self, session: AsyncSession, event: Event, producer: str) -> None:
-        """Adds ``event`` to the session's transaction (the outbox); call ``events_committed`` after commit."""
-        outbox.add(session, event, producer)
-
-    def events_committed(self) -> None:
-        """Wakes the relay so committed events go out now rather than at the next poll."""
-        if self.relay is not None:
-            self.relay.notify()
+    def unit_of_work(self, producer: str, *, deliver_at_once: bool = False) -> UnitOfWork:
+        """Transactions of ``producer`` whose events go out with their commit (services.runtime.unit_of_work);
+        ``deliver_at_once`` also hands them to the bus straight after the commit."""
+        return UnitOfWork(self.db, producer, relay=self.relay, deliver_to=self.events if deliver_at_once else None)
 
     def channel(self, service: str) -> grpc.aio.Channel:
         try:

@@ -1,11 +1,11 @@
 """The transactional outbox: events are committed with the change they describe.
 
-A producer adds its events to the session that makes the change, so both
-commit or neither does; the relay then publishes committed events to the bus
-and deletes them. If the process dies between commit and publish, the rows
-are still there and the next relay (this process after a restart, or any
-other process) publishes them: delivery is at least once, and consumers are
-idempotent on the event id.
+A producer's unit of work (:mod:`services.runtime.unit_of_work`) writes its
+events in the transaction that makes the change, so both commit or neither
+does; the relay then publishes committed events to the bus and deletes them.
+If the process dies between commit and publish, the rows are still there and
+the next relay (this process after a restart, or any other process) publishes
+them: delivery is at least once, and consumers are idempotent on the event id.
 
 The outbox table is shared infrastructure of the runtime, migrated with its
 own version table; each row records which service produced it.
@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, LargeBinary, MetaData, String, delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import DateTime, LargeBinary, MetaData, String, delete, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.background import stop_background
@@ -50,24 +48,15 @@ class OutboxRow(_OutboxBase):
     create_time: Mapped[datetime] = mapped_column(DateTime)
 
 
-def _row_values(event: Event, producer: str) -> dict[str, object]:
+def row_values(event: Event) -> dict[str, object]:
+    """The outbox row of an event (see services.runtime.unit_of_work, which writes them)."""
     return {
         "event_id": event.id,
-        "producer": producer,
+        "producer": event.producer,
         "event_type": event.type,
-        "envelope": dataclasses.replace(event, producer=producer).encode(),
+        "envelope": event.encode(),
         "create_time": utcnow(),
     }
-
-
-async def add_on_connection(conn: AsyncConnection, event: Event, producer: str) -> None:
-    """``add`` for code that works on a Core connection rather than an ORM session."""
-    await conn.execute(insert(OutboxRow).values(**_row_values(event, producer)))
-
-
-def add(session: AsyncSession, event: Event, producer: str) -> None:
-    """Adds ``event`` to the caller's transaction; it is published after the commit."""
-    session.add(OutboxRow(**_row_values(event, producer)))
 
 
 class OutboxRelay:

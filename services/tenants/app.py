@@ -13,7 +13,6 @@ from services.runtime.db import MigrationSet, upgrade_core
 from services.runtime.lifecycle import SchemaLifecycleServicer, lifecycle_binding
 from services.runtime.server import ServiceBinding
 from services.runtime.tenant_directory import CachedTenantDirectory, TenantDirectory
-from services.tenants.announcements import TenantAnnouncements
 from services.tenants.identity import stamp_identity_on
 from services.tenants.manager import LocalTenantDirectory, TenantManager
 from services.tenants.migrate import TenantMigrator
@@ -39,14 +38,16 @@ class TenantsApp:
         self._runtime = runtime
         self._tenant_migrations = tenant_migrations
         participants = LifecycleParticipants(settings.lifecycle_services, runtime.channel, runtime.credentials)
-        announcements = TenantAnnouncements(runtime.events, runtime.events_committed)
+        # Tenant events also go straight to the bus after the commit: caches (this process's, and
+        # on Redis everyone's) learn of a suspension before the call returns, not a relay tick later.
+        work = runtime.unit_of_work(SERVICE, deliver_at_once=True)
         self.provisioner = Provisioner(
-            runtime.db, participants, announcements, ProvisioningPolicy(settings.provisioning_lease_seconds)
+            runtime.db, participants, work, ProvisioningPolicy(settings.provisioning_lease_seconds)
         )
         self.manager = TenantManager(
             runtime.db,
             self.provisioner,
-            announcements,
+            work,
             default_server=settings.database.default_tenant_server,
             lease_seconds=settings.provisioning_lease_seconds,
         )

@@ -26,8 +26,8 @@ from services.runtime.events import Event
 from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
 from services.runtime.proto_values import etag_of
+from services.runtime.unit_of_work import UnitOfWork
 from services.tenants import repository as repo
-from services.tenants.announcements import TenantAnnouncements
 from services.tenants.models import ProvisioningStepRow, TenantRow
 from services.tenants.provisioning import Provisioner
 from services.tenants.repository import TenantRecord
@@ -82,14 +82,14 @@ class TenantManager:
         self,
         db: DatabaseRouter,
         provisioner: Provisioner,
-        announcements: TenantAnnouncements,
+        work: UnitOfWork,
         *,
         default_server: str,
         lease_seconds: float,
     ) -> None:
         self._db = db
         self._provisioner = provisioner
-        self._announce = announcements
+        self._work = work
         self._default_server = default_server
         self._lease_seconds = lease_seconds
 
@@ -212,7 +212,8 @@ class TenantManager:
                 "update_mask must name fields to change",
                 violations=[FieldViolation("update_mask", f"paths must be among {', '.join(UPDATABLE_FIELDS)}")],
             )
-        async with self._db.core_session() as session:
+        async with self._work.core() as work:
+            session = work.session
             row = await self._row_for_change(session, tenant_id, etag)
             if row.state not in ("ACTIVE", "SUSPENDED"):
                 raise _state_conflict(row, "update")
@@ -226,58 +227,46 @@ class TenantManager:
             if "labels" in mask:
                 await repo.replace_labels(session, tenant_id, spec.labels)
             await self._bump(session, row, **values)
-            event = Event("tenant.updated", tenant_id)
-            self._announce.record(session, event)
-            await session.commit()
-        await self._announce.published(event)
+            work.emit(Event("tenant.updated", tenant_id))
         return await self.get(tenant_id)
 
     async def suspend(self, tenant_id: str, etag: str) -> TenantRecord:
         _refuse_platform_tenant(tenant_id, "suspend")
-        async with self._db.core_session() as session:
-            row = await self._row_for_change(session, tenant_id, etag)
+        async with self._work.core() as work:
+            row = await self._row_for_change(work.session, tenant_id, etag)
             if row.state == "SUSPENDED":
-                return await repo.load_record(session, row)
+                return await repo.load_record(work.session, row)
             if row.state != "ACTIVE":
                 raise _state_conflict(row, "suspend")
-            await self._bump(session, row, state="SUSPENDED")
-            event = Event("tenant.suspended", tenant_id)
-            self._announce.record(session, event)
-            await session.commit()
-        await self._announce.published(event)
+            await self._bump(work.session, row, state="SUSPENDED")
+            work.emit(Event("tenant.suspended", tenant_id))
         return await self.get(tenant_id)
 
     async def resume(self, tenant_id: str, etag: str) -> TenantRecord:
-        async with self._db.core_session() as session:
-            row = await self._row_for_change(session, tenant_id, etag)
+        async with self._work.core() as work:
+            row = await self._row_for_change(work.session, tenant_id, etag)
             if row.state != "SUSPENDED":
                 raise _state_conflict(row, "resume")
-            await self._bump(session, row, state="ACTIVE")
-            event = Event("tenant.resumed", tenant_id)
-            self._announce.record(session, event)
-            await session.commit()
-        await self._announce.published(event)
+            await self._bump(work.session, row, state="ACTIVE")
+            work.emit(Event("tenant.resumed", tenant_id))
         return await self.get(tenant_id)
 
     async def delete(self, tenant_id: str, etag: str) -> TenantRecord:
         _refuse_platform_tenant(tenant_id, "delete")
-        async with self._db.core_session() as session:
-            row = await self._row_for_change(session, tenant_id, etag)
+        async with self._work.core() as work:
+            row = await self._row_for_change(work.session, tenant_id, etag)
             if row.state == "PROVISIONING":
                 raise _state_conflict(row, "delete")
-            if row.state == "FAILED":
+            failed = row.state == "FAILED"
+            if failed:
                 # Nothing was kept of a failed tenant but its record.
-                now = utcnow()
-                await self._bump(session, row, state="DELETED", delete_time=now)
-                await session.commit()
-                return await self._tombstone(tenant_id)
-            event = Event("tenant.deleting", tenant_id)
-            if row.state != "DELETING":
-                await self._bump(session, row, state="DELETING", lease_until=after(self._lease_seconds))
-                self._announce.record(session, event)
-                await session.commit()
-        # Services refuse the tenant from here on, before its data is gone.
-        await self._announce.published(event)
+                await self._bump(work.session, row, state="DELETED", delete_time=utcnow())
+            elif row.state != "DELETING":
+                await self._bump(work.session, row, state="DELETING", lease_until=after(self._lease_seconds))
+                work.emit(Event("tenant.deleting", tenant_id))
+        if failed:
+            return await self._tombstone(tenant_id)
+        # Services refuse the tenant from here on (the event went out with the commit), before its data is gone.
         await self._provisioner.purge(tenant_id)
         return await self._tombstone(tenant_id)
 

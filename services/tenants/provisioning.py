@@ -20,10 +20,9 @@ from services.runtime.clock import after, utcnow
 from services.runtime.db import DatabaseRouter, TenantDatabase
 from services.runtime.errors import Unavailable
 from services.runtime.events import Event
-from services.runtime.ids import uuid7
 from services.runtime.rich_status import reason_of
+from services.runtime.unit_of_work import UnitOfWork
 from services.tenants import repository as repo
-from services.tenants.announcements import TenantAnnouncements
 from services.tenants.models import TenantRow
 from services.tenants.participants import LifecycleParticipants
 from services.tenants.repository import TenantRecord
@@ -46,12 +45,12 @@ class Provisioner:
         self,
         db: DatabaseRouter,
         participants: LifecycleParticipants,
-        announcements: TenantAnnouncements,
+        work: UnitOfWork,
         policy: ProvisioningPolicy,
     ) -> None:
         self._db = db
         self._participants = participants
-        self._announce = announcements
+        self._work = work
         self._policy = policy
 
     @property
@@ -75,7 +74,6 @@ class Provisioner:
             raise Unavailable(
                 "provisioning failed; it is rolled back", reason="PROVISIONING_FAILED", metadata={"cause": reason}
             ) from exc
-        await self._announce.published(Event("tenant.created", tenant_id, id=progress.event_id))
         return activated
 
     async def abandon(self, tenant_id: str, reason: str, also_done: Sequence[str] = ()) -> None:
@@ -133,15 +131,12 @@ class Provisioner:
             if i < len(pending) - 1:
                 await self._record(tenant_id, progress)
         now = utcnow()
-        async with self._db.core_transaction() as conn:
+        async with self._work.core_connection() as work:
             if progress.pending:
-                await repo.set_steps_done(conn, tenant_id, progress.pending, now)
-            activated = await repo.activate(conn, tenant_id, now)
+                await repo.set_steps_done(work.conn, tenant_id, progress.pending, now)
+            activated = await repo.activate(work.conn, tenant_id, now)
             if activated:
-                await self._announce.record_on_connection(
-                    conn, Event("tenant.created", tenant_id, id=progress.event_id)
-                )
-            await conn.commit()
+                work.emit(Event("tenant.created", tenant_id))
         progress.written(now)
         if known is None or not activated:
             return None
@@ -165,7 +160,8 @@ class Provisioner:
         if reason != DATABASE_CONFLICT:
             await self._db.drop_tenant_database(placement)
         now = utcnow()
-        async with self._db.core_session() as session:
+        async with self._work.core() as work:
+            session = work.session
             for step in record.steps:
                 if step.step in finished or step.step == DATABASE_STEP:
                     await repo.set_step(session, tenant_id, step.step, "FAILED", now)
@@ -181,10 +177,7 @@ class Provisioner:
                     revision=TenantRow.revision + 1,
                 )
             )
-            failed = Event("tenant.failed", tenant_id, {"reason": reason})
-            self._announce.record(session, failed)
-            await session.commit()
-        await self._announce.published(failed)
+            work.emit(Event("tenant.failed", tenant_id, {"reason": reason}))
 
     async def purge(self, tenant_id: str) -> None:
         """Deprovisions every participant, drops the database and leaves a DELETED tombstone."""
@@ -203,8 +196,8 @@ class Provisioner:
                 "deleting the tenant is incomplete; it will be finished", reason="PURGE_INCOMPLETE"
             ) from exc
         now = utcnow()
-        async with self._db.core_session() as session:
-            await session.execute(
+        async with self._work.core() as work:
+            await work.session.execute(
                 update(TenantRow)
                 .where(TenantRow.tenant_id == tenant_id, TenantRow.state == "DELETING")
                 .values(
@@ -216,10 +209,7 @@ class Provisioner:
                     revision=TenantRow.revision + 1,
                 )
             )
-            deleted = Event("tenant.deleted", tenant_id)
-            self._announce.record(session, deleted)
-            await session.commit()
-        await self._announce.published(deleted)
+            work.emit(Event("tenant.deleted", tenant_id))
 
     async def _record(self, tenant_id: str, progress: _Progress) -> None:
         # Recording finished steps also renews the lease: the worker is demonstrably alive.
@@ -238,8 +228,6 @@ class _Progress:
 
     pending: dict[str, str | None] = field(default_factory=dict)
     recorded: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
-    # Id of the tenant.created event: the same in the outbox and the direct delivery.
-    event_id: str = field(default_factory=uuid7)
 
     def finished(self, step: str, version: str | None) -> None:
         self.pending[step] = version

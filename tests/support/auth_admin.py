@@ -39,7 +39,9 @@ from services.runtime.errors import Unauthenticated
 from services.runtime.events import Event, InProcessEventBus
 from services.runtime.ids import uuid7
 from services.runtime.interceptors.chain import IncomingCall
+from services.runtime.outbox import OUTBOX_MIGRATIONS
 from services.runtime.server import RunningServer, create_server
+from services.runtime.unit_of_work import UnitOfWork
 from tests.support.stubs import BoundStub
 
 AUTH_MIGRATIONS = MigrationSet("auth", "core", Path("services/auth/migrations/core"))
@@ -213,13 +215,18 @@ async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
     try:
         await router.start()
         await upgrade_core(router, AUTH_MIGRATIONS)
+        await upgrade_core(router, OUTBOX_MIGRATIONS)
         events = InProcessEventBus()
         revocations = RevocationList()
         revocations.subscribe(events)
         policies = load_policies(POLICY_SERVICES).values()
         catalog = RoleCatalog(built_in_roles(policies), grantable(policies))
         deps = AuthDeps(
-            db=router, events=events, revoker=Revoker(events, None, 900), roles=catalog, profiles=UserProfiles(router)
+            db=router,
+            events=events,
+            revoker=Revoker(UnitOfWork(router, "auth", deliver_to=events), None, 900),
+            roles=catalog,
+            profiles=UserProfiles(router),
         )
         tenant_a, tenant_b = uuid7(), uuid7()
         directory = FixedTenants(
