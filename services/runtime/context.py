@@ -10,13 +10,8 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from services.runtime.db.placement import TenantDatabase
 from services.runtime.errors import FailedPrecondition, Unauthenticated
-
-
-@dataclass(frozen=True)
-class TenantDatabaseRef:
-    server: str
-    name: str
 
 
 @dataclass(frozen=True)
@@ -26,7 +21,7 @@ class TenantContext:
     tenant_id: str
     slug: str
     state: str
-    database: TenantDatabaseRef
+    database: TenantDatabase
 
 
 # The platform's own tenant: platform administrators are its members. Its id is

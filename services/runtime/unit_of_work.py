@@ -11,8 +11,10 @@ them at once instead of at its next poll::
 
 A block that raises commits nothing and announces nothing. ``core()`` is an ORM
 session on the core database, ``core_connection()`` a Core connection (for hot
-paths built from prepared statements), ``emit()`` a transaction of events
-alone. A producer whose events other processes' caches must see before the
+paths built from prepared statements), ``tenant()`` an ORM session on the call's
+tenant database (its events go to that database's own outbox, which the
+service's lifecycle creates: ``SchemaLifecycleServicer(tenant_events=True)``),
+``emit()`` a transaction of events alone. A producer whose events other processes' caches must see before the
 call returns (the tenants service: a suspension must bite at once) also hands
 them to the bus straight after the commit; the relay delivers them again with
 the same id, and subscribers are idempotent on it.
@@ -28,9 +30,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.runtime.db import DatabaseRouter
+from services.runtime.context import current_tenant
+from services.runtime.db import DatabaseRouter, TenantDatabase
 from services.runtime.events import Event, EventBus
-from services.runtime.outbox import OutboxRelay, OutboxRow, row_values
+from services.runtime.outbox import OutboxRelay, OutboxRow, mark_tenant_outbox, row_values
 
 _INSERT_OUTBOX = insert(OutboxRow)
 
@@ -93,17 +96,33 @@ class UnitOfWork:
             await conn.commit()
         await self._committed(work.events)
 
+    @asynccontextmanager
+    async def tenant(self, db: TenantDatabase | None = None) -> AsyncIterator[SessionWork]:
+        """An ORM session on a tenant database (by default the current call's tenant's), committed
+        with its events, which go to that database's own outbox (services.runtime.outbox)."""
+        where = db if db is not None else current_tenant().database
+        async with self._db.tenant_session(where) as session:
+            work = SessionWork(self.producer, session=session)
+            yield work
+            if work.events:
+                # Marked before the commit: whoever relays next finds this outbox, also if this
+                # process dies between the commit and its own relay.
+                await mark_tenant_outbox(self._db, where)
+                session.add_all(OutboxRow(**row_values(event)) for event in work.events)
+            await session.commit()
+        await self._committed(work.events, tenant=True)
+
     async def emit(self, *events: Event) -> None:
         """Announces events that go with no other change (a transaction of their own)."""
         async with self.core_connection() as work:
             for event in events:
                 work.emit(event)
 
-    async def _committed(self, events: list[Event]) -> None:
+    async def _committed(self, events: list[Event], *, tenant: bool = False) -> None:
         if not events:
             return
         if self._relay is not None:
-            self._relay.notify()
+            self._relay.notify(tenant=tenant)
         if self._deliver_to is not None:
             for event in events:
                 await self._deliver_to.publish(event)

@@ -48,6 +48,7 @@ class TenantsApp:
             runtime.db,
             self.provisioner,
             work,
+            tenant_migrations,
             default_server=settings.database.default_tenant_server,
             lease_seconds=settings.provisioning_lease_seconds,
         )
@@ -68,8 +69,6 @@ class TenantsApp:
         self._servicer = TenantServicer(
             self.manager,
             TenantMigrator(runtime.db, participants),
-            runtime.db,
-            tenant_migrations,
             self._views,
         )
         # The identity row is written on the migration's own connection and transaction.

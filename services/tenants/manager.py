@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.runtime.clock import after, utcnow
-from services.runtime.context import PLATFORM_TENANT_ID, TenantContext, TenantDatabaseRef
-from services.runtime.db import DatabaseRouter, tenant_database_name
+from services.runtime.context import PLATFORM_TENANT_ID, TenantContext
+from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, current_revision, tenant_database_name
 from services.runtime.errors import (
     Aborted,
     AlreadyExists,
@@ -28,6 +28,7 @@ from services.runtime.paging import encode_token, page_request
 from services.runtime.proto_values import etag_of
 from services.runtime.unit_of_work import UnitOfWork
 from services.tenants import repository as repo
+from services.tenants.identity import verify_identity
 from services.tenants.models import ProvisioningStepRow, TenantRow
 from services.tenants.provisioning import Provisioner
 from services.tenants.repository import TenantRecord
@@ -83,6 +84,7 @@ class TenantManager:
         db: DatabaseRouter,
         provisioner: Provisioner,
         work: UnitOfWork,
+        tenant_migrations: MigrationSet,
         *,
         default_server: str,
         lease_seconds: float,
@@ -90,6 +92,7 @@ class TenantManager:
         self._db = db
         self._provisioner = provisioner
         self._work = work
+        self._tenant_migrations = tenant_migrations
         self._default_server = default_server
         self._lease_seconds = lease_seconds
 
@@ -181,6 +184,14 @@ class TenantManager:
             if row is None or row.state == "DELETED":
                 raise _not_found()
             return await repo.load_record(session, row)
+
+    async def current(self, tenant: TenantContext) -> tuple[TenantRecord, str]:
+        """The call's own tenant and the tenants service's schema version in its database, after
+        checking that the database is that tenant's."""
+        await verify_identity(self._db, tenant)
+        record = await self.get(tenant.tenant_id)
+        version = await current_revision(self._db, self._tenant_migrations, tenant.database)
+        return record, version or ""
 
     async def get_by_slug(self, slug: str) -> TenantRecord:
         async with self._db.core_session() as session:
@@ -310,5 +321,5 @@ class LocalTenantDirectory:
             tenant_id=row.tenant_id,
             slug=row.slug or row.former_slug,
             state=row.state,
-            database=TenantDatabaseRef(server=row.db_server, name=row.db_name),
+            database=TenantDatabase(server=row.db_server, name=row.db_name),
         )

@@ -10,19 +10,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from sqlalchemy import select
 from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 from tenantmesh.tenants.v1 import tenant_service_pb2_grpc as pb_grpc
 
 from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_tenant
-from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, current_revision
-from services.runtime.errors import TenantmeshError
 from services.tenants.convert import state_name, tenant_to_proto
 from services.tenants.manager import TenantManager, TenantSpec
 from services.tenants.migrate import TenantMigrator
-from services.tenants.models import TenantIdentityRow
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -42,14 +38,10 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         self,
         manager: TenantManager,
         migrator: TenantMigrator,
-        db: DatabaseRouter,
-        tenant_migrations: MigrationSet,
         views: Cache[str, tenant_pb2.Tenant],
     ) -> None:
         self._manager = manager
         self._migrator = migrator
-        self._db = db
-        self._tenant_migrations = tenant_migrations
         self._views = views
 
     async def CreateTenant(self, request: pb.CreateTenantRequest, context: Context) -> pb.CreateTenantResponse:
@@ -111,16 +103,9 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         self, request: pb.GetCurrentTenantRequest, context: Context
     ) -> pb.GetCurrentTenantResponse:
         """Permission tenants.current.get, tenant-scoped. Reasons: TENANT_NOT_FOUND, TENANT_SUSPENDED,
-        TENANT_NOT_READY, TENANT_DATABASE_MISMATCH."""
-        tenant = current_tenant()
-        db = TenantDatabase(server=tenant.database.server, name=tenant.database.name)
-        async with self._db.tenant_session(db) as session:
-            owner = (await session.execute(select(TenantIdentityRow.tenant_id))).scalars().all()
-        if list(owner) != [tenant.tenant_id]:
-            raise TenantmeshError("the tenant database belongs to another tenant", reason="TENANT_DATABASE_MISMATCH")
-        record = await self._manager.get(tenant.tenant_id)
-        version = await current_revision(self._db, self._tenant_migrations, db)
-        return pb.GetCurrentTenantResponse(tenant=tenant_to_proto(record), schema_version=version or "")
+        TENANT_NOT_READY, TENANT_DATABASE_CONFLICT."""
+        record, version = await self._manager.current(current_tenant())
+        return pb.GetCurrentTenantResponse(tenant=tenant_to_proto(record), schema_version=version)
 
     async def MigrateTenantDatabases(
         self, request: pb.MigrateTenantDatabasesRequest, context: Context

@@ -33,8 +33,8 @@ from services.auth.roles import RoleCatalog
 from services.runtime.access import load_policies
 from services.runtime.auth.claims import AccessClaims
 from services.runtime.auth.revocation import REVOKED_EVENT, Revocation, RevocationList
-from services.runtime.context import PLATFORM_TENANT_ID, Principal, TenantContext, TenantDatabaseRef
-from services.runtime.db import DatabaseRouter, MigrationSet, upgrade_core
+from services.runtime.context import PLATFORM_TENANT_ID, Principal, TenantContext
+from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, tenant_database_name, upgrade_core
 from services.runtime.errors import Unauthenticated
 from services.runtime.events import Event, InProcessEventBus
 from services.runtime.ids import uuid7
@@ -83,7 +83,7 @@ class FixedTenants:
 
 
 def tenant(tenant_id: str, slug: str, state: str = "ACTIVE") -> TenantContext:
-    return TenantContext(tenant_id, slug, state, TenantDatabaseRef("default", f"tenant_{slug}"))
+    return TenantContext(tenant_id, slug, state, TenantDatabase("default", tenant_database_name(slug)))
 
 
 @dataclass

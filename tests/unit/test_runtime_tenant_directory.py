@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from services.runtime.context import TenantContext, TenantDatabaseRef
+from services.runtime.context import TenantContext
+from services.runtime.db import TenantDatabase
 from services.runtime.events import Event, InProcessEventBus
 from services.runtime.tenant_directory import CachedTenantDirectory
 
@@ -18,7 +19,7 @@ class CountingSource:
 
 
 def _tenant(state: str) -> TenantContext:
-    return TenantContext("t-1", "acme", state, TenantDatabaseRef("default", "tenant_acme"))
+    return TenantContext("t-1", "acme", state, TenantDatabase("default", "tenant_acme"))
 
 
 async def test_answers_are_cached() -> None:
