@@ -1,16 +1,16 @@
 """Process wiring: shared resources, service apps, startup and shutdown.
 
 A :class:`Runtime` holds what every service in a process shares (settings,
-database router, event bus, outgoing channels, authenticator). A
-:class:`ServiceApp` is one platform service: its gRPC bindings, its startup
-work (migrations, background tasks) and its tenant directory. The mesh runner
-starts several apps on one runtime; ``python -m services.<name>`` starts one.
+database router, event bus, outgoing channels, authentication). A service app
+(:class:`services.runtime.service.ServiceApp`) is one platform service: its
+gRPC bindings, its startup work (migrations, background tasks) and its tenant
+directory. The mesh runner starts several apps on one runtime; ``python -m
+services.mesh serve <name>`` starts one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 import signal
@@ -25,14 +25,12 @@ from services.runtime.auth.authenticator import JwtAuthenticator
 from services.runtime.auth.revocation import RevocationList
 from services.runtime.auth.verifier import JwksCache, KeySource, PublicKeys, TokenVerifier, public_key_from_jwk
 from services.runtime.client import ChannelPool
-from services.runtime.config import ConfigError, Settings, load_settings
-from services.runtime.credentials import NoCredentials, ServiceCredentials, api_key_credentials
+from services.runtime.config import ConfigError, Settings
+from services.runtime.credentials import ServiceCredentials, api_key_credentials
 from services.runtime.db import DatabaseRouter, upgrade_core
 from services.runtime.discovery import Discovery, Registrar
 from services.runtime.events import EventBus, create_event_bus
-from services.runtime.heap import settle_after_startup
 from services.runtime.interceptors.authentication import Authenticator
-from services.runtime.logging import configure_logging
 from services.runtime.meta import meta_binding
 from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
 from services.runtime.server import RunningServer, ServiceBinding, create_server
@@ -42,14 +40,39 @@ from services.runtime.unit_of_work import UnitOfWork
 log = logging.getLogger("tenantmesh.app")
 
 
+class Authentication(Protocol):
+    """How a process's servers authenticate callers, and what its own internal calls present."""
+
+    @property
+    def credentials(self) -> ServiceCredentials: ...
+
+    def authenticator(self, directory: TenantDirectory) -> Authenticator: ...
+
+
+class TokenAuthentication:
+    """Bearer tokens verified against the auth service's keys; internal calls carry the token the
+    platform service account's API key is exchanged for."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._credentials = api_key_credentials(lambda: runtime.service_api_key, lambda: runtime.channel("auth"))
+
+    @property
+    def credentials(self) -> ServiceCredentials:
+        return self._credentials
+
+    def authenticator(self, directory: TenantDirectory) -> Authenticator:
+        return JwtAuthenticator(self._runtime.token_verifier, self._runtime.revocations, directory)
+
+
 @dataclass
 class Runtime:
     settings: Settings
     db: DatabaseRouter
     events: EventBus
     channels: ChannelPool
-    # Set only to replace token authentication (tests of domain behaviour).
-    authenticator_override: Authenticator | None
+    # Token authentication unless another is plugged in.
+    authentication: Authentication | None = None
     # Where each service is reached from this process; starts as configured and
     # is updated with the real port when a server binds port 0 (tests).
     addresses: dict[str, str] = field(default_factory=dict)
@@ -60,11 +83,8 @@ class Runtime:
     service_api_key: str | None = None
 
     def __post_init__(self) -> None:
-        self.credentials: ServiceCredentials = (
-            NoCredentials()
-            if self.authenticator_override is not None
-            else api_key_credentials(lambda: self.service_api_key, lambda: self.channel("auth"))
-        )
+        self.auth: Authentication = self.authentication or TokenAuthentication(self)
+        self.credentials = self.auth.credentials
         # Where public keys come from: the auth service's JWKS over gRPC; the
         # auth service itself replaces this with its key store.
         self.key_source: KeySource = self._remote_jwks
@@ -94,13 +114,8 @@ class Runtime:
         response = await stub.GetJwks(auth_service_pb2.GetJwksRequest(), timeout=10, wait_for_ready=True)
         return {key.kid: public_key_from_jwk(key.x, key.y) for key in response.keys if key.kty == "EC"}
 
-    def authenticator_for(self, directory: TenantDirectory) -> Authenticator:
-        if self.authenticator_override is not None:
-            return self.authenticator_override
-        return JwtAuthenticator(self.token_verifier, self.revocations, directory)
-
     @classmethod
-    async def open(cls, settings: Settings, authenticator: Authenticator | None = None) -> Runtime:
+    async def open(cls, settings: Settings, authentication: Authentication | None = None) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = settings.database
         router = DatabaseRouter(
@@ -120,7 +135,7 @@ class Runtime:
             db=router,
             events=events,
             channels=ChannelPool(),
-            authenticator_override=authenticator,
+            authentication=authentication,
             addresses=dict(settings.service_addresses),
             service_api_key=settings.service_api_key,
         )
@@ -142,9 +157,11 @@ class Runtime:
         except KeyError:
             raise ConfigError(f"no address configured for service {service!r}") from None
 
-    def remote_tenant_directory(self) -> TenantDirectory:
+    def tenant_directory(self, source: TenantDirectory | None = None) -> CachedTenantDirectory:
+        """Tenants as ``source`` knows them (by default the tenants service, asked over gRPC with this
+        process's credentials), cached and dropped by tenant events."""
         return CachedTenantDirectory(
-            RemoteTenantDirectory(self.channel("tenants"), self.credentials),
+            source or RemoteTenantDirectory(self.channel("tenants"), self.credentials),
             self.settings.tenant_cache_ttl_seconds,
             self.events,
         )
@@ -158,7 +175,9 @@ class Runtime:
         await self.db.dispose()
 
 
-class ServiceApp(Protocol):
+class App(Protocol):
+    """What the runtime needs of a service app (see services.runtime.service.ServiceApp)."""
+
     name: str
 
     def bindings(self) -> Sequence[ServiceBinding]: ...
@@ -167,18 +186,18 @@ class ServiceApp(Protocol):
     async def stop(self) -> None: ...
 
 
-AppFactory = Callable[[Runtime], ServiceApp]
+AppFactory = Callable[[Runtime], App]
 
 
 @dataclass
 class StartedApp:
-    app: ServiceApp
+    app: App
     server: RunningServer
     # Keeps the service registered in the registry (None when discovery is off).
     registration: Registrar | None = None
 
 
-async def start_app(app: ServiceApp, runtime: Runtime, address: str) -> StartedApp:
+async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
     await app.start()
     bindings = list(app.bindings())
     served = [b.service_name for b in bindings]
@@ -186,7 +205,7 @@ async def start_app(app: ServiceApp, runtime: Runtime, address: str) -> StartedA
     server = await create_server(
         bindings,
         address=address,
-        authenticator=runtime.authenticator_for(app.tenant_directory()),
+        authenticator=runtime.auth.authenticator(app.tenant_directory()),
         tenant_directory=app.tenant_directory(),
     )
     host = address.rsplit(":", 1)[0]
@@ -215,22 +234,3 @@ def shutdown_event() -> asyncio.Event:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     return stop
-
-
-async def serve_standalone(factory: AppFactory, service: str) -> None:
-    """Runs one service in this process until SIGTERM/SIGINT."""
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format)
-    runtime = await Runtime.open(settings)
-    started: list[StartedApp] = []
-    try:
-        stop = shutdown_event()
-        address = f"{settings.bind_host}:{settings.port_of(service)}"
-        started.append(await start_app(factory(runtime), runtime, address))
-        settle_after_startup()
-        log.info("%s ready on %s", service, address)
-        await stop.wait()
-    finally:
-        with contextlib.suppress(Exception):
-            await stop_apps(started, settings.shutdown_grace_seconds)
-        await runtime.close()

@@ -66,10 +66,3 @@ def api_key_credentials(
         return tokens.access_token, tokens.access_token_expire_time.ToSeconds()
 
     return CachedTokenCredentials(exchange)
-
-
-class NoCredentials:
-    """For a mesh running with the open-access authenticator: nothing to present."""
-
-    async def metadata(self) -> tuple[tuple[str, str], ...]:
-        return ()

@@ -18,10 +18,7 @@ from tenantmesh.lifecycle.v1 import lifecycle_service_pb2_grpc as pb_grpc
 from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, TenantSchemaHook, upgrade_tenant
 from services.runtime.errors import InvalidArgument
 from services.runtime.outbox import TENANT_OUTBOX_MIGRATIONS
-from services.runtime.server import ServiceBinding
 from services.runtime.tenant_db import placement_from_proto
-
-LIFECYCLE_SERVICE = pb.DESCRIPTOR.services_by_name["TenantLifecycleService"].full_name
 
 TenantHook = Callable[[str, TenantDatabase], Awaitable[None]]
 # (connection in the tenant database, tenant id, fresh): see services.runtime.db.TenantSchemaHook.
@@ -90,10 +87,3 @@ class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
         if self._on_deprovision is not None:
             await self._on_deprovision(request.tenant_id, db)
         return pb.DeprovisionTenantResponse(service=self._service)
-
-
-def lifecycle_binding(servicer: SchemaLifecycleServicer) -> ServiceBinding:
-    return ServiceBinding(
-        service_name=LIFECYCLE_SERVICE,
-        register=lambda server: pb_grpc.add_TenantLifecycleServiceServicer_to_server(servicer, server),
-    )

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from services.runtime.config import DEFAULT_PORTS
+from services.manifest import PLATFORM
 
 from .conftest import free_port
 
@@ -48,8 +48,8 @@ def mesh_environment(data_dir: Path, https_port: int, http_port: int, admin_port
             "TENANTMESH_EDGE_ADMIN_PORT": str(admin_port),
         }
     )
-    for service in DEFAULT_PORTS:
-        env[f"TENANTMESH_{service.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
+    for spec in PLATFORM:
+        env[spec.address_variable] = f"127.0.0.1:{free_port()}"
     return env
 
 

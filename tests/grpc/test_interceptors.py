@@ -24,7 +24,6 @@ from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.runtime.context import Principal, TenantContext
 from services.runtime.errors import Unauthenticated
-from services.runtime.interceptors.authentication import OpenAccessAuthenticator
 from services.runtime.interceptors.chain import IncomingCall
 from services.runtime.logging import JsonFormatter
 from services.runtime.meta import META_SERVICE, meta_binding
@@ -33,6 +32,7 @@ from services.runtime.tenant_directory import TenantDirectory
 from services.tenants.manager import TenantSpec
 from tests.grpc.conftest import TenantWorld
 from tests.support.errors import assert_error, error_info, expect_error, trailer
+from tests.support.open_access import OpenAccessAuthenticator
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SECRET = "mysql://root:hunter2@db.internal/core"

@@ -22,18 +22,6 @@ class Authenticator(Protocol):
         ...
 
 
-class OpenAccessAuthenticator:
-    """Treats every caller as a platform operator holding every permission.
-
-    This is the placeholder of a platform without an auth service: the mesh is
-    open, exactly as documented in the README, and the slot is where the JWT
-    authenticator goes.
-    """
-
-    async def authenticate(self, call: IncomingCall) -> Principal | None:
-        return Principal(subject="anonymous-operator", tenant_id=None, permissions=frozenset({"*"}))
-
-
 class AuthenticationStage:
     def __init__(self, authenticator: Authenticator) -> None:
         self._authenticator = authenticator
