@@ -25,11 +25,13 @@ from services.auth import audit
 from services.auth.deps import AuthDeps
 from services.auth.models import MembershipRow, RoleRow, ServiceAccountRow
 from services.auth.permissions import BUILT_IN_ROLES, RoleDefinition
+from services.auth.reasons import AuthReason
 from services.auth.roles import RoleCatalog, custom_role, role_not_found
 from services.runtime.context import Principal, client_address_var
 from services.runtime.errors import (
     Aborted,
     AlreadyExists,
+    CommonReason,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -51,7 +53,7 @@ class RoleView:
 
 def check_etag(revision: int, etag: str, what: str) -> None:
     if etag and etag != etag_of(revision):
-        raise Aborted(f"the {what} changed since it was read; read it again", reason="ETAG_MISMATCH")
+        raise Aborted(f"the {what} changed since it was read; read it again", reason=CommonReason.ETAG_MISMATCH)
 
 
 def check_grant(caller: Principal | None, permissions: Iterable[str]) -> None:
@@ -62,7 +64,7 @@ def check_grant(caller: Principal | None, permissions: Iterable[str]) -> None:
     if missing:
         raise PermissionDenied(
             "cannot grant permissions the caller does not hold",
-            reason="PERMISSION_ESCALATION",
+            reason=AuthReason.PERMISSION_ESCALATION,
             metadata={"permissions": ",".join(missing)},
         )
 
@@ -120,7 +122,7 @@ async def holders_of(session: AsyncSession, tenant_id: str, role: str) -> tuple[
 
 
 def _not_found(name: str) -> NotFound:
-    return NotFound("no such role", reason="ROLE_NOT_FOUND", metadata={"role": name})
+    return NotFound("no such role", reason=AuthReason.ROLE_NOT_FOUND, metadata={"role": name})
 
 
 def _check_grantable(catalog: RoleCatalog, permissions: Sequence[str], field: str) -> None:
@@ -128,10 +130,10 @@ def _check_grantable(catalog: RoleCatalog, permissions: Sequence[str], field: st
     if bad:
         raise InvalidArgument(
             "a custom role cannot hold these permissions",
-            reason="PERMISSION_NOT_GRANTABLE",
+            reason=AuthReason.PERMISSION_NOT_GRANTABLE,
             metadata={"permissions": ",".join(p for _, p in bad)},
             violations=[
-                FieldViolation(f"{field}[{i}]", f"{p} is not grantable", reason="PERMISSION_NOT_GRANTABLE")
+                FieldViolation(f"{field}[{i}]", f"{p} is not grantable", reason=AuthReason.PERMISSION_NOT_GRANTABLE)
                 for i, p in bad
             ],
         )
@@ -161,7 +163,9 @@ class RoleAdmin:
         if not name:
             raise InvalidArgument("a role needs a name", violations=[FieldViolation("role.name", "value is required")])
         if name in BUILT_IN_ROLES:
-            raise AlreadyExists("built-in roles cannot be redefined", reason="ROLE_EXISTS", metadata={"role": name})
+            raise AlreadyExists(
+                "built-in roles cannot be redefined", reason=AuthReason.ROLE_EXISTS, metadata={"role": name}
+            )
         wanted = sorted(set(permissions))
         _check_grantable(self._catalog, list(permissions), "role.permissions")
         check_grant(caller, wanted)
@@ -175,13 +179,17 @@ class RoleAdmin:
         try:
             async with self._db.core_session() as session:
                 if await self._row(session, tenant_id, name) is not None:
-                    raise AlreadyExists("a role with this name exists", reason="ROLE_EXISTS", metadata={"role": name})
+                    raise AlreadyExists(
+                        "a role with this name exists", reason=AuthReason.ROLE_EXISTS, metadata={"role": name}
+                    )
                 session.add(row)
                 _audit(session, "auth.role.created", tenant_id, name, permissions=",".join(wanted))
                 await session.commit()
         except IntegrityError:
             # A concurrent create of the same name won.
-            raise AlreadyExists("a role with this name exists", reason="ROLE_EXISTS", metadata={"role": name}) from None
+            raise AlreadyExists(
+                "a role with this name exists", reason=AuthReason.ROLE_EXISTS, metadata={"role": name}
+            ) from None
         return _view(row)
 
     async def get(self, tenant_id: str, name: str) -> RoleView:
@@ -224,7 +232,7 @@ class RoleAdmin:
             raise InvalidArgument("which role?", violations=[FieldViolation("role.name", "value is required")])
         if name in self._catalog.built_in_for(tenant_id):
             raise FailedPrecondition(
-                "built-in roles cannot be changed", reason="ROLE_BUILT_IN", metadata={"role": name}
+                "built-in roles cannot be changed", reason=AuthReason.ROLE_BUILT_IN, metadata={"role": name}
             )
         wanted = sorted(set(permissions))
         if "permissions" in mask:
@@ -247,7 +255,7 @@ class RoleAdmin:
                 .values(**values, revision=row.revision + 1)
             )
             if getattr(result, "rowcount", 0) != 1:
-                raise Aborted("the role changed concurrently; read it again", reason="ETAG_MISMATCH")
+                raise Aborted("the role changed concurrently; read it again", reason=CommonReason.ETAG_MISMATCH)
             users, accounts = await holders_of(session, tenant_id, name) if permissions_changed else ([], [])
             _audit(session, "auth.role.updated", tenant_id, name, fields=",".join(sorted(mask)))
             await session.commit()
@@ -261,7 +269,7 @@ class RoleAdmin:
     async def delete(self, tenant_id: str, name: str) -> None:
         if name in self._catalog.built_in_for(tenant_id):
             raise FailedPrecondition(
-                "built-in roles cannot be deleted", reason="ROLE_BUILT_IN", metadata={"role": name}
+                "built-in roles cannot be deleted", reason=AuthReason.ROLE_BUILT_IN, metadata={"role": name}
             )
         async with self._db.core_session() as session:
             # The exclusive lock waits for grants in flight (they hold a shared lock, see resolve_roles).
@@ -272,7 +280,7 @@ class RoleAdmin:
             if users or accounts:
                 raise FailedPrecondition(
                     "the role is still held",
-                    reason="ROLE_IN_USE",
+                    reason=AuthReason.ROLE_IN_USE,
                     metadata={"role": name, "members": str(len(users)), "service_accounts": str(len(accounts))},
                 )
             await session.execute(delete(RoleRow).where(RoleRow.tenant_id == tenant_id, RoleRow.name == name))

@@ -31,12 +31,14 @@ from services.registry.events import (
     service_changed,
 )
 from services.registry.models import InstanceRow, ServiceRow, ServiceVersionRow
+from services.registry.reasons import RegistryReason
 from services.registry.repository import ServiceRecord
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import (
     Aborted,
     AlreadyExists,
+    CommonReason,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -54,19 +56,19 @@ class ServicePage:
 
 
 def service_not_found(name: str) -> NotFound:
-    return NotFound(f"no service {name!r}", reason="SERVICE_NOT_FOUND", metadata={"service": name})
+    return NotFound(f"no service {name!r}", reason=RegistryReason.SERVICE_NOT_FOUND, metadata={"service": name})
 
 
 def _check_etag(row: ServiceRow, etag: str) -> None:
     if etag and etag != etag_of(row.revision):
-        raise Aborted("the service changed since it was read; read it again", reason="ETAG_MISMATCH")
+        raise Aborted("the service changed since it was read; read it again", reason=CommonReason.ETAG_MISMATCH)
 
 
 def _contract_breaking(breaks: Sequence[contracts.ContractBreak], version: str, previous: str) -> FailedPrecondition:
     return FailedPrecondition(
         f"version {version} breaks the contract of {previous} ({len(breaks)} breaking changes); "
         "register it with force to accept that",
-        reason="CONTRACT_BREAKING",
+        reason=RegistryReason.CONTRACT_BREAKING,
         metadata={
             "version": version,
             "previous_version": previous,
@@ -137,7 +139,7 @@ class Catalogue:
                 return replay
             raise AlreadyExists(
                 f"a service named {definition.name!r} exists",
-                reason="SERVICE_NAME_TAKEN",
+                reason=RegistryReason.SERVICE_NAME_TAKEN,
                 metadata={"service": definition.name},
             ) from None
         return record
@@ -151,7 +153,11 @@ class Catalogue:
             key = semver.sort_key(spec.version)
             if key in seen:
                 violations.append(
-                    FieldViolation(f"service.versions[{index}].version", f"same precedence as {seen[key]}", "DUPLICATE")
+                    FieldViolation(
+                        f"service.versions[{index}].version",
+                        f"same precedence as {seen[key]}",
+                        RegistryReason.DUPLICATE,
+                    )
                 )
             seen.setdefault(key, spec.version)
         raise_if_any(violations, "the service definition is invalid")
@@ -231,7 +237,7 @@ class Catalogue:
                 merged = dataclasses.replace(merged, display_name=merged.name)
             raise_if_any(definition_violations(merged), "the service definition is invalid")
             if not await repo.bump(session, row, utcnow(), **repo.definition_columns(merged)):
-                raise Aborted("the service changed concurrently; read it again", reason="ETAG_MISMATCH")
+                raise Aborted("the service changed concurrently; read it again", reason=CommonReason.ETAG_MISMATCH)
             if "tags" in mask:
                 await repo.replace_tags(session, name, merged.tags)
             await session.flush()
@@ -251,7 +257,7 @@ class Catalogue:
             if in_use:
                 raise FailedPrecondition(
                     f"{in_use} tenants have the service enabled; they must disable it first",
-                    reason="SERVICE_IN_USE",
+                    reason=RegistryReason.SERVICE_IN_USE,
                     metadata={"service": name, "tenants": str(in_use)},
                 )
             instances = list((await session.execute(select(InstanceRow).where(InstanceRow.service == name))).scalars())
@@ -285,7 +291,7 @@ class Catalogue:
                     return await self._record(session, name, with_contracts=True), []
                 raise AlreadyExists(
                     f"version {version.version} is registered with another contract; versions are immutable",
-                    reason="SERVICE_VERSION_EXISTS",
+                    reason=RegistryReason.SERVICE_VERSION_EXISTS,
                     metadata={"service": name, "version": version.version},
                 )
             breaks = self._breaks_against_preceding(existing, spec)
@@ -303,7 +309,7 @@ class Catalogue:
                 )
             )
             if not await repo.bump(session, row, now):
-                raise Aborted("the service changed concurrently; try again", reason="ETAG_MISMATCH")
+                raise Aborted("the service changed concurrently; try again", reason=CommonReason.ETAG_MISMATCH)
             await session.flush()
             session.expire_all()
             record = await self._record(session, name, with_contracts=True)

@@ -11,25 +11,27 @@ from services.registry.definitions import (
     OPENAPI,
     Form,
     HealthCheck,
+    HealthState,
     MenuEntry,
     Permission,
     ServiceDefinition,
+    ServiceKind,
     VersionSpec,
 )
 from services.registry.models import EnabledServiceRow, InstanceRow
 from services.registry.repository import ServiceRecord, VersionRecord
 from services.registry.schemas import dict_to_struct, dumps, struct_to_dict
-from services.runtime.proto_values import etag_of, timestamp
+from services.runtime.proto_values import etag_of, from_proto, timestamp
 
 
 def kind_name(kind: int) -> str:
-    """SERVICE_KIND_INTERNAL_GRPC -> "INTERNAL_GRPC"; unspecified -> ""."""
-    return service_pb2.ServiceKind.Name(kind).removeprefix("SERVICE_KIND_") if kind else ""
+    """SERVICE_KIND_INTERNAL_GRPC -> ServiceKind.INTERNAL_GRPC; unspecified -> ""."""
+    return from_proto(ServiceKind, service_pb2.ServiceKind, kind) or ""
 
 
 def health_name(state: int) -> str:
-    """HEALTH_STATE_HEALTHY -> "HEALTHY"."""
-    return instance_pb2.HealthState.Name(state).removeprefix("HEALTH_STATE_")
+    """HEALTH_STATE_HEALTHY -> HealthState.HEALTHY; unspecified -> "" (matches nothing)."""
+    return from_proto(HealthState, instance_pb2.HealthState, state) or ""
 
 
 # -- proto -> domain ------------------------------------------------------------------------------

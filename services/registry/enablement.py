@@ -24,9 +24,10 @@ from services.registry.events import (
     tenant_service_changed,
 )
 from services.registry.models import EnabledServiceRow
+from services.registry.reasons import RegistryReason
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
-from services.runtime.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
+from services.runtime.errors import Aborted, AlreadyExists, CommonReason, InvalidArgument, NotFound
 from services.runtime.events import Event
 from services.runtime.paging import encode_token, page_request
 from services.runtime.proto_values import etag_of
@@ -40,12 +41,12 @@ class EnabledPage:
 
 
 def _not_enabled(service: str) -> NotFound:
-    return NotFound(f"{service!r} is not enabled for this tenant", reason="SERVICE_NOT_ENABLED")
+    return NotFound(f"{service!r} is not enabled for this tenant", reason=RegistryReason.SERVICE_NOT_ENABLED)
 
 
 def _check_etag(row: EnabledServiceRow, etag: str) -> None:
     if etag and etag != etag_of(row.revision):
-        raise Aborted("the configuration changed since it was read; read it again", reason="ETAG_MISMATCH")
+        raise Aborted("the configuration changed since it was read; read it again", reason=CommonReason.ETAG_MISMATCH)
 
 
 class Enablements:
@@ -95,7 +96,7 @@ class Enablements:
                 return replay
             raise AlreadyExists(
                 f"{service!r} is already enabled for this tenant",
-                reason="SERVICE_ALREADY_ENABLED",
+                reason=RegistryReason.SERVICE_ALREADY_ENABLED,
                 metadata={"service": service},
             ) from None
         return row
@@ -148,7 +149,9 @@ class Enablements:
                 .values(config_json=config_json, revision=row.revision + 1, update_time=utcnow())
             )
             if getattr(result, "rowcount", 0) != 1:
-                raise Aborted("the configuration changed concurrently; read it again", reason="ETAG_MISMATCH")
+                raise Aborted(
+                    "the configuration changed concurrently; read it again", reason=CommonReason.ETAG_MISMATCH
+                )
             work.emit(tenant_service_changed(TENANT_SERVICE_UPDATED, tenant_id, service))
         return await self.get(tenant_id, service)
 

@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry import convert
 from services.registry import repository as repo
 from services.registry.catalogue import service_not_found
-from services.registry.definitions import HealthCheck
+from services.registry.definitions import HealthCheck, HealthState, ServiceKind
 from services.registry.events import ADDED, REMOVED, UPDATED, instance_changed
 from services.registry.models import InstanceRow, ServiceRow, ServiceVersionRow
+from services.registry.reasons import RegistryReason
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
@@ -33,7 +34,7 @@ from services.runtime.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
 
-HEALTH_STATES = ("UNKNOWN", "HEALTHY", "UNHEALTHY")
+
 _HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):([0-9]{1,5})")
 
 
@@ -60,14 +61,14 @@ class CheckTarget:
 def lease_not_found(instance_id: str) -> NotFound:
     return NotFound(
         "no live instance with this id; register again",
-        reason="LEASE_NOT_FOUND",
+        reason=RegistryReason.LEASE_NOT_FOUND,
         metadata={"instance_id": instance_id},
     )
 
 
 def address_problem(kind: str, address: str) -> str | None:
     """Why ``address`` cannot be an instance of a ``kind`` service, None if it can."""
-    if kind == "INTERNAL_GRPC":
+    if kind == ServiceKind.INTERNAL_GRPC:
         match = _HOST_PORT.fullmatch(address)
         if match is None or not 0 < int(match.group(2)) < 65536:
             return "an INTERNAL_GRPC instance's address is host:port"
@@ -114,7 +115,7 @@ class Instances:
         if version not in versions:
             raise NotFound(
                 f"{service} has no version {version}; register the version first",
-                reason="SERVICE_VERSION_NOT_FOUND",
+                reason=RegistryReason.SERVICE_VERSION_NOT_FOUND,
                 metadata={"service": service, "version": version},
             )
         ttl = ttl_seconds or self._default_lease
@@ -144,7 +145,7 @@ class Instances:
             row.ttl_seconds = ttl
             row.lease_until = now + timedelta(seconds=ttl)
             # A new registration is a new process: its health is found out again.
-            row.health = "UNKNOWN"
+            row.health = HealthState.UNKNOWN
             row.last_check_time = None
             row.last_check_error = ""
             row.register_time = now
@@ -166,7 +167,7 @@ class Instances:
         async with self._work.core() as work:
             row = await self._live(work.session, instance_id, self.clock(), for_update=True)
             if row is None:
-                raise NotFound("no live instance with this id", reason="INSTANCE_NOT_FOUND")
+                raise NotFound("no live instance with this id", reason=RegistryReason.INSTANCE_NOT_FOUND)
             work.emit(instance_changed(REMOVED, convert.instance_to_proto(row)))
             await work.session.execute(delete(InstanceRow).where(InstanceRow.instance_id == instance_id))
 
@@ -216,7 +217,7 @@ class Instances:
                 raise service_not_found(service)
             query = select(InstanceRow).where(
                 InstanceRow.service == service,
-                InstanceRow.health == "HEALTHY",
+                InstanceRow.health == HealthState.HEALTHY,
                 InstanceRow.lease_until >= self.clock(),
             )
             if version:

@@ -20,6 +20,7 @@ from services.registry import convert, schemas
 from services.registry.catalogue import Catalogue
 from services.registry.enablement import Enablements
 from services.registry.instances import Instances
+from services.registry.reasons import RegistryReason
 from services.registry.watch import WatchHub, change_of_instance, change_of_service
 from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_tenant
@@ -195,7 +196,7 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
                     yield pb.WatchResponse(type=pb.WATCH_EVENT_TYPE_KEEPALIVE)
                     continue
                 if change is None:
-                    raise Aborted("the watcher fell too far behind; watch again", reason="WATCH_OVERFLOW")
+                    raise Aborted("the watcher fell too far behind; watch again", reason=RegistryReason.WATCH_OVERFLOW)
                 yield change
         finally:
             self._hub.unsubscribe(watcher)

@@ -16,7 +16,7 @@ from tenantmesh.lifecycle.v1 import lifecycle_service_pb2 as pb
 from tenantmesh.lifecycle.v1 import lifecycle_service_pb2_grpc as pb_grpc
 
 from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, TenantSchemaHook, upgrade_tenant
-from services.runtime.errors import InvalidArgument
+from services.runtime.errors import CommonReason, InvalidArgument
 from services.runtime.outbox import TENANT_OUTBOX_MIGRATIONS
 from services.runtime.tenant_db import placement_from_proto
 
@@ -29,7 +29,7 @@ def placement_of(request: pb.ProvisionTenantRequest | pb.DeprovisionTenantReques
     try:
         return placement_from_proto(request.database)
     except ValueError as exc:
-        raise InvalidArgument(str(exc), reason="DATABASE_PLACEMENT_INVALID") from None
+        raise InvalidArgument(str(exc), reason=CommonReason.DATABASE_PLACEMENT_INVALID) from None
 
 
 class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):

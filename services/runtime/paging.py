@@ -14,7 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.errors import CommonReason, FieldViolation, InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -63,7 +63,7 @@ def decode_token(token: str, filters_fingerprint: str) -> str | None:
     if not valid:
         raise InvalidArgument(
             "page_token is not a token this list issued for these filters",
-            reason="PAGE_TOKEN_INVALID",
+            reason=CommonReason.PAGE_TOKEN_INVALID,
             violations=[FieldViolation("page_token", "unknown, tampered or issued for other filters")],
         )
     key: str = body["k"]

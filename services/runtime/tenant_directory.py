@@ -13,9 +13,10 @@ import grpc
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
 from services.runtime.cache import MISS, Cache
-from services.runtime.context import TenantContext
+from services.runtime.context import TenantContext, TenantState
 from services.runtime.credentials import ServiceCredentials
 from services.runtime.events import Event, EventBus
+from services.runtime.proto_values import from_proto
 from services.runtime.tenant_db import placement_from_proto
 
 # Unknown ids are cached briefly too, so a flood of calls naming a tenant that
@@ -31,7 +32,7 @@ def tenant_context_from_proto(tenant: tenant_pb2.Tenant) -> TenantContext:
     return TenantContext(
         tenant_id=tenant.tenant_id,
         slug=tenant.slug,
-        state=tenant_pb2.TenantState.Name(tenant.state).removeprefix("TENANT_STATE_"),
+        state=from_proto(TenantState, tenant_pb2.TenantState, tenant.state) or TenantState.FAILED,
         database=placement_from_proto(tenant.database),
     )
 

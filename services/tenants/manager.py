@@ -16,6 +16,7 @@ from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, cu
 from services.runtime.errors import (
     Aborted,
     AlreadyExists,
+    CommonReason,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -31,10 +32,10 @@ from services.tenants import repository as repo
 from services.tenants.identity import verify_identity
 from services.tenants.models import ProvisioningStepRow, TenantRow
 from services.tenants.provisioning import Provisioner
+from services.tenants.reasons import TenantsReason
 from services.tenants.repository import TenantRecord
+from services.tenants.states import VISIBLE_STATES, StepState, TenantState
 
-# What a list shows when no state is asked for: everything but tombstones.
-VISIBLE_STATES = ("PROVISIONING", "ACTIVE", "SUSPENDED", "DELETING", "FAILED")
 UPDATABLE_FIELDS = ("display_name", "plan", "labels", "settings")
 
 
@@ -54,18 +55,18 @@ class TenantPage:
 
 
 def _not_found() -> NotFound:
-    return NotFound("no such tenant", reason="TENANT_NOT_FOUND")
+    return NotFound("no such tenant", reason=CommonReason.TENANT_NOT_FOUND)
 
 
 def _check_etag(row: TenantRow, etag: str) -> None:
     if etag and etag != etag_of(row.revision):
-        raise Aborted("the tenant changed since it was read; read it again", reason="ETAG_MISMATCH")
+        raise Aborted("the tenant changed since it was read; read it again", reason=CommonReason.ETAG_MISMATCH)
 
 
 def _state_conflict(row: TenantRow, action: str) -> FailedPrecondition:
     return FailedPrecondition(
         f"cannot {action} a tenant in state {row.state}",
-        reason="TENANT_STATE_CONFLICT",
+        reason=TenantsReason.TENANT_STATE_CONFLICT,
         metadata={"state": row.state},
     )
 
@@ -74,7 +75,7 @@ def _refuse_platform_tenant(tenant_id: str, action: str) -> None:
     # Suspending or deleting it would lock every administrator out of the platform.
     if tenant_id == PLATFORM_TENANT_ID:
         raise FailedPrecondition(
-            f"the platform tenant cannot be subject to {action}", reason="PLATFORM_TENANT_PROTECTED"
+            f"the platform tenant cannot be subject to {action}", reason=TenantsReason.PLATFORM_TENANT_PROTECTED
         )
 
 
@@ -131,7 +132,7 @@ class TenantManager:
             if await repo.get_row_by_slug(session, spec.slug) is None:
                 raise error
         raise AlreadyExists(
-            "a tenant with this slug exists", reason="TENANT_SLUG_TAKEN", metadata={"slug": spec.slug}
+            "a tenant with this slug exists", reason=TenantsReason.TENANT_SLUG_TAKEN, metadata={"slug": spec.slug}
         ) from None
 
     async def _replay(self, request_id: str) -> TenantRecord | None:
@@ -140,12 +141,12 @@ class TenantManager:
             row = await repo.get_row_by_request_id(session, request_id)
             if row is None:
                 return None
-            if row.state == "PROVISIONING":
-                raise Unavailable("this tenant is still being provisioned", reason="TENANT_PROVISIONING")
-            if row.state == "FAILED":
+            if row.state == TenantState.PROVISIONING:
+                raise Unavailable("this tenant is still being provisioned", reason=TenantsReason.TENANT_PROVISIONING)
+            if row.state == TenantState.FAILED:
                 raise Unavailable(
                     "provisioning failed and was rolled back",
-                    reason="PROVISIONING_FAILED",
+                    reason=TenantsReason.PROVISIONING_FAILED,
                     metadata={"cause": row.failure_reason},
                 )
             return await repo.load_record(session, row)
@@ -157,7 +158,7 @@ class TenantManager:
             slug=spec.slug,
             former_slug=spec.slug,
             display_name=spec.display_name or spec.slug,
-            state="PROVISIONING",
+            state=TenantState.PROVISIONING,
             plan=spec.plan,
             settings_json=json.dumps(dict(spec.settings), sort_keys=True),
             db_server=self._default_server,
@@ -172,7 +173,12 @@ class TenantManager:
         )
         steps = [
             ProvisioningStepRow(
-                tenant_id=row.tenant_id, step=name, position=i, state="PENDING", schema_version="", update_time=now
+                tenant_id=row.tenant_id,
+                step=name,
+                position=i,
+                state=StepState.PENDING,
+                schema_version="",
+                update_time=now,
             )
             for i, name in enumerate(self._provisioner.step_names)
         ]
@@ -181,7 +187,7 @@ class TenantManager:
     async def get(self, tenant_id: str) -> TenantRecord:
         async with self._db.core_session() as session:
             row = await repo.get_row(session, tenant_id)
-            if row is None or row.state == "DELETED":
+            if row is None or row.state == TenantState.DELETED:
                 raise _not_found()
             return await repo.load_record(session, row)
 
@@ -196,7 +202,7 @@ class TenantManager:
     async def get_by_slug(self, slug: str) -> TenantRecord:
         async with self._db.core_session() as session:
             row = await repo.get_row_by_slug(session, slug)
-            if row is None or row.state == "DELETED":
+            if row is None or row.state == TenantState.DELETED:
                 raise _not_found()
             return await repo.load_record(session, row)
 
@@ -226,7 +232,7 @@ class TenantManager:
         async with self._work.core() as work:
             session = work.session
             row = await self._row_for_change(session, tenant_id, etag)
-            if row.state not in ("ACTIVE", "SUSPENDED"):
+            if row.state not in (TenantState.ACTIVE, TenantState.SUSPENDED):
                 raise _state_conflict(row, "update")
             values: dict[str, object] = {}
             if "display_name" in mask:
@@ -245,20 +251,20 @@ class TenantManager:
         _refuse_platform_tenant(tenant_id, "suspend")
         async with self._work.core() as work:
             row = await self._row_for_change(work.session, tenant_id, etag)
-            if row.state == "SUSPENDED":
+            if row.state == TenantState.SUSPENDED:
                 return await repo.load_record(work.session, row)
-            if row.state != "ACTIVE":
+            if row.state != TenantState.ACTIVE:
                 raise _state_conflict(row, "suspend")
-            await self._bump(work.session, row, state="SUSPENDED")
+            await self._bump(work.session, row, state=TenantState.SUSPENDED)
             work.emit(Event("tenant.suspended", tenant_id))
         return await self.get(tenant_id)
 
     async def resume(self, tenant_id: str, etag: str) -> TenantRecord:
         async with self._work.core() as work:
             row = await self._row_for_change(work.session, tenant_id, etag)
-            if row.state != "SUSPENDED":
+            if row.state != TenantState.SUSPENDED:
                 raise _state_conflict(row, "resume")
-            await self._bump(work.session, row, state="ACTIVE")
+            await self._bump(work.session, row, state=TenantState.ACTIVE)
             work.emit(Event("tenant.resumed", tenant_id))
         return await self.get(tenant_id)
 
@@ -266,14 +272,14 @@ class TenantManager:
         _refuse_platform_tenant(tenant_id, "delete")
         async with self._work.core() as work:
             row = await self._row_for_change(work.session, tenant_id, etag)
-            if row.state == "PROVISIONING":
+            if row.state == TenantState.PROVISIONING:
                 raise _state_conflict(row, "delete")
-            failed = row.state == "FAILED"
+            failed = row.state == TenantState.FAILED
             if failed:
                 # Nothing was kept of a failed tenant but its record.
-                await self._bump(work.session, row, state="DELETED", delete_time=utcnow())
-            elif row.state != "DELETING":
-                await self._bump(work.session, row, state="DELETING", lease_until=after(self._lease_seconds))
+                await self._bump(work.session, row, state=TenantState.DELETED, delete_time=utcnow())
+            elif row.state != TenantState.DELETING:
+                await self._bump(work.session, row, state=TenantState.DELETING, lease_until=after(self._lease_seconds))
                 work.emit(Event("tenant.deleting", tenant_id))
         if failed:
             return await self._tombstone(tenant_id)
@@ -290,7 +296,7 @@ class TenantManager:
 
     async def _row_for_change(self, session: AsyncSession, tenant_id: str, etag: str) -> TenantRow:
         row = await repo.get_row(session, tenant_id, for_update=True)
-        if row is None or row.state == "DELETED":
+        if row is None or row.state == TenantState.DELETED:
             raise _not_found()
         _check_etag(row, etag)
         return row
@@ -303,7 +309,7 @@ class TenantManager:
             .values(**values, revision=row.revision + 1, update_time=utcnow())
         )
         if getattr(result, "rowcount", 0) != 1:
-            raise Aborted("the tenant changed concurrently; read it again", reason="ETAG_MISMATCH")
+            raise Aborted("the tenant changed concurrently; read it again", reason=CommonReason.ETAG_MISMATCH)
 
 
 class LocalTenantDirectory:
@@ -320,6 +326,6 @@ class LocalTenantDirectory:
         return TenantContext(
             tenant_id=row.tenant_id,
             slug=row.slug or row.former_slug,
-            state=row.state,
+            state=TenantState(row.state),
             database=TenantDatabase(server=row.db_server, name=row.db_name),
         )

@@ -25,14 +25,16 @@ from services.runtime.unit_of_work import UnitOfWork
 from services.tenants import repository as repo
 from services.tenants.models import TenantRow
 from services.tenants.participants import LifecycleParticipants
+from services.tenants.reasons import TenantsReason
 from services.tenants.repository import TenantRecord
+from services.tenants.states import StepState, TenantState
 
 log = logging.getLogger("tenantmesh.tenants.provisioning")
 
 DATABASE_STEP = "database"
 # A lifecycle participant found a database that belongs to another tenant:
 # it is not ours, so rolling back must not drop it.
-DATABASE_CONFLICT = "TENANT_DATABASE_CONFLICT"
+DATABASE_CONFLICT = TenantsReason.TENANT_DATABASE_CONFLICT
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,9 @@ class Provisioner:
             log.warning("provisioning failed, rolling back", extra={"tenant_id": tenant_id, "reason": reason})
             await self.abandon(tenant_id, reason, tuple(progress.pending))
             raise Unavailable(
-                "provisioning failed; it is rolled back", reason="PROVISIONING_FAILED", metadata={"cause": reason}
+                "provisioning failed; it is rolled back",
+                reason=TenantsReason.PROVISIONING_FAILED,
+                metadata={"cause": reason},
             ) from exc
         return activated
 
@@ -86,7 +90,7 @@ class Provisioner:
         async with self._db.core_session() as session:
             await session.execute(
                 update(TenantRow)
-                .where(TenantRow.tenant_id == tenant_id, TenantRow.state == "PROVISIONING")
+                .where(TenantRow.tenant_id == tenant_id, TenantRow.state == TenantState.PROVISIONING)
                 .values(failure_reason=reason[:64])
             )
             await session.commit()
@@ -99,7 +103,7 @@ class Provisioner:
         """Continues a stalled provisioning: forward, or back if it had already failed."""
         async with self._db.core_session() as session:
             row = await repo.get_row(session, tenant_id)
-        if row is None or row.state != "PROVISIONING":
+        if row is None or row.state != TenantState.PROVISIONING:
             return
         if row.failure_reason:
             await self.roll_back(tenant_id, row.failure_reason)
@@ -111,11 +115,11 @@ class Provisioner:
         if record is None:
             async with self._db.core_session() as session:
                 row = await repo.get_row(session, tenant_id)
-                if row is None or row.state != "PROVISIONING":
+                if row is None or row.state != TenantState.PROVISIONING:
                     return None
                 record = await repo.load_record(session, row)
         placement = _placement(record.row)
-        done = {s.step for s in record.steps if s.state == "DONE"}
+        done = {s.step for s in record.steps if s.state == StepState.DONE}
         # A finished step is recorded together with the next one (each may be re-run, so a
         # crash before the record only repeats work), and the last with the activation:
         # one core transaction per participant, which also renews the lease.
@@ -153,7 +157,7 @@ class Provisioner:
                 return
             record = await repo.load_record(session, row)
         placement = _placement(row)
-        finished = {s.step for s in record.steps if s.state == "DONE"} | set(also_done)
+        finished = {s.step for s in record.steps if s.state == StepState.DONE} | set(also_done)
         done = [s.step for s in record.steps if s.step in finished and s.step != DATABASE_STEP]
         for service in reversed(done):
             await self._participants.deprovision(service, tenant_id, placement)
@@ -164,12 +168,12 @@ class Provisioner:
             session = work.session
             for step in record.steps:
                 if step.step in finished or step.step == DATABASE_STEP:
-                    await repo.set_step(session, tenant_id, step.step, "FAILED", now)
+                    await repo.set_step(session, tenant_id, step.step, StepState.FAILED, now)
             await session.execute(
                 update(TenantRow)
                 .where(TenantRow.tenant_id == tenant_id)
                 .values(
-                    state="FAILED",
+                    state=TenantState.FAILED,
                     slug=None,
                     failure_reason=reason[:64],
                     lease_until=None,
@@ -183,7 +187,7 @@ class Provisioner:
         """Deprovisions every participant, drops the database and leaves a DELETED tombstone."""
         async with self._db.core_session() as session:
             row = await repo.get_row(session, tenant_id)
-            if row is None or row.state != "DELETING":
+            if row is None or row.state != TenantState.DELETING:
                 return
         placement = _placement(row)
         try:
@@ -193,15 +197,15 @@ class Provisioner:
         except Exception as exc:
             # The tenant stays DELETING; the reconciler retries once the lease runs out.
             raise Unavailable(
-                "deleting the tenant is incomplete; it will be finished", reason="PURGE_INCOMPLETE"
+                "deleting the tenant is incomplete; it will be finished", reason=TenantsReason.PURGE_INCOMPLETE
             ) from exc
         now = utcnow()
         async with self._work.core() as work:
             await work.session.execute(
                 update(TenantRow)
-                .where(TenantRow.tenant_id == tenant_id, TenantRow.state == "DELETING")
+                .where(TenantRow.tenant_id == tenant_id, TenantRow.state == TenantState.DELETING)
                 .values(
-                    state="DELETED",
+                    state=TenantState.DELETED,
                     slug=None,
                     lease_until=None,
                     update_time=now,
@@ -241,14 +245,14 @@ class _Progress:
 def _activated(record: TenantRecord, progress: _Progress, now: datetime) -> TenantRecord:
     """``record`` as ``_run_steps`` left it in the database: what reading it back would return."""
     row = record.row
-    row.state = "ACTIVE"
+    row.state = TenantState.ACTIVE
     row.lease_until = None
     row.update_time = now
     row.revision += 1
     for step in record.steps:
         if step.step in progress.recorded:
             version, written = progress.recorded[step.step]
-            step.state = "DONE"
+            step.state = StepState.DONE
             step.update_time = written
             if version is not None:
                 step.schema_version = version

@@ -16,7 +16,7 @@ from tenantmesh.tenants.v1 import tenant_service_pb2_grpc as pb_grpc
 
 from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_tenant
-from services.tenants.convert import state_name, tenant_to_proto
+from services.tenants.convert import state_of, tenant_to_proto
 from services.tenants.manager import TenantManager, TenantSpec
 from services.tenants.migrate import TenantMigrator
 
@@ -65,7 +65,7 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         page = await self._manager.list(
             page_size=request.page_size,
             page_token=request.page_token,
-            states=[state_name(s) for s in request.states],
+            states=[state for state in map(state_of, request.states) if state is not None],
             labels=list(request.labels),
         )
         return pb.ListTenantsResponse(

@@ -65,7 +65,7 @@ async def test_suspension_reaches_another_process_cache_within_a_second(
             await asyncio.sleep(0.1)
             await mesh.tenants.SuspendTenant(pb.SuspendTenantRequest(tenant_id=tenant_id))
             deadline = time.monotonic() + 1.0
-            state = first.state
+            state: str = first.state
             while time.monotonic() < deadline:
                 seen = await directory.lookup(tenant_id)
                 state = seen.state if seen else "MISSING"

@@ -33,9 +33,9 @@ from services.auth.roles import RoleCatalog
 from services.runtime.access import load_policies
 from services.runtime.auth.claims import AccessClaims
 from services.runtime.auth.revocation import REVOKED_EVENT, Revocation, RevocationList
-from services.runtime.context import PLATFORM_TENANT_ID, Principal, TenantContext
+from services.runtime.context import PLATFORM_TENANT_ID, Principal, TenantContext, TenantState
 from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, tenant_database_name, upgrade_core
-from services.runtime.errors import Unauthenticated
+from services.runtime.errors import CommonReason, Unauthenticated
 from services.runtime.events import Event, InProcessEventBus
 from services.runtime.ids import uuid7
 from services.runtime.interceptors.chain import IncomingCall
@@ -70,7 +70,7 @@ class NamedPrincipals:
             return None
         principal = self.principals.get(header.removeprefix("Bearer "))
         if principal is None:
-            raise Unauthenticated("unknown test principal", reason="TOKEN_INVALID")
+            raise Unauthenticated("unknown test principal", reason=CommonReason.TOKEN_INVALID)
         return principal
 
 
@@ -82,7 +82,7 @@ class FixedTenants:
         return self.tenants.get(tenant_id)
 
 
-def tenant(tenant_id: str, slug: str, state: str = "ACTIVE") -> TenantContext:
+def tenant(tenant_id: str, slug: str, state: TenantState = TenantState.ACTIVE) -> TenantContext:
     return TenantContext(tenant_id, slug, state, TenantDatabase("default", tenant_database_name(slug)))
 
 

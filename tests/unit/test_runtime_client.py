@@ -7,6 +7,7 @@ import grpc
 from services.runtime.client import _with_context, propagated_metadata
 from services.runtime.context import (
     TenantContext,
+    TenantState,
     authorization_var,
     request_id_var,
     tenant_var,
@@ -14,7 +15,7 @@ from services.runtime.context import (
 )
 from services.runtime.db import TenantDatabase
 
-TENANT = TenantContext("t-1", "acme", "ACTIVE", TenantDatabase("default", "tenant_acme"))
+TENANT = TenantContext("t-1", "acme", TenantState.ACTIVE, TenantDatabase("default", "tenant_acme"))
 
 
 def _in_call(*, explicit: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from services.runtime.context import Principal, authorization_var, principal_var
-from services.runtime.errors import Unauthenticated
+from services.runtime.errors import CommonReason, Unauthenticated
 
 if TYPE_CHECKING:
     from services.runtime.interceptors.chain import IncomingCall
@@ -31,5 +31,5 @@ class AuthenticationStage:
         authorization_var.set(call.metadata.get("authorization", ""))
         principal = await self._authenticator.authenticate(call)
         if principal is None and not call.policy.public:
-            raise Unauthenticated("this call needs a bearer token", reason="CREDENTIALS_MISSING")
+            raise Unauthenticated("this call needs a bearer token", reason=CommonReason.CREDENTIALS_MISSING)
         principal_var.set(principal)
