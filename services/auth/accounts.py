@@ -25,12 +25,13 @@ from services.auth.deps import AuthDeps
 from services.auth.models import MembershipRow, ServiceAccountRow, UserRow
 from services.auth.passwords import check_policy, hash_password
 from services.auth.reasons import AuthReason
-from services.auth.role_admin import check_etag, check_grant, resolve_roles, role_names
+from services.auth.role_admin import check_grant, resolve_roles, role_names
 from services.runtime.clock import utcnow
 from services.runtime.context import Principal, client_address_var
 from services.runtime.errors import Aborted, AlreadyExists, CommonReason, FieldViolation, InvalidArgument, NotFound
 from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
+from services.runtime.resources import check_etag
 
 API_KEY_SCHEME = "tmk"
 USER_UPDATABLE_FIELDS = ("display_name",)

@@ -221,7 +221,7 @@ class AuditServiceServicer(pb_grpc.AuditServiceServicer):
                 page_token=request.page_token,
             )
         return pb.ListAuditEventsResponse(
-            audit_events=[audit_event_to_proto(e) for e in page.events], next_page_token=page.next_page_token
+            audit_events=[audit_event_to_proto(e) for e in page.items], next_page_token=page.next_page_token
         )
 
     async def ListPlatformAuditEvents(
@@ -238,7 +238,7 @@ class AuditServiceServicer(pb_grpc.AuditServiceServicer):
                 page_token=request.page_token,
             )
         return pb.ListPlatformAuditEventsResponse(
-            audit_events=[audit_event_to_proto(e) for e in page.events], next_page_token=page.next_page_token
+            audit_events=[audit_event_to_proto(e) for e in page.items], next_page_token=page.next_page_token
         )
 
 

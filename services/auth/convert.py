@@ -9,7 +9,8 @@ from tenantmesh.auth.v1 import user_pb2
 from services.auth.accounts import Member, roles_of
 from services.auth.models import AuditEventRow, ServiceAccountRow, UserRow
 from services.auth.role_admin import RoleView
-from services.runtime.proto_values import etag_of, timestamp
+from services.runtime.proto_values import timestamp
+from services.runtime.resources import stamps
 
 
 def user_to_proto(row: UserRow) -> user_pb2.User:
@@ -18,9 +19,7 @@ def user_to_proto(row: UserRow) -> user_pb2.User:
         email=row.email,
         display_name=row.display_name,
         disabled=row.disabled,
-        create_time=timestamp(row.create_time),
-        update_time=timestamp(row.update_time),
-        etag=etag_of(row.revision),
+        **stamps(row),
     )
 
 
@@ -31,8 +30,7 @@ def membership_to_proto(member: Member) -> user_pb2.Membership:
         email=member.email,
         tenant_id=row.tenant_id,
         roles=roles_of(row),
-        create_time=timestamp(row.create_time),
-        etag=etag_of(row.revision),
+        **stamps(row),
     )
 
 

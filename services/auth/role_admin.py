@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,9 +29,7 @@ from services.auth.reasons import AuthReason
 from services.auth.roles import RoleCatalog, custom_role, role_not_found
 from services.runtime.context import Principal, client_address_var
 from services.runtime.errors import (
-    Aborted,
     AlreadyExists,
-    CommonReason,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -39,6 +37,7 @@ from services.runtime.errors import (
     PermissionDenied,
 )
 from services.runtime.proto_values import etag_of
+from services.runtime.resources import bump_revision, check_etag, check_update_mask
 
 UPDATABLE_FIELDS = ("description", "permissions")
 
@@ -49,11 +48,6 @@ class RoleView:
 
     definition: RoleDefinition
     etag: str = ""
-
-
-def check_etag(revision: int, etag: str, what: str) -> None:
-    if etag and etag != etag_of(revision):
-        raise Aborted(f"the {what} changed since it was read; read it again", reason=CommonReason.ETAG_MISMATCH)
 
 
 def check_grant(caller: Principal | None, permissions: Iterable[str]) -> None:
@@ -222,12 +216,7 @@ class RoleAdmin:
         caller: Principal | None,
     ) -> RoleView:
         """Changes a custom role; members and service accounts holding it get their tokens revoked."""
-        # protovalidate's field_mask.in admits sub-paths and an empty mask; both would be silent no-ops.
-        if not mask or any(path not in UPDATABLE_FIELDS for path in mask):
-            raise InvalidArgument(
-                "update_mask must name fields to change",
-                violations=[FieldViolation("update_mask", f"paths must be among {', '.join(UPDATABLE_FIELDS)}")],
-            )
+        check_update_mask(mask, UPDATABLE_FIELDS)
         if not name:
             raise InvalidArgument("which role?", violations=[FieldViolation("role.name", "value is required")])
         if name in self._catalog.built_in_for(tenant_id):
@@ -249,13 +238,7 @@ class RoleAdmin:
             permissions_changed = "permissions" in mask and wanted != sorted(json.loads(row.permissions_json))
             if permissions_changed:
                 values["permissions_json"] = json.dumps(wanted)
-            result = await session.execute(
-                update(RoleRow)
-                .where(RoleRow.tenant_id == tenant_id, RoleRow.name == name, RoleRow.revision == row.revision)
-                .values(**values, revision=row.revision + 1)
-            )
-            if getattr(result, "rowcount", 0) != 1:
-                raise Aborted("the role changed concurrently; read it again", reason=CommonReason.ETAG_MISMATCH)
+            await bump_revision(session, row, "role", **values)
             users, accounts = await holders_of(session, tenant_id, name) if permissions_changed else ([], [])
             _audit(session, "auth.role.updated", tenant_id, name, fields=",".join(sorted(mask)))
             await session.commit()

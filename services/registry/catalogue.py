@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -36,32 +35,18 @@ from services.registry.repository import ServiceRecord
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import (
-    Aborted,
     AlreadyExists,
-    CommonReason,
     FailedPrecondition,
     FieldViolation,
-    InvalidArgument,
     NotFound,
 )
-from services.runtime.paging import encode_token, page_request
-from services.runtime.proto_values import etag_of
+from services.runtime.paging import Page, page_of, page_request
+from services.runtime.resources import bump_revision, check_etag, check_update_mask
 from services.runtime.unit_of_work import UnitOfWork
-
-
-@dataclass(frozen=True)
-class ServicePage:
-    records: list[ServiceRecord]
-    next_page_token: str
 
 
 def service_not_found(name: str) -> NotFound:
     return NotFound(f"no service {name!r}", reason=RegistryReason.SERVICE_NOT_FOUND, metadata={"service": name})
-
-
-def _check_etag(row: ServiceRow, etag: str) -> None:
-    if etag and etag != etag_of(row.revision):
-        raise Aborted("the service changed since it was read; read it again", reason=CommonReason.ETAG_MISMATCH)
 
 
 def _contract_breaking(breaks: Sequence[contracts.ContractBreak], version: str, previous: str) -> FailedPrecondition:
@@ -207,37 +192,31 @@ class Catalogue:
 
     async def list_services(
         self, *, page_size: int, page_token: str, kind: str, tags: Sequence[str], with_contracts: bool
-    ) -> ServicePage:
+    ) -> Page[ServiceRecord]:
         wanted_tags = sorted(set(tags))
         page, marker = page_request(page_size, page_token, kind, wanted_tags)
         async with self._db.core_session() as session:
-            rows = await repo.list_rows(session, kind=kind, tags=wanted_tags, after=page.after, limit=page.size + 1)
-            records = await repo.load_records(session, rows[: page.size], with_contracts=with_contracts)
-        more = len(rows) > page.size
-        return ServicePage(records, encode_token(records[-1].name, marker) if more and records else "")
+            rows = await repo.list_rows(session, kind=kind, tags=wanted_tags, after=page.after, limit=page.limit)
+            shown = page_of(rows, page, marker, lambda row: row.name)
+            records = await repo.load_records(session, shown.items, with_contracts=with_contracts)
+        return Page(records, shown.next_page_token)
 
     # -- change -----------------------------------------------------------------------------------
 
     async def update(self, name: str, etag: str, mask: Sequence[str], patch: ServiceDefinition) -> ServiceRecord:
-        # protovalidate cannot list allowed mask paths with sub-paths refused; do it here.
-        if not mask or any(path not in UPDATABLE_FIELDS for path in mask):
-            raise InvalidArgument(
-                "update_mask must name fields to change",
-                violations=[FieldViolation("update_mask", f"paths must be among {', '.join(UPDATABLE_FIELDS)}")],
-            )
+        check_update_mask(mask, UPDATABLE_FIELDS)
         async with self._work.core() as work:
             session = work.session
             row = await repo.get_row(session, name, for_update=True)
             if row is None:
                 raise service_not_found(name)
-            _check_etag(row, etag)
+            check_etag(row.revision, etag, "service")
             current = (await repo.load_records(session, [row], with_contracts=False))[0].definition
             merged = dataclasses.replace(current, **{path: getattr(patch, path) for path in mask})
             if not merged.display_name:
                 merged = dataclasses.replace(merged, display_name=merged.name)
             raise_if_any(definition_violations(merged), "the service definition is invalid")
-            if not await repo.bump(session, row, utcnow(), **repo.definition_columns(merged)):
-                raise Aborted("the service changed concurrently; read it again", reason=CommonReason.ETAG_MISMATCH)
+            await bump_revision(session, row, "service", **repo.definition_columns(merged))
             if "tags" in mask:
                 await repo.replace_tags(session, name, merged.tags)
             await session.flush()
@@ -252,7 +231,7 @@ class Catalogue:
             row = await repo.get_row(session, name, for_update=True)
             if row is None:
                 raise service_not_found(name)
-            _check_etag(row, etag)
+            check_etag(row.revision, etag, "service")
             in_use = await repo.enabled_count(session, name)
             if in_use:
                 raise FailedPrecondition(
@@ -308,8 +287,7 @@ class Catalogue:
                     create_time=now,
                 )
             )
-            if not await repo.bump(session, row, now):
-                raise Aborted("the service changed concurrently; try again", reason=CommonReason.ETAG_MISMATCH)
+            await bump_revision(session, row, "service", update_time=now)
             await session.flush()
             session.expire_all()
             record = await self._record(session, name, with_contracts=True)

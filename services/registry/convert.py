@@ -21,7 +21,8 @@ from services.registry.definitions import (
 from services.registry.models import EnabledServiceRow, InstanceRow
 from services.registry.repository import ServiceRecord, VersionRecord
 from services.registry.schemas import dict_to_struct, dumps, struct_to_dict
-from services.runtime.proto_values import etag_of, from_proto, timestamp
+from services.runtime.proto_values import from_proto, timestamp
+from services.runtime.resources import stamps
 
 
 def kind_name(kind: int) -> str:
@@ -141,9 +142,7 @@ def service_to_proto(record: ServiceRecord) -> service_pb2.Service:
             http_path=check.http_path,
             grpc_service=check.grpc_service,
         ),
-        create_time=timestamp(record.create_time),
-        update_time=timestamp(record.update_time),
-        etag=etag_of(record.revision),
+        **stamps(record),
     )
     if definition.config_schema is not None:
         message.config_schema.CopyFrom(dict_to_struct(definition.config_schema))
@@ -169,7 +168,5 @@ def enabled_service_to_proto(row: EnabledServiceRow) -> enabled_service_pb2.Enab
     return enabled_service_pb2.EnabledService(
         service=row.service,
         config=dict_to_struct(json.loads(row.config_json)),
-        create_time=timestamp(row.create_time),
-        update_time=timestamp(row.update_time),
-        etag=etag_of(row.revision),
+        **stamps(row),
     )

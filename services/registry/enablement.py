@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from services.registry import repository as repo
@@ -27,26 +25,15 @@ from services.registry.models import EnabledServiceRow
 from services.registry.reasons import RegistryReason
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
-from services.runtime.errors import Aborted, AlreadyExists, CommonReason, InvalidArgument, NotFound
+from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound
 from services.runtime.events import Event
-from services.runtime.paging import encode_token, page_request
-from services.runtime.proto_values import etag_of
+from services.runtime.paging import Page, page_of, page_request
+from services.runtime.resources import bump_revision, check_etag
 from services.runtime.unit_of_work import UnitOfWork
-
-
-@dataclass(frozen=True)
-class EnabledPage:
-    rows: list[EnabledServiceRow]
-    next_page_token: str
 
 
 def _not_enabled(service: str) -> NotFound:
     return NotFound(f"{service!r} is not enabled for this tenant", reason=RegistryReason.SERVICE_NOT_ENABLED)
-
-
-def _check_etag(row: EnabledServiceRow, etag: str) -> None:
-    if etag and etag != etag_of(row.revision):
-        raise Aborted("the configuration changed since it was read; read it again", reason=CommonReason.ETAG_MISMATCH)
 
 
 class Enablements:
@@ -110,7 +97,7 @@ class Enablements:
             row = await repo.get_enabled(work.session, tenant_id, service, for_update=True)
             if row is None:
                 raise _not_enabled(service)
-            _check_etag(row, etag)
+            check_etag(row.revision, etag, "configuration")
             await work.session.delete(row)
             work.emit(tenant_service_changed(TENANT_SERVICE_DISABLED, tenant_id, service))
 
@@ -121,13 +108,11 @@ class Enablements:
             raise _not_enabled(service)
         return row
 
-    async def list_enabled(self, tenant_id: str, *, page_size: int, page_token: str) -> EnabledPage:
+    async def list_enabled(self, tenant_id: str, *, page_size: int, page_token: str) -> Page[EnabledServiceRow]:
         page, marker = page_request(page_size, page_token, "enabled-services")
         async with self._db.core_session() as session:
-            rows = await repo.list_enabled(session, tenant_id, page.after, page.size + 1)
-        shown = rows[: page.size]
-        more = len(rows) > page.size
-        return EnabledPage(shown, encode_token(shown[-1].service, marker) if more and shown else "")
+            rows = await repo.list_enabled(session, tenant_id, page.after, page.limit)
+        return page_of(rows, page, marker, lambda row: row.service)
 
     async def update_config(
         self, tenant_id: str, service: str, config: Mapping[str, Any], etag: str
@@ -138,20 +123,8 @@ class Enablements:
             row = await repo.get_enabled(work.session, tenant_id, service, for_update=True)
             if row is None:
                 raise _not_enabled(service)
-            _check_etag(row, etag)
-            result = await work.session.execute(
-                update(EnabledServiceRow)
-                .where(
-                    EnabledServiceRow.tenant_id == tenant_id,
-                    EnabledServiceRow.service == service,
-                    EnabledServiceRow.revision == row.revision,
-                )
-                .values(config_json=config_json, revision=row.revision + 1, update_time=utcnow())
-            )
-            if getattr(result, "rowcount", 0) != 1:
-                raise Aborted(
-                    "the configuration changed concurrently; read it again", reason=CommonReason.ETAG_MISMATCH
-                )
+            check_etag(row.revision, etag, "configuration")
+            await bump_revision(work.session, row, "configuration", config_json=config_json)
             work.emit(tenant_service_changed(TENANT_SERVICE_UPDATED, tenant_id, service))
         return await self.get(tenant_id, service)
 

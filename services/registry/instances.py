@@ -29,19 +29,13 @@ from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from services.runtime.ids import uuid7
-from services.runtime.paging import encode_token, page_request
+from services.runtime.paging import Page, page_of, page_request
 from services.runtime.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
 
 
 _HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):([0-9]{1,5})")
-
-
-@dataclass(frozen=True)
-class InstancePage:
-    rows: list[InstanceRow]
-    next_page_token: str
 
 
 @dataclass(frozen=True)
@@ -187,14 +181,14 @@ class Instances:
         services: Sequence[str],
         version: str,
         health_states: Sequence[str],
-    ) -> InstancePage:
+    ) -> Page[InstanceRow]:
         wanted_services, wanted_states = sorted(set(services)), sorted(set(health_states))
         page, marker = page_request(page_size, page_token, wanted_services, version, wanted_states)
         query = (
             select(InstanceRow)
             .where(InstanceRow.lease_until >= self.clock())
             .order_by(InstanceRow.instance_id)
-            .limit(page.size + 1)
+            .limit(page.limit)
         )
         if page.after is not None:
             query = query.where(InstanceRow.instance_id > page.after)
@@ -206,9 +200,7 @@ class Instances:
             query = query.where(InstanceRow.health.in_(wanted_states))
         async with self._db.core_session() as session:
             rows = list((await session.execute(query)).scalars())
-        shown = rows[: page.size]
-        more = len(rows) > page.size
-        return InstancePage(shown, encode_token(shown[-1].instance_id, marker) if more and shown else "")
+        return page_of(rows, page, marker, lambda row: row.instance_id)
 
     async def resolve(self, service: str, version: str) -> list[InstanceRow]:
         """Healthy live instances of a known service, in registration order."""

@@ -134,7 +134,7 @@ class InstanceServicer(pb_grpc.InstanceServiceServicer):
             health_states=[convert.health_name(s) for s in request.health_states],
         )
         return pb.ListInstancesResponse(
-            instances=[convert.instance_to_proto(r) for r in page.rows], next_page_token=page.next_page_token
+            instances=[convert.instance_to_proto(r) for r in page.items], next_page_token=page.next_page_token
         )
 
 
@@ -250,7 +250,7 @@ class EnabledServiceServicer(pb_grpc.EnabledServiceServiceServicer):
             _tenant_id(), page_size=request.page_size, page_token=request.page_token
         )
         return pb.ListEnabledServicesResponse(
-            enabled_services=[convert.enabled_service_to_proto(r) for r in page.rows],
+            enabled_services=[convert.enabled_service_to_proto(r) for r in page.items],
             next_page_token=page.next_page_token,
         )
 
@@ -279,4 +279,4 @@ async def _service_page(
         tags=list(request.tags),
         with_contracts=with_contracts,
     )
-    return [convert.service_to_proto(r) for r in page.records], page.next_page_token
+    return [convert.service_to_proto(r) for r in page.items], page.next_page_token

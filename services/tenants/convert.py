@@ -7,7 +7,8 @@ import json
 from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.type.v1 import database_pb2
 
-from services.runtime.proto_values import etag_of, from_proto, timestamp
+from services.runtime.proto_values import from_proto, timestamp
+from services.runtime.resources import stamps
 from services.tenants.repository import TenantRecord
 from services.tenants.states import TenantState
 
@@ -35,10 +36,7 @@ def tenant_to_proto(record: TenantRecord) -> tenant_pb2.Tenant:
             ],
             failure_reason=row.failure_reason,
         ),
-        create_time=timestamp(row.create_time),
-        update_time=timestamp(row.update_time),
-        delete_time=timestamp(row.delete_time),
-        etag=etag_of(row.revision),
+        **stamps(row),
     )
 
 

@@ -6,7 +6,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +13,6 @@ from services.runtime.clock import after, utcnow
 from services.runtime.context import PLATFORM_TENANT_ID, TenantContext
 from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, current_revision, tenant_database_name
 from services.runtime.errors import (
-    Aborted,
     AlreadyExists,
     CommonReason,
     FailedPrecondition,
@@ -25,8 +23,8 @@ from services.runtime.errors import (
 )
 from services.runtime.events import Event
 from services.runtime.ids import uuid7
-from services.runtime.paging import encode_token, page_request
-from services.runtime.proto_values import etag_of
+from services.runtime.paging import Page, page_of, page_request
+from services.runtime.resources import bump_revision, check_etag, check_update_mask
 from services.runtime.unit_of_work import UnitOfWork
 from services.tenants import repository as repo
 from services.tenants.identity import verify_identity
@@ -48,19 +46,8 @@ class TenantSpec:
     settings: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class TenantPage:
-    records: list[TenantRecord]
-    next_page_token: str
-
-
 def _not_found() -> NotFound:
     return NotFound("no such tenant", reason=CommonReason.TENANT_NOT_FOUND)
-
-
-def _check_etag(row: TenantRow, etag: str) -> None:
-    if etag and etag != etag_of(row.revision):
-        raise Aborted("the tenant changed since it was read; read it again", reason=CommonReason.ETAG_MISMATCH)
 
 
 def _state_conflict(row: TenantRow, action: str) -> FailedPrecondition:
@@ -208,27 +195,19 @@ class TenantManager:
 
     async def list(
         self, *, page_size: int, page_token: str, states: Sequence[str], labels: Sequence[str]
-    ) -> TenantPage:
+    ) -> Page[TenantRecord]:
         wanted_states = sorted(set(states)) or list(VISIBLE_STATES)
         wanted_labels = dict(item.split("=", 1) for item in labels)
         page, marker = page_request(page_size, page_token, wanted_states, sorted(wanted_labels.items()))
         async with self._db.core_session() as session:
             rows = await repo.list_rows(
-                session, states=wanted_states, labels=wanted_labels, after=page.after, limit=page.size + 1
+                session, states=wanted_states, labels=wanted_labels, after=page.after, limit=page.limit
             )
-            records = await repo.load_records(session, rows[: page.size])
-        more = len(rows) > page.size
-        token = encode_token(records[-1].row.tenant_id, marker) if more and records else ""
-        return TenantPage(records=records, next_page_token=token)
+            shown = page_of(rows, page, marker, lambda row: row.tenant_id)
+            return Page(await repo.load_records(session, shown.items), shown.next_page_token)
 
     async def update(self, tenant_id: str, etag: str, mask: Sequence[str], spec: TenantSpec) -> TenantRecord:
-        # protovalidate's field_mask.in also admits sub-paths ("labels.env") and an
-        # empty mask; either would be a silent no-op that still changes the etag.
-        if not mask or any(path not in UPDATABLE_FIELDS for path in mask):
-            raise InvalidArgument(
-                "update_mask must name fields to change",
-                violations=[FieldViolation("update_mask", f"paths must be among {', '.join(UPDATABLE_FIELDS)}")],
-            )
+        check_update_mask(mask, UPDATABLE_FIELDS)
         async with self._work.core() as work:
             session = work.session
             row = await self._row_for_change(session, tenant_id, etag)
@@ -243,7 +222,7 @@ class TenantManager:
                 values["settings_json"] = json.dumps(dict(spec.settings), sort_keys=True)
             if "labels" in mask:
                 await repo.replace_labels(session, tenant_id, spec.labels)
-            await self._bump(session, row, **values)
+            await bump_revision(session, row, "tenant", **values)
             work.emit(Event("tenant.updated", tenant_id))
         return await self.get(tenant_id)
 
@@ -255,7 +234,7 @@ class TenantManager:
                 return await repo.load_record(work.session, row)
             if row.state != TenantState.ACTIVE:
                 raise _state_conflict(row, "suspend")
-            await self._bump(work.session, row, state=TenantState.SUSPENDED)
+            await bump_revision(work.session, row, "tenant", state=TenantState.SUSPENDED)
             work.emit(Event("tenant.suspended", tenant_id))
         return await self.get(tenant_id)
 
@@ -264,7 +243,7 @@ class TenantManager:
             row = await self._row_for_change(work.session, tenant_id, etag)
             if row.state != TenantState.SUSPENDED:
                 raise _state_conflict(row, "resume")
-            await self._bump(work.session, row, state=TenantState.ACTIVE)
+            await bump_revision(work.session, row, "tenant", state=TenantState.ACTIVE)
             work.emit(Event("tenant.resumed", tenant_id))
         return await self.get(tenant_id)
 
@@ -277,9 +256,11 @@ class TenantManager:
             failed = row.state == TenantState.FAILED
             if failed:
                 # Nothing was kept of a failed tenant but its record.
-                await self._bump(work.session, row, state=TenantState.DELETED, delete_time=utcnow())
+                await bump_revision(work.session, row, "tenant", state=TenantState.DELETED, delete_time=utcnow())
             elif row.state != TenantState.DELETING:
-                await self._bump(work.session, row, state=TenantState.DELETING, lease_until=after(self._lease_seconds))
+                await bump_revision(
+                    work.session, row, "tenant", state=TenantState.DELETING, lease_until=after(self._lease_seconds)
+                )
                 work.emit(Event("tenant.deleting", tenant_id))
         if failed:
             return await self._tombstone(tenant_id)
@@ -298,18 +279,8 @@ class TenantManager:
         row = await repo.get_row(session, tenant_id, for_update=True)
         if row is None or row.state == TenantState.DELETED:
             raise _not_found()
-        _check_etag(row, etag)
+        check_etag(row.revision, etag, "tenant")
         return row
-
-    async def _bump(self, session: AsyncSession, row: TenantRow, **values: object) -> None:
-        """Applies ``values`` only if nobody changed the row meanwhile (optimistic concurrency)."""
-        result = await session.execute(
-            update(TenantRow)
-            .where(TenantRow.tenant_id == row.tenant_id, TenantRow.revision == row.revision)
-            .values(**values, revision=row.revision + 1, update_time=utcnow())
-        )
-        if getattr(result, "rowcount", 0) != 1:
-            raise Aborted("the tenant changed concurrently; read it again", reason=CommonReason.ETAG_MISMATCH)
 
 
 class LocalTenantDirectory:

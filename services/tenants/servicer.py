@@ -69,7 +69,7 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
             labels=list(request.labels),
         )
         return pb.ListTenantsResponse(
-            tenants=[tenant_to_proto(r) for r in page.records], next_page_token=page.next_page_token
+            tenants=[tenant_to_proto(r) for r in page.items], next_page_token=page.next_page_token
         )
 
     async def UpdateTenant(self, request: pb.UpdateTenantRequest, context: Context) -> pb.UpdateTenantResponse:
