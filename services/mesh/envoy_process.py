@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from services.mesh.edge_config import EdgeSettings, Upstream, render_envoy_config
+from services.mesh.edge import EdgeSettings, Upstream, render_envoy_config
 
 ADMIN_HOST = "127.0.0.1"
 _LOG_TAIL_BYTES = 8192

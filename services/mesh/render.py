@@ -33,7 +33,7 @@ from pathlib import Path
 from google.protobuf.message import DecodeError
 
 from services.mesh.apps import META_PACKAGE
-from services.mesh.edge_config import (
+from services.mesh.edge import (
     DEFAULT_DESCRIPTOR_PATH,
     DEFAULT_TEMPLATE_DIR,
     DEFAULT_TEMPLATE_NAME,

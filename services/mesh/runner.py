@@ -19,7 +19,7 @@ from services.auth.app import AuthApp
 from services.mesh.apps import INTERNAL_PACKAGES, META_PACKAGE, start_service
 from services.mesh.banner import AdminLogin, banner
 from services.mesh.devtls import ensure_dev_tls
-from services.mesh.edge_config import EdgeSettings, Upstream
+from services.mesh.edge import EdgeSettings, Upstream
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.settings import load_edge_settings, uses_dev_tls
 from services.runtime.app import Runtime, StartedApp, shutdown_event, stop_apps
