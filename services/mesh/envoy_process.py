@@ -18,8 +18,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import IO
 
 from services.mesh.edge import EdgeSettings, Upstream, render_envoy_config
 
@@ -150,10 +149,6 @@ class EnvoyProcess:
     def returncode(self) -> int | None:
         return self._proc.returncode if self._proc is not None else None
 
-    @property
-    def admin_url(self) -> str:
-        return f"http://{ADMIN_HOST}:{self.admin_port}"
-
     def command(self) -> list[str]:
         args = [
             str(self.binary or envoy_binary()),
@@ -271,15 +266,3 @@ class EnvoyProcess:
         except OSError:
             return ""
         return f"\n--- {self.log_path} (tail) ---\n{tail}"
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

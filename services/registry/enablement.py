@@ -6,7 +6,6 @@ the runtime), so nothing of another tenant is reachable from here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -135,8 +134,3 @@ class Enablements:
         async with self._work.core() as work:
             for service in await repo.delete_tenant(work.session, event.tenant_id):
                 work.emit(tenant_service_changed(TENANT_SERVICE_DISABLED, event.tenant_id, service))
-
-
-def config_of(row: EnabledServiceRow) -> dict[str, Any]:
-    config: dict[str, Any] = json.loads(row.config_json)
-    return config

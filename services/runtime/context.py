@@ -82,10 +82,6 @@ principal_var: ContextVar[Principal | None] = ContextVar("tenantmesh_principal",
 client_address_var: ContextVar[str] = ContextVar("tenantmesh_client_address", default="")
 
 
-def current_request_id() -> str:
-    return request_id_var.get()
-
-
 def current_tenant() -> TenantContext:
     """The tenant of a tenant-scoped call; calling it elsewhere is a programming error."""
     tenant = tenant_var.get()
