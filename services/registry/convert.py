@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 from tenantmesh.registry.v1 import enabled_service_pb2, instance_pb2, service_pb2
 
@@ -21,7 +22,7 @@ from services.registry.definitions import (
 from services.registry.models import EnabledServiceRow, InstanceRow
 from services.registry.repository import ServiceRecord, VersionRecord
 from services.registry.schemas import dict_to_struct, dumps, struct_to_dict
-from services.runtime.proto_values import from_proto, timestamp
+from services.runtime.proto_values import copy_fields, dataclass_from, from_proto, timestamp
 from services.runtime.resources import stamps
 
 
@@ -39,7 +40,6 @@ def health_name(state: int) -> str:
 
 
 def definition_of(service: service_pb2.Service) -> ServiceDefinition:
-    check = service.health_check
     return ServiceDefinition(
         name=service.name,
         kind=kind_name(service.kind),
@@ -48,31 +48,13 @@ def definition_of(service: service_pb2.Service) -> ServiceDefinition:
         owner=service.owner,
         tags=tuple(service.tags),
         config_schema=struct_to_dict(service.config_schema) if service.HasField("config_schema") else None,
-        menu_entries=tuple(
-            MenuEntry(
-                id=e.id,
-                label=e.label,
-                route=e.route,
-                icon=e.icon,
-                order=e.order,
-                parent=e.parent,
-                required_permission=e.required_permission,
-            )
-            for e in service.menu_entries
-        ),
+        menu_entries=tuple(dataclass_from(MenuEntry, e) for e in service.menu_entries),
         forms=tuple(
             Form(id=f.id, title=f.title, description=f.description, schema=struct_to_dict(f.schema))
             for f in service.forms
         ),
-        permissions=tuple(Permission(name=p.name, description=p.description) for p in service.permissions),
-        health_check=HealthCheck(
-            interval_seconds=check.interval_seconds,
-            timeout_seconds=check.timeout_seconds,
-            unhealthy_threshold=check.unhealthy_threshold,
-            healthy_threshold=check.healthy_threshold,
-            http_path=check.http_path,
-            grpc_service=check.grpc_service,
-        ),
+        permissions=tuple(dataclass_from(Permission, p) for p in service.permissions),
+        health_check=dataclass_from(HealthCheck, service.health_check),
     )
 
 
@@ -112,18 +94,7 @@ def service_to_proto(record: ServiceRecord) -> service_pb2.Service:
         kind=f"SERVICE_KIND_{definition.kind}",
         owner=definition.owner,
         tags=list(definition.tags),
-        menu_entries=[
-            service_pb2.MenuEntry(
-                id=e.id,
-                label=e.label,
-                route=e.route,
-                icon=e.icon,
-                order=e.order,
-                parent=e.parent,
-                required_permission=e.required_permission,
-            )
-            for e in definition.menu_entries
-        ],
+        menu_entries=[service_pb2.MenuEntry(**asdict(e)) for e in definition.menu_entries],
         forms=[
             service_pb2.FormContribution(
                 id=f.id, title=f.title, description=f.description, schema=dict_to_struct(f.schema)
@@ -134,14 +105,7 @@ def service_to_proto(record: ServiceRecord) -> service_pb2.Service:
             service_pb2.PermissionDefinition(name=p.name, description=p.description) for p in definition.permissions
         ],
         versions=[version_to_proto(v) for v in record.versions],
-        health_check=service_pb2.HealthCheck(
-            interval_seconds=check.interval_seconds,
-            timeout_seconds=check.timeout_seconds,
-            unhealthy_threshold=check.unhealthy_threshold,
-            healthy_threshold=check.healthy_threshold,
-            http_path=check.http_path,
-            grpc_service=check.grpc_service,
-        ),
+        health_check=service_pb2.HealthCheck(**asdict(check)),
         **stamps(record),
     )
     if definition.config_schema is not None:
@@ -151,16 +115,12 @@ def service_to_proto(record: ServiceRecord) -> service_pb2.Service:
 
 def instance_to_proto(row: InstanceRow) -> instance_pb2.Instance:
     return instance_pb2.Instance(
-        instance_id=row.instance_id,
-        service=row.service,
-        version=row.version,
-        address=row.address,
+        **copy_fields(row, "instance_id", "service", "version", "address", "last_check_error"),
         metadata=json.loads(row.metadata_json),
         health=f"HEALTH_STATE_{row.health}",
         register_time=timestamp(row.register_time),
         lease_expire_time=timestamp(row.lease_until),
         last_check_time=timestamp(row.last_check_time),
-        last_check_error=row.last_check_error,
     )
 
 

@@ -48,13 +48,9 @@ class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
         the tenant database needs its outbox, brought to head before the service's own schema.
         ``on_schema`` runs on the migration's own connection once the schema is at head (no
         extra connection or transaction); ``after_provision`` runs afterwards, on its own."""
-        self._service = service
+        self._service, self._router, self._migrations = service, router, migrations
         self._tenant_events = tenant_events
-        self._router = router
-        self._migrations = migrations
-        self._on_schema = on_schema
-        self._after_provision = after_provision
-        self._on_deprovision = on_deprovision
+        self._on_schema, self._after_provision, self._on_deprovision = on_schema, after_provision, on_deprovision
 
     async def ProvisionTenant(
         self, request: pb.ProvisionTenantRequest, context: grpc.aio.ServicerContext[Any, Any]

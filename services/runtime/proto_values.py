@@ -3,9 +3,10 @@ enums whose stored values are the proto enum's names without their prefix."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
@@ -48,3 +49,16 @@ def mirror_mismatch(kind: type[StrEnum], proto_enum: EnumTypeWrapper) -> set[str
     prefix = _prefix(proto_enum)
     names = {name.removeprefix(prefix) for name in proto_enum.keys()} - {"UNSPECIFIED"}  # noqa: SIM118 - not a dict
     return names ^ {member.value for member in kind}
+
+
+def copy_fields(source: object, *names: str) -> dict[str, Any]:
+    """``{name: source.name}`` for the fields a message takes as they are stored (``Message(**...)``)."""
+    return {name: getattr(source, name) for name in names}
+
+
+D = TypeVar("D")
+
+
+def dataclass_from(kind: type[D], message: object) -> D:
+    """A dataclass built from the message fields of the same names (a domain value mirroring a message)."""
+    return kind(**{item.name: getattr(message, item.name) for item in fields(kind)})  # type: ignore[arg-type]

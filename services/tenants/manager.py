@@ -77,12 +77,10 @@ class TenantManager:
         default_server: str,
         lease_seconds: float,
     ) -> None:
-        self._db = db
-        self._provisioner = provisioner
-        self._work = work
+        self._db, self._provisioner, self._work = db, provisioner, work
         self._tenant_migrations = tenant_migrations
-        self._default_server = default_server
-        self._lease_seconds = lease_seconds
+        # Where new tenants go, and how long their provisioning may hold them.
+        self._default_server, self._lease_seconds = default_server, lease_seconds
 
     async def create(self, spec: TenantSpec, request_id: str) -> TenantRecord:
         if not spec.slug:

@@ -8,6 +8,7 @@ from services.runtime.auth.revocation import RevocationList
 from services.runtime.auth.verifier import TokenVerifier
 from services.runtime.context import GONE_STATES, Principal, TenantState
 from services.runtime.errors import CommonReason, FailedPrecondition, Unauthenticated
+from services.runtime.proto_values import copy_fields
 
 if TYPE_CHECKING:
     from services.runtime.interceptors.chain import IncomingCall
@@ -37,10 +38,4 @@ class JwtAuthenticator:
             raise Unauthenticated("the token's tenant no longer exists", reason=CommonReason.TOKEN_INVALID)
         if tenant.state != TenantState.ACTIVE:
             raise FailedPrecondition("the token's tenant is suspended", reason=CommonReason.TENANT_SUSPENDED)
-        return Principal(
-            subject=claims.subject,
-            tenant_id=claims.tenant_id,
-            permissions=claims.permissions,
-            session_id=claims.session_id,
-            roles=claims.roles,
-        )
+        return Principal(**copy_fields(claims, "subject", "tenant_id", "permissions", "session_id", "roles"))
