@@ -23,7 +23,7 @@ from tests.support.open_access import OpenAccess
 RUN_TENANT_DB_PREFIX = f"tm{uuid.uuid4().hex[:8]}_"
 
 
-def mesh_settings(database_url: str, data_dir: Path, **overrides: str) -> Settings:
+def mesh_environment(database_url: str, data_dir: Path, **overrides: str) -> dict[str, str]:
     env: dict[str, str] = {
         "DATABASE_URL": database_url,
         "TENANTMESH_TENANT_DB_PREFIX": RUN_TENANT_DB_PREFIX,
@@ -33,7 +33,11 @@ def mesh_settings(database_url: str, data_dir: Path, **overrides: str) -> Settin
         "TENANTMESH_RECONCILE_INTERVAL_SECONDS": "3600",
     }
     env.update(overrides)
-    return load_settings(env)
+    return env
+
+
+def mesh_settings(database_url: str, data_dir: Path, **overrides: str) -> Settings:
+    return load_settings(mesh_environment(database_url, data_dir, **overrides))
 
 
 class DomainTenantsApp(TenantsApp):
