@@ -8,7 +8,7 @@ STAMP     := $(VENV)/.installed
 BUF       := node_modules/.bin/buf
 PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
-.PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants \
+.PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants deploy-files \
         bench-tenants bench-edge bench-auth bench-registry clean
 
 help:
@@ -18,6 +18,7 @@ help:
 	@echo "make lint         buf lint, ruff, mypy"
 	@echo "make breaking     buf breaking against main"
 	@echo "make migrate-tenants   migrate every tenant database (mesh must be running)"
+	@echo "make deploy-files   render deploy/ from the service manifest (services/manifest.py)"
 	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry   benchmarks (print numbers)"
 
 venv: $(STAMP)
@@ -74,6 +75,9 @@ test: $(STAMP)
 
 migrate-tenants: $(STAMP)
 	$(VENV)/bin/tenantctl migrate
+
+deploy-files: $(STAMP)
+	$(PY) -m services.mesh.deploy
 
 bench-tenants: $(STAMP)
 	$(PY) -m tests.bench.bench_tenants
