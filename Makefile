@@ -6,13 +6,16 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 BUF       := node_modules/.bin/buf
+FORM_ENGINE := packages/form-engine
+FORM_ENGINE_BUILT := $(FORM_ENGINE)/dist/.built
 PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
 .PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants deploy-files \
-        bench-tenants bench-edge bench-auth bench-registry clean
+        bench-tenants bench-edge bench-auth bench-registry bench-forms-engine form-engine clean
 
 help:
 	@echo "make run          start the whole mesh behind Envoy (SQLite, no servers needed)"
+	@echo "make form-engine  install and build the browser forms module (packages/form-engine)"
 	@echo "make test         run the test suite"
 	@echo "make gen          regenerate gen/ from protos/"
 	@echo "make lint         buf lint, ruff, mypy"
@@ -31,6 +34,15 @@ $(STAMP): pyproject.toml requirements.lock
 $(BUF): package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	@touch $(BUF)
+
+# The browser forms module: installed from its own lock and built with tsc. The conformance tests
+# run it under Node against the Python engine, so `make test` builds it first.
+form-engine: $(FORM_ENGINE_BUILT)
+
+$(FORM_ENGINE_BUILT): $(FORM_ENGINE)/package.json $(FORM_ENGINE)/package-lock.json $(FORM_ENGINE)/tsconfig.json \
+                      $(wildcard $(FORM_ENGINE)/src/*.ts $(FORM_ENGINE)/tools/*.ts)
+	cd $(FORM_ENGINE) && npm ci --silent --no-audit --no-fund && npm run --silent build
+	@touch $(FORM_ENGINE_BUILT)
 
 # Stubs for Python (+ .pyi), and the descriptor set Envoy transcodes with.
 # google/api and google/rpc Python modules come from googleapis-common-protos;
@@ -54,8 +66,9 @@ gen-check: gen
 	@git diff --exit-code --stat -- gen || (echo "gen/ is stale: run 'make gen' and commit" && exit 1)
 	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; echo "untracked files in gen/" && exit 1)
 
-lint: $(STAMP) $(BUF)
+lint: $(STAMP) $(BUF) $(FORM_ENGINE_BUILT)
 	$(BUF) lint
+	cd $(FORM_ENGINE) && npm run --silent lint
 	$(VENV)/bin/ruff check services tests
 	$(VENV)/bin/ruff format --check services tests
 	$(VENV)/bin/mypy
@@ -70,7 +83,7 @@ breaking: $(BUF)
 run: $(STAMP)
 	$(PY) -m services.mesh run
 
-test: $(STAMP)
+test: $(STAMP) $(FORM_ENGINE_BUILT)
 	$(PY) -m pytest tests
 
 migrate-tenants: $(STAMP)
@@ -93,6 +106,9 @@ bench-auth: $(STAMP)
 bench-registry: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) -m tests.bench.bench_registry
+
+bench-forms-engine: $(STAMP)
+	$(PY) -m tests.bench.bench_forms_engine
 
 clean:
 	rm -rf .data .mypy_cache .ruff_cache .pytest_cache

@@ -73,6 +73,8 @@ class AuthApp(ServiceApp):
             LoginThrottle(ThrottlePolicy(self.settings.login_lock_seconds, self.settings.login_max_lock_seconds)),
         )
         self.bootstrap_result: BootstrapResult | None = None
+        # Invitations, verification and password resets go out from the auth processes.
+        runtime.enable_mail()
         # A group subscription: one auth process writes each entry, once.
         runtime.events.subscribe_group("auth-audit", "tenant.", TenantLifecycleAuditor(runtime.db).on_tenant_event)
 

@@ -6,21 +6,19 @@ unknown key id — knows it before the first token it signed arrives. Older keys
 stay published until the last access token they could have signed has
 expired, so rotation never invalidates a live token. A key's ``create_time``
 is the moment it starts signing; ``retire_time`` the moment it stops.
-Private parts are encrypted with AES-256-GCM under the key encryption key from
-configuration; the database alone is not enough to forge tokens.
+Private parts are sealed (services.runtime.sealing: AES-256-GCM under the platform's
+key-encryption key); the database alone is not enough to forge tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select, update
 
 from services.auth import audit
@@ -30,6 +28,7 @@ from services.runtime.auth.verifier import jwk_coordinates
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter, named_lock
 from services.runtime.ids import uuid7
+from services.runtime.sealing import Sealer
 
 # How long a signing key is trusted in memory before re-reading which key is
 # newest (another replica may have rotated).
@@ -47,17 +46,8 @@ class SigningKey:
     private_key: ec.EllipticCurvePrivateKey
 
 
-class KeyEncryption:
-    def __init__(self, key: bytes) -> None:
-        self._aead = AESGCM(key)
-
-    def seal(self, plaintext: bytes, kid: str) -> bytes:
-        nonce = os.urandom(12)
-        # The kid is bound as associated data: a sealed key cannot be swapped to another row.
-        return nonce + self._aead.encrypt(nonce, plaintext, kid.encode())
-
-    def open(self, sealed: bytes, kid: str) -> bytes:
-        return self._aead.decrypt(sealed[:12], sealed[12:], kid.encode())
+# Signing keys are sealed with the key id as context: a sealed key cannot be swapped to another row.
+KeyEncryption = Sealer
 
 
 class SigningKeyStore:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.runtime.config import ConfigError, EnvReader
+from services.runtime.config import EnvReader, load_key_encryption_key
 from services.runtime.cpus import usable_cpus
 
 
@@ -35,29 +33,11 @@ class AuthSettings:
     hashing_threads: int
 
 
-def _secret_file(path: Path, make: bytes) -> bytes:
-    """Reads a generated development secret, creating it (mode 0600) on first use."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(make)
-    return path.read_bytes().strip()
-
-
 def load_auth_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> AuthSettings:
-    read = EnvReader(os.environ if env is None else env)
-    kek_text = read.raw("TENANTMESH_KEY_ENCRYPTION_KEY")
-    if kek_text is None:
-        kek_text = _secret_file(
-            data_dir / "secrets" / "key-encryption-key", base64.b64encode(secrets.token_bytes(32))
-        ).decode()
-    try:
-        kek = base64.b64decode(kek_text, validate=True)
-    except ValueError:
-        raise ConfigError("TENANTMESH_KEY_ENCRYPTION_KEY must be base64") from None
-    if len(kek) != 32:
-        raise ConfigError("TENANTMESH_KEY_ENCRYPTION_KEY must decode to 32 bytes")
+    source = os.environ if env is None else env
+    read = EnvReader(source)
+    # The platform's key-encryption key (a runtime setting; generated in the embedded default).
+    kek = load_key_encryption_key(source, data_dir)
     return AuthSettings(
         access_token_ttl_seconds=read.positive("TENANTMESH_ACCESS_TOKEN_TTL_SECONDS", 900.0),
         refresh_token_ttl_seconds=read.positive("TENANTMESH_REFRESH_TOKEN_TTL_SECONDS", 30 * 86400.0),

@@ -8,6 +8,8 @@
 
     tenantctl keys rotate
 
+    tenantctl mail dead-letters | retry JOB_ID ... | discard JOB_ID ...   (reads the database)
+
 Talks to the tenants and auth services directly (TENANTMESH_TENANTS_ADDR,
 TENANTMESH_AUTH_ADDR) or to one gRPC endpoint given with --target, e.g. the
 edge's plain port. Authenticates with --token / TENANTMESH_TOKEN (an access
@@ -32,6 +34,8 @@ from google.protobuf import field_mask_pb2, json_format
 from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, auth_service_pb2, auth_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
+from services.cli.deliveries import add_commands as add_mail_commands
+from services.cli.deliveries import mail_command
 from services.runtime.rich_status import reason_of
 
 STATES = [name.removeprefix("TENANT_STATE_") for name in tenant_pb2.TenantState.keys()][1:]  # noqa: SIM118 - an enum wrapper, not a dict
@@ -174,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="migrate every tenant database to the newest schemas")
     migrate.add_argument("--concurrency", type=int, default=8)
     migrate.add_argument("--tenant", action="append", default=[], metavar="TENANT_ID")
+
+    add_mail_commands(commands)
     return parser
 
 
@@ -229,6 +235,8 @@ class _Authorized:
 
 
 async def run(args: argparse.Namespace) -> int:
+    if args.command == "mail":
+        return await mail_command(args)
     tenants_target = args.target or os.environ.get("TENANTMESH_TENANTS_ADDR", "127.0.0.1:50051")
     auth_target = args.target or os.environ.get("TENANTMESH_AUTH_ADDR", "127.0.0.1:50052")
     try:

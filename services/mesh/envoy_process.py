@@ -102,15 +102,11 @@ class EnvoyProcess:
         file_flush_interval_ms: int = 1000,
         extra_args: Sequence[str] = (),
     ) -> None:
-        self.config = config
-        self.config_path = Path(config_path)
-        self.admin_port = admin_port
-        self.base_id = base_id
-        self.concurrency = concurrency
-        self.log_level = log_level
-        self.log_path = log_path
-        self.binary = binary
-        self.file_flush_interval_ms = file_flush_interval_ms
+        # What Envoy is given: its configuration, where it is written, and its admin port.
+        self.config, self.config_path, self.admin_port = config, Path(config_path), admin_port
+        # How it runs: shared-memory id (None: a free one), workers, logging, binary, extra flags.
+        self.base_id, self.concurrency, self.binary = base_id, concurrency, binary
+        self.log_level, self.log_path, self.file_flush_interval_ms = log_level, log_path, file_flush_interval_ms
         self.extra_args = tuple(extra_args)
         self._proc: asyncio.subprocess.Process | None = None
         self._log_file: IO[bytes] | None = None

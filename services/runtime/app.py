@@ -16,6 +16,7 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 import grpc
@@ -25,14 +26,19 @@ from services.runtime.auth.authenticator import JwtAuthenticator
 from services.runtime.auth.revocation import RevocationList
 from services.runtime.auth.verifier import JwksCache, KeySource, PublicKeys, TokenVerifier, public_key_from_jwk
 from services.runtime.client import ChannelPool
-from services.runtime.config import ConfigError, Settings
+from services.runtime.config import ConfigError, Settings, load_key_encryption_key
 from services.runtime.credentials import ServiceCredentials, api_key_credentials
 from services.runtime.db import DatabaseRouter, upgrade_core
+from services.runtime.delivery import Delivery, load_delivery_settings
 from services.runtime.discovery import Discovery, Registrar
 from services.runtime.events import EventBus, create_event_bus
 from services.runtime.interceptors.authentication import Authenticator
+from services.runtime.mail import MailChannel, load_mail_settings
+from services.runtime.mail.channel import CHANNEL as MAIL_CHANNEL
+from services.runtime.mail.templates import TEMPLATES
 from services.runtime.meta import meta_binding
 from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
+from services.runtime.sealing import Sealer
 from services.runtime.server import RunningServer, ServiceBinding, create_server
 from services.runtime.tenant_directory import CachedTenantDirectory, RemoteTenantDirectory, TenantDirectory
 from services.runtime.unit_of_work import UnitOfWork
@@ -78,6 +84,8 @@ class Runtime:
     addresses: dict[str, str] = field(default_factory=dict)
     revocations: RevocationList = field(default_factory=RevocationList)
     relay: OutboxRelay | None = None
+    # The outbound delivery queue, in processes that queue or send deliveries (enable_delivery).
+    delivery: Delivery | None = None
     # The platform service account's API key; the auth service's bootstrap
     # fills it in the embedded default on first start.
     service_api_key: str | None = None
@@ -151,6 +159,38 @@ class Runtime:
         ``deliver_at_once`` also hands them to the bus straight after the commit."""
         return UnitOfWork(self.db, producer, relay=self.relay, deliver_to=self.events if deliver_at_once else None)
 
+    @cached_property
+    def sealer(self) -> Sealer:
+        """Seals secrets at rest under the platform's key-encryption key, read on first use.
+
+        Only processes that seal something read the key (and in the embedded default
+        generate it), so the others are never given it.
+        """
+        return Sealer(load_key_encryption_key(self.settings.environment, self.settings.data_dir))
+
+    def enable_delivery(self) -> Delivery:
+        """The process's outbound delivery queue; its table is migrated when the first app starts."""
+        if self.delivery is None:
+            self.delivery = Delivery(
+                self.db,
+                self.sealer,
+                load_delivery_settings(self.settings.environment),
+                # A send in progress gets the grace in-flight calls get.
+                stop_grace_seconds=self.settings.shutdown_grace_seconds,
+            )
+        return self.delivery
+
+    def enable_mail(self) -> None:
+        """Lets this process queue mail and makes its dispatcher send it (call from an app's constructor).
+
+        Only processes that queue mail send it: they alone need the key-encryption key and the
+        SMTP credentials, and a job left by one of them that died is sent by another replica of
+        the same service or by itself once restarted.
+        """
+        delivery = self.enable_delivery()
+        if not delivery.serves(MAIL_CHANNEL):
+            delivery.serve(MailChannel(load_mail_settings(self.settings), TEMPLATES))
+
     def channel(self, service: str) -> grpc.aio.Channel:
         try:
             return self.channels.get(self.addresses[service])
@@ -170,6 +210,8 @@ class Runtime:
         await self.discovery.close()
         if self.relay is not None:
             await self.relay.stop()
+        if self.delivery is not None:
+            await self.delivery.stop()
         await self.channels.close()
         await self.events.close()
         await self.db.dispose()
@@ -199,6 +241,10 @@ class StartedApp:
 
 async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
     await app.start()
+    if runtime.delivery is not None:
+        # Its table exists before the first call can queue anything; jobs left by a
+        # process that died go out now.
+        await runtime.delivery.start()
     bindings = list(app.bindings())
     served = [b.service_name for b in bindings]
     bindings.append(meta_binding(runtime.settings.version, served))

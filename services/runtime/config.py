@@ -8,8 +8,13 @@ instead of failing later in some request.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import math
 import os
+import secrets
+import tempfile
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +76,8 @@ class Settings:
     environment: Mapping[str, str]
     # The platform's services (services/manifest.py; a test may add its own).
     manifest: Manifest
+    # The edge's public base URL (no trailing slash): links in mails start with it.
+    public_url: str
 
     def address_of(self, service: str) -> str:
         try:
@@ -207,7 +214,77 @@ def load_settings(env: Mapping[str, str] | None = None, *, manifest: Manifest | 
         manifest=manifest,
         service_api_key=read.raw("TENANTMESH_SERVICE_API_KEY")
         or _read_secret_file(data_dir / "secrets" / "service-api-key"),
+        public_url=read.get("TENANTMESH_PUBLIC_URL", f"https://localhost:{_edge_https_port(read)}", _parse_public_url),
     )
+
+
+def _edge_https_port(read: EnvReader) -> int:
+    port = read.get("TENANTMESH_EDGE_HTTPS_PORT", 8443, int)
+    if not 0 < port < 65536:
+        raise ConfigError(f"TENANTMESH_EDGE_HTTPS_PORT must be a port number, got {port}")
+    return port
+
+
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _parse_public_url(value: str) -> str:
+    """An absolute https URL (http only on loopback), without query, fragment or trailing slash."""
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("expected an absolute https:// URL")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise ValueError("must be https:// (http:// only for a loopback host)")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("must not carry credentials, a query or a fragment")
+    _ = parts.port  # raises ValueError on a bad port
+    return value.rstrip("/")
+
+
+KEY_ENCRYPTION_KEY_VARIABLE = "TENANTMESH_KEY_ENCRYPTION_KEY"
+
+
+def parse_key_encryption_key(text: str) -> bytes:
+    """The key-encryption key from its base64 text; ConfigError naming the variable otherwise."""
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except ValueError:
+        raise ConfigError(f"{KEY_ENCRYPTION_KEY_VARIABLE} must be base64") from None
+    if len(key) != 32:
+        raise ConfigError(f"{KEY_ENCRYPTION_KEY_VARIABLE} must decode to 32 bytes")
+    return key
+
+
+def key_encryption_key_file(data_dir: Path) -> Path:
+    return data_dir / "secrets" / "key-encryption-key"
+
+
+def load_key_encryption_key(env: Mapping[str, str], data_dir: Path) -> bytes:
+    """The platform's key-encryption key: ``TENANTMESH_KEY_ENCRYPTION_KEY``, or in the embedded
+    default the one generated into the data directory (mode 0600) on first use.
+
+    Read only by processes that seal or open secrets (``Runtime.sealer``, auth's settings), at
+    their start: the others are never given it.
+    """
+    text = EnvReader(env).raw(KEY_ENCRYPTION_KEY_VARIABLE)
+    if text is not None:
+        return parse_key_encryption_key(text)
+    path = key_encryption_key_file(data_dir)
+    stored = _read_secret_file(path)
+    if stored is not None:
+        return parse_key_encryption_key(stored)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Written aside (mkstemp: mode 0600), then linked into place: of two processes starting
+    # together on one data directory one key wins, and neither reads a half-written file.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".key-encryption-key.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(base64.b64encode(secrets.token_bytes(32)))
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return parse_key_encryption_key(path.read_text())
 
 
 def _read_secret_file(path: Path) -> str | None:

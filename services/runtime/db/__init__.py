@@ -9,7 +9,7 @@ from services.runtime.db.migrations import (
     upgrade_tenant,
 )
 from services.runtime.db.placement import TenantDatabase, quote_database_identifier, tenant_database_name
-from services.runtime.db.router import DatabaseRouter
+from services.runtime.db.router import DatabaseRouter, core_router_of
 
 __all__ = [
     "DatabaseRouter",
@@ -17,6 +17,7 @@ __all__ = [
     "MigrationSet",
     "TenantDatabase",
     "TenantSchemaHook",
+    "core_router_of",
     "current_revision",
     "named_lock",
     "quote_database_identifier",

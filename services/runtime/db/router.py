@@ -35,7 +35,11 @@ from services.runtime.db.placement import (
 )
 from services.runtime.db.sqlite import SIDE_SUFFIXES, TenantEngines, create_sqlite_engine
 
-__all__ = ["DatabaseRouter"]
+__all__ = ["DatabaseRouter", "core_router_of"]
+
+# Every core session carries its router here: code handed only a session (queue_mail) finds
+# the process's resources through it, and tells a core session from a tenant one.
+_CORE_ROUTER_INFO = "tenantmesh.core_router"
 
 
 class DatabaseRouter:
@@ -283,6 +287,7 @@ class DatabaseRouter:
         # database on a healthy connection; it makes ORM statements independent of connection
         # state anyway, at no cost.
         async with _session(self._core_pinned) as session:
+            session.info[_CORE_ROUTER_INFO] = self
             yield session
 
     @asynccontextmanager
@@ -397,6 +402,12 @@ class DatabaseRouter:
             yield entry.engine
         finally:
             await self._sqlite_engines.release(entry)
+
+
+def core_router_of(session: AsyncSession) -> DatabaseRouter | None:
+    """The router a core session came from; None for a tenant session or a foreign one."""
+    router = session.info.get(_CORE_ROUTER_INFO)
+    return router if isinstance(router, DatabaseRouter) else None
 
 
 @asynccontextmanager
