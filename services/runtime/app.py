@@ -240,11 +240,13 @@ class StartedApp:
 
 
 async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
-    await app.start()
     if runtime.delivery is not None:
         # Its table exists before the first call can queue anything; jobs left by a
-        # process that died go out now.
+        # process that died go out now. Before the app's own start: auth's start makes the
+        # service key usable, and until its server is bound other services' internal
+        # calls would wait on an address it does not serve yet (port 0 in tests).
         await runtime.delivery.start()
+    await app.start()
     bindings = list(app.bindings())
     served = [b.service_name for b in bindings]
     bindings.append(meta_binding(runtime.settings.version, served))
