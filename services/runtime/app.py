@@ -246,6 +246,11 @@ async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
         # service key usable, and until its server is bound other services' internal
         # calls would wait on an address it does not serve yet (port 0 in tests).
         await runtime.delivery.start()
+    if not address.endswith(":0"):
+        # Where this process reaches the app from now on, already while it starts: a call its
+        # start makes possible (auth's start makes the service key usable) then waits for the
+        # bind instead of going to a configured address that differs.
+        runtime.addresses[app.name] = address
     await app.start()
     bindings = list(app.bindings())
     served = [b.service_name for b in bindings]

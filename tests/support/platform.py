@@ -21,6 +21,7 @@ from services.runtime.config import load_settings
 from services.runtime.manifest import Manifest
 from services.tenants.app import TenantsApp
 from tests.support.mesh import mesh_environment
+from tests.support.processes import free_port
 
 T = TypeVar("T")
 
@@ -106,9 +107,11 @@ async def platform(
     handle: Platform | None = None
     try:
         # One after the other: each is built once the ones before it are bound (auth resolves the
-        # tenants address when it is built).
+        # tenants address when it is built). Ports known before the start, as in production: calls
+        # made while a service starts (its service key exchanged at auth) wait for its bind.
         for name in ("tenants", "auth", *extra):
-            started.append(await start_service(settings.manifest.get(name), runtime, "127.0.0.1:0"))
+            address = f"127.0.0.1:{free_port()}"
+            started.append(await start_service(settings.manifest.get(name), runtime, address))
         handle = Platform(runtime=runtime, started=started)
         yield handle
     finally:
