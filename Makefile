@@ -6,12 +6,17 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 BUF       := node_modules/.bin/buf
+REDOCLY   := node_modules/.bin/redocly
+OPENAPI   := gen/openapi/tenantmesh.openapi.json
+SDK_TS    := sdk/typescript
+SDK_TS_TOOLS := $(SDK_TS)/node_modules/.bin/tsc
 FORM_ENGINE := packages/form-engine
 FORM_ENGINE_BUILT := $(FORM_ENGINE)/dist/.built
 PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
 .PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants deploy-files \
-        bench-tenants bench-edge bench-auth bench-registry bench-forms-engine form-engine clean
+        bench-tenants bench-edge bench-auth bench-registry bench-forms-engine bench-sdk form-engine \
+        sdk sdk-python sdk-typescript clean
 
 help:
 	@echo "make run          start the whole mesh behind Envoy (SQLite, no servers needed)"
@@ -22,7 +27,8 @@ help:
 	@echo "make breaking     buf breaking against main"
 	@echo "make migrate-tenants   migrate every tenant database (mesh must be running)"
 	@echo "make deploy-files   render deploy/ from the service manifest (services/manifest.py)"
-	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry   benchmarks (print numbers)"
+	@echo "make sdk          build the Python wheel and the npm tarball of the SDKs into dist/"
+	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-forms-engine / bench-sdk   benchmarks (print numbers)"
 
 venv: $(STAMP)
 
@@ -44,12 +50,14 @@ $(FORM_ENGINE_BUILT): $(FORM_ENGINE)/package.json $(FORM_ENGINE)/package-lock.js
 	cd $(FORM_ENGINE) && npm ci --silent --no-audit --no-fund && npm run --silent build
 	@touch $(FORM_ENGINE_BUILT)
 
-# Stubs for Python (+ .pyi), and the descriptor set Envoy transcodes with.
+# Stubs for Python (+ .pyi), the descriptor set Envoy transcodes with, and the OpenAPI 3.1
+# document of the REST surface (services/openapi, a protoc plugin; it reads the option
+# extensions through the stubs generated just before it).
 # google/api and google/rpc Python modules come from googleapis-common-protos;
 # buf/validate is generated here because no wheel ships it for google.protobuf.
 gen: $(STAMP)
-	rm -rf gen/python gen/descriptor.binpb
-	mkdir -p gen/python
+	rm -rf gen/python gen/descriptor.binpb gen/openapi
+	mkdir -p gen/python gen/openapi
 	$(PY) -m grpc_tools.protoc -Iprotos -Iprotos/vendor \
 	  --python_out=gen/python --pyi_out=gen/python \
 	  --grpc_python_out=gen/python --mypy_grpc_out=gen/python \
@@ -61,26 +69,31 @@ gen: $(STAMP)
 	  --descriptor_set_out=gen/descriptor.binpb \
 	  $(PROTO_SRC) google/rpc/status.proto google/rpc/error_details.proto
 	find gen/python -mindepth 1 -type d -exec touch {}/__init__.py \;
+	$(PY) -m grpc_tools.protoc -Iprotos -Iprotos/vendor \
+	  --plugin=protoc-gen-openapi=$(VENV)/bin/protoc-gen-openapi --openapi_out=gen/openapi \
+	  $(PROTO_SRC) google/rpc/status.proto google/rpc/error_details.proto
 
 gen-check: gen
 	@git diff --exit-code --stat -- gen || (echo "gen/ is stale: run 'make gen' and commit" && exit 1)
 	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; echo "untracked files in gen/" && exit 1)
 
-lint: $(STAMP) $(BUF) $(FORM_ENGINE_BUILT)
+lint: $(STAMP) $(BUF) $(FORM_ENGINE_BUILT) $(SDK_TS_TOOLS)
 	$(BUF) lint
+	$(REDOCLY) lint --format=summary $(OPENAPI)
 	cd $(FORM_ENGINE) && npm run --silent lint
-	$(VENV)/bin/ruff check services tests
-	$(VENV)/bin/ruff format --check services tests
+	cd $(SDK_TS) && npm run --silent lint
+	$(VENV)/bin/ruff check services tests sdk/python
+	$(VENV)/bin/ruff format --check services tests sdk/python
 	$(VENV)/bin/mypy
 
 fmt: $(STAMP)
-	$(VENV)/bin/ruff check --fix services tests
-	$(VENV)/bin/ruff format services tests
+	$(VENV)/bin/ruff check --fix services tests sdk/python
+	$(VENV)/bin/ruff format services tests sdk/python
 
 breaking: $(BUF)
 	$(BUF) breaking --against '.git#branch=main'
 
-run: $(STAMP)
+run: $(STAMP) $(BUF)
 	$(PY) -m services.mesh run
 
 test: $(STAMP) $(FORM_ENGINE_BUILT)
@@ -109,6 +122,32 @@ bench-registry: $(STAMP)
 
 bench-forms-engine: $(STAMP)
 	$(PY) -m tests.bench.bench_forms_engine
+
+# The SDKs, built into dist/: the Python wheel (sdk/python's core + a copy of gen/python) and
+# the npm tarball of sdk/typescript (its client types generated from gen/openapi).
+SDK_PY_BUILD := build/sdk-python
+
+sdk: sdk-python sdk-typescript
+
+sdk-python: $(STAMP)
+	rm -rf $(SDK_PY_BUILD) && mkdir -p $(SDK_PY_BUILD) dist
+	cp -r sdk/python/pyproject.toml sdk/python/README.md sdk/python/src $(SDK_PY_BUILD)/
+	cp -r gen/python/tenantmesh gen/python/buf $(SDK_PY_BUILD)/src/
+	touch $(SDK_PY_BUILD)/src/tenantmesh/py.typed $(SDK_PY_BUILD)/src/buf/py.typed
+	find $(SDK_PY_BUILD) -name __pycache__ -prune -exec rm -rf {} +
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist $(SDK_PY_BUILD)
+
+$(SDK_TS_TOOLS): $(SDK_TS)/package.json $(SDK_TS)/package-lock.json
+	cd $(SDK_TS) && npm ci --silent --no-audit --no-fund
+	@touch $@
+
+sdk-typescript: $(SDK_TS_TOOLS)
+	mkdir -p dist
+	cd $(SDK_TS) && npm run --silent build && npm pack --silent --pack-destination ../../dist
+
+bench-sdk: $(STAMP) $(BUF) $(SDK_TS_TOOLS)
+	cd $(SDK_TS) && npm run --silent build
+	$(PY) -m tests.bench.bench_sdk
 
 clean:
 	rm -rf .data .mypy_cache .ruff_cache .pytest_cache

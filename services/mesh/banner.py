@@ -37,6 +37,7 @@ def banner(
         "",
         f"  REST + gRPC over TLS   {https}",
         f"  REST + gRPC plain      {plain}   (local use)",
+        f"  API reference          {https}/docs   (OpenAPI document: {https}/openapi.json)",
         f"  Envoy admin            http://127.0.0.1:{edge.admin_port}",
         *(f"  {name:<22} {settings.address_of(name)}   (gRPC, direct)" for name in services),
         f"  storage                {backend}; events {events}",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from services.mesh.edge import EdgeSettings, Upstream, render_envoy_config
+from services.mesh.static_site import StaticSite
 
 ADMIN_HOST = "127.0.0.1"
 _LOG_TAIL_BYTES = 8192
@@ -123,10 +124,12 @@ class EnvoyProcess:
         log_level: str = "warn",
         file_flush_interval_ms: int = 1000,
         extra_args: Sequence[str] = (),
+        site: StaticSite | None = None,
     ) -> EnvoyProcess:
-        """An Envoy serving ``upstreams`` behind the edge described by ``settings``."""
+        """An Envoy serving ``upstreams`` (and the static pages of ``site``) behind the edge
+        described by ``settings``."""
         return cls(
-            render_envoy_config(settings, upstreams),
+            render_envoy_config(settings, upstreams, site=site),
             config_path=config_path,
             admin_port=settings.admin_port,
             base_id=base_id,

@@ -22,6 +22,7 @@ from services.mesh.devtls import ensure_dev_tls
 from services.mesh.edge import EdgeSettings, Upstream
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.settings import load_edge_settings, uses_dev_tls
+from services.mesh.static_site import StaticServer, StaticSite, docs_pages
 from services.runtime.app import Runtime, StartedApp, shutdown_event, stop_apps
 from services.runtime.config import ConfigError, Settings, load_settings
 from services.runtime.heap import settle_after_startup
@@ -59,11 +60,17 @@ async def run_mesh() -> int:
     runtime = await Runtime.open(settings)
     started: list[StartedApp] = []
     envoy: EnvoyProcess | None = None
+    static: StaticServer | None = None
     try:
         for spec in settings.manifest.built:
             started.append(await start_service(spec, runtime, settings.address_of(spec.name)))
         ca_file = ensure_dev_tls(settings.data_dir / "tls").ca_cert if dev_tls else None
-        envoy = await start_edge(edge, upstreams_for(started, settings), settings)
+        # /openapi.json and /docs: a loopback server only the edge talks to.
+        pages = docs_pages()
+        if "/docs" not in pages:
+            log.warning("swagger-ui-dist is not installed (npm ci): /docs is not served, /openapi.json is")
+        static = StaticServer(pages).start()
+        envoy = await start_edge(edge, upstreams_for(started, settings), settings, static.site())
         settle_after_startup()
         print(banner(settings, edge, ca_file, [s.app.name for s in started], admin_login(started)), flush=True)
         await stop.wait()
@@ -72,6 +79,8 @@ async def run_mesh() -> int:
     finally:
         if envoy is not None:
             await envoy.stop()
+        if static is not None:
+            static.stop()
         with contextlib.suppress(Exception):
             await stop_apps(started, settings.shutdown_grace_seconds)
         await runtime.close()
@@ -85,7 +94,9 @@ def admin_login(started: Sequence[StartedApp]) -> AdminLogin | None:
     return None
 
 
-async def start_edge(edge: EdgeSettings, upstreams: list[Upstream], settings: Settings) -> EnvoyProcess:
+async def start_edge(
+    edge: EdgeSettings, upstreams: list[Upstream], settings: Settings, site: StaticSite | None = None
+) -> EnvoyProcess:
     envoy_dir = settings.data_dir / "envoy"
     envoy_dir.mkdir(parents=True, exist_ok=True)
     envoy = EnvoyProcess.for_edge(
@@ -96,6 +107,7 @@ async def start_edge(edge: EdgeSettings, upstreams: list[Upstream], settings: Se
         # mesh and a test run) on one machine must not share its shared-memory region.
         base_id=None,
         log_path=envoy_dir / "envoy.log",
+        site=site,
     )
     await envoy.start()
     await envoy.wait_ready(timeout=30)

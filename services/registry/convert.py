@@ -47,11 +47,20 @@ def definition_of(service: service_pb2.Service) -> ServiceDefinition:
         description=service.description,
         owner=service.owner,
         tags=tuple(service.tags),
-        config_schema=struct_to_dict(service.config_schema) if service.HasField("config_schema") else None,
+        config_schema=(
+            struct_to_dict(service.config_schema, "service.config_schema")
+            if service.HasField("config_schema")
+            else None
+        ),
         menu_entries=tuple(dataclass_from(MenuEntry, e) for e in service.menu_entries),
         forms=tuple(
-            Form(id=f.id, title=f.title, description=f.description, schema=struct_to_dict(f.schema))
-            for f in service.forms
+            Form(
+                id=f.id,
+                title=f.title,
+                description=f.description,
+                schema=struct_to_dict(f.schema, f"service.forms[{i}].schema"),
+            )
+            for i, f in enumerate(service.forms)
         ),
         permissions=tuple(dataclass_from(Permission, p) for p in service.permissions),
         health_check=dataclass_from(HealthCheck, service.health_check),
@@ -63,7 +72,7 @@ def version_spec_of(version: service_pb2.ServiceVersion) -> VersionSpec:
     if contract == "descriptor_set":
         return VersionSpec(version.version, DESCRIPTOR_SET, version.descriptor_set)
     if contract == "openapi":
-        return VersionSpec(version.version, OPENAPI, dumps(struct_to_dict(version.openapi)).encode())
+        return VersionSpec(version.version, OPENAPI, dumps(struct_to_dict(version.openapi, "version.openapi")).encode())
     return VersionSpec(version.version, "", b"")
 
 

@@ -22,7 +22,7 @@ from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from services.registry.reasons import RegistryReason
-from services.runtime.errors import FailedPrecondition, FieldViolation
+from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_INVALID = RegistryReason.SCHEMA_INVALID
@@ -61,8 +61,15 @@ def normalise(value: Any) -> Any:
     return value
 
 
-def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    document: dict[str, Any] = normalise(json_format.MessageToDict(struct))
+def struct_to_dict(struct: struct_pb2.Struct, field: str) -> dict[str, Any]:
+    """The JSON document a caller's Struct holds (``field`` names it in errors). A Struct can
+    carry numbers JSON cannot (NaN, +-Infinity; only gRPC callers can send them): they are
+    invalid input, not a failure of the call."""
+    try:
+        document: dict[str, Any] = normalise(json_format.MessageToDict(struct))
+    except ValueError:
+        violation = FieldViolation(field, "holds a number JSON cannot represent (NaN or Infinity)")
+        raise InvalidArgument(f"{field} is not a JSON document", violations=[violation]) from None
     return document
 
 

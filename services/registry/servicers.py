@@ -224,7 +224,7 @@ class EnabledServiceServicer(pb_grpc.EnabledServiceServiceServicer):
         """Permission registry.enabled_services.create, tenant-scoped. Reasons: SERVICE_NOT_FOUND,
         SERVICE_ALREADY_ENABLED, CONFIG_INVALID."""
         row = await self._enablements.enable(
-            _tenant_id(), request.service, schemas.struct_to_dict(request.config), request.request_id
+            _tenant_id(), request.service, schemas.struct_to_dict(request.config, "config"), request.request_id
         )
         return pb.EnableServiceResponse(enabled_service=convert.enabled_service_to_proto(row))
 
@@ -260,7 +260,7 @@ class EnabledServiceServicer(pb_grpc.EnabledServiceServiceServicer):
         """Permission registry.enabled_services.update, tenant-scoped. Reasons: SERVICE_NOT_ENABLED,
         ETAG_MISMATCH, CONFIG_INVALID."""
         row = await self._enablements.update_config(
-            _tenant_id(), request.service, schemas.struct_to_dict(request.config), request.etag
+            _tenant_id(), request.service, schemas.struct_to_dict(request.config, "config"), request.etag
         )
         return pb.UpdateServiceConfigResponse(enabled_service=convert.enabled_service_to_proto(row))
 

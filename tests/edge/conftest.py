@@ -29,6 +29,7 @@ from tenantmesh.meta.v1 import meta_service_pb2, meta_service_pb2_grpc
 from services.mesh.devtls import DevTls, ensure_dev_tls
 from services.mesh.edge import EdgeSettings, Upstream
 from services.mesh.envoy_process import EnvoyProcess
+from services.mesh.static_site import StaticSite
 
 META_PACKAGE = "tenantmesh.meta.v1"
 META_SERVICE = "tenantmesh.meta.v1.MetaService"
@@ -180,7 +181,9 @@ class EdgeFactory:
         self.tls = tls
         self.running: list[RunningEdge] = []
 
-    async def __call__(self, upstreams: Sequence[Upstream], **overrides: Any) -> RunningEdge:
+    async def __call__(
+        self, upstreams: Sequence[Upstream], site: StaticSite | None = None, **overrides: Any
+    ) -> RunningEdge:
         index = len(self.running)
         workdir = self.root / f"edge-{index}"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -204,6 +207,7 @@ class EdgeFactory:
             base_id=unique_base_id(),
             log_path=envoy_log,
             file_flush_interval_ms=100,
+            site=site,
         )
         edge = RunningEdge(
             settings=settings,
@@ -245,3 +249,8 @@ async def edge_factory(tmp_path_factory: pytest.TempPathFactory, dev_tls: DevTls
         yield factory
     finally:
         await factory.close()
+
+
+# The `make run` mesh as a process, and an integrator's tokens on it (tests/support/running_mesh.py).
+from tests.support.running_mesh import integrator, running_mesh  # noqa: E402, F401
+from tests.support.sdk_build import sdk_python, sdk_typescript  # noqa: E402, F401

@@ -58,6 +58,10 @@ USED_ELSEWHERE = {
         "protocols",
     ),
     "last_values": "signature of Enum._generate_next_value_",
+    # Read by http.server (the edge's static pages, services/mesh/static_site.py).
+    **dict.fromkeys(("sys_version", "do_GET", "do_HEAD", "log_message", "daemon_threads"), "http.server"),
+    # A field of protoc's CodeGeneratorResponse (services/openapi/plugin.py).
+    "supported_features": "protoc plugin protocol",
     # Copied by name between the registry's MenuEntry and its message (dataclass_from, asdict).
     **dict.fromkeys(("route", "icon", "order"), "copied by field name"),
     # Called by jsonschema-rs for a custom keyword (services/forms/engine/schema.py).

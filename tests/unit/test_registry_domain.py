@@ -40,7 +40,7 @@ def test_json_paths() -> None:
 
 def test_struct_numbers_come_back_as_ints_when_whole() -> None:
     document = {"n": 3, "f": 1.5, "nested": [{"m": 10}], "flag": True}
-    assert struct_to_dict(dict_to_struct(document)) == document
+    assert struct_to_dict(dict_to_struct(document), "config") == document
 
 
 def test_valid_schema_has_no_violations() -> None:

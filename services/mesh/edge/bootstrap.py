@@ -13,6 +13,7 @@ from services.mesh.edge.config import DEFAULT_TEMPLATE_DIR, DEFAULT_TEMPLATE_NAM
 from services.mesh.edge.jwt import edge_jwt
 from services.mesh.edge.replies import JWT_FAILURE_METADATA_KEY, LOCAL_REPLIES, jwt_local_replies
 from services.mesh.edge.routes import EdgeApi, load_edge_api
+from services.mesh.static_site import StaticSite
 from services.runtime.errors import ERROR_DOMAIN
 from services.runtime.interceptors.request_id import CLIENT_ADDRESS_HEADER
 from services.runtime.interceptors.tenant import TENANT_HEADER
@@ -33,10 +34,12 @@ def render_envoy_config(
     settings: EdgeSettings,
     upstreams: Sequence[Upstream],
     *,
+    site: StaticSite | None = None,
     template_dir: Path = DEFAULT_TEMPLATE_DIR,
     template_name: str = DEFAULT_TEMPLATE_NAME,
 ) -> str:
-    """Render the Envoy bootstrap for ``upstreams`` behind the edge described by ``settings``."""
+    """Render the Envoy bootstrap for ``upstreams`` behind the edge described by ``settings``,
+    and the static pages of ``site`` (the OpenAPI document and reference) when given."""
     if not upstreams:
         raise ValueError("the edge needs at least one upstream")
     api = load_edge_api(settings.descriptor_path, upstreams)
@@ -51,7 +54,12 @@ def render_envoy_config(
     env.filters["q"] = _yaml_scalar
     env.filters["duration"] = _duration
     template = env.get_template(template_name)
-    return template.render(**_context(settings, upstreams, api))
+    context = _context(settings, upstreams, api)
+    context["site"] = site
+    context["site_routes"] = (
+        [("path", p) for p in site.paths] + [("prefix", p) for p in site.prefixes] if site is not None else []
+    )
+    return template.render(**context)
 
 
 def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi) -> dict[str, Any]:

@@ -1,0 +1,171 @@
+"""The edge's static pages: the OpenAPI document (`/openapi.json`) and its interactive reference
+(`/docs`, Swagger UI from the swagger-ui-dist package, served from here, no CDN).
+
+A small HTTP/1.1 server on loopback that Envoy routes a few public paths to. It serves a fixed
+table of files, built at start: a request names one of them exactly or gets 404, so no path
+the client sends ever reaches the file system. Answers carry an ETag (304 on If-None-Match)
+and a public Cache-Control. The web console will be served the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+OPENAPI_PATH = REPO_ROOT / "gen" / "openapi" / "tenantmesh.openapi.json"
+SWAGGER_UI_DIR = REPO_ROOT / "node_modules" / "swagger-ui-dist"
+# How long browsers and caches may keep a page without asking again (they revalidate with the ETag).
+MAX_AGE_SECONDS = 300
+# The reference page runs only its own scripts; Swagger UI sets inline styles.
+DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Tenantmesh API reference</title>
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+  <link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script src="/docs/init.js"></script>
+</body>
+</html>
+"""
+# Separate file, not inline: the page's CSP allows no inline script.
+_DOCS_INIT = """window.addEventListener("load", function () {
+  window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true });
+});
+"""
+
+
+@dataclass(frozen=True)
+class Page:
+    body: bytes
+    content_type: str
+    etag: str
+    csp: str = ""
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str, csp: str = "") -> Page:
+        return cls(body, content_type, f'"{hashlib.sha256(body).hexdigest()[:32]}"', csp)
+
+
+def docs_pages(openapi: Path = OPENAPI_PATH, swagger_ui: Path = SWAGGER_UI_DIR) -> dict[str, Page]:
+    """`/openapi.json` and, when Swagger UI is installed (the repository's npm packages), the
+    `/docs` reference. A missing or broken document is an error (`make gen` makes it)."""
+    document = openapi.read_bytes()
+    json.loads(document)  # a broken document is a startup error, not a blank page
+    pages = {"/openapi.json": Page.of(document, "application/json")}
+    if not (swagger_ui / "swagger-ui-bundle.js").is_file():
+        return pages
+    pages |= {
+        "/docs": Page.of(_DOCS_PAGE.encode(), "text/html; charset=utf-8", DOCS_CSP),
+        "/docs/init.js": Page.of(_DOCS_INIT.encode(), "text/javascript; charset=utf-8"),
+    }
+    for name, content_type in (
+        ("swagger-ui.css", "text/css; charset=utf-8"),
+        ("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+        ("favicon-32x32.png", "image/png"),
+    ):
+        pages[f"/docs/{name}"] = Page.of((swagger_ui / name).read_bytes(), content_type)
+    pages["/docs/"] = pages["/docs"]
+    return pages
+
+
+@dataclass(frozen=True)
+class StaticSite:
+    """Where the edge finds the static server, and which request paths it routes there."""
+
+    host: str
+    port: int
+    # Exact paths and path prefixes, all public (no token) and GET/HEAD only.
+    paths: tuple[str, ...] = ("/openapi.json", "/docs")
+    prefixes: tuple[str, ...] = ("/docs/",)
+    cluster: str = "_static"  # upstream names cannot start with "_": never collides with one
+
+
+class _Handler(BaseHTTPRequestHandler):
+    pages: Mapping[str, Page] = {}
+    server_version = "tenantmesh-static"
+    sys_version = ""
+
+    def do_GET(self) -> None:
+        self._answer(head=False)
+
+    def do_HEAD(self) -> None:
+        self._answer(head=True)
+
+    def _answer(self, *, head: bool) -> None:
+        page = self.pages.get(self.path.split("?", 1)[0])
+        if page is None:
+            self._plain(HTTPStatus.NOT_FOUND, head)
+            return
+        if self.headers.get("If-None-Match") == page.etag:
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self._cache_headers(page)
+            self.end_headers()
+            return
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", page.content_type)
+        self.send_header("Content-Length", str(len(page.body)))
+        self._cache_headers(page)
+        if page.csp:
+            self.send_header("Content-Security-Policy", page.csp)
+        self.end_headers()
+        if not head:
+            self.wfile.write(page.body)
+
+    def _cache_headers(self, page: Page) -> None:
+        self.send_header("ETag", page.etag)
+        self.send_header("Cache-Control", f"public, max-age={MAX_AGE_SECONDS}")
+        self.send_header("X-Content-Type-Options", "nosniff")
+
+    def _plain(self, status: HTTPStatus, head: bool) -> None:
+        body = f"{status.value} {status.phrase}\n".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        # Envoy's access log already records every request.
+        return
+
+
+class StaticServer:
+    """Serves ``pages`` on ``host:port`` (0 = any free port) from a background thread."""
+
+    def __init__(self, pages: Mapping[str, Page], host: str = "127.0.0.1", port: int = 0) -> None:
+        handler = type("Handler", (_Handler,), {"pages": dict(pages)})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="static-site", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def site(self) -> StaticSite:
+        return StaticSite(host=str(self._server.server_address[0]), port=self.port)
+
+    def start(self) -> StaticServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

@@ -1,0 +1,3 @@
+from services.openapi.plugin import main
+
+raise SystemExit(main())

@@ -1,0 +1,365 @@
+"""The OpenAPI document tells the truth: real calls through the edge of a running mesh
+(``python -m services.mesh run``), every operation at least once answering 2xx and once
+answering an error, every answer validated against the schema the document gives for its
+status. Success calls follow an integrator's scenario (one per operation, listed below);
+the error calls are derived from each operation's access policy, so a new RPC is covered
+by them without a list, and the success list fails loudly until it names the new RPC.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.openapi import OpenApiOracle, Operation
+from tests.support.running_mesh import Integrator, login
+
+pytestmark = pytest.mark.edge
+
+# The permission of calls on the caller's own session: every principal holds it.
+SELF_PERMISSION = "auth.self"
+
+
+class Conformance:
+    """Calls operations by id and checks each answer against the document."""
+
+    def __init__(self, oracle: OpenApiOracle, client: httpx.AsyncClient) -> None:
+        self.oracle = oracle
+        self.client = client
+        self.seen: dict[str, set[str]] = defaultdict(set)  # operationId -> {"2xx", "error"}
+        self.problems: list[str] = []
+
+    async def call(
+        self,
+        operation_id: str,
+        *,
+        token: str | None,
+        tenant: str | None = None,
+        path: dict[str, str] | None = None,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        expect: int = 200,
+    ) -> Any:
+        operation = self.oracle.operation(operation_id)
+        headers = {}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        if tenant:
+            headers["x-tenant-id"] = tenant
+        request = self.client.build_request(
+            operation.method.upper(),
+            operation.url(**(path or {})),
+            params=query,
+            json=body if operation.spec.get("requestBody") else None,
+            headers=headers,
+        )
+        if operation.streaming:
+            return await self._stream(operation, request, expect)
+        response = await self.client.send(request)
+        return self._check(operation, response.status_code, response, expect)
+
+    async def _stream(self, operation: Operation, request: httpx.Request, expect: int) -> Any:
+        """Reads a server stream's JSON array incrementally; stops after the first elements of
+        a stream that does not end by itself (Watch)."""
+        response = await self.client.send(request, stream=True)
+        try:
+            if response.status_code != 200:
+                await response.aread()
+                return self._check(operation, response.status_code, response, expect)
+            items = []
+            async for item in _json_array_items(response):
+                items.append(item)
+                for problem in self.oracle.item_errors(operation, item):
+                    self.problems.append(f"{operation.operation_id} stream item: {problem}")
+                if item.get("type") == "WATCH_EVENT_TYPE_SYNCED":
+                    break
+            self.seen[operation.operation_id].add("2xx")
+            assert expect == 200, f"{operation.operation_id}: expected {expect}, got a stream"
+            return items
+        finally:
+            await response.aclose()
+
+    def _check(self, operation: Operation, status: int, response: httpx.Response, expect: int) -> Any:
+        assert status == expect, f"{operation.operation_id}: expected {expect}, got {status}: {response.text[:500]}"
+        content_type = response.headers.get("content-type", "")
+        if not content_type.startswith("application/json"):
+            self.problems.append(f"{operation.operation_id} {status}: content-type {content_type!r}")
+            return None
+        body = response.json()
+        for problem in self.oracle.response_errors(operation, status, body):
+            self.problems.append(f"{operation.operation_id} {status}: {problem}")
+        self.seen[operation.operation_id].add("2xx" if 200 <= status < 300 else "error")
+        return body
+
+
+async def _json_array_items(response: httpx.Response) -> Any:
+    """Elements of a JSON array as they arrive (the transcoder writes one element per message)."""
+    decoder = json.JSONDecoder()
+    buffer = ""
+    started = False
+    async for chunk in response.aiter_text():
+        buffer += chunk
+        while True:
+            buffer = buffer.lstrip()
+            if not started:
+                if not buffer:
+                    break
+                assert buffer[0] == "[", buffer[:100]
+                buffer, started = buffer[1:], True
+                continue
+            buffer = buffer.lstrip(",").lstrip()
+            if not buffer or buffer[0] == "]":
+                break
+            try:
+                item, end = decoder.raw_decode(buffer)
+            except json.JSONDecodeError:
+                break  # incomplete: wait for more
+            buffer = buffer[end:]
+            yield item
+
+
+async def success_scenario(c: Conformance, who: Integrator) -> None:
+    admin, ta, tid = who.admin_token, who.tenant_admin_token, who.tenant_id
+    mark = uuid.uuid4().hex[:8]
+
+    # --- public
+    await c.call("MetaService_GetServerInfo", token=None)
+    await c.call("AuthService_GetJwks", token=None)
+    tokens = await c.call(
+        "AuthService_Login",
+        token=None,
+        body={"tenant": who.tenant_slug, "email": who.tenant_admin_email, "password": who.tenant_admin_password},
+    )
+    refreshed = await c.call("AuthService_Refresh", token=None, body={"refreshToken": tokens["tokens"]["refreshToken"]})
+    await c.call("AuthService_GetMe", token=refreshed["tokens"]["accessToken"])
+
+    # --- tenants (platform administrator)
+    slug = f"conf-{mark}"
+    created = await c.call(
+        "TenantService_CreateTenant",
+        token=admin,
+        body={"slug": slug, "displayName": "Conformance", "labels": {"suite": "conformance"}},
+        query={"requestId": str(uuid.uuid4())},
+    )
+    other = created["tenant"]["tenantId"]
+    await c.call("TenantService_ListTenants", token=admin, query={"pageSize": 2, "labels": ["suite=conformance"]})
+    await c.call("TenantService_GetTenant", token=admin, path={"tenantId": other})
+    await c.call("TenantService_GetTenant_2", token=admin, query={"slug": slug})
+    await c.call(
+        "TenantService_UpdateTenant",
+        token=admin,
+        path={"tenantId": other},
+        query={"updateMask": "displayName"},
+        body={"displayName": "Conformance 2"},
+    )
+    await c.call("TenantService_SuspendTenant", token=admin, path={"tenantId": other}, body={})
+    await c.call("TenantService_ResumeTenant", token=admin, path={"tenantId": other}, body={})
+    await c.call("TenantService_MigrateTenantDatabases", token=admin, body={"tenantIds": [other]})
+    await c.call("TenantService_GetCurrentTenant", token=ta, tenant=tid)
+
+    # --- users, memberships, roles, service accounts (tenant administrator)
+    email = f"user-{mark}@example.test"
+    password = f"pw-{uuid.uuid4().hex}"
+    user = await c.call(
+        "UserService_CreateUser",
+        token=ta,
+        tenant=tid,
+        body={"user": {"email": email, "displayName": "U"}, "password": password, "roles": ["member"]},
+    )
+    user_id = user["user"]["userId"]
+    await c.call("UserService_ListUsers", token=ta, tenant=tid, query={"pageSize": 1})
+    await c.call("UserService_GetUser", token=ta, tenant=tid, path={"userId": user_id})
+    await c.call(
+        "UserService_UpdateUser",
+        token=ta,
+        tenant=tid,
+        path={"userId": user_id},
+        query={"updateMask": "displayName"},
+        body={"displayName": "U2"},
+    )
+    session = await login(c.client, who.tenant_slug, email, password)
+    new_password = f"pw-{uuid.uuid4().hex}"
+    await c.call(
+        "AuthService_ChangePassword",
+        token=session,
+        body={"currentPassword": password, "newPassword": new_password},
+    )
+    session = await login(c.client, who.tenant_slug, email, new_password)
+    await c.call("MembershipService_AddMembership", token=admin, tenant=other, body={"email": email, "roles": []})
+    await c.call("AuthService_SwitchTenant", token=session, body={"tenant": slug})
+    await c.call("MembershipService_ListMemberships", token=ta, tenant=tid, query={"pageSize": 5})
+    await c.call(
+        "MembershipService_UpdateMembership",
+        token=admin,
+        tenant=other,
+        path={"userId": user_id},
+        body={"roles": ["tenant-admin"]},
+    )
+    await c.call("MembershipService_RemoveMembership", token=admin, tenant=other, path={"userId": user_id})
+    await c.call("AuthService_Logout", token=session, body={})
+
+    role = f"viewer-{mark}"
+    await c.call(
+        "RoleService_CreateRole", token=ta, tenant=tid, body={"name": role, "permissions": ["auth.users.list"]}
+    )
+    await c.call("RoleService_ListRoles", token=ta, tenant=tid)
+    await c.call("RoleService_GetRole", token=ta, tenant=tid, path={"name": role})
+    await c.call(
+        "RoleService_UpdateRole",
+        token=ta,
+        tenant=tid,
+        path={"name": role},
+        query={"updateMask": "description"},
+        body={"description": "reads users"},
+    )
+    await c.call("RoleService_DeleteRole", token=ta, tenant=tid, path={"name": role})
+
+    account = await c.call(
+        "ServiceAccountService_CreateServiceAccount", token=ta, tenant=tid, body={"name": f"sync-{mark}"}
+    )
+    await c.call("AuthService_ExchangeApiKey", token=None, body={"apiKey": account["apiKey"]})
+    await c.call("ServiceAccountService_ListServiceAccounts", token=ta, tenant=tid)
+    await c.call(
+        "ServiceAccountService_DeleteServiceAccount",
+        token=ta,
+        tenant=tid,
+        path={"serviceAccountId": account["serviceAccount"]["serviceAccountId"]},
+    )
+    await c.call("AuditService_ListAuditEvents", token=ta, tenant=tid, query={"pageSize": 3})
+    await c.call("AuditService_ListPlatformAuditEvents", token=admin, query={"pageSize": 3, "tenantId": tid})
+    await c.call("UserService_DisableUser", token=admin, tenant=tid, path={"userId": user_id}, body={})
+
+    # --- registry: catalogue, versions, instances, discovery, enablement
+    name = f"billing-{mark}"
+    await c.call(
+        "CatalogService_RegisterService",
+        token=admin,
+        body={
+            "name": name,
+            "displayName": "Billing",
+            "kind": "SERVICE_KIND_EXTERNAL_HTTP",
+            "configSchema": {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "type": "object",
+                "properties": {"currency": {"type": "string"}},
+            },
+            "permissions": [{"name": f"{name}.invoices.read"}],
+        },
+    )
+    await c.call("CatalogService_ListServices", token=admin, query={"pageSize": 2})
+    await c.call("CatalogService_GetService", token=admin, path={"name": name})
+    await c.call(
+        "CatalogService_UpdateService",
+        token=admin,
+        path={"name": name},
+        query={"updateMask": "description"},
+        body={"description": "Invoices"},
+    )
+    await c.call(
+        "CatalogService_RegisterServiceVersion",
+        token=admin,
+        path={"service": name},
+        body={
+            "version": "1.0.0",
+            "openapi": {"openapi": "3.1.0", "info": {"title": "Billing", "version": "1.0.0"}, "paths": {}},
+        },
+    )
+    instance = await c.call(
+        "InstanceService_RegisterInstance",
+        token=admin,
+        path={"service": name},
+        query={"ttlSeconds": 60},
+        body={"version": "1.0.0", "address": "https://billing.example.test"},
+    )
+    instance_id = instance["instance"]["instanceId"]
+    await c.call("InstanceService_Heartbeat", token=admin, path={"instanceId": instance_id}, body={})
+    await c.call("InstanceService_ListInstances", token=admin, query={"services": [name]})
+    await c.call("DiscoveryService_ResolveService", token=admin, path={"service": name})
+    await c.call("DiscoveryService_Watch", token=admin, query={"services": [name], "sendInitialState": "true"})
+    await c.call("InstanceService_DeregisterInstance", token=admin, path={"instanceId": instance_id})
+
+    await c.call("EnabledServiceService_ListAvailableServices", token=ta, tenant=tid, query={"pageSize": 50})
+    await c.call(
+        "EnabledServiceService_EnableService",
+        token=ta,
+        tenant=tid,
+        body={"service": name, "config": {"currency": "EUR"}, "requestId": str(uuid.uuid4())},
+    )
+    await c.call("EnabledServiceService_ListEnabledServices", token=ta, tenant=tid)
+    await c.call("EnabledServiceService_GetEnabledService", token=ta, tenant=tid, path={"service": name})
+    await c.call(
+        "EnabledServiceService_UpdateServiceConfig",
+        token=ta,
+        tenant=tid,
+        path={"service": name},
+        body={"currency": "IDR"},
+    )
+    await c.call("EnabledServiceService_DisableService", token=ta, tenant=tid, path={"service": name})
+    await c.call("CatalogService_DeleteService", token=admin, path={"name": name})
+
+    await c.call("SigningKeyService_RotateSigningKey", token=admin, body={})
+    await c.call("TenantService_DeleteTenant", token=admin, path={"tenantId": other})
+
+
+def error_call(operation: Operation, who: Integrator) -> tuple[dict[str, Any], int]:
+    """A call of ``operation`` that must fail, chosen by its access policy: a tenant-scoped call
+    without its tenant header (the service: 400 TENANT_HEADER_MISSING), a platform call with a
+    valid token that carries no permission (the service: 403; calls on the caller's own session,
+    which every token may make, without a token: the edge's 401), a public call with a query
+    parameter the operation does not have (the edge: 400)."""
+    path = {name: _sample(name) for name in _path_names(operation)}
+    body: dict[str, Any] | None = {} if operation.spec.get("requestBody") else None
+    if operation.public:
+        return {"token": None, "path": path, "query": {"noSuchParameter": "1"}, "body": body}, 400
+    if operation.scope == "TENANT":
+        return {"token": who.admin_token, "path": path, "body": body}, 400
+    if operation.spec["x-tenantmesh-access"].get("permission") == SELF_PERMISSION:
+        return {"token": None, "path": path, "body": body}, 401
+    return {"token": who.no_role_token, "path": path, "body": body}, 403
+
+
+def _path_names(operation: Operation) -> list[str]:
+    return [p["name"] for p in operation.spec.get("parameters", []) if p.get("in") == "path"]
+
+
+def _sample(name: str) -> str:
+    # A well-formed value for any path parameter: ids are uuids, names are DNS labels.
+    return str(uuid.uuid4()) if name.lower().endswith("id") else "sample-name"
+
+
+async def test_every_operation_answers_what_the_document_says(integrator: Integrator) -> None:
+    oracle = OpenApiOracle()
+    async with integrator.mesh.client() as client:
+        c = Conformance(oracle, client)
+        await success_scenario(c, integrator)
+        for operation in oracle.operations.values():
+            kwargs, expect = error_call(operation, integrator)
+            await c.call(operation.operation_id, expect=expect, **kwargs)
+
+        # A service-side validation error: BadRequest field violations in the body.
+        bad = await c.call("TenantService_CreateTenant", token=integrator.admin_token, body={"slug": "X!"}, expect=400)
+        assert any("fieldViolations" in detail for detail in bad["details"])
+        # An Envoy-side error (no token) has the same shape.
+        await c.call("TenantService_ListTenants", token=None, expect=401)
+
+    missing = {
+        op: {"2xx", "error"} - c.seen.get(op, set())
+        for op in oracle.operations
+        if {"2xx", "error"} - c.seen.get(op, set())
+    }
+    assert not missing, f"operations not exercised: {missing}"
+    assert not c.problems, "\n".join(c.problems)
+
+
+def test_error_call_choice_needs_no_list() -> None:
+    # The error calls come from the access policy alone: every operation gets one.
+    oracle = OpenApiOracle()
+    who = Integrator(None, "a", "t", "s", "e", "p", "ta", "none")  # type: ignore[arg-type]
+    for operation in oracle.operations.values():
+        _, expect = error_call(operation, who)
+        assert expect in (400, 401, 403)

@@ -1,0 +1,224 @@
+"""schemathesis over the whole REST surface, through the edge of a running mesh.
+
+Every operation of the generated document, with a platform administrator's token and
+with a tenant administrator's (tenant-scoped calls naming that admin's tenant), valid
+and invalid inputs generated from the document. Zero answers may be a 5xx, none may
+contradict the document (status, content type, body schema), and no input the document
+calls invalid may be accepted (2xx). Failures are collected and reported together with
+the case that reproduces each.
+
+Left out, because a fuzzer cannot drive them without breaking the run: server streams
+(Watch never ends; their answers are checked by the conformance test) and Logout (it
+would end the very session the fuzzer calls with).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.failures import FailureGroup
+
+from tests.support.openapi import load_document
+from tests.support.running_mesh import Integrator, MeshProcess, prepare_integrator
+
+pytestmark = pytest.mark.edge
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+# Logout ends the session the fuzzer calls with.
+SKIPPED = {"AuthService_Logout"}
+# Generated requests per operation, per token and mode (at most: Hypothesis stops early where
+# an operation has few distinct inputs); over ~55 operations, 2 tokens and 2 modes this is
+# ~3,400 requests. TENANTMESH_FUZZ_EXAMPLES raises it for a longer local run.
+EXAMPLES = int(os.environ.get("TENANTMESH_FUZZ_EXAMPLES", "18"))
+SEED = int(os.environ.get("TENANTMESH_FUZZ_SEED", str(random.randrange(2**32))))
+
+
+@pytest.fixture
+async def fuzzed(running_mesh: MeshProcess) -> Integrator:
+    """A tenant, its administrator and fresh sessions of the fuzzer's own: the fuzzer may end
+    them (a tenant administrator may change their own membership; schemathesis reuses values
+    it saw in answers), and must not end the sessions other tests use."""
+    return await prepare_integrator(running_mesh)
+
+
+def fuzz_config(**generation: Any) -> SchemathesisConfig:
+    return SchemathesisConfig.from_dict(
+        {
+            "checks": {
+                # An invalid input must get a client error; which one is the service's business.
+                "negative_data_rejection": {"expected-statuses": ["4xx"]},
+            },
+            "generation": generation,
+        }
+    )
+
+
+@dataclass
+class FuzzRun:
+    base_url: str
+    verify: str
+    sent: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    # 401s per operation: a token that stopped working would make the rest of a run hollow.
+    unauthenticated: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def operation(
+        self,
+        operation: Any,
+        mode: GenerationMode,
+        token: str,
+        tenant: str,
+        examples: int,
+        session: requests.Session,
+    ) -> None:
+        # The token and the tenant are fixed, not generated: the fuzzer explores the inputs of
+        # a caller who may make the call (auth has its own matrices). `Authorization` is the
+        # name the document's bearer scheme gives the header, so this value replaces the
+        # generated one instead of travelling next to it.
+        fixed = {"Authorization": f"Bearer {token}"}
+        if _tenant_scoped(operation):
+            fixed["x-tenant-id"] = tenant
+        strategy = operation.as_strategy(generation_mode=mode, headers=fixed)
+
+        @seed(SEED)
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=strategy)
+        def run(case: Any) -> None:
+            response = case.call(base_url=self.base_url, session=session, verify=self.verify, timeout=30)
+            with self.lock:
+                self.sent += 1
+                self.statuses[response.status_code] += 1
+                if response.status_code == 401:
+                    self.unauthenticated[operation.label] += 1
+            try:
+                case.validate_response(response, checks=CHECKS)
+            except (AssertionError, FailureGroup) as exc:  # every failure is collected and reported
+                with self.lock:
+                    self.failures.append(
+                        f"{operation.label} [{mode.value}] -> {response.status_code}: {str(exc)[:1500]}\n"
+                        f"  reproduce: {case.as_curl_command()}"
+                    )
+
+        try:
+            run()
+        except Unsatisfiable:
+            # Nothing of this operation can be made invalid (no parameters, no body).
+            assert mode is GenerationMode.NEGATIVE, operation.label
+
+
+def _tenant_scoped(operation: Any) -> bool:
+    return bool(operation.definition.raw.get("x-tenantmesh-access", {}).get("scope") == "TENANT")
+
+
+def fuzz(who: Integrator) -> FuzzRun:
+    schema = schemathesis.openapi.from_dict(load_document(), config=fuzz_config())
+    mesh = who.mesh
+    run = FuzzRun(base_url=mesh.https_url, verify=str(mesh.ca_file))
+    tokens = (who.admin_token, who.tenant_admin_token)
+    with requests.Session() as session:
+        for result in schema.get_all_operations():
+            operation = result.ok()  # type: ignore[union-attr]  # an Err raises here, as it should
+            raw = operation.definition.raw
+            if raw.get("x-stream") or raw["operationId"] in SKIPPED:
+                continue
+            for token in tokens:
+                for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                    run.operation(operation, mode, token, who.tenant_id, EXAMPLES, session)
+    return run
+
+
+# Stateful runs: sequences that follow the document's links (create -> get/update/delete).
+STATEFUL_EXAMPLES = int(os.environ.get("TENANTMESH_FUZZ_STATEFUL_EXAMPLES", "12"))
+NOT_STATEFUL = "^(AuthService_Logout|DiscoveryService_Watch|TenantService_MigrateTenantDatabases)$"
+
+
+def stateful(who: Integrator, token: str, run: FuzzRun) -> None:
+    """Hypothesis' state machine over the document's links, valid inputs only: what a create
+    returns is what the next calls use, so gets, updates and deletes reach real resources."""
+    config = fuzz_config(mode="positive")
+    schema = schemathesis.openapi.from_dict(load_document(), config=config).exclude(operation_id_regex=NOT_STATEFUL)
+    headers = {"Authorization": f"Bearer {token}", "x-tenant-id": who.tenant_id}
+
+    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": run.base_url, "verify": run.verify, "headers": headers, "timeout": 30}
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+            with run.lock:
+                run.sent += 1
+                run.statuses[response.status_code] += 1
+            try:
+                case.validate_response(response, checks=CHECKS)
+            except (AssertionError, FailureGroup) as exc:
+                with run.lock:
+                    run.failures.append(
+                        f"{case.operation.label} [stateful] -> {response.status_code}: {str(exc)[:1500]}"
+                    )
+
+    Machine.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=8,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+
+
+# Slow by design (thousands of calls / building and installing a package): beyond the default 120 s.
+@pytest.mark.timeout(900)
+async def test_schemathesis_finds_nothing_over_the_whole_surface(fuzzed: Integrator) -> None:
+    run = await asyncio.to_thread(fuzz, fuzzed)
+    print(f"schemathesis: {run.sent} requests, seed {SEED}, statuses {dict(sorted(run.statuses.items()))}")
+    print(f"401 by operation: {dict(run.unauthenticated.most_common(8))}")
+    assert not run.failures, f"{len(run.failures)} failures (seed {SEED}):\n\n" + "\n\n".join(run.failures[:40])
+    assert run.sent >= 3000, run.sent
+    assert not any(status >= 500 for status in run.statuses)
+
+
+# Slow by design (thousands of calls / building and installing a package): beyond the default 120 s.
+@pytest.mark.timeout(900)
+async def test_schemathesis_follows_links_through_resources(fuzzed: Integrator) -> None:
+    integrator = fuzzed
+    run = FuzzRun(base_url=integrator.mesh.https_url, verify=str(integrator.mesh.ca_file))
+    for token in (integrator.admin_token, integrator.tenant_admin_token):
+        await asyncio.to_thread(stateful, integrator, token, run)
+    print(f"schemathesis stateful: {run.sent} requests, statuses {dict(sorted(run.statuses.items()))}")
+    assert not run.failures, f"{len(run.failures)} failures:\n\n" + "\n\n".join(run.failures[:40])
+    assert 200 in run.statuses
