@@ -24,12 +24,14 @@ from services.auth import audit
 from services.auth.deps import AuthDeps
 from services.auth.models import MembershipRow, ServiceAccountRow, UserRow
 from services.auth.passwords import check_policy, hash_password
-from services.auth.role_admin import check_etag, check_grant, resolve_roles, role_names
+from services.auth.reasons import AuthReason
+from services.auth.role_admin import check_grant, resolve_roles, role_names
 from services.runtime.clock import utcnow
 from services.runtime.context import Principal, client_address_var
-from services.runtime.errors import Aborted, AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from services.runtime.errors import Aborted, AlreadyExists, CommonReason, FieldViolation, InvalidArgument, NotFound
 from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
+from services.runtime.resources import check_etag
 
 API_KEY_SCHEME = "tmk"
 USER_UPDATABLE_FIELDS = ("display_name",)
@@ -143,15 +145,15 @@ class CreatedServiceAccount:
 
 
 def _user_not_found() -> NotFound:
-    return NotFound("no such user in this tenant", reason="USER_NOT_FOUND")
+    return NotFound("no such user in this tenant", reason=AuthReason.USER_NOT_FOUND)
 
 
 def _membership_not_found() -> NotFound:
-    return NotFound("no such member of this tenant", reason="MEMBERSHIP_NOT_FOUND")
+    return NotFound("no such member of this tenant", reason=AuthReason.MEMBERSHIP_NOT_FOUND)
 
 
 def _email_taken() -> AlreadyExists:
-    return AlreadyExists("a user with this email exists", reason="USER_EMAIL_TAKEN")
+    return AlreadyExists("a user with this email exists", reason=AuthReason.USER_EMAIL_TAKEN)
 
 
 def _audit(session: AsyncSession, action: str, tenant_id: str, target: str, **details: str) -> None:
@@ -294,7 +296,7 @@ class Accounts:
             .values(**values, revision=user.revision + 1, update_time=utcnow())
         )
         if getattr(result, "rowcount", 0) != 1:
-            raise Aborted("the user changed concurrently; read it again", reason="ETAG_MISMATCH")
+            raise Aborted("the user changed concurrently; read it again", reason=CommonReason.ETAG_MISMATCH)
 
     # -- memberships --------------------------------------------------------------------------
 
@@ -307,10 +309,10 @@ class Accounts:
             async with self._db.core_session() as session:
                 user = await find_user_by_email(session, email)
                 if user is None:
-                    raise NotFound("no user with this email", reason="USER_NOT_FOUND")
+                    raise NotFound("no user with this email", reason=AuthReason.USER_NOT_FOUND)
                 check_grant(caller, await resolve_roles(session, self._catalog, tenant_id, names, field="roles"))
                 if await get_membership(session, tenant_id, user.user_id) is not None:
-                    raise AlreadyExists("already a member of this tenant", reason="MEMBERSHIP_EXISTS")
+                    raise AlreadyExists("already a member of this tenant", reason=AuthReason.MEMBERSHIP_EXISTS)
                 membership = MembershipRow(
                     tenant_id=tenant_id, user_id=user.user_id, roles_json=json.dumps(names), revision=1, create_time=now
                 )
@@ -319,7 +321,7 @@ class Accounts:
                 await session.commit()
         except IntegrityError:
             # A concurrent add of the same member won.
-            raise AlreadyExists("already a member of this tenant", reason="MEMBERSHIP_EXISTS") from None
+            raise AlreadyExists("already a member of this tenant", reason=AuthReason.MEMBERSHIP_EXISTS) from None
         return Member(membership, user.email)
 
     async def list_memberships(self, tenant_id: str, *, page_size: int, page_token: str) -> MemberPage:
@@ -369,7 +371,7 @@ class Accounts:
                 .values(roles_json=json.dumps(names), revision=membership.revision + 1)
             )
             if getattr(result, "rowcount", 0) != 1:
-                raise Aborted("the membership changed concurrently; read it again", reason="ETAG_MISMATCH")
+                raise Aborted("the membership changed concurrently; read it again", reason=CommonReason.ETAG_MISMATCH)
             _audit(session, "auth.membership.updated", tenant_id, user_subject(user_id), roles=",".join(names))
             await session.commit()
         await self._revoker.revoke_subject(user_subject(user_id), tenant_id)
@@ -409,7 +411,7 @@ class Accounts:
             api_key_hash=api_key_hash(api_key),
             create_time=utcnow(),
         )
-        exists = AlreadyExists("a service account with this name exists", reason="SERVICE_ACCOUNT_EXISTS")
+        exists = AlreadyExists("a service account with this name exists", reason=AuthReason.SERVICE_ACCOUNT_EXISTS)
         try:
             async with self._db.core_session() as session:
                 check_grant(
@@ -458,7 +460,7 @@ class Accounts:
                 )
             )
             if getattr(result, "rowcount", 0) != 1:
-                raise NotFound("no such service account in this tenant", reason="SERVICE_ACCOUNT_NOT_FOUND")
+                raise NotFound("no such service account in this tenant", reason=AuthReason.SERVICE_ACCOUNT_NOT_FOUND)
             _audit(session, "auth.service_account.deleted", tenant_id, service_account_subject(service_account_id))
             await session.commit()
         await self._revoker.revoke_subject(service_account_subject(service_account_id))

@@ -29,16 +29,9 @@ from services.auth.deps import AuthDeps
 from services.auth.role_admin import RoleAdmin
 from services.runtime.context import current_principal, current_tenant
 from services.runtime.db import DatabaseRouter
-from services.runtime.server import ServiceBinding
+from services.runtime.server import ServiceBinding, bind
 
 Context = grpc.aio.ServicerContext[Any, Any]
-
-_SERVICES = pb.DESCRIPTOR.services_by_name
-USER_SERVICE = _SERVICES["UserService"].full_name
-MEMBERSHIP_SERVICE = _SERVICES["MembershipService"].full_name
-ROLE_SERVICE = _SERVICES["RoleService"].full_name
-SERVICE_ACCOUNT_SERVICE = _SERVICES["ServiceAccountService"].full_name
-AUDIT_SERVICE = _SERVICES["AuditService"].full_name
 
 
 def _tenant_id() -> str:
@@ -228,7 +221,7 @@ class AuditServiceServicer(pb_grpc.AuditServiceServicer):
                 page_token=request.page_token,
             )
         return pb.ListAuditEventsResponse(
-            audit_events=[audit_event_to_proto(e) for e in page.events], next_page_token=page.next_page_token
+            audit_events=[audit_event_to_proto(e) for e in page.items], next_page_token=page.next_page_token
         )
 
     async def ListPlatformAuditEvents(
@@ -245,7 +238,7 @@ class AuditServiceServicer(pb_grpc.AuditServiceServicer):
                 page_token=request.page_token,
             )
         return pb.ListPlatformAuditEventsResponse(
-            audit_events=[audit_event_to_proto(e) for e in page.events], next_page_token=page.next_page_token
+            audit_events=[audit_event_to_proto(e) for e in page.items], next_page_token=page.next_page_token
         )
 
 
@@ -257,15 +250,4 @@ def admin_bindings(deps: AuthDeps) -> list[ServiceBinding]:
     roles = RoleServiceServicer(RoleAdmin(deps))
     service_accounts = ServiceAccountServiceServicer(accounts)
     audit_log = AuditServiceServicer(deps.db)
-    return [
-        ServiceBinding(USER_SERVICE, lambda server: pb_grpc.add_UserServiceServicer_to_server(users, server)),
-        ServiceBinding(
-            MEMBERSHIP_SERVICE, lambda server: pb_grpc.add_MembershipServiceServicer_to_server(memberships, server)
-        ),
-        ServiceBinding(ROLE_SERVICE, lambda server: pb_grpc.add_RoleServiceServicer_to_server(roles, server)),
-        ServiceBinding(
-            SERVICE_ACCOUNT_SERVICE,
-            lambda server: pb_grpc.add_ServiceAccountServiceServicer_to_server(service_accounts, server),
-        ),
-        ServiceBinding(AUDIT_SERVICE, lambda server: pb_grpc.add_AuditServiceServicer_to_server(audit_log, server)),
-    ]
+    return [bind(servicer) for servicer in (users, memberships, roles, service_accounts, audit_log)]

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth.models import LoginThrottleRow
+from services.auth.reasons import AuthReason
 from services.runtime.clock import utcnow
 from services.runtime.errors import ResourceExhausted
 
@@ -71,7 +72,9 @@ class LoginThrottle:
             default=0.0,
         )
         if wait > 0:
-            raise ResourceExhausted("too many failed logins; try again later", reason="LOGIN_LOCKED", retry_after=wait)
+            raise ResourceExhausted(
+                "too many failed logins; try again later", reason=AuthReason.LOGIN_LOCKED, retry_after=wait
+            )
         return {row.throttle_key for row in rows}
 
     async def failed(self, session: AsyncSession, keys: Sequence[ThrottleKey]) -> list[str]:
