@@ -14,7 +14,7 @@ FORM_ENGINE := packages/form-engine
 FORM_ENGINE_BUILT := $(FORM_ENGINE)/dist/.built
 PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
-.PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants \
+.PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants deploy-files \
         bench-tenants bench-edge bench-auth bench-registry bench-forms-engine bench-sdk bench-accounts form-engine \
         sdk sdk-python sdk-typescript clean
 
@@ -26,6 +26,7 @@ help:
 	@echo "make lint         buf lint, ruff, mypy"
 	@echo "make breaking     buf breaking against main"
 	@echo "make migrate-tenants   migrate every tenant database (mesh must be running)"
+	@echo "make deploy-files   render deploy/ from the service manifest (services/manifest.py)"
 	@echo "make sdk          build the Python wheel and the npm tarball of the SDKs into dist/"
 	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-forms-engine / bench-sdk / bench-accounts   benchmarks (print numbers)"
 
@@ -100,6 +101,9 @@ test: $(STAMP) $(FORM_ENGINE_BUILT)
 
 migrate-tenants: $(STAMP)
 	$(VENV)/bin/tenantctl migrate
+
+deploy-files: $(STAMP)
+	$(PY) -m services.mesh.deploy
 
 bench-tenants: $(STAMP)
 	$(PY) -m tests.bench.bench_tenants

@@ -35,18 +35,9 @@ from services.auth.service_accounts import ServiceAccounts
 from services.auth.users import Users
 from services.runtime.context import current_principal, current_tenant
 from services.runtime.db import DatabaseRouter
-from services.runtime.server import ServiceBinding
+from services.runtime.server import ServiceBinding, bind
 
 Context = grpc.aio.ServicerContext[Any, Any]
-
-_SERVICES = pb.DESCRIPTOR.services_by_name
-USER_SERVICE = _SERVICES["UserService"].full_name
-MEMBERSHIP_SERVICE = _SERVICES["MembershipService"].full_name
-ROLE_SERVICE = _SERVICES["RoleService"].full_name
-SERVICE_ACCOUNT_SERVICE = _SERVICES["ServiceAccountService"].full_name
-AUDIT_SERVICE = _SERVICES["AuditService"].full_name
-MFA_POLICY_SERVICE = _SERVICES["MfaPolicyService"].full_name
-INVITATION_SERVICE = _SERVICES["InvitationService"].full_name
 
 
 def _tenant_id() -> str:
@@ -254,7 +245,7 @@ class AuditServiceServicer(pb_grpc.AuditServiceServicer):
                 page_token=request.page_token,
             )
         return pb.ListAuditEventsResponse(
-            audit_events=[audit_event_to_proto(e) for e in page.events], next_page_token=page.next_page_token
+            audit_events=[audit_event_to_proto(e) for e in page.items], next_page_token=page.next_page_token
         )
 
     async def ListPlatformAuditEvents(
@@ -271,7 +262,7 @@ class AuditServiceServicer(pb_grpc.AuditServiceServicer):
                 page_token=request.page_token,
             )
         return pb.ListPlatformAuditEventsResponse(
-            audit_events=[audit_event_to_proto(e) for e in page.events], next_page_token=page.next_page_token
+            audit_events=[audit_event_to_proto(e) for e in page.items], next_page_token=page.next_page_token
         )
 
 
@@ -344,21 +335,6 @@ def admin_bindings(deps: AuthDeps, invitations: Invitations) -> list[ServiceBind
     mfa_policy = MfaPolicyServiceServicer(MfaPolicies(deps))
     invitation_service = InvitationServiceServicer(invitations)
     return [
-        ServiceBinding(USER_SERVICE, lambda server: pb_grpc.add_UserServiceServicer_to_server(users, server)),
-        ServiceBinding(
-            MEMBERSHIP_SERVICE, lambda server: pb_grpc.add_MembershipServiceServicer_to_server(memberships, server)
-        ),
-        ServiceBinding(ROLE_SERVICE, lambda server: pb_grpc.add_RoleServiceServicer_to_server(roles, server)),
-        ServiceBinding(
-            SERVICE_ACCOUNT_SERVICE,
-            lambda server: pb_grpc.add_ServiceAccountServiceServicer_to_server(service_accounts, server),
-        ),
-        ServiceBinding(AUDIT_SERVICE, lambda server: pb_grpc.add_AuditServiceServicer_to_server(audit_log, server)),
-        ServiceBinding(
-            MFA_POLICY_SERVICE, lambda server: pb_grpc.add_MfaPolicyServiceServicer_to_server(mfa_policy, server)
-        ),
-        ServiceBinding(
-            INVITATION_SERVICE,
-            lambda server: pb_grpc.add_InvitationServiceServicer_to_server(invitation_service, server),
-        ),
+        bind(servicer)
+        for servicer in (users, memberships, roles, service_accounts, audit_log, mfa_policy, invitation_service)
     ]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
-
-from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, auth_service_pb2, auth_service_pb2_grpc
 
 from services.auth import passwords
 from services.auth.admin_servicers import admin_bindings
@@ -20,7 +17,7 @@ from services.auth.mfa import SecondFactor
 from services.auth.password_reset import PasswordResets
 from services.auth.permissions import built_in_roles, grantable
 from services.auth.profiles import UserProfiles
-from services.auth.revocation import OutboxTarget, Revoker
+from services.auth.revocation import Revoker
 from services.auth.roles import RoleCatalog
 from services.auth.sessions import SessionManager
 from services.auth.settings import AuthSettings, load_auth_settings
@@ -29,43 +26,29 @@ from services.auth.tokens import TokenIssuer
 from services.auth.verification import EmailVerification
 from services.runtime.access import MethodPolicy, load_policies
 from services.runtime.app import Runtime
-from services.runtime.db import MigrationSet, upgrade_core
+from services.runtime.db import MigrationSet
+from services.runtime.manifest import Manifest
 from services.runtime.server import ServiceBinding
-from services.runtime.tenant_directory import CachedTenantDirectory, RemoteTenantDirectory, TenantDirectory
+from services.runtime.service import ServiceApp
 
 SERVICE = "auth"
 CORE_MIGRATIONS = MigrationSet(service=SERVICE, scope="core", directory=Path(__file__).parent / "migrations" / "core")
 
 
-AUTH_SERVICE = auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
-MFA_SERVICE = auth_service_pb2.DESCRIPTOR.services_by_name["MfaService"].full_name
-SIGNING_KEY_SERVICE = admin_service_pb2.DESCRIPTOR.services_by_name["SigningKeyService"].full_name
-# Modules whose services' permissions the built-in roles are derived from.
-PLATFORM_API_MODULES = (
-    "tenantmesh.tenants.v1.tenant_service_pb2",
-    "tenantmesh.auth.v1.auth_service_pb2",
-    "tenantmesh.auth.v1.admin_service_pb2",
-    "tenantmesh.registry.v1.registry_service_pb2",
-)
+def platform_policies(manifest: Manifest) -> list[MethodPolicy]:
+    """Access policies of every public API of the manifest's services: the built-in roles are made of them."""
+    return list(load_policies(manifest.api_services()).values())
 
 
-def platform_policies() -> list[MethodPolicy]:
-    """Access policies of every platform API compiled into this build."""
-    names: list[str] = []
-    for module in PLATFORM_API_MODULES:
-        descriptor = importlib.import_module(module).DESCRIPTOR
-        names += [service.full_name for service in descriptor.services_by_name.values()]
-    return list(load_policies(names).values())
-
-
-class AuthApp:
+class AuthApp(ServiceApp):
     name = SERVICE
+    core_migrations = CORE_MIGRATIONS
 
     def __init__(self, runtime: Runtime, settings: AuthSettings | None = None) -> None:
-        self._runtime = runtime
+        super().__init__(runtime)
         self.settings = settings or load_auth_settings(runtime.settings.data_dir, runtime.settings.environment)
         passwords.set_hashing_threads(self.settings.hashing_threads)
-        policies = platform_policies()
+        policies = platform_policies(runtime.settings.manifest)
         encryption = KeyEncryption(self.settings.key_encryption_key)
         self.keys = SigningKeyStore(
             runtime.db,
@@ -75,23 +58,20 @@ class AuthApp:
         )
         # Tokens are verified against this process's own key store: no JWKS round trip.
         runtime.key_source = self.keys.published_keys
-        remote = RemoteTenantDirectory(runtime.channel("tenants"), runtime.credentials)
-        self._directory = CachedTenantDirectory(remote, runtime.settings.tenant_cache_ttl_seconds, runtime.events)
         profiles = UserProfiles(runtime.db)
         self.deps = AuthDeps(
             db=runtime.db,
             events=runtime.events,
             revoker=Revoker(
-                runtime.events,
+                runtime.unit_of_work(SERVICE),
                 runtime.settings.redis_url,
                 self.settings.access_token_ttl_seconds,
-                OutboxTarget(runtime.db, runtime.events_committed),
                 local=runtime.revocations,
             ),
             roles=RoleCatalog(built_in_roles(policies), grantable(policies)),
             profiles=profiles,
             verification=EmailVerification(
-                runtime.db, self._directory, profiles, self.settings.email_verification_ttl_seconds
+                runtime.db, self.tenants, profiles, self.settings.email_verification_ttl_seconds
             ),
         )
         self.second_factor = SecondFactor(runtime.db, encryption)
@@ -100,12 +80,12 @@ class AuthApp:
             self.deps,
             self.settings,
             TokenIssuer(self.keys, self.settings.access_token_ttl_seconds),
-            self._directory,
+            self.tenants,
             throttle,
             self.second_factor,
         )
         self.flows = AccountFlows(
-            invitations=Invitations(self.deps, self._directory, self.settings.invitation_ttl_seconds),
+            invitations=Invitations(self.deps, self.tenants, self.settings.invitation_ttl_seconds),
             verification=self.deps.verification,
             resets=PasswordResets(
                 runtime.db,
@@ -123,34 +103,24 @@ class AuthApp:
         # A group subscription: one auth process writes each entry, once.
         runtime.events.subscribe_group("auth-audit", "tenant.", TenantLifecycleAuditor(runtime.db).on_tenant_event)
 
-    def bindings(self) -> Sequence[ServiceBinding]:
-        auth = AuthServicer(self.sessions, self.keys, self.deps.profiles, self.flows)
-        keys = SigningKeyServicer(self.keys, self._runtime.jwks)
-        mfa = MfaServicer(self.second_factor)
+    def servicers(self) -> Sequence[object]:
         return [
-            ServiceBinding(
-                AUTH_SERVICE, lambda server: auth_service_pb2_grpc.add_AuthServiceServicer_to_server(auth, server)
-            ),
-            ServiceBinding(
-                MFA_SERVICE, lambda server: auth_service_pb2_grpc.add_MfaServiceServicer_to_server(mfa, server)
-            ),
-            ServiceBinding(
-                SIGNING_KEY_SERVICE,
-                lambda server: admin_service_pb2_grpc.add_SigningKeyServiceServicer_to_server(keys, server),
-            ),
-            *admin_bindings(self.deps, self.flows.invitations),
+            AuthServicer(self.sessions, self.keys, self.deps.profiles, self.flows),
+            MfaServicer(self.second_factor),
+            SigningKeyServicer(self.keys, self.runtime.jwks),
         ]
 
-    def tenant_directory(self) -> TenantDirectory:
-        return self._directory
+    def bindings(self) -> Sequence[ServiceBinding]:
+        return [*super().bindings(), *admin_bindings(self.deps, self.flows.invitations)]
 
     async def start(self) -> None:
-        await upgrade_core(self._runtime.db, CORE_MIGRATIONS)
+        await super().start()
         await self.keys.active()
         self.bootstrap_result = await bootstrap(
-            self._runtime.db, self.settings, self._runtime.settings.data_dir, self._runtime.service_api_key
+            self.runtime.db, self.settings, self.runtime.settings.data_dir, self.runtime.service_api_key
         )
-        self._runtime.service_api_key = self.bootstrap_result.service_api_key
+        self.runtime.service_api_key = self.bootstrap_result.service_api_key
 
     async def stop(self) -> None:
         await self.flows.resets.drain()
+        await super().stop()

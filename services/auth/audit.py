@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +18,7 @@ from services.runtime.context import principal_var, request_id_var
 from services.runtime.db import DatabaseRouter
 from services.runtime.events import Event
 from services.runtime.ids import uuid7
-from services.runtime.paging import encode_token, page_request
+from services.runtime.paging import Page, page_of, page_request
 
 
 def actor_of_current_call() -> str:
@@ -59,12 +58,6 @@ def actor_of_call_or(default: str) -> str:
     return principal.subject if principal is not None else default
 
 
-@dataclass(frozen=True)
-class AuditPage:
-    events: list[AuditEventRow]
-    next_page_token: str
-
-
 async def list_events(
     session: AsyncSession,
     *,
@@ -72,10 +65,10 @@ async def list_events(
     action_prefix: str,
     page_size: int,
     page_token: str,
-) -> AuditPage:
+) -> Page[AuditEventRow]:
     """A keyset page of entries, newest first; ``tenant_id`` None means every tenant (and platform entries)."""
     page, marker = page_request(page_size, page_token, "audit", tenant_id, action_prefix)
-    query = select(AuditEventRow).order_by(AuditEventRow.audit_event_id.desc()).limit(page.size + 1)
+    query = select(AuditEventRow).order_by(AuditEventRow.audit_event_id.desc()).limit(page.limit)
     if tenant_id is not None:
         query = query.where(AuditEventRow.tenant_id == tenant_id)
     if action_prefix:
@@ -83,9 +76,7 @@ async def list_events(
     if page.after is not None:
         query = query.where(AuditEventRow.audit_event_id < page.after)
     rows = list((await session.execute(query)).scalars())
-    events = rows[: page.size]
-    token = encode_token(events[-1].audit_event_id, marker) if len(rows) > page.size else ""
-    return AuditPage(events=events, next_page_token=token)
+    return page_of(rows, page, marker, lambda row: row.audit_event_id)
 
 
 class TenantLifecycleAuditor:

@@ -17,6 +17,7 @@ from services.auth.keys import SigningKeyStore
 from services.auth.mfa import Enrolment, SecondFactor
 from services.auth.password_reset import PasswordResets
 from services.auth.profiles import UserProfiles
+from services.auth.reasons import AuthReason
 from services.auth.sessions import Challenge, SessionManager, Tokens
 from services.auth.verification import EmailVerification
 from services.runtime.auth.verifier import JwksCache
@@ -183,7 +184,7 @@ def _own_user(principal: Principal) -> tuple[str, str]:
     """(user id, tenant id) of a user's token; service accounts have no second factor."""
     kind, _, user_id = principal.subject.partition(":")
     if kind != "user":
-        raise NotFound("only users have a second factor", reason="USER_NOT_FOUND")
+        raise NotFound("only users have a second factor", reason=AuthReason.USER_NOT_FOUND)
     return user_id, principal.tenant_id or ""
 
 

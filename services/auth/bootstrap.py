@@ -28,6 +28,7 @@ from services.auth.models import MembershipRow, ServiceAccountRow, UserRow
 from services.auth.password_reset import replace_password
 from services.auth.passwords import check_policy, hash_password
 from services.auth.permissions import PLATFORM_ADMIN
+from services.auth.reasons import AuthReason
 from services.auth.settings import AuthSettings
 from services.auth.tokens import digest
 from services.runtime.clock import utcnow
@@ -174,7 +175,7 @@ async def reset_admin_password(db: DatabaseRouter, email: str, password: str) ->
             )
         ).scalar_one_or_none()
         if admin is None:
-            raise NotFound("the platform tenant has no user with this email", reason="USER_NOT_FOUND")
+            raise NotFound("the platform tenant has no user with this email", reason=AuthReason.USER_NOT_FOUND)
         await replace_password(session, admin, password_hash, "PASSWORD_RESET_OFFLINE")
         audit.record(
             session,

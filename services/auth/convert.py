@@ -10,35 +10,24 @@ from services.auth.identities import Member, TenantUser, roles_of
 from services.auth.invitations import state_of
 from services.auth.models import AuditEventRow, InvitationRow, ServiceAccountRow
 from services.auth.role_admin import RoleView
-from services.runtime.proto_values import etag_of, timestamp
+from services.runtime.proto_values import copy_fields, timestamp
+from services.runtime.resources import stamps
 
 
 def user_to_proto(view: TenantUser) -> user_pb2.User:
     """A user as the viewing tenant sees it; which tenant owns an external identity is not shown."""
     row = view.user
     return user_pb2.User(
-        user_id=row.user_id,
-        email=row.email,
-        display_name=row.display_name,
-        disabled=row.disabled,
-        create_time=timestamp(row.create_time),
-        update_time=timestamp(row.update_time),
-        etag=etag_of(row.revision),
+        **copy_fields(row, "user_id", "email", "display_name", "disabled", "email_verified"),
         external=view.external,
-        email_verified=row.email_verified,
+        **stamps(row),
     )
 
 
 def membership_to_proto(member: Member) -> user_pb2.Membership:
     row = member.membership
     return user_pb2.Membership(
-        user_id=row.user_id,
-        email=row.email,
-        tenant_id=row.tenant_id,
-        roles=roles_of(row),
-        create_time=timestamp(row.create_time),
-        etag=etag_of(row.revision),
-        title=row.title,
+        **copy_fields(row, "user_id", "tenant_id", "email", "title"), roles=roles_of(row), **stamps(row)
     )
 
 
@@ -55,37 +44,24 @@ def role_to_proto(view: RoleView) -> user_pb2.Role:
 
 def service_account_to_proto(row: ServiceAccountRow) -> user_pb2.ServiceAccount:
     return user_pb2.ServiceAccount(
-        service_account_id=row.service_account_id,
-        name=row.name,
-        roles=roles_of(row),
-        api_key_prefix=row.api_key_prefix,
-        create_time=timestamp(row.create_time),
+        **copy_fields(row, "service_account_id", "name", "api_key_prefix"), roles=roles_of(row), **stamps(row)
     )
 
 
 def audit_event_to_proto(row: AuditEventRow) -> user_pb2.AuditEvent:
     return user_pb2.AuditEvent(
-        audit_event_id=row.audit_event_id,
-        action=row.action,
-        actor=row.actor,
-        tenant_id=row.tenant_id,
-        target=row.target,
-        client_address=row.client_address,
-        request_id=row.request_id,
+        **copy_fields(row, "audit_event_id", "action", "actor", "tenant_id", "target", "client_address", "request_id"),
         details={str(k): str(v) for k, v in json.loads(row.details_json).items()},
-        create_time=timestamp(row.create_time),
+        **stamps(row),
     )
 
 
 def invitation_to_proto(row: InvitationRow) -> admin_service_pb2.Invitation:
     """An invitation as its tenant sees it; the token went to the address only."""
     return admin_service_pb2.Invitation(
-        invitation_id=row.invitation_id,
-        email=row.email,
+        **copy_fields(row, "invitation_id", "email", "inviter", "accepted_user_id"),
         roles=json.loads(row.roles_json),
         state=f"INVITATION_STATE_{state_of(row)}",
-        inviter=row.inviter,
-        create_time=timestamp(row.create_time),
         expire_time=timestamp(row.expire_time),
-        accepted_user_id=row.accepted_user_id,
+        **stamps(row, etag=False),
     )

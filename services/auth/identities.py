@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import audit
 from services.auth.models import MembershipRow, ServiceAccountRow, UserRow
+from services.auth.reasons import AuthReason
 from services.runtime.context import PLATFORM_TENANT_ID, client_address_var
 from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 
@@ -130,15 +131,15 @@ class TenantUser:
 
 
 def user_not_found() -> NotFound:
-    return NotFound("no such user in this tenant", reason="USER_NOT_FOUND")
+    return NotFound("no such user in this tenant", reason=AuthReason.USER_NOT_FOUND)
 
 
 def membership_not_found() -> NotFound:
-    return NotFound("no such member of this tenant", reason="MEMBERSHIP_NOT_FOUND")
+    return NotFound("no such member of this tenant", reason=AuthReason.MEMBERSHIP_NOT_FOUND)
 
 
 def email_taken() -> AlreadyExists:
-    return AlreadyExists("a member of this tenant uses this email", reason="USER_EMAIL_TAKEN")
+    return AlreadyExists("a member of this tenant uses this email", reason=AuthReason.USER_EMAIL_TAKEN)
 
 
 def managed_elsewhere() -> FailedPrecondition:
@@ -146,7 +147,7 @@ def managed_elsewhere() -> FailedPrecondition:
     member), so saying so reveals nothing; which tenant owns it is not said."""
     return FailedPrecondition(
         "this user's account is managed by another tenant; only the membership can be changed here",
-        reason="USER_MANAGED_ELSEWHERE",
+        reason=AuthReason.USER_MANAGED_ELSEWHERE,
     )
 
 
@@ -157,7 +158,7 @@ def require_home(user: UserRow, tenant_id: str) -> None:
 
 def platform_identity_not_joinable() -> FailedPrecondition:
     return FailedPrecondition(
-        "platform operators' accounts cannot join a tenant", reason="PLATFORM_IDENTITY_NOT_JOINABLE"
+        "platform operators' accounts cannot join a tenant", reason=AuthReason.PLATFORM_IDENTITY_NOT_JOINABLE
     )
 
 

@@ -41,6 +41,7 @@ from services.auth.identities import (
 )
 from services.auth.models import InvitationRow, MembershipRow, UserRow
 from services.auth.passwords import check_policy, hash_password
+from services.auth.reasons import AuthReason
 from services.auth.role_admin import check_grant, resolve_roles, role_names
 from services.auth.tokens import digest
 from services.runtime.clock import utcnow
@@ -62,15 +63,17 @@ def state_of(row: InvitationRow, now: datetime | None = None) -> str:
 
 
 def invitation_invalid() -> NotFound:
-    return NotFound("the invitation is not valid (used, withdrawn, expired or unknown)", reason="INVITATION_INVALID")
+    return NotFound(
+        "the invitation is not valid (used, withdrawn, expired or unknown)", reason=AuthReason.INVITATION_INVALID
+    )
 
 
 def _not_found() -> NotFound:
-    return NotFound("no such invitation in this tenant", reason="INVITATION_NOT_FOUND")
+    return NotFound("no such invitation in this tenant", reason=AuthReason.INVITATION_NOT_FOUND)
 
 
 def _exists() -> AlreadyExists:
-    return AlreadyExists("a member of this tenant uses this address", reason="MEMBERSHIP_EXISTS")
+    return AlreadyExists("a member of this tenant uses this address", reason=AuthReason.MEMBERSHIP_EXISTS)
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ class Invitations:
                 )
             )
             if pending.first() is not None:
-                raise AlreadyExists("an invitation to this address is pending", reason="INVITATION_EXISTS")
+                raise AlreadyExists("an invitation to this address is pending", reason=AuthReason.INVITATION_EXISTS)
             token = TOKEN_PREFIX + secrets.token_urlsafe(32)
             row = InvitationRow(
                 invitation_id=uuid7(),
@@ -159,7 +162,7 @@ class Invitations:
         async with self._db.core_session() as session:
             row = await self._row(session, tenant_id, invitation_id)
             if row.state != PENDING:
-                raise FailedPrecondition("the invitation is not pending", reason="INVITATION_NOT_PENDING")
+                raise FailedPrecondition("the invitation is not pending", reason=AuthReason.INVITATION_NOT_PENDING)
             row.state, row.revision = REVOKED, row.revision + 1
             record(session, "auth.invitation.revoked", tenant_id, f"invitation:{invitation_id}")
             await session.commit()
@@ -170,7 +173,7 @@ class Invitations:
         async with self._db.core_session() as session:
             row = await self._row(session, tenant_id, invitation_id)
             if row.state != PENDING:
-                raise FailedPrecondition("the invitation is not pending", reason="INVITATION_NOT_PENDING")
+                raise FailedPrecondition("the invitation is not pending", reason=AuthReason.INVITATION_NOT_PENDING)
             token = TOKEN_PREFIX + secrets.token_urlsafe(32)
             row.token_hash = digest(token)
             row.expire_time = utcnow() + self._ttl
@@ -271,12 +274,12 @@ class Invitations:
                 if user is None or user.email != row.email:
                     raise FailedPrecondition(
                         "the invitation was sent to another address than this account's",
-                        reason="INVITATION_EMAIL_MISMATCH",
+                        reason=AuthReason.INVITATION_EMAIL_MISMATCH,
                     )
                 if is_platform_identity(user) and row.tenant_id != user.home_tenant_id:
                     raise platform_identity_not_joinable()
                 if await get_membership(session, row.tenant_id, user.user_id) is not None:
-                    raise AlreadyExists("already a member of this tenant", reason="MEMBERSHIP_EXISTS")
+                    raise AlreadyExists("already a member of this tenant", reason=AuthReason.MEMBERSHIP_EXISTS)
                 if await email_taken_in_tenant(session, row.tenant_id, user.email):
                     raise email_taken()
                 self._join(session, row, user)
@@ -290,7 +293,7 @@ class Invitations:
                 )
                 await session.commit()
         except IntegrityError:
-            raise AlreadyExists("already a member of this tenant", reason="MEMBERSHIP_EXISTS") from None
+            raise AlreadyExists("already a member of this tenant", reason=AuthReason.MEMBERSHIP_EXISTS) from None
         return row.tenant_id
 
     @staticmethod

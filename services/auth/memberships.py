@@ -31,18 +31,21 @@ from services.auth.identities import (
     user_subject,
 )
 from services.auth.models import MembershipRow
-from services.auth.role_admin import check_etag, check_grant, resolve_roles, role_names
+from services.auth.reasons import AuthReason
+from services.auth.role_admin import check_grant, resolve_roles, role_names
 from services.runtime.clock import utcnow
 from services.runtime.context import Principal
 from services.runtime.errors import (
     Aborted,
     AlreadyExists,
+    CommonReason,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     NotFound,
 )
 from services.runtime.paging import encode_token, page_request
+from services.runtime.resources import check_etag
 
 MEMBERSHIP_UPDATABLE_FIELDS = ("roles", "title")
 
@@ -54,7 +57,7 @@ class MemberPage:
 
 
 def _exists() -> AlreadyExists:
-    return AlreadyExists("already a member of this tenant", reason="MEMBERSHIP_EXISTS")
+    return AlreadyExists("already a member of this tenant", reason=AuthReason.MEMBERSHIP_EXISTS)
 
 
 class Memberships:
@@ -74,7 +77,7 @@ class Memberships:
             async with self._db.core_session() as session:
                 user = await get_user(session, user_id)
                 if user is None:
-                    raise NotFound("no such user", reason="USER_NOT_FOUND")
+                    raise NotFound("no such user", reason=AuthReason.USER_NOT_FOUND)
                 if is_platform_identity(user) and user.home_tenant_id != tenant_id:
                     raise platform_identity_not_joinable()
                 check_grant(caller, await resolve_roles(session, self._catalog, tenant_id, names, field="roles"))
@@ -174,7 +177,7 @@ class Memberships:
                 .values(**values, revision=membership.revision + 1)
             )
             if getattr(result, "rowcount", 0) != 1:
-                raise Aborted("the membership changed concurrently; read it again", reason="ETAG_MISMATCH")
+                raise Aborted("the membership changed concurrently; read it again", reason=CommonReason.ETAG_MISMATCH)
             record(
                 session,
                 "auth.membership.updated",
@@ -199,7 +202,7 @@ class Memberships:
                     raise membership_not_found()
                 raise FailedPrecondition(
                     "the home membership of a user cannot be removed; disable the user instead",
-                    reason="HOME_MEMBERSHIP",
+                    reason=AuthReason.HOME_MEMBERSHIP,
                 )
             result = await session.execute(
                 delete(MembershipRow).where(MembershipRow.tenant_id == tenant_id, MembershipRow.user_id == user_id)

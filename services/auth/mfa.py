@@ -22,6 +22,7 @@ from services.auth import audit, totp
 from services.auth.identities import user_subject
 from services.auth.keys import KeyEncryption
 from services.auth.models import RecoveryCodeRow, TotpRow, UserRow
+from services.auth.reasons import AuthReason
 from services.runtime.clock import utcnow
 from services.runtime.context import client_address_var
 from services.runtime.db import DatabaseRouter
@@ -44,15 +45,15 @@ class MfaStatus:
 
 
 def code_invalid() -> Unauthenticated:
-    return Unauthenticated("the code is not valid", reason="MFA_CODE_INVALID")
+    return Unauthenticated("the code is not valid", reason=AuthReason.MFA_CODE_INVALID)
 
 
 def not_enrolled() -> FailedPrecondition:
-    return FailedPrecondition("no second factor is set up", reason="MFA_NOT_ENROLLED")
+    return FailedPrecondition("no second factor is set up", reason=AuthReason.MFA_NOT_ENROLLED)
 
 
 def already_enrolled() -> FailedPrecondition:
-    return FailedPrecondition("a second factor is already set up", reason="MFA_ALREADY_ENROLLED")
+    return FailedPrecondition("a second factor is already set up", reason=AuthReason.MFA_ALREADY_ENROLLED)
 
 
 def _new_recovery_code() -> str:
@@ -142,7 +143,7 @@ class SecondFactor:
         async with self._db.core_session() as session:
             user = await session.get(UserRow, user_id)
             if user is None:
-                raise NotFound("only users have a second factor", reason="USER_NOT_FOUND")
+                raise NotFound("only users have a second factor", reason=AuthReason.USER_NOT_FOUND)
             enrolment = await self.start(session, user)
             self._audit(session, "auth.mfa.enrolment_started", tenant_id, user_id)
             await session.commit()
@@ -151,7 +152,7 @@ class SecondFactor:
     async def confirm(self, user_id: str, tenant_id: str, code: str) -> list[str]:
         async with self._db.core_session() as session:
             if not await self.pending(session, user_id):
-                raise FailedPrecondition("no enrolment is waiting for a code", reason="MFA_NOT_ENROLLING")
+                raise FailedPrecondition("no enrolment is waiting for a code", reason=AuthReason.MFA_NOT_ENROLLING)
             codes = await self.confirm_pending(session, user_id, code)
             if codes is None:
                 raise code_invalid()

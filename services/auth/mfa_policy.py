@@ -15,9 +15,10 @@ from tenantmesh.auth.v1 import admin_service_pb2 as pb
 from services.auth.deps import AuthDeps
 from services.auth.identities import record
 from services.auth.models import MfaPolicyRow
-from services.auth.role_admin import check_etag, resolve_roles
-from services.runtime.errors import Aborted
+from services.auth.role_admin import resolve_roles
+from services.runtime.errors import Aborted, CommonReason
 from services.runtime.proto_values import etag_of
+from services.runtime.resources import check_etag
 
 
 @dataclass(frozen=True)
@@ -85,5 +86,5 @@ class MfaPolicies:
                 )
                 await session.commit()
         except IntegrityError:
-            raise Aborted("the policy changed concurrently; read it again", reason="ETAG_MISMATCH") from None
+            raise Aborted("the policy changed concurrently; read it again", reason=CommonReason.ETAG_MISMATCH) from None
         return MfaPolicy(require_all, tuple(names), current.revision + 1)

@@ -24,6 +24,7 @@ from services.auth import audit, mail, mailed_tokens
 from services.auth.identities import find_member_by_email, normalize_email, record_by_user, user_subject
 from services.auth.models import SessionRow, UserRow
 from services.auth.passwords import check_policy, hash_password
+from services.auth.reasons import AuthReason
 from services.auth.revocation import Revoker
 from services.auth.throttle import LoginThrottle, ThrottleKey, address_key
 from services.runtime.clock import utcnow
@@ -51,7 +52,7 @@ async def replace_password(session: AsyncSession, user: UserRow, password_hash: 
 
 
 def reset_token_invalid() -> NotFound:
-    return NotFound("the reset link is not valid (used, expired or unknown)", reason="RESET_TOKEN_INVALID")
+    return NotFound("the reset link is not valid (used, expired or unknown)", reason=AuthReason.RESET_TOKEN_INVALID)
 
 
 class PasswordResets:
@@ -82,7 +83,7 @@ class PasswordResets:
             address_key(client_address_var.get(), self._per_client, kind="reset-client"),
         )
         async with self._db.core_session() as session:
-            await self._throttle.check(session, keys, reason="RESET_RATE_LIMITED")
+            await self._throttle.check(session, keys, reason=AuthReason.RESET_RATE_LIMITED)
             # Every request counts, found or not: the limit is on asking, not on failing.
             await self._throttle.failed(session, keys)
             await session.commit()

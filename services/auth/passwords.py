@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from services.auth.reasons import AuthReason
 from services.runtime.cpus import usable_cpus
 from services.runtime.errors import FieldViolation, InvalidArgument
 
@@ -101,8 +102,8 @@ def check_policy(password: str, field: str) -> None:
     if problems:
         raise InvalidArgument(
             "the password does not meet the policy",
-            reason="PASSWORD_TOO_WEAK",
-            violations=[FieldViolation(field, "; ".join(problems), reason="PASSWORD_TOO_WEAK")],
+            reason=AuthReason.PASSWORD_TOO_WEAK,
+            violations=[FieldViolation(field, "; ".join(problems), reason=AuthReason.PASSWORD_TOO_WEAK)],
         )
 
 

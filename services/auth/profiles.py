@@ -12,7 +12,6 @@ tokens everywhere (revocation.py), so GetMe is refused before it gets here.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -20,6 +19,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, select
 
 from services.auth.models import UserRow
+from services.runtime.cache import MISS, Cache
 from services.runtime.db import DatabaseRouter
 
 DEFAULT_TTL_SECONDS = 5.0
@@ -48,30 +48,23 @@ class UserProfiles:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
-        self._ttl = ttl_seconds
-        self._max_entries = max_entries
-        self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, UserProfile]] = OrderedDict()
+        self._entries: Cache[str, UserProfile] = Cache(
+            "user-profiles", ttl_seconds=ttl_seconds, max_entries=max_entries, clock=clock
+        )
 
     async def get(self, user_id: str) -> UserProfile | None:
         """The user's profile, None if there is no such user (not cached: it may be created)."""
-        now = self._clock()
-        entry = self._entries.get(user_id)
-        if entry is not None and entry[0] > now:
-            self._entries.move_to_end(user_id)
-            return entry[1]
+        cached = self._entries.get(user_id)
+        if cached is not MISS:
+            return cached
         async with self._db.core_autocommit() as conn:  # one read: no transaction to end
             row = (await conn.execute(_PROFILE, {"user_id": user_id})).first()
         if row is None:
-            self._entries.pop(user_id, None)
             return None
         profile = UserProfile(row.user_id, row.email, row.display_name, bool(row.disabled))
-        self._entries[user_id] = (now + self._ttl, profile)
-        self._entries.move_to_end(user_id)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        self._entries.put(user_id, profile)
         return profile
 
     def forget(self, user_id: str) -> None:
         """Call after committing a change to the user: the next read goes to the database."""
-        self._entries.pop(user_id, None)
+        self._entries.pop(user_id)

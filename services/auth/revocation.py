@@ -8,38 +8,24 @@ if this one dies right after deciding it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from services.runtime import outbox
 from services.runtime.auth.revocation import Revocation, RevocationList, revocation_event, store_revocation
-from services.runtime.db import DatabaseRouter
-from services.runtime.events import EventBus
-
-
-@dataclass(frozen=True)
-class OutboxTarget:
-    db: DatabaseRouter
-    # Wakes the relay after a commit.
-    notify: Callable[[], None]
-    producer: str = "auth"
+from services.runtime.unit_of_work import UnitOfWork
 
 
 class Revoker:
     def __init__(
         self,
-        events: EventBus,
+        work: UnitOfWork,
         redis_url: str | None,
         access_token_ttl_seconds: float,
-        outbox_target: OutboxTarget | None = None,
         local: RevocationList | None = None,
     ) -> None:
-        self._events = events
+        self._work = work
         # This process's own list takes effect before the call returns; other
         # processes follow as the event reaches them.
         self._local = local
         self._redis_url = redis_url
-        self._outbox = outbox_target
         # Once every token a revocation could match has expired, it can be forgotten.
         self._ttl = access_token_ttl_seconds + 60
 
@@ -48,14 +34,7 @@ class Revoker:
             self._local.apply(revocation)
         if self._redis_url:
             await store_revocation(self._redis_url, revocation)
-        event = revocation_event(revocation)
-        if self._outbox is None:
-            await self._events.publish(event)
-            return
-        async with self._outbox.db.core_session() as session:
-            outbox.add(session, event, self._outbox.producer)
-            await session.commit()
-        self._outbox.notify()
+        await self._work.emit(revocation_event(revocation))
 
     async def revoke_session(self, session_id: str, tenant_id: str = "") -> None:
         """Every token of the session is refused from now on."""

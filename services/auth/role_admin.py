@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,10 +25,10 @@ from services.auth import audit
 from services.auth.deps import AuthDeps
 from services.auth.models import MembershipRow, RoleRow, ServiceAccountRow
 from services.auth.permissions import BUILT_IN_ROLES, RoleDefinition
+from services.auth.reasons import AuthReason
 from services.auth.roles import RoleCatalog, custom_role, role_not_found
 from services.runtime.context import Principal, client_address_var
 from services.runtime.errors import (
-    Aborted,
     AlreadyExists,
     FailedPrecondition,
     FieldViolation,
@@ -37,6 +37,7 @@ from services.runtime.errors import (
     PermissionDenied,
 )
 from services.runtime.proto_values import etag_of
+from services.runtime.resources import bump_revision, check_etag, check_update_mask
 
 UPDATABLE_FIELDS = ("description", "permissions")
 
@@ -49,11 +50,6 @@ class RoleView:
     etag: str = ""
 
 
-def check_etag(revision: int, etag: str, what: str) -> None:
-    if etag and etag != etag_of(revision):
-        raise Aborted(f"the {what} changed since it was read; read it again", reason="ETAG_MISMATCH")
-
-
 def check_grant(caller: Principal | None, permissions: Iterable[str]) -> None:
     """Refuses to let ``caller`` hand out permissions it does not hold itself (None: trusted code)."""
     if caller is None:
@@ -62,7 +58,7 @@ def check_grant(caller: Principal | None, permissions: Iterable[str]) -> None:
     if missing:
         raise PermissionDenied(
             "cannot grant permissions the caller does not hold",
-            reason="PERMISSION_ESCALATION",
+            reason=AuthReason.PERMISSION_ESCALATION,
             metadata={"permissions": ",".join(missing)},
         )
 
@@ -120,7 +116,7 @@ async def holders_of(session: AsyncSession, tenant_id: str, role: str) -> tuple[
 
 
 def _not_found(name: str) -> NotFound:
-    return NotFound("no such role", reason="ROLE_NOT_FOUND", metadata={"role": name})
+    return NotFound("no such role", reason=AuthReason.ROLE_NOT_FOUND, metadata={"role": name})
 
 
 def _check_grantable(catalog: RoleCatalog, permissions: Sequence[str], field: str) -> None:
@@ -128,10 +124,10 @@ def _check_grantable(catalog: RoleCatalog, permissions: Sequence[str], field: st
     if bad:
         raise InvalidArgument(
             "a custom role cannot hold these permissions",
-            reason="PERMISSION_NOT_GRANTABLE",
+            reason=AuthReason.PERMISSION_NOT_GRANTABLE,
             metadata={"permissions": ",".join(p for _, p in bad)},
             violations=[
-                FieldViolation(f"{field}[{i}]", f"{p} is not grantable", reason="PERMISSION_NOT_GRANTABLE")
+                FieldViolation(f"{field}[{i}]", f"{p} is not grantable", reason=AuthReason.PERMISSION_NOT_GRANTABLE)
                 for i, p in bad
             ],
         )
@@ -161,7 +157,9 @@ class RoleAdmin:
         if not name:
             raise InvalidArgument("a role needs a name", violations=[FieldViolation("role.name", "value is required")])
         if name in BUILT_IN_ROLES:
-            raise AlreadyExists("built-in roles cannot be redefined", reason="ROLE_EXISTS", metadata={"role": name})
+            raise AlreadyExists(
+                "built-in roles cannot be redefined", reason=AuthReason.ROLE_EXISTS, metadata={"role": name}
+            )
         wanted = sorted(set(permissions))
         _check_grantable(self._catalog, list(permissions), "role.permissions")
         check_grant(caller, wanted)
@@ -175,13 +173,17 @@ class RoleAdmin:
         try:
             async with self._db.core_session() as session:
                 if await self._row(session, tenant_id, name) is not None:
-                    raise AlreadyExists("a role with this name exists", reason="ROLE_EXISTS", metadata={"role": name})
+                    raise AlreadyExists(
+                        "a role with this name exists", reason=AuthReason.ROLE_EXISTS, metadata={"role": name}
+                    )
                 session.add(row)
                 _audit(session, "auth.role.created", tenant_id, name, permissions=",".join(wanted))
                 await session.commit()
         except IntegrityError:
             # A concurrent create of the same name won.
-            raise AlreadyExists("a role with this name exists", reason="ROLE_EXISTS", metadata={"role": name}) from None
+            raise AlreadyExists(
+                "a role with this name exists", reason=AuthReason.ROLE_EXISTS, metadata={"role": name}
+            ) from None
         return _view(row)
 
     async def get(self, tenant_id: str, name: str) -> RoleView:
@@ -214,17 +216,12 @@ class RoleAdmin:
         caller: Principal | None,
     ) -> RoleView:
         """Changes a custom role; members and service accounts holding it get their tokens revoked."""
-        # protovalidate's field_mask.in admits sub-paths and an empty mask; both would be silent no-ops.
-        if not mask or any(path not in UPDATABLE_FIELDS for path in mask):
-            raise InvalidArgument(
-                "update_mask must name fields to change",
-                violations=[FieldViolation("update_mask", f"paths must be among {', '.join(UPDATABLE_FIELDS)}")],
-            )
+        check_update_mask(mask, UPDATABLE_FIELDS)
         if not name:
             raise InvalidArgument("which role?", violations=[FieldViolation("role.name", "value is required")])
         if name in self._catalog.built_in_for(tenant_id):
             raise FailedPrecondition(
-                "built-in roles cannot be changed", reason="ROLE_BUILT_IN", metadata={"role": name}
+                "built-in roles cannot be changed", reason=AuthReason.ROLE_BUILT_IN, metadata={"role": name}
             )
         wanted = sorted(set(permissions))
         if "permissions" in mask:
@@ -241,13 +238,7 @@ class RoleAdmin:
             permissions_changed = "permissions" in mask and wanted != sorted(json.loads(row.permissions_json))
             if permissions_changed:
                 values["permissions_json"] = json.dumps(wanted)
-            result = await session.execute(
-                update(RoleRow)
-                .where(RoleRow.tenant_id == tenant_id, RoleRow.name == name, RoleRow.revision == row.revision)
-                .values(**values, revision=row.revision + 1)
-            )
-            if getattr(result, "rowcount", 0) != 1:
-                raise Aborted("the role changed concurrently; read it again", reason="ETAG_MISMATCH")
+            await bump_revision(session, row, "role", **values)
             users, accounts = await holders_of(session, tenant_id, name) if permissions_changed else ([], [])
             _audit(session, "auth.role.updated", tenant_id, name, fields=",".join(sorted(mask)))
             await session.commit()
@@ -261,7 +252,7 @@ class RoleAdmin:
     async def delete(self, tenant_id: str, name: str) -> None:
         if name in self._catalog.built_in_for(tenant_id):
             raise FailedPrecondition(
-                "built-in roles cannot be deleted", reason="ROLE_BUILT_IN", metadata={"role": name}
+                "built-in roles cannot be deleted", reason=AuthReason.ROLE_BUILT_IN, metadata={"role": name}
             )
         async with self._db.core_session() as session:
             # The exclusive lock waits for grants in flight (they hold a shared lock, see resolve_roles).
@@ -272,7 +263,7 @@ class RoleAdmin:
             if users or accounts:
                 raise FailedPrecondition(
                     "the role is still held",
-                    reason="ROLE_IN_USE",
+                    reason=AuthReason.ROLE_IN_USE,
                     metadata={"role": name, "members": str(len(users)), "service_accounts": str(len(accounts))},
                 )
             await session.execute(delete(RoleRow).where(RoleRow.tenant_id == tenant_id, RoleRow.name == name))

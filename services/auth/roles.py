@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.auth.models import RoleRow
 from services.auth.permissions import PLATFORM_ADMIN, RoleDefinition
+from services.auth.reasons import AuthReason
 from services.runtime.context import PLATFORM_TENANT_ID
 from services.runtime.errors import FieldViolation, InvalidArgument
 
@@ -18,8 +19,8 @@ def role_not_found(field: str, names: Iterable[str]) -> InvalidArgument:
     missing = ", ".join(sorted(names))
     return InvalidArgument(
         f"no such role: {missing}",
-        reason="ROLE_NOT_FOUND",
-        violations=[FieldViolation(field, f"unknown roles: {missing}", reason="ROLE_NOT_FOUND")],
+        reason=AuthReason.ROLE_NOT_FOUND,
+        violations=[FieldViolation(field, f"unknown roles: {missing}", reason=AuthReason.ROLE_NOT_FOUND)],
     )
 
 

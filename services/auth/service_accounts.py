@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth.deps import AuthDeps
 from services.auth.identities import record, service_account_subject
 from services.auth.models import ServiceAccountRow
+from services.auth.reasons import AuthReason
 from services.auth.role_admin import check_grant, resolve_roles, role_names
 from services.runtime.clock import utcnow
 from services.runtime.context import Principal
@@ -86,7 +87,7 @@ class ServiceAccounts:
             api_key_hash=api_key_hash(api_key),
             create_time=utcnow(),
         )
-        exists = AlreadyExists("a service account with this name exists", reason="SERVICE_ACCOUNT_EXISTS")
+        exists = AlreadyExists("a service account with this name exists", reason=AuthReason.SERVICE_ACCOUNT_EXISTS)
         try:
             async with self._db.core_session() as session:
                 check_grant(
@@ -135,7 +136,7 @@ class ServiceAccounts:
                 )
             )
             if getattr(result, "rowcount", 0) != 1:
-                raise NotFound("no such service account in this tenant", reason="SERVICE_ACCOUNT_NOT_FOUND")
+                raise NotFound("no such service account in this tenant", reason=AuthReason.SERVICE_ACCOUNT_NOT_FOUND)
             record(session, "auth.service_account.deleted", tenant_id, service_account_subject(service_account_id))
             await session.commit()
         await self._revoker.revoke_subject(service_account_subject(service_account_id))

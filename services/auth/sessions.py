@@ -42,11 +42,12 @@ from services.auth.models import (
     UserRow,
 )
 from services.auth.passwords import burn_verification, check_policy, hash_password, verify_password
+from services.auth.reasons import AuthReason
 from services.auth.settings import AuthSettings
 from services.auth.throttle import LoginThrottle, ThrottleKey, account_key, address_key
 from services.auth.tokens import IssuedToken, TokenIssuer, digest, new_refresh_token
 from services.runtime.clock import utcnow
-from services.runtime.context import Principal, TenantContext, client_address_var
+from services.runtime.context import Principal, TenantContext, TenantState, client_address_var
 from services.runtime.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated
 from services.runtime.ids import uuid7
 from services.runtime.tenant_directory import CachedTenantDirectory
@@ -83,11 +84,11 @@ MFA_CHALLENGE_PREFIX = "tmc_"
 def _invalid_credentials() -> Unauthenticated:
     # One answer for every way a login can be wrong: unknown tenant, unknown
     # email, wrong password, disabled user, not a member.
-    return Unauthenticated("the credentials are not valid", reason="INVALID_CREDENTIALS")
+    return Unauthenticated("the credentials are not valid", reason=AuthReason.INVALID_CREDENTIALS)
 
 
 def _challenge_invalid() -> Unauthenticated:
-    return Unauthenticated("the challenge is not valid; log in again", reason="MFA_CHALLENGE_INVALID")
+    return Unauthenticated("the challenge is not valid; log in again", reason=AuthReason.MFA_CHALLENGE_INVALID)
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class SessionManager:
         tenant = await (
             self._tenants.lookup(reference) if _UUID.match(reference) else self._tenants.lookup_slug(reference)
         )
-        return tenant if tenant is not None and tenant.state == "ACTIVE" else None
+        return tenant if tenant is not None and tenant.state == TenantState.ACTIVE else None
 
     def _throttle_keys(self, tenant_reference: str, email: str) -> tuple[ThrottleKey, ThrottleKey]:
         return (
@@ -362,14 +363,14 @@ class SessionManager:
         async with self._db.core_autocommit() as conn:
             found = (await conn.execute(_REFRESH_LOOKUP, {"token_hash": token_hash})).first()
             if found is None or found.revoke_time is not None or found.expire_time < now:
-                raise Unauthenticated("the refresh token is not valid", reason="REFRESH_TOKEN_INVALID")
+                raise Unauthenticated("the refresh token is not valid", reason=AuthReason.REFRESH_TOKEN_INVALID)
             family = _Family(found.session_id, found.subject, found.tenant_id)
             if found.successor_hash is not None or found.use_time is not None:
                 raise await self._reused(family)
             if found.roles_json is None or found.disabled is not False:
                 # Not (or no longer) an enabled member of the session's tenant.
                 await self._revoke_family(family, "MEMBERSHIP_GONE")
-                raise Unauthenticated("the refresh token is not valid", reason="REFRESH_TOKEN_INVALID")
+                raise Unauthenticated("the refresh token is not valid", reason=AuthReason.REFRESH_TOKEN_INVALID)
             roles = json.loads(found.roles_json)
             permissions = await self._deps.roles.permissions_for(conn, family.tenant_id, roles)
             # Signed before the write: once the successor is stored, nothing may fail.
@@ -393,7 +394,7 @@ class SessionManager:
         """A consumed refresh token came back: it was copied, so the whole session goes."""
         await self._revoke_family(family, "REFRESH_TOKEN_REUSED")
         return Unauthenticated(
-            "the refresh token was already used; the session is revoked", reason="REFRESH_TOKEN_REUSED"
+            "the refresh token was already used; the session is revoked", reason=AuthReason.REFRESH_TOKEN_REUSED
         )
 
     async def _revoke_family(self, family: _Family, reason: str) -> None:
@@ -437,13 +438,13 @@ class SessionManager:
                 else None
             )
             if tenant is None or membership is None:
-                raise PermissionDenied("the caller is not a member of that tenant", reason="NOT_A_MEMBER")
+                raise PermissionDenied("the caller is not a member of that tenant", reason=AuthReason.NOT_A_MEMBER)
             required = (await policy_of(session, tenant.tenant_id)).requires(roles_of(membership))
             if required and not await self._mfa.has_factor(session, user_id):
                 # Enrolling happens in a login to that tenant, where the challenge asks for it.
                 raise FailedPrecondition(
                     "that tenant requires a second factor: log in to it to set one up",
-                    reason="MFA_ENROLMENT_REQUIRED",
+                    reason=AuthReason.MFA_ENROLMENT_REQUIRED,
                 )
             tokens = await self._open_session(session, principal.subject, tenant.tenant_id, membership)
             audit.record(
@@ -466,7 +467,7 @@ class SessionManager:
     async def change_password(self, principal: Principal, current: str, new: str) -> None:
         user = await self.user_of(principal)
         if user is None:
-            raise NotFound("only users have passwords", reason="USER_NOT_FOUND")
+            raise NotFound("only users have passwords", reason=AuthReason.USER_NOT_FOUND)
         if not (await verify_password(user.password_hash, current)).ok:
             raise _invalid_credentials()
         check_policy(new, "new_password")
@@ -508,7 +509,7 @@ class SessionManager:
                 )
             ).scalar_one_or_none()
             if account is None:
-                raise Unauthenticated("the API key is not valid", reason="API_KEY_INVALID")
+                raise Unauthenticated("the API key is not valid", reason=AuthReason.API_KEY_INVALID)
             roles = json.loads(account.roles_json)
             permissions = await self._deps.roles.permissions_for(session, account.tenant_id, roles)
             now = utcnow()

@@ -18,8 +18,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth.models import LoginThrottleRow
+from services.auth.reasons import AuthReason
 from services.runtime.clock import utcnow
-from services.runtime.errors import ResourceExhausted
+from services.runtime.errors import Reason, ResourceExhausted
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ class LoginThrottle:
     def __init__(self, policy: ThrottlePolicy) -> None:
         self._policy = policy
 
-    async def check(self, session: AsyncSession, keys: Sequence[ThrottleKey], reason: str = "LOGIN_LOCKED") -> set[str]:
+    async def check(
+        self, session: AsyncSession, keys: Sequence[ThrottleKey], reason: Reason = AuthReason.LOGIN_LOCKED
+    ) -> set[str]:
         """Raises RESOURCE_EXHAUSTED (``reason``, LOGIN_LOCKED by default, with RetryInfo) while any key is locked.
 
         Returns the keys that have recorded failures (so a success need not clear the others).

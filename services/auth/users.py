@@ -38,12 +38,13 @@ from services.auth.identities import (
 from services.auth.models import MembershipRow, RecoveryCodeRow, TotpRow, UserRow
 from services.auth.password_reset import replace_password
 from services.auth.passwords import check_policy, hash_password
-from services.auth.role_admin import check_etag, check_grant, resolve_roles, role_names
+from services.auth.role_admin import check_grant, resolve_roles, role_names
 from services.runtime.clock import utcnow
 from services.runtime.context import Principal
-from services.runtime.errors import Aborted, FieldViolation, InvalidArgument
+from services.runtime.errors import Aborted, CommonReason, FieldViolation, InvalidArgument
 from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
+from services.runtime.resources import check_etag
 
 USER_UPDATABLE_FIELDS = ("display_name", "email")
 
@@ -261,4 +262,4 @@ class Users:
             .values(**values, revision=user.revision + 1, update_time=utcnow())
         )
         if getattr(result, "rowcount", 0) != 1:
-            raise Aborted("the user changed concurrently; read it again", reason="ETAG_MISMATCH")
+            raise Aborted("the user changed concurrently; read it again", reason=CommonReason.ETAG_MISMATCH)

@@ -18,6 +18,7 @@ from services.auth import mail, mailed_tokens
 from services.auth.identities import email_taken, record_by_user
 from services.auth.models import MembershipRow, UserRow
 from services.auth.profiles import UserProfiles
+from services.auth.reasons import AuthReason
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import NotFound
@@ -25,7 +26,7 @@ from services.runtime.tenant_directory import TenantDirectory
 
 
 def token_invalid() -> NotFound:
-    return NotFound("the link is not valid (used, expired or unknown)", reason="EMAIL_TOKEN_INVALID")
+    return NotFound("the link is not valid (used, expired or unknown)", reason=AuthReason.EMAIL_TOKEN_INVALID)
 
 
 class EmailVerification:

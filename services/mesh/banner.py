@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.mesh.edge_config import EdgeSettings
+from services.mesh.edge import EdgeSettings
 from services.runtime.config import Settings
 
 

@@ -18,10 +18,9 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import IO
 
-from services.mesh.edge_config import EdgeSettings, Upstream, render_envoy_config
+from services.mesh.edge import EdgeSettings, Upstream, render_envoy_config
 from services.mesh.static_site import StaticSite
 
 ADMIN_HOST = "127.0.0.1"
@@ -104,15 +103,11 @@ class EnvoyProcess:
         file_flush_interval_ms: int = 1000,
         extra_args: Sequence[str] = (),
     ) -> None:
-        self.config = config
-        self.config_path = Path(config_path)
-        self.admin_port = admin_port
-        self.base_id = base_id
-        self.concurrency = concurrency
-        self.log_level = log_level
-        self.log_path = log_path
-        self.binary = binary
-        self.file_flush_interval_ms = file_flush_interval_ms
+        # What Envoy is given: its configuration, where it is written, and its admin port.
+        self.config, self.config_path, self.admin_port = config, Path(config_path), admin_port
+        # How it runs: shared-memory id (None: a free one), workers, logging, binary, extra flags.
+        self.base_id, self.concurrency, self.binary = base_id, concurrency, binary
+        self.log_level, self.log_path, self.file_flush_interval_ms = log_level, log_path, file_flush_interval_ms
         self.extra_args = tuple(extra_args)
         self._proc: asyncio.subprocess.Process | None = None
         self._log_file: IO[bytes] | None = None
@@ -152,10 +147,6 @@ class EnvoyProcess:
     @property
     def returncode(self) -> int | None:
         return self._proc.returncode if self._proc is not None else None
-
-    @property
-    def admin_url(self) -> str:
-        return f"http://{ADMIN_HOST}:{self.admin_port}"
 
     def command(self) -> list[str]:
         args = [
@@ -274,15 +265,3 @@ class EnvoyProcess:
         except OSError:
             return ""
         return f"\n--- {self.log_path} (tail) ---\n{tail}"
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

@@ -8,10 +8,10 @@ come from ``TENANTMESH_<SERVICE>_ADDR`` (``host:port``; the host may be an IP
 address, giving a STATIC cluster, or a DNS name, giving a STRICT_DNS cluster that
 balances over every address the name resolves to, e.g. a headless Kubernetes
 Service). Everything else comes from ``TENANTMESH_EDGE_*``. Only the services
-named with ``--services`` are routed (default: tenants, auth and registry). What each one
-serves is read from the descriptor set: the gRPC services of package
-``tenantmesh.<service>.v1`` go to upstream ``<service>``, ``tenantmesh.meta.v1``
-(served by every process) to the first one listed, and internal packages
+named with ``--services`` are routed (default: every built service of the manifest,
+services/manifest.py). Each one gets the proto packages of its public API (the
+manifest's ``api``), which must be in the descriptor set; ``tenantmesh.meta.v1``
+(served by every process) goes to the first one listed, and internal packages
 (``tenantmesh.lifecycle.v1``) to none.
 
 TLS is required: set TENANTMESH_EDGE_TLS_CERT_FILE and TENANTMESH_EDGE_TLS_KEY_FILE,
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -33,69 +32,53 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
-from services.mesh.apps import INTERNAL_PACKAGES, META_PACKAGE
-from services.mesh.edge_config import (
+from services.mesh.apps import META_PACKAGE
+from services.mesh.edge import (
     DEFAULT_DESCRIPTOR_PATH,
     DEFAULT_TEMPLATE_DIR,
     DEFAULT_TEMPLATE_NAME,
     EdgeSettings,
     Upstream,
-    load_descriptor_set,
     render_envoy_config,
 )
 from services.mesh.settings import load_edge_settings, uses_dev_tls
-from services.runtime.config import SERVICE_NAMES, ConfigError, Settings, load_settings
-
-DEFAULT_SERVICES = ("tenants", "auth", "registry")
-# A public API package is tenantmesh.<service>.v<N>; its services go to the upstream <service>.
-_SERVICE_PACKAGE = re.compile(r"tenantmesh\.([a-z][a-z0-9_]*)\.v[0-9]+")
+from services.runtime.config import ConfigError, Settings, load_settings, platform_manifest
+from services.runtime.manifest import Manifest
 
 
-def service_packages(descriptor: Path) -> dict[str, tuple[str, ...]]:
-    """Public proto packages per service, from the descriptor set Envoy transcodes with.
-
-    Only packages that define gRPC services count; ``tenantmesh.meta.v1`` (served by every
-    process, see :func:`upstreams_from_settings`) and the internal packages
-    (``tenantmesh.lifecycle.v1``) are never assigned to a service here.
-    """
-    packages: dict[str, set[str]] = {}
-    for file in load_descriptor_set(descriptor).file:
-        if not file.service or file.package in INTERNAL_PACKAGES or file.package == META_PACKAGE:
-            continue
-        match = _SERVICE_PACKAGE.fullmatch(file.package)
-        if match is not None and match.group(1) in SERVICE_NAMES:
-            packages.setdefault(match.group(1), set()).add(file.package)
-    return {name: tuple(sorted(found)) for name, found in packages.items()}
+def default_services(manifest: Manifest) -> tuple[str, ...]:
+    """What the edge routes unless told otherwise: every built service, in manifest order."""
+    return tuple(spec.name for spec in manifest.built if spec.api)
 
 
-def parse_services(value: str) -> tuple[str, ...]:
-    """``"tenants, auth"`` -> ("tenants", "auth"); unknown names and an empty list are errors."""
+def parse_services(value: str, manifest: Manifest | None = None) -> tuple[str, ...]:
+    """``"tenants, auth"`` -> ("tenants", "auth"); unknown or unbuilt names and an empty list are errors."""
+    manifest = manifest or platform_manifest()
     names: list[str] = []
     for raw in value.split(","):
         name = raw.strip()
         if name and name not in names:
             names.append(name)
-    unknown = [n for n in names if n not in SERVICE_NAMES]
+    unknown = [n for n in names if n not in manifest.names]
     if unknown:
-        raise ConfigError(f"--services: unknown services {unknown}; known: {list(SERVICE_NAMES)}")
+        raise ConfigError(f"--services: unknown services {unknown}; known: {list(manifest.names)}")
+    unbuilt = [n for n in names if n not in default_services(manifest)]
+    if unbuilt:
+        raise ConfigError(f"--services: {', '.join(unbuilt)} serve no public API (not built yet)")
     if not names:
         raise ConfigError("--services: name at least one service")
     return tuple(names)
 
 
-def upstreams_from_settings(
-    settings: Settings, services: Sequence[str], packages: Mapping[str, Sequence[str]]
-) -> list[Upstream]:
-    """One upstream per service, at its TENANTMESH_<SERVICE>_ADDR, serving its ``packages``.
+def upstreams_from_settings(settings: Settings, services: Sequence[str]) -> list[Upstream]:
+    """One upstream per service, at its TENANTMESH_<SERVICE>_ADDR, serving its public API packages.
 
     Every process serves ``tenantmesh.meta.v1``; the edge sends it to the first service,
     as the single-process runner does (services/mesh/runner.py).
     """
     upstreams = []
     for index, name in enumerate(services):
-        own = tuple(packages.get(name, ()))
-        if not own:
-            raise ConfigError(f"--services: {name} serves no public API in the descriptor set")
+        own = settings.manifest.get(name).api
         host, _, port = settings.address_of(name).rpartition(":")
         served = (*own, META_PACKAGE) if index == 0 else own
         # An IPv6 literal may be written in brackets ("[::1]:50051"); Envoy wants it bare.
@@ -144,12 +127,10 @@ def render(
     if not (template_dir / DEFAULT_TEMPLATE_NAME).is_file():
         raise ConfigError(f"{DEFAULT_TEMPLATE_NAME} not found in {template_dir} (use --template-dir)")
     try:
-        packages = service_packages(edge.descriptor_path)
+        upstreams = upstreams_from_settings(settings, services)
+        return render_envoy_config(edge, upstreams, template_dir=template_dir)
     except (OSError, DecodeError) as exc:
         raise ConfigError(f"cannot read the descriptor set {edge.descriptor_path}: {exc}") from None
-    try:
-        upstreams = upstreams_from_settings(settings, services, packages)
-        return render_envoy_config(edge, upstreams, template_dir=template_dir)
     except ValueError as exc:  # bad upstream, or packages missing from the descriptor set
         raise ConfigError(str(exc)) from None
 
@@ -176,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--services",
-        default=",".join(DEFAULT_SERVICES),
+        default=",".join(default_services(platform_manifest())),
         help="comma-separated services the edge routes (default: %(default)s)",
     )
     parser.add_argument("-o", "--output", type=Path, help="write the config here (default: stdout)")

@@ -16,21 +16,19 @@ import sys
 from collections.abc import Sequence
 
 from services.auth.app import AuthApp
-from services.mesh.apps import INTERNAL_PACKAGES, MESH_APPS, META_PACKAGE
+from services.mesh.apps import INTERNAL_PACKAGES, META_PACKAGE, start_service
 from services.mesh.banner import AdminLogin, banner
 from services.mesh.devtls import ensure_dev_tls
-from services.mesh.edge_config import EdgeSettings, Upstream
+from services.mesh.edge import EdgeSettings, Upstream
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.settings import load_edge_settings, uses_dev_tls
 from services.mesh.static_site import StaticServer, StaticSite, docs_pages
-from services.runtime.app import Runtime, StartedApp, shutdown_event, start_app, stop_apps
+from services.runtime.app import Runtime, StartedApp, shutdown_event, stop_apps
 from services.runtime.config import ConfigError, Settings, load_settings
 from services.runtime.heap import settle_after_startup
 from services.runtime.logging import configure_logging
 
 log = logging.getLogger("tenantmesh.mesh")
-
-# Keeps our Envoy's shared memory apart from any other Envoy on the machine.
 
 
 def upstreams_for(started: Sequence[StartedApp], settings: Settings) -> list[Upstream]:
@@ -64,8 +62,8 @@ async def run_mesh() -> int:
     envoy: EnvoyProcess | None = None
     static: StaticServer | None = None
     try:
-        for name, factory in MESH_APPS.items():
-            started.append(await start_app(factory(runtime), runtime, settings.address_of(name)))
+        for spec in settings.manifest.built:
+            started.append(await start_service(spec, runtime, settings.address_of(spec.name)))
         ca_file = ensure_dev_tls(settings.data_dir / "tls").ca_cert if dev_tls else None
         # /openapi.json and /docs: a loopback server only the edge talks to.
         pages = docs_pages()
@@ -114,3 +112,30 @@ async def start_edge(
     await envoy.start()
     await envoy.wait_ready(timeout=30)
     return envoy
+
+
+async def serve(service: str) -> int:
+    """One service in this process until SIGTERM/SIGINT: how production runs each service."""
+    try:
+        settings = load_settings()
+        spec = settings.manifest.get(service)
+        if not spec.built:
+            raise ConfigError(f"service {service} is not built yet")
+    except (ConfigError, LookupError) as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    runtime = await Runtime.open(settings)
+    started: list[StartedApp] = []
+    try:
+        stop = shutdown_event()
+        address = f"{settings.bind_host}:{settings.port_of(service)}"
+        started.append(await start_service(spec, runtime, address))
+        settle_after_startup()
+        log.info("%s ready on %s", service, address)
+        await stop.wait()
+        return 0
+    finally:
+        with contextlib.suppress(Exception):
+            await stop_apps(started, settings.shutdown_grace_seconds)
+        await runtime.close()

@@ -8,7 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from services.mesh.edge_config import EdgeSettings
+from services.mesh.edge import EdgeSettings
 from services.runtime.config import ConfigError
 
 # Variable -> EdgeSettings field; every field that varies between deployments.

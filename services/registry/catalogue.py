@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -27,44 +26,34 @@ from services.registry.events import (
     SERVICE_DELETED,
     SERVICE_REGISTERED,
     SERVICE_UPDATED,
-    RegistryEvents,
+    instance_changed,
+    service_changed,
 )
 from services.registry.models import InstanceRow, ServiceRow, ServiceVersionRow
+from services.registry.reasons import RegistryReason
 from services.registry.repository import ServiceRecord
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import (
-    Aborted,
     AlreadyExists,
     FailedPrecondition,
     FieldViolation,
-    InvalidArgument,
     NotFound,
 )
-from services.runtime.paging import encode_token, page_request
-from services.runtime.proto_values import etag_of
-
-
-@dataclass(frozen=True)
-class ServicePage:
-    records: list[ServiceRecord]
-    next_page_token: str
+from services.runtime.paging import Page, page_of, page_request
+from services.runtime.resources import bump_revision, check_etag, check_update_mask
+from services.runtime.unit_of_work import UnitOfWork
 
 
 def service_not_found(name: str) -> NotFound:
-    return NotFound(f"no service {name!r}", reason="SERVICE_NOT_FOUND", metadata={"service": name})
-
-
-def _check_etag(row: ServiceRow, etag: str) -> None:
-    if etag and etag != etag_of(row.revision):
-        raise Aborted("the service changed since it was read; read it again", reason="ETAG_MISMATCH")
+    return NotFound(f"no service {name!r}", reason=RegistryReason.SERVICE_NOT_FOUND, metadata={"service": name})
 
 
 def _contract_breaking(breaks: Sequence[contracts.ContractBreak], version: str, previous: str) -> FailedPrecondition:
     return FailedPrecondition(
         f"version {version} breaks the contract of {previous} ({len(breaks)} breaking changes); "
         "register it with force to accept that",
-        reason="CONTRACT_BREAKING",
+        reason=RegistryReason.CONTRACT_BREAKING,
         metadata={
             "version": version,
             "previous_version": previous,
@@ -82,9 +71,9 @@ def _summary(record: ServiceRecord) -> service_pb2.Service:
 
 
 class Catalogue:
-    def __init__(self, db: DatabaseRouter, events: RegistryEvents) -> None:
+    def __init__(self, db: DatabaseRouter, work: UnitOfWork) -> None:
         self._db = db
-        self._events = events
+        self._work = work
 
     # -- register ---------------------------------------------------------------------------------
 
@@ -112,7 +101,8 @@ class Catalogue:
             **repo.definition_columns(definition),
         )
         try:
-            async with self._events.transaction() as session:
+            async with self._work.core() as work:
+                session = work.session
                 session.add(row)
                 await session.flush()
                 await repo.replace_tags(session, definition.name, definition.tags)
@@ -128,13 +118,13 @@ class Catalogue:
                 )
                 await session.flush()
                 record = await self._record(session, definition.name, with_contracts=True)
-                self._events.service_changed(session, SERVICE_REGISTERED, _summary(record))
+                work.emit(service_changed(SERVICE_REGISTERED, _summary(record)))
         except IntegrityError:
             if request_id and (replay := await self._replay(request_id)) is not None:
                 return replay
             raise AlreadyExists(
                 f"a service named {definition.name!r} exists",
-                reason="SERVICE_NAME_TAKEN",
+                reason=RegistryReason.SERVICE_NAME_TAKEN,
                 metadata={"service": definition.name},
             ) from None
         return record
@@ -148,7 +138,11 @@ class Catalogue:
             key = semver.sort_key(spec.version)
             if key in seen:
                 violations.append(
-                    FieldViolation(f"service.versions[{index}].version", f"same precedence as {seen[key]}", "DUPLICATE")
+                    FieldViolation(
+                        f"service.versions[{index}].version",
+                        f"same precedence as {seen[key]}",
+                        RegistryReason.DUPLICATE,
+                    )
                 )
             seen.setdefault(key, spec.version)
         raise_if_any(violations, "the service definition is invalid")
@@ -198,70 +192,67 @@ class Catalogue:
 
     async def list_services(
         self, *, page_size: int, page_token: str, kind: str, tags: Sequence[str], with_contracts: bool
-    ) -> ServicePage:
+    ) -> Page[ServiceRecord]:
         wanted_tags = sorted(set(tags))
         page, marker = page_request(page_size, page_token, kind, wanted_tags)
         async with self._db.core_session() as session:
-            rows = await repo.list_rows(session, kind=kind, tags=wanted_tags, after=page.after, limit=page.size + 1)
-            records = await repo.load_records(session, rows[: page.size], with_contracts=with_contracts)
-        more = len(rows) > page.size
-        return ServicePage(records, encode_token(records[-1].name, marker) if more and records else "")
+            rows = await repo.list_rows(session, kind=kind, tags=wanted_tags, after=page.after, limit=page.limit)
+            shown = page_of(rows, page, marker, lambda row: row.name)
+            records = await repo.load_records(session, shown.items, with_contracts=with_contracts)
+        return Page(records, shown.next_page_token)
 
     # -- change -----------------------------------------------------------------------------------
 
     async def update(self, name: str, etag: str, mask: Sequence[str], patch: ServiceDefinition) -> ServiceRecord:
-        # protovalidate cannot list allowed mask paths with sub-paths refused; do it here.
-        if not mask or any(path not in UPDATABLE_FIELDS for path in mask):
-            raise InvalidArgument(
-                "update_mask must name fields to change",
-                violations=[FieldViolation("update_mask", f"paths must be among {', '.join(UPDATABLE_FIELDS)}")],
-            )
-        async with self._events.transaction() as session:
+        check_update_mask(mask, UPDATABLE_FIELDS)
+        async with self._work.core() as work:
+            session = work.session
             row = await repo.get_row(session, name, for_update=True)
             if row is None:
                 raise service_not_found(name)
-            _check_etag(row, etag)
+            check_etag(row.revision, etag, "service")
             current = (await repo.load_records(session, [row], with_contracts=False))[0].definition
             merged = dataclasses.replace(current, **{path: getattr(patch, path) for path in mask})
             if not merged.display_name:
                 merged = dataclasses.replace(merged, display_name=merged.name)
             raise_if_any(definition_violations(merged), "the service definition is invalid")
-            if not await repo.bump(session, row, utcnow(), **repo.definition_columns(merged)):
-                raise Aborted("the service changed concurrently; read it again", reason="ETAG_MISMATCH")
+            await bump_revision(session, row, "service", **repo.definition_columns(merged))
             if "tags" in mask:
                 await repo.replace_tags(session, name, merged.tags)
             await session.flush()
             session.expire_all()
             record = await self._record(session, name, with_contracts=False)
-            self._events.service_changed(session, SERVICE_UPDATED, _summary(record))
+            work.emit(service_changed(SERVICE_UPDATED, _summary(record)))
         return await self.get(name)
 
     async def delete(self, name: str, etag: str) -> None:
-        async with self._events.transaction() as session:
+        async with self._work.core() as work:
+            session = work.session
             row = await repo.get_row(session, name, for_update=True)
             if row is None:
                 raise service_not_found(name)
-            _check_etag(row, etag)
+            check_etag(row.revision, etag, "service")
             in_use = await repo.enabled_count(session, name)
             if in_use:
                 raise FailedPrecondition(
                     f"{in_use} tenants have the service enabled; they must disable it first",
-                    reason="SERVICE_IN_USE",
+                    reason=RegistryReason.SERVICE_IN_USE,
                     metadata={"service": name, "tenants": str(in_use)},
                 )
             instances = list((await session.execute(select(InstanceRow).where(InstanceRow.service == name))).scalars())
             for instance in instances:
-                self._events.instance_changed(session, REMOVED, convert.instance_to_proto(instance))
+                work.emit(instance_changed(REMOVED, convert.instance_to_proto(instance)))
             # Core statements: the database cascades versions and tags, which the ORM does not know about.
             await session.execute(delete(InstanceRow).where(InstanceRow.service == name))
             await session.execute(delete(ServiceRow).where(ServiceRow.name == name))
-            self._events.service_changed(session, SERVICE_DELETED, service_pb2.Service(name=name))
+            work.emit(service_changed(SERVICE_DELETED, service_pb2.Service(name=name)))
 
     async def register_version(
         self, name: str, spec: VersionSpec, *, force: bool
     ) -> tuple[ServiceRecord, list[contracts.ContractBreak]]:
         """Adds a version; returns the service and the breaks ``force`` let through."""
-        async with self._events.transaction() as session:
+        async with self._work.core() as work:
+            session = work.session
             row = await repo.get_row(session, name, for_update=True)
             if row is None:
                 raise service_not_found(name)
@@ -279,7 +270,7 @@ class Catalogue:
                     return await self._record(session, name, with_contracts=True), []
                 raise AlreadyExists(
                     f"version {version.version} is registered with another contract; versions are immutable",
-                    reason="SERVICE_VERSION_EXISTS",
+                    reason=RegistryReason.SERVICE_VERSION_EXISTS,
                     metadata={"service": name, "version": version.version},
                 )
             breaks = self._breaks_against_preceding(existing, spec)
@@ -296,12 +287,11 @@ class Catalogue:
                     create_time=now,
                 )
             )
-            if not await repo.bump(session, row, now):
-                raise Aborted("the service changed concurrently; try again", reason="ETAG_MISMATCH")
+            await bump_revision(session, row, "service", update_time=now)
             await session.flush()
             session.expire_all()
             record = await self._record(session, name, with_contracts=True)
-            self._events.service_changed(session, SERVICE_UPDATED, _summary(record))
+            work.emit(service_changed(SERVICE_UPDATED, _summary(record)))
         return record, breaks
 
     @staticmethod

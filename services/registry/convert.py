@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 from tenantmesh.registry.v1 import enabled_service_pb2, instance_pb2, service_pb2
 
@@ -11,32 +12,34 @@ from services.registry.definitions import (
     OPENAPI,
     Form,
     HealthCheck,
+    HealthState,
     MenuEntry,
     Permission,
     ServiceDefinition,
+    ServiceKind,
     VersionSpec,
 )
 from services.registry.models import EnabledServiceRow, InstanceRow
 from services.registry.repository import ServiceRecord, VersionRecord
 from services.registry.schemas import dict_to_struct, dumps, struct_to_dict
-from services.runtime.proto_values import etag_of, timestamp
+from services.runtime.proto_values import copy_fields, dataclass_from, from_proto, timestamp
+from services.runtime.resources import stamps
 
 
 def kind_name(kind: int) -> str:
-    """SERVICE_KIND_INTERNAL_GRPC -> "INTERNAL_GRPC"; unspecified -> ""."""
-    return service_pb2.ServiceKind.Name(kind).removeprefix("SERVICE_KIND_") if kind else ""
+    """SERVICE_KIND_INTERNAL_GRPC -> ServiceKind.INTERNAL_GRPC; unspecified -> ""."""
+    return from_proto(ServiceKind, service_pb2.ServiceKind, kind) or ""
 
 
 def health_name(state: int) -> str:
-    """HEALTH_STATE_HEALTHY -> "HEALTHY"."""
-    return instance_pb2.HealthState.Name(state).removeprefix("HEALTH_STATE_")
+    """HEALTH_STATE_HEALTHY -> HealthState.HEALTHY; unspecified -> "" (matches nothing)."""
+    return from_proto(HealthState, instance_pb2.HealthState, state) or ""
 
 
 # -- proto -> domain ------------------------------------------------------------------------------
 
 
 def definition_of(service: service_pb2.Service) -> ServiceDefinition:
-    check = service.health_check
     return ServiceDefinition(
         name=service.name,
         kind=kind_name(service.kind),
@@ -49,18 +52,7 @@ def definition_of(service: service_pb2.Service) -> ServiceDefinition:
             if service.HasField("config_schema")
             else None
         ),
-        menu_entries=tuple(
-            MenuEntry(
-                id=e.id,
-                label=e.label,
-                route=e.route,
-                icon=e.icon,
-                order=e.order,
-                parent=e.parent,
-                required_permission=e.required_permission,
-            )
-            for e in service.menu_entries
-        ),
+        menu_entries=tuple(dataclass_from(MenuEntry, e) for e in service.menu_entries),
         forms=tuple(
             Form(
                 id=f.id,
@@ -70,15 +62,8 @@ def definition_of(service: service_pb2.Service) -> ServiceDefinition:
             )
             for i, f in enumerate(service.forms)
         ),
-        permissions=tuple(Permission(name=p.name, description=p.description) for p in service.permissions),
-        health_check=HealthCheck(
-            interval_seconds=check.interval_seconds,
-            timeout_seconds=check.timeout_seconds,
-            unhealthy_threshold=check.unhealthy_threshold,
-            healthy_threshold=check.healthy_threshold,
-            http_path=check.http_path,
-            grpc_service=check.grpc_service,
-        ),
+        permissions=tuple(dataclass_from(Permission, p) for p in service.permissions),
+        health_check=dataclass_from(HealthCheck, service.health_check),
     )
 
 
@@ -118,18 +103,7 @@ def service_to_proto(record: ServiceRecord) -> service_pb2.Service:
         kind=f"SERVICE_KIND_{definition.kind}",
         owner=definition.owner,
         tags=list(definition.tags),
-        menu_entries=[
-            service_pb2.MenuEntry(
-                id=e.id,
-                label=e.label,
-                route=e.route,
-                icon=e.icon,
-                order=e.order,
-                parent=e.parent,
-                required_permission=e.required_permission,
-            )
-            for e in definition.menu_entries
-        ],
+        menu_entries=[service_pb2.MenuEntry(**asdict(e)) for e in definition.menu_entries],
         forms=[
             service_pb2.FormContribution(
                 id=f.id, title=f.title, description=f.description, schema=dict_to_struct(f.schema)
@@ -140,17 +114,8 @@ def service_to_proto(record: ServiceRecord) -> service_pb2.Service:
             service_pb2.PermissionDefinition(name=p.name, description=p.description) for p in definition.permissions
         ],
         versions=[version_to_proto(v) for v in record.versions],
-        health_check=service_pb2.HealthCheck(
-            interval_seconds=check.interval_seconds,
-            timeout_seconds=check.timeout_seconds,
-            unhealthy_threshold=check.unhealthy_threshold,
-            healthy_threshold=check.healthy_threshold,
-            http_path=check.http_path,
-            grpc_service=check.grpc_service,
-        ),
-        create_time=timestamp(record.create_time),
-        update_time=timestamp(record.update_time),
-        etag=etag_of(record.revision),
+        health_check=service_pb2.HealthCheck(**asdict(check)),
+        **stamps(record),
     )
     if definition.config_schema is not None:
         message.config_schema.CopyFrom(dict_to_struct(definition.config_schema))
@@ -159,16 +124,12 @@ def service_to_proto(record: ServiceRecord) -> service_pb2.Service:
 
 def instance_to_proto(row: InstanceRow) -> instance_pb2.Instance:
     return instance_pb2.Instance(
-        instance_id=row.instance_id,
-        service=row.service,
-        version=row.version,
-        address=row.address,
+        **copy_fields(row, "instance_id", "service", "version", "address", "last_check_error"),
         metadata=json.loads(row.metadata_json),
         health=f"HEALTH_STATE_{row.health}",
         register_time=timestamp(row.register_time),
         lease_expire_time=timestamp(row.lease_until),
         last_check_time=timestamp(row.last_check_time),
-        last_check_error=row.last_check_error,
     )
 
 
@@ -176,7 +137,5 @@ def enabled_service_to_proto(row: EnabledServiceRow) -> enabled_service_pb2.Enab
     return enabled_service_pb2.EnabledService(
         service=row.service,
         config=dict_to_struct(json.loads(row.config_json)),
-        create_time=timestamp(row.create_time),
-        update_time=timestamp(row.update_time),
-        etag=etag_of(row.revision),
+        **stamps(row),
     )

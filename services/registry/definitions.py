@@ -11,15 +11,43 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from services.registry import contracts, schemas, semver
-from services.runtime.errors import FieldViolation, InvalidArgument
+from services.registry.reasons import RegistryReason
+from services.runtime.errors import CommonReason, FieldViolation, InvalidArgument, Reason
 
-KINDS = ("INTERNAL_GRPC", "EXTERNAL_HTTP")
-DESCRIPTOR_SET = "DESCRIPTOR_SET"
-OPENAPI = "OPENAPI"
-CONTRACT_FOR_KIND = {"INTERNAL_GRPC": DESCRIPTOR_SET, "EXTERNAL_HTTP": OPENAPI}
+
+class ServiceKind(StrEnum):
+    """tenantmesh.registry.v1.ServiceKind without its prefix, as stored."""
+
+    INTERNAL_GRPC = "INTERNAL_GRPC"
+    EXTERNAL_HTTP = "EXTERNAL_HTTP"
+
+
+class ContractFormat(StrEnum):
+    """tenantmesh.registry.v1.ContractFormat without its prefix, as stored."""
+
+    DESCRIPTOR_SET = "DESCRIPTOR_SET"
+    OPENAPI = "OPENAPI"
+
+
+class HealthState(StrEnum):
+    """tenantmesh.registry.v1.HealthState without its prefix, as stored."""
+
+    UNKNOWN = "UNKNOWN"
+    HEALTHY = "HEALTHY"
+    UNHEALTHY = "UNHEALTHY"
+
+
+KINDS = tuple(ServiceKind)
+DESCRIPTOR_SET = ContractFormat.DESCRIPTOR_SET
+OPENAPI = ContractFormat.OPENAPI
+CONTRACT_FOR_KIND: dict[str, ContractFormat] = {
+    ServiceKind.INTERNAL_GRPC: DESCRIPTOR_SET,
+    ServiceKind.EXTERNAL_HTTP: OPENAPI,
+}
 UPDATABLE_FIELDS = (
     "display_name",
     "description",
@@ -98,8 +126,10 @@ def raise_if_any(violations: Sequence[FieldViolation], message: str) -> None:
     if not violations:
         return
     reasons = {v.reason for v in violations}
-    shared = reasons.pop() if len(reasons) == 1 else ""
-    reason = shared if shared in (schemas.SCHEMA_INVALID, "CONTRACT_INVALID") else "FIELD_INVALID"
+    shared: Reason | None = reasons.pop() if len(reasons) == 1 else None
+    reason = (
+        shared if shared in (schemas.SCHEMA_INVALID, RegistryReason.CONTRACT_INVALID) else CommonReason.FIELD_INVALID
+    )
     raise InvalidArgument(message, reason=reason, violations=violations)
 
 
@@ -135,10 +165,12 @@ def _permission_violations(definition: ServiceDefinition, base: str) -> list[Fie
         path = f"{base}.permissions[{index}].name"
         if definition.name and not permission.name.startswith(f"{definition.name}."):
             found.append(
-                FieldViolation(path, f"must start with the service's name ({definition.name}.)", "PERMISSION_PREFIX")
+                FieldViolation(
+                    path, f"must start with the service's name ({definition.name}.)", RegistryReason.PERMISSION_PREFIX
+                )
             )
         if index in repeated:
-            found.append(FieldViolation(path, "defined more than once", "DUPLICATE"))
+            found.append(FieldViolation(path, "defined more than once", RegistryReason.DUPLICATE))
     return found
 
 
@@ -154,20 +186,22 @@ def _menu_violations(definition: ServiceDefinition, base: str) -> list[FieldViol
         if not entry.id:
             found.append(FieldViolation(f"{path}.id", "value is required"))
         elif index in repeated:
-            found.append(FieldViolation(f"{path}.id", "used by more than one entry", "DUPLICATE"))
+            found.append(FieldViolation(f"{path}.id", "used by more than one entry", RegistryReason.DUPLICATE))
         if entry.required_permission and entry.required_permission not in defined:
             found.append(
                 FieldViolation(
                     f"{path}.required_permission",
                     f"{entry.required_permission!r} is not a permission this service defines",
-                    "PERMISSION_UNDEFINED",
+                    RegistryReason.PERMISSION_UNDEFINED,
                 )
             )
         if entry.parent:
             if entry.parent not in entries:
-                found.append(FieldViolation(f"{path}.parent", f"no entry {entry.parent!r}", "PARENT_UNDEFINED"))
+                found.append(
+                    FieldViolation(f"{path}.parent", f"no entry {entry.parent!r}", RegistryReason.PARENT_UNDEFINED)
+                )
             elif _in_cycle(entry, entries):
-                found.append(FieldViolation(f"{path}.parent", "entries form a cycle", "PARENT_CYCLE"))
+                found.append(FieldViolation(f"{path}.parent", "entries form a cycle", RegistryReason.PARENT_CYCLE))
     return found
 
 
@@ -190,7 +224,7 @@ def _form_violations(definition: ServiceDefinition, base: str) -> list[FieldViol
         if not form.id:
             found.append(FieldViolation(f"{path}.id", "value is required"))
         elif index in repeated:
-            found.append(FieldViolation(f"{path}.id", "used by more than one form", "DUPLICATE"))
+            found.append(FieldViolation(f"{path}.id", "used by more than one form", RegistryReason.DUPLICATE))
         found += schemas.schema_violations(form.schema, f"{path}.schema")
     return found
 
@@ -209,7 +243,7 @@ def version_violations(kind: str, spec: VersionSpec, path: str) -> list[FieldVio
             FieldViolation(
                 f"{path}.{field_name}",
                 f"a {kind} service's contract is {'a descriptor set' if expected == DESCRIPTOR_SET else 'OpenAPI'}",
-                "CONTRACT_INVALID",
+                RegistryReason.CONTRACT_INVALID,
             )
         )
         return found
@@ -219,5 +253,5 @@ def version_violations(kind: str, spec: VersionSpec, path: str) -> list[FieldVio
         else:
             contracts.check_openapi(schemas.loads(spec.contract))
     except contracts.ContractError as exc:
-        found.append(FieldViolation(f"{path}.{field_name}", str(exc), "CONTRACT_INVALID"))
+        found.append(FieldViolation(f"{path}.{field_name}", str(exc), RegistryReason.CONTRACT_INVALID))
     return found

@@ -6,12 +6,9 @@ the runtime), so nothing of another tenant is reachable from here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from services.registry import repository as repo
@@ -21,36 +18,27 @@ from services.registry.events import (
     TENANT_SERVICE_DISABLED,
     TENANT_SERVICE_ENABLED,
     TENANT_SERVICE_UPDATED,
-    RegistryEvents,
+    tenant_service_changed,
 )
 from services.registry.models import EnabledServiceRow
+from services.registry.reasons import RegistryReason
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
-from services.runtime.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
+from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound
 from services.runtime.events import Event
-from services.runtime.paging import encode_token, page_request
-from services.runtime.proto_values import etag_of
-
-
-@dataclass(frozen=True)
-class EnabledPage:
-    rows: list[EnabledServiceRow]
-    next_page_token: str
+from services.runtime.paging import Page, page_of, page_request
+from services.runtime.resources import bump_revision, check_etag
+from services.runtime.unit_of_work import UnitOfWork
 
 
 def _not_enabled(service: str) -> NotFound:
-    return NotFound(f"{service!r} is not enabled for this tenant", reason="SERVICE_NOT_ENABLED")
-
-
-def _check_etag(row: EnabledServiceRow, etag: str) -> None:
-    if etag and etag != etag_of(row.revision):
-        raise Aborted("the configuration changed since it was read; read it again", reason="ETAG_MISMATCH")
+    return NotFound(f"{service!r} is not enabled for this tenant", reason=RegistryReason.SERVICE_NOT_ENABLED)
 
 
 class Enablements:
-    def __init__(self, db: DatabaseRouter, events: RegistryEvents, catalogue: Catalogue) -> None:
+    def __init__(self, db: DatabaseRouter, work: UnitOfWork, catalogue: Catalogue) -> None:
         self._db = db
-        self._events = events
+        self._work = work
         self._catalogue = catalogue
 
     async def _validated(self, service: str, config: Mapping[str, Any]) -> str:
@@ -85,16 +73,16 @@ class Enablements:
             update_time=now,
         )
         try:
-            async with self._events.transaction() as session:
-                session.add(row)
-                await session.flush()
-                self._events.tenant_service_changed(session, TENANT_SERVICE_ENABLED, tenant_id, service)
+            async with self._work.core() as work:
+                work.session.add(row)
+                await work.session.flush()
+                work.emit(tenant_service_changed(TENANT_SERVICE_ENABLED, tenant_id, service))
         except IntegrityError:
             if request_id and (replay := await self._replay(tenant_id, request_id)) is not None:
                 return replay
             raise AlreadyExists(
                 f"{service!r} is already enabled for this tenant",
-                reason="SERVICE_ALREADY_ENABLED",
+                reason=RegistryReason.SERVICE_ALREADY_ENABLED,
                 metadata={"service": service},
             ) from None
         return row
@@ -104,13 +92,13 @@ class Enablements:
             return await repo.get_enabled_by_request_id(session, tenant_id, request_id)
 
     async def disable(self, tenant_id: str, service: str, etag: str) -> None:
-        async with self._events.transaction() as session:
-            row = await repo.get_enabled(session, tenant_id, service, for_update=True)
+        async with self._work.core() as work:
+            row = await repo.get_enabled(work.session, tenant_id, service, for_update=True)
             if row is None:
                 raise _not_enabled(service)
-            _check_etag(row, etag)
-            await session.delete(row)
-            self._events.tenant_service_changed(session, TENANT_SERVICE_DISABLED, tenant_id, service)
+            check_etag(row.revision, etag, "configuration")
+            await work.session.delete(row)
+            work.emit(tenant_service_changed(TENANT_SERVICE_DISABLED, tenant_id, service))
 
     async def get(self, tenant_id: str, service: str) -> EnabledServiceRow:
         async with self._db.core_session() as session:
@@ -119,47 +107,30 @@ class Enablements:
             raise _not_enabled(service)
         return row
 
-    async def list_enabled(self, tenant_id: str, *, page_size: int, page_token: str) -> EnabledPage:
+    async def list_enabled(self, tenant_id: str, *, page_size: int, page_token: str) -> Page[EnabledServiceRow]:
         page, marker = page_request(page_size, page_token, "enabled-services")
         async with self._db.core_session() as session:
-            rows = await repo.list_enabled(session, tenant_id, page.after, page.size + 1)
-        shown = rows[: page.size]
-        more = len(rows) > page.size
-        return EnabledPage(shown, encode_token(shown[-1].service, marker) if more and shown else "")
+            rows = await repo.list_enabled(session, tenant_id, page.after, page.limit)
+        return page_of(rows, page, marker, lambda row: row.service)
 
     async def update_config(
         self, tenant_id: str, service: str, config: Mapping[str, Any], etag: str
     ) -> EnabledServiceRow:
         await self.get(tenant_id, service)  # NOT_FOUND before INVALID_ARGUMENT
         config_json = await self._validated(service, config)
-        async with self._events.transaction() as session:
-            row = await repo.get_enabled(session, tenant_id, service, for_update=True)
+        async with self._work.core() as work:
+            row = await repo.get_enabled(work.session, tenant_id, service, for_update=True)
             if row is None:
                 raise _not_enabled(service)
-            _check_etag(row, etag)
-            result = await session.execute(
-                update(EnabledServiceRow)
-                .where(
-                    EnabledServiceRow.tenant_id == tenant_id,
-                    EnabledServiceRow.service == service,
-                    EnabledServiceRow.revision == row.revision,
-                )
-                .values(config_json=config_json, revision=row.revision + 1, update_time=utcnow())
-            )
-            if getattr(result, "rowcount", 0) != 1:
-                raise Aborted("the configuration changed concurrently; read it again", reason="ETAG_MISMATCH")
-            self._events.tenant_service_changed(session, TENANT_SERVICE_UPDATED, tenant_id, service)
+            check_etag(row.revision, etag, "configuration")
+            await bump_revision(work.session, row, "configuration", config_json=config_json)
+            work.emit(tenant_service_changed(TENANT_SERVICE_UPDATED, tenant_id, service))
         return await self.get(tenant_id, service)
 
     async def on_tenant_event(self, event: Event) -> None:
         """A deleted tenant's enablements go with it."""
         if event.type != "tenant.deleted" or not event.tenant_id:
             return
-        async with self._events.transaction() as session:
-            for service in await repo.delete_tenant(session, event.tenant_id):
-                self._events.tenant_service_changed(session, TENANT_SERVICE_DISABLED, event.tenant_id, service)
-
-
-def config_of(row: EnabledServiceRow) -> dict[str, Any]:
-    config: dict[str, Any] = json.loads(row.config_json)
-    return config
+        async with self._work.core() as work:
+            for service in await repo.delete_tenant(work.session, event.tenant_id):
+                work.emit(tenant_service_changed(TENANT_SERVICE_DISABLED, event.tenant_id, service))

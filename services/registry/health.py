@@ -27,6 +27,7 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.registry import repository as repo
+from services.registry.definitions import HealthState, ServiceKind
 from services.registry.instances import CheckTarget, Instances
 from services.registry.settings import HealthDefaults, RegistrySettings
 from services.runtime.background import stop_background
@@ -76,7 +77,7 @@ class NetworkProbe:
 
     async def __call__(self, kind: str, address: str, check: EffectiveCheck) -> str | None:
         try:
-            if kind == "INTERNAL_GRPC":
+            if kind == ServiceKind.INTERNAL_GRPC:
                 return await self._grpc(address, check)
             return await self._get(address, check)
         except Exception as exc:
@@ -124,11 +125,11 @@ class _Tally:
 def next_health(current: str, tally: _Tally, check: EffectiveCheck) -> str:
     """The health after a check, given the consecutive counts including it."""
     if tally.failures:
-        return "UNHEALTHY" if tally.failures >= check.unhealthy_threshold else current
-    if current == "UNKNOWN":
-        return "HEALTHY"
-    if current == "UNHEALTHY":
-        return "HEALTHY" if tally.successes >= check.healthy_threshold else current
+        return HealthState.UNHEALTHY if tally.failures >= check.unhealthy_threshold else current
+    if current == HealthState.UNKNOWN:
+        return HealthState.HEALTHY
+    if current == HealthState.UNHEALTHY:
+        return HealthState.HEALTHY if tally.successes >= check.healthy_threshold else current
     return current
 
 
@@ -186,7 +187,7 @@ class HealthChecker:
         for key in [k for k in self._tallies if k not in keys]:
             del self._tallies[key]
         if self._network is not None:
-            await self._network.forget({t.address for t in targets if t.kind == "INTERNAL_GRPC"})
+            await self._network.forget({t.address for t in targets if t.kind == ServiceKind.INTERNAL_GRPC})
         now = time.monotonic()
         due = [t for t in targets if self._tallies.setdefault((t.instance_id, t.register_time), _Tally()).due <= now]
         if not due:

@@ -21,25 +21,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry import convert
 from services.registry import repository as repo
 from services.registry.catalogue import service_not_found
-from services.registry.definitions import HealthCheck
-from services.registry.events import ADDED, REMOVED, UPDATED, RegistryEvents
+from services.registry.definitions import HealthCheck, HealthState, ServiceKind
+from services.registry.events import ADDED, REMOVED, UPDATED, instance_changed
 from services.registry.models import InstanceRow, ServiceRow, ServiceVersionRow
+from services.registry.reasons import RegistryReason
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from services.runtime.ids import uuid7
-from services.runtime.paging import encode_token, page_request
+from services.runtime.paging import Page, page_of, page_request
+from services.runtime.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
 
-HEALTH_STATES = ("UNKNOWN", "HEALTHY", "UNHEALTHY")
+
 _HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):([0-9]{1,5})")
-
-
-@dataclass(frozen=True)
-class InstancePage:
-    rows: list[InstanceRow]
-    next_page_token: str
 
 
 @dataclass(frozen=True)
@@ -59,14 +55,14 @@ class CheckTarget:
 def lease_not_found(instance_id: str) -> NotFound:
     return NotFound(
         "no live instance with this id; register again",
-        reason="LEASE_NOT_FOUND",
+        reason=RegistryReason.LEASE_NOT_FOUND,
         metadata={"instance_id": instance_id},
     )
 
 
 def address_problem(kind: str, address: str) -> str | None:
     """Why ``address`` cannot be an instance of a ``kind`` service, None if it can."""
-    if kind == "INTERNAL_GRPC":
+    if kind == ServiceKind.INTERNAL_GRPC:
         match = _HOST_PORT.fullmatch(address)
         if match is None or not 0 < int(match.group(2)) < 65536:
             return "an INTERNAL_GRPC instance's address is host:port"
@@ -85,10 +81,10 @@ def address_problem(kind: str, address: str) -> str | None:
 
 class Instances:
     def __init__(
-        self, db: DatabaseRouter, events: RegistryEvents, *, default_lease_seconds: int, clock: Clock = utcnow
+        self, db: DatabaseRouter, work: UnitOfWork, *, default_lease_seconds: int, clock: Clock = utcnow
     ) -> None:
         self._db = db
-        self._events = events
+        self._work = work
         self._default_lease = default_lease_seconds
         self.clock = clock
 
@@ -113,7 +109,7 @@ class Instances:
         if version not in versions:
             raise NotFound(
                 f"{service} has no version {version}; register the version first",
-                reason="SERVICE_VERSION_NOT_FOUND",
+                reason=RegistryReason.SERVICE_VERSION_NOT_FOUND,
                 metadata={"service": service, "version": version},
             )
         ttl = ttl_seconds or self._default_lease
@@ -127,7 +123,8 @@ class Instances:
         self, service: str, version: str, address: str, metadata: dict[str, str], ttl: int
     ) -> InstanceRow:
         now = self.clock()
-        async with self._events.transaction() as session:
+        async with self._work.core() as work:
+            session = work.session
             query = select(InstanceRow).where(InstanceRow.service == service, InstanceRow.address == address)
             row = (await session.execute(query.with_for_update())).scalar_one_or_none()
             change = UPDATED
@@ -142,12 +139,12 @@ class Instances:
             row.ttl_seconds = ttl
             row.lease_until = now + timedelta(seconds=ttl)
             # A new registration is a new process: its health is found out again.
-            row.health = "UNKNOWN"
+            row.health = HealthState.UNKNOWN
             row.last_check_time = None
             row.last_check_error = ""
             row.register_time = now
             await session.flush()
-            self._events.instance_changed(session, change, convert.instance_to_proto(row))
+            work.emit(instance_changed(change, convert.instance_to_proto(row)))
         return row
 
     async def heartbeat(self, instance_id: str) -> InstanceRow:
@@ -161,12 +158,12 @@ class Instances:
             return row
 
     async def deregister(self, instance_id: str) -> None:
-        async with self._events.transaction() as session:
-            row = await self._live(session, instance_id, self.clock(), for_update=True)
+        async with self._work.core() as work:
+            row = await self._live(work.session, instance_id, self.clock(), for_update=True)
             if row is None:
-                raise NotFound("no live instance with this id", reason="INSTANCE_NOT_FOUND")
-            self._events.instance_changed(session, REMOVED, convert.instance_to_proto(row))
-            await session.execute(delete(InstanceRow).where(InstanceRow.instance_id == instance_id))
+                raise NotFound("no live instance with this id", reason=RegistryReason.INSTANCE_NOT_FOUND)
+            work.emit(instance_changed(REMOVED, convert.instance_to_proto(row)))
+            await work.session.execute(delete(InstanceRow).where(InstanceRow.instance_id == instance_id))
 
     async def _live(
         self, session: AsyncSession, instance_id: str, now: datetime, *, for_update: bool = False
@@ -184,14 +181,14 @@ class Instances:
         services: Sequence[str],
         version: str,
         health_states: Sequence[str],
-    ) -> InstancePage:
+    ) -> Page[InstanceRow]:
         wanted_services, wanted_states = sorted(set(services)), sorted(set(health_states))
         page, marker = page_request(page_size, page_token, wanted_services, version, wanted_states)
         query = (
             select(InstanceRow)
             .where(InstanceRow.lease_until >= self.clock())
             .order_by(InstanceRow.instance_id)
-            .limit(page.size + 1)
+            .limit(page.limit)
         )
         if page.after is not None:
             query = query.where(InstanceRow.instance_id > page.after)
@@ -203,9 +200,7 @@ class Instances:
             query = query.where(InstanceRow.health.in_(wanted_states))
         async with self._db.core_session() as session:
             rows = list((await session.execute(query)).scalars())
-        shown = rows[: page.size]
-        more = len(rows) > page.size
-        return InstancePage(shown, encode_token(shown[-1].instance_id, marker) if more and shown else "")
+        return page_of(rows, page, marker, lambda row: row.instance_id)
 
     async def resolve(self, service: str, version: str) -> list[InstanceRow]:
         """Healthy live instances of a known service, in registration order."""
@@ -214,7 +209,7 @@ class Instances:
                 raise service_not_found(service)
             query = select(InstanceRow).where(
                 InstanceRow.service == service,
-                InstanceRow.health == "HEALTHY",
+                InstanceRow.health == HealthState.HEALTHY,
                 InstanceRow.lease_until >= self.clock(),
             )
             if version:
@@ -233,13 +228,13 @@ class Instances:
 
     async def sweep(self) -> int:
         """Deletes instances whose lease ran out; returns how many."""
-        async with self._events.transaction() as session:
+        async with self._work.core() as work:
             query = select(InstanceRow).where(InstanceRow.lease_until < self.clock()).with_for_update()
-            expired = list((await session.execute(query)).scalars())
+            expired = list((await work.session.execute(query)).scalars())
             for row in expired:
-                self._events.instance_changed(session, REMOVED, convert.instance_to_proto(row))
+                work.emit(instance_changed(REMOVED, convert.instance_to_proto(row)))
             if expired:
-                await session.execute(
+                await work.session.execute(
                     delete(InstanceRow).where(InstanceRow.instance_id.in_([r.instance_id for r in expired]))
                 )
         return len(expired)
@@ -268,7 +263,8 @@ class Instances:
 
     async def record_check(self, target: CheckTarget, health: str, error: str) -> None:
         """Stores a check's outcome; a change of health is an instance.changed event."""
-        async with self._events.transaction() as session:
+        async with self._work.core() as work:
+            session = work.session
             result = await session.execute(
                 update(InstanceRow)
                 # Only the registration that was checked: a re-registration starts over.
@@ -281,4 +277,4 @@ class Instances:
             if getattr(result, "rowcount", 0) == 1 and health != target.health:
                 row = await self._live(session, target.instance_id, self.clock())
                 if row is not None:
-                    self._events.instance_changed(session, UPDATED, convert.instance_to_proto(row))
+                    work.emit(instance_changed(UPDATED, convert.instance_to_proto(row)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -150,16 +150,6 @@ async def list_rows(
     return list((await session.execute(query)).scalars())
 
 
-async def bump(session: AsyncSession, row: ServiceRow, now: datetime, **values: Any) -> bool:
-    """Applies ``values`` if nobody changed the row meanwhile; False if somebody did."""
-    result = await session.execute(
-        update(ServiceRow)
-        .where(ServiceRow.name == row.name, ServiceRow.revision == row.revision)
-        .values(**values, revision=row.revision + 1, update_time=now)
-    )
-    return bool(getattr(result, "rowcount", 0) == 1)
-
-
 async def version_rows(session: AsyncSession, name: str) -> list[ServiceVersionRow]:
     rows = (await session.execute(select(ServiceVersionRow).where(ServiceVersionRow.service == name))).scalars()
     return sorted(rows, key=lambda r: semver.sort_key(r.version))
@@ -230,11 +220,6 @@ async def claim_lease(session: AsyncSession, name: str, holder: str, now: dateti
         session.add(LeaseRow(name=name, holder=holder, lease_until=until))
         return True
     return False
-
-
-def json_dict(text: str) -> Mapping[str, Any]:
-    value: Mapping[str, Any] = json.loads(text)
-    return value
 
 
 async def release_lease(session: AsyncSession, name: str, holder: str) -> None:

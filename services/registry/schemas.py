@@ -21,11 +21,12 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
+from services.registry.reasons import RegistryReason
 from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-SCHEMA_INVALID = "SCHEMA_INVALID"
-CONFIG_INVALID = "CONFIG_INVALID"
+SCHEMA_INVALID = RegistryReason.SCHEMA_INVALID
+CONFIG_INVALID = RegistryReason.CONFIG_INVALID
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _META_VALIDATOR = Draft202012Validator(
@@ -160,7 +161,9 @@ def instance_violations(schema: Mapping[str, Any], instance: Any, field: str) ->
                 add(parts, error.message)
     except Unresolvable:
         # Registration checks references, so this is a schema stored before that check.
-        raise FailedPrecondition("the service's schema cannot be used to validate", reason="SCHEMA_UNUSABLE") from None
+        raise FailedPrecondition(
+            "the service's schema cannot be used to validate", reason=RegistryReason.SCHEMA_UNUSABLE
+        ) from None
     return sorted(found.values(), key=lambda v: v.field)
 
 

@@ -8,7 +8,6 @@ handlers raise domain errors only.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -21,10 +20,12 @@ from services.registry import convert, schemas
 from services.registry.catalogue import Catalogue
 from services.registry.enablement import Enablements
 from services.registry.instances import Instances
+from services.registry.reasons import RegistryReason
 from services.registry.watch import WatchHub, change_of_instance, change_of_service
+from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_tenant
 from services.runtime.errors import Aborted
-from services.runtime.events import Event, EventBus
+from services.runtime.events import EventBus
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -133,13 +134,15 @@ class InstanceServicer(pb_grpc.InstanceServiceServicer):
             health_states=[convert.health_name(s) for s in request.health_states],
         )
         return pb.ListInstancesResponse(
-            instances=[convert.instance_to_proto(r) for r in page.rows], next_page_token=page.next_page_token
+            instances=[convert.instance_to_proto(r) for r in page.items], next_page_token=page.next_page_token
         )
 
 
 # Resolve answers are reused this long; any catalogue or instance event clears
 # them sooner. Resolve is the hot path of every client, changes are rare.
 RESOLVE_CACHE_SECONDS = 1.0
+# Distinct (service, version) pairs kept; callers name them, so the cache is bounded.
+RESOLVE_CACHE_ENTRIES = 10_000
 
 
 class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
@@ -155,23 +158,22 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
         self._instances = instances
         self._hub = hub
         self._keepalive = keepalive_seconds
-        self._resolved: dict[tuple[str, str], tuple[float, pb.ResolveServiceResponse]] = {}
+        self._resolved: Cache[tuple[str, str], pb.ResolveServiceResponse] = Cache(
+            "registry-resolve", ttl_seconds=RESOLVE_CACHE_SECONDS, max_entries=RESOLVE_CACHE_ENTRIES
+        )
         if events is not None:
-            events.subscribe("instance.", self._forget_resolved)
-            events.subscribe("service.", self._forget_resolved)
-
-    async def _forget_resolved(self, event: Event) -> None:
-        self._resolved.clear()
+            self._resolved.drop_on(events, "instance.")
+            self._resolved.drop_on(events, "service.")
 
     async def ResolveService(self, request: pb.ResolveServiceRequest, context: Context) -> pb.ResolveServiceResponse:
         """Permission registry.instances.resolve. Reasons: SERVICE_NOT_FOUND."""
         key = (request.service, request.version)
         cached = self._resolved.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        if cached is not MISS:
+            return cached
         rows = await self._instances.resolve(request.service, request.version)
         response = pb.ResolveServiceResponse(instances=[convert.instance_to_proto(r) for r in rows])
-        self._resolved[key] = (time.monotonic() + RESOLVE_CACHE_SECONDS, response)
+        self._resolved.put(key, response)
         return response
 
     async def Watch(self, request: pb.WatchRequest, context: Context) -> AsyncIterator[pb.WatchResponse]:
@@ -194,7 +196,7 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
                     yield pb.WatchResponse(type=pb.WATCH_EVENT_TYPE_KEEPALIVE)
                     continue
                 if change is None:
-                    raise Aborted("the watcher fell too far behind; watch again", reason="WATCH_OVERFLOW")
+                    raise Aborted("the watcher fell too far behind; watch again", reason=RegistryReason.WATCH_OVERFLOW)
                 yield change
         finally:
             self._hub.unsubscribe(watcher)
@@ -248,7 +250,7 @@ class EnabledServiceServicer(pb_grpc.EnabledServiceServiceServicer):
             _tenant_id(), page_size=request.page_size, page_token=request.page_token
         )
         return pb.ListEnabledServicesResponse(
-            enabled_services=[convert.enabled_service_to_proto(r) for r in page.rows],
+            enabled_services=[convert.enabled_service_to_proto(r) for r in page.items],
             next_page_token=page.next_page_token,
         )
 
@@ -277,4 +279,4 @@ async def _service_page(
         tags=list(request.tags),
         with_contracts=with_contracts,
     )
-    return [convert.service_to_proto(r) for r in page.records], page.next_page_token
+    return [convert.service_to_proto(r) for r in page.items], page.next_page_token

@@ -1,16 +1,16 @@
 """Process wiring: shared resources, service apps, startup and shutdown.
 
 A :class:`Runtime` holds what every service in a process shares (settings,
-database router, event bus, outgoing channels, authenticator). A
-:class:`ServiceApp` is one platform service: its gRPC bindings, its startup
-work (migrations, background tasks) and its tenant directory. The mesh runner
-starts several apps on one runtime; ``python -m services.<name>`` starts one.
+database router, event bus, outgoing channels, authentication). A service app
+(:class:`services.runtime.service.ServiceApp`) is one platform service: its
+gRPC bindings, its startup work (migrations, background tasks) and its tenant
+directory. The mesh runner starts several apps on one runtime; ``python -m
+services.mesh serve <name>`` starts one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 import signal
@@ -20,23 +20,19 @@ from functools import cached_property
 from typing import Any, Protocol
 
 import grpc
-from sqlalchemy.ext.asyncio import AsyncSession
 from tenantmesh.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 
-from services.runtime import outbox
 from services.runtime.auth.authenticator import JwtAuthenticator
 from services.runtime.auth.revocation import RevocationList
 from services.runtime.auth.verifier import JwksCache, KeySource, PublicKeys, TokenVerifier, public_key_from_jwk
 from services.runtime.client import ChannelPool
-from services.runtime.config import ConfigError, Settings, load_key_encryption_key, load_settings
-from services.runtime.credentials import NoCredentials, ServiceCredentials, api_key_credentials
+from services.runtime.config import ConfigError, Settings, load_key_encryption_key
+from services.runtime.credentials import ServiceCredentials, api_key_credentials
 from services.runtime.db import DatabaseRouter, upgrade_core
 from services.runtime.delivery import Delivery, load_delivery_settings
 from services.runtime.discovery import Discovery, Registrar
-from services.runtime.events import Event, EventBus, create_event_bus
-from services.runtime.heap import settle_after_startup
+from services.runtime.events import EventBus, create_event_bus
 from services.runtime.interceptors.authentication import Authenticator
-from services.runtime.logging import configure_logging
 from services.runtime.mail import MailChannel, load_mail_settings
 from services.runtime.mail.channel import CHANNEL as MAIL_CHANNEL
 from services.runtime.mail.templates import TEMPLATES
@@ -45,8 +41,34 @@ from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
 from services.runtime.sealing import Sealer
 from services.runtime.server import RunningServer, ServiceBinding, create_server
 from services.runtime.tenant_directory import CachedTenantDirectory, RemoteTenantDirectory, TenantDirectory
+from services.runtime.unit_of_work import UnitOfWork
 
 log = logging.getLogger("tenantmesh.app")
+
+
+class Authentication(Protocol):
+    """How a process's servers authenticate callers, and what its own internal calls present."""
+
+    @property
+    def credentials(self) -> ServiceCredentials: ...
+
+    def authenticator(self, directory: TenantDirectory) -> Authenticator: ...
+
+
+class TokenAuthentication:
+    """Bearer tokens verified against the auth service's keys; internal calls carry the token the
+    platform service account's API key is exchanged for."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._credentials = api_key_credentials(lambda: runtime.service_api_key, lambda: runtime.channel("auth"))
+
+    @property
+    def credentials(self) -> ServiceCredentials:
+        return self._credentials
+
+    def authenticator(self, directory: TenantDirectory) -> Authenticator:
+        return JwtAuthenticator(self._runtime.token_verifier, self._runtime.revocations, directory)
 
 
 @dataclass
@@ -55,8 +77,8 @@ class Runtime:
     db: DatabaseRouter
     events: EventBus
     channels: ChannelPool
-    # Set only to replace token authentication (tests of domain behaviour).
-    authenticator_override: Authenticator | None
+    # Token authentication unless another is plugged in.
+    authentication: Authentication | None = None
     # Where each service is reached from this process; starts as configured and
     # is updated with the real port when a server binds port 0 (tests).
     addresses: dict[str, str] = field(default_factory=dict)
@@ -69,11 +91,8 @@ class Runtime:
     service_api_key: str | None = None
 
     def __post_init__(self) -> None:
-        self.credentials: ServiceCredentials = (
-            NoCredentials()
-            if self.authenticator_override is not None
-            else api_key_credentials(lambda: self.service_api_key, lambda: self.channel("auth"))
-        )
+        self.auth: Authentication = self.authentication or TokenAuthentication(self)
+        self.credentials = self.auth.credentials
         # Where public keys come from: the auth service's JWKS over gRPC; the
         # auth service itself replaces this with its key store.
         self.key_source: KeySource = self._remote_jwks
@@ -103,13 +122,8 @@ class Runtime:
         response = await stub.GetJwks(auth_service_pb2.GetJwksRequest(), timeout=10, wait_for_ready=True)
         return {key.kid: public_key_from_jwk(key.x, key.y) for key in response.keys if key.kty == "EC"}
 
-    def authenticator_for(self, directory: TenantDirectory) -> Authenticator:
-        if self.authenticator_override is not None:
-            return self.authenticator_override
-        return JwtAuthenticator(self.token_verifier, self.revocations, directory)
-
     @classmethod
-    async def open(cls, settings: Settings, authenticator: Authenticator | None = None) -> Runtime:
+    async def open(cls, settings: Settings, authentication: Authentication | None = None) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = settings.database
         router = DatabaseRouter(
@@ -129,7 +143,7 @@ class Runtime:
             db=router,
             events=events,
             channels=ChannelPool(),
-            authenticator_override=authenticator,
+            authentication=authentication,
             addresses=dict(settings.service_addresses),
             service_api_key=settings.service_api_key,
         )
@@ -140,14 +154,10 @@ class Runtime:
         runtime.relay = OutboxRelay(router, events)
         return runtime
 
-    def emit(self, session: AsyncSession, event: Event, producer: str) -> None:
-        """Adds ``event`` to the session's transaction (the outbox); call ``events_committed`` after commit."""
-        outbox.add(session, event, producer)
-
-    def events_committed(self) -> None:
-        """Wakes the relay so committed events go out now rather than at the next poll."""
-        if self.relay is not None:
-            self.relay.notify()
+    def unit_of_work(self, producer: str, *, deliver_at_once: bool = False) -> UnitOfWork:
+        """Transactions of ``producer`` whose events go out with their commit (services.runtime.unit_of_work);
+        ``deliver_at_once`` also hands them to the bus straight after the commit."""
+        return UnitOfWork(self.db, producer, relay=self.relay, deliver_to=self.events if deliver_at_once else None)
 
     @cached_property
     def sealer(self) -> Sealer:
@@ -187,9 +197,11 @@ class Runtime:
         except KeyError:
             raise ConfigError(f"no address configured for service {service!r}") from None
 
-    def remote_tenant_directory(self) -> TenantDirectory:
+    def tenant_directory(self, source: TenantDirectory | None = None) -> CachedTenantDirectory:
+        """Tenants as ``source`` knows them (by default the tenants service, asked over gRPC with this
+        process's credentials), cached and dropped by tenant events."""
         return CachedTenantDirectory(
-            RemoteTenantDirectory(self.channel("tenants"), self.credentials),
+            source or RemoteTenantDirectory(self.channel("tenants"), self.credentials),
             self.settings.tenant_cache_ttl_seconds,
             self.events,
         )
@@ -205,7 +217,9 @@ class Runtime:
         await self.db.dispose()
 
 
-class ServiceApp(Protocol):
+class App(Protocol):
+    """What the runtime needs of a service app (see services.runtime.service.ServiceApp)."""
+
     name: str
 
     def bindings(self) -> Sequence[ServiceBinding]: ...
@@ -214,30 +228,37 @@ class ServiceApp(Protocol):
     async def stop(self) -> None: ...
 
 
-AppFactory = Callable[[Runtime], ServiceApp]
+AppFactory = Callable[[Runtime], App]
 
 
 @dataclass
 class StartedApp:
-    app: ServiceApp
+    app: App
     server: RunningServer
     # Keeps the service registered in the registry (None when discovery is off).
     registration: Registrar | None = None
 
 
-async def start_app(app: ServiceApp, runtime: Runtime, address: str) -> StartedApp:
-    await app.start()
+async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
     if runtime.delivery is not None:
         # Its table exists before the first call can queue anything; jobs left by a
-        # process that died go out now.
+        # process that died go out now. Before the app's own start: auth's start makes the
+        # service key usable, and until its server is bound other services' internal
+        # calls would wait on an address it does not serve yet (port 0 in tests).
         await runtime.delivery.start()
+    if not address.endswith(":0"):
+        # Where this process reaches the app from now on, already while it starts: a call its
+        # start makes possible (auth's start makes the service key usable) then waits for the
+        # bind instead of going to a configured address that differs.
+        runtime.addresses[app.name] = address
+    await app.start()
     bindings = list(app.bindings())
     served = [b.service_name for b in bindings]
     bindings.append(meta_binding(runtime.settings.version, served))
     server = await create_server(
         bindings,
         address=address,
-        authenticator=runtime.authenticator_for(app.tenant_directory()),
+        authenticator=runtime.auth.authenticator(app.tenant_directory()),
         tenant_directory=app.tenant_directory(),
     )
     host = address.rsplit(":", 1)[0]
@@ -266,22 +287,3 @@ def shutdown_event() -> asyncio.Event:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     return stop
-
-
-async def serve_standalone(factory: AppFactory, service: str) -> None:
-    """Runs one service in this process until SIGTERM/SIGINT."""
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format)
-    runtime = await Runtime.open(settings)
-    started: list[StartedApp] = []
-    try:
-        stop = shutdown_event()
-        address = f"{settings.bind_host}:{settings.port_of(service)}"
-        started.append(await start_app(factory(runtime), runtime, address))
-        settle_after_startup()
-        log.info("%s ready on %s", service, address)
-        await stop.wait()
-    finally:
-        with contextlib.suppress(Exception):
-            await stop_apps(started, settings.shutdown_grace_seconds)
-        await runtime.close()

@@ -21,11 +21,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from services.runtime.db.placement import DEFAULT_TENANT_DB_PREFIX, check_tenant_db_prefix
+from services.runtime.manifest import Manifest
 
 T = TypeVar("T")
-
-SERVICE_NAMES = ("tenants", "auth", "registry", "forms", "menus")
-DEFAULT_PORTS = {"tenants": 50051, "auth": 50052, "registry": 50053, "forms": 50054, "menus": 50055}
 
 
 class ConfigError(ValueError):
@@ -76,6 +74,8 @@ class Settings:
     # The variables these settings were read from; services read their own
     # settings from the same source (tests pass a mapping, not os.environ).
     environment: Mapping[str, str]
+    # The platform's services (services/manifest.py; a test may add its own).
+    manifest: Manifest
     # The edge's public base URL (no trailing slash): links in mails start with it.
     public_url: str
 
@@ -140,12 +140,23 @@ def _parse_address(value: str) -> str:
     return value
 
 
-def _parse_names(value: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in value.split(",") if n.strip())
-    unknown = [n for n in names if n not in SERVICE_NAMES]
-    if unknown:
-        raise ValueError(f"unknown services {unknown}; known: {list(SERVICE_NAMES)}")
-    return names
+def _service_names(manifest: Manifest) -> Callable[[str], tuple[str, ...]]:
+    def parse(value: str) -> tuple[str, ...]:
+        names = tuple(n.strip() for n in value.split(",") if n.strip())
+        unknown = [n for n in names if n not in manifest.names]
+        if unknown:
+            raise ValueError(f"unknown services {unknown}; known: {list(manifest.names)}")
+        return names
+
+    return parse
+
+
+def platform_manifest() -> Manifest:
+    """The platform's own services (services/manifest.py), for callers that do not bring a manifest."""
+    # Imported here: the manifest names the services' apps, and the runtime imports no service.
+    from services.manifest import PLATFORM  # noqa: PLC0415
+
+    return PLATFORM
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
@@ -157,8 +168,10 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Reads every setting from ``env`` (default: the process environment)."""
+def load_settings(env: Mapping[str, str] | None = None, *, manifest: Manifest | None = None) -> Settings:
+    """Reads every setting from ``env`` (default: the process environment) for the services of
+    ``manifest`` (default: the platform's)."""
+    manifest = manifest or platform_manifest()
     source = dict(os.environ if env is None else env)
     read = EnvReader(source)
     data_dir = Path(read.get("TENANTMESH_DATA_DIR", ".data", str)).resolve()
@@ -173,8 +186,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     bind_host = read.get("TENANTMESH_BIND_HOST", "127.0.0.1", str)
     addresses = {
-        name: read.get(f"TENANTMESH_{name.upper()}_ADDR", f"{bind_host}:{port}", _parse_address)
-        for name, port in DEFAULT_PORTS.items()
+        spec.name: read.get(spec.address_variable, f"{bind_host}:{spec.port}", _parse_address) for spec in manifest
     }
     return Settings(
         data_dir=data_dir,
@@ -190,7 +202,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_url=read.raw("REDIS_URL"),
         bind_host=bind_host,
         service_addresses=addresses,
-        lifecycle_services=read.get("TENANTMESH_LIFECYCLE_SERVICES", ("tenants",), _parse_names),
+        lifecycle_services=read.get("TENANTMESH_LIFECYCLE_SERVICES", manifest.tenant_scoped, _service_names(manifest)),
         log_level=read.get("TENANTMESH_LOG_LEVEL", "info", _choice("debug", "info", "warning", "error")),
         log_format=read.get("TENANTMESH_LOG_FORMAT", "json", _choice("json", "text")),
         shutdown_grace_seconds=read.positive("TENANTMESH_SHUTDOWN_GRACE_SECONDS", 5.0),
@@ -199,6 +211,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         provisioning_lease_seconds=read.positive("TENANTMESH_PROVISIONING_LEASE_SECONDS", 60.0),
         version=read.get("TENANTMESH_VERSION", "0.1.0", str),
         environment=source,
+        manifest=manifest,
         service_api_key=read.raw("TENANTMESH_SERVICE_API_KEY")
         or _read_secret_file(data_dir / "secrets" / "service-api-key"),
         public_url=read.get("TENANTMESH_PUBLIC_URL", f"https://localhost:{_edge_https_port(read)}", _parse_public_url),

@@ -9,14 +9,25 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from services.runtime.errors import FailedPrecondition, Unauthenticated
+from services.runtime.db.placement import TenantDatabase
+from services.runtime.errors import CommonReason, FailedPrecondition, Unauthenticated
 
 
-@dataclass(frozen=True)
-class TenantDatabaseRef:
-    server: str
-    name: str
+class TenantState(StrEnum):
+    """A tenant's lifecycle state: tenantmesh.tenants.v1.TenantState without its prefix, as stored."""
+
+    PROVISIONING = "PROVISIONING"
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    DELETING = "DELETING"
+    DELETED = "DELETED"
+    FAILED = "FAILED"
+
+
+# States in which a tenant is gone for its callers (NOT_FOUND), whatever is left of it.
+GONE_STATES = frozenset({TenantState.DELETING, TenantState.DELETED, TenantState.FAILED})
 
 
 @dataclass(frozen=True)
@@ -25,8 +36,8 @@ class TenantContext:
 
     tenant_id: str
     slug: str
-    state: str
-    database: TenantDatabaseRef
+    state: TenantState
+    database: TenantDatabase
 
 
 # The platform's own tenant: platform administrators are its members. Its id is
@@ -71,15 +82,11 @@ principal_var: ContextVar[Principal | None] = ContextVar("tenantmesh_principal",
 client_address_var: ContextVar[str] = ContextVar("tenantmesh_client_address", default="")
 
 
-def current_request_id() -> str:
-    return request_id_var.get()
-
-
 def current_tenant() -> TenantContext:
     """The tenant of a tenant-scoped call; calling it elsewhere is a programming error."""
     tenant = tenant_var.get()
     if tenant is None:
-        raise FailedPrecondition("this call has no tenant context", reason="TENANT_CONTEXT_MISSING")
+        raise FailedPrecondition("this call has no tenant context", reason=CommonReason.TENANT_CONTEXT_MISSING)
     return tenant
 
 

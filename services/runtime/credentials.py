@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import grpc
 from tenantmesh.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 
-from services.runtime.errors import Unavailable
+from services.runtime.errors import CommonReason, Unavailable
 
 # Renew this long before expiry, so a token never expires mid-call.
 _RENEW_MARGIN_SECONDS = 60.0
@@ -58,7 +58,8 @@ def api_key_credentials(
         key = api_key()
         if not key:
             raise Unavailable(
-                "no service API key configured (TENANTMESH_SERVICE_API_KEY)", reason="SERVICE_CREDENTIALS_MISSING"
+                "no service API key configured (TENANTMESH_SERVICE_API_KEY)",
+                reason=CommonReason.SERVICE_CREDENTIALS_MISSING,
             )
         # Up to 10 s for an auth service that is starting, in attempts of 2 s, 4 s, then the rest:
         # the channel is chosen by the auth address known when an attempt starts, which in a
@@ -84,10 +85,3 @@ def api_key_credentials(
         return tokens.access_token, tokens.access_token_expire_time.ToSeconds()
 
     return CachedTokenCredentials(exchange)
-
-
-class NoCredentials:
-    """For a mesh running with the open-access authenticator: nothing to present."""
-
-    async def metadata(self) -> tuple[tuple[str, str], ...]:
-        return ()

@@ -36,7 +36,7 @@ from tenantmesh.registry.v1 import instance_pb2, registry_service_pb2, registry_
 
 from services.runtime.access import INFRASTRUCTURE_SERVICES, load_policies
 from services.runtime.background import stop_background
-from services.runtime.config import SERVICE_NAMES, EnvReader
+from services.runtime.config import EnvReader
 from services.runtime.credentials import ServiceCredentials
 from services.runtime.rich_status import reason_of
 
@@ -333,7 +333,7 @@ class Resolver:
 
     def remote_services(self) -> list[str]:
         # The registry itself is always reached at its static address.
-        return [n for n in SERVICE_NAMES if n not in self.hosted and n != REGISTRY and n in self._static]
+        return [n for n in self._static if n not in self.hosted and n != REGISTRY]
 
     async def _run(self) -> None:
         while True:

@@ -4,16 +4,63 @@ Handlers and repositories raise these; one interceptor turns them into a gRPC
 status with google.rpc details (see :mod:`services.runtime.rich_status`). Every
 error carries a stable UPPER_SNAKE ``reason`` that clients may branch on; the
 message is for humans and may change.
+
+Reasons are members of :class:`Reason` enums, never bare strings, so a typo is
+a type error: the runtime's own are :class:`CommonReason`, and each service
+declares its own in its ``reasons.py``. A reason's value is its name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum, auto
+from typing import Any
 
 import grpc
 
 ERROR_DOMAIN = "tenantmesh.dev"
+
+
+class Reason(StrEnum):
+    """The type of every ErrorInfo reason; subclasses list them (``NAME = auto()``)."""
+
+    @staticmethod
+    def _generate_next_value_(name: str, start: int, count: int, last_values: list[Any]) -> str:
+        return name
+
+
+class CommonReason(Reason):
+    """Reasons the runtime gives, whatever the service."""
+
+    # Defaults of the error classes below.
+    INTERNAL = auto()
+    FIELD_INVALID = auto()
+    NOT_FOUND = auto()
+    ALREADY_EXISTS = auto()
+    FAILED_PRECONDITION = auto()
+    ETAG_MISMATCH = auto()
+    UNAUTHENTICATED = auto()
+    PERMISSION_DENIED = auto()
+    RESOURCE_EXHAUSTED = auto()
+    UNAVAILABLE = auto()
+    # Input, paging and placement.
+    PAGE_TOKEN_INVALID = auto()
+    DATABASE_PLACEMENT_INVALID = auto()
+    # Who calls, for which tenant.
+    CREDENTIALS_MISSING = auto()
+    TOKEN_INVALID = auto()
+    TOKEN_EXPIRED = auto()
+    TOKEN_REVOKED = auto()
+    TENANT_HEADER_MISSING = auto()
+    TENANT_MISMATCH = auto()
+    TENANT_NOT_FOUND = auto()
+    TENANT_SUSPENDED = auto()
+    TENANT_NOT_READY = auto()
+    TENANT_CONTEXT_MISSING = auto()
+    # Calls to other services.
+    DEPENDENCY_UNAVAILABLE = auto()
+    SERVICE_CREDENTIALS_MISSING = auto()
 
 
 @dataclass(frozen=True)
@@ -22,20 +69,20 @@ class FieldViolation:
 
     field: str
     description: str
-    reason: str = "FIELD_INVALID"
+    reason: Reason = CommonReason.FIELD_INVALID
 
 
 class TenantmeshError(Exception):
     """Root of every error the platform raises on purpose."""
 
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
-    default_reason: str = "INTERNAL"
+    default_reason: Reason = CommonReason.INTERNAL
 
     def __init__(
         self,
         message: str,
         *,
-        reason: str | None = None,
+        reason: Reason | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -46,14 +93,14 @@ class TenantmeshError(Exception):
 
 class InvalidArgument(TenantmeshError):
     code = grpc.StatusCode.INVALID_ARGUMENT
-    default_reason = "FIELD_INVALID"
+    default_reason = CommonReason.FIELD_INVALID
 
     def __init__(
         self,
         message: str,
         *,
         violations: Sequence[FieldViolation] = (),
-        reason: str | None = None,
+        reason: Reason | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message, reason=reason, metadata=metadata)
@@ -62,49 +109,44 @@ class InvalidArgument(TenantmeshError):
 
 class NotFound(TenantmeshError):
     code = grpc.StatusCode.NOT_FOUND
-    default_reason = "NOT_FOUND"
+    default_reason = CommonReason.NOT_FOUND
 
 
 class AlreadyExists(TenantmeshError):
     code = grpc.StatusCode.ALREADY_EXISTS
-    default_reason = "ALREADY_EXISTS"
+    default_reason = CommonReason.ALREADY_EXISTS
 
 
 class FailedPrecondition(TenantmeshError):
     code = grpc.StatusCode.FAILED_PRECONDITION
-    default_reason = "FAILED_PRECONDITION"
+    default_reason = CommonReason.FAILED_PRECONDITION
 
 
 class Aborted(TenantmeshError):
     code = grpc.StatusCode.ABORTED
-    default_reason = "ETAG_MISMATCH"
+    default_reason = CommonReason.ETAG_MISMATCH
 
 
 class Unauthenticated(TenantmeshError):
     code = grpc.StatusCode.UNAUTHENTICATED
-    default_reason = "UNAUTHENTICATED"
+    default_reason = CommonReason.UNAUTHENTICATED
 
 
 class PermissionDenied(TenantmeshError):
     code = grpc.StatusCode.PERMISSION_DENIED
-    default_reason = "PERMISSION_DENIED"
-
-
-@dataclass(frozen=True)
-class RetryAfter:
-    seconds: float
+    default_reason = CommonReason.PERMISSION_DENIED
 
 
 class ResourceExhausted(TenantmeshError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
-    default_reason = "RESOURCE_EXHAUSTED"
+    default_reason = CommonReason.RESOURCE_EXHAUSTED
 
     def __init__(
         self,
         message: str,
         *,
         retry_after: float | None = None,
-        reason: str | None = None,
+        reason: Reason | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message, reason=reason, metadata=metadata)
@@ -113,7 +155,7 @@ class ResourceExhausted(TenantmeshError):
 
 class Unavailable(TenantmeshError):
     code = grpc.StatusCode.UNAVAILABLE
-    default_reason = "UNAVAILABLE"
+    default_reason = CommonReason.UNAVAILABLE
 
 
 @dataclass(frozen=True)
@@ -121,7 +163,7 @@ class ErrorDescription:
     """What a caller is told about an error: code, reason, message, details."""
 
     code: grpc.StatusCode
-    reason: str
+    reason: Reason
     message: str
     metadata: dict[str, str] = field(default_factory=dict)
     violations: tuple[FieldViolation, ...] = ()

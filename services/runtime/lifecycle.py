@@ -16,10 +16,9 @@ from tenantmesh.lifecycle.v1 import lifecycle_service_pb2 as pb
 from tenantmesh.lifecycle.v1 import lifecycle_service_pb2_grpc as pb_grpc
 
 from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, TenantSchemaHook, upgrade_tenant
-from services.runtime.errors import InvalidArgument
-from services.runtime.server import ServiceBinding
-
-LIFECYCLE_SERVICE = pb.DESCRIPTOR.services_by_name["TenantLifecycleService"].full_name
+from services.runtime.errors import CommonReason, InvalidArgument
+from services.runtime.outbox import TENANT_OUTBOX_MIGRATIONS
+from services.runtime.tenant_db import placement_from_proto
 
 TenantHook = Callable[[str, TenantDatabase], Awaitable[None]]
 # (connection in the tenant database, tenant id, fresh): see services.runtime.db.TenantSchemaHook.
@@ -28,9 +27,9 @@ SchemaHook = Callable[[AsyncConnection, str, bool], Awaitable[None]]
 
 def placement_of(request: pb.ProvisionTenantRequest | pb.DeprovisionTenantRequest) -> TenantDatabase:
     try:
-        return TenantDatabase(server=request.database.server, name=request.database.database)
+        return placement_from_proto(request.database)
     except ValueError as exc:
-        raise InvalidArgument(str(exc), reason="DATABASE_PLACEMENT_INVALID") from None
+        raise InvalidArgument(str(exc), reason=CommonReason.DATABASE_PLACEMENT_INVALID) from None
 
 
 class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
@@ -40,18 +39,18 @@ class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
         router: DatabaseRouter,
         migrations: MigrationSet,
         *,
+        tenant_events: bool = False,
         on_schema: SchemaHook | None = None,
         after_provision: TenantHook | None = None,
         on_deprovision: TenantHook | None = None,
     ) -> None:
-        """``on_schema`` runs on the migration's own connection once the schema is at head (no
+        """``tenant_events``: the service announces changes to tenant data (``UnitOfWork.tenant()``), so
+        the tenant database needs its outbox, brought to head before the service's own schema.
+        ``on_schema`` runs on the migration's own connection once the schema is at head (no
         extra connection or transaction); ``after_provision`` runs afterwards, on its own."""
-        self._service = service
-        self._router = router
-        self._migrations = migrations
-        self._on_schema = on_schema
-        self._after_provision = after_provision
-        self._on_deprovision = on_deprovision
+        self._service, self._router, self._migrations = service, router, migrations
+        self._tenant_events = tenant_events
+        self._on_schema, self._after_provision, self._on_deprovision = on_schema, after_provision, on_deprovision
 
     async def ProvisionTenant(
         self, request: pb.ProvisionTenantRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -59,6 +58,8 @@ class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
         """Permission lifecycle.tenants.provision. Errors: INVALID_ARGUMENT (DATABASE_PLACEMENT_INVALID),
         FAILED_PRECONDITION (TENANT_DATABASE_CONFLICT, from hooks)."""
         db = placement_of(request)
+        if self._tenant_events:
+            await upgrade_tenant(self._router, db, TENANT_OUTBOX_MIGRATIONS)
         version = await upgrade_tenant(self._router, db, self._migrations, then=self._schema_hook(request.tenant_id))
         if self._after_provision is not None:
             await self._after_provision(request.tenant_id, db)
@@ -82,10 +83,3 @@ class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
         if self._on_deprovision is not None:
             await self._on_deprovision(request.tenant_id, db)
         return pb.DeprovisionTenantResponse(service=self._service)
-
-
-def lifecycle_binding(servicer: SchemaLifecycleServicer) -> ServiceBinding:
-    return ServiceBinding(
-        service_name=LIFECYCLE_SERVICE,
-        register=lambda server: pb_grpc.add_TenantLifecycleServiceServicer_to_server(servicer, server),
-    )

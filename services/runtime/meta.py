@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 from tenantmesh.meta.v1 import meta_service_pb2, meta_service_pb2_grpc
 
-from services.runtime.server import ServiceBinding
+from services.runtime.server import ServiceBinding, bind
 
 META_SERVICE = meta_service_pb2.DESCRIPTOR.services_by_name["MetaService"].full_name
 
@@ -27,8 +27,4 @@ class MetaServicer(meta_service_pb2_grpc.MetaServiceServicer):
 
 
 def meta_binding(version: str, services: Sequence[str]) -> ServiceBinding:
-    servicer = MetaServicer(version, [*services, META_SERVICE])
-    return ServiceBinding(
-        service_name=META_SERVICE,
-        register=lambda server: meta_service_pb2_grpc.add_MetaServiceServicer_to_server(servicer, server),
-    )
+    return bind(MetaServicer(version, [*services, META_SERVICE]))

@@ -1,39 +1,52 @@
 """The transactional outbox: events are committed with the change they describe.
 
-A producer adds its events to the session that makes the change, so both
-commit or neither does; the relay then publishes committed events to the bus
-and deletes them. If the process dies between commit and publish, the rows
-are still there and the next relay (this process after a restart, or any
-other process) publishes them: delivery is at least once, and consumers are
-idempotent on the event id.
+A producer's unit of work (:mod:`services.runtime.unit_of_work`) writes its
+events in the transaction that makes the change, so both commit or neither
+does; the relay then publishes committed events to the bus and deletes them.
+If the process dies between commit and publish, the rows are still there and
+the next relay (this process after a restart, or any other process) publishes
+them: delivery is at least once, and consumers are idempotent on the event id.
 
-The outbox table is shared infrastructure of the runtime, migrated with its
-own version table; each row records which service produced it.
+Changes to the core database write to the core ``event_outbox``. Changes to a
+tenant database write to that database's own ``event_outbox`` (the same table,
+created by :data:`TENANT_OUTBOX_MIGRATIONS`), because only a table in the same
+database commits with the change. Before such a commit the unit of work marks
+the tenant database in the core table ``event_outbox_tenants``; every relay
+reads the marks with its core batch, drains the marked tenant outboxes and
+clears a mark only if nobody marked it again meanwhile, so an event left by a
+crash is found by any process without scanning every tenant.
+
+The outbox tables are shared infrastructure of the runtime, migrated with
+their own version tables; each row records which service produced it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, LargeBinary, MetaData, String, delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.background import stop_background
 from services.runtime.clock import utcnow
-from services.runtime.db import DatabaseRouter, MigrationSet
+from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase
 from services.runtime.events import Event, EventBus
 
 log = logging.getLogger("tenantmesh.outbox")
 
-OUTBOX_MIGRATIONS = MigrationSet(
-    service="outbox", scope="core", directory=Path(__file__).parent / "migrations" / "outbox"
-)
+_MIGRATIONS = Path(__file__).parent / "migrations"
+OUTBOX_MIGRATIONS = MigrationSet(service="outbox", scope="core", directory=_MIGRATIONS / "outbox")
+# The outbox of a tenant database, for services that announce changes made there.
+TENANT_OUTBOX_MIGRATIONS = MigrationSet(service="outbox", scope="tenant", directory=_MIGRATIONS / "outbox_tenant")
 
 
 class _OutboxBase(DeclarativeBase):
@@ -41,6 +54,8 @@ class _OutboxBase(DeclarativeBase):
 
 
 class OutboxRow(_OutboxBase):
+    """A row of the core outbox, or (in a tenant session) of a tenant database's outbox."""
+
     __tablename__ = "event_outbox"
 
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -50,24 +65,42 @@ class OutboxRow(_OutboxBase):
     create_time: Mapped[datetime] = mapped_column(DateTime)
 
 
-def _row_values(event: Event, producer: str) -> dict[str, object]:
+class TenantOutboxMark(_OutboxBase):
+    """A tenant database whose outbox may hold events; ``version`` grows with every mark."""
+
+    __tablename__ = "event_outbox_tenants"
+
+    db_server: Mapped[str] = mapped_column(String(63), primary_key=True)
+    db_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+def row_values(event: Event) -> dict[str, object]:
+    """The outbox row of an event (see services.runtime.unit_of_work, which writes them)."""
     return {
         "event_id": event.id,
-        "producer": producer,
+        "producer": event.producer,
         "event_type": event.type,
-        "envelope": dataclasses.replace(event, producer=producer).encode(),
+        "envelope": event.encode(),
         "create_time": utcnow(),
     }
 
 
-async def add_on_connection(conn: AsyncConnection, event: Event, producer: str) -> None:
-    """``add`` for code that works on a Core connection rather than an ORM session."""
-    await conn.execute(insert(OutboxRow).values(**_row_values(event, producer)))
+_BUMP_MARK = update(TenantOutboxMark).values(version=TenantOutboxMark.version + 1)
+_INSERT_MARK = insert(TenantOutboxMark)
 
 
-def add(session: AsyncSession, event: Event, producer: str) -> None:
-    """Adds ``event`` to the caller's transaction; it is published after the commit."""
-    session.add(OutboxRow(**_row_values(event, producer)))
+async def mark_tenant_outbox(db: DatabaseRouter, tenant: TenantDatabase) -> None:
+    """Records, committed at once, that ``tenant``'s outbox is about to hold events."""
+    where = (TenantOutboxMark.db_server == tenant.server, TenantOutboxMark.db_name == tenant.name)
+    async with db.core_autocommit() as conn:
+        if (await conn.execute(_BUMP_MARK.where(*where))).rowcount == 1:
+            return
+        try:
+            await conn.execute(_INSERT_MARK, {"db_server": tenant.server, "db_name": tenant.name, "version": 1})
+        except IntegrityError:
+            # Marked concurrently by someone else: bump it, so their relay does not clear ours.
+            await conn.execute(_BUMP_MARK.where(*where))
 
 
 class OutboxRelay:
@@ -78,14 +111,64 @@ class OutboxRelay:
         self._batch = batch
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Marked tenant outboxes are looked for every poll period, and at once after a
+        # tenant database's events were committed here.
+        self._tenants_due = True
+        self._tenants_scanned = 0.0
 
-    def notify(self) -> None:
-        """Tells the relay that events were just committed (otherwise it polls)."""
+    def notify(self, *, tenant: bool = False) -> None:
+        """Tells the relay that events were just committed (otherwise it polls); ``tenant``: to a
+        tenant database's outbox."""
+        self._tenants_due = self._tenants_due or tenant
         self._wake.set()
 
     async def relay_once(self) -> int:
-        """Publishes one batch of committed events, oldest first; returns how many."""
+        """Publishes one batch of the core outbox's committed events, oldest first; returns how many."""
+        return await self._relay_batch(self._db.core_session)
+
+    async def relay_tenants_once(self) -> int:
+        """Drains the outbox of every marked tenant database; returns how many events it published."""
         async with self._db.core_session() as session:
+            marks = list((await session.execute(select(TenantOutboxMark))).scalars())
+        published = 0
+        for mark in marks:
+            published += await self._drain_tenant(mark)
+        return published
+
+    async def _drain_tenant(self, mark: TenantOutboxMark) -> int:
+        published = 0
+        try:
+            tenant = TenantDatabase(server=mark.db_server, name=mark.db_name)
+            while True:
+                count = await self._relay_batch(lambda: self._db.tenant_session(tenant))
+                published += count
+                if count < self._batch:
+                    break
+        except Exception:
+            if await self._tenant_exists(mark):
+                raise
+            # The tenant database is gone (the tenant was purged): so are its events.
+        # Cleared only if nobody marked it again while it was drained: their events may not
+        # have been committed yet when this drain read the outbox.
+        async with self._db.core_session() as session:
+            await session.execute(
+                delete(TenantOutboxMark).where(
+                    TenantOutboxMark.db_server == mark.db_server,
+                    TenantOutboxMark.db_name == mark.db_name,
+                    TenantOutboxMark.version == mark.version,
+                )
+            )
+            await session.commit()
+        return published
+
+    async def _tenant_exists(self, mark: TenantOutboxMark) -> bool:
+        try:
+            return await self._db.tenant_database_exists(TenantDatabase(server=mark.db_server, name=mark.db_name))
+        except (ValueError, LookupError):
+            return False  # not a tenant database of this platform (any more): nothing to relay
+
+    async def _relay_batch(self, open_session: Callable[[], AbstractAsyncContextManager[AsyncSession]]) -> int:
+        async with open_session() as session:
             rows = list(
                 (await session.execute(select(OutboxRow).order_by(OutboxRow.event_id).limit(self._batch))).scalars()
             )
@@ -96,14 +179,16 @@ class OutboxRelay:
             await self._bus.publish(Event.decode(row.envelope))
             published.append(row.event_id)
         if published:
-            async with self._db.core_session() as session:
+            async with open_session() as session:
                 await session.execute(delete(OutboxRow).where(OutboxRow.event_id.in_(published)))
                 await session.commit()
         return len(published)
 
-    async def drain(self) -> None:
+    async def drain(self, *, tenants: bool = True) -> None:
         while await self.relay_once() == self._batch:
             pass
+        if tenants:
+            await self.relay_tenants_once()
 
     def start(self) -> None:
         if self._task is None:
@@ -113,8 +198,12 @@ class OutboxRelay:
         while True:
             # Cleared before draining: a notify() during the drain is not lost.
             self._wake.clear()
+            now = time.monotonic()
+            tenants = self._tenants_due or now - self._tenants_scanned >= self._poll
+            if tenants:
+                self._tenants_due, self._tenants_scanned = False, now
             try:
-                await self.drain()
+                await self.drain(tenants=tenants)
             except Exception:
                 log.exception("relaying events failed; retrying")
             with contextlib.suppress(TimeoutError):

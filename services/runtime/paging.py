@@ -12,19 +12,37 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.errors import CommonReason, FieldViolation, InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 _TOKEN_VERSION = 1
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
 class PageRequest:
     size: int
     after: str | None  # last key of the previous page
+
+    @property
+    def limit(self) -> int:
+        """Rows to fetch: one more than the page, to tell whether another page follows."""
+        return self.size + 1
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing and the token of the next one (empty at the end)."""
+
+    items: list[T]
+    next_page_token: str
 
 
 def page_size(requested: int) -> int:
@@ -63,11 +81,19 @@ def decode_token(token: str, filters_fingerprint: str) -> str | None:
     if not valid:
         raise InvalidArgument(
             "page_token is not a token this list issued for these filters",
-            reason="PAGE_TOKEN_INVALID",
+            reason=CommonReason.PAGE_TOKEN_INVALID,
             violations=[FieldViolation("page_token", "unknown, tampered or issued for other filters")],
         )
     key: str = body["k"]
     return key
+
+
+def page_of(fetched: Sequence[T], page: PageRequest, marker: str, key: Callable[[T], str]) -> Page[T]:
+    """The page among ``fetched`` (up to ``page.limit`` items in key order), with the token that
+    continues after its last item's ``key`` when more were fetched than fit."""
+    shown = list(fetched[: page.size])
+    more = len(fetched) > page.size
+    return Page(shown, encode_token(key(shown[-1]), marker) if more and shown else "")
 
 
 def page_request(requested_size: int, token: str, *filters: object) -> tuple[PageRequest, str]:

@@ -1,10 +1,15 @@
-"""Values every service writes into its protobuf resources the same way."""
+"""Values every service writes into its protobuf resources the same way: timestamps, etags, and
+enums whose stored values are the proto enum's names without their prefix."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from google.protobuf import timestamp_pb2
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -19,3 +24,41 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
 def etag_of(revision: int) -> str:
     """The opaque etag of a row's revision counter (AIP-154)."""
     return str(revision)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _prefix(proto_enum: EnumTypeWrapper) -> str:
+    # Every enum of ours starts at <PREFIX>_UNSPECIFIED = 0 (buf lint's ENUM_ZERO_VALUE_SUFFIX).
+    return proto_enum.Name(0).removesuffix("UNSPECIFIED")
+
+
+def from_proto(kind: type[E], proto_enum: EnumTypeWrapper, value: int) -> E | None:
+    """The member of ``kind`` (a StrEnum of the proto enum's names without their prefix) a proto
+    value stands for; None for UNSPECIFIED."""
+    return kind(proto_enum.Name(value).removeprefix(_prefix(proto_enum))) if value else None
+
+
+def to_proto(proto_enum: EnumTypeWrapper, member: StrEnum) -> int:
+    return int(proto_enum.Value(_prefix(proto_enum) + member.value))
+
+
+def mirror_mismatch(kind: type[StrEnum], proto_enum: EnumTypeWrapper) -> set[str]:
+    """Names in one but not the other: empty when ``kind`` mirrors the proto enum (a unit test checks)."""
+    prefix = _prefix(proto_enum)
+    names = {name.removeprefix(prefix) for name in proto_enum.keys()} - {"UNSPECIFIED"}  # noqa: SIM118 - not a dict
+    return names ^ {member.value for member in kind}
+
+
+def copy_fields(source: object, *names: str) -> dict[str, Any]:
+    """``{name: source.name}`` for the fields a message takes as they are stored (``Message(**...)``)."""
+    return {name: getattr(source, name) for name in names}
+
+
+D = TypeVar("D")
+
+
+def dataclass_from(kind: type[D], message: object) -> D:
+    """A dataclass built from the message fields of the same names (a domain value mirroring a message)."""
+    return kind(**{item.name: getattr(message, item.name) for item in fields(kind)})  # type: ignore[arg-type]

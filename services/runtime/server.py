@@ -8,9 +8,12 @@ It binds the given address (port 0 in tests) and returns the bound port.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -42,6 +45,23 @@ class ServiceBinding:
 
     service_name: str  # fully qualified, e.g. "tenantmesh.tenants.v1.TenantService"
     register: Callable[[grpc.aio.Server], None]
+
+
+def bind(servicer: object) -> ServiceBinding:
+    """The binding of a servicer, found from the generated ``<Name>Servicer`` class it subclasses:
+    the service's full name from its descriptor and the module's ``add_<Name>Servicer_to_server``."""
+    for cls in type(servicer).__mro__:
+        if not (cls.__module__.endswith("_pb2_grpc") and cls.__name__.endswith("Servicer")):
+            continue
+        add: Any = getattr(importlib.import_module(cls.__module__), f"add_{cls.__name__}_to_server")
+        messages: Any = importlib.import_module(cls.__module__.removesuffix("_grpc"))
+        service = messages.DESCRIPTOR.services_by_name[cls.__name__.removesuffix("Servicer")]
+        return ServiceBinding(service.full_name, functools.partial(_register, add, servicer))
+    raise TypeError(f"{type(servicer).__name__} does not subclass a generated servicer class")
+
+
+def _register(add: Callable[[object, grpc.aio.Server], None], servicer: object, server: grpc.aio.Server) -> None:
+    add(servicer, server)
 
 
 @dataclass

@@ -7,15 +7,17 @@ tenant event arrives, so the tenant check costs no call per request.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Protocol
 
 import grpc
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
-from services.runtime.context import TenantContext, TenantDatabaseRef
+from services.runtime.cache import MISS, Cache
+from services.runtime.context import TenantContext, TenantState
 from services.runtime.credentials import ServiceCredentials
 from services.runtime.events import Event, EventBus
+from services.runtime.proto_values import from_proto
+from services.runtime.tenant_db import placement_from_proto
 
 # Unknown ids are cached briefly too, so a flood of calls naming a tenant that
 # does not exist does not turn into a flood of lookups.
@@ -30,8 +32,8 @@ def tenant_context_from_proto(tenant: tenant_pb2.Tenant) -> TenantContext:
     return TenantContext(
         tenant_id=tenant.tenant_id,
         slug=tenant.slug,
-        state=tenant_pb2.TenantState.Name(tenant.state).removeprefix("TENANT_STATE_"),
-        database=TenantDatabaseRef(server=tenant.database.server, name=tenant.database.database),
+        state=from_proto(TenantState, tenant_pb2.TenantState, tenant.state) or TenantState.FAILED,
+        database=placement_from_proto(tenant.database),
     )
 
 
@@ -59,43 +61,44 @@ class RemoteTenantDirectory:
 
 
 class CachedTenantDirectory:
-    def __init__(self, source: TenantDirectory, ttl_seconds: float, events: EventBus | None = None) -> None:
+    def __init__(
+        self, source: TenantDirectory, ttl_seconds: float, events: EventBus | None = None, max_entries: int = 10_000
+    ) -> None:
         self._source = source
         self._ttl = ttl_seconds
-        self._entries: dict[str, tuple[float, TenantContext | None]] = {}
-        self._slugs: dict[str, tuple[float, str]] = {}
+        self._entries: Cache[str, TenantContext | None] = Cache(
+            "tenant-directory", ttl_seconds=ttl_seconds, max_entries=max_entries
+        )
+        self._slugs: Cache[str, str] = Cache("tenant-slugs", ttl_seconds=ttl_seconds, max_entries=max_entries)
         if events is not None:
             events.subscribe("tenant.", self._on_tenant_event)
 
     async def lookup_slug(self, slug: str) -> TenantContext | None:
         """By slug, for sources that can (the remote directory); the slug's id is cached too."""
         known = self._slugs.get(slug)
-        if known is not None and known[0] > time.monotonic():
-            return await self.lookup(known[1])
+        if known is not MISS:
+            return await self.lookup(known)
         lookup_slug = getattr(self._source, "lookup_slug", None)
         if lookup_slug is None:
             return None
         tenant: TenantContext | None = await lookup_slug(slug)
         if tenant is not None:
-            now = time.monotonic()
-            self._slugs[slug] = (now + self._ttl, tenant.tenant_id)
-            self._entries[tenant.tenant_id] = (now + self._ttl, tenant)
+            self._slugs.put(slug, tenant.tenant_id)
+            self._entries.put(tenant.tenant_id, tenant)
         return tenant
 
     async def lookup(self, tenant_id: str) -> TenantContext | None:
-        now = time.monotonic()
         cached = self._entries.get(tenant_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        if cached is not MISS:
+            return cached
         tenant = await self._source.lookup(tenant_id)
-        ttl = self._ttl if tenant is not None else min(self._ttl, NEGATIVE_TTL_SECONDS)
-        self._entries[tenant_id] = (now + ttl, tenant)
+        self._entries.put(tenant_id, tenant, None if tenant is not None else min(self._ttl, NEGATIVE_TTL_SECONDS))
         return tenant
 
     def invalidate(self, tenant_id: str) -> None:
-        self._entries.pop(tenant_id, None)
+        self._entries.pop(tenant_id)
         # A purged tenant's slug may be taken by a new tenant.
-        self._slugs = {slug: entry for slug, entry in self._slugs.items() if entry[1] != tenant_id}
+        self._slugs.drop_where(lambda _slug, known: known == tenant_id)
 
     async def _on_tenant_event(self, event: Event) -> None:
         if event.tenant_id:

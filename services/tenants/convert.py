@@ -7,8 +7,10 @@ import json
 from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.type.v1 import database_pb2
 
-from services.runtime.proto_values import etag_of, timestamp
+from services.runtime.proto_values import from_proto, timestamp
+from services.runtime.resources import stamps
 from services.tenants.repository import TenantRecord
+from services.tenants.states import TenantState
 
 
 def tenant_to_proto(record: TenantRecord) -> tenant_pb2.Tenant:
@@ -34,13 +36,10 @@ def tenant_to_proto(record: TenantRecord) -> tenant_pb2.Tenant:
             ],
             failure_reason=row.failure_reason,
         ),
-        create_time=timestamp(row.create_time),
-        update_time=timestamp(row.update_time),
-        delete_time=timestamp(row.delete_time),
-        etag=etag_of(row.revision),
+        **stamps(row),
     )
 
 
-def state_name(state: int) -> str:
-    """TENANT_STATE_ACTIVE (proto enum value) -> "ACTIVE" (stored value)."""
-    return tenant_pb2.TenantState.Name(state).removeprefix("TENANT_STATE_")
+def state_of(state: int) -> TenantState | None:
+    """TENANT_STATE_ACTIVE (proto enum value) -> TenantState.ACTIVE (stored value); None if unspecified."""
+    return from_proto(TenantState, tenant_pb2.TenantState, state)

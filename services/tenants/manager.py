@@ -6,16 +6,15 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.runtime.clock import after, utcnow
-from services.runtime.context import PLATFORM_TENANT_ID, TenantContext, TenantDatabaseRef
-from services.runtime.db import DatabaseRouter, tenant_database_name
+from services.runtime.context import PLATFORM_TENANT_ID, TenantContext
+from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, current_revision, tenant_database_name
 from services.runtime.errors import (
-    Aborted,
     AlreadyExists,
+    CommonReason,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -24,16 +23,17 @@ from services.runtime.errors import (
 )
 from services.runtime.events import Event
 from services.runtime.ids import uuid7
-from services.runtime.paging import encode_token, page_request
-from services.runtime.proto_values import etag_of
+from services.runtime.paging import Page, page_of, page_request
+from services.runtime.resources import bump_revision, check_etag, check_update_mask
+from services.runtime.unit_of_work import UnitOfWork
 from services.tenants import repository as repo
-from services.tenants.announcements import TenantAnnouncements
+from services.tenants.identity import verify_identity
 from services.tenants.models import ProvisioningStepRow, TenantRow
 from services.tenants.provisioning import Provisioner
+from services.tenants.reasons import TenantsReason
 from services.tenants.repository import TenantRecord
+from services.tenants.states import VISIBLE_STATES, StepState, TenantState
 
-# What a list shows when no state is asked for: everything but tombstones.
-VISIBLE_STATES = ("PROVISIONING", "ACTIVE", "SUSPENDED", "DELETING", "FAILED")
 UPDATABLE_FIELDS = ("display_name", "plan", "labels", "settings")
 
 
@@ -46,25 +46,14 @@ class TenantSpec:
     settings: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class TenantPage:
-    records: list[TenantRecord]
-    next_page_token: str
-
-
 def _not_found() -> NotFound:
-    return NotFound("no such tenant", reason="TENANT_NOT_FOUND")
-
-
-def _check_etag(row: TenantRow, etag: str) -> None:
-    if etag and etag != etag_of(row.revision):
-        raise Aborted("the tenant changed since it was read; read it again", reason="ETAG_MISMATCH")
+    return NotFound("no such tenant", reason=CommonReason.TENANT_NOT_FOUND)
 
 
 def _state_conflict(row: TenantRow, action: str) -> FailedPrecondition:
     return FailedPrecondition(
         f"cannot {action} a tenant in state {row.state}",
-        reason="TENANT_STATE_CONFLICT",
+        reason=TenantsReason.TENANT_STATE_CONFLICT,
         metadata={"state": row.state},
     )
 
@@ -73,7 +62,7 @@ def _refuse_platform_tenant(tenant_id: str, action: str) -> None:
     # Suspending or deleting it would lock every administrator out of the platform.
     if tenant_id == PLATFORM_TENANT_ID:
         raise FailedPrecondition(
-            f"the platform tenant cannot be subject to {action}", reason="PLATFORM_TENANT_PROTECTED"
+            f"the platform tenant cannot be subject to {action}", reason=TenantsReason.PLATFORM_TENANT_PROTECTED
         )
 
 
@@ -82,16 +71,16 @@ class TenantManager:
         self,
         db: DatabaseRouter,
         provisioner: Provisioner,
-        announcements: TenantAnnouncements,
+        work: UnitOfWork,
+        tenant_migrations: MigrationSet,
         *,
         default_server: str,
         lease_seconds: float,
     ) -> None:
-        self._db = db
-        self._provisioner = provisioner
-        self._announce = announcements
-        self._default_server = default_server
-        self._lease_seconds = lease_seconds
+        self._db, self._provisioner, self._work = db, provisioner, work
+        self._tenant_migrations = tenant_migrations
+        # Where new tenants go, and how long their provisioning may hold them.
+        self._default_server, self._lease_seconds = default_server, lease_seconds
 
     async def create(self, spec: TenantSpec, request_id: str) -> TenantRecord:
         if not spec.slug:
@@ -128,7 +117,7 @@ class TenantManager:
             if await repo.get_row_by_slug(session, spec.slug) is None:
                 raise error
         raise AlreadyExists(
-            "a tenant with this slug exists", reason="TENANT_SLUG_TAKEN", metadata={"slug": spec.slug}
+            "a tenant with this slug exists", reason=TenantsReason.TENANT_SLUG_TAKEN, metadata={"slug": spec.slug}
         ) from None
 
     async def _replay(self, request_id: str) -> TenantRecord | None:
@@ -137,12 +126,12 @@ class TenantManager:
             row = await repo.get_row_by_request_id(session, request_id)
             if row is None:
                 return None
-            if row.state == "PROVISIONING":
-                raise Unavailable("this tenant is still being provisioned", reason="TENANT_PROVISIONING")
-            if row.state == "FAILED":
+            if row.state == TenantState.PROVISIONING:
+                raise Unavailable("this tenant is still being provisioned", reason=TenantsReason.TENANT_PROVISIONING)
+            if row.state == TenantState.FAILED:
                 raise Unavailable(
                     "provisioning failed and was rolled back",
-                    reason="PROVISIONING_FAILED",
+                    reason=TenantsReason.PROVISIONING_FAILED,
                     metadata={"cause": row.failure_reason},
                 )
             return await repo.load_record(session, row)
@@ -154,7 +143,7 @@ class TenantManager:
             slug=spec.slug,
             former_slug=spec.slug,
             display_name=spec.display_name or spec.slug,
-            state="PROVISIONING",
+            state=TenantState.PROVISIONING,
             plan=spec.plan,
             settings_json=json.dumps(dict(spec.settings), sort_keys=True),
             db_server=self._default_server,
@@ -169,7 +158,12 @@ class TenantManager:
         )
         steps = [
             ProvisioningStepRow(
-                tenant_id=row.tenant_id, step=name, position=i, state="PENDING", schema_version="", update_time=now
+                tenant_id=row.tenant_id,
+                step=name,
+                position=i,
+                state=StepState.PENDING,
+                schema_version="",
+                update_time=now,
             )
             for i, name in enumerate(self._provisioner.step_names)
         ]
@@ -178,43 +172,44 @@ class TenantManager:
     async def get(self, tenant_id: str) -> TenantRecord:
         async with self._db.core_session() as session:
             row = await repo.get_row(session, tenant_id)
-            if row is None or row.state == "DELETED":
+            if row is None or row.state == TenantState.DELETED:
                 raise _not_found()
             return await repo.load_record(session, row)
+
+    async def current(self, tenant: TenantContext) -> tuple[TenantRecord, str]:
+        """The call's own tenant and the tenants service's schema version in its database, after
+        checking that the database is that tenant's."""
+        await verify_identity(self._db, tenant)
+        record = await self.get(tenant.tenant_id)
+        version = await current_revision(self._db, self._tenant_migrations, tenant.database)
+        return record, version or ""
 
     async def get_by_slug(self, slug: str) -> TenantRecord:
         async with self._db.core_session() as session:
             row = await repo.get_row_by_slug(session, slug)
-            if row is None or row.state == "DELETED":
+            if row is None or row.state == TenantState.DELETED:
                 raise _not_found()
             return await repo.load_record(session, row)
 
     async def list(
         self, *, page_size: int, page_token: str, states: Sequence[str], labels: Sequence[str]
-    ) -> TenantPage:
+    ) -> Page[TenantRecord]:
         wanted_states = sorted(set(states)) or list(VISIBLE_STATES)
         wanted_labels = dict(item.split("=", 1) for item in labels)
         page, marker = page_request(page_size, page_token, wanted_states, sorted(wanted_labels.items()))
         async with self._db.core_session() as session:
             rows = await repo.list_rows(
-                session, states=wanted_states, labels=wanted_labels, after=page.after, limit=page.size + 1
+                session, states=wanted_states, labels=wanted_labels, after=page.after, limit=page.limit
             )
-            records = await repo.load_records(session, rows[: page.size])
-        more = len(rows) > page.size
-        token = encode_token(records[-1].row.tenant_id, marker) if more and records else ""
-        return TenantPage(records=records, next_page_token=token)
+            shown = page_of(rows, page, marker, lambda row: row.tenant_id)
+            return Page(await repo.load_records(session, shown.items), shown.next_page_token)
 
     async def update(self, tenant_id: str, etag: str, mask: Sequence[str], spec: TenantSpec) -> TenantRecord:
-        # protovalidate's field_mask.in also admits sub-paths ("labels.env") and an
-        # empty mask; either would be a silent no-op that still changes the etag.
-        if not mask or any(path not in UPDATABLE_FIELDS for path in mask):
-            raise InvalidArgument(
-                "update_mask must name fields to change",
-                violations=[FieldViolation("update_mask", f"paths must be among {', '.join(UPDATABLE_FIELDS)}")],
-            )
-        async with self._db.core_session() as session:
+        check_update_mask(mask, UPDATABLE_FIELDS)
+        async with self._work.core() as work:
+            session = work.session
             row = await self._row_for_change(session, tenant_id, etag)
-            if row.state not in ("ACTIVE", "SUSPENDED"):
+            if row.state not in (TenantState.ACTIVE, TenantState.SUSPENDED):
                 raise _state_conflict(row, "update")
             values: dict[str, object] = {}
             if "display_name" in mask:
@@ -225,59 +220,49 @@ class TenantManager:
                 values["settings_json"] = json.dumps(dict(spec.settings), sort_keys=True)
             if "labels" in mask:
                 await repo.replace_labels(session, tenant_id, spec.labels)
-            await self._bump(session, row, **values)
-            event = Event("tenant.updated", tenant_id)
-            self._announce.record(session, event)
-            await session.commit()
-        await self._announce.published(event)
+            await bump_revision(session, row, "tenant", **values)
+            work.emit(Event("tenant.updated", tenant_id))
         return await self.get(tenant_id)
 
     async def suspend(self, tenant_id: str, etag: str) -> TenantRecord:
         _refuse_platform_tenant(tenant_id, "suspend")
-        async with self._db.core_session() as session:
-            row = await self._row_for_change(session, tenant_id, etag)
-            if row.state == "SUSPENDED":
-                return await repo.load_record(session, row)
-            if row.state != "ACTIVE":
+        async with self._work.core() as work:
+            row = await self._row_for_change(work.session, tenant_id, etag)
+            if row.state == TenantState.SUSPENDED:
+                return await repo.load_record(work.session, row)
+            if row.state != TenantState.ACTIVE:
                 raise _state_conflict(row, "suspend")
-            await self._bump(session, row, state="SUSPENDED")
-            event = Event("tenant.suspended", tenant_id)
-            self._announce.record(session, event)
-            await session.commit()
-        await self._announce.published(event)
+            await bump_revision(work.session, row, "tenant", state=TenantState.SUSPENDED)
+            work.emit(Event("tenant.suspended", tenant_id))
         return await self.get(tenant_id)
 
     async def resume(self, tenant_id: str, etag: str) -> TenantRecord:
-        async with self._db.core_session() as session:
-            row = await self._row_for_change(session, tenant_id, etag)
-            if row.state != "SUSPENDED":
+        async with self._work.core() as work:
+            row = await self._row_for_change(work.session, tenant_id, etag)
+            if row.state != TenantState.SUSPENDED:
                 raise _state_conflict(row, "resume")
-            await self._bump(session, row, state="ACTIVE")
-            event = Event("tenant.resumed", tenant_id)
-            self._announce.record(session, event)
-            await session.commit()
-        await self._announce.published(event)
+            await bump_revision(work.session, row, "tenant", state=TenantState.ACTIVE)
+            work.emit(Event("tenant.resumed", tenant_id))
         return await self.get(tenant_id)
 
     async def delete(self, tenant_id: str, etag: str) -> TenantRecord:
         _refuse_platform_tenant(tenant_id, "delete")
-        async with self._db.core_session() as session:
-            row = await self._row_for_change(session, tenant_id, etag)
-            if row.state == "PROVISIONING":
+        async with self._work.core() as work:
+            row = await self._row_for_change(work.session, tenant_id, etag)
+            if row.state == TenantState.PROVISIONING:
                 raise _state_conflict(row, "delete")
-            if row.state == "FAILED":
+            failed = row.state == TenantState.FAILED
+            if failed:
                 # Nothing was kept of a failed tenant but its record.
-                now = utcnow()
-                await self._bump(session, row, state="DELETED", delete_time=now)
-                await session.commit()
-                return await self._tombstone(tenant_id)
-            event = Event("tenant.deleting", tenant_id)
-            if row.state != "DELETING":
-                await self._bump(session, row, state="DELETING", lease_until=after(self._lease_seconds))
-                self._announce.record(session, event)
-                await session.commit()
-        # Services refuse the tenant from here on, before its data is gone.
-        await self._announce.published(event)
+                await bump_revision(work.session, row, "tenant", state=TenantState.DELETED, delete_time=utcnow())
+            elif row.state != TenantState.DELETING:
+                await bump_revision(
+                    work.session, row, "tenant", state=TenantState.DELETING, lease_until=after(self._lease_seconds)
+                )
+                work.emit(Event("tenant.deleting", tenant_id))
+        if failed:
+            return await self._tombstone(tenant_id)
+        # Services refuse the tenant from here on (the event went out with the commit), before its data is gone.
         await self._provisioner.purge(tenant_id)
         return await self._tombstone(tenant_id)
 
@@ -290,20 +275,10 @@ class TenantManager:
 
     async def _row_for_change(self, session: AsyncSession, tenant_id: str, etag: str) -> TenantRow:
         row = await repo.get_row(session, tenant_id, for_update=True)
-        if row is None or row.state == "DELETED":
+        if row is None or row.state == TenantState.DELETED:
             raise _not_found()
-        _check_etag(row, etag)
+        check_etag(row.revision, etag, "tenant")
         return row
-
-    async def _bump(self, session: AsyncSession, row: TenantRow, **values: object) -> None:
-        """Applies ``values`` only if nobody changed the row meanwhile (optimistic concurrency)."""
-        result = await session.execute(
-            update(TenantRow)
-            .where(TenantRow.tenant_id == row.tenant_id, TenantRow.revision == row.revision)
-            .values(**values, revision=row.revision + 1, update_time=utcnow())
-        )
-        if getattr(result, "rowcount", 0) != 1:
-            raise Aborted("the tenant changed concurrently; read it again", reason="ETAG_MISMATCH")
 
 
 class LocalTenantDirectory:
@@ -320,6 +295,6 @@ class LocalTenantDirectory:
         return TenantContext(
             tenant_id=row.tenant_id,
             slug=row.slug or row.former_slug,
-            state=row.state,
-            database=TenantDatabaseRef(server=row.db_server, name=row.db_name),
+            state=TenantState(row.state),
+            database=TenantDatabase(server=row.db_server, name=row.db_name),
         )

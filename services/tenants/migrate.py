@@ -19,6 +19,7 @@ from services.runtime.rich_status import reason_of
 from services.tenants import repository as repo
 from services.tenants.models import TenantRow
 from services.tenants.participants import LifecycleParticipants
+from services.tenants.states import StepState
 
 log = logging.getLogger("tenantmesh.tenants.migrate")
 
@@ -89,6 +90,6 @@ class TenantMigrator:
             async with self._db.core_session() as session:
                 now = utcnow()
                 await repo.ensure_step(session, row.tenant_id, service, now)
-                await repo.set_step(session, row.tenant_id, service, "DONE", now, version)
+                await repo.set_step(session, row.tenant_id, service, StepState.DONE, now, version)
                 await session.commit()
         return TenantOutcome(row.tenant_id, row.slug or row.former_slug, tuple(outcomes))

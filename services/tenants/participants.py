@@ -8,10 +8,10 @@ from typing import Any
 import grpc
 from tenantmesh.lifecycle.v1 import lifecycle_service_pb2 as pb
 from tenantmesh.lifecycle.v1 import lifecycle_service_pb2_grpc as pb_grpc
-from tenantmesh.type.v1 import database_pb2
 
 from services.runtime.credentials import ServiceCredentials
 from services.runtime.db import TenantDatabase
+from services.runtime.tenant_db import placement_to_proto
 
 
 class LifecycleParticipants:
@@ -41,7 +41,7 @@ class LifecycleParticipants:
     async def provision(self, service: str, tenant_id: str, db: TenantDatabase) -> str:
         """Brings ``service``'s schema in the tenant database to head; returns its revision."""
         response = await self._stub(service).ProvisionTenant(
-            pb.ProvisionTenantRequest(tenant_id=tenant_id, database=_placement(db)),
+            pb.ProvisionTenantRequest(tenant_id=tenant_id, database=placement_to_proto(db)),
             timeout=self._timeout,
             wait_for_ready=True,
             metadata=await self._credentials.metadata(),
@@ -50,12 +50,8 @@ class LifecycleParticipants:
 
     async def deprovision(self, service: str, tenant_id: str, db: TenantDatabase) -> None:
         await self._stub(service).DeprovisionTenant(
-            pb.DeprovisionTenantRequest(tenant_id=tenant_id, database=_placement(db)),
+            pb.DeprovisionTenantRequest(tenant_id=tenant_id, database=placement_to_proto(db)),
             timeout=self._timeout,
             wait_for_ready=True,
             metadata=await self._credentials.metadata(),
         )
-
-
-def _placement(db: TenantDatabase) -> database_pb2.DatabasePlacement:
-    return database_pb2.DatabasePlacement(server=db.server, database=db.name)

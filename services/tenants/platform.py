@@ -18,6 +18,7 @@ from services.tenants import repository as repo
 from services.tenants.identity import stamp_identity
 from services.tenants.models import TenantRow
 from services.tenants.provisioning import DATABASE_STEP
+from services.tenants.states import StepState, TenantState
 
 
 async def ensure_platform_tenant(db: DatabaseRouter, server: str, migrations: MigrationSet, service: str) -> None:
@@ -39,7 +40,7 @@ async def ensure_platform_tenant(db: DatabaseRouter, server: str, migrations: Mi
         slug=PLATFORM_TENANT_SLUG,
         former_slug=PLATFORM_TENANT_SLUG,
         display_name="Platform",
-        state="ACTIVE",
+        state=TenantState.ACTIVE,
         plan="platform",
         settings_json=json.dumps({}),
         db_server=server,
@@ -55,8 +56,8 @@ async def ensure_platform_tenant(db: DatabaseRouter, server: str, migrations: Mi
     try:
         async with db.core_session() as session:
             await repo.add_tenant(session, row, {}, (DATABASE_STEP, service), now)
-            await repo.set_step(session, PLATFORM_TENANT_ID, DATABASE_STEP, "DONE", now)
-            await repo.set_step(session, PLATFORM_TENANT_ID, service, "DONE", now, version)
+            await repo.set_step(session, PLATFORM_TENANT_ID, DATABASE_STEP, StepState.DONE, now)
+            await repo.set_step(session, PLATFORM_TENANT_ID, service, StepState.DONE, now, version)
             await session.commit()
     except IntegrityError:
         # Another replica created it at the same moment.

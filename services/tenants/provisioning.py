@@ -20,20 +20,21 @@ from services.runtime.clock import after, utcnow
 from services.runtime.db import DatabaseRouter, TenantDatabase
 from services.runtime.errors import Unavailable
 from services.runtime.events import Event
-from services.runtime.ids import uuid7
 from services.runtime.rich_status import reason_of
+from services.runtime.unit_of_work import UnitOfWork
 from services.tenants import repository as repo
-from services.tenants.announcements import TenantAnnouncements
 from services.tenants.models import TenantRow
 from services.tenants.participants import LifecycleParticipants
+from services.tenants.reasons import TenantsReason
 from services.tenants.repository import TenantRecord
+from services.tenants.states import StepState, TenantState
 
 log = logging.getLogger("tenantmesh.tenants.provisioning")
 
 DATABASE_STEP = "database"
 # A lifecycle participant found a database that belongs to another tenant:
 # it is not ours, so rolling back must not drop it.
-DATABASE_CONFLICT = "TENANT_DATABASE_CONFLICT"
+DATABASE_CONFLICT = TenantsReason.TENANT_DATABASE_CONFLICT
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,12 @@ class Provisioner:
         self,
         db: DatabaseRouter,
         participants: LifecycleParticipants,
-        announcements: TenantAnnouncements,
+        work: UnitOfWork,
         policy: ProvisioningPolicy,
     ) -> None:
         self._db = db
         self._participants = participants
-        self._announce = announcements
+        self._work = work
         self._policy = policy
 
     @property
@@ -73,9 +74,10 @@ class Provisioner:
             log.warning("provisioning failed, rolling back", extra={"tenant_id": tenant_id, "reason": reason})
             await self.abandon(tenant_id, reason, tuple(progress.pending))
             raise Unavailable(
-                "provisioning failed; it is rolled back", reason="PROVISIONING_FAILED", metadata={"cause": reason}
+                "provisioning failed; it is rolled back",
+                reason=TenantsReason.PROVISIONING_FAILED,
+                metadata={"cause": reason},
             ) from exc
-        await self._announce.published(Event("tenant.created", tenant_id, id=progress.event_id))
         return activated
 
     async def abandon(self, tenant_id: str, reason: str, also_done: Sequence[str] = ()) -> None:
@@ -88,7 +90,7 @@ class Provisioner:
         async with self._db.core_session() as session:
             await session.execute(
                 update(TenantRow)
-                .where(TenantRow.tenant_id == tenant_id, TenantRow.state == "PROVISIONING")
+                .where(TenantRow.tenant_id == tenant_id, TenantRow.state == TenantState.PROVISIONING)
                 .values(failure_reason=reason[:64])
             )
             await session.commit()
@@ -101,7 +103,7 @@ class Provisioner:
         """Continues a stalled provisioning: forward, or back if it had already failed."""
         async with self._db.core_session() as session:
             row = await repo.get_row(session, tenant_id)
-        if row is None or row.state != "PROVISIONING":
+        if row is None or row.state != TenantState.PROVISIONING:
             return
         if row.failure_reason:
             await self.roll_back(tenant_id, row.failure_reason)
@@ -113,11 +115,11 @@ class Provisioner:
         if record is None:
             async with self._db.core_session() as session:
                 row = await repo.get_row(session, tenant_id)
-                if row is None or row.state != "PROVISIONING":
+                if row is None or row.state != TenantState.PROVISIONING:
                     return None
                 record = await repo.load_record(session, row)
         placement = _placement(record.row)
-        done = {s.step for s in record.steps if s.state == "DONE"}
+        done = {s.step for s in record.steps if s.state == StepState.DONE}
         # A finished step is recorded together with the next one (each may be re-run, so a
         # crash before the record only repeats work), and the last with the activation:
         # one core transaction per participant, which also renews the lease.
@@ -133,15 +135,12 @@ class Provisioner:
             if i < len(pending) - 1:
                 await self._record(tenant_id, progress)
         now = utcnow()
-        async with self._db.core_transaction() as conn:
+        async with self._work.core_connection() as work:
             if progress.pending:
-                await repo.set_steps_done(conn, tenant_id, progress.pending, now)
-            activated = await repo.activate(conn, tenant_id, now)
+                await repo.set_steps_done(work.conn, tenant_id, progress.pending, now)
+            activated = await repo.activate(work.conn, tenant_id, now)
             if activated:
-                await self._announce.record_on_connection(
-                    conn, Event("tenant.created", tenant_id, id=progress.event_id)
-                )
-            await conn.commit()
+                work.emit(Event("tenant.created", tenant_id))
         progress.written(now)
         if known is None or not activated:
             return None
@@ -158,22 +157,23 @@ class Provisioner:
                 return
             record = await repo.load_record(session, row)
         placement = _placement(row)
-        finished = {s.step for s in record.steps if s.state == "DONE"} | set(also_done)
+        finished = {s.step for s in record.steps if s.state == StepState.DONE} | set(also_done)
         done = [s.step for s in record.steps if s.step in finished and s.step != DATABASE_STEP]
         for service in reversed(done):
             await self._participants.deprovision(service, tenant_id, placement)
         if reason != DATABASE_CONFLICT:
             await self._db.drop_tenant_database(placement)
         now = utcnow()
-        async with self._db.core_session() as session:
+        async with self._work.core() as work:
+            session = work.session
             for step in record.steps:
                 if step.step in finished or step.step == DATABASE_STEP:
-                    await repo.set_step(session, tenant_id, step.step, "FAILED", now)
+                    await repo.set_step(session, tenant_id, step.step, StepState.FAILED, now)
             await session.execute(
                 update(TenantRow)
                 .where(TenantRow.tenant_id == tenant_id)
                 .values(
-                    state="FAILED",
+                    state=TenantState.FAILED,
                     slug=None,
                     failure_reason=reason[:64],
                     lease_until=None,
@@ -181,16 +181,13 @@ class Provisioner:
                     revision=TenantRow.revision + 1,
                 )
             )
-            failed = Event("tenant.failed", tenant_id, {"reason": reason})
-            self._announce.record(session, failed)
-            await session.commit()
-        await self._announce.published(failed)
+            work.emit(Event("tenant.failed", tenant_id, {"reason": reason}))
 
     async def purge(self, tenant_id: str) -> None:
         """Deprovisions every participant, drops the database and leaves a DELETED tombstone."""
         async with self._db.core_session() as session:
             row = await repo.get_row(session, tenant_id)
-            if row is None or row.state != "DELETING":
+            if row is None or row.state != TenantState.DELETING:
                 return
         placement = _placement(row)
         try:
@@ -200,15 +197,15 @@ class Provisioner:
         except Exception as exc:
             # The tenant stays DELETING; the reconciler retries once the lease runs out.
             raise Unavailable(
-                "deleting the tenant is incomplete; it will be finished", reason="PURGE_INCOMPLETE"
+                "deleting the tenant is incomplete; it will be finished", reason=TenantsReason.PURGE_INCOMPLETE
             ) from exc
         now = utcnow()
-        async with self._db.core_session() as session:
-            await session.execute(
+        async with self._work.core() as work:
+            await work.session.execute(
                 update(TenantRow)
-                .where(TenantRow.tenant_id == tenant_id, TenantRow.state == "DELETING")
+                .where(TenantRow.tenant_id == tenant_id, TenantRow.state == TenantState.DELETING)
                 .values(
-                    state="DELETED",
+                    state=TenantState.DELETED,
                     slug=None,
                     lease_until=None,
                     update_time=now,
@@ -216,10 +213,7 @@ class Provisioner:
                     revision=TenantRow.revision + 1,
                 )
             )
-            deleted = Event("tenant.deleted", tenant_id)
-            self._announce.record(session, deleted)
-            await session.commit()
-        await self._announce.published(deleted)
+            work.emit(Event("tenant.deleted", tenant_id))
 
     async def _record(self, tenant_id: str, progress: _Progress) -> None:
         # Recording finished steps also renews the lease: the worker is demonstrably alive.
@@ -238,8 +232,6 @@ class _Progress:
 
     pending: dict[str, str | None] = field(default_factory=dict)
     recorded: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
-    # Id of the tenant.created event: the same in the outbox and the direct delivery.
-    event_id: str = field(default_factory=uuid7)
 
     def finished(self, step: str, version: str | None) -> None:
         self.pending[step] = version
@@ -253,14 +245,14 @@ class _Progress:
 def _activated(record: TenantRecord, progress: _Progress, now: datetime) -> TenantRecord:
     """``record`` as ``_run_steps`` left it in the database: what reading it back would return."""
     row = record.row
-    row.state = "ACTIVE"
+    row.state = TenantState.ACTIVE
     row.lease_until = None
     row.update_time = now
     row.revision += 1
     for step in record.steps:
         if step.step in progress.recorded:
             version, written = progress.recorded[step.step]
-            step.state = "DONE"
+            step.state = StepState.DONE
             step.update_time = written
             if version is not None:
                 step.schema_version = version

@@ -15,6 +15,7 @@ from services.runtime.clock import after, utcnow
 from services.runtime.db import DatabaseRouter
 from services.tenants import repository as repo
 from services.tenants.provisioning import Provisioner
+from services.tenants.states import TenantState
 
 log = logging.getLogger("tenantmesh.tenants.reconciler")
 
@@ -32,7 +33,7 @@ class Reconciler:
     async def reconcile_once(self) -> int:
         """Handles every stalled tenant once; returns how many it took over."""
         async with self._db.core_session() as session:
-            stalled = await repo.stalled_tenant_ids(session, ("PROVISIONING", "DELETING"), utcnow())
+            stalled = await repo.stalled_tenant_ids(session, (TenantState.PROVISIONING, TenantState.DELETING), utcnow())
         taken = 0
         for tenant_id in stalled:
             async with self._db.core_session() as session:
@@ -43,7 +44,7 @@ class Reconciler:
             taken += 1
             log.info("resuming stalled tenant", extra={"tenant_id": tenant_id, "state": row.state})
             try:
-                if row.state == "PROVISIONING":
+                if row.state == TenantState.PROVISIONING:
                     await self._provisioner.resume(tenant_id)
                 else:
                     await self._provisioner.purge(tenant_id)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from services.tenants.models import ProvisioningStepRow, TenantLabelRow, TenantRow
+from services.tenants.states import StepState, TenantState
 
 # Core tables for the provisioning hot path (plain INSERT/UPDATE, no unit of work).
 TENANTS: Table = TenantRow.__table__  # type: ignore[assignment]
@@ -78,7 +79,7 @@ async def add_tenant(
     session.add_all(TenantLabelRow(tenant_id=row.tenant_id, label_key=k, label_value=v) for k, v in labels.items())
     session.add_all(
         ProvisioningStepRow(
-            tenant_id=row.tenant_id, step=name, position=i, state="PENDING", schema_version="", update_time=now
+            tenant_id=row.tenant_id, step=name, position=i, state=StepState.PENDING, schema_version="", update_time=now
         )
         for i, name in enumerate(steps)
     )
@@ -98,15 +99,15 @@ _RENEW_LEASE = (
 )
 _ACTIVATE = (
     update(TENANTS)
-    .where(TENANTS.c.tenant_id == bindparam("b_tenant_id"), TENANTS.c.state == "PROVISIONING")
-    .values(state="ACTIVE", lease_until=None, update_time=bindparam("b_now"), revision=TENANTS.c.revision + 1)
+    .where(TENANTS.c.tenant_id == bindparam("b_tenant_id"), TENANTS.c.state == TenantState.PROVISIONING)
+    .values(state=TenantState.ACTIVE, lease_until=None, update_time=bindparam("b_now"), revision=TENANTS.c.revision + 1)
 )
 
 
 @functools.cache
 def _steps_done_statement(versioned: int) -> Update:
     """Steps ``b_steps`` DONE; the first ``versioned`` of them (``b_step<i>``) get ``b_version<i>``."""
-    values: dict[str, object] = {"state": "DONE", "update_time": bindparam("b_now")}
+    values: dict[str, object] = {"state": StepState.DONE, "update_time": bindparam("b_now")}
     if versioned:
         values["schema_version"] = case(
             *((STEPS.c.step == bindparam(f"b_step{i}"), bindparam(f"b_version{i}")) for i in range(versioned)),
@@ -186,7 +187,7 @@ async def ensure_step(session: AsyncSession, tenant_id: str, step: str, now: dat
                 tenant_id=tenant_id,
                 step=step,
                 position=max(positions, default=-1) + 1,
-                state="PENDING",
+                state=StepState.PENDING,
                 schema_version="",
                 update_time=now,
             )
@@ -235,7 +236,11 @@ async def stalled_tenant_ids(session: AsyncSession, states: Sequence[str], now: 
 
 
 async def migratable_rows(session: AsyncSession, tenant_ids: Sequence[str]) -> list[TenantRow]:
-    query = select(TenantRow).where(TenantRow.state.in_(("ACTIVE", "SUSPENDED"))).order_by(TenantRow.tenant_id)
+    query = (
+        select(TenantRow)
+        .where(TenantRow.state.in_((TenantState.ACTIVE, TenantState.SUSPENDED)))
+        .order_by(TenantRow.tenant_id)
+    )
     if tenant_ids:
         query = query.where(TenantRow.tenant_id.in_(tenant_ids))
     return list((await session.execute(query)).scalars())

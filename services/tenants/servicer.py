@@ -10,19 +10,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from sqlalchemy import select
 from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 from tenantmesh.tenants.v1 import tenant_service_pb2_grpc as pb_grpc
 
+from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_tenant
-from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, current_revision
-from services.runtime.errors import TenantmeshError
-from services.tenants.convert import state_name, tenant_to_proto
+from services.tenants.convert import state_of, tenant_to_proto
 from services.tenants.manager import TenantManager, TenantSpec
 from services.tenants.migrate import TenantMigrator
-from services.tenants.models import TenantIdentityRow
-from services.tenants.view_cache import TenantViewCache
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -42,14 +38,10 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         self,
         manager: TenantManager,
         migrator: TenantMigrator,
-        db: DatabaseRouter,
-        tenant_migrations: MigrationSet,
-        views: TenantViewCache,
+        views: Cache[str, tenant_pb2.Tenant],
     ) -> None:
         self._manager = manager
         self._migrator = migrator
-        self._db = db
-        self._tenant_migrations = tenant_migrations
         self._views = views
 
     async def CreateTenant(self, request: pb.CreateTenantRequest, context: Context) -> pb.CreateTenantResponse:
@@ -63,9 +55,9 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         if request.WhichOneof("lookup") == "slug":
             return pb.GetTenantResponse(tenant=tenant_to_proto(await self._manager.get_by_slug(request.slug)))
         tenant = self._views.get(request.tenant_id)
-        if tenant is None:
+        if tenant is MISS:
             tenant = tenant_to_proto(await self._manager.get(request.tenant_id))
-            self._views.put(tenant)
+            self._views.put(request.tenant_id, tenant)
         return pb.GetTenantResponse(tenant=tenant)
 
     async def ListTenants(self, request: pb.ListTenantsRequest, context: Context) -> pb.ListTenantsResponse:
@@ -73,17 +65,17 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         page = await self._manager.list(
             page_size=request.page_size,
             page_token=request.page_token,
-            states=[state_name(s) for s in request.states],
+            states=[state for state in map(state_of, request.states) if state is not None],
             labels=list(request.labels),
         )
         return pb.ListTenantsResponse(
-            tenants=[tenant_to_proto(r) for r in page.records], next_page_token=page.next_page_token
+            tenants=[tenant_to_proto(r) for r in page.items], next_page_token=page.next_page_token
         )
 
     async def UpdateTenant(self, request: pb.UpdateTenantRequest, context: Context) -> pb.UpdateTenantResponse:
         """Permission tenants.tenants.update. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT,
         FIELD_INVALID."""
-        with self._views.invalidating(request.tenant.tenant_id):
+        with self._views.dropping(request.tenant.tenant_id):
             record = await self._manager.update(
                 request.tenant.tenant_id, request.tenant.etag, list(request.update_mask.paths), spec_of(request.tenant)
             )
@@ -91,19 +83,19 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
 
     async def SuspendTenant(self, request: pb.SuspendTenantRequest, context: Context) -> pb.SuspendTenantResponse:
         """Permission tenants.tenants.suspend. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        with self._views.invalidating(request.tenant_id):
+        with self._views.dropping(request.tenant_id):
             record = await self._manager.suspend(request.tenant_id, request.etag)
         return pb.SuspendTenantResponse(tenant=tenant_to_proto(record))
 
     async def ResumeTenant(self, request: pb.ResumeTenantRequest, context: Context) -> pb.ResumeTenantResponse:
         """Permission tenants.tenants.resume. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        with self._views.invalidating(request.tenant_id):
+        with self._views.dropping(request.tenant_id):
             record = await self._manager.resume(request.tenant_id, request.etag)
         return pb.ResumeTenantResponse(tenant=tenant_to_proto(record))
 
     async def DeleteTenant(self, request: pb.DeleteTenantRequest, context: Context) -> pb.DeleteTenantResponse:
         """Permission tenants.tenants.delete. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        with self._views.invalidating(request.tenant_id):
+        with self._views.dropping(request.tenant_id):
             record = await self._manager.delete(request.tenant_id, request.etag)
         return pb.DeleteTenantResponse(tenant=tenant_to_proto(record))
 
@@ -111,16 +103,9 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         self, request: pb.GetCurrentTenantRequest, context: Context
     ) -> pb.GetCurrentTenantResponse:
         """Permission tenants.current.get, tenant-scoped. Reasons: TENANT_NOT_FOUND, TENANT_SUSPENDED,
-        TENANT_NOT_READY, TENANT_DATABASE_MISMATCH."""
-        tenant = current_tenant()
-        db = TenantDatabase(server=tenant.database.server, name=tenant.database.name)
-        async with self._db.tenant_session(db) as session:
-            owner = (await session.execute(select(TenantIdentityRow.tenant_id))).scalars().all()
-        if list(owner) != [tenant.tenant_id]:
-            raise TenantmeshError("the tenant database belongs to another tenant", reason="TENANT_DATABASE_MISMATCH")
-        record = await self._manager.get(tenant.tenant_id)
-        version = await current_revision(self._db, self._tenant_migrations, db)
-        return pb.GetCurrentTenantResponse(tenant=tenant_to_proto(record), schema_version=version or "")
+        TENANT_NOT_READY, TENANT_DATABASE_CONFLICT."""
+        record, version = await self._manager.current(current_tenant())
+        return pb.GetCurrentTenantResponse(tenant=tenant_to_proto(record), schema_version=version)
 
     async def MigrateTenantDatabases(
         self, request: pb.MigrateTenantDatabasesRequest, context: Context

@@ -225,7 +225,7 @@ async def auth_platform(settings: Settings) -> AsyncIterator[Platform]:
         auth_app = AuthApp(runtime)  # after the tenants server is bound: it resolves that address now
         started.append(await start_app(auth_app, runtime, "127.0.0.1:0"))
         settle_after_startup()  # as a service process does once it is up
-        handle = Platform(runtime=runtime, tenants_app=tenants_app, auth_app=auth_app, started=started)
+        handle = Platform(runtime=runtime, started=started)
         yield handle
     finally:
         if handle is not None:

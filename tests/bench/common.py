@@ -22,9 +22,10 @@ from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
 from services.runtime.config import Settings, load_settings
 from services.runtime.db import MigrationSet
 from services.runtime.heap import settle_after_startup
-from services.runtime.interceptors.authentication import OpenAccessAuthenticator
 from services.runtime.logging import configure_logging
-from services.tenants.app import TENANT_MIGRATIONS, TenantsApp
+from services.tenants.app import TENANT_MIGRATIONS
+from tests.support.mesh import DomainTenantsApp
+from tests.support.open_access import OpenAccess
 
 
 def bench_settings(database_url: str, data_dir: Path, **overrides: str) -> Settings:
@@ -61,7 +62,7 @@ class TenantsService:
     """The tenants service running in this process on 127.0.0.1:<port>."""
 
     runtime: Runtime
-    app: TenantsApp
+    app: DomainTenantsApp
     started: StartedApp
     channel: grpc.aio.Channel
 
@@ -80,11 +81,11 @@ async def tenants_service(
 ) -> AsyncIterator[TenantsService]:
     # Like the in-process test harness: open access, so the numbers are the tenants
     # service's own work (no auth service runs here to issue tokens).
-    runtime = await Runtime.open(settings, authenticator=OpenAccessAuthenticator())
+    runtime = await Runtime.open(settings, authentication=OpenAccess())
     started: list[StartedApp] = []
     channel: grpc.aio.Channel | None = None
     try:
-        app = TenantsApp(runtime, tenant_migrations=tenant_migrations)
+        app = DomainTenantsApp(runtime, tenant_migrations=tenant_migrations)
         started.append(await start_app(app, runtime, "127.0.0.1:0"))
         settle_after_startup()  # as a service process does once it is up
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{started[0].server.port}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.mesh.devtls import DevTls
-from services.mesh.edge_config import EdgeSettings
+from services.mesh.edge import EdgeSettings
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.runner import upstreams_for
 from services.runtime.app import StartedApp

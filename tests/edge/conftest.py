@@ -27,7 +27,7 @@ from grpc_health.v1._async import HealthServicer
 from tenantmesh.meta.v1 import meta_service_pb2, meta_service_pb2_grpc
 
 from services.mesh.devtls import DevTls, ensure_dev_tls
-from services.mesh.edge_config import EdgeSettings, Upstream
+from services.mesh.edge import EdgeSettings, Upstream
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.static_site import StaticSite
 

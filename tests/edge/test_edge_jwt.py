@@ -27,7 +27,7 @@ from tenantmesh.meta.v1 import meta_service_pb2, meta_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_service_pb2, tenant_service_pb2_grpc
 
 from services.mesh.devtls import DevTls
-from services.mesh.edge_config import (
+from services.mesh.edge import (
     DEFAULT_DESCRIPTOR_PATH,
     TOKEN_TENANT_HEADER,
     EdgeSettings,

@@ -23,7 +23,7 @@ from tenantmesh.lifecycle.v1 import lifecycle_service_pb2, lifecycle_service_pb2
 from tenantmesh.meta.v1 import meta_service_pb2, meta_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
-from services.mesh.edge_config import Upstream
+from services.mesh.edge import Upstream
 
 from .conftest import (
     META_PACKAGE,

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from services.mesh import devtls
 from services.mesh.devtls import DevTls
-from services.mesh.edge_config import EdgeSettings, Upstream, render_envoy_config
+from services.mesh.edge import EdgeSettings, Upstream, render_envoy_config
 from services.mesh.envoy_process import EnvoyError, envoy_binary, validate_config
 
 pytestmark = pytest.mark.edge

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
+from services.manifest import PLATFORM
 from services.mesh import apps, render
 from services.mesh.devtls import DevTls, ensure_dev_tls
-from services.mesh.edge_config import DEFAULT_DESCRIPTOR_PATH
 from services.mesh.envoy_process import validate_config
 from services.mesh.runner import upstreams_for
 from services.runtime.config import load_settings
@@ -157,24 +157,18 @@ async def test_only_listed_services_are_routed_and_lifecycle_never(tls: DevTls, 
     assert LIFECYCLE not in out
 
 
-def test_packages_come_from_the_descriptor_set() -> None:
-    packages = render.service_packages(DEFAULT_DESCRIPTOR_PATH)
-    assert packages == {
-        "tenants": ("tenantmesh.tenants.v1",),
-        "auth": ("tenantmesh.auth.v1",),
-        "registry": ("tenantmesh.registry.v1",),
-    }
+def test_packages_come_from_the_manifest() -> None:
     settings = load_settings({})
-    served = {u.name: u.packages for u in render.upstreams_from_settings(settings, render.DEFAULT_SERVICES, packages)}
+    assert render.default_services(PLATFORM) == ("tenants", "auth", "registry")
+    served = {u.name: u.packages for u in render.upstreams_from_settings(settings, render.default_services(PLATFORM))}
     assert served == {
         "tenants": ("tenantmesh.tenants.v1", "tenantmesh.meta.v1"),
         "auth": ("tenantmesh.auth.v1",),
         "registry": ("tenantmesh.registry.v1",),
     }
     # The meta API goes to the first service listed, as in the single-process runner.
-    served = {u.name: u.packages for u in render.upstreams_from_settings(settings, ("auth", "tenants"), packages)}
+    served = {u.name: u.packages for u in render.upstreams_from_settings(settings, ("auth", "tenants"))}
     assert served == {"auth": ("tenantmesh.auth.v1", "tenantmesh.meta.v1"), "tenants": ("tenantmesh.tenants.v1",)}
-    assert tuple(apps.MESH_APPS) == render.DEFAULT_SERVICES
 
 
 async def test_packages_agree_with_the_mesh_runner(tmp_path: Path) -> None:
@@ -184,8 +178,7 @@ async def test_packages_agree_with_the_mesh_runner(tmp_path: Path) -> None:
         settings = mesh.runtime.settings
         started = {u.name: set(u.packages) for u in upstreams_for(mesh.started, settings)}
         names = tuple(item.app.name for item in mesh.started)
-    packages = render.service_packages(DEFAULT_DESCRIPTOR_PATH)
-    derived = {u.name: set(u.packages) for u in render.upstreams_from_settings(settings, names, packages)}
+    derived = {u.name: set(u.packages) for u in render.upstreams_from_settings(settings, names)}
     assert derived == started
     for service_packages in derived.values():
         assert not service_packages & apps.INTERNAL_PACKAGES
@@ -196,7 +189,7 @@ async def test_packages_agree_with_the_mesh_runner(tmp_path: Path) -> None:
     [
         ({}, ["--services", "billing"], "unknown services"),
         ({}, ["--services", " , "], "at least one service"),
-        ({}, ["--services", "tenants,forms"], "forms serves no public API"),
+        ({}, ["--services", "tenants,forms"], "forms serve no public API"),
         ({"TENANTMESH_TENANTS_ADDR": "tenants"}, [], "TENANTMESH_TENANTS_ADDR"),
         ({"TENANTMESH_EDGE_CONCURRENCY": "0"}, [], "concurrency"),
         ({"TENANTMESH_EDGE_TLS_KEY_FILE": ""}, [], "TENANTMESH_EDGE_TLS_KEY_FILE"),

@@ -14,7 +14,7 @@ from tenantmesh.auth.v1 import auth_service_pb2 as auth_pb
 from services.auth.models import AuditEventRow
 from services.cli.tenantctl import build_parser, run
 from services.mesh.banner import AdminLogin, banner
-from services.mesh.edge_config import EdgeSettings
+from services.mesh.edge import EdgeSettings
 from tests.support.errors import expect_error
 from tests.support.platform import ADMIN_EMAIL, ADMIN_PASSWORD, bearer, platform
 

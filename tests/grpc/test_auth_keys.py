@@ -252,7 +252,7 @@ async def platform_as_configured(database_url: str, data_dir: Path, env: Mapping
         started.append(await start_app(tenants_app, runtime, "127.0.0.1:0"))
         auth_app = AuthApp(runtime)
         started.append(await start_app(auth_app, runtime, "127.0.0.1:0"))
-        running = Platform(runtime=runtime, tenants_app=tenants_app, auth_app=auth_app, started=started)
+        running = Platform(runtime=runtime, started=started)
         yield running
     finally:
         if running is not None:

@@ -14,6 +14,7 @@ import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from enum import auto
 from typing import Any
 
 import grpc
@@ -23,8 +24,7 @@ from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.runtime.context import Principal, TenantContext
-from services.runtime.errors import Unauthenticated
-from services.runtime.interceptors.authentication import OpenAccessAuthenticator
+from services.runtime.errors import Reason, Unauthenticated
 from services.runtime.interceptors.chain import IncomingCall
 from services.runtime.logging import JsonFormatter
 from services.runtime.meta import META_SERVICE, meta_binding
@@ -33,10 +33,15 @@ from services.runtime.tenant_directory import TenantDirectory
 from services.tenants.manager import TenantSpec
 from tests.grpc.conftest import TenantWorld
 from tests.support.errors import assert_error, error_info, expect_error, trailer
+from tests.support.open_access import OpenAccessAuthenticator
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SECRET = "mysql://root:hunter2@db.internal/core"
 GET_SERVER_INFO = "/tenantmesh.meta.v1.MetaService/GetServerInfo"
+
+
+class FakeReason(Reason):
+    CREDENTIALS_INVALID = auto()
 
 
 class NoTenants:
@@ -52,7 +57,7 @@ class TokenAuthenticator:
         if not header:
             return None
         if not header.startswith("Bearer "):
-            raise Unauthenticated("malformed credentials", reason="CREDENTIALS_INVALID")
+            raise Unauthenticated("malformed credentials", reason=FakeReason.CREDENTIALS_INVALID)
         subject, tenant_id, permissions = header.removeprefix("Bearer ").split(";")
         return Principal(
             subject=subject,

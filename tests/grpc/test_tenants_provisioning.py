@@ -378,3 +378,18 @@ async def test_database_of_another_tenant_is_never_taken_over(world: TenantWorld
     await world.tenants.DeleteTenant(pb.DeleteTenantRequest(tenant_id=failed.tenant_id))
     assert await identity_of(world, db) == [owner]
     await router.drop_tenant_database(db)
+
+
+async def test_a_misrouted_tenant_database_is_refused_not_described(world: TenantWorld) -> None:
+    # The database of an active tenant is stamped as another tenant's (a misrouted placement).
+    tenant = await world.create(world.slug("misrouted"))
+    db = TenantDatabase(tenant.database.server, tenant.database.database)
+    async with world.mesh.runtime.db.tenant_session(db) as session:
+        await session.execute(update(TenantIdentityRow).values(tenant_id=str(uuid.uuid4())))
+        await session.commit()
+    await expect_error(
+        world.tenants.GetCurrentTenant(pb.GetCurrentTenantRequest(), metadata=[("x-tenant-id", tenant.tenant_id)]),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "TENANT_DATABASE_CONFLICT",
+    )
+    await world.tenants.DeleteTenant(pb.DeleteTenantRequest(tenant_id=tenant.tenant_id))

@@ -11,8 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from services.runtime.db import DatabaseRouter, TenantDatabase, tenant_database_name
-from services.runtime.db import router as router_module
+from services.runtime.db import DatabaseRouter, TenantDatabase, liveness, tenant_database_name
 
 pytestmark = pytest.mark.mysql
 
@@ -145,7 +144,7 @@ async def test_connections_the_server_closed_are_replaced(
     # What a database restart does to a pool: every pooled connection is closed by the server.
     if not db_backend_url.startswith("mysql"):
         pytest.skip("MySQL/MariaDB pool behaviour")
-    monkeypatch.setattr(router_module, "PING_AFTER_IDLE_SECONDS", ping_after_idle)
+    monkeypatch.setattr(liveness, "PING_AFTER_IDLE_SECONDS", ping_after_idle)
     router = DatabaseRouter(db_backend_url, pool_size=3, max_overflow=0)
     await router.start()
     try:

@@ -12,7 +12,6 @@ import pytest
 import redis.asyncio as redis
 from tenantmesh.events.v1 import events_pb2
 
-from services.runtime import outbox
 from services.runtime.db import DatabaseRouter, upgrade_core
 from services.runtime.events import (
     Event,
@@ -21,6 +20,7 @@ from services.runtime.events import (
     StreamSettings,
 )
 from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
+from services.runtime.unit_of_work import UnitOfWork
 
 
 @pytest.fixture
@@ -60,9 +60,7 @@ def tenant_event(kind: str = "tenant.suspended") -> Event:
 
 
 async def commit_event(db: DatabaseRouter, event: Event) -> None:
-    async with db.core_session() as session:
-        outbox.add(session, event, "tests")
-        await session.commit()
+    await UnitOfWork(db, "tests").emit(event)
 
 
 async def test_event_committed_before_a_crash_is_delivered_after_restart(router: DatabaseRouter) -> None:
@@ -70,10 +68,14 @@ async def test_event_committed_before_a_crash_is_delivered_after_restart(router:
     event = tenant_event()
     await commit_event(router, event)
 
-    # A rolled-back change leaves no event behind.
-    async with router.core_session() as session:
-        outbox.add(session, tenant_event("tenant.never"), "tests")
-        await session.rollback()
+    # A change that fails leaves no event behind.
+    async def failing_change() -> None:
+        async with UnitOfWork(router, "tests").core() as work:
+            work.emit(tenant_event("tenant.never"))
+            raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_change()
 
     bus = InProcessEventBus()
     received: list[Event] = []
@@ -103,8 +105,8 @@ async def test_relay_task_publishes_when_notified(router: DatabaseRouter) -> Non
     relay.start()
     try:
         await asyncio.sleep(0.05)
-        await commit_event(router, tenant_event())
-        relay.notify()
+        # The unit of work wakes the relay after its commit: no 30 s poll to wait for.
+        await UnitOfWork(router, "tests", relay=relay).emit(tenant_event())
         await asyncio.wait_for(delivered.wait(), timeout=2)
     finally:
         await relay.stop()

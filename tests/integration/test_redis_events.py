@@ -11,8 +11,8 @@ from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.runtime.app import Runtime
 from services.runtime.events import Event, RedisStreamsEventBus
-from services.runtime.interceptors.authentication import OpenAccessAuthenticator
 from tests.support.mesh import mesh_settings, tenants_service
+from tests.support.open_access import OpenAccess
 
 
 async def test_event_published_by_one_bus_reaches_the_other(redis_url: str) -> None:
@@ -56,16 +56,16 @@ async def test_suspension_reaches_another_process_cache_within_a_second(
             TENANTMESH_TENANT_CACHE_TTL_SECONDS="3600",
             TENANTMESH_TENANTS_ADDR=f"127.0.0.1:{mesh.port}",
         )
-        other = await Runtime.open(other_settings, authenticator=OpenAccessAuthenticator())
+        other = await Runtime.open(other_settings, authentication=OpenAccess())
         try:
-            directory = other.remote_tenant_directory()
+            directory = other.tenant_directory()
             first = await directory.lookup(tenant_id)
             assert first is not None
             assert first.state == "ACTIVE"
             await asyncio.sleep(0.1)
             await mesh.tenants.SuspendTenant(pb.SuspendTenantRequest(tenant_id=tenant_id))
             deadline = time.monotonic() + 1.0
-            state = first.state
+            state: str = first.state
             while time.monotonic() < deadline:
                 seen = await directory.lookup(tenant_id)
                 state = seen.state if seen else "MISSING"

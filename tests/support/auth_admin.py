@@ -36,15 +36,17 @@ from services.auth.verification import EmailVerification
 from services.runtime.access import load_policies
 from services.runtime.auth.claims import AccessClaims
 from services.runtime.auth.revocation import REVOKED_EVENT, Revocation, RevocationList
-from services.runtime.context import PLATFORM_TENANT_ID, Principal, TenantContext, TenantDatabaseRef
-from services.runtime.db import DatabaseRouter, MigrationSet, upgrade_core
+from services.runtime.context import PLATFORM_TENANT_ID, Principal, TenantContext, TenantState
+from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, tenant_database_name, upgrade_core
 from services.runtime.delivery import Delivery, DeliveryRow, load_delivery_settings
-from services.runtime.errors import Unauthenticated
+from services.runtime.errors import CommonReason, Unauthenticated
 from services.runtime.events import Event, InProcessEventBus
 from services.runtime.ids import uuid7
 from services.runtime.interceptors.chain import IncomingCall
+from services.runtime.outbox import OUTBOX_MIGRATIONS
 from services.runtime.sealing import Sealer
 from services.runtime.server import RunningServer, create_server
+from services.runtime.unit_of_work import UnitOfWork
 from tests.support.stubs import BoundStub
 
 AUTH_MIGRATIONS = MigrationSet("auth", "core", Path("services/auth/migrations/core"))
@@ -73,7 +75,7 @@ class NamedPrincipals:
             return None
         principal = self.principals.get(header.removeprefix("Bearer "))
         if principal is None:
-            raise Unauthenticated("unknown test principal", reason="TOKEN_INVALID")
+            raise Unauthenticated("unknown test principal", reason=CommonReason.TOKEN_INVALID)
         return principal
 
 
@@ -85,8 +87,8 @@ class FixedTenants:
         return self.tenants.get(tenant_id)
 
 
-def tenant(tenant_id: str, slug: str, state: str = "ACTIVE") -> TenantContext:
-    return TenantContext(tenant_id, slug, state, TenantDatabaseRef("default", f"tenant_{slug}"))
+def tenant(tenant_id: str, slug: str, state: TenantState = TenantState.ACTIVE) -> TenantContext:
+    return TenantContext(tenant_id, slug, state, TenantDatabase("default", tenant_database_name(slug)))
 
 
 @dataclass
@@ -218,6 +220,7 @@ async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
     try:
         await router.start()
         await upgrade_core(router, AUTH_MIGRATIONS)
+        await upgrade_core(router, OUTBOX_MIGRATIONS)
         # Mail is queued (in the change's transaction) and not sent: no channel is served here.
         delivery = Delivery(router, Sealer(secrets.token_bytes(32)), load_delivery_settings({}))
         await delivery.migrate()
@@ -238,7 +241,7 @@ async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
         deps = AuthDeps(
             db=router,
             events=events,
-            revoker=Revoker(events, None, 900),
+            revoker=Revoker(UnitOfWork(router, "auth", deliver_to=events), None, 900),
             roles=catalog,
             profiles=profiles,
             verification=EmailVerification(router, directory, profiles, 3600),

@@ -43,7 +43,7 @@ from google.rpc import error_details_pb2, status_pb2
 from tenantmesh.auth.v1 import admin_service_pb2, auth_service_pb2, user_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2
 
-from services.mesh.edge_config import HttpBinding, http_bindings
+from services.mesh.edge import HttpBinding, http_bindings
 from services.runtime.access import INFRASTRUCTURE_SERVICES, MethodPolicy, Scope, load_policies
 from services.runtime.app import StartedApp
 from services.runtime.auth.claims import ALGORITHM

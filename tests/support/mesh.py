@@ -14,8 +14,8 @@ from tenantmesh.tenants.v1 import tenant_service_pb2_grpc
 
 from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
 from services.runtime.config import Settings, load_settings
-from services.runtime.interceptors.authentication import OpenAccessAuthenticator
 from services.tenants.app import TenantsApp
+from tests.support.open_access import OpenAccess
 
 # Every tenant database this test run creates starts with it, so runs sharing one MariaDB
 # server (CI next to a developer's run) never touch each other's databases, the platform
@@ -23,7 +23,7 @@ from services.tenants.app import TenantsApp
 RUN_TENANT_DB_PREFIX = f"tm{uuid.uuid4().hex[:8]}_"
 
 
-def mesh_settings(database_url: str, data_dir: Path, **overrides: str) -> Settings:
+def mesh_environment(database_url: str, data_dir: Path, **overrides: str) -> dict[str, str]:
     env: dict[str, str] = {
         "DATABASE_URL": database_url,
         "TENANTMESH_TENANT_DB_PREFIX": RUN_TENANT_DB_PREFIX,
@@ -33,7 +33,19 @@ def mesh_settings(database_url: str, data_dir: Path, **overrides: str) -> Settin
         "TENANTMESH_RECONCILE_INTERVAL_SECONDS": "3600",
     }
     env.update(overrides)
-    return load_settings(env)
+    return env
+
+
+def mesh_settings(database_url: str, data_dir: Path, **overrides: str) -> Settings:
+    return load_settings(mesh_environment(database_url, data_dir, **overrides))
+
+
+class DomainTenantsApp(TenantsApp):
+    """The tenants service of an open mesh: without tokens there is no use for the platform tenant,
+    and tests of the domain count the tenants they made."""
+
+    async def ensure_platform_tenant(self) -> None:
+        return None
 
 
 @dataclass
@@ -58,10 +70,8 @@ async def tenants_service(
 ) -> AsyncIterator[TenantsHarness]:
     # Domain tests run with the open-access authenticator; token authentication
     # has its own tests (tests/grpc/test_auth_*, the isolation matrix).
-    runtime = await Runtime.open(
-        mesh_settings(database_url, data_dir, **dict(env or {})), authenticator=OpenAccessAuthenticator()
-    )
-    app = TenantsApp(runtime)
+    runtime = await Runtime.open(mesh_settings(database_url, data_dir, **dict(env or {})), authentication=OpenAccess())
+    app = DomainTenantsApp(runtime)
     started: list[StartedApp] = []
     channel = None
     try:

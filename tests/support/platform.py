@@ -1,22 +1,29 @@
-"""The platform as it runs in production, in-process: tenants + auth with token
-authentication, real servers on port 0, real interceptors, real database."""
+"""The platform as it runs in production, in-process: tenants + auth (and any other service of
+the manifest a test asks for) with token authentication, real servers on port 0, real
+interceptors, real database."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from tenantmesh.auth.v1 import admin_service_pb2_grpc, auth_service_pb2, auth_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
 from services.auth.app import AuthApp
-from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
+from services.mesh.apps import start_service
+from services.runtime.app import Runtime, StartedApp, stop_apps
+from services.runtime.config import load_settings
+from services.runtime.manifest import Manifest
 from services.tenants.app import TenantsApp
-from tests.support.mesh import mesh_settings
+from tests.support.mesh import mesh_environment
+from tests.support.processes import free_port
+
+T = TypeVar("T")
 
 ADMIN_EMAIL = "admin@example.test"
 ADMIN_PASSWORD = "correct-horse-battery-staple"
@@ -29,10 +36,19 @@ def bearer(token: str) -> tuple[tuple[str, str], ...]:
 @dataclass
 class Platform:
     runtime: Runtime
-    tenants_app: TenantsApp
-    auth_app: AuthApp
     started: list[StartedApp]
     channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
+
+    @property
+    def tenants_app(self) -> TenantsApp:
+        return self._app(TenantsApp)
+
+    @property
+    def auth_app(self) -> AuthApp:
+        return self._app(AuthApp)
+
+    def _app(self, kind: type[T]) -> T:
+        return next(item.app for item in self.started if isinstance(item.app, kind))
 
     def channel(self, service: str) -> grpc.aio.Channel:
         if service not in self.channels:
@@ -69,7 +85,15 @@ class Platform:
 
 
 @contextlib.asynccontextmanager
-async def platform(database_url: str, data_dir: Path, env: Mapping[str, str] | None = None) -> AsyncIterator[Platform]:
+async def platform(
+    database_url: str,
+    data_dir: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    manifest: Manifest | None = None,
+    extra: Sequence[str] = (),
+) -> AsyncIterator[Platform]:
+    """tenants and auth, then the ``extra`` services of ``manifest`` (default: the platform's)."""
     variables = {
         "TENANTMESH_ADMIN_EMAIL": ADMIN_EMAIL,
         "TENANTMESH_ADMIN_PASSWORD": ADMIN_PASSWORD,
@@ -77,17 +101,18 @@ async def platform(database_url: str, data_dir: Path, env: Mapping[str, str] | N
         "TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS": "0",
     }
     variables.update(env or {})
-    settings = mesh_settings(database_url, data_dir, **variables)
+    settings = load_settings(mesh_environment(database_url, data_dir, **variables), manifest=manifest)
     runtime = await Runtime.open(settings)
     started: list[StartedApp] = []
     handle: Platform | None = None
     try:
-        tenants_app = TenantsApp(runtime)
-        started.append(await start_app(tenants_app, runtime, "127.0.0.1:0"))
-        # Built after the tenants server is bound: it resolves the tenants address now.
-        auth_app = AuthApp(runtime)
-        started.append(await start_app(auth_app, runtime, "127.0.0.1:0"))
-        handle = Platform(runtime=runtime, tenants_app=tenants_app, auth_app=auth_app, started=started)
+        # One after the other: each is built once the ones before it are bound (auth resolves the
+        # tenants address when it is built). Ports known before the start, as in production: calls
+        # made while a service starts (its service key exchanged at auth) wait for its bind.
+        for name in ("tenants", "auth", *extra):
+            address = f"127.0.0.1:{free_port()}"
+            started.append(await start_service(settings.manifest.get(name), runtime, address))
+        handle = Platform(runtime=runtime, started=started)
         yield handle
     finally:
         if handle is not None:

@@ -1,6 +1,6 @@
 """Platform services as separate operating-system processes, as in production.
 
-Each service runs as ``python -m services.<name>`` with its own environment
+Each service runs as ``python -m services.mesh serve <name>`` with its own environment
 (own data directory, own port), sharing what a real deployment shares: the
 core database, Redis, the platform service account's API key and the key
 encryption key. A process is ready when its gRPC health service answers
@@ -138,7 +138,7 @@ class ProcessMesh:
         log_path = self.root / f"{name}.log"
         log = log_path.open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{service}"],
+            [sys.executable, "-m", "services.mesh", "serve", service],
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.runtime.config import DEFAULT_PORTS
+from services.manifest import PLATFORM
 
 REPO = Path(__file__).resolve().parents[2]
 READY_LINE = "Press Ctrl-C to stop."
@@ -59,8 +59,8 @@ def mesh_environment(
             "TENANTMESH_EDGE_ADMIN_PORT": str(admin_port),
         }
     )
-    for service in DEFAULT_PORTS:
-        env[f"TENANTMESH_{service.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
+    for spec in PLATFORM:
+        env[spec.address_variable] = f"127.0.0.1:{free_port()}"
     env.update(extra or {})
     return env
 

@@ -4,8 +4,9 @@ The names the code reads are taken from the source of services/runtime/config.py
 services/mesh/settings.py, any services/<name>/settings.py and tenantctl, so a renamed or
 removed variable fails here instead of being silently ignored by a deployment. The
 ConfigMap, the Secret templates and the compose environment are also fed to the real
-settings loaders, so their values must parse. Every service the mesh runner hosts
-(services/mesh/apps.py) must be deployed by compose and Kubernetes and routed by the edge.
+settings loaders, so their values must parse. Every built service of the manifest
+(services/manifest.py) must be deployed by compose and Kubernetes and routed by the edge,
+and the generated files must be what the manifest renders (services/mesh/deploy.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import secrets
 import subprocess
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,11 @@ import pytest
 import yaml
 
 from services.auth.settings import load_auth_settings
-from services.mesh import render
-from services.mesh.apps import MESH_APPS
+from services.manifest import PLATFORM
+from services.mesh import deploy, render
 from services.mesh.settings import load_edge_settings
-from services.runtime.config import DEFAULT_PORTS, ConfigError, load_settings
+from services.runtime.config import ConfigError, load_settings
+from services.runtime.manifest import Manifest
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -40,25 +43,22 @@ CONFIG_SOURCES = (
     *sorted(p for p in (REPO / "services").glob("*/settings.py") if p.parent.name != "mesh"),
     REPO / "services/cli/tenantctl.py",
 )
-# The one variable name built with an f-string in config.py.
-ADDR_PATTERN = 'f"TENANTMESH_{name.upper()}_ADDR"'
 ENV_NAME = re.compile(r"\b(?:DATABASE_URL|REDIS_URL|TENANTMESH_[A-Z0-9_]*[A-Z0-9])\b")
 # Any TENANTMESH_ token in a deploy file; one ending in "_" is a prefix (TENANTMESH_EDGE_*).
 DEPLOY_TOKEN = re.compile(r"\bTENANTMESH_[A-Z0-9_]+")
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 # Secrets by name: empty in .env.example, required by compose.yaml.
 SECRET_NAME = re.compile(r"PASSWORD|_KEY$")
-# The services the mesh runner hosts, hence the ones a deployment runs one container each of.
-SERVICES = tuple(MESH_APPS)
+# The built services of the manifest, hence the ones a deployment runs one container each of.
+SERVICES = tuple(spec.name for spec in PLATFORM.built)
+PORTS = {spec.name: spec.port for spec in PLATFORM}
 
 
 def code_env_names() -> set[str]:
-    names: set[str] = set()
+    # Every service's address variable is read by config.py (ServiceSpec.address_variable).
+    names: set[str] = {spec.address_variable for spec in PLATFORM}
     for source in CONFIG_SOURCES:
-        text = source.read_text(encoding="utf-8")
-        names |= set(ENV_NAME.findall(text))
-        if ADDR_PATTERN in text:
-            names |= {f"TENANTMESH_{name.upper()}_ADDR" for name in DEFAULT_PORTS}
+        names |= set(ENV_NAME.findall(source.read_text(encoding="utf-8")))
     return names
 
 
@@ -272,14 +272,14 @@ def test_compose_environment_loads(tmp_path: Path) -> None:
     services = tenantmesh_services(compose(values))
     for name in SERVICES:
         service = services[name]
-        assert service["command"] == [f"services.{name}"]
+        assert service["command"] == ["services.mesh", "serve", name]
         settings = load_settings(environment(service))
         assert settings.database.url.startswith("mysql+asyncmy://")
         assert settings.redis_url
         assert settings.bind_host == "0.0.0.0"
         assert settings.service_api_key == values["TENANTMESH_SERVICE_API_KEY"]
         assert service["healthcheck"]["test"][-1] == f"127.0.0.1:{settings.port_of(name)}"
-        assert settings.port_of(name) == DEFAULT_PORTS[name]
+        assert settings.port_of(name) == PORTS[name]
     auth_env = environment(services["auth"])
     auth = load_auth_settings(tmp_path, auth_env)
     assert auth.key_encryption_key == base64.b64decode(values["TENANTMESH_KEY_ENCRYPTION_KEY"])
@@ -306,7 +306,7 @@ def test_compose_edge_routes_every_service() -> None:
     envoy = tenantmesh_services(compose())["envoy"]
     [option, value] = envoy["command"]
     assert option == "--services"
-    assert render.parse_services(value) == SERVICES == render.DEFAULT_SERVICES
+    assert render.parse_services(value) == SERVICES == render.default_services(PLATFORM)
     assert set(SERVICES) <= set(envoy["depends_on"])
 
 
@@ -348,13 +348,13 @@ def test_k8s_config_loads_and_matches_the_probes(tmp_path: Path) -> None:
     assert edge.bind_address == "0.0.0.0"
     for name in SERVICES:
         [container] = containers(workload(name))
-        assert container["args"] == [f"services.{name}"]
+        assert container["args"] == ["services.mesh", "serve", name]
         env = container_env(container, config)
         settings = load_settings(env)
         assert settings.database.tenant_servers.keys() >= {"db1", "db2"}
         assert settings.service_api_key
         port = settings.port_of(name)
-        assert port == DEFAULT_PORTS[name]
+        assert port == PORTS[name]
         assert container["ports"][0]["containerPort"] == port
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert container[probe]["grpc"]["port"] == port
@@ -385,7 +385,7 @@ def test_k8s_edge_routes_every_service() -> None:
     [container] = containers(workload("envoy"))
     [option, value] = container["args"]
     assert option == "--services"
-    assert render.parse_services(value) == SERVICES == render.DEFAULT_SERVICES
+    assert render.parse_services(value) == SERVICES == render.default_services(PLATFORM)
 
 
 def test_k8s_migrate_job_authenticates_with_the_service_key() -> None:
@@ -467,3 +467,32 @@ def test_envoy_entrypoint_execs_envoy() -> None:
     # Envoy sets PR_SET_PDEATHSIG: the shell must become Envoy, not stay its parent.
     assert re.search(r"^exec envoy\b", text, re.MULTILINE)
     assert "python -m services.mesh.render" in text
+
+
+# --------------------------------------------------------------------------- generated from the manifest
+
+
+def test_generated_deploy_files_are_current() -> None:
+    stale = [str(path.relative_to(REPO)) for path in deploy.stale_files(PLATFORM)]
+    assert not stale, f"{stale} differ from services/manifest.py: run python -m services.mesh.deploy"
+
+
+def test_the_manifest_keeps_every_service_name_and_port() -> None:
+    assert PORTS == {"tenants": 50051, "auth": 50052, "registry": 50053, "forms": 50054, "menus": 50055}
+
+
+def test_a_new_service_is_one_line(tmp_path: Path) -> None:
+    # What forms will be: one line in the manifest brings its container, its Kubernetes
+    # manifests, its address everywhere, the edge's route and its place in provisioning.
+    built = replace(
+        PLATFORM.get("forms"), app="services.forms.app:FormsApp", api=("tenantmesh.forms.v1",), tenant_scoped=True
+    )
+    manifest = Manifest(tuple(built if spec.name == "forms" else spec for spec in PLATFORM))
+    files = {path.relative_to(DEPLOY).as_posix(): text for path, text in deploy.render_files(manifest).items()}
+    assert "k8s/forms.yaml" in files
+    assert "- forms.yaml" in files["k8s/kustomization.yaml"]
+    rendered = yaml.safe_load(interpolate(files["compose.yaml"], operator_env()))
+    assert rendered["services"]["forms"]["command"] == ["services.mesh", "serve", "forms"]
+    assert rendered["services"]["envoy"]["command"] == ["--services", "tenants,auth,registry,forms"]
+    assert "TENANTMESH_LIFECYCLE_SERVICES: tenants,forms" in files["k8s/configmap.yaml"]
+    assert "| `forms` | 50054 | yes | `tenantmesh.forms.v1` |" in files["README.md"]

@@ -10,7 +10,7 @@ import yaml
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
-from services.mesh.edge_config import (
+from services.mesh.edge import (
     DEFAULT_DESCRIPTOR_PATH,
     EdgeSettings,
     MatchKind,

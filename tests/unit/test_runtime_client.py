@@ -7,14 +7,15 @@ import grpc
 from services.runtime.client import _with_context, propagated_metadata
 from services.runtime.context import (
     TenantContext,
-    TenantDatabaseRef,
+    TenantState,
     authorization_var,
     request_id_var,
     tenant_var,
     traceparent_var,
 )
+from services.runtime.db import TenantDatabase
 
-TENANT = TenantContext("t-1", "acme", "ACTIVE", TenantDatabaseRef("default", "tenant_acme"))
+TENANT = TenantContext("t-1", "acme", TenantState.ACTIVE, TenantDatabase("default", "tenant_acme"))
 
 
 def _in_call(*, explicit: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime.config import DEFAULT_PORTS, ConfigError, load_settings
+from services.manifest import PLATFORM
+from services.runtime.config import ConfigError, load_settings
 
 
 def test_defaults_need_no_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -20,7 +21,7 @@ def test_defaults_need_no_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     assert settings.database.max_overflow == 5
     assert settings.redis_url is None
     assert settings.bind_host == "127.0.0.1"
-    assert settings.service_addresses == {name: f"127.0.0.1:{port}" for name, port in DEFAULT_PORTS.items()}
+    assert settings.service_addresses == {s.name: f"127.0.0.1:{s.port}" for s in PLATFORM}
     assert settings.port_of("tenants") == 50051
     assert settings.lifecycle_services == ("tenants",)
     assert settings.log_level == "info"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from enum import auto
+
 import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -7,11 +9,13 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from services.runtime.errors import (
     Aborted,
     AlreadyExists,
+    CommonReason,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    Reason,
     ResourceExhausted,
     TenantmeshError,
     Unauthenticated,
@@ -19,6 +23,12 @@ from services.runtime.errors import (
     describe,
 )
 from services.runtime.rich_status import STATUS_DETAILS_KEY, reason_of, to_status_proto, trailing_metadata
+
+
+class SampleReason(Reason):
+    LABEL_KEY_INVALID = auto()
+    RATE_LIMITED = auto()
+    PROVISIONING_FAILED = auto()
 
 
 def _unpack(status: status_pb2.Status, kind: type[object]) -> list[object]:
@@ -31,7 +41,7 @@ def _unpack(status: status_pb2.Status, kind: type[object]) -> list[object]:
 
 
 def test_error_info_has_reason_domain_and_metadata() -> None:
-    error = NotFound("no such tenant", reason="TENANT_NOT_FOUND", metadata={"tenant_id": "t-1"})
+    error = NotFound("no such tenant", reason=CommonReason.TENANT_NOT_FOUND, metadata={"tenant_id": "t-1"})
     status = to_status_proto(describe(error))
     assert status.code == code_pb2.NOT_FOUND
     assert status.message == "no such tenant"
@@ -49,7 +59,7 @@ def test_bad_request_lists_every_violation() -> None:
         "bad",
         violations=[
             FieldViolation("tenant.slug", "does not match"),
-            FieldViolation('tenant.labels["A"]', "bad key", reason="LABEL_KEY_INVALID"),
+            FieldViolation('tenant.labels["A"]', "bad key", reason=SampleReason.LABEL_KEY_INVALID),
         ],
     )
     status = to_status_proto(describe(error))
@@ -66,7 +76,9 @@ def test_bad_request_lists_every_violation() -> None:
 
 
 def test_retry_info_carries_the_delay() -> None:
-    status = to_status_proto(describe(ResourceExhausted("slow down", retry_after=1.5, reason="RATE_LIMITED")))
+    status = to_status_proto(
+        describe(ResourceExhausted("slow down", retry_after=1.5, reason=SampleReason.RATE_LIMITED))
+    )
     assert status.code == code_pb2.RESOURCE_EXHAUSTED
     [retry] = _unpack(status, error_details_pb2.RetryInfo)
     assert isinstance(retry, error_details_pb2.RetryInfo)
@@ -102,5 +114,5 @@ def test_each_error_type_maps_to_its_code(error: TenantmeshError, code: grpc.Sta
 
 
 def test_reason_of_domain_error_and_unknown_exception() -> None:
-    assert reason_of(Unavailable("x", reason="PROVISIONING_FAILED")) == "PROVISIONING_FAILED"
+    assert reason_of(Unavailable("x", reason=SampleReason.PROVISIONING_FAILED)) == "PROVISIONING_FAILED"
     assert reason_of(RuntimeError("boom")) == "INTERNAL"

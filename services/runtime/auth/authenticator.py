@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 from services.runtime.auth.revocation import RevocationList
 from services.runtime.auth.verifier import TokenVerifier
-from services.runtime.context import Principal
-from services.runtime.errors import FailedPrecondition, Unauthenticated
+from services.runtime.context import GONE_STATES, Principal, TenantState
+from services.runtime.errors import CommonReason, FailedPrecondition, Unauthenticated
+from services.runtime.proto_values import copy_fields
 
 if TYPE_CHECKING:
     from services.runtime.interceptors.chain import IncomingCall
@@ -28,19 +29,13 @@ class JwtAuthenticator:
             return None
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("expected 'authorization: Bearer <token>'", reason="TOKEN_INVALID")
+            raise Unauthenticated("expected 'authorization: Bearer <token>'", reason=CommonReason.TOKEN_INVALID)
         claims = await self._verifier.verify(token.strip())
         if self._revocations.is_revoked(claims):
-            raise Unauthenticated("the session has been revoked", reason="TOKEN_REVOKED")
+            raise Unauthenticated("the session has been revoked", reason=CommonReason.TOKEN_REVOKED)
         tenant = await self._tenants.lookup(claims.tenant_id)
-        if tenant is None or tenant.state in ("DELETED", "DELETING", "FAILED"):
-            raise Unauthenticated("the token's tenant no longer exists", reason="TOKEN_INVALID")
-        if tenant.state != "ACTIVE":
-            raise FailedPrecondition("the token's tenant is suspended", reason="TENANT_SUSPENDED")
-        return Principal(
-            subject=claims.subject,
-            tenant_id=claims.tenant_id,
-            permissions=claims.permissions,
-            session_id=claims.session_id,
-            roles=claims.roles,
-        )
+        if tenant is None or tenant.state in GONE_STATES:
+            raise Unauthenticated("the token's tenant no longer exists", reason=CommonReason.TOKEN_INVALID)
+        if tenant.state != TenantState.ACTIVE:
+            raise FailedPrecondition("the token's tenant is suspended", reason=CommonReason.TENANT_SUSPENDED)
+        return Principal(**copy_fields(claims, "subject", "tenant_id", "permissions", "session_id", "roles"))

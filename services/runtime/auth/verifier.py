@@ -20,7 +20,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from services.runtime.auth.claims import ALGORITHM, AUDIENCE, ISSUER, REQUIRED_CLAIMS, AccessClaims
-from services.runtime.errors import Unauthenticated
+from services.runtime.errors import CommonReason, Reason, Unauthenticated
 
 PublicKeys = Mapping[str, ec.EllipticCurvePublicKey]
 KeySource = Callable[[], Awaitable[PublicKeys]]
@@ -70,7 +70,7 @@ class JwksCache:
         self._fetched_at = float("-inf")
 
 
-def _invalid(detail: str, reason: str = "TOKEN_INVALID") -> Unauthenticated:
+def _invalid(detail: str, reason: Reason = CommonReason.TOKEN_INVALID) -> Unauthenticated:
     return Unauthenticated(f"the access token is not valid: {detail}", reason=reason)
 
 
@@ -87,7 +87,7 @@ class TokenVerifier:
                 self._verified.move_to_end(token)
                 return cached
             del self._verified[token]
-            raise _invalid("expired", "TOKEN_EXPIRED")
+            raise _invalid("expired", CommonReason.TOKEN_EXPIRED)
         claims = await self._verify_signature_and_claims(token)
         self._verified[token] = claims
         if len(self._verified) > self._cache_size:
@@ -121,6 +121,6 @@ class TokenVerifier:
             )
             return AccessClaims.from_payload(payload)
         except jwt.ExpiredSignatureError:
-            raise _invalid("expired", "TOKEN_EXPIRED") from None
+            raise _invalid("expired", CommonReason.TOKEN_EXPIRED) from None
         except (jwt.PyJWTError, ValueError, KeyError):
             raise _invalid("signature or claims rejected") from None

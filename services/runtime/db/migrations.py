@@ -30,8 +30,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.runtime.db.locks import named_lock
+from services.runtime.db.mysql import execute_on_driver
 from services.runtime.db.placement import TenantDatabase
-from services.runtime.db.router import DatabaseRouter, execute_on_driver
+from services.runtime.db.router import DatabaseRouter
 
 __all__ = ["MigrationSet", "TenantSchemaHook", "current_revision", "upgrade_core", "upgrade_tenant"]
 

@@ -1,75 +1,45 @@
-"""Owns every database engine of a process and routes sessions to the core or a tenant database."""
+"""Owns every database engine of a process and routes sessions to the core or a tenant database.
+
+The engines themselves are made in :mod:`services.runtime.db.mysql` (one pool per
+server, checked for liveness by :mod:`services.runtime.db.liveness`) and
+:mod:`services.runtime.db.sqlite` (a capped LRU of per-tenant files); this module
+decides which one a session, a connection or a tenant DDL statement goes to.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
-import urllib.parse
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Dialect, Engine, make_url
-from sqlalchemy.exc import DBAPIError, InvalidatePoolError
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolResetState
+from sqlalchemy.pool import NullPool
 
+from services.runtime.db.mysql import (
+    MYSQL_BACKENDS,
+    create_database_sql,
+    create_mysql_engine,
+    execute_outside_transaction,
+    restore_database,
+    without_database,
+)
 from services.runtime.db.placement import (
     DEFAULT_TENANT_DB_PREFIX,
     TenantDatabase,
     check_tenant_db_prefix,
     quote_database_identifier,
 )
+from services.runtime.db.sqlite import SIDE_SUFFIXES, TenantEngines, create_sqlite_engine
 
 __all__ = ["DatabaseRouter", "core_router_of"]
-
-_log = logging.getLogger(__name__)
-
-# Every engine is made with hide_parameters=True: a database error that reaches a log
-# names the statement but never its values (password hashes, token digests, user data).
 
 # Every core session carries its router here: code handed only a session (queue_mail) finds
 # the process's resources through it, and tells a core session from a tenant one.
 _CORE_ROUTER_INFO = "tenantmesh.core_router"
-
-# A pooled MySQL connection idle for longer than this is pinged before use (see _LivenessCheck).
-PING_AFTER_IDLE_SECONDS = 30.0
-_IDLE_SINCE = "tenantmesh_idle_since"
-
-_MYSQL_BACKENDS = frozenset({"mysql", "mariadb"})
-_SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=5000",
-    "PRAGMA synchronous=NORMAL",
-)
-# SQLite-only side files that must go with the database file on drop.
-_SQLITE_SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _connection_record: Any) -> None:
-    # Runs on every new DBAPI connection, before the driver has opened a transaction,
-    # which matters because journal_mode and foreign_keys are no-ops inside one.
-    cursor = dbapi_connection.cursor()
-    try:
-        for pragma in _SQLITE_PRAGMAS:
-            cursor.execute(pragma)
-    finally:
-        cursor.close()
-
-
-@dataclass(eq=False)
-class _SqliteTenantEngine:
-    """A cached per-file engine; ``users`` lets eviction defer dispose until the last session ends."""
-
-    engine: AsyncEngine
-    users: int = 0
-    retired: bool = False
 
 
 class DatabaseRouter:
@@ -114,12 +84,9 @@ class DatabaseRouter:
         # Distinct MySQL engines, keyed by (host, port); the pool-owning objects.
         self._mysql_engines: dict[tuple[str, int], AsyncEngine] = {}
         self._mysql_credentials: dict[tuple[str, int], tuple[str | None, str | None]] = {}
-        self._sqlite_cache: OrderedDict[str, _SqliteTenantEngine] = OrderedDict()
-        # Evicted engines still used by a session; kept so dispose() can reach them.
-        self._sqlite_retired: set[_SqliteTenantEngine] = set()
-        self._sqlite_cache_size = sqlite_engine_cache_size
+        self._sqlite_engines = TenantEngines(sqlite_engine_cache_size, pool_size + max_overflow, echo)
 
-        if backend in _MYSQL_BACKENDS:
+        if backend in MYSQL_BACKENDS:
             self._dialect: Literal["mysql", "sqlite"] = "mysql"
             self._init_mysql(url, tenant_servers)
         elif backend == "sqlite":
@@ -168,11 +135,11 @@ class DatabaseRouter:
             else {"default": url}
         )
         for name, server_url in servers.items():
-            if server_url.get_backend_name() not in _MYSQL_BACKENDS:
+            if server_url.get_backend_name() not in MYSQL_BACKENDS:
                 raise ValueError(f"tenant server {name!r} is not MySQL/MariaDB; backends cannot be mixed")
             # The database part of a tenant server URL is ignored: tenant sessions address
             # their database explicitly, and a shared engine keeps the core db as default.
-            surl = _without_database(server_url)
+            surl = without_database(server_url)
             if "charset" not in surl.query:
                 surl = surl.update_query_dict({"charset": "utf8mb4"})
             self._server_engines[name] = self._mysql_engine_for(surl)
@@ -187,27 +154,13 @@ class DatabaseRouter:
                 if self._mysql_credentials[key] != credentials:
                     raise ValueError(f"conflicting credentials configured for server {key[0]}:{key[1]}")
                 return engine
-        # Without skip_autocommit_rollback, closing an autocommit connection still sends a
-        # ROLLBACK (a round trip) that the server has nothing to do for.
-        options: dict[str, Any] = (
-            {} if isolation_level is None else {"isolation_level": isolation_level, "skip_autocommit_rollback": True}
-        )
-        engine = create_async_engine(
+        engine = create_mysql_engine(
             url,
-            **options,
             pool_size=self._pool_size,
             max_overflow=self._max_overflow,
-            # Checked on checkout by _LivenessCheck instead of a ping round trip each time.
-            pool_pre_ping=False,
-            pool_recycle=3600,
-            # Reset on return is done by _reset_mysql_connection: a rollback only when the
-            # server says a transaction is open, not one round trip per checkin.
-            pool_reset_on_return=None,
             echo=self._echo,
-            hide_parameters=True,
+            isolation_level=isolation_level,
         )
-        _LivenessCheck(engine.sync_engine.dialect).listen(engine.sync_engine)
-        event.listen(engine.sync_engine, "reset", _reset_mysql_connection)
         if isolation_level is None:
             self._mysql_engines[key] = engine
             self._mysql_credentials[key] = credentials
@@ -223,21 +176,17 @@ class DatabaseRouter:
         self._core_db_name = core_path.stem
         self._core_path = core_path
         self._sqlite_dir = (sqlite_dir if sqlite_dir is not None else core_path.parent).absolute()
-        self._core_engine = self._new_sqlite_engine(
-            url.set(database=str(core_path)), pool_size=self._pool_size, max_overflow=self._max_overflow
+        self._core_engine = create_sqlite_engine(
+            url.set(database=str(core_path)),
+            pool_size=self._pool_size,
+            max_overflow=self._max_overflow,
+            echo=self._echo,
         )
         for name, server_url in (tenant_servers or {"default": str(url)}).items():
             if make_url(server_url).get_backend_name() != "sqlite":
                 raise ValueError(f"tenant server {name!r} is not SQLite; backends cannot be mixed")
             # On SQLite a "server" is only a name: every tenant file lives in sqlite_dir.
             self._server_engines[name] = self._core_engine
-
-    def _new_sqlite_engine(self, url: URL, *, pool_size: int, max_overflow: int) -> AsyncEngine:
-        engine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=max_overflow, echo=self._echo, hide_parameters=True
-        )
-        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
-        return engine
 
     # -- public properties --------------------------------------------------------------------
 
@@ -274,11 +223,11 @@ class DatabaseRouter:
         # The pooled engine cannot connect until the core database exists (it is the default
         # database in its URL), so bootstrap through a one-off connection without a database.
         bootstrap = create_async_engine(
-            _without_database(self._core_server_url), poolclass=NullPool, hide_parameters=True
+            without_database(self._core_server_url), poolclass=NullPool, hide_parameters=True
         )
         try:
             async with bootstrap.connect() as conn:
-                await conn.exec_driver_sql(_create_database_sql(self._core_db_name))
+                await conn.exec_driver_sql(create_database_sql(self._core_db_name))
         finally:
             await bootstrap.dispose()
 
@@ -288,10 +237,7 @@ class DatabaseRouter:
             return
         self._closed = True
         engines: list[AsyncEngine] = [self._core_engine, self._core_autocommit, *self._mysql_engines.values()]
-        engines += [entry.engine for entry in self._sqlite_cache.values()]
-        engines += [entry.engine for entry in self._sqlite_retired]
-        self._sqlite_cache.clear()
-        self._sqlite_retired.clear()
+        engines += self._sqlite_engines.all_engines()
         seen: set[int] = set()
         for engine in engines:
             if id(engine) not in seen:
@@ -382,10 +328,10 @@ class DatabaseRouter:
         async with engine.connect() as conn:
             try:
                 # Below SQLAlchemy, so no transaction is begun: callers (alembic) start clean.
-                await _execute_outside_transaction(conn, f"USE {quote_database_identifier(db.name)}")
+                await execute_outside_transaction(conn, f"USE {quote_database_identifier(db.name)}")
                 yield conn
             finally:
-                await _restore_database(conn, home)
+                await restore_database(conn, home)
 
     # -- tenant database lifecycle ------------------------------------------------------------
 
@@ -394,7 +340,7 @@ class DatabaseRouter:
         self._check_open()
         if self._dialect == "mysql":
             async with self._server_engine(db).connect() as conn:
-                await _execute_outside_transaction(conn, _create_database_sql(db.name))
+                await execute_outside_transaction(conn, create_database_sql(db.name))
             return
         self._server_engine(db)
         path = self._sqlite_path(db)
@@ -407,16 +353,12 @@ class DatabaseRouter:
         self._check_open()
         if self._dialect == "mysql":
             async with self._server_engine(db).connect() as conn:
-                await _execute_outside_transaction(
-                    conn, f"DROP DATABASE IF EXISTS {quote_database_identifier(db.name)}"
-                )
+                await execute_outside_transaction(conn, f"DROP DATABASE IF EXISTS {quote_database_identifier(db.name)}")
             return
         self._server_engine(db)
-        entry = self._sqlite_cache.pop(db.name, None)
-        if entry is not None:
-            await self._retire(entry)
+        await self._sqlite_engines.forget(db.name)
         path = self._sqlite_path(db)
-        for candidate in (path, *(path.with_name(path.name + s) for s in _SQLITE_SIDE_SUFFIXES)):
+        for candidate in (path, *(path.with_name(path.name + s) for s in SIDE_SUFFIXES)):
             await asyncio.to_thread(candidate.unlink, missing_ok=True)
 
     async def tenant_database_exists(self, db: TenantDatabase) -> bool:
@@ -453,178 +395,19 @@ class DatabaseRouter:
     @asynccontextmanager
     async def _sqlite_tenant_engine(self, db: TenantDatabase) -> AsyncIterator[AsyncEngine]:
         self._server_engine(db)
-        entry, evicted = self._acquire_sqlite_engine(db)
+        entry, evicted = self._sqlite_engines.acquire(db.name, self._sqlite_path(db))
         try:
             for old in evicted:
-                await self._retire(old)
+                await self._sqlite_engines.retire(old)
             yield entry.engine
         finally:
-            entry.users -= 1
-            if entry.retired and entry.users == 0:
-                self._sqlite_retired.discard(entry)
-                await entry.engine.dispose()
-
-    def _acquire_sqlite_engine(self, db: TenantDatabase) -> tuple[_SqliteTenantEngine, list[_SqliteTenantEngine]]:
-        # Synchronous on purpose: lookup, insert and eviction happen without an await in
-        # between, so concurrent callers can never create two cached engines for one file.
-        entry = self._sqlite_cache.get(db.name)
-        evicted: list[_SqliteTenantEngine] = []
-        if entry is not None:
-            self._sqlite_cache.move_to_end(db.name)
-        else:
-            # mode=rw: a session must fail on a tenant that was never created (or was dropped)
-            # instead of silently creating an empty database file.
-            path = urllib.parse.quote(str(self._sqlite_path(db)))
-            url = URL.create("sqlite+aiosqlite", database=f"file:{path}", query={"mode": "rw", "uri": "true"})
-            # Each aiosqlite connection owns a thread: keep one idle connection per cached file
-            # and let bursts use short-lived overflow connections.
-            engine = self._new_sqlite_engine(url, pool_size=1, max_overflow=self._pool_size + self._max_overflow - 1)
-            entry = _SqliteTenantEngine(engine)
-            self._sqlite_cache[db.name] = entry
-            while len(self._sqlite_cache) > self._sqlite_cache_size:
-                evicted.append(self._sqlite_cache.popitem(last=False)[1])
-        entry.users += 1
-        return entry, evicted
-
-    async def _retire(self, entry: _SqliteTenantEngine) -> None:
-        # Disposing an engine under a live session would orphan its connection, so an engine
-        # in use is only marked; the last session to release it disposes it.
-        entry.retired = True
-        if entry.users == 0:
-            await entry.engine.dispose()
-        else:
-            self._sqlite_retired.add(entry)
+            await self._sqlite_engines.release(entry)
 
 
 def core_router_of(session: AsyncSession) -> DatabaseRouter | None:
     """The router a core session came from; None for a tenant session or a foreign one."""
     router = session.info.get(_CORE_ROUTER_INFO)
     return router if isinstance(router, DatabaseRouter) else None
-
-
-def _without_database(url: URL) -> URL:
-    # URL.set() ignores None values, so clearing a field needs the namedtuple _replace().
-    return url._replace(database=None)
-
-
-def _create_database_sql(name: str) -> str:
-    return (
-        f"CREATE DATABASE IF NOT EXISTS {quote_database_identifier(name)} "
-        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-    )
-
-
-async def _restore_database(conn: AsyncConnection, home: str | None) -> None:
-    if home is None:
-        # MySQL cannot "unselect" a database; a connection without a home database
-        # must not go back to the pool carrying the tenant's.
-        await conn.invalidate()
-        return
-    try:
-        await conn.rollback()  # a no-op unless the caller left a transaction open
-        await _execute_outside_transaction(conn, f"USE {quote_database_identifier(home)}")
-    except Exception:
-        # Swallowed after invalidating: the connection is now harmless, and raising here
-        # would mask whatever the caller's block raised.
-        _log.warning("could not switch pooled connection back to %s; invalidating it", home, exc_info=True)
-        await conn.invalidate()
-    except BaseException:
-        await conn.invalidate()
-        raise
-
-
-async def _execute_outside_transaction(conn: AsyncConnection, sql: str) -> None:
-    """MySQL: runs a statement that is never part of a transaction (USE, CREATE/DROP DATABASE).
-
-    Through SQLAlchemy it would begin a transaction on the connection whose only effect is
-    a COMMIT or ROLLBACK round trip to end it.
-    """
-    await execute_on_driver(conn, (sql,))
-
-
-async def execute_on_driver(conn: AsyncConnection, statements: Sequence[str]) -> None:
-    """Runs SQL strings as SQLAlchemy compiles them for this driver, results discarded.
-
-    On MySQL they go to the driver directly: no SQLAlchemy transaction is begun (callers
-    that need one have it open already) and none of its per-statement machinery is paid
-    for. Errors are wrapped as SQLAlchemy's DBAPIError, as if they had gone through it.
-    """
-    if conn.dialect.name not in _MYSQL_BACKENDS:
-        for statement in statements:
-            (await conn.exec_driver_sql(statement)).close()
-        return
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    dialect = conn.dialect
-    statement = ""
-    try:
-        async with driver.cursor() as cursor:
-            for statement in statements:
-                # Empty arguments, as SQLAlchemy passes them: the driver's %-formatting turns
-                # the compiler's "%%" back into "%".
-                await cursor.execute(statement, ())
-    except dialect.loaded_dbapi.Error as exc:
-        disconnected = dialect.is_disconnect(exc, raw.dbapi_connection, None)
-        if disconnected:
-            await conn.invalidate(exc)
-        raise DBAPIError.instance(
-            statement, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=disconnected, dialect=dialect
-        ) from exc
-
-
-class _LivenessCheck:
-    """Pessimistic disconnect handling for MySQL pools, without a round trip per checkout.
-
-    A connection the server closed (restart, ``wait_timeout``, ``KILL``) is noticed by
-    the driver from the socket itself (the peer's FIN), as asyncmy's own pool does; such a
-    connection invalidates the pool on checkout, exactly as a failed pre-ping would. A
-    connection idle for longer than PING_AFTER_IDLE_SECONDS, or one whose driver cannot
-    tell, is pinged as with ``pool_pre_ping``.
-    """
-
-    def __init__(self, dialect: Dialect) -> None:
-        self._dialect = dialect
-
-    def listen(self, engine: Engine) -> None:
-        event.listen(engine, "connect", self._touch)
-        event.listen(engine, "checkin", self._touch)
-        event.listen(engine, "checkout", self._check)
-
-    @staticmethod
-    def _touch(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        record.info[_IDLE_SINCE] = time.monotonic()
-
-    def _check(self, dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
-        broken = getattr(getattr(dbapi_connection, "driver_connection", None), "_stream_broken", None)
-        if broken is True:
-            raise InvalidatePoolError("the server closed the connection")
-        idle_since = record.info.get(_IDLE_SINCE)
-        if broken is False and idle_since is not None and time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            self._dialect.do_ping(dbapi_connection)
-        except self._dialect.loaded_dbapi.Error as exc:
-            if self._dialect.is_disconnect(exc, dbapi_connection, None):
-                raise InvalidatePoolError("ping on checkout failed") from exc
-            raise
-
-
-def _reset_mysql_connection(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
-    """Pool reset on checkin: roll back only if the server reports an open transaction.
-
-    Replaces the pool's unconditional rollback, which costs a round trip for every session
-    that has already committed. The driver tracks the server's IN_TRANS status flag from
-    every reply and only ever errs towards "in a transaction" (a reply without status
-    leaves the last one), so a transaction is never left open on a pooled connection.
-    """
-    if state.terminate_only or state.transaction_was_reset or not state.asyncio_safe:
-        return
-    driver = getattr(dbapi_connection, "driver_connection", None)
-    in_transaction = getattr(driver, "get_transaction_status", None)
-    if in_transaction is not None and not in_transaction():
-        return
-    dbapi_connection.rollback()
 
 
 @asynccontextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from services.runtime.context import Principal, authorization_var, principal_var
-from services.runtime.errors import Unauthenticated
+from services.runtime.errors import CommonReason, Unauthenticated
 
 if TYPE_CHECKING:
     from services.runtime.interceptors.chain import IncomingCall
@@ -22,18 +22,6 @@ class Authenticator(Protocol):
         ...
 
 
-class OpenAccessAuthenticator:
-    """Treats every caller as a platform operator holding every permission.
-
-    This is the placeholder of a platform without an auth service: the mesh is
-    open, exactly as documented in the README, and the slot is where the JWT
-    authenticator goes.
-    """
-
-    async def authenticate(self, call: IncomingCall) -> Principal | None:
-        return Principal(subject="anonymous-operator", tenant_id=None, permissions=frozenset({"*"}))
-
-
 class AuthenticationStage:
     def __init__(self, authenticator: Authenticator) -> None:
         self._authenticator = authenticator
@@ -43,5 +31,5 @@ class AuthenticationStage:
         authorization_var.set(call.metadata.get("authorization", ""))
         principal = await self._authenticator.authenticate(call)
         if principal is None and not call.policy.public:
-            raise Unauthenticated("this call needs a bearer token", reason="CREDENTIALS_MISSING")
+            raise Unauthenticated("this call needs a bearer token", reason=CommonReason.CREDENTIALS_MISSING)
         principal_var.set(principal)

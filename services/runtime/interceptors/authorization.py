@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from services.runtime.context import principal_var
-from services.runtime.errors import PermissionDenied
+from services.runtime.errors import CommonReason, PermissionDenied
 
 if TYPE_CHECKING:
     from services.runtime.interceptors.chain import IncomingCall
@@ -18,6 +18,6 @@ async def authorization_stage(call: IncomingCall) -> None:
     if principal is None or not principal.has_permission(call.policy.permission):
         raise PermissionDenied(
             "the caller lacks the permission this call needs",
-            reason="PERMISSION_DENIED",
+            reason=CommonReason.PERMISSION_DENIED,
             metadata={"permission": call.policy.permission},
         )

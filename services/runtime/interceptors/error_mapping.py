@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import grpc
 
 from services.runtime.context import request_id_var
-from services.runtime.errors import ErrorDescription, TenantmeshError, describe
+from services.runtime.errors import CommonReason, ErrorDescription, TenantmeshError, describe
 from services.runtime.rich_status import trailing_metadata
 
 log = logging.getLogger("tenantmesh.errors")
@@ -43,13 +43,13 @@ def error_for(exc: BaseException, method: str) -> ErrorDescription | None:
         )
         return ErrorDescription(
             code=grpc.StatusCode.UNAVAILABLE,
-            reason="DEPENDENCY_UNAVAILABLE",
+            reason=CommonReason.DEPENDENCY_UNAVAILABLE,
             message="a service this call depends on is unavailable; try again shortly",
         )
     log.error("unhandled error in %s", method, exc_info=exc, extra={"method": method})
     return ErrorDescription(
         code=grpc.StatusCode.INTERNAL,
-        reason="INTERNAL",
+        reason=CommonReason.INTERNAL,
         message=f"internal error; quote request id {request_id_var.get()} when reporting it",
     )
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from services.runtime.access import Scope
-from services.runtime.context import principal_var, tenant_var
-from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from services.runtime.context import GONE_STATES, TenantState, principal_var, tenant_var
+from services.runtime.errors import CommonReason, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
 if TYPE_CHECKING:
     from services.runtime.interceptors.chain import IncomingCall
@@ -29,17 +29,19 @@ class TenantStage:
             return
         tenant_id = call.metadata.get(TENANT_HEADER, "")
         if not tenant_id:
-            raise InvalidArgument(f"this call needs the {TENANT_HEADER} header", reason="TENANT_HEADER_MISSING")
+            raise InvalidArgument(
+                f"this call needs the {TENANT_HEADER} header", reason=CommonReason.TENANT_HEADER_MISSING
+            )
         principal = principal_var.get()
         # Platform administrators reach into other tenants only through RPCs that say so.
         foreign = principal is not None and principal.tenant_id is not None and principal.tenant_id != tenant_id
         if foreign and not (call.policy.platform_override and principal is not None and principal.is_platform_admin):
-            raise PermissionDenied("the token belongs to another tenant", reason="TENANT_MISMATCH")
+            raise PermissionDenied("the token belongs to another tenant", reason=CommonReason.TENANT_MISMATCH)
         tenant = await self._directory.lookup(tenant_id)
-        if tenant is None or tenant.state in ("DELETED", "DELETING", "FAILED"):
-            raise NotFound("no such tenant", reason="TENANT_NOT_FOUND")
-        if tenant.state == "SUSPENDED":
-            raise FailedPrecondition("the tenant is suspended", reason="TENANT_SUSPENDED")
-        if tenant.state != "ACTIVE":
-            raise FailedPrecondition("the tenant is not ready yet", reason="TENANT_NOT_READY")
+        if tenant is None or tenant.state in GONE_STATES:
+            raise NotFound("no such tenant", reason=CommonReason.TENANT_NOT_FOUND)
+        if tenant.state == TenantState.SUSPENDED:
+            raise FailedPrecondition("the tenant is suspended", reason=CommonReason.TENANT_SUSPENDED)
+        if tenant.state != TenantState.ACTIVE:
+            raise FailedPrecondition("the tenant is not ready yet", reason=CommonReason.TENANT_NOT_READY)
         tenant_var.set(tenant)

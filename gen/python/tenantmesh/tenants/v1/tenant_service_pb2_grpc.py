@@ -160,7 +160,8 @@ class TenantServiceServicer:
         """Returns the tenant the call is made for (its `x-tenant-id` header), after
         checking that the tenant database answers and belongs to that tenant.
         Errors: NOT_FOUND (TENANT_NOT_FOUND), FAILED_PRECONDITION (TENANT_SUSPENDED,
-        TENANT_NOT_READY), INTERNAL (TENANT_DATABASE_MISMATCH).
+        TENANT_NOT_READY, TENANT_DATABASE_CONFLICT: the database is not stamped as this
+        tenant's).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

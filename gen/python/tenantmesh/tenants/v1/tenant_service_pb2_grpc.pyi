@@ -79,7 +79,8 @@ class TenantServiceStub:
     """Returns the tenant the call is made for (its `x-tenant-id` header), after
     checking that the tenant database answers and belongs to that tenant.
     Errors: NOT_FOUND (TENANT_NOT_FOUND), FAILED_PRECONDITION (TENANT_SUSPENDED,
-    TENANT_NOT_READY), INTERNAL (TENANT_DATABASE_MISMATCH).
+    TENANT_NOT_READY, TENANT_DATABASE_CONFLICT: the database is not stamped as this
+    tenant's).
     """
     MigrateTenantDatabases: _grpc.UnaryStreamMultiCallable[_tenant_service_pb2.MigrateTenantDatabasesRequest, _tenant_service_pb2.MigrateTenantDatabasesResponse]
     """Brings every tenant database to the newest schema of every tenant-scoped
@@ -139,7 +140,8 @@ class TenantServiceAsyncStub(TenantServiceStub):
     """Returns the tenant the call is made for (its `x-tenant-id` header), after
     checking that the tenant database answers and belongs to that tenant.
     Errors: NOT_FOUND (TENANT_NOT_FOUND), FAILED_PRECONDITION (TENANT_SUSPENDED,
-    TENANT_NOT_READY), INTERNAL (TENANT_DATABASE_MISMATCH).
+    TENANT_NOT_READY, TENANT_DATABASE_CONFLICT: the database is not stamped as this
+    tenant's).
     """
     MigrateTenantDatabases: _aio.UnaryStreamMultiCallable[_tenant_service_pb2.MigrateTenantDatabasesRequest, _tenant_service_pb2.MigrateTenantDatabasesResponse]  # type: ignore[assignment]
     """Brings every tenant database to the newest schema of every tenant-scoped
@@ -244,7 +246,8 @@ class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
         """Returns the tenant the call is made for (its `x-tenant-id` header), after
         checking that the tenant database answers and belongs to that tenant.
         Errors: NOT_FOUND (TENANT_NOT_FOUND), FAILED_PRECONDITION (TENANT_SUSPENDED,
-        TENANT_NOT_READY), INTERNAL (TENANT_DATABASE_MISMATCH).
+        TENANT_NOT_READY, TENANT_DATABASE_CONFLICT: the database is not stamped as this
+        tenant's).
         """
 
     @_abc_1.abstractmethod

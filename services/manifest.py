@@ -1,0 +1,83 @@
+"""The platform's services: one line each (services/runtime/manifest.py says what a line holds).
+
+Order is start order: the tenants service creates the platform tenant, auth
+then bootstraps its administrator and service account, and the rest need both.
+A new service is its protos, its folder under services/ and a line here; the
+deploy files follow with ``python -m services.mesh.deploy`` (docs/adding-a-service.md).
+"""
+
+from __future__ import annotations
+
+from services.runtime.manifest import Deployment, Manifest, ServiceSpec
+
+
+def _required(name: str) -> tuple[str, str]:
+    """A secret compose refuses to start without (deploy/.env)."""
+    return name, f"${{{name}:?set {name} in deploy/.env}}"
+
+
+def _defaulted(name: str, default: str) -> tuple[str, str]:
+    return name, f"${{{name}:-{default}}}"
+
+
+PLATFORM = Manifest(
+    (
+        ServiceSpec(
+            "tenants",
+            50051,
+            "services.tenants.app:TenantsApp",
+            api=("tenantmesh.tenants.v1",),
+            tenant_scoped=True,
+            deploy=Deployment(
+                summary="Tenant lifecycle: provisioning, suspension, deletion, migrations of every tenant database. "
+                "Its reconciler runs in every replica; a replica only works on a tenant after winning a "
+                "conditional UPDATE (a lease) on the tenant's row.",
+            ),
+        ),
+        ServiceSpec(
+            "auth",
+            50052,
+            "services.auth.app:AuthApp",
+            api=("tenantmesh.auth.v1",),
+            deploy=Deployment(
+                summary="Tokens: login, API key exchange, signing keys (JWKS), users, roles, service accounts. "
+                "Every replica must get the same TENANTMESH_KEY_ENCRYPTION_KEY.",
+                memory_limit="1Gi",
+                resources_note="Password hashes (argon2id, 19 MiB each) run on worker threads, one per usable CPU: "
+                "hence 1Gi, not 512Mi.",
+                secrets=("tenantmesh-auth-secrets",),
+                compose_environment=(
+                    _required("TENANTMESH_KEY_ENCRYPTION_KEY"),
+                    _defaulted("TENANTMESH_ADMIN_EMAIL", "admin@tenantmesh.local"),
+                    _required("TENANTMESH_ADMIN_PASSWORD"),
+                    _defaulted("TENANTMESH_ACCESS_TOKEN_TTL_SECONDS", "900"),
+                    _defaulted("TENANTMESH_REFRESH_TOKEN_TTL_SECONDS", "2592000"),
+                    _defaulted("TENANTMESH_API_TOKEN_TTL_SECONDS", "600"),
+                    _defaulted("TENANTMESH_LOGIN_MAX_FAILURES", "5"),
+                    _defaulted("TENANTMESH_LOGIN_LOCK_SECONDS", "30"),
+                    _defaulted("TENANTMESH_LOGIN_MAX_LOCK_SECONDS", "900"),
+                    _defaulted("TENANTMESH_LOGIN_ADDRESS_MAX_FAILURES", "50"),
+                ),
+            ),
+        ),
+        ServiceSpec(
+            "registry",
+            50053,
+            "services.registry.app:RegistryApp",
+            api=("tenantmesh.registry.v1",),
+            deploy=Deployment(
+                summary="Service catalogue, instances and their health checks, discovery (Resolve, Watch), tenants' "
+                "enabled services. Health checks run in one replica at a time (a lease in the core database).",
+                cpu_request="100m",
+                memory_request="128Mi",
+                max_replicas=4,
+                compose_environment=(
+                    _defaulted("TENANTMESH_REGISTRY_HEALTH_INTERVAL_SECONDS", "10"),
+                    _defaulted("TENANTMESH_REGISTRY_HEALTH_TIMEOUT_SECONDS", "2"),
+                ),
+            ),
+        ),
+        ServiceSpec("forms", 50054),
+        ServiceSpec("menus", 50055),
+    )
+)

@@ -1,0 +1,61 @@
+"""The edge (Envoy): its settings, its routes from the descriptor set, token checks, its own
+replies and the rendering of its configuration. Import from here; the modules are private detail."""
+
+from services.mesh.edge.bootstrap import render_envoy_config
+from services.mesh.edge.config import (
+    DEFAULT_DESCRIPTOR_PATH,
+    DEFAULT_TEMPLATE_DIR,
+    DEFAULT_TEMPLATE_NAME,
+    DEFAULT_TLS_DIR,
+    EdgeSettings,
+    Upstream,
+)
+from services.mesh.edge.jwt import TOKEN_TENANT_HEADER, EdgeJwt, JwtExemption, edge_jwt, jwt_exemptions
+from services.mesh.edge.replies import LOCAL_REPLIES, EdgeReason, JwtLocalReply, jwt_local_replies
+from services.mesh.edge.routes import (
+    EdgeApi,
+    GrpcRoute,
+    HttpBinding,
+    MatchKind,
+    RestRoute,
+    RoutedMethod,
+    grpc_services,
+    http_bindings,
+    literal_prefix,
+    load_descriptor_set,
+    load_edge_api,
+    rest_routes,
+    template_regex,
+)
+
+__all__ = [
+    "DEFAULT_DESCRIPTOR_PATH",
+    "DEFAULT_TEMPLATE_DIR",
+    "DEFAULT_TEMPLATE_NAME",
+    "DEFAULT_TLS_DIR",
+    "LOCAL_REPLIES",
+    "TOKEN_TENANT_HEADER",
+    "EdgeApi",
+    "EdgeJwt",
+    "EdgeReason",
+    "EdgeSettings",
+    "GrpcRoute",
+    "HttpBinding",
+    "JwtExemption",
+    "JwtLocalReply",
+    "MatchKind",
+    "RestRoute",
+    "RoutedMethod",
+    "Upstream",
+    "edge_jwt",
+    "grpc_services",
+    "http_bindings",
+    "jwt_exemptions",
+    "jwt_local_replies",
+    "literal_prefix",
+    "load_descriptor_set",
+    "load_edge_api",
+    "render_envoy_config",
+    "rest_routes",
+    "template_regex",
+]

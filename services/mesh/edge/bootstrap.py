@@ -1,0 +1,85 @@
+"""Renders the Envoy bootstrap configuration from the template (envoy/envoy.yaml.j2)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from services.mesh.edge.config import DEFAULT_TEMPLATE_DIR, DEFAULT_TEMPLATE_NAME, EdgeSettings, Upstream
+from services.mesh.edge.jwt import edge_jwt
+from services.mesh.edge.replies import JWT_FAILURE_METADATA_KEY, LOCAL_REPLIES, jwt_local_replies
+from services.mesh.edge.routes import EdgeApi, load_edge_api
+from services.mesh.static_site import StaticSite
+from services.runtime.errors import ERROR_DOMAIN
+from services.runtime.interceptors.request_id import CLIENT_ADDRESS_HEADER
+from services.runtime.interceptors.tenant import TENANT_HEADER
+
+
+def _yaml_scalar(value: object) -> str:
+    """Quote a value for the template: JSON is valid YAML, and safe for any string."""
+    if isinstance(value, Path):
+        value = str(value)
+    return json.dumps(value)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
+def render_envoy_config(
+    settings: EdgeSettings,
+    upstreams: Sequence[Upstream],
+    *,
+    site: StaticSite | None = None,
+    template_dir: Path = DEFAULT_TEMPLATE_DIR,
+    template_name: str = DEFAULT_TEMPLATE_NAME,
+) -> str:
+    """Render the Envoy bootstrap for ``upstreams`` behind the edge described by ``settings``,
+    and the static pages of ``site`` (the OpenAPI document and reference) when given."""
+    if not upstreams:
+        raise ValueError("the edge needs at least one upstream")
+    api = load_edge_api(settings.descriptor_path, upstreams)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701 - YAML, not HTML; values go through the `q` filter
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["q"] = _yaml_scalar
+    env.filters["duration"] = _duration
+    template = env.get_template(template_name)
+    context = _context(settings, upstreams, api)
+    context["site"] = site
+    context["site_routes"] = (
+        [("path", p) for p in site.paths] + [("prefix", p) for p in site.prefixes] if site is not None else []
+    )
+    return template.render(**context)
+
+
+def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi) -> dict[str, Any]:
+    return {
+        "jwt": edge_jwt(settings, api),
+        "jwt_failure_key": JWT_FAILURE_METADATA_KEY,
+        "jwt_local_replies": jwt_local_replies(),
+        "settings": settings,
+        "upstreams": list(upstreams),
+        "api": api,
+        "services": _unique(api.all_services),
+        "tenant_header": TENANT_HEADER,
+        "client_address_header": CLIENT_ADDRESS_HEADER,
+        "error_domain": ERROR_DOMAIN,
+        "local_replies": LOCAL_REPLIES,
+        "cors_allow_methods": "GET, POST, PATCH, DELETE, OPTIONS",
+        "cors_allow_headers": "authorization, content-type, x-tenant-id, x-request-id, traceparent",
+        "cors_expose_headers": "x-request-id, grpc-status, grpc-message",
+    }
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))

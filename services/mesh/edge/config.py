@@ -1,0 +1,108 @@
+"""What the edge is told: its own settings, and the gRPC servers behind it."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_TEMPLATE_DIR = REPO_ROOT / "envoy"
+DEFAULT_TEMPLATE_NAME = "envoy.yaml.j2"
+DEFAULT_DESCRIPTOR_PATH = REPO_ROOT / "gen" / "descriptor.binpb"
+DEFAULT_TLS_DIR = REPO_ROOT / ".data" / "tls"
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    """Knobs of the front door. Defaults suit `make run` on a laptop."""
+
+    bind_address: str = "127.0.0.1"
+    https_port: int = 8443
+    # Plain-text listener (HTTP/1.1 and h2c), meant for local tools and internal callers.
+    http_port: int = 8080
+    # The admin interface is always bound to 127.0.0.1, whatever bind_address says.
+    admin_port: int = 9901
+    tls_cert_file: Path = DEFAULT_TLS_DIR / "server.pem"
+    tls_key_file: Path = DEFAULT_TLS_DIR / "server.key"
+    # Exact origins allowed by CORS (scheme://host[:port]).
+    cors_allowed_origins: tuple[str, ...] = ("https://localhost:8443",)
+    # Largest REST request body accepted (413 above it).
+    max_request_bytes: int = _MIB
+    # Largest unary REST response the transcoder converts to JSON.
+    max_response_bytes: int = 4 * _MIB
+    # Upstream timeout of unary routes; server-streaming routes have none.
+    route_timeout_seconds: int = 15
+    # Token bucket shared by every request (tokens per second; burst = one second's worth).
+    global_rate_limit_rps: int = 1000
+    # One bucket per distinct x-tenant-id value (tokens per second; burst = one second's worth).
+    per_tenant_rate_limit_rps: int = 100
+    # How many tenant buckets Envoy keeps (LRU); an evicted tenant starts again with a full bucket.
+    per_tenant_rate_limit_max_tenants: int = 10_000
+    # Envoy worker threads.
+    concurrency: int = 1
+    access_log_path: str = "/dev/stdout"
+    descriptor_path: Path = DEFAULT_DESCRIPTOR_PATH
+    # Cap on concurrent downstream connections (Envoy's overload manager).
+    max_downstream_connections: int = 10_000
+    # How long Envoy trusts a fetched JWKS before fetching it again (only with the auth upstream).
+    # Envoy 1.40 does not refetch on an unknown `kid`: after a key rotation, tokens signed by the
+    # new key are refused at the edge until the next fetch, so keep this short.
+    jwks_cache_seconds: int = 300
+
+    def __post_init__(self) -> None:
+        for name in ("https_port", "http_port", "admin_port"):
+            port = getattr(self, name)
+            if not 0 < port < 65536:
+                raise ValueError(f"{name} must be a TCP port, got {port}")
+        if len({self.https_port, self.http_port, self.admin_port}) != 3:
+            raise ValueError("https_port, http_port and admin_port must differ")
+        for name in (
+            "max_request_bytes",
+            "max_response_bytes",
+            "route_timeout_seconds",
+            "global_rate_limit_rps",
+            "per_tenant_rate_limit_rps",
+            "per_tenant_rate_limit_max_tenants",
+            "concurrency",
+            "max_downstream_connections",
+            "jwks_cache_seconds",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+        if isinstance(self.cors_allowed_origins, str):
+            raise TypeError("cors_allowed_origins is a tuple of origins, not a string")
+        for origin in self.cors_allowed_origins:
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"CORS origin must be scheme://host[:port] without a path: {origin!r}")
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One gRPC server behind the edge (an Envoy cluster)."""
+
+    name: str
+    host: str
+    port: int
+    packages: tuple[str, ...]
+    # Service name asked in the gRPC health check; "" asks about the server as a whole.
+    health_service: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_-]*", self.name):
+            raise ValueError(f"upstream name must be a lowercase identifier: {self.name!r}")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"upstream {self.name}: bad port {self.port}")
+        if isinstance(self.packages, str) or not self.packages:
+            raise ValueError(f"upstream {self.name}: packages must be a non-empty tuple")
+
+    @property
+    def host_is_ip(self) -> bool:
+        try:
+            ipaddress.ip_address(self.host)
+        except ValueError:
+            return False
+        return True

@@ -1,0 +1,289 @@
+"""The edge's routes, derived from the descriptor set.
+
+The edge routes only what the protos say is public: an upstream lists the proto
+packages it serves, and the REST routes are derived from the ``google.api.http``
+rules of those packages' services in the descriptor set Envoy transcodes with.
+A package that no upstream serves (e.g. ``tenantmesh.lifecycle.v1``, internal
+only) gets no route at all, neither REST nor native gRPC.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from google.api import annotations_pb2, http_pb2
+from google.protobuf import descriptor_pb2
+from tenantmesh.type.v1 import access_pb2
+
+from services.mesh.edge.config import Upstream
+
+# The extension handle, typed loosely: the generated module is not type-checked.
+_ACCESS: Any = access_pb2.access
+
+
+class MatchKind(StrEnum):
+    PREFIX = "prefix"
+    PATH = "path"  # exact path
+    REGEX = "regex"  # RE2, whole path
+
+
+@dataclass(frozen=True)
+class RestRoute:
+    """A REST route at the edge: requests matching it go to ``cluster``."""
+
+    kind: MatchKind
+    value: str
+    cluster: str
+    # True for the routes of server-streaming methods: no route timeout.
+    streaming: bool = False
+
+
+@dataclass(frozen=True)
+class GrpcRoute:
+    """A native gRPC route (also what transcoded REST requests re-match)."""
+
+    kind: MatchKind  # PREFIX "/<package>." or PATH "/<service>/<method>"
+    value: str
+    cluster: str
+    streaming: bool = False
+
+
+@dataclass(frozen=True)
+class HttpBinding:
+    """One ``google.api.http`` binding of an RPC: HTTP method and path template."""
+
+    verb: str  # "GET", "POST", ... (custom verbs as declared)
+    template: str
+
+    @property
+    def path_regex(self) -> str:
+        return template_regex(self.template)
+
+    @property
+    def is_literal(self) -> bool:
+        return "{" not in self.template and "*" not in self.template
+
+    def sample_path(self) -> str:
+        """A concrete path this binding matches (each variable replaced by ``x`` segments)."""
+
+        def segments(match: re.Match[str]) -> str:
+            pattern = match.group(2) or "*"
+            return "/".join("x" if part in ("*", "**") else part for part in pattern.split("/"))
+
+        path = re.sub(r"\{([^}=]+)(?:=([^}]*))?\}", segments, self.template)
+        return "/".join("x" if part in ("*", "**") else part for part in path.split("/"))
+
+
+@dataclass(frozen=True)
+class RoutedMethod:
+    """An RPC the edge routes, with what its access policy says about tokens."""
+
+    grpc_path: str  # "/<package>.<Service>/<Method>"
+    # True only when the proto declares it public; a method without a policy is not public.
+    public: bool
+    bindings: tuple[HttpBinding, ...] = ()
+
+
+@dataclass(frozen=True)
+class EdgeApi:
+    """What the descriptor set says the edge must route."""
+
+    rest_routes: tuple[RestRoute, ...]
+    grpc_routes: tuple[GrpcRoute, ...]
+    # Fully-qualified gRPC service names per upstream (cluster) name.
+    services: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # "/<service>/<method>" of every routed server-streaming method.
+    streaming_methods: tuple[str, ...] = ()
+    # Every routed RPC, in descriptor order.
+    methods: tuple[RoutedMethod, ...] = ()
+    # Upstream (cluster) name per routed proto package.
+    package_owners: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def all_services(self) -> tuple[str, ...]:
+        return tuple(s for names in self.services.values() for s in names)
+
+
+def load_descriptor_set(descriptor_path: Path) -> descriptor_pb2.FileDescriptorSet:
+    # Importing annotations_pb2 (above) registers the google.api.http extension, so
+    # the options parsed here expose it.
+    data = Path(descriptor_path).read_bytes()
+    return descriptor_pb2.FileDescriptorSet.FromString(data)
+
+
+def http_bindings(rule: http_pb2.HttpRule) -> list[HttpBinding]:
+    """Every (HTTP method, path template) of an HttpRule, additional bindings included."""
+    found: list[HttpBinding] = []
+    pattern = rule.WhichOneof("pattern")
+    if pattern == "custom":
+        if rule.custom.path:
+            found.append(HttpBinding(rule.custom.kind.upper(), rule.custom.path))
+    elif pattern is not None and getattr(rule, pattern):
+        found.append(HttpBinding(pattern.upper(), getattr(rule, pattern)))
+    for extra in rule.additional_bindings:
+        found.extend(http_bindings(extra))
+    return found
+
+
+def _http_paths(rule: http_pb2.HttpRule) -> list[str]:
+    return [binding.template for binding in http_bindings(rule)]
+
+
+def is_public(method: descriptor_pb2.MethodDescriptorProto) -> bool:
+    """What the method's ``(tenantmesh.type.v1.access)`` option says; no option is not public."""
+    return bool(method.options.HasExtension(_ACCESS) and method.options.Extensions[_ACCESS].public)
+
+
+def literal_prefix(template: str) -> str:
+    """The literal part of a path template before its first variable or verb.
+
+    ``/v1/tenants/{tenant_id}`` -> ``/v1/tenants``, ``/v1/tenants:lookup`` -> ``/v1/tenants``,
+    ``/v1/meta/server-info`` -> itself. A trailing ``/`` is dropped unless the prefix is ``/``.
+    """
+    if not template.startswith("/"):
+        raise ValueError(f"HTTP path template must start with '/': {template!r}")
+    cut = len(template)
+    for marker in ("{", ":", "*"):
+        index = template.find(marker)
+        if index != -1:
+            cut = min(cut, index)
+    prefix = template[:cut]
+    if len(prefix) > 1:
+        prefix = prefix.rstrip("/") or "/"
+    return prefix
+
+
+def template_regex(template: str) -> str:
+    """An RE2 regex matching every path the HTTP rule template matches."""
+    out: list[str] = []
+    position = 0
+    for match in re.finditer(r"\{([^}=]+)(?:=([^}]*))?\}", template):
+        out.append(re.escape(template[position : match.start()]))
+        out.append(_segments_regex(match.group(2) or "*"))
+        position = match.end()
+    rest = template[position:]
+    # Wildcards may also appear outside variables ("/v1/*/things").
+    out.append(_segments_regex(rest) if "*" in rest else re.escape(rest))
+    return "".join(out)
+
+
+def _segments_regex(pattern: str) -> str:
+    parts = []
+    for segment in pattern.split("/"):
+        if segment == "**":
+            parts.append(".+")
+        elif segment == "*":
+            parts.append("[^/]+")
+        else:
+            parts.append(re.escape(segment))
+    return "/".join(parts)
+
+
+def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeApi:
+    """Derive the edge routes of ``upstreams`` from the descriptor set.
+
+    Raises ValueError when two upstreams claim the same package, service or REST
+    prefix, when an upstream names a package the descriptor set does not hold, or
+    when upstream names repeat.
+    """
+    names = [u.name for u in upstreams]
+    if len(set(names)) != len(names):
+        raise ValueError(f"upstream names must be unique: {names}")
+    owner_of_package: dict[str, str] = {}
+    for upstream in upstreams:
+        for package in upstream.packages:
+            previous = owner_of_package.setdefault(package, upstream.name)
+            if previous != upstream.name:
+                raise ValueError(f"package {package} is served by both {previous} and {upstream.name}")
+
+    fds = load_descriptor_set(descriptor_path)
+    known_packages = {f.package for f in fds.file}
+    missing = sorted(set(owner_of_package) - known_packages)
+    if missing:
+        raise ValueError(f"packages not in {descriptor_path}: {', '.join(missing)}")
+
+    services: dict[str, list[str]] = {u.name: [] for u in upstreams}
+    prefix_owner: dict[str, str] = {}
+    streaming_rest: dict[tuple[MatchKind, str], str] = {}
+    streaming_methods: list[tuple[str, str]] = []
+    methods: list[RoutedMethod] = []
+
+    for file in fds.file:
+        cluster = owner_of_package.get(file.package)
+        if cluster is None:
+            continue
+        for service in file.service:
+            full_name = f"{file.package}.{service.name}"
+            services[cluster].append(full_name)
+            for method in service.method:
+                rule = (
+                    method.options.Extensions[annotations_pb2.http]
+                    if method.options.HasExtension(annotations_pb2.http)
+                    else None
+                )
+                methods.append(
+                    RoutedMethod(
+                        grpc_path=f"/{full_name}/{method.name}",
+                        public=is_public(method),
+                        bindings=tuple(http_bindings(rule)) if rule is not None else (),
+                    )
+                )
+                if method.server_streaming:
+                    streaming_methods.append((f"/{full_name}/{method.name}", cluster))
+                if rule is None:
+                    continue
+                for template in _http_paths(rule):
+                    prefix = literal_prefix(template)
+                    previous = prefix_owner.setdefault(prefix, cluster)
+                    if previous != cluster:
+                        raise ValueError(
+                            f"REST prefix {prefix} ({full_name}.{method.name}) is claimed by "
+                            f"both {previous} and {cluster}"
+                        )
+                    if method.server_streaming:
+                        if "{" in template or "*" in template:
+                            key = (MatchKind.REGEX, template_regex(template))
+                        else:
+                            key = (MatchKind.PATH, template)
+                        streaming_rest[key] = cluster
+
+    rest: list[RestRoute] = [
+        RestRoute(kind, value, cluster, streaming=True)
+        for (kind, value), cluster in sorted(streaming_rest.items(), key=lambda kv: (-len(kv[0][1]), kv[0]))
+    ]
+    rest.extend(
+        RestRoute(MatchKind.PREFIX, prefix, cluster)
+        for prefix, cluster in sorted(prefix_owner.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+    )
+
+    grpc: list[GrpcRoute] = [
+        GrpcRoute(MatchKind.PATH, path, cluster, streaming=True) for path, cluster in sorted(streaming_methods)
+    ]
+    grpc.extend(
+        GrpcRoute(MatchKind.PREFIX, f"/{package}.", cluster)
+        for package, cluster in sorted(owner_of_package.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+    )
+    return EdgeApi(
+        rest_routes=tuple(rest),
+        grpc_routes=tuple(grpc),
+        services={name: tuple(sorted(found)) for name, found in services.items()},
+        streaming_methods=tuple(path for path, _ in sorted(streaming_methods)),
+        methods=tuple(methods),
+        package_owners=dict(owner_of_package),
+    )
+
+
+def rest_routes(descriptor_path: Path, upstreams: Sequence[Upstream]) -> list[RestRoute]:
+    """REST routes of ``upstreams``: streaming methods' exact routes, then literal
+    prefixes, longest first (the order Envoy must try them in)."""
+    return list(load_edge_api(descriptor_path, upstreams).rest_routes)
+
+
+def grpc_services(descriptor_path: Path, upstreams: Sequence[Upstream]) -> dict[str, tuple[str, ...]]:
+    """Fully-qualified gRPC service names each upstream gets, by upstream name."""
+    return load_edge_api(descriptor_path, upstreams).services

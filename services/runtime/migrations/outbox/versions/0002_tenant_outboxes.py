@@ -1,0 +1,26 @@
+"""Tenant databases whose own outbox holds events to relay.
+
+Revision ID: outbox_core_0002
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "outbox_core_0002"
+down_revision = "outbox_core_0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "event_outbox_tenants",
+        sa.Column("db_server", sa.String(63), primary_key=True),
+        sa.Column("db_name", sa.String(64), primary_key=True),
+        sa.Column("version", sa.Integer, nullable=False),
+        mysql_charset="utf8mb4",
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("event_outbox_tenants")

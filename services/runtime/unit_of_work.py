@@ -1,0 +1,128 @@
+"""One way to change data and announce it: a transaction that carries its events.
+
+Domain code opens a unit of work, makes its change and ``emit``s what changed;
+on leaving the block the events are written to the outbox in the same commit
+as the change (both happen or neither does), and the relay is woken to publish
+them at once instead of at its next poll::
+
+    async with self._work.core() as work:
+        work.session.add(row)
+        work.emit(Event("thing.created", tenant_id, payload))
+
+A block that raises commits nothing and announces nothing. ``core()`` is an ORM
+session on the core database, ``core_connection()`` a Core connection (for hot
+paths built from prepared statements), ``tenant()`` an ORM session on the call's
+tenant database (its events go to that database's own outbox, which the
+service's lifecycle creates: ``SchemaLifecycleServicer(tenant_events=True)``),
+``emit()`` a transaction of events alone. A producer whose events other processes' caches must see before the
+call returns (the tenants service: a suspension must bite at once) also hands
+them to the bus straight after the commit; the relay delivers them again with
+the same id, and subscribers are idempotent on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from services.runtime.context import current_tenant
+from services.runtime.db import DatabaseRouter, TenantDatabase
+from services.runtime.events import Event, EventBus
+from services.runtime.outbox import OutboxRelay, OutboxRow, mark_tenant_outbox, row_values
+
+_INSERT_OUTBOX = insert(OutboxRow)
+
+
+@dataclass
+class _Changes:
+    producer: str
+    events: list[Event] = field(default_factory=list)
+
+    def emit(self, event: Event) -> None:
+        """Announces ``event`` with the commit of this unit of work (never if it fails)."""
+        self.events.append(dataclasses.replace(event, producer=self.producer))
+
+
+@dataclass
+class SessionWork(_Changes):
+    session: AsyncSession = field(kw_only=True)
+
+
+@dataclass
+class ConnectionWork(_Changes):
+    conn: AsyncConnection = field(kw_only=True)
+
+
+class UnitOfWork:
+    """Opens transactions whose events go out with their commit; one per producing service."""
+
+    def __init__(
+        self,
+        db: DatabaseRouter,
+        producer: str,
+        *,
+        relay: OutboxRelay | None = None,
+        deliver_to: EventBus | None = None,
+    ) -> None:
+        self._db = db
+        self.producer = producer
+        self._relay = relay
+        # Also delivered straight after the commit (see the module docstring).
+        self._deliver_to = deliver_to
+
+    @asynccontextmanager
+    async def core(self) -> AsyncIterator[SessionWork]:
+        """An ORM session on the core database, committed with its events on leaving the block."""
+        async with self._db.core_session() as session:
+            work = SessionWork(self.producer, session=session)
+            yield work
+            session.add_all(OutboxRow(**row_values(event)) for event in work.events)
+            await session.commit()
+        await self._committed(work.events)
+
+    @asynccontextmanager
+    async def core_connection(self) -> AsyncIterator[ConnectionWork]:
+        """A Core connection on the core database, committed with its events on leaving the block."""
+        async with self._db.core_transaction() as conn:
+            work = ConnectionWork(self.producer, conn=conn)
+            yield work
+            if work.events:
+                await conn.execute(_INSERT_OUTBOX, [row_values(event) for event in work.events])
+            await conn.commit()
+        await self._committed(work.events)
+
+    @asynccontextmanager
+    async def tenant(self, db: TenantDatabase | None = None) -> AsyncIterator[SessionWork]:
+        """An ORM session on a tenant database (by default the current call's tenant's), committed
+        with its events, which go to that database's own outbox (services.runtime.outbox)."""
+        where = db if db is not None else current_tenant().database
+        async with self._db.tenant_session(where) as session:
+            work = SessionWork(self.producer, session=session)
+            yield work
+            if work.events:
+                # Marked before the commit: whoever relays next finds this outbox, also if this
+                # process dies between the commit and its own relay.
+                await mark_tenant_outbox(self._db, where)
+                session.add_all(OutboxRow(**row_values(event)) for event in work.events)
+            await session.commit()
+        await self._committed(work.events, tenant=True)
+
+    async def emit(self, *events: Event) -> None:
+        """Announces events that go with no other change (a transaction of their own)."""
+        async with self.core_connection() as work:
+            for event in events:
+                work.emit(event)
+
+    async def _committed(self, events: list[Event], *, tenant: bool = False) -> None:
+        if not events:
+            return
+        if self._relay is not None:
+            self._relay.notify(tenant=tenant)
+        if self._deliver_to is not None:
+            for event in events:
+                await self._deliver_to.publish(event)

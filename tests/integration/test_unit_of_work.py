@@ -1,0 +1,240 @@
+"""The unit of work (services/runtime/unit_of_work.py): a change and its events commit together or not at all."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, MetaData, String, Table, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from services.runtime.db import DatabaseRouter, TenantDatabase, tenant_database_name, upgrade_core, upgrade_tenant
+from services.runtime.events import Event, InProcessEventBus
+from services.runtime.outbox import (
+    OUTBOX_MIGRATIONS,
+    TENANT_OUTBOX_MIGRATIONS,
+    OutboxRelay,
+    OutboxRow,
+    TenantOutboxMark,
+)
+from services.runtime.unit_of_work import UnitOfWork
+from tests.support.mesh import RUN_TENANT_DB_PREFIX
+
+# In tenant sessions only statements built from tables are routed to the tenant database (raw SQL
+# is not, see DatabaseRouter), as a service's models would be.
+THINGS = Table("uow_things", MetaData(), Column("name", String(40), primary_key=True))
+
+
+@pytest.fixture
+async def router(db_backend_url: str, tmp_path: Path) -> AsyncIterator[DatabaseRouter]:
+    db = DatabaseRouter(db_backend_url, sqlite_dir=tmp_path)
+    await db.start()
+    await upgrade_core(db, OUTBOX_MIGRATIONS)
+    async with db.core_connection() as conn:
+        await conn.execute(text("CREATE TABLE uow_things (name VARCHAR(40) PRIMARY KEY)"))
+        await conn.commit()
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def outbox_events(db: DatabaseRouter) -> list[tuple[str, str, str]]:
+    async with db.core_session() as session:
+        rows = (await session.execute(select(OutboxRow).order_by(OutboxRow.event_id))).scalars()
+        return [(row.event_type, row.producer, Event.decode(row.envelope).producer) for row in rows]
+
+
+async def things(db: DatabaseRouter) -> int:
+    async with db.core_connection() as conn:
+        return int((await conn.execute(text("SELECT COUNT(*) FROM uow_things"))).scalar_one())
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+
+async def test_the_change_and_its_events_commit_together(router: DatabaseRouter) -> None:
+    work = UnitOfWork(router, "things")
+    async with work.core() as unit:
+        await unit.session.execute(text("INSERT INTO uow_things (name) VALUES ('a')"))
+        unit.emit(Event("thing.created", None, {"name": "a"}))
+    async with work.core_connection() as unit:
+        await unit.conn.execute(text("INSERT INTO uow_things (name) VALUES ('b')"))
+        unit.emit(Event("thing.created", None, {"name": "b"}))
+    assert await things(router) == 2
+    # Every event carries its producer, in the row and in the envelope.
+    assert await outbox_events(router) == [("thing.created", "things", "things")] * 2
+
+
+@pytest.mark.parametrize("variant", ["core", "core_connection"])
+async def test_a_failed_change_announces_nothing(router: DatabaseRouter, variant: str) -> None:
+    work = UnitOfWork(router, "things")
+
+    async def change() -> None:
+        async with getattr(work, variant)() as unit:
+            run = unit.session.execute if variant == "core" else unit.conn.execute
+            await run(text("INSERT INTO uow_things (name) VALUES ('a')"))
+            unit.emit(Event("thing.created", None))
+            raise RuntimeError("the change fails after writing")
+
+    with pytest.raises(RuntimeError):
+        await change()
+    assert await things(router) == 0
+    assert await outbox_events(router) == []
+
+
+async def test_a_commit_that_fails_announces_nothing(router: DatabaseRouter) -> None:
+    work = UnitOfWork(router, "things")
+    async with work.core() as unit:
+        await unit.session.execute(text("INSERT INTO uow_things (name) VALUES ('a')"))
+
+    async def duplicate() -> None:
+        async with work.core() as unit:
+            await unit.session.execute(text("INSERT INTO uow_things (name) VALUES ('a')"))
+            unit.emit(Event("thing.created", None))
+
+    with pytest.raises(IntegrityError):
+        await duplicate()
+    assert await outbox_events(router) == []
+
+
+async def test_the_relay_is_woken_and_delivery_at_once_keeps_the_event_id(router: DatabaseRouter) -> None:
+    bus = InProcessEventBus()
+    received = Recorder()
+    bus.subscribe("thing.", received)
+    relay = OutboxRelay(router, bus, poll_seconds=3600)
+    work = UnitOfWork(router, "things", relay=relay, deliver_to=bus)
+    await work.emit(Event("thing.created", None))
+    # Delivered straight after the commit, before any relay ran ...
+    assert [e.type for e in received.events] == ["thing.created"]
+    # ... and the outbox still holds it for everyone else, under the same id.
+    assert await relay.relay_once() == 1
+    assert [e.id for e in received.events] == [received.events[0].id] * 2
+    async with router.core_session() as session:
+        assert (await session.execute(select(func.count()).select_from(OutboxRow))).scalar_one() == 0
+
+
+# --------------------------------------------------------------------------- tenant databases
+
+
+@pytest.fixture
+async def tenant_db(db_backend_url: str, tmp_path: Path) -> AsyncIterator[tuple[DatabaseRouter, TenantDatabase]]:
+    """A router and one tenant database holding the tenant outbox and a table of things."""
+    db = DatabaseRouter(db_backend_url, sqlite_dir=tmp_path, tenant_db_prefix=RUN_TENANT_DB_PREFIX)
+    await db.start()
+    await upgrade_core(db, OUTBOX_MIGRATIONS)
+    tenant = TenantDatabase("default", tenant_database_name(f"uow-{uuid.uuid4().hex[:10]}", RUN_TENANT_DB_PREFIX))
+    await db.create_tenant_database(tenant)
+    await upgrade_tenant(db, tenant, TENANT_OUTBOX_MIGRATIONS)
+    async with db.tenant_connection(tenant) as conn:
+        await conn.execute(text("CREATE TABLE uow_things (name VARCHAR(40) PRIMARY KEY)"))
+        await conn.commit()
+    try:
+        yield db, tenant
+    finally:
+        await db.drop_tenant_database(tenant)
+        await db.dispose()
+
+
+async def tenant_things(db: DatabaseRouter, tenant: TenantDatabase) -> int:
+    async with db.tenant_connection(tenant) as conn:
+        return int((await conn.execute(text("SELECT COUNT(*) FROM uow_things"))).scalar_one())
+
+
+async def tenant_outbox(db: DatabaseRouter, tenant: TenantDatabase) -> list[str]:
+    async with db.tenant_session(tenant) as session:
+        return [row.event_type for row in (await session.execute(select(OutboxRow))).scalars()]
+
+
+async def marks(db: DatabaseRouter) -> list[tuple[str, int]]:
+    async with db.core_session() as session:
+        return [(m.db_name, m.version) for m in (await session.execute(select(TenantOutboxMark))).scalars()]
+
+
+async def test_a_tenant_change_and_its_events_commit_together_and_are_relayed(
+    tenant_db: tuple[DatabaseRouter, TenantDatabase],
+) -> None:
+    db, tenant = tenant_db
+    bus = InProcessEventBus()
+    received = Recorder()
+    bus.subscribe("thing.", received)
+    relay = OutboxRelay(db, bus, poll_seconds=3600)
+    work = UnitOfWork(db, "things", relay=relay)
+    async with work.tenant(tenant) as unit:
+        await unit.session.execute(insert(THINGS).values(name="a"))
+        unit.emit(Event("thing.created", "t-1"))
+    # In the tenant database, not the core one; the tenant database is marked for relaying.
+    assert await tenant_things(db, tenant) == 1
+    assert await tenant_outbox(db, tenant) == ["thing.created"]
+    assert await outbox_events(db) == []
+    assert await marks(db) == [(tenant.name, 1)]
+    assert await relay.relay_tenants_once() == 1
+    assert [(e.type, e.producer) for e in received.events] == [("thing.created", "things")]
+    assert await tenant_outbox(db, tenant) == []
+    assert await marks(db) == []
+
+
+async def test_a_failed_tenant_change_announces_nothing(tenant_db: tuple[DatabaseRouter, TenantDatabase]) -> None:
+    db, tenant = tenant_db
+
+    async def change() -> None:
+        async with UnitOfWork(db, "things").tenant(tenant) as unit:
+            await unit.session.execute(insert(THINGS).values(name="a"))
+            unit.emit(Event("thing.created", "t-1"))
+            raise RuntimeError("the change fails after writing")
+
+    with pytest.raises(RuntimeError):
+        await change()
+    assert await tenant_things(db, tenant) == 0
+    assert await tenant_outbox(db, tenant) == []
+    assert await marks(db) == []
+
+
+async def test_tenant_events_left_by_a_crash_are_found_by_any_relay(
+    tenant_db: tuple[DatabaseRouter, TenantDatabase],
+) -> None:
+    db, tenant = tenant_db
+    # The producer commits and dies before its relay runs (it has none here).
+    async with UnitOfWork(db, "things").tenant(tenant) as unit:
+        unit.emit(Event("thing.created", "t-1"))
+    bus = InProcessEventBus()
+    received = Recorder()
+    bus.subscribe("thing.", received)
+    # Another process's relay, polling: it knows nothing but the mark.
+    await OutboxRelay(db, bus).drain()
+    assert [e.type for e in received.events] == ["thing.created"]
+    assert await marks(db) == []
+
+
+async def test_a_mark_made_while_draining_is_kept(tenant_db: tuple[DatabaseRouter, TenantDatabase]) -> None:
+    db, tenant = tenant_db
+    work = UnitOfWork(db, "things")
+    async with work.tenant(tenant) as unit:
+        unit.emit(Event("thing.created", "t-1"))
+    relay = OutboxRelay(db, InProcessEventBus())
+    async with db.core_session() as session:
+        [seen] = list((await session.execute(select(TenantOutboxMark))).scalars())
+    # Another producer marks the outbox again after this relay read the mark.
+    async with work.tenant(tenant) as unit:
+        unit.emit(Event("thing.created", "t-1"))
+    await relay._drain_tenant(seen)
+    assert await marks(db) == [(tenant.name, 2)]
+
+
+async def test_the_mark_of_a_dropped_tenant_database_is_cleared(
+    tenant_db: tuple[DatabaseRouter, TenantDatabase],
+) -> None:
+    db, tenant = tenant_db
+    async with UnitOfWork(db, "things").tenant(tenant) as unit:
+        unit.emit(Event("thing.created", "t-1"))
+    await db.drop_tenant_database(tenant)
+    assert await OutboxRelay(db, InProcessEventBus()).relay_tenants_once() == 0
+    assert await marks(db) == []
+    await db.create_tenant_database(tenant)  # for the fixture's teardown
