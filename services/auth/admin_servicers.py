@@ -1,7 +1,8 @@
 """Administration handlers: users, memberships, roles, service accounts and the audit log.
 
-Thin adapters between protobuf and the domain (:mod:`services.auth.accounts`,
-:mod:`services.auth.role_admin`). The runtime has enforced the access policy,
+Thin adapters between protobuf and the domain (:mod:`services.auth.users`,
+:mod:`services.auth.memberships`, :mod:`services.auth.service_accounts`,
+:mod:`services.auth.role_admin`, :mod:`services.auth.mfa_policy`). The runtime has enforced the access policy,
 the tenant and input validation before a handler runs; tenant-scoped handlers
 act on ``current_tenant()`` only, so nothing of another tenant is reachable.
 Every grant also passes PERMISSION_DENIED (PERMISSION_ESCALATION) when the
@@ -17,16 +18,21 @@ from tenantmesh.auth.v1 import admin_service_pb2 as pb
 from tenantmesh.auth.v1 import admin_service_pb2_grpc as pb_grpc
 
 from services.auth import audit
-from services.auth.accounts import Accounts
 from services.auth.convert import (
     audit_event_to_proto,
+    invitation_to_proto,
     membership_to_proto,
     role_to_proto,
     service_account_to_proto,
     user_to_proto,
 )
 from services.auth.deps import AuthDeps
+from services.auth.invitations import Invitations
+from services.auth.memberships import Memberships
+from services.auth.mfa_policy import MfaPolicies, policy_to_proto
 from services.auth.role_admin import RoleAdmin
+from services.auth.service_accounts import ServiceAccounts
+from services.auth.users import Users
 from services.runtime.context import current_principal, current_tenant
 from services.runtime.db import DatabaseRouter
 from services.runtime.server import ServiceBinding, bind
@@ -39,8 +45,8 @@ def _tenant_id() -> str:
 
 
 class UserServiceServicer(pb_grpc.UserServiceServicer):
-    def __init__(self, accounts: Accounts) -> None:
-        self._accounts = accounts
+    def __init__(self, users: Users) -> None:
+        self._accounts = users
 
     async def CreateUser(self, request: pb.CreateUserRequest, context: Context) -> pb.CreateUserResponse:
         """Permission auth.users.create. Reasons: USER_EMAIL_TAKEN, PASSWORD_TOO_WEAK, ROLE_NOT_FOUND,
@@ -51,6 +57,7 @@ class UserServiceServicer(pb_grpc.UserServiceServicer):
             password=request.password,
             display_name=request.user.display_name,
             roles=list(request.roles),
+            locale=request.locale or "en",
             caller=current_principal(),
         )
         return pb.CreateUserResponse(user=user_to_proto(created.user), membership=membership_to_proto(created.member))
@@ -65,32 +72,47 @@ class UserServiceServicer(pb_grpc.UserServiceServicer):
         return pb.ListUsersResponse(users=[user_to_proto(u) for u in page.users], next_page_token=page.next_page_token)
 
     async def UpdateUser(self, request: pb.UpdateUserRequest, context: Context) -> pb.UpdateUserResponse:
-        """Permission auth.users.update. Reasons: USER_NOT_FOUND, ETAG_MISMATCH, FIELD_INVALID."""
+        """Permission auth.users.update. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE, USER_EMAIL_TAKEN,
+        ETAG_MISMATCH, FIELD_INVALID. A new email is pending until confirmed."""
         user = await self._accounts.update_user(
             _tenant_id(),
             request.user.user_id,
             etag=request.user.etag,
             mask=list(request.update_mask.paths),
             display_name=request.user.display_name,
+            email=request.user.email,
         )
         return pb.UpdateUserResponse(user=user_to_proto(user))
 
     async def DisableUser(self, request: pb.DisableUserRequest, context: Context) -> pb.DisableUserResponse:
-        """Permission auth.users.disable (platform administrators). Reasons: USER_NOT_FOUND.
+        """Permission auth.users.disable. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE.
         Revokes the user's tokens in every tenant."""
         user = await self._accounts.disable_user(_tenant_id(), request.user_id)
         return pb.DisableUserResponse(user=user_to_proto(user))
 
+    async def SetUserPassword(self, request: pb.SetUserPasswordRequest, context: Context) -> pb.SetUserPasswordResponse:
+        """Permission auth.users.set_password. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE,
+        PASSWORD_TOO_WEAK. Revokes every session of the user."""
+        user = await self._accounts.set_password(_tenant_id(), request.user_id, request.password)
+        return pb.SetUserPasswordResponse(user=user_to_proto(user))
+
+    async def ResetUserMfa(self, request: pb.ResetUserMfaRequest, context: Context) -> pb.ResetUserMfaResponse:
+        """Permission auth.users.reset_mfa. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE. Audited;
+        revokes the user's tokens."""
+        user = await self._accounts.reset_mfa(_tenant_id(), request.user_id)
+        return pb.ResetUserMfaResponse(user=user_to_proto(user))
+
 
 class MembershipServiceServicer(pb_grpc.MembershipServiceServicer):
-    def __init__(self, accounts: Accounts) -> None:
-        self._accounts = accounts
+    def __init__(self, memberships: Memberships) -> None:
+        self._accounts = memberships
 
     async def AddMembership(self, request: pb.AddMembershipRequest, context: Context) -> pb.AddMembershipResponse:
-        """Permission auth.memberships.create. Reasons: USER_NOT_FOUND, MEMBERSHIP_EXISTS, ROLE_NOT_FOUND,
+        """Permission auth.memberships.create (platform administrators). Reasons: USER_NOT_FOUND,
+        MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN, PLATFORM_IDENTITY_NOT_JOINABLE, ROLE_NOT_FOUND,
         PERMISSION_ESCALATION."""
         member = await self._accounts.add_membership(
-            _tenant_id(), email=request.email, roles=list(request.roles), caller=current_principal()
+            _tenant_id(), user_id=request.user_id, roles=list(request.roles), caller=current_principal()
         )
         return pb.AddMembershipResponse(membership=membership_to_proto(member))
 
@@ -107,12 +129,14 @@ class MembershipServiceServicer(pb_grpc.MembershipServiceServicer):
         self, request: pb.UpdateMembershipRequest, context: Context
     ) -> pb.UpdateMembershipResponse:
         """Permission auth.memberships.update. Reasons: MEMBERSHIP_NOT_FOUND, ETAG_MISMATCH, ROLE_NOT_FOUND,
-        PERMISSION_ESCALATION. Revokes the member's tokens in the tenant."""
+        PERMISSION_ESCALATION, FIELD_INVALID. A change of roles revokes the member's tokens in the tenant."""
         member = await self._accounts.update_membership(
             _tenant_id(),
             request.membership.user_id,
             etag=request.membership.etag,
             roles=list(request.membership.roles),
+            title=request.membership.title,
+            mask=list(request.update_mask.paths),
             caller=current_principal(),
         )
         return pb.UpdateMembershipResponse(membership=membership_to_proto(member))
@@ -120,8 +144,8 @@ class MembershipServiceServicer(pb_grpc.MembershipServiceServicer):
     async def RemoveMembership(
         self, request: pb.RemoveMembershipRequest, context: Context
     ) -> pb.RemoveMembershipResponse:
-        """Permission auth.memberships.delete. Reasons: MEMBERSHIP_NOT_FOUND. Revokes the member's tokens
-        in the tenant."""
+        """Permission auth.memberships.delete. Reasons: MEMBERSHIP_NOT_FOUND, HOME_MEMBERSHIP. Revokes the
+        member's tokens in the tenant."""
         await self._accounts.remove_membership(_tenant_id(), request.user_id)
         return pb.RemoveMembershipResponse()
 
@@ -172,7 +196,7 @@ class RoleServiceServicer(pb_grpc.RoleServiceServicer):
 
 
 class ServiceAccountServiceServicer(pb_grpc.ServiceAccountServiceServicer):
-    def __init__(self, accounts: Accounts) -> None:
+    def __init__(self, accounts: ServiceAccounts) -> None:
         self._accounts = accounts
 
     async def CreateServiceAccount(
@@ -242,12 +266,75 @@ class AuditServiceServicer(pb_grpc.AuditServiceServicer):
         )
 
 
-def admin_bindings(deps: AuthDeps) -> list[ServiceBinding]:
-    """The five administration services, ready for ``create_server``."""
-    accounts = Accounts(deps)
-    users = UserServiceServicer(accounts)
-    memberships = MembershipServiceServicer(accounts)
+class MfaPolicyServiceServicer(pb_grpc.MfaPolicyServiceServicer):
+    def __init__(self, policies: MfaPolicies) -> None:
+        self._policies = policies
+
+    async def GetMfaPolicy(self, request: pb.GetMfaPolicyRequest, context: Context) -> pb.GetMfaPolicyResponse:
+        """Permission auth.mfa_policy.get."""
+        return pb.GetMfaPolicyResponse(policy=policy_to_proto(await self._policies.get(_tenant_id())))
+
+    async def UpdateMfaPolicy(self, request: pb.UpdateMfaPolicyRequest, context: Context) -> pb.UpdateMfaPolicyResponse:
+        """Permission auth.mfa_policy.update. Reasons: ROLE_NOT_FOUND, ETAG_MISMATCH."""
+        policy = await self._policies.update(
+            _tenant_id(),
+            require_all=request.policy.require_all,
+            roles=list(request.policy.required_roles),
+            etag=request.policy.etag,
+        )
+        return pb.UpdateMfaPolicyResponse(policy=policy_to_proto(policy))
+
+
+class InvitationServiceServicer(pb_grpc.InvitationServiceServicer):
+    def __init__(self, invitations: Invitations) -> None:
+        self._invitations = invitations
+
+    async def CreateInvitation(
+        self, request: pb.CreateInvitationRequest, context: Context
+    ) -> pb.CreateInvitationResponse:
+        """Permission auth.invitations.create. Reasons: MEMBERSHIP_EXISTS, INVITATION_EXISTS, ROLE_NOT_FOUND,
+        PERMISSION_ESCALATION, FIELD_INVALID."""
+        row = await self._invitations.create(
+            _tenant_id(),
+            email=request.email,
+            roles=list(request.roles),
+            locale=request.locale or "en",
+            caller=current_principal(),
+        )
+        return pb.CreateInvitationResponse(invitation=invitation_to_proto(row))
+
+    async def ListInvitations(self, request: pb.ListInvitationsRequest, context: Context) -> pb.ListInvitationsResponse:
+        """Permission auth.invitations.list. Reasons: FIELD_INVALID, PAGE_TOKEN_INVALID."""
+        page = await self._invitations.list(_tenant_id(), page_size=request.page_size, page_token=request.page_token)
+        return pb.ListInvitationsResponse(
+            invitations=[invitation_to_proto(r) for r in page.invitations], next_page_token=page.next_page_token
+        )
+
+    async def RevokeInvitation(
+        self, request: pb.RevokeInvitationRequest, context: Context
+    ) -> pb.RevokeInvitationResponse:
+        """Permission auth.invitations.revoke. Reasons: INVITATION_NOT_FOUND, INVITATION_NOT_PENDING."""
+        row = await self._invitations.revoke(_tenant_id(), request.invitation_id)
+        return pb.RevokeInvitationResponse(invitation=invitation_to_proto(row))
+
+    async def ResendInvitation(
+        self, request: pb.ResendInvitationRequest, context: Context
+    ) -> pb.ResendInvitationResponse:
+        """Permission auth.invitations.create. Reasons: INVITATION_NOT_FOUND, INVITATION_NOT_PENDING."""
+        row = await self._invitations.resend(_tenant_id(), request.invitation_id)
+        return pb.ResendInvitationResponse(invitation=invitation_to_proto(row))
+
+
+def admin_bindings(deps: AuthDeps, invitations: Invitations) -> list[ServiceBinding]:
+    """The administration services, ready for ``create_server``."""
+    users = UserServiceServicer(Users(deps))
+    memberships = MembershipServiceServicer(Memberships(deps))
     roles = RoleServiceServicer(RoleAdmin(deps))
-    service_accounts = ServiceAccountServiceServicer(accounts)
+    service_accounts = ServiceAccountServiceServicer(ServiceAccounts(deps))
     audit_log = AuditServiceServicer(deps.db)
-    return [bind(servicer) for servicer in (users, memberships, roles, service_accounts, audit_log)]
+    mfa_policy = MfaPolicyServiceServicer(MfaPolicies(deps))
+    invitation_service = InvitationServiceServicer(invitations)
+    return [
+        bind(servicer)
+        for servicer in (users, memberships, roles, service_accounts, audit_log, mfa_policy, invitation_service)
+    ]

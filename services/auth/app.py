@@ -8,10 +8,13 @@ from pathlib import Path
 from services.auth import passwords
 from services.auth.admin_servicers import admin_bindings
 from services.auth.audit import TenantLifecycleAuditor
-from services.auth.auth_servicer import AuthServicer, SigningKeyServicer
+from services.auth.auth_servicer import AccountFlows, AuthServicer, MfaServicer, SigningKeyServicer
 from services.auth.bootstrap import BootstrapResult, bootstrap
 from services.auth.deps import AuthDeps
+from services.auth.invitations import Invitations
 from services.auth.keys import KeyEncryption, SigningKeyStore
+from services.auth.mfa import SecondFactor
+from services.auth.password_reset import PasswordResets
 from services.auth.permissions import built_in_roles, grantable
 from services.auth.profiles import UserProfiles
 from services.auth.revocation import Revoker
@@ -20,6 +23,7 @@ from services.auth.sessions import SessionManager
 from services.auth.settings import AuthSettings, load_auth_settings
 from services.auth.throttle import LoginThrottle, ThrottlePolicy
 from services.auth.tokens import TokenIssuer
+from services.auth.verification import EmailVerification
 from services.runtime.access import MethodPolicy, load_policies
 from services.runtime.app import Runtime
 from services.runtime.db import MigrationSet
@@ -45,14 +49,16 @@ class AuthApp(ServiceApp):
         self.settings = settings or load_auth_settings(runtime.settings.data_dir, runtime.settings.environment)
         passwords.set_hashing_threads(self.settings.hashing_threads)
         policies = platform_policies(runtime.settings.manifest)
+        encryption = KeyEncryption(self.settings.key_encryption_key)
         self.keys = SigningKeyStore(
             runtime.db,
-            KeyEncryption(self.settings.key_encryption_key),
+            encryption,
             self.settings.access_token_ttl_seconds,
             self.settings.signing_key_activation_delay_seconds,
         )
         # Tokens are verified against this process's own key store: no JWKS round trip.
         runtime.key_source = self.keys.published_keys
+        profiles = UserProfiles(runtime.db)
         self.deps = AuthDeps(
             db=runtime.db,
             events=runtime.events,
@@ -63,14 +69,33 @@ class AuthApp(ServiceApp):
                 local=runtime.revocations,
             ),
             roles=RoleCatalog(built_in_roles(policies), grantable(policies)),
-            profiles=UserProfiles(runtime.db),
+            profiles=profiles,
+            verification=EmailVerification(
+                runtime.db, self.tenants, profiles, self.settings.email_verification_ttl_seconds
+            ),
         )
+        self.second_factor = SecondFactor(runtime.db, encryption)
+        throttle = LoginThrottle(ThrottlePolicy(self.settings.login_lock_seconds, self.settings.login_max_lock_seconds))
         self.sessions = SessionManager(
             self.deps,
             self.settings,
             TokenIssuer(self.keys, self.settings.access_token_ttl_seconds),
             self.tenants,
-            LoginThrottle(ThrottlePolicy(self.settings.login_lock_seconds, self.settings.login_max_lock_seconds)),
+            throttle,
+            self.second_factor,
+        )
+        self.flows = AccountFlows(
+            invitations=Invitations(self.deps, self.tenants, self.settings.invitation_ttl_seconds),
+            verification=self.deps.verification,
+            resets=PasswordResets(
+                runtime.db,
+                self.deps.revoker,
+                throttle,
+                self.sessions.resolve_tenant,
+                ttl_seconds=self.settings.password_reset_ttl_seconds,
+                per_address=self.settings.reset_max_per_address,
+                per_client=self.settings.reset_max_per_client,
+            ),
         )
         self.bootstrap_result: BootstrapResult | None = None
         # Invitations, verification and password resets go out from the auth processes.
@@ -80,12 +105,13 @@ class AuthApp(ServiceApp):
 
     def servicers(self) -> Sequence[object]:
         return [
-            AuthServicer(self.sessions, self.keys, self.deps.profiles),
+            AuthServicer(self.sessions, self.keys, self.deps.profiles, self.flows),
+            MfaServicer(self.second_factor),
             SigningKeyServicer(self.keys, self.runtime.jwks),
         ]
 
     def bindings(self) -> Sequence[ServiceBinding]:
-        return [*super().bindings(), *admin_bindings(self.deps)]
+        return [*super().bindings(), *admin_bindings(self.deps, self.flows.invitations)]
 
     async def start(self) -> None:
         await super().start()
@@ -94,3 +120,7 @@ class AuthApp(ServiceApp):
             self.runtime.db, self.settings, self.runtime.settings.data_dir, self.runtime.service_api_key
         )
         self.runtime.service_api_key = self.bootstrap_result.service_api_key
+
+    async def stop(self) -> None:
+        await self.flows.resets.drain()
+        await super().stop()

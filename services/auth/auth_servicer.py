@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,11 +12,18 @@ from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, user_p
 from tenantmesh.auth.v1 import auth_service_pb2 as pb
 from tenantmesh.auth.v1 import auth_service_pb2_grpc as pb_grpc
 
+from services.auth.invitations import Invitations
 from services.auth.keys import SigningKeyStore
+from services.auth.mfa import Enrolment, SecondFactor
+from services.auth.password_reset import PasswordResets
 from services.auth.profiles import UserProfiles
-from services.auth.sessions import SessionManager, Tokens
+from services.auth.reasons import AuthReason
+from services.auth.sessions import Challenge, SessionManager, Tokens
+from services.auth.verification import EmailVerification
 from services.runtime.auth.verifier import JwksCache
-from services.runtime.context import current_principal
+from services.runtime.context import Principal, current_principal
+from services.runtime.errors import NotFound
+from services.runtime.proto_values import timestamp
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -32,16 +40,97 @@ def token_set(tokens: Tokens) -> pb.TokenSet:
     )
 
 
+def totp_secret(enrolment: Enrolment) -> pb.TotpSecret:
+    return pb.TotpSecret(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
+
+
+@dataclass(frozen=True)
+class AccountFlows:
+    """What the token holders' RPCs (invitations, verification, reset) are served by."""
+
+    invitations: Invitations
+    verification: EmailVerification
+    resets: PasswordResets
+
+
 class AuthServicer(pb_grpc.AuthServiceServicer):
-    def __init__(self, sessions: SessionManager, keys: SigningKeyStore, profiles: UserProfiles) -> None:
+    def __init__(
+        self, sessions: SessionManager, keys: SigningKeyStore, profiles: UserProfiles, flows: AccountFlows
+    ) -> None:
         self._sessions = sessions
         self._keys = keys
         self._profiles = profiles
+        self._flows = flows
+
+    async def GetInvitation(self, request: pb.GetInvitationRequest, context: Context) -> pb.GetInvitationResponse:
+        """Public. Reasons: INVITATION_INVALID."""
+        view = await self._flows.invitations.inspect(request.token)
+        return pb.GetInvitationResponse(tenant=view.tenant, roles=view.roles, expire_time=timestamp(view.expire_time))
+
+    async def AcceptInvitation(
+        self, request: pb.AcceptInvitationRequest, context: Context
+    ) -> pb.AcceptInvitationResponse:
+        """Public. Reasons: INVITATION_INVALID, USER_EMAIL_TAKEN, PASSWORD_TOO_WEAK."""
+        user_id, tenant_id = await self._flows.invitations.accept_new(
+            request.token, password=request.password, display_name=request.display_name
+        )
+        return pb.AcceptInvitationResponse(user_id=user_id, tenant_id=tenant_id)
+
+    async def AcceptInvitationAsMe(
+        self, request: pb.AcceptInvitationAsMeRequest, context: Context
+    ) -> pb.AcceptInvitationAsMeResponse:
+        """Permission auth.self. Reasons: INVITATION_INVALID, INVITATION_EMAIL_MISMATCH,
+        PLATFORM_IDENTITY_NOT_JOINABLE, MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN."""
+        tenant_id = await self._flows.invitations.accept_as(request.token, current_principal())
+        return pb.AcceptInvitationAsMeResponse(tenant_id=tenant_id)
+
+    async def VerifyEmail(self, request: pb.VerifyEmailRequest, context: Context) -> pb.VerifyEmailResponse:
+        """Public. Reasons: EMAIL_TOKEN_INVALID, USER_EMAIL_TAKEN."""
+        await self._flows.verification.verify(request.token)
+        return pb.VerifyEmailResponse()
+
+    async def RequestPasswordReset(
+        self, request: pb.RequestPasswordResetRequest, context: Context
+    ) -> pb.RequestPasswordResetResponse:
+        """Public. The same answer whether or not the member exists. Reasons: RESET_RATE_LIMITED."""
+        await self._flows.resets.request(request.tenant, request.email, request.locale or "en")
+        return pb.RequestPasswordResetResponse()
+
+    async def CompletePasswordReset(
+        self, request: pb.CompletePasswordResetRequest, context: Context
+    ) -> pb.CompletePasswordResetResponse:
+        """Public. Reasons: RESET_TOKEN_INVALID, PASSWORD_TOO_WEAK. Ends every session of the user."""
+        await self._flows.resets.complete(request.token, request.new_password)
+        return pb.CompletePasswordResetResponse()
 
     async def Login(self, request: pb.LoginRequest, context: Context) -> pb.LoginResponse:
-        """Public. Reasons: INVALID_CREDENTIALS, LOGIN_LOCKED."""
-        tokens = await self._sessions.login(request.tenant, request.email, request.password)
-        return pb.LoginResponse(tokens=token_set(tokens))
+        """Public. Tokens, or an MFA challenge. Reasons: INVALID_CREDENTIALS, LOGIN_LOCKED."""
+        result = await self._sessions.login(request.tenant, request.email, request.password)
+        if isinstance(result, Challenge):
+            return pb.LoginResponse(
+                mfa_challenge=pb.MfaChallenge(
+                    challenge_token=result.token,
+                    expire_time=timestamp(result.expire_time),
+                    enrolment_required=result.enrolment_required,
+                )
+            )
+        return pb.LoginResponse(tokens=token_set(result))
+
+    async def BeginChallengeEnrolment(
+        self, request: pb.BeginChallengeEnrolmentRequest, context: Context
+    ) -> pb.BeginChallengeEnrolmentResponse:
+        """Public. Reasons: MFA_CHALLENGE_INVALID, MFA_ALREADY_ENROLLED."""
+        enrolment = await self._sessions.begin_challenge_enrolment(request.challenge_token)
+        return pb.BeginChallengeEnrolmentResponse(totp=totp_secret(enrolment))
+
+    async def CompleteMfaChallenge(
+        self, request: pb.CompleteMfaChallengeRequest, context: Context
+    ) -> pb.CompleteMfaChallengeResponse:
+        """Public. Reasons: MFA_CHALLENGE_INVALID, MFA_CODE_INVALID, LOGIN_LOCKED."""
+        completed = await self._sessions.complete_challenge(request.challenge_token, request.code)
+        return pb.CompleteMfaChallengeResponse(
+            tokens=token_set(completed.tokens), recovery_codes=completed.recovery_codes
+        )
 
     async def Refresh(self, request: pb.RefreshRequest, context: Context) -> pb.RefreshResponse:
         """Public. Reasons: REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED."""
@@ -53,7 +142,7 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
         return pb.LogoutResponse()
 
     async def SwitchTenant(self, request: pb.SwitchTenantRequest, context: Context) -> pb.SwitchTenantResponse:
-        """Permission auth.self. Reasons: NOT_A_MEMBER."""
+        """Permission auth.self. Reasons: NOT_A_MEMBER, MFA_ENROLMENT_REQUIRED."""
         tokens = await self._sessions.switch_tenant(current_principal(), request.tenant)
         return pb.SwitchTenantResponse(tokens=token_set(tokens))
 
@@ -89,6 +178,51 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
     async def GetJwks(self, request: pb.GetJwksRequest, context: Context) -> pb.GetJwksResponse:
         """Public."""
         return pb.GetJwksResponse(keys=[pb.Jwk(**key) for key in await self._keys.jwks()])
+
+
+def _own_user(principal: Principal) -> tuple[str, str]:
+    """(user id, tenant id) of a user's token; service accounts have no second factor."""
+    kind, _, user_id = principal.subject.partition(":")
+    if kind != "user":
+        raise NotFound("only users have a second factor", reason=AuthReason.USER_NOT_FOUND)
+    return user_id, principal.tenant_id or ""
+
+
+class MfaServicer(pb_grpc.MfaServiceServicer):
+    """The caller's own second factor."""
+
+    def __init__(self, second_factor: SecondFactor) -> None:
+        self._mfa = second_factor
+
+    async def GetMfaStatus(self, request: pb.GetMfaStatusRequest, context: Context) -> pb.GetMfaStatusResponse:
+        """Permission auth.self. Reasons: USER_NOT_FOUND (service accounts)."""
+        user_id, _ = _own_user(current_principal())
+        status = await self._mfa.status(user_id)
+        return pb.GetMfaStatusResponse(totp_enabled=status.totp_enabled, recovery_codes_left=status.recovery_codes_left)
+
+    async def EnrolTotp(self, request: pb.EnrolTotpRequest, context: Context) -> pb.EnrolTotpResponse:
+        """Permission auth.self. Reasons: MFA_ALREADY_ENROLLED, USER_NOT_FOUND."""
+        user_id, tenant_id = _own_user(current_principal())
+        return pb.EnrolTotpResponse(totp=totp_secret(await self._mfa.enrol(user_id, tenant_id)))
+
+    async def ConfirmTotp(self, request: pb.ConfirmTotpRequest, context: Context) -> pb.ConfirmTotpResponse:
+        """Permission auth.self. Reasons: MFA_NOT_ENROLLING, MFA_CODE_INVALID, USER_NOT_FOUND."""
+        user_id, tenant_id = _own_user(current_principal())
+        return pb.ConfirmTotpResponse(recovery_codes=await self._mfa.confirm(user_id, tenant_id, request.code))
+
+    async def DisableTotp(self, request: pb.DisableTotpRequest, context: Context) -> pb.DisableTotpResponse:
+        """Permission auth.self. Reasons: MFA_NOT_ENROLLED, MFA_CODE_INVALID, USER_NOT_FOUND."""
+        user_id, tenant_id = _own_user(current_principal())
+        await self._mfa.disable(user_id, tenant_id, request.code)
+        return pb.DisableTotpResponse()
+
+    async def RegenerateRecoveryCodes(
+        self, request: pb.RegenerateRecoveryCodesRequest, context: Context
+    ) -> pb.RegenerateRecoveryCodesResponse:
+        """Permission auth.self. Reasons: MFA_NOT_ENROLLED, MFA_CODE_INVALID, USER_NOT_FOUND."""
+        user_id, tenant_id = _own_user(current_principal())
+        codes = await self._mfa.regenerate(user_id, tenant_id, request.code)
+        return pb.RegenerateRecoveryCodesResponse(recovery_codes=codes)
 
 
 class SigningKeyServicer(admin_service_pb2_grpc.SigningKeyServiceServicer):

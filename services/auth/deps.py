@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from services.auth.profiles import UserProfiles
 from services.auth.revocation import Revoker
 from services.auth.roles import RoleCatalog
+from services.auth.verification import EmailVerification
 from services.runtime.db import DatabaseRouter
 from services.runtime.events import EventBus
 
@@ -18,3 +19,4 @@ class AuthDeps:
     revoker: Revoker
     roles: RoleCatalog
     profiles: UserProfiles
+    verification: EmailVerification

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -19,25 +19,42 @@ class AuthBase(DeclarativeBase):
 
 
 class UserRow(AuthBase):
+    """An identity. It belongs to its home tenant, whose administrators alone manage it; other
+    tenants hold only memberships. Email is unique per home tenant, not platform-wide."""
+
     __tablename__ = "auth_users"
+    __table_args__ = (Index("uq_auth_users_home_email", "home_tenant_id", "email", unique=True),)
 
     user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    home_tenant_id: Mapped[str] = mapped_column(String(36))
+    email: Mapped[str] = mapped_column(String(254))
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An address the home tenant set that its owner has not confirmed yet.
+    pending_email: Mapped[str] = mapped_column(String(254), default="")
     revision: Mapped[int] = mapped_column(Integer, default=1)
     create_time: Mapped[datetime] = mapped_column(DateTime)
     update_time: Mapped[datetime] = mapped_column(DateTime)
 
 
 class MembershipRow(AuthBase):
+    """A user's place in one tenant. ``email`` repeats the identity's (kept in step when it
+    changes) so that the database keeps members' emails unique per tenant: login is tenant + email."""
+
     __tablename__ = "auth_memberships"
-    __table_args__ = (Index("ix_auth_memberships_user", "user_id"),)
+    __table_args__ = (
+        Index("ix_auth_memberships_user", "user_id"),
+        Index("uq_auth_memberships_email", "tenant_id", "email", unique=True),
+    )
 
     tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
     roles_json: Mapped[str] = mapped_column(Text)
+    # Tenant-local profile: the tenant's own administrators edit it, whoever owns the identity.
+    title: Mapped[str] = mapped_column(String(200), default="")
     revision: Mapped[int] = mapped_column(Integer, default=1)
     create_time: Mapped[datetime] = mapped_column(DateTime)
 
@@ -124,6 +141,95 @@ class AuditEventRow(AuthBase):
     request_id: Mapped[str] = mapped_column(String(128), default="")
     details_json: Mapped[str] = mapped_column(Text, default="{}")
     create_time: Mapped[datetime] = mapped_column(DateTime)
+
+
+class TotpRow(AuthBase):
+    """A user's TOTP second factor (RFC 6238). The secret is sealed with the key-encryption key;
+    ``last_step`` is the last time step a code was accepted for, so no code works twice."""
+
+    __tablename__ = "auth_totp"
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    # None until the first code confirmed the enrolment.
+    confirm_time: Mapped[datetime | None] = mapped_column(DateTime)
+    last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    create_time: Mapped[datetime] = mapped_column(DateTime)
+
+
+class RecoveryCodeRow(AuthBase):
+    """One single-use recovery code of a user, as its SHA-256 digest."""
+
+    __tablename__ = "auth_recovery_codes"
+    __table_args__ = (Index("ix_auth_recovery_codes_user", "user_id"),)
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    use_time: Mapped[datetime | None] = mapped_column(DateTime)
+    create_time: Mapped[datetime] = mapped_column(DateTime)
+
+
+class MfaChallengeRow(AuthBase):
+    """A password login waiting for its second factor: short-lived, single use, stored hashed."""
+
+    __tablename__ = "auth_mfa_challenges"
+
+    challenge_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    # The throttle key of the login, so wrong codes count against it like wrong passwords.
+    tenant_reference: Mapped[str] = mapped_column(String(64))
+    enrolment_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    expire_time: Mapped[datetime] = mapped_column(DateTime)
+    use_time: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class MfaPolicyRow(AuthBase):
+    """When a tenant requires a second factor: for everyone, or for holders of some roles."""
+
+    __tablename__ = "auth_mfa_policies"
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    require_all: Mapped[bool] = mapped_column(Boolean, default=False)
+    roles_json: Mapped[str] = mapped_column(Text, default="[]")
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class InvitationRow(AuthBase):
+    """An invitation of an email address into a tenant with roles; its token is stored hashed."""
+
+    __tablename__ = "auth_invitations"
+    __table_args__ = (Index("ix_auth_invitations_tenant", "tenant_id", "invitation_id"),)
+
+    invitation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    email: Mapped[str] = mapped_column(String(254))
+    roles_json: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    inviter: Mapped[str] = mapped_column(String(80))
+    # PENDING, ACCEPTED, REVOKED (expiry is read from expire_time).
+    state: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    accepted_user_id: Mapped[str] = mapped_column(String(36), default="")
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    create_time: Mapped[datetime] = mapped_column(DateTime)
+    expire_time: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UserTokenRow(AuthBase):
+    """A single-use token mailed to a user: email verification or password reset (SHA-256 digest)."""
+
+    __tablename__ = "auth_user_tokens"
+    __table_args__ = (Index("ix_auth_user_tokens_user", "user_id", "purpose"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    purpose: Mapped[str] = mapped_column(String(16))  # VERIFY_EMAIL, RESET_PASSWORD
+    # The address the token was sent to (a verification confirms exactly this address).
+    email: Mapped[str] = mapped_column(String(254))
+    create_time: Mapped[datetime] = mapped_column(DateTime)
+    expire_time: Mapped[datetime] = mapped_column(DateTime)
+    use_time: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class LoginThrottleRow(AuthBase):

@@ -5,8 +5,8 @@ are derived from those declarations at startup, so a new RPC's permission is
 granted to tenant administrators without anyone editing a list:
 
 - ``platform-admin`` (platform tenant only): everything ("*").
-- ``tenant-admin``: every permission of tenant-scoped RPCs, minus the few that
-  reach beyond one tenant, plus the caller's own session ("auth.self").
+- ``tenant-admin``: every permission of tenant-scoped RPCs, minus the few held
+  by platform administrators only, plus the caller's own session ("auth.self").
 - ``member``: the caller's own session and reading the current tenant.
 """
 
@@ -25,8 +25,9 @@ BUILT_IN_ROLES = (PLATFORM_ADMIN, TENANT_ADMIN, MEMBER)
 ALL = "*"
 SELF = "auth.self"
 MEMBER_PERMISSIONS = frozenset({SELF, "tenants.current.get"})
-# Tenant-scoped permissions whose effect is not confined to the tenant.
-PLATFORM_ONLY = frozenset({"auth.users.disable"})
+# Tenant-scoped permissions no tenant role holds: adding an existing identity to a tenant without
+# its consent is a platform administrator's explicit act (everyone else joins by invitation).
+PLATFORM_ONLY = frozenset({"auth.memberships.create"})
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Sessions: login, refresh with rotation and reuse detection, logout, tenant
-switch, API key exchange, password change.
+"""Sessions: login (with its second-factor step), refresh with rotation and
+reuse detection, logout, tenant switch, API key exchange, password change.
 
 A session is one login in one tenant. Each refresh consumes the session's
 current refresh token and issues the next; presenting a consumed token means
@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, and_, bindparam, func, insert, select, update
@@ -22,7 +23,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import audit
 from services.auth.deps import AuthDeps
-from services.auth.models import MembershipRow, RefreshTokenRow, ServiceAccountRow, SessionRow, UserRow
+from services.auth.identities import (
+    USER_SUBJECT_PREFIX,
+    find_member_by_email,
+    normalize_email,
+    record_by_user,
+    roles_of,
+    user_subject,
+)
+from services.auth.mfa import Enrolment, SecondFactor, already_enrolled, code_invalid
+from services.auth.mfa_policy import policy_of
+from services.auth.models import (
+    MembershipRow,
+    MfaChallengeRow,
+    RefreshTokenRow,
+    ServiceAccountRow,
+    SessionRow,
+    UserRow,
+)
 from services.auth.passwords import burn_verification, check_policy, hash_password, verify_password
 from services.auth.reasons import AuthReason
 from services.auth.settings import AuthSettings
@@ -30,7 +48,7 @@ from services.auth.throttle import LoginThrottle, ThrottleKey, account_key, addr
 from services.auth.tokens import IssuedToken, TokenIssuer, digest, new_refresh_token
 from services.runtime.clock import utcnow
 from services.runtime.context import Principal, TenantContext, TenantState, client_address_var
-from services.runtime.errors import NotFound, PermissionDenied, Unauthenticated
+from services.runtime.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated
 from services.runtime.ids import uuid7
 from services.runtime.tenant_directory import CachedTenantDirectory
 
@@ -43,17 +61,34 @@ class Tokens:
     refresh_token: str  # "" when none is issued (service accounts)
 
 
+@dataclass(frozen=True)
+class Challenge:
+    """A password login that needs its second factor (see complete_challenge)."""
+
+    token: str  # in this result only; a digest is stored
+    expire_time: datetime
+    enrolment_required: bool
+
+
+@dataclass(frozen=True)
+class Completed:
+    tokens: Tokens
+    # When the challenge enrolled the user's first factor: their recovery codes, shown once.
+    recovery_codes: list[str]
+
+
+MFA_CHALLENGE_TTL = timedelta(minutes=5)
+MFA_CHALLENGE_PREFIX = "tmc_"
+
+
 def _invalid_credentials() -> Unauthenticated:
     # One answer for every way a login can be wrong: unknown tenant, unknown
     # email, wrong password, disabled user, not a member.
     return Unauthenticated("the credentials are not valid", reason=AuthReason.INVALID_CREDENTIALS)
 
 
-USER_SUBJECT_PREFIX = "user:"
-
-
-def user_subject(user_id: str) -> str:
-    return USER_SUBJECT_PREFIX + user_id
+def _challenge_invalid() -> Unauthenticated:
+    return Unauthenticated("the challenge is not valid; log in again", reason=AuthReason.MFA_CHALLENGE_INVALID)
 
 
 @dataclass(frozen=True)
@@ -115,8 +150,10 @@ class SessionManager:
         issuer: TokenIssuer,
         tenants: CachedTenantDirectory,
         throttle: LoginThrottle,
+        second_factor: SecondFactor,
     ) -> None:
         self._deps = deps
+        self._mfa = second_factor
         self._db = deps.db
         self._settings = settings
         self._issuer = issuer
@@ -136,47 +173,139 @@ class SessionManager:
             address_key(client_address_var.get(), self._settings.address_max_failures),
         )
 
-    async def login(self, tenant_reference: str, email: str, password: str) -> Tokens:
-        email = email.strip().lower()
+    async def login(self, tenant_reference: str, email: str, password: str) -> Tokens | Challenge:
+        """Tokens, or a Challenge when the user has a second factor or the tenant's policy wants one.
+
+        The person is looked up among the members of the named tenant only; every way of being
+        wrong costs one argon2id verification and gets the same answer."""
+        email = normalize_email(email)
         keys = self._throttle_keys(tenant_reference, email)
+        tenant = await self.resolve_tenant(tenant_reference)
         async with self._db.core_session() as session:
             failing = await self._throttle.check(session, keys)
-            user = (await session.execute(select(UserRow).where(UserRow.email == email))).scalar_one_or_none()
-        if user is None:
+            found = await find_member_by_email(session, tenant.tenant_id, email) if tenant is not None else None
+        if found is None or tenant is None:
             await burn_verification(password)
             return await self._login_failed(keys, tenant_reference, email, "unknown-user")
+        user, membership = found
         verification = await verify_password(user.password_hash, password)
         if not verification.ok:
             return await self._login_failed(keys, tenant_reference, email, "wrong-password")
-        tenant = await self.resolve_tenant(tenant_reference)
-        if user.disabled or tenant is None:
+        if user.disabled:
             return await self._login_failed(keys, tenant_reference, email, "not-allowed")
         async with self._db.core_session() as session:
-            membership = await session.get(MembershipRow, (tenant.tenant_id, user.user_id))
-            if membership is None:
-                await session.rollback()
-                return await self._login_failed(keys, tenant_reference, email, "not-a-member")
             if verification.upgraded_hash is not None:
                 await session.execute(
                     update(UserRow)
                     .where(UserRow.user_id == user.user_id)
                     .values(password_hash=verification.upgraded_hash)
                 )
+            has_factor = await self._mfa.has_factor(session, user.user_id)
+            required = (await policy_of(session, tenant.tenant_id)).requires(roles_of(membership))
+            if has_factor or required:
+                challenge = self._challenge(session, user, tenant.tenant_id, tenant_reference, not has_factor)
+                record_by_user(session, "auth.login.mfa_challenged", tenant.tenant_id, user.user_id)
+                await session.commit()
+                # The throttle is cleared when the second factor passes, not by the password alone.
+                return challenge
             if keys[0].key in failing:
                 await self._throttle.succeeded(session, keys[0])
             tokens = await self._open_session(session, user_subject(user.user_id), tenant.tenant_id, membership)
-            audit.record(
-                session,
-                "auth.login.succeeded",
-                tenant_id=tenant.tenant_id,
-                actor=user_subject(user.user_id),
-                target=f"session:{tokens.access.claims.session_id}",
-                client_address=client_address_var.get(),
-            )
+            self._audit_login(session, tenant.tenant_id, user.user_id, tokens)
             await session.commit()
         return tokens
 
-    async def _login_failed(self, keys: tuple[ThrottleKey, ThrottleKey], tenant: str, email: str, why: str) -> Tokens:
+    def _challenge(
+        self, session: AsyncSession, user: UserRow, tenant_id: str, tenant_reference: str, enrolment_required: bool
+    ) -> Challenge:
+        token = MFA_CHALLENGE_PREFIX + secrets.token_urlsafe(32)
+        expire_time = utcnow() + MFA_CHALLENGE_TTL
+        session.add(
+            MfaChallengeRow(
+                challenge_hash=digest(token),
+                user_id=user.user_id,
+                tenant_id=tenant_id,
+                tenant_reference=tenant_reference[:64],
+                enrolment_required=enrolment_required,
+                expire_time=expire_time,
+                use_time=None,
+            )
+        )
+        return Challenge(token, expire_time, enrolment_required)
+
+    def _audit_login(self, session: AsyncSession, tenant_id: str, user_id: str, tokens: Tokens) -> None:
+        audit.record(
+            session,
+            "auth.login.succeeded",
+            tenant_id=tenant_id,
+            actor=user_subject(user_id),
+            target=f"session:{tokens.access.claims.session_id}",
+            client_address=client_address_var.get(),
+        )
+
+    async def _open_challenge(self, session: AsyncSession, token: str) -> tuple[MfaChallengeRow, UserRow]:
+        row = await session.get(MfaChallengeRow, digest(token))
+        user = await session.get(UserRow, row.user_id) if row is not None else None
+        if row is None or user is None or row.use_time is not None or row.expire_time < utcnow() or user.disabled:
+            raise _challenge_invalid()
+        return row, user
+
+    async def begin_challenge_enrolment(self, token: str) -> Enrolment:
+        """A TOTP secret for a challenge that requires enrolling one."""
+        async with self._db.core_session() as session:
+            challenge, user = await self._open_challenge(session, token)
+            if not challenge.enrolment_required or await self._mfa.has_factor(session, user.user_id):
+                raise already_enrolled()
+            enrolment = await self._mfa.start(session, user)
+            await session.commit()
+        return enrolment
+
+    async def complete_challenge(self, token: str, code: str) -> Completed:
+        """Checks the second factor of a challenged login and opens its session.
+
+        Wrong codes count against the same lockout keys as wrong passwords; a right code is spent
+        (no replay) and the challenge is single use."""
+        async with self._db.core_session() as session:
+            challenge, user = await self._open_challenge(session, token)
+        keys = self._throttle_keys(challenge.tenant_reference, user.email)
+        async with self._db.core_session() as session:
+            failing = await self._throttle.check(session, keys)
+            recovery_codes: list[str] = []
+            if challenge.enrolment_required and not await self._mfa.has_factor(session, user.user_id):
+                confirmed = await self._mfa.confirm_pending(session, user.user_id, code)
+                ok = confirmed is not None
+                recovery_codes = confirmed or []
+            else:
+                ok = await self._mfa.check(session, user.user_id, code)
+            if not ok:
+                await session.rollback()
+                await self._login_failed(keys, challenge.tenant_reference, user.email, "wrong-code", code_invalid())
+            used = await session.execute(
+                update(MfaChallengeRow)
+                .where(MfaChallengeRow.challenge_hash == challenge.challenge_hash, MfaChallengeRow.use_time.is_(None))
+                .values(use_time=utcnow())
+            )
+            membership = await session.get(MembershipRow, (challenge.tenant_id, user.user_id))
+            if getattr(used, "rowcount", 0) != 1 or membership is None:
+                await session.rollback()
+                raise _challenge_invalid()
+            if keys[0].key in failing:
+                await self._throttle.succeeded(session, keys[0])
+            tokens = await self._open_session(session, user_subject(user.user_id), challenge.tenant_id, membership)
+            if recovery_codes:
+                record_by_user(session, "auth.mfa.enrolled", challenge.tenant_id, user.user_id)
+            self._audit_login(session, challenge.tenant_id, user.user_id, tokens)
+            await session.commit()
+        return Completed(tokens, recovery_codes)
+
+    async def _login_failed(
+        self,
+        keys: tuple[ThrottleKey, ThrottleKey],
+        tenant: str,
+        email: str,
+        why: str,
+        error: Unauthenticated | None = None,
+    ) -> Tokens:
         async with self._db.core_session() as session:
             locked = await self._throttle.failed(session, keys)
             for key in locked:
@@ -196,12 +325,12 @@ class SessionManager:
                 details={"tenant": tenant[:64], "why": why},
             )
             await session.commit()
-        raise _invalid_credentials()
+        raise error or _invalid_credentials()
 
     async def _open_session(
         self, session: AsyncSession, subject: str, tenant_id: str, membership: MembershipRow
     ) -> Tokens:
-        roles = json.loads(membership.roles_json)
+        roles = roles_of(membership)
         permissions = await self._deps.roles.permissions_for(session, tenant_id, roles)
         now = utcnow()
         session_id = uuid7()
@@ -310,6 +439,13 @@ class SessionManager:
             )
             if tenant is None or membership is None:
                 raise PermissionDenied("the caller is not a member of that tenant", reason=AuthReason.NOT_A_MEMBER)
+            required = (await policy_of(session, tenant.tenant_id)).requires(roles_of(membership))
+            if required and not await self._mfa.has_factor(session, user_id):
+                # Enrolling happens in a login to that tenant, where the challenge asks for it.
+                raise FailedPrecondition(
+                    "that tenant requires a second factor: log in to it to set one up",
+                    reason=AuthReason.MFA_ENROLMENT_REQUIRED,
+                )
             tokens = await self._open_session(session, principal.subject, tenant.tenant_id, membership)
             audit.record(
                 session,

@@ -31,6 +31,13 @@ class AuthSettings:
     # Threads that run argon2 (each holds 19 MiB while it works): by default the
     # CPUs this process may use, cgroup quota included.
     hashing_threads: int
+    # Lifetimes of mailed tokens.
+    invitation_ttl_seconds: float = 7 * 86400.0
+    email_verification_ttl_seconds: float = 2 * 86400.0
+    password_reset_ttl_seconds: float = 1800.0
+    # Password reset requests before a lock, per (tenant, email) and per client address.
+    reset_max_per_address: int = 3
+    reset_max_per_client: int = 20
 
 
 def load_auth_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> AuthSettings:
@@ -51,4 +58,9 @@ def load_auth_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> 
         address_max_failures=read.count("TENANTMESH_LOGIN_ADDRESS_MAX_FAILURES", 50),
         signing_key_activation_delay_seconds=read.get("TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS", 330.0, float),
         hashing_threads=read.count("TENANTMESH_AUTH_HASHING_THREADS", usable_cpus()),
+        invitation_ttl_seconds=read.positive("TENANTMESH_INVITATION_TTL_SECONDS", 7 * 86400.0),
+        email_verification_ttl_seconds=read.positive("TENANTMESH_EMAIL_VERIFICATION_TTL_SECONDS", 2 * 86400.0),
+        password_reset_ttl_seconds=read.positive("TENANTMESH_PASSWORD_RESET_TTL_SECONDS", 1800.0),
+        reset_max_per_address=read.count("TENANTMESH_PASSWORD_RESET_MAX_PER_ADDRESS", 3),
+        reset_max_per_client=read.count("TENANTMESH_PASSWORD_RESET_MAX_PER_CLIENT", 20),
     )

@@ -2,7 +2,9 @@
 
 Failures are counted per (tenant, email) and per client address. Past the
 threshold the key is locked for a time that doubles with each further failure
-(30 s, 60 s, … up to 15 min). The same happens whether or not the account
+(30 s, 60 s, … up to 15 min); failures older than that maximum, with no lock in
+force, are forgotten. Password reset requests are counted the same way under
+keys of their own. The same happens whether or not the account
 exists, so lockouts reveal nothing about which emails are registered.
 """
 
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth.models import LoginThrottleRow
 from services.auth.reasons import AuthReason
 from services.runtime.clock import utcnow
-from services.runtime.errors import ResourceExhausted
+from services.runtime.errors import Reason, ResourceExhausted
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,9 @@ def account_key(tenant: str, email: str, max_failures: int) -> ThrottleKey:
     return ThrottleKey(f"account:{tenant.lower()}:{email.lower()}"[:320], max_failures)
 
 
-def address_key(address: str, max_failures: int) -> ThrottleKey:
-    return ThrottleKey(f"address:{_host(address)}"[:320], max_failures)
+def address_key(address: str, max_failures: int, kind: str = "address") -> ThrottleKey:
+    """The key of a client address (``kind`` separates counters: logins, reset requests)."""
+    return ThrottleKey(f"{kind}:{_host(address)}"[:320], max_failures)
 
 
 def _host(address: str) -> str:
@@ -54,8 +57,10 @@ class LoginThrottle:
     def __init__(self, policy: ThrottlePolicy) -> None:
         self._policy = policy
 
-    async def check(self, session: AsyncSession, keys: Sequence[ThrottleKey]) -> set[str]:
-        """Raises RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo) while any key is locked.
+    async def check(
+        self, session: AsyncSession, keys: Sequence[ThrottleKey], reason: Reason = AuthReason.LOGIN_LOCKED
+    ) -> set[str]:
+        """Raises RESOURCE_EXHAUSTED (``reason``, LOGIN_LOCKED by default, with RetryInfo) while any key is locked.
 
         Returns the keys that have recorded failures (so a success need not clear the others).
         """
@@ -72,9 +77,7 @@ class LoginThrottle:
             default=0.0,
         )
         if wait > 0:
-            raise ResourceExhausted(
-                "too many failed logins; try again later", reason=AuthReason.LOGIN_LOCKED, retry_after=wait
-            )
+            raise ResourceExhausted("too many attempts; try again later", reason=reason, retry_after=wait)
         return {row.throttle_key for row in rows}
 
     async def failed(self, session: AsyncSession, keys: Sequence[ThrottleKey]) -> list[str]:
@@ -86,6 +89,10 @@ class LoginThrottle:
             if row is None:
                 row = LoginThrottleRow(throttle_key=key.key, failures=0, locked_until=None, last_failure_time=now)
                 session.add(row)
+            quiet = (now - row.last_failure_time).total_seconds() > self._policy.max_lock_seconds
+            if quiet and (row.locked_until is None or row.locked_until <= now):
+                # Failures long ago and no lock in force: count afresh.
+                row.failures = 0
             row.failures += 1
             row.last_failure_time = now
             excess = row.failures - key.max_failures

@@ -8,6 +8,7 @@
 
     tenantctl keys rotate
 
+    tenantctl admin reset-password [--email E] [--generate | --password-stdin] [--database [URL]]
     tenantctl mail dead-letters | retry JOB_ID ... | discard JOB_ID ...   (reads the database)
 
 Talks to the tenants and auth services directly (TENANTMESH_TENANTS_ADDR,
@@ -16,13 +17,21 @@ edge's plain port. Authenticates with --token / TENANTMESH_TOKEN (an access
 token), or --api-key / TENANTMESH_API_KEY (a service account key, exchanged
 for a token), or else the platform service key the embedded default keeps in
 the data directory. Errors print the gRPC code and the stable reason; exit 1.
+
+``admin reset-password`` sets the platform administrator's password (and ends
+their sessions) through the mesh with those credentials, or, with --database,
+straight in the core database (DATABASE_URL, or the embedded default's file)
+for when the mesh is down. The password is asked for twice, read from stdin
+(--password-stdin), or generated and printed (--generate).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
+import secrets
 import sys
 import uuid
 from collections.abc import Sequence
@@ -36,6 +45,8 @@ from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service
 
 from services.cli.deliveries import add_commands as add_mail_commands
 from services.cli.deliveries import mail_command
+from services.runtime.context import PLATFORM_TENANT_ID
+from services.runtime.errors import TenantmeshError
 from services.runtime.rich_status import reason_of
 
 STATES = [name.removeprefix("TENANT_STATE_") for name in tenant_pb2.TenantState.keys()][1:]  # noqa: SIM118 - an enum wrapper, not a dict
@@ -175,6 +186,24 @@ def build_parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="token signing keys").add_subparsers(dest="action", required=True)
     keys.add_parser("rotate", help="start signing with a new key; old keys stay published until tokens expire")
 
+    admin = commands.add_parser("admin", help="the platform administrator").add_subparsers(dest="action", required=True)
+    reset = admin.add_parser("reset-password", help="set the platform administrator's password")
+    reset.add_argument(
+        "--email",
+        default=os.environ.get("TENANTMESH_ADMIN_EMAIL", "admin@tenantmesh.local"),
+        help="the administrator (default TENANTMESH_ADMIN_EMAIL or admin@tenantmesh.local)",
+    )
+    source = reset.add_mutually_exclusive_group()
+    source.add_argument("--generate", action="store_true", help="generate a password and print it")
+    source.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    reset.add_argument(
+        "--database",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="work on the core database directly (mesh down); URL defaults to DATABASE_URL or the embedded default",
+    )
+
     migrate = commands.add_parser("migrate", help="migrate every tenant database to the newest schemas")
     migrate.add_argument("--concurrency", type=int, default=8)
     migrate.add_argument("--tenant", action="append", default=[], metavar="TENANT_ID")
@@ -234,12 +263,85 @@ class _Authorized:
         return call
 
 
+def new_password(args: argparse.Namespace) -> str:
+    if args.generate:
+        return secrets.token_urlsafe(18)
+    if args.password_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("new password: ")
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("tenantctl: the passwords differ")
+    return first
+
+
+async def reset_admin_password_online(
+    channel: grpc.aio.Channel, metadata: Sequence[tuple[str, str]], args: argparse.Namespace, password: str
+) -> None:
+    """Finds the administrator among the platform tenant's users and sets the password there."""
+    users: Any = admin_service_pb2_grpc.UserServiceStub(channel)
+    scoped = (*metadata, ("x-tenant-id", PLATFORM_TENANT_ID))
+    token = ""
+    while True:
+        page = await users.ListUsers(
+            admin_service_pb2.ListUsersRequest(page_size=500, page_token=token), metadata=scoped, timeout=args.timeout
+        )
+        found = next((u for u in page.users if u.email == args.email.lower()), None)
+        if found is not None:
+            await users.SetUserPassword(
+                admin_service_pb2.SetUserPasswordRequest(user_id=found.user_id, password=password),
+                metadata=scoped,
+                timeout=args.timeout,
+            )
+            return
+        token = page.next_page_token
+        if not token:
+            raise SystemExit(f"tenantctl: the platform tenant has no user {args.email}")
+
+
+async def reset_admin_password_offline(args: argparse.Namespace, password: str) -> None:
+    # Imported here: the other commands only talk gRPC.
+    from services.auth.app import CORE_MIGRATIONS  # noqa: PLC0415
+    from services.auth.bootstrap import reset_admin_password  # noqa: PLC0415
+    from services.runtime.config import load_settings  # noqa: PLC0415
+    from services.runtime.db import DatabaseRouter, upgrade_core  # noqa: PLC0415
+
+    url = args.database or load_settings().database.url
+    db = DatabaseRouter(url)
+    await db.start()
+    try:
+        # A newer tenantctl than the stopped mesh: bring the auth tables to what this code expects.
+        await upgrade_core(db, CORE_MIGRATIONS)
+        await reset_admin_password(db, args.email, password)
+    finally:
+        await db.dispose()
+
+
+async def admin_command(args: argparse.Namespace, auth_target: str) -> int:
+    password = new_password(args)
+    try:
+        if args.database is not None:
+            await reset_admin_password_offline(args, password)
+        else:
+            metadata = [("authorization", f"Bearer {await access_token(args, auth_target)}")]
+            async with grpc.aio.insecure_channel(auth_target) as channel:
+                await reset_admin_password_online(channel, metadata, args, password)
+    except TenantmeshError as exc:
+        print(f"error: {exc.code.name} {exc.reason}: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"password of {args.email} reset; every session of theirs has ended")
+    if args.generate:
+        print(f"new password: {password}")
+    return 0
+
+
 async def run(args: argparse.Namespace) -> int:
     if args.command == "mail":
         return await mail_command(args)
     tenants_target = args.target or os.environ.get("TENANTMESH_TENANTS_ADDR", "127.0.0.1:50051")
     auth_target = args.target or os.environ.get("TENANTMESH_AUTH_ADDR", "127.0.0.1:50052")
     try:
+        if args.command == "admin":
+            return await admin_command(args, auth_target)
         metadata = [("authorization", f"Bearer {await access_token(args, auth_target)}")]
         if args.command == "keys":
             async with grpc.aio.insecure_channel(auth_target) as channel:

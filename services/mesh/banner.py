@@ -15,6 +15,8 @@ class AdminLogin:
     email: str
     # Shown only on the start that generated it.
     generated_password: str | None
+    # TENANTMESH_ADMIN_PASSWORD was set on a later start, where it does nothing.
+    password_variable_ignored: bool = False
 
 
 def banner(
@@ -49,7 +51,9 @@ def banner(
         if admin.generated_password is not None:
             lines.append(f"  admin password         {admin.generated_password}   <- shown this once; change it")
         else:
-            lines.append("  admin password         TENANTMESH_ADMIN_PASSWORD, or as printed on the first start")
+            lines.append("  admin password         as set on the first start (lost: tenantctl admin reset-password)")
+        if admin.password_variable_ignored:
+            lines.append("  note                   TENANTMESH_ADMIN_PASSWORD applies on the first start only: not used")
     login_body = f'{{"tenant": "platform", "email": "{email}", "password": "PASSWORD"}}'
     lines += [
         "",

@@ -90,7 +90,7 @@ def admin_login(started: Sequence[StartedApp]) -> AdminLogin | None:
     for item in started:
         if isinstance(item.app, AuthApp) and item.app.bootstrap_result is not None:
             result = item.app.bootstrap_result
-            return AdminLogin(result.admin_email, result.generated_admin_password)
+            return AdminLogin(result.admin_email, result.generated_admin_password, result.admin_password_ignored)
     return None
 
 

@@ -22,6 +22,8 @@ from services.runtime.errors import CommonReason, Unavailable
 
 # Renew this long before expiry, so a token never expires mid-call.
 _RENEW_MARGIN_SECONDS = 60.0
+_EXCHANGE_TIMEOUT_SECONDS = 10.0
+_EXCHANGE_FIRST_ATTEMPT_SECONDS = 2.0
 
 TokenMint = Callable[[], Awaitable[tuple[str, float]]]  # -> (token, expires_at epoch seconds)
 
@@ -59,10 +61,26 @@ def api_key_credentials(
                 "no service API key configured (TENANTMESH_SERVICE_API_KEY)",
                 reason=CommonReason.SERVICE_CREDENTIALS_MISSING,
             )
-        stub: Any = auth_service_pb2_grpc.AuthServiceStub(auth_channel())
-        response = await stub.ExchangeApiKey(
-            auth_service_pb2.ExchangeApiKeyRequest(api_key=key), timeout=10, wait_for_ready=True
-        )
+        # Up to 10 s for an auth service that is starting, in attempts of 2 s, 4 s, then the rest:
+        # the channel is chosen by the auth address known when an attempt starts, which in a
+        # process whose auth server binds a fresh port may be stale for its first moments (every
+        # other caller of this process waits behind the lock meanwhile); a slow but reachable auth
+        # still gets the longer attempts.
+        deadline = time.monotonic() + _EXCHANGE_TIMEOUT_SECONDS
+        attempt = _EXCHANGE_FIRST_ATTEMPT_SECONDS
+        while True:
+            stub: Any = auth_service_pb2_grpc.AuthServiceStub(auth_channel())
+            attempt = min(attempt, max(deadline - time.monotonic(), 0.1))
+            try:
+                response = await stub.ExchangeApiKey(
+                    auth_service_pb2.ExchangeApiKeyRequest(api_key=key), timeout=attempt, wait_for_ready=True
+                )
+                break
+            except grpc.aio.AioRpcError as error:
+                retryable = error.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
+                if not retryable or time.monotonic() >= deadline:
+                    raise
+                attempt *= 2
         tokens = response.tokens
         return tokens.access_token, tokens.access_token_expire_time.ToSeconds()
 

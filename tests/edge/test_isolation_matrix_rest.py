@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from services.mesh.runner import upstreams_for
-from tests.support.isolation import RestCaller, build_world, rest_rpcs, run_matrix, served_rpcs
+from tests.support.isolation import (
+    RestCaller,
+    build_shared_world,
+    build_world,
+    rest_rpcs,
+    run_matrix,
+    run_shared_person_matrix,
+    served_rpcs,
+)
 from tests.support.platform import platform
 
 from .conftest import EdgeFactory
@@ -37,3 +45,23 @@ async def test_isolation_matrix_rest(db_backend_url: str, tmp_path: Path, edge_f
             await world.cleanup()
         print(result.summary("REST through Envoy"))
         assert not result.leaks, result.summary("REST") + "\n" + "\n".join(result.leaks)
+
+
+async def test_shared_person_matrix_rest(db_backend_url: str, tmp_path: Path, edge_factory: EdgeFactory) -> None:
+    """The shared-person matrix (see tests/support/isolation.py) over every REST binding."""
+    async with platform(db_backend_url, tmp_path) as mesh:
+        edge = await edge_factory(
+            upstreams_for(mesh.started, mesh.runtime.settings),
+            per_tenant_rate_limit_rps=100_000,
+            global_rate_limit_rps=100_000,
+        )
+        world = await build_shared_world(mesh)
+        try:
+            async with edge.http_client() as client:
+                result = await run_shared_person_matrix(world, rest_rpcs(served_rpcs(mesh.started)), RestCaller(client))
+        finally:
+            await world.cleanup()
+        print(result.summary("REST through Envoy"))
+        assert result.answered_ok > 0
+        assert not result.leaks, result.summary("REST") + "\n" + "\n".join(result.leaks)
+        assert not result.edits, result.summary("REST") + "\n" + "\n".join(result.edits)

@@ -8,16 +8,22 @@ by them without a list, and the success list fails loudly until it names the new
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pyotp
 import pytest
 
 from tests.support.openapi import OpenApiOracle, Operation
 from tests.support.running_mesh import Integrator, login
+from tests.support.smtp import body_of, links_in, read_eml
 
 pytestmark = pytest.mark.edge
 
@@ -123,6 +129,122 @@ async def _json_array_items(response: httpx.Response) -> Any:
             yield item
 
 
+@dataclass
+class AccountsPerson:
+    user_id: str
+    email: str
+    password: str
+    session: str
+
+
+async def mailed_token(who: Integrator, address: str, path: str, after: float, count: int = 1) -> str:
+    """The token of the newest of at least ``count`` mails to ``address`` with a ``path`` link that the
+    mesh wrote (file transport) since ``after``."""
+    directory = who.mesh.data_dir / "mail"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        found = []
+        for file in directory.glob("*.eml") if directory.exists() else []:
+            if file.stat().st_mtime >= after:
+                message = read_eml(file)
+                if address in str(message["To"]):
+                    found.append((file.stat().st_mtime, message))
+        tokens = [
+            parse_qs(urlsplit(link).query)["token"][0]
+            for _, message in sorted(found, key=lambda item: item[0])
+            for link in links_in(body_of(message, "plain"))
+            if path in link
+        ]
+        if len(tokens) >= count:
+            return tokens[-1]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no mail to {address} with a {path} link")
+
+
+async def accounts_scenario(c: Conformance, who: Integrator, person: AccountsPerson, other: str, slug: str) -> str:
+    """Invitations, verification, second factor and reset, with tokens read from the mailed files;
+    returns a new session of the person (the reset ended the others)."""
+    ta, tid, admin = who.tenant_admin_token, who.tenant_id, who.admin_token
+    started = time.time() - 1
+    token = await mailed_token(who, person.email, "/verify-email", 0)  # sent when the user was made
+    await c.call("AuthService_VerifyEmail", token=None, body={"token": token})
+    await c.call(
+        "UserService_SetUserPassword",
+        token=ta,
+        tenant=tid,
+        path={"userId": person.user_id},
+        body={"password": person.password},
+    )
+    await c.call("UserService_ResetUserMfa", token=ta, tenant=tid, path={"userId": person.user_id}, body={})
+    # Both ended the person's sessions; a token of the same second as the cut-off is refused too.
+    await asyncio.sleep(1.1)
+    person.session = await login(c.client, who.tenant_slug, person.email, person.password)
+
+    invited = f"invited-{uuid.uuid4().hex[:8]}@example.test"
+    created = await c.call("InvitationService_CreateInvitation", token=ta, tenant=tid, body={"email": invited})
+    invitation_id = created["invitation"]["invitationId"]
+    await c.call("InvitationService_ListInvitations", token=ta, tenant=tid, query={"pageSize": 5})
+    await c.call(
+        "InvitationService_ResendInvitation", token=ta, tenant=tid, path={"invitationId": invitation_id}, body={}
+    )
+    token = await mailed_token(who, invited, "/invitations/accept", started, count=2)  # the resent one
+    await c.call("AuthService_GetInvitation", token=None, body={"token": token})
+    await c.call("AuthService_AcceptInvitation", token=None, body={"token": token, "password": person.password})
+    withdrawn = await c.call("InvitationService_CreateInvitation", token=ta, tenant=tid, body={"email": f"x-{invited}"})
+    await c.call(
+        "InvitationService_RevokeInvitation",
+        token=ta,
+        tenant=tid,
+        path={"invitationId": withdrawn["invitation"]["invitationId"]},
+        body={},
+    )
+    await c.call("InvitationService_CreateInvitation", token=admin, tenant=other, body={"email": person.email})
+    token = await mailed_token(who, person.email, "/invitations/accept", started)
+    await c.call("AuthService_AcceptInvitationAsMe", token=person.session, body={"token": token})
+
+    # The caller's own second factor; codes from pyotp.
+    await c.call("MfaService_GetMfaStatus", token=person.session)
+    enrolment = await c.call("MfaService_EnrolTotp", token=person.session, body={})
+    totp = pyotp.TOTP(enrolment["totp"]["secret"])
+    confirmed = await c.call("MfaService_ConfirmTotp", token=person.session, body={"code": totp.now()})
+    challenge = await c.call(
+        "AuthService_Login",
+        token=None,
+        body={"tenant": who.tenant_slug, "email": person.email, "password": person.password},
+    )
+    await c.call(
+        "AuthService_CompleteMfaChallenge",
+        token=None,
+        body={"challengeToken": challenge["mfaChallenge"]["challengeToken"], "code": confirmed["recoveryCodes"][0]},
+    )
+    codes = await c.call(
+        "MfaService_RegenerateRecoveryCodes", token=person.session, body={"code": totp.at(int(time.time()) + 30)}
+    )
+    await c.call("MfaService_DisableTotp", token=person.session, body={"code": codes["recoveryCodes"][0]})
+    # A tenant policy that requires a factor: the next login there enrols one.
+    await c.call("MfaPolicyService_GetMfaPolicy", token=ta, tenant=tid)
+    await c.call("MfaPolicyService_UpdateMfaPolicy", token=admin, tenant=other, body={"requireAll": True})
+    challenge = await c.call(
+        "AuthService_Login", token=None, body={"tenant": slug, "email": person.email, "password": person.password}
+    )
+    await c.call(
+        "AuthService_BeginChallengeEnrolment",
+        token=None,
+        body={"challengeToken": challenge["mfaChallenge"]["challengeToken"]},
+    )
+
+    # Last, as it ends the person's sessions: a password reset by mail.
+    await c.call(
+        "AuthService_RequestPasswordReset", token=None, body={"tenant": who.tenant_slug, "email": person.email}
+    )
+    token = await mailed_token(who, person.email, "/reset-password", started)
+    await c.call(
+        "AuthService_CompletePasswordReset", token=None, body={"token": token, "newPassword": person.password + "-2"}
+    )
+    await asyncio.sleep(1.1)  # past the second of the reset's cut-off
+    return await login(c.client, who.tenant_slug, person.email, person.password + "-2")
+
+
 async def success_scenario(c: Conformance, who: Integrator) -> None:
     admin, ta, tid = who.admin_token, who.tenant_admin_token, who.tenant_id
     mark = uuid.uuid4().hex[:8]
@@ -190,7 +312,7 @@ async def success_scenario(c: Conformance, who: Integrator) -> None:
         body={"currentPassword": password, "newPassword": new_password},
     )
     session = await login(c.client, who.tenant_slug, email, new_password)
-    await c.call("MembershipService_AddMembership", token=admin, tenant=other, body={"email": email, "roles": []})
+    await c.call("MembershipService_AddMembership", token=admin, tenant=other, body={"userId": user_id, "roles": []})
     await c.call("AuthService_SwitchTenant", token=session, body={"tenant": slug})
     await c.call("MembershipService_ListMemberships", token=ta, tenant=tid, query={"pageSize": 5})
     await c.call(
@@ -201,6 +323,7 @@ async def success_scenario(c: Conformance, who: Integrator) -> None:
         body={"roles": ["tenant-admin"]},
     )
     await c.call("MembershipService_RemoveMembership", token=admin, tenant=other, path={"userId": user_id})
+    session = await accounts_scenario(c, who, AccountsPerson(user_id, email, new_password, session), other, slug)
     await c.call("AuthService_Logout", token=session, body={})
 
     role = f"viewer-{mark}"

@@ -41,7 +41,7 @@ async def test_list_roles_shows_built_in_roles_first(mesh: AdminMesh) -> None:
     assert [r.name for r in listed] == ["tenant-admin", "member", "alpha", "zeta"]
     assert [r.built_in for r in listed] == [True, True, False, False]
     assert "auth.roles.update" in listed[0].permissions
-    assert "auth.users.disable" not in listed[0].permissions
+    assert "auth.memberships.create" not in listed[0].permissions
     assert await role_names(mesh.platform(PLATFORM_TENANT_ID)) == ["platform-admin", "tenant-admin", "member"]
     assert await role_names(mesh.admin_b) == ["tenant-admin", "member"]
 
@@ -65,11 +65,11 @@ async def test_create_role_refuses_duplicates_built_in_names_and_ungrantable_per
             mesh.admin_a.create_role(name, "auth.users.list"), grpc.StatusCode.ALREADY_EXISTS, "ROLE_EXISTS"
         )
     error = await expect_error(
-        mesh.admin_a.create_role("sneaky", "auth.users.list", "auth.users.disable", "tenants.tenants.create"),
+        mesh.admin_a.create_role("sneaky", "auth.users.list", "auth.memberships.create", "tenants.tenants.create"),
         grpc.StatusCode.INVALID_ARGUMENT,
         "PERMISSION_NOT_GRANTABLE",
     )
-    assert error_info(error).metadata["permissions"] == "auth.users.disable,tenants.tenants.create"
+    assert error_info(error).metadata["permissions"] == "auth.memberships.create,tenants.tenants.create"
     assert violation_fields(error) == {"role.permissions[1]", "role.permissions[2]"}
     await expect_error(
         mesh.admin_a.roles.CreateRole(pb.CreateRoleRequest(role=user_pb2.Role(description="nameless"))),
@@ -173,7 +173,7 @@ async def test_update_role_errors_change_nothing(mesh: AdminMesh) -> None:
         (update_request("b-only", "description", description="hijack"), grpc.StatusCode.NOT_FOUND, "ROLE_NOT_FOUND"),
         (update_request("auditor", "description", etag="7", description="x"), grpc.StatusCode.ABORTED, "ETAG_MISMATCH"),
         (
-            update_request("auditor", "permissions", permissions=["auth.users.disable"]),
+            update_request("auditor", "permissions", permissions=["auth.memberships.create"]),
             grpc.StatusCode.INVALID_ARGUMENT,
             "PERMISSION_NOT_GRANTABLE",
         ),

@@ -11,8 +11,8 @@ import pytest
 from tenantmesh.auth.v1 import admin_service_pb2 as pb
 from tenantmesh.auth.v1 import user_pb2
 
-from services.auth.accounts import find_service_account_by_key
 from services.auth.models import AuditEventRow, ServiceAccountRow
+from services.auth.service_accounts import find_service_account_by_key
 from tests.support.auth_admin import AdminMesh, Caller, admin_mesh
 from tests.support.errors import expect_error, violation_fields
 

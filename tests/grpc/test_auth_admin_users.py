@@ -60,9 +60,8 @@ async def test_create_user_with_a_taken_email_writes_nothing(mesh: AdminMesh) ->
     email = unique_email()
     await mesh.admin_a.create_user(email)
     before = await mesh.counts()
-    await expect_error(mesh.admin_a.create_user(email), grpc.StatusCode.ALREADY_EXISTS, "USER_EMAIL_TAKEN")
-    # Email is unique platform-wide and case-insensitively.
-    await expect_error(mesh.admin_b.create_user(email.upper()), grpc.StatusCode.ALREADY_EXISTS, "USER_EMAIL_TAKEN")
+    # Email is unique among the tenant's members, case-insensitively.
+    await expect_error(mesh.admin_a.create_user(email.upper()), grpc.StatusCode.ALREADY_EXISTS, "USER_EMAIL_TAKEN")
     assert await mesh.counts() == before
 
 
@@ -142,7 +141,7 @@ async def test_list_users_pages_through_the_tenants_members_in_creation_order(me
     mine = [(await mesh.admin_a.create_user()).user.user_id for _ in range(5)]
     await mesh.admin_b.create_user()
     shared = await mesh.admin_b.create_user()
-    await mesh.admin_a.memberships.AddMembership(pb.AddMembershipRequest(email=shared.user.email))
+    await mesh.platform(mesh.tenant_a).memberships.AddMembership(pb.AddMembershipRequest(user_id=shared.user.user_id))
     mine.append(shared.user.user_id)
 
     seen: list[str] = []
@@ -230,31 +229,33 @@ async def test_update_user_of_another_tenant_is_not_found(mesh: AdminMesh) -> No
     assert row.display_name == "B"
 
 
-async def test_disable_user_is_for_platform_admins_and_revokes_every_tenant(mesh: AdminMesh) -> None:
+async def test_the_home_tenant_disables_a_user_everywhere_and_others_cannot(mesh: AdminMesh) -> None:
     user = (await mesh.admin_a.create_user()).user
-    await mesh.admin_b.memberships.AddMembership(pb.AddMembershipRequest(email=user.email))
+    await mesh.platform(mesh.tenant_b).memberships.AddMembership(pb.AddMembershipRequest(user_id=user.user_id))
     issued = issued_before_now()
     subject = f"user:{user.user_id}"
 
-    # auth.users.disable reaches beyond one tenant, so tenant administrators do not hold it.
+    # B sees the person but does not own the identity.
+    before = await mesh.counts()
     await expect_error(
-        mesh.admin_a.users.DisableUser(pb.DisableUserRequest(user_id=user.user_id)),
-        grpc.StatusCode.PERMISSION_DENIED,
-        "PERMISSION_DENIED",
+        mesh.admin_b.users.DisableUser(pb.DisableUserRequest(user_id=user.user_id)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "USER_MANAGED_ELSEWHERE",
     )
+    assert await mesh.counts() == before
     assert not mesh.token_revoked(subject, mesh.tenant_a, issued)
 
-    disabled = (await mesh.platform(mesh.tenant_a).users.DisableUser(pb.DisableUserRequest(user_id=user.user_id))).user
+    disabled = (await mesh.admin_a.users.DisableUser(pb.DisableUserRequest(user_id=user.user_id))).user
     assert disabled.disabled
     assert disabled.etag == "2"
     assert mesh.token_revoked(subject, mesh.tenant_a, issued)
     assert mesh.token_revoked(subject, mesh.tenant_b, issued)
     assert mesh.revoked() == [("subject", subject, "")]
     (event,) = await mesh.rows(AuditEventRow, AuditEventRow.action == "auth.user.disabled")
-    assert (event.tenant_id, event.target) == (mesh.tenant_a, subject)
+    assert (event.tenant_id, event.target, event.actor) == (mesh.tenant_a, subject, mesh.subject("admin-a"))
 
     # Repeating it changes nothing but still answers with the user.
-    again = (await mesh.platform(mesh.tenant_a).users.DisableUser(pb.DisableUserRequest(user_id=user.user_id))).user
+    again = (await mesh.admin_a.users.DisableUser(pb.DisableUserRequest(user_id=user.user_id))).user
     assert again.disabled
     assert again.etag == "2"
 
@@ -271,21 +272,32 @@ async def test_disable_user_needs_a_member_of_the_named_tenant(mesh: AdminMesh) 
     assert mesh.revoked() == []
 
 
-async def test_a_user_in_two_tenants_is_one_user(mesh: AdminMesh) -> None:
+async def test_a_user_in_two_tenants_is_one_identity_managed_by_its_home(mesh: AdminMesh) -> None:
     user = (await mesh.admin_a.create_user(display_name="Shared")).user
-    await mesh.admin_b.memberships.AddMembership(pb.AddMembershipRequest(email=user.email, roles=["tenant-admin"]))
+    await mesh.platform(mesh.tenant_b).memberships.AddMembership(
+        pb.AddMembershipRequest(user_id=user.user_id, roles=["tenant-admin"])
+    )
     change = user_pb2.User(user_id=user.user_id, display_name="Renamed")
     await mesh.admin_a.users.UpdateUser(pb.UpdateUserRequest(user=change, update_mask=mask("display_name")))
     seen_from_b = (await mesh.admin_b.users.GetUser(pb.GetUserRequest(user_id=user.user_id))).user
-    assert seen_from_b.display_name == "Renamed"
+    assert (seen_from_b.display_name, seen_from_b.external) == ("Renamed", True)
     memberships = await mesh.rows(MembershipRow, MembershipRow.user_id == user.user_id)
     assert {m.tenant_id for m in memberships} == {mesh.tenant_a, mesh.tenant_b}
+    # B renaming the person is refused, and changes nothing.
+    hijack = user_pb2.User(user_id=user.user_id, display_name="Hijacked")
+    await expect_error(
+        mesh.admin_b.users.UpdateUser(pb.UpdateUserRequest(user=hijack, update_mask=mask("display_name"))),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "USER_MANAGED_ELSEWHERE",
+    )
+    (row,) = await mesh.rows(UserRow, UserRow.user_id == user.user_id)
+    assert (row.display_name, row.revision) == ("Renamed", 2)
 
 
-async def test_concurrent_creates_of_one_email_make_one_user(mesh: AdminMesh) -> None:
+async def test_concurrent_creates_of_one_email_in_one_tenant_make_one_user(mesh: AdminMesh) -> None:
     email = unique_email()
     results = await asyncio.gather(
-        mesh.admin_a.create_user(email), mesh.admin_b.create_user(email), return_exceptions=True
+        mesh.admin_a.create_user(email), mesh.admin_a.create_user(email), return_exceptions=True
     )
     created = [r for r in results if not isinstance(r, BaseException)]
     failed = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
@@ -295,3 +307,65 @@ async def test_concurrent_creates_of_one_email_make_one_user(mesh: AdminMesh) ->
     assert len(await mesh.rows(UserRow, UserRow.email == email)) == 1
     assert len(await mesh.rows(MembershipRow)) == 1
     assert len(await mesh.rows(AuditEventRow)) == 1
+
+
+async def test_set_password_is_for_the_home_tenant_and_ends_every_session(mesh: AdminMesh) -> None:
+    user = (await mesh.admin_a.create_user()).user
+    await mesh.platform(mesh.tenant_b).memberships.AddMembership(pb.AddMembershipRequest(user_id=user.user_id))
+    (before_row,) = await mesh.rows(UserRow, UserRow.user_id == user.user_id)
+    issued = issued_before_now()
+    before = await mesh.counts()
+    await expect_error(
+        mesh.admin_b.users.SetUserPassword(pb.SetUserPasswordRequest(user_id=user.user_id, password="b-chose-this-1")),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "USER_MANAGED_ELSEWHERE",
+    )
+    error = await expect_error(
+        mesh.admin_a.users.SetUserPassword(pb.SetUserPasswordRequest(user_id=user.user_id, password="short")),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "PASSWORD_TOO_WEAK",
+    )
+    assert violation_fields(error) == {"password"}
+    assert await mesh.counts() == before
+    assert mesh.revoked() == []
+
+    updated = (
+        await mesh.admin_a.users.SetUserPassword(
+            pb.SetUserPasswordRequest(user_id=user.user_id, password="a-new-long-passphrase")
+        )
+    ).user
+    assert updated.etag == "2"
+    (row,) = await mesh.rows(UserRow, UserRow.user_id == user.user_id)
+    assert row.password_hash != before_row.password_hash
+    assert mesh.token_revoked(f"user:{user.user_id}", mesh.tenant_b, issued)
+    (event,) = await mesh.rows(AuditEventRow, AuditEventRow.action == "auth.user.password_set")
+    assert (event.tenant_id, event.actor) == (mesh.tenant_a, mesh.subject("admin-a"))
+
+
+async def test_an_address_used_in_another_tenant_is_a_fresh_address_to_this_one(mesh: AdminMesh) -> None:
+    in_a = (await mesh.admin_a.create_user()).user
+    known = await mesh.admin_b.create_user(in_a.email)
+    fresh = await mesh.admin_b.create_user()
+    # The same answer, field for field: a separate identity homed in B.
+    assert sorted(f.name for f, _ in known.user.ListFields()) == sorted(f.name for f, _ in fresh.user.ListFields())
+    assert known.user.user_id != in_a.user_id
+    assert (known.user.external, known.user.etag, known.membership.tenant_id) == (False, "1", mesh.tenant_b)
+    (a_row,) = await mesh.rows(UserRow, UserRow.user_id == in_a.user_id)
+    assert (a_row.home_tenant_id, a_row.revision) == (mesh.tenant_a, 1)
+
+
+async def test_only_the_home_tenant_changes_a_members_email(mesh: AdminMesh) -> None:
+    user = (await mesh.admin_a.create_user()).user
+    await mesh.platform(mesh.tenant_b).memberships.AddMembership(pb.AddMembershipRequest(user_id=user.user_id))
+    before = await mesh.counts()
+    change = user_pb2.User(user_id=user.user_id, email=unique_email("moved"))
+    await expect_error(
+        mesh.admin_b.users.UpdateUser(pb.UpdateUserRequest(user=change, update_mask=mask("email"))),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "USER_MANAGED_ELSEWHERE",
+    )
+    assert await mesh.counts() == before  # no verification mail queued either
+    updated = (await mesh.admin_a.users.UpdateUser(pb.UpdateUserRequest(user=change, update_mask=mask("email")))).user
+    assert updated.email == user.email  # pending until its owner confirms
+    (row,) = await mesh.rows(UserRow, UserRow.user_id == user.user_id)
+    assert row.pending_email == change.email

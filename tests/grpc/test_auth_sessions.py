@@ -163,8 +163,12 @@ async def test_refresh_refuses_garbage_and_tokens_of_logged_out_sessions(world: 
 
 
 async def test_refresh_after_membership_removal_or_disabling_is_refused(world: World) -> None:
-    tenant = await world.tenant()
-    removed, disabled = await world.user(tenant), await world.user(tenant)
+    tenant, home = await world.tenant(), await world.tenant("home")
+    # A member homed elsewhere (a home membership cannot be removed: the home disables instead).
+    removed, disabled = await world.user(home), await world.user(tenant)
+    await world.mesh.admin_stub("MembershipService").AddMembership(
+        admin_pb.AddMembershipRequest(user_id=removed.user_id), metadata=world.as_admin(tenant.tenant_id)
+    )
     removed_tokens = await world.mesh.login(tenant.slug, removed.email, PASSWORD)
     disabled_tokens = await world.mesh.login(tenant.slug, disabled.email, PASSWORD)
 
@@ -252,7 +256,7 @@ async def test_switch_tenant_to_another_membership_only(world: World) -> None:
     tenant_a, tenant_b, tenant_c = await world.tenant("a"), await world.tenant("b"), await world.tenant("c")
     user = await world.user(tenant_a)
     await world.mesh.admin_stub("MembershipService").AddMembership(
-        admin_pb.AddMembershipRequest(email=user.email, roles=["tenant-admin"]),
+        admin_pb.AddMembershipRequest(user_id=user.user_id, roles=["tenant-admin"]),
         metadata=world.as_admin(tenant_b.tenant_id),
     )
     in_a = await world.mesh.login(tenant_a.slug, user.email, PASSWORD)

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.isolation import GrpcCaller, build_world, run_matrix, served_rpcs
+from tests.support.isolation import (
+    GrpcCaller,
+    build_shared_world,
+    build_world,
+    run_matrix,
+    run_shared_person_matrix,
+    served_rpcs,
+)
 from tests.support.platform import platform
 
 
@@ -25,3 +32,20 @@ async def test_isolation_matrix_grpc(db_backend_url: str, tmp_path: Path) -> Non
             await world.cleanup()
         print(result.summary("gRPC"))
         assert not result.leaks, result.summary("gRPC") + "\n" + "\n".join(result.leaks)
+
+
+async def test_shared_person_matrix_grpc(db_backend_url: str, tmp_path: Path) -> None:
+    """Every RPC as B's administrator against a person of A and B, people of A only and the
+    platform administrator: nothing of A in any answer, nothing of A changed."""
+    async with platform(db_backend_url, tmp_path) as mesh:
+        world = await build_shared_world(mesh)
+        caller = GrpcCaller()
+        try:
+            result = await run_shared_person_matrix(world, served_rpcs(mesh.started), caller)
+        finally:
+            await caller.close()
+            await world.cleanup()
+        print(result.summary("gRPC"))
+        assert result.answered_ok > 0  # the matrix reached handlers, not only refusals
+        assert not result.leaks, result.summary("gRPC") + "\n" + "\n".join(result.leaks)
+        assert not result.edits, result.summary("gRPC") + "\n" + "\n".join(result.edits)

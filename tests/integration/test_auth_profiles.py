@@ -12,6 +12,7 @@ from services.auth.app import CORE_MIGRATIONS
 from services.auth.models import UserRow
 from services.auth.profiles import UserProfiles
 from services.runtime.clock import utcnow
+from services.runtime.context import PLATFORM_TENANT_ID
 from services.runtime.db import DatabaseRouter, upgrade_core
 from services.runtime.ids import uuid7
 
@@ -43,6 +44,7 @@ async def add_user(router: DatabaseRouter, display_name: str) -> str:
         session.add(
             UserRow(
                 user_id=user_id,
+                home_tenant_id=PLATFORM_TENANT_ID,
                 email=f"{user_id}@example.test",
                 display_name=display_name,
                 password_hash="not-a-hash",

@@ -10,6 +10,7 @@ A RevocationList subscribed to the event bus shows what was revoked.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -25,21 +26,25 @@ from tenantmesh.auth.v1 import auth_service_pb2, user_pb2
 
 from services.auth.admin_servicers import admin_bindings
 from services.auth.deps import AuthDeps
+from services.auth.invitations import Invitations
 from services.auth.models import AuditEventRow, MembershipRow, RoleRow, ServiceAccountRow, UserRow
 from services.auth.permissions import MEMBER, PLATFORM_ADMIN, TENANT_ADMIN, built_in_roles, grantable
 from services.auth.profiles import UserProfiles
 from services.auth.revocation import Revoker
 from services.auth.roles import RoleCatalog
+from services.auth.verification import EmailVerification
 from services.runtime.access import load_policies
 from services.runtime.auth.claims import AccessClaims
 from services.runtime.auth.revocation import REVOKED_EVENT, Revocation, RevocationList
 from services.runtime.context import PLATFORM_TENANT_ID, Principal, TenantContext, TenantState
 from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, tenant_database_name, upgrade_core
+from services.runtime.delivery import Delivery, DeliveryRow, load_delivery_settings
 from services.runtime.errors import CommonReason, Unauthenticated
 from services.runtime.events import Event, InProcessEventBus
 from services.runtime.ids import uuid7
 from services.runtime.interceptors.chain import IncomingCall
 from services.runtime.outbox import OUTBOX_MIGRATIONS
+from services.runtime.sealing import Sealer
 from services.runtime.server import RunningServer, create_server
 from services.runtime.unit_of_work import UnitOfWork
 from tests.support.stubs import BoundStub
@@ -55,7 +60,7 @@ POLICY_SERVICES = [
     service.full_name for module in (pb, auth_service_pb2) for service in module.DESCRIPTOR.services_by_name.values()
 ]
 PASSWORD = "correct horse battery staple"
-TABLES: tuple[Any, ...] = (UserRow, MembershipRow, RoleRow, ServiceAccountRow, AuditEventRow)
+TABLES: tuple[Any, ...] = (UserRow, MembershipRow, RoleRow, ServiceAccountRow, AuditEventRow, DeliveryRow)
 
 
 class NamedPrincipals:
@@ -216,18 +221,14 @@ async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
         await router.start()
         await upgrade_core(router, AUTH_MIGRATIONS)
         await upgrade_core(router, OUTBOX_MIGRATIONS)
+        # Mail is queued (in the change's transaction) and not sent: no channel is served here.
+        delivery = Delivery(router, Sealer(secrets.token_bytes(32)), load_delivery_settings({}))
+        await delivery.migrate()
         events = InProcessEventBus()
         revocations = RevocationList()
         revocations.subscribe(events)
         policies = load_policies(POLICY_SERVICES).values()
         catalog = RoleCatalog(built_in_roles(policies), grantable(policies))
-        deps = AuthDeps(
-            db=router,
-            events=events,
-            revoker=Revoker(UnitOfWork(router, "auth", deliver_to=events), None, 900),
-            roles=catalog,
-            profiles=UserProfiles(router),
-        )
         tenant_a, tenant_b = uuid7(), uuid7()
         directory = FixedTenants(
             [
@@ -236,9 +237,21 @@ async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
                 tenant(tenant_b, "tenant-b"),
             ]
         )
+        profiles = UserProfiles(router)
+        deps = AuthDeps(
+            db=router,
+            events=events,
+            revoker=Revoker(UnitOfWork(router, "auth", deliver_to=events), None, 900),
+            roles=catalog,
+            profiles=profiles,
+            verification=EmailVerification(router, directory, profiles, 3600),
+        )
         principals = NamedPrincipals()
         server = await create_server(
-            admin_bindings(deps), address="127.0.0.1:0", authenticator=principals, tenant_directory=directory
+            admin_bindings(deps, Invitations(deps, directory, 3600)),
+            address="127.0.0.1:0",
+            authenticator=principals,
+            tenant_directory=directory,
         )
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
         mesh = AdminMesh(

@@ -7,7 +7,11 @@ with the expected auth error; public RPCs must not answer UNAUTHENTICATED/PERMIS
 without a token. Anything else (OK, a validation error, NOT_FOUND...) is a leak.
 
 The transports (direct gRPC, REST through Envoy) plug in as a ``Caller``: an async function
-``(rpc, bearer token or None, x-tenant-id or None) -> Outcome``.
+``(rpc, bearer token or None, x-tenant-id or None[, request]) -> Outcome``.
+
+A second matrix, the *shared person* (``build_shared_world``, ``run_shared_person_matrix``), runs
+every RPC as tenant B's administrator against a person of both A and B, people of A only and the
+platform administrator, and checks what the answers carry and what changed (see its section).
 """
 
 from __future__ import annotations
@@ -24,14 +28,15 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import httpx
 import jwt
+from buf.validate import validate_pb2
 from cryptography.hazmat.primitives import serialization
 from google.api import annotations_pb2
-from google.protobuf import descriptor_pool, message_factory
+from google.protobuf import descriptor_pool, json_format, message_factory
 from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
@@ -156,14 +161,38 @@ def rest_path(binding: HttpBinding, request: Message) -> str:
     return re.sub(r"\{([^}=]+)(?:=[^}]*)?\}", value, binding.template)
 
 
-def rest_body(rpc: Rpc, binding: HttpBinding) -> bytes | None:
+def _rule_of(rpc: Rpc, binding: HttpBinding) -> Any:
     options = rpc.method.GetOptions().Extensions[annotations_pb2.http]
-    rules = [options, *options.additional_bindings]
-    for rule in rules:
+    for rule in [options, *options.additional_bindings]:
         bound = http_bindings(rule)
         if bound and bound[0] == binding:
-            return b"{}" if rule.body else None
+            return rule
     return None
+
+
+def rest_body(rpc: Rpc, binding: HttpBinding, request: Message | None = None) -> bytes | None:
+    """The JSON body of a binding that takes one: ``{}``, or the request's (or its body field's) JSON."""
+    rule = _rule_of(rpc, binding)
+    if rule is None or not rule.body:
+        return None
+    if request is None:
+        return b"{}"
+    part = request if rule.body == "*" else getattr(request, rule.body)
+    return json_format.MessageToJson(part).encode()
+
+
+def rest_query(rpc: Rpc, binding: HttpBinding, request: Message) -> dict[str, str]:
+    """Set top-level scalar fields not bound in the path, as query parameters (lowerCamelCase)."""
+    bound = set(re.findall(r"\{([^}=.]+)", binding.template))
+    params: dict[str, str] = {}
+    descriptor: Any = request.DESCRIPTOR
+    for fd in descriptor.fields:
+        if fd.is_repeated or fd.message_type is not None or fd.name in bound:
+            continue
+        value = getattr(request, fd.name)
+        if value not in ("", 0, False):
+            params[fd.json_name] = str(value)
+    return params
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -173,6 +202,8 @@ def rest_body(rpc: Rpc, binding: HttpBinding) -> bytes | None:
 class Outcome:
     code: grpc.StatusCode
     reason: str = ""
+    # Everything the caller received (response message or error text and details), for leak checks.
+    body: bytes = b""
 
     def __str__(self) -> str:
         return f"{self.code.name}{f' ({self.reason})' if self.reason else ''}"
@@ -183,13 +214,15 @@ OK = Outcome(grpc.StatusCode.OK)
 
 def outcome_of_grpc_error(error: grpc.aio.AioRpcError) -> Outcome:
     reason = ""
+    body = (error.details() or "").encode()
     for key, value in error.trailing_metadata() or ():
         if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            body += value
             for detail in status_pb2.Status.FromString(value).details:
                 info = error_details_pb2.ErrorInfo()
                 if detail.Unpack(info):
                     reason = info.reason
-    return Outcome(error.code(), reason)
+    return Outcome(error.code(), reason, body)
 
 
 _HTTP_TO_GRPC = {
@@ -208,7 +241,7 @@ _HTTP_TO_GRPC = {
 def outcome_of_http(response: httpx.Response) -> Outcome:
     """The google.rpc.Status a REST reply carries (transcoded or Envoy's own), else its HTTP status."""
     if 200 <= response.status_code < 300:
-        return OK
+        return Outcome(grpc.StatusCode.OK, body=response.content)
     try:
         body = response.json()
     except ValueError:
@@ -222,11 +255,16 @@ def outcome_of_http(response: httpx.Response) -> Outcome:
             ),
             "",
         )
-        return Outcome(STATUS_BY_NUMBER.get(body["code"], grpc.StatusCode.UNKNOWN), reason)
+        return Outcome(STATUS_BY_NUMBER.get(body["code"], grpc.StatusCode.UNKNOWN), reason, response.content)
     return Outcome(_HTTP_TO_GRPC.get(response.status_code, grpc.StatusCode.UNKNOWN), f"HTTP {response.status_code}")
 
 
-Caller = Callable[[Rpc, str | None, str | None], Awaitable[Outcome]]
+class Caller(Protocol):
+    """Calls one RPC with a bearer token and x-tenant-id; ``request`` defaults to minimal_request."""
+
+    def __call__(
+        self, rpc: Rpc, token: str | None, tenant: str | None, request: Message | None = None
+    ) -> Awaitable[Outcome]: ...
 
 
 def metadata_for(token: str | None, tenant: str | None) -> tuple[tuple[str, str], ...]:
@@ -244,24 +282,27 @@ class GrpcCaller:
     def __init__(self) -> None:
         self._channels: dict[str, grpc.aio.Channel] = {}
 
-    async def __call__(self, rpc: Rpc, token: str | None, tenant: str | None) -> Outcome:
+    async def __call__(
+        self, rpc: Rpc, token: str | None, tenant: str | None, request: Message | None = None
+    ) -> Outcome:
         channel = self._channels.get(rpc.address)
         if channel is None:
             channel = self._channels[rpc.address] = grpc.aio.insecure_channel(rpc.address)
-        request = minimal_request(rpc)
+        request = request if request is not None else minimal_request(rpc)
         serialize = type(request).SerializeToString
         metadata = metadata_for(token, tenant)
+        received = b""
         try:
             if rpc.method.server_streaming:
                 stream: Any = channel.unary_stream(rpc.path, request_serializer=serialize)
-                async for _ in stream(request, metadata=metadata, timeout=10):
-                    pass
+                async for message in stream(request, metadata=metadata, timeout=10):
+                    received += message
             else:
                 unary: Any = channel.unary_unary(rpc.path, request_serializer=serialize)
-                await unary(request, metadata=metadata, timeout=10)
+                received = await unary(request, metadata=metadata, timeout=10)
         except grpc.aio.AioRpcError as error:
             return outcome_of_grpc_error(error)
-        return OK
+        return Outcome(grpc.StatusCode.OK, body=received)
 
     async def close(self) -> None:
         for channel in self._channels.values():
@@ -274,15 +315,19 @@ class RestCaller:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
-    async def __call__(self, rpc: Rpc, token: str | None, tenant: str | None) -> Outcome:
+    async def __call__(
+        self, rpc: Rpc, token: str | None, tenant: str | None, request: Message | None = None
+    ) -> Outcome:
         binding = rpc.binding
         assert binding is not None, f"{rpc} has no REST binding"
-        body = rest_body(rpc, binding)
+        message = request if request is not None else minimal_request(rpc)
+        body = rest_body(rpc, binding, message if request is not None else None)
         headers = dict(metadata_for(token, tenant))
         if body is not None:
             headers["content-type"] = "application/json"
+        params = rest_query(rpc, binding, message) if request is not None and body is None else None
         response = await self._client.request(
-            binding.verb, rest_path(binding, minimal_request(rpc)), headers=headers, content=body
+            binding.verb, rest_path(binding, message), headers=headers, content=body, params=params
         )
         return outcome_of_http(response)
 
@@ -528,4 +573,227 @@ async def run_matrix(world: World, rpcs: Iterable[Rpc], call: Caller) -> MatrixR
                         f"{c.name}{f' ({r})' if r else ''}" for c, r in sorted(case.expected, key=str)
                     )
                     result.leaks.append(f"{case.name:25} {rpc}: expected {expected}, got {outcome}")
+    return result
+
+
+# --------------------------------------------------------------------------- the shared person
+#
+# Tenant A and tenant B; a person homed in A who is also a member of B; people of A only (a
+# member, A's administrator) and the platform administrator. Every RPC of every served service
+# is called as B's administrator in tenant B with each of them as the target (every user id and
+# email field of the request set to theirs, every other id to tenant A's). Afterwards no answer
+# may have carried anything of A (its id, its A-only people's ids, or an email the request did not
+# send), the shared person's identity and A membership must be as before, and nothing of A may
+# have changed. The one thing B may change is its own membership of the shared person.
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    user_id: str
+    email: str
+    # Tenant slug they log in to, and their token there (to check nothing of theirs was revoked).
+    slug: str
+    token: str = ""
+
+
+@dataclass
+class SharedWorld:
+    mesh: Platform
+    tenant_a: str
+    tenant_b: str
+    slugs: tuple[str, str]
+    platform_admin: str
+    admin_b: Person
+    shared: Person
+    a_only: list[Person]
+    operator: Person
+
+    @property
+    def targets(self) -> list[Person]:
+        return [self.shared, *self.a_only, self.operator]
+
+    def secrets_of_a(self) -> list[bytes]:
+        """What no answer to B may contain, whatever was asked: A's id, its A-only people's ids.
+        (The platform administrator's id may: their acts in B are in B's audit log, by design.)"""
+        return [self.tenant_a.encode(), *(p.user_id.encode() for p in self.a_only)]
+
+    async def admin_b_token(self) -> str:
+        """B's administrator's token, logged in again if a call (Logout...) ended the session."""
+        try:
+            await self.mesh.auth.GetMe(auth_service_pb2.GetMeRequest(), metadata=bearer(self.admin_b.token))
+        except grpc.aio.AioRpcError:
+            token = (await self.mesh.login(self.admin_b.slug, self.admin_b.email, USER_PASSWORD)).access_token
+            self.admin_b = dataclasses.replace(self.admin_b, token=token)
+        return self.admin_b.token
+
+    async def ensure_shared_in_b(self) -> None:
+        """Puts the shared person back into B (a call may legitimately have removed them)."""
+        admin = bearer(self.platform_admin)
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            await self.mesh.admin_stub("MembershipService").AddMembership(
+                admin_service_pb2.AddMembershipRequest(user_id=self.shared.user_id),
+                metadata=(*admin, ("x-tenant-id", self.tenant_b)),
+            )
+
+    async def snapshot_of_a(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Everything of A, and every identity of the targets, as rows."""
+        from sqlalchemy import select  # noqa: PLC0415 - only the shared-person matrix reads tables
+
+        from services.auth import models  # noqa: PLC0415
+
+        ids = [p.user_id for p in self.targets]
+        a = self.tenant_a
+        queries: dict[str, Any] = {
+            "identities": select(models.UserRow).where(models.UserRow.user_id.in_(ids)),
+            "memberships_of_a": select(models.MembershipRow).where(models.MembershipRow.tenant_id == a),
+            "memberships_elsewhere": select(models.MembershipRow).where(
+                models.MembershipRow.user_id.in_(ids), models.MembershipRow.tenant_id != self.tenant_b
+            ),
+            "roles_of_a": select(models.RoleRow).where(models.RoleRow.tenant_id == a),
+            "service_accounts_of_a": select(models.ServiceAccountRow).where(models.ServiceAccountRow.tenant_id == a),
+            "mfa_policy_of_a": select(models.MfaPolicyRow).where(models.MfaPolicyRow.tenant_id == a),
+            "second_factors": select(models.TotpRow).where(models.TotpRow.user_id.in_(ids)),
+            "recovery_codes": select(models.RecoveryCodeRow).where(models.RecoveryCodeRow.user_id.in_(ids)),
+            "sessions_of_a": select(models.SessionRow).where(models.SessionRow.tenant_id == a),
+            "invitations_of_a": select(models.InvitationRow).where(models.InvitationRow.tenant_id == a),
+            # Reset links are left out: anyone may ask for one to be mailed to its owner (public, rate
+            # limited, the same answer for everyone), so B asking is not an edit of A.
+            "mailed_tokens": select(models.UserTokenRow).where(
+                models.UserTokenRow.user_id.in_(ids), models.UserTokenRow.purpose != "RESET_PASSWORD"
+            ),
+        }
+        snapshot: dict[str, list[tuple[Any, ...]]] = {}
+        async with self.mesh.runtime.db.core_session() as session:
+            for name, query in queries.items():
+                rows = (await session.execute(query)).scalars()
+                snapshot[name] = sorted(tuple(getattr(row, c.key) for c in row.__table__.columns) for row in rows)
+        return snapshot
+
+    async def cleanup(self) -> None:
+        admin = bearer(await self.mesh.admin_token())
+        for tenant_id in (self.tenant_a, self.tenant_b):
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                await self.mesh.tenants.DeleteTenant(
+                    tenant_service_pb2.DeleteTenantRequest(tenant_id=tenant_id), metadata=admin
+                )
+
+
+async def _person(mesh: Platform, admin_token: str, tenant_id: str, slug: str, stem: str, role: str) -> Person:
+    email = f"{stem}-{uuid.uuid4().hex[:8]}@example.test"
+    created = await mesh.admin_stub("UserService").CreateUser(
+        admin_service_pb2.CreateUserRequest(user=user_pb2.User(email=email), password=USER_PASSWORD, roles=[role]),
+        metadata=(*bearer(admin_token), ("x-tenant-id", tenant_id)),
+    )
+    token = (await mesh.login(slug, email, USER_PASSWORD)).access_token
+    return Person(stem, created.user.user_id, email, slug, token)
+
+
+async def build_shared_world(mesh: Platform) -> SharedWorld:
+    platform_admin = (await mesh.login("platform", ADMIN_EMAIL, ADMIN_PASSWORD)).access_token
+    stem = uuid.uuid4().hex[:8]
+    slug_a, slug_b = f"sp-a-{stem}", f"sp-b-{stem}"
+    tenant_a = (await mesh.create_tenant(slug_a)).tenant_id
+    tenant_b = (await mesh.create_tenant(slug_b)).tenant_id
+    shared = await _person(mesh, platform_admin, tenant_a, slug_a, "shared", "tenant-admin")
+    admin_a = await _person(mesh, platform_admin, tenant_a, slug_a, "admin-a", "tenant-admin")
+    member_a = await _person(mesh, platform_admin, tenant_a, slug_a, "member-a", "member")
+    admin_b = await _person(mesh, platform_admin, tenant_b, slug_b, "admin-b", "tenant-admin")
+    me = await mesh.auth.GetMe(auth_service_pb2.GetMeRequest(), metadata=bearer(platform_admin))
+    operator = Person("platform-admin", me.user.user_id, ADMIN_EMAIL, "platform", platform_admin)
+    world = SharedWorld(
+        mesh, tenant_a, tenant_b, (slug_a, slug_b), platform_admin, admin_b, shared, [admin_a, member_a], operator
+    )
+    await world.ensure_shared_in_b()
+    return world
+
+
+def _fill_targets(message: Message, person: Person, tenant_a: str, depth: int = 0) -> None:
+    """Every user id field -> the person's id, email field -> their email, other ids -> tenant A's."""
+    descriptor: Any = message.DESCRIPTOR
+    for fd in descriptor.fields:
+        if fd.containing_oneof is not None and message.WhichOneof(fd.containing_oneof.name) not in (None, fd.name):
+            continue
+        if fd.type == FieldDescriptor.TYPE_STRING and not fd.is_repeated:
+            if fd.name == "user_id":
+                setattr(message, fd.name, person.user_id)
+            elif fd.name == "email" or fd.name.endswith("_email"):
+                if not fd.GetOptions().deprecated:
+                    setattr(message, fd.name, person.email)
+            elif fd.name == "id" or fd.name.endswith("_id"):
+                setattr(message, fd.name, tenant_a)
+            elif fd.name == "tenant":  # slug or id of a tenant to act on (login, switch)
+                setattr(message, fd.name, person.slug if person.slug != "platform" else tenant_a)
+        elif fd.message_type is not None and fd.message_type.full_name == "google.protobuf.FieldMask":
+            # Every path the field allows: the call reaches the handler and tries to change everything.
+            allowed = list(getattr(fd.GetOptions().Extensions[validate_pb2.field].field_mask, "in"))
+            if allowed:
+                getattr(message, fd.name).paths.extend(allowed)
+        elif (
+            fd.message_type is not None
+            and not fd.is_repeated
+            and depth < 2
+            and not fd.message_type.full_name.startswith(_WELL_KNOWN)
+        ):
+            child = message_factory.GetMessageClass(fd.message_type)()
+            _fill_targets(child, person, tenant_a, depth + 1)
+            if child.ListFields():
+                getattr(message, fd.name).CopyFrom(child)
+
+
+def shared_person_request(rpc: Rpc, person: Person, tenant_a: str) -> Message:
+    request: Message = message_factory.GetMessageClass(rpc.method.input_type)()
+    _fill_targets(request, person, tenant_a)
+    return request
+
+
+@dataclass
+class SharedResult:
+    calls: int = 0
+    rpcs: int = 0
+    answered_ok: int = 0
+    leaks: list[str] = field(default_factory=list)
+    edits: list[str] = field(default_factory=list)
+
+    def summary(self, transport: str) -> str:
+        return (
+            f"shared-person matrix over {transport}: {self.rpcs} RPCs x targets = {self.calls} calls as B's admin "
+            f"({self.answered_ok} answered OK), {len(self.leaks)} leaks, {len(self.edits)} foreign edits"
+        )
+
+
+async def run_shared_person_matrix(world: SharedWorld, rpcs: Iterable[Rpc], call: Caller) -> SharedResult:
+    rpcs = list(rpcs)
+    result = SharedResult(rpcs=len(rpcs))
+    before = await world.snapshot_of_a()
+    a_secrets = world.secrets_of_a()
+    # Addresses B has put in a request itself (an invitation it sent, a user it made) may come back.
+    told_by_b: set[bytes] = set()
+    for rpc in rpcs:
+        for person in world.targets:
+            await world.ensure_shared_in_b()
+            request = shared_person_request(rpc, person, world.tenant_a)
+            told_by_b.add(person.email.encode())
+            outcome = await call(rpc, await world.admin_b_token(), world.tenant_b, request)
+            result.calls += 1
+            result.answered_ok += outcome.code == grpc.StatusCode.OK
+            body = outcome.body.lower()
+            for secret in a_secrets:
+                if secret.lower() in body:
+                    result.leaks.append(f"{rpc} -> {person.name}: {outcome} carried {secret.decode()}")
+            for other in (*world.a_only, world.operator):
+                if other.email.encode() in body and other.email.encode() not in told_by_b:
+                    result.leaks.append(f"{rpc} -> {person.name}: {outcome} carried {other.email}")
+            if outcome.code in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
+                result.leaks.append(f"{rpc} -> {person.name}: {outcome} (a client's input must never cause this)")
+    after = await world.snapshot_of_a()
+    for name, rows in before.items():
+        if after[name] != rows:
+            result.edits.append(f"{name} changed: {rows} -> {after[name]}")
+    # Nobody of A lost a session to B's calls.
+    for person in (world.shared, *world.a_only):
+        try:
+            await world.mesh.auth.GetMe(auth_service_pb2.GetMeRequest(), metadata=bearer(person.token))
+        except grpc.aio.AioRpcError as error:
+            result.edits.append(f"{person.name}'s session in A was ended: {outcome_of_grpc_error(error)}")
     return result

@@ -26,7 +26,10 @@ def test_public_apis_are_every_service_of_their_packages() -> None:
     assert package_services("tenantmesh.auth.v1") == (
         "tenantmesh.auth.v1.AuditService",
         "tenantmesh.auth.v1.AuthService",
+        "tenantmesh.auth.v1.InvitationService",
         "tenantmesh.auth.v1.MembershipService",
+        "tenantmesh.auth.v1.MfaPolicyService",
+        "tenantmesh.auth.v1.MfaService",
         "tenantmesh.auth.v1.RoleService",
         "tenantmesh.auth.v1.ServiceAccountService",
         "tenantmesh.auth.v1.SigningKeyService",

@@ -1,10 +1,14 @@
+import datetime
+
 from buf.validate import validate_pb2 as _validate_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from tenantmesh.auth.v1 import user_pb2 as _user_pb2
 from tenantmesh.type.v1 import access_pb2 as _access_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -12,15 +16,30 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class InvitationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INVITATION_STATE_UNSPECIFIED: _ClassVar[InvitationState]
+    INVITATION_STATE_PENDING: _ClassVar[InvitationState]
+    INVITATION_STATE_ACCEPTED: _ClassVar[InvitationState]
+    INVITATION_STATE_REVOKED: _ClassVar[InvitationState]
+    INVITATION_STATE_EXPIRED: _ClassVar[InvitationState]
+INVITATION_STATE_UNSPECIFIED: InvitationState
+INVITATION_STATE_PENDING: InvitationState
+INVITATION_STATE_ACCEPTED: InvitationState
+INVITATION_STATE_REVOKED: InvitationState
+INVITATION_STATE_EXPIRED: InvitationState
+
 class CreateUserRequest(_message.Message):
-    __slots__ = ("user", "password", "roles")
+    __slots__ = ("user", "password", "roles", "locale")
     USER_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
     user: _user_pb2.User
     password: str
     roles: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, user: _Optional[_Union[_user_pb2.User, _Mapping]] = ..., password: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ...) -> None: ...
+    locale: str
+    def __init__(self, user: _Optional[_Union[_user_pb2.User, _Mapping]] = ..., password: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., locale: _Optional[str] = ...) -> None: ...
 
 class CreateUserResponse(_message.Message):
     __slots__ = ("user", "membership")
@@ -84,13 +103,41 @@ class DisableUserResponse(_message.Message):
     user: _user_pb2.User
     def __init__(self, user: _Optional[_Union[_user_pb2.User, _Mapping]] = ...) -> None: ...
 
+class SetUserPasswordRequest(_message.Message):
+    __slots__ = ("user_id", "password")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    password: str
+    def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+
+class SetUserPasswordResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: _user_pb2.User
+    def __init__(self, user: _Optional[_Union[_user_pb2.User, _Mapping]] = ...) -> None: ...
+
+class ResetUserMfaRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class ResetUserMfaResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: _user_pb2.User
+    def __init__(self, user: _Optional[_Union[_user_pb2.User, _Mapping]] = ...) -> None: ...
+
 class AddMembershipRequest(_message.Message):
-    __slots__ = ("email", "roles")
+    __slots__ = ("email", "user_id", "roles")
     EMAIL_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
     email: str
+    user_id: str
     roles: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, email: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, email: _Optional[str] = ..., user_id: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AddMembershipResponse(_message.Message):
     __slots__ = ("membership",)
@@ -115,10 +162,12 @@ class ListMembershipsResponse(_message.Message):
     def __init__(self, memberships: _Optional[_Iterable[_Union[_user_pb2.Membership, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UpdateMembershipRequest(_message.Message):
-    __slots__ = ("membership",)
+    __slots__ = ("membership", "update_mask")
     MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     membership: _user_pb2.Membership
-    def __init__(self, membership: _Optional[_Union[_user_pb2.Membership, _Mapping]] = ...) -> None: ...
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, membership: _Optional[_Union[_user_pb2.Membership, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class UpdateMembershipResponse(_message.Message):
     __slots__ = ("membership",)
@@ -277,3 +326,111 @@ class RotateSigningKeyResponse(_message.Message):
     kid: str
     published_kids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, kid: _Optional[str] = ..., published_kids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MfaPolicy(_message.Message):
+    __slots__ = ("require_all", "required_roles", "etag")
+    REQUIRE_ALL_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_ROLES_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    require_all: bool
+    required_roles: _containers.RepeatedScalarFieldContainer[str]
+    etag: str
+    def __init__(self, require_all: _Optional[bool] = ..., required_roles: _Optional[_Iterable[str]] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class GetMfaPolicyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetMfaPolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: MfaPolicy
+    def __init__(self, policy: _Optional[_Union[MfaPolicy, _Mapping]] = ...) -> None: ...
+
+class UpdateMfaPolicyRequest(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: MfaPolicy
+    def __init__(self, policy: _Optional[_Union[MfaPolicy, _Mapping]] = ...) -> None: ...
+
+class UpdateMfaPolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: MfaPolicy
+    def __init__(self, policy: _Optional[_Union[MfaPolicy, _Mapping]] = ...) -> None: ...
+
+class Invitation(_message.Message):
+    __slots__ = ("invitation_id", "email", "roles", "state", "inviter", "create_time", "expire_time", "accepted_user_id")
+    INVITATION_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    INVITER_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    invitation_id: str
+    email: str
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    state: InvitationState
+    inviter: str
+    create_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    accepted_user_id: str
+    def __init__(self, invitation_id: _Optional[str] = ..., email: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[InvitationState, str]] = ..., inviter: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., accepted_user_id: _Optional[str] = ...) -> None: ...
+
+class CreateInvitationRequest(_message.Message):
+    __slots__ = ("email", "roles", "locale")
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    locale: str
+    def __init__(self, email: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., locale: _Optional[str] = ...) -> None: ...
+
+class CreateInvitationResponse(_message.Message):
+    __slots__ = ("invitation",)
+    INVITATION_FIELD_NUMBER: _ClassVar[int]
+    invitation: Invitation
+    def __init__(self, invitation: _Optional[_Union[Invitation, _Mapping]] = ...) -> None: ...
+
+class ListInvitationsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListInvitationsResponse(_message.Message):
+    __slots__ = ("invitations", "next_page_token")
+    INVITATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    invitations: _containers.RepeatedCompositeFieldContainer[Invitation]
+    next_page_token: str
+    def __init__(self, invitations: _Optional[_Iterable[_Union[Invitation, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RevokeInvitationRequest(_message.Message):
+    __slots__ = ("invitation_id",)
+    INVITATION_ID_FIELD_NUMBER: _ClassVar[int]
+    invitation_id: str
+    def __init__(self, invitation_id: _Optional[str] = ...) -> None: ...
+
+class RevokeInvitationResponse(_message.Message):
+    __slots__ = ("invitation",)
+    INVITATION_FIELD_NUMBER: _ClassVar[int]
+    invitation: Invitation
+    def __init__(self, invitation: _Optional[_Union[Invitation, _Mapping]] = ...) -> None: ...
+
+class ResendInvitationRequest(_message.Message):
+    __slots__ = ("invitation_id",)
+    INVITATION_ID_FIELD_NUMBER: _ClassVar[int]
+    invitation_id: str
+    def __init__(self, invitation_id: _Optional[str] = ...) -> None: ...
+
+class ResendInvitationResponse(_message.Message):
+    __slots__ = ("invitation",)
+    INVITATION_FIELD_NUMBER: _ClassVar[int]
+    invitation: Invitation
+    def __init__(self, invitation: _Optional[_Union[Invitation, _Mapping]] = ...) -> None: ...

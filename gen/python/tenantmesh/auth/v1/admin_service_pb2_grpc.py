@@ -26,8 +26,11 @@ if _version_not_supported:
 
 
 class UserServiceStub:
-    """Users of a tenant, for its administrators. A user is created platform-wide
-    and made a member of the calling tenant in one step.
+    """Users of a tenant, for its administrators. CreateUser makes an identity
+    homed in the calling tenant (and its membership there); identity fields
+    change only through the home tenant (FAILED_PRECONDITION
+    USER_MANAGED_ELSEWHERE elsewhere). No answer depends on what exists in
+    another tenant.
 
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
@@ -65,11 +68,24 @@ class UserServiceStub:
                 request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.DisableUserRequest.SerializeToString,
                 response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.DisableUserResponse.FromString,
                 _registered_method=True)
+        self.SetUserPassword = channel.unary_unary(
+                '/tenantmesh.auth.v1.UserService/SetUserPassword',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.SetUserPasswordRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.SetUserPasswordResponse.FromString,
+                _registered_method=True)
+        self.ResetUserMfa = channel.unary_unary(
+                '/tenantmesh.auth.v1.UserService/ResetUserMfa',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResetUserMfaRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResetUserMfaResponse.FromString,
+                _registered_method=True)
 
 
 class UserServiceServicer:
-    """Users of a tenant, for its administrators. A user is created platform-wide
-    and made a member of the calling tenant in one step.
+    """Users of a tenant, for its administrators. CreateUser makes an identity
+    homed in the calling tenant (and its membership there); identity fields
+    change only through the home tenant (FAILED_PRECONDITION
+    USER_MANAGED_ELSEWHERE elsewhere). No answer depends on what exists in
+    another tenant.
 
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
@@ -77,9 +93,11 @@ class UserServiceServicer:
     """
 
     def CreateUser(self, request, context):
-        """Creates a user with a first password and makes them a member of the
-        tenant with the given roles. Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN),
-        INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
+        """Creates a user homed in the tenant with a first password and makes them
+        a member with the given roles. Only the tenant's own members are
+        consulted: an address used in another tenant makes a separate identity.
+        Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN: a member of this tenant uses
+        it), INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -100,16 +118,39 @@ class UserServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateUser(self, request, context):
-        """Updates a member's display name. Errors: NOT_FOUND (USER_NOT_FOUND), ABORTED (ETAG_MISMATCH).
+        """Updates the display name or email of a user homed in the tenant. A new
+        email stays pending until its owner follows the link mailed there (the
+        old address is told); until then login keeps the old one. Errors:
+        NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE),
+        ALREADY_EXISTS (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DisableUser(self, request, context):
-        """Disables a user platform-wide: no more logins, every session revoked.
-        Held by platform administrators; tenant administrators remove memberships.
-        Errors: NOT_FOUND (USER_NOT_FOUND).
+        """Disables a user homed in the tenant: no more logins anywhere, every
+        session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+        (USER_MANAGED_ELSEWHERE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetUserPassword(self, request, context):
+        """Sets a new password for a user homed in the tenant (a forgotten password,
+        or an operator resetting the platform administrator's); every session of
+        the user is revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+        (USER_MANAGED_ELSEWHERE), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetUserMfa(self, request, context):
+        """Removes the second factor of a user homed in the tenant (a lost device and
+        lost recovery codes); audited, and the user's sessions are revoked.
+        Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -143,6 +184,16 @@ def add_UserServiceServicer_to_server(servicer, server):
                     request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.DisableUserRequest.FromString,
                     response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.DisableUserResponse.SerializeToString,
             ),
+            'SetUserPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUserPassword,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.SetUserPasswordRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.SetUserPasswordResponse.SerializeToString,
+            ),
+            'ResetUserMfa': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetUserMfa,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResetUserMfaRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResetUserMfaResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'tenantmesh.auth.v1.UserService', rpc_method_handlers)
@@ -152,8 +203,11 @@ def add_UserServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class UserService:
-    """Users of a tenant, for its administrators. A user is created platform-wide
-    and made a member of the calling tenant in one step.
+    """Users of a tenant, for its administrators. CreateUser makes an identity
+    homed in the calling tenant (and its membership there); identity fields
+    change only through the home tenant (FAILED_PRECONDITION
+    USER_MANAGED_ELSEWHERE elsewhere). No answer depends on what exists in
+    another tenant.
 
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
@@ -295,10 +349,65 @@ class UserService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def SetUserPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.UserService/SetUserPassword',
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.SetUserPasswordRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.SetUserPasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetUserMfa(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.UserService/ResetUserMfa',
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResetUserMfaRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResetUserMfaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class MembershipServiceStub:
-    """Who belongs to a tenant, with which roles. Changing or removing a
-    membership revokes the member's sessions in that tenant.
+    """Who belongs to a tenant, with which roles and tenant-local profile.
+    Changing roles or removing a membership revokes the member's sessions in
+    that tenant. People join a tenant by accepting an invitation.
     """
 
     def __init__(self, channel):
@@ -330,13 +439,17 @@ class MembershipServiceStub:
 
 
 class MembershipServiceServicer:
-    """Who belongs to a tenant, with which roles. Changing or removing a
-    membership revokes the member's sessions in that tenant.
+    """Who belongs to a tenant, with which roles and tenant-local profile.
+    Changing roles or removing a membership revokes the member's sessions in
+    that tenant. People join a tenant by accepting an invitation.
     """
 
     def AddMembership(self, request, context):
-        """Makes an existing user a member of the tenant. Errors: NOT_FOUND
-        (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+        """A platform administrator's explicit grant of a membership to an existing
+        identity (audited in the tenant); no tenant role holds this permission.
+        Operators' own identities never join a tenant. Errors: NOT_FOUND
+        (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN),
+        FAILED_PRECONDITION (PLATFORM_IDENTITY_NOT_JOINABLE), INVALID_ARGUMENT (ROLE_NOT_FOUND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -350,15 +463,18 @@ class MembershipServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateMembership(self, request, context):
-        """Replaces a member's roles. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
-        ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+        """Replaces a member's roles and/or tenant-local title (update_mask; empty
+        means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), ABORTED
+        (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RemoveMembership(self, request, context):
-        """Removes a user from the tenant. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND).
+        """Removes a user from the tenant. A user's home membership stays (disable
+        the user instead). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
+        FAILED_PRECONDITION (HOME_MEMBERSHIP).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -396,8 +512,9 @@ def add_MembershipServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class MembershipService:
-    """Who belongs to a tenant, with which roles. Changing or removing a
-    membership revokes the member's sessions in that tenant.
+    """Who belongs to a tenant, with which roles and tenant-local profile.
+    Changing roles or removing a membership revokes the member's sessions in
+    that tenant. People join a tenant by accepting an invitation.
     """
 
     @staticmethod
@@ -1120,6 +1237,356 @@ class SigningKeyService:
             '/tenantmesh.auth.v1.SigningKeyService/RotateSigningKey',
             tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RotateSigningKeyRequest.SerializeToString,
             tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RotateSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class MfaPolicyServiceStub:
+    """When a tenant requires a second factor at login. A member covered by the
+    policy who has none enrols during the login that needs it.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetMfaPolicy = channel.unary_unary(
+                '/tenantmesh.auth.v1.MfaPolicyService/GetMfaPolicy',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.GetMfaPolicyRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.GetMfaPolicyResponse.FromString,
+                _registered_method=True)
+        self.UpdateMfaPolicy = channel.unary_unary(
+                '/tenantmesh.auth.v1.MfaPolicyService/UpdateMfaPolicy',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.UpdateMfaPolicyRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.UpdateMfaPolicyResponse.FromString,
+                _registered_method=True)
+
+
+class MfaPolicyServiceServicer:
+    """When a tenant requires a second factor at login. A member covered by the
+    policy who has none enrols during the login that needs it.
+    """
+
+    def GetMfaPolicy(self, request, context):
+        """The tenant's policy (nothing required until one is set).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateMfaPolicy(self, request, context):
+        """Replaces the tenant's policy. Errors: INVALID_ARGUMENT (ROLE_NOT_FOUND),
+        ABORTED (ETAG_MISMATCH).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MfaPolicyServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetMfaPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMfaPolicy,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.GetMfaPolicyRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.GetMfaPolicyResponse.SerializeToString,
+            ),
+            'UpdateMfaPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateMfaPolicy,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.UpdateMfaPolicyRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.UpdateMfaPolicyResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'tenantmesh.auth.v1.MfaPolicyService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('tenantmesh.auth.v1.MfaPolicyService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class MfaPolicyService:
+    """When a tenant requires a second factor at login. A member covered by the
+    policy who has none enrols during the login that needs it.
+    """
+
+    @staticmethod
+    def GetMfaPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.MfaPolicyService/GetMfaPolicy',
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.GetMfaPolicyRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.GetMfaPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateMfaPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.MfaPolicyService/UpdateMfaPolicy',
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.UpdateMfaPolicyRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.UpdateMfaPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class InvitationServiceStub:
+    """Invitations into the tenant. The only way a person who is not yet a member
+    joins (besides a platform administrator's explicit AddMembership): they
+    accept with the single-use token mailed to the address, either with the
+    account they already have or with a new account homed in this tenant.
+    Inviting any address looks the same whatever exists in other tenants.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateInvitation = channel.unary_unary(
+                '/tenantmesh.auth.v1.InvitationService/CreateInvitation',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.CreateInvitationRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.CreateInvitationResponse.FromString,
+                _registered_method=True)
+        self.ListInvitations = channel.unary_unary(
+                '/tenantmesh.auth.v1.InvitationService/ListInvitations',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ListInvitationsRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ListInvitationsResponse.FromString,
+                _registered_method=True)
+        self.RevokeInvitation = channel.unary_unary(
+                '/tenantmesh.auth.v1.InvitationService/RevokeInvitation',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RevokeInvitationRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RevokeInvitationResponse.FromString,
+                _registered_method=True)
+        self.ResendInvitation = channel.unary_unary(
+                '/tenantmesh.auth.v1.InvitationService/ResendInvitation',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResendInvitationRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResendInvitationResponse.FromString,
+                _registered_method=True)
+
+
+class InvitationServiceServicer:
+    """Invitations into the tenant. The only way a person who is not yet a member
+    joins (besides a platform administrator's explicit AddMembership): they
+    accept with the single-use token mailed to the address, either with the
+    account they already have or with a new account homed in this tenant.
+    Inviting any address looks the same whatever exists in other tenants.
+    """
+
+    def CreateInvitation(self, request, context):
+        """Invites an address with roles and mails the invitation. Errors:
+        ALREADY_EXISTS (MEMBERSHIP_EXISTS: a member of this tenant uses the
+        address; INVITATION_EXISTS: one is pending), INVALID_ARGUMENT
+        (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInvitations(self, request, context):
+        """The tenant's invitations, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeInvitation(self, request, context):
+        """Withdraws a pending invitation; its token stops working. Errors:
+        NOT_FOUND (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResendInvitation(self, request, context):
+        """Mails a pending (or expired) invitation again with a new token and a new
+        expiry; the previous token stops working. Errors: NOT_FOUND
+        (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_InvitationServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateInvitation,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.CreateInvitationRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.CreateInvitationResponse.SerializeToString,
+            ),
+            'ListInvitations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInvitations,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ListInvitationsRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ListInvitationsResponse.SerializeToString,
+            ),
+            'RevokeInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeInvitation,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RevokeInvitationRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RevokeInvitationResponse.SerializeToString,
+            ),
+            'ResendInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResendInvitation,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResendInvitationRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResendInvitationResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'tenantmesh.auth.v1.InvitationService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('tenantmesh.auth.v1.InvitationService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class InvitationService:
+    """Invitations into the tenant. The only way a person who is not yet a member
+    joins (besides a platform administrator's explicit AddMembership): they
+    accept with the single-use token mailed to the address, either with the
+    account they already have or with a new account homed in this tenant.
+    Inviting any address looks the same whatever exists in other tenants.
+    """
+
+    @staticmethod
+    def CreateInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.InvitationService/CreateInvitation',
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.CreateInvitationRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.CreateInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInvitations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.InvitationService/ListInvitations',
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ListInvitationsRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ListInvitationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.InvitationService/RevokeInvitation',
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RevokeInvitationRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.RevokeInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResendInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.InvitationService/ResendInvitation',
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResendInvitationRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_admin__service__pb2.ResendInvitationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,8 +27,11 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class UserServiceStub:
-    """Users of a tenant, for its administrators. A user is created platform-wide
-    and made a member of the calling tenant in one step.
+    """Users of a tenant, for its administrators. CreateUser makes an identity
+    homed in the calling tenant (and its membership there); identity fields
+    change only through the home tenant (FAILED_PRECONDITION
+    USER_MANAGED_ELSEWHERE elsewhere). No answer depends on what exists in
+    another tenant.
 
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
@@ -40,26 +43,47 @@ class UserServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> UserServiceAsyncStub: ...
     CreateUser: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.CreateUserRequest, _admin_service_pb2.CreateUserResponse]
-    """Creates a user with a first password and makes them a member of the
-    tenant with the given roles. Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN),
-    INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
+    """Creates a user homed in the tenant with a first password and makes them
+    a member with the given roles. Only the tenant's own members are
+    consulted: an address used in another tenant makes a separate identity.
+    Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN: a member of this tenant uses
+    it), INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
     """
     GetUser: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.GetUserRequest, _admin_service_pb2.GetUserResponse]
     """Returns a member of the tenant. Errors: NOT_FOUND (USER_NOT_FOUND)."""
     ListUsers: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListUsersRequest, _admin_service_pb2.ListUsersResponse]
     """Lists the tenant's members as users, in creation order."""
     UpdateUser: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateUserRequest, _admin_service_pb2.UpdateUserResponse]
-    """Updates a member's display name. Errors: NOT_FOUND (USER_NOT_FOUND), ABORTED (ETAG_MISMATCH)."""
+    """Updates the display name or email of a user homed in the tenant. A new
+    email stays pending until its owner follows the link mailed there (the
+    old address is told); until then login keeps the old one. Errors:
+    NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE),
+    ALREADY_EXISTS (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
+    """
     DisableUser: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.DisableUserRequest, _admin_service_pb2.DisableUserResponse]
-    """Disables a user platform-wide: no more logins, every session revoked.
-    Held by platform administrators; tenant administrators remove memberships.
-    Errors: NOT_FOUND (USER_NOT_FOUND).
+    """Disables a user homed in the tenant: no more logins anywhere, every
+    session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+    (USER_MANAGED_ELSEWHERE).
+    """
+    SetUserPassword: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.SetUserPasswordRequest, _admin_service_pb2.SetUserPasswordResponse]
+    """Sets a new password for a user homed in the tenant (a forgotten password,
+    or an operator resetting the platform administrator's); every session of
+    the user is revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+    (USER_MANAGED_ELSEWHERE), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+    """
+    ResetUserMfa: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ResetUserMfaRequest, _admin_service_pb2.ResetUserMfaResponse]
+    """Removes the second factor of a user homed in the tenant (a lost device and
+    lost recovery codes); audited, and the user's sessions are revoked.
+    Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE).
     """
 
 @_typing.type_check_only
 class UserServiceAsyncStub(UserServiceStub):
-    """Users of a tenant, for its administrators. A user is created platform-wide
-    and made a member of the calling tenant in one step.
+    """Users of a tenant, for its administrators. CreateUser makes an identity
+    homed in the calling tenant (and its membership there); identity fields
+    change only through the home tenant (FAILED_PRECONDITION
+    USER_MANAGED_ELSEWHERE elsewhere). No answer depends on what exists in
+    another tenant.
 
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
@@ -68,25 +92,46 @@ class UserServiceAsyncStub(UserServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateUser: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.CreateUserRequest, _admin_service_pb2.CreateUserResponse]  # type: ignore[assignment]
-    """Creates a user with a first password and makes them a member of the
-    tenant with the given roles. Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN),
-    INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
+    """Creates a user homed in the tenant with a first password and makes them
+    a member with the given roles. Only the tenant's own members are
+    consulted: an address used in another tenant makes a separate identity.
+    Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN: a member of this tenant uses
+    it), INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
     """
     GetUser: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.GetUserRequest, _admin_service_pb2.GetUserResponse]  # type: ignore[assignment]
     """Returns a member of the tenant. Errors: NOT_FOUND (USER_NOT_FOUND)."""
     ListUsers: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListUsersRequest, _admin_service_pb2.ListUsersResponse]  # type: ignore[assignment]
     """Lists the tenant's members as users, in creation order."""
     UpdateUser: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateUserRequest, _admin_service_pb2.UpdateUserResponse]  # type: ignore[assignment]
-    """Updates a member's display name. Errors: NOT_FOUND (USER_NOT_FOUND), ABORTED (ETAG_MISMATCH)."""
+    """Updates the display name or email of a user homed in the tenant. A new
+    email stays pending until its owner follows the link mailed there (the
+    old address is told); until then login keeps the old one. Errors:
+    NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE),
+    ALREADY_EXISTS (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
+    """
     DisableUser: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.DisableUserRequest, _admin_service_pb2.DisableUserResponse]  # type: ignore[assignment]
-    """Disables a user platform-wide: no more logins, every session revoked.
-    Held by platform administrators; tenant administrators remove memberships.
-    Errors: NOT_FOUND (USER_NOT_FOUND).
+    """Disables a user homed in the tenant: no more logins anywhere, every
+    session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+    (USER_MANAGED_ELSEWHERE).
+    """
+    SetUserPassword: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.SetUserPasswordRequest, _admin_service_pb2.SetUserPasswordResponse]  # type: ignore[assignment]
+    """Sets a new password for a user homed in the tenant (a forgotten password,
+    or an operator resetting the platform administrator's); every session of
+    the user is revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+    (USER_MANAGED_ELSEWHERE), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+    """
+    ResetUserMfa: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ResetUserMfaRequest, _admin_service_pb2.ResetUserMfaResponse]  # type: ignore[assignment]
+    """Removes the second factor of a user homed in the tenant (a lost device and
+    lost recovery codes); audited, and the user's sessions are revoked.
+    Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE).
     """
 
 class UserServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Users of a tenant, for its administrators. A user is created platform-wide
-    and made a member of the calling tenant in one step.
+    """Users of a tenant, for its administrators. CreateUser makes an identity
+    homed in the calling tenant (and its membership there); identity fields
+    change only through the home tenant (FAILED_PRECONDITION
+    USER_MANAGED_ELSEWHERE elsewhere). No answer depends on what exists in
+    another tenant.
 
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
@@ -99,9 +144,11 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.CreateUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.CreateUserResponse, _abc.Awaitable[_admin_service_pb2.CreateUserResponse]]:
-        """Creates a user with a first password and makes them a member of the
-        tenant with the given roles. Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN),
-        INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
+        """Creates a user homed in the tenant with a first password and makes them
+        a member with the given roles. Only the tenant's own members are
+        consulted: an address used in another tenant makes a separate identity.
+        Errors: ALREADY_EXISTS (USER_EMAIL_TAKEN: a member of this tenant uses
+        it), INVALID_ARGUMENT (PASSWORD_TOO_WEAK, ROLE_NOT_FOUND).
         """
 
     @_abc_1.abstractmethod
@@ -126,7 +173,12 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.UpdateUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.UpdateUserResponse, _abc.Awaitable[_admin_service_pb2.UpdateUserResponse]]:
-        """Updates a member's display name. Errors: NOT_FOUND (USER_NOT_FOUND), ABORTED (ETAG_MISMATCH)."""
+        """Updates the display name or email of a user homed in the tenant. A new
+        email stays pending until its owner follows the link mailed there (the
+        old address is told); until then login keeps the old one. Errors:
+        NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE),
+        ALREADY_EXISTS (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
+        """
 
     @_abc_1.abstractmethod
     def DisableUser(
@@ -134,16 +186,40 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.DisableUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.DisableUserResponse, _abc.Awaitable[_admin_service_pb2.DisableUserResponse]]:
-        """Disables a user platform-wide: no more logins, every session revoked.
-        Held by platform administrators; tenant administrators remove memberships.
-        Errors: NOT_FOUND (USER_NOT_FOUND).
+        """Disables a user homed in the tenant: no more logins anywhere, every
+        session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+        (USER_MANAGED_ELSEWHERE).
+        """
+
+    @_abc_1.abstractmethod
+    def SetUserPassword(
+        self,
+        request: _admin_service_pb2.SetUserPasswordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.SetUserPasswordResponse, _abc.Awaitable[_admin_service_pb2.SetUserPasswordResponse]]:
+        """Sets a new password for a user homed in the tenant (a forgotten password,
+        or an operator resetting the platform administrator's); every session of
+        the user is revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+        (USER_MANAGED_ELSEWHERE), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+        """
+
+    @_abc_1.abstractmethod
+    def ResetUserMfa(
+        self,
+        request: _admin_service_pb2.ResetUserMfaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.ResetUserMfaResponse, _abc.Awaitable[_admin_service_pb2.ResetUserMfaResponse]]:
+        """Removes the second factor of a user homed in the tenant (a lost device and
+        lost recovery codes); audited, and the user's sessions are revoked.
+        Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE).
         """
 
 def add_UserServiceServicer_to_server(servicer: UserServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class MembershipServiceStub:
-    """Who belongs to a tenant, with which roles. Changing or removing a
-    membership revokes the member's sessions in that tenant.
+    """Who belongs to a tenant, with which roles and tenant-local profile.
+    Changing roles or removing a membership revokes the member's sessions in
+    that tenant. People join a tenant by accepting an invitation.
     """
 
     @_typing.overload
@@ -151,41 +227,57 @@ class MembershipServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> MembershipServiceAsyncStub: ...
     AddMembership: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.AddMembershipRequest, _admin_service_pb2.AddMembershipResponse]
-    """Makes an existing user a member of the tenant. Errors: NOT_FOUND
-    (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+    """A platform administrator's explicit grant of a membership to an existing
+    identity (audited in the tenant); no tenant role holds this permission.
+    Operators' own identities never join a tenant. Errors: NOT_FOUND
+    (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN),
+    FAILED_PRECONDITION (PLATFORM_IDENTITY_NOT_JOINABLE), INVALID_ARGUMENT (ROLE_NOT_FOUND).
     """
     ListMemberships: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListMembershipsRequest, _admin_service_pb2.ListMembershipsResponse]
     """Lists the tenant's memberships."""
     UpdateMembership: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateMembershipRequest, _admin_service_pb2.UpdateMembershipResponse]
-    """Replaces a member's roles. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
-    ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+    """Replaces a member's roles and/or tenant-local title (update_mask; empty
+    means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), ABORTED
+    (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
     """
     RemoveMembership: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RemoveMembershipRequest, _admin_service_pb2.RemoveMembershipResponse]
-    """Removes a user from the tenant. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND)."""
+    """Removes a user from the tenant. A user's home membership stays (disable
+    the user instead). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
+    FAILED_PRECONDITION (HOME_MEMBERSHIP).
+    """
 
 @_typing.type_check_only
 class MembershipServiceAsyncStub(MembershipServiceStub):
-    """Who belongs to a tenant, with which roles. Changing or removing a
-    membership revokes the member's sessions in that tenant.
+    """Who belongs to a tenant, with which roles and tenant-local profile.
+    Changing roles or removing a membership revokes the member's sessions in
+    that tenant. People join a tenant by accepting an invitation.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     AddMembership: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.AddMembershipRequest, _admin_service_pb2.AddMembershipResponse]  # type: ignore[assignment]
-    """Makes an existing user a member of the tenant. Errors: NOT_FOUND
-    (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+    """A platform administrator's explicit grant of a membership to an existing
+    identity (audited in the tenant); no tenant role holds this permission.
+    Operators' own identities never join a tenant. Errors: NOT_FOUND
+    (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN),
+    FAILED_PRECONDITION (PLATFORM_IDENTITY_NOT_JOINABLE), INVALID_ARGUMENT (ROLE_NOT_FOUND).
     """
     ListMemberships: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListMembershipsRequest, _admin_service_pb2.ListMembershipsResponse]  # type: ignore[assignment]
     """Lists the tenant's memberships."""
     UpdateMembership: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateMembershipRequest, _admin_service_pb2.UpdateMembershipResponse]  # type: ignore[assignment]
-    """Replaces a member's roles. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
-    ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+    """Replaces a member's roles and/or tenant-local title (update_mask; empty
+    means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), ABORTED
+    (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
     """
     RemoveMembership: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RemoveMembershipRequest, _admin_service_pb2.RemoveMembershipResponse]  # type: ignore[assignment]
-    """Removes a user from the tenant. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND)."""
+    """Removes a user from the tenant. A user's home membership stays (disable
+    the user instead). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
+    FAILED_PRECONDITION (HOME_MEMBERSHIP).
+    """
 
 class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Who belongs to a tenant, with which roles. Changing or removing a
-    membership revokes the member's sessions in that tenant.
+    """Who belongs to a tenant, with which roles and tenant-local profile.
+    Changing roles or removing a membership revokes the member's sessions in
+    that tenant. People join a tenant by accepting an invitation.
     """
 
     @_abc_1.abstractmethod
@@ -194,8 +286,11 @@ class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.AddMembershipRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.AddMembershipResponse, _abc.Awaitable[_admin_service_pb2.AddMembershipResponse]]:
-        """Makes an existing user a member of the tenant. Errors: NOT_FOUND
-        (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+        """A platform administrator's explicit grant of a membership to an existing
+        identity (audited in the tenant); no tenant role holds this permission.
+        Operators' own identities never join a tenant. Errors: NOT_FOUND
+        (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN),
+        FAILED_PRECONDITION (PLATFORM_IDENTITY_NOT_JOINABLE), INVALID_ARGUMENT (ROLE_NOT_FOUND).
         """
 
     @_abc_1.abstractmethod
@@ -212,8 +307,9 @@ class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.UpdateMembershipRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.UpdateMembershipResponse, _abc.Awaitable[_admin_service_pb2.UpdateMembershipResponse]]:
-        """Replaces a member's roles. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
-        ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+        """Replaces a member's roles and/or tenant-local title (update_mask; empty
+        means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), ABORTED
+        (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
         """
 
     @_abc_1.abstractmethod
@@ -222,7 +318,10 @@ class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.RemoveMembershipRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.RemoveMembershipResponse, _abc.Awaitable[_admin_service_pb2.RemoveMembershipResponse]]:
-        """Removes a user from the tenant. Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND)."""
+        """Removes a user from the tenant. A user's home membership stays (disable
+        the user instead). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
+        FAILED_PRECONDITION (HOME_MEMBERSHIP).
+        """
 
 def add_MembershipServiceServicer_to_server(servicer: MembershipServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
@@ -481,3 +580,167 @@ class SigningKeyServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
 def add_SigningKeyServiceServicer_to_server(servicer: SigningKeyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class MfaPolicyServiceStub:
+    """When a tenant requires a second factor at login. A member covered by the
+    policy who has none enrols during the login that needs it.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> MfaPolicyServiceAsyncStub: ...
+    GetMfaPolicy: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.GetMfaPolicyRequest, _admin_service_pb2.GetMfaPolicyResponse]
+    """The tenant's policy (nothing required until one is set)."""
+    UpdateMfaPolicy: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateMfaPolicyRequest, _admin_service_pb2.UpdateMfaPolicyResponse]
+    """Replaces the tenant's policy. Errors: INVALID_ARGUMENT (ROLE_NOT_FOUND),
+    ABORTED (ETAG_MISMATCH).
+    """
+
+@_typing.type_check_only
+class MfaPolicyServiceAsyncStub(MfaPolicyServiceStub):
+    """When a tenant requires a second factor at login. A member covered by the
+    policy who has none enrols during the login that needs it.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetMfaPolicy: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.GetMfaPolicyRequest, _admin_service_pb2.GetMfaPolicyResponse]  # type: ignore[assignment]
+    """The tenant's policy (nothing required until one is set)."""
+    UpdateMfaPolicy: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateMfaPolicyRequest, _admin_service_pb2.UpdateMfaPolicyResponse]  # type: ignore[assignment]
+    """Replaces the tenant's policy. Errors: INVALID_ARGUMENT (ROLE_NOT_FOUND),
+    ABORTED (ETAG_MISMATCH).
+    """
+
+class MfaPolicyServiceServicer(metaclass=_abc_1.ABCMeta):
+    """When a tenant requires a second factor at login. A member covered by the
+    policy who has none enrols during the login that needs it.
+    """
+
+    @_abc_1.abstractmethod
+    def GetMfaPolicy(
+        self,
+        request: _admin_service_pb2.GetMfaPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.GetMfaPolicyResponse, _abc.Awaitable[_admin_service_pb2.GetMfaPolicyResponse]]:
+        """The tenant's policy (nothing required until one is set)."""
+
+    @_abc_1.abstractmethod
+    def UpdateMfaPolicy(
+        self,
+        request: _admin_service_pb2.UpdateMfaPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.UpdateMfaPolicyResponse, _abc.Awaitable[_admin_service_pb2.UpdateMfaPolicyResponse]]:
+        """Replaces the tenant's policy. Errors: INVALID_ARGUMENT (ROLE_NOT_FOUND),
+        ABORTED (ETAG_MISMATCH).
+        """
+
+def add_MfaPolicyServiceServicer_to_server(servicer: MfaPolicyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class InvitationServiceStub:
+    """Invitations into the tenant. The only way a person who is not yet a member
+    joins (besides a platform administrator's explicit AddMembership): they
+    accept with the single-use token mailed to the address, either with the
+    account they already have or with a new account homed in this tenant.
+    Inviting any address looks the same whatever exists in other tenants.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> InvitationServiceAsyncStub: ...
+    CreateInvitation: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.CreateInvitationRequest, _admin_service_pb2.CreateInvitationResponse]
+    """Invites an address with roles and mails the invitation. Errors:
+    ALREADY_EXISTS (MEMBERSHIP_EXISTS: a member of this tenant uses the
+    address; INVITATION_EXISTS: one is pending), INVALID_ARGUMENT
+    (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION).
+    """
+    ListInvitations: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListInvitationsRequest, _admin_service_pb2.ListInvitationsResponse]
+    """The tenant's invitations, newest first."""
+    RevokeInvitation: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeInvitationRequest, _admin_service_pb2.RevokeInvitationResponse]
+    """Withdraws a pending invitation; its token stops working. Errors:
+    NOT_FOUND (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+    """
+    ResendInvitation: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ResendInvitationRequest, _admin_service_pb2.ResendInvitationResponse]
+    """Mails a pending (or expired) invitation again with a new token and a new
+    expiry; the previous token stops working. Errors: NOT_FOUND
+    (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+    """
+
+@_typing.type_check_only
+class InvitationServiceAsyncStub(InvitationServiceStub):
+    """Invitations into the tenant. The only way a person who is not yet a member
+    joins (besides a platform administrator's explicit AddMembership): they
+    accept with the single-use token mailed to the address, either with the
+    account they already have or with a new account homed in this tenant.
+    Inviting any address looks the same whatever exists in other tenants.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateInvitation: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.CreateInvitationRequest, _admin_service_pb2.CreateInvitationResponse]  # type: ignore[assignment]
+    """Invites an address with roles and mails the invitation. Errors:
+    ALREADY_EXISTS (MEMBERSHIP_EXISTS: a member of this tenant uses the
+    address; INVITATION_EXISTS: one is pending), INVALID_ARGUMENT
+    (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION).
+    """
+    ListInvitations: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListInvitationsRequest, _admin_service_pb2.ListInvitationsResponse]  # type: ignore[assignment]
+    """The tenant's invitations, newest first."""
+    RevokeInvitation: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeInvitationRequest, _admin_service_pb2.RevokeInvitationResponse]  # type: ignore[assignment]
+    """Withdraws a pending invitation; its token stops working. Errors:
+    NOT_FOUND (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+    """
+    ResendInvitation: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ResendInvitationRequest, _admin_service_pb2.ResendInvitationResponse]  # type: ignore[assignment]
+    """Mails a pending (or expired) invitation again with a new token and a new
+    expiry; the previous token stops working. Errors: NOT_FOUND
+    (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+    """
+
+class InvitationServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Invitations into the tenant. The only way a person who is not yet a member
+    joins (besides a platform administrator's explicit AddMembership): they
+    accept with the single-use token mailed to the address, either with the
+    account they already have or with a new account homed in this tenant.
+    Inviting any address looks the same whatever exists in other tenants.
+    """
+
+    @_abc_1.abstractmethod
+    def CreateInvitation(
+        self,
+        request: _admin_service_pb2.CreateInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.CreateInvitationResponse, _abc.Awaitable[_admin_service_pb2.CreateInvitationResponse]]:
+        """Invites an address with roles and mails the invitation. Errors:
+        ALREADY_EXISTS (MEMBERSHIP_EXISTS: a member of this tenant uses the
+        address; INVITATION_EXISTS: one is pending), INVALID_ARGUMENT
+        (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION).
+        """
+
+    @_abc_1.abstractmethod
+    def ListInvitations(
+        self,
+        request: _admin_service_pb2.ListInvitationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.ListInvitationsResponse, _abc.Awaitable[_admin_service_pb2.ListInvitationsResponse]]:
+        """The tenant's invitations, newest first."""
+
+    @_abc_1.abstractmethod
+    def RevokeInvitation(
+        self,
+        request: _admin_service_pb2.RevokeInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.RevokeInvitationResponse, _abc.Awaitable[_admin_service_pb2.RevokeInvitationResponse]]:
+        """Withdraws a pending invitation; its token stops working. Errors:
+        NOT_FOUND (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+        """
+
+    @_abc_1.abstractmethod
+    def ResendInvitation(
+        self,
+        request: _admin_service_pb2.ResendInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.ResendInvitationResponse, _abc.Awaitable[_admin_service_pb2.ResendInvitationResponse]]:
+        """Mails a pending (or expired) invitation again with a new token and a new
+        expiry; the previous token stops working. Errors: NOT_FOUND
+        (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+        """
+
+def add_InvitationServiceServicer_to_server(servicer: InvitationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -38,10 +38,140 @@ class TokenSet(_message.Message):
     def __init__(self, access_token: _Optional[str] = ..., access_token_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refresh_token: _Optional[str] = ..., token_type: _Optional[str] = ..., tenant_id: _Optional[str] = ...) -> None: ...
 
 class LoginResponse(_message.Message):
-    __slots__ = ("tokens",)
+    __slots__ = ("tokens", "mfa_challenge")
     TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MFA_CHALLENGE_FIELD_NUMBER: _ClassVar[int]
     tokens: TokenSet
-    def __init__(self, tokens: _Optional[_Union[TokenSet, _Mapping]] = ...) -> None: ...
+    mfa_challenge: MfaChallenge
+    def __init__(self, tokens: _Optional[_Union[TokenSet, _Mapping]] = ..., mfa_challenge: _Optional[_Union[MfaChallenge, _Mapping]] = ...) -> None: ...
+
+class MfaChallenge(_message.Message):
+    __slots__ = ("challenge_token", "expire_time", "enrolment_required")
+    CHALLENGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ENROLMENT_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    challenge_token: str
+    expire_time: _timestamp_pb2.Timestamp
+    enrolment_required: bool
+    def __init__(self, challenge_token: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., enrolment_required: _Optional[bool] = ...) -> None: ...
+
+class BeginChallengeEnrolmentRequest(_message.Message):
+    __slots__ = ("challenge_token",)
+    CHALLENGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    challenge_token: str
+    def __init__(self, challenge_token: _Optional[str] = ...) -> None: ...
+
+class BeginChallengeEnrolmentResponse(_message.Message):
+    __slots__ = ("totp",)
+    TOTP_FIELD_NUMBER: _ClassVar[int]
+    totp: TotpSecret
+    def __init__(self, totp: _Optional[_Union[TotpSecret, _Mapping]] = ...) -> None: ...
+
+class TotpSecret(_message.Message):
+    __slots__ = ("secret", "otpauth_uri")
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    OTPAUTH_URI_FIELD_NUMBER: _ClassVar[int]
+    secret: str
+    otpauth_uri: str
+    def __init__(self, secret: _Optional[str] = ..., otpauth_uri: _Optional[str] = ...) -> None: ...
+
+class CompleteMfaChallengeRequest(_message.Message):
+    __slots__ = ("challenge_token", "code")
+    CHALLENGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    challenge_token: str
+    code: str
+    def __init__(self, challenge_token: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
+
+class CompleteMfaChallengeResponse(_message.Message):
+    __slots__ = ("tokens", "recovery_codes")
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    RECOVERY_CODES_FIELD_NUMBER: _ClassVar[int]
+    tokens: TokenSet
+    recovery_codes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tokens: _Optional[_Union[TokenSet, _Mapping]] = ..., recovery_codes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetInvitationRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class GetInvitationResponse(_message.Message):
+    __slots__ = ("tenant", "roles", "expire_time")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, tenant: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AcceptInvitationRequest(_message.Message):
+    __slots__ = ("token", "password", "display_name")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    password: str
+    display_name: str
+    def __init__(self, token: _Optional[str] = ..., password: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
+
+class AcceptInvitationResponse(_message.Message):
+    __slots__ = ("user_id", "tenant_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    tenant_id: str
+    def __init__(self, user_id: _Optional[str] = ..., tenant_id: _Optional[str] = ...) -> None: ...
+
+class AcceptInvitationAsMeRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class AcceptInvitationAsMeResponse(_message.Message):
+    __slots__ = ("tenant_id",)
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    def __init__(self, tenant_id: _Optional[str] = ...) -> None: ...
+
+class VerifyEmailRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class VerifyEmailResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RequestPasswordResetRequest(_message.Message):
+    __slots__ = ("tenant", "email", "locale")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    email: str
+    locale: str
+    def __init__(self, tenant: _Optional[str] = ..., email: _Optional[str] = ..., locale: _Optional[str] = ...) -> None: ...
+
+class RequestPasswordResetResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CompletePasswordResetRequest(_message.Message):
+    __slots__ = ("token", "new_password")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NEW_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    new_password: str
+    def __init__(self, token: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
+
+class CompletePasswordResetResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class RefreshRequest(_message.Message):
     __slots__ = ("refresh_token",)
@@ -146,3 +276,59 @@ class Jwk(_message.Message):
     alg: str
     use: str
     def __init__(self, kty: _Optional[str] = ..., crv: _Optional[str] = ..., x: _Optional[str] = ..., y: _Optional[str] = ..., kid: _Optional[str] = ..., alg: _Optional[str] = ..., use: _Optional[str] = ...) -> None: ...
+
+class GetMfaStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetMfaStatusResponse(_message.Message):
+    __slots__ = ("totp_enabled", "recovery_codes_left")
+    TOTP_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    RECOVERY_CODES_LEFT_FIELD_NUMBER: _ClassVar[int]
+    totp_enabled: bool
+    recovery_codes_left: int
+    def __init__(self, totp_enabled: _Optional[bool] = ..., recovery_codes_left: _Optional[int] = ...) -> None: ...
+
+class EnrolTotpRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class EnrolTotpResponse(_message.Message):
+    __slots__ = ("totp",)
+    TOTP_FIELD_NUMBER: _ClassVar[int]
+    totp: TotpSecret
+    def __init__(self, totp: _Optional[_Union[TotpSecret, _Mapping]] = ...) -> None: ...
+
+class ConfirmTotpRequest(_message.Message):
+    __slots__ = ("code",)
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    def __init__(self, code: _Optional[str] = ...) -> None: ...
+
+class ConfirmTotpResponse(_message.Message):
+    __slots__ = ("recovery_codes",)
+    RECOVERY_CODES_FIELD_NUMBER: _ClassVar[int]
+    recovery_codes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, recovery_codes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DisableTotpRequest(_message.Message):
+    __slots__ = ("code",)
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    def __init__(self, code: _Optional[str] = ...) -> None: ...
+
+class DisableTotpResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RegenerateRecoveryCodesRequest(_message.Message):
+    __slots__ = ("code",)
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    def __init__(self, code: _Optional[str] = ...) -> None: ...
+
+class RegenerateRecoveryCodesResponse(_message.Message):
+    __slots__ = ("recovery_codes",)
+    RECOVERY_CODES_FIELD_NUMBER: _ClassVar[int]
+    recovery_codes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, recovery_codes: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -43,6 +43,46 @@ class AuthServiceStub:
                 request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.LoginRequest.SerializeToString,
                 response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.LoginResponse.FromString,
                 _registered_method=True)
+        self.BeginChallengeEnrolment = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/BeginChallengeEnrolment',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.BeginChallengeEnrolmentRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.BeginChallengeEnrolmentResponse.FromString,
+                _registered_method=True)
+        self.CompleteMfaChallenge = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/CompleteMfaChallenge',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeResponse.FromString,
+                _registered_method=True)
+        self.GetInvitation = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/GetInvitation',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetInvitationRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetInvitationResponse.FromString,
+                _registered_method=True)
+        self.AcceptInvitation = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/AcceptInvitation',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationResponse.FromString,
+                _registered_method=True)
+        self.AcceptInvitationAsMe = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/AcceptInvitationAsMe',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationAsMeRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationAsMeResponse.FromString,
+                _registered_method=True)
+        self.VerifyEmail = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/VerifyEmail',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.VerifyEmailRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.VerifyEmailResponse.FromString,
+                _registered_method=True)
+        self.RequestPasswordReset = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/RequestPasswordReset',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RequestPasswordResetRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RequestPasswordResetResponse.FromString,
+                _registered_method=True)
+        self.CompletePasswordReset = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/CompletePasswordReset',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompletePasswordResetRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompletePasswordResetResponse.FromString,
+                _registered_method=True)
         self.Refresh = channel.unary_unary(
                 '/tenantmesh.auth.v1.AuthService/Refresh',
                 request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RefreshRequest.SerializeToString,
@@ -88,10 +128,89 @@ class AuthServiceServicer:
     """
 
     def Login(self, request, context):
-        """Exchanges a tenant (slug or id), email and password for tokens.
-        Wrong credentials, unknown users and users who are not members of the
-        tenant get the same answer. Errors: UNAUTHENTICATED (INVALID_CREDENTIALS),
-        RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
+        """Exchanges a tenant (slug or id), email and password for tokens, or, when
+        the user has a second factor or the tenant's policy requires one, for an
+        MFA challenge that CompleteMfaChallenge finishes. Wrong credentials,
+        unknown users and users who are not members of the tenant get the same
+        answer. Errors: UNAUTHENTICATED (INVALID_CREDENTIALS), RESOURCE_EXHAUSTED
+        (LOGIN_LOCKED, with RetryInfo).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BeginChallengeEnrolment(self, request, context):
+        """For a challenge with enrolment_required: a new TOTP secret for the user to
+        add to an authenticator app; the first code given to CompleteMfaChallenge
+        confirms it. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID),
+        FAILED_PRECONDITION (MFA_ALREADY_ENROLLED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteMfaChallenge(self, request, context):
+        """Finishes a login with a TOTP code (or a recovery code) and returns its
+        tokens. A code works once; wrong codes count towards the login lockout
+        like wrong passwords. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID,
+        MFA_CODE_INVALID), RESOURCE_EXHAUSTED (LOGIN_LOCKED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInvitation(self, request, context):
+        """What an invitation token is for: the tenant and the roles (nothing about
+        who else exists). Errors: NOT_FOUND (INVITATION_INVALID: unknown, used,
+        revoked or expired).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptInvitation(self, request, context):
+        """Accepts an invitation with a new account homed in the inviting tenant
+        (its email counts as verified: the token reached it). Errors: NOT_FOUND
+        (INVITATION_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN), INVALID_ARGUMENT
+        (PASSWORD_TOO_WEAK).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptInvitationAsMe(self, request, context):
+        """Accepts an invitation with the caller's own account, whose email must be
+        the invited address; then SwitchTenant reaches the tenant. Errors:
+        NOT_FOUND (INVITATION_INVALID), FAILED_PRECONDITION
+        (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE), ALREADY_EXISTS
+        (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyEmail(self, request, context):
+        """Confirms an email address with the token mailed to it (on creation, or a
+        new address set by the home tenant, which then replaces the old one).
+        Errors: NOT_FOUND (EMAIL_TOKEN_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestPasswordReset(self, request, context):
+        """Mails a password reset link if the tenant has a member with this email.
+        The answer is the same (and as quick) whether or not it does. Errors:
+        RESOURCE_EXHAUSTED (RESET_RATE_LIMITED, per address and per client).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompletePasswordReset(self, request, context):
+        """Sets a new password with the mailed token (single use, 30 minutes); every
+        session of the user ends. Errors: NOT_FOUND (RESET_TOKEN_INVALID),
+        INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -160,6 +279,46 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.LoginRequest.FromString,
                     response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.LoginResponse.SerializeToString,
             ),
+            'BeginChallengeEnrolment': grpc.unary_unary_rpc_method_handler(
+                    servicer.BeginChallengeEnrolment,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.BeginChallengeEnrolmentRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.BeginChallengeEnrolmentResponse.SerializeToString,
+            ),
+            'CompleteMfaChallenge': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteMfaChallenge,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeResponse.SerializeToString,
+            ),
+            'GetInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInvitation,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetInvitationRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetInvitationResponse.SerializeToString,
+            ),
+            'AcceptInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptInvitation,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationResponse.SerializeToString,
+            ),
+            'AcceptInvitationAsMe': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptInvitationAsMe,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationAsMeRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationAsMeResponse.SerializeToString,
+            ),
+            'VerifyEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyEmail,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.VerifyEmailRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.VerifyEmailResponse.SerializeToString,
+            ),
+            'RequestPasswordReset': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestPasswordReset,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RequestPasswordResetRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RequestPasswordResetResponse.SerializeToString,
+            ),
+            'CompletePasswordReset': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompletePasswordReset,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompletePasswordResetRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompletePasswordResetResponse.SerializeToString,
+            ),
             'Refresh': grpc.unary_unary_rpc_method_handler(
                     servicer.Refresh,
                     request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RefreshRequest.FromString,
@@ -227,6 +386,222 @@ class AuthService:
             '/tenantmesh.auth.v1.AuthService/Login',
             tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.LoginRequest.SerializeToString,
             tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.LoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BeginChallengeEnrolment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/BeginChallengeEnrolment',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.BeginChallengeEnrolmentRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.BeginChallengeEnrolmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteMfaChallenge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/CompleteMfaChallenge',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompleteMfaChallengeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/GetInvitation',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetInvitationRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/AcceptInvitation',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptInvitationAsMe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/AcceptInvitationAsMe',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationAsMeRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.AcceptInvitationAsMeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyEmail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/VerifyEmail',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.VerifyEmailRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.VerifyEmailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestPasswordReset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/RequestPasswordReset',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RequestPasswordResetRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RequestPasswordResetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompletePasswordReset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/CompletePasswordReset',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompletePasswordResetRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.CompletePasswordResetResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -416,6 +791,263 @@ class AuthService:
             '/tenantmesh.auth.v1.AuthService/GetJwks',
             tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetJwksRequest.SerializeToString,
             tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetJwksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class MfaServiceStub:
+    """The caller's own second factor (TOTP, RFC 6238, with single-use recovery codes).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetMfaStatus = channel.unary_unary(
+                '/tenantmesh.auth.v1.MfaService/GetMfaStatus',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetMfaStatusRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetMfaStatusResponse.FromString,
+                _registered_method=True)
+        self.EnrolTotp = channel.unary_unary(
+                '/tenantmesh.auth.v1.MfaService/EnrolTotp',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.EnrolTotpRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.EnrolTotpResponse.FromString,
+                _registered_method=True)
+        self.ConfirmTotp = channel.unary_unary(
+                '/tenantmesh.auth.v1.MfaService/ConfirmTotp',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.ConfirmTotpRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.ConfirmTotpResponse.FromString,
+                _registered_method=True)
+        self.DisableTotp = channel.unary_unary(
+                '/tenantmesh.auth.v1.MfaService/DisableTotp',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.DisableTotpRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.DisableTotpResponse.FromString,
+                _registered_method=True)
+        self.RegenerateRecoveryCodes = channel.unary_unary(
+                '/tenantmesh.auth.v1.MfaService/RegenerateRecoveryCodes',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RegenerateRecoveryCodesRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RegenerateRecoveryCodesResponse.FromString,
+                _registered_method=True)
+
+
+class MfaServiceServicer:
+    """The caller's own second factor (TOTP, RFC 6238, with single-use recovery codes).
+    """
+
+    def GetMfaStatus(self, request, context):
+        """Whether the caller has a confirmed second factor, and how many recovery codes are left.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnrolTotp(self, request, context):
+        """Starts an enrolment: a new secret, effective once ConfirmTotp checks a
+        first code. Errors: FAILED_PRECONDITION (MFA_ALREADY_ENROLLED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmTotp(self, request, context):
+        """Confirms the enrolment with a first code; returns the recovery codes,
+        shown once. Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLING),
+        UNAUTHENTICATED (MFA_CODE_INVALID).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableTotp(self, request, context):
+        """Removes the caller's second factor; needs a fresh code (or a recovery
+        code). Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegenerateRecoveryCodes(self, request, context):
+        """Replaces the caller's recovery codes; needs a fresh code. Errors:
+        FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MfaServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetMfaStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMfaStatus,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetMfaStatusRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetMfaStatusResponse.SerializeToString,
+            ),
+            'EnrolTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrolTotp,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.EnrolTotpRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.EnrolTotpResponse.SerializeToString,
+            ),
+            'ConfirmTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmTotp,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.ConfirmTotpRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.ConfirmTotpResponse.SerializeToString,
+            ),
+            'DisableTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableTotp,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.DisableTotpRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.DisableTotpResponse.SerializeToString,
+            ),
+            'RegenerateRecoveryCodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegenerateRecoveryCodes,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RegenerateRecoveryCodesRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RegenerateRecoveryCodesResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'tenantmesh.auth.v1.MfaService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('tenantmesh.auth.v1.MfaService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class MfaService:
+    """The caller's own second factor (TOTP, RFC 6238, with single-use recovery codes).
+    """
+
+    @staticmethod
+    def GetMfaStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.MfaService/GetMfaStatus',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetMfaStatusRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetMfaStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnrolTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.MfaService/EnrolTotp',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.EnrolTotpRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.EnrolTotpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.MfaService/ConfirmTotp',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.ConfirmTotpRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.ConfirmTotpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.MfaService/DisableTotp',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.DisableTotpRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.DisableTotpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegenerateRecoveryCodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.MfaService/RegenerateRecoveryCodes',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RegenerateRecoveryCodesRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.RegenerateRecoveryCodesResponse.FromString,
             options,
             channel_credentials,
             insecure,

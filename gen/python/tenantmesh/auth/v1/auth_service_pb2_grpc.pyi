@@ -38,10 +38,57 @@ class AuthServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AuthServiceAsyncStub: ...
     Login: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.LoginRequest, _auth_service_pb2.LoginResponse]
-    """Exchanges a tenant (slug or id), email and password for tokens.
-    Wrong credentials, unknown users and users who are not members of the
-    tenant get the same answer. Errors: UNAUTHENTICATED (INVALID_CREDENTIALS),
-    RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
+    """Exchanges a tenant (slug or id), email and password for tokens, or, when
+    the user has a second factor or the tenant's policy requires one, for an
+    MFA challenge that CompleteMfaChallenge finishes. Wrong credentials,
+    unknown users and users who are not members of the tenant get the same
+    answer. Errors: UNAUTHENTICATED (INVALID_CREDENTIALS), RESOURCE_EXHAUSTED
+    (LOGIN_LOCKED, with RetryInfo).
+    """
+    BeginChallengeEnrolment: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.BeginChallengeEnrolmentRequest, _auth_service_pb2.BeginChallengeEnrolmentResponse]
+    """For a challenge with enrolment_required: a new TOTP secret for the user to
+    add to an authenticator app; the first code given to CompleteMfaChallenge
+    confirms it. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID),
+    FAILED_PRECONDITION (MFA_ALREADY_ENROLLED).
+    """
+    CompleteMfaChallenge: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.CompleteMfaChallengeRequest, _auth_service_pb2.CompleteMfaChallengeResponse]
+    """Finishes a login with a TOTP code (or a recovery code) and returns its
+    tokens. A code works once; wrong codes count towards the login lockout
+    like wrong passwords. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID,
+    MFA_CODE_INVALID), RESOURCE_EXHAUSTED (LOGIN_LOCKED).
+    """
+    GetInvitation: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.GetInvitationRequest, _auth_service_pb2.GetInvitationResponse]
+    """What an invitation token is for: the tenant and the roles (nothing about
+    who else exists). Errors: NOT_FOUND (INVITATION_INVALID: unknown, used,
+    revoked or expired).
+    """
+    AcceptInvitation: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.AcceptInvitationRequest, _auth_service_pb2.AcceptInvitationResponse]
+    """Accepts an invitation with a new account homed in the inviting tenant
+    (its email counts as verified: the token reached it). Errors: NOT_FOUND
+    (INVITATION_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN), INVALID_ARGUMENT
+    (PASSWORD_TOO_WEAK).
+    """
+    AcceptInvitationAsMe: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.AcceptInvitationAsMeRequest, _auth_service_pb2.AcceptInvitationAsMeResponse]
+    """Accepts an invitation with the caller's own account, whose email must be
+    the invited address; then SwitchTenant reaches the tenant. Errors:
+    NOT_FOUND (INVITATION_INVALID), FAILED_PRECONDITION
+    (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE), ALREADY_EXISTS
+    (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN).
+    """
+    VerifyEmail: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.VerifyEmailRequest, _auth_service_pb2.VerifyEmailResponse]
+    """Confirms an email address with the token mailed to it (on creation, or a
+    new address set by the home tenant, which then replaces the old one).
+    Errors: NOT_FOUND (EMAIL_TOKEN_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN).
+    """
+    RequestPasswordReset: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.RequestPasswordResetRequest, _auth_service_pb2.RequestPasswordResetResponse]
+    """Mails a password reset link if the tenant has a member with this email.
+    The answer is the same (and as quick) whether or not it does. Errors:
+    RESOURCE_EXHAUSTED (RESET_RATE_LIMITED, per address and per client).
+    """
+    CompletePasswordReset: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.CompletePasswordResetRequest, _auth_service_pb2.CompletePasswordResetResponse]
+    """Sets a new password with the mailed token (single use, 30 minutes); every
+    session of the user ends. Errors: NOT_FOUND (RESET_TOKEN_INVALID),
+    INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
     """
     Refresh: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.RefreshRequest, _auth_service_pb2.RefreshResponse]
     """Exchanges a refresh token for a new access token and a new refresh token.
@@ -79,10 +126,57 @@ class AuthServiceAsyncStub(AuthServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Login: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.LoginRequest, _auth_service_pb2.LoginResponse]  # type: ignore[assignment]
-    """Exchanges a tenant (slug or id), email and password for tokens.
-    Wrong credentials, unknown users and users who are not members of the
-    tenant get the same answer. Errors: UNAUTHENTICATED (INVALID_CREDENTIALS),
-    RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
+    """Exchanges a tenant (slug or id), email and password for tokens, or, when
+    the user has a second factor or the tenant's policy requires one, for an
+    MFA challenge that CompleteMfaChallenge finishes. Wrong credentials,
+    unknown users and users who are not members of the tenant get the same
+    answer. Errors: UNAUTHENTICATED (INVALID_CREDENTIALS), RESOURCE_EXHAUSTED
+    (LOGIN_LOCKED, with RetryInfo).
+    """
+    BeginChallengeEnrolment: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.BeginChallengeEnrolmentRequest, _auth_service_pb2.BeginChallengeEnrolmentResponse]  # type: ignore[assignment]
+    """For a challenge with enrolment_required: a new TOTP secret for the user to
+    add to an authenticator app; the first code given to CompleteMfaChallenge
+    confirms it. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID),
+    FAILED_PRECONDITION (MFA_ALREADY_ENROLLED).
+    """
+    CompleteMfaChallenge: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.CompleteMfaChallengeRequest, _auth_service_pb2.CompleteMfaChallengeResponse]  # type: ignore[assignment]
+    """Finishes a login with a TOTP code (or a recovery code) and returns its
+    tokens. A code works once; wrong codes count towards the login lockout
+    like wrong passwords. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID,
+    MFA_CODE_INVALID), RESOURCE_EXHAUSTED (LOGIN_LOCKED).
+    """
+    GetInvitation: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.GetInvitationRequest, _auth_service_pb2.GetInvitationResponse]  # type: ignore[assignment]
+    """What an invitation token is for: the tenant and the roles (nothing about
+    who else exists). Errors: NOT_FOUND (INVITATION_INVALID: unknown, used,
+    revoked or expired).
+    """
+    AcceptInvitation: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.AcceptInvitationRequest, _auth_service_pb2.AcceptInvitationResponse]  # type: ignore[assignment]
+    """Accepts an invitation with a new account homed in the inviting tenant
+    (its email counts as verified: the token reached it). Errors: NOT_FOUND
+    (INVITATION_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN), INVALID_ARGUMENT
+    (PASSWORD_TOO_WEAK).
+    """
+    AcceptInvitationAsMe: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.AcceptInvitationAsMeRequest, _auth_service_pb2.AcceptInvitationAsMeResponse]  # type: ignore[assignment]
+    """Accepts an invitation with the caller's own account, whose email must be
+    the invited address; then SwitchTenant reaches the tenant. Errors:
+    NOT_FOUND (INVITATION_INVALID), FAILED_PRECONDITION
+    (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE), ALREADY_EXISTS
+    (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN).
+    """
+    VerifyEmail: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.VerifyEmailRequest, _auth_service_pb2.VerifyEmailResponse]  # type: ignore[assignment]
+    """Confirms an email address with the token mailed to it (on creation, or a
+    new address set by the home tenant, which then replaces the old one).
+    Errors: NOT_FOUND (EMAIL_TOKEN_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN).
+    """
+    RequestPasswordReset: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.RequestPasswordResetRequest, _auth_service_pb2.RequestPasswordResetResponse]  # type: ignore[assignment]
+    """Mails a password reset link if the tenant has a member with this email.
+    The answer is the same (and as quick) whether or not it does. Errors:
+    RESOURCE_EXHAUSTED (RESET_RATE_LIMITED, per address and per client).
+    """
+    CompletePasswordReset: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.CompletePasswordResetRequest, _auth_service_pb2.CompletePasswordResetResponse]  # type: ignore[assignment]
+    """Sets a new password with the mailed token (single use, 30 minutes); every
+    session of the user ends. Errors: NOT_FOUND (RESET_TOKEN_INVALID),
+    INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
     """
     Refresh: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.RefreshRequest, _auth_service_pb2.RefreshResponse]  # type: ignore[assignment]
     """Exchanges a refresh token for a new access token and a new refresh token.
@@ -123,10 +217,105 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_service_pb2.LoginRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_service_pb2.LoginResponse, _abc.Awaitable[_auth_service_pb2.LoginResponse]]:
-        """Exchanges a tenant (slug or id), email and password for tokens.
-        Wrong credentials, unknown users and users who are not members of the
-        tenant get the same answer. Errors: UNAUTHENTICATED (INVALID_CREDENTIALS),
-        RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
+        """Exchanges a tenant (slug or id), email and password for tokens, or, when
+        the user has a second factor or the tenant's policy requires one, for an
+        MFA challenge that CompleteMfaChallenge finishes. Wrong credentials,
+        unknown users and users who are not members of the tenant get the same
+        answer. Errors: UNAUTHENTICATED (INVALID_CREDENTIALS), RESOURCE_EXHAUSTED
+        (LOGIN_LOCKED, with RetryInfo).
+        """
+
+    @_abc_1.abstractmethod
+    def BeginChallengeEnrolment(
+        self,
+        request: _auth_service_pb2.BeginChallengeEnrolmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.BeginChallengeEnrolmentResponse, _abc.Awaitable[_auth_service_pb2.BeginChallengeEnrolmentResponse]]:
+        """For a challenge with enrolment_required: a new TOTP secret for the user to
+        add to an authenticator app; the first code given to CompleteMfaChallenge
+        confirms it. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID),
+        FAILED_PRECONDITION (MFA_ALREADY_ENROLLED).
+        """
+
+    @_abc_1.abstractmethod
+    def CompleteMfaChallenge(
+        self,
+        request: _auth_service_pb2.CompleteMfaChallengeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.CompleteMfaChallengeResponse, _abc.Awaitable[_auth_service_pb2.CompleteMfaChallengeResponse]]:
+        """Finishes a login with a TOTP code (or a recovery code) and returns its
+        tokens. A code works once; wrong codes count towards the login lockout
+        like wrong passwords. Errors: UNAUTHENTICATED (MFA_CHALLENGE_INVALID,
+        MFA_CODE_INVALID), RESOURCE_EXHAUSTED (LOGIN_LOCKED).
+        """
+
+    @_abc_1.abstractmethod
+    def GetInvitation(
+        self,
+        request: _auth_service_pb2.GetInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.GetInvitationResponse, _abc.Awaitable[_auth_service_pb2.GetInvitationResponse]]:
+        """What an invitation token is for: the tenant and the roles (nothing about
+        who else exists). Errors: NOT_FOUND (INVITATION_INVALID: unknown, used,
+        revoked or expired).
+        """
+
+    @_abc_1.abstractmethod
+    def AcceptInvitation(
+        self,
+        request: _auth_service_pb2.AcceptInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.AcceptInvitationResponse, _abc.Awaitable[_auth_service_pb2.AcceptInvitationResponse]]:
+        """Accepts an invitation with a new account homed in the inviting tenant
+        (its email counts as verified: the token reached it). Errors: NOT_FOUND
+        (INVITATION_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN), INVALID_ARGUMENT
+        (PASSWORD_TOO_WEAK).
+        """
+
+    @_abc_1.abstractmethod
+    def AcceptInvitationAsMe(
+        self,
+        request: _auth_service_pb2.AcceptInvitationAsMeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.AcceptInvitationAsMeResponse, _abc.Awaitable[_auth_service_pb2.AcceptInvitationAsMeResponse]]:
+        """Accepts an invitation with the caller's own account, whose email must be
+        the invited address; then SwitchTenant reaches the tenant. Errors:
+        NOT_FOUND (INVITATION_INVALID), FAILED_PRECONDITION
+        (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE), ALREADY_EXISTS
+        (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN).
+        """
+
+    @_abc_1.abstractmethod
+    def VerifyEmail(
+        self,
+        request: _auth_service_pb2.VerifyEmailRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.VerifyEmailResponse, _abc.Awaitable[_auth_service_pb2.VerifyEmailResponse]]:
+        """Confirms an email address with the token mailed to it (on creation, or a
+        new address set by the home tenant, which then replaces the old one).
+        Errors: NOT_FOUND (EMAIL_TOKEN_INVALID), ALREADY_EXISTS (USER_EMAIL_TAKEN).
+        """
+
+    @_abc_1.abstractmethod
+    def RequestPasswordReset(
+        self,
+        request: _auth_service_pb2.RequestPasswordResetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.RequestPasswordResetResponse, _abc.Awaitable[_auth_service_pb2.RequestPasswordResetResponse]]:
+        """Mails a password reset link if the tenant has a member with this email.
+        The answer is the same (and as quick) whether or not it does. Errors:
+        RESOURCE_EXHAUSTED (RESET_RATE_LIMITED, per address and per client).
+        """
+
+    @_abc_1.abstractmethod
+    def CompletePasswordReset(
+        self,
+        request: _auth_service_pb2.CompletePasswordResetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.CompletePasswordResetResponse, _abc.Awaitable[_auth_service_pb2.CompletePasswordResetResponse]]:
+        """Sets a new password with the mailed token (single use, 30 minutes); every
+        session of the user ends. Errors: NOT_FOUND (RESET_TOKEN_INVALID),
+        INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
         """
 
     @_abc_1.abstractmethod
@@ -197,3 +386,109 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         """The public keys access tokens are verified with (RFC 7517 JSON Web Key Set)."""
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class MfaServiceStub:
+    """The caller's own second factor (TOTP, RFC 6238, with single-use recovery codes)."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> MfaServiceAsyncStub: ...
+    GetMfaStatus: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.GetMfaStatusRequest, _auth_service_pb2.GetMfaStatusResponse]
+    """Whether the caller has a confirmed second factor, and how many recovery codes are left."""
+    EnrolTotp: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.EnrolTotpRequest, _auth_service_pb2.EnrolTotpResponse]
+    """Starts an enrolment: a new secret, effective once ConfirmTotp checks a
+    first code. Errors: FAILED_PRECONDITION (MFA_ALREADY_ENROLLED).
+    """
+    ConfirmTotp: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.ConfirmTotpRequest, _auth_service_pb2.ConfirmTotpResponse]
+    """Confirms the enrolment with a first code; returns the recovery codes,
+    shown once. Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLING),
+    UNAUTHENTICATED (MFA_CODE_INVALID).
+    """
+    DisableTotp: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.DisableTotpRequest, _auth_service_pb2.DisableTotpResponse]
+    """Removes the caller's second factor; needs a fresh code (or a recovery
+    code). Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+    """
+    RegenerateRecoveryCodes: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.RegenerateRecoveryCodesRequest, _auth_service_pb2.RegenerateRecoveryCodesResponse]
+    """Replaces the caller's recovery codes; needs a fresh code. Errors:
+    FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+    """
+
+@_typing.type_check_only
+class MfaServiceAsyncStub(MfaServiceStub):
+    """The caller's own second factor (TOTP, RFC 6238, with single-use recovery codes)."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetMfaStatus: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.GetMfaStatusRequest, _auth_service_pb2.GetMfaStatusResponse]  # type: ignore[assignment]
+    """Whether the caller has a confirmed second factor, and how many recovery codes are left."""
+    EnrolTotp: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.EnrolTotpRequest, _auth_service_pb2.EnrolTotpResponse]  # type: ignore[assignment]
+    """Starts an enrolment: a new secret, effective once ConfirmTotp checks a
+    first code. Errors: FAILED_PRECONDITION (MFA_ALREADY_ENROLLED).
+    """
+    ConfirmTotp: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.ConfirmTotpRequest, _auth_service_pb2.ConfirmTotpResponse]  # type: ignore[assignment]
+    """Confirms the enrolment with a first code; returns the recovery codes,
+    shown once. Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLING),
+    UNAUTHENTICATED (MFA_CODE_INVALID).
+    """
+    DisableTotp: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.DisableTotpRequest, _auth_service_pb2.DisableTotpResponse]  # type: ignore[assignment]
+    """Removes the caller's second factor; needs a fresh code (or a recovery
+    code). Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+    """
+    RegenerateRecoveryCodes: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.RegenerateRecoveryCodesRequest, _auth_service_pb2.RegenerateRecoveryCodesResponse]  # type: ignore[assignment]
+    """Replaces the caller's recovery codes; needs a fresh code. Errors:
+    FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+    """
+
+class MfaServiceServicer(metaclass=_abc_1.ABCMeta):
+    """The caller's own second factor (TOTP, RFC 6238, with single-use recovery codes)."""
+
+    @_abc_1.abstractmethod
+    def GetMfaStatus(
+        self,
+        request: _auth_service_pb2.GetMfaStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.GetMfaStatusResponse, _abc.Awaitable[_auth_service_pb2.GetMfaStatusResponse]]:
+        """Whether the caller has a confirmed second factor, and how many recovery codes are left."""
+
+    @_abc_1.abstractmethod
+    def EnrolTotp(
+        self,
+        request: _auth_service_pb2.EnrolTotpRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.EnrolTotpResponse, _abc.Awaitable[_auth_service_pb2.EnrolTotpResponse]]:
+        """Starts an enrolment: a new secret, effective once ConfirmTotp checks a
+        first code. Errors: FAILED_PRECONDITION (MFA_ALREADY_ENROLLED).
+        """
+
+    @_abc_1.abstractmethod
+    def ConfirmTotp(
+        self,
+        request: _auth_service_pb2.ConfirmTotpRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.ConfirmTotpResponse, _abc.Awaitable[_auth_service_pb2.ConfirmTotpResponse]]:
+        """Confirms the enrolment with a first code; returns the recovery codes,
+        shown once. Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLING),
+        UNAUTHENTICATED (MFA_CODE_INVALID).
+        """
+
+    @_abc_1.abstractmethod
+    def DisableTotp(
+        self,
+        request: _auth_service_pb2.DisableTotpRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.DisableTotpResponse, _abc.Awaitable[_auth_service_pb2.DisableTotpResponse]]:
+        """Removes the caller's second factor; needs a fresh code (or a recovery
+        code). Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+        """
+
+    @_abc_1.abstractmethod
+    def RegenerateRecoveryCodes(
+        self,
+        request: _auth_service_pb2.RegenerateRecoveryCodesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.RegenerateRecoveryCodesResponse, _abc.Awaitable[_auth_service_pb2.RegenerateRecoveryCodesResponse]]:
+        """Replaces the caller's recovery codes; needs a fresh code. Errors:
+        FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+        """
+
+def add_MfaServiceServicer_to_server(servicer: MfaServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

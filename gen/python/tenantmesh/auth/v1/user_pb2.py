@@ -27,7 +27,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtenantmesh/auth/v1/user.proto\x12\x12tenantmesh.auth.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\x01\n\x04User\x12\x15\n\x07user_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12 \n\x05\x65mail\x18\x02 \x01(\tB\x11\xe2\x41\x01\x05\xbaH\nr\x05\x18\xfe\x01`\x01\xd8\x01\x01\x12\x1e\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\x12\x16\n\x08\x64isabled\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x15\n\x04\x65tag\x18\x07 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\xce\x01\n\nMembership\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x05\x65mail\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\ttenant_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x05roles\x18\x04 \x03(\tB$\xbaH!\x92\x01\x1e\x10 \"\x1ar\x18\x32\x16^[a-z][a-z0-9-]{1,62}$\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x15\n\x04\x65tag\x18\x06 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\xdb\x01\n\x04Role\x12\x32\n\x04name\x18\x01 \x01(\tB$\xe2\x41\x01\x05\xbaH\x1dr\x18\x32\x16^[a-z][a-z0-9-]{1,62}$\xd8\x01\x01\x12\x1d\n\x0b\x64\x65scription\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\x12Q\n\x0bpermissions\x18\x03 \x03(\tB<\xbaH9\x92\x01\x36\x10\x80\x02\x18\x01\"/r-2+^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){1,3}$\x12\x16\n\x08\x62uilt_in\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x15\n\x04\x65tag\x18\x05 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\xec\x01\n\x0eServiceAccount\x12 \n\x12service_account_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12.\n\x04name\x18\x02 \x01(\tB \xbaH\x1dr\x18\x32\x16^[a-z][a-z0-9-]{1,62}$\xd8\x01\x01\x12\x33\n\x05roles\x18\x03 \x03(\tB$\xbaH!\x92\x01\x1e\x10 \"\x1ar\x18\x32\x16^[a-z][a-z0-9-]{1,62}$\x12\x1c\n\x0e\x61pi_key_prefix\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xb1\x02\n\nAuditEvent\x12\x16\n\x0e\x61udit_event_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x0e\n\x06target\x18\x05 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12<\n\x07\x64\x65tails\x18\x08 \x03(\x0b\x32+.tenantmesh.auth.v1.AuditEvent.DetailsEntry\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtenantmesh/auth/v1/user.proto\x12\x12tenantmesh.auth.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x02\n\x04User\x12\x15\n\x07user_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12 \n\x05\x65mail\x18\x02 \x01(\tB\x11\xe2\x41\x01\x05\xbaH\nr\x05\x18\xfe\x01`\x01\xd8\x01\x01\x12\x1e\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\x12\x16\n\x08\x64isabled\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x15\n\x04\x65tag\x18\x07 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12\x16\n\x08\x65xternal\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x65mail_verified\x18\t \x01(\x08\x42\x04\xe2\x41\x01\x03\"\xe7\x01\n\nMembership\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x05\x65mail\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\ttenant_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x05roles\x18\x04 \x03(\tB$\xbaH!\x92\x01\x1e\x10 \"\x1ar\x18\x32\x16^[a-z][a-z0-9-]{1,62}$\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x15\n\x04\x65tag\x18\x06 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12\x17\n\x05title\x18\x07 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"\xdb\x01\n\x04Role\x12\x32\n\x04name\x18\x01 \x01(\tB$\xe2\x41\x01\x05\xbaH\x1dr\x18\x32\x16^[a-z][a-z0-9-]{1,62}$\xd8\x01\x01\x12\x1d\n\x0b\x64\x65scription\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\x12Q\n\x0bpermissions\x18\x03 \x03(\tB<\xbaH9\x92\x01\x36\x10\x80\x02\x18\x01\"/r-2+^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){1,3}$\x12\x16\n\x08\x62uilt_in\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x15\n\x04\x65tag\x18\x05 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\xec\x01\n\x0eServiceAccount\x12 \n\x12service_account_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12.\n\x04name\x18\x02 \x01(\tB \xbaH\x1dr\x18\x32\x16^[a-z][a-z0-9-]{1,62}$\xd8\x01\x01\x12\x33\n\x05roles\x18\x03 \x03(\tB$\xbaH!\x92\x01\x1e\x10 \"\x1ar\x18\x32\x16^[a-z][a-z0-9-]{1,62}$\x12\x1c\n\x0e\x61pi_key_prefix\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xb1\x02\n\nAuditEvent\x12\x16\n\x0e\x61udit_event_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x0e\n\x06target\x18\x05 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12<\n\x07\x64\x65tails\x18\x08 \x03(\x0b\x32+.tenantmesh.auth.v1.AuditEvent.DetailsEntry\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,6 +48,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USER'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_USER'].fields_by_name['etag']._loaded_options = None
   _globals['_USER'].fields_by_name['etag']._serialized_options = b'\272H\004r\002\030@'
+  _globals['_USER'].fields_by_name['external']._loaded_options = None
+  _globals['_USER'].fields_by_name['external']._serialized_options = b'\342A\001\003'
+  _globals['_USER'].fields_by_name['email_verified']._loaded_options = None
+  _globals['_USER'].fields_by_name['email_verified']._serialized_options = b'\342A\001\003'
   _globals['_MEMBERSHIP'].fields_by_name['email']._loaded_options = None
   _globals['_MEMBERSHIP'].fields_by_name['email']._serialized_options = b'\342A\001\003'
   _globals['_MEMBERSHIP'].fields_by_name['tenant_id']._loaded_options = None
@@ -58,6 +62,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMBERSHIP'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_MEMBERSHIP'].fields_by_name['etag']._loaded_options = None
   _globals['_MEMBERSHIP'].fields_by_name['etag']._serialized_options = b'\272H\004r\002\030@'
+  _globals['_MEMBERSHIP'].fields_by_name['title']._loaded_options = None
+  _globals['_MEMBERSHIP'].fields_by_name['title']._serialized_options = b'\272H\005r\003\030\310\001'
   _globals['_ROLE'].fields_by_name['name']._loaded_options = None
   _globals['_ROLE'].fields_by_name['name']._serialized_options = b'\342A\001\005\272H\035r\0302\026^[a-z][a-z0-9-]{1,62}$\330\001\001'
   _globals['_ROLE'].fields_by_name['description']._loaded_options = None
@@ -81,15 +87,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUDITEVENT_DETAILSENTRY']._loaded_options = None
   _globals['_AUDITEVENT_DETAILSENTRY']._serialized_options = b'8\001'
   _globals['_USER']._serialized_start=149
-  _globals['_USER']._serialized_end=401
-  _globals['_MEMBERSHIP']._serialized_start=404
-  _globals['_MEMBERSHIP']._serialized_end=610
-  _globals['_ROLE']._serialized_start=613
-  _globals['_ROLE']._serialized_end=832
-  _globals['_SERVICEACCOUNT']._serialized_start=835
-  _globals['_SERVICEACCOUNT']._serialized_end=1071
-  _globals['_AUDITEVENT']._serialized_start=1074
-  _globals['_AUDITEVENT']._serialized_end=1379
-  _globals['_AUDITEVENT_DETAILSENTRY']._serialized_start=1333
-  _globals['_AUDITEVENT_DETAILSENTRY']._serialized_end=1379
+  _globals['_USER']._serialized_end=455
+  _globals['_MEMBERSHIP']._serialized_start=458
+  _globals['_MEMBERSHIP']._serialized_end=689
+  _globals['_ROLE']._serialized_start=692
+  _globals['_ROLE']._serialized_end=911
+  _globals['_SERVICEACCOUNT']._serialized_start=914
+  _globals['_SERVICEACCOUNT']._serialized_end=1150
+  _globals['_AUDITEVENT']._serialized_start=1153
+  _globals['_AUDITEVENT']._serialized_end=1458
+  _globals['_AUDITEVENT_DETAILSENTRY']._serialized_start=1412
+  _globals['_AUDITEVENT_DETAILSENTRY']._serialized_end=1458
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,116 @@
+"""auth_core_0003 on a database that has users: each gets a home tenant (the first tenant they
+joined; the platform tenant for platform administrators and for users without a membership),
+memberships get the member's email, and email becomes unique per home instead of platform-wide.
+On SQLite and MariaDB."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from services.runtime.context import PLATFORM_TENANT_ID
+from services.runtime.db import DatabaseRouter, MigrationSet, upgrade_core
+
+MIGRATIONS = Path("services/auth/migrations/core")
+VERSIONS = MIGRATIONS / "versions"
+TENANT_A = "01900000-0000-7000-8000-00000000000a"
+TENANT_B = "01900000-0000-7000-8000-00000000000b"
+
+
+INSERT_HOMED = text(
+    "INSERT INTO auth_users (user_id, home_tenant_id, email, display_name, password_hash, disabled, email_verified, "
+    "pending_email, revision, create_time, update_time) VALUES (:user_id, :home, :email, :display_name, "
+    ":password_hash, :disabled, 0, '', :revision, :create_time, :update_time)"
+)
+
+
+def _user(user_id: str, email: str) -> dict[str, object]:
+    return {
+        "user_id": user_id,
+        "email": email,
+        "display_name": email,
+        "password_hash": "x",
+        "disabled": False,
+        "revision": 1,
+        "create_time": "2026-01-01 00:00:00",
+        "update_time": "2026-01-01 00:00:00",
+    }
+
+
+async def test_existing_users_are_homed_and_keep_their_emails(db_backend_url: str, tmp_path: Path) -> None:
+    # The history as it was before 0003: a migration folder with only the first two revisions.
+    before = tmp_path / "core"
+    (before / "versions").mkdir(parents=True)
+    for name in ("0001_auth.py", "0002_refresh_successor.py"):
+        shutil.copy(VERSIONS / name, before / "versions" / name)
+    router = DatabaseRouter(db_backend_url)
+    await router.start()
+    try:
+        assert await upgrade_core(router, MigrationSet("auth", "core", before)) == "auth_core_0002"
+        users = {
+            "u-admin": "admin@example.test",  # platform administrator, later also a member of A
+            "u-shared": "shared@example.test",  # joined B first, then A
+            "u-a": "a@example.test",
+            "u-loner": "loner@example.test",  # no membership at all
+        }
+        memberships = [
+            ("u-admin", PLATFORM_TENANT_ID, '["platform-admin"]', "2026-01-01 00:00:01"),
+            ("u-admin", TENANT_A, '["tenant-admin"]', "2026-01-01 00:00:00"),
+            ("u-shared", TENANT_B, '["member"]', "2026-01-01 00:00:01"),
+            ("u-shared", TENANT_A, '["member"]', "2026-01-01 00:00:02"),
+            ("u-a", TENANT_A, '["member"]', "2026-01-01 00:00:03"),
+        ]
+        async with router.core_session() as session:
+            for user_id, email in users.items():
+                await session.execute(
+                    text(
+                        "INSERT INTO auth_users (user_id, email, display_name, password_hash, disabled, revision, "
+                        "create_time, update_time) VALUES (:user_id, :email, :display_name, :password_hash, "
+                        ":disabled, :revision, :create_time, :update_time)"
+                    ),
+                    _user(user_id, email),
+                )
+            for user_id, tenant_id, roles, created in memberships:
+                await session.execute(
+                    text(
+                        "INSERT INTO auth_memberships (tenant_id, user_id, roles_json, revision, create_time) "
+                        "VALUES (:tenant_id, :user_id, :roles, 1, :created)"
+                    ),
+                    {"tenant_id": tenant_id, "user_id": user_id, "roles": roles, "created": created},
+                )
+            await session.commit()
+
+        assert await upgrade_core(router, MigrationSet("auth", "core", MIGRATIONS)) == "auth_core_0003"
+
+        async with router.core_session() as session:
+            homes: dict[str, str] = {
+                u: h for u, h in await session.execute(text("SELECT user_id, home_tenant_id FROM auth_users"))
+            }
+            member_emails = {
+                (u, t): e
+                for u, t, e in (await session.execute(text("SELECT user_id, tenant_id, email FROM auth_memberships")))
+            }
+        assert homes == {
+            "u-admin": PLATFORM_TENANT_ID,
+            "u-shared": TENANT_B,
+            "u-a": TENANT_A,
+            "u-loner": PLATFORM_TENANT_ID,
+        }
+        assert member_emails[("u-shared", TENANT_A)] == "shared@example.test"
+        assert len(member_emails) == len(memberships)
+
+        async with router.core_session() as session:
+            # The same address may now be homed in another tenant...
+            row = {**_user("u-other", "a@example.test"), "home": TENANT_B}
+            await session.execute(INSERT_HOMED, row)
+            await session.commit()
+        # ...but not twice in one.
+        async with router.core_session() as session:
+            with pytest.raises(IntegrityError):
+                await session.execute(INSERT_HOMED, {**row, "user_id": "u-twice"})
+    finally:
+        await router.dispose()
