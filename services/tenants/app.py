@@ -14,6 +14,7 @@ from services.runtime.lifecycle import SchemaLifecycleServicer
 from services.runtime.service import ServiceApp
 from services.tenants.identity import stamp_identity_on
 from services.tenants.manager import LocalTenantDirectory, TenantManager
+from services.tenants.metrics import tenant_count_probe
 from services.tenants.migrate import TenantMigrator
 from services.tenants.participants import LifecycleParticipants
 from services.tenants.platform import ensure_platform_tenant
@@ -42,7 +43,7 @@ class TenantsApp(ServiceApp):
         # on Redis everyone's) learn of a suspension before the call returns, not a relay tick later.
         work = runtime.unit_of_work(SERVICE, deliver_at_once=True)
         self.provisioner = Provisioner(
-            runtime.db, participants, work, ProvisioningPolicy(settings.provisioning_lease_seconds)
+            runtime.db, participants, work, ProvisioningPolicy(settings.provisioning_lease_seconds), runtime.metrics
         )
         self.manager = TenantManager(
             runtime.db,
@@ -64,6 +65,7 @@ class TenantsApp(ServiceApp):
         # the entry at once, other replicas' when their tenant event arrives.
         self.views: Cache[str, tenant_pb2.Tenant] = Cache("tenant-views", ttl_seconds=VIEW_TTL_SECONDS)
         self.views.drop_on(runtime.events, "tenant.", tenant_of)
+        runtime.metrics_sampler.add("tenants", tenant_count_probe(runtime.db, runtime.metrics))
 
     def servicers(self) -> Sequence[object]:
         return [TenantServicer(self.manager, self.migrator, self.views)]
