@@ -76,7 +76,11 @@ async def run_mesh() -> int:
         static = StaticServer(pages).start()
         envoy = await start_edge(edge, upstreams_for(started, settings), settings, static.site())
         settle_after_startup()
-        print(banner(settings, edge, ca_file, [s.app.name for s in started], admin_login(started)), flush=True)
+        metrics_url = metrics.url if metrics is not None else None
+        print(
+            banner(settings, edge, ca_file, [s.app.name for s in started], admin_login(started), metrics_url),
+            flush=True,
+        )
         await stop.wait()
         print("\nstopping…", flush=True)
         return 0

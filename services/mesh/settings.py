@@ -29,6 +29,7 @@ _VARIABLES = {
     "TENANTMESH_EDGE_CONCURRENCY": "concurrency",
     "TENANTMESH_EDGE_ACCESS_LOG": "access_log_path",
     "TENANTMESH_EDGE_JWKS_CACHE_SECONDS": "jwks_cache_seconds",
+    "TENANTMESH_EDGE_STATS_PORT": "stats_port",
 }
 
 

@@ -59,12 +59,17 @@ class EdgeSettings:
     # Share of requests arriving without a sampled trace context whose trace the edge starts
     # (percent); the services follow the edge's decision.
     tracing_sample_percent: float = 100.0
+    # A listener serving only the admin's /stats/prometheus, for a Prometheus in another
+    # container or pod (0: none; the admin interface itself stays on 127.0.0.1).
+    stats_port: int = 0
 
     def __post_init__(self) -> None:
         for name in ("https_port", "http_port", "admin_port"):
             port = getattr(self, name)
             if not 0 < port < 65536:
                 raise ValueError(f"{name} must be a TCP port, got {port}")
+        if not 0 <= self.stats_port < 65536:
+            raise ValueError(f"stats_port must be a TCP port or 0, got {self.stats_port}")
         if len({self.https_port, self.http_port, self.admin_port}) != 3:
             raise ValueError("https_port, http_port and admin_port must differ")
         for name in (

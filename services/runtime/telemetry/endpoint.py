@@ -17,7 +17,8 @@ log = logging.getLogger("tenantmesh.metrics")
 class MetricsEndpoint:
     """Served from a thread of its own: a scrape never waits on the event loop."""
 
-    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
+    def __init__(self, server: WSGIServer, thread: threading.Thread, host: str) -> None:
+        self._host = host
         self._server = server
         self._thread = thread
 
@@ -25,13 +26,17 @@ class MetricsEndpoint:
     def port(self) -> int:
         return int(self._server.server_port)
 
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}/metrics"
+
     @classmethod
     def start(cls, settings: MetricsSettings, metrics: Metrics) -> MetricsEndpoint | None:
         if settings.port is None:
             return None
         server, thread = start_http_server(settings.port, settings.host, registry=metrics.registry)
-        endpoint = cls(server, thread)
-        log.info("metrics on http://%s:%d/metrics", settings.host, endpoint.port)
+        endpoint = cls(server, thread, settings.host)
+        log.info("metrics on %s", endpoint.url)
         return endpoint
 
     def stop(self) -> None:

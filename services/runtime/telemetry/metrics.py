@@ -116,6 +116,12 @@ class Metrics:
             ["group"],
             registry=r,
         )
+        self.registry_instances = Gauge(
+            "tenantmesh_registry_instances",
+            "Live registered service instances (lease not expired) by health.",
+            ["health"],
+            registry=r,
+        )
         r.register(CacheCollector())
 
 
