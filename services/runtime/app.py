@@ -43,8 +43,9 @@ from services.runtime.server import RunningServer, ServiceBinding, create_server
 from services.runtime.telemetry.metrics import Metrics
 from services.runtime.telemetry.probes import outbox_probe, pool_probe, stream_probe
 from services.runtime.telemetry.sampler import Sampler
-from services.runtime.telemetry.settings import load_tracing_settings
+from services.runtime.telemetry.settings import load_metrics_settings, load_tracing_settings, load_usage_flush_seconds
 from services.runtime.telemetry.tracing import Tracing
+from services.runtime.telemetry.usage import USAGE_MIGRATIONS, UsageRecorder
 from services.runtime.tenant_directory import CachedTenantDirectory, RemoteTenantDirectory, TenantDirectory
 from services.runtime.unit_of_work import UnitOfWork
 
@@ -99,6 +100,10 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     # Refreshes the gauges that need a query (pools, outbox, stream lag; apps add their own).
     metrics_sampler: Sampler = field(default_factory=Sampler)
+    # False with TENANTMESH_METRICS_PORT=off: nothing is counted or sampled.
+    metrics_served: bool = True
+    # Per-tenant calls per hour, flushed to the core database (telemetry/usage.py).
+    usage: UsageRecorder | None = None
 
     def __post_init__(self) -> None:
         self.auth: Authentication = self.authentication or TokenAuthentication(self)
@@ -173,12 +178,15 @@ class Runtime:
             service_api_key=settings.service_api_key,
             tracing=tracing,
             metrics=metrics,
+            metrics_served=load_metrics_settings(settings.environment).port is not None,
         )
         runtime.revocations.subscribe(events)
         if settings.redis_url:
             await runtime.revocations.load_from_redis(settings.redis_url)
         await upgrade_core(router, OUTBOX_MIGRATIONS)
+        await upgrade_core(router, USAGE_MIGRATIONS)
         runtime.relay = OutboxRelay(router, events)
+        runtime.usage = UsageRecorder(router, load_usage_flush_seconds(settings.environment))
         runtime.metrics_sampler.add("db_pools", pool_probe(router, metrics))
         runtime.metrics_sampler.add("outbox", outbox_probe(runtime.relay, metrics))
         if isinstance(events, RedisStreamsEventBus):
@@ -244,6 +252,8 @@ class Runtime:
             await self.relay.stop()
         if self.delivery is not None:
             await self.delivery.stop()
+        if self.usage is not None:
+            await self.usage.stop()
         await self.channels.close()
         await self.events.close()
         await self.db.dispose()
@@ -295,7 +305,9 @@ async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
         authenticator=runtime.auth.authenticator(app.tenant_directory()),
         tenant_directory=app.tenant_directory(),
         tracing=runtime.tracing,
-        metrics=runtime.metrics,
+        # With no metrics endpoint nobody can read them: calls are not counted at all.
+        metrics=runtime.metrics if runtime.metrics_served else None,
+        usage=runtime.usage.tally if runtime.usage is not None else None,
         service=app.name,
     )
     host = address.rsplit(":", 1)[0]
@@ -305,7 +317,10 @@ async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
         # Started once the first app has subscribed; events committed before a
         # crash are published now.
         runtime.relay.start()
-    runtime.metrics_sampler.start()
+    if runtime.metrics_served:
+        runtime.metrics_sampler.start()
+    if runtime.usage is not None:
+        runtime.usage.start()
     return StartedApp(app=app, server=server, registration=registration)
 
 

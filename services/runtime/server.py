@@ -32,6 +32,7 @@ from services.runtime.interceptors.tracing import SpanObserver
 from services.runtime.interceptors.validation import validation_stage
 from services.runtime.telemetry.metrics import Metrics
 from services.runtime.telemetry.tracing import Tracing
+from services.runtime.telemetry.usage import UsageObserver, UsageTally
 from services.runtime.tenant_directory import TenantDirectory
 
 log = logging.getLogger("tenantmesh.server")
@@ -93,9 +94,11 @@ async def create_server(
     observer: CallObserver | None = None,
     tracing: Tracing | None = None,
     metrics: Metrics | None = None,
+    usage: UsageTally | None = None,
     service: str = "tenantmesh",
 ) -> RunningServer:
-    """``tracing`` (when on) opens a span per call for ``service``; ``metrics`` counts every call."""
+    """``tracing`` (when on) opens a span per call for ``service``; ``metrics`` counts every call;
+    ``usage`` counts the calls made for each tenant."""
     names = tuple(b.service_name for b in bindings)
     policies = load_policies(names)
     observer = observer or LoggingObserver()
@@ -111,6 +114,8 @@ async def create_server(
         first_stages.append(trace_context_stage)
     if metrics is not None:
         observers.append(MetricsObserver(metrics))
+    if usage is not None:
+        observers.append(UsageObserver(usage))
     interceptor = PipelineInterceptor(
         policies,
         first_stages=first_stages,

@@ -21,6 +21,7 @@ from services.tenants.platform import ensure_platform_tenant
 from services.tenants.provisioning import Provisioner, ProvisioningPolicy
 from services.tenants.reconciler import Reconciler
 from services.tenants.servicer import TenantServicer
+from services.tenants.usage import TenantUsage
 
 SERVICE = "tenants"
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -68,7 +69,7 @@ class TenantsApp(ServiceApp):
         runtime.metrics_sampler.add("tenants", tenant_count_probe(runtime.db, runtime.metrics))
 
     def servicers(self) -> Sequence[object]:
-        return [TenantServicer(self.manager, self.migrator, self.views)]
+        return [TenantServicer(self.manager, self.migrator, self.views, TenantUsage(self.runtime.db, self.manager))]
 
     def lifecycle(self) -> SchemaLifecycleServicer:
         # The identity row is written on the migration's own connection and transaction.

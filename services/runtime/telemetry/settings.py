@@ -127,3 +127,8 @@ def load_metrics_settings(env: Mapping[str, str]) -> MetricsSettings:
         port=read.get("TENANTMESH_METRICS_PORT", default, _metrics_port),
         host=read.get("TENANTMESH_METRICS_HOST", "127.0.0.1", str),
     )
+
+
+def load_usage_flush_seconds(env: Mapping[str, str]) -> float:
+    """How often each process adds its per-tenant call counts to the core database."""
+    return EnvReader(env).positive("TENANTMESH_USAGE_FLUSH_SECONDS", 60.0)
