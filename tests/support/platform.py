@@ -29,6 +29,11 @@ ADMIN_EMAIL = "admin@example.test"
 ADMIN_PASSWORD = "correct-horse-battery-staple"
 
 
+# Every built service of the platform besides tenants and auth (which platform() always starts):
+# what the isolation matrices run, so a new service is covered without editing them.
+EVERY_OTHER_SERVICE = tuple(spec.name for spec in platform_manifest().built if spec.name not in ("tenants", "auth"))
+
+
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
 
