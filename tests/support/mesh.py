@@ -31,6 +31,8 @@ def mesh_environment(database_url: str, data_dir: Path, **overrides: str) -> dic
         "TENANTMESH_LOG_FORMAT": "text",
         # Tests drive the reconciler by hand; keep the background loop out of the way.
         "TENANTMESH_RECONCILE_INTERVAL_SECONDS": "3600",
+        # Provisioning asks only the services a test runs (platform() names its own).
+        "TENANTMESH_LIFECYCLE_SERVICES": "tenants",
     }
     env.update(overrides)
     return env

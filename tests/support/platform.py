@@ -15,6 +15,7 @@ from tenantmesh.auth.v1 import admin_service_pb2_grpc, auth_service_pb2, auth_se
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
 from services.auth.app import AuthApp
+from services.manifest import PLATFORM
 from services.mesh.apps import start_service
 from services.runtime.app import Runtime, StartedApp, stop_apps
 from services.runtime.config import load_settings
@@ -100,6 +101,9 @@ async def platform(
         # Rotated keys sign at once in tests; the delayed activation has its own test.
         "TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS": "0",
     }
+    # Tenants are provisioned by the tenant-scoped services this platform runs, not by the ones it leaves out.
+    scoped = (manifest or PLATFORM).tenant_scoped
+    variables["TENANTMESH_LIFECYCLE_SERVICES"] = ",".join(s for s in ("tenants", "auth", *extra) if s in scoped)
     variables.update(env or {})
     settings = load_settings(mesh_environment(database_url, data_dir, **variables), manifest=manifest)
     runtime = await Runtime.open(settings)
