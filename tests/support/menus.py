@@ -32,6 +32,7 @@ class Person:
     user_id: str
     email: str
     token: str
+    refresh_token: str = ""
 
 
 @dataclass
@@ -65,7 +66,7 @@ class MenusWorld:
             metadata=(*bearer(await self.admin_token()), ("x-tenant-id", tenant_id)),
         )
         tokens = await self.mesh.login(tenant_id, email, PASSWORD)
-        return Person(created.user.user_id, email, tokens.access_token)
+        return Person(created.user.user_id, email, tokens.access_token, tokens.refresh_token)
 
     async def login_again(self, tenant_id: str, person: Person) -> Person:
         tokens = await self.mesh.login(tenant_id, person.email, PASSWORD)
