@@ -21,8 +21,8 @@ from tenantmesh.tenants.v1 import tenant_service_pb2
 
 from services.menus.app import MenusApp
 from services.runtime.app import Runtime, start_app, stop_apps
-from tests.support.mesh import mesh_settings
 from tests.support.menus import contributed_service, keys, menus_world, unique_service
+from tests.support.mesh import mesh_settings
 from tests.support.platform import bearer
 from tests.support.registry import FAST_REGISTRY, eventually
 
