@@ -88,6 +88,19 @@ PLATFORM = Manifest(
                 "stored in each tenant's database; exports stream.",
             ),
         ),
-        ServiceSpec("menus", 50055),
+        ServiceSpec(
+            "menus",
+            50055,
+            "services.menus.app:MenusApp",
+            api=("tenantmesh.menus.v1",),
+            tenant_scoped=True,
+            deploy=Deployment(
+                summary="Each user's menu: the platform's entries, the enabled services' and the published forms', "
+                "shaped by the tenant's overrides and filtered by the caller's permissions; computed menus are "
+                "cached per permission set and dropped by events.",
+                cpu_request="100m",
+                memory_request="128Mi",
+            ),
+        ),
     )
 )
