@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from services.mesh.runner import upstreams_for
-from tests.support.forms_files import MANIFEST
 from tests.support.isolation import RestCaller, build_world, rest_rpcs, run_matrix, served_rpcs
 from tests.support.platform import platform
 
@@ -29,7 +28,7 @@ def reason(body: dict[str, Any]) -> str:
 
 async def test_files_over_rest(db_backend_url: str, tmp_path: Path, edge_factory: EdgeFactory) -> None:
     env = {"TENANTMESH_FILES_MAX_MIB": "4"}
-    async with platform(db_backend_url, tmp_path, env, manifest=MANIFEST, extra=("forms",)) as mesh:
+    async with platform(db_backend_url, tmp_path, env, extra=("forms",)) as mesh:
         edge = await edge_factory(
             upstreams_for(mesh.started, mesh.runtime.settings),
             per_tenant_rate_limit_rps=100_000,

@@ -18,14 +18,16 @@ from google.api import httpbody_pb2
 from sqlalchemy import select
 from tenantmesh.forms.v1 import file_service_pb2 as pb
 from tenantmesh.forms.v1 import file_service_pb2_grpc, form_pb2
+from tenantmesh.forms.v1 import form_service_pb2 as forms_pb
 
-from services.forms.files.app import FormsApp
-from services.forms.files.attachments import FileAnswer
+from services.forms.app import FormsApp
+from services.forms.files import FileAnswer
 from services.forms.files.models import FileReminderRow, FileRow, FileState
 from services.runtime.context import Principal, acting_for, principal_var
+from services.runtime.json_documents import dict_to_struct
 from services.runtime.tenant_db import tenant_session
 from tests.support.errors import expect_error, reason_of, violation_fields
-from tests.support.forms_files import MANIFEST
+from tests.support.forms import FormsWorld, definition
 from tests.support.isolation import GrpcCaller, World, build_world, claims_of, run_matrix, served_rpcs
 from tests.support.platform import Platform, bearer, platform
 from tests.support.s3 import S3TestServer
@@ -77,7 +79,7 @@ def forms_app(mesh: Platform) -> FormsApp:
 
 @asynccontextmanager
 async def files_platform(db_backend_url: str, tmp_path: Path, **env: str) -> AsyncIterator[tuple[Platform, World]]:
-    async with platform(db_backend_url, tmp_path, {**LIMITS, **env}, manifest=MANIFEST, extra=("forms",)) as mesh:
+    async with platform(db_backend_url, tmp_path, {**LIMITS, **env}, extra=("forms",)) as mesh:
         world = await build_world(mesh)
         try:
             yield mesh, world
@@ -175,15 +177,16 @@ async def test_bad_uploads_store_nothing(
         assert blob_files(tmp_path) == []
 
 
-async def test_a_member_without_the_permission_cannot_upload(db_backend_url: str, tmp_path: Path) -> None:
+async def test_members_upload_but_do_not_read_files(db_backend_url: str, tmp_path: Path) -> None:
     async with files_platform(db_backend_url, tmp_path) as (mesh, world):
         member = Caller(mesh, world.tokens["member_a"], world.tenant_a)
+        uploaded = await member.upload(upload_messages(b"mine", "text/plain"))
         await expect_error(
-            member.upload_call(upload_messages(b"x", "text/plain")),
+            member.stub.GetFile(pb.GetFileRequest(file_id=uploaded.file_id), metadata=member.metadata),
             grpc.StatusCode.PERMISSION_DENIED,
             "PERMISSION_DENIED",
         )
-        assert blob_files(tmp_path) == []
+        await expect_error(member.download(uploaded.file_id), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
 
 
 async def test_expired_uploads_are_refused_then_swept(db_backend_url: str, tmp_path: Path) -> None:
@@ -191,15 +194,15 @@ async def test_expired_uploads_are_refused_then_swept(db_backend_url: str, tmp_p
         admin_a = Caller(mesh, world.tokens["admin_a"], world.tenant_a)
         kept = await admin_a.upload(upload_messages(b"kept", "text/plain"))
         lost = await admin_a.upload(upload_messages(b"lost", "text/plain"))
-        assert await attach(mesh, world, [FileAnswer("answers.cv", kept.file_id)], "sub-1") == []
+        assert await attach(mesh, world, [answer("cv", kept.file_id)], "sub-1") == []
         await asyncio.sleep(3.1)  # whole seconds are stored: past the expiry for sure
         await expect_error(
             admin_a.stub.GetFile(pb.GetFileRequest(file_id=lost.file_id), metadata=admin_a.metadata),
             grpc.StatusCode.NOT_FOUND,
             "FILE_EXPIRED",
         )
-        violations = await attach(mesh, world, [FileAnswer("answers.cv", lost.file_id)], "sub-2")
-        assert [(v.field, v.reason) for v in violations] == [("answers.cv", "FILE_EXPIRED")]
+        violations = await attach(mesh, world, [answer("cv", lost.file_id)], "sub-2")
+        assert [(v.pointer, v.reason) for v in violations] == [("/cv", "FILE_EXPIRED")]
 
         assert await forms_app(mesh).files.sweeper.sweep_once() == 2
         # The expired upload is gone; the attached file stays, with nothing left to remind.
@@ -207,6 +210,10 @@ async def test_expired_uploads_are_refused_then_swept(db_backend_url: str, tmp_p
         assert await reminders(mesh) == []
         assert len(blob_files(tmp_path)) == 1
         assert await admin_a.download(kept.file_id) == ("text/plain", b"kept")
+
+
+def answer(field: str, file_id: str, rules: form_pb2.FileRules | None = None) -> FileAnswer:
+    return FileAnswer(f"/{field}", field, file_id, rules)
 
 
 async def attach(mesh: Platform, world: World, answers: list[FileAnswer], submission_id: str) -> list[Any]:
@@ -218,7 +225,7 @@ async def attach(mesh: Platform, world: World, answers: list[FileAnswer], submis
     try:
         with acting_for(tenant):
             async with tenant_session(mesh.runtime.db) as session:
-                violations = await forms_app(mesh).files.submissions.attach(session, submission_id, answers)
+                violations = await forms_app(mesh).files.submissions.check(session, submission_id, answers)
                 if violations:
                     await session.rollback()
                 else:
@@ -246,18 +253,18 @@ async def test_submissions_take_files_and_delete_them(db_backend_url: str, tmp_p
             mesh,
             world,
             [
-                FileAnswer("answers.scan", pdf.file_id, narrow),
-                FileAnswer("answers.photo", png.file_id, form_pb2.FileRules(accept=["application/pdf"])),
-                FileAnswer("answers.other", of_b.file_id),
-                FileAnswer("answers.again", png.file_id),
+                answer("scan", pdf.file_id, narrow),
+                answer("photo", png.file_id, form_pb2.FileRules(accept=["application/pdf"])),
+                answer("other", of_b.file_id),
+                answer("again", png.file_id),
             ],
             "sub-1",
         )
-        assert sorted((v.field, v.reason) for v in violations) == [
-            ("answers.again", "FILE_ATTACHED"),
-            ("answers.other", "FILE_NOT_FOUND"),
-            ("answers.photo", "FILE_TYPE_NOT_ALLOWED"),
-            ("answers.scan", "FILE_TOO_LARGE"),
+        assert sorted((v.pointer, v.reason) for v in violations) == [
+            ("/again", "FILE_ATTACHED"),
+            ("/other", "FILE_NOT_FOUND"),
+            ("/photo", "FILE_TYPE_NOT_ALLOWED"),
+            ("/scan", "FILE_TOO_LARGE"),
         ]
         assert {row.state for row in await stored_rows(mesh, world.tenant_a)} == {FileState.UPLOADED}
 
@@ -266,7 +273,7 @@ async def test_submissions_take_files_and_delete_them(db_backend_url: str, tmp_p
             await attach(
                 mesh,
                 world,
-                [FileAnswer("answers.scan", pdf.file_id), FileAnswer("answers.photo", png.file_id, narrow)],
+                [answer("scan", pdf.file_id), answer("photo", png.file_id, narrow)],
                 "sub-1",
             )
             == []
@@ -280,7 +287,7 @@ async def test_submissions_take_files_and_delete_them(db_backend_url: str, tmp_p
             "FILE_ATTACHED",
         )
         # Another submission cannot take them.
-        again = await attach(mesh, world, [FileAnswer("answers.scan", pdf.file_id)], "sub-2")
+        again = await attach(mesh, world, [answer("scan", pdf.file_id)], "sub-2")
         assert [v.reason for v in again] == ["FILE_ATTACHED"]
 
         # Deleting the submission deletes its files (content, rows, reminders).
@@ -288,10 +295,10 @@ async def test_submissions_take_files_and_delete_them(db_backend_url: str, tmp_p
         tenant = await app.tenants.lookup(world.tenant_a)
         assert tenant is not None
         with acting_for(tenant):
-            doomed = await app.files.submissions.prepare_delete("sub-1")
+            doomed = await app.files.submissions.prepare_release("sub-1")
             assert sorted(doomed) == sorted([pdf.file_id, png.file_id])
             async with tenant_session(mesh.runtime.db) as session:
-                await app.files.submissions.mark_deleted(session, "sub-1")
+                await app.files.submissions.mark_released(session, "sub-1")
                 await session.commit()
             await app.files.submissions.purge(doomed)
         assert await stored_rows(mesh, world.tenant_a) == []
@@ -305,14 +312,14 @@ async def test_a_deletion_interrupted_after_its_commit_is_finished_by_the_sweepe
     async with files_platform(db_backend_url, tmp_path) as (mesh, world):
         admin_a = Caller(mesh, world.tokens["admin_a"], world.tenant_a)
         file = await admin_a.upload(upload_messages(b"data", "text/plain"))
-        assert await attach(mesh, world, [FileAnswer("answers.doc", file.file_id)], "sub-1") == []
+        assert await attach(mesh, world, [answer("doc", file.file_id)], "sub-1") == []
         app = forms_app(mesh)
         tenant = await app.tenants.lookup(world.tenant_a)
         assert tenant is not None
         with acting_for(tenant):
-            await app.files.submissions.prepare_delete("sub-1")
+            await app.files.submissions.prepare_release("sub-1")
             async with tenant_session(mesh.runtime.db) as session:
-                await app.files.submissions.mark_deleted(session, "sub-1")
+                await app.files.submissions.mark_released(session, "sub-1")
                 await session.commit()
             # ... and the process dies before purge().
         assert await app.files.sweeper.sweep_once() == 1
@@ -357,3 +364,81 @@ async def test_isolation_matrix_covers_the_file_service(db_backend_url: str, tmp
             await caller.close()
         print(result.summary("gRPC, forms files"))
         assert not result.leaks, "\n".join(result.leaks)
+
+
+FILE_FORM = {
+    "schema": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string"},
+            "photo": {"type": "string"},
+            "documents": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"scan": {"type": "string"}}},
+            },
+        },
+    },
+    "fields": [
+        {"key": "name", "type": "FIELD_TYPE_SHORT_TEXT"},
+        {"key": "photo", "type": "FIELD_TYPE_FILE", "fileRules": {"maxBytes": "1000", "accept": ["image/*"]}},
+        {
+            "key": "documents",
+            "type": "FIELD_TYPE_REPEATING_GROUP",
+            "fields": [{"key": "scan", "type": "FIELD_TYPE_FILE", "fileRules": {"accept": ["application/pdf"]}}],
+        },
+    ],
+}
+
+
+async def test_submit_form_takes_files_and_delete_submission_deletes_them(db_backend_url: str, tmp_path: Path) -> None:
+    async with files_platform(db_backend_url, tmp_path) as (mesh, world):
+        fw = FormsWorld(mesh, world)
+        admin = fw.as_("admin_a")
+        form = forms_pb.Form(key="claim", draft=definition(FILE_FORM))
+        await fw.forms.CreateForm(forms_pb.CreateFormRequest(form=form), metadata=admin)
+        await fw.forms.PublishForm(forms_pb.PublishFormRequest(key="claim"), metadata=admin)
+
+        member = Caller(mesh, world.tokens["member_a"], world.tenant_a)
+        photo = await member.upload(upload_messages(b"\x89PNG" + b"p" * 100, "image/png"))
+        scan = await member.upload(upload_messages(b"%PDF-1.7", "application/pdf"))
+        big_photo = await member.upload(upload_messages(b"\x89PNG" + b"p" * 2000, "image/png"))
+        of_b = await Caller(mesh, world.tokens["admin_b"], world.tenant_b).upload(upload_messages(b"b", "image/png"))
+
+        def submit(answers: dict[str, Any]) -> Any:
+            request = forms_pb.SubmitFormRequest(form_key="claim", answers=dict_to_struct(answers))
+            return fw.submissions.SubmitForm(request, metadata=fw.as_("member_a"))
+
+        # Every refused file at its answer's path, at once; nothing stored, nothing taken.
+        error = await expect_error(
+            submit(
+                {
+                    "name": "Ada",
+                    "photo": big_photo.file_id,
+                    "documents": [{"scan": photo.file_id}, {"scan": of_b.file_id}],
+                }
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "ANSWERS_INVALID",
+        )
+        assert violation_fields(error) == {"answers.photo", "answers.documents[0].scan", "answers.documents[1].scan"}
+        assert {row.state for row in await stored_rows(mesh, world.tenant_a)} == {FileState.UPLOADED}
+
+        stored = (
+            await submit({"name": "Ada", "photo": photo.file_id, "documents": [{"scan": scan.file_id}]})
+        ).submission
+        states = {row.file_id: (row.state, row.submission_id) for row in await stored_rows(mesh, world.tenant_a)}
+        assert states[photo.file_id] == (FileState.ATTACHED, stored.submission_id)
+        assert states[scan.file_id] == (FileState.ATTACHED, stored.submission_id)
+        # A second submission cannot carry them.
+        await expect_error(
+            submit({"name": "Bo", "photo": photo.file_id}), grpc.StatusCode.INVALID_ARGUMENT, "ANSWERS_INVALID"
+        )
+
+        await fw.submissions.DeleteSubmission(
+            forms_pb.DeleteSubmissionRequest(submission_id=stored.submission_id), metadata=admin
+        )
+        left = {row.file_id for row in await stored_rows(mesh, world.tenant_a)}
+        assert left == {big_photo.file_id}
+        assert sorted(await reminders(mesh)) == sorted([big_photo.file_id, of_b.file_id])
+        assert len(blob_files(tmp_path)) == 2  # the unused upload and tenant B's

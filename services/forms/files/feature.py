@@ -3,7 +3,6 @@ sweeper, wired from the process's runtime."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from services.forms.files.attachments import SubmissionFiles
@@ -12,14 +11,12 @@ from services.forms.files.models import CORE_MIGRATIONS
 from services.forms.files.servicer import FileServicer
 from services.forms.files.settings import load_files_settings
 from services.forms.files.sweeper import FileSweeper
-from services.runtime.db import MigrationSet, upgrade_core
+from services.runtime.db import upgrade_core
 from services.runtime.tenant_directory import TenantDirectory
 
 if TYPE_CHECKING:
     from services.runtime.app import Runtime
 
-# The forms service's tenant tables (the files' among them).
-TENANT_MIGRATIONS = MigrationSet("forms", "tenant", Path(__file__).parent.parent / "migrations" / "tenant")
 # Blobs are kept under the service's name in each tenant's folder.
 BLOB_NAMESPACE = "forms"
 

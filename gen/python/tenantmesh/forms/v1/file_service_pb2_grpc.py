@@ -77,7 +77,8 @@ class FileServiceServicer:
         the first also names the file (`filename`) and its type
         (`content.content_type`). Through the edge: `POST /v1/files:upload?filename=…`
         with the raw bytes as the body and their `Content-Type`. The answer is the
-        file's reference, valid for a submission until `expire_time`.
+        file's reference, valid for a submission until `expire_time`. Members may
+        upload (to answer FILE fields); reading files is for those who review.
         Errors: INVALID_ARGUMENT (FIELD_INVALID, FILE_TOO_LARGE, FILE_TYPE_NOT_ALLOWED),
         UNAVAILABLE (DEPENDENCY_UNAVAILABLE: the file store).
         """

@@ -45,7 +45,8 @@ class FileServiceStub:
     the first also names the file (`filename`) and its type
     (`content.content_type`). Through the edge: `POST /v1/files:upload?filename=…`
     with the raw bytes as the body and their `Content-Type`. The answer is the
-    file's reference, valid for a submission until `expire_time`.
+    file's reference, valid for a submission until `expire_time`. Members may
+    upload (to answer FILE fields); reading files is for those who review.
     Errors: INVALID_ARGUMENT (FIELD_INVALID, FILE_TOO_LARGE, FILE_TYPE_NOT_ALLOWED),
     UNAVAILABLE (DEPENDENCY_UNAVAILABLE: the file store).
     """
@@ -82,7 +83,8 @@ class FileServiceAsyncStub(FileServiceStub):
     the first also names the file (`filename`) and its type
     (`content.content_type`). Through the edge: `POST /v1/files:upload?filename=…`
     with the raw bytes as the body and their `Content-Type`. The answer is the
-    file's reference, valid for a submission until `expire_time`.
+    file's reference, valid for a submission until `expire_time`. Members may
+    upload (to answer FILE fields); reading files is for those who review.
     Errors: INVALID_ARGUMENT (FIELD_INVALID, FILE_TOO_LARGE, FILE_TYPE_NOT_ALLOWED),
     UNAVAILABLE (DEPENDENCY_UNAVAILABLE: the file store).
     """
@@ -122,7 +124,8 @@ class FileServiceServicer(metaclass=_abc_1.ABCMeta):
         the first also names the file (`filename`) and its type
         (`content.content_type`). Through the edge: `POST /v1/files:upload?filename=…`
         with the raw bytes as the body and their `Content-Type`. The answer is the
-        file's reference, valid for a submission until `expire_time`.
+        file's reference, valid for a submission until `expire_time`. Members may
+        upload (to answer FILE fields); reading files is for those who review.
         Errors: INVALID_ARGUMENT (FIELD_INVALID, FILE_TOO_LARGE, FILE_TYPE_NOT_ALLOWED),
         UNAVAILABLE (DEPENDENCY_UNAVAILABLE: the file store).
         """

@@ -1,13 +1,13 @@
 """Files uploaded to answer FILE fields.
 
-Revision ID: forms_tenant_files_0001
+Revision ID: forms_tenant_0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "forms_tenant_files_0001"
-down_revision = None
+revision = "forms_tenant_0002"
+down_revision = "forms_tenant_0001"
 branch_labels = None
 depends_on = None
 # Only emits DDL through op: rendered offline once, replayed per tenant.
