@@ -38,6 +38,7 @@ from services.runtime.mail.channel import CHANNEL as MAIL_CHANNEL
 from services.runtime.mail.templates import TEMPLATES
 from services.runtime.meta import meta_binding
 from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
+from services.runtime.private_files import private_directory
 from services.runtime.sealing import Sealer
 from services.runtime.server import RunningServer, ServiceBinding, create_server
 from services.runtime.tenant_directory import CachedTenantDirectory, RemoteTenantDirectory, TenantDirectory
@@ -124,7 +125,7 @@ class Runtime:
 
     @classmethod
     async def open(cls, settings: Settings, authentication: Authentication | None = None) -> Runtime:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
         database = settings.database
         router = DatabaseRouter(
             database.url,
