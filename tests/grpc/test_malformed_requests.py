@@ -7,6 +7,7 @@ at error level. Well-formed but hostile messages are the descriptor fuzz test's
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,7 @@ async def test_values_nested_beyond_the_limit_are_invalid_argument(
 ) -> None:
     async with platform(db_backend_url, tmp_path, extra=("registry",)) as mesh:
         token = await mesh.admin_token()
-        tenant = await mesh.create_tenant("deep")
+        tenant = await mesh.create_tenant(f"deep-{uuid.uuid4().hex[:8]}")
         request = registry_service_pb2.EnableServiceRequest(service="anything")
         request.config.update(_nested(depth))
         call = mesh.channel("registry").unary_unary(
@@ -137,7 +138,7 @@ async def test_values_nested_beyond_the_limit_are_invalid_argument(
 async def test_values_at_the_limit_pass_the_depth_check(db_backend_url: str, tmp_path: Path) -> None:
     async with platform(db_backend_url, tmp_path, extra=("registry",)) as mesh:
         token = await mesh.admin_token()
-        tenant = await mesh.create_tenant("deep")
+        tenant = await mesh.create_tenant(f"deep-{uuid.uuid4().hex[:8]}")
         request = registry_service_pb2.EnableServiceRequest(service="no-such-service")
         request.config.update(_nested(MAX_VALUE_DEPTH))
         stub = mesh.channel("registry").unary_unary(
