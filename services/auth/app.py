@@ -22,6 +22,7 @@ from services.auth.roles import RoleCatalog
 from services.auth.sessions import SessionManager
 from services.auth.settings import AuthSettings, load_auth_settings
 from services.auth.throttle import LoginThrottle, ThrottlePolicy
+from services.auth.tenant_removal import TenantRemoval
 from services.auth.tokens import TokenIssuer
 from services.auth.verification import EmailVerification
 from services.runtime.access import MethodPolicy, load_policies
@@ -102,6 +103,7 @@ class AuthApp(ServiceApp):
         runtime.enable_mail()
         # A group subscription: one auth process writes each entry, once.
         runtime.events.subscribe_group("auth-audit", "tenant.", TenantLifecycleAuditor(runtime.db).on_tenant_event)
+        runtime.events.subscribe_group("auth-tenants", "tenant.", TenantRemoval(runtime.db).on_tenant_event)
 
     def servicers(self) -> Sequence[object]:
         return [

@@ -44,6 +44,7 @@ from services.auth.models import (
 from services.auth.passwords import burn_verification, check_policy, hash_password, verify_password
 from services.auth.reasons import AuthReason
 from services.auth.settings import AuthSettings
+from services.auth.tenant_gate import require_usable_tenant
 from services.auth.throttle import LoginThrottle, ThrottleKey, account_key, address_key
 from services.auth.tokens import IssuedToken, TokenIssuer, digest, new_refresh_token
 from services.runtime.clock import utcnow
@@ -140,6 +141,10 @@ _REFRESH_LOOKUP = (
 # The successor of a token. Its parent_hash is unique, so of two refreshes with
 # one token only the first can insert it: single use is kept by the database.
 _REFRESH_ISSUE = insert(_tokens)
+
+
+def _refresh_invalid() -> Unauthenticated:
+    return Unauthenticated("the refresh token is not valid", reason=AuthReason.REFRESH_TOKEN_INVALID)
 
 
 class SessionManager:
@@ -363,14 +368,15 @@ class SessionManager:
         async with self._db.core_autocommit() as conn:
             found = (await conn.execute(_REFRESH_LOOKUP, {"token_hash": token_hash})).first()
             if found is None or found.revoke_time is not None or found.expire_time < now:
-                raise Unauthenticated("the refresh token is not valid", reason=AuthReason.REFRESH_TOKEN_INVALID)
+                raise _refresh_invalid()
             family = _Family(found.session_id, found.subject, found.tenant_id)
             if found.successor_hash is not None or found.use_time is not None:
                 raise await self._reused(family)
             if found.roles_json is None or found.disabled is not False:
                 # Not (or no longer) an enabled member of the session's tenant.
                 await self._revoke_family(family, "MEMBERSHIP_GONE")
-                raise Unauthenticated("the refresh token is not valid", reason=AuthReason.REFRESH_TOKEN_INVALID)
+                raise _refresh_invalid()
+            await require_usable_tenant(self._tenants, family.tenant_id, _refresh_invalid())
             roles = json.loads(found.roles_json)
             permissions = await self._deps.roles.permissions_for(conn, family.tenant_id, roles)
             # Signed before the write: once the successor is stored, nothing may fail.
@@ -510,6 +516,11 @@ class SessionManager:
             ).scalar_one_or_none()
             if account is None:
                 raise Unauthenticated("the API key is not valid", reason=AuthReason.API_KEY_INVALID)
+            await require_usable_tenant(
+                self._tenants,
+                account.tenant_id,
+                Unauthenticated("the API key is not valid", reason=AuthReason.API_KEY_INVALID),
+            )
             roles = json.loads(account.roles_json)
             permissions = await self._deps.roles.permissions_for(session, account.tenant_id, roles)
             now = utcnow()
