@@ -21,8 +21,8 @@ from services.auth.revocation import Revoker
 from services.auth.roles import RoleCatalog
 from services.auth.sessions import SessionManager
 from services.auth.settings import AuthSettings, load_auth_settings
-from services.auth.throttle import LoginThrottle, ThrottlePolicy
 from services.auth.tenant_removal import TenantRemoval
+from services.auth.throttle import LoginThrottle, ThrottlePolicy
 from services.auth.tokens import TokenIssuer
 from services.auth.verification import EmailVerification
 from services.runtime.access import MethodPolicy, load_policies
