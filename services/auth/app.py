@@ -54,8 +54,10 @@ class AuthApp(ServiceApp):
         self.keys = SigningKeyStore(
             runtime.db,
             encryption,
-            self.settings.access_token_ttl_seconds,
+            # A retired key is published until the longest-lived token it may have signed expires.
+            max(self.settings.access_token_ttl_seconds, self.settings.api_token_ttl_seconds),
             self.settings.signing_key_activation_delay_seconds,
+            min_rotation_seconds=self.settings.signing_key_min_rotation_seconds,
         )
         # Tokens are verified against this process's own key store: no JWKS round trip.
         runtime.key_source = self.keys.published_keys

@@ -233,7 +233,7 @@ class SigningKeyServicer(admin_service_pb2_grpc.SigningKeyServiceServicer):
     async def RotateSigningKey(
         self, request: admin_service_pb2.RotateSigningKeyRequest, context: Context
     ) -> admin_service_pb2.RotateSigningKeyResponse:
-        """Permission auth.signing_keys.rotate (platform)."""
+        """Permission auth.signing_keys.rotate (platform). Reasons: SIGNING_KEY_ROTATION_TOO_SOON."""
         kid = await self._keys.rotate()
         self._local_jwks.forget()
         published = sorted(await self._keys.published_keys())
