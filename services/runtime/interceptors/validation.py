@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import protovalidate
 
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.nesting import too_deep
 
 if TYPE_CHECKING:
     from services.runtime.interceptors.chain import IncomingCall
@@ -45,6 +46,7 @@ def violations_of(message: Any) -> list[FieldViolation]:
 async def validation_stage(call: IncomingCall) -> None:
     if call.request is None:
         return
-    violations = violations_of(call.request)
+    # Depth first: the rules below walk the values, and nothing deeper than the limit is read.
+    violations = too_deep(call.request) or violations_of(call.request)
     if violations:
         raise InvalidArgument("the request has invalid fields", violations=violations)
