@@ -27,10 +27,11 @@ export const NAV_ENTRIES: readonly NavEntry[] = [
   { href: "/account", label: "nav.account", permission: "", section: "account" },
 ];
 
-/** The entries a caller holding ``permissions`` may use, in declaration order. */
+/** The entries a caller holding ``permissions`` may use, in declaration order ("*", a platform
+ * administrator's, holds every permission). */
 export function visibleEntries(permissions: readonly string[], entries: readonly NavEntry[] = NAV_ENTRIES): NavEntry[] {
   const held = new Set(permissions);
-  return entries.filter((entry) => entry.permission === "" || held.has(entry.permission));
+  return entries.filter((entry) => entry.permission === "" || held.has("*") || held.has(entry.permission));
 }
 
 /** Permissions grouped by the service that declares them (the part before the first dot). */
