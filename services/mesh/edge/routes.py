@@ -26,6 +26,10 @@ from services.mesh.edge.config import Upstream
 _ACCESS: Any = access_pb2.access
 
 
+# How CORS preflight answers list the methods (any custom verb follows, sorted).
+_VERB_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 class MatchKind(StrEnum):
     PREFIX = "prefix"
     PATH = "path"  # exact path
@@ -110,6 +114,13 @@ class EdgeApi:
     @property
     def all_services(self) -> tuple[str, ...]:
         return tuple(s for names in self.services.values() for s in names)
+
+    @property
+    def http_verbs(self) -> tuple[str, ...]:
+        """Every HTTP method a REST binding answers, plus OPTIONS (CORS preflights), in a stable order."""
+        declared = {binding.verb for method in self.methods for binding in method.bindings}
+        usual = [verb for verb in _VERB_ORDER if verb in declared]
+        return (*usual, *sorted(declared - set(_VERB_ORDER)), "OPTIONS")
 
 
 def load_descriptor_set(descriptor_path: Path) -> descriptor_pb2.FileDescriptorSet:

@@ -17,6 +17,7 @@ import grpc
 from google.protobuf.message import Message
 
 from services.runtime.access import MethodPolicy
+from services.runtime.errors import CommonReason, InvalidArgument
 from services.runtime.interceptors.error_mapping import abort, error_for
 from services.runtime.interceptors.telemetry import CallObserver
 from services.runtime.interceptors.validation import validated_messages
@@ -39,6 +40,42 @@ class IncomingCall:
 
 class CallStage(Protocol):
     async def __call__(self, call: IncomingCall) -> None: ...
+
+
+class Undecodable:
+    """Stands in for a request whose bytes are not a message of the method's input type.
+
+    grpc.aio answers a deserializer that raises with UNKNOWN and logs a traceback per call;
+    a malformed body is the caller's mistake, so the handler gets this instead and the call
+    is answered INVALID_ARGUMENT before authentication (nothing about the caller is needed
+    to say the bytes are not a message).
+    """
+
+    __slots__ = ()
+
+
+UNDECODABLE = Undecodable()
+
+
+def tolerant_deserializer(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:  # DecodeError, nesting beyond the parser's recursion limit, bad UTF-8, ...
+            return UNDECODABLE
+
+    return deserialize
+
+
+def _refuse_undecodable() -> InvalidArgument:
+    # The message names no type or parser: callers learn nothing about the server's internals.
+    return InvalidArgument(
+        "the request body is not a valid protobuf message for this method",
+        reason=CommonReason.REQUEST_MALFORMED,
+    )
 
 
 def _text_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
@@ -82,20 +119,22 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             self._wrapped[method] = wrapped
         return wrapped
 
-    async def _enter(self, policy: MethodPolicy, request: Message | None, context: Any) -> IncomingCall:
+    async def _enter(self, policy: MethodPolicy, request: Message | Undecodable, context: Any) -> IncomingCall:
         call = IncomingCall(
             method=policy.method,
             policy=policy,
             metadata=_text_metadata(context),
             context=context,
-            request=request,
+            request=None if isinstance(request, Undecodable) else request,
             peer=context.peer(),
         )
         for stage in self._first:
             await stage(call)
         return call
 
-    async def _run_stages(self, call: IncomingCall) -> None:
+    async def _run_stages(self, call: IncomingCall, request: Message | Undecodable) -> None:
+        if isinstance(request, Undecodable):
+            raise _refuse_undecodable()
         for stage in self._stages:
             await stage(call)
 
@@ -118,13 +157,13 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(handler.unary_unary, policy),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(handler.unary_stream, policy),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary is not None:
@@ -141,7 +180,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             call = await self._enter(policy, request, context)
             code = grpc.StatusCode.OK
             try:
-                await self._run_stages(call)
+                await self._run_stages(call, request)
                 self._answer_unary_with_headers(call)
                 return await behavior(request, context)
             except BaseException as exc:
@@ -185,7 +224,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             call = await self._enter(policy, request, context)
             code = grpc.StatusCode.OK
             try:
-                await self._run_stages(call)
+                await self._run_stages(call, request)
                 await self._open_stream_with_headers(call)
                 async for response in behavior(request, context):
                     yield response

@@ -14,6 +14,7 @@ import protovalidate
 from google.protobuf.message import Message
 
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.nesting import too_deep
 
 if TYPE_CHECKING:
     from services.runtime.interceptors.chain import IncomingCall
@@ -56,6 +57,7 @@ async def validated_messages(requests: AsyncIterator[Message]) -> AsyncIterator[
 async def validation_stage(call: IncomingCall) -> None:
     if call.request is None:
         return
-    violations = violations_of(call.request)
+    # Depth first: the rules below walk the values, and nothing deeper than the limit is read.
+    violations = too_deep(call.request) or violations_of(call.request)
     if violations:
         raise InvalidArgument("the request has invalid fields", violations=violations)
