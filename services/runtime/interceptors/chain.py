@@ -20,6 +20,7 @@ from services.runtime.access import MethodPolicy
 from services.runtime.errors import CommonReason, InvalidArgument
 from services.runtime.interceptors.error_mapping import abort, error_for
 from services.runtime.interceptors.telemetry import CallObserver
+from services.runtime.interceptors.validation import validated_messages
 
 Metadata = Mapping[str, str]
 
@@ -165,7 +166,13 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=tolerant_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
-        raise TypeError(f"{policy.method}: client-streaming RPCs are not supported by the runtime yet")
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap_client_stream(handler.stream_unary, policy),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        raise TypeError(f"{policy.method}: bidirectional streaming RPCs are not supported by the runtime yet")
 
     def _wrap_unary(self, behavior: Any, policy: MethodPolicy) -> Any:
         async def unary(request: Message, context: Any) -> Any:
@@ -187,6 +194,29 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                 self._observer.finished(call, code, time.perf_counter() - started)
 
         return unary
+
+    def _wrap_client_stream(self, behavior: Any, policy: MethodPolicy) -> Any:
+        async def unary_from_stream(requests: AsyncIterator[Message], context: Any) -> Any:
+            started = time.perf_counter()
+            # The stages see no request (there is none yet); each message is checked against
+            # its proto's rules as the handler reads it, after the stages let the call in.
+            call = await self._enter(policy, None, context)
+            code = grpc.StatusCode.OK
+            try:
+                await self._run_stages(call)
+                self._answer_unary_with_headers(call)
+                return await behavior(validated_messages(requests), context)
+            except BaseException as exc:
+                error = error_for(exc, policy.method)
+                if error is None:
+                    code = grpc.StatusCode.CANCELLED
+                    raise
+                code = error.code
+                await abort(context, error)
+            finally:
+                self._observer.finished(call, code, time.perf_counter() - started)
+
+        return unary_from_stream
 
     def _wrap_stream(self, behavior: Any, policy: MethodPolicy) -> Any:
         async def stream(request: Message, context: Any) -> AsyncIterator[Any]:

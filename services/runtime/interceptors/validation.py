@@ -7,9 +7,11 @@ google.rpc.BadRequest field violation addressed by its proto field path.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import protovalidate
+from google.protobuf.message import Message
 
 from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.nesting import too_deep
@@ -41,6 +43,15 @@ def violations_of(message: Any) -> list[FieldViolation]:
             description = f"key {description}"
         found.append(FieldViolation(field=field_path(violation), description=description))
     return found
+
+
+async def validated_messages(requests: AsyncIterator[Message]) -> AsyncIterator[Message]:
+    """The messages of a client stream, each checked as it arrives (INVALID_ARGUMENT at the first bad one)."""
+    async for message in requests:
+        violations = violations_of(message)
+        if violations:
+            raise InvalidArgument("the request has invalid fields", violations=violations)
+        yield message
 
 
 async def validation_stage(call: IncomingCall) -> None:
