@@ -197,7 +197,7 @@ DASHBOARDS = (
                 "{{instance}} {{server}}",
             ),
             Panel(
-                "Provisioning p95 by outcome",
+                "Provisioning and migration p95 by outcome",
                 (
                     "histogram_quantile(0.95, sum by (operation, outcome, le) "
                     "(rate(tenantmesh_tenant_operation_duration_seconds_bucket[15m])))",
@@ -206,7 +206,7 @@ DASHBOARDS = (
                 "{{operation}} {{outcome}}",
             ),
             Panel(
-                "Provisioning failures (1h)",
+                "Provisioning and migration failures (1h)",
                 ('sum(increase(tenantmesh_tenant_operation_duration_seconds_count{outcome="failed"}[1h]))',),
                 stat=True,
             ),

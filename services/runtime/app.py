@@ -195,6 +195,7 @@ class Runtime:
         await upgrade_core(router, USAGE_MIGRATIONS)
         runtime.relay = OutboxRelay(router, events)
         runtime.usage = UsageRecorder(router, load_usage_flush_seconds(settings.environment))
+        metrics.caches.add(lambda: runtime.jwks.stats)
         runtime.metrics_sampler.add("db_pools", pool_probe(router, metrics))
         runtime.metrics_sampler.add("outbox", outbox_probe(runtime.relay, metrics))
         if isinstance(events, RedisStreamsEventBus):

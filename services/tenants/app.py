@@ -60,7 +60,7 @@ class TenantsApp(ServiceApp):
             interval_seconds=settings.reconcile_interval_seconds,
             lease_seconds=settings.provisioning_lease_seconds,
         )
-        self.migrator = TenantMigrator(runtime.db, participants)
+        self.migrator = TenantMigrator(runtime.db, participants, runtime.metrics)
         # GetTenant is the hot path (every service's tenant directory, every console page) and
         # changes are rare: answers are kept a few seconds. Changes made through this replica drop
         # the entry at once, other replicas' when their tenant event arrives.

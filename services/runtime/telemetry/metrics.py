@@ -13,13 +13,13 @@ every few seconds, off the scrape path, so a scrape never waits on a database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from services.runtime.cache import all_caches
+from services.runtime.cache import CacheStats, all_caches
 
 # Latency buckets for calls (seconds): sub-millisecond cache hits to multi-second provisioning.
 RPC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -75,7 +75,8 @@ class Metrics:
         self.tenants = Gauge("tenantmesh_tenants", "Tenants by lifecycle state.", ["state"], registry=r)
         self.provisioning_duration = Histogram(
             "tenantmesh_tenant_operation_duration_seconds",
-            "Provisioning and deprovisioning of tenants, by operation and outcome (ok, failed).",
+            "Work on one tenant: provisioning (operation provision) and migrating its database (migrate), "
+            "by outcome (ok, failed).",
             ["operation", "outcome"],
             buckets=SLOW_BUCKETS,
             registry=r,
@@ -122,16 +123,24 @@ class Metrics:
             ["health"],
             registry=r,
         )
-        r.register(CacheCollector())
+        self.caches = CacheCollector()
+        r.register(self.caches)
 
 
 class CacheCollector(Collector):
-    """Hits, misses, evictions and entries of every cache of the process (services.runtime.cache),
-    read when scraped: the caches count anyway, so nothing is added to a look-up."""
+    """Hits, misses, evictions and entries of every cache of the process (services.runtime.cache,
+    and the caches added with ``add``, the JWKS), read when scraped: the caches count anyway, so
+    nothing is added to a look-up."""
+
+    def __init__(self) -> None:
+        self._sources: list[Callable[[], CacheStats]] = []
+
+    def add(self, source: Callable[[], CacheStats]) -> None:
+        self._sources.append(source)
 
     def collect(self) -> Iterator[Metric]:
         totals: dict[str, list[int]] = {}
-        for stats in all_caches():
+        for stats in [*all_caches(), *(source() for source in self._sources)]:
             row = totals.setdefault(stats.name, [0, 0, 0, 0])
             for index, value in enumerate((stats.hits, stats.misses, stats.evictions, stats.size)):
                 row[index] += value
