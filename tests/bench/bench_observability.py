@@ -72,14 +72,15 @@ class Measured:
 
 
 @contextlib.asynccontextmanager
-async def otlp_sink() -> AsyncIterator[int]:
+async def otlp_sink() -> AsyncIterator[tuple[int, int]]:
+    """The sink's (gRPC port, HTTP port)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.bench.otlp_sink", stdout=asyncio.subprocess.PIPE
     )
     try:
         assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        yield int(line.split()[1])
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
+        yield int(line[1]), int(line[2])
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
@@ -98,7 +99,7 @@ def per_call_us(result: WrkResult, process: str) -> float:
 async def run(args: argparse.Namespace, workdir: Path) -> list[Measured]:
     tls = ensure_dev_tls(workdir / "tls")
     measured = [Measured(v) for v in VARIANTS]
-    async with otlp_sink() as sink_port, contextlib.AsyncExitStack() as stack:
+    async with otlp_sink() as (sink_port, _), contextlib.AsyncExitStack() as stack:
         endpoint = f"http://127.0.0.1:{sink_port}"
         for index, item in enumerate(measured):
             variant = item.variant
