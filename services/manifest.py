@@ -77,7 +77,17 @@ PLATFORM = Manifest(
                 ),
             ),
         ),
-        ServiceSpec("forms", 50054),
+        ServiceSpec(
+            "forms",
+            50054,
+            "services.forms.app:FormsApp",
+            api=("tenantmesh.forms.v1",),
+            tenant_scoped=True,
+            deploy=Deployment(
+                summary="Forms: versioned definitions, submissions validated by the same rules the browser runs, "
+                "stored in each tenant's database; exports stream.",
+            ),
+        ),
         ServiceSpec(
             "menus",
             50055,

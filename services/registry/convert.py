@@ -21,7 +21,8 @@ from services.registry.definitions import (
 )
 from services.registry.models import EnabledServiceRow, InstanceRow
 from services.registry.repository import ServiceRecord, VersionRecord
-from services.registry.schemas import dict_to_struct, dumps, struct_to_dict
+from services.registry.schemas import dumps
+from services.runtime.json_documents import dict_to_struct, struct_to_dict
 from services.runtime.proto_values import copy_fields, dataclass_from, from_proto, timestamp
 from services.runtime.resources import stamps
 
