@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import grpc
 from tenantmesh.menus.v1 import menu_service_pb2 as pb
 
 from services.menus import convert
@@ -31,12 +33,14 @@ from services.runtime.events import Event, EventBus
 INVALIDATING_EVENTS = (
     ("tenant_service.", False),  # a service enabled, disabled or reconfigured for the tenant
     ("service.", True),  # the catalogue: a service registered, updated (its menu entries), deleted
-    ("form.", False),  # a form published or archived
+    ("form.published", False),  # a form published
+    ("form.archived", False),  # or archived (its submissions, also form.*, change no menu)
     ("menu.", False),  # the tenant's overrides and custom entries
     ("tenant.", False),  # suspended, resumed, deleted
     ("auth.revoked", False),  # roles and memberships (the reverse lookups ask auth every time)
 )
 SUPPORTED_LOCALES = ("en", "id")
+log = logging.getLogger("tenantmesh.menus")
 _TTL_SECONDS = 60.0
 
 
@@ -45,6 +49,8 @@ class TenantMenu:
     model: MenuModel
     override_rows: dict[str, MenuOverrideRow]
     custom_rows: dict[str, CustomEntryRow]
+    # Every source answered; a menu made without one is answered but never cached.
+    complete: bool = True
 
 
 def answer_locale(locale: str) -> str:
@@ -112,24 +118,37 @@ class MenuBook:
                 self._building[flight] = task
                 task.add_done_callback(lambda _: self._building.pop(flight, None))
         built = await asyncio.shield(task)
-        if flight == (tenant_id, self._all_generation, self._generation.get(tenant_id, 0)):
+        if built.complete and flight == (tenant_id, self._all_generation, self._generation.get(tenant_id, 0)):
             self._models.put(tenant_id, built)
         return built
 
     async def _build(self) -> TenantMenu:
         self.builds += 1
-        (override_rows, custom_rows), contributed = await asyncio.gather(self.store.load(), self._contributed())
+        (override_rows, custom_rows), (contributed, complete) = await asyncio.gather(
+            self.store.load(), self._contributed()
+        )
         declared = [*self._platform, *contributed]
         model = build_model(
             declared,
             [custom_entry_of(row) for row in custom_rows.values()],
             {key: override_of(row) for key, row in override_rows.items()},
         )
-        return TenantMenu(model, override_rows, custom_rows)
+        return TenantMenu(model, override_rows, custom_rows, complete)
 
-    async def _contributed(self) -> list[Entry]:
-        found = await asyncio.gather(*(source.entries() for source in self._sources))
-        return [entry for entries in found for entry in entries]
+    async def _contributed(self) -> tuple[list[Entry], bool]:
+        """Every source's entries, and whether every source answered. A source that cannot be reached
+        (an outage, not a bug) leaves its entries out rather than failing the whole menu."""
+        found = await asyncio.gather(*(self._entries_of(source) for source in self._sources))
+        return [entry for entries in found if entries is not None for entry in entries], None not in found
+
+    async def _entries_of(self, source: EntrySource) -> list[Entry] | None:
+        try:
+            return await source.entries()
+        except grpc.aio.AioRpcError as error:
+            if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise
+            log.warning("menu entries of %s left out: %s unreachable (%s)", source.name, source.name, error.code().name)
+            return None
 
     async def my_menu(self, locale: str, if_none_match: str) -> pb.GetMyMenuResponse:
         principal = current_principal()
@@ -150,6 +169,6 @@ class MenuBook:
         menu = await self.tenant_menu()
         items = convert.items(visible(menu.model, permissions), locale)
         answer = pb.GetMyMenuResponse(items=items, etag=menu_etag(items, locale), locale=answer_locale(locale))
-        if generation == (self._all_generation, self._generation.get(tenant_id, 0)):
+        if menu.complete and generation == (self._all_generation, self._generation.get(tenant_id, 0)):
             self._menus.put(key, answer)
         return answer

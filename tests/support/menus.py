@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tenantmesh.auth.v1 import admin_service_pb2, user_pb2
+from tenantmesh.forms.v1 import form_service_pb2 as forms_pb
+from tenantmesh.forms.v1 import form_service_pb2_grpc as forms_grpc
 from tenantmesh.menus.v1 import menu_pb2
 from tenantmesh.menus.v1 import menu_service_pb2 as pb
 from tenantmesh.menus.v1 import menu_service_pb2_grpc as pb_grpc
@@ -20,6 +22,7 @@ from tenantmesh.registry.v1 import service_pb2
 
 from services.menus.app import MenusApp
 from services.runtime.db import TenantDatabase, tenant_database_name
+from tests.support.forms import definition, sample_definition
 from tests.support.platform import Platform, bearer, platform
 from tests.support.registry import FAST_REGISTRY, eventually
 from tests.support.stubs import BoundStub
@@ -99,6 +102,21 @@ class MenusWorld:
         await self.admin_token()
         await self.enabled(tenant_id).EnableService(registry_pb.EnableServiceRequest(service=service))
 
+    async def publish_form(self, token: str, tenant_id: str, key: str, title: str) -> None:
+        """A form of the tenant, created and published by ``token``'s holder."""
+        forms: Any = BoundStub(
+            forms_grpc.FormServiceStub(self.mesh.channel("forms")), (*bearer(token), ("x-tenant-id", tenant_id))
+        )
+        draft = definition({**sample_definition(), "title": {"en": title, "id": f"{title} (id)"}})
+        await forms.CreateForm(forms_pb.CreateFormRequest(form=forms_pb.Form(key=key, title=title, draft=draft)))
+        await forms.PublishForm(forms_pb.PublishFormRequest(key=key))
+
+    async def archive_form(self, token: str, tenant_id: str, key: str) -> None:
+        forms: Any = BoundStub(
+            forms_grpc.FormServiceStub(self.mesh.channel("forms")), (*bearer(token), ("x-tenant-id", tenant_id))
+        )
+        await forms.ArchiveForm(forms_pb.ArchiveFormRequest(key=key))
+
     async def drop_leftovers(self) -> None:
         if self.backend != "mysql":
             return
@@ -121,6 +139,10 @@ async def menu_within(
 
     await eventually(current, within)
     return found
+
+
+# What every member sees in a fresh tenant: the forms section with their own submissions.
+MEMBER_BASICS = ["platform/forms", "platform/submissions"]
 
 
 def keys(items: Any) -> list[str]:
@@ -178,7 +200,9 @@ async def menus_world(
     database_url: str, data_dir: Path, env: Mapping[str, str] | None = None
 ) -> AsyncIterator[MenusWorld]:
     backend = "sqlite" if database_url.startswith("sqlite") else "mysql"
-    async with platform(database_url, data_dir, {**FAST_REGISTRY, **(env or {})}, extra=("registry", "menus")) as mesh:
+    async with platform(
+        database_url, data_dir, {**FAST_REGISTRY, **(env or {})}, extra=("registry", "forms", "menus")
+    ) as mesh:
         world = MenusWorld(mesh=mesh, backend=backend)
         await world.admin_token()
         try:
