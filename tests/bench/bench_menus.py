@@ -233,7 +233,7 @@ async def other_process(world: MenusWorld, args: argparse.Namespace, database_ur
             for name in ("tenants", "auth", "registry", "forms")
         },
     }
-    root.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
     return ProcessMesh(base_env=env, root=root, addresses={"menus": f"127.0.0.1:{free_port()}"})
 
 
