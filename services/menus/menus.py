@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -29,15 +29,16 @@ from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_principal, current_tenant
 from services.runtime.events import Event, EventBus
 
-# Event type prefixes that change a tenant's menus, and whether they concern every tenant.
+# Event type prefixes that change a tenant's menus: whether they concern every tenant, and whether
+# they change what the sources (registry, forms) contribute, which is cached apart from the rest.
 INVALIDATING_EVENTS = (
-    ("tenant_service.", False),  # a service enabled, disabled or reconfigured for the tenant
-    ("service.", True),  # the catalogue: a service registered, updated (its menu entries), deleted
-    ("form.published", False),  # a form published
-    ("form.archived", False),  # or archived (its submissions, also form.*, change no menu)
-    ("menu.", False),  # the tenant's overrides and custom entries
-    ("tenant.", False),  # suspended, resumed, deleted
-    ("auth.revoked", False),  # roles and memberships (the reverse lookups ask auth every time)
+    ("tenant_service.", False, True),  # a service enabled, disabled or reconfigured for the tenant
+    ("service.", True, True),  # the catalogue: a service registered, updated (its menu entries), deleted
+    ("form.published", False, True),  # a form published
+    ("form.archived", False, True),  # or archived (its submissions, also form.*, change no menu)
+    ("menu.", False, False),  # the tenant's overrides and custom entries
+    ("tenant.", False, True),  # suspended, resumed, deleted
+    ("auth.revoked", False, False),  # roles and memberships (the reverse lookups ask auth every time)
 )
 SUPPORTED_LOCALES = ("en", "id")
 log = logging.getLogger("tenantmesh.menus")
@@ -76,32 +77,45 @@ class MenuBook:
         self._menus: Cache[tuple[str, frozenset[str], str], pb.GetMyMenuResponse] = Cache(
             "menus.trees", ttl_seconds=_TTL_SECONDS, max_entries=20_000
         )
+        # What the registry and forms contribute, per tenant: an override changes the model, not these.
+        self._contributions: Cache[str, list[Entry]] = Cache(
+            "menus.contributions", ttl_seconds=_TTL_SECONDS, max_entries=2_000
+        )
         # Bumped by every drop: a model built across a drop is answered but not cached.
         self._generation: dict[str, int] = {}
+        self._source_generation: dict[str, int] = {}
         self._all_generation = 0
         self._building: dict[tuple[str, int, int], asyncio.Task[TenantMenu]] = {}
         self.builds = 0
 
     def subscribe(self, events: EventBus) -> None:
-        for prefix, everyone in INVALIDATING_EVENTS:
-            events.subscribe(prefix, self._drop_all if everyone else self._drop_tenant)
+        for prefix, everyone, sources in INVALIDATING_EVENTS:
+            events.subscribe(prefix, self._dropper(everyone=everyone, sources=sources))
 
-    async def _drop_tenant(self, event: Event) -> None:
-        if event.tenant_id:
-            self.drop(event.tenant_id)
+    def _dropper(self, *, everyone: bool, sources: bool) -> Callable[[Event], Awaitable[None]]:
+        async def drop(event: Event) -> None:
+            if everyone:
+                self.drop(None)
+            elif event.tenant_id:
+                self.drop(event.tenant_id, sources=sources)
 
-    async def _drop_all(self, event: Event) -> None:
-        self.drop(None)
+        return drop
 
-    def drop(self, tenant_id: str | None) -> None:
+    def drop(self, tenant_id: str | None, *, sources: bool = True) -> None:
+        """Forgets the menus of ``tenant_id`` (None: of every tenant), with what the sources contributed
+        to them unless ``sources`` is False."""
         if tenant_id is None:
             self._all_generation += 1
             self._models.clear()
             self._menus.clear()
+            self._contributions.clear()
             return
         self._generation[tenant_id] = self._generation.get(tenant_id, 0) + 1
         self._models.pop(tenant_id)
         self._menus.drop_where(lambda key, _: key[0] == tenant_id)
+        if sources:
+            self._source_generation[tenant_id] = self._source_generation.get(tenant_id, 0) + 1
+            self._contributions.pop(tenant_id)
 
     async def tenant_menu(self, *, fresh: bool = False) -> TenantMenu:
         """The current tenant's model; ``fresh`` skips the cache (writes validate against it)."""
@@ -113,7 +127,7 @@ class MenuBook:
         flight = (tenant_id, self._all_generation, self._generation.get(tenant_id, 0))
         task = self._building.get(flight)
         if task is None or fresh:
-            task = asyncio.ensure_future(self._build())
+            task = asyncio.ensure_future(self._build(fresh=fresh))
             if not fresh:
                 self._building[flight] = task
                 task.add_done_callback(lambda _: self._building.pop(flight, None))
@@ -122,10 +136,10 @@ class MenuBook:
             self._models.put(tenant_id, built)
         return built
 
-    async def _build(self) -> TenantMenu:
+    async def _build(self, *, fresh: bool) -> TenantMenu:
         self.builds += 1
         (override_rows, custom_rows), (contributed, complete) = await asyncio.gather(
-            self.store.load(), self._contributed()
+            self.store.load(), self._contributed_to(current_tenant().tenant_id, fresh=fresh)
         )
         declared = [*self._platform, *contributed]
         model = build_model(
@@ -134,6 +148,17 @@ class MenuBook:
             {key: override_of(row) for key, row in override_rows.items()},
         )
         return TenantMenu(model, override_rows, custom_rows, complete)
+
+    async def _contributed_to(self, tenant_id: str, *, fresh: bool) -> tuple[list[Entry], bool]:
+        if not fresh:
+            cached = self._contributions.get(tenant_id)
+            if cached is not MISS:
+                return cached, True
+        generation = (self._all_generation, self._source_generation.get(tenant_id, 0))
+        entries, complete = await self._contributed()
+        if complete and generation == (self._all_generation, self._source_generation.get(tenant_id, 0)):
+            self._contributions.put(tenant_id, entries)
+        return entries, complete
 
     async def _contributed(self) -> tuple[list[Entry], bool]:
         """Every source's entries, and whether every source answered. A source that cannot be reached

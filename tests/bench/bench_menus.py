@@ -11,8 +11,9 @@ menu entries, 40 overrides, 30 custom roles and ``--users`` users. Then:
    ``GET /v1/meta/server-info`` with ``GET /v1/my-menu`` as a member holding one of the roles
    (the menu is cached after the first call); best round of each, and the ratio.
 2. The uncached cost, straight to the menus server over gRPC: a whole rebuild (the tenant's model
-   dropped: its database, the registry and the forms service read again) and a menu for a new
-   permission set or locale on the cached model (the tree cut and localised).
+   dropped: its database, the registry and the forms service read again), a rebuild after an
+   override (the tenant's database read again) and a menu for a new permission set or locale on
+   the cached model (the tree cut and localised).
 3. Freshness in another process: a second menus server runs as its own process
    (``python -m services.mesh serve menus``, same database and Redis). ``--changes`` times a
    custom role loses a permission; measured from the UpdateRole call until that process stops
@@ -98,6 +99,7 @@ class Results:
     menu: list[WrkResult] = field(default_factory=list)
     items: int = 0
     rebuild_ms: list[float] = field(default_factory=list)
+    reload_ms: list[float] = field(default_factory=list)
     recut_ms: list[float] = field(default_factory=list)
     trivial_ms: list[float] = field(default_factory=list)
     role_ms: list[float] = field(default_factory=list)
@@ -209,6 +211,10 @@ async def measure_uncached(world: MenusWorld, setup: Setup, samples: int, out: R
         began = time.perf_counter()
         await stub.GetMyMenu(pb.GetMyMenuRequest(), metadata=metadata)
         out.rebuild_ms.append(1000 * (time.perf_counter() - began))
+        book.drop(setup.tenant, sources=False)
+        began = time.perf_counter()
+        await stub.GetMyMenu(pb.GetMyMenuRequest(), metadata=metadata)
+        out.reload_ms.append(1000 * (time.perf_counter() - began))
         # A locale nobody asked for yet: the model is cached, the menu is cut and localised anew.
         began = time.perf_counter()
         await stub.GetMyMenu(pb.GetMyMenuRequest(locale=f"id-b{index:04d}"), metadata=metadata)
@@ -373,6 +379,7 @@ def report(args: argparse.Namespace, setup: Setup, out: Results) -> None:
             [
                 ("cached GetMyMenu", _spread(out.trivial_ms)),
                 ("whole rebuild (model dropped: tenant DB, registry, forms read again)", _spread(out.rebuild_ms)),
+                ("after an override (tenant DB read again, contributions cached)", _spread(out.reload_ms)),
                 ("new permission set / locale (model cached: cut and localised)", _spread(out.recut_ms)),
             ]
         )

@@ -56,7 +56,7 @@ async def test_enabled_services_contribute_their_entries_by_permission(db_backen
         assert f"service/{name}/home" not in keys((await world.my_menu(admin.token, tenant)).items)
 
         await world.enable(tenant, name)
-        await menu_within(world, member.token, tenant, bool)
+        await menu_within(world, member.token, tenant, lambda found: f"service/{name}/home" in found)
         # Entries without a permission are every member's; the reports need the service's own permission,
         # which neither holds (tenant roles are made of the platform's RPC permissions).
         assert [k for k in keys((await world.my_menu(admin.token, tenant)).items) if k.startswith("service/")] == [
