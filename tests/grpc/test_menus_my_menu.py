@@ -28,6 +28,7 @@ async def test_platform_entries_follow_the_permissions_of_their_rpcs(db_backend_
         # In the order their RPCs declare; the platform-scoped tenants screen is a platform operator's only.
         assert [child.key for child in section.children] == [
             "platform/users",
+            "platform/invitations",
             "platform/roles",
             "platform/service-accounts",
             "platform/services",
@@ -35,14 +36,22 @@ async def test_platform_entries_follow_the_permissions_of_their_rpcs(db_backend_
             "platform/menus",
             "platform/audit",
         ]
-        assert find(admin_menu.items, "platform/users").route == "/admin/users"  # type: ignore[union-attr]
+        assert find(admin_menu.items, "platform/users").route == "/users"  # type: ignore[union-attr]
+        assert find(admin_menu.items, "platform/platform") is None  # the operators' section stays empty: pruned
         # A member holds none of those permissions: no administration, and no empty section either;
         # the forms section with their own submissions (a member's permission) is theirs.
         assert keys((await world.my_menu(member.token, tenant)).items) == MEMBER_BASICS
 
         # The platform administrator, in the platform tenant, has the tenants screen too.
         platform_menu = await world.my_menu(await world.admin_token(), PLATFORM_TENANT_ID)
-        assert "platform/tenants" in keys(platform_menu.items)
+        operator = find(platform_menu.items, "platform/platform")
+        assert operator is not None
+        assert [child.key for child in operator.children] == [
+            "platform/tenants",
+            "platform/service-catalogue",
+            "platform/signing-keys",
+            "platform/platform-audit",
+        ]
 
 
 async def test_enabled_services_contribute_their_entries_by_permission(db_backend_url: str, tmp_path: Path) -> None:
