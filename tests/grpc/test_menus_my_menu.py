@@ -12,6 +12,7 @@ from tenantmesh.menus.v1 import menu_service_pb2 as pb
 from services.runtime.context import PLATFORM_TENANT_ID
 from tests.support.errors import expect_error
 from tests.support.menus import MEMBER_BASICS, contributed_service, find, keys, menu_within, menus_world, unique_service
+from tests.support.processes import free_port
 
 ADMINISTRATION = "platform/administration"
 
@@ -135,6 +136,21 @@ async def test_published_forms_appear_under_forms_for_who_may_submit(db_backend_
 
         await world.archive_form(admin.token, tenant, "leave-request")
         await menu_within(world, member.token, tenant, lambda k: k == MEMBER_BASICS)
+
+
+async def test_a_source_that_is_down_leaves_its_entries_out_until_it_is_back(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    # The forms service is configured on a port nobody serves: its calls fail UNAVAILABLE.
+    down = {"TENANTMESH_FORMS_ADDR": f"127.0.0.1:{free_port()}"}
+    async with menus_world(db_backend_url, tmp_path, down, services=("registry", "menus")) as world:
+        tenant = await world.new_tenant()
+        admin = await world.person(tenant, "tenant-admin")
+        found = keys((await world.my_menu(admin.token, tenant)).items)
+        assert "platform/users" in found  # the rest of the menu is served
+        builds = world.app.book.builds
+        await world.my_menu(admin.token, tenant)
+        assert world.app.book.builds == builds + 1  # and not cached: the next call asks again
 
 
 async def test_bad_locale_is_invalid_argument(db_backend_url: str, tmp_path: Path) -> None:

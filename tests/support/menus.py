@@ -197,12 +197,14 @@ def unique_service(stem: str = "svc") -> str:
 
 @contextlib.asynccontextmanager
 async def menus_world(
-    database_url: str, data_dir: Path, env: Mapping[str, str] | None = None
+    database_url: str,
+    data_dir: Path,
+    env: Mapping[str, str] | None = None,
+    services: tuple[str, ...] = ("registry", "forms", "menus"),
 ) -> AsyncIterator[MenusWorld]:
+    """The platform with ``services`` besides tenants and auth (by default every one menus asks)."""
     backend = "sqlite" if database_url.startswith("sqlite") else "mysql"
-    async with platform(
-        database_url, data_dir, {**FAST_REGISTRY, **(env or {})}, extra=("registry", "forms", "menus")
-    ) as mesh:
+    async with platform(database_url, data_dir, {**FAST_REGISTRY, **(env or {})}, extra=services) as mesh:
         world = MenusWorld(mesh=mesh, backend=backend)
         await world.admin_token()
         try:
