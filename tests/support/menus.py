@@ -56,6 +56,10 @@ class MenusWorld:
             self._admin_token = await self.mesh.admin_token()
         return self._admin_token
 
+    def forget_admin_token(self) -> None:
+        """The next admin_token() logs in again (tokens live 15 minutes)."""
+        self._admin_token = ""
+
     async def new_tenant(self, stem: str = "menu") -> str:
         slug = f"{stem}-{uuid.uuid4().hex[:10]}"
         self.slugs.append(slug)
