@@ -18,7 +18,9 @@ export default function TenantServicesPage() {
   const t = useT();
   const acting = useActingTenant((s) => s.tenantId);
   const queryClient = useQueryClient();
-  const [configuring, setConfiguring] = useState<string | null>(null);
+  // The service whose configuration is being edited; "enabling" when it is not enabled yet
+  // (then saving the form enables it with that configuration).
+  const [configuring, setConfiguring] = useState<{ name: string; enabling: boolean } | null>(null);
   const available = useQuery({
     queryKey: ["available-services", acting],
     queryFn: () => api("EnabledServiceService_ListAvailableServices", { query: { pageSize: 200 } }),
@@ -36,7 +38,13 @@ export default function TenantServicesPage() {
         : api("EnabledServiceService_DisableService", { path: { service: name } }),
     onSettled: refresh,
   });
-  const service = (available.data?.services ?? []).find((s) => s.name === configuring);
+  const service = (available.data?.services ?? []).find((s) => s.name === configuring?.name);
+  const hasSettings = (name: string) => {
+    const schema = (available.data?.services ?? []).find((s) => s.name === name)?.configSchema as
+      | { properties?: Record<string, unknown> }
+      | undefined;
+    return Object.keys(schema?.properties ?? {}).length > 0;
+  };
   return (
     <AppShell title={t("nav.enabledServices")}>
       <div className="flex flex-col gap-4">
@@ -61,11 +69,19 @@ export default function TenantServicesPage() {
                   const on = enabledNames.has(name);
                   return (
                     <div className="flex gap-2">
-                      <Button variant="outline" size="sm" onClick={() => toggle.mutate({ name, enable: !on })}>
+                      <Button
+                        variant="outline"
+                        size="sm"
+                        onClick={() =>
+                          !on && hasSettings(name)
+                            ? setConfiguring({ name, enabling: true })
+                            : toggle.mutate({ name, enable: !on })
+                        }
+                      >
                         {on ? t("services.disable") : t("services.enable")} <span className="sr-only">{name}</span>
                       </Button>
                       {on ? (
-                        <Button variant="outline" size="sm" onClick={() => setConfiguring(name)}>
+                        <Button variant="outline" size="sm" onClick={() => setConfiguring({ name, enabling: false })}>
                           {t("services.configure")} <span className="sr-only">{name}</span>
                         </Button>
                       ) : null}
@@ -77,37 +93,62 @@ export default function TenantServicesPage() {
           />
         </Card>
         {configuring && service ? (
-          <ConfigEditor key={configuring} name={configuring} schema={(service.configSchema ?? {}) as JsonObject} />
+          <ConfigEditor
+            key={`${configuring.name}-${String(configuring.enabling)}`}
+            name={configuring.name}
+            enabling={configuring.enabling && !enabledNames.has(configuring.name)}
+            schema={(service.configSchema ?? {}) as JsonObject}
+            onSaved={refresh}
+          />
         ) : null}
       </div>
     </AppShell>
   );
 }
 
-function ConfigEditor({ name, schema }: { name: string; schema: JsonObject }) {
+function ConfigEditor({
+  name,
+  enabling,
+  schema,
+  onSaved,
+}: {
+  name: string;
+  enabling: boolean;
+  schema: JsonObject;
+  onSaved: () => void;
+}) {
   const t = useT();
   const acting = useActingTenant((s) => s.tenantId);
   const queryClient = useQueryClient();
+  const [requestId] = useState(() => crypto.randomUUID());
   const current = useQuery({
     queryKey: ["enabled-service", acting, name],
     queryFn: () => api("EnabledServiceService_GetEnabledService", { path: { service: name } }),
+    enabled: !enabling,
   });
   const save = useMutation({
-    mutationFn: (config: JsonObject) =>
-      api("EnabledServiceService_UpdateServiceConfig", {
-        path: { service: name },
-        query: { etag: current.data?.enabledService?.etag },
-        body: config as Record<string, unknown>,
-      }),
-    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["enabled-service", acting, name] }),
+    mutationFn: (config: JsonObject): Promise<unknown> =>
+      enabling
+        ? api("EnabledServiceService_EnableService", {
+            body: { service: name, config: config as Record<string, unknown>, requestId },
+          })
+        : api("EnabledServiceService_UpdateServiceConfig", {
+            path: { service: name },
+            query: { etag: current.data?.enabledService?.etag },
+            body: config as Record<string, unknown>,
+          }),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: ["enabled-service", acting, name] });
+      onSaved();
+    },
   });
   return (
     <Card>
       <h2 className="mb-3 text-lg font-semibold">{t("services.config", { name })}</h2>
-      {current.data ? (
+      {enabling || current.data ? (
         <SchemaForm
           schema={schema}
-          initial={(current.data.enabledService?.config ?? {}) as JsonObject}
+          initial={(current.data?.enabledService?.config ?? {}) as JsonObject}
           submitLabel={t("common.save")}
           busy={save.isPending}
           onSubmit={(config) => save.mutate(config)}
