@@ -40,7 +40,7 @@ test("tenant admin and member: invitation, role, service config, navigation by p
 
   // Invite someone.
   const inviteeEmail = `${unique("bo")}@example.test`;
-  await nav.getByRole("link", { name: "Invitations" }).click();
+  await admin.goto("/admin/invitations");
   await admin.getByLabel("Email").fill(inviteeEmail);
   await admin.getByRole("button", { name: "Invite" }).click();
   await expect(admin.getByText(`Invitation sent to ${inviteeEmail}.`)).toBeVisible();
