@@ -33,6 +33,8 @@ VIEW_TTL_SECONDS = 5.0
 class TenantsApp(ServiceApp):
     name = SERVICE
     core_migrations = CORE_MIGRATIONS
+    # It makes the platform tenant itself, its schema included (ensure_platform_tenant).
+    platform_tenant_schema = False
 
     def __init__(self, runtime: Runtime, tenant_migrations: MigrationSet = TENANT_MIGRATIONS) -> None:
         # The tenants service answers tenant lookups from its own tables.

@@ -72,6 +72,14 @@ def tolerant_deserializer(deserializer: Callable[[bytes], Any] | None) -> Callab
     return deserialize
 
 
+async def _decoded(requests: AsyncIterator[Message | Undecodable]) -> AsyncIterator[Message]:
+    """A client stream's messages, refusing the first whose bytes are not a message (as for unary calls)."""
+    async for message in requests:
+        if isinstance(message, Undecodable):
+            raise _refuse_undecodable()
+        yield message
+
+
 def _refuse_undecodable() -> InvalidArgument:
     # The message names no type or parser: callers learn nothing about the server's internals.
     return InvalidArgument(
@@ -171,7 +179,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
                 self._wrap_client_stream(handler.stream_unary, policy),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         raise TypeError(f"{policy.method}: bidirectional streaming RPCs are not supported by the runtime yet")
@@ -207,7 +215,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             try:
                 await self._run_stages(call)
                 self._answer_unary_with_headers(call)
-                return await behavior(validated_messages(requests), context)
+                return await behavior(validated_messages(_decoded(requests)), context)
             except BaseException as exc:
                 error = error_for(exc, policy.method)
                 if error is None:
