@@ -44,6 +44,11 @@ def banner(
         *(f"  {name:<22} {settings.address_of(name)}   (gRPC, direct)" for name in services),
         f"  storage                {backend}; events {events}",
     ]
+    if settings.mesh_tls is not None:
+        where = settings.mesh_tls.directory or settings.mesh_tls.ca_file.parent
+        lines.append(f"  mesh TLS               mutual TLS on every hop behind the edge ({where})")
+    else:
+        lines.append("  mesh TLS               OFF: plaintext behind the edge, no identities (TENANTMESH_MESH_TLS=off)")
     if ca_file is not None:
         lines.append(f"  dev CA certificate     {ca_file}")
     if admin is not None:

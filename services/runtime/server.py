@@ -23,10 +23,12 @@ from services.runtime.access import load_policies
 from services.runtime.interceptors.authentication import AuthenticationStage, Authenticator
 from services.runtime.interceptors.authorization import authorization_stage
 from services.runtime.interceptors.chain import PipelineInterceptor
+from services.runtime.interceptors.identity import CallerStage, IdentityStage
 from services.runtime.interceptors.request_id import client_address_stage, request_id_stage
 from services.runtime.interceptors.telemetry import CallObserver, LoggingObserver, trace_context_stage
 from services.runtime.interceptors.tenant import TenantStage
 from services.runtime.interceptors.validation import validation_stage
+from services.runtime.mesh_tls import MeshTls, server_credentials
 from services.runtime.tenant_directory import TenantDirectory
 
 log = logging.getLogger("tenantmesh.server")
@@ -86,14 +88,25 @@ async def create_server(
     authenticator: Authenticator,
     tenant_directory: TenantDirectory,
     observer: CallObserver | None = None,
+    identity: str = "",
+    mesh_tls: MeshTls | None = None,
 ) -> RunningServer:
+    """``identity``: the platform service served (its mesh certificate, what its handlers' outgoing
+    calls present); with ``mesh_tls`` the port is mutual TLS only, else plaintext."""
     names = tuple(b.service_name for b in bindings)
     policies = load_policies(names)
     observer = observer or LoggingObserver()
+    trust_domain = mesh_tls.trust_domain if mesh_tls is not None else None
     interceptor = PipelineInterceptor(
         policies,
-        first_stages=[request_id_stage, client_address_stage, trace_context_stage],
+        first_stages=[
+            IdentityStage(identity, trust_domain),
+            request_id_stage,
+            client_address_stage,
+            trace_context_stage,
+        ],
         stages=[
+            CallerStage(identities=mesh_tls is not None),
             AuthenticationStage(authenticator),
             TenantStage(tenant_directory),
             authorization_stage,
@@ -109,11 +122,17 @@ async def create_server(
     reflection.enable_server_reflection(
         (*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(address)
+    if mesh_tls is not None:
+        port = server.add_secure_port(address, server_credentials(mesh_tls, identity))
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"could not bind {address}")
     await server.start()
     for name in (*names, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("serving", extra={"address": address, "port": port, "services": list(names)})
+    log.info(
+        "serving",
+        extra={"address": address, "port": port, "services": list(names), "mesh_tls": mesh_tls is not None},
+    )
     return RunningServer(server=server, port=port, health=health_servicer, service_names=names, observer=observer)

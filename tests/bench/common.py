@@ -41,6 +41,8 @@ def bench_settings(database_url: str, data_dir: Path, **overrides: str) -> Setti
             "TENANTMESH_DATA_DIR": str(data_dir),
             "TENANTMESH_LOG_LEVEL": "warning",
             "TENANTMESH_LOG_FORMAT": "text",
+            # In-process benchmarks measure the services, not the transport.
+            "TENANTMESH_MESH_TLS": "off",
         }
     )
     for name in ("TENANTMESH_TENANT_DB_SERVERS", "TENANTMESH_DEFAULT_TENANT_DB_SERVER", "REDIS_URL"):

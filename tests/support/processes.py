@@ -193,6 +193,8 @@ async def process_mesh(
         "TENANTMESH_SHUTDOWN_GRACE_SECONDS": "1",
         # The background reconciler has nothing to do in these tests.
         "TENANTMESH_RECONCILE_INTERVAL_SECONDS": "3600",
+        # Plaintext between the processes: mesh TLS has tests of its own (tests/grpc/test_mesh_tls*).
+        "TENANTMESH_MESH_TLS": "off",
         **dict(env or {}),
     }
     await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from services.mesh.edge.config import (
     Upstream,
 )
 from services.mesh.edge.jwt import TOKEN_TENANT_HEADER, EdgeJwt, JwtExemption, edge_jwt, jwt_exemptions
+from services.mesh.edge.mesh_tls import EdgeMeshTls, edge_mesh_tls, sds_documents, write_sds_documents
 from services.mesh.edge.replies import LOCAL_REPLIES, EdgeReason, JwtLocalReply, jwt_local_replies
 from services.mesh.edge.routes import (
     EdgeApi,
@@ -37,6 +38,7 @@ __all__ = [
     "TOKEN_TENANT_HEADER",
     "EdgeApi",
     "EdgeJwt",
+    "EdgeMeshTls",
     "EdgeReason",
     "EdgeSettings",
     "GrpcRoute",
@@ -48,6 +50,7 @@ __all__ = [
     "RoutedMethod",
     "Upstream",
     "edge_jwt",
+    "edge_mesh_tls",
     "grpc_services",
     "http_bindings",
     "jwt_exemptions",
@@ -57,5 +60,7 @@ __all__ = [
     "load_edge_api",
     "render_envoy_config",
     "rest_routes",
+    "sds_documents",
     "template_regex",
+    "write_sds_documents",
 ]

@@ -11,6 +11,7 @@ import jinja2
 
 from services.mesh.edge.config import DEFAULT_TEMPLATE_DIR, DEFAULT_TEMPLATE_NAME, EdgeSettings, Upstream
 from services.mesh.edge.jwt import edge_jwt
+from services.mesh.edge.mesh_tls import CA_SECRET, CERTIFICATE_SECRET
 from services.mesh.edge.replies import JWT_FAILURE_METADATA_KEY, LOCAL_REPLIES, jwt_local_replies
 from services.mesh.edge.routes import EdgeApi, load_edge_api
 from services.mesh.static_site import StaticSite
@@ -73,6 +74,8 @@ def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi
         "services": _unique(api.all_services),
         "tenant_header": TENANT_HEADER,
         "client_address_header": CLIENT_ADDRESS_HEADER,
+        "mesh_certificate_secret": CERTIFICATE_SECRET,
+        "mesh_ca_secret": CA_SECRET,
         "error_domain": ERROR_DOMAIN,
         "local_replies": LOCAL_REPLIES,
         "cors_allow_methods": "GET, POST, PATCH, DELETE, OPTIONS",
