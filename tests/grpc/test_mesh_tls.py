@@ -21,6 +21,8 @@ from tenantmesh.tenants.v1 import tenant_service_pb2 as tenants_pb
 from tenantmesh.tenants.v1 import tenant_service_pb2_grpc
 from tenantmesh.type.v1 import database_pb2
 
+from services.cli.tenantctl import build_parser as tenantctl_parser
+from services.cli.tenantctl import run as tenantctl_run
 from services.mesh.dev_mesh_tls import dev_ca, issue_dev_mesh_certificate
 from services.mesh.devtls import ensure_dev_tls
 from services.runtime.mesh_tls import EDGE, MeshTls
@@ -195,3 +197,23 @@ async def test_certificates_reissued_while_running_are_used_without_a_restart(me
     # And the mesh still works end to end (tenants -> auth -> tenants, lifecycle included).
     created = await mesh.create_tenant(f"rot-{uuid.uuid4().hex[:8]}")
     assert created.tenant_id
+
+
+async def test_tenantctl_calls_the_services_over_mesh_tls_as_itself(
+    mesh: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for variable, value in {
+        "TENANTMESH_DATA_DIR": str(tmp_path),
+        "TENANTMESH_MESH_TLS": "dev",
+        "TENANTMESH_TENANTS_ADDR": mesh.runtime.addresses["tenants"],
+        "TENANTMESH_AUTH_ADDR": mesh.runtime.addresses["auth"],
+    }.items():
+        monkeypatch.setenv(variable, value)
+    key = mesh.runtime.service_api_key
+    assert key is not None
+    assert await tenantctl_run(tenantctl_parser().parse_args(["--api-key", key, "tenants", "list"])) == 0
+    assert "platform" in capsys.readouterr().out
+    # Without its certificate it cannot connect at all.
+    tls_of(mesh).files_of("tenantctl").cert.unlink()
+    with pytest.raises(SystemExit, match="no mesh certificate"):
+        await tenantctl_run(tenantctl_parser().parse_args(["--api-key", key, "tenants", "list"]))

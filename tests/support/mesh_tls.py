@@ -16,15 +16,15 @@ from cryptography import x509
 
 from services.mesh.dev_mesh_tls import ensure_dev_mesh_tls
 from services.runtime.client import create_mesh_channel
-from services.runtime.mesh_tls import EDGE, MeshTls, channel_credentials
+from services.runtime.mesh_tls import EDGE, TENANTCTL, MeshTls, channel_credentials
 
 TESTER = "tester"
 MESH_TLS_ENV = {"TENANTMESH_MESH_TLS": "dev"}
 
 
 def issue_test_certificates(tls: MeshTls, services: Iterable[str]) -> None:
-    """Development certificates for ``services``, the edge and the tester."""
-    ensure_dev_mesh_tls(tls, [*services, EDGE, TESTER])
+    """Development certificates for ``services``, the edge, tenantctl and the tester."""
+    ensure_dev_mesh_tls(tls, [*services, EDGE, TENANTCTL, TESTER])
 
 
 def mesh_channel(tls: MeshTls, target: str, service: str, caller: str = TESTER) -> grpc.aio.Channel:

@@ -113,7 +113,7 @@ async def platform(
     variables.update(env or {})
     settings = load_settings(mesh_environment(database_url, data_dir, **variables), manifest=manifest)
     if settings.mesh_tls is not None:
-        issue_test_certificates(settings.mesh_tls, ("tenants", "auth", *extra))
+        issue_test_certificates(settings.mesh_tls, {*(spec.name for spec in settings.manifest.built), *extra})
     runtime = await Runtime.open(settings)
     started: list[StartedApp] = []
     handle: Platform | None = None
