@@ -76,9 +76,11 @@ def ensure_dev_tls(directory: Path) -> DevTls:
 
 
 def load_pair(
-    cert_path: Path, key_path: Path, now: dt.datetime, renew_before: dt.timedelta = RENEW_BEFORE
+    cert_path: Path, key_path: Path, now: dt.datetime, renew_before: dt.timedelta | None = None
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
-    """The cert and key if both exist, parse, match and stay valid beyond ``renew_before``."""
+    """The cert and key if both exist, parse, match and stay valid beyond ``renew_before``
+    (default RENEW_BEFORE, read at each call)."""
+    renew_before = RENEW_BEFORE if renew_before is None else renew_before
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
