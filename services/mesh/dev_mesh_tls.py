@@ -25,29 +25,39 @@ MESH_RENEW_BEFORE = dt.timedelta(days=1)
 RENEW_CHECK_SECONDS = 600.0
 
 
-def ensure_dev_mesh_tls(tls: MeshTls, names: Iterable[str], *, now: dt.datetime | None = None) -> list[str]:
+def ensure_dev_mesh_tls(
+    tls: MeshTls,
+    names: Iterable[str],
+    *,
+    now: dt.datetime | None = None,
+    validity: dt.timedelta = MESH_VALIDITY,
+    renew_before: dt.timedelta = MESH_RENEW_BEFORE,
+) -> list[str]:
     """Issues a certificate for every name that lacks a valid one from the dev CA; the names issued.
 
-    ``tls`` is the dev layout (services.runtime.config: CA next to the edge's, one pair per
-    service in a directory). The CA is made first when missing.
+    The CA is the one next to ``tls.ca_file`` (services/mesh/devtls.py), made first when missing.
     """
-    if tls.directory is None:
-        raise ValueError("development certificates need the per-service directory layout")
-    ca_dir = tls.ca_file.parent
-    ensure_dev_tls(ca_dir)
     now = now or dt.datetime.now(dt.UTC)
-    ca = load_pair(tls.ca_file, ca_dir / "ca.key", now)
-    if ca is None:
-        raise RuntimeError(f"the development CA in {ca_dir} is unusable")
-    tls.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    issued = []
-    for name in names:
-        files = tls.files_of(name)
-        current = load_pair(files.cert, files.key, now, MESH_RENEW_BEFORE)
-        if current is None or not issued_by(current[0], ca[0]):
-            issue_dev_mesh_certificate(tls, name, ca, now)
-            issued.append(name)
-    return issued
+    ca = dev_ca(tls, create=True)
+    return [name for name in names if ensure_certificate(tls, name, ca, now, validity, renew_before)]
+
+
+def ensure_certificate(
+    tls: MeshTls,
+    name: str,
+    ca: tuple[x509.Certificate, object],
+    now: dt.datetime,
+    validity: dt.timedelta,
+    renew_before: dt.timedelta,
+) -> bool:
+    """Issues ``name``'s certificate unless a valid one from ``ca`` is there; True when issued."""
+    files = tls.files_of(name)
+    files.cert.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    current = load_pair(files.cert, files.key, now, renew_before)
+    if current is not None and issued_by(current[0], ca[0]):
+        return False
+    issue_dev_mesh_certificate(tls, name, ca, now, validity)
+    return True
 
 
 def issue_dev_mesh_certificate(
@@ -72,8 +82,10 @@ def issue_dev_mesh_certificate(
     return cert
 
 
-def dev_ca(tls: MeshTls) -> tuple[x509.Certificate, object]:
-    """The development CA's certificate and key (for re-issuing by hand, e.g. in tests)."""
+def dev_ca(tls: MeshTls, *, create: bool = False) -> tuple[x509.Certificate, object]:
+    """The development CA's certificate and key, next to ``tls.ca_file`` (made with ``create``)."""
+    if create:
+        ensure_dev_tls(tls.ca_file.parent)
     pair = load_pair(tls.ca_file, tls.ca_file.parent / "ca.key", dt.datetime.now(dt.UTC))
     if pair is None:
         raise RuntimeError(f"no usable development CA at {tls.ca_file}")
