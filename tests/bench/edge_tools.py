@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.mesh.devtls import DevTls
-from services.mesh.edge import EdgeSettings
+from services.mesh.edge import EdgeMeshTls, EdgeSettings
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.runner import upstreams_for
 from services.runtime.app import StartedApp
@@ -119,9 +119,15 @@ def best_round(results: Sequence[WrkResult]) -> WrkResult:
 
 @contextlib.asynccontextmanager
 async def running_envoy(
-    started: Sequence[StartedApp], settings: Settings, tls: DevTls, envoy_dir: Path, workers: int = 1
+    started: Sequence[StartedApp],
+    settings: Settings,
+    tls: DevTls,
+    envoy_dir: Path,
+    workers: int = 1,
+    mesh_tls: EdgeMeshTls | None = None,
 ) -> AsyncIterator[tuple[EnvoyProcess, EdgeSettings]]:
-    """A real Envoy in front of ``started``: dev TLS, free ports, no access log, rate limits out of the way."""
+    """A real Envoy in front of ``started``: dev TLS, free ports, no access log, rate limits out of the way;
+    mutual TLS to the services with ``mesh_tls``."""
     edge = dataclasses.replace(
         EdgeSettings(),
         https_port=free_port(),
@@ -133,6 +139,7 @@ async def running_envoy(
         global_rate_limit_rps=UNLIMITED_RPS,
         per_tenant_rate_limit_rps=UNLIMITED_RPS,
         concurrency=workers,
+        mesh_tls=mesh_tls,
     )
     envoy = EnvoyProcess.for_edge(
         edge,
