@@ -44,6 +44,8 @@ class MethodPolicy:
     scope: Scope
     server_streaming: bool
     platform_override: bool = False
+    # The built-in member role holds the permission (AccessPolicy.member_default).
+    member_default: bool = False
     # Internal-only RPCs: the services allowed to call (mesh identities); empty for any caller.
     callers: frozenset[str] = frozenset()
 
@@ -68,6 +70,7 @@ def policy_of(method: MethodDescriptor) -> MethodPolicy | None:
         scope=Scope(declared.scope) if declared.scope else Scope.PLATFORM,
         server_streaming=method.server_streaming,
         platform_override=declared.platform_override,
+        member_default=declared.member_default,
         callers=frozenset(declared.callers),
     )
 

@@ -1,6 +1,6 @@
 """The isolation matrix over direct gRPC with the mesh's mutual TLS: every RPC the in-process
-platform serves (tenants, auth, meta, lifecycle), every way of lacking access, zero leaks. See
-tests/support/isolation.py."""
+platform serves (every built service of the manifest, with meta and lifecycle), every way of
+lacking access, zero leaks. See tests/support/isolation.py."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from tests.support.isolation import (
     served_rpcs,
 )
 from tests.support.mesh_tls import TESTER
-from tests.support.platform import platform
+from tests.support.platform import EVERY_OTHER_SERVICE, platform
 
 
 async def test_isolation_matrix_grpc(db_backend_url: str, tmp_path: Path) -> None:
-    async with platform(db_backend_url, tmp_path, mesh_tls=True) as mesh:
+    async with platform(db_backend_url, tmp_path, extra=EVERY_OTHER_SERVICE, mesh_tls=True) as mesh:
         world = await build_world(mesh)
         caller = GrpcCaller(mesh.runtime.settings.mesh_tls)
         try:
@@ -50,7 +50,7 @@ async def test_isolation_matrix_grpc(db_backend_url: str, tmp_path: Path) -> Non
 async def test_shared_person_matrix_grpc(db_backend_url: str, tmp_path: Path) -> None:
     """Every RPC as B's administrator against a person of A and B, people of A only and the
     platform administrator: nothing of A in any answer, nothing of A changed."""
-    async with platform(db_backend_url, tmp_path, mesh_tls=True) as mesh:
+    async with platform(db_backend_url, tmp_path, extra=EVERY_OTHER_SERVICE, mesh_tls=True) as mesh:
         world = await build_shared_world(mesh)
         caller = GrpcCaller(mesh.runtime.settings.mesh_tls)
         try:
