@@ -247,6 +247,10 @@ class StartedApp:
 
 
 async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
+    if runtime.settings.mesh_tls is not None:
+        # Its mesh certificate must be there and name it before anything starts: a service that
+        # cannot serve should not run its start (migrations, background work) first.
+        runtime.settings.mesh_tls.read(app.name)
     if runtime.delivery is not None:
         # Its table exists before the first call can queue anything; jobs left by a
         # process that died go out now. Before the app's own start: auth's start makes the

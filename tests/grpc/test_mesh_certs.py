@@ -15,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from services.mesh import certs
 from services.runtime.mesh_tls import DEFAULT_TRUST_DOMAIN, CertificateFiles, MeshTls, server_credentials
+from tests.support.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 HEALTHCHECK = REPO / "deploy" / "docker" / "healthcheck.py"
@@ -84,3 +85,32 @@ async def test_the_container_health_check_speaks_mesh_tls(tenants_server: tuple[
     assert await healthcheck(directory, "tenants", port, "auth") == 1
     # Plaintext is refused by the server.
     assert await healthcheck(directory, "tenants", port, "tenants", TENANTMESH_MESH_TLS="off") == 1
+
+
+async def test_a_service_without_its_mesh_certificate_does_not_start(tmp_path: Path) -> None:
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("TENANTMESH_") and k not in ("DATABASE_URL", "REDIS_URL")
+        },
+        "TENANTMESH_DATA_DIR": str(tmp_path),
+        "TENANTMESH_LOG_LEVEL": "error",
+        "TENANTMESH_TENANTS_ADDR": f"127.0.0.1:{free_port()}",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.mesh",
+        "serve",
+        "tenants",
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 2, err.decode()
+    assert "configuration error: cannot read mesh TLS file" in err.decode()
+    assert "ca.pem" in err.decode()
+    assert "Traceback" not in err.decode()  # nothing was started that would have to be stopped
