@@ -70,8 +70,9 @@ def test_mistakes_in_the_manifest_are_refused(spec: object, problem: str) -> Non
 
 
 def test_an_unbuilt_service_has_no_app() -> None:
+    reserved = PLATFORM.with_services(ServiceSpec("notes", 50090))
     with pytest.raises(LookupError, match="not built"):
-        PLATFORM.get("menus").load_app()
+        reserved.get("notes").load_app()
 
 
 def test_bind_finds_the_generated_servicer_class() -> None:

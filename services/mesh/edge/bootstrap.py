@@ -78,7 +78,9 @@ def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi
         "mesh_ca_secret": CA_SECRET,
         "error_domain": ERROR_DOMAIN,
         "local_replies": LOCAL_REPLIES,
-        "cors_allow_methods": "GET, POST, PATCH, DELETE, OPTIONS",
+        # From the routes: a preflight for any method a REST binding declares (PUT of a service's
+        # configuration among them) must be allowed.
+        "cors_allow_methods": ", ".join(api.http_verbs),
         "cors_allow_headers": "authorization, content-type, x-tenant-id, x-request-id, traceparent",
         "cors_expose_headers": "x-request-id, grpc-status, grpc-message",
     }
