@@ -10,7 +10,7 @@ from services.mesh.edge.config import (
     EdgeSettings,
     Upstream,
 )
-from services.mesh.edge.jwt import TOKEN_TENANT_HEADER, EdgeJwt, JwtExemption, edge_jwt, jwt_exemptions
+from services.mesh.edge.jwt import EdgeJwt, JwtExemption, edge_jwt, jwt_exemptions
 from services.mesh.edge.mesh_tls import EdgeMeshTls, edge_mesh_tls, sds_documents, write_sds_documents
 from services.mesh.edge.replies import LOCAL_REPLIES, EdgeReason, JwtLocalReply, jwt_local_replies
 from services.mesh.edge.routes import (
@@ -28,6 +28,7 @@ from services.mesh.edge.routes import (
     rest_routes,
     template_regex,
 )
+from services.runtime.interceptors.identity import TOKEN_TENANT_HEADER
 
 __all__ = [
     "DEFAULT_DESCRIPTOR_PATH",
