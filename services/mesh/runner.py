@@ -32,6 +32,8 @@ from services.runtime.config import ConfigError, Settings, load_settings
 from services.runtime.heap import settle_after_startup
 from services.runtime.logging import configure_logging
 from services.runtime.mesh_tls import EDGE, TENANTCTL, MeshTls, MeshTlsError
+from services.runtime.telemetry.endpoint import MetricsEndpoint
+from services.runtime.telemetry.settings import load_metrics_settings
 
 log = logging.getLogger("tenantmesh.mesh")
 
@@ -61,24 +63,24 @@ async def run_mesh() -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    mesh_tls = settings.mesh_tls
-    if mesh_tls is not None:
-        if mesh_tls.directory is None:
-            print(
-                "configuration error: make run serves every service in one process, each with its own "
-                "certificate: use TENANTMESH_MESH_TLS=dev (the default) or off, not one certificate file",
-                file=sys.stderr,
-            )
-            return 2
-        edge = dataclasses.replace(edge, mesh_tls=edge_mesh_tls(mesh_tls, settings.data_dir / "envoy" / "sds"))
-        await asyncio.to_thread(ensure_dev_mesh_tls, mesh_tls, mesh_identities(settings))
+    try:
+        edge = await prepare_dev_mesh_tls(settings, edge)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     stop = shutdown_event()
     runtime = await Runtime.open(settings)
     started: list[StartedApp] = []
     envoy: EnvoyProcess | None = None
     static: StaticServer | None = None
-    renewer = asyncio.create_task(renew_dev_mesh_tls(mesh_tls, mesh_identities(settings))) if mesh_tls else None
+    renewer = (
+        asyncio.create_task(renew_dev_mesh_tls(settings.mesh_tls, mesh_identities(settings)))
+        if settings.mesh_tls is not None
+        else None
+    )
+    metrics: MetricsEndpoint | None = None
     try:
+        metrics = MetricsEndpoint.start(load_metrics_settings(settings.environment), runtime.metrics)
         for spec in settings.manifest.built:
             started.append(await start_service(spec, runtime, settings.address_of(spec.name)))
         ca_file = ensure_dev_tls(settings.data_dir / "tls").ca_cert if dev_tls else None
@@ -93,8 +95,10 @@ async def run_mesh() -> int:
         site = static.site(console=bool(console))
         envoy = await start_edge(edge, upstreams_for(started, settings), settings, site)
         settle_after_startup()
+        metrics_url = metrics.url if metrics is not None else None
+        names = [s.app.name for s in started]
         print(
-            banner(settings, edge, ca_file, [s.app.name for s in started], admin_login(started), bool(console)),
+            banner(settings, edge, ca_file, names, admin_login(started), bool(console), metrics_url),
             flush=True,
         )
         await stop.wait()
@@ -110,6 +114,23 @@ async def run_mesh() -> int:
         with contextlib.suppress(Exception):
             await stop_apps(started, settings.shutdown_grace_seconds)
         await runtime.close()
+        if metrics is not None:
+            metrics.stop()
+
+
+async def prepare_dev_mesh_tls(settings: Settings, edge: EdgeSettings) -> EdgeSettings:
+    """Development certificates for every identity of the embedded mesh, and the edge settings
+    that present the edge's (unchanged with mesh TLS off)."""
+    mesh_tls = settings.mesh_tls
+    if mesh_tls is None:
+        return edge
+    if mesh_tls.directory is None:
+        raise ConfigError(
+            "make run serves every service in one process, each with its own certificate: "
+            "use TENANTMESH_MESH_TLS=dev (the default) or off, not one certificate file"
+        )
+    await asyncio.to_thread(ensure_dev_mesh_tls, mesh_tls, mesh_identities(settings))
+    return dataclasses.replace(edge, mesh_tls=edge_mesh_tls(mesh_tls, settings.data_dir / "envoy" / "sds"))
 
 
 def mesh_identities(settings: Settings) -> list[str]:
@@ -171,9 +192,11 @@ async def serve(service: str) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    runtime = await Runtime.open(settings)
+    runtime = await Runtime.open(settings, process_name=service)
     started: list[StartedApp] = []
+    metrics: MetricsEndpoint | None = None
     try:
+        metrics = MetricsEndpoint.start(load_metrics_settings(settings.environment), runtime.metrics)
         stop = shutdown_event()
         address = f"{settings.bind_host}:{settings.port_of(service)}"
         try:
@@ -189,3 +212,5 @@ async def serve(service: str) -> int:
         with contextlib.suppress(Exception):
             await stop_apps(started, settings.shutdown_grace_seconds)
         await runtime.close()
+        if metrics is not None:
+            metrics.stop()

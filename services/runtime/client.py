@@ -65,15 +65,24 @@ CHANNEL_OPTIONS: Sequence[tuple[str, Any]] = (
 )
 
 
-_INTERCEPTORS = (ContextPropagatingUnaryUnary(), ContextPropagatingUnaryStream())
+def _interceptors(extra: Sequence[grpc.aio.ClientInterceptor]) -> list[grpc.aio.ClientInterceptor]:
+    return [ContextPropagatingUnaryUnary(), ContextPropagatingUnaryStream(), *extra]
 
 
-def create_channel(target: str) -> grpc.aio.Channel:
-    """A plaintext channel: only with mesh TLS off (tests and benchmarks on one machine)."""
-    return grpc.aio.insecure_channel(target, options=list(CHANNEL_OPTIONS), interceptors=list(_INTERCEPTORS))
+def create_channel(target: str, extra: Sequence[grpc.aio.ClientInterceptor] = ()) -> grpc.aio.Channel:
+    """A plaintext channel: only with mesh TLS off (tests and benchmarks on one machine).
+
+    ``extra`` interceptors run inside the context-propagating ones (tracing: a client span per call).
+    """
+    return grpc.aio.insecure_channel(target, options=list(CHANNEL_OPTIONS), interceptors=_interceptors(extra))
 
 
-def create_mesh_channel(target: str, service: str, credentials: grpc.ChannelCredentials) -> grpc.aio.Channel:
+def create_mesh_channel(
+    target: str,
+    service: str,
+    credentials: grpc.ChannelCredentials,
+    extra: Sequence[grpc.aio.ClientInterceptor] = (),
+) -> grpc.aio.Channel:
     """A mutual-TLS channel to ``service`` at ``target``.
 
     The server's certificate is checked against the service's name (a DNS SAN every service
@@ -82,7 +91,7 @@ def create_mesh_channel(target: str, service: str, credentials: grpc.ChannelCred
     credentials after a rotation opens new connections rather than reusing the old ones.
     """
     options = [*CHANNEL_OPTIONS, ("grpc.ssl_target_name_override", service), ("grpc.use_local_subchannel_pool", 1)]
-    return grpc.aio.secure_channel(target, credentials, options=options, interceptors=list(_INTERCEPTORS))
+    return grpc.aio.secure_channel(target, credentials, options=options, interceptors=_interceptors(extra))
 
 
 # How often a pooled mesh channel looks whether its certificate files were replaced.
@@ -104,8 +113,11 @@ class ChannelPool:
     the pool is (calls in flight on it finish).
     """
 
-    def __init__(self, mesh_tls: MeshTls | None = None) -> None:
+    def __init__(
+        self, mesh_tls: MeshTls | None = None, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()
+    ) -> None:
         self._tls = mesh_tls
+        self._interceptors = tuple(interceptors)
         self._channels: dict[tuple[str, str], _Pooled] = {}
         self._retired: list[grpc.aio.Channel] = []
 
@@ -115,7 +127,7 @@ class ChannelPool:
             key = ("", target)
             pooled = self._channels.get(key)
             if pooled is None:
-                pooled = self._channels[key] = _Pooled(create_channel(target))
+                pooled = self._channels[key] = _Pooled(create_channel(target, self._interceptors))
             return pooled.channel
         key = (caller, target)
         pooled = self._channels.get(key)
@@ -129,7 +141,9 @@ class ChannelPool:
         credentials, read_stamp = channel_credentials(self._tls, caller)
         if pooled is not None:
             self._retired.append(pooled.channel)
-        self._channels[key] = _Pooled(create_mesh_channel(target, service, credentials), read_stamp, now)
+        self._channels[key] = _Pooled(
+            create_mesh_channel(target, service, credentials, self._interceptors), read_stamp, now
+        )
         return self._channels[key].channel
 
     async def close(self) -> None:

@@ -17,9 +17,10 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from services.mesh.devtls import DevTls
-from services.mesh.edge import EdgeMeshTls, EdgeSettings
+from services.mesh.edge import EdgeSettings
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.runner import upstreams_for
 from services.runtime.app import StartedApp
@@ -124,10 +125,10 @@ async def running_envoy(
     tls: DevTls,
     envoy_dir: Path,
     workers: int = 1,
-    mesh_tls: EdgeMeshTls | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[tuple[EnvoyProcess, EdgeSettings]]:
     """A real Envoy in front of ``started``: dev TLS, free ports, no access log, rate limits out of the way;
-    mutual TLS to the services with ``mesh_tls``."""
+    ``overrides``: other EdgeSettings fields (tracing, say)."""
     edge = dataclasses.replace(
         EdgeSettings(),
         https_port=free_port(),
@@ -139,7 +140,7 @@ async def running_envoy(
         global_rate_limit_rps=UNLIMITED_RPS,
         per_tenant_rate_limit_rps=UNLIMITED_RPS,
         concurrency=workers,
-        mesh_tls=mesh_tls,
+        **overrides,
     )
     envoy = EnvoyProcess.for_edge(
         edge,

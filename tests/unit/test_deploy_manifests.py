@@ -45,7 +45,7 @@ CONFIG_SOURCES = (
     *sorted(p for p in (REPO / "services").rglob("settings.py") if p.parent.name != "mesh"),
     REPO / "services/cli/tenantctl.py",
 )
-ENV_NAME = re.compile(r"\b(?:DATABASE_URL|REDIS_URL|TENANTMESH_[A-Z0-9_]*[A-Z0-9])\b")
+ENV_NAME = re.compile(r"\b(?:DATABASE_URL|REDIS_URL|OTEL_[A-Z0-9_]*[A-Z0-9]|TENANTMESH_[A-Z0-9_]*[A-Z0-9])\b")
 # Any TENANTMESH_ token in a deploy file; one ending in "_" is a prefix (TENANTMESH_EDGE_*).
 DEPLOY_TOKEN = re.compile(r"\bTENANTMESH_[A-Z0-9_]+")
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -455,6 +455,9 @@ def test_k8s_network_policies_let_only_the_edge_in_and_the_services_reach_each_o
     # Only the edge takes traffic from anywhere.
     open_to_all = [name for name, spec in policies.items() for rule in spec.get("ingress", []) if "from" not in rule]
     assert open_to_all == ["edge"]
+    # Beyond the services' own ports, only metrics scraping comes in (and traces go out).
+    scraped = {p["port"] for rule in policies["observability"]["ingress"] for p in rule["ports"]}
+    assert scraped == {9464, 9902}
     for name in SERVICES:
         spec = policies[name]
         assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == name
