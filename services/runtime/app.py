@@ -42,6 +42,7 @@ from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
 from services.runtime.private_files import private_directory
 from services.runtime.sealing import Sealer
 from services.runtime.server import RunningServer, ServiceBinding, create_server
+from services.runtime.storage import BlobBackend, TenantBlobs, load_storage_settings, open_backend
 from services.runtime.tenant_directory import CachedTenantDirectory, RemoteTenantDirectory, TenantDirectory
 from services.runtime.unit_of_work import UnitOfWork
 
@@ -175,6 +176,15 @@ class Runtime:
         """
         return Sealer(load_key_encryption_key(self.settings.environment, self.settings.data_dir))
 
+    @cached_property
+    def blob_backend(self) -> BlobBackend:
+        """The process's blob store (TENANTMESH_BLOB_STORE), opened on first use."""
+        return open_backend(load_storage_settings(self.settings.environment, self.settings.data_dir))
+
+    def blobs(self, service: str) -> TenantBlobs:
+        """``service``'s blobs, each keyed by the current call's tenant."""
+        return TenantBlobs(self.blob_backend, service)
+
     def enable_delivery(self) -> Delivery:
         """The process's outbound delivery queue; its table is migrated when the first app starts."""
         if self.delivery is None:
@@ -219,6 +229,8 @@ class Runtime:
             await self.relay.stop()
         if self.delivery is not None:
             await self.delivery.stop()
+        if "blob_backend" in self.__dict__:
+            await self.blob_backend.close()
         await self.channels.close()
         await self.events.close()
         await self.db.dispose()

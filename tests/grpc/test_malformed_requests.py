@@ -1,6 +1,7 @@
 """Bytes that are not a message, sent to every RPC the platform serves (found from the
 descriptors, not listed by hand): each is answered INVALID_ARGUMENT / REQUEST_MALFORMED
-before authentication (no token is sent), never UNKNOWN or INTERNAL, and nothing is logged
+before authentication (no token is sent; a client stream's message is read once the call
+is let in, so those carry one), never UNKNOWN or INTERNAL, and nothing is logged
 at error level. Well-formed but hostile messages are the descriptor fuzz test's
 (test_descriptor_fuzz.py); free-form values nested too deep are tested here too."""
 
@@ -14,12 +15,13 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from tenantmesh.auth.v1 import admin_service_pb2, user_pb2
 from tenantmesh.registry.v1 import registry_service_pb2
 
 from services.runtime.nesting import MAX_VALUE_DEPTH
 from tests.support.errors import reason_of, violation_fields
 from tests.support.isolation import Rpc, served_rpcs
-from tests.support.platform import EVERY_OTHER_SERVICE, bearer, platform
+from tests.support.platform import EVERY_OTHER_SERVICE, Platform, bearer, platform
 
 
 def _tag(number: int, wire_type: int) -> bytes:
@@ -56,10 +58,15 @@ def hostile_bodies(descriptor: Descriptor) -> dict[str, bytes]:
     return bodies
 
 
-async def _send(channel: grpc.aio.Channel, rpc: Rpc, body: bytes) -> grpc.aio.AioRpcError | None:
+async def _send(
+    channel: grpc.aio.Channel, rpc: Rpc, body: bytes, metadata: tuple[tuple[str, str], ...] = ()
+) -> grpc.aio.AioRpcError | None:
     identity = bytes  # the bodies are sent and answers read as raw bytes
     try:
-        if rpc.method.server_streaming:
+        if rpc.method.client_streaming:
+            upload = channel.stream_unary(rpc.path, request_serializer=identity, response_deserializer=identity)
+            await upload(iter([body]), metadata=metadata, timeout=20)
+        elif rpc.method.server_streaming:
             call = channel.unary_stream(rpc.path, request_serializer=identity, response_deserializer=identity)(
                 body, timeout=20
             )
@@ -75,20 +82,35 @@ async def _send(channel: grpc.aio.Channel, rpc: Rpc, body: bytes) -> grpc.aio.Ai
     return None
 
 
+async def _tenant_admin_token(mesh: Platform, tenant_id: str) -> str:
+    email = f"admin-{uuid.uuid4().hex[:8]}@example.test"
+    password = "a-long-enough-password-1"
+    await mesh.admin_stub("UserService").CreateUser(
+        admin_service_pb2.CreateUserRequest(user=user_pb2.User(email=email), password=password, roles=["tenant-admin"]),
+        metadata=(*bearer(await mesh.admin_token()), ("x-tenant-id", tenant_id)),
+    )
+    return (await mesh.login(tenant_id, email, password)).access_token
+
+
 async def test_every_rpc_answers_malformed_bytes_invalid_argument(
     db_backend_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with platform(db_backend_url, tmp_path, extra=EVERY_OTHER_SERVICE) as mesh:
         rpcs = served_rpcs(mesh.started)
         assert {rpc.server for rpc in rpcs} == {"tenants", "auth", *EVERY_OTHER_SERVICE}
+        # A client stream's messages are read by its handler, after the call's stages let it in:
+        # those calls carry a tenant administrator's token.
+        tenant = await mesh.create_tenant(f"mal-{uuid.uuid4().hex[:8]}")
+        streaming = (*bearer(await _tenant_admin_token(mesh, tenant.tenant_id)), ("x-tenant-id", tenant.tenant_id))
         wrong: list[str] = []
         sent = 0
         with caplog.at_level(logging.INFO):
             for rpc in rpcs:
                 channel = mesh.channel(rpc.server)
+                metadata = streaming if rpc.method.client_streaming else ()
                 for name, body in hostile_bodies(rpc.method.input_type).items():
                     sent += 1
-                    error = await _send(channel, rpc, body)
+                    error = await _send(channel, rpc, body, metadata)
                     if error is None:
                         wrong.append(f"{rpc.path} [{name}]: OK")
                     elif error.code() != grpc.StatusCode.INVALID_ARGUMENT or reason_of(error) != "REQUEST_MALFORMED":

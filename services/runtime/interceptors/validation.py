@@ -7,11 +7,14 @@ google.rpc.BadRequest field violation addressed by its proto field path.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import protovalidate
+from google.protobuf.message import Message
 
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.interceptors.decoding import Undecodable, refuse_undecodable
 from services.runtime.nesting import too_deep
 
 if TYPE_CHECKING:
@@ -41,6 +44,17 @@ def violations_of(message: Any) -> list[FieldViolation]:
             description = f"key {description}"
         found.append(FieldViolation(field=field_path(violation), description=description))
     return found
+
+
+async def validated_messages(requests: AsyncIterator[Message]) -> AsyncIterator[Message]:
+    """The messages of a client stream, each checked as it arrives (INVALID_ARGUMENT at the first bad one)."""
+    async for message in requests:
+        if isinstance(message, Undecodable):
+            raise refuse_undecodable()
+        violations = too_deep(message) or violations_of(message)
+        if violations:
+            raise InvalidArgument("the request has invalid fields", violations=violations)
+        yield message
 
 
 async def validation_stage(call: IncomingCall) -> None:
