@@ -22,6 +22,7 @@ from services.mesh.console_site import console_pages
 from services.mesh.devtls import ensure_dev_tls
 from services.mesh.edge import EdgeSettings, Upstream
 from services.mesh.envoy_process import EnvoyProcess
+from services.mesh.ports import first_taken, mesh_ports
 from services.mesh.settings import load_edge_settings, uses_dev_tls
 from services.mesh.static_site import StaticServer, StaticSite, docs_pages
 from services.runtime.app import Runtime, StartedApp, shutdown_event, stop_apps
@@ -55,6 +56,10 @@ async def run_mesh() -> int:
         edge = load_edge_settings(tls_dir=settings.data_dir / "tls" if dev_tls else None)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    taken = first_taken(mesh_ports(settings, edge))
+    if taken is not None:
+        print(taken, file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
     stop = shutdown_event()

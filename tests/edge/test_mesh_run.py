@@ -9,11 +9,14 @@ the test's own, so it can run beside a developer's mesh.
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import sys
 from pathlib import Path
 
 import httpx
 
-from tests.support.running_mesh import mesh_process, read_output
+from tests.support.running_mesh import free_port, mesh_environment, mesh_process, read_output
 
 
 async def test_make_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -48,3 +51,29 @@ async def test_make_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c(tmp_pa
                 except httpx.TransportError:
                     continue
                 raise AssertionError(f"port {port} still answers after the mesh stopped")
+
+
+async def test_a_busy_port_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    """A second `make run` on busy ports: one line naming the port and the variable to change,
+    exit code 2, no traceback (it used to end in one from deep inside a server's start)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = mesh_environment(tmp_path / "data", port, free_port(), free_port())
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.mesh",
+            "run",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 2
+    lines = [line for line in (out + err).decode().splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert str(port) in lines[0]
+    assert "TENANTMESH_EDGE_HTTPS_PORT" in lines[0]
+    assert "Traceback" not in lines[0]
