@@ -20,8 +20,14 @@ from tests.support.running_mesh import free_port, mesh_environment, mesh_process
 
 
 async def test_make_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    async with mesh_process(tmp_path) as mesh:
+    # At info level, as a developer reads it: start-up must log no traceback and no multi-line
+    # gRPC debug strings for the retries it expects (registry not reachable yet, ...).
+    async with mesh_process(tmp_path, {"TENANTMESH_LOG_LEVEL": "info"}) as mesh:
         assert f"https://localhost:{mesh.https_port}" in mesh.banner
+        started = read_output(mesh.output)
+        assert "Traceback" not in started
+        assert "debug_error_string" not in started
+        assert '"level": "error"' not in started
         async with mesh.client() as client:
             info = await client.get("/v1/meta/server-info")
             assert info.status_code == 200, info.text
@@ -43,6 +49,9 @@ async def test_make_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c(tmp_pa
 
         # Ctrl-C stops it cleanly...
         assert await mesh.stop() == 0, read_output(mesh.output)
+        whole_run = read_output(mesh.output)
+        assert "Traceback" not in whole_run
+        assert "debug_error_string" not in whole_run
         # ...and Envoy went with it: nothing answers on the edge's ports any more.
         async with httpx.AsyncClient(timeout=2) as client:
             for port in (mesh.http_port, mesh.admin_port):
