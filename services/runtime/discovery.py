@@ -50,6 +50,7 @@ def _brief(exc: BaseException) -> str:
         return f"{exc.code().name}: {exc.details()}"
     return f"{type(exc).__name__}: {exc}"
 
+
 REGISTRY = "registry"
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 - recognised, not bound
 _MAX_BACKOFF_SECONDS = 30.0
