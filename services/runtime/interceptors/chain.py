@@ -17,7 +17,7 @@ import grpc
 from google.protobuf.message import Message
 
 from services.runtime.access import MethodPolicy
-from services.runtime.interceptors.decoding import Undecodable, refuse_undecodable, tolerant_deserializer
+from services.runtime.errors import CommonReason, InvalidArgument
 from services.runtime.interceptors.error_mapping import abort, error_for
 from services.runtime.interceptors.telemetry import CallObserver
 from services.runtime.interceptors.validation import validated_messages
@@ -40,6 +40,50 @@ class IncomingCall:
 
 class CallStage(Protocol):
     async def __call__(self, call: IncomingCall) -> None: ...
+
+
+class Undecodable:
+    """Stands in for a request whose bytes are not a message of the method's input type.
+
+    grpc.aio answers a deserializer that raises with UNKNOWN and logs a traceback per call;
+    a malformed body is the caller's mistake, so the handler gets this instead and the call
+    is answered INVALID_ARGUMENT before authentication (nothing about the caller is needed
+    to say the bytes are not a message).
+    """
+
+    __slots__ = ()
+
+
+UNDECODABLE = Undecodable()
+
+
+def tolerant_deserializer(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:  # DecodeError, nesting beyond the parser's recursion limit, bad UTF-8, ...
+            return UNDECODABLE
+
+    return deserialize
+
+
+async def _decoded(requests: AsyncIterator[Message | Undecodable]) -> AsyncIterator[Message]:
+    """A client stream's messages, refusing the first whose bytes are not a message (as for unary calls)."""
+    async for message in requests:
+        if isinstance(message, Undecodable):
+            raise _refuse_undecodable()
+        yield message
+
+
+def _refuse_undecodable() -> InvalidArgument:
+    # The message names no type or parser: callers learn nothing about the server's internals.
+    return InvalidArgument(
+        "the request body is not a valid protobuf message for this method",
+        reason=CommonReason.REQUEST_MALFORMED,
+    )
 
 
 def _text_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
@@ -98,7 +142,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
 
     async def _run_stages(self, call: IncomingCall, request: Message | Undecodable | None = None) -> None:
         if isinstance(request, Undecodable):
-            raise refuse_undecodable()
+            raise _refuse_undecodable()
         for stage in self._stages:
             await stage(call)
 
@@ -169,7 +213,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             try:
                 await self._run_stages(call)
                 self._answer_unary_with_headers(call)
-                return await behavior(validated_messages(requests), context)
+                return await behavior(validated_messages(_decoded(requests)), context)
             except BaseException as exc:
                 error = error_for(exc, policy.method)
                 if error is None:

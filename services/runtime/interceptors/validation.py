@@ -14,7 +14,6 @@ import protovalidate
 from google.protobuf.message import Message
 
 from services.runtime.errors import FieldViolation, InvalidArgument
-from services.runtime.interceptors.decoding import Undecodable, refuse_undecodable
 from services.runtime.nesting import too_deep
 
 if TYPE_CHECKING:
@@ -49,8 +48,6 @@ def violations_of(message: Any) -> list[FieldViolation]:
 async def validated_messages(requests: AsyncIterator[Message]) -> AsyncIterator[Message]:
     """The messages of a client stream, each checked as it arrives (INVALID_ARGUMENT at the first bad one)."""
     async for message in requests:
-        if isinstance(message, Undecodable):
-            raise refuse_undecodable()
         violations = too_deep(message) or violations_of(message)
         if violations:
             raise InvalidArgument("the request has invalid fields", violations=violations)
