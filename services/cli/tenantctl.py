@@ -13,10 +13,11 @@
 
 Talks to the tenants and auth services directly (TENANTMESH_TENANTS_ADDR,
 TENANTMESH_AUTH_ADDR) or to one gRPC endpoint given with --target, e.g. the
-edge's plain port. Authenticates with --token / TENANTMESH_TOKEN (an access
-token), or --api-key / TENANTMESH_API_KEY (a service account key, exchanged
-for a token), or else the platform service key the embedded default keeps in
-the data directory.
+edge's plain port, or its HTTPS port over TLS with --ca FILE (TENANTMESH_CA_FILE):
+`tenantctl --target localhost:8443 --ca .data/tls/ca.pem tenants list`.
+Authenticates with --token / TENANTMESH_TOKEN (an access token), or --api-key /
+TENANTMESH_API_KEY (a service account key, exchanged for a token), or else the
+platform service key the embedded default keeps in the data directory.
 
 Output: `tenants list` prints a header row, then one tenant per line; with --json every
 command prints NDJSON instead (one JSON object per line, one line per tenant), so a
@@ -189,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tenantctl", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--target", help="one gRPC endpoint for every call, e.g. the edge's plain port (host:port)")
+    parser.add_argument(
+        "--ca",
+        default=os.environ.get("TENANTMESH_CA_FILE"),
+        metavar="FILE",
+        help="CA certificate (PEM) to reach --target over TLS, e.g. the edge's HTTPS port with the dev CA",
+    )
     parser.add_argument("--token", default=os.environ.get("TENANTMESH_TOKEN"), help="access token")
     parser.add_argument("--api-key", default=os.environ.get("TENANTMESH_API_KEY"), help="service account API key")
     parser.add_argument("--json", action="store_true", help="print tenants as NDJSON (one JSON object per line)")
@@ -257,6 +264,14 @@ def _api_key(args: argparse.Namespace) -> str | None:
         return None
 
 
+def _channel(args: argparse.Namespace, target: str) -> grpc.aio.Channel:
+    """TLS trusting ``--ca`` (the edge's HTTPS port serves gRPC too), else plaintext (the
+    services' own ports inside the mesh)."""
+    if args.ca:
+        return grpc.aio.secure_channel(target, grpc.ssl_channel_credentials(Path(args.ca).read_bytes()))
+    return grpc.aio.insecure_channel(target)
+
+
 async def access_token(args: argparse.Namespace, auth_target: str) -> str:
     if args.token:
         return str(args.token)
@@ -265,7 +280,7 @@ async def access_token(args: argparse.Namespace, auth_target: str) -> str:
         raise SystemExit(
             "tenantctl: no credentials: give --token, --api-key (or TENANTMESH_TOKEN / TENANTMESH_API_KEY)"
         )
-    async with grpc.aio.insecure_channel(auth_target) as channel:
+    async with _channel(args, auth_target) as channel:
         stub: Any = auth_service_pb2_grpc.AuthServiceStub(channel)
         response = await stub.ExchangeApiKey(auth_service_pb2.ExchangeApiKeyRequest(api_key=key), timeout=args.timeout)
         return str(response.tokens.access_token)
@@ -358,7 +373,7 @@ async def admin_command(args: argparse.Namespace, auth_target: str) -> int:
             await reset_admin_password_offline(args, password)
         else:
             metadata = [("authorization", f"Bearer {await access_token(args, auth_target)}")]
-            async with grpc.aio.insecure_channel(auth_target) as channel:
+            async with _channel(args, auth_target) as channel:
                 await reset_admin_password_online(channel, metadata, args, password)
     except TenantmeshError as exc:
         print(f"error: {exc.code.name} {exc.reason}: {exc.message}", file=sys.stderr)
@@ -379,10 +394,10 @@ async def run(args: argparse.Namespace) -> int:
             return await admin_command(args, auth_target)
         metadata = [("authorization", f"Bearer {await access_token(args, auth_target)}")]
         if args.command == "keys":
-            async with grpc.aio.insecure_channel(auth_target) as channel:
+            async with _channel(args, auth_target) as channel:
                 await keys_command(channel, metadata, args)
             return 0
-        async with grpc.aio.insecure_channel(tenants_target) as channel:
+        async with _channel(args, tenants_target) as channel:
             stub = _Authorized(tenant_service_pb2_grpc.TenantServiceStub(channel), metadata, args.timeout)
             if args.command == "migrate":
                 return await migrate_command(stub, args)
