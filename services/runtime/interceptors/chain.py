@@ -197,7 +197,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                     code = grpc.StatusCode.CANCELLED
                     raise
                 code = error.code
-                await abort(context, error)
+                await abort(context, error, policy.method)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)
 
@@ -220,7 +220,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                     code = grpc.StatusCode.CANCELLED
                     raise
                 code = error.code
-                await abort(context, error)
+                await abort(context, error, policy.method)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)
 
@@ -242,7 +242,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                     code = grpc.StatusCode.CANCELLED
                     raise
                 code = error.code
-                await abort(context, error)
+                await abort(context, error, policy.method)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)
 
