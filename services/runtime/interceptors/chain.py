@@ -36,6 +36,8 @@ class IncomingCall:
     # Response metadata the stages want returned: in the trailers of a unary call,
     # before the first message of a stream.
     response_headers: list[tuple[str, str]] = field(default_factory=list)
+    # The ErrorInfo reason the call failed with ("" if it did not): observers count by it.
+    error_reason: str = ""
 
 
 class CallStage(Protocol):
@@ -196,7 +198,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                 if error is None:
                     code = grpc.StatusCode.CANCELLED
                     raise
-                code = error.code
+                code, call.error_reason = error.code, str(error.reason)
                 await abort(context, error, policy.method)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)
@@ -241,7 +243,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                 if error is None:
                     code = grpc.StatusCode.CANCELLED
                     raise
-                code = error.code
+                code, call.error_reason = error.code, str(error.reason)
                 await abort(context, error, policy.method)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)
