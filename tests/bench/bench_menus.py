@@ -162,9 +162,24 @@ async def populate(world: MenusWorld, users: int, run_id: str) -> Setup:
         user = user_pb2.User(email=f"user-{index:04d}@bench.test")
         held = f"role-{index % ROLES:02d}"
         request = admin_service_pb2.CreateUserRequest(user=user, password=PASSWORD, roles=[held])
-        await users_stub.CreateUser(request, metadata=scoped)
+        await _create_user(users_stub, request, scoped)
     member = await world.mesh.login(tenant, "user-0000@bench.test", PASSWORD)
     return Setup(tenant, member.access_token, services, time.monotonic() - started)
+
+
+async def _create_user(stub: Any, request: Any, metadata: Any) -> None:
+    """CreateUser, retried when a service it depends on was unavailable (a loaded machine); a retry
+    that finds the user made by the first attempt is done."""
+    for attempt in range(5):
+        try:
+            await stub.CreateUser(request, metadata=metadata)
+            return
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.ALREADY_EXISTS and attempt:
+                return
+            if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == 4:
+                raise
+            await asyncio.sleep(1.0)
 
 
 # --------------------------------------------------------------------------- measurements
