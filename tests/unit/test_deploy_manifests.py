@@ -44,7 +44,7 @@ CONFIG_SOURCES = (
     *sorted(p for p in (REPO / "services").rglob("settings.py") if p.parent.name != "mesh"),
     REPO / "services/cli/tenantctl.py",
 )
-ENV_NAME = re.compile(r"\b(?:DATABASE_URL|REDIS_URL|TENANTMESH_[A-Z0-9_]*[A-Z0-9])\b")
+ENV_NAME = re.compile(r"\b(?:DATABASE_URL|REDIS_URL|OTEL_[A-Z0-9_]*[A-Z0-9]|TENANTMESH_[A-Z0-9_]*[A-Z0-9])\b")
 # Any TENANTMESH_ token in a deploy file; one ending in "_" is a prefix (TENANTMESH_EDGE_*).
 DEPLOY_TOKEN = re.compile(r"\bTENANTMESH_[A-Z0-9_]+")
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")

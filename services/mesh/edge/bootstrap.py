@@ -9,7 +9,13 @@ from typing import Any
 
 import jinja2
 
-from services.mesh.edge.config import DEFAULT_TEMPLATE_DIR, DEFAULT_TEMPLATE_NAME, EdgeSettings, Upstream
+from services.mesh.edge.config import (
+    DEFAULT_TEMPLATE_DIR,
+    DEFAULT_TEMPLATE_NAME,
+    EdgeSettings,
+    Upstream,
+    is_ip_address,
+)
 from services.mesh.edge.jwt import edge_jwt
 from services.mesh.edge.replies import JWT_FAILURE_METADATA_KEY, LOCAL_REPLIES, jwt_local_replies
 from services.mesh.edge.routes import EdgeApi, load_edge_api
@@ -53,6 +59,7 @@ def render_envoy_config(
     )
     env.filters["q"] = _yaml_scalar
     env.filters["duration"] = _duration
+    env.filters["is_ip"] = is_ip_address
     template = env.get_template(template_name)
     context = _context(settings, upstreams, api)
     context["site"] = site

@@ -36,6 +36,8 @@ class IncomingCall:
     # Response metadata the stages want returned: in the trailers of a unary call,
     # before the first message of a stream.
     response_headers: list[tuple[str, str]] = field(default_factory=list)
+    # The ErrorInfo reason the call failed with ("" if it did not): observers count by it.
+    error_reason: str = ""
 
 
 class CallStage(Protocol):
@@ -68,6 +70,14 @@ def tolerant_deserializer(deserializer: Callable[[bytes], Any] | None) -> Callab
             return UNDECODABLE
 
     return deserialize
+
+
+async def _decoded(requests: AsyncIterator[Message | Undecodable]) -> AsyncIterator[Message]:
+    """A client stream's messages, refusing the first whose bytes are not a message (as for unary calls)."""
+    async for message in requests:
+        if isinstance(message, Undecodable):
+            raise _refuse_undecodable()
+        yield message
 
 
 def _refuse_undecodable() -> InvalidArgument:
@@ -119,7 +129,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             self._wrapped[method] = wrapped
         return wrapped
 
-    async def _enter(self, policy: MethodPolicy, request: Message | Undecodable, context: Any) -> IncomingCall:
+    async def _enter(self, policy: MethodPolicy, request: Message | Undecodable | None, context: Any) -> IncomingCall:
         call = IncomingCall(
             method=policy.method,
             policy=policy,
@@ -132,7 +142,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             await stage(call)
         return call
 
-    async def _run_stages(self, call: IncomingCall, request: Message | Undecodable) -> None:
+    async def _run_stages(self, call: IncomingCall, request: Message | Undecodable | None = None) -> None:
         if isinstance(request, Undecodable):
             raise _refuse_undecodable()
         for stage in self._stages:
@@ -169,7 +179,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
                 self._wrap_client_stream(handler.stream_unary, policy),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         raise TypeError(f"{policy.method}: bidirectional streaming RPCs are not supported by the runtime yet")
@@ -188,7 +198,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                 if error is None:
                     code = grpc.StatusCode.CANCELLED
                     raise
-                code = error.code
+                code, call.error_reason = error.code, str(error.reason)
                 await abort(context, error)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)
@@ -205,7 +215,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             try:
                 await self._run_stages(call)
                 self._answer_unary_with_headers(call)
-                return await behavior(validated_messages(requests), context)
+                return await behavior(validated_messages(_decoded(requests)), context)
             except BaseException as exc:
                 error = error_for(exc, policy.method)
                 if error is None:
@@ -233,7 +243,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                 if error is None:
                     code = grpc.StatusCode.CANCELLED
                     raise
-                code = error.code
+                code, call.error_reason = error.code, str(error.reason)
                 await abort(context, error)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)
