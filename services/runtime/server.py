@@ -128,7 +128,7 @@ async def create_server(
     if metrics is not None:
         observers.append(MetricsObserver(metrics))
     if usage is not None:
-        observers.append(UsageObserver(usage))
+        observers.append(UsageObserver(usage, identities=mesh_tls is not None))
     interceptor = PipelineInterceptor(
         policies,
         first_stages=first_stages,
