@@ -743,7 +743,6 @@ class SubmissionServiceServicer:
         header alone (CSV) or an empty body (NDJSON). Errors: NOT_FOUND
         (FORM_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID). Each message is a
         chunk of the body (google.api.HttpBody, so the edge passes it through raw).
-        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -390,7 +390,6 @@ class SubmissionServiceStub:
     header alone (CSV) or an empty body (NDJSON). Errors: NOT_FOUND
     (FORM_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID). Each message is a
     chunk of the body (google.api.HttpBody, so the edge passes it through raw).
-    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     """
 
 @_typing.type_check_only
@@ -456,7 +455,6 @@ class SubmissionServiceAsyncStub(SubmissionServiceStub):
     header alone (CSV) or an empty body (NDJSON). Errors: NOT_FOUND
     (FORM_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID). Each message is a
     chunk of the body (google.api.HttpBody, so the edge passes it through raw).
-    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     """
 
 class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -573,7 +571,6 @@ class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
         header alone (CSV) or an empty body (NDJSON). Errors: NOT_FOUND
         (FORM_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID). Each message is a
         chunk of the body (google.api.HttpBody, so the edge passes it through raw).
-        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         """
 
 def add_SubmissionServiceServicer_to_server(servicer: SubmissionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
