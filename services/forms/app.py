@@ -9,10 +9,13 @@ from services.forms.answers import VersionCache
 from services.forms.export import Exporter
 from services.forms.files import FileReferences, NoFileStore
 from services.forms.forms import Forms
+from services.forms.installer import GROUP, ServiceFormsInstaller
 from services.forms.servicers import FormServicer, SubmissionServicer
 from services.forms.submissions import Submissions
+from services.runtime.app import Runtime
 from services.runtime.db import MigrationSet
 from services.runtime.service import ServiceApp
+from services.runtime.tenant_directory import TenantDirectory
 
 SERVICE = "forms"
 
@@ -24,10 +27,17 @@ class FormsApp(ServiceApp):
     # Where file answers are checked (services/forms/files.py): a file store replaces this.
     files: FileReferences = NoFileStore()
 
+    def __init__(self, runtime: Runtime, *, tenants: TenantDirectory | None = None) -> None:
+        super().__init__(runtime, tenants=tenants)
+        self.forms = Forms(runtime.db, runtime.unit_of_work(SERVICE))
+        installer = ServiceFormsInstaller(self.forms, self.tenants, runtime.channel("registry"), runtime.credentials)
+        # Once per event across replicas: installing writes to the tenant's database.
+        runtime.events.subscribe_group(GROUP, "tenant_service.", installer.on_event)
+
     def servicers(self) -> Sequence[object]:
         work = self.runtime.unit_of_work(SERVICE)
         cache = VersionCache()
         return [
-            FormServicer(Forms(self.runtime.db, work)),
+            FormServicer(self.forms),
             SubmissionServicer(Submissions(self.runtime.db, work, self.files, cache), Exporter(self.runtime.db, cache)),
         ]
