@@ -212,3 +212,29 @@ async def test_review_edit_with_revisions_and_audited_delete(db_backend_url: str
         async with fw.mesh.runtime.db.tenant_session(await fw.database_of(fw.world.tenant_a)) as session:
             audit = list((await session.execute(select(FormsAuditRow.action, FormsAuditRow.target))).all())
         assert sorted(tuple(row) for row in audit) == [("form.purged", "fixed"), ("submission.deleted", sid)]
+
+
+async def test_file_answers_go_through_the_file_seam_and_nothing_is_stored(db_backend_url: str, tmp_path: Path) -> None:
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        document = {
+            "schema": {"type": "object", "properties": {"name": {"type": "string"}, "scan": {"type": "string"}}},
+            "fields": [
+                {"key": "name", "type": "FIELD_TYPE_SHORT_TEXT"},
+                {"key": "scan", "type": "FIELD_TYPE_FILE"},
+            ],
+        }
+        admin = fw.as_("admin_a")
+        await fw.forms.CreateForm(
+            pb.CreateFormRequest(form=pb.Form(key="upload", draft=definition(document))), metadata=admin
+        )
+        await fw.forms.PublishForm(pb.PublishFormRequest(key="upload"), metadata=admin)
+        # Without a file store every reference is refused at its answer; the rest of the form works.
+        error = await expect_error(
+            fw.submissions.SubmitForm(submit("upload", {"name": "Ada", "scan": "file-ref-of-someone"}), metadata=admin),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "ANSWERS_INVALID",
+        )
+        assert {(v.field, v.reason) for v in violations(error)} == {("answers.scan", "ANSWER_FILE_REFERENCE_INVALID")}
+        assert not await stored_rows(fw, fw.world.tenant_a)
+        await fw.submissions.SubmitForm(submit("upload", {"name": "Ada"}), metadata=admin)
+        assert len(await stored_rows(fw, fw.world.tenant_a)) == 1
