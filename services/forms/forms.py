@@ -135,6 +135,13 @@ class Forms:
                     raise _key_taken()
                 work.session.add(row)
         except IntegrityError:
+            if request_id:  # the same retry may have raced this one
+                async with tenant_session(self._db) as session:
+                    earlier = (
+                        await session.execute(select(FormRow).where(FormRow.request_id == request_id))
+                    ).scalar_one_or_none()
+                if earlier is not None:
+                    return earlier
             raise _key_taken() from None
         return row
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, exists, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from tenantmesh.forms.v1 import events_pb2
@@ -38,7 +39,7 @@ from services.forms.reasons import AnswerReason, FormsReason
 from services.runtime.clock import utcnow
 from services.runtime.context import current_principal, current_tenant
 from services.runtime.db import DatabaseRouter
-from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from services.runtime.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from services.runtime.events import Event
 from services.runtime.ids import uuid7
 from services.runtime.json_documents import json_path, pointer_parts
@@ -122,15 +123,36 @@ class Submissions:
     async def submit(
         self, key: str, version: int, answers: dict[str, Any], request_id: str, locale: str
     ) -> tuple[SubmissionRow, str]:
-        subject = current_principal().subject
         if request_id:
-            async with tenant_session(self._db) as session:
-                earlier = (
-                    await session.execute(select(SubmissionRow).where(SubmissionRow.request_id == request_id))
-                ).scalar_one_or_none()
-                if earlier is not None and earlier.submitter == subject:
-                    form = await session.get(FormRow, earlier.form_id)
-                    return earlier, form.key if form is not None else key
+            earlier = await self._earlier(request_id)
+            if earlier is not None:
+                return earlier
+        try:
+            return await self._store(key, version, answers, request_id, locale)
+        except IntegrityError:
+            # Only request_id is unique: the same retry raced this one, or another submitter used it.
+            earlier = await self._earlier(request_id) if request_id else None
+            if earlier is None:
+                raise
+            return earlier
+
+    async def _earlier(self, request_id: str) -> tuple[SubmissionRow, str] | None:
+        """The submission a retry with ``request_id`` refers to: the caller's own; another
+        submitter's request id is refused, and says nothing of their submission."""
+        async with tenant_session(self._db) as session:
+            earlier = (
+                await session.execute(select(SubmissionRow).where(SubmissionRow.request_id == request_id))
+            ).scalar_one_or_none()
+            if earlier is None:
+                return None
+            if earlier.submitter != current_principal().subject:
+                raise AlreadyExists("request_id was used for another request", reason=FormsReason.REQUEST_ID_REUSED)
+            return earlier, await self._key_of(session, earlier)
+
+    async def _store(
+        self, key: str, version: int, answers: dict[str, Any], request_id: str, locale: str
+    ) -> tuple[SubmissionRow, str]:
+        subject = current_principal().subject
         submission_id = uuid7()
         async with self._work.tenant() as work:
             checked = await self._check(work.session, key, version, answers, locale)

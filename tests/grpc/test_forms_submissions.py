@@ -83,6 +83,12 @@ async def test_answers_are_checked_by_the_forms_rules_and_stored_pinned(db_backe
         assert (created.version, created.status) == (1, pb.SUBMISSION_STATUS_SUBMITTED)
         again = await fw.submissions.SubmitForm(submit("intake", good, request_id=request_id), metadata=member)
         assert again.submission.submission_id == created.submission_id
+        # Someone else's request id is refused, and says nothing of their submission.
+        await expect_error(
+            fw.submissions.SubmitForm(submit("intake", good, request_id=request_id), metadata=fw.as_("admin_a")),
+            grpc.StatusCode.ALREADY_EXISTS,
+            "REQUEST_ID_REUSED",
+        )
         assert len(await stored_rows(fw, fw.world.tenant_a)) == 1
 
 

@@ -661,10 +661,11 @@ class SubmissionServiceServicer:
         computed values recomputed by the server) and stores them, pinned to it.
         Every violation comes back at once as a field violation at
         "answers<JSON path>" with the rule's message. A retry with the same
-        request_id returns the first call's submission. Announces
-        form.submission.created. Errors: NOT_FOUND (FORM_NOT_FOUND,
-        FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION (FORM_NOT_PUBLISHED,
-        FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID, FIELD_INVALID).
+        request_id returns the first call's submission (a request_id another
+        caller used is refused). Announces form.submission.created.
+        Errors: NOT_FOUND (FORM_NOT_FOUND, FORM_VERSION_NOT_FOUND),
+        FAILED_PRECONDITION (FORM_NOT_PUBLISHED, FORM_ARCHIVED), INVALID_ARGUMENT
+        (ANSWERS_INVALID, FIELD_INVALID), ALREADY_EXISTS (REQUEST_ID_REUSED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

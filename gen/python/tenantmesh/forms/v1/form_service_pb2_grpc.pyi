@@ -340,10 +340,11 @@ class SubmissionServiceStub:
     computed values recomputed by the server) and stores them, pinned to it.
     Every violation comes back at once as a field violation at
     "answers<JSON path>" with the rule's message. A retry with the same
-    request_id returns the first call's submission. Announces
-    form.submission.created. Errors: NOT_FOUND (FORM_NOT_FOUND,
-    FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION (FORM_NOT_PUBLISHED,
-    FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID, FIELD_INVALID).
+    request_id returns the first call's submission (a request_id another
+    caller used is refused). Announces form.submission.created.
+    Errors: NOT_FOUND (FORM_NOT_FOUND, FORM_VERSION_NOT_FOUND),
+    FAILED_PRECONDITION (FORM_NOT_PUBLISHED, FORM_ARCHIVED), INVALID_ARGUMENT
+    (ANSWERS_INVALID, FIELD_INVALID), ALREADY_EXISTS (REQUEST_ID_REUSED).
     """
     ValidateSubmission: _grpc.UnaryUnaryMultiCallable[_form_service_pb2.ValidateSubmissionRequest, _form_service_pb2.ValidateSubmissionResponse]
     """The checks of SubmitForm without storing anything, for live validation:
@@ -405,10 +406,11 @@ class SubmissionServiceAsyncStub(SubmissionServiceStub):
     computed values recomputed by the server) and stores them, pinned to it.
     Every violation comes back at once as a field violation at
     "answers<JSON path>" with the rule's message. A retry with the same
-    request_id returns the first call's submission. Announces
-    form.submission.created. Errors: NOT_FOUND (FORM_NOT_FOUND,
-    FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION (FORM_NOT_PUBLISHED,
-    FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID, FIELD_INVALID).
+    request_id returns the first call's submission (a request_id another
+    caller used is refused). Announces form.submission.created.
+    Errors: NOT_FOUND (FORM_NOT_FOUND, FORM_VERSION_NOT_FOUND),
+    FAILED_PRECONDITION (FORM_NOT_PUBLISHED, FORM_ARCHIVED), INVALID_ARGUMENT
+    (ANSWERS_INVALID, FIELD_INVALID), ALREADY_EXISTS (REQUEST_ID_REUSED).
     """
     ValidateSubmission: _aio.UnaryUnaryMultiCallable[_form_service_pb2.ValidateSubmissionRequest, _form_service_pb2.ValidateSubmissionResponse]  # type: ignore[assignment]
     """The checks of SubmitForm without storing anything, for live validation:
@@ -473,10 +475,11 @@ class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
         computed values recomputed by the server) and stores them, pinned to it.
         Every violation comes back at once as a field violation at
         "answers<JSON path>" with the rule's message. A retry with the same
-        request_id returns the first call's submission. Announces
-        form.submission.created. Errors: NOT_FOUND (FORM_NOT_FOUND,
-        FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION (FORM_NOT_PUBLISHED,
-        FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID, FIELD_INVALID).
+        request_id returns the first call's submission (a request_id another
+        caller used is refused). Announces form.submission.created.
+        Errors: NOT_FOUND (FORM_NOT_FOUND, FORM_VERSION_NOT_FOUND),
+        FAILED_PRECONDITION (FORM_NOT_PUBLISHED, FORM_ARCHIVED), INVALID_ARGUMENT
+        (ANSWERS_INVALID, FIELD_INVALID), ALREADY_EXISTS (REQUEST_ID_REUSED).
         """
 
     @_abc_1.abstractmethod
