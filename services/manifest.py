@@ -85,9 +85,33 @@ PLATFORM = Manifest(
             tenant_scoped=True,
             deploy=Deployment(
                 summary="Forms: versioned definitions, submissions validated by the same rules the browser runs, "
-                "stored in each tenant's database; exports stream.",
+                "stored in each tenant's database; exports stream. Uploaded files go to the blob store: with more "
+                "than one replica set TENANTMESH_BLOB_STORE=s3 (deploy/README.md, Tenants' files); expired uploads "
+                "are swept by one replica at a time.",
+                compose_environment=(
+                    _defaulted("TENANTMESH_BLOB_STORE", "local"),
+                    _defaulted("TENANTMESH_S3_BUCKET", ""),
+                    _defaulted("TENANTMESH_S3_ENDPOINT_URL", ""),
+                    _defaulted("TENANTMESH_S3_ACCESS_KEY_ID", ""),
+                    _defaulted("TENANTMESH_S3_SECRET_ACCESS_KEY", ""),
+                    _defaulted("TENANTMESH_FILES_MAX_MIB", "25"),
+                    _defaulted("TENANTMESH_FILES_UPLOAD_TTL_SECONDS", "86400"),
+                ),
             ),
         ),
-        ServiceSpec("menus", 50055),
+        ServiceSpec(
+            "menus",
+            50055,
+            "services.menus.app:MenusApp",
+            api=("tenantmesh.menus.v1",),
+            tenant_scoped=True,
+            deploy=Deployment(
+                summary="Each user's menu: the platform's entries, the enabled services' and the published forms', "
+                "shaped by the tenant's overrides and filtered by the caller's permissions; computed menus are "
+                "cached per permission set and dropped by events.",
+                cpu_request="100m",
+                memory_request="128Mi",
+            ),
+        ),
     )
 )

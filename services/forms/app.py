@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.forms.answers import VersionCache
 from services.forms.export import Exporter
-from services.forms.files import FileReferences, NoFileStore
+from services.forms.files.feature import FileFeature
 from services.forms.forms import Forms
 from services.forms.installer import GROUP, ServiceFormsInstaller
 from services.forms.servicers import FormServicer, SubmissionServicer
 from services.forms.submissions import Submissions
-from services.runtime.app import Runtime
 from services.runtime.db import MigrationSet
 from services.runtime.service import ServiceApp
 from services.runtime.tenant_directory import TenantDirectory
+
+if TYPE_CHECKING:
+    from services.runtime.app import Runtime
 
 SERVICE = "forms"
 
@@ -24,11 +27,11 @@ class FormsApp(ServiceApp):
     name = SERVICE
     tenant_migrations = MigrationSet(SERVICE, "tenant", Path(__file__).parent / "migrations" / "tenant")
     tenant_events = True
-    # Where file answers are checked (services/forms/files.py): a file store replaces this.
-    files: FileReferences = NoFileStore()
 
     def __init__(self, runtime: Runtime, *, tenants: TenantDirectory | None = None) -> None:
         super().__init__(runtime, tenants=tenants)
+        # Uploads that answer FILE fields, and where submissions check and release them.
+        self.files = FileFeature(runtime, self.tenants)
         self.forms = Forms(runtime.db, runtime.unit_of_work(SERVICE))
         installer = ServiceFormsInstaller(self.forms, self.tenants, runtime.channel("registry"), runtime.credentials)
         # Once per event across replicas: installing writes to the tenant's database.
@@ -39,5 +42,16 @@ class FormsApp(ServiceApp):
         cache = VersionCache()
         return [
             FormServicer(self.forms),
-            SubmissionServicer(Submissions(self.runtime.db, work, self.files, cache), Exporter(self.runtime.db, cache)),
+            SubmissionServicer(
+                Submissions(self.runtime.db, work, self.files.submissions, cache), Exporter(self.runtime.db, cache)
+            ),
+            self.files.servicer,
         ]
+
+    async def start(self) -> None:
+        await super().start()
+        await self.files.start()
+
+    async def stop(self) -> None:
+        await self.files.stop()
+        await super().stop()

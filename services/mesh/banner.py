@@ -25,6 +25,7 @@ def banner(
     ca_file: Path | None,
     services: Sequence[str],
     admin: AdminLogin | None = None,
+    console: bool = False,
 ) -> str:
     host = "localhost" if edge.bind_address in ("127.0.0.1", "0.0.0.0") else edge.bind_address  # noqa: S104
     https = f"https://{host}:{edge.https_port}"
@@ -39,6 +40,7 @@ def banner(
         "",
         f"  REST + gRPC over TLS   {https}",
         f"  REST + gRPC plain      {plain}   (local use)",
+        *([f"  web console            {https}/"] if console else []),
         f"  API reference          {https}/docs   (OpenAPI document: {https}/openapi.json)",
         f"  Envoy admin            http://127.0.0.1:{edge.admin_port}",
         *(f"  {name:<22} {settings.address_of(name)}   (gRPC, direct)" for name in services),

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from services.auth.app import AuthApp
 from services.mesh.apps import INTERNAL_PACKAGES, META_PACKAGE, start_service
 from services.mesh.banner import AdminLogin, banner
+from services.mesh.console_site import console_pages
 from services.mesh.devtls import ensure_dev_tls
 from services.mesh.edge import EdgeSettings, Upstream
 from services.mesh.envoy_process import EnvoyProcess
@@ -65,14 +66,21 @@ async def run_mesh() -> int:
         for spec in settings.manifest.built:
             started.append(await start_service(spec, runtime, settings.address_of(spec.name)))
         ca_file = ensure_dev_tls(settings.data_dir / "tls").ca_cert if dev_tls else None
-        # /openapi.json and /docs: a loopback server only the edge talks to.
+        # /openapi.json, /docs and the console: a loopback server only the edge talks to.
         pages = docs_pages()
         if "/docs" not in pages:
             log.warning("swagger-ui-dist is not installed (npm ci): /docs is not served, /openapi.json is")
-        static = StaticServer(pages).start()
-        envoy = await start_edge(edge, upstreams_for(started, settings), settings, static.site())
+        console = console_pages()
+        if not console:
+            log.warning("the web console is not built (make console): it is not served")
+        static = StaticServer(pages | console).start()
+        site = static.site(console=bool(console))
+        envoy = await start_edge(edge, upstreams_for(started, settings), settings, site)
         settle_after_startup()
-        print(banner(settings, edge, ca_file, [s.app.name for s in started], admin_login(started)), flush=True)
+        print(
+            banner(settings, edge, ca_file, [s.app.name for s in started], admin_login(started), bool(console)),
+            flush=True,
+        )
         await stop.wait()
         print("\nstopping…", flush=True)
         return 0

@@ -24,6 +24,7 @@ from tenantmesh.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 
 from services.runtime.auth.authenticator import JwtAuthenticator
 from services.runtime.auth.revocation import RevocationList
+from services.runtime.auth.revocation_store import REVOCATION_MIGRATIONS, load_revocations
 from services.runtime.auth.verifier import JwksCache, KeySource, PublicKeys, TokenVerifier, public_key_from_jwk
 from services.runtime.client import ChannelPool
 from services.runtime.config import ConfigError, Settings, load_key_encryption_key
@@ -38,8 +39,10 @@ from services.runtime.mail.channel import CHANNEL as MAIL_CHANNEL
 from services.runtime.mail.templates import TEMPLATES
 from services.runtime.meta import meta_binding
 from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
+from services.runtime.private_files import private_directory
 from services.runtime.sealing import Sealer
 from services.runtime.server import RunningServer, ServiceBinding, create_server
+from services.runtime.storage import BlobBackend, TenantBlobs, load_storage_settings, open_backend
 from services.runtime.tenant_directory import CachedTenantDirectory, RemoteTenantDirectory, TenantDirectory
 from services.runtime.unit_of_work import UnitOfWork
 
@@ -124,7 +127,7 @@ class Runtime:
 
     @classmethod
     async def open(cls, settings: Settings, authentication: Authentication | None = None) -> Runtime:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
         database = settings.database
         router = DatabaseRouter(
             database.url,
@@ -148,9 +151,14 @@ class Runtime:
             service_api_key=settings.service_api_key,
         )
         runtime.revocations.subscribe(events)
+        await upgrade_core(router, OUTBOX_MIGRATIONS)
+        await upgrade_core(router, REVOCATION_MIGRATIONS)
+        # Revocations still in force are known before any server takes a call: from Redis when
+        # processes share it, else from the core database (a restart must not resurrect a token).
         if settings.redis_url:
             await runtime.revocations.load_from_redis(settings.redis_url)
-        await upgrade_core(router, OUTBOX_MIGRATIONS)
+        else:
+            await load_revocations(router, runtime.revocations)
         runtime.relay = OutboxRelay(router, events)
         return runtime
 
@@ -167,6 +175,15 @@ class Runtime:
         generate it), so the others are never given it.
         """
         return Sealer(load_key_encryption_key(self.settings.environment, self.settings.data_dir))
+
+    @cached_property
+    def blob_backend(self) -> BlobBackend:
+        """The process's blob store (TENANTMESH_BLOB_STORE), opened on first use."""
+        return open_backend(load_storage_settings(self.settings.environment, self.settings.data_dir))
+
+    def blobs(self, service: str) -> TenantBlobs:
+        """``service``'s blobs, each keyed by the current call's tenant."""
+        return TenantBlobs(self.blob_backend, service)
 
     def enable_delivery(self) -> Delivery:
         """The process's outbound delivery queue; its table is migrated when the first app starts."""
@@ -212,6 +229,8 @@ class Runtime:
             await self.relay.stop()
         if self.delivery is not None:
             await self.delivery.stop()
+        if "blob_backend" in self.__dict__:
+            await self.blob_backend.close()
         await self.channels.close()
         await self.events.close()
         await self.db.dispose()

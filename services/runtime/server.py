@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.runtime.access import load_policies
+from services.runtime.health import HealthServicer
 from services.runtime.interceptors.authentication import AuthenticationStage, Authenticator
 from services.runtime.interceptors.authorization import authorization_stage
 from services.runtime.interceptors.chain import PipelineInterceptor
@@ -104,7 +105,7 @@ async def create_server(
     server = grpc.aio.server(interceptors=[interceptor], options=SERVER_OPTIONS)
     for binding in bindings:
         binding.register(server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server

@@ -249,6 +249,30 @@ async def accounts_scenario(c: Conformance, who: Integrator, person: AccountsPer
     return await login(c.client, who.tenant_slug, person.email, person.password + "-2")
 
 
+async def menus_scenario(c: Conformance, ta: str, tid: str, user_id: str) -> None:
+    """A tenant administrator shapes the menu and asks who sees what."""
+    await c.call("MenuService_GetMyMenu", token=ta, tenant=tid, query={"locale": "id"})
+    await c.call("MenuService_ListMenuEntries", token=ta, tenant=tid)
+    body = {"entryId": "help", "kind": "ENTRY_KIND_EXTERNAL_LINK", "label": "Help", "externalUrl": "https://help.test"}
+    await c.call("MenuService_CreateCustomEntry", token=ta, tenant=tid, body=body)
+    await c.call(
+        "MenuService_UpdateCustomEntry",
+        token=ta,
+        tenant=tid,
+        path={"entryId": "help"},
+        query={"updateMask": "label"},
+        body={"label": "Handbook", "etag": "1"},
+    )
+    override = {"key": "platform/users", "label": "People", "labelTranslations": {"id": "Orang"}}
+    await c.call("MenuService_SetMenuOverride", token=ta, tenant=tid, body={"override": override})
+    await c.call("MenuService_MoveMenuEntry", token=ta, tenant=tid, body={"key": "custom/help", "position": 0})
+    await c.call("MenuService_PreviewMenu", token=ta, tenant=tid, body={"roles": {"roles": ["member"]}})
+    await c.call("MenuService_WhoCanSee", token=ta, tenant=tid, query={"key": "platform/users"})
+    await c.call("MenuService_WhatCanReach", token=ta, tenant=tid, query={"userId": user_id})
+    await c.call("MenuService_ClearMenuOverride", token=ta, tenant=tid, body={"key": "platform/users"})
+    await c.call("MenuService_DeleteCustomEntry", token=ta, tenant=tid, path={"entryId": "help"})
+
+
 async def success_scenario(c: Conformance, who: Integrator) -> None:
     admin, ta, tid = who.admin_token, who.tenant_admin_token, who.tenant_id
     mark = uuid.uuid4().hex[:8]
@@ -426,6 +450,7 @@ async def success_scenario(c: Conformance, who: Integrator) -> None:
         path={"service": name},
         body={"currency": "IDR"},
     )
+    await menus_scenario(c, ta, tid, user_id)
     await c.call("EnabledServiceService_DisableService", token=ta, tenant=tid, path={"service": name})
     await c.call("CatalogService_DeleteService", token=admin, path={"name": name})
 
@@ -493,9 +518,26 @@ async def forms_scenario(c: Conformance, ta: str, tid: str) -> None:
     )
     assert json.loads(exported.splitlines()[0])["answers"] == {"name": "Ada L."}
     await c.call("SubmissionService_DeleteSubmission", token=ta, tenant=tid, path={"submissionId": sid})
+    await files_scenario(c, ta, tid)
     await c.call("FormService_ArchiveForm", token=ta, tenant=tid, path={"key": "intake"}, body={})
     await c.call("FormService_UnarchiveForm", token=ta, tenant=tid, path={"key": "intake"}, body={})
     await c.call("FormService_DeleteForm", token=ta, tenant=tid, path={"key": "intake"})
+
+
+async def files_scenario(c: Conformance, ta: str, tid: str) -> None:
+    """An upload (the raw bytes as the body, as the edge takes them), its record, its bytes, its deletion."""
+    upload = c.oracle.operation("FileService_UploadFile")
+    response = await c.client.post(
+        upload.url(),
+        params={"filename": "scan.pdf"},
+        content=b"%PDF-1.7 conformance",
+        headers={"authorization": f"Bearer {ta}", "x-tenant-id": tid, "content-type": "application/pdf"},
+    )
+    file_id = c._check(upload, response.status_code, response, 200)["file"]["fileId"]
+    await c.call("FileService_GetFile", token=ta, tenant=tid, path={"fileId": file_id})
+    body = await c.call("FileService_DownloadFile", token=ta, tenant=tid, path={"fileId": file_id})
+    assert body == b"%PDF-1.7 conformance"
+    await c.call("FileService_DeleteFile", token=ta, tenant=tid, path={"fileId": file_id})
 
 
 def error_call(operation: Operation, who: Integrator) -> tuple[dict[str, Any], int]:

@@ -220,7 +220,9 @@ async def test_review_edit_with_revisions_and_audited_delete(db_backend_url: str
         assert sorted(tuple(row) for row in audit) == [("form.purged", "fixed"), ("submission.deleted", sid)]
 
 
-async def test_file_answers_go_through_the_file_seam_and_nothing_is_stored(db_backend_url: str, tmp_path: Path) -> None:
+async def test_an_unknown_file_reference_is_refused_at_its_answer_and_nothing_is_stored(
+    db_backend_url: str, tmp_path: Path
+) -> None:
     async with forms_world(db_backend_url, tmp_path) as fw:
         document = {
             "schema": {"type": "object", "properties": {"name": {"type": "string"}, "scan": {"type": "string"}}},
@@ -234,13 +236,13 @@ async def test_file_answers_go_through_the_file_seam_and_nothing_is_stored(db_ba
             pb.CreateFormRequest(form=pb.Form(key="upload", draft=definition(document))), metadata=admin
         )
         await fw.forms.PublishForm(pb.PublishFormRequest(key="upload"), metadata=admin)
-        # Without a file store every reference is refused at its answer; the rest of the form works.
+        # A reference no upload of this tenant made is refused at its answer; the rest of the form works.
         error = await expect_error(
             fw.submissions.SubmitForm(submit("upload", {"name": "Ada", "scan": "file-ref-of-someone"}), metadata=admin),
             grpc.StatusCode.INVALID_ARGUMENT,
             "ANSWERS_INVALID",
         )
-        assert {(v.field, v.reason) for v in violations(error)} == {("answers.scan", "ANSWER_FILE_REFERENCE_INVALID")}
+        assert {(v.field, v.reason) for v in violations(error)} == {("answers.scan", "FILE_NOT_FOUND")}
         assert not await stored_rows(fw, fw.world.tenant_a)
         await fw.submissions.SubmitForm(submit("upload", {"name": "Ada"}), metadata=admin)
         assert len(await stored_rows(fw, fw.world.tenant_a)) == 1

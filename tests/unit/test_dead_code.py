@@ -30,6 +30,7 @@ USED_ELSEWHERE = {
             "access_log_path",
             "max_downstream_connections",
             "host_is_ip",
+            "unbuffered",
             "audiences",
             "jwks_uri",
             "jwks_host",

@@ -40,7 +40,8 @@ K8S = DEPLOY / "k8s"
 CONFIG_SOURCES = (
     REPO / "services/runtime/config.py",
     REPO / "services/mesh/settings.py",
-    *sorted(p for p in (REPO / "services").glob("*/settings.py") if p.parent.name != "mesh"),
+    # Every settings module (services' own, and the runtime's: storage, delivery, mail).
+    *sorted(p for p in (REPO / "services").rglob("settings.py") if p.parent.name != "mesh"),
     REPO / "services/cli/tenantctl.py",
 )
 ENV_NAME = re.compile(r"\b(?:DATABASE_URL|REDIS_URL|TENANTMESH_[A-Z0-9_]*[A-Z0-9])\b")
@@ -493,6 +494,6 @@ def test_a_new_service_is_one_line(tmp_path: Path) -> None:
     assert "- forms.yaml" in files["k8s/kustomization.yaml"]
     rendered = yaml.safe_load(interpolate(files["compose.yaml"], operator_env()))
     assert rendered["services"]["forms"]["command"] == ["services.mesh", "serve", "forms"]
-    assert rendered["services"]["envoy"]["command"] == ["--services", "tenants,auth,registry,forms"]
-    assert "TENANTMESH_LIFECYCLE_SERVICES: tenants,forms" in files["k8s/configmap.yaml"]
+    assert rendered["services"]["envoy"]["command"] == ["--services", "tenants,auth,registry,forms,menus"]
+    assert "TENANTMESH_LIFECYCLE_SERVICES: tenants,forms,menus" in files["k8s/configmap.yaml"]
     assert "| `forms` | 50054 | yes | `tenantmesh.forms.v1` |" in files["README.md"]

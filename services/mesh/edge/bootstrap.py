@@ -75,7 +75,9 @@ def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi
         "client_address_header": CLIENT_ADDRESS_HEADER,
         "error_domain": ERROR_DOMAIN,
         "local_replies": LOCAL_REPLIES,
-        "cors_allow_methods": "GET, POST, PATCH, DELETE, OPTIONS",
+        # From the routes: a preflight for any method a REST binding declares (PUT of a service's
+        # configuration among them) must be allowed.
+        "cors_allow_methods": ", ".join(api.http_verbs),
         "cors_allow_headers": "authorization, content-type, x-tenant-id, x-request-id, traceparent",
         "cors_expose_headers": "x-request-id, grpc-status, grpc-message",
     }

@@ -34,6 +34,7 @@ from services.runtime.db.placement import (
     quote_database_identifier,
 )
 from services.runtime.db.sqlite import SIDE_SUFFIXES, TenantEngines, create_sqlite_engine
+from services.runtime.private_files import private_directory, private_file
 
 __all__ = ["DatabaseRouter", "core_router_of"]
 
@@ -217,8 +218,9 @@ class DatabaseRouter:
         """Create what must exist before the first session: the MySQL core database or SQLite dirs."""
         self._check_open()
         if self._dialect == "sqlite":
-            await asyncio.to_thread(self._sqlite_dir.mkdir, parents=True, exist_ok=True)
-            await asyncio.to_thread(self._core_path.parent.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(private_directory, self._sqlite_dir)
+            # Made before SQLite opens it, so it (and its -wal and -shm files) is owner-only.
+            await asyncio.to_thread(private_file, self._core_path)
             return
         # The pooled engine cannot connect until the core database exists (it is the default
         # database in its URL), so bootstrap through a one-off connection without a database.
@@ -344,9 +346,8 @@ class DatabaseRouter:
             return
         self._server_engine(db)
         path = self._sqlite_path(db)
-        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         # An empty file is a valid empty SQLite database; WAL is set on first connect.
-        await asyncio.to_thread(path.touch, exist_ok=True)
+        await asyncio.to_thread(private_file, path)
 
     async def drop_tenant_database(self, db: TenantDatabase) -> None:
         """Drop the tenant database if it exists (SQLite: delete the file and its side files)."""

@@ -17,8 +17,10 @@ import grpc
 from google.protobuf.message import Message
 
 from services.runtime.access import MethodPolicy
+from services.runtime.errors import CommonReason, InvalidArgument
 from services.runtime.interceptors.error_mapping import abort, error_for
 from services.runtime.interceptors.telemetry import CallObserver
+from services.runtime.interceptors.validation import validated_messages
 
 Metadata = Mapping[str, str]
 
@@ -38,6 +40,42 @@ class IncomingCall:
 
 class CallStage(Protocol):
     async def __call__(self, call: IncomingCall) -> None: ...
+
+
+class Undecodable:
+    """Stands in for a request whose bytes are not a message of the method's input type.
+
+    grpc.aio answers a deserializer that raises with UNKNOWN and logs a traceback per call;
+    a malformed body is the caller's mistake, so the handler gets this instead and the call
+    is answered INVALID_ARGUMENT before authentication (nothing about the caller is needed
+    to say the bytes are not a message).
+    """
+
+    __slots__ = ()
+
+
+UNDECODABLE = Undecodable()
+
+
+def tolerant_deserializer(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:  # DecodeError, nesting beyond the parser's recursion limit, bad UTF-8, ...
+            return UNDECODABLE
+
+    return deserialize
+
+
+def _refuse_undecodable() -> InvalidArgument:
+    # The message names no type or parser: callers learn nothing about the server's internals.
+    return InvalidArgument(
+        "the request body is not a valid protobuf message for this method",
+        reason=CommonReason.REQUEST_MALFORMED,
+    )
 
 
 def _text_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
@@ -81,20 +119,23 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             self._wrapped[method] = wrapped
         return wrapped
 
-    async def _enter(self, policy: MethodPolicy, request: Message | None, context: Any) -> IncomingCall:
+    async def _enter(self, policy: MethodPolicy, request: Message | Undecodable | None, context: Any) -> IncomingCall:
         call = IncomingCall(
             method=policy.method,
             policy=policy,
             metadata=_text_metadata(context),
             context=context,
-            request=request,
+            request=None if isinstance(request, Undecodable) else request,
             peer=context.peer(),
         )
         for stage in self._first:
             await stage(call)
         return call
 
-    async def _run_stages(self, call: IncomingCall) -> None:
+    async def _run_stages(self, call: IncomingCall, request: Message | Undecodable | None) -> None:
+        """``request`` is None for a client stream: its messages are checked as the handler reads them."""
+        if isinstance(request, Undecodable):
+            raise _refuse_undecodable()
         for stage in self._stages:
             await stage(call)
 
@@ -117,16 +158,22 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(handler.unary_unary, policy),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(handler.unary_stream, policy),
+                request_deserializer=tolerant_deserializer(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap_client_stream(handler.stream_unary, policy),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        raise TypeError(f"{policy.method}: client-streaming RPCs are not supported by the runtime yet")
+        raise TypeError(f"{policy.method}: bidirectional streaming RPCs are not supported by the runtime yet")
 
     def _wrap_unary(self, behavior: Any, policy: MethodPolicy) -> Any:
         async def unary(request: Message, context: Any) -> Any:
@@ -134,7 +181,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             call = await self._enter(policy, request, context)
             code = grpc.StatusCode.OK
             try:
-                await self._run_stages(call)
+                await self._run_stages(call, request)
                 self._answer_unary_with_headers(call)
                 return await behavior(request, context)
             except BaseException as exc:
@@ -149,13 +196,36 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
 
         return unary
 
+    def _wrap_client_stream(self, behavior: Any, policy: MethodPolicy) -> Any:
+        async def unary_from_stream(requests: AsyncIterator[Message], context: Any) -> Any:
+            started = time.perf_counter()
+            # The stages see no request (there is none yet); each message is checked against
+            # its proto's rules as the handler reads it, after the stages let the call in.
+            call = await self._enter(policy, None, context)
+            code = grpc.StatusCode.OK
+            try:
+                await self._run_stages(call, None)
+                self._answer_unary_with_headers(call)
+                return await behavior(validated_messages(requests), context)
+            except BaseException as exc:
+                error = error_for(exc, policy.method)
+                if error is None:
+                    code = grpc.StatusCode.CANCELLED
+                    raise
+                code = error.code
+                await abort(context, error)
+            finally:
+                self._observer.finished(call, code, time.perf_counter() - started)
+
+        return unary_from_stream
+
     def _wrap_stream(self, behavior: Any, policy: MethodPolicy) -> Any:
         async def stream(request: Message, context: Any) -> AsyncIterator[Any]:
             started = time.perf_counter()
             call = await self._enter(policy, request, context)
             code = grpc.StatusCode.OK
             try:
-                await self._run_stages(call)
+                await self._run_stages(call, request)
                 await self._open_stream_with_headers(call)
                 async for response in behavior(request, context):
                     yield response
