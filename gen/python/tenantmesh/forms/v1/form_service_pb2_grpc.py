@@ -661,11 +661,10 @@ class SubmissionServiceServicer:
         computed values recomputed by the server) and stores them, pinned to it.
         Every violation comes back at once as a field violation at
         "answers<JSON path>" with the rule's message. A retry with the same
-        request_id returns the first call's submission (a request_id another
-        caller used is refused). Announces form.submission.created.
-        Errors: NOT_FOUND (FORM_NOT_FOUND, FORM_VERSION_NOT_FOUND),
-        FAILED_PRECONDITION (FORM_NOT_PUBLISHED, FORM_ARCHIVED), INVALID_ARGUMENT
-        (ANSWERS_INVALID, FIELD_INVALID), ALREADY_EXISTS (REQUEST_ID_REUSED).
+        request_id returns the first call's submission. Announces
+        form.submission.created. Errors: NOT_FOUND (FORM_NOT_FOUND,
+        FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION (FORM_NOT_PUBLISHED,
+        FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID, FIELD_INVALID).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -744,6 +743,8 @@ class SubmissionServiceServicer:
         header alone (CSV) or an empty body (NDJSON). Errors: NOT_FOUND
         (FORM_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID). Each message is a
         chunk of the body (google.api.HttpBody, so the edge passes it through raw).
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -340,11 +340,10 @@ class SubmissionServiceStub:
     computed values recomputed by the server) and stores them, pinned to it.
     Every violation comes back at once as a field violation at
     "answers<JSON path>" with the rule's message. A retry with the same
-    request_id returns the first call's submission (a request_id another
-    caller used is refused). Announces form.submission.created.
-    Errors: NOT_FOUND (FORM_NOT_FOUND, FORM_VERSION_NOT_FOUND),
-    FAILED_PRECONDITION (FORM_NOT_PUBLISHED, FORM_ARCHIVED), INVALID_ARGUMENT
-    (ANSWERS_INVALID, FIELD_INVALID), ALREADY_EXISTS (REQUEST_ID_REUSED).
+    request_id returns the first call's submission. Announces
+    form.submission.created. Errors: NOT_FOUND (FORM_NOT_FOUND,
+    FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION (FORM_NOT_PUBLISHED,
+    FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID, FIELD_INVALID).
     """
     ValidateSubmission: _grpc.UnaryUnaryMultiCallable[_form_service_pb2.ValidateSubmissionRequest, _form_service_pb2.ValidateSubmissionResponse]
     """The checks of SubmitForm without storing anything, for live validation:
@@ -391,6 +390,8 @@ class SubmissionServiceStub:
     header alone (CSV) or an empty body (NDJSON). Errors: NOT_FOUND
     (FORM_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID). Each message is a
     chunk of the body (google.api.HttpBody, so the edge passes it through raw).
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
 
 @_typing.type_check_only
@@ -406,11 +407,10 @@ class SubmissionServiceAsyncStub(SubmissionServiceStub):
     computed values recomputed by the server) and stores them, pinned to it.
     Every violation comes back at once as a field violation at
     "answers<JSON path>" with the rule's message. A retry with the same
-    request_id returns the first call's submission (a request_id another
-    caller used is refused). Announces form.submission.created.
-    Errors: NOT_FOUND (FORM_NOT_FOUND, FORM_VERSION_NOT_FOUND),
-    FAILED_PRECONDITION (FORM_NOT_PUBLISHED, FORM_ARCHIVED), INVALID_ARGUMENT
-    (ANSWERS_INVALID, FIELD_INVALID), ALREADY_EXISTS (REQUEST_ID_REUSED).
+    request_id returns the first call's submission. Announces
+    form.submission.created. Errors: NOT_FOUND (FORM_NOT_FOUND,
+    FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION (FORM_NOT_PUBLISHED,
+    FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID, FIELD_INVALID).
     """
     ValidateSubmission: _aio.UnaryUnaryMultiCallable[_form_service_pb2.ValidateSubmissionRequest, _form_service_pb2.ValidateSubmissionResponse]  # type: ignore[assignment]
     """The checks of SubmitForm without storing anything, for live validation:
@@ -457,6 +457,8 @@ class SubmissionServiceAsyncStub(SubmissionServiceStub):
     header alone (CSV) or an empty body (NDJSON). Errors: NOT_FOUND
     (FORM_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID). Each message is a
     chunk of the body (google.api.HttpBody, so the edge passes it through raw).
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
 
 class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -475,11 +477,10 @@ class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
         computed values recomputed by the server) and stores them, pinned to it.
         Every violation comes back at once as a field violation at
         "answers<JSON path>" with the rule's message. A retry with the same
-        request_id returns the first call's submission (a request_id another
-        caller used is refused). Announces form.submission.created.
-        Errors: NOT_FOUND (FORM_NOT_FOUND, FORM_VERSION_NOT_FOUND),
-        FAILED_PRECONDITION (FORM_NOT_PUBLISHED, FORM_ARCHIVED), INVALID_ARGUMENT
-        (ANSWERS_INVALID, FIELD_INVALID), ALREADY_EXISTS (REQUEST_ID_REUSED).
+        request_id returns the first call's submission. Announces
+        form.submission.created. Errors: NOT_FOUND (FORM_NOT_FOUND,
+        FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION (FORM_NOT_PUBLISHED,
+        FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID, FIELD_INVALID).
         """
 
     @_abc_1.abstractmethod
@@ -574,6 +575,8 @@ class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
         header alone (CSV) or an empty body (NDJSON). Errors: NOT_FOUND
         (FORM_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID). Each message is a
         chunk of the body (google.api.HttpBody, so the edge passes it through raw).
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
 
 def add_SubmissionServiceServicer_to_server(servicer: SubmissionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
