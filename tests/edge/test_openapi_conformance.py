@@ -455,6 +455,7 @@ async def success_scenario(c: Conformance, who: Integrator) -> None:
     await c.call("CatalogService_DeleteService", token=admin, path={"name": name})
 
     await forms_scenario(c, ta, tid)
+    await c.call("TenantService_GetTenantUsage", token=admin, path={"tenantId": tid})
 
     await c.call("SigningKeyService_RotateSigningKey", token=admin, body={})
     await c.call("TenantService_DeleteTenant", token=admin, path={"tenantId": other})
