@@ -54,11 +54,14 @@ class CommonReason(Reason):
     TOKEN_EXPIRED = auto()
     TOKEN_REVOKED = auto()
     TENANT_HEADER_MISSING = auto()
+    TENANT_HEADER_INVALID = auto()
     TENANT_MISMATCH = auto()
     TENANT_NOT_FOUND = auto()
     TENANT_SUSPENDED = auto()
     TENANT_NOT_READY = auto()
     TENANT_CONTEXT_MISSING = auto()
+    # An internal-only RPC called by a service its policy does not name (mesh identity).
+    CALLER_NOT_ALLOWED = auto()
     # Calls to other services.
     DEPENDENCY_UNAVAILABLE = auto()
     SERVICE_CREDENTIALS_MISSING = auto()

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.mesh.edge.mesh_tls import EdgeMeshTls
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TEMPLATE_DIR = REPO_ROOT / "envoy"
 DEFAULT_TEMPLATE_NAME = "envoy.yaml.j2"
@@ -52,6 +54,8 @@ class EdgeSettings:
     # Envoy 1.40 does not refetch on an unknown `kid`: after a key rotation, tokens signed by the
     # new key are refused at the edge until the next fetch, so keep this short.
     jwks_cache_seconds: int = 300
+    # Mutual TLS to the services (the edge's certificate, the mesh CA); None: plaintext upstreams.
+    mesh_tls: EdgeMeshTls | None = None
     # The OTLP/gRPC collector the edge sends its spans to ("host:port"; empty: the edge does not
     # trace). The same collector the services export to: for browser calls the edge's span is
     # the trace's root, and its traceparent reaches the services.
