@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from services.webhooks.settings import Network
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# A resolver that does not answer must not hold a request (or a delivery attempt) for long.
+_RESOLVE_TIMEOUT_SECONDS = 5.0
 
 
 class EndpointRefused(Exception):
@@ -55,7 +57,10 @@ async def _resolve(host: str, port: int) -> tuple[IPAddress, ...]:
         pass
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        async with asyncio.timeout(_RESOLVE_TIMEOUT_SECONDS):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except TimeoutError:
+        raise EndpointUnresolvable(f"{host} did not resolve within {_RESOLVE_TIMEOUT_SECONDS:g} s") from None
     except (socket.gaierror, UnicodeError) as exc:
         raise EndpointUnresolvable(f"{host} does not resolve: {exc}") from None
     found: list[IPAddress] = []

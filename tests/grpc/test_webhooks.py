@@ -19,7 +19,7 @@ from tenantmesh_sdk import WebhookVerificationError, WebhookVerifier
 from services.runtime.events import Event
 from services.webhooks.app import WebhooksApp
 from tests.support.errors import expect_error
-from tests.support.isolation import World, build_world
+from tests.support.isolation import GrpcCaller, World, build_world, run_matrix, served_rpcs
 from tests.support.platform import Platform, bearer, platform
 from tests.support.webhook_receiver import Received, WebhookReceiver
 
@@ -286,3 +286,24 @@ async def test_webhooks_refuse_internal_endpoints_and_stay_in_their_tenant(db_ba
             )
         finally:
             await world.cleanup()
+
+
+async def test_webhooks_isolation_matrix_grpc(db_backend_url: str, tmp_path: Path) -> None:
+    """The isolation matrix (tests/support/isolation.py) over every WebhookService RPC: every way of
+    lacking access is refused, none leaks."""
+    async with platform(db_backend_url, tmp_path, FAST_RETRIES, extra=("webhooks",)) as mesh:
+        world = await build_world(mesh)
+        caller = GrpcCaller()
+        try:
+            rpcs = [rpc for rpc in served_rpcs(mesh.started) if rpc.server == "webhooks"]
+            declared = {
+                f"/tenantmesh.webhooks.v1.WebhookService/{m.name}"
+                for m in pb.DESCRIPTOR.services_by_name["WebhookService"].methods
+            }
+            assert {rpc.path for rpc in rpcs if "webhooks.v1" in rpc.path} == declared
+            result = await run_matrix(world, rpcs, caller)
+        finally:
+            await caller.close()
+            await world.cleanup()
+        print(result.summary("gRPC"))
+        assert not result.leaks, result.summary("gRPC") + "\n" + "\n".join(result.leaks)
