@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
+from tenantmesh.auth.v1 import admin_service_pb2, user_pb2
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2
 from tenantmesh.webhooks.v1 import webhook_service_pb2 as pb
 from tenantmesh.webhooks.v1 import webhook_service_pb2_grpc
@@ -307,3 +308,55 @@ async def test_webhooks_isolation_matrix_grpc(db_backend_url: str, tmp_path: Pat
             await world.cleanup()
         print(result.summary("gRPC"))
         assert not result.leaks, result.summary("gRPC") + "\n" + "\n".join(result.leaks)
+
+
+async def _event_about(receiver: WebhookReceiver, secret: str, user_id: str) -> dict[str, Any]:
+    """The next event about ``user_id`` (the world's own users' events may still be on their way:
+    the relay publishes them at its next poll, when the webhook may already exist)."""
+    while True:
+        event = _verified(await receiver.next(), secret)
+        if event["data"] == {"userId": user_id}:
+            return event
+
+
+async def test_user_events_reach_the_endpoint(db_backend_url: str, tmp_path: Path) -> None:
+    """The auth service announces a tenant's user changes with their transaction (user.*)."""
+    with WebhookReceiver(tmp_path / "tls") as receiver:
+        env = {**FAST_RETRIES, "TENANTMESH_WEBHOOKS_CA_FILE": str(receiver.tls.ca_cert)}
+        async with platform(db_backend_url, tmp_path, env, extra=("webhooks",)) as mesh:
+            world = await build_world(mesh)
+            try:
+                hooks: Any = webhook_service_pb2_grpc.WebhookServiceStub(mesh.channel("webhooks"))
+                admin_a = _as(world, "admin_a", world.tenant_a)
+                created = await hooks.CreateWebhook(
+                    pb.CreateWebhookRequest(
+                        webhook=pb.Webhook(url=receiver.url, event_types=["user.created", "user.updated"])
+                    ),
+                    metadata=admin_a,
+                )
+                users = mesh.admin_stub("UserService")
+                user = (
+                    await users.CreateUser(
+                        admin_service_pb2.CreateUserRequest(
+                            user=user_pb2.User(email="hooked@example.test"), password="a-long-enough-password-1"
+                        ),
+                        metadata=admin_a,
+                    )
+                ).user
+                event = await _event_about(receiver, created.signing_secret, user.user_id)
+                assert (event["type"], event["tenantId"]) == ("user.created", world.tenant_a)
+                await users.DisableUser(admin_service_pb2.DisableUserRequest(user_id=user.user_id), metadata=admin_a)
+                event = await _event_about(receiver, created.signing_secret, user.user_id)
+                assert event["type"] == "user.updated"
+                # Tenant B's changes are B's: nothing reaches A's endpoint.
+                await mesh.admin_stub("UserService").CreateUser(
+                    admin_service_pb2.CreateUserRequest(
+                        user=user_pb2.User(email="other@example.test"), password="a-long-enough-password-1"
+                    ),
+                    metadata=_as(world, "admin_b", world.tenant_b),
+                )
+                await asyncio.sleep(2)  # B's event relayed and fanned out, if it were going anywhere
+                while not receiver.nothing_more():
+                    assert _verified(await receiver.next(), created.signing_secret)["tenantId"] == world.tenant_a
+            finally:
+                await world.cleanup()
