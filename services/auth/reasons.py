@@ -41,6 +41,8 @@ class AuthReason(Reason):
     ROLE_NOT_FOUND = auto()
     SERVICE_ACCOUNT_EXISTS = auto()
     SERVICE_ACCOUNT_NOT_FOUND = auto()
+    SERVICE_NOT_EXTERNAL = auto()
+    SERVICE_NOT_FOUND = auto()
     USER_EMAIL_TAKEN = auto()
     USER_MANAGED_ELSEWHERE = auto()
     USER_NOT_FOUND = auto()

@@ -423,6 +423,9 @@ async def success_scenario(c: Conformance, who: Integrator) -> None:
         body={"currency": "IDR"},
     )
     await c.call("EnabledServiceService_DisableService", token=ta, tenant=tid, path={"service": name})
+    issued = await c.call("AuthService_IssueServiceToken", token=ta, body={"service": name})
+    assert issued["audience"] == f"tenantmesh:service:{name}"
+    await c.call("AuthService_GetOpenIdConfiguration", token=None)
     await c.call("CatalogService_DeleteService", token=admin, path={"name": name})
 
     await webhooks_scenario(c, who)

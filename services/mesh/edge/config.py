@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.runtime.config import parse_public_url
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TEMPLATE_DIR = REPO_ROOT / "envoy"
 DEFAULT_TEMPLATE_NAME = "envoy.yaml.j2"
@@ -52,8 +54,17 @@ class EdgeSettings:
     # Envoy 1.40 does not refetch on an unknown `kid`: after a key rotation, tokens signed by the
     # new key are refused at the edge until the next fetch, so keep this short.
     jwks_cache_seconds: int = 300
+    # The platform's public base URL (TENANTMESH_PUBLIC_URL, shared with the services): the
+    # access tokens' issuer. Unset, the services take https://localhost:<edge https port>, and
+    # so does load_edge_settings.
+    public_url: str = "https://localhost:8443"
+
+    @property
+    def issuer(self) -> str:
+        return self.public_url
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "public_url", parse_public_url(self.public_url))
         for name in ("https_port", "http_port", "admin_port"):
             port = getattr(self, name)
             if not 0 < port < 65536:
