@@ -77,8 +77,31 @@ PLATFORM = Manifest(
                 ),
             ),
         ),
-        ServiceSpec("forms", 50054),
-        ServiceSpec("menus", 50055),
+        ServiceSpec(
+            "forms",
+            50054,
+            "services.forms.app:FormsApp",
+            api=("tenantmesh.forms.v1",),
+            tenant_scoped=True,
+            deploy=Deployment(
+                summary="Forms: versioned definitions, submissions validated by the same rules the browser runs, "
+                "stored in each tenant's database; exports stream.",
+            ),
+        ),
+        ServiceSpec(
+            "menus",
+            50055,
+            "services.menus.app:MenusApp",
+            api=("tenantmesh.menus.v1",),
+            tenant_scoped=True,
+            deploy=Deployment(
+                summary="Each user's menu: the platform's entries, the enabled services' and the published forms', "
+                "shaped by the tenant's overrides and filtered by the caller's permissions; computed menus are "
+                "cached per permission set and dropped by events.",
+                cpu_request="100m",
+                memory_request="128Mi",
+            ),
+        ),
         ServiceSpec(
             "webhooks",
             50058,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from tenantmesh.registry.v1 import enabled_service_pb2, instance_pb2, service_pb2
 
@@ -21,7 +21,8 @@ from services.registry.definitions import (
 )
 from services.registry.models import EnabledServiceRow, InstanceRow
 from services.registry.repository import ServiceRecord, VersionRecord
-from services.registry.schemas import dict_to_struct, dumps, struct_to_dict
+from services.registry.schemas import dumps
+from services.runtime.json_documents import dict_to_struct, struct_to_dict
 from services.runtime.proto_values import copy_fields, dataclass_from, from_proto, timestamp
 from services.runtime.resources import stamps
 
@@ -52,7 +53,7 @@ def definition_of(service: service_pb2.Service) -> ServiceDefinition:
             if service.HasField("config_schema")
             else None
         ),
-        menu_entries=tuple(dataclass_from(MenuEntry, e) for e in service.menu_entries),
+        menu_entries=tuple(_menu_entry(e) for e in service.menu_entries),
         forms=tuple(
             Form(
                 id=f.id,
@@ -139,3 +140,8 @@ def enabled_service_to_proto(row: EnabledServiceRow) -> enabled_service_pb2.Enab
         config=dict_to_struct(json.loads(row.config_json)),
         **stamps(row),
     )
+
+
+def _menu_entry(message: service_pb2.MenuEntry) -> MenuEntry:
+    # The map field is copied: a dataclass must not hold a view into the request message.
+    return replace(dataclass_from(MenuEntry, message), label_translations=dict(message.label_translations))

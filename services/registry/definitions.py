@@ -70,6 +70,8 @@ class MenuEntry:
     order: int = 0
     parent: str = ""
     required_permission: str = ""
+    # The label by locale ("id"); stored rows written before translations existed have none.
+    label_translations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -12,71 +12,28 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from services.registry.reasons import RegistryReason
-from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from services.runtime.errors import FailedPrecondition, FieldViolation
+from services.runtime.json_documents import json_path
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_INVALID = RegistryReason.SCHEMA_INVALID
 CONFIG_INVALID = RegistryReason.CONFIG_INVALID
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _META_VALIDATOR = Draft202012Validator(
     Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
 )
 # Keywords whose value is a reference; only references inside the document are
 # allowed, so validating never fetches anything.
 _REFERENCE_KEYWORDS = ("$ref", "$dynamicRef")
-
-
-def json_path(base: str, parts: Iterable[str | int]) -> str:
-    """``base`` followed by ``.key``, ``["odd key"]`` and ``[index]`` parts."""
-    path = base
-    for part in parts:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif _IDENTIFIER.fullmatch(part):
-            path += f".{part}"
-        else:
-            path += f"[{json.dumps(part)}]"
-    return path
-
-
-def normalise(value: Any) -> Any:
-    """JSON from a google.protobuf.Struct has only floats; whole numbers become ints again."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: normalise(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [normalise(item) for item in value]
-    return value
-
-
-def struct_to_dict(struct: struct_pb2.Struct, field: str) -> dict[str, Any]:
-    """The JSON document a caller's Struct holds (``field`` names it in errors). A Struct can
-    carry numbers JSON cannot (NaN, +-Infinity; only gRPC callers can send them): they are
-    invalid input, not a failure of the call."""
-    try:
-        document: dict[str, Any] = normalise(json_format.MessageToDict(struct))
-    except ValueError:
-        violation = FieldViolation(field, "holds a number JSON cannot represent (NaN or Infinity)")
-        raise InvalidArgument(f"{field} is not a JSON document", violations=[violation]) from None
-    return document
-
-
-def dict_to_struct(document: Mapping[str, Any]) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    struct.update(dict(document))
-    return struct
 
 
 def dumps(document: Any) -> str:

@@ -16,7 +16,7 @@ from tenantmesh.registry.v1 import registry_service_pb2 as pb
 from tenantmesh.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from tenantmesh.registry.v1 import service_pb2
 
-from services.registry import convert, schemas
+from services.registry import convert
 from services.registry.catalogue import Catalogue
 from services.registry.enablement import Enablements
 from services.registry.instances import Instances
@@ -26,6 +26,7 @@ from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_tenant
 from services.runtime.errors import Aborted
 from services.runtime.events import EventBus
+from services.runtime.json_documents import struct_to_dict
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -224,7 +225,7 @@ class EnabledServiceServicer(pb_grpc.EnabledServiceServiceServicer):
         """Permission registry.enabled_services.create, tenant-scoped. Reasons: SERVICE_NOT_FOUND,
         SERVICE_ALREADY_ENABLED, CONFIG_INVALID."""
         row = await self._enablements.enable(
-            _tenant_id(), request.service, schemas.struct_to_dict(request.config, "config"), request.request_id
+            _tenant_id(), request.service, struct_to_dict(request.config, "config"), request.request_id
         )
         return pb.EnableServiceResponse(enabled_service=convert.enabled_service_to_proto(row))
 
@@ -260,7 +261,7 @@ class EnabledServiceServicer(pb_grpc.EnabledServiceServiceServicer):
         """Permission registry.enabled_services.update, tenant-scoped. Reasons: SERVICE_NOT_ENABLED,
         ETAG_MISMATCH, CONFIG_INVALID."""
         row = await self._enablements.update_config(
-            _tenant_id(), request.service, schemas.struct_to_dict(request.config, "config"), request.etag
+            _tenant_id(), request.service, struct_to_dict(request.config, "config"), request.etag
         )
         return pb.UpdateServiceConfigResponse(enabled_service=convert.enabled_service_to_proto(row))
 

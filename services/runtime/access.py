@@ -44,6 +44,8 @@ class MethodPolicy:
     scope: Scope
     server_streaming: bool
     platform_override: bool = False
+    # The built-in member role holds the permission (AccessPolicy.member_default).
+    member_default: bool = False
 
 
 class AccessPolicyError(RuntimeError):
@@ -66,6 +68,7 @@ def policy_of(method: MethodDescriptor) -> MethodPolicy | None:
         scope=Scope(declared.scope) if declared.scope else Scope.PLATFORM,
         server_streaming=method.server_streaming,
         platform_override=declared.platform_override,
+        member_default=declared.member_default,
     )
 
 

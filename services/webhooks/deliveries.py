@@ -45,7 +45,7 @@ EVENT_TYPES = (
     "tenant_service.enabled",
     "tenant_service.updated",
     "tenant_service.disabled",
-    "form.submitted",
+    "form.submission.created",
 )
 TENANT_DELETED = "tenant.deleted"
 _FAN_OUT_TRIES = 3

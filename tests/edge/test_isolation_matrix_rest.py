@@ -19,7 +19,7 @@ from tests.support.isolation import (
     run_shared_person_matrix,
     served_rpcs,
 )
-from tests.support.platform import platform
+from tests.support.platform import EVERY_OTHER_SERVICE, platform
 
 from .conftest import EdgeFactory
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.edge
 
 
 async def test_isolation_matrix_rest(db_backend_url: str, tmp_path: Path, edge_factory: EdgeFactory) -> None:
-    async with platform(db_backend_url, tmp_path) as mesh:
+    async with platform(db_backend_url, tmp_path, extra=EVERY_OTHER_SERVICE) as mesh:
         # Rate limits high enough for the matrix's burst of calls from one tenant.
         edge = await edge_factory(
             upstreams_for(mesh.started, mesh.runtime.settings),
@@ -49,7 +49,7 @@ async def test_isolation_matrix_rest(db_backend_url: str, tmp_path: Path, edge_f
 
 async def test_shared_person_matrix_rest(db_backend_url: str, tmp_path: Path, edge_factory: EdgeFactory) -> None:
     """The shared-person matrix (see tests/support/isolation.py) over every REST binding."""
-    async with platform(db_backend_url, tmp_path) as mesh:
+    async with platform(db_backend_url, tmp_path, extra=EVERY_OTHER_SERVICE) as mesh:
         edge = await edge_factory(
             upstreams_for(mesh.started, mesh.runtime.settings),
             per_tenant_rate_limit_rps=100_000,

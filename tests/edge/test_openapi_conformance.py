@@ -245,6 +245,30 @@ async def accounts_scenario(c: Conformance, who: Integrator, person: AccountsPer
     return await login(c.client, who.tenant_slug, person.email, person.password + "-2")
 
 
+async def menus_scenario(c: Conformance, ta: str, tid: str, user_id: str) -> None:
+    """A tenant administrator shapes the menu and asks who sees what."""
+    await c.call("MenuService_GetMyMenu", token=ta, tenant=tid, query={"locale": "id"})
+    await c.call("MenuService_ListMenuEntries", token=ta, tenant=tid)
+    body = {"entryId": "help", "kind": "ENTRY_KIND_EXTERNAL_LINK", "label": "Help", "externalUrl": "https://help.test"}
+    await c.call("MenuService_CreateCustomEntry", token=ta, tenant=tid, body=body)
+    await c.call(
+        "MenuService_UpdateCustomEntry",
+        token=ta,
+        tenant=tid,
+        path={"entryId": "help"},
+        query={"updateMask": "label"},
+        body={"label": "Handbook", "etag": "1"},
+    )
+    override = {"key": "platform/users", "label": "People", "labelTranslations": {"id": "Orang"}}
+    await c.call("MenuService_SetMenuOverride", token=ta, tenant=tid, body={"override": override})
+    await c.call("MenuService_MoveMenuEntry", token=ta, tenant=tid, body={"key": "custom/help", "position": 0})
+    await c.call("MenuService_PreviewMenu", token=ta, tenant=tid, body={"roles": {"roles": ["member"]}})
+    await c.call("MenuService_WhoCanSee", token=ta, tenant=tid, query={"key": "platform/users"})
+    await c.call("MenuService_WhatCanReach", token=ta, tenant=tid, query={"userId": user_id})
+    await c.call("MenuService_ClearMenuOverride", token=ta, tenant=tid, body={"key": "platform/users"})
+    await c.call("MenuService_DeleteCustomEntry", token=ta, tenant=tid, path={"entryId": "help"})
+
+
 async def success_scenario(c: Conformance, who: Integrator) -> None:
     admin, ta, tid = who.admin_token, who.tenant_admin_token, who.tenant_id
     mark = uuid.uuid4().hex[:8]
@@ -422,6 +446,7 @@ async def success_scenario(c: Conformance, who: Integrator) -> None:
         path={"service": name},
         body={"currency": "IDR"},
     )
+    await menus_scenario(c, ta, tid, user_id)
     await c.call("EnabledServiceService_DisableService", token=ta, tenant=tid, path={"service": name})
     issued = await c.call("AuthService_IssueServiceToken", token=ta, body={"service": name})
     assert issued["audience"] == f"tenantmesh:service:{name}"

@@ -1,5 +1,6 @@
-"""The isolation matrix over direct gRPC: every RPC the in-process platform serves (tenants,
-auth, meta, lifecycle), every way of lacking access, zero leaks. See tests/support/isolation.py."""
+"""The isolation matrix over direct gRPC: every RPC the in-process platform serves (every
+built service of the manifest, with meta and lifecycle), every way of lacking access, zero
+leaks. See tests/support/isolation.py."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from tests.support.isolation import (
     run_shared_person_matrix,
     served_rpcs,
 )
-from tests.support.platform import platform
+from tests.support.platform import EVERY_OTHER_SERVICE, platform
 
 
 async def test_isolation_matrix_grpc(db_backend_url: str, tmp_path: Path) -> None:
-    async with platform(db_backend_url, tmp_path) as mesh:
+    async with platform(db_backend_url, tmp_path, extra=EVERY_OTHER_SERVICE) as mesh:
         world = await build_world(mesh)
         caller = GrpcCaller()
         try:
@@ -37,7 +38,7 @@ async def test_isolation_matrix_grpc(db_backend_url: str, tmp_path: Path) -> Non
 async def test_shared_person_matrix_grpc(db_backend_url: str, tmp_path: Path) -> None:
     """Every RPC as B's administrator against a person of A and B, people of A only and the
     platform administrator: nothing of A in any answer, nothing of A changed."""
-    async with platform(db_backend_url, tmp_path) as mesh:
+    async with platform(db_backend_url, tmp_path, extra=EVERY_OTHER_SERVICE) as mesh:
         world = await build_shared_world(mesh)
         caller = GrpcCaller()
         try:

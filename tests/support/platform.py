@@ -17,7 +17,7 @@ from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service
 from services.auth.app import AuthApp
 from services.mesh.apps import start_service
 from services.runtime.app import Runtime, StartedApp, stop_apps
-from services.runtime.config import load_settings
+from services.runtime.config import load_settings, platform_manifest
 from services.runtime.manifest import Manifest
 from services.tenants.app import TenantsApp
 from tests.support.mesh import mesh_environment
@@ -27,6 +27,11 @@ T = TypeVar("T")
 
 ADMIN_EMAIL = "admin@example.test"
 ADMIN_PASSWORD = "correct-horse-battery-staple"
+
+
+# Every built service of the platform besides tenants and auth (which platform() always starts):
+# what the isolation matrices run, so a new service is covered without editing them.
+EVERY_OTHER_SERVICE = tuple(spec.name for spec in platform_manifest().built if spec.name not in ("tenants", "auth"))
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
@@ -100,6 +105,11 @@ async def platform(
         # Rotated keys sign at once in tests; the delayed activation has its own test.
         "TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS": "0",
     }
+    # Tenants are provisioned in the tenant-scoped services this platform runs, not in every one
+    # the manifest knows (a tenant's creation would wait for a service nobody started).
+    running = ("tenants", "auth", *extra)
+    scoped = (manifest or platform_manifest()).tenant_scoped
+    variables["TENANTMESH_LIFECYCLE_SERVICES"] = ",".join(name for name in scoped if name in running)
     variables.update(env or {})
     settings = load_settings(mesh_environment(database_url, data_dir, **variables), manifest=manifest)
     runtime = await Runtime.open(settings)

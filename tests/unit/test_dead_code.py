@@ -50,7 +50,8 @@ USED_ELSEWHERE = {
     ),
     # Table columns: written and read by SQL, kept for operators and audits.
     **dict.fromkeys(
-        ("revoke_reason", "issue_time", "algorithm", "last_failure_time", "delete_time", "provision_time"), "columns"
+        ("revoke_reason", "issue_time", "algorithm", "last_failure_time", "delete_time", "provision_time", "audit_id"),
+        "columns",
     ),
     # Called by grpc.aio and the enum machinery by name.
     **dict.fromkeys(

@@ -500,6 +500,6 @@ def test_a_new_service_is_one_line(tmp_path: Path) -> None:
     assert "- forms.yaml" in files["k8s/kustomization.yaml"]
     rendered = yaml.safe_load(interpolate(files["compose.yaml"], operator_env()))
     assert rendered["services"]["forms"]["command"] == ["services.mesh", "serve", "forms"]
-    assert rendered["services"]["envoy"]["command"] == ["--services", "tenants,auth,registry,forms,webhooks"]
-    assert "TENANTMESH_LIFECYCLE_SERVICES: tenants,forms" in files["k8s/configmap.yaml"]
+    assert rendered["services"]["envoy"]["command"] == ["--services", "tenants,auth,registry,forms,menus,webhooks"]
+    assert "TENANTMESH_LIFECYCLE_SERVICES: tenants,forms,menus" in files["k8s/configmap.yaml"]
     assert "| `forms` | 50054 | yes | `tenantmesh.forms.v1` |" in files["README.md"]

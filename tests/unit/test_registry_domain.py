@@ -18,16 +18,11 @@ from services.registry.definitions import (
 )
 from services.registry.events import SERVICE_UPDATED
 from services.registry.health import EffectiveCheck, _Tally, next_health
-from services.registry.schemas import (
-    dict_to_struct,
-    instance_violations,
-    json_path,
-    schema_violations,
-    struct_to_dict,
-)
+from services.registry.schemas import instance_violations, schema_violations
 from services.registry.watch import WatchHub
 from services.runtime.errors import FieldViolation
 from services.runtime.events import Event
+from services.runtime.json_documents import dict_to_struct, json_path, struct_to_dict
 
 
 def fields(violations: Sequence[FieldViolation]) -> set[str]:

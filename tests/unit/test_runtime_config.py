@@ -23,7 +23,7 @@ def test_defaults_need_no_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     assert settings.bind_host == "127.0.0.1"
     assert settings.service_addresses == {s.name: f"127.0.0.1:{s.port}" for s in PLATFORM}
     assert settings.port_of("tenants") == 50051
-    assert settings.lifecycle_services == ("tenants",)
+    assert settings.lifecycle_services == ("tenants", "forms", "menus")
     assert settings.log_level == "info"
     assert settings.log_format == "json"
     assert settings.provisioning_lease_seconds > 0

@@ -10,6 +10,7 @@ from tenantmesh.registry.v1 import enabled_service_pb2 as _enabled_service_pb2
 from tenantmesh.registry.v1 import instance_pb2 as _instance_pb2
 from tenantmesh.registry.v1 import service_pb2 as _service_pb2
 from tenantmesh.type.v1 import access_pb2 as _access_pb2
+from tenantmesh.type.v1 import menu_pb2 as _menu_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor

@@ -80,7 +80,14 @@ class ServiceVersion(_message.Message):
     def __init__(self, version: _Optional[str] = ..., descriptor_set: _Optional[bytes] = ..., openapi: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., contract_format: _Optional[_Union[ContractFormat, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MenuEntry(_message.Message):
-    __slots__ = ("id", "label", "route", "icon", "order", "parent", "required_permission")
+    __slots__ = ("id", "label", "route", "icon", "order", "parent", "required_permission", "label_translations")
+    class LabelTranslationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +95,7 @@ class MenuEntry(_message.Message):
     ORDER_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     REQUIRED_PERMISSION_FIELD_NUMBER: _ClassVar[int]
+    LABEL_TRANSLATIONS_FIELD_NUMBER: _ClassVar[int]
     id: str
     label: str
     route: str
@@ -95,7 +103,8 @@ class MenuEntry(_message.Message):
     order: int
     parent: str
     required_permission: str
-    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., route: _Optional[str] = ..., icon: _Optional[str] = ..., order: _Optional[int] = ..., parent: _Optional[str] = ..., required_permission: _Optional[str] = ...) -> None: ...
+    label_translations: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., route: _Optional[str] = ..., icon: _Optional[str] = ..., order: _Optional[int] = ..., parent: _Optional[str] = ..., required_permission: _Optional[str] = ..., label_translations: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class FormContribution(_message.Message):
     __slots__ = ("id", "title", "description", "schema")

@@ -4,6 +4,7 @@ from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from tenantmesh.tenants.v1 import tenant_pb2 as _tenant_pb2
 from tenantmesh.type.v1 import access_pb2 as _access_pb2
+from tenantmesh.type.v1 import menu_pb2 as _menu_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

@@ -18,13 +18,15 @@ ACCESS_FIELD_NUMBER: _ClassVar[int]
 access: _descriptor.FieldDescriptor
 
 class AccessPolicy(_message.Message):
-    __slots__ = ("permission", "public", "scope", "platform_override")
+    __slots__ = ("permission", "public", "scope", "platform_override", "member_default")
     PERMISSION_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_DEFAULT_FIELD_NUMBER: _ClassVar[int]
     permission: str
     public: bool
     scope: AccessScope
     platform_override: bool
-    def __init__(self, permission: _Optional[str] = ..., public: _Optional[bool] = ..., scope: _Optional[_Union[AccessScope, str]] = ..., platform_override: _Optional[bool] = ...) -> None: ...
+    member_default: bool
+    def __init__(self, permission: _Optional[str] = ..., public: _Optional[bool] = ..., scope: _Optional[_Union[AccessScope, str]] = ..., platform_override: _Optional[bool] = ..., member_default: _Optional[bool] = ...) -> None: ...

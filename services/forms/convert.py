@@ -1,0 +1,61 @@
+"""Rows to protobuf messages."""
+
+from __future__ import annotations
+
+import json
+
+from google.protobuf import json_format
+from tenantmesh.forms.v1 import form_pb2
+from tenantmesh.forms.v1 import form_service_pb2 as pb
+
+from services.forms.definitions import message_of
+from services.forms.models import FormRow, FormVersionRow, SubmissionRevisionRow, SubmissionRow
+from services.runtime.json_documents import dict_to_struct
+from services.runtime.proto_values import copy_fields, timestamp
+from services.runtime.resources import stamps
+
+
+def form_to_proto(row: FormRow, *, with_draft: bool = True) -> pb.Form:
+    form = pb.Form(
+        **copy_fields(row, "key", "title", "description", "owning_service", "latest_version", "allow_edits"),
+        labels=json.loads(row.labels_json),
+        status=f"FORM_STATUS_{row.status}",
+        **stamps(row),
+    )
+    if with_draft:
+        form.draft.CopyFrom(message_of(row.draft_json))
+    return form
+
+
+def version_to_proto(row: FormVersionRow, form_key: str) -> pb.FormVersion:
+    compatibility = form_pb2.CompatibilityReport()
+    json_format.ParseDict(json.loads(row.compatibility_json), compatibility)
+    return pb.FormVersion(
+        form_key=form_key,
+        version=row.version,
+        definition=message_of(row.definition_json),
+        content_hash=row.content_hash,
+        compatibility=compatibility,
+        publisher=row.publisher,
+        create_time=timestamp(row.create_time),
+    )
+
+
+def submission_to_proto(row: SubmissionRow, form_key: str) -> pb.Submission:
+    return pb.Submission(
+        **copy_fields(row, "submission_id", "version", "submitter", "note", "revision_count"),
+        form_key=form_key,
+        answers=dict_to_struct(json.loads(row.answers_json)),
+        status=f"SUBMISSION_STATUS_{row.status}",
+        **stamps(row),
+    )
+
+
+def revision_to_proto(row: SubmissionRevisionRow) -> pb.SubmissionRevision:
+    return pb.SubmissionRevision(
+        revision=row.revision,
+        version=row.version,
+        answers=dict_to_struct(json.loads(row.answers_json)),
+        editor=row.editor,
+        replace_time=timestamp(row.replace_time),
+    )

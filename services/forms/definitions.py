@@ -1,0 +1,67 @@
+"""Form definitions as the service stores and checks them.
+
+A definition arrives as a ``FormDefinition`` message and is stored as the canonical JSON the engine
+reads (lowerCamelCase, as REST returns it). Every save checks it; each problem becomes a field
+violation at the request field followed by the JSON path inside the definition
+(``form.draft.fields[0].visibleWhen.var``), with the engine's reason.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from tenantmesh.forms.v1 import form_pb2
+
+from services.forms.engine import Problem, check_definition
+from services.forms.engine.proto import definition_json, definition_message
+from services.forms.reasons import DefinitionReason, FormsReason
+from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.json_documents import json_path, pointer_parts
+
+EMPTY_DEFINITION: Final[dict[str, Any]] = {"schema": {"type": "object", "properties": {}}}
+# Texts a tenant may change in a form a service owns: what it shows, never what it accepts.
+TEXT_KEYS: Final = frozenset({"label", "helpText", "placeholder"})
+
+
+def dumps(document: Any) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def document_of(message: form_pb2.FormDefinition) -> dict[str, Any]:
+    """The canonical JSON of a definition; an empty message is the empty form."""
+    if not message.ByteSize():
+        return dict(EMPTY_DEFINITION)
+    return definition_json(message)
+
+
+def message_of(stored: str) -> form_pb2.FormDefinition:
+    return definition_message(json.loads(stored))
+
+
+def problem_violation(field: str, problem: Problem) -> FieldViolation:
+    return FieldViolation(
+        json_path(field, pointer_parts(problem.pointer)), problem.message, DefinitionReason[problem.reason.value]
+    )
+
+
+def checked(document: dict[str, Any], field: str) -> dict[str, Any]:
+    """``document`` if it can be saved; else INVALID_ARGUMENT (DEFINITION_INVALID) with every problem."""
+    problems = check_definition(document)
+    if problems:
+        raise InvalidArgument(
+            f"the form definition has {len(problems)} problem(s)",
+            reason=FormsReason.DEFINITION_INVALID,
+            violations=[problem_violation(field, problem) for problem in problems],
+        )
+    return document
+
+
+def without_texts(value: Any) -> Any:
+    """The definition with the fields' labels, help texts and placeholders removed (what a tenant may
+    override in a service's form): two definitions equal under this accept the same answers."""
+    if isinstance(value, dict):
+        return {key: without_texts(item) for key, item in value.items() if key not in TEXT_KEYS}
+    if isinstance(value, list):
+        return [without_texts(item) for item in value]
+    return value

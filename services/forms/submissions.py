@@ -1,0 +1,364 @@
+"""Submissions of a tenant: validated answers pinned to a published version.
+
+Members submit and see their own; a caller holding ``forms.submissions.review`` sees everyone's.
+Someone else's submission is NOT_FOUND for the others, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from tenantmesh.forms.v1 import events_pb2
+from tenantmesh.forms.v1 import form_service_pb2 as pb
+
+from services.forms.answers import (
+    VersionCache,
+    answer_violation,
+    answerable,
+    answers_invalid,
+    filterable_fields,
+    indexed_values,
+    refuse_invalid,
+)
+from services.forms.audit import record
+from services.forms.definitions import dumps
+from services.forms.engine import Evaluation, evaluate_compiled
+from services.forms.files import FileReferences, file_answers
+from services.forms.filters import Clause, filter_invalid, parse_filter
+from services.forms.forms import form_by_key
+from services.forms.models import INDEXED_TEXT_LENGTH, FormRow, SubmissionRevisionRow, SubmissionRow, SubmissionValueRow
+from services.forms.reasons import AnswerReason, FormsReason
+from services.runtime.clock import utcnow
+from services.runtime.context import current_principal, current_tenant
+from services.runtime.db import DatabaseRouter
+from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from services.runtime.events import Event
+from services.runtime.ids import uuid7
+from services.runtime.json_documents import json_path, pointer_parts
+from services.runtime.paging import Page, page_of, page_request
+from services.runtime.resources import bump_revision, check_etag, check_update_mask
+from services.runtime.tenant_db import tenant_session
+from services.runtime.unit_of_work import UnitOfWork
+
+REVIEW_PERMISSION = "forms.submissions.review"
+SUBMISSION_CREATED = "form.submission.created"
+REVIEW_FIELDS = ("status", "note")
+
+
+def submission_not_found() -> NotFound:
+    return NotFound("no such submission", reason=FormsReason.SUBMISSION_NOT_FOUND)
+
+
+def _sees_everyone() -> bool:
+    return current_principal().has_permission(REVIEW_PERMISSION)
+
+
+@dataclass(frozen=True)
+class Checked:
+    form: FormRow
+    version: int
+    evaluation: Evaluation
+
+
+@dataclass(frozen=True)
+class SubmissionFilter:
+    form_key: str = ""
+    version: int = 0
+    status: int = 0
+    submitter: str = ""
+    after: datetime | None = None
+    before: datetime | None = None
+    filter: str = ""
+    newest_first: bool = True
+
+
+class Submissions:
+    def __init__(self, db: DatabaseRouter, work: UnitOfWork, files: FileReferences, cache: VersionCache) -> None:
+        self._db = db
+        self._work = work
+        self._files = files
+        self._cache = cache
+
+    async def _check(
+        self, session: AsyncSession, key: str, version: int, answers: dict[str, Any], locale: str
+    ) -> Checked:
+        form, published = await answerable(session, self._cache, current_tenant().tenant_id, key, version)
+        evaluation = evaluate_compiled(published.compiled, answers, locale or published.compiled.default_locale)
+        return Checked(form, published.version, evaluation)
+
+    async def validate(self, key: str, version: int, answers: dict[str, Any], locale: str) -> Checked:
+        async with tenant_session(self._db) as session:
+            return await self._check(session, key, version, answers, locale)
+
+    async def _checked_files(self, checked: Checked, submission_id: str) -> None:
+        published = await self._published(checked.form, checked.version)
+        files = file_answers(published, checked.evaluation.answers)
+        if files:
+            refused = await self._files.check(submission_id, files)
+            if refused:
+                raise answers_invalid(
+                    [
+                        FieldViolation(
+                            json_path("answers", pointer_parts(r.pointer)),
+                            r.message,
+                            AnswerReason.ANSWER_FILE_REFERENCE_INVALID,
+                        )
+                        for r in refused
+                    ]
+                )
+
+    async def _published(self, form: FormRow, version: int) -> Any:
+        async with tenant_session(self._db) as session:
+            return (await self._cache.get(session, current_tenant().tenant_id, form, version)).compiled
+
+    async def submit(
+        self, key: str, version: int, answers: dict[str, Any], request_id: str, locale: str
+    ) -> tuple[SubmissionRow, str]:
+        subject = current_principal().subject
+        if request_id:
+            async with tenant_session(self._db) as session:
+                earlier = (
+                    await session.execute(select(SubmissionRow).where(SubmissionRow.request_id == request_id))
+                ).scalar_one_or_none()
+                if earlier is not None and earlier.submitter == subject:
+                    form = await session.get(FormRow, earlier.form_id)
+                    return earlier, form.key if form is not None else key
+        submission_id = uuid7()
+        async with self._work.tenant() as work:
+            checked = await self._check(work.session, key, version, answers, locale)
+            refuse_invalid(checked.evaluation)
+            await self._checked_files(checked, submission_id)
+            stored = checked.evaluation.answers
+            now = utcnow()
+            row = SubmissionRow(
+                submission_id=submission_id,
+                form_id=checked.form.form_id,
+                version=checked.version,
+                answers_json=dumps(stored),
+                status="SUBMITTED",
+                submitter=subject,
+                note="",
+                revision_count=0,
+                request_id=request_id or None,
+                revision=1,
+                create_time=now,
+                update_time=now,
+            )
+            work.session.add(row)
+            work.session.add_all(indexed_values(checked.form.form_id, submission_id, stored))
+            payload = events_pb2.SubmissionCreated(
+                submission_id=submission_id, form_key=key, version=checked.version, submitter=subject
+            )
+            work.emit(Event(SUBMISSION_CREATED, current_tenant().tenant_id, payload))
+        return row, key
+
+    async def _visible(self, session: AsyncSession, submission_id: str, *, for_update: bool = False) -> SubmissionRow:
+        query = select(SubmissionRow).where(SubmissionRow.submission_id == submission_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await session.execute(query)).scalar_one_or_none()
+        if row is None or (not _sees_everyone() and row.submitter != current_principal().subject):
+            raise submission_not_found()
+        return row
+
+    async def _key_of(self, session: AsyncSession, row: SubmissionRow) -> str:
+        form = await session.get(FormRow, row.form_id)
+        return form.key if form is not None else ""
+
+    async def get(self, submission_id: str) -> tuple[SubmissionRow, str]:
+        async with tenant_session(self._db) as session:
+            row = await self._visible(session, submission_id)
+            return row, await self._key_of(session, row)
+
+    async def list(
+        self, page_size: int, page_token: str, wanted: SubmissionFilter
+    ) -> tuple[Page[SubmissionRow], dict[str, str]]:
+        submitter = wanted.submitter if _sees_everyone() else current_principal().subject
+        page, marker = page_request(page_size, page_token, "submissions", current_tenant().tenant_id, wanted, submitter)
+        clauses = parse_filter(wanted.filter)
+        async with tenant_session(self._db) as session:
+            form: FormRow | None = None
+            if wanted.form_key:
+                form = await form_by_key(session, wanted.form_key)
+            elif clauses:
+                raise filter_invalid("a filter on answers needs form_key")
+            elif wanted.version:
+                raise _needs_form()
+            query = select(SubmissionRow)
+            if form is not None:
+                query = query.where(SubmissionRow.form_id == form.form_id)
+                if clauses:
+                    known = await filterable_fields(session, self._cache, current_tenant().tenant_id, form)
+                    query = _with_clauses(query, form.form_id, clauses, known)
+            query = _with_conditions(query, wanted, submitter)
+            order = SubmissionRow.submission_id.desc() if wanted.newest_first else SubmissionRow.submission_id
+            if page.after is not None:
+                after = (
+                    SubmissionRow.submission_id < page.after
+                    if wanted.newest_first
+                    else SubmissionRow.submission_id > page.after
+                )
+                query = query.where(after)
+            rows = list((await session.execute(query.order_by(order).limit(page.limit))).scalars())
+            keys = await _form_keys(session, {row.form_id for row in rows})
+        return page_of(rows, page, marker, lambda row: row.submission_id), keys
+
+    async def review(self, submission: pb.Submission, mask: Sequence[str]) -> tuple[SubmissionRow, str]:
+        check_update_mask(mask, REVIEW_FIELDS)
+        values: dict[str, Any] = {}
+        if "status" in mask:
+            if submission.status == pb.SUBMISSION_STATUS_UNSPECIFIED:
+                raise _status_required()
+            values["status"] = pb.SubmissionStatus.Name(submission.status).removeprefix("SUBMISSION_STATUS_")
+        if "note" in mask:
+            values["note"] = submission.note
+        async with self._work.tenant() as work:
+            row = await self._visible(work.session, submission.submission_id, for_update=True)
+            check_etag(row.revision, submission.etag, "submission")
+            await bump_revision(work.session, row, "submission", **values)
+        return await self.get(submission.submission_id)
+
+    async def update_answers(
+        self, submission_id: str, answers: dict[str, Any], etag: str, locale: str
+    ) -> tuple[SubmissionRow, str]:
+        async with self._work.tenant() as work:
+            session = work.session
+            row = await self._visible(session, submission_id, for_update=True)
+            check_etag(row.revision, etag, "submission")
+            form = await session.get(FormRow, row.form_id)
+            if form is None or not form.allow_edits:
+                raise FailedPrecondition(
+                    "the form does not allow answers to be edited", reason=FormsReason.SUBMISSION_NOT_EDITABLE
+                )
+            published = await self._cache.get(session, current_tenant().tenant_id, form, row.version)
+            evaluation = evaluate_compiled(published.compiled, answers, locale or published.compiled.default_locale)
+            if evaluation.violations:
+                raise answers_invalid([answer_violation(v) for v in evaluation.violations])
+            await self._checked_files(Checked(form, row.version, evaluation), submission_id)
+            session.add(
+                SubmissionRevisionRow(
+                    submission_id=submission_id,
+                    revision=row.revision_count + 1,
+                    version=row.version,
+                    answers_json=row.answers_json,
+                    editor=current_principal().subject,
+                    replace_time=utcnow(),
+                )
+            )
+            await session.execute(delete(SubmissionValueRow).where(SubmissionValueRow.submission_id == submission_id))
+            session.add_all(indexed_values(form.form_id, submission_id, evaluation.answers))
+            await bump_revision(
+                session,
+                row,
+                "submission",
+                answers_json=dumps(evaluation.answers),
+                revision_count=row.revision_count + 1,
+            )
+        return await self.get(submission_id)
+
+    async def revisions(self, submission_id: str) -> Sequence[SubmissionRevisionRow]:
+        async with tenant_session(self._db) as session:
+            await self._visible(session, submission_id)
+            query = (
+                select(SubmissionRevisionRow)
+                .where(SubmissionRevisionRow.submission_id == submission_id)
+                .order_by(SubmissionRevisionRow.revision.desc())
+            )
+            return list((await session.execute(query)).scalars())
+
+    async def delete(self, submission_id: str, etag: str) -> None:
+        async with self._work.tenant() as work:
+            session = work.session
+            row = await self._visible(session, submission_id, for_update=True)
+            check_etag(row.revision, etag, "submission")
+            form = await session.get(FormRow, row.form_id)
+            files = []
+            if form is not None:
+                published = await self._cache.get(session, current_tenant().tenant_id, form, row.version)
+                files = file_answers(published.compiled, json.loads(row.answers_json))
+            for table in (SubmissionRevisionRow, SubmissionValueRow, SubmissionRow):
+                await session.execute(delete(table).where(table.submission_id == submission_id))
+            record(
+                session,
+                "submission.deleted",
+                target=submission_id,
+                details={"form": form.key if form is not None else "", "submitter": row.submitter},
+            )
+        if files:
+            await self._files.release(submission_id, files)
+
+
+def _needs_form() -> InvalidArgument:
+    return InvalidArgument("version needs form_key", violations=[FieldViolation("version", "only with form_key")])
+
+
+def _status_required() -> InvalidArgument:
+    return InvalidArgument("status must be set", violations=[FieldViolation("submission.status", "required")])
+
+
+def _with_conditions(query: Select[Any], wanted: SubmissionFilter, submitter: str) -> Select[Any]:
+    if wanted.version:
+        query = query.where(SubmissionRow.version == wanted.version)
+    if wanted.status:
+        query = query.where(
+            SubmissionRow.status == pb.SubmissionStatus.Name(wanted.status).removeprefix("SUBMISSION_STATUS_")
+        )
+    if submitter:
+        query = query.where(SubmissionRow.submitter == submitter)
+    if wanted.after is not None:
+        query = query.where(SubmissionRow.create_time >= wanted.after)
+    if wanted.before is not None:
+        query = query.where(SubmissionRow.create_time < wanted.before)
+    return query
+
+
+def _compare(column: Any, op: str, value: Any) -> Any:
+    return {
+        "=": column == value,
+        "!=": column != value,
+        "<": column < value,
+        "<=": column <= value,
+        ">": column > value,
+        ">=": column >= value,
+    }[op]
+
+
+def _with_clauses(query: Select[Any], form_id: str, clauses: list[Clause], known: set[str]) -> Select[Any]:
+    """Each clause an index lookup on submission_values (form, field, value)."""
+    for clause in clauses:
+        if clause.field not in known:
+            raise filter_invalid(
+                f"the form has no top-level field {clause.field!r} to filter on", FormsReason.FILTER_FIELD_UNKNOWN
+            )
+        values = SubmissionValueRow
+        if isinstance(clause.value, bool):
+            condition = _compare(values.value_text, clause.op, "true" if clause.value else "false")
+        elif isinstance(clause.value, str):
+            text = clause.value[:INDEXED_TEXT_LENGTH]
+            condition = _compare(values.value_text, clause.op, text)
+        else:
+            condition = _compare(values.value_number, clause.op, clause.value)
+        query = query.where(
+            exists().where(
+                and_(
+                    values.form_id == form_id,
+                    values.field == clause.field,
+                    condition,
+                    values.submission_id == SubmissionRow.submission_id,
+                )
+            )
+        )
+    return query
+
+
+async def _form_keys(session: AsyncSession, form_ids: set[str]) -> dict[str, str]:
+    if not form_ids:
+        return {}
+    rows = await session.execute(select(FormRow.form_id, FormRow.key).where(FormRow.form_id.in_(form_ids)))
+    return {form_id: key for form_id, key in rows}

@@ -1,0 +1,153 @@
+"""The forms service through a real Envoy: the same errors as gRPC with their HTTP status and JSON
+body (code + reason + field violations), and exports streamed as CSV and NDJSON bodies."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.mesh.runner import upstreams_for
+from tests.support.forms import forms_world, sample_definition
+
+from .conftest import EdgeFactory
+
+pytestmark = pytest.mark.edge
+
+
+def reason_of(response: httpx.Response) -> str:
+    for detail in response.json().get("details", []):
+        if detail.get("@type", "").endswith("google.rpc.ErrorInfo"):
+            return str(detail["reason"])
+    raise AssertionError(f"no ErrorInfo in {response.text}")
+
+
+def violations_of(response: httpx.Response) -> set[tuple[str, str]]:
+    found = set()
+    for detail in response.json().get("details", []):
+        if detail.get("@type", "").endswith("google.rpc.BadRequest"):
+            found |= {(v["field"], v.get("reason", "")) for v in detail["fieldViolations"]}
+    return found
+
+
+def expect(response: httpx.Response, status: int, reason: str) -> httpx.Response:
+    assert response.status_code == status, response.text
+    assert reason_of(response) == reason
+    return response
+
+
+async def test_forms_over_rest_bad_input_and_exports(
+    db_backend_url: str, tmp_path: Path, edge_factory: EdgeFactory
+) -> None:
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        edge = await edge_factory(upstreams_for(fw.mesh.started, fw.mesh.runtime.settings))
+        headers = {"authorization": f"Bearer {fw.world.tokens['admin_a']}", "x-tenant-id": fw.world.tenant_a}
+        member = {"authorization": f"Bearer {fw.world.tokens['member_a']}", "x-tenant-id": fw.world.tenant_a}
+        async with edge.http_client(headers=headers) as client:
+            # Definitions are checked on save: an unknown field in a rule, a computed-field cycle, an invalid schema.
+            broken: dict[str, Any] = sample_definition()
+            broken["fields"][4]["visibleWhen"] = {"var": "nowhere"}
+            response = expect(
+                await client.post("/v1/forms", json={"key": "broken", "draft": broken}), 400, "DEFINITION_INVALID"
+            )
+            assert ("form.draft.fields[4].visibleWhen.var", "RULE_UNKNOWN_FIELD") in violations_of(response)
+            cycle = {
+                "schema": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}},
+                "fields": [
+                    {"key": "a", "type": "FIELD_TYPE_COMPUTED", "compute": {"var": "b"}},
+                    {"key": "b", "type": "FIELD_TYPE_COMPUTED", "compute": {"var": "a"}},
+                ],
+            }
+            response = expect(
+                await client.post("/v1/forms", json={"key": "c", "draft": cycle}), 400, "DEFINITION_INVALID"
+            )
+            assert {reason for _, reason in violations_of(response)} == {"RULE_CYCLE"}
+            bad_schema = {"schema": {"type": "object", "properties": {"a": {"type": "nope"}}}}
+            response = expect(
+                await client.post("/v1/forms", json={"key": "s", "draft": bad_schema}), 400, "DEFINITION_INVALID"
+            )
+            assert "SCHEMA_INVALID" in {reason for _, reason in violations_of(response)}
+            expect(await client.post("/v1/forms", json={"key": "svc.form"}), 400, "FORM_KEY_RESERVED")
+
+            # A form with submissions of two versions.
+            created = await client.post("/v1/forms", json={"key": "intake", "draft": sample_definition()})
+            assert created.status_code == 200, created.text
+            expect(await client.post("/v1/forms/intake/submissions", json={"answers": {}}), 400, "FORM_NOT_PUBLISHED")
+            # Export of a form with no submissions: a header alone.
+            empty = await client.get("/v1/forms/intake/submissions:export")
+            assert empty.status_code == 200
+            assert empty.text.splitlines()[0].startswith("submission_id,version,status")
+            assert len(empty.text.splitlines()) == 1
+            published = await client.post("/v1/forms/intake:publish", json={})
+            assert published.status_code == 200
+            etag = published.json()["form"]["etag"]
+            expect(await client.post("/v1/forms/intake:publish", json={"etag": "999"}), 409, "ETAG_MISMATCH")
+            expect(await client.get("/v1/forms/intake/versions/7"), 404, "FORM_VERSION_NOT_FOUND")
+            expect(
+                await client.post("/v1/forms/intake/submissions", json={"version": 9, "answers": {"name": "x"}}),
+                404,
+                "FORM_VERSION_NOT_FOUND",
+            )
+            bad_answers = {"name": "x" * 51, "age": 1.5, "extra": True, "total": 3}
+            response = expect(
+                await client.post("/v1/forms/intake/submissions", json={"answers": bad_answers}), 400, "ANSWERS_INVALID"
+            )
+            assert violations_of(response) == {
+                ("answers.name", "ANSWER_INVALID"),
+                ("answers.age", "ANSWER_INVALID"),
+                ("answers.extra", "ANSWER_UNKNOWN_FIELD"),
+                ("answers.total", "ANSWER_COMPUTED_MISMATCH"),
+            }
+            expect(
+                # %20, not "+": the edge reads query parameters as RFC 3986 percent-encoding.
+                await client.get("/v1/submissions?formKey=intake&filter=answers.zip%20%3D%201"),
+                400,
+                "FILTER_FIELD_UNKNOWN",
+            )
+            for name, country in (("Ada", "ID"), ('Bo, "the" second', "NL")):
+                answers = {"name": name, "country": country, "items": [{"qty": 1}]}
+                sent = await client.post("/v1/forms/intake/submissions", json={"answers": answers}, headers=member)
+                assert sent.status_code == 200, sent.text
+            changed = sample_definition()
+            changed["schema"]["properties"]["phone"] = {"type": "string"}
+            changed["fields"].append({"key": "phone", "type": "FIELD_TYPE_PHONE"})
+            update = await client.patch(
+                "/v1/forms/intake", params={"updateMask": "draft"}, json={"draft": changed, "etag": etag}
+            )
+            assert update.status_code == 200, update.text
+            assert (await client.post("/v1/forms/intake:publish", json={})).status_code == 200
+            sent = await client.post(
+                "/v1/forms/intake/submissions", json={"answers": {"name": "Cy", "phone": "+62 21"}}, headers=member
+            )
+            assert sent.json()["submission"]["version"] == 2
+
+            # CSV: a column per field path of any version, values quoted as CSV needs.
+            exported = await client.get("/v1/forms/intake/submissions:export", params={"format": "EXPORT_FORMAT_CSV"})
+            assert exported.status_code == 200
+            assert exported.headers["content-type"].startswith("text/csv")
+            rows = list(csv.DictReader(io.StringIO(exported.text)))
+            assert [row["name"] for row in rows] == ["Ada", 'Bo, "the" second', "Cy"]
+            assert [row["version"] for row in rows] == ["1", "1", "2"]
+            assert [row["phone"] for row in rows] == ["", "", "+62 21"]
+            assert json.loads(rows[0]["items"]) == [{"qty": 1}]
+            # NDJSON: one object per line.
+            exported = await client.get(
+                "/v1/forms/intake/submissions:export", params={"format": "EXPORT_FORMAT_NDJSON"}
+            )
+            assert exported.headers["content-type"].startswith("application/x-ndjson")
+            lines = [json.loads(line) for line in exported.text.splitlines()]
+            assert [line["answers"]["name"] for line in lines] == ["Ada", 'Bo, "the" second', "Cy"]
+            # Members may not export; an archived form takes no submissions.
+            refused = await client.get("/v1/forms/intake/submissions:export", headers=member)
+            assert refused.status_code == 403
+            assert (await client.post("/v1/forms/intake:archive", json={})).status_code == 200
+            expect(
+                await client.post("/v1/forms/intake/submissions", json={"answers": {"name": "x"}}, headers=member),
+                400,
+                "FORM_ARCHIVED",
+            )

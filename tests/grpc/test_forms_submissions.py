@@ -1,0 +1,214 @@
+"""Submissions: validated on the server by the form's rules, pinned to their version, stored in the
+tenant's database, listed and filtered, reviewed, edited with revisions, deleted with an audit entry."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import field_mask_pb2
+from sqlalchemy import select
+from tenantmesh.forms.v1 import form_service_pb2 as pb
+
+from services.forms.models import FormsAuditRow, SubmissionRow
+from services.runtime.json_documents import dict_to_struct
+from tests.support.errors import expect_error, violations
+from tests.support.forms import FormsWorld, definition, forms_world, sample_definition
+
+
+async def publish_sample(fw: FormsWorld, key: str = "intake", *, allow_edits: bool = False) -> None:
+    admin = fw.as_("admin_a")
+    form = pb.Form(key=key, draft=definition(sample_definition()), allow_edits=allow_edits)
+    await fw.forms.CreateForm(pb.CreateFormRequest(form=form), metadata=admin)
+    await fw.forms.PublishForm(pb.PublishFormRequest(key=key), metadata=admin)
+
+
+def submit(key: str, answers: dict[str, Any], **more: Any) -> pb.SubmitFormRequest:
+    return pb.SubmitFormRequest(form_key=key, answers=dict_to_struct(answers), **more)
+
+
+async def stored_rows(fw: FormsWorld, tenant_id: str) -> list[SubmissionRow]:
+    async with fw.mesh.runtime.db.tenant_session(await fw.database_of(tenant_id)) as session:
+        return list((await session.execute(select(SubmissionRow))).scalars())
+
+
+async def test_answers_are_checked_by_the_forms_rules_and_stored_pinned(db_backend_url: str, tmp_path: Path) -> None:
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        await publish_sample(fw)
+        member = fw.as_("member_a")
+        # Every violation at once, each at its answer's path, with the rule's message in the locale.
+        bad = {
+            "age": "old",
+            "extra": 1,
+            "start": "2026-05-02",
+            "end": "2026-05-01",
+            "items": [{"qty": 2}],
+            "total": 99,
+        }
+        error = await expect_error(
+            fw.submissions.SubmitForm(submit("intake", bad, locale="id"), metadata=member),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "ANSWERS_INVALID",
+        )
+        found = {(v.field, v.reason) for v in violations(error)}
+        assert found == {
+            ("answers.name", "ANSWER_REQUIRED"),
+            ("answers.age", "ANSWER_INVALID"),
+            ("answers.extra", "ANSWER_UNKNOWN_FIELD"),
+            ("answers.end", "ANSWER_CHECK_FAILED"),
+            ("answers.total", "ANSWER_COMPUTED_MISMATCH"),
+        }
+        check = next(v for v in violations(error) if v.reason == "ANSWER_CHECK_FAILED")
+        assert check.description == "Tanggal akhir setelah tanggal mulai"
+        assert not await stored_rows(fw, fw.world.tenant_a)  # a failed submission stores nothing
+
+        # ValidateSubmission: the same verdict in the answer, nothing stored.
+        checked = await fw.submissions.ValidateSubmission(
+            pb.ValidateSubmissionRequest(form_key="intake", answers=dict_to_struct(bad)), metadata=member
+        )
+        assert not checked.valid
+        assert {v.field for v in checked.violations} == {f for f, _ in found}
+
+        # A good submission: the computed total filled in by the server, the hidden end date dropped.
+        good = {"name": "Ada", "age": 36, "country": "ID", "end": "2026-01-01", "items": [{"qty": 2}, {"qty": 3}]}
+        request_id = str(uuid.uuid4())
+        created = (
+            await fw.submissions.SubmitForm(submit("intake", good, request_id=request_id), metadata=member)
+        ).submission
+        answers = dict(created.answers)
+        assert answers["total"] == 5
+        assert "end" not in answers
+        assert (created.version, created.status) == (1, pb.SUBMISSION_STATUS_SUBMITTED)
+        again = await fw.submissions.SubmitForm(submit("intake", good, request_id=request_id), metadata=member)
+        assert again.submission.submission_id == created.submission_id
+        assert len(await stored_rows(fw, fw.world.tenant_a)) == 1
+
+
+async def test_listing_filters_by_indexed_answers_and_members_see_their_own(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        await publish_sample(fw)
+        admin, member = fw.as_("admin_a"), fw.as_("member_a")
+        for who, name, country, age in (
+            (member, "a", "ID", 20),
+            (admin, "b", "NL", 30),
+            (member, "c", "ID", 40),
+        ):
+            answers = {"name": name, "country": country, "age": age}
+            await fw.submissions.SubmitForm(submit("intake", answers), metadata=who)
+
+        def names(response: pb.ListSubmissionsResponse) -> list[str]:
+            return [str(s.answers["name"]) for s in response.submissions]
+
+        everything = await fw.submissions.ListSubmissions(pb.ListSubmissionsRequest(form_key="intake"), metadata=admin)
+        assert names(everything) == ["c", "b", "a"]  # newest first
+        oldest_first = pb.ListSubmissionsRequest(form_key="intake", order_by="create_time")
+        assert names(await fw.submissions.ListSubmissions(oldest_first, metadata=admin)) == ["a", "b", "c"]
+        filtered = pb.ListSubmissionsRequest(form_key="intake", filter='answers.country = "ID" AND answers.age > 25')
+        assert names(await fw.submissions.ListSubmissions(filtered, metadata=admin)) == ["c"]
+        # A member sees their own only, whatever the filter says.
+        mine = await fw.submissions.ListSubmissions(pb.ListSubmissionsRequest(form_key="intake"), metadata=member)
+        assert names(mine) == ["c", "a"]
+        others = next(s for s in everything.submissions if s.answers["name"] == "b")
+        await expect_error(
+            fw.submissions.GetSubmission(pb.GetSubmissionRequest(submission_id=others.submission_id), metadata=member),
+            grpc.StatusCode.NOT_FOUND,
+            "SUBMISSION_NOT_FOUND",
+        )
+        # Paging with the filters it was issued for; another filter's token is refused.
+        first = await fw.submissions.ListSubmissions(
+            pb.ListSubmissionsRequest(form_key="intake", page_size=2), metadata=admin
+        )
+        assert names(first) == ["c", "b"]
+        second = await fw.submissions.ListSubmissions(
+            pb.ListSubmissionsRequest(form_key="intake", page_size=2, page_token=first.next_page_token),
+            metadata=admin,
+        )
+        assert names(second) == ["a"]
+        assert not second.next_page_token
+        await expect_error(
+            fw.submissions.ListSubmissions(
+                pb.ListSubmissionsRequest(
+                    form_key="intake", status=pb.SUBMISSION_STATUS_ACCEPTED, page_token=first.next_page_token
+                ),
+                metadata=admin,
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "PAGE_TOKEN_INVALID",
+        )
+        # Filters on fields the form does not have, or that do not parse.
+        for text, reason in (("answers.nope = 1", "FILTER_FIELD_UNKNOWN"), ("country = 'ID'", "FILTER_INVALID")):
+            await expect_error(
+                fw.submissions.ListSubmissions(
+                    pb.ListSubmissionsRequest(form_key="intake", filter=text), metadata=admin
+                ),
+                grpc.StatusCode.INVALID_ARGUMENT,
+                reason,
+            )
+
+
+async def test_review_edit_with_revisions_and_audited_delete(db_backend_url: str, tmp_path: Path) -> None:
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        await publish_sample(fw, allow_edits=True)
+        await publish_sample(fw, "fixed")
+        admin, member = fw.as_("admin_a"), fw.as_("member_a")
+        created = (await fw.submissions.SubmitForm(submit("intake", {"name": "Ada"}), metadata=member)).submission
+        sid = created.submission_id
+        # Reviewing is a permission members do not hold.
+        review = pb.ReviewSubmissionRequest(
+            submission=pb.Submission(submission_id=sid, status=pb.SUBMISSION_STATUS_ACCEPTED, note="ok"),
+            update_mask=field_mask_pb2.FieldMask(paths=["status", "note"]),
+        )
+        await expect_error(
+            fw.submissions.ReviewSubmission(review, metadata=member),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "PERMISSION_DENIED",
+        )
+        reviewed = (await fw.submissions.ReviewSubmission(review, metadata=admin)).submission
+        assert (reviewed.status, reviewed.note) == (pb.SUBMISSION_STATUS_ACCEPTED, "ok")
+
+        # The submitter edits: revalidated, the old answers kept.
+        await expect_error(
+            fw.submissions.UpdateSubmission(
+                pb.UpdateSubmissionRequest(submission_id=sid, answers=dict_to_struct({"age": -1})), metadata=member
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "ANSWERS_INVALID",
+        )
+        edited = (
+            await fw.submissions.UpdateSubmission(
+                pb.UpdateSubmissionRequest(submission_id=sid, answers=dict_to_struct({"name": "Ada L."})),
+                metadata=member,
+            )
+        ).submission
+        assert (edited.answers["name"], edited.revision_count) == ("Ada L.", 1)
+        revisions = await fw.submissions.ListSubmissionRevisions(
+            pb.ListSubmissionRevisionsRequest(submission_id=sid), metadata=member
+        )
+        assert [dict(r.answers) for r in revisions.revisions] == [{"name": "Ada", "total": 0}]
+        fixed = (await fw.submissions.SubmitForm(submit("fixed", {"name": "Bo"}), metadata=member)).submission
+        await expect_error(
+            fw.submissions.UpdateSubmission(
+                pb.UpdateSubmissionRequest(submission_id=fixed.submission_id, answers=dict_to_struct({"name": "x"})),
+                metadata=member,
+            ),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "SUBMISSION_NOT_EDITABLE",
+        )
+
+        # A form with submissions is deleted only with purge; both deletions are audited.
+        await expect_error(
+            fw.forms.DeleteForm(pb.DeleteFormRequest(key="fixed"), metadata=admin),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "FORM_HAS_SUBMISSIONS",
+        )
+        purged = await fw.forms.DeleteForm(pb.DeleteFormRequest(key="fixed", purge=True), metadata=admin)
+        assert purged.purged_submissions == 1
+        await fw.submissions.DeleteSubmission(pb.DeleteSubmissionRequest(submission_id=sid), metadata=admin)
+        assert not await stored_rows(fw, fw.world.tenant_a)
+        async with fw.mesh.runtime.db.tenant_session(await fw.database_of(fw.world.tenant_a)) as session:
+            audit = list((await session.execute(select(FormsAuditRow.action, FormsAuditRow.target))).all())
+        assert sorted(tuple(row) for row in audit) == [("form.purged", "fixed"), ("submission.deleted", sid)]

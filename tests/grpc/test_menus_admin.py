@@ -1,0 +1,235 @@
+"""What a tenant's administrators do to its menu, on the real platform: overrides, custom entries,
+moves, previews and the reverse lookups; every refusal with its code and reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+from google.protobuf import field_mask_pb2
+from tenantmesh.menus.v1 import menu_pb2
+from tenantmesh.menus.v1 import menu_service_pb2 as pb
+
+from tests.support.errors import expect_error, violation_fields
+from tests.support.menus import MenusWorld, find, keys, menu_within, menus_world
+
+USERS = "platform/users"
+ROLES = "platform/roles"
+ADMINISTRATION = "platform/administration"
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+
+
+def custom(entry_id: str, **fields: object) -> menu_pb2.CustomEntry:
+    values: dict[str, object] = {"kind": menu_pb2.ENTRY_KIND_ROUTE, "label": entry_id.title(), "route": f"/{entry_id}"}
+    values.update(fields)
+    return menu_pb2.CustomEntry(entry_id=entry_id, **values)  # type: ignore[arg-type]
+
+
+async def admin_of(world: MenusWorld) -> tuple[str, str]:
+    tenant = await world.new_tenant()
+    return tenant, (await world.person(tenant, "tenant-admin")).token
+
+
+async def test_overrides_rename_reorder_hide_and_only_tighten(db_backend_url: str, tmp_path: Path) -> None:
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant, token = await admin_of(world)
+        menus = world.menus(token, tenant)
+        renamed = (
+            await menus.SetMenuOverride(
+                pb.SetMenuOverrideRequest(
+                    override=menu_pb2.MenuOverride(
+                        key=USERS, label="People", label_translations={"id": "Orang"}, icon="person", order=99
+                    )
+                )
+            )
+        ).override
+        assert (renamed.etag, renamed.orphaned) == ("1", False)
+        found = await menu_within(world, token, tenant, lambda k: k.index(USERS) > k.index("platform/audit"))
+        assert found.index(USERS) == len(found) - 1  # last of its section
+        item = find((await world.my_menu(token, tenant, "id")).items, USERS)
+        assert (item.label, item.icon) == ("Orang", "person")  # type: ignore[union-attr]
+
+        # A permission the administrator lacks hides it from them: overrides tighten...
+        await menus.SetMenuOverride(
+            pb.SetMenuOverrideRequest(
+                override=menu_pb2.MenuOverride(key=USERS, required_permission="tenants.tenants.list", etag="1")
+            )
+        )
+        await menu_within(world, token, tenant, lambda k: USERS not in k)
+        listed = {e.key: e for e in (await menus.ListMenuEntries(pb.ListMenuEntriesRequest())).entries}
+        assert list(listed[USERS].required_permissions) == ["auth.users.list", "tenants.tenants.list"]
+        assert listed[USERS].label == "Users"  # the whole override was replaced
+        # ...and an etag from before the last change is refused.
+        await expect_error(
+            menus.SetMenuOverride(pb.SetMenuOverrideRequest(override=menu_pb2.MenuOverride(key=USERS, etag="1"))),
+            grpc.StatusCode.ABORTED,
+            "ETAG_MISMATCH",
+        )
+        await menus.SetMenuOverride(pb.SetMenuOverrideRequest(override=menu_pb2.MenuOverride(key=ROLES, hidden=True)))
+        await menus.ClearMenuOverride(pb.ClearMenuOverrideRequest(key=USERS))
+        await menu_within(world, token, tenant, lambda k: USERS in k and ROLES not in k)
+        await expect_error(
+            menus.ClearMenuOverride(pb.ClearMenuOverrideRequest(key=USERS)),
+            grpc.StatusCode.NOT_FOUND,
+            "MENU_OVERRIDE_NOT_FOUND",
+        )
+
+
+async def test_an_override_of_a_missing_entry_is_kept_as_orphaned(db_backend_url: str, tmp_path: Path) -> None:
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant, token = await admin_of(world)
+        menus = world.menus(token, tenant)
+        kept = (
+            await menus.SetMenuOverride(
+                pb.SetMenuOverrideRequest(override=menu_pb2.MenuOverride(key="service/gone/home", label="Gone"))
+            )
+        ).override
+        assert kept.orphaned
+        listed = await menus.ListMenuEntries(pb.ListMenuEntriesRequest())
+        assert [o.key for o in listed.orphaned_overrides] == ["service/gone/home"]
+        assert "service/gone/home" not in keys((await world.my_menu(token, tenant)).items)
+
+
+async def test_custom_entries_links_forms_and_sections(db_backend_url: str, tmp_path: Path) -> None:
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant, token = await admin_of(world)
+        member = await world.person(tenant, "member")
+        menus = world.menus(token, tenant)
+        await menus.CreateCustomEntry(
+            pb.CreateCustomEntryRequest(custom_entry=custom("help", kind=menu_pb2.ENTRY_KIND_SECTION, route=""))
+        )
+        handbook = custom(
+            "handbook",
+            kind=menu_pb2.ENTRY_KIND_EXTERNAL_LINK,
+            route="",
+            external_url="https://example.com/hb",
+            parent="custom/help",
+        )
+        await menus.CreateCustomEntry(pb.CreateCustomEntryRequest(custom_entry=handbook))
+        staff = custom("staff", parent="custom/help", required_permission="auth.users.list")
+        await menus.CreateCustomEntry(pb.CreateCustomEntryRequest(custom_entry=staff))
+        # Grouping: an existing entry moves into the new section.
+        await menus.MoveMenuEntry(pb.MoveMenuEntryRequest(key=USERS, parent="custom/help", position=0))
+        found = await menu_within(world, token, tenant, lambda k: "custom/help" in k and USERS in k)
+        assert found[found.index("custom/help") :][:4] == ["custom/help", USERS, "custom/handbook", "custom/staff"]
+        help_item = find((await world.my_menu(token, tenant)).items, "custom/help")
+        assert help_item.children[1].external_url == "https://example.com/hb"  # type: ignore[union-attr]
+        # The member sees the link but neither the staff entry nor users: permissions still apply.
+        assert keys((await world.my_menu(member.token, tenant)).items) == ["custom/help", "custom/handbook"]
+
+        # An entry with children cannot be deleted; once they moved out, it can.
+        await expect_error(
+            menus.DeleteCustomEntry(pb.DeleteCustomEntryRequest(entry_id="help")),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "MENU_ENTRY_HAS_CHILDREN",
+        )
+        updated = (
+            await menus.UpdateCustomEntry(
+                pb.UpdateCustomEntryRequest(
+                    custom_entry=custom("staff", label="Staff", parent="", etag="2"),
+                    update_mask=field_mask_pb2.FieldMask(paths=["label", "parent"]),
+                )
+            )
+        ).custom_entry
+        # Its etag was 2: the move renumbered the siblings it joined.
+        assert (updated.parent, updated.etag, updated.route) == ("", "3", "/staff")
+
+
+async def test_bad_menus_are_refused_with_the_path_of_each_problem(db_backend_url: str, tmp_path: Path) -> None:
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant, token = await admin_of(world)
+        menus = world.menus(token, tenant)
+
+        async def refused(entry: menu_pb2.CustomEntry, reason: str, field: str) -> None:
+            request = pb.CreateCustomEntryRequest(custom_entry=entry)
+            error = await expect_error(menus.CreateCustomEntry(request), INVALID, reason)
+            assert field in violation_fields(error), violation_fields(error)
+
+        await refused(custom("a", parent="custom/nowhere"), "MENU_PARENT_NOT_FOUND", "custom_entry.parent")
+        await refused(
+            custom("a", kind=menu_pb2.ENTRY_KIND_EXTERNAL_LINK, route="", external_url="http://x.test"),
+            "FIELD_INVALID",
+            "custom_entry.external_url",
+        )
+        await refused(custom("a", route="not/a/path"), "FIELD_INVALID", "custom_entry.route")
+        await refused(custom("a", route=""), "FIELD_INVALID", "custom_entry.route")
+        await refused(
+            custom("a", kind=menu_pb2.ENTRY_KIND_FORM, form_id="f1"), "MENU_TARGET_INVALID", "custom_entry.route"
+        )
+        parent = ""
+        for level in range(1, 5):
+            await menus.CreateCustomEntry(pb.CreateCustomEntryRequest(custom_entry=custom(f"l{level}", parent=parent)))
+            parent = f"custom/l{level}"
+        await refused(custom("l5", parent="custom/l4"), "MENU_TOO_DEEP", "custom_entry.parent")
+        await refused(custom("l1"), "MENU_ENTRY_DUPLICATE", "custom_entry.entry_id")
+        await expect_error(
+            menus.MoveMenuEntry(pb.MoveMenuEntryRequest(key="custom/l1", parent="custom/l3")), INVALID, "MENU_CYCLE"
+        )
+        # Moving the root of a four-level chain under something is too deep as well.
+        await menus.CreateCustomEntry(pb.CreateCustomEntryRequest(custom_entry=custom("top")))
+        await expect_error(
+            menus.MoveMenuEntry(pb.MoveMenuEntryRequest(key="custom/l1", parent="custom/top")), INVALID, "MENU_TOO_DEEP"
+        )
+        await expect_error(
+            menus.SetMenuOverride(
+                pb.SetMenuOverrideRequest(override=menu_pb2.MenuOverride(key=USERS, parent="custom/l4"))
+            ),
+            INVALID,
+            "MENU_TOO_DEEP",
+        )
+        await expect_error(
+            menus.MoveMenuEntry(pb.MoveMenuEntryRequest(key="custom/none")),
+            grpc.StatusCode.NOT_FOUND,
+            "MENU_ENTRY_NOT_FOUND",
+        )
+
+
+async def test_previews_and_reverse_lookups_agree_with_the_menu(db_backend_url: str, tmp_path: Path) -> None:
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant, token = await admin_of(world)
+        member = await world.person(tenant, "member")
+        menus = world.menus(token, tenant)
+        await menus.CreateCustomEntry(pb.CreateCustomEntryRequest(custom_entry=custom("news")))
+        admin_menu = await menu_within(world, token, tenant, lambda k: "custom/news" in k)
+
+        as_member = await menus.PreviewMenu(pb.PreviewMenuRequest(user_id=member.user_id))
+        assert keys(as_member.items) == keys((await world.my_menu(member.token, tenant)).items) == ["custom/news"]
+        as_admins = await menus.PreviewMenu(pb.PreviewMenuRequest(roles=pb.RoleSet(roles=["tenant-admin"])))
+        assert keys(as_admins.items) == admin_menu
+
+        who = await menus.WhoCanSee(pb.WhoCanSeeRequest(key=USERS))
+        assert "tenant-admin" in who.roles
+        assert "member" not in who.roles
+        assert member.user_id not in [u.user_id for u in who.users]
+        everyone = await menus.WhoCanSee(pb.WhoCanSeeRequest(key="custom/news"))
+        assert member.user_id in [u.user_id for u in everyone.users]
+
+        reach = await menus.WhatCanReach(pb.WhatCanReachRequest(user_id=member.user_id))
+        assert [(e.key, list(e.required_permissions)) for e in reach.entries] == [("custom/news", [])]
+        reach_admin = {
+            e.key: list(e.required_permissions)
+            for e in (
+                await menus.WhatCanReach(
+                    pb.WhatCanReachRequest(user_id=(await world.person(tenant, "tenant-admin")).user_id)
+                )
+            ).entries
+        }
+        assert reach_admin[USERS] == ["auth.users.list"]
+
+        # Someone of another tenant is answered as no one; unknown roles and entries are named.
+        stranger = await world.person(await world.new_tenant(), "member")
+        for user_id in (stranger.user_id, "0190c2a4-0000-7000-8000-00000000abcd"):
+            await expect_error(
+                menus.WhatCanReach(pb.WhatCanReachRequest(user_id=user_id)), grpc.StatusCode.NOT_FOUND, "USER_NOT_FOUND"
+            )
+            await expect_error(
+                menus.PreviewMenu(pb.PreviewMenuRequest(user_id=user_id)), grpc.StatusCode.NOT_FOUND, "USER_NOT_FOUND"
+            )
+        await expect_error(
+            menus.PreviewMenu(pb.PreviewMenuRequest(roles=pb.RoleSet(roles=["no-such-role"]))),
+            INVALID,
+            "ROLE_NOT_FOUND",
+        )
+        await expect_error(
+            menus.WhoCanSee(pb.WhoCanSeeRequest(key="custom/none")), grpc.StatusCode.NOT_FOUND, "MENU_ENTRY_NOT_FOUND"
+        )

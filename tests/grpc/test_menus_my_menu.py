@@ -1,0 +1,113 @@
+"""GetMyMenu on the real platform: the platform's entries (declared on their RPCs) and the enabled
+services' contributions, filtered by the caller's permissions, localised, with etags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+from tenantmesh.menus.v1 import menu_service_pb2 as pb
+
+from services.runtime.context import PLATFORM_TENANT_ID
+from tests.support.errors import expect_error
+from tests.support.menus import contributed_service, find, keys, menu_within, menus_world, unique_service
+
+ADMINISTRATION = "platform/administration"
+
+
+async def test_platform_entries_follow_the_permissions_of_their_rpcs(db_backend_url: str, tmp_path: Path) -> None:
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant = await world.new_tenant()
+        admin = await world.person(tenant, "tenant-admin")
+        member = await world.person(tenant, "member")
+
+        admin_menu = await world.my_menu(admin.token, tenant)
+        section = find(admin_menu.items, ADMINISTRATION)
+        assert section is not None
+        # In the order their RPCs declare; the platform-scoped tenants screen is a platform operator's only.
+        assert [child.key for child in section.children] == [
+            "platform/users",
+            "platform/roles",
+            "platform/service-accounts",
+            "platform/services",
+            "platform/menus",
+            "platform/audit",
+        ]
+        assert find(admin_menu.items, "platform/users").route == "/admin/users"  # type: ignore[union-attr]
+        # A member holds none of those permissions: no administration, and no empty section either.
+        assert keys((await world.my_menu(member.token, tenant)).items) == []
+
+        # The platform administrator, in the platform tenant, has the tenants screen too.
+        platform_menu = await world.my_menu(await world.admin_token(), PLATFORM_TENANT_ID)
+        assert "platform/tenants" in keys(platform_menu.items)
+
+
+async def test_enabled_services_contribute_their_entries_by_permission(db_backend_url: str, tmp_path: Path) -> None:
+    async with menus_world(db_backend_url, tmp_path) as world:
+        name = unique_service("books")
+        await world.register(contributed_service(name))
+        tenant = await world.new_tenant()
+        other = await world.new_tenant()
+        admin = await world.person(tenant, "tenant-admin")
+        member = await world.person(tenant, "member")
+        assert f"service/{name}/home" not in keys((await world.my_menu(admin.token, tenant)).items)
+
+        await world.enable(tenant, name)
+        await menu_within(world, member.token, tenant, bool)
+        # Entries without a permission are every member's; the reports need the service's own permission,
+        # which neither holds (tenant roles are made of the platform's RPC permissions).
+        assert [k for k in keys((await world.my_menu(admin.token, tenant)).items) if k.startswith("service/")] == [
+            f"service/{name}/home"
+        ]
+        assert keys((await world.my_menu(member.token, tenant)).items) == [f"service/{name}/home"]
+        # Another tenant that did not enable it sees none of it.
+        other_admin = await world.person(other, "tenant-admin")
+        assert not any(k.startswith("service/") for k in keys((await world.my_menu(other_admin.token, other)).items))
+        # Whoever holds every permission sees the reports too, under their parent, in the service's order.
+        await world.enable(PLATFORM_TENANT_ID, name)
+        await menu_within(world, await world.admin_token(), PLATFORM_TENANT_ID, lambda found: len(found) > 3)
+        operator = await world.my_menu(await world.admin_token(), PLATFORM_TENANT_ID)
+        assert keys(operator.items)[:2] == [f"service/{name}/home", f"service/{name}/reports"]
+        assert [c.key for c in find(operator.items, f"service/{name}/home").children] == [  # type: ignore[union-attr]
+            f"service/{name}/reports"
+        ]
+
+
+async def test_labels_are_localised_and_etags_save_a_resend(db_backend_url: str, tmp_path: Path) -> None:
+    async with menus_world(db_backend_url, tmp_path) as world:
+        name = unique_service("books")
+        await world.register(contributed_service(name))
+        tenant = await world.new_tenant()
+        await world.enable(tenant, name)
+        admin = await world.person(tenant, "tenant-admin")
+        await menu_within(world, admin.token, tenant, lambda found: f"service/{name}/home" in found)
+
+        english = await world.my_menu(admin.token, tenant)
+        indonesian = await world.my_menu(admin.token, tenant, "id-ID")
+        assert (english.locale, indonesian.locale) == ("en", "id")
+        assert find(english.items, ADMINISTRATION).label == "Administration"  # type: ignore[union-attr]
+        assert find(indonesian.items, ADMINISTRATION).label == "Administrasi"  # type: ignore[union-attr]
+        assert find(indonesian.items, f"service/{name}/home").label == "Beranda"  # type: ignore[union-attr]
+        # A language without translations falls back to English.
+        assert find((await world.my_menu(admin.token, tenant, "fr")).items, ADMINISTRATION).label == "Administration"  # type: ignore[union-attr]
+        assert english.etag != indonesian.etag
+
+        stub = world.menus(admin.token, tenant)
+        again = await stub.GetMyMenu(pb.GetMyMenuRequest(if_none_match=english.etag))
+        assert again.not_modified
+        assert not again.items
+        assert again.etag == english.etag
+        stale = await stub.GetMyMenu(pb.GetMyMenuRequest(if_none_match="stale"))
+        assert not stale.not_modified
+        assert list(stale.items) == list(english.items)
+
+
+async def test_bad_locale_is_invalid_argument(db_backend_url: str, tmp_path: Path) -> None:
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant = await world.new_tenant()
+        member = await world.person(tenant, "member")
+        await expect_error(
+            world.menus(member.token, tenant).GetMyMenu(pb.GetMyMenuRequest(locale="not a locale")),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "FIELD_INVALID",
+        )
