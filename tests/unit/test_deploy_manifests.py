@@ -467,6 +467,8 @@ def test_envoy_entrypoint_execs_envoy() -> None:
     # Envoy sets PR_SET_PDEATHSIG: the shell must become Envoy, not stay its parent.
     assert re.search(r"^exec envoy\b", text, re.MULTILINE)
     assert "python -m services.mesh.render" in text
+    # Deployments run no static server: Envoy answers /openapi.json and /docs from rendered files.
+    assert "--static-dir" in text
 
 
 # --------------------------------------------------------------------------- generated from the manifest
