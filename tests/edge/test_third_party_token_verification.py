@@ -16,6 +16,7 @@ from typing import Any
 import jwt
 import pytest
 
+from tests.support.readme import run_readme_example
 from tests.support.running_mesh import (
     FUZZ_FRIENDLY_ENV,
     REPO,
@@ -68,7 +69,9 @@ async def _register_external_service(mesh: MeshProcess, admin: str) -> str:
     return name
 
 
-async def test_third_parties_verify_platform_tokens(rotating_mesh: MeshProcess) -> None:
+async def test_third_parties_verify_platform_tokens(
+    rotating_mesh: MeshProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mesh = rotating_mesh
     who: Integrator = await prepare_integrator(mesh)
     async with mesh.client() as client:
@@ -118,6 +121,14 @@ async def test_third_parties_verify_platform_tokens(rotating_mesh: MeshProcess) 
         assert service_claims["exp"] <= claims["exp"]
         with pytest.raises(jwt.InvalidAudienceError):
             await asyncio.to_thread(verify, service_token)
+        # The README's check, as written, for this mesh and this service.
+        monkeypatch.setenv("TENANTMESH_URL", issuer)
+        monkeypatch.setenv("TENANTMESH_CA", str(mesh.ca_file))
+        verified_claims = run_readme_example("python-verify-token")["verified_claims"]
+        readme_claims = await asyncio.to_thread(verified_claims, service_token, f"tenantmesh:service:{service}")
+        assert readme_claims["tid"] == who.tenant_id
+        with pytest.raises(jwt.InvalidAudienceError):
+            await asyncio.to_thread(verified_claims, token, f"tenantmesh:service:{service}")
         refused = await client.get("/v1/auth/me", headers={"authorization": f"Bearer {service_token}"})
         assert refused.status_code == 401, refused.text
         unknown = await client.post(

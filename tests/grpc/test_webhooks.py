@@ -22,6 +22,7 @@ from services.webhooks.app import WebhooksApp
 from tests.support.errors import expect_error
 from tests.support.isolation import GrpcCaller, World, build_world, run_matrix, served_rpcs
 from tests.support.platform import Platform, bearer, platform
+from tests.support.readme import run_readme_example
 from tests.support.webhook_receiver import Received, WebhookReceiver
 
 FAST_RETRIES = {
@@ -69,7 +70,7 @@ def _verified(received: Received, *secrets: str) -> dict[str, Any]:
 
 
 async def test_events_reach_the_endpoint_signed_retried_logged_and_replayable(
-    db_backend_url: str, tmp_path: Path
+    db_backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with WebhookReceiver(tmp_path / "tls") as receiver:
         env = {**FAST_RETRIES, "TENANTMESH_WEBHOOKS_CA_FILE": str(receiver.tls.ca_cert)}
@@ -96,6 +97,11 @@ async def test_events_reach_the_endpoint_signed_retried_logged_and_replayable(
                     _verified(first, "whsec_" + "A" * 44)
                 with pytest.raises(WebhookVerificationError):
                     WebhookVerifier(secret).verify(first.body + b" ", first.headers)
+                # The README's receiver, as written, with this webhook's secret.
+                monkeypatch.setenv("TENANTMESH_WEBHOOK_SECRET", secret)
+                handle = run_readme_example("python-webhook-receiver")["handle"]
+                assert handle(first.body, first.headers) == 204
+                assert handle(first.body.replace(b"tenant.updated", b"tenant.deleting"), first.headers) == 400
 
                 # The bus delivers at least once: the same event handled again queues nothing new.
                 app = next(item.app for item in mesh.started if isinstance(item.app, WebhooksApp))
