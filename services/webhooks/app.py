@@ -10,6 +10,7 @@ from services.runtime.db import MigrationSet
 from services.runtime.service import ServiceApp
 from services.webhooks.channel import WebhookChannel
 from services.webhooks.deliveries import Deliveries
+from services.webhooks.retention import LogRetention
 from services.webhooks.servicer import WebhookServicer
 from services.webhooks.settings import WebhookSettings, load_webhook_settings
 from services.webhooks.webhooks import Webhooks
@@ -30,11 +31,18 @@ class WebhooksApp(ServiceApp):
         self.channel = WebhookChannel(runtime.db, runtime.sealer, self.deliveries, self.settings)
         # Every replica sends (the queue's leases make each attempt one replica's); one replica of
         # the group fans each event out, at least once (the fan-out is idempotent).
-        runtime.enable_delivery().serve(self.channel)
+        delivery = runtime.enable_delivery()
+        delivery.serve(self.channel)
+        self.retention = LogRetention(runtime.db, delivery.settings.retention_days)
         runtime.events.subscribe_group("webhooks", "", self.deliveries.on_event)
 
     def servicers(self) -> Sequence[object]:
         return [WebhookServicer(self.webhooks, self.deliveries)]
 
+    async def start(self) -> None:
+        await super().start()
+        self.retention.start()
+
     async def stop(self) -> None:
+        await self.retention.stop()
         await self.channel.close()

@@ -19,6 +19,7 @@ from tenantmesh_sdk import WebhookVerificationError, WebhookVerifier
 
 from services.runtime.events import Event
 from services.webhooks.app import WebhooksApp
+from services.webhooks.retention import LogRetention
 from tests.support.errors import expect_error
 from tests.support.isolation import GrpcCaller, World, build_world, run_matrix, served_rpcs
 from tests.support.platform import Platform, bearer, platform
@@ -181,6 +182,11 @@ async def test_events_reach_the_endpoint_signed_retried_logged_and_replayable(
                 await mesh.runtime.unit_of_work("test").emit(Event("tenant.resumed", world.tenant_a))
                 with pytest.raises(queue.Empty):
                     await receiver.next(wait_seconds=1.5)
+
+                # The log keeps entries for the queue's retention; finished ones older than it go.
+                await asyncio.sleep(1.1)  # stored times are whole seconds
+                assert await LogRetention(mesh.runtime.db, retention_days=0).purge_once() >= 6
+                assert await _deliveries(hooks, admin_a, webhook.webhook_id) == []
 
                 # Deleted with its log.
                 await hooks.DeleteWebhook(pb.DeleteWebhookRequest(webhook_id=webhook.webhook_id), metadata=admin_a)
