@@ -76,8 +76,12 @@ async def _resolve(host: str, port: int) -> tuple[IPAddress, ...]:
 async def check_endpoint(url: str, allowed: tuple[Network, ...]) -> Endpoint:
     """Resolves the URL's host and checks every address (one forbidden address refuses it all:
     a client would pick any of them)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        raise EndpointRefused("the URL is not valid") from None
+    if parts.scheme != "https" or not hostname:
         raise EndpointRefused("the URL must be https:// with a host")
     if parts.username or parts.password:
         raise EndpointRefused("the URL must not carry credentials")
@@ -85,8 +89,8 @@ async def check_endpoint(url: str, allowed: tuple[Network, ...]) -> Endpoint:
         port = parts.port or 443
     except ValueError:
         raise EndpointRefused("the URL's port is not valid") from None
-    addresses = await _resolve(parts.hostname, port)
+    addresses = await _resolve(hostname, port)
     refused = [str(address) for address in addresses if not _permitted(address, allowed)]
     if refused:
-        raise EndpointRefused(f"{parts.hostname} resolves to an address that is not public ({refused[0]})")
-    return Endpoint(url=url, host=parts.hostname, port=port, addresses=addresses)
+        raise EndpointRefused(f"{hostname} resolves to an address that is not public ({refused[0]})")
+    return Endpoint(url=url, host=hostname, port=port, addresses=addresses)

@@ -27,6 +27,8 @@ REFUSED = [
     "https://localhost/hook",
     "http://93.184.215.14/hook",
     "https://user:pass@93.184.215.14/hook",
+    "https://[::1/hook",
+    "https://93.184.215.14:99999/hook",
 ]
 
 
