@@ -30,7 +30,7 @@ from services.runtime.paging import Page, page_of, page_request
 from services.runtime.sealing import Sealer
 from services.webhooks.models import DeliveryLogRow, WebhookRow
 from services.webhooks.reasons import WebhookReason
-from services.webhooks.webhooks import delete_webhooks, event_types_of, webhook_not_found
+from services.webhooks.webhooks import delete_webhooks, event_types_of, owned_webhook
 
 CHANNEL = "webhook"
 # What tenants may subscribe to (the proto lists the same; a test keeps them in step).
@@ -184,14 +184,14 @@ class Deliveries:
         if page.after is not None:
             query = query.where(DeliveryLogRow.delivery_id < page.after)
         async with self._db.core_session() as session:
-            await self._require_webhook(session, tenant_id, webhook_id)
+            await owned_webhook(session, webhook_id)
             rows = [(log, state) for log, state in (await session.execute(query)).all()]
         return page_of(rows, page, marker, lambda pair: pair[0].delivery_id)
 
     async def replay(self, webhook_id: str, delivery_id: str) -> DeliveryLogRow:
         tenant_id = current_tenant().tenant_id
         async with self._db.core_session() as session:
-            webhook = await self._require_webhook(session, tenant_id, webhook_id)
+            webhook = await owned_webhook(session, webhook_id)
             original = (
                 await session.execute(
                     select(DeliveryLogRow).where(
@@ -213,14 +213,3 @@ class Deliveries:
             )
             await session.commit()
         return row
-
-    @staticmethod
-    async def _require_webhook(session: AsyncSession, tenant_id: str, webhook_id: str) -> WebhookRow:
-        webhook: WebhookRow | None = (
-            await session.execute(
-                select(WebhookRow).where(WebhookRow.webhook_id == webhook_id, WebhookRow.tenant_id == tenant_id)
-            )
-        ).scalar_one_or_none()
-        if webhook is None:
-            raise webhook_not_found()
-        return webhook

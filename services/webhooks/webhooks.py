@@ -45,6 +45,19 @@ def webhook_not_found() -> NotFound:
     return NotFound("no such webhook", reason=WebhookReason.WEBHOOK_NOT_FOUND)
 
 
+async def owned_webhook(session: AsyncSession, webhook_id: str, *, for_update: bool = False) -> WebhookRow:
+    """The current call's tenant's webhook; another tenant's is as absent as an unknown one."""
+    query = select(WebhookRow).where(
+        WebhookRow.webhook_id == webhook_id, WebhookRow.tenant_id == current_tenant().tenant_id
+    )
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.execute(query)).scalar_one_or_none()
+    if row is None:
+        raise webhook_not_found()
+    return row
+
+
 def event_types_of(row: WebhookRow) -> list[str]:
     return row.event_types.split()
 
@@ -118,19 +131,7 @@ class Webhooks:
 
     async def get(self, webhook_id: str) -> WebhookRow:
         async with self._db.core_session() as session:
-            return await self._owned(session, webhook_id)
-
-    @staticmethod
-    async def _owned(session: AsyncSession, webhook_id: str, *, for_update: bool = False) -> WebhookRow:
-        query = select(WebhookRow).where(
-            WebhookRow.webhook_id == webhook_id, WebhookRow.tenant_id == current_tenant().tenant_id
-        )
-        if for_update:
-            query = query.with_for_update()
-        row = (await session.execute(query)).scalar_one_or_none()
-        if row is None:
-            raise webhook_not_found()
-        return row
+            return await owned_webhook(session, webhook_id)
 
     async def list(self, page_size: int, page_token: str) -> Page[WebhookRow]:
         tenant_id = current_tenant().tenant_id
@@ -159,7 +160,7 @@ class Webhooks:
             "disabled": spec.disabled,
         }
         async with self._db.core_session() as session:
-            row = await self._owned(session, webhook_id, for_update=True)
+            row = await owned_webhook(session, webhook_id, for_update=True)
             check_etag(row.revision, etag, "webhook")
             await bump_revision(session, row, "webhook", **{field: values[field] for field in mask})
             await session.commit()
@@ -168,7 +169,7 @@ class Webhooks:
     async def delete(self, webhook_id: str, etag: str) -> None:
         """Deletes the webhook with its log and the deliveries still queued for it, in one transaction."""
         async with self._db.core_session() as session:
-            row = await self._owned(session, webhook_id, for_update=True)
+            row = await owned_webhook(session, webhook_id, for_update=True)
             check_etag(row.revision, etag, "webhook")
             await delete_webhooks(session, [row.webhook_id])
             await session.commit()
@@ -177,7 +178,7 @@ class Webhooks:
         overlap = DEFAULT_OVERLAP_SECONDS if overlap_seconds is None else overlap_seconds
         secret = new_secret()
         async with self._db.core_session() as session:
-            row = await self._owned(session, webhook_id, for_update=True)
+            row = await owned_webhook(session, webhook_id, for_update=True)
             current = current_secret(self._sealer, row)
             await bump_revision(
                 session,
