@@ -45,4 +45,8 @@ class WebhooksApp(ServiceApp):
 
     async def stop(self) -> None:
         await self.retention.stop()
+        # The dispatcher first (it lets an attempt in progress finish), then the HTTP client it
+        # sends with; stopping it twice (again when the runtime closes) is harmless.
+        if self.runtime.delivery is not None:
+            await self.runtime.delivery.stop()
         await self.channel.close()
