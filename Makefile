@@ -12,15 +12,22 @@ SDK_TS    := sdk/typescript
 SDK_TS_TOOLS := $(SDK_TS)/node_modules/.bin/tsc
 FORM_ENGINE := packages/form-engine
 FORM_ENGINE_BUILT := $(FORM_ENGINE)/dist/.built
+WEB       := web
+WEB_TOOLS := $(WEB)/node_modules/.bin/next
+WEB_BUILT := $(WEB)/out/.built
+SDK_TS_BUILT := $(SDK_TS)/dist/.built
+WEB_SRC   := $(shell find $(WEB)/app $(WEB)/src $(WEB)/public $(WEB)/sw -type f 2>/dev/null | sort)
 PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
 .PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants deploy-files \
-        bench-tenants bench-edge bench-auth bench-registry bench-forms-engine bench-sdk bench-accounts form-engine \
-        sdk sdk-python sdk-typescript clean
+        bench-tenants bench-edge bench-auth bench-registry bench-forms-engine bench-menus bench-sdk bench-accounts bench-observability form-engine \
+        sdk sdk-python sdk-typescript console test-console bench-console browser clean
 
 help:
 	@echo "make run          start the whole mesh behind Envoy (SQLite, no servers needed)"
 	@echo "make form-engine  install and build the browser forms module (packages/form-engine)"
+	@echo "make console      build the web console (web/, Node >= 20) that make run serves"
+	@echo "make test-console the console's unit tests and browser tests (Chromium)"
 	@echo "make test         run the test suite"
 	@echo "make gen          regenerate gen/ from protos/"
 	@echo "make lint         buf lint, ruff, mypy"
@@ -28,7 +35,7 @@ help:
 	@echo "make migrate-tenants   migrate every tenant database (mesh must be running)"
 	@echo "make deploy-files   render deploy/ from the service manifest (services/manifest.py)"
 	@echo "make sdk          build the Python wheel and the npm tarball of the SDKs into dist/"
-	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-forms-engine / bench-sdk / bench-accounts   benchmarks (print numbers)"
+	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-forms-engine / bench-menus / bench-sdk / bench-accounts / bench-console / bench-observability   benchmarks (print numbers)"
 
 venv: $(STAMP)
 
@@ -77,11 +84,12 @@ gen-check: gen
 	@git diff --exit-code --stat -- gen || (echo "gen/ is stale: run 'make gen' and commit" && exit 1)
 	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; echo "untracked files in gen/" && exit 1)
 
-lint: $(STAMP) $(BUF) $(FORM_ENGINE_BUILT) $(SDK_TS_TOOLS)
+lint: $(STAMP) $(BUF) $(FORM_ENGINE_BUILT) $(SDK_TS_TOOLS) $(WEB_TOOLS)
 	$(BUF) lint
 	$(REDOCLY) lint --format=summary $(OPENAPI)
 	cd $(FORM_ENGINE) && npm run --silent lint
 	cd $(SDK_TS) && npm run --silent lint
+	cd $(WEB) && npm run --silent lint
 	$(VENV)/bin/ruff check services tests sdk/python
 	$(VENV)/bin/ruff format --check services tests sdk/python
 	$(VENV)/bin/mypy
@@ -93,11 +101,39 @@ fmt: $(STAMP)
 breaking: $(BUF)
 	$(BUF) breaking --against '.git#branch=main'
 
-run: $(STAMP) $(BUF)
+run: $(STAMP) $(BUF) $(WEB_BUILT)
 	$(PY) -m services.mesh run
 
-test: $(STAMP) $(FORM_ENGINE_BUILT)
+test: $(STAMP) $(FORM_ENGINE_BUILT) $(WEB_BUILT) browser
 	$(PY) -m pytest tests
+
+# The web console: a static export of web/ (Next.js), served by `make run` behind Envoy. It uses
+# the TypeScript SDK and the form engine of this repository, built first.
+console: $(WEB_BUILT)
+
+$(SDK_TS_BUILT): $(SDK_TS_TOOLS) $(OPENAPI) $(wildcard $(SDK_TS)/src/*.ts)
+	cd $(SDK_TS) && npm run --silent build
+	@touch $@
+
+$(WEB_TOOLS): $(WEB)/package.json $(WEB)/package-lock.json $(FORM_ENGINE_BUILT) $(SDK_TS_BUILT)
+	cd $(WEB) && npm ci --silent --no-audit --no-fund
+	@touch $@
+
+$(WEB_BUILT): $(WEB_TOOLS) $(WEB_SRC) $(WEB)/next.config.ts $(WEB)/serwist.config.js $(FORM_ENGINE_BUILT) $(SDK_TS_BUILT)
+	cd $(WEB) && NEXT_TELEMETRY_DISABLED=1 npm run --silent build
+	@touch $@
+
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation)
+
+# The console's unit tests (Vitest) and its browser tests (Playwright + axe against a mesh).
+test-console: $(STAMP) $(WEB_BUILT) browser
+	cd $(WEB) && npm run --silent test
+	$(PY) -m pytest tests/web -x -q
+
+bench-console: $(STAMP) $(WEB_BUILT) browser
+	$(PY) -m tests.bench.bench_console
 
 migrate-tenants: $(STAMP)
 	$(VENV)/bin/tenantctl migrate
@@ -123,8 +159,17 @@ bench-registry: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) -m tests.bench.bench_registry
 
+bench-observability: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(PY) -m tests.bench.bench_observability
+
 bench-forms-engine: $(STAMP)
 	$(PY) -m tests.bench.bench_forms_engine
+
+# On MariaDB and Redis (TEST_MYSQL_URL / TEST_REDIS_URL, else the local servers' defaults).
+bench-menus: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(PY) -m tests.bench.bench_menus
 
 # The SDKs, built into dist/: the Python wheel (sdk/python's core + a copy of gen/python) and
 # the npm tarball of sdk/typescript (its client types generated from gen/openapi).

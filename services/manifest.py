@@ -85,7 +85,18 @@ PLATFORM = Manifest(
             tenant_scoped=True,
             deploy=Deployment(
                 summary="Forms: versioned definitions, submissions validated by the same rules the browser runs, "
-                "stored in each tenant's database; exports stream.",
+                "stored in each tenant's database; exports stream. Uploaded files go to the blob store: with more "
+                "than one replica set TENANTMESH_BLOB_STORE=s3 (deploy/README.md, Tenants' files); expired uploads "
+                "are swept by one replica at a time.",
+                compose_environment=(
+                    _defaulted("TENANTMESH_BLOB_STORE", "local"),
+                    _defaulted("TENANTMESH_S3_BUCKET", ""),
+                    _defaulted("TENANTMESH_S3_ENDPOINT_URL", ""),
+                    _defaulted("TENANTMESH_S3_ACCESS_KEY_ID", ""),
+                    _defaulted("TENANTMESH_S3_SECRET_ACCESS_KEY", ""),
+                    _defaulted("TENANTMESH_FILES_MAX_MIB", "25"),
+                    _defaulted("TENANTMESH_FILES_UPLOAD_TTL_SECONDS", "86400"),
+                ),
             ),
         ),
         ServiceSpec(

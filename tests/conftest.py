@@ -13,6 +13,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+# A real S3 server (SeaweedFS) for blob store tests: ``s3_server``, and ``s3_bucket`` per test.
+from tests.support.s3 import s3_bucket, s3_server  # noqa: F401
+
 # A real SMTP server (aiosmtpd) for mail tests: ``smtp_server`` (and the TLS material it serves with).
 from tests.support.smtp import smtp_server, smtp_tls_dir  # noqa: F401
 

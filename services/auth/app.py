@@ -22,6 +22,7 @@ from services.auth.roles import RoleCatalog
 from services.auth.service_tokens import RegistryLookup, ServiceTokens
 from services.auth.sessions import SessionManager
 from services.auth.settings import AuthSettings, load_auth_settings
+from services.auth.tenant_removal import TenantRemoval
 from services.auth.throttle import LoginThrottle, ThrottlePolicy
 from services.auth.tokens import TokenIssuer
 from services.auth.verification import EmailVerification
@@ -54,8 +55,10 @@ class AuthApp(ServiceApp):
         self.keys = SigningKeyStore(
             runtime.db,
             encryption,
-            self.settings.access_token_ttl_seconds,
+            # A retired key is published until the longest-lived token it may have signed expires.
+            max(self.settings.access_token_ttl_seconds, self.settings.api_token_ttl_seconds),
             self.settings.signing_key_activation_delay_seconds,
+            min_rotation_seconds=self.settings.signing_key_min_rotation_seconds,
         )
         # Tokens are verified against this process's own key store: no JWKS round trip.
         runtime.key_source = self.keys.published_keys
@@ -107,6 +110,7 @@ class AuthApp(ServiceApp):
         runtime.enable_mail()
         # A group subscription: one auth process writes each entry, once.
         runtime.events.subscribe_group("auth-audit", "tenant.", TenantLifecycleAuditor(runtime.db).on_tenant_event)
+        runtime.events.subscribe_group("auth-tenants", "tenant.", TenantRemoval(runtime.db).on_tenant_event)
 
     def servicers(self) -> Sequence[object]:
         return [

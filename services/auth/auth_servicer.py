@@ -143,7 +143,7 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
         )
 
     async def Refresh(self, request: pb.RefreshRequest, context: Context) -> pb.RefreshResponse:
-        """Public. Reasons: REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED."""
+        """Public. Reasons: REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED, TENANT_SUSPENDED, TENANT_NOT_READY."""
         return pb.RefreshResponse(tokens=token_set(await self._sessions.refresh(request.refresh_token)))
 
     async def Logout(self, request: pb.LogoutRequest, context: Context) -> pb.LogoutResponse:
@@ -177,12 +177,12 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
         return response
 
     async def ChangePassword(self, request: pb.ChangePasswordRequest, context: Context) -> pb.ChangePasswordResponse:
-        """Permission auth.self. Reasons: INVALID_CREDENTIALS, PASSWORD_TOO_WEAK."""
+        """Permission auth.self. Reasons: INVALID_CREDENTIALS, PASSWORD_TOO_WEAK, LOGIN_LOCKED."""
         await self._sessions.change_password(current_principal(), request.current_password, request.new_password)
         return pb.ChangePasswordResponse()
 
     async def ExchangeApiKey(self, request: pb.ExchangeApiKeyRequest, context: Context) -> pb.ExchangeApiKeyResponse:
-        """Public. Reasons: API_KEY_INVALID."""
+        """Public. Reasons: API_KEY_INVALID, TENANT_SUSPENDED, TENANT_NOT_READY, LOGIN_LOCKED."""
         return pb.ExchangeApiKeyResponse(tokens=token_set(await self._sessions.exchange_api_key(request.api_key)))
 
     async def GetJwks(self, request: pb.GetJwksRequest, context: Context) -> pb.GetJwksResponse:
@@ -260,7 +260,7 @@ class SigningKeyServicer(admin_service_pb2_grpc.SigningKeyServiceServicer):
     async def RotateSigningKey(
         self, request: admin_service_pb2.RotateSigningKeyRequest, context: Context
     ) -> admin_service_pb2.RotateSigningKeyResponse:
-        """Permission auth.signing_keys.rotate (platform)."""
+        """Permission auth.signing_keys.rotate (platform). Reasons: SIGNING_KEY_ROTATION_TOO_SOON."""
         kid = await self._keys.rotate()
         self._local_jwks.forget()
         published = sorted(await self._keys.published_keys())

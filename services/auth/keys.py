@@ -19,14 +19,16 @@ from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from services.auth import audit
 from services.auth.models import SigningKeyRow
+from services.auth.reasons import AuthReason
 from services.runtime.auth.claims import ALGORITHM
 from services.runtime.auth.verifier import jwk_coordinates
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter, named_lock
+from services.runtime.errors import ResourceExhausted
 from services.runtime.ids import uuid7
 from services.runtime.sealing import Sealer
 
@@ -57,11 +59,14 @@ class SigningKeyStore:
         encryption: KeyEncryption,
         access_token_ttl_seconds: float,
         activation_delay_seconds: float = 0.0,
+        *,
+        min_rotation_seconds: float = 0.0,
     ) -> None:
         self._db = db
         self._encryption = encryption
         self._activation_delay = timedelta(seconds=activation_delay_seconds)
-        # A retired key stays published for one token lifetime plus clock leeway.
+        self._min_rotation = timedelta(seconds=min_rotation_seconds)
+        # A retired key stays published for one (the longest) token lifetime plus clock leeway.
         self._publish_after_retire = timedelta(seconds=access_token_ttl_seconds + 60)
         self._active: SigningKey | None = None
         self._reload_at = 0.0
@@ -77,11 +82,31 @@ class SigningKeyStore:
             return self._active
 
     async def rotate(self) -> str:
-        """Adds a key that signs after the activation delay; returns its kid."""
+        """Adds a key that signs after the activation delay; returns its kid.
+
+        Refused (RESOURCE_EXHAUSTED, SIGNING_KEY_ROTATION_TOO_SOON, with RetryInfo) within
+        the minimum interval after the last rotation: every key stays published for a token
+        lifetime after it retires, so the JWKS stays bounded by that lifetime / the interval."""
         async with self._lock:
+            await self._check_rotation_interval()
             created = await self._create(activate_at=utcnow() + self._activation_delay)
             self._reload_at = 0.0  # pick it up at its activation time, or now
             return created.kid
+
+    async def _check_rotation_interval(self) -> None:
+        async with self._db.core_session() as session:
+            newest = (await session.execute(select(func.max(SigningKeyRow.create_time)))).scalar_one_or_none()
+        if newest is None:
+            return
+        # The newest key's create_time is when it starts signing: its rotation was the
+        # activation delay before that.
+        wait = (newest - self._activation_delay + self._min_rotation - utcnow()).total_seconds()
+        if wait > 0:
+            raise ResourceExhausted(
+                "the signing key was rotated moments ago; try again later",
+                reason=AuthReason.SIGNING_KEY_ROTATION_TOO_SOON,
+                retry_after=wait,
+            )
 
     async def published_keys(self) -> dict[str, ec.EllipticCurvePublicKey]:
         oldest_retire = utcnow() - self._publish_after_retire

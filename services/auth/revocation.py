@@ -1,8 +1,9 @@
 """Revoking sessions and subjects: records it and tells every service.
 
-A revocation is stored in Redis (for processes that start later) and sent as
-an ``auth.revoked`` event through the outbox, so it reaches every process even
-if this one dies right after deciding it.
+A revocation is stored where processes that start later load it from (Redis when
+there is one, else the core database, in the transaction of its event) and sent as
+an ``auth.revoked`` event through the outbox, so it reaches every process even if
+this one dies right after deciding it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 
 from services.runtime.auth.revocation import Revocation, RevocationList, revocation_event, store_revocation
+from services.runtime.auth.revocation_store import save_revocation
 from services.runtime.unit_of_work import UnitOfWork
 
 
@@ -34,7 +36,11 @@ class Revoker:
             self._local.apply(revocation)
         if self._redis_url:
             await store_revocation(self._redis_url, revocation)
-        await self._work.emit(revocation_event(revocation))
+            await self._work.emit(revocation_event(revocation))
+            return
+        async with self._work.core_connection() as work:
+            await save_revocation(work.conn, revocation)
+            work.emit(revocation_event(revocation))
 
     async def revoke_session(self, session_id: str, tenant_id: str = "") -> None:
         """Every token of the session is refused from now on."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -44,7 +45,8 @@ from services.auth.models import (
 from services.auth.passwords import burn_verification, check_policy, hash_password, verify_password
 from services.auth.reasons import AuthReason
 from services.auth.settings import AuthSettings
-from services.auth.throttle import LoginThrottle, ThrottleKey, account_key, address_key
+from services.auth.tenant_gate import require_usable_tenant
+from services.auth.throttle import LoginThrottle, ThrottleKey, account_key, address_key, normalize_reference
 from services.auth.tokens import IssuedToken, TokenIssuer, digest, new_refresh_token
 from services.runtime.clock import utcnow
 from services.runtime.context import Principal, TenantContext, TenantState, client_address_var
@@ -142,6 +144,21 @@ _REFRESH_LOOKUP = (
 _REFRESH_ISSUE = insert(_tokens)
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """An audited failed credential check."""
+
+    action: str
+    actor: str
+    target: str
+    details: dict[str, str] = field(default_factory=dict)
+    tenant_id: str = ""
+
+
+def _refresh_invalid() -> Unauthenticated:
+    return Unauthenticated("the refresh token is not valid", reason=AuthReason.REFRESH_TOKEN_INVALID)
+
+
 class SessionManager:
     def __init__(
         self,
@@ -161,15 +178,18 @@ class SessionManager:
         self._throttle = throttle
 
     async def resolve_tenant(self, reference: str) -> TenantContext | None:
-        reference = reference.strip().lower()
+        reference = normalize_reference(reference)
         tenant = await (
             self._tenants.lookup(reference) if _UUID.match(reference) else self._tenants.lookup_slug(reference)
         )
         return tenant if tenant is not None and tenant.state == TenantState.ACTIVE else None
 
-    def _throttle_keys(self, tenant_reference: str, email: str) -> tuple[ThrottleKey, ThrottleKey]:
+    def _throttle_keys(
+        self, tenant: TenantContext | None, tenant_reference: str, email: str
+    ) -> tuple[ThrottleKey, ThrottleKey]:
+        tenant_id = tenant.tenant_id if tenant is not None else None
         return (
-            account_key(tenant_reference, email, self._settings.login_max_failures),
+            account_key(tenant_id, tenant_reference, email, self._settings.login_max_failures),
             address_key(client_address_var.get(), self._settings.address_max_failures),
         )
 
@@ -179,8 +199,8 @@ class SessionManager:
         The person is looked up among the members of the named tenant only; every way of being
         wrong costs one argon2id verification and gets the same answer."""
         email = normalize_email(email)
-        keys = self._throttle_keys(tenant_reference, email)
         tenant = await self.resolve_tenant(tenant_reference)
+        keys = self._throttle_keys(tenant, tenant_reference, email)
         async with self._db.core_session() as session:
             failing = await self._throttle.check(session, keys)
             found = await find_member_by_email(session, tenant.tenant_id, email) if tenant is not None else None
@@ -267,7 +287,8 @@ class SessionManager:
         (no replay) and the challenge is single use."""
         async with self._db.core_session() as session:
             challenge, user = await self._open_challenge(session, token)
-        keys = self._throttle_keys(challenge.tenant_reference, user.email)
+        tenant = await self.resolve_tenant(challenge.tenant_id)
+        keys = self._throttle_keys(tenant, challenge.tenant_reference, user.email)
         async with self._db.core_session() as session:
             failing = await self._throttle.check(session, keys)
             recovery_codes: list[str] = []
@@ -306,26 +327,32 @@ class SessionManager:
         why: str,
         error: Unauthenticated | None = None,
     ) -> Tokens:
+        failure = _Failure("auth.login.failed", "anonymous", f"email:{email}", {"tenant": tenant[:64], "why": why})
+        await self._count_failure(keys, failure)
+        raise error or _invalid_credentials()
+
+    async def _count_failure(self, keys: Sequence[ThrottleKey], failure: _Failure) -> None:
+        """Counts a failed credential check against ``keys`` and audits it (and any lock it caused)."""
         async with self._db.core_session() as session:
             locked = await self._throttle.failed(session, keys)
             for key in locked:
                 audit.record(
                     session,
                     "auth.login.locked",
-                    actor="anonymous",
+                    actor=failure.actor,
                     target=key[:120],
                     client_address=client_address_var.get(),
                 )
             audit.record(
                 session,
-                "auth.login.failed",
-                actor="anonymous",
-                target=f"email:{email}"[:120],
+                failure.action,
+                tenant_id=failure.tenant_id,
+                actor=failure.actor,
+                target=failure.target[:120],
                 client_address=client_address_var.get(),
-                details={"tenant": tenant[:64], "why": why},
+                details=failure.details,
             )
             await session.commit()
-        raise error or _invalid_credentials()
 
     async def _open_session(
         self, session: AsyncSession, subject: str, tenant_id: str, membership: MembershipRow
@@ -363,14 +390,15 @@ class SessionManager:
         async with self._db.core_autocommit() as conn:
             found = (await conn.execute(_REFRESH_LOOKUP, {"token_hash": token_hash})).first()
             if found is None or found.revoke_time is not None or found.expire_time < now:
-                raise Unauthenticated("the refresh token is not valid", reason=AuthReason.REFRESH_TOKEN_INVALID)
+                raise _refresh_invalid()
             family = _Family(found.session_id, found.subject, found.tenant_id)
             if found.successor_hash is not None or found.use_time is not None:
                 raise await self._reused(family)
             if found.roles_json is None or found.disabled is not False:
                 # Not (or no longer) an enabled member of the session's tenant.
                 await self._revoke_family(family, "MEMBERSHIP_GONE")
-                raise Unauthenticated("the refresh token is not valid", reason=AuthReason.REFRESH_TOKEN_INVALID)
+                raise _refresh_invalid()
+            await require_usable_tenant(self._tenants, family.tenant_id, _refresh_invalid())
             roles = json.loads(found.roles_json)
             permissions = await self._deps.roles.permissions_for(conn, family.tenant_id, roles)
             # Signed before the write: once the successor is stored, nothing may fail.
@@ -465,14 +493,25 @@ class SessionManager:
             return await session.get(UserRow, user_id)
 
     async def change_password(self, principal: Principal, current: str, new: str) -> None:
+        """Wrong current passwords count against the login's lockout keys (the account in this
+        tenant and the client address) and are audited: a stolen access token must not buy
+        unlimited guesses at the password."""
         user = await self.user_of(principal)
         if user is None:
             raise NotFound("only users have passwords", reason=AuthReason.USER_NOT_FOUND)
+        tenant_id = principal.tenant_id or ""
+        keys = self._throttle_keys(await self._tenants.lookup(tenant_id), tenant_id, user.email)
+        async with self._db.core_session() as session:
+            failing = await self._throttle.check(session, keys)
         if not (await verify_password(user.password_hash, current)).ok:
+            failure = _Failure("auth.password.change_failed", principal.subject, principal.subject, tenant_id=tenant_id)
+            await self._count_failure(keys, failure)
             raise _invalid_credentials()
         check_policy(new, "new_password")
         new_hash = await hash_password(new)
         async with self._db.core_session() as session:
+            if keys[0].key in failing:
+                await self._throttle.succeeded(session, keys[0])
             await session.execute(
                 update(UserRow)
                 .where(UserRow.user_id == user.user_id)
@@ -502,14 +541,25 @@ class SessionManager:
             await self._deps.revoker.revoke_session(session_id, tenant_id)
 
     async def exchange_api_key(self, api_key: str) -> Tokens:
+        """Wrong keys are counted per client address (locked like logins past the address
+        threshold) and audited; no part of the key is written down."""
+        keys = (address_key(client_address_var.get(), self._settings.address_max_failures, kind="api-key"),)
         async with self._db.core_session() as session:
+            await self._throttle.check(session, keys)
             account = (
                 await session.execute(
                     select(ServiceAccountRow).where(ServiceAccountRow.api_key_hash == digest(api_key))
                 )
             ).scalar_one_or_none()
-            if account is None:
-                raise Unauthenticated("the API key is not valid", reason=AuthReason.API_KEY_INVALID)
+        if account is None:
+            await self._count_failure(keys, _Failure("auth.api_key.failed", "anonymous", "api-key"))
+            raise Unauthenticated("the API key is not valid", reason=AuthReason.API_KEY_INVALID)
+        async with self._db.core_session() as session:
+            await require_usable_tenant(
+                self._tenants,
+                account.tenant_id,
+                Unauthenticated("the API key is not valid", reason=AuthReason.API_KEY_INVALID),
+            )
             roles = json.loads(account.roles_json)
             permissions = await self._deps.roles.permissions_for(session, account.tenant_id, roles)
             now = utcnow()

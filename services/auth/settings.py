@@ -28,6 +28,9 @@ class AuthSettings:
     # A rotated-in signing key is published this long before it signs; at least
     # the edge's JWKS cache time (300 s), since Envoy does not refetch on an unknown kid.
     signing_key_activation_delay_seconds: float
+    # Rotations closer together than this are refused: each key stays published for a
+    # token lifetime, so unlimited rotation would grow the JWKS without bound.
+    signing_key_min_rotation_seconds: float
     # Threads that run argon2 (each holds 19 MiB while it works): by default the
     # CPUs this process may use, cgroup quota included.
     hashing_threads: int
@@ -57,6 +60,7 @@ def load_auth_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> 
         login_max_lock_seconds=read.positive("TENANTMESH_LOGIN_MAX_LOCK_SECONDS", 900.0),
         address_max_failures=read.count("TENANTMESH_LOGIN_ADDRESS_MAX_FAILURES", 50),
         signing_key_activation_delay_seconds=read.get("TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS", 330.0, float),
+        signing_key_min_rotation_seconds=read.get("TENANTMESH_SIGNING_KEY_MIN_ROTATION_SECONDS", 60.0, float),
         hashing_threads=read.count("TENANTMESH_AUTH_HASHING_THREADS", usable_cpus()),
         invitation_ttl_seconds=read.positive("TENANTMESH_INVITATION_TTL_SECONDS", 7 * 86400.0),
         email_verification_ttl_seconds=read.positive("TENANTMESH_EMAIL_VERIFICATION_TTL_SECONDS", 2 * 86400.0),

@@ -10,6 +10,7 @@ exists, so lockouts reveal nothing about which emails are registered.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,8 +36,19 @@ class ThrottlePolicy:
     max_lock_seconds: float
 
 
-def account_key(tenant: str, email: str, max_failures: int) -> ThrottleKey:
-    return ThrottleKey(f"account:{tenant.lower()}:{email.lower()}"[:320], max_failures)
+def normalize_reference(reference: str) -> str:
+    """A tenant reference (id or slug) as lookups read it: compatibility-normalised (NFKC),
+    without surrounding whitespace of any kind (no-break spaces too), lower case."""
+    return unicodedata.normalize("NFKC", reference).strip().lower()
+
+
+def account_key(tenant_id: str | None, reference: str, email: str, max_failures: int) -> ThrottleKey:
+    """The counter of one account: the resolved tenant id when the reference names a tenant,
+    so every spelling of it (slug or id, any case, stray spaces) shares one counter, else
+    the normalised reference; the email normalised the same way."""
+    tenant = tenant_id if tenant_id is not None else normalize_reference(reference)
+    address = unicodedata.normalize("NFKC", email).strip().lower()
+    return ThrottleKey(f"account:{tenant}:{address}"[:320], max_failures)
 
 
 def address_key(address: str, max_failures: int, kind: str = "address") -> ThrottleKey:

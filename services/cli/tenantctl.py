@@ -4,6 +4,7 @@
     tenantctl tenants list [--state ACTIVE] [--label tier=gold]
     tenantctl tenants get ID | --slug acme
     tenantctl tenants suspend|resume|delete ID [--etag E]
+    tenantctl tenants usage ID [--hours 24]      calls and failed calls per hour
     tenantctl migrate [--concurrency 8] [--tenant ID ...]
 
     tenantctl keys rotate
@@ -30,11 +31,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import os
 import secrets
 import sys
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +78,19 @@ def _print_tenant(tenant: tenant_pb2.Tenant, as_json: bool) -> None:
         print(_tenant_line(tenant))
 
 
+async def _print_usage(stub: Any, args: argparse.Namespace) -> None:
+    """One line per hour with calls: start of the hour (UTC), calls, failed calls."""
+    request = tenant_service_pb2.GetTenantUsageRequest(tenant_id=args.tenant_id)
+    request.start_time.FromDatetime(datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=args.hours))
+    response = await stub.GetTenantUsage(request)
+    for hour in response.hours:
+        if args.json:
+            entry = {"hour": hour.start_time.ToJsonString(), "requests": hour.requests, "errors": hour.errors}
+            print(json.dumps(entry))
+        else:
+            print(f"{hour.start_time.ToJsonString()}  {hour.requests:>10} calls  {hour.errors:>8} failed")
+
+
 async def tenants_command(stub: Any, args: argparse.Namespace) -> None:
     pb = tenant_service_pb2
     if args.action == "create":
@@ -105,6 +121,8 @@ async def tenants_command(stub: Any, args: argparse.Namespace) -> None:
             token = page.next_page_token
             if not token:
                 break
+    elif args.action == "usage":
+        await _print_usage(stub, args)
     elif args.action == "update":
         tenant = tenant_pb2.Tenant(tenant_id=args.tenant_id, etag=args.etag or "")
         paths = []
@@ -172,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = tenants.add_parser("list", help="list tenants")
     listing.add_argument("--state", action="append", default=[], choices=STATES)
     listing.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    usage = tenants.add_parser("usage", help="a tenant's calls and failed calls per hour")
+    usage.add_argument("tenant_id")
+    usage.add_argument("--hours", type=int, default=24, help="how many hours back (default 24, at most 744)")
     update = tenants.add_parser("update", help="change display name, plan or labels")
     update.add_argument("tenant_id")
     update.add_argument("--display-name")

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.forms.answers import VersionCache
 from services.forms.export import Exporter
-from services.forms.files import FileReferences, NoFileStore
+from services.forms.files.feature import FileFeature
 from services.forms.forms import Forms
 from services.forms.servicers import FormServicer, SubmissionServicer
 from services.forms.submissions import Submissions
 from services.runtime.db import MigrationSet
 from services.runtime.service import ServiceApp
+from services.runtime.tenant_directory import TenantDirectory
+
+if TYPE_CHECKING:
+    from services.runtime.app import Runtime
 
 SERVICE = "forms"
 
@@ -21,13 +26,27 @@ class FormsApp(ServiceApp):
     name = SERVICE
     tenant_migrations = MigrationSet(SERVICE, "tenant", Path(__file__).parent / "migrations" / "tenant")
     tenant_events = True
-    # Where file answers are checked (services/forms/files.py): a file store replaces this.
-    files: FileReferences = NoFileStore()
+
+    def __init__(self, runtime: Runtime, *, tenants: TenantDirectory | None = None) -> None:
+        super().__init__(runtime, tenants=tenants)
+        # Uploads that answer FILE fields, and where submissions check and release them.
+        self.files = FileFeature(runtime, self.tenants)
 
     def servicers(self) -> Sequence[object]:
         work = self.runtime.unit_of_work(SERVICE)
         cache = VersionCache()
         return [
             FormServicer(Forms(self.runtime.db, work)),
-            SubmissionServicer(Submissions(self.runtime.db, work, self.files, cache), Exporter(self.runtime.db, cache)),
+            SubmissionServicer(
+                Submissions(self.runtime.db, work, self.files.submissions, cache), Exporter(self.runtime.db, cache)
+            ),
+            self.files.servicer,
         ]
+
+    async def start(self) -> None:
+        await super().start()
+        await self.files.start()
+
+    async def stop(self) -> None:
+        await self.files.stop()
+        await super().stop()

@@ -34,7 +34,6 @@ class AnswerReason(Reason):
     ANSWER_COMPUTED_MISMATCH = auto()  # "computed": a submitted computed value differs from the server's
     ANSWER_CHECK_FAILED = auto()  # "check": a cross-field check of the form
     ANSWER_NUMBER_RANGE = auto()  # "numberRange": beyond what a browser holds exactly
-    ANSWER_FILE_REFERENCE_INVALID = auto()  # a file field's reference the file store refuses
     ANSWER_INVALID = auto()  # any JSON Schema keyword (type, maxLength, pattern, enum, ...)
 
 

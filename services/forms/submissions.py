@@ -6,7 +6,6 @@ Someone else's submission is NOT_FOUND for the others, exactly like one that doe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +32,7 @@ from services.forms.files import FileReferences, file_answers
 from services.forms.filters import Clause, filter_invalid, parse_filter
 from services.forms.forms import form_by_key
 from services.forms.models import INDEXED_TEXT_LENGTH, FormRow, SubmissionRevisionRow, SubmissionRow, SubmissionValueRow
-from services.forms.reasons import AnswerReason, FormsReason
+from services.forms.reasons import FormsReason
 from services.runtime.clock import utcnow
 from services.runtime.context import current_principal, current_tenant
 from services.runtime.db import DatabaseRouter
@@ -96,18 +95,19 @@ class Submissions:
         async with tenant_session(self._db) as session:
             return await self._check(session, key, version, answers, locale)
 
-    async def _checked_files(self, checked: Checked, submission_id: str) -> None:
+    async def _checked_files(self, session: AsyncSession, checked: Checked, submission_id: str) -> None:
         published = await self._published(checked.form, checked.version)
         files = file_answers(published, checked.evaluation.answers)
         if files:
-            refused = await self._files.check(submission_id, files)
+            # In the submission's transaction: the files are bound to it only if it is stored.
+            refused = await self._files.check(session, submission_id, files)
             if refused:
                 raise answers_invalid(
                     [
                         FieldViolation(
                             json_path("answers", pointer_parts(r.pointer)),
                             r.message,
-                            AnswerReason.ANSWER_FILE_REFERENCE_INVALID,
+                            r.reason,
                         )
                         for r in refused
                     ]
@@ -133,7 +133,7 @@ class Submissions:
         async with self._work.tenant() as work:
             checked = await self._check(work.session, key, version, answers, locale)
             refuse_invalid(checked.evaluation)
-            await self._checked_files(checked, submission_id)
+            await self._checked_files(work.session, checked, submission_id)
             stored = checked.evaluation.answers
             now = utcnow()
             row = SubmissionRow(
@@ -240,7 +240,7 @@ class Submissions:
             evaluation = evaluate_compiled(published.compiled, answers, locale or published.compiled.default_locale)
             if evaluation.violations:
                 raise answers_invalid([answer_violation(v) for v in evaluation.violations])
-            await self._checked_files(Checked(form, row.version, evaluation), submission_id)
+            await self._checked_files(session, Checked(form, row.version, evaluation), submission_id)
             session.add(
                 SubmissionRevisionRow(
                     submission_id=submission_id,
@@ -273,15 +273,14 @@ class Submissions:
             return list((await session.execute(query)).scalars())
 
     async def delete(self, submission_id: str, etag: str) -> None:
+        # Its files are noted for the sweeper first, marked in the deleting transaction and
+        # deleted after it commits (services/forms/files/attachments.py).
+        doomed = await self._files.prepare_release(submission_id)
         async with self._work.tenant() as work:
             session = work.session
             row = await self._visible(session, submission_id, for_update=True)
             check_etag(row.revision, etag, "submission")
             form = await session.get(FormRow, row.form_id)
-            files = []
-            if form is not None:
-                published = await self._cache.get(session, current_tenant().tenant_id, form, row.version)
-                files = file_answers(published.compiled, json.loads(row.answers_json))
             for table in (SubmissionRevisionRow, SubmissionValueRow, SubmissionRow):
                 await session.execute(delete(table).where(table.submission_id == submission_id))
             record(
@@ -290,8 +289,8 @@ class Submissions:
                 target=submission_id,
                 details={"form": form.key if form is not None else "", "submitter": row.submitter},
             )
-        if files:
-            await self._files.release(submission_id, files)
+            await self._files.mark_released(session, submission_id)
+        await self._files.purge(doomed)
 
 
 def _needs_form() -> InvalidArgument:

@@ -25,6 +25,8 @@ def banner(
     ca_file: Path | None,
     services: Sequence[str],
     admin: AdminLogin | None = None,
+    console: bool = False,
+    metrics_url: str | None = None,
 ) -> str:
     host = "localhost" if edge.bind_address in ("127.0.0.1", "0.0.0.0") else edge.bind_address  # noqa: S104
     https = f"https://{host}:{edge.https_port}"
@@ -39,11 +41,14 @@ def banner(
         "",
         f"  REST + gRPC over TLS   {https}",
         f"  REST + gRPC plain      {plain}   (local use)",
+        *([f"  web console            {https}/"] if console else []),
         f"  API reference          {https}/docs   (OpenAPI document: {https}/openapi.json)",
         f"  Envoy admin            http://127.0.0.1:{edge.admin_port}",
         *(f"  {name:<22} {settings.address_of(name)}   (gRPC, direct)" for name in services),
         f"  storage                {backend}; events {events}",
     ]
+    if metrics_url is not None:
+        lines.append(f"  metrics                {metrics_url}   (Prometheus; Envoy's: admin /stats/prometheus)")
     if ca_file is not None:
         lines.append(f"  dev CA certificate     {ca_file}")
     if admin is not None:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from services.auth.app import AuthApp
 from services.mesh.apps import INTERNAL_PACKAGES, META_PACKAGE, start_service
 from services.mesh.banner import AdminLogin, banner
+from services.mesh.console_site import console_pages
 from services.mesh.devtls import ensure_dev_tls
 from services.mesh.edge import EdgeSettings, Upstream
 from services.mesh.envoy_process import EnvoyProcess
@@ -27,6 +28,8 @@ from services.runtime.app import Runtime, StartedApp, shutdown_event, stop_apps
 from services.runtime.config import ConfigError, Settings, load_settings
 from services.runtime.heap import settle_after_startup
 from services.runtime.logging import configure_logging
+from services.runtime.telemetry.endpoint import MetricsEndpoint
+from services.runtime.telemetry.settings import load_metrics_settings
 
 log = logging.getLogger("tenantmesh.mesh")
 
@@ -61,18 +64,29 @@ async def run_mesh() -> int:
     started: list[StartedApp] = []
     envoy: EnvoyProcess | None = None
     static: StaticServer | None = None
+    metrics: MetricsEndpoint | None = None
     try:
+        metrics = MetricsEndpoint.start(load_metrics_settings(settings.environment), runtime.metrics)
         for spec in settings.manifest.built:
             started.append(await start_service(spec, runtime, settings.address_of(spec.name)))
         ca_file = ensure_dev_tls(settings.data_dir / "tls").ca_cert if dev_tls else None
-        # /openapi.json and /docs: a loopback server only the edge talks to.
+        # /openapi.json, /docs and the console: a loopback server only the edge talks to.
         pages = docs_pages()
         if "/docs" not in pages:
             log.warning("swagger-ui-dist is not installed (npm ci): /docs is not served, /openapi.json is")
-        static = StaticServer(pages).start()
-        envoy = await start_edge(edge, upstreams_for(started, settings), settings, static.site())
+        console = console_pages()
+        if not console:
+            log.warning("the web console is not built (make console): it is not served")
+        static = StaticServer(pages | console).start()
+        site = static.site(console=bool(console))
+        envoy = await start_edge(edge, upstreams_for(started, settings), settings, site)
         settle_after_startup()
-        print(banner(settings, edge, ca_file, [s.app.name for s in started], admin_login(started)), flush=True)
+        metrics_url = metrics.url if metrics is not None else None
+        names = [s.app.name for s in started]
+        print(
+            banner(settings, edge, ca_file, names, admin_login(started), bool(console), metrics_url),
+            flush=True,
+        )
         await stop.wait()
         print("\nstopping…", flush=True)
         return 0
@@ -84,6 +98,8 @@ async def run_mesh() -> int:
         with contextlib.suppress(Exception):
             await stop_apps(started, settings.shutdown_grace_seconds)
         await runtime.close()
+        if metrics is not None:
+            metrics.stop()
 
 
 def admin_login(started: Sequence[StartedApp]) -> AdminLogin | None:
@@ -125,9 +141,11 @@ async def serve(service: str) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    runtime = await Runtime.open(settings)
+    runtime = await Runtime.open(settings, process_name=service)
     started: list[StartedApp] = []
+    metrics: MetricsEndpoint | None = None
     try:
+        metrics = MetricsEndpoint.start(load_metrics_settings(settings.environment), runtime.metrics)
         stop = shutdown_event()
         address = f"{settings.bind_host}:{settings.port_of(service)}"
         started.append(await start_service(spec, runtime, address))
@@ -139,3 +157,5 @@ async def serve(service: str) -> int:
         with contextlib.suppress(Exception):
             await stop_apps(started, settings.shutdown_grace_seconds)
         await runtime.close()
+        if metrics is not None:
+            metrics.stop()

@@ -1,10 +1,11 @@
 """The edge's static pages: the OpenAPI document (`/openapi.json`) and its interactive reference
-(`/docs`, Swagger UI from the swagger-ui-dist package, served from here, no CDN).
+(`/docs`, Swagger UI from the swagger-ui-dist package, served from here, no CDN), and the web
+console (services/mesh/console_site.py) on every other GET path outside the API.
 
 A small HTTP/1.1 server on loopback that Envoy routes a few public paths to. It serves a fixed
 table of files, built at start: a request names one of them exactly or gets 404, so no path
 the client sends ever reaches the file system. Answers carry an ETag (304 on If-None-Match)
-and a public Cache-Control. The web console will be served the same way.
+and a Cache-Control of their own (public with a short max-age unless the page says otherwise).
 """
 
 from __future__ import annotations
@@ -55,10 +56,14 @@ class Page:
     content_type: str
     etag: str
     csp: str = ""
+    cache_control: str = f"public, max-age={MAX_AGE_SECONDS}"
 
     @classmethod
-    def of(cls, body: bytes, content_type: str, csp: str = "") -> Page:
-        return cls(body, content_type, f'"{hashlib.sha256(body).hexdigest()[:32]}"', csp)
+    def of(cls, body: bytes, content_type: str, csp: str = "", cache_control: str = "") -> Page:
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        if cache_control:
+            return cls(body, content_type, etag, csp, cache_control)
+        return cls(body, content_type, etag, csp)
 
 
 def docs_pages(openapi: Path = OPENAPI_PATH, swagger_ui: Path = SWAGGER_UI_DIR) -> dict[str, Page]:
@@ -93,6 +98,14 @@ class StaticSite:
     paths: tuple[str, ...] = ("/openapi.json", "/docs")
     prefixes: tuple[str, ...] = ("/docs/",)
     cluster: str = "_static"  # upstream names cannot start with "_": never collides with one
+    # The web console: every other GET/HEAD path, except these API prefixes, is routed here
+    # (after the API's own routes), public, not transcoded.
+    console: bool = False
+    api_prefixes: tuple[str, ...] = ("/v1/", "/.well-known/")
+
+
+# The page served, with status 404, for a path the table does not hold (the console's).
+NOT_FOUND_KEY = "\0not-found"
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,9 @@ class _Handler(BaseHTTPRequestHandler):
     pages: Mapping[str, Page] = {}
     server_version = "tenantmesh-static"
     sys_version = ""
+    # Keep-alive: Envoy reuses its connections instead of opening one per request (a page load
+    # asks for a few dozen files at once). Every answer carries a Content-Length.
+    protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         self._answer(head=False)
@@ -136,16 +152,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(head=True)
 
     def _answer(self, *, head: bool) -> None:
+        if self.headers.get("Content-Length", "0") != "0" or self.headers.get("Transfer-Encoding"):
+            self.close_connection = True  # a body nobody reads must not be taken for the next request
         page = self.pages.get(self.path.split("?", 1)[0])
+        status = HTTPStatus.OK
         if page is None:
-            self._plain(HTTPStatus.NOT_FOUND, head)
-            return
-        if self.headers.get("If-None-Match") == page.etag:
+            page = self.pages.get(NOT_FOUND_KEY)
+            status = HTTPStatus.NOT_FOUND
+            if page is None:
+                self._plain(HTTPStatus.NOT_FOUND, head)
+                return
+        if status is HTTPStatus.OK and self.headers.get("If-None-Match") == page.etag:
             self.send_response(HTTPStatus.NOT_MODIFIED)
             self._cache_headers(page)
             self.end_headers()
             return
-        self.send_response(HTTPStatus.OK)
+        self.send_response(status)
         self.send_header("Content-Type", page.content_type)
         self.send_header("Content-Length", str(len(page.body)))
         self._cache_headers(page)
@@ -157,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _cache_headers(self, page: Page) -> None:
         self.send_header("ETag", page.etag)
-        self.send_header("Cache-Control", f"public, max-age={MAX_AGE_SECONDS}")
+        self.send_header("Cache-Control", page.cache_control)
         self.send_header("X-Content-Type-Options", "nosniff")
 
     def _plain(self, status: HTTPStatus, head: bool) -> None:
@@ -174,12 +196,18 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard backlog (5) drops connections when a browser's burst of requests arrives
+    # through Envoy at once; dropped SYNs surface as 503s after Envoy's connect timeout.
+    request_queue_size = 128
+
+
 class StaticServer:
     """Serves ``pages`` on ``host:port`` (0 = any free port) from a background thread."""
 
     def __init__(self, pages: Mapping[str, Page], host: str = "127.0.0.1", port: int = 0) -> None:
         handler = type("Handler", (_Handler,), {"pages": dict(pages)})
-        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server = _Server((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="static-site", daemon=True)
 
@@ -187,8 +215,8 @@ class StaticServer:
     def port(self) -> int:
         return int(self._server.server_address[1])
 
-    def site(self) -> StaticSite:
-        return StaticSite(host=str(self._server.server_address[0]), port=self.port)
+    def site(self, *, console: bool = False) -> StaticSite:
+        return StaticSite(host=str(self._server.server_address[0]), port=self.port, console=console)
 
     def start(self) -> StaticServer:
         self._thread.start()

@@ -10,6 +10,7 @@ from services.registry.enablement import Enablements
 from services.registry.events import INSTANCE_CHANGED
 from services.registry.health import HealthChecker, Probe
 from services.registry.instances import Clock, Instances
+from services.registry.metrics import instance_health_probe
 from services.registry.servicers import CatalogServicer, DiscoveryServicer, EnabledServiceServicer, InstanceServicer
 from services.registry.settings import RegistrySettings, load_registry_settings
 from services.registry.watch import WatchHub
@@ -49,6 +50,7 @@ class RegistryApp(ServiceApp):
         runtime.events.subscribe(INSTANCE_CHANGED, self.hub.on_event)
         # One replica drops a deleted tenant's enablements (at least once, idempotent).
         runtime.events.subscribe_group("registry-tenants", "tenant.", self.enablements.on_tenant_event)
+        runtime.metrics_sampler.add("registry_instances", instance_health_probe(runtime.db, runtime.metrics, clock))
 
     def servicers(self) -> Sequence[object]:
         return [

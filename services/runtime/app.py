@@ -24,6 +24,7 @@ from tenantmesh.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 
 from services.runtime.auth.authenticator import JwtAuthenticator
 from services.runtime.auth.revocation import RevocationList
+from services.runtime.auth.revocation_store import REVOCATION_MIGRATIONS, load_revocations
 from services.runtime.auth.verifier import JwksCache, KeySource, PublicKeys, TokenVerifier, public_key_from_jwk
 from services.runtime.client import ChannelPool
 from services.runtime.config import ConfigError, Settings, load_key_encryption_key
@@ -31,15 +32,23 @@ from services.runtime.credentials import ServiceCredentials, api_key_credentials
 from services.runtime.db import DatabaseRouter, upgrade_core
 from services.runtime.delivery import Delivery, load_delivery_settings
 from services.runtime.discovery import Discovery, Registrar
-from services.runtime.events import EventBus, create_event_bus
+from services.runtime.events import EventBus, RedisStreamsEventBus, create_event_bus
 from services.runtime.interceptors.authentication import Authenticator
 from services.runtime.mail import MailChannel, load_mail_settings
 from services.runtime.mail.channel import CHANNEL as MAIL_CHANNEL
 from services.runtime.mail.templates import TEMPLATES
 from services.runtime.meta import meta_binding
 from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
+from services.runtime.private_files import private_directory
 from services.runtime.sealing import Sealer
 from services.runtime.server import RunningServer, ServiceBinding, create_server
+from services.runtime.storage import BlobBackend, TenantBlobs, load_storage_settings, open_backend
+from services.runtime.telemetry.metrics import Metrics
+from services.runtime.telemetry.probes import outbox_probe, pool_probe, stream_probe
+from services.runtime.telemetry.sampler import Sampler
+from services.runtime.telemetry.settings import load_metrics_settings, load_tracing_settings, load_usage_flush_seconds
+from services.runtime.telemetry.tracing import Tracing
+from services.runtime.telemetry.usage import USAGE_MIGRATIONS, UsageRecorder
 from services.runtime.tenant_directory import CachedTenantDirectory, RemoteTenantDirectory, TenantDirectory
 from services.runtime.unit_of_work import UnitOfWork
 
@@ -89,6 +98,15 @@ class Runtime:
     # The platform service account's API key; the auth service's bootstrap
     # fills it in the embedded default on first start.
     service_api_key: str | None = None
+    # Spans (None when tracing is off: then nothing is instrumented) and Prometheus metrics.
+    tracing: Tracing | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    # Refreshes the gauges that need a query (pools, outbox, stream lag; apps add their own).
+    metrics_sampler: Sampler = field(default_factory=Sampler)
+    # False with TENANTMESH_METRICS_PORT=off: nothing is counted or sampled.
+    metrics_served: bool = True
+    # Per-tenant calls per hour, flushed to the core database (telemetry/usage.py).
+    usage: UsageRecorder | None = None
 
     def __post_init__(self) -> None:
         self.auth: Authentication = self.authentication or TokenAuthentication(self)
@@ -123,8 +141,18 @@ class Runtime:
         return {key.kid: public_key_from_jwk(key.x, key.y) for key in response.keys if key.kty == "EC"}
 
     @classmethod
-    async def open(cls, settings: Settings, authentication: Authentication | None = None) -> Runtime:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async def open(
+        cls, settings: Settings, authentication: Authentication | None = None, *, process_name: str = "tenantmesh"
+    ) -> Runtime:
+        """``process_name`` names the spans of the process's shared resources (SQL, Redis, outgoing calls)."""
+        private_directory(settings.data_dir)
+        tracing_settings = load_tracing_settings(settings.environment)
+        tracing = (
+            Tracing(tracing_settings, version=settings.version, process_name=process_name)
+            if tracing_settings.enabled
+            else None
+        )
+        metrics = Metrics()
         database = settings.database
         router = DatabaseRouter(
             database.url,
@@ -135,23 +163,43 @@ class Runtime:
             sqlite_engine_cache_size=database.sqlite_engine_cache_size,
             tenant_db_prefix=database.tenant_db_prefix,
         )
+        if tracing is not None:
+            router.on_engine(tracing.instrument_engine)
         await router.start()
         events = create_event_bus(settings.redis_url)
+        events.telemetry.attach(tracing.tracer if tracing is not None else None, metrics)
+        if tracing is not None and isinstance(events, RedisStreamsEventBus):
+            tracing.instrument_redis(events.client)
         await events.start()
         runtime = cls(
             settings=settings,
             db=router,
             events=events,
-            channels=ChannelPool(),
+            channels=ChannelPool(tracing.client_interceptors() if tracing is not None else ()),
             authentication=authentication,
             addresses=dict(settings.service_addresses),
             service_api_key=settings.service_api_key,
+            tracing=tracing,
+            metrics=metrics,
+            metrics_served=load_metrics_settings(settings.environment).port is not None,
         )
         runtime.revocations.subscribe(events)
+        await upgrade_core(router, OUTBOX_MIGRATIONS)
+        await upgrade_core(router, REVOCATION_MIGRATIONS)
+        # Revocations still in force are known before any server takes a call: from Redis when
+        # processes share it, else from the core database (a restart must not resurrect a token).
         if settings.redis_url:
             await runtime.revocations.load_from_redis(settings.redis_url)
-        await upgrade_core(router, OUTBOX_MIGRATIONS)
+        else:
+            await load_revocations(router, runtime.revocations)
+        await upgrade_core(router, USAGE_MIGRATIONS)
         runtime.relay = OutboxRelay(router, events)
+        runtime.usage = UsageRecorder(router, load_usage_flush_seconds(settings.environment))
+        metrics.caches.add(lambda: runtime.jwks.stats)
+        runtime.metrics_sampler.add("db_pools", pool_probe(router, metrics))
+        runtime.metrics_sampler.add("outbox", outbox_probe(runtime.relay, metrics))
+        if isinstance(events, RedisStreamsEventBus):
+            runtime.metrics_sampler.add("event_streams", stream_probe(events, metrics))
         return runtime
 
     def unit_of_work(self, producer: str, *, deliver_at_once: bool = False) -> UnitOfWork:
@@ -167,6 +215,15 @@ class Runtime:
         generate it), so the others are never given it.
         """
         return Sealer(load_key_encryption_key(self.settings.environment, self.settings.data_dir))
+
+    @cached_property
+    def blob_backend(self) -> BlobBackend:
+        """The process's blob store (TENANTMESH_BLOB_STORE), opened on first use."""
+        return open_backend(load_storage_settings(self.settings.environment, self.settings.data_dir))
+
+    def blobs(self, service: str) -> TenantBlobs:
+        """``service``'s blobs, each keyed by the current call's tenant."""
+        return TenantBlobs(self.blob_backend, service)
 
     def enable_delivery(self) -> Delivery:
         """The process's outbound delivery queue; its table is migrated when the first app starts."""
@@ -207,14 +264,21 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        await self.metrics_sampler.stop()
         await self.discovery.close()
         if self.relay is not None:
             await self.relay.stop()
         if self.delivery is not None:
             await self.delivery.stop()
+        if self.usage is not None:
+            await self.usage.stop()
+        if "blob_backend" in self.__dict__:
+            await self.blob_backend.close()
         await self.channels.close()
         await self.events.close()
         await self.db.dispose()
+        if self.tracing is not None:
+            await self.tracing.shutdown()
 
 
 class App(Protocol):
@@ -260,6 +324,11 @@ async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
         address=address,
         authenticator=runtime.auth.authenticator(app.tenant_directory()),
         tenant_directory=app.tenant_directory(),
+        tracing=runtime.tracing,
+        # With no metrics endpoint nobody can read them: calls are not counted at all.
+        metrics=runtime.metrics if runtime.metrics_served else None,
+        usage=runtime.usage.tally if runtime.usage is not None else None,
+        service=app.name,
     )
     host = address.rsplit(":", 1)[0]
     runtime.addresses[app.name] = f"{host}:{server.port}"
@@ -268,6 +337,10 @@ async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
         # Started once the first app has subscribed; events committed before a
         # crash are published now.
         runtime.relay.start()
+    if runtime.metrics_served:
+        runtime.metrics_sampler.start()
+    if runtime.usage is not None:
+        runtime.usage.start()
     return StartedApp(app=app, server=server, registration=registration)
 
 

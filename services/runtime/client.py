@@ -62,25 +62,29 @@ CHANNEL_OPTIONS: Sequence[tuple[str, Any]] = (
 )
 
 
-def create_channel(target: str) -> grpc.aio.Channel:
-    """An insecure channel for calls inside the mesh (Envoy terminates TLS at the edge)."""
+def create_channel(target: str, extra: Sequence[grpc.aio.ClientInterceptor] = ()) -> grpc.aio.Channel:
+    """An insecure channel for calls inside the mesh (Envoy terminates TLS at the edge).
+
+    ``extra`` interceptors run inside the context-propagating ones (tracing: a client span per call).
+    """
     return grpc.aio.insecure_channel(
         target,
         options=list(CHANNEL_OPTIONS),
-        interceptors=[ContextPropagatingUnaryUnary(), ContextPropagatingUnaryStream()],
+        interceptors=[ContextPropagatingUnaryUnary(), ContextPropagatingUnaryStream(), *extra],
     )
 
 
 class ChannelPool:
     """One long-lived channel per target, shared by every caller in the process."""
 
-    def __init__(self) -> None:
+    def __init__(self, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> None:
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._interceptors = tuple(interceptors)
 
     def get(self, target: str) -> grpc.aio.Channel:
         channel = self._channels.get(target)
         if channel is None:
-            channel = self._channels[target] = create_channel(target)
+            channel = self._channels[target] = create_channel(target, self._interceptors)
         return channel
 
     async def close(self) -> None:

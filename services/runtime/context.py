@@ -7,6 +7,8 @@ its own task, so a value set by an interceptor is seen by that call only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -95,3 +97,14 @@ def current_principal() -> Principal:
     if principal is None:
         raise Unauthenticated("no authenticated principal")
     return principal
+
+
+@contextmanager
+def acting_for(tenant: TenantContext) -> Iterator[None]:
+    """Background work for one tenant (a sweeper, a consumer): the block sees ``tenant`` as a call's
+    handler would, so tenant databases and blobs are reached the same way."""
+    token = tenant_var.set(tenant)
+    try:
+        yield
+    finally:
+        tenant_var.reset(token)

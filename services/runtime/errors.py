@@ -45,6 +45,7 @@ class CommonReason(Reason):
     RESOURCE_EXHAUSTED = auto()
     UNAVAILABLE = auto()
     # Input, paging and placement.
+    REQUEST_MALFORMED = auto()
     PAGE_TOKEN_INVALID = auto()
     DATABASE_PLACEMENT_INVALID = auto()
     # Who calls, for which tenant.

@@ -20,13 +20,20 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.runtime.access import load_policies
+from services.runtime.health import HealthServicer
 from services.runtime.interceptors.authentication import AuthenticationStage, Authenticator
 from services.runtime.interceptors.authorization import authorization_stage
-from services.runtime.interceptors.chain import PipelineInterceptor
+from services.runtime.interceptors.chain import CallStage, PipelineInterceptor
+from services.runtime.interceptors.metrics import MetricsObserver
+from services.runtime.interceptors.observers import Observers
 from services.runtime.interceptors.request_id import client_address_stage, request_id_stage
 from services.runtime.interceptors.telemetry import CallObserver, LoggingObserver, trace_context_stage
 from services.runtime.interceptors.tenant import TenantStage
+from services.runtime.interceptors.tracing import SpanObserver
 from services.runtime.interceptors.validation import validation_stage
+from services.runtime.telemetry.metrics import Metrics
+from services.runtime.telemetry.tracing import Tracing
+from services.runtime.telemetry.usage import UsageObserver, UsageTally
 from services.runtime.tenant_directory import TenantDirectory
 
 log = logging.getLogger("tenantmesh.server")
@@ -86,25 +93,46 @@ async def create_server(
     authenticator: Authenticator,
     tenant_directory: TenantDirectory,
     observer: CallObserver | None = None,
+    tracing: Tracing | None = None,
+    metrics: Metrics | None = None,
+    usage: UsageTally | None = None,
+    service: str = "tenantmesh",
 ) -> RunningServer:
+    """``tracing`` (when on) opens a span per call for ``service``; ``metrics`` counts every call;
+    ``usage`` counts the calls made for each tenant."""
     names = tuple(b.service_name for b in bindings)
     policies = load_policies(names)
     observer = observer or LoggingObserver()
+    observers: list[CallObserver] = [observer]
+    first_stages: list[CallStage] = [request_id_stage, client_address_stage]
+    interceptors: list[grpc.aio.ServerInterceptor] = []
+    if tracing is not None:
+        # Outermost, so its span is open while the pipeline runs (the pipeline completes it).
+        interceptors.append(tracing.server_interceptor(service))
+        observers.append(SpanObserver())
+    else:
+        # Without spans of our own, the caller's trace context is passed on as it came.
+        first_stages.append(trace_context_stage)
+    if metrics is not None:
+        observers.append(MetricsObserver(metrics))
+    if usage is not None:
+        observers.append(UsageObserver(usage))
     interceptor = PipelineInterceptor(
         policies,
-        first_stages=[request_id_stage, client_address_stage, trace_context_stage],
+        first_stages=first_stages,
         stages=[
             AuthenticationStage(authenticator),
             TenantStage(tenant_directory),
             authorization_stage,
             validation_stage,
         ],
-        observer=observer,
+        observer=observer if len(observers) == 1 else Observers(observers),
     )
-    server = grpc.aio.server(interceptors=[interceptor], options=SERVER_OPTIONS)
+    interceptors.append(interceptor)
+    server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
     for binding in bindings:
         binding.register(server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server

@@ -34,8 +34,13 @@ JOSE_SCRIPT = REPO / "tests" / "support" / "jose_verify.mjs"
 
 @pytest.fixture
 async def rotating_mesh(tmp_path: Path) -> AsyncIterator[MeshProcess]:
-    # A rotated key signs at once (the production delay lets edges' JWKS caches catch up first).
-    env = {**FUZZ_FRIENDLY_ENV, "TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS": "0"}
+    # A rotated key signs at once (the production delay lets edges' JWKS caches catch up first),
+    # and may be rotated right after the first key was made.
+    env = {
+        **FUZZ_FRIENDLY_ENV,
+        "TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS": "0",
+        "TENANTMESH_SIGNING_KEY_MIN_ROTATION_SECONDS": "0",
+    }
     async with mesh_process(tmp_path, env) as mesh:
         yield mesh
 

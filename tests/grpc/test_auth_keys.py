@@ -105,7 +105,11 @@ class World:
 
 @pytest.fixture
 async def world(db_backend_url: str, tmp_path: Path) -> AsyncIterator[World]:
-    env = {"TENANTMESH_ACCESS_TOKEN_TTL_SECONDS": str(TOKEN_TTL_SECONDS)}
+    env = {
+        "TENANTMESH_ACCESS_TOKEN_TTL_SECONDS": str(TOKEN_TTL_SECONDS),
+        # Retired keys are published for the longest token lifetime: API tokens' too.
+        "TENANTMESH_API_TOKEN_TTL_SECONDS": str(TOKEN_TTL_SECONDS),
+    }
     async with platform(db_backend_url, tmp_path, env=env) as mesh:
         made = World(mesh=mesh, admin=await mesh.admin_token())
         try:

@@ -103,7 +103,7 @@ async def test_lockout_after_repeated_failures_then_unlock(mesh: Platform) -> No
     assert len(failures) == MAX_FAILURES + MAX_FAILURES - 1
     assert {e.details["why"] for e in failures} == {"wrong-password"}
     assert all(e.client_address and e.request_id for e in failures)
-    locks = [e for e in await audited(mesh, "auth.login.locked") if e.target == f"account:platform:{email}"]
+    locks = [e for e in await audited(mesh, "auth.login.locked") if e.target == f"account:{PLATFORM_TENANT_ID}:{email}"]
     assert len(locks) == 1
     successes = [e for e in await audited(mesh, "auth.login.succeeded") if e.actor.startswith("user:")]
     assert len(successes) >= 3
@@ -133,7 +133,7 @@ async def _unknown_emails_lock_out_the_same_way(mesh: Platform) -> None:
 
     ghost_failures = [e for e in await audited(mesh, "auth.login.failed") if e.target == f"email:{ghost}"]
     assert len(ghost_failures) == MAX_FAILURES
-    locks = [e for e in await audited(mesh, "auth.login.locked") if e.target == f"account:platform:{ghost}"]
+    locks = [e for e in await audited(mesh, "auth.login.locked") if e.target == f"account:{PLATFORM_TENANT_ID}:{ghost}"]
     assert len(locks) == 1
 
 

@@ -56,6 +56,13 @@ async def _call(channel: grpc.aio.Channel, rpc: Rpc, request: Message, metadata:
         finally:
             call.cancel()
         return grpc.StatusCode.OK
+    if method.client_streaming:
+        upload = channel.stream_unary(rpc.path, request_serializer=serializer, response_deserializer=bytes)
+        try:
+            await upload(iter([request]), metadata=metadata, timeout=CALL_TIMEOUT_S)
+        except grpc.aio.AioRpcError as error:
+            return error.code()
+        return grpc.StatusCode.OK
     unary = channel.unary_unary(rpc.path, request_serializer=serializer, response_deserializer=bytes)
     try:
         await unary(request, metadata=metadata, timeout=CALL_TIMEOUT_S)

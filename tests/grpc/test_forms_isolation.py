@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
+from tenantmesh.forms.v1 import file_service_pb2
 from tenantmesh.forms.v1 import form_service_pb2 as pb
 
 from tests.support.errors import expect_error
@@ -15,7 +16,7 @@ from tests.support.platform import bearer
 
 
 def declared_forms_rpcs() -> set[str]:
-    services = pb.DESCRIPTOR.services_by_name.values()
+    services = [*pb.DESCRIPTOR.services_by_name.values(), *file_service_pb2.DESCRIPTOR.services_by_name.values()]
     return {f"/{service.full_name}/{method.name}" for service in services for method in service.methods}
 
 

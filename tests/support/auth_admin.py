@@ -36,6 +36,7 @@ from services.auth.verification import EmailVerification
 from services.runtime.access import load_policies
 from services.runtime.auth.claims import AccessClaims
 from services.runtime.auth.revocation import REVOKED_EVENT, Revocation, RevocationList
+from services.runtime.auth.revocation_store import REVOCATION_MIGRATIONS
 from services.runtime.context import PLATFORM_TENANT_ID, Principal, TenantContext, TenantState
 from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, tenant_database_name, upgrade_core
 from services.runtime.delivery import Delivery, DeliveryRow, load_delivery_settings
@@ -221,6 +222,7 @@ async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
         await router.start()
         await upgrade_core(router, AUTH_MIGRATIONS)
         await upgrade_core(router, OUTBOX_MIGRATIONS)
+        await upgrade_core(router, REVOCATION_MIGRATIONS)  # where revocations are kept without Redis
         # Mail is queued (in the change's transaction) and not sent: no channel is served here.
         delivery = Delivery(router, Sealer(secrets.token_bytes(32)), load_delivery_settings({}))
         await delivery.migrate()

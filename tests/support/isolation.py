@@ -297,6 +297,10 @@ class GrpcCaller:
                 stream: Any = channel.unary_stream(rpc.path, request_serializer=serialize)
                 async for message in stream(request, metadata=metadata, timeout=10):
                     received += message
+            elif rpc.method.client_streaming:
+                # A stream of the one request (an upload of a few bytes).
+                upload: Any = channel.stream_unary(rpc.path, request_serializer=serialize)
+                received = await upload(iter([request]), metadata=metadata, timeout=10)
             else:
                 unary: Any = channel.unary_unary(rpc.path, request_serializer=serialize)
                 received = await unary(request, metadata=metadata, timeout=10)

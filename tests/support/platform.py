@@ -104,6 +104,8 @@ async def platform(
         "TENANTMESH_ADMIN_PASSWORD": ADMIN_PASSWORD,
         # Rotated keys sign at once in tests; the delayed activation has its own test.
         "TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS": "0",
+        # Tests rotate at will; the minimum interval has its own test.
+        "TENANTMESH_SIGNING_KEY_MIN_ROTATION_SECONDS": "0",
     }
     # Tenants are provisioned in the tenant-scoped services this platform runs, not in every one
     # the manifest knows (a tenant's creation would wait for a service nobody started).

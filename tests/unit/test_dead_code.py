@@ -22,6 +22,7 @@ USED_ELSEWHERE = {
     **dict.fromkeys(
         (
             "tls_key_file",
+            "api_prefixes",
             "max_response_bytes",
             "route_timeout_seconds",
             "global_rate_limit_rps",
@@ -30,6 +31,7 @@ USED_ELSEWHERE = {
             "access_log_path",
             "max_downstream_connections",
             "host_is_ip",
+            "unbuffered",
             "audiences",
             "jwks_uri",
             "jwks_host",

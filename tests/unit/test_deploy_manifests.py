@@ -40,10 +40,11 @@ K8S = DEPLOY / "k8s"
 CONFIG_SOURCES = (
     REPO / "services/runtime/config.py",
     REPO / "services/mesh/settings.py",
-    *sorted(p for p in (REPO / "services").glob("*/settings.py") if p.parent.name != "mesh"),
+    # Every settings module (services' own, and the runtime's: storage, delivery, mail).
+    *sorted(p for p in (REPO / "services").rglob("settings.py") if p.parent.name != "mesh"),
     REPO / "services/cli/tenantctl.py",
 )
-ENV_NAME = re.compile(r"\b(?:DATABASE_URL|REDIS_URL|TENANTMESH_[A-Z0-9_]*[A-Z0-9])\b")
+ENV_NAME = re.compile(r"\b(?:DATABASE_URL|REDIS_URL|OTEL_[A-Z0-9_]*[A-Z0-9]|TENANTMESH_[A-Z0-9_]*[A-Z0-9])\b")
 # Any TENANTMESH_ token in a deploy file; one ending in "_" is a prefix (TENANTMESH_EDGE_*).
 DEPLOY_TOKEN = re.compile(r"\bTENANTMESH_[A-Z0-9_]+")
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")

@@ -70,9 +70,9 @@ def test_mistakes_in_the_manifest_are_refused(spec: object, problem: str) -> Non
 
 
 def test_an_unbuilt_service_has_no_app() -> None:
-    # Every platform service is built now: a reserved name and port without an app.
+    reserved = PLATFORM.with_services(ServiceSpec("notes", 50090))
     with pytest.raises(LookupError, match="not built"):
-        ServiceSpec("reserved", 50099).load_app()
+        reserved.get("notes").load_app()
 
 
 def test_bind_finds_the_generated_servicer_class() -> None:

@@ -9,7 +9,13 @@ from typing import Any
 
 import jinja2
 
-from services.mesh.edge.config import DEFAULT_TEMPLATE_DIR, DEFAULT_TEMPLATE_NAME, EdgeSettings, Upstream
+from services.mesh.edge.config import (
+    DEFAULT_TEMPLATE_DIR,
+    DEFAULT_TEMPLATE_NAME,
+    EdgeSettings,
+    Upstream,
+    is_ip_address,
+)
 from services.mesh.edge.jwt import edge_jwt
 from services.mesh.edge.replies import JWT_FAILURE_METADATA_KEY, LOCAL_REPLIES, jwt_local_replies
 from services.mesh.edge.routes import EdgeApi, load_edge_api
@@ -56,6 +62,7 @@ def render_envoy_config(
     )
     env.filters["q"] = _yaml_scalar
     env.filters["duration"] = _duration
+    env.filters["is_ip"] = is_ip_address
     template = env.get_template(template_name)
     context = _context(settings, upstreams, api)
     context["site"] = site
@@ -81,7 +88,9 @@ def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi
         "client_address_header": CLIENT_ADDRESS_HEADER,
         "error_domain": ERROR_DOMAIN,
         "local_replies": LOCAL_REPLIES,
-        "cors_allow_methods": "GET, POST, PATCH, DELETE, OPTIONS",
+        # From the routes: a preflight for any method a REST binding declares (PUT of a service's
+        # configuration among them) must be allowed.
+        "cors_allow_methods": ", ".join(api.http_verbs),
         "cors_allow_headers": "authorization, content-type, x-tenant-id, x-request-id, traceparent",
         "cors_expose_headers": "x-request-id, grpc-status, grpc-message",
     }

@@ -63,12 +63,25 @@ class EdgeSettings:
     def issuer(self) -> str:
         return self.public_url
 
+    # The OTLP/gRPC collector the edge sends its spans to ("host:port"; empty: the edge does not
+    # trace). The same collector the services export to: for browser calls the edge's span is
+    # the trace's root, and its traceparent reaches the services.
+    tracing_collector: str = ""
+    # Share of requests arriving without a sampled trace context whose trace the edge starts
+    # (percent); the services follow the edge's decision.
+    tracing_sample_percent: float = 100.0
+    # A listener serving only the admin's /stats/prometheus, for a Prometheus in another
+    # container or pod (0: none; the admin interface itself stays on 127.0.0.1).
+    stats_port: int = 0
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", parse_public_url(self.public_url))
         for name in ("https_port", "http_port", "admin_port"):
             port = getattr(self, name)
             if not 0 < port < 65536:
                 raise ValueError(f"{name} must be a TCP port, got {port}")
+        if not 0 <= self.stats_port < 65536:
+            raise ValueError(f"stats_port must be a TCP port or 0, got {self.stats_port}")
         if len({self.https_port, self.http_port, self.admin_port}) != 3:
             raise ValueError("https_port, http_port and admin_port must differ")
         for name in (
@@ -84,6 +97,10 @@ class EdgeSettings:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
+        if not 0.0 <= self.tracing_sample_percent <= 100.0:
+            raise ValueError("tracing_sample_percent must be between 0 and 100")
+        if self.tracing_collector and not re.fullmatch(r"[A-Za-z0-9.-]+:[0-9]{1,5}", self.tracing_collector):
+            raise ValueError(f"tracing_collector must be host:port, got {self.tracing_collector!r}")
         if isinstance(self.cors_allowed_origins, str):
             raise TypeError("cors_allowed_origins is a tuple of origins, not a string")
         for origin in self.cors_allowed_origins:
@@ -117,3 +134,11 @@ class Upstream:
         except ValueError:
             return False
         return True
+
+
+def is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

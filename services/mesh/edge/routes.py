@@ -26,6 +26,10 @@ from services.mesh.edge.config import Upstream
 _ACCESS: Any = access_pb2.access
 
 
+# How CORS preflight answers list the methods (any custom verb follows, sorted).
+_VERB_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 class MatchKind(StrEnum):
     PREFIX = "prefix"
     PATH = "path"  # exact path
@@ -39,8 +43,11 @@ class RestRoute:
     kind: MatchKind
     value: str
     cluster: str
-    # True for the routes of server-streaming methods: no route timeout.
+    # True for the routes of streaming methods: no route timeout.
     streaming: bool = False
+    # True for uploads (client-streaming methods): the body streams through to the service in
+    # chunks, not read whole under the REST body limit.
+    unbuffered: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ class EdgeApi:
     grpc_routes: tuple[GrpcRoute, ...]
     # Fully-qualified gRPC service names per upstream (cluster) name.
     services: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # "/<service>/<method>" of every routed server-streaming method.
+    # "/<service>/<method>" of every routed streaming method (server or client streaming).
     streaming_methods: tuple[str, ...] = ()
     # Every routed RPC, in descriptor order.
     methods: tuple[RoutedMethod, ...] = ()
@@ -107,6 +114,13 @@ class EdgeApi:
     @property
     def all_services(self) -> tuple[str, ...]:
         return tuple(s for names in self.services.values() for s in names)
+
+    @property
+    def http_verbs(self) -> tuple[str, ...]:
+        """Every HTTP method a REST binding answers, plus OPTIONS (CORS preflights), in a stable order."""
+        declared = {binding.verb for method in self.methods for binding in method.bindings}
+        usual = [verb for verb in _VERB_ORDER if verb in declared]
+        return (*usual, *sorted(declared - set(_VERB_ORDER)), "OPTIONS")
 
 
 def load_descriptor_set(descriptor_path: Path) -> descriptor_pb2.FileDescriptorSet:
@@ -209,7 +223,7 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
 
     services: dict[str, list[str]] = {u.name: [] for u in upstreams}
     prefix_owner: dict[str, str] = {}
-    streaming_rest: dict[tuple[MatchKind, str], str] = {}
+    streaming_rest: dict[tuple[MatchKind, str], tuple[str, bool]] = {}
     streaming_methods: list[tuple[str, str]] = []
     methods: list[RoutedMethod] = []
 
@@ -233,7 +247,7 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
                         bindings=tuple(http_bindings(rule)) if rule is not None else (),
                     )
                 )
-                if method.server_streaming:
+                if method.server_streaming or method.client_streaming:
                     streaming_methods.append((f"/{full_name}/{method.name}", cluster))
                 if rule is None:
                     continue
@@ -245,16 +259,16 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
                             f"REST prefix {prefix} ({full_name}.{method.name}) is claimed by "
                             f"both {previous} and {cluster}"
                         )
-                    if method.server_streaming:
+                    if method.server_streaming or method.client_streaming:
                         if "{" in template or "*" in template:
                             key = (MatchKind.REGEX, template_regex(template))
                         else:
                             key = (MatchKind.PATH, template)
-                        streaming_rest[key] = cluster
+                        streaming_rest[key] = (cluster, method.client_streaming)
 
     rest: list[RestRoute] = [
-        RestRoute(kind, value, cluster, streaming=True)
-        for (kind, value), cluster in sorted(streaming_rest.items(), key=lambda kv: (-len(kv[0][1]), kv[0]))
+        RestRoute(kind, value, cluster, streaming=True, unbuffered=upload)
+        for (kind, value), (cluster, upload) in sorted(streaming_rest.items(), key=lambda kv: (-len(kv[0][1]), kv[0]))
     ]
     rest.extend(
         RestRoute(MatchKind.PREFIX, prefix, cluster)

@@ -17,8 +17,10 @@ import grpc
 from google.protobuf.message import Message
 
 from services.runtime.access import MethodPolicy
+from services.runtime.errors import CommonReason, InvalidArgument
 from services.runtime.interceptors.error_mapping import abort, error_for
 from services.runtime.interceptors.telemetry import CallObserver
+from services.runtime.interceptors.validation import validated_messages
 
 Metadata = Mapping[str, str]
 
@@ -34,10 +36,56 @@ class IncomingCall:
     # Response metadata the stages want returned: in the trailers of a unary call,
     # before the first message of a stream.
     response_headers: list[tuple[str, str]] = field(default_factory=list)
+    # The ErrorInfo reason the call failed with ("" if it did not): observers count by it.
+    error_reason: str = ""
 
 
 class CallStage(Protocol):
     async def __call__(self, call: IncomingCall) -> None: ...
+
+
+class Undecodable:
+    """Stands in for a request whose bytes are not a message of the method's input type.
+
+    grpc.aio answers a deserializer that raises with UNKNOWN and logs a traceback per call;
+    a malformed body is the caller's mistake, so the handler gets this instead and the call
+    is answered INVALID_ARGUMENT before authentication (nothing about the caller is needed
+    to say the bytes are not a message).
+    """
+
+    __slots__ = ()
+
+
+UNDECODABLE = Undecodable()
+
+
+def tolerant_deserializer(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:  # DecodeError, nesting beyond the parser's recursion limit, bad UTF-8, ...
+            return UNDECODABLE
+
+    return deserialize
+
+
+async def _decoded(requests: AsyncIterator[Message | Undecodable]) -> AsyncIterator[Message]:
+    """A client stream's messages, refusing the first whose bytes are not a message (as for unary calls)."""
+    async for message in requests:
+        if isinstance(message, Undecodable):
+            raise _refuse_undecodable()
+        yield message
+
+
+def _refuse_undecodable() -> InvalidArgument:
+    # The message names no type or parser: callers learn nothing about the server's internals.
+    return InvalidArgument(
+        "the request body is not a valid protobuf message for this method",
+        reason=CommonReason.REQUEST_MALFORMED,
+    )
 
 
 def _text_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
@@ -81,20 +129,22 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             self._wrapped[method] = wrapped
         return wrapped
 
-    async def _enter(self, policy: MethodPolicy, request: Message | None, context: Any) -> IncomingCall:
+    async def _enter(self, policy: MethodPolicy, request: Message | Undecodable | None, context: Any) -> IncomingCall:
         call = IncomingCall(
             method=policy.method,
             policy=policy,
             metadata=_text_metadata(context),
             context=context,
-            request=request,
+            request=None if isinstance(request, Undecodable) else request,
             peer=context.peer(),
         )
         for stage in self._first:
             await stage(call)
         return call
 
-    async def _run_stages(self, call: IncomingCall) -> None:
+    async def _run_stages(self, call: IncomingCall, request: Message | Undecodable | None = None) -> None:
+        if isinstance(request, Undecodable):
+            raise _refuse_undecodable()
         for stage in self._stages:
             await stage(call)
 
@@ -117,16 +167,22 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(handler.unary_unary, policy),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(handler.unary_stream, policy),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
-        raise TypeError(f"{policy.method}: client-streaming RPCs are not supported by the runtime yet")
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap_client_stream(handler.stream_unary, policy),
+                request_deserializer=tolerant_deserializer(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        raise TypeError(f"{policy.method}: bidirectional streaming RPCs are not supported by the runtime yet")
 
     def _wrap_unary(self, behavior: Any, policy: MethodPolicy) -> Any:
         async def unary(request: Message, context: Any) -> Any:
@@ -134,9 +190,32 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             call = await self._enter(policy, request, context)
             code = grpc.StatusCode.OK
             try:
-                await self._run_stages(call)
+                await self._run_stages(call, request)
                 self._answer_unary_with_headers(call)
                 return await behavior(request, context)
+            except BaseException as exc:
+                error = error_for(exc, policy.method)
+                if error is None:
+                    code = grpc.StatusCode.CANCELLED
+                    raise
+                code, call.error_reason = error.code, str(error.reason)
+                await abort(context, error)
+            finally:
+                self._observer.finished(call, code, time.perf_counter() - started)
+
+        return unary
+
+    def _wrap_client_stream(self, behavior: Any, policy: MethodPolicy) -> Any:
+        async def unary_from_stream(requests: AsyncIterator[Message], context: Any) -> Any:
+            started = time.perf_counter()
+            # The stages see no request (there is none yet); each message is checked against
+            # its proto's rules as the handler reads it, after the stages let the call in.
+            call = await self._enter(policy, None, context)
+            code = grpc.StatusCode.OK
+            try:
+                await self._run_stages(call)
+                self._answer_unary_with_headers(call)
+                return await behavior(validated_messages(_decoded(requests)), context)
             except BaseException as exc:
                 error = error_for(exc, policy.method)
                 if error is None:
@@ -147,7 +226,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)
 
-        return unary
+        return unary_from_stream
 
     def _wrap_stream(self, behavior: Any, policy: MethodPolicy) -> Any:
         async def stream(request: Message, context: Any) -> AsyncIterator[Any]:
@@ -155,7 +234,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             call = await self._enter(policy, request, context)
             code = grpc.StatusCode.OK
             try:
-                await self._run_stages(call)
+                await self._run_stages(call, request)
                 await self._open_stream_with_headers(call)
                 async for response in behavior(request, context):
                     yield response
@@ -164,7 +243,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                 if error is None:
                     code = grpc.StatusCode.CANCELLED
                     raise
-                code = error.code
+                code, call.error_reason = error.code, str(error.reason)
                 await abort(context, error)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)

@@ -7,11 +7,14 @@ google.rpc.BadRequest field violation addressed by its proto field path.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import protovalidate
+from google.protobuf.message import Message
 
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.nesting import too_deep
 
 if TYPE_CHECKING:
     from services.runtime.interceptors.chain import IncomingCall
@@ -42,9 +45,19 @@ def violations_of(message: Any) -> list[FieldViolation]:
     return found
 
 
+async def validated_messages(requests: AsyncIterator[Message]) -> AsyncIterator[Message]:
+    """The messages of a client stream, each checked as it arrives (INVALID_ARGUMENT at the first bad one)."""
+    async for message in requests:
+        violations = violations_of(message)
+        if violations:
+            raise InvalidArgument("the request has invalid fields", violations=violations)
+        yield message
+
+
 async def validation_stage(call: IncomingCall) -> None:
     if call.request is None:
         return
-    violations = violations_of(call.request)
+    # Depth first: the rules below walk the values, and nothing deeper than the limit is read.
+    violations = too_deep(call.request) or violations_of(call.request)
     if violations:
         raise InvalidArgument("the request has invalid fields", violations=violations)

@@ -1194,7 +1194,10 @@ class SigningKeyServiceServicer:
         """Creates a new signing key. It is published in the JWKS at once and signs
         after TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS (default 330 s, longer
         than the edge caches the JWKS); older keys sign until then and stay in the
-        JWKS until the last token they signed has expired.
+        JWKS until the last token they signed has expired. Rotations closer together
+        than TENANTMESH_SIGNING_KEY_MIN_ROTATION_SECONDS (default 60 s) are refused, so
+        the JWKS stays bounded.
+        Errors: RESOURCE_EXHAUSTED (SIGNING_KEY_ROTATION_TOO_SOON, with RetryInfo).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -549,7 +549,10 @@ class SigningKeyServiceStub:
     """Creates a new signing key. It is published in the JWKS at once and signs
     after TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS (default 330 s, longer
     than the edge caches the JWKS); older keys sign until then and stay in the
-    JWKS until the last token they signed has expired.
+    JWKS until the last token they signed has expired. Rotations closer together
+    than TENANTMESH_SIGNING_KEY_MIN_ROTATION_SECONDS (default 60 s) are refused, so
+    the JWKS stays bounded.
+    Errors: RESOURCE_EXHAUSTED (SIGNING_KEY_ROTATION_TOO_SOON, with RetryInfo).
     """
 
 @_typing.type_check_only
@@ -561,7 +564,10 @@ class SigningKeyServiceAsyncStub(SigningKeyServiceStub):
     """Creates a new signing key. It is published in the JWKS at once and signs
     after TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS (default 330 s, longer
     than the edge caches the JWKS); older keys sign until then and stay in the
-    JWKS until the last token they signed has expired.
+    JWKS until the last token they signed has expired. Rotations closer together
+    than TENANTMESH_SIGNING_KEY_MIN_ROTATION_SECONDS (default 60 s) are refused, so
+    the JWKS stays bounded.
+    Errors: RESOURCE_EXHAUSTED (SIGNING_KEY_ROTATION_TOO_SOON, with RetryInfo).
     """
 
 class SigningKeyServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -576,7 +582,10 @@ class SigningKeyServiceServicer(metaclass=_abc_1.ABCMeta):
         """Creates a new signing key. It is published in the JWKS at once and signs
         after TENANTMESH_SIGNING_KEY_ACTIVATION_DELAY_SECONDS (default 330 s, longer
         than the edge caches the JWKS); older keys sign until then and stay in the
-        JWKS until the last token they signed has expired.
+        JWKS until the last token they signed has expired. Rotations closer together
+        than TENANTMESH_SIGNING_KEY_MIN_ROTATION_SECONDS (default 60 s) are refused, so
+        the JWKS stays bounded.
+        Errors: RESOURCE_EXHAUSTED (SIGNING_KEY_ROTATION_TOO_SOON, with RetryInfo).
         """
 
 def add_SigningKeyServiceServicer_to_server(servicer: SigningKeyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

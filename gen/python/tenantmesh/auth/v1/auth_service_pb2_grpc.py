@@ -229,7 +229,8 @@ class AuthServiceServicer:
     def Refresh(self, request, context):
         """Exchanges a refresh token for a new access token and a new refresh token.
         A refresh token works once: presenting a used one revokes the whole
-        session. Errors: UNAUTHENTICATED (REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED).
+        session. Errors: UNAUTHENTICATED (REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED;
+        also for a deleted tenant), FAILED_PRECONDITION (TENANT_SUSPENDED, TENANT_NOT_READY).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -260,7 +261,9 @@ class AuthServiceServicer:
 
     def ChangePassword(self, request, context):
         """Changes the caller's password; every other session of the user is revoked.
-        Errors: UNAUTHENTICATED (INVALID_CREDENTIALS), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+        Wrong current passwords count against the login lockout and are audited.
+        Errors: UNAUTHENTICATED (INVALID_CREDENTIALS), INVALID_ARGUMENT (PASSWORD_TOO_WEAK),
+        RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -268,7 +271,10 @@ class AuthServiceServicer:
 
     def ExchangeApiKey(self, request, context):
         """Exchanges a service account's API key for a short-lived access token
-        (client-credentials style). Errors: UNAUTHENTICATED (API_KEY_INVALID).
+        (client-credentials style). Wrong keys are counted per client address and audited.
+        Errors: UNAUTHENTICATED (API_KEY_INVALID; also for a deleted tenant),
+        FAILED_PRECONDITION (TENANT_SUSPENDED, TENANT_NOT_READY), RESOURCE_EXHAUSTED
+        (LOGIN_LOCKED, with RetryInfo).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -93,7 +93,8 @@ class AuthServiceStub:
     Refresh: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.RefreshRequest, _auth_service_pb2.RefreshResponse]
     """Exchanges a refresh token for a new access token and a new refresh token.
     A refresh token works once: presenting a used one revokes the whole
-    session. Errors: UNAUTHENTICATED (REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED).
+    session. Errors: UNAUTHENTICATED (REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED;
+    also for a deleted tenant), FAILED_PRECONDITION (TENANT_SUSPENDED, TENANT_NOT_READY).
     """
     Logout: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.LogoutRequest, _auth_service_pb2.LogoutResponse]
     """Ends the caller's session: its refresh token stops working and its access
@@ -107,11 +108,16 @@ class AuthServiceStub:
     """The caller: user, tenant, roles and effective permissions."""
     ChangePassword: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.ChangePasswordRequest, _auth_service_pb2.ChangePasswordResponse]
     """Changes the caller's password; every other session of the user is revoked.
-    Errors: UNAUTHENTICATED (INVALID_CREDENTIALS), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+    Wrong current passwords count against the login lockout and are audited.
+    Errors: UNAUTHENTICATED (INVALID_CREDENTIALS), INVALID_ARGUMENT (PASSWORD_TOO_WEAK),
+    RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
     """
     ExchangeApiKey: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.ExchangeApiKeyRequest, _auth_service_pb2.ExchangeApiKeyResponse]
     """Exchanges a service account's API key for a short-lived access token
-    (client-credentials style). Errors: UNAUTHENTICATED (API_KEY_INVALID).
+    (client-credentials style). Wrong keys are counted per client address and audited.
+    Errors: UNAUTHENTICATED (API_KEY_INVALID; also for a deleted tenant),
+    FAILED_PRECONDITION (TENANT_SUSPENDED, TENANT_NOT_READY), RESOURCE_EXHAUSTED
+    (LOGIN_LOCKED, with RetryInfo).
     """
     GetJwks: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.GetJwksRequest, _auth_service_pb2.GetJwksResponse]
     """The public keys access tokens are verified with (RFC 7517 JSON Web Key Set)."""
@@ -196,7 +202,8 @@ class AuthServiceAsyncStub(AuthServiceStub):
     Refresh: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.RefreshRequest, _auth_service_pb2.RefreshResponse]  # type: ignore[assignment]
     """Exchanges a refresh token for a new access token and a new refresh token.
     A refresh token works once: presenting a used one revokes the whole
-    session. Errors: UNAUTHENTICATED (REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED).
+    session. Errors: UNAUTHENTICATED (REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED;
+    also for a deleted tenant), FAILED_PRECONDITION (TENANT_SUSPENDED, TENANT_NOT_READY).
     """
     Logout: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.LogoutRequest, _auth_service_pb2.LogoutResponse]  # type: ignore[assignment]
     """Ends the caller's session: its refresh token stops working and its access
@@ -210,11 +217,16 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """The caller: user, tenant, roles and effective permissions."""
     ChangePassword: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.ChangePasswordRequest, _auth_service_pb2.ChangePasswordResponse]  # type: ignore[assignment]
     """Changes the caller's password; every other session of the user is revoked.
-    Errors: UNAUTHENTICATED (INVALID_CREDENTIALS), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+    Wrong current passwords count against the login lockout and are audited.
+    Errors: UNAUTHENTICATED (INVALID_CREDENTIALS), INVALID_ARGUMENT (PASSWORD_TOO_WEAK),
+    RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
     """
     ExchangeApiKey: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.ExchangeApiKeyRequest, _auth_service_pb2.ExchangeApiKeyResponse]  # type: ignore[assignment]
     """Exchanges a service account's API key for a short-lived access token
-    (client-credentials style). Errors: UNAUTHENTICATED (API_KEY_INVALID).
+    (client-credentials style). Wrong keys are counted per client address and audited.
+    Errors: UNAUTHENTICATED (API_KEY_INVALID; also for a deleted tenant),
+    FAILED_PRECONDITION (TENANT_SUSPENDED, TENANT_NOT_READY), RESOURCE_EXHAUSTED
+    (LOGIN_LOCKED, with RetryInfo).
     """
     GetJwks: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.GetJwksRequest, _auth_service_pb2.GetJwksResponse]  # type: ignore[assignment]
     """The public keys access tokens are verified with (RFC 7517 JSON Web Key Set)."""
@@ -356,7 +368,8 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_auth_service_pb2.RefreshResponse, _abc.Awaitable[_auth_service_pb2.RefreshResponse]]:
         """Exchanges a refresh token for a new access token and a new refresh token.
         A refresh token works once: presenting a used one revokes the whole
-        session. Errors: UNAUTHENTICATED (REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED).
+        session. Errors: UNAUTHENTICATED (REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED;
+        also for a deleted tenant), FAILED_PRECONDITION (TENANT_SUSPENDED, TENANT_NOT_READY).
         """
 
     @_abc_1.abstractmethod
@@ -394,7 +407,9 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_service_pb2.ChangePasswordResponse, _abc.Awaitable[_auth_service_pb2.ChangePasswordResponse]]:
         """Changes the caller's password; every other session of the user is revoked.
-        Errors: UNAUTHENTICATED (INVALID_CREDENTIALS), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+        Wrong current passwords count against the login lockout and are audited.
+        Errors: UNAUTHENTICATED (INVALID_CREDENTIALS), INVALID_ARGUMENT (PASSWORD_TOO_WEAK),
+        RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
         """
 
     @_abc_1.abstractmethod
@@ -404,7 +419,10 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_service_pb2.ExchangeApiKeyResponse, _abc.Awaitable[_auth_service_pb2.ExchangeApiKeyResponse]]:
         """Exchanges a service account's API key for a short-lived access token
-        (client-credentials style). Errors: UNAUTHENTICATED (API_KEY_INVALID).
+        (client-credentials style). Wrong keys are counted per client address and audited.
+        Errors: UNAUTHENTICATED (API_KEY_INVALID; also for a deleted tenant),
+        FAILED_PRECONDITION (TENANT_SUSPENDED, TENANT_NOT_READY), RESOURCE_EXHAUSTED
+        (LOGIN_LOCKED, with RetryInfo).
         """
 
     @_abc_1.abstractmethod

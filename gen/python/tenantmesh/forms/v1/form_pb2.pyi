@@ -142,7 +142,7 @@ class FormDefinition(_message.Message):
     def __init__(self, schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., fields: _Optional[_Iterable[_Union[Field, _Mapping]]] = ..., checks: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., default_locale: _Optional[str] = ..., title: _Optional[_Mapping[str, str]] = ..., description: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Field(_message.Message):
-    __slots__ = ("key", "type", "label", "help_text", "placeholder", "widget", "order", "fields", "options", "visible_when", "required_when", "compute", "min_items", "max_items")
+    __slots__ = ("key", "type", "label", "help_text", "placeholder", "widget", "order", "fields", "options", "visible_when", "required_when", "compute", "min_items", "max_items", "file_rules")
     class LabelEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -178,6 +178,7 @@ class Field(_message.Message):
     COMPUTE_FIELD_NUMBER: _ClassVar[int]
     MIN_ITEMS_FIELD_NUMBER: _ClassVar[int]
     MAX_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    FILE_RULES_FIELD_NUMBER: _ClassVar[int]
     key: str
     type: FieldType
     label: _containers.ScalarMap[str, str]
@@ -192,7 +193,16 @@ class Field(_message.Message):
     compute: _struct_pb2.Value
     min_items: int
     max_items: int
-    def __init__(self, key: _Optional[str] = ..., type: _Optional[_Union[FieldType, str]] = ..., label: _Optional[_Mapping[str, str]] = ..., help_text: _Optional[_Mapping[str, str]] = ..., placeholder: _Optional[_Mapping[str, str]] = ..., widget: _Optional[_Union[Widget, str]] = ..., order: _Optional[int] = ..., fields: _Optional[_Iterable[_Union[Field, _Mapping]]] = ..., options: _Optional[_Iterable[_Union[Option, _Mapping]]] = ..., visible_when: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., required_when: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., compute: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., min_items: _Optional[int] = ..., max_items: _Optional[int] = ...) -> None: ...
+    file_rules: FileRules
+    def __init__(self, key: _Optional[str] = ..., type: _Optional[_Union[FieldType, str]] = ..., label: _Optional[_Mapping[str, str]] = ..., help_text: _Optional[_Mapping[str, str]] = ..., placeholder: _Optional[_Mapping[str, str]] = ..., widget: _Optional[_Union[Widget, str]] = ..., order: _Optional[int] = ..., fields: _Optional[_Iterable[_Union[Field, _Mapping]]] = ..., options: _Optional[_Iterable[_Union[Option, _Mapping]]] = ..., visible_when: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., required_when: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., compute: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., min_items: _Optional[int] = ..., max_items: _Optional[int] = ..., file_rules: _Optional[_Union[FileRules, _Mapping]] = ...) -> None: ...
+
+class FileRules(_message.Message):
+    __slots__ = ("max_bytes", "accept")
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ACCEPT_FIELD_NUMBER: _ClassVar[int]
+    max_bytes: int
+    accept: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, max_bytes: _Optional[int] = ..., accept: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Option(_message.Message):
     __slots__ = ("value", "label")

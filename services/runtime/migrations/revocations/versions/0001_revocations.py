@@ -1,0 +1,29 @@
+"""Revocations still in force, for processes that start later when there is no Redis.
+
+Revision ID: revocations_core_0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "revocations_core_0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "token_revocations",
+        sa.Column("entry_key", sa.String(255), primary_key=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("revoked_key", sa.String(160), nullable=False),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("cutoff", sa.Double, nullable=False),
+        sa.Column("expires", sa.Double, nullable=False, index=True),
+        mysql_charset="utf8mb4",
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("token_revocations")

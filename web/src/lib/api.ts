@@ -1,0 +1,129 @@
+"use client";
+// Every call the console makes goes through here, to the REST edge of the same origin, with the
+// TypeScript SDK: the session's access token (renewed with the refresh token shortly before it
+// expires, and once after a 401), and the tenant the user is acting in.
+
+import {
+  TenantmeshClient,
+  TenantmeshError,
+  type CallOptions,
+  type OperationId,
+  type ResponseBody,
+} from "@tenantmesh/sdk";
+import { useActingTenant } from "./acting-tenant";
+import { tokensFrom, useSession, type Tokens } from "./session";
+
+/** Renew this long before the access token expires. */
+const RENEW_BEFORE_MS = 60_000;
+
+let fetchImpl: typeof fetch | undefined;
+let baseUrl: string | undefined;
+
+/** Tests point the layer at another fetch and origin. */
+export function configureApi(options: { fetch?: typeof fetch; baseUrl?: string }): void {
+  fetchImpl = options.fetch;
+  baseUrl = options.baseUrl;
+}
+
+function origin(): string {
+  return baseUrl ?? window.location.origin;
+}
+
+function client(tokens: Tokens | null, tenantId: string | undefined): TenantmeshClient {
+  return new TenantmeshClient({
+    baseUrl: origin(),
+    credentials: tokens ? { accessToken: tokens.accessToken } : undefined,
+    tenantId,
+    fetch: fetchImpl,
+    // Retries of reads answered 429/503 stay with the SDK; one attempt more than that is for
+    // a person to decide.
+    maxAttempts: 2,
+  });
+}
+
+let refreshing: Promise<Tokens | null> | null = null;
+
+/** The session's tokens, renewed first when they are about to expire (or `force`). One renewal
+ * at a time: refresh tokens rotate, and presenting one twice ends the session. */
+export async function currentTokens(force = false): Promise<Tokens | null> {
+  const { tokens } = useSession.getState();
+  if (!tokens) {
+    return null;
+  }
+  if (!force && Date.now() < tokens.expiresAt - RENEW_BEFORE_MS) {
+    return tokens;
+  }
+  refreshing ??= renew(tokens).finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+async function renew(tokens: Tokens): Promise<Tokens | null> {
+  const { setTokens } = useSession.getState();
+  try {
+    const answer = await client(null, undefined).call("AuthService_Refresh", {
+      body: { refreshToken: tokens.refreshToken },
+    });
+    const renewed = tokensFrom(answer.tokens);
+    setTokens(renewed);
+    return renewed;
+  } catch (error) {
+    if (error instanceof TenantmeshError && error.status >= 400 && error.status < 500) {
+      setTokens(null); // the session ended (revoked, expired, reused): sign in again
+      return null;
+    }
+    throw error;
+  }
+}
+
+/** Calls one operation as the signed-in user (or anonymously for public ones). */
+export async function api<K extends OperationId>(
+  operation: K,
+  options: CallOptions<K> = {},
+): Promise<ResponseBody<K>> {
+  const tokens = await currentTokens();
+  const tenantId = options.tenantId ?? useActingTenant.getState().tenantId ?? undefined;
+  try {
+    return await client(tokens, tenantId).call(operation, options);
+  } catch (error) {
+    if (!(error instanceof TenantmeshError) || error.status !== 401 || !tokens) {
+      throw error;
+    }
+    // The access token was refused (revoked after a role change, say): renew once and retry.
+    const renewed = await currentTokens(true);
+    if (!renewed) {
+      throw error;
+    }
+    return client(renewed, tenantId).call(operation, options);
+  }
+}
+
+/** Calls a public operation (sign-in, invitations, password reset) without any token. */
+export function publicApi<K extends OperationId>(operation: K, options: CallOptions<K> = {}): Promise<ResponseBody<K>> {
+  return client(null, undefined).call(operation, options);
+}
+
+export { TenantmeshError };
+
+/** A server stream's messages as the signed-in user (Watch, migrations with progress). */
+export async function* apiStream<K extends OperationId>(operation: K, options: CallOptions<K> = {}) {
+  const tokens = await currentTokens();
+  const tenantId = options.tenantId ?? useActingTenant.getState().tenantId ?? undefined;
+  yield* client(tokens, tenantId).stream(operation, options);
+}
+
+/** A download (CSV/NDJSON exports): the SDK's calls read JSON, so this one fetch is made here,
+ * with the same token and tenant header, and returns the body as a Blob. */
+export async function apiDownload(path: string): Promise<Blob> {
+  const tokens = await currentTokens();
+  const headers: Record<string, string> = {};
+  if (tokens) headers.authorization = `Bearer ${tokens.accessToken}`;
+  const tenantId = useActingTenant.getState().tenantId;
+  if (tenantId) headers["x-tenant-id"] = tenantId;
+  const response = await (fetchImpl ?? fetch)(`${origin()}${path}`, { headers });
+  if (!response.ok) {
+    throw new TenantmeshError({ status: response.status, code: "UNKNOWN", message: `HTTP ${response.status}` });
+  }
+  return response.blob();
+}

@@ -1,0 +1,38 @@
+"use client";
+// The user's locale: chosen in the header, remembered in localStorage (a preference, not a
+// secret), defaulting to the browser's language. <html lang> follows it.
+
+import { create } from "zustand";
+import { format, isLocale, preferredLocale, type Locale, type MessageKey } from "./messages";
+
+const STORAGE_KEY = "tm.locale";
+
+interface LocaleState {
+  locale: Locale;
+  setLocale: (locale: Locale) => void;
+}
+
+/** The remembered choice, else the browser's language. */
+export function storedLocale(): Locale {
+  const saved = window.localStorage.getItem(STORAGE_KEY);
+  return isLocale(saved) ? saved : preferredLocale(window.navigator.languages ?? []);
+}
+
+// Pages are prerendered in English; the stored choice is applied once the page runs (Providers),
+// so the first client render matches the prerendered HTML.
+export const useLocaleStore = create<LocaleState>((set) => ({
+  locale: "en",
+  setLocale: (locale) => {
+    window.localStorage.setItem(STORAGE_KEY, locale);
+    document.documentElement.lang = locale;
+    set({ locale });
+  },
+}));
+
+export type Translate = (key: MessageKey, values?: Record<string, string | number>) => string;
+
+/** `t(key, values)` in the current locale. */
+export function useT(): Translate {
+  const locale = useLocaleStore((s) => s.locale);
+  return (key, values) => format(locale, key, values);
+}

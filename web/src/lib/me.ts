@@ -1,0 +1,16 @@
+"use client";
+import { useQuery } from "@tanstack/react-query";
+import { api } from "./api";
+import { tokenTenant, useSession } from "./session";
+
+/** Who is signed in: user, tenant, roles and permissions (GetMe, in the token's own tenant). */
+export function useMe() {
+  const tokens = useSession((s) => s.tokens);
+  const tenantId = tokenTenant(tokens);
+  return useQuery({
+    queryKey: ["me", tenantId, tokens?.refreshToken],
+    queryFn: () => api("AuthService_GetMe", { tenantId }),
+    enabled: tokens !== null,
+    staleTime: 30_000,
+  });
+}

@@ -1,0 +1,32 @@
+// Small pure helpers of the tenant pages (unit-tested).
+
+/** "tier=gold, region=eu" -> {tier: "gold", region: "eu"}; blank parts ignored. */
+export function parseLabels(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const part of text.split(",")) {
+    const item = part.trim();
+    if (!item) {
+      continue;
+    }
+    const at = item.indexOf("=");
+    const key = (at < 0 ? item : item.slice(0, at)).trim();
+    labels[key] = at < 0 ? "" : item.slice(at + 1).trim();
+  }
+  return labels;
+}
+
+export function formatLabels(labels: Record<string, string> | undefined): string {
+  return Object.entries(labels ?? {})
+    .map(([key, value]) => `${key}=${value}`)
+    .join(", ");
+}
+
+/** TENANT_STATE_ACTIVE -> "active" (enums come from the edge by name). */
+export function stateName(state: string | undefined, prefix = "TENANT_STATE_"): string {
+  return (state ?? "").replace(prefix, "").toLowerCase();
+}
+
+/** States a tenant can still change out of on its own (poll while in one). */
+export function isTransitional(state: string | undefined): boolean {
+  return state === "TENANT_STATE_PROVISIONING" || state === "TENANT_STATE_DELETING";
+}
