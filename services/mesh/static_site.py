@@ -125,6 +125,8 @@ def write_static_files(pages: Mapping[str, Page], directory: Path) -> list[Stati
     directory.mkdir(parents=True, exist_ok=True)
     files = []
     for path, page in sorted(pages.items()):
+        if not path.startswith("/"):
+            continue  # a table entry that is not a request path (the console's not-found page)
         target = directory / page.etag.strip('"')
         if not target.is_file():
             target.write_bytes(page.body)
