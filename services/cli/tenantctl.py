@@ -13,8 +13,10 @@
     tenantctl mail dead-letters | retry JOB_ID ... | discard JOB_ID ...   (reads the database)
 
 Talks to the tenants and auth services directly (TENANTMESH_TENANTS_ADDR,
-TENANTMESH_AUTH_ADDR) or to one gRPC endpoint given with --target, e.g. the
-edge's plain port. Authenticates with --token / TENANTMESH_TOKEN (an access
+TENANTMESH_AUTH_ADDR) over the mesh's mutual TLS, presenting the ``tenantctl``
+certificate (``make run`` issues one into the data directory; production gives
+it with the TENANTMESH_MESH_TLS_*_FILE variables), or to one gRPC endpoint given
+with --target, e.g. the edge's plain port. Authenticates with --token / TENANTMESH_TOKEN (an access
 token), or --api-key / TENANTMESH_API_KEY (a service account key, exchanged
 for a token), or else the platform service key the embedded default keeps in
 the data directory. Errors print the gRPC code and the stable reason; exit 1.
@@ -48,8 +50,11 @@ from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service
 
 from services.cli.deliveries import add_commands as add_mail_commands
 from services.cli.deliveries import mail_command
+from services.runtime.client import create_mesh_channel
+from services.runtime.config import ConfigError, EnvReader, load_mesh_tls
 from services.runtime.context import PLATFORM_TENANT_ID
 from services.runtime.errors import TenantmeshError
+from services.runtime.mesh_tls import TENANTCTL, MeshTlsError, channel_credentials
 from services.runtime.rich_status import reason_of
 
 STATES = [name.removeprefix("TENANT_STATE_") for name in tenant_pb2.TenantState.keys()][1:]  # noqa: SIM118 - an enum wrapper, not a dict
@@ -243,6 +248,21 @@ def _api_key(args: argparse.Namespace) -> str | None:
         return None
 
 
+def service_channel(args: argparse.Namespace, target: str, service: str) -> grpc.aio.Channel:
+    """A channel to ``service``: straight to its port over mesh TLS as ``tenantctl``, or to --target."""
+    if args.target:
+        return grpc.aio.insecure_channel(target)
+    data_dir = Path(os.environ.get("TENANTMESH_DATA_DIR", ".data")).resolve()
+    try:
+        tls = load_mesh_tls(EnvReader(os.environ), data_dir)
+        if tls is None:
+            return grpc.aio.insecure_channel(target)
+        credentials, _ = channel_credentials(tls, TENANTCTL)
+    except (ConfigError, MeshTlsError) as exc:
+        raise SystemExit(f"tenantctl: no mesh certificate to call the services with: {exc}") from None
+    return create_mesh_channel(target, service, credentials)
+
+
 async def access_token(args: argparse.Namespace, auth_target: str) -> str:
     if args.token:
         return str(args.token)
@@ -251,7 +271,7 @@ async def access_token(args: argparse.Namespace, auth_target: str) -> str:
         raise SystemExit(
             "tenantctl: no credentials: give --token, --api-key (or TENANTMESH_TOKEN / TENANTMESH_API_KEY)"
         )
-    async with grpc.aio.insecure_channel(auth_target) as channel:
+    async with service_channel(args, auth_target, "auth") as channel:
         stub: Any = auth_service_pb2_grpc.AuthServiceStub(channel)
         response = await stub.ExchangeApiKey(auth_service_pb2.ExchangeApiKeyRequest(api_key=key), timeout=args.timeout)
         return str(response.tokens.access_token)
@@ -344,7 +364,7 @@ async def admin_command(args: argparse.Namespace, auth_target: str) -> int:
             await reset_admin_password_offline(args, password)
         else:
             metadata = [("authorization", f"Bearer {await access_token(args, auth_target)}")]
-            async with grpc.aio.insecure_channel(auth_target) as channel:
+            async with service_channel(args, auth_target, "auth") as channel:
                 await reset_admin_password_online(channel, metadata, args, password)
     except TenantmeshError as exc:
         print(f"error: {exc.code.name} {exc.reason}: {exc.message}", file=sys.stderr)
@@ -365,10 +385,10 @@ async def run(args: argparse.Namespace) -> int:
             return await admin_command(args, auth_target)
         metadata = [("authorization", f"Bearer {await access_token(args, auth_target)}")]
         if args.command == "keys":
-            async with grpc.aio.insecure_channel(auth_target) as channel:
+            async with service_channel(args, auth_target, "auth") as channel:
                 await keys_command(channel, metadata, args)
             return 0
-        async with grpc.aio.insecure_channel(tenants_target) as channel:
+        async with service_channel(args, tenants_target, "tenants") as channel:
             stub = _Authorized(tenant_service_pb2_grpc.TenantServiceStub(channel), metadata, args.timeout)
             if args.command == "migrate":
                 return await migrate_command(stub, args)

@@ -47,6 +47,11 @@ def banner(
         *(f"  {name:<22} {settings.address_of(name)}   (gRPC, direct)" for name in services),
         f"  storage                {backend}; events {events}",
     ]
+    if settings.mesh_tls is not None:
+        where = settings.mesh_tls.directory or settings.mesh_tls.ca_file.parent
+        lines.append(f"  mesh TLS               mutual TLS on every hop behind the edge ({where})")
+    else:
+        lines.append("  mesh TLS               OFF: plaintext behind the edge, no identities (TENANTMESH_MESH_TLS=off)")
     if metrics_url is not None:
         lines.append(f"  metrics                {metrics_url}   (Prometheus; Envoy's: admin /stats/prometheus)")
     if ca_file is not None:

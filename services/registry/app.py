@@ -43,7 +43,9 @@ class RegistryApp(ServiceApp):
             runtime.db, work, default_lease_seconds=self.settings.default_lease_seconds, clock=clock
         )
         self.enablements = Enablements(runtime.db, work, self.catalogue)
-        self.checker = HealthChecker(runtime.db, self.instances, self.settings, probe)
+        self.checker = HealthChecker(
+            runtime.db, self.instances, self.settings, probe, mesh_tls=runtime.settings.mesh_tls, identity=SERVICE
+        )
         self.hub = WatchHub(self.settings.watch_queue_size)
         # Every replica's watchers see every replica's changes: the hub listens to the bus.
         runtime.events.subscribe("service.", self.hub.on_event)

@@ -28,6 +28,7 @@ from services.runtime.auth.revocation_store import REVOCATION_MIGRATIONS, load_r
 from services.runtime.auth.verifier import JwksCache, KeySource, PublicKeys, TokenVerifier, public_key_from_jwk
 from services.runtime.client import ChannelPool
 from services.runtime.config import ConfigError, Settings, load_key_encryption_key
+from services.runtime.context import acting_service_var
 from services.runtime.credentials import ServiceCredentials, api_key_credentials
 from services.runtime.db import DatabaseRouter, upgrade_core
 from services.runtime.delivery import Delivery, load_delivery_settings
@@ -98,6 +99,9 @@ class Runtime:
     # The platform service account's API key; the auth service's bootstrap
     # fills it in the embedded default on first start.
     service_api_key: str | None = None
+    # The mesh identity outgoing calls present outside any service's work (the first service
+    # this process started; in production the only one).
+    identity: str = ""
     # Spans (None when tracing is off: then nothing is instrumented) and Prometheus metrics.
     tracing: Tracing | None = None
     metrics: Metrics = field(default_factory=Metrics)
@@ -175,7 +179,7 @@ class Runtime:
             settings=settings,
             db=router,
             events=events,
-            channels=ChannelPool(tracing.client_interceptors() if tracing is not None else ()),
+            channels=ChannelPool(settings.mesh_tls, tracing.client_interceptors() if tracing is not None else ()),
             authentication=authentication,
             addresses=dict(settings.service_addresses),
             service_api_key=settings.service_api_key,
@@ -249,10 +253,13 @@ class Runtime:
             delivery.serve(MailChannel(load_mail_settings(self.settings), TEMPLATES))
 
     def channel(self, service: str) -> grpc.aio.Channel:
+        """A channel to ``service``; with mesh TLS it presents the certificate of the service this
+        code works for (the acting service), else of the process."""
         try:
-            return self.channels.get(self.addresses[service])
+            address = self.addresses[service]
         except KeyError:
             raise ConfigError(f"no address configured for service {service!r}") from None
+        return self.channels.get(address, service, acting_service_var.get() or self.identity)
 
     def tenant_directory(self, source: TenantDirectory | None = None) -> CachedTenantDirectory:
         """Tenants as ``source`` knows them (by default the tenants service, asked over gRPC with this
@@ -304,18 +311,29 @@ class StartedApp:
 
 
 async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
+    if runtime.settings.mesh_tls is not None:
+        # Its mesh certificate must be there and name it before anything starts: a service that
+        # cannot serve should not run its start (migrations, background work) first.
+        runtime.settings.mesh_tls.read(app.name)
     if runtime.delivery is not None:
         # Its table exists before the first call can queue anything; jobs left by a
         # process that died go out now. Before the app's own start: auth's start makes the
         # service key usable, and until its server is bound other services' internal
         # calls would wait on an address it does not serve yet (port 0 in tests).
         await runtime.delivery.start()
+    runtime.identity = runtime.identity or app.name
     if not address.endswith(":0"):
         # Where this process reaches the app from now on, already while it starts: a call its
         # start makes possible (auth's start makes the service key usable) then waits for the
         # bind instead of going to a configured address that differs.
         runtime.addresses[app.name] = address
-    await app.start()
+    # Tasks the app's start spawns (reconcilers, consumers) keep working as the app: their outgoing
+    # calls present its mesh certificate.
+    acting = acting_service_var.set(app.name)
+    try:
+        await app.start()
+    finally:
+        acting_service_var.reset(acting)
     bindings = list(app.bindings())
     served = [b.service_name for b in bindings]
     bindings.append(meta_binding(runtime.settings.version, served))
@@ -329,6 +347,7 @@ async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
         metrics=runtime.metrics if runtime.metrics_served else None,
         usage=runtime.usage.tally if runtime.usage is not None else None,
         service=app.name,
+        mesh_tls=runtime.settings.mesh_tls,
     )
     host = address.rsplit(":", 1)[0]
     runtime.addresses[app.name] = f"{host}:{server.port}"

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.mesh.edge.mesh_tls import EdgeMeshTls
 from services.runtime.config import parse_public_url
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -63,6 +64,8 @@ class EdgeSettings:
     def issuer(self) -> str:
         return self.public_url
 
+    # Mutual TLS to the services (the edge's certificate, the mesh CA); None: plaintext upstreams.
+    mesh_tls: EdgeMeshTls | None = None
     # The OTLP/gRPC collector the edge sends its spans to ("host:port"; empty: the edge does not
     # trace). The same collector the services export to: for browser calls the edge's span is
     # the trace's root, and its traceparent reaches the services.

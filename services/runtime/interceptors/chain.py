@@ -33,6 +33,9 @@ class IncomingCall:
     context: grpc.aio.ServicerContext[Any, Any]
     request: Message | None
     peer: str
+    # The calling service as its verified mesh certificate names it (None: no mesh TLS, or not a
+    # service of the platform's trust domain). Set by the identity stage.
+    peer_service: str | None = None
     # Response metadata the stages want returned: in the trailers of a unary call,
     # before the first message of a stream.
     response_headers: list[tuple[str, str]] = field(default_factory=list)
@@ -213,7 +216,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             call = await self._enter(policy, None, context)
             code = grpc.StatusCode.OK
             try:
-                await self._run_stages(call)
+                await self._run_stages(call, None)
                 self._answer_unary_with_headers(call)
                 return await behavior(validated_messages(_decoded(requests)), context)
             except BaseException as exc:
