@@ -95,12 +95,12 @@ def transcoded_services(config: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize(
     ("addrs", "hosts"),
     [
-        (("127.0.0.1:50061", "127.0.0.1:50062", "127.0.0.1:50063"), ("127.0.0.1", "127.0.0.1", "127.0.0.1")),
-        (("[::1]:50061", "[::1]:50062", "[::1]:50063"), ("::1", "::1", "::1")),
+        (tuple(f"127.0.0.1:{port}" for port in range(50061, 50067)), ("127.0.0.1",) * 6),
+        (tuple(f"[::1]:{port}" for port in range(50061, 50067)), ("::1",) * 6),
     ],
 )
 async def test_ip_upstreams_render_valid_static_clusters(
-    tls: DevTls, tmp_path: Path, addrs: tuple[str, str, str], hosts: tuple[str, str, str]
+    tls: DevTls, tmp_path: Path, addrs: tuple[str, ...], hosts: tuple[str, ...]
 ) -> None:
     output = tmp_path / "envoy.yaml"
     env = base_env(
@@ -108,18 +108,24 @@ async def test_ip_upstreams_render_valid_static_clusters(
         TENANTMESH_TENANTS_ADDR=addrs[0],
         TENANTMESH_AUTH_ADDR=addrs[1],
         TENANTMESH_REGISTRY_ADDR=addrs[2],
+        TENANTMESH_FORMS_ADDR=addrs[3],
+        TENANTMESH_MENUS_ADDR=addrs[4],
+        TENANTMESH_WEBHOOKS_ADDR=addrs[5],
         TENANTMESH_EDGE_CONCURRENCY="2",
     )
-    code, out, err = await run_render(env, "--services", "tenants,auth,registry", "--output", str(output))
+    code, out, err = await run_render(env, "--output", str(output))  # default: every built service
     assert code == 0, err
     assert out == ""
     config = yaml.safe_load(output.read_text(encoding="utf-8"))
     found = clusters(config)
-    assert set(found) == {"tenants", "auth", "registry"}
+    assert set(found) == {"tenants", "auth", "registry", "forms", "menus", "webhooks"}
     assert all(cluster["type"] == "STATIC" for cluster in found.values())
     assert endpoint(found["tenants"]) == (hosts[0], 50061)
     assert endpoint(found["auth"]) == (hosts[1], 50062)
     assert endpoint(found["registry"]) == (hosts[2], 50063)
+    assert endpoint(found["forms"]) == (hosts[3], 50064)
+    assert endpoint(found["menus"]) == (hosts[4], 50065)
+    assert endpoint(found["webhooks"]) == (hosts[5], 50066)
     await validate_config(output)
 
 
