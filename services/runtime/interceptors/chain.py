@@ -78,6 +78,14 @@ def _refuse_undecodable() -> InvalidArgument:
     )
 
 
+async def _decoded(requests: AsyncIterator[Message | Undecodable]) -> AsyncIterator[Message]:
+    """A client stream's messages; INVALID_ARGUMENT at the first whose bytes are not one."""
+    async for message in requests:
+        if isinstance(message, Undecodable):
+            raise _refuse_undecodable()
+        yield message
+
+
 def _text_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
     metadata: dict[str, str] = {}
     for key, value in context.invocation_metadata() or ():
@@ -119,7 +127,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             self._wrapped[method] = wrapped
         return wrapped
 
-    async def _enter(self, policy: MethodPolicy, request: Message | Undecodable, context: Any) -> IncomingCall:
+    async def _enter(self, policy: MethodPolicy, request: Message | Undecodable | None, context: Any) -> IncomingCall:
         call = IncomingCall(
             method=policy.method,
             policy=policy,
@@ -132,7 +140,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             await stage(call)
         return call
 
-    async def _run_stages(self, call: IncomingCall, request: Message | Undecodable) -> None:
+    async def _run_stages(self, call: IncomingCall, request: Message | Undecodable | None) -> None:
         if isinstance(request, Undecodable):
             raise _refuse_undecodable()
         for stage in self._stages:
@@ -169,7 +177,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
                 self._wrap_client_stream(handler.stream_unary, policy),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         raise TypeError(f"{policy.method}: bidirectional streaming RPCs are not supported by the runtime yet")
@@ -203,9 +211,9 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             call = await self._enter(policy, None, context)
             code = grpc.StatusCode.OK
             try:
-                await self._run_stages(call)
+                await self._run_stages(call, None)
                 self._answer_unary_with_headers(call)
-                return await behavior(validated_messages(requests), context)
+                return await behavior(validated_messages(_decoded(requests)), context)
             except BaseException as exc:
                 error = error_for(exc, policy.method)
                 if error is None:

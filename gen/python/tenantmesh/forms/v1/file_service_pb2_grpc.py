@@ -100,6 +100,7 @@ class FileServiceServicer:
         The response is HttpBody itself: the edge then streams its bytes as the
         HTTP body with its content type, not as JSON.
         buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -60,6 +60,7 @@ class FileServiceStub:
     The response is HttpBody itself: the edge then streams its bytes as the
     HTTP body with its content type, not as JSON.
     buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
     DeleteFile: _grpc.UnaryUnaryMultiCallable[_file_service_pb2.DeleteFileRequest, _file_service_pb2.DeleteFileResponse]
     """Deletes an upload no submission has taken (a submission's files go with
@@ -98,6 +99,7 @@ class FileServiceAsyncStub(FileServiceStub):
     The response is HttpBody itself: the edge then streams its bytes as the
     HTTP body with its content type, not as JSON.
     buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
     DeleteFile: _aio.UnaryUnaryMultiCallable[_file_service_pb2.DeleteFileRequest, _file_service_pb2.DeleteFileResponse]  # type: ignore[assignment]
     """Deletes an upload no submission has taken (a submission's files go with
@@ -151,6 +153,7 @@ class FileServiceServicer(metaclass=_abc_1.ABCMeta):
         The response is HttpBody itself: the edge then streams its bytes as the
         HTTP body with its content type, not as JSON.
         buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
 
     @_abc_1.abstractmethod

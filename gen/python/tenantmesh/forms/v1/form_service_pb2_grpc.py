@@ -744,6 +744,7 @@ class SubmissionServiceServicer:
         (FORM_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID). Each message is a
         chunk of the body (google.api.HttpBody, so the edge passes it through raw).
         buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -391,6 +391,7 @@ class SubmissionServiceStub:
     (FORM_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID). Each message is a
     chunk of the body (google.api.HttpBody, so the edge passes it through raw).
     buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
 
 @_typing.type_check_only
@@ -457,6 +458,7 @@ class SubmissionServiceAsyncStub(SubmissionServiceStub):
     (FORM_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID). Each message is a
     chunk of the body (google.api.HttpBody, so the edge passes it through raw).
     buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
 
 class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -574,6 +576,7 @@ class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
         (FORM_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID). Each message is a
         chunk of the body (google.api.HttpBody, so the edge passes it through raw).
         buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
 
 def add_SubmissionServiceServicer_to_server(servicer: SubmissionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
