@@ -111,6 +111,8 @@ def _comment_text(location: descriptor_pb2.SourceCodeInfo.Location) -> str:
     lines = raw.strip("\n").split("\n")
     # protoc keeps the single space after `//`; drop one leading space consistently.
     lines = [line[1:] if line.startswith(" ") else line for line in lines]
+    # Linter directives are for buf, not for readers of the API.
+    lines = [line for line in lines if not line.startswith("buf:lint:")]
     return "\n".join(lines).strip()
 
 

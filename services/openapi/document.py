@@ -184,15 +184,21 @@ def _operation(
         operation["requestBody"] = body
 
     success: dict[str, Any] = {"description": "OK"}
-    response = ops.response_schema(binding, method.output_type)
-    if method.server_streaming:
-        success["description"] = (
-            "A server stream: a JSON array whose elements arrive one by one as the service sends them; "
-            "read it incrementally. An error after the stream started ends the array early."
-        )
-        response = {"type": "array", "items": response}
-        operation["x-stream"] = "server"
-    success["content"] = {"application/json": {"schema": response}}
+    if ops.answers_raw(method.output_type):
+        # A stream of HttpBody is one HTTP body: the bytes, with the first message's content type.
+        success["description"] = "The bytes themselves (not JSON), with their Content-Type."
+        success["content"] = {"*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}
+        operation["x-body"] = "raw"
+    else:
+        response = ops.response_schema(binding, method.output_type)
+        if method.server_streaming:
+            success["description"] = (
+                "A server stream: a JSON array whose elements arrive one by one as the service sends them; "
+                "read it incrementally. An error after the stream started ends the array early."
+            )
+            response = {"type": "array", "items": response}
+            operation["x-stream"] = "server"
+        success["content"] = {"application/json": {"schema": response}}
     operation["responses"] = {"200": success, **_error_responses(comment, public, tenant_scoped)}
 
     operation["security"] = [] if public else [{SECURITY_SCHEME: []}]
@@ -217,7 +223,10 @@ def _link_creates(paths: dict[str, Any], components: dict[str, Schema]) -> None:
         create = item.get("post")
         if create is None or "{" in source_path:
             continue
-        fields = _string_fields(create["responses"]["200"]["content"]["application/json"]["schema"], components)
+        answer = create["responses"]["200"]["content"].get("application/json")
+        if answer is None:
+            continue
+        fields = _string_fields(answer["schema"], components)
         links: dict[str, Any] = {}
         for target_path, target_item in paths.items():
             if not target_path.startswith(source_path + "/{"):

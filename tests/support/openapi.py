@@ -41,6 +41,16 @@ class Operation:
         return self.spec.get("x-stream") == "server"
 
     @property
+    def raw_request(self) -> bool:
+        """The request body is bytes with their content type (an upload), not JSON."""
+        return "*/*" in self.spec.get("requestBody", {}).get("content", {})
+
+    @property
+    def raw_response(self) -> bool:
+        """A success answers bytes with their content type (a download, an export), not JSON."""
+        return self.spec.get("x-body") == "raw"
+
+    @property
     def public(self) -> bool:
         return self.spec.get("security") == []
 
