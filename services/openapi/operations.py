@@ -38,7 +38,8 @@ HTTP_BODY = "google.api.HttpBody"
 RAW_REQUEST_BODY: Schema = {
     "required": True,
     "description": "The bytes themselves (not JSON), with their Content-Type.",
-    "content": {"*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}},
+    # Any bytes are a valid body (the service judges their type and size), so no schema constrains it.
+    "content": {"*/*": {}},
 }
 
 
