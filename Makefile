@@ -20,7 +20,8 @@ WEB_SRC   := $(shell find $(WEB)/app $(WEB)/src $(WEB)/public $(WEB)/sw -type f 
 PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
 .PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants deploy-files \
-        bench-tenants bench-edge bench-auth bench-registry bench-forms-engine bench-sdk bench-accounts form-engine \
+        bench-tenants bench-edge bench-auth bench-registry bench-forms-engine bench-menus bench-sdk bench-accounts bench-observability bench-mesh-tls \
+        form-engine \
         sdk sdk-python sdk-typescript console test-console bench-console browser clean
 
 help:
@@ -35,7 +36,7 @@ help:
 	@echo "make migrate-tenants   migrate every tenant database (mesh must be running)"
 	@echo "make deploy-files   render deploy/ from the service manifest (services/manifest.py)"
 	@echo "make sdk          build the Python wheel and the npm tarball of the SDKs into dist/"
-	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-forms-engine / bench-sdk / bench-accounts / bench-console   benchmarks (print numbers)"
+	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-forms-engine / bench-menus / bench-sdk / bench-accounts / bench-console / bench-observability / bench-mesh-tls   benchmarks (print numbers)"
 
 venv: $(STAMP)
 
@@ -152,6 +153,10 @@ bench-auth: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) -m tests.bench.bench_auth
 
+bench-mesh-tls: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(PY) -m tests.bench.bench_mesh_tls
+
 bench-accounts: $(STAMP)
 	$(PY) -m tests.bench.bench_accounts
 
@@ -159,8 +164,17 @@ bench-registry: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) -m tests.bench.bench_registry
 
+bench-observability: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(PY) -m tests.bench.bench_observability
+
 bench-forms-engine: $(STAMP)
 	$(PY) -m tests.bench.bench_forms_engine
+
+# On MariaDB and Redis (TEST_MYSQL_URL / TEST_REDIS_URL, else the local servers' defaults).
+bench-menus: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(PY) -m tests.bench.bench_menus
 
 # The SDKs, built into dist/: the Python wheel (sdk/python's core + a copy of gen/python) and
 # the npm tarball of sdk/typescript (its client types generated from gen/openapi).

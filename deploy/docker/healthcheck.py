@@ -1,12 +1,17 @@
 #!/usr/bin/env python
 """Container health checks for the Tenantmesh image (no curl or grpc_health_probe in it).
 
-    tenantmesh-healthcheck grpc [HOST:PORT] [--service NAME]  grpc.health.v1 Check is SERVING
+    tenantmesh-healthcheck grpc [HOST:PORT] [--service NAME] [--mesh-name NAME]
+                                                              grpc.health.v1 Check is SERVING
     tenantmesh-healthcheck envoy                              Envoy admin /ready answers LIVE
     tenantmesh-healthcheck envoy-drain [--wait SECONDS]       start a graceful drain, then wait
 
 Envoy's admin interface only listens on 127.0.0.1, so the kubelet cannot reach it
 with an httpGet probe; an exec probe running this script inside the pod can.
+The services' ports are mutual TLS only (and the kubelet's own gRPC probe speaks plaintext), so
+the gRPC check presents the process's own mesh certificate (TENANTMESH_MESH_TLS_CA_FILE,
+_CERT_FILE, _KEY_FILE) and checks the server's against ``--mesh-name``, the service's name;
+plaintext only with TENANTMESH_MESH_TLS=off.
 Exit status 0 healthy, 1 not.
 """
 
@@ -27,11 +32,24 @@ def admin_url(path: str) -> str:
     return f"http://127.0.0.1:{port}{path}"
 
 
-def check_grpc(address: str, service: str) -> int:
+def grpc_channel(address: str, mesh_name: str) -> object:
+    import grpc  # noqa: PLC0415 - only the gRPC check needs it
+
+    if os.environ.get("TENANTMESH_MESH_TLS", "").strip().lower() == "off":
+        return grpc.insecure_channel(address)
+    files = [os.environ.get(f"TENANTMESH_MESH_TLS_{part}_FILE", "").strip() for part in ("CA", "KEY", "CERT")]
+    if not all(files):
+        raise SystemExit("tenantmesh-healthcheck: set TENANTMESH_MESH_TLS_CA_FILE, _CERT_FILE and _KEY_FILE")
+    ca, key, cert = (open(path, "rb").read() for path in files)  # noqa: PTH123, SIM115 - tiny files
+    credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+    return grpc.secure_channel(address, credentials, options=[("grpc.ssl_target_name_override", mesh_name)])
+
+
+def check_grpc(address: str, service: str, mesh_name: str) -> int:
     import grpc  # noqa: PLC0415 - only this check needs it
     from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: PLC0415
 
-    with grpc.insecure_channel(address) as channel:
+    with grpc_channel(address, mesh_name) as channel:  # type: ignore[attr-defined]
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             response = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=TIMEOUT_SECONDS)
@@ -79,12 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     grpc_check = checks.add_parser("grpc", help="grpc.health.v1 Check")
     grpc_check.add_argument("address", nargs="?", default="127.0.0.1:50051")
     grpc_check.add_argument("--service", default="", help='service name to ask about ("" = the server)')
+    grpc_check.add_argument("--mesh-name", default="", help="the service's name: what its certificate is issued for")
     checks.add_parser("envoy", help="Envoy admin /ready")
     drain = checks.add_parser("envoy-drain", help="graceful Envoy drain (preStop hook)")
     drain.add_argument("--wait", type=float, default=10.0, help="seconds to wait after starting the drain")
     args = parser.parse_args(argv)
     if args.check == "grpc":
-        return check_grpc(args.address, args.service)
+        return check_grpc(args.address, args.service, args.mesh_name)
     if args.check == "envoy":
         return check_envoy()
     return drain_envoy(args.wait)

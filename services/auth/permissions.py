@@ -7,8 +7,8 @@ granted to tenant administrators without anyone editing a list:
 - ``platform-admin`` (platform tenant only): everything ("*").
 - ``tenant-admin``: every permission of tenant-scoped RPCs, minus the few held
   by platform administrators only, plus the caller's own session ("auth.self").
-- ``member``: the caller's own session, reading the current tenant, their own menu,
-  and the permissions of the tenant-scoped RPCs declared ``member_default`` (filling in
+- ``member``: the caller's own session, reading the current tenant, and the
+  permissions of the tenant-scoped RPCs declared ``member_default`` (filling in
   the tenant's forms, reading one's own submissions).
 """
 
@@ -26,8 +26,7 @@ BUILT_IN_ROLES = (PLATFORM_ADMIN, TENANT_ADMIN, MEMBER)
 
 ALL = "*"
 SELF = "auth.self"
-# Every member sees their own menu (its entries are filtered by the rest of their permissions).
-MEMBER_PERMISSIONS = frozenset({SELF, "tenants.current.get", "menus.my_menu.get"})
+MEMBER_PERMISSIONS = frozenset({SELF, "tenants.current.get"})
 # Tenant-scoped permissions no tenant role holds: adding an existing identity to a tenant without
 # its consent is a platform administrator's explicit act (everyone else joins by invitation).
 PLATFORM_ONLY = frozenset({"auth.memberships.create"})

@@ -4,6 +4,7 @@
     tenantctl tenants list [--state ACTIVE] [--label tier=gold]
     tenantctl tenants get ID | --slug acme
     tenantctl tenants suspend|resume|delete ID [--etag E]
+    tenantctl tenants usage ID [--hours 24]      calls and failed calls per hour
     tenantctl migrate [--concurrency 8] [--tenant ID ...]
 
     tenantctl keys rotate
@@ -12,8 +13,10 @@
     tenantctl mail dead-letters | retry JOB_ID ... | discard JOB_ID ...   (reads the database)
 
 Talks to the tenants and auth services directly (TENANTMESH_TENANTS_ADDR,
-TENANTMESH_AUTH_ADDR) or to one gRPC endpoint given with --target, e.g. the
-edge's plain port. Authenticates with --token / TENANTMESH_TOKEN (an access
+TENANTMESH_AUTH_ADDR) over the mesh's mutual TLS, presenting the ``tenantctl``
+certificate (``make run`` issues one into the data directory; production gives
+it with the TENANTMESH_MESH_TLS_*_FILE variables), or to one gRPC endpoint given
+with --target, e.g. the edge's plain port. Authenticates with --token / TENANTMESH_TOKEN (an access
 token), or --api-key / TENANTMESH_API_KEY (a service account key, exchanged
 for a token), or else the platform service key the embedded default keeps in
 the data directory. Errors print the gRPC code and the stable reason; exit 1.
@@ -30,11 +33,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import os
 import secrets
 import sys
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +50,11 @@ from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service
 
 from services.cli.deliveries import add_commands as add_mail_commands
 from services.cli.deliveries import mail_command
+from services.runtime.client import create_mesh_channel
+from services.runtime.config import ConfigError, EnvReader, load_mesh_tls
 from services.runtime.context import PLATFORM_TENANT_ID
 from services.runtime.errors import TenantmeshError
+from services.runtime.mesh_tls import TENANTCTL, MeshTlsError, channel_credentials
 from services.runtime.rich_status import reason_of
 
 STATES = [name.removeprefix("TENANT_STATE_") for name in tenant_pb2.TenantState.keys()][1:]  # noqa: SIM118 - an enum wrapper, not a dict
@@ -73,6 +81,19 @@ def _print_tenant(tenant: tenant_pb2.Tenant, as_json: bool) -> None:
         print(json_format.MessageToJson(tenant))
     else:
         print(_tenant_line(tenant))
+
+
+async def _print_usage(stub: Any, args: argparse.Namespace) -> None:
+    """One line per hour with calls: start of the hour (UTC), calls, failed calls."""
+    request = tenant_service_pb2.GetTenantUsageRequest(tenant_id=args.tenant_id)
+    request.start_time.FromDatetime(datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=args.hours))
+    response = await stub.GetTenantUsage(request)
+    for hour in response.hours:
+        if args.json:
+            entry = {"hour": hour.start_time.ToJsonString(), "requests": hour.requests, "errors": hour.errors}
+            print(json.dumps(entry))
+        else:
+            print(f"{hour.start_time.ToJsonString()}  {hour.requests:>10} calls  {hour.errors:>8} failed")
 
 
 async def tenants_command(stub: Any, args: argparse.Namespace) -> None:
@@ -105,6 +126,8 @@ async def tenants_command(stub: Any, args: argparse.Namespace) -> None:
             token = page.next_page_token
             if not token:
                 break
+    elif args.action == "usage":
+        await _print_usage(stub, args)
     elif args.action == "update":
         tenant = tenant_pb2.Tenant(tenant_id=args.tenant_id, etag=args.etag or "")
         paths = []
@@ -172,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = tenants.add_parser("list", help="list tenants")
     listing.add_argument("--state", action="append", default=[], choices=STATES)
     listing.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    usage = tenants.add_parser("usage", help="a tenant's calls and failed calls per hour")
+    usage.add_argument("tenant_id")
+    usage.add_argument("--hours", type=int, default=24, help="how many hours back (default 24, at most 744)")
     update = tenants.add_parser("update", help="change display name, plan or labels")
     update.add_argument("tenant_id")
     update.add_argument("--display-name")
@@ -222,6 +248,21 @@ def _api_key(args: argparse.Namespace) -> str | None:
         return None
 
 
+def service_channel(args: argparse.Namespace, target: str, service: str) -> grpc.aio.Channel:
+    """A channel to ``service``: straight to its port over mesh TLS as ``tenantctl``, or to --target."""
+    if args.target:
+        return grpc.aio.insecure_channel(target)
+    data_dir = Path(os.environ.get("TENANTMESH_DATA_DIR", ".data")).resolve()
+    try:
+        tls = load_mesh_tls(EnvReader(os.environ), data_dir)
+        if tls is None:
+            return grpc.aio.insecure_channel(target)
+        credentials, _ = channel_credentials(tls, TENANTCTL)
+    except (ConfigError, MeshTlsError) as exc:
+        raise SystemExit(f"tenantctl: no mesh certificate to call the services with: {exc}") from None
+    return create_mesh_channel(target, service, credentials)
+
+
 async def access_token(args: argparse.Namespace, auth_target: str) -> str:
     if args.token:
         return str(args.token)
@@ -230,7 +271,7 @@ async def access_token(args: argparse.Namespace, auth_target: str) -> str:
         raise SystemExit(
             "tenantctl: no credentials: give --token, --api-key (or TENANTMESH_TOKEN / TENANTMESH_API_KEY)"
         )
-    async with grpc.aio.insecure_channel(auth_target) as channel:
+    async with service_channel(args, auth_target, "auth") as channel:
         stub: Any = auth_service_pb2_grpc.AuthServiceStub(channel)
         response = await stub.ExchangeApiKey(auth_service_pb2.ExchangeApiKeyRequest(api_key=key), timeout=args.timeout)
         return str(response.tokens.access_token)
@@ -323,7 +364,7 @@ async def admin_command(args: argparse.Namespace, auth_target: str) -> int:
             await reset_admin_password_offline(args, password)
         else:
             metadata = [("authorization", f"Bearer {await access_token(args, auth_target)}")]
-            async with grpc.aio.insecure_channel(auth_target) as channel:
+            async with service_channel(args, auth_target, "auth") as channel:
                 await reset_admin_password_online(channel, metadata, args, password)
     except TenantmeshError as exc:
         print(f"error: {exc.code.name} {exc.reason}: {exc.message}", file=sys.stderr)
@@ -344,10 +385,10 @@ async def run(args: argparse.Namespace) -> int:
             return await admin_command(args, auth_target)
         metadata = [("authorization", f"Bearer {await access_token(args, auth_target)}")]
         if args.command == "keys":
-            async with grpc.aio.insecure_channel(auth_target) as channel:
+            async with service_channel(args, auth_target, "auth") as channel:
                 await keys_command(channel, metadata, args)
             return 0
-        async with grpc.aio.insecure_channel(tenants_target) as channel:
+        async with service_channel(args, tenants_target, "tenants") as channel:
             stub = _Authorized(tenant_service_pb2_grpc.TenantServiceStub(channel), metadata, args.timeout)
             if args.command == "migrate":
                 return await migrate_command(stub, args)

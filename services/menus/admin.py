@@ -87,8 +87,7 @@ class MenuAdmin:
         model = menu.model
         return pb.ListMenuEntriesResponse(
             entries=[
-                convert.entry_to_proto(model.entries[key], model, menu.override_rows.get(key))
-                for key in sorted(model.entries)
+                convert.entry_to_proto(model.entries[key], menu.override_rows.get(key)) for key in sorted(model.entries)
             ],
             orphaned_overrides=[
                 convert.override_to_proto(menu.override_rows[o.key], orphaned=True) for o in model.orphaned
@@ -192,7 +191,7 @@ class MenuAdmin:
         }
         await self._store.move(placements, key)
         after = await self._book.tenant_menu(fresh=True)
-        return convert.entry_to_proto(after.model.entries[key], after.model, after.override_rows.get(key))
+        return convert.entry_to_proto(after.model.entries[key], after.override_rows.get(key))
 
     # ------------------------------------------------------------------ questions
 

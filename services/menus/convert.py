@@ -9,7 +9,7 @@ from tenantmesh.menus.v1 import menu_pb2 as pb
 
 from services.menus.entries import Entry, Kind, Source
 from services.menus.models import CustomEntryRow, MenuOverrideRow
-from services.menus.tree import MenuModel, Node, Override
+from services.menus.tree import Node, Override
 from services.runtime.proto_values import from_proto
 from services.runtime.resources import stamps
 
@@ -56,7 +56,7 @@ def override_to_proto(row: MenuOverrideRow, *, orphaned: bool) -> pb.MenuOverrid
     return message
 
 
-def entry_to_proto(entry: Entry, model: MenuModel, override: MenuOverrideRow | None) -> pb.MenuEntry:
+def entry_to_proto(entry: Entry, override: MenuOverrideRow | None) -> pb.MenuEntry:
     return pb.MenuEntry(
         key=entry.key,
         source=f"ENTRY_SOURCE_{entry.source}",

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import grpc
 from tenantmesh.menus.v1 import menu_service_pb2 as pb
 
 from services.menus import convert
@@ -27,16 +29,19 @@ from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_principal, current_tenant
 from services.runtime.events import Event, EventBus
 
-# Event type prefixes that change a tenant's menus, and whether they concern every tenant.
+# Event type prefixes that change a tenant's menus: whether they concern every tenant, and whether
+# they change what the sources (registry, forms) contribute, which is cached apart from the rest.
 INVALIDATING_EVENTS = (
-    ("tenant_service.", False),  # a service enabled, disabled or reconfigured for the tenant
-    ("service.", True),  # the catalogue: a service registered, updated (its menu entries), deleted
-    ("form.", False),  # a form published or archived
-    ("menu.", False),  # the tenant's overrides and custom entries
-    ("tenant.", False),  # suspended, resumed, deleted
-    ("auth.revoked", False),  # roles and memberships (the reverse lookups ask auth every time)
+    ("tenant_service.", False, True),  # a service enabled, disabled or reconfigured for the tenant
+    ("service.", True, True),  # the catalogue: a service registered, updated (its menu entries), deleted
+    ("form.published", False, True),  # a form published
+    ("form.archived", False, True),  # or archived (its submissions, also form.*, change no menu)
+    ("menu.", False, False),  # the tenant's overrides and custom entries
+    ("tenant.", False, True),  # suspended, resumed, deleted
+    ("auth.revoked", False, False),  # roles and memberships (the reverse lookups ask auth every time)
 )
 SUPPORTED_LOCALES = ("en", "id")
+log = logging.getLogger("tenantmesh.menus")
 _TTL_SECONDS = 60.0
 
 
@@ -45,6 +50,8 @@ class TenantMenu:
     model: MenuModel
     override_rows: dict[str, MenuOverrideRow]
     custom_rows: dict[str, CustomEntryRow]
+    # Every source answered; a menu made without one is answered but never cached.
+    complete: bool = True
 
 
 def answer_locale(locale: str) -> str:
@@ -70,32 +77,45 @@ class MenuBook:
         self._menus: Cache[tuple[str, frozenset[str], str], pb.GetMyMenuResponse] = Cache(
             "menus.trees", ttl_seconds=_TTL_SECONDS, max_entries=20_000
         )
+        # What the registry and forms contribute, per tenant: an override changes the model, not these.
+        self._contributions: Cache[str, list[Entry]] = Cache(
+            "menus.contributions", ttl_seconds=_TTL_SECONDS, max_entries=2_000
+        )
         # Bumped by every drop: a model built across a drop is answered but not cached.
         self._generation: dict[str, int] = {}
+        self._source_generation: dict[str, int] = {}
         self._all_generation = 0
         self._building: dict[tuple[str, int, int], asyncio.Task[TenantMenu]] = {}
         self.builds = 0
 
     def subscribe(self, events: EventBus) -> None:
-        for prefix, everyone in INVALIDATING_EVENTS:
-            events.subscribe(prefix, self._drop_all if everyone else self._drop_tenant)
+        for prefix, everyone, sources in INVALIDATING_EVENTS:
+            events.subscribe(prefix, self._dropper(everyone=everyone, sources=sources))
 
-    async def _drop_tenant(self, event: Event) -> None:
-        if event.tenant_id:
-            self.drop(event.tenant_id)
+    def _dropper(self, *, everyone: bool, sources: bool) -> Callable[[Event], Awaitable[None]]:
+        async def drop(event: Event) -> None:
+            if everyone:
+                self.drop(None)
+            elif event.tenant_id:
+                self.drop(event.tenant_id, sources=sources)
 
-    async def _drop_all(self, event: Event) -> None:
-        self.drop(None)
+        return drop
 
-    def drop(self, tenant_id: str | None) -> None:
+    def drop(self, tenant_id: str | None, *, sources: bool = True) -> None:
+        """Forgets the menus of ``tenant_id`` (None: of every tenant), with what the sources contributed
+        to them unless ``sources`` is False."""
         if tenant_id is None:
             self._all_generation += 1
             self._models.clear()
             self._menus.clear()
+            self._contributions.clear()
             return
         self._generation[tenant_id] = self._generation.get(tenant_id, 0) + 1
         self._models.pop(tenant_id)
         self._menus.drop_where(lambda key, _: key[0] == tenant_id)
+        if sources:
+            self._source_generation[tenant_id] = self._source_generation.get(tenant_id, 0) + 1
+            self._contributions.pop(tenant_id)
 
     async def tenant_menu(self, *, fresh: bool = False) -> TenantMenu:
         """The current tenant's model; ``fresh`` skips the cache (writes validate against it)."""
@@ -107,29 +127,53 @@ class MenuBook:
         flight = (tenant_id, self._all_generation, self._generation.get(tenant_id, 0))
         task = self._building.get(flight)
         if task is None or fresh:
-            task = asyncio.ensure_future(self._build())
+            task = asyncio.ensure_future(self._build(fresh=fresh))
             if not fresh:
                 self._building[flight] = task
                 task.add_done_callback(lambda _: self._building.pop(flight, None))
         built = await asyncio.shield(task)
-        if flight == (tenant_id, self._all_generation, self._generation.get(tenant_id, 0)):
+        if built.complete and flight == (tenant_id, self._all_generation, self._generation.get(tenant_id, 0)):
             self._models.put(tenant_id, built)
         return built
 
-    async def _build(self) -> TenantMenu:
+    async def _build(self, *, fresh: bool) -> TenantMenu:
         self.builds += 1
-        (override_rows, custom_rows), contributed = await asyncio.gather(self.store.load(), self._contributed())
+        (override_rows, custom_rows), (contributed, complete) = await asyncio.gather(
+            self.store.load(), self._contributed_to(current_tenant().tenant_id, fresh=fresh)
+        )
         declared = [*self._platform, *contributed]
         model = build_model(
             declared,
             [custom_entry_of(row) for row in custom_rows.values()],
             {key: override_of(row) for key, row in override_rows.items()},
         )
-        return TenantMenu(model, override_rows, custom_rows)
+        return TenantMenu(model, override_rows, custom_rows, complete)
 
-    async def _contributed(self) -> list[Entry]:
-        found = await asyncio.gather(*(source.entries() for source in self._sources))
-        return [entry for entries in found for entry in entries]
+    async def _contributed_to(self, tenant_id: str, *, fresh: bool) -> tuple[list[Entry], bool]:
+        if not fresh:
+            cached = self._contributions.get(tenant_id)
+            if cached is not MISS:
+                return cached, True
+        generation = (self._all_generation, self._source_generation.get(tenant_id, 0))
+        entries, complete = await self._contributed()
+        if complete and generation == (self._all_generation, self._source_generation.get(tenant_id, 0)):
+            self._contributions.put(tenant_id, entries)
+        return entries, complete
+
+    async def _contributed(self) -> tuple[list[Entry], bool]:
+        """Every source's entries, and whether every source answered. A source that cannot be reached
+        (an outage, not a bug) leaves its entries out rather than failing the whole menu."""
+        found = await asyncio.gather(*(self._entries_of(source) for source in self._sources))
+        return [entry for entries in found if entries is not None for entry in entries], None not in found
+
+    async def _entries_of(self, source: EntrySource) -> list[Entry] | None:
+        try:
+            return await source.entries()
+        except grpc.aio.AioRpcError as error:
+            if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise
+            log.warning("menu entries of %s left out: %s unreachable (%s)", source.name, source.name, error.code().name)
+            return None
 
     async def my_menu(self, locale: str, if_none_match: str) -> pb.GetMyMenuResponse:
         principal = current_principal()
@@ -150,6 +194,6 @@ class MenuBook:
         menu = await self.tenant_menu()
         items = convert.items(visible(menu.model, permissions), locale)
         answer = pb.GetMyMenuResponse(items=items, etag=menu_etag(items, locale), locale=answer_locale(locale))
-        if generation == (self._all_generation, self._generation.get(tenant_id, 0)):
+        if menu.complete and generation == (self._all_generation, self._generation.get(tenant_id, 0)):
             self._menus.put(key, answer)
         return answer

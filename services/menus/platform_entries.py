@@ -22,6 +22,7 @@ _MENU: Any = menu_pb2.menu
 
 FORMS_SECTION = "forms"
 ADMINISTRATION_SECTION = "administration"
+PLATFORM_SECTION = "platform"
 SECTIONS = (
     Entry(
         platform_key(FORMS_SECTION), Source.PLATFORM, Kind.SECTION, "Forms", "file-text", 100,
@@ -30,6 +31,11 @@ SECTIONS = (
     Entry(
         platform_key(ADMINISTRATION_SECTION), Source.PLATFORM, Kind.SECTION, "Administration", "settings", 900,
         translations={"id": "Administrasi"},
+    ),
+    # What platform operators do across tenants (platform-scoped RPCs: only "*" holders see it).
+    Entry(
+        platform_key(PLATFORM_SECTION), Source.PLATFORM, Kind.SECTION, "Platform", "server", 1000,
+        translations={"id": "Platform"},
     ),
 )  # fmt: skip
 

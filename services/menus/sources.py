@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import grpc
+from tenantmesh.forms.v1 import form_service_pb2 as forms_pb
+from tenantmesh.forms.v1 import form_service_pb2_grpc as forms_grpc
 from tenantmesh.registry.v1 import registry_service_pb2 as registry_pb
 from tenantmesh.registry.v1 import registry_service_pb2_grpc as registry_grpc
 
 from services.menus.entries import ROOT, Entry, Kind, Source, form_key, platform_key, service_key
 from services.menus.platform_entries import FORMS_SECTION
+from services.runtime.access import policy_of
 from services.runtime.context import current_tenant
 from services.runtime.credentials import ServiceCredentials
 
@@ -25,6 +28,9 @@ _TIMEOUT_SECONDS = 10
 
 
 class EntrySource(Protocol):
+    # Named in logs when the source cannot be reached.
+    name: str
+
     async def entries(self) -> list[Entry]:
         """The source's entries for the current call's tenant."""
         ...
@@ -32,6 +38,8 @@ class EntrySource(Protocol):
 
 class RegistryContributions:
     """The ``menu_entries`` of every service the tenant enabled."""
+
+    name = "registry"
 
     def __init__(self, channel: Callable[[], grpc.aio.Channel], credentials: ServiceCredentials) -> None:
         # Called per use: the registry's address may change while this process runs (tests bind fresh ports).
@@ -109,15 +117,52 @@ class FormCatalogue(Protocol):
         ...
 
 
-class NoForms:
-    """A platform without a forms service publishes none."""
+def submit_permission() -> str:
+    """The permission of the RPC a form's entry leads to (SubmitForm), read from its declaration."""
+    method = forms_pb.DESCRIPTOR.services_by_name["SubmissionService"].methods_by_name["SubmitForm"]
+    policy = policy_of(method)
+    assert policy is not None  # every RPC declares one; the server refuses to start otherwise
+    return policy.permission
+
+
+class FormsService:
+    """The forms service's published forms (ListForms with the published filter)."""
+
+    def __init__(self, channel: Callable[[], grpc.aio.Channel], credentials: ServiceCredentials) -> None:
+        self._channel = channel
+        self._credentials = credentials
+        self._submit_permission = submit_permission()
 
     async def published_forms(self) -> Sequence[PublishedForm]:
-        return ()
+        stub: Any = forms_grpc.FormServiceStub(self._channel())
+        metadata = (*await self._credentials.metadata(), ("x-tenant-id", current_tenant().tenant_id))
+        found: list[PublishedForm] = []
+        token = ""
+        while True:
+            page = await stub.ListForms(
+                forms_pb.ListFormsRequest(page_size=_PAGE, page_token=token, status=forms_pb.FORM_STATUS_PUBLISHED),
+                metadata=metadata,
+                timeout=_TIMEOUT_SECONDS,
+            )
+            found.extend(
+                PublishedForm(
+                    form_id=form.key,
+                    title=form.title or form.key,
+                    submit_permission=self._submit_permission,
+                    # The title users see is the definition's, by locale; the form's own title is English.
+                    title_translations={k: v for k, v in form.draft.title.items() if k != "en" and v},
+                )
+                for form in page.forms
+            )
+            token = page.next_page_token
+            if not token:
+                return found
 
 
 class FormContributions:
     """An entry for each published form, under the platform's "Forms" section, seen by whoever may submit it."""
+
+    name = "forms"
 
     def __init__(self, catalogue: FormCatalogue) -> None:
         self._catalogue = catalogue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.runtime.app import App, Runtime, StartedApp, start_app
+from services.runtime.context import acting_service_var
 from services.runtime.manifest import ServiceSpec
 
 # Internal-only APIs: served by the services, never routed at the edge.
@@ -12,7 +13,13 @@ META_PACKAGE = "tenantmesh.meta.v1"
 
 
 def build_app(spec: ServiceSpec, runtime: Runtime) -> App:
-    app = spec.load_app()(runtime)
+    # Channels the app makes while it is built (its tenant directory's) present its certificate.
+    runtime.identity = runtime.identity or spec.name
+    acting = acting_service_var.set(spec.name)
+    try:
+        app = spec.load_app()(runtime)
+    finally:
+        acting_service_var.reset(acting)
     if app.name != spec.name:
         raise RuntimeError(f"the manifest's {spec.name!r} names {spec.app}, whose name is {app.name!r}")
     return app

@@ -26,6 +26,7 @@ def banner(
     services: Sequence[str],
     admin: AdminLogin | None = None,
     console: bool = False,
+    metrics_url: str | None = None,
 ) -> str:
     host = "localhost" if edge.bind_address in ("127.0.0.1", "0.0.0.0") else edge.bind_address  # noqa: S104
     https = f"https://{host}:{edge.https_port}"
@@ -46,6 +47,13 @@ def banner(
         *(f"  {name:<22} {settings.address_of(name)}   (gRPC, direct)" for name in services),
         f"  storage                {backend}; events {events}",
     ]
+    if settings.mesh_tls is not None:
+        where = settings.mesh_tls.directory or settings.mesh_tls.ca_file.parent
+        lines.append(f"  mesh TLS               mutual TLS on every hop behind the edge ({where})")
+    else:
+        lines.append("  mesh TLS               OFF: plaintext behind the edge, no identities (TENANTMESH_MESH_TLS=off)")
+    if metrics_url is not None:
+        lines.append(f"  metrics                {metrics_url}   (Prometheus; Envoy's: admin /stats/prometheus)")
     if ca_file is not None:
         lines.append(f"  dev CA certificate     {ca_file}")
     if admin is not None:

@@ -4,7 +4,8 @@ read once at start into the server's fixed table.
 Each exported file is served at its path; a page `login.html` also at `/login` (and
 `index.html` at `/`); `404.html` answers every other path with status 404. HTML pages carry a
 Content-Security-Policy that allows only this origin's scripts plus the exact inline scripts
-the export wrote into that page (by hash): no other script, inline or foreign, runs there.
+the export wrote into that page (by hash): no other script, inline or foreign, runs there
+(the form engine may compile schemas with eval, see page_csp).
 Content-hashed assets (`/_next/static/`) are cached for a year; pages and the service worker
 are revalidated on every use (ETag), so a new build is picked up at once.
 """
@@ -42,7 +43,10 @@ def page_csp(html: bytes) -> str:
     """The CSP of one exported page: its own inline scripts by hash, everything else same-origin."""
     digests = {hashlib.sha256(match.group(1)).digest() for match in _INLINE_SCRIPT.finditer(html)}
     hashes = sorted(f"'sha256-{base64.b64encode(digest).decode()}'" for digest in digests)
-    script_src = " ".join(["'self'", *hashes])
+    # 'unsafe-eval': the form engine's Ajv compiles each JSON Schema into a function, the way the
+    # browser validates with the server's rules. It lets the console's own code call eval; it
+    # does not let any script in that this policy would otherwise refuse.
+    script_src = " ".join(["'self'", "'unsafe-eval'", *hashes])
     return (
         "default-src 'self'; "
         f"script-src {script_src}; "

@@ -6,9 +6,11 @@
 What depends on the list of services is rendered from the manifest with the
 templates in deploy/templates/: docker compose (one container per built
 service, every service's address, the edge's routes), the Kubernetes
-manifests of each service, the kustomization, the ConfigMap and the edge's
-Deployment, and the table of services in deploy/README.md (between its
-``manifest`` markers). Everything else in those files is template text; a
+manifests of each service, the kustomization, the ConfigMap, the edge's
+Deployment, the mesh certificates (cert-manager) and the NetworkPolicies,
+Prometheus' scrape config and the Grafana dashboards (services/mesh/dashboards.py)
+under deploy/observability/, and the table of services in deploy/README.md
+(between its ``manifest`` markers). Everything else in those files is template text; a
 test (tests/unit/test_deploy_manifests.py) fails when a committed file is not
 what this renders.
 """
@@ -23,13 +25,16 @@ from pathlib import Path
 
 import jinja2
 
+from services.mesh.dashboards import DASHBOARDS, render_dashboard
 from services.mesh.render import default_services
 from services.runtime.config import platform_manifest
 from services.runtime.manifest import Manifest
+from services.runtime.mesh_tls import EDGE, TENANTCTL
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DIR = REPO_ROOT / "deploy"
 TEMPLATE_DIR = DEPLOY_DIR / "templates"
+OBSERVABILITY_DIR = DEPLOY_DIR / "observability"
 README = DEPLOY_DIR / "README.md"
 README_BEGIN = "<!-- manifest:begin (python -m services.mesh.deploy writes this table) -->"
 README_END = "<!-- manifest:end -->"
@@ -64,13 +69,20 @@ def render_files(manifest: Manifest) -> dict[Path, str]:
         "reserved": [spec for spec in manifest if not spec.built],
         "routed": default_services(manifest),
         "lifecycle": manifest.tenant_scoped,
+        # Who gets a mesh certificate: every built service, the edge and tenantctl.
+        "identities": [*(spec.name for spec in built), EDGE, TENANTCTL],
     }
     files = {
         DEPLOY_DIR / "compose.yaml": env.get_template("compose.yaml.j2").render(context),
         DEPLOY_DIR / "k8s" / "kustomization.yaml": env.get_template("kustomization.yaml.j2").render(context),
         DEPLOY_DIR / "k8s" / "configmap.yaml": env.get_template("configmap.yaml.j2").render(context),
         DEPLOY_DIR / "k8s" / "envoy.yaml": env.get_template("envoy.yaml.j2").render(context),
+        DEPLOY_DIR / "k8s" / "mesh-tls.yaml": env.get_template("mesh-tls.yaml.j2").render(context),
+        DEPLOY_DIR / "k8s" / "network-policies.yaml": env.get_template("network-policies.yaml.j2").render(context),
+        OBSERVABILITY_DIR / "prometheus.yml": env.get_template("prometheus.yml.j2").render(context),
     }
+    for dashboard in DASHBOARDS:
+        files[OBSERVABILITY_DIR / "grafana" / "dashboards" / f"{dashboard.uid}.json"] = render_dashboard(dashboard)
     service = env.get_template("k8s-service.yaml.j2")
     for spec in built:
         files[DEPLOY_DIR / "k8s" / f"{spec.name}.yaml"] = service.render(context, spec=spec)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -57,27 +58,29 @@ def ensure_dev_tls(directory: Path) -> DevTls:
     )
     now = dt.datetime.now(dt.UTC)
 
-    ca = _load_pair(tls.ca_cert, tls.ca_key, now)
+    ca = load_pair(tls.ca_cert, tls.ca_key, now)
     if ca is None:
         ca = _make_ca(now)
-        _write_key(tls.ca_key, ca[1])
-        _write_cert(tls.ca_cert, ca[0])
+        write_key(tls.ca_key, ca[1])
+        write_cert(tls.ca_cert, ca[0])
         server = None
     else:
-        server = _load_pair(tls.cert, tls.key, now)
-        if server is not None and server[0].issuer != ca[0].subject:
+        server = load_pair(tls.cert, tls.key, now)
+        if server is not None and not issued_by(server[0], ca[0]):
             server = None
     if server is None:
         cert, key = _make_server_cert(ca[0], ca[1], now)
-        _write_key(tls.key, key)
-        _write_cert(tls.cert, cert)
+        write_key(tls.key, key)
+        write_cert(tls.cert, cert)
     return tls
 
 
-def _load_pair(
-    cert_path: Path, key_path: Path, now: dt.datetime
+def load_pair(
+    cert_path: Path, key_path: Path, now: dt.datetime, renew_before: dt.timedelta | None = None
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
-    """The cert and key if both exist, parse, match and stay valid beyond RENEW_BEFORE."""
+    """The cert and key if both exist, parse, match and stay valid beyond ``renew_before``
+    (default RENEW_BEFORE, read at each call)."""
+    renew_before = RENEW_BEFORE if renew_before is None else renew_before
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
@@ -87,9 +90,18 @@ def _load_pair(
         return None
     if cert.public_key() != key.public_key():
         return None
-    if cert.not_valid_after_utc - now < RENEW_BEFORE or cert.not_valid_before_utc > now:
+    if cert.not_valid_after_utc - now < renew_before or cert.not_valid_before_utc > now:
         return None
     return cert, key
+
+
+def issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    """Signed by this CA's key (a CA made again the same day has the same name, not the same key)."""
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _make_ca(now: dt.datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -134,27 +146,36 @@ def _make_ca(now: dt.datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivat
 def _make_server_cert(
     ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, now: dt.datetime
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    names: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("::1")),
+    ]
+    return issue_leaf(ca_cert, ca_key, now, "localhost", names, VALIDITY, (ExtendedKeyUsageOID.SERVER_AUTH,))
+
+
+def issue_leaf(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    now: dt.datetime,
+    common_name: str,
+    names: list[x509.GeneralName],
+    validity: dt.timedelta,
+    usages: tuple[x509.ObjectIdentifier, ...],
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A new key and its certificate from the dev CA (never beyond the CA's own expiry)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    not_after = min(now + VALIDITY, ca_cert.not_valid_after_utc)
+    not_after = min(now + validity, ca_cert.not_valid_after_utc)
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _CLOCK_SKEW)
         .not_valid_after(not_after)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.IPAddress(ipaddress.ip_address("::1")),
-                ]
-            ),
-            critical=False,
-        )
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -170,7 +191,7 @@ def _make_server_cert(
             ),
             critical=True,
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
         .sign(ca_key, hashes.SHA256())
@@ -178,11 +199,11 @@ def _make_server_cert(
     return cert, key
 
 
-def _write_cert(path: Path, cert: x509.Certificate) -> None:
+def write_cert(path: Path, cert: x509.Certificate) -> None:
     _atomic_write(path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+def write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

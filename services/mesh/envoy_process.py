@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from services.mesh.edge import EdgeSettings, Upstream, render_envoy_config
+from services.mesh.edge import EdgeSettings, Upstream, render_envoy_config, write_sds_documents
 from services.mesh.static_site import StaticSite
 
 ADMIN_HOST = "127.0.0.1"
@@ -128,6 +128,9 @@ class EnvoyProcess:
     ) -> EnvoyProcess:
         """An Envoy serving ``upstreams`` (and the static pages of ``site``) behind the edge
         described by ``settings``."""
+        if settings.mesh_tls is not None:
+            # Written now: they hold no secret (paths only), and the config is useless without them.
+            write_sds_documents(settings.mesh_tls)
         return cls(
             render_envoy_config(settings, upstreams, site=site),
             config_path=config_path,

@@ -17,6 +17,12 @@ manifest's ``api``), which must be in the descriptor set; ``tenantmesh.meta.v1``
 TLS is required: set TENANTMESH_EDGE_TLS_CERT_FILE and TENANTMESH_EDGE_TLS_KEY_FILE,
 or pass ``--dev-tls DIR`` to generate (once) and use development material.
 
+Behind the edge, mutual TLS: the edge's own mesh certificate, key and the mesh CA come from
+TENANTMESH_MESH_TLS_CERT_FILE, _KEY_FILE and _CA_FILE (the certificate must name the edge,
+``spiffe://<trust domain>/svc/edge``); Envoy reads them through two SDS files written
+next to ``--output`` (``sds/``), and picks up re-issued files without a restart.
+TENANTMESH_MESH_TLS=off renders plaintext upstreams (tests and benchmarks only).
+
 Exit status: 0 rendered, 2 bad configuration (message on stderr).
 """
 
@@ -37,13 +43,17 @@ from services.mesh.edge import (
     DEFAULT_DESCRIPTOR_PATH,
     DEFAULT_TEMPLATE_DIR,
     DEFAULT_TEMPLATE_NAME,
+    EdgeMeshTls,
     EdgeSettings,
     Upstream,
+    edge_mesh_tls,
     render_envoy_config,
+    write_sds_documents,
 )
 from services.mesh.settings import load_edge_settings, uses_dev_tls
 from services.runtime.config import ConfigError, Settings, load_settings, platform_manifest
 from services.runtime.manifest import Manifest
+from services.runtime.mesh_tls import EDGE, MeshTlsError
 
 
 def default_services(manifest: Manifest) -> tuple[str, ...]:
@@ -113,6 +123,26 @@ def edge_settings_from_env(
     return edge
 
 
+def edge_mesh_tls_from(settings: Settings, sds_dir: Path | None) -> EdgeMeshTls | None:
+    """The edge's mesh certificate in a deployment: its own files (checked to name the edge)."""
+    tls = settings.mesh_tls
+    if tls is None:
+        return None
+    if tls.shared is None:
+        raise ConfigError(
+            "the edge reaches the services over mutual TLS: set TENANTMESH_MESH_TLS_CA_FILE, "
+            "TENANTMESH_MESH_TLS_CERT_FILE and TENANTMESH_MESH_TLS_KEY_FILE (the edge's certificate), "
+            "or TENANTMESH_MESH_TLS=off for plaintext upstreams"
+        )
+    try:
+        tls.read(EDGE)
+    except MeshTlsError as exc:
+        raise ConfigError(str(exc)) from None
+    if sds_dir is None:
+        raise ConfigError("with mesh TLS the edge's SDS files are written next to the config: use --output")
+    return edge_mesh_tls(tls, sds_dir)
+
+
 def render(
     env: Mapping[str, str],
     services: Sequence[str],
@@ -120,10 +150,16 @@ def render(
     template_dir: Path = DEFAULT_TEMPLATE_DIR,
     descriptor: Path | None = None,
     dev_tls_dir: Path | None = None,
+    sds_dir: Path | None = None,
 ) -> str:
-    """The Envoy bootstrap for ``services``, configured from ``env``. Raises ConfigError."""
+    """The Envoy bootstrap for ``services``, configured from ``env``; with mesh TLS, also writes the
+    SDS files it points at into ``sds_dir``. Raises ConfigError."""
     settings = load_settings(env)
     edge = edge_settings_from_env(env, dev_tls_dir=dev_tls_dir, descriptor=descriptor)
+    mesh = edge_mesh_tls_from(settings, sds_dir)
+    if mesh is not None:
+        edge = dataclasses.replace(edge, mesh_tls=mesh)
+        write_sds_documents(mesh)
     if not (template_dir / DEFAULT_TEMPLATE_NAME).is_file():
         raise ConfigError(f"{DEFAULT_TEMPLATE_NAME} not found in {template_dir} (use --template-dir)")
     try:
@@ -191,6 +227,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             template_dir=args.template_dir,
             descriptor=args.descriptor,
             dev_tls_dir=args.dev_tls,
+            sds_dir=args.output.parent / "sds" if args.output is not None else None,
         )
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -10,7 +10,9 @@ closes connections.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -19,8 +21,9 @@ from services.auth.app import AuthApp
 from services.mesh.apps import INTERNAL_PACKAGES, META_PACKAGE, start_service
 from services.mesh.banner import AdminLogin, banner
 from services.mesh.console_site import console_pages
+from services.mesh.dev_mesh_tls import RENEW_CHECK_SECONDS, ensure_dev_mesh_tls
 from services.mesh.devtls import ensure_dev_tls
-from services.mesh.edge import EdgeSettings, Upstream
+from services.mesh.edge import EdgeSettings, Upstream, edge_mesh_tls
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.settings import load_edge_settings, uses_dev_tls
 from services.mesh.static_site import StaticServer, StaticSite, docs_pages
@@ -28,6 +31,9 @@ from services.runtime.app import Runtime, StartedApp, shutdown_event, stop_apps
 from services.runtime.config import ConfigError, Settings, load_settings
 from services.runtime.heap import settle_after_startup
 from services.runtime.logging import configure_logging
+from services.runtime.mesh_tls import EDGE, TENANTCTL, MeshTls, MeshTlsError
+from services.runtime.telemetry.endpoint import MetricsEndpoint
+from services.runtime.telemetry.settings import load_metrics_settings
 
 log = logging.getLogger("tenantmesh.mesh")
 
@@ -57,12 +63,24 @@ async def run_mesh() -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    try:
+        edge = await prepare_dev_mesh_tls(settings, edge)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     stop = shutdown_event()
     runtime = await Runtime.open(settings)
     started: list[StartedApp] = []
     envoy: EnvoyProcess | None = None
     static: StaticServer | None = None
+    renewer = (
+        asyncio.create_task(renew_dev_mesh_tls(settings.mesh_tls, mesh_identities(settings)))
+        if settings.mesh_tls is not None
+        else None
+    )
+    metrics: MetricsEndpoint | None = None
     try:
+        metrics = MetricsEndpoint.start(load_metrics_settings(settings.environment), runtime.metrics)
         for spec in settings.manifest.built:
             started.append(await start_service(spec, runtime, settings.address_of(spec.name)))
         ca_file = ensure_dev_tls(settings.data_dir / "tls").ca_cert if dev_tls else None
@@ -77,14 +95,18 @@ async def run_mesh() -> int:
         site = static.site(console=bool(console))
         envoy = await start_edge(edge, upstreams_for(started, settings), settings, site)
         settle_after_startup()
+        metrics_url = metrics.url if metrics is not None else None
+        names = [s.app.name for s in started]
         print(
-            banner(settings, edge, ca_file, [s.app.name for s in started], admin_login(started), bool(console)),
+            banner(settings, edge, ca_file, names, admin_login(started), bool(console), metrics_url),
             flush=True,
         )
         await stop.wait()
         print("\nstopping…", flush=True)
         return 0
     finally:
+        if renewer is not None:
+            renewer.cancel()
         if envoy is not None:
             await envoy.stop()
         if static is not None:
@@ -92,6 +114,43 @@ async def run_mesh() -> int:
         with contextlib.suppress(Exception):
             await stop_apps(started, settings.shutdown_grace_seconds)
         await runtime.close()
+        if metrics is not None:
+            metrics.stop()
+
+
+async def prepare_dev_mesh_tls(settings: Settings, edge: EdgeSettings) -> EdgeSettings:
+    """Development certificates for every identity of the embedded mesh, and the edge settings
+    that present the edge's (unchanged with mesh TLS off)."""
+    mesh_tls = settings.mesh_tls
+    if mesh_tls is None:
+        return edge
+    if mesh_tls.directory is None:
+        raise ConfigError(
+            "make run serves every service in one process, each with its own certificate: "
+            "use TENANTMESH_MESH_TLS=dev (the default) or off, not one certificate file"
+        )
+    await asyncio.to_thread(ensure_dev_mesh_tls, mesh_tls, mesh_identities(settings))
+    return dataclasses.replace(edge, mesh_tls=edge_mesh_tls(mesh_tls, settings.data_dir / "envoy" / "sds"))
+
+
+def mesh_identities(settings: Settings) -> list[str]:
+    """Who gets a development certificate: every built service, the edge, and tenantctl (an
+    operator's tool that calls the services directly)."""
+    return [*(spec.name for spec in settings.manifest.built), EDGE, TENANTCTL]
+
+
+async def renew_dev_mesh_tls(tls: MeshTls, names: Sequence[str]) -> None:
+    """Re-issues development certificates before they expire, while the mesh runs: servers,
+    channels and Envoy pick the new files up at their next connection."""
+    while True:
+        await asyncio.sleep(RENEW_CHECK_SECONDS)
+        try:
+            renewed = await asyncio.to_thread(ensure_dev_mesh_tls, tls, names)
+        except (OSError, RuntimeError) as exc:
+            log.warning("could not renew the mesh certificates: %s", exc)
+            continue
+        if renewed:
+            log.info("renewed mesh certificates", extra={"identities": renewed})
 
 
 def admin_login(started: Sequence[StartedApp]) -> AdminLogin | None:
@@ -133,12 +192,18 @@ async def serve(service: str) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    runtime = await Runtime.open(settings)
+    runtime = await Runtime.open(settings, process_name=service)
     started: list[StartedApp] = []
+    metrics: MetricsEndpoint | None = None
     try:
+        metrics = MetricsEndpoint.start(load_metrics_settings(settings.environment), runtime.metrics)
         stop = shutdown_event()
         address = f"{settings.bind_host}:{settings.port_of(service)}"
-        started.append(await start_service(spec, runtime, address))
+        try:
+            started.append(await start_service(spec, runtime, address))
+        except MeshTlsError as exc:
+            print(f"configuration error: {exc}", file=sys.stderr)
+            return 2
         settle_after_startup()
         log.info("%s ready on %s", service, address)
         await stop.wait()
@@ -147,3 +212,5 @@ async def serve(service: str) -> int:
         with contextlib.suppress(Exception):
             await stop_apps(started, settings.shutdown_grace_seconds)
         await runtime.close()
+        if metrics is not None:
+            metrics.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from services.mesh.edge import EdgeSettings
 from services.runtime.config import ConfigError
+from services.runtime.telemetry.settings import load_tracing_settings
 
 # Variable -> EdgeSettings field; every field that varies between deployments.
 _VARIABLES = {
@@ -27,6 +29,7 @@ _VARIABLES = {
     "TENANTMESH_EDGE_CONCURRENCY": "concurrency",
     "TENANTMESH_EDGE_ACCESS_LOG": "access_log_path",
     "TENANTMESH_EDGE_JWKS_CACHE_SECONDS": "jwks_cache_seconds",
+    "TENANTMESH_EDGE_STATS_PORT": "stats_port",
 }
 
 
@@ -54,10 +57,26 @@ def load_edge_settings(env: Mapping[str, str] | None = None, *, tls_dir: Path | 
                 values[name] = _convert(kinds[name], raw)
             except ValueError as exc:
                 raise ConfigError(f"{variable}={raw!r} is not valid: {exc}") from None
+    values.update(_edge_tracing(source))
     try:
         return EdgeSettings(**values)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"edge settings: {exc}") from None
+
+
+def _edge_tracing(env: Mapping[str, str]) -> dict[str, Any]:
+    """The edge traces to the collector the services export to (OTEL_* variables, gRPC only:
+    Envoy's OpenTelemetry tracer speaks OTLP/gRPC), at the services' sampling ratio."""
+    tracing = load_tracing_settings(env)
+    if not tracing.enabled or tracing.protocol != "grpc" or tracing.endpoint is None:
+        return {}
+    location = urllib.parse.urlsplit(tracing.endpoint if "//" in tracing.endpoint else f"//{tracing.endpoint}")
+    if not location.hostname or not location.port:
+        raise ConfigError(f"the OTLP endpoint {tracing.endpoint!r} must name a host and a port")
+    return {
+        "tracing_collector": f"{location.hostname}:{location.port}",
+        "tracing_sample_percent": tracing.effective_ratio * 100,
+    }
 
 
 def uses_dev_tls(env: Mapping[str, str] | None = None) -> bool:

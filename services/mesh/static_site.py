@@ -112,6 +112,9 @@ class _Handler(BaseHTTPRequestHandler):
     pages: Mapping[str, Page] = {}
     server_version = "tenantmesh-static"
     sys_version = ""
+    # Keep-alive: Envoy reuses its connections instead of opening one per request (a page load
+    # asks for a few dozen files at once). Every answer carries a Content-Length.
+    protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         self._answer(head=False)
@@ -120,6 +123,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(head=True)
 
     def _answer(self, *, head: bool) -> None:
+        if self.headers.get("Content-Length", "0") != "0" or self.headers.get("Transfer-Encoding"):
+            self.close_connection = True  # a body nobody reads must not be taken for the next request
         page = self.pages.get(self.path.split("?", 1)[0])
         status = HTTPStatus.OK
         if page is None:
@@ -162,12 +167,18 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard backlog (5) drops connections when a browser's burst of requests arrives
+    # through Envoy at once; dropped SYNs surface as 503s after Envoy's connect timeout.
+    request_queue_size = 128
+
+
 class StaticServer:
     """Serves ``pages`` on ``host:port`` (0 = any free port) from a background thread."""
 
     def __init__(self, pages: Mapping[str, Page], host: str = "127.0.0.1", port: int = 0) -> None:
         handler = type("Handler", (_Handler,), {"pages": dict(pages)})
-        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server = _Server((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="static-site", daemon=True)
 

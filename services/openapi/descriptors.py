@@ -105,14 +105,17 @@ class ProtoIndex:
             note((*path, _ENUM_VALUE, i), f"{full_name}.{value.name}")
 
 
+_LINTER_DIRECTIVE = "buf:lint:ignore"
+
+
 def _comment_text(location: descriptor_pb2.SourceCodeInfo.Location) -> str:
     """The leading comment (or else the trailing one), dedented, without the `//` layout."""
     raw = location.leading_comments or location.trailing_comments
     lines = raw.strip("\n").split("\n")
     # protoc keeps the single space after `//`; drop one leading space consistently.
     lines = [line[1:] if line.startswith(" ") else line for line in lines]
-    # Linter directives are for buf, not for readers of the API.
-    lines = [line for line in lines if not line.startswith("buf:lint:")]
+    # Directives to the proto linter are not documentation.
+    lines = [line for line in lines if not line.startswith(_LINTER_DIRECTIVE)]
     return "\n".join(lines).strip()
 
 

@@ -10,6 +10,7 @@ from services.registry.enablement import Enablements
 from services.registry.events import INSTANCE_CHANGED
 from services.registry.health import HealthChecker, Probe
 from services.registry.instances import Clock, Instances
+from services.registry.metrics import instance_health_probe
 from services.registry.servicers import CatalogServicer, DiscoveryServicer, EnabledServiceServicer, InstanceServicer
 from services.registry.settings import RegistrySettings, load_registry_settings
 from services.registry.watch import WatchHub
@@ -42,13 +43,16 @@ class RegistryApp(ServiceApp):
             runtime.db, work, default_lease_seconds=self.settings.default_lease_seconds, clock=clock
         )
         self.enablements = Enablements(runtime.db, work, self.catalogue)
-        self.checker = HealthChecker(runtime.db, self.instances, self.settings, probe)
+        self.checker = HealthChecker(
+            runtime.db, self.instances, self.settings, probe, mesh_tls=runtime.settings.mesh_tls, identity=SERVICE
+        )
         self.hub = WatchHub(self.settings.watch_queue_size)
         # Every replica's watchers see every replica's changes: the hub listens to the bus.
         runtime.events.subscribe("service.", self.hub.on_event)
         runtime.events.subscribe(INSTANCE_CHANGED, self.hub.on_event)
         # One replica drops a deleted tenant's enablements (at least once, idempotent).
         runtime.events.subscribe_group("registry-tenants", "tenant.", self.enablements.on_tenant_event)
+        runtime.metrics_sampler.add("registry_instances", instance_health_probe(runtime.db, runtime.metrics, clock))
 
     def servicers(self) -> Sequence[object]:
         return [

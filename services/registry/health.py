@@ -31,8 +31,10 @@ from services.registry.definitions import HealthState, ServiceKind
 from services.registry.instances import CheckTarget, Instances
 from services.registry.settings import HealthDefaults, RegistrySettings
 from services.runtime.background import stop_background
+from services.runtime.client import create_mesh_channel
 from services.runtime.db import DatabaseRouter
 from services.runtime.ids import uuid7
+from services.runtime.mesh_tls import MeshTls, channel_credentials
 
 log = logging.getLogger("tenantmesh.registry.health")
 
@@ -47,6 +49,8 @@ class EffectiveCheck:
     healthy_threshold: int
     http_path: str
     grpc_service: str
+    # Whose certificate an internal gRPC instance must present (mesh TLS).
+    service: str = ""
 
 
 def effective(target: CheckTarget, defaults: HealthDefaults) -> EffectiveCheck:
@@ -58,6 +62,7 @@ def effective(target: CheckTarget, defaults: HealthDefaults) -> EffectiveCheck:
         healthy_threshold=check.healthy_threshold or defaults.healthy_threshold,
         http_path=check.http_path or "/",
         grpc_service=check.grpc_service,
+        service=target.service,
     )
 
 
@@ -68,10 +73,19 @@ class Probe(Protocol):
 
 
 class NetworkProbe:
-    """gRPC health checks over cached channels; HTTP GETs over one pooled client."""
+    """gRPC health checks over cached channels; HTTP GETs over one pooled client.
 
-    def __init__(self) -> None:
+    With mesh TLS, internal gRPC instances are checked over mutual TLS like any call inside the
+    mesh: the registry presents its own certificate and the instance must present one issued
+    for its service's name (a plaintext server, or one with another service's certificate, is
+    unhealthy).
+    """
+
+    def __init__(self, mesh_tls: MeshTls | None = None, caller: str = "") -> None:
+        self._tls = mesh_tls
+        self._caller = caller
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._stamp: tuple[tuple[int, int, int], ...] = ()
         # No proxies from the environment: instances are reached directly.
         self._http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
 
@@ -84,9 +98,13 @@ class NetworkProbe:
             return f"{type(exc).__name__}: {exc}"[:300]
 
     async def _grpc(self, address: str, check: EffectiveCheck) -> str | None:
+        if self._tls is not None and self._tls.stamp(self._caller) != self._stamp:
+            # Re-issued certificate: new channels from now on.
+            await self.forget(set())
+            self._stamp = self._tls.stamp(self._caller)
         channel = self._channels.get(address)
         if channel is None:
-            channel = self._channels[address] = grpc.aio.insecure_channel(address)
+            channel = self._channels[address] = self._channel(address, check.service)
         stub: Any = health_pb2_grpc.HealthStub(channel)
         try:
             answer = await stub.Check(
@@ -97,6 +115,12 @@ class NetworkProbe:
         if answer.status != health_pb2.HealthCheckResponse.SERVING:
             return f"gRPC health {health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)}"
         return None
+
+    def _channel(self, address: str, service: str) -> grpc.aio.Channel:
+        if self._tls is None:
+            return grpc.aio.insecure_channel(address)
+        credentials, _ = channel_credentials(self._tls, self._caller)
+        return create_mesh_channel(address, service, credentials)
 
     async def _get(self, address: str, check: EffectiveCheck) -> str | None:
         url = address.rstrip("/") + check.http_path
@@ -144,11 +168,14 @@ class HealthChecker:
         instances: Instances,
         settings: RegistrySettings,
         probe: Probe | None = None,
+        *,
+        mesh_tls: MeshTls | None = None,
+        identity: str = "",
     ) -> None:
         self._db = db
         self._instances = instances
         self._settings = settings
-        self._network = NetworkProbe() if probe is None else None
+        self._network = NetworkProbe(mesh_tls, identity) if probe is None else None
         self._probe: Probe = probe or self._network  # type: ignore[assignment]
         self._holder = f"{socket.gethostname()}-{os.getpid()}-{uuid7()[-12:]}"[:100]
         self._tallies: dict[tuple[str, datetime], _Tally] = {}

@@ -50,6 +50,8 @@ class CheckTarget:
     check: HealthCheck
     last_check_time: datetime | None
     last_check_error: str
+    # The service's name: with mesh TLS, what its certificate must be issued for.
+    service: str = ""
 
 
 def lease_not_found(instance_id: str) -> NotFound:
@@ -257,6 +259,7 @@ class Instances:
                 check=HealthCheck(**json.loads(check_json)),
                 last_check_time=row.last_check_time,
                 last_check_error=row.last_check_error,
+                service=row.service,
             )
             for row, kind, check_json in found
         ]

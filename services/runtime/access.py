@@ -46,6 +46,8 @@ class MethodPolicy:
     platform_override: bool = False
     # The built-in member role holds the permission (AccessPolicy.member_default).
     member_default: bool = False
+    # Internal-only RPCs: the services allowed to call (mesh identities); empty for any caller.
+    callers: frozenset[str] = frozenset()
 
 
 class AccessPolicyError(RuntimeError):
@@ -69,6 +71,7 @@ def policy_of(method: MethodDescriptor) -> MethodPolicy | None:
         server_streaming=method.server_streaming,
         platform_override=declared.platform_override,
         member_default=declared.member_default,
+        callers=frozenset(declared.callers),
     )
 
 

@@ -28,11 +28,12 @@ from services.runtime.auth.revocation_store import REVOCATION_MIGRATIONS, load_r
 from services.runtime.auth.verifier import JwksCache, KeySource, PublicKeys, TokenVerifier, public_key_from_jwk
 from services.runtime.client import ChannelPool
 from services.runtime.config import ConfigError, Settings, load_key_encryption_key
+from services.runtime.context import acting_service_var
 from services.runtime.credentials import ServiceCredentials, api_key_credentials
 from services.runtime.db import DatabaseRouter, upgrade_core
 from services.runtime.delivery import Delivery, load_delivery_settings
 from services.runtime.discovery import Discovery, Registrar
-from services.runtime.events import EventBus, create_event_bus
+from services.runtime.events import EventBus, RedisStreamsEventBus, create_event_bus
 from services.runtime.interceptors.authentication import Authenticator
 from services.runtime.mail import MailChannel, load_mail_settings
 from services.runtime.mail.channel import CHANNEL as MAIL_CHANNEL
@@ -43,6 +44,12 @@ from services.runtime.private_files import private_directory
 from services.runtime.sealing import Sealer
 from services.runtime.server import RunningServer, ServiceBinding, create_server
 from services.runtime.storage import BlobBackend, TenantBlobs, load_storage_settings, open_backend
+from services.runtime.telemetry.metrics import Metrics
+from services.runtime.telemetry.probes import outbox_probe, pool_probe, stream_probe
+from services.runtime.telemetry.sampler import Sampler
+from services.runtime.telemetry.settings import load_metrics_settings, load_tracing_settings, load_usage_flush_seconds
+from services.runtime.telemetry.tracing import Tracing
+from services.runtime.telemetry.usage import USAGE_MIGRATIONS, UsageRecorder
 from services.runtime.tenant_directory import CachedTenantDirectory, RemoteTenantDirectory, TenantDirectory
 from services.runtime.unit_of_work import UnitOfWork
 
@@ -92,6 +99,18 @@ class Runtime:
     # The platform service account's API key; the auth service's bootstrap
     # fills it in the embedded default on first start.
     service_api_key: str | None = None
+    # The mesh identity outgoing calls present outside any service's work (the first service
+    # this process started; in production the only one).
+    identity: str = ""
+    # Spans (None when tracing is off: then nothing is instrumented) and Prometheus metrics.
+    tracing: Tracing | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    # Refreshes the gauges that need a query (pools, outbox, stream lag; apps add their own).
+    metrics_sampler: Sampler = field(default_factory=Sampler)
+    # False with TENANTMESH_METRICS_PORT=off: nothing is counted or sampled.
+    metrics_served: bool = True
+    # Per-tenant calls per hour, flushed to the core database (telemetry/usage.py).
+    usage: UsageRecorder | None = None
 
     def __post_init__(self) -> None:
         self.auth: Authentication = self.authentication or TokenAuthentication(self)
@@ -126,8 +145,18 @@ class Runtime:
         return {key.kid: public_key_from_jwk(key.x, key.y) for key in response.keys if key.kty == "EC"}
 
     @classmethod
-    async def open(cls, settings: Settings, authentication: Authentication | None = None) -> Runtime:
+    async def open(
+        cls, settings: Settings, authentication: Authentication | None = None, *, process_name: str = "tenantmesh"
+    ) -> Runtime:
+        """``process_name`` names the spans of the process's shared resources (SQL, Redis, outgoing calls)."""
         private_directory(settings.data_dir)
+        tracing_settings = load_tracing_settings(settings.environment)
+        tracing = (
+            Tracing(tracing_settings, version=settings.version, process_name=process_name)
+            if tracing_settings.enabled
+            else None
+        )
+        metrics = Metrics()
         database = settings.database
         router = DatabaseRouter(
             database.url,
@@ -138,17 +167,25 @@ class Runtime:
             sqlite_engine_cache_size=database.sqlite_engine_cache_size,
             tenant_db_prefix=database.tenant_db_prefix,
         )
+        if tracing is not None:
+            router.on_engine(tracing.instrument_engine)
         await router.start()
         events = create_event_bus(settings.redis_url)
+        events.telemetry.attach(tracing.tracer if tracing is not None else None, metrics)
+        if tracing is not None and isinstance(events, RedisStreamsEventBus):
+            tracing.instrument_redis(events.client)
         await events.start()
         runtime = cls(
             settings=settings,
             db=router,
             events=events,
-            channels=ChannelPool(),
+            channels=ChannelPool(settings.mesh_tls, tracing.client_interceptors() if tracing is not None else ()),
             authentication=authentication,
             addresses=dict(settings.service_addresses),
             service_api_key=settings.service_api_key,
+            tracing=tracing,
+            metrics=metrics,
+            metrics_served=load_metrics_settings(settings.environment).port is not None,
         )
         runtime.revocations.subscribe(events)
         await upgrade_core(router, OUTBOX_MIGRATIONS)
@@ -159,7 +196,14 @@ class Runtime:
             await runtime.revocations.load_from_redis(settings.redis_url)
         else:
             await load_revocations(router, runtime.revocations)
+        await upgrade_core(router, USAGE_MIGRATIONS)
         runtime.relay = OutboxRelay(router, events)
+        runtime.usage = UsageRecorder(router, load_usage_flush_seconds(settings.environment))
+        metrics.caches.add(lambda: runtime.jwks.stats)
+        runtime.metrics_sampler.add("db_pools", pool_probe(router, metrics))
+        runtime.metrics_sampler.add("outbox", outbox_probe(runtime.relay, metrics))
+        if isinstance(events, RedisStreamsEventBus):
+            runtime.metrics_sampler.add("event_streams", stream_probe(events, metrics))
         return runtime
 
     def unit_of_work(self, producer: str, *, deliver_at_once: bool = False) -> UnitOfWork:
@@ -209,10 +253,13 @@ class Runtime:
             delivery.serve(MailChannel(load_mail_settings(self.settings), TEMPLATES))
 
     def channel(self, service: str) -> grpc.aio.Channel:
+        """A channel to ``service``; with mesh TLS it presents the certificate of the service this
+        code works for (the acting service), else of the process."""
         try:
-            return self.channels.get(self.addresses[service])
+            address = self.addresses[service]
         except KeyError:
             raise ConfigError(f"no address configured for service {service!r}") from None
+        return self.channels.get(address, service, acting_service_var.get() or self.identity)
 
     def tenant_directory(self, source: TenantDirectory | None = None) -> CachedTenantDirectory:
         """Tenants as ``source`` knows them (by default the tenants service, asked over gRPC with this
@@ -224,16 +271,21 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        await self.metrics_sampler.stop()
         await self.discovery.close()
         if self.relay is not None:
             await self.relay.stop()
         if self.delivery is not None:
             await self.delivery.stop()
+        if self.usage is not None:
+            await self.usage.stop()
         if "blob_backend" in self.__dict__:
             await self.blob_backend.close()
         await self.channels.close()
         await self.events.close()
         await self.db.dispose()
+        if self.tracing is not None:
+            await self.tracing.shutdown()
 
 
 class App(Protocol):
@@ -259,18 +311,29 @@ class StartedApp:
 
 
 async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
+    if runtime.settings.mesh_tls is not None:
+        # Its mesh certificate must be there and name it before anything starts: a service that
+        # cannot serve should not run its start (migrations, background work) first.
+        runtime.settings.mesh_tls.read(app.name)
     if runtime.delivery is not None:
         # Its table exists before the first call can queue anything; jobs left by a
         # process that died go out now. Before the app's own start: auth's start makes the
         # service key usable, and until its server is bound other services' internal
         # calls would wait on an address it does not serve yet (port 0 in tests).
         await runtime.delivery.start()
+    runtime.identity = runtime.identity or app.name
     if not address.endswith(":0"):
         # Where this process reaches the app from now on, already while it starts: a call its
         # start makes possible (auth's start makes the service key usable) then waits for the
         # bind instead of going to a configured address that differs.
         runtime.addresses[app.name] = address
-    await app.start()
+    # Tasks the app's start spawns (reconcilers, consumers) keep working as the app: their outgoing
+    # calls present its mesh certificate.
+    acting = acting_service_var.set(app.name)
+    try:
+        await app.start()
+    finally:
+        acting_service_var.reset(acting)
     bindings = list(app.bindings())
     served = [b.service_name for b in bindings]
     bindings.append(meta_binding(runtime.settings.version, served))
@@ -279,6 +342,12 @@ async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
         address=address,
         authenticator=runtime.auth.authenticator(app.tenant_directory()),
         tenant_directory=app.tenant_directory(),
+        tracing=runtime.tracing,
+        # With no metrics endpoint nobody can read them: calls are not counted at all.
+        metrics=runtime.metrics if runtime.metrics_served else None,
+        usage=runtime.usage.tally if runtime.usage is not None else None,
+        service=app.name,
+        mesh_tls=runtime.settings.mesh_tls,
     )
     host = address.rsplit(":", 1)[0]
     runtime.addresses[app.name] = f"{host}:{server.port}"
@@ -287,6 +356,10 @@ async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
         # Started once the first app has subscribed; events committed before a
         # crash are published now.
         runtime.relay.start()
+    if runtime.metrics_served:
+        runtime.metrics_sampler.start()
+    if runtime.usage is not None:
+        runtime.usage.start()
     return StartedApp(app=app, server=server, registration=registration)
 
 

@@ -22,6 +22,8 @@ from typing import TypeVar
 
 from services.runtime.db.placement import DEFAULT_TENANT_DB_PREFIX, check_tenant_db_prefix
 from services.runtime.manifest import Manifest
+from services.runtime.mesh_tls import DEFAULT_TRUST_DOMAIN, CertificateFiles, MeshTls
+from services.runtime.mesh_tls.identity import check_trust_domain
 
 T = TypeVar("T")
 
@@ -78,6 +80,8 @@ class Settings:
     manifest: Manifest
     # The edge's public base URL (no trailing slash): links in mails start with it.
     public_url: str
+    # Certificates of the mesh's mutual TLS; None only with TENANTMESH_MESH_TLS=off (no identities).
+    mesh_tls: MeshTls | None = None
 
     def address_of(self, service: str) -> str:
         try:
@@ -215,7 +219,41 @@ def load_settings(env: Mapping[str, str] | None = None, *, manifest: Manifest | 
         service_api_key=read.raw("TENANTMESH_SERVICE_API_KEY")
         or _read_secret_file(data_dir / "secrets" / "service-api-key"),
         public_url=read.get("TENANTMESH_PUBLIC_URL", f"https://localhost:{_edge_https_port(read)}", _parse_public_url),
+        mesh_tls=load_mesh_tls(read, data_dir),
     )
+
+
+MESH_TLS_FILE_VARIABLES = (
+    "TENANTMESH_MESH_TLS_CA_FILE",
+    "TENANTMESH_MESH_TLS_CERT_FILE",
+    "TENANTMESH_MESH_TLS_KEY_FILE",
+)
+
+
+def dev_mesh_tls_dir(data_dir: Path) -> Path:
+    """Where the embedded mesh keeps its development CA (shared with the edge) and service certificates."""
+    return data_dir / "tls"
+
+
+def load_mesh_tls(read: EnvReader, data_dir: Path) -> MeshTls | None:
+    """``TENANTMESH_MESH_TLS``: ``files`` (production: the three TENANTMESH_MESH_TLS_*_FILE variables,
+    implied when they are set), ``dev`` (the default: development certificates under the data
+    directory, made by ``make run``) or ``off`` (plaintext and no identities, for tests and
+    benchmarks on one machine only)."""
+    given = {name: read.raw(name) for name in MESH_TLS_FILE_VARIABLES}
+    mode = read.get("TENANTMESH_MESH_TLS", "files" if any(given.values()) else "dev", _choice("files", "dev", "off"))
+    trust_domain = read.get("TENANTMESH_MESH_TRUST_DOMAIN", DEFAULT_TRUST_DOMAIN, check_trust_domain)
+    if mode == "off":
+        return None
+    if mode == "files":
+        missing = [name for name, value in given.items() if value is None]
+        if missing:
+            raise ConfigError(f"TENANTMESH_MESH_TLS=files needs {', '.join(missing)}")
+        ca, cert, key = (Path(str(given[name])) for name in MESH_TLS_FILE_VARIABLES)
+        return MeshTls(trust_domain, ca, shared=CertificateFiles(cert, key))
+    tls_dir = dev_mesh_tls_dir(data_dir)
+    directory = read.get("TENANTMESH_MESH_TLS_DIR", tls_dir / "mesh", Path)
+    return MeshTls(trust_domain, tls_dir / "ca.pem", directory=directory)
 
 
 def _edge_https_port(read: EnvReader) -> int:

@@ -82,6 +82,9 @@ principal_var: ContextVar[Principal | None] = ContextVar("tenantmesh_principal",
 # Where the call came from: the edge's view of the client if the call came
 # through Envoy, else the gRPC peer. For audit and brute-force throttling.
 client_address_var: ContextVar[str] = ContextVar("tenantmesh_client_address", default="")
+# The platform service this code runs for (the one serving the current call, or whose start
+# spawned the background task): its mesh certificate is what outgoing calls present.
+acting_service_var: ContextVar[str] = ContextVar("tenantmesh_acting_service", default="")
 
 
 def current_tenant() -> TenantContext:

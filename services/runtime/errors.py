@@ -59,6 +59,8 @@ class CommonReason(Reason):
     TENANT_SUSPENDED = auto()
     TENANT_NOT_READY = auto()
     TENANT_CONTEXT_MISSING = auto()
+    # An internal-only RPC called by a service its policy does not name (mesh identity).
+    CALLER_NOT_ALLOWED = auto()
     # Calls to other services.
     DEPENDENCY_UNAVAILABLE = auto()
     SERVICE_CREDENTIALS_MISSING = auto()

@@ -33,8 +33,10 @@ from google.protobuf import any_pb2, json_format, struct_pb2, symbol_database, t
 from google.protobuf.message import Message
 from tenantmesh.events.v1 import events_pb2
 
-from services.runtime.context import principal_var, request_id_var, traceparent_var
+from services.runtime.context import principal_var, request_id_var
 from services.runtime.ids import uuid7
+from services.runtime.telemetry.events import EventTelemetry
+from services.runtime.telemetry.trace_context import current_traceparent
 
 log = logging.getLogger("tenantmesh.events")
 
@@ -68,7 +70,8 @@ class Event:
     # Who caused it and in which call: taken from the publishing call's context.
     actor: str = field(default_factory=_current_actor)
     request_id: str = field(default_factory=request_id_var.get)
-    traceparent: str = field(default_factory=traceparent_var.get)
+    # The span that wrote it (the outbox stores it with the event): consumers link to it.
+    traceparent: str = field(default_factory=current_traceparent)
     producer: str = ""
 
     def payload_dict(self) -> dict[str, Any]:
@@ -146,6 +149,9 @@ class EventBus(Protocol):
     async def start(self) -> None: ...
     async def close(self) -> None: ...
 
+    # Spans and counters of deliveries (set by the runtime; none by default).
+    telemetry: EventTelemetry
+
 
 class _Handlers:
     def __init__(self) -> None:
@@ -195,24 +201,30 @@ class InProcessEventBus:
         self._processed: dict[str, _RecentIds] = {}
         self._max_deliveries = max_deliveries
         self.dead_letters: list[tuple[str, Event, str]] = []
+        self.telemetry = EventTelemetry()
 
     async def publish(self, event: Event) -> None:
         await self._broadcast.deliver_best_effort(event)
         for group, handlers in self._groups.items():
             processed = self._processed[group]
             if event.id in processed:
+                self.telemetry.handled(group, "duplicate")
                 continue
             for attempt in range(1, self._max_deliveries + 1):
                 try:
-                    await handlers.deliver(event)
+                    with self.telemetry.handling(event, "inprocess", group):
+                        await handlers.deliver(event)
                     processed.add(event.id)
+                    self.telemetry.handled(group, "ok")
                     break
                 except Exception as exc:
+                    self.telemetry.handled(group, "failed")
                     log.warning(
                         "group handler failed", extra={"group": group, "event_id": event.id, "attempt": attempt}
                     )
                     if attempt == self._max_deliveries:
                         self.dead_letters.append((group, event, repr(exc)))
+                        self.telemetry.dead_lettered(group)
 
     def subscribe(self, type_prefix: str, handler: Handler) -> None:
         self._broadcast.add(type_prefix, handler)
@@ -262,6 +274,19 @@ class RedisStreamsEventBus:
         # one: cancelling the client mid-command can leave its connection pool
         # unable to close.
         self._stopping = False
+        self.telemetry = EventTelemetry(system="redis")
+
+    @property
+    def client(self) -> Any:
+        """The bus's Redis client (to instrument it; the metrics sampler reads group lag with it)."""
+        return self._redis
+
+    @property
+    def settings(self) -> StreamSettings:
+        return self._settings
+
+    def groups(self) -> list[str]:
+        return list(self._groups)
 
     async def publish(self, event: Event) -> None:
         await self._redis.xadd(
@@ -350,14 +375,19 @@ class RedisStreamsEventBus:
         raw = fields[b"envelope"]
         event = Event.decode(raw)
         done_key = f"{self._settings.namespace}:processed:{group}:{event.id}"
-        if not await self._redis.exists(done_key):
-            try:
-                await handlers.deliver(event)
-            except Exception as exc:
-                await self._failed(group, entry_id, raw, exc)
-                return
-            await self._redis.set(done_key, 1, ex=self._settings.processed_ttl_seconds)
-        await self._acknowledge(group, entry_id)
+        with self.telemetry.handling(event, self._settings.stream, group):
+            if await self._redis.exists(done_key):
+                self.telemetry.handled(group, "duplicate")
+            else:
+                try:
+                    await handlers.deliver(event)
+                except Exception as exc:
+                    self.telemetry.handled(group, "failed")
+                    await self._failed(group, entry_id, raw, exc)
+                    return
+                self.telemetry.handled(group, "ok")
+                await self._redis.set(done_key, 1, ex=self._settings.processed_ttl_seconds)
+            await self._acknowledge(group, entry_id)
 
     async def _acknowledge(self, group: str, entry_id: bytes) -> None:
         await self._redis.xack(self._settings.stream, group, entry_id)
@@ -371,6 +401,7 @@ class RedisStreamsEventBus:
                 self._settings.dead_letter_stream, {"envelope": raw, "group": group, "error": repr(exc)[:500]}
             )
             await self._redis.xack(self._settings.stream, group, entry_id)
+            self.telemetry.dead_lettered(group)
         # Otherwise it stays pending and is claimed again after claim_idle_ms.
 
     async def close(self) -> None:

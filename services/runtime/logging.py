@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from services.runtime.context import request_id_var, tenant_var
+from services.runtime.telemetry.trace_context import current_span_context
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and
 # is copied into the JSON object.
@@ -33,6 +34,11 @@ class JsonFormatter(logging.Formatter):
         tenant = tenant_var.get()
         if tenant is not None:
             entry["tenant_id"] = tenant.tenant_id
+        span = current_span_context()
+        if span is not None:
+            # The ids a trace backend finds the call by (the caller's, when tracing is off here).
+            entry["trace_id"] = f"{span.trace_id:032x}"
+            entry["span_id"] = f"{span.span_id:016x}"
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value

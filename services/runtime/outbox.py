@@ -31,7 +31,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String, delete, insert, select, update
+from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -176,13 +176,24 @@ class OutboxRelay:
         # to the database themselves, and must not wait on a lock held here.
         published = []
         for row in rows:
-            await self._bus.publish(Event.decode(row.envelope))
+            event = Event.decode(row.envelope)
+            # In the trace of the transaction that wrote it (stored with it).
+            with self._bus.telemetry.publishing(event, "events"):
+                await self._bus.publish(event)
             published.append(row.event_id)
         if published:
             async with open_session() as session:
                 await session.execute(delete(OutboxRow).where(OutboxRow.event_id.in_(published)))
                 await session.commit()
         return len(published)
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many events the core outbox holds, and when the oldest was committed."""
+        async with self._db.core_session() as session:
+            count, oldest = (
+                await session.execute(select(func.count(), func.min(OutboxRow.create_time)).select_from(OutboxRow))
+            ).one()
+        return int(count), oldest
 
     async def drain(self, *, tenants: bool = True) -> None:
         while await self.relay_once() == self._batch:

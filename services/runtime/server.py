@@ -23,11 +23,19 @@ from services.runtime.access import load_policies
 from services.runtime.health import HealthServicer
 from services.runtime.interceptors.authentication import AuthenticationStage, Authenticator
 from services.runtime.interceptors.authorization import authorization_stage
-from services.runtime.interceptors.chain import PipelineInterceptor
+from services.runtime.interceptors.chain import CallStage, PipelineInterceptor
+from services.runtime.interceptors.identity import CallerStage, IdentityStage
+from services.runtime.interceptors.metrics import MetricsObserver
+from services.runtime.interceptors.observers import Observers
 from services.runtime.interceptors.request_id import client_address_stage, request_id_stage
 from services.runtime.interceptors.telemetry import CallObserver, LoggingObserver, trace_context_stage
 from services.runtime.interceptors.tenant import TenantStage
+from services.runtime.interceptors.tracing import SpanObserver
 from services.runtime.interceptors.validation import validation_stage
+from services.runtime.mesh_tls import MeshTls, server_credentials
+from services.runtime.telemetry.metrics import Metrics
+from services.runtime.telemetry.tracing import Tracing
+from services.runtime.telemetry.usage import UsageObserver, UsageTally
 from services.runtime.tenant_directory import TenantDirectory
 
 log = logging.getLogger("tenantmesh.server")
@@ -87,22 +95,48 @@ async def create_server(
     authenticator: Authenticator,
     tenant_directory: TenantDirectory,
     observer: CallObserver | None = None,
+    tracing: Tracing | None = None,
+    metrics: Metrics | None = None,
+    usage: UsageTally | None = None,
+    service: str = "tenantmesh",
+    mesh_tls: MeshTls | None = None,
 ) -> RunningServer:
+    """``tracing`` (when on) opens a span per call for ``service``; ``metrics`` counts every call;
+    ``usage`` counts the calls made for each tenant. With ``mesh_tls`` the port is mutual TLS only
+    and ``service`` is also the mesh identity it serves with (its certificate, and what its
+    handlers' outgoing calls present); else plaintext."""
     names = tuple(b.service_name for b in bindings)
     policies = load_policies(names)
     observer = observer or LoggingObserver()
+    observers: list[CallObserver] = [observer]
+    trust_domain = mesh_tls.trust_domain if mesh_tls is not None else None
+    first_stages: list[CallStage] = [IdentityStage(service, trust_domain), request_id_stage, client_address_stage]
+    interceptors: list[grpc.aio.ServerInterceptor] = []
+    if tracing is not None:
+        # Outermost, so its span is open while the pipeline runs (the pipeline completes it).
+        interceptors.append(tracing.server_interceptor(service))
+        observers.append(SpanObserver())
+    else:
+        # Without spans of our own, the caller's trace context is passed on as it came.
+        first_stages.append(trace_context_stage)
+    if metrics is not None:
+        observers.append(MetricsObserver(metrics))
+    if usage is not None:
+        observers.append(UsageObserver(usage))
     interceptor = PipelineInterceptor(
         policies,
-        first_stages=[request_id_stage, client_address_stage, trace_context_stage],
+        first_stages=first_stages,
         stages=[
+            CallerStage(identities=mesh_tls is not None),
             AuthenticationStage(authenticator),
             TenantStage(tenant_directory),
             authorization_stage,
             validation_stage,
         ],
-        observer=observer,
+        observer=observer if len(observers) == 1 else Observers(observers),
     )
-    server = grpc.aio.server(interceptors=[interceptor], options=SERVER_OPTIONS)
+    interceptors.append(interceptor)
+    server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
     for binding in bindings:
         binding.register(server)
     health_servicer = HealthServicer()
@@ -110,11 +144,17 @@ async def create_server(
     reflection.enable_server_reflection(
         (*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(address)
+    if mesh_tls is not None:
+        port = server.add_secure_port(address, server_credentials(mesh_tls, service))
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"could not bind {address}")
     await server.start()
     for name in (*names, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("serving", extra={"address": address, "port": port, "services": list(names)})
+    log.info(
+        "serving",
+        extra={"address": address, "port": port, "services": list(names), "mesh_tls": mesh_tls is not None},
+    )
     return RunningServer(server=server, port=port, health=health_servicer, service_names=names, observer=observer)

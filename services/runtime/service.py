@@ -20,16 +20,21 @@ with the process's Runtime and starts it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from services.runtime.db import MigrationSet, upgrade_core
+from services.runtime.context import PLATFORM_TENANT_SLUG
+from services.runtime.db import MigrationSet, TenantDatabase, tenant_database_name, upgrade_core, upgrade_tenant
 from services.runtime.lifecycle import SchemaLifecycleServicer
+from services.runtime.outbox import TENANT_OUTBOX_MIGRATIONS
 from services.runtime.server import ServiceBinding, bind
 from services.runtime.tenant_directory import TenantDirectory
 
 if TYPE_CHECKING:
     from services.runtime.app import Runtime
+
+log = logging.getLogger("tenantmesh.service")
 
 
 class ServiceApp:
@@ -42,6 +47,8 @@ class ServiceApp:
     tenant_migrations: MigrationSet | None = None
     # It announces changes to tenant data (UnitOfWork.tenant()): tenant databases get an outbox.
     tenant_events: ClassVar[bool] = False
+    # Brings its tenant schema to head in the platform tenant at start (see migrate_platform_tenant).
+    platform_tenant_schema: ClassVar[bool] = True
 
     def __init__(self, runtime: Runtime, *, tenants: TenantDirectory | None = None) -> None:
         """``tenants``: where tenants are looked up, when not at the tenants service."""
@@ -73,6 +80,25 @@ class ServiceApp:
     async def start(self) -> None:
         if self.core_migrations is not None:
             await upgrade_core(self.runtime.db, self.core_migrations)
+        if self.tenant_migrations is not None and self.platform_tenant_schema:
+            await self.migrate_platform_tenant(self.tenant_migrations)
+
+    async def migrate_platform_tenant(self, migrations: MigrationSet) -> None:
+        """Platform administrators use tenant-scoped services too (their menu, forms), but the platform
+        tenant is made by the tenants service before the others run, with its schema only: each
+        service brings its own to head there when it starts, as provisioning does for every other
+        tenant. Idempotent; skipped while the platform tenant's database does not exist yet."""
+        settings = self.runtime.settings
+        placement = TenantDatabase(
+            settings.database.default_tenant_server,
+            tenant_database_name(PLATFORM_TENANT_SLUG, self.runtime.db.tenant_db_prefix),
+        )
+        if not await self.runtime.db.tenant_database_exists(placement):
+            log.warning("%s: the platform tenant's database does not exist yet (tenantctl migrate adds it)", self.name)
+            return
+        if self.tenant_events:
+            await upgrade_tenant(self.runtime.db, placement, TENANT_OUTBOX_MIGRATIONS)
+        await upgrade_tenant(self.runtime.db, placement, migrations)
 
     async def stop(self) -> None:
         return None

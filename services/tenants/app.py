@@ -14,12 +14,14 @@ from services.runtime.lifecycle import SchemaLifecycleServicer
 from services.runtime.service import ServiceApp
 from services.tenants.identity import stamp_identity_on
 from services.tenants.manager import LocalTenantDirectory, TenantManager
+from services.tenants.metrics import tenant_count_probe
 from services.tenants.migrate import TenantMigrator
 from services.tenants.participants import LifecycleParticipants
 from services.tenants.platform import ensure_platform_tenant
 from services.tenants.provisioning import Provisioner, ProvisioningPolicy
 from services.tenants.reconciler import Reconciler
 from services.tenants.servicer import TenantServicer
+from services.tenants.usage import TenantUsage
 
 SERVICE = "tenants"
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,6 +33,8 @@ VIEW_TTL_SECONDS = 5.0
 class TenantsApp(ServiceApp):
     name = SERVICE
     core_migrations = CORE_MIGRATIONS
+    # It makes the platform tenant itself, its schema included (ensure_platform_tenant).
+    platform_tenant_schema = False
 
     def __init__(self, runtime: Runtime, tenant_migrations: MigrationSet = TENANT_MIGRATIONS) -> None:
         # The tenants service answers tenant lookups from its own tables.
@@ -42,7 +46,7 @@ class TenantsApp(ServiceApp):
         # on Redis everyone's) learn of a suspension before the call returns, not a relay tick later.
         work = runtime.unit_of_work(SERVICE, deliver_at_once=True)
         self.provisioner = Provisioner(
-            runtime.db, participants, work, ProvisioningPolicy(settings.provisioning_lease_seconds)
+            runtime.db, participants, work, ProvisioningPolicy(settings.provisioning_lease_seconds), runtime.metrics
         )
         self.manager = TenantManager(
             runtime.db,
@@ -58,15 +62,16 @@ class TenantsApp(ServiceApp):
             interval_seconds=settings.reconcile_interval_seconds,
             lease_seconds=settings.provisioning_lease_seconds,
         )
-        self.migrator = TenantMigrator(runtime.db, participants)
+        self.migrator = TenantMigrator(runtime.db, participants, runtime.metrics)
         # GetTenant is the hot path (every service's tenant directory, every console page) and
         # changes are rare: answers are kept a few seconds. Changes made through this replica drop
         # the entry at once, other replicas' when their tenant event arrives.
         self.views: Cache[str, tenant_pb2.Tenant] = Cache("tenant-views", ttl_seconds=VIEW_TTL_SECONDS)
         self.views.drop_on(runtime.events, "tenant.", tenant_of)
+        runtime.metrics_sampler.add("tenants", tenant_count_probe(runtime.db, runtime.metrics))
 
     def servicers(self) -> Sequence[object]:
-        return [TenantServicer(self.manager, self.migrator, self.views)]
+        return [TenantServicer(self.manager, self.migrator, self.views, TenantUsage(self.runtime.db, self.manager))]
 
     def lifecycle(self) -> SchemaLifecycleServicer:
         # The identity row is written on the migration's own connection and transaction.

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter, TenantDatabase
 from services.runtime.rich_status import reason_of
+from services.runtime.telemetry.metrics import Metrics
 from services.tenants import repository as repo
 from services.tenants.models import TenantRow
 from services.tenants.participants import LifecycleParticipants
@@ -45,9 +47,10 @@ class TenantOutcome:
 
 
 class TenantMigrator:
-    def __init__(self, db: DatabaseRouter, participants: LifecycleParticipants) -> None:
+    def __init__(self, db: DatabaseRouter, participants: LifecycleParticipants, metrics: Metrics | None = None) -> None:
         self._db = db
         self._participants = participants
+        self._metrics = metrics
 
     async def run(self, tenant_ids: Sequence[str], concurrency: int) -> tuple[int, AsyncIterator[TenantOutcome]]:
         """Returns how many tenants the run covers and the outcomes as tenants finish."""
@@ -60,7 +63,13 @@ class TenantMigrator:
 
         async def one(row: TenantRow) -> TenantOutcome:
             async with gate:
-                return await self._migrate(row)
+                started = time.perf_counter()
+                outcome = await self._migrate(row)
+                if self._metrics is not None:
+                    self._metrics.provisioning_duration.labels("migrate", "ok" if outcome.ok else "failed").observe(
+                        time.perf_counter() - started
+                    )
+                return outcome
 
         tasks = [asyncio.create_task(one(row)) for row in rows]
         try:

@@ -10,6 +10,7 @@ back. A failed provisioning leaves no database and no usable tenant behind.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,7 @@ from services.runtime.db import DatabaseRouter, TenantDatabase
 from services.runtime.errors import Unavailable
 from services.runtime.events import Event
 from services.runtime.rich_status import reason_of
+from services.runtime.telemetry.metrics import Metrics
 from services.runtime.unit_of_work import UnitOfWork
 from services.tenants import repository as repo
 from services.tenants.models import TenantRow
@@ -49,7 +51,9 @@ class Provisioner:
         participants: LifecycleParticipants,
         work: UnitOfWork,
         policy: ProvisioningPolicy,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._db = db
         self._participants = participants
         self._work = work
@@ -67,9 +71,11 @@ class Provisioner:
         else None (the caller reads it if it needs it).
         """
         progress = _Progress()
+        started = time.perf_counter()
         try:
             activated = await self._run_steps(tenant_id, known, progress)
         except Exception as exc:
+            self._observe("provision", "failed", started)
             reason = reason_of(exc)
             log.warning("provisioning failed, rolling back", extra={"tenant_id": tenant_id, "reason": reason})
             await self.abandon(tenant_id, reason, tuple(progress.pending))
@@ -78,7 +84,12 @@ class Provisioner:
                 reason=TenantsReason.PROVISIONING_FAILED,
                 metadata={"cause": reason},
             ) from exc
+        self._observe("provision", "ok", started)
         return activated
+
+    def _observe(self, operation: str, outcome: str, started: float) -> None:
+        if self._metrics is not None:
+            self._metrics.provisioning_duration.labels(operation, outcome).observe(time.perf_counter() - started)
 
     async def abandon(self, tenant_id: str, reason: str, also_done: Sequence[str] = ()) -> None:
         """Rolls a failed provisioning back; if the rollback fails too, the reconciler finishes it.

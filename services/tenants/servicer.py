@@ -19,6 +19,7 @@ from services.runtime.context import current_tenant
 from services.tenants.convert import state_of, tenant_to_proto
 from services.tenants.manager import TenantManager, TenantSpec
 from services.tenants.migrate import TenantMigrator
+from services.tenants.usage import TenantUsage
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -39,7 +40,9 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         manager: TenantManager,
         migrator: TenantMigrator,
         views: Cache[str, tenant_pb2.Tenant],
+        usage: TenantUsage,
     ) -> None:
+        self._usage = usage
         self._manager = manager
         self._migrator = migrator
         self._views = views
@@ -59,6 +62,19 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
             tenant = tenant_to_proto(await self._manager.get(request.tenant_id))
             self._views.put(request.tenant_id, tenant)
         return pb.GetTenantResponse(tenant=tenant)
+
+    async def GetTenantUsage(self, request: pb.GetTenantUsageRequest, context: Context) -> pb.GetTenantUsageResponse:
+        """Permission tenants.usage.get. Reasons: TENANT_NOT_FOUND, FIELD_INVALID."""
+        hours = await self._usage.hours(
+            request.tenant_id,
+            request.start_time.ToDatetime() if request.HasField("start_time") else None,
+            request.end_time.ToDatetime() if request.HasField("end_time") else None,
+        )
+        response = pb.GetTenantUsageResponse()
+        for hour, requests, errors in hours:
+            entry = response.hours.add(requests=requests, errors=errors)
+            entry.start_time.FromDatetime(hour)
+        return response
 
     async def ListTenants(self, request: pb.ListTenantsRequest, context: Context) -> pb.ListTenantsResponse:
         """Permission tenants.tenants.list. Reasons: FIELD_INVALID, PAGE_TOKEN_INVALID."""

@@ -19,10 +19,12 @@ import grpc
 from tenantmesh.tenants.v1 import tenant_service_pb2_grpc
 
 from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
+from services.runtime.client import create_mesh_channel
 from services.runtime.config import Settings, load_settings
 from services.runtime.db import MigrationSet
 from services.runtime.heap import settle_after_startup
 from services.runtime.logging import configure_logging
+from services.runtime.mesh_tls import EDGE, channel_credentials
 from services.tenants.app import TENANT_MIGRATIONS
 from tests.support.mesh import DomainTenantsApp
 from tests.support.open_access import OpenAccess
@@ -41,6 +43,8 @@ def bench_settings(database_url: str, data_dir: Path, **overrides: str) -> Setti
             "TENANTMESH_DATA_DIR": str(data_dir),
             "TENANTMESH_LOG_LEVEL": "warning",
             "TENANTMESH_LOG_FORMAT": "text",
+            # In-process benchmarks measure the services, not the transport.
+            "TENANTMESH_MESH_TLS": "off",
             # Benchmarks start the services they measure: tenants are provisioned in the tenants
             # service alone unless a benchmark names more (a tenant-scoped service nobody started
             # would hold every tenant's creation).
@@ -92,7 +96,14 @@ async def tenants_service(
         app = DomainTenantsApp(runtime, tenant_migrations=tenant_migrations)
         started.append(await start_app(app, runtime, "127.0.0.1:0"))
         settle_after_startup()  # as a service process does once it is up
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{started[0].server.port}")
+        address = f"127.0.0.1:{started[0].server.port}"
+        tls = settings.mesh_tls
+        # With mesh TLS the benchmark calls as the edge (any identity of the CA would do).
+        channel = (
+            grpc.aio.insecure_channel(address)
+            if tls is None
+            else create_mesh_channel(address, app.name, channel_credentials(tls, EDGE)[0])
+        )
         yield TenantsService(runtime=runtime, app=app, started=started[0], channel=channel)
     finally:
         if channel is not None:

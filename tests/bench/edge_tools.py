@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from services.mesh.devtls import DevTls
 from services.mesh.edge import EdgeSettings
@@ -119,9 +120,15 @@ def best_round(results: Sequence[WrkResult]) -> WrkResult:
 
 @contextlib.asynccontextmanager
 async def running_envoy(
-    started: Sequence[StartedApp], settings: Settings, tls: DevTls, envoy_dir: Path, workers: int = 1
+    started: Sequence[StartedApp],
+    settings: Settings,
+    tls: DevTls,
+    envoy_dir: Path,
+    workers: int = 1,
+    **overrides: Any,
 ) -> AsyncIterator[tuple[EnvoyProcess, EdgeSettings]]:
-    """A real Envoy in front of ``started``: dev TLS, free ports, no access log, rate limits out of the way."""
+    """A real Envoy in front of ``started``: dev TLS, free ports, no access log, rate limits out of the way;
+    ``overrides``: other EdgeSettings fields (tracing, say)."""
     edge = dataclasses.replace(
         EdgeSettings(),
         https_port=free_port(),
@@ -133,6 +140,7 @@ async def running_envoy(
         global_rate_limit_rps=UNLIMITED_RPS,
         per_tenant_rate_limit_rps=UNLIMITED_RPS,
         concurrency=workers,
+        **overrides,
     )
     envoy = EnvoyProcess.for_edge(
         edge,

@@ -27,9 +27,10 @@ from grpc_health.v1._async import HealthServicer
 from tenantmesh.meta.v1 import meta_service_pb2, meta_service_pb2_grpc
 
 from services.mesh.devtls import DevTls, ensure_dev_tls
-from services.mesh.edge import EdgeSettings, Upstream
+from services.mesh.edge import EdgeMeshTls, EdgeSettings, Upstream, edge_mesh_tls
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.static_site import StaticSite
+from tests.support.platform import Platform
 
 META_PACKAGE = "tenantmesh.meta.v1"
 META_SERVICE = "tenantmesh.meta.v1.MetaService"
@@ -229,6 +230,13 @@ class EdgeFactory:
             if edge.envoy.base_id is not None:
                 _remove_hot_restart_segment(edge.envoy.base_id)
         self.running.clear()
+
+
+def edge_tls_of(mesh: Platform, workdir: Path) -> EdgeMeshTls:
+    """The edge's mesh certificate for an in-process platform started with ``mesh_tls=True``."""
+    tls = mesh.runtime.settings.mesh_tls
+    assert tls is not None, "start the platform with mesh_tls=True"
+    return edge_mesh_tls(tls, workdir / "edge-sds")
 
 
 def _remove_hot_restart_segment(base_id: int) -> None:

@@ -30,6 +30,7 @@ from services.mesh.devtls import DevTls
 from services.mesh.edge import (
     DEFAULT_DESCRIPTOR_PATH,
     TOKEN_TENANT_HEADER,
+    EdgeMeshTls,
     EdgeSettings,
     HttpBinding,
     MatchKind,
@@ -47,7 +48,7 @@ from tests.support.errors import expect_error
 from tests.support.isolation import claims_of, expired_like, hs256_with_public_key, public_key_pem, tampered, unsigned
 from tests.support.platform import ADMIN_EMAIL, ADMIN_PASSWORD, Platform, bearer, platform
 
-from .conftest import EdgeFactory, RunningEdge
+from .conftest import EdgeFactory, RunningEdge, edge_tls_of
 
 pytestmark = pytest.mark.edge
 
@@ -61,13 +62,21 @@ MESH_UPSTREAMS = [
 @pytest.fixture(scope="module")
 async def mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platform]:
     data_dir = tmp_path_factory.mktemp("jwt-platform")
-    async with platform(f"sqlite+aiosqlite:///{data_dir / 'core.db'}", data_dir) as running:
+    # As deployed: Envoy reaches the services over mesh TLS, and they believe its view of the client.
+    async with platform(f"sqlite+aiosqlite:///{data_dir / 'core.db'}", data_dir, mesh_tls=True) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 async def edge(edge_factory: EdgeFactory, mesh: Platform) -> RunningEdge:
-    return await edge_factory(upstreams_for(mesh.started, mesh.runtime.settings))
+    return await edge_factory(
+        upstreams_for(mesh.started, mesh.runtime.settings),
+        mesh_tls=mesh_edge_tls(mesh),
+    )
+
+
+def mesh_edge_tls(mesh: Platform) -> EdgeMeshTls:
+    return edge_tls_of(mesh, mesh.runtime.settings.data_dir)
 
 
 @pytest.fixture(scope="module")
@@ -363,7 +372,9 @@ async def test_token_tenant_header_comes_from_the_token_only(edge: RunningEdge, 
 
 async def test_tenant_rate_limit_keys_on_the_token(edge_factory: EdgeFactory, mesh: Platform, admin_token: str) -> None:
     rps = 3
-    limited = await edge_factory(upstreams_for(mesh.started, mesh.runtime.settings), per_tenant_rate_limit_rps=rps)
+    limited = await edge_factory(
+        upstreams_for(mesh.started, mesh.runtime.settings), mesh_tls=mesh_edge_tls(mesh), per_tenant_rate_limit_rps=rps
+    )
     async with limited.http_client() as client:
         # A token's tenant has one bucket, whatever x-tenant-id the caller names.
         responses = [
@@ -395,7 +406,9 @@ async def test_rotated_key_is_trusted_after_the_next_jwks_fetch(
 ) -> None:
     """Envoy 1.40 does not refetch the JWKS on an unknown `kid`: a token of a freshly rotated
     key is refused until the cached JWKS is refreshed (jwks_cache_seconds)."""
-    quick = await edge_factory(upstreams_for(mesh.started, mesh.runtime.settings), jwks_cache_seconds=2)
+    quick = await edge_factory(
+        upstreams_for(mesh.started, mesh.runtime.settings), mesh_tls=mesh_edge_tls(mesh), jwks_cache_seconds=2
+    )
     keys: Any = mesh.admin_stub("SigningKeyService")
     rotated = await keys.RotateSigningKey(admin_service_pb2.RotateSigningKeyRequest(), metadata=bearer(admin_token))
     token = (await mesh.login("platform", ADMIN_EMAIL, ADMIN_PASSWORD)).access_token

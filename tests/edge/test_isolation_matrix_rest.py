@@ -1,6 +1,7 @@
 """The isolation matrix over REST through a real Envoy (jwt_authn + transcoding) in front of
 the in-process platform: every REST binding of every routed RPC, every way of lacking access,
-zero leaks. Lifecycle has no REST route (internal), so it is covered by the gRPC matrix only.
+zero leaks. Envoy reaches the services over the mesh's mutual TLS, as in production. Lifecycle
+has no REST route (internal), so it is covered by the gRPC matrix only.
 See tests/support/isolation.py."""
 
 from __future__ import annotations
@@ -21,16 +22,17 @@ from tests.support.isolation import (
 )
 from tests.support.platform import EVERY_OTHER_SERVICE, platform
 
-from .conftest import EdgeFactory
+from .conftest import EdgeFactory, edge_tls_of
 
 pytestmark = pytest.mark.edge
 
 
 async def test_isolation_matrix_rest(db_backend_url: str, tmp_path: Path, edge_factory: EdgeFactory) -> None:
-    async with platform(db_backend_url, tmp_path, extra=EVERY_OTHER_SERVICE) as mesh:
+    async with platform(db_backend_url, tmp_path, extra=EVERY_OTHER_SERVICE, mesh_tls=True) as mesh:
         # Rate limits high enough for the matrix's burst of calls from one tenant.
         edge = await edge_factory(
             upstreams_for(mesh.started, mesh.runtime.settings),
+            mesh_tls=edge_tls_of(mesh, tmp_path),
             per_tenant_rate_limit_rps=100_000,
             global_rate_limit_rps=100_000,
         )
@@ -49,9 +51,10 @@ async def test_isolation_matrix_rest(db_backend_url: str, tmp_path: Path, edge_f
 
 async def test_shared_person_matrix_rest(db_backend_url: str, tmp_path: Path, edge_factory: EdgeFactory) -> None:
     """The shared-person matrix (see tests/support/isolation.py) over every REST binding."""
-    async with platform(db_backend_url, tmp_path, extra=EVERY_OTHER_SERVICE) as mesh:
+    async with platform(db_backend_url, tmp_path, extra=EVERY_OTHER_SERVICE, mesh_tls=True) as mesh:
         edge = await edge_factory(
             upstreams_for(mesh.started, mesh.runtime.settings),
+            mesh_tls=edge_tls_of(mesh, tmp_path),
             per_tenant_rate_limit_rps=100_000,
             global_rate_limit_rps=100_000,
         )

@@ -19,10 +19,12 @@ import yaml
 
 from services.manifest import PLATFORM
 from services.mesh import apps, render
+from services.mesh.dev_mesh_tls import ensure_dev_mesh_tls
 from services.mesh.devtls import DevTls, ensure_dev_tls
 from services.mesh.envoy_process import validate_config
 from services.mesh.runner import upstreams_for
 from services.runtime.config import load_settings
+from services.runtime.mesh_tls import DEFAULT_TRUST_DOMAIN, EDGE, MeshTls
 from tests.support.platform import platform
 
 pytestmark = pytest.mark.edge
@@ -43,6 +45,8 @@ def base_env(tls: DevTls, **extra: str) -> dict[str, str]:
         "TENANTMESH_EDGE_BIND_ADDRESS": "0.0.0.0",
         "TENANTMESH_EDGE_TLS_CERT_FILE": str(tls.cert),
         "TENANTMESH_EDGE_TLS_KEY_FILE": str(tls.key),
+        # Plaintext upstreams unless a test gives the edge its mesh certificate.
+        "TENANTMESH_MESH_TLS": "off",
     }
     env.update(extra)
     return env
@@ -204,10 +208,50 @@ async def test_bad_configuration_exits_2(tls: DevTls, extra: dict[str, str], arg
 
 
 async def test_tls_is_required_unless_dev_tls_is_asked_for(tmp_path: Path) -> None:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    # The edge's own TLS (mesh TLS behind it has its test below).
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TENANTMESH_MESH_TLS": "off"}
     code, _, err = await run_render(env)
     assert code == 2
     assert "TENANTMESH_EDGE_TLS_CERT_FILE" in err
     code, out, err = await run_render(env, "--dev-tls", str(tmp_path / "tls"))
     assert code == 0, err
     assert str(tmp_path / "tls" / "server.pem") in out
+
+
+async def test_mesh_tls_upstreams_present_the_edge_certificate_and_check_each_service(
+    tls: DevTls, tmp_path: Path
+) -> None:
+    mesh = MeshTls(DEFAULT_TRUST_DOMAIN, tls.ca_cert, directory=tmp_path / "mesh")
+    ensure_dev_mesh_tls(mesh, [EDGE, "tenants"])
+    edge_files = mesh.files_of(EDGE)
+    env = base_env(
+        tls,
+        TENANTMESH_MESH_TLS="files",
+        TENANTMESH_MESH_TLS_CA_FILE=str(tls.ca_cert),
+        TENANTMESH_MESH_TLS_CERT_FILE=str(edge_files.cert),
+        TENANTMESH_MESH_TLS_KEY_FILE=str(edge_files.key),
+        TENANTMESH_TENANTS_ADDR="127.0.0.1:50061",
+        TENANTMESH_AUTH_ADDR="127.0.0.1:50062",
+    )
+    output = tmp_path / "out" / "envoy.yaml"
+    code, _, err = await run_render(env, "--services", "tenants,auth", "--output", str(output))
+    assert code == 0, err
+    for name in ("tenants", "auth"):
+        context = clusters(yaml.safe_load(output.read_text(encoding="utf-8")))[name]["transport_socket"]["typed_config"]
+        common = context["common_tls_context"]
+        assert common["tls_params"]["tls_minimum_protocol_version"] == "TLSv1_3"
+        [san] = common["combined_validation_context"]["default_validation_context"]["match_typed_subject_alt_names"]
+        assert san == {"san_type": "URI", "matcher": {"exact": f"spiffe://{DEFAULT_TRUST_DOMAIN}/svc/{name}"}}
+    sds = yaml.safe_load((output.parent / "sds" / "mesh-certificate.json").read_text(encoding="utf-8"))
+    assert sds["resources"][0]["tls_certificate"]["certificate_chain"]["filename"] == str(edge_files.cert)
+    await validate_config(output)
+    # A certificate that does not name the edge (a service's, mounted by mistake) is refused.
+    wrong = {**env, "TENANTMESH_MESH_TLS_CERT_FILE": str(mesh.files_of("tenants").cert)}
+    wrong["TENANTMESH_MESH_TLS_KEY_FILE"] = str(mesh.files_of("tenants").key)
+    code, _, err = await run_render(wrong, "--output", str(output))
+    assert code == 2
+    assert "not 'edge'" in err
+    # Mesh TLS left at its development default has no edge certificate to render with.
+    code, _, err = await run_render({**base_env(tls), "TENANTMESH_MESH_TLS": "dev"}, "--output", str(output))
+    assert code == 2
+    assert "TENANTMESH_MESH_TLS_CERT_FILE" in err

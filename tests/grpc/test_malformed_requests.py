@@ -1,8 +1,9 @@
 """Bytes that are not a message, sent to every RPC the platform serves (found from the
 descriptors, not listed by hand): each is answered INVALID_ARGUMENT / REQUEST_MALFORMED
-before authentication (no token is sent), never UNKNOWN or INTERNAL, and nothing is logged
-at error level. Well-formed but hostile messages are the descriptor fuzz test's
-(test_descriptor_fuzz.py); free-form values nested too deep are tested here too."""
+before authentication (no token is sent; a client stream's messages are read after it),
+never UNKNOWN or INTERNAL, and nothing is logged at error level. Well-formed but hostile
+messages are the descriptor fuzz test's (test_descriptor_fuzz.py); free-form values nested
+too deep are tested here too."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from tenantmesh.registry.v1 import registry_service_pb2
 
+from services.runtime.context import PLATFORM_TENANT_ID
 from services.runtime.nesting import MAX_VALUE_DEPTH
 from tests.support.errors import reason_of, violation_fields
 from tests.support.isolation import Rpc, served_rpcs
@@ -56,7 +58,9 @@ def hostile_bodies(descriptor: Descriptor) -> dict[str, bytes]:
     return bodies
 
 
-async def _send(channel: grpc.aio.Channel, rpc: Rpc, body: bytes) -> grpc.aio.AioRpcError | None:
+async def _send(
+    channel: grpc.aio.Channel, rpc: Rpc, body: bytes, metadata: tuple[tuple[str, str], ...] = ()
+) -> grpc.aio.AioRpcError | None:
     identity = bytes  # the bodies are sent and answers read as raw bytes
     try:
         if rpc.method.server_streaming:
@@ -67,8 +71,9 @@ async def _send(channel: grpc.aio.Channel, rpc: Rpc, body: bytes) -> grpc.aio.Ai
                 break
             call.cancel()
         else:
+            # A client stream of one message looks like a unary call on the wire.
             await channel.unary_unary(rpc.path, request_serializer=identity, response_deserializer=identity)(
-                body, timeout=20
+                body, metadata=metadata, timeout=20
             )
     except grpc.aio.AioRpcError as error:
         return error
@@ -81,6 +86,9 @@ async def test_every_rpc_answers_malformed_bytes_invalid_argument(
     async with platform(db_backend_url, tmp_path, extra=EVERY_OTHER_SERVICE) as mesh:
         rpcs = served_rpcs(mesh.started)
         assert {rpc.server for rpc in rpcs} == {"tenants", "auth", *EVERY_OTHER_SERVICE}
+        # A client stream is read only after its caller is let in (an upload's bytes are not
+        # taken from a stranger), so its messages are judged with a valid caller.
+        signed_in = (*bearer(await mesh.admin_token()), ("x-tenant-id", PLATFORM_TENANT_ID))
         wrong: list[str] = []
         sent = 0
         with caplog.at_level(logging.INFO):
@@ -88,7 +96,8 @@ async def test_every_rpc_answers_malformed_bytes_invalid_argument(
                 channel = mesh.channel(rpc.server)
                 for name, body in hostile_bodies(rpc.method.input_type).items():
                     sent += 1
-                    error = await _send(channel, rpc, body)
+                    metadata = signed_in if rpc.method.client_streaming else ()
+                    error = await _send(channel, rpc, body, metadata)
                     if error is None:
                         wrong.append(f"{rpc.path} [{name}]: OK")
                     elif error.code() != grpc.StatusCode.INVALID_ARGUMENT or reason_of(error) != "REQUEST_MALFORMED":

@@ -11,7 +11,7 @@ from tenantmesh.menus.v1 import menu_pb2
 from tenantmesh.menus.v1 import menu_service_pb2 as pb
 
 from tests.support.errors import expect_error, violation_fields
-from tests.support.menus import MenusWorld, find, keys, menu_within, menus_world
+from tests.support.menus import MEMBER_BASICS, MenusWorld, find, keys, menu_within, menus_world
 
 USERS = "platform/users"
 ROLES = "platform/roles"
@@ -115,7 +115,11 @@ async def test_custom_entries_links_forms_and_sections(db_backend_url: str, tmp_
         help_item = find((await world.my_menu(token, tenant)).items, "custom/help")
         assert help_item.children[1].external_url == "https://example.com/hb"  # type: ignore[union-attr]
         # The member sees the link but neither the staff entry nor users: permissions still apply.
-        assert keys((await world.my_menu(member.token, tenant)).items) == ["custom/help", "custom/handbook"]
+        assert keys((await world.my_menu(member.token, tenant)).items) == [
+            "custom/help",
+            "custom/handbook",
+            *MEMBER_BASICS,
+        ]
 
         # An entry with children cannot be deleted; once they moved out, it can.
         await expect_error(
@@ -193,7 +197,8 @@ async def test_previews_and_reverse_lookups_agree_with_the_menu(db_backend_url: 
         admin_menu = await menu_within(world, token, tenant, lambda k: "custom/news" in k)
 
         as_member = await menus.PreviewMenu(pb.PreviewMenuRequest(user_id=member.user_id))
-        assert keys(as_member.items) == keys((await world.my_menu(member.token, tenant)).items) == ["custom/news"]
+        member_menu = keys((await world.my_menu(member.token, tenant)).items)
+        assert keys(as_member.items) == member_menu == ["custom/news", *MEMBER_BASICS]
         as_admins = await menus.PreviewMenu(pb.PreviewMenuRequest(roles=pb.RoleSet(roles=["tenant-admin"])))
         assert keys(as_admins.items) == admin_menu
 
@@ -205,7 +210,11 @@ async def test_previews_and_reverse_lookups_agree_with_the_menu(db_backend_url: 
         assert member.user_id in [u.user_id for u in everyone.users]
 
         reach = await menus.WhatCanReach(pb.WhatCanReachRequest(user_id=member.user_id))
-        assert [(e.key, list(e.required_permissions)) for e in reach.entries] == [("custom/news", [])]
+        assert [(e.key, list(e.required_permissions)) for e in reach.entries] == [
+            ("custom/news", []),
+            ("platform/forms", []),
+            ("platform/submissions", ["forms.submissions.list"]),
+        ]
         reach_admin = {
             e.key: list(e.required_permissions)
             for e in (

@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
+from tenantmesh.menus.v1 import menu_pb2
 from tenantmesh.menus.v1 import menu_service_pb2 as pb
 
 from services.runtime.context import PLATFORM_TENANT_ID
 from tests.support.errors import expect_error
-from tests.support.menus import contributed_service, find, keys, menu_within, menus_world, unique_service
+from tests.support.menus import MEMBER_BASICS, contributed_service, find, keys, menu_within, menus_world, unique_service
+from tests.support.processes import free_port
 
 ADMINISTRATION = "platform/administration"
 
@@ -27,19 +29,30 @@ async def test_platform_entries_follow_the_permissions_of_their_rpcs(db_backend_
         # In the order their RPCs declare; the platform-scoped tenants screen is a platform operator's only.
         assert [child.key for child in section.children] == [
             "platform/users",
+            "platform/invitations",
             "platform/roles",
             "platform/service-accounts",
             "platform/services",
+            "platform/form-builder",
             "platform/menus",
             "platform/audit",
         ]
-        assert find(admin_menu.items, "platform/users").route == "/admin/users"  # type: ignore[union-attr]
-        # A member holds none of those permissions: no administration, and no empty section either.
-        assert keys((await world.my_menu(member.token, tenant)).items) == []
+        assert find(admin_menu.items, "platform/users").route == "/users"  # type: ignore[union-attr]
+        assert find(admin_menu.items, "platform/platform") is None  # the operators' section stays empty: pruned
+        # A member holds none of those permissions: no administration, and no empty section either;
+        # the forms section with their own submissions (a member's permission) is theirs.
+        assert keys((await world.my_menu(member.token, tenant)).items) == MEMBER_BASICS
 
         # The platform administrator, in the platform tenant, has the tenants screen too.
         platform_menu = await world.my_menu(await world.admin_token(), PLATFORM_TENANT_ID)
-        assert "platform/tenants" in keys(platform_menu.items)
+        operator = find(platform_menu.items, "platform/platform")
+        assert operator is not None
+        assert [child.key for child in operator.children] == [
+            "platform/tenants",
+            "platform/service-catalogue",
+            "platform/signing-keys",
+            "platform/platform-audit",
+        ]
 
 
 async def test_enabled_services_contribute_their_entries_by_permission(db_backend_url: str, tmp_path: Path) -> None:
@@ -53,13 +66,13 @@ async def test_enabled_services_contribute_their_entries_by_permission(db_backen
         assert f"service/{name}/home" not in keys((await world.my_menu(admin.token, tenant)).items)
 
         await world.enable(tenant, name)
-        await menu_within(world, member.token, tenant, bool)
+        await menu_within(world, member.token, tenant, lambda found: f"service/{name}/home" in found)
         # Entries without a permission are every member's; the reports need the service's own permission,
         # which neither holds (tenant roles are made of the platform's RPC permissions).
         assert [k for k in keys((await world.my_menu(admin.token, tenant)).items) if k.startswith("service/")] == [
             f"service/{name}/home"
         ]
-        assert keys((await world.my_menu(member.token, tenant)).items) == [f"service/{name}/home"]
+        assert keys((await world.my_menu(member.token, tenant)).items) == [f"service/{name}/home", *MEMBER_BASICS]
         # Another tenant that did not enable it sees none of it.
         other_admin = await world.person(other, "tenant-admin")
         assert not any(k.startswith("service/") for k in keys((await world.my_menu(other_admin.token, other)).items))
@@ -100,6 +113,44 @@ async def test_labels_are_localised_and_etags_save_a_resend(db_backend_url: str,
         stale = await stub.GetMyMenu(pb.GetMyMenuRequest(if_none_match="stale"))
         assert not stale.not_modified
         assert list(stale.items) == list(english.items)
+
+
+async def test_published_forms_appear_under_forms_for_who_may_submit(db_backend_url: str, tmp_path: Path) -> None:
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant = await world.new_tenant()
+        admin = await world.person(tenant, "tenant-admin")
+        member = await world.person(tenant, "member")
+        assert keys((await world.my_menu(member.token, tenant)).items) == MEMBER_BASICS  # cached now
+
+        await world.publish_form(admin.token, tenant, "leave-request", "Leave request")
+        found = await menu_within(world, member.token, tenant, lambda k: "form/leave-request" in k)
+        assert found == ["platform/forms", "form/leave-request", "platform/submissions"]
+        item = find((await world.my_menu(member.token, tenant, "id")).items, "form/leave-request")
+        assert item is not None
+        assert (item.kind, item.form_id, item.route) == (
+            menu_pb2.ENTRY_KIND_FORM,
+            "leave-request",
+            "/forms/leave-request",
+        )
+        assert item.label == "Leave request (id)"
+
+        await world.archive_form(admin.token, tenant, "leave-request")
+        await menu_within(world, member.token, tenant, lambda k: k == MEMBER_BASICS)
+
+
+async def test_a_source_that_is_down_leaves_its_entries_out_until_it_is_back(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    # The forms service is configured on a port nobody serves: its calls fail UNAVAILABLE.
+    down = {"TENANTMESH_FORMS_ADDR": f"127.0.0.1:{free_port()}"}
+    async with menus_world(db_backend_url, tmp_path, down, services=("registry", "menus")) as world:
+        tenant = await world.new_tenant()
+        admin = await world.person(tenant, "tenant-admin")
+        found = keys((await world.my_menu(admin.token, tenant)).items)
+        assert "platform/users" in found  # the rest of the menu is served
+        builds = world.app.book.builds
+        await world.my_menu(admin.token, tenant)
+        assert world.app.book.builds == builds + 1  # and not cached: the next call asks again
 
 
 async def test_bad_locale_is_invalid_argument(db_backend_url: str, tmp_path: Path) -> None:

@@ -58,6 +58,17 @@ async def test_platform_services_register_themselves(world: RegistryWorld) -> No
     assert [i.address for i in resolved.instances] == [world.mesh.runtime.addresses["auth"]]
 
 
+async def test_the_registry_checks_the_services_over_mesh_tls(db_backend_url: str, tmp_path: Path) -> None:
+    # With mutual TLS every server refuses plaintext: the health checks present the registry's
+    # certificate, and each instance must present one issued for its service.
+    async with registry_world(db_backend_url, tmp_path, env=DISCOVERY_ON, mesh_tls=True) as world:
+
+        async def all_healthy() -> bool:
+            return set(await healthy_instances(world)) == set(PLATFORM)
+
+        await eventually(all_healthy, within=10)
+
+
 async def test_an_expired_lease_is_registered_again_and_shutdown_deregisters(world: RegistryWorld) -> None:
     async def all_healthy() -> bool:
         return set(await healthy_instances(world)) == set(PLATFORM)

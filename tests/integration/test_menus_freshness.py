@@ -66,6 +66,7 @@ async def test_every_change_reaches_the_other_replica_within_a_second(
             TENANTMESH_TENANTS_ADDR=runtime.addresses["tenants"],
             TENANTMESH_AUTH_ADDR=runtime.addresses["auth"],
             TENANTMESH_REGISTRY_ADDR=runtime.addresses["registry"],
+            TENANTMESH_FORMS_ADDR=runtime.addresses["forms"],
             TENANTMESH_SERVICE_API_KEY=runtime.service_api_key or "",
         )
         other = await Runtime.open(settings)
@@ -106,6 +107,12 @@ async def test_every_change_reaches_the_other_replica_within_a_second(
                 pb.SetMenuOverrideRequest(override=menu_pb2.MenuOverride(key="platform/users", hidden=True))
             )
             await replica.within(admin.token, tenant, lambda found: "platform/users" not in found)
+
+            # A form published, then archived.
+            await world.publish_form(admin.token, tenant, "expenses", "Expenses")
+            await replica.within(admin.token, tenant, lambda found: "form/expenses" in found)
+            await world.archive_form(admin.token, tenant, "expenses")
+            await replica.within(admin.token, tenant, lambda found: "form/expenses" not in found)
 
             # A role taken away: the member's menu loses the entry within a second, without waiting for a
             # token to expire: the old token is refused.

@@ -47,6 +47,8 @@ from services.mesh.edge import HttpBinding, http_bindings
 from services.runtime.access import INFRASTRUCTURE_SERVICES, MethodPolicy, Scope, load_policies
 from services.runtime.app import StartedApp
 from services.runtime.auth.claims import ALGORITHM
+from services.runtime.mesh_tls import MeshTls
+from tests.support.mesh_tls import TESTER, mesh_channel
 from tests.support.platform import ADMIN_EMAIL, ADMIN_PASSWORD, Platform, bearer
 
 STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
@@ -277,17 +279,34 @@ def metadata_for(token: str | None, tenant: str | None) -> tuple[tuple[str, str]
 
 
 class GrpcCaller:
-    """Calls each RPC straight on the server that hosts it."""
+    """Calls each RPC straight on the server that hosts it.
 
-    def __init__(self) -> None:
-        self._channels: dict[str, grpc.aio.Channel] = {}
+    With mesh TLS (``tls``) the call presents the tester's certificate, or for an internal-only
+    RPC the certificate of a service allowed to call it, so that the tokens are what is tested
+    (identities have their own tests: tests/grpc/test_mesh_tls.py).
+    """
+
+    def __init__(self, tls: MeshTls | None = None, identity: str | None = None) -> None:
+        self._tls = tls
+        # Always this identity, allowed or not.
+        self._identity = identity
+        self._channels: dict[tuple[str, str], grpc.aio.Channel] = {}
+
+    def _channel(self, rpc: Rpc) -> grpc.aio.Channel:
+        caller = self._identity or (min(rpc.policy.callers) if rpc.policy.callers else TESTER)
+        channel = self._channels.get((rpc.address, caller))
+        if channel is None:
+            channel = self._channels[(rpc.address, caller)] = (
+                grpc.aio.insecure_channel(rpc.address)
+                if self._tls is None
+                else mesh_channel(self._tls, rpc.address, rpc.server, caller)
+            )
+        return channel
 
     async def __call__(
         self, rpc: Rpc, token: str | None, tenant: str | None, request: Message | None = None
     ) -> Outcome:
-        channel = self._channels.get(rpc.address)
-        if channel is None:
-            channel = self._channels[rpc.address] = grpc.aio.insecure_channel(rpc.address)
+        channel = self._channel(rpc)
         request = request if request is not None else minimal_request(rpc)
         serialize = type(request).SerializeToString
         metadata = metadata_for(token, tenant)

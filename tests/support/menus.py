@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tenantmesh.auth.v1 import admin_service_pb2, user_pb2
+from tenantmesh.forms.v1 import form_service_pb2 as forms_pb
+from tenantmesh.forms.v1 import form_service_pb2_grpc as forms_grpc
 from tenantmesh.menus.v1 import menu_pb2
 from tenantmesh.menus.v1 import menu_service_pb2 as pb
 from tenantmesh.menus.v1 import menu_service_pb2_grpc as pb_grpc
@@ -20,6 +22,7 @@ from tenantmesh.registry.v1 import service_pb2
 
 from services.menus.app import MenusApp
 from services.runtime.db import TenantDatabase, tenant_database_name
+from tests.support.forms import definition, sample_definition
 from tests.support.platform import Platform, bearer, platform
 from tests.support.registry import FAST_REGISTRY, eventually
 from tests.support.stubs import BoundStub
@@ -52,6 +55,10 @@ class MenusWorld:
         if not self._admin_token:
             self._admin_token = await self.mesh.admin_token()
         return self._admin_token
+
+    def forget_admin_token(self) -> None:
+        """The next admin_token() logs in again (tokens live 15 minutes)."""
+        self._admin_token = ""
 
     async def new_tenant(self, stem: str = "menu") -> str:
         slug = f"{stem}-{uuid.uuid4().hex[:10]}"
@@ -99,6 +106,21 @@ class MenusWorld:
         await self.admin_token()
         await self.enabled(tenant_id).EnableService(registry_pb.EnableServiceRequest(service=service))
 
+    async def publish_form(self, token: str, tenant_id: str, key: str, title: str) -> None:
+        """A form of the tenant, created and published by ``token``'s holder."""
+        forms: Any = BoundStub(
+            forms_grpc.FormServiceStub(self.mesh.channel("forms")), (*bearer(token), ("x-tenant-id", tenant_id))
+        )
+        draft = definition({**sample_definition(), "title": {"en": title, "id": f"{title} (id)"}})
+        await forms.CreateForm(forms_pb.CreateFormRequest(form=forms_pb.Form(key=key, title=title, draft=draft)))
+        await forms.PublishForm(forms_pb.PublishFormRequest(key=key))
+
+    async def archive_form(self, token: str, tenant_id: str, key: str) -> None:
+        forms: Any = BoundStub(
+            forms_grpc.FormServiceStub(self.mesh.channel("forms")), (*bearer(token), ("x-tenant-id", tenant_id))
+        )
+        await forms.ArchiveForm(forms_pb.ArchiveFormRequest(key=key))
+
     async def drop_leftovers(self) -> None:
         if self.backend != "mysql":
             return
@@ -121,6 +143,10 @@ async def menu_within(
 
     await eventually(current, within)
     return found
+
+
+# What every member sees in a fresh tenant: the forms section with their own submissions.
+MEMBER_BASICS = ["platform/forms", "platform/submissions"]
 
 
 def keys(items: Any) -> list[str]:
@@ -175,10 +201,14 @@ def unique_service(stem: str = "svc") -> str:
 
 @contextlib.asynccontextmanager
 async def menus_world(
-    database_url: str, data_dir: Path, env: Mapping[str, str] | None = None
+    database_url: str,
+    data_dir: Path,
+    env: Mapping[str, str] | None = None,
+    services: tuple[str, ...] = ("registry", "forms", "menus"),
 ) -> AsyncIterator[MenusWorld]:
+    """The platform with ``services`` besides tenants and auth (by default every one menus asks)."""
     backend = "sqlite" if database_url.startswith("sqlite") else "mysql"
-    async with platform(database_url, data_dir, {**FAST_REGISTRY, **(env or {})}, extra=("registry", "menus")) as mesh:
+    async with platform(database_url, data_dir, {**FAST_REGISTRY, **(env or {})}, extra=services) as mesh:
         world = MenusWorld(mesh=mesh, backend=backend)
         await world.admin_token()
         try:

@@ -31,6 +31,9 @@ def mesh_environment(database_url: str, data_dir: Path, **overrides: str) -> dic
         "TENANTMESH_LOG_FORMAT": "text",
         # Tests drive the reconciler by hand; keep the background loop out of the way.
         "TENANTMESH_RECONCILE_INTERVAL_SECONDS": "3600",
+        # Plaintext in-process servers, reached with insecure channels; tests of identities and
+        # the isolation matrix over mutual TLS turn it on (tests/support/mesh_tls.py).
+        "TENANTMESH_MESH_TLS": "off",
         # Tenants are provisioned in the tenants service alone unless a test runs more tenant-scoped
         # services (tests/support/platform.py names the ones it starts).
         "TENANTMESH_LIFECYCLE_SERVICES": "tenants",

@@ -21,6 +21,7 @@ from services.runtime.config import load_settings, platform_manifest
 from services.runtime.manifest import Manifest
 from services.tenants.app import TenantsApp
 from tests.support.mesh import mesh_environment
+from tests.support.mesh_tls import MESH_TLS_ENV, issue_test_certificates, mesh_channel
 from tests.support.processes import free_port
 
 T = TypeVar("T")
@@ -56,8 +57,13 @@ class Platform:
         return next(item.app for item in self.started if isinstance(item.app, kind))
 
     def channel(self, service: str) -> grpc.aio.Channel:
+        """The test's channel to ``service``: plaintext, or with mesh TLS the tester's identity."""
         if service not in self.channels:
-            self.channels[service] = grpc.aio.insecure_channel(self.runtime.addresses[service])
+            address = self.runtime.addresses[service]
+            tls = self.runtime.settings.mesh_tls
+            self.channels[service] = (
+                grpc.aio.insecure_channel(address) if tls is None else mesh_channel(tls, address, service)
+            )
         return self.channels[service]
 
     @property
@@ -97,8 +103,10 @@ async def platform(
     *,
     manifest: Manifest | None = None,
     extra: Sequence[str] = (),
+    mesh_tls: bool = False,
 ) -> AsyncIterator[Platform]:
-    """tenants and auth, then the ``extra`` services of ``manifest`` (default: the platform's)."""
+    """tenants and auth, then the ``extra`` services of ``manifest`` (default: the platform's);
+    ``mesh_tls``: every server mutual TLS with development certificates (tests/support/mesh_tls.py)."""
     variables = {
         "TENANTMESH_ADMIN_EMAIL": ADMIN_EMAIL,
         "TENANTMESH_ADMIN_PASSWORD": ADMIN_PASSWORD,
@@ -107,6 +115,8 @@ async def platform(
         # Tests rotate at will; the minimum interval has its own test.
         "TENANTMESH_SIGNING_KEY_MIN_ROTATION_SECONDS": "0",
     }
+    if mesh_tls:
+        variables.update(MESH_TLS_ENV)
     # Tenants are provisioned in the tenant-scoped services this platform runs, not in every one
     # the manifest knows (a tenant's creation would wait for a service nobody started).
     running = ("tenants", "auth", *extra)
@@ -114,6 +124,8 @@ async def platform(
     variables["TENANTMESH_LIFECYCLE_SERVICES"] = ",".join(name for name in scoped if name in running)
     variables.update(env or {})
     settings = load_settings(mesh_environment(database_url, data_dir, **variables), manifest=manifest)
+    if settings.mesh_tls is not None:
+        issue_test_certificates(settings.mesh_tls, {*(spec.name for spec in settings.manifest.built), *extra})
     runtime = await Runtime.open(settings)
     started: list[StartedApp] = []
     handle: Platform | None = None

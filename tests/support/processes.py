@@ -28,7 +28,10 @@ from typing import IO, Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.mesh import certs
+from services.runtime.mesh_tls import DEFAULT_TRUST_DOMAIN, CertificateFiles, MeshTls
 from tests.support.mesh import RUN_TENANT_DB_PREFIX
+from tests.support.mesh_tls import TESTER, mesh_channel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Variables of the developer's shell that must not leak into a test's processes.
@@ -59,10 +62,17 @@ class ServiceProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
     _log: IO[bytes]
+    # With mesh TLS: the test's own certificate (tests/support/mesh_tls.py) from the processes' CA.
+    client_tls: MeshTls | None = None
+    # The service's name, which its certificate is issued for (an instance may be named otherwise).
+    mesh_name: str = ""
     channel: grpc.aio.Channel = field(init=False)
 
     def __post_init__(self) -> None:
-        self.channel = grpc.aio.insecure_channel(self.address)
+        if self.client_tls is None:
+            self.channel = grpc.aio.insecure_channel(self.address)
+        else:
+            self.channel = mesh_channel(self.client_tls, self.address, self.mesh_name or self.service)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -115,6 +125,8 @@ class ProcessMesh:
     root: Path
     addresses: dict[str, str]
     processes: list[ServiceProcess] = field(default_factory=list)
+    # Mesh TLS in production's layout: one directory per identity (python -m services.mesh.certs).
+    certificates: Path | None = None
 
     def spawn(
         self, service: str, instance: str | None = None, extra_env: Mapping[str, str] | None = None
@@ -134,6 +146,16 @@ class ProcessMesh:
         env.update(self.base_env)
         env["TENANTMESH_DATA_DIR"] = str(self.root / name)
         env[f"TENANTMESH_{service.upper()}_ADDR"] = address
+        client_tls = None
+        if self.certificates is not None:
+            own = self.certificates / service
+            env["TENANTMESH_MESH_TLS_CA_FILE"] = str(own / "ca.crt")
+            env["TENANTMESH_MESH_TLS_CERT_FILE"] = str(own / "tls.crt")
+            env["TENANTMESH_MESH_TLS_KEY_FILE"] = str(own / "tls.key")
+            tester = self.certificates / TESTER
+            client_tls = MeshTls(
+                DEFAULT_TRUST_DOMAIN, tester / "ca.crt", shared=CertificateFiles(tester / "tls.crt", tester / "tls.key")
+            )
         env.update(extra_env or {})
         log_path = self.root / f"{name}.log"
         log = log_path.open("wb")
@@ -145,7 +167,15 @@ class ProcessMesh:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        started = ServiceProcess(service=name, address=address, process=process, log_path=log_path, _log=log)
+        started = ServiceProcess(
+            service=name,
+            address=address,
+            process=process,
+            log_path=log_path,
+            _log=log,
+            client_tls=client_tls,
+            mesh_name=service,
+        )
         self.processes.append(started)
         return started
 
@@ -175,8 +205,12 @@ async def process_mesh(
     admin_email: str,
     admin_password: str,
     env: Mapping[str, str] | None = None,
+    mesh_tls: bool = False,
 ) -> AsyncIterator[ProcessMesh]:
-    """Configuration for tenants and auth processes on one database and one Redis; stops them all on exit."""
+    """Configuration for tenants and auth processes on one database and one Redis; stops them all on exit.
+
+    ``mesh_tls``: every process gets its own certificate as production does (files mode, one
+    directory per identity made by ``python -m services.mesh.certs``); otherwise plaintext."""
     addresses = {"tenants": f"127.0.0.1:{free_port()}", "auth": f"127.0.0.1:{free_port()}"}
     base_env = {
         "DATABASE_URL": database_url,
@@ -193,10 +227,17 @@ async def process_mesh(
         "TENANTMESH_SHUTDOWN_GRACE_SECONDS": "1",
         # The background reconciler has nothing to do in these tests.
         "TENANTMESH_RECONCILE_INTERVAL_SECONDS": "3600",
+        # Plaintext between the processes: mesh TLS has tests of its own (tests/grpc/test_mesh_tls*).
+        "TENANTMESH_MESH_TLS": "off",
         **dict(env or {}),
     }
     await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
-    mesh = ProcessMesh(base_env=base_env, root=root, addresses=addresses)
+    certificates = None
+    if mesh_tls:
+        certificates = root / "mesh-tls"
+        base_env.pop("TENANTMESH_MESH_TLS")
+        await asyncio.to_thread(certs.issue, certificates, [*certs.identities(), TESTER], 2, DEFAULT_TRUST_DOMAIN)
+    mesh = ProcessMesh(base_env=base_env, root=root, addresses=addresses, certificates=certificates)
     try:
         yield mesh
     finally:

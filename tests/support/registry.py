@@ -205,9 +205,10 @@ async def registry_world(
     *,
     env: Mapping[str, str] | None = None,
     probe: Probe | None = None,
+    mesh_tls: bool = False,
 ) -> AsyncIterator[RegistryWorld]:
     backend = "sqlite" if database_url.startswith("sqlite") else "mysql"
-    async with platform(database_url, data_dir, {**FAST_REGISTRY, **(env or {})}) as mesh:
+    async with platform(database_url, data_dir, {**FAST_REGISTRY, **(env or {})}, mesh_tls=mesh_tls) as mesh:
         clock = FakeClock()
         app = RegistryApp(mesh.runtime, clock=clock, probe=probe)
         mesh.started.append(await start_app(app, mesh.runtime, "127.0.0.1:0"))

@@ -57,6 +57,7 @@ def mesh_environment(
             "TENANTMESH_EDGE_HTTPS_PORT": str(https_port),
             "TENANTMESH_EDGE_HTTP_PORT": str(http_port),
             "TENANTMESH_EDGE_ADMIN_PORT": str(admin_port),
+            "TENANTMESH_METRICS_PORT": "0",
         }
     )
     for spec in PLATFORM:

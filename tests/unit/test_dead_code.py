@@ -22,6 +22,7 @@ USED_ELSEWHERE = {
     **dict.fromkeys(
         (
             "tls_key_file",
+            "api_prefixes",
             "max_response_bytes",
             "route_timeout_seconds",
             "global_rate_limit_rps",

@@ -30,6 +30,7 @@ from services.mesh import deploy, render
 from services.mesh.settings import load_edge_settings
 from services.runtime.config import ConfigError, load_settings
 from services.runtime.manifest import Manifest
+from services.runtime.mesh_tls import DEFAULT_TRUST_DOMAIN, EDGE, TENANTCTL, MeshTls, spiffe_id
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -44,7 +45,7 @@ CONFIG_SOURCES = (
     *sorted(p for p in (REPO / "services").rglob("settings.py") if p.parent.name != "mesh"),
     REPO / "services/cli/tenantctl.py",
 )
-ENV_NAME = re.compile(r"\b(?:DATABASE_URL|REDIS_URL|TENANTMESH_[A-Z0-9_]*[A-Z0-9])\b")
+ENV_NAME = re.compile(r"\b(?:DATABASE_URL|REDIS_URL|OTEL_[A-Z0-9_]*[A-Z0-9]|TENANTMESH_[A-Z0-9_]*[A-Z0-9])\b")
 # Any TENANTMESH_ token in a deploy file; one ending in "_" is a prefix (TENANTMESH_EDGE_*).
 DEPLOY_TOKEN = re.compile(r"\bTENANTMESH_[A-Z0-9_]+")
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -279,8 +280,11 @@ def test_compose_environment_loads(tmp_path: Path) -> None:
         assert settings.redis_url
         assert settings.bind_host == "0.0.0.0"
         assert settings.service_api_key == values["TENANTMESH_SERVICE_API_KEY"]
-        assert service["healthcheck"]["test"][-1] == f"127.0.0.1:{settings.port_of(name)}"
+        # The health check speaks mesh TLS with the container's own certificate.
+        assert service["healthcheck"]["test"][-3:] == [f"127.0.0.1:{settings.port_of(name)}", "--mesh-name", name]
         assert settings.port_of(name) == PORTS[name]
+        assert_mesh_tls_files(settings.mesh_tls)
+        assert service["volumes"] == [f"./mesh-tls/{name}:/etc/tenantmesh/mesh:ro"]
     auth_env = environment(services["auth"])
     auth = load_auth_settings(tmp_path, auth_env)
     assert auth.key_encryption_key == base64.b64decode(values["TENANTMESH_KEY_ENCRYPTION_KEY"])
@@ -301,6 +305,19 @@ def test_compose_environment_loads(tmp_path: Path) -> None:
     assert services["tenantctl"]["entrypoint"] == ["tenantctl"]
     assert tenantctl["TENANTMESH_API_KEY"] == values["TENANTMESH_SERVICE_API_KEY"]
     assert tenantctl["TENANTMESH_AUTH_ADDR"] == auth_env["TENANTMESH_AUTH_ADDR"]
+    # The edge and tenantctl each mount their own mesh certificate.
+    for name, identity in (("envoy", "edge"), ("tenantctl", "tenantctl")):
+        assert_mesh_tls_files(load_settings(environment(services[name])).mesh_tls)
+        assert f"./mesh-tls/{identity}:/etc/tenantmesh/mesh:ro" in services[name]["volumes"]
+
+
+def assert_mesh_tls_files(tls: MeshTls | None) -> None:
+    """Production mesh TLS: one certificate per process, from the mounted directory."""
+    assert tls is not None
+    assert tls.shared is not None
+    assert tls.ca_file == Path("/etc/tenantmesh/mesh/ca.crt")
+    assert tls.shared.cert == Path("/etc/tenantmesh/mesh/tls.crt")
+    assert tls.shared.key == Path("/etc/tenantmesh/mesh/tls.key")
 
 
 def test_compose_edge_routes_every_service() -> None:
@@ -358,7 +375,11 @@ def test_k8s_config_loads_and_matches_the_probes(tmp_path: Path) -> None:
         assert port == PORTS[name]
         assert container["ports"][0]["containerPort"] == port
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert container[probe]["grpc"]["port"] == port
+            # Over mesh TLS with the pod's own certificate (the kubelet's gRPC probe is plaintext).
+            command = container[probe]["exec"]["command"]
+            assert command == ["tenantmesh-healthcheck", "grpc", f"127.0.0.1:{port}", "--mesh-name", name]
+        assert_mesh_tls_files(settings.mesh_tls)
+        assert mesh_secret_of(workload(name)) == f"tenantmesh-mesh-{name}"
         [service] = [d for d in k8s_documents(f"{name}.yaml") if d["kind"] == "Service"]
         assert service["metadata"]["name"] == name
         assert service["spec"]["clusterIP"] == "None"  # headless: Envoy balances over every pod
@@ -399,9 +420,65 @@ def test_k8s_migrate_job_authenticates_with_the_service_key() -> None:
     assert "DATABASE_URL" not in env  # the Job talks to the services, not the database
 
 
+def mesh_secret_of(item: dict[str, Any]) -> str:
+    [mount] = [
+        m for c in containers(item) for m in c.get("volumeMounts", []) if m["mountPath"] == "/etc/tenantmesh/mesh"
+    ]
+    assert mount.get("readOnly") is True
+    assert "subPath" not in mount  # the whole Secret: the kubelet swaps re-issued files in
+    [volume] = [v for v in item["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"]]
+    name: str = volume["secret"]["secretName"]
+    return name
+
+
+def mesh_certificates() -> dict[str, dict[str, Any]]:
+    """cert-manager Certificates of mesh-tls.yaml by the Secret they fill."""
+    return {d["spec"]["secretName"]: d for d in k8s_documents("mesh-tls.yaml") if d["kind"] == "Certificate"}
+
+
+def test_k8s_mesh_certificates_name_every_identity_and_every_pod_mounts_its_own() -> None:
+    certificates = mesh_certificates()
+    for identity in (*SERVICES, EDGE, TENANTCTL):
+        spec = certificates[f"tenantmesh-mesh-{identity}"]["spec"]
+        assert spec["uris"] == [spiffe_id(DEFAULT_TRUST_DOMAIN, identity)]
+        assert spec["dnsNames"] == [identity]
+        assert {"server auth", "client auth"} <= set(spec["usages"])
+        assert spec["issuerRef"]["name"] == "tenantmesh-mesh"
+    assert mesh_secret_of(workload("envoy")) == "tenantmesh-mesh-edge"
+    assert mesh_secret_of(workload("tenantmesh-migrate-")) == "tenantmesh-mesh-tenantctl"
+    assert_mesh_tls_files(load_settings(configmap()).mesh_tls)
+
+
+def test_k8s_network_policies_let_only_the_edge_in_and_the_services_reach_each_other() -> None:
+    policies = {d["metadata"]["name"]: d["spec"] for d in k8s_documents("network-policies.yaml")}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    # Only the edge takes traffic from anywhere.
+    open_to_all = [name for name, spec in policies.items() for rule in spec.get("ingress", []) if "from" not in rule]
+    assert open_to_all == ["edge"]
+    # Beyond the services' own ports, only metrics scraping comes in (and traces go out).
+    scraped = {p["port"] for rule in policies["observability"]["ingress"] for p in rule["ports"]}
+    assert scraped == {9464, 9902}
+    for name in SERVICES:
+        spec = policies[name]
+        assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == name
+        [ingress] = spec["ingress"]
+        assert ingress["ports"] == [{"port": PORTS[name], "protocol": "TCP"}]
+        sources = [peer["podSelector"]["matchLabels"] for peer in ingress["from"]]
+        assert sources == [
+            {"app.kubernetes.io/component": "edge"},
+            {"app.kubernetes.io/component": "service"},
+            {"app.kubernetes.io/name": "tenantmesh-migrate"},
+        ]
+        egress_ports = {p["port"] for rule in spec["egress"] for p in rule["ports"]}
+        assert egress_ports == {*(PORTS[s] for s in SERVICES), 3306, 6379}
+    edge_egress = {p["port"] for rule in policies["edge"]["egress"] for p in rule["ports"]}
+    assert edge_egress == {PORTS[s] for s in SERVICES}
+
+
 def test_k8s_references_exist() -> None:
     configmaps = {d["metadata"]["name"] for d in k8s_documents("configmap.yaml")}
-    secret_names = {d["metadata"]["name"] for d in k8s_documents("secret.template.yaml")}
+    # Secrets the operator creates (secret.template.yaml) and those cert-manager keeps (mesh-tls.yaml).
+    secret_names = {d["metadata"]["name"] for d in k8s_documents("secret.template.yaml")} | set(mesh_certificates())
     templates = secret_templates()
     for item in workloads():
         spec = item["spec"]["template"]["spec"]

@@ -10,4 +10,5 @@ export { checkDefinition } from "./check.js";
 export { compileDefinition, evaluate, evaluateCompiled, type CompiledForm } from "./evaluate.js";
 export { DefinitionError, type Evaluation, type Problem, type Reason, type Violation } from "./model.js";
 export { apply as applyRule, OPERATORS } from "./logic.js";
+export { validateDocument, type DocumentViolation } from "./document.js";
 export type { Json, JsonObject } from "./values.js";

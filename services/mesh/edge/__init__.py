@@ -10,7 +10,8 @@ from services.mesh.edge.config import (
     EdgeSettings,
     Upstream,
 )
-from services.mesh.edge.jwt import TOKEN_TENANT_HEADER, EdgeJwt, JwtExemption, edge_jwt, jwt_exemptions
+from services.mesh.edge.jwt import EdgeJwt, JwtExemption, edge_jwt, jwt_exemptions
+from services.mesh.edge.mesh_tls import EdgeMeshTls, edge_mesh_tls, sds_documents, write_sds_documents
 from services.mesh.edge.replies import LOCAL_REPLIES, EdgeReason, JwtLocalReply, jwt_local_replies
 from services.mesh.edge.routes import (
     EdgeApi,
@@ -27,6 +28,7 @@ from services.mesh.edge.routes import (
     rest_routes,
     template_regex,
 )
+from services.runtime.interceptors.identity import TOKEN_TENANT_HEADER
 
 __all__ = [
     "DEFAULT_DESCRIPTOR_PATH",
@@ -37,6 +39,7 @@ __all__ = [
     "TOKEN_TENANT_HEADER",
     "EdgeApi",
     "EdgeJwt",
+    "EdgeMeshTls",
     "EdgeReason",
     "EdgeSettings",
     "GrpcRoute",
@@ -48,6 +51,7 @@ __all__ = [
     "RoutedMethod",
     "Upstream",
     "edge_jwt",
+    "edge_mesh_tls",
     "grpc_services",
     "http_bindings",
     "jwt_exemptions",
@@ -57,5 +61,7 @@ __all__ = [
     "load_edge_api",
     "render_envoy_config",
     "rest_routes",
+    "sds_documents",
     "template_regex",
+    "write_sds_documents",
 ]

@@ -9,8 +9,15 @@ from typing import Any
 
 import jinja2
 
-from services.mesh.edge.config import DEFAULT_TEMPLATE_DIR, DEFAULT_TEMPLATE_NAME, EdgeSettings, Upstream
+from services.mesh.edge.config import (
+    DEFAULT_TEMPLATE_DIR,
+    DEFAULT_TEMPLATE_NAME,
+    EdgeSettings,
+    Upstream,
+    is_ip_address,
+)
 from services.mesh.edge.jwt import edge_jwt
+from services.mesh.edge.mesh_tls import CA_SECRET, CERTIFICATE_SECRET
 from services.mesh.edge.replies import JWT_FAILURE_METADATA_KEY, LOCAL_REPLIES, jwt_local_replies
 from services.mesh.edge.routes import EdgeApi, load_edge_api
 from services.mesh.static_site import StaticSite
@@ -53,6 +60,7 @@ def render_envoy_config(
     )
     env.filters["q"] = _yaml_scalar
     env.filters["duration"] = _duration
+    env.filters["is_ip"] = is_ip_address
     template = env.get_template(template_name)
     context = _context(settings, upstreams, api)
     context["site"] = site
@@ -73,6 +81,8 @@ def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi
         "services": _unique(api.all_services),
         "tenant_header": TENANT_HEADER,
         "client_address_header": CLIENT_ADDRESS_HEADER,
+        "mesh_certificate_secret": CERTIFICATE_SECRET,
+        "mesh_ca_secret": CA_SECRET,
         "error_domain": ERROR_DOMAIN,
         "local_replies": LOCAL_REPLIES,
         # From the routes: a preflight for any method a REST binding declares (PUT of a service's

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.mesh.edge.mesh_tls import EdgeMeshTls
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TEMPLATE_DIR = REPO_ROOT / "envoy"
 DEFAULT_TEMPLATE_NAME = "envoy.yaml.j2"
@@ -52,12 +54,26 @@ class EdgeSettings:
     # Envoy 1.40 does not refetch on an unknown `kid`: after a key rotation, tokens signed by the
     # new key are refused at the edge until the next fetch, so keep this short.
     jwks_cache_seconds: int = 300
+    # Mutual TLS to the services (the edge's certificate, the mesh CA); None: plaintext upstreams.
+    mesh_tls: EdgeMeshTls | None = None
+    # The OTLP/gRPC collector the edge sends its spans to ("host:port"; empty: the edge does not
+    # trace). The same collector the services export to: for browser calls the edge's span is
+    # the trace's root, and its traceparent reaches the services.
+    tracing_collector: str = ""
+    # Share of requests arriving without a sampled trace context whose trace the edge starts
+    # (percent); the services follow the edge's decision.
+    tracing_sample_percent: float = 100.0
+    # A listener serving only the admin's /stats/prometheus, for a Prometheus in another
+    # container or pod (0: none; the admin interface itself stays on 127.0.0.1).
+    stats_port: int = 0
 
     def __post_init__(self) -> None:
         for name in ("https_port", "http_port", "admin_port"):
             port = getattr(self, name)
             if not 0 < port < 65536:
                 raise ValueError(f"{name} must be a TCP port, got {port}")
+        if not 0 <= self.stats_port < 65536:
+            raise ValueError(f"stats_port must be a TCP port or 0, got {self.stats_port}")
         if len({self.https_port, self.http_port, self.admin_port}) != 3:
             raise ValueError("https_port, http_port and admin_port must differ")
         for name in (
@@ -73,6 +89,10 @@ class EdgeSettings:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
+        if not 0.0 <= self.tracing_sample_percent <= 100.0:
+            raise ValueError("tracing_sample_percent must be between 0 and 100")
+        if self.tracing_collector and not re.fullmatch(r"[A-Za-z0-9.-]+:[0-9]{1,5}", self.tracing_collector):
+            raise ValueError(f"tracing_collector must be host:port, got {self.tracing_collector!r}")
         if isinstance(self.cors_allowed_origins, str):
             raise TypeError("cors_allowed_origins is a tuple of origins, not a string")
         for origin in self.cors_allowed_origins:
@@ -106,3 +126,11 @@ class Upstream:
         except ValueError:
             return False
         return True
+
+
+def is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from services.mesh.edge.config import EdgeSettings
 from services.mesh.edge.routes import EdgeApi, HttpBinding, MatchKind, RoutedMethod
 from services.runtime.auth.claims import AUDIENCE, ISSUER
+from services.runtime.interceptors.identity import TOKEN_TENANT_HEADER
 
 # The edge verifies access tokens (Envoy jwt_authn) when the auth service is one of its
 # upstreams: the JWKS comes from that service's GetJwks, through the edge's own listener.
@@ -17,7 +18,6 @@ JWKS_METHOD = "/tenantmesh.auth.v1.AuthService/GetJwks"
 JWT_PROVIDER = "tenantmesh"
 # The verified token's tenant claim, written by jwt_authn; the per-tenant rate limit keys on
 # it. Any copy a caller sends is removed before the filters run.
-TOKEN_TENANT_HEADER = "x-tenantmesh-token-tenant"  # noqa: S105 - a header name
 TOKEN_TENANT_CLAIM = "tid"  # noqa: S105 - a claim name
 # Cluster of the edge's own plain listener, which Envoy fetches the JWKS through. Upstream
 # names cannot start with "_", so it never collides with one.

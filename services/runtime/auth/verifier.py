@@ -20,6 +20,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from services.runtime.auth.claims import ALGORITHM, AUDIENCE, ISSUER, REQUIRED_CLAIMS, AccessClaims
+from services.runtime.cache import CacheStats
 from services.runtime.errors import CommonReason, Reason, Unauthenticated
 
 PublicKeys = Mapping[str, ec.EllipticCurvePublicKey]
@@ -51,11 +52,20 @@ class JwksCache:
         self._keys: PublicKeys = {}
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
+        # Look-ups answered from memory, and those that had to ask the source (metrics).
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def stats(self) -> CacheStats:
+        return CacheStats("jwks", len(self._keys), self.hits, self.misses, 0)
 
     async def key_for(self, kid: str) -> ec.EllipticCurvePublicKey | None:
         key = self._keys.get(kid)
         if key is not None:
+            self.hits += 1
             return key
+        self.misses += 1
         async with self._lock:
             key = self._keys.get(kid)
             if key is None and time.monotonic() - self._fetched_at >= self._min_refresh:

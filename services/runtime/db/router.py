@@ -9,7 +9,7 @@ decides which one a session, a connection or a tenant DDL statement goes to.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Literal
@@ -205,6 +205,26 @@ class DatabaseRouter:
         """What every tenant database name of this platform starts with."""
         return self._tenant_db_prefix
 
+    def pools(self) -> dict[tuple[str, str], AsyncEngine]:
+        """The engines that own connection pools, by (server, pool): server is host:port on MySQL
+        ("sqlite" for the core file), pool is "main" or "autocommit"."""
+        if self._dialect == "sqlite":
+            return {("sqlite", "main"): self._core_engine}
+        pools = {(f"{host}:{port}", "main"): engine for (host, port), engine in self._mysql_engines.items()}
+        url = self._core_server_url
+        pools[(f"{(url.host or 'localhost').lower()}:{url.port or 3306}", "autocommit")] = self._core_autocommit
+        return pools
+
+    def on_engine(self, hook: Callable[[AsyncEngine], None]) -> None:
+        """Calls ``hook`` with every engine this router has and will make (to instrument them)."""
+        engines = [*self.pools().values(), *self._sqlite_engines.cached()]
+        seen: set[int] = set()
+        for engine in engines:
+            if id(engine.sync_engine) not in seen:
+                seen.add(id(engine.sync_engine))
+                hook(engine)
+        self._sqlite_engines.on_create.append(hook)
+
     def pool_capacity(self) -> int:
         """Upper bound of server connections this router can open (0 on SQLite)."""
         if self._dialect == "sqlite":
@@ -331,8 +351,11 @@ class DatabaseRouter:
             try:
                 # Below SQLAlchemy, so no transaction is begun: callers (alembic) start clean.
                 await execute_outside_transaction(conn, f"USE {quote_database_identifier(db.name)}")
+                # Statements on it are attributed to the tenant database (SQL spans).
+                conn.info[CURRENT_DATABASE_INFO] = db.name
                 yield conn
             finally:
+                conn.info.pop(CURRENT_DATABASE_INFO, None)
                 await restore_database(conn, home)
 
     # -- tenant database lifecycle ------------------------------------------------------------
@@ -403,6 +426,10 @@ class DatabaseRouter:
             yield entry.engine
         finally:
             await self._sqlite_engines.release(entry)
+
+
+# Key of Connection.info naming the database a connection was switched to with USE.
+CURRENT_DATABASE_INFO = "tenantmesh.current_database"
 
 
 def core_router_of(session: AsyncSession) -> DatabaseRouter | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,8 @@ class TenantEngines:
         self._cache: OrderedDict[str, TenantEngine] = OrderedDict()
         # Evicted engines still used by a session; kept so dispose_all() can reach them.
         self._retired: set[TenantEngine] = set()
+        # Called with every engine made from now on (instrumentation).
+        self.on_create: list[Callable[[AsyncEngine], None]] = []
 
     def acquire(self, name: str, path: Path) -> tuple[TenantEngine, list[TenantEngine]]:
         """The engine of ``name`` (one more user) and the engines its arrival evicted (to retire).
@@ -77,6 +80,8 @@ class TenantEngines:
             # Each aiosqlite connection owns a thread: keep one idle connection per cached file
             # and let bursts use short-lived overflow connections.
             engine = create_sqlite_engine(url, pool_size=1, max_overflow=self._pool_size - 1, echo=self._echo)
+            for hook in self.on_create:
+                hook(engine)
             entry = TenantEngine(engine)
             self._cache[name] = entry
             while len(self._cache) > self._size:
@@ -104,6 +109,10 @@ class TenantEngines:
             await entry.engine.dispose()
         else:
             self._retired.add(entry)
+
+    def cached(self) -> list[AsyncEngine]:
+        """The engines of the open tenant files."""
+        return [entry.engine for entry in self._cache.values()]
 
     def all_engines(self) -> list[AsyncEngine]:
         """Every engine, cached or retired; forgets them (the caller disposes them)."""

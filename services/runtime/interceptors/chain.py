@@ -33,9 +33,14 @@ class IncomingCall:
     context: grpc.aio.ServicerContext[Any, Any]
     request: Message | None
     peer: str
+    # The calling service as its verified mesh certificate names it (None: no mesh TLS, or not a
+    # service of the platform's trust domain). Set by the identity stage.
+    peer_service: str | None = None
     # Response metadata the stages want returned: in the trailers of a unary call,
     # before the first message of a stream.
     response_headers: list[tuple[str, str]] = field(default_factory=list)
+    # The ErrorInfo reason the call failed with ("" if it did not): observers count by it.
+    error_reason: str = ""
 
 
 class CallStage(Protocol):
@@ -70,20 +75,20 @@ def tolerant_deserializer(deserializer: Callable[[bytes], Any] | None) -> Callab
     return deserialize
 
 
+async def _decoded(requests: AsyncIterator[Message | Undecodable]) -> AsyncIterator[Message]:
+    """A client stream's messages, refusing the first whose bytes are not a message (as for unary calls)."""
+    async for message in requests:
+        if isinstance(message, Undecodable):
+            raise _refuse_undecodable()
+        yield message
+
+
 def _refuse_undecodable() -> InvalidArgument:
     # The message names no type or parser: callers learn nothing about the server's internals.
     return InvalidArgument(
         "the request body is not a valid protobuf message for this method",
         reason=CommonReason.REQUEST_MALFORMED,
     )
-
-
-async def _decoded(requests: AsyncIterator[Message | Undecodable]) -> AsyncIterator[Message]:
-    """A client stream's messages; INVALID_ARGUMENT at the first whose bytes are not one."""
-    async for message in requests:
-        if isinstance(message, Undecodable):
-            raise _refuse_undecodable()
-        yield message
 
 
 def _text_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
@@ -140,7 +145,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             await stage(call)
         return call
 
-    async def _run_stages(self, call: IncomingCall, request: Message | Undecodable | None) -> None:
+    async def _run_stages(self, call: IncomingCall, request: Message | Undecodable | None = None) -> None:
         if isinstance(request, Undecodable):
             raise _refuse_undecodable()
         for stage in self._stages:
@@ -196,7 +201,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                 if error is None:
                     code = grpc.StatusCode.CANCELLED
                     raise
-                code = error.code
+                code, call.error_reason = error.code, str(error.reason)
                 await abort(context, error)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)
@@ -241,7 +246,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                 if error is None:
                     code = grpc.StatusCode.CANCELLED
                     raise
-                code = error.code
+                code, call.error_reason = error.code, str(error.reason)
                 await abort(context, error)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)

@@ -25,14 +25,14 @@ async def request_id_stage(call: IncomingCall) -> None:
 
 
 # Set by the edge on every request it forwards, overwriting whatever the client sent
-# (envoy/envoy.yaml.j2). Direct gRPC callers are the platform's own services, which
-# may pass it on; anyone else cannot reach these ports.
+# (envoy/envoy.yaml.j2); believed only from the edge's mesh identity (the identity stage
+# drops it from anyone else's calls).
 CLIENT_ADDRESS_HEADER = "x-tenantmesh-client-address"
 # An IPv4 or IPv6 address as Envoy writes it; anything else is ignored (it goes to logs).
 _ADDRESS = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
 
 
 async def client_address_stage(call: IncomingCall) -> None:
-    """Records the caller's address: the edge's view of it, else the gRPC peer."""
+    """Records the caller's address: the edge's view of it (a call from the edge), else the gRPC peer."""
     edge_view = call.metadata.get(CLIENT_ADDRESS_HEADER, "")
     client_address_var.set(edge_view if _ADDRESS.match(edge_view) else call.peer)

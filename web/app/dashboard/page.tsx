@@ -4,12 +4,15 @@ import { AppShell } from "@/components/app-shell";
 import { Card } from "@/components/ui/card";
 import { useT } from "@/lib/i18n";
 import { useMe } from "@/lib/me";
+import type { NavNode } from "@/lib/navigation";
 import { useNavigation } from "@/lib/use-navigation";
 
 export default function DashboardPage() {
   const t = useT();
   const me = useMe();
-  const entries = useNavigation().filter((e) => e.href !== "/dashboard");
+  // The same places as the navigation, sections opened up.
+  const flatten = (nodes: NavNode[]): NavNode[] => nodes.flatMap((n) => [...(n.href ? [n] : []), ...flatten(n.children)]);
+  const entries = flatten(useNavigation()).filter((e) => e.href !== "/dashboard" && !e.external);
   const name = me.data?.user?.displayName || me.data?.user?.email || "";
   return (
     <AppShell title={t("dashboard.title")}>
@@ -27,9 +30,9 @@ export default function DashboardPage() {
       </Card>
       <ul className="mt-4 grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-3">
         {entries.map((entry) => (
-          <li key={entry.href}>
-            <Link href={entry.href} className="block rounded-lg border border-slate-300 bg-white p-4 hover:border-blue-700">
-              {entry.text ?? t(entry.label)}
+          <li key={entry.key}>
+            <Link href={entry.href ?? "/"} className="block rounded-lg border border-slate-300 bg-white p-4 hover:border-blue-700">
+              {entry.text ?? (entry.label ? t(entry.label) : "")}
             </Link>
           </li>
         ))}

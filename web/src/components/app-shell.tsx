@@ -11,6 +11,7 @@ import { api } from "@/lib/api";
 import { useActingTenant } from "@/lib/acting-tenant";
 import { useT } from "@/lib/i18n";
 import { useMe } from "@/lib/me";
+import type { NavNode } from "@/lib/navigation";
 import { useNavigation } from "@/lib/use-navigation";
 import { useOfflineQueue } from "@/lib/offline-queue";
 import { tokensFrom, useSession } from "@/lib/session";
@@ -141,24 +142,48 @@ function TenantSwitcher() {
 
 function Navigation() {
   const t = useT();
-  const pathname = usePathname();
-  const entries = useNavigation();
+  const nodes = useNavigation();
   return (
     <nav aria-label={t("app.navigation")} className="w-56 shrink-0 border-r border-slate-300 bg-white p-3">
-      <ul className="flex flex-col gap-1" data-testid="navigation">
-        {entries.map((entry) => (
-          <li key={entry.href}>
-            <Link
-              href={entry.href}
-              aria-current={pathname === entry.href ? "page" : undefined}
-              className="block rounded px-2 py-1 text-sm hover:bg-slate-100 aria-[current=page]:bg-blue-100 aria-[current=page]:font-semibold"
-            >
-              {entry.text ?? t(entry.label)}
-            </Link>
-          </li>
-        ))}
-      </ul>
+      <NavList nodes={nodes} testId="navigation" />
     </nav>
+  );
+}
+
+/** Links and sections; every label from the server is text, never markup. */
+function NavList({ nodes, testId }: { nodes: NavNode[]; testId?: string }) {
+  const t = useT();
+  const pathname = usePathname();
+  return (
+    <ul className="flex flex-col gap-1" data-testid={testId}>
+      {nodes.map((node) => {
+        const text = node.text ?? (node.label ? t(node.label) : "");
+        return (
+          <li key={node.key}>
+            {node.href && node.external ? (
+              <a href={node.href} rel="noopener noreferrer" className="block rounded px-2 py-1 text-sm hover:bg-slate-100">
+                {text}
+              </a>
+            ) : node.href ? (
+              <Link
+                href={node.href}
+                aria-current={pathname === node.href.split("?")[0] ? "page" : undefined}
+                className="block rounded px-2 py-1 text-sm hover:bg-slate-100 aria-[current=page]:bg-blue-100 aria-[current=page]:font-semibold"
+              >
+                {text}
+              </Link>
+            ) : (
+              <span className="block px-2 pt-2 text-xs font-semibold tracking-wide text-slate-700 uppercase">{text}</span>
+            )}
+            {node.children.length > 0 ? (
+              <div className="pl-2">
+                <NavList nodes={node.children} />
+              </div>
+            ) : null}
+          </li>
+        );
+      })}
+    </ul>
   );
 }
 

@@ -112,3 +112,18 @@ export async function* apiStream<K extends OperationId>(operation: K, options: C
   const tenantId = options.tenantId ?? useActingTenant.getState().tenantId ?? undefined;
   yield* client(tokens, tenantId).stream(operation, options);
 }
+
+/** A download (CSV/NDJSON exports): the SDK's calls read JSON, so this one fetch is made here,
+ * with the same token and tenant header, and returns the body as a Blob. */
+export async function apiDownload(path: string): Promise<Blob> {
+  const tokens = await currentTokens();
+  const headers: Record<string, string> = {};
+  if (tokens) headers.authorization = `Bearer ${tokens.accessToken}`;
+  const tenantId = useActingTenant.getState().tenantId;
+  if (tenantId) headers["x-tenant-id"] = tenantId;
+  const response = await (fetchImpl ?? fetch)(`${origin()}${path}`, { headers });
+  if (!response.ok) {
+    throw new TenantmeshError({ status: response.status, code: "UNKNOWN", message: `HTTP ${response.status}` });
+  }
+  return response.blob();
+}

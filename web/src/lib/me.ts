@@ -11,8 +11,6 @@ export function useMe() {
     queryKey: ["me", tenantId, tokens?.refreshToken],
     queryFn: () => api("AuthService_GetMe", { tenantId }),
     enabled: tokens !== null,
-    // The navigation follows role changes: asked again every second while the page is visible
-    // (a revoked token is renewed on the way, with the new permissions).
-    refetchInterval: 1_000,
+    staleTime: 30_000,
   });
 }

@@ -1,37 +1,95 @@
-// The console's own pages and the permission each needs. Until the menus service answers
-// GetMyMenu, the navigation is this list filtered by the caller's permissions (from GetMe): an
-// entry is shown only when the page's first call would be allowed.
+// The navigation: the menus service's answer (GetMyMenu: entries filtered by the caller's
+// permissions and the tenant's enabled services, labels in the caller's locale), framed by the
+// console's own pages the menus service does not declare (dashboard, forms, the platform pages,
+// the account), each shown only when the caller holds the permission its first call needs.
 
 import type { MessageKey } from "./messages";
 
-export interface NavEntry {
+export interface ConsoleEntry {
   href: string;
   label: MessageKey;
   /** Shown when the caller holds this permission ("" = every signed-in user). */
   permission: string;
-  section: "admin" | "manage" | "account";
+  place: "start" | "end";
 }
 
-export const NAV_ENTRIES: readonly NavEntry[] = [
-  { href: "/dashboard", label: "nav.dashboard", permission: "", section: "manage" },
-  { href: "/admin/tenants", label: "nav.tenants", permission: "tenants.tenants.list", section: "admin" },
-  { href: "/admin/services", label: "nav.services", permission: "registry.services.create", section: "admin" },
-  { href: "/admin/keys", label: "nav.keys", permission: "auth.signing_keys.rotate", section: "admin" },
-  { href: "/admin/audit", label: "nav.platformAudit", permission: "auth.audit.list_platform", section: "admin" },
-  { href: "/users", label: "nav.users", permission: "auth.users.list", section: "manage" },
-  { href: "/invitations", label: "nav.invitations", permission: "auth.invitations.list", section: "manage" },
-  { href: "/roles", label: "nav.roles", permission: "auth.roles.list", section: "manage" },
-  { href: "/service-accounts", label: "nav.serviceAccounts", permission: "auth.service_accounts.list", section: "manage" },
-  { href: "/services", label: "nav.enabledServices", permission: "registry.enabled_services.list", section: "manage" },
-  { href: "/audit", label: "nav.audit", permission: "auth.audit.list", section: "manage" },
-  { href: "/account", label: "nav.account", permission: "", section: "account" },
+export const CONSOLE_ENTRIES: readonly ConsoleEntry[] = [
+  { href: "/dashboard", label: "nav.dashboard", permission: "", place: "start" },
+  { href: "/forms", label: "nav.forms", permission: "forms.forms.list", place: "end" },
+  { href: "/submissions", label: "nav.submissions", permission: "forms.submissions.list", place: "end" },
+  { href: "/platform/services", label: "nav.services", permission: "registry.services.create", place: "end" },
+  { href: "/platform/keys", label: "nav.keys", permission: "auth.signing_keys.rotate", place: "end" },
+  { href: "/platform/audit", label: "nav.platformAudit", permission: "auth.audit.list_platform", place: "end" },
+  { href: "/account", label: "nav.account", permission: "", place: "end" },
 ];
 
-/** The entries a caller holding ``permissions`` may use, in declaration order ("*", a platform
- * administrator's, holds every permission). */
-export function visibleEntries(permissions: readonly string[], entries: readonly NavEntry[] = NAV_ENTRIES): NavEntry[] {
+/** One entry of the menu tree as the menus service returns it (tenantmesh.menus.v1.MenuItem). */
+export interface MenuItem {
+  key?: string;
+  kind?: string;
+  label?: string;
+  icon?: string;
+  route?: string;
+  externalUrl?: string;
+  formId?: string;
+  children?: MenuItem[];
+}
+
+/** A link or a section of the rendered navigation. */
+export interface NavNode {
+  key: string;
+  /** Text from the server, or a console message. */
+  text?: string;
+  label?: MessageKey;
+  href?: string;
+  external?: boolean;
+  children: NavNode[];
+}
+
+/** Where a menu item leads in the console: a form opens the filler; a route is a console path. */
+export function hrefOf(item: MenuItem): { href?: string; external?: boolean } {
+  if (item.kind === "ENTRY_KIND_FORM" && item.formId) {
+    return { href: `/forms/fill?key=${encodeURIComponent(item.formId)}` };
+  }
+  if (item.kind === "ENTRY_KIND_EXTERNAL_LINK" && item.externalUrl && /^https?:\/\//.test(item.externalUrl)) {
+    return { href: item.externalUrl, external: true };
+  }
+  if (item.route && item.route.startsWith("/") && !item.route.startsWith("//")) {
+    return { href: item.route };
+  }
+  return {};
+}
+
+function fromMenu(item: MenuItem): NavNode {
+  return {
+    key: item.key ?? item.label ?? "",
+    text: item.label ?? "",
+    ...hrefOf(item),
+    children: (item.children ?? []).map(fromMenu),
+  };
+}
+
+function allowed(entry: ConsoleEntry, held: ReadonlySet<string>): boolean {
+  return entry.permission === "" || held.has("*") || held.has(entry.permission);
+}
+
+/** The whole navigation: console entries around the menu's tree; a console page the menu already
+ * links to is not repeated. */
+export function buildNavigation(menu: readonly MenuItem[], permissions: readonly string[]): NavNode[] {
   const held = new Set(permissions);
-  return entries.filter((entry) => entry.permission === "" || held.has("*") || held.has(entry.permission));
+  const tree = menu.map(fromMenu);
+  const linked = new Set<string>();
+  const walk = (nodes: NavNode[]) =>
+    nodes.forEach((node) => {
+      if (node.href) linked.add(node.href);
+      walk(node.children);
+    });
+  walk(tree);
+  const local = (place: ConsoleEntry["place"]) =>
+    CONSOLE_ENTRIES.filter((e) => e.place === place && allowed(e, held) && !linked.has(e.href)).map(
+      (e): NavNode => ({ key: e.href, label: e.label, href: e.href, children: [] }),
+    );
+  return [...local("start"), ...tree, ...local("end")];
 }
 
 /** Permissions grouped by the service that declares them (the part before the first dot). */

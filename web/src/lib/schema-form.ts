@@ -1,7 +1,7 @@
 // A JSON Schema (the subset service configs use) as a list of form controls, and the answers'
 // violations from the form engine: the browser validates with the same rules as the server.
 
-import { DefinitionError, evaluate, type Json, type JsonObject, type Violation } from "@tenantmesh/form-engine";
+import { validateDocument, type DocumentViolation, type Json, type JsonObject } from "@tenantmesh/form-engine";
 
 export interface Control {
   /** JSON Pointer of the answer, e.g. "/smtp/host". */
@@ -84,14 +84,12 @@ export function setAt(document: JsonObject, pointer: string, value: Json | undef
   return root;
 }
 
-/** The violations of ``answers`` under ``schema``, as the server would find them. */
-export function violationsOf(schema: JsonObject, answers: JsonObject, locale: string): Violation[] {
+/** The violations of ``answers`` under ``schema``, as the server would find them (a schema the
+ * browser cannot compile is left to the server to judge). */
+export function violationsOf(schema: JsonObject, answers: JsonObject, locale: string): DocumentViolation[] {
   try {
-    return evaluate({ schema }, answers, locale).violations;
-  } catch (error) {
-    if (error instanceof DefinitionError) {
-      return [{ pointer: "", keyword: "schema", rule: "", message: error.message }];
-    }
-    throw error;
+    return validateDocument(schema, answers, locale);
+  } catch {
+    return [];
   }
 }

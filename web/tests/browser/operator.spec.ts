@@ -49,9 +49,9 @@ test("every admin page passes axe", async ({ page }) => {
   for (const [path, title] of [
     ["/dashboard", "Dashboard"],
     ["/admin/tenants", "Tenants"],
-    ["/admin/services", "Service catalogue"],
-    ["/admin/keys", "Signing keys"],
-    ["/admin/audit", "Platform audit log"],
+    ["/platform/services", "Service catalogue"],
+    ["/platform/keys", "Signing keys"],
+    ["/platform/audit", "Platform audit log"],
     ["/account", "My account"],
   ] as const) {
     await page.goto(path);
@@ -59,6 +59,6 @@ test("every admin page passes axe", async ({ page }) => {
     await expectAccessible(page);
   }
   // The audit log shows what the operator just did.
-  await page.goto("/admin/audit");
+  await page.goto("/platform/audit");
   await expect(page.getByRole("cell", { name: /tenant/i }).first()).toBeVisible();
 });

@@ -1,141 +1,161 @@
 "use client";
-// The platform's service catalogue: registered services with their versions, instances with
-// their health kept live from the registry's Watch stream, and registering a service.
-import { useEffect, useState } from "react";
-import { useForm } from "react-hook-form";
+// The tenant's service catalogue: enable or disable the services on offer, and configure each
+// enabled one through a form rendered from its config schema.
+import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import type { Schema } from "@tenantmesh/sdk";
+import type { JsonObject } from "@tenantmesh/form-engine";
 import { AppShell } from "@/components/app-shell";
-import { ErrorAlert, fieldError } from "@/components/error-alert";
+import { ErrorAlert } from "@/components/error-alert";
+import { SchemaForm } from "@/components/schema-form";
 import { Button } from "@/components/ui/button";
-import { Badge, Card } from "@/components/ui/card";
-import { Field } from "@/components/ui/field";
-import { Input, Select } from "@/components/ui/input";
+import { Alert, Badge, Card } from "@/components/ui/card";
 import { DataTable } from "@/components/ui/table";
-import { api, apiStream } from "@/lib/api";
+import { useActingTenant } from "@/lib/acting-tenant";
+import { api } from "@/lib/api";
 import { useT } from "@/lib/i18n";
-import { stateName } from "@/lib/tenants";
 
-type Instance = Schema<"tenantmesh.registry.v1.Instance">;
-
-/** Instances by id, updated from Watch events as they arrive (until the page is left). */
-function useLiveInstances(): Map<string, Instance> {
-  const [instances, setInstances] = useState(new Map<string, Instance>());
-  useEffect(() => {
-    const stop = new AbortController();
-    void (async () => {
-      try {
-        for await (const event of apiStream("DiscoveryService_Watch", { signal: stop.signal })) {
-          const instance = event.instance;
-          if (!instance?.instanceId) continue;
-          setInstances((previous) => {
-            const next = new Map(previous);
-            if (event.type === "WATCH_EVENT_TYPE_REMOVED") {
-              next.delete(instance.instanceId ?? "");
-            } else {
-              next.set(instance.instanceId ?? "", instance);
-            }
-            return next;
-          });
-        }
-      } catch {
-        // The stream ends when the page is left or the edge closes it; the list below stays.
-      }
-    })();
-    return () => stop.abort();
-  }, []);
-  return instances;
-}
-
-export default function CatalogPage() {
+export default function TenantServicesPage() {
   const t = useT();
+  const acting = useActingTenant((s) => s.tenantId);
   const queryClient = useQueryClient();
-  const services = useQuery({
-    queryKey: ["catalog"],
-    queryFn: () => api("CatalogService_ListServices", { query: { pageSize: 200 } }),
+  // The service whose configuration is being edited; "enabling" when it is not enabled yet
+  // (then saving the form enables it with that configuration).
+  const [configuring, setConfiguring] = useState<{ name: string; enabling: boolean } | null>(null);
+  const available = useQuery({
+    queryKey: ["available-services", acting],
+    queryFn: () => api("EnabledServiceService_ListAvailableServices", { query: { pageSize: 200 } }),
   });
-  const listed = useQuery({
-    queryKey: ["instances"],
-    queryFn: () => api("InstanceService_ListInstances", { query: { pageSize: 500 } }),
+  const enabled = useQuery({
+    queryKey: ["enabled-services", acting],
+    queryFn: () => api("EnabledServiceService_ListEnabledServices", { query: { pageSize: 200 } }),
   });
-  const live = useLiveInstances();
-  const instances = new Map((listed.data?.instances ?? []).map((i) => [i.instanceId ?? "", i]));
-  live.forEach((instance, id) => instances.set(id, instance));
-  const form = useForm<{ name: string; displayName: string; description: string; kind: string }>({
-    defaultValues: { name: "", displayName: "", description: "", kind: "SERVICE_KIND_INTERNAL_GRPC" },
+  const enabledNames = new Set((enabled.data?.enabledServices ?? []).map((s) => s.service ?? ""));
+  const refresh = () => void queryClient.invalidateQueries({ queryKey: ["enabled-services"] });
+  const toggle = useMutation({
+    mutationFn: ({ name, enable }: { name: string; enable: boolean }): Promise<unknown> =>
+      enable
+        ? api("EnabledServiceService_EnableService", { body: { service: name, requestId: crypto.randomUUID() } })
+        : api("EnabledServiceService_DisableService", { path: { service: name } }),
+    onSettled: refresh,
   });
-  const register = useMutation({
-    mutationFn: (values: { name: string; displayName: string; description: string; kind: string }) =>
-      api("CatalogService_RegisterService", {
-        query: { requestId: crypto.randomUUID() },
-        body: {
-          name: values.name,
-          displayName: values.displayName,
-          description: values.description,
-          kind: values.kind as "SERVICE_KIND_INTERNAL_GRPC",
-        },
-      }),
-    onSuccess: () => {
-      form.reset();
-      void queryClient.invalidateQueries({ queryKey: ["catalog"] });
-    },
-  });
+  const service = (available.data?.services ?? []).find((s) => s.name === configuring?.name);
+  const hasSettings = (name: string) => {
+    const schema = (available.data?.services ?? []).find((s) => s.name === name)?.configSchema as
+      | { properties?: Record<string, unknown> }
+      | undefined;
+    return Object.keys(schema?.properties ?? {}).length > 0;
+  };
   return (
-    <AppShell title={t("services.title")}>
+    <AppShell title={t("nav.enabledServices")}>
       <div className="flex flex-col gap-4">
         <Card>
-          <h2 className="mb-3 text-lg font-semibold">{t("services.register")}</h2>
-          <form onSubmit={form.handleSubmit((v) => register.mutate(v))} className="grid gap-3 sm:grid-cols-2">
-            <Field label={t("common.name")} error={fieldError(register.error, "name")}>
-              <Input {...form.register("name", { required: true })} />
-            </Field>
-            <Field label={t("services.displayName")}>
-              <Input {...form.register("displayName")} />
-            </Field>
-            <Field label={t("common.description")}>
-              <Input {...form.register("description")} />
-            </Field>
-            <Field label={t("services.kind")}>
-              <Select {...form.register("kind")}>
-                <option value="SERVICE_KIND_INTERNAL_GRPC">gRPC</option>
-                <option value="SERVICE_KIND_EXTERNAL_HTTP">HTTP</option>
-              </Select>
-            </Field>
-            <div className="sm:col-span-2">
-              <Button type="submit" disabled={register.isPending}>
-                {t("services.register")}
-              </Button>
-            </div>
-          </form>
-          <ErrorAlert error={register.error} />
-        </Card>
-        <Card>
-          <ErrorAlert error={services.error} />
+          <ErrorAlert error={available.error ?? enabled.error ?? toggle.error} />
           <DataTable
-            caption={t("services.title")}
-            rows={services.data?.services ?? []}
+            caption={t("nav.enabledServices")}
+            rows={available.data?.services ?? []}
             rowKey={(s) => s.name ?? ""}
             empty={t("common.none")}
             columns={[
-              { header: t("common.name"), cell: (s) => s.name },
-              { header: t("services.displayName"), cell: (s) => s.displayName },
-              { header: t("services.kind"), cell: (s) => stateName(s.kind, "SERVICE_KIND_") },
-              { header: t("services.versions"), cell: (s) => (s.versions ?? []).map((v) => v.version).join(", ") },
+              { header: t("common.name"), cell: (s) => s.displayName || s.name },
+              { header: t("common.description"), cell: (s) => s.description },
               {
-                header: t("services.instances"),
-                cell: (s) =>
-                  [...instances.values()]
-                    .filter((i) => i.service === s.name)
-                    .map((i) => (
-                      <Badge key={i.instanceId} className="mr-1">
-                        {i.address} {stateName(i.health, "HEALTH_STATE_")}
-                      </Badge>
-                    )),
+                header: t("common.state"),
+                cell: (s) => (enabledNames.has(s.name ?? "") ? <Badge>{t("services.enabled")}</Badge> : null),
+              },
+              {
+                header: t("common.actions"),
+                cell: (s) => {
+                  const name = s.name ?? "";
+                  const on = enabledNames.has(name);
+                  return (
+                    <div className="flex gap-2">
+                      <Button
+                        variant="outline"
+                        size="sm"
+                        onClick={() =>
+                          !on && hasSettings(name)
+                            ? setConfiguring({ name, enabling: true })
+                            : toggle.mutate({ name, enable: !on })
+                        }
+                      >
+                        {on ? t("services.disable") : t("services.enable")} <span className="sr-only">{name}</span>
+                      </Button>
+                      {on ? (
+                        <Button variant="outline" size="sm" onClick={() => setConfiguring({ name, enabling: false })}>
+                          {t("services.configure")} <span className="sr-only">{name}</span>
+                        </Button>
+                      ) : null}
+                    </div>
+                  );
+                },
               },
             ]}
           />
         </Card>
+        {configuring && service ? (
+          <ConfigEditor
+            key={`${configuring.name}-${String(configuring.enabling)}`}
+            name={configuring.name}
+            enabling={configuring.enabling && !enabledNames.has(configuring.name)}
+            schema={(service.configSchema ?? {}) as JsonObject}
+            onSaved={refresh}
+          />
+        ) : null}
       </div>
     </AppShell>
+  );
+}
+
+function ConfigEditor({
+  name,
+  enabling,
+  schema,
+  onSaved,
+}: {
+  name: string;
+  enabling: boolean;
+  schema: JsonObject;
+  onSaved: () => void;
+}) {
+  const t = useT();
+  const acting = useActingTenant((s) => s.tenantId);
+  const queryClient = useQueryClient();
+  const [requestId] = useState(() => crypto.randomUUID());
+  const current = useQuery({
+    queryKey: ["enabled-service", acting, name],
+    queryFn: () => api("EnabledServiceService_GetEnabledService", { path: { service: name } }),
+    enabled: !enabling,
+  });
+  const save = useMutation({
+    mutationFn: (config: JsonObject): Promise<unknown> =>
+      enabling
+        ? api("EnabledServiceService_EnableService", {
+            body: { service: name, config: config as Record<string, unknown>, requestId },
+          })
+        : api("EnabledServiceService_UpdateServiceConfig", {
+            path: { service: name },
+            query: { etag: current.data?.enabledService?.etag },
+            body: config as Record<string, unknown>,
+          }),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: ["enabled-service", acting, name] });
+      onSaved();
+    },
+  });
+  return (
+    <Card>
+      <h2 className="mb-3 text-lg font-semibold">{t("services.config", { name })}</h2>
+      {enabling || current.data ? (
+        <SchemaForm
+          schema={schema}
+          initial={(current.data?.enabledService?.config ?? {}) as JsonObject}
+          submitLabel={t("common.save")}
+          busy={save.isPending}
+          onSubmit={(config) => save.mutate(config)}
+        />
+      ) : null}
+      {save.isSuccess ? <Alert tone="success" className="mt-3">✓</Alert> : null}
+      <ErrorAlert error={current.error ?? save.error} />
+    </Card>
   );
 }

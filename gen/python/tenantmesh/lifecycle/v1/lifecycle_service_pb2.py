@@ -27,7 +27,7 @@ from tenantmesh.type.v1 import access_pb2 as tenantmesh_dot_type_dot_v1_dot_acce
 from tenantmesh.type.v1 import database_pb2 as tenantmesh_dot_type_dot_v1_dot_database__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/tenantmesh/lifecycle/v1/lifecycle_service.proto\x12\x17tenantmesh.lifecycle.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1ftenantmesh/type/v1/access.proto\x1a!tenantmesh/type/v1/database.proto\"v\n\x16ProvisionTenantRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12?\n\x08\x64\x61tabase\x18\x02 \x01(\x0b\x32%.tenantmesh.type.v1.DatabasePlacementB\x06\xbaH\x03\xc8\x01\x01\"B\n\x17ProvisionTenantResponse\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x16\n\x0eschema_version\x18\x02 \x01(\t\"x\n\x18\x44\x65provisionTenantRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12?\n\x08\x64\x61tabase\x18\x02 \x01(\x0b\x32%.tenantmesh.type.v1.DatabasePlacementB\x06\xbaH\x03\xc8\x01\x01\",\n\x19\x44\x65provisionTenantResponse\x12\x0f\n\x07service\x18\x01 \x01(\t2\xd8\x02\n\x16TenantLifecycleService\x12\x99\x01\n\x0fProvisionTenant\x12/.tenantmesh.lifecycle.v1.ProvisionTenantRequest\x1a\x30.tenantmesh.lifecycle.v1.ProvisionTenantResponse\"#\xca\xf3\x18\x1f\n\x1blifecycle.tenants.provision\x18\x02\x12\xa1\x01\n\x11\x44\x65provisionTenant\x12\x31.tenantmesh.lifecycle.v1.DeprovisionTenantRequest\x1a\x32.tenantmesh.lifecycle.v1.DeprovisionTenantResponse\"%\xca\xf3\x18!\n\x1dlifecycle.tenants.deprovision\x18\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/tenantmesh/lifecycle/v1/lifecycle_service.proto\x12\x17tenantmesh.lifecycle.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1ftenantmesh/type/v1/access.proto\x1a!tenantmesh/type/v1/database.proto\"v\n\x16ProvisionTenantRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12?\n\x08\x64\x61tabase\x18\x02 \x01(\x0b\x32%.tenantmesh.type.v1.DatabasePlacementB\x06\xbaH\x03\xc8\x01\x01\"B\n\x17ProvisionTenantResponse\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x16\n\x0eschema_version\x18\x02 \x01(\t\"x\n\x18\x44\x65provisionTenantRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12?\n\x08\x64\x61tabase\x18\x02 \x01(\x0b\x32%.tenantmesh.type.v1.DatabasePlacementB\x06\xbaH\x03\xc8\x01\x01\",\n\x19\x44\x65provisionTenantResponse\x12\x0f\n\x07service\x18\x01 \x01(\t2\xea\x02\n\x16TenantLifecycleService\x12\xa2\x01\n\x0fProvisionTenant\x12/.tenantmesh.lifecycle.v1.ProvisionTenantRequest\x1a\x30.tenantmesh.lifecycle.v1.ProvisionTenantResponse\",\xca\xf3\x18(\n\x1blifecycle.tenants.provision\x18\x02\x32\x07tenants\x12\xaa\x01\n\x11\x44\x65provisionTenant\x12\x31.tenantmesh.lifecycle.v1.DeprovisionTenantRequest\x1a\x32.tenantmesh.lifecycle.v1.DeprovisionTenantResponse\".\xca\xf3\x18*\n\x1dlifecycle.tenants.deprovision\x18\x02\x32\x07tenantsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,9 +43,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DEPROVISIONTENANTREQUEST'].fields_by_name['database']._loaded_options = None
   _globals['_DEPROVISIONTENANTREQUEST'].fields_by_name['database']._serialized_options = b'\272H\003\310\001\001'
   _globals['_TENANTLIFECYCLESERVICE'].methods_by_name['ProvisionTenant']._loaded_options = None
-  _globals['_TENANTLIFECYCLESERVICE'].methods_by_name['ProvisionTenant']._serialized_options = b'\312\363\030\037\n\033lifecycle.tenants.provision\030\002'
+  _globals['_TENANTLIFECYCLESERVICE'].methods_by_name['ProvisionTenant']._serialized_options = b'\312\363\030(\n\033lifecycle.tenants.provision\030\0022\007tenants'
   _globals['_TENANTLIFECYCLESERVICE'].methods_by_name['DeprovisionTenant']._loaded_options = None
-  _globals['_TENANTLIFECYCLESERVICE'].methods_by_name['DeprovisionTenant']._serialized_options = b'\312\363\030!\n\035lifecycle.tenants.deprovision\030\002'
+  _globals['_TENANTLIFECYCLESERVICE'].methods_by_name['DeprovisionTenant']._serialized_options = b'\312\363\030*\n\035lifecycle.tenants.deprovision\030\0022\007tenants'
   _globals['_PROVISIONTENANTREQUEST']._serialized_start=173
   _globals['_PROVISIONTENANTREQUEST']._serialized_end=291
   _globals['_PROVISIONTENANTRESPONSE']._serialized_start=293
@@ -55,5 +55,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DEPROVISIONTENANTRESPONSE']._serialized_start=483
   _globals['_DEPROVISIONTENANTRESPONSE']._serialized_end=527
   _globals['_TENANTLIFECYCLESERVICE']._serialized_start=530
-  _globals['_TENANTLIFECYCLESERVICE']._serialized_end=874
+  _globals['_TENANTLIFECYCLESERVICE']._serialized_end=892
 # @@protoc_insertion_point(module_scope)

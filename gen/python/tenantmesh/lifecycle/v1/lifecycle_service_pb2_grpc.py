@@ -29,7 +29,8 @@ class TenantLifecycleServiceStub:
     """Implemented by every service that keeps data in tenant databases. The
     tenants service calls it while provisioning, migrating and purging a tenant,
     so a new tenant-scoped service plugs in by implementing it and being listed
-    in the tenants service's configuration. Internal: the edge does not route it.
+    in the tenants service's configuration. Internal: the edge does not route it,
+    and only the tenants service's mesh identity may call it.
     """
 
     def __init__(self, channel):
@@ -54,7 +55,8 @@ class TenantLifecycleServiceServicer:
     """Implemented by every service that keeps data in tenant databases. The
     tenants service calls it while provisioning, migrating and purging a tenant,
     so a new tenant-scoped service plugs in by implementing it and being listed
-    in the tenants service's configuration. Internal: the edge does not route it.
+    in the tenants service's configuration. Internal: the edge does not route it,
+    and only the tenants service's mesh identity may call it.
     """
 
     def ProvisionTenant(self, request, context):
@@ -100,7 +102,8 @@ class TenantLifecycleService:
     """Implemented by every service that keeps data in tenant databases. The
     tenants service calls it while provisioning, migrating and purging a tenant,
     so a new tenant-scoped service plugs in by implementing it and being listed
-    in the tenants service's configuration. Internal: the edge does not route it.
+    in the tenants service's configuration. Internal: the edge does not route it,
+    and only the tenants service's mesh identity may call it.
     """
 
     @staticmethod

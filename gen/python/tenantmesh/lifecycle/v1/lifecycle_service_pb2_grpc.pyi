@@ -30,7 +30,8 @@ class TenantLifecycleServiceStub:
     """Implemented by every service that keeps data in tenant databases. The
     tenants service calls it while provisioning, migrating and purging a tenant,
     so a new tenant-scoped service plugs in by implementing it and being listed
-    in the tenants service's configuration. Internal: the edge does not route it.
+    in the tenants service's configuration. Internal: the edge does not route it,
+    and only the tenants service's mesh identity may call it.
     """
 
     @_typing.overload
@@ -53,7 +54,8 @@ class TenantLifecycleServiceAsyncStub(TenantLifecycleServiceStub):
     """Implemented by every service that keeps data in tenant databases. The
     tenants service calls it while provisioning, migrating and purging a tenant,
     so a new tenant-scoped service plugs in by implementing it and being listed
-    in the tenants service's configuration. Internal: the edge does not route it.
+    in the tenants service's configuration. Internal: the edge does not route it,
+    and only the tenants service's mesh identity may call it.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -72,7 +74,8 @@ class TenantLifecycleServiceServicer(metaclass=_abc_1.ABCMeta):
     """Implemented by every service that keeps data in tenant databases. The
     tenants service calls it while provisioning, migrating and purging a tenant,
     so a new tenant-scoped service plugs in by implementing it and being listed
-    in the tenants service's configuration. Internal: the edge does not route it.
+    in the tenants service's configuration. Internal: the edge does not route it,
+    and only the tenants service's mesh identity may call it.
     """
 
     @_abc_1.abstractmethod

@@ -1,7 +1,10 @@
+import datetime
+
 from buf.validate import validate_pb2 as _validate_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from tenantmesh.tenants.v1 import tenant_pb2 as _tenant_pb2
 from tenantmesh.type.v1 import access_pb2 as _access_pb2
 from tenantmesh.type.v1 import menu_pb2 as _menu_pb2
@@ -116,6 +119,32 @@ class DeleteTenantResponse(_message.Message):
     TENANT_FIELD_NUMBER: _ClassVar[int]
     tenant: _tenant_pb2.Tenant
     def __init__(self, tenant: _Optional[_Union[_tenant_pb2.Tenant, _Mapping]] = ...) -> None: ...
+
+class GetTenantUsageRequest(_message.Message):
+    __slots__ = ("tenant_id", "start_time", "end_time")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, tenant_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetTenantUsageResponse(_message.Message):
+    __slots__ = ("hours",)
+    HOURS_FIELD_NUMBER: _ClassVar[int]
+    hours: _containers.RepeatedCompositeFieldContainer[TenantUsageHour]
+    def __init__(self, hours: _Optional[_Iterable[_Union[TenantUsageHour, _Mapping]]] = ...) -> None: ...
+
+class TenantUsageHour(_message.Message):
+    __slots__ = ("start_time", "requests", "errors")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    requests: int
+    errors: int
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., errors: _Optional[int] = ...) -> None: ...
 
 class GetCurrentTenantRequest(_message.Message):
     __slots__ = ()

@@ -71,6 +71,11 @@ class TenantServiceStub:
                 request_serializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.DeleteTenantRequest.SerializeToString,
                 response_deserializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.DeleteTenantResponse.FromString,
                 _registered_method=True)
+        self.GetTenantUsage = channel.unary_unary(
+                '/tenantmesh.tenants.v1.TenantService/GetTenantUsage',
+                request_serializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.GetTenantUsageRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.GetTenantUsageResponse.FromString,
+                _registered_method=True)
         self.GetCurrentTenant = channel.unary_unary(
                 '/tenantmesh.tenants.v1.TenantService/GetCurrentTenant',
                 request_serializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.GetCurrentTenantRequest.SerializeToString,
@@ -156,6 +161,18 @@ class TenantServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTenantUsage(self, request, context):
+        """Returns a tenant's calls and failed calls per hour: every call made for
+        the tenant through the edge, counted once however many services it
+        reaches inside the mesh; oldest hour first, hours without a call left out. Counts reach the database within
+        a minute (each process flushes what it counted periodically and when it
+        stops). The range defaults to the last 24 hours and spans 31 days at most.
+        Errors: NOT_FOUND (TENANT_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetCurrentTenant(self, request, context):
         """Returns the tenant the call is made for (its `x-tenant-id` header), after
         checking that the tenant database answers and belongs to that tenant.
@@ -214,6 +231,11 @@ def add_TenantServiceServicer_to_server(servicer, server):
                     servicer.DeleteTenant,
                     request_deserializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.DeleteTenantRequest.FromString,
                     response_serializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.DeleteTenantResponse.SerializeToString,
+            ),
+            'GetTenantUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTenantUsage,
+                    request_deserializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.GetTenantUsageRequest.FromString,
+                    response_serializer=tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.GetTenantUsageResponse.SerializeToString,
             ),
             'GetCurrentTenant': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCurrentTenant,
@@ -417,6 +439,33 @@ class TenantService:
             '/tenantmesh.tenants.v1.TenantService/DeleteTenant',
             tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.DeleteTenantRequest.SerializeToString,
             tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.DeleteTenantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTenantUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.tenants.v1.TenantService/GetTenantUsage',
+            tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.GetTenantUsageRequest.SerializeToString,
+            tenantmesh_dot_tenants_dot_v1_dot_tenant__service__pb2.GetTenantUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

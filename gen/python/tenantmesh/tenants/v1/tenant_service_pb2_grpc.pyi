@@ -75,6 +75,14 @@ class TenantServiceStub:
     PLATFORM_TENANT_PROTECTED), UNAVAILABLE (PURGE_INCOMPLETE: the tenant stays
     DELETING and the purge is finished by the reconciler or a retry).
     """
+    GetTenantUsage: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.GetTenantUsageRequest, _tenant_service_pb2.GetTenantUsageResponse]
+    """Returns a tenant's calls and failed calls per hour: every call made for
+    the tenant through the edge, counted once however many services it
+    reaches inside the mesh; oldest hour first, hours without a call left out. Counts reach the database within
+    a minute (each process flushes what it counted periodically and when it
+    stops). The range defaults to the last 24 hours and spans 31 days at most.
+    Errors: NOT_FOUND (TENANT_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID).
+    """
     GetCurrentTenant: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.GetCurrentTenantRequest, _tenant_service_pb2.GetCurrentTenantResponse]
     """Returns the tenant the call is made for (its `x-tenant-id` header), after
     checking that the tenant database answers and belongs to that tenant.
@@ -135,6 +143,14 @@ class TenantServiceAsyncStub(TenantServiceStub):
     ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT,
     PLATFORM_TENANT_PROTECTED), UNAVAILABLE (PURGE_INCOMPLETE: the tenant stays
     DELETING and the purge is finished by the reconciler or a retry).
+    """
+    GetTenantUsage: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.GetTenantUsageRequest, _tenant_service_pb2.GetTenantUsageResponse]  # type: ignore[assignment]
+    """Returns a tenant's calls and failed calls per hour: every call made for
+    the tenant through the edge, counted once however many services it
+    reaches inside the mesh; oldest hour first, hours without a call left out. Counts reach the database within
+    a minute (each process flushes what it counted periodically and when it
+    stops). The range defaults to the last 24 hours and spans 31 days at most.
+    Errors: NOT_FOUND (TENANT_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID).
     """
     GetCurrentTenant: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.GetCurrentTenantRequest, _tenant_service_pb2.GetCurrentTenantResponse]  # type: ignore[assignment]
     """Returns the tenant the call is made for (its `x-tenant-id` header), after
@@ -235,6 +251,20 @@ class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
         ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT,
         PLATFORM_TENANT_PROTECTED), UNAVAILABLE (PURGE_INCOMPLETE: the tenant stays
         DELETING and the purge is finished by the reconciler or a retry).
+        """
+
+    @_abc_1.abstractmethod
+    def GetTenantUsage(
+        self,
+        request: _tenant_service_pb2.GetTenantUsageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tenant_service_pb2.GetTenantUsageResponse, _abc.Awaitable[_tenant_service_pb2.GetTenantUsageResponse]]:
+        """Returns a tenant's calls and failed calls per hour: every call made for
+        the tenant through the edge, counted once however many services it
+        reaches inside the mesh; oldest hour first, hours without a call left out. Counts reach the database within
+        a minute (each process flushes what it counted periodically and when it
+        stops). The range defaults to the last 24 hours and spans 31 days at most.
+        Errors: NOT_FOUND (TENANT_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID).
         """
 
     @_abc_1.abstractmethod

@@ -82,7 +82,7 @@ function TenantDetail() {
               variant="outline"
               onClick={() => {
                 useActingTenant.getState().actIn(tenantId, data.slug ?? tenantId);
-                router.push("/users");
+                router.push("/admin/users");
               }}
             >
               {t("nav.users")} ({data.slug})

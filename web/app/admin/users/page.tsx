@@ -149,9 +149,9 @@ function MembershipRoles() {
   });
   return (
     <Card>
-      <h2 className="mb-3 text-lg font-semibold">{t("users.roles")}</h2>
+      <h2 className="mb-3 text-lg font-semibold">{t("users.memberRoles")}</h2>
       <div className="flex flex-col gap-3">
-        <Field label={t("common.email")}>
+        <Field label={t("users.member")}>
           <select
             className="h-9 rounded-md border border-slate-500 bg-white px-2 text-sm"
             value={userId}

@@ -1,0 +1,132 @@
+"""The process's tracing: tracer providers, the exporter, and the instrumentations.
+
+One tracer provider per platform service, so that in the embedded mode (five services in one
+process) each service's spans still carry its own ``service.name``; all of them feed one batch
+processor and one OTLP exporter. The process's own provider (``tenantmesh`` unless
+``OTEL_SERVICE_NAME`` says otherwise) owns the spans of shared resources: SQL, Redis, outgoing
+calls, the outbox relay and event consumers.
+
+Nothing here is global: providers are passed to the maintained instrumentations explicitly
+(grpc.aio interceptors, SQLAlchemy per engine, redis-py per client), so several runtimes in one
+process (tests) never share or clobber state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from typing import Any
+
+import grpc
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.runtime.telemetry.sampling import SkipUnparentedClientSpans, standard_sampler
+from services.runtime.telemetry.settings import TracingSettings
+from services.runtime.telemetry.sql import record_database_name
+
+log = logging.getLogger("tenantmesh.telemetry")
+
+SERVICE_NAMESPACE = "tenantmesh"
+# Calls nobody wants traced: Envoy's and Kubernetes' health probes, reflection.
+_UNTRACED_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+def traced(details: Any) -> bool:
+    """The instrumentation's call filter. Its own filters (filters.health_check() and friends)
+    cost ~100 us a call through typing.Protocol instance checks; a prefix test costs nothing."""
+    method = details.method
+    if isinstance(method, bytes):
+        method = method.decode()
+    return not str(method).startswith(_UNTRACED_PREFIXES)
+
+
+_SHUTDOWN_FLUSH_MS = 2_000
+
+
+def otlp_exporter(settings: TracingSettings) -> SpanExporter:
+    assert settings.endpoint is not None
+    timeout = settings.export_timeout_seconds
+    if settings.protocol == "grpc":
+        return GrpcExporter(
+            endpoint=settings.endpoint,
+            insecure=settings.endpoint.startswith("http://"),
+            headers=dict(settings.headers),
+            timeout=timeout,
+        )
+    return HttpExporter(endpoint=settings.endpoint, headers=dict(settings.headers), timeout=timeout)
+
+
+class Tracing:
+    def __init__(self, settings: TracingSettings, *, version: str, process_name: str = "tenantmesh") -> None:
+        self.settings = settings
+        self._version = version
+        self._sampler = SkipUnparentedClientSpans(standard_sampler(settings))
+        # Batched: a simple processor exports on the caller's thread, which is the event loop.
+        self._processor = BatchSpanProcessor(otlp_exporter(settings), schedule_delay_millis=settings.batch_delay_ms)
+        self._providers: dict[str, TracerProvider] = {}
+        self._instance = f"{socket.gethostname()}-{os.getpid()}"
+        self.process_provider = self.provider(process_name)
+        self.tracer = self.process_provider.get_tracer("tenantmesh.runtime")
+        self._sql_tracer = self.process_provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
+        self._unused_pool_counter = NoOpMeterProvider().get_meter("unused").create_up_down_counter("unused")
+
+    def provider(self, service: str) -> TracerProvider:
+        """The tracer provider whose spans are ``service``'s (``tenantmesh-<service>``)."""
+        provider = self._providers.get(service)
+        if provider is None:
+            name = self.settings.service_name or (service if service == "tenantmesh" else f"tenantmesh-{service}")
+            attributes: dict[str, str] = {
+                "service.namespace": SERVICE_NAMESPACE,
+                "service.version": self._version,
+                "service.instance.id": self._instance,
+                **self.settings.resource_attributes,
+                "service.name": name,
+            }
+            provider = TracerProvider(sampler=self._sampler, resource=Resource.create(attributes))
+            provider.add_span_processor(self._processor)
+            self._providers[service] = provider
+        return provider
+
+    def server_interceptor(self, service: str) -> grpc.aio.ServerInterceptor:
+        interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
+            tracer_provider=self.provider(service), filter_=traced
+        )
+        return interceptor
+
+    def client_interceptors(self) -> list[grpc.aio.ClientInterceptor]:
+        interceptors: list[grpc.aio.ClientInterceptor] = aio_client_interceptors(  # type: ignore[no-untyped-call]
+            tracer_provider=self.process_provider, filter_=traced
+        )
+        return interceptors
+
+    def instrument_engine(self, engine: AsyncEngine) -> None:
+        """SQL spans for every statement of ``engine``, named by the database it ran in."""
+        # The instrumentation's engine tracer, attached to this engine alone: its instrumentor would
+        # also patch create_engine process-wide (and it refuses SQLAlchemy 2.1 by version number,
+        # although the event API it uses is unchanged; tests/grpc/test_tracing.py checks the spans).
+        # Pool usage is measured by our own metrics, so its connection counter goes nowhere.
+        EngineTracer(self._sql_tracer, engine.sync_engine, self._unused_pool_counter)  # type: ignore[no-untyped-call]
+        record_database_name(engine)
+
+    def instrument_redis(self, client: Any) -> None:
+        RedisInstrumentor.instrument_client(client, tracer_provider=self.process_provider)
+
+    async def shutdown(self) -> None:
+        """Exports what is buffered (bounded: a collector that is down must not hold up a stop)."""
+        await asyncio.to_thread(self._shutdown)
+
+    def _shutdown(self) -> None:
+        if not self._processor.force_flush(_SHUTDOWN_FLUSH_MS):
+            log.warning("spans not exported at shutdown: the trace collector did not answer in time")
+        self._processor.shutdown()  # type: ignore[no-untyped-call]

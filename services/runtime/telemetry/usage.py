@@ -1,0 +1,181 @@
+"""Per-tenant usage: calls and failed calls per tenant per hour, counted cheaply.
+
+Prometheus labels never take a tenant id (a series per tenant would not scale), so usage is
+counted here instead: each process adds every call made for a tenant to an in-memory tally
+(one dict update per call), and a background task adds the tally to the core table
+``tenant_usage_hourly`` every ``TENANTMESH_USAGE_FLUSH_SECONDS`` (60) and when the process
+stops, with one upsert per (tenant, hour) that had calls. Several processes and replicas add
+to the same rows. TenantService.GetTenantUsage and ``tenantctl tenants usage`` read the table.
+
+What counts is a call that came in through the edge (it carries the client address Envoy
+writes on every request it forwards) for a tenant: the tenant's traffic. Calls the services
+make to each other while handling it do not carry that header and are not counted again, so
+one request that fans out inside the mesh counts once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import grpc
+from sqlalchemy import BigInteger, DateTime, MetaData, String, select
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.runtime.clock import utcnow
+from services.runtime.context import tenant_var
+from services.runtime.db import DatabaseRouter, MigrationSet
+from services.runtime.interceptors.request_id import CLIENT_ADDRESS_HEADER
+
+if TYPE_CHECKING:
+    from services.runtime.interceptors.chain import IncomingCall
+
+log = logging.getLogger("tenantmesh.usage")
+
+USAGE_MIGRATIONS = MigrationSet(
+    service="usage", scope="core", directory=Path(__file__).parents[1] / "migrations" / "usage"
+)
+
+
+class _UsageBase(DeclarativeBase):
+    metadata = MetaData()
+
+
+class TenantUsageRow(_UsageBase):
+    __tablename__ = "tenant_usage_hourly"
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger)
+    errors: Mapped[int] = mapped_column(BigInteger)
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+class UsageTally:
+    """Calls counted since the last flush, by (tenant id, hour)."""
+
+    def __init__(self) -> None:
+        self._counts: defaultdict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+
+    def add(self, tenant_id: str, failed: bool) -> None:
+        counts = self._counts[(tenant_id, hour_of(utcnow()))]
+        counts[0] += 1
+        if failed:
+            counts[1] += 1
+
+    def take(self) -> dict[tuple[str, datetime], list[int]]:
+        counts, self._counts = dict(self._counts), defaultdict(lambda: [0, 0])
+        return counts
+
+    def give_back(self, counts: dict[tuple[str, datetime], list[int]]) -> None:
+        """Counts a failed flush could not write: kept for the next one."""
+        for key, (requests, errors) in counts.items():
+            mine = self._counts[key]
+            mine[0] += requests
+            mine[1] += errors
+
+
+class UsageObserver:
+    """Counts every call for a tenant that came in through the edge."""
+
+    def __init__(self, tally: UsageTally) -> None:
+        self._tally = tally
+
+    def finished(self, call: IncomingCall, code: grpc.StatusCode, seconds: float) -> None:
+        tenant = tenant_var.get()
+        if tenant is None or CLIENT_ADDRESS_HEADER not in call.metadata:
+            return
+        self._tally.add(tenant.tenant_id, code != grpc.StatusCode.OK)
+
+
+def _upsert(dialect: str, tenant_id: str, hour: datetime, requests: int, errors: int) -> object:
+    values = {"tenant_id": tenant_id, "hour": hour, "requests": requests, "errors": errors}
+    if dialect == "mysql":
+        statement = mysql.insert(TenantUsageRow).values(values)
+        return statement.on_duplicate_key_update(
+            requests=TenantUsageRow.requests + statement.inserted.requests,
+            errors=TenantUsageRow.errors + statement.inserted.errors,
+        )
+    lite = sqlite.insert(TenantUsageRow).values(values)
+    return lite.on_conflict_do_update(
+        index_elements=["tenant_id", "hour"],
+        set_={
+            "requests": TenantUsageRow.requests + lite.excluded.requests,
+            "errors": TenantUsageRow.errors + lite.excluded.errors,
+        },
+    )
+
+
+class UsageRecorder:
+    """The process's tally and the task that adds it to the core database."""
+
+    def __init__(self, db: DatabaseRouter, flush_seconds: float = 60.0) -> None:
+        self._db = db
+        self._flush_seconds = flush_seconds
+        self.tally = UsageTally()
+        self._task: asyncio.Task[None] | None = None
+
+    async def flush(self) -> int:
+        """Adds what was counted to the table; returns how many (tenant, hour) rows it touched."""
+        counts = self.tally.take()
+        if not counts:
+            return 0
+        try:
+            async with self._db.core_transaction() as conn:
+                for (tenant_id, hour), (requests, errors) in counts.items():
+                    await conn.execute(_upsert(self._db.dialect, tenant_id, hour, requests, errors))  # type: ignore[call-overload]
+                await conn.commit()
+        except BaseException:
+            self.tally.give_back(counts)
+            raise
+        return len(counts)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="usage-flush")
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_seconds)
+            try:
+                await self.flush()
+            except Exception:
+                log.warning("writing tenant usage failed; kept for the next flush", exc_info=True)
+
+    async def stop(self) -> None:
+        """Stops the task and writes what is left (best effort: the database may be gone)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            await self.flush()
+        except Exception:
+            log.warning("tenant usage of the last minute not written", exc_info=True)
+
+
+async def usage_of(
+    db: DatabaseRouter, tenant_id: str, start: datetime, end: datetime
+) -> list[tuple[datetime, int, int]]:
+    """(hour, requests, errors) of ``tenant_id`` for the hours in [start, end), oldest first."""
+    query = (
+        select(TenantUsageRow.hour, TenantUsageRow.requests, TenantUsageRow.errors)
+        .where(
+            TenantUsageRow.tenant_id == tenant_id,
+            TenantUsageRow.hour >= hour_of(start),
+            TenantUsageRow.hour < end,
+        )
+        .order_by(TenantUsageRow.hour)
+    )
+    async with db.core_session() as session:
+        return [(hour, int(requests), int(errors)) for hour, requests, errors in (await session.execute(query)).all()]

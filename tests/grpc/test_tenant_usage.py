@@ -1,0 +1,101 @@
+"""Per-tenant usage: calls and failed calls per tenant and hour, counted in memory by every
+process, added to the core database on flush, read with GetTenantUsage and tenantctl."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+from tenantmesh.auth.v1 import admin_service_pb2 as admin_pb
+from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
+
+from services.cli.tenantctl import build_parser, run
+from services.runtime.interceptors.request_id import CLIENT_ADDRESS_HEADER
+from tests.support.errors import expect_error, violation_fields
+from tests.support.platform import Platform, bearer, platform
+
+# What Envoy adds to every request it forwards: the mark of a call from outside the mesh.
+FROM_THE_EDGE = ((CLIENT_ADDRESS_HEADER, "203.0.113.7"),)
+
+
+@pytest.fixture
+async def mesh(db_backend_url: str, tmp_path: Path) -> AsyncIterator[Platform]:
+    async with platform(db_backend_url, tmp_path) as handle:
+        yield handle
+
+
+async def usage(mesh: Platform, tenant_id: str, token: str) -> list[tuple[int, int]]:
+    assert mesh.runtime.usage is not None
+    await mesh.runtime.usage.flush()
+    response = await mesh.tenants.GetTenantUsage(pb.GetTenantUsageRequest(tenant_id=tenant_id), metadata=bearer(token))
+    return [(hour.requests, hour.errors) for hour in response.hours]
+
+
+async def test_calls_through_the_edge_are_counted_per_tenant_and_hour(mesh: Platform) -> None:
+    token = await mesh.admin_token()
+    acme, other = await mesh.create_tenant("usage-acme"), await mesh.create_tenant("usage-other")
+    users = mesh.admin_stub("UserService")
+    as_acme = (*bearer(token), ("x-tenant-id", acme.tenant_id))
+    for _ in range(3):
+        await users.ListUsers(admin_pb.ListUsersRequest(), metadata=(*as_acme, *FROM_THE_EDGE))
+    with pytest.raises(grpc.aio.AioRpcError):
+        await users.ListUsers(admin_pb.ListUsersRequest(page_token="not a token"), metadata=(*as_acme, *FROM_THE_EDGE))
+    # A call between services (no edge mark) is not the tenant's traffic a second time.
+    await users.ListUsers(admin_pb.ListUsersRequest(), metadata=as_acme)
+
+    assert await usage(mesh, acme.tenant_id, token) == [(4, 1)]
+    assert await usage(mesh, other.tenant_id, token) == []
+    # Later flushes add to the same hour.
+    await users.ListUsers(admin_pb.ListUsersRequest(), metadata=(*as_acme, *FROM_THE_EDGE))
+    assert await usage(mesh, acme.tenant_id, token) == [(5, 1)]
+
+
+async def test_usage_of_an_unknown_tenant_or_a_bad_range_is_refused(mesh: Platform) -> None:
+    token = await mesh.admin_token()
+    tenant = await mesh.create_tenant("usage-range")
+    await expect_error(
+        mesh.tenants.GetTenantUsage(pb.GetTenantUsageRequest(tenant_id=str(uuid.uuid4())), metadata=bearer(token)),
+        grpc.StatusCode.NOT_FOUND,
+        "TENANT_NOT_FOUND",
+    )
+    backwards = pb.GetTenantUsageRequest(
+        tenant_id=tenant.tenant_id,
+        start_time=timestamp_pb2.Timestamp(seconds=2_000_000_000),
+        end_time=timestamp_pb2.Timestamp(seconds=1_000_000_000),
+    )
+    error = await expect_error(
+        mesh.tenants.GetTenantUsage(backwards, metadata=bearer(token)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "FIELD_INVALID",
+    )
+    assert violation_fields(error) == {"end_time"}
+    too_long = pb.GetTenantUsageRequest(
+        tenant_id=tenant.tenant_id, start_time=timestamp_pb2.Timestamp(seconds=1_000_000_000)
+    )
+    error = await expect_error(
+        mesh.tenants.GetTenantUsage(too_long, metadata=bearer(token)), grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID"
+    )
+    assert violation_fields(error) == {"start_time"}
+
+
+async def test_tenantctl_prints_usage_per_hour(mesh: Platform, capsys: pytest.CaptureFixture[str]) -> None:
+    token = await mesh.admin_token()
+    tenant = await mesh.create_tenant("usage-cli")
+    await mesh.admin_stub("UserService").ListUsers(
+        admin_pb.ListUsersRequest(), metadata=(*bearer(token), ("x-tenant-id", tenant.tenant_id), *FROM_THE_EDGE)
+    )
+    assert mesh.runtime.usage is not None
+    await mesh.runtime.usage.flush()
+    target = ["--target", mesh.runtime.addresses["tenants"], "--token", token]
+    args = build_parser().parse_args([*target, "--json", "tenants", "usage", tenant.tenant_id, "--hours", "2"])
+    assert await run(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    entry = json.loads(lines[0])
+    assert (entry["requests"], entry["errors"]) == (1, 0)
+    assert entry["hour"].endswith(":00:00Z")

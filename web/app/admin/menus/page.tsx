@@ -1,0 +1,188 @@
+"use client";
+// The menu editor: the tenant's entries (platform, services', forms', custom) in their order —
+// reorder, rename, hide, add custom entries — and a preview of the menu a role would see.
+import { useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { Schema } from "@tenantmesh/sdk";
+import { AppShell } from "@/components/app-shell";
+import { ErrorAlert } from "@/components/error-alert";
+import { Button } from "@/components/ui/button";
+import { Badge, Card } from "@/components/ui/card";
+import { Field } from "@/components/ui/field";
+import { Input, Select } from "@/components/ui/input";
+import { useActingTenant } from "@/lib/acting-tenant";
+import { api } from "@/lib/api";
+import { useLocaleStore, useT } from "@/lib/i18n";
+import type { MenuItem } from "@/lib/navigation";
+import { orderedEntries } from "@/lib/menu-editor";
+
+type Entry = Schema<"tenantmesh.menus.v1.MenuEntry">;
+
+export default function MenuEditorPage() {
+  const t = useT();
+  const acting = useActingTenant((s) => s.tenantId);
+  const queryClient = useQueryClient();
+  const entries = useQuery({ queryKey: ["menu-entries", acting], queryFn: () => api("MenuService_ListMenuEntries") });
+  const refresh = () => {
+    void queryClient.invalidateQueries({ queryKey: ["menu-entries"] });
+    void queryClient.invalidateQueries({ queryKey: ["my-menu"] });
+  };
+  const move = useMutation({
+    mutationFn: ({ entry, position }: { entry: Entry; position: number }) =>
+      api("MenuService_MoveMenuEntry", { body: { key: entry.key ?? "", parent: entry.override?.parent ?? entry.parent ?? "", position } }),
+    onSettled: refresh,
+  });
+  const override = useMutation({
+    mutationFn: ({ entry, change }: { entry: Entry; change: { label?: string; hidden?: boolean } }) =>
+      api("MenuService_SetMenuOverride", {
+        body: { override: { ...(entry.override ?? {}), key: entry.key ?? "", ...change } as never },
+      }),
+    onSettled: refresh,
+  });
+  const [renaming, setRenaming] = useState<{ key: string; label: string } | null>(null);
+  const siblings = orderedEntries(entries.data?.entries ?? []);
+  return (
+    <AppShell title={t("menus.title")}>
+      <div className="grid gap-4 lg:grid-cols-2">
+        <Card>
+          <ErrorAlert error={entries.error ?? move.error ?? override.error} />
+          <ol className="flex flex-col gap-1" data-testid="menu-entries">
+            {siblings.map(({ entry, depth, index, count }) => {
+              const label = entry.override?.label || entry.label || entry.key || "";
+              const hidden = entry.override?.hidden ?? entry.hidden ?? false;
+              return (
+                <li key={entry.key} className="flex flex-wrap items-center gap-2 rounded border border-slate-200 p-2" style={{ marginLeft: depth * 16 }}>
+                  <span className="flex-1 text-sm">
+                    {label} {hidden ? <Badge>{t("menus.hidden")}</Badge> : null}
+                  </span>
+                  <Button size="sm" variant="outline" disabled={index === 0} onClick={() => move.mutate({ entry, position: index - 1 })}>
+                    {t("menus.up")} <span className="sr-only">{label}</span>
+                  </Button>
+                  <Button size="sm" variant="outline" disabled={index === count - 1} onClick={() => move.mutate({ entry, position: index + 1 })}>
+                    {t("menus.down")} <span className="sr-only">{label}</span>
+                  </Button>
+                  <Button size="sm" variant="outline" onClick={() => override.mutate({ entry, change: { hidden: !hidden } })}>
+                    {hidden ? t("menus.show") : t("menus.hide")} <span className="sr-only">{label}</span>
+                  </Button>
+                  <Button size="sm" variant="ghost" onClick={() => setRenaming({ key: entry.key ?? "", label })}>
+                    {t("menus.rename")} <span className="sr-only">{label}</span>
+                  </Button>
+                  {renaming && renaming.key === entry.key ? (
+                    <form
+                      className="flex w-full gap-2"
+                      onSubmit={(event) => {
+                        event.preventDefault();
+                        override.mutate({ entry, change: { label: renaming.label } });
+                        setRenaming(null);
+                      }}
+                    >
+                      <Input aria-label={t("menus.label")} value={renaming.label} onChange={(e) => setRenaming({ key: renaming.key, label: e.target.value })} />
+                      <Button type="submit" size="sm">
+                        {t("common.save")}
+                      </Button>
+                    </form>
+                  ) : null}
+                </li>
+              );
+            })}
+          </ol>
+        </Card>
+        <div className="flex flex-col gap-4">
+          <AddCustomEntry onAdded={refresh} />
+          <PreviewAsRole />
+        </div>
+      </div>
+    </AppShell>
+  );
+}
+
+function AddCustomEntry({ onAdded }: { onAdded: () => void }) {
+  const t = useT();
+  const [label, setLabel] = useState("");
+  const [target, setTarget] = useState("");
+  const add = useMutation({
+    mutationFn: () => {
+      const external = /^https?:\/\//.test(target);
+      return api("MenuService_CreateCustomEntry", {
+        query: { requestId: crypto.randomUUID() },
+        body: {
+          label,
+          kind: external ? "ENTRY_KIND_EXTERNAL_LINK" : "ENTRY_KIND_ROUTE",
+          ...(external ? { externalUrl: target } : { route: target }),
+        } as never,
+      });
+    },
+    onSuccess: () => {
+      setLabel("");
+      setTarget("");
+      onAdded();
+    },
+  });
+  return (
+    <Card>
+      <h2 className="mb-3 text-lg font-semibold">{t("menus.addEntry")}</h2>
+      <form
+        className="flex flex-col gap-3"
+        onSubmit={(event) => {
+          event.preventDefault();
+          add.mutate();
+        }}
+      >
+        <Field label={t("menus.label")}>
+          <Input value={label} onChange={(e) => setLabel(e.target.value)} />
+        </Field>
+        <Field label={t("menus.route")}>
+          <Input value={target} onChange={(e) => setTarget(e.target.value)} placeholder="/forms/fill?key=…" />
+        </Field>
+        <ErrorAlert error={add.error} />
+        <div>
+          <Button type="submit" disabled={!label || !target}>
+            {t("menus.addEntry")}
+          </Button>
+        </div>
+      </form>
+    </Card>
+  );
+}
+
+function PreviewAsRole() {
+  const t = useT();
+  const locale = useLocaleStore((s) => s.locale);
+  const acting = useActingTenant((s) => s.tenantId);
+  const roles = useQuery({ queryKey: ["roles", acting], queryFn: () => api("RoleService_ListRoles") });
+  const [role, setRole] = useState("");
+  const preview = useQuery({
+    queryKey: ["menu-preview", acting, role, locale],
+    queryFn: () => api("MenuService_PreviewMenu", { body: { roles: { roles: [role] }, locale } as never }),
+    enabled: role !== "",
+  });
+  const render = (items: MenuItem[]) => (
+    <ul className="list-disc pl-5 text-sm">
+      {items.map((item) => (
+        <li key={item.key}>
+          {item.label}
+          {item.children?.length ? render(item.children) : null}
+        </li>
+      ))}
+    </ul>
+  );
+  return (
+    <Card>
+      <h2 className="mb-3 text-lg font-semibold">{t("menus.preview")}</h2>
+      <Field label={t("menus.role")}>
+        <Select value={role} onChange={(e) => setRole(e.target.value)}>
+          <option value="">—</option>
+          {(roles.data?.roles ?? []).map((r) => (
+            <option key={r.name} value={r.name}>
+              {r.name}
+            </option>
+          ))}
+        </Select>
+      </Field>
+      <ErrorAlert error={preview.error} />
+      <div className="mt-3" data-testid="menu-preview">
+        {preview.data ? render((preview.data.items ?? []) as MenuItem[]) : null}
+      </div>
+    </Card>
+  );
+}

@@ -1,0 +1,148 @@
+"use client";
+// Submissions: a table with filters, a detail view with the answers (other people's text, shown
+// as text), the review status, and exports as CSV or NDJSON.
+import { useSearchParams } from "next/navigation";
+import { Suspense, useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { Schema } from "@tenantmesh/sdk";
+import { AppShell } from "@/components/app-shell";
+import { ErrorAlert } from "@/components/error-alert";
+import { Pager } from "@/components/pager";
+import { Button } from "@/components/ui/button";
+import { Badge, Card } from "@/components/ui/card";
+import { Field } from "@/components/ui/field";
+import { Input, Select } from "@/components/ui/input";
+import { DataTable } from "@/components/ui/table";
+import { useActingTenant } from "@/lib/acting-tenant";
+import { api, apiDownload } from "@/lib/api";
+import { useT } from "@/lib/i18n";
+import { usePageTokens } from "@/lib/paging";
+import { stateName } from "@/lib/tenants";
+
+type Submission = Schema<"tenantmesh.forms.v1.Submission">;
+type Status = Exclude<NonNullable<Submission["status"]>, "SUBMISSION_STATUS_UNSPECIFIED">;
+
+function Submissions() {
+  const t = useT();
+  const acting = useActingTenant((s) => s.tenantId);
+  const paging = usePageTokens();
+  const queryClient = useQueryClient();
+  const [formKey, setFormKey] = useState(useSearchParams().get("form") ?? "");
+  const [status, setStatus] = useState<Status | "">("");
+  const [selected, setSelected] = useState<Submission | null>(null);
+  const list = useQuery({
+    queryKey: ["submissions", acting, formKey, status, paging.pageToken],
+    queryFn: () =>
+      api("SubmissionService_ListSubmissions", {
+        query: {
+          pageSize: 50,
+          pageToken: paging.pageToken || undefined,
+          formKey: formKey || undefined,
+          status: status ? [status] : undefined,
+        } as never,
+      }),
+  });
+  const review = useMutation({
+    mutationFn: ({ submission, to }: { submission: Submission; to: Status }) =>
+      api("SubmissionService_ReviewSubmission", {
+        path: { submissionId: submission.submissionId ?? "" },
+        query: { updateMask: "status" },
+        body: { status: to, etag: submission.etag } as never,
+      }),
+    onSuccess: (answer) => {
+      setSelected((answer as { submission?: Submission }).submission ?? null);
+      void queryClient.invalidateQueries({ queryKey: ["submissions"] });
+    },
+  });
+  const download = async (format: "csv" | "ndjson") => {
+    const blob = await apiDownload(`/v1/forms/${encodeURIComponent(formKey)}/submissions:export?format=EXPORT_FORMAT_${format.toUpperCase()}`);
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `${formKey}.${format}`;
+    link.click();
+    URL.revokeObjectURL(link.href);
+  };
+  return (
+    <AppShell title={t("submissions.title")}>
+      <div className="flex flex-col gap-4">
+        <Card>
+          <div className="mb-3 flex flex-wrap items-end gap-3">
+            <Field label={t("submissions.form")}>
+              <Input value={formKey} onChange={(e) => setFormKey(e.target.value)} />
+            </Field>
+            <Field label={t("submissions.status")}>
+              <Select value={status} onChange={(e) => setStatus(e.target.value as Status | "")}>
+                <option value="">—</option>
+                <option value="SUBMISSION_STATUS_SUBMITTED">submitted</option>
+                <option value="SUBMISSION_STATUS_ACCEPTED">accepted</option>
+                <option value="SUBMISSION_STATUS_REJECTED">rejected</option>
+              </Select>
+            </Field>
+            {formKey ? (
+              <div className="flex gap-2">
+                <Button variant="outline" onClick={() => void download("csv")}>
+                  {t("submissions.export")} CSV
+                </Button>
+                <Button variant="outline" onClick={() => void download("ndjson")}>
+                  {t("submissions.export")} NDJSON
+                </Button>
+              </div>
+            ) : null}
+          </div>
+          <ErrorAlert error={list.error} />
+          <DataTable
+            caption={t("submissions.title")}
+            rows={list.data?.submissions ?? []}
+            rowKey={(s) => s.submissionId ?? ""}
+            empty={t("common.none")}
+            columns={[
+              { header: t("audit.time"), cell: (s) => (s.createTime ? new Date(s.createTime).toLocaleString() : "") },
+              { header: t("submissions.form"), cell: (s) => `${s.formKey ?? ""} v${s.version ?? ""}` },
+              { header: t("submissions.submitter"), cell: (s) => s.submitter },
+              { header: t("submissions.status"), cell: (s) => <Badge>{stateName(s.status, "SUBMISSION_STATUS_")}</Badge> },
+              {
+                header: t("common.actions"),
+                cell: (s) => (
+                  <Button variant="outline" size="sm" onClick={() => setSelected(s)}>
+                    {t("submissions.answers")} <span className="sr-only">{s.submissionId}</span>
+                  </Button>
+                ),
+              },
+            ]}
+          />
+          <Pager paging={paging} nextPageToken={list.data?.nextPageToken} />
+        </Card>
+        {selected ? (
+          <Card data-testid="submission-detail">
+            <h2 className="mb-3 text-lg font-semibold">{t("submissions.answers")}</h2>
+            <dl className="grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm">
+              {Object.entries(selected.answers ?? {}).map(([name, value]) => (
+                <div key={name} className="contents">
+                  <dt className="font-medium">{name}</dt>
+                  <dd>{typeof value === "string" ? value : JSON.stringify(value)}</dd>
+                </div>
+              ))}
+            </dl>
+            <div className="mt-3 flex gap-2">
+              <Button onClick={() => review.mutate({ submission: selected, to: "SUBMISSION_STATUS_ACCEPTED" })}>
+                {t("submissions.accept")}
+              </Button>
+              <Button variant="outline" onClick={() => review.mutate({ submission: selected, to: "SUBMISSION_STATUS_REJECTED" })}>
+                {t("submissions.reject")}
+              </Button>
+            </div>
+            <ErrorAlert error={review.error} />
+          </Card>
+        ) : null}
+      </div>
+    </AppShell>
+  );
+}
+
+export default function SubmissionsPage() {
+  return (
+    <Suspense>
+      <Submissions />
+    </Suspense>
+  );
+}
