@@ -59,7 +59,11 @@ _AUTH_ERRORS: tuple[tuple[int, str], ...] = (
     (403, "The token lacks the permission or belongs to another tenant (PERMISSION_DENIED, TENANT_MISMATCH)."),
 )
 _TENANT_ERRORS: tuple[tuple[int, str], ...] = (
-    (400, "The x-tenant-id header is missing (TENANT_HEADER_MISSING) or the tenant is not serving."),
+    (
+        400,
+        "The x-tenant-id header is missing (TENANT_HEADER_MISSING), not a tenant id (TENANT_HEADER_INVALID: "
+        "it takes the id, not the slug) or the tenant is not serving.",
+    ),
     (404, "No such tenant (TENANT_NOT_FOUND)."),
 )
 

@@ -110,15 +110,19 @@ async def create_server(
     observer = observer or LoggingObserver()
     observers: list[CallObserver] = [observer]
     trust_domain = mesh_tls.trust_domain if mesh_tls is not None else None
-    first_stages: list[CallStage] = [IdentityStage(service, trust_domain), request_id_stage, client_address_stage]
+    # The caller's trace context is kept and passed on as it came whenever no span of this
+    # process replaces it: tracing off, or a trace the caller chose not to sample.
+    first_stages: list[CallStage] = [
+        IdentityStage(service, trust_domain),
+        request_id_stage,
+        client_address_stage,
+        trace_context_stage,
+    ]
     interceptors: list[grpc.aio.ServerInterceptor] = []
     if tracing is not None:
         # Outermost, so its span is open while the pipeline runs (the pipeline completes it).
         interceptors.append(tracing.server_interceptor(service))
         observers.append(SpanObserver())
-    else:
-        # Without spans of our own, the caller's trace context is passed on as it came.
-        first_stages.append(trace_context_stage)
     if metrics is not None:
         observers.append(MetricsObserver(metrics))
     if usage is not None:
