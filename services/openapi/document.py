@@ -155,6 +155,9 @@ def build_document(
     }
 
 
+HTTP_BODY = ".google.api.HttpBody"
+
+
 def _operation(
     index: ProtoIndex,
     ops: OperationBuilder,
@@ -188,11 +191,13 @@ def _operation(
         operation["requestBody"] = body
 
     success: dict[str, Any] = {"description": "OK"}
-    if ops.answers_raw(method.output_type):
-        # A stream of HttpBody is one HTTP body: the bytes, with the first message's content type.
-        success["description"] = "The bytes themselves (not JSON), with their Content-Type."
-        success["content"] = {"*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}
-        operation["x-body"] = "raw"
+    if method.output_type == HTTP_BODY:
+        # The transcoder passes google.api.HttpBody through as the body itself, in the content type
+        # the service names (a stream of them is one body, written as it is produced).
+        success["description"] = "The body itself, in the content type the service names" + (
+            ", written as it is produced." if method.server_streaming else "."
+        )
+        success["content"] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
     else:
         response = ops.response_schema(binding, method.output_type)
         if method.server_streaming:
@@ -227,10 +232,7 @@ def _link_creates(paths: dict[str, Any], components: dict[str, Schema]) -> None:
         create = item.get("post")
         if create is None or "{" in source_path:
             continue
-        answer = create["responses"]["200"]["content"].get("application/json")
-        if answer is None:
-            continue
-        fields = _string_fields(answer["schema"], components)
+        fields = _string_fields(create["responses"]["200"]["content"]["application/json"]["schema"], components)
         links: dict[str, Any] = {}
         for target_path, target_item in paths.items():
             if not target_path.startswith(source_path + "/{"):

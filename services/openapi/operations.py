@@ -33,15 +33,6 @@ _VARIABLE = re.compile(r"\{([^}=]+)(?:=([^}]*))?\}")
 # How deep query parameters follow singular message fields (a.b.c).
 _MAX_QUERY_DEPTH = 3
 
-# google.api.HttpBody: a body the edge passes through as it is, with its content type.
-HTTP_BODY = "google.api.HttpBody"
-RAW_REQUEST_BODY: Schema = {
-    "required": True,
-    "description": "The bytes themselves (not JSON), with their Content-Type.",
-    # Any bytes are a valid body (the service judges their type and size), so no schema constrains it.
-    "content": {"*/*": {}},
-}
-
 
 @dataclass(frozen=True)
 class Binding:
@@ -180,9 +171,6 @@ class OperationBuilder:
             )
         else:
             field = self._field(request_type, binding.body)
-            if field.type_name.lstrip(".") == HTTP_BODY:
-                # The edge passes the HTTP body through as the bytes of the field (an upload).
-                return RAW_REQUEST_BODY
             inner = [v[len(binding.body) + 1 :] for v in variables if v.startswith(binding.body + ".")]
             if field.type == FieldProto.TYPE_MESSAGE and field.type_name.lstrip(".") not in WELL_KNOWN:
                 schema = self._body_schema(field.type_name, inner)
@@ -190,11 +178,6 @@ class OperationBuilder:
                 schema = self.schemas.field_schema(field, "", request=True)
             required = is_required(field)
         return {"required": required, "content": {"application/json": {"schema": schema}}}
-
-    @staticmethod
-    def answers_raw(response_type: str) -> bool:
-        """Whether the method answers with bytes and their content type (google.api.HttpBody), not JSON."""
-        return response_type.lstrip(".") == HTTP_BODY
 
     def _body_schema(self, message_type: str, bound: list[str]) -> Schema:
         """The message's schema, or an inline copy without the fields bound from the path."""

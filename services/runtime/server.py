@@ -31,6 +31,7 @@ from services.runtime.interceptors.request_id import client_address_stage, reque
 from services.runtime.interceptors.telemetry import CallObserver, LoggingObserver, trace_context_stage
 from services.runtime.interceptors.tenant import TenantStage
 from services.runtime.interceptors.tracing import SpanObserver
+from services.runtime.interceptors.unsampled import unsampled_call_stage
 from services.runtime.interceptors.validation import validation_stage
 from services.runtime.mesh_tls import MeshTls, server_credentials
 from services.runtime.telemetry.metrics import Metrics
@@ -123,10 +124,11 @@ async def create_server(
         # Outermost, so its span is open while the pipeline runs (the pipeline completes it).
         interceptors.append(tracing.server_interceptor(service))
         observers.append(SpanObserver())
+        first_stages.append(unsampled_call_stage)
     if metrics is not None:
         observers.append(MetricsObserver(metrics))
     if usage is not None:
-        observers.append(UsageObserver(usage))
+        observers.append(UsageObserver(usage, identities=mesh_tls is not None))
     interceptor = PipelineInterceptor(
         policies,
         first_stages=first_stages,

@@ -68,7 +68,12 @@ async def tenant_with_big_menu(mesh: object) -> tuple[str, str]:
         user = {"user": {"email": email, "displayName": "Owner"}, "password": password, "roles": ["tenant-admin"]}
         assert (await client.post("/v1/users", json=user, headers=headers)).status_code == 200
         for n in range(MENU_ENTRIES):
-            entry = {"label": f"Entry {n:03d}", "kind": "ENTRY_KIND_ROUTE", "route": f"/dashboard?entry={n}"}
+            entry = {
+                "entryId": f"bench-{n:03d}",
+                "label": f"Entry {n:03d}",
+                "kind": "ENTRY_KIND_ROUTE",
+                "route": f"/dashboard?entry={n}",
+            }
             answer = await client.post("/v1/custom-menu-entries", json=entry, headers=headers)
             assert answer.status_code == 200, answer.text
         tokens = (

@@ -41,14 +41,9 @@ class Operation:
         return self.spec.get("x-stream") == "server"
 
     @property
-    def raw_request(self) -> bool:
-        """The request body is bytes with their content type (an upload), not JSON."""
-        return "*/*" in self.spec.get("requestBody", {}).get("content", {})
-
-    @property
-    def raw_response(self) -> bool:
-        """A success answers bytes with their content type (a download, an export), not JSON."""
-        return self.spec.get("x-body") == "raw"
+    def raw_body(self) -> bool:
+        """The success answer is a body of its own (google.api.HttpBody), not JSON."""
+        return "application/json" not in self.spec["responses"]["200"].get("content", {})
 
     @property
     def public(self) -> bool:

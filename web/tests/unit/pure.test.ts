@@ -1,7 +1,7 @@
 import { checkDefinition } from "@tenantmesh/form-engine";
 import { describe, expect, it } from "vitest";
 import { addField, emptyDefinition } from "@/lib/form-builder";
-import { orderedEntries } from "@/lib/menu-editor";
+import { customEntryId, orderedEntries } from "@/lib/menu-editor";
 import { format, MESSAGES, preferredLocale } from "@/lib/messages";
 import { buildNavigation, groupPermissions, hrefOf } from "@/lib/navigation";
 import { safeNext } from "@/lib/redirect";
@@ -72,6 +72,15 @@ describe("small helpers", () => {
       ["child", 1, 0],
       ["b", 0, 2],
     ]);
+  });
+});
+
+describe("custom menu entries", () => {
+  it("get ids the menus service accepts, whatever the label", () => {
+    for (const label of ["Team wiki", "  Ünïcode & more!! ", "2024 report", "", "a".repeat(80)]) {
+      expect(customEntryId(label, "x1y2z3")).toMatch(/^[a-z][a-z0-9-]{0,62}$/);
+    }
+    expect(customEntryId("Team wiki", "abc123")).toBe("team-wiki-abc123");
   });
 });
 
