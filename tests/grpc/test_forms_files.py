@@ -442,3 +442,38 @@ async def test_submit_form_takes_files_and_delete_submission_deletes_them(db_bac
         assert left == {big_photo.file_id}
         assert sorted(await reminders(mesh)) == sorted([big_photo.file_id, of_b.file_id])
         assert len(blob_files(tmp_path)) == 2  # the unused upload and tenant B's
+
+
+async def test_a_malformed_message_in_the_upload_stream_is_invalid_argument(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    async with files_platform(db_backend_url, tmp_path) as (mesh, world):
+        admin_a = Caller(mesh, world.tokens["admin_a"], world.tenant_a)
+        first = upload_messages(b"start", "text/plain")[0].SerializeToString()
+        raw: Any = mesh.channel("forms").stream_unary(
+            "/tenantmesh.forms.v1.FileService/UploadFile", request_serializer=lambda b: b
+        )
+        # A first good message, then bytes that are no UploadFileRequest.
+        await expect_error(
+            raw(iter([first, b"\xff\xff\xff"]), metadata=admin_a.metadata),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "REQUEST_MALFORMED",
+        )
+        assert await stored_rows(mesh, world.tenant_a) == []
+        assert await reminders(mesh) == []
+        assert blob_files(tmp_path) == []
+
+
+async def test_a_store_that_refuses_the_platform_is_unavailable(
+    db_backend_url: str, tmp_path: Path, s3_server: S3TestServer, s3_bucket: str
+) -> None:
+    env = {**s3_server.env(s3_bucket), "TENANTMESH_S3_SECRET_ACCESS_KEY": "not-the-secret"}
+    async with files_platform(db_backend_url, tmp_path, **env) as (mesh, world):
+        admin_a = Caller(mesh, world.tokens["admin_a"], world.tenant_a)
+        await expect_error(
+            admin_a.upload_call(upload_messages(b"x", "text/plain")),
+            grpc.StatusCode.UNAVAILABLE,
+            "DEPENDENCY_UNAVAILABLE",
+        )
+        assert await stored_rows(mesh, world.tenant_a) == []
+        assert await reminders(mesh) == []

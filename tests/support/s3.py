@@ -60,7 +60,6 @@ class S3TestServer:
     endpoint_url: str
     secret_access_key: str
     process: subprocess.Popen[bytes]
-    log_path: Path
 
     def settings(self, bucket: str, *, secret_access_key: str | None = None, **extra: object) -> S3Settings:
         return S3Settings(
@@ -80,9 +79,6 @@ class S3TestServer:
             "TENANTMESH_S3_ACCESS_KEY_ID": ACCESS_KEY_ID,
             "TENANTMESH_S3_SECRET_ACCESS_KEY": self.secret_access_key,
         }
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def client(self) -> Any:
         """A plain (blocking) S3 client with the server's identity, for a test's own look."""
@@ -107,59 +103,61 @@ class S3TestServer:
         return keys
 
 
+_ATTEMPTS = 3
+
+
+class _NotReady(Exception):
+    """This start of SeaweedFS did not come up (a port taken meanwhile, a slow machine)."""
+
+
 def _wait_listening(server: S3TestServer, port: int) -> None:
     deadline = time.monotonic() + _START_SECONDS
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            pytest.fail(f"SeaweedFS exited with {server.process.returncode}:\n{server.log_tail()}")
+            raise _NotReady(f"SeaweedFS exited with {server.process.returncode}")
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.2)
-    pytest.fail(f"SeaweedFS did not serve S3 within {_START_SECONDS} s:\n{server.log_tail()}")
+    raise _NotReady(f"SeaweedFS did not serve S3 within {_START_SECONDS} s")
 
 
 def _wait_ready(server: S3TestServer) -> None:
     # The S3 port opens before the filer and volume are ready to store anything.
     deadline = time.monotonic() + _START_SECONDS
     while True:
+        if server.process.poll() is not None:
+            raise _NotReady(f"SeaweedFS exited with {server.process.returncode}")
         try:
             server.client().put_object(Bucket=server.create_bucket(), Key="ready", Body=b"ok")
             return
         except Exception as exc:
             if time.monotonic() > deadline:
-                pytest.fail(f"SeaweedFS stores nothing within {_START_SECONDS} s ({exc!r}):\n{server.log_tail()}")
+                raise _NotReady(f"SeaweedFS stores nothing within {_START_SECONDS} s ({exc!r})") from exc
             time.sleep(0.3)
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3TestServer]:
-    folder = tmp_path_factory.mktemp("seaweedfs")
-    secret = secrets.token_urlsafe(24)
+def _write_config(folder: Path, secret: str) -> Path:
     config = folder / "s3.json"
-    config.write_text(
-        json.dumps(
-            {
-                "identities": [
-                    {
-                        "name": "tenantmesh",
-                        "credentials": [{"accessKey": ACCESS_KEY_ID, "secretKey": secret}],
-                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                    }
-                ]
-            }
-        )
-    )
+    identity = {
+        "name": "tenantmesh",
+        "credentials": [{"accessKey": ACCESS_KEY_ID, "secretKey": secret}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    config.write_text(json.dumps({"identities": [identity]}))
     os.chmod(config, 0o600)
-    (folder / "data").mkdir()
+    return config
+
+
+def _start(folder: Path, config: Path, secret: str, log: IO[bytes]) -> S3TestServer:
+    data = folder / "data"
+    data.mkdir(exist_ok=True)
     s3, master, volume, filer = (_free_pair() for _ in range(4))
-    log_path = folder / "weed.log"
-    log: IO[bytes] = log_path.open("wb")
     process = subprocess.Popen(
         [
             str(weed_binary()),
             "server",
-            f"-dir={folder / 'data'}",
+            f"-dir={data}",
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
             f"-master.port={master}",
@@ -176,19 +174,48 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3TestServer
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    server = S3TestServer(f"http://127.0.0.1:{s3}", secret, process, log_path)
+    server = S3TestServer(f"http://127.0.0.1:{s3}", secret, process)
     try:
         _wait_listening(server, s3)
         _wait_ready(server)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    except BaseException:
+        _stop(process)
+        raise
+    return server
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3TestServer]:
+    """SeaweedFS serving S3, ready to store; started once per run (on new ports and in a new
+    folder up to three times when a start does not come up)."""
+    secret = secrets.token_urlsafe(24)
+    problems: list[str] = []
+    for _ in range(_ATTEMPTS):
+        folder = tmp_path_factory.mktemp("seaweedfs")
+        config = _write_config(folder, secret)
+        with (folder / "weed.log").open("wb") as log:
+            try:
+                server = _start(folder, config, secret, log)
+            except _NotReady as exc:
+                problems.append(
+                    f"{exc}:\n" + "\n".join((folder / "weed.log").read_text(errors="replace").splitlines()[-15:])
+                )
+                continue
+            try:
+                yield server
+            finally:
+                _stop(server.process)
+            return
+    pytest.fail("SeaweedFS did not come up:\n\n" + "\n\n".join(problems))
 
 
 @pytest.fixture
