@@ -113,5 +113,22 @@ PLATFORM = Manifest(
                 memory_request="128Mi",
             ),
         ),
+        ServiceSpec(
+            "webhooks",
+            50058,
+            "services.webhooks.app:WebhooksApp",
+            api=("tenantmesh.webhooks.v1",),
+            deploy=Deployment(
+                summary="Tenants' webhooks: fans their events out to subscribed HTTPS endpoints and sends them, "
+                "signed, through the delivery queue (retries with backoff, a delivery log with replay). Every "
+                "replica sends; each event is fanned out by one replica.",
+                cpu_request="100m",
+                memory_request="128Mi",
+                compose_environment=(
+                    _defaulted("TENANTMESH_WEBHOOKS_ALLOWED_NETWORKS", ""),
+                    _defaulted("TENANTMESH_WEBHOOKS_TIMEOUT_SECONDS", "10"),
+                ),
+            ),
+        ),
     )
 )

@@ -23,9 +23,13 @@ while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
 done
 [ "${1:-}" = "--" ] && shift
 
+# The static pages (/openapi.json, /docs) are written next to the config; Envoy answers them.
 python -m services.mesh.render \
     --descriptor "$share/descriptor.binpb" \
     --template-dir "$share/envoy" \
+    --openapi "$share/openapi.json" \
+    --swagger-ui "$share/swagger-ui" \
+    --static-dir "$(dirname "$config")/static" \
     --output "$config" \
     "${render_args[@]}"
 

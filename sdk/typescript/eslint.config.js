@@ -15,6 +15,8 @@ export default tseslint.config(
         URL: "readonly",
         TextEncoder: "readonly",
         ReadableStream: "readonly",
+        Buffer: "readonly",
+        Headers: "readonly",
       },
     },
   },

@@ -19,6 +19,7 @@ from services.auth.permissions import built_in_roles, grantable
 from services.auth.profiles import UserProfiles
 from services.auth.revocation import Revoker
 from services.auth.roles import RoleCatalog
+from services.auth.service_tokens import RegistryLookup, ServiceTokens
 from services.auth.sessions import SessionManager
 from services.auth.settings import AuthSettings, load_auth_settings
 from services.auth.tenant_removal import TenantRemoval
@@ -79,10 +80,14 @@ class AuthApp(ServiceApp):
         )
         self.second_factor = SecondFactor(runtime.db, encryption)
         throttle = LoginThrottle(ThrottlePolicy(self.settings.login_lock_seconds, self.settings.login_max_lock_seconds))
+        token_issuer = TokenIssuer(self.keys, self.settings.access_token_ttl_seconds, runtime.settings.public_url)
+        self.service_tokens = ServiceTokens(
+            token_issuer, RegistryLookup(lambda: runtime.channel("registry"), runtime.credentials.metadata)
+        )
         self.sessions = SessionManager(
             self.deps,
             self.settings,
-            TokenIssuer(self.keys, self.settings.access_token_ttl_seconds),
+            token_issuer,
             self.tenants,
             throttle,
             self.second_factor,
@@ -109,7 +114,14 @@ class AuthApp(ServiceApp):
 
     def servicers(self) -> Sequence[object]:
         return [
-            AuthServicer(self.sessions, self.keys, self.deps.profiles, self.flows),
+            AuthServicer(
+                self.sessions,
+                self.keys,
+                self.deps.profiles,
+                self.flows,
+                self.service_tokens,
+                self.runtime.settings.public_url,
+            ),
             MfaServicer(self.second_factor),
             SigningKeyServicer(self.keys, self.runtime.jwks),
         ]

@@ -12,12 +12,14 @@ from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, user_p
 from tenantmesh.auth.v1 import auth_service_pb2 as pb
 from tenantmesh.auth.v1 import auth_service_pb2_grpc as pb_grpc
 
+from services.auth.discovery import openid_configuration
 from services.auth.invitations import Invitations
 from services.auth.keys import SigningKeyStore
 from services.auth.mfa import Enrolment, SecondFactor
 from services.auth.password_reset import PasswordResets
 from services.auth.profiles import UserProfiles
 from services.auth.reasons import AuthReason
+from services.auth.service_tokens import ServiceTokens
 from services.auth.sessions import Challenge, SessionManager, Tokens
 from services.auth.verification import EmailVerification
 from services.runtime.auth.verifier import JwksCache
@@ -55,8 +57,16 @@ class AccountFlows:
 
 class AuthServicer(pb_grpc.AuthServiceServicer):
     def __init__(
-        self, sessions: SessionManager, keys: SigningKeyStore, profiles: UserProfiles, flows: AccountFlows
+        self,
+        sessions: SessionManager,
+        keys: SigningKeyStore,
+        profiles: UserProfiles,
+        flows: AccountFlows,
+        service_tokens: ServiceTokens,
+        issuer: str,
     ) -> None:
+        self._service_tokens = service_tokens
+        self._issuer = issuer
         self._sessions = sessions
         self._keys = keys
         self._profiles = profiles
@@ -178,6 +188,23 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
     async def GetJwks(self, request: pb.GetJwksRequest, context: Context) -> pb.GetJwksResponse:
         """Public."""
         return pb.GetJwksResponse(keys=[pb.Jwk(**key) for key in await self._keys.jwks()])
+
+    async def GetOpenIdConfiguration(
+        self, request: pb.GetOpenIdConfigurationRequest, context: Context
+    ) -> pb.GetOpenIdConfigurationResponse:
+        """Public."""
+        return openid_configuration(self._issuer)
+
+    async def IssueServiceToken(
+        self, request: pb.IssueServiceTokenRequest, context: Context
+    ) -> pb.IssueServiceTokenResponse:
+        """Permission auth.self. Reasons: SERVICE_NOT_FOUND, SERVICE_NOT_EXTERNAL, DEPENDENCY_UNAVAILABLE."""
+        issued, audience = await self._service_tokens.issue(request.service)
+        return pb.IssueServiceTokenResponse(
+            access_token=issued.token,
+            audience=audience,
+            expire_time=timestamp_pb2.Timestamp(seconds=issued.claims.expires_at),
+        )
 
 
 def _own_user(principal: Principal) -> tuple[str, str]:

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth import audit
 from services.auth.models import MembershipRow, ServiceAccountRow, UserRow
 from services.auth.reasons import AuthReason
+from services.auth.user_events import announce
 from services.runtime.context import PLATFORM_TENANT_ID, client_address_var
 from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 
@@ -171,6 +172,7 @@ def record(session: AsyncSession, action: str, tenant_id: str, target: str, **de
     audit.record(
         session, action, tenant_id=tenant_id, target=target, client_address=client_address_var.get(), details=details
     )
+    announce(session, action, tenant_id, target)
 
 
 def record_by_user(
@@ -187,3 +189,4 @@ def record_by_user(
         client_address=client_address_var.get(),
         details=details,
     )
+    announce(session, action, tenant_id, user_subject(user_id))

@@ -41,6 +41,8 @@ class AuthReason(Reason):
     ROLE_NOT_FOUND = auto()
     SERVICE_ACCOUNT_EXISTS = auto()
     SERVICE_ACCOUNT_NOT_FOUND = auto()
+    SERVICE_NOT_EXTERNAL = auto()
+    SERVICE_NOT_FOUND = auto()
     SIGNING_KEY_ROTATION_TOO_SOON = auto()
     SWITCH_RATE_LIMITED = auto()
     USER_EMAIL_TAKEN = auto()

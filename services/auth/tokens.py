@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import jwt
 
 from services.auth.keys import SigningKeyStore
-from services.runtime.auth.claims import ALGORITHM, AccessClaims
+from services.runtime.auth.claims import ALGORITHM, AUDIENCE, AccessClaims
 from services.runtime.ids import uuid7
 
 REFRESH_TOKEN_PREFIX = "tmr_"  # noqa: S105 - a marker, not a secret
@@ -33,9 +33,10 @@ def new_refresh_token() -> str:
 
 
 class TokenIssuer:
-    def __init__(self, keys: SigningKeyStore, access_token_ttl_seconds: float) -> None:
+    def __init__(self, keys: SigningKeyStore, access_token_ttl_seconds: float, issuer: str) -> None:
         self._keys = keys
         self._ttl = int(access_token_ttl_seconds)
+        self.issuer = issuer
 
     async def issue(
         self,
@@ -46,6 +47,7 @@ class TokenIssuer:
         roles: Iterable[str],
         permissions: Iterable[str],
         ttl_seconds: float | None = None,
+        audience: str = AUDIENCE,
     ) -> IssuedToken:
         key = await self._keys.active()
         now = int(time.time())
@@ -59,5 +61,7 @@ class TokenIssuer:
             expires_at=now + int(ttl_seconds or self._ttl),
             token_id=uuid7(),
         )
-        token = jwt.encode(claims.to_payload(), key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+        token = jwt.encode(
+            claims.to_payload(self.issuer, audience), key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid}
+        )
         return IssuedToken(token=token, claims=claims)

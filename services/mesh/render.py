@@ -51,6 +51,14 @@ from services.mesh.edge import (
     write_sds_documents,
 )
 from services.mesh.settings import load_edge_settings, uses_dev_tls
+from services.mesh.static_site import (
+    OPENAPI_PATH,
+    SWAGGER_UI_DIR,
+    StaticFile,
+    docs_pages,
+    largest_page,
+    write_static_files,
+)
 from services.runtime.config import ConfigError, Settings, load_settings, platform_manifest
 from services.runtime.manifest import Manifest
 from services.runtime.mesh_tls import EDGE, MeshTlsError
@@ -151,9 +159,15 @@ def render(
     descriptor: Path | None = None,
     dev_tls_dir: Path | None = None,
     sds_dir: Path | None = None,
+    static_dir: Path | None = None,
+    openapi: Path = OPENAPI_PATH,
+    swagger_ui: Path = SWAGGER_UI_DIR,
 ) -> str:
     """The Envoy bootstrap for ``services``, configured from ``env``; with mesh TLS, also writes the
-    SDS files it points at into ``sds_dir``. Raises ConfigError."""
+    SDS files it points at into ``sds_dir``. Raises ConfigError.
+
+    With ``static_dir``, the static pages (``/openapi.json`` from ``openapi``, ``/docs`` from
+    ``swagger_ui`` when it is there) are written into it and Envoy answers them itself."""
     settings = load_settings(env)
     edge = edge_settings_from_env(env, dev_tls_dir=dev_tls_dir, descriptor=descriptor)
     mesh = edge_mesh_tls_from(settings, sds_dir)
@@ -164,9 +178,18 @@ def render(
         raise ConfigError(f"{DEFAULT_TEMPLATE_NAME} not found in {template_dir} (use --template-dir)")
     try:
         upstreams = upstreams_from_settings(settings, services)
-        return render_envoy_config(edge, upstreams, template_dir=template_dir)
-    except (OSError, DecodeError) as exc:
+        files: list[StaticFile] = []
+        largest = 0
+        if static_dir is not None:
+            pages = docs_pages(openapi, swagger_ui)
+            files, largest = write_static_files(pages, static_dir), largest_page(pages)
+        return render_envoy_config(
+            edge, upstreams, static_files=files, static_max_body=largest, template_dir=template_dir
+        )
+    except DecodeError as exc:
         raise ConfigError(f"cannot read the descriptor set {edge.descriptor_path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {exc.filename}: {exc.strerror}") from None
     except ValueError as exc:  # bad upstream, or packages missing from the descriptor set
         raise ConfigError(str(exc)) from None
 
@@ -209,6 +232,21 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"directory holding {DEFAULT_TEMPLATE_NAME} (default: %(default)s)",
     )
     parser.add_argument(
+        "--static-dir",
+        type=Path,
+        metavar="DIR",
+        help="serve /openapi.json and /docs from Envoy itself, with their files written into DIR",
+    )
+    parser.add_argument(
+        "--openapi", type=Path, default=OPENAPI_PATH, help="the OpenAPI document (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--swagger-ui",
+        type=Path,
+        default=SWAGGER_UI_DIR,
+        help="swagger-ui-dist's files, for /docs (default: %(default)s; without them only /openapi.json)",
+    )
+    parser.add_argument(
         "--dev-tls",
         type=Path,
         metavar="DIR",
@@ -228,6 +266,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             descriptor=args.descriptor,
             dev_tls_dir=args.dev_tls,
             sds_dir=args.output.parent / "sds" if args.output is not None else None,
+            static_dir=args.static_dir,
+            openapi=args.openapi,
+            swagger_ui=args.swagger_ui,
         )
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -29,6 +29,8 @@ _VARIABLES = {
     "TENANTMESH_EDGE_CONCURRENCY": "concurrency",
     "TENANTMESH_EDGE_ACCESS_LOG": "access_log_path",
     "TENANTMESH_EDGE_JWKS_CACHE_SECONDS": "jwks_cache_seconds",
+    # The same variable as the services': the tokens' issuer is the platform's public URL.
+    "TENANTMESH_PUBLIC_URL": "public_url",
     "TENANTMESH_EDGE_STATS_PORT": "stats_port",
 }
 
@@ -57,6 +59,8 @@ def load_edge_settings(env: Mapping[str, str] | None = None, *, tls_dir: Path | 
                 values[name] = _convert(kinds[name], raw)
             except ValueError as exc:
                 raise ConfigError(f"{variable}={raw!r} is not valid: {exc}") from None
+    # The services' default, so that edge and services agree on the issuer without it being set.
+    values.setdefault("public_url", f"https://localhost:{values.get('https_port', EdgeSettings.https_port)}")
     values.update(_edge_tracing(source))
     try:
         return EdgeSettings(**values)

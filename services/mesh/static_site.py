@@ -108,6 +108,37 @@ class StaticSite:
 NOT_FOUND_KEY = "\0not-found"
 
 
+@dataclass(frozen=True)
+class StaticFile:
+    """A page Envoy answers itself (direct_response from a file), in deployments that run no
+    static server next to it (services/mesh/render.py)."""
+
+    path: str
+    filename: str
+    content_type: str
+    etag: str
+    csp: str
+
+
+def write_static_files(pages: Mapping[str, Page], directory: Path) -> list[StaticFile]:
+    """Writes each page's body into ``directory`` (one file per distinct body, named by its hash)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = []
+    for path, page in sorted(pages.items()):
+        if not path.startswith("/"):
+            continue  # a table entry that is not a request path (the console's not-found page)
+        target = directory / page.etag.strip('"')
+        if not target.is_file():
+            target.write_bytes(page.body)
+            target.chmod(0o644)
+        files.append(StaticFile(path, str(target.resolve()), page.content_type, page.etag, page.csp))
+    return files
+
+
+def largest_page(pages: Mapping[str, Page]) -> int:
+    return max((len(page.body) for page in pages.values()), default=0)
+
+
 class _Handler(BaseHTTPRequestHandler):
     pages: Mapping[str, Page] = {}
     server_version = "tenantmesh-static"

@@ -120,7 +120,7 @@ class Runtime:
         self.key_source: KeySource = self._remote_jwks
         # Late-bound: the auth service replaces key_source after the runtime exists.
         self.jwks = JwksCache(lambda: self.key_source())  # noqa: PLW0108
-        self.token_verifier = TokenVerifier(self.jwks)
+        self.token_verifier = TokenVerifier(self.jwks, issuer=self.settings.public_url)
         # Registers the services this process hosts and resolves the others.
         self.discovery = Discovery(
             self.settings.environment,

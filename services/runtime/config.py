@@ -218,7 +218,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, manifest: Manifest | 
         manifest=manifest,
         service_api_key=read.raw("TENANTMESH_SERVICE_API_KEY")
         or _read_secret_file(data_dir / "secrets" / "service-api-key"),
-        public_url=read.get("TENANTMESH_PUBLIC_URL", f"https://localhost:{_edge_https_port(read)}", _parse_public_url),
+        public_url=read.get("TENANTMESH_PUBLIC_URL", f"https://localhost:{_edge_https_port(read)}", parse_public_url),
         mesh_tls=load_mesh_tls(read, data_dir),
     )
 
@@ -266,7 +266,7 @@ def _edge_https_port(read: EnvReader) -> int:
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
-def _parse_public_url(value: str) -> str:
+def parse_public_url(value: str) -> str:
     """An absolute https URL (http only on loopback), without query, fragment or trailing slash."""
     parts = urllib.parse.urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.hostname:

@@ -65,6 +65,9 @@ class CommonReason(Reason):
     # Calls to other services.
     DEPENDENCY_UNAVAILABLE = auto()
     SERVICE_CREDENTIALS_MISSING = auto()
+    # The database: unreachable for now, or this transaction collided with another (rolled back).
+    DATABASE_UNAVAILABLE = auto()
+    TRANSACTION_CONFLICT = auto()
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,9 @@ async def test_config_with_auth_validates_and_exempts_only_public_rpcs(tmp_path:
     assert names.index("envoy.filters.http.jwt_authn") < names.index("envoy.filters.http.local_ratelimit")
     jwt_authn = next(f for f in _http_filters(config) if f["name"] == "envoy.filters.http.jwt_authn")["typed_config"]
     provider = jwt_authn["providers"]["tenantmesh"]
-    assert provider["issuer"] == provider["audiences"][0] == "tenantmesh"
+    # The issuer is the platform's public URL (the services' default for the default ports).
+    assert provider["issuer"] == "https://localhost:8443"
+    assert provider["audiences"] == ["tenantmesh"]
     assert provider["forward"] is True
     remote = provider["remote_jwks"]
     assert remote["http_uri"]["uri"] == "http://127.0.0.1:18080/.well-known/jwks.json"
@@ -252,7 +254,9 @@ async def test_missing_token_is_refused_at_the_edge(edge: RunningEdge) -> None:
     assert entry["details"] == "jwt_authn_access_denied{Jwt_is_missing}"
 
 
-@pytest.mark.parametrize("kind", ["garbage", "expired", "alg_none", "hs256", "tampered", "audience", "issuer"])
+@pytest.mark.parametrize(
+    "kind", ["garbage", "expired", "alg_none", "hs256", "tampered", "audience", "service_audience", "issuer"]
+)
 async def test_bad_tokens_are_refused_at_the_edge(
     edge: RunningEdge, mesh: Platform, admin_token: str, kind: str
 ) -> None:
@@ -264,6 +268,13 @@ async def test_bad_tokens_are_refused_at_the_edge(
         "alg_none": lambda: unsigned(admin_token),
         "audience": lambda: jwt.encode(
             {**claims, "aud": "someone-else"}, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid}
+        ),
+        # A token for a registered service (IssueServiceToken) is not one for the platform.
+        "service_audience": lambda: jwt.encode(
+            {**claims, "aud": "tenantmesh:service:billing"},
+            key.private_key,
+            algorithm=ALGORITHM,
+            headers={"kid": key.kid},
         ),
         "issuer": lambda: jwt.encode(
             {**claims, "iss": "someone-else"}, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid}

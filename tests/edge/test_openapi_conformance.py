@@ -452,13 +452,66 @@ async def success_scenario(c: Conformance, who: Integrator) -> None:
     )
     await menus_scenario(c, ta, tid, user_id)
     await c.call("EnabledServiceService_DisableService", token=ta, tenant=tid, path={"service": name})
+    issued = await c.call("AuthService_IssueServiceToken", token=ta, body={"service": name})
+    assert issued["audience"] == f"tenantmesh:service:{name}"
+    await c.call("AuthService_GetOpenIdConfiguration", token=None)
     await c.call("CatalogService_DeleteService", token=admin, path={"name": name})
 
+    await webhooks_scenario(c, who)
     await forms_scenario(c, ta, tid)
     await c.call("TenantService_GetTenantUsage", token=admin, path={"tenantId": tid})
 
     await c.call("SigningKeyService_RotateSigningKey", token=admin, body={})
     await c.call("TenantService_DeleteTenant", token=admin, path={"tenantId": other})
+
+
+async def webhooks_scenario(c: Conformance, who: Integrator) -> None:
+    """A webhook on an endpoint that never answers (port 9 of loopback): its deliveries fail and
+    wait for a retry, which is all the log and a replay need."""
+    ta, tid, admin = who.tenant_admin_token, who.tenant_id, who.admin_token
+    hook = await c.call(
+        "WebhookService_CreateWebhook",
+        token=ta,
+        tenant=tid,
+        body={"url": "https://127.0.0.1:9/hook", "eventTypes": ["tenant.updated"], "description": "audit"},
+    )
+    webhook_id = hook["webhook"]["webhookId"]
+    await c.call("WebhookService_GetWebhook", token=ta, tenant=tid, path={"webhookId": webhook_id})
+    await c.call("WebhookService_ListWebhooks", token=ta, tenant=tid, query={"pageSize": 5})
+    await c.call(
+        "WebhookService_UpdateWebhook",
+        token=ta,
+        tenant=tid,
+        path={"webhookId": webhook_id},
+        query={"updateMask": "description"},
+        body={"description": "audit trail"},
+    )
+    await c.call("WebhookService_RotateWebhookSecret", token=ta, tenant=tid, path={"webhookId": webhook_id}, body={})
+    await c.call(
+        "TenantService_UpdateTenant",
+        token=admin,
+        path={"tenantId": tid},
+        query={"updateMask": "displayName"},
+        body={"displayName": "Webhooked"},
+    )
+    deliveries: list[Any] = []
+    for _ in range(100):
+        listed = await c.call(
+            "WebhookService_ListWebhookDeliveries", token=ta, tenant=tid, path={"webhookId": webhook_id}
+        )
+        deliveries = listed.get("deliveries", [])
+        if deliveries:
+            break
+        await asyncio.sleep(0.1)
+    assert deliveries, "the tenant.updated event was not fanned out to the webhook"
+    await c.call(
+        "WebhookService_ReplayWebhookDelivery",
+        token=ta,
+        tenant=tid,
+        path={"webhookId": webhook_id, "deliveryId": deliveries[0]["deliveryId"]},
+        body={},
+    )
+    await c.call("WebhookService_DeleteWebhook", token=ta, tenant=tid, path={"webhookId": webhook_id})
 
 
 async def forms_scenario(c: Conformance, ta: str, tid: str) -> None:

@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 from pathlib import Path
 
 import pytest
 
+from tests.support.readme import readme_example
 from tests.support.running_mesh import Integrator
-from tests.support.sdk_build import REPO, TSC, run
+from tests.support.sdk_build import TSC, run
 
 from .test_sdk_python import platform_api_key
 
 pytestmark = pytest.mark.edge
-
-
-def readme_example(language: str) -> str:
-    """The fenced block right after ``<!-- integrate-example: LANGUAGE -->`` in README.md."""
-    readme = (REPO / "README.md").read_text()
-    match = re.search(rf"<!-- integrate-example: {language} -->\n```\w+\n(.*?)\n```\n", readme, re.DOTALL)
-    assert match is not None, f"README.md has no {language} integrate example"
-    return match.group(1) + "\n"
 
 
 async def example_env(integrator: Integrator, name: str) -> dict[str, str]:

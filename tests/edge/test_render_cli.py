@@ -9,11 +9,14 @@ cluster type and address in the rendered YAML.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -21,11 +24,13 @@ from services.manifest import PLATFORM
 from services.mesh import apps, render
 from services.mesh.dev_mesh_tls import ensure_dev_mesh_tls
 from services.mesh.devtls import DevTls, ensure_dev_tls
-from services.mesh.envoy_process import validate_config
+from services.mesh.envoy_process import EnvoyProcess, validate_config
 from services.mesh.runner import upstreams_for
+from services.mesh.static_site import docs_pages
 from services.runtime.config import load_settings
 from services.runtime.mesh_tls import DEFAULT_TRUST_DOMAIN, EDGE, MeshTls
 from tests.support.platform import platform
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.edge
 
@@ -90,8 +95,8 @@ def transcoded_services(config: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize(
     ("addrs", "hosts"),
     [
-        (tuple(f"127.0.0.1:{port}" for port in range(50061, 50066)), ("127.0.0.1",) * 5),
-        (tuple(f"[::1]:{port}" for port in range(50061, 50066)), ("::1",) * 5),
+        (tuple(f"127.0.0.1:{port}" for port in range(50061, 50067)), ("127.0.0.1",) * 6),
+        (tuple(f"[::1]:{port}" for port in range(50061, 50067)), ("::1",) * 6),
     ],
 )
 async def test_ip_upstreams_render_valid_static_clusters(
@@ -105,6 +110,7 @@ async def test_ip_upstreams_render_valid_static_clusters(
         TENANTMESH_REGISTRY_ADDR=addrs[2],
         TENANTMESH_FORMS_ADDR=addrs[3],
         TENANTMESH_MENUS_ADDR=addrs[4],
+        TENANTMESH_WEBHOOKS_ADDR=addrs[5],
         TENANTMESH_EDGE_CONCURRENCY="2",
     )
     code, out, err = await run_render(env, "--output", str(output))  # default: every built service
@@ -112,13 +118,14 @@ async def test_ip_upstreams_render_valid_static_clusters(
     assert out == ""
     config = yaml.safe_load(output.read_text(encoding="utf-8"))
     found = clusters(config)
-    assert set(found) == {"tenants", "auth", "registry", "forms", "menus"}
+    assert set(found) == {"tenants", "auth", "registry", "forms", "menus", "webhooks"}
     assert all(cluster["type"] == "STATIC" for cluster in found.values())
     assert endpoint(found["tenants"]) == (hosts[0], 50061)
     assert endpoint(found["auth"]) == (hosts[1], 50062)
     assert endpoint(found["registry"]) == (hosts[2], 50063)
     assert endpoint(found["forms"]) == (hosts[3], 50064)
     assert endpoint(found["menus"]) == (hosts[4], 50065)
+    assert endpoint(found["webhooks"]) == (hosts[5], 50066)
     await validate_config(output)
 
 
@@ -167,7 +174,7 @@ async def test_only_listed_services_are_routed_and_lifecycle_never(tls: DevTls, 
 
 def test_packages_come_from_the_manifest() -> None:
     settings = load_settings({})
-    assert render.default_services(PLATFORM) == ("tenants", "auth", "registry", "forms", "menus")
+    assert render.default_services(PLATFORM) == ("tenants", "auth", "registry", "forms", "menus", "webhooks")
     served = {u.name: u.packages for u in render.upstreams_from_settings(settings, render.default_services(PLATFORM))}
     assert served == {
         "tenants": ("tenantmesh.tenants.v1", "tenantmesh.meta.v1"),
@@ -175,6 +182,7 @@ def test_packages_come_from_the_manifest() -> None:
         "registry": ("tenantmesh.registry.v1",),
         "forms": ("tenantmesh.forms.v1",),
         "menus": ("tenantmesh.menus.v1",),
+        "webhooks": ("tenantmesh.webhooks.v1",),
     }
     # The meta API goes to the first service listed, as in the single-process runner.
     served = {u.name: u.packages for u in render.upstreams_from_settings(settings, ("auth", "tenants"))}
@@ -221,6 +229,54 @@ async def test_tls_is_required_unless_dev_tls_is_asked_for(tmp_path: Path) -> No
     code, out, err = await run_render(env, "--dev-tls", str(tmp_path / "tls"))
     assert code == 0, err
     assert str(tmp_path / "tls" / "server.pem") in out
+
+
+async def test_deployments_serve_the_openapi_document_and_reference(tls: DevTls, tmp_path: Path) -> None:
+    """The rendered config of a deployment (no static server beside Envoy) answers /openapi.json and
+    /docs itself: public, GET/HEAD only, cacheable, the same bytes as `make run` serves."""
+    https_port, http_port, admin_port = free_port(), free_port(), free_port()
+    env = base_env(
+        tls,
+        TENANTMESH_EDGE_BIND_ADDRESS="127.0.0.1",
+        TENANTMESH_EDGE_HTTPS_PORT=str(https_port),
+        TENANTMESH_EDGE_HTTP_PORT=str(http_port),
+        TENANTMESH_EDGE_ADMIN_PORT=str(admin_port),
+        TENANTMESH_TENANTS_ADDR="127.0.0.1:50061",
+        TENANTMESH_AUTH_ADDR="127.0.0.1:50062",
+    )
+    output, static = tmp_path / "envoy.yaml", tmp_path / "static"
+    code, _, err = await run_render(env, "--services", "tenants,auth", "-o", str(output), "--static-dir", str(static))
+    assert code == 0, err
+    await validate_config(output)
+    pages = docs_pages()
+    assert {"/openapi.json", "/docs", "/docs/swagger-ui-bundle.js"} <= set(pages)
+
+    envoy = EnvoyProcess(
+        output.read_text(encoding="utf-8"),
+        config_path=tmp_path / "running.yaml",
+        admin_port=admin_port,
+        base_id=None,
+        log_path=tmp_path / "envoy.log",
+    )
+    await envoy.start()
+    try:
+        await envoy.wait_ready()
+        context = ssl.create_default_context(cafile=str(tls.ca_cert))
+        async with httpx.AsyncClient(base_url=f"https://localhost:{https_port}", verify=context) as client:
+            for path in ("/openapi.json", "/docs", "/docs/swagger-ui-bundle.js"):
+                response = await client.get(path)  # no token: public
+                assert response.status_code == 200, (path, response.text[:200])
+                assert response.content == pages[path].body
+                assert response.headers["content-type"] == pages[path].content_type
+                assert response.headers["cache-control"].startswith("public, max-age=")
+                assert response.headers["etag"] == pages[path].etag
+            assert "default-src 'self'" in (await client.get("/docs")).headers["content-security-policy"]
+            assert json.loads((await client.get("/openapi.json")).content)["openapi"].startswith("3.1")
+            # Only reads; other paths still need a token.
+            assert (await client.post("/openapi.json", content=b"{}")).status_code in (401, 404, 405)
+            assert (await client.get("/docs/../etc/passwd")).status_code in (401, 404)
+    finally:
+        await envoy.stop()
 
 
 async def test_mesh_tls_upstreams_present_the_edge_certificate_and_check_each_service(

@@ -192,7 +192,9 @@ async def test_a_retired_key_is_published_for_one_token_lifetime_plus_leeway(wor
     assert set(await world.mesh.auth_app.keys.published_keys()) == {middle, newest}
 
     # A service that did not see the old key before cannot verify its tokens any more.
-    verifier = TokenVerifier(JwksCache(world.mesh.auth_app.keys.published_keys))
+    verifier = TokenVerifier(
+        JwksCache(world.mesh.auth_app.keys.published_keys), issuer=world.mesh.runtime.settings.public_url
+    )
     with pytest.raises(Unauthenticated) as caught:
         await verifier.verify(in_flight.access_token)
     assert caught.value.reason == "TOKEN_INVALID"

@@ -62,7 +62,19 @@ USED_ELSEWHERE = {
     ),
     "last_values": "signature of Enum._generate_next_value_",
     # Read by http.server (the edge's static pages, services/mesh/static_site.py).
-    **dict.fromkeys(("sys_version", "do_GET", "do_HEAD", "log_message", "daemon_threads"), "http.server"),
+    **dict.fromkeys(
+        (
+            "sys_version",
+            "do_GET",
+            "do_HEAD",
+            "log_message",
+            "daemon_threads",
+            "protocol_version",
+            "close_connection",
+            "request_queue_size",
+        ),
+        "http.server",
+    ),
     # A field of protoc's CodeGeneratorResponse (services/openapi/plugin.py).
     "supported_features": "protoc plugin protocol",
     # Copied by name between the registry's MenuEntry and its message (dataclass_from, asdict).

@@ -545,6 +545,8 @@ def test_envoy_entrypoint_execs_envoy() -> None:
     # Envoy sets PR_SET_PDEATHSIG: the shell must become Envoy, not stay its parent.
     assert re.search(r"^exec envoy\b", text, re.MULTILINE)
     assert "python -m services.mesh.render" in text
+    # Deployments run no static server: Envoy answers /openapi.json and /docs from rendered files.
+    assert "--static-dir" in text
 
 
 # --------------------------------------------------------------------------- generated from the manifest
@@ -556,7 +558,14 @@ def test_generated_deploy_files_are_current() -> None:
 
 
 def test_the_manifest_keeps_every_service_name_and_port() -> None:
-    assert PORTS == {"tenants": 50051, "auth": 50052, "registry": 50053, "forms": 50054, "menus": 50055}
+    assert PORTS == {
+        "tenants": 50051,
+        "auth": 50052,
+        "registry": 50053,
+        "forms": 50054,
+        "menus": 50055,
+        "webhooks": 50058,
+    }
 
 
 def test_a_new_service_is_one_line(tmp_path: Path) -> None:
@@ -571,6 +580,6 @@ def test_a_new_service_is_one_line(tmp_path: Path) -> None:
     assert "- forms.yaml" in files["k8s/kustomization.yaml"]
     rendered = yaml.safe_load(interpolate(files["compose.yaml"], operator_env()))
     assert rendered["services"]["forms"]["command"] == ["services.mesh", "serve", "forms"]
-    assert rendered["services"]["envoy"]["command"] == ["--services", "tenants,auth,registry,forms,menus"]
+    assert rendered["services"]["envoy"]["command"] == ["--services", "tenants,auth,registry,forms,menus,webhooks"]
     assert "TENANTMESH_LIFECYCLE_SERVICES: tenants,forms,menus" in files["k8s/configmap.yaml"]
     assert "| `forms` | 50054 | yes | `tenantmesh.forms.v1` |" in files["README.md"]

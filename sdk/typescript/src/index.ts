@@ -5,6 +5,8 @@ export type { ClientOptions, Credentials } from "./client.js";
 export { CODES, TenantmeshError, errorFromBody } from "./errors.js";
 export type { Code, FieldViolation } from "./errors.js";
 export { jsonArrayElements } from "./stream.js";
+export { DEFAULT_TOLERANCE_SECONDS, WebhookVerificationError, WebhookVerifier } from "./webhooks.js";
+export type { WebhookEvent } from "./webhooks.js";
 export { OPERATIONS } from "./generated/operations.js";
 export type { OperationInfo } from "./generated/operations.js";
 export type * from "./types.js";

@@ -20,7 +20,7 @@ from services.mesh.edge.jwt import edge_jwt
 from services.mesh.edge.mesh_tls import CA_SECRET, CERTIFICATE_SECRET
 from services.mesh.edge.replies import JWT_FAILURE_METADATA_KEY, LOCAL_REPLIES, jwt_local_replies
 from services.mesh.edge.routes import EdgeApi, load_edge_api
-from services.mesh.static_site import StaticSite
+from services.mesh.static_site import MAX_AGE_SECONDS, StaticFile, StaticSite
 from services.runtime.errors import ERROR_DOMAIN
 from services.runtime.interceptors.request_id import CLIENT_ADDRESS_HEADER
 from services.runtime.interceptors.tenant import TENANT_HEADER
@@ -42,11 +42,14 @@ def render_envoy_config(
     upstreams: Sequence[Upstream],
     *,
     site: StaticSite | None = None,
+    static_files: Sequence[StaticFile] = (),
+    static_max_body: int = 0,
     template_dir: Path = DEFAULT_TEMPLATE_DIR,
     template_name: str = DEFAULT_TEMPLATE_NAME,
 ) -> str:
     """Render the Envoy bootstrap for ``upstreams`` behind the edge described by ``settings``,
-    and the static pages of ``site`` (the OpenAPI document and reference) when given."""
+    and the static pages (the OpenAPI document and reference): routed to the static server ``site``
+    (`make run`), or answered by Envoy itself from ``static_files`` (deployments)."""
     if not upstreams:
         raise ValueError("the edge needs at least one upstream")
     api = load_edge_api(settings.descriptor_path, upstreams)
@@ -66,7 +69,10 @@ def render_envoy_config(
     context["site"] = site
     context["site_routes"] = (
         [("path", p) for p in site.paths] + [("prefix", p) for p in site.prefixes] if site is not None else []
-    )
+    ) + [("path", file.path) for file in static_files]
+    context["static_files"] = list(static_files)
+    context["static_max_body"] = static_max_body
+    context["static_cache_control"] = f"public, max-age={MAX_AGE_SECONDS}"
     return template.render(**context)
 
 

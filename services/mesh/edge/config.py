@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.mesh.edge.mesh_tls import EdgeMeshTls
+from services.runtime.config import parse_public_url
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TEMPLATE_DIR = REPO_ROOT / "envoy"
@@ -54,6 +55,15 @@ class EdgeSettings:
     # Envoy 1.40 does not refetch on an unknown `kid`: after a key rotation, tokens signed by the
     # new key are refused at the edge until the next fetch, so keep this short.
     jwks_cache_seconds: int = 300
+    # The platform's public base URL (TENANTMESH_PUBLIC_URL, shared with the services): the
+    # access tokens' issuer. Unset, the services take https://localhost:<edge https port>, and
+    # so does load_edge_settings.
+    public_url: str = "https://localhost:8443"
+
+    @property
+    def issuer(self) -> str:
+        return self.public_url
+
     # Mutual TLS to the services (the edge's certificate, the mesh CA); None: plaintext upstreams.
     mesh_tls: EdgeMeshTls | None = None
     # The OTLP/gRPC collector the edge sends its spans to ("host:port"; empty: the edge does not
@@ -68,6 +78,7 @@ class EdgeSettings:
     stats_port: int = 0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "public_url", parse_public_url(self.public_url))
         for name in ("https_port", "http_port", "admin_port"):
             port = getattr(self, name)
             if not 0 < port < 65536:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from services.mesh.edge.config import EdgeSettings
 from services.mesh.edge.routes import EdgeApi, HttpBinding, MatchKind, RoutedMethod
-from services.runtime.auth.claims import AUDIENCE, ISSUER
+from services.runtime.auth.claims import AUDIENCE
 from services.runtime.interceptors.identity import TOKEN_TENANT_HEADER
 
 # The edge verifies access tokens (Envoy jwt_authn) when the auth service is one of its
@@ -107,7 +107,7 @@ def edge_jwt(settings: EdgeSettings, api: EdgeApi) -> EdgeJwt | None:
     authority = f"[{host}]" if ":" in host else host
     return EdgeJwt(
         provider=JWT_PROVIDER,
-        issuer=ISSUER,
+        issuer=settings.issuer,
         audiences=(AUDIENCE,),
         jwks_uri=f"http://{authority}:{settings.http_port}{jwks_path}",
         jwks_host=host,

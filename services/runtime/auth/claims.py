@@ -1,8 +1,11 @@
 """The access token format, defined once for the issuer and every verifier.
 
-An ES256 JWT whose header names its signing key (``kid``). Claims: ``iss``,
-``aud``, ``sub`` (subject), ``tid`` (tenant id), ``sid`` (session id),
-``roles``, ``perms`` (effective permissions), ``iat``, ``nbf``, ``exp``, ``jti``.
+An ES256 JWT whose header names its signing key (``kid``). Claims: ``iss`` (the
+edge's public URL, TENANTMESH_PUBLIC_URL, so third parties can discover the keys
+at ``<iss>/.well-known/openid-configuration``), ``aud`` (``tenantmesh`` for the
+platform's own tokens, ``tenantmesh:service:<name>`` for a registered service's),
+``sub`` (subject), ``tid`` (tenant id), ``sid`` (session id), ``roles``, ``perms``
+(effective permissions), ``iat``, ``nbf``, ``exp``, ``jti``.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-ISSUER = "tenantmesh"
 AUDIENCE = "tenantmesh"
+# The audience of tokens issued for a registered service (IssueServiceToken): never accepted
+# by the platform itself, so such a token cannot be played back against the platform.
+SERVICE_AUDIENCE_PREFIX = "tenantmesh:service:"
 ALGORITHM = "ES256"
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "tid", "sid", "iat", "nbf", "exp", "jti")
 
@@ -27,10 +32,10 @@ class AccessClaims:
     expires_at: int
     token_id: str
 
-    def to_payload(self) -> dict[str, Any]:
+    def to_payload(self, issuer: str, audience: str = AUDIENCE) -> dict[str, Any]:
         return {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
+            "iss": issuer,
+            "aud": audience,
             "sub": self.subject,
             "tid": self.tenant_id,
             "sid": self.session_id,

@@ -19,7 +19,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.runtime.auth.claims import ALGORITHM, AUDIENCE, ISSUER, REQUIRED_CLAIMS, AccessClaims
+from services.runtime.auth.claims import ALGORITHM, AUDIENCE, REQUIRED_CLAIMS, AccessClaims
 from services.runtime.cache import CacheStats
 from services.runtime.errors import CommonReason, Reason, Unauthenticated
 
@@ -85,8 +85,10 @@ def _invalid(detail: str, reason: Reason = CommonReason.TOKEN_INVALID) -> Unauth
 
 
 class TokenVerifier:
-    def __init__(self, keys: JwksCache, *, cache_size: int = 10_000) -> None:
+    def __init__(self, keys: JwksCache, *, issuer: str, cache_size: int = 10_000) -> None:
+        """``issuer``: the platform's (its public URL); tokens naming another are refused."""
         self._keys = keys
+        self._issuer = issuer
         self._cache_size = cache_size
         self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
 
@@ -125,7 +127,7 @@ class TokenVerifier:
                 key,
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
-                issuer=ISSUER,
+                issuer=self._issuer,
                 leeway=LEEWAY_SECONDS,
                 options={"require": list(REQUIRED_CLAIMS)},
             )

@@ -3,7 +3,8 @@
 A platform service this call depends on that cannot be reached (UNAVAILABLE or
 DEADLINE_EXCEEDED from a call the handler made) is not a bug: the caller gets
 UNAVAILABLE (reason DEPENDENCY_UNAVAILABLE), which it may retry, and the log
-gets one warning line. Anything else that is not a :class:`TenantmeshError` is
+gets one warning line. The database being unreachable or a transaction colliding with
+another is not a bug either (services/runtime/db/failures.py). Anything else that is not a :class:`TenantmeshError` is
 a bug: it is logged with the request id and answered as INTERNAL without
 internals, so stack traces, SQL or file paths never reach a caller.
 """
@@ -17,6 +18,7 @@ from typing import Any, NoReturn
 import grpc
 
 from services.runtime.context import request_id_var
+from services.runtime.db.failures import database_failure
 from services.runtime.errors import CommonReason, ErrorDescription, TenantmeshError, describe
 from services.runtime.rest_names import came_through_transcoder, for_rest_caller
 from services.runtime.rich_status import trailing_metadata
@@ -47,6 +49,10 @@ def error_for(exc: BaseException, method: str) -> ErrorDescription | None:
             reason=CommonReason.DEPENDENCY_UNAVAILABLE,
             message="a service this call depends on is unavailable; try again shortly",
         )
+    failure = database_failure(exc)
+    if failure is not None:
+        log.warning("%s: %s (%s)", method, failure.message, type(exc).__name__, extra={"method": method})
+        return failure
     log.error("unhandled error in %s", method, exc_info=exc, extra={"method": method})
     return ErrorDescription(
         code=grpc.StatusCode.INTERNAL,

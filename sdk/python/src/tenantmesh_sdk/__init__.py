@@ -19,6 +19,7 @@ from tenantmesh_sdk._errors import (
     UnavailableError,
 )
 from tenantmesh_sdk._paging import apaginate, paginate
+from tenantmesh_sdk._webhooks import WebhookVerificationError, WebhookVerifier
 
 TENANT_HEADER = "x-tenant-id"
 
@@ -42,6 +43,8 @@ __all__ = [
     "TenantmeshError",
     "UnauthenticatedError",
     "UnavailableError",
+    "WebhookVerificationError",
+    "WebhookVerifier",
     "apaginate",
     "paginate",
 ]

@@ -259,6 +259,42 @@ class GetJwksResponse(_message.Message):
     keys: _containers.RepeatedCompositeFieldContainer[Jwk]
     def __init__(self, keys: _Optional[_Iterable[_Union[Jwk, _Mapping]]] = ...) -> None: ...
 
+class GetOpenIdConfigurationRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetOpenIdConfigurationResponse(_message.Message):
+    __slots__ = ("issuer", "jwks_uri", "id_token_signing_alg_values_supported", "subject_types_supported", "response_types_supported", "claims_supported")
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    JWKS_URI_FIELD_NUMBER: _ClassVar[int]
+    ID_TOKEN_SIGNING_ALG_VALUES_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_TYPES_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_TYPES_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    CLAIMS_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    issuer: str
+    jwks_uri: str
+    id_token_signing_alg_values_supported: _containers.RepeatedScalarFieldContainer[str]
+    subject_types_supported: _containers.RepeatedScalarFieldContainer[str]
+    response_types_supported: _containers.RepeatedScalarFieldContainer[str]
+    claims_supported: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, issuer: _Optional[str] = ..., jwks_uri: _Optional[str] = ..., id_token_signing_alg_values_supported: _Optional[_Iterable[str]] = ..., subject_types_supported: _Optional[_Iterable[str]] = ..., response_types_supported: _Optional[_Iterable[str]] = ..., claims_supported: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class IssueServiceTokenRequest(_message.Message):
+    __slots__ = ("service",)
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    def __init__(self, service: _Optional[str] = ...) -> None: ...
+
+class IssueServiceTokenResponse(_message.Message):
+    __slots__ = ("access_token", "audience", "expire_time")
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    access_token: str
+    audience: str
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, access_token: _Optional[str] = ..., audience: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class Jwk(_message.Message):
     __slots__ = ("kty", "crv", "x", "y", "kid", "alg", "use")
     KTY_FIELD_NUMBER: _ClassVar[int]

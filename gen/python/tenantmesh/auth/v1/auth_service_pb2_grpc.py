@@ -118,6 +118,16 @@ class AuthServiceStub:
                 request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetJwksRequest.SerializeToString,
                 response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetJwksResponse.FromString,
                 _registered_method=True)
+        self.GetOpenIdConfiguration = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/GetOpenIdConfiguration',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetOpenIdConfigurationRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetOpenIdConfigurationResponse.FromString,
+                _registered_method=True)
+        self.IssueServiceToken = channel.unary_unary(
+                '/tenantmesh.auth.v1.AuthService/IssueServiceToken',
+                request_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.IssueServiceTokenRequest.SerializeToString,
+                response_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.IssueServiceTokenResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -279,6 +289,29 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOpenIdConfiguration(self, request, context):
+        """OpenID Connect discovery metadata (OpenID Connect Discovery 1.0, RFC 8414):
+        the issuer (the platform's public URL, the tokens' `iss`), where the keys
+        are (jwks_uri) and how tokens are signed, so that services behind the
+        platform verify its tokens with standard JWT libraries. The JSON keys are
+        the standard snake_case ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueServiceToken(self, request, context):
+        """A short-lived access token of the caller for one registered service: the
+        same claims, audience "tenantmesh:service:<service>". The service verifies
+        it against the JWKS and checks that audience; the platform refuses it (its
+        own audience is "tenantmesh"), so a service cannot replay it against the
+        platform. Errors: NOT_FOUND (SERVICE_NOT_FOUND: not a registered service),
+        UNAVAILABLE (DEPENDENCY_UNAVAILABLE: the registry does not answer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -361,6 +394,16 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.GetJwks,
                     request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetJwksRequest.FromString,
                     response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetJwksResponse.SerializeToString,
+            ),
+            'GetOpenIdConfiguration': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOpenIdConfiguration,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetOpenIdConfigurationRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetOpenIdConfigurationResponse.SerializeToString,
+            ),
+            'IssueServiceToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueServiceToken,
+                    request_deserializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.IssueServiceTokenRequest.FromString,
+                    response_serializer=tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.IssueServiceTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -799,6 +842,60 @@ class AuthService:
             '/tenantmesh.auth.v1.AuthService/GetJwks',
             tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetJwksRequest.SerializeToString,
             tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetJwksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOpenIdConfiguration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/GetOpenIdConfiguration',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetOpenIdConfigurationRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.GetOpenIdConfigurationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueServiceToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.auth.v1.AuthService/IssueServiceToken',
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.IssueServiceTokenRequest.SerializeToString,
+            tenantmesh_dot_auth_dot_v1_dot_auth__service__pb2.IssueServiceTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

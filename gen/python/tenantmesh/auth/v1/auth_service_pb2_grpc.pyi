@@ -123,6 +123,21 @@ class AuthServiceStub:
     """
     GetJwks: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.GetJwksRequest, _auth_service_pb2.GetJwksResponse]
     """The public keys access tokens are verified with (RFC 7517 JSON Web Key Set)."""
+    GetOpenIdConfiguration: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.GetOpenIdConfigurationRequest, _auth_service_pb2.GetOpenIdConfigurationResponse]
+    """OpenID Connect discovery metadata (OpenID Connect Discovery 1.0, RFC 8414):
+    the issuer (the platform's public URL, the tokens' `iss`), where the keys
+    are (jwks_uri) and how tokens are signed, so that services behind the
+    platform verify its tokens with standard JWT libraries. The JSON keys are
+    the standard snake_case ones.
+    """
+    IssueServiceToken: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.IssueServiceTokenRequest, _auth_service_pb2.IssueServiceTokenResponse]
+    """A short-lived access token of the caller for one registered service: the
+    same claims, audience "tenantmesh:service:<service>". The service verifies
+    it against the JWKS and checks that audience; the platform refuses it (its
+    own audience is "tenantmesh"), so a service cannot replay it against the
+    platform. Errors: NOT_FOUND (SERVICE_NOT_FOUND: not a registered service),
+    UNAVAILABLE (DEPENDENCY_UNAVAILABLE: the registry does not answer).
+    """
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -219,6 +234,21 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """
     GetJwks: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.GetJwksRequest, _auth_service_pb2.GetJwksResponse]  # type: ignore[assignment]
     """The public keys access tokens are verified with (RFC 7517 JSON Web Key Set)."""
+    GetOpenIdConfiguration: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.GetOpenIdConfigurationRequest, _auth_service_pb2.GetOpenIdConfigurationResponse]  # type: ignore[assignment]
+    """OpenID Connect discovery metadata (OpenID Connect Discovery 1.0, RFC 8414):
+    the issuer (the platform's public URL, the tokens' `iss`), where the keys
+    are (jwks_uri) and how tokens are signed, so that services behind the
+    platform verify its tokens with standard JWT libraries. The JSON keys are
+    the standard snake_case ones.
+    """
+    IssueServiceToken: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.IssueServiceTokenRequest, _auth_service_pb2.IssueServiceTokenResponse]  # type: ignore[assignment]
+    """A short-lived access token of the caller for one registered service: the
+    same claims, audience "tenantmesh:service:<service>". The service verifies
+    it against the JWKS and checks that audience; the platform refuses it (its
+    own audience is "tenantmesh"), so a service cannot replay it against the
+    platform. Errors: NOT_FOUND (SERVICE_NOT_FOUND: not a registered service),
+    UNAVAILABLE (DEPENDENCY_UNAVAILABLE: the registry does not answer).
+    """
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     """Sessions and tokens. Access tokens are ES256 JWTs (header `kid`) verified by
@@ -408,6 +438,33 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_service_pb2.GetJwksResponse, _abc.Awaitable[_auth_service_pb2.GetJwksResponse]]:
         """The public keys access tokens are verified with (RFC 7517 JSON Web Key Set)."""
+
+    @_abc_1.abstractmethod
+    def GetOpenIdConfiguration(
+        self,
+        request: _auth_service_pb2.GetOpenIdConfigurationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.GetOpenIdConfigurationResponse, _abc.Awaitable[_auth_service_pb2.GetOpenIdConfigurationResponse]]:
+        """OpenID Connect discovery metadata (OpenID Connect Discovery 1.0, RFC 8414):
+        the issuer (the platform's public URL, the tokens' `iss`), where the keys
+        are (jwks_uri) and how tokens are signed, so that services behind the
+        platform verify its tokens with standard JWT libraries. The JSON keys are
+        the standard snake_case ones.
+        """
+
+    @_abc_1.abstractmethod
+    def IssueServiceToken(
+        self,
+        request: _auth_service_pb2.IssueServiceTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.IssueServiceTokenResponse, _abc.Awaitable[_auth_service_pb2.IssueServiceTokenResponse]]:
+        """A short-lived access token of the caller for one registered service: the
+        same claims, audience "tenantmesh:service:<service>". The service verifies
+        it against the JWKS and checks that audience; the platform refuses it (its
+        own audience is "tenantmesh"), so a service cannot replay it against the
+        platform. Errors: NOT_FOUND (SERVICE_NOT_FOUND: not a registered service),
+        UNAVAILABLE (DEPENDENCY_UNAVAILABLE: the registry does not answer).
+        """
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

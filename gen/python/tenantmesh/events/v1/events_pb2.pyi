@@ -54,3 +54,9 @@ class Revocation(_message.Message):
     cutoff: float
     expires: float
     def __init__(self, kind: _Optional[str] = ..., key: _Optional[str] = ..., tenant_id: _Optional[str] = ..., cutoff: _Optional[float] = ..., expires: _Optional[float] = ...) -> None: ...
+
+class UserChanged(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,96 @@
+"""Where webhooks may point: no SSRF into the platform's own network.
+
+An endpoint's host must resolve to public addresses only, unless the operator
+allows a network (TENANTMESH_WEBHOOKS_ALLOWED_NETWORKS). The check runs when a
+webhook is written (a clear error for the tenant) and again before every
+attempt, whose connection then goes to the very address that was checked: a
+host that resolved to a public address at creation and to 127.0.0.1 later
+(DNS rebinding) is refused at send time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import urllib.parse
+from dataclasses import dataclass
+
+from services.webhooks.settings import Network
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# A resolver that does not answer must not hold a request (or a delivery attempt) for long.
+_RESOLVE_TIMEOUT_SECONDS = 5.0
+
+
+class EndpointRefused(Exception):
+    """The URL may not be called: its host resolves to an address that is not allowed."""
+
+
+class EndpointUnresolvable(Exception):
+    """The URL's host does not resolve (now)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str
+    host: str
+    port: int
+    # Checked addresses the host resolved to; attempts connect to the first.
+    addresses: tuple[IPAddress, ...]
+
+
+def _permitted(address: IPAddress, allowed: tuple[Network, ...]) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback
+    if any(address in network for network in allowed):
+        return True
+    # is_global excludes loopback, private, link-local, shared (100.64/10), reserved and
+    # documentation ranges; multicast is global yet no place for an HTTP POST.
+    return address.is_global and not address.is_multicast
+
+
+async def _resolve(host: str, port: int) -> tuple[IPAddress, ...]:
+    try:
+        return (ipaddress.ip_address(host),)
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(_RESOLVE_TIMEOUT_SECONDS):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except TimeoutError:
+        raise EndpointUnresolvable(f"{host} did not resolve within {_RESOLVE_TIMEOUT_SECONDS:g} s") from None
+    except (socket.gaierror, UnicodeError) as exc:
+        raise EndpointUnresolvable(f"{host} does not resolve: {exc}") from None
+    found: list[IPAddress] = []
+    for _family, _type, _proto, _name, sockaddr in infos:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if address not in found:
+            found.append(address)
+    if not found:
+        raise EndpointUnresolvable(f"{host} has no address")
+    return tuple(found)
+
+
+async def check_endpoint(url: str, allowed: tuple[Network, ...]) -> Endpoint:
+    """Resolves the URL's host and checks every address (one forbidden address refuses it all:
+    a client would pick any of them)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        raise EndpointRefused("the URL is not valid") from None
+    if parts.scheme != "https" or not hostname:
+        raise EndpointRefused("the URL must be https:// with a host")
+    if parts.username or parts.password:
+        raise EndpointRefused("the URL must not carry credentials")
+    try:
+        port = parts.port or 443
+    except ValueError:
+        raise EndpointRefused("the URL's port is not valid") from None
+    addresses = await _resolve(hostname, port)
+    refused = [str(address) for address in addresses if not _permitted(address, allowed)]
+    if refused:
+        raise EndpointRefused(f"{hostname} resolves to an address that is not public ({refused[0]})")
+    return Endpoint(url=url, host=hostname, port=port, addresses=addresses)

@@ -1,0 +1,59 @@
+"""Where webhooks may point: public addresses only, unless the operator allows a network."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from services.webhooks.channel import pinned_url
+from services.webhooks.endpoints import EndpointRefused, EndpointUnresolvable, check_endpoint
+
+REFUSED = [
+    "https://127.0.0.1/hook",
+    "https://127.8.9.10/hook",
+    "https://[::1]/hook",
+    "https://[::ffff:127.0.0.1]/hook",
+    "https://10.0.0.1/hook",
+    "https://172.16.5.4/hook",
+    "https://192.168.1.1/hook",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://[fe80::1]/hook",
+    "https://[fd12:3456::1]/hook",
+    "https://100.64.0.1/hook",
+    "https://0.0.0.0/hook",
+    "https://224.0.0.1/hook",
+    "https://192.0.2.10/hook",
+    "https://localhost/hook",
+    "http://93.184.215.14/hook",
+    "https://user:pass@93.184.215.14/hook",
+    "https://[::1/hook",
+    "https://93.184.215.14:99999/hook",
+]
+
+
+@pytest.mark.parametrize("url", REFUSED)
+async def test_non_public_endpoints_are_refused(url: str) -> None:
+    with pytest.raises(EndpointRefused):
+        await check_endpoint(url, ())
+
+
+async def test_public_addresses_pass_and_are_pinned() -> None:
+    endpoint = await check_endpoint("https://93.184.215.14:8443/a/b?c=d", ())
+    assert endpoint.addresses == (ipaddress.ip_address("93.184.215.14"),)
+    assert pinned_url(endpoint) == "https://93.184.215.14:8443/a/b?c=d"
+    endpoint = await check_endpoint("https://[2606:4700::1111]/x", ())
+    assert pinned_url(endpoint) == "https://[2606:4700::1111]:443/x"
+
+
+async def test_the_operator_may_allow_a_network() -> None:
+    allowed = (ipaddress.ip_network("10.20.0.0/16"), ipaddress.ip_network("127.0.0.0/8"))
+    await check_endpoint("https://10.20.3.4/hook", allowed)
+    await check_endpoint("https://[::ffff:127.0.0.1]/hook", allowed)
+    with pytest.raises(EndpointRefused):
+        await check_endpoint("https://10.21.0.1/hook", allowed)
+
+
+async def test_an_unresolvable_host_is_reported_as_such() -> None:
+    with pytest.raises(EndpointUnresolvable):
+        await check_endpoint("https://no-such-host.invalid/hook", ())
