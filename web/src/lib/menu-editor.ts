@@ -16,7 +16,7 @@ export interface Placed<E> {
 }
 
 export function orderedEntries<E extends EntryLike>(entries: readonly E[]): Placed<E>[] {
-  const parentOf = (e: E) => e.override?.parent ?? e.parent ?? "";
+  const parentOf = (e: E) => e.override?.parent || e.parent || "";
   const orderOf = (e: E) => e.override?.order ?? e.order ?? 0;
   const keys = new Set(entries.map((e) => e.key ?? ""));
   const children = new Map<string, E[]>();

@@ -29,7 +29,7 @@ export default function MenuEditorPage() {
   };
   const move = useMutation({
     mutationFn: ({ entry, position }: { entry: Entry; position: number }) =>
-      api("MenuService_MoveMenuEntry", { body: { key: entry.key ?? "", parent: entry.override?.parent ?? entry.parent ?? "", position } }),
+      api("MenuService_MoveMenuEntry", { body: { key: entry.key ?? "", parent: entry.override?.parent || entry.parent || "", position } }),
     onSettled: refresh,
   });
   const override = useMutation({
