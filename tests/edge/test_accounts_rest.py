@@ -90,7 +90,8 @@ async def rest(
 ) -> AsyncIterator[Rest]:
     env = {**smtp_server.env(), **FAST_DELIVERY_ENV, "TENANTMESH_PUBLIC_URL": PUBLIC_URL}
     async with platform(db_backend_url, tmp_path, env) as mesh:
-        edge = await edge_factory(upstreams_for(mesh.started, mesh.runtime.settings))
+        # The edge checks tokens against the issuer the services sign with: the public URL.
+        edge = await edge_factory(upstreams_for(mesh.started, mesh.runtime.settings), public_url=PUBLIC_URL)
         async with edge.https_client() as client:
             login = await client.post(
                 "/v1/auth:login", json={"tenant": "platform", "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
