@@ -20,8 +20,8 @@ WEB_SRC   := $(shell find $(WEB)/app $(WEB)/src $(WEB)/public $(WEB)/sw -type f 
 PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
 .PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants deploy-files \
-        bench-tenants bench-edge bench-auth bench-registry bench-forms-engine bench-menus bench-sdk bench-accounts bench-observability bench-mesh-tls \
-        form-engine \
+        bench-tenants bench-edge bench-auth bench-registry bench-forms bench-forms-engine bench-menus bench-sdk bench-accounts \
+        bench-observability bench-mesh-tls form-engine \
         sdk sdk-python sdk-typescript console test-console bench-console browser clean
 
 help:
@@ -36,7 +36,7 @@ help:
 	@echo "make migrate-tenants   migrate every tenant database (mesh must be running)"
 	@echo "make deploy-files   render deploy/ from the service manifest (services/manifest.py)"
 	@echo "make sdk          build the Python wheel and the npm tarball of the SDKs into dist/"
-	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-forms-engine / bench-menus / bench-sdk / bench-accounts / bench-console / bench-observability / bench-mesh-tls   benchmarks (print numbers)"
+	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-forms / bench-forms-engine / bench-menus / bench-sdk / bench-accounts / bench-console / bench-observability / bench-mesh-tls   benchmarks (print numbers)"
 
 venv: $(STAMP)
 
@@ -163,6 +163,11 @@ bench-accounts: $(STAMP)
 bench-registry: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) -m tests.bench.bench_registry
+
+# The forms service on MariaDB through Envoy (TEST_MYSQL_URL, or --mysql-url; see the module docstring).
+bench-forms: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(PY) -m tests.bench.bench_forms
 
 bench-observability: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)

@@ -15,6 +15,12 @@ export default tseslint.config(
     },
   },
   {
+    files: ["tests/bench/**/*.mjs"],
+    languageOptions: {
+      globals: { process: "readonly", console: "readonly", document: "readonly", window: "readonly", navigator: "readonly", performance: "readonly" },
+    },
+  },
+  {
     files: ["sw/**/*.js"],
     languageOptions: { globals: { self: "readonly", caches: "readonly", fetch: "readonly", URL: "readonly", Response: "readonly" } },
   },

@@ -142,7 +142,7 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
         return pb.LogoutResponse()
 
     async def SwitchTenant(self, request: pb.SwitchTenantRequest, context: Context) -> pb.SwitchTenantResponse:
-        """Permission auth.self. Reasons: NOT_A_MEMBER, MFA_ENROLMENT_REQUIRED."""
+        """Permission auth.self. Reasons: NOT_A_MEMBER, MFA_ENROLMENT_REQUIRED, SWITCH_RATE_LIMITED."""
         tokens = await self._sessions.switch_tenant(current_principal(), request.tenant)
         return pb.SwitchTenantResponse(tokens=token_set(tokens))
 

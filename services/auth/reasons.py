@@ -42,6 +42,7 @@ class AuthReason(Reason):
     SERVICE_ACCOUNT_EXISTS = auto()
     SERVICE_ACCOUNT_NOT_FOUND = auto()
     SIGNING_KEY_ROTATION_TOO_SOON = auto()
+    SWITCH_RATE_LIMITED = auto()
     USER_EMAIL_TAKEN = auto()
     USER_MANAGED_ELSEWHERE = auto()
     USER_NOT_FOUND = auto()

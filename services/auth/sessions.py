@@ -457,7 +457,12 @@ class SessionManager:
         await self._deps.revoker.revoke_session(session_id, principal.tenant_id or "")
 
     async def switch_tenant(self, principal: Principal, tenant_reference: str) -> Tokens:
+        """Refusals are counted per caller and locked like logins past the address threshold
+        (SWITCH_RATE_LIMITED): trying tenant after tenant is not free."""
         kind, _, user_id = principal.subject.partition(":")
+        keys = (ThrottleKey(f"switch:{principal.subject}"[:320], self._settings.address_max_failures),)
+        async with self._db.core_session() as session:
+            await self._throttle.check(session, keys, reason=AuthReason.SWITCH_RATE_LIMITED)
         tenant = await self.resolve_tenant(tenant_reference)
         async with self._db.core_session() as session:
             membership = (
@@ -465,8 +470,11 @@ class SessionManager:
                 if kind == "user" and tenant is not None
                 else None
             )
-            if tenant is None or membership is None:
-                raise PermissionDenied("the caller is not a member of that tenant", reason=AuthReason.NOT_A_MEMBER)
+        if tenant is None or membership is None:
+            target = f"tenant:{normalize_reference(tenant_reference)}"
+            await self._count_failure(keys, _Failure("auth.tenant.switch_refused", principal.subject, target))
+            raise PermissionDenied("the caller is not a member of that tenant", reason=AuthReason.NOT_A_MEMBER)
+        async with self._db.core_session() as session:
             required = (await policy_of(session, tenant.tenant_id)).requires(roles_of(membership))
             if required and not await self._mfa.has_factor(session, user_id):
                 # Enrolling happens in a login to that tenant, where the challenge asks for it.

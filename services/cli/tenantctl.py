@@ -16,10 +16,19 @@ Talks to the tenants and auth services directly (TENANTMESH_TENANTS_ADDR,
 TENANTMESH_AUTH_ADDR) over the mesh's mutual TLS, presenting the ``tenantctl``
 certificate (``make run`` issues one into the data directory; production gives
 it with the TENANTMESH_MESH_TLS_*_FILE variables), or to one gRPC endpoint given
-with --target, e.g. the edge's plain port. Authenticates with --token / TENANTMESH_TOKEN (an access
-token), or --api-key / TENANTMESH_API_KEY (a service account key, exchanged
-for a token), or else the platform service key the embedded default keeps in
-the data directory. Errors print the gRPC code and the stable reason; exit 1.
+with --target, e.g. the edge's plain port, or its HTTPS port over TLS with --ca FILE
+(TENANTMESH_CA_FILE): `tenantctl --target localhost:8443 --ca .data/tls/ca.pem tenants list`.
+Authenticates with --token / TENANTMESH_TOKEN (an access token), or --api-key /
+TENANTMESH_API_KEY (a service account key, exchanged for a token), or else the
+platform service key the embedded default keeps in the data directory.
+
+Output: `tenants list` prints a header row, then one tenant per line; with --json every
+command prints NDJSON instead (one JSON object per line, one line per tenant), so a
+listing pipes into `jq -c` or a line-by-line reader. Errors go to standard error: the
+gRPC code, the stable reason and the message, then one indented line per invalid field.
+
+Exit codes: 0 done; 1 the platform refused (an error as above) or a migration left
+tenants failed; 2 the command line is wrong (unknown option, missing argument).
 
 ``admin reset-password`` sets the platform administrator's password (and ends
 their sessions) through the mesh with those credentials, or, with --database,
@@ -45,6 +54,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import field_mask_pb2, json_format
+from google.rpc import error_details_pb2, status_pb2
 from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, auth_service_pb2, auth_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
@@ -55,7 +65,7 @@ from services.runtime.config import ConfigError, EnvReader, load_mesh_tls
 from services.runtime.context import PLATFORM_TENANT_ID
 from services.runtime.errors import TenantmeshError
 from services.runtime.mesh_tls import TENANTCTL, MeshTlsError, channel_credentials
-from services.runtime.rich_status import reason_of
+from services.runtime.rich_status import STATUS_DETAILS_KEY, reason_of
 
 STATES = [name.removeprefix("TENANT_STATE_") for name in tenant_pb2.TenantState.keys()][1:]  # noqa: SIM118 - an enum wrapper, not a dict
 
@@ -76,11 +86,34 @@ def _tenant_line(tenant: tenant_pb2.Tenant) -> str:
     return f"{tenant.tenant_id}  {tenant.slug:<24} {state:<12} {tenant.database.database:<32} {labels}"
 
 
+TENANT_HEADER_ROW = f"{'TENANT_ID':<36}  {'SLUG':<24} {'STATE':<12} {'DATABASE':<32} LABELS"
+
+
 def _print_tenant(tenant: tenant_pb2.Tenant, as_json: bool) -> None:
     if as_json:
-        print(json_format.MessageToJson(tenant))
+        # One line per document (NDJSON): a listing is a stream of them.
+        print(json.dumps(json_format.MessageToDict(tenant), separators=(",", ":"), sort_keys=True))
     else:
         print(_tenant_line(tenant))
+
+
+def describe_error(exc: grpc.aio.AioRpcError) -> str:
+    """The code, reason and message, then each field violation the status carries."""
+    lines = [f"error: {exc.code().name} {reason_of(exc)}: {exc.details()}"]
+    lines.extend(f"  {violation.field}: {violation.description}" for violation in field_violations(exc))
+    return "\n".join(lines)
+
+
+def field_violations(exc: grpc.aio.AioRpcError) -> list[error_details_pb2.BadRequest.FieldViolation]:
+    found: list[error_details_pb2.BadRequest.FieldViolation] = []
+    for key, value in exc.trailing_metadata() or ():
+        if key != STATUS_DETAILS_KEY or not isinstance(value, bytes):
+            continue
+        for detail in status_pb2.Status.FromString(value).details:
+            bad_request = error_details_pb2.BadRequest()
+            if detail.Unpack(bad_request):
+                found.extend(bad_request.field_violations)
+    return found
 
 
 async def _print_usage(stub: Any, args: argparse.Namespace) -> None:
@@ -112,6 +145,8 @@ async def tenants_command(stub: Any, args: argparse.Namespace) -> None:
         _print_tenant((await stub.GetTenant(request)).tenant, args.json)
     elif args.action == "list":
         token = ""
+        if not args.json:
+            print(TENANT_HEADER_ROW)
         while True:
             page = await stub.ListTenants(
                 pb.ListTenantsRequest(
@@ -177,9 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tenantctl", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--target", help="one gRPC endpoint for every call, e.g. the edge's plain port (host:port)")
+    parser.add_argument(
+        "--ca",
+        default=os.environ.get("TENANTMESH_CA_FILE"),
+        metavar="FILE",
+        help="CA certificate (PEM) to reach --target over TLS, e.g. the edge's HTTPS port with the dev CA",
+    )
     parser.add_argument("--token", default=os.environ.get("TENANTMESH_TOKEN"), help="access token")
     parser.add_argument("--api-key", default=os.environ.get("TENANTMESH_API_KEY"), help="service account API key")
-    parser.add_argument("--json", action="store_true", help="print tenants as JSON")
+    parser.add_argument("--json", action="store_true", help="print tenants as NDJSON (one JSON object per line)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -249,8 +290,11 @@ def _api_key(args: argparse.Namespace) -> str | None:
 
 
 def service_channel(args: argparse.Namespace, target: str, service: str) -> grpc.aio.Channel:
-    """A channel to ``service``: straight to its port over mesh TLS as ``tenantctl``, or to --target."""
+    """A channel to ``service``: straight to its port over mesh TLS as ``tenantctl``, or to
+    --target (TLS trusting ``--ca`` — the edge's HTTPS port serves gRPC too — else plaintext)."""
     if args.target:
+        if args.ca:
+            return grpc.aio.secure_channel(target, grpc.ssl_channel_credentials(Path(args.ca).read_bytes()))
         return grpc.aio.insecure_channel(target)
     data_dir = Path(os.environ.get("TENANTMESH_DATA_DIR", ".data")).resolve()
     try:
@@ -395,7 +439,7 @@ async def run(args: argparse.Namespace) -> int:
             await tenants_command(stub, args)
             return 0
     except grpc.aio.AioRpcError as exc:
-        print(f"error: {exc.code().name} {reason_of(exc)}: {exc.details()}", file=sys.stderr)
+        print(describe_error(exc), file=sys.stderr)
         return 1
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.forms.engine import CompiledForm, Evaluation, Violation, compile_definition
 from services.forms.engine.layout import VALUE_TYPES
 from services.forms.forms import ARCHIVED, form_by_key
-from services.forms.models import INDEXED_TEXT_LENGTH, FormRow, FormVersionRow, SubmissionValueRow
+from services.forms.models import INDEXED_TEXT_LENGTH, FormRow, FormVersionRow
 from services.forms.reasons import AnswerReason, FormsReason
 from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from services.runtime.json_documents import json_path, pointer_parts
@@ -102,8 +102,9 @@ def refuse_invalid(evaluation: Evaluation) -> None:
         raise answers_invalid([answer_violation(v) for v in evaluation.violations])
 
 
-def indexed_values(form_id: str, submission_id: str, answers: dict[str, Any]) -> list[SubmissionValueRow]:
-    """The filterable values of stored answers: each top-level string, number and boolean."""
+def indexed_values(form_id: str, submission_id: str, answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """The filterable values of stored answers, as submission_values rows: each top-level string,
+    number and boolean."""
     rows = []
     for field, value in answers.items():
         text: str | None = None
@@ -117,9 +118,13 @@ def indexed_values(form_id: str, submission_id: str, answers: dict[str, Any]) ->
         else:
             continue
         rows.append(
-            SubmissionValueRow(
-                submission_id=submission_id, field=field, form_id=form_id, value_text=text, value_number=number
-            )
+            {
+                "submission_id": submission_id,
+                "field": field,
+                "form_id": form_id,
+                "value_text": text,
+                "value_number": number,
+            }
         )
     return rows
 

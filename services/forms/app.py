@@ -10,6 +10,7 @@ from services.forms.answers import VersionCache
 from services.forms.export import Exporter
 from services.forms.files.feature import FileFeature
 from services.forms.forms import Forms
+from services.forms.installer import GROUP, ServiceFormsInstaller
 from services.forms.servicers import FormServicer, SubmissionServicer
 from services.forms.submissions import Submissions
 from services.runtime.db import MigrationSet
@@ -31,12 +32,16 @@ class FormsApp(ServiceApp):
         super().__init__(runtime, tenants=tenants)
         # Uploads that answer FILE fields, and where submissions check and release them.
         self.files = FileFeature(runtime, self.tenants)
+        self.forms = Forms(runtime.db, runtime.unit_of_work(SERVICE))
+        installer = ServiceFormsInstaller(self.forms, self.tenants, runtime.channel("registry"), runtime.credentials)
+        # Once per event across replicas: installing writes to the tenant's database.
+        runtime.events.subscribe_group(GROUP, "tenant_service.", installer.on_event)
 
     def servicers(self) -> Sequence[object]:
         work = self.runtime.unit_of_work(SERVICE)
         cache = VersionCache()
         return [
-            FormServicer(Forms(self.runtime.db, work)),
+            FormServicer(self.forms),
             SubmissionServicer(
                 Submissions(self.runtime.db, work, self.files.submissions, cache), Exporter(self.runtime.db, cache)
             ),

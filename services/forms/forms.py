@@ -21,6 +21,7 @@ from tenantmesh.forms.v1 import form_service_pb2 as pb
 from services.forms.audit import record
 from services.forms.definitions import checked, document_of, dumps, without_texts
 from services.forms.engine import compatibility_report, content_hash
+from services.forms.engine.proto import definition_message
 from services.forms.models import (
     FormRow,
     FormVersionRow,
@@ -134,6 +135,13 @@ class Forms:
                     raise _key_taken()
                 work.session.add(row)
         except IntegrityError:
+            if request_id:  # the same retry may have raced this one
+                async with tenant_session(self._db) as session:
+                    earlier = (
+                        await session.execute(select(FormRow).where(FormRow.request_id == request_id))
+                    ).scalar_one_or_none()
+                if earlier is not None:
+                    return earlier
             raise _key_taken() from None
         return row
 
@@ -168,6 +176,9 @@ class Forms:
         return page_of(rows[: page.limit], page, marker, lambda row: row.key)
 
     async def update(self, form: pb.Form, mask: Sequence[str]) -> FormRow:
+        return await self._update(form, mask, by_owner=False)
+
+    async def _update(self, form: pb.Form, mask: Sequence[str], *, by_owner: bool) -> FormRow:
         check_update_mask(mask, UPDATABLE_FIELDS)
         values: dict[str, Any] = {}
         for field in mask:
@@ -180,7 +191,7 @@ class Forms:
         async with self._work.tenant() as work:
             row = await form_by_key(work.session, form.key, for_update=True)
             check_etag(row.revision, form.etag, "form")
-            if row.owning_service and "draft_json" in values:
+            if row.owning_service and "draft_json" in values and not by_owner:
                 _only_texts_changed(row.draft_json, values["draft_json"])
             await bump_revision(work.session, row, "form", **values)
         return await self.get(form.key)
@@ -292,6 +303,54 @@ class Forms:
             await session.execute(delete(FormVersionRow).where(FormVersionRow.form_id == row.form_id))
             await session.execute(delete(FormRow).where(FormRow.form_id == row.form_id))
         return int(count)
+
+    async def install(self, form: NewForm) -> FormRow | None:
+        """Installs (or brings up to date) a form a service contributes, published: a new form, or
+        a new version when the contribution changed, or the archived form back in use. Idempotent:
+        the contribution's hash is kept with the form. Returns the form when anything changed."""
+        try:
+            row = await self.get(form.key)
+        except NotFound:
+            row = await self.create(form)
+            await self.publish(row.key, "")
+            return await self.get(form.key)
+        changed = False
+        if row.contribution_hash != form.contribution_hash:
+            draft = pb.Form(key=form.key, title=form.title, description=form.description, etag="")
+            draft.draft.CopyFrom(definition_message(form.definition))
+            await self._update(draft, ["title", "description", "draft"], by_owner=True)
+            await self._set_contribution(form.key, form.contribution_hash)
+            changed = True
+        if row.status == ARCHIVED:
+            await self.unarchive(form.key, "")
+            changed = True
+        current = await self.get(form.key)
+        if current.latest_version == 0 or changed:
+            try:
+                await self.publish(form.key, "")
+            except FailedPrecondition as error:
+                if error.reason is not FormsReason.DRAFT_UNCHANGED:
+                    raise
+        return await self.get(form.key) if changed or current.latest_version == 0 else None
+
+    async def _set_contribution(self, key: str, digest: str) -> None:
+        async with self._work.tenant() as work:
+            row = await form_by_key(work.session, key, for_update=True)
+            row.contribution_hash = digest
+
+    async def archive_owned(self, service: str) -> Sequence[str]:
+        """Archives the forms ``service`` installed (it was disabled); returns their keys."""
+        async with tenant_session(self._db) as session:
+            keys = list(
+                (
+                    await session.execute(
+                        select(FormRow.key).where(FormRow.owning_service == service, FormRow.status != ARCHIVED)
+                    )
+                ).scalars()
+            )
+        for key in keys:
+            await self.archive(key, "")
+        return keys
 
 
 def current_principal_subject() -> str:

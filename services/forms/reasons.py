@@ -24,6 +24,7 @@ class FormsReason(Reason):
     SUBMISSION_NOT_EDITABLE = auto()
     FILTER_INVALID = auto()
     FILTER_FIELD_UNKNOWN = auto()
+    REQUEST_ID_REUSED = auto()  # a request_id another caller's request used
 
 
 class AnswerReason(Reason):

@@ -108,7 +108,7 @@ class SubmissionServicer(pb_grpc.SubmissionServiceServicer):
 
     async def SubmitForm(self, request: pb.SubmitFormRequest, context: Context) -> pb.SubmitFormResponse:
         """Permission forms.submissions.create. Reasons: FORM_NOT_FOUND, FORM_VERSION_NOT_FOUND,
-        FORM_NOT_PUBLISHED, FORM_ARCHIVED, ANSWERS_INVALID, FIELD_INVALID."""
+        FORM_NOT_PUBLISHED, FORM_ARCHIVED, ANSWERS_INVALID, FIELD_INVALID, REQUEST_ID_REUSED."""
         answers = struct_to_dict(request.answers, "answers")
         row, key = await self._submissions.submit(
             request.form_key, request.version, answers, request.request_id, request.locale

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, select
+from sqlalchemy import Select, and_, delete, exists, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from tenantmesh.forms.v1 import events_pb2
 from tenantmesh.forms.v1 import form_service_pb2 as pb
 
@@ -36,7 +38,7 @@ from services.forms.reasons import FormsReason
 from services.runtime.clock import utcnow
 from services.runtime.context import current_principal, current_tenant
 from services.runtime.db import DatabaseRouter
-from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from services.runtime.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from services.runtime.events import Event
 from services.runtime.ids import uuid7
 from services.runtime.json_documents import json_path, pointer_parts
@@ -46,6 +48,7 @@ from services.runtime.tenant_db import tenant_session
 from services.runtime.unit_of_work import UnitOfWork
 
 REVIEW_PERMISSION = "forms.submissions.review"
+SUBMISSION_VALUES: Any = SubmissionValueRow.__table__
 SUBMISSION_CREATED = "form.submission.created"
 REVIEW_FIELDS = ("status", "note")
 
@@ -120,15 +123,36 @@ class Submissions:
     async def submit(
         self, key: str, version: int, answers: dict[str, Any], request_id: str, locale: str
     ) -> tuple[SubmissionRow, str]:
-        subject = current_principal().subject
         if request_id:
-            async with tenant_session(self._db) as session:
-                earlier = (
-                    await session.execute(select(SubmissionRow).where(SubmissionRow.request_id == request_id))
-                ).scalar_one_or_none()
-                if earlier is not None and earlier.submitter == subject:
-                    form = await session.get(FormRow, earlier.form_id)
-                    return earlier, form.key if form is not None else key
+            earlier = await self._earlier(request_id)
+            if earlier is not None:
+                return earlier
+        try:
+            return await self._store(key, version, answers, request_id, locale)
+        except IntegrityError:
+            # Only request_id is unique: the same retry raced this one, or another submitter used it.
+            earlier = await self._earlier(request_id) if request_id else None
+            if earlier is None:
+                raise
+            return earlier
+
+    async def _earlier(self, request_id: str) -> tuple[SubmissionRow, str] | None:
+        """The submission a retry with ``request_id`` refers to: the caller's own; another
+        submitter's request id is refused, and says nothing of their submission."""
+        async with tenant_session(self._db) as session:
+            earlier = (
+                await session.execute(select(SubmissionRow).where(SubmissionRow.request_id == request_id))
+            ).scalar_one_or_none()
+            if earlier is None:
+                return None
+            if earlier.submitter != current_principal().subject:
+                raise AlreadyExists("request_id was used for another request", reason=FormsReason.REQUEST_ID_REUSED)
+            return earlier, await self._key_of(session, earlier)
+
+    async def _store(
+        self, key: str, version: int, answers: dict[str, Any], request_id: str, locale: str
+    ) -> tuple[SubmissionRow, str]:
+        subject = current_principal().subject
         submission_id = uuid7()
         async with self._work.tenant() as work:
             checked = await self._check(work.session, key, version, answers, locale)
@@ -151,7 +175,7 @@ class Submissions:
                 update_time=now,
             )
             work.session.add(row)
-            work.session.add_all(indexed_values(checked.form.form_id, submission_id, stored))
+            await _index(work.session, indexed_values(checked.form.form_id, submission_id, stored))
             payload = events_pb2.SubmissionCreated(
                 submission_id=submission_id, form_key=key, version=checked.version, submitter=subject
             )
@@ -191,20 +215,16 @@ class Submissions:
             elif wanted.version:
                 raise _needs_form()
             query = select(SubmissionRow)
+            key: Any = SubmissionRow.submission_id
             if form is not None:
                 query = query.where(SubmissionRow.form_id == form.form_id)
                 if clauses:
                     known = await filterable_fields(session, self._cache, current_tenant().tenant_id, form)
-                    query = _with_clauses(query, form.form_id, clauses, known)
+                    query, key = _with_clauses(query, form.form_id, clauses, known)
             query = _with_conditions(query, wanted, submitter)
-            order = SubmissionRow.submission_id.desc() if wanted.newest_first else SubmissionRow.submission_id
             if page.after is not None:
-                after = (
-                    SubmissionRow.submission_id < page.after
-                    if wanted.newest_first
-                    else SubmissionRow.submission_id > page.after
-                )
-                query = query.where(after)
+                query = query.where(key < page.after if wanted.newest_first else key > page.after)
+            order = key.desc() if wanted.newest_first else key
             rows = list((await session.execute(query.order_by(order).limit(page.limit))).scalars())
             keys = await _form_keys(session, {row.form_id for row in rows})
         return page_of(rows, page, marker, lambda row: row.submission_id), keys
@@ -252,7 +272,7 @@ class Submissions:
                 )
             )
             await session.execute(delete(SubmissionValueRow).where(SubmissionValueRow.submission_id == submission_id))
-            session.add_all(indexed_values(form.form_id, submission_id, evaluation.answers))
+            await _index(session, indexed_values(form.form_id, submission_id, evaluation.answers))
             await bump_revision(
                 session,
                 row,
@@ -328,32 +348,56 @@ def _compare(column: Any, op: str, value: Any) -> Any:
     }[op]
 
 
-def _with_clauses(query: Select[Any], form_id: str, clauses: list[Clause], known: set[str]) -> Select[Any]:
-    """Each clause an index lookup on submission_values (form, field, value)."""
+def _value_condition(values: Any, clause: Clause) -> Any:
+    if isinstance(clause.value, bool):
+        return _compare(values.value_text, clause.op, "true" if clause.value else "false")
+    if isinstance(clause.value, str):
+        return _compare(values.value_text, clause.op, clause.value[:INDEXED_TEXT_LENGTH])
+    return _compare(values.value_number, clause.op, clause.value)
+
+
+def _with_clauses(query: Select[Any], form_id: str, clauses: list[Clause], known: set[str]) -> tuple[Select[Any], Any]:
+    """Each clause an index lookup on submission_values (form, field, value); returns the query and
+    the column to order and page by.
+
+    The first equality clause drives the query: its index entries are in submission id order after
+    the value, so the newest (or oldest) matches come first without sorting the rest, and each costs
+    one primary-key lookup of its submission. Other clauses are checked per row (EXISTS)."""
     for clause in clauses:
         if clause.field not in known:
             raise filter_invalid(
                 f"the form has no top-level field {clause.field!r} to filter on", FormsReason.FILTER_FIELD_UNKNOWN
             )
-        values = SubmissionValueRow
-        if isinstance(clause.value, bool):
-            condition = _compare(values.value_text, clause.op, "true" if clause.value else "false")
-        elif isinstance(clause.value, str):
-            text = clause.value[:INDEXED_TEXT_LENGTH]
-            condition = _compare(values.value_text, clause.op, text)
-        else:
-            condition = _compare(values.value_number, clause.op, clause.value)
+    key: Any = SubmissionRow.submission_id
+    driver = next((clause for clause in clauses if clause.op == "="), None)
+    if driver is not None:
+        values = aliased(SubmissionValueRow)
+        query = query.join(values, values.submission_id == SubmissionRow.submission_id).where(
+            values.form_id == form_id, values.field == driver.field, _value_condition(values, driver)
+        )
+        key = values.submission_id
+    for clause in clauses:
+        if clause is driver:
+            continue
+        other = aliased(SubmissionValueRow)
         query = query.where(
             exists().where(
                 and_(
-                    values.form_id == form_id,
-                    values.field == clause.field,
-                    condition,
-                    values.submission_id == SubmissionRow.submission_id,
+                    other.form_id == form_id,
+                    other.field == clause.field,
+                    _value_condition(other, clause),
+                    other.submission_id == SubmissionRow.submission_id,
                 )
             )
         )
-    return query
+    return query, key
+
+
+async def _index(session: AsyncSession, values: list[dict[str, Any]]) -> None:
+    # Plain rows in one executemany: a form's dozens of values would cost a millisecond as ORM objects.
+    if values:
+        connection = await session.connection()
+        await connection.execute(insert(SUBMISSION_VALUES), values)
 
 
 async def _form_keys(session: AsyncSession, form_ids: set[str]) -> dict[str, str]:

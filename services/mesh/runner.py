@@ -25,6 +25,7 @@ from services.mesh.dev_mesh_tls import RENEW_CHECK_SECONDS, ensure_dev_mesh_tls
 from services.mesh.devtls import ensure_dev_tls
 from services.mesh.edge import EdgeSettings, Upstream, edge_mesh_tls
 from services.mesh.envoy_process import EnvoyProcess
+from services.mesh.ports import first_taken, mesh_ports
 from services.mesh.settings import load_edge_settings, uses_dev_tls
 from services.mesh.static_site import StaticServer, StaticSite, docs_pages
 from services.runtime.app import Runtime, StartedApp, shutdown_event, stop_apps
@@ -54,20 +55,43 @@ def upstreams_for(started: Sequence[StartedApp], settings: Settings) -> list[Ups
     return upstreams
 
 
-async def run_mesh() -> int:
+async def _configured() -> tuple[Settings, EdgeSettings, bool] | str:
+    """The mesh's and the edge's settings (with development mesh certificates made), whether the
+    edge uses the development TLS certificate, or the one line that says why the mesh cannot start."""
     try:
         settings = load_settings()
         dev_tls = uses_dev_tls()
         edge = load_edge_settings(tls_dir=settings.data_dir / "tls" if dev_tls else None)
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+        return f"configuration error: {exc}"
+    taken = first_taken(mesh_ports(settings, edge))
+    if taken is not None:
+        return taken
     configure_logging(settings.log_level, settings.log_format)
     try:
         edge = await prepare_dev_mesh_tls(settings, edge)
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        return f"configuration error: {exc}"
+    return settings, edge, dev_tls
+
+
+def _start_static_site() -> tuple[StaticServer, bool]:
+    """/openapi.json, /docs and the console: a loopback server only the edge talks to."""
+    pages = docs_pages()
+    if "/docs" not in pages:
+        log.warning("swagger-ui-dist is not installed (npm ci): /docs is not served, /openapi.json is")
+    console = console_pages()
+    if not console:
+        log.warning("the web console is not built (make console): it is not served")
+    return StaticServer(pages | console).start(), bool(console)
+
+
+async def run_mesh() -> int:
+    configured = await _configured()
+    if isinstance(configured, str):
+        print(configured, file=sys.stderr)
         return 2
+    settings, edge, dev_tls = configured
     stop = shutdown_event()
     runtime = await Runtime.open(settings)
     started: list[StartedApp] = []
@@ -84,21 +108,13 @@ async def run_mesh() -> int:
         for spec in settings.manifest.built:
             started.append(await start_service(spec, runtime, settings.address_of(spec.name)))
         ca_file = ensure_dev_tls(settings.data_dir / "tls").ca_cert if dev_tls else None
-        # /openapi.json, /docs and the console: a loopback server only the edge talks to.
-        pages = docs_pages()
-        if "/docs" not in pages:
-            log.warning("swagger-ui-dist is not installed (npm ci): /docs is not served, /openapi.json is")
-        console = console_pages()
-        if not console:
-            log.warning("the web console is not built (make console): it is not served")
-        static = StaticServer(pages | console).start()
-        site = static.site(console=bool(console))
-        envoy = await start_edge(edge, upstreams_for(started, settings), settings, site)
+        static, console = _start_static_site()
+        envoy = await start_edge(edge, upstreams_for(started, settings), settings, static.site(console=console))
         settle_after_startup()
         metrics_url = metrics.url if metrics is not None else None
         names = [s.app.name for s in started]
         print(
-            banner(settings, edge, ca_file, names, admin_login(started), bool(console), metrics_url),
+            banner(settings, edge, ca_file, names, admin_login(started), console, metrics_url),
             flush=True,
         )
         await stop.wait()

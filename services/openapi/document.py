@@ -59,7 +59,11 @@ _AUTH_ERRORS: tuple[tuple[int, str], ...] = (
     (403, "The token lacks the permission or belongs to another tenant (PERMISSION_DENIED, TENANT_MISMATCH)."),
 )
 _TENANT_ERRORS: tuple[tuple[int, str], ...] = (
-    (400, "The x-tenant-id header is missing (TENANT_HEADER_MISSING) or the tenant is not serving."),
+    (
+        400,
+        "The x-tenant-id header is missing (TENANT_HEADER_MISSING), not a tenant id (TENANT_HEADER_INVALID: "
+        "it takes the id, not the slug) or the tenant is not serving.",
+    ),
     (404, "No such tenant (TENANT_NOT_FOUND)."),
 )
 
@@ -151,6 +155,9 @@ def build_document(
     }
 
 
+HTTP_BODY = ".google.api.HttpBody"
+
+
 def _operation(
     index: ProtoIndex,
     ops: OperationBuilder,
@@ -184,15 +191,23 @@ def _operation(
         operation["requestBody"] = body
 
     success: dict[str, Any] = {"description": "OK"}
-    response = ops.response_schema(binding, method.output_type)
-    if method.server_streaming:
-        success["description"] = (
-            "A server stream: a JSON array whose elements arrive one by one as the service sends them; "
-            "read it incrementally. An error after the stream started ends the array early."
+    if method.output_type == HTTP_BODY:
+        # The transcoder passes google.api.HttpBody through as the body itself, in the content type
+        # the service names (a stream of them is one body, written as it is produced).
+        success["description"] = "The body itself, in the content type the service names" + (
+            ", written as it is produced." if method.server_streaming else "."
         )
-        response = {"type": "array", "items": response}
-        operation["x-stream"] = "server"
-    success["content"] = {"application/json": {"schema": response}}
+        success["content"] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+    else:
+        response = ops.response_schema(binding, method.output_type)
+        if method.server_streaming:
+            success["description"] = (
+                "A server stream: a JSON array whose elements arrive one by one as the service sends them; "
+                "read it incrementally. An error after the stream started ends the array early."
+            )
+            response = {"type": "array", "items": response}
+            operation["x-stream"] = "server"
+        success["content"] = {"application/json": {"schema": response}}
     operation["responses"] = {"200": success, **_error_responses(comment, public, tenant_scoped)}
 
     operation["security"] = [] if public else [{SECURITY_SCHEME: []}]

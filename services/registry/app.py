@@ -11,6 +11,7 @@ from services.registry.events import INSTANCE_CHANGED
 from services.registry.health import HealthChecker, Probe
 from services.registry.instances import Clock, Instances
 from services.registry.metrics import instance_health_probe
+from services.registry.secrets import ConfigSecrets
 from services.registry.servicers import CatalogServicer, DiscoveryServicer, EnabledServiceServicer, InstanceServicer
 from services.registry.settings import RegistrySettings, load_registry_settings
 from services.registry.watch import WatchHub
@@ -42,7 +43,7 @@ class RegistryApp(ServiceApp):
         self.instances = Instances(
             runtime.db, work, default_lease_seconds=self.settings.default_lease_seconds, clock=clock
         )
-        self.enablements = Enablements(runtime.db, work, self.catalogue)
+        self.enablements = Enablements(runtime.db, work, self.catalogue, ConfigSecrets(runtime.sealer))
         self.checker = HealthChecker(
             runtime.db, self.instances, self.settings, probe, mesh_tls=runtime.settings.mesh_tls, identity=SERVICE
         )

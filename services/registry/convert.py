@@ -22,6 +22,7 @@ from services.registry.definitions import (
 from services.registry.models import EnabledServiceRow, InstanceRow
 from services.registry.repository import ServiceRecord, VersionRecord
 from services.registry.schemas import dumps
+from services.registry.secrets import hidden
 from services.runtime.json_documents import dict_to_struct, struct_to_dict
 from services.runtime.proto_values import copy_fields, dataclass_from, from_proto, timestamp
 from services.runtime.resources import stamps
@@ -135,9 +136,12 @@ def instance_to_proto(row: InstanceRow) -> instance_pb2.Instance:
 
 
 def enabled_service_to_proto(row: EnabledServiceRow) -> enabled_service_pb2.EnabledService:
+    # Secret fields are never returned: only named as set.
+    config, secret_fields = hidden(json.loads(row.config_json))
     return enabled_service_pb2.EnabledService(
         service=row.service,
-        config=dict_to_struct(json.loads(row.config_json)),
+        config=dict_to_struct(config),
+        secret_fields=secret_fields,
         **stamps(row),
     )
 

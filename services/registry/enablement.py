@@ -22,6 +22,7 @@ from services.registry.events import (
 )
 from services.registry.models import EnabledServiceRow
 from services.registry.reasons import RegistryReason
+from services.registry.secrets import ConfigSecrets, secret_pointers
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound
@@ -36,23 +37,31 @@ def _not_enabled(service: str) -> NotFound:
 
 
 class Enablements:
-    def __init__(self, db: DatabaseRouter, work: UnitOfWork, catalogue: Catalogue) -> None:
+    def __init__(self, db: DatabaseRouter, work: UnitOfWork, catalogue: Catalogue, secrets: ConfigSecrets) -> None:
         self._db = db
         self._work = work
         self._catalogue = catalogue
+        self._secrets = secrets
 
-    async def _validated(self, service: str, config: Mapping[str, Any]) -> str:
-        """The config as stored, after checking it against the service's current schema."""
+    async def _validated(
+        self, tenant_id: str, service: str, config: Mapping[str, Any], stored: EnabledServiceRow | None = None
+    ) -> str:
+        """The config as stored, after checking it against the service's current schema: secret
+        fields (``writeOnly``) the new config leaves out keep their stored value, and every
+        secret is sealed (services/registry/secrets.py)."""
         schema = (await self._catalogue.get(service, with_contracts=False)).definition.config_schema
+        pointers = secret_pointers(schema)
+        previous = schemas.loads(stored.config_json) if stored is not None else None
+        merged = self._secrets.with_kept_secrets(dict(config), previous, pointers, tenant_id, service)
         if schema is not None:
-            violations = schemas.instance_violations(schema, dict(config), "config")
+            violations = schemas.instance_violations(schema, merged, "config")
             if violations:
                 raise InvalidArgument(
                     "the configuration does not match the service's schema",
                     reason=schemas.CONFIG_INVALID,
                     violations=violations,
                 )
-        return schemas.dumps(dict(config))
+        return schemas.dumps(self._secrets.sealed(merged, pointers, tenant_id, service))
 
     async def enable(
         self, tenant_id: str, service: str, config: Mapping[str, Any], request_id: str
@@ -61,7 +70,7 @@ class Enablements:
             replay = await self._replay(tenant_id, request_id)
             if replay is not None:
                 return replay
-        config_json = await self._validated(service, config)
+        config_json = await self._validated(tenant_id, service, config)
         now = utcnow()
         row = EnabledServiceRow(
             tenant_id=tenant_id,
@@ -108,7 +117,7 @@ class Enablements:
         return row
 
     async def list_enabled(self, tenant_id: str, *, page_size: int, page_token: str) -> Page[EnabledServiceRow]:
-        page, marker = page_request(page_size, page_token, "enabled-services")
+        page, marker = page_request(page_size, page_token, "enabled-services", tenant_id)
         async with self._db.core_session() as session:
             rows = await repo.list_enabled(session, tenant_id, page.after, page.limit)
         return page_of(rows, page, marker, lambda row: row.service)
@@ -116,8 +125,8 @@ class Enablements:
     async def update_config(
         self, tenant_id: str, service: str, config: Mapping[str, Any], etag: str
     ) -> EnabledServiceRow:
-        await self.get(tenant_id, service)  # NOT_FOUND before INVALID_ARGUMENT
-        config_json = await self._validated(service, config)
+        current = await self.get(tenant_id, service)  # NOT_FOUND before INVALID_ARGUMENT
+        config_json = await self._validated(tenant_id, service, config, current)
         async with self._work.core() as work:
             row = await repo.get_enabled(work.session, tenant_id, service, for_update=True)
             if row is None:

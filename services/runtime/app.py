@@ -336,7 +336,7 @@ async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
         acting_service_var.reset(acting)
     bindings = list(app.bindings())
     served = [b.service_name for b in bindings]
-    bindings.append(meta_binding(runtime.settings.version, served))
+    bindings.append(meta_binding(runtime.settings.version, served, runtime.settings.manifest.api_services()))
     server = await create_server(
         bindings,
         address=address,

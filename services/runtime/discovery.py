@@ -42,6 +42,15 @@ from services.runtime.rich_status import reason_of
 
 log = logging.getLogger("tenantmesh.discovery")
 
+
+def _brief(exc: BaseException) -> str:
+    """One line for an expected start-up retry: a gRPC error's code and details, not its
+    multi-line debug string."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"{exc.code().name}: {exc.details()}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 REGISTRY = "registry"
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 - recognised, not bound
 _MAX_BACKOFF_SECONDS = 30.0
@@ -206,7 +215,7 @@ class Registrar:
             except Exception as exc:
                 # The registry may not be up yet, or be restarting: expected, so quiet after the first.
                 level = logging.INFO if backoff.failures == 0 else logging.DEBUG
-                log.log(level, "registry not reachable; retrying", extra={"service": self.name, "error": repr(exc)})
+                log.log(level, "registry not reachable; retrying", extra={"service": self.name, "error": _brief(exc)})
                 await backoff.wait()
 
     async def register_once(self) -> None:

@@ -54,6 +54,7 @@ class CommonReason(Reason):
     TOKEN_EXPIRED = auto()
     TOKEN_REVOKED = auto()
     TENANT_HEADER_MISSING = auto()
+    TENANT_HEADER_INVALID = auto()
     TENANT_MISMATCH = auto()
     TENANT_NOT_FOUND = auto()
     TENANT_SUSPENDED = auto()

@@ -1,4 +1,9 @@
-"""MetaService: every process says what it is and what it serves."""
+"""MetaService: every process says what it is and what the mesh serves.
+
+Through the edge GetServerInfo reaches whichever process hosts it first, so the list is
+the mesh's (every public API of the built services of the manifest) together with this
+process's own services, not one process's alone.
+"""
 
 from __future__ import annotations
 
@@ -26,5 +31,6 @@ class MetaServicer(meta_service_pb2_grpc.MetaServiceServicer):
         return self._response
 
 
-def meta_binding(version: str, services: Sequence[str]) -> ServiceBinding:
-    return bind(MetaServicer(version, [*services, META_SERVICE]))
+def meta_binding(version: str, services: Sequence[str], mesh: Sequence[str] = ()) -> ServiceBinding:
+    """``services``: this process's; ``mesh``: every public API of the mesh."""
+    return bind(MetaServicer(version, sorted({*services, *mesh, META_SERVICE})))

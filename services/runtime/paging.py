@@ -1,8 +1,9 @@
 """AIP-158 paging: page size rules and opaque keyset page tokens.
 
 A token records the last key of the page and a fingerprint of the filters it
-was issued for, so a token replayed with other filters, or one that does not
-decode, is refused instead of silently returning the wrong rows. Tokens are
+was issued for and of the call's tenant, so a token replayed with other filters
+or in another tenant, or one that does not decode, is refused instead of
+silently returning the wrong rows. Tokens are
 not signed: an edited but well-formed token only moves the start of a listing
 the caller may read anyway.
 """
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from services.runtime.context import tenant_var
 from services.runtime.errors import CommonReason, FieldViolation, InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
@@ -99,5 +101,8 @@ def page_of(fetched: Sequence[T], page: PageRequest, marker: str, key: Callable[
 def page_request(requested_size: int, token: str, *filters: object) -> tuple[PageRequest, str]:
     """Validates size and token; returns the page request and the filters' fingerprint."""
     size = page_size(requested_size)
-    marker = fingerprint(*filters)
+    # Bound to the call's tenant whatever the list passes: a token of one tenant's listing
+    # means nothing in another's, even where the filters look alike.
+    tenant = tenant_var.get()
+    marker = fingerprint(*filters) if tenant is None else fingerprint(tenant.tenant_id, *filters)
     return PageRequest(size=size, after=decode_token(token, marker)), marker

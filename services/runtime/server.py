@@ -31,6 +31,7 @@ from services.runtime.interceptors.request_id import client_address_stage, reque
 from services.runtime.interceptors.telemetry import CallObserver, LoggingObserver, trace_context_stage
 from services.runtime.interceptors.tenant import TenantStage
 from services.runtime.interceptors.tracing import SpanObserver
+from services.runtime.interceptors.unsampled import unsampled_call_stage
 from services.runtime.interceptors.validation import validation_stage
 from services.runtime.mesh_tls import MeshTls, server_credentials
 from services.runtime.telemetry.metrics import Metrics
@@ -110,19 +111,24 @@ async def create_server(
     observer = observer or LoggingObserver()
     observers: list[CallObserver] = [observer]
     trust_domain = mesh_tls.trust_domain if mesh_tls is not None else None
-    first_stages: list[CallStage] = [IdentityStage(service, trust_domain), request_id_stage, client_address_stage]
+    # The caller's trace context is kept and passed on as it came whenever no span of this
+    # process replaces it: tracing off, or a trace the caller chose not to sample.
+    first_stages: list[CallStage] = [
+        IdentityStage(service, trust_domain),
+        request_id_stage,
+        client_address_stage,
+        trace_context_stage,
+    ]
     interceptors: list[grpc.aio.ServerInterceptor] = []
     if tracing is not None:
         # Outermost, so its span is open while the pipeline runs (the pipeline completes it).
         interceptors.append(tracing.server_interceptor(service))
         observers.append(SpanObserver())
-    else:
-        # Without spans of our own, the caller's trace context is passed on as it came.
-        first_stages.append(trace_context_stage)
+        first_stages.append(unsampled_call_stage)
     if metrics is not None:
         observers.append(MetricsObserver(metrics))
     if usage is not None:
-        observers.append(UsageObserver(usage))
+        observers.append(UsageObserver(usage, identities=mesh_tls is not None))
     interceptor = PipelineInterceptor(
         policies,
         first_stages=first_stages,

@@ -104,6 +104,7 @@ class Results:
     trivial_ms: list[float] = field(default_factory=list)
     role_ms: list[float] = field(default_factory=list)
     override_ms: list[float] = field(default_factory=list)
+    stopped: str = ""
 
 
 # --------------------------------------------------------------------------- the tenant
@@ -162,9 +163,24 @@ async def populate(world: MenusWorld, users: int, run_id: str) -> Setup:
         user = user_pb2.User(email=f"user-{index:04d}@bench.test")
         held = f"role-{index % ROLES:02d}"
         request = admin_service_pb2.CreateUserRequest(user=user, password=PASSWORD, roles=[held])
-        await users_stub.CreateUser(request, metadata=scoped)
+        await _create_user(users_stub, request, scoped)
     member = await world.mesh.login(tenant, "user-0000@bench.test", PASSWORD)
     return Setup(tenant, member.access_token, services, time.monotonic() - started)
+
+
+async def _create_user(stub: Any, request: Any, metadata: Any) -> None:
+    """CreateUser, retried when a service it depends on was unavailable (a loaded machine); a retry
+    that finds the user made by the first attempt is done."""
+    for attempt in range(5):
+        try:
+            await stub.CreateUser(request, metadata=metadata)
+            return
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.ALREADY_EXISTS and attempt:
+                return
+            if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == 4:
+                raise
+            await asyncio.sleep(1.0)
 
 
 # --------------------------------------------------------------------------- measurements
@@ -381,7 +397,10 @@ def report(args: argparse.Namespace, setup: Setup, out: Results) -> None:
                 ("new permission set / locale (model cached: cut and localised)", _spread(out.recut_ms)),
             ]
         )
-    if out.role_ms:
+    if out.stopped:
+        print()
+        print(f"-- Freshness measurement stopped early: {out.stopped}")
+    if out.role_ms and out.override_ms:
         role_p99, override_p99 = percentile(out.role_ms, 99), percentile(out.override_ms, 99)
         print()
         print("-- Freshness in another process (a second menus server as its own OS process, same MariaDB and Redis)")
@@ -442,8 +461,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                 processes = await other_process(world, args, database_url, workdir / "processes")
                 try:
                     await measure_freshness(world, setup, args.changes, processes, out)
-                except grpc.aio.AioRpcError as error:  # report what was measured before it
-                    print(f"freshness measurement stopped: {error.code().name} {error.details()}", file=sys.stderr)
+                except (grpc.aio.AioRpcError, RuntimeError) as error:  # report what was measured before it
+                    out.stopped = repr(error)
+                    print(f"freshness measurement stopped: {error!r}", file=sys.stderr)
                 finally:
                     await processes.stop_all()
         report(args, setup, out)

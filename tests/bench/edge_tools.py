@@ -166,12 +166,15 @@ async def run_wrk(
     threads: int,
     headers: dict[str, str] | None = None,
     require_result: bool = True,
+    script: Path | None = None,
 ) -> WrkResult:
     """One ``wrk --latency`` run against ``url``, with the CPU the service (this process, and its
     event loop thread alone), Envoy and wrk used meanwhile. Call it on the service's loop thread."""
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
+    if script is not None:  # a Lua script: the method and body of requests other than GET
+        command += ["-s", str(script)]
     command.append(url)
     watched = {"service": [os.getpid()], "envoy": envoy_pids(envoy)}
     before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in watched.items()}

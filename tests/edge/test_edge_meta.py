@@ -226,6 +226,11 @@ async def test_malformed_json_is_json_400(edge: RunningEdge) -> None:
     async with edge.https_client() as client:
         response = await client.post("/v1/tenants", content=b'{"slug": ', headers={"content-type": "application/json"})
     assert_edge_error(response, 400, 3, "MALFORMED_REQUEST")
+    # A sentence for a person, not the JSON parser's own text ("Unexpected end of string ... ^").
+    message = response.json()["message"]
+    assert "JSON" in message
+    assert "^" not in message
+    assert "Unexpected" not in message
 
 
 async def test_body_over_limit_is_json_413(edge: RunningEdge) -> None:

@@ -40,13 +40,13 @@ async def test_menus_over_rest(db_backend_url: str, tmp_path: Path, edge_factory
                 json={"entryId": "x", "kind": "ENTRY_KIND_EXTERNAL_LINK", "label": "X", "externalUrl": "http://x.test"},
             )
             assert (bad_link.status_code, reason_of(bad_link)) == (400, "FIELD_INVALID")
-            assert violation_fields(bad_link) == {"custom_entry.external_url"}
+            assert violation_fields(bad_link) == {"customEntry.externalUrl"}
             orphan = await client.post(
                 "/v1/custom-menu-entries",
                 json={"entryId": "x", "kind": "ENTRY_KIND_ROUTE", "label": "X", "route": "/x", "parent": "custom/no"},
             )
             assert (orphan.status_code, reason_of(orphan)) == (400, "MENU_PARENT_NOT_FOUND")
-            assert violation_fields(orphan) == {"custom_entry.parent"}
+            assert violation_fields(orphan) == {"customEntry.parent"}
             missing = await client.get("/v1/menu-entries:whoCanSee", params={"key": "custom/none"})
             assert (missing.status_code, reason_of(missing)) == (404, "MENU_ENTRY_NOT_FOUND")
             stale = await client.post(

@@ -75,7 +75,7 @@ async def test_catalogue_errors_map_to_http_statuses(world: RestWorld) -> None:
         "POST", "/v1/services", json=service(name(), configSchema={"type": "objekt", "required": "x"})
     )
     assert (bad_schema.status_code, reason_of(bad_schema)) == (400, "SCHEMA_INVALID")
-    assert violation_fields(bad_schema) == {"service.config_schema.type", "service.config_schema.required"}
+    assert violation_fields(bad_schema) == {"service.configSchema.type", "service.configSchema.required"}
 
     taken = name()
     created = await world.call("POST", "/v1/services", json=service(taken, configSchema=SCHEMA))

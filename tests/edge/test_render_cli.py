@@ -90,12 +90,12 @@ def transcoded_services(config: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize(
     ("addrs", "hosts"),
     [
-        (("127.0.0.1:50061", "127.0.0.1:50062", "127.0.0.1:50063"), ("127.0.0.1", "127.0.0.1", "127.0.0.1")),
-        (("[::1]:50061", "[::1]:50062", "[::1]:50063"), ("::1", "::1", "::1")),
+        (tuple(f"127.0.0.1:{port}" for port in range(50061, 50066)), ("127.0.0.1",) * 5),
+        (tuple(f"[::1]:{port}" for port in range(50061, 50066)), ("::1",) * 5),
     ],
 )
 async def test_ip_upstreams_render_valid_static_clusters(
-    tls: DevTls, tmp_path: Path, addrs: tuple[str, str, str], hosts: tuple[str, str, str]
+    tls: DevTls, tmp_path: Path, addrs: tuple[str, ...], hosts: tuple[str, ...]
 ) -> None:
     output = tmp_path / "envoy.yaml"
     env = base_env(
@@ -103,18 +103,22 @@ async def test_ip_upstreams_render_valid_static_clusters(
         TENANTMESH_TENANTS_ADDR=addrs[0],
         TENANTMESH_AUTH_ADDR=addrs[1],
         TENANTMESH_REGISTRY_ADDR=addrs[2],
+        TENANTMESH_FORMS_ADDR=addrs[3],
+        TENANTMESH_MENUS_ADDR=addrs[4],
         TENANTMESH_EDGE_CONCURRENCY="2",
     )
-    code, out, err = await run_render(env, "--output", str(output))  # default: tenants, auth and registry
+    code, out, err = await run_render(env, "--output", str(output))  # default: every built service
     assert code == 0, err
     assert out == ""
     config = yaml.safe_load(output.read_text(encoding="utf-8"))
     found = clusters(config)
-    assert set(found) == {"tenants", "auth", "registry"}
+    assert set(found) == {"tenants", "auth", "registry", "forms", "menus"}
     assert all(cluster["type"] == "STATIC" for cluster in found.values())
     assert endpoint(found["tenants"]) == (hosts[0], 50061)
     assert endpoint(found["auth"]) == (hosts[1], 50062)
     assert endpoint(found["registry"]) == (hosts[2], 50063)
+    assert endpoint(found["forms"]) == (hosts[3], 50064)
+    assert endpoint(found["menus"]) == (hosts[4], 50065)
     await validate_config(output)
 
 
@@ -163,12 +167,14 @@ async def test_only_listed_services_are_routed_and_lifecycle_never(tls: DevTls, 
 
 def test_packages_come_from_the_manifest() -> None:
     settings = load_settings({})
-    assert render.default_services(PLATFORM) == ("tenants", "auth", "registry")
+    assert render.default_services(PLATFORM) == ("tenants", "auth", "registry", "forms", "menus")
     served = {u.name: u.packages for u in render.upstreams_from_settings(settings, render.default_services(PLATFORM))}
     assert served == {
         "tenants": ("tenantmesh.tenants.v1", "tenantmesh.meta.v1"),
         "auth": ("tenantmesh.auth.v1",),
         "registry": ("tenantmesh.registry.v1",),
+        "forms": ("tenantmesh.forms.v1",),
+        "menus": ("tenantmesh.menus.v1",),
     }
     # The meta API goes to the first service listed, as in the single-process runner.
     served = {u.name: u.packages for u in render.upstreams_from_settings(settings, ("auth", "tenants"))}
@@ -193,7 +199,6 @@ async def test_packages_agree_with_the_mesh_runner(tmp_path: Path) -> None:
     [
         ({}, ["--services", "billing"], "unknown services"),
         ({}, ["--services", " , "], "at least one service"),
-        ({}, ["--services", "tenants,forms"], "forms serve no public API"),
         ({"TENANTMESH_TENANTS_ADDR": "tenants"}, [], "TENANTMESH_TENANTS_ADDR"),
         ({"TENANTMESH_EDGE_CONCURRENCY": "0"}, [], "concurrency"),
         ({"TENANTMESH_EDGE_TLS_KEY_FILE": ""}, [], "TENANTMESH_EDGE_TLS_KEY_FILE"),

@@ -116,3 +116,18 @@ async def test_failed_api_key_exchanges_are_throttled_and_audited(mesh: Platform
     assert len(failures) == ADDRESS_MAX_FAILURES
     # No part of a guessed key is written down.
     assert not [e for e in failures if any(guess.split("_")[2] in str(e) for guess in guesses)]
+
+
+async def test_refused_tenant_switches_are_throttled_and_audited(mesh: Platform) -> None:
+    tenant, email, admin = await _member(mesh)
+    token = (await mesh.login(tenant.slug, email, PASSWORD)).access_token
+
+    async def switch(reference: str) -> None:
+        await mesh.auth.SwitchTenant(auth_pb.SwitchTenantRequest(tenant=reference), metadata=bearer(token))
+
+    for _ in range(ADDRESS_MAX_FAILURES):
+        await expect_error(switch(str(uuid.uuid4())), grpc.StatusCode.PERMISSION_DENIED, "NOT_A_MEMBER")
+    # Locked now, even for a tenant the caller does belong to.
+    await expect_error(switch(tenant.slug), LOCKED, "SWITCH_RATE_LIMITED")
+    refused = await _audited(mesh, admin, "auth.tenant.switch_refused")
+    assert len(refused) == ADDRESS_MAX_FAILURES

@@ -83,6 +83,12 @@ async def test_answers_are_checked_by_the_forms_rules_and_stored_pinned(db_backe
         assert (created.version, created.status) == (1, pb.SUBMISSION_STATUS_SUBMITTED)
         again = await fw.submissions.SubmitForm(submit("intake", good, request_id=request_id), metadata=member)
         assert again.submission.submission_id == created.submission_id
+        # Someone else's request id is refused, and says nothing of their submission.
+        await expect_error(
+            fw.submissions.SubmitForm(submit("intake", good, request_id=request_id), metadata=fw.as_("admin_a")),
+            grpc.StatusCode.ALREADY_EXISTS,
+            "REQUEST_ID_REUSED",
+        )
         assert len(await stored_rows(fw, fw.world.tenant_a)) == 1
 
 
@@ -212,3 +218,31 @@ async def test_review_edit_with_revisions_and_audited_delete(db_backend_url: str
         async with fw.mesh.runtime.db.tenant_session(await fw.database_of(fw.world.tenant_a)) as session:
             audit = list((await session.execute(select(FormsAuditRow.action, FormsAuditRow.target))).all())
         assert sorted(tuple(row) for row in audit) == [("form.purged", "fixed"), ("submission.deleted", sid)]
+
+
+async def test_an_unknown_file_reference_is_refused_at_its_answer_and_nothing_is_stored(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        document = {
+            "schema": {"type": "object", "properties": {"name": {"type": "string"}, "scan": {"type": "string"}}},
+            "fields": [
+                {"key": "name", "type": "FIELD_TYPE_SHORT_TEXT"},
+                {"key": "scan", "type": "FIELD_TYPE_FILE"},
+            ],
+        }
+        admin = fw.as_("admin_a")
+        await fw.forms.CreateForm(
+            pb.CreateFormRequest(form=pb.Form(key="upload", draft=definition(document))), metadata=admin
+        )
+        await fw.forms.PublishForm(pb.PublishFormRequest(key="upload"), metadata=admin)
+        # A reference no upload of this tenant made is refused at its answer; the rest of the form works.
+        error = await expect_error(
+            fw.submissions.SubmitForm(submit("upload", {"name": "Ada", "scan": "file-ref-of-someone"}), metadata=admin),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "ANSWERS_INVALID",
+        )
+        assert {(v.field, v.reason) for v in violations(error)} == {("answers.scan", "FILE_NOT_FOUND")}
+        assert not await stored_rows(fw, fw.world.tenant_a)
+        await fw.submissions.SubmitForm(submit("upload", {"name": "Ada"}), metadata=admin)
+        assert len(await stored_rows(fw, fw.world.tenant_a)) == 1

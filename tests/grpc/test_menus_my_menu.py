@@ -37,7 +37,7 @@ async def test_platform_entries_follow_the_permissions_of_their_rpcs(db_backend_
             "platform/menus",
             "platform/audit",
         ]
-        assert find(admin_menu.items, "platform/users").route == "/users"  # type: ignore[union-attr]
+        assert find(admin_menu.items, "platform/users").route == "/admin/users"  # type: ignore[union-attr]
         assert find(admin_menu.items, "platform/platform") is None  # the operators' section stays empty: pruned
         # A member holds none of those permissions: no administration, and no empty section either;
         # the forms section with their own submissions (a member's permission) is theirs.

@@ -7,26 +7,35 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 from tenantmesh.auth.v1 import admin_service_pb2 as admin_pb
+from tenantmesh.auth.v1 import admin_service_pb2_grpc as admin_pb_grpc
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.cli.tenantctl import build_parser, run
-from services.runtime.interceptors.request_id import CLIENT_ADDRESS_HEADER
+from services.runtime.mesh_tls import EDGE
 from tests.support.errors import expect_error, violation_fields
+from tests.support.mesh_tls import mesh_channel
 from tests.support.platform import Platform, bearer, platform
-
-# What Envoy adds to every request it forwards: the mark of a call from outside the mesh.
-FROM_THE_EDGE = ((CLIENT_ADDRESS_HEADER, "203.0.113.7"),)
 
 
 @pytest.fixture
 async def mesh(db_backend_url: str, tmp_path: Path) -> AsyncIterator[Platform]:
-    async with platform(db_backend_url, tmp_path) as handle:
+    # Mesh TLS: the edge is told apart from other callers by its certificate.
+    async with platform(db_backend_url, tmp_path, mesh_tls=True) as handle:
         yield handle
+
+
+def users_from_the_edge(mesh: Platform) -> tuple[grpc.aio.Channel, Any]:
+    """A channel to auth presenting the edge's identity, and its UserService stub."""
+    tls = mesh.runtime.settings.mesh_tls
+    assert tls is not None
+    channel = mesh_channel(tls, mesh.runtime.addresses["auth"], "auth", caller=EDGE)
+    return channel, admin_pb_grpc.UserServiceStub(channel)
 
 
 async def usage(mesh: Platform, tenant_id: str, token: str) -> list[tuple[int, int]]:
@@ -39,20 +48,23 @@ async def usage(mesh: Platform, tenant_id: str, token: str) -> list[tuple[int, i
 async def test_calls_through_the_edge_are_counted_per_tenant_and_hour(mesh: Platform) -> None:
     token = await mesh.admin_token()
     acme, other = await mesh.create_tenant("usage-acme"), await mesh.create_tenant("usage-other")
-    users = mesh.admin_stub("UserService")
+    channel, users = users_from_the_edge(mesh)
     as_acme = (*bearer(token), ("x-tenant-id", acme.tenant_id))
-    for _ in range(3):
-        await users.ListUsers(admin_pb.ListUsersRequest(), metadata=(*as_acme, *FROM_THE_EDGE))
-    with pytest.raises(grpc.aio.AioRpcError):
-        await users.ListUsers(admin_pb.ListUsersRequest(page_token="not a token"), metadata=(*as_acme, *FROM_THE_EDGE))
-    # A call between services (no edge mark) is not the tenant's traffic a second time.
-    await users.ListUsers(admin_pb.ListUsersRequest(), metadata=as_acme)
+    try:
+        for _ in range(3):
+            await users.ListUsers(admin_pb.ListUsersRequest(), metadata=as_acme)
+        with pytest.raises(grpc.aio.AioRpcError):
+            await users.ListUsers(admin_pb.ListUsersRequest(page_token="not a token"), metadata=as_acme)
+        # A caller that is not the edge (another service, say) is not the tenant's traffic again.
+        await mesh.admin_stub("UserService").ListUsers(admin_pb.ListUsersRequest(), metadata=as_acme)
 
-    assert await usage(mesh, acme.tenant_id, token) == [(4, 1)]
-    assert await usage(mesh, other.tenant_id, token) == []
-    # Later flushes add to the same hour.
-    await users.ListUsers(admin_pb.ListUsersRequest(), metadata=(*as_acme, *FROM_THE_EDGE))
-    assert await usage(mesh, acme.tenant_id, token) == [(5, 1)]
+        assert await usage(mesh, acme.tenant_id, token) == [(4, 1)]
+        assert await usage(mesh, other.tenant_id, token) == []
+        # Later flushes add to the same hour.
+        await users.ListUsers(admin_pb.ListUsersRequest(), metadata=as_acme)
+        assert await usage(mesh, acme.tenant_id, token) == [(5, 1)]
+    finally:
+        await channel.close()
 
 
 async def test_usage_of_an_unknown_tenant_or_a_bad_range_is_refused(mesh: Platform) -> None:
@@ -83,17 +95,21 @@ async def test_usage_of_an_unknown_tenant_or_a_bad_range_is_refused(mesh: Platfo
     assert violation_fields(error) == {"start_time"}
 
 
-async def test_tenantctl_prints_usage_per_hour(mesh: Platform, capsys: pytest.CaptureFixture[str]) -> None:
-    token = await mesh.admin_token()
-    tenant = await mesh.create_tenant("usage-cli")
-    await mesh.admin_stub("UserService").ListUsers(
-        admin_pb.ListUsersRequest(), metadata=(*bearer(token), ("x-tenant-id", tenant.tenant_id), *FROM_THE_EDGE)
-    )
-    assert mesh.runtime.usage is not None
-    await mesh.runtime.usage.flush()
-    target = ["--target", mesh.runtime.addresses["tenants"], "--token", token]
-    args = build_parser().parse_args([*target, "--json", "tenants", "usage", tenant.tenant_id, "--hours", "2"])
-    assert await run(args) == 0
+async def test_tenantctl_prints_usage_per_hour(
+    db_backend_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Without mesh TLS no caller has an identity: every call made for a tenant counts.
+    async with platform(db_backend_url, tmp_path) as mesh:
+        token = await mesh.admin_token()
+        tenant = await mesh.create_tenant("usage-cli")
+        await mesh.admin_stub("UserService").ListUsers(
+            admin_pb.ListUsersRequest(), metadata=(*bearer(token), ("x-tenant-id", tenant.tenant_id))
+        )
+        assert mesh.runtime.usage is not None
+        await mesh.runtime.usage.flush()
+        target = ["--target", mesh.runtime.addresses["tenants"], "--token", token]
+        args = build_parser().parse_args([*target, "--json", "tenants", "usage", tenant.tenant_id, "--hours", "2"])
+        assert await run(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
     entry = json.loads(lines[0])

@@ -41,4 +41,8 @@ async def test_server_info_is_public_and_lists_services(world: TenantWorld) -> N
     info = await meta.GetServerInfo(meta_service_pb2.GetServerInfoRequest())
     assert info.product == "tenantmesh"
     assert info.version == world.mesh.runtime.settings.version
-    assert list(info.services) == HOSTED
+    # The mesh's services, not only this process's (it reached whichever process hosts it).
+    assert set(HOSTED) <= set(info.services)
+    assert set(world.mesh.runtime.settings.manifest.api_services()) <= set(info.services)
+    assert "tenantmesh.auth.v1.AuthService" in info.services
+    assert list(info.services) == sorted(set(info.services))

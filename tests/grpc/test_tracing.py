@@ -110,3 +110,24 @@ async def test_an_event_consumer_span_links_to_the_span_that_wrote_the_event(
     assert linked_trace == root.trace_id  # ...linked to the request that wrote the event
     writer = next(s for s in receiver.trace(root.trace_id) if s.span_id == linked_span)
     assert writer is root or root in ancestors(receiver, writer)
+
+
+async def test_a_trace_the_caller_did_not_sample_records_nothing_anywhere(
+    traced: tuple[Platform, OtlpReceiver],
+) -> None:
+    mesh, receiver = traced
+    token = await mesh.admin_token()
+    tenant = await mesh.create_tenant("unsampled")
+    unsampled_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    metadata = (*bearer(token), ("x-tenant-id", tenant.tenant_id))
+    await receiver.wait_for(lambda s: s.name == CREATE_TENANT)
+    before = await receiver.settle()
+    # auth -> tenants (a new tenant for auth): two services, neither may record the trace, nor
+    # start one of its own (the decision travels with the traceparent to the next service).
+    await mesh.admin_stub("UserService").ListUsers(
+        admin_pb.ListUsersRequest(), metadata=(*metadata, ("traceparent", f"00-{unsampled_trace}-00f067aa0ba902b7-00"))
+    )
+    # A sampled call afterwards: once its spans arrive, anything of the first call would have too.
+    await mesh.admin_stub("UserService").ListUsers(admin_pb.ListUsersRequest(), metadata=metadata)
+    sampled = await receiver.wait_for(lambda s: s.name == LIST_USERS and s.trace_id != unsampled_trace)
+    assert {s.trace_id for s in receiver.spans[before:]} == {sampled.trace_id}

@@ -107,8 +107,10 @@ class FormsWorld:
 
 
 @contextlib.asynccontextmanager
-async def forms_world(database_url: str, data_dir: Path, *extra: str) -> AsyncIterator[FormsWorld]:
-    async with platform(database_url, data_dir, extra=(*extra, "forms")) as mesh:
+async def forms_world(
+    database_url: str, data_dir: Path, *extra: str, env: dict[str, str] | None = None
+) -> AsyncIterator[FormsWorld]:
+    async with platform(database_url, data_dir, env, extra=(*extra, "forms")) as mesh:
         world = await build_world(mesh)
         try:
             yield FormsWorld(mesh, world)

@@ -41,6 +41,11 @@ class Operation:
         return self.spec.get("x-stream") == "server"
 
     @property
+    def raw_body(self) -> bool:
+        """The success answer is a body of its own (google.api.HttpBody), not JSON."""
+        return "application/json" not in self.spec["responses"]["200"].get("content", {})
+
+    @property
     def public(self) -> bool:
         return self.spec.get("security") == []
 

@@ -82,6 +82,14 @@ class OtlpReceiver(trace_service_pb2_grpc.TraceServiceServicer):
     def find(self, predicate: Callable[[ReceivedSpan], bool]) -> Iterator[ReceivedSpan]:
         return (span for span in self.spans if predicate(span))
 
+    async def settle(self, quiet: float = 0.5) -> int:
+        """Waits until no span has arrived for ``quiet`` seconds (batches in flight are in); returns the count."""
+        while True:
+            count = len(self.spans)
+            await asyncio.sleep(quiet)
+            if len(self.spans) == count:
+                return count
+
     async def wait_for(self, predicate: Callable[[ReceivedSpan], bool], within: float = 15.0) -> ReceivedSpan:
         """The first received span matching ``predicate`` (exporters batch: spans arrive late)."""
         try:

@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from services.runtime.context import TenantContext, TenantState, tenant_var
+from services.runtime.db import TenantDatabase
 from services.runtime.errors import InvalidArgument
 from services.runtime.paging import (
     DEFAULT_PAGE_SIZE,
@@ -98,3 +100,24 @@ def test_token_reused_with_other_filters_is_refused() -> None:
     with pytest.raises(InvalidArgument) as caught:
         page_request(10, token, ["ACTIVE"], [("env", "prod")])
     assert caught.value.reason == "PAGE_TOKEN_INVALID"
+
+
+def test_a_token_is_bound_to_the_calls_tenant() -> None:
+    def in_tenant(tenant_id: str) -> TenantContext:
+        return TenantContext(
+            tenant_id, tenant_id, TenantState.ACTIVE, TenantDatabase("default", f"tm_tenant_{tenant_id}")
+        )
+
+    reset = tenant_var.set(in_tenant("a"))
+    try:
+        _, marker = page_request(3, "", "enabled-services")
+        token = encode_token("k-1", marker)
+        assert page_request(3, token, "enabled-services")[0].after == "k-1"
+    finally:
+        tenant_var.reset(reset)
+    reset = tenant_var.set(in_tenant("b"))
+    try:
+        with pytest.raises(InvalidArgument):
+            page_request(3, token, "enabled-services")
+    finally:
+        tenant_var.reset(reset)

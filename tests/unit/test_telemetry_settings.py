@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision
@@ -9,6 +12,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFl
 
 from services.runtime.config import ConfigError
 from services.runtime.context import traceparent_var
+from services.runtime.logging import JsonFormatter
 from services.runtime.telemetry.sampling import SkipUnparentedClientSpans
 from services.runtime.telemetry.settings import load_metrics_settings, load_tracing_settings
 from services.runtime.telemetry.trace_context import current_traceparent, link_to, parse_traceparent
@@ -97,3 +101,20 @@ def test_without_a_span_the_callers_traceparent_is_passed_on() -> None:
     finally:
         traceparent_var.reset(token)
     assert current_traceparent() == ""
+
+
+def test_json_logs_carry_the_trace_and_span_ids() -> None:
+    record = logging.makeLogRecord({"msg": "hello", "levelname": "INFO", "name": "t"})
+    assert "trace_id" not in json.loads(JsonFormatter().format(record))
+    # With tracing off, the caller's ids (from its traceparent) ...
+    token = traceparent_var.set(TRACEPARENT)
+    try:
+        entry = json.loads(JsonFormatter().format(record))
+    finally:
+        traceparent_var.reset(token)
+    assert (entry["trace_id"], entry["span_id"]) == ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+    # ... and with a span, the span's.
+    context = SpanContext(0x1234, 0x5678, is_remote=False, trace_flags=TraceFlags(1))
+    with trace.use_span(NonRecordingSpan(context)):
+        entry = json.loads(JsonFormatter().format(record))
+    assert (entry["trace_id"], entry["span_id"]) == (f"{0x1234:032x}", f"{0x5678:016x}")

@@ -55,13 +55,22 @@ def jwt_local_replies() -> list[JwtLocalReply]:
 
 
 # Envoy's own replies to REST callers, shaped like a transcoded google.rpc.Status:
-# HTTP status -> (gRPC code number, ErrorInfo reason). Order matters: first match wins.
-LOCAL_REPLIES: tuple[tuple[int, int, Reason], ...] = (
-    (429, 8, EdgeReason.RATE_LIMITED),  # RESOURCE_EXHAUSTED
-    (413, 3, EdgeReason.REQUEST_TOO_LARGE),  # INVALID_ARGUMENT: retrying the same body cannot succeed
-    (400, 3, EdgeReason.MALFORMED_REQUEST),  # INVALID_ARGUMENT
-    (404, 5, EdgeReason.ROUTE_NOT_FOUND),  # NOT_FOUND
-    (503, 14, EdgeReason.UPSTREAM_UNAVAILABLE),  # UNAVAILABLE
-    (502, 14, EdgeReason.UPSTREAM_UNAVAILABLE),  # UNAVAILABLE (reset / protocol error upstream)
-    (504, 4, EdgeReason.UPSTREAM_TIMEOUT),  # DEADLINE_EXCEEDED
+# HTTP status -> (gRPC code number, ErrorInfo reason, message or None for Envoy's own text).
+# Order matters: first match wins.
+LOCAL_REPLIES: tuple[tuple[int, int, Reason, str | None], ...] = (
+    (429, 8, EdgeReason.RATE_LIMITED, None),  # RESOURCE_EXHAUSTED
+    (413, 3, EdgeReason.REQUEST_TOO_LARGE, None),  # INVALID_ARGUMENT: retrying the same body cannot succeed
+    # INVALID_ARGUMENT. The transcoder's own text is its JSON parser's ("Unexpected end of
+    # string. Expected a value.\n\n^"): a person gets a sentence instead.
+    (
+        400,
+        3,
+        EdgeReason.MALFORMED_REQUEST,
+        "the request does not fit this method: its body is not valid JSON, or it names a field or "
+        "query parameter the method does not have",
+    ),
+    (404, 5, EdgeReason.ROUTE_NOT_FOUND, None),  # NOT_FOUND
+    (503, 14, EdgeReason.UPSTREAM_UNAVAILABLE, None),  # UNAVAILABLE
+    (502, 14, EdgeReason.UPSTREAM_UNAVAILABLE, None),  # UNAVAILABLE (reset / protocol error upstream)
+    (504, 4, EdgeReason.UPSTREAM_TIMEOUT, None),  # DEADLINE_EXCEEDED
 )

@@ -202,7 +202,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                     code = grpc.StatusCode.CANCELLED
                     raise
                 code, call.error_reason = error.code, str(error.reason)
-                await abort(context, error)
+                await abort(context, error, policy.method)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)
 
@@ -225,7 +225,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                     code = grpc.StatusCode.CANCELLED
                     raise
                 code = error.code
-                await abort(context, error)
+                await abort(context, error, policy.method)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)
 
@@ -247,7 +247,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                     code = grpc.StatusCode.CANCELLED
                     raise
                 code, call.error_reason = error.code, str(error.reason)
-                await abort(context, error)
+                await abort(context, error, policy.method)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)
 

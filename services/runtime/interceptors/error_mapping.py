@@ -18,6 +18,7 @@ import grpc
 
 from services.runtime.context import request_id_var
 from services.runtime.errors import CommonReason, ErrorDescription, TenantmeshError, describe
+from services.runtime.rest_names import came_through_transcoder, for_rest_caller
 from services.runtime.rich_status import trailing_metadata
 
 log = logging.getLogger("tenantmesh.errors")
@@ -54,13 +55,19 @@ def error_for(exc: BaseException, method: str) -> ErrorDescription | None:
     )
 
 
-async def abort(context: grpc.aio.ServicerContext[Any, Any], error: ErrorDescription) -> NoReturn:
+async def abort(context: grpc.aio.ServicerContext[Any, Any], error: ErrorDescription, method: str = "") -> NoReturn:
     # The request id rides in the trailers, where a unary call returns it anyway;
     # a stream that fails may never have sent its headers. abort() replaces any
     # trailers set before, so it is added here again.
+    if error.violations and method and came_through_transcoder(_text_metadata(context)):
+        error = for_rest_caller(error, method)
     trailers: tuple[tuple[str, str | bytes], ...] = (
         *trailing_metadata(error),
         ("x-request-id", request_id_var.get()),
     )
     await context.abort(error.code, error.message, trailing_metadata=trailers)
     raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+
+
+def _text_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
+    return {key.lower(): value for key, value in context.invocation_metadata() or () if isinstance(value, str)}

@@ -7,6 +7,7 @@ the caller's token. Handlers then read it with ``current_tenant()``.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from services.runtime.access import Scope
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from services.runtime.tenant_directory import TenantDirectory
 
 TENANT_HEADER = "x-tenant-id"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class TenantStage:
@@ -27,10 +29,18 @@ class TenantStage:
     async def __call__(self, call: IncomingCall) -> None:
         if call.policy.scope is not Scope.TENANT:
             return
-        tenant_id = call.metadata.get(TENANT_HEADER, "")
+        tenant_id = call.metadata.get(TENANT_HEADER, "").strip().lower()
         if not tenant_id:
             raise InvalidArgument(
                 f"this call needs the {TENANT_HEADER} header", reason=CommonReason.TENANT_HEADER_MISSING
+            )
+        if not _UUID.fullmatch(tenant_id):
+            # A slug is the usual mistake: say what the header takes (this reveals nothing
+            # about which tenants exist).
+            raise InvalidArgument(
+                f"the {TENANT_HEADER} header takes the tenant's id (a UUID, as GetTenant and ListTenants "
+                "show it), not its slug",
+                reason=CommonReason.TENANT_HEADER_INVALID,
             )
         principal = principal_var.get()
         # Platform administrators reach into other tenants only through RPCs that say so.

@@ -48,7 +48,7 @@ def violations_of(message: Any) -> list[FieldViolation]:
 async def validated_messages(requests: AsyncIterator[Message]) -> AsyncIterator[Message]:
     """The messages of a client stream, each checked as it arrives (INVALID_ARGUMENT at the first bad one)."""
     async for message in requests:
-        violations = violations_of(message)
+        violations = too_deep(message) or violations_of(message)
         if violations:
             raise InvalidArgument("the request has invalid fields", violations=violations)
         yield message

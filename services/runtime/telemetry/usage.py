@@ -7,10 +7,11 @@ counted here instead: each process adds every call made for a tenant to an in-me
 stops, with one upsert per (tenant, hour) that had calls. Several processes and replicas add
 to the same rows. TenantService.GetTenantUsage and ``tenantctl tenants usage`` read the table.
 
-What counts is a call that came in through the edge (it carries the client address Envoy
-writes on every request it forwards) for a tenant: the tenant's traffic. Calls the services
-make to each other while handling it do not carry that header and are not counted again, so
-one request that fans out inside the mesh counts once.
+What counts is a call for a tenant that came in through the edge (the caller's mesh identity
+is the edge's): the tenant's traffic. Calls the services make to each other while handling it
+are not counted again, so one request that fans out inside the mesh counts once. Without mesh
+TLS (``TENANTMESH_MESH_TLS=off``) no caller has an identity and every call for a tenant counts,
+those between services included.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.runtime.clock import utcnow
 from services.runtime.context import tenant_var
 from services.runtime.db import DatabaseRouter, MigrationSet
-from services.runtime.interceptors.request_id import CLIENT_ADDRESS_HEADER
+from services.runtime.mesh_tls import EDGE
 
 if TYPE_CHECKING:
     from services.runtime.interceptors.chain import IncomingCall
@@ -85,14 +86,15 @@ class UsageTally:
 
 
 class UsageObserver:
-    """Counts every call for a tenant that came in through the edge."""
+    """Counts every call for a tenant that came in through the edge (any, when callers have no identity)."""
 
-    def __init__(self, tally: UsageTally) -> None:
+    def __init__(self, tally: UsageTally, *, identities: bool) -> None:
         self._tally = tally
+        self._identities = identities
 
     def finished(self, call: IncomingCall, code: grpc.StatusCode, seconds: float) -> None:
         tenant = tenant_var.get()
-        if tenant is None or CLIENT_ADDRESS_HEADER not in call.metadata:
+        if tenant is None or (self._identities and call.peer_service != EDGE):
             return
         self._tally.add(tenant.tenant_id, code != grpc.StatusCode.OK)
 

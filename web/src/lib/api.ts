@@ -11,7 +11,7 @@ import {
   type ResponseBody,
 } from "@tenantmesh/sdk";
 import { useActingTenant } from "./acting-tenant";
-import { tokensFrom, useSession, type Tokens } from "./session";
+import { tokensFrom, tokenTenant, useSession, type Tokens } from "./session";
 
 /** Renew this long before the access token expires. */
 const RENEW_BEFORE_MS = 60_000;
@@ -29,10 +29,11 @@ function origin(): string {
   return baseUrl ?? window.location.origin;
 }
 
-function client(tokens: Tokens | null, tenantId: string | undefined): TenantmeshClient {
+// The SDK client carries no credentials: renewing tokens is this layer's (the session's refresh
+// token), so each call gets the current access token in its headers and a 401 comes straight back.
+function client(tenantId: string | undefined): TenantmeshClient {
   return new TenantmeshClient({
     baseUrl: origin(),
-    credentials: tokens ? { accessToken: tokens.accessToken } : undefined,
     tenantId,
     fetch: fetchImpl,
     // Retries of reads answered 429/503 stay with the SDK; one attempt more than that is for
@@ -62,7 +63,7 @@ export async function currentTokens(force = false): Promise<Tokens | null> {
 async function renew(tokens: Tokens): Promise<Tokens | null> {
   const { setTokens } = useSession.getState();
   try {
-    const answer = await client(null, undefined).call("AuthService_Refresh", {
+    const answer = await client(undefined).call("AuthService_Refresh", {
       body: { refreshToken: tokens.refreshToken },
     });
     const renewed = tokensFrom(answer.tokens);
@@ -78,14 +79,24 @@ async function renew(tokens: Tokens): Promise<Tokens | null> {
 }
 
 /** Calls one operation as the signed-in user (or anonymously for public ones). */
+function withToken<K extends OperationId>(options: CallOptions<K>, tokens: Tokens | null): CallOptions<K> {
+  if (!tokens) {
+    return options;
+  }
+  return {
+    ...options,
+    tenantId: options.tenantId ?? useActingTenant.getState().tenantId ?? tokenTenant(tokens),
+    headers: { ...(options.headers ?? {}), authorization: `Bearer ${tokens.accessToken}` },
+  };
+}
+
 export async function api<K extends OperationId>(
   operation: K,
   options: CallOptions<K> = {},
 ): Promise<ResponseBody<K>> {
   const tokens = await currentTokens();
-  const tenantId = options.tenantId ?? useActingTenant.getState().tenantId ?? undefined;
   try {
-    return await client(tokens, tenantId).call(operation, options);
+    return await client(undefined).call(operation, withToken(options, tokens));
   } catch (error) {
     if (!(error instanceof TenantmeshError) || error.status !== 401 || !tokens) {
       throw error;
@@ -95,13 +106,13 @@ export async function api<K extends OperationId>(
     if (!renewed) {
       throw error;
     }
-    return client(renewed, tenantId).call(operation, options);
+    return client(undefined).call(operation, withToken(options, renewed));
   }
 }
 
 /** Calls a public operation (sign-in, invitations, password reset) without any token. */
 export function publicApi<K extends OperationId>(operation: K, options: CallOptions<K> = {}): Promise<ResponseBody<K>> {
-  return client(null, undefined).call(operation, options);
+  return client(undefined).call(operation, options);
 }
 
 export { TenantmeshError };
@@ -109,8 +120,7 @@ export { TenantmeshError };
 /** A server stream's messages as the signed-in user (Watch, migrations with progress). */
 export async function* apiStream<K extends OperationId>(operation: K, options: CallOptions<K> = {}) {
   const tokens = await currentTokens();
-  const tenantId = options.tenantId ?? useActingTenant.getState().tenantId ?? undefined;
-  yield* client(tokens, tenantId).stream(operation, options);
+  yield* client(undefined).stream(operation, withToken(options, tokens));
 }
 
 /** A download (CSV/NDJSON exports): the SDK's calls read JSON, so this one fetch is made here,

@@ -35,3 +35,15 @@ export function orderedEntries<E extends EntryLike>(entries: readonly E[]): Plac
   walk("", 0);
   return placed;
 }
+
+/** An id for a new custom entry from its label (the menus service wants ^[a-z][a-z0-9-]{0,62}$),
+ * with a random tail so two entries with one label do not collide. */
+export function customEntryId(label: string, random: string = Math.random().toString(36).slice(2, 8)): string {
+  const slug = label
+    .toLowerCase()
+    .normalize("NFKD")
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 40);
+  return `${/^[a-z]/.test(slug) ? slug : `entry-${slug}`}-${random}`.replace(/-+/g, "-").replace(/-$/, "");
+}

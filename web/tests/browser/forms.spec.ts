@@ -80,4 +80,9 @@ test("build, publish and fill a form, offline too; reorder the menu", async ({ p
   expect(await order()).toEqual(["Users", "Roles"]);
   await page.getByRole("button", { name: "Move up Roles" }).click();
   await expect.poll(order, { timeout: 10_000 }).toEqual(["Roles", "Users"]);
+  // A custom entry added in the editor shows in the navigation.
+  await page.getByLabel("Label").fill("Team wiki");
+  await page.getByLabel("Route or URL").fill(`/forms/fill?key=${key}`);
+  await page.getByRole("button", { name: "Add a custom entry" }).click();
+  await expect(nav.getByRole("link", { name: "Team wiki" })).toBeVisible({ timeout: 10_000 });
 });

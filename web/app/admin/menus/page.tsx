@@ -14,7 +14,7 @@ import { useActingTenant } from "@/lib/acting-tenant";
 import { api } from "@/lib/api";
 import { useLocaleStore, useT } from "@/lib/i18n";
 import type { MenuItem } from "@/lib/navigation";
-import { orderedEntries } from "@/lib/menu-editor";
+import { customEntryId, orderedEntries } from "@/lib/menu-editor";
 
 type Entry = Schema<"tenantmesh.menus.v1.MenuEntry">;
 
@@ -106,6 +106,7 @@ function AddCustomEntry({ onAdded }: { onAdded: () => void }) {
       return api("MenuService_CreateCustomEntry", {
         query: { requestId: crypto.randomUUID() },
         body: {
+          entryId: customEntryId(label),
           label,
           kind: external ? "ENTRY_KIND_EXTERNAL_LINK" : "ENTRY_KIND_ROUTE",
           ...(external ? { externalUrl: target } : { route: target }),

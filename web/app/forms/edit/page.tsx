@@ -55,7 +55,8 @@ function Builder() {
         query: { updateMask: "draft" },
         body: { draft: definition as never, etag: form.data?.form?.etag },
       }),
-    onSuccess: refresh,
+    // The answer carries the new etag: publishing right after uses it, not a refetch in flight.
+    onSuccess: (answer) => queryClient.setQueryData(["form", key], answer),
   });
   const publish = useMutation({
     mutationFn: () => api("FormService_PublishForm", { path: { key }, body: { etag: form.data?.form?.etag } }),
@@ -124,7 +125,10 @@ function Builder() {
             <Button variant="outline" disabled={!definition || save.isPending} onClick={() => save.mutate()}>
               {t("forms.saveDraft")}
             </Button>
-            <Button disabled={!definition || problems.length > 0 || publish.isPending} onClick={() => publish.mutate()}>
+            <Button
+              disabled={!definition || problems.length > 0 || publish.isPending || form.isFetching}
+              onClick={() => publish.mutate()}
+            >
               {t("forms.publish")}
             </Button>
           </div>

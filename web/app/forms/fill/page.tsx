@@ -12,7 +12,9 @@ import { Button } from "@/components/ui/button";
 import { Alert, Card } from "@/components/ui/card";
 import { api, TenantmeshError } from "@/lib/api";
 import { useLocaleStore, useT } from "@/lib/i18n";
-import { sendOrQueue } from "@/lib/offline-queue";
+import { useActingTenant } from "@/lib/acting-tenant";
+import { isTransient, sendOrQueue } from "@/lib/offline-queue";
+import { tokenTenant, useSession } from "@/lib/session";
 
 function Filler({ formKey, version, definition }: { formKey: string; version: number; definition: JsonObject }) {
   const t = useT();
@@ -85,26 +87,53 @@ function Filler({ formKey, version, definition }: { formKey: string; version: nu
   );
 }
 
+interface Published {
+  title: string;
+  version: number;
+  definition: JsonObject;
+}
+
+/** The latest published version, fetched; kept in this browser so the form can be filled
+ * offline (a published version never changes, so the copy stays right for that version). */
+async function latestPublished(tenant: string, formKey: string): Promise<Published | null> {
+  const storageKey = `tm.form.${tenant}.${formKey}`;
+  try {
+    const form = await api("FormService_GetForm", { path: { key: formKey } });
+    const latest = form.form?.latestVersion ?? 0;
+    if (latest === 0) return null;
+    const version = await api("FormService_GetFormVersion", { path: { key: formKey, version: latest } });
+    const published = {
+      title: form.form?.title ?? formKey,
+      version: latest,
+      definition: (version.version?.definition ?? {}) as JsonObject,
+    };
+    window.localStorage.setItem(storageKey, JSON.stringify(published));
+    return published;
+  } catch (error) {
+    const saved = window.localStorage.getItem(storageKey);
+    if (isTransient(error) && saved) {
+      return JSON.parse(saved) as Published;
+    }
+    throw error;
+  }
+}
+
 function FillForm() {
   const t = useT();
   const formKey = useSearchParams().get("key") ?? "";
-  const form = useQuery({
-    queryKey: ["form", formKey],
-    queryFn: () => api("FormService_GetForm", { path: { key: formKey } }),
+  const tenant = useActingTenant((s) => s.tenantId) ?? tokenTenant(useSession.getState().tokens) ?? "";
+  const published = useQuery({
+    queryKey: ["form-published", tenant, formKey],
+    queryFn: () => latestPublished(tenant, formKey),
     enabled: formKey !== "",
   });
-  const latest = form.data?.form?.latestVersion ?? 0;
-  const version = useQuery({
-    queryKey: ["form-version", formKey, latest],
-    queryFn: () => api("FormService_GetFormVersion", { path: { key: formKey, version: latest } }),
-    enabled: latest > 0,
-  });
-  const definition = version.data?.version?.definition as JsonObject | undefined;
   return (
-    <AppShell title={form.data?.form?.title || t("nav.forms")}>
-      <ErrorAlert error={form.error ?? version.error} />
-      {form.data && latest === 0 ? <Alert tone="info">{t("forms.notPublished")}</Alert> : null}
-      {definition ? <Filler formKey={formKey} version={latest} definition={definition} /> : null}
+    <AppShell title={published.data?.title || t("nav.forms")}>
+      <ErrorAlert error={published.error} />
+      {published.data === null ? <Alert tone="info">{t("forms.notPublished")}</Alert> : null}
+      {published.data ? (
+        <Filler formKey={formKey} version={published.data.version} definition={published.data.definition} />
+      ) : null}
     </AppShell>
   );
 }

@@ -236,7 +236,9 @@ class AuthServiceServicer:
 
     def SwitchTenant(self, request, context):
         """Exchanges the caller's session for a session in another tenant the user
-        belongs to. Errors: PERMISSION_DENIED (NOT_A_MEMBER).
+        belongs to. Refusals are counted per caller (the login's address threshold).
+        Errors: PERMISSION_DENIED (NOT_A_MEMBER), FAILED_PRECONDITION
+        (MFA_ENROLMENT_REQUIRED), RESOURCE_EXHAUSTED (SWITCH_RATE_LIMITED, with RetryInfo).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

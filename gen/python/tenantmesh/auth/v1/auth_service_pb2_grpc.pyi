@@ -102,7 +102,9 @@ class AuthServiceStub:
     """
     SwitchTenant: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.SwitchTenantRequest, _auth_service_pb2.SwitchTenantResponse]
     """Exchanges the caller's session for a session in another tenant the user
-    belongs to. Errors: PERMISSION_DENIED (NOT_A_MEMBER).
+    belongs to. Refusals are counted per caller (the login's address threshold).
+    Errors: PERMISSION_DENIED (NOT_A_MEMBER), FAILED_PRECONDITION
+    (MFA_ENROLMENT_REQUIRED), RESOURCE_EXHAUSTED (SWITCH_RATE_LIMITED, with RetryInfo).
     """
     GetMe: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.GetMeRequest, _auth_service_pb2.GetMeResponse]
     """The caller: user, tenant, roles and effective permissions."""
@@ -196,7 +198,9 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """
     SwitchTenant: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.SwitchTenantRequest, _auth_service_pb2.SwitchTenantResponse]  # type: ignore[assignment]
     """Exchanges the caller's session for a session in another tenant the user
-    belongs to. Errors: PERMISSION_DENIED (NOT_A_MEMBER).
+    belongs to. Refusals are counted per caller (the login's address threshold).
+    Errors: PERMISSION_DENIED (NOT_A_MEMBER), FAILED_PRECONDITION
+    (MFA_ENROLMENT_REQUIRED), RESOURCE_EXHAUSTED (SWITCH_RATE_LIMITED, with RetryInfo).
     """
     GetMe: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.GetMeRequest, _auth_service_pb2.GetMeResponse]  # type: ignore[assignment]
     """The caller: user, tenant, roles and effective permissions."""
@@ -359,7 +363,9 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_service_pb2.SwitchTenantResponse, _abc.Awaitable[_auth_service_pb2.SwitchTenantResponse]]:
         """Exchanges the caller's session for a session in another tenant the user
-        belongs to. Errors: PERMISSION_DENIED (NOT_A_MEMBER).
+        belongs to. Refusals are counted per caller (the login's address threshold).
+        Errors: PERMISSION_DENIED (NOT_A_MEMBER), FAILED_PRECONDITION
+        (MFA_ENROLMENT_REQUIRED), RESOURCE_EXHAUSTED (SWITCH_RATE_LIMITED, with RetryInfo).
         """
 
     @_abc_1.abstractmethod

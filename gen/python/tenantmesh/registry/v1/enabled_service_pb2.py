@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,tenantmesh/registry/v1/enabled_service.proto\x12\x16tenantmesh.registry.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd8\x01\n\x0e\x45nabledService\x12\x15\n\x07service\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12-\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,tenantmesh/registry/v1/enabled_service.proto\x12\x16tenantmesh.registry.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x01\n\x0e\x45nabledService\x12\x15\n\x07service\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12-\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rsecret_fields\x18\x06 \x03(\tB\x04\xe2\x41\x01\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,6 +44,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENABLEDSERVICE'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_ENABLEDSERVICE'].fields_by_name['etag']._loaded_options = None
   _globals['_ENABLEDSERVICE'].fields_by_name['etag']._serialized_options = b'\342A\001\003'
+  _globals['_ENABLEDSERVICE'].fields_by_name['secret_fields']._loaded_options = None
+  _globals['_ENABLEDSERVICE'].fields_by_name['secret_fields']._serialized_options = b'\342A\001\003'
   _globals['_ENABLEDSERVICE']._serialized_start=169
-  _globals['_ENABLEDSERVICE']._serialized_end=385
+  _globals['_ENABLEDSERVICE']._serialized_end=414
 # @@protoc_insertion_point(module_scope)

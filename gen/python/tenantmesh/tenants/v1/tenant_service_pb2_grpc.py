@@ -178,7 +178,7 @@ class TenantServiceServicer:
         checking that the tenant database answers and belongs to that tenant.
         Errors: NOT_FOUND (TENANT_NOT_FOUND), FAILED_PRECONDITION (TENANT_SUSPENDED,
         TENANT_NOT_READY, TENANT_DATABASE_CONFLICT: the database is not stamped as this
-        tenant's).
+        tenant's). A platform administrator may name any tenant in the header.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -88,7 +88,7 @@ class TenantServiceStub:
     checking that the tenant database answers and belongs to that tenant.
     Errors: NOT_FOUND (TENANT_NOT_FOUND), FAILED_PRECONDITION (TENANT_SUSPENDED,
     TENANT_NOT_READY, TENANT_DATABASE_CONFLICT: the database is not stamped as this
-    tenant's).
+    tenant's). A platform administrator may name any tenant in the header.
     """
     MigrateTenantDatabases: _grpc.UnaryStreamMultiCallable[_tenant_service_pb2.MigrateTenantDatabasesRequest, _tenant_service_pb2.MigrateTenantDatabasesResponse]
     """Brings every tenant database to the newest schema of every tenant-scoped
@@ -157,7 +157,7 @@ class TenantServiceAsyncStub(TenantServiceStub):
     checking that the tenant database answers and belongs to that tenant.
     Errors: NOT_FOUND (TENANT_NOT_FOUND), FAILED_PRECONDITION (TENANT_SUSPENDED,
     TENANT_NOT_READY, TENANT_DATABASE_CONFLICT: the database is not stamped as this
-    tenant's).
+    tenant's). A platform administrator may name any tenant in the header.
     """
     MigrateTenantDatabases: _aio.UnaryStreamMultiCallable[_tenant_service_pb2.MigrateTenantDatabasesRequest, _tenant_service_pb2.MigrateTenantDatabasesResponse]  # type: ignore[assignment]
     """Brings every tenant database to the newest schema of every tenant-scoped
@@ -277,7 +277,7 @@ class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
         checking that the tenant database answers and belongs to that tenant.
         Errors: NOT_FOUND (TENANT_NOT_FOUND), FAILED_PRECONDITION (TENANT_SUSPENDED,
         TENANT_NOT_READY, TENANT_DATABASE_CONFLICT: the database is not stamped as this
-        tenant's).
+        tenant's). A platform administrator may name any tenant in the header.
         """
 
     @_abc_1.abstractmethod

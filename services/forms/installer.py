@@ -1,0 +1,130 @@
+"""Forms that services contribute, installed in the tenants that enable them (issue 11 §4).
+
+A consumer of the registry's events, run once per event by one replica (a consumer group):
+
+* ``tenant_service.enabled``: the service's contributed forms are installed in that tenant as
+  published forms owned by the service (key ``<service>.<form id>``), laid out from their JSON
+  Schema by ``generate_definition``; a form archived by an earlier disabling is taken back in use.
+* ``tenant_service.disabled``: the service's forms in that tenant are archived (their submissions
+  stay).
+
+Events arrive at least once: installing is idempotent (the contribution's hash is kept with the
+form, so an unchanged contribution changes nothing). The service's definition is read from the
+registry with this service's own credentials; the work in the tenant's database runs in that
+tenant's context, as the service ("service:forms").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from tenantmesh.registry.v1 import events_pb2 as registry_events
+from tenantmesh.registry.v1 import registry_service_pb2, registry_service_pb2_grpc, service_pb2
+
+from services.forms.definitions import dumps
+from services.forms.engine import check_definition, generate_definition
+from services.forms.forms import Forms, NewForm
+from services.runtime.context import Principal, TenantContext, principal_var, tenant_var
+from services.runtime.credentials import ServiceCredentials
+from services.runtime.events import Event
+from services.runtime.tenant_directory import TenantDirectory
+
+log = logging.getLogger("tenantmesh.forms.installer")
+
+ENABLED = "tenant_service.enabled"
+DISABLED = "tenant_service.disabled"
+GROUP = "forms-installer"
+SERVICE_SUBJECT = "service:forms"
+
+
+def contributed_form(service: str, contribution: service_pb2.FormContribution) -> NewForm | None:
+    """The form of one contribution, or None when its schema cannot be a form (logged)."""
+    schema: dict[str, Any] = json_format.MessageToDict(contribution.schema)
+    definition = generate_definition(schema)
+    definition["title"] = {"en": contribution.title}
+    if contribution.description:
+        definition["description"] = {"en": contribution.description}
+    problems = check_definition(definition)
+    if problems:
+        log.warning(
+            "form %s of service %s cannot be installed: %s",
+            contribution.id,
+            service,
+            "; ".join(f"{p.pointer} {p.reason.value}" for p in problems[:5]),
+        )
+        return None
+    return NewForm(
+        key=f"{service}.{contribution.id}",
+        title=contribution.title,
+        description=contribution.description,
+        labels={},
+        definition=definition,
+        allow_edits=False,
+        owning_service=service,
+        contribution_hash=hashlib.sha256(dumps(definition).encode()).hexdigest(),
+    )
+
+
+@contextlib.contextmanager
+def acting_in(tenant: TenantContext) -> Iterator[None]:
+    """The tenant's context, as the forms service itself."""
+    tenant_token = tenant_var.set(tenant)
+    principal_token = principal_var.set(Principal(SERVICE_SUBJECT, tenant.tenant_id))
+    try:
+        yield
+    finally:
+        principal_var.reset(principal_token)
+        tenant_var.reset(tenant_token)
+
+
+class ServiceFormsInstaller:
+    def __init__(
+        self,
+        forms: Forms,
+        tenants: TenantDirectory,
+        registry: grpc.aio.Channel,
+        credentials: ServiceCredentials,
+    ) -> None:
+        self._forms = forms
+        self._tenants = tenants
+        self._registry: Any = registry_service_pb2_grpc.CatalogServiceStub(registry)
+        self._credentials = credentials
+
+    async def on_event(self, event: Event) -> None:
+        if event.type not in (ENABLED, DISABLED) or event.tenant_id is None:
+            return
+        payload = event.payload
+        if not isinstance(payload, registry_events.TenantServiceChanged):
+            return
+        tenant = await self._tenants.lookup(event.tenant_id)
+        if tenant is None:
+            return  # the tenant is gone: nothing to install into
+        if event.type == ENABLED:
+            await self.install(tenant, payload.service)
+        else:
+            with acting_in(tenant):
+                await self._forms.archive_owned(payload.service)
+
+    async def install(self, tenant: TenantContext, service: str) -> list[str]:
+        """Installs ``service``'s forms in ``tenant``; returns the keys of the forms that changed."""
+        try:
+            response = await self._registry.GetService(
+                registry_service_pb2.GetServiceRequest(name=service), metadata=await self._credentials.metadata()
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return []  # deleted since it was enabled
+            raise  # retried: the bus delivers again
+        changed = []
+        with acting_in(tenant):
+            for contribution in response.service.forms:
+                form = contributed_form(service, contribution)
+                if form is not None and await self._forms.install(form) is not None:
+                    changed.append(form.key)
+        return changed

@@ -1,0 +1,127 @@
+"""Forms from services (issue 11 §4): a tenant that enables a registry service gets the forms it
+contributes, published and owned by the service; disabling archives them; GenerateForm lays out
+any JSON Schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import field_mask_pb2
+from tenantmesh.forms.v1 import form_pb2
+from tenantmesh.forms.v1 import form_service_pb2 as pb
+from tenantmesh.registry.v1 import registry_service_pb2 as registry_pb
+from tenantmesh.registry.v1 import registry_service_pb2_grpc as registry_grpc
+from tenantmesh.registry.v1 import service_pb2
+
+from tests.support.errors import expect_error
+from tests.support.forms import FormsWorld, forms_world
+from tests.support.platform import bearer
+from tests.support.registry import eventually, http_service, struct, unique_name
+
+INVOICE_SCHEMA = {
+    "type": "object",
+    "required": ["amount"],
+    "properties": {
+        "amount": {"type": "number", "title": "Amount", "minimum": 0},
+        "currency": {"type": "string", "enum": ["EUR", "IDR"]},
+        "note": {"type": "string", "description": "Shown on the invoice"},
+    },
+}
+
+
+async def form_status(fw: FormsWorld, key: str, who: str = "admin_a") -> Any:
+    try:
+        return (await fw.forms.GetForm(pb.GetFormRequest(key=key), metadata=fw.as_(who))).form
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.NOT_FOUND:
+            raise
+        return None
+
+
+async def test_enabling_a_service_installs_its_forms_and_disabling_archives_them(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    async with forms_world(db_backend_url, tmp_path, "registry", env={"TENANTMESH_DISCOVERY": "off"}) as fw:
+        name = unique_name("billing")
+        contribution = service_pb2.FormContribution(id="invoice", title="Invoice", schema=struct(INVOICE_SCHEMA))
+        catalog: Any = registry_grpc.CatalogServiceStub(fw.mesh.channel("registry"))
+        await catalog.RegisterService(
+            registry_pb.RegisterServiceRequest(service=http_service(name, forms=[contribution])),
+            metadata=bearer(fw.world.platform_admin),
+        )
+        enabled: Any = registry_grpc.EnabledServiceServiceStub(fw.mesh.channel("registry"))
+        await enabled.EnableService(registry_pb.EnableServiceRequest(service=name), metadata=fw.as_("admin_a"))
+        key = f"{name}.invoice"
+
+        async def installed() -> bool:
+            form = await form_status(fw, key)
+            return form is not None and form.status == pb.FORM_STATUS_PUBLISHED
+
+        await eventually(installed)
+        form = await form_status(fw, key)
+        assert (form.owning_service, form.latest_version, form.title) == (name, 1, "Invoice")
+        assert await form_status(fw, key, "admin_b") is None  # tenant B did not enable it
+        # Members can submit to it; the generated layout took the schema's titles and enum.
+        submitted = await fw.submissions.SubmitForm(
+            pb.SubmitFormRequest(form_key=key, answers=struct({"amount": 12.5, "currency": "IDR"})),
+            metadata=fw.as_("member_a"),
+        )
+        assert submitted.submission.version == 1
+        listed = await fw.forms.ListForms(pb.ListFormsRequest(owning_service=name), metadata=fw.as_("admin_a"))
+        assert [f.key for f in listed.forms] == [key]
+
+        # The tenant may change texts, not what the form accepts; nor delete it.
+        draft = pb.Form(key=key)
+        draft.draft.CopyFrom(form.draft)
+        next(field for field in draft.draft.fields if field.key == "amount").label["en"] = "Total amount"
+        mask = field_mask_pb2.FieldMask(paths=["draft"])
+        await fw.forms.UpdateForm(pb.UpdateFormRequest(form=draft, update_mask=mask), metadata=fw.as_("admin_a"))
+        note = next(field for field in draft.draft.fields if field.key == "note")
+        note.type = form_pb2.FIELD_TYPE_LONG_TEXT  # what the form accepts is the service's
+        await expect_error(
+            fw.forms.UpdateForm(pb.UpdateFormRequest(form=draft, update_mask=mask), metadata=fw.as_("admin_a")),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "FORM_OWNED_BY_SERVICE",
+        )
+        await expect_error(
+            fw.forms.DeleteForm(pb.DeleteFormRequest(key=key), metadata=fw.as_("admin_a")),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "FORM_OWNED_BY_SERVICE",
+        )
+
+        await enabled.DisableService(registry_pb.DisableServiceRequest(service=name), metadata=fw.as_("admin_a"))
+
+        async def archived() -> bool:
+            form = await form_status(fw, key)
+            return form is not None and form.status == pb.FORM_STATUS_ARCHIVED
+
+        await eventually(archived)
+        # Enabled again: back in use, its submissions kept.
+        await enabled.EnableService(registry_pb.EnableServiceRequest(service=name), metadata=fw.as_("admin_a"))
+        await eventually(installed)
+        mine = await fw.submissions.ListSubmissions(
+            pb.ListSubmissionsRequest(form_key=key), metadata=fw.as_("member_a")
+        )
+        assert len(mine.submissions) == 1
+
+
+async def test_generate_form_lays_out_a_json_schema(db_backend_url: str, tmp_path: Path) -> None:
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        generated = await fw.forms.GenerateForm(
+            pb.GenerateFormRequest(json_schema=struct(INVOICE_SCHEMA)), metadata=fw.as_("admin_a")
+        )
+        assert not generated.problems
+        fields = {f.key: f for f in generated.definition.fields}
+        assert fields["amount"].label["en"] == "Amount"
+        assert fields["currency"].type == form_pb2.FIELD_TYPE_SINGLE_CHOICE
+        assert fields["note"].help_text["en"] == "Shown on the invoice"
+        # The result can be saved as a form's draft as it is.
+        form = pb.Form(key="invoice", draft=generated.definition)
+        await fw.forms.CreateForm(pb.CreateFormRequest(form=form), metadata=fw.as_("admin_a"))
+        broken = await fw.forms.GenerateForm(
+            pb.GenerateFormRequest(json_schema=struct({"type": "object", "properties": {"x": {"type": ["a"]}}})),
+            metadata=fw.as_("admin_a"),
+        )
+        assert broken.problems

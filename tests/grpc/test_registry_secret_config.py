@@ -1,0 +1,146 @@
+"""Secret fields of a tenant's service configuration (``writeOnly`` in the config schema) are
+stored sealed under the key-encryption key and never returned; an update that leaves one out
+keeps it. ListEnabledServices' page tokens are bound to the tenant."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from sqlalchemy import select
+from tenantmesh.registry.v1 import registry_service_pb2 as pb
+
+from services.registry.models import EnabledServiceRow
+from services.registry.secrets import ConfigSecrets, secret_pointers
+from services.runtime.sealing import UnsealError
+from tests.support.errors import expect_error, violation_fields
+from tests.support.registry import RegistryWorld, http_service, registry_world, struct, unique_name
+
+SECRET = "s3cr3t-value-that-must-never-show"
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "region": {"type": "string"},
+        "apiSecret": {"type": "string", "minLength": 8, "writeOnly": True},
+        "webhook": {
+            "type": "object",
+            "properties": {"url": {"type": "string"}, "signingKey": {"type": "string", "writeOnly": True}},
+        },
+    },
+    "required": ["region", "apiSecret"],
+    "additionalProperties": False,
+}
+
+
+@pytest.fixture
+async def world(db_backend_url: str, tmp_path: Path) -> AsyncIterator[RegistryWorld]:
+    async with registry_world(db_backend_url, tmp_path) as started:
+        yield started
+
+
+async def _stored(world: RegistryWorld, tenant_id: str, service: str) -> str:
+    async with world.mesh.runtime.db.core_session() as session:
+        row = (
+            await session.execute(
+                select(EnabledServiceRow).where(
+                    EnabledServiceRow.tenant_id == tenant_id, EnabledServiceRow.service == service
+                )
+            )
+        ).scalar_one()
+        return row.config_json
+
+
+async def test_secret_fields_are_sealed_and_never_returned(world: RegistryWorld) -> None:
+    name = unique_name()
+    await world.register(http_service(name, config_schema=struct(SCHEMA)))
+    tenant_id = await world.new_tenant()
+    admin = await world.admin(tenant_id)
+    config = {"region": "eu", "apiSecret": SECRET, "webhook": {"url": "https://h.example", "signingKey": "k-123456"}}
+    enabled = (
+        await admin.enabled.EnableService(pb.EnableServiceRequest(service=name, config=struct(config)))
+    ).enabled_service
+    got = (await admin.enabled.GetEnabledService(pb.GetEnabledServiceRequest(service=name))).enabled_service
+    listed = (await admin.enabled.ListEnabledServices(pb.ListEnabledServicesRequest())).enabled_services
+    for answer in (enabled, got, *listed):
+        assert SECRET not in str(answer)
+        assert "k-123456" not in str(answer)
+        assert list(answer.secret_fields) == ["/apiSecret", "/webhook/signingKey"]
+        assert dict(answer.config)["region"] == "eu"
+        assert "apiSecret" not in answer.config
+    # At rest: sealed, not the plain value.
+    stored = await _stored(world, tenant_id, name)
+    assert SECRET not in stored
+    assert "k-123456" not in stored
+    assert set(json.loads(stored)["apiSecret"]) == {"$sealed"}
+
+    # An update without the secret keeps it (the required field is still satisfied) ...
+    updated = (
+        await admin.enabled.UpdateServiceConfig(
+            pb.UpdateServiceConfigRequest(service=name, config=struct({"region": "us"}), etag=got.etag)
+        )
+    ).enabled_service
+    assert dict(updated.config) == {"region": "us"}
+    assert list(updated.secret_fields) == ["/apiSecret"]
+    secrets = ConfigSecrets(world.mesh.runtime.sealer)
+    kept = secrets.with_kept_secrets(
+        {}, json.loads(await _stored(world, tenant_id, name)), secret_pointers(SCHEMA), tenant_id, name
+    )
+    assert kept["apiSecret"] == SECRET
+    # ... a new value replaces it, and is validated like any other field.
+    await expect_error(
+        admin.enabled.UpdateServiceConfig(
+            pb.UpdateServiceConfigRequest(service=name, config=struct({"region": "us", "apiSecret": "short"}))
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "CONFIG_INVALID",
+    )
+    await admin.enabled.UpdateServiceConfig(
+        pb.UpdateServiceConfigRequest(service=name, config=struct({"region": "us", "apiSecret": "another-secret"}))
+    )
+    kept = secrets.with_kept_secrets(
+        {}, json.loads(await _stored(world, tenant_id, name)), secret_pointers(SCHEMA), tenant_id, name
+    )
+    assert kept["apiSecret"] == "another-secret"
+
+
+async def test_a_sealed_secret_opens_only_for_its_tenant_service_and_field(world: RegistryWorld) -> None:
+    secrets = ConfigSecrets(world.mesh.runtime.sealer)
+    pointers = secret_pointers(SCHEMA)
+    stored = secrets.sealed({"region": "eu", "apiSecret": SECRET}, pointers, "tenant-a", "svc")
+    assert secrets.with_kept_secrets({}, stored, pointers, "tenant-a", "svc")["apiSecret"] == SECRET
+    with pytest.raises(UnsealError):
+        secrets.with_kept_secrets({}, stored, pointers, "tenant-b", "svc")
+
+
+async def test_a_required_secret_missing_on_enable_is_a_field_violation(world: RegistryWorld) -> None:
+    name = unique_name()
+    await world.register(http_service(name, config_schema=struct(SCHEMA)))
+    admin = await world.admin(await world.new_tenant())
+    error = await expect_error(
+        admin.enabled.EnableService(pb.EnableServiceRequest(service=name, config=struct({"region": "eu"}))),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "CONFIG_INVALID",
+    )
+    assert violation_fields(error)
+
+
+async def test_list_page_tokens_are_bound_to_the_tenant(world: RegistryWorld) -> None:
+    names = [unique_name() for _ in range(3)]
+    for name in names:
+        await world.register(http_service(name))
+    tenant_a, tenant_b = await world.new_tenant(), await world.new_tenant()
+    admin_a, admin_b = await world.admin(tenant_a), await world.admin(tenant_b)
+    for name in names:
+        await admin_a.enabled.EnableService(pb.EnableServiceRequest(service=name))
+        await admin_b.enabled.EnableService(pb.EnableServiceRequest(service=name))
+    first = await admin_a.enabled.ListEnabledServices(pb.ListEnabledServicesRequest(page_size=1))
+    assert first.next_page_token
+    await admin_a.enabled.ListEnabledServices(pb.ListEnabledServicesRequest(page_token=first.next_page_token))
+    await expect_error(
+        admin_b.enabled.ListEnabledServices(pb.ListEnabledServicesRequest(page_token=first.next_page_token)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "PAGE_TOKEN_INVALID",
+    )

@@ -1,0 +1,45 @@
+"""tenantctl as a person and a script read it: a header row over the list, --json as NDJSON
+(one object per line), field violations printed under the error, documented exit codes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from services.cli.tenantctl import TENANT_HEADER_ROW, build_parser, main, run
+from tests.support.platform import platform
+
+
+async def test_list_output_errors_and_exit_codes(
+    db_backend_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with platform(db_backend_url, tmp_path) as mesh:
+        token = await mesh.admin_token()
+        common = ["--target", mesh.runtime.addresses["tenants"], "--token", token]
+        slug = f"ctl-{uuid.uuid4().hex[:8]}"
+        assert await run(build_parser().parse_args([*common, "tenants", "create", slug])) == 0
+        capsys.readouterr()
+
+        assert await run(build_parser().parse_args([*common, "tenants", "list"])) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0] == TENANT_HEADER_ROW
+        assert any(slug in line for line in lines[1:])
+
+        assert await run(build_parser().parse_args([*common, "--json", "tenants", "list"])) == 0
+        documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert slug in {document["slug"] for document in documents}
+
+        # Refused: exit 1, the reason, and the invalid field on a line of its own.
+        assert await run(build_parser().parse_args([*common, "tenants", "create", "UPPER"])) == 1
+        error = capsys.readouterr().err.splitlines()
+        assert error[0].startswith("error: INVALID_ARGUMENT FIELD_INVALID")
+        assert any(line.startswith("  tenant.slug: ") for line in error[1:])
+
+
+def test_a_wrong_command_line_exits_2() -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["tenants", "frobnicate"])
+    assert exited.value.code == 2

@@ -1,0 +1,109 @@
+import { checkDefinition } from "@tenantmesh/form-engine";
+import { describe, expect, it } from "vitest";
+import { addField, emptyDefinition } from "@/lib/form-builder";
+import { customEntryId, orderedEntries } from "@/lib/menu-editor";
+import { format, MESSAGES, preferredLocale } from "@/lib/messages";
+import { buildNavigation, groupPermissions, hrefOf } from "@/lib/navigation";
+import { safeNext } from "@/lib/redirect";
+import { controlsOf, setAt, violationsOf } from "@/lib/schema-form";
+import { parseLabels, stateName } from "@/lib/tenants";
+
+describe("messages", () => {
+  it("has every English message in Indonesian, none empty", () => {
+    expect(Object.keys(MESSAGES.id).sort()).toEqual(Object.keys(MESSAGES.en).sort());
+    expect(Object.values(MESSAGES.id).filter((text) => text.trim() === "")).toEqual([]);
+  });
+  it("fills placeholders with text, leaves unknown ones", () => {
+    expect(format("en", "dashboard.welcome", { name: "<b>Ada</b>" })).toBe("Welcome, <b>Ada</b>");
+    expect(format("id", "app.queued", {})).toBe("{count} kiriman menunggu dikirim");
+  });
+  it("prefers Indonesian for id and id-ID, English otherwise", () => {
+    expect(preferredLocale(["id-ID", "en"])).toBe("id");
+    expect(preferredLocale(["nl", "fr"])).toBe("en");
+  });
+});
+
+describe("navigation", () => {
+  const menu = [
+    { key: "users", kind: "ENTRY_KIND_ROUTE", label: "Pengguna", route: "/admin/users" },
+    { key: "visit", kind: "ENTRY_KIND_FORM", label: "Visit", formId: "visit" },
+    { key: "docs", kind: "ENTRY_KIND_EXTERNAL_LINK", label: "Docs", externalUrl: "javascript:alert(1)" },
+  ];
+  it("puts the menu between the console's own entries the caller may use", () => {
+    const nodes = buildNavigation(menu, ["forms.forms.list"]);
+    expect(nodes.map((n) => n.href ?? n.key)).toEqual(["/dashboard", "/admin/users", "/forms/fill?key=visit", "docs", "/forms", "/account"]);
+  });
+  it("never links to a script URL or another origin's path trick", () => {
+    expect(hrefOf({ kind: "ENTRY_KIND_EXTERNAL_LINK", externalUrl: "javascript:alert(1)" })).toEqual({});
+    expect(hrefOf({ kind: "ENTRY_KIND_ROUTE", route: "//evil.example" })).toEqual({});
+  });
+  it("shows every console page to a platform administrator ('*')", () => {
+    expect(buildNavigation([], ["*"]).map((n) => n.href)).toContain("/platform/keys");
+  });
+  it("groups permissions by service", () => {
+    expect(groupPermissions(["auth.users.list", "forms.forms.get", "auth.roles.list"])).toEqual([
+      ["auth", ["auth.roles.list", "auth.users.list"]],
+      ["forms", ["forms.forms.get"]],
+    ]);
+  });
+});
+
+describe("small helpers", () => {
+  it("redirects only within the console", () => {
+    expect(safeNext("/admin/users?x=1")).toBe("/admin/users?x=1");
+    expect(safeNext("//evil.example")).toBe("/dashboard");
+    expect(safeNext("https://evil.example")).toBe("/dashboard");
+    expect(safeNext(null)).toBe("/dashboard");
+  });
+  it("reads labels and names states", () => {
+    expect(parseLabels(" tier=gold, region = eu ,,flag")).toEqual({ tier: "gold", region: "eu", flag: "" });
+    expect(stateName("TENANT_STATE_ACTIVE")).toBe("active");
+  });
+  it("orders menu entries by parent and order, overrides first", () => {
+    const placed = orderedEntries([
+      { key: "b", order: 2 },
+      { key: "a", order: 1 },
+      { key: "child", parent: "a", order: 1 },
+      { key: "c", order: 3, override: { order: 0 } },
+    ]);
+    expect(placed.map((p) => [p.entry.key, p.depth, p.index])).toEqual([
+      ["c", 0, 0],
+      ["a", 0, 1],
+      ["child", 1, 0],
+      ["b", 0, 2],
+    ]);
+  });
+});
+
+describe("custom menu entries", () => {
+  it("get ids the menus service accepts, whatever the label", () => {
+    for (const label of ["Team wiki", "  Ünïcode & more!! ", "2024 report", "", "a".repeat(80)]) {
+      expect(customEntryId(label, "x1y2z3")).toMatch(/^[a-z][a-z0-9-]{0,62}$/);
+    }
+    expect(customEntryId("Team wiki", "abc123")).toBe("team-wiki-abc123");
+  });
+});
+
+describe("forms in the browser", () => {
+  it("builds definitions the form engine accepts", () => {
+    let definition = emptyDefinition();
+    definition = addField(definition, { key: "name", type: "SHORT_TEXT", label: "Name", locale: "en", required: true });
+    definition = addField(definition, { key: "visitors", type: "INTEGER", label: "Visitors", locale: "en", required: false });
+    expect(checkDefinition(definition)).toEqual([]);
+    expect((definition.schema as { required: string[] }).required).toEqual(["name"]);
+  });
+  it("renders a config schema as controls and validates it as the server does", () => {
+    const schema = {
+      type: "object",
+      properties: { host: { type: "string", minLength: 3 }, tls: { type: "object", properties: { on: { type: "boolean" } } } },
+      required: ["host"],
+    };
+    expect(controlsOf(schema).map((c) => [c.pointer, c.kind, c.required])).toEqual([
+      ["/host", "text", true],
+      ["/tls/on", "boolean", false],
+    ]);
+    expect(violationsOf(schema, {}, "en").map((v) => [v.pointer, v.keyword])).toEqual([["/host", "required"]]);
+    expect(violationsOf(schema, { host: "ab" }, "en").map((v) => v.keyword)).toEqual(["minLength"]);
+    expect(setAt(setAt({}, "/tls/on", true), "/tls/on", undefined)).toEqual({ tls: {} });
+  });
+});
