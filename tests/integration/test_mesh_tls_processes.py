@@ -31,14 +31,12 @@ async def test_separate_processes_call_each_other_over_mesh_tls(
     tmp_path: Path,
 ) -> None:
     created: list[tenant_pb2.Tenant] = []
-    env = {"TENANTMESH_LIFECYCLE_SERVICES": "tenants"}
     async with process_mesh(
         mysql_core_url,
         redis_url,
         tmp_path / "mesh",
         admin_email=ADMIN_EMAIL,
         admin_password=ADMIN_PASSWORD,
-        env=env,
         mesh_tls=True,
     ) as mesh:
         tenants = await mesh.start("tenants")

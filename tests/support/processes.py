@@ -227,8 +227,12 @@ async def process_mesh(
         "TENANTMESH_SHUTDOWN_GRACE_SECONDS": "1",
         # The background reconciler has nothing to do in these tests.
         "TENANTMESH_RECONCILE_INTERVAL_SECONDS": "3600",
-        # Plaintext between the processes: mesh TLS has tests of its own (tests/grpc/test_mesh_tls*).
+        # Plaintext between the processes unless mesh_tls (tests/grpc/test_mesh_tls*).
         "TENANTMESH_MESH_TLS": "off",
+        # Each process's metrics endpoint on a free port: several processes share this host.
+        "TENANTMESH_METRICS_PORT": "0",
+        # Tenants are provisioned in the tenants service alone: forms and menus run in no process here.
+        "TENANTMESH_LIFECYCLE_SERVICES": "tenants",
         **dict(env or {}),
     }
     await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
