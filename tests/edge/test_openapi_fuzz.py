@@ -26,7 +26,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import FlakyStrategyDefinition, Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -212,13 +212,24 @@ async def test_schemathesis_finds_nothing_over_the_whole_surface(fuzzed: Integra
     assert not any(status >= 500 for status in run.statuses)
 
 
+# Fewer requests than this means the link-following exploration hardly ran.
+MIN_STATEFUL_REQUESTS = 50
+
+
 # Slow by design (thousands of calls / building and installing a package): beyond the default 120 s.
 @pytest.mark.timeout(900)
 async def test_schemathesis_follows_links_through_resources(fuzzed: Integrator) -> None:
     integrator = fuzzed
     run = FuzzRun(base_url=integrator.mesh.https_url, verify=str(integrator.mesh.ca_file))
     for token in (integrator.admin_token, integrator.tenant_admin_token):
-        await asyncio.to_thread(stateful, integrator, token, run)
+        try:
+            await asyncio.to_thread(stateful, integrator, token, run)
+        except FlakyStrategyDefinition as exc:
+            # The state machine's next step depends on what earlier responses put in its bundles;
+            # when the mesh's state makes a replayed prefix choose differently, Hypothesis stops
+            # exploring. That ends this caller's exploration, not the check of what was sent.
+            print(f"schemathesis stateful: exploration stopped early ({type(exc).__name__})")
     print(f"schemathesis stateful: {run.sent} requests, statuses {dict(sorted(run.statuses.items()))}")
     assert not run.failures, f"{len(run.failures)} failures:\n\n" + "\n\n".join(run.failures[:40])
     assert 200 in run.statuses
+    assert run.sent >= MIN_STATEFUL_REQUESTS, run.sent
