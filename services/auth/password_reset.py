@@ -26,7 +26,7 @@ from services.auth.models import SessionRow, UserRow
 from services.auth.passwords import check_policy, hash_password
 from services.auth.reasons import AuthReason
 from services.auth.revocation import Revoker
-from services.auth.throttle import LoginThrottle, ThrottleKey, account_key, address_key
+from services.auth.throttle import LoginThrottle, account_key, address_key
 from services.runtime.clock import utcnow
 from services.runtime.context import TenantContext, client_address_var
 from services.runtime.db import DatabaseRouter
@@ -81,9 +81,8 @@ class PasswordResets:
         # The tenant is resolved before the answer (only the member's lookup waits until after
         # it): every spelling of one tenant counts against one limit.
         tenant = await self._resolve_tenant(tenant_reference)
-        account = account_key(tenant.tenant_id if tenant else None, tenant_reference, email, self._per_address)
         keys = (
-            ThrottleKey("reset:" + account.key.removeprefix("account:"), self._per_address),
+            account_key(tenant.tenant_id if tenant else None, tenant_reference, email, self._per_address, kind="reset"),
             address_key(client_address_var.get(), self._per_client, kind="reset-client"),
         )
         async with self._db.core_session() as session:

@@ -159,6 +159,10 @@ def _refresh_invalid() -> Unauthenticated:
     return Unauthenticated("the refresh token is not valid", reason=AuthReason.REFRESH_TOKEN_INVALID)
 
 
+def _api_key_invalid() -> Unauthenticated:
+    return Unauthenticated("the API key is not valid", reason=AuthReason.API_KEY_INVALID)
+
+
 class SessionManager:
     def __init__(
         self,
@@ -185,9 +189,10 @@ class SessionManager:
         return tenant if tenant is not None and tenant.state == TenantState.ACTIVE else None
 
     def _throttle_keys(
-        self, tenant: TenantContext | None, tenant_reference: str, email: str
+        self, tenant_id: str | None, tenant_reference: str, email: str
     ) -> tuple[ThrottleKey, ThrottleKey]:
-        tenant_id = tenant.tenant_id if tenant is not None else None
+        """The account's and the client address's lockout counters (``tenant_id`` when the
+        reference resolved: every spelling of the tenant shares one account counter)."""
         return (
             account_key(tenant_id, tenant_reference, email, self._settings.login_max_failures),
             address_key(client_address_var.get(), self._settings.address_max_failures),
@@ -200,7 +205,7 @@ class SessionManager:
         wrong costs one argon2id verification and gets the same answer."""
         email = normalize_email(email)
         tenant = await self.resolve_tenant(tenant_reference)
-        keys = self._throttle_keys(tenant, tenant_reference, email)
+        keys = self._throttle_keys(tenant.tenant_id if tenant is not None else None, tenant_reference, email)
         async with self._db.core_session() as session:
             failing = await self._throttle.check(session, keys)
             found = await find_member_by_email(session, tenant.tenant_id, email) if tenant is not None else None
@@ -287,8 +292,8 @@ class SessionManager:
         (no replay) and the challenge is single use."""
         async with self._db.core_session() as session:
             challenge, user = await self._open_challenge(session, token)
-        tenant = await self.resolve_tenant(challenge.tenant_id)
-        keys = self._throttle_keys(tenant, challenge.tenant_reference, user.email)
+        # The login that opened the challenge resolved its tenant: the same counters as its.
+        keys = self._throttle_keys(challenge.tenant_id, challenge.tenant_reference, user.email)
         async with self._db.core_session() as session:
             failing = await self._throttle.check(session, keys)
             recovery_codes: list[str] = []
@@ -508,7 +513,7 @@ class SessionManager:
         if user is None:
             raise NotFound("only users have passwords", reason=AuthReason.USER_NOT_FOUND)
         tenant_id = principal.tenant_id or ""
-        keys = self._throttle_keys(await self._tenants.lookup(tenant_id), tenant_id, user.email)
+        keys = self._throttle_keys(tenant_id, tenant_id, user.email)
         async with self._db.core_session() as session:
             failing = await self._throttle.check(session, keys)
         if not (await verify_password(user.password_hash, current)).ok:
@@ -561,13 +566,9 @@ class SessionManager:
             ).scalar_one_or_none()
         if account is None:
             await self._count_failure(keys, _Failure("auth.api_key.failed", "anonymous", "api-key"))
-            raise Unauthenticated("the API key is not valid", reason=AuthReason.API_KEY_INVALID)
+            raise _api_key_invalid()
         async with self._db.core_session() as session:
-            await require_usable_tenant(
-                self._tenants,
-                account.tenant_id,
-                Unauthenticated("the API key is not valid", reason=AuthReason.API_KEY_INVALID),
-            )
+            await require_usable_tenant(self._tenants, account.tenant_id, _api_key_invalid())
             roles = json.loads(account.roles_json)
             permissions = await self._deps.roles.permissions_for(session, account.tenant_id, roles)
             now = utcnow()

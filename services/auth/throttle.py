@@ -42,13 +42,16 @@ def normalize_reference(reference: str) -> str:
     return unicodedata.normalize("NFKC", reference).strip().lower()
 
 
-def account_key(tenant_id: str | None, reference: str, email: str, max_failures: int) -> ThrottleKey:
+def account_key(
+    tenant_id: str | None, reference: str, email: str, max_failures: int, kind: str = "account"
+) -> ThrottleKey:
     """The counter of one account: the resolved tenant id when the reference names a tenant,
     so every spelling of it (slug or id, any case, stray spaces) shares one counter, else
-    the normalised reference; the email normalised the same way."""
+    the normalised reference; the email normalised the same way (``kind`` separates
+    counters: logins, reset requests)."""
     tenant = tenant_id if tenant_id is not None else normalize_reference(reference)
     address = unicodedata.normalize("NFKC", email).strip().lower()
-    return ThrottleKey(f"account:{tenant}:{address}"[:320], max_failures)
+    return ThrottleKey(f"{kind}:{tenant}:{address}"[:320], max_failures)
 
 
 def address_key(address: str, max_failures: int, kind: str = "address") -> ThrottleKey:

@@ -54,7 +54,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import field_mask_pb2, json_format
-from google.rpc import error_details_pb2, status_pb2
+from google.rpc import error_details_pb2
 from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, auth_service_pb2, auth_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
@@ -65,7 +65,7 @@ from services.runtime.config import ConfigError, EnvReader, load_mesh_tls
 from services.runtime.context import PLATFORM_TENANT_ID
 from services.runtime.errors import TenantmeshError
 from services.runtime.mesh_tls import TENANTCTL, MeshTlsError, channel_credentials
-from services.runtime.rich_status import STATUS_DETAILS_KEY, reason_of
+from services.runtime.rich_status import details_of, reason_of
 
 STATES = [name.removeprefix("TENANT_STATE_") for name in tenant_pb2.TenantState.keys()][1:]  # noqa: SIM118 - an enum wrapper, not a dict
 
@@ -105,15 +105,7 @@ def describe_error(exc: grpc.aio.AioRpcError) -> str:
 
 
 def field_violations(exc: grpc.aio.AioRpcError) -> list[error_details_pb2.BadRequest.FieldViolation]:
-    found: list[error_details_pb2.BadRequest.FieldViolation] = []
-    for key, value in exc.trailing_metadata() or ():
-        if key != STATUS_DETAILS_KEY or not isinstance(value, bytes):
-            continue
-        for detail in status_pb2.Status.FromString(value).details:
-            bad_request = error_details_pb2.BadRequest()
-            if detail.Unpack(bad_request):
-                found.extend(bad_request.field_violations)
-    return found
+    return [v for bad_request in details_of(exc, error_details_pb2.BadRequest) for v in bad_request.field_violations]
 
 
 async def _print_usage(stub: Any, args: argparse.Namespace) -> None:

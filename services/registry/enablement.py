@@ -54,7 +54,7 @@ class Enablements:
         previous = schemas.loads(stored.config_json) if stored is not None else None
         merged = self._secrets.with_kept_secrets(dict(config), previous, pointers, tenant_id, service)
         if schema is not None:
-            violations = schemas.instance_violations(schema, merged, "config")
+            violations = schemas.instance_violations(schema, merged, "config", pointers)
             if violations:
                 raise InvalidArgument(
                     "the configuration does not match the service's schema",

@@ -91,11 +91,22 @@ def _resolvable(schema: Mapping[str, Any], reference: str) -> bool:
 # -- is it valid against the schema? --------------------------------------------------------------
 
 
-def instance_violations(schema: Mapping[str, Any], instance: Any, field: str) -> list[FieldViolation]:
+def _holds_secret(parts: Sequence[str | int], secrets: Sequence[Sequence[str]]) -> bool:
+    """Whether the value at ``parts`` is a secret, lies inside one or contains one."""
+    path = tuple(parts)
+    return any(path[: len(secret)] == tuple(secret) or tuple(secret)[: len(path)] == path for secret in secrets)
+
+
+def instance_violations(
+    schema: Mapping[str, Any], instance: Any, field: str, secrets: Sequence[Sequence[str]] = ()
+) -> list[FieldViolation]:
     """Every way ``instance`` fails ``schema``, each at ``field<JSON path>`` of the offending value.
 
     A missing required property is reported at the property's own path, and so
-    is each property an ``additionalProperties: false`` refuses.
+    is each property an ``additionalProperties: false`` refuses. A failure at or above one
+    of the ``secrets`` paths names only the rule it breaks: the validator's own message
+    quotes the value, and a secret (perhaps the stored one, kept by an update) must never
+    be repeated in an answer.
     """
     validator = Draft202012Validator(dict(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
     found: dict[str, FieldViolation] = {}
@@ -114,6 +125,8 @@ def instance_violations(schema: Mapping[str, Any], instance: Any, field: str) ->
             elif error.validator == "additionalProperties" and _unexpected(error):
                 for name in _unexpected(error):
                     add([*parts, name], "property is not allowed by the schema")
+            elif _holds_secret(parts, secrets):
+                add(parts, f"does not satisfy the schema's {error.validator!s} rule")
             else:
                 add(parts, error.message)
     except Unresolvable:

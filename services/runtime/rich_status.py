@@ -6,6 +6,8 @@ transcoder turns into the JSON body REST callers see.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
@@ -13,6 +15,7 @@ from google.rpc import error_details_pb2, status_pb2
 from services.runtime.errors import ERROR_DOMAIN, ErrorDescription, TenantmeshError
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+_Detail = TypeVar("_Detail", error_details_pb2.ErrorInfo, error_details_pb2.BadRequest, error_details_pb2.RetryInfo)
 
 
 def to_status_proto(error: ErrorDescription) -> status_pb2.Status:
@@ -46,17 +49,23 @@ def _pack(
     return packed
 
 
+def details_of(error: grpc.aio.AioRpcError, kind: type[_Detail]) -> list[_Detail]:
+    """The details of type ``kind`` in a failed outgoing call's rich status (none without one)."""
+    found: list[_Detail] = []
+    for key, value in error.trailing_metadata() or ():
+        if key == STATUS_DETAILS_KEY and isinstance(value, bytes):
+            for detail in status_pb2.Status.FromString(value).details:
+                message = kind()
+                if detail.Unpack(message):
+                    found.append(message)
+    return found
+
+
 def reason_of(error: Exception) -> str:
     """The ErrorInfo reason of a failed outgoing call (or of a domain error), for records and logs."""
     if isinstance(error, TenantmeshError):
         return error.reason
     if isinstance(error, grpc.aio.AioRpcError):
-        for key, value in error.trailing_metadata() or ():
-            if key == STATUS_DETAILS_KEY and isinstance(value, bytes):
-                status = status_pb2.Status.FromString(value)
-                for detail in status.details:
-                    info = error_details_pb2.ErrorInfo()
-                    if detail.Unpack(info):
-                        return str(info.reason)
-        return f"RPC_{error.code().name}"
+        infos = details_of(error, error_details_pb2.ErrorInfo)
+        return str(infos[0].reason) if infos else f"RPC_{error.code().name}"
     return "INTERNAL"

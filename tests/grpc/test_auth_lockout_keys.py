@@ -125,8 +125,12 @@ async def test_refused_tenant_switches_are_throttled_and_audited(mesh: Platform)
     async def switch(reference: str) -> None:
         await mesh.auth.SwitchTenant(auth_pb.SwitchTenantRequest(tenant=reference), metadata=bearer(token))
 
-    for _ in range(ADDRESS_MAX_FAILURES):
-        await expect_error(switch(str(uuid.uuid4())), grpc.StatusCode.PERMISSION_DENIED, "NOT_A_MEMBER")
+    # A tenant that exists (the caller is not a member) and ones that do not are refused alike,
+    # and each refusal counts the same: the answers tell no tenant's existence.
+    foreign = await mesh.create_tenant(f"lk-foreign-{uuid.uuid4().hex[:8]}")
+    references = [foreign.slug, str(uuid.uuid4()), foreign.tenant_id, f"lk-none-{uuid.uuid4().hex[:8]}"]
+    for reference in references[:ADDRESS_MAX_FAILURES]:
+        await expect_error(switch(reference), grpc.StatusCode.PERMISSION_DENIED, "NOT_A_MEMBER")
     # Locked now, even for a tenant the caller does belong to.
     await expect_error(switch(tenant.slug), LOCKED, "SWITCH_RATE_LIMITED")
     refused = await _audited(mesh, admin, "auth.tenant.switch_refused")

@@ -89,14 +89,16 @@ async def test_secret_fields_are_sealed_and_never_returned(world: RegistryWorld)
         {}, json.loads(await _stored(world, tenant_id, name)), secret_pointers(SCHEMA), tenant_id, name
     )
     assert kept["apiSecret"] == SECRET
-    # ... a new value replaces it, and is validated like any other field.
-    await expect_error(
+    # ... a new value replaces it, and is validated like any other field (without repeating it).
+    error = await expect_error(
         admin.enabled.UpdateServiceConfig(
-            pb.UpdateServiceConfigRequest(service=name, config=struct({"region": "us", "apiSecret": "short"}))
+            pb.UpdateServiceConfigRequest(service=name, config=struct({"region": "us", "apiSecret": "tiny7"}))
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
         "CONFIG_INVALID",
     )
+    assert violation_fields(error) == {"config.apiSecret"}
+    assert "tiny7" not in answer_text(error)
     await admin.enabled.UpdateServiceConfig(
         pb.UpdateServiceConfigRequest(service=name, config=struct({"region": "us", "apiSecret": "another-secret"}))
     )
@@ -104,6 +106,40 @@ async def test_secret_fields_are_sealed_and_never_returned(world: RegistryWorld)
         {}, json.loads(await _stored(world, tenant_id, name)), secret_pointers(SCHEMA), tenant_id, name
     )
     assert kept["apiSecret"] == "another-secret"
+
+
+def answer_text(error: grpc.aio.AioRpcError) -> str:
+    """Everything a failed call tells its caller: message and trailers, details included."""
+    trailers = [
+        value if isinstance(value, str) else value.decode(errors="replace")
+        for _, value in error.trailing_metadata() or ()
+    ]
+    return "\n".join([error.details() or "", *trailers])
+
+
+async def test_a_refused_update_does_not_repeat_the_stored_secret(world: RegistryWorld) -> None:
+    # The update leaves the secret out, so the stored one is kept and validated with the rest;
+    # the rule it breaks is the whole object's, whose validator message would quote every value.
+    schema = {
+        "type": "object",
+        "properties": {"region": {"type": "string"}, "token": {"type": "string", "writeOnly": True}},
+        "maxProperties": 2,
+    }
+    name = unique_name()
+    await world.register(http_service(name, config_schema=struct(schema)))
+    admin = await world.admin(await world.new_tenant())
+    await admin.enabled.EnableService(
+        pb.EnableServiceRequest(service=name, config=struct({"region": "eu", "token": SECRET}))
+    )
+    error = await expect_error(
+        admin.enabled.UpdateServiceConfig(
+            pb.UpdateServiceConfigRequest(service=name, config=struct({"region": "us", "note": "x"}))
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "CONFIG_INVALID",
+    )
+    assert violation_fields(error) == {"config"}
+    assert SECRET not in answer_text(error)
 
 
 async def test_a_sealed_secret_opens_only_for_its_tenant_service_and_field(world: RegistryWorld) -> None:

@@ -14,6 +14,7 @@ import pytest
 from google.protobuf import timestamp_pb2
 from tenantmesh.auth.v1 import admin_service_pb2 as admin_pb
 from tenantmesh.auth.v1 import admin_service_pb2_grpc as admin_pb_grpc
+from tenantmesh.auth.v1 import user_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.cli.tenantctl import build_parser, run
@@ -93,6 +94,43 @@ async def test_usage_of_an_unknown_tenant_or_a_bad_range_is_refused(mesh: Platfo
         mesh.tenants.GetTenantUsage(too_long, metadata=bearer(token)), grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID"
     )
     assert violation_fields(error) == {"start_time"}
+
+
+async def test_a_tenant_admin_reads_no_tenant_usage_and_learns_nothing_of_other_tenants(mesh: Platform) -> None:
+    # Usage is the operator's: a tenant administrator is refused for their own tenant, another
+    # tenant and a tenant that does not exist alike, so the answer tells no tenant ids apart.
+    token = await mesh.admin_token()
+    acme, other = await mesh.create_tenant("usage-own"), await mesh.create_tenant("usage-foreign")
+    email, password = f"admin-{uuid.uuid4().hex[:8]}@example.test", "usage-tenant-admin-password-1"
+    await mesh.admin_stub("UserService").CreateUser(
+        admin_pb.CreateUserRequest(user=user_pb2.User(email=email), password=password, roles=["tenant-admin"]),
+        metadata=(*bearer(token), ("x-tenant-id", acme.tenant_id)),
+    )
+    # The other tenant has traffic to hide.
+    channel, users = users_from_the_edge(mesh)
+    try:
+        await users.ListUsers(admin_pb.ListUsersRequest(), metadata=(*bearer(token), ("x-tenant-id", other.tenant_id)))
+    finally:
+        await channel.close()
+    assert mesh.runtime.usage is not None
+    await mesh.runtime.usage.flush()
+    tenant_admin = bearer((await mesh.login(acme.slug, email, password)).access_token)
+    for tenant_id in (acme.tenant_id, other.tenant_id, str(uuid.uuid4())):
+        await expect_error(
+            mesh.tenants.GetTenantUsage(pb.GetTenantUsageRequest(tenant_id=tenant_id), metadata=tenant_admin),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "PERMISSION_DENIED",
+        )
+        # Naming the tenant in the header does not lend the caller the operator's scope either.
+        await expect_error(
+            mesh.tenants.GetTenantUsage(
+                pb.GetTenantUsageRequest(tenant_id=tenant_id), metadata=(*tenant_admin, ("x-tenant-id", tenant_id))
+            ),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "PERMISSION_DENIED",
+        )
+    # The operator still reads it: the refusals above are about the caller, not the data.
+    assert await usage(mesh, other.tenant_id, token) == [(1, 0)]
 
 
 async def test_tenantctl_prints_usage_per_hour(
