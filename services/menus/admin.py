@@ -23,7 +23,7 @@ from services.menus.menus import MenuBook
 from services.menus.models import CustomEntryRow
 from services.menus.people import Member, People, permissions_of
 from services.menus.reasons import MenusReason
-from services.menus.store import custom_values
+from services.menus.store import custom_entry_of, custom_values
 from services.menus.tree import apply_override, structure_problems, visible, walk
 from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from services.runtime.resources import check_update_mask
@@ -128,7 +128,7 @@ class MenuAdmin:
         wanted = convert.custom_from_proto(message, key)
 
         def change(row: CustomEntryRow) -> dict[str, Any]:
-            current = convert.custom_from_proto(convert.custom_to_proto(row), key)
+            current = custom_entry_of(row)
             updated = dataclasses.replace(
                 current,
                 **{_ENTRY_FIELD.get(name, name): getattr(wanted, _ENTRY_FIELD.get(name, name)) for name in mask},

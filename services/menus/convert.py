@@ -7,10 +7,10 @@ from collections.abc import Iterable
 
 from tenantmesh.menus.v1 import menu_pb2 as pb
 
-from services.menus.entries import Entry, Kind, Source
+from services.menus.entries import CUSTOM_SHARED_FIELDS, Entry, Kind, Source
 from services.menus.models import CustomEntryRow, MenuOverrideRow
 from services.menus.tree import Node, Override
-from services.runtime.proto_values import from_proto
+from services.runtime.proto_values import copy_fields, from_proto
 from services.runtime.resources import stamps
 
 
@@ -93,15 +93,10 @@ def custom_to_proto(row: CustomEntryRow) -> pb.CustomEntry:
     return pb.CustomEntry(
         entry_id=row.entry_id,
         kind=_kind(Kind(row.kind)),
-        label=row.label,
         label_translations=json.loads(row.label_translations_json),
-        icon=row.icon,
         order=row.position,
-        parent=row.parent,
-        route=row.route,
-        external_url=row.external_url,
-        form_id=row.form_id,
         required_permission=row.required_permission,
+        **copy_fields(row, *CUSTOM_SHARED_FIELDS),
         **stamps(row),
     )
 
@@ -112,13 +107,8 @@ def custom_from_proto(message: pb.CustomEntry, key: str) -> Entry:
         key=key,
         source=Source.CUSTOM,
         kind=kind,
-        label=message.label,
-        icon=message.icon,
         order=message.order,
-        parent=message.parent,
-        route=message.route,
-        external_url=message.external_url,
-        form_id=message.form_id,
         permissions=(message.required_permission,) if message.required_permission else (),
         translations=dict(message.label_translations),
+        **copy_fields(message, *CUSTOM_SHARED_FIELDS),
     )

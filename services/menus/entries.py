@@ -53,6 +53,10 @@ def form_key(form_id: str) -> str:
     return f"{FORM_PREFIX}{form_id}"
 
 
+# What a custom entry's row, its message and its Entry name alike (copied by name between them).
+CUSTOM_SHARED_FIELDS = ("label", "icon", "parent", "route", "external_url", "form_id")
+
+
 def custom_key(entry_id: str) -> str:
     return f"{CUSTOM_PREFIX}{entry_id}"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.menus.entries import CUSTOM_PREFIX, Entry, Kind, Source, custom_key
+from services.menus.entries import CUSTOM_PREFIX, CUSTOM_SHARED_FIELDS, Entry, Kind, Source, custom_key
 from services.menus.models import CustomEntryRow, MenuOverrideRow
 from services.menus.reasons import MenusReason
 from services.menus.tree import Override
@@ -21,6 +21,7 @@ from services.runtime.context import current_tenant
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import NotFound
 from services.runtime.events import Event
+from services.runtime.proto_values import copy_fields
 from services.runtime.resources import bump_revision, check_etag
 from services.runtime.tenant_db import tenant_session
 from services.runtime.unit_of_work import SessionWork, UnitOfWork
@@ -50,15 +51,10 @@ def custom_entry_of(row: CustomEntryRow) -> Entry:
         key=custom_key(row.entry_id),
         source=Source.CUSTOM,
         kind=Kind(row.kind),
-        label=row.label,
-        icon=row.icon,
         order=row.position,
-        parent=row.parent,
-        route=row.route,
-        external_url=row.external_url,
-        form_id=row.form_id,
         permissions=(row.required_permission,) if row.required_permission else (),
         translations=json.loads(row.label_translations_json),
+        **copy_fields(row, *CUSTOM_SHARED_FIELDS),
     )
 
 
@@ -77,15 +73,10 @@ def override_values(override: Override) -> dict[str, Any]:
 def custom_values(entry: Entry) -> dict[str, Any]:
     return {
         "kind": entry.kind.value,
-        "label": entry.label,
         "label_translations_json": json.dumps(dict(sorted(entry.translations.items()))),
-        "icon": entry.icon,
         "position": entry.order,
-        "parent": entry.parent,
-        "route": entry.route,
-        "external_url": entry.external_url,
-        "form_id": entry.form_id,
         "required_permission": entry.permissions[0] if entry.permissions else "",
+        **copy_fields(entry, *CUSTOM_SHARED_FIELDS),
     }
 
 

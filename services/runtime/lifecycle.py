@@ -57,13 +57,18 @@ class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
     ) -> pb.ProvisionTenantResponse:
         """Permission lifecycle.tenants.provision. Errors: INVALID_ARGUMENT (DATABASE_PLACEMENT_INVALID),
         FAILED_PRECONDITION (TENANT_DATABASE_CONFLICT, from hooks)."""
-        db = placement_of(request)
+        version = await self.provision(request.tenant_id, placement_of(request))
+        return pb.ProvisionTenantResponse(service=self._service, schema_version=version)
+
+    async def provision(self, tenant_id: str, db: TenantDatabase) -> str:
+        """Brings the service's schema (and the outbox it needs) to head in ``db``, with the hooks;
+        returns the schema version. Idempotent."""
         if self._tenant_events:
             await upgrade_tenant(self._router, db, TENANT_OUTBOX_MIGRATIONS)
-        version = await upgrade_tenant(self._router, db, self._migrations, then=self._schema_hook(request.tenant_id))
+        version = await upgrade_tenant(self._router, db, self._migrations, then=self._schema_hook(tenant_id))
         if self._after_provision is not None:
-            await self._after_provision(request.tenant_id, db)
-        return pb.ProvisionTenantResponse(service=self._service, schema_version=version)
+            await self._after_provision(tenant_id, db)
+        return version
 
     def _schema_hook(self, tenant_id: str) -> TenantSchemaHook | None:
         on_schema = self._on_schema

@@ -24,10 +24,9 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from services.runtime.context import PLATFORM_TENANT_SLUG
-from services.runtime.db import MigrationSet, TenantDatabase, tenant_database_name, upgrade_core, upgrade_tenant
+from services.runtime.context import PLATFORM_TENANT_ID, PLATFORM_TENANT_SLUG
+from services.runtime.db import MigrationSet, TenantDatabase, tenant_database_name, upgrade_core
 from services.runtime.lifecycle import SchemaLifecycleServicer
-from services.runtime.outbox import TENANT_OUTBOX_MIGRATIONS
 from services.runtime.server import ServiceBinding, bind
 from services.runtime.tenant_directory import TenantDirectory
 
@@ -80,14 +79,16 @@ class ServiceApp:
     async def start(self) -> None:
         if self.core_migrations is not None:
             await upgrade_core(self.runtime.db, self.core_migrations)
-        if self.tenant_migrations is not None and self.platform_tenant_schema:
-            await self.migrate_platform_tenant(self.tenant_migrations)
+        lifecycle = self.lifecycle()
+        if lifecycle is not None and self.platform_tenant_schema:
+            await self.migrate_platform_tenant(lifecycle)
 
-    async def migrate_platform_tenant(self, migrations: MigrationSet) -> None:
+    async def migrate_platform_tenant(self, lifecycle: SchemaLifecycleServicer) -> None:
         """Platform administrators use tenant-scoped services too (their menu, forms), but the platform
         tenant is made by the tenants service before the others run, with its schema only: each
         service brings its own to head there when it starts, as provisioning does for every other
-        tenant. Idempotent; skipped while the platform tenant's database does not exist yet."""
+        tenant (through the same lifecycle servicer, hooks included). Idempotent; skipped while the
+        platform tenant's database does not exist yet."""
         settings = self.runtime.settings
         placement = TenantDatabase(
             settings.database.default_tenant_server,
@@ -96,9 +97,7 @@ class ServiceApp:
         if not await self.runtime.db.tenant_database_exists(placement):
             log.warning("%s: the platform tenant's database does not exist yet (tenantctl migrate adds it)", self.name)
             return
-        if self.tenant_events:
-            await upgrade_tenant(self.runtime.db, placement, TENANT_OUTBOX_MIGRATIONS)
-        await upgrade_tenant(self.runtime.db, placement, migrations)
+        await lifecycle.provision(PLATFORM_TENANT_ID, placement)
 
     async def stop(self) -> None:
         return None

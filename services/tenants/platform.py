@@ -24,8 +24,9 @@ from services.tenants.states import StepState, TenantState
 async def ensure_platform_tenant(db: DatabaseRouter, server: str, migrations: MigrationSet, service: str) -> None:
     """Creates the platform tenant, ACTIVE, with this service's schema in its database; idempotent.
 
-    Other tenant-scoped services get their schema in it from the migrate-all
-    run (`tenantctl migrate`), like any tenant after a new service is added.
+    Other tenant-scoped services bring their schema to head in it when they
+    start (ServiceApp.migrate_platform_tenant), or through the migrate-all run
+    (`tenantctl migrate`) like any tenant.
     """
     async with db.core_session() as session:
         if await repo.get_row(session, PLATFORM_TENANT_ID) is not None:

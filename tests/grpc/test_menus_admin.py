@@ -7,11 +7,13 @@ from pathlib import Path
 
 import grpc
 from google.protobuf import field_mask_pb2
+from tenantmesh.auth.v1 import admin_service_pb2
 from tenantmesh.menus.v1 import menu_pb2
 from tenantmesh.menus.v1 import menu_service_pb2 as pb
 
 from tests.support.errors import expect_error, violation_fields
 from tests.support.menus import MEMBER_BASICS, MenusWorld, find, keys, menu_within, menus_world
+from tests.support.platform import bearer
 
 USERS = "platform/users"
 ROLES = "platform/roles"
@@ -241,4 +243,62 @@ async def test_previews_and_reverse_lookups_agree_with_the_menu(db_backend_url: 
         )
         await expect_error(
             menus.WhoCanSee(pb.WhoCanSeeRequest(key="custom/none")), grpc.StatusCode.NOT_FOUND, "MENU_ENTRY_NOT_FOUND"
+        )
+
+
+async def test_a_person_of_two_tenants_is_answered_with_the_asking_tenants_roles_only(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    """WhoCanSee and WhatCanReach name people: asked by B's administrator about someone who is an
+    administrator in A and a member in B, they answer with B's roles and B's entries only; someone of
+    A only, and A's entries, are answered exactly as no one and nothing."""
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant_a, token_a = await admin_of(world)
+        tenant_b, token_b = await admin_of(world)
+        shared = await world.person(tenant_a, "tenant-admin")
+        await world.mesh.admin_stub("MembershipService").AddMembership(
+            admin_service_pb2.AddMembershipRequest(user_id=shared.user_id, roles=["member"]),
+            metadata=(*bearer(await world.admin_token()), ("x-tenant-id", tenant_b)),
+        )
+        a_only = await world.person(tenant_a, "member")
+        menus_a, menus_b = world.menus(token_a, tenant_a), world.menus(token_b, tenant_b)
+        await menus_a.CreateCustomEntry(pb.CreateCustomEntryRequest(custom_entry=custom("a-only")))
+        await menu_within(world, token_a, tenant_a, lambda k: "custom/a-only" in k)
+
+        # In A they are an administrator: the same questions asked there say so (the test can tell).
+        in_a = await menus_a.WhatCanReach(pb.WhatCanReachRequest(user_id=shared.user_id))
+        assert USERS in [e.key for e in in_a.entries]
+        seen_in_a = await menus_a.WhoCanSee(pb.WhoCanSeeRequest(key="platform/forms"))
+        assert [list(u.roles) for u in seen_in_a.users if u.user_id == shared.user_id] == [["tenant-admin"]]
+
+        # In B they are a member, and nothing of A shows.
+        in_b = await menus_b.WhatCanReach(pb.WhatCanReachRequest(user_id=shared.user_id))
+        assert [e.key for e in in_b.entries] == MEMBER_BASICS
+        previewed = await menus_b.PreviewMenu(pb.PreviewMenuRequest(user_id=shared.user_id))
+        assert keys(previewed.items) == MEMBER_BASICS
+        seen_in_b = await menus_b.WhoCanSee(pb.WhoCanSeeRequest(key="platform/forms"))
+        assert [(u.email, list(u.roles)) for u in seen_in_b.users if u.user_id == shared.user_id] == [
+            (shared.email, ["member"])
+        ]
+        admins_in_b = await menus_b.WhoCanSee(pb.WhoCanSeeRequest(key=USERS))
+        assert shared.user_id not in [u.user_id for u in admins_in_b.users]
+        for answer in (in_b, previewed, seen_in_b, admins_in_b):
+            body = answer.SerializeToString()
+            assert a_only.user_id.encode() not in body
+            assert a_only.email.encode() not in body
+            assert b"a-only" not in body
+
+        # Someone of A only is answered as no one (code, reason and message); an entry of A only as none.
+        nobody = "0190c2a4-0000-7000-8000-00000000abcd"
+        for ask, request in (
+            (menus_b.WhatCanReach, pb.WhatCanReachRequest),
+            (menus_b.PreviewMenu, pb.PreviewMenuRequest),
+        ):
+            of_a = await expect_error(ask(request(user_id=a_only.user_id)), grpc.StatusCode.NOT_FOUND, "USER_NOT_FOUND")
+            of_none = await expect_error(ask(request(user_id=nobody)), grpc.StatusCode.NOT_FOUND, "USER_NOT_FOUND")
+            assert of_a.details() == of_none.details()
+        await expect_error(
+            menus_b.WhoCanSee(pb.WhoCanSeeRequest(key="custom/a-only")),
+            grpc.StatusCode.NOT_FOUND,
+            "MENU_ENTRY_NOT_FOUND",
         )
