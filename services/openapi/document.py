@@ -11,7 +11,7 @@ from google.protobuf import descriptor_pb2
 from tenantmesh.type.v1 import access_pb2
 
 from services.openapi.descriptors import ProtoIndex, services
-from services.openapi.operations import Binding, OperationBuilder, bindings, method_rule
+from services.openapi.operations import HTTP_BODY, Binding, OperationBuilder, bindings, method_rule, raw_body_content
 from services.openapi.schemas import Schema, SchemaBuilder, component_ref
 
 OPENAPI_VERSION = "3.1.0"
@@ -155,9 +155,6 @@ def build_document(
     }
 
 
-HTTP_BODY = ".google.api.HttpBody"
-
-
 def _operation(
     index: ProtoIndex,
     ops: OperationBuilder,
@@ -197,7 +194,7 @@ def _operation(
         success["description"] = "The body itself, in the content type the service names" + (
             ", written as it is produced." if method.server_streaming else "."
         )
-        success["content"] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+        success["content"] = raw_body_content()
     else:
         response = ops.response_schema(binding, method.output_type)
         if method.server_streaming:

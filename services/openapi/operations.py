@@ -32,6 +32,13 @@ from services.openapi.schemas import (
 _VARIABLE = re.compile(r"\{([^}=]+)(?:=([^}]*))?\}")
 # How deep query parameters follow singular message fields (a.b.c).
 _MAX_QUERY_DEPTH = 3
+# The transcoder passes this message through as the HTTP body itself (its bytes, in its content type).
+HTTP_BODY = ".google.api.HttpBody"
+
+
+def raw_body_content() -> Schema:
+    """An OpenAPI ``content`` map for such a body: any media type, any bytes."""
+    return {"*/*": {"schema": {"type": "string", "format": "binary"}}}
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,9 @@ class OperationBuilder:
             )
         else:
             field = self._field(request_type, binding.body)
+            if field.type_name == HTTP_BODY:
+                # The raw bytes, with their own Content-Type; not a JSON rendering of HttpBody.
+                return {"required": is_required(field), "content": raw_body_content()}
             inner = [v[len(binding.body) + 1 :] for v in variables if v.startswith(binding.body + ".")]
             if field.type == FieldProto.TYPE_MESSAGE and field.type_name.lstrip(".") not in WELL_KNOWN:
                 schema = self._body_schema(field.type_name, inner)

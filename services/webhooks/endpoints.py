@@ -90,7 +90,7 @@ async def check_endpoint(url: str, allowed: tuple[Network, ...]) -> Endpoint:
     except ValueError:
         raise EndpointRefused("the URL's port is not valid") from None
     addresses = await _resolve(hostname, port)
-    refused = [str(address) for address in addresses if not _permitted(address, allowed)]
-    if refused:
-        raise EndpointRefused(f"{hostname} resolves to an address that is not public ({refused[0]})")
+    if not all(_permitted(address, allowed) for address in addresses):
+        # Not which address: the answer must not tell a tenant how the platform's own names resolve.
+        raise EndpointRefused(f"{hostname} resolves to an address that is not public")
     return Endpoint(url=url, host=hostname, port=port, addresses=addresses)

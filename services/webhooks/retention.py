@@ -6,13 +6,12 @@ The queue forgets sent jobs after TENANTMESH_DELIVERY_RETENTION_DAYS; the log ke
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from sqlalchemy import delete, select
 
-from services.runtime.background import stop_background
+from services.runtime.background import Periodic
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
 from services.runtime.delivery import DeliveryRow, JobState
@@ -27,7 +26,7 @@ class LogRetention:
     def __init__(self, db: DatabaseRouter, retention_days: float) -> None:
         self._db = db
         self._retention = timedelta(days=retention_days)
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("webhook-log-retention", self._purge_and_tell, _EVERY_SECONDS, log)
 
     async def purge_once(self) -> int:
         """Deletes the log entries older than the retention that are no longer pending; returns how many."""
@@ -42,21 +41,13 @@ class LogRetention:
             await session.commit()
         return int(getattr(result, "rowcount", 0))
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="webhook-log-retention")
+    async def _purge_and_tell(self) -> None:
+        purged = await self.purge_once()
+        if purged:
+            log.info("deleted %d webhook deliveries past their retention", purged)
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                purged = await self.purge_once()
-            except Exception:
-                log.exception("purging the webhook delivery log failed; retrying later")
-            else:
-                if purged:
-                    log.info("deleted %d webhook deliveries past their retention", purged)
-            await asyncio.sleep(_EVERY_SECONDS)
+    def start(self) -> None:
+        self._periodic.start()
 
     async def stop(self) -> None:
-        await stop_background(self._task)
-        self._task = None
+        await self._periodic.stop()

@@ -6,6 +6,7 @@ matrix covers the file routes."""
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +65,18 @@ async def test_files_over_rest(db_backend_url: str, tmp_path: Path, edge_factory
                 assert download.headers["content-type"] == "application/pdf"
                 assert download.content == data
 
-                # Another tenant: the reference does not exist there.
-                for call in (
-                    client.get(f"/v1/files/{file['fileId']}", headers=b),
-                    client.get(f"/v1/files/{file['fileId']}:download", headers=b),
-                    client.delete(f"/v1/files/{file['fileId']}", headers=b),
+                # Another tenant: the reference does not exist there; the answer is the one for a
+                # reference that never existed.
+                unknown = str(uuid.uuid4())
+                for verb, path in (
+                    ("GET", "/v1/files/{}"),
+                    ("GET", "/v1/files/{}:download"),
+                    ("DELETE", "/v1/files/{}"),
                 ):
-                    refused = await call
-                    assert refused.status_code == 404
-                    assert reason(refused.json()) == "FILE_NOT_FOUND"
+                    refused = await client.request(verb, path.format(file["fileId"]), headers=b)
+                    absent = await client.request(verb, path.format(unknown), headers=b)
+                    assert (refused.status_code, reason(refused.json())) == (404, "FILE_NOT_FOUND")
+                    assert (refused.status_code, refused.json()) == (absent.status_code, absent.json())
 
                 # Over the platform's limit: 400, and nothing stored.
                 too_big = await client.post(

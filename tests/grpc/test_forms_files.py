@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import AsyncIterator, Iterable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from services.forms.files.models import FileReminderRow, FileRow, FileState
 from services.runtime.context import Principal, acting_for, principal_var
 from services.runtime.json_documents import dict_to_struct
 from services.runtime.tenant_db import tenant_session
-from tests.support.errors import expect_error, reason_of, violation_fields
+from tests.support.errors import expect_error, expect_same_refusal, reason_of, violation_fields
 from tests.support.forms import FormsWorld, definition
 from tests.support.isolation import GrpcCaller, World, build_world, claims_of, run_matrix, served_rpcs
 from tests.support.platform import Platform, bearer, platform
@@ -128,13 +129,17 @@ async def test_upload_download_and_isolation(db_backend_url: str, tmp_path: Path
         assert blob.relative_to(tmp_path / "blobs").parts[:3] == ("tenants", world.tenant_a, "forms")
         assert oct(blob.stat().st_mode & 0o777) == "0o600"
 
-        # Tenant B: the reference does not exist there, whatever B does with it.
-        for call in (
-            admin_b.stub.GetFile(pb.GetFileRequest(file_id=uploaded.file_id), metadata=admin_b.metadata),
-            admin_b.download(uploaded.file_id),
-            admin_b.stub.DeleteFile(pb.DeleteFileRequest(file_id=uploaded.file_id), metadata=admin_b.metadata),
-        ):
-            await expect_error(call, grpc.StatusCode.NOT_FOUND, "FILE_NOT_FOUND")
+        # Tenant B: the reference does not exist there, whatever B does with it; every answer is the
+        # one for a reference that never existed.
+        def as_b(file_id: str) -> list[Awaitable[Any]]:
+            return [
+                admin_b.stub.GetFile(pb.GetFileRequest(file_id=file_id), metadata=admin_b.metadata),
+                admin_b.download(file_id),
+                admin_b.stub.DeleteFile(pb.DeleteFileRequest(file_id=file_id), metadata=admin_b.metadata),
+            ]
+
+        for foreign, absent in zip(as_b(uploaded.file_id), as_b(str(uuid.uuid4())), strict=True):
+            await expect_same_refusal(foreign, absent, grpc.StatusCode.NOT_FOUND, "FILE_NOT_FOUND")
         assert await admin_a.download(uploaded.file_id) == ("application/pdf", data)
 
         # An empty file is a file.

@@ -20,7 +20,7 @@ from tenantmesh_sdk import WebhookVerificationError, WebhookVerifier
 from services.runtime.events import Event
 from services.webhooks.app import WebhooksApp
 from services.webhooks.retention import LogRetention
-from tests.support.errors import expect_error
+from tests.support.errors import expect_error, expect_same_refusal
 from tests.support.isolation import GrpcCaller, World, build_world, run_matrix, served_rpcs
 from tests.support.platform import Platform, bearer, platform
 from tests.support.readme import run_readme_example
@@ -258,21 +258,78 @@ async def test_webhooks_refuse_internal_endpoints_and_stay_in_their_tenant(db_ba
                     metadata=admin_a,
                 )
             ).webhook
-            # Tenant B's administrator cannot see, change, list or replay it: it does not exist for B.
+            # Tenant B's administrator cannot see, change, list or replay it, nor one of its deliveries:
+            # every answer is the one for an id that never existed.
+            users = mesh.admin_stub("UserService")
+            await users.CreateUser(
+                admin_service_pb2.CreateUserRequest(
+                    user=user_pb2.User(email="queued@example.test"), password="a-long-enough-password-1"
+                ),
+                metadata=admin_a,
+            )
+            [delivery, *_] = logged = await _until(lambda: _deliveries(hooks, admin_a, created.webhook_id))
             admin_b = _as(world, "admin_b", world.tenant_b)
-            for call in (
-                hooks.GetWebhook(pb.GetWebhookRequest(webhook_id=created.webhook_id), metadata=admin_b),
-                hooks.DeleteWebhook(pb.DeleteWebhookRequest(webhook_id=created.webhook_id), metadata=admin_b),
-                hooks.ListWebhookDeliveries(
-                    pb.ListWebhookDeliveriesRequest(webhook_id=created.webhook_id), metadata=admin_b
-                ),
-                hooks.RotateWebhookSecret(
-                    pb.RotateWebhookSecretRequest(webhook_id=created.webhook_id), metadata=admin_b
-                ),
+            of_b = (
+                await hooks.CreateWebhook(
+                    pb.CreateWebhookRequest(
+                        webhook=pb.Webhook(url="https://127.0.0.1:9/b-hook", event_types=["user.created"])
+                    ),
+                    metadata=admin_b,
+                )
+            ).webhook
+            unknown = "00000000-0000-7000-8000-0000000000fe"
+
+            def as_b(webhook_id: str, delivery_id: str) -> list[Any]:
+                edit = pb.Webhook(webhook_id=webhook_id, description="taken", etag=created.etag)
+                return [
+                    hooks.GetWebhook(pb.GetWebhookRequest(webhook_id=webhook_id), metadata=admin_b),
+                    hooks.UpdateWebhook(
+                        pb.UpdateWebhookRequest(
+                            webhook=edit, update_mask=field_mask_pb2.FieldMask(paths=["description"])
+                        ),
+                        metadata=admin_b,
+                    ),
+                    hooks.DeleteWebhook(
+                        pb.DeleteWebhookRequest(webhook_id=webhook_id, etag=created.etag), metadata=admin_b
+                    ),
+                    hooks.RotateWebhookSecret(pb.RotateWebhookSecretRequest(webhook_id=webhook_id), metadata=admin_b),
+                    hooks.ListWebhookDeliveries(
+                        pb.ListWebhookDeliveriesRequest(webhook_id=webhook_id), metadata=admin_b
+                    ),
+                    hooks.ReplayWebhookDelivery(
+                        pb.ReplayWebhookDeliveryRequest(webhook_id=webhook_id, delivery_id=delivery_id),
+                        metadata=admin_b,
+                    ),
+                ]
+
+            for foreign, absent in zip(
+                as_b(created.webhook_id, delivery.delivery_id), as_b(unknown, delivery.delivery_id), strict=True
             ):
-                await expect_error(call, grpc.StatusCode.NOT_FOUND, "WEBHOOK_NOT_FOUND")
+                await expect_same_refusal(foreign, absent, grpc.StatusCode.NOT_FOUND, "WEBHOOK_NOT_FOUND")
+            # A's delivery under B's own webhook is as unknown as a delivery that never was.
+            await expect_same_refusal(
+                hooks.ReplayWebhookDelivery(
+                    pb.ReplayWebhookDeliveryRequest(webhook_id=of_b.webhook_id, delivery_id=delivery.delivery_id),
+                    metadata=admin_b,
+                ),
+                hooks.ReplayWebhookDelivery(
+                    pb.ReplayWebhookDeliveryRequest(webhook_id=of_b.webhook_id, delivery_id=unknown),
+                    metadata=admin_b,
+                ),
+                grpc.StatusCode.NOT_FOUND,
+                "DELIVERY_NOT_FOUND",
+            )
+            # A's webhook and its log are as they were.
+            got = (
+                await hooks.GetWebhook(pb.GetWebhookRequest(webhook_id=created.webhook_id), metadata=admin_a)
+            ).webhook
+            assert got == created
+            after = await _deliveries(hooks, admin_a, created.webhook_id)
+            assert {d.delivery_id for d in logged} <= {d.delivery_id for d in after}
+            assert not [d for d in after if d.replay_of]
+            assert await _deliveries(hooks, admin_b, of_b.webhook_id) == []
             listed = await hooks.ListWebhooks(pb.ListWebhooksRequest(), metadata=admin_b)
-            assert list(listed.webhooks) == []
+            assert [w.webhook_id for w in listed.webhooks] == [of_b.webhook_id]
             listed = await hooks.ListWebhooks(pb.ListWebhooksRequest(), metadata=admin_a)
             assert [w.webhook_id for w in listed.webhooks] == [created.webhook_id]
             # A stale etag is refused.

@@ -81,3 +81,13 @@ async def expect_error(call: Awaitable[Any], code: grpc.StatusCode, reason: str)
         await call
     assert_error(caught.value, code, reason)
     return caught.value
+
+
+async def expect_same_refusal(
+    foreign: Awaitable[Any], unknown: Awaitable[Any], code: grpc.StatusCode, reason: str
+) -> None:
+    """A call naming another tenant's resource must fail exactly as one naming a resource that never
+    existed (code, message and every detail), so the answer reveals nothing about what exists elsewhere."""
+    refused = await expect_error(foreign, code, reason)
+    absent = await expect_error(unknown, code, reason)
+    assert (refused.details(), status_of(refused)) == (absent.details(), status_of(absent))

@@ -294,6 +294,15 @@ def test_the_committed_document_covers_every_bound_rpc_and_nothing_internal() ->
     assert not any("lifecycle" in method for method in in_document)
 
 
+def test_http_bodies_are_raw_bodies_in_the_committed_document() -> None:
+    """The edge takes and gives google.api.HttpBody as the bytes themselves, never as JSON."""
+    document = json.loads((REPO / "gen" / "openapi" / "tenantmesh.openapi.json").read_text())
+    raw = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+    assert document["paths"]["/v1/files:upload"]["post"]["requestBody"]["content"] == raw
+    assert document["paths"]["/v1/files/{fileId}:download"]["get"]["responses"]["200"]["content"] == raw
+    assert not [name for name in document["components"]["schemas"] if "HttpBody" in name]
+
+
 def test_creates_link_to_the_operations_on_what_they_made(doc: dict[str, Any]) -> None:
     links = doc["paths"]["/v1/widgets"]["post"]["responses"]["200"]["links"]
     assert set(links) == {"WidgetService_GetWidget", "WidgetService_UpdateWidget", "WidgetService_SpinWidget"}

@@ -38,6 +38,13 @@ async def test_non_public_endpoints_are_refused(url: str) -> None:
         await check_endpoint(url, ())
 
 
+async def test_a_refusal_does_not_tell_where_a_name_resolves() -> None:
+    with pytest.raises(EndpointRefused) as refused:
+        await check_endpoint("https://localhost/hook", ())
+    assert "127.0.0.1" not in str(refused.value)
+    assert "::1" not in str(refused.value)
+
+
 async def test_public_addresses_pass_and_are_pinned() -> None:
     endpoint = await check_endpoint("https://93.184.215.14:8443/a/b?c=d", ())
     assert endpoint.addresses == (ipaddress.ip_address("93.184.215.14"),)

@@ -10,7 +10,6 @@ reminders put off and does not hold up the rest.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -18,7 +17,7 @@ from sqlalchemy import delete, select, update
 
 from services.forms.files.files import Files, blob_name, is_expired
 from services.forms.files.models import FileReminderRow, FileRow, FileState
-from services.runtime.background import stop_background
+from services.runtime.background import Periodic
 from services.runtime.clock import utcnow
 from services.runtime.context import GONE_STATES, acting_for
 from services.runtime.db import DatabaseRouter
@@ -41,23 +40,13 @@ class FileSweeper:
         self._blobs = blobs
         self._tenants = tenants
         self._settings = files.settings
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("forms-file-sweeper", self.sweep_once, self._settings.sweep_interval_seconds, log)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="forms-file-sweeper")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        await stop_background(self._task)
-        self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep_once()
-            except Exception:
-                log.exception("file sweep failed; trying again next round")
-            await asyncio.sleep(self._settings.sweep_interval_seconds)
+        await self._periodic.stop()
 
     async def sweep_once(self) -> int:
         """Handles the due reminders of one batch; returns how many (0 when another replica sweeps)."""
