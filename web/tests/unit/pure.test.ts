@@ -1,7 +1,7 @@
 import { checkDefinition } from "@tenantmesh/form-engine";
 import { describe, expect, it } from "vitest";
 import { addField, emptyDefinition } from "@/lib/form-builder";
-import { customEntryId, orderedEntries } from "@/lib/menu-editor";
+import { applyMove, customEntryId, menuKeys, orderedEntries } from "@/lib/menu-editor";
 import { format, MESSAGES, preferredLocale } from "@/lib/messages";
 import { buildNavigation, groupPermissions, hrefOf } from "@/lib/navigation";
 import { safeNext } from "@/lib/redirect";
@@ -59,19 +59,55 @@ describe("small helpers", () => {
     expect(parseLabels(" tier=gold, region = eu ,,flag")).toEqual({ tier: "gold", region: "eu", flag: "" });
     expect(stateName("TENANT_STATE_ACTIVE")).toBe("active");
   });
-  it("orders menu entries by parent and order, overrides first", () => {
+  it("orders menu entries by their effective parent and order, ties by key code point", () => {
     const placed = orderedEntries([
       { key: "b", order: 2 },
       { key: "a", order: 1 },
       { key: "child", parent: "a", order: 1 },
-      { key: "c", order: 3, override: { order: 0 } },
+      { key: "c" },
+      { key: "x-y", order: 5 },
+      { key: "x/z", order: 5 },
+      { key: "orphan", parent: "gone", order: 4 },
     ]);
     expect(placed.map((p) => [p.entry.key, p.depth, p.index])).toEqual([
       ["c", 0, 0],
       ["a", 0, 1],
       ["child", 1, 0],
       ["b", 0, 2],
+      ["orphan", 0, 3],
+      ["x-y", 0, 4],
+      ["x/z", 0, 5],
     ]);
+  });
+});
+
+describe("menu moves", () => {
+  const entries = [
+    { key: "users", parent: "admin", order: 20 },
+    { key: "invitations", parent: "admin", order: 30 },
+    { key: "roles", parent: "admin", order: 40 },
+    { key: "forms", order: 100 },
+    { key: "admin", order: 900 },
+  ];
+  const keysUnder = (list: typeof entries, parent: string) =>
+    orderedEntries(list)
+      .filter((p) => (p.entry.parent ?? "") === parent)
+      .map((p) => p.entry.key);
+  it("puts the entry at its position among its siblings, renumbered as the service does", () => {
+    const moved = applyMove(entries, "roles", "admin", 0);
+    expect(keysUnder(moved, "admin")).toEqual(["roles", "users", "invitations"]);
+    expect(moved.find((e) => e.key === "roles")?.order).toBe(10);
+    expect(keysUnder(applyMove(entries, "users", "admin", 1), "admin")).toEqual(["invitations", "users", "roles"]);
+    expect(keysUnder(applyMove(entries, "users", "admin", 99), "admin")).toEqual(["invitations", "roles", "users"]);
+  });
+  it("moves an entry to another parent and leaves other levels alone", () => {
+    const moved = applyMove(entries, "roles", "", 1);
+    expect(keysUnder(moved, "")).toEqual(["forms", "roles", "admin"]);
+    expect(keysUnder(moved, "admin")).toEqual(["users", "invitations"]);
+    expect(applyMove(entries, "nothing", "", 0)).toEqual(entries);
+  });
+  it("collects every key of a menu tree", () => {
+    expect([...menuKeys([{ key: "a", children: [{ key: "b", children: [{ key: "c" }] }] }, { key: "d" }])]).toEqual(["a", "b", "c", "d"]);
   });
 });
 
