@@ -7,6 +7,7 @@ import { buildNavigation, groupPermissions, hrefOf } from "@/lib/navigation";
 import { safeNext } from "@/lib/redirect";
 import { controlsOf, setAt, violationsOf } from "@/lib/schema-form";
 import { parseLabels, stateName } from "@/lib/tenants";
+import { fileRuleProblem } from "@/lib/upload";
 
 describe("messages", () => {
   it("has every English message in Indonesian, none empty", () => {
@@ -127,6 +128,17 @@ describe("forms in the browser", () => {
     definition = addField(definition, { key: "visitors", type: "INTEGER", label: "Visitors", locale: "en", required: false });
     expect(checkDefinition(definition)).toEqual([]);
     expect((definition.schema as { required: string[] }).required).toEqual(["name"]);
+    definition = addField(definition, { key: "receipt", type: "FILE", label: "Receipt", locale: "en", required: true });
+    expect(checkDefinition(definition)).toEqual([]);
+  });
+  it("refuses a file the field's rules refuse, before it is sent", () => {
+    const rules = { maxBytes: "1000", accept: ["application/pdf", "image/*"] };
+    expect(fileRuleProblem({ size: 1000, type: "application/pdf" }, rules)).toBeNull();
+    expect(fileRuleProblem({ size: 1001, type: "application/pdf" }, rules)).toBe("tooLarge");
+    expect(fileRuleProblem({ size: 10, type: "image/png" }, rules)).toBeNull();
+    expect(fileRuleProblem({ size: 10, type: "text/plain" }, rules)).toBe("typeNotAllowed");
+    expect(fileRuleProblem({ size: 10, type: "imagex/png" }, { accept: ["image/*"] })).toBe("typeNotAllowed");
+    expect(fileRuleProblem({ size: 10 ** 9, type: "" }, undefined)).toBeNull();
   });
   it("renders a config schema as controls and validates it as the server does", () => {
     const schema = {
