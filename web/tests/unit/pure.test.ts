@@ -8,6 +8,7 @@ import { safeNext } from "@/lib/redirect";
 import { controlsOf, setAt, violationsOf } from "@/lib/schema-form";
 import { parseLabels, stateName } from "@/lib/tenants";
 import { fileRuleProblem } from "@/lib/upload";
+import { base64Of, breaksOf, contractOf } from "@/lib/contracts";
 
 describe("messages", () => {
   it("has every English message in Indonesian, none empty", () => {
@@ -153,5 +154,23 @@ describe("forms in the browser", () => {
     expect(violationsOf(schema, {}, "en").map((v) => [v.pointer, v.keyword])).toEqual([["/host", "required"]]);
     expect(violationsOf(schema, { host: "ab" }, "en").map((v) => v.keyword)).toEqual(["minLength"]);
     expect(setAt(setAt({}, "/tls/on", true), "/tls/on", undefined)).toEqual({ tls: {} });
+  });
+});
+
+describe("service contracts", () => {
+  it("reads a .json file as an OpenAPI document and anything else as descriptor bytes", () => {
+    const json = new TextEncoder().encode('{"openapi": "3.1.0"}');
+    expect(contractOf("api.JSON", json)).toEqual({ openapi: { openapi: "3.1.0" } });
+    expect(contractOf("api.json", new TextEncoder().encode("[1]"))).toBeNull();
+    expect(contractOf("api.json", new TextEncoder().encode("{nope"))).toBeNull();
+    expect(contractOf("set.binpb", new Uint8Array([0, 1, 254, 255]))).toEqual({ descriptorSet: "AAH+/w==" });
+    expect(base64Of(new Uint8Array(100_000).fill(65))).toBe(btoa("A".repeat(100_000)));
+  });
+  it("lists the breaks of a CONTRACT_BREAKING refusal", () => {
+    expect(breaksOf({ breaks: "FIELD_REMOVED a.B.c: field 2 removed\nRPC_REMOVED a.S.M: gone\n" })).toEqual([
+      "FIELD_REMOVED a.B.c: field 2 removed",
+      "RPC_REMOVED a.S.M: gone",
+    ]);
+    expect(breaksOf({})).toEqual([]);
   });
 });
