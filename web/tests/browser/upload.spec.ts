@@ -1,6 +1,6 @@
 // A FILE field: a file its rules refuse is refused before it is sent, one the server refuses shows
 // the server's reason, a slow upload shows its progress and can be cancelled, and an uploaded
-// file answers the field: the submission holds it.
+// file answers the field: the submission holds it, and a reviewer downloads it from its detail.
 import { expect, test } from "@playwright/test";
 import { TenantmeshClient } from "@tenantmesh/sdk";
 import { adminClient, CONSOLE_URL, tenantWithAdmin, unique } from "./env";
@@ -86,4 +86,18 @@ test("file uploads in a form: rules, server refusal, progress and cancel, then s
   const file = await owner.call("FileService_GetFile", { path: { fileId } });
   expect(file.file?.filename).toBe("receipt.pdf");
   expect(file.file?.state).toBe("FILE_STATE_ATTACHED");
+
+  // The reviewer sees the file in the submission's detail and downloads it.
+  await page.goto(`/submissions?form=${key}`);
+  await page.getByRole("button", { name: /^Answers / }).click();
+  const detail = page.getByTestId("submission-detail");
+  await expect(detail).toContainText("receipt.pdf (21 B)");
+  await expectAccessible(page);
+  const downloading = page.waitForEvent("download");
+  await detail.getByRole("button", { name: "Download receipt.pdf" }).click();
+  const download = await downloading;
+  expect(download.suggestedFilename()).toBe("receipt.pdf");
+  const chunks: Buffer[] = [];
+  for await (const chunk of (await download.createReadStream()) as AsyncIterable<Buffer>) chunks.push(chunk);
+  expect(Buffer.concat(chunks).toString()).toBe("%PDF-1.4\n% a receipt\n");
 });

@@ -9,6 +9,7 @@ import { controlsOf, setAt, violationsOf } from "@/lib/schema-form";
 import { parseLabels, stateName } from "@/lib/tenants";
 import { fileRuleProblem } from "@/lib/upload";
 import { base64Of, breaksOf, contractOf } from "@/lib/contracts";
+import { fileFieldKeys } from "@/lib/submissions";
 
 describe("messages", () => {
   it("has every English message in Indonesian, none empty", () => {
@@ -172,5 +173,19 @@ describe("service contracts", () => {
       "RPC_REMOVED a.S.M: gone",
     ]);
     expect(breaksOf({})).toEqual([]);
+  });
+});
+
+describe("submissions", () => {
+  it("finds the FILE answers of a definition, through sections and pages, not inside groups", () => {
+    const definition = {
+      fields: [
+        { key: "a", type: "FIELD_TYPE_FILE" },
+        { key: "s", type: "FIELD_TYPE_SECTION", fields: [{ key: "b", type: "FIELD_TYPE_FILE" }, { key: "c", type: "FIELD_TYPE_SHORT_TEXT" }] },
+        { key: "g", type: "FIELD_TYPE_GROUP", fields: [{ key: "d", type: "FIELD_TYPE_FILE" }] },
+      ],
+    };
+    expect([...fileFieldKeys(definition)]).toEqual(["a", "b"]);
+    expect([...fileFieldKeys(undefined)]).toEqual([]);
   });
 });
