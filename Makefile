@@ -73,6 +73,10 @@ gen: $(STAMP)
 	  $(PROTO_SRC)
 	$(PY) -m grpc_tools.protoc -Iprotos/vendor --python_out=gen/python --pyi_out=gen/python \
 	  buf/validate/validate.proto
+	$(PY) -m grpc_tools.protoc -Iprotos/vendor --python_out=gen/python --pyi_out=gen/python \
+	  --grpc_python_out=gen/python --mypy_grpc_out=gen/python \
+	  --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc \
+	  envoyapi/service/ratelimit/v3/rls.proto
 	$(PY) -m grpc_tools.protoc -Iprotos -Iprotos/vendor --include_imports \
 	  --descriptor_set_out=gen/descriptor.binpb \
 	  $(PROTO_SRC) google/rpc/status.proto google/rpc/error_details.proto

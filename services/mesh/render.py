@@ -23,6 +23,10 @@ TENANTMESH_MESH_TLS_CERT_FILE, _KEY_FILE and _CA_FILE (the certificate must name
 next to ``--output`` (``sds/``), and picks up re-issued files without a restart.
 TENANTMESH_MESH_TLS=off renders plaintext upstreams (tests and benchmarks only).
 
+The global per-tenant rate limit: the edge asks the rate limit service (TENANTMESH_RATELIMIT_ADDR)
+about every request of a tenant, unless TENANTMESH_EDGE_GLOBAL_RATE_LIMIT=off (then each Envoy
+keeps its own per-tenant buckets).
+
 Exit status: 0 rendered, 2 bad configuration (message on stderr).
 """
 
@@ -38,13 +42,14 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
-from services.mesh.apps import META_PACKAGE
+from services.mesh.apps import META_PACKAGE, RATE_LIMIT_PACKAGE
 from services.mesh.edge import (
     DEFAULT_DESCRIPTOR_PATH,
     DEFAULT_TEMPLATE_DIR,
     DEFAULT_TEMPLATE_NAME,
     EdgeMeshTls,
     EdgeSettings,
+    GlobalRateLimit,
     Upstream,
     edge_mesh_tls,
     render_envoy_config,
@@ -62,6 +67,9 @@ from services.mesh.static_site import (
 from services.runtime.config import ConfigError, Settings, load_settings, platform_manifest
 from services.runtime.manifest import Manifest
 from services.runtime.mesh_tls import EDGE, MeshTlsError
+
+# The service the edge's ratelimit filter asks (services/manifest.py).
+RATE_LIMIT_SERVICE = "ratelimit"
 
 
 def default_services(manifest: Manifest) -> tuple[str, ...]:
@@ -102,6 +110,28 @@ def upstreams_from_settings(settings: Settings, services: Sequence[str]) -> list
         # An IPv6 literal may be written in brackets ("[::1]:50051"); Envoy wants it bare.
         upstreams.append(Upstream(name=name, host=host.strip("[]"), port=int(port), packages=served))
     return upstreams
+
+
+def global_rate_limit_from(env: Mapping[str, str], settings: Settings) -> GlobalRateLimit | None:
+    """The edge asks the rate limit service at TENANTMESH_RATELIMIT_ADDR (deployments run it, on
+    their Redis) unless TENANTMESH_EDGE_GLOBAL_RATE_LIMIT=off; TENANTMESH_EDGE_RATE_LIMIT_TIMEOUT_MS
+    and TENANTMESH_EDGE_RATE_LIMIT_FAILURE_MODE_DENY (on: refuse requests while it cannot answer)."""
+    switch = env.get("TENANTMESH_EDGE_GLOBAL_RATE_LIMIT", "on").strip().lower()
+    if switch not in ("on", "off"):
+        raise ConfigError(f"TENANTMESH_EDGE_GLOBAL_RATE_LIMIT must be on or off, got {switch!r}")
+    names = [spec.name for spec in settings.manifest.built if spec.name == RATE_LIMIT_SERVICE]
+    if switch == "off" or not names:
+        return None
+    deny = env.get("TENANTMESH_EDGE_RATE_LIMIT_FAILURE_MODE_DENY", "off").strip().lower()
+    if deny not in ("on", "off"):
+        raise ConfigError(f"TENANTMESH_EDGE_RATE_LIMIT_FAILURE_MODE_DENY must be on or off, got {deny!r}")
+    timeout = env.get("TENANTMESH_EDGE_RATE_LIMIT_TIMEOUT_MS", "").strip() or "250"
+    host, _, port = settings.address_of(RATE_LIMIT_SERVICE).rpartition(":")
+    try:
+        upstream = Upstream(RATE_LIMIT_SERVICE, host.strip("[]"), int(port), (RATE_LIMIT_PACKAGE,))
+        return GlobalRateLimit(upstream, timeout_ms=int(timeout), failure_mode_deny=deny == "on")
+    except ValueError as exc:
+        raise ConfigError(f"the global rate limit: {exc}") from None
 
 
 def edge_settings_from_env(
@@ -170,6 +200,7 @@ def render(
     ``swagger_ui`` when it is there) are written into it and Envoy answers them itself."""
     settings = load_settings(env)
     edge = edge_settings_from_env(env, dev_tls_dir=dev_tls_dir, descriptor=descriptor)
+    edge = dataclasses.replace(edge, global_rate_limit=global_rate_limit_from(env, settings))
     mesh = edge_mesh_tls_from(settings, sds_dir)
     if mesh is not None:
         edge = dataclasses.replace(edge, mesh_tls=mesh)

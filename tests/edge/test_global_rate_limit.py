@@ -1,0 +1,133 @@
+"""The global per-tenant rate limit through real Envoys and a real Redis (issue 16 §2): edges share
+one quota per tenant, tenants do not share theirs, a plan change applies at runtime, Redis being
+unreachable fails open or closed as configured, and refusals look like every other error."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.processes import free_port
+from tests.support.rate_limit import LimitedMesh, edge_overrides, limited_mesh
+from tests.support.registry import eventually
+
+from .conftest import EdgeFactory
+
+pytestmark = pytest.mark.edge
+
+SMALL_QUOTA = 6  # tests/support/rate_limit.py: TEST_PLANS["small"], per minute
+
+
+@pytest.fixture
+async def mesh(tmp_path: Path, redis_url: str) -> AsyncIterator[LimitedMesh]:
+    async with limited_mesh(tmp_path, redis_url) as running:
+        yield running
+
+
+async def get_tenant(client: httpx.AsyncClient, tenant_id: str) -> httpx.Response:
+    return await client.get(f"/v1/tenants/{tenant_id}", headers={"x-tenant-id": tenant_id})
+
+
+def slug(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+async def statuses(client: httpx.AsyncClient, tenant_id: str, count: int) -> list[int]:
+    return [(await get_tenant(client, tenant_id)).status_code for _ in range(count)]
+
+
+def seconds_left_in_minute() -> float:
+    return 60 - time.time() % 60
+
+
+async def fresh_window() -> None:
+    """The small quota is per minute: a test that spends it all must not straddle two windows."""
+    if seconds_left_in_minute() < 8:
+        await asyncio.sleep(seconds_left_in_minute() + 0.1)
+
+
+async def test_two_edges_share_one_quota_and_tenants_do_not_share(mesh: LimitedMesh, edge_factory: EdgeFactory) -> None:
+    first = await edge_factory(mesh.upstreams, **edge_overrides(mesh))
+    second = await edge_factory(mesh.upstreams, **edge_overrides(mesh))
+    tenant_a = await mesh.create_tenant(slug("rl-a"), "small")
+    tenant_b = await mesh.create_tenant(slug("rl-b"), "small")
+    await fresh_window()
+    async with first.https_client() as one, second.https_client() as two:
+        # Alternating between the edges: the quota is spent once in total, not once per edge.
+        seen = [(await get_tenant(one if i % 2 == 0 else two, tenant_a)).status_code for i in range(SMALL_QUOTA + 4)]
+        assert seen == [200] * SMALL_QUOTA + [429] * 4
+        assert await statuses(one, tenant_a, 1) == [429]
+        assert await statuses(two, tenant_a, 1) == [429]
+        # Tenant A's exhausted quota is A's alone.
+        assert await statuses(two, tenant_b, SMALL_QUOTA) == [200] * SMALL_QUOTA
+        assert await statuses(one, tenant_b, 1) == [429]
+
+
+async def test_refusal_is_a_google_rpc_status_with_rate_limit_headers(
+    mesh: LimitedMesh, edge_factory: EdgeFactory
+) -> None:
+    edge = await edge_factory(mesh.upstreams, **edge_overrides(mesh))
+    tenant = await mesh.create_tenant(slug("rl-h"), "small")
+    await fresh_window()
+    async with edge.https_client() as client:
+        allowed = await get_tenant(client, tenant)
+        assert allowed.status_code == 200, allowed.text
+        assert allowed.headers["x-ratelimit-limit"].startswith(str(SMALL_QUOTA))
+        assert allowed.headers["x-ratelimit-remaining"] == str(SMALL_QUOTA - 1)
+        assert 0 < int(allowed.headers["x-ratelimit-reset"]) <= 60
+        for _ in range(SMALL_QUOTA - 1):
+            await get_tenant(client, tenant)
+        refused = await get_tenant(client, tenant)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("application/json")
+    assert refused.headers["x-ratelimit-remaining"] == "0"
+    body = refused.json()
+    assert body["code"] == 8  # RESOURCE_EXHAUSTED
+    [detail] = body["details"]
+    assert detail["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"
+    assert detail["reason"] == "RATE_LIMITED"
+
+
+async def test_a_plan_change_applies_at_runtime(mesh: LimitedMesh, edge_factory: EdgeFactory) -> None:
+    edge = await edge_factory(mesh.upstreams, **edge_overrides(mesh))
+    tenant = await mesh.create_tenant(slug("rl-p"), "small")
+    await fresh_window()
+    async with edge.https_client() as client:
+        assert await statuses(client, tenant, SMALL_QUOTA + 1) == [200] * SMALL_QUOTA + [429]
+        await mesh.set_plan(tenant, "large")
+        # The tenant event drops the limiter's cached plan (well before its 30 s time to live).
+
+        async def allowed() -> bool:
+            return (await get_tenant(client, tenant)).status_code == 200
+
+        await eventually(allowed, within=10)
+        assert await statuses(client, tenant, SMALL_QUOTA) == [200] * SMALL_QUOTA
+
+
+async def test_redis_unreachable_fails_open_or_closed_as_configured(
+    tmp_path: Path, redis_url: str, edge_factory: EdgeFactory
+) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    limiters = (
+        {"TENANTMESH_RATE_LIMIT_REDIS_URL": nowhere},
+        {"TENANTMESH_RATE_LIMIT_REDIS_URL": nowhere, "TENANTMESH_RATE_LIMIT_FAIL_CLOSED": "tenant"},
+    )
+    async with limited_mesh(tmp_path, redis_url, limiters=limiters) as mesh:
+        fail_open = await edge_factory(mesh.upstreams, **edge_overrides(mesh, 0))
+        fail_closed = await edge_factory(mesh.upstreams, **edge_overrides(mesh, 1))
+        tenant = await mesh.create_tenant(slug("rl-f"), "small")
+        async with fail_open.https_client() as opened, fail_closed.https_client() as closed:
+            # Past the small quota: nothing counts, so the fail-open edge lets every request through...
+            assert await statuses(opened, tenant, SMALL_QUOTA + 2) == [200] * (SMALL_QUOTA + 2)
+            # ...and the fail-closed one refuses them, with the usual body.
+            refused = await get_tenant(closed, tenant)
+            assert refused.status_code == 429
+            assert refused.json()["details"][0]["reason"] == "RATE_LIMITED"
+            # A request of no tenant is not limited by the tenant's descriptors.
+            assert (await closed.get("/v1/meta/server-info")).status_code == 200
