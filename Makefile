@@ -21,7 +21,7 @@ PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
 .PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants deploy-files \
         bench-tenants bench-edge bench-auth bench-registry bench-forms bench-forms-engine bench-menus bench-sdk bench-accounts \
-        bench-observability bench-mesh-tls form-engine \
+        bench-observability bench-mesh-tls bench-rate-limit form-engine \
         sdk sdk-python sdk-typescript console test-console bench-console browser clean
 
 help:
@@ -36,7 +36,7 @@ help:
 	@echo "make migrate-tenants   migrate every tenant database (mesh must be running)"
 	@echo "make deploy-files   render deploy/ from the service manifest (services/manifest.py)"
 	@echo "make sdk          build the Python wheel and the npm tarball of the SDKs into dist/"
-	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-forms / bench-forms-engine / bench-menus / bench-sdk / bench-accounts / bench-console / bench-observability / bench-mesh-tls   benchmarks (print numbers)"
+	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-forms / bench-forms-engine / bench-menus / bench-sdk / bench-accounts / bench-console / bench-observability / bench-mesh-tls / bench-rate-limit   benchmarks (print numbers)"
 
 venv: $(STAMP)
 
@@ -176,6 +176,11 @@ bench-forms: $(STAMP)
 bench-observability: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) -m tests.bench.bench_observability
+
+# The global rate limit on vs off through Envoy, on Redis (TEST_REDIS_URL, else the local server's DB 1).
+bench-rate-limit: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(PY) -m tests.bench.bench_rate_limit
 
 bench-forms-engine: $(STAMP)
 	$(PY) -m tests.bench.bench_forms_engine

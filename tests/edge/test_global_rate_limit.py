@@ -9,10 +9,16 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import grpc
 import httpx
 import pytest
+from envoyapi.service.ratelimit.v3 import rls_pb2, rls_pb2_grpc
 
+from services.runtime.mesh_tls import EDGE
+from tests.support.errors import assert_error, violation_fields
+from tests.support.mesh_tls import TESTER, mesh_channel
 from tests.support.processes import free_port
 from tests.support.rate_limit import LimitedMesh, edge_overrides, limited_mesh
 from tests.support.registry import eventually
@@ -131,3 +137,32 @@ async def test_redis_unreachable_fails_open_or_closed_as_configured(
             assert refused.json()["details"][0]["reason"] == "RATE_LIMITED"
             # A request of no tenant is not limited by the tenant's descriptors.
             assert (await closed.get("/v1/meta/server-info")).status_code == 200
+
+
+def rate_limit_request(domain: str, tenant_id: str) -> rls_pb2.RateLimitRequest:
+    entry = rls_pb2.RateLimitDescriptor.Entry
+    return rls_pb2.RateLimitRequest(
+        domain=domain, descriptors=[rls_pb2.RateLimitDescriptor(entries=[entry(key="tenant_id", value=tenant_id)])]
+    )
+
+
+async def test_only_the_edge_may_ask_and_only_what_the_edge_asks(mesh: LimitedMesh) -> None:
+    tls = mesh.runtime.settings.mesh_tls
+    assert tls is not None
+    address = f"127.0.0.1:{mesh.limiter().server.port}"
+    tenant = await mesh.create_tenant(slug("rl-i"), "large")
+    # Another service of the mesh (or anyone with a certificate of the CA) cannot draw from a quota.
+    for caller in (TESTER, "tenants"):
+        async with mesh_channel(tls, address, "ratelimit", caller) as channel:
+            stub: Any = rls_pb2_grpc.RateLimitServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.ShouldRateLimit(rate_limit_request("tenantmesh", tenant))
+            assert_error(refused.value, grpc.StatusCode.PERMISSION_DENIED, "CALLER_NOT_ALLOWED")
+    async with mesh_channel(tls, address, "ratelimit", EDGE) as channel:
+        stub = rls_pb2_grpc.RateLimitServiceStub(channel)
+        answer = await stub.ShouldRateLimit(rate_limit_request("tenantmesh", tenant))
+        assert answer.overall_code == rls_pb2.RateLimitResponse.OK
+        with pytest.raises(grpc.aio.AioRpcError) as invalid:
+            await stub.ShouldRateLimit(rate_limit_request("another-domain", "not a tenant id!"))
+        assert_error(invalid.value, grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID")
+        assert violation_fields(invalid.value) == {"domain", "descriptors[0].entries[0].value"}
