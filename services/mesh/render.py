@@ -42,7 +42,7 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
-from services.mesh.apps import META_PACKAGE, RATE_LIMIT_PACKAGE
+from services.mesh.apps import META_PACKAGE
 from services.mesh.edge import (
     DEFAULT_DESCRIPTOR_PATH,
     DEFAULT_TEMPLATE_DIR,
@@ -55,7 +55,7 @@ from services.mesh.edge import (
     render_envoy_config,
     write_sds_documents,
 )
-from services.mesh.settings import load_edge_settings, uses_dev_tls
+from services.mesh.settings import load_edge_settings, load_global_rate_limit, uses_dev_tls
 from services.mesh.static_site import (
     OPENAPI_PATH,
     SWAGGER_UI_DIR,
@@ -113,25 +113,11 @@ def upstreams_from_settings(settings: Settings, services: Sequence[str]) -> list
 
 
 def global_rate_limit_from(env: Mapping[str, str], settings: Settings) -> GlobalRateLimit | None:
-    """The edge asks the rate limit service at TENANTMESH_RATELIMIT_ADDR (deployments run it, on
-    their Redis) unless TENANTMESH_EDGE_GLOBAL_RATE_LIMIT=off; TENANTMESH_EDGE_RATE_LIMIT_TIMEOUT_MS
-    and TENANTMESH_EDGE_RATE_LIMIT_FAILURE_MODE_DENY (on: refuse requests while it cannot answer)."""
-    switch = env.get("TENANTMESH_EDGE_GLOBAL_RATE_LIMIT", "on").strip().lower()
-    if switch not in ("on", "off"):
-        raise ConfigError(f"TENANTMESH_EDGE_GLOBAL_RATE_LIMIT must be on or off, got {switch!r}")
-    names = [spec.name for spec in settings.manifest.built if spec.name == RATE_LIMIT_SERVICE]
-    if switch == "off" or not names:
+    """Deployments run the rate limit service (on their Redis) at TENANTMESH_RATELIMIT_ADDR."""
+    if RATE_LIMIT_SERVICE not in settings.manifest.names:
         return None
-    deny = env.get("TENANTMESH_EDGE_RATE_LIMIT_FAILURE_MODE_DENY", "off").strip().lower()
-    if deny not in ("on", "off"):
-        raise ConfigError(f"TENANTMESH_EDGE_RATE_LIMIT_FAILURE_MODE_DENY must be on or off, got {deny!r}")
-    timeout = env.get("TENANTMESH_EDGE_RATE_LIMIT_TIMEOUT_MS", "").strip() or "250"
     host, _, port = settings.address_of(RATE_LIMIT_SERVICE).rpartition(":")
-    try:
-        upstream = Upstream(RATE_LIMIT_SERVICE, host.strip("[]"), int(port), (RATE_LIMIT_PACKAGE,))
-        return GlobalRateLimit(upstream, timeout_ms=int(timeout), failure_mode_deny=deny == "on")
-    except ValueError as exc:
-        raise ConfigError(f"the global rate limit: {exc}") from None
+    return load_global_rate_limit(env, RATE_LIMIT_SERVICE, host.strip("[]"), int(port))
 
 
 def edge_settings_from_env(

@@ -23,10 +23,10 @@ from services.mesh.banner import AdminLogin, banner
 from services.mesh.console_site import console_pages
 from services.mesh.dev_mesh_tls import RENEW_CHECK_SECONDS, ensure_dev_mesh_tls
 from services.mesh.devtls import ensure_dev_tls
-from services.mesh.edge import EdgeSettings, GlobalRateLimit, Upstream, edge_mesh_tls
+from services.mesh.edge import EdgeSettings, Upstream, edge_mesh_tls
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.ports import first_taken, mesh_ports
-from services.mesh.settings import load_edge_settings, uses_dev_tls
+from services.mesh.settings import load_edge_settings, load_global_rate_limit, uses_dev_tls
 from services.mesh.static_site import StaticServer, StaticSite, docs_pages
 from services.runtime.app import Runtime, StartedApp, shutdown_event, stop_apps
 from services.runtime.config import ConfigError, Settings, load_settings
@@ -140,12 +140,12 @@ async def run_mesh() -> int:
 
 def with_global_rate_limit(edge: EdgeSettings, started: Sequence[StartedApp], settings: Settings) -> EdgeSettings:
     """The edge asking the rate limit service, when this mesh runs it (with Redis); else the edge's
-    own per-instance limits stay."""
+    own per-instance limits stay. Raises ConfigError."""
     for item in started:
         if RATE_LIMIT_PACKAGE in {name.rsplit(".", 1)[0] for name in item.server.service_names}:
             host = settings.address_of(item.app.name).rsplit(":", 1)[0]
-            upstream = Upstream(item.app.name, host, item.server.port, (RATE_LIMIT_PACKAGE,))
-            return dataclasses.replace(edge, global_rate_limit=GlobalRateLimit(upstream))
+            limit = load_global_rate_limit(settings.environment, item.app.name, host, item.server.port)
+            return dataclasses.replace(edge, global_rate_limit=limit)
     return edge
 
 

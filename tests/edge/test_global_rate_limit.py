@@ -5,6 +5,7 @@ unreachable fails open or closed as configured, and refusals look like every oth
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -16,12 +17,14 @@ import httpx
 import pytest
 from envoyapi.service.ratelimit.v3 import rls_pb2, rls_pb2_grpc
 
+from services.runtime.context import PLATFORM_TENANT_ID
 from services.runtime.mesh_tls import EDGE
 from tests.support.errors import assert_error, violation_fields
 from tests.support.mesh_tls import TESTER, mesh_channel
 from tests.support.processes import free_port
 from tests.support.rate_limit import LimitedMesh, edge_overrides, limited_mesh
 from tests.support.registry import eventually
+from tests.support.running_mesh import ADMIN_EMAIL, PLATFORM_TENANT, login, mesh_process
 
 from .conftest import EdgeFactory
 
@@ -166,3 +169,18 @@ async def test_only_the_edge_may_ask_and_only_what_the_edge_asks(mesh: LimitedMe
             await stub.ShouldRateLimit(rate_limit_request("another-domain", "not a tenant id!"))
         assert_error(invalid.value, grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID")
         assert violation_fields(invalid.value) == {"domain", "descriptors[0].entries[0].value"}
+
+
+async def test_make_run_with_redis_limits_each_verified_tenant_globally(tmp_path: Path, redis_url: str) -> None:
+    """The mesh runner starts the rate limit service when Redis is configured, and its edge counts
+    requests under the verified token's tenant (the platform tenant here, on the default plan)."""
+    plans = json.dumps({"default": {"tenant": f"{SMALL_QUOTA}/m"}})
+    async with mesh_process(tmp_path, {"REDIS_URL": redis_url, "TENANTMESH_RATE_LIMIT_PLANS": plans}) as mesh:
+        async with mesh.client() as client:
+            # Logging in names no verified tenant: not counted here (the edge's own limits apply).
+            token = await login(client, PLATFORM_TENANT, ADMIN_EMAIL, mesh.admin_password)
+            await fresh_window()
+            headers = {"authorization": f"Bearer {token}", "x-tenant-id": PLATFORM_TENANT_ID}
+            seen = [(await client.get("/v1/current-tenant", headers=headers)) for _ in range(SMALL_QUOTA + 1)]
+    assert [r.status_code for r in seen] == [200] * SMALL_QUOTA + [429], seen[-1].text
+    assert [r.headers["x-ratelimit-remaining"] for r in seen[:3]] == [str(SMALL_QUOTA - i) for i in (1, 2, 3)]
