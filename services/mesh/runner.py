@@ -232,7 +232,7 @@ async def serve(service: str) -> int:
         address = f"{settings.bind_host}:{settings.port_of(service)}"
         try:
             started.append(await start_service(spec, runtime, address))
-        except MeshTlsError as exc:
+        except (MeshTlsError, ConfigError) as exc:  # ConfigError: the rate limit service without Redis, say
             print(f"configuration error: {exc}", file=sys.stderr)
             return 2
         settle_after_startup()

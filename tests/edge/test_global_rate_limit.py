@@ -5,6 +5,7 @@ unreachable fails open or closed as configured, and refusals look like every oth
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import uuid
@@ -184,3 +185,22 @@ async def test_make_run_with_redis_limits_each_verified_tenant_globally(tmp_path
             seen = [(await client.get("/v1/current-tenant", headers=headers)) for _ in range(SMALL_QUOTA + 1)]
     assert [r.status_code for r in seen] == [200] * SMALL_QUOTA + [429], seen[-1].text
     assert [r.headers["x-ratelimit-remaining"] for r in seen[:3]] == [str(SMALL_QUOTA - i) for i in (1, 2, 3)]
+
+
+async def test_the_rate_limit_service_unreachable_lets_requests_through_unless_told_to_deny(
+    mesh: LimitedMesh, edge_factory: EdgeFactory
+) -> None:
+    tenant = await mesh.create_tenant(slug("rl-d"), "small")
+    nowhere = dataclasses.replace(
+        mesh.global_limit(), upstream=dataclasses.replace(mesh.global_limit().upstream, port=free_port())
+    )
+    lenient = await edge_factory(mesh.upstreams, **{**edge_overrides(mesh), "global_rate_limit": nowhere})
+    strict = await edge_factory(
+        mesh.upstreams,
+        **{**edge_overrides(mesh), "global_rate_limit": dataclasses.replace(nowhere, failure_mode_deny=True)},
+    )
+    async with lenient.https_client() as let_through, strict.https_client() as denied:
+        assert await statuses(let_through, tenant, SMALL_QUOTA + 1) == [200] * (SMALL_QUOTA + 1)
+        refused = await get_tenant(denied, tenant)
+    assert refused.status_code == 503
+    assert refused.json()["details"][0]["reason"] == "UPSTREAM_UNAVAILABLE"
