@@ -18,6 +18,9 @@ from services.ratelimit.settings import RateLimitSettings
 
 log = logging.getLogger("tenantmesh.ratelimit")
 
+# How often Redis being unreachable is logged.
+WARNING_INTERVAL_SECONDS = 10.0
+
 Code = rls_pb2.RateLimitResponse.Code
 Status = rls_pb2.RateLimitResponse.DescriptorStatus
 _UNITS = {
@@ -54,6 +57,8 @@ class RateLimitServicer(rls_pb2_grpc.RateLimitServiceServicer):
         self._counter = counter
         self._over_limit = over_limit or OverLimitCache(clock=clock)
         self._clock = clock
+        self._last_warning = -WARNING_INTERVAL_SECONDS
+        self._uncounted_since_warning = 0
 
     async def ShouldRateLimit(self, request: rls_pb2.RateLimitRequest, context: Any) -> rls_pb2.RateLimitResponse:
         """Counts the request under each descriptor and answers OVER_LIMIT when any one is over its
@@ -74,7 +79,7 @@ class RateLimitServicer(rls_pb2_grpc.RateLimitServiceServicer):
         try:
             counts = await self._counter.count(live, hits) if live else []
         except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("rate limit counters unavailable: %s", type(exc).__name__)
+            self._warn_uncounted(exc)
             return self._uncounted(descriptors, windows)
         remaining: dict[str, int] = {}
         for window, count in zip(live, counts, strict=True):
@@ -82,6 +87,18 @@ class RateLimitServicer(rls_pb2_grpc.RateLimitServiceServicer):
             if count > window.limit.requests:
                 self._over_limit.add(window)
         return self._answer(windows, remaining, now)
+
+    def _warn_uncounted(self, exc: BaseException) -> None:
+        # Once in a while, not once per request: with Redis down every request lands here.
+        self._uncounted_since_warning += 1
+        now = time.monotonic()
+        if now - self._last_warning >= WARNING_INTERVAL_SECONDS:
+            log.warning(
+                "rate limit counters unavailable (%s); %d requests answered by their failure mode",
+                type(exc).__name__,
+                self._uncounted_since_warning,
+            )
+            self._last_warning, self._uncounted_since_warning = now, 0
 
     async def _limit_of(self, counted: Counted | None) -> Limit | None:
         if counted is None:
