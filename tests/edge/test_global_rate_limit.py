@@ -120,6 +120,20 @@ async def test_a_plan_change_applies_at_runtime(mesh: LimitedMesh, edge_factory:
         assert await statuses(client, tenant, SMALL_QUOTA) == [200] * SMALL_QUOTA
 
 
+async def test_a_tenants_own_setting_limits_it_on_one_service(mesh: LimitedMesh, edge_factory: EdgeFactory) -> None:
+    edge = await edge_factory(mesh.upstreams, **edge_overrides(mesh))
+    # A large plan, but at most 3 requests a minute to any one service (the route descriptor:
+    # tenant + Envoy's destination cluster).
+    tenant = await mesh.create_tenant(slug("rl-r"), "large", {"rate_limit.route": "3/m"})
+    await fresh_window()
+    async with edge.https_client() as client:
+        seen = [await get_tenant(client, tenant) for _ in range(4)]
+    assert [r.status_code for r in seen] == [200, 200, 200, 429]
+    # The headers report the tightest of the request's limits.
+    assert seen[0].headers["x-ratelimit-limit"].startswith("3")
+    assert [r.headers["x-ratelimit-remaining"] for r in seen] == ["2", "1", "0", "0"]
+
+
 async def test_redis_unreachable_fails_open_or_closed_as_configured(
     tmp_path: Path, redis_url: str, edge_factory: EdgeFactory
 ) -> None:

@@ -56,9 +56,11 @@ class LimitedMesh:
         self.channels.append(channel)
         return tenant_service_pb2_grpc.TenantServiceStub(channel)
 
-    async def create_tenant(self, slug: str, plan: str) -> str:
+    async def create_tenant(self, slug: str, plan: str, settings: Mapping[str, str] | None = None) -> str:
         response = await self.tenants.CreateTenant(
-            tenant_service_pb2.CreateTenantRequest(tenant=tenant_pb2.Tenant(slug=slug, plan=plan))
+            tenant_service_pb2.CreateTenantRequest(
+                tenant=tenant_pb2.Tenant(slug=slug, plan=plan, settings=dict(settings or {}))
+            )
         )
         return str(response.tenant.tenant_id)
 
