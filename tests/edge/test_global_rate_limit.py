@@ -23,7 +23,13 @@ from services.runtime.mesh_tls import EDGE
 from tests.support.errors import assert_error, violation_fields
 from tests.support.mesh_tls import TESTER, mesh_channel
 from tests.support.processes import free_port
-from tests.support.rate_limit import LimitedMesh, edge_overrides, limited_mesh
+from tests.support.rate_limit import (
+    PATIENT_EDGE_TIMEOUT_MS,
+    PATIENT_LIMITER,
+    LimitedMesh,
+    edge_overrides,
+    limited_mesh,
+)
 from tests.support.registry import eventually
 from tests.support.running_mesh import ADMIN_EMAIL, PLATFORM_TENANT, login, mesh_process
 
@@ -190,7 +196,13 @@ async def test_make_run_with_redis_limits_each_verified_tenant_globally(tmp_path
     """The mesh runner starts the rate limit service when Redis is configured, and its edge counts
     requests under the verified token's tenant (the platform tenant here, on the default plan)."""
     plans = json.dumps({"default": {"tenant": f"{SMALL_QUOTA}/m"}})
-    async with mesh_process(tmp_path, {"REDIS_URL": redis_url, "TENANTMESH_RATE_LIMIT_PLANS": plans}) as mesh:
+    env = {
+        "REDIS_URL": redis_url,
+        "TENANTMESH_RATE_LIMIT_PLANS": plans,
+        "TENANTMESH_EDGE_RATE_LIMIT_TIMEOUT_MS": str(PATIENT_EDGE_TIMEOUT_MS),
+        **PATIENT_LIMITER,
+    }
+    async with mesh_process(tmp_path, env) as mesh:
         async with mesh.client() as client:
             # Logging in names no verified tenant: not counted here (the edge's own limits apply).
             token = await login(client, PLATFORM_TENANT, ADMIN_EMAIL, mesh.admin_password)

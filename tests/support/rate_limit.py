@@ -28,6 +28,12 @@ from tests.support.open_access import OpenAccess
 TEST_PLANS = {"default": {"tenant": "100000/m"}, "small": {"tenant": "6/m"}, "large": {"tenant": "100000/m"}}
 
 
+# A loaded test machine must not turn a slow answer into a failure mode (a request let through):
+# the tests of failure modes make Redis or the service unreachable, which fails at once.
+PATIENT_LIMITER = {"TENANTMESH_RATE_LIMIT_REDIS_TIMEOUT_SECONDS": "2"}
+PATIENT_EDGE_TIMEOUT_MS = 5000
+
+
 @dataclass
 class LimitedMesh:
     runtime: Runtime
@@ -86,6 +92,7 @@ async def limited_mesh(
     TENANTMESH_RATE_LIMIT_* variables on top of the mesh's)."""
     variables = {
         "REDIS_URL": redis_url,
+        **PATIENT_LIMITER,
         "TENANTMESH_RATE_LIMIT_PLANS": json.dumps(plans or TEST_PLANS),
         **(MESH_TLS_ENV if mesh_tls else {}),
         **(env or {}),
@@ -114,7 +121,9 @@ async def limited_mesh(
 
 def edge_overrides(mesh: LimitedMesh, index: int = 0, **limit: Any) -> dict[str, Any]:
     """EdgeSettings fields for an Envoy in front of ``mesh`` asking its ``index``-th limiter."""
-    overrides: dict[str, Any] = {"global_rate_limit": mesh.global_limit(index, **limit)}
+    overrides: dict[str, Any] = {
+        "global_rate_limit": mesh.global_limit(index, **{"timeout_ms": PATIENT_EDGE_TIMEOUT_MS, **limit})
+    }
     if mesh.edge_tls is not None:
         overrides["mesh_tls"] = mesh.edge_tls
     return overrides
