@@ -62,7 +62,9 @@ $(FORM_ENGINE_BUILT): $(FORM_ENGINE)/package.json $(FORM_ENGINE)/package-lock.js
 # document of the REST surface (services/openapi, a protoc plugin; it reads the option
 # extensions through the stubs generated just before it).
 # google/api and google/rpc Python modules come from googleapis-common-protos;
-# buf/validate is generated here because no wheel ships it for google.protobuf.
+# buf/validate is generated here because no wheel ships it for google.protobuf; so is Envoy's rate
+# limit service API (vendored, trimmed), whose stubs the rate limit service serves: never transcoded,
+# so not in the descriptor set.
 gen: $(STAMP)
 	rm -rf gen/python gen/descriptor.binpb gen/openapi
 	mkdir -p gen/python gen/openapi
