@@ -337,8 +337,9 @@ class DatabaseRouter:
         """A raw connection whose *current* database is the tenant's (for migrations and raw SQL).
 
         On MySQL this borrows one pooled connection and issues ``USE``; on exit the connection is
-        switched back to the core database, or invalidated if that fails or if its server has no
-        core database, so that no pooled connection is ever left pointing at a tenant database.
+        switched back to the core database (``information_schema`` on a server without it), or
+        invalidated if that fails, so that no pooled connection is ever left pointing at a tenant
+        database.
         """
         self._check_open()
         if self._dialect == "sqlite":
@@ -346,7 +347,10 @@ class DatabaseRouter:
                 yield conn
             return
         engine = self._server_engine(db)
-        home = self._core_db_name if engine is self._core_engine else None
+        # A server without the core database sends its connections back to information_schema:
+        # MySQL cannot unselect a database, and discarding the connection instead would cost a
+        # new connection per migration or schema check on every server but the core's.
+        home = self._core_db_name if engine is self._core_engine else NEUTRAL_DATABASE
         async with engine.connect() as conn:
             try:
                 # Below SQLAlchemy, so no transaction is begun: callers (alembic) start clean.
@@ -427,6 +431,9 @@ class DatabaseRouter:
         finally:
             await self._sqlite_engines.release(entry)
 
+
+# Every MySQL server has it, it holds no data, and no connection can write to it.
+NEUTRAL_DATABASE = "information_schema"
 
 # Key of Connection.info naming the database a connection was switched to with USE.
 CURRENT_DATABASE_INFO = "tenantmesh.current_database"
