@@ -35,8 +35,8 @@ def tenant_connection(router: DatabaseRouter) -> AbstractAsyncContextManager[Asy
 
 def placement_from_proto(placement: database_pb2.DatabasePlacement) -> TenantDatabase:
     """Raises ValueError for a name outside the whitelist (see TenantDatabase)."""
-    return TenantDatabase(server=placement.server, name=placement.database)
+    return TenantDatabase(server=placement.server, name=placement.database, writes_frozen=placement.writes_frozen)
 
 
 def placement_to_proto(db: TenantDatabase) -> database_pb2.DatabasePlacement:
-    return database_pb2.DatabasePlacement(server=db.server, database=db.name)
+    return database_pb2.DatabasePlacement(server=db.server, database=db.name, writes_frozen=db.writes_frozen)

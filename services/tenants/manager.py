@@ -153,6 +153,7 @@ class TenantManager:
             settings_json=json.dumps(dict(spec.settings), sort_keys=True),
             db_server=server,
             db_name=tenant_database_name(spec.slug, self._db.tenant_db_prefix),
+            db_writes_frozen=False,
             failure_reason="",
             revision=1,
             create_request_id=request_id or None,
@@ -301,5 +302,5 @@ class LocalTenantDirectory:
             tenant_id=row.tenant_id,
             slug=row.slug or row.former_slug,
             state=TenantState(row.state),
-            database=TenantDatabase(server=row.db_server, name=row.db_name),
+            database=TenantDatabase(server=row.db_server, name=row.db_name, writes_frozen=row.db_writes_frozen),
         )

@@ -7,70 +7,31 @@ a private ``mariadbd`` this module starts (tests/support/mariadb_server.py).
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
-from tests.conftest import MYSQL_URL_ENV, mysql_execute, unique_mysql_url
-from tests.support.mariadb_server import PrivateMariaDB, private_mariadb
-from tests.support.mesh import RUN_TENANT_DB_PREFIX, TenantsHarness, tenants_service
+from tests.support.mariadb_server import PrivateMariaDB
+from tests.support.mesh import RUN_TENANT_DB_PREFIX, TenantsHarness
+from tests.support.tenant_servers import (
+    MAX_OVERFLOW,
+    POOL_SIZE,
+    create_tenant,
+    delete_tenants,
+    needs_mysql,
+    second_server,
+    two_servers,
+)
 
-pytestmark = [
-    pytest.mark.mysql,
-    pytest.mark.skipif(not os.environ.get(MYSQL_URL_ENV), reason=f"{MYSQL_URL_ENV} not set"),
-]
+__all__ = ["second_server", "two_servers"]  # module fixtures
 
-POOL_SIZE, MAX_OVERFLOW = 2, 1
-
-
-@pytest.fixture(scope="module")
-async def second_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[PrivateMariaDB]:
-    async with private_mariadb(tmp_path_factory.mktemp("second-mariadb")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-async def two_servers(
-    second_server: PrivateMariaDB, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[TenantsHarness]:
-    core = unique_mysql_url()
-    await mysql_execute(core, "SELECT 1")
-    shared = core.set(database=None).render_as_string(hide_password=False)
-    env = {
-        "TENANTMESH_TENANT_DB_SERVERS": f"main={shared},second={second_server.url()}",
-        "TENANTMESH_DB_POOL_SIZE": str(POOL_SIZE),
-        "TENANTMESH_DB_MAX_OVERFLOW": str(MAX_OVERFLOW),
-    }
-    try:
-        async with tenants_service(
-            core.render_as_string(hide_password=False), Path(tmp_path_factory.mktemp("data")), env
-        ) as mesh:
-            yield mesh
-    finally:
-        await mysql_execute(core, f"DROP DATABASE IF EXISTS `{core.database}`")
-
-
-async def create(mesh: TenantsHarness, prefix: str) -> tenant_pb2.Tenant:
-    slug = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    response = await mesh.tenants.CreateTenant(pb.CreateTenantRequest(tenant=tenant_pb2.Tenant(slug=slug)))
-    tenant: tenant_pb2.Tenant = response.tenant
-    return tenant
-
-
-async def delete(mesh: TenantsHarness, tenants: list[tenant_pb2.Tenant]) -> None:
-    for tenant in tenants:
-        await mesh.tenants.DeleteTenant(pb.DeleteTenantRequest(tenant_id=tenant.tenant_id))
+pytestmark = needs_mysql
 
 
 async def test_new_tenants_are_spread_and_each_database_lives_on_its_server(
     two_servers: TenantsHarness, second_server: PrivateMariaDB
 ) -> None:
-    tenants = [await create(two_servers, "spread") for _ in range(4)]
+    tenants = [await create_tenant(two_servers, "spread") for _ in range(4)]
     by_server = {t.database.server for t in tenants}
     assert by_server == {"main", "second"}
     assert sorted(t.database.server for t in tenants) == ["main", "main", "second", "second"]
@@ -85,24 +46,24 @@ async def test_new_tenants_are_spread_and_each_database_lives_on_its_server(
         assert current.tenant.tenant_id == tenant.tenant_id
         assert current.schema_version
 
-    await delete(two_servers, tenants)
+    await delete_tenants(two_servers, tenants)
     assert not (await second_server.databases(RUN_TENANT_DB_PREFIX)) & {t.database.database for t in tenants}
 
 
 async def test_migrate_all_covers_tenants_on_both_servers(two_servers: TenantsHarness) -> None:
-    tenants = [await create(two_servers, "mig") for _ in range(4)]
+    tenants = [await create_tenant(two_servers, "mig") for _ in range(4)]
     request = pb.MigrateTenantDatabasesRequest(concurrency=4, tenant_ids=[t.tenant_id for t in tenants])
     messages = [m async for m in two_servers.tenants.MigrateTenantDatabases(request)]
     assert sorted(m.tenant_id for m in messages) == sorted(t.tenant_id for t in tenants)
     assert all(m.ok and m.services[0].schema_version for m in messages)
     assert {t.database.server for t in tenants} == {"main", "second"}
-    await delete(two_servers, tenants)
+    await delete_tenants(two_servers, tenants)
 
 
 async def test_connections_per_server_stay_bounded_under_load(
     two_servers: TenantsHarness, second_server: PrivateMariaDB
 ) -> None:
-    tenants = [await create(two_servers, "load") for _ in range(6)]
+    tenants = [await create_tenant(two_servers, "load") for _ in range(6)]
     peak = 0
     stop = asyncio.Event()
 
@@ -129,4 +90,4 @@ async def test_connections_per_server_stay_bounded_under_load(
     # 24 concurrent callers over 6 tenants: the second server never sees more than one pool.
     assert 0 < peak <= POOL_SIZE + MAX_OVERFLOW
     assert two_servers.runtime.db.pool_capacity() == 3 * (POOL_SIZE + MAX_OVERFLOW)
-    await delete(two_servers, tenants)
+    await delete_tenants(two_servers, tenants)

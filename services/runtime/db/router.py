@@ -34,6 +34,7 @@ from services.runtime.db.placement import (
     quote_database_identifier,
 )
 from services.runtime.db.sqlite import SIDE_SUFFIXES, TenantEngines, create_sqlite_engine
+from services.runtime.db.write_freeze import WRITES_FROZEN_OPTION, guard_engine
 from services.runtime.private_files import private_directory, private_file
 
 __all__ = ["DatabaseRouter", "core_router_of"]
@@ -162,6 +163,7 @@ class DatabaseRouter:
             echo=self._echo,
             isolation_level=isolation_level,
         )
+        guard_engine(engine)
         if isolation_level is None:
             self._mysql_engines[key] = engine
             self._mysql_credentials[key] = credentials
@@ -316,7 +318,9 @@ class DatabaseRouter:
     async def _tenant_session(self, db: TenantDatabase) -> AsyncIterator[AsyncSession]:
         self._check_open()
         if self._dialect == "mysql":
-            bind = self._server_engine(db).execution_options(schema_translate_map={None: db.name})
+            bind = self._server_engine(db).execution_options(
+                schema_translate_map={None: db.name}, **{WRITES_FROZEN_OPTION: db.writes_frozen}
+            )
             async with _session(bind) as session:
                 yield session
             return
@@ -352,6 +356,8 @@ class DatabaseRouter:
         # new connection per migration or schema check on every server but the core's.
         home = self._core_db_name if engine is self._core_engine else NEUTRAL_DATABASE
         async with engine.connect() as conn:
+            if db.writes_frozen:
+                await conn.execution_options(**{WRITES_FROZEN_OPTION: True})
             try:
                 # Below SQLAlchemy, so no transaction is begun: callers (alembic) start clean.
                 await execute_outside_transaction(conn, f"USE {quote_database_identifier(db.name)}")
