@@ -43,6 +43,10 @@ class DatabaseSettings:
     # Share of new tenants each server takes (name -> weight; 0: none, e.g. while draining):
     # a new tenant goes where live tenants per unit of weight are fewest.
     tenant_server_weights: Mapping[str, int]
+    # Read replica of a tenant server (name -> replica URL), for read_only RPCs.
+    tenant_replicas: Mapping[str, str]
+    # How long a caller who wrote to a tenant database reads it from the primary.
+    replica_pin_seconds: float
     pool_size: int
     max_overflow: int
     sqlite_engine_cache_size: int
@@ -208,6 +212,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, manifest: Manifest | 
         raise ConfigError(f"TENANTMESH_DEFAULT_TENANT_DB_SERVER={default_server!r} is not a configured server")
     weights = read.get("TENANTMESH_TENANT_DB_WEIGHTS", no_servers, _parse_pairs)
     server_weights = _server_weights(tenant_servers, weights)
+    replicas = read.get("TENANTMESH_TENANT_DB_REPLICAS", no_servers, _parse_pairs)
+    unknown_replicas = sorted(set(replicas) - set(tenant_servers))
+    if unknown_replicas:
+        raise ConfigError(f"TENANTMESH_TENANT_DB_REPLICAS names unknown servers {unknown_replicas}")
+    if replicas and database_url.startswith("sqlite"):
+        raise ConfigError("TENANTMESH_TENANT_DB_REPLICAS needs MySQL/MariaDB tenant servers")
 
     bind_host = read.get("TENANTMESH_BIND_HOST", "127.0.0.1", str)
     addresses = {
@@ -220,6 +230,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, manifest: Manifest | 
             tenant_servers=tenant_servers,
             default_tenant_server=default_server,
             tenant_server_weights=server_weights,
+            tenant_replicas=replicas,
+            replica_pin_seconds=read.positive("TENANTMESH_REPLICA_PIN_SECONDS", 5.0),
             pool_size=read.count("TENANTMESH_DB_POOL_SIZE", 10),
             max_overflow=read.count("TENANTMESH_DB_MAX_OVERFLOW", 5, minimum=0),
             sqlite_engine_cache_size=read.count("TENANTMESH_SQLITE_ENGINE_CACHE_SIZE", 64),

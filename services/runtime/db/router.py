@@ -33,8 +33,9 @@ from services.runtime.db.placement import (
     check_tenant_db_prefix,
     quote_database_identifier,
 )
+from services.runtime.db.replica_reads import DEFAULT_PIN_SECONDS, PrimaryPins
 from services.runtime.db.sqlite import SIDE_SUFFIXES, TenantEngines, create_sqlite_engine
-from services.runtime.db.write_freeze import WRITES_FROZEN_OPTION, guard_engine
+from services.runtime.db.write_freeze import REPLICA_OPTION, WRITES_FROZEN_OPTION, guard_engine
 from services.runtime.private_files import private_directory, private_file
 
 __all__ = ["DatabaseRouter", "core_router_of"]
@@ -68,6 +69,8 @@ class DatabaseRouter:
         sqlite_engine_cache_size: int = 64,
         tenant_db_prefix: str = DEFAULT_TENANT_DB_PREFIX,
         echo: bool = False,
+        tenant_replicas: Mapping[str, str] | None = None,
+        replica_pin_seconds: float = DEFAULT_PIN_SECONDS,
     ) -> None:
         if pool_size < 1 or max_overflow < 0:
             raise ValueError("pool_size must be >= 1 and max_overflow >= 0")
@@ -87,11 +90,17 @@ class DatabaseRouter:
         self._mysql_engines: dict[tuple[str, int], AsyncEngine] = {}
         self._mysql_credentials: dict[tuple[str, int], tuple[str | None, str | None]] = {}
         self._sqlite_engines = TenantEngines(sqlite_engine_cache_size, pool_size + max_overflow, echo)
+        # Server name -> engine of its read replica (MySQL only).
+        self._replica_engines: dict[str, AsyncEngine] = {}
+        self.primary_pins = PrimaryPins(replica_pin_seconds)
 
         if backend in MYSQL_BACKENDS:
             self._dialect: Literal["mysql", "sqlite"] = "mysql"
             self._init_mysql(url, tenant_servers)
+            self._init_replicas(tenant_replicas or {})
         elif backend == "sqlite":
+            if tenant_replicas:
+                raise ValueError("read replicas need MySQL/MariaDB tenant servers")
             self._dialect = "sqlite"
             self._init_sqlite(url, tenant_servers, sqlite_dir)
         else:
@@ -145,6 +154,17 @@ class DatabaseRouter:
             if "charset" not in surl.query:
                 surl = surl.update_query_dict({"charset": "utf8mb4"})
             self._server_engines[name] = self._mysql_engine_for(surl)
+
+    def _init_replicas(self, replicas: Mapping[str, str]) -> None:
+        for name, replica_url in replicas.items():
+            if name not in self._server_engines:
+                raise ValueError(f"a read replica is configured for {name!r}, which is no tenant server")
+            url = without_database(make_url(replica_url))
+            if url.get_backend_name() not in MYSQL_BACKENDS:
+                raise ValueError(f"the read replica of {name!r} is not MySQL/MariaDB")
+            if "charset" not in url.query:
+                url = url.update_query_dict({"charset": "utf8mb4"})
+            self._replica_engines[name] = self._mysql_engine_for(url)
 
     def _mysql_engine_for(self, url: URL, *, isolation_level: str | None = None) -> AsyncEngine:
         """The pooled engine of a server, made once per (host, port); the autocommit one aside."""
@@ -281,6 +301,19 @@ class DatabaseRouter:
     def tenant_session(self, db: TenantDatabase) -> AbstractAsyncContextManager[AsyncSession]:
         """A session on a tenant database. Commit is the caller's job; rollback on error."""
         return self._tenant_session(db)
+
+    def has_replica(self, db: TenantDatabase) -> bool:
+        return db.server in self._replica_engines
+
+    def tenant_read_session(self, db: TenantDatabase, caller: str) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session for reads only: on the read replica of ``db``'s server when there is one and
+        ``caller`` is not pinned to the primary (see services.runtime.db.replica_reads)."""
+        replica = self._replica_engines.get(db.server)
+        if replica is None or self.primary_pins.pinned(db.server, db.name, caller):
+            return self._tenant_session(db)
+        self._server_engine(db)  # the same checks as any tenant session
+        bind = replica.execution_options(schema_translate_map={None: db.name}, **{REPLICA_OPTION: True})
+        return _session(bind)
 
     def core_transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection on the core database for Core (non-ORM) statements, routed like core sessions.

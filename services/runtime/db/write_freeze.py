@@ -22,6 +22,9 @@ from services.runtime.errors import CommonReason, Unavailable
 
 # Execution option set on a frozen tenant's sessions and connections.
 WRITES_FROZEN_OPTION = "tenantmesh_writes_frozen"
+# Execution option of sessions on a read replica: a write there is a bug (a read_only RPC that
+# writes) and would make the replica diverge, so it is refused before it leaves the process.
+REPLICA_OPTION = "tenantmesh_replica"
 # Statements that change nothing: what a frozen tenant may still run.
 _READING = (
     "select",
@@ -50,8 +53,15 @@ def tenant_moving() -> Unavailable:
     )
 
 
+class ReplicaWriteError(RuntimeError):
+    """A statement that writes, sent on a read replica's session."""
+
+
 def refuse_frozen_writes(conn: Connection, cursor: Any, statement: str, *_args: Any) -> None:
-    if conn.get_execution_options().get(WRITES_FROZEN_OPTION) and not is_read(statement):
+    options = conn.get_execution_options()
+    if (options.get(WRITES_FROZEN_OPTION) or options.get(REPLICA_OPTION)) and not is_read(statement):
+        if options.get(REPLICA_OPTION):
+            raise ReplicaWriteError("a read-only call wrote to a tenant database; declare the RPC without read_only")
         raise tenant_moving()
 
 
