@@ -38,7 +38,6 @@ from services.tenants.states import TenantState
 
 log = logging.getLogger("tenantmesh.tenants.moving")
 
-STEPS = ("copy", "freeze", "sync", "switch", "drop", "done")
 COPY_BATCH_ROWS = 500
 # Per table: (rows, checksum).
 Checksums = dict[str, tuple[int, int]]
@@ -76,10 +75,17 @@ class TenantMover:
     async def move(self, tenant_id: str, target: str) -> None:
         """Moves the tenant's database to ``target``, or resumes the move already under way."""
         move = await self._start(tenant_id, target)
+        steps = {
+            "copy": self._copy,
+            "freeze": self._freeze,
+            "sync": self._sync,
+            "switch": self._switch,
+            "drop": self._drop,
+        }
         while move.step != "done":
             step = move.step
             self._report(MoveProgress(tenant_id, step))
-            move = await getattr(self, f"_{step}")(move)
+            move = await steps[step](move)
             if self._after_step is not None:
                 await self._after_step(step)
         self._report(MoveProgress(tenant_id, "done", f"on {target}"))
