@@ -81,6 +81,21 @@ def call(db: TenantDatabase, caller: str, *, read_only: bool) -> Iterator[None]:
         tenant_var.reset(tokens[0])
 
 
+async def tenant_with_notes(
+    router: DatabaseRouter, replicated: tuple[PrivateMariaDB, PrivateMariaDB], *, first_note: bool
+) -> TenantDatabase:
+    """A new tenant database with a ``notes`` table (and note 1), on the replica too."""
+    db = TenantDatabase(server="main", name=f"{PREFIX}{uuid.uuid4().hex[:8]}")
+    await router.create_tenant_database(db)
+    async with router.tenant_connection(db) as conn:
+        await conn.exec_driver_sql("CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(40))")
+        if first_note:
+            await conn.exec_driver_sql("INSERT INTO notes VALUES (1, 'one')")
+        await conn.commit()
+    await replicated_up_to_now(*replicated)
+    return db
+
+
 async def notes_seen(router: DatabaseRouter, db: TenantDatabase, caller: str) -> int:
     with call(db, caller, read_only=True):
         async with tenant_session(router) as session:
@@ -91,13 +106,7 @@ async def test_reads_of_read_only_calls_go_to_the_replica_and_writers_read_their
     replicated: tuple[PrivateMariaDB, PrivateMariaDB], router: DatabaseRouter
 ) -> None:
     primary, replica = replicated
-    db = TenantDatabase(server="main", name=f"{PREFIX}{uuid.uuid4().hex[:8]}")
-    await router.create_tenant_database(db)
-    async with router.tenant_connection(db) as conn:
-        await conn.exec_driver_sql("CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(40))")
-        await conn.exec_driver_sql("INSERT INTO notes VALUES (1, 'one')")
-        await conn.commit()
-    await replicated_up_to_now(primary, replica)
+    db = await tenant_with_notes(router, replicated, first_note=True)
     # From here on the replica lags behind for good (until replication starts again).
     await replica.query("STOP SLAVE SQL_THREAD")
     try:
@@ -129,13 +138,8 @@ async def test_reads_of_read_only_calls_go_to_the_replica_and_writers_read_their
 async def test_a_write_on_a_replica_session_never_leaves_the_process(
     replicated: tuple[PrivateMariaDB, PrivateMariaDB], router: DatabaseRouter
 ) -> None:
-    primary, replica = replicated
-    db = TenantDatabase(server="main", name=f"{PREFIX}{uuid.uuid4().hex[:8]}")
-    await router.create_tenant_database(db)
-    async with router.tenant_connection(db) as conn:
-        await conn.exec_driver_sql("CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(40))")
-        await conn.commit()
-    await replicated_up_to_now(primary, replica)
+    _, replica = replicated
+    db = await tenant_with_notes(router, replicated, first_note=False)
     with call(db, "user:buggy", read_only=True), pytest.raises(ReplicaWriteError):
         async with tenant_session(router) as session:
             await session.execute(insert(NOTES).values(id=1, body="diverged"))
