@@ -57,6 +57,8 @@ class MethodPolicy:
     member_default: bool = False
     # Internal-only RPCs: the services allowed to call (mesh identities); empty for any caller.
     callers: frozenset[str] = frozenset()
+    # Only reads (AccessPolicy.read_only): its tenant reads may go to a read replica.
+    read_only: bool = False
 
 
 class AccessPolicyError(RuntimeError):
@@ -81,6 +83,7 @@ def policy_of(method: MethodDescriptor) -> MethodPolicy | None:
         platform_override=declared.platform_override,
         member_default=declared.member_default,
         callers=frozenset(declared.callers),
+        read_only=declared.read_only,
     )
 
 
