@@ -1,8 +1,7 @@
 "use client";
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
-import { Suspense, useState } from "react";
-import { useForm } from "react-hook-form";
+import { Suspense, useState, type FormEvent } from "react";
 import { PublicPage } from "@/components/public-page";
 import { Button } from "@/components/ui/button";
 import { Alert } from "@/components/ui/card";
@@ -26,16 +25,25 @@ function LoginForm() {
   const setTokens = useSession((s) => s.setTokens);
   const [failure, setFailure] = useState("");
   const [challenge, setChallenge] = useState<{ token: string; enrolmentRequired: boolean } | null>(null);
-  const form = useForm<Credentials>({ defaultValues: { tenant: params.get("tenant") ?? "", email: "", password: "" } });
-  const mfa = useForm<{ code: string }>({ defaultValues: { code: "" } });
+  const [submitting, setSubmitting] = useState(false);
 
   const signedIn = (tokens: TokenSetJson | undefined) => {
     setTokens(tokensFrom(tokens));
     router.replace(safeNext(params.get("next")));
   };
 
-  const login = form.handleSubmit(async (values) => {
+  // Plain form fields (the browser checks `required`): sign-in is the first page most people
+  // load, so it carries no form library.
+  const login = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const data = new FormData(event.currentTarget);
+    const values: Credentials = {
+      tenant: String(data.get("tenant") ?? ""),
+      email: String(data.get("email") ?? ""),
+      password: String(data.get("password") ?? ""),
+    };
     setFailure("");
+    setSubmitting(true);
     try {
       const answer = await publicApi("AuthService_Login", { body: values });
       if (answer.mfaChallenge?.challengeToken) {
@@ -48,10 +56,14 @@ function LoginForm() {
       signedIn(answer.tokens);
     } catch (error) {
       setFailure(error instanceof TenantmeshError && error.status === 429 ? t("login.locked") : t("login.failed"));
+    } finally {
+      setSubmitting(false);
     }
-  });
+  };
 
-  const verify = mfa.handleSubmit(async ({ code }) => {
+  const verify = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const code = String(new FormData(event.currentTarget).get("code") ?? "");
     setFailure("");
     try {
       const answer = await publicApi("AuthService_CompleteMfaChallenge", {
@@ -61,15 +73,15 @@ function LoginForm() {
     } catch {
       setFailure(t("login.mfaFailed"));
     }
-  });
+  };
 
   if (challenge) {
     return (
       <PublicPage title={t("login.mfaTitle")}>
-        <form onSubmit={verify} className="flex flex-col gap-3">
+        <form onSubmit={(event) => void verify(event)} className="flex flex-col gap-3">
           {challenge.enrolmentRequired ? <Alert tone="info">{t("login.mfaEnrolRequired")}</Alert> : null}
           <Field label={t("login.mfaCode")}>
-            <Input autoComplete="one-time-code" autoFocus {...mfa.register("code", { required: true })} />
+            <Input autoComplete="one-time-code" autoFocus name="code" required />
           </Field>
           {failure ? <Alert>{failure}</Alert> : null}
           <Button type="submit">{t("login.mfaSubmit")}</Button>
@@ -79,18 +91,18 @@ function LoginForm() {
   }
   return (
     <PublicPage title={t("login.title")}>
-      <form onSubmit={login} className="flex flex-col gap-3">
+      <form onSubmit={(event) => void login(event)} className="flex flex-col gap-3">
         <Field label={t("login.tenant")} help={t("login.tenantHelp")}>
-          <Input autoComplete="organization" {...form.register("tenant", { required: true })} />
+          <Input autoComplete="organization" name="tenant" required defaultValue={params.get("tenant") ?? ""} />
         </Field>
         <Field label={t("login.email")}>
-          <Input type="email" autoComplete="username" {...form.register("email", { required: true })} />
+          <Input type="email" autoComplete="username" name="email" required />
         </Field>
         <Field label={t("login.password")}>
-          <Input type="password" autoComplete="current-password" {...form.register("password", { required: true })} />
+          <Input type="password" autoComplete="current-password" name="password" required />
         </Field>
         {failure ? <Alert>{failure}</Alert> : null}
-        <Button type="submit" disabled={form.formState.isSubmitting}>
+        <Button type="submit" disabled={submitting}>
           {t("login.submit")}
         </Button>
         <Link href="/forgot-password" className="text-sm text-blue-800 underline">

@@ -1,12 +1,13 @@
 "use client";
 // Submissions: a table with filters, a detail view with the answers (other people's text, shown
-// as text), the review status, and exports as CSV or NDJSON.
+// as text; files with a download), the review status, and exports as CSV or NDJSON.
 import { useSearchParams } from "next/navigation";
 import { Suspense, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { Schema } from "@tenantmesh/sdk";
 import { AppShell } from "@/components/app-shell";
 import { ErrorAlert } from "@/components/error-alert";
+import { FileAnswer } from "@/components/file-answer";
 import { Pager } from "@/components/pager";
 import { Button } from "@/components/ui/button";
 import { Badge, Card } from "@/components/ui/card";
@@ -17,6 +18,8 @@ import { useActingTenant } from "@/lib/acting-tenant";
 import { api, apiDownload } from "@/lib/api";
 import { useT } from "@/lib/i18n";
 import { usePageTokens } from "@/lib/paging";
+import { saveBlob } from "@/lib/save-blob";
+import { fileFieldKeys } from "@/lib/submissions";
 import { stateName } from "@/lib/tenants";
 
 type Submission = Schema<"tenantmesh.forms.v1.Submission">;
@@ -56,12 +59,16 @@ function Submissions() {
   });
   const download = async (format: "csv" | "ndjson") => {
     const blob = await apiDownload(`/v1/forms/${encodeURIComponent(formKey)}/submissions:export?format=EXPORT_FORMAT_${format.toUpperCase()}`);
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = `${formKey}.${format}`;
-    link.click();
-    URL.revokeObjectURL(link.href);
+    saveBlob(blob, `${formKey}.${format}`);
   };
+  // The selected submission's form version: which answers are files (shown with a download).
+  const version = useQuery({
+    queryKey: ["form-version", acting, selected?.formKey, selected?.version],
+    queryFn: () =>
+      api("FormService_GetFormVersion", { path: { key: selected?.formKey ?? "", version: selected?.version ?? 0 } }),
+    enabled: selected !== null,
+  });
+  const fileKeys = fileFieldKeys(version.data?.version?.definition as { fields?: unknown } | undefined);
   return (
     <AppShell title={t("submissions.title")}>
       <div className="flex flex-col gap-4">
@@ -119,7 +126,15 @@ function Submissions() {
               {Object.entries(selected.answers ?? {}).map(([name, value]) => (
                 <div key={name} className="contents">
                   <dt className="font-medium">{name}</dt>
-                  <dd>{typeof value === "string" ? value : JSON.stringify(value)}</dd>
+                  <dd>
+                    {fileKeys.has(name) && typeof value === "string" ? (
+                      <FileAnswer fileId={value} />
+                    ) : typeof value === "string" ? (
+                      value
+                    ) : (
+                      JSON.stringify(value)
+                    )}
+                  </dd>
                 </div>
               ))}
             </dl>

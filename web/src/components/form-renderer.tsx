@@ -6,6 +6,7 @@
 import { compileDefinition, evaluateCompiled, type Json, type JsonObject } from "@tenantmesh/form-engine";
 import { useMemo } from "react";
 import { getAt, setAt } from "@/lib/schema-form";
+import { FileUpload, type FileRules } from "./file-upload";
 import { Field } from "./ui/field";
 import { Input, Select, Textarea } from "./ui/input";
 
@@ -16,6 +17,7 @@ interface FieldDef {
   helpText?: Record<string, string>;
   options?: { value: Json; label?: Record<string, string> }[];
   fields?: FieldDef[];
+  fileRules?: FileRules;
 }
 
 function text(map: Record<string, string> | undefined, locale: string, fallback: string): string {
@@ -116,6 +118,8 @@ function control(
           ))}
         </Select>
       );
+    case "FILE":
+      return <FileUpload value={typeof value === "string" ? value : undefined} onChange={set} rules={field.fileRules} />;
     case "COMPUTED":
       return <Input readOnly value={computed === undefined || computed === null ? "" : String(computed)} />;
     case "DATE":

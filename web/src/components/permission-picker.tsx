@@ -4,11 +4,12 @@ import { useMe } from "@/lib/me";
 import { groupPermissions } from "@/lib/navigation";
 
 /** The permissions a role can carry, grouped by the service that declares them. It offers what
- * the signed-in admin holds: nobody grants more than they have (the server refuses it too). */
+ * the signed-in admin holds: nobody grants more than they have (the server refuses it too); a
+ * role being edited shows its own permissions as well, so none is dropped unseen. */
 export function PermissionPicker({ value, onChange }: { value: string[]; onChange: (permissions: string[]) => void }) {
   const t = useT();
   const me = useMe();
-  const groups = groupPermissions(me.data?.permissions ?? []);
+  const groups = groupPermissions([...(me.data?.permissions ?? []), ...value]);
   return (
     <div className="flex flex-col gap-3">
       <p className="text-sm font-medium">{t("roles.pickPermissions")}</p>

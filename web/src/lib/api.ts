@@ -123,14 +123,19 @@ export async function* apiStream<K extends OperationId>(operation: K, options: C
   yield* client(undefined).stream(operation, withToken(options, tokens));
 }
 
+/** The headers of a call made outside the SDK (downloads, uploads): the token and the tenant acted in. */
+export function authHeaders(tokens: Tokens | null): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (tokens) headers.authorization = `Bearer ${tokens.accessToken}`;
+  const tenantId = useActingTenant.getState().tenantId ?? (tokens ? tokenTenant(tokens) : undefined);
+  if (tenantId) headers["x-tenant-id"] = tenantId;
+  return headers;
+}
+
 /** A download (CSV/NDJSON exports): the SDK's calls read JSON, so this one fetch is made here,
  * with the same token and tenant header, and returns the body as a Blob. */
 export async function apiDownload(path: string): Promise<Blob> {
-  const tokens = await currentTokens();
-  const headers: Record<string, string> = {};
-  if (tokens) headers.authorization = `Bearer ${tokens.accessToken}`;
-  const tenantId = useActingTenant.getState().tenantId;
-  if (tenantId) headers["x-tenant-id"] = tenantId;
+  const headers = authHeaders(await currentTokens());
   const response = await (fetchImpl ?? fetch)(`${origin()}${path}`, { headers });
   if (!response.ok) {
     throw new TenantmeshError({ status: response.status, code: "UNKNOWN", message: `HTTP ${response.status}` });

@@ -1,7 +1,7 @@
 // The builder's edits of a form definition (pure; unit-tested).
 import type { JsonObject } from "@tenantmesh/form-engine";
 
-export const FIELD_TYPES = ["SHORT_TEXT", "LONG_TEXT", "NUMBER", "INTEGER", "CHECKBOX", "DATE", "EMAIL", "URL"] as const;
+export const FIELD_TYPES = ["SHORT_TEXT", "LONG_TEXT", "NUMBER", "INTEGER", "CHECKBOX", "DATE", "EMAIL", "URL", "FILE"] as const;
 export type BuilderFieldType = (typeof FIELD_TYPES)[number];
 
 const SCHEMA_OF: Record<BuilderFieldType, JsonObject> = {
@@ -13,6 +13,8 @@ const SCHEMA_OF: Record<BuilderFieldType, JsonObject> = {
   DATE: { type: "string", format: "date" },
   EMAIL: { type: "string", format: "email" },
   URL: { type: "string", format: "uri" },
+  // The uploaded file's reference (the platform's upload limits apply; file_rules narrow them).
+  FILE: { type: "string" },
 };
 
 export function emptyDefinition(): JsonObject {

@@ -1,7 +1,7 @@
 // Forms end to end: the admin builds a form (fields added in the builder, preview with the
 // server's rules) and publishes it; filling it refuses what the server would refuse, then sends;
 // offline, the submission is queued and delivered exactly once when the connection returns; the
-// menu editor reorders the navigation. The service worker serves the shell offline.
+// menu editor adds a custom entry. The service worker serves the shell offline.
 import { expect, test } from "@playwright/test";
 import { adminClient, tenantWithAdmin, unique } from "./env";
 import { expectAccessible, signIn } from "./pages";
@@ -71,7 +71,7 @@ test("build, publish and fill a form, offline too; the menu editor", async ({ pa
   await expect(page.getByRole("cell", { name: new RegExp(`${key} v1`) })).toHaveCount(2);
   await expectAccessible(page);
 
-  // The menu editor (its reordering is not held to the navigation here yet: see the decisions).
+  // The menu editor (its reordering: menus.spec.ts).
   await page.goto("/admin/menus");
   await expect(page.getByTestId("menu-entries")).toBeVisible();
   await expectAccessible(page);

@@ -39,6 +39,12 @@ export default function InvitationsPage() {
     mutationFn: (invitationId: string) => api("InvitationService_RevokeInvitation", { path: { invitationId }, body: {} }),
     onSettled: refresh,
   });
+  // A new mail with a new link and expiry; the previous link stops working.
+  const resend = useMutation({
+    mutationFn: (invitation: { invitationId?: string; email?: string }) =>
+      api("InvitationService_ResendInvitation", { path: { invitationId: invitation.invitationId ?? "" }, body: {} }),
+    onSettled: refresh,
+  });
   return (
     <AppShell title={t("invitations.title")}>
       <div className="flex flex-col gap-4">
@@ -68,7 +74,12 @@ export default function InvitationsPage() {
           <ErrorAlert error={invite.error} />
         </Card>
         <Card>
-          <ErrorAlert error={list.error ?? revoke.error} />
+          <ErrorAlert error={list.error ?? revoke.error ?? resend.error} />
+          {resend.isSuccess ? (
+            <Alert tone="success" className="mb-3">
+              {t("invitations.resent", { email: resend.variables.email ?? "" })}
+            </Alert>
+          ) : null}
           <DataTable
             caption={t("invitations.title")}
             rows={list.data?.invitations ?? []}
@@ -81,12 +92,20 @@ export default function InvitationsPage() {
               { header: t("invitations.expires"), cell: (i) => (i.expireTime ? new Date(i.expireTime).toLocaleString() : "") },
               {
                 header: t("common.actions"),
-                cell: (i) =>
-                  i.state === "INVITATION_STATE_PENDING" ? (
-                    <Button variant="outline" size="sm" onClick={() => revoke.mutate(i.invitationId ?? "")}>
-                      {t("invitations.revoke")} <span className="sr-only">{i.email}</span>
-                    </Button>
-                  ) : null,
+                cell: (i) => (
+                  <div className="flex gap-2">
+                    {i.state === "INVITATION_STATE_PENDING" || i.state === "INVITATION_STATE_EXPIRED" ? (
+                      <Button variant="outline" size="sm" disabled={resend.isPending} onClick={() => resend.mutate(i)}>
+                        {t("invitations.resend")} <span className="sr-only">{i.email}</span>
+                      </Button>
+                    ) : null}
+                    {i.state === "INVITATION_STATE_PENDING" ? (
+                      <Button variant="outline" size="sm" onClick={() => revoke.mutate(i.invitationId ?? "")}>
+                        {t("invitations.revoke")} <span className="sr-only">{i.email}</span>
+                      </Button>
+                    ) : null}
+                  </div>
+                ),
               },
             ]}
           />

@@ -1,7 +1,8 @@
 "use client";
 // The menu editor: the tenant's entries (platform, services', forms', custom) in their order —
-// reorder, rename, hide, add custom entries — and a preview of the menu a role would see.
-import { useState } from "react";
+// reorder (buttons, or dragging within a level), rename, hide, add custom entries — and a
+// preview of the menu a role would see.
+import { useRef, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { Schema } from "@tenantmesh/sdk";
 import { AppShell } from "@/components/app-shell";
@@ -14,22 +15,45 @@ import { useActingTenant } from "@/lib/acting-tenant";
 import { api } from "@/lib/api";
 import { useLocaleStore, useT } from "@/lib/i18n";
 import type { MenuItem } from "@/lib/navigation";
-import { customEntryId, orderedEntries } from "@/lib/menu-editor";
+import { applyMove, customEntryId, menuKeys, orderedEntries } from "@/lib/menu-editor";
+import { useMyMenu } from "@/lib/use-navigation";
+import { cn } from "@/lib/utils";
 
 type Entry = Schema<"tenantmesh.menus.v1.MenuEntry">;
+type ListAnswer = Schema<"tenantmesh.menus.v1.ListMenuEntriesResponse">;
 
 export default function MenuEditorPage() {
   const t = useT();
   const acting = useActingTenant((s) => s.tenantId);
   const queryClient = useQueryClient();
-  const entries = useQuery({ queryKey: ["menu-entries", acting], queryFn: () => api("MenuService_ListMenuEntries") });
+  const entriesKey = ["menu-entries", acting];
+  const entries = useQuery({ queryKey: entriesKey, queryFn: () => api("MenuService_ListMenuEntries") });
+  // The signed-in admin's own menu: an entry missing from it (a platform page, a disabled
+  // service's) is marked, so a move past it is not expected to change the navigation.
+  const myMenu = useMyMenu();
+  const shown = acting ? null : menuKeys(myMenu.data ?? []);
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: ["menu-entries"] });
     void queryClient.invalidateQueries({ queryKey: ["my-menu"] });
   };
   const move = useMutation({
     mutationFn: ({ entry, position }: { entry: Entry; position: number }) =>
-      api("MenuService_MoveMenuEntry", { body: { key: entry.key ?? "", parent: entry.override?.parent || entry.parent || "", position } }),
+      api("MenuService_MoveMenuEntry", { body: { key: entry.key ?? "", parent: entry.parent ?? "", position } }),
+    // Shown at once, as the service will place it; the service's answer replaces it.
+    onMutate: async ({ entry, position }) => {
+      await queryClient.cancelQueries({ queryKey: entriesKey });
+      const before = queryClient.getQueryData<ListAnswer>(entriesKey);
+      if (before) {
+        queryClient.setQueryData<ListAnswer>(entriesKey, {
+          ...before,
+          entries: applyMove(before.entries ?? [], entry.key ?? "", entry.parent ?? "", position),
+        });
+      }
+      return { before };
+    },
+    onError: (_error, _variables, context) => {
+      if (context?.before) queryClient.setQueryData(entriesKey, context.before);
+    },
     onSettled: refresh,
   });
   const override = useMutation({
@@ -40,25 +64,66 @@ export default function MenuEditorPage() {
     onSettled: refresh,
   });
   const [renaming, setRenaming] = useState<{ key: string; label: string } | null>(null);
-  const siblings = orderedEntries(entries.data?.entries ?? []);
+  // The entry being dragged: a ref for the drag events (they fire before a re-render), state for
+  // the drop targets' outline.
+  const dragged = useRef<Entry | null>(null);
+  const [dragging, setDragging] = useState<Entry | null>(null);
+  const placed = orderedEntries(entries.data?.entries ?? []);
+  // One move at a time: a second one computed from a list the first is changing would land wrong.
+  const moving = move.isPending;
   return (
     <AppShell title={t("menus.title")}>
       <div className="grid gap-4 lg:grid-cols-2">
         <Card>
+          <p className="mb-3 text-sm text-slate-700">{t("menus.dragHint")}</p>
           <ErrorAlert error={entries.error ?? move.error ?? override.error} />
-          <ol className="flex flex-col gap-1" data-testid="menu-entries">
-            {siblings.map(({ entry, depth, index, count }) => {
+          <ol className="flex flex-col gap-1" data-testid="menu-entries" aria-busy={moving}>
+            {placed.map(({ entry, depth, index, count }) => {
               const label = entry.override?.label || entry.label || entry.key || "";
-              const hidden = entry.override?.hidden ?? entry.hidden ?? false;
+              const hidden = entry.hidden ?? false;
+              const accepts = (from: Entry | null) => from !== null && from.key !== entry.key && (from.parent ?? "") === (entry.parent ?? "");
               return (
-                <li key={entry.key} className="flex flex-wrap items-center gap-2 rounded border border-slate-200 p-2" style={{ marginLeft: depth * 16 }}>
-                  <span className="flex-1 text-sm">
-                    {label} {hidden ? <Badge>{t("menus.hidden")}</Badge> : null}
+                <li
+                  key={entry.key}
+                  data-key={entry.key}
+                  draggable={!moving}
+                  onDragStart={(event) => {
+                    event.dataTransfer.effectAllowed = "move";
+                    event.dataTransfer.setData("text/plain", entry.key ?? "");
+                    dragged.current = entry;
+                    setDragging(entry);
+                  }}
+                  onDragEnd={() => {
+                    dragged.current = null;
+                    setDragging(null);
+                  }}
+                  onDragOver={(event) => {
+                    if (accepts(dragged.current)) event.preventDefault();
+                  }}
+                  onDrop={(event) => {
+                    event.preventDefault();
+                    const from = dragged.current;
+                    if (from && accepts(from)) move.mutate({ entry: from, position: index });
+                    dragged.current = null;
+                    setDragging(null);
+                  }}
+                  className={cn(
+                    "flex flex-wrap items-center gap-2 rounded border border-slate-200 bg-white p-2",
+                    accepts(dragging) && "border-dashed border-blue-700",
+                  )}
+                  style={{ marginLeft: depth * 16 }}
+                >
+                  <span aria-hidden="true" className="cursor-grab text-slate-500 select-none">
+                    ⠿
                   </span>
-                  <Button size="sm" variant="outline" disabled={index === 0} onClick={() => move.mutate({ entry, position: index - 1 })}>
+                  <span className="flex-1 text-sm" data-testid="menu-entry-label">
+                    {label} {hidden ? <Badge>{t("menus.hidden")}</Badge> : null}{" "}
+                    {shown && !hidden && !shown.has(entry.key ?? "") ? <Badge>{t("menus.notInYourMenu")}</Badge> : null}
+                  </span>
+                  <Button size="sm" variant="outline" disabled={index === 0 || moving} onClick={() => move.mutate({ entry, position: index - 1 })}>
                     {t("menus.up")} <span className="sr-only">{label}</span>
                   </Button>
-                  <Button size="sm" variant="outline" disabled={index === count - 1} onClick={() => move.mutate({ entry, position: index + 1 })}>
+                  <Button size="sm" variant="outline" disabled={index === count - 1 || moving} onClick={() => move.mutate({ entry, position: index + 1 })}>
                     {t("menus.down")} <span className="sr-only">{label}</span>
                   </Button>
                   <Button size="sm" variant="outline" onClick={() => override.mutate({ entry, change: { hidden: !hidden } })}>

@@ -1,18 +1,23 @@
 "use client";
 // The tenant's service catalogue: enable or disable the services on offer, and configure each
 // enabled one through a form rendered from its config schema.
+import dynamic from "next/dynamic";
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { JsonObject } from "@tenantmesh/form-engine";
 import { AppShell } from "@/components/app-shell";
 import { ErrorAlert } from "@/components/error-alert";
-import { SchemaForm } from "@/components/schema-form";
+import { Loading } from "@/components/loading";
 import { Button } from "@/components/ui/button";
 import { Alert, Badge, Card } from "@/components/ui/card";
 import { DataTable } from "@/components/ui/table";
 import { useActingTenant } from "@/lib/acting-tenant";
 import { api } from "@/lib/api";
 import { useT } from "@/lib/i18n";
+
+// A service's configuration form validates with the form engine: a chunk of its own, loaded when
+// a configuration is opened.
+const SchemaForm = dynamic(() => import("@/components/schema-form").then((m) => m.SchemaForm), { ssr: false, loading: Loading });
 
 export default function TenantServicesPage() {
   const t = useT();

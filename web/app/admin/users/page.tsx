@@ -35,12 +35,21 @@ export default function UsersPage() {
     mutationFn: (userId: string) => api("UserService_DisableUser", { path: { userId }, body: {} }),
     onSettled: () => void queryClient.invalidateQueries({ queryKey: ["users"] }),
   });
+  // A member homed in another tenant leaves this one (their account stays theirs); someone homed
+  // here is disabled instead (the service refuses to remove a home membership).
+  const removeMember = useMutation({
+    mutationFn: (userId: string) => api("MembershipService_RemoveMembership", { path: { userId } }),
+    onSettled: () => {
+      void queryClient.invalidateQueries({ queryKey: ["users"] });
+      void queryClient.invalidateQueries({ queryKey: ["memberships"] });
+    },
+  });
   return (
     <AppShell title={t("users.title")}>
       <div className="flex flex-col gap-4">
         <CreateUser />
         <Card>
-          <ErrorAlert error={users.error ?? disable.error} />
+          <ErrorAlert error={users.error ?? disable.error ?? removeMember.error} />
           <DataTable
             caption={t("users.title")}
             rows={users.data?.users ?? []}
@@ -57,7 +66,20 @@ export default function UsersPage() {
               {
                 header: t("common.actions"),
                 cell: (user) =>
-                  user.disabled || user.external ? null : (
+                  user.external ? (
+                    <Confirm
+                      trigger={
+                        <Button variant="outline" size="sm">
+                          {t("users.remove")} <span className="sr-only">{user.email}</span>
+                        </Button>
+                      }
+                      title={t("users.confirmRemove", { email: user.email ?? "" })}
+                      confirmLabel={t("users.remove")}
+                      cancelLabel={t("common.cancel")}
+                      destructive
+                      onConfirm={() => removeMember.mutate(user.userId ?? "")}
+                    />
+                  ) : user.disabled ? null : (
                     <Confirm
                       trigger={
                         <Button variant="outline" size="sm">

@@ -2,13 +2,14 @@
 // The form builder: fields added from a small form or written in the definition's JSON (schema,
 // fields with layout and rules, checks), checked live by the form engine, previewed with the same
 // rules the server runs, saved as the draft and published with the compatibility report.
+import dynamic from "next/dynamic";
 import { useSearchParams } from "next/navigation";
 import { Suspense, useEffect, useMemo, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { checkDefinition, type JsonObject } from "@tenantmesh/form-engine";
+import type { JsonObject } from "@tenantmesh/form-engine";
 import { AppShell } from "@/components/app-shell";
 import { ErrorAlert } from "@/components/error-alert";
-import { FormRenderer } from "@/components/form-renderer";
+import { Loading } from "@/components/loading";
 import { Button } from "@/components/ui/button";
 import { Alert, Card } from "@/components/ui/card";
 import { Field } from "@/components/ui/field";
@@ -16,7 +17,11 @@ import { Input, Select, Textarea } from "@/components/ui/input";
 import { DataTable } from "@/components/ui/table";
 import { api } from "@/lib/api";
 import { addField, FIELD_TYPES, parseDefinition, type BuilderFieldType } from "@/lib/form-builder";
+import { useFormEngine } from "@/lib/form-engine";
 import { useLocaleStore, useT } from "@/lib/i18n";
+
+// The preview renders with the form engine, loaded as a chunk of its own (see useFormEngine).
+const FormRenderer = dynamic(() => import("@/components/form-renderer").then((m) => m.FormRenderer), { ssr: false, loading: Loading });
 
 function Builder() {
   const t = useT();
@@ -36,7 +41,9 @@ function Builder() {
     }
   }, [form.data?.form?.draft]);
   const definition = useMemo(() => parseDefinition(text), [text]);
-  const problems = useMemo(() => (definition ? checkDefinition(definition) : []), [definition]);
+  const engine = useFormEngine();
+  // Unknown until the engine is here: publishing waits for the check.
+  const problems = useMemo(() => (definition && engine ? engine.checkDefinition(definition) : null), [definition, engine]);
   const [previewAnswers, setPreviewAnswers] = useState<JsonObject>({});
   const [newField, setNewField] = useState<{ key: string; type: BuilderFieldType; label: string; required: boolean }>({
     key: "",
@@ -109,7 +116,7 @@ function Builder() {
             </Field>
           </div>
           {!definition && text ? <Alert className="mt-2">{t("forms.invalidJson")}</Alert> : null}
-          {problems.length > 0 ? (
+          {problems && problems.length > 0 ? (
             <Alert className="mt-2" data-testid="definition-problems">
               {t("forms.problems")}
               <ul className="list-disc pl-5">
@@ -126,7 +133,7 @@ function Builder() {
               {t("forms.saveDraft")}
             </Button>
             <Button
-              disabled={!definition || problems.length > 0 || publish.isPending || form.isFetching}
+              disabled={!definition || problems === null || problems.length > 0 || publish.isPending || form.isFetching}
               onClick={() => publish.mutate()}
             >
               {t("forms.publish")}
@@ -153,7 +160,7 @@ function Builder() {
         </Card>
         <Card>
           <h2 className="mb-3 text-lg font-semibold">{t("forms.preview")}</h2>
-          {definition && problems.length === 0 ? (
+          {definition && problems?.length === 0 ? (
             <FormRenderer definition={definition} answers={previewAnswers} onChange={setPreviewAnswers} locale={locale} showErrors />
           ) : null}
         </Card>

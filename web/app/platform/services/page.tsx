@@ -1,7 +1,9 @@
 "use client";
 // The platform's service catalogue: registered services with their versions, instances with
-// their health kept live from the registry's Watch stream, and registering a service.
+// their health kept live from the registry's Watch stream, registering a service, and managing
+// one (its details, a new version with the contract compatibility result).
 import { useEffect, useState } from "react";
+import { ServiceEditor } from "@/components/service-editor";
 import { useForm } from "react-hook-form";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { Schema } from "@tenantmesh/sdk";
@@ -59,6 +61,8 @@ export default function CatalogPage() {
     queryFn: () => api("InstanceService_ListInstances", { query: { pageSize: 500 } }),
   });
   const live = useLiveInstances();
+  const [managing, setManaging] = useState("");
+  const managed = (services.data?.services ?? []).find((s) => s.name === managing);
   const instances = new Map((listed.data?.instances ?? []).map((i) => [i.instanceId ?? "", i]));
   live.forEach((instance, id) => instances.set(id, instance));
   const form = useForm<{ name: string; displayName: string; description: string; kind: string }>({
@@ -122,6 +126,14 @@ export default function CatalogPage() {
               { header: t("services.kind"), cell: (s) => stateName(s.kind, "SERVICE_KIND_") },
               { header: t("services.versions"), cell: (s) => (s.versions ?? []).map((v) => v.version).join(", ") },
               {
+                header: t("common.actions"),
+                cell: (s) => (
+                  <Button variant="outline" size="sm" onClick={() => setManaging(s.name ?? "")}>
+                    {t("services.manageButton")} <span className="sr-only">{s.name}</span>
+                  </Button>
+                ),
+              },
+              {
                 header: t("services.instances"),
                 cell: (s) =>
                   [...instances.values()]
@@ -135,6 +147,7 @@ export default function CatalogPage() {
             ]}
           />
         </Card>
+        {managed ? <ServiceEditor key={managed.name} service={managed} onClose={() => setManaging("")} /> : null}
       </div>
     </AppShell>
   );
