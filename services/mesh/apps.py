@@ -8,8 +8,6 @@ from services.runtime.manifest import ServiceSpec
 
 # Internal-only APIs: served by the services, never routed at the edge.
 INTERNAL_PACKAGES = frozenset({"tenantmesh.lifecycle.v1"})
-# Served by every process; the edge sends it to the first service.
-META_PACKAGE = "tenantmesh.meta.v1"
 
 
 def build_app(spec: ServiceSpec, runtime: Runtime) -> App:

@@ -32,6 +32,7 @@ USED_ELSEWHERE = {
             "max_downstream_connections",
             "host_is_ip",
             "unbuffered",
+            "verbs_regex",
             "api_prefixes",
             "audiences",
             "jwks_uri",
