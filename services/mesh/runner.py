@@ -195,6 +195,7 @@ async def start_edge(
     )
     await envoy.start()
     await envoy.wait_ready(timeout=30)
+    await envoy.wait_for_jwks(timeout=30)
     return envoy
 
 
