@@ -242,6 +242,13 @@ async def run_python_example(reader: Reader) -> str:
     return done.stdout
 
 
+async def readme_login(reader: Reader) -> None:
+    """The README's login, up to $AUTH (its variables, not its other calls)."""
+    for command in shell_commands(block_containing("/v1/auth:login").text):
+        if ASSIGNMENT.match(command):
+            await reader.sh(command)
+
+
 @pytest.fixture
 def reader(readme_mesh: MeshProcess, tmp_path: Path) -> Reader:
     (tmp_path / ".data").symlink_to(readme_mesh.data_dir)
@@ -277,16 +284,12 @@ async def test_calling_the_api_as_written(reader: Reader) -> None:
 
 async def test_the_documented_error_shape(reader: Reader) -> None:
     [documented] = [json.loads(b.text) for b in blocks() if b.language == "json"]
-    await reader.sh('CA="--cacert .data/tls/ca.pem"')
-    await reader.sh(
-        "TOKEN=$(curl -s $CA -X POST https://localhost:8443/v1/auth:login -d "
-        '\'{"tenant": "platform", "email": "admin@tenantmesh.local", "password": "<printed password>"}\''
-        ' | python3 -c \'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])\')'
-    )
+    await readme_login(reader)
+    # The call the documented error answers (fails on purpose: no --fail-with-body).
     command = reader.fill_in(
-        'curl -s -o /dev/stdout -w "" $CA -H "authorization: Bearer $TOKEN" -X POST '
-        'https://localhost:8443/v1/tenants -d \'{"slug": "Not Valid!"}\''
-    ).replace("--fail-with-body ", "")
+        'curl $CA -H "$AUTH" -X POST https://localhost:8443/v1/tenants -d \'{"slug": "Not Valid!"}\''
+    )
+    command = command.replace("--fail-with-body ", "")
     done = await asyncio.to_thread(
         subprocess.run,
         ["bash", "-c", command],
@@ -307,12 +310,7 @@ async def test_the_documented_error_shape(reader: Reader) -> None:
 
 
 async def test_tenantctl_as_written(reader: Reader) -> None:
-    await reader.sh('CA="--cacert .data/tls/ca.pem"')
-    await reader.sh(
-        "TOKEN=$(curl -s $CA -X POST https://localhost:8443/v1/auth:login -d "
-        '\'{"tenant": "platform", "email": "admin@tenantmesh.local", "password": "<printed password>"}\''
-        ' | python3 -c \'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])\')'
-    )
+    await readme_login(reader)
     block = block_containing(".venv/bin/tenantctl tenants create")
     for command in shell_commands(block.text):
         stdin = "a new long passphrase\n" if "--password-stdin" in command else None
