@@ -100,7 +100,8 @@ def assert_edge_error(response: httpx.Response, status: int, code: int, reason: 
     body = response.json()
     assert body["code"] == code
     assert isinstance(body["message"], str)
-    assert body["details"] == [{"@type": ERROR_INFO, "reason": reason, "domain": "tenantmesh.dev"}]
+    # The services' ErrorInfo as the transcoder prints it (empty metadata included): one shape.
+    assert body["details"] == [{"@type": ERROR_INFO, "reason": reason, "domain": "tenantmesh.dev", "metadata": {}}]
 
 
 # --------------------------------------------------------------------------- REST
