@@ -313,7 +313,8 @@ async def test_tenantctl_as_written(reader: Reader) -> None:
     await readme_login(reader)
     block = block_containing(".venv/bin/tenantctl tenants create")
     for command in shell_commands(block.text):
-        stdin = "a new long passphrase\n" if "--password-stdin" in command else None
+        # The reader types a password; the one printed at start, so later logins still work.
+        stdin = f"{reader.mesh.admin_password}\n" if "--password-stdin" in command else None
         output = await reader.sh(command, stdin=stdin)
         if "tenants create" in command:
             created = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", output)
