@@ -33,6 +33,7 @@ USED_ELSEWHERE = {
             "host_is_ip",
             "unbuffered",
             "verbs_regex",
+            "path_header_regex",
             "api_prefixes",
             "audiences",
             "jwks_uri",

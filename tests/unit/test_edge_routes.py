@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -106,15 +107,21 @@ def test_rendered_config_gives_streams_no_timeout(tmp_path: Path) -> None:
     hcm = listeners[0]["filter_chains"][0]["filters"][0]["typed_config"]
     routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
     timeouts = {
-        r["match"].get("path") or r["match"].get("prefix") or r["match"]["safe_regex"]["regex"]: r["route"]["timeout"]
+        r["match"].get("path") or r["match"].get("prefix"): r["route"]["timeout"]
         for r in routes
-        if "route" in r
+        if "route" in r and not r["match"].get("headers")
+    }
+    shapes = {
+        r["match"]["headers"][0]["string_match"]["safe_regex"]["regex"]: r["route"]["timeout"]
+        for r in routes
+        if "route" in r and r["match"].get("headers", [{}])[0].get("name") == ":path"
     }
     assert timeouts[MIGRATE_GRPC_PATH] == "0s"
     assert timeouts["/v1/tenants:migrate"] == "0s"
     assert timeouts["/tenantmesh.tenants.v1."] == "7s"
     assert timeouts["/v1/tenants"] == "7s"
-    assert timeouts[re.escape("/v1/tenants/") + "[^/]+"] == "7s"
+    assert shapes[re.escape("/v1/tenants/") + "[^/]+" + r"(\?.*)?"] == "7s"
+    assert shapes[re.escape("/v1/tenants:migrate") + r"(\?.*)?"] == "0s"
 
 
 def test_every_binding_reaches_its_own_methods_first() -> None:
@@ -150,17 +157,22 @@ def test_rendered_config_answers_other_methods_405(tmp_path: Path) -> None:
     config = yaml.safe_load(render_envoy_config(settings, [TENANTS]))
     hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
-    lookup = re.escape("/v1/tenants:lookup")
-    answered = [r for r in routes if r["match"].get("safe_regex", {}).get("regex") == lookup]
+    lookup = re.escape("/v1/tenants:lookup") + r"(\?.*)?"
+
+    def path_regex(route: dict[str, Any]) -> str | None:
+        headers = route["match"].get("headers") or [{}]
+        return headers[0].get("string_match", {}).get("safe_regex", {}).get("regex")
+
+    answered = [r for r in routes if path_regex(r) == lookup]
     assert [("route" in r, "direct_response" in r) for r in answered] == [(True, False), (False, True)]
-    assert answered[0]["match"]["headers"][0]["string_match"]["safe_regex"]["regex"] == "GET"
+    # A string compare on the literal prefix before the regex.
+    assert {r["match"]["prefix"] for r in answered} == {"/v1/tenants"}
+    assert answered[0]["match"]["headers"][1]["string_match"]["safe_regex"]["regex"] == "GET"
     assert answered[1]["direct_response"]["status"] == 405
     assert answered[1]["response_headers_to_add"][0]["header"] == {"key": "allow", "value": "GET"}
-    transcoder = next(f for f in hcm["http_filters"] if f["name"] == "envoy.filters.http.grpc_json_transcoder")
-    assert transcoder["typed_config"]["services"] == [
-        "tenantmesh.meta.v1.MetaService",
-        "tenantmesh.tenants.v1.TenantService",
-    ]
+    # The :path regex lets a query string through and nothing else.
+    assert re.fullmatch(lookup, "/v1/tenants:lookup?slug=acme")
+    assert not re.fullmatch(lookup, "/v1/tenants:lookupx")
 
 
 @pytest.mark.parametrize(
