@@ -161,7 +161,8 @@ def test_rendered_config_answers_other_methods_405(tmp_path: Path) -> None:
 
     def path_regex(route: dict[str, Any]) -> str | None:
         headers = route["match"].get("headers") or [{}]
-        return headers[0].get("string_match", {}).get("safe_regex", {}).get("regex")
+        regex: str | None = headers[0].get("string_match", {}).get("safe_regex", {}).get("regex")
+        return regex
 
     answered = [r for r in routes if path_regex(r) == lookup]
     assert [("route" in r, "direct_response" in r) for r in answered] == [(True, False), (False, True)]
