@@ -34,6 +34,7 @@ USED_ELSEWHERE = {
             "unbuffered",
             "verbs_regex",
             "path_header_regex",
+            "failure_mode_deny",
             "api_prefixes",
             "audiences",
             "jwks_uri",
