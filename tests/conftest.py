@@ -97,16 +97,21 @@ REDIS_URL_ENV = "TEST_REDIS_URL"
 
 
 @pytest.fixture
-async def redis_url() -> str:
-    """TEST_REDIS_URL, flushed before use; skips when unset, fails when set but unreachable."""
+async def redis_url() -> AsyncIterator[str]:
+    """TEST_REDIS_URL, flushed before and after use (a run leaves no keys behind); skips when unset,
+    fails when set but unreachable."""
     url = os.environ.get(REDIS_URL_ENV)
     if not url:
         pytest.skip(f"{REDIS_URL_ENV} not set")
     client = redis.from_url(url)
     try:
         await client.ping()
+        await client.flushdb()
     except Exception as exc:
-        pytest.fail(f"Redis at {url} is not usable: {exc!r}")
-    finally:
         await client.aclose()
-    return url
+        pytest.fail(f"Redis at {url} is not usable: {exc!r}")
+    try:
+        yield url
+    finally:
+        await client.flushdb()
+        await client.aclose()

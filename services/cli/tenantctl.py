@@ -24,8 +24,10 @@ TENANTMESH_API_KEY (a service account key, exchanged for a token), or else the
 platform service key the embedded default keeps in the data directory.
 
 Output: `tenants list` prints a header row, then one tenant per line; with --json every
-command prints NDJSON instead (one JSON object per line, one line per tenant), so a
-listing pipes into `jq -c` or a line-by-line reader. Errors go to standard error: the
+command prints NDJSON instead (one JSON object per line, one line per tenant; `migrate`
+one per migrated tenant), so a listing pipes into `jq -c` or a line-by-line reader. Long
+operations (`tenants create` waiting for provisioning, `migrate`) keep a progress line on
+standard error when it is a terminal, and none with --json. Errors go to standard error: the
 gRPC code, the stable reason and the message, then one indented line per invalid field.
 
 Exit codes: 0 done; 1 the platform refused (an error as above) or a migration left
@@ -62,6 +64,7 @@ from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service
 from services.cli.deliveries import add_commands as add_mail_commands
 from services.cli.deliveries import mail_command
 from services.cli.moves import add_move_command, move_command
+from services.cli.progress import Progress
 from services.runtime.client import create_mesh_channel
 from services.runtime.config import ConfigError, EnvReader, load_mesh_tls
 from services.runtime.context import PLATFORM_TENANT_ID
@@ -132,7 +135,10 @@ async def tenants_command(stub: Any, args: argparse.Namespace) -> None:
             plan=args.plan or "",
             labels=_pairs(args.label),
         )
-        response = await stub.CreateTenant(pb.CreateTenantRequest(tenant=tenant, request_id=str(uuid.uuid4())))
+        create_request = pb.CreateTenantRequest(tenant=tenant, request_id=str(uuid.uuid4()))
+        # The answer comes once the tenant is provisioned (its databases made and migrated).
+        async with Progress(quiet=args.json).waiting(f"creating {args.slug}: provisioning its databases"):
+            response = await stub.CreateTenant(create_request)
         _print_tenant(response.tenant, args.json)
     elif args.action == "get":
         request = pb.GetTenantRequest(slug=args.slug) if args.slug else pb.GetTenantRequest(tenant_id=args.tenant_id)
@@ -187,17 +193,30 @@ async def migrate_command(stub: Any, args: argparse.Namespace) -> int:
     failures = []
     request = tenant_service_pb2.MigrateTenantDatabasesRequest(concurrency=args.concurrency, tenant_ids=args.tenant)
     total = 0
+    progress_line = Progress(quiet=args.json)
+    progress_line.show("migrating tenant databases: starting")
     async for progress in stub.MigrateTenantDatabases(request):
         total = progress.total
-        versions = " ".join(f"{s.service}={s.schema_version or 'FAILED:' + s.error_reason}" for s in progress.services)
-        status = "ok  " if progress.ok else "FAIL"
-        print(f"[{progress.completed}/{progress.total}] {status} {progress.slug:<24} {versions}", flush=True)
         if not progress.ok:
             failures.append(progress)
+        progress_line.clear()
+        if args.json:
+            print(json.dumps(json_format.MessageToDict(progress), separators=(",", ":"), sort_keys=True), flush=True)
+        else:
+            versions = " ".join(
+                f"{s.service}={s.schema_version or 'FAILED:' + s.error_reason}" for s in progress.services
+            )
+            status = "ok  " if progress.ok else "FAIL"
+            print(f"[{progress.completed}/{progress.total}] {status} {progress.slug:<24} {versions}", flush=True)
+        failed = f", {len(failures)} failed" if failures else ""
+        progress_line.show(f"migrating tenant databases: {progress.completed} of {progress.total} done{failed}")
+    progress_line.clear()
+    if args.json:
+        return 1 if failures else 0
     print(f"migrated {total - len(failures)} of {total} tenant databases")
-    for failed in failures:
-        reasons = ", ".join(f"{s.service}: {s.error_reason}" for s in failed.services if s.error_reason)
-        print(f"  failed: {failed.slug} ({failed.tenant_id}) {reasons}")
+    for failed_tenant in failures:
+        reasons = ", ".join(f"{s.service}: {s.error_reason}" for s in failed_tenant.services if s.error_reason)
+        print(f"  failed: {failed_tenant.slug} ({failed_tenant.tenant_id}) {reasons}")
     return 1 if failures else 0
 
 
@@ -214,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--token", default=os.environ.get("TENANTMESH_TOKEN"), help="access token")
     parser.add_argument("--api-key", default=os.environ.get("TENANTMESH_API_KEY"), help="service account API key")
-    parser.add_argument("--json", action="store_true", help="print tenants as NDJSON (one JSON object per line)")
+    parser.add_argument("--json", action="store_true", help="print NDJSON (one JSON object per line), no progress line")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
     commands = parser.add_subparsers(dest="command", required=True)
 

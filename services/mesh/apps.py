@@ -10,8 +10,6 @@ from services.runtime.manifest import ServiceSpec
 RATE_LIMIT_PACKAGE = "envoy.service.ratelimit.v3"
 # Internal-only APIs: served by the services, never routed at the edge.
 INTERNAL_PACKAGES = frozenset({"tenantmesh.lifecycle.v1", RATE_LIMIT_PACKAGE})
-# Served by every process; the edge sends it to the first service.
-META_PACKAGE = "tenantmesh.meta.v1"
 
 
 def build_app(spec: ServiceSpec, runtime: Runtime) -> App:

@@ -213,6 +213,21 @@ class EnvoyProcess:
                 raise EnvoyError(f"envoy not ready after {timeout}s (last: {last}){self._log_tail()}")
             await asyncio.sleep(0.1)
 
+    async def wait_for_jwks(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - bounds a polling loop
+        """Return once every token check of the edge holds the JWKS (at once when there is none).
+
+        ``/ready`` does not wait for it: until the first fetch a valid token is refused (401), so a
+        caller who logs in as soon as the mesh says it is up would be turned away."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, body = await asyncio.wait_for(self.admin_get("/stats?filter=jwks_fetch_success$"), timeout=1.0)
+            counts = [line.rpartition(":")[2].strip() for line in body.splitlines() if status == 200 and ":" in line]
+            if all(count.isdigit() and int(count) > 0 for count in counts):
+                return
+            if time.monotonic() >= deadline:
+                raise EnvoyError(f"the edge has no JWKS after {timeout}s{self._log_tail()}")
+            await asyncio.sleep(0.1)
+
     async def admin_get(self, path: str) -> tuple[int, str]:
         """GET an admin endpoint (HTTP/1.1, one request per connection, on 127.0.0.1): (status, body)."""
         reader, writer = await asyncio.open_connection(ADMIN_HOST, self.admin_port)

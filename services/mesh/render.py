@@ -42,7 +42,6 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
-from services.mesh.apps import META_PACKAGE
 from services.mesh.edge import (
     DEFAULT_DESCRIPTOR_PATH,
     DEFAULT_TEMPLATE_DIR,
@@ -55,6 +54,7 @@ from services.mesh.edge import (
     render_envoy_config,
     write_sds_documents,
 )
+from services.mesh.edge.routes import META_PACKAGE
 from services.mesh.settings import load_edge_settings, load_global_rate_limit, uses_dev_tls
 from services.mesh.static_site import (
     OPENAPI_PATH,

@@ -18,12 +18,13 @@ import sys
 from collections.abc import Sequence
 
 from services.auth.app import AuthApp
-from services.mesh.apps import INTERNAL_PACKAGES, META_PACKAGE, RATE_LIMIT_PACKAGE, start_service
+from services.mesh.apps import INTERNAL_PACKAGES, RATE_LIMIT_PACKAGE, start_service
 from services.mesh.banner import AdminLogin, banner
 from services.mesh.console_site import console_pages
 from services.mesh.dev_mesh_tls import RENEW_CHECK_SECONDS, ensure_dev_mesh_tls
 from services.mesh.devtls import ensure_dev_tls
 from services.mesh.edge import EdgeSettings, Upstream, edge_mesh_tls
+from services.mesh.edge.routes import META_PACKAGE
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.ports import first_taken, mesh_ports
 from services.mesh.settings import load_edge_settings, load_global_rate_limit, uses_dev_tls
@@ -209,6 +210,7 @@ async def start_edge(
     )
     await envoy.start()
     await envoy.wait_ready(timeout=30)
+    await envoy.wait_for_jwks(timeout=30)
     return envoy
 
 

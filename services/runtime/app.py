@@ -350,6 +350,7 @@ async def start_app(app: App, runtime: Runtime, address: str) -> StartedApp:
         usage=runtime.usage.tally if runtime.usage is not None else None,
         service=app.name,
         mesh_tls=runtime.settings.mesh_tls,
+        mesh_services=runtime.settings.manifest.api_services(),
     )
     host = address.rsplit(":", 1)[0]
     runtime.addresses[app.name] = f"{host}:{server.port}"

@@ -19,7 +19,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime.access import load_policies
+from services.runtime.access import MethodPolicy, load_policies
 from services.runtime.health import HealthServicer
 from services.runtime.interceptors.authentication import AuthenticationStage, Authenticator
 from services.runtime.interceptors.authorization import authorization_stage
@@ -47,6 +47,22 @@ SERVER_OPTIONS = (
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.so_reuseport", 0),
 )
+
+
+def reflected_services(
+    hosted: Sequence[str], mesh_services: Sequence[str], policies: dict[str, MethodPolicy]
+) -> tuple[str, ...]:
+    """What reflection lists: through the edge it reaches one process (where GetServerInfo goes), so
+    it names the mesh's public API besides this server's own services. Internal-only services (every
+    RPC restricted to named callers) are left out: the edge does not route them."""
+    internal = {
+        name
+        for name in hosted
+        if (methods := [p for p in policies.values() if p.method.startswith(f"/{name}/")])
+        and all(p.callers for p in methods)
+    }
+    listed = {*hosted, *mesh_services} - internal
+    return (*sorted(listed), health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
 
 
 @dataclass(frozen=True)
@@ -101,11 +117,13 @@ async def create_server(
     usage: UsageTally | None = None,
     service: str = "tenantmesh",
     mesh_tls: MeshTls | None = None,
+    mesh_services: Sequence[str] = (),
 ) -> RunningServer:
     """``tracing`` (when on) opens a span per call for ``service``; ``metrics`` counts every call;
     ``usage`` counts the calls made for each tenant. With ``mesh_tls`` the port is mutual TLS only
     and ``service`` is also the mesh identity it serves with (its certificate, and what its
-    handlers' outgoing calls present); else plaintext."""
+    handlers' outgoing calls present); else plaintext. Reflection also lists ``mesh_services``
+    (the mesh's public API), as GetServerInfo does."""
     names = tuple(b.service_name for b in bindings)
     policies = load_policies(names)
     observer = observer or LoggingObserver()
@@ -147,9 +165,7 @@ async def create_server(
         binding.register(server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
-    )
+    reflection.enable_server_reflection(reflected_services(names, mesh_services, policies), server)
     if mesh_tls is not None:
         port = server.add_secure_port(address, server_credentials(mesh_tls, service))
     else:

@@ -95,7 +95,8 @@ def assert_edge_refusal(response: httpx.Response, reason: str) -> None:
     assert response.headers["www-authenticate"].startswith("Bearer ")
     body = response.json()
     assert body["code"] == 16
-    assert body["details"] == [{"@type": ERROR_INFO, "reason": reason, "domain": "tenantmesh.dev"}]
+    # The services' ErrorInfo as the transcoder prints it (empty metadata included): one shape.
+    assert body["details"] == [{"@type": ERROR_INFO, "reason": reason, "domain": "tenantmesh.dev", "metadata": {}}]
 
 
 async def access_log_entries(edge: RunningEdge, request_id: str) -> list[dict[str, Any]]:

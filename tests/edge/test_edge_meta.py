@@ -102,7 +102,8 @@ def assert_edge_error(response: httpx.Response, status: int, code: int, reason: 
     body = response.json()
     assert body["code"] == code
     assert isinstance(body["message"], str)
-    assert body["details"] == [{"@type": ERROR_INFO, "reason": reason, "domain": "tenantmesh.dev"}]
+    # The services' ErrorInfo as the transcoder prints it (empty metadata included): one shape.
+    assert body["details"] == [{"@type": ERROR_INFO, "reason": reason, "domain": "tenantmesh.dev", "metadata": {}}]
 
 
 # --------------------------------------------------------------------------- REST
@@ -216,6 +217,37 @@ async def test_unknown_path_is_json_404(edge: RunningEdge, path: str) -> None:
     async with edge.https_client() as client:
         response = await client.get(path)
     assert_edge_error(response, 404, 5, "ROUTE_NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/v1/meta/server-info", "GET"),
+        ("POST", "/v1/tenants/0190c2a4-0000-7000-8000-000000000001", "GET, PATCH, DELETE"),
+        ("GET", "/v1/tenants/0190c2a4-0000-7000-8000-000000000001:suspend", "POST"),
+        ("PUT", "/v1/tenants", "GET, POST"),
+        ("POST", "/v1/tenants:migrate", "POST"),
+    ],
+)
+async def test_another_method_is_json_405(edge: RunningEdge, method: str, path: str, allow: str) -> None:
+    async with edge.https_client() as client:
+        response = await client.request(method, path, headers={"content-type": "application/json"}, content=b"{}")
+    if method in allow:
+        # The method the path does answer still reaches the service (a stream, unimplemented upstream).
+        assert response.status_code != 405, response.text
+        return
+    assert_edge_error(response, 405, 12, "METHOD_NOT_ALLOWED")
+    assert response.headers["allow"] == allow
+
+
+async def test_a_path_shape_with_a_verb_keeps_its_own_method(edge: RunningEdge) -> None:
+    # {tenant_id} alone would match "x:suspend" too; the more specific shape answers first.
+    async with edge.https_client() as client:
+        got = await client.get("/v1/tenants/0190c2a4-0000-7000-8000-000000000001")
+        suspend = await client.patch("/v1/tenants/0190c2a4-0000-7000-8000-000000000001:suspend", json={})
+    assert got.status_code == 200, got.text
+    assert_edge_error(suspend, 405, 12, "METHOD_NOT_ALLOWED")
+    assert suspend.headers["allow"] == "POST"
 
 
 async def test_unknown_query_parameter_is_json_400(edge: RunningEdge) -> None:

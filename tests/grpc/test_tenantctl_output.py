@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import sys
 import uuid
 from pathlib import Path
 
@@ -43,3 +47,43 @@ def test_a_wrong_command_line_exits_2() -> None:
     with pytest.raises(SystemExit) as exited:
         main(["tenants", "frobnicate"])
     assert exited.value.code == 2
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while select.select([fd], [], [], 0)[0]:
+        chunks.append(os.read(fd, 65536))
+    return b"".join(chunks).decode()
+
+
+async def test_long_operations_show_progress_on_a_terminal_only(
+    db_backend_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terminal, attached = pty.openpty()
+    with os.fdopen(attached, "w") as stderr:
+        monkeypatch.setattr(sys, "stderr", stderr)
+        async with platform(db_backend_url, tmp_path) as mesh:
+            common = ["--target", mesh.runtime.addresses["tenants"], "--token", await mesh.admin_token()]
+            slug = f"ctl-{uuid.uuid4().hex[:8]}"
+
+            assert await run(build_parser().parse_args([*common, "tenants", "create", slug])) == 0
+            shown = _read_all(terminal)
+            assert f"creating {slug}: provisioning its databases" in shown
+            assert shown.endswith("\r\x1b[2K")  # the line is gone before the result is printed
+            assert slug in capsys.readouterr().out
+
+            assert await run(build_parser().parse_args([*common, "migrate"])) == 0
+            shown = _read_all(terminal)
+            assert "migrating tenant databases: 1 of " in shown
+            assert shown.endswith("\r\x1b[2K")
+            assert "migrated " in capsys.readouterr().out
+
+            # --json: the output is for a program; nothing extra, not even on a terminal.
+            other = f"ctl-{uuid.uuid4().hex[:8]}"
+            assert await run(build_parser().parse_args([*common, "--json", "tenants", "create", other])) == 0
+            assert await run(build_parser().parse_args([*common, "--json", "migrate"])) == 0
+            assert _read_all(terminal) == ""
+            documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+            assert documents[0]["slug"] == other
+            assert all("completed" in document for document in documents[1:])
+    os.close(terminal)

@@ -27,13 +27,16 @@ async def test_health_reports_each_hosted_service(world: TenantWorld) -> None:
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_reflection_lists_the_hosted_services(world: TenantWorld) -> None:
+async def test_reflection_lists_the_mesh_api_but_no_internal_service(world: TenantWorld) -> None:
     stub = reflection_pb2_grpc.ServerReflectionStub(world.mesh.channel)
     request = reflection_pb2.ServerReflectionRequest(list_services="")
     [answer] = [a async for a in stub.ServerReflectionInfo(iter([request]))]
     names = {s.name for s in answer.list_services_response.service}
-    assert set(HOSTED) <= names
+    # Internal-only services (the lifecycle API, callers restricted) are served but not listed.
+    assert set(HOSTED) - names == {"tenantmesh.lifecycle.v1.TenantLifecycleService"}
     assert "grpc.health.v1.Health" in names
+    # Like GetServerInfo, the mesh's public API besides the hosted services.
+    assert set(world.mesh.runtime.settings.manifest.api_services()) <= names
 
 
 async def test_server_info_is_public_and_lists_services(world: TenantWorld) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -10,17 +11,30 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from sqlalchemy.engine import make_url
 from tenantmesh.tenants.v1 import tenant_service_pb2_grpc
 
 from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
 from services.runtime.config import Settings, load_settings
+from services.runtime.db.placement import check_tenant_db_prefix
 from services.tenants.app import TenantsApp
 from tests.support.open_access import OpenAccess
 
-# Every tenant database this test run creates starts with it, so runs sharing one MariaDB
-# server (CI next to a developer's run) never touch each other's databases, the platform
-# tenant's included; the session fixture in tests/conftest.py drops them all at the end.
-RUN_TENANT_DB_PREFIX = f"tm{uuid.uuid4().hex[:8]}_"
+
+def run_tenant_db_prefix(mysql_url: str | None) -> str:
+    """The start of every tenant database name of one test run: the name TEST_MYSQL_URL gives
+    (the run's own prefix on a shared server) and a part of this run's own.
+
+    So runs sharing one MariaDB server (CI next to a developer's run) never touch each other's
+    databases, the platform tenant's included, nor any database outside the configured prefix;
+    the session fixture in tests/conftest.py drops them all at the end. Raises ValueError when the
+    configured name leaves no room (tenant database prefixes are at most 24 characters).
+    """
+    base = (make_url(mysql_url).database if mysql_url else None) or "tm"
+    return check_tenant_db_prefix(f"{base}_{uuid.uuid4().hex[:6]}_")
+
+
+RUN_TENANT_DB_PREFIX = run_tenant_db_prefix(os.environ.get("TEST_MYSQL_URL"))
 
 
 def mesh_environment(database_url: str, data_dir: Path, **overrides: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -100,6 +100,8 @@ class MeshProcess:
     https_port: int
     http_port: int
     admin_port: int
+    # The environment it runs with (tools such as tenantctl reach its services with it).
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def https_url(self) -> str:
@@ -157,7 +159,7 @@ async def mesh_process(root: Path, extra_env: Mapping[str, str] | None = None) -
         )
     try:
         banner = await wait_for_banner(proc, output)
-        yield MeshProcess(proc, output, banner, data_dir, https_port, http_port, admin_port)
+        yield MeshProcess(proc, output, banner, data_dir, https_port, http_port, admin_port, env)
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGINT)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
+from services.manifest import PLATFORM
 from services.mesh.edge import (
     DEFAULT_DESCRIPTOR_PATH,
     EdgeSettings,
@@ -31,6 +33,15 @@ TENANTS = Upstream(
     packages=("tenantmesh.tenants.v1", "tenantmesh.meta.v1"),
     health_service="tenantmesh.tenants.v1.TenantService",
 )
+# Every public API of the platform behind one upstream: all REST bindings at once.
+ALL_UPSTREAMS = [
+    Upstream(
+        name="all",
+        host="127.0.0.1",
+        port=50051,
+        packages=(*(package for spec in PLATFORM.built for package in spec.api), "tenantmesh.meta.v1"),
+    )
+]
 MIGRATE_GRPC_PATH = "/tenantmesh.tenants.v1.TenantService/MigrateTenantDatabases"
 
 
@@ -58,6 +69,8 @@ def test_internal_lifecycle_package_gets_no_route() -> None:
     assert {r.value for r in api.grpc_routes if r.kind is MatchKind.PREFIX} == {
         "/tenantmesh.tenants.v1.",
         "/tenantmesh.meta.v1.",
+        # Reflection goes where GetServerInfo goes.
+        "/grpc.reflection.v1alpha.ServerReflection/",
     }
 
 
@@ -93,16 +106,74 @@ def test_rendered_config_gives_streams_no_timeout(tmp_path: Path) -> None:
     assert [listener["name"] for listener in listeners] == ["https", "http"]
     hcm = listeners[0]["filter_chains"][0]["filters"][0]["typed_config"]
     routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
-    timeouts = {r["match"].get("path") or r["match"].get("prefix"): r["route"]["timeout"] for r in routes}
+    timeouts = {
+        r["match"].get("path") or r["match"].get("prefix"): r["route"]["timeout"]
+        for r in routes
+        if "route" in r and not r["match"].get("headers")
+    }
+    shapes = {
+        r["match"]["headers"][0]["string_match"]["safe_regex"]["regex"]: r["route"]["timeout"]
+        for r in routes
+        if "route" in r and r["match"].get("headers", [{}])[0].get("name") == ":path"
+    }
     assert timeouts[MIGRATE_GRPC_PATH] == "0s"
     assert timeouts["/v1/tenants:migrate"] == "0s"
     assert timeouts["/tenantmesh.tenants.v1."] == "7s"
     assert timeouts["/v1/tenants"] == "7s"
-    transcoder = next(f for f in hcm["http_filters"] if f["name"] == "envoy.filters.http.grpc_json_transcoder")
-    assert transcoder["typed_config"]["services"] == [
-        "tenantmesh.meta.v1.MetaService",
-        "tenantmesh.tenants.v1.TenantService",
-    ]
+    assert shapes[re.escape("/v1/tenants/") + "[^/]+" + r"(\?.*)?"] == "7s"
+    assert shapes[re.escape("/v1/tenants:migrate") + r"(\?.*)?"] == "0s"
+
+
+def test_every_binding_reaches_its_own_methods_first() -> None:
+    """Envoy takes the first route whose regex matches: a path of any binding must meet a shape
+    that answers the binding's method before any other shape (else it would get 405)."""
+    api = load_edge_api(DEFAULT_DESCRIPTOR_PATH, [TENANTS])
+    everything = load_edge_api(DEFAULT_DESCRIPTOR_PATH, ALL_UPSTREAMS)
+    for routed in (api, everything):
+        assert routed.method_routes
+        for method in routed.methods:
+            for binding in method.bindings:
+                path = binding.sample_path()
+                first = next(r for r in routed.method_routes if re.fullmatch(r.regex, path))
+                assert binding.verb in first.verbs, (binding, first)
+
+
+def test_method_routes_share_a_shape_and_list_its_verbs() -> None:
+    api = load_edge_api(DEFAULT_DESCRIPTOR_PATH, [TENANTS])
+    by_regex = {r.regex: r for r in api.method_routes}
+    # GetTenant, UpdateTenant ({tenant.tenant_id}) and DeleteTenant are one shape.
+    one = by_regex[re.escape("/v1/tenants/") + "[^/]+"]
+    assert one.verbs == ("GET", "PATCH", "DELETE")
+    assert one.allow == "GET, PATCH, DELETE"
+    assert by_regex[re.escape("/v1/tenants:migrate")].streaming
+    regexes = [r.regex for r in api.method_routes]
+    assert regexes.index(re.escape("/v1/tenants/") + "[^/]+" + re.escape(":suspend")) < regexes.index(
+        re.escape("/v1/tenants/") + "[^/]+"
+    )
+
+
+def test_rendered_config_answers_other_methods_405(tmp_path: Path) -> None:
+    settings = EdgeSettings(tls_cert_file=tmp_path / "c", tls_key_file=tmp_path / "k")
+    config = yaml.safe_load(render_envoy_config(settings, [TENANTS]))
+    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    lookup = re.escape("/v1/tenants:lookup") + r"(\?.*)?"
+
+    def path_regex(route: dict[str, Any]) -> str | None:
+        headers = route["match"].get("headers") or [{}]
+        regex: str | None = headers[0].get("string_match", {}).get("safe_regex", {}).get("regex")
+        return regex
+
+    answered = [r for r in routes if path_regex(r) == lookup]
+    assert [("route" in r, "direct_response" in r) for r in answered] == [(True, False), (False, True)]
+    # A string compare on the literal prefix before the regex.
+    assert {r["match"]["prefix"] for r in answered} == {"/v1/tenants"}
+    assert answered[0]["match"]["headers"][1]["string_match"]["safe_regex"]["regex"] == "GET"
+    assert answered[1]["direct_response"]["status"] == 405
+    assert answered[1]["response_headers_to_add"][0]["header"] == {"key": "allow", "value": "GET"}
+    # The :path regex lets a query string through and nothing else.
+    assert re.fullmatch(lookup, "/v1/tenants:lookup?slug=acme")
+    assert not re.fullmatch(lookup, "/v1/tenants:lookupx")
 
 
 @pytest.mark.parametrize(

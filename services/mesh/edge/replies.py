@@ -18,6 +18,7 @@ class EdgeReason(Reason):
     REQUEST_TOO_LARGE = auto()
     MALFORMED_REQUEST = auto()
     ROUTE_NOT_FOUND = auto()
+    METHOD_NOT_ALLOWED = auto()
     UPSTREAM_UNAVAILABLE = auto()
     UPSTREAM_TIMEOUT = auto()
 
@@ -70,6 +71,8 @@ LOCAL_REPLIES: tuple[tuple[int, int, Reason, str | None], ...] = (
         "query parameter the method does not have",
     ),
     (404, 5, EdgeReason.ROUTE_NOT_FOUND, None),  # NOT_FOUND
+    # UNIMPLEMENTED: the path exists, this HTTP method does not (the route says which do, in Allow).
+    (405, 12, EdgeReason.METHOD_NOT_ALLOWED, None),
     (503, 14, EdgeReason.UPSTREAM_UNAVAILABLE, None),  # UNAVAILABLE
     (502, 14, EdgeReason.UPSTREAM_UNAVAILABLE, None),  # UNAVAILABLE (reset / protocol error upstream)
     (504, 4, EdgeReason.UPSTREAM_TIMEOUT, None),  # DEADLINE_EXCEEDED

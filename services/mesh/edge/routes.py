@@ -26,6 +26,13 @@ from services.mesh.edge.config import Upstream
 _ACCESS: Any = access_pb2.access
 
 
+# Served by every process; the edge sends it to the first service.
+# Server reflection (grpcurl, buf curl) goes where GetServerInfo goes: every process answers both
+# for the whole mesh's public API (services/runtime/server.py). Only v1alpha: grpcio-reflection
+# serves no other, and clients fall back to it when v1 is UNIMPLEMENTED (Envoy's answer).
+META_PACKAGE = "tenantmesh.meta.v1"
+REFLECTION_PREFIX = "/grpc.reflection.v1alpha.ServerReflection/"
+
 # How CORS preflight answers list the methods (any custom verb follows, sorted).
 _VERB_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -48,6 +55,35 @@ class RestRoute:
     # True for uploads (client-streaming methods): the body streams through to the service in
     # chunks, not read whole under the REST body limit.
     unbuffered: bool = False
+
+
+@dataclass(frozen=True)
+class MethodRoute:
+    """The REST bindings of one path shape: requests whose path matches ``regex`` go to
+    ``cluster`` with one of ``verbs``; any other HTTP method is answered 405 with ``Allow``."""
+
+    regex: str  # RE2, whole path
+    verbs: tuple[str, ...]
+    cluster: str
+    streaming: bool = False
+    unbuffered: bool = False
+    # The literal start every path of the shape has: Envoy compares it before trying the regex,
+    # so a request meets only the regexes of its own resource (a scan of every shape's regex
+    # halved the throughput of a trivial route; tests/bench/bench_edge_routes.py).
+    prefix: str = "/"
+
+    @property
+    def path_header_regex(self) -> str:
+        """``regex`` for the ``:path`` header, which carries the query string too."""
+        return f"{self.regex}(\\?.*)?"
+
+    @property
+    def verbs_regex(self) -> str:
+        return "|".join(re.escape(verb) for verb in self.verbs)
+
+    @property
+    def allow(self) -> str:
+        return ", ".join(self.verbs)
 
 
 @dataclass(frozen=True)
@@ -110,6 +146,8 @@ class EdgeApi:
     methods: tuple[RoutedMethod, ...] = ()
     # Upstream (cluster) name per routed proto package.
     package_owners: dict[str, str] = field(default_factory=dict)
+    # One per path shape of the REST bindings, most specific first (the order Envoy tries them).
+    method_routes: tuple[MethodRoute, ...] = ()
 
     @property
     def all_services(self) -> tuple[str, ...]:
@@ -226,6 +264,7 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
     streaming_rest: dict[tuple[MatchKind, str], tuple[str, bool]] = {}
     streaming_methods: list[tuple[str, str]] = []
     methods: list[RoutedMethod] = []
+    shapes: dict[str, _PathShape] = {}
 
     for file in fds.file:
         cluster = owner_of_package.get(file.package)
@@ -251,6 +290,9 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
                     streaming_methods.append((f"/{full_name}/{method.name}", cluster))
                 if rule is None:
                     continue
+                for binding in http_bindings(rule):
+                    shape = shapes.setdefault(binding.path_regex, _PathShape(binding.template, cluster))
+                    shape.add(binding.verb, method)
                 for template in _http_paths(rule):
                     prefix = literal_prefix(template)
                     previous = prefix_owner.setdefault(prefix, cluster)
@@ -278,6 +320,8 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
     grpc: list[GrpcRoute] = [
         GrpcRoute(MatchKind.PATH, path, cluster, streaming=True) for path, cluster in sorted(streaming_methods)
     ]
+    if META_PACKAGE in owner_of_package:
+        grpc.append(GrpcRoute(MatchKind.PREFIX, REFLECTION_PREFIX, owner_of_package[META_PACKAGE], streaming=True))
     grpc.extend(
         GrpcRoute(MatchKind.PREFIX, f"/{package}.", cluster)
         for package, cluster in sorted(owner_of_package.items(), key=lambda kv: (-len(kv[0]), kv[0]))
@@ -289,7 +333,52 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
         streaming_methods=tuple(path for path, _ in sorted(streaming_methods)),
         methods=tuple(methods),
         package_owners=dict(owner_of_package),
+        method_routes=_method_routes(shapes),
     )
+
+
+@dataclass
+class _PathShape:
+    """The bindings that share one path regex (``/v1/tenants/{tenant_id}`` and
+    ``/v1/tenants/{tenant.tenant_id}`` are one shape)."""
+
+    template: str
+    cluster: str
+    verbs: set[str] = field(default_factory=set)
+    streaming: bool = False
+    unbuffered: bool = False
+
+    def add(self, verb: str, method: descriptor_pb2.MethodDescriptorProto) -> None:
+        self.verbs.add(verb)
+        self.streaming |= method.server_streaming or method.client_streaming
+        self.unbuffered |= method.client_streaming
+
+
+def _literal_length(template: str) -> int:
+    return len(re.sub(r"\{[^}]*\}|\*", "", template))
+
+
+def _method_routes(shapes: dict[str, _PathShape]) -> tuple[MethodRoute, ...]:
+    # A path matching several shapes belongs to the one with the most literal text:
+    # "/v1/tenants/x:suspend" is {tenant_id}:suspend's, although {tenant_id} alone matches it
+    # too (a variable's segment may hold a colon). tests/unit/test_edge_routes.py checks every
+    # binding's own paths reach their shape first.
+    ordered = sorted(shapes.items(), key=lambda item: (-_literal_length(item[1].template), item[0]))
+    return tuple(
+        MethodRoute(
+            regex=regex,
+            verbs=tuple(sorted(shape.verbs, key=_verb_order)),
+            cluster=shape.cluster,
+            streaming=shape.streaming,
+            unbuffered=shape.unbuffered,
+            prefix=literal_prefix(shape.template),
+        )
+        for regex, shape in ordered
+    )
+
+
+def _verb_order(verb: str) -> tuple[int, str]:
+    return (_VERB_ORDER.index(verb) if verb in _VERB_ORDER else len(_VERB_ORDER), verb)
 
 
 def rest_routes(descriptor_path: Path, upstreams: Sequence[Upstream]) -> list[RestRoute]:

@@ -78,7 +78,8 @@ class FileServiceServicer:
         (`content.content_type`). Through the edge: `POST /v1/files:upload?filename=…`
         with the raw bytes as the body and their `Content-Type`. The answer is the
         file's reference, valid for a submission until `expire_time`. Members may
-        upload (to answer FILE fields); reading files is for those who review.
+        upload (to answer FILE fields); reading files is for those who review. A platform
+        administrator may act in a tenant named in `x-tenant-id`, as with forms and submissions.
         Errors: INVALID_ARGUMENT (FIELD_INVALID, FILE_TOO_LARGE, FILE_TYPE_NOT_ALLOWED),
         UNAVAILABLE (DEPENDENCY_UNAVAILABLE: the file store).
         """
