@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.forms.engine import CompiledForm, Evaluation, Violation, compile_definition
 from services.forms.engine.layout import VALUE_TYPES
-from services.forms.forms import ARCHIVED, form_by_key
+from services.forms.forms import ARCHIVED, form_not_found
 from services.forms.models import INDEXED_TEXT_LENGTH, FormRow, FormVersionRow
 from services.forms.reasons import AnswerReason, FormsReason
 from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
@@ -33,6 +33,27 @@ _CACHE_SIZE: Final = 512
 
 
 @dataclass(frozen=True)
+class FormHead:
+    """What answering a form needs of its row; not its draft (a definition is tens of kB, and
+    reading it was most of a validation's database time)."""
+
+    form_id: str
+    key: str
+    status: str
+    latest_version: int
+
+
+_FORM_HEAD = select(FormRow.form_id, FormRow.key, FormRow.status, FormRow.latest_version)
+
+
+async def form_head(session: AsyncSession, key: str) -> FormHead:
+    row = (await session.execute(_FORM_HEAD.where(FormRow.key == key))).one_or_none()
+    if row is None:
+        raise form_not_found()
+    return FormHead(*row)
+
+
+@dataclass(frozen=True)
 class PublishedVersion:
     version: int
     compiled: CompiledForm
@@ -48,14 +69,14 @@ class VersionCache:
         self._entries: OrderedDict[tuple[str, str, int], PublishedVersion] = OrderedDict()
         self._lock = threading.Lock()
 
-    async def get(self, session: AsyncSession, tenant_id: str, form: FormRow, version: int) -> PublishedVersion:
-        key = (tenant_id, form.form_id, version)
+    async def get(self, session: AsyncSession, tenant_id: str, form_id: str, version: int) -> PublishedVersion:
+        key = (tenant_id, form_id, version)
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
                 return found
-        row = await session.get(FormVersionRow, (form.form_id, version))
+        row = await session.get(FormVersionRow, (form_id, version))
         if row is None:
             raise NotFound("the form has no such version", reason=FormsReason.FORM_VERSION_NOT_FOUND)
         compiled = compile_definition(json.loads(row.definition_json))
@@ -72,16 +93,16 @@ class VersionCache:
 
 async def answerable(
     session: AsyncSession, cache: VersionCache, tenant_id: str, key: str, version: int
-) -> tuple[FormRow, PublishedVersion]:
+) -> tuple[FormHead, PublishedVersion]:
     """The form and the version answers are made against; refused for a form that takes none."""
-    form = await form_by_key(session, key)
+    form = await form_head(session, key)
     if form.status == ARCHIVED:
         raise FailedPrecondition("the form is archived: it takes no submissions", reason=FormsReason.FORM_ARCHIVED)
     if form.latest_version == 0:
         raise FailedPrecondition("the form has no published version", reason=FormsReason.FORM_NOT_PUBLISHED)
     if version > form.latest_version:
         raise NotFound("the form has no such version", reason=FormsReason.FORM_VERSION_NOT_FOUND)
-    return form, await cache.get(session, tenant_id, form, version or form.latest_version)
+    return form, await cache.get(session, tenant_id, form.form_id, version or form.latest_version)
 
 
 def answer_violation(violation: Violation) -> FieldViolation:
@@ -129,12 +150,10 @@ def indexed_values(form_id: str, submission_id: str, answers: dict[str, Any]) ->
     return rows
 
 
-async def filterable_fields(session: AsyncSession, cache: VersionCache, tenant_id: str, form: FormRow) -> set[str]:
-    """Top-level scalar fields of any version of ``form``."""
+async def filterable_fields(session: AsyncSession, cache: VersionCache, tenant_id: str, form: FormHead) -> set[str]:
+    """Top-level scalar fields of any version of ``form`` (numbered 1 to its latest, immutable:
+    after the first call, from the cache alone)."""
     fields: set[str] = set()
-    versions = (
-        await session.execute(select(FormVersionRow.version).where(FormVersionRow.form_id == form.form_id))
-    ).scalars()
-    for version in versions:
-        fields |= (await cache.get(session, tenant_id, form, version)).filterable
+    for version in range(1, form.latest_version + 1):
+        fields |= (await cache.get(session, tenant_id, form.form_id, version)).filterable
     return fields

@@ -16,6 +16,15 @@ reads the marks with its core batch, drains the marked tenant outboxes and
 clears a mark only if nobody marked it again meanwhile, so an event left by a
 crash is found by any process without scanning every tenant.
 
+A mark is a lease, not a per-transaction flag: one row per tenant database would
+otherwise be updated by every writer of that tenant, and concurrent writers
+would take its lock in turn (a busy tenant's submissions serialised on it). A
+process renews a mark at most every :data:`MARK_RENEW_SECONDS` and relies on its
+last renewal in between; a relay clears a mark only once it is older than
+:data:`MARK_KEEP_SECONDS` (far longer than a renewal period plus a commit), so
+every transaction that relied on it committed before the drain that clears it
+read the outbox.
+
 The outbox tables are shared infrastructure of the runtime, migrated with
 their own version tables; each row records which service produced it.
 """
@@ -25,10 +34,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String, delete, func, insert, select, update
@@ -73,6 +83,15 @@ class TenantOutboxMark(_OutboxBase):
     db_server: Mapped[str] = mapped_column(String(63), primary_key=True)
     db_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
+    mark_time: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# A process renews its mark of a tenant outbox this often at most (see the module docstring) ...
+MARK_RENEW_SECONDS = 10.0
+# ... and a relay clears a mark only once it is this old: the renewal period, a commit and
+# clock skew between processes fit many times into the difference.
+MARK_KEEP_SECONDS = 60.0
+_MEMO_LIMIT = 4096  # renewal times remembered per process before expired ones are dropped
 
 
 def row_values(event: Event) -> dict[str, object]:
@@ -90,22 +109,56 @@ _BUMP_MARK = update(TenantOutboxMark).values(version=TenantOutboxMark.version + 
 _INSERT_MARK = insert(TenantOutboxMark)
 
 
+class TenantOutboxMarks:
+    """This process's marks of tenant outboxes: renewed in the core database at most every
+    ``renew_seconds`` per tenant database (0: before every transaction)."""
+
+    def __init__(self, db: DatabaseRouter, renew_seconds: float = MARK_RENEW_SECONDS) -> None:
+        self._db = db
+        self._renew = renew_seconds
+        self._renewed: dict[tuple[str, str], float] = {}
+
+    async def mark(self, tenant: TenantDatabase) -> None:
+        """Makes sure ``tenant``'s outbox is marked before a transaction that writes to it commits."""
+        key = (tenant.server, tenant.name)
+        started = time.monotonic()
+        if started - self._renewed.get(key, -math.inf) < self._renew:
+            return
+        await mark_tenant_outbox(self._db, tenant)
+        if len(self._renewed) >= _MEMO_LIMIT:
+            self._renewed = {k: t for k, t in self._renewed.items() if started - t < self._renew}
+        # From before the renewal: the lease is counted from no later than the mark's own time.
+        self._renewed[key] = started
+
+
 async def mark_tenant_outbox(db: DatabaseRouter, tenant: TenantDatabase) -> None:
     """Records, committed at once, that ``tenant``'s outbox is about to hold events."""
     where = (TenantOutboxMark.db_server == tenant.server, TenantOutboxMark.db_name == tenant.name)
+    now = utcnow()
     async with db.core_autocommit() as conn:
-        if (await conn.execute(_BUMP_MARK.where(*where))).rowcount == 1:
+        if (await conn.execute(_BUMP_MARK.values(mark_time=now).where(*where))).rowcount == 1:
             return
         try:
-            await conn.execute(_INSERT_MARK, {"db_server": tenant.server, "db_name": tenant.name, "version": 1})
+            await conn.execute(
+                _INSERT_MARK, {"db_server": tenant.server, "db_name": tenant.name, "version": 1, "mark_time": now}
+            )
         except IntegrityError:
             # Marked concurrently by someone else: bump it, so their relay does not clear ours.
-            await conn.execute(_BUMP_MARK.where(*where))
+            await conn.execute(_BUMP_MARK.values(mark_time=now).where(*where))
 
 
 class OutboxRelay:
-    def __init__(self, db: DatabaseRouter, bus: EventBus, *, poll_seconds: float = 1.0, batch: int = 100) -> None:
+    def __init__(
+        self,
+        db: DatabaseRouter,
+        bus: EventBus,
+        *,
+        poll_seconds: float = 1.0,
+        batch: int = 100,
+        mark_keep_seconds: float = MARK_KEEP_SECONDS,
+    ) -> None:
         self._db = db
+        self._mark_keep = mark_keep_seconds
         self._bus = bus
         self._poll = poll_seconds
         self._batch = batch
@@ -137,6 +190,8 @@ class OutboxRelay:
 
     async def _drain_tenant(self, mark: TenantOutboxMark) -> int:
         published = 0
+        drained_from = utcnow()
+        gone = False
         try:
             tenant = TenantDatabase(server=mark.db_server, name=mark.db_name)
             while True:
@@ -148,17 +203,20 @@ class OutboxRelay:
             if await self._tenant_exists(mark):
                 raise
             # The tenant database is gone (the tenant was purged): so are its events.
-        # Cleared only if nobody marked it again while it was drained: their events may not
-        # have been committed yet when this drain read the outbox.
-        async with self._db.core_session() as session:
-            await session.execute(
-                delete(TenantOutboxMark).where(
-                    TenantOutboxMark.db_server == mark.db_server,
-                    TenantOutboxMark.db_name == mark.db_name,
-                    TenantOutboxMark.version == mark.version,
+            gone = True
+        # Cleared only if nobody marked it again while it was drained (their events may not have
+        # been committed yet when this drain read the outbox), and only once its lease is over.
+        expired = mark.mark_time is None or mark.mark_time <= drained_from - timedelta(seconds=self._mark_keep)
+        if gone or expired:
+            async with self._db.core_session() as session:
+                await session.execute(
+                    delete(TenantOutboxMark).where(
+                        TenantOutboxMark.db_server == mark.db_server,
+                        TenantOutboxMark.db_name == mark.db_name,
+                        TenantOutboxMark.version == mark.version,
+                    )
                 )
-            )
-            await session.commit()
+                await session.commit()
         return published
 
     async def _tenant_exists(self, mark: TenantOutboxMark) -> bool:
