@@ -13,7 +13,7 @@ from services.forms.forms import Forms
 from services.forms.installer import GROUP, ServiceFormsInstaller
 from services.forms.servicers import FormServicer, SubmissionServicer
 from services.forms.submissions import Submissions
-from services.runtime.db import MigrationSet
+from services.runtime.db import MigrationSet, TenantDatabase
 from services.runtime.service import ServiceApp
 from services.runtime.tenant_directory import TenantDirectory
 
@@ -51,6 +51,9 @@ class FormsApp(ServiceApp):
     async def start(self) -> None:
         await super().start()
         await self.files.start()
+
+    async def deprovision(self, tenant_id: str, db: TenantDatabase) -> None:
+        await self.files.forget_tenant(tenant_id)
 
     async def stop(self) -> None:
         await self.files.stop()

@@ -104,7 +104,8 @@ class Submissions:
         async with tenant_session(self._db) as session:
             return await self._check(session, key, version, answers, locale)
 
-    async def _checked_files(self, session: AsyncSession, checked: Checked, submission_id: str) -> None:
+    async def _checked_files(self, session: AsyncSession, checked: Checked, submission_id: str) -> list[str]:
+        """Checks and binds the answers' files; returns their references."""
         files = file_answers(checked.published.compiled, checked.evaluation.answers)
         if files:
             # In the submission's transaction: the files are bound to it only if it is stored.
@@ -120,6 +121,7 @@ class Submissions:
                         for r in refused
                     ]
                 )
+        return [answer.reference for answer in files]
 
     async def submit(
         self, key: str, version: int, answers: dict[str, Any], request_id: str, locale: str
@@ -251,6 +253,9 @@ class Submissions:
     async def update_answers(
         self, submission_id: str, answers: dict[str, Any], etag: str, locale: str
     ) -> tuple[SubmissionRow, str]:
+        # Files the new answers drop are detached and left to the sweeper: noted for it before the
+        # transaction and again after its commit (services/forms/files/attachments.py).
+        await self._files.prepare_release(submission_id)
         async with self._work.tenant() as work:
             session = work.session
             row = await self._visible(session, submission_id, for_update=True)
@@ -264,7 +269,8 @@ class Submissions:
             evaluation = evaluate_compiled(published.compiled, answers, locale or published.compiled.default_locale)
             if evaluation.violations:
                 raise answers_invalid([answer_violation(v) for v in evaluation.violations])
-            await self._checked_files(session, Checked(form.form_id, published, evaluation), submission_id)
+            references = await self._checked_files(session, Checked(form.form_id, published, evaluation), submission_id)
+            detached = await self._files.detach_unreferenced(session, submission_id, references)
             session.add(
                 SubmissionRevisionRow(
                     submission_id=submission_id,
@@ -284,6 +290,7 @@ class Submissions:
                 answers_json=dumps(evaluation.answers),
                 revision_count=row.revision_count + 1,
             )
+        await self._files.remind_released(detached)
         return await self.get(submission_id)
 
     async def revisions(self, submission_id: str) -> Sequence[SubmissionRevisionRow]:
