@@ -44,6 +44,8 @@ from services.runtime.unit_of_work import UnitOfWork
 UPDATABLE_FIELDS = ("title", "description", "labels", "draft", "allow_edits")
 FORM_PUBLISHED = "form.published"
 FORM_ARCHIVED = "form.archived"
+FORM_UNARCHIVED = "form.unarchived"
+FORM_DELETED = "form.deleted"
 DRAFT, PUBLISHED, ARCHIVED = "DRAFT", "PUBLISHED", "ARCHIVED"
 
 
@@ -272,6 +274,8 @@ class Forms:
             if row.status != ARCHIVED:
                 raise FailedPrecondition("the form is not archived", reason=FormsReason.FORM_NOT_ARCHIVED)
             await bump_revision(work.session, row, "form", status=PUBLISHED if row.latest_version else DRAFT)
+            payload = events_pb2.FormUnarchived(form_key=row.key, owning_service=row.owning_service)
+            work.emit(Event(FORM_UNARCHIVED, current_tenant().tenant_id, payload))
         return await self.get(key)
 
     async def delete(self, key: str, etag: str, purge: bool) -> int:
@@ -302,6 +306,8 @@ class Forms:
                 record(session, "form.purged", target=key, details={"submissions": count})
             await session.execute(delete(FormVersionRow).where(FormVersionRow.form_id == row.form_id))
             await session.execute(delete(FormRow).where(FormRow.form_id == row.form_id))
+            payload = events_pb2.FormDeleted(form_key=key, purged_submissions=count)
+            work.emit(Event(FORM_DELETED, current_tenant().tenant_id, payload))
         return int(count)
 
     async def install(self, form: NewForm) -> FormRow | None:
