@@ -164,15 +164,20 @@ class OutboxRelay:
         self._batch = batch
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # Marked tenant outboxes are looked for every poll period, and at once after a
-        # tenant database's events were committed here.
-        self._tenants_due = True
-        self._tenants_scanned = 0.0
+        # Every poll period the core outbox and every marked tenant outbox are drained; in between,
+        # only the outboxes this process was told about (a busy tenant's writes cost no look at
+        # the core database's outbox and marks, nor at other tenants').
+        self._core_due = False
+        self._due_tenants: set[TenantDatabase] = set()
+        self._polled = -math.inf
 
-    def notify(self, *, tenant: bool = False) -> None:
-        """Tells the relay that events were just committed (otherwise it polls); ``tenant``: to a
-        tenant database's outbox."""
-        self._tenants_due = self._tenants_due or tenant
+    def notify(self, *, tenant: TenantDatabase | None = None) -> None:
+        """Tells the relay that events were just committed (otherwise it polls): to the core outbox,
+        or to ``tenant``'s."""
+        if tenant is None:
+            self._core_due = True
+        else:
+            self._due_tenants.add(tenant)
         self._wake.set()
 
     async def relay_once(self) -> int:
@@ -193,12 +198,7 @@ class OutboxRelay:
         drained_from = utcnow()
         gone = False
         try:
-            tenant = TenantDatabase(server=mark.db_server, name=mark.db_name)
-            while True:
-                count = await self._relay_batch(lambda: self._db.tenant_session(tenant))
-                published += count
-                if count < self._batch:
-                    break
+            published = await self._drain_outbox(TenantDatabase(server=mark.db_server, name=mark.db_name))
         except Exception:
             if await self._tenant_exists(mark):
                 raise
@@ -218,6 +218,14 @@ class OutboxRelay:
                 )
                 await session.commit()
         return published
+
+    async def _drain_outbox(self, tenant: TenantDatabase) -> int:
+        published = 0
+        while True:
+            count = await self._relay_batch(lambda: self._db.tenant_session(tenant))
+            published += count
+            if count < self._batch:
+                return published
 
     async def _tenant_exists(self, mark: TenantOutboxMark) -> bool:
         try:
@@ -268,11 +276,17 @@ class OutboxRelay:
             # Cleared before draining: a notify() during the drain is not lost.
             self._wake.clear()
             now = time.monotonic()
-            tenants = self._tenants_due or now - self._tenants_scanned >= self._poll
-            if tenants:
-                self._tenants_due, self._tenants_scanned = False, now
+            polling = now - self._polled >= self._poll
+            if polling:
+                self._polled = now
+            core, self._core_due = self._core_due or polling, False
+            due, self._due_tenants = self._due_tenants, set()
             try:
-                await self.drain(tenants=tenants)
+                if core or polling:
+                    await self.drain(tenants=polling)
+                for tenant in due:
+                    # Missed here (an error), they are found by the next poll through their marks.
+                    await self._drain_outbox(tenant)
             except Exception:
                 log.exception("relaying events failed; retrying")
             with contextlib.suppress(TimeoutError):

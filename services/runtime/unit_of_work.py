@@ -113,7 +113,7 @@ class UnitOfWork:
                 await self._marks.mark(where)
                 session.add_all(OutboxRow(**row_values(event)) for event in work.events)
             await session.commit()
-        await self._committed(work.events, tenant=True)
+        await self._committed(work.events, tenant=where)
 
     async def emit(self, *events: Event) -> None:
         """Announces events that go with no other change (a transaction of their own)."""
@@ -121,7 +121,7 @@ class UnitOfWork:
             for event in events:
                 work.emit(event)
 
-    async def _committed(self, events: list[Event], *, tenant: bool = False) -> None:
+    async def _committed(self, events: list[Event], *, tenant: TenantDatabase | None = None) -> None:
         if not events:
             return
         if self._relay is not None:
