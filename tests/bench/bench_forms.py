@@ -380,7 +380,7 @@ async def report(
         ("", load_during_note()),
         (
             "trivial",
-            f"GET {PUBLIC_PATH} with the same token and tenant header (authenticated at the edge and the service)",
+            f"GET {PUBLIC_PATH} with the same token and tenant header (its token verified by the edge and the service)",
         ),
     ]
     for name, baseline in (("submit", trivial), ("validate", trivial), ("list", trivial_2)):

@@ -20,7 +20,7 @@ from tests.support.forms import FormsWorld, forms_world
 from tests.support.platform import bearer
 from tests.support.registry import eventually, http_service, struct, unique_name
 
-INVOICE_SCHEMA = {
+INVOICE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["amount"],
     "properties": {
@@ -40,19 +40,25 @@ async def form_status(fw: FormsWorld, key: str, who: str = "admin_a") -> Any:
         return None
 
 
+async def service_enabled_in_a(fw: FormsWorld) -> tuple[str, Any, Any]:
+    """A new service contributing the invoice form, enabled by tenant A: (name, catalog, enablement stubs)."""
+    name = unique_name("billing")
+    contribution = service_pb2.FormContribution(id="invoice", title="Invoice", schema=struct(INVOICE_SCHEMA))
+    catalog: Any = registry_grpc.CatalogServiceStub(fw.mesh.channel("registry"))
+    await catalog.RegisterService(
+        registry_pb.RegisterServiceRequest(service=http_service(name, forms=[contribution])),
+        metadata=bearer(fw.world.platform_admin),
+    )
+    enabled: Any = registry_grpc.EnabledServiceServiceStub(fw.mesh.channel("registry"))
+    await enabled.EnableService(registry_pb.EnableServiceRequest(service=name), metadata=fw.as_("admin_a"))
+    return name, catalog, enabled
+
+
 async def test_enabling_a_service_installs_its_forms_and_disabling_archives_them(
     db_backend_url: str, tmp_path: Path
 ) -> None:
     async with forms_world(db_backend_url, tmp_path, "registry", env={"TENANTMESH_DISCOVERY": "off"}) as fw:
-        name = unique_name("billing")
-        contribution = service_pb2.FormContribution(id="invoice", title="Invoice", schema=struct(INVOICE_SCHEMA))
-        catalog: Any = registry_grpc.CatalogServiceStub(fw.mesh.channel("registry"))
-        await catalog.RegisterService(
-            registry_pb.RegisterServiceRequest(service=http_service(name, forms=[contribution])),
-            metadata=bearer(fw.world.platform_admin),
-        )
-        enabled: Any = registry_grpc.EnabledServiceServiceStub(fw.mesh.channel("registry"))
-        await enabled.EnableService(registry_pb.EnableServiceRequest(service=name), metadata=fw.as_("admin_a"))
+        name, _, enabled = await service_enabled_in_a(fw)
         key = f"{name}.invoice"
 
         async def installed() -> bool:
@@ -131,15 +137,8 @@ async def test_a_service_that_changes_its_forms_publishes_new_versions_in_tenant
     db_backend_url: str, tmp_path: Path
 ) -> None:
     async with forms_world(db_backend_url, tmp_path, "registry", env={"TENANTMESH_DISCOVERY": "off"}) as fw:
-        name = unique_name("billing")
-        invoice = service_pb2.FormContribution(id="invoice", title="Invoice", schema=struct(INVOICE_SCHEMA))
-        catalog: Any = registry_grpc.CatalogServiceStub(fw.mesh.channel("registry"))
+        name, catalog, _ = await service_enabled_in_a(fw)
         platform_admin = bearer(fw.world.platform_admin)
-        await catalog.RegisterService(
-            registry_pb.RegisterServiceRequest(service=http_service(name, forms=[invoice])), metadata=platform_admin
-        )
-        enabled: Any = registry_grpc.EnabledServiceServiceStub(fw.mesh.channel("registry"))
-        await enabled.EnableService(registry_pb.EnableServiceRequest(service=name), metadata=fw.as_("admin_a"))
         key = f"{name}.invoice"
 
         async def at_version(version: int, form_key: str = key) -> bool:
