@@ -9,13 +9,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.forms.engine import CompiledForm, Evaluation, Violation, compile_definition
 from services.forms.engine.layout import VALUE_TYPES
-from services.forms.forms import ARCHIVED, form_not_found
-from services.forms.models import INDEXED_TEXT_LENGTH, FormRow, FormVersionRow
+from services.forms.forms import ARCHIVED
+from services.forms.heads import FormHead, form_head
+from services.forms.models import INDEXED_TEXT_LENGTH, FormVersionRow
 from services.forms.reasons import AnswerReason, FormsReason
 from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from services.runtime.json_documents import json_path, pointer_parts
@@ -33,27 +33,6 @@ _CACHE_SIZE: Final = 512
 
 
 @dataclass(frozen=True)
-class FormHead:
-    """What answering a form needs of its row; not its draft (a definition is tens of kB, and
-    reading it was most of a validation's database time)."""
-
-    form_id: str
-    key: str
-    status: str
-    latest_version: int
-
-
-_FORM_HEAD = select(FormRow.form_id, FormRow.key, FormRow.status, FormRow.latest_version)
-
-
-async def form_head(session: AsyncSession, key: str) -> FormHead:
-    row = (await session.execute(_FORM_HEAD.where(FormRow.key == key))).one_or_none()
-    if row is None:
-        raise form_not_found()
-    return FormHead(*row)
-
-
-@dataclass(frozen=True)
 class PublishedVersion:
     version: int
     compiled: CompiledForm
@@ -68,6 +47,11 @@ class VersionCache:
         self._size = size
         self._entries: OrderedDict[tuple[str, str, int], PublishedVersion] = OrderedDict()
         self._lock = threading.Lock()
+
+    def peek(self, tenant_id: str, form_id: str, version: int) -> PublishedVersion | None:
+        """The entry if it is cached (no database needed)."""
+        with self._lock:
+            return self._entries.get((tenant_id, form_id, version))
 
     async def get(self, session: AsyncSession, tenant_id: str, form_id: str, version: int) -> PublishedVersion:
         key = (tenant_id, form_id, version)
@@ -91,18 +75,24 @@ class VersionCache:
         return entry
 
 
-async def answerable(
-    session: AsyncSession, cache: VersionCache, tenant_id: str, key: str, version: int
-) -> tuple[FormHead, PublishedVersion]:
-    """The form and the version answers are made against; refused for a form that takes none."""
-    form = await form_head(session, key)
+def answerable_version(form: FormHead, version: int) -> int:
+    """The version answers to ``form`` are made against (0: the latest); refused for a form that
+    takes none."""
     if form.status == ARCHIVED:
         raise FailedPrecondition("the form is archived: it takes no submissions", reason=FormsReason.FORM_ARCHIVED)
     if form.latest_version == 0:
         raise FailedPrecondition("the form has no published version", reason=FormsReason.FORM_NOT_PUBLISHED)
     if version > form.latest_version:
         raise NotFound("the form has no such version", reason=FormsReason.FORM_VERSION_NOT_FOUND)
-    return form, await cache.get(session, tenant_id, form.form_id, version or form.latest_version)
+    return version or form.latest_version
+
+
+async def answerable(
+    session: AsyncSession, cache: VersionCache, tenant_id: str, key: str, version: int
+) -> tuple[FormHead, PublishedVersion]:
+    """The form and the version answers are made against; refused for a form that takes none."""
+    form = await form_head(session, key)
+    return form, await cache.get(session, tenant_id, form.form_id, answerable_version(form, version))
 
 
 def answer_violation(violation: Violation) -> FieldViolation:

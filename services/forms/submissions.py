@@ -19,14 +19,13 @@ from tenantmesh.forms.v1 import events_pb2
 from tenantmesh.forms.v1 import form_service_pb2 as pb
 
 from services.forms.answers import (
-    FormHead,
     PublishedVersion,
     VersionCache,
     answer_violation,
     answerable,
+    answerable_version,
     answers_invalid,
     filterable_fields,
-    form_head,
     indexed_values,
     refuse_invalid,
 )
@@ -35,6 +34,7 @@ from services.forms.definitions import dumps
 from services.forms.engine import Evaluation, evaluate_compiled
 from services.forms.files import FileReferences, file_answers
 from services.forms.filters import Clause, filter_invalid, parse_filter
+from services.forms.heads import FormHead, FormHeads, form_head
 from services.forms.models import INDEXED_TEXT_LENGTH, FormRow, SubmissionRevisionRow, SubmissionRow, SubmissionValueRow
 from services.forms.reasons import FormsReason
 from services.runtime.clock import utcnow
@@ -87,11 +87,14 @@ class SubmissionFilter:
 
 
 class Submissions:
-    def __init__(self, db: DatabaseRouter, work: UnitOfWork, files: FileReferences, cache: VersionCache) -> None:
+    def __init__(
+        self, db: DatabaseRouter, work: UnitOfWork, files: FileReferences, cache: VersionCache, heads: FormHeads
+    ) -> None:
         self._db = db
         self._work = work
         self._files = files
         self._cache = cache
+        self._heads = heads
 
     async def _check(
         self, session: AsyncSession, key: str, version: int, answers: dict[str, Any], locale: str
@@ -101,8 +104,20 @@ class Submissions:
         return Checked(form.form_id, published, evaluation)
 
     async def validate(self, key: str, version: int, answers: dict[str, Any], locale: str) -> Checked:
-        async with tenant_session(self._db) as session:
-            return await self._check(session, key, version, answers, locale)
+        """SubmitForm's checks without storing; from a head and version read recently when there
+        are (no database session then: services/forms/heads.py)."""
+        tenant_id = current_tenant().tenant_id
+        head = self._heads.get(tenant_id, key)
+        published = None
+        if head is not None:
+            published = self._cache.peek(tenant_id, head.form_id, answerable_version(head, version))
+        if head is None or published is None:
+            async with tenant_session(self._db) as session:
+                head = await form_head(session, key)
+                published = await self._cache.get(session, tenant_id, head.form_id, answerable_version(head, version))
+            self._heads.put(tenant_id, head)
+        evaluation = evaluate_compiled(published.compiled, answers, locale or published.compiled.default_locale)
+        return Checked(head.form_id, published, evaluation)
 
     async def _checked_files(self, session: AsyncSession, checked: Checked, submission_id: str) -> list[str]:
         """Checks and binds the answers' files; returns their references."""
