@@ -5,6 +5,7 @@
     tenantctl tenants get ID | --slug acme
     tenantctl tenants suspend|resume|delete ID [--etag E]
     tenantctl tenants usage ID [--hours 24]      calls and failed calls per hour
+    tenantctl tenants move ID|SLUG --to SERVER   the tenant's database to another server (reads the database)
     tenantctl migrate [--concurrency 8] [--tenant ID ...]
 
     tenantctl keys rotate
@@ -60,6 +61,7 @@ from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service
 
 from services.cli.deliveries import add_commands as add_mail_commands
 from services.cli.deliveries import mail_command
+from services.cli.moves import add_move_command, move_command
 from services.runtime.client import create_mesh_channel
 from services.runtime.config import ConfigError, EnvReader, load_mesh_tls
 from services.runtime.context import PLATFORM_TENANT_ID
@@ -241,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = tenants.add_parser(action, help=f"{action} a tenant")
         command.add_argument("tenant_id")
         command.add_argument("--etag")
+    add_move_command(tenants)
 
     keys = commands.add_parser("keys", help="token signing keys").add_subparsers(dest="action", required=True)
     keys.add_parser("rotate", help="start signing with a new key; old keys stay published until tokens expire")
@@ -414,6 +417,8 @@ async def admin_command(args: argparse.Namespace, auth_target: str) -> int:
 async def run(args: argparse.Namespace) -> int:
     if args.command == "mail":
         return await mail_command(args)
+    if args.command == "tenants" and args.action == "move":
+        return await move_command(args)
     tenants_target = args.target or os.environ.get("TENANTMESH_TENANTS_ADDR", "127.0.0.1:50051")
     auth_target = args.target or os.environ.get("TENANTMESH_AUTH_ADDR", "127.0.0.1:50052")
     try:

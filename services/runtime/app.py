@@ -166,6 +166,8 @@ class Runtime:
             max_overflow=database.max_overflow,
             sqlite_engine_cache_size=database.sqlite_engine_cache_size,
             tenant_db_prefix=database.tenant_db_prefix,
+            tenant_replicas=database.tenant_replicas,
+            replica_pin_seconds=database.replica_pin_seconds,
         )
         if tracing is not None:
             router.on_engine(tracing.instrument_engine)

@@ -38,8 +38,15 @@ class DatabaseSettings:
     url: str
     # Named database servers tenant databases may be placed on (name -> server URL).
     tenant_servers: Mapping[str, str]
-    # Server new tenants are placed on.
+    # Server of the platform tenant (and of every tenant while the others weigh 0).
     default_tenant_server: str
+    # Share of new tenants each server takes (name -> weight; 0: none, e.g. while draining):
+    # a new tenant goes where live tenants per unit of weight are fewest.
+    tenant_server_weights: Mapping[str, int]
+    # Read replica of a tenant server (name -> replica URL), for read_only RPCs.
+    tenant_replicas: Mapping[str, str]
+    # How long a caller who wrote to a tenant database reads it from the primary.
+    replica_pin_seconds: float
     pool_size: int
     max_overflow: int
     sqlite_engine_cache_size: int
@@ -137,6 +144,22 @@ def _parse_pairs(value: str) -> dict[str, str]:
     return pairs
 
 
+def _server_weights(servers: Mapping[str, str], given: Mapping[str, str]) -> dict[str, int]:
+    """Every configured server's weight (1 unless given); at least one must take tenants."""
+    unknown = sorted(set(given) - set(servers))
+    if unknown:
+        raise ConfigError(f"TENANTMESH_TENANT_DB_WEIGHTS names unknown servers {unknown}")
+    weights: dict[str, int] = {}
+    for name in servers:
+        value = given.get(name, "1")
+        if not value.isdigit():
+            raise ConfigError(f"TENANTMESH_TENANT_DB_WEIGHTS: weight of {name!r} must be a whole number >= 0")
+        weights[name] = int(value)
+    if not any(weights.values()):
+        raise ConfigError("TENANTMESH_TENANT_DB_WEIGHTS: at least one server must have a weight above 0")
+    return weights
+
+
 def _parse_address(value: str) -> str:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -187,6 +210,14 @@ def load_settings(env: Mapping[str, str] | None = None, *, manifest: Manifest | 
     default_server = read.get("TENANTMESH_DEFAULT_TENANT_DB_SERVER", next(iter(tenant_servers)), str)
     if default_server not in tenant_servers:
         raise ConfigError(f"TENANTMESH_DEFAULT_TENANT_DB_SERVER={default_server!r} is not a configured server")
+    weights = read.get("TENANTMESH_TENANT_DB_WEIGHTS", no_servers, _parse_pairs)
+    server_weights = _server_weights(tenant_servers, weights)
+    replicas = read.get("TENANTMESH_TENANT_DB_REPLICAS", no_servers, _parse_pairs)
+    unknown_replicas = sorted(set(replicas) - set(tenant_servers))
+    if unknown_replicas:
+        raise ConfigError(f"TENANTMESH_TENANT_DB_REPLICAS names unknown servers {unknown_replicas}")
+    if replicas and database_url.startswith("sqlite"):
+        raise ConfigError("TENANTMESH_TENANT_DB_REPLICAS needs MySQL/MariaDB tenant servers")
 
     bind_host = read.get("TENANTMESH_BIND_HOST", "127.0.0.1", str)
     addresses = {
@@ -198,6 +229,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, manifest: Manifest | 
             url=database_url,
             tenant_servers=tenant_servers,
             default_tenant_server=default_server,
+            tenant_server_weights=server_weights,
+            tenant_replicas=replicas,
+            replica_pin_seconds=read.positive("TENANTMESH_REPLICA_PIN_SECONDS", 5.0),
             pool_size=read.count("TENANTMESH_DB_POOL_SIZE", 10),
             max_overflow=read.count("TENANTMESH_DB_MAX_OVERFLOW", 5, minimum=0),
             sqlite_engine_cache_size=read.count("TENANTMESH_SQLITE_ENGINE_CACHE_SIZE", 64),

@@ -48,6 +48,8 @@ class CommonReason(Reason):
     REQUEST_MALFORMED = auto()
     PAGE_TOKEN_INVALID = auto()
     DATABASE_PLACEMENT_INVALID = auto()
+    # The tenant's database is being moved to another server: writes are refused for seconds.
+    TENANT_MOVING = auto()
     # Who calls, for which tenant.
     CREDENTIALS_MISSING = auto()
     TOKEN_INVALID = auto()

@@ -34,6 +34,7 @@ from services.runtime.context import current_tenant
 from services.runtime.db import DatabaseRouter, TenantDatabase
 from services.runtime.events import Event, EventBus
 from services.runtime.outbox import MARK_RENEW_SECONDS, OutboxRelay, OutboxRow, TenantOutboxMarks, row_values
+from services.runtime.tenant_db import pin_to_primary
 
 _INSERT_OUTBOX = insert(OutboxRow)
 
@@ -113,6 +114,8 @@ class UnitOfWork:
                 await self._marks.mark(where)
                 session.add_all(OutboxRow(**row_values(event)) for event in work.events)
             await session.commit()
+        # The writer reads their write back from the primary, not from a lagging replica.
+        pin_to_primary(self._db, where)
         await self._committed(work.events, tenant=where)
 
     async def emit(self, *events: Event) -> None:

@@ -17,6 +17,7 @@ from services.tenants.manager import LocalTenantDirectory, TenantManager
 from services.tenants.metrics import tenant_count_probe
 from services.tenants.migrate import TenantMigrator
 from services.tenants.participants import LifecycleParticipants
+from services.tenants.placement import ServerPlacement
 from services.tenants.platform import ensure_platform_tenant
 from services.tenants.provisioning import Provisioner, ProvisioningPolicy
 from services.tenants.reconciler import Reconciler
@@ -53,7 +54,7 @@ class TenantsApp(ServiceApp):
             self.provisioner,
             work,
             tenant_migrations,
-            default_server=settings.database.default_tenant_server,
+            placement=ServerPlacement(settings.database.tenant_server_weights),
             lease_seconds=settings.provisioning_lease_seconds,
         )
         self.reconciler = Reconciler(

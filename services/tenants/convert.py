@@ -23,7 +23,9 @@ def tenant_to_proto(record: TenantRecord) -> tenant_pb2.Tenant:
         plan=row.plan,
         labels=record.labels,
         settings=json.loads(row.settings_json),
-        database=database_pb2.DatabasePlacement(server=row.db_server, database=row.db_name),
+        database=database_pb2.DatabasePlacement(
+            server=row.db_server, database=row.db_name, writes_frozen=row.db_writes_frozen
+        ),
         provisioning=tenant_pb2.ProvisioningStatus(
             steps=[
                 tenant_pb2.ProvisioningStep(

@@ -29,6 +29,7 @@ from services.runtime.unit_of_work import UnitOfWork
 from services.tenants import repository as repo
 from services.tenants.identity import verify_identity
 from services.tenants.models import ProvisioningStepRow, TenantRow
+from services.tenants.placement import ServerPlacement
 from services.tenants.provisioning import Provisioner
 from services.tenants.reasons import TenantsReason
 from services.tenants.repository import TenantRecord
@@ -74,20 +75,20 @@ class TenantManager:
         work: UnitOfWork,
         tenant_migrations: MigrationSet,
         *,
-        default_server: str,
+        placement: ServerPlacement,
         lease_seconds: float,
     ) -> None:
         self._db, self._provisioner, self._work = db, provisioner, work
         self._tenant_migrations = tenant_migrations
         # Where new tenants go, and how long their provisioning may hold them.
-        self._default_server, self._lease_seconds = default_server, lease_seconds
+        self._placement, self._lease_seconds = placement, lease_seconds
 
     async def create(self, spec: TenantSpec, request_id: str) -> TenantRecord:
         if not spec.slug:
             raise InvalidArgument(
                 "a tenant needs a slug", violations=[FieldViolation("tenant.slug", "value is required")]
             )
-        record = self._new_record(spec, request_id)
+        record = self._new_record(spec, request_id, await self._choose_server())
         try:
             await self._insert_record(record)
         except IntegrityError as exc:
@@ -98,7 +99,7 @@ class TenantManager:
 
     async def _insert(self, spec: TenantSpec, request_id: str) -> str:
         """What create does before provisioning: the tenant, PROVISIONING, under lease; returns its id."""
-        record = self._new_record(spec, request_id)
+        record = self._new_record(spec, request_id, await self._choose_server())
         await self._insert_record(record)
         return record.row.tenant_id
 
@@ -136,7 +137,11 @@ class TenantManager:
                 )
             return await repo.load_record(session, row)
 
-    def _new_record(self, spec: TenantSpec, request_id: str) -> TenantRecord:
+    async def _choose_server(self) -> str:
+        async with self._db.core_session() as session:
+            return await self._placement.choose(session)
+
+    def _new_record(self, spec: TenantSpec, request_id: str, server: str) -> TenantRecord:
         now = utcnow()
         row = TenantRow(
             tenant_id=uuid7(),
@@ -146,8 +151,9 @@ class TenantManager:
             state=TenantState.PROVISIONING,
             plan=spec.plan,
             settings_json=json.dumps(dict(spec.settings), sort_keys=True),
-            db_server=self._default_server,
+            db_server=server,
             db_name=tenant_database_name(spec.slug, self._db.tenant_db_prefix),
+            db_writes_frozen=False,
             failure_reason="",
             revision=1,
             create_request_id=request_id or None,
@@ -296,5 +302,5 @@ class LocalTenantDirectory:
             tenant_id=row.tenant_id,
             slug=row.slug or row.former_slug,
             state=TenantState(row.state),
-            database=TenantDatabase(server=row.db_server, name=row.db_name),
+            database=TenantDatabase(server=row.db_server, name=row.db_name, writes_frozen=row.db_writes_frozen),
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -37,6 +37,8 @@ class TenantRow(CoreBase):
     settings_json: Mapped[str] = mapped_column(Text, default="{}")
     db_server: Mapped[str] = mapped_column(String(63))
     db_name: Mapped[str] = mapped_column(String(64))
+    # True during the final sync of a move to another server (services/tenants/moving.py).
+    db_writes_frozen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     failure_reason: Mapped[str] = mapped_column(String(64), default="")
     revision: Mapped[int] = mapped_column(Integer, default=1)
     create_request_id: Mapped[str | None] = mapped_column(String(36), unique=True)
@@ -46,6 +48,24 @@ class TenantRow(CoreBase):
     create_time: Mapped[datetime] = mapped_column(DateTime)
     update_time: Mapped[datetime] = mapped_column(DateTime)
     delete_time: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TenantMoveRow(CoreBase):
+    """A move of a tenant's database to another server: the step it reached, so a move resumes."""
+
+    __tablename__ = "tenant_moves"
+
+    tenant_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("tenants.tenant_id", ondelete="CASCADE"), primary_key=True
+    )
+    source_server: Mapped[str] = mapped_column(String(63))
+    target_server: Mapped[str] = mapped_column(String(63))
+    db_name: Mapped[str] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(16))
+    # Per table: [rows, checksum] of the verified copy, to tell whether the old copy changed since.
+    checksums_json: Mapped[str] = mapped_column(Text, default="{}")
+    start_time: Mapped[datetime] = mapped_column(DateTime)
+    update_time: Mapped[datetime] = mapped_column(DateTime)
 
 
 class TenantLabelRow(CoreBase):

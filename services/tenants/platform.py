@@ -46,6 +46,7 @@ async def ensure_platform_tenant(db: DatabaseRouter, server: str, migrations: Mi
         settings_json=json.dumps({}),
         db_server=server,
         db_name=placement.name,
+        db_writes_frozen=False,
         failure_reason="",
         revision=1,
         create_request_id=None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Lowercase DNS label, 3-40 chars. Kept deliberately narrower than what MySQL would
 # accept so that a slug can be embedded in an identifier without any escaping.
@@ -29,6 +29,9 @@ class TenantDatabase:
 
     server: str
     name: str
+    # Set while the database is being moved (see services.runtime.db.write_freeze); not part of
+    # the database's identity, so a frozen and an unfrozen view of it compare equal.
+    writes_frozen: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.server:

@@ -33,7 +33,9 @@ from services.runtime.db.placement import (
     check_tenant_db_prefix,
     quote_database_identifier,
 )
+from services.runtime.db.replica_reads import DEFAULT_PIN_SECONDS, PrimaryPins
 from services.runtime.db.sqlite import SIDE_SUFFIXES, TenantEngines, create_sqlite_engine
+from services.runtime.db.write_freeze import REPLICA_OPTION, WRITES_FROZEN_OPTION, guard_engine
 from services.runtime.private_files import private_directory, private_file
 
 __all__ = ["DatabaseRouter", "core_router_of"]
@@ -67,6 +69,8 @@ class DatabaseRouter:
         sqlite_engine_cache_size: int = 64,
         tenant_db_prefix: str = DEFAULT_TENANT_DB_PREFIX,
         echo: bool = False,
+        tenant_replicas: Mapping[str, str] | None = None,
+        replica_pin_seconds: float = DEFAULT_PIN_SECONDS,
     ) -> None:
         if pool_size < 1 or max_overflow < 0:
             raise ValueError("pool_size must be >= 1 and max_overflow >= 0")
@@ -86,11 +90,17 @@ class DatabaseRouter:
         self._mysql_engines: dict[tuple[str, int], AsyncEngine] = {}
         self._mysql_credentials: dict[tuple[str, int], tuple[str | None, str | None]] = {}
         self._sqlite_engines = TenantEngines(sqlite_engine_cache_size, pool_size + max_overflow, echo)
+        # Server name -> engine of its read replica (MySQL only).
+        self._replica_engines: dict[str, AsyncEngine] = {}
+        self.primary_pins = PrimaryPins(replica_pin_seconds)
 
         if backend in MYSQL_BACKENDS:
             self._dialect: Literal["mysql", "sqlite"] = "mysql"
             self._init_mysql(url, tenant_servers)
+            self._init_replicas(tenant_replicas or {})
         elif backend == "sqlite":
+            if tenant_replicas:
+                raise ValueError("read replicas need MySQL/MariaDB tenant servers")
             self._dialect = "sqlite"
             self._init_sqlite(url, tenant_servers, sqlite_dir)
         else:
@@ -145,6 +155,17 @@ class DatabaseRouter:
                 surl = surl.update_query_dict({"charset": "utf8mb4"})
             self._server_engines[name] = self._mysql_engine_for(surl)
 
+    def _init_replicas(self, replicas: Mapping[str, str]) -> None:
+        for name, replica_url in replicas.items():
+            if name not in self._server_engines:
+                raise ValueError(f"a read replica is configured for {name!r}, which is no tenant server")
+            url = without_database(make_url(replica_url))
+            if url.get_backend_name() not in MYSQL_BACKENDS:
+                raise ValueError(f"the read replica of {name!r} is not MySQL/MariaDB")
+            if "charset" not in url.query:
+                url = url.update_query_dict({"charset": "utf8mb4"})
+            self._replica_engines[name] = self._mysql_engine_for(url)
+
     def _mysql_engine_for(self, url: URL, *, isolation_level: str | None = None) -> AsyncEngine:
         """The pooled engine of a server, made once per (host, port); the autocommit one aside."""
         key = ((url.host or "localhost").lower(), url.port or 3306)
@@ -162,6 +183,7 @@ class DatabaseRouter:
             echo=self._echo,
             isolation_level=isolation_level,
         )
+        guard_engine(engine)
         if isolation_level is None:
             self._mysql_engines[key] = engine
             self._mysql_credentials[key] = credentials
@@ -280,6 +302,19 @@ class DatabaseRouter:
         """A session on a tenant database. Commit is the caller's job; rollback on error."""
         return self._tenant_session(db)
 
+    def has_replica(self, db: TenantDatabase) -> bool:
+        return db.server in self._replica_engines
+
+    def tenant_read_session(self, db: TenantDatabase, caller: str) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session for reads only: on the read replica of ``db``'s server when there is one and
+        ``caller`` is not pinned to the primary (see services.runtime.db.replica_reads)."""
+        replica = self._replica_engines.get(db.server)
+        if replica is None or self.primary_pins.pinned(db.server, db.name, caller):
+            return self._tenant_session(db)
+        self._server_engine(db)  # the same checks as any tenant session
+        bind = replica.execution_options(schema_translate_map={None: db.name}, **{REPLICA_OPTION: True})
+        return _session(bind)
+
     def core_transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection on the core database for Core (non-ORM) statements, routed like core sessions.
 
@@ -316,7 +351,9 @@ class DatabaseRouter:
     async def _tenant_session(self, db: TenantDatabase) -> AsyncIterator[AsyncSession]:
         self._check_open()
         if self._dialect == "mysql":
-            bind = self._server_engine(db).execution_options(schema_translate_map={None: db.name})
+            bind = self._server_engine(db).execution_options(
+                schema_translate_map={None: db.name}, **{WRITES_FROZEN_OPTION: db.writes_frozen}
+            )
             async with _session(bind) as session:
                 yield session
             return
@@ -337,8 +374,9 @@ class DatabaseRouter:
         """A raw connection whose *current* database is the tenant's (for migrations and raw SQL).
 
         On MySQL this borrows one pooled connection and issues ``USE``; on exit the connection is
-        switched back to the core database, or invalidated if that fails or if its server has no
-        core database, so that no pooled connection is ever left pointing at a tenant database.
+        switched back to the core database (``information_schema`` on a server without it), or
+        invalidated if that fails, so that no pooled connection is ever left pointing at a tenant
+        database.
         """
         self._check_open()
         if self._dialect == "sqlite":
@@ -346,8 +384,13 @@ class DatabaseRouter:
                 yield conn
             return
         engine = self._server_engine(db)
-        home = self._core_db_name if engine is self._core_engine else None
+        # A server without the core database sends its connections back to information_schema:
+        # MySQL cannot unselect a database, and discarding the connection instead would cost a
+        # new connection per migration or schema check on every server but the core's.
+        home = self._core_db_name if engine is self._core_engine else NEUTRAL_DATABASE
         async with engine.connect() as conn:
+            if db.writes_frozen:
+                await conn.execution_options(**{WRITES_FROZEN_OPTION: True})
             try:
                 # Below SQLAlchemy, so no transaction is begun: callers (alembic) start clean.
                 await execute_outside_transaction(conn, f"USE {quote_database_identifier(db.name)}")
@@ -427,6 +470,9 @@ class DatabaseRouter:
         finally:
             await self._sqlite_engines.release(entry)
 
+
+# Every MySQL server has it, it holds no data, and no connection can write to it.
+NEUTRAL_DATABASE = "information_schema"
 
 # Key of Connection.info naming the database a connection was switched to with USE.
 CURRENT_DATABASE_INFO = "tenantmesh.current_database"

@@ -17,6 +17,7 @@ import grpc
 from google.protobuf.message import Message
 
 from services.runtime.access import MethodPolicy
+from services.runtime.db.replica_reads import read_only_call
 from services.runtime.errors import CommonReason, InvalidArgument
 from services.runtime.interceptors.error_mapping import abort, error_for
 from services.runtime.interceptors.telemetry import CallObserver
@@ -133,6 +134,8 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     async def _enter(self, policy: MethodPolicy, request: Message | Undecodable | None, context: Any) -> IncomingCall:
+        # Each call runs in its own task: the mark is this call's alone.
+        read_only_call.set(policy.read_only)
         call = IncomingCall(
             method=policy.method,
             policy=policy,

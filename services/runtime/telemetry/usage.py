@@ -32,6 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.runtime.clock import utcnow
 from services.runtime.context import tenant_var
 from services.runtime.db import DatabaseRouter, MigrationSet
+from services.runtime.db.failures import database_failure
 from services.runtime.mesh_tls import EDGE
 
 if TYPE_CHECKING:
@@ -133,7 +134,9 @@ class UsageRecorder:
             return 0
         try:
             async with self._db.core_transaction() as conn:
-                for (tenant_id, hour), (requests, errors) in counts.items():
+                # In key order, so that processes flushing at the same moment lock the rows
+                # they share in the same order instead of deadlocking on each other.
+                for (tenant_id, hour), (requests, errors) in sorted(counts.items()):
                     await conn.execute(_upsert(self._db.dialect, tenant_id, hour, requests, errors))  # type: ignore[call-overload]
                 await conn.commit()
         except BaseException:
@@ -150,8 +153,10 @@ class UsageRecorder:
             await asyncio.sleep(self._flush_seconds)
             try:
                 await self.flush()
-            except Exception:
-                log.warning("writing tenant usage failed; kept for the next flush", exc_info=True)
+            except Exception as exc:
+                # A database that is down or a lost race is expected now and then: one line.
+                known = database_failure(exc) is not None
+                log.warning("writing tenant usage failed; kept for the next flush", exc_info=not known)
 
     async def stop(self) -> None:
         """Stops the task and writes what is left (best effort: the database may be gone)."""

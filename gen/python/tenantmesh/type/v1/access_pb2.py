@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftenantmesh/type/v1/access.proto\x12\x12tenantmesh.type.v1\x1a google/protobuf/descriptor.proto\"\xa6\x01\n\x0c\x41\x63\x63\x65ssPolicy\x12\x12\n\npermission\x18\x01 \x01(\t\x12\x0e\n\x06public\x18\x02 \x01(\x08\x12.\n\x05scope\x18\x03 \x01(\x0e\x32\x1f.tenantmesh.type.v1.AccessScope\x12\x19\n\x11platform_override\x18\x04 \x01(\x08\x12\x16\n\x0emember_default\x18\x05 \x01(\x08\x12\x0f\n\x07\x63\x61llers\x18\x06 \x03(\t*_\n\x0b\x41\x63\x63\x65ssScope\x12\x1c\n\x18\x41\x43\x43\x45SS_SCOPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43\x43\x45SS_SCOPE_TENANT\x10\x01\x12\x19\n\x15\x41\x43\x43\x45SS_SCOPE_PLATFORM\x10\x02:R\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32 .tenantmesh.type.v1.AccessPolicyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftenantmesh/type/v1/access.proto\x12\x12tenantmesh.type.v1\x1a google/protobuf/descriptor.proto\"\xb9\x01\n\x0c\x41\x63\x63\x65ssPolicy\x12\x12\n\npermission\x18\x01 \x01(\t\x12\x0e\n\x06public\x18\x02 \x01(\x08\x12.\n\x05scope\x18\x03 \x01(\x0e\x32\x1f.tenantmesh.type.v1.AccessScope\x12\x19\n\x11platform_override\x18\x04 \x01(\x08\x12\x16\n\x0emember_default\x18\x05 \x01(\x08\x12\x0f\n\x07\x63\x61llers\x18\x06 \x03(\t\x12\x11\n\tread_only\x18\x07 \x01(\x08*_\n\x0b\x41\x63\x63\x65ssScope\x12\x1c\n\x18\x41\x43\x43\x45SS_SCOPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43\x43\x45SS_SCOPE_TENANT\x10\x01\x12\x19\n\x15\x41\x43\x43\x45SS_SCOPE_PLATFORM\x10\x02:R\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32 .tenantmesh.type.v1.AccessPolicyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tenantmesh.type.v1.access_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCESSSCOPE']._serialized_start=258
-  _globals['_ACCESSSCOPE']._serialized_end=353
+  _globals['_ACCESSSCOPE']._serialized_start=277
+  _globals['_ACCESSSCOPE']._serialized_end=372
   _globals['_ACCESSPOLICY']._serialized_start=90
-  _globals['_ACCESSPOLICY']._serialized_end=256
+  _globals['_ACCESSPOLICY']._serialized_end=275
 # @@protoc_insertion_point(module_scope)

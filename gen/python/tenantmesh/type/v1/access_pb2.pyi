@@ -20,17 +20,19 @@ ACCESS_FIELD_NUMBER: _ClassVar[int]
 access: _descriptor.FieldDescriptor
 
 class AccessPolicy(_message.Message):
-    __slots__ = ("permission", "public", "scope", "platform_override", "member_default", "callers")
+    __slots__ = ("permission", "public", "scope", "platform_override", "member_default", "callers", "read_only")
     PERMISSION_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
     MEMBER_DEFAULT_FIELD_NUMBER: _ClassVar[int]
     CALLERS_FIELD_NUMBER: _ClassVar[int]
+    READ_ONLY_FIELD_NUMBER: _ClassVar[int]
     permission: str
     public: bool
     scope: AccessScope
     platform_override: bool
     member_default: bool
     callers: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, permission: _Optional[str] = ..., public: _Optional[bool] = ..., scope: _Optional[_Union[AccessScope, str]] = ..., platform_override: _Optional[bool] = ..., member_default: _Optional[bool] = ..., callers: _Optional[_Iterable[str]] = ...) -> None: ...
+    read_only: bool
+    def __init__(self, permission: _Optional[str] = ..., public: _Optional[bool] = ..., scope: _Optional[_Union[AccessScope, str]] = ..., platform_override: _Optional[bool] = ..., member_default: _Optional[bool] = ..., callers: _Optional[_Iterable[str]] = ..., read_only: _Optional[bool] = ...) -> None: ...

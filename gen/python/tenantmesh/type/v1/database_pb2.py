@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!tenantmesh/type/v1/database.proto\x12\x12tenantmesh.type.v1\x1a\x1b\x62uf/validate/validate.proto\"t\n\x11\x44\x61tabasePlacement\x12.\n\x06server\x18\x01 \x01(\tB\x1e\xbaH\x1br\x19\x32\x17^[a-z][a-z0-9_-]{0,62}$\x12/\n\x08\x64\x61tabase\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9_]{3,63}$b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!tenantmesh/type/v1/database.proto\x12\x12tenantmesh.type.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\"\x91\x01\n\x11\x44\x61tabasePlacement\x12.\n\x06server\x18\x01 \x01(\tB\x1e\xbaH\x1br\x19\x32\x17^[a-z][a-z0-9_-]{0,62}$\x12/\n\x08\x64\x61tabase\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9_]{3,63}$\x12\x1b\n\rwrites_frozen\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +37,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DATABASEPLACEMENT'].fields_by_name['server']._serialized_options = b'\272H\033r\0312\027^[a-z][a-z0-9_-]{0,62}$'
   _globals['_DATABASEPLACEMENT'].fields_by_name['database']._loaded_options = None
   _globals['_DATABASEPLACEMENT'].fields_by_name['database']._serialized_options = b'\272H\032r\0302\026^[a-z][a-z0-9_]{3,63}$'
-  _globals['_DATABASEPLACEMENT']._serialized_start=86
-  _globals['_DATABASEPLACEMENT']._serialized_end=202
+  _globals['_DATABASEPLACEMENT'].fields_by_name['writes_frozen']._loaded_options = None
+  _globals['_DATABASEPLACEMENT'].fields_by_name['writes_frozen']._serialized_options = b'\342A\001\003'
+  _globals['_DATABASEPLACEMENT']._serialized_start=120
+  _globals['_DATABASEPLACEMENT']._serialized_end=265
 # @@protoc_insertion_point(module_scope)

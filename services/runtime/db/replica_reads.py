@@ -1,0 +1,50 @@
+"""Which tenant reads may go to a read replica, and who must read their own writes.
+
+An RPC declared ``read_only`` in its access policy marks its call (``read_only_call``);
+its tenant reads go to the replica of the tenant's server when one is configured. A
+caller who wrote to a tenant database is pinned to that database's primary for a
+short window, longer than the replica's usual lag, so their next reads see their
+writes. Pins are kept per process: a caller whose read lands on another replica of
+the service within the window may read from the database replica.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from contextvars import ContextVar
+
+# Set by the runtime for every call from its RPC's access policy (services.runtime.access).
+read_only_call: ContextVar[bool] = ContextVar("tenantmesh_read_only_call", default=False)
+
+DEFAULT_PIN_SECONDS = 5.0
+MAX_PINS = 100_000
+
+
+class PrimaryPins:
+    """(database, caller) pairs that read from the primary until their pin runs out."""
+
+    def __init__(self, seconds: float, max_pins: int = MAX_PINS) -> None:
+        if seconds < 0 or max_pins < 1:
+            raise ValueError("a pin lasts a non-negative time, and at least one is kept")
+        self._seconds = seconds
+        self._max = max_pins
+        self._until: OrderedDict[tuple[str, str, str], float] = OrderedDict()
+
+    def pin(self, server: str, database: str, caller: str) -> None:
+        key = (server, database, caller)
+        self._until.pop(key, None)
+        self._until[key] = time.monotonic() + self._seconds
+        while len(self._until) > self._max:
+            # The oldest pin is the one closest to running out anyway.
+            self._until.popitem(last=False)
+
+    def pinned(self, server: str, database: str, caller: str) -> bool:
+        key = (server, database, caller)
+        until = self._until.get(key)
+        if until is None:
+            return False
+        if until <= time.monotonic():
+            del self._until[key]
+            return False
+        return True

@@ -1,0 +1,291 @@
+"""Moving a tenant's database to another server, online, resumable after a crash.
+
+Steps, each recorded in ``tenant_moves`` once done, so a move that died resumes
+where it stopped (``tenantctl tenants move`` again):
+
+1. ``copy``   the database is copied table by table while the tenant works as usual
+              (a leftover partial copy of a crashed attempt is dropped first: it is ours).
+2. ``freeze`` the tenant's writes are refused (its placement says ``writes_frozen``; every
+              service learns it from the tenant event) and the mover waits ``settle_seconds``
+              for every process to have it and for writes in flight to end.
+3. ``sync``   tables whose checksum differs from the source are copied again; then every
+              table's row count and checksum must match, or the move stops here, frozen.
+4. ``switch`` one core transaction points the tenant at the new server, lifts the freeze and
+              moves its outbox mark; the tenant event drops every cache.
+5. ``drop``   after another ``settle_seconds`` the old copy is checked against the verified
+              checksums: unchanged, it is dropped; changed (a process wrote to it with a stale
+              view of the tenant), it is kept and the move is reported diverged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from services.runtime.clock import utcnow
+from services.runtime.db import DatabaseRouter, TenantDatabase
+from services.runtime.events import Event
+from services.runtime.outbox import TenantOutboxMark
+from services.runtime.unit_of_work import UnitOfWork
+from services.tenants.models import TenantMoveRow, TenantRow
+from services.tenants.states import TenantState
+
+log = logging.getLogger("tenantmesh.tenants.moving")
+
+COPY_BATCH_ROWS = 500
+# Per table: (rows, checksum).
+Checksums = dict[str, tuple[int, int]]
+
+
+class MoveError(Exception):
+    """The move cannot go on; the message says why and what the operator can do."""
+
+
+@dataclass(frozen=True)
+class MoveProgress:
+    tenant_id: str
+    step: str
+    detail: str = ""
+
+
+class TenantMover:
+    def __init__(
+        self,
+        db: DatabaseRouter,
+        work: UnitOfWork,
+        *,
+        settle_seconds: float,
+        report: Callable[[MoveProgress], None] = lambda _progress: None,
+        after_step: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        if db.dialect != "mysql":
+            raise MoveError("moving a tenant database needs MySQL/MariaDB tenant servers")
+        self._db, self._work = db, work
+        self._settle = settle_seconds
+        self._report = report
+        # Called once a step is recorded; tests end the run there to resume it later.
+        self._after_step = after_step
+
+    async def move(self, tenant_id: str, target: str) -> None:
+        """Moves the tenant's database to ``target``, or resumes the move already under way."""
+        move = await self._start(tenant_id, target)
+        steps = {
+            "copy": self._copy,
+            "freeze": self._freeze,
+            "sync": self._sync,
+            "switch": self._switch,
+            "drop": self._drop,
+        }
+        while move.step != "done":
+            step = move.step
+            self._report(MoveProgress(tenant_id, step))
+            move = await steps[step](move)
+            if self._after_step is not None:
+                await self._after_step(step)
+        self._report(MoveProgress(tenant_id, "done", f"on {target}"))
+
+    # -- the steps ----------------------------------------------------------------------------
+
+    async def _start(self, tenant_id: str, target: str) -> TenantMoveRow:
+        async with self._db.core_session() as session:
+            tenant = await session.get(TenantRow, tenant_id)
+            if tenant is None or tenant.state not in (TenantState.ACTIVE, TenantState.SUSPENDED):
+                raise MoveError("only an active or suspended tenant can be moved")
+            move = await session.get(TenantMoveRow, tenant_id)
+            if move is not None and move.step != "done":
+                if move.target_server != target:
+                    raise MoveError(f"a move to {move.target_server!r} is under way; finish it first")
+                return move
+            if tenant.db_server == target:
+                raise MoveError(f"the tenant's database is on {target!r} already")
+            destination = TenantDatabase(server=target, name=tenant.db_name)
+            if await self._db.tenant_database_exists(destination):
+                # Not made by a recorded move, so not ours to overwrite.
+                raise MoveError(f"{target!r} already has a database named {tenant.db_name!r}; it is left alone")
+            now = utcnow()
+            if move is not None:
+                await session.delete(move)
+                await session.flush()
+            move = TenantMoveRow(
+                tenant_id=tenant_id,
+                source_server=tenant.db_server,
+                target_server=target,
+                db_name=tenant.db_name,
+                step="copy",
+                checksums_json="{}",
+                start_time=now,
+                update_time=now,
+            )
+            session.add(move)
+            await session.commit()
+            return move
+
+    async def _copy(self, move: TenantMoveRow) -> TenantMoveRow:
+        source, target = _databases(move)
+        await self._db.drop_tenant_database(target)
+        await self._db.create_tenant_database(target)
+        async with self._db.tenant_connection(source) as src, self._db.tenant_connection(target) as dst:
+            await _no_foreign_key_checks(dst)
+            for table in await _tables(src):
+                await _copy_table(src, dst, table, create=True)
+        return await self._advance(move, "freeze")
+
+    async def _freeze(self, move: TenantMoveRow) -> TenantMoveRow:
+        await self._set_frozen(move.tenant_id, True, "tenant.moving")
+        await asyncio.sleep(self._settle)
+        return await self._advance(move, "sync")
+
+    async def _sync(self, move: TenantMoveRow) -> TenantMoveRow:
+        source, target = _databases(move)
+        async with self._db.tenant_connection(source) as src, self._db.tenant_connection(target) as dst:
+            await _no_foreign_key_checks(dst)
+            tables = await _tables(src)
+            before = await _checksums(src, tables)
+            copied = await _checksums(dst, await _tables(dst))
+            for table in tables:
+                if copied.get(table) != before[table]:
+                    await _copy_table(src, dst, table, create=table not in copied)
+            after = await _checksums(dst, tables)
+        if after != before:
+            differing = sorted(t for t in tables if after.get(t) != before[t])
+            raise MoveError(f"the copy differs from the source in {differing}; run the move again")
+        self._report(MoveProgress(move.tenant_id, "verified", f"{len(tables)} tables, {_rows(after)} rows"))
+        return await self._advance(move, "switch", checksums=after)
+
+    async def _switch(self, move: TenantMoveRow) -> TenantMoveRow:
+        async with self._work.core() as work:
+            session = work.session
+            await session.execute(
+                update(TenantRow)
+                .where(TenantRow.tenant_id == move.tenant_id)
+                .values(
+                    db_server=move.target_server,
+                    db_writes_frozen=False,
+                    update_time=utcnow(),
+                    revision=TenantRow.revision + 1,
+                )
+            )
+            # The tenant database's outbox (if any) is relayed from where it now lives.
+            await session.execute(
+                update(TenantOutboxMark)
+                .where(TenantOutboxMark.db_server == move.source_server, TenantOutboxMark.db_name == move.db_name)
+                .values(db_server=move.target_server)
+            )
+            await self._record(session, move, "drop")
+            work.emit(Event("tenant.moved", move.tenant_id, {"server": move.target_server}))
+        return move
+
+    async def _drop(self, move: TenantMoveRow) -> TenantMoveRow:
+        source, _ = _databases(move)
+        await asyncio.sleep(self._settle)
+        verified = {table: (rows, checksum) for table, (rows, checksum) in json.loads(move.checksums_json).items()}
+        if await self._db.tenant_database_exists(source):
+            async with self._db.tenant_connection(source) as src:
+                now = await _checksums(src, await _tables(src))
+            if now != verified:
+                raise MoveError(
+                    f"the old copy on {move.source_server!r} changed after the switch; it is kept for inspection"
+                )
+            await self._db.drop_tenant_database(source)
+        return await self._advance(move, "done")
+
+    # -- records ------------------------------------------------------------------------------
+
+    async def _set_frozen(self, tenant_id: str, frozen: bool, event: str) -> None:
+        async with self._work.core() as work:
+            await work.session.execute(
+                update(TenantRow)
+                .where(TenantRow.tenant_id == tenant_id)
+                .values(db_writes_frozen=frozen, update_time=utcnow(), revision=TenantRow.revision + 1)
+            )
+            work.emit(Event(event, tenant_id))
+
+    async def _advance(self, move: TenantMoveRow, step: str, checksums: Checksums | None = None) -> TenantMoveRow:
+        async with self._db.core_session() as session:
+            await self._record(session, move, step, checksums)
+            await session.commit()
+        return move
+
+    @staticmethod
+    async def _record(
+        session: AsyncSession, move: TenantMoveRow, step: str, checksums: Checksums | None = None
+    ) -> None:
+        values: dict[str, object] = {"step": step, "update_time": utcnow()}
+        if checksums is not None:
+            values["checksums_json"] = json.dumps(checksums, sort_keys=True)
+        await session.execute(update(TenantMoveRow).where(TenantMoveRow.tenant_id == move.tenant_id).values(**values))
+        for name, value in values.items():
+            setattr(move, name, value)
+
+
+async def move_in_progress(db: DatabaseRouter, tenant_id: str) -> str | None:
+    """The step an unfinished move of the tenant reached, if there is one."""
+    async with db.core_session() as session:
+        step = await session.scalar(select(TenantMoveRow.step).where(TenantMoveRow.tenant_id == tenant_id))
+    return step if step not in (None, "done") else None
+
+
+# -- copying ----------------------------------------------------------------------------------
+
+
+def _databases(move: TenantMoveRow) -> tuple[TenantDatabase, TenantDatabase]:
+    return (
+        TenantDatabase(server=move.source_server, name=move.db_name),
+        TenantDatabase(server=move.target_server, name=move.db_name),
+    )
+
+
+def _rows(checksums: Checksums) -> int:
+    return sum(rows for rows, _ in checksums.values())
+
+
+def _table(name: str) -> str:
+    # Table names come from information_schema of a whitelisted tenant database; quoted anyway.
+    return "`" + name.replace("`", "``") + "`"
+
+
+async def _no_foreign_key_checks(conn: AsyncConnection) -> None:
+    # Tables are copied one by one, in any order: references are complete only at the end.
+    await conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
+
+
+async def _tables(conn: AsyncConnection) -> list[str]:
+    result = await conn.exec_driver_sql(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+        "AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"
+    )
+    return [str(name) for (name,) in result.all()]
+
+
+async def _checksums(conn: AsyncConnection, tables: Sequence[str]) -> Checksums:
+    sums: Checksums = {}
+    for table in tables:
+        count = (await conn.exec_driver_sql(f"SELECT COUNT(*) FROM {_table(table)}")).scalar_one()  # noqa: S608
+        checksum = tuple((await conn.exec_driver_sql(f"CHECKSUM TABLE {_table(table)} EXTENDED")).one())[1]
+        sums[table] = (int(count), int(checksum or 0))
+    await conn.rollback()
+    return sums
+
+
+async def _copy_table(src: AsyncConnection, dst: AsyncConnection, table: str, *, create: bool) -> None:
+    if create:
+        definition = tuple((await src.exec_driver_sql(f"SHOW CREATE TABLE {_table(table)}")).one())[1]
+        await dst.exec_driver_sql(f"DROP TABLE IF EXISTS {_table(table)}")
+        await dst.exec_driver_sql(str(definition))
+    else:
+        await dst.exec_driver_sql(f"DELETE FROM {_table(table)}")  # noqa: S608
+    result = await src.stream(text(f"SELECT * FROM {_table(table)}"))  # noqa: S608 - a quoted table name
+    columns = list(result.keys())
+    # Quoted names of the tenant database's own tables and columns; the values are parameters.
+    names = ", ".join(_table(c) for c in columns)
+    insert = f"INSERT INTO {_table(table)} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
+    async for batch in result.partitions(COPY_BATCH_ROWS):
+        await dst.exec_driver_sql(insert, [tuple(row) for row in batch])
+    await src.rollback()
+    await dst.commit()
