@@ -9,13 +9,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.forms.engine import CompiledForm, Evaluation, Violation, compile_definition
 from services.forms.engine.layout import VALUE_TYPES
-from services.forms.forms import ARCHIVED, form_by_key
-from services.forms.models import INDEXED_TEXT_LENGTH, FormRow, FormVersionRow
+from services.forms.forms import ARCHIVED
+from services.forms.heads import FormHead, form_head
+from services.forms.models import INDEXED_TEXT_LENGTH, FormVersionRow
 from services.forms.reasons import AnswerReason, FormsReason
 from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from services.runtime.json_documents import json_path, pointer_parts
@@ -48,14 +48,19 @@ class VersionCache:
         self._entries: OrderedDict[tuple[str, str, int], PublishedVersion] = OrderedDict()
         self._lock = threading.Lock()
 
-    async def get(self, session: AsyncSession, tenant_id: str, form: FormRow, version: int) -> PublishedVersion:
-        key = (tenant_id, form.form_id, version)
+    def peek(self, tenant_id: str, form_id: str, version: int) -> PublishedVersion | None:
+        """The entry if it is cached (no database needed)."""
+        with self._lock:
+            return self._entries.get((tenant_id, form_id, version))
+
+    async def get(self, session: AsyncSession, tenant_id: str, form_id: str, version: int) -> PublishedVersion:
+        key = (tenant_id, form_id, version)
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
                 return found
-        row = await session.get(FormVersionRow, (form.form_id, version))
+        row = await session.get(FormVersionRow, (form_id, version))
         if row is None:
             raise NotFound("the form has no such version", reason=FormsReason.FORM_VERSION_NOT_FOUND)
         compiled = compile_definition(json.loads(row.definition_json))
@@ -70,18 +75,24 @@ class VersionCache:
         return entry
 
 
-async def answerable(
-    session: AsyncSession, cache: VersionCache, tenant_id: str, key: str, version: int
-) -> tuple[FormRow, PublishedVersion]:
-    """The form and the version answers are made against; refused for a form that takes none."""
-    form = await form_by_key(session, key)
+def answerable_version(form: FormHead, version: int) -> int:
+    """The version answers to ``form`` are made against (0: the latest); refused for a form that
+    takes none."""
     if form.status == ARCHIVED:
         raise FailedPrecondition("the form is archived: it takes no submissions", reason=FormsReason.FORM_ARCHIVED)
     if form.latest_version == 0:
         raise FailedPrecondition("the form has no published version", reason=FormsReason.FORM_NOT_PUBLISHED)
     if version > form.latest_version:
         raise NotFound("the form has no such version", reason=FormsReason.FORM_VERSION_NOT_FOUND)
-    return form, await cache.get(session, tenant_id, form, version or form.latest_version)
+    return version or form.latest_version
+
+
+async def answerable(
+    session: AsyncSession, cache: VersionCache, tenant_id: str, key: str, version: int
+) -> tuple[FormHead, PublishedVersion]:
+    """The form and the version answers are made against; refused for a form that takes none."""
+    form = await form_head(session, key)
+    return form, await cache.get(session, tenant_id, form.form_id, answerable_version(form, version))
 
 
 def answer_violation(violation: Violation) -> FieldViolation:
@@ -129,12 +140,10 @@ def indexed_values(form_id: str, submission_id: str, answers: dict[str, Any]) ->
     return rows
 
 
-async def filterable_fields(session: AsyncSession, cache: VersionCache, tenant_id: str, form: FormRow) -> set[str]:
-    """Top-level scalar fields of any version of ``form``."""
+async def filterable_fields(session: AsyncSession, cache: VersionCache, tenant_id: str, form: FormHead) -> set[str]:
+    """Top-level scalar fields of any version of ``form`` (numbered 1 to its latest, immutable:
+    after the first call, from the cache alone)."""
     fields: set[str] = set()
-    versions = (
-        await session.execute(select(FormVersionRow.version).where(FormVersionRow.form_id == form.form_id))
-    ).scalars()
-    for version in versions:
-        fields |= (await cache.get(session, tenant_id, form, version)).filterable
+    for version in range(1, form.latest_version + 1):
+        fields |= (await cache.get(session, tenant_id, form.form_id, version)).filterable
     return fields

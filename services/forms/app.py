@@ -10,10 +10,11 @@ from services.forms.answers import VersionCache
 from services.forms.export import Exporter
 from services.forms.files.feature import FileFeature
 from services.forms.forms import Forms
+from services.forms.heads import FormHeads
 from services.forms.installer import GROUP, ServiceFormsInstaller
 from services.forms.servicers import FormServicer, SubmissionServicer
 from services.forms.submissions import Submissions
-from services.runtime.db import MigrationSet
+from services.runtime.db import MigrationSet, TenantDatabase
 from services.runtime.service import ServiceApp
 from services.runtime.tenant_directory import TenantDirectory
 
@@ -32,7 +33,10 @@ class FormsApp(ServiceApp):
         super().__init__(runtime, tenants=tenants)
         # Uploads that answer FILE fields, and where submissions check and release them.
         self.files = FileFeature(runtime, self.tenants)
-        self.forms = Forms(runtime.db, runtime.unit_of_work(SERVICE))
+        # Heads of forms that validations read recently; other replicas' form events drop them.
+        self.heads = FormHeads()
+        self.heads.subscribe(runtime.events)
+        self.forms = Forms(runtime.db, runtime.unit_of_work(SERVICE), self.heads)
         installer = ServiceFormsInstaller(self.forms, self.tenants, runtime.channel("registry"), runtime.credentials)
         # Once per event across replicas: installing writes to the tenant's database.
         runtime.events.subscribe_group(GROUP, "tenant_service.", installer.on_event)
@@ -43,7 +47,8 @@ class FormsApp(ServiceApp):
         return [
             FormServicer(self.forms),
             SubmissionServicer(
-                Submissions(self.runtime.db, work, self.files.submissions, cache), Exporter(self.runtime.db, cache)
+                Submissions(self.runtime.db, work, self.files.submissions, cache, self.heads),
+                Exporter(self.runtime.db, cache),
             ),
             self.files.servicer,
         ]
@@ -51,6 +56,9 @@ class FormsApp(ServiceApp):
     async def start(self) -> None:
         await super().start()
         await self.files.start()
+
+    async def deprovision(self, tenant_id: str, db: TenantDatabase) -> None:
+        await self.files.forget_tenant(tenant_id)
 
     async def stop(self) -> None:
         await self.files.stop()

@@ -71,7 +71,7 @@ class Exporter:
                 )
             ).scalars()
             for version in list(versions):
-                compiled = (await self._cache.get(session, tenant_id, form, version)).compiled
+                compiled = (await self._cache.get(session, tenant_id, form.form_id, version)).compiled
                 for element in compiled.value_elements:
                     if element.repeats or element.type == "GROUP":
                         continue

@@ -22,6 +22,7 @@ from services.forms.audit import record
 from services.forms.definitions import checked, document_of, dumps, without_texts
 from services.forms.engine import compatibility_report, content_hash
 from services.forms.engine.proto import definition_message
+from services.forms.heads import FormHeads, form_not_found
 from services.forms.models import (
     FormRow,
     FormVersionRow,
@@ -44,11 +45,9 @@ from services.runtime.unit_of_work import UnitOfWork
 UPDATABLE_FIELDS = ("title", "description", "labels", "draft", "allow_edits")
 FORM_PUBLISHED = "form.published"
 FORM_ARCHIVED = "form.archived"
+FORM_UNARCHIVED = "form.unarchived"
+FORM_DELETED = "form.deleted"
 DRAFT, PUBLISHED, ARCHIVED = "DRAFT", "PUBLISHED", "ARCHIVED"
-
-
-def form_not_found() -> NotFound:
-    return NotFound("no such form", reason=FormsReason.FORM_NOT_FOUND)
 
 
 async def form_by_key(session: AsyncSession, key: str, *, for_update: bool = False) -> FormRow:
@@ -98,9 +97,11 @@ def new_form(form: pb.Form) -> NewForm:
 
 
 class Forms:
-    def __init__(self, db: DatabaseRouter, work: UnitOfWork) -> None:
+    def __init__(self, db: DatabaseRouter, work: UnitOfWork, heads: FormHeads) -> None:
         self._db = db
         self._work = work
+        # Validation's cached heads: dropped after every change of a form's status or versions.
+        self._heads = heads
 
     async def create(self, form: NewForm, request_id: str = "") -> FormRow:
         if request_id:
@@ -205,6 +206,7 @@ class Forms:
             version = await self._freeze(work.session, row)
             await bump_revision(work.session, row, "form", status=PUBLISHED, latest_version=version.version)
             work.emit(_published(row, version))
+        self._heads.drop(current_tenant().tenant_id, key)
         return await self.get(key), version
 
     async def _freeze(self, session: AsyncSession, row: FormRow) -> FormVersionRow:
@@ -263,6 +265,7 @@ class Forms:
                 raise FailedPrecondition("the form is archived already", reason=FormsReason.FORM_ARCHIVED)
             await bump_revision(work.session, row, "form", status=ARCHIVED)
             work.emit(archived_event(row))
+        self._heads.drop(current_tenant().tenant_id, key)
         return await self.get(key)
 
     async def unarchive(self, key: str, etag: str) -> FormRow:
@@ -272,6 +275,9 @@ class Forms:
             if row.status != ARCHIVED:
                 raise FailedPrecondition("the form is not archived", reason=FormsReason.FORM_NOT_ARCHIVED)
             await bump_revision(work.session, row, "form", status=PUBLISHED if row.latest_version else DRAFT)
+            payload = events_pb2.FormUnarchived(form_key=row.key, owning_service=row.owning_service)
+            work.emit(Event(FORM_UNARCHIVED, current_tenant().tenant_id, payload))
+        self._heads.drop(current_tenant().tenant_id, key)
         return await self.get(key)
 
     async def delete(self, key: str, etag: str, purge: bool) -> int:
@@ -302,6 +308,9 @@ class Forms:
                 record(session, "form.purged", target=key, details={"submissions": count})
             await session.execute(delete(FormVersionRow).where(FormVersionRow.form_id == row.form_id))
             await session.execute(delete(FormRow).where(FormRow.form_id == row.form_id))
+            payload = events_pb2.FormDeleted(form_key=key, purged_submissions=count)
+            work.emit(Event(FORM_DELETED, current_tenant().tenant_id, payload))
+        self._heads.drop(current_tenant().tenant_id, key)
         return int(count)
 
     async def install(self, form: NewForm) -> FormRow | None:

@@ -7,6 +7,10 @@ A consumer of the registry's events, run once per event by one replica (a consum
   Schema by ``generate_definition``; a form archived by an earlier disabling is taken back in use.
 * ``tenant_service.disabled``: the service's forms in that tenant are archived (their submissions
   stay).
+* ``tenant_service.forms_changed``: the service (enabled in that tenant) now contributes other
+  forms: each changed form gets its new definition published as the form's next version (answers
+  given before stay pinned to the version they were made against), a new contribution is
+  installed; a contribution the service dropped is left as it is (its submissions stay).
 
 Events arrive at least once: installing is idempotent (the contribution's hash is kept with the
 form, so an unchanged contribution changes nothing). The service's definition is read from the
@@ -39,6 +43,7 @@ log = logging.getLogger("tenantmesh.forms.installer")
 
 ENABLED = "tenant_service.enabled"
 DISABLED = "tenant_service.disabled"
+FORMS_CHANGED = "tenant_service.forms_changed"
 GROUP = "forms-installer"
 SERVICE_SUBJECT = "service:forms"
 
@@ -97,7 +102,7 @@ class ServiceFormsInstaller:
         self._credentials = credentials
 
     async def on_event(self, event: Event) -> None:
-        if event.type not in (ENABLED, DISABLED) or event.tenant_id is None:
+        if event.type not in (ENABLED, DISABLED, FORMS_CHANGED) or event.tenant_id is None:
             return
         payload = event.payload
         if not isinstance(payload, registry_events.TenantServiceChanged):
@@ -105,7 +110,7 @@ class ServiceFormsInstaller:
         tenant = await self._tenants.lookup(event.tenant_id)
         if tenant is None:
             return  # the tenant is gone: nothing to install into
-        if event.type == ENABLED:
+        if event.type in (ENABLED, FORMS_CHANGED):
             await self.install(tenant, payload.service)
         else:
             with acting_in(tenant):

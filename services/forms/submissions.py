@@ -19,9 +19,11 @@ from tenantmesh.forms.v1 import events_pb2
 from tenantmesh.forms.v1 import form_service_pb2 as pb
 
 from services.forms.answers import (
+    PublishedVersion,
     VersionCache,
     answer_violation,
     answerable,
+    answerable_version,
     answers_invalid,
     filterable_fields,
     indexed_values,
@@ -32,7 +34,7 @@ from services.forms.definitions import dumps
 from services.forms.engine import Evaluation, evaluate_compiled
 from services.forms.files import FileReferences, file_answers
 from services.forms.filters import Clause, filter_invalid, parse_filter
-from services.forms.forms import form_by_key
+from services.forms.heads import FormHead, FormHeads, form_head
 from services.forms.models import INDEXED_TEXT_LENGTH, FormRow, SubmissionRevisionRow, SubmissionRow, SubmissionValueRow
 from services.forms.reasons import FormsReason
 from services.runtime.clock import utcnow
@@ -63,9 +65,13 @@ def _sees_everyone() -> bool:
 
 @dataclass(frozen=True)
 class Checked:
-    form: FormRow
-    version: int
+    form_id: str
+    published: PublishedVersion
     evaluation: Evaluation
+
+    @property
+    def version(self) -> int:
+        return self.published.version
 
 
 @dataclass(frozen=True)
@@ -81,26 +87,41 @@ class SubmissionFilter:
 
 
 class Submissions:
-    def __init__(self, db: DatabaseRouter, work: UnitOfWork, files: FileReferences, cache: VersionCache) -> None:
+    def __init__(
+        self, db: DatabaseRouter, work: UnitOfWork, files: FileReferences, cache: VersionCache, heads: FormHeads
+    ) -> None:
         self._db = db
         self._work = work
         self._files = files
         self._cache = cache
+        self._heads = heads
 
     async def _check(
         self, session: AsyncSession, key: str, version: int, answers: dict[str, Any], locale: str
     ) -> Checked:
         form, published = await answerable(session, self._cache, current_tenant().tenant_id, key, version)
         evaluation = evaluate_compiled(published.compiled, answers, locale or published.compiled.default_locale)
-        return Checked(form, published.version, evaluation)
+        return Checked(form.form_id, published, evaluation)
 
     async def validate(self, key: str, version: int, answers: dict[str, Any], locale: str) -> Checked:
-        async with tenant_session(self._db) as session:
-            return await self._check(session, key, version, answers, locale)
+        """SubmitForm's checks without storing; from a head and version read recently when there
+        are (no database session then: services/forms/heads.py)."""
+        tenant_id = current_tenant().tenant_id
+        head = self._heads.get(tenant_id, key)
+        published = None
+        if head is not None:
+            published = self._cache.peek(tenant_id, head.form_id, answerable_version(head, version))
+        if head is None or published is None:
+            async with tenant_session(self._db) as session:
+                head = await form_head(session, key)
+                published = await self._cache.get(session, tenant_id, head.form_id, answerable_version(head, version))
+            self._heads.put(tenant_id, head)
+        evaluation = evaluate_compiled(published.compiled, answers, locale or published.compiled.default_locale)
+        return Checked(head.form_id, published, evaluation)
 
-    async def _checked_files(self, session: AsyncSession, checked: Checked, submission_id: str) -> None:
-        published = await self._published(checked.form, checked.version)
-        files = file_answers(published, checked.evaluation.answers)
+    async def _checked_files(self, session: AsyncSession, checked: Checked, submission_id: str) -> list[str]:
+        """Checks and binds the answers' files; returns their references."""
+        files = file_answers(checked.published.compiled, checked.evaluation.answers)
         if files:
             # In the submission's transaction: the files are bound to it only if it is stored.
             refused = await self._files.check(session, submission_id, files)
@@ -115,10 +136,7 @@ class Submissions:
                         for r in refused
                     ]
                 )
-
-    async def _published(self, form: FormRow, version: int) -> Any:
-        async with tenant_session(self._db) as session:
-            return (await self._cache.get(session, current_tenant().tenant_id, form, version)).compiled
+        return [answer.reference for answer in files]
 
     async def submit(
         self, key: str, version: int, answers: dict[str, Any], request_id: str, locale: str
@@ -162,7 +180,7 @@ class Submissions:
             now = utcnow()
             row = SubmissionRow(
                 submission_id=submission_id,
-                form_id=checked.form.form_id,
+                form_id=checked.form_id,
                 version=checked.version,
                 answers_json=dumps(stored),
                 status="SUBMITTED",
@@ -175,7 +193,7 @@ class Submissions:
                 update_time=now,
             )
             work.session.add(row)
-            await _index(work.session, indexed_values(checked.form.form_id, submission_id, stored))
+            await _index(work.session, indexed_values(checked.form_id, submission_id, stored))
             payload = events_pb2.SubmissionCreated(
                 submission_id=submission_id, form_key=key, version=checked.version, submitter=subject
             )
@@ -192,8 +210,8 @@ class Submissions:
         return row
 
     async def _key_of(self, session: AsyncSession, row: SubmissionRow) -> str:
-        form = await session.get(FormRow, row.form_id)
-        return form.key if form is not None else ""
+        key = (await session.execute(select(FormRow.key).where(FormRow.form_id == row.form_id))).scalar_one_or_none()
+        return key or ""
 
     async def get(self, submission_id: str) -> tuple[SubmissionRow, str]:
         async with tenant_session(self._db) as session:
@@ -207,9 +225,9 @@ class Submissions:
         page, marker = page_request(page_size, page_token, "submissions", current_tenant().tenant_id, wanted, submitter)
         clauses = parse_filter(wanted.filter)
         async with tenant_session(self._db) as session:
-            form: FormRow | None = None
+            form: FormHead | None = None
             if wanted.form_key:
-                form = await form_by_key(session, wanted.form_key)
+                form = await form_head(session, wanted.form_key)
             elif clauses:
                 raise filter_invalid("a filter on answers needs form_key")
             elif wanted.version:
@@ -226,7 +244,10 @@ class Submissions:
                 query = query.where(key < page.after if wanted.newest_first else key > page.after)
             order = key.desc() if wanted.newest_first else key
             rows = list((await session.execute(query.order_by(order).limit(page.limit))).scalars())
-            keys = await _form_keys(session, {row.form_id for row in rows})
+            if form is not None:
+                keys = {form.form_id: form.key}
+            else:
+                keys = await _form_keys(session, {row.form_id for row in rows})
         return page_of(rows, page, marker, lambda row: row.submission_id), keys
 
     async def review(self, submission: pb.Submission, mask: Sequence[str]) -> tuple[SubmissionRow, str]:
@@ -247,6 +268,9 @@ class Submissions:
     async def update_answers(
         self, submission_id: str, answers: dict[str, Any], etag: str, locale: str
     ) -> tuple[SubmissionRow, str]:
+        # Files the new answers drop are detached and left to the sweeper: noted for it before the
+        # transaction and again after its commit (services/forms/files/attachments.py).
+        await self._files.prepare_release(submission_id)
         async with self._work.tenant() as work:
             session = work.session
             row = await self._visible(session, submission_id, for_update=True)
@@ -256,11 +280,12 @@ class Submissions:
                 raise FailedPrecondition(
                     "the form does not allow answers to be edited", reason=FormsReason.SUBMISSION_NOT_EDITABLE
                 )
-            published = await self._cache.get(session, current_tenant().tenant_id, form, row.version)
+            published = await self._cache.get(session, current_tenant().tenant_id, form.form_id, row.version)
             evaluation = evaluate_compiled(published.compiled, answers, locale or published.compiled.default_locale)
             if evaluation.violations:
                 raise answers_invalid([answer_violation(v) for v in evaluation.violations])
-            await self._checked_files(session, Checked(form, row.version, evaluation), submission_id)
+            references = await self._checked_files(session, Checked(form.form_id, published, evaluation), submission_id)
+            detached = await self._files.detach_unreferenced(session, submission_id, references)
             session.add(
                 SubmissionRevisionRow(
                     submission_id=submission_id,
@@ -280,6 +305,7 @@ class Submissions:
                 answers_json=dumps(evaluation.answers),
                 revision_count=row.revision_count + 1,
             )
+        await self._files.remind_released(detached)
         return await self.get(submission_id)
 
     async def revisions(self, submission_id: str) -> Sequence[SubmissionRevisionRow]:

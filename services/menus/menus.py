@@ -34,8 +34,12 @@ from services.runtime.events import Event, EventBus
 INVALIDATING_EVENTS = (
     ("tenant_service.", False, True),  # a service enabled, disabled or reconfigured for the tenant
     ("service.", True, True),  # the catalogue: a service registered, updated (its menu entries), deleted
-    ("form.published", False, True),  # a form published
-    ("form.archived", False, True),  # or archived (its submissions, also form.*, change no menu)
+    # A form published, archived, taken back in use or deleted (its submissions, form.submission.*,
+    # change no menu).
+    ("form.published", False, True),
+    ("form.archived", False, True),
+    ("form.unarchived", False, True),
+    ("form.deleted", False, True),
     ("menu.", False, False),  # the tenant's overrides and custom entries
     ("tenant.", False, True),  # suspended, resumed, deleted
     ("auth.revoked", False, False),  # roles and memberships (the reverse lookups ask auth every time)

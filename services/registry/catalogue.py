@@ -26,8 +26,10 @@ from services.registry.events import (
     SERVICE_DELETED,
     SERVICE_REGISTERED,
     SERVICE_UPDATED,
+    TENANT_SERVICE_FORMS_CHANGED,
     instance_changed,
     service_changed,
+    tenant_service_changed,
 )
 from services.registry.models import InstanceRow, ServiceRow, ServiceVersionRow
 from services.registry.reasons import RegistryReason
@@ -223,6 +225,9 @@ class Catalogue:
             session.expire_all()
             record = await self._record(session, name, with_contracts=False)
             work.emit(service_changed(SERVICE_UPDATED, _summary(record)))
+            if merged.forms != current.forms:
+                for tenant_id in await repo.enabling_tenants(session, name):
+                    work.emit(tenant_service_changed(TENANT_SERVICE_FORMS_CHANGED, tenant_id, name))
         return await self.get(name)
 
     async def delete(self, name: str, etag: str) -> None:

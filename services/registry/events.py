@@ -18,6 +18,9 @@ TENANT_SERVICE_ENABLED = "tenant_service.enabled"
 TENANT_SERVICE_DISABLED = "tenant_service.disabled"
 # The tenant changed its configuration of the service.
 TENANT_SERVICE_UPDATED = "tenant_service.updated"
+# The service, enabled in this tenant, now contributes other forms: one event per enabling tenant,
+# so each tenant's copy is brought up to date by the forms service.
+TENANT_SERVICE_FORMS_CHANGED = "tenant_service.forms_changed"
 INSTANCE_CHANGED = "instance.changed"
 
 ADDED = events_pb2.CHANGE_TYPE_ADDED

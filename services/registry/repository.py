@@ -163,6 +163,12 @@ async def enabled_count(session: AsyncSession, service: str) -> int:
     return int((await session.execute(query)).scalar_one())
 
 
+async def enabling_tenants(session: AsyncSession, service: str) -> list[str]:
+    """The tenants that have ``service`` enabled."""
+    query = select(EnabledServiceRow.tenant_id).where(EnabledServiceRow.service == service)
+    return list((await session.execute(query)).scalars())
+
+
 async def get_enabled(
     session: AsyncSession, tenant_id: str, service: str, *, for_update: bool = False
 ) -> EnabledServiceRow | None:

@@ -16,6 +16,15 @@ reads the marks with its core batch, drains the marked tenant outboxes and
 clears a mark only if nobody marked it again meanwhile, so an event left by a
 crash is found by any process without scanning every tenant.
 
+A mark is a lease, not a per-transaction flag: one row per tenant database would
+otherwise be updated by every writer of that tenant, and concurrent writers
+would take its lock in turn (a busy tenant's submissions serialised on it). A
+process renews a mark at most every :data:`MARK_RENEW_SECONDS` and relies on its
+last renewal in between; a relay clears a mark only once it is older than
+:data:`MARK_KEEP_SECONDS` (far longer than a renewal period plus a commit), so
+every transaction that relied on it committed before the drain that clears it
+read the outbox.
+
 The outbox tables are shared infrastructure of the runtime, migrated with
 their own version tables; each row records which service produced it.
 """
@@ -25,10 +34,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String, delete, func, insert, select, update
@@ -73,6 +83,15 @@ class TenantOutboxMark(_OutboxBase):
     db_server: Mapped[str] = mapped_column(String(63), primary_key=True)
     db_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
+    mark_time: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# A process renews its mark of a tenant outbox this often at most (see the module docstring) ...
+MARK_RENEW_SECONDS = 10.0
+# ... and a relay clears a mark only once it is this old: the renewal period, a commit and
+# clock skew between processes fit many times into the difference.
+MARK_KEEP_SECONDS = 60.0
+_MEMO_LIMIT = 4096  # renewal times remembered per process before expired ones are dropped
 
 
 def row_values(event: Event) -> dict[str, object]:
@@ -90,36 +109,75 @@ _BUMP_MARK = update(TenantOutboxMark).values(version=TenantOutboxMark.version + 
 _INSERT_MARK = insert(TenantOutboxMark)
 
 
+class TenantOutboxMarks:
+    """This process's marks of tenant outboxes: renewed in the core database at most every
+    ``renew_seconds`` per tenant database (0: before every transaction)."""
+
+    def __init__(self, db: DatabaseRouter, renew_seconds: float = MARK_RENEW_SECONDS) -> None:
+        self._db = db
+        self._renew = renew_seconds
+        self._renewed: dict[tuple[str, str], float] = {}
+
+    async def mark(self, tenant: TenantDatabase) -> None:
+        """Makes sure ``tenant``'s outbox is marked before a transaction that writes to it commits."""
+        key = (tenant.server, tenant.name)
+        started = time.monotonic()
+        if started - self._renewed.get(key, -math.inf) < self._renew:
+            return
+        await mark_tenant_outbox(self._db, tenant)
+        if len(self._renewed) >= _MEMO_LIMIT:
+            self._renewed = {k: t for k, t in self._renewed.items() if started - t < self._renew}
+        # From before the renewal: the lease is counted from no later than the mark's own time.
+        self._renewed[key] = started
+
+
 async def mark_tenant_outbox(db: DatabaseRouter, tenant: TenantDatabase) -> None:
     """Records, committed at once, that ``tenant``'s outbox is about to hold events."""
     where = (TenantOutboxMark.db_server == tenant.server, TenantOutboxMark.db_name == tenant.name)
+    now = utcnow()
     async with db.core_autocommit() as conn:
-        if (await conn.execute(_BUMP_MARK.where(*where))).rowcount == 1:
+        if (await conn.execute(_BUMP_MARK.values(mark_time=now).where(*where))).rowcount == 1:
             return
         try:
-            await conn.execute(_INSERT_MARK, {"db_server": tenant.server, "db_name": tenant.name, "version": 1})
+            await conn.execute(
+                _INSERT_MARK, {"db_server": tenant.server, "db_name": tenant.name, "version": 1, "mark_time": now}
+            )
         except IntegrityError:
             # Marked concurrently by someone else: bump it, so their relay does not clear ours.
-            await conn.execute(_BUMP_MARK.where(*where))
+            await conn.execute(_BUMP_MARK.values(mark_time=now).where(*where))
 
 
 class OutboxRelay:
-    def __init__(self, db: DatabaseRouter, bus: EventBus, *, poll_seconds: float = 1.0, batch: int = 100) -> None:
+    def __init__(
+        self,
+        db: DatabaseRouter,
+        bus: EventBus,
+        *,
+        poll_seconds: float = 1.0,
+        batch: int = 100,
+        mark_keep_seconds: float = MARK_KEEP_SECONDS,
+    ) -> None:
         self._db = db
+        self._mark_keep = mark_keep_seconds
         self._bus = bus
         self._poll = poll_seconds
         self._batch = batch
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # Marked tenant outboxes are looked for every poll period, and at once after a
-        # tenant database's events were committed here.
-        self._tenants_due = True
-        self._tenants_scanned = 0.0
+        # Every poll period the core outbox and every marked tenant outbox are drained; in between,
+        # only the outboxes this process was told about (a busy tenant's writes cost no look at
+        # the core database's outbox and marks, nor at other tenants').
+        self._core_due = False
+        self._due_tenants: set[TenantDatabase] = set()
+        self._polled = -math.inf
 
-    def notify(self, *, tenant: bool = False) -> None:
-        """Tells the relay that events were just committed (otherwise it polls); ``tenant``: to a
-        tenant database's outbox."""
-        self._tenants_due = self._tenants_due or tenant
+    def notify(self, *, tenant: TenantDatabase | None = None) -> None:
+        """Tells the relay that events were just committed (otherwise it polls): to the core outbox,
+        or to ``tenant``'s."""
+        if tenant is None:
+            self._core_due = True
+        else:
+            self._due_tenants.add(tenant)
         self._wake.set()
 
     async def relay_once(self) -> int:
@@ -137,29 +195,37 @@ class OutboxRelay:
 
     async def _drain_tenant(self, mark: TenantOutboxMark) -> int:
         published = 0
+        drained_from = utcnow()
+        gone = False
         try:
-            tenant = TenantDatabase(server=mark.db_server, name=mark.db_name)
-            while True:
-                count = await self._relay_batch(lambda: self._db.tenant_session(tenant))
-                published += count
-                if count < self._batch:
-                    break
+            published = await self._drain_outbox(TenantDatabase(server=mark.db_server, name=mark.db_name))
         except Exception:
             if await self._tenant_exists(mark):
                 raise
             # The tenant database is gone (the tenant was purged): so are its events.
-        # Cleared only if nobody marked it again while it was drained: their events may not
-        # have been committed yet when this drain read the outbox.
-        async with self._db.core_session() as session:
-            await session.execute(
-                delete(TenantOutboxMark).where(
-                    TenantOutboxMark.db_server == mark.db_server,
-                    TenantOutboxMark.db_name == mark.db_name,
-                    TenantOutboxMark.version == mark.version,
+            gone = True
+        # Cleared only if nobody marked it again while it was drained (their events may not have
+        # been committed yet when this drain read the outbox), and only once its lease is over.
+        expired = mark.mark_time is None or mark.mark_time <= drained_from - timedelta(seconds=self._mark_keep)
+        if gone or expired:
+            async with self._db.core_session() as session:
+                await session.execute(
+                    delete(TenantOutboxMark).where(
+                        TenantOutboxMark.db_server == mark.db_server,
+                        TenantOutboxMark.db_name == mark.db_name,
+                        TenantOutboxMark.version == mark.version,
+                    )
                 )
-            )
-            await session.commit()
+                await session.commit()
         return published
+
+    async def _drain_outbox(self, tenant: TenantDatabase) -> int:
+        published = 0
+        while True:
+            count = await self._relay_batch(lambda: self._db.tenant_session(tenant))
+            published += count
+            if count < self._batch:
+                return published
 
     async def _tenant_exists(self, mark: TenantOutboxMark) -> bool:
         try:
@@ -210,11 +276,17 @@ class OutboxRelay:
             # Cleared before draining: a notify() during the drain is not lost.
             self._wake.clear()
             now = time.monotonic()
-            tenants = self._tenants_due or now - self._tenants_scanned >= self._poll
-            if tenants:
-                self._tenants_due, self._tenants_scanned = False, now
+            polling = now - self._polled >= self._poll
+            if polling:
+                self._polled = now
+            core, self._core_due = self._core_due or polling, False
+            due, self._due_tenants = self._due_tenants, set()
             try:
-                await self.drain(tenants=tenants)
+                if core or polling:
+                    await self.drain(tenants=polling)
+                for tenant in due:
+                    # Missed here (an error), they are found by the next poll through their marks.
+                    await self._drain_outbox(tenant)
             except Exception:
                 log.exception("relaying events failed; retrying")
             with contextlib.suppress(TimeoutError):

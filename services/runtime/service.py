@@ -63,8 +63,17 @@ class ServiceApp:
         if self.tenant_migrations is None:
             return None
         return SchemaLifecycleServicer(
-            self.name, self.runtime.db, self.tenant_migrations, tenant_events=self.tenant_events
+            self.name,
+            self.runtime.db,
+            self.tenant_migrations,
+            tenant_events=self.tenant_events,
+            on_deprovision=self.deprovision,
         )
+
+    async def deprovision(self, tenant_id: str, db: TenantDatabase) -> None:
+        """The tenant is being deleted: remove what the service keeps for it outside its tenant
+        database (which the tenants service drops), e.g. blobs. Must be safe to repeat."""
+        return
 
     def bindings(self) -> Sequence[ServiceBinding]:
         found = [bind(servicer) for servicer in self.servicers()]

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from services.runtime.context import current_tenant
 from services.runtime.db import DatabaseRouter, TenantDatabase
 from services.runtime.events import Event, EventBus
-from services.runtime.outbox import OutboxRelay, OutboxRow, mark_tenant_outbox, row_values
+from services.runtime.outbox import MARK_RENEW_SECONDS, OutboxRelay, OutboxRow, TenantOutboxMarks, row_values
 from services.runtime.tenant_db import pin_to_primary
 
 _INSERT_OUTBOX = insert(OutboxRow)
@@ -69,8 +69,10 @@ class UnitOfWork:
         *,
         relay: OutboxRelay | None = None,
         deliver_to: EventBus | None = None,
+        mark_renew_seconds: float = MARK_RENEW_SECONDS,
     ) -> None:
         self._db = db
+        self._marks = TenantOutboxMarks(db, mark_renew_seconds)
         self.producer = producer
         self._relay = relay
         # Also delivered straight after the commit (see the module docstring).
@@ -107,13 +109,14 @@ class UnitOfWork:
             yield work
             if work.events:
                 # Marked before the commit: whoever relays next finds this outbox, also if this
-                # process dies between the commit and its own relay.
-                await mark_tenant_outbox(self._db, where)
+                # process dies between the commit and its own relay (a lease renewed every few
+                # seconds, not a write per transaction: services.runtime.outbox).
+                await self._marks.mark(where)
                 session.add_all(OutboxRow(**row_values(event)) for event in work.events)
             await session.commit()
         # The writer reads their write back from the primary, not from a lagging replica.
         pin_to_primary(self._db, where)
-        await self._committed(work.events, tenant=True)
+        await self._committed(work.events, tenant=where)
 
     async def emit(self, *events: Event) -> None:
         """Announces events that go with no other change (a transaction of their own)."""
@@ -121,7 +124,7 @@ class UnitOfWork:
             for event in events:
                 work.emit(event)
 
-    async def _committed(self, events: list[Event], *, tenant: bool = False) -> None:
+    async def _committed(self, events: list[Event], *, tenant: TenantDatabase | None = None) -> None:
         if not events:
             return
         if self._relay is not None:

@@ -51,7 +51,7 @@ from services.forms.submissions import _with_clauses
 from services.mesh.devtls import ensure_dev_tls
 from services.runtime.clock import utcnow
 from services.runtime.ids import uuid7
-from tests.bench.common import load_note, print_table, quiet_driver_notes, verdict
+from tests.bench.common import load_during_note, load_note, print_table, quiet_driver_notes, verdict
 from tests.bench.edge_tools import WrkResult, best_round, run_wrk, running_envoy
 from tests.bench.mariadb import Server, drop_databases
 from tests.support.forms import FormsWorld, definition, forms_world
@@ -377,6 +377,11 @@ async def report(
     table: list[tuple[str, str]] = [
         ("backend", "MariaDB, through Envoy (TLS), service in this process"),
         ("", load_note()),
+        ("", load_during_note()),
+        (
+            "trivial",
+            f"GET {PUBLIC_PATH} with the same token and tenant header (its token verified by the edge and the service)",
+        ),
     ]
     for name, baseline in (("submit", trivial), ("validate", trivial), ("list", trivial_2)):
         best = rounds.best(name)

@@ -142,3 +142,9 @@ def load_note() -> str:
     """The load before the benchmark started: other work on the machine skews the numbers."""
     one, five, _ = _START_LOAD
     return f"load average before the run: {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def load_during_note() -> str:
+    """The load at the end of a run (its 5-minute figure mostly covers the run itself)."""
+    one, five, _ = os.getloadavg()
+    return f"load average at the end: {one:.2f} (1 min), {five:.2f} (5 min)"

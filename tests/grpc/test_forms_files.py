@@ -20,6 +20,7 @@ from sqlalchemy import select
 from tenantmesh.forms.v1 import file_service_pb2 as pb
 from tenantmesh.forms.v1 import file_service_pb2_grpc, form_pb2
 from tenantmesh.forms.v1 import form_service_pb2 as forms_pb
+from tenantmesh.tenants.v1 import tenant_service_pb2 as tenants_pb
 
 from services.forms.app import FormsApp
 from services.forms.files import FileAnswer
@@ -31,6 +32,7 @@ from tests.support.errors import expect_error, expect_same_refusal, reason_of, v
 from tests.support.forms import FormsWorld, definition
 from tests.support.isolation import GrpcCaller, World, build_world, claims_of, run_matrix, served_rpcs
 from tests.support.platform import Platform, bearer, platform
+from tests.support.registry import eventually
 from tests.support.s3 import S3TestServer
 
 LIMITS = {
@@ -449,6 +451,57 @@ async def test_submit_form_takes_files_and_delete_submission_deletes_them(db_bac
         assert len(blob_files(tmp_path)) == 2  # the unused upload and tenant B's
 
 
+async def test_an_edit_that_drops_a_file_detaches_it_for_the_sweeper(db_backend_url: str, tmp_path: Path) -> None:
+    async with files_platform(db_backend_url, tmp_path) as (mesh, world):
+        fw = FormsWorld(mesh, world)
+        admin = fw.as_("admin_a")
+        form = forms_pb.Form(key="claim", draft=definition(FILE_FORM), allow_edits=True)
+        await fw.forms.CreateForm(forms_pb.CreateFormRequest(form=form), metadata=admin)
+        await fw.forms.PublishForm(forms_pb.PublishFormRequest(key="claim"), metadata=admin)
+        member = Caller(mesh, world.tokens["member_a"], world.tenant_a)
+        first_photo = await member.upload(upload_messages(b"\x89PNG one", "image/png"))
+        # The reviewer who edits the answers brings the new photo.
+        second_photo = await Caller(mesh, world.tokens["admin_a"], world.tenant_a).upload(
+            upload_messages(b"\x89PNG two", "image/png")
+        )
+        scan = await member.upload(upload_messages(b"%PDF-1.7", "application/pdf"))
+        answers = {"name": "Ada", "photo": first_photo.file_id, "documents": [{"scan": scan.file_id}]}
+        stored = (
+            await fw.submissions.SubmitForm(
+                forms_pb.SubmitFormRequest(form_key="claim", answers=dict_to_struct(answers)),
+                metadata=fw.as_("member_a"),
+            )
+        ).submission
+        await forms_app(mesh).files.sweeper.sweep_once()  # nothing due: the unused upload expires later
+        edited = {**answers, "photo": second_photo.file_id}
+        await fw.submissions.UpdateSubmission(
+            forms_pb.UpdateSubmissionRequest(
+                submission_id=stored.submission_id, answers=dict_to_struct(edited), etag=stored.etag
+            ),
+            metadata=admin,
+        )
+        states = {row.file_id: (row.state, row.submission_id) for row in await stored_rows(mesh, world.tenant_a)}
+        # The dropped photo is detached, the new one and the kept scan belong to the submission.
+        assert states == {
+            first_photo.file_id: (FileState.DELETING, None),
+            second_photo.file_id: (FileState.ATTACHED, stored.submission_id),
+            scan.file_id: (FileState.ATTACHED, stored.submission_id),
+        }
+        assert first_photo.file_id in await reminders(mesh)
+        await forms_app(mesh).files.sweeper.sweep_once()
+        assert {row.file_id for row in await stored_rows(mesh, world.tenant_a)} == {
+            second_photo.file_id,
+            scan.file_id,
+        }
+        assert len(blob_files(tmp_path)) == 2
+        assert first_photo.file_id not in await reminders(mesh)
+        # The revision keeps the old answers as they were.
+        revisions = await fw.submissions.ListSubmissionRevisions(
+            forms_pb.ListSubmissionRevisionsRequest(submission_id=stored.submission_id), metadata=admin
+        )
+        assert revisions.revisions[0].answers["photo"] == first_photo.file_id
+
+
 async def test_a_malformed_message_in_the_upload_stream_is_invalid_argument(
     db_backend_url: str, tmp_path: Path
 ) -> None:
@@ -482,3 +535,40 @@ async def test_a_store_that_refuses_the_platform_is_unavailable(
         )
         assert await stored_rows(mesh, world.tenant_a) == []
         assert await reminders(mesh) == []
+
+
+@pytest.mark.parametrize("store", ["local", "s3"])
+async def test_deleting_a_tenant_removes_its_files(
+    db_backend_url: str, tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    env: dict[str, str] = {}
+
+    def stored_keys() -> list[str]:
+        return blob_files(tmp_path)
+
+    if store == "s3":
+        server: S3TestServer = request.getfixturevalue("s3_server")
+        bucket: str = request.getfixturevalue("s3_bucket")
+        env = server.env(bucket)
+
+        def stored_keys() -> list[str]:
+            return server.object_keys(bucket)
+
+    async with files_platform(db_backend_url, tmp_path, **env) as (mesh, world):
+        admin_a = Caller(mesh, world.tokens["admin_a"], world.tenant_a)
+        admin_b = Caller(mesh, world.tokens["admin_b"], world.tenant_b)
+        for _ in range(2):
+            await admin_a.upload(upload_messages(b"a's", "text/plain"))
+        kept = await admin_b.upload(upload_messages(b"b's", "text/plain"))
+        assert len(stored_keys()) == 3
+        admin = bearer(await mesh.admin_token())
+        await mesh.tenants.DeleteTenant(tenants_pb.DeleteTenantRequest(tenant_id=world.tenant_a), metadata=admin)
+
+        async def purged() -> bool:
+            return len(stored_keys()) == 1 and await reminders(mesh) == [kept.file_id]
+
+        # Tenant A's content and reminders go with it; tenant B's file is untouched.
+        await eventually(purged, within=30)
+        if store == "s3":
+            assert stored_keys() == [f"tenants/{world.tenant_b}/forms/files/{kept.file_id}"]
+        assert await admin_b.download(kept.file_id) == ("text/plain", b"b's")

@@ -20,7 +20,7 @@ from tests.support.forms import FormsWorld, forms_world
 from tests.support.platform import bearer
 from tests.support.registry import eventually, http_service, struct, unique_name
 
-INVOICE_SCHEMA = {
+INVOICE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["amount"],
     "properties": {
@@ -40,19 +40,25 @@ async def form_status(fw: FormsWorld, key: str, who: str = "admin_a") -> Any:
         return None
 
 
+async def service_enabled_in_a(fw: FormsWorld) -> tuple[str, Any, Any]:
+    """A new service contributing the invoice form, enabled by tenant A: (name, catalog, enablement stubs)."""
+    name = unique_name("billing")
+    contribution = service_pb2.FormContribution(id="invoice", title="Invoice", schema=struct(INVOICE_SCHEMA))
+    catalog: Any = registry_grpc.CatalogServiceStub(fw.mesh.channel("registry"))
+    await catalog.RegisterService(
+        registry_pb.RegisterServiceRequest(service=http_service(name, forms=[contribution])),
+        metadata=bearer(fw.world.platform_admin),
+    )
+    enabled: Any = registry_grpc.EnabledServiceServiceStub(fw.mesh.channel("registry"))
+    await enabled.EnableService(registry_pb.EnableServiceRequest(service=name), metadata=fw.as_("admin_a"))
+    return name, catalog, enabled
+
+
 async def test_enabling_a_service_installs_its_forms_and_disabling_archives_them(
     db_backend_url: str, tmp_path: Path
 ) -> None:
     async with forms_world(db_backend_url, tmp_path, "registry", env={"TENANTMESH_DISCOVERY": "off"}) as fw:
-        name = unique_name("billing")
-        contribution = service_pb2.FormContribution(id="invoice", title="Invoice", schema=struct(INVOICE_SCHEMA))
-        catalog: Any = registry_grpc.CatalogServiceStub(fw.mesh.channel("registry"))
-        await catalog.RegisterService(
-            registry_pb.RegisterServiceRequest(service=http_service(name, forms=[contribution])),
-            metadata=bearer(fw.world.platform_admin),
-        )
-        enabled: Any = registry_grpc.EnabledServiceServiceStub(fw.mesh.channel("registry"))
-        await enabled.EnableService(registry_pb.EnableServiceRequest(service=name), metadata=fw.as_("admin_a"))
+        name, _, enabled = await service_enabled_in_a(fw)
         key = f"{name}.invoice"
 
         async def installed() -> bool:
@@ -125,3 +131,55 @@ async def test_generate_form_lays_out_a_json_schema(db_backend_url: str, tmp_pat
             metadata=fw.as_("admin_a"),
         )
         assert broken.problems
+
+
+async def test_a_service_that_changes_its_forms_publishes_new_versions_in_tenants_that_enabled_it(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    async with forms_world(db_backend_url, tmp_path, "registry", env={"TENANTMESH_DISCOVERY": "off"}) as fw:
+        name, catalog, _ = await service_enabled_in_a(fw)
+        platform_admin = bearer(fw.world.platform_admin)
+        key = f"{name}.invoice"
+
+        async def at_version(version: int, form_key: str = key) -> bool:
+            form = await form_status(fw, form_key)
+            return form is not None and form.latest_version == version
+
+        await eventually(lambda: at_version(1))
+        first = await fw.submissions.SubmitForm(
+            pb.SubmitFormRequest(form_key=key, answers=struct({"amount": 3})), metadata=fw.as_("member_a")
+        )
+
+        # The service's next definition: the invoice has a due date, and a refund form is new.
+        changed = {**INVOICE_SCHEMA, "properties": {**INVOICE_SCHEMA["properties"], "due": {"type": "string"}}}
+        refund = service_pb2.FormContribution(id="refund", title="Refund", schema=struct(INVOICE_SCHEMA))
+        update = service_pb2.Service(
+            name=name,
+            forms=[
+                service_pb2.FormContribution(id="invoice", title="Invoice", schema=struct(changed)),
+                refund,
+            ],
+        )
+        await catalog.UpdateService(
+            registry_pb.UpdateServiceRequest(service=update, update_mask=field_mask_pb2.FieldMask(paths=["forms"])),
+            metadata=platform_admin,
+        )
+        await eventually(lambda: at_version(2))
+        await eventually(lambda: at_version(1, f"{name}.refund"))
+        version = await fw.forms.GetFormVersion(
+            pb.GetFormVersionRequest(key=key, version=2), metadata=fw.as_("admin_a")
+        )
+        assert "due" in {field.key for field in version.version.definition.fields}
+        # Answers given before stay pinned to the version they were made against; new ones take the new one.
+        kept = await fw.submissions.GetSubmission(
+            pb.GetSubmissionRequest(submission_id=first.submission.submission_id), metadata=fw.as_("member_a")
+        )
+        assert kept.submission.version == 1
+        second = await fw.submissions.SubmitForm(
+            pb.SubmitFormRequest(form_key=key, answers=struct({"amount": 4, "due": "soon"})),
+            metadata=fw.as_("member_a"),
+        )
+        assert second.submission.version == 2
+        # A tenant that did not enable the service gets nothing.
+        assert await form_status(fw, key, "admin_b") is None
+        assert await form_status(fw, f"{name}.refund", "admin_b") is None

@@ -123,6 +123,24 @@ async def test_delete_removes_and_is_idempotent(backend: BlobBackend) -> None:
     assert await backend.stat(KEY) is None
 
 
+async def test_a_folder_is_deleted_whole_and_only_it(backend: BlobBackend) -> None:
+    names = [f"uploads/f{index}" for index in range(3)] + ["a/b/deep"]
+    for name in names:
+        await backend.put(blob_key("t1", "forms", name), stream(b"x"), max_bytes=10, content_type="text/plain")
+    others = [blob_key("t10", "forms", "uploads/f0"), blob_key("t1", "menus", "uploads/f0")]
+    for key in others:
+        await backend.put(key, stream(b"y"), max_bytes=10, content_type="text/plain")
+    await backend.delete_folder("tenants/t1/forms/")
+    await backend.delete_folder("tenants/t1/forms/")  # retried: nothing left is not an error
+    for name in names:
+        assert await backend.stat(blob_key("t1", "forms", name)) is None
+    # A sibling whose name starts alike, and another service of the tenant, keep theirs.
+    for key in others:
+        assert await backend.stat(key) is not None
+    with pytest.raises(ValueError, match="folder"):
+        await backend.delete_folder("tenants/t1")
+
+
 def tenant(tenant_id: str) -> TenantContext:
     return TenantContext(tenant_id, tenant_id, TenantState.ACTIVE, TenantDatabase("default", f"tenant_{tenant_id}"))
 

@@ -108,10 +108,14 @@ async def test_every_change_reaches_the_other_replica_within_a_second(
             )
             await replica.within(admin.token, tenant, lambda found: "platform/users" not in found)
 
-            # A form published, then archived.
+            # A form published, archived, taken back in use, deleted.
             await world.publish_form(admin.token, tenant, "expenses", "Expenses")
             await replica.within(admin.token, tenant, lambda found: "form/expenses" in found)
             await world.archive_form(admin.token, tenant, "expenses")
+            await replica.within(admin.token, tenant, lambda found: "form/expenses" not in found)
+            await world.unarchive_form(admin.token, tenant, "expenses")
+            await replica.within(admin.token, tenant, lambda found: "form/expenses" in found)
+            await world.delete_form(admin.token, tenant, "expenses")
             await replica.within(admin.token, tenant, lambda found: "form/expenses" not in found)
 
             # A role taken away: the member's menu loses the entry within a second, without waiting for a

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, func, insert, select, text
+from sqlalchemy import Column, MetaData, String, Table, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter, TenantDatabase, tenant_database_name, upgrade_core, upgrade_tenant
 from services.runtime.events import Event, InProcessEventBus
 from services.runtime.outbox import (
@@ -165,7 +167,7 @@ async def test_a_tenant_change_and_its_events_commit_together_and_are_relayed(
     bus = InProcessEventBus()
     received = Recorder()
     bus.subscribe("thing.", received)
-    relay = OutboxRelay(db, bus, poll_seconds=3600)
+    relay = OutboxRelay(db, bus, poll_seconds=3600, mark_keep_seconds=0)
     work = UnitOfWork(db, "things", relay=relay)
     async with work.tenant(tenant) as unit:
         await unit.session.execute(insert(THINGS).values(name="a"))
@@ -210,19 +212,52 @@ async def test_tenant_events_left_by_a_crash_are_found_by_any_relay(
     # Another process's relay, polling: it knows nothing but the mark.
     await OutboxRelay(db, bus).drain()
     assert [e.type for e in received.events] == ["thing.created"]
+    # The mark is a lease: kept until it is older than a relay's keep period.
+    assert await marks(db) == [(tenant.name, 1)]
+    await OutboxRelay(db, bus, mark_keep_seconds=0).drain()
+    assert await marks(db) == []
+    assert len(received.events) == 1
+
+
+async def test_writers_rely_on_a_renewed_mark_instead_of_each_writing_it(
+    tenant_db: tuple[DatabaseRouter, TenantDatabase],
+) -> None:
+    db, tenant = tenant_db
+    work = UnitOfWork(db, "things")
+    for name in ("a", "b", "c"):
+        async with work.tenant(tenant) as unit:
+            await unit.session.execute(insert(THINGS).values(name=name))
+            unit.emit(Event("thing.created", "t-1"))
+    # One mark for the three transactions: concurrent writers of a tenant do not queue on its row.
+    assert await marks(db) == [(tenant.name, 1)]
+    bus = InProcessEventBus()
+    received = Recorder()
+    bus.subscribe("thing.", received)
+    relay = OutboxRelay(db, bus)
+    assert await relay.relay_tenants_once() == 3
+    # Within its lease the mark stays: a writer of this process may still rely on it.
+    assert await marks(db) == [(tenant.name, 1)]
+    async with work.tenant(tenant) as unit:
+        unit.emit(Event("thing.created", "t-1"))
+    assert await relay.relay_tenants_once() == 1
+    assert len(received.events) == 4
+    # Once nobody renewed it for longer than the keep period, the drain that finds it clears it.
+    async with db.core_session() as session:
+        await session.execute(update(TenantOutboxMark).values(mark_time=utcnow() - timedelta(minutes=5)))
+        await session.commit()
+    assert await relay.relay_tenants_once() == 0
     assert await marks(db) == []
 
 
 async def test_a_mark_made_while_draining_is_kept(tenant_db: tuple[DatabaseRouter, TenantDatabase]) -> None:
     db, tenant = tenant_db
-    work = UnitOfWork(db, "things")
-    async with work.tenant(tenant) as unit:
+    async with UnitOfWork(db, "things").tenant(tenant) as unit:
         unit.emit(Event("thing.created", "t-1"))
-    relay = OutboxRelay(db, InProcessEventBus())
+    relay = OutboxRelay(db, InProcessEventBus(), mark_keep_seconds=0)
     async with db.core_session() as session:
         [seen] = list((await session.execute(select(TenantOutboxMark))).scalars())
-    # Another producer marks the outbox again after this relay read the mark.
-    async with work.tenant(tenant) as unit:
+    # Another producer (process) marks the outbox again after this relay read the mark.
+    async with UnitOfWork(db, "things").tenant(tenant) as unit:
         unit.emit(Event("thing.created", "t-1"))
     await relay._drain_tenant(seen)
     assert await marks(db) == [(tenant.name, 2)]

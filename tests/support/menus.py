@@ -106,20 +106,26 @@ class MenusWorld:
         await self.admin_token()
         await self.enabled(tenant_id).EnableService(registry_pb.EnableServiceRequest(service=service))
 
-    async def publish_form(self, token: str, tenant_id: str, key: str, title: str) -> None:
-        """A form of the tenant, created and published by ``token``'s holder."""
-        forms: Any = BoundStub(
+    def _forms(self, token: str, tenant_id: str) -> Any:
+        return BoundStub(
             forms_grpc.FormServiceStub(self.mesh.channel("forms")), (*bearer(token), ("x-tenant-id", tenant_id))
         )
+
+    async def publish_form(self, token: str, tenant_id: str, key: str, title: str) -> None:
+        """A form of the tenant, created and published by ``token``'s holder."""
+        forms = self._forms(token, tenant_id)
         draft = definition({**sample_definition(), "title": {"en": title, "id": f"{title} (id)"}})
         await forms.CreateForm(forms_pb.CreateFormRequest(form=forms_pb.Form(key=key, title=title, draft=draft)))
         await forms.PublishForm(forms_pb.PublishFormRequest(key=key))
 
     async def archive_form(self, token: str, tenant_id: str, key: str) -> None:
-        forms: Any = BoundStub(
-            forms_grpc.FormServiceStub(self.mesh.channel("forms")), (*bearer(token), ("x-tenant-id", tenant_id))
-        )
-        await forms.ArchiveForm(forms_pb.ArchiveFormRequest(key=key))
+        await self._forms(token, tenant_id).ArchiveForm(forms_pb.ArchiveFormRequest(key=key))
+
+    async def unarchive_form(self, token: str, tenant_id: str, key: str) -> None:
+        await self._forms(token, tenant_id).UnarchiveForm(forms_pb.UnarchiveFormRequest(key=key))
+
+    async def delete_form(self, token: str, tenant_id: str, key: str) -> None:
+        await self._forms(token, tenant_id).DeleteForm(forms_pb.DeleteFormRequest(key=key))
 
     async def drop_leftovers(self) -> None:
         if self.backend != "mysql":

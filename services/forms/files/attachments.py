@@ -13,6 +13,19 @@ transaction, so a submission that fails binds nothing. DeleteSubmission::
 ``prepare_release`` writes reminders due now first: if the process dies after the commit, the
 sweeper finds the files marked DELETING and finishes; if the transaction rolls back, it finds
 them still attached and leaves them.
+
+An edit of the answers that no longer references some of the submission's files detaches them::
+
+    await files.prepare_release(submission_id)            # before the transaction
+    async with work.tenant() as w:
+        ...check the new answers' files (check binds new ones)...
+        detached = await files.detach_unreferenced(w.session, submission_id, references)
+    await files.remind_released(detached)                 # after the commit
+
+The detached files are marked DELETING and left to the sweeper (an earlier revision of the answers
+may still name them; the revision keeps the reference, not the file). The reminders written
+before cover a crash after the commit; written again after it, they also cover a sweep that ran
+meanwhile and found the files still attached.
 """
 
 from __future__ import annotations
@@ -114,3 +127,22 @@ class SubmissionFiles:
 
     async def purge(self, file_ids: list[str]) -> None:
         await self._files.purge(file_ids)
+
+    async def detach_unreferenced(self, session: AsyncSession, submission_id: str, kept: Sequence[str]) -> list[str]:
+        query = select(FileRow.file_id).where(
+            FileRow.submission_id == submission_id, FileRow.state == FileState.ATTACHED
+        )
+        if kept:
+            query = query.where(FileRow.file_id.not_in(sorted(set(kept))))
+        detached = list((await session.execute(query)).scalars())
+        if detached:
+            await session.execute(
+                update(FileRow)
+                .where(FileRow.file_id.in_(detached))
+                .values(state=FileState.DELETING, submission_id=None)
+                .execution_options(synchronize_session=False)
+            )
+        return detached
+
+    async def remind_released(self, file_ids: list[str]) -> None:
+        await self._files.remind_now(file_ids)

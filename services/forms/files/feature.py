@@ -24,7 +24,7 @@ BLOB_NAMESPACE = "forms"
 class FileFeature:
     def __init__(self, runtime: Runtime, tenants: TenantDirectory) -> None:
         self._runtime = runtime
-        blobs = runtime.blobs(BLOB_NAMESPACE)
+        blobs = self._blobs = runtime.blobs(BLOB_NAMESPACE)
         self.files = Files(runtime.db, blobs, load_files_settings(runtime.settings.environment))
         self.submissions = SubmissionFiles(self.files)
         self.sweeper = FileSweeper(runtime.db, self.files, blobs, tenants)
@@ -36,3 +36,9 @@ class FileFeature:
 
     async def stop(self) -> None:
         await self.sweeper.stop()
+
+    async def forget_tenant(self, tenant_id: str) -> None:
+        """The tenant is being deleted: every file's content, then the sweeper's reminders of it
+        (its file rows go with its database). Safe to repeat."""
+        await self._blobs.delete_tenant(tenant_id)
+        await self.sweeper.forget_tenant(tenant_id)

@@ -5,8 +5,9 @@ submission is stored, every file reference in its answers goes through one ``Fil
 port, inside the submission's own transaction: it refuses what the submission may not carry
 (another tenant's reference, an expired upload, someone else's, one over the field's limits) and
 binds the rest to the submission, so a submission that fails binds nothing. Deleting a
-submission releases its files in three steps around the deleting transaction (see
-``FileReferences``). The port's implementation is ``services.forms.files.attachments``.
+submission releases its files in three steps around the deleting transaction, and an edit of the
+answers detaches the files it no longer references (see ``FileReferences``). The port's
+implementation is ``services.forms.files.attachments``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,15 @@ class FileReferences(Protocol):
 
     async def purge(self, file_ids: list[str]) -> None:
         """After its commit: deletes them."""
+        ...
+
+    async def detach_unreferenced(self, session: AsyncSession, submission_id: str, kept: Sequence[str]) -> list[str]:
+        """In the transaction of an edit of the answers (after ``prepare_release``): the submission's
+        files other than ``kept`` are detached and marked for deletion; returns their ids."""
+        ...
+
+    async def remind_released(self, file_ids: list[str]) -> None:
+        """After that commit: the sweeper deletes the detached files at its next round."""
         ...
 
 

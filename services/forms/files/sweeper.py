@@ -111,6 +111,12 @@ class FileSweeper:
         await self._files.forget(file_id)
         log.info("file %s of tenant %s deleted (expired upload or deleted submission)", file_id, tenant_id)
 
+    async def forget_tenant(self, tenant_id: str) -> None:
+        """Drops every reminder of a tenant being deleted (its files' content is removed whole)."""
+        async with self._db.core_session() as session:
+            await session.execute(delete(FileReminderRow).where(FileReminderRow.tenant_id == tenant_id))
+            await session.commit()
+
     async def _reschedule(self, file_id: str, due_time: datetime) -> None:
         async with self._db.core_session() as session:
             await session.execute(

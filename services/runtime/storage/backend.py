@@ -78,4 +78,9 @@ class BlobBackend(Protocol):
         """Removes the blob; a key with no blob is not an error (deletes are retried)."""
         ...
 
+    async def delete_folder(self, prefix: str) -> None:
+        """Removes every blob whose key starts with ``prefix`` (a folder: it ends with "/"); an
+        empty or missing folder is not an error (retried, like delete)."""
+        ...
+
     async def close(self) -> None: ...

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 
 from services.runtime.context import current_tenant
 from services.runtime.storage.backend import BlobBackend, BlobReader, BlobStat, StoredBlob
-from services.runtime.storage.keys import blob_key
+from services.runtime.storage.keys import blob_key, service_prefix
 
 
 class TenantBlobs:
@@ -35,3 +35,8 @@ class TenantBlobs:
 
     async def delete(self, name: str) -> None:
         await self._backend.delete(self._key(name))
+
+    async def delete_tenant(self, tenant_id: str) -> None:
+        """Removes every blob this service keeps for ``tenant_id``: the tenant is being deleted
+        (called from the service's deprovisioning, which names the tenant; no call context)."""
+        await self._backend.delete_folder(service_prefix(tenant_id, self._service))

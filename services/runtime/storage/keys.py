@@ -25,10 +25,15 @@ def tenant_prefix(tenant_id: str) -> str:
     return f"{TENANTS_FOLDER}/{tenant_id}/"
 
 
-def blob_key(tenant_id: str, service: str, name: str) -> str:
-    """The key of ``name`` of ``service`` in the tenant's folder; ValueError for a bad part."""
+def service_prefix(tenant_id: str, service: str) -> str:
+    """The folder of every blob ``service`` keeps for the tenant (with its trailing slash)."""
     if not _SERVICE.fullmatch(service):
         raise ValueError(f"not a service name: {service!r}")
+    return f"{tenant_prefix(tenant_id)}{service}/"
+
+
+def blob_key(tenant_id: str, service: str, name: str) -> str:
+    """The key of ``name`` of ``service`` in the tenant's folder; ValueError for a bad part."""
     if not name or len(name) > MAX_NAME_LENGTH or not all(_SEGMENT.fullmatch(s) for s in name.split("/")):
         raise ValueError(f"not a blob name: {name!r}")
-    return f"{tenant_prefix(tenant_id)}{service}/{name}"
+    return f"{service_prefix(tenant_id, service)}{name}"

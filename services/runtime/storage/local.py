@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
@@ -116,8 +117,22 @@ class LocalBackend:
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             await asyncio.to_thread(os.unlink, self._path(key))
 
+    async def delete_folder(self, prefix: str) -> None:
+        if not prefix.endswith("/"):
+            raise ValueError(f"not a folder: {prefix!r}")
+        folder = self._path(prefix)
+        if folder == self.root.resolve():
+            raise ValueError("refusing to delete the whole blob folder")
+        await asyncio.to_thread(_remove_tree, folder)
+
     async def close(self) -> None:
         return None
+
+
+def _remove_tree(folder: Path) -> None:
+    # Deletes are retried, and a tenant that never stored a file has no folder.
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(folder)
 
 
 def _flush_and_close(handle: BinaryIO) -> None:

@@ -33,7 +33,7 @@ from services.runtime.storage.backend import (
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
-    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef, ObjectIdentifierTypeDef
 
 T = TypeVar("T")
 AddressingStyle = Literal["path", "virtual", "auto"]
@@ -204,6 +204,23 @@ class S3Backend:
         try:
             # S3 answers success for a key with no object.
             await s3.delete_object(Bucket=self.settings.bucket, Key=self._key(key))
+        except (TimeoutError, BotoCoreError, ClientError, OSError) as exc:
+            raise StorageUnavailable(f"deleting from the object store failed: {_describe(exc)}") from exc
+
+    async def delete_folder(self, prefix: str) -> None:
+        if not prefix.endswith("/"):
+            raise ValueError(f"not a folder: {prefix!r}")
+        s3 = await self._s3()
+        bucket = self.settings.bucket
+        try:
+            # Listed page by page (1,000 keys each), each page removed in one request.
+            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=self._key(prefix))
+            async for page in pages:
+                objects: list[ObjectIdentifierTypeDef] = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if objects:
+                    answer = await s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+                    if answer.get("Errors"):
+                        raise StorageUnavailable(f"the object store kept {len(answer['Errors'])} objects")
         except (TimeoutError, BotoCoreError, ClientError, OSError) as exc:
             raise StorageUnavailable(f"deleting from the object store failed: {_describe(exc)}") from exc
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tenantmesh/forms/v1/events.proto\x12\x13tenantmesh.forms.v1\"r\n\rFormPublished\x12\x10\n\x08\x66orm_key\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x14\n\x0c\x63ontent_hash\x18\x03 \x01(\t\x12\x16\n\x0eowning_service\x18\x04 \x01(\t\x12\x10\n\x08\x62reaking\x18\x05 \x01(\x08\"8\n\x0c\x46ormArchived\x12\x10\n\x08\x66orm_key\x18\x01 \x01(\t\x12\x16\n\x0eowning_service\x18\x02 \x01(\t\"`\n\x11SubmissionCreated\x12\x15\n\rsubmission_id\x18\x01 \x01(\t\x12\x10\n\x08\x66orm_key\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x11\n\tsubmitter\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tenantmesh/forms/v1/events.proto\x12\x13tenantmesh.forms.v1\"r\n\rFormPublished\x12\x10\n\x08\x66orm_key\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x14\n\x0c\x63ontent_hash\x18\x03 \x01(\t\x12\x16\n\x0eowning_service\x18\x04 \x01(\t\x12\x10\n\x08\x62reaking\x18\x05 \x01(\x08\"8\n\x0c\x46ormArchived\x12\x10\n\x08\x66orm_key\x18\x01 \x01(\t\x12\x16\n\x0eowning_service\x18\x02 \x01(\t\":\n\x0e\x46ormUnarchived\x12\x10\n\x08\x66orm_key\x18\x01 \x01(\t\x12\x16\n\x0eowning_service\x18\x02 \x01(\t\";\n\x0b\x46ormDeleted\x12\x10\n\x08\x66orm_key\x18\x01 \x01(\t\x12\x1a\n\x12purged_submissions\x18\x02 \x01(\x05\"`\n\x11SubmissionCreated\x12\x15\n\rsubmission_id\x18\x01 \x01(\t\x12\x10\n\x08\x66orm_key\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x11\n\tsubmitter\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +35,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FORMPUBLISHED']._serialized_end=171
   _globals['_FORMARCHIVED']._serialized_start=173
   _globals['_FORMARCHIVED']._serialized_end=229
-  _globals['_SUBMISSIONCREATED']._serialized_start=231
-  _globals['_SUBMISSIONCREATED']._serialized_end=327
+  _globals['_FORMUNARCHIVED']._serialized_start=231
+  _globals['_FORMUNARCHIVED']._serialized_end=289
+  _globals['_FORMDELETED']._serialized_start=291
+  _globals['_FORMDELETED']._serialized_end=350
+  _globals['_SUBMISSIONCREATED']._serialized_start=352
+  _globals['_SUBMISSIONCREATED']._serialized_end=448
 # @@protoc_insertion_point(module_scope)

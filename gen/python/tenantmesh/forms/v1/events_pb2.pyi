@@ -26,6 +26,22 @@ class FormArchived(_message.Message):
     owning_service: str
     def __init__(self, form_key: _Optional[str] = ..., owning_service: _Optional[str] = ...) -> None: ...
 
+class FormUnarchived(_message.Message):
+    __slots__ = ("form_key", "owning_service")
+    FORM_KEY_FIELD_NUMBER: _ClassVar[int]
+    OWNING_SERVICE_FIELD_NUMBER: _ClassVar[int]
+    form_key: str
+    owning_service: str
+    def __init__(self, form_key: _Optional[str] = ..., owning_service: _Optional[str] = ...) -> None: ...
+
+class FormDeleted(_message.Message):
+    __slots__ = ("form_key", "purged_submissions")
+    FORM_KEY_FIELD_NUMBER: _ClassVar[int]
+    PURGED_SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    form_key: str
+    purged_submissions: int
+    def __init__(self, form_key: _Optional[str] = ..., purged_submissions: _Optional[int] = ...) -> None: ...
+
 class SubmissionCreated(_message.Message):
     __slots__ = ("submission_id", "form_key", "version", "submitter")
     SUBMISSION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -1,0 +1,22 @@
+"""When a tenant outbox was last marked: marks are renewed at most every few seconds and kept a
+while (services.runtime.outbox), so busy tenants' writers do not all update one row.
+
+Revision ID: outbox_core_0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "outbox_core_0003"
+down_revision = "outbox_core_0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Null for marks made before this column: old enough to be cleared after their drain.
+    op.add_column("event_outbox_tenants", sa.Column("mark_time", sa.DateTime, nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("event_outbox_tenants", "mark_time")
