@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import grpc
 from google.protobuf.message import Message
+from opentelemetry.trace import Span
 
 from services.runtime.access import MethodPolicy
 from services.runtime.errors import CommonReason, InvalidArgument
@@ -41,6 +42,8 @@ class IncomingCall:
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     # The ErrorInfo reason the call failed with ("" if it did not): observers count by it.
     error_reason: str = ""
+    # The call's server span while it is being recorded (tracing on, trace sampled), else None.
+    span: Span | None = None
 
 
 class CallStage(Protocol):
