@@ -36,7 +36,7 @@ def mesh_ports(settings: Settings, edge: EdgeSettings) -> list[Port]:
     metrics = load_metrics_settings(settings.environment)
     if metrics.port:  # None: no endpoint; 0: any free port
         ports.append(Port(metrics.host, metrics.port, "the metrics endpoint", "TENANTMESH_METRICS_PORT"))
-    for spec in settings.manifest.built:
+    for spec in settings.manifest.hosted(redis=settings.redis_url is not None):
         host, _, port = settings.address_of(spec.name).rpartition(":")
         ports.append(Port(host or "127.0.0.1", int(port), f"the {spec.name} service", spec.address_variable))
     return ports
