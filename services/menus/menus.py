@@ -28,6 +28,7 @@ from services.menus.tree import MenuModel, build_model, visible
 from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_principal, current_tenant
 from services.runtime.events import Event, EventBus
+from services.runtime.shared_answers import share
 
 # Event type prefixes that change a tenant's menus: whether they concern every tenant, and whether
 # they change what the sources (registry, forms) contribute, which is cached apart from the rest.
@@ -199,5 +200,6 @@ class MenuBook:
         items = convert.items(visible(menu.model, permissions), locale)
         answer = pb.GetMyMenuResponse(items=items, etag=menu_etag(items, locale), locale=answer_locale(locale))
         if menu.complete and generation == (self._all_generation, self._generation.get(tenant_id, 0)):
-            self._menus.put(key, answer)
+            # Every caller with this permission set gets this object: serialized once, not per call.
+            self._menus.put(key, share(answer))
         return answer

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from services.mesh.edge import EdgeSettings
 from services.runtime.config import Settings
+from services.runtime.telemetry.settings import load_metrics_settings
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ def mesh_ports(settings: Settings, edge: EdgeSettings) -> list[Port]:
         Port(edge.bind_address, edge.http_port, "the edge's HTTP listener", "TENANTMESH_EDGE_HTTP_PORT"),
         Port("127.0.0.1", edge.admin_port, "the edge's admin interface", "TENANTMESH_EDGE_ADMIN_PORT"),
     ]
+    if edge.stats_port:
+        stats = Port(edge.bind_address, edge.stats_port, "the edge's stats listener", "TENANTMESH_EDGE_STATS_PORT")
+        ports.append(stats)
+    metrics = load_metrics_settings(settings.environment)
+    if metrics.port:  # None: no endpoint; 0: any free port
+        ports.append(Port(metrics.host, metrics.port, "the metrics endpoint", "TENANTMESH_METRICS_PORT"))
     for spec in settings.manifest.hosted(redis=settings.redis_url is not None):
         host, _, port = settings.address_of(spec.name).rpartition(":")
         ports.append(Port(host or "127.0.0.1", int(port), f"the {spec.name} service", spec.address_variable))

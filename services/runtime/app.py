@@ -45,6 +45,7 @@ from services.runtime.sealing import Sealer
 from services.runtime.server import RunningServer, ServiceBinding, create_server
 from services.runtime.storage import BlobBackend, TenantBlobs, load_storage_settings, open_backend
 from services.runtime.telemetry.metrics import Metrics
+from services.runtime.telemetry.pool_waits import time_pool_waits
 from services.runtime.telemetry.probes import outbox_probe, pool_probe, stream_probe
 from services.runtime.telemetry.sampler import Sampler
 from services.runtime.telemetry.settings import load_metrics_settings, load_tracing_settings, load_usage_flush_seconds
@@ -203,6 +204,8 @@ class Runtime:
         runtime.usage = UsageRecorder(router, load_usage_flush_seconds(settings.environment))
         metrics.caches.add(lambda: runtime.jwks.stats)
         runtime.metrics_sampler.add("db_pools", pool_probe(router, metrics))
+        if runtime.metrics_served:
+            time_pool_waits(router, metrics)
         runtime.metrics_sampler.add("outbox", outbox_probe(runtime.relay, metrics))
         if isinstance(events, RedisStreamsEventBus):
             runtime.metrics_sampler.add("event_streams", stream_probe(events, metrics))

@@ -30,8 +30,7 @@ from services.runtime.interceptors.observers import Observers
 from services.runtime.interceptors.request_id import client_address_stage, request_id_stage
 from services.runtime.interceptors.telemetry import CallObserver, LoggingObserver, trace_context_stage
 from services.runtime.interceptors.tenant import TenantStage
-from services.runtime.interceptors.tracing import SpanObserver
-from services.runtime.interceptors.unsampled import unsampled_call_stage
+from services.runtime.interceptors.tracing import ServerSpanStage, SpanObserver
 from services.runtime.interceptors.validation import validation_stage
 from services.runtime.mesh_tls import MeshTls, server_credentials
 from services.runtime.telemetry.metrics import Metrics
@@ -137,12 +136,11 @@ async def create_server(
         client_address_stage,
         trace_context_stage,
     ]
-    interceptors: list[grpc.aio.ServerInterceptor] = []
     if tracing is not None:
-        # Outermost, so its span is open while the pipeline runs (the pipeline completes it).
-        interceptors.append(tracing.server_interceptor(service))
+        # Last of the first stages: nothing that can fail comes between the span's start and the
+        # error boundary whose observers end it.
+        first_stages.append(ServerSpanStage(tracing.server_tracer(service)))
         observers.append(SpanObserver())
-        first_stages.append(unsampled_call_stage)
     if metrics is not None:
         observers.append(MetricsObserver(metrics))
     if usage is not None:
@@ -159,8 +157,7 @@ async def create_server(
         ],
         observer=observer if len(observers) == 1 else Observers(observers),
     )
-    interceptors.append(interceptor)
-    server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
+    server = grpc.aio.server(interceptors=[interceptor], options=SERVER_OPTIONS)
     for binding in bindings:
         binding.register(server)
     health_servicer = HealthServicer()

@@ -28,15 +28,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import logging
 import os
-import platform as host
 import secrets
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,11 +47,23 @@ from tenantmesh.menus.v1 import menu_service_pb2_grpc as pb_grpc
 from tenantmesh.registry.v1 import service_pb2
 
 from services.mesh.devtls import ensure_dev_tls
-from services.runtime.cpus import usable_cpus
 from services.runtime.heap import settle_after_startup
-from services.runtime.loop import run as run_on_service_loop
-from tests.bench.common import load_note, percentile, print_table, quiet_driver_notes, verdict
-from tests.bench.edge_tools import WrkResult, best_round, running_envoy, wrk_round
+from tests.bench.common import (
+    WrkTarget,
+    add_parts_argument,
+    add_wrk_arguments,
+    alternate_rounds,
+    bench_main,
+    check_parts_argument,
+    check_wrk_arguments,
+    load_note,
+    percentile,
+    print_header,
+    print_table,
+    quiet_driver_notes,
+    verdict,
+)
+from tests.bench.edge_tools import WrkResult, best_round, running_envoy
 from tests.bench.mariadb import Server, drop_databases
 from tests.support.menus import PASSWORD, MenusWorld, menus_world
 from tests.support.platform import bearer
@@ -191,22 +199,12 @@ async def measure_edge(args: argparse.Namespace, world: MenusWorld, setup: Setup
     member = {"authorization": f"Bearer {setup.member_token}", "x-tenant-id": setup.tenant}
     async with running_envoy(world.mesh.started, world.mesh.runtime.settings, tls, workdir / "envoy") as (envoy, edge):
         base = f"https://127.0.0.1:{edge.https_port}"
-        endpoints: tuple[tuple[str, str, dict[str, str], list[WrkResult]], ...] = (
-            ("public", base + PUBLIC_PATH, {}, out.public),
-            ("my-menu", base + MENU_PATH, member, out.menu),
-        )
-        for _, url, headers, _ in endpoints:
-            await wrk_round(url, headers, args, envoy, args.warmup)
-        for index in range(args.rounds):
-            for label, url, headers, bucket in endpoints:
-                result = await wrk_round(url, headers, args, envoy, args.seconds)
-                bucket.append(result)
-                print(
-                    f"    round {index + 1} {label:8s} {result.requests_per_s:8.0f} req/s  p50 {result.p50:6.2f} ms  "
-                    f"p99 {result.p99:6.2f} ms  errors {result.errors}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+        targets = [
+            WrkTarget("public", base + PUBLIC_PATH, envoy),
+            WrkTarget("my-menu", base + MENU_PATH, envoy, member),
+        ]
+        await alternate_rounds(targets, args)
+    out.public, out.menu = targets[0].rounds, targets[1].rounds
 
 
 async def measure_uncached(world: MenusWorld, setup: Setup, samples: int, out: Results) -> None:
@@ -358,10 +356,7 @@ def _spread(values: list[float]) -> str:
 
 
 def report(args: argparse.Namespace, setup: Setup, out: Results) -> None:
-    print()
-    print(f"== bench_menus  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
-    print(f"   {host.node()}  {host.machine()}  {usable_cpus()} vCPU  Python {host.python_version()}")
-    print(f"   {load_note()}; now {os.getloadavg()[0]:.2f} (1 min)")
+    print_header("bench_menus", load_now_too=True)
     print(
         f"   tenants + auth + registry + forms + menus in-process on MariaDB + Redis; one tenant: {SERVICES} services "
         f"enabled with {SERVICES * ENTRIES_PER_SERVICE} entries, {OVERRIDES} overrides, {ROLES} roles, "
@@ -478,43 +473,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mysql-url", default=default_mysql, help=f"MariaDB server (default {default_mysql})")
     parser.add_argument("--redis-url", default=default_redis, help=f"Redis (default {default_redis})")
     parser.add_argument("--users", type=int, default=1000, help="users of the tenant (default 1000)")
-    parser.add_argument("--seconds", type=float, default=8.0, help="seconds per wrk round (default 8)")
-    parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--rounds", type=int, default=2, help="wrk rounds per endpoint, alternating (default 2)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per endpoint (default 2)")
+    add_wrk_arguments(parser, seconds=8.0, rounds=2, per="endpoint")
     parser.add_argument("--samples", type=int, default=50, help="uncached computations measured (default 50)")
     parser.add_argument("--changes", type=int, default=20, help="role changes and overrides measured (default 20)")
-    parser.add_argument(
-        "--parts",
-        type=lambda v: tuple(x.strip() for x in v.split(",") if x.strip()),
-        default=("edge", "fresh"),
-        help="what to measure besides the uncached cost: edge,fresh (default both)",
-    )
+    add_parts_argument(parser, ("edge", "fresh"), "what to measure besides the uncached cost")
     args = parser.parse_args(argv)
-    if args.seconds < 1 or args.rounds < 1 or args.threads < 1 or args.connections < args.threads:
-        parser.error("need --seconds >= 1, --rounds >= 1, --threads >= 1, --connections >= --threads")
+    check_wrk_arguments(parser, args)
     if args.users < 1 or args.samples < 1 or args.changes < 1:
         parser.error("--users, --samples and --changes must be positive")
-    if not set(args.parts) <= {"edge", "fresh"}:
-        parser.error("--parts: edge, fresh")
+    check_parts_argument(parser, args, ("edge", "fresh"))
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if "edge" in args.parts and shutil.which("wrk") is None:
-        print("wrk is not installed: apt-get install -y wrk (or `make bench-menus`)", file=sys.stderr)
-        return 2
-    workdir = Path(tempfile.mkdtemp(prefix="tm-bench-menus-"))
-    try:
-        run_on_service_loop(run(args, workdir))
-        return 0
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    return bench_main(
+        "bench-menus",
+        lambda workdir: run(args, workdir),
+        needs_wrk="edge" in args.parts,
+        workdir_prefix="tm-bench-menus-",
+    )
 
 
 if __name__ == "__main__":

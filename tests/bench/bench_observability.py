@@ -21,27 +21,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
-import platform
-import shutil
 import signal
 import sys
-import tempfile
-import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from tenantmesh.tenants.v1 import tenant_pb2
-from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.mesh.devtls import ensure_dev_tls
-from services.runtime.cpus import usable_cpus
-from services.runtime.loop import run as run_on_service_loop
 from services.runtime.telemetry.settings import DEFAULT_SAMPLE_RATIO
-from tests.bench.common import TenantsService, bench_settings, load_note, print_table, tenants_service, verdict
-from tests.bench.edge_tools import WrkResult, best_round, run_wrk, running_envoy
+from tests.bench.common import (
+    WrkTarget,
+    add_wrk_arguments,
+    all_rounds,
+    alternate_rounds,
+    bench_main,
+    bench_settings,
+    check_wrk_arguments,
+    print_header,
+    print_table,
+    tenants_service,
+    verdict,
+)
+from tests.bench.edge_tools import WrkResult, best_round, running_envoy
 
 TARGET_FULL = 0.85
 TARGET_DEFAULT = 0.95
@@ -63,14 +64,6 @@ VARIANTS = (
 )
 
 
-@dataclass
-class Measured:
-    variant: Variant
-    url: str = ""
-    envoy: Any = None
-    rounds: list[WrkResult] = field(default_factory=list)
-
-
 @contextlib.asynccontextmanager
 async def otlp_sink() -> AsyncIterator[tuple[int, int]]:
     """The sink's (gRPC port, HTTP port)."""
@@ -86,23 +79,17 @@ async def otlp_sink() -> AsyncIterator[tuple[int, int]]:
         await proc.wait()
 
 
-async def create_tenant(service: TenantsService, slug: str) -> str:
-    response = await service.stub.CreateTenant(pb.CreateTenantRequest(tenant=tenant_pb2.Tenant(slug=slug)))
-    return str(response.tenant.tenant_id)
-
-
 def per_call_us(result: WrkResult, process: str) -> float:
     calls = result.requests_per_s * result.seconds
     return 1e6 * result.cpu_s.get(process, 0.0) / calls if calls else float("nan")
 
 
-async def run(args: argparse.Namespace, workdir: Path) -> list[Measured]:
+async def run(args: argparse.Namespace, workdir: Path) -> list[WrkTarget]:
     tls = ensure_dev_tls(workdir / "tls")
-    measured = [Measured(v) for v in VARIANTS]
+    targets: list[WrkTarget] = []
     async with otlp_sink() as (sink_port, _), contextlib.AsyncExitStack() as stack:
         endpoint = f"http://127.0.0.1:{sink_port}"
-        for index, item in enumerate(measured):
-            variant = item.variant
+        for index, variant in enumerate(VARIANTS):
             env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "", **variant.env}
             edge: dict[str, object] = {}
             if variant.edge_sample_percent is not None:
@@ -115,42 +102,19 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[Measured]:
             service = await stack.enter_async_context(
                 tenants_service(bench_settings(f"sqlite+aiosqlite:///{data / 'core.db'}", data, **env))
             )
-            tenant_id = await create_tenant(service, f"obs-bench-{index}")
+            tenant_id = await service.create_tenant(f"obs-bench-{index}")
             envoy, settings = await stack.enter_async_context(
                 running_envoy([service.started], service.runtime.settings, tls, workdir / f"envoy-{index}", 1, **edge)
             )
-            item.url = f"https://127.0.0.1:{settings.https_port}/v1/tenants/{tenant_id}"
-            item.envoy = envoy
+            url = f"https://127.0.0.1:{settings.https_port}/v1/tenants/{tenant_id}"
+            targets.append(WrkTarget(variant.label, url, envoy))
         print("bench_observability: warming up", file=sys.stderr, flush=True)
-        for item in measured:
-            await run_wrk(
-                item.url,
-                item.envoy,
-                seconds=args.warmup,
-                connections=args.connections,
-                threads=args.threads,
-                require_result=False,
-            )
-        for round_index in range(args.rounds):
-            for item in measured:
-                result = await run_wrk(
-                    item.url, item.envoy, seconds=args.seconds, connections=args.connections, threads=args.threads
-                )
-                item.rounds.append(result)
-                print(
-                    f"  round {round_index + 1} {item.variant.label:14s} {result.requests_per_s:8.0f} req/s  "
-                    f"p99 {result.p99:6.2f} ms  errors {result.errors}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    return measured
+        await alternate_rounds(targets, args)
+    return targets
 
 
-def report(args: argparse.Namespace, measured: list[Measured]) -> None:
-    print()
-    print(f"== bench_observability  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
-    print(f"   {platform.node()}  {platform.machine()}  {usable_cpus()} vCPU  Python {platform.python_version()}")
-    print(f"   {load_note()}")
+def report(args: argparse.Namespace, measured: list[WrkTarget]) -> None:
+    print_header("bench_observability")
     print(
         f"   GET /v1/tenants/{{id}} (GetTenant) through Envoy, wrk HTTP/1.1 over TLS, {args.connections} connections, "
         f"{args.threads} threads, {args.seconds:g} s x {args.rounds} rounds per variant (alternating); best round shown"
@@ -163,7 +127,7 @@ def report(args: argparse.Namespace, measured: list[Measured]) -> None:
         ratio = best.requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
         rows.append(
             (
-                item.variant.label,
+                item.label,
                 f"{best.requests_per_s:8.0f} req/s  ratio {ratio:4.2f}  "
                 f"p50 {best.p50:6.2f} ms  p99 {best.p99:6.2f} ms  "
                 f"CPU/call service {per_call_us(best, 'service'):6.0f} us  envoy {per_call_us(best, 'envoy'):5.0f} us  "
@@ -180,9 +144,7 @@ def report(args: argparse.Namespace, measured: list[Measured]) -> None:
         [
             (
                 "all rounds req/s",
-                " | ".join(
-                    f"{m.variant.label} " + " ".join(f"{r.requests_per_s:.0f}" for r in m.rounds) for m in measured
-                ),
+                all_rounds(measured),
             ),
             ("trace 100% / off", f"{full_ratio:.2f}  (target >= {TARGET_FULL})  {verdict(full_ratio >= TARGET_FULL)}"),
             (
@@ -206,35 +168,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tests.bench.bench_observability", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per wrk round (default 10)")
-    parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per variant, alternating (default 3)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per variant (default 2)")
+    add_wrk_arguments(parser, seconds=10.0, rounds=3, per="variant")
     args = parser.parse_args(argv)
-    if args.connections < args.threads or args.threads < 1 or args.rounds < 1 or args.seconds < 1:
-        parser.error("need --threads >= 1, --connections >= --threads, --rounds >= 1, --seconds >= 1")
+    check_wrk_arguments(parser, args)
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed: apt-get install -y wrk (or `make bench-observability`)", file=sys.stderr)
-        return 2
-    workdir = Path(tempfile.mkdtemp(prefix="tm-bench-obs-"))
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    started = time.monotonic()
-    try:
-        measured = run_on_service_loop(run(args, workdir))
-        report(args, measured)
-        return 0
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        print(f"  done in {time.monotonic() - started:.0f} s", file=sys.stderr)
+
+    async def measure(workdir: Path) -> None:
+        report(args, await run(args, workdir))
+
+    return bench_main("bench-observability", measure, workdir_prefix="tm-bench-obs-")
 
 
 if __name__ == "__main__":

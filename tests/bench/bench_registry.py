@@ -27,16 +27,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import multiprocessing
 import os
-import platform as host
-import shutil
 import signal
 import ssl
 import sys
-import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -51,11 +47,23 @@ from tenantmesh.registry.v1 import registry_service_pb2 as pb
 from tenantmesh.registry.v1 import registry_service_pb2_grpc as pb_grpc
 
 from services.mesh.devtls import ensure_dev_tls
-from services.runtime.cpus import usable_cpus
 from services.runtime.heap import settle_after_startup
-from services.runtime.loop import run as run_on_service_loop
-from tests.bench.common import load_note, percentile, print_table, quiet_driver_notes, verdict
-from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, running_envoy, wrk_round
+from tests.bench.common import (
+    WrkTarget,
+    add_parts_argument,
+    add_wrk_arguments,
+    alternate_rounds,
+    bench_main,
+    check_parts_argument,
+    check_wrk_arguments,
+    load_note,
+    percentile,
+    print_header,
+    print_table,
+    quiet_driver_notes,
+    verdict,
+)
+from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, running_envoy
 from tests.support.registry import RegistryWorld, SwitchProbe, http_service, registry_world
 
 PUBLIC_PATH = "/v1/meta/server-info"
@@ -107,18 +115,9 @@ async def measure_edge(args: argparse.Namespace, world: RegistryWorld, token: st
         for _, url, headers, _ in endpoints:
             body = await check(url, headers, tls.ca_cert)
             print(f"  edge check {url.removeprefix(base)}: {body[:120]}", file=sys.stderr, flush=True)
-        for _, url, headers, _ in endpoints:
-            await wrk_round(url, headers, args, envoy, args.warmup)
-        for index in range(args.rounds):
-            for label, url, headers, bucket in endpoints:
-                result = await wrk_round(url, headers, args, envoy, args.seconds)
-                bucket.append(result)
-                print(
-                    f"    round {index + 1} {label:8s} {result.requests_per_s:8.0f} req/s  p50 {result.p50:6.2f} ms  "
-                    f"p99 {result.p99:6.2f} ms  errors {result.errors}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+        targets = [WrkTarget(label, url, envoy, headers) for label, url, headers, _ in endpoints]
+        await alternate_rounds(targets, args)
+        run.public, run.resolve = targets[0].rounds, targets[1].rounds
     return run
 
 
@@ -320,10 +319,7 @@ def _row(result: WrkResult) -> str:
 
 
 def report(args: argparse.Namespace, edge: EdgeRun | None, fanout: FanoutRun | None) -> None:
-    print()
-    print(f"== bench_registry  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
-    print(f"   {host.node()}  {host.machine()}  {usable_cpus()} vCPU  Python {host.python_version()}")
-    print(f"   {load_note()}; now {os.getloadavg()[0]:.2f} (1 min)")
+    print_header("bench_registry", load_now_too=True)
     print("   tenants + auth + registry in-process, token authentication, SQLite (aiosqlite, temp dir)")
     targets: list[tuple[str, str]] = []
     if edge is not None:
@@ -420,47 +416,27 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.bench_registry", description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="seconds per wrk round (default 8)")
-    parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--rounds", type=int, default=2, help="wrk rounds per endpoint, alternating (default 2)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per endpoint (default 2)")
+    add_wrk_arguments(parser, seconds=8.0, rounds=2, per="endpoint")
     parser.add_argument("--watchers", type=int, default=1000, help="concurrent Watch streams (default 1000)")
     parser.add_argument("--per-channel", type=int, default=100, help="Watch streams per gRPC channel (default 100)")
     parser.add_argument("--updates", type=int, default=5, help="UpdateService calls measured (default 5)")
-    parser.add_argument(
-        "--parts",
-        type=lambda v: tuple(x.strip() for x in v.split(",") if x.strip()),
-        default=("edge", "watch"),
-        help="what to measure: edge,watch (default both)",
-    )
+    add_parts_argument(parser, ("edge", "watch"), "what to measure")
     args = parser.parse_args(argv)
-    if args.seconds < 1 or args.rounds < 1 or args.threads < 1 or args.connections < args.threads:
-        parser.error("need --seconds >= 1, --rounds >= 1, --threads >= 1, --connections >= --threads")
+    check_wrk_arguments(parser, args)
     if args.watchers < 1 or args.per_channel < 1 or args.updates < 1:
         parser.error("--watchers, --per-channel and --updates must be positive")
-    if not set(args.parts) <= {"edge", "watch"}:
-        parser.error("--parts: edge, watch")
+    check_parts_argument(parser, args, ("edge", "watch"))
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if "edge" in args.parts and shutil.which("wrk") is None:
-        print("wrk is not installed: apt-get install -y wrk (or `make bench-registry`)", file=sys.stderr)
-        return 2
-    workdir = Path(tempfile.mkdtemp(prefix="tm-bench-registry-"))
-    started = time.monotonic()
-    try:
-        # The loop the service processes run on (services/runtime/loop.py), so the numbers are theirs.
-        run_on_service_loop(run(args, workdir))
-        return 0
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        print(f"  done in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    return bench_main(
+        "bench-registry",
+        lambda workdir: run(args, workdir),
+        needs_wrk="edge" in args.parts,
+        workdir_prefix="tm-bench-registry-",
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Pieces the benchmarks share: settings, the tenants service in-process, number formatting.
+"""Pieces the benchmarks share: settings, the tenants service in-process, the command line and
+main(), the report's header, alternating wrk rounds, number formatting.
 
 Benchmarks print numbers; they are not tests (no ``test_`` functions, not collected
 by pytest) and never assert timings.
@@ -6,26 +7,40 @@ by pytest) and never assert timings.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import contextlib
+import datetime as dt
 import logging
 import math
 import os
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+import platform
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
-from tenantmesh.tenants.v1 import tenant_service_pb2_grpc
+from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2_grpc
+from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
+from services.mesh.envoy_process import EnvoyProcess
 from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
 from services.runtime.client import create_mesh_channel
 from services.runtime.config import Settings, load_settings
+from services.runtime.cpus import usable_cpus
 from services.runtime.db import MigrationSet
 from services.runtime.heap import settle_after_startup
 from services.runtime.logging import configure_logging
+from services.runtime.loop import run as run_on_service_loop
 from services.runtime.mesh_tls import EDGE, channel_credentials
 from services.tenants.app import TENANT_MIGRATIONS
+from tests.bench.edge_tools import WrkResult, run_wrk
 from tests.support.mesh import DomainTenantsApp
 from tests.support.open_access import OpenAccess
 
@@ -81,6 +96,11 @@ class TenantsService:
     @property
     def stub(self) -> Any:
         return tenant_service_pb2_grpc.TenantServiceStub(self.channel)
+
+    async def create_tenant(self, slug: str) -> str:
+        """A new tenant's id."""
+        response = await self.stub.CreateTenant(pb.CreateTenantRequest(tenant=tenant_pb2.Tenant(slug=slug)))
+        return str(response.tenant.tenant_id)
 
 
 @contextlib.asynccontextmanager
@@ -148,3 +168,132 @@ def load_during_note() -> str:
     """The load at the end of a run (its 5-minute figure mostly covers the run itself)."""
     one, five, _ = os.getloadavg()
     return f"load average at the end: {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def load_now() -> str:
+    return f"now {os.getloadavg()[0]:.2f} (1 min)"
+
+
+def print_header(name: str, *, load_now_too: bool = False) -> None:
+    """The report's first lines: which benchmark, when, on what machine, under which load."""
+    print()
+    print(f"== {name}  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
+    print(f"   {platform.node()}  {platform.machine()}  {usable_cpus()} vCPU  Python {platform.python_version()}")
+    print(f"   {load_note()}" + (f"; {load_now()}" if load_now_too else ""))
+
+
+# --------------------------------------------------------------------------- command line and main
+
+
+def add_wrk_arguments(parser: argparse.ArgumentParser, *, seconds: float, rounds: int, per: str) -> None:
+    """--seconds/--connections/--threads/--rounds/--warmup; ``per``: what a round measures ("variant")."""
+    parser.add_argument("--seconds", type=float, default=seconds, help=f"seconds per wrk round (default {seconds:g})")
+    parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument(
+        "--rounds", type=int, default=rounds, help=f"wrk rounds per {per}, alternating (default {rounds})"
+    )
+    parser.add_argument("--warmup", type=float, default=2.0, help=f"warm-up seconds per {per} (default 2)")
+
+
+def add_parts_argument(parser: argparse.ArgumentParser, parts: Sequence[str], what: str) -> None:
+    """--parts a,b: which of a benchmark's measurements to make (default: all of ``parts``)."""
+    names = ",".join(parts)
+    parser.add_argument(
+        "--parts",
+        type=lambda value: tuple(x.strip() for x in value.split(",") if x.strip()),
+        default=tuple(parts),
+        help=f"{what}: {names} (default all)",
+    )
+
+
+def check_parts_argument(parser: argparse.ArgumentParser, args: argparse.Namespace, parts: Sequence[str]) -> None:
+    if not set(args.parts) <= set(parts):
+        parser.error(f"--parts: {', '.join(parts)}")
+
+
+def check_wrk_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.seconds < 1 or args.rounds < 1 or args.threads < 1 or args.connections < args.threads:
+        parser.error("need --seconds >= 1, --rounds >= 1, --threads >= 1, --connections >= --threads")
+
+
+def bench_main(
+    make_target: str,
+    run: Callable[[Path], Coroutine[Any, Any, object]],
+    *,
+    needs_wrk: bool = True,
+    workdir_prefix: str = "tm-bench-",
+) -> int:
+    """Runs ``run(workdir)`` on the services' event loop (services/runtime/loop.py, so the numbers
+    are theirs): wrk checked first, SIGTERM and Ctrl-C end it cleanly, the work dir is removed."""
+    if needs_wrk and shutil.which("wrk") is None:
+        print(f"wrk is not installed: apt-get install -y wrk (or `make {make_target}`)", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix=workdir_prefix))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    started = time.monotonic()
+    try:
+        run_on_service_loop(run(workdir))
+        return 0
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        print(f"  done in {time.monotonic() - started:.0f} s", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- side-by-side wrk rounds
+
+
+@dataclass
+class WrkTarget:
+    """One side of a side-by-side measurement: what wrk loads, through which Envoy, and its rounds."""
+
+    label: str
+    url: str
+    envoy: EnvoyProcess
+    headers: dict[str, str] = field(default_factory=dict)
+    rounds: list[WrkResult] = field(default_factory=list)
+
+
+def round_line(result: WrkResult) -> str:
+    return (
+        f"{result.requests_per_s:8.0f} req/s  p50 {result.p50:6.2f} ms  p99 {result.p99:6.2f} ms  "
+        f"errors {result.errors}"
+    )
+
+
+async def alternate_rounds(targets: Sequence[WrkTarget], args: argparse.Namespace) -> None:
+    """A warm-up of each target, then ``args.rounds`` rounds taking the targets in turn, so that a
+    slower minute of the shared machine falls on every side alike. Each round is printed as it ends."""
+    for target in targets:
+        await run_wrk(
+            target.url,
+            target.envoy,
+            seconds=args.warmup,
+            connections=args.connections,
+            threads=args.threads,
+            headers=target.headers,
+            require_result=False,
+        )
+    width = max(len(target.label) for target in targets)
+    for index in range(args.rounds):
+        for target in targets:
+            result = await run_wrk(
+                target.url,
+                target.envoy,
+                seconds=args.seconds,
+                connections=args.connections,
+                threads=args.threads,
+                headers=target.headers,
+            )
+            target.rounds.append(result)
+            print(
+                f"    round {index + 1} {target.label.ljust(width)} {round_line(result)}", file=sys.stderr, flush=True
+            )
+
+
+def all_rounds(targets: Sequence[WrkTarget]) -> str:
+    """Every round's req/s, per target: the spread behind the best rounds reported."""
+    return " | ".join(f"{t.label} " + " ".join(f"{r.requests_per_s:.0f}" for r in t.rounds) for t in targets)

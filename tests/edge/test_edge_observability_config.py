@@ -75,6 +75,9 @@ async def test_tracing_and_stats_listener_validate(tmp_path: Path, dev_tls: DevT
     assert sampler["name"].endswith("parent_based")
     ratio = sampler["typed_config"]["wrapped_sampler"]["typed_config"]["sampling_percentage"]
     assert ratio == {"numerator": 100_000, "denominator": "MILLION"}
+    # Spans leave in batches, not an export call per five requests (Envoy's default).
+    (layer,) = config["layered_runtime"]["layers"]
+    assert layer["static_layer"]["tracing.opentelemetry.min_flush_spans"] >= 100
 
 
 async def test_the_stats_listener_serves_prometheus_stats_and_nothing_else_of_the_admin(

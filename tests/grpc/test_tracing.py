@@ -7,12 +7,15 @@ call) to provision its schema in the new tenant database, and writes an event to
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
 import pytest
 from opentelemetry.proto.trace.v1 import trace_pb2
 from tenantmesh.auth.v1 import admin_service_pb2 as admin_pb
+from tenantmesh.tenants.v1 import tenant_service_pb2 as tenants_pb
 
 from services.runtime.events import Event
 from tests.support.otlp import OtlpReceiver, ReceivedSpan, otlp_receiver, tracing_environment
@@ -23,6 +26,7 @@ CLIENT = trace_pb2.Span.SPAN_KIND_CLIENT
 CONSUMER = trace_pb2.Span.SPAN_KIND_CONSUMER
 CREATE_TENANT = "/tenantmesh.tenants.v1.TenantService/CreateTenant"
 LIST_USERS = "/tenantmesh.auth.v1.UserService/ListUsers"
+GET_TENANT = "/tenantmesh.tenants.v1.TenantService/GetTenant"
 
 
 @pytest.fixture
@@ -131,3 +135,19 @@ async def test_a_trace_the_caller_did_not_sample_records_nothing_anywhere(
     await mesh.admin_stub("UserService").ListUsers(admin_pb.ListUsersRequest(), metadata=metadata)
     sampled = await receiver.wait_for(lambda s: s.name == LIST_USERS and s.trace_id != unsampled_trace)
     assert {s.trace_id for s in receiver.spans[before:]} == {sampled.trace_id}
+
+
+async def test_a_callers_mistake_is_recorded_with_its_code_but_not_as_a_server_error(
+    traced: tuple[Platform, OtlpReceiver],
+) -> None:
+    mesh, receiver = traced
+    token = await mesh.admin_token()
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await mesh.tenants.GetTenant(tenants_pb.GetTenantRequest(tenant_id=str(uuid.uuid4())), metadata=bearer(token))
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    not_found = grpc.StatusCode.NOT_FOUND.value[0]
+    span = await receiver.wait_for(
+        lambda s: s.name == GET_TENANT and s.kind == SERVER and s.attributes.get("rpc.grpc.status_code") == not_found
+    )
+    assert span.attributes["tenantmesh.principal.kind"] == "user"
+    assert span.status_code != trace_pb2.Status.STATUS_CODE_ERROR

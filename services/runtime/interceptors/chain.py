@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import grpc
 from google.protobuf.message import Message
+from opentelemetry.trace import Span
 
 from services.runtime.access import MethodPolicy
 from services.runtime.db.replica_reads import read_only_call
@@ -22,6 +23,7 @@ from services.runtime.errors import CommonReason, InvalidArgument
 from services.runtime.interceptors.error_mapping import abort, error_for
 from services.runtime.interceptors.telemetry import CallObserver
 from services.runtime.interceptors.validation import validated_messages
+from services.runtime.shared_answers import SHARED_ANSWERS
 
 Metadata = Mapping[str, str]
 
@@ -42,6 +44,8 @@ class IncomingCall:
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     # The ErrorInfo reason the call failed with ("" if it did not): observers count by it.
     error_reason: str = ""
+    # The call's server span while it is being recorded (tracing on, trace sampled), else None.
+    span: Span | None = None
 
 
 class CallStage(Protocol):
@@ -170,23 +174,25 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             await call.context.send_initial_metadata(tuple(call.response_headers))
 
     def _wrap(self, handler: grpc.RpcMethodHandler[Any, Any], policy: MethodPolicy) -> grpc.RpcMethodHandler[Any, Any]:
+        # Answers a handler shares between calls (cached ones) go out as the bytes made once.
+        response_serializer = SHARED_ANSWERS.serializer(handler.response_serializer)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(handler.unary_unary, policy),
                 request_deserializer=tolerant_deserializer(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
+                response_serializer=response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(handler.unary_stream, policy),
                 request_deserializer=tolerant_deserializer(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
+                response_serializer=response_serializer,
             )
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
                 self._wrap_client_stream(handler.stream_unary, policy),
                 request_deserializer=tolerant_deserializer(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
+                response_serializer=response_serializer,
             )
         raise TypeError(f"{policy.method}: bidirectional streaming RPCs are not supported by the runtime yet")
 

@@ -25,6 +25,7 @@ class MetricsObserver:
         # Label children cached per (method, code): labels() costs a lock and a dict build each time.
         self._counters: dict[tuple[str, grpc.StatusCode], Counter] = {}
         self._timers: dict[str, Histogram] = {}
+        self._errors: dict[tuple[str, str], Counter] = {}
 
     def finished(self, call: IncomingCall, code: grpc.StatusCode, seconds: float) -> None:
         key = (call.method, code)
@@ -39,5 +40,10 @@ class MetricsObserver:
         counter.inc()
         timer.observe(seconds)
         if call.error_reason:
-            service, name = split_method(call.method)
-            self._metrics.rpc_errors.labels(service, name, call.error_reason).inc()
+            # Reasons are a fixed enum: the children stay as few as methods x reasons.
+            error_key = (call.method, call.error_reason)
+            errors = self._errors.get(error_key)
+            if errors is None:
+                service, name = split_method(call.method)
+                errors = self._errors[error_key] = self._metrics.rpc_errors.labels(service, name, call.error_reason)
+            errors.inc()

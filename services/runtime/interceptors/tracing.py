@@ -1,9 +1,17 @@
-"""Tracing: completes the server span the grpc.aio instrumentation opened for the call.
+"""Tracing: the server span of every call, opened and closed by the runtime's own pipeline.
 
-The instrumentation knows the method and the peer; the runtime knows who called, for which
-tenant, under which request id, and how the call really ended (the instrumentation records a
-cancelled call, a deadline or an uncaught error as OK). Only identifiers go on the span: the
-principal's *kind*, never its token, name or email.
+The pipeline already holds what a server span needs (the method, the metadata as a dict, how the
+call ended, who called and for which tenant), so the span costs a sampler decision, a span
+object and an ``end()``: no second interceptor re-wrapping the handler on every call, no
+metadata copied again, no proxy around the servicer context (docs/decisions.md, Observability,
+has the numbers that led here). Only identifiers go on the span: the principal's *kind*, never
+its token, name or email.
+
+A call whose trace is not sampled — its caller sent ``traceparent`` flags 00, as the edge does
+for most requests, or this process's sampler dropped a new trace — gets no span object at all:
+the SQL, Redis and outgoing-call instrumentations are switched off for the rest of the call
+(their spans could only be non-recording ones), and the decision travels on in the
+``traceparent`` passed to the next service, so every hop agrees without recording anything.
 """
 
 from __future__ import annotations
@@ -11,10 +19,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import grpc
-from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry import context, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.semconv._incubating.attributes.rpc_attributes import (
+    RPC_GRPC_STATUS_CODE,
+    RPC_METHOD,
+    RPC_SERVICE,
+    RPC_SYSTEM,
+)
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import Attributes
 
-from services.runtime.context import principal_var, request_id_var, tenant_var
+from services.runtime.context import principal_var, request_id_var, tenant_var, traceparent_var
+from services.runtime.telemetry.trace_context import format_traceparent
 
 if TYPE_CHECKING:
     from services.runtime.interceptors.chain import IncomingCall
@@ -30,6 +48,7 @@ SERVER_ERRORS = frozenset(
         grpc.StatusCode.DATA_LOSS,
     }
 )
+_W3C = TraceContextTextMapPropagator()
 
 
 def principal_kind() -> str:
@@ -41,16 +60,58 @@ def principal_kind() -> str:
     return kind or "unknown"
 
 
-class SpanObserver:
-    def finished(self, call: IncomingCall, code: grpc.StatusCode, seconds: float) -> None:
-        span = trace.get_current_span()
+def _suppress_instrumentation() -> None:
+    # The instrumentations' own off switch (opentelemetry.instrumentation.utils.is_instrumentation_enabled).
+    # Each call runs in a task of its own: the value ends with the call, nothing to detach.
+    context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+
+
+class ServerSpanStage:
+    """The last of the first stages: opens the call's server span, or switches tracing off for it."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+        # Per method, built once: the span copies them, so one dict serves every call.
+        self._attributes: dict[str, Attributes] = {}
+
+    def _attributes_of(self, method: str) -> Attributes:
+        attributes = self._attributes.get(method)
+        if attributes is None:
+            service, _, name = method.lstrip("/").partition("/")
+            attributes = self._attributes[method] = {RPC_SYSTEM: "grpc", RPC_SERVICE: service, RPC_METHOD: name}
+        return attributes
+
+    async def __call__(self, call: IncomingCall) -> None:
+        traceparent = call.metadata.get("traceparent", "")
+        if traceparent.endswith("-00"):
+            _suppress_instrumentation()
+            return
+        parent = _W3C.extract(call.metadata) if traceparent else None
+        span = self._tracer.start_span(
+            call.method, context=parent, kind=SpanKind.SERVER, attributes=self._attributes_of(call.method)
+        )
         if not span.is_recording():
+            # A new trace this process's sampler dropped: say so to the services below.
+            traceparent_var.set(format_traceparent(span.get_span_context()))
+            _suppress_instrumentation()
+            return
+        call.span = span
+        context.attach(trace.set_span_in_context(span))
+
+
+class SpanObserver:
+    """Completes and ends the server span: who called, for which tenant, how the call ended."""
+
+    def finished(self, call: IncomingCall, code: grpc.StatusCode, seconds: float) -> None:
+        span = call.span
+        if span is None:
             return
         span.set_attribute("tenantmesh.request_id", request_id_var.get())
         span.set_attribute("tenantmesh.principal.kind", principal_kind())
         tenant = tenant_var.get()
         if tenant is not None:
             span.set_attribute("tenantmesh.tenant_id", tenant.tenant_id)
-        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        span.set_attribute(RPC_GRPC_STATUS_CODE, code.value[0])
         if code in SERVER_ERRORS:
             span.set_status(Status(StatusCode.ERROR, code.name))
+        span.end()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Tracer
+from prometheus_client import Counter
 
 from services.runtime.telemetry.trace_context import link_to, remote_parent
 
@@ -30,11 +31,15 @@ class EventTelemetry:
         self._tracer: Tracer | None = None
         self._metrics: Metrics | None = None
         self._system = system
+        self._handled: dict[tuple[str, str], Counter] = {}
+        self._dead_lettered: dict[str, Counter] = {}
 
     def attach(self, tracer: Tracer | None, metrics: Metrics | None) -> None:
         """Spans from ``tracer`` (None: tracing is off) and counts into ``metrics``."""
         self._tracer = tracer
         self._metrics = metrics
+        self._handled.clear()
+        self._dead_lettered.clear()
 
     @contextlib.contextmanager
     def publishing(self, event: Event, destination: str) -> Iterator[None]:
@@ -86,8 +91,14 @@ class EventTelemetry:
 
     def handled(self, group: str, outcome: str) -> None:
         if self._metrics is not None:
-            self._metrics.events_handled.labels(group, outcome).inc()
+            counter = self._handled.get((group, outcome))
+            if counter is None:  # label children resolved once per (group, outcome), not per event
+                counter = self._handled[group, outcome] = self._metrics.events_handled.labels(group, outcome)
+            counter.inc()
 
     def dead_lettered(self, group: str) -> None:
         if self._metrics is not None:
-            self._metrics.events_dead_lettered.labels(group).inc()
+            counter = self._dead_lettered.get(group)
+            if counter is None:
+                counter = self._dead_lettered[group] = self._metrics.events_dead_lettered.labels(group)
+            counter.inc()

@@ -23,6 +23,8 @@ from services.runtime.cache import CacheStats, all_caches
 
 # Latency buckets for calls (seconds): sub-millisecond cache hits to multi-second provisioning.
 RPC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Waiting for a database connection (seconds): none at all when a connection is idle.
+POOL_WAIT_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 SLOW_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
@@ -69,6 +71,13 @@ class Metrics:
             "tenantmesh_db_pool_capacity",
             "Most connections the pool may open (size + overflow).",
             ["server", "pool"],
+            registry=r,
+        )
+        self.db_pool_wait = Histogram(
+            "tenantmesh_db_pool_wait_seconds",
+            "Time a checkout waited for a connection of the pool (opening a new one included).",
+            ["server", "pool"],
+            buckets=POOL_WAIT_BUCKETS,
             registry=r,
         )
         # Tenants (sampled from the core database by the tenants service's process).

@@ -7,8 +7,9 @@ processor and one OTLP exporter. The process's own provider (``tenantmesh`` unle
 calls, the outbox relay and event consumers.
 
 Nothing here is global: providers are passed to the maintained instrumentations explicitly
-(grpc.aio interceptors, SQLAlchemy per engine, redis-py per client), so several runtimes in one
-process (tests) never share or clobber state.
+(grpc.aio client interceptors, SQLAlchemy per engine, redis-py per client), so several runtimes
+in one process (tests) never share or clobber state. Server spans are the runtime pipeline's own
+(services/runtime/interceptors/tracing.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import grpc
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import NoOpMeterProvider
@@ -40,32 +41,13 @@ from services.runtime.telemetry.sql import record_database_name
 log = logging.getLogger("tenantmesh.telemetry")
 
 SERVICE_NAMESPACE = "tenantmesh"
-# Calls nobody wants traced: Envoy's and Kubernetes' health probes, reflection.
+# Outgoing calls nobody wants traced: health probes, reflection.
 _UNTRACED_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
 def _method(details: Any) -> str:
     method = details.method
     return method.decode() if isinstance(method, bytes) else str(method)
-
-
-def traced_call(details: Any) -> bool:
-    """The server instrumentation's filter: which incoming calls it sees at all.
-
-    Not health checks or reflection, and not a call whose caller already decided not to sample
-    its trace (``traceparent`` flags 00, as the edge sends for most requests): under
-    parent-based sampling its span could only be a non-recording one, and skipping the
-    instrumentation saves its whole cost (context extraction, a span object, a wrapped servicer
-    context). The runtime still passes that traceparent on (trace_context_stage), so every
-    service below makes the same decision. (The instrumentation's own filters, health_check()
-    and friends, cost ~100 us a call in typing.Protocol instance checks.)
-    """
-    if _method(details).startswith(_UNTRACED_PREFIXES):
-        return False
-    for key, value in details.invocation_metadata or ():
-        if key == "traceparent":
-            return not (isinstance(value, str) and value.endswith("-00"))
-    return True
 
 
 def traced_outgoing_call(details: Any) -> bool:
@@ -123,11 +105,10 @@ class Tracing:
             self._providers[service] = provider
         return provider
 
-    def server_interceptor(self, service: str) -> grpc.aio.ServerInterceptor:
-        interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
-            tracer_provider=self.provider(service), filter_=traced_call
-        )
-        return interceptor
+    def server_tracer(self, service: str) -> trace.Tracer:
+        """The tracer of ``service``'s server spans (opened by the runtime's pipeline: see
+        interceptors/tracing.py for why not by the grpc instrumentation's server interceptor)."""
+        return self.provider(service).get_tracer("tenantmesh.runtime.server")
 
     def client_interceptors(self) -> list[grpc.aio.ClientInterceptor]:
         interceptors: list[grpc.aio.ClientInterceptor] = aio_client_interceptors(  # type: ignore[no-untyped-call]
