@@ -1,10 +1,11 @@
 """Where the forms service's CPU goes: SubmitForm, ValidateSubmission and a filtered
 ListSubmissions called in-process (gRPC, no edge) under cProfile.
 
-    python -m tests.bench.profile_forms [--mysql-url ...] [--calls 300] [--seed 2000] [--top 25]
+    python -m tests.bench.profile_forms [--mysql-url ...] [--calls 300] [--seed 2000] [--top 25] [--plain]
 
-Uses the 30-field form of tests/bench/bench_forms.py on MariaDB; prints the wall time per call
-and the functions with the most cumulative and own time for each RPC. Asserts nothing.
+Uses the 30-field form of tests/bench/bench_forms.py on MariaDB; prints the wall and CPU time per
+call (client and service in this process, one call at a time), then for each RPC the functions
+with the most cumulative and own time. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -56,14 +57,19 @@ async def run(args: argparse.Namespace) -> None:
                 for name, call in calls.items():
                     for _ in range(20):  # warm caches
                         await call()
+                    started, cpu = time.perf_counter(), time.process_time()
+                    for _ in range(args.calls):
+                        await call()
+                    wall_ms = (time.perf_counter() - started) / args.calls * 1000
+                    cpu_ms = (time.process_time() - cpu) / args.calls * 1000
+                    print(f"\n===== {name}: {wall_ms:.2f} ms wall, {cpu_ms:.2f} ms CPU per call (not profiled)")
+                    if args.plain:
+                        continue
                     profile = cProfile.Profile()
-                    started = time.perf_counter()
                     profile.enable()
                     for _ in range(args.calls):
                         await call()
                     profile.disable()
-                    per_call = (time.perf_counter() - started) / args.calls * 1000
-                    print(f"\n===== {name}: {per_call:.2f} ms per call (profiled, client in the same process)")
                     stats = pstats.Stats(profile).strip_dirs()
                     stats.sort_stats("cumulative").print_stats(args.top)
                     stats.sort_stats("tottime").print_stats(args.top)
@@ -79,6 +85,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--seed", type=int, default=2000)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--plain", action="store_true", help="time the calls only, no profile")
     asyncio.run(run(parser.parse_args()))
 
 
