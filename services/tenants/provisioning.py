@@ -186,6 +186,9 @@ class Provisioner:
                 .values(
                     state=TenantState.FAILED,
                     slug=None,
+                    # Released like the slug: the client was told UNAVAILABLE, so it retries with
+                    # the same request id, and that retry must be able to succeed.
+                    create_request_id=None,
                     failure_reason=reason[:64],
                     lease_until=None,
                     update_time=now,

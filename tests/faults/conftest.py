@@ -1,0 +1,47 @@
+"""Fixtures of the fault suite, and its report at the end of the run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as redis
+
+from tests.conftest import MYSQL_URL_ENV, REDIS_URL_ENV, mysql_execute, unique_mysql_url
+from tests.faults.report import REPORTS, table
+
+
+@pytest.fixture
+async def fault_database_url() -> AsyncIterator[str]:
+    """A fresh core database on TEST_MYSQL_URL's server: the suite needs MariaDB and fails without it."""
+    if not os.environ.get(MYSQL_URL_ENV):
+        pytest.fail(f"{MYSQL_URL_ENV} is not set: the fault suite runs on MariaDB")
+    url = unique_mysql_url()
+    await mysql_execute(url, "SELECT 1")
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        await mysql_execute(url, f"DROP DATABASE IF EXISTS `{url.database}`")
+
+
+@pytest.fixture
+async def fault_redis_url() -> str:
+    """TEST_REDIS_URL, emptied: the checker reads every consumer group on its stream."""
+    url = os.environ.get(REDIS_URL_ENV)
+    if not url:
+        pytest.fail(f"{REDIS_URL_ENV} is not set: the fault suite runs on Redis")
+    client = redis.from_url(url)
+    try:
+        await client.flushdb()
+    except Exception as exc:
+        pytest.fail(f"Redis at {url} is not usable: {exc!r}")
+    finally:
+        await client.aclose()
+    return url
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if REPORTS:
+        terminalreporter.section("fault scenarios")
+        terminalreporter.write_line(table(REPORTS))
