@@ -164,7 +164,9 @@ class Provisioner:
         """
         async with self._db.core_session() as session:
             row = await repo.get_row(session, tenant_id)
-            if row is None:
+            # Only a provisioning is rolled back: a tenant that was activated meanwhile (its
+            # activation committed, then something after it failed) is kept.
+            if row is None or row.state != TenantState.PROVISIONING:
                 return
             record = await repo.load_record(session, row)
         placement = _placement(row)

@@ -50,9 +50,10 @@ class Rates:
     tenant_creates: float = 0.5
     user_creates: float = 1.5
     logins: float = 1.0  # each followed by a refresh of the session it opened
+    reads: float = 1.0  # GetTenant of the load's tenant
 
     def per_second(self) -> float:
-        return self.tenant_creates + self.user_creates + 2 * self.logins
+        return self.tenant_creates + self.user_creates + 2 * self.logins + self.reads
 
 
 @dataclass
@@ -102,6 +103,7 @@ class LoadGenerator:
             self._arrivals(self.rates.tenant_creates, until, self._create_tenant),
             self._arrivals(self.rates.user_creates, until, self._create_user),
             self._arrivals(self.rates.logins, until, self._login_and_refresh),
+            self._arrivals(self.rates.reads, until, self._read_tenant),
         )
         self.stopped_at = time.monotonic()
         await asyncio.gather(*self._in_flight)
@@ -186,6 +188,20 @@ class LoadGenerator:
 
         # The email is the user's natural key: a retry of a write that happened is refused so.
         await self._attempts(operation, call, already_done=grpc.StatusCode.ALREADY_EXISTS)
+
+    async def _read_tenant(self) -> None:
+        operation = Operation("read", self.targets.tenant_id)
+
+        async def call() -> str:
+            response = await self._tenants.GetTenant(
+                tenant_service_pb2.GetTenantRequest(tenant_id=self.targets.tenant_id),
+                metadata=_bearer(self.targets.admin_token),
+                timeout=ATTEMPT_DEADLINE_SECONDS,
+            )
+            return str(response.tenant.tenant_id)
+
+        # Not retried: a read that fails is what this load is there to see.
+        await self._attempts(operation, call, retry=False)
 
     async def _login_and_refresh(self) -> None:
         login = Operation("login", self.targets.login_email)
