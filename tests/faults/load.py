@@ -92,11 +92,17 @@ class LoadGenerator:
         self._auth: Any = auth_service_pb2_grpc.AuthServiceStub(targets.auth_channel)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._counter = 0
+        self._stopping = False
         self.started_at = 0.0
         self.stopped_at = 0.0
 
+    def stop(self) -> None:
+        """Ends the arrivals now (before ``run``'s time is up); started operations finish."""
+        self._stopping = True
+
     async def run(self, seconds: float) -> None:
-        """Starts operations at the configured rates for ``seconds``, then waits for all of them."""
+        """Starts operations at the configured rates for ``seconds`` (or until ``stop``), then
+        waits for all of them."""
         self.started_at = time.monotonic()
         until = self.started_at + seconds
         await asyncio.gather(
@@ -113,7 +119,7 @@ class LoadGenerator:
             return
         interval = 1.0 / rate
         next_start = time.monotonic()
-        while next_start < until:
+        while next_start < until and not self._stopping:
             task = asyncio.create_task(operation())
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)

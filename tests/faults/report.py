@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from tests.faults.checker import Verdict
@@ -58,6 +59,13 @@ def add(
     )
     REPORTS.append(report)
     return report
+
+
+def replace_recovery(report: ScenarioReport, recovery: float) -> ScenarioReport:
+    """The row with a recovery time the scenario measured itself (from the crash to the answer)."""
+    updated = dataclasses.replace(report, recovery_seconds=recovery)
+    REPORTS[REPORTS.index(report)] = updated
+    return updated
 
 
 def table(reports: list[ScenarioReport]) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults import report
+from tests.faults.budget import seconds
 from tests.faults.checker import check
 from tests.faults.faults import kill_platform_connections, platform_connections
 from tests.faults.load import ATTEMPT_DEADLINE_SECONDS, LoadGenerator
@@ -25,7 +26,7 @@ from tests.support.mesh import RUN_TENANT_DB_PREFIX
 
 pytestmark = [pytest.mark.mysql, pytest.mark.redis, pytest.mark.faults, pytest.mark.timeout(240)]
 
-LOAD_SECONDS = 24.0
+LOAD_SECONDS = seconds(full=30.0, short=18.0)
 FAULT_AFTER_SECONDS = 6.0
 KILL_ROUNDS = 6
 KILL_EVERY_SECONDS = 0.5
