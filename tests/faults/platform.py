@@ -62,7 +62,7 @@ def _bearer(token: str, tenant_id: str | None = None) -> tuple[tuple[str, str], 
 
 async def _start(mesh: ProcessMesh, service: str, metrics_port: int) -> ServiceProcess:
     started = mesh.spawn(service, extra_env={"TENANTMESH_METRICS_PORT": str(metrics_port)})
-    await started.wait_serving()
+    await started.wait_serving(within_seconds=90)
     return started
 
 

@@ -50,7 +50,7 @@ async def _crash_then_retry(platform: FaultPlatform, point: str, index: int) -> 
     crashing = platform.mesh.spawn(
         "tenants", instance=f"tenants-crash-{index}", extra_env={"TENANTMESH_FAULT_KILL_AT": point}
     )
-    await crashing.wait_serving(within_seconds=60)
+    await crashing.wait_serving(within_seconds=90)
     slug = f"f{platform.targets.run}-crash{index}"
     operation = Operation("tenant.create", slug, request_id=str(uuid.uuid4()))
     request = tenant_service_pb2.CreateTenantRequest(
