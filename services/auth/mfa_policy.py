@@ -49,7 +49,14 @@ async def policy_of(session: AsyncSession, tenant_id: str, *, for_update: bool =
     row = (await session.execute(query)).scalar_one_or_none()
     if row is None:
         return NO_POLICY
-    return MfaPolicy(row.require_all, tuple(json.loads(row.roles_json)), row.revision)
+    return policy_from_columns(row.require_all, row.roles_json, row.revision)
+
+
+def policy_from_columns(require_all: bool | None, roles_json: str | None, revision: int | None) -> MfaPolicy:
+    """The policy of an ``auth_mfa_policies`` row read as columns (all None: no row, no policy)."""
+    if require_all is None or roles_json is None or revision is None:
+        return NO_POLICY
+    return MfaPolicy(bool(require_all), tuple(json.loads(roles_json)), revision)
 
 
 class MfaPolicies:

@@ -16,9 +16,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Row, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,13 +33,15 @@ from services.auth.identities import (
     user_subject,
 )
 from services.auth.mfa import Enrolment, SecondFactor, already_enrolled, code_invalid
-from services.auth.mfa_policy import policy_of
+from services.auth.mfa_policy import policy_from_columns, policy_of
 from services.auth.models import (
     MembershipRow,
     MfaChallengeRow,
+    MfaPolicyRow,
     RefreshTokenRow,
     ServiceAccountRow,
     SessionRow,
+    TotpRow,
     UserRow,
 )
 from services.auth.passwords import burn_verification, check_policy, hash_password, verify_password
@@ -104,6 +106,7 @@ class _Family:
 
 _tokens, _sessions = cast(Table, RefreshTokenRow.__table__), cast(Table, SessionRow.__table__)
 _members, _users = cast(Table, MembershipRow.__table__), cast(Table, UserRow.__table__)
+_policies, _factors = cast(Table, MfaPolicyRow.__table__), cast(Table, TotpRow.__table__)
 _successors = _tokens.alias("successor")
 
 # A refresh token with its session; whether it was consumed already (a successor
@@ -111,7 +114,9 @@ _successors = _tokens.alias("successor")
 # and, when the session is a user's, that user's membership in the session's
 # tenant (roles_json NULL when there is none) and whether the user is disabled.
 # The membership is found through its primary key: the user id is the session
-# subject without its "user:" prefix.
+# subject without its "user:" prefix. Also the tenant's second-factor policy and
+# when the user confirmed a factor, so that a policy made stricter after the login
+# ends sessions without a factor at their next refresh, not at their expiry.
 _REFRESH_LOOKUP = (
     select(
         _sessions.c.session_id,
@@ -123,6 +128,10 @@ _REFRESH_LOOKUP = (
         _successors.c.token_hash.label("successor_hash"),
         _members.c.roles_json,
         _users.c.disabled,
+        _policies.c.require_all.label("mfa_require_all"),
+        _policies.c.roles_json.label("mfa_roles_json"),
+        _policies.c.revision.label("mfa_revision"),
+        _factors.c.confirm_time.label("factor_confirm_time"),
     )
     .select_from(
         _tokens.join(_sessions, _sessions.c.session_id == _tokens.c.session_id)
@@ -136,6 +145,8 @@ _REFRESH_LOOKUP = (
             ),
         )
         .outerjoin(_users, _users.c.user_id == _members.c.user_id)
+        .outerjoin(_policies, _policies.c.tenant_id == _sessions.c.tenant_id)
+        .outerjoin(_factors, _factors.c.user_id == _members.c.user_id)
     )
     .where(_tokens.c.token_hash == bindparam("token_hash"))
 )
@@ -153,6 +164,13 @@ class _Failure:
     target: str
     details: dict[str, str] = field(default_factory=dict)
     tenant_id: str = ""
+
+
+def _factor_missing(found: Row[*tuple[Any, ...]], roles: list[str]) -> bool:
+    """Whether the tenant's policy (as _REFRESH_LOOKUP read it) asks this member for a second
+    factor the user has not confirmed."""
+    policy = policy_from_columns(found.mfa_require_all, found.mfa_roles_json, found.mfa_revision)
+    return policy.requires(roles) and found.factor_confirm_time is None
 
 
 def _refresh_invalid() -> Unauthenticated:
@@ -405,6 +423,12 @@ class SessionManager:
                 raise _refresh_invalid()
             await require_usable_tenant(self._tenants, family.tenant_id, _refresh_invalid())
             roles = json.loads(found.roles_json)
+            if _factor_missing(found, roles):
+                await self._revoke_family(family, "MFA_REQUIRED")
+                raise Unauthenticated(
+                    "this tenant now requires a second factor: log in again to set one up",
+                    reason=AuthReason.MFA_ENROLMENT_REQUIRED,
+                )
             permissions = await self._deps.roles.permissions_for(conn, family.tenant_id, roles)
             # Signed before the write: once the successor is stored, nothing may fail.
             access = await self._issuer.issue(

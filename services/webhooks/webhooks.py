@@ -117,15 +117,20 @@ class Webhooks:
             update_time=now,
         )
         async with self._db.core_session() as session:
+            # Counted after the insert, with a locking read, so that two creates cannot both
+            # see room for one more: on SQLite the insert takes the database's write lock
+            # first; on MariaDB the count waits for the other's uncommitted row (a deadlock
+            # victim gets ABORTED, which a client retries).
+            session.add(row)
+            await session.flush()
             count = await session.scalar(
-                select(func.count()).select_from(WebhookRow).where(WebhookRow.tenant_id == tenant_id)
+                select(func.count()).select_from(WebhookRow).where(WebhookRow.tenant_id == tenant_id).with_for_update()
             )
-            if (count or 0) >= self._settings.max_per_tenant:
+            if (count or 0) > self._settings.max_per_tenant:
                 raise ResourceExhausted(
                     f"a tenant has at most {self._settings.max_per_tenant} webhooks",
                     reason=WebhookReason.WEBHOOK_LIMIT_REACHED,
                 )
-            session.add(row)
             await session.commit()
         return row, secret
 

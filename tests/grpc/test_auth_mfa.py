@@ -16,7 +16,7 @@ from sqlalchemy import update
 from tenantmesh.auth.v1 import admin_service_pb2 as admin_pb
 from tenantmesh.auth.v1 import auth_service_pb2 as auth_pb
 
-from services.auth.models import AuditEventRow, MfaChallengeRow, RecoveryCodeRow, TotpRow
+from services.auth.models import AuditEventRow, MfaChallengeRow, RecoveryCodeRow, SessionRow, TotpRow
 from services.runtime.clock import utcnow
 from tests.support.accounts import Account, Accounts, fresh_step
 from tests.support.errors import expect_error, violation_fields
@@ -226,6 +226,42 @@ async def test_switching_into_a_tenant_that_requires_a_factor_needs_one(accounts
         FAILED_PRECONDITION,
         "MFA_ENROLMENT_REQUIRED",
     )
+
+
+async def test_a_stricter_policy_ends_sessions_without_a_factor_at_their_next_refresh(accounts: Accounts) -> None:
+    await fresh_step()
+    tenant = await accounts.tenant()
+    admin = await accounts.person(tenant, roles=["tenant-admin"])
+    member, enrolled = await accounts.person(tenant), await accounts.person(tenant)
+    await accounts.enrol(enrolled)
+    refresh_tokens = {
+        "admin": (await accounts.login(admin)).tokens.refresh_token,
+        "member": (await accounts.login(member)).tokens.refresh_token,
+        "enrolled": (
+            await accounts.complete((await accounts.login(enrolled)).mfa_challenge, enrolled.code())
+        ).tokens.refresh_token,
+    }
+
+    async def refresh(who: str) -> None:
+        response = await accounts.mesh.auth.Refresh(auth_pb.RefreshRequest(refresh_token=refresh_tokens[who]))
+        refresh_tokens[who] = response.tokens.refresh_token
+
+    await accounts.mesh.admin_stub("MfaPolicyService").UpdateMfaPolicy(
+        admin_pb.UpdateMfaPolicyRequest(policy=admin_pb.MfaPolicy(required_roles=["tenant-admin"])),
+        metadata=accounts.as_admin(tenant.tenant_id),
+    )
+    await expect_error(refresh("admin"), UNAUTHENTICATED, "MFA_ENROLMENT_REQUIRED")
+    await refresh("member")  # the policy does not name the member's role
+    await accounts.mesh.admin_stub("MfaPolicyService").UpdateMfaPolicy(
+        admin_pb.UpdateMfaPolicyRequest(policy=admin_pb.MfaPolicy(require_all=True, etag="1")),
+        metadata=accounts.as_admin(tenant.tenant_id),
+    )
+    await expect_error(refresh("member"), UNAUTHENTICATED, "MFA_ENROLMENT_REQUIRED")
+    await refresh("enrolled")
+    # The refused session is over, not merely paused: it stays refused, audited as such.
+    await expect_error(refresh("admin"), UNAUTHENTICATED, "REFRESH_TOKEN_INVALID")
+    ended = await rows(accounts, SessionRow, SessionRow.subject == f"user:{admin.user_id}")
+    assert "MFA_REQUIRED" in {row.revoke_reason for row in ended}
 
 
 async def test_the_user_disables_with_a_fresh_code_only(accounts: Accounts) -> None:

@@ -14,7 +14,7 @@ from tenantmesh.auth.v1 import auth_service_pb2 as auth_pb
 from tenantmesh.auth.v1 import user_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as tenants_pb
 
-from services.auth.models import MembershipRow, RoleRow, ServiceAccountRow, SessionRow
+from services.auth.models import MembershipRow, RoleRow, ServiceAccountRow, SessionRow, UserRow
 from tests.support.errors import expect_error
 from tests.support.platform import Platform, bearer, platform
 from tests.support.registry import eventually
@@ -99,3 +99,45 @@ async def test_a_deleted_tenants_credentials_and_records_are_gone(db_backend_url
             return not any((await left()).values())
 
         await eventually(removed, within=10)
+
+
+async def test_a_deleted_tenants_people_who_belong_nowhere_else_are_deleted(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    async with platform(db_backend_url, tmp_path) as mesh:
+        admin = await mesh.admin_token()
+        home, other = (
+            await mesh.create_tenant(f"hm-{uuid.uuid4().hex[:8]}"),
+            await mesh.create_tenant(f"ot-{uuid.uuid4().hex[:8]}"),
+        )
+        users = mesh.admin_stub("UserService")
+
+        async def person(label: str) -> user_pb2.User:
+            request = admin_pb.CreateUserRequest(
+                user=user_pb2.User(email=f"{label}-{uuid.uuid4().hex[:8]}@example.test"), password=PASSWORD
+            )
+            created: user_pb2.User = (
+                await users.CreateUser(request, metadata=(*bearer(admin), ("x-tenant-id", home.tenant_id)))
+            ).user
+            return created
+
+        lone, shared = await person("lone"), await person("shared")
+        await mesh.admin_stub("MembershipService").AddMembership(
+            admin_pb.AddMembershipRequest(user_id=shared.user_id),
+            metadata=(*bearer(admin), ("x-tenant-id", other.tenant_id)),
+        )
+        await mesh.tenants.DeleteTenant(
+            tenants_pb.DeleteTenantRequest(tenant_id=home.tenant_id), metadata=bearer(admin)
+        )
+
+        async def identities() -> set[str]:
+            async with mesh.runtime.db.core_session() as session:
+                query = select(UserRow.user_id).where(UserRow.user_id.in_([lone.user_id, shared.user_id]))
+                return set((await session.scalars(query)).all())
+
+        async def lone_deleted() -> bool:
+            return await identities() == {shared.user_id}
+
+        await eventually(lone_deleted, within=10)
+        # The person who also belongs to the other tenant still logs in there.
+        assert (await mesh.login(other.slug, shared.email, PASSWORD)).access_token

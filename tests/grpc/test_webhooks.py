@@ -358,6 +358,35 @@ async def test_webhooks_refuse_internal_endpoints_and_stay_in_their_tenant(db_ba
             await world.cleanup()
 
 
+async def test_the_per_tenant_limit_holds_against_concurrent_creates(db_backend_url: str, tmp_path: Path) -> None:
+    limit = {**FAST_RETRIES, "TENANTMESH_WEBHOOKS_MAX_PER_TENANT": "3"}
+    async with platform(db_backend_url, tmp_path, limit, extra=("webhooks",)) as mesh:
+        world = await build_world(mesh)
+        try:
+            hooks: Any = webhook_service_pb2_grpc.WebhookServiceStub(mesh.channel("webhooks"))
+            admin_a = _as(world, "admin_a", world.tenant_a)
+
+            async def create(n: int) -> grpc.StatusCode:
+                hook = pb.Webhook(url=f"https://127.0.0.1:9/hook-{n}", event_types=["user.created"])
+                try:
+                    await hooks.CreateWebhook(pb.CreateWebhookRequest(webhook=hook), metadata=admin_a)
+                except grpc.aio.AioRpcError as error:
+                    return error.code()
+                return grpc.StatusCode.OK
+
+            outcomes = await asyncio.gather(*(create(n) for n in range(12)))
+            # A create that lost a race is refused as over the limit, or ABORTED (retry it).
+            assert set(outcomes) <= {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED}
+            listed = (await hooks.ListWebhooks(pb.ListWebhooksRequest(), metadata=admin_a)).webhooks
+            assert len(listed) == outcomes.count(grpc.StatusCode.OK) <= 3
+            while len(listed) < 3:
+                assert await create(len(listed) + 100) == grpc.StatusCode.OK
+                listed = (await hooks.ListWebhooks(pb.ListWebhooksRequest(), metadata=admin_a)).webhooks
+            assert await create(200) == grpc.StatusCode.RESOURCE_EXHAUSTED
+        finally:
+            await world.cleanup()
+
+
 async def test_webhooks_isolation_matrix_grpc(db_backend_url: str, tmp_path: Path) -> None:
     """The isolation matrix (tests/support/isolation.py) over every WebhookService RPC: every way of
     lacking access is refused, none leaks."""
