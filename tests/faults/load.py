@@ -77,7 +77,7 @@ def _backoff(error: grpc.aio.AioRpcError, attempts: int) -> float:
     return max(server_delay, exponential * random.uniform(0.5, 1.0))
 
 
-def _bearer(token: str, tenant_id: str | None = None) -> tuple[tuple[str, str], ...]:
+def bearer(token: str, tenant_id: str | None = None) -> tuple[tuple[str, str], ...]:
     metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),)
     return metadata + ((("x-tenant-id", tenant_id),) if tenant_id else ())
 
@@ -173,7 +173,7 @@ class LoadGenerator:
                 tenant_service_pb2.CreateTenantRequest(
                     tenant=tenant_pb2.Tenant(slug=slug), request_id=operation.request_id
                 ),
-                metadata=_bearer(self.targets.admin_token),
+                metadata=bearer(self.targets.admin_token),
                 timeout=ATTEMPT_DEADLINE_SECONDS,
             )
             return str(response.tenant.tenant_id)
@@ -187,7 +187,7 @@ class LoadGenerator:
         async def call() -> str:
             response = await self._users.CreateUser(
                 admin_service_pb2.CreateUserRequest(user=user_pb2.User(email=email), password=USER_PASSWORD),
-                metadata=_bearer(self.targets.admin_token, self.targets.tenant_id),
+                metadata=bearer(self.targets.admin_token, self.targets.tenant_id),
                 timeout=ATTEMPT_DEADLINE_SECONDS,
             )
             return str(response.user.user_id)
@@ -201,7 +201,7 @@ class LoadGenerator:
         async def call() -> str:
             response = await self._tenants.GetTenant(
                 tenant_service_pb2.GetTenantRequest(tenant_id=self.targets.tenant_id),
-                metadata=_bearer(self.targets.admin_token),
+                metadata=bearer(self.targets.admin_token),
                 timeout=ATTEMPT_DEADLINE_SECONDS,
             )
             return str(response.tenant.tenant_id)

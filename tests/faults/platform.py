@@ -25,7 +25,7 @@ from tenantmesh.auth.v1 import (
 )
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
-from tests.faults.load import USER_PASSWORD, Targets
+from tests.faults.load import USER_PASSWORD, Targets, bearer
 from tests.support.processes import ProcessMesh, ServiceProcess, free_port, process_mesh
 
 ADMIN_EMAIL = "admin@example.test"
@@ -53,11 +53,6 @@ class FaultPlatform:
                 if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                     total += sample.value
         return total
-
-
-def _bearer(token: str, tenant_id: str | None = None) -> tuple[tuple[str, str], ...]:
-    metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),)
-    return metadata + ((("x-tenant-id", tenant_id),) if tenant_id else ())
 
 
 async def _start(mesh: ProcessMesh, service: str, metrics_port: int) -> ServiceProcess:
@@ -92,13 +87,13 @@ async def fault_platform(
         slug = f"fl-{uuid.uuid4().hex[:10]}"
         tenant = (
             await tenants_stub.CreateTenant(
-                tenant_service_pb2.CreateTenantRequest(tenant=tenant_pb2.Tenant(slug=slug)), metadata=_bearer(admin)
+                tenant_service_pb2.CreateTenantRequest(tenant=tenant_pb2.Tenant(slug=slug)), metadata=bearer(admin)
             )
         ).tenant
         email = f"login-{uuid.uuid4().hex[:8]}@example.test"
         await admin_service_pb2_grpc.UserServiceStub(auth.channel).CreateUser(
             admin_service_pb2.CreateUserRequest(user=user_pb2.User(email=email), password=USER_PASSWORD),
-            metadata=_bearer(admin, tenant.tenant_id),
+            metadata=bearer(admin, tenant.tenant_id),
         )
         targets = Targets(
             tenants_channel=tenants.channel,

@@ -43,14 +43,6 @@ class Operation:
     def acknowledged(self) -> bool:
         return bool(self.acknowledged_ids)
 
-    @property
-    def started(self) -> float:
-        return self.attempts[0].started
-
-    @property
-    def ended(self) -> float:
-        return self.attempts[-1].ended
-
 
 def outcome_of(error: grpc.aio.AioRpcError) -> str:
     code = error.code().name

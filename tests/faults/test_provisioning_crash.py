@@ -24,7 +24,7 @@ from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service
 from tests.faults import report
 from tests.faults.budget import FULL
 from tests.faults.checker import check
-from tests.faults.load import LoadGenerator
+from tests.faults.load import LoadGenerator, bearer
 from tests.faults.observer import EventObserver
 from tests.faults.platform import PROVISIONING_LEASE_SECONDS, FaultPlatform, fault_platform
 from tests.faults.record import OK, Attempt, Operation, outcome_of
@@ -41,10 +41,6 @@ CRASH_POINTS = ALL_CRASH_POINTS if FULL else ("provision:tenants",)
 RECOVERY_LIMIT_SECONDS = float(PROVISIONING_LEASE_SECONDS) + 5.0
 
 
-def _bearer(token: str) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {token}"),)
-
-
 async def _crash_then_retry(platform: FaultPlatform, point: str, index: int) -> tuple[Operation, float]:
     """A create that kills its process at ``point``, retried on the survivor until answered OK."""
     crashing = platform.mesh.spawn(
@@ -59,7 +55,7 @@ async def _crash_then_retry(platform: FaultPlatform, point: str, index: int) -> 
     stub: Any = tenant_service_pb2_grpc.TenantServiceStub(crashing.channel)
     started = time.monotonic()
     try:
-        await stub.CreateTenant(request, metadata=_bearer(platform.targets.admin_token), timeout=30)
+        await stub.CreateTenant(request, metadata=bearer(platform.targets.admin_token), timeout=30)
         operation.attempts.append(Attempt(started, time.monotonic(), OK))
         pytest.fail(f"the process did not crash at {point}")
     except grpc.aio.AioRpcError as error:
@@ -70,7 +66,7 @@ async def _crash_then_retry(platform: FaultPlatform, point: str, index: int) -> 
     while time.monotonic() - killed_at < 3 * RECOVERY_LIMIT_SECONDS:
         attempt_started = time.monotonic()
         try:
-            response = await survivor.CreateTenant(request, metadata=_bearer(platform.targets.admin_token), timeout=10)
+            response = await survivor.CreateTenant(request, metadata=bearer(platform.targets.admin_token), timeout=10)
         except grpc.aio.AioRpcError as error:
             operation.attempts.append(Attempt(attempt_started, time.monotonic(), outcome_of(error)))
             if error.code() != grpc.StatusCode.UNAVAILABLE:
