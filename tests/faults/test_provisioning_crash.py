@@ -91,7 +91,7 @@ async def test_a_process_killed_at_each_provisioning_step_leaves_nothing_behind(
         running: asyncio.Task[None] | None = None
         try:
             load = LoadGenerator(platform.targets)
-            running = asyncio.create_task(load.run(60.0))
+            running = asyncio.create_task(load.run(600.0))
             fault_start = time.monotonic()
             crashed: list[tuple[str, Operation, float]] = []
             for index, point in enumerate(CRASH_POINTS):
