@@ -21,7 +21,7 @@ PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
 .PHONY: help venv gen gen-check lint breaking fmt run test test-faults test-unit migrate-tenants deploy-files \
         bench-tenants bench-edge bench-auth bench-registry bench-forms bench-forms-engine bench-menus bench-sdk bench-accounts \
-        bench-observability bench-mesh-tls form-engine \
+        bench-observability bench-mesh-tls bench-rate-limit form-engine \
         sdk sdk-python sdk-typescript console test-console bench-console browser clean
 
 help:
@@ -37,7 +37,7 @@ help:
 	@echo "make migrate-tenants   migrate every tenant database (mesh must be running)"
 	@echo "make deploy-files   render deploy/ from the service manifest (services/manifest.py)"
 	@echo "make sdk          build the Python wheel and the npm tarball of the SDKs into dist/"
-	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-forms / bench-forms-engine / bench-menus / bench-sdk / bench-accounts / bench-console / bench-observability / bench-mesh-tls   benchmarks (print numbers)"
+	@echo "make bench-tenants / bench-edge / bench-auth / bench-registry / bench-forms / bench-forms-engine / bench-menus / bench-sdk / bench-accounts / bench-console / bench-observability / bench-mesh-tls / bench-rate-limit   benchmarks (print numbers)"
 
 venv: $(STAMP)
 
@@ -63,7 +63,9 @@ $(FORM_ENGINE_BUILT): $(FORM_ENGINE)/package.json $(FORM_ENGINE)/package-lock.js
 # document of the REST surface (services/openapi, a protoc plugin; it reads the option
 # extensions through the stubs generated just before it).
 # google/api and google/rpc Python modules come from googleapis-common-protos;
-# buf/validate is generated here because no wheel ships it for google.protobuf.
+# buf/validate is generated here because no wheel ships it for google.protobuf; so is Envoy's rate
+# limit service API (vendored, trimmed), whose stubs the rate limit service serves: never transcoded,
+# so not in the descriptor set.
 gen: $(STAMP)
 	rm -rf gen/python gen/descriptor.binpb gen/openapi
 	mkdir -p gen/python gen/openapi
@@ -74,6 +76,10 @@ gen: $(STAMP)
 	  $(PROTO_SRC)
 	$(PY) -m grpc_tools.protoc -Iprotos/vendor --python_out=gen/python --pyi_out=gen/python \
 	  buf/validate/validate.proto
+	$(PY) -m grpc_tools.protoc -Iprotos/vendor --python_out=gen/python --pyi_out=gen/python \
+	  --grpc_python_out=gen/python --mypy_grpc_out=gen/python \
+	  --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc \
+	  envoyapi/service/ratelimit/v3/rls.proto
 	$(PY) -m grpc_tools.protoc -Iprotos -Iprotos/vendor --include_imports \
 	  --descriptor_set_out=gen/descriptor.binpb \
 	  $(PROTO_SRC) google/rpc/status.proto google/rpc/error_details.proto
@@ -178,6 +184,11 @@ bench-forms: $(STAMP)
 bench-observability: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) -m tests.bench.bench_observability
+
+# The global rate limit on vs off through Envoy, on Redis (TEST_REDIS_URL, else the local server's DB 1).
+bench-rate-limit: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(PY) -m tests.bench.bench_rate_limit
 
 bench-forms-engine: $(STAMP)
 	$(PY) -m tests.bench.bench_forms_engine

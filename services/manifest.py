@@ -130,5 +130,22 @@ PLATFORM = Manifest(
                 ),
             ),
         ),
+        ServiceSpec(
+            "ratelimit",
+            50059,
+            "services.ratelimit.app:RateLimitApp",
+            needs_redis=True,
+            deploy=Deployment(
+                summary="The edge's global per-tenant rate limit: Envoy's rate limit service API, counted in Redis "
+                "(one fixed window per limit), so every edge replica draws from one quota per tenant. Limits "
+                "come from the tenant's plan (TENANTMESH_RATE_LIMIT_PLANS) and its rate_limit.* settings.",
+                cpu_request="100m",
+                memory_request="128Mi",
+                compose_environment=(
+                    _defaulted("TENANTMESH_RATE_LIMIT_PLANS", ""),
+                    _defaulted("TENANTMESH_RATE_LIMIT_FAIL_CLOSED", ""),
+                ),
+            ),
+        ),
     )
 )

@@ -6,8 +6,10 @@ from services.runtime.app import App, Runtime, StartedApp, start_app
 from services.runtime.context import acting_service_var
 from services.runtime.manifest import ServiceSpec
 
+# Envoy's rate limit service API: the edge's ratelimit filter calls it, nobody routes to it.
+RATE_LIMIT_PACKAGE = "envoy.service.ratelimit.v3"
 # Internal-only APIs: served by the services, never routed at the edge.
-INTERNAL_PACKAGES = frozenset({"tenantmesh.lifecycle.v1"})
+INTERNAL_PACKAGES = frozenset({"tenantmesh.lifecycle.v1", RATE_LIMIT_PACKAGE})
 # Served by every process; the edge sends it to the first service.
 META_PACKAGE = "tenantmesh.meta.v1"
 

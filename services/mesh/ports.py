@@ -29,7 +29,7 @@ def mesh_ports(settings: Settings, edge: EdgeSettings) -> list[Port]:
         Port(edge.bind_address, edge.http_port, "the edge's HTTP listener", "TENANTMESH_EDGE_HTTP_PORT"),
         Port("127.0.0.1", edge.admin_port, "the edge's admin interface", "TENANTMESH_EDGE_ADMIN_PORT"),
     ]
-    for spec in settings.manifest.built:
+    for spec in settings.manifest.hosted(redis=settings.redis_url is not None):
         host, _, port = settings.address_of(spec.name).rpartition(":")
         ports.append(Port(host or "127.0.0.1", int(port), f"the {spec.name} service", spec.address_variable))
     return ports

@@ -23,6 +23,10 @@ TENANTMESH_MESH_TLS_CERT_FILE, _KEY_FILE and _CA_FILE (the certificate must name
 next to ``--output`` (``sds/``), and picks up re-issued files without a restart.
 TENANTMESH_MESH_TLS=off renders plaintext upstreams (tests and benchmarks only).
 
+The global per-tenant rate limit: the edge asks the rate limit service (TENANTMESH_RATELIMIT_ADDR)
+about every request of a tenant, unless TENANTMESH_EDGE_GLOBAL_RATE_LIMIT=off (then each Envoy
+keeps its own per-tenant buckets).
+
 Exit status: 0 rendered, 2 bad configuration (message on stderr).
 """
 
@@ -45,12 +49,13 @@ from services.mesh.edge import (
     DEFAULT_TEMPLATE_NAME,
     EdgeMeshTls,
     EdgeSettings,
+    GlobalRateLimit,
     Upstream,
     edge_mesh_tls,
     render_envoy_config,
     write_sds_documents,
 )
-from services.mesh.settings import load_edge_settings, uses_dev_tls
+from services.mesh.settings import load_edge_settings, load_global_rate_limit, uses_dev_tls
 from services.mesh.static_site import (
     OPENAPI_PATH,
     SWAGGER_UI_DIR,
@@ -62,6 +67,9 @@ from services.mesh.static_site import (
 from services.runtime.config import ConfigError, Settings, load_settings, platform_manifest
 from services.runtime.manifest import Manifest
 from services.runtime.mesh_tls import EDGE, MeshTlsError
+
+# The service the edge's ratelimit filter asks (services/manifest.py).
+RATE_LIMIT_SERVICE = "ratelimit"
 
 
 def default_services(manifest: Manifest) -> tuple[str, ...]:
@@ -102,6 +110,14 @@ def upstreams_from_settings(settings: Settings, services: Sequence[str]) -> list
         # An IPv6 literal may be written in brackets ("[::1]:50051"); Envoy wants it bare.
         upstreams.append(Upstream(name=name, host=host.strip("[]"), port=int(port), packages=served))
     return upstreams
+
+
+def global_rate_limit_from(env: Mapping[str, str], settings: Settings) -> GlobalRateLimit | None:
+    """Deployments run the rate limit service (on their Redis) at TENANTMESH_RATELIMIT_ADDR."""
+    if RATE_LIMIT_SERVICE not in settings.manifest.names:
+        return None
+    host, _, port = settings.address_of(RATE_LIMIT_SERVICE).rpartition(":")
+    return load_global_rate_limit(env, RATE_LIMIT_SERVICE, host.strip("[]"), int(port))
 
 
 def edge_settings_from_env(
@@ -170,6 +186,7 @@ def render(
     ``swagger_ui`` when it is there) are written into it and Envoy answers them itself."""
     settings = load_settings(env)
     edge = edge_settings_from_env(env, dev_tls_dir=dev_tls_dir, descriptor=descriptor)
+    edge = dataclasses.replace(edge, global_rate_limit=global_rate_limit_from(env, settings))
     mesh = edge_mesh_tls_from(settings, sds_dir)
     if mesh is not None:
         edge = dataclasses.replace(edge, mesh_tls=mesh)

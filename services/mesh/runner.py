@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from services.auth.app import AuthApp
-from services.mesh.apps import INTERNAL_PACKAGES, META_PACKAGE, start_service
+from services.mesh.apps import INTERNAL_PACKAGES, META_PACKAGE, RATE_LIMIT_PACKAGE, start_service
 from services.mesh.banner import AdminLogin, banner
 from services.mesh.console_site import console_pages
 from services.mesh.dev_mesh_tls import RENEW_CHECK_SECONDS, ensure_dev_mesh_tls
@@ -26,7 +26,7 @@ from services.mesh.devtls import ensure_dev_tls
 from services.mesh.edge import EdgeSettings, Upstream, edge_mesh_tls
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.ports import first_taken, mesh_ports
-from services.mesh.settings import load_edge_settings, uses_dev_tls
+from services.mesh.settings import load_edge_settings, load_global_rate_limit, uses_dev_tls
 from services.mesh.static_site import StaticServer, StaticSite, docs_pages
 from services.runtime.app import Runtime, StartedApp, shutdown_event, stop_apps
 from services.runtime.config import ConfigError, Settings, load_settings
@@ -40,6 +40,7 @@ log = logging.getLogger("tenantmesh.mesh")
 
 
 def upstreams_for(started: Sequence[StartedApp], settings: Settings) -> list[Upstream]:
+    """The services the edge routes to (those serving a public API), each an upstream."""
     upstreams = []
     for index, item in enumerate(started):
         packages = {name.rsplit(".", 1)[0] for name in item.server.service_names}
@@ -48,6 +49,8 @@ def upstreams_for(started: Sequence[StartedApp], settings: Settings) -> list[Ups
             packages.add(META_PACKAGE)
         else:
             packages.discard(META_PACKAGE)
+        if not packages:
+            continue
         host = settings.address_of(item.app.name).rsplit(":", 1)[0]
         upstreams.append(
             Upstream(name=item.app.name, host=host, port=item.server.port, packages=tuple(sorted(packages)))
@@ -105,8 +108,9 @@ async def run_mesh() -> int:
     metrics: MetricsEndpoint | None = None
     try:
         metrics = MetricsEndpoint.start(load_metrics_settings(settings.environment), runtime.metrics)
-        for spec in settings.manifest.built:
+        for spec in settings.manifest.hosted(redis=settings.redis_url is not None):
             started.append(await start_service(spec, runtime, settings.address_of(spec.name)))
+        edge = with_global_rate_limit(edge, started, settings)
         ca_file = ensure_dev_tls(settings.data_dir / "tls").ca_cert if dev_tls else None
         static, console = _start_static_site()
         envoy = await start_edge(edge, upstreams_for(started, settings), settings, static.site(console=console))
@@ -132,6 +136,17 @@ async def run_mesh() -> int:
         await runtime.close()
         if metrics is not None:
             metrics.stop()
+
+
+def with_global_rate_limit(edge: EdgeSettings, started: Sequence[StartedApp], settings: Settings) -> EdgeSettings:
+    """The edge asking the rate limit service, when this mesh runs it (with Redis); else the edge's
+    own per-instance limits stay. Raises ConfigError."""
+    for item in started:
+        if RATE_LIMIT_PACKAGE in {name.rsplit(".", 1)[0] for name in item.server.service_names}:
+            host = settings.address_of(item.app.name).rsplit(":", 1)[0]
+            limit = load_global_rate_limit(settings.environment, item.app.name, host, item.server.port)
+            return dataclasses.replace(edge, global_rate_limit=limit)
+    return edge
 
 
 async def prepare_dev_mesh_tls(settings: Settings, edge: EdgeSettings) -> EdgeSettings:
@@ -217,7 +232,7 @@ async def serve(service: str) -> int:
         address = f"{settings.bind_host}:{settings.port_of(service)}"
         try:
             started.append(await start_service(spec, runtime, address))
-        except MeshTlsError as exc:
+        except (MeshTlsError, ConfigError) as exc:  # ConfigError: the rate limit service without Redis, say
             print(f"configuration error: {exc}", file=sys.stderr)
             return 2
         settle_after_startup()

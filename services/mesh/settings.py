@@ -9,7 +9,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from services.mesh.edge import EdgeSettings
+from services.mesh.apps import RATE_LIMIT_PACKAGE
+from services.mesh.edge import EdgeSettings, GlobalRateLimit, Upstream
 from services.runtime.config import ConfigError
 from services.runtime.telemetry.settings import load_tracing_settings
 
@@ -86,3 +87,29 @@ def _edge_tracing(env: Mapping[str, str]) -> dict[str, Any]:
 def uses_dev_tls(env: Mapping[str, str] | None = None) -> bool:
     source = os.environ if env is None else env
     return not source.get("TENANTMESH_EDGE_TLS_CERT_FILE", "").strip()
+
+
+def load_global_rate_limit(env: Mapping[str, str], service: str, host: str, port: int) -> GlobalRateLimit | None:
+    """The edge asking the rate limit service ``service`` at host:port about every request of a tenant,
+    unless TENANTMESH_EDGE_GLOBAL_RATE_LIMIT=off; TENANTMESH_EDGE_RATE_LIMIT_TIMEOUT_MS (250) bounds each
+    answer, TENANTMESH_EDGE_RATE_LIMIT_FAILURE_MODE_DENY=on refuses requests while none comes."""
+    switches = {}
+    for variable, default in (
+        ("TENANTMESH_EDGE_GLOBAL_RATE_LIMIT", "on"),
+        ("TENANTMESH_EDGE_RATE_LIMIT_FAILURE_MODE_DENY", "off"),
+    ):
+        value = env.get(variable, "").strip().lower() or default
+        if value not in ("on", "off"):
+            raise ConfigError(f"{variable} must be on or off, got {value!r}")
+        switches[variable] = value == "on"
+    if not switches["TENANTMESH_EDGE_GLOBAL_RATE_LIMIT"]:
+        return None
+    raw_timeout = env.get("TENANTMESH_EDGE_RATE_LIMIT_TIMEOUT_MS", "").strip() or "250"
+    try:
+        return GlobalRateLimit(
+            Upstream(service, host, port, (RATE_LIMIT_PACKAGE,)),
+            timeout_ms=int(raw_timeout),
+            failure_mode_deny=switches["TENANTMESH_EDGE_RATE_LIMIT_FAILURE_MODE_DENY"],
+        )
+    except ValueError as exc:
+        raise ConfigError(f"the edge's global rate limit: {exc}") from None

@@ -27,6 +27,15 @@ INFRASTRUCTURE_SERVICES = frozenset(
 )
 
 
+# Services whose protos are not ours (vendored, so they carry no access option), with the policy
+# of each of their methods declared here instead.
+PROTOCOL_POLICIES: dict[str, tuple[str, frozenset[str]]] = {
+    # Envoy's rate limit service API: the edge asks it about every request it limits; it carries
+    # no token (Envoy sends none), so only the edge's mesh identity lets it in.
+    "envoy.service.ratelimit.v3.RateLimitService": ("", frozenset({"edge"})),
+}
+
+
 # The extension handle, typed loosely: the generated module is not type-checked.
 _ACCESS: Any = access_pb2.access
 
@@ -88,6 +97,9 @@ def load_policies(
     for name in service_names:
         if name in INFRASTRUCTURE_SERVICES:
             continue
+        if name in PROTOCOL_POLICIES:
+            policies.update(_protocol_policies(pool, name))
+            continue
         for method in pool.FindServiceByName(name).methods:
             declared = method.GetOptions().Extensions[_ACCESS]
             policy = policy_of(method)
@@ -103,3 +115,18 @@ def load_policies(
     if problems:
         raise AccessPolicyError("refusing to serve RPCs without a valid access policy:\n  " + "\n  ".join(problems))
     return policies
+
+
+def _protocol_policies(pool: descriptor_pool.DescriptorPool, name: str) -> dict[str, MethodPolicy]:
+    permission, callers = PROTOCOL_POLICIES[name]
+    return {
+        method_path(method): MethodPolicy(
+            method=method_path(method),
+            permission=permission,
+            public=not permission,
+            scope=Scope.PLATFORM,
+            server_streaming=method.server_streaming,
+            callers=callers,
+        )
+        for method in pool.FindServiceByName(name).methods
+    }

@@ -59,6 +59,8 @@ class ServiceSpec:
     api: tuple[str, ...] = ()
     # Keeps data in tenant databases: every tenant is provisioned in it (the lifecycle API).
     tenant_scoped: bool = False
+    # Runs only where Redis does: a process without REDIS_URL does not start it.
+    needs_redis: bool = False
     deploy: Deployment = field(default_factory=Deployment)
 
     def __post_init__(self) -> None:
@@ -113,6 +115,10 @@ class Manifest:
     @property
     def built(self) -> tuple[ServiceSpec, ...]:
         return tuple(s for s in self.services if s.built)
+
+    def hosted(self, *, redis: bool) -> tuple[ServiceSpec, ...]:
+        """The built services a mesh starts, with Redis configured or not."""
+        return tuple(s for s in self.built if redis or not s.needs_redis)
 
     @property
     def tenant_scoped(self) -> tuple[str, ...]:

@@ -2,7 +2,9 @@
 
 ``edge_factory`` starts Envoy for any list of Upstreams (free ports, unique
 ``--base-id``, dev TLS, access log in a temp dir) and stops every Envoy it started
-at the end of the session. ``grpc_upstream_factory`` starts grpc.aio servers on
+when the test ends (``module_edge_factory``: when the module ends, for module-scoped
+fixtures). An Envoy outliving its test would keep health-checking upstreams that are
+gone, for the rest of the run. ``grpc_upstream_factory`` starts grpc.aio servers on
 127.0.0.1 with the standard health service. Envoy is a project dependency: if it is
 missing these fixtures fail, they never skip.
 """
@@ -185,8 +187,7 @@ class EdgeFactory:
     async def __call__(
         self, upstreams: Sequence[Upstream], site: StaticSite | None = None, **overrides: Any
     ) -> RunningEdge:
-        index = len(self.running)
-        workdir = self.root / f"edge-{index}"
+        workdir = self.root / f"edge-{next(_edge_numbers)}"
         workdir.mkdir(parents=True, exist_ok=True)
         access_log = workdir / "access.log"
         defaults: dict[str, Any] = {
@@ -250,9 +251,29 @@ def dev_tls(tmp_path_factory: pytest.TempPathFactory) -> DevTls:
     return ensure_dev_tls(tmp_path_factory.mktemp("tls"))
 
 
+# Numbers the work directories of every Envoy of the run (factories come and go per test).
+_edge_numbers = itertools.count()
+
+
 @pytest.fixture(scope="session")
-async def edge_factory(tmp_path_factory: pytest.TempPathFactory, dev_tls: DevTls) -> AsyncIterator[EdgeFactory]:
-    factory = EdgeFactory(tmp_path_factory.mktemp("edge"), dev_tls)
+def edge_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("edge")
+
+
+@pytest.fixture
+async def edge_factory(edge_root: Path, dev_tls: DevTls) -> AsyncIterator[EdgeFactory]:
+    """Envoys stopped when the test ends."""
+    factory = EdgeFactory(edge_root, dev_tls)
+    try:
+        yield factory
+    finally:
+        await factory.close()
+
+
+@pytest.fixture(scope="module")
+async def module_edge_factory(edge_root: Path, dev_tls: DevTls) -> AsyncIterator[EdgeFactory]:
+    """Envoys stopped when the module ends (for module-scoped fixtures)."""
+    factory = EdgeFactory(edge_root, dev_tls)
     try:
         yield factory
     finally:

@@ -24,9 +24,9 @@ REGISTRY_PACKAGE = "tenantmesh.registry.v1"
 
 
 @pytest.fixture(scope="module")
-async def edge(edge_factory: EdgeFactory, meta_upstream: GrpcUpstream) -> RunningEdge:
+async def edge(module_edge_factory: EdgeFactory, meta_upstream: GrpcUpstream) -> RunningEdge:
     # The registry's routes point at the meta server: preflights and the log never reach it.
-    return await edge_factory(
+    return await module_edge_factory(
         [
             meta_upstream.upstream("meta", [META_PACKAGE], health_service=META_SERVICE),
             meta_upstream.upstream("registry", [REGISTRY_PACKAGE]),

@@ -68,8 +68,8 @@ async def mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platfo
 
 
 @pytest.fixture(scope="module")
-async def edge(edge_factory: EdgeFactory, mesh: Platform) -> RunningEdge:
-    return await edge_factory(
+async def edge(module_edge_factory: EdgeFactory, mesh: Platform) -> RunningEdge:
+    return await module_edge_factory(
         upstreams_for(mesh.started, mesh.runtime.settings),
         mesh_tls=mesh_edge_tls(mesh),
     )

@@ -77,8 +77,10 @@ async def tenants_upstream(grpc_upstream_factory: Callable[..., Any]) -> GrpcUps
 
 
 @pytest.fixture(scope="module")
-async def edge(edge_factory: EdgeFactory, meta_upstream: GrpcUpstream, tenants_upstream: GrpcUpstream) -> RunningEdge:
-    return await edge_factory(
+async def edge(
+    module_edge_factory: EdgeFactory, meta_upstream: GrpcUpstream, tenants_upstream: GrpcUpstream
+) -> RunningEdge:
+    return await module_edge_factory(
         [
             meta_upstream.upstream("meta", [META_PACKAGE], health_service=META_SERVICE),
             tenants_upstream.upstream("tenants", [TENANTS_PACKAGE], health_service=TENANT_SERVICE),

@@ -118,7 +118,8 @@ async def test_ip_upstreams_render_valid_static_clusters(
     assert out == ""
     config = yaml.safe_load(output.read_text(encoding="utf-8"))
     found = clusters(config)
-    assert set(found) == {"tenants", "auth", "registry", "forms", "menus", "webhooks"}
+    # Every routed service, and the rate limit service the edge asks about each tenant's requests.
+    assert set(found) == {"tenants", "auth", "registry", "forms", "menus", "webhooks", "ratelimit"}
     assert all(cluster["type"] == "STATIC" for cluster in found.values())
     assert endpoint(found["tenants"]) == (hosts[0], 50061)
     assert endpoint(found["auth"]) == (hosts[1], 50062)
@@ -156,7 +157,7 @@ async def test_only_listed_services_are_routed_and_lifecycle_never(tls: DevTls, 
     assert code == 0, err
     text = output.read_text(encoding="utf-8")
     config = yaml.safe_load(text)
-    assert set(clusters(config)) == {"auth", "tenants"}
+    assert set(clusters(config)) == {"auth", "tenants", "ratelimit"}
     assert endpoint(clusters(config)["auth"]) == ("127.0.0.1", 50062)
     services = transcoded_services(config)
     assert "tenantmesh.meta.v1.MetaService" in services
@@ -165,9 +166,11 @@ async def test_only_listed_services_are_routed_and_lifecycle_never(tls: DevTls, 
     assert LIFECYCLE not in text
     await validate_config(output)
 
-    code, out, err = await run_render(env, "--services", "tenants")
+    # Without the global rate limit the edge reaches only the services it routes.
+    code, out, err = await run_render({**env, "TENANTMESH_EDGE_GLOBAL_RATE_LIMIT": "off"}, "--services", "tenants")
     assert code == 0, err
     assert set(clusters(yaml.safe_load(out))) == {"tenants"}
+    assert "envoy.filters.http.ratelimit" not in out
     assert "tenantmesh.auth.v1" not in out
     assert LIFECYCLE not in out
 

@@ -53,6 +53,7 @@ INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}"
 SECRET_NAME = re.compile(r"PASSWORD|_KEY$")
 # The built services of the manifest, hence the ones a deployment runs one container each of.
 SERVICES = tuple(spec.name for spec in PLATFORM.built)
+ROUTED = tuple(spec.name for spec in PLATFORM.built if spec.api)
 PORTS = {spec.name: spec.port for spec in PLATFORM}
 
 
@@ -324,7 +325,8 @@ def test_compose_edge_routes_every_service() -> None:
     envoy = tenantmesh_services(compose())["envoy"]
     [option, value] = envoy["command"]
     assert option == "--services"
-    assert render.parse_services(value) == SERVICES == render.default_services(PLATFORM)
+    # Every service with a public API; the rate limit service is asked by the edge, not routed to.
+    assert render.parse_services(value) == ROUTED == render.default_services(PLATFORM)
     assert set(SERVICES) <= set(envoy["depends_on"])
 
 
@@ -407,7 +409,8 @@ def test_k8s_edge_routes_every_service() -> None:
     [container] = containers(workload("envoy"))
     [option, value] = container["args"]
     assert option == "--services"
-    assert render.parse_services(value) == SERVICES == render.default_services(PLATFORM)
+    # Every service with a public API; the rate limit service is asked by the edge, not routed to.
+    assert render.parse_services(value) == ROUTED == render.default_services(PLATFORM)
 
 
 def test_k8s_migrate_job_authenticates_with_the_service_key() -> None:
@@ -565,6 +568,7 @@ def test_the_manifest_keeps_every_service_name_and_port() -> None:
         "forms": 50054,
         "menus": 50055,
         "webhooks": 50058,
+        "ratelimit": 50059,
     }
 
 

@@ -14,8 +14,16 @@ from services.tenants.app import TenantsApp
 
 
 def test_the_platform_in_start_order() -> None:
-    assert PLATFORM.names == ("tenants", "auth", "registry", "forms", "menus", "webhooks")
-    assert [s.name for s in PLATFORM.built] == ["tenants", "auth", "registry", "forms", "menus", "webhooks"]
+    assert PLATFORM.names == ("tenants", "auth", "registry", "forms", "menus", "webhooks", "ratelimit")
+    assert [s.name for s in PLATFORM.built] == [
+        "tenants",
+        "auth",
+        "registry",
+        "forms",
+        "menus",
+        "webhooks",
+        "ratelimit",
+    ]
     assert PLATFORM.tenant_scoped == ("tenants", "forms", "menus")
     assert PLATFORM.get("tenants").load_app() is TenantsApp
     assert PLATFORM.owner_of("tenantmesh.auth.v1") is PLATFORM.get("auth")

@@ -8,6 +8,7 @@ from services.mesh.edge.config import (
     DEFAULT_TEMPLATE_NAME,
     DEFAULT_TLS_DIR,
     EdgeSettings,
+    GlobalRateLimit,
     Upstream,
 )
 from services.mesh.edge.jwt import EdgeJwt, JwtExemption, edge_jwt, jwt_exemptions
@@ -42,6 +43,7 @@ __all__ = [
     "EdgeMeshTls",
     "EdgeReason",
     "EdgeSettings",
+    "GlobalRateLimit",
     "GrpcRoute",
     "HttpBinding",
     "JwtExemption",

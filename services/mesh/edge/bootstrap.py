@@ -77,8 +77,9 @@ def render_envoy_config(
 
 
 def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi) -> dict[str, Any]:
+    jwt = edge_jwt(settings, api)
     return {
-        "jwt": edge_jwt(settings, api),
+        "jwt": jwt,
         "jwt_failure_key": JWT_FAILURE_METADATA_KEY,
         "jwt_local_replies": jwt_local_replies(),
         "settings": settings,
@@ -86,6 +87,9 @@ def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi
         "api": api,
         "services": _unique(api.all_services),
         "tenant_header": TENANT_HEADER,
+        "global_limit": settings.global_rate_limit,
+        # The tenant a request is counted for: the verified token's where the edge checks tokens.
+        "limited_tenant_header": jwt.token_tenant_header if jwt is not None else TENANT_HEADER,
         "client_address_header": CLIENT_ADDRESS_HEADER,
         "mesh_certificate_secret": CERTIFICATE_SECRET,
         "mesh_ca_secret": CA_SECRET,
@@ -95,7 +99,8 @@ def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi
         # configuration among them) must be allowed.
         "cors_allow_methods": ", ".join(api.http_verbs),
         "cors_allow_headers": "authorization, content-type, x-tenant-id, x-request-id, traceparent",
-        "cors_expose_headers": "x-request-id, grpc-status, grpc-message",
+        "cors_expose_headers": "x-request-id, grpc-status, grpc-message, x-ratelimit-limit, x-ratelimit-remaining, "
+        "x-ratelimit-reset",
     }
 
 

@@ -20,6 +20,22 @@ _MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
+class GlobalRateLimit:
+    """Where the edge asks about the global per-tenant limit (services/ratelimit)."""
+
+    upstream: Upstream
+    # How long Envoy waits for an answer before failure_mode_deny applies.
+    timeout_ms: int = 250
+    # The service unreachable or slow: refuse requests (True) or let them through (False).
+    failure_mode_deny: bool = False
+    domain: str = "tenantmesh"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.timeout_ms <= 60_000:
+            raise ValueError(f"the rate limit service's timeout must be 1-60000 ms, got {self.timeout_ms}")
+
+
+@dataclass(frozen=True)
 class EdgeSettings:
     """Knobs of the front door. Defaults suit `make run` on a laptop."""
 
@@ -45,6 +61,10 @@ class EdgeSettings:
     per_tenant_rate_limit_rps: int = 100
     # How many tenant buckets Envoy keeps (LRU); an evicted tenant starts again with a full bucket.
     per_tenant_rate_limit_max_tenants: int = 10_000
+    # The global per-tenant limit (the rate limit service, on Redis); None: the per-tenant buckets
+    # above, per Envoy process. With it, those buckets are left out and only the global bucket
+    # (and, with token checks, the buckets of requests without a verified token) stay local.
+    global_rate_limit: GlobalRateLimit | None = None
     # Envoy worker threads.
     concurrency: int = 1
     access_log_path: str = "/dev/stdout"

@@ -1,0 +1,47 @@
+"""The rate limit service in a process of its own, as a deployment runs it, for the benchmark.
+
+    python -m tests.bench.rate_limit_server DATA_DIR   prints "port <port>", then serves until SIGTERM/SIGINT
+
+REDIS_URL, TENANTMESH_TENANTS_ADDR and TENANTMESH_RATE_LIMIT_* come from the environment. Open
+access (tests/support/open_access.py): the benchmark runs no auth service, so the lookups of
+tenants' plans present no token.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from services.ratelimit.app import RateLimitApp
+from services.runtime.app import Runtime, shutdown_event, start_app, stop_apps
+from services.runtime.heap import settle_after_startup
+from services.runtime.loop import run as run_on_service_loop
+from tests.bench.common import bench_settings
+from tests.support.open_access import OpenAccess
+
+
+async def serve(data_dir: Path) -> None:
+    # bench_settings drops REDIS_URL from the environment it starts from: given back here.
+    settings = bench_settings(
+        f"sqlite+aiosqlite:///{data_dir / 'core.db'}", data_dir, REDIS_URL=os.environ["REDIS_URL"]
+    )
+    runtime = await Runtime.open(settings, authentication=OpenAccess(), process_name="ratelimit")
+    stop = shutdown_event()
+    started = [await start_app(RateLimitApp(runtime), runtime, "127.0.0.1:0")]
+    try:
+        settle_after_startup()
+        print(f"port {started[0].server.port}", flush=True)
+        await stop.wait()
+    finally:
+        await stop_apps(started, 1.0)
+        await runtime.close()
+
+
+def main() -> int:
+    run_on_service_loop(serve(Path(sys.argv[1])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
