@@ -21,7 +21,7 @@ from tests.faults.checker import check
 from tests.faults.faults import kill_platform_connections, platform_connections
 from tests.faults.load import ATTEMPT_DEADLINE_SECONDS, LoadGenerator
 from tests.faults.observer import EventObserver
-from tests.faults.platform import fault_platform
+from tests.faults.platform import FaultPlatform, fault_platform
 from tests.support.mesh import RUN_TENANT_DB_PREFIX
 
 pytestmark = [pytest.mark.mysql, pytest.mark.redis, pytest.mark.faults, pytest.mark.timeout(240)]
@@ -32,6 +32,20 @@ KILL_ROUNDS = 6
 KILL_EVERY_SECONDS = 0.5
 RECOVERY_LIMIT_SECONDS = 5.0
 ALLOWED_DURING_FAULT = frozenset({"UNAVAILABLE", "ABORTED"})
+
+
+async def _checked_out_once_idle(platform: FaultPlatform, within: float = 25.0) -> dict[str, float]:
+    """Connections checked out of each process's pools once the load is over.
+
+    The gauge is sampled every 10 s and the processes' background loops (outbox relay, mail
+    delivery) check a connection out now and then, so one reading may show 1; a leaked
+    connection is never returned, so the reading never drops to 0 within a few samples."""
+    deadline = time.monotonic() + within
+    while True:
+        in_use = {s: await platform.metric(s, "tenantmesh_db_pool_connections_in_use") for s in ("tenants", "auth")}
+        if not any(in_use.values()) or time.monotonic() > deadline:
+            return in_use
+        await asyncio.sleep(1.0)
 
 
 async def test_killed_database_connections_lose_nothing(
@@ -62,7 +76,7 @@ async def test_killed_database_connections_lose_nothing(
                 run=platform.targets.run,
                 tenant_db_prefix=prefix,
             )
-            in_use = {s: await platform.metric(s, "tenantmesh_db_pool_connections_in_use") for s in ("tenants", "auth")}
+            in_use = await _checked_out_once_idle(platform)
             capacity = sum([await platform.metric(s, "tenantmesh_db_pool_capacity") for s in ("tenants", "auth")])
             held = len(await platform_connections(fault_database_url, prefix))
         finally:
