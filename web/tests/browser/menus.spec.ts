@@ -1,6 +1,6 @@
 // The menu editor: moving an entry (buttons, or dragging it onto another of its level) shows at
 // once in the editor, reaches the navigation, and is kept (a reload shows the same order);
-// a renamed entry goes back to its default, and a custom entry is deleted after a confirmation.
+// a renamed entry goes back to its default, and a custom entry is renamed, then deleted after a confirmation.
 import { expect, test, type Locator } from "@playwright/test";
 import { tenantWithAdmin } from "./env";
 import { expectAccessible, signIn } from "./pages";
@@ -80,6 +80,16 @@ test("the menu editor resets a renamed entry and deletes a custom one", async ({
   await page.getByLabel("Label", { exact: true }).fill("Help desk");
   await page.getByLabel("Route or URL").fill("/dashboard");
   await page.getByRole("button", { name: "Add a custom entry" }).click();
+  await expect.poll(navLabels).toContain("Help desk");
+  // The tenant's own entry is renamed in place (it has no override, and deleting replaces hiding).
+  await expect(editor.getByRole("button", { name: "Hide Help desk" })).toHaveCount(0);
+  await page.getByRole("button", { name: "Rename Help desk" }).click();
+  await editor.getByLabel("Label").fill("Service desk");
+  await editor.getByRole("button", { name: "Save" }).click();
+  await expect.poll(navLabels).toContain("Service desk");
+  await page.getByRole("button", { name: "Rename Service desk" }).click();
+  await editor.getByLabel("Label").fill("Help desk");
+  await editor.getByRole("button", { name: "Save" }).click();
   await expect.poll(navLabels).toContain("Help desk");
   const remove = editor.getByRole("button", { name: "Delete Help desk" });
   await remove.focus();

@@ -58,10 +58,22 @@ export default function MenuEditorPage() {
     onSettled: refresh,
   });
   const override = useMutation({
-    mutationFn: ({ entry, change }: { entry: Entry; change: { label?: string; hidden?: boolean } }) =>
-      api("MenuService_SetMenuOverride", {
+    mutationFn: async ({ entry, change }: { entry: Entry; change: { label?: string; hidden?: boolean } }) => {
+      // A custom entry is the tenant's own: it is renamed in place (overrides are for entries of
+      // the platform, services and forms), and deleted rather than hidden.
+      const customId = customIdOf(entry);
+      if (customId !== undefined) {
+        await api("MenuService_UpdateCustomEntry", {
+          path: { entryId: customId },
+          query: { updateMask: "label" },
+          body: { label: change.label ?? "" } as never,
+        });
+        return;
+      }
+      await api("MenuService_SetMenuOverride", {
         body: { override: { ...(entry.override ?? {}), key: entry.key ?? "", ...change } as never },
-      }),
+      });
+    },
     onSettled: refresh,
   });
   // Back to the entry's own label, visibility and place: the tenant's override goes, conditional
@@ -139,9 +151,11 @@ export default function MenuEditorPage() {
                   <Button size="sm" variant="outline" disabled={index === count - 1 || moving} onClick={() => move.mutate({ entry, position: index + 1 })}>
                     {t("menus.down")} <span className="sr-only">{label}</span>
                   </Button>
-                  <Button size="sm" variant="outline" onClick={() => override.mutate({ entry, change: { hidden: !hidden } })}>
-                    {hidden ? t("menus.show") : t("menus.hide")} <span className="sr-only">{label}</span>
-                  </Button>
+                  {customId ? null : (
+                    <Button size="sm" variant="outline" onClick={() => override.mutate({ entry, change: { hidden: !hidden } })}>
+                      {hidden ? t("menus.show") : t("menus.hide")} <span className="sr-only">{label}</span>
+                    </Button>
+                  )}
                   <Button size="sm" variant="ghost" onClick={() => setRenaming({ key: entry.key ?? "", label })}>
                     {t("menus.rename")} <span className="sr-only">{label}</span>
                   </Button>
