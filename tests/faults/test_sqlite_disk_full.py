@@ -34,7 +34,10 @@ from tests.support.forms import FormsWorld, definition, forms_world, sample_defi
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]
 
 FAULT_AFTER_SECONDS = seconds(full=3.0, short=2.0)
-FULL_SECONDS = seconds(full=15.0, short=4.0)
+# New rows first fill the free room left in the file's last pages, which takes a few writes: the
+# fault is held this long from the first refusal (which comes within FIRST_REFUSAL_SECONDS).
+FULL_SECONDS = seconds(full=12.0, short=2.0)
+FIRST_REFUSAL_SECONDS = 20.0
 AFTER_SECONDS = seconds(full=5.0, short=2.0)
 # Per tenant: a submission, and a read of the tenant's submissions, every interval.
 INTERVAL_SECONDS = 0.2
@@ -58,6 +61,14 @@ class TenantLoad:
 
     def stop(self) -> None:
         self._stopping = True
+
+    async def first_refusal(self, within: float) -> None:
+        """Until some write was refused, or ``within`` seconds passed."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if any(a.outcome != OK for op, a in self.record.attempts() if op.kind == "submission.create"):
+                return
+            await asyncio.sleep(0.05)
 
     async def run(self) -> None:
         self.started_at = time.monotonic()
@@ -136,6 +147,7 @@ async def test_a_full_disk_stops_only_that_tenants_writes(tmp_path: Path, monkey
             await asyncio.sleep(FAULT_AFTER_SECONDS)
             fault_start = time.monotonic()
             await asyncio.to_thread(marker.touch)
+            await load.first_refusal(FIRST_REFUSAL_SECONDS)
             await asyncio.sleep(FULL_SECONDS)
             await asyncio.to_thread(marker.unlink)
             fault_end = time.monotonic()
