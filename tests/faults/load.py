@@ -96,6 +96,10 @@ class LoadGenerator:
         self.started_at = 0.0
         self.stopped_at = 0.0
 
+    @property
+    def targeted_rate(self) -> float:
+        return self.rates.per_second()
+
     def stop(self) -> None:
         """Ends the arrivals now (before ``run``'s time is up); started operations finish."""
         self._stopping = True

@@ -26,6 +26,7 @@ from tenantmesh.auth.v1 import (
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
 from tests.faults.load import USER_PASSWORD, Targets, bearer
+from tests.support.mesh import RUN_TENANT_DB_PREFIX
 from tests.support.processes import ProcessMesh, ServiceProcess, free_port, process_mesh
 
 ADMIN_EMAIL = "admin@example.test"
@@ -33,6 +34,17 @@ ADMIN_PASSWORD = "correct-horse-battery-staple"
 # Short enough that a tenant whose provisioning a fault interrupted is taken over within the test.
 RECONCILE_INTERVAL_SECONDS = "1"
 PROVISIONING_LEASE_SECONDS = "5"
+# Tenant database prefixes are at most 24 characters; the run's prefix already takes some.
+_PREFIX_LIMIT = 24
+
+
+def scenario_db_prefix() -> str:
+    """A tenant database prefix of the scenario's own, under the run's (dropped with the run's):
+    the checker tells the scenario's databases by it. As many random characters as fit."""
+    room = _PREFIX_LIMIT - len(RUN_TENANT_DB_PREFIX) - 2
+    if room < 3:
+        raise ValueError(f"TEST_MYSQL_URL's database name leaves no room for a scenario prefix: {RUN_TENANT_DB_PREFIX}")
+    return f"{RUN_TENANT_DB_PREFIX}f{uuid.uuid4().hex[: min(6, room)]}_"
 
 
 @dataclass

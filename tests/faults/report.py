@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Protocol
 
 from tests.faults.checker import Verdict
-from tests.faults.load import LoadGenerator
-from tests.faults.record import OK
+from tests.faults.record import OK, LoadRecord
+
+
+class RecordedLoad(Protocol):
+    """What a report reads of a load: its record, when it ran and the rate it aimed for."""
+
+    record: LoadRecord
+    started_at: float
+    stopped_at: float
+
+    @property
+    def targeted_rate(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -25,7 +36,7 @@ class ScenarioReport:
 REPORTS: list[ScenarioReport] = []
 
 
-def recovery_seconds(load: LoadGenerator, fault_start: float, fault_end: float) -> float:
+def recovery_seconds(load: RecordedLoad, fault_start: float, fault_end: float) -> float:
     """From the fault's end until the last attempt that failed because of it had been answered.
 
     0 when nothing failed after the fault ended (the platform had recovered by then)."""
@@ -33,19 +44,19 @@ def recovery_seconds(load: LoadGenerator, fault_start: float, fault_end: float) 
     return max(0.0, max(failures, default=fault_end) - fault_end)
 
 
-def describe_load(load: LoadGenerator) -> str:
+def describe_load(load: RecordedLoad) -> str:
     seconds = load.stopped_at - load.started_at
     operations = len(load.record.operations)
-    return f"{operations / seconds:.1f} ops/s for {seconds:.0f} s ({load.rates.per_second():.0f} targeted)"
+    return f"{operations / seconds:.1f} ops/s for {seconds:.0f} s ({load.targeted_rate:.0f} targeted)"
 
 
-def describe_errors(load: LoadGenerator) -> str:
+def describe_errors(load: RecordedLoad) -> str:
     counts = {outcome: n for outcome, n in load.record.outcomes().items() if outcome != OK}
     return ", ".join(f"{outcome.rstrip('/')} x{n}" for outcome, n in sorted(counts.items())) or "none"
 
 
 def add(
-    scenario: str, fault: str, load: LoadGenerator, verdict: Verdict, fault_start: float, fault_end: float
+    scenario: str, fault: str, load: RecordedLoad, verdict: Verdict, fault_start: float, fault_end: float
 ) -> ScenarioReport:
     report = ScenarioReport(
         scenario=scenario,
@@ -82,7 +93,7 @@ def table(reports: list[ScenarioReport]) -> str:
     return "\n".join(lines)
 
 
-def failure_timeline(load: LoadGenerator, fault_start: float) -> str:
+def failure_timeline(load: RecordedLoad, fault_start: float) -> str:
     """Failed attempts by operation and outcome, with when they started relative to the fault."""
     groups: dict[tuple[str, str], list[float]] = {}
     for op, attempt in load.record.failed_attempts():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,8 @@ from tests.faults.budget import FULL
 from tests.faults.checker import check
 from tests.faults.load import USER_PASSWORD, LoadGenerator
 from tests.faults.observer import EventObserver
-from tests.faults.platform import FaultPlatform, fault_platform
+from tests.faults.platform import FaultPlatform, fault_platform, scenario_db_prefix
 from tests.faults.record import OK, Attempt, Operation, outcome_of
-from tests.support.mesh import RUN_TENANT_DB_PREFIX
 from tests.support.processes import ServiceProcess
 
 pytestmark = [
@@ -70,7 +68,7 @@ async def _use(tenants: ServiceProcess, platform: FaultPlatform, token: str, ope
 async def test_tokens_verify_across_a_two_minute_clock_skew(
     fault_database_url: str, fault_redis_url: str, tmp_path: Path
 ) -> None:
-    prefix = f"{RUN_TENANT_DB_PREFIX}f{uuid.uuid4().hex[:6]}_"
+    prefix = scenario_db_prefix()
     observer = EventObserver(fault_redis_url)
     checks: list[tuple[str, Operation]] = []
     async with fault_platform(

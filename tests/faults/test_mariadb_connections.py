@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,7 @@ from tests.faults.checker import check
 from tests.faults.faults import kill_platform_connections, platform_connections
 from tests.faults.load import ATTEMPT_DEADLINE_SECONDS, LoadGenerator
 from tests.faults.observer import EventObserver
-from tests.faults.platform import FaultPlatform, fault_platform
-from tests.support.mesh import RUN_TENANT_DB_PREFIX
+from tests.faults.platform import FaultPlatform, fault_platform, scenario_db_prefix
 
 pytestmark = [pytest.mark.mysql, pytest.mark.redis, pytest.mark.faults, pytest.mark.timeout(240)]
 
@@ -51,7 +49,7 @@ async def _checked_out_once_idle(platform: FaultPlatform, within: float = 25.0) 
 async def test_killed_database_connections_lose_nothing(
     fault_database_url: str, fault_redis_url: str, tmp_path: Path
 ) -> None:
-    prefix = f"{RUN_TENANT_DB_PREFIX}f{uuid.uuid4().hex[:6]}_"
+    prefix = scenario_db_prefix()
     observer = EventObserver(fault_redis_url)
     async with fault_platform(
         fault_database_url, fault_redis_url, tmp_path / "mesh", env={"TENANTMESH_TENANT_DB_PREFIX": prefix}

@@ -26,9 +26,8 @@ from tests.faults.budget import FULL
 from tests.faults.checker import check
 from tests.faults.load import LoadGenerator, bearer
 from tests.faults.observer import EventObserver
-from tests.faults.platform import PROVISIONING_LEASE_SECONDS, FaultPlatform, fault_platform
+from tests.faults.platform import PROVISIONING_LEASE_SECONDS, FaultPlatform, fault_platform, scenario_db_prefix
 from tests.faults.record import OK, Attempt, Operation, outcome_of
-from tests.support.mesh import RUN_TENANT_DB_PREFIX
 
 pytestmark = [pytest.mark.mysql, pytest.mark.redis, pytest.mark.faults, pytest.mark.timeout(300)]
 
@@ -82,7 +81,7 @@ async def _crash_then_retry(platform: FaultPlatform, point: str, index: int) -> 
 async def test_a_process_killed_at_each_provisioning_step_leaves_nothing_behind(
     fault_database_url: str, fault_redis_url: str, tmp_path: Path
 ) -> None:
-    prefix = f"{RUN_TENANT_DB_PREFIX}f{uuid.uuid4().hex[:6]}_"
+    prefix = scenario_db_prefix()
     observer = EventObserver(fault_redis_url)
     async with fault_platform(
         fault_database_url, fault_redis_url, tmp_path / "mesh", env={"TENANTMESH_TENANT_DB_PREFIX": prefix}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,8 @@ from tests.faults.budget import seconds
 from tests.faults.checker import check
 from tests.faults.load import ATTEMPT_DEADLINE_SECONDS, USER_PASSWORD, LoadGenerator
 from tests.faults.observer import EventObserver
-from tests.faults.platform import FaultPlatform, fault_platform
+from tests.faults.platform import FaultPlatform, fault_platform, scenario_db_prefix
 from tests.faults.redis_server import own_redis
-from tests.support.mesh import RUN_TENANT_DB_PREFIX
 
 pytestmark = [pytest.mark.mysql, pytest.mark.faults, pytest.mark.timeout(300)]
 
@@ -80,7 +78,7 @@ class RevocationProbe:
 
 
 async def test_redis_down_loses_nothing(fault_database_url: str, tmp_path: Path) -> None:
-    prefix = f"{RUN_TENANT_DB_PREFIX}f{uuid.uuid4().hex[:6]}_"
+    prefix = scenario_db_prefix()
     async with own_redis(tmp_path / "redis") as redis_server:
         observer = EventObserver(redis_server.url)
         async with fault_platform(
