@@ -19,7 +19,7 @@ SDK_TS_BUILT := $(SDK_TS)/dist/.built
 WEB_SRC   := $(shell find $(WEB)/app $(WEB)/src $(WEB)/public $(WEB)/sw -type f 2>/dev/null | sort)
 PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
-.PHONY: help venv gen gen-check lint breaking fmt run test test-unit migrate-tenants deploy-files \
+.PHONY: help venv gen gen-check lint breaking fmt run test test-faults test-unit migrate-tenants deploy-files \
         bench-tenants bench-edge bench-auth bench-registry bench-forms bench-forms-engine bench-menus bench-sdk bench-accounts soak \
         bench-observability bench-mesh-tls bench-rate-limit form-engine \
         sdk sdk-python sdk-typescript console test-console bench-console browser clean
@@ -30,6 +30,7 @@ help:
 	@echo "make console      build the web console (web/, Node >= 20) that make run serves"
 	@echo "make test-console the console's unit tests and browser tests (Chromium)"
 	@echo "make test         run the test suite"
+	@echo "make test-faults  the fault suite in full: load, one fault at a time, every acknowledged write checked (docs/resilience.md)"
 	@echo "make gen          regenerate gen/ from protos/"
 	@echo "make lint         buf lint, ruff, mypy"
 	@echo "make breaking     buf breaking against main"
@@ -114,6 +115,11 @@ run: $(STAMP) $(BUF) $(WEB_BUILT)
 
 test: $(STAMP) $(FORM_ENGINE_BUILT) $(WEB_BUILT) browser
 	$(PY) -m pytest tests
+
+# The fault scenarios at full length (make test runs them shorter); needs TEST_MYSQL_URL and
+# TEST_REDIS_URL, and prints the resilience table at the end.
+test-faults: $(STAMP)
+	FAULT_SUITE=full $(PY) -m pytest tests/faults -v
 
 # The web console: a static export of web/ (Next.js), served by `make run` behind Envoy. It uses
 # the TypeScript SDK and the form engine of this repository, built first.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth.models import UserTokenRow
@@ -28,11 +28,28 @@ async def issue(
 ) -> tuple[str, datetime]:
     """A new token (and its expiry) in ``session``; the user's unused tokens of ``purpose`` stop working."""
     now = utcnow()
-    await session.execute(
-        update(UserTokenRow)
-        .where(UserTokenRow.user_id == user_id, UserTokenRow.purpose == purpose, UserTokenRow.use_time.is_(None))
-        .values(use_time=now)
+    # Superseded by primary key after a plain read: an UPDATE ... WHERE user_id locks the index
+    # gap after the user's tokens even when there are none (a new user), and two transactions
+    # that then insert into that gap deadlock each other on MariaDB (concurrent CreateUser
+    # calls did, under the fault suite's load). A token of the same purpose issued by a
+    # concurrent, uncommitted transaction is not superseded; it still expires with its TTL.
+    unused = (
+        (
+            await session.execute(
+                select(UserTokenRow.token_hash).where(
+                    UserTokenRow.user_id == user_id, UserTokenRow.purpose == purpose, UserTokenRow.use_time.is_(None)
+                )
+            )
+        )
+        .scalars()
+        .all()
     )
+    if unused:
+        await session.execute(
+            update(UserTokenRow)
+            .where(UserTokenRow.token_hash.in_(unused), UserTokenRow.use_time.is_(None))
+            .values(use_time=now)
+        )
     token = _PREFIXES[purpose] + secrets.token_urlsafe(32)
     expire_time = now + timedelta(seconds=ttl_seconds)
     session.add(

@@ -1,18 +1,23 @@
 """Revoking sessions and subjects: records it and tells every service.
 
-A revocation is stored where processes that start later load it from (Redis when
-there is one, else the core database, in the transaction of its event) and sent as
+A revocation is stored where processes that start later load it from (the core
+database, in the transaction of its event, and with Redis also its hash) and sent as
 an ``auth.revoked`` event through the outbox, so it reaches every process even if
-this one dies right after deciding it.
+this one dies right after deciding it, or Redis is down when it is decided.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+
+import redis.asyncio as redis
 
 from services.runtime.auth.revocation import Revocation, RevocationList, revocation_event, store_revocation
 from services.runtime.auth.revocation_store import save_revocation
 from services.runtime.unit_of_work import UnitOfWork
+
+log = logging.getLogger("tenantmesh.auth.revocation")
 
 
 class Revoker:
@@ -34,13 +39,17 @@ class Revoker:
     async def _send(self, revocation: Revocation) -> None:
         if self._local is not None:
             self._local.apply(revocation)
-        if self._redis_url:
-            await store_revocation(self._redis_url, revocation)
-            await self._work.emit(revocation_event(revocation))
-            return
+        # Always in the core database with its event: a logout while Redis is down must still
+        # succeed, reach every process through the outbox once Redis is back, and be known to
+        # processes that start later (the fault suite's Redis outage answered it INTERNAL).
         async with self._work.core_connection() as work:
             await save_revocation(work.conn, revocation)
             work.emit(revocation_event(revocation))
+        if self._redis_url:
+            try:
+                await store_revocation(self._redis_url, revocation)
+            except redis.RedisError:
+                log.warning("revocation not mirrored to Redis; the core database has it", exc_info=True)
 
     async def revoke_session(self, session_id: str, tenant_id: str = "") -> None:
         """Every token of the session is refused from now on."""

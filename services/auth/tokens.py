@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ import jwt
 
 from services.auth.keys import SigningKeyStore
 from services.runtime.auth.claims import ALGORITHM, AUDIENCE, AccessClaims
+from services.runtime.clock import epoch
 from services.runtime.ids import uuid7
 
 REFRESH_TOKEN_PREFIX = "tmr_"  # noqa: S105 - a marker, not a secret
@@ -50,7 +50,7 @@ class TokenIssuer:
         audience: str = AUDIENCE,
     ) -> IssuedToken:
         key = await self._keys.active()
-        now = int(time.time())
+        now = int(epoch())
         claims = AccessClaims(
             subject=subject,
             tenant_id=tenant_id,

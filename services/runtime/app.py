@@ -193,12 +193,11 @@ class Runtime:
         runtime.revocations.subscribe(events)
         await upgrade_core(router, OUTBOX_MIGRATIONS)
         await upgrade_core(router, REVOCATION_MIGRATIONS)
-        # Revocations still in force are known before any server takes a call: from Redis when
-        # processes share it, else from the core database (a restart must not resurrect a token).
+        # Revocations still in force are known before any server takes a call: from the core
+        # database (a restart must not resurrect a token), and from Redis when processes share it.
+        await load_revocations(router, runtime.revocations)
         if settings.redis_url:
             await runtime.revocations.load_from_redis(settings.redis_url)
-        else:
-            await load_revocations(router, runtime.revocations)
         await upgrade_core(router, USAGE_MIGRATIONS)
         runtime.relay = OutboxRelay(router, events)
         runtime.usage = UsageRecorder(router, load_usage_flush_seconds(settings.environment))

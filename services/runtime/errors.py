@@ -70,6 +70,8 @@ class CommonReason(Reason):
     # The database: unreachable for now, or this transaction collided with another (rolled back).
     DATABASE_UNAVAILABLE = auto()
     TRANSACTION_CONFLICT = auto()
+    # The database has no space left to write in (disk or file system full): writes refused.
+    STORAGE_FULL = auto()
 
 
 @dataclass(frozen=True)

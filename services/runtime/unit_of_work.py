@@ -23,6 +23,7 @@ the same id, and subscribers are idempotent on it.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ from services.runtime.outbox import MARK_RENEW_SECONDS, OutboxRelay, OutboxRow, 
 from services.runtime.tenant_db import pin_to_primary
 
 _INSERT_OUTBOX = insert(OutboxRow)
+
+
+log = logging.getLogger("tenantmesh.unit_of_work")
 
 
 @dataclass
@@ -130,5 +134,11 @@ class UnitOfWork:
         if self._relay is not None:
             self._relay.notify(tenant=tenant)
         if self._deliver_to is not None:
-            for event in events:
-                await self._deliver_to.publish(event)
+            try:
+                for event in events:
+                    await self._deliver_to.publish(event)
+            except Exception:
+                # Committed, and in the outbox: the relay delivers them once the bus is back. A
+                # caller must not be told its committed change failed (while Redis was down,
+                # provisioning took this for a failure and rolled an ACTIVE tenant back).
+                log.warning("events committed but not handed to the bus; the relay will deliver them", exc_info=True)

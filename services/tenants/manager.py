@@ -129,12 +129,7 @@ class TenantManager:
                 return None
             if row.state == TenantState.PROVISIONING:
                 raise Unavailable("this tenant is still being provisioned", reason=TenantsReason.TENANT_PROVISIONING)
-            if row.state == TenantState.FAILED:
-                raise Unavailable(
-                    "provisioning failed and was rolled back",
-                    reason=TenantsReason.PROVISIONING_FAILED,
-                    metadata={"cause": row.failure_reason},
-                )
+            # A FAILED create released its request id (see Provisioner.roll_back): not found here.
             return await repo.load_record(session, row)
 
     async def _choose_server(self) -> str:

@@ -21,6 +21,7 @@ from services.runtime.clock import after, utcnow
 from services.runtime.db import DatabaseRouter, TenantDatabase
 from services.runtime.errors import Unavailable
 from services.runtime.events import Event
+from services.runtime.fault_points import crash_point
 from services.runtime.rich_status import reason_of
 from services.runtime.telemetry.metrics import Metrics
 from services.runtime.unit_of_work import UnitOfWork
@@ -139,10 +140,12 @@ class Provisioner:
             # or an orphan; the participants' identity check tells them apart.
             await self._db.create_tenant_database(placement)
             progress.finished(DATABASE_STEP, None)
+            crash_point(f"provision:{DATABASE_STEP}")
         pending = [service for service in self._participants.names if service not in done]
         for i, service in enumerate(pending):
             version = await self._participants.provision(service, tenant_id, placement)
             progress.finished(service, version)
+            crash_point(f"provision:{service}")
             if i < len(pending) - 1:
                 await self._record(tenant_id, progress)
         now = utcnow()
@@ -152,6 +155,7 @@ class Provisioner:
             activated = await repo.activate(work.conn, tenant_id, now)
             if activated:
                 work.emit(Event("tenant.created", tenant_id))
+        crash_point("provision:activated")
         progress.written(now)
         if known is None or not activated:
             return None
@@ -164,7 +168,9 @@ class Provisioner:
         """
         async with self._db.core_session() as session:
             row = await repo.get_row(session, tenant_id)
-            if row is None:
+            # Only a provisioning is rolled back: a tenant that was activated meanwhile (its
+            # activation committed, then something after it failed) is kept.
+            if row is None or row.state != TenantState.PROVISIONING:
                 return
             record = await repo.load_record(session, row)
         placement = _placement(row)
@@ -186,6 +192,9 @@ class Provisioner:
                 .values(
                     state=TenantState.FAILED,
                     slug=None,
+                    # Released like the slug: the client was told UNAVAILABLE, so it retries with
+                    # the same request id, and that retry must be able to succeed.
+                    create_request_id=None,
                     failure_reason=reason[:64],
                     lease_until=None,
                     update_time=now,

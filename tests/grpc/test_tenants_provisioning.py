@@ -101,15 +101,19 @@ async def test_failing_participant_rolls_provisioning_back(world_factory: Any, f
         grpc.StatusCode.NOT_FOUND,
         "TENANT_NOT_FOUND",
     )
-    # A retry of the same request reports the same outcome instead of trying again.
+    # UNAVAILABLE tells the client to retry with the same request id, and that retry tries again
+    # (the failed attempt released its request id with its slug): here it fails once more.
     await expect_error(world.tenants.CreateTenant(request), grpc.StatusCode.UNAVAILABLE, "PROVISIONING_FAILED")
-    assert len(servicer.provisioned) == 1
+    assert len(servicer.provisioned) == 2
+    assert len(await world.list_all(states=[FAILED])) == 2
 
-    # Once the participant works, the slug is free for a new attempt.
+    # Once the participant works, the same request succeeds.
     servicer.fail = False
-    tenant = await world.create(slug)
+    tenant = (await world.tenants.CreateTenant(request)).tenant
     assert tenant.state == ACTIVE
-    assert tenant.tenant_id != failed.tenant_id
+    assert tenant.tenant_id not in servicer.provisioned[:2]
+    # Retried again, it returns the tenant it created.
+    assert (await world.tenants.CreateTenant(request)).tenant.tenant_id == tenant.tenant_id
     assert [(s.name, s.state, s.schema_version) for s in tenant.provisioning.steps] == [
         ("database", STEP_DONE, ""),
         ("tenants", STEP_DONE, "tenants_tenant_0001"),

@@ -110,3 +110,38 @@ async def test_other_database_errors_stay_bugs(db_backend_url: str) -> None:
         await engine.dispose()
     assert database_failure(raised.value) is None
     assert database_failure(ValueError("not a database error")) is None
+
+
+async def _fill_up(url: str) -> BaseException:
+    """Writes until the database has no room: SQLite at its page limit (as on a full disk),
+    a MariaDB MEMORY table at its size limit (1114, what InnoDB also answers on a full disk)."""
+    sqlite = url.startswith("sqlite")
+    if not sqlite:
+        await mysql_execute(make_url(url), f"CREATE DATABASE IF NOT EXISTS `{make_url(url).database}`")
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            if sqlite:
+                await conn.exec_driver_sql("CREATE TABLE filler (v TEXT)")
+                await conn.commit()
+                await conn.exec_driver_sql("PRAGMA max_page_count = 1")  # no page beyond the current ones
+            else:
+                await conn.exec_driver_sql("SET SESSION max_heap_table_size = 16384")
+                await conn.exec_driver_sql("CREATE TABLE filler (v VARCHAR(255)) ENGINE=MEMORY")
+            for _ in range(10_000):
+                try:
+                    await conn.exec_driver_sql("INSERT INTO filler VALUES ('" + "x" * 250 + "')")
+                except sa_exc.OperationalError as full:
+                    return full
+            raise AssertionError("10 000 rows fitted: the database never filled up")
+    finally:
+        await engine.dispose()
+
+
+async def test_a_full_database_is_resource_exhausted(db_backend_url: str) -> None:
+    error = await _fill_up(db_backend_url)
+    answer = database_failure(error)
+    assert answer is not None, repr(error)
+    assert answer.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert answer.reason is CommonReason.STORAGE_FULL
+    assert error_for(error, "/test.v1.Test/Write") == answer

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from services.mesh.edge.config import EdgeSettings
 from services.mesh.edge.routes import EdgeApi, HttpBinding, MatchKind, RoutedMethod
 from services.runtime.auth.claims import AUDIENCE
+from services.runtime.auth.verifier import ISSUED_AHEAD_LEEWAY_SECONDS
 from services.runtime.interceptors.identity import TOKEN_TENANT_HEADER
 
 # The edge verifies access tokens (Envoy jwt_authn) when the auth service is one of its
@@ -22,8 +23,10 @@ TOKEN_TENANT_CLAIM = "tid"  # noqa: S105 - a claim name
 # Cluster of the edge's own plain listener, which Envoy fetches the JWKS through. Upstream
 # names cannot start with "_", so it never collides with one.
 JWKS_CLUSTER = "_edge_jwks"
-# The services' clock leeway (services/runtime/auth/verifier.py), so both layers agree on expiry.
-JWT_CLOCK_SKEW_SECONDS = 10
+# Envoy has one leeway for expiry and issue time; it takes the services' allowance for an
+# issuer whose clock runs ahead (services/runtime/auth/verifier.py), so a token the services
+# accept is not refused here. Expiry stays tight: the services behind check it to 10 s.
+JWT_CLOCK_SKEW_SECONDS = ISSUED_AHEAD_LEEWAY_SECONDS
 
 
 @dataclass(frozen=True)

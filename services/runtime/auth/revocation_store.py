@@ -1,11 +1,12 @@
-"""Revocations kept in the core database, for the embedded mode without Redis.
+"""Revocations kept in the core database (with or without Redis).
 
 Without Redis the revocation list lived only in memory, so restarting the platform
 brought back every logged-out session, disabled user and removed member until their
 tokens expired. Each revocation is now written to ``token_revocations`` in the same
 transaction as its ``auth.revoked`` event, and :class:`~services.runtime.app.Runtime`
-loads the rows still in force before any server starts. With Redis the hash there plays
-this part (every process reaches it; the core database is the auth service's to write).
+loads the rows still in force before any server starts. With Redis they are written
+here too (and mirrored to its hash): a revocation decided while Redis is down must not
+fail, nor be unknown to a process that starts before Redis returns.
 
 The table is runtime infrastructure like the outbox, with its own migration history.
 """

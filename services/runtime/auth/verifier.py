@@ -21,12 +21,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from services.runtime.auth.claims import ALGORITHM, AUDIENCE, REQUIRED_CLAIMS, AccessClaims
 from services.runtime.cache import CacheStats
+from services.runtime.clock import epoch
 from services.runtime.errors import CommonReason, Reason, Unauthenticated
 
 PublicKeys = Mapping[str, ec.EllipticCurvePublicKey]
 KeySource = Callable[[], Awaitable[PublicKeys]]
 
 LEEWAY_SECONDS = 10
+# A token's issue time (iat, nbf) may lie this far in this process's future: the issuing
+# process's clock may run ahead of this one's (the fault suite skews one by 2 minutes).
+ISSUED_AHEAD_LEEWAY_SECONDS = 150
 
 
 def public_key_from_jwk(x: str, y: str) -> ec.EllipticCurvePublicKey:
@@ -95,7 +99,7 @@ class TokenVerifier:
     async def verify(self, token: str) -> AccessClaims:
         cached = self._verified.get(token)
         if cached is not None:
-            if cached.expires_at + LEEWAY_SECONDS > time.time():
+            if cached.expires_at + LEEWAY_SECONDS > epoch():
                 self._verified.move_to_end(token)
                 return cached
             del self._verified[token]
@@ -128,11 +132,21 @@ class TokenVerifier:
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
                 issuer=self._issuer,
-                leeway=LEEWAY_SECONDS,
-                options={"require": list(REQUIRED_CLAIMS)},
+                # Times are checked below, on this process's clock (services.runtime.clock).
+                options={
+                    "require": list(REQUIRED_CLAIMS),
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
-            return AccessClaims.from_payload(payload)
-        except jwt.ExpiredSignatureError:
-            raise _invalid("expired", CommonReason.TOKEN_EXPIRED) from None
-        except (jwt.PyJWTError, ValueError, KeyError):
+            claims = AccessClaims.from_payload(payload)
+            not_before = int(payload["nbf"])
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError):
             raise _invalid("signature or claims rejected") from None
+        now = epoch()
+        if claims.expires_at + LEEWAY_SECONDS <= now:
+            raise _invalid("expired", CommonReason.TOKEN_EXPIRED)
+        if max(claims.issued_at, not_before) - ISSUED_AHEAD_LEEWAY_SECONDS > now:
+            raise _invalid("signature or claims rejected")
+        return claims

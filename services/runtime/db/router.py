@@ -411,7 +411,7 @@ class DatabaseRouter:
                 await execute_outside_transaction(conn, create_database_sql(db.name))
             return
         self._server_engine(db)
-        path = self._sqlite_path(db)
+        path = self.sqlite_file(db)
         # An empty file is a valid empty SQLite database; WAL is set on first connect.
         await asyncio.to_thread(private_file, path)
 
@@ -424,7 +424,7 @@ class DatabaseRouter:
             return
         self._server_engine(db)
         await self._sqlite_engines.forget(db.name)
-        path = self._sqlite_path(db)
+        path = self.sqlite_file(db)
         for candidate in (path, *(path.with_name(path.name + s) for s in SIDE_SUFFIXES)):
             await asyncio.to_thread(candidate.unlink, missing_ok=True)
 
@@ -438,7 +438,7 @@ class DatabaseRouter:
                 )
                 return result.first() is not None
         self._server_engine(db)
-        return await asyncio.to_thread(self._sqlite_path(db).is_file)
+        return await asyncio.to_thread(self.sqlite_file(db).is_file)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -455,14 +455,15 @@ class DatabaseRouter:
         except KeyError:
             raise LookupError(f"unknown tenant database server: {db.server!r}") from None
 
-    def _sqlite_path(self, db: TenantDatabase) -> Path:
+    def sqlite_file(self, db: TenantDatabase) -> Path:
+        """The file of a tenant database in the embedded mode (SQLite)."""
         # db.name is whitelisted by TenantDatabase, so it cannot escape sqlite_dir.
         return self._sqlite_dir / f"{db.name}.db"
 
     @asynccontextmanager
     async def _sqlite_tenant_engine(self, db: TenantDatabase) -> AsyncIterator[AsyncEngine]:
         self._server_engine(db)
-        entry, evicted = self._sqlite_engines.acquire(db.name, self._sqlite_path(db))
+        entry, evicted = self._sqlite_engines.acquire(db.name, self.sqlite_file(db))
         try:
             for old in evicted:
                 await self._sqlite_engines.retire(old)

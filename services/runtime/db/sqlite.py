@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,6 +22,14 @@ _PRAGMAS = (
 )
 # SQLite-only side files that must go with the database file on drop.
 SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+# Test-only (the fault suite's disk-full scenario): with this variable set to 1, a tenant file
+# with a marker file beside it (``<file>`` + FULL_MARKER_SUFFIX) may not grow, as on a full disk:
+# every connection taken from its pool has its page limit set to the file's current size, or
+# lifted when the marker is gone. SQLite answers a write that needs a page more SQLITE_FULL,
+# the error a full disk gives. Unset, nothing is installed.
+FAULT_FULL_ENV = "TENANTMESH_FAULT_SQLITE_FULL"
+FULL_MARKER_SUFFIX = ".fault-full"
+_NO_PAGE_LIMIT = 4294967294  # SQLite's largest; it lowers it to its build's maximum
 
 
 def _on_connect(dbapi_connection: Any, _connection_record: Any) -> None:
@@ -38,6 +47,21 @@ def create_sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: b
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, echo=echo, hide_parameters=True)
     event.listen(engine.sync_engine, "connect", _on_connect)
     return engine
+
+
+def _install_full_disk_fault(engine: AsyncEngine, path: Path) -> None:
+    marker = Path(f"{path}{FULL_MARKER_SUFFIX}")
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # 1 is below any database's size: SQLite keeps the limit at the current size.
+        limit = 1 if marker.exists() else _NO_PAGE_LIMIT
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA max_page_count = {limit}")
+        finally:
+            cursor.close()
+
+    event.listen(engine.sync_engine, "checkout", on_checkout)
 
 
 @dataclass(eq=False)
@@ -80,6 +104,8 @@ class TenantEngines:
             # Each aiosqlite connection owns a thread: keep one idle connection per cached file
             # and let bursts use short-lived overflow connections.
             engine = create_sqlite_engine(url, pool_size=1, max_overflow=self._pool_size - 1, echo=self._echo)
+            if os.environ.get(FAULT_FULL_ENV) == "1":
+                _install_full_disk_fault(engine, path)
             for hook in self.on_create:
                 hook(engine)
             entry = TenantEngine(engine)

@@ -88,3 +88,10 @@ export function customEntryId(label: string, random: string = Math.random().toSt
     .slice(0, 40);
   return `${/^[a-z]/.test(slug) ? slug : `entry-${slug}`}-${random}`.replace(/-+/g, "-").replace(/-$/, "");
 }
+
+/** The id DeleteCustomEntry wants for a custom entry (key "custom/<id>"); undefined for an entry
+ * of the platform, a service or a form, which cannot be deleted (only overridden). */
+export function customIdOf(entry: { key?: string; source?: string }): string | undefined {
+  const key = entry.key ?? "";
+  return entry.source === "ENTRY_SOURCE_CUSTOM" && key.startsWith("custom/") ? key.slice("custom/".length) : undefined;
+}

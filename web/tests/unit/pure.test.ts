@@ -1,7 +1,7 @@
 import { checkDefinition } from "@tenantmesh/form-engine";
 import { describe, expect, it } from "vitest";
 import { addField, emptyDefinition } from "@/lib/form-builder";
-import { applyMove, customEntryId, menuKeys, orderedEntries } from "@/lib/menu-editor";
+import { applyMove, customEntryId, customIdOf, menuKeys, orderedEntries } from "@/lib/menu-editor";
 import { format, MESSAGES, preferredLocale } from "@/lib/messages";
 import { buildNavigation, groupPermissions, hrefOf } from "@/lib/navigation";
 import { safeNext } from "@/lib/redirect";
@@ -120,6 +120,11 @@ describe("custom menu entries", () => {
       expect(customEntryId(label, "x1y2z3")).toMatch(/^[a-z][a-z0-9-]{0,62}$/);
     }
     expect(customEntryId("Team wiki", "abc123")).toBe("team-wiki-abc123");
+  });
+  it("are the only entries with an id to delete", () => {
+    expect(customIdOf({ key: "custom/team-wiki-abc123", source: "ENTRY_SOURCE_CUSTOM" })).toBe("team-wiki-abc123");
+    expect(customIdOf({ key: "platform/users", source: "ENTRY_SOURCE_PLATFORM" })).toBeUndefined();
+    expect(customIdOf({ key: "form/survey", source: "ENTRY_SOURCE_FORM" })).toBeUndefined();
   });
 });
 

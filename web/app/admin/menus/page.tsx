@@ -1,7 +1,7 @@
 "use client";
 // The menu editor: the tenant's entries (platform, services', forms', custom) in their order —
-// reorder (buttons, or dragging within a level), rename, hide, add custom entries — and a
-// preview of the menu a role would see.
+// reorder (buttons, or dragging within a level), rename, hide, reset an entry to its default,
+// add and delete custom entries — and a preview of the menu a role would see.
 import { useRef, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { Schema } from "@tenantmesh/sdk";
@@ -9,13 +9,14 @@ import { AppShell } from "@/components/app-shell";
 import { ErrorAlert } from "@/components/error-alert";
 import { Button } from "@/components/ui/button";
 import { Badge, Card } from "@/components/ui/card";
+import { Confirm } from "@/components/ui/confirm";
 import { Field } from "@/components/ui/field";
 import { Input, Select } from "@/components/ui/input";
 import { useActingTenant } from "@/lib/acting-tenant";
 import { api } from "@/lib/api";
 import { useLocaleStore, useT } from "@/lib/i18n";
 import type { MenuItem } from "@/lib/navigation";
-import { applyMove, customEntryId, menuKeys, orderedEntries } from "@/lib/menu-editor";
+import { applyMove, customEntryId, customIdOf, menuKeys, orderedEntries } from "@/lib/menu-editor";
 import { useMyMenu } from "@/lib/use-navigation";
 import { cn } from "@/lib/utils";
 
@@ -57,10 +58,33 @@ export default function MenuEditorPage() {
     onSettled: refresh,
   });
   const override = useMutation({
-    mutationFn: ({ entry, change }: { entry: Entry; change: { label?: string; hidden?: boolean } }) =>
-      api("MenuService_SetMenuOverride", {
+    mutationFn: async ({ entry, change }: { entry: Entry; change: { label?: string; hidden?: boolean } }) => {
+      // A custom entry is the tenant's own: it is renamed in place (overrides are for entries of
+      // the platform, services and forms), and deleted rather than hidden.
+      const customId = customIdOf(entry);
+      if (customId !== undefined) {
+        await api("MenuService_UpdateCustomEntry", {
+          path: { entryId: customId },
+          query: { updateMask: "label" },
+          body: { label: change.label ?? "" } as never,
+        });
+        return;
+      }
+      await api("MenuService_SetMenuOverride", {
         body: { override: { ...(entry.override ?? {}), key: entry.key ?? "", ...change } as never },
-      }),
+      });
+    },
+    onSettled: refresh,
+  });
+  // Back to the entry's own label, visibility and place: the tenant's override goes, conditional
+  // on the version the editor shows (a change made meanwhile answers ETAG_MISMATCH).
+  const reset = useMutation({
+    mutationFn: (entry: Entry) =>
+      api("MenuService_ClearMenuOverride", { body: { key: entry.key ?? "", etag: entry.override?.etag ?? "" } }),
+    onSettled: refresh,
+  });
+  const remove = useMutation({
+    mutationFn: (entryId: string) => api("MenuService_DeleteCustomEntry", { path: { entryId } }),
     onSettled: refresh,
   });
   const [renaming, setRenaming] = useState<{ key: string; label: string } | null>(null);
@@ -76,11 +100,12 @@ export default function MenuEditorPage() {
       <div className="grid gap-4 lg:grid-cols-2">
         <Card>
           <p className="mb-3 text-sm text-slate-700">{t("menus.dragHint")}</p>
-          <ErrorAlert error={entries.error ?? move.error ?? override.error} />
+          <ErrorAlert error={entries.error ?? move.error ?? override.error ?? reset.error ?? remove.error} />
           <ol className="flex flex-col gap-1" data-testid="menu-entries" aria-busy={moving}>
             {placed.map(({ entry, depth, index, count }) => {
               const label = entry.override?.label || entry.label || entry.key || "";
               const hidden = entry.hidden ?? false;
+              const customId = customIdOf(entry);
               const accepts = (from: Entry | null) => from !== null && from.key !== entry.key && (from.parent ?? "") === (entry.parent ?? "");
               return (
                 <li
@@ -126,12 +151,33 @@ export default function MenuEditorPage() {
                   <Button size="sm" variant="outline" disabled={index === count - 1 || moving} onClick={() => move.mutate({ entry, position: index + 1 })}>
                     {t("menus.down")} <span className="sr-only">{label}</span>
                   </Button>
-                  <Button size="sm" variant="outline" onClick={() => override.mutate({ entry, change: { hidden: !hidden } })}>
-                    {hidden ? t("menus.show") : t("menus.hide")} <span className="sr-only">{label}</span>
-                  </Button>
+                  {customId ? null : (
+                    <Button size="sm" variant="outline" onClick={() => override.mutate({ entry, change: { hidden: !hidden } })}>
+                      {hidden ? t("menus.show") : t("menus.hide")} <span className="sr-only">{label}</span>
+                    </Button>
+                  )}
                   <Button size="sm" variant="ghost" onClick={() => setRenaming({ key: entry.key ?? "", label })}>
                     {t("menus.rename")} <span className="sr-only">{label}</span>
                   </Button>
+                  {entry.override ? (
+                    <Button size="sm" variant="ghost" disabled={reset.isPending} onClick={() => reset.mutate(entry)}>
+                      {t("menus.reset")} <span className="sr-only">{label}</span>
+                    </Button>
+                  ) : null}
+                  {customId ? (
+                    <Confirm
+                      trigger={
+                        <Button size="sm" variant="destructive" disabled={remove.isPending}>
+                          {t("common.delete")} <span className="sr-only">{label}</span>
+                        </Button>
+                      }
+                      title={t("menus.confirmDelete", { label })}
+                      destructive
+                      confirmLabel={t("common.delete")}
+                      cancelLabel={t("common.cancel")}
+                      onConfirm={() => remove.mutate(customId)}
+                    />
+                  ) : null}
                   {renaming && renaming.key === entry.key ? (
                     <form
                       className="flex w-full gap-2"

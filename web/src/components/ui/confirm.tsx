@@ -1,11 +1,15 @@
 "use client";
-import { AlertDialog } from "radix-ui";
-import { useState, type ReactNode } from "react";
-import { Button } from "./button";
-import { Input } from "./input";
+// A confirmed action: its trigger renders with the page; the dialog (and the dialog library) is
+// fetched the first time it opens, so pages with many confirmed actions keep a small first load.
+import { cloneElement, lazy, Suspense, useRef, useState, type MouseEvent, type ReactElement } from "react";
 
-/** A confirmation dialog (focus trapped, Escape cancels). With `typeToConfirm`, the action stays
- * disabled until that text is typed: for deletions that cannot be undone. */
+const ConfirmDialog = lazy(() => import("./confirm-dialog"));
+
+type TriggerProps = { onClick?: (event: MouseEvent<HTMLElement>) => void; "aria-haspopup"?: "dialog" };
+
+/** A confirmation dialog (focus trapped, Escape cancels, focus back on the trigger). With
+ * `typeToConfirm`, the action stays disabled until that text is typed: for deletions that cannot
+ * be undone. */
 export function Confirm({
   trigger,
   title,
@@ -15,7 +19,7 @@ export function Confirm({
   destructive,
   onConfirm,
 }: {
-  trigger: ReactNode;
+  trigger: ReactElement<TriggerProps>;
   title: string;
   confirmLabel: string;
   cancelLabel: string;
@@ -23,39 +27,32 @@ export function Confirm({
   destructive?: boolean;
   onConfirm: () => void;
 }) {
-  const [typed, setTyped] = useState("");
+  const [open, setOpen] = useState(false);
+  const opener = useRef<HTMLElement | null>(null);
   return (
-    <AlertDialog.Root onOpenChange={() => setTyped("")}>
-      <AlertDialog.Trigger asChild>{trigger}</AlertDialog.Trigger>
-      <AlertDialog.Portal>
-        <AlertDialog.Overlay className="fixed inset-0 bg-black/40" />
-        <AlertDialog.Content className="fixed top-1/3 left-1/2 w-[min(28rem,90vw)] -translate-x-1/2 rounded-lg bg-white p-5 shadow-lg">
-          <AlertDialog.Title className="text-base font-semibold text-slate-900">{title}</AlertDialog.Title>
-          <AlertDialog.Description className="sr-only">{title}</AlertDialog.Description>
-          {typeToConfirm ? (
-            <Input
-              aria-label={typeToConfirm}
-              className="mt-3"
-              value={typed}
-              onChange={(event) => setTyped(event.target.value)}
-            />
-          ) : null}
-          <div className="mt-4 flex justify-end gap-2">
-            <AlertDialog.Cancel asChild>
-              <Button variant="outline">{cancelLabel}</Button>
-            </AlertDialog.Cancel>
-            <AlertDialog.Action asChild>
-              <Button
-                variant={destructive ? "destructive" : "default"}
-                disabled={typeToConfirm !== undefined && typed !== typeToConfirm}
-                onClick={onConfirm}
-              >
-                {confirmLabel}
-              </Button>
-            </AlertDialog.Action>
-          </div>
-        </AlertDialog.Content>
-      </AlertDialog.Portal>
-    </AlertDialog.Root>
+    <>
+      {cloneElement(trigger, {
+        "aria-haspopup": "dialog",
+        onClick: (event: MouseEvent<HTMLElement>) => {
+          trigger.props.onClick?.(event);
+          opener.current = event.currentTarget;
+          setOpen(true);
+        },
+      })}
+      {open ? (
+        <Suspense fallback={null}>
+          <ConfirmDialog
+            title={title}
+            confirmLabel={confirmLabel}
+            cancelLabel={cancelLabel}
+            typeToConfirm={typeToConfirm}
+            destructive={destructive}
+            onConfirm={onConfirm}
+            onClose={() => setOpen(false)}
+            returnFocus={() => opener.current?.focus()}
+          />
+        </Suspense>
+      ) : null}
+    </>
   );
 }

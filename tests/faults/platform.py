@@ -1,0 +1,118 @@
+"""The platform under fault: tenants and auth as separate processes on MariaDB and Redis.
+
+As production runs it: each service in its own process, the reconciler on a short interval
+(so a fault's leftovers are finished or cleaned while the test watches), every process's
+Prometheus endpoint on a port the test knows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from tenantmesh.auth.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
+    auth_service_pb2,
+    auth_service_pb2_grpc,
+    user_pb2,
+)
+from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
+
+from tests.faults.load import USER_PASSWORD, Targets, bearer
+from tests.support.mesh import RUN_TENANT_DB_PREFIX
+from tests.support.processes import ProcessMesh, ServiceProcess, free_port, process_mesh
+
+ADMIN_EMAIL = "admin@example.test"
+ADMIN_PASSWORD = "correct-horse-battery-staple"
+# Short enough that a tenant whose provisioning a fault interrupted is taken over within the test.
+RECONCILE_INTERVAL_SECONDS = "1"
+PROVISIONING_LEASE_SECONDS = "5"
+# Tenant database prefixes are at most 24 characters; the run's prefix already takes some.
+_PREFIX_LIMIT = 24
+
+
+def scenario_db_prefix() -> str:
+    """A tenant database prefix of the scenario's own, under the run's (dropped with the run's):
+    the checker tells the scenario's databases by it. As many random characters as fit."""
+    room = _PREFIX_LIMIT - len(RUN_TENANT_DB_PREFIX) - 2
+    if room < 3:
+        raise ValueError(f"TEST_MYSQL_URL's database name leaves no room for a scenario prefix: {RUN_TENANT_DB_PREFIX}")
+    return f"{RUN_TENANT_DB_PREFIX}f{uuid.uuid4().hex[: min(6, room)]}_"
+
+
+@dataclass
+class FaultPlatform:
+    mesh: ProcessMesh
+    tenants: ServiceProcess
+    auth: ServiceProcess
+    metrics_ports: dict[str, int]
+    targets: Targets
+
+    async def metric(self, service: str, name: str, **labels: str) -> float:
+        """The sum of a metric's samples on one process that carry ``labels``."""
+        async with httpx.AsyncClient(timeout=5) as client:
+            text = (await client.get(f"http://127.0.0.1:{self.metrics_ports[service]}/metrics")).text
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    total += sample.value
+        return total
+
+
+async def _start(mesh: ProcessMesh, service: str, metrics_port: int) -> ServiceProcess:
+    started = mesh.spawn(service, extra_env={"TENANTMESH_METRICS_PORT": str(metrics_port)})
+    await started.wait_serving(within_seconds=90)
+    return started
+
+
+@contextlib.asynccontextmanager
+async def fault_platform(
+    database_url: str, redis_url: str, root: Path, env: Mapping[str, str] | None = None
+) -> AsyncIterator[FaultPlatform]:
+    """Starts tenants then auth (tenants first: both would race to create the core tables),
+    creates the tenant the load works in and its login user; stops every process on exit."""
+    settings = {
+        "TENANTMESH_RECONCILE_INTERVAL_SECONDS": RECONCILE_INTERVAL_SECONDS,
+        "TENANTMESH_PROVISIONING_LEASE_SECONDS": PROVISIONING_LEASE_SECONDS,
+        **dict(env or {}),
+    }
+    async with process_mesh(
+        database_url, redis_url, root, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, env=settings
+    ) as mesh:
+        ports = {"tenants": free_port(), "auth": free_port()}
+        tenants = await _start(mesh, "tenants", ports["tenants"])
+        auth = await _start(mesh, "auth", ports["auth"])
+        auth_stub: Any = auth_service_pb2_grpc.AuthServiceStub(auth.channel)
+        login = await auth_stub.Login(
+            auth_service_pb2.LoginRequest(tenant="platform", email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
+        )
+        admin = login.tokens.access_token
+        tenants_stub: Any = tenant_service_pb2_grpc.TenantServiceStub(tenants.channel)
+        slug = f"fl-{uuid.uuid4().hex[:10]}"
+        tenant = (
+            await tenants_stub.CreateTenant(
+                tenant_service_pb2.CreateTenantRequest(tenant=tenant_pb2.Tenant(slug=slug)), metadata=bearer(admin)
+            )
+        ).tenant
+        email = f"login-{uuid.uuid4().hex[:8]}@example.test"
+        await admin_service_pb2_grpc.UserServiceStub(auth.channel).CreateUser(
+            admin_service_pb2.CreateUserRequest(user=user_pb2.User(email=email), password=USER_PASSWORD),
+            metadata=bearer(admin, tenant.tenant_id),
+        )
+        targets = Targets(
+            tenants_channel=tenants.channel,
+            auth_channel=auth.channel,
+            admin_token=admin,
+            tenant_id=tenant.tenant_id,
+            tenant_slug=slug,
+            login_email=email,
+        )
+        yield FaultPlatform(mesh=mesh, tenants=tenants, auth=auth, metrics_ports=ports, targets=targets)

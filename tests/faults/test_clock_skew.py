@@ -1,0 +1,124 @@
+"""One service's clock off by 2 minutes, ahead and behind, while load runs on the others.
+
+Access tokens are issued with the issuer's clock and checked with the verifier's: a token
+from an auth process 2 minutes ahead (issued "in the future") or behind (issued "in the
+past") must verify at a tenants process with a right clock, and a tenants process 2 minutes
+off must accept a rightly issued token (the allowances: docs/resilience.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from tenantmesh.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
+from tenantmesh.tenants.v1 import tenant_service_pb2, tenant_service_pb2_grpc
+
+from tests.faults import report
+from tests.faults.budget import FULL
+from tests.faults.checker import check
+from tests.faults.load import USER_PASSWORD, LoadGenerator
+from tests.faults.observer import EventObserver
+from tests.faults.platform import FaultPlatform, fault_platform, scenario_db_prefix
+from tests.faults.record import OK, Attempt, Operation, outcome_of
+from tests.support.processes import ServiceProcess
+
+pytestmark = [
+    pytest.mark.mysql,
+    pytest.mark.redis,
+    pytest.mark.faults,
+    pytest.mark.timeout(400),
+    pytest.mark.skipif(not FULL, reason="four extra processes: make test-faults runs it"),
+]
+
+SKEW_SECONDS = 120
+OFFSET = "TENANTMESH_FAULT_CLOCK_OFFSET_SECONDS"
+# (skewed service, offset). A process is started for each, so the scenario runs only under
+# ``make test-faults``: ``make test`` keeps the fault scenarios within their time budget.
+CASES = (("auth", SKEW_SECONDS), ("auth", -SKEW_SECONDS), ("tenants", SKEW_SECONDS), ("tenants", -SKEW_SECONDS))
+
+
+async def _token_from(auth: ServiceProcess, platform: FaultPlatform) -> str:
+    stub: Any = auth_service_pb2_grpc.AuthServiceStub(auth.channel)
+    targets = platform.targets
+    response = await stub.Login(
+        auth_service_pb2.LoginRequest(tenant=targets.tenant_slug, email=targets.login_email, password=USER_PASSWORD),
+        timeout=10,
+    )
+    return str(response.tokens.access_token)
+
+
+async def _use(tenants: ServiceProcess, platform: FaultPlatform, token: str, operation: Operation) -> None:
+    stub: Any = tenant_service_pb2_grpc.TenantServiceStub(tenants.channel)
+    metadata = (("authorization", f"Bearer {token}"), ("x-tenant-id", platform.targets.tenant_id))
+    started = time.monotonic()
+    try:
+        await stub.GetCurrentTenant(tenant_service_pb2.GetCurrentTenantRequest(), metadata=metadata, timeout=10)
+    except grpc.aio.AioRpcError as error:
+        operation.attempts.append(Attempt(started, time.monotonic(), outcome_of(error)))
+        return
+    operation.attempts.append(Attempt(started, time.monotonic(), OK))
+    operation.acknowledged_ids.append(platform.targets.tenant_id)
+
+
+async def test_tokens_verify_across_a_two_minute_clock_skew(
+    fault_database_url: str, fault_redis_url: str, tmp_path: Path
+) -> None:
+    prefix = scenario_db_prefix()
+    observer = EventObserver(fault_redis_url)
+    checks: list[tuple[str, Operation]] = []
+    async with fault_platform(
+        fault_database_url, fault_redis_url, tmp_path / "mesh", env={"TENANTMESH_TENANT_DB_PREFIX": prefix}
+    ) as platform:
+        await observer.start()
+        running: asyncio.Task[None] | None = None
+        try:
+            load = LoadGenerator(platform.targets)
+            running = asyncio.create_task(load.run(600.0))
+            fault_start = time.monotonic()
+            for index, (service, offset) in enumerate(CASES):
+                skewed = platform.mesh.spawn(
+                    service, instance=f"{service}-skewed-{index}", extra_env={OFFSET: str(offset)}
+                )
+                await skewed.wait_serving(within_seconds=90)
+                issuer = skewed if service == "auth" else platform.auth
+                verifier = skewed if service == "tenants" else platform.tenants
+                operation = Operation("token.verify", f"{service} {offset:+d} s")
+                await _use(verifier, platform, await _token_from(issuer, platform), operation)
+                checks.append((f"{service} {offset:+d} s", operation))
+                await skewed.stop()
+            fault_end = time.monotonic()
+            load.stop()
+            await running
+            verdict = await check(
+                load.record,
+                database_url=fault_database_url,
+                redis_url=fault_redis_url,
+                observer=observer,
+                run=platform.targets.run,
+                tenant_db_prefix=prefix,
+            )
+        finally:
+            if running is not None and not running.done():
+                running.cancel()
+            await observer.close()
+
+    load.record.operations.extend(op for _, op in checks)
+    row = report.add(
+        "clock skew",
+        f"one process's clock {', '.join(name for name, _ in checks)}",
+        load,
+        verdict,
+        fault_start,
+        fault_end,
+    )
+    print(f"\n{report.table([row])}")
+    for name, operation in checks:
+        print(f"{name}: {[a.outcome for a in operation.attempts]}")
+    assert not verdict.problems(), verdict.problems()
+    refused = {name: [a.outcome for a in op.attempts] for name, op in checks if not op.acknowledged}
+    assert not refused, f"tokens refused across the skew: {refused}"
