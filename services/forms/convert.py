@@ -42,13 +42,24 @@ def version_to_proto(row: FormVersionRow, form_key: str) -> pb.FormVersion:
 
 
 def submission_to_proto(row: SubmissionRow, form_key: str) -> pb.Submission:
-    return pb.Submission(
-        **copy_fields(row, "submission_id", "version", "submitter", "note", "revision_count"),
-        form_key=form_key,
-        answers=dict_to_struct(json.loads(row.answers_json)),
-        status=f"SUBMISSION_STATUS_{row.status}",
-        **stamps(row),
+    submission = pb.Submission()
+    fill_submission(submission, row, form_key)
+    return submission
+
+
+def fill_submission(submission: pb.Submission, row: SubmissionRow, form_key: str) -> None:
+    """Writes ``row`` into an empty ``submission`` in place. A list fills the messages its answer
+    already holds (``submissions.add()``): built apart and passed in, each submission and its
+    answers' Struct would be copied once more."""
+    submission.MergeFrom(
+        pb.Submission(
+            **copy_fields(row, "submission_id", "version", "submitter", "note", "revision_count"),
+            form_key=form_key,
+            status=f"SUBMISSION_STATUS_{row.status}",
+            **stamps(row),
+        )
     )
+    submission.answers.update(json.loads(row.answers_json))
 
 
 def revision_to_proto(row: SubmissionRevisionRow) -> pb.SubmissionRevision:

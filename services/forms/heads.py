@@ -1,9 +1,10 @@
 """A form's head: what answering it needs of its row (id, key, status, latest version), and a
-short-lived cache of heads for ValidateSubmission.
+short-lived cache of heads for ValidateSubmission and ListSubmissions.
 
 Validation stores nothing, so it answers from heads read a moment ago instead of opening a database
 session per call (a connection checkout, the query and the session's closing round trip were most
-of a validation's time). SubmitForm never uses the cache: it reads the head in its own transaction,
+of a validation's time). A listing finds its form's id and versions there too, saving one query of
+its two. SubmitForm never uses the cache: it reads the head in its own transaction,
 so an archived form takes no submission however recently it was archived. A cached head is dropped
 at once by this process's own changes of the form (``Forms`` calls ``drop`` after each commit), by
 other replicas' through their ``form.*`` events, and after ``HEAD_TTL_SECONDS`` whatever happens.
@@ -53,7 +54,7 @@ async def form_head(session: AsyncSession, key: str) -> FormHead:
 
 
 class FormHeads:
-    """Heads read recently, by (tenant, key); for validation only (see the module docstring)."""
+    """Heads read recently, by (tenant, key); for validation and listing (see the module docstring)."""
 
     def __init__(self) -> None:
         self._cache: Cache[tuple[str, str], FormHead] = Cache(

@@ -12,7 +12,13 @@ from tenantmesh.forms.v1 import form_service_pb2 as pb
 from tenantmesh.forms.v1 import form_service_pb2_grpc as pb_grpc
 
 from services.forms.answers import answer_violation
-from services.forms.convert import form_to_proto, revision_to_proto, submission_to_proto, version_to_proto
+from services.forms.convert import (
+    fill_submission,
+    form_to_proto,
+    revision_to_proto,
+    submission_to_proto,
+    version_to_proto,
+)
 from services.forms.engine import check_definition, generate_definition
 from services.forms.engine.proto import definition_message
 from services.forms.export import Exporter
@@ -160,10 +166,10 @@ class SubmissionServicer(pb_grpc.SubmissionServiceServicer):
             newest_first=request.order_by not in ("create_time", "create_time asc"),
         )
         page, keys = await self._submissions.list(request.page_size, request.page_token, wanted)
-        return pb.ListSubmissionsResponse(
-            submissions=[submission_to_proto(row, keys.get(row.form_id, "")) for row in page.items],
-            next_page_token=page.next_page_token,
-        )
+        response = pb.ListSubmissionsResponse(next_page_token=page.next_page_token)
+        for row in page.items:
+            fill_submission(response.submissions.add(), row, keys.get(row.form_id, ""))
+        return response
 
     async def ReviewSubmission(
         self, request: pb.ReviewSubmissionRequest, context: Context

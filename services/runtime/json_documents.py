@@ -8,11 +8,12 @@ inside the document (``config.limits[0].max``, ``answers.items[1].qty``).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 
 from services.runtime.errors import FieldViolation, InvalidArgument
 
@@ -43,15 +44,25 @@ def pointer_parts(pointer: str) -> list[str | int]:
     return parts
 
 
-def normalise(value: Any) -> Any:
-    """JSON from a google.protobuf.Struct has only floats; whole numbers become ints again."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: normalise(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [normalise(item) for item in value]
-    return value
+def _json_value(value: struct_pb2.Value) -> Any:
+    """A Struct value as JSON, read straight from the message (half the cost of
+    ``json_format.MessageToDict``'s generic walk). A Struct holds only doubles: whole numbers
+    become ints again. An unset value reads as null, as in ProtoJSON."""
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "number_value":
+        number = value.number_value
+        if math.isinf(number) or math.isnan(number):
+            raise ValueError("a number JSON cannot represent")
+        return int(number) if number.is_integer() else number
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "struct_value":
+        return {key: _json_value(item) for key, item in value.struct_value.fields.items()}
+    if kind == "list_value":
+        return [_json_value(item) for item in value.list_value.values]
+    return None  # null_value, or no kind set
 
 
 def struct_to_dict(struct: struct_pb2.Struct, field: str) -> dict[str, Any]:
@@ -59,11 +70,10 @@ def struct_to_dict(struct: struct_pb2.Struct, field: str) -> dict[str, Any]:
     carry numbers JSON cannot (NaN, +-Infinity; only gRPC callers can send them): they are
     invalid input, not a failure of the call."""
     try:
-        document: dict[str, Any] = normalise(json_format.MessageToDict(struct))
+        return {key: _json_value(item) for key, item in struct.fields.items()}
     except ValueError:
         violation = FieldViolation(field, "holds a number JSON cannot represent (NaN or Infinity)")
         raise InvalidArgument(f"{field} is not a JSON document", violations=[violation]) from None
-    return document
 
 
 def dict_to_struct(document: Mapping[str, Any]) -> struct_pb2.Struct:

@@ -4,21 +4,24 @@ enums whose stored values are the proto enum's names without their prefix."""
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
+_EPOCH = datetime(1970, 1, 1)
+
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     """A stored naive-UTC datetime as a Timestamp (None stays unset)."""
     if value is None:
         return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value.replace(tzinfo=UTC))
-    return stamp
+    # Seconds and nanos computed here: Timestamp.FromDatetime goes through a time tuple and
+    # costs twice as much, for every stamp of every resource a list returns.
+    since = value.replace(tzinfo=None) - _EPOCH
+    return timestamp_pb2.Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def etag_of(revision: int) -> str:
