@@ -20,6 +20,8 @@ from services.runtime.events import (
     StreamSettings,
 )
 from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
+from services.runtime.telemetry.metrics import Metrics
+from services.runtime.telemetry.probes import stream_probe
 from services.runtime.unit_of_work import UnitOfWork
 
 
@@ -264,6 +266,25 @@ async def test_redis_group_dead_letters_after_repeated_failures(clean_redis: str
         assert Event.decode(dead[0][1][b"envelope"]).id == event.id
         assert attempts == 2
         assert (await client.xpending(STREAM, "broken"))["pending"] == 0
+    finally:
+        await bus.close()
+        await client.aclose()
+
+
+async def test_the_stream_probe_reads_a_deleted_stream_as_no_groups(clean_redis: str) -> None:
+    bus = RedisStreamsEventBus(clean_redis, stream_settings(), consumer="probed")
+
+    async def ignore(event: Event) -> None:
+        return None
+
+    bus.subscribe_group("mailer", "tenant.", ignore)
+    await bus.start()
+    client = redis.from_url(clean_redis)
+    try:
+        probe = stream_probe(bus, Metrics())
+        await probe()
+        await client.delete(STREAM)
+        await probe()  # no group to report, and no failure
     finally:
         await bus.close()
         await client.aclose()

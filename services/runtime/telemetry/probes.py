@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis.asyncio as redis
 from sqlalchemy.pool import QueuePool
 
 from services.runtime.clock import utcnow
@@ -41,7 +42,15 @@ def outbox_probe(relay: OutboxRelay, metrics: Metrics) -> Probe:
 def stream_probe(bus: RedisStreamsEventBus, metrics: Metrics) -> Probe:
     async def probe() -> None:
         client: Any = bus.client
-        groups = {g["name"].decode(): g for g in await client.xinfo_groups(bus.settings.stream)}
+        try:
+            found = await client.xinfo_groups(bus.settings.stream)
+        except redis.ResponseError as exc:
+            # A stream deleted under the bus (FLUSHDB, an operator) takes its groups with it:
+            # nothing to report until the bus makes it again, which is not the probe's failure.
+            if "no such key" not in str(exc):
+                raise
+            found = []
+        groups = {g["name"].decode(): g for g in found}
         for name in bus.groups():
             info = groups.get(name)
             if info is None:
