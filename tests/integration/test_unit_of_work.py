@@ -12,7 +12,14 @@ from sqlalchemy import Column, MetaData, String, Table, func, insert, select, te
 from sqlalchemy.exc import IntegrityError
 
 from services.runtime.clock import utcnow
-from services.runtime.db import DatabaseRouter, TenantDatabase, tenant_database_name, upgrade_core, upgrade_tenant
+from services.runtime.db import (
+    DatabaseRouter,
+    TenantDatabase,
+    database_now,
+    tenant_database_name,
+    upgrade_core,
+    upgrade_tenant,
+)
 from services.runtime.events import Event, InProcessEventBus
 from services.runtime.outbox import (
     OUTBOX_MIGRATIONS,
@@ -259,7 +266,9 @@ async def test_a_mark_made_while_draining_is_kept(tenant_db: tuple[DatabaseRoute
     # Another producer (process) marks the outbox again after this relay read the mark.
     async with UnitOfWork(db, "things").tenant(tenant) as unit:
         unit.emit(Event("thing.created", "t-1"))
-    await relay._drain_tenant(seen)
+    async with db.core_session() as session:
+        now = await database_now(session)
+    await relay._drain_tenant(seen, now)
     assert await marks(db) == [(tenant.name, 2)]
 
 
