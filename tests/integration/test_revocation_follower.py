@@ -13,18 +13,14 @@ from services.runtime.auth.claims import AccessClaims
 from services.runtime.auth.revocation import Revocation, RevocationList
 from services.runtime.auth.revocation_follower import OVERLAP_SECONDS, RevocationFollower
 from services.runtime.auth.revocation_store import REVOCATION_MIGRATIONS, save_revocation
-from services.runtime.db import DatabaseRouter, upgrade_core
+from services.runtime.db import DatabaseRouter
+from tests.support.routers import migrated_router
 
 
 @pytest.fixture
 async def router(db_backend_url: str, tmp_path: Path) -> AsyncIterator[DatabaseRouter]:
-    db = DatabaseRouter(db_backend_url, sqlite_dir=tmp_path)
-    await db.start()
-    await upgrade_core(db, REVOCATION_MIGRATIONS)
-    try:
+    async with migrated_router(db_backend_url, tmp_path, REVOCATION_MIGRATIONS) as db:
         yield db
-    finally:
-        await db.dispose()
 
 
 def claims(session_id: str) -> AccessClaims:
@@ -56,12 +52,14 @@ async def test_reads_revocations_only_while_the_stream_is_out(router: DatabaseRo
     await revoke(router, "s-1")
 
     await follower.round()
-    assert not follower.polling and follower.polls == 0
+    assert not follower.polling
+    assert follower.polls == 0
     assert not revocations.is_revoked(claims("s-1"))
 
     healthy = False
     await follower.round()
-    assert follower.polling and follower.polls == 1
+    assert follower.polling
+    assert follower.polls == 1
     assert revocations.is_revoked(claims("s-1"))
     await revoke(router, "s-2")
     await follower.round()
@@ -69,7 +67,8 @@ async def test_reads_revocations_only_while_the_stream_is_out(router: DatabaseRo
 
     healthy = True
     await follower.round()
-    assert not follower.polling and follower.polls == 2
+    assert not follower.polling
+    assert follower.polls == 2
 
 
 async def test_reads_from_the_high_water_mark_less_the_overlap(router: DatabaseRouter) -> None:
@@ -96,7 +95,8 @@ async def test_keeps_its_list_when_the_core_database_is_unreachable_too(router: 
     try:
         cut_off = RevocationFollower(unreachable, revocations, lambda: False)
         await cut_off.round()
-        assert cut_off.polling and cut_off.polls == 0
+        assert cut_off.polling
+        assert cut_off.polls == 0
     finally:
         await unreachable.dispose()
     assert revocations.is_revoked(claims("s-1"))
