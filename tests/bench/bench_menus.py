@@ -66,6 +66,7 @@ from tests.bench.common import (
 from tests.bench.edge_tools import WrkResult, best_round, running_envoy
 from tests.bench.mariadb import Server, drop_databases
 from tests.support.menus import PASSWORD, MenusWorld, menus_world
+from tests.support.mesh import mesh_environment
 from tests.support.platform import bearer
 from tests.support.processes import ProcessMesh, free_port
 
@@ -238,18 +239,23 @@ def _count(items: Any) -> int:
 
 async def other_process(world: MenusWorld, args: argparse.Namespace, database_url: str, root: Path) -> ProcessMesh:
     runtime = world.mesh.runtime
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": args.redis_url,
-        "TENANTMESH_TENANT_DB_PREFIX": runtime.db.tenant_db_prefix,
-        "TENANTMESH_SERVICE_API_KEY": runtime.service_api_key or "",
-        "TENANTMESH_LOG_FORMAT": "text",
+    # The environment the in-process platform was configured from (its mesh TLS mode included:
+    # plaintext), so the other process reaches its services as they serve; the process's own data
+    # directory is set when it is spawned.
+    env = mesh_environment(
+        database_url,
+        root,
+        REDIS_URL=args.redis_url,
+        TENANTMESH_TENANT_DB_PREFIX=runtime.db.tenant_db_prefix,
+        TENANTMESH_SERVICE_API_KEY=runtime.service_api_key or "",
         **QUIET_ENV,
         **{
             f"TENANTMESH_{name.upper()}_ADDR": runtime.addresses[name]
             for name in ("tenants", "auth", "registry", "forms")
         },
-    }
+    )
+    if runtime.settings.mesh_tls is not None:
+        raise RuntimeError("the other menus process joins a plaintext in-process platform only")
     await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
     return ProcessMesh(base_env=env, root=root, addresses={"menus": f"127.0.0.1:{free_port()}"})
 
