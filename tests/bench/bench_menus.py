@@ -347,9 +347,12 @@ def _find(items: Any, key: str) -> Any:
 def _row(result: WrkResult) -> str:
     seconds = result.seconds or 1.0
     cpu = ", ".join(f"{k} {100 * v / seconds:.0f}%" for k, v in result.cpu_s.items())
+    # CPU time per request compares the two sides even when the shared machine slows a round down.
+    calls = result.requests or 1
+    per_call = ", ".join(f"{k} {1e6 * result.cpu_s.get(k, 0.0) / calls:.0f}" for k in ("service", "envoy"))
     return (
         f"{result.requests_per_s:7.0f} req/s  p50 {result.p50:6.2f} ms  p99 {result.p99:6.2f} ms  "
-        f"errors {result.errors}  (CPU {cpu})"
+        f"errors {result.errors}  (CPU {cpu}; per call us: {per_call})"
     )
 
 
