@@ -116,6 +116,7 @@ class MenuServiceServicer:
         Through the edge, `GET /v1/my-menu` answers it as JSON the service
         renders once per cached menu (GetMyMenuJson); `GET /v1/my-menu:typed`
         has the edge print the same JSON from this typed answer on every call.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

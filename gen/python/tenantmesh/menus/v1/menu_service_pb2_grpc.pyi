@@ -46,6 +46,7 @@ class MenuServiceStub:
     Through the edge, `GET /v1/my-menu` answers it as JSON the service
     renders once per cached menu (GetMyMenuJson); `GET /v1/my-menu:typed`
     has the edge print the same JSON from this typed answer on every call.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
     GetMyMenuJson: _grpc.UnaryUnaryMultiCallable[_menu_service_pb2.GetMyMenuRequest, _httpbody_pb2.HttpBody]
     """GetMyMenu for REST clients: the same answer as the JSON document the edge
@@ -126,6 +127,7 @@ class MenuServiceAsyncStub(MenuServiceStub):
     Through the edge, `GET /v1/my-menu` answers it as JSON the service
     renders once per cached menu (GetMyMenuJson); `GET /v1/my-menu:typed`
     has the edge print the same JSON from this typed answer on every call.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
     GetMyMenuJson: _aio.UnaryUnaryMultiCallable[_menu_service_pb2.GetMyMenuRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
     """GetMyMenu for REST clients: the same answer as the JSON document the edge
@@ -209,6 +211,7 @@ class MenuServiceServicer(metaclass=_abc_1.ABCMeta):
         Through the edge, `GET /v1/my-menu` answers it as JSON the service
         renders once per cached menu (GetMyMenuJson); `GET /v1/my-menu:typed`
         has the edge print the same JSON from this typed answer on every call.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
 
     @_abc_1.abstractmethod
