@@ -88,12 +88,15 @@ async def fault_platform(
     root: Path,
     env: Mapping[str, str] | None = None,
     services: Sequence[str] = ("tenants", "auth"),
+    service_env: Mapping[str, Mapping[str, str]] | None = None,
 ) -> AsyncIterator[FaultPlatform]:
     """Starts tenants then auth (tenants first: both would race to create the core tables),
     creates the tenant the load works in and its login user; stops every process on exit.
 
     ``services``: every service the scenario may run (each gets its address); only tenants and
-    auth are started here, the others with :meth:`FaultPlatform.start`."""
+    auth are started here, the others with :meth:`FaultPlatform.start`. ``service_env``: settings
+    of one service's processes started here only, by service name."""
+    own = dict(service_env or {})
     settings = {
         "TENANTMESH_RECONCILE_INTERVAL_SECONDS": RECONCILE_INTERVAL_SECONDS,
         "TENANTMESH_PROVISIONING_LEASE_SECONDS": PROVISIONING_LEASE_SECONDS,
@@ -109,8 +112,8 @@ async def fault_platform(
         services=services,
     ) as mesh:
         platform = FaultPlatform(mesh=mesh, metrics_ports={})
-        tenants = platform.tenants = await platform.start("tenants")
-        auth = platform.auth = await platform.start("auth")
+        tenants = platform.tenants = await platform.start("tenants", env=own.get("tenants"))
+        auth = platform.auth = await platform.start("auth", env=own.get("auth"))
         auth_stub: Any = auth_service_pb2_grpc.AuthServiceStub(auth.channel)
         login = await auth_stub.Login(
             auth_service_pb2.LoginRequest(tenant="platform", email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
