@@ -226,6 +226,10 @@ async def process_mesh(
         "TENANTMESH_LOG_LEVEL": "warning",
         "TENANTMESH_LOG_FORMAT": "text",
         "TENANTMESH_SHUTDOWN_GRACE_SECONDS": "1",
+        # Discovery only with a registry of the mesh's own: without one a process would ask
+        # whatever registry answers at the default address (another mesh on this machine) and
+        # call that mesh's services.
+        "TENANTMESH_DISCOVERY": "on" if "registry" in addresses else "off",
         # The background reconciler has nothing to do in these tests.
         "TENANTMESH_RECONCILE_INTERVAL_SECONDS": "3600",
         # Plaintext between the processes unless mesh_tls (tests/grpc/test_mesh_tls*).
