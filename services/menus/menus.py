@@ -28,7 +28,7 @@ from services.menus.tree import MenuModel, build_model, visible
 from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_principal, current_tenant
 from services.runtime.events import Event, EventBus
-from services.runtime.shared_answers import share
+from services.runtime.rest_answers import RenderedAnswer
 
 # Event type prefixes that change a tenant's menus: whether they concern every tenant, and whether
 # they change what the sources (registry, forms) contribute, which is cached apart from the rest.
@@ -79,7 +79,7 @@ class MenuBook:
         self._platform = tuple(platform)
         self._sources = tuple(sources)
         self._models: Cache[str, TenantMenu] = Cache("menus.models", ttl_seconds=_TTL_SECONDS, max_entries=2_000)
-        self._menus: Cache[tuple[str, frozenset[str], str], pb.GetMyMenuResponse] = Cache(
+        self._menus: Cache[tuple[str, frozenset[str], str], RenderedAnswer[pb.GetMyMenuResponse]] = Cache(
             "menus.trees", ttl_seconds=_TTL_SECONDS, max_entries=20_000
         )
         # What the registry and forms contribute, per tenant: an override changes the model, not these.
@@ -180,15 +180,20 @@ class MenuBook:
             log.warning("menu entries of %s left out: %s unreachable (%s)", source.name, source.name, error.code().name)
             return None
 
-    async def my_menu(self, locale: str, if_none_match: str) -> pb.GetMyMenuResponse:
+    async def my_menu(self, locale: str, if_none_match: str) -> RenderedAnswer[pb.GetMyMenuResponse]:
+        """The caller's menu, typed (GetMyMenu) and as JSON (GetMyMenuJson)."""
         principal = current_principal()
-        menu = await self.menu_for(principal.permissions, locale)
-        if if_none_match and if_none_match == menu.etag:
-            return pb.GetMyMenuResponse(etag=menu.etag, not_modified=True, locale=menu.locale)
+        menu = await self._menu(principal.permissions, locale)
+        if if_none_match and if_none_match == menu.answer.etag:
+            answer = pb.GetMyMenuResponse(etag=menu.answer.etag, not_modified=True, locale=menu.answer.locale)
+            return RenderedAnswer(answer, shared=False)
         return menu
 
     async def menu_for(self, permissions: frozenset[str], locale: str) -> pb.GetMyMenuResponse:
         """The menu of a permission set, cached. The answer is shared: callers must not change it."""
+        return (await self._menu(permissions, locale)).answer
+
+    async def _menu(self, permissions: frozenset[str], locale: str) -> RenderedAnswer[pb.GetMyMenuResponse]:
         tenant_id = current_tenant().tenant_id
         locale = normalise_locale(locale)
         key = (tenant_id, permissions, locale)
@@ -200,6 +205,9 @@ class MenuBook:
         items = convert.items(visible(menu.model, permissions), locale)
         answer = pb.GetMyMenuResponse(items=items, etag=menu_etag(items, locale), locale=answer_locale(locale))
         if menu.complete and generation == (self._all_generation, self._generation.get(tenant_id, 0)):
-            # Every caller with this permission set gets this object: serialized once, not per call.
-            self._menus.put(key, share(answer))
-        return answer
+            # Every caller with this permission set gets this object: serialized (and, for REST
+            # callers, rendered as JSON) once, not per call.
+            rendered = RenderedAnswer(answer, shared=True)
+            self._menus.put(key, rendered)
+            return rendered
+        return RenderedAnswer(answer, shared=False)

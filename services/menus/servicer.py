@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from google.api import httpbody_pb2
 from tenantmesh.menus.v1 import menu_service_pb2 as pb
 from tenantmesh.menus.v1 import menu_service_pb2_grpc as pb_grpc
 
@@ -22,7 +23,12 @@ class MenuServicer(pb_grpc.MenuServiceServicer):
 
     async def GetMyMenu(self, request: pb.GetMyMenuRequest, context: Context) -> pb.GetMyMenuResponse:
         """Permission menus.my_menu.get, tenant-scoped. Reasons: FIELD_INVALID."""
-        return await self._book.my_menu(request.locale, request.if_none_match)
+        return (await self._book.my_menu(request.locale, request.if_none_match)).answer
+
+    async def GetMyMenuJson(self, request: pb.GetMyMenuRequest, context: Context) -> httpbody_pb2.HttpBody:
+        """Permission menus.my_menu.get, tenant-scoped. Reasons: FIELD_INVALID. GetMyMenu's answer as the
+        JSON the edge would print of it, rendered once per cached menu."""
+        return (await self._book.my_menu(request.locale, request.if_none_match)).body()
 
     async def ListMenuEntries(self, request: pb.ListMenuEntriesRequest, context: Context) -> pb.ListMenuEntriesResponse:
         """Permission menus.entries.list, tenant-scoped."""

@@ -6,9 +6,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from google.api import annotations_pb2
+from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
-from tenantmesh.type.v1 import access_pb2
+from tenantmesh.type.v1 import access_pb2, rest_pb2
 
 from services.openapi.descriptors import ProtoIndex, services
 from services.openapi.operations import HTTP_BODY, Binding, OperationBuilder, bindings, method_rule, raw_body_content
@@ -23,6 +23,7 @@ SECURITY_SCHEME = "bearerAuth"
 
 _HTTP: Any = annotations_pb2.http
 _ACCESS: Any = access_pb2.access
+_JSON_RENDERING_OF: Any = rest_pb2.json_rendering_of
 _SCOPE_NAME: Any = access_pb2.AccessScope.Name
 
 # Envoy's gRPC -> HTTP status mapping (convert_grpc_status), for the codes an RPC documents.
@@ -93,10 +94,8 @@ def build_document(
         if index.comment(service_name):
             tag["description"] = index.comment(service_name)
         tags.append(tag)
-        for method, rule in routed:
-            if rule is None:
-                continue
-            for number, binding in enumerate(bindings(rule)):
+        for method, served in _operations(service_name, routed):
+            for number, (binding, called) in enumerate(served):
                 operation_id = f"{service.name}_{method.name}" + (f"_{number + 1}" if number else "")
                 if operation_id in operation_ids:
                     raise ValueError(f"duplicate operationId {operation_id}")
@@ -106,7 +105,7 @@ def build_document(
                 if binding.verb in item:
                     raise ValueError(f"{binding.verb.upper()} {path} is bound by two RPCs")
                 item[binding.verb] = _operation(
-                    index, ops, service_name, service.name, method, binding, operation_id, number
+                    index, ops, service_name, service.name, method, called, binding, operation_id, number
                 )
 
     _ensure_status(schemas, index)
@@ -155,16 +154,59 @@ def build_document(
     }
 
 
+MethodProto = descriptor_pb2.MethodDescriptorProto
+
+
+def _operations(
+    service_full_name: str, routed: Sequence[tuple[MethodProto, http_pb2.HttpRule | None]]
+) -> list[tuple[MethodProto, list[tuple[Binding, MethodProto]]]]:
+    """Each operation REST clients see: the RPC it describes, and its bindings with the RPC each one
+    calls. An RPC rendering another's answer as JSON (``json_rendering_of``) is no operation of its
+    own: its bindings come first among those of the RPC it renders, so they take that RPC's
+    operation id and response schema."""
+    by_name = {method.name: method for method, _ in routed}
+    rendered_by: dict[str, list[tuple[Binding, MethodProto]]] = {}
+    for method, rule in routed:
+        typed = _rendering_of(method)
+        if not typed:
+            continue
+        described = by_name.get(typed)
+        if described is None or method.output_type != HTTP_BODY or method.input_type != described.input_type:
+            raise ValueError(
+                f"{service_full_name}.{method.name}: json_rendering_of names an RPC of the same service and "
+                "request type, and the RPC returns google.api.HttpBody"
+            )
+        rendered_by.setdefault(typed, []).extend((b, method) for b in (bindings(rule) if rule else ()))
+    found = []
+    for method, rule in routed:
+        if _rendering_of(method):
+            continue
+        served = [*rendered_by.get(method.name, []), *((b, method) for b in (bindings(rule) if rule else ()))]
+        if served:
+            found.append((method, served))
+    return found
+
+
+def _rendering_of(method: MethodProto) -> str:
+    if not method.options.HasExtension(_JSON_RENDERING_OF):
+        return ""
+    typed: str = method.options.Extensions[_JSON_RENDERING_OF]
+    return typed
+
+
 def _operation(
     index: ProtoIndex,
     ops: OperationBuilder,
     service_full_name: str,
     service_name: str,
     method: descriptor_pb2.MethodDescriptorProto,
+    called: descriptor_pb2.MethodDescriptorProto,
     binding: Binding,
     operation_id: str,
     number: int,
 ) -> dict[str, Any]:
+    """The operation describing ``method``'s answer on ``binding``, which calls ``called`` (itself,
+    or an RPC rendering its answer)."""
     comment = index.comment(f"{service_full_name}.{method.name}")
     summary = _summary(comment) or method.name
     operation: dict[str, Any] = {
@@ -174,7 +216,7 @@ def _operation(
     }
     if comment:
         operation["description"] = comment
-    access = method.options.Extensions[_ACCESS] if method.options.HasExtension(_ACCESS) else None
+    access = called.options.Extensions[_ACCESS] if called.options.HasExtension(_ACCESS) else None
     public = bool(access is not None and access.public)
     tenant_scoped = access is not None and _SCOPE_NAME(access.scope) == "ACCESS_SCOPE_TENANT"
 
@@ -208,7 +250,7 @@ def _operation(
     operation["responses"] = {"200": success, **_error_responses(comment, public, tenant_scoped)}
 
     operation["security"] = [] if public else [{SECURITY_SCHEME: []}]
-    operation["x-grpc-method"] = f"/{service_full_name}/{method.name}"
+    operation["x-grpc-method"] = f"/{service_full_name}/{called.name}"
     if access is not None:
         policy: dict[str, Any] = {"public": public, "scope": _SCOPE_NAME(access.scope).removeprefix("ACCESS_SCOPE_")}
         if access.permission:

@@ -24,6 +24,7 @@ from tenantmesh.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 
 from services.runtime.auth.authenticator import JwtAuthenticator
 from services.runtime.auth.revocation import RevocationList
+from services.runtime.auth.revocation_follower import RevocationFollower
 from services.runtime.auth.revocation_store import REVOCATION_MIGRATIONS, load_revocations
 from services.runtime.auth.verifier import JwksCache, KeySource, PublicKeys, TokenVerifier, public_key_from_jwk
 from services.runtime.client import ChannelPool
@@ -95,6 +96,8 @@ class Runtime:
     addresses: dict[str, str] = field(default_factory=dict)
     revocations: RevocationList = field(default_factory=RevocationList)
     relay: OutboxRelay | None = None
+    # Reads revocations from the core database while the Redis event stream is out (None in-process).
+    revocation_follower: RevocationFollower | None = None
     # The outbound delivery queue, in processes that queue or send deliveries (enable_delivery).
     delivery: Delivery | None = None
     # The platform service account's API key; the auth service's bootstrap
@@ -198,6 +201,9 @@ class Runtime:
         await load_revocations(router, runtime.revocations)
         if settings.redis_url:
             await runtime.revocations.load_from_redis(settings.redis_url)
+        if isinstance(events, RedisStreamsEventBus):
+            runtime.revocation_follower = RevocationFollower(router, runtime.revocations, events.stream_healthy)
+            runtime.revocation_follower.start()
         await upgrade_core(router, USAGE_MIGRATIONS)
         runtime.relay = OutboxRelay(router, events)
         runtime.usage = UsageRecorder(router, load_usage_flush_seconds(settings.environment))
@@ -279,6 +285,8 @@ class Runtime:
         await self.discovery.close()
         if self.relay is not None:
             await self.relay.stop()
+        if self.revocation_follower is not None:
+            await self.revocation_follower.stop()
         if self.delivery is not None:
             await self.delivery.stop()
         if self.usage is not None:

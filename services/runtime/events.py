@@ -48,6 +48,9 @@ DEAD_LETTER_STREAM = "tenantmesh:events:dead"
 # The stream keeps about this many recent events; consumers that fall further
 # behind than that have lost events (sized for hours of platform changes).
 STREAM_MAX_LENGTH = 100_000
+# A broadcast read that has not returned this long after its blocking time is over counts as
+# Redis not answering.
+STREAM_SILENCE_GRACE_SECONDS = 1.0
 
 
 def _current_actor() -> str:
@@ -274,6 +277,11 @@ class RedisStreamsEventBus:
         # one: cancelling the client mid-command can leave its connection pool
         # unable to close.
         self._stopping = False
+        # When the broadcast reader last heard from Redis (a read that returned, with or
+        # without entries), and whether its last read failed: how a process tells that
+        # events may not be reaching it (services.runtime.auth.revocation_follower).
+        self._stream_confirmed_at = time.monotonic()
+        self._stream_failing = False
         self.telemetry = EventTelemetry(system="redis")
 
     @property
@@ -287,6 +295,12 @@ class RedisStreamsEventBus:
 
     def groups(self) -> list[str]:
         return list(self._groups)
+
+    def stream_healthy(self) -> bool:
+        """False once a broadcast read failed, or none returned for well over one blocking read
+        (a Redis that stopped answering without closing the connection), until one returns."""
+        silent = time.monotonic() - self._stream_confirmed_at
+        return not self._stream_failing and silent < self._settings.block_ms / 1000 + STREAM_SILENCE_GRACE_SECONDS
 
     async def publish(self, event: Event) -> None:
         await self._redis.xadd(
@@ -334,6 +348,8 @@ class RedisStreamsEventBus:
                 batches = await self._redis.xread(
                     {self._settings.stream: last}, count=100, block=self._settings.block_ms
                 )
+                self._stream_confirmed_at = time.monotonic()
+                self._stream_failing = False
                 for _, entries in batches or []:
                     for entry_id, fields in entries:
                         last = entry_id.decode()
@@ -341,6 +357,7 @@ class RedisStreamsEventBus:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self._stream_failing = True
                 log.exception("event stream read failed; retrying")
                 await asyncio.sleep(1)
 

@@ -48,7 +48,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.background import stop_background
 from services.runtime.clock import utcnow
-from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase
+from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, database_now
 from services.runtime.events import Event, EventBus
 
 log = logging.getLogger("tenantmesh.outbox")
@@ -134,8 +134,10 @@ class TenantOutboxMarks:
 async def mark_tenant_outbox(db: DatabaseRouter, tenant: TenantDatabase) -> None:
     """Records, committed at once, that ``tenant``'s outbox is about to hold events."""
     where = (TenantOutboxMark.db_server == tenant.server, TenantOutboxMark.db_name == tenant.name)
-    now = utcnow()
     async with db.core_autocommit() as conn:
+        # On the database's clock, which the relays that clear marks judge them by: a relay whose
+        # clock runs ahead would otherwise clear a mark a writer still relies on.
+        now = await database_now(conn)
         if (await conn.execute(_BUMP_MARK.values(mark_time=now).where(*where))).rowcount == 1:
             return
         try:
@@ -188,14 +190,15 @@ class OutboxRelay:
         """Drains the outbox of every marked tenant database; returns how many events it published."""
         async with self._db.core_session() as session:
             marks = list((await session.execute(select(TenantOutboxMark))).scalars())
+            # Before any drain reads its outbox, on the clock the marks were written by.
+            drained_from = await database_now(session)
         published = 0
         for mark in marks:
-            published += await self._drain_tenant(mark)
+            published += await self._drain_tenant(mark, drained_from)
         return published
 
-    async def _drain_tenant(self, mark: TenantOutboxMark) -> int:
+    async def _drain_tenant(self, mark: TenantOutboxMark, drained_from: datetime) -> int:
         published = 0
-        drained_from = utcnow()
         gone = False
         try:
             published = await self._drain_outbox(TenantDatabase(server=mark.db_server, name=mark.db_name))

@@ -72,7 +72,8 @@ class TenantsApp(ServiceApp):
         runtime.metrics_sampler.add("tenants", tenant_count_probe(runtime.db, runtime.metrics))
 
     def servicers(self) -> Sequence[object]:
-        return [TenantServicer(self.manager, self.migrator, self.views, TenantUsage(self.runtime.db, self.manager))]
+        usage = TenantUsage(self.runtime.db, self.manager)
+        return [TenantServicer(self.manager, self.migrator, self.views, usage, directory=self.tenants)]
 
     def lifecycle(self) -> SchemaLifecycleServicer:
         # The identity row is written on the migration's own connection and transaction.

@@ -9,9 +9,16 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.runtime.clock import after, utcnow
+from services.runtime.clock import utcnow
 from services.runtime.context import PLATFORM_TENANT_ID, TenantContext
-from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, current_revision, tenant_database_name
+from services.runtime.db import (
+    DatabaseRouter,
+    MigrationSet,
+    TenantDatabase,
+    current_revision,
+    database_after,
+    tenant_database_name,
+)
 from services.runtime.errors import (
     AlreadyExists,
     CommonReason,
@@ -105,6 +112,8 @@ class TenantManager:
 
     async def _insert_record(self, record: TenantRecord) -> None:
         async with self._db.core_transaction() as conn:
+            # The worker's lease, on the clock the reconcilers judge it by.
+            record.row.lease_until = await database_after(conn, self._lease_seconds)
             await repo.insert_tenant(conn, record)
             await conn.commit()
 
@@ -152,7 +161,7 @@ class TenantManager:
             failure_reason="",
             revision=1,
             create_request_id=request_id or None,
-            lease_until=after(self._lease_seconds),
+            lease_until=None,  # set on the database's clock when inserted
             create_time=now,
             update_time=now,
             delete_time=None,
@@ -257,9 +266,8 @@ class TenantManager:
                 # Nothing was kept of a failed tenant but its record.
                 await bump_revision(work.session, row, "tenant", state=TenantState.DELETED, delete_time=utcnow())
             elif row.state != TenantState.DELETING:
-                await bump_revision(
-                    work.session, row, "tenant", state=TenantState.DELETING, lease_until=after(self._lease_seconds)
-                )
+                lease_until = await database_after(work.session, self._lease_seconds)
+                await bump_revision(work.session, row, "tenant", state=TenantState.DELETING, lease_until=lease_until)
                 work.emit(Event("tenant.deleting", tenant_id))
         if failed:
             return await self._tombstone(tenant_id)

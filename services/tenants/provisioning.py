@@ -17,8 +17,8 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from services.runtime.clock import after, utcnow
-from services.runtime.db import DatabaseRouter, TenantDatabase
+from services.runtime.clock import utcnow
+from services.runtime.db import DatabaseRouter, TenantDatabase, database_after
 from services.runtime.errors import Unavailable
 from services.runtime.events import Event
 from services.runtime.fault_points import crash_point
@@ -240,7 +240,7 @@ class Provisioner:
         now = utcnow()
         async with self._db.core_transaction() as conn:
             await repo.set_steps_done(conn, tenant_id, progress.pending, now)
-            await repo.renew_lease(conn, tenant_id, after(self._policy.lease_seconds))
+            await repo.renew_lease(conn, tenant_id, await database_after(conn, self._policy.lease_seconds))
             await conn.commit()
         progress.written(now)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from services.runtime.background import stop_background
-from services.runtime.clock import after, utcnow
-from services.runtime.db import DatabaseRouter
+from services.runtime.db import DatabaseRouter, database_now
 from services.tenants import repository as repo
 from services.tenants.provisioning import Provisioner
 from services.tenants.states import TenantState
@@ -33,12 +33,17 @@ class Reconciler:
     async def reconcile_once(self) -> int:
         """Handles every stalled tenant once; returns how many it took over."""
         async with self._db.core_session() as session:
-            stalled = await repo.stalled_tenant_ids(session, (TenantState.PROVISIONING, TenantState.DELETING), utcnow())
+            # Leases are judged on the database's clock, on which they were written: a reconciler whose
+            # clock runs ahead must not take over a tenant whose worker is alive.
+            states = (TenantState.PROVISIONING, TenantState.DELETING)
+            stalled = await repo.stalled_tenant_ids(session, states, await database_now(session))
         taken = 0
         for tenant_id in stalled:
             async with self._db.core_session() as session:
                 row = await repo.get_row(session, tenant_id)
-                if row is None or not await repo.claim(session, tenant_id, row.state, utcnow(), after(self._lease)):
+                now = await database_now(session)
+                until = now + timedelta(seconds=self._lease)
+                if row is None or not await repo.claim(session, tenant_id, row.state, now, until):
                     continue
                 await session.commit()
             taken += 1

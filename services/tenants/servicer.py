@@ -6,7 +6,8 @@ runtime before a handler runs; handlers raise domain errors only.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import grpc
@@ -16,6 +17,7 @@ from tenantmesh.tenants.v1 import tenant_service_pb2_grpc as pb_grpc
 
 from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_tenant
+from services.runtime.tenant_directory import CachedTenantDirectory
 from services.tenants.convert import state_of, tenant_to_proto
 from services.tenants.manager import TenantManager, TenantSpec
 from services.tenants.migrate import TenantMigrator
@@ -41,11 +43,26 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         migrator: TenantMigrator,
         views: Cache[str, tenant_pb2.Tenant],
         usage: TenantUsage,
+        directory: CachedTenantDirectory | None = None,
     ) -> None:
         self._usage = usage
         self._manager = manager
         self._migrator = migrator
         self._views = views
+        self._directory = directory
+
+    @contextlib.contextmanager
+    def _changing(self, tenant_id: str) -> Iterator[None]:
+        """Drops what this process caches of the tenant after a change (also a failed one: it may
+        have written). Its own tenant directory too: the event that drops it elsewhere reaches this
+        process only through Redis, which may be down (a suspended tenant stayed active here for a
+        cache lifetime during the fault suite's Redis outage)."""
+        try:
+            with self._views.dropping(tenant_id):
+                yield
+        finally:
+            if self._directory is not None:
+                self._directory.invalidate(tenant_id)
 
     async def CreateTenant(self, request: pb.CreateTenantRequest, context: Context) -> pb.CreateTenantResponse:
         """Permission tenants.tenants.create. Reasons: FIELD_INVALID, TENANT_SLUG_TAKEN, PROVISIONING_FAILED,
@@ -91,7 +108,7 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
     async def UpdateTenant(self, request: pb.UpdateTenantRequest, context: Context) -> pb.UpdateTenantResponse:
         """Permission tenants.tenants.update. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT,
         FIELD_INVALID."""
-        with self._views.dropping(request.tenant.tenant_id):
+        with self._changing(request.tenant.tenant_id):
             record = await self._manager.update(
                 request.tenant.tenant_id, request.tenant.etag, list(request.update_mask.paths), spec_of(request.tenant)
             )
@@ -99,19 +116,19 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
 
     async def SuspendTenant(self, request: pb.SuspendTenantRequest, context: Context) -> pb.SuspendTenantResponse:
         """Permission tenants.tenants.suspend. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        with self._views.dropping(request.tenant_id):
+        with self._changing(request.tenant_id):
             record = await self._manager.suspend(request.tenant_id, request.etag)
         return pb.SuspendTenantResponse(tenant=tenant_to_proto(record))
 
     async def ResumeTenant(self, request: pb.ResumeTenantRequest, context: Context) -> pb.ResumeTenantResponse:
         """Permission tenants.tenants.resume. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        with self._views.dropping(request.tenant_id):
+        with self._changing(request.tenant_id):
             record = await self._manager.resume(request.tenant_id, request.etag)
         return pb.ResumeTenantResponse(tenant=tenant_to_proto(record))
 
     async def DeleteTenant(self, request: pb.DeleteTenantRequest, context: Context) -> pb.DeleteTenantResponse:
         """Permission tenants.tenants.delete. Reasons: TENANT_NOT_FOUND, ETAG_MISMATCH, TENANT_STATE_CONFLICT."""
-        with self._views.dropping(request.tenant_id):
+        with self._changing(request.tenant_id):
             record = await self._manager.delete(request.tenant_id, request.etag)
         return pb.DeleteTenantResponse(tenant=tenant_to_proto(record))
 

@@ -9,7 +9,9 @@ menu entries, 40 overrides, 30 custom roles and ``--users`` users. Then:
 
 1. Through a real Envoy (TLS, Envoy --concurrency 1), ``wrk`` alternates the public
    ``GET /v1/meta/server-info`` with ``GET /v1/my-menu`` as a member holding one of the roles
-   (the menu is cached after the first call); best round of each, and the ratio.
+   (the menu is cached after the first call; JSON the menus service rendered once) and
+   ``GET /v1/my-menu:typed`` (the same document printed by the edge from the typed answer on
+   every call, as ``/v1/my-menu`` was served before); best round of each, and the ratios.
 2. The uncached cost, straight to the menus server over gRPC: a whole rebuild (the tenant's model
    dropped: its database, the registry and the forms service read again), a rebuild after an
    override (the tenant's database read again) and a menu for a new permission set or locale on
@@ -66,11 +68,13 @@ from tests.bench.common import (
 from tests.bench.edge_tools import WrkResult, best_round, running_envoy
 from tests.bench.mariadb import Server, drop_databases
 from tests.support.menus import PASSWORD, MenusWorld, menus_world
+from tests.support.mesh import mesh_environment
 from tests.support.platform import bearer
 from tests.support.processes import ProcessMesh, free_port
 
 PUBLIC_PATH = "/v1/meta/server-info"
 MENU_PATH = "/v1/my-menu"
+TYPED_PATH = "/v1/my-menu:typed"
 TARGET_RATIO = 0.7
 TARGET_FRESH_P99_MS = 1000.0
 SERVICES, ENTRIES_PER_SERVICE, OVERRIDES, ROLES = 15, 20, 40, 30
@@ -105,6 +109,7 @@ class Setup:
 class Results:
     public: list[WrkResult] = field(default_factory=list)
     menu: list[WrkResult] = field(default_factory=list)
+    typed: list[WrkResult] = field(default_factory=list)
     items: int = 0
     rebuild_ms: list[float] = field(default_factory=list)
     reload_ms: list[float] = field(default_factory=list)
@@ -202,9 +207,10 @@ async def measure_edge(args: argparse.Namespace, world: MenusWorld, setup: Setup
         targets = [
             WrkTarget("public", base + PUBLIC_PATH, envoy),
             WrkTarget("my-menu", base + MENU_PATH, envoy, member),
+            WrkTarget("my-menu:typed", base + TYPED_PATH, envoy, member),
         ]
         await alternate_rounds(targets, args)
-    out.public, out.menu = targets[0].rounds, targets[1].rounds
+    out.public, out.menu, out.typed = (target.rounds for target in targets)
 
 
 async def measure_uncached(world: MenusWorld, setup: Setup, samples: int, out: Results) -> None:
@@ -238,18 +244,23 @@ def _count(items: Any) -> int:
 
 async def other_process(world: MenusWorld, args: argparse.Namespace, database_url: str, root: Path) -> ProcessMesh:
     runtime = world.mesh.runtime
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": args.redis_url,
-        "TENANTMESH_TENANT_DB_PREFIX": runtime.db.tenant_db_prefix,
-        "TENANTMESH_SERVICE_API_KEY": runtime.service_api_key or "",
-        "TENANTMESH_LOG_FORMAT": "text",
+    # The environment the in-process platform was configured from (its mesh TLS mode included:
+    # plaintext), so the other process reaches its services as they serve; the process's own data
+    # directory is set when it is spawned.
+    env = mesh_environment(
+        database_url,
+        root,
+        REDIS_URL=args.redis_url,
+        TENANTMESH_TENANT_DB_PREFIX=runtime.db.tenant_db_prefix,
+        TENANTMESH_SERVICE_API_KEY=runtime.service_api_key or "",
         **QUIET_ENV,
         **{
             f"TENANTMESH_{name.upper()}_ADDR": runtime.addresses[name]
             for name in ("tenants", "auth", "registry", "forms")
         },
-    }
+    )
+    if runtime.settings.mesh_tls is not None:
+        raise RuntimeError("the other menus process joins a plaintext in-process platform only")
     await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
     return ProcessMesh(base_env=env, root=root, addresses={"menus": f"127.0.0.1:{free_port()}"})
 
@@ -341,9 +352,12 @@ def _find(items: Any, key: str) -> Any:
 def _row(result: WrkResult) -> str:
     seconds = result.seconds or 1.0
     cpu = ", ".join(f"{k} {100 * v / seconds:.0f}%" for k, v in result.cpu_s.items())
+    # CPU time per request compares the two sides even when the shared machine slows a round down.
+    calls = result.requests or 1
+    per_call = ", ".join(f"{k} {1e6 * result.cpu_s.get(k, 0.0) / calls:.0f}" for k in ("service", "envoy"))
     return (
         f"{result.requests_per_s:7.0f} req/s  p50 {result.p50:6.2f} ms  p99 {result.p99:6.2f} ms  "
-        f"errors {result.errors}  (CPU {cpu})"
+        f"errors {result.errors}  (CPU {cpu}; per call us: {per_call})"
     )
 
 
@@ -364,8 +378,9 @@ def report(args: argparse.Namespace, setup: Setup, out: Results) -> None:
     )
     targets: list[tuple[str, str]] = []
     if out.public and out.menu:
-        public, menu = best_round(out.public), best_round(out.menu)
+        public, menu, typed = best_round(out.public), best_round(out.menu), best_round(out.typed)
         ratio = menu.requests_per_s / public.requests_per_s if public.requests_per_s else 0.0
+        typed_ratio = typed.requests_per_s / public.requests_per_s if public.requests_per_s else 0.0
         print()
         print(
             f"-- Through Envoy (wrk HTTP/1.1 over TLS, {args.connections} connections, {args.threads} threads, "
@@ -375,7 +390,9 @@ def report(args: argparse.Namespace, setup: Setup, out: Results) -> None:
             [
                 (f"public  GET {PUBLIC_PATH}", _row(public)),
                 (f"my-menu GET {MENU_PATH} (a member, cached)", _row(menu)),
+                (f"typed   GET {TYPED_PATH} (printed by the edge)", _row(typed)),
                 ("ratio my-menu/public", f"{ratio:.2f}"),
+                ("ratio typed/public", f"{typed_ratio:.2f}"),
             ]
         )
         targets.append(

@@ -252,6 +252,7 @@ async def accounts_scenario(c: Conformance, who: Integrator, person: AccountsPer
 async def menus_scenario(c: Conformance, ta: str, tid: str, user_id: str) -> None:
     """A tenant administrator shapes the menu and asks who sees what."""
     await c.call("MenuService_GetMyMenu", token=ta, tenant=tid, query={"locale": "id"})
+    await c.call("MenuService_GetMyMenu_2", token=ta, tenant=tid, query={"locale": "id"})  # printed by the edge
     await c.call("MenuService_ListMenuEntries", token=ta, tenant=tid)
     body = {"entryId": "help", "kind": "ENTRY_KIND_EXTERNAL_LINK", "label": "Help", "externalUrl": "https://help.test"}
     await c.call("MenuService_CreateCustomEntry", token=ta, tenant=tid, body=body)

@@ -124,7 +124,7 @@ async def _check_databases(database_url: str, tenants: list[Any], prefix: str, v
         )
     }
     owned = {row.db_name for row in tenants if row.state in ("ACTIVE", "SUSPENDED")}
-    # The platform tenant and the load's own tenant were made before the load, outside the record.
+    # The platform tenant and the scenario's own tenants (slugs fl-…) were made outside the record.
     outside = (f"{prefix}platform", f"{prefix}fl_")
     verdict.orphan_databases.extend(sorted(name for name in schemas - owned if not name.startswith(outside)))
     verdict.lost.extend(

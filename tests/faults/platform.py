@@ -71,14 +71,19 @@ class FaultPlatform:
 
     async def metric(self, service: str, name: str, **labels: str) -> float:
         """The sum of a metric's samples on one process that carry ``labels``."""
-        async with httpx.AsyncClient(timeout=5) as client:
-            text = (await client.get(f"http://127.0.0.1:{self.metrics_ports[service]}/metrics")).text
-        total = 0.0
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                    total += sample.value
-        return total
+        return await read_metric(self.metrics_ports[service], name, **labels)
+
+
+async def read_metric(port: int, name: str, **labels: str) -> float:
+    """The sum of the samples of a metric that carry ``labels``, on the process serving ``port``."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
 
 
 @contextlib.asynccontextmanager

@@ -4,6 +4,10 @@ Access tokens are issued with the issuer's clock and checked with the verifier's
 from an auth process 2 minutes ahead (issued "in the future") or behind (issued "in the
 past") must verify at a tenants process with a right clock, and a tenants process 2 minutes
 off must accept a rightly issued token (the allowances: docs/resilience.md).
+
+Leases too: a tenants process 2 minutes ahead runs its reconciler (every second) beside the
+live one while the load creates tenants under 5 s provisioning leases; it must take over none
+of them (leases are written and judged on the database's clock).
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from tests.faults.budget import FULL
 from tests.faults.checker import check
 from tests.faults.load import USER_PASSWORD, LoadGenerator
 from tests.faults.observer import EventObserver
-from tests.faults.platform import FaultPlatform, fault_platform, scenario_db_prefix
+from tests.faults.platform import FaultPlatform, fault_platform, read_metric, scenario_db_prefix
 from tests.faults.record import OK, Attempt, Operation, outcome_of
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, free_port
 
 pytestmark = [
     pytest.mark.mysql,
@@ -40,6 +44,9 @@ OFFSET = "TENANTMESH_FAULT_CLOCK_OFFSET_SECONDS"
 # (skewed service, offset). A process is started for each, so the scenario runs only under
 # ``make test-faults``: ``make test`` keeps the fault scenarios within their time budget.
 CASES = (("auth", SKEW_SECONDS), ("auth", -SKEW_SECONDS), ("tenants", SKEW_SECONDS), ("tenants", -SKEW_SECONDS))
+# How long the reconciler ahead runs beside the live worker while the load creates tenants.
+LEASE_WATCH_SECONDS = 15.0
+PROVISIONS = "tenantmesh_tenant_operation_duration_seconds_count"
 
 
 async def _token_from(auth: ServiceProcess, platform: FaultPlatform) -> str:
@@ -81,10 +88,16 @@ async def test_tokens_verify_across_a_two_minute_clock_skew(
             running = asyncio.create_task(load.run(600.0))
             fault_start = time.monotonic()
             for index, (service, offset) in enumerate(CASES):
-                skewed = platform.mesh.spawn(
-                    service, instance=f"{service}-skewed-{index}", extra_env={OFFSET: str(offset)}
-                )
+                metrics_port = free_port()
+                env = {OFFSET: str(offset), "TENANTMESH_METRICS_PORT": str(metrics_port)}
+                skewed = platform.mesh.spawn(service, instance=f"{service}-skewed-{index}", extra_env=env)
                 await skewed.wait_serving(within_seconds=90)
+                if service == "tenants" and offset > 0:
+                    # It serves none of the load's creates: whatever it provisions, it took over.
+                    creates_before = len(load.record.of_kind("tenant.create"))
+                    await asyncio.sleep(LEASE_WATCH_SECONDS)
+                    creates_during = len(load.record.of_kind("tenant.create")) - creates_before
+                    taken_over = await read_metric(metrics_port, PROVISIONS, operation="provision")
                 issuer = skewed if service == "auth" else platform.auth
                 verifier = skewed if service == "tenants" else platform.tenants
                 operation = Operation("token.verify", f"{service} {offset:+d} s")
@@ -119,6 +132,12 @@ async def test_tokens_verify_across_a_two_minute_clock_skew(
     print(f"\n{report.table([row])}")
     for name, operation in checks:
         print(f"{name}: {[a.outcome for a in operation.attempts]}")
+    print(
+        f"reconciler {SKEW_SECONDS} s ahead for {LEASE_WATCH_SECONDS:.0f} s beside {creates_during} tenant creates:"
+        f" took over {taken_over:.0f}"
+    )
     assert not verdict.problems(), verdict.problems()
     refused = {name: [a.outcome for a in op.attempts] for name, op in checks if not op.acknowledged}
     assert not refused, f"tokens refused across the skew: {refused}"
+    assert creates_during > 0
+    assert taken_over == 0, f"a reconciler {SKEW_SECONDS} s ahead took over {taken_over:.0f} live tenants"

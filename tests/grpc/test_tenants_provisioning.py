@@ -17,6 +17,7 @@ from tenantmesh.lifecycle.v1 import lifecycle_service_pb2_grpc as lifecycle_grpc
 from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
+from services.runtime import clock
 from services.runtime.clock import utcnow
 from services.runtime.db import TenantDatabase, tenant_database_name, upgrade_tenant
 from services.tenants.app import TENANT_MIGRATIONS
@@ -300,6 +301,26 @@ async def test_reconciler_leaves_live_work_alone(world: TenantWorld) -> None:
     assert await world.mesh.app.reconciler.reconcile_once() == 2
     await world.tenants.DeleteTenant(pb.DeleteTenantRequest(tenant_id=tenant_id))
     assert not await world.database_exists(deleting)
+
+
+@pytest.mark.parametrize(
+    ("worker_offset", "reconciler_offset"), [(0, 120), (-120, 0)], ids=["reconciler-ahead", "worker-behind"]
+)
+async def test_leases_hold_across_a_two_minute_clock_skew(
+    world: TenantWorld, monkeypatch: pytest.MonkeyPatch, worker_offset: int, reconciler_offset: int
+) -> None:
+    # Leases are written and judged on the database's clock: a reconciler 2 minutes ahead, or a
+    # worker 2 minutes behind, must not see a live worker's lease (60 s) as run out.
+    slug = world.slug("skew")
+    monkeypatch.setattr(clock, "_OFFSET", timedelta(seconds=worker_offset))
+    tenant_id = await stall_provisioning(world, slug)
+    monkeypatch.setattr(clock, "_OFFSET", timedelta(seconds=reconciler_offset))
+    assert await world.mesh.app.reconciler.reconcile_once() == 0
+    assert (await record(world, tenant_id)).state == PROVISIONING
+    monkeypatch.setattr(clock, "_OFFSET", timedelta(0))
+    await set_row(world, tenant_id, lease_until=expired())
+    assert await world.mesh.app.reconciler.reconcile_once() == 1
+    await world.tenants.DeleteTenant(pb.DeleteTenantRequest(tenant_id=tenant_id))
 
 
 async def test_reconciler_finishes_stalled_deletion(world: TenantWorld) -> None:

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as redis
 from tenantmesh.events.v1 import events_pb2
 
-from services.runtime.db import DatabaseRouter, upgrade_core
+from services.runtime.db import DatabaseRouter
 from services.runtime.events import (
     Event,
     InProcessEventBus,
@@ -23,17 +23,13 @@ from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
 from services.runtime.telemetry.metrics import Metrics
 from services.runtime.telemetry.probes import stream_probe
 from services.runtime.unit_of_work import UnitOfWork
+from tests.support.routers import migrated_router
 
 
 @pytest.fixture
 async def router(db_backend_url: str, tmp_path: Path) -> AsyncIterator[DatabaseRouter]:
-    db = DatabaseRouter(db_backend_url, sqlite_dir=tmp_path)
-    await db.start()
-    await upgrade_core(db, OUTBOX_MIGRATIONS)
-    try:
+    async with migrated_router(db_backend_url, tmp_path, OUTBOX_MIGRATIONS) as db:
         yield db
-    finally:
-        await db.dispose()
 
 
 # Each run its own keys: test runs sharing a Redis must not see each other's events.

@@ -11,8 +11,16 @@ import pytest
 from sqlalchemy import Column, MetaData, String, Table, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from services.runtime import clock
 from services.runtime.clock import utcnow
-from services.runtime.db import DatabaseRouter, TenantDatabase, tenant_database_name, upgrade_core, upgrade_tenant
+from services.runtime.db import (
+    DatabaseRouter,
+    TenantDatabase,
+    database_now,
+    tenant_database_name,
+    upgrade_core,
+    upgrade_tenant,
+)
 from services.runtime.events import Event, InProcessEventBus
 from services.runtime.outbox import (
     OUTBOX_MIGRATIONS,
@@ -259,8 +267,25 @@ async def test_a_mark_made_while_draining_is_kept(tenant_db: tuple[DatabaseRoute
     # Another producer (process) marks the outbox again after this relay read the mark.
     async with UnitOfWork(db, "things").tenant(tenant) as unit:
         unit.emit(Event("thing.created", "t-1"))
-    await relay._drain_tenant(seen)
+    async with db.core_session() as session:
+        now = await database_now(session)
+    await relay._drain_tenant(seen, now)
     assert await marks(db) == [(tenant.name, 2)]
+
+
+async def test_a_mark_outlives_a_two_minute_clock_skew(
+    tenant_db: tuple[DatabaseRouter, TenantDatabase], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Marks are written and judged on the database's clock: one written by a process 2 minutes
+    # behind is still within its keep period (60 s) for a relay with a right clock, or 2 minutes ahead.
+    db, tenant = tenant_db
+    monkeypatch.setattr(clock, "_OFFSET", timedelta(minutes=-2))
+    async with UnitOfWork(db, "things").tenant(tenant) as unit:
+        unit.emit(Event("thing.created", "t-1"))
+    for relay_offset in (timedelta(0), timedelta(minutes=2)):
+        monkeypatch.setattr(clock, "_OFFSET", relay_offset)
+        await OutboxRelay(db, InProcessEventBus()).relay_tenants_once()
+        assert await marks(db) == [(tenant.name, 1)]
 
 
 async def test_the_mark_of_a_dropped_tenant_database_is_cleared(

@@ -310,3 +310,24 @@ def test_creates_link_to_the_operations_on_what_they_made(doc: dict[str, Any]) -
         "operationId": "WidgetService_GetWidget",
         "parameters": {"widgetId": "$response.body#/widgetId"},
     }
+
+
+def test_an_rpc_rendering_another_as_json_is_documented_as_that_rpcs_operation(tmp_path: Path) -> None:
+    """REST clients see one typed operation: the rendering's binding first (the operation id and
+    response schema of the RPC it renders, x-grpc-method the RPC the edge calls), then the typed
+    RPC's own binding."""
+    document = generate(tmp_path, "gadgets/v1/gadget_service.proto")
+    rendered = document["paths"]["/v1/gadgets/{gadgetId}"]["get"]
+    typed = document["paths"]["/v1/gadgets/{gadgetId}:typed"]["get"]
+    assert (rendered["operationId"], typed["operationId"]) == ("GadgetService_GetGadget", "GadgetService_GetGadget_2")
+    gadget = {"application/json": {"schema": {"$ref": "#/components/schemas/gadgets.v1.Gadget"}}}
+    assert rendered["responses"]["200"]["content"] == typed["responses"]["200"]["content"] == gadget
+    assert rendered["x-grpc-method"] == "/gadgets.v1.GadgetService/GetGadgetJson"
+    assert rendered["x-tenantmesh-access"]["permission"] == "gadgets.gadgets.get_json"
+    assert typed["x-grpc-method"] == "/gadgets.v1.GadgetService/GetGadget"
+    assert rendered["description"] == typed["description"] == "Returns a gadget."
+
+
+def test_a_rendering_that_is_not_an_http_body_is_a_protoc_error(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError):
+        generate(tmp_path, "gadgets/v1/wrong_rendering.proto")

@@ -65,11 +65,15 @@ class RevocationList:
         self._sessions: dict[str, Revocation] = {}
         self._subjects: dict[tuple[str, str], Revocation] = {}
         self._added = 0
+        # The latest expiry applied: new revocations expire after it, which is what the core
+        # database is asked for while the event stream is out (revocation_follower.py).
+        self.newest_expires = 0.0
 
     def apply(self, revocation: Revocation) -> None:
         if revocation.expires <= time.time():
             return
         self._added += 1
+        self.newest_expires = max(self.newest_expires, revocation.expires)
         if self._added % self.SWEEP_EVERY == 0:
             self.prune()
         if revocation.kind == "session":

@@ -60,12 +60,15 @@ async def save_revocation(conn: AsyncConnection, revocation: Revocation) -> None
     )
 
 
-async def load_revocations(db: DatabaseRouter, into: RevocationList) -> int:
-    """Applies every stored revocation still in force; returns how many."""
+async def load_revocations(db: DatabaseRouter, into: RevocationList, *, expiring_after: float = 0.0) -> int:
+    """Applies every stored revocation still in force (and, with ``expiring_after``, expiring after
+    it: the indexed high-water-mark read of :mod:`~services.runtime.auth.revocation_follower`);
+    returns how many."""
     async with db.core_transaction() as conn:
         columns = (RevocationRow.kind, RevocationRow.revoked_key, RevocationRow.tenant_id)
         times = (RevocationRow.cutoff, RevocationRow.expires)
-        rows = (await conn.execute(select(*columns, *times).where(RevocationRow.expires > time.time()))).all()
+        after = max(time.time(), expiring_after)
+        rows = (await conn.execute(select(*columns, *times).where(RevocationRow.expires > after))).all()
     for row in rows:
         into.apply(Revocation(row.kind, row.revoked_key, row.tenant_id, cutoff=row.cutoff, expires=row.expires))
     return len(rows)

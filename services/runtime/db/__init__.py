@@ -1,5 +1,6 @@
 """Database layer of the shared runtime: placement, engine routing and per-service migrations."""
 
+from services.runtime.db.clock import database_after, database_now
 from services.runtime.db.locks import LockTimeout, named_lock
 from services.runtime.db.migrations import (
     MigrationSet,
@@ -19,6 +20,8 @@ __all__ = [
     "TenantSchemaHook",
     "core_router_of",
     "current_revision",
+    "database_after",
+    "database_now",
     "named_lock",
     "quote_database_identifier",
     "tenant_database_name",

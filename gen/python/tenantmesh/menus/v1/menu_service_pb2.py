@@ -25,13 +25,15 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from tenantmesh.menus.v1 import menu_pb2 as tenantmesh_dot_menus_dot_v1_dot_menu__pb2
 from tenantmesh.type.v1 import access_pb2 as tenantmesh_dot_type_dot_v1_dot_access__pb2
 from tenantmesh.type.v1 import menu_pb2 as tenantmesh_dot_type_dot_v1_dot_menu__pb2
+from tenantmesh.type.v1 import rest_pb2 as tenantmesh_dot_type_dot_v1_dot_rest__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&tenantmesh/menus/v1/menu_service.proto\x12\x13tenantmesh.menus.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1etenantmesh/menus/v1/menu.proto\x1a\x1ftenantmesh/type/v1/access.proto\x1a\x1dtenantmesh/type/v1/menu.proto\"s\n\x10GetMyMenuRequest\x12?\n\x06locale\x18\x01 \x01(\tB/\xbaH,r*\x18#2&^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)?$\x12\x1e\n\rif_none_match\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\"u\n\x11GetMyMenuResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.tenantmesh.menus.v1.MenuItem\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x14\n\x0cnot_modified\x18\x03 \x01(\x08\x12\x0e\n\x06locale\x18\x04 \x01(\t\"\x18\n\x16ListMenuEntriesRequest\"\x89\x01\n\x17ListMenuEntriesResponse\x12/\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1e.tenantmesh.menus.v1.MenuEntry\x12=\n\x12orphaned_overrides\x18\x02 \x03(\x0b\x32!.tenantmesh.menus.v1.MenuOverride\"\x7f\n\x18\x43reateCustomEntryRequest\x12\x42\n\x0c\x63ustom_entry\x18\x01 \x01(\x0b\x32 .tenantmesh.menus.v1.CustomEntryB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x1f\n\nrequest_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"S\n\x19\x43reateCustomEntryResponse\x12\x36\n\x0c\x63ustom_entry\x18\x01 \x01(\x0b\x32 .tenantmesh.menus.v1.CustomEntry\"\x9b\x01\n\x18UpdateCustomEntryRequest\x12\x42\n\x0c\x63ustom_entry\x18\x01 \x01(\x0b\x32 .tenantmesh.menus.v1.CustomEntryB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"S\n\x19UpdateCustomEntryResponse\x12\x36\n\x0c\x63ustom_entry\x18\x01 \x01(\x0b\x32 .tenantmesh.menus.v1.CustomEntry\"b\n\x18\x44\x65leteCustomEntryRequest\x12/\n\x08\x65ntry_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9-]{0,62}$\x12\x15\n\x04\x65tag\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\x1b\n\x19\x44\x65leteCustomEntryResponse\"Y\n\x16SetMenuOverrideRequest\x12?\n\x08override\x18\x01 \x01(\x0b\x32!.tenantmesh.menus.v1.MenuOverrideB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"N\n\x17SetMenuOverrideResponse\x12\x33\n\x08override\x18\x01 \x01(\x0b\x32!.tenantmesh.menus.v1.MenuOverride\"J\n\x18\x43learMenuOverrideRequest\x12\x17\n\x03key\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x15\n\x04\x65tag\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\x1b\n\x19\x43learMenuOverrideResponse\"g\n\x14MoveMenuEntryRequest\x12\x17\n\x03key\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x18\n\x06parent\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\x12\x1c\n\x08position\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x90N(\x00\"F\n\x15MoveMenuEntryResponse\x12-\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x1e.tenantmesh.menus.v1.MenuEntry\"\xb3\x01\n\x12PreviewMenuRequest\x12\x1b\n\x07user_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01H\x00\x12-\n\x05roles\x18\x02 \x01(\x0b\x32\x1c.tenantmesh.menus.v1.RoleSetH\x00\x12?\n\x06locale\x18\x03 \x01(\tB/\xbaH,r*\x18#2&^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)?$B\x10\n\x07subject\x12\x05\xbaH\x02\x08\x01\">\n\x07RoleSet\x12\x33\n\x05roles\x18\x01 \x03(\tB$\xbaH!\x92\x01\x1e\x10 \"\x1ar\x18\x32\x16^[a-z][a-z0-9-]{1,62}$\"C\n\x13PreviewMenuResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.tenantmesh.menus.v1.MenuItem\"+\n\x10WhoCanSeeRequest\x12\x17\n\x03key\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\"R\n\x11WhoCanSeeResponse\x12\r\n\x05roles\x18\x01 \x03(\t\x12.\n\x05users\x18\x02 \x03(\x0b\x32\x1f.tenantmesh.menus.v1.MenuViewer\";\n\nMenuViewer\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\r\n\x05roles\x18\x03 \x03(\t\"0\n\x13WhatCanReachRequest\x12\x19\n\x07user_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"L\n\x14WhatCanReachResponse\x12\x34\n\x07\x65ntries\x18\x01 \x03(\x0b\x32#.tenantmesh.menus.v1.ReachableEntry\"Y\n\x0eReachableEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\r\n\x05route\x18\x03 \x01(\t\x12\x1c\n\x14required_permissions\x18\x04 \x03(\t2\xf0\x0f\n\x0bMenuService\x12\x8c\x01\n\tGetMyMenu\x12%.tenantmesh.menus.v1.GetMyMenuRequest\x1a&.tenantmesh.menus.v1.GetMyMenuResponse\"0\xca\xf3\x18\x19\n\x11menus.my_menu.get\x18\x01(\x01\x38\x01\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/my-menu\x12\xe6\x01\n\x0fListMenuEntries\x12+.tenantmesh.menus.v1.ListMenuEntriesRequest\x1a,.tenantmesh.menus.v1.ListMenuEntriesResponse\"x\xca\xf3\x18\x18\n\x12menus.entries.list\x18\x01 \x01\xd2\xf3\x18@\n\x05menus\x12\x05Menus\x1a\n\n\x02id\x12\x04Menu\"\x0c/admin/menus*\x04menu0F:\x0e\x61\x64ministration\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/menu-entries\x12\xc6\x01\n\x11\x43reateCustomEntry\x12-.tenantmesh.menus.v1.CreateCustomEntryRequest\x1a..tenantmesh.menus.v1.CreateCustomEntryResponse\"R\xca\xf3\x18!\n\x1bmenus.custom_entries.create\x18\x01 \x01\x82\xd3\xe4\x93\x02\'\"\x17/v1/custom-menu-entries:\x0c\x63ustom_entry\x12\xde\x01\n\x11UpdateCustomEntry\x12-.tenantmesh.menus.v1.UpdateCustomEntryRequest\x1a..tenantmesh.menus.v1.UpdateCustomEntryResponse\"j\xca\xf3\x18!\n\x1bmenus.custom_entries.update\x18\x01 \x01\x82\xd3\xe4\x93\x02?2//v1/custom-menu-entries/{custom_entry.entry_id}:\x0c\x63ustom_entry\x12\xc3\x01\n\x11\x44\x65leteCustomEntry\x12-.tenantmesh.menus.v1.DeleteCustomEntryRequest\x1a..tenantmesh.menus.v1.DeleteCustomEntryResponse\"O\xca\xf3\x18!\n\x1bmenus.custom_entries.delete\x18\x01 \x01\x82\xd3\xe4\x93\x02$*\"/v1/custom-menu-entries/{entry_id}\x12\xac\x01\n\x0fSetMenuOverride\x12+.tenantmesh.menus.v1.SetMenuOverrideRequest\x1a,.tenantmesh.menus.v1.SetMenuOverrideResponse\">\xca\xf3\x18\x19\n\x13menus.overrides.set\x18\x01 \x01\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/menu-overrides:set:\x01*\x12\xb6\x01\n\x11\x43learMenuOverride\x12-.tenantmesh.menus.v1.ClearMenuOverrideRequest\x1a..tenantmesh.menus.v1.ClearMenuOverrideResponse\"B\xca\xf3\x18\x1b\n\x15menus.overrides.clear\x18\x01 \x01\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/menu-overrides:clear:\x01*\x12\xa4\x01\n\rMoveMenuEntry\x12).tenantmesh.menus.v1.MoveMenuEntryRequest\x1a*.tenantmesh.menus.v1.MoveMenuEntryResponse\"<\xca\xf3\x18\x18\n\x12menus.entries.move\x18\x01 \x01\x82\xd3\xe4\x93\x02\x1a\"\x15/v1/menu-entries:move:\x01*\x12\x9b\x01\n\x0bPreviewMenu\x12\'.tenantmesh.menus.v1.PreviewMenuRequest\x1a(.tenantmesh.menus.v1.PreviewMenuResponse\"9\xca\xf3\x18\x19\n\x13menus.menus.preview\x18\x01 \x01\x82\xd3\xe4\x93\x02\x16\"\x11/v1/menus:preview:\x01*\x12\xa1\x01\n\tWhoCanSee\x12%.tenantmesh.menus.v1.WhoCanSeeRequest\x1a&.tenantmesh.menus.v1.WhoCanSeeResponse\"E\xca\xf3\x18\x1f\n\x19menus.entries.who_can_see\x18\x01 \x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/menu-entries:whoCanSee\x12\xa7\x01\n\x0cWhatCanReach\x12(.tenantmesh.menus.v1.WhatCanReachRequest\x1a).tenantmesh.menus.v1.WhatCanReachResponse\"B\xca\xf3\x18 \n\x1amenus.menus.what_can_reach\x18\x01 \x01\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/menus:whatCanReachb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&tenantmesh/menus/v1/menu_service.proto\x12\x13tenantmesh.menus.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a google/protobuf/field_mask.proto\x1a\x1etenantmesh/menus/v1/menu.proto\x1a\x1ftenantmesh/type/v1/access.proto\x1a\x1dtenantmesh/type/v1/menu.proto\x1a\x1dtenantmesh/type/v1/rest.proto\"s\n\x10GetMyMenuRequest\x12?\n\x06locale\x18\x01 \x01(\tB/\xbaH,r*\x18#2&^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)?$\x12\x1e\n\rif_none_match\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\"u\n\x11GetMyMenuResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.tenantmesh.menus.v1.MenuItem\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x14\n\x0cnot_modified\x18\x03 \x01(\x08\x12\x0e\n\x06locale\x18\x04 \x01(\t\"\x18\n\x16ListMenuEntriesRequest\"\x89\x01\n\x17ListMenuEntriesResponse\x12/\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1e.tenantmesh.menus.v1.MenuEntry\x12=\n\x12orphaned_overrides\x18\x02 \x03(\x0b\x32!.tenantmesh.menus.v1.MenuOverride\"\x7f\n\x18\x43reateCustomEntryRequest\x12\x42\n\x0c\x63ustom_entry\x18\x01 \x01(\x0b\x32 .tenantmesh.menus.v1.CustomEntryB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x1f\n\nrequest_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"S\n\x19\x43reateCustomEntryResponse\x12\x36\n\x0c\x63ustom_entry\x18\x01 \x01(\x0b\x32 .tenantmesh.menus.v1.CustomEntry\"\x9b\x01\n\x18UpdateCustomEntryRequest\x12\x42\n\x0c\x63ustom_entry\x18\x01 \x01(\x0b\x32 .tenantmesh.menus.v1.CustomEntryB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"S\n\x19UpdateCustomEntryResponse\x12\x36\n\x0c\x63ustom_entry\x18\x01 \x01(\x0b\x32 .tenantmesh.menus.v1.CustomEntry\"b\n\x18\x44\x65leteCustomEntryRequest\x12/\n\x08\x65ntry_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9-]{0,62}$\x12\x15\n\x04\x65tag\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\x1b\n\x19\x44\x65leteCustomEntryResponse\"Y\n\x16SetMenuOverrideRequest\x12?\n\x08override\x18\x01 \x01(\x0b\x32!.tenantmesh.menus.v1.MenuOverrideB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"N\n\x17SetMenuOverrideResponse\x12\x33\n\x08override\x18\x01 \x01(\x0b\x32!.tenantmesh.menus.v1.MenuOverride\"J\n\x18\x43learMenuOverrideRequest\x12\x17\n\x03key\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x15\n\x04\x65tag\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\x1b\n\x19\x43learMenuOverrideResponse\"g\n\x14MoveMenuEntryRequest\x12\x17\n\x03key\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x18\n\x06parent\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\x12\x1c\n\x08position\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x90N(\x00\"F\n\x15MoveMenuEntryResponse\x12-\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x1e.tenantmesh.menus.v1.MenuEntry\"\xb3\x01\n\x12PreviewMenuRequest\x12\x1b\n\x07user_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01H\x00\x12-\n\x05roles\x18\x02 \x01(\x0b\x32\x1c.tenantmesh.menus.v1.RoleSetH\x00\x12?\n\x06locale\x18\x03 \x01(\tB/\xbaH,r*\x18#2&^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)?$B\x10\n\x07subject\x12\x05\xbaH\x02\x08\x01\">\n\x07RoleSet\x12\x33\n\x05roles\x18\x01 \x03(\tB$\xbaH!\x92\x01\x1e\x10 \"\x1ar\x18\x32\x16^[a-z][a-z0-9-]{1,62}$\"C\n\x13PreviewMenuResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.tenantmesh.menus.v1.MenuItem\"+\n\x10WhoCanSeeRequest\x12\x17\n\x03key\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\"R\n\x11WhoCanSeeResponse\x12\r\n\x05roles\x18\x01 \x03(\t\x12.\n\x05users\x18\x02 \x03(\x0b\x32\x1f.tenantmesh.menus.v1.MenuViewer\";\n\nMenuViewer\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\r\n\x05roles\x18\x03 \x03(\t\"0\n\x13WhatCanReachRequest\x12\x19\n\x07user_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"L\n\x14WhatCanReachResponse\x12\x34\n\x07\x65ntries\x18\x01 \x03(\x0b\x32#.tenantmesh.menus.v1.ReachableEntry\"Y\n\x0eReachableEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\r\n\x05route\x18\x03 \x01(\t\x12\x1c\n\x14required_permissions\x18\x04 \x03(\t2\x84\x11\n\x0bMenuService\x12\x92\x01\n\tGetMyMenu\x12%.tenantmesh.menus.v1.GetMyMenuRequest\x1a&.tenantmesh.menus.v1.GetMyMenuResponse\"6\xca\xf3\x18\x19\n\x11menus.my_menu.get\x18\x01(\x01\x38\x01\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/my-menu:typed\x12\x8b\x01\n\rGetMyMenuJson\x12%.tenantmesh.menus.v1.GetMyMenuRequest\x1a\x14.google.api.HttpBody\"=\xca\xf3\x18\x19\n\x11menus.my_menu.get\x18\x01(\x01\x38\x01\xda\xf3\x18\tGetMyMenu\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/my-menu\x12\xe6\x01\n\x0fListMenuEntries\x12+.tenantmesh.menus.v1.ListMenuEntriesRequest\x1a,.tenantmesh.menus.v1.ListMenuEntriesResponse\"x\xca\xf3\x18\x18\n\x12menus.entries.list\x18\x01 \x01\xd2\xf3\x18@\n\x05menus\x12\x05Menus\x1a\n\n\x02id\x12\x04Menu\"\x0c/admin/menus*\x04menu0F:\x0e\x61\x64ministration\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/menu-entries\x12\xc6\x01\n\x11\x43reateCustomEntry\x12-.tenantmesh.menus.v1.CreateCustomEntryRequest\x1a..tenantmesh.menus.v1.CreateCustomEntryResponse\"R\xca\xf3\x18!\n\x1bmenus.custom_entries.create\x18\x01 \x01\x82\xd3\xe4\x93\x02\'\"\x17/v1/custom-menu-entries:\x0c\x63ustom_entry\x12\xde\x01\n\x11UpdateCustomEntry\x12-.tenantmesh.menus.v1.UpdateCustomEntryRequest\x1a..tenantmesh.menus.v1.UpdateCustomEntryResponse\"j\xca\xf3\x18!\n\x1bmenus.custom_entries.update\x18\x01 \x01\x82\xd3\xe4\x93\x02?2//v1/custom-menu-entries/{custom_entry.entry_id}:\x0c\x63ustom_entry\x12\xc3\x01\n\x11\x44\x65leteCustomEntry\x12-.tenantmesh.menus.v1.DeleteCustomEntryRequest\x1a..tenantmesh.menus.v1.DeleteCustomEntryResponse\"O\xca\xf3\x18!\n\x1bmenus.custom_entries.delete\x18\x01 \x01\x82\xd3\xe4\x93\x02$*\"/v1/custom-menu-entries/{entry_id}\x12\xac\x01\n\x0fSetMenuOverride\x12+.tenantmesh.menus.v1.SetMenuOverrideRequest\x1a,.tenantmesh.menus.v1.SetMenuOverrideResponse\">\xca\xf3\x18\x19\n\x13menus.overrides.set\x18\x01 \x01\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/menu-overrides:set:\x01*\x12\xb6\x01\n\x11\x43learMenuOverride\x12-.tenantmesh.menus.v1.ClearMenuOverrideRequest\x1a..tenantmesh.menus.v1.ClearMenuOverrideResponse\"B\xca\xf3\x18\x1b\n\x15menus.overrides.clear\x18\x01 \x01\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/menu-overrides:clear:\x01*\x12\xa4\x01\n\rMoveMenuEntry\x12).tenantmesh.menus.v1.MoveMenuEntryRequest\x1a*.tenantmesh.menus.v1.MoveMenuEntryResponse\"<\xca\xf3\x18\x18\n\x12menus.entries.move\x18\x01 \x01\x82\xd3\xe4\x93\x02\x1a\"\x15/v1/menu-entries:move:\x01*\x12\x9b\x01\n\x0bPreviewMenu\x12\'.tenantmesh.menus.v1.PreviewMenuRequest\x1a(.tenantmesh.menus.v1.PreviewMenuResponse\"9\xca\xf3\x18\x19\n\x13menus.menus.preview\x18\x01 \x01\x82\xd3\xe4\x93\x02\x16\"\x11/v1/menus:preview:\x01*\x12\xa1\x01\n\tWhoCanSee\x12%.tenantmesh.menus.v1.WhoCanSeeRequest\x1a&.tenantmesh.menus.v1.WhoCanSeeResponse\"E\xca\xf3\x18\x1f\n\x19menus.entries.who_can_see\x18\x01 \x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/menu-entries:whoCanSee\x12\xa7\x01\n\x0cWhatCanReach\x12(.tenantmesh.menus.v1.WhatCanReachRequest\x1a).tenantmesh.menus.v1.WhatCanReachResponse\"B\xca\xf3\x18 \n\x1amenus.menus.what_can_reach\x18\x01 \x01\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/menus:whatCanReachb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -79,7 +81,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WHATCANREACHREQUEST'].fields_by_name['user_id']._loaded_options = None
   _globals['_WHATCANREACHREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_MENUSERVICE'].methods_by_name['GetMyMenu']._loaded_options = None
-  _globals['_MENUSERVICE'].methods_by_name['GetMyMenu']._serialized_options = b'\312\363\030\031\n\021menus.my_menu.get\030\001(\0018\001\202\323\344\223\002\r\022\013/v1/my-menu'
+  _globals['_MENUSERVICE'].methods_by_name['GetMyMenu']._serialized_options = b'\312\363\030\031\n\021menus.my_menu.get\030\001(\0018\001\202\323\344\223\002\023\022\021/v1/my-menu:typed'
+  _globals['_MENUSERVICE'].methods_by_name['GetMyMenuJson']._loaded_options = None
+  _globals['_MENUSERVICE'].methods_by_name['GetMyMenuJson']._serialized_options = b'\312\363\030\031\n\021menus.my_menu.get\030\001(\0018\001\332\363\030\tGetMyMenu\202\323\344\223\002\r\022\013/v1/my-menu'
   _globals['_MENUSERVICE'].methods_by_name['ListMenuEntries']._loaded_options = None
   _globals['_MENUSERVICE'].methods_by_name['ListMenuEntries']._serialized_options = b'\312\363\030\030\n\022menus.entries.list\030\001 \001\322\363\030@\n\005menus\022\005Menus\032\n\n\002id\022\004Menu\"\014/admin/menus*\004menu0F:\016administration\202\323\344\223\002\022\022\020/v1/menu-entries'
   _globals['_MENUSERVICE'].methods_by_name['CreateCustomEntry']._loaded_options = None
@@ -100,56 +104,56 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MENUSERVICE'].methods_by_name['WhoCanSee']._serialized_options = b'\312\363\030\037\n\031menus.entries.who_can_see\030\001 \001\202\323\344\223\002\034\022\032/v1/menu-entries:whoCanSee'
   _globals['_MENUSERVICE'].methods_by_name['WhatCanReach']._loaded_options = None
   _globals['_MENUSERVICE'].methods_by_name['WhatCanReach']._serialized_options = b'\312\363\030 \n\032menus.menus.what_can_reach\030\001 \001\202\323\344\223\002\030\022\026/v1/menus:whatCanReach'
-  _globals['_GETMYMENUREQUEST']._serialized_start=285
-  _globals['_GETMYMENUREQUEST']._serialized_end=400
-  _globals['_GETMYMENURESPONSE']._serialized_start=402
-  _globals['_GETMYMENURESPONSE']._serialized_end=519
-  _globals['_LISTMENUENTRIESREQUEST']._serialized_start=521
-  _globals['_LISTMENUENTRIESREQUEST']._serialized_end=545
-  _globals['_LISTMENUENTRIESRESPONSE']._serialized_start=548
-  _globals['_LISTMENUENTRIESRESPONSE']._serialized_end=685
-  _globals['_CREATECUSTOMENTRYREQUEST']._serialized_start=687
-  _globals['_CREATECUSTOMENTRYREQUEST']._serialized_end=814
-  _globals['_CREATECUSTOMENTRYRESPONSE']._serialized_start=816
-  _globals['_CREATECUSTOMENTRYRESPONSE']._serialized_end=899
-  _globals['_UPDATECUSTOMENTRYREQUEST']._serialized_start=902
-  _globals['_UPDATECUSTOMENTRYREQUEST']._serialized_end=1057
-  _globals['_UPDATECUSTOMENTRYRESPONSE']._serialized_start=1059
-  _globals['_UPDATECUSTOMENTRYRESPONSE']._serialized_end=1142
-  _globals['_DELETECUSTOMENTRYREQUEST']._serialized_start=1144
-  _globals['_DELETECUSTOMENTRYREQUEST']._serialized_end=1242
-  _globals['_DELETECUSTOMENTRYRESPONSE']._serialized_start=1244
-  _globals['_DELETECUSTOMENTRYRESPONSE']._serialized_end=1271
-  _globals['_SETMENUOVERRIDEREQUEST']._serialized_start=1273
-  _globals['_SETMENUOVERRIDEREQUEST']._serialized_end=1362
-  _globals['_SETMENUOVERRIDERESPONSE']._serialized_start=1364
-  _globals['_SETMENUOVERRIDERESPONSE']._serialized_end=1442
-  _globals['_CLEARMENUOVERRIDEREQUEST']._serialized_start=1444
-  _globals['_CLEARMENUOVERRIDEREQUEST']._serialized_end=1518
-  _globals['_CLEARMENUOVERRIDERESPONSE']._serialized_start=1520
-  _globals['_CLEARMENUOVERRIDERESPONSE']._serialized_end=1547
-  _globals['_MOVEMENUENTRYREQUEST']._serialized_start=1549
-  _globals['_MOVEMENUENTRYREQUEST']._serialized_end=1652
-  _globals['_MOVEMENUENTRYRESPONSE']._serialized_start=1654
-  _globals['_MOVEMENUENTRYRESPONSE']._serialized_end=1724
-  _globals['_PREVIEWMENUREQUEST']._serialized_start=1727
-  _globals['_PREVIEWMENUREQUEST']._serialized_end=1906
-  _globals['_ROLESET']._serialized_start=1908
-  _globals['_ROLESET']._serialized_end=1970
-  _globals['_PREVIEWMENURESPONSE']._serialized_start=1972
-  _globals['_PREVIEWMENURESPONSE']._serialized_end=2039
-  _globals['_WHOCANSEEREQUEST']._serialized_start=2041
-  _globals['_WHOCANSEEREQUEST']._serialized_end=2084
-  _globals['_WHOCANSEERESPONSE']._serialized_start=2086
-  _globals['_WHOCANSEERESPONSE']._serialized_end=2168
-  _globals['_MENUVIEWER']._serialized_start=2170
-  _globals['_MENUVIEWER']._serialized_end=2229
-  _globals['_WHATCANREACHREQUEST']._serialized_start=2231
-  _globals['_WHATCANREACHREQUEST']._serialized_end=2279
-  _globals['_WHATCANREACHRESPONSE']._serialized_start=2281
-  _globals['_WHATCANREACHRESPONSE']._serialized_end=2357
-  _globals['_REACHABLEENTRY']._serialized_start=2359
-  _globals['_REACHABLEENTRY']._serialized_end=2448
-  _globals['_MENUSERVICE']._serialized_start=2451
-  _globals['_MENUSERVICE']._serialized_end=4483
+  _globals['_GETMYMENUREQUEST']._serialized_start=343
+  _globals['_GETMYMENUREQUEST']._serialized_end=458
+  _globals['_GETMYMENURESPONSE']._serialized_start=460
+  _globals['_GETMYMENURESPONSE']._serialized_end=577
+  _globals['_LISTMENUENTRIESREQUEST']._serialized_start=579
+  _globals['_LISTMENUENTRIESREQUEST']._serialized_end=603
+  _globals['_LISTMENUENTRIESRESPONSE']._serialized_start=606
+  _globals['_LISTMENUENTRIESRESPONSE']._serialized_end=743
+  _globals['_CREATECUSTOMENTRYREQUEST']._serialized_start=745
+  _globals['_CREATECUSTOMENTRYREQUEST']._serialized_end=872
+  _globals['_CREATECUSTOMENTRYRESPONSE']._serialized_start=874
+  _globals['_CREATECUSTOMENTRYRESPONSE']._serialized_end=957
+  _globals['_UPDATECUSTOMENTRYREQUEST']._serialized_start=960
+  _globals['_UPDATECUSTOMENTRYREQUEST']._serialized_end=1115
+  _globals['_UPDATECUSTOMENTRYRESPONSE']._serialized_start=1117
+  _globals['_UPDATECUSTOMENTRYRESPONSE']._serialized_end=1200
+  _globals['_DELETECUSTOMENTRYREQUEST']._serialized_start=1202
+  _globals['_DELETECUSTOMENTRYREQUEST']._serialized_end=1300
+  _globals['_DELETECUSTOMENTRYRESPONSE']._serialized_start=1302
+  _globals['_DELETECUSTOMENTRYRESPONSE']._serialized_end=1329
+  _globals['_SETMENUOVERRIDEREQUEST']._serialized_start=1331
+  _globals['_SETMENUOVERRIDEREQUEST']._serialized_end=1420
+  _globals['_SETMENUOVERRIDERESPONSE']._serialized_start=1422
+  _globals['_SETMENUOVERRIDERESPONSE']._serialized_end=1500
+  _globals['_CLEARMENUOVERRIDEREQUEST']._serialized_start=1502
+  _globals['_CLEARMENUOVERRIDEREQUEST']._serialized_end=1576
+  _globals['_CLEARMENUOVERRIDERESPONSE']._serialized_start=1578
+  _globals['_CLEARMENUOVERRIDERESPONSE']._serialized_end=1605
+  _globals['_MOVEMENUENTRYREQUEST']._serialized_start=1607
+  _globals['_MOVEMENUENTRYREQUEST']._serialized_end=1710
+  _globals['_MOVEMENUENTRYRESPONSE']._serialized_start=1712
+  _globals['_MOVEMENUENTRYRESPONSE']._serialized_end=1782
+  _globals['_PREVIEWMENUREQUEST']._serialized_start=1785
+  _globals['_PREVIEWMENUREQUEST']._serialized_end=1964
+  _globals['_ROLESET']._serialized_start=1966
+  _globals['_ROLESET']._serialized_end=2028
+  _globals['_PREVIEWMENURESPONSE']._serialized_start=2030
+  _globals['_PREVIEWMENURESPONSE']._serialized_end=2097
+  _globals['_WHOCANSEEREQUEST']._serialized_start=2099
+  _globals['_WHOCANSEEREQUEST']._serialized_end=2142
+  _globals['_WHOCANSEERESPONSE']._serialized_start=2144
+  _globals['_WHOCANSEERESPONSE']._serialized_end=2226
+  _globals['_MENUVIEWER']._serialized_start=2228
+  _globals['_MENUVIEWER']._serialized_end=2287
+  _globals['_WHATCANREACHREQUEST']._serialized_start=2289
+  _globals['_WHATCANREACHREQUEST']._serialized_end=2337
+  _globals['_WHATCANREACHRESPONSE']._serialized_start=2339
+  _globals['_WHATCANREACHRESPONSE']._serialized_end=2415
+  _globals['_REACHABLEENTRY']._serialized_start=2417
+  _globals['_REACHABLEENTRY']._serialized_end=2506
+  _globals['_MENUSERVICE']._serialized_start=2509
+  _globals['_MENUSERVICE']._serialized_end=4689
 # @@protoc_insertion_point(module_scope)

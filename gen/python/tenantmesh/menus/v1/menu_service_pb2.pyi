@@ -1,10 +1,12 @@
 from buf.validate import validate_pb2 as _validate_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from tenantmesh.menus.v1 import menu_pb2 as _menu_pb2
 from tenantmesh.type.v1 import access_pb2 as _access_pb2
 from tenantmesh.type.v1 import menu_pb2 as _menu_pb2_1
+from tenantmesh.type.v1 import rest_pb2 as _rest_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

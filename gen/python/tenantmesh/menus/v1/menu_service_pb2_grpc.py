@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from tenantmesh.menus.v1 import menu_service_pb2 as tenantmesh_dot_menus_dot_v1_dot_menu__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -42,6 +43,11 @@ class MenuServiceStub:
                 '/tenantmesh.menus.v1.MenuService/GetMyMenu',
                 request_serializer=tenantmesh_dot_menus_dot_v1_dot_menu__service__pb2.GetMyMenuRequest.SerializeToString,
                 response_deserializer=tenantmesh_dot_menus_dot_v1_dot_menu__service__pb2.GetMyMenuResponse.FromString,
+                _registered_method=True)
+        self.GetMyMenuJson = channel.unary_unary(
+                '/tenantmesh.menus.v1.MenuService/GetMyMenuJson',
+                request_serializer=tenantmesh_dot_menus_dot_v1_dot_menu__service__pb2.GetMyMenuRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
         self.ListMenuEntries = channel.unary_unary(
                 '/tenantmesh.menus.v1.MenuService/ListMenuEntries',
@@ -107,6 +113,24 @@ class MenuServiceServicer:
         the tenant's overrides applied, empty sections pruned, in a stable order,
         in `locale`. With `if_none_match` equal to the current etag the answer is
         `not_modified` without items. Errors: INVALID_ARGUMENT (FIELD_INVALID).
+        Through the edge, `GET /v1/my-menu` answers it as JSON the service
+        renders once per cached menu (GetMyMenuJson); `GET /v1/my-menu:typed`
+        has the edge print the same JSON from this typed answer on every call.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMyMenuJson(self, request, context):
+        """GetMyMenu for REST clients: the same answer as the JSON document the edge
+        would print of GetMyMenuResponse, rendered by the service once per cached
+        menu and passed through by the edge as it is (a menu of a few hundred
+        entries is tens of kilobytes of JSON). Errors: INVALID_ARGUMENT
+        (FIELD_INVALID).
+        buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -211,6 +235,11 @@ def add_MenuServiceServicer_to_server(servicer, server):
                     request_deserializer=tenantmesh_dot_menus_dot_v1_dot_menu__service__pb2.GetMyMenuRequest.FromString,
                     response_serializer=tenantmesh_dot_menus_dot_v1_dot_menu__service__pb2.GetMyMenuResponse.SerializeToString,
             ),
+            'GetMyMenuJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMyMenuJson,
+                    request_deserializer=tenantmesh_dot_menus_dot_v1_dot_menu__service__pb2.GetMyMenuRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
             'ListMenuEntries': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMenuEntries,
                     request_deserializer=tenantmesh_dot_menus_dot_v1_dot_menu__service__pb2.ListMenuEntriesRequest.FromString,
@@ -293,6 +322,33 @@ class MenuService:
             '/tenantmesh.menus.v1.MenuService/GetMyMenu',
             tenantmesh_dot_menus_dot_v1_dot_menu__service__pb2.GetMyMenuRequest.SerializeToString,
             tenantmesh_dot_menus_dot_v1_dot_menu__service__pb2.GetMyMenuResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMyMenuJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.menus.v1.MenuService/GetMyMenuJson',
+            tenantmesh_dot_menus_dot_v1_dot_menu__service__pb2.GetMyMenuRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from google.api import httpbody_pb2 as _httpbody_pb2
 from grpc import aio as _aio
 from tenantmesh.menus.v1 import menu_service_pb2 as _menu_service_pb2
 import abc as _abc_1
@@ -42,6 +43,20 @@ class MenuServiceStub:
     the tenant's overrides applied, empty sections pruned, in a stable order,
     in `locale`. With `if_none_match` equal to the current etag the answer is
     `not_modified` without items. Errors: INVALID_ARGUMENT (FIELD_INVALID).
+    Through the edge, `GET /v1/my-menu` answers it as JSON the service
+    renders once per cached menu (GetMyMenuJson); `GET /v1/my-menu:typed`
+    has the edge print the same JSON from this typed answer on every call.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    """
+    GetMyMenuJson: _grpc.UnaryUnaryMultiCallable[_menu_service_pb2.GetMyMenuRequest, _httpbody_pb2.HttpBody]
+    """GetMyMenu for REST clients: the same answer as the JSON document the edge
+    would print of GetMyMenuResponse, rendered by the service once per cached
+    menu and passed through by the edge as it is (a menu of a few hundred
+    entries is tens of kilobytes of JSON). Errors: INVALID_ARGUMENT
+    (FIELD_INVALID).
+    buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
     ListMenuEntries: _grpc.UnaryUnaryMultiCallable[_menu_service_pb2.ListMenuEntriesRequest, _menu_service_pb2.ListMenuEntriesResponse]
     """Every entry of the tenant, unfiltered: its source, the tenant's override
@@ -109,6 +124,20 @@ class MenuServiceAsyncStub(MenuServiceStub):
     the tenant's overrides applied, empty sections pruned, in a stable order,
     in `locale`. With `if_none_match` equal to the current etag the answer is
     `not_modified` without items. Errors: INVALID_ARGUMENT (FIELD_INVALID).
+    Through the edge, `GET /v1/my-menu` answers it as JSON the service
+    renders once per cached menu (GetMyMenuJson); `GET /v1/my-menu:typed`
+    has the edge print the same JSON from this typed answer on every call.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    """
+    GetMyMenuJson: _aio.UnaryUnaryMultiCallable[_menu_service_pb2.GetMyMenuRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
+    """GetMyMenu for REST clients: the same answer as the JSON document the edge
+    would print of GetMyMenuResponse, rendered by the service once per cached
+    menu and passed through by the edge as it is (a menu of a few hundred
+    entries is tens of kilobytes of JSON). Errors: INVALID_ARGUMENT
+    (FIELD_INVALID).
+    buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
     ListMenuEntries: _aio.UnaryUnaryMultiCallable[_menu_service_pb2.ListMenuEntriesRequest, _menu_service_pb2.ListMenuEntriesResponse]  # type: ignore[assignment]
     """Every entry of the tenant, unfiltered: its source, the tenant's override
@@ -179,6 +208,26 @@ class MenuServiceServicer(metaclass=_abc_1.ABCMeta):
         the tenant's overrides applied, empty sections pruned, in a stable order,
         in `locale`. With `if_none_match` equal to the current etag the answer is
         `not_modified` without items. Errors: INVALID_ARGUMENT (FIELD_INVALID).
+        Through the edge, `GET /v1/my-menu` answers it as JSON the service
+        renders once per cached menu (GetMyMenuJson); `GET /v1/my-menu:typed`
+        has the edge print the same JSON from this typed answer on every call.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
+
+    @_abc_1.abstractmethod
+    def GetMyMenuJson(
+        self,
+        request: _menu_service_pb2.GetMyMenuRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_httpbody_pb2.HttpBody, _abc.Awaitable[_httpbody_pb2.HttpBody]]:
+        """GetMyMenu for REST clients: the same answer as the JSON document the edge
+        would print of GetMyMenuResponse, rendered by the service once per cached
+        menu and passed through by the edge as it is (a menu of a few hundred
+        entries is tens of kilobytes of JSON). Errors: INVALID_ARGUMENT
+        (FIELD_INVALID).
+        buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
 
     @_abc_1.abstractmethod
