@@ -37,6 +37,12 @@ async def tenant(db_backend_url: str) -> AsyncIterator[tuple[DatabaseRouter, Ten
         await router.dispose()
 
 
+async def _under_way() -> None:
+    """A few turns of the loop: the call has started its migration, which needs far longer."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
 async def test_the_schema_reaches_head_after_the_call_is_cancelled(
     tenant: tuple[DatabaseRouter, TenantDatabase],
 ) -> None:
@@ -45,7 +51,7 @@ async def test_the_schema_reaches_head_after_the_call_is_cancelled(
     servicer = SchemaLifecycleServicer("forms", router, migrations)
     request = pb.ProvisionTenantRequest(tenant_id=str(uuid.uuid4()), database=placement_to_proto(db))
     call = asyncio.create_task(servicer.ProvisionTenant(request, None))  # type: ignore[arg-type]
-    await asyncio.sleep(0.05)  # the migration under way
+    await _under_way()
     call.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await call
@@ -62,7 +68,7 @@ async def test_the_work_left_running_finishes_by_itself(tenant: tuple[DatabaseRo
     servicer = SchemaLifecycleServicer("forms", router, migrations)
     request = pb.ProvisionTenantRequest(tenant_id=str(uuid.uuid4()), database=placement_to_proto(db))
     call = asyncio.create_task(servicer.ProvisionTenant(request, None))  # type: ignore[arg-type]
-    await asyncio.sleep(0.05)
+    await _under_way()
     call.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await call

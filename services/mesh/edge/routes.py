@@ -331,9 +331,24 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
         for prefix, cluster in sorted(prefix_owner.items(), key=lambda kv: (-len(kv[0]), kv[0]))
     )
 
-    grpc: list[GrpcRoute] = [
-        GrpcRoute(MatchKind.PATH, path, cluster, streaming=True) for path, cluster in sorted(streaming_methods)
-    ]
+    return EdgeApi(
+        rest_routes=tuple(rest),
+        grpc_routes=_grpc_routes(streaming_methods, read_methods, owner_of_package),
+        services={name: tuple(sorted(found)) for name, found in services.items()},
+        streaming_methods=tuple(path for path, _ in sorted(streaming_methods)),
+        methods=tuple(methods),
+        package_owners=dict(owner_of_package),
+        method_routes=_method_routes(shapes),
+    )
+
+
+def _grpc_routes(
+    streaming_methods: Sequence[tuple[str, str]],
+    read_methods: Sequence[tuple[str, str]],
+    owner_of_package: dict[str, str],
+) -> tuple[GrpcRoute, ...]:
+    """Exact routes first (streams, then reads), then reflection and one prefix per package."""
+    grpc = [GrpcRoute(MatchKind.PATH, path, cluster, streaming=True) for path, cluster in sorted(streaming_methods)]
     grpc.extend(GrpcRoute(MatchKind.PATH, path, cluster, idempotent=True) for path, cluster in sorted(read_methods))
     if META_PACKAGE in owner_of_package:
         grpc.append(GrpcRoute(MatchKind.PREFIX, REFLECTION_PREFIX, owner_of_package[META_PACKAGE], streaming=True))
@@ -341,15 +356,7 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
         GrpcRoute(MatchKind.PREFIX, f"/{package}.", cluster)
         for package, cluster in sorted(owner_of_package.items(), key=lambda kv: (-len(kv[0]), kv[0]))
     )
-    return EdgeApi(
-        rest_routes=tuple(rest),
-        grpc_routes=tuple(grpc),
-        services={name: tuple(sorted(found)) for name, found in services.items()},
-        streaming_methods=tuple(path for path, _ in sorted(streaming_methods)),
-        methods=tuple(methods),
-        package_owners=dict(owner_of_package),
-        method_routes=_method_routes(shapes),
-    )
+    return tuple(grpc)
 
 
 @dataclass
