@@ -275,7 +275,7 @@ class Runtime:
         """Tenants as ``source`` knows them (by default the tenants service, asked over gRPC with this
         process's credentials), cached and dropped by tenant events."""
         return CachedTenantDirectory(
-            source or RemoteTenantDirectory(self.channel("tenants"), self.credentials),
+            source or RemoteTenantDirectory(lambda: self.channel("tenants"), self.credentials),
             self.settings.tenant_cache_ttl_seconds,
             self.events,
         )

@@ -7,6 +7,7 @@ optionally, hooks for work beyond the schema; the servicer does the rest.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -51,13 +52,25 @@ class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
         self._service, self._router, self._migrations = service, router, migrations
         self._tenant_events = tenant_events
         self._on_schema, self._after_provision, self._on_deprovision = on_schema, after_provision, on_deprovision
+        # Provisioning whose caller went away, kept referenced until it is done.
+        self._unattended: set[asyncio.Task[str]] = set()
 
     async def ProvisionTenant(
         self, request: pb.ProvisionTenantRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ProvisionTenantResponse:
         """Permission lifecycle.tenants.provision. Errors: INVALID_ARGUMENT (DATABASE_PLACEMENT_INVALID),
         FAILED_PRECONDITION (TENANT_DATABASE_CONFLICT, from hooks)."""
-        version = await self.provision(request.tenant_id, placement_of(request))
+        placement = placement_of(request)
+        # The caller going away (its process died, its deadline passed) cancels this handler;
+        # the migration itself must not be cut half way: MariaDB commits each DDL statement on
+        # its own, and a schema cut between two of them (the version table made, the revision
+        # not applied) is one that no re-run could finish. It runs to its end in a task of its
+        # own; the caller's retry, or the next migrate-all, finds it done (or waits for it on
+        # the tenant's lock).
+        work = asyncio.create_task(self.provision(request.tenant_id, placement))
+        self._unattended.add(work)
+        work.add_done_callback(self._unattended.discard)
+        version = await asyncio.shield(work)
         return pb.ProvisionTenantResponse(service=self._service, schema_version=version)
 
     async def provision(self, tenant_id: str, db: TenantDatabase) -> str:

@@ -7,6 +7,7 @@ tenant event arrives, so the tenant check costs no call per request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import grpc
@@ -38,11 +39,23 @@ def tenant_context_from_proto(tenant: tenant_pb2.Tenant) -> TenantContext:
 
 
 class RemoteTenantDirectory:
-    """Looks tenants up through the tenants service, with the service's own credentials."""
+    """Looks tenants up through the tenants service, with the service's own credentials.
 
-    def __init__(self, channel: grpc.aio.Channel, credentials: ServiceCredentials) -> None:
-        self._stub: Any = tenant_service_pb2_grpc.TenantServiceStub(channel)
+    ``channel`` is asked for every lookup: the resolver may have pointed the tenants service's
+    address at another replica since (the one it pointed at died), and a channel taken once
+    would keep calling the dead one.
+    """
+
+    def __init__(self, channel: Callable[[], grpc.aio.Channel], credentials: ServiceCredentials) -> None:
+        self._channel = channel
+        self._stubs: tuple[grpc.aio.Channel, Any] | None = None
         self._credentials = credentials
+
+    def _stub(self) -> Any:
+        channel = self._channel()
+        if self._stubs is None or self._stubs[0] is not channel:
+            self._stubs = (channel, tenant_service_pb2_grpc.TenantServiceStub(channel))
+        return self._stubs[1]
 
     async def lookup(self, tenant_id: str) -> TenantContext | None:
         return await self._get(tenant_service_pb2.GetTenantRequest(tenant_id=tenant_id))
@@ -52,7 +65,7 @@ class RemoteTenantDirectory:
 
     async def _get(self, request: tenant_service_pb2.GetTenantRequest) -> TenantContext | None:
         try:
-            response = await self._stub.GetTenant(request, metadata=await self._credentials.metadata(), timeout=10)
+            response = await self._stub().GetTenant(request, metadata=await self._credentials.metadata(), timeout=10)
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 return None

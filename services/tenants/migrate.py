@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter, TenantDatabase
+from services.runtime.fault_points import crash_point
 from services.runtime.rich_status import reason_of
 from services.runtime.telemetry.metrics import Metrics
 from services.tenants import repository as repo
@@ -96,6 +97,8 @@ class TenantMigrator:
                 outcomes.append(ServiceOutcome(service, "", reason))
                 continue
             outcomes.append(ServiceOutcome(service, version, ""))
+            # Migrated but not yet recorded: the worst moment for the process to die.
+            crash_point(f"migrate:{service}")
             async with self._db.core_session() as session:
                 now = utcnow()
                 await repo.ensure_step(session, row.tenant_id, service, now)

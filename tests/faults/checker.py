@@ -47,7 +47,7 @@ class Verdict:
         return found
 
 
-async def _rows(database_url: str, statement: str, **params: object) -> list[Any]:
+async def rows(database_url: str, statement: str, **params: object) -> list[Any]:
     engine = create_async_engine(database_url, poolclass=NullPool)
     try:
         async with engine.connect() as conn:
@@ -60,14 +60,14 @@ async def _settled_tenants(database_url: str, slug_prefix: str, within: float) -
     """The run's tenants once none is in a working state, or as they are after ``within``."""
     deadline = time.monotonic() + within
     while True:
-        rows = await _rows(
+        found = await rows(
             database_url,
             "SELECT tenant_id, former_slug, slug, state, create_request_id, db_name FROM tenants"
             " WHERE former_slug LIKE :prefix",
             prefix=f"{slug_prefix}%",
         )
-        if all(row.state in RESTING_STATES for row in rows) or time.monotonic() > deadline:
-            return rows
+        if all(row.state in RESTING_STATES for row in found) or time.monotonic() > deadline:
+            return found
         await asyncio.sleep(0.25)
 
 
@@ -86,7 +86,7 @@ async def check(
     tenants = await _settled_tenants(database_url, slug_prefix, settle_seconds)
     _check_tenants(record, tenants, verdict)
     await _check_databases(database_url, tenants, tenant_db_prefix, verdict)
-    users = await _rows(
+    users = await rows(
         database_url,
         "SELECT user_id, email FROM auth_users WHERE email LIKE :prefix",
         prefix=f"{slug_prefix}%",
@@ -117,7 +117,7 @@ def _check_tenants(record: LoadRecord, rows: list[Any], verdict: Verdict) -> Non
 async def _check_databases(database_url: str, tenants: list[Any], prefix: str, verdict: Verdict) -> None:
     schemas = {
         row.SCHEMA_NAME
-        for row in await _rows(
+        for row in await rows(
             database_url,
             "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :prefix",
             prefix=prefix.replace("_", "\\_") + "%",

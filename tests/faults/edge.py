@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import grpc
 from services.mesh.devtls import ensure_dev_tls
 from services.mesh.edge.config import EdgeSettings, Upstream
 from services.mesh.envoy_process import EnvoyProcess
+from tests.faults.load import Targets
 from tests.faults.platform import FaultPlatform
 from tests.support.processes import free_port
 
@@ -25,9 +26,14 @@ from tests.support.processes import free_port
 _ENVOY_FLAGS = ("--disable-hot-restart",)
 
 
-def _upstream(name: str, address: str, packages: tuple[str, ...]) -> Upstream:
+def _host_port(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
-    return Upstream(name=name, host=host, port=int(port), packages=packages)
+    return host, int(port)
+
+
+def _upstream(name: str, addresses: Sequence[str], packages: tuple[str, ...]) -> Upstream:
+    (host, port), *replicas = (_host_port(address) for address in addresses)
+    return Upstream(name=name, host=host, port=port, packages=packages, replicas=tuple(replicas))
 
 
 @dataclass
@@ -58,6 +64,19 @@ class FaultEdge:
         await self.envoy.wait_ready(timeout=30)
         await self.envoy.wait_for_jwks(timeout=30)
 
+    async def host_health(self, cluster: str) -> dict[str, str]:
+        """Envoy's health flags of each host of ``cluster`` ("healthy", or e.g.
+        "/failed_active_hc/failed_outlier_check"), by host:port."""
+        assert self.envoy is not None, "the edge is not running"
+        _, text = await self.envoy.admin_get("/clusters")
+        flags = {}
+        for line in text.splitlines():
+            name, _, rest = line.partition("::")
+            host, _, stat = rest.partition("::")
+            if name == cluster and stat.startswith("health_flags::"):
+                flags[host] = stat.removeprefix("health_flags::")
+        return flags
+
     async def stop(self) -> None:
         if self.envoy is not None:
             await self.envoy.stop()
@@ -65,8 +84,12 @@ class FaultEdge:
 
 
 @contextlib.asynccontextmanager
-async def fault_edge(platform: FaultPlatform, workdir: Path, public_url: str) -> AsyncIterator[FaultEdge]:
-    """An Envoy routing to the platform's tenants and auth processes; stopped on exit."""
+async def fault_edge(
+    platform: FaultPlatform, workdir: Path, public_url: str, replicas: Mapping[str, Sequence[str]] | None = None
+) -> AsyncIterator[FaultEdge]:
+    """An Envoy routing to the platform's tenants and auth processes (and, per upstream name,
+    the addresses of further ``replicas``); stopped on exit."""
+    more = dict(replicas or {})
     tls = ensure_dev_tls(workdir / "tls")
     settings = dataclasses.replace(
         EdgeSettings(),
@@ -79,8 +102,12 @@ async def fault_edge(platform: FaultPlatform, workdir: Path, public_url: str) ->
         public_url=public_url,
     )
     upstreams = (
-        _upstream("tenants", platform.tenants.address, ("tenantmesh.meta.v1", "tenantmesh.tenants.v1")),
-        _upstream("auth", platform.auth.address, ("tenantmesh.auth.v1",)),
+        _upstream(
+            "tenants",
+            [platform.tenants.address, *more.get("tenants", ())],
+            ("tenantmesh.meta.v1", "tenantmesh.tenants.v1"),
+        ),
+        _upstream("auth", [platform.auth.address, *more.get("auth", ())], ("tenantmesh.auth.v1",)),
     )
     edge = FaultEdge(settings=settings, upstreams=upstreams, workdir=workdir)
     try:
@@ -101,3 +128,15 @@ def edge_channel(edge: FaultEdge) -> grpc.aio.Channel:
             ("grpc.max_reconnect_backoff_ms", 1000),
         ],
     )
+
+
+@contextlib.asynccontextmanager
+async def load_targets(platform: FaultPlatform, edge: FaultEdge) -> AsyncIterator[Targets]:
+    """The platform's load targets with both services reached through the edge, one channel
+    each as SDK clients hold them; the channels are closed on exit."""
+    tenants_channel, auth_channel = edge_channel(edge), edge_channel(edge)
+    try:
+        yield dataclasses.replace(platform.targets, tenants_channel=tenants_channel, auth_channel=auth_channel)
+    finally:
+        await tenants_channel.close()
+        await auth_channel.close()

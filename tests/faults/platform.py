@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +50,24 @@ def scenario_db_prefix() -> str:
 @dataclass
 class FaultPlatform:
     mesh: ProcessMesh
-    tenants: ServiceProcess
-    auth: ServiceProcess
     metrics_ports: dict[str, int]
-    targets: Targets
+    # Set by fault_platform before it yields.
+    tenants: ServiceProcess = field(init=False)
+    auth: ServiceProcess = field(init=False)
+    targets: Targets = field(init=False)
+
+    async def start(
+        self, service: str, instance: str | None = None, env: Mapping[str, str] | None = None
+    ) -> ServiceProcess:
+        """Another process of the platform (a service of ``fault_platform``'s ``services``, or a
+        further instance of one), its metrics on a port of its own; returns once it serves."""
+        port = free_port()
+        started = self.mesh.spawn(
+            service, instance=instance, extra_env={"TENANTMESH_METRICS_PORT": str(port), **dict(env or {})}
+        )
+        await started.wait_serving(within_seconds=90)
+        self.metrics_ports[instance or service] = port
+        return started
 
     async def metric(self, service: str, name: str, **labels: str) -> float:
         """The sum of a metric's samples on one process that carry ``labels``."""
@@ -72,29 +86,39 @@ async def read_metric(port: int, name: str, **labels: str) -> float:
     return total
 
 
-async def _start(mesh: ProcessMesh, service: str, metrics_port: int) -> ServiceProcess:
-    started = mesh.spawn(service, extra_env={"TENANTMESH_METRICS_PORT": str(metrics_port)})
-    await started.wait_serving(within_seconds=90)
-    return started
-
-
 @contextlib.asynccontextmanager
 async def fault_platform(
-    database_url: str, redis_url: str, root: Path, env: Mapping[str, str] | None = None
+    database_url: str,
+    redis_url: str,
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    services: Sequence[str] = ("tenants", "auth"),
+    service_env: Mapping[str, Mapping[str, str]] | None = None,
 ) -> AsyncIterator[FaultPlatform]:
     """Starts tenants then auth (tenants first: both would race to create the core tables),
-    creates the tenant the load works in and its login user; stops every process on exit."""
+    creates the tenant the load works in and its login user; stops every process on exit.
+
+    ``services``: every service the scenario may run (each gets its address); only tenants and
+    auth are started here, the others with :meth:`FaultPlatform.start`. ``service_env``: settings
+    of one service's processes started here only, by service name."""
+    own = dict(service_env or {})
     settings = {
         "TENANTMESH_RECONCILE_INTERVAL_SECONDS": RECONCILE_INTERVAL_SECONDS,
         "TENANTMESH_PROVISIONING_LEASE_SECONDS": PROVISIONING_LEASE_SECONDS,
         **dict(env or {}),
     }
     async with process_mesh(
-        database_url, redis_url, root, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, env=settings
+        database_url,
+        redis_url,
+        root,
+        admin_email=ADMIN_EMAIL,
+        admin_password=ADMIN_PASSWORD,
+        env=settings,
+        services=services,
     ) as mesh:
-        ports = {"tenants": free_port(), "auth": free_port()}
-        tenants = await _start(mesh, "tenants", ports["tenants"])
-        auth = await _start(mesh, "auth", ports["auth"])
+        platform = FaultPlatform(mesh=mesh, metrics_ports={})
+        tenants = platform.tenants = await platform.start("tenants", env=own.get("tenants"))
+        auth = platform.auth = await platform.start("auth", env=own.get("auth"))
         auth_stub: Any = auth_service_pb2_grpc.AuthServiceStub(auth.channel)
         login = await auth_stub.Login(
             auth_service_pb2.LoginRequest(tenant="platform", email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
@@ -112,7 +136,7 @@ async def fault_platform(
             admin_service_pb2.CreateUserRequest(user=user_pb2.User(email=email), password=USER_PASSWORD),
             metadata=bearer(admin, tenant.tenant_id),
         )
-        targets = Targets(
+        platform.targets = Targets(
             tenants_channel=tenants.channel,
             auth_channel=auth.channel,
             admin_token=admin,
@@ -120,4 +144,4 @@ async def fault_platform(
             tenant_slug=slug,
             login_email=email,
         )
-        yield FaultPlatform(mesh=mesh, tenants=tenants, auth=auth, metrics_ports=ports, targets=targets)
+        yield platform

@@ -19,8 +19,8 @@ import pytest
 from tests.faults import report
 from tests.faults.budget import FULL
 from tests.faults.checker import check
-from tests.faults.edge import edge_channel, fault_edge
-from tests.faults.load import ATTEMPT_DEADLINE_SECONDS, LoadGenerator, Targets
+from tests.faults.edge import fault_edge, load_targets
+from tests.faults.load import ATTEMPT_DEADLINE_SECONDS, LoadGenerator
 from tests.faults.observer import EventObserver
 from tests.faults.platform import fault_platform, scenario_db_prefix
 from tests.faults.record import OK
@@ -53,21 +53,12 @@ async def test_envoy_restarted_loses_nothing(fault_database_url: str, fault_redi
     async with (
         fault_platform(fault_database_url, fault_redis_url, tmp_path / "mesh", env=env) as platform,
         fault_edge(platform, tmp_path / "edge", PUBLIC_URL) as edge,
+        load_targets(platform, edge) as through_edge,
     ):
-        tenants_channel, auth_channel = edge_channel(edge), edge_channel(edge)
         await observer.start()
         running: asyncio.Task[None] | None = None
         outages: list[tuple[float, float]] = []
         try:
-            direct = platform.targets
-            through_edge = Targets(
-                tenants_channel=tenants_channel,
-                auth_channel=auth_channel,
-                admin_token=direct.admin_token,
-                tenant_id=direct.tenant_id,
-                tenant_slug=direct.tenant_slug,
-                login_email=direct.login_email,
-            )
             load = LoadGenerator(through_edge)
             running = asyncio.create_task(load.run(LOAD_SECONDS))
             await asyncio.sleep(FAULT_AFTER_SECONDS)
@@ -91,8 +82,6 @@ async def test_envoy_restarted_loses_nothing(fault_database_url: str, fault_redi
             if running is not None and not running.done():
                 running.cancel()
             await observer.close()
-            await tenants_channel.close()
-            await auth_channel.close()
 
     fault_start, fault_end = outages[0][0], outages[-1][1]
     down = ", ".join(f"{end - start:.1f} s" for start, end in outages)

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -206,18 +206,19 @@ async def process_mesh(
     admin_password: str,
     env: Mapping[str, str] | None = None,
     mesh_tls: bool = False,
+    services: Sequence[str] = ("tenants", "auth"),
 ) -> AsyncIterator[ProcessMesh]:
-    """Configuration for tenants and auth processes on one database and one Redis; stops them all on exit.
+    """Configuration for processes of ``services`` (by default tenants and auth) on one database
+    and one Redis; stops them all on exit.
 
     ``mesh_tls``: every process gets its own certificate as production does (files mode, one
     directory per identity made by ``python -m services.mesh.certs``); otherwise plaintext."""
-    addresses = {"tenants": f"127.0.0.1:{free_port()}", "auth": f"127.0.0.1:{free_port()}"}
+    addresses = {service: f"127.0.0.1:{free_port()}" for service in services}
     base_env = {
         "DATABASE_URL": database_url,
         "TENANTMESH_TENANT_DB_PREFIX": RUN_TENANT_DB_PREFIX,
         "REDIS_URL": redis_url,
-        "TENANTMESH_TENANTS_ADDR": addresses["tenants"],
-        "TENANTMESH_AUTH_ADDR": addresses["auth"],
+        **{f"TENANTMESH_{service.upper()}_ADDR": address for service, address in addresses.items()},
         "TENANTMESH_SERVICE_API_KEY": new_service_api_key(),
         "TENANTMESH_KEY_ENCRYPTION_KEY": new_key_encryption_key(),
         "TENANTMESH_ADMIN_EMAIL": admin_email,
@@ -225,6 +226,10 @@ async def process_mesh(
         "TENANTMESH_LOG_LEVEL": "warning",
         "TENANTMESH_LOG_FORMAT": "text",
         "TENANTMESH_SHUTDOWN_GRACE_SECONDS": "1",
+        # Discovery only with a registry of the mesh's own: without one a process would ask
+        # whatever registry answers at the default address (another mesh on this machine) and
+        # call that mesh's services.
+        "TENANTMESH_DISCOVERY": "on" if "registry" in addresses else "off",
         # The background reconciler has nothing to do in these tests.
         "TENANTMESH_RECONCILE_INTERVAL_SECONDS": "3600",
         # Plaintext between the processes unless mesh_tls (tests/grpc/test_mesh_tls*).

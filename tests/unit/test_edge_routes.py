@@ -124,6 +124,56 @@ def test_rendered_config_gives_streams_no_timeout(tmp_path: Path) -> None:
     assert shapes[re.escape("/v1/tenants:migrate") + r"(\?.*)?"] == "0s"
 
 
+def _grpc_routes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The native gRPC routes of the https listener by path or prefix."""
+    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    return {
+        r["match"].get("path") or r["match"]["prefix"]: r["route"]
+        for r in hcm["route_config"]["virtual_hosts"][0]["routes"]
+        if "grpc" in r["match"]
+    }
+
+
+def test_reads_are_retried_on_another_host_after_a_reset_and_writes_are_not(tmp_path: Path) -> None:
+    api = load_edge_api(DEFAULT_DESCRIPTOR_PATH, [TENANTS])
+    reads = {r.value for r in api.grpc_routes if r.idempotent}
+    assert "/tenantmesh.tenants.v1.TenantService/GetTenant" in reads
+    assert "/tenantmesh.tenants.v1.TenantService/ListTenants" in reads
+    assert "/tenantmesh.tenants.v1.TenantService/CreateTenant" not in reads
+    assert MIGRATE_GRPC_PATH not in reads  # a stream, even if bound to GET it would not be
+    settings = EdgeSettings(tls_cert_file=tmp_path / "c", tls_key_file=tmp_path / "k")
+    routes = _grpc_routes(yaml.safe_load(render_envoy_config(settings, [TENANTS])))
+    get = routes["/tenantmesh.tenants.v1.TenantService/GetTenant"]["retry_policy"]
+    assert set(get["retry_on"].split(",")) == {"connect-failure", "refused-stream", "reset"}
+    assert get["retry_host_predicate"][0]["name"] == "envoy.retry_host_predicates.previous_hosts"
+    writes = routes["/tenantmesh.tenants.v1."]["retry_policy"]
+    assert set(writes["retry_on"].split(",")) == {"connect-failure", "refused-stream"}
+
+
+def test_replicas_are_endpoints_of_one_cluster_ejected_on_connection_failures(tmp_path: Path) -> None:
+    replicated = Upstream(
+        name="tenants", host="127.0.0.1", port=50051, packages=TENANTS.packages, replicas=(("127.0.0.2", 50052),)
+    )
+    settings = EdgeSettings(tls_cert_file=tmp_path / "c", tls_key_file=tmp_path / "k")
+    config = yaml.safe_load(render_envoy_config(settings, [replicated]))
+    [cluster] = [c for c in config["static_resources"]["clusters"] if c["name"] == "tenants"]
+    assert cluster["type"] == "STATIC"
+    addresses = [
+        e["endpoint"]["address"]["socket_address"] for e in cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    ]
+    assert [(a["address"], a["port_value"]) for a in addresses] == [("127.0.0.1", 50051), ("127.0.0.2", 50052)]
+    outlier = cluster["outlier_detection"]
+    assert outlier["split_external_local_origin_errors"] is True
+    assert outlier["consecutive_local_origin_failure"] == 2
+    # A service answering UNAVAILABLE (its database down) is not ejected.
+    assert outlier["enforcing_consecutive_5xx"] == 0
+    assert outlier["enforcing_consecutive_gateway_failure"] == 0
+    with pytest.raises(ValueError, match="listed twice"):
+        Upstream(name="tenants", host="127.0.0.1", port=1, packages=TENANTS.packages, replicas=(("127.0.0.1", 1),))
+    named = Upstream(name="tenants", host="127.0.0.1", port=1, packages=TENANTS.packages, replicas=(("tenants-2", 1),))
+    assert not named.host_is_ip
+
+
 def test_every_binding_reaches_its_own_methods_first() -> None:
     """Envoy takes the first route whose regex matches: a path of any binding must meet a shape
     that answers the binding's method before any other shape (else it would get 405)."""

@@ -141,6 +141,9 @@ class Upstream:
     packages: tuple[str, ...]
     # Service name asked in the gRPC health check; "" asks about the server as a whole.
     health_service: str = ""
+    # Further replicas of the service ((host, port) each) beside host:port, balanced round robin.
+    # A host name resolving to several addresses (STRICT_DNS) is the other way to list replicas.
+    replicas: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_-]*", self.name):
@@ -149,14 +152,20 @@ class Upstream:
             raise ValueError(f"upstream {self.name}: bad port {self.port}")
         if isinstance(self.packages, str) or not self.packages:
             raise ValueError(f"upstream {self.name}: packages must be a non-empty tuple")
+        for host, port in self.replicas:
+            if not 0 < port < 65536:
+                raise ValueError(f"upstream {self.name}: bad port {port} of replica {host}")
+        if len(set(self.endpoints)) != len(self.endpoints):
+            raise ValueError(f"upstream {self.name}: an endpoint is listed twice")
+
+    @property
+    def endpoints(self) -> tuple[tuple[str, int], ...]:
+        return ((self.host, self.port), *self.replicas)
 
     @property
     def host_is_ip(self) -> bool:
-        try:
-            ipaddress.ip_address(self.host)
-        except ValueError:
-            return False
-        return True
+        """Every endpoint is an IP address (a STATIC cluster); else the names are resolved."""
+        return all(is_ip_address(host) for host, _ in self.endpoints)
 
 
 def is_ip_address(host: str) -> bool:

@@ -94,6 +94,9 @@ class GrpcRoute:
     value: str
     cluster: str
     streaming: bool = False
+    # A read (bound to HTTP GET): safe to send again, so a call cut by its host dying is retried
+    # on another host of the cluster.
+    idempotent: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,14 @@ def http_bindings(rule: http_pb2.HttpRule) -> list[HttpBinding]:
     return found
 
 
+def _is_read(method: descriptor_pb2.MethodDescriptorProto, rule: http_pb2.HttpRule) -> bool:
+    """A unary method bound to GET: the API's reads (AIP-131/132), without side effects, so the
+    edge may send one again. Streams are not: part of the answer may already have gone out."""
+    if method.server_streaming or method.client_streaming:
+        return False
+    return any(binding.verb == "GET" for binding in http_bindings(rule))
+
+
 def _http_paths(rule: http_pb2.HttpRule) -> list[str]:
     return [binding.template for binding in http_bindings(rule)]
 
@@ -263,6 +274,7 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
     prefix_owner: dict[str, str] = {}
     streaming_rest: dict[tuple[MatchKind, str], tuple[str, bool]] = {}
     streaming_methods: list[tuple[str, str]] = []
+    read_methods: list[tuple[str, str]] = []
     methods: list[RoutedMethod] = []
     shapes: dict[str, _PathShape] = {}
 
@@ -290,6 +302,8 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
                     streaming_methods.append((f"/{full_name}/{method.name}", cluster))
                 if rule is None:
                     continue
+                if _is_read(method, rule):
+                    read_methods.append((f"/{full_name}/{method.name}", cluster))
                 for binding in http_bindings(rule):
                     shape = shapes.setdefault(binding.path_regex, _PathShape(binding.template, cluster))
                     shape.add(binding.verb, method)
@@ -317,24 +331,32 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
         for prefix, cluster in sorted(prefix_owner.items(), key=lambda kv: (-len(kv[0]), kv[0]))
     )
 
-    grpc: list[GrpcRoute] = [
-        GrpcRoute(MatchKind.PATH, path, cluster, streaming=True) for path, cluster in sorted(streaming_methods)
-    ]
-    if META_PACKAGE in owner_of_package:
-        grpc.append(GrpcRoute(MatchKind.PREFIX, REFLECTION_PREFIX, owner_of_package[META_PACKAGE], streaming=True))
-    grpc.extend(
-        GrpcRoute(MatchKind.PREFIX, f"/{package}.", cluster)
-        for package, cluster in sorted(owner_of_package.items(), key=lambda kv: (-len(kv[0]), kv[0]))
-    )
     return EdgeApi(
         rest_routes=tuple(rest),
-        grpc_routes=tuple(grpc),
+        grpc_routes=_grpc_routes(streaming_methods, read_methods, owner_of_package),
         services={name: tuple(sorted(found)) for name, found in services.items()},
         streaming_methods=tuple(path for path, _ in sorted(streaming_methods)),
         methods=tuple(methods),
         package_owners=dict(owner_of_package),
         method_routes=_method_routes(shapes),
     )
+
+
+def _grpc_routes(
+    streaming_methods: Sequence[tuple[str, str]],
+    read_methods: Sequence[tuple[str, str]],
+    owner_of_package: dict[str, str],
+) -> tuple[GrpcRoute, ...]:
+    """Exact routes first (streams, then reads), then reflection and one prefix per package."""
+    grpc = [GrpcRoute(MatchKind.PATH, path, cluster, streaming=True) for path, cluster in sorted(streaming_methods)]
+    grpc.extend(GrpcRoute(MatchKind.PATH, path, cluster, idempotent=True) for path, cluster in sorted(read_methods))
+    if META_PACKAGE in owner_of_package:
+        grpc.append(GrpcRoute(MatchKind.PREFIX, REFLECTION_PREFIX, owner_of_package[META_PACKAGE], streaming=True))
+    grpc.extend(
+        GrpcRoute(MatchKind.PREFIX, f"/{package}.", cluster)
+        for package, cluster in sorted(owner_of_package.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+    )
+    return tuple(grpc)
 
 
 @dataclass
