@@ -2,9 +2,11 @@
 
     python -m tests.bench.bench_rate_limit [--seconds 10] [--rounds 3] [--connections 50] [--threads 2]
 
-One tenants service runs in this process behind three real Envoys (1 worker each):
+One tenants service runs in this process behind four real Envoys (1 worker each):
 
     off    the edge's own per-instance limits (as without Redis)
+    bare   every request of the tenant also asked of a bare grpc.aio server that answers OK (no
+           interceptors, no runtime, the request not parsed): the ceiling of any Python service
     no-op  every request of the tenant also asked of a rate limit service that answers OK without
            looking (same server, interceptors and handler, no descriptors read, no Redis): the price
            of the gRPC call alone, so the ceiling of the ratio any Python service can reach here
@@ -65,23 +67,24 @@ class Variant:
 
 @contextlib.asynccontextmanager
 async def rate_limit_process(
-    workdir: Path, tenants_port: int, redis_url: str, *, no_op: bool = False
+    workdir: Path, tenants_port: int, redis_url: str, *, mode: str = ""
 ) -> AsyncIterator[tuple[int, int]]:
-    """The rate limit service's (port, pid); ``no_op``: one that answers OK without looking."""
+    """The rate limit service's (port, pid); ``mode``: "no-op" (one that answers OK without
+    looking) or "bare" (a bare grpc.aio server answering OK) — see tests/bench/rate_limit_server.py."""
     env = {
         **os.environ,
         "REDIS_URL": redis_url,
         "TENANTMESH_TENANTS_ADDR": f"127.0.0.1:{tenants_port}",
         "TENANTMESH_RATE_LIMIT_PLANS": json.dumps(PLANS),
     }
-    data = workdir / ("ratelimit-no-op" if no_op else "ratelimit")
+    data = workdir / f"ratelimit-{mode or 'on'}"
     data.mkdir()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.bench.rate_limit_server",
         str(data),
-        *(["--no-op"] if no_op else []),
+        *([f"--{mode}"] if mode else []),
         stdout=asyncio.subprocess.PIPE,
         env=env,
     )
@@ -100,8 +103,8 @@ async def rate_limit_process(
 async def run(args: argparse.Namespace, workdir: Path) -> list[Variant]:
     """Each variant with its rounds (its rate limit service's CPU counted in every round)."""
     tls = ensure_dev_tls(workdir / "tls")
-    off, no_op, on = Variant("off"), Variant("no-op"), Variant("on")
-    variants = [off, no_op, on]
+    off, bare, no_op, on = Variant("off"), Variant("bare"), Variant("no-op"), Variant("on")
+    variants = [off, bare, no_op, on]
     data = workdir / "tenants"
     async with (
         tenants_service(bench_settings(f"sqlite+aiosqlite:///{data / 'core.db'}", data)) as service,
@@ -115,7 +118,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[Variant]:
             overrides: dict[str, Any] = {}
             if variant is not off:
                 port, variant.limiter_pid = await stack.enter_async_context(
-                    rate_limit_process(workdir, service.port, args.redis_url, no_op=variant is no_op)
+                    rate_limit_process(
+                        workdir, service.port, args.redis_url, mode="" if variant is on else variant.label
+                    )
                 )
                 upstream = Upstream("ratelimit", "127.0.0.1", port, (RATE_LIMIT_PACKAGE,))
                 overrides["global_rate_limit"] = GlobalRateLimit(upstream)
@@ -166,7 +171,7 @@ def per_call_us(result: WrkResult, process: str) -> float:
 
 
 def report(args: argparse.Namespace, variants: list[Variant]) -> None:
-    off, no_op, on = variants
+    off, bare, no_op, on = variants
     print()
     print(f"== bench_rate_limit  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(f"   {platform.node()}  {platform.machine()}  {usable_cpus()} vCPU  Python {platform.python_version()}")
@@ -195,6 +200,7 @@ def report(args: argparse.Namespace, variants: list[Variant]) -> None:
     print_table(rows)
     ratio = best_round(on.rounds).requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
     ceiling = best_round(no_op.rounds).requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
+    grpc_ceiling = best_round(bare.rounds).requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
     print()
     print_table(
         [
@@ -203,7 +209,8 @@ def report(args: argparse.Namespace, variants: list[Variant]) -> None:
                 " | ".join(f"{v.label} " + " ".join(f"{r.requests_per_s:.0f}" for r in v.rounds) for v in variants),
             ),
             ("on / off", f"{ratio:.2f}  (target >= {TARGET})  {verdict(ratio >= TARGET)}"),
-            ("no-op / off", f"{ceiling:.2f}  (the ceiling: a rate limit service that answers OK without looking)"),
+            ("no-op / off", f"{ceiling:.2f}  (the service's ceiling: it answers OK without looking)"),
+            ("bare / off", f"{grpc_ceiling:.2f}  (grpc.aio's ceiling: a bare server answering OK)"),
         ]
     )
 

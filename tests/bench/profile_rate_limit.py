@@ -57,7 +57,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     data = workdir / "tenants"
     async with (
         tenants_service(bench_settings(f"sqlite+aiosqlite:///{data / 'core.db'}", data)) as service,
-        rate_limit_process(workdir, service.port, args.redis_url, no_op=args.no_op) as (port, pid),
+        rate_limit_process(workdir, service.port, args.redis_url, mode="no-op" if args.no_op else "") as (port, pid),
     ):
         response = await service.stub.CreateTenant(
             pb.CreateTenantRequest(tenant=tenant_pb2.Tenant(slug=f"rl-profile-{os.getpid()}"))

@@ -1,6 +1,8 @@
 """The rate limit service in a process of its own, as a deployment runs it, for the benchmark.
 
-    python -m tests.bench.rate_limit_server DATA_DIR [--no-op]   prints "port <port>", then serves until SIGTERM/SIGINT
+    python -m tests.bench.rate_limit_server DATA_DIR [--no-op | --bare]
+
+prints "port <port>", then serves until SIGTERM/SIGINT.
 
 REDIS_URL, TENANTMESH_TENANTS_ADDR and TENANTMESH_RATE_LIMIT_* come from the environment. Open
 access (tests/support/open_access.py): the benchmark runs no auth service, so the lookups of
@@ -9,6 +11,10 @@ tenants' plans present no token.
 ``--no-op`` (benchmarks only) answers every request OK without reading its descriptors, looking up
 a plan or asking Redis, through the same server, interceptors and handler: what the benchmark then
 measures is the price of the gRPC call itself, the ceiling any implementation in this process has.
+
+``--bare`` (benchmarks only) is not the service at all: a grpc.aio server with nothing but a handler
+that answers the same bytes to every call (no interceptors, no runtime, the request not even
+parsed). The ceiling of any rate limit service written on Python grpc.aio.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import grpc
 from envoyapi.service.ratelimit.v3 import rls_pb2
 
 from services.ratelimit.app import RateLimitApp
@@ -30,6 +37,8 @@ from tests.bench.common import bench_settings
 from tests.support.open_access import OpenAccess
 
 NO_OP = "--no-op"
+BARE = "--bare"
+SERVICE = rls_pb2.DESCRIPTOR.services_by_name["RateLimitService"].full_name
 
 
 _OK = rls_pb2.RateLimitResponse(overall_code=rls_pb2.RateLimitResponse.OK)
@@ -63,8 +72,32 @@ async def serve(data_dir: Path, no_op: bool) -> None:
         await runtime.close()
 
 
+async def serve_bare() -> None:
+    answer = _OK.SerializeToString()
+
+    async def should_rate_limit(request: bytes, context: Any) -> bytes:
+        return answer
+
+    handler = grpc.method_handlers_generic_handler(
+        SERVICE, {"ShouldRateLimit": grpc.unary_unary_rpc_method_handler(should_rate_limit)}
+    )
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    stop = shutdown_event()
+    await server.start()
+    try:
+        print(f"port {port}", flush=True)
+        await stop.wait()
+    finally:
+        await server.stop(1.0)
+
+
 def main() -> int:
-    run_on_service_loop(serve(Path(sys.argv[1]), NO_OP in sys.argv[2:]))
+    if BARE in sys.argv[2:]:
+        run_on_service_loop(serve_bare())
+    else:
+        run_on_service_loop(serve(Path(sys.argv[1]), NO_OP in sys.argv[2:]))
     return 0
 
 
