@@ -170,6 +170,18 @@ def per_call_us(result: WrkResult, process: str) -> float:
     return 1e6 * result.cpu_s.get(process, 0.0) / calls if calls else float("nan")
 
 
+# The processes a request costs CPU in (wrk's own share included: it competes for the same cores).
+CPU_PROCESSES = ("service", "envoy", "ratelimit", "wrk")
+
+
+def cpu_per_request_us(variant: Variant) -> float:
+    """CPU per request in all the processes it costs, over every round of the variant: unlike its
+    rate, this barely moves when other work shares the machine."""
+    requests = sum(r.requests_per_s * r.seconds for r in variant.rounds)
+    spent = sum(r.cpu_s.get(name, 0.0) for r in variant.rounds for name in CPU_PROCESSES)
+    return 1e6 * spent / requests if requests else float("nan")
+
+
 def report(args: argparse.Namespace, variants: list[Variant]) -> None:
     off, bare, no_op, on = variants
     print()
@@ -211,6 +223,16 @@ def report(args: argparse.Namespace, variants: list[Variant]) -> None:
             ("on / off", f"{ratio:.2f}  (target >= {TARGET})  {verdict(ratio >= TARGET)}"),
             ("no-op / off", f"{ceiling:.2f}  (the service's ceiling: it answers OK without looking)"),
             ("bare / off", f"{grpc_ceiling:.2f}  (grpc.aio's ceiling: a bare server answering OK)"),
+            (
+                "CPU per request",
+                " | ".join(f"{v.label} {cpu_per_request_us(v):.0f} us" for v in variants)
+                + "  (service + Envoy + rate limit service + wrk, all rounds)",
+            ),
+            (
+                "CPU ratio off / x",
+                " | ".join(f"{v.label} {cpu_per_request_us(off) / cpu_per_request_us(v):.2f}" for v in variants[1:])
+                + "  (the ratio on a machine these processes alone saturate)",
+            ),
         ]
     )
 
