@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
+from envoyapi.service.ratelimit.v3 import rls_pb2
 from redis.asyncio import Redis
 
 from services.ratelimit.counter import RedisCounter, Window
+from services.ratelimit.descriptors import CLUSTER_KEY, DOMAIN, TENANT_KEY, Counted, read_request
 from services.ratelimit.leases import MAX_LEASE, LeaseBook, lease_size
 from services.ratelimit.limits import Limit, PlanLimits, Scope
 from services.ratelimit.settings import load_rate_limit_settings
 from services.runtime.config import ConfigError
+from services.runtime.errors import InvalidArgument
 
 
 def test_limits_are_written_n_per_unit() -> None:
@@ -82,3 +85,22 @@ def test_a_plan_change_gets_a_fresh_lease_and_the_book_is_bounded() -> None:
     for name in ("t:b", "t:c", "t:d"):
         book.lease(Window.current(name, Limit(1, 60), now[0]))
     assert len(book) == 2
+
+
+def test_requests_read_again_are_answered_alike_and_bad_ones_are_never_remembered() -> None:
+    entry = rls_pb2.RateLimitDescriptor.Entry
+    request = rls_pb2.RateLimitRequest(
+        domain=DOMAIN,
+        descriptors=[
+            rls_pb2.RateLimitDescriptor(entries=[entry(key=TENANT_KEY, value="t1")]),
+            rls_pb2.RateLimitDescriptor(entries=[entry(key=TENANT_KEY, value="t1"), entry(key=CLUSTER_KEY, value="c")]),
+        ],
+        hits_addend=2,
+    )
+    first = read_request(request)
+    assert first == ([Counted(Scope.TENANT, "t1", "t:t1"), Counted(Scope.ROUTE, "t1", "r:t1:c")], 2)
+    assert read_request(rls_pb2.RateLimitRequest.FromString(request.SerializeToString())) == first
+    request.descriptors[0].entries[0].value = "not a tenant!"
+    for _ in range(2):
+        with pytest.raises(InvalidArgument):
+            read_request(request)
