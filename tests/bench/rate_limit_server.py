@@ -27,6 +27,7 @@ from typing import Any
 
 import grpc
 from envoyapi.service.ratelimit.v3 import rls_pb2
+from grpc_health.v1 import health, health_pb2_grpc
 
 from services.ratelimit.app import RateLimitApp
 from services.ratelimit.servicer import RateLimitServicer
@@ -83,6 +84,8 @@ async def serve_bare() -> None:
     )
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((handler,))
+    # Envoy health-checks its clusters: a server without health would never be asked.
+    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     stop = shutdown_event()
     await server.start()
