@@ -7,7 +7,8 @@ Redis is asked again when the lease runs out. Redis never grants past the limit,
 together never let more through than the limit, however many replicas of this service run. The
 price is the other way: hits one replica holds unspent are not available to another, so with R
 replicas a tenant can be refused up to (R - 1) x (lease size - 1) requests short of its limit in a
-window. Small limits (under 40 per window) are leased one hit at a time, exact as before.
+window (more only by the hits of requests that waited for a refill and were then refused under
+another descriptor). Small limits (under 40 per window) are leased one hit at a time, exact as before.
 
 A window whose counter has reached its limit is not asked about again until it ends: its leases
 are what remain, then every request naming it is refused without Redis.
