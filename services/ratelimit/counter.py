@@ -1,18 +1,16 @@
-"""Fixed-window counters in Redis, one Lua script per request, and the local over-limit cache.
+"""Fixed-window counters in Redis, handed out in leases: one Lua script call per lease.
 
-Every descriptor of a request is counted by one script call (atomic: two edges counting the
-same tenant at once never both see the last free slot). A counter's key names its window
-(``tm:rl:<descriptor>:<window length>:<window index>``) and expires with it, so nothing ever
-resets counters. A descriptor found over its limit is remembered here until its window ends:
-later requests naming it are refused without asking Redis, which is what keeps a tenant that
-hammers the edge from hammering Redis too.
+A counter's key names its window (``tm:rl:<descriptor>:<window length>:<window index>``) and
+expires with it, so nothing ever resets counters. A lease takes up to ``want`` hits of a window
+at once, atomically and never past the window's limit (two edges, or two replicas of this
+service, never both get the last free slot); the process then spends them without asking Redis
+again (services/ratelimit/leases.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,19 +21,21 @@ from services.ratelimit.limits import Limit
 
 KEY_PREFIX = "tm:rl:"
 
-# KEYS: one counter per descriptor; ARGV[1]: hits; ARGV[1 + i]: seconds KEYS[i] lives.
-# INCRBY creates a counter at 0; a new one gets its expiry in the same atomic step.
-_COUNT = """
-local hits = tonumber(ARGV[1])
-local counts = {}
-for i, key in ipairs(KEYS) do
-  local count = redis.call('INCRBY', key, hits)
-  if count == hits then
-    redis.call('EXPIRE', key, ARGV[i + 1])
-  end
-  counts[i] = count
+# KEYS[1]: the counter; ARGV: its limit, the hits wanted, the seconds it lives. Returns the hits
+# granted (0 to want, never past the limit) and the count after the grant. INCRBY creates a
+# counter at 0; a new one gets its expiry in the same atomic step.
+_LEASE = """
+local limit = tonumber(ARGV[1])
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local grant = math.min(tonumber(ARGV[2]), limit - count)
+if grant <= 0 then
+  return {0, count}
 end
-return counts
+count = redis.call('INCRBY', KEYS[1], grant)
+if count == grant then
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+return {grant, count}
 """
 
 
@@ -57,64 +57,42 @@ class Window:
         )
 
 
-class OverLimitCache:
-    """Windows known to be exhausted, until they end (bounded: expired entries go first).
+@dataclass(frozen=True)
+class Grant:
+    """What a lease got: ``hits`` (0 when the window is spent) and the window's count after it."""
 
-    A window is known exhausted under the limit it was counted against: a tenant whose plan
-    is raised meanwhile is asked about again."""
+    hits: int
+    count: int
 
-    def __init__(self, max_entries: int = 100_000, clock: Callable[[], float] = time.time) -> None:
-        self._ends: dict[tuple[str, Limit], float] = {}
-        self._max = max_entries
-        self._clock = clock
 
-    def __contains__(self, window: Window) -> bool:
-        ends = self._ends.get((window.key, window.limit))
-        if ends is None:
-            return False
-        if ends <= self._clock():
-            del self._ends[window.key, window.limit]
-            return False
-        return True
-
-    def add(self, window: Window) -> None:
-        if len(self._ends) >= self._max:
-            now = self._clock()
-            for key in [k for k, ends in self._ends.items() if ends <= now]:
-                del self._ends[key]
-            if len(self._ends) >= self._max:  # all live: forget the oldest
-                del self._ends[next(iter(self._ends))]
-        self._ends[window.key, window.limit] = window.ends_at
-
-    def __len__(self) -> int:
-        return len(self._ends)
+# One lease asked for: the window, the hits wanted, and who waits for the answer.
+_Ask = tuple[Window, int, "asyncio.Future[Grant]"]
 
 
 class RedisCounter:
-    """Counts hits in windows with the script above: one script call per request, the calls of
-    requests that arrive together sent to Redis in one pipeline (one round trip, one write).
+    """Takes leases with the script above, the leases asked for together sent to Redis in one
+    pipeline (one round trip, one write).
 
-    While a pipeline is out, new requests queue and go out together as soon as it returns, so
-    under load the batches grow instead of the round trips; alone, a request waits for nothing.
+    While a pipeline is out, new asks queue and go out together as soon as it returns, so under
+    load the batches grow instead of the round trips; alone, an ask waits for nothing.
     """
 
     def __init__(self, client: Redis) -> None:
         self._client = client
         self._sha: str | None = None
-        self._queue: list[tuple[list[str], list[int], asyncio.Future[list[int]]]] = []
+        self._queue: list[_Ask] = []
         self._flushing = False
 
-    async def count(self, windows: Sequence[Window], hits: int) -> list[int]:
-        """Each window's count after adding ``hits``. Raises redis errors (the caller decides
+    def lease(self, window: Window, want: int) -> asyncio.Future[Grant]:
+        """Up to ``want`` hits of ``window``. The future raises redis errors (the caller decides
         what an uncountable request gets)."""
-        future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        ttls = [int(w.limit.window_seconds) + 1 for w in windows]
-        self._queue.append(([w.key for w in windows], [hits, *ttls], future))
+        future: asyncio.Future[Grant] = asyncio.get_running_loop().create_future()
+        self._queue.append((window, want, future))
         if not self._flushing:
             self._flushing = True
-            # A task: it first runs once the requests of this turn of the loop have queued.
+            # A task: it first runs once the asks of this turn of the loop have queued.
             _spawn(self._flush())
-        return await future
+        return future
 
     async def _flush(self) -> None:
         try:
@@ -124,10 +102,10 @@ class RedisCounter:
         finally:
             self._flushing = False
 
-    async def _send(self, batch: list[tuple[list[str], list[int], asyncio.Future[list[int]]]]) -> None:
+    async def _send(self, batch: list[_Ask]) -> None:
         try:
             results = await self._evaluate(batch)
-        except Exception as exc:  # every waiter gets the failure; count() raises it
+        except Exception as exc:  # every waiter gets the failure
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
@@ -138,15 +116,18 @@ class RedisCounter:
             if isinstance(result, Exception):
                 future.set_exception(result)
             else:
-                future.set_result([int(c) for c in result])
+                future.set_result(Grant(int(result[0]), int(result[1])))
 
-    async def _evaluate(self, batch: list[tuple[list[str], list[int], asyncio.Future[list[int]]]]) -> list[Any]:
+    async def _evaluate(self, batch: list[_Ask]) -> list[Any]:
         for attempt in range(2):
             if self._sha is None:
-                self._sha = str(await self._client.script_load(_COUNT))
+                self._sha = str(await self._client.script_load(_LEASE))
             pipe = self._client.pipeline(transaction=False)
-            for keys, args, _ in batch:
-                pipe.execute_command("EVALSHA", self._sha, len(keys), *keys, *args)
+            for window, want, _ in batch:
+                limit = window.limit
+                pipe.execute_command(
+                    "EVALSHA", self._sha, 1, window.key, limit.requests, want, limit.window_seconds + 1
+                )
             results: list[Any] = await pipe.execute(raise_on_error=False)
             if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
                 # Redis lost its scripts (restarted, flushed): load again and send the batch again. Nothing

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from envoyapi.service.ratelimit.v3 import rls_pb2, rls_pb2_grpc
+from google.protobuf.duration_pb2 import Duration
 from redis.exceptions import RedisError
 
-from services.ratelimit.counter import OverLimitCache, RedisCounter, Window
+from services.ratelimit.counter import RedisCounter, Window
 from services.ratelimit.descriptors import Counted, read_request
+from services.ratelimit.leases import Lease, LeaseBook
 from services.ratelimit.limits import Limit
 from services.ratelimit.plans import TenantLimits
 from services.ratelimit.settings import RateLimitSettings
@@ -21,26 +23,40 @@ log = logging.getLogger("tenantmesh.ratelimit")
 # How often Redis being unreachable is logged.
 WARNING_INTERVAL_SECONDS = 10.0
 
-Code = rls_pb2.RateLimitResponse.Code
-Status = rls_pb2.RateLimitResponse.DescriptorStatus
+Response = rls_pb2.RateLimitResponse
+Code = Response.Code
+Status = Response.DescriptorStatus
 _UNITS = {
-    1: rls_pb2.RateLimitResponse.RateLimit.SECOND,
-    60: rls_pb2.RateLimitResponse.RateLimit.MINUTE,
-    3600: rls_pb2.RateLimitResponse.RateLimit.HOUR,
-    86_400: rls_pb2.RateLimitResponse.RateLimit.DAY,
+    1: Response.RateLimit.SECOND,
+    60: Response.RateLimit.MINUTE,
+    3600: Response.RateLimit.HOUR,
+    86_400: Response.RateLimit.DAY,
 }
+_NOT_LIMITED = Status(code=Code.OK)
+_REFUSED = Status(code=Code.OVER_LIMIT)
+# The limit as Envoy's headers name it, made once per limit (a few plans: a handful of limits).
+_described: dict[Limit, Response.RateLimit] = {}
 
 
-def _limit_status(code: Any, window: Window, remaining: int, now: float) -> Status:
-    status = Status(
-        code=code,
-        current_limit=rls_pb2.RateLimitResponse.RateLimit(
-            requests_per_unit=window.limit.requests, unit=_UNITS[window.limit.window_seconds], name=str(window.limit)
-        ),
-        limit_remaining=max(0, remaining),
+def _described_limit(limit: Limit) -> Response.RateLimit:
+    found = _described.get(limit)
+    if found is None:
+        found = _described[limit] = Response.RateLimit(
+            requests_per_unit=limit.requests, unit=_UNITS[limit.window_seconds], name=str(limit)
+        )
+    return found
+
+
+def _status(over: bool, lease: Lease, now: float) -> Status:
+    window = lease.window
+    until_reset = max(0.0, window.ends_at - now)
+    seconds = int(until_reset)
+    return Status(
+        code=Code.OVER_LIMIT if over else Code.OK,
+        current_limit=_described_limit(window.limit),
+        limit_remaining=0 if over else lease.remaining,
+        duration_until_reset=Duration(seconds=seconds, nanos=int((until_reset - seconds) * 1e9)),
     )
-    status.duration_until_reset.FromNanoseconds(max(0, int((window.ends_at - now) * 1e9)))
-    return status
 
 
 class RateLimitServicer(rls_pb2_grpc.RateLimitServiceServicer):
@@ -49,44 +65,42 @@ class RateLimitServicer(rls_pb2_grpc.RateLimitServiceServicer):
         settings: RateLimitSettings,
         limits: TenantLimits,
         counter: RedisCounter,
-        over_limit: OverLimitCache | None = None,
+        leases: LeaseBook | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._limits = limits
-        self._counter = counter
-        self._over_limit = over_limit or OverLimitCache(clock=clock)
+        self._leases = leases or LeaseBook(counter, clock=clock)
         self._clock = clock
         self._last_warning = -WARNING_INTERVAL_SECONDS
         self._uncounted_since_warning = 0
 
     async def ShouldRateLimit(self, request: rls_pb2.RateLimitRequest, context: Any) -> rls_pb2.RateLimitResponse:
-        """Counts the request under each descriptor and answers OVER_LIMIT when any one is over its
-        limit. Public to the edge alone (its mesh identity).
+        """Spends the request's hits under each descriptor and answers OVER_LIMIT when any one has
+        not that many left (the request then spends nothing). Public to the edge alone (its mesh
+        identity).
 
         Errors: FIELD_INVALID (a domain or descriptor the edge never sends).
         """
         descriptors, hits = read_request(request)
         now = self._clock()
-        windows: list[Window | None] = []
+        leases: list[Lease | None] = []
         for counted in descriptors:
             limit = await self._limit_of(counted)
-            windows.append(Window.current(counted.name, limit, now) if counted and limit else None)
-        live = [w for w in windows if w is not None]
-        if any(w in self._over_limit for w in live):
-            # Refused anyway: the request is not counted against the descriptors' other windows.
-            return self._answer(windows, dict.fromkeys((w.key for w in live if w in self._over_limit), -1), now)
+            leases.append(self._leases.lease(Window.current(counted.name, limit, now)) if counted and limit else None)
+        live = [lease for lease in leases if lease is not None]
+        if not live:
+            return Response(overall_code=Code.OK, statuses=[_NOT_LIMITED] * len(leases))
         try:
-            counts = await self._counter.count(live, hits) if live else []
+            allowed = await self._leases.take(live, hits)
         except (RedisError, OSError, TimeoutError) as exc:
             self._warn_uncounted(exc)
-            return self._uncounted(descriptors, windows)
-        remaining: dict[str, int] = {}
-        for window, count in zip(live, counts, strict=True):
-            remaining[window.key] = window.limit.requests - count
-            if count > window.limit.requests:
-                self._over_limit.add(window)
-        return self._answer(windows, remaining, now)
+            return self._uncounted(descriptors, leases)
+        statuses = [
+            _NOT_LIMITED if lease is None else _status(not allowed and lease.left < hits, lease, now)
+            for lease in leases
+        ]
+        return Response(overall_code=Code.OK if allowed else Code.OVER_LIMIT, statuses=statuses)
 
     def _warn_uncounted(self, exc: BaseException) -> None:
         # Once in a while, not once per request: with Redis down every request lands here.
@@ -105,22 +119,13 @@ class RateLimitServicer(rls_pb2_grpc.RateLimitServiceServicer):
             return None
         return (await self._limits.of(counted.tenant_id)).of(counted.scope)
 
-    def _answer(self, windows: list[Window | None], remaining: dict[str, int], now: float) -> rls_pb2.RateLimitResponse:
-        statuses = []
-        for window in windows:
-            if window is None or window.key not in remaining:
-                statuses.append(Status(code=Code.OK))
-                continue
-            left = remaining[window.key]
-            statuses.append(_limit_status(Code.OVER_LIMIT if left < 0 else Code.OK, window, left, now))
-        over = any(s.code == Code.OVER_LIMIT for s in statuses)
-        return rls_pb2.RateLimitResponse(overall_code=Code.OVER_LIMIT if over else Code.OK, statuses=statuses)
-
-    def _uncounted(self, descriptors: list[Counted | None], windows: list[Window | None]) -> rls_pb2.RateLimitResponse:
+    def _uncounted(self, descriptors: list[Counted | None], leases: list[Lease | None]) -> rls_pb2.RateLimitResponse:
         """Redis could not count: each limited descriptor gets its scope's failure mode."""
-        statuses = []
-        for counted, window in zip(descriptors, windows, strict=True):
-            closed = counted is not None and window is not None and counted.scope in self._settings.fail_closed
-            statuses.append(Status(code=Code.OVER_LIMIT if closed else Code.OK))
-        over = any(s.code == Code.OVER_LIMIT for s in statuses)
-        return rls_pb2.RateLimitResponse(overall_code=Code.OVER_LIMIT if over else Code.OK, statuses=statuses)
+        statuses = [
+            _REFUSED
+            if counted is not None and lease is not None and counted.scope in self._settings.fail_closed
+            else _NOT_LIMITED
+            for counted, lease in zip(descriptors, leases, strict=True)
+        ]
+        over = any(s is _REFUSED for s in statuses)
+        return Response(overall_code=Code.OVER_LIMIT if over else Code.OK, statuses=statuses)

@@ -29,10 +29,11 @@ INFRASTRUCTURE_SERVICES = frozenset(
 
 # Services whose protos are not ours (vendored, so they carry no access option), with the policy
 # of each of their methods declared here instead.
-PROTOCOL_POLICIES: dict[str, tuple[str, frozenset[str]]] = {
+# The third value: its methods are on the edge's request path (MethodPolicy.edge_path).
+PROTOCOL_POLICIES: dict[str, tuple[str, frozenset[str], bool]] = {
     # Envoy's rate limit service API: the edge asks it about every request it limits; it carries
     # no token (Envoy sends none), so only the edge's mesh identity lets it in.
-    "envoy.service.ratelimit.v3.RateLimitService": ("", frozenset({"edge"})),
+    "envoy.service.ratelimit.v3.RateLimitService": ("", frozenset({"edge"}), True),
 }
 
 
@@ -59,6 +60,9 @@ class MethodPolicy:
     callers: frozenset[str] = frozenset()
     # Only reads (AccessPolicy.read_only): its tenant reads may go to a read replica.
     read_only: bool = False
+    # On the edge's request path (asked once per request the edge forwards): the caller check and
+    # the error mapping run, nothing else (see PipelineInterceptor).
+    edge_path: bool = False
 
 
 class AccessPolicyError(RuntimeError):
@@ -121,7 +125,7 @@ def load_policies(
 
 
 def _protocol_policies(pool: descriptor_pool.DescriptorPool, name: str) -> dict[str, MethodPolicy]:
-    permission, callers = PROTOCOL_POLICIES[name]
+    permission, callers, edge_path = PROTOCOL_POLICIES[name]
     return {
         method_path(method): MethodPolicy(
             method=method_path(method),
@@ -130,6 +134,7 @@ def _protocol_policies(pool: descriptor_pool.DescriptorPool, name: str) -> dict[
             scope=Scope.PLATFORM,
             server_streaming=method.server_streaming,
             callers=callers,
+            edge_path=edge_path,
         )
         for method in pool.FindServiceByName(name).methods
     }

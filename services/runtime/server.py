@@ -156,6 +156,8 @@ async def create_server(
             validation_stage,
         ],
         observer=observer if len(observers) == 1 else Observers(observers),
+        service=service,
+        trust_domain=trust_domain,
     )
     server = grpc.aio.server(interceptors=[interceptor], options=SERVER_OPTIONS)
     for binding in bindings:

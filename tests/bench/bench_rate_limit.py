@@ -2,12 +2,17 @@
 
     python -m tests.bench.bench_rate_limit [--seconds 10] [--rounds 3] [--connections 50] [--threads 2]
 
-One tenants service runs in this process behind two real Envoys (1 worker each):
+One tenants service runs in this process behind four real Envoys (1 worker each):
 
-    off   the edge's own per-instance limits (as without Redis)
-    on    every request of the tenant also asked of the rate limit service, which runs in a process
-          of its own (tests/bench/rate_limit_server.py) and counts in Redis (TEST_REDIS_URL, else
-          the local server's DB 1); the tenant's plan is high enough never to trip
+    off    the edge's own per-instance limits (as without Redis)
+    bare   every request of the tenant also asked of a bare grpc.aio server that answers OK (no
+           interceptors, no runtime, the request not parsed): the ceiling of any Python service
+    no-op  every request of the tenant also asked of a rate limit service that answers OK without
+           looking (same server, interceptors and handler, no descriptors read, no Redis): the price
+           of the gRPC call alone, so the ceiling of the ratio any Python service can reach here
+    on     every request of the tenant also asked of the rate limit service, which runs in a process
+           of its own (tests/bench/rate_limit_server.py) and counts in Redis (TEST_REDIS_URL, else
+           the local server's DB 1); the tenant's plan is high enough never to trip
 
 ``wrk`` (HTTP/1.1 over TLS, with the tenant's x-tenant-id) alternates between them round after
 round and the best round of each is reported, with the throughput ratio on/off (target >= 0.8),
@@ -56,21 +61,32 @@ class Variant:
     url: str = ""
     envoy: Any = None
     rounds: list[WrkResult] = field(default_factory=list)
+    # Its rate limit service's process (0: the edge asks none).
+    limiter_pid: int = 0
 
 
 @contextlib.asynccontextmanager
-async def rate_limit_process(workdir: Path, tenants_port: int, redis_url: str) -> AsyncIterator[tuple[int, int]]:
-    """The rate limit service's (port, pid)."""
+async def rate_limit_process(
+    workdir: Path, tenants_port: int, redis_url: str, *, mode: str = ""
+) -> AsyncIterator[tuple[int, int]]:
+    """The rate limit service's (port, pid); ``mode``: "no-op" (one that answers OK without
+    looking) or "bare" (a bare grpc.aio server answering OK) — see tests/bench/rate_limit_server.py."""
     env = {
         **os.environ,
         "REDIS_URL": redis_url,
         "TENANTMESH_TENANTS_ADDR": f"127.0.0.1:{tenants_port}",
         "TENANTMESH_RATE_LIMIT_PLANS": json.dumps(PLANS),
     }
-    data = workdir / "ratelimit"
+    data = workdir / f"ratelimit-{mode or 'on'}"
     data.mkdir()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.bench.rate_limit_server", str(data), stdout=asyncio.subprocess.PIPE, env=env
+        sys.executable,
+        "-m",
+        "tests.bench.rate_limit_server",
+        str(data),
+        *([f"--{mode}"] if mode else []),
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
     )
     try:
         assert proc.stdout is not None
@@ -85,21 +101,29 @@ async def rate_limit_process(workdir: Path, tenants_port: int, redis_url: str) -
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> list[Variant]:
-    """Each variant with its rounds (the rate limit service's CPU counted in every round)."""
+    """Each variant with its rounds (its rate limit service's CPU counted in every round)."""
     tls = ensure_dev_tls(workdir / "tls")
-    off, on = Variant("off"), Variant("on")
+    off, bare, no_op, on = Variant("off"), Variant("bare"), Variant("no-op"), Variant("on")
+    variants = [off, bare, no_op, on]
     data = workdir / "tenants"
     async with (
         tenants_service(bench_settings(f"sqlite+aiosqlite:///{data / 'core.db'}", data)) as service,
-        rate_limit_process(workdir, service.port, args.redis_url) as (limiter_port, limiter_pid),
         contextlib.AsyncExitStack() as stack,
     ):
         response = await service.stub.CreateTenant(
             pb.CreateTenantRequest(tenant=tenant_pb2.Tenant(slug=f"rl-bench-{os.getpid()}"))
         )
         tenant_id = response.tenant.tenant_id
-        upstream = Upstream("ratelimit", "127.0.0.1", limiter_port, (RATE_LIMIT_PACKAGE,))
-        for variant, overrides in ((off, {}), (on, {"global_rate_limit": GlobalRateLimit(upstream)})):
+        for variant in variants:
+            overrides: dict[str, Any] = {}
+            if variant is not off:
+                port, variant.limiter_pid = await stack.enter_async_context(
+                    rate_limit_process(
+                        workdir, service.port, args.redis_url, mode="" if variant is on else variant.label
+                    )
+                )
+                upstream = Upstream("ratelimit", "127.0.0.1", port, (RATE_LIMIT_PACKAGE,))
+                overrides["global_rate_limit"] = GlobalRateLimit(upstream)
             envoy, edge = await stack.enter_async_context(
                 running_envoy(
                     [service.started], service.runtime.settings, tls, workdir / f"envoy-{variant.label}", 1, **overrides
@@ -108,7 +132,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[Variant]:
             variant.url, variant.envoy = f"https://127.0.0.1:{edge.https_port}/v1/tenants/{tenant_id}", envoy
         headers = {"x-tenant-id": tenant_id}
         print("bench_rate_limit: warming up", file=sys.stderr, flush=True)
-        for variant in (off, on):
+        for variant in variants:
             await run_wrk(
                 variant.url,
                 variant.envoy,
@@ -119,8 +143,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[Variant]:
                 require_result=False,
             )
         for round_index in range(args.rounds):
-            for variant in (off, on):
-                before = cpu_seconds(limiter_pid)
+            for variant in variants:
+                before = cpu_seconds(variant.limiter_pid) if variant.limiter_pid else 0.0
                 result = await run_wrk(
                     variant.url,
                     variant.envoy,
@@ -129,15 +153,16 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[Variant]:
                     threads=args.threads,
                     headers=headers,
                 )
-                result.cpu_s["ratelimit"] = cpu_seconds(limiter_pid) - before
+                if variant.limiter_pid:
+                    result.cpu_s["ratelimit"] = cpu_seconds(variant.limiter_pid) - before
                 variant.rounds.append(result)
                 print(
-                    f"  round {round_index + 1} {variant.label:3s} {result.requests_per_s:8.0f} req/s  "
+                    f"  round {round_index + 1} {variant.label:5s} {result.requests_per_s:8.0f} req/s  "
                     f"p99 {result.p99:6.2f} ms  non-2xx/errors {result.errors}",
                     file=sys.stderr,
                     flush=True,
                 )
-    return [off, on]
+    return variants
 
 
 def per_call_us(result: WrkResult, process: str) -> float:
@@ -145,8 +170,20 @@ def per_call_us(result: WrkResult, process: str) -> float:
     return 1e6 * result.cpu_s.get(process, 0.0) / calls if calls else float("nan")
 
 
+# The processes a request costs CPU in (wrk's own share included: it competes for the same cores).
+CPU_PROCESSES = ("service", "envoy", "ratelimit", "wrk")
+
+
+def cpu_per_request_us(variant: Variant) -> float:
+    """CPU per request in all the processes it costs, over every round of the variant: unlike its
+    rate, this barely moves when other work shares the machine."""
+    requests = sum(r.requests_per_s * r.seconds for r in variant.rounds)
+    spent = sum(r.cpu_s.get(name, 0.0) for r in variant.rounds for name in CPU_PROCESSES)
+    return 1e6 * spent / requests if requests else float("nan")
+
+
 def report(args: argparse.Namespace, variants: list[Variant]) -> None:
-    off, on = variants
+    off, bare, no_op, on = variants
     print()
     print(f"== bench_rate_limit  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(f"   {platform.node()}  {platform.machine()}  {usable_cpus()} vCPU  Python {platform.python_version()}")
@@ -155,14 +192,14 @@ def report(args: argparse.Namespace, variants: list[Variant]) -> None:
         f"   GET /v1/tenants/{{id}} (GetTenant) through Envoy, wrk HTTP/1.1 over TLS, {args.connections} connections, "
         f"{args.threads} threads, {args.seconds:g} s x {args.rounds} rounds per variant (alternating); best round shown"
     )
-    print("   one tenants service (SQLite) in this process, one Envoy (1 worker) per variant; rate limit service")
-    print("   in its own process on Redis, two descriptors per request (tenant, tenant + service)")
+    print("   one tenants service (SQLite) in this process, one Envoy (1 worker) per variant; rate limit services")
+    print("   in processes of their own on Redis, two descriptors per request (tenant, tenant + service)")
     base = best_round(off.rounds)
     rows = []
     for variant in variants:
         best = best_round(variant.rounds)
         ratio = best.requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
-        limiter = f"  ratelimit {per_call_us(best, 'ratelimit'):5.0f} us" if variant is on else ""
+        limiter = f"  ratelimit {per_call_us(best, 'ratelimit'):5.0f} us" if variant.limiter_pid else ""
         rows.append(
             (
                 variant.label,
@@ -174,6 +211,8 @@ def report(args: argparse.Namespace, variants: list[Variant]) -> None:
         )
     print_table(rows)
     ratio = best_round(on.rounds).requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
+    ceiling = best_round(no_op.rounds).requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
+    grpc_ceiling = best_round(bare.rounds).requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
     print()
     print_table(
         [
@@ -182,6 +221,18 @@ def report(args: argparse.Namespace, variants: list[Variant]) -> None:
                 " | ".join(f"{v.label} " + " ".join(f"{r.requests_per_s:.0f}" for r in v.rounds) for v in variants),
             ),
             ("on / off", f"{ratio:.2f}  (target >= {TARGET})  {verdict(ratio >= TARGET)}"),
+            ("no-op / off", f"{ceiling:.2f}  (the service's ceiling: it answers OK without looking)"),
+            ("bare / off", f"{grpc_ceiling:.2f}  (grpc.aio's ceiling: a bare server answering OK)"),
+            (
+                "CPU per request",
+                " | ".join(f"{v.label} {cpu_per_request_us(v):.0f} us" for v in variants)
+                + "  (service + Envoy + rate limit service + wrk, all rounds)",
+            ),
+            (
+                "CPU ratio off / x",
+                " | ".join(f"{v.label} {cpu_per_request_us(off) / cpu_per_request_us(v):.2f}" for v in variants[1:])
+                + "  (the ratio on a machine these processes alone saturate)",
+            ),
         ]
     )
 

@@ -190,6 +190,11 @@ async def test_only_the_edge_may_ask_and_only_what_the_edge_asks(mesh: LimitedMe
             await stub.ShouldRateLimit(rate_limit_request("another-domain", "not a tenant id!"))
         assert_error(invalid.value, grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID")
         assert violation_fields(invalid.value) == {"domain", "descriptors[0].entries[0].value"}
+        # Bytes that are no message: the edge's short path answers them as the full chain does.
+        raw: Any = channel.unary_unary("/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit")
+        with pytest.raises(grpc.aio.AioRpcError) as malformed:
+            await raw(b"\xff\xff\xff")
+        assert_error(malformed.value, grpc.StatusCode.INVALID_ARGUMENT, "REQUEST_MALFORMED")
 
 
 async def test_make_run_with_redis_limits_each_verified_tenant_globally(tmp_path: Path, redis_url: str) -> None:

@@ -1,15 +1,20 @@
-"""The rate limit service's pieces without I/O: limits, plans, settings, windows, the over-limit cache."""
+"""The rate limit service's pieces without I/O: limits, plans, settings, windows, lease sizes, the book of leases."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from envoyapi.service.ratelimit.v3 import rls_pb2
+from redis.asyncio import Redis
 
-from services.ratelimit.counter import OverLimitCache, Window
+from services.ratelimit.counter import RedisCounter, Window
+from services.ratelimit.descriptors import CLUSTER_KEY, DOMAIN, TENANT_KEY, Counted, read_request
+from services.ratelimit.leases import MAX_LEASE, LeaseBook, lease_size
 from services.ratelimit.limits import Limit, PlanLimits, Scope
 from services.ratelimit.settings import load_rate_limit_settings
 from services.runtime.config import ConfigError
+from services.runtime.errors import InvalidArgument
 
 
 def test_limits_are_written_n_per_unit() -> None:
@@ -60,17 +65,42 @@ def test_windows_are_fixed_and_named_by_their_start() -> None:
     assert Window.current("t:a", limit, now=180.0).key != first.key
 
 
-def test_the_over_limit_cache_forgets_a_window_when_it_ends_or_its_limit_changes() -> None:
+def test_leases_are_a_twentieth_of_the_limit_between_one_and_a_hundred() -> None:
+    # Small limits are leased one hit at a time: exact even with several replicas.
+    assert lease_size(Limit(6, 60)) == 1
+    assert lease_size(Limit(39, 60)) == 1
+    assert lease_size(Limit(100, 1)) == 5
+    assert lease_size(Limit(1_000_000, 60)) == MAX_LEASE
+
+
+def test_a_plan_change_gets_a_fresh_lease_and_the_book_is_bounded() -> None:
     now = [100.0]
-    cache = OverLimitCache(max_entries=2, clock=lambda: now[0])
+    book = LeaseBook(RedisCounter(Redis()), max_entries=2, clock=lambda: now[0])
     window = Window.current("t:a", Limit(5, 60), now[0])
-    cache.add(window)
-    assert window in cache
-    # The tenant's plan changed: the same counter under another limit is asked about again.
-    assert Window.current("t:a", Limit(500, 60), now[0]) not in cache
+    assert book.lease(window) is book.lease(window)
+    # The tenant's plan changed: the same counter under another limit is leased again.
+    assert book.lease(Window.current("t:a", Limit(500, 60), now[0])) is not book.lease(window)
+    # Bounded: ended windows go first, then the oldest live ones.
     now[0] = window.ends_at
-    assert window not in cache
-    # Bounded: live entries beyond the cap push the oldest out.
     for name in ("t:b", "t:c", "t:d"):
-        cache.add(Window.current(name, Limit(1, 60), now[0]))
-    assert len(cache) == 2
+        book.lease(Window.current(name, Limit(1, 60), now[0]))
+    assert len(book) == 2
+
+
+def test_requests_read_again_are_answered_alike_and_bad_ones_are_never_remembered() -> None:
+    entry = rls_pb2.RateLimitDescriptor.Entry
+    request = rls_pb2.RateLimitRequest(
+        domain=DOMAIN,
+        descriptors=[
+            rls_pb2.RateLimitDescriptor(entries=[entry(key=TENANT_KEY, value="t1")]),
+            rls_pb2.RateLimitDescriptor(entries=[entry(key=TENANT_KEY, value="t1"), entry(key=CLUSTER_KEY, value="c")]),
+        ],
+        hits_addend=2,
+    )
+    first = read_request(request)
+    assert first == ([Counted(Scope.TENANT, "t1", "t:t1"), Counted(Scope.ROUTE, "t1", "r:t1:c")], 2)
+    assert read_request(rls_pb2.RateLimitRequest.FromString(request.SerializeToString())) == first
+    request.descriptors[0].entries[0].value = "not a tenant!"
+    for _ in range(2):
+        with pytest.raises(InvalidArgument):
+            read_request(request)

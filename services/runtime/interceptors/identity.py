@@ -17,6 +17,7 @@ from services.runtime.interceptors.request_id import CLIENT_ADDRESS_HEADER
 from services.runtime.mesh_tls import EDGE, peer_service
 
 if TYPE_CHECKING:
+    from services.runtime.access import MethodPolicy
     from services.runtime.interceptors.chain import IncomingCall
 
 # The tenant of the token the edge verified (jwt_authn's claim_to_headers).
@@ -50,9 +51,14 @@ class CallerStage:
         self._identities = identities
 
     async def __call__(self, call: IncomingCall) -> None:
-        allowed = call.policy.callers
-        if allowed and self._identities and call.peer_service not in allowed:
-            raise PermissionDenied(
-                "this RPC is internal to the platform and answers only the services allowed to call it",
-                reason=CommonReason.CALLER_NOT_ALLOWED,
-            )
+        if self._identities:
+            check_caller(call.policy, call.peer_service)
+
+
+def check_caller(policy: MethodPolicy, caller: str | None) -> None:
+    """Raises PermissionDenied when ``policy`` names its callers and ``caller`` is not one of them."""
+    if policy.callers and caller not in policy.callers:
+        raise PermissionDenied(
+            "this RPC is internal to the platform and answers only the services allowed to call it",
+            reason=CommonReason.CALLER_NOT_ALLOWED,
+        )
