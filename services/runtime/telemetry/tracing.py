@@ -66,7 +66,7 @@ _SHUTDOWN_FLUSH_MS = 2_000
 
 class _GrpcSpanExporter(GrpcExporter):
     """The OTLP/gRPC exporter, encoding with :class:`SpanEncoder`: the stock encoder costs about
-    three times as much per span, on a thread that holds the GIL the event loop needs."""
+    four to five times as much per span, on a thread that holds the GIL the event loop needs."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
