@@ -106,12 +106,16 @@ class SpanObserver:
         span = call.span
         if span is None:
             return
-        span.set_attribute("tenantmesh.request_id", request_id_var.get())
-        span.set_attribute("tenantmesh.principal.kind", principal_kind())
+        attributes: dict[str, str | int] = {
+            "tenantmesh.request_id": request_id_var.get(),
+            "tenantmesh.principal.kind": principal_kind(),
+            RPC_GRPC_STATUS_CODE: code.value[0],
+        }
         tenant = tenant_var.get()
         if tenant is not None:
-            span.set_attribute("tenantmesh.tenant_id", tenant.tenant_id)
-        span.set_attribute(RPC_GRPC_STATUS_CODE, code.value[0])
+            attributes["tenantmesh.tenant_id"] = tenant.tenant_id
+        # One call: the span takes its lock once, not per attribute.
+        span.set_attributes(attributes)
         if code in SERVER_ERRORS:
             span.set_status(Status(StatusCode.ERROR, code.name))
         span.end()
