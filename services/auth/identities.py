@@ -96,12 +96,6 @@ async def email_taken_in_tenant(session: AsyncSession, tenant_id: str, email: st
     return home.first() is not None
 
 
-async def memberships_of_user(session: AsyncSession, user_id: str) -> list[MembershipRow]:
-    """Every tenant the user belongs to, in tenant id order."""
-    query = select(MembershipRow).where(MembershipRow.user_id == user_id).order_by(MembershipRow.tenant_id)
-    return list((await session.execute(query)).scalars())
-
-
 # -- results --------------------------------------------------------------------------------------
 
 

@@ -42,11 +42,6 @@ def new_api_key() -> tuple[str, str]:
     return f"{prefix}_{secrets.token_urlsafe(32)}", prefix
 
 
-async def get_service_account(session: AsyncSession, service_account_id: str) -> ServiceAccountRow | None:
-    query = select(ServiceAccountRow).where(ServiceAccountRow.service_account_id == service_account_id)
-    return (await session.execute(query)).scalar_one_or_none()
-
-
 async def find_service_account_by_key(session: AsyncSession, api_key: str) -> ServiceAccountRow | None:
     """The service account an API key belongs to, None for an unknown or malformed key."""
     if not api_key.startswith(f"{API_KEY_SCHEME}_") or len(api_key) > 256:

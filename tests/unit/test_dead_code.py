@@ -85,10 +85,8 @@ USED_ELSEWHERE = {
     **dict.fromkeys(("route", "icon", "order"), "copied by field name"),
     # Called by jsonschema-rs for a custom keyword (services/forms/engine/schema.py).
     "validate": "protocol",
-    # The forms engine's API for the forms service, which is still to be written (issue 11).
-    **dict.fromkeys(("level_elements", "pointer_parts", "is_multiple"), "forms engine API"),
-    # In services/auth/accounts.py, which the accounts branch is rewriting; it decides their fate.
-    **dict.fromkeys(("memberships_of_user", "get_service_account"), "left to the accounts rewrite"),
+    # The OTLP gRPC exporter's encoding hook, overridden (services/runtime/telemetry/tracing.py).
+    "_translate_data": "called by the exporter base class",
 }
 
 

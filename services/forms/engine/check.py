@@ -13,7 +13,7 @@ from typing import Any, Final
 from jsonschema import Draft202012Validator
 
 from services.forms.engine.formats import FORMATS
-from services.forms.engine.layout import LEVEL_TYPES, LOCALIZED_FIELD_TEXTS, WIDGETS, Element, Layout, parse_layout
+from services.forms.engine.layout import LOCALIZED_FIELD_TEXTS, WIDGETS, Element, Layout, parse_layout
 from services.forms.engine.layout import agree_with_schema as _agree
 from services.forms.engine.model import Problem, Reason
 from services.forms.engine.rules import Node, RuleAnalysis, evaluation_order, form_scope
@@ -213,7 +213,3 @@ def check_target(check: dict[str, Any], layout: Layout) -> Element | bool | None
     if element is None or not element.is_value:
         return False
     return element
-
-
-def level_elements(layout: Layout) -> list[Element | None]:
-    return [None, *(element for element in layout.elements if element.type in LEVEL_TYPES)]

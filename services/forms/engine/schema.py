@@ -118,10 +118,6 @@ def _decimal(number: int | float) -> tuple[int, int]:
     return int(whole + fraction), int(exponent or 0) - len(fraction)
 
 
-def is_multiple(value: int | float, divisor: int | float) -> bool:
-    return _is_multiple(_decimal(value), _decimal(divisor))
-
-
 def _is_multiple(value: tuple[int, int], divisor: tuple[int, int]) -> bool:
     (a, ea), (b, eb) = value, divisor
     common = min(ea, eb)
