@@ -32,6 +32,7 @@ from services.runtime.config import ConfigError, Settings, load_key_encryption_k
 from services.runtime.context import acting_service_var
 from services.runtime.credentials import ServiceCredentials, api_key_credentials
 from services.runtime.db import DatabaseRouter, upgrade_core
+from services.runtime.db.shared_pins import RedisPins
 from services.runtime.delivery import Delivery, load_delivery_settings
 from services.runtime.discovery import Discovery, Registrar
 from services.runtime.events import EventBus, RedisStreamsEventBus, create_event_bus
@@ -172,6 +173,8 @@ class Runtime:
             tenant_db_prefix=database.tenant_db_prefix,
             tenant_replicas=database.tenant_replicas,
             replica_pin_seconds=database.replica_pin_seconds,
+            # Replicas of a service share read-your-writes pins through the Redis they share.
+            shared_pins=RedisPins(settings.redis_url) if settings.redis_url and database.tenant_replicas else None,
         )
         if tracing is not None:
             router.on_engine(tracing.instrument_engine)

@@ -44,17 +44,17 @@ def current_caller() -> str:
     return principal.subject if principal is not None else ""
 
 
-def pin_to_primary(router: DatabaseRouter, db: TenantDatabase) -> None:
+async def pin_to_primary(router: DatabaseRouter, db: TenantDatabase) -> None:
     """The current caller reads ``db`` from its primary for a while (it just wrote to it)."""
     if router.has_replica(db):
-        router.primary_pins.pin(db.server, db.name, current_caller())
+        await router.primary_pins.pin(db.server, db.name, current_caller())
 
 
 @asynccontextmanager
 async def _pinning(router: DatabaseRouter, db: TenantDatabase) -> AsyncIterator[AsyncSession]:
     async with router.tenant_session(db) as session:
         yield session
-    pin_to_primary(router, db)
+    await pin_to_primary(router, db)
 
 
 def tenant_connection(router: DatabaseRouter) -> AbstractAsyncContextManager[AsyncConnection]:

@@ -119,7 +119,7 @@ class UnitOfWork:
                 session.add_all(OutboxRow(**row_values(event)) for event in work.events)
             await session.commit()
         # The writer reads their write back from the primary, not from a lagging replica.
-        pin_to_primary(self._db, where)
+        await pin_to_primary(self._db, where)
         await self._committed(work.events, tenant=where)
 
     async def emit(self, *events: Event) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import time
+import asyncio
 
 # Imported for their descriptors, which load_policies reads from the default pool.
 from tenantmesh.forms.v1 import form_service_pb2  # noqa: F401
@@ -19,13 +19,13 @@ def test_read_rpcs_are_declared_read_only_and_writes_are_not() -> None:
     assert not forms["/tenantmesh.forms.v1.FormService/CreateForm"].read_only
 
 
-def test_pins_run_out() -> None:
+async def test_pins_run_out() -> None:
     pins = PrimaryPins(0.05, max_pins=2)
-    pins.pin("main", "t1", "a")
-    assert pins.pinned("main", "t1", "a")
-    assert not pins.pinned("main", "t1", "b")
-    pins.pin("main", "t2", "a")
-    pins.pin("main", "t3", "a")  # beyond max_pins: the oldest goes
-    assert not pins.pinned("main", "t1", "a")
-    time.sleep(0.06)
-    assert not pins.pinned("main", "t3", "a")
+    await pins.pin("main", "t1", "a")
+    assert await pins.pinned("main", "t1", "a")
+    assert not await pins.pinned("main", "t1", "b")
+    await pins.pin("main", "t2", "a")
+    await pins.pin("main", "t3", "a")  # beyond max_pins: the oldest goes
+    assert not await pins.pinned("main", "t1", "a")
+    await asyncio.sleep(0.06)
+    assert not await pins.pinned("main", "t3", "a")

@@ -33,7 +33,7 @@ from services.runtime.db.placement import (
     check_tenant_db_prefix,
     quote_database_identifier,
 )
-from services.runtime.db.replica_reads import DEFAULT_PIN_SECONDS, PrimaryPins
+from services.runtime.db.replica_reads import DEFAULT_PIN_SECONDS, PrimaryPins, SharedPins
 from services.runtime.db.sqlite import SIDE_SUFFIXES, TenantEngines, create_sqlite_engine
 from services.runtime.db.write_freeze import REPLICA_OPTION, WRITES_FROZEN_OPTION, guard_engine
 from services.runtime.private_files import private_directory, private_file
@@ -71,6 +71,7 @@ class DatabaseRouter:
         echo: bool = False,
         tenant_replicas: Mapping[str, str] | None = None,
         replica_pin_seconds: float = DEFAULT_PIN_SECONDS,
+        shared_pins: SharedPins | None = None,
     ) -> None:
         if pool_size < 1 or max_overflow < 0:
             raise ValueError("pool_size must be >= 1 and max_overflow >= 0")
@@ -92,7 +93,8 @@ class DatabaseRouter:
         self._sqlite_engines = TenantEngines(sqlite_engine_cache_size, pool_size + max_overflow, echo)
         # Server name -> engine of its read replica (MySQL only).
         self._replica_engines: dict[str, AsyncEngine] = {}
-        self.primary_pins = PrimaryPins(replica_pin_seconds)
+        # Pins shared with the other processes (Redis) matter only where reads may go to a replica.
+        self.primary_pins = PrimaryPins(replica_pin_seconds, shared=shared_pins if tenant_replicas else None)
 
         if backend in MYSQL_BACKENDS:
             self._dialect: Literal["mysql", "sqlite"] = "mysql"
@@ -287,6 +289,8 @@ class DatabaseRouter:
             if id(engine) not in seen:
                 seen.add(id(engine))
                 await engine.dispose()
+        if self.primary_pins.shared is not None:
+            await self.primary_pins.shared.close()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -305,15 +309,19 @@ class DatabaseRouter:
     def has_replica(self, db: TenantDatabase) -> bool:
         return db.server in self._replica_engines
 
-    def tenant_read_session(self, db: TenantDatabase, caller: str) -> AbstractAsyncContextManager[AsyncSession]:
+    @asynccontextmanager
+    async def tenant_read_session(self, db: TenantDatabase, caller: str) -> AsyncIterator[AsyncSession]:
         """A session for reads only: on the read replica of ``db``'s server when there is one and
         ``caller`` is not pinned to the primary (see services.runtime.db.replica_reads)."""
         replica = self._replica_engines.get(db.server)
-        if replica is None or self.primary_pins.pinned(db.server, db.name, caller):
-            return self._tenant_session(db)
+        if replica is None or await self.primary_pins.pinned(db.server, db.name, caller):
+            async with self._tenant_session(db) as session:
+                yield session
+            return
         self._server_engine(db)  # the same checks as any tenant session
         bind = replica.execution_options(schema_translate_map={None: db.name}, **{REPLICA_OPTION: True})
-        return _session(bind)
+        async with _session(bind) as session:
+            yield session
 
     def core_transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection on the core database for Core (non-ORM) statements, routed like core sessions.
