@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime, nullable=False),
         sa.Column("update_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_table(
         "registry_service_tags",
@@ -42,8 +43,9 @@ def upgrade() -> None:
         ),
         sa.Column("tag", sa.String(63), primary_key=True),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_registry_service_tags_tag", "registry_service_tags", ["tag"])
+    op.create_index("ix_registry_service_tags_tag", "registry_service_tags", ["tag"], if_not_exists=True)
     op.create_table(
         "registry_service_versions",
         sa.Column(
@@ -54,6 +56,7 @@ def upgrade() -> None:
         sa.Column("contract", LongBlob, nullable=False),
         sa.Column("create_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_table(
         "registry_instances",
@@ -72,6 +75,7 @@ def upgrade() -> None:
         sa.Column("register_time", sa.DateTime, nullable=False),
         sa.UniqueConstraint("service", "address", name="uq_registry_instances_service_address"),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_table(
         "registry_enabled_services",
@@ -84,14 +88,18 @@ def upgrade() -> None:
         sa.Column("update_time", sa.DateTime, nullable=False),
         sa.UniqueConstraint("tenant_id", "create_request_id", name="uq_registry_enabled_services_request"),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_registry_enabled_services_service", "registry_enabled_services", ["service"])
+    op.create_index(
+        "ix_registry_enabled_services_service", "registry_enabled_services", ["service"], if_not_exists=True
+    )
     op.create_table(
         "registry_leases",
         sa.Column("name", sa.String(40), primary_key=True),
         sa.Column("holder", sa.String(100), nullable=False),
         sa.Column("lease_until", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
 
 

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("cutoff", sa.Double, nullable=False),
         sa.Column("expires", sa.Double, nullable=False, index=True),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
 
 
