@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text, nullable=False),
         sa.Column("labels_json", sa.Text, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("owning_service", sa.String(63), nullable=False, index=True),
+        sa.Column("owning_service", sa.String(63), nullable=False),
         sa.Column("contribution_hash", sa.String(64), nullable=False),
         sa.Column("draft_json", LongText, nullable=False),
         sa.Column("allow_edits", sa.Boolean, nullable=False),
@@ -38,6 +38,7 @@ def upgrade() -> None:
         mysql_charset="utf8mb4",
         if_not_exists=True,
     )
+    op.create_index("ix_forms_owning_service", "forms", ["owning_service"], if_not_exists=True)
     op.create_table(
         "form_versions",
         sa.Column("form_id", sa.String(36), primary_key=True),

@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(63), primary_key=True),
         sa.Column("display_name", sa.String(200), nullable=False),
         sa.Column("description", sa.Text, nullable=False),
-        sa.Column("kind", sa.String(16), nullable=False, index=True),
+        sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("owner", sa.String(200), nullable=False),
         sa.Column("config_schema_json", LongText, nullable=False),
         sa.Column("menu_entries_json", LongText, nullable=False),
@@ -36,6 +36,7 @@ def upgrade() -> None:
         mysql_charset="utf8mb4",
         if_not_exists=True,
     )
+    op.create_index("ix_registry_services_kind", "registry_services", ["kind"], if_not_exists=True)
     op.create_table(
         "registry_service_tags",
         sa.Column(
@@ -68,7 +69,7 @@ def upgrade() -> None:
         sa.Column("address", sa.String(300), nullable=False),
         sa.Column("metadata_json", sa.Text, nullable=False),
         sa.Column("ttl_seconds", sa.Integer, nullable=False),
-        sa.Column("lease_until", sa.DateTime, nullable=False, index=True),
+        sa.Column("lease_until", sa.DateTime, nullable=False),
         sa.Column("health", sa.String(16), nullable=False),
         sa.Column("last_check_time", sa.DateTime, nullable=True),
         sa.Column("last_check_error", sa.String(300), nullable=False),
@@ -77,6 +78,7 @@ def upgrade() -> None:
         mysql_charset="utf8mb4",
         if_not_exists=True,
     )
+    op.create_index("ix_registry_instances_lease_until", "registry_instances", ["lease_until"], if_not_exists=True)
     op.create_table(
         "registry_enabled_services",
         sa.Column("tenant_id", sa.String(36), primary_key=True),

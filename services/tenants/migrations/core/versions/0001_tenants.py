@@ -19,7 +19,7 @@ def upgrade() -> None:
         sa.Column("slug", sa.String(40), nullable=True, unique=True),
         sa.Column("former_slug", sa.String(40), nullable=False),
         sa.Column("display_name", sa.String(200), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False, index=True),
+        sa.Column("state", sa.String(16), nullable=False),
         sa.Column("plan", sa.String(40), nullable=False),
         sa.Column("settings_json", sa.Text, nullable=False),
         sa.Column("db_server", sa.String(63), nullable=False),
@@ -34,6 +34,7 @@ def upgrade() -> None:
         mysql_charset="utf8mb4",
         if_not_exists=True,
     )
+    op.create_index("ix_tenants_state", "tenants", ["state"], if_not_exists=True)
     op.create_table(
         "tenant_labels",
         sa.Column("tenant_id", sa.String(36), sa.ForeignKey("tenants.tenant_id", ondelete="CASCADE"), primary_key=True),
