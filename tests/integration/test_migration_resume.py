@@ -11,7 +11,7 @@ the offline-rendered replay (what migrate-all runs), core sets in Alembic's onli
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,8 @@ from services.auth.app import CORE_MIGRATIONS as AUTH_CORE
 from services.forms.app import FormsApp
 from services.menus.app import MenusApp
 from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, tenant_database_name, upgrade_tenant
-from services.runtime.db.migrations import _load_script, _render_sync, current_revision, upgrade_core
+from services.runtime.db import migrations as migrations_module
+from services.runtime.db.migrations import current_revision, upgrade_core
 from services.runtime.db.mysql import execute_on_driver
 from services.runtime.outbox import OUTBOX_MIGRATIONS, TENANT_OUTBOX_MIGRATIONS
 from services.tenants.app import CORE_MIGRATIONS as TENANTS_CORE
@@ -99,41 +100,38 @@ async def _router(backend: str, directory: Path) -> AsyncIterator[DatabaseRouter
 # --- tenant sets: the offline replay, cut -------------------------------------------------------
 
 
-async def _rendered(router: DatabaseRouter, db: TenantDatabase, migrations: MigrationSet) -> list[tuple[str, ...]]:
-    """The statements an upgrade from nothing replays, one group per revision."""
-    loaded = await _load_script(migrations)
-    async with router.tenant_connection(db) as conn:
-        plan = await conn.run_sync(
-            _render_sync, loaded.script, loaded.head, (), migrations.version_table, migrations.service
-        )
-        await conn.rollback()
-    assert plan is not None, f"{migrations.service}: the tenant history does not render offline"
-    return [tuple(group) for group in plan.groups]
+class _Cut(Exception):
+    """Raised after the n-th statement that changes something: the process "dies" there."""
 
 
-async def _die_after(router: DatabaseRouter, db: TenantDatabase, groups: list[tuple[str, ...]], cut: int) -> None:
-    """Replays the first ``cut`` statements as the runner does, then rolls back the revision
-    they are in, as the server does when a killed process's connection drops."""
-    sent = 0
-    async with router.tenant_connection(db) as conn:
-        await conn.rollback()
-        for group in groups:
-            await conn.begin()
-            if router.dialect == "sqlite":
-                await conn.exec_driver_sql("BEGIN")
-            for statement in group:
-                if sent == cut:
-                    # What the server does with a dead client's open transaction.
-                    await conn.rollback()
-                    return
-                await execute_on_driver(conn, [statement])
-                sent += 1
-            await conn.commit()
+def _cut_replay(monkeypatch: pytest.MonkeyPatch, cut: int) -> list[str]:
+    """Makes the runner's replay stop after its ``cut``-th statement; returns those sent.
+
+    The replay sends statements below SQLAlchemy on MySQL (no cursor events), so the cut is
+    made where the runner hands them to the driver. The raise leaves the revision's
+    transaction open, and the connection's release rolls it back: what the server does when
+    a killed process's connection drops.
+    """
+    sent: list[str] = []
+
+    async def execute(conn: AsyncConnection, statements: Sequence[str]) -> None:
+        for statement in statements:
+            await execute_on_driver(conn, [statement])
+            sent.append(statement)
+            if len(sent) == cut:
+                raise _Cut(statement)
+
+    monkeypatch.setattr(migrations_module, "execute_on_driver", execute)
+    return sent
+
+
+def _tenant_schema(router: DatabaseRouter, db: TenantDatabase) -> str | None:
+    return db.name if router.dialect == "mysql" else None
 
 
 @pytest.mark.parametrize("migrations", TENANT_SETS, ids=lambda m: m.service)
 async def test_a_tenant_upgrade_cut_after_any_statement_is_finished_by_a_rerun(
-    backend: str, migrations: MigrationSet, tmp_path: Path
+    backend: str, migrations: MigrationSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     head = head_of(migrations)
     run = uuid.uuid4().hex[:8]
@@ -141,25 +139,28 @@ async def test_a_tenant_upgrade_cut_after_any_statement_is_finished_by_a_rerun(
         clean = TenantDatabase("default", tenant_database_name(f"c{run}"))
         await router.create_tenant_database(clean)
         try:
-            groups = await _rendered(router, clean, migrations)
-            await upgrade_tenant(router, clean, migrations)
-            schema = clean.name if router.dialect == "mysql" else None
+            with monkeypatch.context() as patch:
+                sent = _cut_replay(patch, 10**6)
+                await upgrade_tenant(router, clean, migrations)
             async with router.tenant_connection(clean) as conn:
-                expected = await _snapshot(conn, schema)
+                expected = await _snapshot(conn, _tenant_schema(router, clean))
         finally:
             await router.drop_tenant_database(clean)
-        statements = sum(len(group) for group in groups)
-        assert statements > len(groups), "nothing to cut inside a revision"
+        # At least the version table, one table of the revision and the version's row.
+        assert len(sent) >= 3, "the upgrade was not replayed from rendered statements"
         wrong = {}
-        for cut in range(1, statements + 1):
+        for cut in range(1, len(sent) + 1):
             db = TenantDatabase("default", tenant_database_name(f"r{run}-{cut:02d}"))
             await router.create_tenant_database(db)
             try:
-                await _die_after(router, db, groups, cut)
+                with monkeypatch.context() as patch:
+                    _cut_replay(patch, cut)
+                    with pytest.raises(_Cut):
+                        await upgrade_tenant(router, db, migrations)
                 assert await upgrade_tenant(router, db, migrations) == head
                 assert await current_revision(router, migrations, db) == head
                 async with router.tenant_connection(db) as conn:
-                    found = await _snapshot(conn, db.name if router.dialect == "mysql" else None)
+                    found = await _snapshot(conn, _tenant_schema(router, db))
                 if found != expected:
                     wrong[cut] = found
             finally:
@@ -168,10 +169,6 @@ async def test_a_tenant_upgrade_cut_after_any_statement_is_finished_by_a_rerun(
 
 
 # --- core sets: Alembic online, cut -------------------------------------------------------------
-
-
-class _Cut(Exception):
-    """Raised after the n-th statement that changes something: the process "dies" there."""
 
 
 @contextmanager
