@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-REVISIONS = sorted(ROOT.glob("services/**/migrations/**/versions/*.py"))
+# The sample service too: new services start as a copy of it (docs/adding-a-service.md).
+REVISIONS = sorted(
+    [*ROOT.glob("services/**/migrations/**/versions/*.py"), *ROOT.glob("tests/sample/migrations/*/versions/*.py")]
+)
 
 # The operation, and the keyword that makes it a no-op when its work is already there.
 GUARDS = {
@@ -69,7 +72,7 @@ def _unguarded(path: Path) -> list[str]:
 
 def test_every_history_is_scanned() -> None:
     services = {path.relative_to(ROOT).parts[1] for path in REVISIONS}
-    assert {"auth", "forms", "menus", "registry", "runtime", "tenants", "webhooks"} <= services
+    assert {"auth", "forms", "menus", "registry", "runtime", "tenants", "webhooks", "sample"} <= services
 
 
 @pytest.mark.parametrize("path", REVISIONS, ids=lambda p: str(p.relative_to(ROOT)))
