@@ -479,9 +479,8 @@ def _upgrade_sync(sync_conn: Connection, script: ScriptDirectory, version_table:
     with _thread_guard():
         if sync_conn.dialect.name == "sqlite":
             # The whole upgrade in one real transaction (Alembic then sees an external one and
-            # commits nothing itself; the caller commits): see _SQLITE_BEGIN.
-            if sync_conn.in_transaction():
-                sync_conn.commit()
+            # commits nothing itself; the caller commits): see _SQLITE_BEGIN. Callers come here
+            # with only reads behind them, so the driver has no transaction open yet.
             sync_conn.exec_driver_sql(_SQLITE_BEGIN)
 
         def upgrade(rev: Any, context: MigrationContext) -> Sequence[RevisionStep]:
