@@ -23,22 +23,40 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.auth.app import CORE_MIGRATIONS as AUTH_CORE
 from services.forms.app import FormsApp
+from services.forms.files.models import CORE_MIGRATIONS as FILES_CORE
 from services.menus.app import MenusApp
+from services.registry.app import CORE_MIGRATIONS as REGISTRY_CORE
+from services.runtime.auth.revocation_store import REVOCATION_MIGRATIONS
 from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, tenant_database_name, upgrade_tenant
 from services.runtime.db import migrations as migrations_module
 from services.runtime.db.migrations import current_revision, upgrade_core
 from services.runtime.db.mysql import execute_on_driver
+from services.runtime.delivery.models import DELIVERY_MIGRATIONS
 from services.runtime.outbox import OUTBOX_MIGRATIONS, TENANT_OUTBOX_MIGRATIONS
+from services.runtime.telemetry.usage import USAGE_MIGRATIONS
 from services.tenants.app import CORE_MIGRATIONS as TENANTS_CORE
 from services.tenants.app import TENANT_MIGRATIONS as TENANTS_TENANT
+from services.webhooks.app import CORE_MIGRATIONS as WEBHOOKS_CORE
 from tests.conftest import db_backend_params, mysql_execute, unique_mysql_url
 from tests.support.migrations import head_of
 
 pytestmark = pytest.mark.timeout(600)
 
+ROOT = Path(__file__).resolve().parents[2]
+
 TENANT_SETS = [FormsApp.tenant_migrations, MenusApp.tenant_migrations, TENANTS_TENANT, TENANT_OUTBOX_MIGRATIONS]
-# The core histories with more than creating tables: columns added, an index dropped, rows updated.
-CORE_SETS = [AUTH_CORE, TENANTS_CORE, OUTBOX_MIGRATIONS]
+# Every core history: auth's adds columns, drops an index and updates rows.
+CORE_SETS = [
+    AUTH_CORE,
+    TENANTS_CORE,
+    OUTBOX_MIGRATIONS,
+    REGISTRY_CORE,
+    WEBHOOKS_CORE,
+    FILES_CORE,
+    DELIVERY_MIGRATIONS,
+    REVOCATION_MIGRATIONS,
+    USAGE_MIGRATIONS,
+]
 Schema = dict[str, tuple[object, ...]]
 
 
@@ -192,7 +210,7 @@ def _cut_after(router: DatabaseRouter, cut: int) -> Iterator[None]:
             event.remove(engine, "after_cursor_execute", after)
 
 
-@pytest.mark.parametrize("migrations", CORE_SETS, ids=lambda m: m.service)
+@pytest.mark.parametrize("migrations", CORE_SETS, ids=lambda m: m.directory.relative_to(ROOT).as_posix())
 async def test_a_core_upgrade_cut_after_any_statement_is_finished_by_a_rerun(
     backend: str, migrations: MigrationSet, tmp_path: Path
 ) -> None:
