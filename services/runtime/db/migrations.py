@@ -57,6 +57,10 @@ _TENANT_LOCKS: weakref.WeakValueDictionary[tuple[object, ...], asyncio.Lock] = w
 
 # The flag a revision file sets to allow its upgrade to be rendered offline and replayed.
 OFFLINE_SAFE_FLAG = "offline_safe"
+# Python's sqlite3 opens a transaction only before DML, so DDL would commit statement by
+# statement, as on MySQL; an explicit BEGIN makes a revision's DDL one transaction, so that a
+# process dying in the middle of it leaves nothing behind (db/resumable.py is MySQL's answer).
+_SQLITE_BEGIN = "BEGIN"
 _MYSQL_NO_SUCH_TABLE = 1146
 
 TenantSchemaHook = Callable[[AsyncConnection, bool], Awaitable[None]]
@@ -314,13 +318,21 @@ async def _replay(conn: AsyncConnection, plan: _OfflinePlan, then: TenantSchemaH
 
     On a fresh schema the hook joins the last revision's transaction; otherwise the schema's
     version is committed first, so that a failing hook cannot undo the record of DDL that
-    MySQL has already committed implicitly.
+    MySQL has already committed implicitly. A revision cut part way is started again from
+    its first statement: on MySQL each statement is idempotent (see db/resumable.py), on
+    SQLite the revision is one transaction.
     """
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite and conn.in_transaction():
+        # The heads were read in it; a revision's BEGIN must open the driver's transaction.
+        await conn.commit()
     for i, group in enumerate(plan.groups):
         if not conn.in_transaction():
             # The statements go below SQLAlchemy, which must still know that the group's
             # transaction is open, or commit() would not commit it. (No round trip.)
             await conn.begin()
+            if sqlite:
+                await conn.exec_driver_sql(_SQLITE_BEGIN)
         await execute_on_driver(conn, group)
         if i < len(plan.groups) - 1 or not fresh or then is None:
             await conn.commit()
@@ -411,7 +423,15 @@ def _render_sync(
                 exc_info=True,
             )
             return None
-    return _OfflinePlan(tuple(tuple(group) for group in output.groups if group))
+    return _OfflinePlan(
+        tuple(tuple(_resumable_version_table(s, version_table) for s in group) for group in output.groups if group)
+    )
+
+
+def _resumable_version_table(statement: str, version_table: str) -> str:
+    # A first revision cut on MySQL leaves the version table created but empty, and the
+    # re-run replays the plan from base, which creates it first (online, Alembic checks).
+    return re.sub(rf"^CREATE TABLE {version_table} ", f"CREATE TABLE IF NOT EXISTS {version_table} ", statement)
 
 
 @contextmanager
@@ -457,6 +477,11 @@ async def _check_upgraded(conn: AsyncConnection, head: str, migrations: Migratio
 
 def _upgrade_sync(sync_conn: Connection, script: ScriptDirectory, version_table: str, schema: str | None) -> None:
     with _thread_guard():
+        if sync_conn.dialect.name == "sqlite":
+            # The whole upgrade in one real transaction (Alembic then sees an external one and
+            # commits nothing itself; the caller commits): see _SQLITE_BEGIN. Callers come here
+            # with only reads behind them, so the driver has no transaction open yet.
+            sync_conn.exec_driver_sql(_SQLITE_BEGIN)
 
         def upgrade(rev: Any, context: MigrationContext) -> Sequence[RevisionStep]:
             return script._upgrade_revs("heads", rev)

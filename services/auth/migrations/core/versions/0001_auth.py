@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime, nullable=False),
         sa.Column("update_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_table(
         "auth_memberships",
@@ -33,8 +34,9 @@ def upgrade() -> None:
         sa.Column("revision", sa.Integer, nullable=False),
         sa.Column("create_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_auth_memberships_user", "auth_memberships", ["user_id"])
+    op.create_index("ix_auth_memberships_user", "auth_memberships", ["user_id"], if_not_exists=True)
     op.create_table(
         "auth_roles",
         sa.Column("tenant_id", sa.String(36), primary_key=True),
@@ -43,6 +45,7 @@ def upgrade() -> None:
         sa.Column("permissions_json", sa.Text, nullable=False),
         sa.Column("revision", sa.Integer, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_table(
         "auth_service_accounts",
@@ -54,8 +57,11 @@ def upgrade() -> None:
         sa.Column("api_key_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("create_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("uq_auth_service_accounts_name", "auth_service_accounts", ["tenant_id", "name"], unique=True)
+    op.create_index(
+        "uq_auth_service_accounts_name", "auth_service_accounts", ["tenant_id", "name"], unique=True, if_not_exists=True
+    )
     op.create_table(
         "auth_sessions",
         sa.Column("session_id", sa.String(36), primary_key=True),
@@ -66,8 +72,9 @@ def upgrade() -> None:
         sa.Column("revoke_time", sa.DateTime, nullable=True),
         sa.Column("revoke_reason", sa.String(64), nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_auth_sessions_subject", "auth_sessions", ["subject", "tenant_id"])
+    op.create_index("ix_auth_sessions_subject", "auth_sessions", ["subject", "tenant_id"], if_not_exists=True)
     op.create_table(
         "auth_refresh_tokens",
         sa.Column("token_hash", sa.String(64), primary_key=True),
@@ -75,8 +82,9 @@ def upgrade() -> None:
         sa.Column("issue_time", sa.DateTime, nullable=False),
         sa.Column("use_time", sa.DateTime, nullable=True),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_auth_refresh_tokens_session", "auth_refresh_tokens", ["session_id"])
+    op.create_index("ix_auth_refresh_tokens_session", "auth_refresh_tokens", ["session_id"], if_not_exists=True)
     op.create_table(
         "auth_signing_keys",
         sa.Column("kid", sa.String(64), primary_key=True),
@@ -86,6 +94,7 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime, nullable=False),
         sa.Column("retire_time", sa.DateTime, nullable=True),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_table(
         "auth_audit_events",
@@ -99,8 +108,11 @@ def upgrade() -> None:
         sa.Column("details_json", sa.Text, nullable=False),
         sa.Column("create_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_auth_audit_events_tenant", "auth_audit_events", ["tenant_id", "audit_event_id"])
+    op.create_index(
+        "ix_auth_audit_events_tenant", "auth_audit_events", ["tenant_id", "audit_event_id"], if_not_exists=True
+    )
     op.create_table(
         "auth_login_throttle",
         sa.Column("throttle_key", sa.String(320), primary_key=True),
@@ -108,6 +120,7 @@ def upgrade() -> None:
         sa.Column("locked_until", sa.DateTime, nullable=True),
         sa.Column("last_failure_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
 
 

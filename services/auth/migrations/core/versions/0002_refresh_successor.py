@@ -12,6 +12,8 @@ Revises: auth_core_0001
 import sqlalchemy as sa
 from alembic import op
 
+from services.runtime.db.resumable import column_guard
+
 revision = "auth_core_0002"
 down_revision = "auth_core_0001"
 branch_labels = None
@@ -19,8 +21,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("auth_refresh_tokens", sa.Column("parent_hash", sa.String(64), nullable=True))
-    op.create_index("uq_auth_refresh_tokens_parent", "auth_refresh_tokens", ["parent_hash"], unique=True)
+    op.add_column(
+        "auth_refresh_tokens", sa.Column("parent_hash", sa.String(64), nullable=True), if_not_exists=column_guard()
+    )
+    op.create_index(
+        "uq_auth_refresh_tokens_parent", "auth_refresh_tokens", ["parent_hash"], unique=True, if_not_exists=True
+    )
 
 
 def downgrade() -> None:

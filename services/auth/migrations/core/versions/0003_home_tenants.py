@@ -19,6 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from services.runtime.db.resumable import column_guard
+
 revision = "auth_core_0003"
 down_revision = "auth_core_0002"
 branch_labels = None
@@ -57,9 +59,9 @@ def upgrade() -> None:
             for column in new_columns:
                 batch.add_column(column)
     else:
-        op.drop_index("email", "auth_users")  # MySQL names an inline UNIQUE key after its column
+        op.drop_index("email", "auth_users", if_exists=True)  # MySQL names an inline UNIQUE key after its column
         for column in new_columns:
-            op.add_column("auth_users", column)
+            op.add_column("auth_users", column, if_not_exists=column_guard())
 
     users = sa.table("auth_users", sa.column("user_id"), sa.column("home_tenant_id"), sa.column("email"))
     members = sa.table(
@@ -86,15 +88,35 @@ def upgrade() -> None:
         if home != PLATFORM_TENANT_ID:
             bind.execute(sa.update(users).where(users.c.user_id == user_id).values(home_tenant_id=home))
 
-    op.add_column("auth_memberships", sa.Column("email", sa.String(254), nullable=False, server_default=""))
-    op.add_column("auth_memberships", sa.Column("title", sa.String(200), nullable=False, server_default=""))
+    op.add_column(
+        "auth_memberships",
+        sa.Column("email", sa.String(254), nullable=False, server_default=""),
+        if_not_exists=column_guard(),
+    )
+    op.add_column(
+        "auth_memberships",
+        sa.Column("title", sa.String(200), nullable=False, server_default=""),
+        if_not_exists=column_guard(),
+    )
     bind.execute(
         sa.update(members).values(
             email=sa.select(users.c.email).where(users.c.user_id == members.c.user_id).scalar_subquery()
         )
     )
-    op.create_index("uq_auth_users_home_email", "auth_users", ["home_tenant_id", "email"], unique=True)
-    op.create_index("uq_auth_memberships_email", "auth_memberships", ["tenant_id", "email"], unique=True)
+    op.create_index(
+        "uq_auth_users_home_email",
+        "auth_users",
+        ["home_tenant_id", "email"],
+        unique=True,
+        if_not_exists=True,
+    )
+    op.create_index(
+        "uq_auth_memberships_email",
+        "auth_memberships",
+        ["tenant_id", "email"],
+        unique=True,
+        if_not_exists=True,
+    )
 
     op.create_table(
         "auth_totp",
@@ -104,6 +126,7 @@ def upgrade() -> None:
         sa.Column("last_step", sa.BigInteger, nullable=False),
         sa.Column("create_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_table(
         "auth_recovery_codes",
@@ -112,8 +135,9 @@ def upgrade() -> None:
         sa.Column("use_time", sa.DateTime, nullable=True),
         sa.Column("create_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_auth_recovery_codes_user", "auth_recovery_codes", ["user_id"])
+    op.create_index("ix_auth_recovery_codes_user", "auth_recovery_codes", ["user_id"], if_not_exists=True)
     op.create_table(
         "auth_mfa_challenges",
         sa.Column("challenge_hash", sa.String(64), primary_key=True),
@@ -124,6 +148,7 @@ def upgrade() -> None:
         sa.Column("expire_time", sa.DateTime, nullable=False),
         sa.Column("use_time", sa.DateTime, nullable=True),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_table(
         "auth_mfa_policies",
@@ -132,6 +157,7 @@ def upgrade() -> None:
         sa.Column("roles_json", sa.Text, nullable=False),
         sa.Column("revision", sa.Integer, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_table(
         "auth_invitations",
@@ -148,8 +174,14 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime, nullable=False),
         sa.Column("expire_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_auth_invitations_tenant", "auth_invitations", ["tenant_id", "invitation_id"])
+    op.create_index(
+        "ix_auth_invitations_tenant",
+        "auth_invitations",
+        ["tenant_id", "invitation_id"],
+        if_not_exists=True,
+    )
     op.create_table(
         "auth_user_tokens",
         sa.Column("token_hash", sa.String(64), primary_key=True),
@@ -160,8 +192,9 @@ def upgrade() -> None:
         sa.Column("expire_time", sa.DateTime, nullable=False),
         sa.Column("use_time", sa.DateTime, nullable=True),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_auth_user_tokens_user", "auth_user_tokens", ["user_id", "purpose"])
+    op.create_index("ix_auth_user_tokens_user", "auth_user_tokens", ["user_id", "purpose"], if_not_exists=True)
 
 
 def downgrade() -> None:

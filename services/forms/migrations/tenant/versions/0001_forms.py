@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text, nullable=False),
         sa.Column("labels_json", sa.Text, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("owning_service", sa.String(63), nullable=False, index=True),
+        sa.Column("owning_service", sa.String(63), nullable=False),
         sa.Column("contribution_hash", sa.String(64), nullable=False),
         sa.Column("draft_json", LongText, nullable=False),
         sa.Column("allow_edits", sa.Boolean, nullable=False),
@@ -36,7 +36,9 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime, nullable=False),
         sa.Column("update_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
+    op.create_index("ix_forms_owning_service", "forms", ["owning_service"], if_not_exists=True)
     op.create_table(
         "form_versions",
         sa.Column("form_id", sa.String(36), primary_key=True),
@@ -47,6 +49,7 @@ def upgrade() -> None:
         sa.Column("publisher", sa.String(200), nullable=False),
         sa.Column("create_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_table(
         "submissions",
@@ -63,9 +66,10 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime, nullable=False),
         sa.Column("update_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_submissions_form", "submissions", ["form_id", "submission_id"])
-    op.create_index("ix_submissions_submitter", "submissions", ["submitter", "submission_id"])
+    op.create_index("ix_submissions_form", "submissions", ["form_id", "submission_id"], if_not_exists=True)
+    op.create_index("ix_submissions_submitter", "submissions", ["submitter", "submission_id"], if_not_exists=True)
     op.create_table(
         "submission_values",
         sa.Column("submission_id", sa.String(36), primary_key=True),
@@ -74,12 +78,19 @@ def upgrade() -> None:
         sa.Column("value_text", sa.String(191), nullable=True),
         sa.Column("value_number", sa.Float, nullable=True),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_index(
-        "ix_submission_values_text", "submission_values", ["form_id", "field", "value_text", "submission_id"]
+        "ix_submission_values_text",
+        "submission_values",
+        ["form_id", "field", "value_text", "submission_id"],
+        if_not_exists=True,
     )
     op.create_index(
-        "ix_submission_values_number", "submission_values", ["form_id", "field", "value_number", "submission_id"]
+        "ix_submission_values_number",
+        "submission_values",
+        ["form_id", "field", "value_number", "submission_id"],
+        if_not_exists=True,
     )
     op.create_table(
         "submission_revisions",
@@ -90,6 +101,7 @@ def upgrade() -> None:
         sa.Column("editor", sa.String(200), nullable=False),
         sa.Column("replace_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_table(
         "forms_audit",
@@ -101,6 +113,7 @@ def upgrade() -> None:
         sa.Column("request_id", sa.String(64), nullable=False),
         sa.Column("create_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
 
 

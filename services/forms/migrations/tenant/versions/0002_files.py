@@ -28,8 +28,9 @@ def upgrade() -> None:
         sa.Column("expire_time", sa.DateTime, nullable=True),
         sa.Column("create_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_form_files_submission", "form_files", ["submission_id"])
+    op.create_index("ix_form_files_submission", "form_files", ["submission_id"], if_not_exists=True)
 
 
 def downgrade() -> None:

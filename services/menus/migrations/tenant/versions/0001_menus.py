@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime, nullable=False),
         sa.Column("update_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_table(
         "menu_custom_entries",
@@ -48,6 +49,7 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime, nullable=False),
         sa.Column("update_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
 
 

@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(63), primary_key=True),
         sa.Column("display_name", sa.String(200), nullable=False),
         sa.Column("description", sa.Text, nullable=False),
-        sa.Column("kind", sa.String(16), nullable=False, index=True),
+        sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("owner", sa.String(200), nullable=False),
         sa.Column("config_schema_json", LongText, nullable=False),
         sa.Column("menu_entries_json", LongText, nullable=False),
@@ -34,7 +34,9 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime, nullable=False),
         sa.Column("update_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
+    op.create_index("ix_registry_services_kind", "registry_services", ["kind"], if_not_exists=True)
     op.create_table(
         "registry_service_tags",
         sa.Column(
@@ -42,8 +44,9 @@ def upgrade() -> None:
         ),
         sa.Column("tag", sa.String(63), primary_key=True),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_registry_service_tags_tag", "registry_service_tags", ["tag"])
+    op.create_index("ix_registry_service_tags_tag", "registry_service_tags", ["tag"], if_not_exists=True)
     op.create_table(
         "registry_service_versions",
         sa.Column(
@@ -54,6 +57,7 @@ def upgrade() -> None:
         sa.Column("contract", LongBlob, nullable=False),
         sa.Column("create_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
     op.create_table(
         "registry_instances",
@@ -65,14 +69,16 @@ def upgrade() -> None:
         sa.Column("address", sa.String(300), nullable=False),
         sa.Column("metadata_json", sa.Text, nullable=False),
         sa.Column("ttl_seconds", sa.Integer, nullable=False),
-        sa.Column("lease_until", sa.DateTime, nullable=False, index=True),
+        sa.Column("lease_until", sa.DateTime, nullable=False),
         sa.Column("health", sa.String(16), nullable=False),
         sa.Column("last_check_time", sa.DateTime, nullable=True),
         sa.Column("last_check_error", sa.String(300), nullable=False),
         sa.Column("register_time", sa.DateTime, nullable=False),
         sa.UniqueConstraint("service", "address", name="uq_registry_instances_service_address"),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
+    op.create_index("ix_registry_instances_lease_until", "registry_instances", ["lease_until"], if_not_exists=True)
     op.create_table(
         "registry_enabled_services",
         sa.Column("tenant_id", sa.String(36), primary_key=True),
@@ -84,14 +90,18 @@ def upgrade() -> None:
         sa.Column("update_time", sa.DateTime, nullable=False),
         sa.UniqueConstraint("tenant_id", "create_request_id", name="uq_registry_enabled_services_request"),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_registry_enabled_services_service", "registry_enabled_services", ["service"])
+    op.create_index(
+        "ix_registry_enabled_services_service", "registry_enabled_services", ["service"], if_not_exists=True
+    )
     op.create_table(
         "registry_leases",
         sa.Column("name", sa.String(40), primary_key=True),
         sa.Column("holder", sa.String(100), nullable=False),
         sa.Column("lease_until", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
 
 

@@ -33,8 +33,9 @@ def upgrade() -> None:
         sa.Column("dead_reason", sa.String(40), nullable=True),
         sa.Column("last_error", sa.String(500), nullable=True),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_delivery_jobs_state_due", "delivery_jobs", ["state", "due_time"])
+    op.create_index("ix_delivery_jobs_state_due", "delivery_jobs", ["state", "due_time"], if_not_exists=True)
 
 
 def downgrade() -> None:

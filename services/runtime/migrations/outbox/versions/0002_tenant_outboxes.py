@@ -19,6 +19,7 @@ def upgrade() -> None:
         sa.Column("db_name", sa.String(64), primary_key=True),
         sa.Column("version", sa.Integer, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
 
 

@@ -7,6 +7,8 @@ Revision ID: outbox_core_0003
 import sqlalchemy as sa
 from alembic import op
 
+from services.runtime.db.resumable import column_guard
+
 revision = "outbox_core_0003"
 down_revision = "outbox_core_0002"
 branch_labels = None
@@ -15,7 +17,9 @@ depends_on = None
 
 def upgrade() -> None:
     # Null for marks made before this column: old enough to be cleared after their drain.
-    op.add_column("event_outbox_tenants", sa.Column("mark_time", sa.DateTime, nullable=True))
+    op.add_column(
+        "event_outbox_tenants", sa.Column("mark_time", sa.DateTime, nullable=True), if_not_exists=column_guard()
+    )
 
 
 def downgrade() -> None:

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("envelope", sa.LargeBinary, nullable=False),
         sa.Column("create_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
 
 

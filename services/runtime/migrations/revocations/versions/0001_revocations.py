@@ -20,9 +20,11 @@ def upgrade() -> None:
         sa.Column("revoked_key", sa.String(160), nullable=False),
         sa.Column("tenant_id", sa.String(36), nullable=False),
         sa.Column("cutoff", sa.Double, nullable=False),
-        sa.Column("expires", sa.Double, nullable=False, index=True),
+        sa.Column("expires", sa.Double, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
+    op.create_index("ix_token_revocations_expires", "token_revocations", ["expires"], if_not_exists=True)
 
 
 def downgrade() -> None:

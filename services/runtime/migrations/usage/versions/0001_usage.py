@@ -20,6 +20,7 @@ def upgrade() -> None:
         sa.Column("requests", sa.BigInteger, nullable=False),
         sa.Column("errors", sa.BigInteger, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
 
 

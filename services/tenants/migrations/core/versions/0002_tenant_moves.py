@@ -6,6 +6,8 @@ Revision ID: tenants_core_0002
 import sqlalchemy as sa
 from alembic import op
 
+from services.runtime.db.resumable import column_guard
+
 revision = "tenants_core_0002"
 down_revision = "tenants_core_0001"
 branch_labels = None
@@ -13,7 +15,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("tenants", sa.Column("db_writes_frozen", sa.Boolean, nullable=False, server_default=sa.false()))
+    op.add_column(
+        "tenants",
+        sa.Column("db_writes_frozen", sa.Boolean, nullable=False, server_default=sa.false()),
+        if_not_exists=column_guard(),
+    )
     op.create_table(
         "tenant_moves",
         sa.Column("tenant_id", sa.String(36), sa.ForeignKey("tenants.tenant_id", ondelete="CASCADE"), primary_key=True),
@@ -25,6 +31,7 @@ def upgrade() -> None:
         sa.Column("start_time", sa.DateTime, nullable=False),
         sa.Column("update_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
 
 

@@ -21,6 +21,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String(36), primary_key=True),
         sa.Column("provision_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
 
 

@@ -31,8 +31,9 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime, nullable=False),
         sa.Column("update_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_webhooks_tenant", "webhooks", ["tenant_id", "webhook_id"])
+    op.create_index("ix_webhooks_tenant", "webhooks", ["tenant_id", "webhook_id"], if_not_exists=True)
     op.create_table(
         "webhook_deliveries",
         sa.Column("delivery_id", sa.String(36), primary_key=True),
@@ -51,8 +52,11 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime, nullable=False),
         sa.Column("last_attempt_time", sa.DateTime, nullable=True),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_webhook_deliveries_webhook", "webhook_deliveries", ["webhook_id", "delivery_id"])
+    op.create_index(
+        "ix_webhook_deliveries_webhook", "webhook_deliveries", ["webhook_id", "delivery_id"], if_not_exists=True
+    )
 
 
 def downgrade() -> None:

@@ -24,6 +24,8 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime, nullable=False),
         sa.Column("update_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        # A re-run after a cut revision finds the table made (docs/adding-a-service.md).
+        if_not_exists=True,
     )
 
 

@@ -19,8 +19,9 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String(36), nullable=False),
         sa.Column("due_time", sa.DateTime, nullable=False),
         mysql_charset="utf8mb4",
+        if_not_exists=True,
     )
-    op.create_index("ix_form_file_reminders_due", "form_file_reminders", ["due_time"])
+    op.create_index("ix_form_file_reminders_due", "form_file_reminders", ["due_time"], if_not_exists=True)
 
 
 def downgrade() -> None:
