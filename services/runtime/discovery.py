@@ -38,6 +38,7 @@ from services.runtime.access import INFRASTRUCTURE_SERVICES, load_policies
 from services.runtime.background import stop_background
 from services.runtime.config import EnvReader
 from services.runtime.credentials import ServiceCredentials
+from services.runtime.failover import Failover
 from services.runtime.rich_status import reason_of
 
 log = logging.getLogger("tenantmesh.discovery")
@@ -325,8 +326,11 @@ class Resolver:
         channel: Callable[[], grpc.aio.Channel],
         credentials: ServiceCredentials,
         settings: DiscoverySettings,
+        failover: Failover | None = None,
     ) -> None:
         self._addresses = addresses
+        # Every healthy instance is known to it, so a caller can move off a dead one at once.
+        self._failover = failover or Failover(addresses)
         self._static = dict(static)
         self._channel = channel
         self._credentials = credentials
@@ -378,8 +382,10 @@ class Resolver:
     def _apply(self, name: str, found: list[str] | None) -> None:
         current = self._addresses.get(name, self._static[name])
         now = time.monotonic()
+        if found is not None:
+            self._failover.learn(name, found)
         if found:
-            chosen = current if current in found else found[0]
+            chosen = self._failover.choose(name, current, found)
             self._confirmed[name] = now
         elif found is None and now - self._confirmed.get(name, -1e9) < 3 * self._settings.refresh_seconds:
             # The registry did not answer: a recently confirmed instance beats the static guess.
@@ -406,12 +412,13 @@ class Discovery:
         static: Mapping[str, str],
         channel: Callable[[str], grpc.aio.Channel],
         credentials: ServiceCredentials,
+        failover: Failover | None = None,
     ) -> None:
         self.settings = load_discovery_settings(env)
         self._version = version
         self._channel = channel
         self._credentials = credentials
-        self.resolver = Resolver(addresses, static, lambda: channel(REGISTRY), credentials, self.settings)
+        self.resolver = Resolver(addresses, static, lambda: channel(REGISTRY), credentials, self.settings, failover)
 
     def announce(self, name: str, bound: str, port: int, service_names: Sequence[str]) -> Registrar | None:
         """Starts keeping ``name`` registered (served on ``port`` of ``bound``); None when disabled."""
