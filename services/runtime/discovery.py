@@ -8,7 +8,9 @@ at, keeps its lease alive with heartbeats and deregisters it on shutdown.
 
 :class:`Resolver` (one per process): keeps ``Runtime.addresses`` of the
 services the process does not host pointed at a healthy instance, asking the
-registry every refresh period. When the registry is not up (yet), or knows no
+registry every refresh period; every healthy instance is handed to the
+:class:`~services.runtime.failover.Failover`, so a call that finds its instance
+dead moves to another at once. When the registry is not up (yet), or knows no
 healthy instance, the configured static address is used: the mesh starts in
 any order and keeps working without the registry.
 

@@ -18,6 +18,7 @@ would also be rebuilt at every change of the set. Here each instance keeps its o
 from __future__ import annotations
 
 import contextvars
+import logging
 import time
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -27,6 +28,8 @@ import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from services.runtime.access import policy_of
+
+log = logging.getLogger("tenantmesh.failover")
 
 # How long an address that refused a call is passed over when another instance is known. Longer
 # than the registry needs to mark it with the fault suite's settings, short enough that a replica
@@ -84,7 +87,11 @@ class Failover:
             return None
         current = self._addresses.get(service)
         chosen = current if current in others else others[0]
-        self._addresses[service] = chosen
+        if chosen != current:
+            log.warning(
+                "instance failed a call; moved", extra={"service": service, "failed": address, "address": chosen}
+            )
+            self._addresses[service] = chosen
         return chosen
 
 

@@ -11,6 +11,7 @@ resolver learns from the registry), a call the dead one cannot take goes to the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,12 +35,20 @@ class Replica(tenant_service_pb2_grpc.TenantServiceServicer):
         self.created: list[str] = []
         # Set: GetTenant answers UNAVAILABLE itself, as a server whose own dependency is down does.
         self.degraded = False
+        # Set: calls hang until the server is killed under them.
+        self.stalled = False
+        self.write_arrived = asyncio.Event()
 
     async def CreateTenant(self, request: Any, context: Any) -> tenant_service_pb2.CreateTenantResponse:
         self.created.append(request.request_id)
+        self.write_arrived.set()
+        if self.stalled:
+            await asyncio.sleep(30)
         return tenant_service_pb2.CreateTenantResponse(tenant=tenant_pb2.Tenant(slug=self.name))
 
     async def GetTenant(self, request: Any, context: Any) -> tenant_service_pb2.GetTenantResponse:
+        if self.stalled:
+            await asyncio.sleep(30)
         if self.degraded:
             error = ErrorDescription(grpc.StatusCode.UNAVAILABLE, CommonReason.DEPENDENCY_UNAVAILABLE, "database down")
             await context.abort(error.code, error.message, trailing_metadata=trailing_metadata(error))
@@ -144,6 +153,25 @@ async def test_a_write_is_sent_again_only_when_it_never_left(
     assert response.tenant.slug == "second"
     assert replicas.servicers["first"].created == ["r1"]
     assert replicas.servicers["second"].created == ["r2"]
+
+
+async def test_calls_cut_in_flight_only_reads_are_sent_again(
+    replicas: Replicas, both_known: tuple[dict[str, str], ChannelPool]
+) -> None:
+    addresses, pool = both_known
+    replicas.servicers["first"].stalled = True
+    stub: Any = tenant_service_pb2_grpc.TenantServiceStub(pool.get(addresses["tenants"], "tenants"))
+    read = stub.GetTenant(tenant_service_pb2.GetTenantRequest(tenant_id=TENANT_ID))
+    write = stub.CreateTenant(tenant_service_pb2.CreateTenantRequest(request_id="cut"))
+    await replicas.servicers["first"].write_arrived.wait()
+    await replicas.kill("first")
+    assert (await read).tenant.slug == "second"
+    # The dead instance had the write: sent again, it could be done twice.
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await write
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert replicas.servicers["second"].created == []
+    assert addresses["tenants"] == replicas["second"]
 
 
 async def test_a_servers_own_unavailable_does_not_move_the_address(
