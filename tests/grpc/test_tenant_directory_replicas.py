@@ -12,7 +12,9 @@ resolver learns from the registry), a call the dead one cannot take goes to the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -114,22 +116,46 @@ async def test_lookups_go_where_the_address_points_now(replicas: Replicas) -> No
 TENANT_ID = "0190f0a0-0000-7000-8000-000000000001"
 
 
-@pytest.fixture
-async def both_known(replicas: Replicas) -> AsyncIterator[tuple[dict[str, str], ChannelPool]]:
-    """A pool with failover, both replicas known (as the resolver learns them), pointed at the first."""
-    addresses = {"tenants": replicas["first"]}
+@dataclass
+class Caller:
+    """A process's view of the tenants service: its address and a pool with failover."""
+
+    addresses: dict[str, str]
+    pool: ChannelPool
+
+    def stub(self) -> Any:
+        return tenant_service_pb2_grpc.TenantServiceStub(self.pool.get(self.addresses["tenants"], "tenants"))
+
+
+@asynccontextmanager
+async def caller_knowing(*instances: str) -> AsyncIterator[Caller]:
+    """Knowing ``instances`` (as the resolver learns them from the registry), pointed at the first."""
+    addresses = {"tenants": instances[0]}
     failover = Failover(addresses)
-    failover.learn("tenants", [replicas["first"], replicas["second"]])
-    pool = ChannelPool(failover=failover)
-    yield addresses, pool
-    await pool.close()
+    failover.learn("tenants", instances)
+    caller = Caller(addresses, ChannelPool(failover=failover))
+    try:
+        yield caller
+    finally:
+        await caller.pool.close()
 
 
-async def test_a_dead_instance_is_left_at_the_first_call(
-    replicas: Replicas, both_known: tuple[dict[str, str], ChannelPool]
-) -> None:
-    addresses, pool = both_known
-    directory = RemoteTenantDirectory(lambda: pool.get(addresses["tenants"], "tenants"), NoCredentials())
+@pytest.fixture
+async def both_known(replicas: Replicas) -> AsyncIterator[Caller]:
+    async with caller_knowing(replicas["first"], replicas["second"]) as caller:
+        yield caller
+
+
+async def unavailable(call: Awaitable[Any]) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await call
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_a_dead_instance_is_left_at_the_first_call(replicas: Replicas, both_known: Caller) -> None:
+    directory = RemoteTenantDirectory(
+        lambda: both_known.pool.get(both_known.addresses["tenants"], "tenants"), NoCredentials()
+    )
     first = await directory.lookup(TENANT_ID)
     assert first is not None
     assert first.slug == "first"
@@ -138,14 +164,11 @@ async def test_a_dead_instance_is_left_at_the_first_call(
     second = await directory.lookup(TENANT_ID)
     assert second is not None
     assert second.slug == "second"
-    assert addresses["tenants"] == replicas["second"]
+    assert both_known.addresses["tenants"] == replicas["second"]
 
 
-async def test_a_write_is_sent_again_only_when_it_never_left(
-    replicas: Replicas, both_known: tuple[dict[str, str], ChannelPool]
-) -> None:
-    addresses, pool = both_known
-    stub: Any = tenant_service_pb2_grpc.TenantServiceStub(pool.get(addresses["tenants"], "tenants"))
+async def test_a_write_is_sent_again_only_when_it_never_left(replicas: Replicas, both_known: Caller) -> None:
+    stub = both_known.stub()
     await stub.CreateTenant(tenant_service_pb2.CreateTenantRequest(request_id="r1"))
     await replicas.kill("first")
     # Connection refused: the dead instance cannot have seen it, so the other one takes it, once.
@@ -155,48 +178,29 @@ async def test_a_write_is_sent_again_only_when_it_never_left(
     assert replicas.servicers["second"].created == ["r2"]
 
 
-async def test_calls_cut_in_flight_only_reads_are_sent_again(
-    replicas: Replicas, both_known: tuple[dict[str, str], ChannelPool]
-) -> None:
-    addresses, pool = both_known
+async def test_calls_cut_in_flight_only_reads_are_sent_again(replicas: Replicas, both_known: Caller) -> None:
     replicas.servicers["first"].stalled = True
-    stub: Any = tenant_service_pb2_grpc.TenantServiceStub(pool.get(addresses["tenants"], "tenants"))
+    stub = both_known.stub()
     read = stub.GetTenant(tenant_service_pb2.GetTenantRequest(tenant_id=TENANT_ID))
     write = stub.CreateTenant(tenant_service_pb2.CreateTenantRequest(request_id="cut"))
     await replicas.servicers["first"].write_arrived.wait()
     await replicas.kill("first")
     assert (await read).tenant.slug == "second"
     # The dead instance had the write: sent again, it could be done twice.
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await write
-    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    await unavailable(write)
     assert replicas.servicers["second"].created == []
-    assert addresses["tenants"] == replicas["second"]
+    assert both_known.addresses["tenants"] == replicas["second"]
 
 
-async def test_a_servers_own_unavailable_does_not_move_the_address(
-    replicas: Replicas, both_known: tuple[dict[str, str], ChannelPool]
-) -> None:
-    addresses, pool = both_known
+async def test_a_servers_own_unavailable_does_not_move_the_address(replicas: Replicas, both_known: Caller) -> None:
     replicas.servicers["first"].degraded = True
-    stub: Any = tenant_service_pb2_grpc.TenantServiceStub(pool.get(addresses["tenants"], "tenants"))
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.GetTenant(tenant_service_pb2.GetTenantRequest(tenant_id=TENANT_ID))
-    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert addresses["tenants"] == replicas["first"]
+    await unavailable(both_known.stub().GetTenant(tenant_service_pb2.GetTenantRequest(tenant_id=TENANT_ID)))
+    assert both_known.addresses["tenants"] == replicas["first"]
 
 
 async def test_with_no_other_instance_the_failure_stands(replicas: Replicas) -> None:
-    addresses = {"tenants": replicas["first"]}
-    failover = Failover(addresses)
-    failover.learn("tenants", [replicas["first"]])
-    pool = ChannelPool(failover=failover)
-    try:
-        stub: Any = tenant_service_pb2_grpc.TenantServiceStub(pool.get(addresses["tenants"], "tenants"))
+    async with caller_knowing(replicas["first"]) as caller:
+        stub = caller.stub()
         await replicas.kill("first")
-        with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await stub.GetTenant(tenant_service_pb2.GetTenantRequest(tenant_id=TENANT_ID))
-        assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert addresses["tenants"] == replicas["first"]
-    finally:
-        await pool.close()
+        await unavailable(stub.GetTenant(tenant_service_pb2.GetTenantRequest(tenant_id=TENANT_ID)))
+        assert caller.addresses["tenants"] == replicas["first"]
