@@ -31,9 +31,10 @@ from services.runtime.access import policy_of
 
 log = logging.getLogger("tenantmesh.failover")
 
-# How long an address that refused a call is passed over when another instance is known. Longer
-# than the registry needs to mark it with the fault suite's settings, short enough that a replica
-# restarted at the same address is used again soon after the registry calls it healthy.
+# How long an address that failed a call is passed over when another instance is known: a
+# resolver refresh in that time does not point the service back at it while the registry still
+# lists it (the caller stays where it moved after the hold too, as long as that instance works);
+# short, so that a replica restarted at the same address is a choice again soon.
 FAILED_HOLD_SECONDS = 10.0
 
 # Set while a call is sent the second time: the retry itself is never retried.
