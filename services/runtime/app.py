@@ -36,6 +36,7 @@ from services.runtime.db.shared_pins import RedisPins
 from services.runtime.delivery import Delivery, load_delivery_settings
 from services.runtime.discovery import Discovery, Registrar
 from services.runtime.events import EventBus, RedisStreamsEventBus, create_event_bus
+from services.runtime.failover import Failover
 from services.runtime.interceptors.authentication import Authenticator
 from services.runtime.mail import MailChannel, load_mail_settings
 from services.runtime.mail.channel import CHANNEL as MAIL_CHANNEL
@@ -134,6 +135,7 @@ class Runtime:
             self.settings.service_addresses,
             self.channel,
             self.credentials,
+            self.channels.failover,
         )
 
     async def _remote_jwks(self) -> PublicKeys:
@@ -184,13 +186,18 @@ class Runtime:
         if tracing is not None and isinstance(events, RedisStreamsEventBus):
             tracing.instrument_redis(events.client)
         await events.start()
+        addresses = dict(settings.service_addresses)
         runtime = cls(
             settings=settings,
             db=router,
             events=events,
-            channels=ChannelPool(settings.mesh_tls, tracing.client_interceptors() if tracing is not None else ()),
+            channels=ChannelPool(
+                settings.mesh_tls,
+                tracing.client_interceptors() if tracing is not None else (),
+                failover=Failover(addresses),
+            ),
             authentication=authentication,
-            addresses=dict(settings.service_addresses),
+            addresses=addresses,
             service_api_key=settings.service_api_key,
             tracing=tracing,
             metrics=metrics,

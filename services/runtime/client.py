@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 
 from services.runtime.context import authorization_var, request_id_var, tenant_var, traceparent_var
+from services.runtime.failover import Failover, FailoverUnaryUnary
 from services.runtime.mesh_tls import MeshTls, channel_credentials
 
 
@@ -114,10 +115,16 @@ class ChannelPool:
     """
 
     def __init__(
-        self, mesh_tls: MeshTls | None = None, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()
+        self,
+        mesh_tls: MeshTls | None = None,
+        interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+        failover: Failover | None = None,
     ) -> None:
         self._tls = mesh_tls
         self._interceptors = tuple(interceptors)
+        # With it, a channel to a service's instance sends a call that instance could not take to
+        # another known instance (services/runtime/failover.py).
+        self._failover = failover
         self._channels: dict[tuple[str, str], _Pooled] = {}
         self._retired: list[grpc.aio.Channel] = []
 
@@ -127,7 +134,7 @@ class ChannelPool:
             key = ("", target)
             pooled = self._channels.get(key)
             if pooled is None:
-                pooled = self._channels[key] = _Pooled(create_channel(target, self._interceptors))
+                pooled = self._channels[key] = _Pooled(create_channel(target, self._extra(target, service, caller)))
             return pooled.channel
         key = (caller, target)
         pooled = self._channels.get(key)
@@ -142,9 +149,22 @@ class ChannelPool:
         if pooled is not None:
             self._retired.append(pooled.channel)
         self._channels[key] = _Pooled(
-            create_mesh_channel(target, service, credentials, self._interceptors), read_stamp, now
+            create_mesh_channel(target, service, credentials, self._extra(target, service, caller)), read_stamp, now
         )
         return self._channels[key].channel
+
+    @property
+    def failover(self) -> Failover | None:
+        return self._failover
+
+    def _extra(self, target: str, service: str, caller: str) -> tuple[grpc.aio.ClientInterceptor, ...]:
+        if self._failover is None or not service:
+            return self._interceptors
+        # Innermost: it sees the metadata the outer interceptors added, and each attempt gets its own span.
+        return (
+            *self._interceptors,
+            FailoverUnaryUnary(service, target, self._failover, lambda other: self.get(other, service, caller)),
+        )
 
     async def close(self) -> None:
         for pooled in self._channels.values():

@@ -8,7 +8,9 @@ at, keeps its lease alive with heartbeats and deregisters it on shutdown.
 
 :class:`Resolver` (one per process): keeps ``Runtime.addresses`` of the
 services the process does not host pointed at a healthy instance, asking the
-registry every refresh period. When the registry is not up (yet), or knows no
+registry every refresh period; every healthy instance is handed to the
+:class:`~services.runtime.failover.Failover`, so a call that finds its instance
+dead moves to another at once. When the registry is not up (yet), or knows no
 healthy instance, the configured static address is used: the mesh starts in
 any order and keeps working without the registry.
 
@@ -38,6 +40,7 @@ from services.runtime.access import INFRASTRUCTURE_SERVICES, load_policies
 from services.runtime.background import stop_background
 from services.runtime.config import EnvReader
 from services.runtime.credentials import ServiceCredentials
+from services.runtime.failover import Failover
 from services.runtime.rich_status import reason_of
 
 log = logging.getLogger("tenantmesh.discovery")
@@ -325,8 +328,11 @@ class Resolver:
         channel: Callable[[], grpc.aio.Channel],
         credentials: ServiceCredentials,
         settings: DiscoverySettings,
+        failover: Failover | None = None,
     ) -> None:
         self._addresses = addresses
+        # Every healthy instance is known to it, so a caller can move off a dead one at once.
+        self._failover = failover or Failover(addresses)
         self._static = dict(static)
         self._channel = channel
         self._credentials = credentials
@@ -378,8 +384,10 @@ class Resolver:
     def _apply(self, name: str, found: list[str] | None) -> None:
         current = self._addresses.get(name, self._static[name])
         now = time.monotonic()
+        if found is not None:
+            self._failover.learn(name, found)
         if found:
-            chosen = current if current in found else found[0]
+            chosen = self._failover.choose(name, current, found)
             self._confirmed[name] = now
         elif found is None and now - self._confirmed.get(name, -1e9) < 3 * self._settings.refresh_seconds:
             # The registry did not answer: a recently confirmed instance beats the static guess.
@@ -406,12 +414,13 @@ class Discovery:
         static: Mapping[str, str],
         channel: Callable[[str], grpc.aio.Channel],
         credentials: ServiceCredentials,
+        failover: Failover | None = None,
     ) -> None:
         self.settings = load_discovery_settings(env)
         self._version = version
         self._channel = channel
         self._credentials = credentials
-        self.resolver = Resolver(addresses, static, lambda: channel(REGISTRY), credentials, self.settings)
+        self.resolver = Resolver(addresses, static, lambda: channel(REGISTRY), credentials, self.settings, failover)
 
     def announce(self, name: str, bound: str, port: int, service_names: Sequence[str]) -> Registrar | None:
         """Starts keeping ``name`` registered (served on ``port`` of ``bound``); None when disabled."""
