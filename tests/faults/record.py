@@ -32,8 +32,10 @@ class Attempt:
 
 @dataclass
 class Operation:
-    kind: str  # "tenant.create", "user.create", "login"
-    key: str  # what it writes: a tenant slug, a user's email, the login's user
+    kind: str  # "tenant.create", "user.create", "login", "service.enable", "form.submit"
+    # What it writes: a tenant slug, a user's email, the login's user, the tenant enabling or
+    # submitted to.
+    key: str
     request_id: str = ""
     attempts: list[Attempt] = field(default_factory=list)
     # What the acknowledgement named (a tenant id, a user id), per acknowledged attempt.

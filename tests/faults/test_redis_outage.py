@@ -49,7 +49,9 @@ async def test_redis_down_loses_nothing(fault_database_url: str, tmp_path: Path)
     env = {"TENANTMESH_TENANT_DB_PREFIX": prefix, "TENANTMESH_TENANT_CACHE_TTL_SECONDS": str(TENANT_CACHE_TTL_SECONDS)}
     async with own_redis(tmp_path / "redis") as redis_server:
         observer = EventObserver(redis_server.url)
-        async with fault_platform(fault_database_url, redis_server.url, tmp_path / "mesh", env=env) as platform:
+        async with fault_platform(
+            fault_database_url, redis_server.url, tmp_path / "mesh", env=env, with_services=True
+        ) as platform:
             await observer.start()
             running: asyncio.Task[None] | None = None
             try:
