@@ -63,6 +63,10 @@ class LoadRecord:
     def of_kind(self, kind: str) -> list[Operation]:
         return [op for op in self.operations if op.kind == kind]
 
+    def acknowledged_kinds(self) -> set[str]:
+        """The kinds of operation with an acknowledged one: what the checker's verdict covers."""
+        return {op.kind for op in self.operations if op.acknowledged}
+
     def attempts(self) -> list[tuple[Operation, Attempt]]:
         return [(op, attempt) for op in self.operations for attempt in op.attempts]
 

@@ -95,6 +95,8 @@ async def test_killed_database_connections_lose_nothing(
     print(f"\n{report.table([row])}\n{report.failure_timeline(load, fault_start)}")
     assert killed > 0, "the fault hit nothing: the platform held no connection"
     assert not verdict.problems(), verdict.problems()
+    covered = load.record.acknowledged_kinds()
+    assert {"service.enable", "form.submit"} <= covered, f"no enablement or no submission acknowledged: {covered}"
     wrong = {a.outcome for _, a in load.record.failed_attempts() if a.code not in ALLOWED_DURING_FAULT}
     assert not wrong, f"failures other than UNAVAILABLE/ABORTED: {wrong}"
     slow = [a for _, a in load.record.attempts() if a.ended - a.started > ATTEMPT_DEADLINE_SECONDS]

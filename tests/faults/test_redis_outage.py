@@ -100,6 +100,8 @@ async def test_redis_down_loses_nothing(fault_database_url: str, tmp_path: Path)
         f" (tenant cache TTL {TENANT_CACHE_TTL_SECONDS} s); Redis was down for {still_down:.1f} s by then"
     )
     assert not verdict.problems(), verdict.problems()
+    covered = load.record.acknowledged_kinds()
+    assert {"service.enable", "form.submit"} <= covered, f"no enablement or no submission acknowledged: {covered}"
     failed_reads = [a.outcome for op, a in load.record.failed_attempts() if op.kind == "read"]
     assert not failed_reads, f"reads failed while Redis was down: {failed_reads}"
     wrong = {a.outcome for _, a in load.record.failed_attempts() if a.code not in ALLOWED_DURING_FAULT}
