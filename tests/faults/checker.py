@@ -4,6 +4,8 @@
   acknowledged attempt of one request id: a retry never made a second tenant);
 - nothing the platform started is left half done: no tenant of the run in a working state
   once the reconciler had its time, no database of this platform without its tenant;
+- every service enablement and form submission acknowledged is stored exactly once (one row
+  per request id, under the submission id every acknowledgement named);
 - every write that is in the database was announced, and each announcement reached the
   test's consumer group exactly once after deduplication; no consumer group of the services
   is left with undelivered or unacknowledged entries, nothing went to the dead-letter stream.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from services.runtime.events import StreamSettings
+from services.runtime.events import Event, StreamSettings
 from tests.faults.observer import EventObserver
 from tests.faults.record import LoadRecord
 
@@ -92,7 +95,39 @@ async def check(
         prefix=f"{slug_prefix}%",
     )
     _check_users(record, users, verdict)
-    await _check_events(tenants, users, observer, settle_seconds, verdict)
+    enabled = (
+        await rows(
+            database_url,
+            "SELECT tenant_id, service, create_request_id FROM registry_enabled_services"
+            " WHERE create_request_id IS NOT NULL",
+        )
+        if record.of_kind("service.enable")
+        else []
+    )
+    _check_enablements(record, enabled, verdict)
+    submissions = await _submissions(database_url, record)
+    _check_submissions(record, submissions, verdict)
+    expected = [
+        Announcement(
+            "tenant.created",
+            lambda e: str(e.tenant_id),
+            {t.tenant_id: t.former_slug for t in tenants if t.state == "ACTIVE"},
+        ),
+        Announcement(
+            "user.created", lambda e: str(e.payload_dict().get("user_id")), {u.user_id: u.email for u in users}
+        ),
+        Announcement(
+            "tenant_service.enabled",
+            lambda e: f"{e.tenant_id}/{e.payload_dict().get('service')}",
+            {f"{row.tenant_id}/{row.service}": f"{row.tenant_id}/{row.service}" for row in enabled},
+        ),
+        Announcement(
+            "form.submission.created",
+            lambda e: str(e.payload_dict().get("submission_id")),
+            {row.submission_id: row.submission_id for row in submissions},
+        ),
+    ]
+    await _check_events(expected, observer, settle_seconds, verdict)
     await _check_groups(redis_url, verdict)
     return verdict
 
@@ -147,25 +182,67 @@ def _check_users(record: LoadRecord, rows: list[Any], verdict: Verdict) -> None:
             verdict.duplicated.append(f"user {op.key}: acknowledged as {sorted(set(op.acknowledged_ids))}")
 
 
-async def _check_events(
-    tenants: list[Any],
-    users: list[Any],
-    observer: EventObserver,
-    within: float,
-    verdict: Verdict,
-) -> None:
-    active = {row.tenant_id for row in tenants if row.state == "ACTIVE"}
-    user_ids = {row.user_id for row in users}
+def _check_enablements(record: LoadRecord, rows: list[Any], verdict: Verdict) -> None:
+    per_request = Counter(row.create_request_id for row in rows)
+    stored = {row.create_request_id: row for row in rows}
+    for op in record.of_kind("service.enable"):
+        if per_request[op.request_id] > 1:
+            verdict.duplicated.append(f"enablement for {op.key}: {per_request[op.request_id]} rows")
+        if not op.acknowledged:
+            continue
+        verdict.acknowledged += 1
+        row = stored.get(op.request_id)
+        if row is None or row.tenant_id != op.key or {row.service} != set(op.acknowledged_ids):
+            verdict.lost.append(f"enablement for {op.key} acknowledged, found {row and (row.tenant_id, row.service)}")
 
-    def announced_tenants() -> set[str | None]:
-        return {e.tenant_id for e in observer.of_type("tenant.created")}
 
-    def announced_users() -> set[str]:
-        return {str(e.payload_dict().get("user_id")) for e in observer.of_type("user.created")}
+async def _submissions(database_url: str, record: LoadRecord) -> list[Any]:
+    """The submissions stored in the databases of the tenants the load submitted to."""
+    found: list[Any] = []
+    for tenant_id in sorted({op.key for op in record.of_kind("form.submit")}):
+        (tenant,) = await rows(database_url, "SELECT db_name FROM tenants WHERE tenant_id = :id", id=tenant_id)
+        found.extend(
+            await rows(
+                database_url,
+                f"SELECT submission_id, request_id FROM `{tenant.db_name}`.submissions WHERE request_id IS NOT NULL",
+            )
+        )
+    return found
 
-    await observer.wait_until(lambda: active <= announced_tenants() and user_ids <= announced_users(), within)
-    verdict.unannounced.extend(f"tenant.created {t}" for t in sorted(active - announced_tenants()))
-    verdict.unannounced.extend(f"user.created {row.email}" for row in users if row.user_id not in announced_users())
+
+def _check_submissions(record: LoadRecord, rows: list[Any], verdict: Verdict) -> None:
+    per_request = Counter(row.request_id for row in rows)
+    stored = {row.request_id: row.submission_id for row in rows}
+    for op in record.of_kind("form.submit"):
+        if per_request[op.request_id] > 1:
+            verdict.duplicated.append(f"submission {op.request_id}: {per_request[op.request_id]} rows")
+        if not op.acknowledged:
+            continue
+        verdict.acknowledged += 1
+        if op.request_id not in stored:
+            verdict.lost.append(f"submission {op.request_id} acknowledged, not found")
+        elif set(op.acknowledged_ids) != {stored[op.request_id]}:
+            verdict.duplicated.append(f"submission {op.request_id}: acknowledged as {sorted(set(op.acknowledged_ids))}")
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """What must have been announced: an event of ``event_type`` for each of ``expected``'s keys
+    (``key`` of an event), ``expected`` naming each for the verdict."""
+
+    event_type: str
+    key: Callable[[Event], str]
+    expected: dict[str, str]
+
+    def missing(self, observer: EventObserver) -> list[str]:
+        seen = {self.key(e) for e in observer.of_type(self.event_type)}
+        return [f"{self.event_type} {name}" for key, name in self.expected.items() if key not in seen]
+
+
+async def _check_events(expected: list[Announcement], observer: EventObserver, within: float, verdict: Verdict) -> None:
+    await observer.wait_until(lambda: not any(a.missing(observer) for a in expected), within)
+    for announcement in expected:
+        verdict.unannounced.extend(sorted(announcement.missing(observer)))
     verdict.delivered_twice.extend(f"{observer.events[i].type} {i} x{n}" for i, n in observer.handled.items() if n > 1)
 
 

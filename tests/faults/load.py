@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from google.protobuf import struct_pb2
 from tenantmesh.auth.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,
@@ -25,6 +26,8 @@ from tenantmesh.auth.v1 import (
     auth_service_pb2_grpc,
     user_pb2,
 )
+from tenantmesh.forms.v1 import form_service_pb2, form_service_pb2_grpc
+from tenantmesh.registry.v1 import registry_service_pb2, registry_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
 from tests.faults.record import OK, Attempt, LoadRecord, Operation, outcome_of
@@ -51,9 +54,24 @@ class Rates:
     user_creates: float = 1.5
     logins: float = 1.0  # each followed by a refresh of the session it opened
     reads: float = 1.0  # GetTenant of the load's tenant
+    # With ServiceTargets only: SubmitForm in the load's tenant (and each acknowledged tenant
+    # create is followed by an EnableService for that tenant, at the tenant creates' rate).
+    submissions: float = 0.5
 
-    def per_second(self) -> float:
-        return self.tenant_creates + self.user_creates + 2 * self.logins + self.reads
+    def per_second(self, with_services: bool = False) -> float:
+        base = self.tenant_creates + self.user_creates + 2 * self.logins + self.reads
+        return base + (self.tenant_creates + self.submissions if with_services else 0.0)
+
+
+@dataclass(frozen=True)
+class ServiceTargets:
+    """The registry and forms processes, when the scenario runs them: a catalogue service the
+    run's tenants enable, and a form published in the load's tenant that the load submits."""
+
+    registry_channel: grpc.aio.Channel
+    forms_channel: grpc.aio.Channel
+    catalogue_service: str
+    form_key: str
 
 
 @dataclass
@@ -68,6 +86,7 @@ class Targets:
     tenant_slug: str
     login_email: str
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    services: ServiceTargets | None = None
 
 
 def _backoff(error: grpc.aio.AioRpcError, attempts: int) -> float:
@@ -90,6 +109,11 @@ class LoadGenerator:
         self._tenants: Any = tenant_service_pb2_grpc.TenantServiceStub(targets.tenants_channel)
         self._users: Any = admin_service_pb2_grpc.UserServiceStub(targets.auth_channel)
         self._auth: Any = auth_service_pb2_grpc.AuthServiceStub(targets.auth_channel)
+        self._enabled: Any = None
+        self._submissions: Any = None
+        if targets.services is not None:
+            self._enabled = registry_service_pb2_grpc.EnabledServiceServiceStub(targets.services.registry_channel)
+            self._submissions = form_service_pb2_grpc.SubmissionServiceStub(targets.services.forms_channel)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._counter = 0
         self._stopping = False
@@ -98,7 +122,7 @@ class LoadGenerator:
 
     @property
     def targeted_rate(self) -> float:
-        return self.rates.per_second()
+        return self.rates.per_second(with_services=self.targets.services is not None)
 
     def stop(self) -> None:
         """Ends the arrivals now (before ``run``'s time is up); started operations finish."""
@@ -114,6 +138,7 @@ class LoadGenerator:
             self._arrivals(self.rates.user_creates, until, self._create_user),
             self._arrivals(self.rates.logins, until, self._login_and_refresh),
             self._arrivals(self.rates.reads, until, self._read_tenant),
+            self._arrivals(self.rates.submissions if self._submissions else 0.0, until, self._submit_form),
         )
         self.stopped_at = time.monotonic()
         await asyncio.gather(*self._in_flight)
@@ -181,6 +206,42 @@ class LoadGenerator:
                 timeout=ATTEMPT_DEADLINE_SECONDS,
             )
             return str(response.tenant.tenant_id)
+
+        tenant_id = await self._attempts(operation, call)
+        if tenant_id and self._enabled is not None:
+            await self._enable_service(tenant_id)
+
+    async def _enable_service(self, tenant_id: str) -> None:
+        assert self.targets.services is not None
+        service = self.targets.services.catalogue_service
+        operation = Operation("service.enable", tenant_id, request_id=str(uuid.uuid4()))
+
+        async def call() -> str:
+            response = await self._enabled.EnableService(
+                registry_service_pb2.EnableServiceRequest(service=service, request_id=operation.request_id),
+                metadata=bearer(self.targets.admin_token, tenant_id),
+                timeout=ATTEMPT_DEADLINE_SECONDS,
+            )
+            return str(response.enabled_service.service)
+
+        # A retry with the first attempt's request id returns that enablement, so no
+        # ALREADY_EXISTS counts as an acknowledgement here.
+        await self._attempts(operation, call)
+
+    async def _submit_form(self) -> None:
+        assert self.targets.services is not None
+        form_key = self.targets.services.form_key
+        answers = struct_pb2.Struct()
+        answers.update({"n": self._next()})
+        operation = Operation("form.submit", self.targets.tenant_id, request_id=str(uuid.uuid4()))
+
+        async def call() -> str:
+            response = await self._submissions.SubmitForm(
+                form_service_pb2.SubmitFormRequest(form_key=form_key, answers=answers, request_id=operation.request_id),
+                metadata=bearer(self.targets.admin_token, self.targets.tenant_id),
+                timeout=ATTEMPT_DEADLINE_SECONDS,
+            )
+            return str(response.submission.submission_id)
 
         await self._attempts(operation, call)
 

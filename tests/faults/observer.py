@@ -14,6 +14,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# Imported for their payload types: an event decodes only into a type this process knows
+# (services/runtime/events.py); the checker reads the submission id and the enabled service.
+from tenantmesh.forms.v1 import events_pb2 as _forms_events  # noqa: F401
+from tenantmesh.registry.v1 import events_pb2 as _registry_events  # noqa: F401
+
 from services.runtime.events import Event, RedisStreamsEventBus, StreamSettings
 
 GROUP = "faults-checker"

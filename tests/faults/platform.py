@@ -1,4 +1,5 @@
-"""The platform under fault: tenants and auth as separate processes on MariaDB and Redis.
+"""The platform under fault: tenants and auth (with ``with_services``, the registry and forms
+too) as separate processes on MariaDB and Redis.
 
 As production runs it: each service in its own process, the reconciler on a short interval
 (so a fault's leftovers are finished or cleaned while the test watches), every process's
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from google.protobuf import json_format
 from prometheus_client.parser import text_string_to_metric_families
 from tenantmesh.auth.v1 import (
     admin_service_pb2,
@@ -23,9 +25,11 @@ from tenantmesh.auth.v1 import (
     auth_service_pb2_grpc,
     user_pb2,
 )
+from tenantmesh.forms.v1 import form_pb2, form_service_pb2, form_service_pb2_grpc
+from tenantmesh.registry.v1 import registry_service_pb2, registry_service_pb2_grpc, service_pb2
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
-from tests.faults.load import USER_PASSWORD, Targets, bearer
+from tests.faults.load import USER_PASSWORD, ServiceTargets, Targets, bearer
 from tests.support.mesh import RUN_TENANT_DB_PREFIX
 from tests.support.processes import ProcessMesh, ServiceProcess, free_port, process_mesh
 
@@ -36,6 +40,14 @@ RECONCILE_INTERVAL_SECONDS = "1"
 PROVISIONING_LEASE_SECONDS = "5"
 # Tenant database prefixes are at most 24 characters; the run's prefix already takes some.
 _PREFIX_LIMIT = 24
+# What the load enables and submits with ``with_services``: a catalogue service without a
+# config schema (any configuration, an empty one here) and a one-field form.
+CATALOGUE_SERVICE = "fault-load"
+FORM_KEY = "fault-load"
+FORM_DEFINITION = {
+    "schema": {"type": "object", "properties": {"n": {"type": "integer"}}},
+    "fields": [{"key": "n", "type": "FIELD_TYPE_INTEGER"}],
+}
 
 
 def scenario_db_prefix() -> str:
@@ -94,17 +106,24 @@ async def fault_platform(
     env: Mapping[str, str] | None = None,
     services: Sequence[str] = ("tenants", "auth"),
     service_env: Mapping[str, Mapping[str, str]] | None = None,
+    with_services: bool = False,
 ) -> AsyncIterator[FaultPlatform]:
     """Starts tenants then auth (tenants first: both would race to create the core tables),
     creates the tenant the load works in and its login user; stops every process on exit.
 
     ``services``: every service the scenario may run (each gets its address); only tenants and
     auth are started here, the others with :meth:`FaultPlatform.start`. ``service_env``: settings
-    of one service's processes started here only, by service name."""
+    of one service's processes started here only, by service name. ``with_services``: the
+    registry and forms start too (forms provisions every tenant with the tenants service), a
+    catalogue service is registered and the load's tenant gets a published form, so the load
+    enables services and submits forms (``Targets.services``)."""
     own = dict(service_env or {})
+    if with_services:
+        services = tuple(dict.fromkeys((*services, "registry", "forms")))
     settings = {
         "TENANTMESH_RECONCILE_INTERVAL_SECONDS": RECONCILE_INTERVAL_SECONDS,
         "TENANTMESH_PROVISIONING_LEASE_SECONDS": PROVISIONING_LEASE_SECONDS,
+        **({"TENANTMESH_LIFECYCLE_SERVICES": "tenants,forms"} if with_services else {}),
         **dict(env or {}),
     }
     async with process_mesh(
@@ -119,6 +138,10 @@ async def fault_platform(
         platform = FaultPlatform(mesh=mesh, metrics_ports={})
         tenants = platform.tenants = await platform.start("tenants", env=own.get("tenants"))
         auth = platform.auth = await platform.start("auth", env=own.get("auth"))
+        if with_services:
+            # Before the first tenant: its provisioning waits for forms.
+            registry = await platform.start("registry", env=own.get("registry"))
+            forms = await platform.start("forms", env=own.get("forms"))
         auth_stub: Any = auth_service_pb2_grpc.AuthServiceStub(auth.channel)
         login = await auth_stub.Login(
             auth_service_pb2.LoginRequest(tenant="platform", email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
@@ -144,4 +167,35 @@ async def fault_platform(
             tenant_slug=slug,
             login_email=email,
         )
+        if with_services:
+            platform.targets.services = await _service_targets(registry, forms, admin, tenant.tenant_id)
         yield platform
+
+
+async def _service_targets(
+    registry: ServiceProcess, forms: ServiceProcess, admin: str, tenant_id: str
+) -> ServiceTargets:
+    """Registers the catalogue service and publishes the form in the load's tenant."""
+    catalogue: Any = registry_service_pb2_grpc.CatalogServiceStub(registry.channel)
+    await catalogue.RegisterService(
+        registry_service_pb2.RegisterServiceRequest(
+            service=service_pb2.Service(
+                name=CATALOGUE_SERVICE,
+                kind=service_pb2.SERVICE_KIND_EXTERNAL_HTTP,
+                display_name="Fault load",
+                versions=[service_pb2.ServiceVersion(version="1.0.0")],
+            )
+        ),
+        metadata=bearer(admin),
+    )
+    stub: Any = form_service_pb2_grpc.FormServiceStub(forms.channel)
+    draft = json_format.ParseDict(FORM_DEFINITION, form_pb2.FormDefinition())
+    form = form_service_pb2.Form(key=FORM_KEY, draft=draft)
+    await stub.CreateForm(form_service_pb2.CreateFormRequest(form=form), metadata=bearer(admin, tenant_id))
+    await stub.PublishForm(form_service_pb2.PublishFormRequest(key=FORM_KEY), metadata=bearer(admin, tenant_id))
+    return ServiceTargets(
+        registry_channel=registry.channel,
+        forms_channel=forms.channel,
+        catalogue_service=CATALOGUE_SERVICE,
+        form_key=FORM_KEY,
+    )

@@ -32,8 +32,10 @@ class Attempt:
 
 @dataclass
 class Operation:
-    kind: str  # "tenant.create", "user.create", "login"
-    key: str  # what it writes: a tenant slug, a user's email, the login's user
+    kind: str  # "tenant.create", "user.create", "login", "service.enable", "form.submit"
+    # What it writes: a tenant slug, a user's email, the login's user, the tenant enabling or
+    # submitted to.
+    key: str
     request_id: str = ""
     attempts: list[Attempt] = field(default_factory=list)
     # What the acknowledgement named (a tenant id, a user id), per acknowledged attempt.
@@ -60,6 +62,10 @@ class LoadRecord:
 
     def of_kind(self, kind: str) -> list[Operation]:
         return [op for op in self.operations if op.kind == kind]
+
+    def acknowledged_kinds(self) -> set[str]:
+        """The kinds of operation with an acknowledged one: what the checker's verdict covers."""
+        return {op.kind for op in self.operations if op.acknowledged}
 
     def attempts(self) -> list[tuple[Operation, Attempt]]:
         return [(op, attempt) for op in self.operations for attempt in op.attempts]

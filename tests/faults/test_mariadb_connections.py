@@ -40,7 +40,7 @@ async def _checked_out_once_idle(platform: FaultPlatform, within: float = 25.0) 
     connection is never returned, so the reading never drops to 0 within a few samples."""
     deadline = time.monotonic() + within
     while True:
-        in_use = {s: await platform.metric(s, "tenantmesh_db_pool_connections_in_use") for s in ("tenants", "auth")}
+        in_use = {s: await platform.metric(s, "tenantmesh_db_pool_connections_in_use") for s in platform.metrics_ports}
         if not any(in_use.values()) or time.monotonic() > deadline:
             return in_use
         await asyncio.sleep(1.0)
@@ -52,7 +52,11 @@ async def test_killed_database_connections_lose_nothing(
     prefix = scenario_db_prefix()
     observer = EventObserver(fault_redis_url)
     async with fault_platform(
-        fault_database_url, fault_redis_url, tmp_path / "mesh", env={"TENANTMESH_TENANT_DB_PREFIX": prefix}
+        fault_database_url,
+        fault_redis_url,
+        tmp_path / "mesh",
+        env={"TENANTMESH_TENANT_DB_PREFIX": prefix},
+        with_services=True,
     ) as platform:
         await observer.start()
         try:
@@ -75,7 +79,7 @@ async def test_killed_database_connections_lose_nothing(
                 tenant_db_prefix=prefix,
             )
             in_use = await _checked_out_once_idle(platform)
-            capacity = sum([await platform.metric(s, "tenantmesh_db_pool_capacity") for s in ("tenants", "auth")])
+            capacity = sum([await platform.metric(s, "tenantmesh_db_pool_capacity") for s in platform.metrics_ports])
             held = len(await platform_connections(fault_database_url, prefix))
         finally:
             await observer.close()
@@ -91,6 +95,8 @@ async def test_killed_database_connections_lose_nothing(
     print(f"\n{report.table([row])}\n{report.failure_timeline(load, fault_start)}")
     assert killed > 0, "the fault hit nothing: the platform held no connection"
     assert not verdict.problems(), verdict.problems()
+    covered = load.record.acknowledged_kinds()
+    assert {"service.enable", "form.submit"} <= covered, f"no enablement or no submission acknowledged: {covered}"
     wrong = {a.outcome for _, a in load.record.failed_attempts() if a.code not in ALLOWED_DURING_FAULT}
     assert not wrong, f"failures other than UNAVAILABLE/ABORTED: {wrong}"
     slow = [a for _, a in load.record.attempts() if a.ended - a.started > ATTEMPT_DEADLINE_SECONDS]

@@ -49,7 +49,9 @@ async def test_redis_down_loses_nothing(fault_database_url: str, tmp_path: Path)
     env = {"TENANTMESH_TENANT_DB_PREFIX": prefix, "TENANTMESH_TENANT_CACHE_TTL_SECONDS": str(TENANT_CACHE_TTL_SECONDS)}
     async with own_redis(tmp_path / "redis") as redis_server:
         observer = EventObserver(redis_server.url)
-        async with fault_platform(fault_database_url, redis_server.url, tmp_path / "mesh", env=env) as platform:
+        async with fault_platform(
+            fault_database_url, redis_server.url, tmp_path / "mesh", env=env, with_services=True
+        ) as platform:
             await observer.start()
             running: asyncio.Task[None] | None = None
             try:
@@ -98,6 +100,8 @@ async def test_redis_down_loses_nothing(fault_database_url: str, tmp_path: Path)
         f" (tenant cache TTL {TENANT_CACHE_TTL_SECONDS} s); Redis was down for {still_down:.1f} s by then"
     )
     assert not verdict.problems(), verdict.problems()
+    covered = load.record.acknowledged_kinds()
+    assert {"service.enable", "form.submit"} <= covered, f"no enablement or no submission acknowledged: {covered}"
     failed_reads = [a.outcome for op, a in load.record.failed_attempts() if op.kind == "read"]
     assert not failed_reads, f"reads failed while Redis was down: {failed_reads}"
     wrong = {a.outcome for _, a in load.record.failed_attempts() if a.code not in ALLOWED_DURING_FAULT}
