@@ -45,7 +45,7 @@ def test_tracing_settings_read_the_standard_variables() -> None:
     assert settings.effective_ratio == 0.25
     assert settings.resource_attributes == {"deployment.environment": "prod"}
     assert load_tracing_settings({"OTEL_TRACES_SAMPLER": "parentbased_always_on"}).effective_ratio == 1.0
-    assert load_tracing_settings({}).effective_ratio == 0.1
+    assert load_tracing_settings({}).effective_ratio == 0.01
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from services.runtime.config import ConfigError, EnvReader
 # Parent-based ratio sampling keeps whole traces: a root is sampled at this ratio, every
 # span below follows its parent's decision (Envoy's for calls through the edge).
 DEFAULT_SAMPLER = "parentbased_traceidratio"
-DEFAULT_SAMPLE_RATIO = 0.1
+DEFAULT_SAMPLE_RATIO = 0.01
 SAMPLERS = frozenset(
     {"always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", DEFAULT_SAMPLER}
 )
