@@ -24,11 +24,10 @@ from tenantmesh.tenants.v1 import tenant_service_pb2, tenant_service_pb2_grpc
 
 from tests.faults import report
 from tests.faults.budget import FULL
-from tests.faults.checker import check
 from tests.faults.load import USER_PASSWORD, LoadGenerator
-from tests.faults.observer import EventObserver
-from tests.faults.platform import FaultPlatform, fault_platform, read_metric, scenario_db_prefix
+from tests.faults.platform import FaultPlatform, read_metric
 from tests.faults.record import OK, Attempt, Operation, outcome_of
+from tests.faults.scenario import Scenario
 from tests.support.processes import ServiceProcess, free_port
 
 pytestmark = [
@@ -75,17 +74,13 @@ async def _use(tenants: ServiceProcess, platform: FaultPlatform, token: str, ope
 async def test_tokens_verify_across_a_two_minute_clock_skew(
     fault_database_url: str, fault_redis_url: str, tmp_path: Path
 ) -> None:
-    prefix = scenario_db_prefix()
-    observer = EventObserver(fault_redis_url)
+    scenario = Scenario(fault_database_url, fault_redis_url)
     checks: list[tuple[str, Operation]] = []
-    async with fault_platform(
-        fault_database_url, fault_redis_url, tmp_path / "mesh", env={"TENANTMESH_TENANT_DB_PREFIX": prefix}
-    ) as platform:
-        await observer.start()
-        running: asyncio.Task[None] | None = None
-        try:
-            load = LoadGenerator(platform.targets)
-            running = asyncio.create_task(load.run(600.0))
+    async with (
+        scenario.platform(tmp_path / "mesh") as platform,
+    ):
+        load = LoadGenerator(platform.targets)
+        async with scenario.loading(load, 600.0) as running:
             fault_start = time.monotonic()
             for index, (service, offset) in enumerate(CASES):
                 metrics_port = free_port()
@@ -107,18 +102,7 @@ async def test_tokens_verify_across_a_two_minute_clock_skew(
             fault_end = time.monotonic()
             load.stop()
             await running
-            verdict = await check(
-                load.record,
-                database_url=fault_database_url,
-                redis_url=fault_redis_url,
-                observer=observer,
-                run=platform.targets.run,
-                tenant_db_prefix=prefix,
-            )
-        finally:
-            if running is not None and not running.done():
-                running.cancel()
-            await observer.close()
+            verdict = await scenario.check(load, run=platform.targets.run)
 
     load.record.operations.extend(op for _, op in checks)
     row = report.add(

@@ -18,12 +18,10 @@ import pytest
 
 from tests.faults import report
 from tests.faults.budget import FULL
-from tests.faults.checker import check
 from tests.faults.edge import fault_edge, load_targets
 from tests.faults.load import ATTEMPT_DEADLINE_SECONDS, LoadGenerator
-from tests.faults.observer import EventObserver
-from tests.faults.platform import fault_platform, scenario_db_prefix
 from tests.faults.record import OK
+from tests.faults.scenario import Scenario
 
 pytestmark = [
     pytest.mark.mysql,
@@ -47,20 +45,15 @@ PUBLIC_URL = "https://localhost:8443"
 
 
 async def test_envoy_restarted_loses_nothing(fault_database_url: str, fault_redis_url: str, tmp_path: Path) -> None:
-    prefix = scenario_db_prefix()
-    observer = EventObserver(fault_redis_url)
-    env = {"TENANTMESH_TENANT_DB_PREFIX": prefix, "TENANTMESH_PUBLIC_URL": PUBLIC_URL}
+    scenario = Scenario(fault_database_url, fault_redis_url)
     async with (
-        fault_platform(fault_database_url, fault_redis_url, tmp_path / "mesh", env=env) as platform,
+        scenario.platform(tmp_path / "mesh", env={"TENANTMESH_PUBLIC_URL": PUBLIC_URL}) as platform,
         fault_edge(platform, tmp_path / "edge", PUBLIC_URL) as edge,
         load_targets(platform, edge) as through_edge,
     ):
-        await observer.start()
-        running: asyncio.Task[None] | None = None
         outages: list[tuple[float, float]] = []
-        try:
-            load = LoadGenerator(through_edge)
-            running = asyncio.create_task(load.run(LOAD_SECONDS))
+        load = LoadGenerator(through_edge)
+        async with scenario.loading(load, LOAD_SECONDS) as running:
             await asyncio.sleep(FAULT_AFTER_SECONDS)
             for _ in range(RESTARTS):
                 stopped_at = time.monotonic()
@@ -70,18 +63,7 @@ async def test_envoy_restarted_loses_nothing(fault_database_url: str, fault_redi
                 outages.append((stopped_at, time.monotonic()))
                 await asyncio.sleep(SETTLE_SECONDS)
             await running
-            verdict = await check(
-                load.record,
-                database_url=fault_database_url,
-                redis_url=fault_redis_url,
-                observer=observer,
-                run=through_edge.run,
-                tenant_db_prefix=prefix,
-            )
-        finally:
-            if running is not None and not running.done():
-                running.cancel()
-            await observer.close()
+            verdict = await scenario.check(load, run=through_edge.run)
 
     fault_start, fault_end = outages[0][0], outages[-1][1]
     down = ", ".join(f"{end - start:.1f} s" for start, end in outages)

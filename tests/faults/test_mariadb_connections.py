@@ -16,11 +16,10 @@ import pytest
 
 from tests.faults import report
 from tests.faults.budget import seconds
-from tests.faults.checker import check
 from tests.faults.faults import kill_platform_connections, platform_connections
 from tests.faults.load import ATTEMPT_DEADLINE_SECONDS, LoadGenerator
-from tests.faults.observer import EventObserver
-from tests.faults.platform import FaultPlatform, fault_platform, scenario_db_prefix
+from tests.faults.platform import FaultPlatform
+from tests.faults.scenario import Scenario
 
 pytestmark = [pytest.mark.mysql, pytest.mark.redis, pytest.mark.faults, pytest.mark.timeout(240)]
 
@@ -49,40 +48,24 @@ async def _checked_out_once_idle(platform: FaultPlatform, within: float = 25.0) 
 async def test_killed_database_connections_lose_nothing(
     fault_database_url: str, fault_redis_url: str, tmp_path: Path
 ) -> None:
-    prefix = scenario_db_prefix()
-    observer = EventObserver(fault_redis_url)
-    async with fault_platform(
-        fault_database_url,
-        fault_redis_url,
-        tmp_path / "mesh",
-        env={"TENANTMESH_TENANT_DB_PREFIX": prefix},
-        with_services=True,
-    ) as platform:
-        await observer.start()
-        try:
-            load = LoadGenerator(platform.targets)
-            running = asyncio.create_task(load.run(LOAD_SECONDS))
+    scenario = Scenario(fault_database_url, fault_redis_url)
+    async with (
+        scenario.platform(tmp_path / "mesh", with_services=True) as platform,
+    ):
+        load = LoadGenerator(platform.targets)
+        async with scenario.loading(load, LOAD_SECONDS) as running:
             await asyncio.sleep(FAULT_AFTER_SECONDS)
             fault_start = time.monotonic()
             killed = 0
             for _ in range(KILL_ROUNDS):
-                killed += await kill_platform_connections(fault_database_url, prefix)
+                killed += await kill_platform_connections(fault_database_url, scenario.prefix)
                 await asyncio.sleep(KILL_EVERY_SECONDS)
             fault_end = time.monotonic()
             await running
-            verdict = await check(
-                load.record,
-                database_url=fault_database_url,
-                redis_url=fault_redis_url,
-                observer=observer,
-                run=platform.targets.run,
-                tenant_db_prefix=prefix,
-            )
+            verdict = await scenario.check(load, run=platform.targets.run)
             in_use = await _checked_out_once_idle(platform)
             capacity = sum([await platform.metric(s, "tenantmesh_db_pool_capacity") for s in platform.metrics_ports])
-            held = len(await platform_connections(fault_database_url, prefix))
-        finally:
-            await observer.close()
+            held = len(await platform_connections(fault_database_url, scenario.prefix))
 
     row = report.add(
         "MariaDB connections killed",

@@ -25,10 +25,10 @@ from tenantmesh.tenants.v1 import tenant_service_pb2, tenant_service_pb2_grpc
 from services.forms.app import FormsApp
 from tests.faults import report
 from tests.faults.budget import FULL
-from tests.faults.checker import check, rows
+from tests.faults.checker import rows
 from tests.faults.load import LoadGenerator, Rates, bearer
-from tests.faults.observer import EventObserver
-from tests.faults.platform import FaultPlatform, fault_platform, scenario_db_prefix
+from tests.faults.platform import FaultPlatform
+from tests.faults.scenario import Scenario
 from tests.support.migrations import head_of
 from tests.support.processes import ServiceProcess
 
@@ -96,44 +96,25 @@ async def _schema_state(database_url: str, prefix: str) -> dict[str, tuple[str, 
 async def test_a_process_killed_during_migrate_all_leaves_no_tenant_half_upgraded(
     fault_database_url: str, fault_redis_url: str, tmp_path: Path
 ) -> None:
-    prefix = scenario_db_prefix()
     head = head_of(FormsApp.tenant_migrations)
-    observer = EventObserver(fault_redis_url)
-    async with fault_platform(
-        fault_database_url,
-        fault_redis_url,
-        tmp_path / "mesh",
-        env={"TENANTMESH_TENANT_DB_PREFIX": prefix},
-        services=("tenants", "auth", "forms"),
-    ) as platform:
-        await observer.start()
-        running: asyncio.Task[None] | None = None
-        try:
-            await platform.start("forms")
-            load = LoadGenerator(platform.targets, RATES)
-            running = asyncio.create_task(load.run(600.0))
+    scenario = Scenario(fault_database_url, fault_redis_url)
+    async with (
+        scenario.platform(tmp_path / "mesh", services=("tenants", "auth", "forms")) as platform,
+    ):
+        await platform.start("forms")
+        load = LoadGenerator(platform.targets, RATES)
+        async with scenario.loading(load, 600.0) as running:
             await asyncio.sleep(WARM_UP_SECONDS)
             crashed, error, killed_at = await _crash_migrating(platform)
-            after_crash = await _schema_state(fault_database_url, prefix)
+            after_crash = await _schema_state(fault_database_url, scenario.prefix)
             await asyncio.sleep(AFTER_CRASH_SECONDS)
             load.stop()
             await running
             rerun = await platform.start("tenants", instance="tenants-rerun", env=PARTICIPANTS)
             messages, rerun_error = await _migrate(rerun, platform.targets.admin_token)
             recovered = time.monotonic() - killed_at
-            final = await _schema_state(fault_database_url, prefix)
-            verdict = await check(
-                load.record,
-                database_url=fault_database_url,
-                redis_url=fault_redis_url,
-                observer=observer,
-                run=platform.targets.run,
-                tenant_db_prefix=prefix,
-            )
-        finally:
-            if running is not None and not running.done():
-                running.cancel()
-            await observer.close()
+            final = await _schema_state(fault_database_url, scenario.prefix)
+            verdict = await scenario.check(load, run=platform.targets.run)
 
     row = report.add(
         "tenants process SIGKILLed during migrate-all",

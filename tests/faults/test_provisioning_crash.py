@@ -23,11 +23,10 @@ from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service
 
 from tests.faults import report
 from tests.faults.budget import FULL
-from tests.faults.checker import check
 from tests.faults.load import LoadGenerator, bearer
-from tests.faults.observer import EventObserver
-from tests.faults.platform import PROVISIONING_LEASE_SECONDS, FaultPlatform, fault_platform, scenario_db_prefix
+from tests.faults.platform import PROVISIONING_LEASE_SECONDS, FaultPlatform
 from tests.faults.record import OK, Attempt, Operation, outcome_of
+from tests.faults.scenario import Scenario
 
 pytestmark = [pytest.mark.mysql, pytest.mark.redis, pytest.mark.faults, pytest.mark.timeout(300)]
 
@@ -81,16 +80,12 @@ async def _crash_then_retry(platform: FaultPlatform, point: str, index: int) -> 
 async def test_a_process_killed_at_each_provisioning_step_leaves_nothing_behind(
     fault_database_url: str, fault_redis_url: str, tmp_path: Path
 ) -> None:
-    prefix = scenario_db_prefix()
-    observer = EventObserver(fault_redis_url)
-    async with fault_platform(
-        fault_database_url, fault_redis_url, tmp_path / "mesh", env={"TENANTMESH_TENANT_DB_PREFIX": prefix}
-    ) as platform:
-        await observer.start()
-        running: asyncio.Task[None] | None = None
-        try:
-            load = LoadGenerator(platform.targets)
-            running = asyncio.create_task(load.run(600.0))
+    scenario = Scenario(fault_database_url, fault_redis_url)
+    async with (
+        scenario.platform(tmp_path / "mesh") as platform,
+    ):
+        load = LoadGenerator(platform.targets)
+        async with scenario.loading(load, 600.0) as running:
             fault_start = time.monotonic()
             crashed: list[tuple[str, Operation, float]] = []
             for index, point in enumerate(CRASH_POINTS):
@@ -100,18 +95,7 @@ async def test_a_process_killed_at_each_provisioning_step_leaves_nothing_behind(
             load.stop()
             await running
             load.record.operations.extend(op for _, op, _ in crashed)
-            verdict = await check(
-                load.record,
-                database_url=fault_database_url,
-                redis_url=fault_redis_url,
-                observer=observer,
-                run=platform.targets.run,
-                tenant_db_prefix=prefix,
-            )
-        finally:
-            if running is not None and not running.done():
-                running.cancel()
-            await observer.close()
+            verdict = await scenario.check(load, run=platform.targets.run)
 
     row = report.add(
         "tenants process SIGKILLed while provisioning",

@@ -20,12 +20,10 @@ import pytest
 
 from tests.faults import report
 from tests.faults.budget import seconds
-from tests.faults.checker import check
 from tests.faults.load import ATTEMPT_DEADLINE_SECONDS, LoadGenerator
-from tests.faults.observer import EventObserver
-from tests.faults.platform import fault_platform, scenario_db_prefix
 from tests.faults.probes import RevocationProbe, SuspensionProbe
 from tests.faults.redis_server import own_redis
+from tests.faults.scenario import Scenario
 
 pytestmark = [pytest.mark.mysql, pytest.mark.faults, pytest.mark.timeout(300)]
 
@@ -45,22 +43,18 @@ STALE_SLACK_SECONDS = 1.0
 
 
 async def test_redis_down_loses_nothing(fault_database_url: str, tmp_path: Path) -> None:
-    prefix = scenario_db_prefix()
-    env = {"TENANTMESH_TENANT_DB_PREFIX": prefix, "TENANTMESH_TENANT_CACHE_TTL_SECONDS": str(TENANT_CACHE_TTL_SECONDS)}
     async with own_redis(tmp_path / "redis") as redis_server:
-        observer = EventObserver(redis_server.url)
-        async with fault_platform(
-            fault_database_url, redis_server.url, tmp_path / "mesh", env=env, with_services=True
-        ) as platform:
-            await observer.start()
-            running: asyncio.Task[None] | None = None
-            try:
-                probe = RevocationProbe(platform)
-                await probe.log_in()
-                suspension = SuspensionProbe(platform)
-                await suspension.prepare()
-                load = LoadGenerator(platform.targets)
-                running = asyncio.create_task(load.run(LOAD_SECONDS))
+        scenario = Scenario(fault_database_url, redis_server.url)
+        env = {"TENANTMESH_TENANT_CACHE_TTL_SECONDS": str(TENANT_CACHE_TTL_SECONDS)}
+        async with (
+            scenario.platform(tmp_path / "mesh", env=env, with_services=True) as platform,
+        ):
+            probe = RevocationProbe(platform)
+            await probe.log_in()
+            suspension = SuspensionProbe(platform)
+            await suspension.prepare()
+            load = LoadGenerator(platform.targets)
+            async with scenario.loading(load, LOAD_SECONDS) as running:
                 await asyncio.sleep(FAULT_AFTER_SECONDS)
                 fault_start = time.monotonic()
                 await redis_server.stop()
@@ -74,18 +68,7 @@ async def test_redis_down_loses_nothing(fault_database_url: str, tmp_path: Path)
                 await redis_server.start()
                 fault_end = time.monotonic()
                 await running
-                verdict = await check(
-                    load.record,
-                    database_url=fault_database_url,
-                    redis_url=redis_server.url,
-                    observer=observer,
-                    run=platform.targets.run,
-                    tenant_db_prefix=prefix,
-                )
-            finally:
-                if running is not None and not running.done():
-                    running.cancel()
-                await observer.close()
+                verdict = await scenario.check(load, run=platform.targets.run)
 
     row = report.add(
         "Redis down", f"own Redis stopped for {fault_end - fault_start:.0f} s", load, verdict, fault_start, fault_end

@@ -28,12 +28,11 @@ from tenantmesh.registry.v1 import instance_pb2, registry_service_pb2, registry_
 
 from tests.faults import report
 from tests.faults.budget import FULL
-from tests.faults.checker import check
 from tests.faults.edge import fault_edge, load_targets
 from tests.faults.load import LoadGenerator, bearer
-from tests.faults.observer import EventObserver
-from tests.faults.platform import FaultPlatform, fault_platform, scenario_db_prefix
+from tests.faults.platform import FaultPlatform
 from tests.faults.record import OK
+from tests.faults.scenario import Scenario
 from tests.support.processes import ServiceProcess
 
 pytestmark = [
@@ -122,16 +121,15 @@ async def _replicas(platform: FaultPlatform) -> tuple[ServiceProcess, ServicePro
 async def test_one_of_two_replicas_killed_costs_reads_nothing(
     fault_database_url: str, fault_redis_url: str, tmp_path: Path
 ) -> None:
-    prefix = scenario_db_prefix()
-    observer = EventObserver(fault_redis_url)
-    async with fault_platform(
-        fault_database_url,
-        fault_redis_url,
-        tmp_path / "mesh",
-        env={"TENANTMESH_TENANT_DB_PREFIX": prefix, **SETTINGS},
-        services=("tenants", "auth", "registry"),
-        service_env={"auth": AUTH_SETTINGS},
-    ) as platform:
+    scenario = Scenario(fault_database_url, fault_redis_url)
+    async with (
+        scenario.platform(
+            tmp_path / "mesh",
+            env=SETTINGS,
+            services=("tenants", "auth", "registry"),
+            service_env={"auth": AUTH_SETTINGS},
+        ) as platform,
+    ):
         registry, second = await _replicas(platform)
         # The first replica is at the address every process is configured with: the one auth's
         # resolver keeps while it is healthy, so the kill hits auth's calls as well as the edge's.
@@ -140,11 +138,8 @@ async def test_one_of_two_replicas_killed_costs_reads_nothing(
             fault_edge(platform, tmp_path / "edge", PUBLIC_URL, replicas={"tenants": [second.address]}) as edge,
             load_targets(platform, edge) as through_edge,
         ):
-            await observer.start()
-            running: asyncio.Task[None] | None = None
-            try:
-                load = LoadGenerator(through_edge)
-                running = asyncio.create_task(load.run(WARM_UP_SECONDS + AFTER_KILL_SECONDS))
+            load = LoadGenerator(through_edge)
+            async with scenario.loading(load, WARM_UP_SECONDS + AFTER_KILL_SECONDS) as running:
                 await asyncio.sleep(WARM_UP_SECONDS)
                 victim.process.kill()
                 killed_at = time.monotonic()
@@ -163,18 +158,7 @@ async def test_one_of_two_replicas_killed_costs_reads_nothing(
                 await running
                 edge_flags = await edge.host_health("tenants")
                 _, edge_stats = await edge.envoy.admin_get(f"/stats?filter={EDGE_STATS}") if edge.envoy else (0, "")
-                verdict = await check(
-                    load.record,
-                    database_url=fault_database_url,
-                    redis_url=fault_redis_url,
-                    observer=observer,
-                    run=through_edge.run,
-                    tenant_db_prefix=prefix,
-                )
-            finally:
-                if running is not None and not running.done():
-                    running.cancel()
-                await observer.close()
+                verdict = await scenario.check(load, run=through_edge.run)
 
     row = report.add(
         "one of two tenants replicas killed",
