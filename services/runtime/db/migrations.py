@@ -60,7 +60,11 @@ OFFLINE_SAFE_FLAG = "offline_safe"
 # Python's sqlite3 opens a transaction only before DML, so DDL would commit statement by
 # statement, as on MySQL; an explicit BEGIN makes a revision's DDL one transaction, so that a
 # process dying in the middle of it leaves nothing behind (db/resumable.py is MySQL's answer).
-_SQLITE_BEGIN = "BEGIN"
+# IMMEDIATE takes the write lock at once, waiting its turn (busy_timeout) behind another
+# upgrade of the same file: a deferred transaction reads the version table first, and two
+# such readers that then both write deadlock, which SQLite answers "database is locked" at
+# once (services starting together in one mesh upgrade the one core file side by side).
+_SQLITE_BEGIN = "BEGIN IMMEDIATE"
 _MYSQL_NO_SUCH_TABLE = 1146
 
 TenantSchemaHook = Callable[[AsyncConnection, bool], Awaitable[None]]
