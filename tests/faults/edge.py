@@ -87,8 +87,9 @@ class FaultEdge:
 async def fault_edge(
     platform: FaultPlatform, workdir: Path, public_url: str, replicas: Mapping[str, Sequence[str]] | None = None
 ) -> AsyncIterator[FaultEdge]:
-    """An Envoy routing to the platform's tenants and auth processes (and, per upstream name,
-    the addresses of further ``replicas``); stopped on exit."""
+    """An Envoy routing to the platform's tenants and auth processes, and its registry and forms
+    when it runs them (and, per upstream name, the addresses of further ``replicas``); stopped on
+    exit."""
     more = dict(replicas or {})
     tls = ensure_dev_tls(workdir / "tls")
     settings = dataclasses.replace(
@@ -101,7 +102,7 @@ async def fault_edge(
         access_log_path=str(workdir / "access.log"),
         public_url=public_url,
     )
-    upstreams = (
+    upstreams: tuple[Upstream, ...] = (
         _upstream(
             "tenants",
             [platform.tenants.address, *more.get("tenants", ())],
@@ -109,6 +110,12 @@ async def fault_edge(
         ),
         _upstream("auth", [platform.auth.address, *more.get("auth", ())], ("tenantmesh.auth.v1",)),
     )
+    for name, process, package in (
+        ("registry", platform.registry, "tenantmesh.registry.v1"),
+        ("forms", platform.forms, "tenantmesh.forms.v1"),
+    ):
+        if process is not None:
+            upstreams += (_upstream(name, [process.address, *more.get(name, ())], (package,)),)
     edge = FaultEdge(settings=settings, upstreams=upstreams, workdir=workdir)
     try:
         await edge.start()
@@ -132,11 +139,24 @@ def edge_channel(edge: FaultEdge) -> grpc.aio.Channel:
 
 @contextlib.asynccontextmanager
 async def load_targets(platform: FaultPlatform, edge: FaultEdge) -> AsyncIterator[Targets]:
-    """The platform's load targets with both services reached through the edge, one channel
+    """The platform's load targets with every service reached through the edge, one channel
     each as SDK clients hold them; the channels are closed on exit."""
-    tenants_channel, auth_channel = edge_channel(edge), edge_channel(edge)
+    channels: list[grpc.aio.Channel] = []
+
+    def through_edge() -> grpc.aio.Channel:
+        channels.append(edge_channel(edge))
+        return channels[-1]
+
+    services = platform.targets.services
     try:
-        yield dataclasses.replace(platform.targets, tenants_channel=tenants_channel, auth_channel=auth_channel)
+        yield dataclasses.replace(
+            platform.targets,
+            tenants_channel=through_edge(),
+            auth_channel=through_edge(),
+            services=None
+            if services is None
+            else dataclasses.replace(services, registry_channel=through_edge(), forms_channel=through_edge()),
+        )
     finally:
-        await tenants_channel.close()
-        await auth_channel.close()
+        for channel in channels:
+            await channel.close()

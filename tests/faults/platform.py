@@ -67,6 +67,9 @@ class FaultPlatform:
     tenants: ServiceProcess = field(init=False)
     auth: ServiceProcess = field(init=False)
     targets: Targets = field(init=False)
+    # With ``with_services`` only.
+    registry: ServiceProcess | None = None
+    forms: ServiceProcess | None = None
 
     async def start(
         self, service: str, instance: str | None = None, env: Mapping[str, str] | None = None
@@ -140,8 +143,8 @@ async def fault_platform(
         auth = platform.auth = await platform.start("auth", env=own.get("auth"))
         if with_services:
             # Before the first tenant: its provisioning waits for forms.
-            registry = await platform.start("registry", env=own.get("registry"))
-            forms = await platform.start("forms", env=own.get("forms"))
+            registry = platform.registry = await platform.start("registry", env=own.get("registry"))
+            forms = platform.forms = await platform.start("forms", env=own.get("forms"))
         auth_stub: Any = auth_service_pb2_grpc.AuthServiceStub(auth.channel)
         login = await auth_stub.Login(
             auth_service_pb2.LoginRequest(tenant="platform", email=ADMIN_EMAIL, password=ADMIN_PASSWORD)

@@ -77,7 +77,7 @@ async def test_tokens_verify_across_a_two_minute_clock_skew(
     scenario = Scenario(fault_database_url, fault_redis_url)
     checks: list[tuple[str, Operation]] = []
     async with (
-        scenario.platform(tmp_path / "mesh") as platform,
+        scenario.platform(tmp_path / "mesh", with_services=True) as platform,
     ):
         load = LoadGenerator(platform.targets)
         async with scenario.loading(load, 600.0) as running:

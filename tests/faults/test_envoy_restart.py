@@ -47,7 +47,7 @@ PUBLIC_URL = "https://localhost:8443"
 async def test_envoy_restarted_loses_nothing(fault_database_url: str, fault_redis_url: str, tmp_path: Path) -> None:
     scenario = Scenario(fault_database_url, fault_redis_url)
     async with (
-        scenario.platform(tmp_path / "mesh", env={"TENANTMESH_PUBLIC_URL": PUBLIC_URL}) as platform,
+        scenario.platform(tmp_path / "mesh", env={"TENANTMESH_PUBLIC_URL": PUBLIC_URL}, with_services=True) as platform,
         fault_edge(platform, tmp_path / "edge", PUBLIC_URL) as edge,
         load_targets(platform, edge) as through_edge,
     ):

@@ -30,10 +30,11 @@ from tests.faults.scenario import Scenario
 
 pytestmark = [pytest.mark.mysql, pytest.mark.redis, pytest.mark.faults, pytest.mark.timeout(300)]
 
-# With only the tenants service taking part in provisioning (as in these processes): after the
-# database is made, after the tenants service's own schema is in it, after the activation.
-# Inside ``make test`` only the middle one (a step done but not recorded), to keep it short.
-ALL_CRASH_POINTS = ("provision:database", "provision:tenants", "provision:activated")
+# With the tenants and forms services taking part in provisioning (as in these processes): after
+# the database is made, after the tenants service's own schema is in it, after the forms process
+# put its schema in (another process's step done, the coordinator gone), after the activation.
+# Inside ``make test`` only the second (a step done but not recorded), to keep it short.
+ALL_CRASH_POINTS = ("provision:database", "provision:tenants", "provision:forms", "provision:activated")
 CRASH_POINTS = ALL_CRASH_POINTS if FULL else ("provision:tenants",)
 # The reconciler takes a tenant over when its lease runs out; then a retry is answered.
 RECOVERY_LIMIT_SECONDS = float(PROVISIONING_LEASE_SECONDS) + 5.0
@@ -82,7 +83,7 @@ async def test_a_process_killed_at_each_provisioning_step_leaves_nothing_behind(
 ) -> None:
     scenario = Scenario(fault_database_url, fault_redis_url)
     async with (
-        scenario.platform(tmp_path / "mesh") as platform,
+        scenario.platform(tmp_path / "mesh", with_services=True) as platform,
     ):
         load = LoadGenerator(platform.targets)
         async with scenario.loading(load, 600.0) as running:

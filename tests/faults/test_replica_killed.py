@@ -1,10 +1,11 @@
 """One of two tenants replicas SIGKILLed while load runs through the edge and from auth.
 
-Two tenants processes serve behind one Envoy cluster and are registered in the registry (a
-registry process health-checks them); the auth process reaches the tenants service at the
-address its resolver takes from the registry (every user create and login looks the tenant up
-there: auth's tenant cache is kept to 1 s so that this happens all the time). The load runs through
-the edge. Then the replica auth uses, also one of the edge's two hosts, gets SIGKILL.
+Two tenants processes serve behind one Envoy cluster, beside auth, the registry and forms, and
+are registered in the registry (which health-checks them); the auth process reaches the tenants
+service at the address its resolver takes from the registry (every user create and login looks
+the tenant up there: auth's tenant cache is kept to 1 s so that this happens all the time). The
+load, enablements and form submissions included, runs through the edge. Then the replica auth
+uses, also one of the edge's two hosts, gets SIGKILL.
 
 Checked: the registry marks it UNHEALTHY and Envoy takes it out of rotation within the stated
 times; reads (GetTenant, not retried by the client) all succeed, since the edge sends a read cut
@@ -106,7 +107,8 @@ async def _seconds_until(condition: Callable[[], Awaitable[bool]], since: float,
 
 async def _replicas(platform: FaultPlatform) -> tuple[ServiceProcess, ServiceProcess]:
     """The registry and a second tenants process, once the registry holds both replicas healthy."""
-    registry = await platform.start("registry")
+    registry = platform.registry
+    assert registry is not None, "the platform runs without its registry"
     second = await platform.start("tenants", instance="tenants-2")
     token = platform.targets.admin_token
 
@@ -126,7 +128,7 @@ async def test_one_of_two_replicas_killed_costs_reads_nothing(
         scenario.platform(
             tmp_path / "mesh",
             env=SETTINGS,
-            services=("tenants", "auth", "registry"),
+            with_services=True,
             service_env={"auth": AUTH_SETTINGS},
         ) as platform,
     ):
