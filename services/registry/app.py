@@ -9,15 +9,14 @@ from services.registry.catalogue import Catalogue
 from services.registry.enablement import Enablements
 from services.registry.events import INSTANCE_CHANGED
 from services.registry.health import HealthChecker, Probe
-from services.registry.instances import Clock, Instances
+from services.registry.instances import Instances
 from services.registry.metrics import instance_health_probe
 from services.registry.secrets import ConfigSecrets
 from services.registry.servicers import CatalogServicer, DiscoveryServicer, EnabledServiceServicer, InstanceServicer
 from services.registry.settings import RegistrySettings, load_registry_settings
 from services.registry.watch import WatchHub
 from services.runtime.app import Runtime
-from services.runtime.clock import utcnow
-from services.runtime.db import MigrationSet
+from services.runtime.db import LeaseClock, MigrationSet, database_now
 from services.runtime.service import ServiceApp
 
 SERVICE = "registry"
@@ -33,7 +32,7 @@ class RegistryApp(ServiceApp):
         runtime: Runtime,
         settings: RegistrySettings | None = None,
         *,
-        clock: Clock = utcnow,
+        clock: LeaseClock = database_now,
         probe: Probe | None = None,
     ) -> None:
         super().__init__(runtime)

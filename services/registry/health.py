@@ -254,12 +254,14 @@ class HealthChecker:
         """
         if health != target.health or error != target.last_check_error or target.last_check_time is None:
             return True
-        return self._instances.clock() - target.last_check_time >= RECORD_UNCHANGED_EVERY
+        return target.read_time - target.last_check_time >= RECORD_UNCHANGED_EVERY
 
     async def _claim(self) -> bool:
-        now = self._instances.clock()
-        until = now + timedelta(seconds=self._settings.checker_lease_seconds)
         async with self._db.core_session() as session:
+            # On the clock of the instance leases (the database's): a replica whose clock runs
+            # ahead does not take the checks over from a live one.
+            now = await self._instances.clock(session)
+            until = now + timedelta(seconds=self._settings.checker_lease_seconds)
             held = await repo.claim_lease(session, LEASE_NAME, self._holder, now, until)
             await session.commit()
         return held

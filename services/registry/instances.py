@@ -3,13 +3,18 @@
 An instance lives while its lease does. Every read leaves out instances whose
 lease has run out, so an expired instance is gone at once for callers, and
 the sweep (run by the health checker) deletes the rows and tells watchers.
+
+Leases are written (register, heartbeat) and judged (reads, the sweep) by whichever
+replica a call reaches, so they are counted on the database's clock: a replica whose
+clock runs ahead expires no live instance, one running behind writes no lease that is
+already over for the others.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -25,15 +30,11 @@ from services.registry.definitions import HealthCheck, HealthState, ServiceKind
 from services.registry.events import ADDED, REMOVED, UPDATED, instance_changed
 from services.registry.models import InstanceRow, ServiceRow, ServiceVersionRow
 from services.registry.reasons import RegistryReason
-from services.runtime.clock import utcnow
-from services.runtime.db import DatabaseRouter
+from services.runtime.db import DatabaseRouter, LeaseClock, database_now
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from services.runtime.ids import uuid7
 from services.runtime.paging import Page, page_of, page_request
 from services.runtime.unit_of_work import UnitOfWork
-
-Clock = Callable[[], datetime]
-
 
 _HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):([0-9]{1,5})")
 
@@ -50,6 +51,8 @@ class CheckTarget:
     check: HealthCheck
     last_check_time: datetime | None
     last_check_error: str
+    # When the targets were read, on the leases' clock: what last_check_time is aged against.
+    read_time: datetime
     # The service's name: with mesh TLS, what its certificate must be issued for.
     service: str = ""
 
@@ -83,7 +86,7 @@ def address_problem(kind: str, address: str) -> str | None:
 
 class Instances:
     def __init__(
-        self, db: DatabaseRouter, work: UnitOfWork, *, default_lease_seconds: int, clock: Clock = utcnow
+        self, db: DatabaseRouter, work: UnitOfWork, *, default_lease_seconds: int, clock: LeaseClock = database_now
     ) -> None:
         self._db = db
         self._work = work
@@ -124,9 +127,9 @@ class Instances:
     async def _upsert(
         self, service: str, version: str, address: str, metadata: dict[str, str], ttl: int
     ) -> InstanceRow:
-        now = self.clock()
         async with self._work.core() as work:
             session = work.session
+            now = await self.clock(session)
             query = select(InstanceRow).where(InstanceRow.service == service, InstanceRow.address == address)
             row = (await session.execute(query.with_for_update())).scalar_one_or_none()
             change = UPDATED
@@ -150,8 +153,8 @@ class Instances:
         return row
 
     async def heartbeat(self, instance_id: str) -> InstanceRow:
-        now = self.clock()
         async with self._db.core_session() as session:
+            now = await self.clock(session)
             row = await self._live(session, instance_id, now, for_update=True)
             if row is None:
                 raise lease_not_found(instance_id)
@@ -161,7 +164,7 @@ class Instances:
 
     async def deregister(self, instance_id: str) -> None:
         async with self._work.core() as work:
-            row = await self._live(work.session, instance_id, self.clock(), for_update=True)
+            row = await self._live(work.session, instance_id, await self.clock(work.session), for_update=True)
             if row is None:
                 raise NotFound("no live instance with this id", reason=RegistryReason.INSTANCE_NOT_FOUND)
             work.emit(instance_changed(REMOVED, convert.instance_to_proto(row)))
@@ -186,12 +189,7 @@ class Instances:
     ) -> Page[InstanceRow]:
         wanted_services, wanted_states = sorted(set(services)), sorted(set(health_states))
         page, marker = page_request(page_size, page_token, wanted_services, version, wanted_states)
-        query = (
-            select(InstanceRow)
-            .where(InstanceRow.lease_until >= self.clock())
-            .order_by(InstanceRow.instance_id)
-            .limit(page.limit)
-        )
+        query = select(InstanceRow).order_by(InstanceRow.instance_id).limit(page.limit)
         if page.after is not None:
             query = query.where(InstanceRow.instance_id > page.after)
         if wanted_services:
@@ -201,6 +199,7 @@ class Instances:
         if wanted_states:
             query = query.where(InstanceRow.health.in_(wanted_states))
         async with self._db.core_session() as session:
+            query = query.where(InstanceRow.lease_until >= await self.clock(session))
             rows = list((await session.execute(query)).scalars())
         return page_of(rows, page, marker, lambda row: row.instance_id)
 
@@ -212,7 +211,7 @@ class Instances:
             query = select(InstanceRow).where(
                 InstanceRow.service == service,
                 InstanceRow.health == HealthState.HEALTHY,
-                InstanceRow.lease_until >= self.clock(),
+                InstanceRow.lease_until >= await self.clock(session),
             )
             if version:
                 query = query.where(InstanceRow.version == version)
@@ -220,10 +219,11 @@ class Instances:
             return list(rows)
 
     async def live(self, services: Sequence[str] = ()) -> list[InstanceRow]:
-        query = select(InstanceRow).where(InstanceRow.lease_until >= self.clock()).order_by(InstanceRow.instance_id)
+        query = select(InstanceRow).order_by(InstanceRow.instance_id)
         if services:
             query = query.where(InstanceRow.service.in_(services))
         async with self._db.core_session() as session:
+            query = query.where(InstanceRow.lease_until >= await self.clock(session))
             return list((await session.execute(query)).scalars())
 
     # -- for the health checker -------------------------------------------------------------------
@@ -231,7 +231,8 @@ class Instances:
     async def sweep(self) -> int:
         """Deletes instances whose lease ran out; returns how many."""
         async with self._work.core() as work:
-            query = select(InstanceRow).where(InstanceRow.lease_until < self.clock()).with_for_update()
+            now = await self.clock(work.session)
+            query = select(InstanceRow).where(InstanceRow.lease_until < now).with_for_update()
             expired = list((await work.session.execute(query)).scalars())
             for row in expired:
                 work.emit(instance_changed(REMOVED, convert.instance_to_proto(row)))
@@ -242,12 +243,13 @@ class Instances:
         return len(expired)
 
     async def check_targets(self) -> list[CheckTarget]:
-        query = (
-            select(InstanceRow, ServiceRow.kind, ServiceRow.health_check_json)
-            .join(ServiceRow, ServiceRow.name == InstanceRow.service)
-            .where(InstanceRow.lease_until >= self.clock())
-        )
         async with self._db.core_session() as session:
+            now = await self.clock(session)
+            query = (
+                select(InstanceRow, ServiceRow.kind, ServiceRow.health_check_json)
+                .join(ServiceRow, ServiceRow.name == InstanceRow.service)
+                .where(InstanceRow.lease_until >= now)
+            )
             found = (await session.execute(query)).all()
         return [
             CheckTarget(
@@ -260,6 +262,7 @@ class Instances:
                 last_check_time=row.last_check_time,
                 last_check_error=row.last_check_error,
                 service=row.service,
+                read_time=now,
             )
             for row, kind, check_json in found
         ]
@@ -268,6 +271,7 @@ class Instances:
         """Stores a check's outcome; a change of health is an instance.changed event."""
         async with self._work.core() as work:
             session = work.session
+            now = await self.clock(session)
             result = await session.execute(
                 update(InstanceRow)
                 # Only the registration that was checked: a re-registration starts over.
@@ -275,9 +279,9 @@ class Instances:
                     InstanceRow.instance_id == target.instance_id,
                     InstanceRow.register_time == target.register_time,
                 )
-                .values(health=health, last_check_time=self.clock(), last_check_error=error[:300])
+                .values(health=health, last_check_time=now, last_check_error=error[:300])
             )
             if getattr(result, "rowcount", 0) == 1 and health != target.health:
-                row = await self._live(session, target.instance_id, self.clock())
+                row = await self._live(session, target.instance_id, now)
                 if row is not None:
                     work.emit(instance_changed(UPDATED, convert.instance_to_proto(row)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from tenantmesh.registry.v1 import events_pb2, instance_pb2, service_pb2
 from tenantmesh.registry.v1 import registry_service_pb2 as pb
 
 from services.registry.health import HealthChecker
+from services.runtime import clock
 from services.runtime.events import Event
 from tests.support.registry import (
     RegistryWorld,
@@ -199,6 +201,30 @@ async def test_one_replica_checks_at_a_time(db_backend_url: str, tmp_path: Path)
         await second.run_once()
         assert second.leader
         await second.stop()
+
+
+@pytest.mark.parametrize(("holder_offset", "taker_offset"), [(0, 120), (-120, 0)], ids=["taker-ahead", "holder-behind"])
+async def test_the_checker_lease_holds_across_a_two_minute_clock_skew(
+    db_backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, holder_offset: int, taker_offset: int
+) -> None:
+    # The lease electing the checking replica is on the database's clock, like the instances':
+    # a replica 2 minutes ahead, or a holder 2 minutes behind, must not see a live lease (15 s) as run out.
+    async with world_with(db_backend_url, tmp_path, SwitchProbe()) as world:
+        await world.app.checker.stop()  # two replicas of our own instead
+        instances, settings = world.app.instances, world.app.settings
+        holder = HealthChecker(world.mesh.runtime.db, instances, settings, SwitchProbe())
+        taker = HealthChecker(world.mesh.runtime.db, instances, settings, SwitchProbe())
+        monkeypatch.setattr(clock, "_OFFSET", timedelta(seconds=holder_offset))
+        await holder.run_once()
+        assert holder.leader
+        monkeypatch.setattr(clock, "_OFFSET", timedelta(seconds=taker_offset))
+        await taker.run_once()
+        assert not taker.leader
+        # A holder that stopped renewing (died) is replaced once its lease has run out.
+        world.clock.advance(16)
+        await taker.run_once()
+        assert taker.leader
+        await taker.stop()
 
 
 async def _is_leader(checker: HealthChecker) -> bool:

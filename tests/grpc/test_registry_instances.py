@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from tenantmesh.registry.v1 import instance_pb2, service_pb2
 from tenantmesh.registry.v1 import registry_service_pb2 as pb
 
 from services.registry.models import InstanceRow
+from services.runtime import clock
 from tests.support.errors import error_info, expect_error, violation_fields
 from tests.support.registry import (
     RegistryWorld,
@@ -117,6 +119,34 @@ async def test_heartbeat_after_the_lease_expired_is_not_found(world: RegistryWor
     # The instance registers again, as the NOT_FOUND tells it to.
     back = await register(admin, name, "https://a.example.test", ttl=5)
     assert back.instance_id != instance.instance_id
+
+
+@pytest.mark.parametrize(
+    ("registrar_offset", "judge_offset"), [(0, 120), (-120, 0)], ids=["judge-ahead", "registrar-behind"]
+)
+async def test_instance_leases_hold_across_a_two_minute_clock_skew(
+    world: RegistryWorld, monkeypatch: pytest.MonkeyPatch, registrar_offset: int, judge_offset: int
+) -> None:
+    # Leases are written and judged on the database's clock: a replica 2 minutes ahead (reads,
+    # heartbeats, the checker's sweep), or one 2 minutes behind registering the instance, must
+    # not see a live instance's lease (30 s) as run out.
+    admin = await world.admin()
+    name = await two_versions(world)
+    monkeypatch.setattr(clock, "_OFFSET", timedelta(seconds=registrar_offset))
+    instance = await register(admin, name, "https://a.example.test", ttl=30)
+    monkeypatch.setattr(clock, "_OFFSET", timedelta(seconds=judge_offset))
+    assert await world.app.instances.sweep() == 0
+    listed = await admin.instances.ListInstances(pb.ListInstancesRequest(services=[name]))
+    assert [i.instance_id for i in listed.instances] == [instance.instance_id]
+    await admin.instances.Heartbeat(pb.HeartbeatRequest(instance_id=instance.instance_id))
+    # Once the lease has run out, it is expired and swept all the same.
+    world.clock.advance(31)
+    await expect_error(
+        admin.instances.Heartbeat(pb.HeartbeatRequest(instance_id=instance.instance_id)),
+        grpc.StatusCode.NOT_FOUND,
+        "LEASE_NOT_FOUND",
+    )
+    await eventually(lambda: _row_gone(world, instance.instance_id))
 
 
 async def _row_gone(world: RegistryWorld, instance_id: str) -> bool:

@@ -16,15 +16,17 @@ import secrets
 import stat
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from services.cli.deliveries import mail_command
 from services.cli.tenantctl import build_parser
+from services.runtime import clock
 from services.runtime.app import Runtime
-from services.runtime.db import TenantDatabase
+from services.runtime.db import TenantDatabase, database_after
 from services.runtime.delivery import (
     DeadReason,
     DeliveryNotEnabled,
@@ -313,6 +315,82 @@ async def test_a_job_whose_dispatcher_died_mid_send_is_sent_after_its_lease(
         row = await wait_job(survivor, job_id, lambda r: r.state == JobState.SENT)
     assert row.attempts == 2
     assert received.message_id == f"<{job_id}@{SENDER_DOMAIN}>"
+
+
+@contextlib.asynccontextmanager
+async def hung_holder(database_url: str, data_dir: Path, env: Mapping[str, str]) -> AsyncIterator[Runtime]:
+    """A process whose dispatcher claimed the one job it queued and is stuck sending it (alive)."""
+    runtime = await Runtime.open(mesh_settings(database_url, data_dir, **{**FAST, **env}))
+    try:
+        hang = _Hang()
+        delivery = runtime.enable_delivery()
+        delivery.serve(hang)
+        await delivery.start()
+        await queue(runtime, welcome())
+        await asyncio.wait_for(hang.entered.wait(), timeout=5)
+        yield runtime
+    finally:
+        await runtime.close()
+
+
+async def set_due_time(runtime: Runtime, job_id: str, seconds_from_now: float) -> None:
+    """Moves a job's due time (the end of its claim) to ``seconds_from_now`` on the database's clock."""
+    async with runtime.db.core_session() as session:
+        due = await database_after(session, seconds_from_now, precise=True)
+        await session.execute(update(DeliveryRow).where(DeliveryRow.job_id == job_id).values(due_time=due))
+        await session.commit()
+
+
+@pytest.mark.parametrize(("holder_offset", "taker_offset"), [(0, 120), (-120, 0)], ids=["taker-ahead", "holder-behind"])
+async def test_a_claim_holds_across_a_two_minute_clock_skew(
+    db_backend_url: str,
+    tmp_path: Path,
+    smtp_server: SmtpTestServer,
+    kek: str,
+    monkeypatch: pytest.MonkeyPatch,
+    holder_offset: int,
+    taker_offset: int,
+) -> None:
+    # Claims are written and judged on the database's clock: a dispatcher 2 minutes ahead, or a
+    # holder 2 minutes behind, must not see a live claim (60 s) as run out and send the job again.
+    env = {
+        **smtp_server.env(),
+        "TENANTMESH_KEY_ENCRYPTION_KEY": kek,
+        "TENANTMESH_DELIVERY_LEASE_SECONDS": "60",
+        "TENANTMESH_SHUTDOWN_GRACE_SECONDS": "0.1",
+    }
+    monkeypatch.setattr(clock, "_OFFSET", timedelta(seconds=holder_offset))
+    async with (
+        hung_holder(db_backend_url, tmp_path / "holder", env) as holder,
+        mail_runtime(db_backend_url, tmp_path / "taker", env, start=False) as taker,
+    ):
+        async with holder.db.core_session() as session:
+            [job_id] = (await session.execute(select(DeliveryRow.job_id))).scalars()
+        monkeypatch.setattr(clock, "_OFFSET", timedelta(seconds=taker_offset))
+        assert taker.delivery is not None
+        assert await taker.delivery.dispatcher.dispatch_once() == 0
+        assert (await job(taker, job_id)).attempts == 1
+        assert smtp_server.received == []
+        # Once the claim has run out (its holder died, say), the job is taken over and sent.
+        await set_due_time(taker, job_id, -1)
+        assert await taker.delivery.dispatcher.dispatch_once() == 1
+        row = await wait_job(taker, job_id, lambda r: r.state == JobState.SENT)
+    assert row.attempts == 2
+    assert [mail.message_id for mail in smtp_server.received] == [f"<{job_id}@{SENDER_DOMAIN}>"]
+
+
+async def test_a_job_queued_by_a_process_two_minutes_ahead_is_sent_at_once(
+    mailer: Runtime, smtp_server: SmtpTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new job is due on the clock dispatchers judge it by, not on its producer's.
+    assert mailer.delivery is not None
+    await mailer.delivery.stop()  # the producer's own dispatcher shares its clock: keep it out
+    monkeypatch.setattr(clock, "_OFFSET", timedelta(minutes=2))
+    [job_id] = await queue(mailer, welcome())
+    monkeypatch.setattr(clock, "_OFFSET", timedelta(0))
+    mailer.delivery.dispatcher.start()  # now a dispatcher with a right clock
+    await smtp_server.wait_for(1)
+    await wait_job(mailer, job_id, lambda r: r.state == JobState.SENT)
 
 
 async def test_the_stored_row_never_holds_the_token_in_clear(mailer: Runtime, smtp_server: SmtpTestServer) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from google.protobuf import descriptor_pb2, struct_pb2
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from tenantmesh.auth.v1 import admin_service_pb2, user_pb2
 from tenantmesh.registry.v1 import registry_service_pb2 as pb
 from tenantmesh.registry.v1 import registry_service_pb2_grpc as pb_grpc
@@ -28,8 +29,7 @@ from tenantmesh.registry.v1 import service_pb2
 from services.registry.app import RegistryApp
 from services.registry.health import Probe
 from services.runtime.app import start_app
-from services.runtime.clock import utcnow
-from services.runtime.db import TenantDatabase, tenant_database_name
+from services.runtime.db import TenantDatabase, database_now, tenant_database_name
 from services.runtime.outbox import OutboxRow
 from tests.support.platform import Platform, bearer, platform
 from tests.support.stubs import BoundStub
@@ -48,13 +48,13 @@ FAST_REGISTRY = {
 
 
 class FakeClock:
-    """The registry's clock: real time plus an offset tests move forward."""
+    """The registry's lease clock: the database's time plus an offset tests move forward."""
 
     def __init__(self) -> None:
         self.offset = timedelta()
 
-    def __call__(self) -> datetime:
-        return utcnow() + self.offset
+    async def __call__(self, conn: AsyncConnection | AsyncSession) -> datetime:
+        return await database_now(conn) + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)

@@ -87,6 +87,9 @@ USED_ELSEWHERE = {
     "validate": "protocol",
     # The OTLP gRPC exporter's encoding hook, overridden (services/runtime/telemetry/tracing.py).
     "_translate_data": "called by the exporter base class",
+    # SQLAlchemy's for a custom SQL element: its statement cache reads the flag, the compiler
+    # calls the function registered with @compiles (services/runtime/db/clock.py).
+    **dict.fromkeys(("inherit_cache", "_compile_database_clock"), "SQLAlchemy protocol"),
 }
 
 

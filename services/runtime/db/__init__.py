@@ -1,6 +1,6 @@
 """Database layer of the shared runtime: placement, engine routing and per-service migrations."""
 
-from services.runtime.db.clock import database_after, database_now
+from services.runtime.db.clock import LeaseClock, database_after, database_clock, database_now
 from services.runtime.db.locks import LockTimeout, named_lock
 from services.runtime.db.migrations import (
     MigrationSet,
@@ -14,6 +14,7 @@ from services.runtime.db.router import DatabaseRouter, core_router_of
 
 __all__ = [
     "DatabaseRouter",
+    "LeaseClock",
     "LockTimeout",
     "MigrationSet",
     "TenantDatabase",
@@ -21,6 +22,7 @@ __all__ = [
     "core_router_of",
     "current_revision",
     "database_after",
+    "database_clock",
     "database_now",
     "named_lock",
     "quote_database_identifier",

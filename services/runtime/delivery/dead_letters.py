@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from services.runtime.db import DatabaseRouter
-from services.runtime.delivery.models import DeliveryRow, JobState, precise_now
+from services.runtime.db import DatabaseRouter, database_clock
+from services.runtime.delivery.models import DeliveryRow, JobState
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ async def retry_dead_letters(db: DatabaseRouter, job_ids: Sequence[str] | None =
             .values(
                 state=JobState.PENDING,
                 attempts=0,
-                due_time=precise_now(),
+                due_time=database_clock(),
                 lease_token=None,
                 dead_reason=None,
                 finish_time=None,

@@ -8,6 +8,10 @@ dies mid-send leaves the job to whoever finds its lease expired. The window this
 leaves: a receiver that accepted a message just before its sender died gets it again
 after the lease. Channels send the job id along (mail: the Message-ID) so receivers
 can deduplicate.
+
+Due times (a claim's end, a retry's time) are written and compared on the database's
+clock, so a dispatcher whose clock runs ahead takes over no job whose lease is live
+elsewhere, and one running behind writes no lease that is over for the others.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ from sqlalchemy import delete, select, update
 
 from services.runtime.background import STOP_TIMEOUT_SECONDS, stop_background
 from services.runtime.clock import utcnow
-from services.runtime.db import DatabaseRouter
+from services.runtime.db import DatabaseRouter, database_after, database_clock, database_now
 from services.runtime.delivery.channel import Channel, Job, PermanentFailure, TransientFailure
-from services.runtime.delivery.models import DeadReason, DeliveryRow, JobState, precise_now, sealing_context
+from services.runtime.delivery.models import DeadReason, DeliveryRow, JobState, sealing_context
 from services.runtime.delivery.settings import DeliverySettings
 from services.runtime.sealing import Sealer, UnsealError
 
@@ -85,7 +89,7 @@ class Dispatcher:
                 await session.execute(
                     select(DeliveryRow.job_id, DeliveryRow.attempts)
                     .where(DeliveryRow.state == JobState.PENDING)
-                    .where(DeliveryRow.due_time <= precise_now())
+                    .where(DeliveryRow.due_time <= database_clock())
                     .where(DeliveryRow.channel.in_(names))
                     .order_by(DeliveryRow.due_time)
                     .limit(self._settings.batch)
@@ -105,8 +109,8 @@ class Dispatcher:
 
     async def _claim(self, job_id: str, seen_attempts: int) -> tuple[DeliveryRow, str] | None:
         token = secrets.token_hex(16)
-        now = precise_now()
         async with self._db.core_session() as session:
+            now = await database_now(session, precise=True)
             result = await session.execute(
                 update(DeliveryRow)
                 .where(DeliveryRow.job_id == job_id)
@@ -169,12 +173,7 @@ class Dispatcher:
             await self._dead(row, token, DeadReason.ATTEMPTS_EXHAUSTED, detail)
             return
         delay = backoff_seconds(row.attempts, self._settings, self._rng)
-        recorded = await self._record(
-            row,
-            token,
-            due_time=precise_now() + timedelta(seconds=delay),
-            last_error=detail[:_ERROR_LENGTH],
-        )
+        recorded = await self._record(row, token, retry_in=delay, last_error=detail[:_ERROR_LENGTH])
         if recorded:
             log.warning(
                 "delivery job %s (%s) attempt %d failed, retrying in %.1f s: %s",
@@ -204,9 +203,11 @@ class Dispatcher:
                 detail,
             )
 
-    async def _record(self, row: DeliveryRow, token: str, **values: object) -> bool:
-        """Writes an attempt's outcome if this claim still holds the job."""
+    async def _record(self, row: DeliveryRow, token: str, *, retry_in: float | None = None, **values: object) -> bool:
+        """Writes an attempt's outcome if this claim still holds the job (due again in ``retry_in`` s)."""
         async with self._db.core_session() as session:
+            if retry_in is not None:
+                values["due_time"] = await database_after(session, retry_in, precise=True)
             result = await session.execute(
                 update(DeliveryRow)
                 .where(DeliveryRow.job_id == row.job_id)

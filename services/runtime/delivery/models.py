@@ -8,7 +8,7 @@ message exists exactly when the change that caused it was committed.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String
@@ -45,11 +45,6 @@ class DeadReason(enum.StrEnum):
     UNRENDERABLE = "UNRENDERABLE"
 
 
-def precise_now() -> datetime:
-    """Naive UTC with microseconds (see _PRECISE_TIME)."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 class _DeliveryBase(DeclarativeBase):
     metadata = MetaData()
 
@@ -66,7 +61,8 @@ class DeliveryRow(_DeliveryBase):
     state: Mapped[str] = mapped_column(String(16))
     # Claims so far; also the version a claim compares against, so one dispatcher wins.
     attempts: Mapped[int] = mapped_column(Integer)
-    # Next time any dispatcher may claim it: its retry time, or the end of a claim's lease.
+    # Next time any dispatcher may claim it: its retry time, or the end of a claim's lease;
+    # on the database's clock, as every dispatcher compares it (services/runtime/db/clock.py).
     due_time: Mapped[datetime] = mapped_column(_PRECISE_TIME)
     # Set by the claim that holds the job; the send is recorded only under the same token.
     lease_token: Mapped[str | None] = mapped_column(String(32))

@@ -19,14 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from services.runtime.clock import utcnow
-from services.runtime.db import DatabaseRouter, core_router_of, upgrade_core
+from services.runtime.db import DatabaseRouter, core_router_of, database_clock, upgrade_core
 from services.runtime.delivery.channel import Channel
 from services.runtime.delivery.dispatcher import Dispatcher
 from services.runtime.delivery.models import (
     DELIVERY_MIGRATIONS,
     DeliveryRow,
     JobState,
-    precise_now,
     sealing_context,
 )
 from services.runtime.delivery.settings import DeliverySettings
@@ -98,7 +97,9 @@ class Delivery:
                 topic=topic,
                 state=JobState.PENDING,
                 attempts=0,
-                due_time=precise_now(),
+                # Due at once on the clock dispatchers judge it by (the database's, set by
+                # the INSERT): on this process's, a producer ahead would hold it back.
+                due_time=database_clock(),
                 lease_token=None,
                 payload=self._sealer.seal(body, sealing_context(job_id)),
                 create_time=utcnow(),
