@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.forms.models import FormRow
 from services.forms.reasons import FormsReason
@@ -46,7 +46,7 @@ class FormHead:
 _FORM_HEAD = select(FormRow.form_id, FormRow.key, FormRow.status, FormRow.latest_version)
 
 
-async def form_head(session: AsyncSession, key: str) -> FormHead:
+async def form_head(session: AsyncSession | AsyncConnection, key: str) -> FormHead:
     row = (await session.execute(_FORM_HEAD.where(FormRow.key == key))).one_or_none()
     if row is None:
         raise form_not_found()
