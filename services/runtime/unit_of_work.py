@@ -69,7 +69,10 @@ class ConnectionWork(_Changes):
     async def session(self) -> AsyncIterator[AsyncSession]:
         """An ORM session in this unit's transaction, for code written against sessions: what it
         changes is flushed on leaving the block, and the unit of work commits it with the rest."""
-        # rollback_only: the session never commits nor closes the unit's transaction.
+        # The unit's transaction, begun here if nothing ran yet (a session that began it would end
+        # it on closing); rollback_only: the session never commits nor closes it.
+        if not self.conn.in_transaction():
+            await self.conn.begin()
         session = AsyncSession(bind=self.conn, expire_on_commit=False, join_transaction_mode="rollback_only")
         try:
             yield session

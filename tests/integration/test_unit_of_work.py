@@ -218,12 +218,15 @@ async def test_a_tenant_connection_commits_its_change_and_events_together(
     db, tenant = tenant_db
     work = UnitOfWork(db, "things")
     async with work.tenant_connection(tenant) as unit:
-        await unit.conn.execute(insert(THINGS).values(name="a"))
-        # Code written against sessions joins the unit's transaction (and commits with it).
+        # Code written against sessions joins the unit's transaction (and commits with it), also
+        # as the first thing the unit does.
         async with unit.session() as session:
-            await session.execute(insert(THINGS).values(name="b"))
+            await session.execute(insert(THINGS).values(name="a"))
+        await unit.conn.execute(insert(THINGS).values(name="b"))
+        async with unit.session() as session:
+            await session.execute(insert(THINGS).values(name="c"))
         unit.emit(Event("thing.created", "t-1"))
-    assert await tenant_things(db, tenant) == 2
+    assert await tenant_things(db, tenant) == 3
     assert await tenant_outbox(db, tenant) == ["thing.created"]
     assert await marks(db) == [(tenant.name, 1)]
 
