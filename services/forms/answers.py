@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from services.forms.engine import CompiledForm, Evaluation, Violation, compile_definition
 from services.forms.engine.layout import VALUE_TYPES
 from services.forms.forms import ARCHIVED
-from services.forms.heads import FormHead, form_head
+from services.forms.heads import FormHead
 from services.forms.models import INDEXED_TEXT_LENGTH, FormVersionRow
 from services.forms.reasons import AnswerReason, FormsReason
 from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
@@ -93,14 +93,6 @@ def answerable_version(form: FormHead, version: int) -> int:
     if version > form.latest_version:
         raise NotFound("the form has no such version", reason=FormsReason.FORM_VERSION_NOT_FOUND)
     return version or form.latest_version
-
-
-async def answerable(
-    session: Executor, cache: VersionCache, tenant_id: str, key: str, version: int
-) -> tuple[FormHead, PublishedVersion]:
-    """The form and the version answers are made against; refused for a form that takes none."""
-    form = await form_head(session, key)
-    return form, await cache.get(session, tenant_id, form.form_id, answerable_version(form, version))
 
 
 def answer_violation(violation: Violation) -> FieldViolation:

@@ -47,7 +47,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String, delete, func, insert, select, update
+from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -112,7 +112,7 @@ def row_values(event: Event) -> dict[str, object]:
 
 
 _OLDEST = select(OutboxRow.event_id, OutboxRow.envelope).order_by(OutboxRow.event_id)
-_DELETE = delete(OutboxRow)
+_DELETE = delete(OutboxRow).where(OutboxRow.event_id.in_(bindparam("event_ids", expanding=True)))
 _BUMP_MARK = update(TenantOutboxMark).values(version=TenantOutboxMark.version + 1)
 _INSERT_MARK = insert(TenantOutboxMark)
 
@@ -282,7 +282,7 @@ class OutboxRelay:
     async def _delete(self, outbox: TenantDatabase | None, event_ids: list[str]) -> None:
         for start in range(0, len(event_ids), self._batch):
             async with self._connection(outbox) as conn:
-                await conn.execute(_DELETE.where(OutboxRow.event_id.in_(event_ids[start : start + self._batch])))
+                await conn.execute(_DELETE, {"event_ids": event_ids[start : start + self._batch]})
                 await conn.commit()
 
     def _connection(self, outbox: TenantDatabase | None) -> AbstractAsyncContextManager[AsyncConnection]:
