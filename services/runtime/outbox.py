@@ -111,6 +111,8 @@ def row_values(event: Event) -> dict[str, object]:
     }
 
 
+# Events handed over and not yet relayed that the relay keeps per outbox (see notify).
+_HELD_LIMIT = 1000
 _OLDEST = select(OutboxRow.event_id, OutboxRow.envelope).order_by(OutboxRow.event_id)
 _DELETE = delete(OutboxRow).where(OutboxRow.event_id.in_(bindparam("event_ids", expanding=True)))
 _BUMP_MARK = update(TenantOutboxMark).values(version=TenantOutboxMark.version + 1)
@@ -187,8 +189,10 @@ class OutboxRelay:
         """Tells the relay that events were just committed (otherwise it polls): to the core outbox,
         or to ``tenant``'s. Given ``events``, the relay publishes exactly those (see the module
         docstring); without them, it reads the outbox."""
-        if events:
-            self._committed.setdefault(tenant, []).extend(events)
+        # Kept only while the relay runs, and only so many: beyond that the outbox is read instead.
+        held = self._committed.setdefault(tenant, []) if events and self._task is not None else None
+        if held is not None and len(held) + len(events) <= _HELD_LIMIT:
+            held.extend(events)
         else:
             self._mark_due(tenant)
         self._wake.set()
