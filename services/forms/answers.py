@@ -9,12 +9,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.forms.engine import CompiledForm, Evaluation, Violation, compile_definition
 from services.forms.engine.layout import VALUE_TYPES
 from services.forms.forms import ARCHIVED
-from services.forms.heads import FormHead, form_head
+from services.forms.heads import FormHead
 from services.forms.models import INDEXED_TEXT_LENGTH, FormVersionRow
 from services.forms.reasons import AnswerReason, FormsReason
 from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
@@ -30,6 +31,9 @@ _KEYWORD_REASONS: Final = {
 # Scalar answers at the top level can be filtered on; groups, lists and files cannot.
 FILTERABLE_TYPES: Final = VALUE_TYPES - {"GROUP", "REPEATING_GROUP", "MULTIPLE_CHOICE", "FILE"}
 _CACHE_SIZE: Final = 512
+_DEFINITION: Final = select(FormVersionRow.definition_json)
+# What reads a form for answering run on: a session, or a unit of work's Core connection.
+Executor = AsyncSession | AsyncConnection
 
 
 @dataclass(frozen=True)
@@ -53,17 +57,21 @@ class VersionCache:
         with self._lock:
             return self._entries.get((tenant_id, form_id, version))
 
-    async def get(self, session: AsyncSession, tenant_id: str, form_id: str, version: int) -> PublishedVersion:
+    async def get(self, session: Executor, tenant_id: str, form_id: str, version: int) -> PublishedVersion:
         key = (tenant_id, form_id, version)
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
                 return found
-        row = await session.get(FormVersionRow, (form_id, version))
-        if row is None:
+        definition = (
+            await session.execute(
+                _DEFINITION.where(FormVersionRow.form_id == form_id, FormVersionRow.version == version)
+            )
+        ).scalar_one_or_none()
+        if definition is None:
             raise NotFound("the form has no such version", reason=FormsReason.FORM_VERSION_NOT_FOUND)
-        compiled = compile_definition(json.loads(row.definition_json))
+        compiled = compile_definition(json.loads(definition))
         filterable = frozenset(
             e.key for e in compiled.layout.elements if e.level is None and e.type in FILTERABLE_TYPES
         )
@@ -85,14 +93,6 @@ def answerable_version(form: FormHead, version: int) -> int:
     if version > form.latest_version:
         raise NotFound("the form has no such version", reason=FormsReason.FORM_VERSION_NOT_FOUND)
     return version or form.latest_version
-
-
-async def answerable(
-    session: AsyncSession, cache: VersionCache, tenant_id: str, key: str, version: int
-) -> tuple[FormHead, PublishedVersion]:
-    """The form and the version answers are made against; refused for a form that takes none."""
-    form = await form_head(session, key)
-    return form, await cache.get(session, tenant_id, form.form_id, answerable_version(form, version))
 
 
 def answer_violation(violation: Violation) -> FieldViolation:

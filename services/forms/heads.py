@@ -4,7 +4,8 @@ short-lived cache of heads for ValidateSubmission and ListSubmissions.
 Validation stores nothing, so it answers from heads read a moment ago instead of opening a database
 session per call (a connection checkout, the query and the session's closing round trip were most
 of a validation's time). A listing finds its form's id and versions there too, saving one query of
-its two. SubmitForm never uses the cache: it reads the head in its own transaction,
+its two. SubmitForm checks its answers against a cached head too, but its insert takes the
+submission only while the form's row still is that head and not archived (services/forms/submissions.py),
 so an archived form takes no submission however recently it was archived. A cached head is dropped
 at once by this process's own changes of the form (``Forms`` calls ``drop`` after each commit), by
 other replicas' through their ``form.*`` events, and after ``HEAD_TTL_SECONDS`` whatever happens.
@@ -15,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.forms.models import FormRow
 from services.forms.reasons import FormsReason
@@ -43,11 +44,16 @@ class FormHead:
     latest_version: int
 
 
-_FORM_HEAD = select(FormRow.form_id, FormRow.key, FormRow.status, FormRow.latest_version)
+_FORM_HEAD = select(FormRow.form_id, FormRow.key, FormRow.status, FormRow.latest_version).where(
+    FormRow.key == bindparam("key", type_=FormRow.key.type)
+)
+_FORM_HEAD_SHARED = _FORM_HEAD.with_for_update(read=True)
 
 
-async def form_head(session: AsyncSession, key: str) -> FormHead:
-    row = (await session.execute(_FORM_HEAD.where(FormRow.key == key))).one_or_none()
+async def form_head(session: AsyncSession | AsyncConnection, key: str, *, for_share: bool = False) -> FormHead:
+    """The head of the form ``key``; ``for_share``: locked against changes until the transaction ends."""
+    query = _FORM_HEAD_SHARED if for_share else _FORM_HEAD
+    row = (await session.execute(query, {"key": key})).one_or_none()
     if row is None:
         raise form_not_found()
     return FormHead(*row)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, insert, select
+from sqlalchemy import Select, and_, bindparam, delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 from tenantmesh.forms.v1 import events_pb2
 from tenantmesh.forms.v1 import form_service_pb2 as pb
@@ -22,7 +22,6 @@ from services.forms.answers import (
     PublishedVersion,
     VersionCache,
     answer_violation,
-    answerable,
     answerable_version,
     answers_invalid,
     filterable_fields,
@@ -34,25 +33,54 @@ from services.forms.definitions import dumps
 from services.forms.engine import Evaluation, evaluate_compiled
 from services.forms.files import FileReferences, file_answers
 from services.forms.filters import Clause, filter_invalid, parse_filter
+from services.forms.forms import ARCHIVED
 from services.forms.heads import FormHead, FormHeads, form_head
 from services.forms.models import INDEXED_TEXT_LENGTH, FormRow, SubmissionRevisionRow, SubmissionRow, SubmissionValueRow
 from services.forms.reasons import FormsReason
 from services.runtime.clock import utcnow
 from services.runtime.context import current_principal, current_tenant
 from services.runtime.db import DatabaseRouter
-from services.runtime.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from services.runtime.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+)
 from services.runtime.events import Event
 from services.runtime.ids import uuid7
 from services.runtime.json_documents import json_path, pointer_parts
 from services.runtime.paging import Page, page_of, page_request
 from services.runtime.resources import bump_revision, check_etag, check_update_mask
 from services.runtime.tenant_db import tenant_session
-from services.runtime.unit_of_work import UnitOfWork
+from services.runtime.unit_of_work import ConnectionWork, UnitOfWork
 
 REVIEW_PERMISSION = "forms.submissions.review"
 SUBMISSION_VALUES: Any = SubmissionValueRow.__table__
+_FORM_ID = bindparam("form_id", type_=FormRow.form_id.type)
+# A new submission, inserted only while its form is still the head its answers were checked
+# against (the form's id and latest version), not archived.
+_INSERT_SUBMISSION = insert(SubmissionRow).from_select(
+    [column.key for column in SubmissionRow.__table__.columns],
+    select(
+        *(
+            _FORM_ID if column.key == "form_id" else bindparam(column.key, type_=column.type)
+            for column in SubmissionRow.__table__.columns
+        )
+    ).where(
+        FormRow.form_id == _FORM_ID,
+        FormRow.status != ARCHIVED,
+        FormRow.latest_version == bindparam("latest_version", type_=FormRow.latest_version.type),
+    ),
+)
+_INSERT_VALUES = insert(SUBMISSION_VALUES)
 SUBMISSION_CREATED = "form.submission.created"
 REVIEW_FIELDS = ("status", "note")
+
+
+class _FormChanged(Exception):
+    """The form's head changed since the one a submission was checked against was read."""
 
 
 def submission_not_found() -> NotFound:
@@ -96,13 +124,6 @@ class Submissions:
         self._cache = cache
         self._heads = heads
 
-    async def _check(
-        self, session: AsyncSession, key: str, version: int, answers: dict[str, Any], locale: str
-    ) -> Checked:
-        form, published = await answerable(session, self._cache, current_tenant().tenant_id, key, version)
-        evaluation = evaluate_compiled(published.compiled, answers, locale or published.compiled.default_locale)
-        return Checked(form.form_id, published, evaluation)
-
     async def validate(self, key: str, version: int, answers: dict[str, Any], locale: str) -> Checked:
         """SubmitForm's checks without storing; from a head and version read recently when there
         are (no database session then: services/forms/heads.py)."""
@@ -129,12 +150,19 @@ class Submissions:
             self._heads.put(tenant_id, head)
         return head
 
-    async def _checked_files(self, session: AsyncSession, checked: Checked, submission_id: str) -> list[str]:
-        """Checks and binds the answers' files; returns their references."""
+    async def _checked_files(
+        self, session: AsyncSession | ConnectionWork, checked: Checked, submission_id: str
+    ) -> list[str]:
+        """Checks and binds the answers' files (in ``session``'s transaction, or a unit of work's);
+        returns their references."""
         files = file_answers(checked.published.compiled, checked.evaluation.answers)
         if files:
             # In the submission's transaction: the files are bound to it only if it is stored.
-            refused = await self._files.check(session, submission_id, files)
+            if isinstance(session, ConnectionWork):
+                async with session.session() as joined:
+                    refused = await self._files.check(joined, submission_id, files)
+            else:
+                refused = await self._files.check(session, submission_id, files)
             if refused:
                 raise answers_invalid(
                     [
@@ -156,7 +184,7 @@ class Submissions:
             if earlier is not None:
                 return earlier
         try:
-            return await self._store(key, version, answers, request_id, locale)
+            return await self._stored(key, version, answers, request_id, locale)
         except IntegrityError:
             # Only request_id is unique: the same retry raced this one, or another submitter used it.
             earlier = await self._earlier(request_id) if request_id else None
@@ -177,38 +205,81 @@ class Submissions:
                 raise AlreadyExists("request_id was used for another request", reason=FormsReason.REQUEST_ID_REUSED)
             return earlier, await self._key_of(session, earlier)
 
-    async def _store(
+    async def _stored(
         self, key: str, version: int, answers: dict[str, Any], request_id: str, locale: str
     ) -> tuple[SubmissionRow, str]:
+        """Stored against the form's head read in the last seconds when there is one (no query for
+        it); if the form changed since, again against its head read in the transaction."""
+        tenant_id = current_tenant().tenant_id
+        recent = self._heads.get(tenant_id, key)
+        if recent is not None:
+            try:
+                return await self._store(key, recent, version, answers, request_id, locale)
+            except _FormChanged:
+                self._heads.drop(tenant_id, key)
+        try:
+            return await self._store(key, None, version, answers, request_id, locale)
+        except _FormChanged:
+            # Not after a head read under a shared lock (see _store); should it happen, a retry is right.
+            raise Aborted("the form changed while the submission was stored; try again") from None
+
+    async def _store(
+        self, key: str, recent: FormHead | None, version: int, answers: dict[str, Any], request_id: str, locale: str
+    ) -> tuple[SubmissionRow, str]:
+        """Stores the submission if the form takes it; raises _FormChanged if ``recent`` (a head read
+        earlier, or None to read it here) is no longer the form's head.
+
+        Whatever head the answers were checked against, the insert itself takes the submission only
+        while the form is that head, not archived and at the same latest version (INSERT ... SELECT
+        from the form's row): an archived form takes no submission however recently it was archived.
+        """
+        tenant_id = current_tenant().tenant_id
         subject = current_principal().subject
         submission_id = uuid7()
-        async with self._work.tenant() as work:
-            checked = await self._check(work.session, key, version, answers, locale)
+        # Core statements on the unit of work's connection: the ORM's unit-of-work machinery was
+        # a large part of a submission's CPU, and a new row needs none of it.
+        async with self._work.tenant_connection() as work:
+            head = recent
+            if head is None:
+                # Under a shared lock: the form cannot change before this transaction commits.
+                head = await form_head(work.conn, key, for_share=True)
+                self._heads.put(tenant_id, head)
+            try:
+                answered = answerable_version(head, version)
+            except (FailedPrecondition, NotFound):
+                if recent is not None:
+                    raise _FormChanged from None  # refused only on the head read in the transaction
+                raise
+            published = await self._cache.get(work.conn, tenant_id, head.form_id, answered)
+            evaluation = evaluate_compiled(published.compiled, answers, locale or published.compiled.default_locale)
+            checked = Checked(head.form_id, published, evaluation)
             refuse_invalid(checked.evaluation)
-            await self._checked_files(work.session, checked, submission_id)
+            await self._checked_files(work, checked, submission_id)
             stored = checked.evaluation.answers
             now = utcnow()
-            row = SubmissionRow(
-                submission_id=submission_id,
-                form_id=checked.form_id,
-                version=checked.version,
-                answers_json=dumps(stored),
-                status="SUBMITTED",
-                submitter=subject,
-                note="",
-                revision_count=0,
-                request_id=request_id or None,
-                revision=1,
-                create_time=now,
-                update_time=now,
-            )
-            work.session.add(row)
-            await _index(work.session, indexed_values(checked.form_id, submission_id, stored))
+            values = {
+                "submission_id": submission_id,
+                "form_id": checked.form_id,
+                "version": checked.version,
+                "answers_json": dumps(stored),
+                "status": "SUBMITTED",
+                "submitter": subject,
+                "note": "",
+                "revision_count": 0,
+                "request_id": request_id or None,
+                "revision": 1,
+                "create_time": now,
+                "update_time": now,
+            }
+            inserted = await work.conn.execute(_INSERT_SUBMISSION, {**values, "latest_version": head.latest_version})
+            if inserted.rowcount != 1:
+                raise _FormChanged
+            await _index(work.conn, indexed_values(checked.form_id, submission_id, stored))
             payload = events_pb2.SubmissionCreated(
                 submission_id=submission_id, form_key=key, version=checked.version, submitter=subject
             )
             work.emit(Event(SUBMISSION_CREATED, current_tenant().tenant_id, payload))
-        return row, key
+        return SubmissionRow(**values), key
 
     async def _visible(self, session: AsyncSession, submission_id: str, *, for_update: bool = False) -> SubmissionRow:
         query = select(SubmissionRow).where(SubmissionRow.submission_id == submission_id)
@@ -307,7 +378,7 @@ class Submissions:
                 )
             )
             await session.execute(delete(SubmissionValueRow).where(SubmissionValueRow.submission_id == submission_id))
-            await _index(session, indexed_values(form.form_id, submission_id, evaluation.answers))
+            await _index(await session.connection(), indexed_values(form.form_id, submission_id, evaluation.answers))
             await bump_revision(
                 session,
                 row,
@@ -429,11 +500,10 @@ def _with_clauses(query: Select[Any], form_id: str, clauses: list[Clause], known
     return query, key
 
 
-async def _index(session: AsyncSession, values: list[dict[str, Any]]) -> None:
+async def _index(connection: AsyncConnection, values: list[dict[str, Any]]) -> None:
     # Plain rows in one executemany: a form's dozens of values would cost a millisecond as ORM objects.
     if values:
-        connection = await session.connection()
-        await connection.execute(insert(SUBMISSION_VALUES), values)
+        await connection.execute(_INSERT_VALUES, values)
 
 
 async def _form_keys(session: AsyncSession, form_ids: set[str]) -> dict[str, str]:

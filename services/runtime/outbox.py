@@ -25,6 +25,12 @@ last renewal in between; a relay clears a mark only once it is older than
 every transaction that relied on it committed before the drain that clears it
 read the outbox.
 
+A producer in this process hands the relay the events it just committed
+(``notify(events=...)``): the relay publishes them and deletes their rows by id
+without reading the outbox back first, one DELETE for all the events committed
+to an outbox since it last ran. What it was not handed (another process's
+events, a crash's) it finds by reading the outbox, as every poll does.
+
 The outbox tables are shared infrastructure of the runtime, migrated with
 their own version tables; each row records which service produced it.
 """
@@ -36,14 +42,14 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String, delete, func, insert, select, update
+from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.background import stop_background
@@ -105,6 +111,10 @@ def row_values(event: Event) -> dict[str, object]:
     }
 
 
+# Events handed over and not yet relayed that the relay keeps per outbox (see notify).
+_HELD_LIMIT = 1000
+_OLDEST = select(OutboxRow.event_id, OutboxRow.envelope).order_by(OutboxRow.event_id)
+_DELETE = delete(OutboxRow).where(OutboxRow.event_id.in_(bindparam("event_ids", expanding=True)))
 _BUMP_MARK = update(TenantOutboxMark).values(version=TenantOutboxMark.version + 1)
 _INSERT_MARK = insert(TenantOutboxMark)
 
@@ -171,20 +181,31 @@ class OutboxRelay:
         # the core database's outbox and marks, nor at other tenants').
         self._core_due = False
         self._due_tenants: set[TenantDatabase] = set()
+        # Events committed in this process and handed over, by outbox (None: the core one).
+        self._committed: dict[TenantDatabase | None, list[Event]] = {}
         self._polled = -math.inf
 
-    def notify(self, *, tenant: TenantDatabase | None = None) -> None:
+    def notify(self, *, tenant: TenantDatabase | None = None, events: Sequence[Event] = ()) -> None:
         """Tells the relay that events were just committed (otherwise it polls): to the core outbox,
-        or to ``tenant``'s."""
-        if tenant is None:
+        or to ``tenant``'s. Given ``events``, the relay publishes exactly those (see the module
+        docstring); without them, it reads the outbox."""
+        # Kept only while the relay runs, and only so many: beyond that the outbox is read instead.
+        held = self._committed.setdefault(tenant, []) if events and self._task is not None else None
+        if held is not None and len(held) + len(events) <= _HELD_LIMIT:
+            held.extend(events)
+        else:
+            self._mark_due(tenant)
+        self._wake.set()
+
+    def _mark_due(self, outbox: TenantDatabase | None) -> None:
+        if outbox is None:
             self._core_due = True
         else:
-            self._due_tenants.add(tenant)
-        self._wake.set()
+            self._due_tenants.add(outbox)
 
     async def relay_once(self) -> int:
         """Publishes one batch of the core outbox's committed events, oldest first; returns how many."""
-        return await self._relay_batch(self._db.core_session)
+        return await self._relay_batch(None)
 
     async def relay_tenants_once(self) -> int:
         """Drains the outbox of every marked tenant database; returns how many events it published."""
@@ -225,7 +246,7 @@ class OutboxRelay:
     async def _drain_outbox(self, tenant: TenantDatabase) -> int:
         published = 0
         while True:
-            count = await self._relay_batch(lambda: self._db.tenant_session(tenant))
+            count = await self._relay_batch(tenant)
             published += count
             if count < self._batch:
                 return published
@@ -236,25 +257,40 @@ class OutboxRelay:
         except (ValueError, LookupError):
             return False  # not a tenant database of this platform (any more): nothing to relay
 
-    async def _relay_batch(self, open_session: Callable[[], AbstractAsyncContextManager[AsyncSession]]) -> int:
-        async with open_session() as session:
-            rows = list(
-                (await session.execute(select(OutboxRow).order_by(OutboxRow.event_id).limit(self._batch))).scalars()
-            )
+    async def _relay_batch(self, outbox: TenantDatabase | None) -> int:
+        """Publishes and deletes the oldest events of ``outbox`` (None: the core one); returns how many."""
+        async with self._connection(outbox) as conn:
+            rows = (await conn.execute(_OLDEST.limit(self._batch))).all()
         # Published outside any transaction: handlers of the in-process bus write
         # to the database themselves, and must not wait on a lock held here.
-        published = []
-        for row in rows:
-            event = Event.decode(row.envelope)
+        await self._publish([Event.decode(envelope) for _, envelope in rows])
+        await self._delete(outbox, [event_id for event_id, _ in rows])
+        return len(rows)
+
+    async def _relay_committed(self, outbox: TenantDatabase | None, events: list[Event]) -> None:
+        """Publishes events this process committed to ``outbox`` and deletes their rows; if that
+        fails, the outbox is read again at the next poll (its rows are still there)."""
+        try:
+            await self._publish(events)
+            await self._delete(outbox, [event.id for event in events])
+        except Exception:
+            log.exception("relaying committed events failed; reading their outbox again at the next poll")
+            self._mark_due(outbox)
+
+    async def _publish(self, events: list[Event]) -> None:
+        for event in events:
             # In the trace of the transaction that wrote it (stored with it).
             with self._bus.telemetry.publishing(event, "events"):
                 await self._bus.publish(event)
-            published.append(row.event_id)
-        if published:
-            async with open_session() as session:
-                await session.execute(delete(OutboxRow).where(OutboxRow.event_id.in_(published)))
-                await session.commit()
-        return len(published)
+
+    async def _delete(self, outbox: TenantDatabase | None, event_ids: list[str]) -> None:
+        for start in range(0, len(event_ids), self._batch):
+            async with self._connection(outbox) as conn:
+                await conn.execute(_DELETE, {"event_ids": event_ids[start : start + self._batch]})
+                await conn.commit()
+
+    def _connection(self, outbox: TenantDatabase | None) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self._db.core_transaction() if outbox is None else self._db.tenant_transaction(outbox)
 
     async def backlog(self) -> tuple[int, datetime | None]:
         """How many events the core outbox holds, and when the oldest was committed."""
@@ -284,6 +320,10 @@ class OutboxRelay:
                 self._polled = now
             core, self._core_due = self._core_due or polling, False
             due, self._due_tenants = self._due_tenants, set()
+            # Before any read of an outbox: events handed over are deleted by then, not read twice.
+            committed, self._committed = self._committed, {}
+            for outbox, events in committed.items():
+                await self._relay_committed(outbox, events)
             try:
                 if core or polling:
                     await self.drain(tenants=polling)

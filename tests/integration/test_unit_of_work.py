@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -191,12 +192,16 @@ async def test_a_tenant_change_and_its_events_commit_together_and_are_relayed(
     assert await marks(db) == []
 
 
-async def test_a_failed_tenant_change_announces_nothing(tenant_db: tuple[DatabaseRouter, TenantDatabase]) -> None:
+@pytest.mark.parametrize("variant", ["tenant", "tenant_connection"])
+async def test_a_failed_tenant_change_announces_nothing(
+    tenant_db: tuple[DatabaseRouter, TenantDatabase], variant: str
+) -> None:
     db, tenant = tenant_db
 
     async def change() -> None:
-        async with UnitOfWork(db, "things").tenant(tenant) as unit:
-            await unit.session.execute(insert(THINGS).values(name="a"))
+        async with getattr(UnitOfWork(db, "things"), variant)(tenant) as unit:
+            run = unit.session.execute if variant == "tenant" else unit.conn.execute
+            await run(insert(THINGS).values(name="a"))
             unit.emit(Event("thing.created", "t-1"))
             raise RuntimeError("the change fails after writing")
 
@@ -205,6 +210,58 @@ async def test_a_failed_tenant_change_announces_nothing(tenant_db: tuple[Databas
     assert await tenant_things(db, tenant) == 0
     assert await tenant_outbox(db, tenant) == []
     assert await marks(db) == []
+
+
+async def test_a_tenant_connection_commits_its_change_and_events_together(
+    tenant_db: tuple[DatabaseRouter, TenantDatabase],
+) -> None:
+    db, tenant = tenant_db
+    work = UnitOfWork(db, "things")
+    async with work.tenant_connection(tenant) as unit:
+        # Code written against sessions joins the unit's transaction (and commits with it), also
+        # as the first thing the unit does.
+        async with unit.session() as session:
+            await session.execute(insert(THINGS).values(name="a"))
+        await unit.conn.execute(insert(THINGS).values(name="b"))
+        async with unit.session() as session:
+            await session.execute(insert(THINGS).values(name="c"))
+        unit.emit(Event("thing.created", "t-1"))
+    assert await tenant_things(db, tenant) == 3
+    assert await tenant_outbox(db, tenant) == ["thing.created"]
+    assert await marks(db) == [(tenant.name, 1)]
+
+
+async def test_the_relay_publishes_the_events_handed_to_it_without_reading_the_outbox(
+    tenant_db: tuple[DatabaseRouter, TenantDatabase],
+) -> None:
+    db, tenant = tenant_db
+    bus = InProcessEventBus()
+    received = Recorder()
+    bus.subscribe("thing.", received)
+    relay = OutboxRelay(db, bus, poll_seconds=3600)
+    relay.start()
+    try:
+        await asyncio.sleep(0.2)  # its first poll is over; it now waits for a notify
+        # Another process's event, committed without telling this relay: left to the polls.
+        async with UnitOfWork(db, "elsewhere").tenant(tenant) as unit:
+            unit.emit(Event("thing.elsewhere", "t-1"))
+        work = UnitOfWork(db, "things", relay=relay)
+        for name in ("a", "b"):
+            async with work.tenant_connection(tenant) as unit:
+                await unit.conn.execute(insert(THINGS).values(name=name))
+                unit.emit(Event("thing.created", "t-1", {"name": name}))
+        for _ in range(100):
+            if len(received.events) == 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await relay.stop()
+    assert [e.payload_dict()["name"] for e in received.events] == ["a", "b"]
+    assert await tenant_outbox(db, tenant) == ["thing.elsewhere"]
+    # What it was not handed, a read of the outbox finds.
+    await relay.relay_tenants_once()
+    assert [e.type for e in received.events][-1] == "thing.elsewhere"
+    assert await tenant_outbox(db, tenant) == []
 
 
 async def test_tenant_events_left_by_a_crash_are_found_by_any_relay(

@@ -330,6 +330,13 @@ class DatabaseRouter:
         """
         return self._connection(self._core_pinned)
 
+    def tenant_transaction(self, db: TenantDatabase) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection on a tenant database for Core (non-ORM) statements, routed like tenant sessions.
+
+        Commit is the caller's job; whatever is not committed is rolled back on exit.
+        """
+        return self._tenant_transaction(db)
+
     def core_autocommit(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection on the core database whose every statement commits on its own.
 
@@ -359,14 +366,27 @@ class DatabaseRouter:
     async def _tenant_session(self, db: TenantDatabase) -> AsyncIterator[AsyncSession]:
         self._check_open()
         if self._dialect == "mysql":
-            bind = self._server_engine(db).execution_options(
-                schema_translate_map={None: db.name}, **{WRITES_FROZEN_OPTION: db.writes_frozen}
-            )
-            async with _session(bind) as session:
+            async with _session(self._tenant_bind(db)) as session:
                 yield session
             return
         async with self._sqlite_tenant_engine(db) as engine, _session(engine) as session:
             yield session
+
+    @asynccontextmanager
+    async def _tenant_transaction(self, db: TenantDatabase) -> AsyncIterator[AsyncConnection]:
+        self._check_open()
+        if self._dialect == "mysql":
+            async with self._tenant_bind(db).connect() as conn:
+                yield conn
+            return
+        async with self._sqlite_tenant_engine(db) as engine, engine.connect() as conn:
+            yield conn
+
+    def _tenant_bind(self, db: TenantDatabase) -> AsyncEngine:
+        """MySQL: the server's engine, its statements routed to ``db`` and refused while it moves."""
+        return self._server_engine(db).execution_options(
+            schema_translate_map={None: db.name}, **{WRITES_FROZEN_OPTION: db.writes_frozen}
+        )
 
     # -- raw connections (migrations, DDL) ----------------------------------------------------
 
