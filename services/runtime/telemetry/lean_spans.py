@@ -33,12 +33,14 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, SpanProcessor
-from opentelemetry.sdk.trace.sampling import Decision, Sampler
+from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util import types
 from opentelemetry.util._decorator import _agnosticcontextmanager
+
+from services.runtime.telemetry.sampling import SkipUnparentedClientSpans
 
 log = logging.getLogger("tenantmesh.telemetry")
 
@@ -250,8 +252,7 @@ class LeanTracer(trace.Tracer):
     def __init__(
         self,
         *,
-        sampler: Sampler,
-        follows_parent: bool,
+        sampler: SkipUnparentedClientSpans,
         processor: SpanProcessor,
         resource: Resource,
         instrumentation_scope: InstrumentationScope,
@@ -259,7 +260,7 @@ class LeanTracer(trace.Tracer):
         self._sampler = sampler
         # A parent-based sampler's answer under a valid parent is the parent's sampled flag (and
         # its trace state): known without asking it.
-        self._follows_parent = follows_parent
+        self._follows_parent = sampler.follows_parent
         self.processor = processor
         self.resource = resource
         self.instrumentation_scope = instrumentation_scope
@@ -356,10 +357,9 @@ def _flags(sampled: bool, parent: SpanContext | None) -> TraceFlags:
 class LeanTracerProvider(trace.TracerProvider):
     """One service's tracers (its resource), all ending spans into one span processor."""
 
-    def __init__(self, *, sampler: Sampler, follows_parent: bool, resource: Resource, processor: SpanProcessor) -> None:
+    def __init__(self, *, sampler: SkipUnparentedClientSpans, resource: Resource, processor: SpanProcessor) -> None:
         self.sampler = sampler
         self.resource = resource
-        self._follows_parent = follows_parent
         self._processor = processor
         self._tracers: dict[tuple[str, str | None, str | None], LeanTracer] = {}
 
@@ -378,7 +378,6 @@ class LeanTracerProvider(trace.TracerProvider):
             )
             tracer = LeanTracer(
                 sampler=self.sampler,
-                follows_parent=self._follows_parent,
                 processor=self._processor,
                 resource=self.resource,
                 instrumentation_scope=scope,

@@ -96,7 +96,6 @@ class Tracing:
         self.settings = settings
         self._version = version
         self._sampler = SkipUnparentedClientSpans(standard_sampler(settings))
-        self._follows_parent = settings.sampler.startswith("parentbased_")
         # Batched: a simple processor exports on the caller's thread, which is the event loop.
         self._processor = BatchSpanProcessor(otlp_exporter(settings), schedule_delay_millis=settings.batch_delay_ms)
         self._providers: dict[str, LeanTracerProvider] = {}
@@ -120,7 +119,6 @@ class Tracing:
             }
             provider = LeanTracerProvider(
                 sampler=self._sampler,
-                follows_parent=self._follows_parent,
                 resource=Resource.create(attributes),
                 processor=self._processor,
             )
