@@ -36,7 +36,6 @@ from opentelemetry.sdk.trace import Event, SpanProcessor
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
-from opentelemetry.trace.span import TraceState
 from opentelemetry.util import types
 from opentelemetry.util._decorator import _agnosticcontextmanager
 
@@ -278,34 +277,66 @@ class LeanTracer(trace.Tracer):
     ) -> trace.Span:
         parent: SpanContext | None = trace.get_current_span(context).get_span_context()
         assert parent is not None
-        trace_state: TraceState | None
         if parent.is_valid and self._follows_parent:
-            trace_id, sampled, trace_state = parent.trace_id, parent.trace_flags.sampled, parent.trace_state
-            kept: Mapping[str, Any] | None = attributes
+            return self._under_parent(
+                name, parent, kind, attributes, links, start_time, record_exception, set_status_on_exception
+            )
+        if not parent.is_valid:
+            parent = None
+            trace_id = _new_id(128)
         else:
-            if not parent.is_valid:
-                parent = None
-                trace_id = _new_id(128)
-            else:
-                trace_id = parent.trace_id
-            result = self._sampler.should_sample(context, trace_id, name, kind, attributes, links)
-            sampled = result.decision is Decision.RECORD_AND_SAMPLE
-            trace_state, kept = result.trace_state, result.attributes
-            if result.decision is Decision.DROP:
-                return trace.NonRecordingSpan(
-                    SpanContext(trace_id, _new_id(64), False, _flags(sampled, parent), trace_state)
-                )
+            trace_id = parent.trace_id
+        result = self._sampler.should_sample(context, trace_id, name, kind, attributes, links)
+        sampled = result.decision is Decision.RECORD_AND_SAMPLE
+        span_context = SpanContext(trace_id, _new_id(64), False, _flags(sampled, parent), result.trace_state)
         if not sampled:
-            # A parent that was not sampled (or RECORD_ONLY, which no sampler here answers: such a
-            # span would be recorded and never exported) gets a non-recording child.
-            return trace.NonRecordingSpan(SpanContext(trace_id, _new_id(64), False, _flags(False, parent), trace_state))
-        span_context = SpanContext(trace_id, _new_id(64), False, _flags(True, parent), trace_state)
+            # Dropped (or RECORD_ONLY, which no sampler here answers: such a span would be recorded
+            # and never exported).
+            return trace.NonRecordingSpan(span_context)
         return LeanSpan(
             name,
             span_context,
             parent,
             kind,
-            dict(_cleaned(kept)) if kept else {},
+            dict(_cleaned(result.attributes)) if result.attributes else {},
+            links or (),
+            self,
+            time_ns() if start_time is None else start_time,
+            record_exception,
+            set_status_on_exception,
+        )
+
+    def start_server_span(self, name: str, parent: SpanContext | None, attributes: Mapping[str, Any]) -> trace.Span:
+        """``start_span(name, context, SpanKind.SERVER, attributes)`` for a call whose caller's span
+        context was read from its ``traceparent`` (None: a new trace), without the context object a
+        propagator builds around it when the sampler only has to look at its flags."""
+        if parent is not None and self._follows_parent:
+            return self._under_parent(name, parent, SpanKind.SERVER, attributes)
+        context = trace.set_span_in_context(trace.NonRecordingSpan(parent)) if parent is not None else None
+        return self.start_span(name, context, SpanKind.SERVER, attributes)
+
+    def _under_parent(
+        self,
+        name: str,
+        parent: SpanContext,
+        kind: SpanKind,
+        attributes: types.Attributes,
+        links: Sequence[Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> trace.Span:
+        # What a parent-based sampler answers (the parent's decision and trace state), unasked.
+        sampled = parent.trace_flags.sampled
+        span_context = SpanContext(parent.trace_id, _new_id(64), False, _flags(sampled, parent), parent.trace_state)
+        if not sampled:
+            return trace.NonRecordingSpan(span_context)
+        return LeanSpan(
+            name,
+            span_context,
+            parent,
+            kind,
+            dict(_cleaned(attributes)) if attributes else {},
             links or (),
             self,
             time_ns() if start_time is None else start_time,
@@ -369,7 +400,7 @@ class LeanTracerProvider(trace.TracerProvider):
         instrumenting_library_version: str | None = None,
         schema_url: str | None = None,
         attributes: types.Attributes = None,
-    ) -> trace.Tracer:
+    ) -> LeanTracer:
         key = (instrumenting_module_name, instrumenting_library_version, schema_url)
         tracer = None if attributes else self._tracers.get(key)
         if tracer is None:

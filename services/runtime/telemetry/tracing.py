@@ -37,7 +37,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.runtime.context import traceparent_var
-from services.runtime.telemetry.lean_spans import LeanTracerProvider
+from services.runtime.telemetry.lean_spans import LeanTracer, LeanTracerProvider
 from services.runtime.telemetry.otlp_encoding import SpanEncoder
 from services.runtime.telemetry.sampling import SkipUnparentedClientSpans, standard_sampler
 from services.runtime.telemetry.settings import TracingSettings
@@ -125,7 +125,7 @@ class Tracing:
             self._providers[service] = provider
         return provider
 
-    def server_tracer(self, service: str) -> trace.Tracer:
+    def server_tracer(self, service: str) -> LeanTracer:
         """The tracer of ``service``'s server spans (opened by the runtime's pipeline: see
         interceptors/tracing.py for why not by the grpc instrumentation's server interceptor)."""
         return self.provider(service).get_tracer("tenantmesh.runtime.server")
