@@ -81,6 +81,11 @@ def scenario(provider: trace.TracerProvider) -> None:
         sql.start_as_current_span("INSERT core", context=set_span_in_context(server), kind=SpanKind.CLIENT),
     ):
         raise Boom("duplicate key")
+    with (
+        pytest.raises(Boom),
+        sql.start_span("ROLLBACK core", context=set_span_in_context(server), kind=SpanKind.CLIENT),
+    ):
+        raise Boom("the span itself as the context manager")
     server.end()
     server.set_attribute("late", True)  # ignored after end, as the SDK does
     consumer = provider.get_tracer("tenantmesh.runtime").start_span(
@@ -128,11 +133,11 @@ def test_the_lean_spans_export_what_the_sdks_spans_export() -> None:
 
 
 def test_children_point_at_their_parent_and_ids_are_fresh() -> None:
-    connect, insert, server, consumer = exported(lean)  # in the order they ended
-    assert connect.parent == insert.parent == server.context
+    connect, insert, rollback, server, consumer = exported(lean)  # in the order they ended
+    assert connect.parent == insert.parent == rollback.parent == server.context
     assert server.parent == REMOTE
     assert consumer.parent is None
-    assert len({span.context.span_id for span in (server, connect, insert, consumer)}) == 4
+    assert len({span.context.span_id for span in (server, connect, insert, rollback, consumer)}) == 5
     assert consumer.context.trace_id != REMOTE.trace_id
 
 

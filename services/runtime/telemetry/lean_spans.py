@@ -239,7 +239,7 @@ class LeanSpan(trace.Span):
                 self.record_exception(exc_val, escaped=True)
             if self._set_status_on_exception:
                 self.set_status(Status(StatusCode.ERROR, f"{type(exc_val).__name__}: {exc_val}"))
-        self.end()
+        super().__exit__(exc_type, exc_val, exc_tb)  # ends the span
 
     def __repr__(self) -> str:
         return f"LeanSpan(name={self.name!r}, context={self.context!r})"
