@@ -68,6 +68,8 @@ _UNSET_STATUS = _STATUS + b"\x00"  # the stock encoder writes the status even wh
 _FIXED64 = struct.Struct("<Q").pack
 # Values longer than this are rarely repeated (request ids, SQL text): encoded every time.
 _CACHED_VALUE_CHARS = 64
+# Attributes whose value differs on every span: written each time, never kept in the cache.
+_UNIQUE_VALUES = frozenset({"tenantmesh.request_id", "messaging.message.id"})
 # Recurring pairs are few (methods, codes, tenants, principal kinds); the cache starts over
 # rather than grow without bound when a process sees more.
 _CACHED_PAIRS = 4096
@@ -91,6 +93,12 @@ def _field(tag: bytes, payload: bytes) -> bytes:
 
 def _message_field(tag: bytes, message: Message) -> bytes:
     return _field(tag, message.SerializeToString())
+
+
+def _string_pair(key: str, value: str) -> bytes:
+    # KeyValue{key = 1, value = 2: AnyValue{string_value = 1}}, written directly: a pair of
+    # messages built and serialized costs several times as much.
+    return _field(_ATTRIBUTE, _field(_LEN_1, key.encode()) + _field(_LEN_2, _field(_LEN_1, value.encode())))
 
 
 class SpanEncoder:
@@ -175,7 +183,10 @@ class SpanEncoder:
         encoded: list[bytes] = []
         for key, value in attributes.items():
             kind = type(value)
-            if kind not in (str, int, bool, float) or (kind is str and len(value) > _CACHED_VALUE_CHARS):
+            if kind is str and (len(value) > _CACHED_VALUE_CHARS or key in _UNIQUE_VALUES):
+                encoded.append(_string_pair(key, value))
+                continue
+            if kind not in (str, int, bool, float):
                 encoded.extend(_message_field(_ATTRIBUTE, pair) for pair in _encode_attributes({key: value}))
                 continue
             # The type is part of the key: True == 1 and 1 == 1.0 must not share an entry.

@@ -45,6 +45,9 @@ def standard_sampler(settings: TracingSettings) -> Sampler:
 class SkipUnparentedClientSpans(Sampler):
     def __init__(self, inner: Sampler) -> None:
         self._inner = inner
+        # Under a valid parent the answer is the parent's sampled flag: the standard samplers are
+        # parent-based with the default delegates (keep a sampled parent's trace, drop the rest).
+        self.follows_parent = isinstance(inner, ParentBased)
 
     def should_sample(
         self,

@@ -2,9 +2,10 @@
 
 One tracer provider per platform service, so that in the embedded mode (five services in one
 process) each service's spans still carry its own ``service.name``; all of them feed one batch
-processor and one OTLP exporter. The process's own provider (``tenantmesh`` unless
-``OTEL_SERVICE_NAME`` says otherwise) owns the spans of shared resources: SQL, Redis, outgoing
-calls, the outbox relay and event consumers.
+processor and one OTLP exporter. The providers are the runtime's lean ones (lean_spans.py): the
+SDK's samplers, batch processor and exporter, without the SDK's span object. The process's own
+provider (``tenantmesh`` unless ``OTEL_SERVICE_NAME`` says otherwise) owns the spans of shared
+resources: SQL, Redis, outgoing calls, the outbox relay and event consumers.
 
 Nothing here is global: providers are passed to the maintained instrumentations explicitly
 (grpc.aio client interceptors, SQLAlchemy per engine, redis-py per client), so several runtimes
@@ -31,11 +32,12 @@ from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.runtime.context import traceparent_var
+from services.runtime.telemetry.lean_spans import LeanTracer, LeanTracerProvider
 from services.runtime.telemetry.otlp_encoding import SpanEncoder
 from services.runtime.telemetry.sampling import SkipUnparentedClientSpans, standard_sampler
 from services.runtime.telemetry.settings import TracingSettings
@@ -96,14 +98,14 @@ class Tracing:
         self._sampler = SkipUnparentedClientSpans(standard_sampler(settings))
         # Batched: a simple processor exports on the caller's thread, which is the event loop.
         self._processor = BatchSpanProcessor(otlp_exporter(settings), schedule_delay_millis=settings.batch_delay_ms)
-        self._providers: dict[str, TracerProvider] = {}
+        self._providers: dict[str, LeanTracerProvider] = {}
         self._instance = f"{socket.gethostname()}-{os.getpid()}"
         self.process_provider = self.provider(process_name)
         self.tracer = self.process_provider.get_tracer("tenantmesh.runtime")
         self._sql_tracer = self.process_provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
         self._unused_pool_counter = NoOpMeterProvider().get_meter("unused").create_up_down_counter("unused")
 
-    def provider(self, service: str) -> TracerProvider:
+    def provider(self, service: str) -> LeanTracerProvider:
         """The tracer provider whose spans are ``service``'s (``tenantmesh-<service>``)."""
         provider = self._providers.get(service)
         if provider is None:
@@ -115,12 +117,15 @@ class Tracing:
                 **self.settings.resource_attributes,
                 "service.name": name,
             }
-            provider = TracerProvider(sampler=self._sampler, resource=Resource.create(attributes))
-            provider.add_span_processor(self._processor)
+            provider = LeanTracerProvider(
+                sampler=self._sampler,
+                resource=Resource.create(attributes),
+                processor=self._processor,
+            )
             self._providers[service] = provider
         return provider
 
-    def server_tracer(self, service: str) -> trace.Tracer:
+    def server_tracer(self, service: str) -> LeanTracer:
         """The tracer of ``service``'s server spans (opened by the runtime's pipeline: see
         interceptors/tracing.py for why not by the grpc instrumentation's server interceptor)."""
         return self.provider(service).get_tracer("tenantmesh.runtime.server")
