@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Protocol
 
 from google.protobuf import json_format
 from tenantmesh.forms.v1 import form_pb2
 from tenantmesh.forms.v1 import form_service_pb2 as pb
 
 from services.forms.definitions import message_of
-from services.forms.models import FormRow, FormVersionRow, SubmissionRevisionRow, SubmissionRow
+from services.forms.models import FormRow, FormVersionRow, SubmissionRevisionRow
+from services.forms.stored_answers import fill_answers
 from services.runtime.json_documents import dict_to_struct
-from services.runtime.proto_values import copy_fields, timestamp
+from services.runtime.proto_values import copy_fields, etag_of, timestamp
 from services.runtime.resources import stamps
 
 
@@ -41,25 +44,61 @@ def version_to_proto(row: FormVersionRow, form_key: str) -> pb.FormVersion:
     )
 
 
-def submission_to_proto(row: SubmissionRow, form_key: str) -> pb.Submission:
+class StoredSubmission(Protocol):
+    """The columns a Submission message is made of: a ``SubmissionRow``, or a row of a select of
+    just those columns (a listing: no ORM object per submission)."""
+
+    @property
+    def submission_id(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def answers_json(self) -> str: ...
+    @property
+    def answers_struct(self) -> bytes | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def submitter(self) -> str: ...
+    @property
+    def note(self) -> str: ...
+    @property
+    def revision_count(self) -> int: ...
+    @property
+    def revision(self) -> int: ...
+    @property
+    def create_time(self) -> datetime: ...
+    @property
+    def update_time(self) -> datetime: ...
+
+
+def submission_to_proto(row: StoredSubmission, form_key: str) -> pb.Submission:
     submission = pb.Submission()
     fill_submission(submission, row, form_key)
     return submission
 
 
-def fill_submission(submission: pb.Submission, row: SubmissionRow, form_key: str) -> None:
+def fill_submission(submission: pb.Submission, row: StoredSubmission, form_key: str) -> None:
     """Writes ``row`` into an empty ``submission`` in place. A list fills the messages its answer
     already holds (``submissions.add()``): built apart and passed in, each submission and its
     answers' Struct would be copied once more."""
     submission.MergeFrom(
+        # Named one by one, not with copy_fields/stamps: their getattr/hasattr probing costs a
+        # caught exception per missing name on a select's row, for every row of a page.
         pb.Submission(
-            **copy_fields(row, "submission_id", "version", "submitter", "note", "revision_count"),
+            submission_id=row.submission_id,
             form_key=form_key,
+            version=row.version,
             status=f"SUBMISSION_STATUS_{row.status}",
-            **stamps(row),
+            submitter=row.submitter,
+            note=row.note,
+            revision_count=row.revision_count,
+            create_time=timestamp(row.create_time),
+            update_time=timestamp(row.update_time),
+            etag=etag_of(row.revision),
         )
     )
-    submission.answers.update(json.loads(row.answers_json))
+    fill_answers(submission.answers, row.answers_struct, row.answers_json)
 
 
 def revision_to_proto(row: SubmissionRevisionRow) -> pb.SubmissionRevision:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from services.forms.answers import VersionCache
 from services.forms.forms import form_by_key
@@ -91,7 +92,12 @@ class Exporter:
             writer.writerow([*FIXED_COLUMNS, *paths])
         after = ""
         while True:
-            query = select(SubmissionRow).where(SubmissionRow.form_id == form_id)
+            # The JSON is what an export writes; the same answers' Struct bytes are not read.
+            query = (
+                select(SubmissionRow)
+                .options(defer(SubmissionRow.answers_struct))
+                .where(SubmissionRow.form_id == form_id)
+            )
             if after:
                 query = query.where(SubmissionRow.submission_id > after)
             async with tenant_session(self._db) as session:

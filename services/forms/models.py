@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, Index, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, DateTime, Float, Index, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
+LongBinary = LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql")
 # Indexed text values are cut to this many characters (utf8mb4 keys stay within MariaDB's limit);
 # a filter value longer than this compares on its prefix and is then checked in full.
 INDEXED_TEXT_LENGTH = 191
@@ -67,6 +68,10 @@ class SubmissionRow(TenantBase):
     form_id: Mapped[str] = mapped_column(String(36))
     version: Mapped[int] = mapped_column(Integer)
     answers_json: Mapped[str] = mapped_column(LongText)
+    # The same answers as a serialized google.protobuf.Struct, written with answers_json: an answer
+    # parses them in C instead of building a Struct field by field in Python. Null for submissions
+    # stored before the column (forms_tenant_0003): those are read from answers_json.
+    answers_struct: Mapped[bytes | None] = mapped_column(LongBinary)
     status: Mapped[str] = mapped_column(String(16))  # SubmissionStatus without its prefix
     submitter: Mapped[str] = mapped_column(String(200))
     note: Mapped[str] = mapped_column(Text)

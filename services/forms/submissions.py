@@ -6,15 +6,16 @@ Someone else's submission is NOT_FOUND for the others, exactly like one that doe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Select, and_, bindparam, delete, exists, insert, select
+from sqlalchemy import Row, Select, and_, bindparam, delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import aliased
 from tenantmesh.forms.v1 import events_pb2
 from tenantmesh.forms.v1 import form_service_pb2 as pb
 
@@ -37,6 +38,7 @@ from services.forms.forms import ARCHIVED
 from services.forms.heads import FormHead, FormHeads, form_head
 from services.forms.models import INDEXED_TEXT_LENGTH, FormRow, SubmissionRevisionRow, SubmissionRow, SubmissionValueRow
 from services.forms.reasons import FormsReason
+from services.forms.stored_answers import struct_bytes
 from services.runtime.clock import utcnow
 from services.runtime.context import current_principal, current_tenant
 from services.runtime.db import DatabaseRouter
@@ -57,6 +59,7 @@ from services.runtime.tenant_db import tenant_session
 from services.runtime.unit_of_work import ConnectionWork, UnitOfWork
 
 REVIEW_PERMISSION = "forms.submissions.review"
+SUBMISSIONS: Any = SubmissionRow.__table__
 SUBMISSION_VALUES: Any = SubmissionValueRow.__table__
 _FORM_ID = bindparam("form_id", type_=FormRow.form_id.type)
 # A new submission, inserted only while its form is still the head its answers were checked
@@ -262,6 +265,7 @@ class Submissions:
                 "form_id": checked.form_id,
                 "version": checked.version,
                 "answers_json": dumps(stored),
+                "answers_struct": struct_bytes(stored),
                 "status": "SUBMITTED",
                 "submitter": subject,
                 "note": "",
@@ -301,7 +305,9 @@ class Submissions:
 
     async def list(
         self, page_size: int, page_token: str, wanted: SubmissionFilter
-    ) -> tuple[Page[SubmissionRow], dict[str, str]]:
+    ) -> tuple[Page[Row[Any]], dict[str, str]]:
+        """A page of submissions as rows of the ``submissions`` table's columns (a Core select: an
+        ORM object per row cost more than the query)."""
         submitter = wanted.submitter if _sees_everyone() else current_principal().subject
         page, marker = page_request(page_size, page_token, "submissions", current_tenant().tenant_id, wanted, submitter)
         clauses = parse_filter(wanted.filter)
@@ -313,10 +319,10 @@ class Submissions:
                 raise filter_invalid("a filter on answers needs form_key")
             elif wanted.version:
                 raise _needs_form()
-            query = select(SubmissionRow)
-            key: Any = SubmissionRow.submission_id
+            query = select(SUBMISSIONS)
+            key: Any = SUBMISSIONS.c.submission_id
             if form is not None:
-                query = query.where(SubmissionRow.form_id == form.form_id)
+                query = query.where(SUBMISSIONS.c.form_id == form.form_id)
                 if clauses:
                     known = await filterable_fields(session, self._cache, current_tenant().tenant_id, form)
                     query, key = _with_clauses(query, form.form_id, clauses, known)
@@ -324,12 +330,13 @@ class Submissions:
             if page.after is not None:
                 query = query.where(key < page.after if wanted.newest_first else key > page.after)
             order = key.desc() if wanted.newest_first else key
-            rows = list((await session.execute(query.order_by(order).limit(page.limit))).scalars())
+            connection = await session.connection()
+            rows = list((await connection.execute(query.order_by(order).limit(page.limit))).all())
             if form is not None:
                 keys = {form.form_id: form.key}
             else:
                 keys = await _form_keys(session, {row.form_id for row in rows})
-        return page_of(rows, page, marker, lambda row: row.submission_id), keys
+        return page_of(rows, page, marker, lambda row: str(row.submission_id)), keys
 
     async def review(self, submission: pb.Submission, mask: Sequence[str]) -> tuple[SubmissionRow, str]:
         check_update_mask(mask, REVIEW_FIELDS)
@@ -384,6 +391,7 @@ class Submissions:
                 row,
                 "submission",
                 answers_json=dumps(evaluation.answers),
+                answers_struct=struct_bytes(evaluation.answers),
                 revision_count=row.revision_count + 1,
             )
         await self._files.remind_released(detached)
@@ -429,30 +437,34 @@ def _status_required() -> InvalidArgument:
 
 
 def _with_conditions(query: Select[Any], wanted: SubmissionFilter, submitter: str) -> Select[Any]:
+    columns = SUBMISSIONS.c
     if wanted.version:
-        query = query.where(SubmissionRow.version == wanted.version)
+        query = query.where(columns.version == wanted.version)
     if wanted.status:
         query = query.where(
-            SubmissionRow.status == pb.SubmissionStatus.Name(wanted.status).removeprefix("SUBMISSION_STATUS_")
+            columns.status == pb.SubmissionStatus.Name(wanted.status).removeprefix("SUBMISSION_STATUS_")
         )
     if submitter:
-        query = query.where(SubmissionRow.submitter == submitter)
+        query = query.where(columns.submitter == submitter)
     if wanted.after is not None:
-        query = query.where(SubmissionRow.create_time >= wanted.after)
+        query = query.where(columns.create_time >= wanted.after)
     if wanted.before is not None:
-        query = query.where(SubmissionRow.create_time < wanted.before)
+        query = query.where(columns.create_time < wanted.before)
     return query
 
 
+_COMPARISONS: Final[dict[str, Callable[[Any, Any], Any]]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
 def _compare(column: Any, op: str, value: Any) -> Any:
-    return {
-        "=": column == value,
-        "!=": column != value,
-        "<": column < value,
-        "<=": column <= value,
-        ">": column > value,
-        ">=": column >= value,
-    }[op]
+    return _COMPARISONS[op](column, value)
 
 
 def _value_condition(values: Any, clause: Clause) -> Any:
@@ -475,29 +487,36 @@ def _with_clauses(query: Select[Any], form_id: str, clauses: list[Clause], known
             raise filter_invalid(
                 f"the form has no top-level field {clause.field!r} to filter on", FormsReason.FILTER_FIELD_UNKNOWN
             )
-    key: Any = SubmissionRow.submission_id
+    key: Any = SUBMISSIONS.c.submission_id
     driver = next((clause for clause in clauses if clause.op == "="), None)
     if driver is not None:
-        values = aliased(SubmissionValueRow)
-        query = query.join(values, values.submission_id == SubmissionRow.submission_id).where(
-            values.form_id == form_id, values.field == driver.field, _value_condition(values, driver)
+        values = _values_alias(0)
+        query = query.join(values, values.c.submission_id == SUBMISSIONS.c.submission_id).where(
+            values.c.form_id == form_id, values.c.field == driver.field, _value_condition(values.c, driver)
         )
-        key = values.submission_id
-    for clause in clauses:
+        key = values.c.submission_id
+    for index, clause in enumerate(clauses, start=1):
         if clause is driver:
             continue
-        other = aliased(SubmissionValueRow)
+        other = _values_alias(index)
         query = query.where(
             exists().where(
                 and_(
-                    other.form_id == form_id,
-                    other.field == clause.field,
-                    _value_condition(other, clause),
-                    other.submission_id == SubmissionRow.submission_id,
+                    other.c.form_id == form_id,
+                    other.c.field == clause.field,
+                    _value_condition(other.c, clause),
+                    other.c.submission_id == SUBMISSIONS.c.submission_id,
                 )
             )
         )
     return query, key
+
+
+@functools.lru_cache(maxsize=32)
+def _values_alias(index: int) -> Any:
+    """``submission_values`` under the name of a query's ``index``-th use of it: made once, not
+    for every listing (an alias builds its column collection, a third of building the query)."""
+    return SUBMISSION_VALUES.alias(f"submission_values_{index}")
 
 
 async def _index(connection: AsyncConnection, values: list[dict[str, Any]]) -> None:

@@ -47,7 +47,8 @@ from services.forms.definitions import dumps
 from services.forms.engine import evaluate
 from services.forms.filters import parse_filter
 from services.forms.models import FormRow, SubmissionRow, SubmissionValueRow
-from services.forms.submissions import _with_clauses
+from services.forms.stored_answers import struct_bytes
+from services.forms.submissions import SUBMISSIONS, _with_clauses
 from services.mesh.devtls import ensure_dev_tls
 from services.runtime.clock import utcnow
 from services.runtime.ids import uuid7
@@ -218,6 +219,7 @@ async def seed(fw: FormsWorld, count: int, rng: random.Random) -> float:
                     "form_id": form.form_id,
                     "version": 1,
                     "answers_json": dumps(record),
+                    "answers_struct": struct_bytes(record),
                     "status": "SUBMITTED",
                     "submitter": "user:bench",
                     "note": "",
@@ -242,7 +244,7 @@ async def query_plan(fw: FormsWorld) -> list[str]:
     db = await fw.database_of(fw.world.tenant_a)
     async with fw.mesh.runtime.db.tenant_session(db) as session:
         form = (await session.execute(select(FormRow).where(FormRow.key == FORM_KEY))).scalar_one()
-        query = select(SubmissionRow).where(SubmissionRow.form_id == form.form_id)
+        query = select(SUBMISSIONS).where(SUBMISSIONS.c.form_id == form.form_id)
         query, key = _with_clauses(query, form.form_id, parse_filter(FILTER), {"country"})
         query = query.order_by(key.desc()).limit(51)
         sql = str(query.compile(dialect=mysql.dialect(), compile_kwargs={"literal_binds": True}))

@@ -3,17 +3,18 @@ tenant's database, listed and filtered, reviewed, edited with revisions, deleted
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import field_mask_pb2
-from sqlalchemy import select
+from google.protobuf import field_mask_pb2, struct_pb2
+from sqlalchemy import select, update
 from tenantmesh.forms.v1 import form_service_pb2 as pb
 
 from services.forms.models import FormsAuditRow, SubmissionRow
-from services.runtime.json_documents import dict_to_struct
+from services.runtime.json_documents import dict_to_struct, struct_to_dict
 from tests.support.errors import expect_error, violations
 from tests.support.forms import FormsWorld, definition, forms_world, sample_definition
 
@@ -246,3 +247,81 @@ async def test_an_unknown_file_reference_is_refused_at_its_answer_and_nothing_is
         assert not await stored_rows(fw, fw.world.tenant_a)
         await fw.submissions.SubmitForm(submit("upload", {"name": "Ada"}), metadata=admin)
         assert len(await stored_rows(fw, fw.world.tenant_a)) == 1
+
+
+async def test_answers_are_kept_as_struct_bytes_and_older_submissions_without_them_read_the_same(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    """Each submission keeps its answers also as serialized Struct bytes, which every read returns.
+    A submission stored before forms_tenant_0003 has none (the column was added null): it is read
+    from its JSON and answers exactly as if it had them."""
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        await publish_sample(fw, allow_edits=True)
+        admin, member = fw.as_("admin_a"), fw.as_("member_a")
+        for who, answers in (
+            (member, {"name": "Ädä 🦉", "country": "ID", "age": 20, "items": [{"qty": 2}, {"qty": 3}]}),
+            (admin, {"name": "b", "country": "NL", "start": "2026-01-05", "end": "2026-02-07"}),
+            (member, {"name": "c", "country": "ID", "age": 40}),
+            (admin, {"name": "d", "country": "ID"}),
+        ):
+            await fw.submissions.SubmitForm(submit("intake", answers), metadata=who)
+        rows = await stored_rows(fw, fw.world.tenant_a)
+        for row in rows:
+            assert row.answers_struct is not None
+            assert struct_pb2.Struct.FromString(row.answers_struct) == dict_to_struct(json.loads(row.answers_json))
+
+        async def every_read() -> list[Any]:
+            """Everything that returns submissions: listings (all, filtered page by page, a
+            member's own) and each one's GetSubmission."""
+            listings = [
+                await fw.submissions.ListSubmissions(pb.ListSubmissionsRequest(form_key="intake"), metadata=admin),
+                await fw.submissions.ListSubmissions(pb.ListSubmissionsRequest(form_key="intake"), metadata=member),
+            ]
+            token = ""
+            while True:
+                request = pb.ListSubmissionsRequest(
+                    form_key="intake", filter='answers.country = "ID"', page_size=1, page_token=token
+                )
+                listings.append(await fw.submissions.ListSubmissions(request, metadata=admin))
+                token = listings[-1].next_page_token
+                if not token:
+                    break
+            gets = [
+                await fw.submissions.GetSubmission(
+                    pb.GetSubmissionRequest(submission_id=row.submission_id), metadata=admin
+                )
+                for row in rows
+            ]
+            return [*listings, *gets]
+
+        with_bytes = await every_read()
+        assert [len(listing.submissions) for listing in with_bytes[:5]] == [4, 2, 1, 1, 1]
+        by_name = {json.loads(row.answers_json)["name"]: row.submission_id for row in rows}
+        older = [by_name["Ädä 🦉"], by_name["d"]]  # a member's and an administrator's
+        await forget_answers_struct(fw, fw.world.tenant_a, older)
+        assert await every_read() == with_bytes
+
+        # Editing a submission stored before the bytes writes them with its new answers.
+        edited = (
+            await fw.submissions.UpdateSubmission(
+                pb.UpdateSubmissionRequest(
+                    submission_id=older[0], answers=dict_to_struct({"name": "Ada", "items": [{"qty": 1}]})
+                ),
+                metadata=member,
+            )
+        ).submission
+        assert struct_to_dict(edited.answers, "answers") == {"name": "Ada", "items": [{"qty": 1}], "total": 1}
+        row = next(r for r in await stored_rows(fw, fw.world.tenant_a) if r.submission_id == older[0])
+        assert row.answers_struct is not None
+        assert struct_pb2.Struct.FromString(row.answers_struct) == edited.answers
+        mine = await fw.submissions.ListSubmissions(pb.ListSubmissionsRequest(form_key="intake"), metadata=member)
+        assert next(s for s in mine.submissions if s.submission_id == older[0]) == edited
+
+
+async def forget_answers_struct(fw: FormsWorld, tenant_id: str, submission_ids: list[str]) -> None:
+    """Makes submissions look as if stored before forms_tenant_0003 added answers_struct."""
+    async with fw.mesh.runtime.db.tenant_session(await fw.database_of(tenant_id)) as session:
+        await session.execute(
+            update(SubmissionRow).where(SubmissionRow.submission_id.in_(submission_ids)).values(answers_struct=None)
+        )
+        await session.commit()
