@@ -258,6 +258,13 @@ async def query_plan(fw: FormsWorld) -> list[str]:
     ]
 
 
+def cpu_per_call(result: WrkResult) -> str:
+    """The service's and Envoy's CPU per request: tells which side a listing's cost is on, and
+    compares rounds even when the shared machine slows one down."""
+    calls = result.requests or 1
+    return ", ".join(f"{name} {1e6 * result.cpu_s.get(name, 0.0) / calls:.0f} us" for name in ("service", "envoy"))
+
+
 def rss_mb() -> float:
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
@@ -362,7 +369,8 @@ async def report(
                     rounds.results.setdefault(name, []).append(result)
                     print(
                         f"    round {index + 1} {name:9s} {result.requests_per_s:8.0f} req/s  "
-                        f"p50 {result.p50:7.2f} ms  p99 {result.p99:7.2f} ms  non-2xx {result.non_2xx}",
+                        f"p50 {result.p50:7.2f} ms  p99 {result.p99:7.2f} ms  non-2xx {result.non_2xx}  "
+                        f"CPU per call {cpu_per_call(result)}",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -393,7 +401,7 @@ async def report(
                 f"{name} / trivial",
                 f"{best.requests_per_s:.0f} / {baseline.requests_per_s:.0f} req/s = {ratio:.2f} "
                 f"(target >= {TARGETS[name]}: {verdict(ratio >= TARGETS[name])}); p99 {best.p99:.1f} ms, "
-                f"non-2xx {best.non_2xx}",
+                f"non-2xx {best.non_2xx}; CPU per call {cpu_per_call(best)} (trivial {cpu_per_call(baseline)})",
             )
         )
     table.append(("seeded", f"{args.submissions} submissions in {seeded_s:.0f} s (filter {FILTER})"))
