@@ -24,6 +24,19 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     return timestamp_pb2.Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
 
 
+def timestamp_json(value: datetime) -> str:
+    """A stored naive-UTC datetime as the JSON of a Timestamp (RFC 3339 in UTC, with 0, 3 or 6
+    fractional digits, as protobuf's JSON printing and the edge's transcoder write it), without
+    building the message: for answers the service renders as JSON itself (rest_answers)."""
+    text = value.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S")
+    micros = value.microsecond
+    if micros == 0:
+        return f"{text}Z"
+    if micros % 1000 == 0:
+        return f"{text}.{micros // 1000:03d}Z"
+    return f"{text}.{micros:06d}Z"
+
+
 def etag_of(revision: int) -> str:
     """The opaque etag of a row's revision counter (AIP-154)."""
     return str(revision)

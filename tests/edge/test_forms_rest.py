@@ -151,3 +151,83 @@ async def test_forms_over_rest_bad_input_and_exports(
                 400,
                 "FORM_ARCHIVED",
             )
+
+
+async def test_submission_listings_over_rest_are_the_json_the_edge_printed_of_the_typed_answer(
+    db_backend_url: str, tmp_path: Path, edge_factory: EdgeFactory
+) -> None:
+    """GET /v1/submissions is rendered by the forms service from the stored answers
+    (ListSubmissionsJson); REST clients must get the very document the transcoder prints of
+    ListSubmissionsResponse (GET /v1/submissions:typed): names, every field, enums by name,
+    timestamps to the digit, answers of every shape, paging and errors."""
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        edge = await edge_factory(upstreams_for(fw.mesh.started, fw.mesh.runtime.settings))
+        admin = {"authorization": f"Bearer {fw.world.tokens['admin_a']}", "x-tenant-id": fw.world.tenant_a}
+        member = {"authorization": f"Bearer {fw.world.tokens['member_a']}", "x-tenant-id": fw.world.tenant_a}
+        async with edge.http_client(headers=admin) as client:
+            assert (await client.post("/v1/forms", json={"key": "intake", "draft": sample_definition()})).is_success
+            assert (await client.post("/v1/forms/intake:publish", json={})).is_success
+            sent = [
+                ({"name": "Ada", "country": "ID", "age": 2**40, "items": [{"qty": 1}, {"qty": 2}]}, member),
+                ({"name": 'Bo, "the" second \\ Ünïcode 😀', "country": "ID", "start": "2026-01-02"}, member),
+                ({"name": "Cy", "country": "NL", "start": "2026-01-02", "end": "2026-02-03", "items": []}, admin),
+                ({"name": "Di\n\ttab", "country": "ID", "age": 0}, admin),
+            ]
+            for answers, who in sent:
+                response = await client.post("/v1/forms/intake/submissions", json={"answers": answers}, headers=who)
+                assert response.is_success, response.text
+            submission_id = response.json()["submission"]["submissionId"]
+            reviewed = await client.patch(
+                f"/v1/submissions/{submission_id}:review",
+                params={"updateMask": "status,note"},
+                json={"status": "SUBMISSION_STATUS_ACCEPTED", "note": "ok ✓"},
+            )
+            assert reviewed.is_success, reviewed.text
+
+            async def both(params: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+                rendered = await client.get("/v1/submissions", params=params, headers=headers)
+                transcoded = await client.get("/v1/submissions:typed", params=params, headers=headers)
+                assert (rendered.status_code, transcoded.status_code) == (200, 200), rendered.text + transcoded.text
+                assert rendered.headers["content-type"] == transcoded.headers["content-type"] == "application/json"
+                assert rendered.json() == transcoded.json()
+                document: dict[str, Any] = rendered.json()
+                return document
+
+            everything = await both({"formKey": "intake"}, admin)
+            assert len(everything["submissions"]) == 4
+            assert everything["nextPageToken"] == ""
+            every_field = {
+                "submissionId", "formKey", "version", "answers", "status", "submitter",
+                "note", "revisionCount", "createTime", "updateTime", "etag",
+            }  # fmt: skip
+            assert all(set(submission) == every_field for submission in everything["submissions"])
+            assert {s["status"] for s in everything["submissions"]} == {
+                "SUBMISSION_STATUS_SUBMITTED",
+                "SUBMISSION_STATUS_ACCEPTED",
+            }
+            # A member sees their own only; a filter on an answer and pages of two.
+            assert len((await both({"formKey": "intake"}, member))["submissions"]) == 2
+            first = await both({"formKey": "intake", "filter": 'answers.country = "ID"', "pageSize": 2}, admin)
+            assert len(first["submissions"]) == 2
+            assert first["nextPageToken"]
+            rest = await both(
+                {
+                    "formKey": "intake",
+                    "filter": 'answers.country = "ID"',
+                    "pageSize": 2,
+                    "pageToken": first["nextPageToken"],
+                },
+                admin,
+            )
+            assert [s["answers"]["name"] for s in first["submissions"] + rest["submissions"]] == [
+                "Di\n\ttab",
+                'Bo, "the" second \\ Ünïcode 😀',
+                "Ada",
+            ]
+            assert rest["submissions"][-1]["answers"]["total"] == 3
+
+            for params in ({"formKey": "intake", "filter": "answers.zip = 1"}, {"filter": 'answers.country = "ID"'}):
+                rendered = await client.get("/v1/submissions", params=params)
+                transcoded = await client.get("/v1/submissions:typed", params=params)
+                assert rendered.status_code == transcoded.status_code == 400
+                assert rendered.json() == transcoded.json()

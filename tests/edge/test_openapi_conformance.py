@@ -549,6 +549,12 @@ async def forms_scenario(c: Conformance, ta: str, tid: str) -> None:
         query={"formKey": "intake", "filter": 'answers.name = "Ada"'},
     )
     await c.call(
+        "SubmissionService_ListSubmissions_2",  # printed by the edge
+        token=ta,
+        tenant=tid,
+        query={"formKey": "intake", "filter": 'answers.name = "Ada"'},
+    )
+    await c.call(
         "SubmissionService_ReviewSubmission",
         token=ta,
         tenant=tid,

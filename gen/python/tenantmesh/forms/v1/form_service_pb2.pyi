@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from tenantmesh.forms.v1 import form_pb2 as _form_pb2
 from tenantmesh.type.v1 import access_pb2 as _access_pb2
 from tenantmesh.type.v1 import menu_pb2 as _menu_pb2
+from tenantmesh.type.v1 import rest_pb2 as _rest_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor

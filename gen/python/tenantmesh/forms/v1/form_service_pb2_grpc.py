@@ -623,6 +623,11 @@ class SubmissionServiceStub:
                 request_serializer=tenantmesh_dot_forms_dot_v1_dot_form__service__pb2.ListSubmissionsRequest.SerializeToString,
                 response_deserializer=tenantmesh_dot_forms_dot_v1_dot_form__service__pb2.ListSubmissionsResponse.FromString,
                 _registered_method=True)
+        self.ListSubmissionsJson = channel.unary_unary(
+                '/tenantmesh.forms.v1.SubmissionService/ListSubmissionsJson',
+                request_serializer=tenantmesh_dot_forms_dot_v1_dot_form__service__pb2.ListSubmissionsRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.ReviewSubmission = channel.unary_unary(
                 '/tenantmesh.forms.v1.SubmissionService/ReviewSubmission',
                 request_serializer=tenantmesh_dot_forms_dot_v1_dot_form__service__pb2.ReviewSubmissionRequest.SerializeToString,
@@ -693,6 +698,25 @@ class SubmissionServiceServicer:
         forms.submissions.review), filtered and sorted by time. Errors:
         NOT_FOUND (FORM_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID,
         PAGE_TOKEN_INVALID, FILTER_INVALID, FILTER_FIELD_UNKNOWN).
+        Through the edge, `GET /v1/submissions` answers it as JSON the service
+        renders from the stored answers (ListSubmissionsJson);
+        `GET /v1/submissions:typed` has the edge print the same JSON from this
+        typed answer.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSubmissionsJson(self, request, context):
+        """ListSubmissions for REST clients: the same answer as the JSON document
+        the edge would print of ListSubmissionsResponse, rendered by the service
+        from the answers as stored and passed through by the edge as it is (a
+        page of 50 submissions of 30 answers is about 40 kB of JSON). Errors: as
+        ListSubmissions.
+        buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -772,6 +796,11 @@ def add_SubmissionServiceServicer_to_server(servicer, server):
                     servicer.ListSubmissions,
                     request_deserializer=tenantmesh_dot_forms_dot_v1_dot_form__service__pb2.ListSubmissionsRequest.FromString,
                     response_serializer=tenantmesh_dot_forms_dot_v1_dot_form__service__pb2.ListSubmissionsResponse.SerializeToString,
+            ),
+            'ListSubmissionsJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSubmissionsJson,
+                    request_deserializer=tenantmesh_dot_forms_dot_v1_dot_form__service__pb2.ListSubmissionsRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'ReviewSubmission': grpc.unary_unary_rpc_method_handler(
                     servicer.ReviewSubmission,
@@ -910,6 +939,33 @@ class SubmissionService:
             '/tenantmesh.forms.v1.SubmissionService/ListSubmissions',
             tenantmesh_dot_forms_dot_v1_dot_form__service__pb2.ListSubmissionsRequest.SerializeToString,
             tenantmesh_dot_forms_dot_v1_dot_form__service__pb2.ListSubmissionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSubmissionsJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tenantmesh.forms.v1.SubmissionService/ListSubmissionsJson',
+            tenantmesh_dot_forms_dot_v1_dot_form__service__pb2.ListSubmissionsRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,
