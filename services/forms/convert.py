@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -44,9 +45,9 @@ def version_to_proto(row: FormVersionRow, form_key: str) -> pb.FormVersion:
     )
 
 
-class StoredSubmission(Protocol):
-    """The columns a Submission message is made of: a ``SubmissionRow``, or a row of a select of
-    just those columns (a listing: no ORM object per submission)."""
+class SubmissionColumns(Protocol):
+    """The columns a submission's JSON document is made of (ListSubmissionsJson): a row of a
+    select of just those columns."""
 
     @property
     def submission_id(self) -> str: ...
@@ -54,8 +55,6 @@ class StoredSubmission(Protocol):
     def version(self) -> int: ...
     @property
     def answers_json(self) -> str: ...
-    @property
-    def answers_struct(self) -> bytes | None: ...
     @property
     def status(self) -> str: ...
     @property
@@ -70,6 +69,14 @@ class StoredSubmission(Protocol):
     def create_time(self) -> datetime: ...
     @property
     def update_time(self) -> datetime: ...
+
+
+class StoredSubmission(SubmissionColumns, Protocol):
+    """The columns a Submission message is made of: a ``SubmissionRow``, or a row of a select of
+    just those columns (a listing: no ORM object per submission)."""
+
+    @property
+    def answers_struct(self) -> bytes | None: ...
 
 
 def submission_to_proto(row: StoredSubmission, form_key: str) -> pb.Submission:
@@ -101,23 +108,38 @@ def fill_submission(submission: pb.Submission, row: StoredSubmission, form_key: 
     fill_answers(submission.answers, row.answers_struct, row.answers_json)
 
 
-def submission_document(row: StoredSubmission, form_key: str) -> dict[str, Any]:
-    """``row`` as the edge prints the Submission of :func:`fill_submission` (ListSubmissionsJson):
-    the answers spliced in from their stored JSON, which holds the same document as their Struct
-    bytes, instead of a message built and printed per submission."""
-    return {
-        "submissionId": row.submission_id,
-        "formKey": form_key,
-        "version": row.version,
-        "answers": json.loads(row.answers_json),
-        "status": f"SUBMISSION_STATUS_{row.status}",
-        "submitter": row.submitter,
-        "note": row.note,
-        "revisionCount": row.revision_count,
-        "createTime": timestamp_json(row.create_time),
-        "updateTime": timestamp_json(row.update_time),
-        "etag": etag_of(row.revision),
-    }
+def submissions_page_json(submissions: Iterable[tuple[SubmissionColumns, str]], next_page_token: str) -> str:
+    """A page of (submission, its form's key) as the edge prints ListSubmissionsResponse
+    (ListSubmissionsJson): each submission's fields as :func:`fill_submission` sets them, under
+    the edge's names and print rules, with its answers spliced in as stored (``answers_json``
+    holds the document their Struct bytes hold), so no answer is parsed or printed again."""
+    listed = ",".join(_submission_json(row, form_key) for row, form_key in submissions)
+    return f'{{"submissions":[{listed}],"nextPageToken":{_dumps(next_page_token)}}}'
+
+
+def _submission_json(row: SubmissionColumns, form_key: str) -> str:
+    created = timestamp_json(row.create_time)
+    updated = created if row.update_time == row.create_time else timestamp_json(row.update_time)
+    fields = _dumps(
+        {
+            "submissionId": row.submission_id,
+            "formKey": form_key,
+            "version": row.version,
+            "status": f"SUBMISSION_STATUS_{row.status}",
+            "submitter": row.submitter,
+            "note": row.note,
+            "revisionCount": row.revision_count,
+            "createTime": created,
+            "updateTime": updated,
+            "etag": etag_of(row.revision),
+        }
+    )
+    return f'{fields[:-1]},"answers":{row.answers_json}}}'
+
+
+def _dumps(value: Any) -> str:
+    # The edge's printing: UTF-8 as it is, no spaces.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def revision_to_proto(row: SubmissionRevisionRow) -> pb.SubmissionRevision:

@@ -17,8 +17,8 @@ from services.forms.convert import (
     fill_submission,
     form_to_proto,
     revision_to_proto,
-    submission_document,
     submission_to_proto,
+    submissions_page_json,
     version_to_proto,
 )
 from services.forms.engine import check_definition, generate_definition
@@ -28,7 +28,7 @@ from services.forms.forms import Forms, new_form
 from services.forms.submissions import SubmissionFilter, Submissions
 from services.runtime.json_documents import dict_to_struct, struct_to_dict
 from services.runtime.paging import Page
-from services.runtime.rest_answers import document_body
+from services.runtime.rest_answers import json_text_body
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -169,11 +169,13 @@ class SubmissionServicer(pb_grpc.SubmissionServiceServicer):
         """Permission forms.submissions.list. Reasons: FORM_NOT_FOUND, FIELD_INVALID, PAGE_TOKEN_INVALID,
         FILTER_INVALID, FILTER_FIELD_UNKNOWN. ListSubmissions' answer as the JSON the edge would print
         of it, with each submission's answers as stored."""
-        page, keys = await self._listed(request)
-        submissions = [submission_document(row, keys.get(row.form_id, "")) for row in page.items]
-        return document_body({"submissions": submissions, "nextPageToken": page.next_page_token})
+        page, keys = await self._listed(request, as_json=True)
+        listed = ((row, keys.get(row.form_id, "")) for row in page.items)
+        return json_text_body(submissions_page_json(listed, page.next_page_token))
 
-    async def _listed(self, request: pb.ListSubmissionsRequest) -> tuple[Page[Row[Any]], dict[str, str]]:
+    async def _listed(
+        self, request: pb.ListSubmissionsRequest, *, as_json: bool = False
+    ) -> tuple[Page[Row[Any]], dict[str, str]]:
         wanted = SubmissionFilter(
             form_key=request.form_key,
             version=request.version,
@@ -184,7 +186,7 @@ class SubmissionServicer(pb_grpc.SubmissionServiceServicer):
             filter=request.filter,
             newest_first=request.order_by not in ("create_time", "create_time asc"),
         )
-        return await self._submissions.list(request.page_size, request.page_token, wanted)
+        return await self._submissions.list(request.page_size, request.page_token, wanted, as_json=as_json)
 
     async def ReviewSubmission(
         self, request: pb.ReviewSubmissionRequest, context: Context

@@ -11,7 +11,7 @@ document rendered here, once per shared answer; the edge sends its bytes as they
 from __future__ import annotations
 
 import json
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from google.api import httpbody_pb2
 from google.protobuf import json_format
@@ -25,7 +25,8 @@ M = TypeVar("M", bound=Message)
 
 def edge_json(message: Message) -> bytes:
     """``message`` as the edge's transcoder prints it (the same names, fields and values)."""
-    return _dumps(json_format.MessageToDict(message, always_print_fields_with_no_presence=True))
+    document = json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def json_body(message: Message) -> httpbody_pb2.HttpBody:
@@ -33,15 +34,11 @@ def json_body(message: Message) -> httpbody_pb2.HttpBody:
     return httpbody_pb2.HttpBody(content_type=JSON_CONTENT_TYPE, data=edge_json(message))
 
 
-def document_body(document: dict[str, Any]) -> httpbody_pb2.HttpBody:
-    """A JSON document built by the service in the edge's shape of the typed answer (its
+def json_text_body(text: str) -> httpbody_pb2.HttpBody:
+    """A JSON document the service wrote in the edge's shape of the typed answer (its
     lowerCamelCase names, every field printed), for an RPC declaring ``json_rendering_of`` whose
-    answer is cheaper to write as a document than as a message printed (stored JSON spliced in)."""
-    return httpbody_pb2.HttpBody(content_type=JSON_CONTENT_TYPE, data=_dumps(document))
-
-
-def _dumps(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    answer is cheaper to write than to print from a message (stored JSON spliced in)."""
+    return httpbody_pb2.HttpBody(content_type=JSON_CONTENT_TYPE, data=text.encode())
 
 
 class RenderedAnswer(Generic[M]):

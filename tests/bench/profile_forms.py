@@ -1,5 +1,5 @@
 """Where the forms service's CPU goes: SubmitForm, ValidateSubmission and a filtered
-ListSubmissions called in-process (gRPC, no edge) under cProfile.
+ListSubmissions (typed, and as the JSON REST clients get) called in-process (gRPC, no edge) under cProfile.
 
     python -m tests.bench.profile_forms [--mysql-url ...] [--calls 300] [--seed 2000] [--top 25] [--plain]
 
@@ -53,6 +53,8 @@ async def run(args: argparse.Namespace) -> None:
                     "SubmitForm": lambda: fw.submissions.SubmitForm(submit, metadata=admin),
                     "ValidateSubmission": lambda: fw.submissions.ValidateSubmission(validate, metadata=admin),
                     "ListSubmissions": lambda: fw.submissions.ListSubmissions(listing, metadata=admin),
+                    # What GET /v1/submissions calls: the page as JSON the service writes.
+                    "ListSubmissionsJson": lambda: fw.submissions.ListSubmissionsJson(listing, metadata=admin),
                 }
                 for name, call in calls.items():
                     for _ in range(20):  # warm caches
