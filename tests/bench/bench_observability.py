@@ -8,11 +8,13 @@ Four tenants services run side by side in this process, each behind its own real
     metrics        Prometheus metrics on (the default), no tracing
     trace 100%     metrics, and every request traced by Envoy and the service, exported over
                    OTLP/gRPC to a local receiver in another process (tests/bench/otlp_sink.py)
-    trace default  metrics, and tracing at the default sampling (parent-based, 10 % of new traces)
+    trace default  metrics, and tracing at the default sampling (parent-based, 1 % of new traces)
 
 ``wrk`` (HTTP/1.1 over TLS) alternates between them round after round (off, metrics, trace
 100 %, trace default, off, ...) and the best round of each is reported, with throughput ratios
-against "off" and the CPU the service process and Envoy spent per call. Prints numbers;
+against "off" and the CPU the service process and Envoy spent per call; then the CPU per request
+of every process the machine runs for it (service, Envoy, the receiver, wrk) over all rounds,
+whose ratio holds still when other work shares the machine. Prints numbers;
 asserts nothing.
 """
 
@@ -37,6 +39,7 @@ from tests.bench.common import (
     bench_main,
     bench_settings,
     check_wrk_arguments,
+    cpu_per_request_us,
     print_header,
     print_table,
     tenants_service,
@@ -46,6 +49,8 @@ from tests.bench.edge_tools import WrkResult, best_round, running_envoy
 
 TARGET_FULL = 0.85
 TARGET_DEFAULT = 0.95
+# What a request costs the machine: the OTLP receiver only works for the traced variants.
+CPU_PROCESSES = ("service", "envoy", "receiver", "wrk")
 
 
 @dataclass(frozen=True)
@@ -65,15 +70,15 @@ VARIANTS = (
 
 
 @contextlib.asynccontextmanager
-async def otlp_sink() -> AsyncIterator[tuple[int, int]]:
-    """The sink's (gRPC port, HTTP port)."""
+async def otlp_sink() -> AsyncIterator[tuple[int, int, int]]:
+    """The sink's (gRPC port, HTTP port, process id)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.bench.otlp_sink", stdout=asyncio.subprocess.PIPE
     )
     try:
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
-        yield int(line[1]), int(line[2])
+        yield int(line[1]), int(line[2]), proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
@@ -87,7 +92,7 @@ def per_call_us(result: WrkResult, process: str) -> float:
 async def run(args: argparse.Namespace, workdir: Path) -> list[WrkTarget]:
     tls = ensure_dev_tls(workdir / "tls")
     targets: list[WrkTarget] = []
-    async with otlp_sink() as (sink_port, _), contextlib.AsyncExitStack() as stack:
+    async with otlp_sink() as (sink_port, _, sink_pid), contextlib.AsyncExitStack() as stack:
         endpoint = f"http://127.0.0.1:{sink_port}"
         for index, variant in enumerate(VARIANTS):
             env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "", **variant.env}
@@ -107,7 +112,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[WrkTarget]:
                 running_envoy([service.started], service.runtime.settings, tls, workdir / f"envoy-{index}", 1, **edge)
             )
             url = f"https://127.0.0.1:{settings.https_port}/v1/tenants/{tenant_id}"
-            targets.append(WrkTarget(variant.label, url, envoy))
+            # The receiver's CPU counts for the variants that export to it: it shares the machine.
+            watched = {"receiver": sink_pid} if variant.edge_sample_percent is not None else {}
+            targets.append(WrkTarget(variant.label, url, envoy, watched=watched))
         print("bench_observability: warming up", file=sys.stderr, flush=True)
         await alternate_rounds(targets, args)
     return targets
@@ -160,8 +167,22 @@ def report(args: argparse.Namespace, measured: list[WrkTarget]) -> None:
                 "CPU per call of metrics",
                 f"service {per_call_us(metrics_best, 'service') - per_call_us(base, 'service'):+.0f} us (vs off)",
             ),
+            (
+                "CPU per request",
+                " | ".join(f"{item.label} {cpu_per_request_us(item.rounds, CPU_PROCESSES):.0f} us" for item in measured)
+                + "  (service + Envoy + OTLP receiver + wrk, all rounds)",
+            ),
+            (
+                "CPU ratio off / x",
+                " | ".join(f"{item.label} {cpu_ratio(measured[0], item):.2f}" for item in measured[1:])
+                + "  (the ratio on a machine these processes alone saturate)",
+            ),
         ]
     )
+
+
+def cpu_ratio(base: WrkTarget, other: WrkTarget) -> float:
+    return cpu_per_request_us(base.rounds, CPU_PROCESSES) / cpu_per_request_us(other.rounds, CPU_PROCESSES)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -46,7 +46,7 @@ from services.mesh.devtls import ensure_dev_tls
 from services.mesh.edge import GlobalRateLimit, Upstream
 from services.runtime.cpus import usable_cpus
 from services.runtime.loop import run as run_on_service_loop
-from tests.bench.common import bench_settings, load_note, print_table, tenants_service, verdict
+from tests.bench.common import bench_settings, cpu_per_request_us, load_note, print_table, tenants_service, verdict
 from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, run_wrk, running_envoy
 
 TARGET = 0.8
@@ -174,14 +174,6 @@ def per_call_us(result: WrkResult, process: str) -> float:
 CPU_PROCESSES = ("service", "envoy", "ratelimit", "wrk")
 
 
-def cpu_per_request_us(variant: Variant) -> float:
-    """CPU per request in all the processes it costs, over every round of the variant: unlike its
-    rate, this barely moves when other work shares the machine."""
-    requests = sum(r.requests_per_s * r.seconds for r in variant.rounds)
-    spent = sum(r.cpu_s.get(name, 0.0) for r in variant.rounds for name in CPU_PROCESSES)
-    return 1e6 * spent / requests if requests else float("nan")
-
-
 def report(args: argparse.Namespace, variants: list[Variant]) -> None:
     off, bare, no_op, on = variants
     print()
@@ -213,6 +205,7 @@ def report(args: argparse.Namespace, variants: list[Variant]) -> None:
     ratio = best_round(on.rounds).requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
     ceiling = best_round(no_op.rounds).requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
     grpc_ceiling = best_round(bare.rounds).requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
+    cpu = {v.label: cpu_per_request_us(v.rounds, CPU_PROCESSES) for v in variants}
     print()
     print_table(
         [
@@ -225,12 +218,12 @@ def report(args: argparse.Namespace, variants: list[Variant]) -> None:
             ("bare / off", f"{grpc_ceiling:.2f}  (grpc.aio's ceiling: a bare server answering OK)"),
             (
                 "CPU per request",
-                " | ".join(f"{v.label} {cpu_per_request_us(v):.0f} us" for v in variants)
+                " | ".join(f"{v.label} {cpu[v.label]:.0f} us" for v in variants)
                 + "  (service + Envoy + rate limit service + wrk, all rounds)",
             ),
             (
                 "CPU ratio off / x",
-                " | ".join(f"{v.label} {cpu_per_request_us(off) / cpu_per_request_us(v):.2f}" for v in variants[1:])
+                " | ".join(f"{v.label} {cpu[off.label] / cpu[v.label]:.2f}" for v in variants[1:])
                 + "  (the ratio on a machine these processes alone saturate)",
             ),
         ]

@@ -40,7 +40,7 @@ from services.runtime.logging import configure_logging
 from services.runtime.loop import run as run_on_service_loop
 from services.runtime.mesh_tls import EDGE, channel_credentials
 from services.tenants.app import TENANT_MIGRATIONS
-from tests.bench.edge_tools import WrkResult, run_wrk
+from tests.bench.edge_tools import WrkResult, cpu_seconds, run_wrk
 from tests.support.mesh import DomainTenantsApp
 from tests.support.open_access import OpenAccess
 
@@ -255,6 +255,8 @@ class WrkTarget:
     envoy: EnvoyProcess
     headers: dict[str, str] = field(default_factory=dict)
     rounds: list[WrkResult] = field(default_factory=list)
+    # Other processes whose CPU each round adds under their name (an OTLP receiver, say).
+    watched: dict[str, int] = field(default_factory=dict)
 
 
 def round_line(result: WrkResult) -> str:
@@ -280,6 +282,7 @@ async def alternate_rounds(targets: Sequence[WrkTarget], args: argparse.Namespac
     width = max(len(target.label) for target in targets)
     for index in range(args.rounds):
         for target in targets:
+            before = {name: cpu_seconds(pid) for name, pid in target.watched.items()}
             result = await run_wrk(
                 target.url,
                 target.envoy,
@@ -288,10 +291,21 @@ async def alternate_rounds(targets: Sequence[WrkTarget], args: argparse.Namespac
                 threads=args.threads,
                 headers=target.headers,
             )
+            for name, pid in target.watched.items():
+                result.cpu_s[name] = cpu_seconds(pid) - before[name]
             target.rounds.append(result)
             print(
                 f"    round {index + 1} {target.label.ljust(width)} {round_line(result)}", file=sys.stderr, flush=True
             )
+
+
+def cpu_per_request_us(rounds: Sequence[WrkResult], processes: Sequence[str]) -> float:
+    """CPU per request in ``processes`` (names of ``WrkResult.cpu_s``) over all ``rounds``: unlike
+    the rate, this barely moves when other work shares the machine, and on a machine these
+    processes alone saturate, the ratio of two sides' figures is their throughput ratio."""
+    requests = sum(r.requests_per_s * r.seconds for r in rounds)
+    spent = sum(r.cpu_s.get(name, 0.0) for r in rounds for name in processes)
+    return 1e6 * spent / requests if requests else float("nan")
 
 
 def all_rounds(targets: Sequence[WrkTarget]) -> str:

@@ -6,7 +6,8 @@ One tenants service (SQLite) with tracing on at 100 % (parent-based), exporting 
 a receiver in another process (tests/bench/otlp_sink.py), and one with tracing off. Each round
 calls GetTenant ``--calls`` times from ``--concurrency`` callers in each mode:
 
-    off        the service without tracing
+    bare       the service without tracing or metrics (TENANTMESH_METRICS_PORT=off)
+    off        the service without tracing, metrics on (the default)
     unsampled  tracing on, the caller's traceparent says not sampled (flags 00), as the edge
                sends for most calls
     sampled    tracing on, the caller's traceparent says sampled (flags 01)
@@ -38,7 +39,7 @@ from services.runtime.telemetry.trace_context import format_traceparent
 from tests.bench.bench_observability import otlp_sink
 from tests.bench.common import TenantsService, bench_settings, load_note, tenants_service
 
-MODES = ("off", "unsampled", "sampled")
+MODES = ("bare", "off", "unsampled", "sampled")
 
 
 def _traceparent(index: int, sampled: bool) -> str:
@@ -58,7 +59,7 @@ async def _calls(service: TenantsService, tenant_id: str, mode: str, calls: int,
 
     async def caller() -> None:
         for index in counter:
-            metadata = () if mode == "off" else (("traceparent", _traceparent(index, mode == "sampled")),)
+            metadata = () if mode in ("bare", "off") else (("traceparent", _traceparent(index, mode == "sampled")),)
             await stub.GetTenant(request, metadata=metadata)
 
     await asyncio.gather(*(caller() for _ in range(concurrency)))
@@ -87,7 +88,7 @@ async def run(args: argparse.Namespace) -> None:
     print(load_note())
     with tempfile.TemporaryDirectory(prefix="profile-tracing-") as tmp:
         workdir = Path(tmp)
-        async with otlp_sink() as (sink_port, _):
+        async with otlp_sink() as (sink_port, _, _):
             traced_env = {
                 "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
                 "OTEL_TRACES_SAMPLER": "parentbased_always_on",
@@ -95,6 +96,14 @@ async def run(args: argparse.Namespace) -> None:
             services: dict[str, TenantsService] = {}
             tenants: dict[str, str] = {}
             async with (
+                tenants_service(
+                    bench_settings(
+                        f"sqlite+aiosqlite:///{workdir / 'bare' / 'core.db'}",
+                        workdir / "bare",
+                        OTEL_EXPORTER_OTLP_ENDPOINT="",
+                        TENANTMESH_METRICS_PORT="off",
+                    )
+                ) as bare,
                 tenants_service(
                     bench_settings(
                         f"sqlite+aiosqlite:///{workdir / 'off' / 'core.db'}",
@@ -112,15 +121,21 @@ async def run(args: argparse.Namespace) -> None:
                     )
                 ) as traced,
             ):
-                services = {"off": plain, "unsampled": traced, "sampled": traced}
-                tenants = {"off": await plain.create_tenant("prof-off"), "on": await traced.create_tenant("prof-on")}
+                services = {"bare": bare, "off": plain, "unsampled": traced, "sampled": traced}
+                tenants = {
+                    "bare": await bare.create_tenant("prof-bare"),
+                    "off": await plain.create_tenant("prof-off"),
+                    "on": await traced.create_tenant("prof-on"),
+                }
                 for mode in MODES:  # warm caches and code paths
-                    await _calls(services[mode], tenants["off" if mode == "off" else "on"], mode, 300, args.concurrency)
+                    await _calls(
+                        services[mode], tenants[mode if mode in ("bare", "off") else "on"], mode, 300, args.concurrency
+                    )
                 await _flush(traced)
                 results: dict[str, list[float]] = {mode: [] for mode in MODES}
                 for _ in range(args.rounds):
                     for mode in MODES:
-                        service, tenant_id = services[mode], tenants["off" if mode == "off" else "on"]
+                        service, tenant_id = services[mode], tenants[mode if mode in ("bare", "off") else "on"]
                         profile = cProfile.Profile() if args.profile == mode else None
                         await _callgrind("-i on")
                         cpu = time.process_time()
