@@ -20,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from services.runtime.cache import CacheStats, all_caches
+from services.runtime.telemetry.rpc_metrics import RpcServerMetrics
 
 # Latency buckets for calls (seconds): sub-millisecond cache hits to multi-second provisioning.
 RPC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -33,27 +34,10 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry(auto_describe=True)
-        # RPCs served (all services of the process; `service` is the gRPC service's full name).
-        self.rpc_requests = Counter(
-            "tenantmesh_rpc_server_requests",
-            "RPCs answered, by gRPC service, method and status code.",
-            ["service", "method", "code"],
-            registry=r,
-        )
-        self.rpc_duration = Histogram(
-            "tenantmesh_rpc_server_duration_seconds",
-            "Time from the call's arrival to its answer, by gRPC service and method.",
-            ["service", "method"],
-            buckets=RPC_BUCKETS,
-            registry=r,
-        )
-        self.rpc_errors = Counter(
-            "tenantmesh_rpc_server_errors",
-            "Failed RPCs by gRPC service, method and ErrorInfo reason (a fixed enum: INVALID_CREDENTIALS, "
-            "LOGIN_LOCKED, ...). Sign-in failures and lockouts are this metric for AuthService/Login.",
-            ["service", "method", "reason"],
-            registry=r,
-        )
+        # RPCs served (all services of the process; `service` is the gRPC service's full name):
+        # tenantmesh_rpc_server_requests, _duration_seconds and _errors, counted per call.
+        self.rpc = RpcServerMetrics(RPC_BUCKETS)
+        r.register(self.rpc)
         # Database pools, per database server (`server`: host:port, or "sqlite") and pool (main, autocommit).
         self.db_pool_size = Gauge(
             "tenantmesh_db_pool_size", "Connections the pool keeps (its size).", ["server", "pool"], registry=r

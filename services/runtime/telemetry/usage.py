@@ -19,8 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +28,7 @@ from sqlalchemy import BigInteger, DateTime, MetaData, String, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.runtime.clock import utcnow
+from services.runtime.clock import epoch
 from services.runtime.context import tenant_var
 from services.runtime.db import DatabaseRouter, MigrationSet
 from services.runtime.db.failures import database_failure
@@ -63,27 +62,50 @@ def hour_of(moment: datetime) -> datetime:
 
 
 class UsageTally:
-    """Calls counted since the last flush, by (tenant id, hour)."""
+    """Calls counted since the last flush, by (tenant id, hour).
+
+    Counted on every call, so the hour is kept as a plain number (hours since the epoch, on the
+    process's clock as :func:`services.runtime.clock.epoch` reads it): building the hour's
+    datetime per call cost more than everything else the count does. It becomes the stored
+    datetime once per (tenant, hour) at a flush."""
 
     def __init__(self) -> None:
-        self._counts: defaultdict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+        self._counts: dict[tuple[str, int], list[int]] = {}
 
     def add(self, tenant_id: str, failed: bool) -> None:
-        counts = self._counts[(tenant_id, hour_of(utcnow()))]
+        key = (tenant_id, int(epoch() // _HOUR_SECONDS))
+        counts = self._counts.get(key)
+        if counts is None:
+            counts = self._counts[key] = [0, 0]
         counts[0] += 1
         if failed:
             counts[1] += 1
 
     def take(self) -> dict[tuple[str, datetime], list[int]]:
-        counts, self._counts = dict(self._counts), defaultdict(lambda: [0, 0])
-        return counts
+        counts, self._counts = self._counts, {}
+        return {(tenant_id, _hour_start(hour)): row for (tenant_id, hour), row in counts.items()}
 
     def give_back(self, counts: dict[tuple[str, datetime], list[int]]) -> None:
         """Counts a failed flush could not write: kept for the next one."""
-        for key, (requests, errors) in counts.items():
-            mine = self._counts[key]
+        for (tenant_id, hour), (requests, errors) in counts.items():
+            key = (tenant_id, _hour_number(hour))
+            mine = self._counts.get(key)
+            if mine is None:
+                mine = self._counts[key] = [0, 0]
             mine[0] += requests
             mine[1] += errors
+
+
+_HOUR_SECONDS = 3600
+
+
+def _hour_start(hour: int) -> datetime:
+    """The naive UTC datetime an hour number starts at (as stored)."""
+    return datetime.fromtimestamp(hour * _HOUR_SECONDS, UTC).replace(tzinfo=None)
+
+
+def _hour_number(moment: datetime) -> int:
+    return int(moment.replace(tzinfo=UTC).timestamp() // _HOUR_SECONDS)
 
 
 class UsageObserver:
