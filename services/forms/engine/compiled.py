@@ -45,6 +45,9 @@ class CompiledForm:
     checks: list[CompiledCheck]
     default_locale: str
     value_elements: list[Element]
+    # The value elements that can be required (by the schema or a requiredWhen), in order: the
+    # rest need no look at any answer for it.
+    requirable: list[Element]
 
 
 def content_hash(definition: JSON) -> str:
@@ -66,7 +69,10 @@ def _build(checked: Checked, digest: str) -> CompiledForm:
         rule = check["rule"]
         checks.append(CompiledCheck(check["id"], rule, check.get("message"), target or None, compile_rule(rule)))  # type: ignore[arg-type]
     values = [element for element in layout.elements if element.is_value]
-    return CompiledForm(digest, layout, checked.order, validator, checks, checked.default_locale, values)
+    requirable = [
+        element for element in values if element.required_by_schema or element.rule("requiredWhen") is not None
+    ]
+    return CompiledForm(digest, layout, checked.order, validator, checks, checked.default_locale, values, requirable)
 
 
 _cache: OrderedDict[str, CompiledForm] = OrderedDict()

@@ -149,10 +149,8 @@ class _Run:
 
     def _required(self, data: dict[str, Any]) -> list[str]:
         required: list[str] = []
-        for element in self.form.value_elements:
+        for element in self.form.requirable:
             rule = element.program("requiredWhen")
-            if not element.required_by_schema and rule is None:
-                continue
             for rows in self._instances(element, data):
                 holder = _holder(data, element, rows)
                 if not self.visible.get((element, rows)) or not isinstance(holder, dict):
