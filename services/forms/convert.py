@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from json.encoder import encode_basestring as _string
 from typing import Any, Protocol
 
 from google.protobuf import json_format
@@ -118,23 +119,18 @@ def submissions_page_json(submissions: Iterable[tuple[SubmissionColumns, str]], 
 
 
 def _submission_json(row: SubmissionColumns, form_key: str) -> str:
+    # Written out field by field: a dict through json.dumps per submission (an encoder built for
+    # each) was a fifth of a listing's CPU. Strings are encoded as json.dumps encodes them
+    # (UTF-8 as it is); the version and counts are ints, the timestamps plain ASCII.
     created = timestamp_json(row.create_time)
     updated = created if row.update_time == row.create_time else timestamp_json(row.update_time)
-    fields = _dumps(
-        {
-            "submissionId": row.submission_id,
-            "formKey": form_key,
-            "version": row.version,
-            "status": f"SUBMISSION_STATUS_{row.status}",
-            "submitter": row.submitter,
-            "note": row.note,
-            "revisionCount": row.revision_count,
-            "createTime": created,
-            "updateTime": updated,
-            "etag": etag_of(row.revision),
-        }
+    return (
+        f'{{"submissionId":{_string(row.submission_id)},"formKey":{_string(form_key)},'
+        f'"version":{int(row.version)},"status":{_string(f"SUBMISSION_STATUS_{row.status}")},'
+        f'"submitter":{_string(row.submitter)},"note":{_string(row.note)},'
+        f'"revisionCount":{int(row.revision_count)},"createTime":"{created}","updateTime":"{updated}",'
+        f'"etag":{_string(etag_of(row.revision))},"answers":{row.answers_json}}}'
     )
-    return f'{fields[:-1]},"answers":{row.answers_json}}}'
 
 
 def _dumps(value: Any) -> str:

@@ -130,7 +130,8 @@ class Submissions:
 
     async def validate(self, key: str, version: int, answers: dict[str, Any], locale: str) -> Checked:
         """SubmitForm's checks without storing; from a head and version read recently when there
-        are (no database session then: services/forms/heads.py)."""
+        are (no database session then: services/forms/heads.py). ``answers``, read from the
+        request's Struct, are evaluated in place (``owned``: not copied first)."""
         tenant_id = current_tenant().tenant_id
         head = self._heads.get(tenant_id, key)
         published = None
@@ -141,7 +142,9 @@ class Submissions:
                 head = await form_head(session, key)
                 published = await self._cache.get(session, tenant_id, head.form_id, answerable_version(head, version))
             self._heads.put(tenant_id, head)
-        evaluation = evaluate_compiled(published.compiled, answers, locale or published.compiled.default_locale)
+        evaluation = evaluate_compiled(
+            published.compiled, answers, locale or published.compiled.default_locale, owned=True
+        )
         return Checked(head.form_id, published, evaluation)
 
     async def _recent_head(self, session: AsyncSession, key: str) -> FormHead:
@@ -255,7 +258,10 @@ class Submissions:
                     raise _FormChanged from None  # refused only on the head read in the transaction
                 raise
             published = await self._cache.get(work.conn, tenant_id, head.form_id, answered)
-            evaluation = evaluate_compiled(published.compiled, answers, locale or published.compiled.default_locale)
+            # Owned only on the last attempt: after a recent head's, the answers are evaluated again.
+            evaluation = evaluate_compiled(
+                published.compiled, answers, locale or published.compiled.default_locale, owned=recent is None
+            )
             checked = Checked(head.form_id, published, evaluation)
             refuse_invalid(checked.evaluation)
             await self._checked_files(work, checked, submission_id)
@@ -358,6 +364,7 @@ class Submissions:
     async def update_answers(
         self, submission_id: str, answers: dict[str, Any], etag: str, locale: str
     ) -> tuple[SubmissionRow, str]:
+        """``answers``, read from the request's Struct, are evaluated in place."""
         # Files the new answers drop are detached and left to the sweeper: noted for it before the
         # transaction and again after its commit (services/forms/files/attachments.py).
         await self._files.prepare_release(submission_id)
@@ -371,7 +378,9 @@ class Submissions:
                     "the form does not allow answers to be edited", reason=FormsReason.SUBMISSION_NOT_EDITABLE
                 )
             published = await self._cache.get(session, current_tenant().tenant_id, form.form_id, row.version)
-            evaluation = evaluate_compiled(published.compiled, answers, locale or published.compiled.default_locale)
+            evaluation = evaluate_compiled(
+                published.compiled, answers, locale or published.compiled.default_locale, owned=True
+            )
             if evaluation.violations:
                 raise answers_invalid([answer_violation(v) for v in evaluation.violations])
             references = await self._checked_files(session, Checked(form.form_id, published, evaluation), submission_id)

@@ -10,6 +10,8 @@ refused at its field, so the limit callers meet is one documented number and not
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
+from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -21,7 +23,7 @@ MAX_VALUE_DEPTH = 32
 _STRUCT = "google.protobuf.Struct"
 _LIST = "google.protobuf.ListValue"
 _VALUE = "google.protobuf.Value"
-_JSON_TYPES = frozenset({_STRUCT, _LIST, _VALUE})
+JSON_TYPES = frozenset({_STRUCT, _LIST, _VALUE})
 
 
 @functools.cache
@@ -31,7 +33,7 @@ def _holds_json(descriptor: Descriptor) -> bool:
 
 
 def _reaches_json(descriptor: Descriptor, seen: frozenset[str]) -> bool:
-    if descriptor.full_name in _JSON_TYPES:
+    if descriptor.full_name in JSON_TYPES:
         return True
     if descriptor.full_name in seen:
         return False
@@ -45,15 +47,31 @@ def _value_depth(value: Message) -> int:
     """Levels of objects and arrays in a Struct, ListValue or Value (a scalar is 0)."""
     name = value.DESCRIPTOR.full_name
     if name == _STRUCT:
-        return 1 + max((_value_depth(item) for item in value.fields.values()), default=0)  # type: ignore[attr-defined]
+        return _items_depth(value.fields.values())  # type: ignore[attr-defined]
     if name == _LIST:
-        return 1 + max((_value_depth(item) for item in value.values), default=0)  # type: ignore[attr-defined]
+        return _items_depth(value.values)  # type: ignore[attr-defined]
     kind = value.WhichOneof("kind")
     if kind == "struct_value":
-        return _value_depth(value.struct_value)  # type: ignore[attr-defined]
+        return _items_depth(value.struct_value.fields.values())  # type: ignore[attr-defined]
     if kind == "list_value":
-        return _value_depth(value.list_value)  # type: ignore[attr-defined]
+        return _items_depth(value.list_value.values)  # type: ignore[attr-defined]
     return 0
+
+
+def _items_depth(items: Iterable[Any]) -> int:
+    """1 + the deepest of an object's or array's Values. Only containers are descended into: most
+    answers are scalars, and asking each one for its kind alone is a request's cheapest walk."""
+    deepest = 0
+    for item in items:
+        kind = item.WhichOneof("kind")
+        if kind == "struct_value":
+            depth = _items_depth(item.struct_value.fields.values())
+        elif kind == "list_value":
+            depth = _items_depth(item.list_value.values)
+        else:
+            continue
+        deepest = max(deepest, depth)
+    return 1 + deepest
 
 
 def too_deep(message: Message, limit: int = MAX_VALUE_DEPTH, prefix: str = "") -> list[FieldViolation]:
@@ -68,7 +86,7 @@ def too_deep(message: Message, limit: int = MAX_VALUE_DEPTH, prefix: str = "") -
         items = _items(field, value)
         for key, item in items:
             item_path = f"{path}{key}"
-            if item.DESCRIPTOR.full_name in _JSON_TYPES:
+            if item.DESCRIPTOR.full_name in JSON_TYPES:
                 if _value_depth(item) > limit:
                     found.append(
                         FieldViolation(field=item_path, description=f"nested deeper than {limit} objects or arrays")

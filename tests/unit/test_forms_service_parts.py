@@ -3,9 +3,14 @@ the engine, file answers found in nested answers, the texts a service's form let
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
 import pytest
 
-from services.forms.definitions import without_texts
+from services.forms.convert import submissions_page_json
+from services.forms.definitions import dumps, without_texts
 from services.forms.engine import Reason, compile_definition
 from services.forms.files import file_answers
 from services.forms.filters import Clause, parse_filter
@@ -80,3 +85,40 @@ def test_only_texts_may_differ_in_a_services_form() -> None:
     retyped = {"fields": [{"key": "a", "type": "FIELD_TYPE_LONG_TEXT", "label": {"en": "A"}}]}
     assert without_texts(base) == without_texts(relabelled)
     assert without_texts(base) != without_texts(retyped)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "plain", 'quote " and \\ backslash', "line\nbreak\ttab\x01", "é 😀 \u2028 \ud7ff"]
+)
+def test_a_listed_submission_is_the_json_its_fields_print_as(text: str) -> None:
+    """The page ListSubmissionsJson writes: each submission's fields as json.dumps prints them
+    (the edge's names and order, UTF-8 as it is, no spaces), its answers spliced in as stored."""
+    created = datetime(2026, 12, 6, 20, 1, 2, 345000)
+    row = SimpleNamespace(
+        submission_id="0193a6b0-0000-7000-8000-000000000001",
+        version=3,
+        status="ACCEPTED",
+        submitter=text,
+        note=text * 2,
+        revision_count=2,
+        revision=4,
+        create_time=created,
+        update_time=created + timedelta(microseconds=1),
+        answers_json=dumps({"name": text, "n": 1.5, "items": [{"qty": 2}]}),
+    )
+    page = submissions_page_json([(row, "intake"), (row, text)], "next")
+    fields = {
+        "submissionId": row.submission_id,
+        "formKey": "intake",
+        "version": 3,
+        "status": "SUBMISSION_STATUS_ACCEPTED",
+        "submitter": text,
+        "note": text * 2,
+        "revisionCount": 2,
+        "createTime": "2026-12-06T20:01:02.345Z",
+        "updateTime": "2026-12-06T20:01:02.345001Z",
+        "etag": "4",
+        "answers": {"items": [{"qty": 2}], "n": 1.5, "name": text},
+    }
+    expected = {"submissions": [fields, fields | {"formKey": text}], "nextPageToken": "next"}
+    assert page == json.dumps(expected, ensure_ascii=False, separators=(",", ":"))

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from google.protobuf import field_mask_pb2
+from tenantmesh.forms.v1 import form_service_pb2 as forms_pb
+from tenantmesh.registry.v1 import service_pb2 as registry_pb2
 from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.runtime.interceptors.validation import violations_of
+from services.runtime.json_documents import struct_to_dict
+from services.runtime.nesting import MAX_VALUE_DEPTH, too_deep
 
 
 def _fields(message: object) -> list[str]:
@@ -62,3 +68,38 @@ def test_update_mask_outside_the_allowed_paths() -> None:
 def test_required_message_and_oneof() -> None:
     assert _fields(pb.CreateTenantRequest()) == ["tenant"]
     assert _fields(pb.GetTenantRequest()) == ["lookup"]
+
+
+def test_free_form_values_are_left_out_of_the_rules_walk_only() -> None:
+    """Answers (a Struct no rule reads) do not change what is reported, and stay in the request."""
+    answers = {f"q{i}": i for i in range(30)} | {"deep": {"list": [1, "x", None, {"y": True}]}}
+    request = forms_pb.ValidateSubmissionRequest(form_key="Bad Key", version=-1, locale="x y")
+    request.answers.update(answers)
+    assert sorted(_fields(request)) == ["form_key", "locale", "version"]
+    assert violations_of(forms_pb.SubmitFormRequest(form_key="ok", request_id="nope", answers=request.answers)) != []
+    assert _fields(forms_pb.SubmitFormRequest(form_key="ok", answers=request.answers)) == []
+    assert struct_to_dict(request.answers, "answers") == answers
+
+
+def test_free_form_values_with_rules_of_their_own_are_still_checked() -> None:
+    assert _fields(registry_pb2.FormContribution(id="intake", title="Intake")) == ["schema"]
+    contribution = registry_pb2.FormContribution(id="intake", title="Intake")
+    contribution.schema.update({"type": "object"})
+    assert _fields(contribution) == []
+
+
+def _nested(depth: int, container: str) -> dict[str, Any]:
+    value: Any = None
+    for level in range(depth):
+        value = {"a": value, "b": 1} if container == "object" or level % 2 else [1, value]
+    return value if isinstance(value, dict) else {"top": value}
+
+
+@pytest.mark.parametrize("container", ["object", "mixed"])
+def test_depth_limit_counts_objects_and_arrays(container: str) -> None:
+    at_limit = forms_pb.ValidateSubmissionRequest(form_key="ok")
+    at_limit.answers.update(_nested(MAX_VALUE_DEPTH, container))
+    assert too_deep(at_limit) == []
+    beyond = forms_pb.ValidateSubmissionRequest(form_key="ok")
+    beyond.answers.update(_nested(MAX_VALUE_DEPTH + 1, container))
+    assert [v.field for v in too_deep(beyond)] == ["answers"]

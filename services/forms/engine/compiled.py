@@ -18,6 +18,7 @@ import jsonschema_rs
 
 from services.forms.engine.check import Checked, analyze_definition, check_target
 from services.forms.engine.layout import LEVEL_TYPES, Element, Layout
+from services.forms.engine.logic import Program, compile_rule
 from services.forms.engine.model import DefinitionError
 from services.forms.engine.rules import Node
 from services.forms.engine.schema import compile_validator, relaxed
@@ -32,6 +33,7 @@ class CompiledCheck:
     rule: JSON
     message: JSON
     target: Element | None
+    program: Program  # the rule compiled
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class CompiledForm:
     checks: list[CompiledCheck]
     default_locale: str
     value_elements: list[Element]
+    # The value elements that can be required (by the schema or a requiredWhen), in order: the
+    # rest need no look at any answer for it.
+    requirable: list[Element]
 
 
 def content_hash(definition: JSON) -> str:
@@ -61,9 +66,13 @@ def _build(checked: Checked, digest: str) -> CompiledForm:
     checks = []
     for check in checked.definition.get("checks", []):
         target = check_target(check, layout)
-        checks.append(CompiledCheck(check["id"], check["rule"], check.get("message"), target or None))  # type: ignore[arg-type]
+        rule = check["rule"]
+        checks.append(CompiledCheck(check["id"], rule, check.get("message"), target or None, compile_rule(rule)))  # type: ignore[arg-type]
     values = [element for element in layout.elements if element.is_value]
-    return CompiledForm(digest, layout, checked.order, validator, checks, checked.default_locale, values)
+    requirable = [
+        element for element in values if element.required_by_schema or element.rule("requiredWhen") is not None
+    ]
+    return CompiledForm(digest, layout, checked.order, validator, checks, checked.default_locale, values, requirable)
 
 
 _cache: OrderedDict[str, CompiledForm] = OrderedDict()

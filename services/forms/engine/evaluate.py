@@ -20,18 +20,19 @@ The steps, identical in ``packages/form-engine/src/evaluate.ts``:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final
 
 from services.forms.engine.compiled import CompiledForm, compile_definition
 from services.forms.engine.layout import Element, Layout
-from services.forms.engine.logic import apply, truthy
+from services.forms.engine.logic import truthy
 from services.forms.engine.messages import message, pick
 from services.forms.engine.model import Evaluation, Violation
 from services.forms.engine.schema import schema_errors
 from services.forms.engine.values import JSON, MAX_SAFE_INTEGER, deep_equal, is_number, js_value, pointer
 
 Rows = tuple[int, ...]
+_ONE_INSTANCE: Final[tuple[Rows]] = ((),)  # of an element outside repeating groups
 
 
 def evaluate(definition: dict[str, Any], answers: JSON, locale: str = "en") -> Evaluation:
@@ -39,8 +40,11 @@ def evaluate(definition: dict[str, Any], answers: JSON, locale: str = "en") -> E
     return evaluate_compiled(compile_definition(definition), answers, locale)
 
 
-def evaluate_compiled(form: CompiledForm, answers: JSON, locale: str = "en") -> Evaluation:
-    return _Run(form, locale).run(answers)
+def evaluate_compiled(form: CompiledForm, answers: JSON, locale: str = "en", *, owned: bool = False) -> Evaluation:
+    """``owned``: ``answers`` are the caller's to give away (the evaluation's answers are them,
+    changed) and hold numbers as a browser does already, as answers read from a Struct do (only
+    doubles, whole ones as ints): then they are not copied first."""
+    return _Run(form, locale).run(answers, owned=owned)
 
 
 class _Run:
@@ -57,11 +61,11 @@ class _Run:
         where = parts if isinstance(parts, str) else pointer(parts)
         self.violations.append(Violation(where, keyword, rule, text or message(keyword, self.locale)))
 
-    def run(self, answers: JSON) -> Evaluation:
+    def run(self, answers: JSON, *, owned: bool = False) -> Evaluation:
         if not isinstance(answers, dict):
             self.violation("", "type")
             answers = {}
-        data: dict[str, Any] = js_value(answers)
+        data: dict[str, Any] = answers if owned else js_value(answers)
         self._normalize(None, data, [])
         for kind, element in self.form.order:
             if kind == "visible":
@@ -105,17 +109,16 @@ class _Run:
     # -- 2. visibility and computed values --------------------------------------------------------
 
     def _visibility(self, element: Element, data: dict[str, Any], *, container: bool) -> None:
-        rule = element.rule("visibleWhen")
+        rule = element.program("visibleWhen")
         for rows in self._instances(element, data):
-            shown = self._parent_visible(element, rows) and (
-                rule is None or truthy(apply(rule, _view(data, element, rows)))
-            )
+            shown = self._parent_visible(element, rows) and (rule is None or truthy(rule(_view(data, element, rows))))
             self.visible[(element, rows)] = shown
             if not shown:
                 if element.is_value:
                     _delete(data, element, rows)
             elif not container and element.type == "COMPUTED":
-                value = apply(element.rule("compute"), _view(data, element, rows))
+                compute = element.program("compute")
+                value = None if compute is None else compute(_view(data, element, rows))
                 self.computed[(element, rows)] = value
                 holder = _holder(data, element, rows)
                 if isinstance(holder, dict) and element.key in holder:
@@ -128,8 +131,10 @@ class _Run:
             return True
         return self.visible.get((parent, rows[: len(parent.repeats)]), False)
 
-    def _instances(self, element: Element, data: dict[str, Any]) -> list[Rows]:
+    def _instances(self, element: Element, data: dict[str, Any]) -> Sequence[Rows]:
         """One row tuple per instance: an index into each enclosing repeating group's current items."""
+        if not element.repeats:
+            return _ONE_INSTANCE
         instances: list[Rows] = [()]
         for group in element.repeats:
             expanded: list[Rows] = []
@@ -144,15 +149,13 @@ class _Run:
 
     def _required(self, data: dict[str, Any]) -> list[str]:
         required: list[str] = []
-        for element in self.form.value_elements:
-            rule = element.rule("requiredWhen")
-            if not element.required_by_schema and rule is None:
-                continue
+        for element in self.form.requirable:
+            rule = element.program("requiredWhen")
             for rows in self._instances(element, data):
                 holder = _holder(data, element, rows)
                 if not self.visible.get((element, rows)) or not isinstance(holder, dict):
                     continue
-                if element.required_by_schema or truthy(apply(rule, _view(data, element, rows))):
+                if element.required_by_schema or (rule is not None and truthy(rule(_view(data, element, rows)))):
                     where = element.pointer(rows)
                     required.append(where)
                     if holder.get(element.key, []) == []:
@@ -178,20 +181,28 @@ class _Run:
                 ):
                     continue  # hidden, or in an item that is not an object (the schema reports that)
                 view = _view(data, target, rows) if target is not None else data
-                if not truthy(apply(check.rule, view)):
+                if not truthy(check.program(view)):
                     where = target.pointer(rows) if target is not None else ""
                     text = pick(check.message, self.locale, self.form.default_locale) or message("check", self.locale)
                     self.violation(where, "check", check.id, text)
 
     def _number_range(self, value: JSON, parts: list[str | int]) -> None:
-        if is_number(value) and abs(value) > MAX_SAFE_INTEGER:
-            self.violation(parts, "numberRange")
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                self._number_range(item, [*parts, key])
+        """Numbers beyond ±(2^53-1) in ``value`` (at ``parts``); a path is built only for an
+        object or array it descends into, or a number it refuses."""
+        items: Iterable[tuple[str | int, JSON]]
+        if isinstance(value, dict):
+            items = value.items()
         elif isinstance(value, list):
-            for index, item in enumerate(value):
-                self._number_range(item, [*parts, index])
+            items = enumerate(value)
+        else:
+            if is_number(value) and abs(value) > MAX_SAFE_INTEGER:
+                self.violation(parts, "numberRange")
+            return
+        for key, item in items:
+            if isinstance(item, dict | list):
+                self._number_range(item, [*parts, key])
+            elif is_number(item) and abs(item) > MAX_SAFE_INTEGER:
+                self.violation([*parts, key], "numberRange")
 
 
 # -- navigating the answers --------------------------------------------------------------------------
@@ -212,6 +223,8 @@ def _walk(data: dict[str, Any], element: Element, rows: Rows) -> Iterator[tuple[
 
 def _holder(data: dict[str, Any], element: Element, rows: Rows) -> JSON:
     """The object that holds ``element``'s answer (None when it does not exist)."""
+    if not element.levels:
+        return data  # a top-level answer: most of a form's, and no walk to set up
     *_, (_element, holder) = _walk(data, element, rows)
     return holder
 

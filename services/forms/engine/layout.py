@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from services.forms.engine.logic import Program, compile_rule
 from services.forms.engine.model import Problem, Reason
 from services.forms.engine.schema import resolve
 from services.forms.engine.values import JSON, deep_equal, is_number, pointer
@@ -77,6 +78,7 @@ class Element:
     _pointer: str | None = None  # the part after the last enclosing repeating group's index
     _pointer_pieces: tuple[str, ...] = ()
     _levels: tuple[Element, ...] | None = None
+    _programs: dict[str, Program | None] = field(default_factory=dict)
 
     @property
     def is_value(self) -> bool:
@@ -96,6 +98,17 @@ class Element:
 
     def rule(self, name: str) -> JSON:
         return self.raw.get(name)
+
+    def program(self, name: str) -> Program | None:
+        """The rule ``name`` compiled (on first use: a layout lives as long as its compiled form),
+        None when the element has none."""
+        try:
+            return self._programs[name]
+        except KeyError:
+            rule = self.raw.get(name)
+            program = None if rule is None else compile_rule(rule)
+            self._programs[name] = program
+            return program
 
     def pointer(self, rows: tuple[int, ...]) -> str:
         """``pointer_parts`` as a JSON Pointer, from pieces escaped once (it is built for every instance)."""

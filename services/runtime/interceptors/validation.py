@@ -7,14 +7,16 @@ google.rpc.BadRequest field violation addressed by its proto field path.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import protovalidate
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
 from services.runtime.errors import FieldViolation, InvalidArgument
-from services.runtime.nesting import too_deep
+from services.runtime.nesting import JSON_TYPES, too_deep
 
 if TYPE_CHECKING:
     from services.runtime.interceptors.chain import IncomingCall
@@ -35,9 +37,41 @@ def field_path(violation: Any) -> str:
     return ".".join(parts)
 
 
+@functools.cache
+def _unruled_json_fields(descriptor: Descriptor) -> tuple[str, ...]:
+    """The message's singular Struct, Value and ListValue fields that no rule can read: no options
+    of their own, in no oneof, in a message with no options (no message-level rules)."""
+    if descriptor.GetOptions().ByteSize():
+        return ()
+    return tuple(
+        field.name
+        for field in descriptor.fields
+        if field.message_type is not None
+        and field.message_type.full_name in JSON_TYPES
+        and not field.is_repeated
+        and field.containing_oneof is None
+        and not field.GetOptions().ByteSize()
+    )
+
+
+def _rules_view(message: Any) -> Any:
+    """``message`` without its free-form values that no rule reads (a copy; the message if it has
+    none). Rules cannot be declared inside google.protobuf.Struct, so every violation is outside
+    them, yet the validator walks each of their values: for a form's 30 answers, four fifths of
+    its time."""
+    present = [name for name in _unruled_json_fields(message.DESCRIPTOR) if message.HasField(name)]
+    if not present:
+        return message
+    copy = type(message)()
+    copy.MergeFrom(message)
+    for name in present:
+        copy.ClearField(name)
+    return copy
+
+
 def violations_of(message: Any) -> list[FieldViolation]:
     found = []
-    for violation in _validator.collect_violations(message):
+    for violation in _validator.collect_violations(_rules_view(message)):
         description = violation.proto.message or violation.proto.rule_id
         if violation.proto.for_key:
             description = f"key {description}"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from services.forms.engine import DefinitionError, check_definition, evaluate
-from services.forms.engine.logic import apply
+from services.forms.engine.logic import apply, compile_rule
 from services.forms.engine.values import js_value
 from tests.conformance.forms.corpus import (
     DefinitionCase,
@@ -44,3 +44,4 @@ def test_check_definition(case: DefinitionCase) -> None:
 @pytest.mark.parametrize("case", rule_cases(), ids=lambda case: case.id)
 def test_rule(case: RuleCase) -> None:
     assert same(apply(js_value(case.rule), js_value(case.data)), case.result)
+    assert same(compile_rule(js_value(case.rule))(js_value(case.data)), case.result)

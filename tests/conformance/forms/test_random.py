@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from typing import Any
 
-from services.forms.engine import evaluate
-from services.forms.engine.logic import apply
+from services.forms.engine import DefinitionError, compile_definition, evaluate, evaluate_compiled
+from services.forms.engine.logic import apply, compile_rule
 from services.forms.engine.values import js_value
 from tests.conformance.forms.corpus import evaluate_cases, same
 from tests.conformance.forms.node import run_node
@@ -87,6 +88,74 @@ def test_random_rules_agree() -> None:
         if not same(python := apply(js_value(item["rule"]), js_value(item["data"])), theirs)
     ]
     assert differ == [], json.dumps(differ[:5], ensure_ascii=False)
+
+
+def _outcome(run: Callable[..., Any], *args: Any) -> str:
+    """What ``run(*args)`` gives, as text that tells 1 from 1.0 and true from 1, or what it raises."""
+    try:
+        return json.dumps(run(*args), sort_keys=True)
+    except Exception as error:
+        return f"raised {type(error).__name__}: {error}"
+
+
+def test_compiled_rules_give_what_the_interpreter_gives() -> None:
+    """A compiled rule (what a compiled form runs) against the library's walk (what the corpus
+    pins against the browser), on the random rules and data above, many times over."""
+    rng = random.Random(SEED + 1)
+    differ = []
+    for _ in range(RULES * 3):
+        rule, data = js_value(random_rule(rng)), js_value(random_data(rng))
+        program = compile_rule(rule)
+        interpreted, compiled = _outcome(apply, rule, data), _outcome(program, data)
+        if interpreted != compiled:
+            differ.append({"rule": rule, "data": data, "interpreted": interpreted, "compiled": compiled})
+    assert differ == [], json.dumps(differ[:5], ensure_ascii=False)
+
+
+def test_compiled_rules_outside_the_profile_run_as_the_library_would() -> None:
+    """Definitions are checked first, so these never run in a form; if one did, it would not change."""
+    data = {"a": 2, "xs": [1, 2, 3]}
+    for rule in [
+        {"log": [1]},
+        {"?:": [True, 1, 2]},
+        {"and": []},
+        {"or": []},
+        {"if": []},
+        {"if": [False, 1]},
+        {"filter": [{"var": "xs"}]},
+        {"map": [{"var": "xs"}]},
+        {"map": []},
+        {"reduce": [{"var": "xs"}]},
+        {"reduce": []},
+        {"all": [{"var": "xs"}]},
+        {"all": [[], {"var": ""}]},
+        {"some": [{"var": "xs"}]},
+        {"none": [{"var": "xs"}]},
+        {"none": [{"var": "a"}, True]},
+        {"a": 1, "b": 2},
+        [{"var": "a"}, {"+": [{"var": "a"}, 1]}],
+        {"missing": [["a", "b"]]},
+        {"var": [{"cat": ["x", "s"]}, 0]},
+    ]:
+        assert _outcome(compile_rule(rule), data) == _outcome(apply, rule, data), rule
+
+
+def test_answers_evaluated_in_place_give_the_same_evaluation() -> None:
+    """``owned`` answers (read from a Struct: numbers already as a browser holds them) skip only the copy."""
+    rng = random.Random(SEED + 2)
+    for case in evaluate_cases():
+        try:
+            compiled = compile_definition(case.definition)
+        except DefinitionError:
+            continue  # a case of a definition with problems: nothing to evaluate
+        for _ in range(5):
+            answers = js_value(random_answers(rng, case.given))
+            if not isinstance(answers, dict):
+                continue
+            copied = evaluate_compiled(compiled, js_value(answers), case.locale).as_json()
+            in_place = evaluate_compiled(compiled, answers, case.locale, owned=True)
+            assert in_place.as_json() == copied
+            assert in_place.answers is answers
 
 
 # -- random answers on the corpus's definitions --------------------------------------------------------
