@@ -4,7 +4,6 @@ delete with the submission). Each failure asserts code + reason and that nothing
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import uuid
@@ -202,7 +201,17 @@ async def test_expired_uploads_are_refused_then_swept(db_backend_url: str, tmp_p
         kept = await admin_a.upload(upload_messages(b"kept", "text/plain"))
         lost = await admin_a.upload(upload_messages(b"lost", "text/plain"))
         assert await attach(mesh, world, [answer("cv", kept.file_id)], "sub-1") == []
-        await asyncio.sleep(3.1)  # whole seconds are stored: past the expiry for sure
+
+        async def lost_expired() -> bool:
+            try:
+                await admin_a.stub.GetFile(pb.GetFileRequest(file_id=lost.file_id), metadata=admin_a.metadata)
+            except grpc.aio.AioRpcError:
+                return True
+            return False
+
+        # Served until its expiry (whole seconds are stored: 1 to 3 s from now), then refused: the
+        # first refusal ends the wait, and the check below says which one it is.
+        await eventually(lost_expired, within=3.1)
         await expect_error(
             admin_a.stub.GetFile(pb.GetFileRequest(file_id=lost.file_id), metadata=admin_a.metadata),
             grpc.StatusCode.NOT_FOUND,

@@ -17,8 +17,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from services.runtime.storage.backend import (
@@ -90,6 +88,12 @@ class S3Backend:
     async def _s3(self) -> S3Client:
         async with self._lock:
             if self._client is None:
+                # Imported here, on first use: aiobotocore takes about a third of a second to
+                # import, which every process of the platform and every tenantctl command would
+                # pay at start even when the blobs live on the local disk (the default).
+                from aiobotocore.config import AioConfig  # noqa: PLC0415
+                from aiobotocore.session import get_session  # noqa: PLC0415
+
                 s = self.settings
                 creator = get_session().create_client(
                     "s3",
