@@ -24,7 +24,7 @@ import os
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -275,8 +275,12 @@ class RedisStreamsEventBus:
         self._started = False
         # Readers stop between blocking reads rather than being cancelled in
         # one: cancelling the client mid-command can leave its connection pool
-        # unable to close.
+        # unable to close. Each reader blocks on a connection of its own, whose
+        # client id is kept here, so that close() ends a waiting read at once with
+        # CLIENT UNBLOCK (the read returns as if its time ran out) instead of
+        # waiting the block time out.
         self._stopping = False
+        self._blocking_ids: dict[int, int] = {}
         # When the broadcast reader last heard from Redis (a read that returned, with or
         # without entries), and whether its last read failed: how a process tells that
         # events may not be reaching it (services.runtime.auth.revocation_follower).
@@ -342,10 +346,35 @@ class RedisStreamsEventBus:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    @contextlib.asynccontextmanager
+    async def _reader_connection(self) -> AsyncIterator[Any]:
+        """A client on one connection of the pool, for one reader's blocking reads."""
+        connection = self._redis.client()
+        try:
+            yield connection
+        finally:
+            self._blocking_ids.pop(id(connection), None)
+            await connection.aclose()
+
+    async def _may_block(self, connection: Any) -> bool:
+        """Before a blocking read on ``connection``: False once the bus is closing. Learns the
+        connection's client id first (again after a failure: a reconnection gets a new one), and
+        names it after this consumer, so that CLIENT LIST tells an operator whose reader it is."""
+        if id(connection) not in self._blocking_ids:
+            await connection.client_setname(f"tenantmesh-events-{self._consumer}")
+            self._blocking_ids[id(connection)] = int(await connection.client_id())
+        return not self._stopping
+
     async def _tail(self, last: str) -> None:
+        async with self._reader_connection() as connection:
+            await self._follow(connection, last)
+
+    async def _follow(self, connection: Any, last: str) -> None:
         while not self._stopping:
             try:
-                batches = await self._redis.xread(
+                if not await self._may_block(connection):
+                    return
+                batches = await connection.xread(
                     {self._settings.stream: last}, count=100, block=self._settings.block_ms
                 )
                 self._stream_confirmed_at = time.monotonic()
@@ -358,10 +387,15 @@ class RedisStreamsEventBus:
                 raise
             except Exception:
                 self._stream_failing = True
+                self._blocking_ids.pop(id(connection), None)
                 log.exception("event stream read failed; retrying")
                 await asyncio.sleep(1)
 
     async def _consume(self, group: str, handlers: _Handlers) -> None:
+        async with self._reader_connection() as connection:
+            await self._consume_on(connection, group, handlers)
+
+    async def _consume_on(self, connection: Any, group: str, handlers: _Handlers) -> None:
         while not self._stopping:
             try:
                 # Entries another consumer took but never acknowledged (it crashed).
@@ -376,7 +410,9 @@ class RedisStreamsEventBus:
                 for entry_id, fields in claimed[1]:
                     if fields:
                         await self._handle(group, handlers, entry_id, fields)
-                batches = await self._redis.xreadgroup(
+                if not await self._may_block(connection):
+                    return
+                batches = await connection.xreadgroup(
                     group, self._consumer, {self._settings.stream: ">"}, count=50, block=self._settings.block_ms
                 )
                 for _, entries in batches or []:
@@ -385,6 +421,7 @@ class RedisStreamsEventBus:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self._blocking_ids.pop(id(connection), None)
                 log.exception("event group read failed; retrying", extra={"group": group})
                 await asyncio.sleep(1)
 
@@ -423,8 +460,14 @@ class RedisStreamsEventBus:
 
     async def close(self) -> None:
         self._stopping = True
+        for client_id in list(self._blocking_ids.values()):
+            # A reader that was not blocked yet sees _stopping before its next read.
+            try:
+                await self._redis.client_unblock(client_id)
+            except Exception:
+                log.debug("could not wake a blocked event reader; it stops within its block time", exc_info=True)
         if self._tasks:
-            # Each reader notices within one blocking read.
+            # Each reader notices within one blocking read at the most.
             _, late = await asyncio.wait(self._tasks, timeout=self._settings.block_ms / 1000 + 2)
             for task in late:
                 task.cancel()

@@ -284,3 +284,34 @@ async def test_the_stream_probe_reads_a_deleted_stream_as_no_groups(clean_redis:
     finally:
         await bus.close()
         await client.aclose()
+
+
+async def test_closing_wakes_readers_blocked_in_a_read(clean_redis: str) -> None:
+    # Reads that block for a minute: close() must end them (CLIENT UNBLOCK), not wait them out.
+    bus = RedisStreamsEventBus(clean_redis, stream_settings(block_ms=60_000), consumer="sleeper")
+
+    async def ignore(event: Event) -> None:
+        return None
+
+    bus.subscribe("tenant.", ignore)
+    bus.subscribe_group("mailer", "tenant.", ignore)
+    await bus.start()
+    client = redis.from_url(clean_redis)
+    try:
+        blocked: list[dict[str, Any]] = []
+        for _ in range(200):  # until both readers (broadcast and group) wait in their read
+            blocked = [
+                c
+                for c in await client.client_list()
+                if c["name"] == "tenantmesh-events-sleeper" and c["cmd"] in ("xread", "xreadgroup")
+            ]
+            if len(blocked) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert sorted(c["cmd"] for c in blocked) == ["xread", "xreadgroup"]
+        # Waiting the reads out would take a minute.
+        await asyncio.wait_for(bus.close(), timeout=20)
+        ids = {c["id"] for c in blocked}
+        assert [c for c in await client.client_list() if c["id"] in ids] == []
+    finally:
+        await client.aclose()
