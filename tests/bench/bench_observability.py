@@ -39,7 +39,7 @@ from tests.bench.common import (
     bench_main,
     bench_settings,
     check_wrk_arguments,
-    cpu_per_request_us,
+    cpu_rows,
     print_header,
     print_table,
     tenants_service,
@@ -167,22 +167,13 @@ def report(args: argparse.Namespace, measured: list[WrkTarget]) -> None:
                 "CPU per call of metrics",
                 f"service {per_call_us(metrics_best, 'service') - per_call_us(base, 'service'):+.0f} us (vs off)",
             ),
-            (
-                "CPU per request",
-                " | ".join(f"{item.label} {cpu_per_request_us(item.rounds, CPU_PROCESSES):.0f} us" for item in measured)
-                + "  (service + Envoy + OTLP receiver + wrk, all rounds)",
-            ),
-            (
-                "CPU ratio off / x",
-                " | ".join(f"{item.label} {cpu_ratio(measured[0], item):.2f}" for item in measured[1:])
-                + "  (the ratio on a machine these processes alone saturate)",
+            *cpu_rows(
+                [(item.label, item.rounds) for item in measured],
+                CPU_PROCESSES,
+                "service + Envoy + OTLP receiver + wrk",
             ),
         ]
     )
-
-
-def cpu_ratio(base: WrkTarget, other: WrkTarget) -> float:
-    return cpu_per_request_us(base.rounds, CPU_PROCESSES) / cpu_per_request_us(other.rounds, CPU_PROCESSES)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

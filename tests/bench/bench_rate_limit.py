@@ -46,7 +46,7 @@ from services.mesh.devtls import ensure_dev_tls
 from services.mesh.edge import GlobalRateLimit, Upstream
 from services.runtime.cpus import usable_cpus
 from services.runtime.loop import run as run_on_service_loop
-from tests.bench.common import bench_settings, cpu_per_request_us, load_note, print_table, tenants_service, verdict
+from tests.bench.common import bench_settings, cpu_rows, load_note, print_table, tenants_service, verdict
 from tests.bench.edge_tools import WrkResult, best_round, cpu_seconds, run_wrk, running_envoy
 
 TARGET = 0.8
@@ -205,7 +205,6 @@ def report(args: argparse.Namespace, variants: list[Variant]) -> None:
     ratio = best_round(on.rounds).requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
     ceiling = best_round(no_op.rounds).requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
     grpc_ceiling = best_round(bare.rounds).requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
-    cpu = {v.label: cpu_per_request_us(v.rounds, CPU_PROCESSES) for v in variants}
     print()
     print_table(
         [
@@ -216,15 +215,8 @@ def report(args: argparse.Namespace, variants: list[Variant]) -> None:
             ("on / off", f"{ratio:.2f}  (target >= {TARGET})  {verdict(ratio >= TARGET)}"),
             ("no-op / off", f"{ceiling:.2f}  (the service's ceiling: it answers OK without looking)"),
             ("bare / off", f"{grpc_ceiling:.2f}  (grpc.aio's ceiling: a bare server answering OK)"),
-            (
-                "CPU per request",
-                " | ".join(f"{v.label} {cpu[v.label]:.0f} us" for v in variants)
-                + "  (service + Envoy + rate limit service + wrk, all rounds)",
-            ),
-            (
-                "CPU ratio off / x",
-                " | ".join(f"{v.label} {cpu[off.label] / cpu[v.label]:.2f}" for v in variants[1:])
-                + "  (the ratio on a machine these processes alone saturate)",
+            *cpu_rows(
+                [(v.label, v.rounds) for v in variants], CPU_PROCESSES, "service + Envoy + rate limit service + wrk"
             ),
         ]
     )

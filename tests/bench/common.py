@@ -308,6 +308,23 @@ def cpu_per_request_us(rounds: Sequence[WrkResult], processes: Sequence[str]) ->
     return 1e6 * spent / requests if requests else float("nan")
 
 
+def cpu_rows(
+    sides: Sequence[tuple[str, Sequence[WrkResult]]], processes: Sequence[str], counted: str
+) -> list[tuple[str, str]]:
+    """Two table rows: each side's CPU per request (``counted`` says which processes), and the
+    first side's figure over each other's."""
+    cpu = [(label, cpu_per_request_us(rounds, processes)) for label, rounds in sides]
+    base = cpu[0][1]
+    return [
+        ("CPU per request", " | ".join(f"{label} {us:.0f} us" for label, us in cpu) + f"  ({counted}, all rounds)"),
+        (
+            f"CPU ratio {cpu[0][0]} / x",
+            " | ".join(f"{label} {base / us:.2f}" for label, us in cpu[1:])
+            + "  (the ratio on a machine these processes alone saturate)",
+        ),
+    ]
+
+
 def all_rounds(targets: Sequence[WrkTarget]) -> str:
     """Every round's req/s, per target: the spread behind the best rounds reported."""
     return " | ".join(f"{t.label} " + " ".join(f"{r.requests_per_s:.0f}" for r in t.rounds) for t in targets)
