@@ -1,6 +1,7 @@
 """Benchmark: the cost of observability — GetTenant through Envoy with tracing and metrics off and on.
 
     python -m tests.bench.bench_observability [--seconds 10] [--rounds 3] [--connections 50] [--threads 2]
+        [--bytecodes SECONDS]
 
 Four tenants services run side by side in this process, each behind its own real Envoy:
 
@@ -30,7 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.mesh.devtls import ensure_dev_tls
+from services.runtime.interceptors.request_id import request_id_stage
 from services.runtime.telemetry.settings import DEFAULT_SAMPLE_RATIO
+from tests.bench.bytecodes import BytecodeCounter, compare, split
 from tests.bench.common import (
     WrkTarget,
     add_wrk_arguments,
@@ -45,7 +48,7 @@ from tests.bench.common import (
     tenants_service,
     verdict,
 )
-from tests.bench.edge_tools import WrkResult, best_round, running_envoy
+from tests.bench.edge_tools import WrkResult, best_round, run_wrk, running_envoy
 
 TARGET_FULL = 0.85
 TARGET_DEFAULT = 0.95
@@ -117,7 +120,29 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[WrkTarget]:
             targets.append(WrkTarget(variant.label, url, envoy, watched=watched))
         print("bench_observability: warming up", file=sys.stderr, flush=True)
         await alternate_rounds(targets, args)
+        if args.bytecodes:
+            for target in targets:
+                target.bytecodes = await count_bytecodes(target, args)
     return targets
+
+
+async def count_bytecodes(target: WrkTarget, args: argparse.Namespace) -> dict[str, float]:
+    """The event loop's bytecodes per call of ``target``, counted for ``--bytecodes`` seconds under load."""
+    load = asyncio.create_task(
+        run_wrk(
+            target.url,
+            target.envoy,
+            seconds=args.bytecodes + 2,
+            connections=args.connections,
+            threads=args.threads,
+            require_result=False,
+        )
+    )
+    await asyncio.sleep(1)
+    with BytecodeCounter(marker=request_id_stage) as counter:
+        await asyncio.sleep(args.bytecodes)
+    await load
+    return counter.per_call()
 
 
 def report(args: argparse.Namespace, measured: list[WrkTarget]) -> None:
@@ -174,6 +199,27 @@ def report(args: argparse.Namespace, measured: list[WrkTarget]) -> None:
             ),
         ]
     )
+    if args.bytecodes:
+        report_bytecodes(measured)
+
+
+def report_bytecodes(measured: list[WrkTarget]) -> None:
+    parts = [split(item.bytecodes) for item in measured]
+    rows = []
+    for part, title in (("own", "the calls' own code"), ("db:", "database layers"), ("loop:", "event loop")):
+        totals = " | ".join(
+            f"{item.label} {sum(p[part].values()):.0f}" for item, p in zip(measured, parts, strict=True)
+        )
+        rows.append((f"bytecodes per call, {title}", totals))
+    print()
+    print_table(rows)
+    print(
+        "   (the database layers' and the loop's share vary with how the calls fall on cache expiries and loop turns)"
+    )
+    for item, item_parts in zip(measured[1:], parts[1:], strict=True):
+        print(f"   {item.label} beyond {measured[0].label}, the calls' own code by function (bytecodes per call):")
+        for name, before, after in compare(parts[0]["own"], item_parts["own"], top=12):
+            print(f"     {after - before:+7.1f}  ({before:6.1f} -> {after:6.1f})  {name}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -181,6 +227,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m tests.bench.bench_observability", description=__doc__.split("\n")[0]
     )
     add_wrk_arguments(parser, seconds=10.0, rounds=3, per="variant")
+    parser.add_argument(
+        "--bytecodes",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="after the rounds, count the event loop's Python bytecodes per call of each variant for this long "
+        "(a count the machine's load does not change; the service runs about 20x slower meanwhile)",
+    )
     args = parser.parse_args(argv)
     check_wrk_arguments(parser, args)
     return args
