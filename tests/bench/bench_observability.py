@@ -3,16 +3,18 @@
     python -m tests.bench.bench_observability [--seconds 10] [--rounds 3] [--connections 50] [--threads 2]
         [--bytecodes SECONDS]
 
-Four tenants services run side by side in this process, each behind its own real Envoy:
+Five tenants services run side by side in this process, each behind its own real Envoy:
 
     off            no tracing, no metrics (TENANTMESH_METRICS_PORT=off)
     metrics        Prometheus metrics on (the default), no tracing
     trace 100%     metrics, and every request traced by Envoy and the service, exported over
                    OTLP/gRPC to a local receiver in another process (tests/bench/otlp_sink.py)
     trace default  metrics, and tracing at the default sampling (parent-based, 1 % of new traces)
+    edge 100% only metrics, and Envoy tracing every request with the service not tracing (what
+                   the edge's own tracing costs, and the service's share of the headers it adds)
 
 ``wrk`` (HTTP/1.1 over TLS) alternates between them round after round (off, metrics, trace
-100 %, trace default, off, ...) and the best round of each is reported, with throughput ratios
+100 %, trace default, edge only, off, ...) and the best round of each is reported, with throughput ratios
 against "off" and the CPU the service process and Envoy spent per call; then the CPU per request
 of every process the machine runs for it (service, Envoy, the receiver, wrk) over all rounds,
 whose ratio holds still when other work shares the machine. Prints numbers;
@@ -69,6 +71,9 @@ VARIANTS = (
     Variant("metrics", {}),
     Variant("trace 100%", {"OTEL_TRACES_SAMPLER": "parentbased_always_on"}, edge_sample_percent=100.0),
     Variant("trace default", {}, edge_sample_percent=DEFAULT_SAMPLE_RATIO * 100),
+    # What the edge's tracing costs on its own: Envoy traces every request, the service (metrics
+    # on) records nothing and only reads the headers the edge adds.
+    Variant("edge 100% only", {"OTEL_SDK_DISABLED": "true"}, edge_sample_percent=100.0),
 )
 
 
@@ -171,6 +176,7 @@ def report(args: argparse.Namespace, measured: list[WrkTarget]) -> None:
     full_ratio = full.requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
     default_ratio = default.requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
     metrics_best = best_round(measured[1].rounds)
+    edge = best_round(measured[4].rounds)
     print()
     print_table(
         [
@@ -191,6 +197,12 @@ def report(args: argparse.Namespace, measured: list[WrkTarget]) -> None:
             (
                 "CPU per call of metrics",
                 f"service {per_call_us(metrics_best, 'service') - per_call_us(base, 'service'):+.0f} us (vs off)",
+            ),
+            (
+                "CPU per call of the edge's tracing",
+                f"envoy {per_call_us(edge, 'envoy') - per_call_us(metrics_best, 'envoy'):+.0f} us, "
+                f"service {per_call_us(edge, 'service') - per_call_us(metrics_best, 'service'):+.0f} us "
+                "(edge 100% only vs metrics only)",
             ),
             *cpu_rows(
                 [(item.label, item.rounds) for item in measured],
