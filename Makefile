@@ -21,7 +21,7 @@ PROTO_SRC := $(shell find protos/tenantmesh -name '*.proto' | sort)
 
 .PHONY: help venv gen gen-check lint breaking fmt run test test-faults test-unit migrate-tenants deploy-files \
         bench-tenants bench-edge bench-auth bench-registry bench-forms bench-forms-engine bench-menus bench-sdk bench-accounts soak \
-        bench-observability bench-mesh-tls bench-rate-limit form-engine \
+        bench-observability bench-mesh-tls bench-rate-limit wrk form-engine \
         sdk sdk-python sdk-typescript console test-console bench-console browser clean
 
 help:
@@ -155,40 +155,37 @@ migrate-tenants: $(STAMP)
 deploy-files: $(STAMP)
 	$(PY) -m services.mesh.deploy
 
+# The HTTP load generator of the benchmarks through Envoy (Debian's package).
+wrk:
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+
 bench-tenants: $(STAMP)
 	$(PY) -m tests.bench.bench_tenants
 
-bench-edge: $(STAMP)
-	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+bench-edge: $(STAMP) wrk
 	$(PY) -m tests.bench.bench_edge
 
-bench-auth: $(STAMP)
-	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+bench-auth: $(STAMP) wrk
 	$(PY) -m tests.bench.bench_auth
 
-bench-mesh-tls: $(STAMP)
-	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+bench-mesh-tls: $(STAMP) wrk
 	$(PY) -m tests.bench.bench_mesh_tls
 
 bench-accounts: $(STAMP)
 	$(PY) -m tests.bench.bench_accounts
 
-bench-registry: $(STAMP)
-	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+bench-registry: $(STAMP) wrk
 	$(PY) -m tests.bench.bench_registry
 
 # The forms service on MariaDB through Envoy (TEST_MYSQL_URL, or --mysql-url; see the module docstring).
-bench-forms: $(STAMP)
-	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+bench-forms: $(STAMP) wrk
 	$(PY) -m tests.bench.bench_forms
 
-bench-observability: $(STAMP)
-	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+bench-observability: $(STAMP) wrk
 	$(PY) -m tests.bench.bench_observability
 
 # The global rate limit on vs off through Envoy, on Redis (TEST_REDIS_URL, else the local server's DB 1).
-bench-rate-limit: $(STAMP)
-	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+bench-rate-limit: $(STAMP) wrk
 	$(PY) -m tests.bench.bench_rate_limit
 
 bench-forms-engine: $(STAMP)
@@ -198,8 +195,7 @@ bench-forms-engine: $(STAMP)
 soak: $(STAMP)
 	$(PY) -m tests.bench.soak
 
-bench-menus: $(STAMP)
-	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+bench-menus: $(STAMP) wrk
 	$(PY) -m tests.bench.bench_menus
 
 # The SDKs, built into dist/: the Python wheel (sdk/python's core + a copy of gen/python) and

@@ -1,17 +1,20 @@
 """Benchmark: the cost of observability — GetTenant through Envoy with tracing and metrics off and on.
 
     python -m tests.bench.bench_observability [--seconds 10] [--rounds 3] [--connections 50] [--threads 2]
+        [--bytecodes SECONDS]
 
-Four tenants services run side by side in this process, each behind its own real Envoy:
+Five tenants services run side by side in this process, each behind its own real Envoy:
 
     off            no tracing, no metrics (TENANTMESH_METRICS_PORT=off)
     metrics        Prometheus metrics on (the default), no tracing
     trace 100%     metrics, and every request traced by Envoy and the service, exported over
                    OTLP/gRPC to a local receiver in another process (tests/bench/otlp_sink.py)
     trace default  metrics, and tracing at the default sampling (parent-based, 1 % of new traces)
+    edge 100% only metrics, and Envoy tracing every request with the service not tracing (what
+                   the edge's own tracing costs, and the service's share of the headers it adds)
 
 ``wrk`` (HTTP/1.1 over TLS) alternates between them round after round (off, metrics, trace
-100 %, trace default, off, ...) and the best round of each is reported, with throughput ratios
+100 %, trace default, edge only, off, ...) and the best round of each is reported, with throughput ratios
 against "off" and the CPU the service process and Envoy spent per call; then the CPU per request
 of every process the machine runs for it (service, Envoy, the receiver, wrk) over all rounds,
 whose ratio holds still when other work shares the machine. Prints numbers;
@@ -30,7 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.mesh.devtls import ensure_dev_tls
+from services.runtime.interceptors.request_id import request_id_stage
 from services.runtime.telemetry.settings import DEFAULT_SAMPLE_RATIO
+from tests.bench.bytecodes import BytecodeCounter, compare, split
 from tests.bench.common import (
     WrkTarget,
     add_wrk_arguments,
@@ -45,7 +50,7 @@ from tests.bench.common import (
     tenants_service,
     verdict,
 )
-from tests.bench.edge_tools import WrkResult, best_round, running_envoy
+from tests.bench.edge_tools import WrkResult, best_round, run_wrk, running_envoy
 
 TARGET_FULL = 0.85
 TARGET_DEFAULT = 0.95
@@ -66,6 +71,9 @@ VARIANTS = (
     Variant("metrics", {}),
     Variant("trace 100%", {"OTEL_TRACES_SAMPLER": "parentbased_always_on"}, edge_sample_percent=100.0),
     Variant("trace default", {}, edge_sample_percent=DEFAULT_SAMPLE_RATIO * 100),
+    # What the edge's tracing costs on its own: Envoy traces every request, the service (metrics
+    # on) records nothing and only reads the headers the edge adds.
+    Variant("edge 100% only", {"OTEL_SDK_DISABLED": "true"}, edge_sample_percent=100.0),
 )
 
 
@@ -117,7 +125,29 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[WrkTarget]:
             targets.append(WrkTarget(variant.label, url, envoy, watched=watched))
         print("bench_observability: warming up", file=sys.stderr, flush=True)
         await alternate_rounds(targets, args)
+        if args.bytecodes:
+            for target in targets:
+                target.bytecodes = await count_bytecodes(target, args)
     return targets
+
+
+async def count_bytecodes(target: WrkTarget, args: argparse.Namespace) -> dict[str, float]:
+    """The event loop's bytecodes per call of ``target``, counted for ``--bytecodes`` seconds under load."""
+    load = asyncio.create_task(
+        run_wrk(
+            target.url,
+            target.envoy,
+            seconds=args.bytecodes + 2,
+            connections=args.connections,
+            threads=args.threads,
+            require_result=False,
+        )
+    )
+    await asyncio.sleep(1)
+    with BytecodeCounter(marker=request_id_stage) as counter:
+        await asyncio.sleep(args.bytecodes)
+    await load
+    return counter.per_call()
 
 
 def report(args: argparse.Namespace, measured: list[WrkTarget]) -> None:
@@ -146,6 +176,7 @@ def report(args: argparse.Namespace, measured: list[WrkTarget]) -> None:
     full_ratio = full.requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
     default_ratio = default.requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
     metrics_best = best_round(measured[1].rounds)
+    edge = best_round(measured[4].rounds)
     print()
     print_table(
         [
@@ -167,6 +198,12 @@ def report(args: argparse.Namespace, measured: list[WrkTarget]) -> None:
                 "CPU per call of metrics",
                 f"service {per_call_us(metrics_best, 'service') - per_call_us(base, 'service'):+.0f} us (vs off)",
             ),
+            (
+                "CPU per call of the edge's tracing",
+                f"envoy {per_call_us(edge, 'envoy') - per_call_us(metrics_best, 'envoy'):+.0f} us, "
+                f"service {per_call_us(edge, 'service') - per_call_us(metrics_best, 'service'):+.0f} us "
+                "(edge 100% only vs metrics only)",
+            ),
             *cpu_rows(
                 [(item.label, item.rounds) for item in measured],
                 CPU_PROCESSES,
@@ -174,6 +211,27 @@ def report(args: argparse.Namespace, measured: list[WrkTarget]) -> None:
             ),
         ]
     )
+    if args.bytecodes:
+        report_bytecodes(measured)
+
+
+def report_bytecodes(measured: list[WrkTarget]) -> None:
+    parts = [split(item.bytecodes) for item in measured]
+    rows = []
+    for part, title in (("own", "the calls' own code"), ("db:", "database layers"), ("loop:", "event loop")):
+        totals = " | ".join(
+            f"{item.label} {sum(p[part].values()):.0f}" for item, p in zip(measured, parts, strict=True)
+        )
+        rows.append((f"bytecodes per call, {title}", totals))
+    print()
+    print_table(rows)
+    print(
+        "   (the database layers' and the loop's share vary with how the calls fall on cache expiries and loop turns)"
+    )
+    for item, item_parts in zip(measured[1:], parts[1:], strict=True):
+        print(f"   {item.label} beyond {measured[0].label}, the calls' own code by function (bytecodes per call):")
+        for name, before, after in compare(parts[0]["own"], item_parts["own"], top=12):
+            print(f"     {after - before:+7.1f}  ({before:6.1f} -> {after:6.1f})  {name}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -181,6 +239,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m tests.bench.bench_observability", description=__doc__.split("\n")[0]
     )
     add_wrk_arguments(parser, seconds=10.0, rounds=3, per="variant")
+    parser.add_argument(
+        "--bytecodes",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="after the rounds, count the event loop's Python bytecodes per call of each variant for this long "
+        "(a count the machine's load does not change; the service runs about 20x slower meanwhile)",
+    )
     args = parser.parse_args(argv)
     check_wrk_arguments(parser, args)
     return args

@@ -257,6 +257,8 @@ class WrkTarget:
     rounds: list[WrkResult] = field(default_factory=list)
     # Other processes whose CPU each round adds under their name (an OTLP receiver, say).
     watched: dict[str, int] = field(default_factory=dict)
+    # The event loop's Python bytecodes per call by function, when counted (tests/bench/bytecodes.py).
+    bytecodes: dict[str, float] = field(default_factory=dict)
 
 
 def round_line(result: WrkResult) -> str:

@@ -85,8 +85,9 @@ USED_ELSEWHERE = {
     **dict.fromkeys(("route", "icon", "order"), "copied by field name"),
     # Called by jsonschema-rs for a custom keyword (services/forms/engine/schema.py).
     "validate": "protocol",
-    # The OTLP gRPC exporter's encoding hook, overridden (services/runtime/telemetry/tracing.py).
-    "_translate_data": "called by the exporter base class",
+    # The OTLP gRPC exporter's encoding and connecting hooks, overridden (services/runtime/telemetry/tracing.py),
+    # and the stub method it calls.
+    **dict.fromkeys(("_translate_data", "_initialize_channel_and_stub", "Export"), "called by the exporter base class"),
     # SQLAlchemy's for a custom SQL element: its statement cache reads the flag, the compiler
     # calls the function registered with @compiles (services/runtime/db/clock.py).
     **dict.fromkeys(("inherit_cache", "_compile_database_clock"), "SQLAlchemy protocol"),

@@ -144,9 +144,16 @@ def test_children_point_at_their_parent_and_ids_are_fresh() -> None:
 def decisions(make: Callable[[InMemorySpanExporter, Sampler], trace.TracerProvider], sampler: Sampler) -> list[object]:
     """For each case: recorded or not, and the flags and trace state a child would carry on."""
     tracer = make(InMemorySpanExporter(), sampler).get_tracer("t")
+    # Parents with the random-trace-id flag (W3C level 2) and with bits no version defines yet.
+    flagged = [
+        SpanContext(REMOTE.trace_id, REMOTE.span_id, is_remote=True, trace_flags=TraceFlags(flags))
+        for flags in (0x02, 0x03, 0x80, 0x81, 0xFF)
+    ]
     cases = [
         (REMOTE, SpanKind.SERVER),
         (UNSAMPLED, SpanKind.SERVER),
+        *((parent, SpanKind.SERVER) for parent in flagged),
+        *((parent, SpanKind.INTERNAL) for parent in flagged),
         (None, SpanKind.SERVER),
         (None, SpanKind.CLIENT),
         (REMOTE, SpanKind.CLIENT),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -13,6 +14,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import SpanKind
 
 from services.runtime.access import MethodPolicy, Scope
+from services.runtime.interceptors import tracing
 from services.runtime.interceptors.chain import IncomingCall
 from services.runtime.interceptors.tracing import ServerSpanStage
 from services.runtime.telemetry.lean_spans import LeanSpan, LeanTracerProvider
@@ -34,7 +36,7 @@ async def server_span(metadata: dict[str, str]) -> LeanSpan | None:
     call = IncomingCall(METHOD, policy, metadata, context=cast(Any, None), request=None, peer="")
     await ServerSpanStage(provider.get_tracer("tenantmesh.runtime.server"))(call)
     assert call.span is None or trace.get_current_span() is call.span  # the call's code runs under it
-    return cast(LeanSpan | None, call.span)
+    return call.span
 
 
 async def test_a_plain_traceparent_is_the_parent() -> None:
@@ -76,3 +78,16 @@ async def test_no_or_an_invalid_traceparent_starts_a_trace() -> None:
 
 async def test_a_trace_the_caller_did_not_sample_gets_no_span() -> None:
     assert await server_span({"traceparent": SAMPLED[:-2] + "00"}) is None
+
+
+async def test_an_empty_trace_state_is_read_without_the_propagator(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Envoy's tracer always sends the header, empty: the W3C propagator would read it as no state.
+    def no_propagator(carrier: object) -> None:
+        raise AssertionError("the propagator was used for a plain traceparent")
+
+    monkeypatch.setattr(tracing._W3C, "extract", no_propagator)
+    span = await server_span({"traceparent": SAMPLED, "tracestate": ""})
+    assert span is not None
+    assert span.parent is not None
+    assert (span.parent.trace_id, span.parent.span_id) == (TRACE_ID, SPAN_ID)
+    assert len(span.context.trace_state) == 0

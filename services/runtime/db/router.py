@@ -35,7 +35,8 @@ from services.runtime.db.placement import (
 )
 from services.runtime.db.replica_reads import DEFAULT_PIN_SECONDS, PrimaryPins, SharedPins
 from services.runtime.db.sqlite import SIDE_SUFFIXES, TenantEngines, create_sqlite_engine
-from services.runtime.db.write_freeze import REPLICA_OPTION, WRITES_FROZEN_OPTION, guard_engine
+from services.runtime.db.tenant_binds import TenantBinds
+from services.runtime.db.write_freeze import WRITES_FROZEN_OPTION, guard_engine
 from services.runtime.private_files import private_directory, private_file
 
 __all__ = ["DatabaseRouter", "core_router_of"]
@@ -93,6 +94,7 @@ class DatabaseRouter:
         self._sqlite_engines = TenantEngines(sqlite_engine_cache_size, pool_size + max_overflow, echo)
         # Server name -> engine of its read replica (MySQL only).
         self._replica_engines: dict[str, AsyncEngine] = {}
+        self._tenant_binds = TenantBinds()
         # Pins shared with the other processes (Redis) matter only where reads may go to a replica.
         self.primary_pins = PrimaryPins(replica_pin_seconds, shared=shared_pins if tenant_replicas else None)
 
@@ -319,8 +321,7 @@ class DatabaseRouter:
                 yield session
             return
         self._server_engine(db)  # the same checks as any tenant session
-        bind = replica.execution_options(schema_translate_map={None: db.name}, **{REPLICA_OPTION: True})
-        async with _session(bind) as session:
+        async with _session(self._tenant_binds.view(replica, db.name, replica=True)) as session:
             yield session
 
     def core_transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -384,9 +385,7 @@ class DatabaseRouter:
 
     def _tenant_bind(self, db: TenantDatabase) -> AsyncEngine:
         """MySQL: the server's engine, its statements routed to ``db`` and refused while it moves."""
-        return self._server_engine(db).execution_options(
-            schema_translate_map={None: db.name}, **{WRITES_FROZEN_OPTION: db.writes_frozen}
-        )
+        return self._tenant_binds.view(self._server_engine(db), db.name, frozen=db.writes_frozen)
 
     # -- raw connections (migrations, DDL) ----------------------------------------------------
 

@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 import grpc
 from google.protobuf.message import Message
-from opentelemetry.trace import Span
 
 from services.runtime.access import MethodPolicy
 from services.runtime.context import acting_service_var
@@ -27,6 +26,7 @@ from services.runtime.interceptors.telemetry import CallObserver
 from services.runtime.interceptors.validation import validated_messages
 from services.runtime.mesh_tls import peer_service
 from services.runtime.shared_answers import SHARED_ANSWERS
+from services.runtime.telemetry.lean_spans import LeanSpan
 
 Metadata = Mapping[str, str]
 
@@ -48,7 +48,7 @@ class IncomingCall:
     # The ErrorInfo reason the call failed with ("" if it did not): observers count by it.
     error_reason: str = ""
     # The call's server span while it is being recorded (tracing on, trace sampled), else None.
-    span: Span | None = None
+    span: LeanSpan | None = None
 
 
 class CallStage(Protocol):

@@ -52,6 +52,10 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 _SAMPLED_RANDOM = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
 _NOT_SAMPLED_RANDOM = TraceFlags(TraceFlags.RANDOM_TRACE_ID)
+# A child's flags are its parent's sampled and random-trace-id bits (as _flags() decides them),
+# looked up by those two bits.
+_CHILD_FLAG_BITS = TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID
+_CHILD_FLAGS = (_NOT_SAMPLED, _SAMPLED, _NOT_SAMPLED_RANDOM, _SAMPLED_RANDOM)
 _UNSET = Status(StatusCode.UNSET)
 _getrandbits = random.getrandbits
 
@@ -149,6 +153,17 @@ class LeanSpan(trace.Span):
         if self.end_time is not None:
             return
         attributes = _cleaned(attributes)
+        if len(self.attributes) + len(attributes) <= MAX_ATTRIBUTES:
+            self.attributes.update(attributes)
+            return
+        for key, value in attributes.items():
+            self._set_bounded(key, value)
+
+    def set_plain_attributes(self, attributes: Mapping[str, str | int]) -> None:
+        """``set_attributes`` for the runtime's own values, known to be plain strings and integers
+        under non-empty keys: nothing to clean."""
+        if self.end_time is not None:
+            return
         if len(self.attributes) + len(attributes) <= MAX_ATTRIBUTES:
             self.attributes.update(attributes)
             return
@@ -274,12 +289,19 @@ class LeanTracer(trace.Tracer):
         start_time: int | None = None,
         record_exception: bool = True,
         set_status_on_exception: bool = True,
-    ) -> trace.Span:
+    ) -> LeanSpan | trace.NonRecordingSpan:
         parent: SpanContext | None = trace.get_current_span(context).get_span_context()
         assert parent is not None
         if parent.is_valid and self._follows_parent:
             return self._under_parent(
-                name, parent, kind, attributes, links, start_time, record_exception, set_status_on_exception
+                name,
+                parent,
+                kind,
+                dict(_cleaned(attributes)) if attributes else {},
+                links,
+                start_time,
+                record_exception,
+                set_status_on_exception,
             )
         if not parent.is_valid:
             parent = None
@@ -306,12 +328,15 @@ class LeanTracer(trace.Tracer):
             set_status_on_exception,
         )
 
-    def start_server_span(self, name: str, parent: SpanContext | None, attributes: Mapping[str, Any]) -> trace.Span:
+    def start_server_span(
+        self, name: str, parent: SpanContext | None, attributes: Mapping[str, str]
+    ) -> LeanSpan | trace.NonRecordingSpan:
         """``start_span(name, context, SpanKind.SERVER, attributes)`` for a call whose caller's span
         context was read from its ``traceparent`` (None: a new trace), without the context object a
-        propagator builds around it when the sampler only has to look at its flags."""
+        propagator builds around it when the sampler only has to look at its flags. The attributes
+        are the runtime's own strings: copied, not cleaned."""
         if parent is not None and self._follows_parent:
-            return self._under_parent(name, parent, SpanKind.SERVER, attributes)
+            return self._under_parent(name, parent, SpanKind.SERVER, dict(attributes))
         context = trace.set_span_in_context(trace.NonRecordingSpan(parent)) if parent is not None else None
         return self.start_span(name, context, SpanKind.SERVER, attributes)
 
@@ -320,23 +345,24 @@ class LeanTracer(trace.Tracer):
         name: str,
         parent: SpanContext,
         kind: SpanKind,
-        attributes: types.Attributes,
+        attributes: dict[str, Any],
         links: Sequence[Link] | None = None,
         start_time: int | None = None,
         record_exception: bool = True,
         set_status_on_exception: bool = True,
-    ) -> trace.Span:
+    ) -> LeanSpan | trace.NonRecordingSpan:
         # What a parent-based sampler answers (the parent's decision and trace state), unasked.
-        sampled = parent.trace_flags.sampled
-        span_context = SpanContext(parent.trace_id, _new_id(64), False, _flags(sampled, parent), parent.trace_state)
-        if not sampled:
+        # ``attributes`` is the span's own dict, already cleaned.
+        flags = _CHILD_FLAGS[parent.trace_flags & _CHILD_FLAG_BITS]
+        span_context = SpanContext(parent.trace_id, _new_id(64), False, flags, parent.trace_state)
+        if flags is _NOT_SAMPLED or flags is _NOT_SAMPLED_RANDOM:
             return trace.NonRecordingSpan(span_context)
         return LeanSpan(
             name,
             span_context,
             parent,
             kind,
-            dict(_cleaned(attributes)) if attributes else {},
+            attributes,
             links or (),
             self,
             time_ns() if start_time is None else start_time,

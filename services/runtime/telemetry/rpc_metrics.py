@@ -36,7 +36,8 @@ class _MethodCounts:
     def __init__(self, full_method: str, bucket_count: int) -> None:
         self.service, _, self.method = full_method.lstrip("/").partition("/")
         self.created = time.time()
-        self.codes: dict[grpc.StatusCode, int] = {}
+        # By the code's name: a grpc.StatusCode hashes in Python (Enum.__hash__), a string in C.
+        self.codes: dict[str, int] = {}
         self.reasons: dict[str, int] = {}
         # Calls per bucket, not cumulative (the last one is +Inf); made cumulative when scraped.
         self.buckets = [0] * (bucket_count + 1)
@@ -54,7 +55,8 @@ class RpcServerMetrics(Collector):
         counts = self._methods.get(method)
         if counts is None:
             counts = self._methods[method] = _MethodCounts(method, len(self._bounds))
-        counts.codes[code] = counts.codes.get(code, 0) + 1
+        name: str = code._name_  # .name is a descriptor call
+        counts.codes[name] = counts.codes.get(name, 0) + 1
         # The first bound >= seconds: Prometheus buckets count values less than or equal to "le".
         counts.buckets[bisect_left(self._bounds, seconds)] += 1
         counts.sum += seconds
@@ -81,8 +83,8 @@ class RpcServerMetrics(Collector):
         )
         for _, counts in sorted(self._methods.copy().items()):
             labels = [counts.service, counts.method]
-            for code, calls in sorted(counts.codes.copy().items(), key=lambda item: item[0].name):
-                requests.add_metric([*labels, code.name], calls, created=counts.created)
+            for name, calls in sorted(counts.codes.copy().items()):
+                requests.add_metric([*labels, name], calls, created=counts.created)
             cumulative, buckets = 0, []
             for label, calls in zip(self._labels, list(counts.buckets), strict=True):
                 cumulative += calls
