@@ -1,6 +1,9 @@
 // Browser tests: Debian's Chromium driven by Playwright (no browser download), against a running
 // mesh that tests/web (pytest) starts and describes in the environment (see tests/browser/env.ts).
-// One browser, one worker: the flows share the mesh and build on each other's tenants.
+// Two workers, each with its own browser, on the one mesh: a spec file runs whole and in order in
+// one worker (fullyParallel off), so a flow that builds on an earlier one of its file still finds
+// it; files make their own tenants (env.ts) and do not depend on each other. The flows mostly wait
+// on the page and the mesh, so two at a time take about half as long on two cores.
 import { defineConfig } from "@playwright/test";
 
 const spki = process.env.CONSOLE_TLS_SPKI ?? "";
@@ -8,7 +11,7 @@ const spki = process.env.CONSOLE_TLS_SPKI ?? "";
 export default defineConfig({
   testDir: "tests/browser",
   fullyParallel: false,
-  workers: 1,
+  workers: 2,
   retries: 0,
   timeout: 60_000,
   expect: { timeout: 10_000 },

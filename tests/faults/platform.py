@@ -8,6 +8,7 @@ Prometheus endpoint on a port the test knows.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -140,11 +141,14 @@ async def fault_platform(
     ) as mesh:
         platform = FaultPlatform(mesh=mesh, metrics_ports={})
         tenants = platform.tenants = await platform.start("tenants", env=own.get("tenants"))
-        auth = platform.auth = await platform.start("auth", env=own.get("auth"))
+        # Then the others at once, as a deployment starts them (each takes its migrations' lock):
+        # with ``with_services``, forms is up before the first tenant, whose provisioning waits for it.
+        others = ("auth", "registry", "forms") if with_services else ("auth",)
+        started = await asyncio.gather(*(platform.start(name, env=own.get(name)) for name in others))
+        auth = platform.auth = started[0]
         if with_services:
-            # Before the first tenant: its provisioning waits for forms.
-            registry = platform.registry = await platform.start("registry", env=own.get("registry"))
-            forms = platform.forms = await platform.start("forms", env=own.get("forms"))
+            registry = platform.registry = started[1]
+            forms = platform.forms = started[2]
         auth_stub: Any = auth_service_pb2_grpc.AuthServiceStub(auth.channel)
         login = await auth_stub.Login(
             auth_service_pb2.LoginRequest(tenant="platform", email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
