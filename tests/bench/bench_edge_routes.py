@@ -23,7 +23,8 @@ from pathlib import Path
 
 from services.manifest import PLATFORM
 from services.mesh.edge import DEFAULT_DESCRIPTOR_PATH, Upstream, load_edge_api
-from tests.bench.edge_tools import free_port, parse_wrk
+from tests.bench.edge_tools import parse_wrk
+from tests.support.ports import free_port
 
 # Under the longest shared literal prefix, so the request meets the regexes of a whole family of
 # shapes (the users' and tenants' are the largest) before the last route: a bad case.

@@ -56,6 +56,7 @@ from tests.bench.common import load_during_note, load_note, print_table, quiet_d
 from tests.bench.edge_tools import WrkResult, best_round, run_wrk, running_envoy
 from tests.bench.mariadb import Server, drop_databases
 from tests.support.forms import FormsWorld, definition, forms_world
+from tests.support.mesh import RUN_TENANT_DB_PREFIX
 
 PUBLIC_PATH = "/v1/meta/server-info"
 FORM_KEY = "bench-intake"
@@ -321,7 +322,8 @@ async def run(args: argparse.Namespace) -> None:
                 assert evaluate(bench_definition(), sample).valid
                 await report(args, fw, sample, rng, workdir)
         finally:
-            await drop_databases(server, [core_db], [])
+            # The platform's and the tenants' databases carry the run's prefix (tests/support/mesh.py).
+            await drop_databases(server, [core_db], [RUN_TENANT_DB_PREFIX])
 
 
 async def report(

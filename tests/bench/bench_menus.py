@@ -70,7 +70,8 @@ from tests.bench.mariadb import Server, drop_databases
 from tests.support.menus import PASSWORD, MenusWorld, menus_world
 from tests.support.mesh import mesh_environment
 from tests.support.platform import bearer
-from tests.support.processes import ProcessMesh, free_port
+from tests.support.ports import free_port
+from tests.support.processes import ProcessMesh
 
 PUBLIC_PATH = "/v1/meta/server-info"
 MENU_PATH = "/v1/my-menu"

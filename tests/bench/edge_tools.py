@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import os
 import re
-import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -25,6 +24,7 @@ from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.runner import upstreams_for
 from services.runtime.app import StartedApp
 from services.runtime.config import Settings
+from tests.support.ports import free_port
 
 UNLIMITED_RPS = 100_000_000
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -84,12 +84,6 @@ def parse_wrk(output: str) -> WrkResult:
         elif match := _SOCKET_RE.match(line):
             result.socket_errors = sum(int(g) for g in match.groups())
     return result
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:

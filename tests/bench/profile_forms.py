@@ -30,6 +30,7 @@ from tests.bench.bench_forms import FILTER, FORM_KEY, answers, bench_definition,
 from tests.bench.common import load_note, quiet_driver_notes
 from tests.bench.mariadb import Server, drop_databases
 from tests.support.forms import definition, forms_world
+from tests.support.mesh import RUN_TENANT_DB_PREFIX
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -76,7 +77,7 @@ async def run(args: argparse.Namespace) -> None:
                     stats.sort_stats("cumulative").print_stats(args.top)
                     stats.sort_stats("tottime").print_stats(args.top)
         finally:
-            await drop_databases(server, [core_db], [])
+            await drop_databases(server, [core_db], [RUN_TENANT_DB_PREFIX])  # the platform's and tenants' too
 
 
 def main() -> None:

@@ -51,10 +51,10 @@ from tenantmesh.tenants.v1 import tenant_service_pb2_grpc as tenants_grpc
 from tests.bench.mariadb import Server, drop_databases
 from tests.support.forms import definition
 from tests.support.mesh import RUN_TENANT_DB_PREFIX
+from tests.support.ports import free_port
 from tests.support.processes import (
     ProcessMesh,
     ServiceProcess,
-    free_port,
     new_key_encryption_key,
     new_service_api_key,
 )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-import socket
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from services.mesh.edge import EdgeMeshTls, EdgeSettings, Upstream, edge_mesh_tl
 from services.mesh.envoy_process import EnvoyProcess
 from services.mesh.static_site import StaticSite
 from tests.support.platform import Platform
+from tests.support.ports import free_port
 
 META_PACKAGE = "tenantmesh.meta.v1"
 META_SERVICE = "tenantmesh.meta.v1.MetaService"
@@ -43,12 +43,6 @@ _base_ids = itertools.count(1)
 def unique_base_id() -> int:
     """A --base-id no other Envoy of this machine's test runs uses (pid-derived)."""
     return (os.getpid() % 1_000_000) * 100 + next(_base_ids) % 100
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --------------------------------------------------------------------------- upstreams

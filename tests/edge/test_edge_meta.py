@@ -24,6 +24,7 @@ from tenantmesh.meta.v1 import meta_service_pb2, meta_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
 from services.mesh.edge import Upstream
+from tests.support.ports import free_port
 
 from .conftest import (
     META_PACKAGE,
@@ -32,7 +33,6 @@ from .conftest import (
     FakeMetaService,
     GrpcUpstream,
     RunningEdge,
-    free_port,
 )
 
 pytestmark = pytest.mark.edge

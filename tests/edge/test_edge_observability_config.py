@@ -13,8 +13,9 @@ from services.mesh.edge import EdgeSettings, Upstream, render_envoy_config
 from services.mesh.envoy_process import validate_config
 from services.mesh.settings import load_edge_settings
 from services.runtime.config import ConfigError
-from tests.edge.conftest import META_PACKAGE, META_SERVICE, EdgeFactory, FakeMetaService, GrpcUpstream, free_port
+from tests.edge.conftest import META_PACKAGE, META_SERVICE, EdgeFactory, FakeMetaService, GrpcUpstream
 from tests.support.otlp import otlp_receiver
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.edge
 

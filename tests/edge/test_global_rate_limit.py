@@ -22,7 +22,7 @@ from services.runtime.context import PLATFORM_TENANT_ID
 from services.runtime.mesh_tls import EDGE
 from tests.support.errors import assert_error, violation_fields
 from tests.support.mesh_tls import TESTER, mesh_channel
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 from tests.support.rate_limit import (
     PATIENT_EDGE_TIMEOUT_MS,
     PATIENT_LIMITER,

@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from services.cli.tenantctl import build_parser, run
-from tests.support.running_mesh import MeshProcess, free_port, login, mesh_environment, mesh_process, read_output
+from tests.support.ports import free_port
+from tests.support.running_mesh import MeshProcess, login, mesh_environment, mesh_process, read_output
 
 
 async def test_make_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c(tmp_path: Path) -> None:

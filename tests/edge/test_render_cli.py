@@ -30,7 +30,7 @@ from services.mesh.static_site import docs_pages
 from services.runtime.config import load_settings
 from services.runtime.mesh_tls import DEFAULT_TRUST_DOMAIN, EDGE, MeshTls
 from tests.support.platform import platform
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.edge
 

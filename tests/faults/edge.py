@@ -20,7 +20,7 @@ from services.mesh.edge.config import EdgeSettings, Upstream
 from services.mesh.envoy_process import EnvoyProcess
 from tests.faults.load import Targets
 from tests.faults.platform import FaultPlatform
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 # No hot restart: a plain stop and start, and no shared-memory segment left behind.
 _ENVOY_FLAGS = ("--disable-hot-restart",)

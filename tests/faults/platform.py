@@ -32,7 +32,8 @@ from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service
 
 from tests.faults.load import USER_PASSWORD, ServiceTargets, Targets, bearer
 from tests.support.mesh import RUN_TENANT_DB_PREFIX
-from tests.support.processes import ProcessMesh, ServiceProcess, free_port, process_mesh
+from tests.support.ports import free_port
+from tests.support.processes import ProcessMesh, ServiceProcess, process_mesh
 
 ADMIN_EMAIL = "admin@example.test"
 ADMIN_PASSWORD = "correct-horse-battery-staple"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis.asyncio as redis
 
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 START_WITHIN_SECONDS = 10.0
 

@@ -28,7 +28,8 @@ from tests.faults.load import USER_PASSWORD, LoadGenerator
 from tests.faults.platform import FaultPlatform, read_metric
 from tests.faults.record import OK, Attempt, Operation, outcome_of
 from tests.faults.scenario import Scenario
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.ports import free_port
+from tests.support.processes import ServiceProcess
 
 pytestmark = [
     pytest.mark.mysql,

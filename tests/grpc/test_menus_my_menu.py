@@ -12,7 +12,7 @@ from tenantmesh.menus.v1 import menu_service_pb2 as pb
 from services.runtime.context import PLATFORM_TENANT_ID
 from tests.support.errors import expect_error
 from tests.support.menus import MEMBER_BASICS, contributed_service, find, keys, menu_within, menus_world, unique_service
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 ADMINISTRATION = "platform/administration"
 

@@ -15,7 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from services.mesh import certs
 from services.runtime.mesh_tls import DEFAULT_TRUST_DOMAIN, CertificateFiles, MeshTls, server_credentials
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 HEALTHCHECK = REPO / "deploy" / "docker" / "healthcheck.py"

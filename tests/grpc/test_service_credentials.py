@@ -8,8 +8,8 @@ from pathlib import Path
 import grpc
 
 from services.runtime.credentials import api_key_credentials
-from tests.edge.conftest import free_port
 from tests.support.platform import platform
+from tests.support.ports import free_port
 
 
 async def test_the_exchange_moves_to_the_auth_address_known_at_its_next_attempt(

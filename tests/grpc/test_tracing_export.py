@@ -17,7 +17,7 @@ from services.runtime.telemetry.sampling import SkipUnparentedClientSpans
 from services.runtime.telemetry.settings import TracingSettings
 from services.runtime.telemetry.tracing import otlp_exporter
 from tests.support.otlp import OtlpReceiver
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 from tests.support.registry import eventually
 
 

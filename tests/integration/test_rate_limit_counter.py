@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from services.ratelimit.counter import Grant, RedisCounter, Window
 from services.ratelimit.leases import LeaseBook, lease_size
 from services.ratelimit.limits import Limit
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 NOW = 1_000_000.0
 

@@ -20,7 +20,7 @@ from services.runtime.db.write_freeze import ReplicaWriteError
 from services.runtime.tenant_db import tenant_session
 from services.runtime.unit_of_work import UnitOfWork
 from tests.support.mariadb_server import PrivateMariaDB, private_mariadb
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 PIN_SECONDS = 0.6
 PREFIX = "tmrepl_"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import asyncmy
 
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0

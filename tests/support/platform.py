@@ -22,7 +22,7 @@ from services.runtime.manifest import Manifest
 from services.tenants.app import TenantsApp
 from tests.support.mesh import mesh_environment
 from tests.support.mesh_tls import MESH_TLS_ENV, issue_test_certificates, mesh_channel
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 T = TypeVar("T")
 

@@ -16,7 +16,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,19 +31,12 @@ from services.mesh import certs
 from services.runtime.mesh_tls import DEFAULT_TRUST_DOMAIN, CertificateFiles, MeshTls
 from tests.support.mesh import RUN_TENANT_DB_PREFIX
 from tests.support.mesh_tls import TESTER, mesh_channel
+from tests.support.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Variables of the developer's shell that must not leak into a test's processes.
 _OWN_VARIABLES = ("DATABASE_URL", "REDIS_URL")
 _OWN_PREFIX = "TENANTMESH_"
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def new_service_api_key() -> str:

@@ -12,7 +12,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import ssl
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import httpx
 import pytest
 
 from services.manifest import PLATFORM
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 READY_LINE = "Press Ctrl-C to stop."
@@ -33,12 +33,6 @@ START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
 ADMIN_EMAIL = "admin@tenantmesh.local"
 PLATFORM_TENANT = "platform"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def mesh_environment(

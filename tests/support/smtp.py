@@ -26,7 +26,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from services.mesh.devtls import ensure_dev_tls
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 # Delivery settings that make retries take milliseconds: add to a platform's environment
 # next to ``SmtpTestServer.env()`` in tests where the server goes down or defers.

@@ -14,12 +14,7 @@ import pytest
 from services.mesh.edge import EdgeSettings
 from services.mesh.ports import first_taken, mesh_ports
 from services.runtime.config import Settings, load_settings
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support.ports import free_port
 
 
 @pytest.fixture
