@@ -28,13 +28,13 @@ def timestamp_json(value: datetime) -> str:
     """A stored naive-UTC datetime as the JSON of a Timestamp (RFC 3339 in UTC, with 0, 3 or 6
     fractional digits, as protobuf's JSON printing and the edge's transcoder write it), without
     building the message: for answers the service renders as JSON itself (rest_answers)."""
-    text = value.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat (in C, half the cost of strftime, and a four-digit year below 1000 too) writes
+    # the seconds, then six fractional digits unless there are none.
+    text = value.replace(tzinfo=None).isoformat()
     micros = value.microsecond
-    if micros == 0:
+    if micros == 0 or micros % 1000:
         return f"{text}Z"
-    if micros % 1000 == 0:
-        return f"{text}.{micros // 1000:03d}Z"
-    return f"{text}.{micros:06d}Z"
+    return f"{text[:-3]}Z"  # whole milliseconds: three digits
 
 
 def etag_of(revision: int) -> str:
