@@ -28,6 +28,7 @@ from services.forms.forms import Forms, new_form
 from services.forms.submissions import SubmissionFilter, Submissions
 from services.runtime.json_documents import dict_to_struct, struct_to_dict
 from services.runtime.paging import Page
+from services.runtime.proto_values import requested_time
 from services.runtime.rest_answers import json_text_body
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -181,8 +182,8 @@ class SubmissionServicer(pb_grpc.SubmissionServiceServicer):
             version=request.version,
             status=request.status,
             submitter=request.submitter,
-            after=request.submitted_after.ToDatetime() if request.HasField("submitted_after") else None,
-            before=request.submitted_before.ToDatetime() if request.HasField("submitted_before") else None,
+            after=requested_time(request, "submitted_after"),
+            before=requested_time(request, "submitted_before"),
             filter=request.filter,
             newest_first=request.order_by not in ("create_time", "create_time asc"),
         )

@@ -10,6 +10,9 @@ from typing import Any, TypeVar
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from google.protobuf.message import Message
+
+from services.runtime.errors import FieldViolation, InvalidArgument
 
 _EPOCH = datetime(1970, 1, 1)
 
@@ -22,6 +25,19 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     # costs twice as much, for every stamp of every resource a list returns.
     since = value.replace(tzinfo=None) - _EPOCH
     return timestamp_pb2.Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
+
+
+def requested_time(request: Message, field: str) -> datetime | None:
+    """A request's Timestamp ``field`` as a naive-UTC datetime (None when unset). A value outside
+    what a Timestamp may hold (years 1 to 9999, nanos below a second) is the caller's error."""
+    if not request.HasField(field):
+        return None
+    stamp: timestamp_pb2.Timestamp = getattr(request, field)
+    try:
+        return stamp.ToDatetime()
+    except ValueError:
+        violation = FieldViolation(field, "must be a time from 0001-01-01 to 9999-12-31 (UTC)")
+        raise InvalidArgument(f"{field} is not a valid time", violations=[violation]) from None
 
 
 def timestamp_json(value: datetime) -> str:

@@ -17,6 +17,7 @@ from tenantmesh.tenants.v1 import tenant_service_pb2_grpc as pb_grpc
 
 from services.runtime.cache import MISS, Cache
 from services.runtime.context import current_tenant
+from services.runtime.proto_values import requested_time
 from services.runtime.tenant_directory import CachedTenantDirectory
 from services.tenants.convert import state_of, tenant_to_proto
 from services.tenants.manager import TenantManager, TenantSpec
@@ -84,8 +85,8 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         """Permission tenants.usage.get. Reasons: TENANT_NOT_FOUND, FIELD_INVALID."""
         hours = await self._usage.hours(
             request.tenant_id,
-            request.start_time.ToDatetime() if request.HasField("start_time") else None,
-            request.end_time.ToDatetime() if request.HasField("end_time") else None,
+            requested_time(request, "start_time"),
+            requested_time(request, "end_time"),
         )
         response = pb.GetTenantUsageResponse()
         for hour, requests, errors in hours:

@@ -24,7 +24,13 @@ class TenantUsage:
     ) -> list[tuple[datetime, int, int]]:
         """(hour, requests, errors) of the tenant in [start, end); defaults: the last 24 hours."""
         end = end or utcnow()
-        start = start or end - DEFAULT_RANGE
+        if start is None:
+            try:
+                start = end - DEFAULT_RANGE
+            except OverflowError:  # an end within a day of the first representable time
+                raise InvalidArgument(
+                    "the range starts before the first time", violations=[FieldViolation("start_time", "is required")]
+                ) from None
         if end <= start:
             raise InvalidArgument(
                 "the range is empty", violations=[FieldViolation("end_time", "must be after start_time")]

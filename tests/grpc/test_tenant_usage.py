@@ -94,6 +94,21 @@ async def test_usage_of_an_unknown_tenant_or_a_bad_range_is_refused(mesh: Platfo
         mesh.tenants.GetTenantUsage(too_long, metadata=bearer(token)), grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID"
     )
     assert violation_fields(error) == {"start_time"}
+    # Times no Timestamp may hold (past 9999, negative nanos), and an end whose default start
+    # would fall before the year 1: (the field set, the field the answer names, its value).
+    for given, named, stamp in (
+        ("end_time", "end_time", timestamp_pb2.Timestamp(seconds=299_406_375_623)),
+        ("start_time", "start_time", timestamp_pb2.Timestamp(seconds=1_000_000_000, nanos=-5)),
+        ("end_time", "start_time", timestamp_pb2.Timestamp(seconds=-62_135_596_800 + 3600)),
+    ):
+        request = pb.GetTenantUsageRequest(tenant_id=tenant.tenant_id)
+        getattr(request, given).CopyFrom(stamp)
+        error = await expect_error(
+            mesh.tenants.GetTenantUsage(request, metadata=bearer(token)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "FIELD_INVALID",
+        )
+        assert violation_fields(error) == {named}
 
 
 async def test_a_tenant_admin_reads_no_tenant_usage_and_learns_nothing_of_other_tenants(mesh: Platform) -> None:
