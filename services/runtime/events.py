@@ -271,6 +271,11 @@ class RedisStreamsEventBus:
         self._consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid7()[-8:]}"
         self._broadcast = _Handlers()
         self._groups: dict[str, _Handlers] = {}
+        # Per group, the events this process's handlers finished: the processed markers in
+        # Redis are the group's memory, this is the process's own for when Redis fails between
+        # a handler finishing and its marker being written. (Another process that claims such
+        # an entry still handles it again: group handlers are idempotent.)
+        self._handled_here: dict[str, _RecentIds] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         # Readers stop between blocking reads rather than being cancelled in
@@ -317,6 +322,7 @@ class RedisStreamsEventBus:
     def subscribe_group(self, group: str, type_prefix: str, handler: Handler) -> None:
         new = group not in self._groups
         self._groups.setdefault(group, _Handlers()).add(type_prefix, handler)
+        self._handled_here.setdefault(group, _RecentIds())
         if new and self._started:
             self._tasks.append(asyncio.create_task(self._join_group(group), name=f"events-{group}"))
 
@@ -429,8 +435,14 @@ class RedisStreamsEventBus:
         raw = fields[b"envelope"]
         event = Event.decode(raw)
         done_key = f"{self._settings.namespace}:processed:{group}:{event.id}"
+        handled_here = self._handled_here[group]
         with self.telemetry.handling(event, self._settings.stream, group):
-            if await self._redis.exists(done_key):
+            if event.id in handled_here:
+                # Handled by this process, but Redis may have gone away before the marker was
+                # written: written now, so that no other consumer handles it again either.
+                self.telemetry.handled(group, "duplicate")
+                await self._mark_processed(done_key)
+            elif await self._redis.exists(done_key):
                 self.telemetry.handled(group, "duplicate")
             else:
                 try:
@@ -439,9 +451,15 @@ class RedisStreamsEventBus:
                     self.telemetry.handled(group, "failed")
                     await self._failed(group, entry_id, raw, exc)
                     return
+                # Remembered before any write to Redis: if the marker or the acknowledgement
+                # fails, the entry comes back to this process after the outage as a duplicate.
+                handled_here.add(event.id)
                 self.telemetry.handled(group, "ok")
-                await self._redis.set(done_key, 1, ex=self._settings.processed_ttl_seconds)
+                await self._mark_processed(done_key)
             await self._acknowledge(group, entry_id)
+
+    async def _mark_processed(self, done_key: str) -> None:
+        await self._redis.set(done_key, 1, ex=self._settings.processed_ttl_seconds)
 
     async def _acknowledge(self, group: str, entry_id: bytes) -> None:
         await self._redis.xack(self._settings.stream, group, entry_id)

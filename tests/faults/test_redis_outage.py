@@ -22,8 +22,8 @@ from tests.faults import report
 from tests.faults.budget import seconds
 from tests.faults.load import ATTEMPT_DEADLINE_SECONDS, LoadGenerator
 from tests.faults.probes import RevocationProbe, SuspensionProbe
-from tests.faults.redis_server import own_redis
 from tests.faults.scenario import Scenario
+from tests.support.own_redis import own_redis
 
 pytestmark = [pytest.mark.mysql, pytest.mark.faults, pytest.mark.timeout(300)]
 

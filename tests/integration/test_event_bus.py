@@ -23,6 +23,7 @@ from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
 from services.runtime.telemetry.metrics import Metrics
 from services.runtime.telemetry.probes import stream_probe
 from services.runtime.unit_of_work import UnitOfWork
+from tests.support.own_redis import own_redis
 from tests.support.routers import migrated_router
 
 
@@ -234,6 +235,46 @@ async def test_redis_group_redelivers_when_the_handler_dies_midway(clean_redis: 
         assert pending["pending"] == 0
     finally:
         await client.aclose()
+
+
+async def test_redis_going_away_before_the_processed_marker_does_not_handle_the_event_again(tmp_path: Path) -> None:
+    """The handler finishes, then Redis stops before the bus writes the processed marker or
+    acknowledges: when Redis is back the entry is redelivered to this consumer, which knows it
+    handled the event already."""
+    settings = stream_settings(claim_idle_ms=200, block_ms=100)
+    handled: list[str] = []
+    async with own_redis(tmp_path / "redis") as server:
+
+        async def handler_then_outage(event: Event) -> None:
+            handled.append(event.id)
+            if len(handled) == 1:
+                await server.stop()
+
+        bus = RedisStreamsEventBus(server.url, settings, consumer="only")
+        bus.subscribe_group("mailer", "tenant.", handler_then_outage)
+        await bus.start()
+        event = tenant_event()
+        try:
+            await bus.publish(event)
+            for _ in range(50):
+                if handled:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # the bus's marker write fails meanwhile
+            await server.start()
+            client = redis.from_url(server.url)
+            try:
+                for _ in range(100):
+                    if (await client.xpending(STREAM, "mailer"))["pending"] == 0:
+                        break
+                    await asyncio.sleep(0.1)
+                assert (await client.xpending(STREAM, "mailer"))["pending"] == 0
+                assert await client.exists(f"{NAMESPACE}:processed:mailer:{event.id}")
+            finally:
+                await client.aclose()
+        finally:
+            await bus.close()
+    assert handled == [event.id]
 
 
 async def test_redis_group_dead_letters_after_repeated_failures(clean_redis: str) -> None:
