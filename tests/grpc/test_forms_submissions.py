@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import field_mask_pb2, struct_pb2
+from google.protobuf import field_mask_pb2, struct_pb2, timestamp_pb2
 from sqlalchemy import select, update
 from tenantmesh.forms.v1 import form_service_pb2 as pb
 
@@ -146,6 +146,19 @@ async def test_listing_filters_by_indexed_answers_and_members_see_their_own(
             grpc.StatusCode.INVALID_ARGUMENT,
             "PAGE_TOKEN_INVALID",
         )
+        # Times a Timestamp cannot hold (past the year 9999, negative nanos) name their field.
+        for field, stamp in (
+            ("submitted_after", timestamp_pb2.Timestamp(seconds=299_406_375_623)),
+            ("submitted_before", timestamp_pb2.Timestamp(seconds=1_000_000_000, nanos=-5)),
+        ):
+            out_of_range = pb.ListSubmissionsRequest(form_key="intake")
+            getattr(out_of_range, field).CopyFrom(stamp)
+            error = await expect_error(
+                fw.submissions.ListSubmissions(out_of_range, metadata=admin),
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "FIELD_INVALID",
+            )
+            assert [v.field for v in violations(error)] == [field]
         # Filters on fields the form does not have, or that do not parse.
         for text, reason in (("answers.nope = 1", "FILTER_FIELD_UNKNOWN"), ("country = 'ID'", "FILTER_INVALID")):
             await expect_error(
