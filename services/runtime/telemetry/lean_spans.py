@@ -150,18 +150,12 @@ class LeanSpan(trace.Span):
         return self.end_time is None
 
     def set_attributes(self, attributes: Mapping[str, types.AnyValue]) -> None:
-        if self.end_time is not None:
-            return
-        attributes = _cleaned(attributes)
-        if len(self.attributes) + len(attributes) <= MAX_ATTRIBUTES:
-            self.attributes.update(attributes)
-            return
-        for key, value in attributes.items():
-            self._set_bounded(key, value)
+        if self.end_time is None:
+            self.set_plain_attributes(_cleaned(attributes))
 
-    def set_plain_attributes(self, attributes: Mapping[str, str | int]) -> None:
-        """``set_attributes`` for the runtime's own values, known to be plain strings and integers
-        under non-empty keys: nothing to clean."""
+    def set_plain_attributes(self, attributes: Mapping[str, Any]) -> None:
+        """``set_attributes`` for values known to be clean: the runtime's own plain strings and
+        integers under non-empty keys, or what ``_cleaned`` left."""
         if self.end_time is not None:
             return
         if len(self.attributes) + len(attributes) <= MAX_ATTRIBUTES:

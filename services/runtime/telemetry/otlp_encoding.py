@@ -26,7 +26,6 @@ from opentelemetry.exporter.otlp.proto.common._internal.trace_encoder import (
     _encode_links,
     _encode_trace_state,
 )
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource as PbResource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
@@ -111,9 +110,6 @@ class SpanEncoder:
         self._scopes: dict[int, tuple[SdkScope | None, bytes]] = {}
         self._names: dict[str, bytes] = {}
         self._pairs: dict[tuple[str, type, Any], bytes] = {}
-
-    def encode(self, spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
-        return ExportTraceServiceRequest.FromString(self.encode_bytes(spans))
 
     def encode_bytes(self, spans: Sequence[ReadableSpan]) -> bytes:
         groups: dict[int, dict[int, list[ReadableSpan]]] = {}
