@@ -113,8 +113,17 @@ breaking: $(BUF)
 run: $(STAMP) $(BUF) $(WEB_BUILT)
 	$(PY) -m services.mesh run
 
+# Two parts: most tests on two workers (pytest-xdist; each worker takes its own Redis database,
+# the one TEST_REDIS_URL names and the one below it), then the tests marked serial on their own
+# (fault scenarios timing a recovery, the browser tests with two browsers of their own). Both
+# parts always run; the target fails if either did.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) $(FORM_ENGINE_BUILT) $(WEB_BUILT) browser
-	$(PY) -m pytest tests
+	@parallel=0; serial=0; \
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not serial" tests || parallel=$$?; \
+	$(PY) -m pytest -m serial tests || serial=$$?; \
+	test $$parallel -eq 0 -a $$serial -eq 0
 
 # The fault scenarios at full length (make test runs them shorter); needs TEST_MYSQL_URL and
 # TEST_REDIS_URL, and prints the resilience table at the end.

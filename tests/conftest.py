@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis.asyncio as redis
@@ -20,6 +21,32 @@ from tests.support.s3 import s3_bucket, s3_server  # noqa: F401
 from tests.support.smtp import smtp_server, smtp_tls_dir  # noqa: F401
 
 MYSQL_URL_ENV = "TEST_MYSQL_URL"
+REDIS_URL_ENV = "TEST_REDIS_URL"
+
+
+def own_redis_database(url: str, worker: str | None) -> str:
+    """``url`` for one pytest-xdist worker (``gw0``, ``gw1``, ...): a database number of its own,
+    below the configured one (above it when there is no room), since tests flush the database
+    they use. Unchanged outside xdist."""
+    if not worker:
+        return url
+    offset = int(worker.removeprefix("gw"))
+    parts = urlsplit(url)
+    configured = int(parts.path.strip("/") or 0)
+    number = configured - offset if configured >= offset else configured + offset
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+if os.environ.get(REDIS_URL_ENV):
+    # Before any fixture reads it, and inherited by the processes tests start.
+    os.environ[REDIS_URL_ENV] = own_redis_database(os.environ[REDIS_URL_ENV], os.environ.get("PYTEST_XDIST_WORKER"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A fault scenario measures recovery times under its own load: it runs in make test's serial part.
+    for item in items:
+        if item.get_closest_marker("faults"):
+            item.add_marker(pytest.mark.serial)
 
 
 def db_backend_params() -> list[object]:
@@ -91,9 +118,6 @@ async def drop_run_tenant_databases() -> AsyncIterator[None]:
                 await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
     finally:
         await engine.dispose()
-
-
-REDIS_URL_ENV = "TEST_REDIS_URL"
 
 
 @pytest.fixture

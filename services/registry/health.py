@@ -86,8 +86,9 @@ class NetworkProbe:
         self._caller = caller
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stamp: tuple[tuple[int, int, int], ...] = ()
-        # No proxies from the environment: instances are reached directly.
-        self._http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        # Made on the first HTTP check: a client loads the system's CA bundle (tens of
+        # milliseconds), which a registry of gRPC instances only never needs.
+        self._http: httpx.AsyncClient | None = None
 
     async def __call__(self, kind: str, address: str, check: EffectiveCheck) -> str | None:
         try:
@@ -124,6 +125,9 @@ class NetworkProbe:
 
     async def _get(self, address: str, check: EffectiveCheck) -> str | None:
         url = address.rstrip("/") + check.http_path
+        if self._http is None:
+            # No proxies from the environment: instances are reached directly.
+            self._http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         response = await self._http.get(url, timeout=check.timeout_seconds)
         if not 200 <= response.status_code < 300:
             return f"HTTP {response.status_code}"
@@ -136,7 +140,8 @@ class NetworkProbe:
 
     async def close(self) -> None:
         await self.forget(set())
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
 
 @dataclass

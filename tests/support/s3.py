@@ -166,6 +166,10 @@ def _start(folder: Path, config: Path, secret: str, log: IO[bytes]) -> S3TestSer
             "-s3",
             f"-s3.port={s3}",
             f"-s3.config={config}",
+            # Off: their listeners take fixed ports (8181, 9101), which a second server on this
+            # machine (the other test worker's, another run's) would find taken and exit.
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             # Small volumes: a test run stores little, and the default preallocates GBs.
             "-master.volumeSizeLimitMB=64",
             "-volume.max=0",

@@ -3,11 +3,15 @@ virtualenv / a scratch npm project outside the repository."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,15 +36,27 @@ def run(*args: str | Path, cwd: Path | None = None, timeout: float = 300, env: d
     return result.stdout
 
 
+@contextlib.contextmanager
+def repository_build() -> Iterator[None]:
+    """One build in the repository at a time across the suite's workers: two makes of one target
+    write the same files, and what one builds must not change under another reading it."""
+    DIST.mkdir(exist_ok=True)
+    with (DIST / ".tests-build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def make(target: str) -> None:
     run("make", "--no-print-directory", target, cwd=REPO, timeout=600)
 
 
-def python_wheel() -> Path:
-    make("sdk-python")
-    wheels = sorted(DIST.glob("tenantmesh_sdk-*.whl"), key=lambda p: p.stat().st_mtime)
-    assert wheels, "make sdk-python built no wheel"
-    return wheels[-1]
+def built(target: str, pattern: str, into: Path) -> Path:
+    """The newest file of dist/ matching ``pattern`` after ``make target``, copied to ``into``."""
+    make(target)
+    found = sorted(DIST.glob(pattern), key=lambda p: p.stat().st_mtime)
+    assert found, f"make {target} built nothing matching {pattern}"
+    into.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy2(found[-1], into))
 
 
 def fresh_virtualenv(where: Path, *packages: str | Path) -> Path:
@@ -64,13 +80,6 @@ def mypy_strict(python: Path, script: Path, cwd: Path) -> str:
 
 SDK_TS = REPO / "sdk" / "typescript"
 TSC = SDK_TS / "node_modules" / ".bin" / "tsc"
-
-
-def npm_tarball() -> Path:
-    make("sdk-typescript")
-    tarballs = sorted(DIST.glob("tenantmesh-sdk-*.tgz"), key=lambda p: p.stat().st_mtime)
-    assert tarballs, "make sdk-typescript packed nothing"
-    return tarballs[-1]
 
 
 def scratch_npm_project(where: Path, tarball: Path) -> Path:
@@ -102,13 +111,18 @@ def tsc_strict(project: Path, *files: str) -> str:
 @pytest.fixture(scope="session")
 def sdk_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The python of a fresh virtualenv (outside the repository) with the built wheel installed."""
-    return fresh_virtualenv(tmp_path_factory.mktemp("sdk-venv") / "venv", python_wheel())
+    where = tmp_path_factory.mktemp("sdk-venv")
+    with repository_build():
+        wheel = built("sdk-python", "tenantmesh_sdk-*.whl", where / "dist")
+    return fresh_virtualenv(where / "venv", wheel)
 
 
 @pytest.fixture(scope="session")
 def sdk_typescript(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A scratch npm project (outside the repository) with the packed tarball installed."""
-    tarball = npm_tarball()
-    # The package's own tests (stream reader, error parsing) over what was just built.
-    run("node", "--test", "test/", cwd=SDK_TS)
-    return scratch_npm_project(tmp_path_factory.mktemp("sdk-npm") / "app", tarball)
+    where = tmp_path_factory.mktemp("sdk-npm")
+    with repository_build():
+        tarball = built("sdk-typescript", "tenantmesh-sdk-*.tgz", where / "dist")
+        # The package's own tests (stream reader, error parsing) over what was just built.
+        run("node", "--test", "test/", cwd=SDK_TS)
+    return scratch_npm_project(where / "app", tarball)

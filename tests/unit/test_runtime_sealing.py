@@ -55,7 +55,9 @@ def test_a_configured_key_wins_and_nothing_is_generated(tmp_path: Path) -> None:
     assert not (tmp_path / "secrets").exists()
 
 
-@pytest.mark.parametrize("value", ["CHANGE-ME", base64.b64encode(os.urandom(16)).decode()])
+@pytest.mark.parametrize(
+    "value", ["CHANGE-ME", base64.b64encode(os.urandom(16)).decode()], ids=["placeholder", "a 16-byte key"]
+)
 def test_a_bad_key_stops_the_process_naming_the_variable(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError, match="TENANTMESH_KEY_ENCRYPTION_KEY"):
         load_key_encryption_key({"TENANTMESH_KEY_ENCRYPTION_KEY": value}, tmp_path)

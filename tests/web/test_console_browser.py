@@ -13,7 +13,8 @@ from tests.support.running_mesh import MeshProcess
 
 from .conftest import browser_env, npx
 
-pytestmark = pytest.mark.edge
+# Playwright drives the console with two browsers of its own: run alone, after the parallel part.
+pytestmark = [pytest.mark.edge, pytest.mark.serial]
 
 
 @pytest.mark.timeout(900)
