@@ -26,11 +26,17 @@ TenantHook = Callable[[str, TenantDatabase], Awaitable[None]]
 SchemaHook = Callable[[AsyncConnection, str, bool], Awaitable[None]]
 
 
-def placement_of(request: pb.ProvisionTenantRequest | pb.DeprovisionTenantRequest) -> TenantDatabase:
+def placement_of(
+    request: pb.ProvisionTenantRequest | pb.DeprovisionTenantRequest, router: DatabaseRouter
+) -> TenantDatabase:
+    """The request's tenant database, if it is one of this platform's on a server this process
+    knows (another name, or a server configured only elsewhere, is refused before any work)."""
     try:
-        return placement_from_proto(request.database)
+        db = placement_from_proto(request.database)
+        router.check_tenant_database(db)
     except ValueError as exc:
         raise InvalidArgument(str(exc), reason=CommonReason.DATABASE_PLACEMENT_INVALID) from None
+    return db
 
 
 class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
@@ -60,7 +66,7 @@ class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
     ) -> pb.ProvisionTenantResponse:
         """Permission lifecycle.tenants.provision. Errors: INVALID_ARGUMENT (DATABASE_PLACEMENT_INVALID),
         FAILED_PRECONDITION (TENANT_DATABASE_CONFLICT, from hooks)."""
-        placement = placement_of(request)
+        placement = placement_of(request, self._router)
         # The caller going away (its process died, its deadline passed) cancels this handler;
         # the migration itself must not be cut half way: MariaDB commits each DDL statement on
         # its own, and a schema cut between two of them (the version table made, the revision
@@ -97,7 +103,7 @@ class SchemaLifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
         self, request: pb.DeprovisionTenantRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.DeprovisionTenantResponse:
         """Permission lifecycle.tenants.deprovision. Errors: INVALID_ARGUMENT (DATABASE_PLACEMENT_INVALID)."""
-        db = placement_of(request)
+        db = placement_of(request, self._router)
         if self._on_deprovision is not None:
             await self._on_deprovision(request.tenant_id, db)
         return pb.DeprovisionTenantResponse(service=self._service)

@@ -467,6 +467,14 @@ class DatabaseRouter:
         self._server_engine(db)
         return await asyncio.to_thread(self.sqlite_file(db).is_file)
 
+    def check_tenant_database(self, db: TenantDatabase) -> None:
+        """Raises ValueError unless ``db`` names a tenant database of this platform on a server
+        this process knows: a placement that came over the wire, checked before any work."""
+        try:
+            self._server_engine(db)
+        except LookupError as exc:
+            raise ValueError(str(exc)) from None
+
     # -- internals ----------------------------------------------------------------------------
 
     def _server_engine(self, db: TenantDatabase) -> AsyncEngine:
