@@ -24,28 +24,10 @@ import botocore.session
 import pytest
 
 from services.runtime.storage.s3 import S3Settings
+from tests.support.ports import free_port
 
 ACCESS_KEY_ID = "tenantmesh-test"
-# SeaweedFS binds a gRPC port at each HTTP port + 10000.
-_GRPC_OFFSET = 10000
 _START_SECONDS = 60.0
-
-
-def _free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_pair() -> int:
-    """A port that is free, and free at +10000 too."""
-    while True:
-        port = 20000 + secrets.randbelow(55000 - 20000)
-        if _free(port) and _free(port + _GRPC_OFFSET):
-            return port
 
 
 def weed_binary() -> Path:
@@ -152,7 +134,8 @@ def _write_config(folder: Path, secret: str) -> Path:
 def _start(folder: Path, config: Path, secret: str, log: IO[bytes]) -> S3TestServer:
     data = folder / "data"
     data.mkdir(exist_ok=True)
-    s3, master, volume, filer = (_free_pair() for _ in range(4))
+    # Every gRPC port named too: by default each is its HTTP port + 10000, which nobody checked.
+    s3, master, volume, filer, *grpc = (free_port() for _ in range(8))
     process = subprocess.Popen(
         [
             str(weed_binary()),
@@ -161,10 +144,14 @@ def _start(folder: Path, config: Path, secret: str, log: IO[bytes]) -> S3TestSer
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
             f"-master.port={master}",
+            f"-master.port.grpc={grpc[0]}",
             f"-volume.port={volume}",
+            f"-volume.port.grpc={grpc[1]}",
             f"-filer.port={filer}",
+            f"-filer.port.grpc={grpc[2]}",
             "-s3",
             f"-s3.port={s3}",
+            f"-s3.port.grpc={grpc[3]}",
             f"-s3.config={config}",
             # Off: their listeners take fixed ports (8181, 9101), which a second server on this
             # machine (the other test worker's, another run's) would find taken and exit.
