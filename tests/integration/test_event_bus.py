@@ -24,6 +24,7 @@ from services.runtime.telemetry.metrics import Metrics
 from services.runtime.telemetry.probes import stream_probe
 from services.runtime.unit_of_work import UnitOfWork
 from tests.support.own_redis import own_redis
+from tests.support.registry import eventually
 from tests.support.routers import migrated_router
 
 
@@ -256,19 +257,20 @@ async def test_redis_going_away_before_the_processed_marker_does_not_handle_the_
         event = tenant_event()
         try:
             await bus.publish(event)
-            for _ in range(50):
-                if handled:
-                    break
-                await asyncio.sleep(0.05)
+
+            async def handled_once() -> bool:
+                return bool(handled)
+
+            await eventually(handled_once, within=5)
             await asyncio.sleep(0.5)  # the bus's marker write fails meanwhile
             await server.start()
             client = redis.from_url(server.url)
+
+            async def acknowledged() -> bool:
+                return int((await client.xpending(STREAM, "mailer"))["pending"]) == 0
+
             try:
-                for _ in range(100):
-                    if (await client.xpending(STREAM, "mailer"))["pending"] == 0:
-                        break
-                    await asyncio.sleep(0.1)
-                assert (await client.xpending(STREAM, "mailer"))["pending"] == 0
+                await eventually(acknowledged, within=10)
                 assert await client.exists(f"{NAMESPACE}:processed:mailer:{event.id}")
             finally:
                 await client.aclose()
