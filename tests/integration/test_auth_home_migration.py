@@ -1,7 +1,8 @@
 """auth_core_0003 on a database that has users: each gets a home tenant (the first tenant they
 joined; the platform tenant for platform administrators and for users without a membership),
 memberships get the member's email, and email becomes unique per home instead of platform-wide.
-On SQLite and MariaDB."""
+On SQLite and MariaDB, replayed from the rendered statements (what the runner does) and by
+Alembic online."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.runtime.context import PLATFORM_TENANT_ID
 from services.runtime.db import DatabaseRouter, MigrationSet, upgrade_core
+from tests.support.migrations import run_online
 
 MIGRATIONS = Path("services/auth/migrations/core")
 VERSIONS = MIGRATIONS / "versions"
@@ -41,7 +43,12 @@ def _user(user_id: str, email: str) -> dict[str, object]:
     }
 
 
-async def test_existing_users_are_homed_and_keep_their_emails(db_backend_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("runner", ["replay", "online"])
+async def test_existing_users_are_homed_and_keep_their_emails(
+    db_backend_url: str, runner: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if runner == "online":
+        run_online(monkeypatch)
     # The history as it was before 0003: a migration folder with only the first two revisions.
     before = tmp_path / "core"
     (before / "versions").mkdir(parents=True)

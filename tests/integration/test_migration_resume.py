@@ -5,7 +5,9 @@ A process dying in the middle of a revision leaves on MariaDB every DDL statemen
 rolled back. For real histories, each cut point in turn: the statements up to it are applied
 as the dying process would have left them, then the ordinary upgrade runs again and must end
 at head with the schema a clean upgrade makes (compared by reflection). Tenant sets are cut in
-the offline-rendered replay (what migrate-all runs), core sets in Alembic's online upgrade.
+the offline-rendered replay (what migrate-all runs), core sets in that replay (what a service
+starting on a fresh or older core database runs) and in Alembic's online upgrade (what a
+revision not declared offline-safe runs).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from services.tenants.app import CORE_MIGRATIONS as TENANTS_CORE
 from services.tenants.app import TENANT_MIGRATIONS as TENANTS_TENANT
 from services.webhooks.app import CORE_MIGRATIONS as WEBHOOKS_CORE
 from tests.conftest import db_backend_params, mysql_execute, unique_mysql_url
-from tests.support.migrations import head_of
+from tests.support.migrations import head_of, run_online
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -186,11 +188,12 @@ async def test_a_tenant_upgrade_cut_after_any_statement_is_finished_by_a_rerun(
         assert not wrong, f"schemas that differ from a clean upgrade, by cut point: {sorted(wrong)}"
 
 
-# --- core sets: Alembic online, cut -------------------------------------------------------------
+# --- core sets: the offline replay and Alembic online, cut ---------------------------------------
 
 
 @contextmanager
 def _cut_after(router: DatabaseRouter, cut: int) -> Iterator[None]:
+    """Alembic online sends its statements through SQLAlchemy: the cut is made in its cursor events."""
     writes: list[str] = []
 
     def after(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -210,10 +213,24 @@ def _cut_after(router: DatabaseRouter, cut: int) -> Iterator[None]:
             event.remove(engine, "after_cursor_execute", after)
 
 
+@contextmanager
+def _cut_core(runner: str, router: DatabaseRouter, cut: int) -> Iterator[None]:
+    if runner == "online":
+        with _cut_after(router, cut):
+            yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        _cut_replay(patch, cut)
+        yield
+
+
+@pytest.mark.parametrize("runner", ["replay", "online"])
 @pytest.mark.parametrize("migrations", CORE_SETS, ids=lambda m: m.directory.relative_to(ROOT).as_posix())
 async def test_a_core_upgrade_cut_after_any_statement_is_finished_by_a_rerun(
-    backend: str, migrations: MigrationSet, tmp_path: Path
+    backend: str, migrations: MigrationSet, runner: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if runner == "online":
+        run_online(monkeypatch)
     head = head_of(migrations)
     async with _router(backend, tmp_path / "clean") as router:
         await upgrade_core(router, migrations)
@@ -224,7 +241,7 @@ async def test_a_core_upgrade_cut_after_any_statement_is_finished_by_a_rerun(
     while True:
         async with _router(backend, tmp_path / f"cut{cut}") as router:
             try:
-                with _cut_after(router, cut):
+                with _cut_core(runner, router, cut):
                     await upgrade_core(router, migrations)
             except _Cut:
                 pass
@@ -239,3 +256,22 @@ async def test_a_core_upgrade_cut_after_any_statement_is_finished_by_a_rerun(
         cut += 1
     assert cut > 3, "nothing was cut"
     assert not wrong, f"schemas that differ from a clean upgrade, by cut point: {sorted(wrong)}"
+
+
+@pytest.mark.parametrize("migrations", CORE_SETS, ids=lambda m: m.directory.relative_to(ROOT).as_posix())
+async def test_a_replayed_core_upgrade_makes_the_schema_alembic_makes_online(
+    backend: str, migrations: MigrationSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with _router(backend, tmp_path / "replayed") as router:
+        with monkeypatch.context() as patch:
+            sent = _cut_replay(patch, 10**6)
+            await upgrade_core(router, migrations)
+        async with router.core_connection() as conn:
+            replayed = await _snapshot(conn, None)
+    assert sent, "the upgrade was not replayed from rendered statements"
+    run_online(monkeypatch)
+    async with _router(backend, tmp_path / "online") as router:
+        await upgrade_core(router, migrations)
+        async with router.core_connection() as conn:
+            online = await _snapshot(conn, None)
+    assert replayed == online

@@ -4,7 +4,10 @@ Tenant databases are many and identical, so a tenant upgrade whose revisions are
 declared ``offline_safe = True`` (a module-level flag in the revision file: the upgrade
 only emits statements through ``op`` and never reads the database) is rendered once with
 Alembic's offline mode, per dialect and starting revision, and the cached statements are
-replayed on each tenant connection. Any other revision runs online, as Alembic normally does.
+replayed on each tenant connection. Core upgrades take the same path: a process renders a
+core set once and replays it on every fresh core database it meets (test suites and
+development make many; Alembic's online upgrade costs several times the replay). Any other
+revision runs online, as Alembic normally does.
 """
 
 from __future__ import annotations
@@ -116,9 +119,17 @@ async def upgrade_core(router: DatabaseRouter, migrations: MigrationSet) -> str:
         named_lock(conn, f"tenantmesh_migrate_{migrations.service}", CORE_MIGRATION_LOCK_TIMEOUT_SECONDS),
     ):
         # Another process may have upgraded while this one waited for the lock.
-        if await _read_heads(conn, migrations, None) == (head,):
+        heads = await _read_heads(conn, migrations, None)
+        if heads == (head,):
             return head
-        return await _upgrade(conn, script, head, migrations, None)
+        if len(heads) > 1:
+            raise RuntimeError(f"{migrations.service}: database has multiple heads {heads}")
+        plan = await _rendered_plan(conn, loaded, migrations, heads)
+        if plan is None:
+            return await _upgrade(conn, script, head, migrations, None)
+        await _replay(conn, plan, None, fresh=heads == ())
+        await _check_upgraded(conn, head, migrations, None)
+        return head
 
 
 async def upgrade_tenant(
@@ -158,10 +169,7 @@ async def upgrade_tenant(
             # Rendered once, under the alembic lock, taken like the online path's (before a
             # connection, never while holding one); then read the heads again and replay.
             async with _alembic_lock(), router.tenant_connection(db) as conn:
-                if key not in loaded.plans:
-                    loaded.plans[key] = await conn.run_sync(
-                        _render_sync, loaded.script, head, heads, migrations.version_table, migrations.service
-                    )
+                await _rendered_plan(conn, loaded, migrations, heads)
         # The alembic lock is taken before the connection so that tenants waiting for
         # their turn do not each sit on a pooled connection, and released once alembic is
         # done with it, before the checks and the hook.
@@ -343,6 +351,24 @@ async def _replay(conn: AsyncConnection, plan: _OfflinePlan, then: TenantSchemaH
     if then is not None:
         await then(conn, fresh)
         await conn.commit()
+
+
+async def _rendered_plan(
+    conn: AsyncConnection, loaded: _LoadedScript, migrations: MigrationSet, heads: tuple[str, ...]
+) -> _OfflinePlan | None:
+    """The upgrade from ``heads`` rendered offline, cached per ``_plan_key``; None when it must run
+    online (a revision not declared offline-safe, or one that failed to render). Rendering uses
+    Alembic's module globals: the caller holds the alembic lock."""
+    key = _plan_key(conn, migrations, heads)
+    if key not in loaded.plans:
+        loaded.plans[key] = (
+            await conn.run_sync(
+                _render_sync, loaded.script, loaded.head, heads, migrations.version_table, migrations.service
+            )
+            if _offline_safe(loaded, heads)
+            else None
+        )
+    return loaded.plans[key]
 
 
 def _plan_key(conn: AsyncConnection, migrations: MigrationSet, heads: tuple[str, ...]) -> tuple[object, ...]:

@@ -7,8 +7,9 @@ emails stay unique within each tenant (login is tenant + email).
 
 Existing users are homed in the first tenant they became a member of (the
 platform tenant for platform administrators, and for users without any
-membership). They keep their emails, which were unique everywhere, so no
-unique key can be violated by the copy.
+membership), by UPDATE statements, so that the revision also renders offline.
+They keep their emails, which were unique everywhere, so no unique key can be
+violated by the copy.
 
 Revision ID: auth_core_0003
 Revises: auth_core_0002
@@ -25,6 +26,9 @@ revision = "auth_core_0003"
 down_revision = "auth_core_0002"
 branch_labels = None
 depends_on = None
+# Only emits statements through op (the homes are set by UPDATEs, not read into Python): may be
+# rendered offline once and replayed (services.runtime.db.migrations).
+offline_safe = True
 
 PLATFORM_TENANT_ID = "00000000-0000-7000-8000-000000000001"
 
@@ -46,14 +50,13 @@ def _users_before() -> sa.Table:
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
     new_columns: list[sa.Column[Any]] = [
         # Every row gets its home below; a row written without one (a bug) belongs to no tenant.
         sa.Column("home_tenant_id", sa.String(36), nullable=False, server_default=""),
         sa.Column("email_verified", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("pending_email", sa.String(254), nullable=False, server_default=""),
     ]
-    if bind.dialect.name == "sqlite":
+    if op.get_context().dialect.name == "sqlite":
         # SQLite cannot drop the unnamed unique key in place: the table is copied without it.
         with op.batch_alter_table("auth_users", copy_from=_users_before(), recreate="always") as batch:
             for column in new_columns:
@@ -63,30 +66,43 @@ def upgrade() -> None:
         for column in new_columns:
             op.add_column("auth_users", column, if_not_exists=column_guard())
 
-    users = sa.table("auth_users", sa.column("user_id"), sa.column("home_tenant_id"), sa.column("email"))
+    # Typed, so that the statements render with literal values offline.
+    users = sa.table(
+        "auth_users",
+        sa.column("user_id", sa.String),
+        sa.column("home_tenant_id", sa.String),
+        sa.column("email", sa.String),
+    )
     members = sa.table(
         "auth_memberships",
-        sa.column("tenant_id"),
-        sa.column("user_id"),
-        sa.column("roles_json"),
-        sa.column("create_time"),
-        sa.column("email"),
+        sa.column("tenant_id", sa.String),
+        sa.column("user_id", sa.String),
+        sa.column("roles_json", sa.Text),
+        sa.column("create_time", sa.DateTime),
+        sa.column("email", sa.String),
     )
-    rows = bind.execute(
-        sa.select(members.c.user_id, members.c.tenant_id, members.c.roles_json).order_by(
-            members.c.create_time, members.c.tenant_id
-        )
-    ).all()
-    homes: dict[str, str] = {}
-    for user_id, tenant_id, roles_json in rows:
-        if tenant_id == PLATFORM_TENANT_ID and "platform-admin" in roles_json:
-            homes[user_id] = PLATFORM_TENANT_ID
-        else:
-            homes.setdefault(user_id, tenant_id)
-    bind.execute(sa.update(users).values(home_tenant_id=PLATFORM_TENANT_ID))  # no membership at all
-    for user_id, home in homes.items():
-        if home != PLATFORM_TENANT_ID:
-            bind.execute(sa.update(users).where(users.c.user_id == user_id).values(home_tenant_id=home))
+    own = members.c.user_id == users.c.user_id
+    # A platform administrator stays in the platform tenant (role names are lower-case slugs, so
+    # the substring test means the same under MySQL's case-insensitive collation).
+    platform_admin = (
+        sa.select(members.c.user_id)
+        .where(own, members.c.tenant_id == PLATFORM_TENANT_ID, sa.func.instr(members.c.roles_json, "platform-admin") > 0)
+        .exists()
+    )
+    first_membership = (
+        sa.select(members.c.tenant_id)
+        .where(own)
+        .order_by(members.c.create_time, members.c.tenant_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    # Each UPDATE sets what the rows say, so a re-run after a cut sets the same again.
+    op.execute(sa.update(users).values(home_tenant_id=PLATFORM_TENANT_ID))  # re-runnable: no membership at all
+    op.execute(  # re-runnable: the first membership
+        sa.update(users)
+        .where(sa.select(members.c.user_id).where(own).exists(), ~platform_admin)
+        .values(home_tenant_id=first_membership)
+    )
 
     op.add_column(
         "auth_memberships",
@@ -98,10 +114,8 @@ def upgrade() -> None:
         sa.Column("title", sa.String(200), nullable=False, server_default=""),
         if_not_exists=column_guard(),
     )
-    bind.execute(
-        sa.update(members).values(
-            email=sa.select(users.c.email).where(users.c.user_id == members.c.user_id).scalar_subquery()
-        )
+    op.execute(  # re-runnable: the member's email
+        sa.update(members).values(email=sa.select(users.c.email).where(own).scalar_subquery())
     )
     op.create_index(
         "uq_auth_users_home_email",

@@ -11,6 +11,9 @@ revision = "registry_core_0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+# Only emits statements through op: may be rendered offline once and replayed
+# (services.runtime.db.migrations).
+offline_safe = True
 
 LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
 LongBlob = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql")

@@ -11,6 +11,9 @@ revision = "delivery_core_0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+# Only emits statements through op: may be rendered offline once and replayed
+# (services.runtime.db.migrations).
+offline_safe = True
 
 # Retry times need sub-second precision (short backoffs in tests, fair ordering under load).
 PRECISE_TIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")

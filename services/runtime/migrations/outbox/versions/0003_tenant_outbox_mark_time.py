@@ -13,6 +13,9 @@ revision = "outbox_core_0003"
 down_revision = "outbox_core_0002"
 branch_labels = None
 depends_on = None
+# Only emits statements through op: may be rendered offline once and replayed
+# (services.runtime.db.migrations).
+offline_safe = True
 
 
 def upgrade() -> None:

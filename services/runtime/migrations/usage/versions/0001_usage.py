@@ -10,6 +10,9 @@ revision = "usage_core_0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+# Only emits statements through op: may be rendered offline once and replayed
+# (services.runtime.db.migrations).
+offline_safe = True
 
 
 def upgrade() -> None:

@@ -12,6 +12,9 @@ revision = "tenants_core_0002"
 down_revision = "tenants_core_0001"
 branch_labels = None
 depends_on = None
+# Only emits statements through op: may be rendered offline once and replayed
+# (services.runtime.db.migrations).
+offline_safe = True
 
 
 def upgrade() -> None:

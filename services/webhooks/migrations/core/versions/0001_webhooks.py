@@ -11,6 +11,9 @@ revision = "webhooks_core_0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+# Only emits statements through op: may be rendered offline once and replayed
+# (services.runtime.db.migrations).
+offline_safe = True
 
 LongBlob = sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql")
 
