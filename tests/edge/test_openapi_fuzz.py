@@ -18,6 +18,7 @@ import asyncio
 import multiprocessing
 import os
 import random
+import resource
 import threading
 import warnings
 from collections import Counter
@@ -154,6 +155,10 @@ def _tenant_scoped(operation: Any) -> bool:
 # most of the run, and threads would share one interpreter lock: the operations are dealt out to
 # processes instead, each drawing every operation's cases from the run's seed as one process would.
 FUZZ_PROCESSES = 2
+# Address space for each of them: they use a few hundred MB. Once, with 100 examples per
+# operation, one grew to 23 GB and the kernel's OOM killer ended it (it could as well have been
+# MariaDB); under this bound a runaway case fails its share with MemoryError naming the operation.
+FUZZ_PROCESS_MEMORY_BYTES = 4 * 2**30
 
 
 def fuzz(who: Integrator) -> FuzzRun:
@@ -182,6 +187,7 @@ def fuzz_share(
     # As the test run has it (pyproject.toml): a warning is an error.
     warnings.simplefilter("error")
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="grpc.*")
+    resource.setrlimit(resource.RLIMIT_AS, (FUZZ_PROCESS_MEMORY_BYTES, FUZZ_PROCESS_MEMORY_BYTES))
     schema = schemathesis.openapi.from_dict(load_document(), config=fuzz_config())
     run = FuzzRun(base_url=base_url, verify=verify, seed=run_seed)
     with requests.Session() as session:
@@ -196,7 +202,11 @@ def fuzz_share(
                 continue
             for token in tokens:
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                    run.operation(operation, mode, token, tenant_id, EXAMPLES, session)
+                    try:
+                        run.operation(operation, mode, token, tenant_id, EXAMPLES, session)
+                    except BaseException as exc:  # reported by the parent: say where, and how to repeat it
+                        exc.add_note(f"fuzzing {operation.label} [{mode.value}], seed {run_seed}")
+                        raise
     return run.sent, dict(run.statuses), run.failures, dict(run.unauthenticated)
 
 
@@ -243,6 +253,7 @@ def stateful(who: Integrator, token: str, run: FuzzRun) -> None:
 # Slow by design (thousands of calls / building and installing a package): beyond the default 120 s.
 @pytest.mark.timeout(900)
 async def test_schemathesis_finds_nothing_over_the_whole_surface(fuzzed: Integrator) -> None:
+    print(f"schemathesis: seed {SEED}")  # shown whatever ends the run
     run = await asyncio.to_thread(fuzz, fuzzed)
     print(f"schemathesis: {run.sent} requests, seed {SEED}, statuses {dict(sorted(run.statuses.items()))}")
     print(f"401 by operation: {dict(run.unauthenticated.most_common(8))}")
