@@ -210,3 +210,25 @@ async def test_totp_replay_and_wrong_code_lockout(rest: Rest) -> None:
         "POST", "/v1/auth:completeMfaChallenge", json={"challengeToken": "tmc_" + "z" * 43, "code": "123456"}
     )
     expect(response, 401, "MFA_CHALLENGE_INVALID")
+
+
+async def test_the_edge_flattens_an_array_nested_in_a_list_field_and_the_service_still_checks_each_item(
+    rest: Rest,
+) -> None:
+    # Envoy's JSON transcoder (protobuf's JSON parser) reads [["a"]] for a repeated field as ["a"]:
+    # a leniency of the edge that no filter option turns off (docs/decisions.md, Edge). What it
+    # reads is what the service validates, so an item that breaks a rule is still refused.
+    tenant = (await rest.tenant())["tenantId"]
+    nested = await rest.ok("PUT", "/v1/mfaPolicy", rest.admin, tenant, json={"requiredRoles": [["tenant-admin"]]})
+    assert nested["policy"]["requiredRoles"] == ["tenant-admin"]
+    expect(
+        await rest.call("PUT", "/v1/mfaPolicy", rest.admin, tenant, json={"requiredRoles": [["Not A Role"]]}),
+        400,
+        "FIELD_INVALID",
+    )
+    # An object where a string belongs is not flattened: the body does not fit the method.
+    expect(
+        await rest.call("PUT", "/v1/mfaPolicy", rest.admin, tenant, json={"requiredRoles": [{}]}),
+        400,
+        "MALFORMED_REQUEST",
+    )

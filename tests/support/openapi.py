@@ -90,6 +90,13 @@ class OpenApiOracle:
         validator = Draft202012Validator({"$ref": ref}, registry=self.registry, format_checker=FormatChecker())
         return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
 
+    def request_body_errors(self, method: str, path: str, body: Any) -> list[str]:
+        """What is wrong with ``body`` as the JSON request body of ``method path`` (empty: nothing)."""
+        ref = f"{_DOC_URI}#/" + _pointer("paths", path, method.lower(), "requestBody")
+        ref += "/content/application~1json/schema"
+        validator = Draft202012Validator({"$ref": ref}, registry=self.registry)
+        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+
     def item_errors(self, operation: Operation, item: Any) -> list[str]:
         """What is wrong with one element of a server stream's JSON array."""
         ref = f"{_DOC_URI}#/" + _pointer("paths", operation.path, operation.method, "responses", "200")
