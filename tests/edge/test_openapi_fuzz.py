@@ -15,6 +15,7 @@ would end the very session the fuzzer calls with).
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 import os
 import random
@@ -98,7 +99,6 @@ class FuzzRun:
     unauthenticated: Counter[str] = field(default_factory=Counter)
     # Invalid bodies the edge read as valid ones by flattening nested arrays (see _edge_flattened).
     flattened: int = 0
-    oracle: OpenApiOracle = field(default_factory=OpenApiOracle)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def operation(
@@ -138,7 +138,7 @@ class FuzzRun:
             try:
                 case.validate_response(response, checks=CHECKS)
             except (AssertionError, FailureGroup) as exc:  # every failure is collected and reported
-                if _edge_flattened(exc, case, self.oracle):
+                if _edge_flattened(exc, case):
                     with self.lock:
                         self.flattened += 1
                     return
@@ -171,7 +171,13 @@ def flatten_nested_arrays(value: Any) -> Any:
 _NOT_BODY = (ParameterLocation.PATH, ParameterLocation.QUERY, ParameterLocation.HEADER, ParameterLocation.COOKIE)
 
 
-def _edge_flattened(exc: BaseException, case: Any, oracle: OpenApiOracle) -> bool:
+@functools.cache
+def _oracle() -> OpenApiOracle:
+    # One per fuzzing process, made when a case first needs it.
+    return OpenApiOracle()
+
+
+def _edge_flattened(exc: BaseException, case: Any) -> bool:
     """Whether an invalid body was accepted only because the edge flattened an array nested in a
     list field into a body the document calls valid (docs/decisions.md, Edge): nothing but the
     body invalid, and nothing else wrong with the answer."""
@@ -182,7 +188,7 @@ def _edge_flattened(exc: BaseException, case: Any, oracle: OpenApiOracle) -> boo
     body = case.body
     flattened = flatten_nested_arrays(body)
     return bool(
-        flattened != body and not oracle.request_body_errors(case.operation.method, case.operation.path, flattened)
+        flattened != body and not _oracle().request_body_errors(case.operation.method, case.operation.path, flattened)
     )
 
 

@@ -15,16 +15,13 @@ from services.runtime.db import DatabaseRouter, TenantDatabase, tenant_database_
 from services.runtime.errors import CommonReason, InvalidArgument
 from services.runtime.lifecycle import SchemaLifecycleServicer
 from services.runtime.tenant_db import placement_to_proto
+from tests.support.routers import migrated_router
 
 
 @pytest.fixture
 async def router(db_backend_url: str) -> AsyncIterator[DatabaseRouter]:
-    router = DatabaseRouter(db_backend_url)
-    await router.start()
-    try:
-        yield router
-    finally:
-        await router.dispose()
+    async with migrated_router(db_backend_url, None) as started:
+        yield started
 
 
 async def test_a_placement_outside_the_platform_is_invalid_and_nothing_is_made(router: DatabaseRouter) -> None:

@@ -18,6 +18,8 @@ from referencing.jsonschema import DRAFT202012
 REPO = Path(__file__).resolve().parents[2]
 DOCUMENT_PATH = REPO / "gen" / "openapi" / "tenantmesh.openapi.json"
 _DOC_URI = "urn:tenantmesh:openapi"
+# Where a request body's or a response's JSON schema sits below them in the document.
+_JSON_SCHEMA = "/content/application~1json/schema"
 
 
 def load_document() -> dict[str, Any]:
@@ -85,24 +87,24 @@ class OpenApiOracle:
         content = responses[key].get("content", {}).get("application/json")
         if content is None:
             return [f"{key} has no JSON content"]
-        ref = f"{_DOC_URI}#/" + _pointer("paths", operation.path, operation.method, "responses", key)
-        ref += "/content/application~1json/schema"
-        validator = Draft202012Validator({"$ref": ref}, registry=self.registry, format_checker=FormatChecker())
-        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+        return self._errors(_pointer("paths", operation.path, operation.method, "responses", key) + _JSON_SCHEMA, body)
 
     def request_body_errors(self, method: str, path: str, body: Any) -> list[str]:
         """What is wrong with ``body`` as the JSON request body of ``method path`` (empty: nothing)."""
-        ref = f"{_DOC_URI}#/" + _pointer("paths", path, method.lower(), "requestBody")
-        ref += "/content/application~1json/schema"
-        validator = Draft202012Validator({"$ref": ref}, registry=self.registry)
-        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+        return self._errors(_pointer("paths", path, method.lower(), "requestBody") + _JSON_SCHEMA, body)
 
     def item_errors(self, operation: Operation, item: Any) -> list[str]:
         """What is wrong with one element of a server stream's JSON array."""
-        ref = f"{_DOC_URI}#/" + _pointer("paths", operation.path, operation.method, "responses", "200")
-        ref += "/content/application~1json/schema/items"
-        validator = Draft202012Validator({"$ref": ref}, registry=self.registry, format_checker=FormatChecker())
-        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(item)]
+        return self._errors(
+            _pointer("paths", operation.path, operation.method, "responses", "200") + _JSON_SCHEMA + "/items", item
+        )
+
+    def _errors(self, pointer: str, value: Any) -> list[str]:
+        """``value`` checked against the schema at ``pointer`` in the document, formats asserted."""
+        validator = Draft202012Validator(
+            {"$ref": f"{_DOC_URI}#/{pointer}"}, registry=self.registry, format_checker=FormatChecker()
+        )
+        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(value)]
 
 
 def json_body(response: httpx.Response) -> Any:
