@@ -12,7 +12,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.trace import (
@@ -199,3 +199,36 @@ def test_a_span_is_exported_once_however_often_it_is_ended() -> None:
     spans: Sequence[ReadableSpan] = exporter.get_finished_spans()
     assert len(spans) == 1
     assert not span.is_recording()
+
+
+def test_a_batch_processor_is_handed_each_ended_span_once() -> None:
+    exporter = InMemorySpanExporter()
+    processor = BatchSpanProcessor(exporter)
+    provider = LeanTracerProvider(sampler=PARENT_BASED, resource=RESOURCE, processor=processor)
+    tracer = provider.get_tracer("t")
+    for name in ("first", "second"):
+        span = tracer.start_span(name, context=set_span_in_context(NonRecordingSpan(REMOTE)))
+        span.end()
+        span.end()
+    tracer.start_span("unsampled", context=set_span_in_context(NonRecordingSpan(UNSAMPLED))).end()
+    assert processor.force_flush()
+    assert [span.name for span in exporter.get_finished_spans()] == ["first", "second"]
+    processor.shutdown()  # type: ignore[no-untyped-call]
+
+
+def test_what_one_span_records_stays_its_own() -> None:
+    # Events, links and status start as the class's values: a change must stay on its span.
+    exporter = InMemorySpanExporter()
+    tracer = lean(exporter).get_tracer("t")
+    changed, untouched = tracer.start_span("changed"), tracer.start_span("untouched")
+    changed.add_event("retry", {"attempt": 2})
+    changed.add_link(REMOTE, {"tenantmesh.link": "event.producer"})
+    changed.set_status(Status(StatusCode.ERROR, "failed"))
+    changed.end()
+    untouched.end()
+    finished = {span.name: span for span in exporter.get_finished_spans()}
+    assert [event.name for event in finished["changed"].events] == ["retry"]
+    assert [link.context for link in finished["changed"].links] == [REMOTE]
+    assert finished["changed"].status.status_code is StatusCode.ERROR
+    assert (finished["untouched"].events, finished["untouched"].links) == ((), ())
+    assert finished["untouched"].status.status_code is StatusCode.UNSET

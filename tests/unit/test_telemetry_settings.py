@@ -9,13 +9,19 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace.span import TraceState
 
 from services.runtime.config import ConfigError
 from services.runtime.context import traceparent_var
 from services.runtime.logging import JsonFormatter
 from services.runtime.telemetry.sampling import SkipUnparentedClientSpans
 from services.runtime.telemetry.settings import load_metrics_settings, load_tracing_settings
-from services.runtime.telemetry.trace_context import current_traceparent, link_to, parse_traceparent
+from services.runtime.telemetry.trace_context import (
+    current_traceparent,
+    link_to,
+    parse_traceparent,
+    valid_span_context,
+)
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -118,3 +124,36 @@ def test_json_logs_carry_the_trace_and_span_ids() -> None:
     with trace.use_span(NonRecordingSpan(context)):
         entry = json.loads(JsonFormatter().format(record))
     assert (entry["trace_id"], entry["span_id"]) == (f"{0x1234:032x}", f"{0x5678:016x}")
+
+
+@pytest.mark.parametrize(
+    ("trace_id", "span_id", "is_remote", "flags", "state"),
+    [
+        (1, 1, True, 0, TraceState()),
+        (0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, False, 0x03, TraceState([("vendor", "value")])),
+        (2**128 - 1, 2**64 - 1, True, 0xFF, TraceState()),
+    ],
+)
+def test_a_span_context_built_for_known_valid_ids_is_the_apis(
+    trace_id: int, span_id: int, is_remote: bool, flags: int, state: TraceState
+) -> None:
+    built = valid_span_context(trace_id, span_id, is_remote, TraceFlags(flags), state)
+    expected = SpanContext(trace_id, span_id, is_remote, TraceFlags(flags), state)
+    assert type(built) is SpanContext
+    assert tuple(built) == tuple(expected)
+    assert (built.trace_id, built.span_id, built.is_remote, built.is_valid) == (trace_id, span_id, is_remote, True)
+    assert (built.trace_flags, built.trace_state) == (flags, state)
+
+
+def test_a_traceparent_is_read_in_any_case_and_without_surrounding_blanks() -> None:
+    expected = parse_traceparent(TRACEPARENT)
+    assert expected is not None
+    for variant in (TRACEPARENT.upper(), f"  {TRACEPARENT}\t"):
+        context = parse_traceparent(variant)
+        assert context == expected
+        assert context is not None
+        assert (context.is_remote, context.is_valid) == (True, True)
+    assert parse_traceparent(TRACEPARENT + "\n-") is None
+    assert parse_traceparent(TRACEPARENT[:-2] + "00") == SpanContext(
+        expected.trace_id, expected.span_id, is_remote=True, trace_flags=TraceFlags(0)
+    )

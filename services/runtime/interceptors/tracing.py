@@ -16,22 +16,20 @@ the SQL, Redis and outgoing-call instrumentations are switched off for the rest 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import grpc
-from opentelemetry import context, trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.semconv._incubating.attributes.rpc_attributes import (
     RPC_GRPC_STATUS_CODE,
     RPC_METHOD,
     RPC_SERVICE,
     RPC_SYSTEM,
 )
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from services.runtime.context import principal_var, request_id_var, tenant_var, traceparent_var
+from services.runtime.telemetry.call_context import enter_span, suppress_instrumentation
 from services.runtime.telemetry.lean_spans import LeanSpan, LeanTracer
 from services.runtime.telemetry.trace_context import format_traceparent, parse_traceparent
 
@@ -55,31 +53,6 @@ _W3C = TraceContextTextMapPropagator()
 _TRACEPARENT_LENGTH = len("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 
 
-def principal_kind() -> str:
-    """ "user", "service-account", "service", or "anonymous" (the subject's prefix, never its id)."""
-    principal = principal_var.get()
-    if principal is None:
-        return "anonymous"
-    kind, _, _ = principal.subject.partition(":")
-    return kind or "unknown"
-
-
-def _suppress_instrumentation() -> None:
-    # The instrumentations' own off switch (opentelemetry.instrumentation.utils.is_instrumentation_enabled).
-    # Each call runs in a task of its own: the value ends with the call, nothing to detach.
-    context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-
-
-def _plain_parent(traceparent: str, metadata: Mapping[str, str]) -> SpanContext | None:
-    """The caller's span context from a version 00 ``traceparent`` with no or an empty
-    ``tracestate`` (what Envoy and the services send: Envoy's tracer always adds the header, empty),
-    else None: the W3C propagator, which reads every case, costs about as much again as the rest
-    of a sampled call's span work. An empty trace state is no trace state to the propagator too."""
-    if len(traceparent) != _TRACEPARENT_LENGTH or metadata.get("tracestate"):
-        return None
-    return parse_traceparent(traceparent)
-
-
 class ServerSpanStage:
     """The last of the first stages: opens the call's server span, or switches tracing off for it."""
 
@@ -96,26 +69,35 @@ class ServerSpanStage:
         return attributes
 
     async def __call__(self, call: IncomingCall) -> None:
-        traceparent = call.metadata.get("traceparent", "")
+        metadata = call.metadata
+        traceparent = metadata.get("traceparent", "")
         if traceparent.endswith("-00"):
-            _suppress_instrumentation()
+            suppress_instrumentation()
             return
         attributes = self._attributes_of(call.method)
-        if not traceparent:
-            span = self._tracer.start_server_span(call.method, None, attributes)
-        elif (parent := _plain_parent(traceparent, call.metadata)) is not None:
+        # A version 00 traceparent with no or an empty tracestate (what Envoy and the services
+        # send: Envoy's tracer always adds the header, empty) is read directly; the W3C
+        # propagator, which reads every case, costs about as much again as the rest of a sampled
+        # call's span work. An empty trace state is no trace state to the propagator too.
+        if (
+            len(traceparent) == _TRACEPARENT_LENGTH
+            and not metadata.get("tracestate")
+            and (parent := parse_traceparent(traceparent)) is not None
+        ):
             span = self._tracer.start_server_span(call.method, parent, attributes)
+        elif not traceparent:
+            span = self._tracer.start_server_span(call.method, None, attributes)
         else:  # another version, a trace state, or invalid: as the W3C propagator reads it
             span = self._tracer.start_span(
-                call.method, context=_W3C.extract(call.metadata), kind=SpanKind.SERVER, attributes=attributes
+                call.method, context=_W3C.extract(metadata), kind=SpanKind.SERVER, attributes=attributes
             )
         if not isinstance(span, LeanSpan):
             # Not recording: a new trace this process's sampler dropped. Say so to the services below.
             traceparent_var.set(format_traceparent(span.get_span_context()))
-            _suppress_instrumentation()
+            suppress_instrumentation()
             return
         call.span = span
-        context.attach(trace.set_span_in_context(span))
+        enter_span(span)
 
 
 class SpanObserver:
@@ -126,9 +108,13 @@ class SpanObserver:
         if span is None:
             return
         number: int = code._value_[0]  # the member's (number, name): .value is a descriptor call
+        principal = principal_var.get()
         attributes: dict[str, str | int] = {
             "tenantmesh.request_id": request_id_var.get(),
-            "tenantmesh.principal.kind": principal_kind(),
+            # The subject's prefix (user, service-account, service), never its id.
+            "tenantmesh.principal.kind": (principal.subject.partition(":")[0] or "unknown")
+            if principal is not None
+            else "anonymous",
             RPC_GRPC_STATUS_CODE: number,
         }
         tenant = tenant_var.get()

@@ -23,16 +23,17 @@ from __future__ import annotations
 import logging
 import random
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from time import time_ns
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
@@ -58,6 +59,7 @@ _CHILD_FLAG_BITS = TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID
 _CHILD_FLAGS = (_NOT_SAMPLED, _SAMPLED, _NOT_SAMPLED_RANDOM, _SAMPLED_RANDOM)
 _UNSET = Status(StatusCode.UNSET)
 _getrandbits = random.getrandbits
+_new_tuple = tuple.__new__
 
 
 def _plain(attributes: Mapping[str, Any]) -> bool:
@@ -82,26 +84,30 @@ def _frozen(attributes: types.Attributes) -> BoundedAttributes:
 class LeanSpan(trace.Span):
     """A recording span, and the finished span the exporter encodes (see the module docstring)."""
 
+    # What every span sets. What few spans change (events, links, a status, counts of dropped
+    # items, how exceptions are recorded) is the class's value until it changes, then the
+    # instance's own (the API's Span has no slots, so instances have a dictionary): a server span
+    # costs ten stores.
     __slots__ = (
-        "_processor",
-        "_record_exception",
-        "_set_status_on_exception",
+        "_emit",
         "attributes",
         "context",
-        "dropped_attributes",
-        "dropped_events",
-        "dropped_links",
         "end_time",
-        "events",
         "instrumentation_scope",
         "kind",
-        "links",
         "name",
         "parent",
         "resource",
         "start_time",
-        "status",
     )
+    events: Sequence[Event] = ()
+    links: Sequence[Link] = ()
+    dropped_attributes = 0
+    dropped_events = 0
+    dropped_links = 0
+    status = _UNSET
+    _record_exception = True
+    _set_status_on_exception = True
 
     def __init__(
         self,
@@ -110,11 +116,8 @@ class LeanSpan(trace.Span):
         parent: SpanContext | None,
         kind: SpanKind,
         attributes: dict[str, Any],
-        links: Sequence[Link],
         tracer: LeanTracer,
         start_time: int,
-        record_exception: bool = True,
-        set_status_on_exception: bool = True,
     ) -> None:
         self.name = name
         self.context = context
@@ -123,23 +126,14 @@ class LeanSpan(trace.Span):
         self.resource = tracer.resource
         self.instrumentation_scope = tracer.instrumentation_scope
         self.attributes = attributes
-        self.dropped_attributes = 0
-        if len(attributes) > MAX_ATTRIBUTES:
-            for key in list(attributes)[: len(attributes) - MAX_ATTRIBUTES]:
-                del attributes[key]
-                self.dropped_attributes += 1
-        self.events: list[Event] = []
-        self.dropped_events = 0
-        self.links: list[Link] = []
-        self.dropped_links = 0
-        self.status = _UNSET
         self.start_time = start_time
         self.end_time: int | None = None
-        for link in links:
-            self.add_link(link.context, link.attributes)
-        self._processor = tracer.processor
-        self._record_exception = record_exception
-        self._set_status_on_exception = set_status_on_exception
+        self._emit = tracer.emit
+        if len(attributes) > MAX_ATTRIBUTES:
+            excess = len(attributes) - MAX_ATTRIBUTES
+            for key in list(attributes)[:excess]:
+                del attributes[key]
+            self.dropped_attributes = excess
 
     # -- the API's Span ---------------------------------------------------------------------------
 
@@ -185,7 +179,8 @@ class LeanSpan(trace.Span):
         if len(self.events) >= MAX_EVENTS:
             self.dropped_events += 1
             return
-        self.events.append(Event(name, _frozen(attributes), time_ns() if timestamp is None else timestamp))
+        event = Event(name, _frozen(attributes), time_ns() if timestamp is None else timestamp)
+        self.events = [*self.events, event]
 
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
         if self.end_time is not None:
@@ -195,7 +190,7 @@ class LeanSpan(trace.Span):
         if len(self.links) >= MAX_LINKS:
             self.dropped_links += 1
             return
-        self.links.append(Link(context, _frozen(attributes)))
+        self.links = [*self.links, Link(context, _frozen(attributes))]
 
     def update_name(self, name: str) -> None:
         if self.end_time is None:
@@ -235,7 +230,7 @@ class LeanSpan(trace.Span):
             log.debug("span %s ended twice", self.name)
             return
         self.end_time = time_ns() if end_time is None else end_time
-        self._processor.on_end(self)  # type: ignore[arg-type]  # read as a ReadableSpan (duck-typed)
+        self._emit(self)
 
     def __exit__(
         self,
@@ -270,6 +265,7 @@ class LeanTracer(trace.Tracer):
         # its trace state): known without asking it.
         self._follows_parent = sampler.follows_parent
         self.processor = processor
+        self.emit = _ended_span_sink(processor)
         self.resource = resource
         self.instrumentation_scope = instrumentation_scope
 
@@ -287,16 +283,8 @@ class LeanTracer(trace.Tracer):
         parent: SpanContext | None = trace.get_current_span(context).get_span_context()
         assert parent is not None
         if parent.is_valid and self._follows_parent:
-            return self._under_parent(
-                name,
-                parent,
-                kind,
-                dict(_cleaned(attributes)) if attributes else {},
-                links,
-                start_time,
-                record_exception,
-                set_status_on_exception,
-            )
+            span = self._under_parent(name, parent, kind, dict(_cleaned(attributes)) if attributes else {}, start_time)
+            return _with_options(span, links, record_exception, set_status_on_exception)
         if not parent.is_valid:
             parent = None
             trace_id = _new_id(128)
@@ -309,18 +297,16 @@ class LeanTracer(trace.Tracer):
             # Dropped (or RECORD_ONLY, which no sampler here answers: such a span would be recorded
             # and never exported).
             return trace.NonRecordingSpan(span_context)
-        return LeanSpan(
+        span = LeanSpan(
             name,
             span_context,
             parent,
             kind,
             dict(_cleaned(result.attributes)) if result.attributes else {},
-            links or (),
             self,
             time_ns() if start_time is None else start_time,
-            record_exception,
-            set_status_on_exception,
         )
+        return _with_options(span, links, record_exception, set_status_on_exception)
 
     def start_server_span(
         self, name: str, parent: SpanContext | None, attributes: Mapping[str, str]
@@ -340,28 +326,20 @@ class LeanTracer(trace.Tracer):
         parent: SpanContext,
         kind: SpanKind,
         attributes: dict[str, Any],
-        links: Sequence[Link] | None = None,
         start_time: int | None = None,
-        record_exception: bool = True,
-        set_status_on_exception: bool = True,
     ) -> LeanSpan | trace.NonRecordingSpan:
         # What a parent-based sampler answers (the parent's decision and trace state), unasked.
-        # ``attributes`` is the span's own dict, already cleaned.
-        flags = _CHILD_FLAGS[parent.trace_flags & _CHILD_FLAG_BITS]
-        span_context = SpanContext(parent.trace_id, _new_id(64), False, flags, parent.trace_state)
+        # ``attributes`` is the span's own dict, already cleaned. The parent's trace id (0), flags
+        # (3) and trace state (4) are read as tuple items and the child's context is built as
+        # valid_span_context builds it: this runs for every traced call, and each property or
+        # function call here is a measurable part of what tracing a call costs.
+        flags = _CHILD_FLAGS[parent[3] & _CHILD_FLAG_BITS]
+        span_id = _getrandbits(64) or _new_id(64)
+        span_context = _new_tuple(SpanContext, (parent[0], span_id, False, flags, parent[4], True))
         if flags is _NOT_SAMPLED or flags is _NOT_SAMPLED_RANDOM:
             return trace.NonRecordingSpan(span_context)
         return LeanSpan(
-            name,
-            span_context,
-            parent,
-            kind,
-            attributes,
-            links or (),
-            self,
-            time_ns() if start_time is None else start_time,
-            record_exception,
-            set_status_on_exception,
+            name, span_context, parent, kind, attributes, self, time_ns() if start_time is None else start_time
         )
 
     @_agnosticcontextmanager  # what the API's Tracer declares (a context manager and decorator)
@@ -387,6 +365,33 @@ class LeanTracer(trace.Tracer):
             set_status_on_exception=set_status_on_exception,
         ) as current:
             yield current
+
+
+def _with_options(
+    span: LeanSpan | trace.NonRecordingSpan,
+    links: Sequence[Link] | None,
+    record_exception: bool,
+    set_status_on_exception: bool,
+) -> LeanSpan | trace.NonRecordingSpan:
+    """``start_span``'s links and exception options, on a span that records (they are rare)."""
+    if isinstance(span, LeanSpan):
+        for link in links or ():
+            span.add_link(link.context, link.attributes)
+        if not record_exception:
+            span._record_exception = False
+        if not set_status_on_exception:
+            span._set_status_on_exception = False
+    return span
+
+
+def _ended_span_sink(processor: SpanProcessor) -> Callable[[LeanSpan], None]:
+    """Where an ended span goes. The SDK's batch processor checks on every span that it is sampled
+    before it queues it; a LeanSpan always is (an unsampled span is never one), so the batch
+    processor's queue is handed the span directly."""
+    # A LeanSpan is read as a ReadableSpan (duck-typed).
+    if type(processor) is BatchSpanProcessor:
+        return cast(Callable[[LeanSpan], None], processor._batch_processor.emit)
+    return cast(Callable[[LeanSpan], None], processor.on_end)
 
 
 def _new_id(bits: int) -> int:
