@@ -180,7 +180,10 @@ class LeanSpan(trace.Span):
             self.dropped_events += 1
             return
         event = Event(name, _frozen(attributes), time_ns() if timestamp is None else timestamp)
-        self.events = [*self.events, event]
+        if isinstance(self.events, list):
+            self.events.append(event)
+        else:  # the class's empty default: the span's own list from now on
+            self.events = [event]
 
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
         if self.end_time is not None:
@@ -190,7 +193,11 @@ class LeanSpan(trace.Span):
         if len(self.links) >= MAX_LINKS:
             self.dropped_links += 1
             return
-        self.links = [*self.links, Link(context, _frozen(attributes))]
+        link = Link(context, _frozen(attributes))
+        if isinstance(self.links, list):
+            self.links.append(link)
+        else:  # the class's empty default: the span's own list from now on
+            self.links = [link]
 
     def update_name(self, name: str) -> None:
         if self.end_time is None:
@@ -264,7 +271,6 @@ class LeanTracer(trace.Tracer):
         # A parent-based sampler's answer under a valid parent is the parent's sampled flag (and
         # its trace state): known without asking it.
         self._follows_parent = sampler.follows_parent
-        self.processor = processor
         self.emit = _ended_span_sink(processor)
         self.resource = resource
         self.instrumentation_scope = instrumentation_scope
