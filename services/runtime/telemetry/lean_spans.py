@@ -57,7 +57,8 @@ _NOT_SAMPLED_RANDOM = TraceFlags(TraceFlags.RANDOM_TRACE_ID)
 # looked up by those two bits.
 _CHILD_FLAG_BITS = TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID
 _CHILD_FLAGS = (_NOT_SAMPLED, _SAMPLED, _NOT_SAMPLED_RANDOM, _SAMPLED_RANDOM)
-_UNSET = Status(StatusCode.UNSET)
+# Every span's status until it is set: the encoder knows it by identity.
+UNSET_STATUS = Status(StatusCode.UNSET)
 _getrandbits = random.getrandbits
 _new_tuple = tuple.__new__
 
@@ -105,7 +106,7 @@ class LeanSpan(trace.Span):
     dropped_attributes = 0
     dropped_events = 0
     dropped_links = 0
-    status = _UNSET
+    status = UNSET_STATUS
     _record_exception = True
     _set_status_on_exception = True
 

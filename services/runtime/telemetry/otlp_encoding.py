@@ -34,6 +34,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope as SdkScope
 from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
+
+from services.runtime.telemetry.lean_spans import UNSET_STATUS
 
 # Field tags (field number << 3 | wire type) of opentelemetry/proto/trace/v1/trace.proto.
 _LEN_1, _LEN_2, _LEN_3 = b"\x0a", b"\x12", b"\x1a"  # first three length-delimited fields
@@ -52,12 +55,13 @@ _LINK = b"\x6a"
 _DROPPED_LINKS = b"\x70"
 _STATUS = b"\x7a"
 _FLAGS = b"\x85\x01"  # field 16, fixed32
+# By the API kind's value: an Enum member hashes in Python, its value in C.
 _KINDS = {
-    SpanKind.INTERNAL: bytes([PbSpan.SpanKind.SPAN_KIND_INTERNAL]),
-    SpanKind.SERVER: bytes([PbSpan.SpanKind.SPAN_KIND_SERVER]),
-    SpanKind.CLIENT: bytes([PbSpan.SpanKind.SPAN_KIND_CLIENT]),
-    SpanKind.PRODUCER: bytes([PbSpan.SpanKind.SPAN_KIND_PRODUCER]),
-    SpanKind.CONSUMER: bytes([PbSpan.SpanKind.SPAN_KIND_CONSUMER]),
+    SpanKind.INTERNAL.value: bytes([PbSpan.SpanKind.SPAN_KIND_INTERNAL]),
+    SpanKind.SERVER.value: bytes([PbSpan.SpanKind.SPAN_KIND_SERVER]),
+    SpanKind.CLIENT.value: bytes([PbSpan.SpanKind.SPAN_KIND_CLIENT]),
+    SpanKind.PRODUCER.value: bytes([PbSpan.SpanKind.SPAN_KIND_PRODUCER]),
+    SpanKind.CONSUMER.value: bytes([PbSpan.SpanKind.SPAN_KIND_CONSUMER]),
 }
 _LOCAL_PARENT = struct.pack("<I", SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK)
 _REMOTE_PARENT = struct.pack(
@@ -77,13 +81,22 @@ _CACHED_PAIRS = 4096
 _CACHED_PARTS = 256
 
 
-def _varint(value: int) -> bytes:
+def _encode_varint(value: int) -> bytes:
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+# A span's fields and the span itself are shorter than this: their lengths are looked up.
+_SHORT = 4096
+_SHORT_VARINTS = tuple(_encode_varint(value) for value in range(_SHORT))
+
+
+def _varint(value: int) -> bytes:
+    return _SHORT_VARINTS[value] if value < _SHORT else _encode_varint(value)
 
 
 def _field(tag: bytes, payload: bytes) -> bytes:
@@ -96,8 +109,12 @@ def _message_field(tag: bytes, message: Message) -> bytes:
 
 def _string_pair(key: str, value: str) -> bytes:
     # KeyValue{key = 1, value = 2: AnyValue{string_value = 1}}, written directly: a pair of
-    # messages built and serialized costs several times as much.
-    return _field(_ATTRIBUTE, _field(_LEN_1, key.encode()) + _field(_LEN_2, _field(_LEN_1, value.encode())))
+    # messages built and serialized costs several times as much. Written out rather than through
+    # _field: this runs for every span's request id.
+    key_bytes, value_bytes = key.encode(), value.encode()
+    any_value = _LEN_1 + _varint(len(value_bytes)) + value_bytes
+    pair = _LEN_1 + _varint(len(key_bytes)) + key_bytes + _LEN_2 + _varint(len(any_value)) + any_value
+    return _ATTRIBUTE + _varint(len(pair)) + pair
 
 
 class SpanEncoder:
@@ -109,7 +126,8 @@ class SpanEncoder:
         self._resources: dict[int, tuple[Resource, bytes]] = {}
         self._scopes: dict[int, tuple[SdkScope | None, bytes]] = {}
         self._names: dict[str, bytes] = {}
-        self._pairs: dict[tuple[str, type, Any], bytes] = {}
+        # (key, value) for strings, (key, type, value) for numbers and booleans.
+        self._pairs: dict[tuple[Any, ...], bytes] = {}
 
     def encode_bytes(self, spans: Sequence[ReadableSpan]) -> bytes:
         groups: dict[int, dict[int, list[ReadableSpan]]] = {}
@@ -122,7 +140,7 @@ class SpanEncoder:
             for members in scoped.values():
                 scope = members[0].instrumentation_scope
                 scope_spans = [self._scope(scope)]
-                scope_spans.extend(_field(_LEN_2, self._span(span)) for span in members)
+                scope_spans.extend(self._span_field(span) for span in members)
                 if scope is not None and scope.schema_url:
                     scope_spans.append(_field(_LEN_3, scope.schema_url.encode()))
                 resource_spans.append(_field(_LEN_2, b"".join(scope_spans)))
@@ -131,16 +149,20 @@ class SpanEncoder:
             request.append(_field(_LEN_1, b"".join(resource_spans)))
         return b"".join(request)
 
-    def _span(self, span: ReadableSpan) -> bytes:
+    def _span_field(self, span: ReadableSpan) -> bytes:
+        """The span as a field of its ScopeSpans (tag, length, Span message)."""
+        # A SpanContext is a tuple (trace id, span id, is remote, flags, trace state, ...): its
+        # items are read by index, its properties would each be a call, for every span exported.
         context = span.context
         assert context is not None
         parent = span.parent
-        parts = [_TRACE_ID, context.trace_id.to_bytes(16, "big"), _SPAN_ID, context.span_id.to_bytes(8, "big")]
-        if context.trace_state:
-            parts.append(_field(_LEN_3, (_encode_trace_state(context.trace_state) or "").encode()))
+        parts = [_TRACE_ID, context[0].to_bytes(16, "big"), _SPAN_ID, context[1].to_bytes(8, "big")]
+        trace_state = context[4]
+        if trace_state is not DEFAULT_TRACE_STATE and trace_state:
+            parts.append(_field(_LEN_3, (_encode_trace_state(trace_state) or "").encode()))
         if parent is not None:
-            parts += (_PARENT_SPAN_ID, parent.span_id.to_bytes(8, "big"))
-        parts += (self._name(span.name), _KIND, _KINDS[span.kind])
+            parts += (_PARENT_SPAN_ID, parent[1].to_bytes(8, "big"))
+        parts += (self._name(span.name), _KIND, _KINDS[span.kind._value_])
         if span.start_time:
             parts += (_START, _FIXED64(span.start_time))
         if span.end_time:
@@ -158,13 +180,14 @@ class SpanEncoder:
         if span.dropped_links:
             parts += (_DROPPED_LINKS, _varint(span.dropped_links))
         status = span.status
-        if status.status_code is StatusCode.UNSET and not status.description:
+        if status is UNSET_STATUS or (status.status_code is StatusCode.UNSET and not status.description):
             parts.append(_UNSET_STATUS)
         else:
             code = Status.StatusCode.ValueType(status.status_code.value)
             parts.append(_message_field(_STATUS, Status(code=code, message=status.description or "")))
-        parts += (_FLAGS, _REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
-        return b"".join(parts)
+        parts += (_FLAGS, _REMOTE_PARENT if parent is not None and parent[2] else _LOCAL_PARENT)
+        body = b"".join(parts)
+        return _LEN_2 + _varint(len(body)) + body
 
     def _name(self, name: str) -> bytes:
         encoded = self._names.get(name)
@@ -177,16 +200,21 @@ class SpanEncoder:
     def _attributes(self, attributes: Mapping[str, Any]) -> list[bytes]:
         pairs = self._pairs
         encoded: list[bytes] = []
-        for key, value in attributes.items():
+        for item in attributes.items():
+            key, value = item
             kind = type(value)
-            if kind is str and (len(value) > _CACHED_VALUE_CHARS or key in _UNIQUE_VALUES):
-                encoded.append(_string_pair(key, value))
-                continue
-            if kind not in (str, int, bool, float):
+            if kind is str:
+                if len(value) > _CACHED_VALUE_CHARS or key in _UNIQUE_VALUES:
+                    encoded.append(_string_pair(key, value))
+                    continue
+                # A string pair is cached under the (key, value) item itself: no key to build.
+                cache_key: tuple[Any, ...] = item
+            elif kind in (int, bool, float):
+                # The type is part of the key: True == 1 and 1 == 1.0 must not share an entry.
+                cache_key = (key, kind, value)
+            else:
                 encoded.extend(_message_field(_ATTRIBUTE, pair) for pair in _encode_attributes({key: value}))
                 continue
-            # The type is part of the key: True == 1 and 1 == 1.0 must not share an entry.
-            cache_key = (key, kind, value)
             pair = pairs.get(cache_key)
             if pair is None:
                 if len(pairs) >= _CACHED_PAIRS:
