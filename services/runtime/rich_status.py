@@ -14,22 +14,46 @@ from google.rpc import error_details_pb2, status_pb2
 
 from services.runtime.errors import ERROR_DOMAIN, ErrorDescription, TenantmeshError
 
-STATUS_DETAILS_KEY = "grpc-status-details-bin"
 _Detail = TypeVar("_Detail", error_details_pb2.ErrorInfo, error_details_pb2.BadRequest, error_details_pb2.RetryInfo)
+
+
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# The status travels in one trailer, and trailers are bounded: gRPC clients refuse received
+# metadata past 8 KiB by default, and Envoy resets a stream whose headers pass its limit (a REST
+# caller then sees 502). A request with many invalid items gets the violations that fit in this
+# many bytes, in order, and ErrorInfo's metadata says how many more there were.
+MAX_VIOLATION_BYTES = 4096
+VIOLATIONS_OMITTED = "violations_omitted"
+
+
+def _bounded_violations(
+    error: ErrorDescription,
+) -> tuple[list[error_details_pb2.BadRequest.FieldViolation], int]:
+    """The field violations that fit in MAX_VIOLATION_BYTES (at least the first), and how many
+    were left out."""
+    kept: list[error_details_pb2.BadRequest.FieldViolation] = []
+    size = 0
+    for violation in error.violations:
+        message = error_details_pb2.BadRequest.FieldViolation(
+            field=violation.field, description=violation.description, reason=violation.reason
+        )
+        size += message.ByteSize() + 4  # its tag and length prefix, at most
+        if kept and size > MAX_VIOLATION_BYTES:
+            break
+        kept.append(message)
+    return kept, len(error.violations) - len(kept)
 
 
 def to_status_proto(error: ErrorDescription) -> status_pb2.Status:
     details: list[any_pb2.Any] = []
-    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata)
+    violations, omitted = _bounded_violations(error)
+    metadata = dict(error.metadata)
+    if omitted:
+        metadata[VIOLATIONS_OMITTED] = str(omitted)
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata)
     details.append(_pack(info))
-    if error.violations:
-        bad_request = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description, reason=v.reason)
-                for v in error.violations
-            ]
-        )
-        details.append(_pack(bad_request))
+    if violations:
+        details.append(_pack(error_details_pb2.BadRequest(field_violations=violations)))
     if error.retry_after is not None:
         delay = duration_pb2.Duration()
         delay.FromMilliseconds(int(error.retry_after * 1000))

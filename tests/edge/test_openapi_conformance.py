@@ -651,6 +651,29 @@ async def test_every_operation_answers_what_the_document_says(integrator: Integr
     assert not c.problems, "\n".join(c.problems)
 
 
+async def test_hundreds_of_invalid_items_get_the_first_violations_and_a_count_of_the_rest(
+    integrator: Integrator,
+) -> None:
+    # Every violation in the status trailer made it larger than Envoy passes on: the caller got 502.
+    # Now it gets 400 with the violations that fit and, in ErrorInfo, how many more there were.
+    async with integrator.mesh.client() as client:
+        c = Conformance(OpenApiOracle(), client)
+        bad = await c.call(
+            "CatalogService_RegisterService",
+            token=integrator.admin_token,
+            body={"permissions": [{}] * 500},
+            expect=400,
+        )
+    [info] = [detail for detail in bad["details"] if detail["@type"].endswith("ErrorInfo")]
+    [bad_request] = [detail for detail in bad["details"] if detail["@type"].endswith("BadRequest")]
+    kept = bad_request["fieldViolations"]
+    assert info["reason"] == "FIELD_INVALID"
+    assert 0 < len(kept) < 500
+    assert kept[0]["field"].startswith("service.permissions[0].")
+    assert int(info["metadata"]["violations_omitted"]) + len(kept) >= 500
+    assert not c.problems, "\n".join(c.problems)
+
+
 def test_error_call_choice_needs_no_list() -> None:
     # The error calls come from the access policy alone: every operation gets one.
     oracle = OpenApiOracle()

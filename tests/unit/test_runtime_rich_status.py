@@ -116,3 +116,27 @@ def test_each_error_type_maps_to_its_code(error: TenantmeshError, code: grpc.Sta
 def test_reason_of_domain_error_and_unknown_exception() -> None:
     assert reason_of(Unavailable("x", reason=SampleReason.PROVISIONING_FAILED)) == "PROVISIONING_FAILED"
     assert reason_of(RuntimeError("boom")) == "INTERNAL"
+
+
+def test_many_violations_are_cut_to_what_a_trailer_can_carry_and_the_rest_counted() -> None:
+    # gRPC clients refuse received metadata past 8 KiB by default; the trailer is sent base64-encoded.
+    violations = [FieldViolation(f"service.permissions[{index}].name", "value is required") for index in range(1000)]
+    error = InvalidArgument("the request has invalid fields", violations=violations)
+    status = to_status_proto(describe(error))
+    [bad_request] = _unpack(status, error_details_pb2.BadRequest)
+    assert isinstance(bad_request, error_details_pb2.BadRequest)
+    kept = [violation.field for violation in bad_request.field_violations]
+    assert 10 < len(kept) < 1000
+    assert kept == [violation.field for violation in violations[: len(kept)]]
+    [info] = _unpack(status, error_details_pb2.ErrorInfo)
+    assert isinstance(info, error_details_pb2.ErrorInfo)
+    assert dict(info.metadata) == {"violations_omitted": str(1000 - len(kept))}
+    [(_, value)] = trailing_metadata(describe(error))
+    assert len(value) * 4 / 3 < 8 * 1024
+
+
+def test_a_single_violation_is_kept_whatever_its_size() -> None:
+    error = InvalidArgument("bad", violations=[FieldViolation("answers.notes", "x" * 6000)])
+    [bad_request] = _unpack(to_status_proto(describe(error)), error_details_pb2.BadRequest)
+    assert isinstance(bad_request, error_details_pb2.BadRequest)
+    assert len(bad_request.field_violations) == 1
