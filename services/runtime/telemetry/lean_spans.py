@@ -41,6 +41,7 @@ from opentelemetry.util import types
 from opentelemetry.util._decorator import _agnosticcontextmanager
 
 from services.runtime.telemetry.sampling import SkipUnparentedClientSpans
+from services.runtime.telemetry.trace_context import valid_span_context
 
 log = logging.getLogger("tenantmesh.telemetry")
 
@@ -60,7 +61,6 @@ _CHILD_FLAGS = (_NOT_SAMPLED, _SAMPLED, _NOT_SAMPLED_RANDOM, _SAMPLED_RANDOM)
 # Every span's status until it is set: the encoder knows it by identity.
 UNSET_STATUS = Status(StatusCode.UNSET)
 _getrandbits = random.getrandbits
-_new_tuple = tuple.__new__
 
 
 def _plain(attributes: Mapping[str, Any]) -> bool:
@@ -337,12 +337,12 @@ class LeanTracer(trace.Tracer):
     ) -> LeanSpan | trace.NonRecordingSpan:
         # What a parent-based sampler answers (the parent's decision and trace state), unasked.
         # ``attributes`` is the span's own dict, already cleaned. The parent's trace id (0), flags
-        # (3) and trace state (4) are read as tuple items and the child's context is built as
-        # valid_span_context builds it: this runs for every traced call, and each property or
-        # function call here is a measurable part of what tracing a call costs.
+        # (3) and trace state (4) are read as tuple items (a SpanContext is a tuple, see
+        # valid_span_context): this runs for every traced call, and each property call here is a
+        # measurable part of what tracing a call costs.
         flags = _CHILD_FLAGS[parent[3] & _CHILD_FLAG_BITS]
         span_id = _getrandbits(64) or _new_id(64)
-        span_context = _new_tuple(SpanContext, (parent[0], span_id, False, flags, parent[4], True))
+        span_context = valid_span_context(parent[0], span_id, False, flags, parent[4])
         if flags is _NOT_SAMPLED or flags is _NOT_SAMPLED_RANDOM:
             return trace.NonRecordingSpan(span_context)
         return LeanSpan(

@@ -27,8 +27,8 @@ def valid_span_context(
     """``SpanContext(...)`` for ids already known to be valid (non-zero and in range), as a
     traced call's ids are: the API's constructor is a tuple whose last item says whether both ids
     are in range, checked in Python on every call (a tenth of what a sampled call's span costs).
-    The tuple is built here directly; tests/unit/test_trace_context.py checks it equals the
-    constructor's for the installed API."""
+    The tuple is built here directly; tests/unit/test_telemetry_settings.py checks it equals
+    the constructor's for the installed API."""
     return _new_tuple(SpanContext, (trace_id, span_id, is_remote, trace_flags, trace_state, True))
 
 
