@@ -212,7 +212,7 @@ async def test_totp_replay_and_wrong_code_lockout(rest: Rest) -> None:
     expect(response, 401, "MFA_CHALLENGE_INVALID")
 
 
-async def test_the_edge_flattens_an_array_nested_in_a_list_field_and_the_service_still_checks_each_item(
+async def test_the_edge_flattens_nested_arrays_and_drops_null_items_of_a_list_and_the_service_still_checks_each_item(
     rest: Rest,
 ) -> None:
     # Envoy's JSON transcoder (protobuf's JSON parser) reads [["a"]] for a repeated field as ["a"]:
@@ -226,6 +226,11 @@ async def test_the_edge_flattens_an_array_nested_in_a_list_field_and_the_service
         400,
         "FIELD_INVALID",
     )
+    # A null item of a list is read as no item (the fuzz found it, seed 1020774022).
+    nulls = await rest.ok(
+        "PUT", "/v1/mfaPolicy", rest.admin, tenant, json={"requiredRoles": [None, "tenant-admin", None]}
+    )
+    assert nulls["policy"]["requiredRoles"] == ["tenant-admin"]
     # An object where a string belongs is not flattened: the body does not fit the method.
     expect(
         await rest.call("PUT", "/v1/mfaPolicy", rest.admin, tenant, json={"requiredRoles": [{}]}),
