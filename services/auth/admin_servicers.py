@@ -6,7 +6,8 @@ Thin adapters between protobuf and the domain (:mod:`services.auth.users`,
 the tenant and input validation before a handler runs; tenant-scoped handlers
 act on ``current_tenant()`` only, so nothing of another tenant is reachable.
 Every grant also passes PERMISSION_DENIED (PERMISSION_ESCALATION) when the
-caller would hand out permissions it does not hold.
+caller would hand out permissions it does not hold, and so does every act on a
+person who holds permissions the caller does not (their user or membership).
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ class UserServiceServicer(pb_grpc.UserServiceServicer):
         return pb.ListUsersResponse(users=[user_to_proto(u) for u in page.users], next_page_token=page.next_page_token)
 
     async def UpdateUser(self, request: pb.UpdateUserRequest, context: Context) -> pb.UpdateUserResponse:
-        """Permission auth.users.update. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE, USER_EMAIL_TAKEN,
-        ETAG_MISMATCH, FIELD_INVALID. A new email is pending until confirmed."""
+        """Permission auth.users.update. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE, PERMISSION_ESCALATION,
+        USER_EMAIL_TAKEN, ETAG_MISMATCH, FIELD_INVALID. A new email is pending until confirmed."""
         user = await self._accounts.update_user(
             _tenant_id(),
             request.user.user_id,
@@ -81,25 +82,28 @@ class UserServiceServicer(pb_grpc.UserServiceServicer):
             mask=list(request.update_mask.paths),
             display_name=request.user.display_name,
             email=request.user.email,
+            caller=current_principal(),
         )
         return pb.UpdateUserResponse(user=user_to_proto(user))
 
     async def DisableUser(self, request: pb.DisableUserRequest, context: Context) -> pb.DisableUserResponse:
-        """Permission auth.users.disable. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE.
-        Revokes the user's tokens in every tenant."""
-        user = await self._accounts.disable_user(_tenant_id(), request.user_id)
+        """Permission auth.users.disable. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE,
+        PERMISSION_ESCALATION. Revokes the user's tokens in every tenant."""
+        user = await self._accounts.disable_user(_tenant_id(), request.user_id, caller=current_principal())
         return pb.DisableUserResponse(user=user_to_proto(user))
 
     async def SetUserPassword(self, request: pb.SetUserPasswordRequest, context: Context) -> pb.SetUserPasswordResponse:
         """Permission auth.users.set_password. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE,
-        PASSWORD_TOO_WEAK. Revokes every session of the user."""
-        user = await self._accounts.set_password(_tenant_id(), request.user_id, request.password)
+        PERMISSION_ESCALATION, PASSWORD_TOO_WEAK. Revokes every session of the user."""
+        user = await self._accounts.set_password(
+            _tenant_id(), request.user_id, request.password, caller=current_principal()
+        )
         return pb.SetUserPasswordResponse(user=user_to_proto(user))
 
     async def ResetUserMfa(self, request: pb.ResetUserMfaRequest, context: Context) -> pb.ResetUserMfaResponse:
-        """Permission auth.users.reset_mfa. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE. Audited;
-        revokes the user's tokens."""
-        user = await self._accounts.reset_mfa(_tenant_id(), request.user_id)
+        """Permission auth.users.reset_mfa. Reasons: USER_NOT_FOUND, USER_MANAGED_ELSEWHERE,
+        PERMISSION_ESCALATION. Audited; revokes every session of the user."""
+        user = await self._accounts.reset_mfa(_tenant_id(), request.user_id, caller=current_principal())
         return pb.ResetUserMfaResponse(user=user_to_proto(user))
 
 
@@ -109,8 +113,8 @@ class MembershipServiceServicer(pb_grpc.MembershipServiceServicer):
 
     async def AddMembership(self, request: pb.AddMembershipRequest, context: Context) -> pb.AddMembershipResponse:
         """Permission auth.memberships.create (platform administrators). Reasons: USER_NOT_FOUND,
-        MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN, PLATFORM_IDENTITY_NOT_JOINABLE, ROLE_NOT_FOUND,
-        PERMISSION_ESCALATION."""
+        MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN, PLATFORM_IDENTITY_NOT_JOINABLE, PLATFORM_TENANT_NOT_JOINABLE,
+        ROLE_NOT_FOUND, PERMISSION_ESCALATION."""
         member = await self._accounts.add_membership(
             _tenant_id(), user_id=request.user_id, roles=list(request.roles), caller=current_principal()
         )
@@ -144,9 +148,9 @@ class MembershipServiceServicer(pb_grpc.MembershipServiceServicer):
     async def RemoveMembership(
         self, request: pb.RemoveMembershipRequest, context: Context
     ) -> pb.RemoveMembershipResponse:
-        """Permission auth.memberships.delete. Reasons: MEMBERSHIP_NOT_FOUND, HOME_MEMBERSHIP. Revokes the
-        member's tokens in the tenant."""
-        await self._accounts.remove_membership(_tenant_id(), request.user_id)
+        """Permission auth.memberships.delete. Reasons: MEMBERSHIP_NOT_FOUND, HOME_MEMBERSHIP,
+        PERMISSION_ESCALATION. Revokes the member's tokens in the tenant."""
+        await self._accounts.remove_membership(_tenant_id(), request.user_id, caller=current_principal())
         return pb.RemoveMembershipResponse()
 
 
@@ -190,7 +194,8 @@ class RoleServiceServicer(pb_grpc.RoleServiceServicer):
         return pb.UpdateRoleResponse(role=role_to_proto(view))
 
     async def DeleteRole(self, request: pb.DeleteRoleRequest, context: Context) -> pb.DeleteRoleResponse:
-        """Permission auth.roles.delete. Reasons: ROLE_NOT_FOUND, ROLE_BUILT_IN, ROLE_IN_USE."""
+        """Permission auth.roles.delete. Reasons: ROLE_NOT_FOUND, ROLE_BUILT_IN, ROLE_IN_USE (held by members,
+        service accounts or pending invitations)."""
         await self._roles.delete(_tenant_id(), request.name)
         return pb.DeleteRoleResponse()
 

@@ -90,7 +90,7 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
         self, request: pb.AcceptInvitationAsMeRequest, context: Context
     ) -> pb.AcceptInvitationAsMeResponse:
         """Permission auth.self. Reasons: INVITATION_INVALID, INVITATION_EMAIL_MISMATCH,
-        PLATFORM_IDENTITY_NOT_JOINABLE, MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN."""
+        PLATFORM_IDENTITY_NOT_JOINABLE, PLATFORM_TENANT_NOT_JOINABLE, MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN."""
         tenant_id = await self._flows.invitations.accept_as(request.token, current_principal())
         return pb.AcceptInvitationAsMeResponse(tenant_id=tenant_id)
 

@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import audit
-from services.auth.models import MembershipRow, ServiceAccountRow, UserRow
+from services.auth.models import MembershipRow, ServiceAccountRow, SessionRow, UserRow
 from services.auth.reasons import AuthReason
 from services.auth.user_events import announce
+from services.runtime.clock import utcnow
 from services.runtime.context import PLATFORM_TENANT_ID, client_address_var
 from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 
@@ -65,6 +66,16 @@ async def get_membership(
     if for_update:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def end_sessions(session: AsyncSession, user_id: str, reason: str) -> None:
+    """Revokes every open session of the user, in every tenant (the caller commits, then publishes
+    ``revoke_subject`` so that live access tokens are refused too)."""
+    await session.execute(
+        update(SessionRow)
+        .where(SessionRow.subject == user_subject(user_id), SessionRow.revoke_time.is_(None))
+        .values(revoke_time=utcnow(), revoke_reason=reason)
+    )
 
 
 async def find_member_by_email(
@@ -151,10 +162,24 @@ def require_home(user: UserRow, tenant_id: str) -> None:
         raise managed_elsewhere()
 
 
-def platform_identity_not_joinable() -> FailedPrecondition:
-    return FailedPrecondition(
-        "platform operators' accounts cannot join a tenant", reason=AuthReason.PLATFORM_IDENTITY_NOT_JOINABLE
-    )
+def check_joinable(user: UserRow, tenant_id: str) -> None:
+    """Operators and tenants' people never share a tenant: an identity homed in the platform tenant
+    joins no other tenant, and the platform tenant's members are the identities homed there.
+
+    The second rule keeps the platform out of any tenant's hands: a tenant's administrators set
+    the passwords and second factors of the people homed in their tenant, so such a person holding
+    a role in the platform tenant would give those administrators that role.
+    """
+    if user.home_tenant_id == tenant_id:
+        return
+    if is_platform_identity(user):
+        raise FailedPrecondition(
+            "platform operators' accounts cannot join a tenant", reason=AuthReason.PLATFORM_IDENTITY_NOT_JOINABLE
+        )
+    if tenant_id == PLATFORM_TENANT_ID:
+        raise FailedPrecondition(
+            "only accounts of the platform tenant are its members", reason=AuthReason.PLATFORM_TENANT_NOT_JOINABLE
+        )
 
 
 def is_platform_identity(user: UserRow) -> bool:

@@ -29,20 +29,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth import audit, mail, mailed_tokens
 from services.auth.deps import AuthDeps
 from services.auth.identities import (
+    check_joinable,
     email_taken,
     email_taken_in_tenant,
     get_membership,
     get_user,
-    is_platform_identity,
     normalize_email,
-    platform_identity_not_joinable,
     record,
     record_by_user,
 )
-from services.auth.models import InvitationRow, MembershipRow, UserRow
+from services.auth.models import INVITATION_PENDING, InvitationRow, MembershipRow, UserRow
 from services.auth.passwords import check_policy, hash_password
 from services.auth.reasons import AuthReason
-from services.auth.role_admin import check_grant, resolve_roles, role_names
+from services.auth.role_admin import check_grant, resolve_roles, role_names, roles_defined
 from services.auth.tokens import digest
 from services.runtime.clock import utcnow
 from services.runtime.context import Principal
@@ -51,7 +50,7 @@ from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
 from services.runtime.tenant_directory import TenantDirectory
 
-PENDING, ACCEPTED, REVOKED = "PENDING", "ACCEPTED", "REVOKED"
+PENDING, ACCEPTED, REVOKED = INVITATION_PENDING, "ACCEPTED", "REVOKED"
 EXPIRED = "EXPIRED"  # shown, never stored: a pending invitation past its expiry
 TOKEN_PREFIX = "tmi_"  # noqa: S105 - a marker, not a secret
 
@@ -254,7 +253,7 @@ class Invitations:
                 )
                 session.add(user)
                 await session.flush()
-                self._join(session, row, user)
+                await self._join(session, row, user)
                 record_by_user(
                     session, "auth.invitation.accepted", row.tenant_id, user.user_id, self._target(row), account="new"
                 )
@@ -276,13 +275,12 @@ class Invitations:
                         "the invitation was sent to another address than this account's",
                         reason=AuthReason.INVITATION_EMAIL_MISMATCH,
                     )
-                if is_platform_identity(user) and row.tenant_id != user.home_tenant_id:
-                    raise platform_identity_not_joinable()
+                check_joinable(user, row.tenant_id)
                 if await get_membership(session, row.tenant_id, user.user_id) is not None:
                     raise AlreadyExists("already a member of this tenant", reason=AuthReason.MEMBERSHIP_EXISTS)
                 if await email_taken_in_tenant(session, row.tenant_id, user.email):
                     raise email_taken()
-                self._join(session, row, user)
+                await self._join(session, row, user)
                 record_by_user(
                     session,
                     "auth.invitation.accepted",
@@ -300,7 +298,11 @@ class Invitations:
     def _target(row: InvitationRow) -> str:
         return f"invitation:{row.invitation_id}"
 
-    def _join(self, session: AsyncSession, row: InvitationRow, user: UserRow) -> None:
+    async def _join(self, session: AsyncSession, row: InvitationRow, user: UserRow) -> None:
+        # A role deleted since the invitation was made (DeleteRole refuses while one is pending, so
+        # only invitations older than that rule) must not become a membership nobody can log in with.
+        if not await roles_defined(session, self._catalog, row.tenant_id, json.loads(row.roles_json)):
+            raise invitation_invalid()
         session.add(
             MembershipRow(
                 tenant_id=row.tenant_id,

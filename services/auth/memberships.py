@@ -19,20 +19,19 @@ from sqlalchemy.exc import IntegrityError
 from services.auth.deps import AuthDeps
 from services.auth.identities import (
     Member,
+    check_joinable,
     email_taken,
     email_taken_in_tenant,
     get_membership,
     get_user,
-    is_platform_identity,
     membership_not_found,
-    platform_identity_not_joinable,
     record,
     roles_of,
     user_subject,
 )
 from services.auth.models import MembershipRow
 from services.auth.reasons import AuthReason
-from services.auth.role_admin import check_grant, resolve_roles, role_names
+from services.auth.role_admin import check_authority, check_grant, resolve_roles, role_names
 from services.runtime.clock import utcnow
 from services.runtime.context import Principal
 from services.runtime.errors import (
@@ -78,8 +77,7 @@ class Memberships:
                 user = await get_user(session, user_id)
                 if user is None:
                     raise NotFound("no such user", reason=AuthReason.USER_NOT_FOUND)
-                if is_platform_identity(user) and user.home_tenant_id != tenant_id:
-                    raise platform_identity_not_joinable()
+                check_joinable(user, tenant_id)
                 check_grant(caller, await resolve_roles(session, self._catalog, tenant_id, names, field="roles"))
                 if await get_membership(session, tenant_id, user_id) is not None:
                     raise _exists()
@@ -154,6 +152,7 @@ class Memberships:
             membership = await get_membership(session, tenant_id, user_id, for_update=True)
             if membership is None:
                 raise membership_not_found()
+            await check_authority(session, self._catalog, caller, membership)
             check_etag(membership.revision, etag, "membership")
             values: dict[str, object] = {}
             roles_changed = "roles" in fields and names != roles_of(membership)
@@ -192,18 +191,20 @@ class Memberships:
             await self._revoker.revoke_subject(user_subject(user_id), tenant_id)
         return Member(refreshed or membership)
 
-    async def remove_membership(self, tenant_id: str, user_id: str) -> None:
+    async def remove_membership(self, tenant_id: str, user_id: str, *, caller: Principal | None = None) -> None:
         """Removes the user from the tenant and revokes their tokens there. The home membership
         stays: an identity without its home would be managed by nobody (disable the user instead)."""
         async with self._db.core_session() as session:
-            user = await get_user(session, user_id) if user_id else None
+            membership = await get_membership(session, tenant_id, user_id, for_update=True) if user_id else None
+            if membership is None:
+                raise membership_not_found()
+            user = await get_user(session, user_id)
             if user is not None and user.home_tenant_id == tenant_id:
-                if await get_membership(session, tenant_id, user_id) is None:
-                    raise membership_not_found()
                 raise FailedPrecondition(
                     "the home membership of a user cannot be removed; disable the user instead",
                     reason=AuthReason.HOME_MEMBERSHIP,
                 )
+            await check_authority(session, self._catalog, caller, membership)
             result = await session.execute(
                 delete(MembershipRow).where(MembershipRow.tenant_id == tenant_id, MembershipRow.user_id == user_id)
             )

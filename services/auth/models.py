@@ -195,6 +195,10 @@ class MfaPolicyRow(AuthBase):
     revision: Mapped[int] = mapped_column(Integer, default=1)
 
 
+# An invitation's stored state (expiry is read from expire_time: services/auth/invitations.py).
+INVITATION_PENDING = "PENDING"
+
+
 class InvitationRow(AuthBase):
     """An invitation of an email address into a tenant with roles; its token is stored hashed."""
 

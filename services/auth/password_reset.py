@@ -21,8 +21,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import audit, mail, mailed_tokens
-from services.auth.identities import find_member_by_email, normalize_email, record_by_user, user_subject
-from services.auth.models import SessionRow, UserRow
+from services.auth.identities import end_sessions, find_member_by_email, normalize_email, record_by_user, user_subject
+from services.auth.models import UserRow
 from services.auth.passwords import check_policy, hash_password
 from services.auth.reasons import AuthReason
 from services.auth.revocation import Revoker
@@ -38,17 +38,12 @@ _log = logging.getLogger(__name__)
 async def replace_password(session: AsyncSession, user: UserRow, password_hash: str, reason: str) -> None:
     """Stores the new hash and revokes every session of the user (in ``session``; the caller commits,
     then publishes ``revoke_subject`` so that live access tokens are refused too)."""
-    now = utcnow()
     await session.execute(
         update(UserRow)
         .where(UserRow.user_id == user.user_id)
-        .values(password_hash=password_hash, revision=UserRow.revision + 1, update_time=now)
+        .values(password_hash=password_hash, revision=UserRow.revision + 1, update_time=utcnow())
     )
-    await session.execute(
-        update(SessionRow)
-        .where(SessionRow.subject == user_subject(user.user_id), SessionRow.revoke_time.is_(None))
-        .values(revoke_time=now, revoke_reason=reason)
-    )
+    await end_sessions(session, user.user_id, reason)
 
 
 def reset_token_invalid() -> NotFound:

@@ -9,6 +9,11 @@ changed; custom roles are rows of ``auth_roles``. Two rules keep roles safe:
   roles to a member or service account, needs every permission involved
   (PERMISSION_DENIED / PERMISSION_ESCALATION otherwise). Without it a holder of
   ``auth.roles.update`` could write themselves any permission.
+- Nobody acts on a member who may do more than they may: setting someone's
+  password, second factor or address is becoming them, and changing, removing or
+  disabling them decides over them, so either needs every permission the member
+  holds in the tenant (the same answer). Without it a holder of
+  ``auth.users.set_password`` could log in as the tenant's administrator.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import audit
 from services.auth.deps import AuthDeps
-from services.auth.models import MembershipRow, RoleRow, ServiceAccountRow
+from services.auth.identities import roles_of
+from services.auth.models import INVITATION_PENDING, InvitationRow, MembershipRow, RoleRow, ServiceAccountRow
 from services.auth.permissions import BUILT_IN_ROLES, RoleDefinition
 from services.auth.reasons import AuthReason
 from services.auth.roles import RoleCatalog, custom_role, role_not_found
@@ -52,14 +58,27 @@ class RoleView:
 
 def check_grant(caller: Principal | None, permissions: Iterable[str]) -> None:
     """Refuses to let ``caller`` hand out permissions it does not hold itself (None: trusted code)."""
+    _refuse_beyond(caller, permissions, "cannot grant permissions the caller does not hold")
+
+
+async def check_authority(
+    session: AsyncSession, catalog: RoleCatalog, caller: Principal | None, membership: MembershipRow
+) -> None:
+    """Refuses to let ``caller`` act on the member of ``membership`` if the member holds
+    permissions in that tenant that the caller does not (None: trusted code)."""
+    if caller is None:
+        return
+    held = await catalog.held_permissions(session, membership.tenant_id, roles_of(membership))
+    _refuse_beyond(caller, held, "the member holds permissions the caller does not")
+
+
+def _refuse_beyond(caller: Principal | None, permissions: Iterable[str], message: str) -> None:
     if caller is None:
         return
     missing = sorted(p for p in set(permissions) if not caller.has_permission(p))
     if missing:
         raise PermissionDenied(
-            "cannot grant permissions the caller does not hold",
-            reason=AuthReason.PERMISSION_ESCALATION,
-            metadata={"permissions": ",".join(missing)},
+            message, reason=AuthReason.PERMISSION_ESCALATION, metadata={"permissions": ",".join(missing)}
         )
 
 
@@ -78,21 +97,31 @@ async def resolve_roles(
     with a shared lock so that a concurrent DeleteRole waits for the grant (and
     then sees it) instead of both passing their checks.
     """
+    roles = await _locked_roles(session, catalog, tenant_id, names)
+    missing = set(names) - roles.keys()
+    if missing:
+        raise role_not_found(field, missing)
+    return frozenset().union(*(roles[name].permissions for name in names))
+
+
+async def roles_defined(session: AsyncSession, catalog: RoleCatalog, tenant_id: str, names: Sequence[str]) -> bool:
+    """Whether each of ``names`` is a role of the tenant, read under the shared lock of a grant."""
+    return set(names) <= (await _locked_roles(session, catalog, tenant_id, names)).keys()
+
+
+async def _locked_roles(
+    session: AsyncSession, catalog: RoleCatalog, tenant_id: str, names: Sequence[str]
+) -> dict[str, RoleDefinition]:
+    """Those of ``names`` that are roles of the tenant, custom ones read under a shared lock."""
     built_in = catalog.built_in_for(tenant_id)
-    custom = [n for n in names if n not in built_in]
-    rows: dict[str, RoleRow] = {}
+    roles = {name: built_in[name] for name in names if name in built_in}
+    custom = [name for name in names if name not in built_in]
     if custom:
         query = (
             select(RoleRow).where(RoleRow.tenant_id == tenant_id, RoleRow.name.in_(custom)).with_for_update(read=True)
         )
-        rows = {r.name: r for r in (await session.execute(query)).scalars()}
-    missing = set(custom) - rows.keys()
-    if missing:
-        raise role_not_found(field, missing)
-    permissions: set[str] = set()
-    for name in names:
-        permissions |= built_in[name].permissions if name in built_in else custom_role(rows[name]).permissions
-    return frozenset(permissions)
+        roles.update((row.name, custom_role(row)) for row in (await session.execute(query)).scalars())
+    return roles
 
 
 async def holders_of(session: AsyncSession, tenant_id: str, role: str) -> tuple[list[str], list[str]]:
@@ -113,6 +142,19 @@ async def holders_of(session: AsyncSession, tenant_id: str, role: str) -> tuple[
         [user_id for user_id, roles in users if role in json.loads(roles)],
         [account_id for account_id, roles in accounts if role in json.loads(roles)],
     )
+
+
+async def invitations_granting(session: AsyncSession, tenant_id: str, role: str) -> list[str]:
+    """Ids of the tenant's pending invitations (expired ones too: a resend revives them) whose
+    acceptance would grant ``role``."""
+    rows = await session.execute(
+        select(InvitationRow.invitation_id, InvitationRow.roles_json).where(
+            InvitationRow.tenant_id == tenant_id,
+            InvitationRow.state == INVITATION_PENDING,
+            InvitationRow.roles_json.like(f'%"{role}"%'),
+        )
+    )
+    return [invitation_id for invitation_id, roles in rows if role in json.loads(roles)]
 
 
 def _not_found(name: str) -> NotFound:
@@ -260,11 +302,18 @@ class RoleAdmin:
             if row is None:
                 raise _not_found(name)
             users, accounts = await holders_of(session, tenant_id, name)
-            if users or accounts:
+            # A pending invitation is a grant yet to happen: its acceptance must find the role.
+            invitations = await invitations_granting(session, tenant_id, name)
+            if users or accounts or invitations:
                 raise FailedPrecondition(
                     "the role is still held",
                     reason=AuthReason.ROLE_IN_USE,
-                    metadata={"role": name, "members": str(len(users)), "service_accounts": str(len(accounts))},
+                    metadata={
+                        "role": name,
+                        "members": str(len(users)),
+                        "service_accounts": str(len(accounts)),
+                        "invitations": str(len(invitations)),
+                    },
                 )
             await session.execute(delete(RoleRow).where(RoleRow.tenant_id == tenant_id, RoleRow.name == name))
             _audit(session, "auth.role.deleted", tenant_id, name)

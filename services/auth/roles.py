@@ -68,15 +68,30 @@ class RoleCatalog:
         field: str = "roles",
     ) -> frozenset[str]:
         """The union of the roles' permissions; unknown role names are INVALID_ARGUMENT (ROLE_NOT_FOUND)."""
-        built_in = self.built_in_for(tenant_id)
-        if all(name in built_in for name in role_names):
-            # The common case (every login and refresh): no query needed.
-            return frozenset().union(*(built_in[name].permissions for name in role_names))
-        roles = await self.roles_of(session, tenant_id)
+        roles = await self._roles_among(session, tenant_id, role_names)
         missing = set(role_names) - roles.keys()
         if missing:
             raise role_not_found(field, missing)
-        permissions: set[str] = set()
-        for name in role_names:
-            permissions |= roles[name].permissions
-        return frozenset(permissions)
+        return _granted_by(roles, role_names)
+
+    async def held_permissions(
+        self, session: AsyncSession | AsyncConnection, tenant_id: str, role_names: Sequence[str]
+    ) -> frozenset[str]:
+        """What a holder of the roles may do: the union of their permissions, a name that is no
+        longer a role granting nothing."""
+        roles = await self._roles_among(session, tenant_id, role_names)
+        return _granted_by(roles, [name for name in role_names if name in roles])
+
+    async def _roles_among(
+        self, session: AsyncSession | AsyncConnection, tenant_id: str, role_names: Sequence[str]
+    ) -> dict[str, RoleDefinition]:
+        """The tenant's roles, enough of them to look up ``role_names``."""
+        built_in = self.built_in_for(tenant_id)
+        if all(name in built_in for name in role_names):
+            # The common case (every login and refresh): no query needed.
+            return built_in
+        return await self.roles_of(session, tenant_id)
+
+
+def _granted_by(roles: Mapping[str, RoleDefinition], role_names: Iterable[str]) -> frozenset[str]:
+    return frozenset().union(*(roles[name].permissions for name in role_names))

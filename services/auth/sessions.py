@@ -512,12 +512,12 @@ class SessionManager:
                     reason=AuthReason.MFA_ENROLMENT_REQUIRED,
                 )
             tokens = await self._open_session(session, principal.subject, tenant.tenant_id, membership)
+            # Not where from: that tenant is none of this one's business (often the person's home).
             audit.record(
                 session,
                 "auth.tenant.switched",
                 tenant_id=tenant.tenant_id,
                 target=f"session:{tokens.access.claims.session_id}",
-                details={"from_tenant": principal.tenant_id or ""},
             )
             await session.commit()
         return tokens

@@ -4,7 +4,9 @@ CreateUser makes an identity homed in the calling tenant and its membership
 there; it looks only inside the calling tenant, so its answer (and the work it
 does) is the same whether or not the address is known anywhere else. Identity
 fields (display name, email, disabled, second factor) change only through the
-home tenant; other tenants see the person and manage the membership.
+home tenant; other tenants see the person and manage the membership. Acting
+on a person takes every permission they hold in the tenant (role_admin's
+check_authority): whoever may set a password may otherwise become anyone.
 
 Every operation is one transaction, audited inside it; revocations are
 published after the commit (a failed publish fails the call, and a retry
@@ -27,6 +29,7 @@ from services.auth.identities import (
     TenantUser,
     email_taken,
     email_taken_in_tenant,
+    end_sessions,
     get_membership,
     get_user,
     normalize_email,
@@ -38,7 +41,7 @@ from services.auth.identities import (
 from services.auth.models import MembershipRow, RecoveryCodeRow, TotpRow, UserRow
 from services.auth.password_reset import replace_password
 from services.auth.passwords import check_policy, hash_password
-from services.auth.role_admin import check_grant, resolve_roles, role_names
+from services.auth.role_admin import check_authority, check_grant, resolve_roles, role_names
 from services.runtime.clock import utcnow
 from services.runtime.context import Principal
 from services.runtime.errors import Aborted, CommonReason, FieldViolation, InvalidArgument
@@ -160,7 +163,15 @@ class Users:
         return UserPage(users=[TenantUser(u, tenant_id) for u in users], next_page_token=token)
 
     async def update_user(
-        self, tenant_id: str, user_id: str, *, etag: str, mask: Sequence[str], display_name: str, email: str = ""
+        self,
+        tenant_id: str,
+        user_id: str,
+        *,
+        etag: str,
+        mask: Sequence[str],
+        display_name: str,
+        email: str = "",
+        caller: Principal | None = None,
     ) -> TenantUser:
         """Changes identity fields of a user homed in ``tenant_id``. A new email is pending until its
         owner confirms it from the message sent there; the old address is told."""
@@ -173,8 +184,7 @@ class Users:
         if "email" in mask and not email:
             raise InvalidArgument("which address?", violations=[FieldViolation("user.email", "value is required")])
         async with self._db.core_session() as session:
-            user = await self._member_user(session, tenant_id, user_id)
-            require_home(user, tenant_id)
+            user = await self._managed_user(session, tenant_id, user_id, caller)
             check_etag(user.revision, etag, "user")
             values: dict[str, object] = {}
             if "display_name" in mask:
@@ -197,11 +207,10 @@ class Users:
         self._profiles.forget(user_id)
         return await self.get_user(tenant_id, user_id)
 
-    async def disable_user(self, tenant_id: str, user_id: str) -> TenantUser:
+    async def disable_user(self, tenant_id: str, user_id: str, *, caller: Principal | None = None) -> TenantUser:
         """Disables a user homed in ``tenant_id`` and revokes their tokens in every tenant."""
         async with self._db.core_session() as session:
-            user = await self._member_user(session, tenant_id, user_id)
-            require_home(user, tenant_id)
+            user = await self._managed_user(session, tenant_id, user_id, caller)
             if not user.disabled:
                 await self._bump_user(session, user, disabled=True)
                 record(session, "auth.user.disabled", tenant_id, user_subject(user_id))
@@ -211,27 +220,30 @@ class Users:
         await self._revoker.revoke_subject(user_subject(user_id))
         return await self.get_user(tenant_id, user_id)
 
-    async def set_password(self, tenant_id: str, user_id: str, password: str) -> TenantUser:
+    async def set_password(
+        self, tenant_id: str, user_id: str, password: str, *, caller: Principal | None = None
+    ) -> TenantUser:
         """A new password for a user homed in ``tenant_id``; every session of theirs ends."""
         check_policy(password, "password")
         async with self._db.core_session() as session:
-            require_home(await self._member_user(session, tenant_id, user_id), tenant_id)
+            # Refused before the deliberately slow hash, and checked again after it (roles may change meanwhile).
+            await self._managed_user(session, tenant_id, user_id, caller)
         password_hash = await hash_password(password)
         async with self._db.core_session() as session:
-            user = await self._member_user(session, tenant_id, user_id)
-            require_home(user, tenant_id)
+            user = await self._managed_user(session, tenant_id, user_id, caller)
             await replace_password(session, user, password_hash, "PASSWORD_SET")
             record(session, "auth.user.password_set", tenant_id, user_subject(user_id))
             await session.commit()
         await self._revoker.revoke_subject(user_subject(user_id))
         return await self.get_user(tenant_id, user_id)
 
-    async def reset_mfa(self, tenant_id: str, user_id: str) -> TenantUser:
+    async def reset_mfa(self, tenant_id: str, user_id: str, *, caller: Principal | None = None) -> TenantUser:
         """Removes the second factor of a user homed in ``tenant_id`` (audited): for a person who
-        lost their device and their recovery codes. Their sessions are revoked."""
+        lost their device and their recovery codes. Every session of theirs ends: one opened
+        with the old factor must not outlive it."""
         async with self._db.core_session() as session:
-            user = await self._member_user(session, tenant_id, user_id)
-            require_home(user, tenant_id)
+            user = await self._managed_user(session, tenant_id, user_id, caller)
+            await end_sessions(session, user.user_id, "MFA_RESET")
             removed = await session.execute(delete(TotpRow).where(TotpRow.user_id == user_id))
             await session.execute(delete(RecoveryCodeRow).where(RecoveryCodeRow.user_id == user_id))
             record(
@@ -247,11 +259,22 @@ class Users:
 
     async def _member_user(self, session: AsyncSession, tenant_id: str, user_id: str) -> UserRow:
         """The user, if a member of the tenant; anyone else does not exist as far as the tenant knows."""
-        if not user_id or await get_membership(session, tenant_id, user_id) is None:
+        return (await self._member(session, tenant_id, user_id))[0]
+
+    async def _member(self, session: AsyncSession, tenant_id: str, user_id: str) -> tuple[UserRow, MembershipRow]:
+        membership = await get_membership(session, tenant_id, user_id) if user_id else None
+        user = await get_user(session, user_id) if membership is not None else None
+        if user is None or membership is None:
             raise user_not_found()
-        user = await get_user(session, user_id)
-        if user is None:
-            raise user_not_found()
+        return user, membership
+
+    async def _managed_user(
+        self, session: AsyncSession, tenant_id: str, user_id: str, caller: Principal | None
+    ) -> UserRow:
+        """The user, if homed in the tenant and holding no permission there that ``caller`` lacks."""
+        user, membership = await self._member(session, tenant_id, user_id)
+        require_home(user, tenant_id)
+        await check_authority(session, self._catalog, caller, membership)
         return user
 
     async def _bump_user(self, session: AsyncSession, user: UserRow, **values: object) -> None:

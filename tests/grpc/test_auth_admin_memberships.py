@@ -313,3 +313,19 @@ async def test_remove_membership_cannot_reach_another_tenant(mesh: AdminMesh) ->
     )
     assert len(await mesh.rows(MembershipRow, MembershipRow.user_id == user.user_id)) == 1
     assert mesh.revoked() == []
+
+
+async def test_only_identities_homed_in_the_platform_tenant_are_its_members(mesh: AdminMesh) -> None:
+    # A tenant's administrators set the passwords of the people homed there: one of them holding a
+    # role in the platform tenant would hand the platform to that tenant's administrators.
+    user = (await mesh.admin_a.create_user()).user
+    before = await mesh.counts()
+    for roles in (["platform-admin"], ["member"]):
+        await expect_error(
+            mesh.platform(PLATFORM_TENANT_ID).memberships.AddMembership(
+                pb.AddMembershipRequest(user_id=user.user_id, roles=roles)
+            ),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "PLATFORM_TENANT_NOT_JOINABLE",
+        )
+    assert await mesh.counts() == before

@@ -248,3 +248,22 @@ async def test_members_cannot_manage_roles(mesh: AdminMesh) -> None:
     await expect_error(
         mesh.member_a.roles.ListRoles(pb.ListRolesRequest()), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED"
     )
+
+
+async def test_a_role_a_pending_invitation_grants_cannot_be_deleted(mesh: AdminMesh) -> None:
+    await mesh.admin_a.create_role("auditor", "auth.audit.list")
+    invitation = (
+        await mesh.admin_a.invitations.CreateInvitation(
+            pb.CreateInvitationRequest(email="auditor@example.test", roles=["auditor"])
+        )
+    ).invitation
+    # Its acceptance would make a membership holding a role that no longer exists.
+    error = await expect_error(
+        mesh.admin_a.roles.DeleteRole(pb.DeleteRoleRequest(name="auditor")),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "ROLE_IN_USE",
+    )
+    assert (error_info(error).metadata["members"], error_info(error).metadata["invitations"]) == ("0", "1")
+    await mesh.admin_a.invitations.RevokeInvitation(pb.RevokeInvitationRequest(invitation_id=invitation.invitation_id))
+    await mesh.admin_a.roles.DeleteRole(pb.DeleteRoleRequest(name="auditor"))
+    assert await mesh.rows(RoleRow, RoleRow.name == "auditor") == []

@@ -14,7 +14,7 @@ from tenantmesh.auth.v1 import user_pb2
 from services.auth.models import AuditEventRow, MembershipRow, UserRow
 from services.runtime.context import PLATFORM_TENANT_ID
 from tests.support.auth_admin import PASSWORD, AdminMesh, admin_mesh, issued_before_now, unique_email
-from tests.support.errors import assert_error, expect_error, violation_fields
+from tests.support.errors import assert_error, error_info, expect_error, violation_fields
 
 
 @pytest.fixture
@@ -369,3 +369,80 @@ async def test_only_the_home_tenant_changes_a_members_email(mesh: AdminMesh) -> 
     assert updated.email == user.email  # pending until its owner confirms
     (row,) = await mesh.rows(UserRow, UserRow.user_id == user.user_id)
     assert row.pending_email == change.email
+
+
+async def people(mesh: AdminMesh) -> list[tuple[object, ...]]:
+    """What a takeover or demotion would change: identities and memberships, column by column."""
+    users = [
+        (u.user_id, u.password_hash, u.revision, u.disabled, u.email, u.pending_email) for u in await mesh.rows(UserRow)
+    ]
+    memberships = [(m.tenant_id, m.user_id, m.roles_json, m.revision) for m in await mesh.rows(MembershipRow)]
+    return sorted(users) + sorted(memberships)
+
+
+async def test_nobody_acts_on_a_person_who_may_do_more_than_they_may(mesh: AdminMesh) -> None:
+    # A help desk: what members may do, and looking after people; no tenant administrator. Setting
+    # an administrator's password would make it one (it logs in as them), and so would their second
+    # factor or address; disabling, demoting or removing them decides over someone above it.
+    desk = mesh.caller(
+        mesh.principal(
+            "helpdesk",
+            mesh.tenant_a,
+            roles=["member"],
+            permissions=[
+                "auth.users.update",
+                "auth.users.disable",
+                "auth.users.set_password",
+                "auth.users.reset_mfa",
+                "auth.memberships.update",
+                "auth.memberships.delete",
+            ],
+        )
+    )
+    admin = (await mesh.admin_a.create_user(roles=["tenant-admin"])).user
+    # Homed in B and an administrator of A: only A's membership is A's to touch.
+    guest = (await mesh.admin_b.create_user()).user
+    await mesh.platform(mesh.tenant_a).memberships.AddMembership(
+        pb.AddMembershipRequest(user_id=guest.user_id, roles=["tenant-admin"])
+    )
+    member = (await mesh.admin_a.create_user()).user
+    before = (await mesh.counts(), await people(mesh), mesh.revoked())
+
+    for refused in (
+        desk.users.SetUserPassword(pb.SetUserPasswordRequest(user_id=admin.user_id, password=PASSWORD + "!")),
+        desk.users.ResetUserMfa(pb.ResetUserMfaRequest(user_id=admin.user_id)),
+        desk.users.DisableUser(pb.DisableUserRequest(user_id=admin.user_id)),
+        desk.users.UpdateUser(
+            pb.UpdateUserRequest(
+                user=user_pb2.User(user_id=admin.user_id, email=unique_email()), update_mask=mask("email")
+            )
+        ),
+        desk.memberships.UpdateMembership(
+            pb.UpdateMembershipRequest(membership=user_pb2.Membership(user_id=admin.user_id, roles=["member"]))
+        ),
+        desk.memberships.UpdateMembership(
+            pb.UpdateMembershipRequest(membership=user_pb2.Membership(user_id=guest.user_id, roles=["member"]))
+        ),
+        desk.memberships.RemoveMembership(pb.RemoveMembershipRequest(user_id=guest.user_id)),
+    ):
+        error = await expect_error(refused, grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_ESCALATION")
+        assert "auth.roles.create" in error_info(error).metadata["permissions"].split(",")
+    # Nothing changed: no row (passwords, factors, addresses, roles), no audit entry, no revocation.
+    assert (await mesh.counts(), await people(mesh), mesh.revoked()) == before
+
+    # Someone who may do no more than the desk is the desk's to look after.
+    await desk.users.SetUserPassword(pb.SetUserPasswordRequest(user_id=member.user_id, password=PASSWORD + "!"))
+    assert (await desk.users.DisableUser(pb.DisableUserRequest(user_id=member.user_id))).user.disabled
+
+
+async def test_a_platform_tenant_administrator_cannot_take_over_a_platform_administrator(mesh: AdminMesh) -> None:
+    operator = (await mesh.platform(PLATFORM_TENANT_ID).create_user(roles=["platform-admin"])).user
+    deputy = mesh.caller(mesh.principal("deputy", PLATFORM_TENANT_ID, roles=["tenant-admin"]))
+    before = await people(mesh)
+    error = await expect_error(
+        deputy.users.SetUserPassword(pb.SetUserPasswordRequest(user_id=operator.user_id, password=PASSWORD + "!")),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PERMISSION_ESCALATION",
+    )
+    assert error_info(error).metadata["permissions"] == "*"
+    assert await people(mesh) == before

@@ -16,13 +16,14 @@ from urllib.parse import parse_qs, urlsplit
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from tenantmesh.auth.v1 import admin_service_pb2 as admin_pb
 from tenantmesh.auth.v1 import auth_service_pb2 as auth_pb
 from tenantmesh.auth.v1 import user_pb2
 
-from services.auth.models import AuditEventRow, InvitationRow, MembershipRow, UserRow
+from services.auth.models import AuditEventRow, InvitationRow, MembershipRow, RoleRow, UserRow
 from services.runtime.clock import utcnow
+from services.runtime.context import PLATFORM_TENANT_ID
 from tests.support.accounts import PASSWORD, Account, Accounts
 from tests.support.errors import error_info, expect_error, violation_fields
 from tests.support.platform import ADMIN_EMAIL, ADMIN_PASSWORD, bearer, platform
@@ -198,6 +199,22 @@ async def test_invitation_bad_input(world: Accounts, smtp_server: SmtpTestServer
         FAILED_PRECONDITION,
         "PLATFORM_IDENTITY_NOT_JOINABLE",
     )
+    # Nor does anyone homed in a tenant join the platform tenant: their tenant's administrators
+    # set their password.
+    await invitations(world, world.admin, PLATFORM_TENANT_ID).CreateInvitation(
+        admin_pb.CreateInvitationRequest(email=outsider.email, roles=["platform-admin"])
+    )
+    to_platform = token_of(await mail_to(smtp_server, outsider.email, count=2), "/invitations/accept?token=")
+    await expect_error(
+        world.mesh.auth.AcceptInvitationAsMe(
+            auth_pb.AcceptInvitationAsMeRequest(token=to_platform), metadata=bearer(outsider.token)
+        ),
+        FAILED_PRECONDITION,
+        "PLATFORM_TENANT_NOT_JOINABLE",
+    )
+    assert [m.tenant_id for m in await rows(world, MembershipRow, MembershipRow.user_id == outsider.user_id)] == [
+        other.tenant_id
+    ]
     # Someone signed in with another address cannot take it either.
     await expect_error(
         world.mesh.auth.AcceptInvitationAsMe(
@@ -539,3 +556,32 @@ async def test_an_inviter_grants_no_more_than_they_hold(world: Accounts, smtp_se
         await stub.CreateInvitation(admin_pb.CreateInvitationRequest(email=address(), roles=["inviter"]))
     ).invitation
     assert list(created.roles) == ["inviter"]
+
+
+async def test_an_invitation_whose_role_is_gone_is_refused_and_joins_nobody(
+    world: Accounts, smtp_server: SmtpTestServer
+) -> None:
+    tenant = await world.tenant()
+    admin = await world.person(tenant, roles=["tenant-admin"])
+    as_admin = (*bearer(admin.token), ("x-tenant-id", tenant.tenant_id))
+    await world.mesh.admin_stub("RoleService").CreateRole(
+        admin_pb.CreateRoleRequest(role=user_pb2.Role(name="auditor", permissions=["auth.audit.list"])),
+        metadata=as_admin,
+    )
+    invited = address()
+    await invitations(world, admin.token, tenant.tenant_id).CreateInvitation(
+        admin_pb.CreateInvitationRequest(email=invited, roles=["auditor"])
+    )
+    token = token_of(await mail_to(smtp_server, invited), "/invitations/accept?token=")
+    # DeleteRole refuses while the invitation is pending; an invitation from before that rule
+    # may still name a deleted role.
+    async with world.mesh.runtime.db.core_session() as session:
+        await session.execute(delete(RoleRow).where(RoleRow.tenant_id == tenant.tenant_id, RoleRow.name == "auditor"))
+        await session.commit()
+    await expect_error(
+        world.mesh.auth.AcceptInvitation(auth_pb.AcceptInvitationRequest(token=token, password=PASSWORD)),
+        NOT_FOUND,
+        "INVITATION_INVALID",
+    )
+    assert await rows(world, UserRow, UserRow.email == invited) == []
+    assert await rows(world, MembershipRow, MembershipRow.email == invited) == []

@@ -290,6 +290,7 @@ async def test_the_user_disables_with_a_fresh_code_only(accounts: Accounts) -> N
 
 
 async def test_the_home_tenant_resets_a_factor_audited_and_no_other_tenant_can(accounts: Accounts) -> None:
+    await fresh_step()
     home, other = await accounts.tenant("home"), await accounts.tenant("other")
     home_admin = await accounts.person(home, roles=["tenant-admin"])
     other_admin = await accounts.person(other, roles=["tenant-admin"])
@@ -298,6 +299,8 @@ async def test_the_home_tenant_resets_a_factor_audited_and_no_other_tenant_can(a
         admin_pb.AddMembershipRequest(user_id=person.user_id), metadata=accounts.as_admin(other.tenant_id)
     )
     await accounts.enrol(person)
+    # A session opened with the factor, whose refresh token must not outlive the reset.
+    with_factor = (await accounts.complete((await accounts.login(person)).mfa_challenge, person.code())).tokens
     users = accounts.mesh.admin_stub("UserService")
     await expect_error(
         users.ResetUserMfa(
@@ -315,10 +318,16 @@ async def test_the_home_tenant_resets_a_factor_audited_and_no_other_tenant_can(a
     assert await rows(accounts, TotpRow, TotpRow.user_id == person.user_id) == []
     (event,) = await rows(accounts, AuditEventRow, AuditEventRow.action == "auth.mfa.reset")
     assert (event.tenant_id, event.actor) == (home.tenant_id, f"user:{home_admin.user_id}")
-    # The person's sessions went with it; a password login works again without a second step.
+    # The person's sessions went with it, refresh tokens included; a password login works again
+    # without a second step.
     await expect_error(
         accounts.mfa.GetMfaStatus(auth_pb.GetMfaStatusRequest(), metadata=bearer(person.token)),
         UNAUTHENTICATED,
         "TOKEN_REVOKED",
+    )
+    await expect_error(
+        accounts.mesh.auth.Refresh(auth_pb.RefreshRequest(refresh_token=with_factor.refresh_token)),
+        UNAUTHENTICATED,
+        "REFRESH_TOKEN_INVALID",
     )
     assert (await accounts.login(person)).HasField("tokens")

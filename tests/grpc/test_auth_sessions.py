@@ -293,7 +293,16 @@ async def test_switch_tenant_to_another_membership_only(world: World) -> None:
             grpc.StatusCode.PERMISSION_DENIED,
             "NOT_A_MEMBER",
         )
-    assert len(await world.audit("auth.tenant.switched")) == 2
+    switches = await world.audit("auth.tenant.switched")
+    assert len(switches) == 2
+    # B's audit log records the switch into B, never where from: A is none of B's business.
+    assert all(tenant_a.tenant_id not in str(event) for event in switches)
+    seen_in_b = await world.mesh.admin_stub("AuditService").ListAuditEvents(
+        admin_pb.ListAuditEventsRequest(action_prefix="auth.tenant."),
+        metadata=(*bearer(switched.access_token), ("x-tenant-id", tenant_b.tenant_id)),
+    )
+    assert [e.action for e in seen_in_b.audit_events] == ["auth.tenant.switched"] * 2
+    assert tenant_a.tenant_id not in str(seen_in_b)
 
 
 async def test_change_password_revokes_other_sessions_and_keeps_the_current_one(world: World) -> None:

@@ -99,6 +99,7 @@ class Caller:
     roles: Any
     service_accounts: Any
     audit: Any
+    invitations: Any
 
     async def create_user(self, email: str | None = None, roles: Iterable[str] = (), **user: Any) -> Any:
         request = pb.CreateUserRequest(
@@ -161,6 +162,7 @@ class AdminMesh:
             roles=BoundStub(pb_grpc.RoleServiceStub(self.channel), metadata),
             service_accounts=BoundStub(pb_grpc.ServiceAccountServiceStub(self.channel), metadata),
             audit=BoundStub(pb_grpc.AuditServiceStub(self.channel), metadata),
+            invitations=BoundStub(pb_grpc.InvitationServiceStub(self.channel), metadata),
         )
 
     @property

@@ -35,6 +35,9 @@ class UserServiceStub:
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
     permission the caller lacks answers PERMISSION_DENIED (PERMISSION_ESCALATION).
+    So does acting on a person who holds, in the tenant, a permission the caller
+    lacks (their password, second factor, address, disabling them, their
+    membership): setting someone's password is becoming them.
     """
 
     def __init__(self, channel):
@@ -90,6 +93,9 @@ class UserServiceServicer:
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
     permission the caller lacks answers PERMISSION_DENIED (PERMISSION_ESCALATION).
+    So does acting on a person who holds, in the tenant, a permission the caller
+    lacks (their password, second factor, address, disabling them, their
+    membership): setting someone's password is becoming them.
     """
 
     def CreateUser(self, request, context):
@@ -122,7 +128,8 @@ class UserServiceServicer:
         email stays pending until its owner follows the link mailed there (the
         old address is told); until then login keeps the old one. Errors:
         NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE),
-        ALREADY_EXISTS (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
+        PERMISSION_DENIED (PERMISSION_ESCALATION), ALREADY_EXISTS
+        (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -131,7 +138,7 @@ class UserServiceServicer:
     def DisableUser(self, request, context):
         """Disables a user homed in the tenant: no more logins anywhere, every
         session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
-        (USER_MANAGED_ELSEWHERE).
+        (USER_MANAGED_ELSEWHERE), PERMISSION_DENIED (PERMISSION_ESCALATION).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -141,7 +148,8 @@ class UserServiceServicer:
         """Sets a new password for a user homed in the tenant (a forgotten password,
         or an operator resetting the platform administrator's); every session of
         the user is revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
-        (USER_MANAGED_ELSEWHERE), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+        (USER_MANAGED_ELSEWHERE), PERMISSION_DENIED (PERMISSION_ESCALATION),
+        INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -149,8 +157,9 @@ class UserServiceServicer:
 
     def ResetUserMfa(self, request, context):
         """Removes the second factor of a user homed in the tenant (a lost device and
-        lost recovery codes); audited, and the user's sessions are revoked.
-        Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE).
+        lost recovery codes); audited, and every session of the user is revoked.
+        Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+        (USER_MANAGED_ELSEWHERE), PERMISSION_DENIED (PERMISSION_ESCALATION).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -212,6 +221,9 @@ class UserService:
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
     permission the caller lacks answers PERMISSION_DENIED (PERMISSION_ESCALATION).
+    So does acting on a person who holds, in the tenant, a permission the caller
+    lacks (their password, second factor, address, disabling them, their
+    membership): setting someone's password is becoming them.
     """
 
     @staticmethod
@@ -447,9 +459,11 @@ class MembershipServiceServicer:
     def AddMembership(self, request, context):
         """A platform administrator's explicit grant of a membership to an existing
         identity (audited in the tenant); no tenant role holds this permission.
-        Operators' own identities never join a tenant. Errors: NOT_FOUND
-        (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN),
-        FAILED_PRECONDITION (PLATFORM_IDENTITY_NOT_JOINABLE), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+        Operators' own identities never join a tenant, and only they are members
+        of the platform tenant. Errors: NOT_FOUND (USER_NOT_FOUND), ALREADY_EXISTS
+        (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN), FAILED_PRECONDITION
+        (PLATFORM_IDENTITY_NOT_JOINABLE, PLATFORM_TENANT_NOT_JOINABLE),
+        INVALID_ARGUMENT (ROLE_NOT_FOUND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -464,8 +478,9 @@ class MembershipServiceServicer:
 
     def UpdateMembership(self, request, context):
         """Replaces a member's roles and/or tenant-local title (update_mask; empty
-        means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), ABORTED
-        (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+        means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), PERMISSION_DENIED
+        (PERMISSION_ESCALATION), ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT
+        (ROLE_NOT_FOUND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -474,7 +489,8 @@ class MembershipServiceServicer:
     def RemoveMembership(self, request, context):
         """Removes a user from the tenant. A user's home membership stays (disable
         the user instead). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
-        FAILED_PRECONDITION (HOME_MEMBERSHIP).
+        FAILED_PRECONDITION (HOME_MEMBERSHIP), PERMISSION_DENIED
+        (PERMISSION_ESCALATION).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -699,8 +715,10 @@ class RoleServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteRole(self, request, context):
-        """Deletes a custom role no member holds. Errors: NOT_FOUND (ROLE_NOT_FOUND),
-        FAILED_PRECONDITION (ROLE_BUILT_IN, ROLE_IN_USE).
+        """Deletes a custom role that no member, service account or pending
+        invitation holds. Errors: NOT_FOUND (ROLE_NOT_FOUND), FAILED_PRECONDITION
+        (ROLE_BUILT_IN, ROLE_IN_USE: its metadata counts members, service_accounts
+        and invitations).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -36,6 +36,9 @@ class UserServiceStub:
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
     permission the caller lacks answers PERMISSION_DENIED (PERMISSION_ESCALATION).
+    So does acting on a person who holds, in the tenant, a permission the caller
+    lacks (their password, second factor, address, disabling them, their
+    membership): setting someone's password is becoming them.
     """
 
     @_typing.overload
@@ -58,23 +61,26 @@ class UserServiceStub:
     email stays pending until its owner follows the link mailed there (the
     old address is told); until then login keeps the old one. Errors:
     NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE),
-    ALREADY_EXISTS (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
+    PERMISSION_DENIED (PERMISSION_ESCALATION), ALREADY_EXISTS
+    (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
     """
     DisableUser: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.DisableUserRequest, _admin_service_pb2.DisableUserResponse]
     """Disables a user homed in the tenant: no more logins anywhere, every
     session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
-    (USER_MANAGED_ELSEWHERE).
+    (USER_MANAGED_ELSEWHERE), PERMISSION_DENIED (PERMISSION_ESCALATION).
     """
     SetUserPassword: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.SetUserPasswordRequest, _admin_service_pb2.SetUserPasswordResponse]
     """Sets a new password for a user homed in the tenant (a forgotten password,
     or an operator resetting the platform administrator's); every session of
     the user is revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
-    (USER_MANAGED_ELSEWHERE), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+    (USER_MANAGED_ELSEWHERE), PERMISSION_DENIED (PERMISSION_ESCALATION),
+    INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
     """
     ResetUserMfa: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ResetUserMfaRequest, _admin_service_pb2.ResetUserMfaResponse]
     """Removes the second factor of a user homed in the tenant (a lost device and
-    lost recovery codes); audited, and the user's sessions are revoked.
-    Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE).
+    lost recovery codes); audited, and every session of the user is revoked.
+    Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+    (USER_MANAGED_ELSEWHERE), PERMISSION_DENIED (PERMISSION_ESCALATION).
     """
 
 @_typing.type_check_only
@@ -88,6 +94,9 @@ class UserServiceAsyncStub(UserServiceStub):
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
     permission the caller lacks answers PERMISSION_DENIED (PERMISSION_ESCALATION).
+    So does acting on a person who holds, in the tenant, a permission the caller
+    lacks (their password, second factor, address, disabling them, their
+    membership): setting someone's password is becoming them.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -107,23 +116,26 @@ class UserServiceAsyncStub(UserServiceStub):
     email stays pending until its owner follows the link mailed there (the
     old address is told); until then login keeps the old one. Errors:
     NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE),
-    ALREADY_EXISTS (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
+    PERMISSION_DENIED (PERMISSION_ESCALATION), ALREADY_EXISTS
+    (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
     """
     DisableUser: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.DisableUserRequest, _admin_service_pb2.DisableUserResponse]  # type: ignore[assignment]
     """Disables a user homed in the tenant: no more logins anywhere, every
     session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
-    (USER_MANAGED_ELSEWHERE).
+    (USER_MANAGED_ELSEWHERE), PERMISSION_DENIED (PERMISSION_ESCALATION).
     """
     SetUserPassword: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.SetUserPasswordRequest, _admin_service_pb2.SetUserPasswordResponse]  # type: ignore[assignment]
     """Sets a new password for a user homed in the tenant (a forgotten password,
     or an operator resetting the platform administrator's); every session of
     the user is revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
-    (USER_MANAGED_ELSEWHERE), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+    (USER_MANAGED_ELSEWHERE), PERMISSION_DENIED (PERMISSION_ESCALATION),
+    INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
     """
     ResetUserMfa: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ResetUserMfaRequest, _admin_service_pb2.ResetUserMfaResponse]  # type: ignore[assignment]
     """Removes the second factor of a user homed in the tenant (a lost device and
-    lost recovery codes); audited, and the user's sessions are revoked.
-    Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE).
+    lost recovery codes); audited, and every session of the user is revoked.
+    Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+    (USER_MANAGED_ELSEWHERE), PERMISSION_DENIED (PERMISSION_ESCALATION).
     """
 
 class UserServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -136,6 +148,9 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
     Granting roles (here and in MembershipService, RoleService,
     ServiceAccountService) never gives more than the caller holds: a grant of a
     permission the caller lacks answers PERMISSION_DENIED (PERMISSION_ESCALATION).
+    So does acting on a person who holds, in the tenant, a permission the caller
+    lacks (their password, second factor, address, disabling them, their
+    membership): setting someone's password is becoming them.
     """
 
     @_abc_1.abstractmethod
@@ -177,7 +192,8 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         email stays pending until its owner follows the link mailed there (the
         old address is told); until then login keeps the old one. Errors:
         NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE),
-        ALREADY_EXISTS (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
+        PERMISSION_DENIED (PERMISSION_ESCALATION), ALREADY_EXISTS
+        (USER_EMAIL_TAKEN), ABORTED (ETAG_MISMATCH).
         """
 
     @_abc_1.abstractmethod
@@ -188,7 +204,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_admin_service_pb2.DisableUserResponse, _abc.Awaitable[_admin_service_pb2.DisableUserResponse]]:
         """Disables a user homed in the tenant: no more logins anywhere, every
         session revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
-        (USER_MANAGED_ELSEWHERE).
+        (USER_MANAGED_ELSEWHERE), PERMISSION_DENIED (PERMISSION_ESCALATION).
         """
 
     @_abc_1.abstractmethod
@@ -200,7 +216,8 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         """Sets a new password for a user homed in the tenant (a forgotten password,
         or an operator resetting the platform administrator's); every session of
         the user is revoked. Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
-        (USER_MANAGED_ELSEWHERE), INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
+        (USER_MANAGED_ELSEWHERE), PERMISSION_DENIED (PERMISSION_ESCALATION),
+        INVALID_ARGUMENT (PASSWORD_TOO_WEAK).
         """
 
     @_abc_1.abstractmethod
@@ -210,8 +227,9 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.ResetUserMfaResponse, _abc.Awaitable[_admin_service_pb2.ResetUserMfaResponse]]:
         """Removes the second factor of a user homed in the tenant (a lost device and
-        lost recovery codes); audited, and the user's sessions are revoked.
-        Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (USER_MANAGED_ELSEWHERE).
+        lost recovery codes); audited, and every session of the user is revoked.
+        Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION
+        (USER_MANAGED_ELSEWHERE), PERMISSION_DENIED (PERMISSION_ESCALATION).
         """
 
 def add_UserServiceServicer_to_server(servicer: UserServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
@@ -229,21 +247,25 @@ class MembershipServiceStub:
     AddMembership: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.AddMembershipRequest, _admin_service_pb2.AddMembershipResponse]
     """A platform administrator's explicit grant of a membership to an existing
     identity (audited in the tenant); no tenant role holds this permission.
-    Operators' own identities never join a tenant. Errors: NOT_FOUND
-    (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN),
-    FAILED_PRECONDITION (PLATFORM_IDENTITY_NOT_JOINABLE), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+    Operators' own identities never join a tenant, and only they are members
+    of the platform tenant. Errors: NOT_FOUND (USER_NOT_FOUND), ALREADY_EXISTS
+    (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN), FAILED_PRECONDITION
+    (PLATFORM_IDENTITY_NOT_JOINABLE, PLATFORM_TENANT_NOT_JOINABLE),
+    INVALID_ARGUMENT (ROLE_NOT_FOUND).
     """
     ListMemberships: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListMembershipsRequest, _admin_service_pb2.ListMembershipsResponse]
     """Lists the tenant's memberships."""
     UpdateMembership: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateMembershipRequest, _admin_service_pb2.UpdateMembershipResponse]
     """Replaces a member's roles and/or tenant-local title (update_mask; empty
-    means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), ABORTED
-    (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+    means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), PERMISSION_DENIED
+    (PERMISSION_ESCALATION), ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT
+    (ROLE_NOT_FOUND).
     """
     RemoveMembership: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RemoveMembershipRequest, _admin_service_pb2.RemoveMembershipResponse]
     """Removes a user from the tenant. A user's home membership stays (disable
     the user instead). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
-    FAILED_PRECONDITION (HOME_MEMBERSHIP).
+    FAILED_PRECONDITION (HOME_MEMBERSHIP), PERMISSION_DENIED
+    (PERMISSION_ESCALATION).
     """
 
 @_typing.type_check_only
@@ -257,21 +279,25 @@ class MembershipServiceAsyncStub(MembershipServiceStub):
     AddMembership: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.AddMembershipRequest, _admin_service_pb2.AddMembershipResponse]  # type: ignore[assignment]
     """A platform administrator's explicit grant of a membership to an existing
     identity (audited in the tenant); no tenant role holds this permission.
-    Operators' own identities never join a tenant. Errors: NOT_FOUND
-    (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN),
-    FAILED_PRECONDITION (PLATFORM_IDENTITY_NOT_JOINABLE), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+    Operators' own identities never join a tenant, and only they are members
+    of the platform tenant. Errors: NOT_FOUND (USER_NOT_FOUND), ALREADY_EXISTS
+    (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN), FAILED_PRECONDITION
+    (PLATFORM_IDENTITY_NOT_JOINABLE, PLATFORM_TENANT_NOT_JOINABLE),
+    INVALID_ARGUMENT (ROLE_NOT_FOUND).
     """
     ListMemberships: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListMembershipsRequest, _admin_service_pb2.ListMembershipsResponse]  # type: ignore[assignment]
     """Lists the tenant's memberships."""
     UpdateMembership: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.UpdateMembershipRequest, _admin_service_pb2.UpdateMembershipResponse]  # type: ignore[assignment]
     """Replaces a member's roles and/or tenant-local title (update_mask; empty
-    means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), ABORTED
-    (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+    means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), PERMISSION_DENIED
+    (PERMISSION_ESCALATION), ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT
+    (ROLE_NOT_FOUND).
     """
     RemoveMembership: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RemoveMembershipRequest, _admin_service_pb2.RemoveMembershipResponse]  # type: ignore[assignment]
     """Removes a user from the tenant. A user's home membership stays (disable
     the user instead). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
-    FAILED_PRECONDITION (HOME_MEMBERSHIP).
+    FAILED_PRECONDITION (HOME_MEMBERSHIP), PERMISSION_DENIED
+    (PERMISSION_ESCALATION).
     """
 
 class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -288,9 +314,11 @@ class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_admin_service_pb2.AddMembershipResponse, _abc.Awaitable[_admin_service_pb2.AddMembershipResponse]]:
         """A platform administrator's explicit grant of a membership to an existing
         identity (audited in the tenant); no tenant role holds this permission.
-        Operators' own identities never join a tenant. Errors: NOT_FOUND
-        (USER_NOT_FOUND), ALREADY_EXISTS (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN),
-        FAILED_PRECONDITION (PLATFORM_IDENTITY_NOT_JOINABLE), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+        Operators' own identities never join a tenant, and only they are members
+        of the platform tenant. Errors: NOT_FOUND (USER_NOT_FOUND), ALREADY_EXISTS
+        (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN), FAILED_PRECONDITION
+        (PLATFORM_IDENTITY_NOT_JOINABLE, PLATFORM_TENANT_NOT_JOINABLE),
+        INVALID_ARGUMENT (ROLE_NOT_FOUND).
         """
 
     @_abc_1.abstractmethod
@@ -308,8 +336,9 @@ class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.UpdateMembershipResponse, _abc.Awaitable[_admin_service_pb2.UpdateMembershipResponse]]:
         """Replaces a member's roles and/or tenant-local title (update_mask; empty
-        means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), ABORTED
-        (ETAG_MISMATCH), INVALID_ARGUMENT (ROLE_NOT_FOUND).
+        means roles). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND), PERMISSION_DENIED
+        (PERMISSION_ESCALATION), ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT
+        (ROLE_NOT_FOUND).
         """
 
     @_abc_1.abstractmethod
@@ -320,7 +349,8 @@ class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_admin_service_pb2.RemoveMembershipResponse, _abc.Awaitable[_admin_service_pb2.RemoveMembershipResponse]]:
         """Removes a user from the tenant. A user's home membership stays (disable
         the user instead). Errors: NOT_FOUND (MEMBERSHIP_NOT_FOUND),
-        FAILED_PRECONDITION (HOME_MEMBERSHIP).
+        FAILED_PRECONDITION (HOME_MEMBERSHIP), PERMISSION_DENIED
+        (PERMISSION_ESCALATION).
         """
 
 def add_MembershipServiceServicer_to_server(servicer: MembershipServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
@@ -346,8 +376,10 @@ class RoleServiceStub:
     (ROLE_NOT_FOUND), FAILED_PRECONDITION (ROLE_BUILT_IN), ABORTED (ETAG_MISMATCH).
     """
     DeleteRole: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.DeleteRoleRequest, _admin_service_pb2.DeleteRoleResponse]
-    """Deletes a custom role no member holds. Errors: NOT_FOUND (ROLE_NOT_FOUND),
-    FAILED_PRECONDITION (ROLE_BUILT_IN, ROLE_IN_USE).
+    """Deletes a custom role that no member, service account or pending
+    invitation holds. Errors: NOT_FOUND (ROLE_NOT_FOUND), FAILED_PRECONDITION
+    (ROLE_BUILT_IN, ROLE_IN_USE: its metadata counts members, service_accounts
+    and invitations).
     """
 
 @_typing.type_check_only
@@ -369,8 +401,10 @@ class RoleServiceAsyncStub(RoleServiceStub):
     (ROLE_NOT_FOUND), FAILED_PRECONDITION (ROLE_BUILT_IN), ABORTED (ETAG_MISMATCH).
     """
     DeleteRole: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.DeleteRoleRequest, _admin_service_pb2.DeleteRoleResponse]  # type: ignore[assignment]
-    """Deletes a custom role no member holds. Errors: NOT_FOUND (ROLE_NOT_FOUND),
-    FAILED_PRECONDITION (ROLE_BUILT_IN, ROLE_IN_USE).
+    """Deletes a custom role that no member, service account or pending
+    invitation holds. Errors: NOT_FOUND (ROLE_NOT_FOUND), FAILED_PRECONDITION
+    (ROLE_BUILT_IN, ROLE_IN_USE: its metadata counts members, service_accounts
+    and invitations).
     """
 
 class RoleServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -419,8 +453,10 @@ class RoleServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.DeleteRoleRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.DeleteRoleResponse, _abc.Awaitable[_admin_service_pb2.DeleteRoleResponse]]:
-        """Deletes a custom role no member holds. Errors: NOT_FOUND (ROLE_NOT_FOUND),
-        FAILED_PRECONDITION (ROLE_BUILT_IN, ROLE_IN_USE).
+        """Deletes a custom role that no member, service account or pending
+        invitation holds. Errors: NOT_FOUND (ROLE_NOT_FOUND), FAILED_PRECONDITION
+        (ROLE_BUILT_IN, ROLE_IN_USE: its metadata counts members, service_accounts
+        and invitations).
         """
 
 def add_RoleServiceServicer_to_server(servicer: RoleServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -192,8 +192,9 @@ class AuthServiceServicer:
         """Accepts an invitation with the caller's own account, whose email must be
         the invited address; then SwitchTenant reaches the tenant. Errors:
         NOT_FOUND (INVITATION_INVALID), FAILED_PRECONDITION
-        (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE), ALREADY_EXISTS
-        (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN).
+        (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE,
+        PLATFORM_TENANT_NOT_JOINABLE), ALREADY_EXISTS (MEMBERSHIP_EXISTS,
+        USER_EMAIL_TAKEN).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

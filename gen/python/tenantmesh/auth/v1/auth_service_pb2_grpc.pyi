@@ -72,8 +72,9 @@ class AuthServiceStub:
     """Accepts an invitation with the caller's own account, whose email must be
     the invited address; then SwitchTenant reaches the tenant. Errors:
     NOT_FOUND (INVITATION_INVALID), FAILED_PRECONDITION
-    (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE), ALREADY_EXISTS
-    (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN).
+    (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE,
+    PLATFORM_TENANT_NOT_JOINABLE), ALREADY_EXISTS (MEMBERSHIP_EXISTS,
+    USER_EMAIL_TAKEN).
     """
     VerifyEmail: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.VerifyEmailRequest, _auth_service_pb2.VerifyEmailResponse]
     """Confirms an email address with the token mailed to it (on creation, or a
@@ -183,8 +184,9 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """Accepts an invitation with the caller's own account, whose email must be
     the invited address; then SwitchTenant reaches the tenant. Errors:
     NOT_FOUND (INVITATION_INVALID), FAILED_PRECONDITION
-    (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE), ALREADY_EXISTS
-    (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN).
+    (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE,
+    PLATFORM_TENANT_NOT_JOINABLE), ALREADY_EXISTS (MEMBERSHIP_EXISTS,
+    USER_EMAIL_TAKEN).
     """
     VerifyEmail: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.VerifyEmailRequest, _auth_service_pb2.VerifyEmailResponse]  # type: ignore[assignment]
     """Confirms an email address with the token mailed to it (on creation, or a
@@ -327,8 +329,9 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         """Accepts an invitation with the caller's own account, whose email must be
         the invited address; then SwitchTenant reaches the tenant. Errors:
         NOT_FOUND (INVITATION_INVALID), FAILED_PRECONDITION
-        (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE), ALREADY_EXISTS
-        (MEMBERSHIP_EXISTS, USER_EMAIL_TAKEN).
+        (INVITATION_EMAIL_MISMATCH, PLATFORM_IDENTITY_NOT_JOINABLE,
+        PLATFORM_TENANT_NOT_JOINABLE), ALREADY_EXISTS (MEMBERSHIP_EXISTS,
+        USER_EMAIL_TAKEN).
         """
 
     @_abc_1.abstractmethod
