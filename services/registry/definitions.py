@@ -16,7 +16,9 @@ from typing import Any
 
 from services.registry import contracts, schemas, semver
 from services.registry.reasons import RegistryReason
+from services.registry.secrets import misplaced_secret_markers
 from services.runtime.errors import CommonReason, FieldViolation, InvalidArgument, Reason
+from services.runtime.json_documents import json_path
 
 
 class ServiceKind(StrEnum):
@@ -143,6 +145,16 @@ def definition_violations(definition: ServiceDefinition, base: str = "service") 
         found.append(FieldViolation(f"{base}.kind", f"must be one of {', '.join(KINDS)}"))
     if definition.config_schema is not None:
         found += schemas.schema_violations(definition.config_schema, f"{base}.config_schema")
+        found += [
+            FieldViolation(
+                json_path(f"{base}.config_schema", [*path, "writeOnly"]),
+                "writeOnly marks a secret only on a property reached from the root through nested "
+                "'properties' (not through $ref, allOf, items and the like); here the value would be "
+                "stored and shown in plain text",
+                schemas.SCHEMA_INVALID,
+            )
+            for path in misplaced_secret_markers(definition.config_schema)
+        ]
     found += _permission_violations(definition, base)
     found += _menu_violations(definition, base)
     found += _form_violations(definition, base)

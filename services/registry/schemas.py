@@ -63,6 +63,10 @@ def schema_violations(schema: Mapping[str, Any], field: str) -> list[FieldViolat
         for parts, reference in _references(schema, []):
             if not _resolvable(schema, reference):
                 add(parts, f"reference {reference!r} does not resolve within the document")
+    if not found:
+        for parts, reference in _references(schema, []):
+            if _loops(schema, reference):
+                add(parts, f"reference {reference!r} leads back to itself without reaching into the value")
     return sorted(found.values(), key=lambda v: v.field)
 
 
@@ -78,14 +82,59 @@ def _references(node: Any, parts: list[str | int]) -> Iterator[tuple[list[str | 
             yield from _references(value, [*parts, index])
 
 
-def _resolvable(schema: Mapping[str, Any], reference: str) -> bool:
+def _resolver(schema: Mapping[str, Any]) -> Any:
     resource = Resource.from_contents(dict(schema), default_specification=DRAFT202012)
-    resolver = Registry().with_resource("", resource).resolver_with_root(resource)
+    return Registry().with_resource("", resource).resolver_with_root(resource)
+
+
+def _resolvable(schema: Mapping[str, Any], reference: str) -> bool:
     try:
-        resolver.lookup(reference)
+        _resolver(schema).lookup(reference)
     except Unresolvable:
         return False
     return True
+
+
+# Keywords whose subschemas apply to the very value their schema applies to. A reference that
+# comes back to its own schema through these alone (``{"$ref": "#"}`` at the root, two ``$defs``
+# referring to each other) would have a validator recurse forever on any value.
+_IN_PLACE_LISTS = ("allOf", "anyOf", "oneOf")
+_IN_PLACE_VALUES = ("not", "if", "then", "else")
+
+
+def _loops(schema: Mapping[str, Any], reference: str) -> bool:
+    """Whether following ``reference`` can come back to it without descending into the value."""
+    resolver = _resolver(schema)
+    on_path: set[int] = set()
+
+    def leads_back(reference: str) -> bool:
+        try:
+            target = resolver.lookup(reference).contents
+        except Unresolvable:
+            return False
+        if id(target) in on_path:
+            return True
+        on_path.add(id(target))
+        found = any(leads_back(inner) for inner in _in_place_references(target))
+        on_path.discard(id(target))
+        return found
+
+    return leads_back(reference)
+
+
+def _in_place_references(node: Any) -> Iterator[str]:
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key in _REFERENCE_KEYWORDS and isinstance(value, str):
+            yield value
+        elif key in _IN_PLACE_LISTS and isinstance(value, list):
+            for child in value:
+                yield from _in_place_references(child)
+        elif key in _IN_PLACE_VALUES or key == "dependentSchemas":
+            children = value.values() if key == "dependentSchemas" and isinstance(value, dict) else [value]
+            for child in children:
+                yield from _in_place_references(child)
 
 
 # -- is it valid against the schema? --------------------------------------------------------------
@@ -129,8 +178,9 @@ def instance_violations(
                 add(parts, f"does not satisfy the schema's {error.validator!s} rule")
             else:
                 add(parts, error.message)
-    except Unresolvable:
-        # Registration checks references, so this is a schema stored before that check.
+    except (Unresolvable, RecursionError):
+        # Registration checks references (that they resolve, and do not loop), so this is a schema
+        # stored before those checks.
         raise FailedPrecondition(
             "the service's schema cannot be used to validate", reason=RegistryReason.SCHEMA_UNUSABLE
         ) from None

@@ -1,7 +1,9 @@
 """Secret fields of tenants' service configurations.
 
 A configuration schema marks a property secret with the standard JSON Schema keyword
-``writeOnly: true`` (on a property of an object, at any depth of nested objects). Such a
+``writeOnly: true`` (on a property of an object, at any depth of nested objects, reached from
+the root through ``properties``; a marker anywhere else, such as under ``$defs`` behind a
+``$ref``, would protect nothing and is refused at registration). Such a
 value is validated like any other, then sealed with the platform's key-encryption key
 before it is stored, bound to the tenant, the service and the field's JSON Pointer (a
 sealed value copied to another row or field does not open). No RPC returns it: reads
@@ -45,6 +47,59 @@ def _walk(node: Mapping[str, Any], path: Pointer) -> Iterator[Pointer]:
             yield (*path, str(name))
         else:
             yield from _walk(child, (*path, str(name)))
+
+
+# Keywords whose values are schemas, by shape: for finding markers wherever a schema may carry
+# them, and never in data (``default``, ``const``, ``examples``).
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SCHEMA_VALUES = (
+    "items",
+    "additionalProperties",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "propertyNames",
+    "contains",
+    "not",
+    "if",
+    "then",
+    "else",
+)
+
+
+def misplaced_secret_markers(schema: Mapping[str, Any] | None) -> list[tuple[str | int, ...]]:
+    """Paths (in the schema) of ``writeOnly: true`` markers that mark no secret: only a property
+    reached from the root through nested ``properties`` is one (what ``secret_pointers`` finds).
+    Under ``$defs`` behind a ``$ref``, in ``allOf``, ``items`` and the like, the value would be
+    stored and shown in plain text, so a schema holding such a marker is refused."""
+    if not schema:
+        return []
+    secrets = [_schema_path(pointer) for pointer in secret_pointers(schema)]
+    return [
+        path
+        for path in _markers(schema, ())
+        if not any(path[: len(secret)] == secret for secret in secrets)  # in a secret: sealed with it
+    ]
+
+
+def _schema_path(pointer: Pointer) -> tuple[str | int, ...]:
+    return tuple(part for name in pointer for part in ("properties", name))
+
+
+def _markers(node: Any, path: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    if not isinstance(node, Mapping):
+        return
+    if node.get("writeOnly") is True:
+        yield path
+    for key, value in node.items():
+        if key in _SCHEMA_MAPS and isinstance(value, Mapping):
+            for name, child in value.items():
+                yield from _markers(child, (*path, key, str(name)))
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            for index, child in enumerate(value):
+                yield from _markers(child, (*path, key, index))
+        elif key in _SCHEMA_VALUES:
+            yield from _markers(value, (*path, key))
 
 
 def pointer_text(path: Pointer) -> str:

@@ -180,3 +180,19 @@ async def test_list_page_tokens_are_bound_to_the_tenant(world: RegistryWorld) ->
         grpc.StatusCode.INVALID_ARGUMENT,
         "PAGE_TOKEN_INVALID",
     )
+
+
+async def test_a_secret_marker_the_registry_would_not_honour_is_refused_at_registration(world: RegistryWorld) -> None:
+    # writeOnly behind a $ref (a secret type defined once) marks nothing the registry seals: the
+    # value would be stored and returned in plain text, so the schema is refused instead.
+    schema = {
+        "type": "object",
+        "$defs": {"secret": {"type": "string", "writeOnly": True}},
+        "properties": {"token": {"$ref": "#/$defs/secret"}},
+    }
+    error = await expect_error(
+        world.register(http_service(unique_name(), config_schema=struct(schema))),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "SCHEMA_INVALID",
+    )
+    assert violation_fields(error) == {'service.config_schema["$defs"].secret.writeOnly'}

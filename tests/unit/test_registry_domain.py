@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from tenantmesh.registry.v1 import events_pb2, service_pb2
 
 from services.registry import semver
 from services.registry.definitions import (
+    KINDS,
     Form,
     MenuEntry,
     Permission,
@@ -18,9 +20,11 @@ from services.registry.definitions import (
 )
 from services.registry.events import SERVICE_UPDATED
 from services.registry.health import EffectiveCheck, _Tally, next_health
+from services.registry.reasons import RegistryReason
 from services.registry.schemas import instance_violations, schema_violations
+from services.registry.secrets import misplaced_secret_markers
 from services.registry.watch import WatchHub
-from services.runtime.errors import FieldViolation
+from services.runtime.errors import FailedPrecondition, FieldViolation
 from services.runtime.events import Event
 from services.runtime.json_documents import dict_to_struct, json_path, struct_to_dict
 
@@ -50,6 +54,60 @@ def test_valid_schema_has_no_violations() -> None:
 
 def test_unresolvable_local_reference() -> None:
     assert fields(schema_violations({"properties": {"a": {"$ref": "#/$defs/nope"}}}, "s")) == {'s.properties.a["$ref"]'}
+
+
+def test_a_reference_that_leads_back_to_itself_without_reaching_into_the_value_is_refused() -> None:
+    # Any value would have a validator recurse forever: found when the schema is registered, not
+    # as an INTERNAL error of every tenant's EnableService.
+    looping = (
+        {"type": "object", "properties": {"a": {"$ref": "#/properties/a"}}},
+        {"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"},
+        {"$defs": {"a": {"allOf": [{"$ref": "#/$defs/b"}]}, "b": {"not": {"$ref": "#/$defs/a"}}}},
+        {"if": {"$ref": "#"}},
+    )
+    for schema in looping:
+        found = schema_violations(schema, "s")
+        assert found, schema
+        assert all("leads back to itself" in v.description for v in found)
+    # Recursion that descends into the value ends with the value: a linked list, a tree.
+    recursive = (
+        {
+            "$defs": {"node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/node"}}}},
+            "$ref": "#/$defs/node",
+        },
+        {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#"}}}},
+    )
+    for schema in recursive:
+        assert schema_violations(schema, "s") == []
+    # A schema stored before the check answers SCHEMA_UNUSABLE, not a crash.
+    with pytest.raises(FailedPrecondition) as refused:
+        instance_violations(looping[0], {"a": 1}, "config")
+    assert refused.value.reason == RegistryReason.SCHEMA_UNUSABLE
+
+
+def test_write_only_marks_a_secret_only_where_the_registry_seals_it() -> None:
+    by_reference = {
+        "$defs": {"secret": {"type": "string", "writeOnly": True}},
+        "properties": {"token": {"$ref": "#/$defs/secret"}},
+    }
+    in_all_of = {"allOf": [{"properties": {"token": {"type": "string", "writeOnly": True}}}]}
+    in_items = {"properties": {"keys": {"type": "array", "items": {"type": "string", "writeOnly": True}}}}
+    assert misplaced_secret_markers(by_reference) == [("$defs", "secret")]
+    assert misplaced_secret_markers(in_all_of) == [("allOf", 0, "properties", "token")]
+    assert misplaced_secret_markers(in_items) == [("properties", "keys", "items")]
+    sealed = {
+        "properties": {
+            "token": {"type": "string", "writeOnly": True},
+            # Inside a secret: sealed with it.
+            "creds": {"writeOnly": True, "properties": {"key": {"writeOnly": True}}},
+            # A property named writeOnly, and data that looks like a marker, mark nothing.
+            "writeOnly": True,
+            "mode": {"default": {"writeOnly": True}, "const": {"writeOnly": True}},
+        }
+    }
+    assert misplaced_secret_markers(sealed) == []
+    definition = ServiceDefinition(name="svc", kind=KINDS[0], config_schema=by_reference)
+    assert fields(definition_violations(definition)) == {'service.config_schema["$defs"].secret.writeOnly'}
 
 
 def test_instance_violations_point_at_the_offending_values() -> None:
