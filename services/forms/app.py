@@ -36,7 +36,7 @@ class FormsApp(ServiceApp):
         # Heads of forms that validations read recently; other replicas' form events drop them.
         self.heads = FormHeads()
         self.heads.subscribe(runtime.events)
-        self.forms = Forms(runtime.db, runtime.unit_of_work(SERVICE), self.heads)
+        self.forms = Forms(runtime.db, runtime.unit_of_work(SERVICE), self.heads, self.files.submissions)
         installer = ServiceFormsInstaller(self.forms, self.tenants, runtime.channel("registry"), runtime.credentials)
         # Once per event across replicas: installing writes to the tenant's database.
         runtime.events.subscribe_group(GROUP, "tenant_service.", installer.on_event)

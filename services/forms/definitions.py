@@ -57,11 +57,33 @@ def checked(document: dict[str, Any], field: str) -> dict[str, Any]:
     return document
 
 
-def without_texts(value: Any) -> Any:
-    """The definition with the fields' labels, help texts and placeholders removed (what a tenant may
-    override in a service's form): two definitions equal under this accept the same answers."""
-    if isinstance(value, dict):
-        return {key: without_texts(item) for key, item in value.items() if key not in TEXT_KEYS}
-    if isinstance(value, list):
-        return [without_texts(item) for item in value]
-    return value
+def without_texts(definition: Any) -> Any:
+    """The definition with the fields' labels, help texts and placeholders (and their options'
+    labels) removed: what a tenant may override in a service's form. Two definitions equal under
+    this accept the same answers.
+
+    Only the layout's field objects lose them: inside ``schema`` the same names are property names
+    (a property called "label"), and its schema is what the service decides."""
+    if not isinstance(definition, dict):
+        return definition
+    stripped = dict(definition)
+    if isinstance(definition.get("fields"), list):
+        stripped["fields"] = [_field_without_texts(field) for field in definition["fields"]]
+    return stripped
+
+
+def _field_without_texts(field: Any) -> Any:
+    if not isinstance(field, dict):
+        return field
+    stripped = {key: item for key, item in field.items() if key not in TEXT_KEYS}
+    if isinstance(field.get("fields"), list):
+        stripped["fields"] = [_field_without_texts(child) for child in field["fields"]]
+    if isinstance(field.get("options"), list):
+        stripped["options"] = [_option_without_label(option) for option in field["options"]]
+    return stripped
+
+
+def _option_without_label(option: Any) -> Any:
+    if not isinstance(option, dict):
+        return option
+    return {key: item for key, item in option.items() if key != "label"}

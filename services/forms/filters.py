@@ -8,6 +8,7 @@ booleans by text, numbers by number.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -45,18 +46,36 @@ def parse_filter(text: str) -> list[Clause]:
         match = _CLAUSE.fullmatch(part)
         if match is None:
             raise filter_invalid(f"not a condition: {part.strip()!r} (answers.<field> <op> <value>, joined by AND)")
-        raw = match["value"]
-        value: str | float | bool
-        if raw.startswith('"'):
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                raise filter_invalid(f"not a JSON string: {raw}") from None
-        elif raw in ("true", "false"):
-            value = raw == "true"
-        else:
-            value = float(raw)
+        value = _value(match["value"])
         if isinstance(value, bool) and match["op"] not in ("=", "!="):
             raise filter_invalid(f"{match['op']} compares numbers or strings, not booleans")
         clauses.append(Clause(match["field"], match["op"], value))
     return clauses
+
+
+def _value(raw: str) -> str | float | bool:
+    if raw.startswith('"'):
+        return _string(raw)
+    if raw in ("true", "false"):
+        return raw == "true"
+    number = float(raw)
+    if not math.isfinite(number):
+        # 1e999 reads as infinity: no stored answer is one (JSON has none), and the database
+        # driver cannot bind it.
+        raise filter_invalid(f"not a finite number: {raw}")
+    return number
+
+
+def _string(raw: str) -> str:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise filter_invalid(f"not a JSON string: {raw}") from None
+    assert isinstance(value, str)  # the pattern matched a JSON string literal
+    try:
+        # JSON escapes can spell a lone surrogate ("\\ud800"), which is no text: it cannot be
+        # encoded to be compared with the stored values.
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise filter_invalid(f"not valid Unicode text: {raw}") from None
+    return value

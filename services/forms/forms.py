@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenantmesh.forms.v1 import events_pb2
@@ -22,6 +22,7 @@ from services.forms.audit import record
 from services.forms.definitions import checked, document_of, dumps, without_texts
 from services.forms.engine import compatibility_report, content_hash
 from services.forms.engine.proto import definition_message
+from services.forms.files import FileReferences
 from services.forms.heads import FormHeads, form_not_found
 from services.forms.models import (
     FormRow,
@@ -97,9 +98,11 @@ def new_form(form: pb.Form) -> NewForm:
 
 
 class Forms:
-    def __init__(self, db: DatabaseRouter, work: UnitOfWork, heads: FormHeads) -> None:
+    def __init__(self, db: DatabaseRouter, work: UnitOfWork, heads: FormHeads, files: FileReferences) -> None:
         self._db = db
         self._work = work
+        # Where a purge releases the files its submissions hold.
+        self._files = files
         # Validation's cached heads: dropped after every change of a form's status or versions.
         self._heads = heads
 
@@ -281,6 +284,9 @@ class Forms:
         return await self.get(key)
 
     async def delete(self, key: str, etag: str, purge: bool) -> int:
+        # A purge releases the submissions' files as DeleteSubmission does: noted for the sweeper
+        # first, marked in the deleting transaction, deleted after it commits.
+        doomed = await self._files.prepare_release_all(_submissions_of(await self._form_id(key))) if purge else []
         async with self._work.tenant() as work:
             session = work.session
             row = await form_by_key(session, key, for_update=True)
@@ -299,7 +305,8 @@ class Forms:
                     reason=FormsReason.FORM_HAS_SUBMISSIONS,
                 )
             if count:
-                submissions = select(SubmissionRow.submission_id).where(SubmissionRow.form_id == row.form_id)
+                submissions = _submissions_of(row.form_id)
+                await self._files.mark_all_released(session, submissions, doomed)
                 await session.execute(
                     delete(SubmissionRevisionRow).where(SubmissionRevisionRow.submission_id.in_(submissions))
                 )
@@ -311,7 +318,11 @@ class Forms:
             payload = events_pb2.FormDeleted(form_key=key, purged_submissions=count)
             work.emit(Event(FORM_DELETED, current_tenant().tenant_id, payload))
         self._heads.drop(current_tenant().tenant_id, key)
+        await self._files.purge(doomed)
         return int(count)
+
+    async def _form_id(self, key: str) -> str:
+        return (await self.get(key)).form_id
 
     async def install(self, form: NewForm) -> FormRow | None:
         """Installs (or brings up to date) a form a service contributes, published: a new form, or
@@ -360,6 +371,10 @@ class Forms:
         for key in keys:
             await self.archive(key, "")
         return keys
+
+
+def _submissions_of(form_id: str) -> Select[str]:
+    return select(SubmissionRow.submission_id).where(SubmissionRow.form_id == form_id)
 
 
 def current_principal_subject() -> str:

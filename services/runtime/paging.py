@@ -23,6 +23,9 @@ from services.runtime.errors import CommonReason, FieldViolation, InvalidArgumen
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 _TOKEN_VERSION = 1
+# Every listing pages by one of its own columns (an id, a name, a key), none longer than 255
+# characters: a longer key was not issued by a list and is refused before it reaches a query.
+MAX_KEY_LENGTH = 255
 
 
 T = TypeVar("T")
@@ -75,7 +78,7 @@ def decode_token(token: str, filters_fingerprint: str) -> str | None:
         valid = (
             isinstance(body, dict)
             and body.get("v") == _TOKEN_VERSION
-            and isinstance(body.get("k"), str)
+            and _is_key(body.get("k"))
             and body.get("f") == filters_fingerprint
         )
     except (ValueError, UnicodeDecodeError):
@@ -88,6 +91,18 @@ def decode_token(token: str, filters_fingerprint: str) -> str | None:
         )
     key: str = body["k"]
     return key
+
+
+def _is_key(value: object) -> bool:
+    """Whether a token's key could be a listing's: text the database can take (JSON escapes can
+    spell a lone surrogate, which no encoding can carry) within the longest key a list issues."""
+    if not isinstance(value, str) or len(value) > MAX_KEY_LENGTH:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def page_of(fetched: Sequence[T], page: PageRequest, marker: str, key: Callable[[T], str]) -> Page[T]:

@@ -24,21 +24,45 @@ STATUS_DETAILS_KEY = "grpc-status-details-bin"
 # many bytes, in order, and ErrorInfo's metadata says how many more there were.
 MAX_VIOLATION_BYTES = 4096
 VIOLATIONS_OMITTED = "violations_omitted"
+# Texts can carry what the caller sent (an answer's key becomes a violation's field): each is cut
+# to these many bytes, so that the message and the first violation always fit in
+# MAX_VIOLATION_BYTES (the message also travels as grpc-message, percent-encoded).
+MAX_MESSAGE_BYTES = 512
+MAX_TEXT_BYTES = 512
+_CUT = "\u2026"  # an ellipsis ends a cut text
+
+
+def truncated(text: str, limit: int) -> str:
+    """``text`` if its UTF-8 is at most ``limit`` bytes, else its longest prefix that fits with an
+    ellipsis after it (cut between characters, never inside one)."""
+    encoded = text.encode("utf-8", "replace")
+    if len(encoded) <= limit:
+        return text
+    room = limit - len(_CUT.encode())
+    # Dropping the bytes of a character cut in two leaves whole characters only.
+    return encoded[:room].decode("utf-8", "ignore") + _CUT
+
+
+def status_message(error: ErrorDescription) -> str:
+    """The status message as it is sent (in the rich status and as grpc-message)."""
+    return truncated(error.message, MAX_MESSAGE_BYTES)
 
 
 def _bounded_violations(
-    error: ErrorDescription,
+    error: ErrorDescription, budget: int
 ) -> tuple[list[error_details_pb2.BadRequest.FieldViolation], int]:
-    """The field violations that fit in MAX_VIOLATION_BYTES (at least the first), and how many
-    were left out."""
+    """The field violations (texts cut to MAX_TEXT_BYTES) that fit in ``budget`` bytes (at least the
+    first), and how many were left out."""
     kept: list[error_details_pb2.BadRequest.FieldViolation] = []
     size = 0
     for violation in error.violations:
         message = error_details_pb2.BadRequest.FieldViolation(
-            field=violation.field, description=violation.description, reason=violation.reason
+            field=truncated(violation.field, MAX_TEXT_BYTES),
+            description=truncated(violation.description, MAX_TEXT_BYTES),
+            reason=violation.reason,
         )
         size += message.ByteSize() + 4  # its tag and length prefix, at most
-        if kept and size > MAX_VIOLATION_BYTES:
+        if kept and size > budget:
             break
         kept.append(message)
     return kept, len(error.violations) - len(kept)
@@ -46,7 +70,8 @@ def _bounded_violations(
 
 def to_status_proto(error: ErrorDescription) -> status_pb2.Status:
     details: list[any_pb2.Any] = []
-    violations, omitted = _bounded_violations(error)
+    message = status_message(error)
+    violations, omitted = _bounded_violations(error, MAX_VIOLATION_BYTES - len(message.encode()))
     metadata = dict(error.metadata)
     if omitted:
         metadata[VIOLATIONS_OMITTED] = str(omitted)
@@ -58,7 +83,7 @@ def to_status_proto(error: ErrorDescription) -> status_pb2.Status:
         delay = duration_pb2.Duration()
         delay.FromMilliseconds(int(error.retry_after * 1000))
         details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
-    return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
+    return status_pb2.Status(code=error.code.value[0], message=message, details=details)
 
 
 def trailing_metadata(error: ErrorDescription) -> tuple[tuple[str, bytes], ...]:

@@ -166,10 +166,28 @@ async def test_upload_download_and_isolation(db_backend_url: str, tmp_path: Path
         (upload_messages(b"x" * (64 * 1024 + 1), "application/pdf"), "FILE_TOO_LARGE", "content.data"),
         (upload_messages(b"<script>", "text/html"), "FILE_TYPE_NOT_ALLOWED", "content.content_type"),
         (upload_messages(b"x", ""), "FIELD_INVALID", "content.content_type"),
+        # Matches an allowed prefix ("application/vnd.oasis.opendocument.*") but is longer than a
+        # media type may be (and than the column holds).
+        (
+            upload_messages(b"x", "application/vnd.oasis.opendocument." + "x" * 300),
+            "FIELD_INVALID",
+            "content.content_type",
+        ),
+        (upload_messages(b"x", "application/vnd.oasis.opendocument.text\x00"), "FIELD_INVALID", "content.content_type"),
+        (upload_messages(b"x", "text/ plain"), "FIELD_INVALID", "content.content_type"),
         (upload_messages(b"x", "text/plain", "../../etc/passwd"), "FIELD_INVALID", "filename"),
         ([], "FIELD_INVALID", "content.data"),
     ],
-    ids=["oversized", "html", "no-type", "slash-in-name", "no-message"],
+    ids=[
+        "oversized",
+        "html",
+        "no-type",
+        "long-type",
+        "control-in-type",
+        "space-in-type",
+        "slash-in-name",
+        "no-message",
+    ],
 )
 async def test_bad_uploads_store_nothing(
     db_backend_url: str, tmp_path: Path, messages: list[pb.UploadFileRequest], reason: str, field: str
@@ -178,6 +196,28 @@ async def test_bad_uploads_store_nothing(
         admin_a = Caller(mesh, world.tokens["admin_a"], world.tenant_a)
         error = await expect_error(admin_a.upload_call(messages), grpc.StatusCode.INVALID_ARGUMENT, reason)
         assert field in violation_fields(error)
+        assert await stored_rows(mesh, world.tenant_a) == []
+        assert await reminders(mesh) == []
+        assert blob_files(tmp_path) == []
+
+
+async def test_an_id_in_other_case_names_the_file_whole_or_not_at_all(db_backend_url: str, tmp_path: Path) -> None:
+    # MariaDB compares ids without regard to case and finds the row; the content and the reminder
+    # must then be the row's, not named after the caller's spelling. SQLite finds nothing.
+    folds_case = db_backend_url.startswith("mysql")
+    async with files_platform(db_backend_url, tmp_path) as (mesh, world):
+        admin_a = Caller(mesh, world.tokens["admin_a"], world.tenant_a)
+        uploaded = await admin_a.upload(upload_messages(b"hello", "text/plain"))
+        shouted = uploaded.file_id.upper()
+        delete = admin_a.stub.DeleteFile(pb.DeleteFileRequest(file_id=shouted), metadata=admin_a.metadata)
+        if not folds_case:
+            await expect_error(admin_a.download(shouted), grpc.StatusCode.NOT_FOUND, "FILE_NOT_FOUND")
+            await expect_error(delete, grpc.StatusCode.NOT_FOUND, "FILE_NOT_FOUND")
+            assert [row.file_id for row in await stored_rows(mesh, world.tenant_a)] == [uploaded.file_id]
+            assert len(blob_files(tmp_path)) == 1
+            return
+        assert await admin_a.download(shouted) == ("text/plain", b"hello")
+        await delete
         assert await stored_rows(mesh, world.tenant_a) == []
         assert await reminders(mesh) == []
         assert blob_files(tmp_path) == []
@@ -581,3 +621,38 @@ async def test_deleting_a_tenant_removes_its_files(
         if store == "s3":
             assert stored_keys() == [f"tenants/{world.tenant_b}/forms/files/{kept.file_id}"]
         assert await admin_b.download(kept.file_id) == ("text/plain", b"b's")
+
+
+async def test_a_purged_forms_submissions_take_their_files_with_them(db_backend_url: str, tmp_path: Path) -> None:
+    async with files_platform(db_backend_url, tmp_path) as (mesh, world):
+        fw = FormsWorld(mesh, world)
+        admin = fw.as_("admin_a")
+        for key in ("claim", "other"):
+            form = forms_pb.Form(key=key, draft=definition(FILE_FORM))
+            await fw.forms.CreateForm(forms_pb.CreateFormRequest(form=form), metadata=admin)
+            await fw.forms.PublishForm(forms_pb.PublishFormRequest(key=key), metadata=admin)
+        member = Caller(mesh, world.tokens["member_a"], world.tenant_a)
+
+        async def submitted(key: str) -> list[str]:
+            photo = await member.upload(upload_messages(b"\x89PNG" + b"p" * 100, "image/png"))
+            scan = await member.upload(upload_messages(b"%PDF-1.7", "application/pdf"))
+            answers = {"name": "Ada", "photo": photo.file_id, "documents": [{"scan": scan.file_id}]}
+            request = forms_pb.SubmitFormRequest(form_key=key, answers=dict_to_struct(answers))
+            await fw.submissions.SubmitForm(request, metadata=fw.as_("member_a"))
+            return [photo.file_id, scan.file_id]
+
+        purged = [*await submitted("claim"), *await submitted("claim")]
+        kept = await submitted("other")
+        response = await fw.forms.DeleteForm(forms_pb.DeleteFormRequest(key="claim", purge=True), metadata=admin)
+        assert response.purged_submissions == 2
+        # Rows, content and reminders of the purged submissions' files are gone; the other form's stay.
+        assert sorted(row.file_id for row in await stored_rows(mesh, world.tenant_a)) == sorted(kept)
+        assert sorted(await reminders(mesh)) == sorted(kept)  # until the sweeper sees them attached
+        assert blob_files(tmp_path) == sorted(kept)
+        for file_id in purged:
+            await expect_error(
+                Caller(mesh, world.tokens["admin_a"], world.tenant_a).download(file_id),
+                grpc.StatusCode.NOT_FOUND,
+                "FILE_NOT_FOUND",
+            )
+        assert await forms_app(mesh).files.sweeper.sweep_once() == 0

@@ -15,6 +15,10 @@ from tenantmesh.registry.v1 import registry_service_pb2 as registry_pb
 from tenantmesh.registry.v1 import registry_service_pb2_grpc as registry_grpc
 from tenantmesh.registry.v1 import service_pb2
 
+from services.forms.app import FormsApp
+from services.forms.engine import generate_definition
+from services.forms.forms import NewForm
+from services.forms.installer import acting_in
 from tests.support.errors import expect_error
 from tests.support.forms import FormsWorld, forms_world
 from tests.support.platform import bearer
@@ -131,6 +135,62 @@ async def test_generate_form_lays_out_a_json_schema(db_backend_url: str, tmp_pat
             metadata=fw.as_("admin_a"),
         )
         assert broken.problems
+
+
+async def test_generate_form_lists_the_problems_of_recursive_schemas_and_odd_formats(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        for schema in (
+            {"type": "object", "properties": {"child": {"$ref": "#"}}},
+            {
+                "$defs": {"node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/node"}}}},
+                "$ref": "#/$defs/node",
+            },
+            {"type": "object", "properties": {"a": {"type": "string", "format": {"x": 1}}}},
+        ):
+            generated = await fw.forms.GenerateForm(
+                pb.GenerateFormRequest(json_schema=struct(schema)), metadata=fw.as_("admin_a")
+            )
+            assert generated.problems, schema
+
+
+# A service's form with a property named like a field text: its schema is the service's too.
+TEXT_NAMED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"label": {"type": "string", "maxLength": 10}, "other": {"type": "string", "maxLength": 10}},
+}
+
+
+async def test_a_property_named_like_a_text_is_the_services_to_change(db_backend_url: str, tmp_path: Path) -> None:
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        app = next(item.app for item in fw.mesh.started if isinstance(item.app, FormsApp))
+        tenant = await app.tenants.lookup(fw.world.tenant_a)
+        assert tenant is not None
+        with acting_in(tenant):
+            await app.forms.install(
+                NewForm("svc.labels", "T", "", {}, generate_definition(TEXT_NAMED_SCHEMA), False, "svc")
+            )
+        admin = fw.as_("admin_a")
+        form = await form_status(fw, "svc.labels")
+        mask = field_mask_pb2.FieldMask(paths=["draft"])
+        # Its texts the tenant may change ...
+        relabelled = pb.Form(key="svc.labels")
+        relabelled.draft.CopyFrom(form.draft)
+        relabelled.draft.fields[0].label["en"] = "Name tag"
+        await fw.forms.UpdateForm(pb.UpdateFormRequest(form=relabelled, update_mask=mask), metadata=admin)
+        # ... not what its properties accept, whatever they are called.
+        for name in ("label", "other"):
+            widened = pb.Form(key="svc.labels")
+            widened.draft.CopyFrom(form.draft)
+            widened.draft.schema.fields["properties"].struct_value.fields[name].struct_value.fields[
+                "maxLength"
+            ].number_value = 100_000
+            await expect_error(
+                fw.forms.UpdateForm(pb.UpdateFormRequest(form=widened, update_mask=mask), metadata=admin),
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "FORM_OWNED_BY_SERVICE",
+            )
 
 
 async def test_a_service_that_changes_its_forms_publishes_new_versions_in_tenants_that_enabled_it(

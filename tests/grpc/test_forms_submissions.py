@@ -3,6 +3,7 @@ tenant's database, listed and filtered, reviewed, edited with revisions, deleted
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from pathlib import Path
@@ -168,6 +169,63 @@ async def test_listing_filters_by_indexed_answers_and_members_see_their_own(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 reason,
             )
+
+
+def with_key(token: str, key: str) -> str:
+    """A page token as issued, its last key replaced (what a caller can forge: tokens are not signed)."""
+    body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    body["k"] = key
+    return base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
+
+
+async def test_filter_values_and_page_keys_that_no_database_takes_are_refused(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        await publish_sample(fw)
+        admin = fw.as_("admin_a")
+        for name in ("a", "b"):
+            await fw.submissions.SubmitForm(submit("intake", {"name": name, "age": 30}), metadata=admin)
+        # Numbers past a double (infinite) and strings whose escapes spell a lone surrogate.
+        for text in ("answers.age > 1e999", "answers.age < -1e999", 'answers.name = "\\ud800"'):
+            error = await expect_error(
+                fw.submissions.ListSubmissions(
+                    pb.ListSubmissionsRequest(form_key="intake", filter=text), metadata=admin
+                ),
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "FILTER_INVALID",
+            )
+            assert [v.field for v in violations(error)] == ["filter"]
+        # A token as issued, its key replaced by one no list issues: a lone surrogate, or too long.
+        listing = pb.ListSubmissionsRequest(form_key="intake", page_size=1)
+        issued = (await fw.submissions.ListSubmissions(listing, metadata=admin)).next_page_token
+        for key in ("\ud800", "0" * 256):  # longer than any key a list issues (255)
+            forged = pb.ListSubmissionsRequest(form_key="intake", page_size=1, page_token=with_key(issued, key))
+            error = await expect_error(
+                fw.submissions.ListSubmissions(forged, metadata=admin),
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "PAGE_TOKEN_INVALID",
+            )
+            assert [v.field for v in violations(error)] == ["page_token"]
+
+
+async def test_an_unknown_answer_key_of_any_length_is_reported_within_the_trailer(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        await publish_sample(fw)
+        error = await expect_error(
+            fw.submissions.SubmitForm(submit("intake", {"name": "a", "k" * 60_000: 1}), metadata=fw.as_("member_a")),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "ANSWERS_INVALID",
+        )
+        [violation] = violations(error)
+        # The key, cut short: the whole status fits in the trailer a gRPC client accepts.
+        assert violation.field.startswith("answers.kkk")
+        assert violation.field.endswith("\u2026")
+        assert len(violation.field.encode()) <= 512
+        assert violation.reason == "ANSWER_UNKNOWN_FIELD"
+        assert await stored_rows(fw, fw.world.tenant_a) == []
 
 
 async def test_review_edit_with_revisions_and_audited_delete(db_backend_url: str, tmp_path: Path) -> None:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from tenantmesh.registry.v1 import service_pb2
+
 from services.forms.engine import check_definition, evaluate, generate_definition
 from services.forms.engine.proto import definition_json, definition_message
+from services.forms.installer import contributed_form
+from services.runtime.json_documents import dict_to_struct
 
 SERVICE_CONFIG = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -99,3 +104,40 @@ def test_what_cannot_be_a_field_is_left_to_the_check() -> None:
 
 def test_a_schema_that_is_not_an_object_gives_no_fields() -> None:
     assert generate_definition({"type": "string"})["fields"] == []
+
+
+RECURSIVE_SCHEMAS = {
+    "property is the root": {"type": "object", "properties": {"child": {"$ref": "#"}}},
+    "definition refers to itself": {
+        "$defs": {"node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/node"}}}},
+        "$ref": "#/$defs/node",
+    },
+    "items are the root": {"type": "object", "properties": {"list": {"type": "array", "items": {"$ref": "#"}}}},
+}
+
+
+@pytest.mark.parametrize("schema", RECURSIVE_SCHEMAS.values(), ids=list(RECURSIVE_SCHEMAS))
+def test_a_recursive_schema_is_laid_out_once_and_left_to_the_check(schema: dict[str, Any]) -> None:
+    # A schema that contains itself has no finite form: the recursive field gets no fields.
+    definition = generate_definition(schema)
+    [field] = definition["fields"]
+    assert field["fields"] == []
+    assert check_definition(definition)
+
+
+def test_a_format_that_is_no_name_is_left_to_the_check() -> None:
+    definition = generate_definition(
+        {"type": "object", "properties": {"a": {"type": "string", "format": {}}, "b": {"type": "string", "format": []}}}
+    )
+    assert [field["type"] for field in definition["fields"]] == ["FIELD_TYPE_SHORT_TEXT"] * 2
+    reasons = {(p.pointer, p.reason) for p in check_definition(definition)}
+    assert reasons == {
+        ("/schema/properties/a/format", "SCHEMA_INVALID"),
+        ("/schema/properties/b/format", "SCHEMA_INVALID"),
+    }
+
+
+@pytest.mark.parametrize("schema", RECURSIVE_SCHEMAS.values(), ids=list(RECURSIVE_SCHEMAS))
+def test_a_service_contributing_a_recursive_schema_gets_no_form(schema: dict[str, Any]) -> None:
+    contribution = service_pb2.FormContribution(id="tree", title="Tree", schema=dict_to_struct(schema))
+    assert contributed_form("svc", contribution) is None

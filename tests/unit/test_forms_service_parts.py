@@ -87,6 +87,24 @@ def test_only_texts_may_differ_in_a_services_form() -> None:
     assert without_texts(base) != without_texts(retyped)
 
 
+def test_texts_are_only_the_layouts_never_schema_property_names() -> None:
+    def form(max_length: int, label: str) -> dict[str, object]:
+        return {
+            "schema": {"type": "object", "properties": {"label": {"type": "string", "maxLength": max_length}}},
+            "fields": [
+                {
+                    "key": "group",
+                    "type": "FIELD_TYPE_GROUP",
+                    "fields": [{"key": "label", "type": "FIELD_TYPE_SINGLE_CHOICE", "label": {"en": label}}],
+                    "options": [{"value": "a", "label": {"en": label}}],
+                }
+            ],
+        }
+
+    assert without_texts(form(10, "A")) == without_texts(form(10, "B"))
+    assert without_texts(form(10, "A")) != without_texts(form(11, "A"))
+
+
 @pytest.mark.parametrize(
     "text", ["", "plain", 'quote " and \\ backslash', "line\nbreak\ttab\x01", "é 😀 \u2028 \ud7ff"]
 )

@@ -10,6 +10,7 @@ from services.runtime.db import TenantDatabase
 from services.runtime.errors import InvalidArgument
 from services.runtime.paging import (
     DEFAULT_PAGE_SIZE,
+    MAX_KEY_LENGTH,
     MAX_PAGE_SIZE,
     decode_token,
     encode_token,
@@ -86,6 +87,9 @@ MARKER = fingerprint(["ACTIVE"])
         _raw_token({"v": 1, "k": 42, "f": MARKER}),  # key of the wrong type
         _raw_token({"v": 1, "k": "x", "f": "0000000000000000"}),  # forged fingerprint
         encode_token("x", MARKER)[:-3],  # truncated
+        _raw_token({"v": 1, "k": "\ud800", "f": MARKER}),  # a lone surrogate: no text a database takes
+        _raw_token({"v": 1, "k": "a\udfffb", "f": MARKER}),
+        _raw_token({"v": 1, "k": "k" * (MAX_KEY_LENGTH + 1), "f": MARKER}),  # longer than any key listed
     ],
 )
 def test_forged_or_garbage_token_is_refused(token: str) -> None:
@@ -93,6 +97,11 @@ def test_forged_or_garbage_token_is_refused(token: str) -> None:
         decode_token(token, MARKER)
     assert caught.value.reason == "PAGE_TOKEN_INVALID"
     assert [v.field for v in caught.value.violations] == ["page_token"]
+
+
+def test_the_longest_key_a_list_issues_round_trips() -> None:
+    key = "\u00e9" * MAX_KEY_LENGTH
+    assert decode_token(encode_token(key, MARKER), MARKER) == key
 
 
 def test_token_reused_with_other_filters_is_refused() -> None:

@@ -22,7 +22,15 @@ from services.runtime.errors import (
     Unavailable,
     describe,
 )
-from services.runtime.rich_status import STATUS_DETAILS_KEY, reason_of, to_status_proto, trailing_metadata
+from services.runtime.rich_status import (
+    MAX_TEXT_BYTES,
+    MAX_VIOLATION_BYTES,
+    STATUS_DETAILS_KEY,
+    reason_of,
+    to_status_proto,
+    trailing_metadata,
+    truncated,
+)
 
 
 class SampleReason(Reason):
@@ -133,6 +141,33 @@ def test_many_violations_are_cut_to_what_a_trailer_can_carry_and_the_rest_counte
     assert dict(info.metadata) == {"violations_omitted": str(1000 - len(kept))}
     [(_, value)] = trailing_metadata(describe(error))
     assert len(value) * 4 / 3 < 8 * 1024
+
+
+def test_a_violation_of_any_size_is_cut_so_the_status_fits_a_trailer() -> None:
+    # A field named after what the caller sent (an answer's 60,000-character key), a long
+    # description and message: cut on a character boundary, each marked by an ellipsis.
+    key = "k" * 59_999 + "\u00e9"
+    error = InvalidArgument(
+        "\u00e9" * 5000, violations=[FieldViolation(f"answers.{key}", "\u00e9" * 5000), FieldViolation("b", "ok")]
+    )
+    status = to_status_proto(describe(error))
+    [bad_request] = _unpack(status, error_details_pb2.BadRequest)
+    assert isinstance(bad_request, error_details_pb2.BadRequest)
+    first = bad_request.field_violations[0]
+    for text in (first.field, first.description, status.message):
+        assert text.endswith("\u2026")
+        assert len(text.encode()) <= MAX_TEXT_BYTES
+    assert first.field.startswith("answers.kkk")
+    assert [v.field for v in bad_request.field_violations] == [first.field, "b"]
+    assert status.ByteSize() <= MAX_VIOLATION_BYTES + 512  # the ErrorInfo and the framing
+    [(_, value)] = trailing_metadata(describe(error))
+    assert len(value) * 4 / 3 < 8 * 1024
+
+
+def test_truncated_keeps_short_texts_and_cuts_between_characters() -> None:
+    assert truncated("short", 10) == "short"
+    assert truncated("\u00e9" * 10, 10) == "\u00e9" * 3 + "\u2026"  # 7 bytes left: 3 whole characters
+    assert truncated("abcdefghijk", 10) == "abcdefg\u2026"
 
 
 def test_a_single_violation_is_kept_whatever_its_size() -> None:

@@ -18,6 +18,8 @@ from services.forms.engine.values import JSON, is_number
 _FORMAT_TYPES: Final = {"email": "EMAIL", "uri": "URL", "date": "DATE", "date-time": "DATE_TIME", "time": "TIME"}
 _LONG_TEXT_FROM: Final = 200  # maxLength above which text gets a text area
 _RADIO_UP_TO: Final = 4
+# Paths of object schemas (after references) whose fields are being laid out.
+_Expanding = frozenset[tuple[str | int, ...]]
 
 
 def humanize(key: str) -> str:
@@ -47,19 +49,27 @@ def generate_definition(json_schema: dict[str, Any]) -> dict[str, Any]:
         definition["title"] = {"en": node["title"]}
     if isinstance(node.get("description"), str):
         definition["description"] = {"en": node["description"]}
-    definition["fields"] = _fields(json_schema, root[0])
+    definition["fields"] = _fields(json_schema, root[0], frozenset())
     return definition
 
 
-def _fields(schema: dict[str, Any], parts: list[str | int]) -> list[dict[str, Any]]:
-    found, node = True, resolve(schema, parts)
-    properties = node[1].get("properties") if found and node and isinstance(node[1], dict) else None
+def _fields(schema: dict[str, Any], parts: list[str | int], expanding: _Expanding) -> list[dict[str, Any]]:
+    """The fields of the object schema at ``parts``; ``expanding``: the object schemas whose fields
+    are being laid out around it (a reference back to one of them is a recursive schema)."""
+    node = resolve(schema, parts)
+    properties = node[1].get("properties") if node and isinstance(node[1], dict) else None
     if not isinstance(properties, dict):
         return []
-    return [_field(schema, [*(node[0] if node else parts), "properties", key], key) for key in properties]
+    where = node[0] if node else parts
+    if tuple(where) in expanding:
+        # A schema that contains itself ({"$ref": "#"}) has no finite layout: its group is left
+        # without fields, which check_definition reports.
+        return []
+    inside = expanding | {tuple(where)}
+    return [_field(schema, [*where, "properties", key], key, inside) for key in properties]
 
 
-def _field(schema: dict[str, Any], parts: list[str | int], key: str) -> dict[str, Any]:
+def _field(schema: dict[str, Any], parts: list[str | int], key: str, expanding: _Expanding) -> dict[str, Any]:
     resolved = resolve(schema, parts)
     node: JSON = resolved[1] if resolved else {}
     node = node if isinstance(node, dict) else {}
@@ -72,13 +82,13 @@ def _field(schema: dict[str, Any], parts: list[str | int], key: str) -> dict[str
         field["options"] = [{"value": value} for value in node["enum"]]
     elif kind == "object":
         field["type"] = "FIELD_TYPE_GROUP"
-        field["fields"] = _fields(schema, where)
+        field["fields"] = _fields(schema, where, expanding)
     elif kind == "array":
         items = resolve(schema, [*where, "items"])
         item: JSON = items[1] if items else None
         if isinstance(item, dict) and item.get("type") == "object":
             field["type"] = "FIELD_TYPE_REPEATING_GROUP"
-            field["fields"] = _fields(schema, items[0])  # type: ignore[index]
+            field["fields"] = _fields(schema, items[0], expanding)  # type: ignore[index]
             for name in ("minItems", "maxItems"):
                 if is_number(node.get(name)):
                     field[name] = node[name]
@@ -88,7 +98,7 @@ def _field(schema: dict[str, Any], parts: list[str | int], key: str) -> dict[str
             values = item.get("enum") if isinstance(item, dict) else None
             field["options"] = [{"value": value} for value in values] if isinstance(values, list) else []
     elif kind == "string":
-        field["type"] = "FIELD_TYPE_" + _FORMAT_TYPES.get(node.get("format", ""), _text_type(node))
+        field["type"] = "FIELD_TYPE_" + _FORMAT_TYPES.get(_format(node), _text_type(node))
     elif kind == "integer":
         field["type"] = "FIELD_TYPE_INTEGER"
     elif kind == "number":
@@ -103,3 +113,9 @@ def _field(schema: dict[str, Any], parts: list[str | int], key: str) -> dict[str
 def _text_type(node: dict[str, Any]) -> str:
     limit = node.get("maxLength")
     return "LONG_TEXT" if isinstance(limit, int | float) and limit > _LONG_TEXT_FROM else "SHORT_TEXT"
+
+
+def _format(node: dict[str, Any]) -> str:
+    """The node's format, when it is a name at all (any other value is for check_definition to refuse)."""
+    value = node.get("format")
+    return value if isinstance(value, str) else ""

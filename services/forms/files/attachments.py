@@ -22,6 +22,10 @@ An edit of the answers that no longer references some of the submission's files 
         detached = await files.detach_unreferenced(w.session, submission_id, references)
     await files.remind_released(detached)                 # after the commit
 
+DeleteForm with purge does the same for all the form's submissions at once (``prepare_release_all``,
+``mark_all_released`` before their rows go, ``purge``); a submission stored between the first
+two makes the deletion ABORTED, since its files have no reminder.
+
 The detached files are marked DELETING and left to the sweeper (an earlier revision of the answers
 may still name them; the revision keeps the reference, not the file). The reminders written
 before cover a crash after the commit; written again after it, they also cover a sweep that ran
@@ -31,8 +35,9 @@ meanwhile and found the files still attached.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.forms.files.files import Files, is_expired
@@ -44,6 +49,11 @@ from services.runtime.clock import utcnow
 from services.runtime.context import current_principal
 from services.runtime.errors import Aborted
 from services.runtime.tenant_db import tenant_session
+
+
+def _files_of(submissions: Select[Any]) -> Select[str]:
+    """The ids of the files the submissions ``submissions`` selects hold."""
+    return select(FileRow.file_id).where(FileRow.submission_id.in_(submissions))
 
 
 def _refused(answer: FileAnswer, message: str, reason: FileReason) -> RefusedFile:
@@ -127,6 +137,25 @@ class SubmissionFiles:
 
     async def purge(self, file_ids: list[str]) -> None:
         await self._files.purge(file_ids)
+
+    async def prepare_release_all(self, submissions: Select[Any]) -> list[str]:
+        async with tenant_session(self._files.db) as session:
+            ids = list((await session.execute(_files_of(submissions))).scalars())
+        await self._files.remind_now(ids)
+        return ids
+
+    async def mark_all_released(self, session: AsyncSession, submissions: Select[Any], prepared: Sequence[str]) -> None:
+        held = set((await session.execute(_files_of(submissions))).scalars())
+        if not held <= set(prepared):
+            # Without a reminder, a file marked here would be lost if the process died before
+            # purge(): the caller's transaction rolls back instead, and a retry notes them all.
+            raise Aborted("a submission was stored meanwhile; try again")
+        await session.execute(
+            update(FileRow)
+            .where(FileRow.submission_id.in_(submissions))
+            .values(state=FileState.DELETING)
+            .execution_options(synchronize_session=False)
+        )
 
     async def detach_unreferenced(self, session: AsyncSession, submission_id: str, kept: Sequence[str]) -> list[str]:
         query = select(FileRow.file_id).where(

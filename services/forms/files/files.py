@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -41,6 +42,11 @@ DEFAULT_FILENAME = "file"
 # Where the upload's content type and bytes are in UploadFileRequest (for field violations).
 CONTENT_TYPE_FIELD = "content.content_type"
 CONTENT_FIELD = "content.data"
+
+
+# RFC 6838 §4.2: type "/" subtype, each a restricted-name of at most 127 characters (lower case
+# here, as media_type() leaves it); at most 255 characters in all, the column's width.
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 
 
 def blob_name(file_id: str) -> str:
@@ -122,6 +128,15 @@ class Files:
                 "the upload has no content type",
                 violations=[FieldViolation(CONTENT_TYPE_FIELD, "required: the content type of the file")],
             )
+        if not _MEDIA_TYPE.fullmatch(content_type):
+            # Before the allowed types: a prefix pattern ("application/vnd.oasis.opendocument.*")
+            # would take any tail, however long or strange.
+            raise InvalidArgument(
+                "the content type is not a media type (type/subtype)",
+                violations=[
+                    FieldViolation(CONTENT_TYPE_FIELD, "not a media type: type/subtype, at most 255 characters")
+                ],
+            )
         if not type_matches(content_type, self.settings.allowed_types):
             raise InvalidArgument(
                 f"files of type {content_type} are not accepted",
@@ -146,7 +161,9 @@ class Files:
     async def open(self, file_id: str) -> AsyncIterator[tuple[FileRow, BlobReader]]:
         row = await self.get(file_id)
         try:
-            async with self._blobs.open(blob_name(file_id)) as reader:
+            # The row's id, not the caller's spelling of it: a database that compares ids without
+            # regard to case (MariaDB's collation) finds the row for "0A1B..." too.
+            async with self._blobs.open(blob_name(row.file_id)) as reader:
                 yield row, reader
         except StorageUnavailable as exc:
             raise store_unavailable(exc) from exc
@@ -158,6 +175,7 @@ class Files:
             raise FailedPrecondition(
                 "a submission holds the file; it is deleted with the submission", reason=FileReason.FILE_ATTACHED
             )
+        file_id = row.file_id  # as stored: the blob's and the reminder's name (see open())
         async with tenant_session(self.db) as session:
             result = await session.execute(
                 delete(FileRow)

@@ -5,7 +5,8 @@ submission is stored, every file reference in its answers goes through one ``Fil
 port, inside the submission's own transaction: it refuses what the submission may not carry
 (another tenant's reference, an expired upload, someone else's, one over the field's limits) and
 binds the rest to the submission, so a submission that fails binds nothing. Deleting a
-submission releases its files in three steps around the deleting transaction, and an edit of the
+submission (or a form with its submissions) releases their files in three steps around the
+deleting transaction, and an edit of the
 answers detaches the files it no longer references (see ``FileReferences``). The port's
 implementation is ``services.forms.files.attachments``.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from google.protobuf import json_format
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenantmesh.forms.v1 import form_pb2
 
@@ -58,6 +60,16 @@ class FileReferences(Protocol):
 
     async def purge(self, file_ids: list[str]) -> None:
         """After its commit: deletes them."""
+        ...
+
+    async def prepare_release_all(self, submissions: Select[Any]) -> list[str]:
+        """``prepare_release`` for every submission ``submissions`` (a query of submission ids)
+        selects: before the transaction that deletes them all (a form purged with them)."""
+        ...
+
+    async def mark_all_released(self, session: AsyncSession, submissions: Select[Any], prepared: Sequence[str]) -> None:
+        """In that transaction, before the submissions' rows go: their files are to be deleted.
+        Raises ABORTED when they hold files ``prepared`` did not note (a submission stored since)."""
         ...
 
     async def detach_unreferenced(self, session: AsyncSession, submission_id: str, kept: Sequence[str]) -> list[str]:

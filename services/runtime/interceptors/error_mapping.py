@@ -21,7 +21,7 @@ from services.runtime.context import request_id_var
 from services.runtime.db.failures import database_failure
 from services.runtime.errors import CommonReason, ErrorDescription, TenantmeshError, describe
 from services.runtime.rest_names import came_through_transcoder, for_rest_caller
-from services.runtime.rich_status import trailing_metadata
+from services.runtime.rich_status import status_message, trailing_metadata
 
 log = logging.getLogger("tenantmesh.errors")
 
@@ -71,7 +71,7 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], error: ErrorDescrip
         *trailing_metadata(error),
         ("x-request-id", request_id_var.get()),
     )
-    await context.abort(error.code, error.message, trailing_metadata=trailers)
+    await context.abort(error.code, status_message(error), trailing_metadata=trailers)
     raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
 
