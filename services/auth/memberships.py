@@ -152,6 +152,8 @@ class Memberships:
             membership = await get_membership(session, tenant_id, user_id, for_update=True)
             if membership is None:
                 raise membership_not_found()
+            # The id as stored: MariaDB finds it in any case, revocations match it exactly.
+            user_id = membership.user_id
             await check_authority(session, self._catalog, caller, membership)
             check_etag(membership.revision, etag, "membership")
             values: dict[str, object] = {}

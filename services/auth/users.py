@@ -185,6 +185,7 @@ class Users:
             raise InvalidArgument("which address?", violations=[FieldViolation("user.email", "value is required")])
         async with self._db.core_session() as session:
             user = await self._managed_user(session, tenant_id, user_id, caller)
+            user_id = user.user_id  # as stored (MariaDB finds it in any case)
             check_etag(user.revision, etag, "user")
             values: dict[str, object] = {}
             if "display_name" in mask:

@@ -212,6 +212,10 @@ async def test_previews_and_reverse_lookups_agree_with_the_menu(db_backend_url: 
         assert member.user_id in [u.user_id for u in everyone.users]
 
         reach = await menus.WhatCanReach(pb.WhatCanReachRequest(user_id=member.user_id))
+        # An id in capitals names the same member, on every database.
+        in_capitals = await menus.WhatCanReach(pb.WhatCanReachRequest(user_id=member.user_id.upper()))
+        assert in_capitals == reach
+        assert await menus.PreviewMenu(pb.PreviewMenuRequest(user_id=member.user_id.upper())) == as_member
         assert [(e.key, list(e.required_permissions)) for e in reach.entries] == [
             ("custom/news", []),
             ("platform/forms", []),

@@ -9,7 +9,7 @@ from tenantmesh.registry.v1 import service_pb2 as registry_pb2
 from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
-from services.runtime.interceptors.validation import violations_of
+from services.runtime.interceptors.validation import lower_uuids, violations_of
 from services.runtime.json_documents import struct_to_dict
 from services.runtime.nesting import MAX_VALUE_DEPTH, too_deep
 
@@ -103,3 +103,22 @@ def test_depth_limit_counts_objects_and_arrays(container: str) -> None:
     beyond = forms_pb.ValidateSubmissionRequest(form_key="ok")
     beyond.answers.update(_nested(MAX_VALUE_DEPTH + 1, container))
     assert [v.field for v in too_deep(beyond)] == ["answers"]
+
+
+def test_a_valid_requests_uuids_are_written_in_lower_case_wherever_they_are() -> None:
+    upper = "0190C2A4-0000-7000-8000-00000000ABCD"
+    request = pb.GetTenantRequest(tenant_id=upper)
+    assert _fields(request) == []  # the uuid rule takes either case
+    lower_uuids(request)
+    assert request.tenant_id == upper.lower()
+    # In messages the request holds, and in repeated fields; other strings are left as sent.
+    review = forms_pb.ReviewSubmissionRequest()
+    review.submission.submission_id = upper
+    lower_uuids(review)
+    assert review.submission.submission_id == upper.lower()
+    migration = pb.MigrateTenantDatabasesRequest(tenant_ids=[upper, upper.lower()])
+    lower_uuids(migration)
+    assert list(migration.tenant_ids) == [upper.lower()] * 2
+    listing = forms_pb.ListSubmissionsRequest(form_key="Intake", submitter="user:" + upper)
+    lower_uuids(listing)
+    assert (listing.form_key, listing.submitter) == ("Intake", "user:" + upper)
