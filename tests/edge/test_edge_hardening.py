@@ -72,3 +72,23 @@ async def test_cors_preflight_allows_put_of_a_service_configuration(edge: Runnin
     assert response.status_code == 200
     allowed = {method.strip() for method in response.headers["access-control-allow-methods"].split(",")}
     assert {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} <= allowed
+
+
+async def test_oversized_request_headers_get_the_json_error(edge: RunningEdge) -> None:
+    """HTTP/1.1 headers over the limit: Envoy's 431, in the shape of its other replies (it was
+    text/plain "Request Header Fields Too Large")."""
+    async with edge.http_client() as client:
+        response = await client.get("/v1/meta/server-info", headers={"x-big": "a" * 70_000})
+    assert response.status_code == 431, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == 3  # INVALID_ARGUMENT: the same headers again cannot succeed
+    assert body["message"] == "the request's headers are larger than the edge accepts"
+    assert body["details"] == [
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "REQUEST_TOO_LARGE",
+            "domain": "tenantmesh.dev",
+            "metadata": {},
+        }
+    ]

@@ -10,6 +10,7 @@ again behind it (zero trust); the isolation matrix covers that.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 import uuid
@@ -22,6 +23,7 @@ import httpx
 import jwt
 import pytest
 import yaml
+from google.rpc import error_details_pb2, status_pb2
 from tenantmesh.auth.v1 import admin_service_pb2, auth_service_pb2, auth_service_pb2_grpc
 from tenantmesh.meta.v1 import meta_service_pb2, meta_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_service_pb2, tenant_service_pb2_grpc
@@ -42,6 +44,7 @@ from services.mesh.edge import (
 )
 from services.mesh.envoy_process import validate_config
 from services.mesh.runner import upstreams_for
+from services.mesh.static_site import StaticServer
 from services.runtime.auth.claims import ALGORITHM
 from services.runtime.context import PLATFORM_TENANT_ID
 from tests.support.errors import expect_error
@@ -150,7 +153,18 @@ async def test_config_with_auth_validates_and_exempts_only_public_rpcs(tmp_path:
     rules = jwt_authn["rules"]
     # Everything not listed before the catch-all needs a token; the listed rules need nothing.
     assert rules[-1] == {"match": {"prefix": "/"}, "requires": {"provider_name": "tenantmesh"}}
-    exempt = rules[:-1]
+    # Before it: a gRPC content type with another method than POST, which the edge answers itself.
+    # (jwt_authn ignores `grpc: {}` in a rule: a GET /v1/tenants slipped through with it.)
+    assert rules[-2] == {
+        "match": {
+            "prefix": "/",
+            "headers": [
+                {"name": "content-type", "string_match": {"safe_regex": {"regex": "application/grpc(\\+.*)?"}}},
+                {"name": ":method", "string_match": {"exact": "POST"}, "invert_match": True},
+            ],
+        }
+    }
+    exempt = rules[:-2]
     assert all("requires" not in rule for rule in exempt)
     exempt_paths = {rule["match"].get("path") for rule in exempt}
     assert {
@@ -166,8 +180,13 @@ async def test_config_with_auth_validates_and_exempts_only_public_rpcs(tmp_path:
     public = [m for m in api.methods if m.public]
     assert len(exempt) == sum(1 + len(m.bindings) for m in public)
     assert not any(path and ("Logout" in path or "/v1/tenants" in path or "/v1/users" in path) for path in exempt_paths)
-    rest_rules = [rule for rule in exempt if not rule["match"].get("path", "").startswith("/tenantmesh.")]
-    assert all(rule["match"]["headers"][0]["name"] == ":method" for rule in rest_rules)
+    # Every exemption names its HTTP method: a native gRPC path's is POST.
+    assert all(rule["match"]["headers"][0]["name"] == ":method" for rule in exempt)
+    grpc_rules = [rule for rule in exempt if rule["match"].get("path", "").startswith("/tenantmesh.")]
+    assert grpc_rules
+    assert all(
+        rule["match"]["headers"] == [{"name": ":method", "string_match": {"exact": "POST"}}] for rule in grpc_rules
+    )
 
 
 def test_no_token_checks_without_the_auth_upstream(tmp_path: Path) -> None:
@@ -187,7 +206,8 @@ def test_public_binding_shadowing_a_protected_one_is_refused() -> None:
     # Same path, another HTTP method: no conflict (rules match on :method too).
     methods[1] = RoutedMethod("/x.v1.S/Secret", public=False, bindings=(HttpBinding("DELETE", "/v1/things/{id}"),))
     rules = jwt_exemptions(methods)
-    assert [(r.kind, r.http_method) for r in rules] == [(MatchKind.PATH, None), (MatchKind.REGEX, "GET")]
+    # A public RPC's native gRPC path is exempt for a gRPC call (POST) only.
+    assert [(r.kind, r.http_method) for r in rules] == [(MatchKind.PATH, "POST"), (MatchKind.REGEX, "GET")]
 
 
 # --------------------------------------------------------------------------- REST
@@ -364,6 +384,68 @@ async def test_native_grpc_through_the_edge(edge: RunningEdge, admin_token: str)
         assert login.tokens.access_token
     finally:
         await channel.close()
+
+
+def assert_grpc_method_refused(response: httpx.Response) -> None:
+    """The edge's own answer to a gRPC content type with another method than POST: a trailers-only
+    gRPC reply, UNIMPLEMENTED with the ErrorInfo the REST 405 carries."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/grpc"
+    assert response.headers["grpc-status"] == "12", dict(response.headers)
+    if response.request.method != "HEAD":
+        assert response.headers["grpc-message"] == "a gRPC call is an HTTP POST: no other method is answered"
+    encoded = response.headers["grpc-status-details-bin"]
+    status = status_pb2.Status.FromString(base64.b64decode(encoded + "=" * (-len(encoded) % 4)))
+    assert status.code == 12
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    assert (info.reason, info.domain) == ("METHOD_NOT_ALLOWED", "tenantmesh.dev")
+
+
+@pytest.mark.parametrize("console", [False, True])
+async def test_grpc_paths_answer_post_only(
+    edge_factory: EdgeFactory, mesh: Platform, admin_token: str, console: bool
+) -> None:
+    """A gRPC content type with GET, HEAD, PUT... is answered by the edge, token or not: it never
+    reaches a service (which reset the stream: an Envoy "upstream connect error", reads retried,
+    the host counted as failing) nor slips past the token check through the console's public
+    GET/HEAD rule (reflection included)."""
+    static = StaticServer({}).start()
+    try:
+        edge = await edge_factory(
+            upstreams_for(mesh.started, mesh.runtime.settings),
+            mesh_tls=mesh_edge_tls(mesh),
+            site=static.site(console=console),
+        )
+        grpc_headers = {"content-type": "application/grpc", "te": "trailers"}
+        paths = [
+            "/tenantmesh.tenants.v1.TenantService/ListTenants",
+            "/tenantmesh.auth.v1.AuthService/Login",  # public: exempt for POST only
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        ]
+        async with edge.http_client() as client:
+            for path in paths:
+                for method in ("GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"):
+                    for token in (None, admin_token):
+                        request_id = f"grpc-method-{uuid.uuid4()}"
+                        headers = {**grpc_headers, "x-request-id": request_id}
+                        if token is not None:
+                            headers.update(auth_header(token))
+                        response = await client.request(method, path, headers=headers, content=b"")
+                        assert_grpc_method_refused(response)
+                        (entry,) = await access_log_entries(edge, request_id)
+                        assert entry["upstream_cluster"] is None, entry
+            # A gRPC call (POST) is unchanged: a protected method still needs a token.
+            refused = await client.post(paths[0], headers=grpc_headers, content=b"\x00\x00\x00\x00\x00")
+            assert refused.headers["grpc-status"] == "16"
+            assert refused.headers["grpc-message"] == "this call needs a bearer token"
+            if console:
+                # The console's pages are still public (a page, not the API's answer).
+                page = await client.get("/tenants/anything")
+                assert page.headers.get("grpc-status") is None
+                assert page.status_code != 401
+    finally:
+        static.stop()
 
 
 # --------------------------------------------------------------------------- tenant of the token

@@ -72,6 +72,50 @@ async def test_public_bind_with_origins_and_limits_validates(tmp_path: Path, dev
     assert check["healthy_threshold"] == 1
 
 
+def _local_reply_mappers(config: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The JSON local-reply mappers of the first listener, by the HTTP status they match."""
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    found: dict[int, dict[str, Any]] = {}
+    for mapper in manager["local_reply_config"]["mappers"]:
+        for condition in mapper["filter"]["and_filter"]["filters"]:
+            if "status_code_filter" in condition:
+                found[condition["status_code_filter"]["comparison"]["value"]["default_value"]] = mapper
+    return found
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "reason"),
+    [(431, 3, "REQUEST_TOO_LARGE"), (408, 4, "REQUEST_TIMEOUT"), (500, 13, "EDGE_INTERNAL")],
+)
+def test_every_local_reply_status_has_the_json_shape(dev_tls: DevTls, status: int, code: int, reason: str) -> None:
+    """Headers over the limit (431), a request too slow to arrive (408) and a failure in the edge
+    itself (500) are answered like Envoy's other replies, not in text/plain."""
+    config = yaml.safe_load(render_envoy_config(_settings(dev_tls), UPSTREAMS))
+    body = _local_reply_mappers(config)[status]["body_format_override"]
+    assert body["content_type"] == "application/json"
+    assert body["json_format"]["code"] == code
+    assert body["json_format"]["details"][0]["reason"] == reason
+
+
+def test_grpc_routes_take_post_only(dev_tls: DevTls) -> None:
+    """Every route to a service for a gRPC content type matches POST only; the first route answers
+    any other method itself (never forwarded: the servers reset such a stream)."""
+    config = yaml.safe_load(render_envoy_config(_settings(dev_tls), UPSTREAMS))
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    routes = manager["route_config"]["virtual_hosts"][0]["routes"]
+    first = routes[0]
+    assert first["match"]["prefix"] == "/"
+    assert first["match"]["headers"] == [
+        {"name": "content-type", "string_match": {"safe_regex": {"regex": "application/grpc(\\+.*)?"}}},
+        {"name": ":method", "string_match": {"exact": "POST"}, "invert_match": True},
+    ]
+    assert "direct_response" in first
+    forwarded = [route for route in routes[1:] if "grpc" in route["match"]]
+    assert forwarded
+    for route in forwarded:
+        assert route["match"]["headers"] == [{"name": ":method", "string_match": {"exact": "POST"}}], route
+
+
 async def test_broken_config_is_reported(tmp_path: Path, dev_tls: DevTls) -> None:
     text = render_envoy_config(_settings(dev_tls), UPSTREAMS)
     path = tmp_path / "broken.yaml"

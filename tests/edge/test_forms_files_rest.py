@@ -64,6 +64,9 @@ async def test_files_over_rest(db_backend_url: str, tmp_path: Path, edge_factory
                 assert download.status_code == 200
                 assert download.headers["content-type"] == "application/pdf"
                 assert download.content == data
+                # Saved rather than shown as a page of the edge's origin, never sniffed as another type.
+                assert download.headers["content-disposition"] == "attachment"
+                assert download.headers["x-content-type-options"] == "nosniff"
 
                 # Another tenant: the reference does not exist there; the answer is the one for a
                 # reference that never existed.
@@ -92,6 +95,37 @@ async def test_files_over_rest(db_backend_url: str, tmp_path: Path, edge_factory
                 )
                 assert html.status_code == 400
                 assert reason(html.json()) == "FILE_TYPE_NOT_ALLOWED"
+                # A prefix pattern of the allow-list ("application/vnd.oasis.opendocument.*") does
+                # not take a subtype a browser renders as XHTML or SVG, nor XML or scripts.
+                for web_type in (
+                    "application/vnd.openxmlformats-officedocument.x+xml",
+                    "application/vnd.oasis.opendocument.svg+xml",
+                    "application/vnd.oasis.opendocument.html",
+                    "application/vnd.oasis.opendocument.javascript",
+                    "application/xml",
+                ):
+                    refused = await client.post(
+                        "/v1/files:upload",
+                        params={"filename": "x.html"},
+                        content=b'<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>',
+                        headers={**a, "content-type": web_type},
+                    )
+                    assert refused.status_code == 400, (web_type, refused.text)
+                    assert reason(refused.json()) == "FILE_TYPE_NOT_ALLOWED"
+                    assert refused.json()["code"] == 3
+                # Office documents still go through the prefix patterns.
+                sheet = await client.post(
+                    "/v1/files:upload",
+                    params={"filename": "budget.xlsx"},
+                    content=b"PK\x03\x04",
+                    headers={
+                        **a,
+                        "content-type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    },
+                )
+                assert sheet.status_code == 200, sheet.text
+                sheet_id = sheet.json()["file"]["fileId"]
+                assert (await client.delete(f"/v1/files/{sheet_id}", headers=a)).status_code == 200
                 blobs = [name for _, _, names in os.walk(tmp_path / "blobs") for name in names]
                 assert blobs == [file["fileId"]]
 

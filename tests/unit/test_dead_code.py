@@ -31,6 +31,7 @@ USED_ELSEWHERE = {
             "access_log_path",
             "max_downstream_connections",
             "host_is_ip",
+            "http_body",
             "unbuffered",
             "verbs_regex",
             "path_header_regex",

@@ -54,10 +54,21 @@ def test_bad_values_name_their_variable(variable: str, value: str) -> None:
         ("image/svg+xml", False),
         ("application/pdfx", False),
         ("application/javascript", False),
+        # Prefix patterns take no subtype a browser renders as a page (XHTML, SVG, XML, scripts).
+        ("application/vnd.openxmlformats-officedocument.x+xml", False),
+        ("application/vnd.oasis.opendocument.svg+xml", False),
+        ("application/vnd.oasis.opendocument.html", False),
+        ("application/vnd.oasis.opendocument.javascript", False),
+        ("application/vnd.oasis.opendocument.text", True),
     ],
 )
 def test_default_types(content_type: str, allowed: bool) -> None:
     assert type_matches(content_type, DEFAULT_ALLOWED_TYPES) is allowed
+
+
+@pytest.mark.parametrize("content_type", ["image/svg+xml", "application/xml", "text/xml", "application/xhtml+xml"])
+def test_web_content_is_refused_whatever_the_patterns(content_type: str) -> None:
+    assert type_matches(content_type, ("image/*", "application/*", "text/*", content_type)) is False
 
 
 def test_media_type_drops_parameters_and_case() -> None:

@@ -41,8 +41,23 @@ class FilesSettings:
     sweep_batch: int = 200
 
 
+# Subtypes a browser renders as a page that may run scripts (HTML, XHTML, SVG, any XML with a
+# stylesheet, JavaScript). Never stored, whatever the patterns say: a prefix pattern such as
+# "application/vnd.oasis.opendocument.*" would otherwise take "...opendocument.x+xml".
+_WEB_CONTENT_WORDS = ("html", "svg", "script", "xsl")
+
+
+def is_web_content(content_type: str) -> bool:
+    """Whether a browser could run ``content_type`` (no parameters, lower case) as a page."""
+    subtype = content_type.partition("/")[2]
+    return subtype == "xml" or subtype.endswith("+xml") or any(word in subtype for word in _WEB_CONTENT_WORDS)
+
+
 def type_matches(content_type: str, patterns: tuple[str, ...]) -> bool:
-    """Whether ``content_type`` (no parameters, lower case) is one of ``patterns``."""
+    """Whether ``content_type`` (no parameters, lower case) is one of ``patterns`` and not web
+    content (``is_web_content``)."""
+    if is_web_content(content_type):
+        return False
     for pattern in patterns:
         if pattern.endswith("*"):
             if content_type.startswith(pattern[:-1]):

@@ -13,7 +13,14 @@ from services.mesh.edge.config import (
 )
 from services.mesh.edge.jwt import EdgeJwt, JwtExemption, edge_jwt, jwt_exemptions
 from services.mesh.edge.mesh_tls import EdgeMeshTls, edge_mesh_tls, sds_documents, write_sds_documents
-from services.mesh.edge.replies import LOCAL_REPLIES, EdgeReason, JwtLocalReply, jwt_local_replies
+from services.mesh.edge.replies import (
+    GRPC_METHOD_NOT_ALLOWED,
+    LOCAL_REPLIES,
+    EdgeReason,
+    GrpcLocalReply,
+    JwtLocalReply,
+    jwt_local_replies,
+)
 from services.mesh.edge.routes import (
     EdgeApi,
     GrpcRoute,
@@ -37,6 +44,7 @@ __all__ = [
     "DEFAULT_TEMPLATE_DIR",
     "DEFAULT_TEMPLATE_NAME",
     "DEFAULT_TLS_DIR",
+    "GRPC_METHOD_NOT_ALLOWED",
     "LOCAL_REPLIES",
     "TOKEN_TENANT_HEADER",
     "EdgeApi",
@@ -45,6 +53,7 @@ __all__ = [
     "EdgeReason",
     "EdgeSettings",
     "GlobalRateLimit",
+    "GrpcLocalReply",
     "GrpcRoute",
     "HttpBinding",
     "JwtExemption",

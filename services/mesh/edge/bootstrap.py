@@ -18,7 +18,12 @@ from services.mesh.edge.config import (
 )
 from services.mesh.edge.jwt import edge_jwt
 from services.mesh.edge.mesh_tls import CA_SECRET, CERTIFICATE_SECRET
-from services.mesh.edge.replies import JWT_FAILURE_METADATA_KEY, LOCAL_REPLIES, jwt_local_replies
+from services.mesh.edge.replies import (
+    GRPC_METHOD_NOT_ALLOWED,
+    JWT_FAILURE_METADATA_KEY,
+    LOCAL_REPLIES,
+    jwt_local_replies,
+)
 from services.mesh.edge.routes import EdgeApi, load_edge_api
 from services.mesh.static_site import MAX_AGE_SECONDS, StaticFile, StaticSite
 from services.runtime.errors import ERROR_DOMAIN
@@ -31,6 +36,11 @@ def _yaml_scalar(value: object) -> str:
     if isinstance(value, Path):
         value = str(value)
     return json.dumps(value)
+
+
+# The content types Envoy takes for gRPC (a route's `grpc: {}`): "application/grpc", or it followed
+# by "+" and a codec.
+GRPC_CONTENT_TYPE_REGEX = r"application/grpc(\+.*)?"
 
 
 def _duration(seconds: float) -> str:
@@ -95,6 +105,8 @@ def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi
         "mesh_ca_secret": CA_SECRET,
         "error_domain": ERROR_DOMAIN,
         "local_replies": LOCAL_REPLIES,
+        "grpc_method_reply": GRPC_METHOD_NOT_ALLOWED,
+        "grpc_content_type_regex": GRPC_CONTENT_TYPE_REGEX,
         # From the routes: a preflight for any method a REST binding declares (PUT of a service's
         # configuration among them) must be allowed.
         "cors_allow_methods": ", ".join(api.http_verbs),

@@ -27,6 +27,8 @@ JWKS_CLUSTER = "_edge_jwks"
 # issuer whose clock runs ahead (services/runtime/auth/verifier.py), so a token the services
 # accept is not refused here. Expiry stays tight: the services behind check it to 10 s.
 JWT_CLOCK_SKEW_SECONDS = ISSUED_AHEAD_LEEWAY_SECONDS
+# The HTTP method of every gRPC call.
+GRPC_HTTP_METHOD = "POST"
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class JwtExemption:
 
     kind: MatchKind  # PATH (gRPC path or literal REST path) or REGEX (REST template)
     value: str
-    # HTTP method the REST binding answers; None for a native gRPC path (always POST).
+    # HTTP method of the request: the REST binding's, or POST for a native gRPC path (a gRPC
+    # call is a POST; any other method there is the edge's to answer, not exempt as a call).
     http_method: str | None = None
 
 
@@ -77,7 +80,7 @@ def jwt_exemptions(methods: Sequence[RoutedMethod]) -> list[JwtExemption]:
     for method in methods:
         if not method.public:
             continue
-        exemptions.append(JwtExemption(MatchKind.PATH, method.grpc_path))
+        exemptions.append(JwtExemption(MatchKind.PATH, method.grpc_path, GRPC_HTTP_METHOD))
         for binding in method.bindings:
             public_bindings.append((binding, method.grpc_path))
             if binding.is_literal:

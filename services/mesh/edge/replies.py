@@ -21,6 +21,8 @@ class EdgeReason(Reason):
     METHOD_NOT_ALLOWED = auto()
     UPSTREAM_UNAVAILABLE = auto()
     UPSTREAM_TIMEOUT = auto()
+    REQUEST_TIMEOUT = auto()
+    EDGE_INTERNAL = auto()
 
 
 # jwt_authn failures, told apart by the failure status it writes into dynamic metadata
@@ -34,6 +36,15 @@ JWT_LOCAL_REPLIES: tuple[tuple[str | None, Reason, str], ...] = (
     (None, CommonReason.TOKEN_INVALID, "the access token is not valid"),
 )
 _UNAUTHENTICATED = 16
+_UNIMPLEMENTED = 12
+
+
+def grpc_status_details(code: int, message: str, reason: Reason) -> str:
+    """A ``grpc-status-details-bin`` value: a google.rpc.Status (code, message, ErrorInfo) as the
+    services send it, base64 without padding."""
+    status = status_pb2.Status(code=code, message=message)
+    status.details.add().Pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN))
+    return base64.b64encode(status.SerializeToString()).decode().rstrip("=")
 
 
 @dataclass(frozen=True)
@@ -46,13 +57,33 @@ class JwtLocalReply:
     def grpc_status_details(self) -> str:
         """The ``grpc-status-details-bin`` value native gRPC callers get: a google.rpc.Status
         (UNAUTHENTICATED, this message, ErrorInfo) as the services send it, base64."""
-        status = status_pb2.Status(code=_UNAUTHENTICATED, message=self.message)
-        status.details.add().Pack(error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN))
-        return base64.b64encode(status.SerializeToString()).decode().rstrip("=")
+        return grpc_status_details(_UNAUTHENTICATED, self.message, self.reason)
 
 
 def jwt_local_replies() -> list[JwtLocalReply]:
     return [JwtLocalReply(*entry) for entry in JWT_LOCAL_REPLIES]
+
+
+@dataclass(frozen=True)
+class GrpcLocalReply:
+    """A reply the edge gives native gRPC callers itself (a trailers-only response)."""
+
+    code: int  # gRPC status code
+    reason: Reason
+    message: str
+
+    @property
+    def grpc_status_details(self) -> str:
+        return grpc_status_details(self.code, self.message, self.reason)
+
+
+# A gRPC call is an HTTP/2 POST (the gRPC over HTTP/2 protocol). Any other method on a request
+# with a gRPC content type is answered by the edge: the Python servers reset such a stream
+# (Envoy then reported an upstream reset, retried reads and counted the host as failing) or
+# answered INTERNAL for a ':method' they could not parse.
+GRPC_METHOD_NOT_ALLOWED = GrpcLocalReply(
+    _UNIMPLEMENTED, EdgeReason.METHOD_NOT_ALLOWED, "a gRPC call is an HTTP POST: no other method is answered"
+)
 
 
 # Envoy's own replies to REST callers, shaped like a transcoded google.rpc.Status:
@@ -76,4 +107,11 @@ LOCAL_REPLIES: tuple[tuple[int, int, Reason, str | None], ...] = (
     (503, 14, EdgeReason.UPSTREAM_UNAVAILABLE, None),  # UNAVAILABLE
     (502, 14, EdgeReason.UPSTREAM_UNAVAILABLE, None),  # UNAVAILABLE (reset / protocol error upstream)
     (504, 4, EdgeReason.UPSTREAM_TIMEOUT, None),  # DEADLINE_EXCEEDED
+    # INVALID_ARGUMENT: the request's headers are over the limit (HTTP/1.1); the same headers
+    # again cannot succeed.
+    (431, 3, EdgeReason.REQUEST_TOO_LARGE, "the request's headers are larger than the edge accepts"),
+    # DEADLINE_EXCEEDED: the request (its headers, or a quiet stream) did not arrive in time.
+    (408, 4, EdgeReason.REQUEST_TIMEOUT, None),
+    # INTERNAL: something in the edge itself failed (no service was asked).
+    (500, 13, EdgeReason.EDGE_INTERNAL, None),
 )

@@ -33,6 +33,9 @@ _ACCESS: Any = access_pb2.access
 META_PACKAGE = "tenantmesh.meta.v1"
 REFLECTION_PREFIX = "/grpc.reflection.v1alpha.ServerReflection/"
 
+# The response type of methods answering raw bytes (the transcoder sends its data as the body).
+HTTP_BODY_TYPE = ".google.api.HttpBody"
+
 # How CORS preflight answers list the methods (any custom verb follows, sorted).
 _VERB_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -97,6 +100,9 @@ class GrpcRoute:
     # A read (bound to HTTP GET): safe to send again, so a call cut by its host dying is retried
     # on another host of the cluster.
     idempotent: bool = False
+    # Answers raw bytes (google.api.HttpBody: a stored file, an export): REST callers get it as a
+    # download (transcoded REST calls end on these routes).
+    http_body: bool = False
 
 
 @dataclass(frozen=True)
@@ -275,6 +281,7 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
     streaming_rest: dict[tuple[MatchKind, str], tuple[str, bool]] = {}
     streaming_methods: list[tuple[str, str]] = []
     read_methods: list[tuple[str, str]] = []
+    http_body_methods: list[tuple[str, str]] = []
     methods: list[RoutedMethod] = []
     shapes: dict[str, _PathShape] = {}
 
@@ -300,6 +307,8 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
                 )
                 if method.server_streaming or method.client_streaming:
                     streaming_methods.append((f"/{full_name}/{method.name}", cluster))
+                if method.output_type == HTTP_BODY_TYPE:
+                    http_body_methods.append((f"/{full_name}/{method.name}", cluster))
                 if rule is None:
                     continue
                 if _is_read(method, rule):
@@ -333,7 +342,7 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
 
     return EdgeApi(
         rest_routes=tuple(rest),
-        grpc_routes=_grpc_routes(streaming_methods, read_methods, owner_of_package),
+        grpc_routes=_grpc_routes(streaming_methods, read_methods, owner_of_package, http_body_methods),
         services={name: tuple(sorted(found)) for name, found in services.items()},
         streaming_methods=tuple(path for path, _ in sorted(streaming_methods)),
         methods=tuple(methods),
@@ -346,10 +355,25 @@ def _grpc_routes(
     streaming_methods: Sequence[tuple[str, str]],
     read_methods: Sequence[tuple[str, str]],
     owner_of_package: dict[str, str],
+    http_body_methods: Sequence[tuple[str, str]] = (),
 ) -> tuple[GrpcRoute, ...]:
-    """Exact routes first (streams, then reads), then reflection and one prefix per package."""
-    grpc = [GrpcRoute(MatchKind.PATH, path, cluster, streaming=True) for path, cluster in sorted(streaming_methods)]
-    grpc.extend(GrpcRoute(MatchKind.PATH, path, cluster, idempotent=True) for path, cluster in sorted(read_methods))
+    """Exact routes first (streams, reads, other raw-byte answers), then reflection and one
+    prefix per package."""
+    raw = {path for path, _ in http_body_methods}
+    grpc = [
+        GrpcRoute(MatchKind.PATH, path, cluster, streaming=True, http_body=path in raw)
+        for path, cluster in sorted(streaming_methods)
+    ]
+    grpc.extend(
+        GrpcRoute(MatchKind.PATH, path, cluster, idempotent=True, http_body=path in raw)
+        for path, cluster in sorted(read_methods)
+    )
+    exact = {route.value for route in grpc}
+    grpc.extend(
+        GrpcRoute(MatchKind.PATH, path, cluster, http_body=True)
+        for path, cluster in sorted(http_body_methods)
+        if path not in exact
+    )
     if META_PACKAGE in owner_of_package:
         grpc.append(GrpcRoute(MatchKind.PREFIX, REFLECTION_PREFIX, owner_of_package[META_PACKAGE], streaming=True))
     grpc.extend(
