@@ -30,7 +30,8 @@ from services.auth.reasons import AuthReason
 from services.auth.user_events import announce
 from services.runtime.clock import utcnow
 from services.runtime.context import PLATFORM_TENANT_ID, client_address_var
-from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
+from services.runtime.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from services.runtime.mail.settings import parse_address
 
 USER_SUBJECT_PREFIX = "user:"
 
@@ -45,6 +46,21 @@ def service_account_subject(service_account_id: str) -> str:
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def mailable_email(email: str, field: str) -> str:
+    """``email`` normalized, if mail can be sent to it; INVALID_ARGUMENT at ``field`` otherwise. The
+    request's email rule admits addresses the mail queue refuses (``a@localhost``,
+    ``a..b@example.com``), and a user, a new address or an invitation is mailed in its transaction."""
+    normalized = normalize_email(email)
+    try:
+        parse_address(normalized)
+    except ValueError:
+        raise InvalidArgument(
+            "mail cannot be sent to that address",
+            violations=[FieldViolation(field, "must be a mail address with a domain, such as name@example.com")],
+        ) from None
+    return normalized
 
 
 def roles_of(row: MembershipRow | ServiceAccountRow) -> list[str]:

@@ -34,7 +34,7 @@ from services.auth.identities import (
     email_taken_in_tenant,
     get_membership,
     get_user,
-    normalize_email,
+    mailable_email,
     record,
     record_by_user,
 )
@@ -102,7 +102,7 @@ class Invitations:
     async def create(
         self, tenant_id: str, *, email: str, roles: Sequence[str], locale: str, caller: Principal | None
     ) -> InvitationRow:
-        email = normalize_email(email)
+        email = mailable_email(email, "email")
         names = role_names(roles)
         now = utcnow()
         async with self._db.core_session() as session:

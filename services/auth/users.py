@@ -32,6 +32,7 @@ from services.auth.identities import (
     end_sessions,
     get_membership,
     get_user,
+    mailable_email,
     normalize_email,
     record,
     require_home,
@@ -87,11 +88,11 @@ class Users:
     ) -> CreatedUser:
         """A new identity homed in ``tenant_id`` and its membership there; ``caller`` (None for
         trusted code) must hold the roles it grants."""
-        email = normalize_email(email)
-        if not email:
+        if not normalize_email(email):
             raise InvalidArgument(
                 "a user needs an email", violations=[FieldViolation("user.email", "value is required")]
             )
+        email = mailable_email(email, "user.email")
         check_policy(password, "password")
         names = role_names(roles)
         async with self._db.core_session() as session:
@@ -183,6 +184,8 @@ class Users:
         email = normalize_email(email)
         if "email" in mask and not email:
             raise InvalidArgument("which address?", violations=[FieldViolation("user.email", "value is required")])
+        if "email" in mask:
+            email = mailable_email(email, "user.email")
         async with self._db.core_session() as session:
             user = await self._managed_user(session, tenant_id, user_id, caller)
             user_id = user.user_id  # as stored (MariaDB finds it in any case)

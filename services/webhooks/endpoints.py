@@ -40,9 +40,30 @@ class Endpoint:
     addresses: tuple[IPAddress, ...]
 
 
+# IPv6 ranges that carry an IPv4 address a router may deliver to (NAT64's well-known and local
+# prefixes, the long-deprecated IPv4-compatible form); Python calls all of them global.
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _reached(address: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv6 one leads to where it embeds one (::ffff:127.0.0.1 is loopback,
+    and so are 64:ff9b::7f00:1 behind NAT64 and 2002:7f00:1:: through 6to4), else itself."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return address
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in _NAT64) or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
 def _permitted(address: IPAddress, allowed: tuple[Network, ...]) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback
+    if any(address in network for network in allowed):
+        return True
+    address = _reached(address)
     if any(address in network for network in allowed):
         return True
     # is_global excludes loopback, private, link-local, shared (100.64/10), reserved and

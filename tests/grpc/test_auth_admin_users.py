@@ -446,3 +446,26 @@ async def test_a_platform_tenant_administrator_cannot_take_over_a_platform_admin
     )
     assert error_info(error).metadata["permissions"] == "*"
     assert await people(mesh) == before
+
+
+async def test_an_address_mail_cannot_reach_is_refused_before_anything_is_stored(mesh: AdminMesh) -> None:
+    # The request's email rule admits these; the mail that goes with a new user, a new address or
+    # an invitation could not be sent to them (it was INTERNAL, from inside the transaction).
+    user = (await mesh.admin_a.create_user()).user
+    before = (await mesh.counts(), await people(mesh))
+    for address in ("a@localhost", "a..b@example.test", ".a@example.test", "a.@example.test"):
+        for refused, field in (
+            (mesh.admin_a.create_user(address), "user.email"),
+            (
+                mesh.admin_a.users.UpdateUser(
+                    pb.UpdateUserRequest(
+                        user=user_pb2.User(user_id=user.user_id, email=address), update_mask=mask("email")
+                    )
+                ),
+                "user.email",
+            ),
+            (mesh.admin_a.invitations.CreateInvitation(pb.CreateInvitationRequest(email=address)), "email"),
+        ):
+            error = await expect_error(refused, grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID")
+            assert violation_fields(error) == {field}
+    assert (await mesh.counts(), await people(mesh)) == before

@@ -14,6 +14,13 @@ REFUSED = [
     "https://127.8.9.10/hook",
     "https://[::1]/hook",
     "https://[::ffff:127.0.0.1]/hook",
+    # IPv4 inside IPv6 that a router delivers: NAT64 (well-known and local prefixes), 6to4, and
+    # the IPv4-compatible form, to the cloud's metadata address, a private one and loopback.
+    "https://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+    "https://[64:ff9b:1::a00:1]/hook",
+    "https://[2002:a9fe:a9fe::1]/hook",
+    "https://[2002:7f00:1::]/hook",
+    "https://[::a9fe:a9fe]/hook",
     "https://10.0.0.1/hook",
     "https://172.16.5.4/hook",
     "https://192.168.1.1/hook",
@@ -64,3 +71,10 @@ async def test_the_operator_may_allow_a_network() -> None:
 async def test_an_unresolvable_host_is_reported_as_such() -> None:
     with pytest.raises(EndpointUnresolvable):
         await check_endpoint("https://no-such-host.invalid/hook", ())
+
+
+async def test_an_embedded_ipv4_address_that_is_public_or_allowed_is_permitted() -> None:
+    # 64:ff9b::5db8:d70e is 93.184.215.14 behind NAT64: as public as the address it leads to.
+    assert (await check_endpoint("https://[64:ff9b::5db8:d70e]/hook", ())).url
+    allowed = (ipaddress.ip_network("10.0.0.0/8"),)
+    assert (await check_endpoint("https://[64:ff9b::a00:1]/hook", allowed)).url

@@ -4,6 +4,7 @@
 // the account), each shown only when the caller holds the permission its first call needs.
 
 import type { MessageKey } from "./messages";
+import { consolePath } from "./redirect";
 
 export interface ConsoleEntry {
   href: string;
@@ -54,8 +55,9 @@ export function hrefOf(item: MenuItem): { href?: string; external?: boolean } {
   if (item.kind === "ENTRY_KIND_EXTERNAL_LINK" && item.externalUrl && /^https?:\/\//.test(item.externalUrl)) {
     return { href: item.externalUrl, external: true };
   }
-  if (item.route && item.route.startsWith("/") && !item.route.startsWith("//")) {
-    return { href: item.route };
+  const route = consolePath(item.route);
+  if (route) {
+    return { href: route };
   }
   return {};
 }

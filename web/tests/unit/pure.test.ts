@@ -39,6 +39,10 @@ describe("navigation", () => {
   it("never links to a script URL or another origin's path trick", () => {
     expect(hrefOf({ kind: "ENTRY_KIND_EXTERNAL_LINK", externalUrl: "javascript:alert(1)" })).toEqual({});
     expect(hrefOf({ kind: "ENTRY_KIND_ROUTE", route: "//evil.example" })).toEqual({});
+    // A backslash reads as a slash, tabs and line breaks are dropped: off-site although "/..."
+    for (const route of ["/\\evil.example/x", "/\t/evil.example", "/\n/evil.example"]) {
+      expect(hrefOf({ kind: "ENTRY_KIND_ROUTE", route })).toEqual({});
+    }
   });
   it("shows every console page to a platform administrator ('*')", () => {
     expect(buildNavigation([], ["*"]).map((n) => n.href)).toContain("/platform/keys");
@@ -55,6 +59,10 @@ describe("small helpers", () => {
   it("redirects only within the console", () => {
     expect(safeNext("/admin/users?x=1")).toBe("/admin/users?x=1");
     expect(safeNext("//evil.example")).toBe("/dashboard");
+    // What "?next=/%09/evil.example" and friends decode to: a browser would leave the console.
+    for (const next of ["/\t/evil.example/phish", "/\n/evil.example", "/\r\n/evil.example", "/\t\\evil.example", "/\\evil.example"]) {
+      expect(safeNext(next)).toBe("/dashboard");
+    }
     expect(safeNext("https://evil.example")).toBe("/dashboard");
     expect(safeNext(null)).toBe("/dashboard");
   });
