@@ -158,6 +158,9 @@ async def test_bad_menus_are_refused_with_the_path_of_each_problem(db_backend_ur
             "custom_entry.external_url",
         )
         await refused(custom("a", route="not/a/path"), "FIELD_INVALID", "custom_entry.route")
+        # What a browser reads as another origin although it starts with a slash.
+        for elsewhere in ("//evil.example", "/\\evil.example/x", "/\t/evil.example", "/a\u0000b"):
+            await refused(custom("a", route=elsewhere), "FIELD_INVALID", "custom_entry.route")
         await refused(custom("a", route=""), "FIELD_INVALID", "custom_entry.route")
         await refused(
             custom("a", kind=menu_pb2.ENTRY_KIND_FORM, form_id="f1"), "MENU_TARGET_INVALID", "custom_entry.route"
