@@ -432,8 +432,15 @@ class RedisStreamsEventBus:
                 await asyncio.sleep(1)
 
     async def _handle(self, group: str, handlers: _Handlers, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
-        raw = fields[b"envelope"]
-        event = Event.decode(raw)
+        raw = fields.get(b"envelope", b"")
+        try:
+            event = Event.decode(raw)
+        except Exception as exc:  # whatever the parser raises: no handler will ever read it
+            # Dead-lettered at once: retried, it would stay pending forever and hold up the
+            # entries read with it, in every group (they share the stream).
+            log.error("event entry does not decode", extra={"group": group, "entry_id": entry_id.decode()})
+            await self._dead_letter(group, entry_id, raw, exc)
+            return
         done_key = f"{self._settings.namespace}:processed:{group}:{event.id}"
         handled_here = self._handled_here[group]
         with self.telemetry.handling(event, self._settings.stream, group):
@@ -469,12 +476,15 @@ class RedisStreamsEventBus:
         deliveries = int(pending[0]["times_delivered"]) if pending else 1
         log.warning("event handler failed", extra={"group": group, "deliveries": deliveries, "error": repr(exc)})
         if deliveries >= self._settings.max_deliveries:
-            await self._redis.xadd(
-                self._settings.dead_letter_stream, {"envelope": raw, "group": group, "error": repr(exc)[:500]}
-            )
-            await self._redis.xack(self._settings.stream, group, entry_id)
-            self.telemetry.dead_lettered(group)
+            await self._dead_letter(group, entry_id, raw, exc)
         # Otherwise it stays pending and is claimed again after claim_idle_ms.
+
+    async def _dead_letter(self, group: str, entry_id: bytes, raw: bytes, exc: Exception) -> None:
+        await self._redis.xadd(
+            self._settings.dead_letter_stream, {"envelope": raw, "group": group, "error": repr(exc)[:500]}
+        )
+        await self._redis.xack(self._settings.stream, group, entry_id)
+        self.telemetry.dead_lettered(group)
 
     async def close(self) -> None:
         self._stopping = True

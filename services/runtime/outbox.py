@@ -263,7 +263,7 @@ class OutboxRelay:
             rows = (await conn.execute(_OLDEST.limit(self._batch))).all()
         # Published outside any transaction: handlers of the in-process bus write
         # to the database themselves, and must not wait on a lock held here.
-        await self._publish([Event.decode(envelope) for _, envelope in rows])
+        await self._publish([event for event_id, envelope in rows if (event := _decoded(event_id, envelope, outbox))])
         await self._delete(outbox, [event_id for event_id, _ in rows])
         return len(rows)
 
@@ -338,3 +338,17 @@ class OutboxRelay:
     async def stop(self) -> None:
         await stop_background(self._task)
         self._task = None
+
+
+def _decoded(event_id: str, envelope: bytes, outbox: TenantDatabase | None) -> Event | None:
+    """The row's event, or None for a row that does not decode (written damaged): it is logged and
+    deleted with the batch, since kept it would stop its outbox relaying anything ever again."""
+    try:
+        return Event.decode(envelope)
+    except Exception:  # whatever the parser raises
+        where = "core" if outbox is None else outbox.name
+        log.error(
+            "outbox row does not decode; dropped",
+            extra={"event_id": event_id, "outbox": where, "bytes": len(envelope)},
+        )
+        return None

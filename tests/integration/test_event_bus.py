@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
+from sqlalchemy import insert
 from tenantmesh.events.v1 import events_pb2
 
 from services.runtime.db import DatabaseRouter
@@ -19,7 +20,7 @@ from services.runtime.events import (
     RedisStreamsEventBus,
     StreamSettings,
 )
-from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay
+from services.runtime.outbox import OUTBOX_MIGRATIONS, OutboxRelay, OutboxRow, row_values
 from services.runtime.telemetry.metrics import Metrics
 from services.runtime.telemetry.probes import stream_probe
 from services.runtime.unit_of_work import UnitOfWork
@@ -358,3 +359,53 @@ async def test_closing_wakes_readers_blocked_in_a_read(clean_redis: str) -> None
         assert [c for c in await client.client_list() if c["id"] in ids] == []
     finally:
         await client.aclose()
+
+
+async def test_an_entry_that_does_not_decode_is_dead_lettered_at_once_and_holds_up_nothing(clean_redis: str) -> None:
+    settings = stream_settings(claim_idle_ms=100, block_ms=100, max_deliveries=3)
+    client = redis.from_url(clean_redis)
+    # The group exists before the entries, as in a running mesh; a damaged entry comes first.
+    await client.xgroup_create(STREAM, "auth-tenants", id="$", mkstream=True)
+    await client.xadd(STREAM, {"envelope": b"\xff\xff\xff\xff"})
+    behind = tenant_event("tenant.deleted")
+    await client.xadd(STREAM, {"envelope": behind.encode()})
+    handled: list[str] = []
+
+    async def on_tenant(event: Event) -> None:
+        handled.append(event.id)
+
+    bus = RedisStreamsEventBus(clean_redis, settings, consumer="c1")
+    bus.subscribe_group("auth-tenants", "tenant.", on_tenant)
+    await bus.start()
+    async def handled_behind() -> bool:
+        return handled == [behind.id]
+
+    try:
+        await eventually(handled_behind)
+        dead: Any = await client.xrange(DEAD_LETTER_STREAM)
+        assert [entry[b"envelope"] for _, entry in dead] == [b"\xff\xff\xff\xff"]
+        assert (await client.xpending(STREAM, "auth-tenants"))["pending"] == 0
+    finally:
+        await bus.close()
+        await client.aclose()
+
+
+async def test_an_outbox_row_that_does_not_decode_is_dropped_and_the_rows_behind_it_are_relayed(
+    router: DatabaseRouter,
+) -> None:
+    async with router.core_session() as session:
+        damaged = {**row_values(tenant_event()), "envelope": b"\xff\xff\xff\xff"}
+        await session.execute(insert(OutboxRow).values(**damaged))
+        await session.commit()
+    behind = tenant_event()
+    await commit_event(router, behind)
+    bus = InProcessEventBus()
+    received: list[str] = []
+
+    async def on_tenant(got: Event) -> None:
+        received.append(got.id)
+
+    bus.subscribe("tenant.", on_tenant)
+    assert await OutboxRelay(router, bus).relay_once() == 2
+    assert received == [behind.id]
+    assert await OutboxRelay(router, bus).relay_once() == 0
