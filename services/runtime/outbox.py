@@ -47,7 +47,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String, bindparam, delete, func, insert, select, update
+from sqlalchemy import DateTime, Integer, MetaData, String, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -55,6 +55,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.runtime.background import stop_background
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter, MigrationSet, TenantDatabase, database_now
+from services.runtime.db.long_binary import LONG_BINARY
 from services.runtime.events import Event, EventBus
 
 log = logging.getLogger("tenantmesh.outbox")
@@ -77,7 +78,8 @@ class OutboxRow(_OutboxBase):
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     producer: Mapped[str] = mapped_column(String(40))
     event_type: Mapped[str] = mapped_column(String(64))
-    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    # Past 64 KiB on MySQL/MariaDB too: an event may carry a service's configuration schema.
+    envelope: Mapped[bytes] = mapped_column(LONG_BINARY)
     create_time: Mapped[datetime] = mapped_column(DateTime)
 
 

@@ -4,16 +4,25 @@
   query parameter never reaches it.
 - CORS preflights allow every method a REST route declares (derived from the routes: the
   registry's ``PUT /v1/enabled-services/{service}/config`` was missing from a fixed list).
+- A gRPC call with a ``grpc-timeout`` or ``grpc-encoding`` the servers cannot parse is answered
+  INVALID_ARGUMENT by the edge (grpc-core answered INTERNAL).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
+import urllib.parse
 import uuid
+from typing import Any
 
+import grpc
+import httpx
 import pytest
+from google.rpc import error_details_pb2, status_pb2
+from tenantmesh.meta.v1 import meta_service_pb2, meta_service_pb2_grpc
 
 from .conftest import META_PACKAGE, META_SERVICE, EdgeFactory, GrpcUpstream, RunningEdge
 
@@ -92,3 +101,101 @@ async def test_oversized_request_headers_get_the_json_error(edge: RunningEdge) -
             "metadata": {},
         }
     ]
+
+
+# --------------------------------------------------------------------------- gRPC headers
+
+GET_SERVER_INFO = f"/{META_SERVICE}/GetServerInfo"
+# One uncompressed, empty message (GetServerInfoRequest has no fields set).
+EMPTY_GRPC_MESSAGE = b"\x00\x00\x00\x00\x00"
+
+
+async def _grpc_post(edge: RunningEdge, headers: dict[str, str]) -> httpx.Response:
+    """A raw gRPC call to GetServerInfo (HTTP/1.1: a trailers-only reply's status is in its headers)."""
+    async with edge.http_client() as client:
+        return await client.post(
+            GET_SERVER_INFO,
+            content=EMPTY_GRPC_MESSAGE,
+            headers={"content-type": "application/grpc", "te": "trailers", **headers},
+        )
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("grpc-timeout", "zz"),
+        ("grpc-timeout", "99999999999S"),  # the spec's TimeoutValue has at most 8 digits
+        ("grpc-timeout", "-1S"),
+        ("grpc-timeout", "1.5S"),
+        ("grpc-timeout", "5s"),  # units are H M S m u n
+        ("grpc-encoding", "bogus"),
+        ("grpc-encoding", "GZIP"),
+    ],
+)
+async def test_unparsable_grpc_header_is_invalid_argument(edge: RunningEdge, header: str, value: str) -> None:
+    """grpc-core answered such a call INTERNAL ("Error parsing 'grpc-timeout' metadata"): the edge
+    answers it INVALID_ARGUMENT, with the ErrorInfo and the header as the field violation."""
+    response = await _grpc_post(edge, {header: value})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/grpc"
+    assert response.headers.get("grpc-status") == "3", dict(response.headers)
+    encoded = response.headers["grpc-status-details-bin"]
+    status = status_pb2.Status.FromString(base64.b64decode(encoded + "=" * (-len(encoded) % 4)))
+    assert status.code == 3
+    info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(info)
+    assert (info.reason, info.domain) == ("HEADER_INVALID", "tenantmesh.dev")
+    assert status.details[1].Unpack(bad_request)
+    assert [violation.field for violation in bad_request.field_violations] == [header]
+    assert urllib.parse.unquote(response.headers["grpc-message"]) == status.message
+    assert header in status.message
+    # It never reached the service: a bad grpc-timeout stayed in the HPACK table of Envoy's
+    # connection, and every later call with a grpc-timeout on it failed INTERNAL too.
+    after = await _grpc_post(edge, {"grpc-timeout": "5S"})
+    assert "grpc-status" not in after.headers, dict(after.headers)
+
+
+@pytest.mark.parametrize(("header", "value"), [("grpc-timeout", "zz"), ("grpc-encoding", "bogus")])
+async def test_unparsable_grpc_header_on_rest_is_invalid_argument(edge: RunningEdge, header: str, value: str) -> None:
+    """The transcoder passes a REST caller's grpc-* headers on (the service answered 500 INTERNAL)."""
+    async with edge.http_client() as client:
+        response = await client.get("/v1/meta/server-info", headers={header: value})
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == 3
+    assert header in body["message"]
+    info, bad_request = body["details"]
+    assert (info["reason"], info["domain"]) == ("HEADER_INVALID", "tenantmesh.dev")
+    assert bad_request["@type"] == "type.googleapis.com/google.rpc.BadRequest"
+    assert [violation["field"] for violation in bad_request["fieldViolations"]] == [header]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"grpc-timeout": "5S"},
+        {"grpc-timeout": "100m"},
+        {"grpc-timeout": "99999999n"},
+        {"grpc-encoding": "identity"},
+        {"grpc-encoding": "gzip", "grpc-timeout": "1H"},
+    ],
+)
+async def test_valid_grpc_headers_reach_the_service(edge: RunningEdge, headers: dict[str, str]) -> None:
+    response = await _grpc_post(edge, headers)
+    assert response.status_code == 200, response.text
+    assert "grpc-status" not in response.headers, dict(response.headers)
+    assert meta_service_pb2.GetServerInfoResponse.FromString(response.content[5:]).product == "tenantmesh"
+
+
+@pytest.mark.parametrize(
+    "compression", [grpc.Compression.NoCompression, grpc.Compression.Gzip, grpc.Compression.Deflate]
+)
+async def test_grpcio_timeouts_and_compression_pass(edge: RunningEdge, compression: grpc.Compression) -> None:
+    """What grpcio (and so the Python SDK) sends: its own grpc-timeout encoding, each compression."""
+    async with edge.grpc_plain_channel() as channel:
+        meta: Any = meta_service_pb2_grpc.MetaServiceStub(channel)
+        for timeout in (0.05 + 5, 3600.0, 86400.0 * 30):
+            reply = await meta.GetServerInfo(
+                meta_service_pb2.GetServerInfoRequest(), timeout=timeout, compression=compression
+            )
+            assert reply.product == "tenantmesh"

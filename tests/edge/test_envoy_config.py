@@ -110,6 +110,16 @@ def test_grpc_routes_take_post_only(dev_tls: DevTls) -> None:
         {"name": ":method", "string_match": {"exact": "POST"}, "invert_match": True},
     ]
     assert "direct_response" in first
+    # Then a gRPC call whose grpc-timeout or grpc-encoding the services cannot parse.
+    refused = {}
+    for route in routes[1:3]:
+        content_type, header = route["match"]["headers"]
+        assert content_type == first["match"]["headers"][0]
+        assert header["invert_match"] is True
+        refused[header["name"]] = header["string_match"]["safe_regex"]["regex"]
+        added = {item["header"]["key"]: item["header"]["value"] for item in route["response_headers_to_add"]}
+        assert added["grpc-status"] == "3"
+    assert refused == {"grpc-timeout": "[0-9]{1,8}[HMSmun]", "grpc-encoding": "identity|gzip|deflate"}
     forwarded = [route for route in routes[1:] if "grpc" in route["match"]]
     assert forwarded
     for route in forwarded:

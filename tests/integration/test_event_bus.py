@@ -377,6 +377,7 @@ async def test_an_entry_that_does_not_decode_is_dead_lettered_at_once_and_holds_
     bus = RedisStreamsEventBus(clean_redis, settings, consumer="c1")
     bus.subscribe_group("auth-tenants", "tenant.", on_tenant)
     await bus.start()
+
     async def handled_behind() -> bool:
         return handled == [behind.id]
 
@@ -409,3 +410,21 @@ async def test_an_outbox_row_that_does_not_decode_is_dropped_and_the_rows_behind
     assert await OutboxRelay(router, bus).relay_once() == 2
     assert received == [behind.id]
     assert await OutboxRelay(router, bus).relay_once() == 0
+
+
+async def test_an_event_past_64_kib_is_stored_and_relayed_whole(router: DatabaseRouter) -> None:
+    # MySQL's and MariaDB's BLOB stops at 64 KiB; an event may carry a service's config schema.
+    tenant_id = str(uuid.uuid4())
+    large = Event("tenant.suspended", tenant_id, events_pb2.TenantChanged(tenant_id=tenant_id, state="S" * 100_000))
+    await commit_event(router, large)
+    bus = InProcessEventBus()
+    received: list[Event] = []
+
+    async def on_tenant(got: Event) -> None:
+        received.append(got)
+
+    bus.subscribe("tenant.", on_tenant)
+    assert await OutboxRelay(router, bus).relay_once() == 1
+    [got] = received
+    assert isinstance(got.payload, events_pb2.TenantChanged)
+    assert len(got.payload.state) == 100_000

@@ -46,6 +46,7 @@ USED_ELSEWHERE = {
             "token_tenant_claim",
             "jwt_status",
             "grpc_status_details",
+            "valid_regex",
             "cpu_request",
             "memory_request",
             "memory_limit",
@@ -82,6 +83,8 @@ USED_ELSEWHERE = {
     ),
     # A field of protoc's CodeGeneratorResponse (services/openapi/plugin.py).
     "supported_features": "protoc plugin protocol",
+    # Called by migrations, which the scan leaves out (services/runtime/migrations/*/versions).
+    "widen_to_long_binary": "called by migrations",
     # Copied by name between the registry's MenuEntry and its message (dataclass_from, asdict).
     **dict.fromkeys(("route", "icon", "order"), "copied by field name"),
     # Called by jsonschema-rs for a custom keyword (services/forms/engine/schema.py).

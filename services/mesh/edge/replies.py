@@ -6,9 +6,11 @@ import base64
 from dataclasses import dataclass
 from enum import auto
 
+import grpc
 from google.rpc import error_details_pb2, status_pb2
 
-from services.runtime.errors import ERROR_DOMAIN, CommonReason, Reason
+from services.runtime.errors import ERROR_DOMAIN, CommonReason, ErrorDescription, FieldViolation, Reason
+from services.runtime.rich_status import to_status_proto
 
 
 class EdgeReason(Reason):
@@ -23,6 +25,7 @@ class EdgeReason(Reason):
     UPSTREAM_TIMEOUT = auto()
     REQUEST_TIMEOUT = auto()
     EDGE_INTERNAL = auto()
+    HEADER_INVALID = auto()
 
 
 # jwt_authn failures, told apart by the failure status it writes into dynamic metadata
@@ -83,6 +86,49 @@ class GrpcLocalReply:
 # answered INTERNAL for a ':method' they could not parse.
 GRPC_METHOD_NOT_ALLOWED = GrpcLocalReply(
     _UNIMPLEMENTED, EdgeReason.METHOD_NOT_ALLOWED, "a gRPC call is an HTTP POST: no other method is answered"
+)
+
+
+@dataclass(frozen=True)
+class GrpcHeaderRule:
+    """A gRPC header the services' grpc-core must be able to parse: a call whose value does not
+    match ``valid_regex`` (RE2, whole value) is answered INVALID_ARGUMENT by the edge."""
+
+    header: str
+    valid_regex: str
+    description: str
+    reason: Reason = EdgeReason.HEADER_INVALID
+
+    @property
+    def message(self) -> str:
+        return f"the {self.header} header is not valid: {self.description}"
+
+    @property
+    def grpc_status_details(self) -> str:
+        """The ``grpc-status-details-bin`` value: ErrorInfo HEADER_INVALID and the header as a
+        BadRequest field violation, as the services describe a bad field."""
+        error = ErrorDescription(
+            code=grpc.StatusCode.INVALID_ARGUMENT,
+            reason=self.reason,
+            message=self.message,
+            violations=(FieldViolation(self.header, self.description, self.reason),),
+        )
+        return base64.b64encode(to_status_proto(error).SerializeToString()).decode().rstrip("=")
+
+
+# grpc-core answers a call INTERNAL ("Error parsing 'grpc-timeout' metadata") when it cannot parse
+# these, and a bad grpc-timeout stayed in the HPACK table of Envoy's connection to the service: every
+# later call with a grpc-timeout on that connection, whoever made it, failed the same way. The edge
+# refuses them.
+GRPC_HEADER_RULES: tuple[GrpcHeaderRule, ...] = (
+    # The gRPC over HTTP/2 spec: TimeoutValue is 1 to 8 ASCII digits, TimeoutUnit one of H M S m u n.
+    GrpcHeaderRule(
+        "grpc-timeout",
+        "[0-9]{1,8}[HMSmun]",
+        "1 to 8 digits and a unit (H, M, S, m, u or n), as in 5S or 100m",
+    ),
+    # The message encodings grpcio servers take (grpc-core: identity, deflate, gzip).
+    GrpcHeaderRule("grpc-encoding", "identity|gzip|deflate", "one of identity, gzip or deflate"),
 )
 
 
