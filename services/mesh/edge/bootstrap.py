@@ -21,6 +21,7 @@ from services.mesh.edge.mesh_tls import CA_SECRET, CERTIFICATE_SECRET
 from services.mesh.edge.replies import (
     GRPC_HEADER_RULES,
     GRPC_METHOD_NOT_ALLOWED,
+    GRPC_TRANSPORT_HEADERS,
     JWT_FAILURE_METADATA_KEY,
     LOCAL_REPLIES,
     jwt_local_replies,
@@ -108,6 +109,7 @@ def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi
         "local_replies": LOCAL_REPLIES,
         "grpc_method_reply": GRPC_METHOD_NOT_ALLOWED,
         "grpc_header_rules": GRPC_HEADER_RULES,
+        "grpc_transport_headers": GRPC_TRANSPORT_HEADERS,
         "grpc_content_type_regex": GRPC_CONTENT_TYPE_REGEX,
         # From the routes: a preflight for any method a REST binding declares (PUT of a service's
         # configuration among them) must be allowed.

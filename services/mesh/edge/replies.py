@@ -116,6 +116,22 @@ class GrpcHeaderRule:
         return base64.b64encode(to_status_proto(error).SerializeToString()).decode().rstrip("=")
 
 
+# The gRPC transport's own request headers that a caller never needs to send through the edge:
+# grpc-core parses them (attempt counts, a retry pushback, a status, internal encodings, binary
+# trace and load-balancing tags) and answers INTERNAL when it cannot. The edge drops them.
+GRPC_TRANSPORT_HEADERS = (
+    "grpc-previous-rpc-attempts",
+    "grpc-retry-pushback-ms",
+    "grpc-status",
+    "grpc-message",
+    "grpc-status-details-bin",
+    "grpc-internal-encoding-request",
+    "grpc-tags-bin",
+    "grpc-trace-bin",
+    "lb-cost-bin",
+)
+
+
 # grpc-core answers a call INTERNAL ("Error parsing 'grpc-timeout' metadata") when it cannot parse
 # these, and a bad grpc-timeout stayed in the HPACK table of Envoy's connection to the service: every
 # later call with a grpc-timeout on that connection, whoever made it, failed the same way. The edge
