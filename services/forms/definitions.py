@@ -57,6 +57,9 @@ def checked(document: dict[str, Any], field: str) -> dict[str, Any]:
     return document
 
 
+_OPTION_TEXTS = frozenset({"label"})
+
+
 def without_texts(definition: Any) -> Any:
     """The definition with the fields' labels, help texts and placeholders (and their options'
     labels) removed: what a tenant may override in a service's form. Two definitions equal under
@@ -64,26 +67,17 @@ def without_texts(definition: Any) -> Any:
 
     Only the layout's field objects lose them: inside ``schema`` the same names are property names
     (a property called "label"), and its schema is what the service decides."""
-    if not isinstance(definition, dict):
-        return definition
-    stripped = dict(definition)
-    if isinstance(definition.get("fields"), list):
-        stripped["fields"] = [_field_without_texts(field) for field in definition["fields"]]
+    return _without(definition, frozenset())
+
+
+def _without(node: Any, texts: frozenset[str]) -> Any:
+    """``node`` without the keys ``texts``, its layout fields (at any depth) without TEXT_KEYS and
+    their options without their labels."""
+    if not isinstance(node, dict):
+        return node
+    stripped = {key: item for key, item in node.items() if key not in texts}
+    if isinstance(node.get("fields"), list):
+        stripped["fields"] = [_without(child, TEXT_KEYS) for child in node["fields"]]
+    if texts and isinstance(node.get("options"), list):
+        stripped["options"] = [_without(option, _OPTION_TEXTS) for option in node["options"]]
     return stripped
-
-
-def _field_without_texts(field: Any) -> Any:
-    if not isinstance(field, dict):
-        return field
-    stripped = {key: item for key, item in field.items() if key not in TEXT_KEYS}
-    if isinstance(field.get("fields"), list):
-        stripped["fields"] = [_field_without_texts(child) for child in field["fields"]]
-    if isinstance(field.get("options"), list):
-        stripped["options"] = [_option_without_label(option) for option in field["options"]]
-    return stripped
-
-
-def _option_without_label(option: Any) -> Any:
-    if not isinstance(option, dict):
-        return option
-    return {key: item for key, item in option.items() if key != "label"}
