@@ -1,6 +1,7 @@
 """auth_core_0003 on a database that has users: each gets a home tenant (the first tenant they
 joined; the platform tenant for platform administrators and for users without a membership),
 memberships get the member's email, and email becomes unique per home instead of platform-wide.
+auth_core_0004 then removes the platform tenant's memberships of identities homed elsewhere.
 On SQLite and MariaDB, replayed from the rendered statements (what the runner does) and by
 Alembic online."""
 
@@ -19,6 +20,8 @@ from tests.support.migrations import run_online
 
 MIGRATIONS = Path("services/auth/migrations/core")
 VERSIONS = MIGRATIONS / "versions"
+BEFORE_HOMES = ("0001_auth.py", "0002_refresh_successor.py")
+HOMES = "0003_home_tenants.py"
 TENANT_A = "01900000-0000-7000-8000-00000000000a"
 TENANT_B = "01900000-0000-7000-8000-00000000000b"
 
@@ -28,6 +31,15 @@ INSERT_HOMED = text(
     "pending_email, revision, create_time, update_time) VALUES (:user_id, :home, :email, :display_name, "
     ":password_hash, :disabled, 0, '', :revision, :create_time, :update_time)"
 )
+
+
+def history(tmp_path: Path, *names: str) -> MigrationSet:
+    """The auth core history as it was when ``names`` were its revisions."""
+    folder = tmp_path / "core"
+    (folder / "versions").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(VERSIONS / name, folder / "versions" / name)
+    return MigrationSet("auth", "core", folder)
 
 
 def _user(user_id: str, email: str) -> dict[str, object]:
@@ -49,15 +61,10 @@ async def test_existing_users_are_homed_and_keep_their_emails(
 ) -> None:
     if runner == "online":
         run_online(monkeypatch)
-    # The history as it was before 0003: a migration folder with only the first two revisions.
-    before = tmp_path / "core"
-    (before / "versions").mkdir(parents=True)
-    for name in ("0001_auth.py", "0002_refresh_successor.py"):
-        shutil.copy(VERSIONS / name, before / "versions" / name)
     router = DatabaseRouter(db_backend_url)
     await router.start()
     try:
-        assert await upgrade_core(router, MigrationSet("auth", "core", before)) == "auth_core_0002"
+        assert await upgrade_core(router, history(tmp_path, *BEFORE_HOMES)) == "auth_core_0002"
         users = {
             "u-admin": "admin@example.test",  # platform administrator, later also a member of A
             "u-shared": "shared@example.test",  # joined B first, then A
@@ -91,7 +98,7 @@ async def test_existing_users_are_homed_and_keep_their_emails(
                 )
             await session.commit()
 
-        assert await upgrade_core(router, MigrationSet("auth", "core", MIGRATIONS)) == "auth_core_0003"
+        assert await upgrade_core(router, history(tmp_path, *BEFORE_HOMES, HOMES)) == "auth_core_0003"
 
         async with router.core_session() as session:
             homes: dict[str, str] = {
@@ -119,5 +126,65 @@ async def test_existing_users_are_homed_and_keep_their_emails(
         async with router.core_session() as session:
             with pytest.raises(IntegrityError):
                 await session.execute(INSERT_HOMED, {**row, "user_id": "u-twice"})
+    finally:
+        await router.dispose()
+
+
+@pytest.mark.parametrize("runner", ["replay", "online"])
+async def test_platform_memberships_of_identities_homed_elsewhere_are_removed(
+    db_backend_url: str, runner: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if runner == "online":
+        run_online(monkeypatch)
+    router = DatabaseRouter(db_backend_url)
+    await router.start()
+    try:
+        assert await upgrade_core(router, history(tmp_path, *BEFORE_HOMES, HOMES)) == "auth_core_0003"
+        homes = {"u-operator": PLATFORM_TENANT_ID, "u-a": TENANT_A, "u-b": TENANT_B}
+        memberships = [
+            ("u-operator", PLATFORM_TENANT_ID, "operator@example.test"),
+            ("u-a", TENANT_A, "a@example.test"),
+            ("u-a", PLATFORM_TENANT_ID, "a@example.test"),  # made before the rule: A's admins held it
+            ("u-b", TENANT_B, "b@example.test"),
+        ]
+        sessions = [  # (session, subject, tenant)
+            ("s-operator", "user:u-operator", PLATFORM_TENANT_ID),
+            ("s-a-platform", "user:u-a", PLATFORM_TENANT_ID),
+            ("s-a-home", "user:u-a", TENANT_A),
+        ]
+        async with router.core_session() as session:
+            for user_id, home in homes.items():
+                email = next(e for u, _, e in memberships if u == user_id)
+                await session.execute(INSERT_HOMED, {**_user(user_id, email), "home": home})
+            for user_id, tenant_id, email in memberships:
+                await session.execute(
+                    text(
+                        "INSERT INTO auth_memberships (tenant_id, user_id, roles_json, revision, create_time, email, "
+                        "title) VALUES (:tenant_id, :user_id, :roles, 1, '2026-01-01 00:00:00', :email, '')"
+                    ),
+                    {"tenant_id": tenant_id, "user_id": user_id, "roles": '["tenant-admin"]', "email": email},
+                )
+            for session_id, subject, tenant_id in sessions:
+                await session.execute(
+                    text(
+                        "INSERT INTO auth_sessions (session_id, subject, tenant_id, create_time, expire_time, "
+                        "revoke_time, revoke_reason) VALUES (:session_id, :subject, :tenant_id, "
+                        "'2026-01-01 00:00:00', '2099-01-01 00:00:00', NULL, '')"
+                    ),
+                    {"session_id": session_id, "subject": subject, "tenant_id": tenant_id},
+                )
+            await session.commit()
+
+        assert await upgrade_core(router, MigrationSet("auth", "core", MIGRATIONS)) == "auth_core_0004"
+
+        async with router.core_session() as session:
+            left = set(await session.execute(text("SELECT user_id, tenant_id FROM auth_memberships")))
+            ended: dict[str, str] = {
+                s: r for s, r in await session.execute(text("SELECT session_id, revoke_reason FROM auth_sessions"))
+            }
+            users = {u for (u,) in await session.execute(text("SELECT user_id FROM auth_users"))}
+        assert left == {(u, t) for u, t, _ in memberships} - {("u-a", PLATFORM_TENANT_ID)}
+        assert ended == {"s-operator": "", "s-a-platform": "MEMBERSHIP_REMOVED", "s-a-home": ""}
+        assert users == set(homes)
     finally:
         await router.dispose()

@@ -61,6 +61,26 @@ async def test_a_trace_state_is_kept() -> None:
     assert span.context.trace_state.to_header() == "vendor=value"
 
 
+async def test_an_oversized_trace_state_is_dropped_unread(caplog: pytest.LogCaptureFixture) -> None:
+    """A caller-sized trace state is neither kept nor logged: the trace still continues."""
+    malformed = ",".join(f"BAD KEY {n}=x" for n in range(400))  # ~5 kB, every member malformed
+    assert len(malformed) > tracing.TRACESTATE_LIMIT
+    with caplog.at_level("DEBUG"):
+        span = await server_span({"traceparent": SAMPLED, "tracestate": malformed})
+    assert span is not None
+    assert span.parent is not None
+    assert (span.parent.trace_id, span.parent.span_id) == (TRACE_ID, SPAN_ID)
+    assert span.context.trace_state.to_header() == ""
+    assert not [record for record in caplog.records if "BAD KEY" in record.getMessage()]
+
+    # Within the limit it is the propagator's to read, as before.
+    limit = ",".join(f"k{n}=" + "a" * 120 for n in range(4))
+    assert len(limit) <= tracing.TRACESTATE_LIMIT
+    span = await server_span({"traceparent": SAMPLED, "tracestate": limit})
+    assert span is not None
+    assert span.context.trace_state.to_header() == limit
+
+
 async def test_a_later_version_is_read_as_the_propagator_reads_it() -> None:
     span = await server_span({"traceparent": f"01-{TRACE_ID:032x}-{SPAN_ID:016x}-01-later"})
     assert span is not None

@@ -16,6 +16,7 @@ the SQL, Redis and outgoing-call instrumentations are switched off for the rest 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import grpc
@@ -51,6 +52,10 @@ SERVER_ERRORS = frozenset(
 _SERVER_ERROR_NUMBERS = frozenset(code.value[0] for code in SERVER_ERRORS)
 _W3C = TraceContextTextMapPropagator()
 _TRACEPARENT_LENGTH = len("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+# W3C Trace Context asks a platform to pass on at least 512 characters of trace state. A longer
+# one (it comes from outside, through the edge) is dropped unread: the propagator would log each
+# malformed member of it in full, a caller-sized warning on every call.
+TRACESTATE_LIMIT = 512
 
 
 class ServerSpanStage:
@@ -89,7 +94,7 @@ class ServerSpanStage:
             span = self._tracer.start_server_span(call.method, None, attributes)
         else:  # another version, a trace state, or invalid: as the W3C propagator reads it
             span = self._tracer.start_span(
-                call.method, context=_W3C.extract(metadata), kind=SpanKind.SERVER, attributes=attributes
+                call.method, context=_W3C.extract(_trace_headers(metadata)), kind=SpanKind.SERVER, attributes=attributes
             )
         if not isinstance(span, LeanSpan):
             # Not recording: a new trace this process's sampler dropped. Say so to the services below.
@@ -98,6 +103,13 @@ class ServerSpanStage:
             return
         call.span = span
         enter_span(span)
+
+
+def _trace_headers(metadata: Mapping[str, str]) -> Mapping[str, str]:
+    """The call's trace context as the W3C propagator may read it: without an oversized trace state."""
+    if len(metadata.get("tracestate", "")) > TRACESTATE_LIMIT:
+        return {"traceparent": metadata.get("traceparent", "")}
+    return metadata
 
 
 class SpanObserver:

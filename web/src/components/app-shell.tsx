@@ -13,11 +13,12 @@ import { useT } from "@/lib/i18n";
 import { useMe } from "@/lib/me";
 import type { NavNode } from "@/lib/navigation";
 import { useNavigation } from "@/lib/use-navigation";
-import { useOfflineQueue } from "@/lib/offline-queue";
-import { tokensFrom, useSession } from "@/lib/session";
+import { discardQueued, useOwnQueue } from "@/lib/offline-queue";
+import { sessionOwner, tokensFrom, useSession } from "@/lib/session";
 import { LocaleSwitcher } from "./locale-switcher";
 import { Button } from "./ui/button";
 import { Alert } from "./ui/card";
+import { Confirm } from "./ui/confirm";
 import { Input } from "./ui/input";
 
 export function AppShell({ title, children }: { title: string; children: ReactNode }) {
@@ -63,7 +64,12 @@ function Header() {
   const queryClient = useQueryClient();
   const { tokens, setTokens } = useSession();
   const acting = useActingTenant();
+  const queue = useOwnQueue();
+  const unsent = queue.waiting.length + queue.refused.length;
   const signOut = async () => {
+    // What the person queued offline is theirs: it leaves the device with them (the dialog
+    // below says so first), and the next person to sign in here cannot send it.
+    discardQueued(sessionOwner(tokens));
     try {
       if (tokens) {
         await api("AuthService_Logout", { body: {} });
@@ -94,9 +100,24 @@ function Header() {
         <TenantSwitcher />
         <span data-testid="signed-in-as">{name ? t("app.signedInAs", { name }) : null}</span>
         <LocaleSwitcher />
-        <Button variant="outline" size="sm" onClick={() => void signOut()}>
-          {t("app.signOut")}
-        </Button>
+        {unsent > 0 ? (
+          <Confirm
+            trigger={
+              <Button variant="outline" size="sm">
+                {t("app.signOut")}
+              </Button>
+            }
+            title={t("app.signOutUnsent", { count: unsent })}
+            confirmLabel={t("app.signOut")}
+            cancelLabel={t("common.cancel")}
+            destructive
+            onConfirm={() => void signOut()}
+          />
+        ) : (
+          <Button variant="outline" size="sm" onClick={() => void signOut()}>
+            {t("app.signOut")}
+          </Button>
+        )}
       </div>
     </header>
   );
@@ -189,7 +210,8 @@ function NavList({ nodes, testId }: { nodes: NavNode[]; testId?: string }) {
 
 function OfflineBanner() {
   const t = useT();
-  const queued = useOfflineQueue((s) => s.items.filter((i) => !i.error).length);
+  const queue = useOwnQueue();
+  const owner = useSession((s) => sessionOwner(s.tokens));
   const [online, setOnline] = useState(true);
   useEffect(() => {
     const update = () => setOnline(navigator.onLine);
@@ -201,13 +223,29 @@ function OfflineBanner() {
       window.removeEventListener("offline", update);
     };
   }, []);
-  if (online && queued === 0) {
-    return null;
-  }
+  const waiting = queue.waiting.length;
   return (
-    <Alert tone="info" className="m-3" data-testid="offline-banner">
-      {!online ? t("app.offline") : null} {queued > 0 ? t("app.queued", { count: queued }) : null}
-    </Alert>
+    <>
+      {!online || waiting > 0 ? (
+        <Alert tone="info" className="m-3" data-testid="offline-banner">
+          {!online ? t("app.offline") : null} {waiting > 0 ? t("app.queued", { count: waiting }) : null}
+        </Alert>
+      ) : null}
+      {queue.refused.length > 0 ? (
+        <Alert tone="error" className="m-3" data-testid="queue-refused">
+          <p>{t("app.queueRefused", { count: queue.refused.length })}</p>
+          <ul className="my-2 list-disc pl-5">
+            {queue.refused.map((item) => (
+              <li key={item.id}>
+                {new Date(item.queuedAt).toLocaleString()}: {item.error}
+              </li>
+            ))}
+          </ul>
+          <Button variant="outline" size="sm" onClick={() => discardQueued(owner, { refusedOnly: true })}>
+            {t("common.close")}
+          </Button>
+        </Alert>
+      ) : null}
+    </>
   );
 }
-

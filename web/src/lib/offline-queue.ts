@@ -2,17 +2,25 @@
 // Form submissions made while offline (or while the edge is unreachable) wait here and are sent
 // when the connection returns. Each carries the request_id it was made with, so the server takes
 // it once however many times it is sent (a reply lost on the way back means a second send).
-// Kept in localStorage: answers, never tokens; sending uses the session current at that time.
+//
+// Kept in localStorage (answers, never tokens), each under the session that made it ("sub@tid",
+// see sessionOwner): it is sent, counted and shown only in that person's session in that tenant,
+// so a browser shared by two people never sends one person's answers under the other's name.
+// Signing out deletes the person's waiting answers from the device, after asking (app-shell.tsx);
+// a session that merely expired keeps them for when the same person signs in again.
 
 import { create } from "zustand";
 import type { CallOptions, OperationId } from "@tenantmesh/sdk";
 import { api, TenantmeshError } from "./api";
+import { sessionOwner, useSession } from "./session";
 
 const STORAGE_KEY = "tm.outbox";
 const RETRY_EVERY_MS = 15_000;
 
 export interface QueuedCall {
   id: string;
+  /** The session that queued it (sessionOwner): only that session sends it. */
+  owner: string;
   operation: OperationId;
   options: { path?: Record<string, string>; body?: Record<string, unknown>; tenantId?: string };
   queuedAt: string;
@@ -32,7 +40,10 @@ function load(): QueuedCall[] {
   }
   try {
     const items = JSON.parse(window.localStorage.getItem(STORAGE_KEY) ?? "[]") as unknown;
-    return Array.isArray(items) ? (items as QueuedCall[]) : [];
+    // An entry without an owner cannot be attributed to anyone, so it is never sent.
+    return Array.isArray(items)
+      ? (items as QueuedCall[]).filter((item) => typeof item?.owner === "string" && item.owner !== "")
+      : [];
   } catch {
     return [];
   }
@@ -61,42 +72,77 @@ export async function sendOrQueue<K extends OperationId>(
   operation: K,
   options: QueuedCall["options"],
 ): Promise<{ queued: boolean }> {
-  if (typeof navigator !== "undefined" && !navigator.onLine) {
-    enqueue(operation, options);
+  const owner = currentOwner();
+  if (owner && typeof navigator !== "undefined" && !navigator.onLine) {
+    enqueue(owner, operation, options);
     return { queued: true };
   }
   try {
     await api(operation, options as CallOptions<K>);
     return { queued: false };
   } catch (error) {
-    if (isTransient(error)) {
-      enqueue(operation, options);
+    if (owner && isTransient(error)) {
+      enqueue(owner, operation, options);
       return { queued: true };
     }
     throw error;
   }
 }
 
-function enqueue(operation: OperationId, options: QueuedCall["options"]): void {
-  const { items, replace } = useOfflineQueue.getState();
-  replace([...items, { id: crypto.randomUUID(), operation, options, queuedAt: new Date().toISOString() }]);
+function currentOwner(): string | null {
+  return sessionOwner(useSession.getState().tokens);
 }
 
-/** Sends what waits, oldest first; stops at the first network failure (tries again later). */
+function enqueue(owner: string, operation: OperationId, options: QueuedCall["options"]): void {
+  const { items, replace } = useOfflineQueue.getState();
+  replace([...items, { id: crypto.randomUUID(), owner, operation, options, queuedAt: new Date().toISOString() }]);
+}
+
+/** What ``owner`` has on this device: calls still to send, and calls the server refused. */
+export function queuedFor(items: QueuedCall[], owner: string | null): { waiting: QueuedCall[]; refused: QueuedCall[] } {
+  const own = owner ? items.filter((item) => item.owner === owner) : [];
+  return { waiting: own.filter((item) => !item.error), refused: own.filter((item) => item.error) };
+}
+
+/** The signed-in person's queued calls (re-rendered when either the queue or the session changes). */
+export function useOwnQueue(): { waiting: QueuedCall[]; refused: QueuedCall[] } {
+  const items = useOfflineQueue((s) => s.items);
+  const owner = useSession((s) => sessionOwner(s.tokens));
+  return queuedFor(items, owner);
+}
+
+/** Deletes ``owner``'s queued calls from this device: on sign-out, or when the person dismisses
+ * the refused ones (``refusedOnly``). */
+export function discardQueued(owner: string | null, { refusedOnly = false }: { refusedOnly?: boolean } = {}): void {
+  if (!owner) {
+    return;
+  }
+  const { items, replace } = useOfflineQueue.getState();
+  replace(items.filter((item) => item.owner !== owner || (refusedOnly && !item.error)));
+}
+
+/** Sends what the signed-in person has waiting, oldest first; stops at the first network failure
+ * (tries again later). Other people's calls stay where they are. */
 export async function flushQueue(): Promise<void> {
   const state = useOfflineQueue.getState();
-  if (state.sending) {
+  const owner = currentOwner();
+  if (state.sending || !owner) {
     return;
   }
   useOfflineQueue.setState({ sending: true });
   try {
-    for (const item of useOfflineQueue.getState().items.filter((i) => !i.error)) {
+    for (const item of queuedFor(useOfflineQueue.getState().items, owner).waiting) {
+      if (currentOwner() !== owner) {
+        return; // signed out (or switched tenant) while sending
+      }
       try {
         await api(item.operation, item.options as CallOptions<OperationId>);
         const { items, replace } = useOfflineQueue.getState();
         replace(items.filter((i) => i.id !== item.id));
       } catch (error) {
-        if (isTransient(error)) {
+        // A session that ended while sending is not the server refusing the call: it waits for
+        // the person to sign in again.
+        if (isTransient(error) || (error instanceof TenantmeshError && error.status === 401)) {
           return;
         }
         const { items, replace } = useOfflineQueue.getState();
@@ -114,15 +160,22 @@ export function startOfflineQueue(): () => void {
   const flush = () => void flushQueue();
   window.addEventListener("online", flush);
   const timer = window.setInterval(() => {
-    if (navigator.onLine && useOfflineQueue.getState().items.some((i) => !i.error)) {
+    if (navigator.onLine && queuedFor(useOfflineQueue.getState().items, currentOwner()).waiting.length > 0) {
       flush();
     }
   }, RETRY_EVERY_MS);
+  // A person signing in (again) finds their waiting calls sent without waiting for the timer.
+  const unsubscribe = useSession.subscribe((state, previous) => {
+    if (navigator.onLine && sessionOwner(state.tokens) !== sessionOwner(previous.tokens)) {
+      flush();
+    }
+  });
   if (navigator.onLine) {
     flush();
   }
   return () => {
     window.removeEventListener("online", flush);
     window.clearInterval(timer);
+    unsubscribe();
   };
 }

@@ -84,3 +84,13 @@ export function tokenTenant(tokens: Tokens | null): string | undefined {
   const tid = tokens ? decodeClaims(tokens.accessToken).tid : undefined;
   return typeof tid === "string" && tid ? tid : undefined;
 }
+
+/** Whose session this is: the person and the tenant their token is for ("sub@tid"), or null. Work
+ * kept on this device for later (the offline queue) belongs to one owner and is sent only in that
+ * owner's session. */
+export function sessionOwner(tokens: Tokens | null): string | null {
+  const claims = tokens ? decodeClaims(tokens.accessToken) : {};
+  return typeof claims.sub === "string" && claims.sub && typeof claims.tid === "string" && claims.tid
+    ? `${claims.sub}@${claims.tid}`
+    : null;
+}

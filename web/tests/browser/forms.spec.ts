@@ -59,6 +59,11 @@ test("build, publish and fill a form, offline too; the menu editor", async ({ pa
   await page.getByRole("button", { name: "Submit" }).click();
   await expect(page.getByTestId("queued")).toBeVisible();
   await expect(page.getByTestId("offline-banner")).toContainText("1 submission(s) waiting");
+  // Signing out would delete it from the device: the console asks first, and Cancel keeps both.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page.getByRole("alertdialog")).toContainText("1 submission(s) made offline have not been sent");
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await expect(page.getByTestId("signed-in-as")).toBeVisible();
   await context.setOffline(false);
   await expect(page.getByTestId("offline-banner")).toHaveCount(0, { timeout: 20_000 });
   const client = adminClient().forTenant(tenant.tenantId);

@@ -3,7 +3,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { useActingTenant } from "@/lib/acting-tenant";
 import { api, configureApi } from "@/lib/api";
-import { sendOrQueue, useOfflineQueue } from "@/lib/offline-queue";
+import { discardQueued, flushQueue, sendOrQueue, useOfflineQueue } from "@/lib/offline-queue";
 import { useSession } from "@/lib/session";
 
 interface Seen {
@@ -83,7 +83,7 @@ describe("api", () => {
   });
 
   it("queues a submission the edge cannot take now, and not one it refuses", async () => {
-    useSession.getState().setTokens({ accessToken: jwt({ tid: "t1" }), refreshToken: "r", expiresAt: Date.now() + 900_000 });
+    useSession.getState().setTokens({ accessToken: jwt({ tid: "t1", sub: "ada" }), refreshToken: "r", expiresAt: Date.now() + 900_000 });
     scripted([json(503, { code: 14 })]);
     const body = { version: 1, answers: { name: "Ada" }, requestId: "5f0c3a52-8a47-4a8e-9d7e-8b4a2a3c1d10" };
     expect(await sendOrQueue("SubmissionService_SubmitForm", { path: { formKey: "visit" }, body })).toEqual({ queued: true });
@@ -92,5 +92,61 @@ describe("api", () => {
     scripted([json(400, { code: 3, details: [] })]);
     await expect(sendOrQueue("SubmissionService_SubmitForm", { path: { formKey: "visit" }, body })).rejects.toMatchObject({ status: 400 });
     expect(useOfflineQueue.getState().items).toHaveLength(1);
+  });
+
+  const signIn = (sub: string, tid = "t1") =>
+    useSession.getState().setTokens({ accessToken: jwt({ tid, sub }), refreshToken: `r-${sub}`, expiresAt: Date.now() + 900_000 });
+  const visit = (name: string) => ({
+    path: { formKey: "visit" },
+    body: { version: 1, answers: { name }, requestId: crypto.randomUUID() },
+  });
+
+  it("sends a queued submission only in the session of the person who made it", async () => {
+    signIn("ada");
+    scripted([json(503, { code: 14 })]);
+    expect(await sendOrQueue("SubmissionService_SubmitForm", visit("Ada"))).toEqual({ queued: true });
+    expect(JSON.parse(window.localStorage.getItem("tm.outbox") ?? "[]")[0].owner).toBe("ada@t1");
+
+    // Another person on the same browser (Ada's session ended): nothing of Ada's goes out.
+    signIn("bob");
+    const seenByBob = scripted([]);
+    await flushQueue();
+    expect(seenByBob).toHaveLength(0);
+    // Nor in Ada's name in another tenant.
+    signIn("ada", "t2");
+    await flushQueue();
+    expect(seenByBob).toHaveLength(0);
+    expect(useOfflineQueue.getState().items.map((i) => i.error)).toEqual([undefined]);
+
+    signIn("ada");
+    const seenByAda = scripted([json(200, { submission: {} })]);
+    await flushQueue();
+    expect(seenByAda.map((s) => s.body)).toEqual([expect.objectContaining({ answers: { name: "Ada" } })]);
+    expect(useOfflineQueue.getState().items).toEqual([]);
+  });
+
+  it("keeps a queued submission waiting when the session ends while sending it", async () => {
+    signIn("ada");
+    scripted([json(503, { code: 14 })]);
+    await sendOrQueue("SubmissionService_SubmitForm", visit("Ada"));
+    scripted([json(401, { code: 16 }), json(401, { code: 16 })]);
+    await flushQueue();
+    expect(useOfflineQueue.getState().items.map((i) => i.error)).toEqual([undefined]);
+  });
+
+  it("does not queue without a session, and discards only the signing-out person's calls", async () => {
+    useSession.getState().setTokens(null);
+    scripted([json(503, { code: 14 })]);
+    await expect(sendOrQueue("SubmissionService_SubmitForm", visit("Nobody"))).rejects.toMatchObject({ status: 503 });
+    expect(useOfflineQueue.getState().items).toEqual([]);
+
+    for (const person of ["ada", "bob"]) {
+      signIn(person);
+      scripted([json(503, { code: 14 })]);
+      await sendOrQueue("SubmissionService_SubmitForm", visit(person));
+    }
+    discardQueued("bob@t1");
+    expect(useOfflineQueue.getState().items.map((i) => i.owner)).toEqual(["ada@t1"]);
+    expect(JSON.parse(window.localStorage.getItem("tm.outbox") ?? "[]")).toHaveLength(1);
   });
 });
