@@ -187,6 +187,17 @@ async def test_valid_grpc_headers_reach_the_service(edge: RunningEdge, headers: 
     assert meta_service_pb2.GetServerInfoResponse.FromString(response.content[5:]).product == "tenantmesh"
 
 
+@pytest.mark.parametrize("te", [None, "gzip", "trailers, deflate"])
+async def test_a_grpc_call_without_te_trailers_reaches_the_service(edge: RunningEdge, te: str | None) -> None:
+    """grpc-core resets a stream without "te: trailers": the caller got UNAVAILABLE after retries."""
+    headers = {"content-type": "application/grpc", **({"te": te} if te else {})}
+    async with edge.http_client() as client:
+        response = await client.post(GET_SERVER_INFO, content=EMPTY_GRPC_MESSAGE, headers=headers)
+    assert response.status_code == 200, response.text
+    assert "grpc-status" not in response.headers, dict(response.headers)
+    assert meta_service_pb2.GetServerInfoResponse.FromString(response.content[5:]).product == "tenantmesh"
+
+
 @pytest.mark.parametrize(
     "header",
     [
