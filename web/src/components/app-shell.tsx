@@ -13,7 +13,7 @@ import { useT } from "@/lib/i18n";
 import { useMe } from "@/lib/me";
 import type { NavNode } from "@/lib/navigation";
 import { useNavigation } from "@/lib/use-navigation";
-import { discardQueued, useOwnQueue } from "@/lib/offline-queue";
+import { discardPersonsQueue, dismissRefused, personsQueue, useOfflineQueue, useOwnQueue } from "@/lib/offline-queue";
 import { sessionOwner, tokensFrom, useSession } from "@/lib/session";
 import { LocaleSwitcher } from "./locale-switcher";
 import { Button } from "./ui/button";
@@ -64,12 +64,12 @@ function Header() {
   const queryClient = useQueryClient();
   const { tokens, setTokens } = useSession();
   const acting = useActingTenant();
-  const queue = useOwnQueue();
-  const unsent = queue.waiting.length + queue.refused.length;
+  const queued = useOfflineQueue((s) => s.items);
+  const unsent = personsQueue(queued, sessionOwner(tokens)).length;
   const signOut = async () => {
     // What the person queued offline is theirs: it leaves the device with them (the dialog
     // below says so first), and the next person to sign in here cannot send it.
-    discardQueued(sessionOwner(tokens));
+    discardPersonsQueue(sessionOwner(tokens));
     try {
       if (tokens) {
         await api("AuthService_Logout", { body: {} });
@@ -241,7 +241,7 @@ function OfflineBanner() {
               </li>
             ))}
           </ul>
-          <Button variant="outline" size="sm" onClick={() => discardQueued(owner, { refusedOnly: true })}>
+          <Button variant="outline" size="sm" onClick={() => dismissRefused(owner)}>
             {t("common.close")}
           </Button>
         </Alert>

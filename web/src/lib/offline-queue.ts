@@ -6,7 +6,8 @@
 // Kept in localStorage (answers, never tokens), each under the session that made it ("sub@tid",
 // see sessionOwner): it is sent, counted and shown only in that person's session in that tenant,
 // so a browser shared by two people never sends one person's answers under the other's name.
-// Signing out deletes the person's waiting answers from the device, after asking (app-shell.tsx);
+// Signing out deletes the person's queued answers (in every tenant) from the device, after asking
+// (app-shell.tsx);
 // a session that merely expired keeps them for when the same person signs in again.
 
 import { create } from "zustand";
@@ -111,14 +112,23 @@ export function useOwnQueue(): { waiting: QueuedCall[]; refused: QueuedCall[] } 
   return queuedFor(items, owner);
 }
 
-/** Deletes ``owner``'s queued calls from this device: on sign-out, or when the person dismisses
- * the refused ones (``refusedOnly``). */
-export function discardQueued(owner: string | null, { refusedOnly = false }: { refusedOnly?: boolean } = {}): void {
-  if (!owner) {
-    return;
-  }
+/** Deletes the signed-in person's refused calls in this session's tenant (they have read them). */
+export function dismissRefused(owner: string | null): void {
   const { items, replace } = useOfflineQueue.getState();
-  replace(items.filter((item) => item.owner !== owner || (refusedOnly && !item.error)));
+  replace(items.filter((item) => item.owner !== owner || !item.error));
+}
+
+/** The queued calls of the person behind ``owner``, in every tenant they queued calls in. */
+export function personsQueue(items: QueuedCall[], owner: string | null): QueuedCall[] {
+  const person = owner ? `${owner.slice(0, owner.lastIndexOf("@"))}@` : null;
+  return person ? items.filter((item) => item.owner.startsWith(person)) : [];
+}
+
+/** On sign-out: deletes everything the person behind ``owner`` queued on this device. */
+export function discardPersonsQueue(owner: string | null): void {
+  const { items, replace } = useOfflineQueue.getState();
+  const theirs = new Set(personsQueue(items, owner));
+  replace(items.filter((item) => !theirs.has(item)));
 }
 
 /** Sends what the signed-in person has waiting, oldest first; stops at the first network failure

@@ -3,7 +3,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { useActingTenant } from "@/lib/acting-tenant";
 import { api, configureApi } from "@/lib/api";
-import { discardQueued, flushQueue, sendOrQueue, useOfflineQueue } from "@/lib/offline-queue";
+import { discardPersonsQueue, flushQueue, sendOrQueue, useOfflineQueue } from "@/lib/offline-queue";
 import { useSession } from "@/lib/session";
 
 interface Seen {
@@ -140,13 +140,14 @@ describe("api", () => {
     await expect(sendOrQueue("SubmissionService_SubmitForm", visit("Nobody"))).rejects.toMatchObject({ status: 503 });
     expect(useOfflineQueue.getState().items).toEqual([]);
 
-    for (const person of ["ada", "bob"]) {
-      signIn(person);
+    for (const [person, tenant] of [["ada", "t1"], ["bob", "t1"], ["bob", "t2"], ["bobby", "t1"]] as const) {
+      signIn(person, tenant);
       scripted([json(503, { code: 14 })]);
       await sendOrQueue("SubmissionService_SubmitForm", visit(person));
     }
-    discardQueued("bob@t1");
-    expect(useOfflineQueue.getState().items.map((i) => i.owner)).toEqual(["ada@t1"]);
-    expect(JSON.parse(window.localStorage.getItem("tm.outbox") ?? "[]")).toHaveLength(1);
+    // Bob signs out (in t1): what he queued in t2 goes too, nobody else's.
+    discardPersonsQueue("bob@t1");
+    expect(useOfflineQueue.getState().items.map((i) => i.owner)).toEqual(["ada@t1", "bobby@t1"]);
+    expect(JSON.parse(window.localStorage.getItem("tm.outbox") ?? "[]")).toHaveLength(2);
   });
 });
