@@ -50,7 +50,7 @@ import os
 import secrets
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,7 @@ from services.runtime.context import PLATFORM_TENANT_ID
 from services.runtime.errors import TenantmeshError
 from services.runtime.mesh_tls import TENANTCTL, MeshTlsError, channel_credentials
 from services.runtime.rich_status import details_of, reason_of
+from services.tenants.usage import LONGEST_RANGE
 
 STATES = [name.removeprefix("TENANT_STATE_") for name in tenant_pb2.TenantState.keys()][1:]  # noqa: SIM118 - an enum wrapper, not a dict
 
@@ -220,6 +221,21 @@ async def migrate_command(stub: Any, args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (a wrong one exits 2 with a message)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not from {low} to {high}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tenantctl", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -251,7 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
     usage = tenants.add_parser("usage", help="a tenant's calls and failed calls per hour")
     usage.add_argument("tenant_id")
-    usage.add_argument("--hours", type=int, default=24, help="how many hours back (default 24, at most 744)")
+    usage.add_argument(
+        "--hours",
+        type=_whole_number(1, int(LONGEST_RANGE.total_seconds()) // 3600),
+        default=24,
+        help="how many hours back (default 24, at most 744)",
+    )
     update = tenants.add_parser("update", help="change display name, plan or labels")
     update.add_argument("tenant_id")
     update.add_argument("--display-name")
@@ -286,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     migrate = commands.add_parser("migrate", help="migrate every tenant database to the newest schemas")
-    migrate.add_argument("--concurrency", type=int, default=8)
+    migrate.add_argument("--concurrency", type=_whole_number(1, 64), default=8)
     migrate.add_argument("--tenant", action="append", default=[], metavar="TENANT_ID")
 
     add_mail_commands(commands)

@@ -86,10 +86,12 @@ def _read_fields(request: rls_pb2.RateLimitRequest) -> tuple[list[Counted | None
 
 def _counted(entries: Sequence[rls_pb2.RateLimitDescriptor.Entry]) -> Counted | None:
     keys = [entry.key for entry in entries]
+    # The tenant as the services read it (TenantStage lower-cases x-tenant-id): "ABC…" and
+    # "abc…" are one tenant, so they are one counter, not two quotas.
     if keys == [TENANT_KEY]:
-        tenant = entries[0].value
+        tenant = entries[0].value.lower()
         return Counted(Scope.TENANT, tenant, f"t:{tenant}")
     if keys == [TENANT_KEY, CLUSTER_KEY]:
-        tenant, cluster = entries[0].value, entries[1].value
+        tenant, cluster = entries[0].value.lower(), entries[1].value
         return Counted(Scope.ROUTE, tenant, f"r:{tenant}:{cluster}")
     return None

@@ -110,6 +110,26 @@ async def test_refusal_is_a_google_rpc_status_with_rate_limit_headers(
     assert detail["reason"] == "RATE_LIMITED"
 
 
+async def test_the_tenant_counted_is_the_tenant_served(mesh: LimitedMesh, edge_factory: EdgeFactory) -> None:
+    """Where the edge counts x-tenant-id: a spent quota is not renewed by writing the id in capitals
+    (the services lower-case it: one tenant, one counter), nor by a second x-tenant-id header in
+    front of it (the services take the first copy of a header, as the edge counts it)."""
+    edge = await edge_factory(mesh.upstreams, **edge_overrides(mesh))
+    tenant = await mesh.create_tenant(slug("rl-c"), "small")
+    await fresh_window()
+    async with edge.https_client() as client:
+        assert await statuses(client, tenant, SMALL_QUOTA + 1) == [200] * SMALL_QUOTA + [429]
+        shouted = await client.get(f"/v1/tenants/{tenant}", headers={"x-tenant-id": tenant.upper()})
+        assert shouted.status_code == 429, shouted.text
+        # GetCurrentTenant answers for the tenant the header names: counted for a tenant that does
+        # not exist, and answered for that one (not found), not served as ours.
+        doubled = await client.get(
+            "/v1/current-tenant", headers=[("x-tenant-id", str(uuid.uuid4())), ("x-tenant-id", tenant)]
+        )
+        assert doubled.status_code != 200, doubled.text
+        assert tenant not in doubled.text
+
+
 async def test_a_plan_change_applies_at_runtime(mesh: LimitedMesh, edge_factory: EdgeFactory) -> None:
     edge = await edge_factory(mesh.upstreams, **edge_overrides(mesh))
     tenant = await mesh.create_tenant(slug("rl-p"), "small")

@@ -43,10 +43,22 @@ async def test_list_output_errors_and_exit_codes(
         assert any(line.startswith("  tenant.slug: ") for line in error[1:])
 
 
-def test_a_wrong_command_line_exits_2() -> None:
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["tenants", "frobnicate"], "invalid choice"),
+        # Out of range, these reached the code as numbers: 99999999 hours overflowed a datetime.
+        (["tenants", "usage", "t", "--hours", "99999999"], "is not from 1 to 744"),
+        (["tenants", "usage", "t", "--hours", "0"], "is not from 1 to 744"),
+        (["tenants", "usage", "t", "--hours", "soon"], "'soon' is not a whole number"),
+        (["migrate", "--concurrency", "-1"], "is not from 1 to 64"),
+    ],
+)
+def test_a_wrong_command_line_exits_2(argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["tenants", "frobnicate"])
+        main(argv)
     assert exited.value.code == 2
+    assert complaint in capsys.readouterr().err
 
 
 def _read_all(fd: int) -> str:

@@ -100,8 +100,11 @@ def _refuse_undecodable() -> InvalidArgument:
 
 
 def _text_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
+    """The call's text metadata, one value per key: the first, as the edge reads a header (its
+    rate limit counts the first x-tenant-id a request carries, so the call is served as that
+    tenant too, not as one named in a second copy of the header)."""
     metadata: dict[str, str] = {}
-    for key, value in context.invocation_metadata() or ():
+    for key, value in reversed(context.invocation_metadata() or ()):
         if isinstance(value, str):
             metadata[key.lower()] = value
     return metadata

@@ -63,7 +63,8 @@ test("build, publish and fill a form, offline too; the menu editor", async ({ pa
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page.getByRole("alertdialog")).toContainText("1 submission(s) made offline have not been sent");
   await page.getByRole("button", { name: "Cancel" }).click();
-  await expect(page.getByTestId("signed-in-as")).toBeVisible();
+  await expect(page.getByRole("alertdialog")).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
   await context.setOffline(false);
   await expect(page.getByTestId("offline-banner")).toHaveCount(0, { timeout: 20_000 });
   const client = adminClient().forTenant(tenant.tenantId);
