@@ -68,6 +68,23 @@ async def test_access_log_drops_query_strings(edge: RunningEdge, path: str) -> N
     assert all("?" not in str(line["grpc_method"]) for line in lines)
 
 
+async def test_access_log_lines_keep_their_own_size(edge: RunningEdge) -> None:
+    """What a caller writes in its headers and path is cut to a bounded length in the log line."""
+    request_id = str(uuid.uuid4())
+    headers = {
+        "x-request-id": request_id,
+        "user-agent": "u" * 6000,
+        "traceparent": "t" * 3000,
+        "x-tenant-id": "x" * 3000,
+    }
+    async with edge.https_client() as client:
+        await client.get("/v1/meta/" + "p" * 5000, headers=headers)
+    _, [line] = await _log_lines(edge, request_id)
+    assert len(json.dumps(line)) < 3000
+    assert (len(str(line["user_agent"])), len(str(line["traceparent"])), len(str(line["tenant_id"]))) == (256, 128, 64)
+    assert len(str(line["path"])) == 1024
+
+
 async def test_cors_preflight_allows_put_of_a_service_configuration(edge: RunningEdge) -> None:
     async with edge.https_client() as client:
         response = await client.options(

@@ -587,3 +587,19 @@ def test_a_new_service_is_one_line(tmp_path: Path) -> None:
     assert rendered["services"]["envoy"]["command"] == ["--services", "tenants,auth,registry,forms,menus,webhooks"]
     assert "TENANTMESH_LIFECYCLE_SERVICES: tenants,forms,menus" in files["k8s/configmap.yaml"]
     assert "| `forms` | 50054 | yes | `tenantmesh.forms.v1` |" in files["README.md"]
+
+
+def test_the_shipped_collector_redacts_edge_spans_before_anything_else() -> None:
+    """The edge's spans carry the URL with its query and caller-written headers: the collector's
+    first processor drops queries and bounds every attribute (docs/observability.md)."""
+    config = yaml.safe_load((DEPLOY / "observability" / "otel-collector.yaml").read_text())
+    assert config["service"]["pipelines"]["traces"]["processors"][0] == "transform/redact"
+    [statements] = config["processors"]["transform/redact"]["trace_statements"]
+    assert statements["context"] == "span"
+    [strip_query, bound] = statements["statements"]
+    assert bound == "truncate_all(attributes, 256)"
+    found = re.fullmatch(r'replace_pattern\(attributes\["http\.url"\], "(.*)", ""\)', strip_query)
+    assert found is not None
+    pattern = found.group(1).encode().decode("unicode_escape")  # the YAML string's OTTL escapes
+    url = "https://edge.example/v1/submissions?filter=answers.email+%3D+%22ada%40example.test%22"
+    assert re.sub(pattern, "", url) == "https://edge.example/v1/submissions"

@@ -7,6 +7,7 @@ counters; a metrics or tracing exporter plugs in by implementing the protocol.
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -49,6 +50,18 @@ class LoggingObserver:
             )
 
 
+# What may be passed on as a caller's traceparent: W3C's shape (lower-case hex fields; a later
+# version may add fields after the fourth). Anything else is dropped: it would travel in every
+# outgoing call and be stored with every event the call writes, at a size of the caller's choosing.
+_PASSABLE_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(?:-[0-9a-f-]{1,64})?")
+
+
 async def trace_context_stage(call: IncomingCall) -> None:
     """Keeps the W3C trace context of the call so outgoing calls continue the trace."""
-    traceparent_var.set(call.metadata.get("traceparent", ""))
+    traceparent = call.metadata.get("traceparent", "")
+    if not _PASSABLE_TRACEPARENT.fullmatch(traceparent):
+        # Read as parse_traceparent reads it (any case, blanks around), and passed on as W3C's.
+        traceparent = traceparent.strip().lower()
+        if len(traceparent) > 128 or not _PASSABLE_TRACEPARENT.fullmatch(traceparent):
+            traceparent = ""
+    traceparent_var.set(traceparent)
