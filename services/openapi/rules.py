@@ -184,12 +184,13 @@ def enum_filter(rules: Any | None) -> tuple[set[int] | None, set[int]]:
 
 
 def _field_mask(rules: Any) -> Schema:
-    """A FieldMask is a comma-separated list of lowerCamelCase paths in JSON."""
+    """A FieldMask is a comma-separated list of lowerCamelCase paths in JSON. Only the listed
+    paths themselves: protovalidate's ``in`` also admits their sub-paths ("labels.env"), which
+    every service refuses (services.runtime.resources.check_update_mask)."""
     allowed = list(rules.__getattribute__("in"))
     if not allowed:
         return {}
-    names = "|".join(re.escape(_camel_path(path)) for path in allowed)
-    one = f"(?:{names})(?:\\.[A-Za-z0-9_]+)*"
+    one = "(?:" + "|".join(re.escape(_camel_path(path)) for path in allowed) + ")"
     return {"pattern": f"^{one}(?:,{one})*$"}
 
 

@@ -10,6 +10,7 @@ it exactly, through protoc's real plugin protocol.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,9 @@ def test_path_bound_fields_leave_the_body(doc: dict[str, Any]) -> None:
     assert body["properties"]["displayName"]["maxLength"] == 40
     mask = params(update)["updateMask"]["schema"]
     assert mask["type"] == "string"
-    assert "displayName" in mask["pattern"]
+    # The paths the service takes, and nothing below them (which every service refuses).
+    assert re.fullmatch(mask["pattern"].strip("^$"), "displayName")
+    assert not re.fullmatch(mask["pattern"].strip("^$"), "displayName.first")
 
     spin = doc["paths"]["/v1/widgets/{widgetId}:spin"]["post"]
     spin_body = spin["requestBody"]["content"]["application/json"]["schema"]
