@@ -115,6 +115,10 @@ class EnvReader:
         try:
             return parse(value)
         except (ValueError, TypeError) as exc:
+            if may_hold_credentials(name):
+                raise ConfigError(
+                    f"{name} is not valid (its value is not shown: it may hold credentials): {exc}"
+                ) from None
             raise ConfigError(f"{name}={value!r} is not valid: {exc}") from None
 
     def positive(self, name: str, default: float) -> float:
@@ -131,15 +135,25 @@ class EnvReader:
         return value
 
 
+# Settings whose values may hold credentials (a database URL's user:password, an exporter's API
+# key header): a bad one is named in the error, and its value is not repeated there (errors are
+# printed and logged). Their parsers say where the fault is, never what the text was.
+_CREDENTIAL_SUFFIXES = ("_URL", "_SERVERS", "_REPLICAS", "_HEADERS", "_KEY", "_SECRET", "_PASSWORD", "_TOKEN")
+
+
+def may_hold_credentials(name: str) -> bool:
+    return name.upper().endswith(_CREDENTIAL_SUFFIXES)
+
+
 def _parse_pairs(value: str) -> dict[str, str]:
     """Parses ``name=value,name2=value2`` (values may contain '=')."""
     pairs: dict[str, str] = {}
-    for item in value.split(","):
+    for position, item in enumerate(value.split(","), start=1):
         if not item.strip():
             continue
         name, sep, rest = item.partition("=")
         if not sep or not name.strip() or not rest.strip():
-            raise ValueError(f"expected name=value, got {item!r}")
+            raise ValueError(f"entry {position} is not name=value")
         pairs[name.strip()] = rest.strip()
     return pairs
 

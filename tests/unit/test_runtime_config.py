@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from services.manifest import PLATFORM
 from services.runtime.config import ConfigError, load_settings
+from services.runtime.telemetry.settings import load_tracing_settings
 
 
 def test_defaults_need_no_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,3 +115,40 @@ def test_bad_value_names_the_variable(variable: str, value: str) -> None:
 def test_unknown_service_address_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="billing"):
         load_settings({}).address_of("billing")
+
+
+@pytest.mark.parametrize(
+    ("load", "env", "named"),
+    [
+        (
+            load_settings,
+            {"TENANTMESH_TENANT_DB_SERVERS": "db1=mysql+asyncmy://tm:Secret_A@db1/,mysql+asyncmy://tm:Secret_B@db2/"},
+            "TENANTMESH_TENANT_DB_SERVERS is not valid (its value is not shown: it may hold credentials): entry 2",
+        ),
+        (
+            load_settings,
+            {"TENANTMESH_TENANT_DB_REPLICAS": "default=mysql+asyncmy://ro:Secret_C@r1/,default="},
+            "TENANTMESH_TENANT_DB_REPLICAS is not valid",
+        ),
+        (
+            load_tracing_settings,
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "https://otlp.example:4317",
+                "OTEL_EXPORTER_OTLP_HEADERS": "x-api-key: Secret_D",
+            },
+            "OTEL_EXPORTER_OTLP_HEADERS is not valid (its value is not shown: it may hold credentials): entry 1",
+        ),
+    ],
+)
+def test_a_bad_setting_that_may_hold_credentials_is_named_not_shown(
+    load: Callable[[dict[str, str]], object], env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load(env)
+    assert named in str(refused.value)
+    assert "Secret_" not in str(refused.value)
+
+
+def test_a_bad_plain_setting_is_shown() -> None:
+    with pytest.raises(ConfigError, match="TENANTMESH_TENANT_DB_WEIGHTS='default' is not valid"):
+        load_settings({"TENANTMESH_TENANT_DB_WEIGHTS": "default"})

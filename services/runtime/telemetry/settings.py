@@ -64,12 +64,13 @@ class MetricsSettings:
 def _pairs(value: str) -> dict[str, str]:
     """W3C baggage-style ``k=v,k2=v2`` as OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS use."""
     pairs: dict[str, str] = {}
-    for item in value.split(","):
+    for position, item in enumerate(value.split(","), start=1):
         name, sep, rest = item.partition("=")
         if not item.strip():
             continue
         if not sep or not name.strip():
-            raise ValueError(f"expected key=value, got {item!r}")
+            # Not the item's text: the headers hold a collector's API key.
+            raise ValueError(f"entry {position} is not key=value")
         pairs[name.strip()] = rest.strip()
     return pairs
 
