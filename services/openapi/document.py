@@ -234,15 +234,24 @@ def _operation(
         # The transcoder passes google.api.HttpBody through as the body itself, in the content type
         # the service names (a stream of them is one body, written as it is produced).
         success["description"] = "The body itself, in the content type the service names" + (
-            ", written as it is produced." if method.server_streaming else "."
+            ", written as it is produced. A failure after it started cuts it short; the status is then "
+            "only in the HTTP/2 trailers (grpc-status, grpc-status-details-bin)."
+            if method.server_streaming
+            else "."
         )
         success["content"] = raw_body_content()
     else:
         response = ops.response_schema(binding, method.output_type)
         if method.server_streaming:
             success["description"] = (
-                "A server stream: a JSON array whose elements arrive one by one as the service sends them; "
-                "read it incrementally. An error after the stream started ends the array early."
+                "A server stream: a JSON array whose elements arrive one by one as the service "
+                + (
+                    "sends them; read it incrementally. An error after the stream started arrives as its last element, "
+                    "which holds only `error` (a google.rpc.Status, as in an error response)."
+                    if _carries_errors(index, method.output_type)
+                    else "sends them; read it incrementally. An error after the stream started ends the array early; "
+                    "its status is only in the HTTP/2 trailers."
+                )
             )
             response = {"type": "array", "items": response}
             operation["x-stream"] = "server"
@@ -370,3 +379,12 @@ def _ensure_status(schemas: SchemaBuilder, index: ProtoIndex) -> None:
         component["required"] = ["@type", *component.get("required", [])]
     details = schemas.components[STATUS]["properties"]["details"]
     details["items"] = {"anyOf": [*variants, schemas.message_ref("google.protobuf.Any")]}
+
+
+def _carries_errors(index: ProtoIndex, type_name: str) -> bool:
+    """Whether a stream of ``type_name`` ends with an error element for REST callers
+    (services/runtime/stream_errors.py): it has an ``error`` field of type google.rpc.Status."""
+    return any(
+        field.name == "error" and field.type_name == ".google.rpc.Status"
+        for field in index.message(type_name).proto.field
+    )

@@ -227,6 +227,46 @@ async def test_watch_is_a_streamed_json_array(world: RestWorld) -> None:
     ]
 
 
+async def test_a_watch_that_fails_after_it_opened_ends_with_its_error(world: RestWorld) -> None:
+    """Over REST a stream's status cannot reach most clients in trailers: a Watch the server ends
+    (ABORTED WATCH_OVERFLOW: watch again) closes its array with an element holding the error."""
+    body = ""
+
+    async def watch() -> None:
+        nonlocal body
+        params = {"sendInitialState": "true"}
+        async with world.client.stream("GET", "/v1/services:watch", params=params, timeout=None) as response:
+            assert response.status_code == 200
+            async for chunk in response.aiter_text():
+                body += chunk
+
+    task = asyncio.create_task(watch())
+    try:
+        async with asyncio.timeout(10):
+            while "WATCH_EVENT_TYPE_SYNCED" not in body:
+                await asyncio.sleep(0.05)
+        for watcher in list(world.registry.app.hub._watchers):
+            watcher.overflow()
+        async with asyncio.timeout(10):
+            await task
+    finally:
+        task.cancel()
+    elements = json.loads(body)
+    assert elements[0]["type"] == "WATCH_EVENT_TYPE_SYNCED"
+    last = elements[-1]
+    # Nothing else set (the edge prints the enum's zero value, as for every message).
+    assert {key: value for key, value in last.items() if key != "error"} == {"type": "WATCH_EVENT_TYPE_UNSPECIFIED"}
+    assert last["error"]["code"] == 10  # ABORTED
+    [info] = last["error"]["details"]
+    assert (info["@type"], info["reason"]) == ("type.googleapis.com/google.rpc.ErrorInfo", "WATCH_OVERFLOW")
+
+
+async def test_a_watch_refused_before_it_opened_is_an_error_response(world: RestWorld) -> None:
+    response = await world.call("GET", "/v1/services:watch", params={"services": "Not A Name!"})
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == 3
+
+
 async def test_registry_isolation_matrix_rest(db_backend_url: str, tmp_path: Path, edge_factory: EdgeFactory) -> None:
     async with registry_world(db_backend_url, tmp_path) as registry:
         mesh = registry.mesh

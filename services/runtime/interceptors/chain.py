@@ -26,6 +26,7 @@ from services.runtime.interceptors.telemetry import CallObserver
 from services.runtime.interceptors.validation import validated_messages
 from services.runtime.mesh_tls import peer_service
 from services.runtime.shared_answers import SHARED_ANSWERS
+from services.runtime.stream_errors import error_element
 from services.runtime.telemetry.lean_spans import LeanSpan
 
 Metadata = Mapping[str, str]
@@ -286,9 +287,11 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             call = await self._enter(policy, request, context)
             code = grpc.StatusCode.OK
+            opened = False
             try:
                 await self._run_stages(call, request)
                 await self._open_stream_with_headers(call)
+                opened = True
                 async for response in behavior(request, context):
                     yield response
             except BaseException as exc:
@@ -297,6 +300,11 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                     code = grpc.StatusCode.CANCELLED
                     raise
                 code, call.error_reason = error.code, str(error.reason)
+                # Before the stream opened, a REST caller gets an HTTP error status with the
+                # JSON error as its body: only an open stream's 200 needs the error in it.
+                element = error_element(policy.method, call.metadata, error) if opened else None
+                if element is not None:
+                    yield element  # a REST caller's last element: see services/runtime/stream_errors.py
                 await abort(context, error, policy.method)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)

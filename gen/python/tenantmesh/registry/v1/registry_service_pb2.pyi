@@ -6,6 +6,7 @@ from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from tenantmesh.registry.v1 import enabled_service_pb2 as _enabled_service_pb2
 from tenantmesh.registry.v1 import instance_pb2 as _instance_pb2
 from tenantmesh.registry.v1 import service_pb2 as _service_pb2
@@ -233,16 +234,18 @@ class WatchRequest(_message.Message):
     def __init__(self, services: _Optional[_Iterable[str]] = ..., send_initial_state: _Optional[bool] = ...) -> None: ...
 
 class WatchResponse(_message.Message):
-    __slots__ = ("type", "service", "instance", "time")
+    __slots__ = ("type", "service", "instance", "time", "error")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     type: WatchEventType
     service: _service_pb2.Service
     instance: _instance_pb2.Instance
     time: _timestamp_pb2.Timestamp
-    def __init__(self, type: _Optional[_Union[WatchEventType, str]] = ..., service: _Optional[_Union[_service_pb2.Service, _Mapping]] = ..., instance: _Optional[_Union[_instance_pb2.Instance, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    error: _status_pb2.Status
+    def __init__(self, type: _Optional[_Union[WatchEventType, str]] = ..., service: _Optional[_Union[_service_pb2.Service, _Mapping]] = ..., instance: _Optional[_Union[_instance_pb2.Instance, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class ListAvailableServicesRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "kind", "tags")

@@ -27,12 +27,13 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from tenantmesh.tenants.v1 import tenant_pb2 as tenantmesh_dot_tenants_dot_v1_dot_tenant__pb2
 from tenantmesh.type.v1 import access_pb2 as tenantmesh_dot_type_dot_v1_dot_access__pb2
 from tenantmesh.type.v1 import menu_pb2 as tenantmesh_dot_type_dot_v1_dot_menu__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*tenantmesh/tenants/v1/tenant_service.proto\x12\x15tenantmesh.tenants.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"tenantmesh/tenants/v1/tenant.proto\x1a\x1ftenantmesh/type/v1/access.proto\x1a\x1dtenantmesh/type/v1/menu.proto\"q\n\x13\x43reateTenantRequest\x12\x39\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.TenantB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x1f\n\nrequest_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"E\n\x14\x43reateTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\"y\n\x10GetTenantRequest\x12\x1d\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01H\x00\x12\x35\n\x04slug\x18\x02 \x01(\tB%\xbaH\"r 2\x1e^[a-z][a-z0-9-]{1,38}[a-z0-9]$H\x00\x42\x0f\n\x06lookup\x12\x05\xbaH\x02\x08\x01\"B\n\x11GetTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\"\xd5\x01\n\x12ListTenantsRequest\x12\x1a\n\tpage_size\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12\x45\n\x06states\x18\x03 \x03(\x0e\x32\".tenantmesh.tenants.v1.TenantStateB\x11\xbaH\x0e\x92\x01\x0b\x10\x06\"\x07\x82\x01\x04\x10\x01 \x00\x12>\n\x06labels\x18\x04 \x03(\tB.\xbaH+\x92\x01(\x10\x10\"$r\"2 ^[a-z][a-z0-9_.-]{0,62}=.{0,63}$\"^\n\x13ListTenantsResponse\x12.\n\x07tenants\x18\x01 \x03(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb6\x01\n\x13UpdateTenantRequest\x12\x39\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.TenantB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x64\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB3\xe2\x41\x01\x02\xbaH,\xc8\x01\x01\xe2\x01&\x12\x0c\x64isplay_name\x12\x04plan\x12\x06labels\x12\x08settings\"E\n\x14UpdateTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\"J\n\x14SuspendTenantRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x15\n\x04\x65tag\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\"F\n\x15SuspendTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\"I\n\x13ResumeTenantRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x15\n\x04\x65tag\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\"E\n\x14ResumeTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\"I\n\x13\x44\x65leteTenantRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x15\n\x04\x65tag\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\"E\n\x14\x44\x65leteTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\"\x92\x01\n\x15GetTenantUsageRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x16GetTenantUsageResponse\x12\x35\n\x05hours\x18\x01 \x03(\x0b\x32&.tenantmesh.tenants.v1.TenantUsageHour\"c\n\x0fTenantUsageHour\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x03 \x01(\x03\"\x19\n\x17GetCurrentTenantRequest\"a\n\x18GetCurrentTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\x12\x16\n\x0eschema_version\x18\x02 \x01(\t\"e\n\x1dMigrateTenantDatabasesRequest\x12\x1e\n\x0b\x63oncurrency\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18@(\x00\x12$\n\ntenant_ids\x18\x02 \x03(\tB\x10\xbaH\r\x92\x01\n\x10\xe8\x07\"\x05r\x03\xb0\x01\x01\"\xaa\x01\n\x1eMigrateTenantDatabasesResponse\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x39\n\x08services\x18\x04 \x03(\x0b\x32\'.tenantmesh.tenants.v1.ServiceMigration\x12\x11\n\tcompleted\x18\x05 \x01(\x05\x12\r\n\x05total\x18\x06 \x01(\x05\"Q\n\x10ServiceMigration\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x16\n\x0eschema_version\x18\x02 \x01(\t\x12\x14\n\x0c\x65rror_reason\x18\x03 \x01(\t2\xbe\x0e\n\rTenantService\x12\xa2\x01\n\x0c\x43reateTenant\x12*.tenantmesh.tenants.v1.CreateTenantRequest\x1a+.tenantmesh.tenants.v1.CreateTenantResponse\"9\xca\xf3\x18\x1a\n\x16tenants.tenants.create\x18\x02\x82\xd3\xe4\x93\x02\x15\"\x0b/v1/tenants:\x06tenant\x12\xb0\x01\n\tGetTenant\x12\'.tenantmesh.tenants.v1.GetTenantRequest\x1a(.tenantmesh.tenants.v1.GetTenantResponse\"P\xca\xf3\x18\x17\n\x13tenants.tenants.get\x18\x02\x82\xd3\xe4\x93\x02/\x12\x17/v1/tenants/{tenant_id}Z\x14\x12\x12/v1/tenants:lookup\x12\xde\x01\n\x0bListTenants\x12).tenantmesh.tenants.v1.ListTenantsRequest\x1a*.tenantmesh.tenants.v1.ListTenantsResponse\"x\xca\xf3\x18\x18\n\x14tenants.tenants.list\x18\x02\xd2\xf3\x18\x45\n\x07tenants\x12\x07Tenants\x1a\x0b\n\x02id\x12\x05Tenan\"\x0e/admin/tenants*\x08\x62uilding0\n:\x08platform\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/tenants\x12\xb5\x01\n\x0cUpdateTenant\x12*.tenantmesh.tenants.v1.UpdateTenantRequest\x1a+.tenantmesh.tenants.v1.UpdateTenantResponse\"L\xca\xf3\x18\x1a\n\x16tenants.tenants.update\x18\x02\x82\xd3\xe4\x93\x02(2\x1e/v1/tenants/{tenant.tenant_id}:\x06tenant\x12\xb5\x01\n\rSuspendTenant\x12+.tenantmesh.tenants.v1.SuspendTenantRequest\x1a,.tenantmesh.tenants.v1.SuspendTenantResponse\"I\xca\xf3\x18\x1b\n\x17tenants.tenants.suspend\x18\x02\x82\xd3\xe4\x93\x02$\"\x1f/v1/tenants/{tenant_id}:suspend:\x01*\x12\xb0\x01\n\x0cResumeTenant\x12*.tenantmesh.tenants.v1.ResumeTenantRequest\x1a+.tenantmesh.tenants.v1.ResumeTenantResponse\"G\xca\xf3\x18\x1a\n\x16tenants.tenants.resume\x18\x02\x82\xd3\xe4\x93\x02#\"\x1e/v1/tenants/{tenant_id}:resume:\x01*\x12\xa6\x01\n\x0c\x44\x65leteTenant\x12*.tenantmesh.tenants.v1.DeleteTenantRequest\x1a+.tenantmesh.tenants.v1.DeleteTenantResponse\"=\xca\xf3\x18\x1a\n\x16tenants.tenants.delete\x18\x02\x82\xd3\xe4\x93\x02\x19*\x17/v1/tenants/{tenant_id}\x12\xad\x01\n\x0eGetTenantUsage\x12,.tenantmesh.tenants.v1.GetTenantUsageRequest\x1a-.tenantmesh.tenants.v1.GetTenantUsageResponse\">\xca\xf3\x18\x15\n\x11tenants.usage.get\x18\x02\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/tenants/{tenant_id}/usage\x12\xac\x01\n\x10GetCurrentTenant\x12..tenantmesh.tenants.v1.GetCurrentTenantRequest\x1a/.tenantmesh.tenants.v1.GetCurrentTenantResponse\"7\xca\xf3\x18\x19\n\x13tenants.current.get\x18\x01 \x01\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/current-tenant\x12\xc8\x01\n\x16MigrateTenantDatabases\x12\x34.tenantmesh.tenants.v1.MigrateTenantDatabasesRequest\x1a\x35.tenantmesh.tenants.v1.MigrateTenantDatabasesResponse\"?\xca\xf3\x18\x1d\n\x19tenants.databases.migrate\x18\x02\x82\xd3\xe4\x93\x02\x18\"\x13/v1/tenants:migrate:\x01*0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*tenantmesh/tenants/v1/tenant_service.proto\x12\x15tenantmesh.tenants.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\"tenantmesh/tenants/v1/tenant.proto\x1a\x1ftenantmesh/type/v1/access.proto\x1a\x1dtenantmesh/type/v1/menu.proto\"q\n\x13\x43reateTenantRequest\x12\x39\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.TenantB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x1f\n\nrequest_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"E\n\x14\x43reateTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\"y\n\x10GetTenantRequest\x12\x1d\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01H\x00\x12\x35\n\x04slug\x18\x02 \x01(\tB%\xbaH\"r 2\x1e^[a-z][a-z0-9-]{1,38}[a-z0-9]$H\x00\x42\x0f\n\x06lookup\x12\x05\xbaH\x02\x08\x01\"B\n\x11GetTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\"\xd5\x01\n\x12ListTenantsRequest\x12\x1a\n\tpage_size\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12\x45\n\x06states\x18\x03 \x03(\x0e\x32\".tenantmesh.tenants.v1.TenantStateB\x11\xbaH\x0e\x92\x01\x0b\x10\x06\"\x07\x82\x01\x04\x10\x01 \x00\x12>\n\x06labels\x18\x04 \x03(\tB.\xbaH+\x92\x01(\x10\x10\"$r\"2 ^[a-z][a-z0-9_.-]{0,62}=.{0,63}$\"^\n\x13ListTenantsResponse\x12.\n\x07tenants\x18\x01 \x03(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb6\x01\n\x13UpdateTenantRequest\x12\x39\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.TenantB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x64\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB3\xe2\x41\x01\x02\xbaH,\xc8\x01\x01\xe2\x01&\x12\x0c\x64isplay_name\x12\x04plan\x12\x06labels\x12\x08settings\"E\n\x14UpdateTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\"J\n\x14SuspendTenantRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x15\n\x04\x65tag\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\"F\n\x15SuspendTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\"I\n\x13ResumeTenantRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x15\n\x04\x65tag\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\"E\n\x14ResumeTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\"I\n\x13\x44\x65leteTenantRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x15\n\x04\x65tag\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\"E\n\x14\x44\x65leteTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\"\x92\x01\n\x15GetTenantUsageRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x16GetTenantUsageResponse\x12\x35\n\x05hours\x18\x01 \x03(\x0b\x32&.tenantmesh.tenants.v1.TenantUsageHour\"c\n\x0fTenantUsageHour\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x03 \x01(\x03\"\x19\n\x17GetCurrentTenantRequest\"a\n\x18GetCurrentTenantResponse\x12-\n\x06tenant\x18\x01 \x01(\x0b\x32\x1d.tenantmesh.tenants.v1.Tenant\x12\x16\n\x0eschema_version\x18\x02 \x01(\t\"e\n\x1dMigrateTenantDatabasesRequest\x12\x1e\n\x0b\x63oncurrency\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18@(\x00\x12$\n\ntenant_ids\x18\x02 \x03(\tB\x10\xbaH\r\x92\x01\n\x10\xe8\x07\"\x05r\x03\xb0\x01\x01\"\xd3\x01\n\x1eMigrateTenantDatabasesResponse\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x39\n\x08services\x18\x04 \x03(\x0b\x32\'.tenantmesh.tenants.v1.ServiceMigration\x12\x11\n\tcompleted\x18\x05 \x01(\x05\x12\r\n\x05total\x18\x06 \x01(\x05\x12\'\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x12.google.rpc.StatusB\x04\xe2\x41\x01\x03\"Q\n\x10ServiceMigration\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x16\n\x0eschema_version\x18\x02 \x01(\t\x12\x14\n\x0c\x65rror_reason\x18\x03 \x01(\t2\xbe\x0e\n\rTenantService\x12\xa2\x01\n\x0c\x43reateTenant\x12*.tenantmesh.tenants.v1.CreateTenantRequest\x1a+.tenantmesh.tenants.v1.CreateTenantResponse\"9\xca\xf3\x18\x1a\n\x16tenants.tenants.create\x18\x02\x82\xd3\xe4\x93\x02\x15\"\x0b/v1/tenants:\x06tenant\x12\xb0\x01\n\tGetTenant\x12\'.tenantmesh.tenants.v1.GetTenantRequest\x1a(.tenantmesh.tenants.v1.GetTenantResponse\"P\xca\xf3\x18\x17\n\x13tenants.tenants.get\x18\x02\x82\xd3\xe4\x93\x02/\x12\x17/v1/tenants/{tenant_id}Z\x14\x12\x12/v1/tenants:lookup\x12\xde\x01\n\x0bListTenants\x12).tenantmesh.tenants.v1.ListTenantsRequest\x1a*.tenantmesh.tenants.v1.ListTenantsResponse\"x\xca\xf3\x18\x18\n\x14tenants.tenants.list\x18\x02\xd2\xf3\x18\x45\n\x07tenants\x12\x07Tenants\x1a\x0b\n\x02id\x12\x05Tenan\"\x0e/admin/tenants*\x08\x62uilding0\n:\x08platform\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/tenants\x12\xb5\x01\n\x0cUpdateTenant\x12*.tenantmesh.tenants.v1.UpdateTenantRequest\x1a+.tenantmesh.tenants.v1.UpdateTenantResponse\"L\xca\xf3\x18\x1a\n\x16tenants.tenants.update\x18\x02\x82\xd3\xe4\x93\x02(2\x1e/v1/tenants/{tenant.tenant_id}:\x06tenant\x12\xb5\x01\n\rSuspendTenant\x12+.tenantmesh.tenants.v1.SuspendTenantRequest\x1a,.tenantmesh.tenants.v1.SuspendTenantResponse\"I\xca\xf3\x18\x1b\n\x17tenants.tenants.suspend\x18\x02\x82\xd3\xe4\x93\x02$\"\x1f/v1/tenants/{tenant_id}:suspend:\x01*\x12\xb0\x01\n\x0cResumeTenant\x12*.tenantmesh.tenants.v1.ResumeTenantRequest\x1a+.tenantmesh.tenants.v1.ResumeTenantResponse\"G\xca\xf3\x18\x1a\n\x16tenants.tenants.resume\x18\x02\x82\xd3\xe4\x93\x02#\"\x1e/v1/tenants/{tenant_id}:resume:\x01*\x12\xa6\x01\n\x0c\x44\x65leteTenant\x12*.tenantmesh.tenants.v1.DeleteTenantRequest\x1a+.tenantmesh.tenants.v1.DeleteTenantResponse\"=\xca\xf3\x18\x1a\n\x16tenants.tenants.delete\x18\x02\x82\xd3\xe4\x93\x02\x19*\x17/v1/tenants/{tenant_id}\x12\xad\x01\n\x0eGetTenantUsage\x12,.tenantmesh.tenants.v1.GetTenantUsageRequest\x1a-.tenantmesh.tenants.v1.GetTenantUsageResponse\">\xca\xf3\x18\x15\n\x11tenants.usage.get\x18\x02\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/tenants/{tenant_id}/usage\x12\xac\x01\n\x10GetCurrentTenant\x12..tenantmesh.tenants.v1.GetCurrentTenantRequest\x1a/.tenantmesh.tenants.v1.GetCurrentTenantResponse\"7\xca\xf3\x18\x19\n\x13tenants.current.get\x18\x01 \x01\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/current-tenant\x12\xc8\x01\n\x16MigrateTenantDatabases\x12\x34.tenantmesh.tenants.v1.MigrateTenantDatabasesRequest\x1a\x35.tenantmesh.tenants.v1.MigrateTenantDatabasesResponse\"?\xca\xf3\x18\x1d\n\x19tenants.databases.migrate\x18\x02\x82\xd3\xe4\x93\x02\x18\"\x13/v1/tenants:migrate:\x01*0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -79,6 +80,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MIGRATETENANTDATABASESREQUEST'].fields_by_name['concurrency']._serialized_options = b'\272H\006\032\004\030@(\000'
   _globals['_MIGRATETENANTDATABASESREQUEST'].fields_by_name['tenant_ids']._loaded_options = None
   _globals['_MIGRATETENANTDATABASESREQUEST'].fields_by_name['tenant_ids']._serialized_options = b'\272H\r\222\001\n\020\350\007\"\005r\003\260\001\001'
+  _globals['_MIGRATETENANTDATABASESRESPONSE'].fields_by_name['error']._loaded_options = None
+  _globals['_MIGRATETENANTDATABASESRESPONSE'].fields_by_name['error']._serialized_options = b'\342A\001\003'
   _globals['_TENANTSERVICE'].methods_by_name['CreateTenant']._loaded_options = None
   _globals['_TENANTSERVICE'].methods_by_name['CreateTenant']._serialized_options = b'\312\363\030\032\n\026tenants.tenants.create\030\002\202\323\344\223\002\025\"\013/v1/tenants:\006tenant'
   _globals['_TENANTSERVICE'].methods_by_name['GetTenant']._loaded_options = None
@@ -99,50 +102,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TENANTSERVICE'].methods_by_name['GetCurrentTenant']._serialized_options = b'\312\363\030\031\n\023tenants.current.get\030\001 \001\202\323\344\223\002\024\022\022/v1/current-tenant'
   _globals['_TENANTSERVICE'].methods_by_name['MigrateTenantDatabases']._loaded_options = None
   _globals['_TENANTSERVICE'].methods_by_name['MigrateTenantDatabases']._serialized_options = b'\312\363\030\035\n\031tenants.databases.migrate\030\002\202\323\344\223\002\030\"\023/v1/tenants:migrate:\001*'
-  _globals['_CREATETENANTREQUEST']._serialized_start=328
-  _globals['_CREATETENANTREQUEST']._serialized_end=441
-  _globals['_CREATETENANTRESPONSE']._serialized_start=443
-  _globals['_CREATETENANTRESPONSE']._serialized_end=512
-  _globals['_GETTENANTREQUEST']._serialized_start=514
-  _globals['_GETTENANTREQUEST']._serialized_end=635
-  _globals['_GETTENANTRESPONSE']._serialized_start=637
-  _globals['_GETTENANTRESPONSE']._serialized_end=703
-  _globals['_LISTTENANTSREQUEST']._serialized_start=706
-  _globals['_LISTTENANTSREQUEST']._serialized_end=919
-  _globals['_LISTTENANTSRESPONSE']._serialized_start=921
-  _globals['_LISTTENANTSRESPONSE']._serialized_end=1015
-  _globals['_UPDATETENANTREQUEST']._serialized_start=1018
-  _globals['_UPDATETENANTREQUEST']._serialized_end=1200
-  _globals['_UPDATETENANTRESPONSE']._serialized_start=1202
-  _globals['_UPDATETENANTRESPONSE']._serialized_end=1271
-  _globals['_SUSPENDTENANTREQUEST']._serialized_start=1273
-  _globals['_SUSPENDTENANTREQUEST']._serialized_end=1347
-  _globals['_SUSPENDTENANTRESPONSE']._serialized_start=1349
-  _globals['_SUSPENDTENANTRESPONSE']._serialized_end=1419
-  _globals['_RESUMETENANTREQUEST']._serialized_start=1421
-  _globals['_RESUMETENANTREQUEST']._serialized_end=1494
-  _globals['_RESUMETENANTRESPONSE']._serialized_start=1496
-  _globals['_RESUMETENANTRESPONSE']._serialized_end=1565
-  _globals['_DELETETENANTREQUEST']._serialized_start=1567
-  _globals['_DELETETENANTREQUEST']._serialized_end=1640
-  _globals['_DELETETENANTRESPONSE']._serialized_start=1642
-  _globals['_DELETETENANTRESPONSE']._serialized_end=1711
-  _globals['_GETTENANTUSAGEREQUEST']._serialized_start=1714
-  _globals['_GETTENANTUSAGEREQUEST']._serialized_end=1860
-  _globals['_GETTENANTUSAGERESPONSE']._serialized_start=1862
-  _globals['_GETTENANTUSAGERESPONSE']._serialized_end=1941
-  _globals['_TENANTUSAGEHOUR']._serialized_start=1943
-  _globals['_TENANTUSAGEHOUR']._serialized_end=2042
-  _globals['_GETCURRENTTENANTREQUEST']._serialized_start=2044
-  _globals['_GETCURRENTTENANTREQUEST']._serialized_end=2069
-  _globals['_GETCURRENTTENANTRESPONSE']._serialized_start=2071
-  _globals['_GETCURRENTTENANTRESPONSE']._serialized_end=2168
-  _globals['_MIGRATETENANTDATABASESREQUEST']._serialized_start=2170
-  _globals['_MIGRATETENANTDATABASESREQUEST']._serialized_end=2271
-  _globals['_MIGRATETENANTDATABASESRESPONSE']._serialized_start=2274
-  _globals['_MIGRATETENANTDATABASESRESPONSE']._serialized_end=2444
-  _globals['_SERVICEMIGRATION']._serialized_start=2446
-  _globals['_SERVICEMIGRATION']._serialized_end=2527
-  _globals['_TENANTSERVICE']._serialized_start=2530
-  _globals['_TENANTSERVICE']._serialized_end=4384
+  _globals['_CREATETENANTREQUEST']._serialized_start=353
+  _globals['_CREATETENANTREQUEST']._serialized_end=466
+  _globals['_CREATETENANTRESPONSE']._serialized_start=468
+  _globals['_CREATETENANTRESPONSE']._serialized_end=537
+  _globals['_GETTENANTREQUEST']._serialized_start=539
+  _globals['_GETTENANTREQUEST']._serialized_end=660
+  _globals['_GETTENANTRESPONSE']._serialized_start=662
+  _globals['_GETTENANTRESPONSE']._serialized_end=728
+  _globals['_LISTTENANTSREQUEST']._serialized_start=731
+  _globals['_LISTTENANTSREQUEST']._serialized_end=944
+  _globals['_LISTTENANTSRESPONSE']._serialized_start=946
+  _globals['_LISTTENANTSRESPONSE']._serialized_end=1040
+  _globals['_UPDATETENANTREQUEST']._serialized_start=1043
+  _globals['_UPDATETENANTREQUEST']._serialized_end=1225
+  _globals['_UPDATETENANTRESPONSE']._serialized_start=1227
+  _globals['_UPDATETENANTRESPONSE']._serialized_end=1296
+  _globals['_SUSPENDTENANTREQUEST']._serialized_start=1298
+  _globals['_SUSPENDTENANTREQUEST']._serialized_end=1372
+  _globals['_SUSPENDTENANTRESPONSE']._serialized_start=1374
+  _globals['_SUSPENDTENANTRESPONSE']._serialized_end=1444
+  _globals['_RESUMETENANTREQUEST']._serialized_start=1446
+  _globals['_RESUMETENANTREQUEST']._serialized_end=1519
+  _globals['_RESUMETENANTRESPONSE']._serialized_start=1521
+  _globals['_RESUMETENANTRESPONSE']._serialized_end=1590
+  _globals['_DELETETENANTREQUEST']._serialized_start=1592
+  _globals['_DELETETENANTREQUEST']._serialized_end=1665
+  _globals['_DELETETENANTRESPONSE']._serialized_start=1667
+  _globals['_DELETETENANTRESPONSE']._serialized_end=1736
+  _globals['_GETTENANTUSAGEREQUEST']._serialized_start=1739
+  _globals['_GETTENANTUSAGEREQUEST']._serialized_end=1885
+  _globals['_GETTENANTUSAGERESPONSE']._serialized_start=1887
+  _globals['_GETTENANTUSAGERESPONSE']._serialized_end=1966
+  _globals['_TENANTUSAGEHOUR']._serialized_start=1968
+  _globals['_TENANTUSAGEHOUR']._serialized_end=2067
+  _globals['_GETCURRENTTENANTREQUEST']._serialized_start=2069
+  _globals['_GETCURRENTTENANTREQUEST']._serialized_end=2094
+  _globals['_GETCURRENTTENANTRESPONSE']._serialized_start=2096
+  _globals['_GETCURRENTTENANTRESPONSE']._serialized_end=2193
+  _globals['_MIGRATETENANTDATABASESREQUEST']._serialized_start=2195
+  _globals['_MIGRATETENANTDATABASESREQUEST']._serialized_end=2296
+  _globals['_MIGRATETENANTDATABASESRESPONSE']._serialized_start=2299
+  _globals['_MIGRATETENANTDATABASESRESPONSE']._serialized_end=2510
+  _globals['_SERVICEMIGRATION']._serialized_start=2512
+  _globals['_SERVICEMIGRATION']._serialized_end=2593
+  _globals['_TENANTSERVICE']._serialized_start=2596
+  _globals['_TENANTSERVICE']._serialized_end=4450
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from tenantmesh.tenants.v1 import tenant_pb2 as _tenant_pb2
 from tenantmesh.type.v1 import access_pb2 as _access_pb2
 from tenantmesh.type.v1 import menu_pb2 as _menu_pb2
@@ -167,20 +168,22 @@ class MigrateTenantDatabasesRequest(_message.Message):
     def __init__(self, concurrency: _Optional[int] = ..., tenant_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class MigrateTenantDatabasesResponse(_message.Message):
-    __slots__ = ("tenant_id", "slug", "ok", "services", "completed", "total")
+    __slots__ = ("tenant_id", "slug", "ok", "services", "completed", "total", "error")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     SLUG_FIELD_NUMBER: _ClassVar[int]
     OK_FIELD_NUMBER: _ClassVar[int]
     SERVICES_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     slug: str
     ok: bool
     services: _containers.RepeatedCompositeFieldContainer[ServiceMigration]
     completed: int
     total: int
-    def __init__(self, tenant_id: _Optional[str] = ..., slug: _Optional[str] = ..., ok: _Optional[bool] = ..., services: _Optional[_Iterable[_Union[ServiceMigration, _Mapping]]] = ..., completed: _Optional[int] = ..., total: _Optional[int] = ...) -> None: ...
+    error: _status_pb2.Status
+    def __init__(self, tenant_id: _Optional[str] = ..., slug: _Optional[str] = ..., ok: _Optional[bool] = ..., services: _Optional[_Iterable[_Union[ServiceMigration, _Mapping]]] = ..., completed: _Optional[int] = ..., total: _Optional[int] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class ServiceMigration(_message.Message):
     __slots__ = ("service", "schema_version", "error_reason")
