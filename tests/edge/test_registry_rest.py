@@ -231,6 +231,7 @@ async def test_a_watch_that_fails_after_it_opened_ends_with_its_error(world: Res
     """Over REST a stream's status cannot reach most clients in trailers: a Watch the server ends
     (ABORTED WATCH_OVERFLOW: watch again) closes its array with an element holding the error."""
     body = ""
+    synced = asyncio.Event()
 
     async def watch() -> None:
         nonlocal body
@@ -239,12 +240,13 @@ async def test_a_watch_that_fails_after_it_opened_ends_with_its_error(world: Res
             assert response.status_code == 200
             async for chunk in response.aiter_text():
                 body += chunk
+                if "WATCH_EVENT_TYPE_SYNCED" in body:
+                    synced.set()
 
     task = asyncio.create_task(watch())
     try:
         async with asyncio.timeout(10):
-            while "WATCH_EVENT_TYPE_SYNCED" not in body:
-                await asyncio.sleep(0.05)
+            await synced.wait()
         for watcher in list(world.registry.app.hub._watchers):
             watcher.overflow()
         async with asyncio.timeout(10):

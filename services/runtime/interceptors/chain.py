@@ -105,9 +105,9 @@ def _text_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str
     rate limit counts the first x-tenant-id a request carries, so the call is served as that
     tenant too, not as one named in a second copy of the header)."""
     metadata: dict[str, str] = {}
-    for key, value in reversed(context.invocation_metadata() or ()):
+    for key, value in context.invocation_metadata() or ():
         if isinstance(value, str):
-            metadata[key.lower()] = value
+            metadata.setdefault(key.lower(), value)
     return metadata
 
 
