@@ -6,6 +6,7 @@
     tenantctl tenants suspend|resume|delete ID [--etag E]
     tenantctl tenants usage ID [--hours 24]      calls and failed calls per hour
     tenantctl tenants move ID|SLUG --to SERVER   the tenant's database to another server (reads the database)
+    tenantctl tenants move ID|SLUG --abort       abandon that tenant's unfinished move
     tenantctl migrate [--concurrency 8] [--tenant ID ...]
 
     tenantctl keys rotate

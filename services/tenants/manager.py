@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +36,7 @@ from services.runtime.resources import bump_revision, check_etag, check_update_m
 from services.runtime.unit_of_work import UnitOfWork
 from services.tenants import repository as repo
 from services.tenants.identity import verify_identity
-from services.tenants.models import ProvisioningStepRow, TenantRow
+from services.tenants.models import ProvisioningStepRow, TenantMoveRow, TenantRow
 from services.tenants.placement import ServerPlacement
 from services.tenants.provisioning import Provisioner
 from services.tenants.reasons import TenantsReason
@@ -71,6 +72,20 @@ def _refuse_platform_tenant(tenant_id: str, action: str) -> None:
     if tenant_id == PLATFORM_TENANT_ID:
         raise FailedPrecondition(
             f"the platform tenant cannot be subject to {action}", reason=TenantsReason.PLATFORM_TENANT_PROTECTED
+        )
+
+
+async def _refuse_moving_tenant(session: AsyncSession, tenant_id: str) -> None:
+    # Its database is on two servers until the move finishes; the purge knows only one of them.
+    # The tenant row is locked, as the mover locks it to start a move, so none starts meanwhile.
+    step = await session.scalar(select(TenantMoveRow.step).where(TenantMoveRow.tenant_id == tenant_id))
+    if step is not None and step != "done":
+        raise FailedPrecondition(
+            "the tenant's database is being moved to another server; finish the move "
+            "(tenantctl tenants move TENANT --to SERVER) or abandon it (tenantctl tenants move TENANT --abort), "
+            "then delete the tenant",
+            reason=TenantsReason.TENANT_MOVE_UNFINISHED,
+            metadata={"move_step": step},
         )
 
 
@@ -262,6 +277,8 @@ class TenantManager:
             if row.state == TenantState.PROVISIONING:
                 raise _state_conflict(row, "delete")
             failed = row.state == TenantState.FAILED
+            if row.state in (TenantState.ACTIVE, TenantState.SUSPENDED):
+                await _refuse_moving_tenant(work.session, tenant_id)
             if failed:
                 # Nothing was kept of a failed tenant but its record.
                 await bump_revision(work.session, row, "tenant", state=TenantState.DELETED, delete_time=utcnow())

@@ -8,13 +8,22 @@ where it stopped (``tenantctl tenants move`` again):
 2. ``freeze`` the tenant's writes are refused (its placement says ``writes_frozen``; every
               service learns it from the tenant event) and the mover waits ``settle_seconds``
               for every process to have it and for writes in flight to end.
-3. ``sync``   tables whose checksum differs from the source are copied again; then every
-              table's row count and checksum must match, or the move stops here, frozen.
-4. ``switch`` one core transaction points the tenant at the new server, lifts the freeze and
-              moves its outbox mark; the tenant event drops every cache.
+3. ``sync``   the schema can no longer change: a table whose definition (``SHOW CREATE TABLE``)
+              differs from the source's (a migration or deploy during the copy) is made again
+              and copied whole, a table the source no longer has is dropped, and a table whose
+              checksum differs is copied again; then every table's definition, row count and
+              checksum must match, or the move stops here, frozen.
+4. ``switch`` when the target server has a read replica, the mover first waits until it has
+              replayed the copy (its GTID position); then one core transaction points the tenant
+              at the new server, lifts the freeze and moves its outbox mark; the tenant event
+              drops every cache. Only a tenant still active or suspended on the source is moved.
 5. ``drop``   after another ``settle_seconds`` the old copy is checked against the verified
               checksums: unchanged, it is dropped; changed (a process wrote to it with a stale
               view of the tenant), it is kept and the move is reported diverged.
+
+A move that cannot finish is abandoned before the switch (``tenantctl tenants move --abort``):
+the target copy is dropped, the freeze lifted and the move's record deleted. A database error of
+a step is a :class:`MoveError` (the move stays where it was, resumable or abandonable).
 """
 
 from __future__ import annotations
@@ -22,14 +31,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select, text, update
+from sqlalchemy import CursorResult, Result, delete, select, text, update
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter, TenantDatabase
+from services.runtime.errors import TenantmeshError
 from services.runtime.events import Event
 from services.runtime.outbox import TenantOutboxMark
 from services.runtime.unit_of_work import UnitOfWork
@@ -41,6 +54,16 @@ log = logging.getLogger("tenantmesh.tenants.moving")
 COPY_BATCH_ROWS = 500
 # Per table: (rows, checksum).
 Checksums = dict[str, tuple[int, int]]
+# How long the switch waits for the target server's read replica to replay the copy.
+DEFAULT_REPLICA_WAIT_SECONDS = 300.0
+# The step of a move being abandoned (``TenantMover.abort``).
+ABORTING = "aborting"
+# Steps a move can be abandoned at: before the switch, the tenant still lives on the source.
+ABANDONABLE = ("copy", "freeze", "sync", "switch", ABORTING)
+# The replica wait's reads: a name no caller has, so never pinned to the primary.
+_MOVER_CALLER = "tenantmesh.tenant-mover"
+# A table's AUTO_INCREMENT counter differs between copies and is no part of its definition.
+_AUTO_INCREMENT = re.compile(r" AUTO_INCREMENT=\d+")
 
 
 class MoveError(Exception):
@@ -63,41 +86,95 @@ class TenantMover:
         settle_seconds: float,
         report: Callable[[MoveProgress], None] = lambda _progress: None,
         after_step: Callable[[str], Awaitable[None]] | None = None,
+        replica_wait_seconds: float = DEFAULT_REPLICA_WAIT_SECONDS,
     ) -> None:
         if db.dialect != "mysql":
             raise MoveError("moving a tenant database needs MySQL/MariaDB tenant servers")
         self._db, self._work = db, work
         self._settle = settle_seconds
+        self._replica_wait = replica_wait_seconds
         self._report = report
         # Called once a step is recorded; tests end the run there to resume it later.
         self._after_step = after_step
 
     async def move(self, tenant_id: str, target: str) -> None:
         """Moves the tenant's database to ``target``, or resumes the move already under way."""
-        move = await self._start(tenant_id, target)
-        steps = {
-            "copy": self._copy,
-            "freeze": self._freeze,
-            "sync": self._sync,
-            "switch": self._switch,
-            "drop": self._drop,
-        }
-        while move.step != "done":
-            step = move.step
-            self._report(MoveProgress(tenant_id, step))
-            move = await steps[step](move)
-            if self._after_step is not None:
-                await self._after_step(step)
+        step = "start"
+        try:
+            move = await self._start(tenant_id, target)
+            steps = {
+                "copy": self._copy,
+                "freeze": self._freeze,
+                "sync": self._sync,
+                "switch": self._switch,
+                "drop": self._drop,
+            }
+            while move.step != "done":
+                step = move.step
+                self._report(MoveProgress(tenant_id, step))
+                move = await steps[step](move)
+                if self._after_step is not None:
+                    await self._after_step(step)
+        except (SQLAlchemyError, OSError, TenantmeshError) as exc:
+            # A database error (a schema the copy cannot take, a server gone, ...): the move stays
+            # at this step; the operator fixes the cause and resumes, or abandons the move.
+            raise MoveError(
+                f"step {step!r} failed: {_describe(exc)}; fix the cause and run the move again"
+                + ("" if step in ("drop", "done") else ", or abandon it with --abort")
+            ) from exc
         self._report(MoveProgress(tenant_id, "done", f"on {target}"))
+
+    async def abort(self, tenant_id: str) -> None:
+        """Abandons an unfinished move before its switch: drops the target copy, lifts the freeze
+        and deletes the move's record, so the tenant works on its source server as before."""
+        try:
+            move = await self._mark_aborting(tenant_id)
+            self._report(MoveProgress(tenant_id, ABORTING, f"dropping the copy on {move.target_server}"))
+            _, target = _databases(move)
+            # Ours: a move is recorded only when the target had no database of that name.
+            await self._db.drop_tenant_database(target)
+            async with self._work.core() as work:
+                session = work.session
+                await session.execute(
+                    update(TenantRow)
+                    .where(TenantRow.tenant_id == tenant_id, TenantRow.db_server == move.source_server)
+                    .values(db_writes_frozen=False, update_time=utcnow(), revision=TenantRow.revision + 1)
+                )
+                await session.execute(
+                    delete(TenantMoveRow).where(TenantMoveRow.tenant_id == tenant_id, TenantMoveRow.step == ABORTING)
+                )
+                work.emit(Event("tenant.move_abandoned", tenant_id, {"server": move.source_server}))
+        except (SQLAlchemyError, OSError, TenantmeshError) as exc:
+            raise MoveError(f"abandoning the move failed: {_describe(exc)}; run --abort again") from exc
+        self._report(MoveProgress(tenant_id, "abandoned", f"on {move.source_server}"))
+
+    async def _mark_aborting(self, tenant_id: str) -> TenantMoveRow:
+        # Under the move row's lock, so that a mover running meanwhile cannot switch the tenant to
+        # the copy being dropped: its steps are recorded only from the step they ran at.
+        async with self._db.core_session() as session:
+            move = await session.get(TenantMoveRow, tenant_id, with_for_update=True)
+            if move is None or move.step == "done":
+                raise MoveError("the tenant has no unfinished move")
+            if move.step not in ABANDONABLE:
+                raise MoveError(
+                    f"the move has switched the tenant to {move.target_server!r} already and cannot be "
+                    "abandoned; run it again to finish it"
+                )
+            await self._record(session, move, ABORTING)
+            await session.commit()
+            return move
 
     # -- the steps ----------------------------------------------------------------------------
 
     async def _start(self, tenant_id: str, target: str) -> TenantMoveRow:
         async with self._db.core_session() as session:
-            tenant = await session.get(TenantRow, tenant_id)
+            # Locked: DeleteTenant locks it too and refuses a tenant with an unfinished move.
+            tenant = await session.get(TenantRow, tenant_id, with_for_update=True)
             if tenant is None or tenant.state not in (TenantState.ACTIVE, TenantState.SUSPENDED):
                 raise MoveError("only an active or suspended tenant can be moved")
             move = await session.get(TenantMoveRow, tenant_id)
+            if move is not None and move.step == ABORTING:
+                raise MoveError("the move is being abandoned; run it with --abort to finish that")
             if move is not None and move.step != "done":
                 if move.target_server != target:
                     raise MoveError(f"a move to {move.target_server!r} is under way; finish it first")
@@ -145,25 +222,42 @@ class TenantMover:
         source, target = _databases(move)
         async with self._db.tenant_connection(source) as src, self._db.tenant_connection(target) as dst:
             await _no_foreign_key_checks(dst)
+            # Frozen, the source's schema no longer changes: one that changed during the copy (a
+            # migration, a deploy) is carried over here, indexes and constraints included.
             tables = await _tables(src)
+            for gone in sorted(set(await _tables(dst)) - set(tables)):
+                await dst.exec_driver_sql(f"DROP TABLE {_table(gone)}")
+            wanted = await _definitions(src, tables)
+            made = await _definitions(dst, tables)
+            changed = [table for table in tables if made.get(table) != wanted[table]]
             before = await _checksums(src, tables)
-            copied = await _checksums(dst, await _tables(dst))
+            copied = await _checksums(dst, [table for table in tables if table not in changed])
             for table in tables:
-                if copied.get(table) != before[table]:
-                    await _copy_table(src, dst, table, create=table not in copied)
+                if table in changed or copied.get(table) != before[table]:
+                    await _copy_table(src, dst, table, create=table in changed)
             after = await _checksums(dst, tables)
-        if after != before:
-            differing = sorted(t for t in tables if after.get(t) != before[t])
+            remade = await _definitions(dst, tables)
+        differing = sorted(t for t in tables if after.get(t) != before[t] or remade.get(t) != wanted[t])
+        if differing:
             raise MoveError(f"the copy differs from the source in {differing}; run the move again")
-        self._report(MoveProgress(move.tenant_id, "verified", f"{len(tables)} tables, {_rows(after)} rows"))
+        detail = f"{len(tables)} tables, {_rows(after)} rows" + (f", {len(changed)} made again" if changed else "")
+        self._report(MoveProgress(move.tenant_id, "verified", detail))
         return await self._advance(move, "switch", checksums=after)
 
     async def _switch(self, move: TenantMoveRow) -> TenantMoveRow:
+        _, target = _databases(move)
+        if self._db.has_replica(target):
+            await self._await_replica(move, target)
         async with self._work.core() as work:
             session = work.session
-            await session.execute(
+            switched = await session.execute(
                 update(TenantRow)
-                .where(TenantRow.tenant_id == move.tenant_id)
+                .where(
+                    TenantRow.tenant_id == move.tenant_id,
+                    # A tenant deleted (or moved otherwise) meanwhile is not brought back to life.
+                    TenantRow.state.in_([TenantState.ACTIVE, TenantState.SUSPENDED]),
+                    TenantRow.db_server == move.source_server,
+                )
                 .values(
                     db_server=move.target_server,
                     db_writes_frozen=False,
@@ -171,6 +265,11 @@ class TenantMover:
                     revision=TenantRow.revision + 1,
                 )
             )
+            if _rowcount(switched) != 1:
+                raise MoveError(
+                    f"the tenant is no longer active or suspended on {move.source_server!r}; it is not switched: "
+                    "abandon the move with --abort"
+                )
             # The tenant database's outbox (if any) is relayed from where it now lives.
             await session.execute(
                 update(TenantOutboxMark)
@@ -180,6 +279,42 @@ class TenantMover:
             await self._record(session, move, "drop")
             work.emit(Event("tenant.moved", move.tenant_id, {"server": move.target_server}))
         return move
+
+    async def _await_replica(self, move: TenantMoveRow, target: TenantDatabase) -> None:
+        """Waits until the target server's read replica has replayed everything the target primary
+        has now (the copy included): read-only calls read there from the switch on."""
+        async with self._db.tenant_connection(target) as conn:
+            mariadb = "mariadb" in str((await conn.exec_driver_sql("SELECT VERSION()")).scalar_one()).lower()
+            position = str(
+                (
+                    await conn.exec_driver_sql(
+                        "SELECT @@GLOBAL.gtid_binlog_pos" if mariadb else "SELECT @@GLOBAL.gtid_executed"
+                    )
+                ).scalar_one()
+                or ""
+            )
+            await conn.rollback()
+        if not position:
+            log.warning(
+                "the target server writes no GTIDs; its replica is not waited for", extra={"server": target.server}
+            )
+            return
+        wait = (
+            "SELECT MASTER_GTID_WAIT(:position, :timeout)"
+            if mariadb
+            else "SELECT WAIT_FOR_EXECUTED_GTID_SET(:position, :timeout)"
+        )
+        async with self._db.tenant_read_session(target, _MOVER_CALLER) as session:
+            outcome = (
+                await session.execute(text(wait), {"position": position, "timeout": self._replica_wait})
+            ).scalar()
+        if outcome != 0:  # -1 (MariaDB) or 1 (MySQL): timed out
+            raise MoveError(
+                f"the read replica of {move.target_server!r} has not replayed the copy within {self._replica_wait:g} s "
+                f"(GTID {position}); the tenant stays frozen on {move.source_server!r}: run the move again once the "
+                "replica has caught up, or abandon it with --abort"
+            )
+        self._report(MoveProgress(move.tenant_id, "replicated", f"replica of {move.target_server} at {position}"))
 
     async def _drop(self, move: TenantMoveRow) -> TenantMoveRow:
         source, _ = _databases(move)
@@ -219,7 +354,14 @@ class TenantMover:
         values: dict[str, object] = {"step": step, "update_time": utcnow()}
         if checksums is not None:
             values["checksums_json"] = json.dumps(checksums, sort_keys=True)
-        await session.execute(update(TenantMoveRow).where(TenantMoveRow.tenant_id == move.tenant_id).values(**values))
+        # Only from the step this run is at: a move abandoned meanwhile (``abort``) is not revived.
+        recorded = await session.execute(
+            update(TenantMoveRow)
+            .where(TenantMoveRow.tenant_id == move.tenant_id, TenantMoveRow.step == move.step)
+            .values(**values)
+        )
+        if _rowcount(recorded) != 1:
+            raise MoveError("the move was abandoned or taken over by another run meanwhile; nothing more is done")
         for name, value in values.items():
             setattr(move, name, value)
 
@@ -239,6 +381,16 @@ def _databases(move: TenantMoveRow) -> tuple[TenantDatabase, TenantDatabase]:
         TenantDatabase(server=move.source_server, name=move.db_name),
         TenantDatabase(server=move.target_server, name=move.db_name),
     )
+
+
+def _rowcount(result: Result[Any]) -> int:
+    # An UPDATE's result is a CursorResult; MySQL counts the rows matched (SQLAlchemy's FOUND_ROWS).
+    return int(cast("CursorResult[Any]", result).rowcount)
+
+
+def _describe(exc: BaseException) -> str:
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return f"{type(cause).__name__}: {cause}"
 
 
 def _rows(checksums: Checksums) -> int:
@@ -261,6 +413,18 @@ async def _tables(conn: AsyncConnection) -> list[str]:
         "AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"
     )
     return [str(name) for (name,) in result.all()]
+
+
+async def _definitions(conn: AsyncConnection, tables: Sequence[str]) -> dict[str, str]:
+    """``SHOW CREATE TABLE`` of those of ``tables`` that exist, without the AUTO_INCREMENT counter."""
+    present = set(await _tables(conn))
+    definitions = {}
+    for table in tables:
+        if table in present:
+            definition = tuple((await conn.exec_driver_sql(f"SHOW CREATE TABLE {_table(table)}")).one())[1]
+            definitions[table] = _AUTO_INCREMENT.sub("", str(definition))
+    await conn.rollback()
+    return definitions
 
 
 async def _checksums(conn: AsyncConnection, tables: Sequence[str]) -> Checksums:

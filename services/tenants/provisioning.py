@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter, TenantDatabase, database_after
@@ -26,7 +26,7 @@ from services.runtime.rich_status import reason_of
 from services.runtime.telemetry.metrics import Metrics
 from services.runtime.unit_of_work import UnitOfWork
 from services.tenants import repository as repo
-from services.tenants.models import TenantRow
+from services.tenants.models import TenantMoveRow, TenantRow
 from services.tenants.participants import LifecycleParticipants
 from services.tenants.reasons import TenantsReason
 from services.tenants.repository import TenantRecord
@@ -209,11 +209,17 @@ class Provisioner:
             row = await repo.get_row(session, tenant_id)
             if row is None or row.state != TenantState.DELETING:
                 return
+            move = await session.get(TenantMoveRow, tenant_id)
         placement = _placement(row)
         try:
             for service in reversed(self._participants.names):
                 await self._participants.deprovision(service, tenant_id, placement)
             await self._db.drop_tenant_database(placement)
+            if move is not None and move.step != "done":
+                # DeleteTenant refuses a tenant being moved, but one that started moving as it was
+                # deleted has a second copy (the move's target, or its old copy after the switch).
+                other = move.target_server if move.source_server == placement.server else move.source_server
+                await self._db.drop_tenant_database(TenantDatabase(server=other, name=move.db_name))
         except Exception as exc:
             # The tenant stays DELETING; the reconciler retries once the lease runs out.
             raise Unavailable(
@@ -233,6 +239,8 @@ class Provisioner:
                     revision=TenantRow.revision + 1,
                 )
             )
+            if move is not None:
+                await work.session.execute(delete(TenantMoveRow).where(TenantMoveRow.tenant_id == tenant_id))
             work.emit(Event("tenant.deleted", tenant_id))
 
     async def _record(self, tenant_id: str, progress: _Progress) -> None:

@@ -12,6 +12,8 @@ class TenantsReason(Reason):
     PROVISIONING_FAILED = auto()
     PURGE_INCOMPLETE = auto()
     TENANT_DATABASE_CONFLICT = auto()
+    # DeleteTenant of a tenant whose database move (tenantctl tenants move) is unfinished.
+    TENANT_MOVE_UNFINISHED = auto()
     TENANT_PROVISIONING = auto()
     TENANT_SLUG_TAKEN = auto()
     TENANT_STATE_CONFLICT = auto()

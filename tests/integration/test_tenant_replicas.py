@@ -19,7 +19,7 @@ from services.runtime.db.shared_pins import RedisPins
 from services.runtime.db.write_freeze import ReplicaWriteError
 from services.runtime.tenant_db import tenant_session
 from services.runtime.unit_of_work import UnitOfWork
-from tests.support.mariadb_server import PrivateMariaDB, private_mariadb
+from tests.support.mariadb_server import PrivateMariaDB, replicated_mariadb
 from tests.support.ports import free_port
 
 PIN_SECONDS = 0.6
@@ -29,17 +29,8 @@ NOTES = Table("notes", MetaData(), Column("id", Integer, primary_key=True), Colu
 
 @pytest.fixture(scope="module")
 async def replicated(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[PrivateMariaDB, PrivateMariaDB]]:
-    root = Path(tmp_path_factory.mktemp("replication"))
-    async with (
-        private_mariadb(root / "primary", server_id=1, binlog=True) as primary,
-        private_mariadb(root / "replica", server_id=2) as replica,
-    ):
-        await replica.query(
-            f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, MASTER_USER='root', "
-            "MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos"
-        )
-        await replica.query("START SLAVE")
-        yield primary, replica
+    async with replicated_mariadb(Path(tmp_path_factory.mktemp("replication")), server_id=1) as pair:
+        yield pair
 
 
 @contextlib.asynccontextmanager

@@ -171,3 +171,19 @@ async def private_mariadb(
         yield server
     finally:
         await asyncio.to_thread(_stop, process)
+
+
+@contextlib.asynccontextmanager
+async def replicated_mariadb(root: Path, server_id: int) -> AsyncIterator[tuple[PrivateMariaDB, PrivateMariaDB]]:
+    """A private primary (binary log on) and its read replica (GTID replication, started):
+    ``server_id`` and the next one."""
+    async with (
+        private_mariadb(root / "primary", server_id=server_id, binlog=True) as primary,
+        private_mariadb(root / "replica", server_id=server_id + 1) as replica,
+    ):
+        await replica.query(
+            f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, MASTER_USER='root', "
+            "MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos"
+        )
+        await replica.query("START SLAVE")
+        yield primary, replica

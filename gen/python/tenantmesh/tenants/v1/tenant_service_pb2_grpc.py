@@ -154,8 +154,9 @@ class TenantServiceServicer:
         database is dropped, the slug is released and a DELETED tombstone stays.
         Errors: NOT_FOUND (TENANT_NOT_FOUND, also for an already deleted tenant),
         ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT,
-        PLATFORM_TENANT_PROTECTED), UNAVAILABLE (PURGE_INCOMPLETE: the tenant stays
-        DELETING and the purge is finished by the reconciler or a retry).
+        PLATFORM_TENANT_PROTECTED, TENANT_MOVE_UNFINISHED: its database is being
+        moved; finish or abandon the move first), UNAVAILABLE (PURGE_INCOMPLETE: the
+        tenant stays DELETING and the purge is finished by the reconciler or a retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

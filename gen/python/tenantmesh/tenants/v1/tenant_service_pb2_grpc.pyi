@@ -72,8 +72,9 @@ class TenantServiceStub:
     database is dropped, the slug is released and a DELETED tombstone stays.
     Errors: NOT_FOUND (TENANT_NOT_FOUND, also for an already deleted tenant),
     ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT,
-    PLATFORM_TENANT_PROTECTED), UNAVAILABLE (PURGE_INCOMPLETE: the tenant stays
-    DELETING and the purge is finished by the reconciler or a retry).
+    PLATFORM_TENANT_PROTECTED, TENANT_MOVE_UNFINISHED: its database is being
+    moved; finish or abandon the move first), UNAVAILABLE (PURGE_INCOMPLETE: the
+    tenant stays DELETING and the purge is finished by the reconciler or a retry).
     """
     GetTenantUsage: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.GetTenantUsageRequest, _tenant_service_pb2.GetTenantUsageResponse]
     """Returns a tenant's calls and failed calls per hour: every call made for
@@ -141,8 +142,9 @@ class TenantServiceAsyncStub(TenantServiceStub):
     database is dropped, the slug is released and a DELETED tombstone stays.
     Errors: NOT_FOUND (TENANT_NOT_FOUND, also for an already deleted tenant),
     ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT,
-    PLATFORM_TENANT_PROTECTED), UNAVAILABLE (PURGE_INCOMPLETE: the tenant stays
-    DELETING and the purge is finished by the reconciler or a retry).
+    PLATFORM_TENANT_PROTECTED, TENANT_MOVE_UNFINISHED: its database is being
+    moved; finish or abandon the move first), UNAVAILABLE (PURGE_INCOMPLETE: the
+    tenant stays DELETING and the purge is finished by the reconciler or a retry).
     """
     GetTenantUsage: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.GetTenantUsageRequest, _tenant_service_pb2.GetTenantUsageResponse]  # type: ignore[assignment]
     """Returns a tenant's calls and failed calls per hour: every call made for
@@ -249,8 +251,9 @@ class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
         database is dropped, the slug is released and a DELETED tombstone stays.
         Errors: NOT_FOUND (TENANT_NOT_FOUND, also for an already deleted tenant),
         ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION (TENANT_STATE_CONFLICT,
-        PLATFORM_TENANT_PROTECTED), UNAVAILABLE (PURGE_INCOMPLETE: the tenant stays
-        DELETING and the purge is finished by the reconciler or a retry).
+        PLATFORM_TENANT_PROTECTED, TENANT_MOVE_UNFINISHED: its database is being
+        moved; finish or abandon the move first), UNAVAILABLE (PURGE_INCOMPLETE: the
+        tenant stays DELETING and the purge is finished by the reconciler or a retry).
         """
 
     @_abc_1.abstractmethod
