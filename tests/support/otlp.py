@@ -33,6 +33,11 @@ class ReceivedSpan:
     attributes: dict[str, Any]
     links: list[tuple[str, str]]
     status_code: int
+    status_message: str = ""
+    # (name, attributes) of each event.
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # The span as it was sent (to look for text anywhere in it).
+    encoded: bytes = b""
 
     @property
     def is_root(self) -> bool:
@@ -68,6 +73,12 @@ class OtlpReceiver(trace_service_pb2_grpc.TraceServiceServicer):
                             attributes={a.key: attribute_value(a.value) for a in span.attributes},
                             links=[(link.trace_id.hex(), link.span_id.hex()) for link in span.links],
                             status_code=span.status.code,
+                            status_message=span.status.message,
+                            events=[
+                                (event.name, {a.key: attribute_value(a.value) for a in event.attributes})
+                                for event in span.events
+                            ],
+                            encoded=span.SerializeToString(),
                         )
                     )
         self.arrived.set()

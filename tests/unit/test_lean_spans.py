@@ -1,9 +1,12 @@
 """The runtime's lean spans record what the SDK's spans record: the same scenario run through the
-SDK's tracer provider and through the lean one exports the same OTLP, ids and times aside; the
-sampling decisions, limits and rules after ``end()`` are the SDK's."""
+SDK's tracer provider and through the lean one exports the same OTLP, ids and times aside, except
+for free text from errors, which the lean spans never keep (status descriptions other than the
+runtime's own, exception messages and stack traces); the sampling decisions, limits and rules
+after ``end()`` are the SDK's."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -27,7 +30,13 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.span import TraceState
 
-from services.runtime.telemetry.lean_spans import MAX_ATTRIBUTES, LeanSpan, LeanTracerProvider
+from services.runtime.telemetry.lean_spans import (
+    KEPT_DESCRIPTIONS,
+    MAX_ATTRIBUTES,
+    LeanSpan,
+    LeanTracerProvider,
+    mark_error,
+)
 from services.runtime.telemetry.otlp_encoding import SpanEncoder
 from services.runtime.telemetry.sampling import SkipUnparentedClientSpans
 
@@ -76,16 +85,29 @@ def scenario(provider: trace.TracerProvider) -> None:
     with sql.start_as_current_span("connect", context=set_span_in_context(server), kind=SpanKind.CLIENT) as span:
         span.update_name("SELECT tenant_acme")
         span.set_attribute("db.system", "sqlite")
+    # The exception options as an instrumentation passes them (the defaults differ on purpose:
+    # see test_errors_leave_no_free_text_on_a_span).
     with (
         pytest.raises(Boom),
-        sql.start_as_current_span("INSERT core", context=set_span_in_context(server), kind=SpanKind.CLIENT),
+        sql.start_as_current_span(
+            "INSERT core", context=set_span_in_context(server), kind=SpanKind.CLIENT, record_exception=False
+        ),
     ):
         raise Boom("duplicate key")
     with (
         pytest.raises(Boom),
-        sql.start_span("ROLLBACK core", context=set_span_in_context(server), kind=SpanKind.CLIENT),
+        sql.start_span(
+            "ROLLBACK core", context=set_span_in_context(server), kind=SpanKind.CLIENT, record_exception=False
+        ),
     ):
         raise Boom("the span itself as the context manager")
+    client = provider.get_tracer("opentelemetry.instrumentation.grpc").start_span(
+        "/tenantmesh.auth.v1.AuthService/ProvisionTenant", context=set_span_in_context(server), kind=SpanKind.CLIENT
+    )
+    # What the grpc client instrumentation does with a failed stream: its details, then the exception.
+    client.set_status(Status(StatusCode.ERROR, "AioRpcError: Duplicate entry 'ada.pii@example.test'"))
+    client.record_exception(Boom("ada.pii@example.test"))
+    client.end()
     server.end()
     server.set_attribute("late", True)  # ignored after end, as the SDK does
     consumer = provider.get_tracer("tenantmesh.runtime").start_span(
@@ -116,28 +138,45 @@ def without_ids_and_times(request: ExportTraceServiceRequest) -> ExportTraceServ
                     span.ClearField("trace_id")  # a new trace (the consumer's)
                 for event in span.events:
                     event.ClearField("time_unix_nano")
-                    # The stack trace names the tracer's own frames, which differ.
-                    kept = [pair for pair in event.attributes if pair.key != "exception.stacktrace"]
-                    assert len(kept) < len(event.attributes) or event.name != "exception"
+    return request
+
+
+def as_the_lean_spans_keep_it(request: ExportTraceServiceRequest) -> ExportTraceServiceRequest:
+    """The SDK's export without the free text the lean spans never keep: an exception event's
+    message and stack trace, and a status description other than the runtime's own (a gRPC code's
+    name; an exception's class name, which the SDK writes as ``Class: message``)."""
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                for event in span.events:
+                    free_text = {"exception.message", "exception.stacktrace"}
+                    kept = [pair for pair in event.attributes if pair.key not in free_text]
+                    assert len(kept) == len(event.attributes) - 2 or event.name != "exception"
                     del event.attributes[:]
                     event.attributes.extend(kept)
+                message = span.status.message
+                if message and message not in KEPT_DESCRIPTIONS:
+                    by_class = re.fullmatch(r"(Boom): .*", message)
+                    span.status.message = by_class.group(1) if by_class else ""
     return request
 
 
 def test_the_lean_spans_export_what_the_sdks_spans_export() -> None:
     lean_spans, sdk_spans = exported(lean), exported(sdk)
     assert all(isinstance(span, LeanSpan) for span in lean_spans)
-    assert without_ids_and_times(encode_spans(lean_spans)) == without_ids_and_times(encode_spans(sdk_spans))
+    assert without_ids_and_times(encode_spans(lean_spans)) == as_the_lean_spans_keep_it(
+        without_ids_and_times(encode_spans(sdk_spans))
+    )
     # The runtime's encoder writes the same for them as the stock one.
     assert ExportTraceServiceRequest.FromString(SpanEncoder().encode_bytes(lean_spans)) == encode_spans(lean_spans)
 
 
 def test_children_point_at_their_parent_and_ids_are_fresh() -> None:
-    connect, insert, rollback, server, consumer = exported(lean)  # in the order they ended
-    assert connect.parent == insert.parent == rollback.parent == server.context
+    connect, insert, rollback, client, server, consumer = exported(lean)  # in the order they ended
+    assert connect.parent == insert.parent == rollback.parent == client.parent == server.context
     assert server.parent == REMOTE
     assert consumer.parent is None
-    assert len({span.context.span_id for span in (server, connect, insert, rollback, consumer)}) == 5
+    assert len({span.context.span_id for span in (server, connect, insert, rollback, client, consumer)}) == 6
     assert consumer.context.trace_id != REMOTE.trace_id
 
 
@@ -232,3 +271,70 @@ def test_what_one_span_records_stays_its_own() -> None:
     assert finished["changed"].status.status_code is StatusCode.ERROR
     assert (finished["untouched"].events, finished["untouched"].links) == ((), ())
     assert finished["untouched"].status.status_code is StatusCode.UNSET
+
+
+def test_errors_leave_no_free_text_on_a_span() -> None:
+    """Status descriptions are the runtime's own (a gRPC code's name, an exception's class name),
+    never an error's text; exceptions are recorded by type alone, and only when asked for."""
+    exporter = InMemorySpanExporter()
+    tracer = lean(exporter, SkipUnparentedClientSpans(ALWAYS_ON)).get_tracer("opentelemetry.instrumentation.sqlalchemy")
+    # A with block that raises, with the tracer's defaults: ERROR by class, no exception event.
+    with pytest.raises(Boom), tracer.start_as_current_span("current"):
+        raise Boom("Duplicate entry 'ada.pii@example.test'")
+    with pytest.raises(Boom), tracer.start_span("span itself"):
+        raise Boom("Duplicate entry 'ada.pii@example.test'")
+    # An instrumentation's description (str(exception), a peer's details) is dropped...
+    free_text = tracer.start_span("free text")
+    free_text.set_status(Status(StatusCode.ERROR, "(1062, \"Duplicate entry 'ada.pii@example.test'\")"))
+    free_text.end()
+    also_free_text = tracer.start_span("free text, as code and description")
+    also_free_text.set_status(StatusCode.ERROR, "details: ada.pii@example.test")
+    also_free_text.end()
+    # ...and does not replace the runtime's.
+    described = tracer.start_span("described")
+    mark_error(described, Boom("ada.pii@example.test"))
+    described.set_status(Status(StatusCode.ERROR, "Boom: ada.pii@example.test"))
+    described.end()
+    # The server span's own description (interceptors/tracing.py): a gRPC code's name.
+    server = tracer.start_span("server")
+    server.set_status(Status(StatusCode.ERROR, "INTERNAL"))
+    server.end()
+    # An exception recorded explicitly (the grpc client instrumentation does): its type only.
+    recorded = tracer.start_span("recorded")
+    recorded.record_exception(Boom("ada.pii@example.test"))
+    recorded.end()
+    # The rules stay the SDK's: OK is final, nothing after end().
+    ok = tracer.start_span("ok")
+    ok.set_status(Status(StatusCode.OK))
+    mark_error(ok, Boom("late"))
+    ok.end()
+    mark_error(ok, Boom("after end"))
+
+    finished = {span.name: span for span in exporter.get_finished_spans()}
+    assert {name: (span.status.status_code, span.status.description) for name, span in finished.items()} == {
+        "current": (StatusCode.ERROR, "Boom"),
+        "span itself": (StatusCode.ERROR, "Boom"),
+        "free text": (StatusCode.ERROR, None),
+        "free text, as code and description": (StatusCode.ERROR, None),
+        "described": (StatusCode.ERROR, "Boom"),
+        "server": (StatusCode.ERROR, "INTERNAL"),
+        "recorded": (StatusCode.UNSET, None),
+        "ok": (StatusCode.OK, None),
+    }
+    assert [
+        (span.name, event.name, dict(event.attributes or {})) for span in finished.values() for event in span.events
+    ] == [
+        ("recorded", "exception", {"exception.type": "tests.unit.test_lean_spans.Boom", "exception.escaped": "False"})
+    ]
+    assert b"ada.pii@example.test" not in SpanEncoder().encode_bytes(list(finished.values()))
+
+
+def test_every_server_error_code_is_kept_as_the_server_spans_description() -> None:
+    exporter = InMemorySpanExporter()
+    tracer = lean(exporter, SkipUnparentedClientSpans(ALWAYS_ON)).get_tracer("tenantmesh.runtime.server")
+    names = ("UNKNOWN", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS")
+    for name in names:
+        span = tracer.start_span(name, kind=SpanKind.SERVER)
+        span.set_status(Status(StatusCode.ERROR, name))
+        span.end()
+    assert [span.status.description for span in exporter.get_finished_spans()] == list(names)

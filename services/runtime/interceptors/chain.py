@@ -275,7 +275,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                 if error is None:
                     code = grpc.StatusCode.CANCELLED
                     raise
-                code = error.code
+                code, call.error_reason = error.code, str(error.reason)
                 await abort(context, error, policy.method)
             finally:
                 self._observer.finished(call, code, time.perf_counter() - started)

@@ -6,6 +6,9 @@ trace*, so the trace of a request shows its events leaving. Handling it opens a 
 that starts a trace of its own and *links* to the writer's span: a consumer may run seconds
 later, retried, in another process, and "who caused this provisioning step" is one click away
 without stretching the request's trace over all of that.
+
+A handler that fails makes its consumer span an error described by the exception's class name
+alone: no message, no stack trace (they can hold the event's data; the log has them).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Tracer
 from prometheus_client import Counter
 
+from services.runtime.telemetry.lean_spans import mark_error
 from services.runtime.telemetry.trace_context import link_to, remote_parent
 
 if TYPE_CHECKING:
@@ -72,8 +76,15 @@ class EventTelemetry:
             kind=SpanKind.CONSUMER,
             links=link_to(event.traceparent),
             attributes=attributes,
-        ):
-            yield
+            # Whatever the tracer's defaults: the failure is described below, by class alone.
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                yield
+            except Exception as exc:
+                mark_error(span, exc)
+                raise
 
     def _attributes(self, event: Event, destination: str, operation: str) -> dict[str, str]:
         attributes = {

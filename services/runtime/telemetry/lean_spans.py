@@ -15,19 +15,29 @@ What is kept from the SDK: its samplers (a new trace, or any sampler that does n
 parent, is decided by the configured one), its id scheme (random ids; a new trace's flags say the
 trace id is random), its default limits (128 attributes, events and links; the oldest attribute
 makes way, as the SDK's mapping does), its cleaning of attribute values that are not plain
-strings, numbers or booleans, and its behaviour on exceptions and on calls after ``end()`` (ignored).
+strings, numbers or booleans, and ignoring calls after ``end()``.
+
+What is not kept is free text from errors (docs/decisions.md, Observability): a status description
+is kept only when it is one the runtime writes itself (a gRPC status code's name, as the server
+span's; an exception's class name through :func:`mark_error`). Any other, such as the SQLAlchemy
+instrumentation's ``str(exception)`` (MariaDB quotes the values in it) or the grpc client
+instrumentation's status details, is dropped and the span keeps the code alone (ERROR). An
+exception is recorded as the semantic conventions' ``exception`` event with its type only, never
+its message or stack trace, and only when an instrumentation asks for it explicitly: tracers
+default to ``record_exception=False``, and a ``with`` block that raises sets ERROR with the
+exception's class name.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from time import time_ns
 from types import TracebackType
 from typing import Any, cast
 
+import grpc
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
@@ -60,6 +70,11 @@ _CHILD_FLAG_BITS = TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID
 _CHILD_FLAGS = (_NOT_SAMPLED, _SAMPLED, _NOT_SAMPLED_RANDOM, _SAMPLED_RANDOM)
 # Every span's status until it is set: the encoder knows it by identity.
 UNSET_STATUS = Status(StatusCode.UNSET)
+# An error whose description was dropped (see the module docstring).
+_ERROR_STATUS = Status(StatusCode.ERROR)
+# The descriptions set_status keeps: what the runtime writes itself (the server span's gRPC code).
+# Exceptions' class names go through mark_error, not through this set.
+KEPT_DESCRIPTIONS = frozenset(code.name for code in grpc.StatusCode)
 _getrandbits = random.getrandbits
 
 
@@ -107,7 +122,7 @@ class LeanSpan(trace.Span):
     dropped_events = 0
     dropped_links = 0
     status = UNSET_STATUS
-    _record_exception = True
+    _record_exception = False
     _set_status_on_exception = True
 
     def __init__(
@@ -210,8 +225,22 @@ class LeanSpan(trace.Span):
             return
         if isinstance(status, StatusCode):
             status = Status(status, description)
-        if status.status_code is not StatusCode.UNSET:
-            self.status = status
+        if status.status_code is StatusCode.UNSET:
+            return
+        # Only an ERROR has a description (the API's Status drops any other's). Free text of an
+        # instrumentation's (an exception's message, a peer's status details) is not kept: the
+        # span is an error, and stays the error the runtime described if it already is one.
+        kept = status.description
+        if kept is not None and kept not in KEPT_DESCRIPTIONS:
+            if self.status.status_code is StatusCode.ERROR:
+                return
+            status = _ERROR_STATUS
+        self.status = status
+
+    def mark_error(self, exception: BaseException) -> None:
+        """ERROR, described by ``exception``'s class name (never its message)."""
+        if self.end_time is None and self.status.status_code is not StatusCode.OK:
+            self.status = Status(StatusCode.ERROR, type(exception).__name__)
 
     def record_exception(
         self,
@@ -220,13 +249,12 @@ class LeanSpan(trace.Span):
         timestamp: int | None = None,
         escaped: bool = False,
     ) -> None:
-        # The SDK's exception event (semantic conventions' names), for the instrumentations that
-        # record one; the runtime's own spans never do (decisions: exceptions are in the logs).
+        # The SDK's exception event (semantic conventions' names) without the message and the
+        # stack trace, which can hold request data (decisions: exceptions are in the logs), for the
+        # instrumentations that record one explicitly; the runtime's own spans never do.
         module, qualname = type(exception).__module__, type(exception).__qualname__
         event: dict[str, types.AnyValue] = {
             "exception.type": f"{module}.{qualname}" if module and module != "builtins" else qualname,
-            "exception.message": str(exception),
-            "exception.stacktrace": "".join(traceback.format_exception(exception)),
             "exception.escaped": str(escaped),
         }
         if attributes:
@@ -250,7 +278,7 @@ class LeanSpan(trace.Span):
             if self._record_exception:
                 self.record_exception(exc_val, escaped=True)
             if self._set_status_on_exception:
-                self.set_status(Status(StatusCode.ERROR, f"{type(exc_val).__name__}: {exc_val}"))
+                self.mark_error(exc_val)
         super().__exit__(exc_type, exc_val, exc_tb)  # ends the span
 
     def __repr__(self) -> str:
@@ -284,7 +312,7 @@ class LeanTracer(trace.Tracer):
         attributes: types.Attributes = None,
         links: Sequence[Link] | None = None,
         start_time: int | None = None,
-        record_exception: bool = True,
+        record_exception: bool = False,
         set_status_on_exception: bool = True,
     ) -> LeanSpan | trace.NonRecordingSpan:
         parent: SpanContext | None = trace.get_current_span(context).get_span_context()
@@ -358,20 +386,24 @@ class LeanTracer(trace.Tracer):
         attributes: types.Attributes = None,
         links: Sequence[Link] | None = None,
         start_time: int | None = None,
-        record_exception: bool = True,
+        record_exception: bool = False,
         set_status_on_exception: bool = True,
         end_on_exit: bool = True,
     ) -> Iterator[trace.Span]:
         span = self.start_span(
             name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
         )
+        # The API's use_span would describe the status with the exception's message: the span's
+        # own mark_error describes it by class name.
         with trace.use_span(
-            span,
-            end_on_exit=end_on_exit,
-            record_exception=record_exception,
-            set_status_on_exception=set_status_on_exception,
+            span, end_on_exit=end_on_exit, record_exception=record_exception, set_status_on_exception=False
         ) as current:
-            yield current
+            try:
+                yield current
+            except Exception as exc:  # as use_span: not BaseException (GeneratorExit is no error)
+                if set_status_on_exception:
+                    mark_error(current, exc)
+                raise
 
 
 def _with_options(
@@ -384,11 +416,20 @@ def _with_options(
     if isinstance(span, LeanSpan):
         for link in links or ():
             span.add_link(link.context, link.attributes)
-        if not record_exception:
-            span._record_exception = False
+        if record_exception:
+            span._record_exception = True
         if not set_status_on_exception:
             span._set_status_on_exception = False
     return span
+
+
+def mark_error(span: trace.Span, exception: BaseException) -> None:
+    """Marks ``span`` an error described by ``exception``'s class name alone (any span: the lean
+    span's own path, which set_status's filter does not apply to; another span's set_status)."""
+    if isinstance(span, LeanSpan):
+        span.mark_error(exception)
+    elif span.is_recording():
+        span.set_status(Status(StatusCode.ERROR, type(exception).__name__))
 
 
 def _ended_span_sink(processor: SpanProcessor) -> Callable[[LeanSpan], None]:

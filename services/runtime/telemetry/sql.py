@@ -5,6 +5,11 @@ engine serves every tenant database of a server (tenant sessions route with a sc
 translation), so the URL names the core database or none; on SQLite the URL is a file path.
 This listener, registered after the instrumentation's, corrects ``db.name`` / ``db.namespace``
 on the span it just started.
+
+A statement that fails is an error described by its exception's class name (``IntegrityError``):
+a listener registered before the instrumentation's says so (the instrumentation's ends the span);
+the instrumentation's own description, ``str(exception)``, quotes the statement's values on
+MariaDB and is dropped by the span (lean_spans.py).
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from pathlib import PurePath
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.runtime.db.router import CURRENT_DATABASE_INFO
+from services.runtime.telemetry.lean_spans import mark_error
 
 # Where the instrumentation keeps the span of the statement being executed (its own listener
 # sets it just before ours runs; it has no public hook for extra attributes).
@@ -52,5 +58,18 @@ def _name_database(
         span.update_name(f"{operation} {name}")
 
 
+def _name_error(context: ExceptionContext) -> None:
+    span = getattr(context.execution_context, _SPAN_ATTRIBUTE, None)
+    if span is not None:
+        mark_error(span, context.original_exception)
+
+
+def record_error_class(engine: AsyncEngine) -> None:
+    """Call before the instrumentation is attached: ``handle_error`` is a dialect event, whose
+    listeners run in the order they were registered (it ignores ``insert=True``)."""
+    event.listen(engine.sync_engine, "handle_error", _name_error)
+
+
 def record_database_name(engine: AsyncEngine) -> None:
+    """Call after the instrumentation is attached (its listener opens the span this one names)."""
     event.listen(engine.sync_engine, "before_cursor_execute", _name_database)

@@ -41,7 +41,7 @@ from services.runtime.telemetry.lean_spans import LeanTracer, LeanTracerProvider
 from services.runtime.telemetry.otlp_encoding import SpanEncoder
 from services.runtime.telemetry.sampling import SkipUnparentedClientSpans, standard_sampler
 from services.runtime.telemetry.settings import TracingSettings
-from services.runtime.telemetry.sql import record_database_name
+from services.runtime.telemetry.sql import record_database_name, record_error_class
 
 log = logging.getLogger("tenantmesh.telemetry")
 
@@ -160,6 +160,8 @@ class Tracing:
         # also patch create_engine process-wide (and it refuses SQLAlchemy 2.1 by version number,
         # although the event API it uses is unchanged; tests/grpc/test_tracing.py checks the spans).
         # Pool usage is measured by our own metrics, so its connection counter goes nowhere.
+        # A failed statement's span is described by the exception's class (sql.py), not its text.
+        record_error_class(engine)
         EngineTracer(self._sql_tracer, engine.sync_engine, self._unused_pool_counter)  # type: ignore[no-untyped-call]
         record_database_name(engine)
 
