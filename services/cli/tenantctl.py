@@ -3,6 +3,7 @@
     tenantctl tenants create acme --display-name "Acme" --label tier=gold
     tenantctl tenants list [--state ACTIVE] [--label tier=gold]
     tenantctl tenants get ID | --slug acme
+    tenantctl tenants update ID [--display-name N] [--plan P] [--label k=v ...] [--remove-label k ...]
     tenantctl tenants suspend|resume|delete ID [--etag E]
     tenantctl tenants usage ID [--hours 24]      calls and failed calls per hour
     tenantctl tenants move ID|SLUG --to SERVER   the tenant's database to another server (reads the database)
@@ -59,6 +60,7 @@ from typing import Any
 import grpc
 from google.protobuf import field_mask_pb2, json_format
 from google.rpc import error_details_pb2
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from tenantmesh.auth.v1 import admin_service_pb2, admin_service_pb2_grpc, auth_service_pb2, auth_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_pb2, tenant_service_pb2, tenant_service_pb2_grpc
 
@@ -77,14 +79,24 @@ from services.tenants.usage import LONGEST_RANGE
 STATES = [name.removeprefix("TENANT_STATE_") for name in tenant_pb2.TenantState.keys()][1:]  # noqa: SIM118 - an enum wrapper, not a dict
 
 
+def _key_value(text: str) -> str:
+    """An argparse type: ``key=value`` (a wrong one exits 2 with a message, as any bad argument)."""
+    key, sep, _ = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    return text
+
+
 def _pairs(items: Sequence[str]) -> dict[str, str]:
-    pairs = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"expected key=value, got {item!r}")
-        pairs[key] = value
-    return pairs
+    """``key=value`` arguments (checked by _key_value) as a dict."""
+    return dict(item.partition("=")[::2] for item in items)
+
+
+def _existing_file(text: str) -> str:
+    """An argparse type: a file that exists (a CA certificate)."""
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return text
 
 
 def _tenant_line(tenant: tenant_pb2.Tenant) -> str:
@@ -174,8 +186,15 @@ async def tenants_command(stub: Any, args: argparse.Namespace) -> None:
         if args.plan is not None:
             tenant.plan = args.plan
             paths.append("plan")
-        if args.label:
-            tenant.labels.update(_pairs(args.label))
+        if args.label or args.remove_label:
+            # The service replaces the whole map: start from the tenant's labels as read, and send
+            # the etag of that read (unless given) so that a change made meanwhile is not undone.
+            current = (await stub.GetTenant(pb.GetTenantRequest(tenant_id=args.tenant_id))).tenant
+            labels = {**current.labels, **_pairs(args.label)}
+            for key in args.remove_label:
+                labels.pop(key, None)
+            tenant.labels.update(labels)
+            tenant.etag = args.etag or current.etag
             paths.append("labels")
         response = await stub.UpdateTenant(
             pb.UpdateTenantRequest(tenant=tenant, update_mask=field_mask_pb2.FieldMask(paths=paths))
@@ -245,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ca",
         default=os.environ.get("TENANTMESH_CA_FILE"),
+        type=_existing_file,
         metavar="FILE",
         help="CA certificate (PEM) to reach --target over TLS, e.g. the edge's HTTPS port with the dev CA",
     )
@@ -259,13 +279,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("slug")
     create.add_argument("--display-name")
     create.add_argument("--plan")
-    create.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    create.add_argument("--label", action="append", default=[], type=_key_value, metavar="KEY=VALUE")
     get = tenants.add_parser("get", help="show one tenant")
-    get.add_argument("tenant_id", nargs="?")
-    get.add_argument("--slug")
+    which = get.add_mutually_exclusive_group()
+    which.add_argument("tenant_id", nargs="?")
+    which.add_argument("--slug")
     listing = tenants.add_parser("list", help="list tenants")
     listing.add_argument("--state", action="append", default=[], choices=STATES)
-    listing.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    listing.add_argument("--label", action="append", default=[], type=_key_value, metavar="KEY=VALUE")
     usage = tenants.add_parser("usage", help="a tenant's calls and failed calls per hour")
     usage.add_argument("tenant_id")
     usage.add_argument(
@@ -278,7 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument("tenant_id")
     update.add_argument("--display-name")
     update.add_argument("--plan")
-    update.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    update.add_argument(
+        "--label", action="append", default=[], type=_key_value, metavar="KEY=VALUE", help="set a label (others stay)"
+    )
+    update.add_argument("--remove-label", action="append", default=[], metavar="KEY", help="remove a label")
     update.add_argument("--etag")
     for action in ("suspend", "resume", "delete"):
         command = tenants.add_parser(action, help=f"{action} a tenant")
@@ -448,6 +472,11 @@ async def admin_command(args: argparse.Namespace, auth_target: str) -> int:
                 await reset_admin_password_online(channel, metadata, args, password)
     except TenantmeshError as exc:
         print(f"error: {exc.code.name} {exc.reason}: {exc.message}", file=sys.stderr)
+        return 1
+    except (SQLAlchemyError, OSError) as exc:
+        # The driver's words (never the URL, which may carry a password).
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        print(f"error: the core database cannot be used: {type(cause).__name__}: {cause}", file=sys.stderr)
         return 1
     print(f"password of {args.email} reset; every session of theirs has ended")
     if args.generate:

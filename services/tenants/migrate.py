@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter, TenantDatabase
+from services.runtime.errors import CommonReason, NotFound
 from services.runtime.fault_points import crash_point
 from services.runtime.rich_status import reason_of
 from services.runtime.telemetry.metrics import Metrics
@@ -57,6 +58,15 @@ class TenantMigrator:
         """Returns how many tenants the run covers and the outcomes as tenants finish."""
         async with self._db.core_session() as session:
             rows = await repo.migratable_rows(session, tenant_ids)
+        # A tenant named but not in the run would go unmentioned: a typo'd id "migrated 0 of 0".
+        found = {row.tenant_id for row in rows}
+        missing = [tenant_id for tenant_id in tenant_ids if tenant_id not in found]
+        if missing:
+            raise NotFound(
+                f"no active or suspended tenant has the id {', '.join(missing)}: nothing was migrated",
+                reason=CommonReason.TENANT_NOT_FOUND,
+                metadata={"tenant_ids": ",".join(missing)},
+            )
         return len(rows), self._outcomes(rows, concurrency or DEFAULT_CONCURRENCY)
 
     async def _outcomes(self, rows: Sequence[TenantRow], concurrency: int) -> AsyncIterator[TenantOutcome]:

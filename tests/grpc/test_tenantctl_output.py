@@ -43,6 +43,23 @@ async def test_list_output_errors_and_exit_codes(
         assert any(line.startswith("  tenant.slug: ") for line in error[1:])
 
 
+async def test_update_changes_the_labels_it_names_and_keeps_the_others(
+    db_backend_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with platform(db_backend_url, tmp_path) as mesh:
+        token = await mesh.admin_token()
+        common = ["--target", mesh.runtime.addresses["tenants"], "--token", token, "--json"]
+        slug = f"ctl-{uuid.uuid4().hex[:8]}"
+        labels = ["--label", "tier=gold", "--label", "region=eu", "--label", "team=core"]
+        assert await run(build_parser().parse_args([*common, "tenants", "create", slug, *labels])) == 0
+        tenant_id = json.loads(capsys.readouterr().out)["tenantId"]
+
+        update = ["tenants", "update", tenant_id, "--label", "tier=silver", "--remove-label", "team"]
+        assert await run(build_parser().parse_args([*common, *update])) == 0
+        # The labels not named stay (the whole map was replaced by the ones given).
+        assert json.loads(capsys.readouterr().out)["labels"] == {"tier": "silver", "region": "eu"}
+
+
 @pytest.mark.parametrize(
     ("argv", "complaint"),
     [
@@ -52,6 +69,11 @@ async def test_list_output_errors_and_exit_codes(
         (["tenants", "usage", "t", "--hours", "0"], "is not from 1 to 744"),
         (["tenants", "usage", "t", "--hours", "soon"], "'soon' is not a whole number"),
         (["migrate", "--concurrency", "-1"], "is not from 1 to 64"),
+        # A malformed label exited 1 ("refused by the platform"); a missing CA file was a traceback.
+        (["tenants", "create", "acme", "--label", "tier"], "expected key=value, got 'tier'"),
+        (["--ca", "/no/such/ca.pem", "tenants", "list"], "no such file: /no/such/ca.pem"),
+        # Both an id and a slug: the slug silently won.
+        (["tenants", "get", "some-id", "--slug", "other"], "not allowed with argument"),
     ],
 )
 def test_a_wrong_command_line_exits_2(argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,3 +121,12 @@ async def test_long_operations_show_progress_on_a_terminal_only(
             assert documents[0]["slug"] == other
             assert all("completed" in document for document in documents[1:])
     os.close(terminal)
+
+
+def test_an_unreachable_database_is_one_line_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    database = "mysql+asyncmy://tm:Secret_E@127.0.0.1:1/tm"
+    assert main(["admin", "reset-password", "--generate", "--database", database]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the core database cannot be used: OperationalError:"), err
+    assert "Traceback" not in err
+    assert "Secret_E" not in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from tests.grpc.conftest import TenantWorld, placement
-from tests.support.errors import expect_error, violation_fields
+from tests.support.errors import error_info, expect_error, violation_fields
 
 HEAD = "tenants_tenant_0001"
 
@@ -65,6 +66,19 @@ async def test_only_the_named_tenants(world: TenantWorld) -> None:
     tenants = await create_five(world)
     messages = await migrate(world, tenant_ids=[tenants[3].tenant_id])
     assert [(m.tenant_id, m.completed, m.total, m.ok) for m in messages] == [(tenants[3].tenant_id, 1, 1, True)]
+    await delete_all(world, tenants)
+
+
+async def test_a_named_tenant_that_cannot_be_migrated_stops_the_run_before_it_starts(world: TenantWorld) -> None:
+    """An unknown or deleted id is named in the refusal: it reported "migrated 0 of 0", as done."""
+    tenants = await create_five(world)
+    gone = tenants.pop()
+    await delete_all(world, [gone])
+    named = [tenants[0].tenant_id, str(uuid.uuid4()), gone.tenant_id]
+    error = await expect_error(migrate(world, tenant_ids=named), grpc.StatusCode.NOT_FOUND, "TENANT_NOT_FOUND")
+    assert error_info(error).metadata["tenant_ids"] == f"{named[1]},{named[2]}"
+    # Nothing ran: the tenant that could have been migrated was not touched either.
+    assert (await world.get(tenants[0].tenant_id)).provisioning.steps[1].schema_version == HEAD
     await delete_all(world, tenants)
 
 

@@ -189,7 +189,8 @@ class TenantServiceServicer:
         """Brings every tenant database to the newest schema of every tenant-scoped
         service, with bounded concurrency, streaming one progress message per
         tenant and service. One broken tenant does not stop the others; the run is
-        safe to repeat.
+        safe to repeat. Errors: NOT_FOUND (TENANT_NOT_FOUND, metadata `tenant_ids`:
+        a named tenant is not active or suspended; nothing is migrated).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -95,7 +95,8 @@ class TenantServiceStub:
     """Brings every tenant database to the newest schema of every tenant-scoped
     service, with bounded concurrency, streaming one progress message per
     tenant and service. One broken tenant does not stop the others; the run is
-    safe to repeat.
+    safe to repeat. Errors: NOT_FOUND (TENANT_NOT_FOUND, metadata `tenant_ids`:
+    a named tenant is not active or suspended; nothing is migrated).
     """
 
 @_typing.type_check_only
@@ -165,7 +166,8 @@ class TenantServiceAsyncStub(TenantServiceStub):
     """Brings every tenant database to the newest schema of every tenant-scoped
     service, with bounded concurrency, streaming one progress message per
     tenant and service. One broken tenant does not stop the others; the run is
-    safe to repeat.
+    safe to repeat. Errors: NOT_FOUND (TENANT_NOT_FOUND, metadata `tenant_ids`:
+    a named tenant is not active or suspended; nothing is migrated).
     """
 
 class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -292,7 +294,8 @@ class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
         """Brings every tenant database to the newest schema of every tenant-scoped
         service, with bounded concurrency, streaming one progress message per
         tenant and service. One broken tenant does not stop the others; the run is
-        safe to repeat.
+        safe to repeat. Errors: NOT_FOUND (TENANT_NOT_FOUND, metadata `tenant_ids`:
+        a named tenant is not active or suspended; nothing is migrated).
         """
 
 def add_TenantServiceServicer_to_server(servicer: TenantServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
