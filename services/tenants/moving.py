@@ -34,7 +34,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import CursorResult, Result, delete, select, text, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -385,7 +385,8 @@ def _databases(move: TenantMoveRow) -> tuple[TenantDatabase, TenantDatabase]:
 
 def _rowcount(result: Result[Any]) -> int:
     # An UPDATE's result is a CursorResult; MySQL counts the rows matched (SQLAlchemy's FOUND_ROWS).
-    return int(cast("CursorResult[Any]", result).rowcount)
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def _describe(exc: BaseException) -> str:

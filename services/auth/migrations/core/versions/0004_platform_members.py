@@ -42,9 +42,8 @@ def upgrade() -> None:
         sa.column("revoke_reason", sa.String),
     )
     homed_elsewhere = sa.select(users.c.user_id).where(users.c.home_tenant_id != PLATFORM_TENANT_ID)
-    # Sessions first: they are found through the memberships about to go. Both statements are
-    # re-runnable (a second run finds nothing left to change).
-    op.execute(
+    # Sessions first: they are found through the memberships about to go.
+    op.execute(  # re-runnable: a second run finds no open session of such a membership
         sa.update(sessions)
         .where(
             sessions.c.tenant_id == PLATFORM_TENANT_ID,
@@ -57,7 +56,7 @@ def upgrade() -> None:
         )
         .values(revoke_time=datetime.now(UTC).replace(tzinfo=None, microsecond=0), revoke_reason="MEMBERSHIP_REMOVED")
     )
-    op.execute(
+    op.execute(  # re-runnable: a second run finds no such membership left
         sa.delete(members).where(members.c.tenant_id == PLATFORM_TENANT_ID, members.c.user_id.in_(homed_elsewhere))
     )
 
