@@ -3,7 +3,7 @@
 // paging and streams. No dependency but `fetch`.
 
 import { OPERATIONS, type OperationInfo } from "./generated/operations.js";
-import { errorFromBody, TenantmeshError } from "./errors.js";
+import { errorFromBody, MfaRequiredError, TenantmeshError } from "./errors.js";
 import { jsonArrayElements } from "./stream.js";
 import type { CallOptions, OperationId, PageItem, ResponseBody, StreamItem } from "./types.js";
 
@@ -42,6 +42,11 @@ interface TokenSet {
 /** Renew this long before the access token expires. */
 const RENEW_BEFORE_MS = 60_000;
 const TENANT_HEADER = "x-tenant-id";
+/** The longest a server's RetryInfo may make a call wait (as the Python SDK). */
+const MAX_SERVER_DELAY_MS = 30_000;
+/** Path values URL resolution would turn into another path (another operation). */
+const DOT_SEGMENTS = new Set(["", ".", ".."]);
+const INSPECT = Symbol.for("nodejs.util.inspect.custom");
 
 /** State shared by a client and its per-tenant siblings. */
 class TokenState {
@@ -62,6 +67,10 @@ function claims(token: string): Record<string, unknown> {
 
 function fromTokenSet(tokens: TokenSet | undefined): Token {
   const accessToken = tokens?.accessToken ?? "";
+  if (!accessToken) {
+    // Never keep an empty token: every call would then be refused and log in again.
+    throw new TenantmeshError({ status: 401, code: "UNAUTHENTICATED", message: "the answer carried no access token" });
+  }
   const expires = tokens?.accessTokenExpireTime
     ? Date.parse(tokens.accessTokenExpireTime)
     : Number(claims(accessToken).exp ?? 0) * 1000;
@@ -74,7 +83,9 @@ export class TenantmeshClient {
   private readonly timeoutMs: number | undefined;
   private readonly maxAttempts: number;
   private readonly explicitTenant: string | undefined;
-  private readonly tokens: TokenState;
+  // Credentials and tokens in a real private field: `private` is only checked by the compiler,
+  // and console.log / util.inspect / JSON.stringify of a client must not show them.
+  readonly #tokens: TokenState;
 
   constructor(options: ClientOptions, shared?: TokenState) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
@@ -82,10 +93,38 @@ export class TenantmeshClient {
     this.timeoutMs = options.timeoutMs;
     this.maxAttempts = options.maxAttempts ?? 4;
     this.explicitTenant = options.tenantId;
-    this.tokens = shared ?? new TokenState(options.credentials);
+    this.#tokens = shared ?? new TokenState(options.credentials);
     if ("credentials" in options && options.credentials && "accessToken" in options.credentials) {
-      this.tokens.token = fromTokenSet({ accessToken: options.credentials.accessToken });
+      if (!options.credentials.accessToken) {
+        throw new TypeError("empty access token");
+      }
+      this.#tokens.token = fromTokenSet({ accessToken: options.credentials.accessToken });
     }
+  }
+
+  /** What JSON.stringify shows: no credentials, no tokens. */
+  toJSON(): Record<string, unknown> {
+    const credentials = this.#tokens.credentials;
+    const kind = !credentials
+      ? undefined
+      : "apiKey" in credentials
+        ? "apiKey"
+        : "password" in credentials
+          ? "password"
+          : "accessToken";
+    return {
+      baseUrl: this.baseUrl,
+      tenantId: this.explicitTenant,
+      credentials: kind && `[${kind}, redacted]`,
+      timeoutMs: this.timeoutMs,
+      maxAttempts: this.maxAttempts,
+    };
+  }
+
+  /** What console.log and util.inspect show (Node): the same redacted view. */
+  [INSPECT](_depth: number, options: unknown, inspect?: (value: unknown, options: unknown) => string): string {
+    const view = this.toJSON();
+    return `TenantmeshClient ${inspect ? inspect(view, options) : JSON.stringify(view)}`;
   }
 
   static fromApiKey(baseUrl: string, apiKey: string, options: Partial<ClientOptions> = {}): TenantmeshClient {
@@ -107,7 +146,7 @@ export class TenantmeshClient {
     if (this.explicitTenant) {
       return this.explicitTenant;
     }
-    const token = this.tokens.token;
+    const token = this.#tokens.token;
     return token ? String(claims(token.accessToken).tid ?? "") || undefined : undefined;
   }
 
@@ -121,7 +160,7 @@ export class TenantmeshClient {
         maxAttempts: this.maxAttempts,
         tenantId,
       },
-      this.tokens,
+      this.#tokens,
     );
   }
 
@@ -130,16 +169,24 @@ export class TenantmeshClient {
     await this.token(false);
   }
 
-  /** Calls one operation and returns its JSON answer; throws TenantmeshError for any non-2xx. */
+  /** Calls one operation and returns its JSON answer (a binary answer: the Response); throws
+   * TenantmeshError for any non-2xx. A deadline (`timeoutMs`) bounds the whole call, retries
+   * included. */
   async call<K extends OperationId>(operation: K, options: CallOptions<K> = {}): Promise<ResponseBody<K>> {
     const info = OPERATIONS[operation];
     if (info.stream) {
       throw new TypeError(`${operation} is a server stream: use stream()`);
     }
     const retryable = info.method === "GET";
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const deadline = timeoutMs !== undefined ? Date.now() + timeoutMs : undefined;
     for (let attempt = 0; ; attempt += 1) {
       try {
-        const response = await this.send(info, options, false);
+        const left = deadline !== undefined ? Math.max(0, deadline - Date.now()) : undefined;
+        const response = await this.send(info, options, left);
+        if (info.binaryResponse) {
+          return response as ResponseBody<K>;
+        }
         return (await response.json()) as ResponseBody<K>;
       } catch (error) {
         const retry =
@@ -150,7 +197,12 @@ export class TenantmeshClient {
         if (!retry) {
           throw error;
         }
-        await sleep(error.retryDelay !== undefined ? error.retryDelay * 1000 : backoff(attempt), options.signal);
+        const delay =
+          error.retryDelay !== undefined ? Math.min(error.retryDelay * 1000, MAX_SERVER_DELAY_MS) : backoff(attempt);
+        if (deadline !== undefined && Date.now() + delay >= deadline) {
+          throw error; // the wait would end past the deadline
+        }
+        await sleep(delay, options.signal);
       }
     }
   }
@@ -176,26 +228,40 @@ export class TenantmeshClient {
     if (!info.stream) {
       throw new TypeError(`${operation} is not a server stream: use call()`);
     }
-    const response = await this.send(info, options, true);
+    const response = await this.send(info, options, options.timeoutMs);
     if (!response.body) {
       return;
     }
     for await (const element of jsonArrayElements(response.body)) {
+      // A stream that fails after it opened ends with an element carrying the error (a JSON
+      // stream's trailers never reach fetch): it is raised as any error answer is.
+      const error = streamError(element);
+      if (error !== undefined) {
+        throw errorFromBody(response.status, error, response.headers.get("x-request-id") ?? "");
+      }
       yield element as StreamItem<K>;
     }
   }
 
   // ------------------------------------------------------------------ internals
 
-  private async send(info: OperationInfo, options: CallOptions<OperationId>, streaming: boolean): Promise<Response> {
+  /** One attempt (and its repetition with a renewed token after a 401); `timeoutMs`: its deadline. */
+  private async send(
+    info: OperationInfo,
+    options: CallOptions<OperationId>,
+    timeoutMs: number | undefined,
+  ): Promise<Response> {
+    const url = this.url(info, options); // before any request: a bad path value is refused here
     let token = info.public ? undefined : (this.freshToken() ?? (await this.token(false)));
+    // A stream body can be read once: it is not sent again after a 401.
+    const replayable = !(typeof ReadableStream !== "undefined" && options.body instanceof ReadableStream);
     for (let renewed = false; ; renewed = true) {
-      const response = await this.fetchOnce(info, options, token, streaming);
+      const response = await this.fetchOnce(info, url, options, token, timeoutMs);
       if (response.ok) {
         return response;
       }
       const error = await this.errorOf(response);
-      if (response.status === 401 && token && !renewed && this.tokens.credentials) {
+      if (response.status === 401 && token && !renewed && replayable && this.#tokens.credentials) {
         token = await this.token(true, token);
         continue;
       }
@@ -205,11 +271,15 @@ export class TenantmeshClient {
 
   private async fetchOnce(
     info: OperationInfo,
+    url: string,
     options: CallOptions<OperationId>,
     token: Token | undefined,
-    streaming: boolean,
+    deadline: number | undefined,
   ): Promise<Response> {
-    const headers: Record<string, string> = { accept: "application/json", ...(options.headers ?? {}) };
+    const headers: Record<string, string> = { accept: info.binaryResponse ? "*/*" : "application/json" };
+    for (const [name, value] of Object.entries(options.headers ?? {})) {
+      headers[name.toLowerCase()] = value;
+    }
     if (token) {
       headers.authorization = `Bearer ${token.accessToken}`;
     }
@@ -217,26 +287,37 @@ export class TenantmeshClient {
     if (info.tenantScoped && tenant) {
       headers[TENANT_HEADER] = tenant;
     }
-    let body: string | undefined;
-    if (options.body !== undefined) {
+    let body: BodyInit | undefined;
+    if (info.binaryRequest) {
+      // HttpBody: the bytes as given, with the caller's content type (the service checks it).
+      if (options.body !== undefined && options.body !== null) {
+        body = options.body as BodyInit;
+        const blobType = typeof Blob !== "undefined" && body instanceof Blob ? body.type : "";
+        if (!headers["content-type"] && !blobType) {
+          headers["content-type"] = "application/octet-stream";
+        }
+      }
+    } else if (options.body !== undefined) {
       headers["content-type"] = "application/json";
       body = JSON.stringify(options.body);
     } else if (info.method === "POST" || info.method === "PATCH" || info.method === "PUT") {
       headers["content-type"] = "application/json";
       body = "{}";
     }
-    const deadline = options.timeoutMs ?? (streaming ? undefined : this.timeoutMs);
     const signals = [options.signal, deadline !== undefined ? AbortSignal.timeout(deadline) : undefined].filter(
       (s): s is AbortSignal => s !== undefined,
     );
-    const init: RequestInit = { method: info.method, headers };
+    const init: RequestInit & { duplex?: "half" } = { method: info.method, headers };
     if (body !== undefined) {
       init.body = body;
+      if (typeof ReadableStream !== "undefined" && body instanceof ReadableStream) {
+        init.duplex = "half"; // what fetch needs to send a stream
+      }
     }
     if (signals.length > 0) {
       init.signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     }
-    return this.fetchImpl(this.url(info, options), init);
+    return this.fetchImpl(url, init);
   }
 
   private url(info: OperationInfo, options: CallOptions<OperationId>): string {
@@ -245,6 +326,10 @@ export class TenantmeshClient {
       const value = pathParams[name];
       if (value === undefined) {
         throw new TypeError(`missing path parameter ${name}`);
+      }
+      // "", "." and ".." would resolve to another path, hence another operation.
+      if (DOT_SEGMENTS.has(String(value))) {
+        throw new TypeError(`path parameter ${name} may not be ${JSON.stringify(String(value))}`);
       }
       return encodeURIComponent(String(value));
     });
@@ -278,14 +363,14 @@ export class TenantmeshClient {
 
   /** The current token when no renewal is due (no promise on the hot path). */
   private freshToken(): Token | undefined {
-    const token = this.tokens.token;
-    const renewable = this.tokens.credentials !== undefined && !("accessToken" in this.tokens.credentials);
+    const token = this.#tokens.token;
+    const renewable = this.#tokens.credentials !== undefined && !("accessToken" in this.#tokens.credentials);
     return token && (!renewable || Date.now() <= token.expiresAt - RENEW_BEFORE_MS) ? token : undefined;
   }
 
   /** The current token, fetched or renewed when missing, near expiry, or refused (`force`). */
   private async token(force: boolean, previous?: Token): Promise<Token | undefined> {
-    const state = this.tokens;
+    const state = this.#tokens;
     if (!state.credentials || "accessToken" in state.credentials) {
       return state.token;
     }
@@ -317,6 +402,11 @@ export class TenantmeshClient {
       }
       const { tenant, email, password } = credentials;
       const answer = await this.call("AuthService_Login", { body: { tenant, email, password } });
+      if (answer.mfaChallenge) {
+        // A second factor is needed: no token to keep (password credentials are for accounts
+        // without one); the error carries the challenge for CompleteMfaChallenge.
+        throw new MfaRequiredError(answer.mfaChallenge);
+      }
       return fromTokenSet(answer.tokens as TokenSet);
     }
     throw new TypeError("no credentials to renew the access token with");
@@ -339,4 +429,13 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       { once: true },
     );
   });
+}
+
+/** The google.rpc.Status a stream's last element carries when the stream failed, if it is one. */
+function streamError(element: unknown): unknown {
+  if (typeof element !== "object" || element === null || !("error" in element)) {
+    return undefined;
+  }
+  const error = (element as { error: unknown }).error;
+  return typeof error === "object" && error !== null && "code" in error ? error : undefined;
 }

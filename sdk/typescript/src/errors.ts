@@ -58,6 +58,37 @@ export class TenantmeshError extends Error {
   }
 }
 
+/** A password login that needs a second factor: Login answered with an MFA challenge instead of
+ * tokens, and the client keeps no token. Complete it with AuthService_CompleteMfaChallenge
+ * (after AuthService_BeginChallengeEnrolment when `enrolmentRequired`), or use credentials
+ * without a second factor (service accounts: API keys). */
+export class MfaRequiredError extends TenantmeshError {
+  readonly #challengeToken: string;
+  readonly enrolmentRequired: boolean;
+  /** When the challenge expires (RFC 3339), if the server said. */
+  readonly expireTime: string | undefined;
+
+  constructor(challenge: { challengeToken?: string; enrolmentRequired?: boolean; expireTime?: string }) {
+    const enrolmentRequired = challenge.enrolmentRequired === true;
+    super({
+      status: 401,
+      code: "UNAUTHENTICATED",
+      reason: "MFA_REQUIRED",
+      domain: "tenantmesh.dev",
+      message: enrolmentRequired ? "the login needs a second factor (enrolment first)" : "the login needs a second factor",
+    });
+    this.name = "MfaRequiredError";
+    this.#challengeToken = challenge.challengeToken ?? "";
+    this.enrolmentRequired = enrolmentRequired;
+    this.expireTime = challenge.expireTime;
+  }
+
+  /** The challenge for CompleteMfaChallenge (a getter: not printed with the error). */
+  get challengeToken(): string {
+    return this.#challengeToken;
+  }
+}
+
 function codeName(code: unknown, status: number): Code {
   if (typeof code === "number" && CODES[code] !== undefined) {
     return CODES[code];

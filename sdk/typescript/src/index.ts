@@ -2,7 +2,7 @@
 
 export { TenantmeshClient } from "./client.js";
 export type { ClientOptions, Credentials } from "./client.js";
-export { CODES, TenantmeshError, errorFromBody } from "./errors.js";
+export { CODES, MfaRequiredError, TenantmeshError, errorFromBody } from "./errors.js";
 export type { Code, FieldViolation } from "./errors.js";
 export { jsonArrayElements } from "./stream.js";
 export { DEFAULT_TOLERANCE_SECONDS, WebhookVerificationError, WebhookVerifier } from "./webhooks.js";

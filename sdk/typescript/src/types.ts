@@ -10,17 +10,32 @@ export type OperationId = keyof operations;
 /** A schema of the document by name ("tenantmesh.tenants.v1.Tenant"). */
 export type Schema<Name extends keyof components["schemas"]> = components["schemas"][Name];
 
-type Json<T> = T extends { content: { "application/json": infer Body } } ? Body : never;
+/** A request body: the JSON message, or for a binary (HttpBody) operation anything `fetch` sends. */
+type Sent<T> = T extends { content: { "application/json": infer Body } }
+  ? Body
+  : T extends { content: object }
+    ? BodyInit
+    : never;
+/** An answer: the JSON message, or for a binary (HttpBody) operation the Response itself. */
+type Received<T> = T extends { content: { "application/json": infer Body } }
+  ? Body
+  : T extends { content: object }
+    ? Response
+    : never;
 type Params<K extends OperationId> = operations[K]["parameters"];
 
 export type PathParams<K extends OperationId> = Params<K> extends { path: infer P } ? P : never;
 export type QueryParams<K extends OperationId> = Params<K> extends { query?: infer Q } ? Exclude<Q, undefined> : never;
 export type RequestBody<K extends OperationId> = operations[K] extends { requestBody: infer R }
-  ? Json<R>
+  ? Sent<R>
   : operations[K] extends { requestBody?: infer R }
-    ? Json<Exclude<R, undefined>>
+    ? Sent<Exclude<R, undefined>>
     : never;
-export type ResponseBody<K extends OperationId> = operations[K]["responses"] extends { 200: infer R } ? Json<R> : never;
+/** What `call` resolves to: the JSON answer, or the `Response` of a binary (HttpBody) answer
+ * (read it with `.blob()`, `.text()`, `.arrayBuffer()` or `.body`). */
+export type ResponseBody<K extends OperationId> = operations[K]["responses"] extends { 200: infer R }
+  ? Received<R>
+  : never;
 
 /** One message of a server stream (its answer is a JSON array of them). */
 export type StreamItem<K extends OperationId> = ResponseBody<K> extends (infer Item)[] ? Item : never;
@@ -35,7 +50,9 @@ export interface CallOptions<K extends OperationId> {
   path?: PathParams<K>;
   /** Query parameters; arrays repeat the parameter. */
   query?: QueryParams<K>;
-  /** The JSON body, for operations that take one. */
+  /** The JSON body, for operations that take one; for a binary (HttpBody) request such as
+   * FileService_UploadFile, any BodyInit (bytes, Blob, string, stream), sent as given with the
+   * `content-type` of `headers` (else the Blob's type, else application/octet-stream). */
   body?: RequestBody<K>;
   /** The tenant this call acts in (`x-tenant-id`), instead of the client's. */
   tenantId?: string;

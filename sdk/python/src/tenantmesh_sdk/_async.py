@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 
-from tenantmesh_sdk._calls import CallPolicy, TokenState, call_metadata
+from tenantmesh_sdk._calls import CallPolicy, TokenState, call_metadata, remaining
 from tenantmesh_sdk._credentials import Token
 from tenantmesh_sdk._errors import error_from_rpc
 from tenantmesh_sdk._methods import MethodInfo, method_info, with_request_id
@@ -74,12 +74,14 @@ class AsyncUnaryUnary:
         policy = core.policy
         request = with_request_id(info, request)
         token = None if info.public else (core.fresh() or await core.token())
+        # One deadline for the whole call, retries included: each attempt gets what is left.
+        deadline = policy.deadline(timeout)
         attempt, renewed = 0, False
         while True:
             try:
                 return await self._raw(
                     request,
-                    timeout=policy.timeout if timeout is None else timeout,
+                    timeout=remaining(deadline),
                     metadata=core.metadata(metadata, token),
                     credentials=credentials,
                     wait_for_ready=wait_for_ready,
@@ -89,9 +91,13 @@ class AsyncUnaryUnary:
                 error = error_from_rpc(exc)
             if error.code() == grpc.StatusCode.UNAUTHENTICATED and token is not None and not renewed:
                 token, renewed = await core.token(force=True, previous=token), True
+                left = remaining(deadline)
+                if left is not None and left <= 0:
+                    raise error from None
                 continue
-            if policy.should_retry(error, attempt, info.retryable):
-                await asyncio.sleep(policy.backoff(attempt, error))
+            delay = policy.retry_delay(error, attempt, info.retryable, deadline)
+            if delay is not None:
+                await asyncio.sleep(delay)
                 attempt += 1
                 continue
             raise error from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +43,29 @@ class CallPolicy:
 
     def should_retry(self, error: TenantmeshError, attempt: int, retryable: bool) -> bool:
         return retryable and error.code() in RETRYABLE and attempt + 1 < self.max_attempts
+
+    def deadline(self, timeout: float | None) -> float | None:
+        """The call's overall deadline (``time.monotonic()``), fixed when it starts: every attempt,
+        and every wait between attempts, must fit before it."""
+        limit = self.timeout if timeout is None else timeout
+        return None if limit is None else time.monotonic() + limit
+
+    def retry_delay(
+        self, error: TenantmeshError, attempt: int, retryable: bool, deadline: float | None
+    ) -> float | None:
+        """How long to wait before the next attempt, or None to give up (raise ``error``): not
+        retryable, out of attempts, or the wait would end past the call's deadline."""
+        if not self.should_retry(error, attempt, retryable):
+            return None
+        delay = self.backoff(attempt, error)
+        if deadline is not None and time.monotonic() + delay >= deadline:
+            return None
+        return delay
+
+
+def remaining(deadline: float | None) -> float | None:
+    """The time an attempt gets: what is left of the call's deadline (None: no deadline)."""
+    return None if deadline is None else deadline - time.monotonic()
 
 
 @dataclass

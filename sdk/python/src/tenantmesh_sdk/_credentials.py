@@ -13,15 +13,17 @@ import grpc
 from tenantmesh.auth.v1 import auth_service_pb2 as auth_pb
 from tenantmesh.auth.v1 import auth_service_pb2_grpc as auth_grpc
 
+from tenantmesh_sdk._errors import MfaRequiredError, UnauthenticatedError
+
 # Renew this long before the token expires (it is valid for minutes, so this is a small share).
 RENEW_BEFORE_S = 60.0
 
 
 @dataclass
 class Token:
-    access_token: str
+    access_token: str = field(repr=False)
     expires_at: float  # time.time() seconds
-    refresh_token: str = ""
+    refresh_token: str = field(default="", repr=False)
 
     @property
     def tenant_id(self) -> str:
@@ -42,8 +44,11 @@ def claims(token: str) -> dict[str, Any]:
 
 
 def _token(tokens: auth_pb.TokenSet) -> Token:
+    if not tokens.access_token:
+        # Never keep an empty token: every call would then fail UNAUTHENTICATED and log in again.
+        raise UnauthenticatedError(grpc.StatusCode.UNAUTHENTICATED, "the answer carried no access token")
     expires = (
-        tokens.access_token_expire_time.ToDatetime().timestamp()
+        tokens.access_token_expire_time.ToNanoseconds() / 1e9
         if tokens.HasField("access_token_expire_time")
         else float(claims(tokens.access_token).get("exp", time.time() + 300))
     )
@@ -79,7 +84,9 @@ class ApiKey(Credentials):
 @dataclass
 class Password(Credentials):
     """A user's login in one tenant (its slug or id). Renewal uses the refresh token; when that
-    is refused (session ended), the user logs in again."""
+    is refused (session ended), the user logs in again. For accounts without a second factor:
+    when the login answers with an MFA challenge, ``MfaRequiredError`` is raised (no token is
+    kept)."""
 
     tenant: str
     email: str
@@ -88,6 +95,17 @@ class Password(Credentials):
     def _login(self) -> auth_pb.LoginRequest:
         return auth_pb.LoginRequest(tenant=self.tenant, email=self.email, password=self.password)
 
+    @staticmethod
+    def _logged_in(response: auth_pb.LoginResponse) -> Token:
+        if response.HasField("mfa_challenge"):
+            challenge = response.mfa_challenge
+            raise MfaRequiredError(
+                challenge.challenge_token,
+                enrolment_required=challenge.enrolment_required,
+                expire_time=challenge.expire_time.ToNanoseconds() / 1e9 if challenge.HasField("expire_time") else None,
+            )
+        return _token(response.tokens)
+
     def fetch(self, channel: grpc.Channel, previous: Token | None) -> Token:
         stub = auth_grpc.AuthServiceStub(channel)
         if previous is not None and previous.refresh_token:
@@ -95,7 +113,7 @@ class Password(Credentials):
                 return _token(stub.Refresh(auth_pb.RefreshRequest(refresh_token=previous.refresh_token)).tokens)
             except grpc.RpcError:
                 pass  # the session is gone: log in again
-        return _token(stub.Login(self._login()).tokens)
+        return self._logged_in(stub.Login(self._login()))
 
     async def afetch(self, channel: grpc.aio.Channel, previous: Token | None) -> Token:
         stub = auth_grpc.AuthServiceStub(channel)
@@ -105,4 +123,4 @@ class Password(Credentials):
                 return _token(response.tokens)
             except grpc.RpcError:
                 pass
-        return _token((await stub.Login(self._login())).tokens)
+        return self._logged_in(await stub.Login(self._login()))

@@ -69,6 +69,27 @@ class PermissionDeniedError(TenantmeshError): ...
 class UnauthenticatedError(TenantmeshError): ...
 
 
+class MfaRequiredError(UnauthenticatedError):
+    """A password login that needs a second factor: the login answered with an MFA challenge
+    instead of tokens. ``challenge_token`` is for ``AuthService.CompleteMfaChallenge`` (after
+    ``BeginChallengeEnrolment`` when ``enrolment_required``); the SDK stores no token and does
+    not complete the challenge itself. Password credentials are for accounts without a second
+    factor; service accounts use API keys."""
+
+    def __init__(self, challenge_token: str, *, enrolment_required: bool, expire_time: float | None = None) -> None:
+        super().__init__(
+            grpc.StatusCode.UNAUTHENTICATED,
+            "the login needs a second factor (enrolment first)"
+            if enrolment_required
+            else "the login needs a second factor",
+            reason="MFA_REQUIRED",
+            domain="tenantmesh.dev",
+        )
+        self.challenge_token = challenge_token
+        self.enrolment_required = enrolment_required
+        self.expire_time = expire_time  # time.time() seconds, when the server says
+
+
 class FailedPreconditionError(TenantmeshError): ...
 
 
