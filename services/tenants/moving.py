@@ -7,7 +7,8 @@ where it stopped (``tenantctl tenants move`` again):
               (a leftover partial copy of a crashed attempt is dropped first: it is ours).
 2. ``freeze`` the tenant's writes are refused (its placement says ``writes_frozen``; every
               service learns it from the tenant event) and the mover waits ``settle_seconds``
-              for every process to have it and for writes in flight to end.
+              for every process to have it and for writes in flight to end, then until the
+              relays have taken the events the tenant wrote before (its outbox is empty).
 3. ``sync``   the schema can no longer change: a table whose definition (``SHOW CREATE TABLE``)
               differs from the source's (a migration or deploy during the copy) is made again
               and copied whole, a table the source no longer has is dropped, and a table whose
@@ -44,7 +45,7 @@ from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter, TenantDatabase
 from services.runtime.errors import TenantmeshError
 from services.runtime.events import Event
-from services.runtime.outbox import TenantOutboxMark
+from services.runtime.outbox import OutboxRow, TenantOutboxMark
 from services.runtime.unit_of_work import UnitOfWork
 from services.tenants.models import TenantMoveRow, TenantRow
 from services.tenants.states import TenantState
@@ -56,6 +57,10 @@ COPY_BATCH_ROWS = 500
 Checksums = dict[str, tuple[int, int]]
 # How long the switch waits for the target server's read replica to replay the copy.
 DEFAULT_REPLICA_WAIT_SECONDS = 300.0
+# How long the freeze waits for the relays to take the tenant's last events, and how often it looks.
+DEFAULT_OUTBOX_WAIT_SECONDS = 60.0
+OUTBOX_POLL_SECONDS = 0.5
+OUTBOX_TABLE = OutboxRow.__tablename__
 # The step of a move being abandoned (``TenantMover.abort``).
 ABORTING = "aborting"
 # Steps a move can be abandoned at: before the switch, the tenant still lives on the source.
@@ -87,12 +92,14 @@ class TenantMover:
         report: Callable[[MoveProgress], None] = lambda _progress: None,
         after_step: Callable[[str], Awaitable[None]] | None = None,
         replica_wait_seconds: float = DEFAULT_REPLICA_WAIT_SECONDS,
+        outbox_wait_seconds: float = DEFAULT_OUTBOX_WAIT_SECONDS,
     ) -> None:
         if db.dialect != "mysql":
             raise MoveError("moving a tenant database needs MySQL/MariaDB tenant servers")
         self._db, self._work = db, work
         self._settle = settle_seconds
         self._replica_wait = replica_wait_seconds
+        self._outbox_wait = outbox_wait_seconds
         self._report = report
         # Called once a step is recorded; tests end the run there to resume it later.
         self._after_step = after_step
@@ -216,7 +223,27 @@ class TenantMover:
     async def _freeze(self, move: TenantMoveRow) -> TenantMoveRow:
         await self._set_frozen(move.tenant_id, True, "tenant.moving")
         await asyncio.sleep(self._settle)
+        await self._outbox_relayed(move)
         return await self._advance(move, "sync")
+
+    async def _outbox_relayed(self, move: TenantMoveRow) -> None:
+        """Waits until the relays have taken every event the tenant wrote before the freeze. They
+        delete what they relay from the source, where no freeze applies to them: a row deleted
+        after the sync's verification would make the old copy look changed at the drop (kept,
+        reported diverged), and its copy on the target would be relayed a second time."""
+        source, _ = _databases(move)
+        deadline = asyncio.get_running_loop().time() + self._outbox_wait
+        while True:
+            async with self._db.tenant_connection(source) as src:
+                waiting = await _outbox_rows(src)
+            if not waiting:
+                return
+            if asyncio.get_running_loop().time() >= deadline:
+                raise MoveError(
+                    f"{waiting} events of the tenant still wait to be relayed after {self._outbox_wait:g} s (is the "
+                    "event bus reachable?); the tenant stays frozen: run the move again, or abandon it with --abort"
+                )
+            await asyncio.sleep(OUTBOX_POLL_SECONDS)
 
     async def _sync(self, move: TenantMoveRow) -> TenantMoveRow:
         source, target = _databases(move)
@@ -414,6 +441,16 @@ async def _tables(conn: AsyncConnection) -> list[str]:
         "AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"
     )
     return [str(name) for (name,) in result.all()]
+
+
+async def _outbox_rows(conn: AsyncConnection) -> int:
+    """Events waiting in a tenant database's outbox (none if it has no outbox)."""
+    if OUTBOX_TABLE not in await _tables(conn):
+        return 0
+    counted = await conn.exec_driver_sql(f"SELECT COUNT(*) FROM {_table(OUTBOX_TABLE)}")  # noqa: S608
+    waiting = int(counted.scalar_one())
+    await conn.rollback()
+    return waiting
 
 
 async def _definitions(conn: AsyncConnection, tables: Sequence[str]) -> dict[str, str]:

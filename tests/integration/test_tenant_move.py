@@ -6,18 +6,20 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import grpc
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, delete, func, insert, select, update
 from tenantmesh.tenants.v1 import tenant_pb2
 from tenantmesh.tenants.v1 import tenant_service_pb2 as pb
 
 from services.runtime.clock import utcnow
 from services.runtime.db import TenantDatabase
 from services.runtime.errors import CommonReason, Unavailable
+from services.runtime.outbox import OutboxRow
 from services.tenants.manager import LocalTenantDirectory
 from services.tenants.models import TenantRow
 from services.tenants.moving import MoveError, TenantMover, move_in_progress
@@ -265,6 +267,49 @@ async def test_a_schema_change_during_the_copy_is_carried_over_at_the_sync(
         assert (await conn.exec_driver_sql("SELECT COUNT(*), MIN(extra) FROM notes")).one() == (20, 7)
         assert (await conn.exec_driver_sql("SELECT COUNT(*) FROM tags")).scalar_one() == 2
     assert await move_in_progress(two_servers.runtime.db, moving.tenant_id) is None
+
+
+async def test_the_freeze_waits_until_the_tenants_last_events_are_relayed(
+    two_servers: TenantsHarness, second_server: PrivateMariaDB
+) -> None:
+    """A relay deletes what it publishes from the source, frozen or not: an event still waiting
+    at the sync would be deleted after the verification (the old copy then looks changed) and
+    published again from the target's copy. The move waits for the outbox to empty."""
+    moving = await on_main(two_servers, "mvbus")
+    source = await placement(two_servers, moving)
+    await add_notes(two_servers, source, 0, 5)
+    # An event written as the bus went down. Its tenant outbox is not marked, so no relay takes it.
+    waiting_event = {
+        "event_id": str(uuid.uuid4()),
+        "producer": "tenants",
+        "event_type": "test.waiting",
+        "envelope": b"{}",
+        "create_time": utcnow(),
+    }
+    async with two_servers.runtime.db.tenant_connection(source) as conn:
+        # The outbox a tenant-scoped service that writes events has (forms': outbox_tenant history).
+        await conn.run_sync(OutboxRow.__table__.create)
+        await conn.execute(insert(OutboxRow.__table__).values(**waiting_event))
+        await conn.commit()
+
+    impatient = TenantMover(
+        two_servers.runtime.db,
+        two_servers.runtime.unit_of_work("tenants", deliver_at_once=True),
+        settle_seconds=0.2,
+        outbox_wait_seconds=1.0,
+    )
+    with pytest.raises(MoveError, match="1 events of the tenant still wait to be relayed"):
+        await impatient.move(moving.tenant_id, "second")
+    assert await move_in_progress(two_servers.runtime.db, moving.tenant_id) == "freeze"
+    frozen = (await two_servers.tenants.GetTenant(pb.GetTenantRequest(tenant_id=moving.tenant_id))).tenant
+    assert frozen.database.writes_frozen
+
+    # The bus is back and a relay took it: the move goes on from the freeze.
+    async with two_servers.runtime.db.tenant_connection(source) as conn:
+        await conn.execute(delete(OutboxRow.__table__).where(OutboxRow.event_id == waiting_event["event_id"]))
+        await conn.commit()
+    await mover(two_servers).move(moving.tenant_id, "second")
+    await assert_lives_on(two_servers, moving, "second", second_server)
 
 
 async def test_a_database_error_stops_the_move_with_a_move_error_and_the_move_can_be_abandoned(
