@@ -325,7 +325,8 @@ class InvitationServiceServicer(pb_grpc.InvitationServiceServicer):
     async def ResendInvitation(
         self, request: pb.ResendInvitationRequest, context: Context
     ) -> pb.ResendInvitationResponse:
-        """Permission auth.invitations.create. Reasons: INVITATION_NOT_FOUND, INVITATION_NOT_PENDING."""
+        """Permission auth.invitations.create. Reasons: INVITATION_NOT_FOUND, INVITATION_NOT_PENDING,
+        INVITATION_RESENT_RECENTLY."""
         row = await self._invitations.resend(_tenant_id(), request.invitation_id)
         return pb.ResendInvitationResponse(invitation=invitation_to_proto(row))
 

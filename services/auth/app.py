@@ -93,7 +93,9 @@ class AuthApp(ServiceApp):
             self.second_factor,
         )
         self.flows = AccountFlows(
-            invitations=Invitations(self.deps, self.tenants, self.settings.invitation_ttl_seconds),
+            invitations=Invitations(
+                self.deps, self.tenants, self.settings.invitation_ttl_seconds, self.settings.invitation_resend_seconds
+            ),
             verification=self.deps.verification,
             resets=PasswordResets(
                 runtime.db,

@@ -45,9 +45,10 @@ from services.auth.role_admin import check_grant, resolve_roles, role_names, rol
 from services.auth.tokens import digest
 from services.runtime.clock import utcnow
 from services.runtime.context import Principal
-from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
+from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound, ResourceExhausted
 from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
+from services.runtime.plain_text import check_plain_text
 from services.runtime.tenant_directory import TenantDirectory
 
 PENDING, ACCEPTED, REVOKED = INVITATION_PENDING, "ACCEPTED", "REVOKED"
@@ -91,11 +92,12 @@ class InvitationView:
 
 
 class Invitations:
-    def __init__(self, deps: AuthDeps, tenants: TenantDirectory, ttl_seconds: float) -> None:
+    def __init__(self, deps: AuthDeps, tenants: TenantDirectory, ttl_seconds: float, resend_seconds: int) -> None:
         self._db = deps.db
         self._catalog = deps.roles
         self._tenants = tenants
         self._ttl = timedelta(seconds=ttl_seconds)
+        self._resend_interval = timedelta(seconds=resend_seconds)
 
     # -- the tenant's side ---------------------------------------------------------------------
 
@@ -173,6 +175,16 @@ class Invitations:
             row = await self._row(session, tenant_id, invitation_id)
             if row.state != PENDING:
                 raise FailedPrecondition("the invitation is not pending", reason=AuthReason.INVITATION_NOT_PENDING)
+            # Each send restarts the expiry: the last one was at expire_time - ttl. A resend loop
+            # would mail whatever address the invitation names as often as it likes.
+            wait = (row.expire_time - self._ttl + self._resend_interval - utcnow()).total_seconds()
+            if wait > 0:
+                interval = self._resend_interval.total_seconds()
+                raise ResourceExhausted(
+                    f"the invitation was mailed less than {interval:g} s ago; resend it later",
+                    reason=AuthReason.INVITATION_RESENT_RECENTLY,
+                    retry_after=wait,
+                )
             token = TOKEN_PREFIX + secrets.token_urlsafe(32)
             row.token_hash = digest(token)
             row.expire_time = utcnow() + self._ttl
@@ -229,6 +241,7 @@ class Invitations:
 
     async def accept_new(self, token: str, *, password: str, display_name: str) -> tuple[str, str]:
         """A new identity homed in the inviting tenant; returns (user id, tenant id)."""
+        check_plain_text(display_name, "display_name")
         check_policy(password, "password")
         await self._usable(token)
         password_hash = await hash_password(password)

@@ -17,6 +17,7 @@ class AuthReason(Reason):
     INVITATION_INVALID = auto()
     INVITATION_NOT_FOUND = auto()
     INVITATION_NOT_PENDING = auto()
+    INVITATION_RESENT_RECENTLY = auto()
     LOGIN_LOCKED = auto()
     MEMBERSHIP_EXISTS = auto()
     MEMBERSHIP_NOT_FOUND = auto()

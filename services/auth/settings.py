@@ -36,6 +36,8 @@ class AuthSettings:
     hashing_threads: int
     # Lifetimes of mailed tokens.
     invitation_ttl_seconds: float = 7 * 86400.0
+    # The shortest time between two mails of one invitation (ResendInvitation).
+    invitation_resend_seconds: int = 60
     email_verification_ttl_seconds: float = 2 * 86400.0
     password_reset_ttl_seconds: float = 1800.0
     # Password reset requests before a lock, per (tenant, email) and per client address.
@@ -63,6 +65,7 @@ def load_auth_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> 
         signing_key_min_rotation_seconds=read.get("TENANTMESH_SIGNING_KEY_MIN_ROTATION_SECONDS", 60.0, float),
         hashing_threads=read.count("TENANTMESH_AUTH_HASHING_THREADS", usable_cpus()),
         invitation_ttl_seconds=read.positive("TENANTMESH_INVITATION_TTL_SECONDS", 7 * 86400.0),
+        invitation_resend_seconds=read.count("TENANTMESH_INVITATION_RESEND_SECONDS", 60, minimum=0),
         email_verification_ttl_seconds=read.positive("TENANTMESH_EMAIL_VERIFICATION_TTL_SECONDS", 2 * 86400.0),
         password_reset_ttl_seconds=read.positive("TENANTMESH_PASSWORD_RESET_TTL_SECONDS", 1800.0),
         reset_max_per_address=read.count("TENANTMESH_PASSWORD_RESET_MAX_PER_ADDRESS", 3),

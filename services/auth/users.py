@@ -48,6 +48,7 @@ from services.runtime.context import Principal
 from services.runtime.errors import Aborted, CommonReason, FieldViolation, InvalidArgument
 from services.runtime.ids import uuid7
 from services.runtime.paging import encode_token, page_request
+from services.runtime.plain_text import check_plain_text
 from services.runtime.resources import check_etag
 
 USER_UPDATABLE_FIELDS = ("display_name", "email")
@@ -93,6 +94,7 @@ class Users:
                 "a user needs an email", violations=[FieldViolation("user.email", "value is required")]
             )
         email = mailable_email(email, "user.email")
+        check_plain_text(display_name, "user.display_name")
         check_policy(password, "password")
         names = role_names(roles)
         async with self._db.core_session() as session:
@@ -181,6 +183,8 @@ class Users:
                 "update_mask must name fields to change",
                 violations=[FieldViolation("update_mask", f"paths must be among {', '.join(USER_UPDATABLE_FIELDS)}")],
             )
+        if "display_name" in mask:
+            check_plain_text(display_name, "user.display_name")
         email = normalize_email(email)
         if "email" in mask and not email:
             raise InvalidArgument("which address?", violations=[FieldViolation("user.email", "value is required")])

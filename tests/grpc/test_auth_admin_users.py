@@ -469,3 +469,25 @@ async def test_an_address_mail_cannot_reach_is_refused_before_anything_is_stored
             error = await expect_error(refused, grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID")
             assert violation_fields(error) == {field}
     assert (await mesh.counts(), await people(mesh)) == before
+
+
+async def test_a_display_name_that_would_read_as_other_text_is_refused(mesh: AdminMesh) -> None:
+    # The name is shown to other people and put in the platform's mail: a line break started a
+    # "security notice" paragraph of the tenant admin's choosing in a mail sent to any address.
+    user = (await mesh.admin_a.create_user()).user
+    before = (await mesh.counts(), await people(mesh))
+    for name in ("Customer\n\nSECURITY NOTICE", "A\u2028B", "evil\u202egnp.exe", "x\u0085y"):
+        for refused in (
+            mesh.admin_a.create_user(display_name=name),
+            mesh.admin_a.users.UpdateUser(
+                pb.UpdateUserRequest(
+                    user=user_pb2.User(user_id=user.user_id, display_name=name), update_mask=mask("display_name")
+                )
+            ),
+        ):
+            error = await expect_error(refused, grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID")
+            assert violation_fields(error) == {"user.display_name"}
+    assert (await mesh.counts(), await people(mesh)) == before
+    # Emoji sequences (joiners) and other scripts are names like any other.
+    named = (await mesh.admin_a.create_user(display_name="Siti Nurhaliza \U0001f469\u200d\U0001f4bb")).user
+    assert named.display_name == "Siti Nurhaliza \U0001f469\u200d\U0001f4bb"

@@ -25,7 +25,7 @@ from services.auth.models import AuditEventRow, InvitationRow, MembershipRow, Ro
 from services.runtime.clock import utcnow
 from services.runtime.context import PLATFORM_TENANT_ID
 from tests.support.accounts import PASSWORD, Account, Accounts
-from tests.support.errors import error_info, expect_error, violation_fields
+from tests.support.errors import error_info, expect_error, retry_info, violation_fields
 from tests.support.platform import ADMIN_EMAIL, ADMIN_PASSWORD, bearer, platform
 from tests.support.smtp import FAST_DELIVERY_ENV, ReceivedMail, SmtpTestServer
 
@@ -292,6 +292,15 @@ async def test_invitation_bad_input(world: Accounts, smtp_server: SmtpTestServer
     assert resent.state == admin_pb.INVITATION_STATE_PENDING
     fresh_token = token_of(await mail_to(smtp_server, invited, count=2), "/invitations/accept?token=")
     assert fresh_token != late_token
+    # Once a minute at most: a resend loop mailed the invited address as often as it liked.
+    error = await expect_error(
+        stub.ResendInvitation(admin_pb.ResendInvitationRequest(invitation_id=late.invitation_id)),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "INVITATION_RESENT_RECENTLY",
+    )
+    delay = retry_info(error)
+    assert delay is not None
+    assert 0 < delay.retry_delay.ToTimedelta().total_seconds() <= 60
     await expect_error(
         world.mesh.auth.AcceptInvitation(auth_pb.AcceptInvitationRequest(token=late_token, password=PASSWORD)),
         NOT_FOUND,

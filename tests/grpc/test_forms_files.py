@@ -4,6 +4,7 @@ delete with the submission). Each failure asserts code + reason and that nothing
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import uuid
@@ -24,6 +25,7 @@ from tenantmesh.tenants.v1 import tenant_service_pb2 as tenants_pb
 from services.forms.app import FormsApp
 from services.forms.files import FileAnswer
 from services.forms.files.models import FileReminderRow, FileRow, FileState
+from services.runtime.clock import utcnow
 from services.runtime.context import Principal, acting_for, principal_var
 from services.runtime.json_documents import dict_to_struct
 from services.runtime.tenant_db import tenant_session
@@ -176,6 +178,9 @@ async def test_upload_download_and_isolation(db_backend_url: str, tmp_path: Path
         (upload_messages(b"x", "application/vnd.oasis.opendocument.text\x00"), "FIELD_INVALID", "content.content_type"),
         (upload_messages(b"x", "text/ plain"), "FIELD_INVALID", "content.content_type"),
         (upload_messages(b"x", "text/plain", "../../etc/passwd"), "FIELD_INVALID", "filename"),
+        # Shown to reviewers as "invoiceexe.pdf"; a C1 control (NEL, a line break to many readers).
+        (upload_messages(b"x", "text/plain", "invoice\u202efdp.exe"), "FIELD_INVALID", "filename"),
+        (upload_messages(b"x", "text/plain", "a\u0085b.txt"), "FIELD_INVALID", "filename"),
         ([], "FIELD_INVALID", "content.data"),
     ],
     ids=[
@@ -186,6 +191,8 @@ async def test_upload_download_and_isolation(db_backend_url: str, tmp_path: Path
         "control-in-type",
         "space-in-type",
         "slash-in-name",
+        "direction-override-in-name",
+        "c1-control-in-name",
         "no-message",
     ],
 )
@@ -648,3 +655,37 @@ async def test_a_purged_forms_submissions_take_their_files_with_them(db_backend_
                 "FILE_NOT_FOUND",
             )
         assert await forms_app(mesh).files.sweeper.sweep_once() == 0
+
+
+async def test_content_gone_under_its_row_is_not_found(db_backend_url: str, tmp_path: Path) -> None:
+    """A DownloadFile that read the row just before a DeleteFile removed the content was INTERNAL."""
+    async with files_platform(db_backend_url, tmp_path) as (mesh, world):
+        admin_a = Caller(mesh, world.tokens["admin_a"], world.tenant_a)
+        uploaded = await admin_a.upload(upload_messages(b"soon gone", "text/plain"))
+        [content] = (tmp_path / "blobs").rglob(uploaded.file_id)
+        content.unlink()
+        await expect_error(admin_a.download(uploaded.file_id), grpc.StatusCode.NOT_FOUND, "FILE_NOT_FOUND")
+
+
+async def test_a_cancelled_upload_leaves_its_reminder_due_for_the_sweeper(db_backend_url: str, tmp_path: Path) -> None:
+    """Cancelled, an upload may have reached the store (the object store took it as the cancel
+    landed): its reminder stays, due now, so the sweeper removes what was kept. A broken stream
+    keeps nothing and leaves no reminder (test_a_malformed_message_in_the_upload_stream...)."""
+    async with files_platform(db_backend_url, tmp_path) as (mesh, world):
+        files = forms_app(mesh).files.files
+        tenant = await forms_app(mesh).tenants.lookup(world.tenant_a)
+        assert tenant is not None
+
+        async def cancelled() -> AsyncIterator[bytes]:
+            yield b"first part"
+            raise asyncio.CancelledError
+
+        principal_var.set(Principal(subject="user:u-1", tenant_id=world.tenant_a))
+        with acting_for(tenant), pytest.raises(asyncio.CancelledError):
+            await files.upload("a.txt", "text/plain", cancelled())
+        [left] = await reminders(mesh)
+        async with mesh.runtime.db.core_session() as session:
+            due = (await session.execute(select(FileReminderRow.due_time))).scalar_one()
+        assert due <= utcnow()
+        assert await stored_rows(mesh, world.tenant_a) == []
+        assert left

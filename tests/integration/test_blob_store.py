@@ -23,6 +23,7 @@ from services.runtime.storage import (
     BlobBackend,
     BlobNotFound,
     BlobTooLarge,
+    StorageFull,
     StorageUnavailable,
     TenantBlobs,
     blob_key,
@@ -229,3 +230,23 @@ async def test_s3_with_a_wrong_secret_is_unavailable(s3_server: S3TestServer, s3
                 pass
     finally:
         await backend.close()
+
+
+async def test_a_full_disk_is_storage_full_and_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local store's file system fills up: every write of the temporary file fails with
+    ENOSPC (it is /dev/full here), and so does closing it (it flushes), which used to keep the
+    temporary file for good and answer INTERNAL."""
+    backend = LocalBackend(tmp_path / "blobs")
+    real_fdopen = os.fdopen
+
+    def onto_a_full_disk(fd: int, mode: str) -> object:
+        os.close(fd)
+        return real_fdopen(os.open("/dev/full", os.O_WRONLY), mode)
+
+    monkeypatch.setattr("services.runtime.storage.local.os.fdopen", onto_a_full_disk)
+    with pytest.raises(StorageFull):
+        await backend.put(KEY, stream(b"x" * MiB), max_bytes=2 * MiB, content_type="text/plain")
+    assert [path.name for path in (tmp_path / "blobs").rglob("*") if path.is_file()] == []
+    assert await backend.stat(KEY) is None

@@ -39,6 +39,8 @@ NOTES_TABLE = Table("notes", MetaData(), Column("id", Integer, primary_key=True)
 # Above the outbox relay's poll (1 s): tenantctl's tenant events reach the service's caches within it.
 SETTLE_SECONDS = 1.2
 NOTES = 1200
+# A tenant database's outbox, as the outbox_tenant history makes it.
+OUTBOX = OutboxRow.metadata.tables[OutboxRow.__tablename__]
 
 
 class Crash(BaseException):
@@ -288,8 +290,8 @@ async def test_the_freeze_waits_until_the_tenants_last_events_are_relayed(
     }
     async with two_servers.runtime.db.tenant_connection(source) as conn:
         # The outbox a tenant-scoped service that writes events has (forms': outbox_tenant history).
-        await conn.run_sync(OutboxRow.__table__.create)
-        await conn.execute(insert(OutboxRow.__table__).values(**waiting_event))
+        await conn.run_sync(OUTBOX.create)
+        await conn.execute(insert(OUTBOX).values(**waiting_event))
         await conn.commit()
 
     impatient = TenantMover(
@@ -306,7 +308,7 @@ async def test_the_freeze_waits_until_the_tenants_last_events_are_relayed(
 
     # The bus is back and a relay took it: the move goes on from the freeze.
     async with two_servers.runtime.db.tenant_connection(source) as conn:
-        await conn.execute(delete(OutboxRow.__table__).where(OutboxRow.event_id == waiting_event["event_id"]))
+        await conn.execute(delete(OUTBOX).where(OUTBOX.c.event_id == waiting_event["event_id"]))
         await conn.commit()
     await mover(two_servers).move(moving.tenant_id, "second")
     await assert_lives_on(two_servers, moving, "second", second_server)

@@ -252,7 +252,7 @@ async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
         )
         principals = NamedPrincipals()
         server = await create_server(
-            admin_bindings(deps, Invitations(deps, directory, 3600)),
+            admin_bindings(deps, Invitations(deps, directory, 3600, resend_seconds=0)),
             address="127.0.0.1:0",
             authenticator=principals,
             tenant_directory=directory,

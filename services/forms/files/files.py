@@ -9,6 +9,7 @@ holds by then, so a process that dies between the steps leaves only work for it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -30,10 +31,18 @@ from services.runtime.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     Unavailable,
 )
 from services.runtime.ids import uuid7
-from services.runtime.storage import BlobReader, BlobTooLarge, StorageUnavailable, TenantBlobs
+from services.runtime.storage import (
+    BlobNotFound,
+    BlobReader,
+    BlobTooLarge,
+    StorageFull,
+    StorageUnavailable,
+    TenantBlobs,
+)
 from services.runtime.tenant_db import tenant_session
 
 log = logging.getLogger("tenantmesh.forms.files")
@@ -98,11 +107,24 @@ class Files:
         except StorageUnavailable as exc:
             await self.forget(file_id)
             raise store_unavailable(exc) from exc
-        except BaseException:
-            # The caller went away or the stream broke: the store kept nothing; the reminder
-            # stays if even forgetting fails, and the sweeper finds nothing to delete.
+        except StorageFull as exc:
+            await self.forget(file_id)
+            log.error("file store full: %s", exc)
+            raise ResourceExhausted(
+                "the file store has no space left; nothing was kept", reason=CommonReason.STORAGE_FULL
+            ) from exc
+        except Exception:
+            # The stream broke (a malformed message, a lost connection): the store kept nothing;
+            # the reminder stays if even forgetting fails, and the sweeper finds nothing to delete.
             with contextlib.suppress(Exception):
                 await self.forget(file_id)
+            raise
+        except BaseException:
+            # The call was cancelled. Whether the store kept the content is not known (it can land
+            # after the object store took it): the reminder stays, due now, and the sweeper deletes
+            # whatever is there once it finds no row for it.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._remind(file_id, tenant_id, utcnow()))
             raise
         row = FileRow(
             file_id=file_id,
@@ -167,6 +189,9 @@ class Files:
                 yield row, reader
         except StorageUnavailable as exc:
             raise store_unavailable(exc) from exc
+        except BlobNotFound:
+            # Deleted between reading its row and opening its content (a DeleteFile meanwhile).
+            raise NotFound("no such file", reason=FileReason.FILE_NOT_FOUND) from None
 
     async def delete(self, file_id: str) -> None:
         """Withdraws an upload no submission holds."""

@@ -12,6 +12,7 @@ from tenantmesh.forms.v1 import file_service_pb2_grpc as pb_grpc
 from services.forms.files.files import CONTENT_FIELD, Files, store_unavailable
 from services.forms.files.models import FileRow, FileState
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.plain_text import check_plain_text
 from services.runtime.proto_values import copy_fields, timestamp
 from services.runtime.storage import StorageUnavailable
 
@@ -35,12 +36,14 @@ class FileServicer(pb_grpc.FileServiceServicer):
         self, request_iterator: AsyncIterator[pb.UploadFileRequest], context: Any
     ) -> pb.UploadFileResponse:
         """forms.files.upload. Errors: INVALID_ARGUMENT (FIELD_INVALID, FILE_TOO_LARGE,
-        FILE_TYPE_NOT_ALLOWED), UNAVAILABLE (DEPENDENCY_UNAVAILABLE)."""
+        FILE_TYPE_NOT_ALLOWED), RESOURCE_EXHAUSTED (STORAGE_FULL), UNAVAILABLE (DEPENDENCY_UNAVAILABLE)."""
         first = await anext(request_iterator, None)
         if first is None:
             raise InvalidArgument(
                 "the upload carried no message", violations=[FieldViolation(CONTENT_FIELD, "no content was sent")]
             )
+        # A reviewer downloads it by this name: nothing in it may change how it reads.
+        check_plain_text(first.filename, "filename")
 
         async def content() -> AsyncIterator[bytes]:
             # The name and type come with the first message; later ones carry bytes only.

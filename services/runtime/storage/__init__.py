@@ -11,6 +11,7 @@ from services.runtime.storage.backend import (
     BlobStat,
     BlobTooLarge,
     StorageError,
+    StorageFull,
     StorageUnavailable,
     StoredBlob,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "BlobStat",
     "BlobTooLarge",
     "StorageError",
+    "StorageFull",
     "StorageSettings",
     "StorageUnavailable",
     "StoredBlob",

@@ -36,6 +36,10 @@ class StorageUnavailable(StorageError):
     """The store could not be reached or refused the platform's credentials."""
 
 
+class StorageFull(StorageError):
+    """The store has no space left (a full disk, a quota): nothing of the content was kept."""
+
+
 @dataclass(frozen=True)
 class StoredBlob:
     """What a completed put stored."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +26,8 @@ from services.runtime.storage.backend import (
     BlobReader,
     BlobStat,
     BlobTooLarge,
+    StorageFull,
+    StorageUnavailable,
     StoredBlob,
 )
 
@@ -71,24 +74,32 @@ class LocalBackend:
 
     async def put(self, key: str, content: AsyncIterable[bytes], *, max_bytes: int, content_type: str) -> StoredBlob:
         target = self._path(key)
-        await asyncio.to_thread(self._make_folders, target.parent)
-        # mkstemp creates the file 0600.
-        fd, temporary = await asyncio.to_thread(tempfile.mkstemp, dir=target.parent, prefix=_TEMPORARY_PREFIX)
+        with _as_storage_errors():
+            await asyncio.to_thread(self._make_folders, target.parent)
+            # mkstemp creates the file 0600.
+            fd, temporary = await asyncio.to_thread(tempfile.mkstemp, dir=target.parent, prefix=_TEMPORARY_PREFIX)
         handle = os.fdopen(fd, "wb")
         digest = hashlib.sha256()
         size = 0
         try:
+            # Only the file system's failures are the store's: the content's own (a client gone)
+            # pass as they are.
             async for chunk in content:
                 size += len(chunk)
                 if size > max_bytes:
                     raise BlobTooLarge(max_bytes)
                 digest.update(chunk)
-                await asyncio.to_thread(handle.write, chunk)
-            await asyncio.to_thread(_flush_and_close, handle)
-            await asyncio.to_thread(os.replace, temporary, target)
+                with _as_storage_errors():
+                    await asyncio.to_thread(handle.write, chunk)
+            with _as_storage_errors():
+                await asyncio.to_thread(_flush_and_close, handle)
+                await asyncio.to_thread(os.replace, temporary, target)
         except BaseException:
-            handle.close()
-            with contextlib.suppress(FileNotFoundError):
+            # Closing flushes what is buffered, and fails again on a full disk: the temporary
+            # file goes whatever closing says.
+            with contextlib.suppress(OSError):
+                handle.close()
+            with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
         return StoredBlob(size=size, sha256=digest.hexdigest())
@@ -100,6 +111,8 @@ class LocalBackend:
             handle = await asyncio.to_thread(path.open, "rb")
         except (FileNotFoundError, NotADirectoryError):
             raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageUnavailable(f"reading the file store failed: {exc.strerror}") from exc
         try:
             size = os.fstat(handle.fileno()).st_size
             yield _FileReader(handle, size)
@@ -111,10 +124,12 @@ class LocalBackend:
             info = await asyncio.to_thread(os.stat, self._path(key))
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as exc:
+            raise StorageUnavailable(f"reading the file store failed: {exc.strerror}") from exc
         return BlobStat(size=info.st_size)
 
     async def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError), _as_storage_errors():
             await asyncio.to_thread(os.unlink, self._path(key))
 
     async def delete_folder(self, prefix: str) -> None:
@@ -127,6 +142,24 @@ class LocalBackend:
 
     async def close(self) -> None:
         return None
+
+
+# The errors a full file system or an exhausted quota gives.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+@contextlib.contextmanager
+def _as_storage_errors() -> Iterator[None]:
+    """The file system's failures as the backends' errors: full (StorageFull) or not usable
+    now (StorageUnavailable). A missing file is the caller's to handle, so it passes as is."""
+    try:
+        yield
+    except (FileNotFoundError, NotADirectoryError):
+        raise
+    except OSError as exc:
+        if exc.errno in _NO_SPACE:
+            raise StorageFull(f"the file store has no space left: {exc.strerror}") from exc
+        raise StorageUnavailable(f"the file store failed: {exc.strerror}") from exc
 
 
 def _remove_tree(folder: Path) -> None:

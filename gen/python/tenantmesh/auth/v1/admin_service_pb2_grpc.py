@@ -1464,8 +1464,10 @@ class InvitationServiceServicer:
 
     def ResendInvitation(self, request, context):
         """Mails a pending (or expired) invitation again with a new token and a new
-        expiry; the previous token stops working. Errors: NOT_FOUND
-        (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+        expiry; the previous token stops working. One mail a minute at most per
+        invitation. Errors: NOT_FOUND (INVITATION_NOT_FOUND), FAILED_PRECONDITION
+        (INVITATION_NOT_PENDING), RESOURCE_EXHAUSTED (INVITATION_RESENT_RECENTLY,
+        with RetryInfo).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

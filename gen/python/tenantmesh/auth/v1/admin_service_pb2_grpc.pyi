@@ -707,8 +707,10 @@ class InvitationServiceStub:
     """
     ResendInvitation: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ResendInvitationRequest, _admin_service_pb2.ResendInvitationResponse]
     """Mails a pending (or expired) invitation again with a new token and a new
-    expiry; the previous token stops working. Errors: NOT_FOUND
-    (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+    expiry; the previous token stops working. One mail a minute at most per
+    invitation. Errors: NOT_FOUND (INVITATION_NOT_FOUND), FAILED_PRECONDITION
+    (INVITATION_NOT_PENDING), RESOURCE_EXHAUSTED (INVITATION_RESENT_RECENTLY,
+    with RetryInfo).
     """
 
 @_typing.type_check_only
@@ -735,8 +737,10 @@ class InvitationServiceAsyncStub(InvitationServiceStub):
     """
     ResendInvitation: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ResendInvitationRequest, _admin_service_pb2.ResendInvitationResponse]  # type: ignore[assignment]
     """Mails a pending (or expired) invitation again with a new token and a new
-    expiry; the previous token stops working. Errors: NOT_FOUND
-    (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+    expiry; the previous token stops working. One mail a minute at most per
+    invitation. Errors: NOT_FOUND (INVITATION_NOT_FOUND), FAILED_PRECONDITION
+    (INVITATION_NOT_PENDING), RESOURCE_EXHAUSTED (INVITATION_RESENT_RECENTLY,
+    with RetryInfo).
     """
 
 class InvitationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -784,8 +788,10 @@ class InvitationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.ResendInvitationResponse, _abc.Awaitable[_admin_service_pb2.ResendInvitationResponse]]:
         """Mails a pending (or expired) invitation again with a new token and a new
-        expiry; the previous token stops working. Errors: NOT_FOUND
-        (INVITATION_NOT_FOUND), FAILED_PRECONDITION (INVITATION_NOT_PENDING).
+        expiry; the previous token stops working. One mail a minute at most per
+        invitation. Errors: NOT_FOUND (INVITATION_NOT_FOUND), FAILED_PRECONDITION
+        (INVITATION_NOT_PENDING), RESOURCE_EXHAUSTED (INVITATION_RESENT_RECENTLY,
+        with RetryInfo).
         """
 
 def add_InvitationServiceServicer_to_server(servicer: InvitationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

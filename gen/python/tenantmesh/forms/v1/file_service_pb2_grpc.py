@@ -81,7 +81,8 @@ class FileServiceServicer:
         upload (to answer FILE fields); reading files is for those who review. A platform
         administrator may act in a tenant named in `x-tenant-id`, as with forms and submissions.
         Errors: INVALID_ARGUMENT (FIELD_INVALID, FILE_TOO_LARGE, FILE_TYPE_NOT_ALLOWED),
-        UNAVAILABLE (DEPENDENCY_UNAVAILABLE: the file store).
+        RESOURCE_EXHAUSTED (STORAGE_FULL: the file store has no space left), UNAVAILABLE
+        (DEPENDENCY_UNAVAILABLE: the file store).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

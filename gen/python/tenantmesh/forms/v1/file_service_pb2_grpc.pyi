@@ -49,7 +49,8 @@ class FileServiceStub:
     upload (to answer FILE fields); reading files is for those who review. A platform
     administrator may act in a tenant named in `x-tenant-id`, as with forms and submissions.
     Errors: INVALID_ARGUMENT (FIELD_INVALID, FILE_TOO_LARGE, FILE_TYPE_NOT_ALLOWED),
-    UNAVAILABLE (DEPENDENCY_UNAVAILABLE: the file store).
+    RESOURCE_EXHAUSTED (STORAGE_FULL: the file store has no space left), UNAVAILABLE
+    (DEPENDENCY_UNAVAILABLE: the file store).
     """
     GetFile: _grpc.UnaryUnaryMultiCallable[_file_service_pb2.GetFileRequest, _file_service_pb2.GetFileResponse]
     """Returns what is known of a file of the caller's tenant.
@@ -89,7 +90,8 @@ class FileServiceAsyncStub(FileServiceStub):
     upload (to answer FILE fields); reading files is for those who review. A platform
     administrator may act in a tenant named in `x-tenant-id`, as with forms and submissions.
     Errors: INVALID_ARGUMENT (FIELD_INVALID, FILE_TOO_LARGE, FILE_TYPE_NOT_ALLOWED),
-    UNAVAILABLE (DEPENDENCY_UNAVAILABLE: the file store).
+    RESOURCE_EXHAUSTED (STORAGE_FULL: the file store has no space left), UNAVAILABLE
+    (DEPENDENCY_UNAVAILABLE: the file store).
     """
     GetFile: _aio.UnaryUnaryMultiCallable[_file_service_pb2.GetFileRequest, _file_service_pb2.GetFileResponse]  # type: ignore[assignment]
     """Returns what is known of a file of the caller's tenant.
@@ -132,7 +134,8 @@ class FileServiceServicer(metaclass=_abc_1.ABCMeta):
         upload (to answer FILE fields); reading files is for those who review. A platform
         administrator may act in a tenant named in `x-tenant-id`, as with forms and submissions.
         Errors: INVALID_ARGUMENT (FIELD_INVALID, FILE_TOO_LARGE, FILE_TYPE_NOT_ALLOWED),
-        UNAVAILABLE (DEPENDENCY_UNAVAILABLE: the file store).
+        RESOURCE_EXHAUSTED (STORAGE_FULL: the file store has no space left), UNAVAILABLE
+        (DEPENDENCY_UNAVAILABLE: the file store).
         """
 
     @_abc_1.abstractmethod
