@@ -56,6 +56,10 @@ def outcome_of(error: grpc.aio.AioRpcError) -> str:
         return f"{code}/"
 
 
+# The writes the load makes (load.py) and the checker compares with the databases and streams.
+WRITE_KINDS = frozenset({"tenant.create", "user.create", "service.enable", "form.submit"})
+
+
 @dataclass
 class LoadRecord:
     operations: list[Operation] = field(default_factory=list)
@@ -66,6 +70,11 @@ class LoadRecord:
     def acknowledged_kinds(self) -> set[str]:
         """The kinds of operation with an acknowledged one: what the checker's verdict covers."""
         return {op.kind for op in self.operations if op.acknowledged}
+
+    def acknowledged_writes(self) -> set[str]:
+        """The kinds of write with an acknowledged one. A verdict with none checked nothing: a
+        platform refusing every write would pass it."""
+        return self.acknowledged_kinds() & WRITE_KINDS
 
     def attempts(self) -> list[tuple[Operation, Attempt]]:
         return [(op, attempt) for op in self.operations for attempt in op.attempts]

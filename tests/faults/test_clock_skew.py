@@ -122,6 +122,7 @@ async def test_tokens_verify_across_a_two_minute_clock_skew(
         f" took over {taken_over:.0f}"
     )
     assert not verdict.problems(), verdict.problems()
+    assert load.record.acknowledged_writes(), "no write was acknowledged: the verdict compared nothing"
     refused = {name: [a.outcome for a in op.attempts] for name, op in checks if not op.acknowledged}
     assert not refused, f"tokens refused across the skew: {refused}"
     assert creates_during > 0

@@ -86,6 +86,7 @@ async def test_envoy_restarted_loses_nothing(fault_database_url: str, fault_redi
         f" was ready, first acknowledgement after {reconnect} s"
     )
     assert not verdict.problems(), verdict.problems()
+    assert load.record.acknowledged_writes(), "no write was acknowledged: the verdict compared nothing"
     failed = load.record.failed_attempts()
     assert failed, "the restart cut nothing: the load did not go through the edge"
     wrong = {a.outcome for _, a in failed if a.code not in ALLOWED_DURING_FAULT}

@@ -135,6 +135,7 @@ async def test_a_process_killed_during_migrate_all_leaves_no_tenant_half_upgrade
     assert error.code() == grpc.StatusCode.UNAVAILABLE, error
     assert rerun_error is None, rerun_error
     assert not verdict.problems(), verdict.problems()
+    assert load.record.acknowledged_writes(), "no write was acknowledged: the verdict compared nothing"
     assert 0 < len(crashed) < len(after_crash), "the crash did not come in the middle of the run"
     assert half, "no tenant was migrated but unrecorded when the process died"
     assert all(m.ok for m in messages), [m for m in messages if not m.ok]

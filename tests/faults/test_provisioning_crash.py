@@ -111,6 +111,7 @@ async def test_a_process_killed_at_each_provisioning_step_leaves_nothing_behind(
     for point, operation, recovery in crashed:
         print(f"{point}: {[a.outcome for a in operation.attempts]} acknowledged after {recovery:.1f} s")
     assert not verdict.problems(), verdict.problems()
+    assert load.record.acknowledged_writes(), "no write was acknowledged: the verdict compared nothing"
     for point, operation, recovery in crashed:
         assert operation.acknowledged, f"{point}: never acknowledged: {[a.outcome for a in operation.attempts]}"
         assert recovery <= RECOVERY_LIMIT_SECONDS, f"{point}: acknowledged only after {recovery:.1f} s"

@@ -177,6 +177,7 @@ async def test_one_of_two_replicas_killed_costs_reads_nothing(
         f" ({edge_flags.get(victim.address)})\n{edge_stats.strip()}"
     )
     assert not verdict.problems(), verdict.problems()
+    assert load.record.acknowledged_writes(), "no write was acknowledged: the verdict compared nothing"
     assert registry_seconds is not None, "the registry never marked the killed replica unhealthy"
     assert registry_seconds <= REGISTRY_BOUND_SECONDS
     assert edge_seconds is not None, "the edge kept the killed replica in rotation"
