@@ -10,8 +10,9 @@ exactly the tenants it touched.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,22 @@ from services.runtime.context import PLATFORM_TENANT_SLUG
 from services.runtime.db import TenantDatabase, tenant_database_name
 from services.runtime.db.placement import DEFAULT_TENANT_DB_PREFIX
 from tests.support.mesh import TenantsHarness, tenants_service
+from tests.support.secrets import KNOWN_SECRETS, SecretWatch
+
+
+@pytest.fixture(autouse=True)
+def no_known_secret_in_logs() -> Iterator[None]:
+    """Fails a test after which a tenantmesh log record held one of the suite's fixed passwords."""
+    watch = SecretWatch(KNOWN_SECRETS)
+    logger = logging.getLogger("tenantmesh")
+    logger.addHandler(watch)
+    try:
+        yield
+    finally:
+        logger.removeHandler(watch)
+    if watch.disclosures:
+        pytest.fail("a password reached the logs:\n" + "\n".join(watch.disclosures[:10]))
+
 
 ALL_STATES = [s for s in tenant_pb2.TenantState.values() if s != tenant_pb2.TENANT_STATE_UNSPECIFIED]
 

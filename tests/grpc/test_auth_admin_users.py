@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import grpc
@@ -15,6 +16,10 @@ from services.auth.models import AuditEventRow, MembershipRow, UserRow
 from services.runtime.context import PLATFORM_TENANT_ID
 from tests.support.auth_admin import PASSWORD, AdminMesh, admin_mesh, issued_before_now, unique_email
 from tests.support.errors import assert_error, error_info, expect_error, violation_fields
+from tests.support.secrets import assert_not_disclosed
+
+# Too short (and nothing a message would say by chance): the refusal must not echo it.
+WEAK = "Wk7!zq"
 
 
 @pytest.fixture
@@ -65,13 +70,18 @@ async def test_create_user_with_a_taken_email_writes_nothing(mesh: AdminMesh) ->
     assert await mesh.counts() == before
 
 
-async def test_create_user_refuses_weak_passwords_and_unknown_roles_without_writing(mesh: AdminMesh) -> None:
+async def test_create_user_refuses_weak_passwords_and_unknown_roles_without_writing(
+    mesh: AdminMesh, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="tenantmesh")
     before = await mesh.counts()
     weak = pb.CreateUserRequest(user=user_pb2.User(email=unique_email()), password="password1234")
     error = await expect_error(
         mesh.admin_a.users.CreateUser(weak), grpc.StatusCode.INVALID_ARGUMENT, "PASSWORD_TOO_WEAK"
     )
     assert violation_fields(error) == {"password"}
+    # The refusal says why, never what: not in its message, its details, nor the logs.
+    assert_not_disclosed("password1234", error=error, records=caplog.records)
     error = await expect_error(
         mesh.admin_a.create_user(roles=["member", "no-such-role"]), grpc.StatusCode.INVALID_ARGUMENT, "ROLE_NOT_FOUND"
     )
@@ -309,7 +319,10 @@ async def test_concurrent_creates_of_one_email_in_one_tenant_make_one_user(mesh:
     assert len(await mesh.rows(AuditEventRow)) == 1
 
 
-async def test_set_password_is_for_the_home_tenant_and_ends_every_session(mesh: AdminMesh) -> None:
+async def test_set_password_is_for_the_home_tenant_and_ends_every_session(
+    mesh: AdminMesh, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="tenantmesh")
     user = (await mesh.admin_a.create_user()).user
     await mesh.platform(mesh.tenant_b).memberships.AddMembership(pb.AddMembershipRequest(user_id=user.user_id))
     (before_row,) = await mesh.rows(UserRow, UserRow.user_id == user.user_id)
@@ -321,11 +334,12 @@ async def test_set_password_is_for_the_home_tenant_and_ends_every_session(mesh: 
         "USER_MANAGED_ELSEWHERE",
     )
     error = await expect_error(
-        mesh.admin_a.users.SetUserPassword(pb.SetUserPasswordRequest(user_id=user.user_id, password="short")),
+        mesh.admin_a.users.SetUserPassword(pb.SetUserPasswordRequest(user_id=user.user_id, password=WEAK)),
         grpc.StatusCode.INVALID_ARGUMENT,
         "PASSWORD_TOO_WEAK",
     )
     assert violation_fields(error) == {"password"}
+    assert_not_disclosed(WEAK, error=error, records=caplog.records)
     assert await mesh.counts() == before
     assert mesh.revoked() == []
 

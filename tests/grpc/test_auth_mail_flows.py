@@ -179,6 +179,33 @@ async def test_inviting_an_address_used_in_another_tenant_looks_the_same_and_joi
     )
 
 
+async def test_lists_show_own_invitations_only(world: Accounts, smtp_server: SmtpTestServer) -> None:
+    tenant_a, tenant_b = await world.tenant("a"), await world.tenant("b")
+    admin_a = await world.person(tenant_a, roles=["tenant-admin"])
+    admin_b = await world.person(tenant_b, roles=["tenant-admin"])
+    in_a = invitations(world, admin_a.token, tenant_a.tenant_id)
+    in_b = invitations(world, admin_b.token, tenant_b.tenant_id)
+    # The same address invited by both tenants, and one more in each.
+    both = address("both")
+    a1 = (await in_a.CreateInvitation(admin_pb.CreateInvitationRequest(email=both))).invitation
+    b1 = (await in_b.CreateInvitation(admin_pb.CreateInvitationRequest(email=both))).invitation
+    a2 = (await in_a.CreateInvitation(admin_pb.CreateInvitationRequest(email=address("a")))).invitation
+    b2 = (await in_b.CreateInvitation(admin_pb.CreateInvitationRequest(email=address("b")))).invitation
+
+    async def listed(stub: Any) -> list[tuple[str, str]]:
+        response = await stub.ListInvitations(admin_pb.ListInvitationsRequest())
+        return [(i.invitation_id, i.email) for i in response.invitations]
+
+    # Newest first, each tenant's own only.
+    assert await listed(in_a) == [(a2.invitation_id, a2.email), (a1.invitation_id, both)]
+    assert await listed(in_b) == [(b2.invitation_id, b2.email), (b1.invitation_id, both)]
+    # A page at a time, too.
+    first = await in_a.ListInvitations(admin_pb.ListInvitationsRequest(page_size=1))
+    rest = await in_a.ListInvitations(admin_pb.ListInvitationsRequest(page_size=1, page_token=first.next_page_token))
+    assert [i.invitation_id for i in (*first.invitations, *rest.invitations)] == [a2.invitation_id, a1.invitation_id]
+    assert rest.next_page_token == ""
+
+
 async def test_invitation_bad_input(world: Accounts, smtp_server: SmtpTestServer) -> None:
     tenant, other = await world.tenant(), await world.tenant("other")
     admin = await world.person(tenant, roles=["tenant-admin"])

@@ -3,6 +3,7 @@ moves, previews and the reverse lookups; every refusal with its code and reason.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import grpc
@@ -139,6 +140,24 @@ async def test_custom_entries_links_forms_and_sections(db_backend_url: str, tmp_
         ).custom_entry
         # Its etag was 2: the move renumbered the siblings it joined.
         assert (updated.parent, updated.etag, updated.route) == ("", "3", "/staff")
+
+
+async def test_a_create_retried_with_its_request_id_answers_as_the_first(db_backend_url: str, tmp_path: Path) -> None:
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant, token = await admin_of(world)
+        menus = world.menus(token, tenant)
+        request = pb.CreateCustomEntryRequest(custom_entry=custom("faq"), request_id=str(uuid.uuid4()))
+        first = await menus.CreateCustomEntry(request)
+        # A retry (the answer was lost) is answered as the first call was, and creates nothing.
+        again = await menus.CreateCustomEntry(request)
+        assert again == first
+        listed = [e.key for e in (await menus.ListMenuEntries(pb.ListMenuEntriesRequest())).entries]
+        assert listed.count("custom/faq") == 1
+        # The same entry id in another request (none, or a new request id) is a duplicate.
+        for request_id in ("", str(uuid.uuid4())):
+            duplicate = pb.CreateCustomEntryRequest(custom_entry=custom("faq"), request_id=request_id)
+            error = await expect_error(menus.CreateCustomEntry(duplicate), INVALID, "MENU_ENTRY_DUPLICATE")
+            assert violation_fields(error) == {"custom_entry.entry_id"}
 
 
 async def test_bad_menus_are_refused_with_the_path_of_each_problem(db_backend_url: str, tmp_path: Path) -> None:

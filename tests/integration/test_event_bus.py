@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from tenantmesh.events.v1 import events_pb2
 
 from services.runtime.db import DatabaseRouter
@@ -69,15 +69,6 @@ async def test_event_committed_before_a_crash_is_delivered_after_restart(router:
     event = tenant_event()
     await commit_event(router, event)
 
-    # A change that fails leaves no event behind.
-    async def failing_change() -> None:
-        async with UnitOfWork(router, "tests").core() as work:
-            work.emit(tenant_event("tenant.never"))
-            raise RuntimeError("the change failed")
-
-    with pytest.raises(RuntimeError):
-        await failing_change()
-
     bus = InProcessEventBus()
     received: list[Event] = []
 
@@ -85,6 +76,19 @@ async def test_event_committed_before_a_crash_is_delivered_after_restart(router:
         received.append(got)
 
     bus.subscribe("tenant.", on_tenant)
+
+    # A change that fails leaves no event behind, neither in the outbox nor handed to the relay
+    # or the bus after its (rolled back) transaction.
+    async def failing_change() -> None:
+        relay = OutboxRelay(router, bus)
+        async with UnitOfWork(router, "tests", relay=relay, deliver_to=bus).core() as work:
+            work.emit(tenant_event("tenant.never"))
+            raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_change()
+    assert received == []
+
     restarted = OutboxRelay(router, bus)
     assert await restarted.relay_once() == 1
     assert [(e.id, e.type, e.producer) for e in received] == [(event.id, "tenant.suspended", "tests")]
@@ -92,6 +96,51 @@ async def test_event_committed_before_a_crash_is_delivered_after_restart(router:
     assert received[0].payload.state == "SUSPENDED"
     # Published events leave the outbox: a second relay publishes nothing again.
     assert await OutboxRelay(router, bus).relay_once() == 0
+
+
+class FailsOnce(InProcessEventBus):
+    """A bus whose first publish fails (the transport is down), and later ones go through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 0
+
+    async def publish(self, event: Event) -> None:
+        if not self.failures:
+            self.failures += 1
+            raise ConnectionError("the bus is down")
+        await super().publish(event)
+
+
+async def outbox_ids(db: DatabaseRouter) -> list[str]:
+    async with db.core_session() as session:
+        return list((await session.execute(select(OutboxRow.event_id))).scalars())
+
+
+async def test_an_event_whose_publish_fails_stays_in_the_outbox_and_goes_out_at_the_next_relay(
+    router: DatabaseRouter,
+) -> None:
+    event = tenant_event()
+    await commit_event(router, event)
+    bus = FailsOnce()
+    received: list[str] = []
+
+    async def on_tenant(got: Event) -> None:
+        received.append(got.id)
+
+    bus.subscribe("tenant.", on_tenant)
+    relay = OutboxRelay(router, bus)
+    with pytest.raises(ConnectionError):
+        await relay.relay_once()
+    # Not published, so not deleted: the row outlives the failure ...
+    assert bus.failures == 1
+    assert received == []
+    assert await outbox_ids(router) == [event.id]
+    # ... and the next relay publishes it, then deletes it.
+    assert await relay.relay_once() == 1
+    assert received == [event.id]
+    assert await outbox_ids(router) == []
+    assert await relay.relay_once() == 0
 
 
 async def test_relay_task_publishes_when_notified(router: DatabaseRouter) -> None:

@@ -84,9 +84,20 @@ async def test_the_change_and_its_events_commit_together(router: DatabaseRouter)
     assert await outbox_events(router) == [("thing.created", "things", "things")] * 2
 
 
+def listening(db: DatabaseRouter) -> tuple[OutboxRelay, InProcessEventBus, Recorder]:
+    """A relay (not started: relayed by hand) and a bus with a recorder of every event on it."""
+    bus = InProcessEventBus()
+    received = Recorder()
+    bus.subscribe("", received)
+    return OutboxRelay(db, bus, poll_seconds=3600, mark_keep_seconds=0), bus, received
+
+
 @pytest.mark.parametrize("variant", ["core", "core_connection"])
 async def test_a_failed_change_announces_nothing(router: DatabaseRouter, variant: str) -> None:
-    work = UnitOfWork(router, "things")
+    # With a relay and delivery at once, as producers run: neither the after-commit path nor the
+    # outbox may let out an event of a change that was rolled back.
+    relay, bus, received = listening(router)
+    work = UnitOfWork(router, "things", relay=relay, deliver_to=bus)
 
     async def change() -> None:
         async with getattr(work, variant)() as unit:
@@ -99,6 +110,9 @@ async def test_a_failed_change_announces_nothing(router: DatabaseRouter, variant
         await change()
     assert await things(router) == 0
     assert await outbox_events(router) == []
+    assert received.events == []
+    assert await relay.relay_once() == 0
+    assert received.events == []
 
 
 async def test_a_commit_that_fails_announces_nothing(router: DatabaseRouter) -> None:
@@ -197,9 +211,11 @@ async def test_a_failed_tenant_change_announces_nothing(
     tenant_db: tuple[DatabaseRouter, TenantDatabase], variant: str
 ) -> None:
     db, tenant = tenant_db
+    relay, bus, received = listening(db)
+    work = UnitOfWork(db, "things", relay=relay, deliver_to=bus)
 
     async def change() -> None:
-        async with getattr(UnitOfWork(db, "things"), variant)(tenant) as unit:
+        async with getattr(work, variant)(tenant) as unit:
             run = unit.session.execute if variant == "tenant" else unit.conn.execute
             await run(insert(THINGS).values(name="a"))
             unit.emit(Event("thing.created", "t-1"))
@@ -210,6 +226,10 @@ async def test_a_failed_tenant_change_announces_nothing(
     assert await tenant_things(db, tenant) == 0
     assert await tenant_outbox(db, tenant) == []
     assert await marks(db) == []
+    assert received.events == []
+    assert await relay.relay_tenants_once() == 0
+    assert await relay.relay_once() == 0
+    assert received.events == []
 
 
 async def test_a_tenant_connection_commits_its_change_and_events_together(

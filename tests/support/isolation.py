@@ -41,7 +41,10 @@ from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from tenantmesh.auth.v1 import admin_service_pb2, auth_service_pb2, user_pb2
+from tenantmesh.forms.v1 import form_service_pb2, form_service_pb2_grpc
+from tenantmesh.menus.v1 import menu_pb2, menu_service_pb2, menu_service_pb2_grpc
 from tenantmesh.tenants.v1 import tenant_service_pb2
+from tenantmesh.webhooks.v1 import webhook_service_pb2, webhook_service_pb2_grpc
 
 from services.mesh.edge import HttpBinding, http_bindings
 from services.runtime.access import INFRASTRUCTURE_SERVICES, MethodPolicy, Scope, load_policies
@@ -56,6 +59,9 @@ UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
 AUTH_CODES = frozenset({UNAUTHENTICATED, PERMISSION_DENIED})
 USER_PASSWORD = "isolation-matrix-password-1"
+# What the custom role of build_world's reader grants: one harmless permission (reading the current
+# tenant), which the built-in member role also holds.
+READER_PERMISSIONS = frozenset({"tenants.current.get"})
 # Any value of a path variable or id field: well-formed, names nothing.
 SOME_ID = "0190c2a4-0000-7000-8000-00000000abcd"
 _WELL_KNOWN = ("google.protobuf.",)
@@ -438,25 +444,38 @@ class World:
 
     def cases(self) -> list[Case]:
         unauthenticated = frozenset({(UNAUTHENTICATED, "")})
+        denied = frozenset({(PERMISSION_DENIED, "PERMISSION_DENIED")})
+        mismatch = frozenset({(PERMISSION_DENIED, "TENANT_MISMATCH")})
         member_permissions = frozenset(str(p) for p in claims_of(self.tokens["member_a"])["perms"])
         a, b = self.tenant_a, self.tenant_b
         tenant_scoped: Callable[[Rpc], bool] = lambda rpc: rpc.policy.scope is Scope.TENANT  # noqa: E731
         suspended = frozenset({(UNAUTHENTICATED, ""), (grpc.StatusCode.FAILED_PRECONDITION, "TENANT_SUSPENDED")})
         return [
             Case("no_token", None, a, unauthenticated),
+            Case("token_of_other_tenant", self.tokens["admin_b"], a, mismatch, applies=tenant_scoped),
+            # A platform administrator acts in a tenant only through the RPCs declared platform_override.
             Case(
-                "token_of_other_tenant",
-                self.tokens["admin_b"],
+                "platform_admin_without_override",
+                self.platform_admin,
                 a,
-                frozenset({(PERMISSION_DENIED, "TENANT_MISMATCH")}),
-                applies=tenant_scoped,
+                mismatch,
+                applies=lambda rpc: tenant_scoped(rpc) and not rpc.policy.platform_override,
             ),
             Case(
                 "member_without_permission",
                 self.tokens["member_a"],
                 a,
-                frozenset({(PERMISSION_DENIED, "PERMISSION_DENIED")}),
+                denied,
                 applies=lambda rpc: rpc.policy.permission not in member_permissions,
+            ),
+            # The member case leaves out the member role's own permissions (auth.self, member_default):
+            # a custom role holding only READER_PERMISSIONS tests those too.
+            Case(
+                "custom_role_without_permission",
+                self.tokens["reader_a"],
+                a,
+                denied,
+                applies=lambda rpc: rpc.policy.permission not in READER_PERMISSIONS,
             ),
             Case("expired", self.tokens["expired"], a, unauthenticated),
             Case("alg_none", self.tokens["alg_none"], a, unauthenticated),
@@ -509,8 +528,19 @@ async def _create_user(mesh: Platform, admin_token: str, tenant_id: str, stem: s
     return email
 
 
+async def _create_reader_role(mesh: Platform, platform_admin: str, tenant_id: str) -> str:
+    """A custom role of the tenant holding READER_PERMISSIONS only; returns its name."""
+    name = f"reader-{uuid.uuid4().hex[:8]}"
+    await mesh.admin_stub("RoleService").CreateRole(
+        admin_service_pb2.CreateRoleRequest(role=user_pb2.Role(name=name, permissions=sorted(READER_PERMISSIONS))),
+        metadata=(*bearer(platform_admin), ("x-tenant-id", tenant_id)),
+    )
+    return name
+
+
 async def build_world(mesh: Platform) -> World:
-    """Tenants A and B, a tenant admin and a member in each, and every token the cases use."""
+    """Tenants A and B, a tenant admin and a member in each, a holder of a custom role in A that
+    grants READER_PERMISSIONS only, and every token the cases use."""
     platform_admin = (await mesh.login("platform", ADMIN_EMAIL, ADMIN_PASSWORD)).access_token
     stem = uuid.uuid4().hex[:8]
     slug_a, slug_b = f"iso-a-{stem}", f"iso-b-{stem}"
@@ -522,9 +552,17 @@ async def build_world(mesh: Platform) -> World:
         "member_a": (slug_a, await _create_user(mesh, platform_admin, tenant_a, "member-a", "member")),
         "admin_b": (slug_b, await _create_user(mesh, platform_admin, tenant_b, "admin-b", "tenant-admin")),
         "member_b": (slug_b, await _create_user(mesh, platform_admin, tenant_b, "member-b", "member")),
+        "reader_a": (
+            slug_a,
+            await _create_user(
+                mesh, platform_admin, tenant_a, "reader-a", await _create_reader_role(mesh, platform_admin, tenant_a)
+            ),
+        ),
     }
     for name, (slug, email) in users.items():
         world.tokens[name] = (await mesh.login(slug, email, USER_PASSWORD)).access_token
+    # The custom role's holder holds what it grants, nothing more (else its case tests less than it says).
+    assert set(claims_of(world.tokens["reader_a"])["perms"]) == READER_PERMISSIONS
 
     # Forgeries start from the most powerful real token there is: the platform admin's.
     world.tokens["expired"] = await expired_like(mesh, platform_admin)
@@ -631,15 +669,23 @@ class SharedWorld:
     shared: Person
     a_only: list[Person]
     operator: Person
+    # Ids, names and addresses of what A holds (see seed_tenant_a).
+    resources_of_a: list[str] = field(default_factory=list)
 
     @property
     def targets(self) -> list[Person]:
         return [self.shared, *self.a_only, self.operator]
 
     def secrets_of_a(self) -> list[bytes]:
-        """What no answer to B may contain, whatever was asked: A's id, its A-only people's ids.
+        """What no answer to B may contain, whatever was asked: A's id, its A-only people's ids, and
+        the ids, names and addresses of what A holds (an invitation, a custom role, a service
+        account, and where those services run a form, a webhook, a custom menu entry).
         (The platform administrator's id may: their acts in B are in B's audit log, by design.)"""
-        return [self.tenant_a.encode(), *(p.user_id.encode() for p in self.a_only)]
+        return [
+            self.tenant_a.encode(),
+            *(p.user_id.encode() for p in self.a_only),
+            *(r.encode() for r in self.resources_of_a),
+        ]
 
     async def admin_b_token(self) -> str:
         """B's administrator's token, logged in again if a call (Logout...) ended the session."""
@@ -712,6 +758,67 @@ async def _person(mesh: Platform, admin_token: str, tenant_id: str, slug: str, s
     return Person(stem, created.user.user_id, email, slug, token)
 
 
+async def seed_tenant_a(mesh: Platform, admin_a: Person, tenant_a: str) -> list[str]:
+    """One of each listable thing of A, made by A's administrator, so that a list, get or search of
+    B's that reaches into A has something to show; returns what identifies them."""
+    meta = (*bearer(admin_a.token), ("x-tenant-id", tenant_a))
+    mark = f"a-secret-{uuid.uuid4().hex[:10]}"
+    invited = f"{mark}@example.test"
+    invitation = await mesh.admin_stub("InvitationService").CreateInvitation(
+        admin_service_pb2.CreateInvitationRequest(email=invited, roles=["member"]), metadata=meta
+    )
+    await mesh.admin_stub("RoleService").CreateRole(
+        admin_service_pb2.CreateRoleRequest(role=user_pb2.Role(name=f"{mark}-role", permissions=["auth.users.list"])),
+        metadata=meta,
+    )
+    account = await mesh.admin_stub("ServiceAccountService").CreateServiceAccount(
+        admin_service_pb2.CreateServiceAccountRequest(
+            service_account=user_pb2.ServiceAccount(name=f"{mark}-robot", roles=["member"])
+        ),
+        metadata=meta,
+    )
+    found = [
+        invitation.invitation.invitation_id,
+        invited,
+        f"{mark}-role",
+        account.service_account.service_account_id,
+        f"{mark}-robot",
+    ]
+    running = {item.app.name for item in mesh.started}
+    if "forms" in running:
+        forms: Any = form_service_pb2_grpc.FormServiceStub(mesh.channel("forms"))
+        await forms.CreateForm(
+            form_service_pb2.CreateFormRequest(form=form_service_pb2.Form(key=f"{mark}-form", title=f"{mark} form")),
+            metadata=meta,
+        )
+        found += [f"{mark}-form"]
+    if "webhooks" in running:
+        hooks: Any = webhook_service_pb2_grpc.WebhookServiceStub(mesh.channel("webhooks"))
+        # A public address (private ones are refused), for an event nothing makes in A during the
+        # matrix, so nothing is ever sent there.
+        created = await hooks.CreateWebhook(
+            webhook_service_pb2.CreateWebhookRequest(
+                webhook=webhook_service_pb2.Webhook(
+                    url=f"https://1.1.1.1/{mark}", event_types=["form.submission.created"]
+                )
+            ),
+            metadata=meta,
+        )
+        found += [created.webhook.webhook_id]
+    if "menus" in running:
+        menus: Any = menu_service_pb2_grpc.MenuServiceStub(mesh.channel("menus"))
+        await menus.CreateCustomEntry(
+            menu_service_pb2.CreateCustomEntryRequest(
+                custom_entry=menu_pb2.CustomEntry(
+                    entry_id=f"{mark}-entry", kind=menu_pb2.ENTRY_KIND_ROUTE, label=f"{mark} entry", route=f"/{mark}"
+                )
+            ),
+            metadata=meta,
+        )
+        found += [f"{mark}-entry"]
+    return found
+
+
 async def build_shared_world(mesh: Platform) -> SharedWorld:
     platform_admin = (await mesh.login("platform", ADMIN_EMAIL, ADMIN_PASSWORD)).access_token
     stem = uuid.uuid4().hex[:8]
@@ -727,6 +834,7 @@ async def build_shared_world(mesh: Platform) -> SharedWorld:
     world = SharedWorld(
         mesh, tenant_a, tenant_b, (slug_a, slug_b), platform_admin, admin_b, shared, [admin_a, member_a], operator
     )
+    world.resources_of_a = await seed_tenant_a(mesh, admin_a, tenant_a)
     await world.ensure_shared_in_b()
     return world
 
