@@ -22,6 +22,7 @@ from typing import IO
 
 from services.mesh.edge import EdgeSettings, Upstream, render_envoy_config, write_sds_documents
 from services.mesh.static_site import StaticSite
+from services.runtime.private_files import private_file
 
 ADMIN_HOST = "127.0.0.1"
 _LOG_TAIL_BYTES = 8192
@@ -174,11 +175,13 @@ class EnvoyProcess:
     async def start(self) -> None:
         if self._proc is not None:
             raise EnvoyError("envoy already started")
-        self.config_path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only, whatever the umask: the config names every service and the log shows every
+        # caller's requests. Envoy runs with umask 077, so the files it makes (its access log) are too.
+        private_file(self.config_path)
         self.config_path.write_text(self.config, encoding="utf-8")
         stdout: IO[bytes] | None = None
         if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.log_path)
             self._log_file = stdout = self.log_path.open("ab")
         try:
             self._proc = await asyncio.create_subprocess_exec(
@@ -186,6 +189,7 @@ class EnvoyProcess:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=asyncio.subprocess.STDOUT if stdout is not None else None,
+                umask=0o077,
             )
         except BaseException:
             self._close_log()

@@ -34,6 +34,7 @@ from services.runtime.config import ConfigError, Settings, load_settings
 from services.runtime.heap import settle_after_startup
 from services.runtime.logging import configure_logging
 from services.runtime.mesh_tls import EDGE, TENANTCTL, MeshTls, MeshTlsError
+from services.runtime.private_files import private_directory
 from services.runtime.telemetry.endpoint import MetricsEndpoint
 from services.runtime.telemetry.settings import load_metrics_settings
 
@@ -197,7 +198,7 @@ async def start_edge(
     edge: EdgeSettings, upstreams: list[Upstream], settings: Settings, site: StaticSite | None = None
 ) -> EnvoyProcess:
     envoy_dir = settings.data_dir / "envoy"
-    envoy_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(envoy_dir)
     envoy = EnvoyProcess.for_edge(
         edge,
         upstreams,

@@ -4,6 +4,7 @@ set and the TLS files); the dev TLS material it uses."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import ssl
 import stat
 from pathlib import Path
@@ -17,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from services.mesh import devtls
 from services.mesh.devtls import DevTls
 from services.mesh.edge import EdgeSettings, Upstream, render_envoy_config
-from services.mesh.envoy_process import EnvoyError, envoy_binary, validate_config
+from services.mesh.envoy_process import EnvoyError, EnvoyProcess, envoy_binary, validate_config
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.edge
 
@@ -140,6 +142,26 @@ async def test_missing_descriptor_is_reported(tmp_path: Path, dev_tls: DevTls) -
     path.write_text(real.replace(str(_settings(dev_tls).descriptor_path), str(tmp_path / "missing.binpb")))
     with pytest.raises(EnvoyError):
         await validate_config(path)
+
+
+async def test_the_edges_files_are_owner_only_whatever_the_umask(tmp_path: Path, dev_tls: DevTls) -> None:
+    """Its config (every service's address), its log and its access log (every caller's
+    requests) were made with the process umask: 0666 and 0777 under umask 000."""
+    folder = tmp_path / "envoy"
+    ports = {"https_port": free_port(), "http_port": free_port(), "admin_port": free_port()}
+    settings = _settings(dev_tls, access_log_path=str(folder / "access.log"), **ports)
+    envoy = EnvoyProcess.for_edge(
+        settings, UPSTREAMS, config_path=folder / "envoy.yaml", base_id=None, log_path=folder / "envoy.log"
+    )
+    old_umask = os.umask(0)
+    try:
+        await envoy.start()
+        await envoy.wait_ready()
+    finally:
+        os.umask(old_umask)
+        await envoy.stop()
+    modes = {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in [folder, *folder.iterdir()]}
+    assert modes == {"envoy": "0o700", "envoy.yaml": "0o600", "envoy.log": "0o600", "access.log": "0o600"}
 
 
 # --------------------------------------------------------------------------- dev TLS material

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.runtime.mesh_tls import EDGE, MeshTls, spiffe_id
+from services.runtime.private_files import private_directory, private_file
 
 # Names of SDS resources (paths to files, no secret in them).
 CERTIFICATE_SECRET = "mesh_edge_certificate"  # noqa: S105
@@ -75,6 +76,7 @@ def sds_documents(mesh: EdgeMeshTls) -> dict[Path, str]:
 
 
 def write_sds_documents(mesh: EdgeMeshTls) -> None:
-    mesh.sds_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(mesh.sds_dir)
     for path, text in sds_documents(mesh).items():
+        private_file(path)
         path.write_text(text, encoding="utf-8")
