@@ -53,15 +53,17 @@ class LoggingObserver:
 # What may be passed on as a caller's traceparent: W3C's shape (lower-case hex fields; a later
 # version may add fields after the fourth). Anything else is dropped: it would travel in every
 # outgoing call and be stored with every event the call writes, at a size of the caller's choosing.
+MAX_TRACEPARENT = 128
 _PASSABLE_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(?:-[0-9a-f-]{1,64})?")
 
 
 async def trace_context_stage(call: IncomingCall) -> None:
     """Keeps the W3C trace context of the call so outgoing calls continue the trace."""
     traceparent = call.metadata.get("traceparent", "")
-    if not _PASSABLE_TRACEPARENT.fullmatch(traceparent):
-        # Read as parse_traceparent reads it (any case, blanks around), and passed on as W3C's.
-        traceparent = traceparent.strip().lower()
-        if len(traceparent) > 128 or not _PASSABLE_TRACEPARENT.fullmatch(traceparent):
+    if traceparent and not _PASSABLE_TRACEPARENT.fullmatch(traceparent):
+        # Read as parse_traceparent reads it (any case, blanks around), and passed on as W3C's;
+        # a caller-sized value is dropped before any work proportional to its size.
+        traceparent = traceparent.strip().lower() if len(traceparent) <= MAX_TRACEPARENT else ""
+        if not _PASSABLE_TRACEPARENT.fullmatch(traceparent):
             traceparent = ""
     traceparent_var.set(traceparent)
