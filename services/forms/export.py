@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
@@ -29,6 +30,13 @@ CSV, NDJSON = "text/csv; charset=utf-8", "application/x-ndjson"
 BATCH: Final = 1000
 CHUNK_BYTES: Final = 64 * 1024
 FIXED_COLUMNS: Final = ("submission_id", "version", "status", "submitter", "create_time", "update_time", "note")
+# A spreadsheet runs a cell that starts with one of these as a formula (or, for a tab or carriage
+# return, after stripping it). Answers are anyone's text, and whoever opens the export is an
+# administrator: such a cell is written with a leading apostrophe, which spreadsheets show as text.
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+# A sign followed only by digits and phone punctuation cannot name a function or a reference, so a
+# phone number ("+62 21 555-0100") or a negative number keeps its text.
+PLAIN_NUMBER: Final = re.compile(r"[+-][0-9 ().-]*")
 
 
 def _time(value: Any) -> str:
@@ -36,11 +44,19 @@ def _time(value: Any) -> str:
     return stamp.ToJsonString() if stamp is not None else ""
 
 
+def spreadsheet_text(text: str) -> str:
+    """The text as a spreadsheet shows it, never as a formula it would run (CSV injection)."""
+    if text.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return spreadsheet_text(value)
+    # Numbers, booleans, and a repeating group's or multiple choice's JSON ("[" or "{" first).
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -118,7 +134,7 @@ class Exporter:
                     record["answers"] = answers
                     buffer.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
                 else:
-                    writer.writerow([*fixed, *(_cell(_at(answers, parts)) for parts in split)])
+                    writer.writerow([*map(_cell, fixed), *(_cell(_at(answers, parts)) for parts in split)])
                 if buffer.tell() >= CHUNK_BYTES:
                     yield content_type, buffer.getvalue().encode()
                     buffer.seek(0)

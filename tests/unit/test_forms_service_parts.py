@@ -12,6 +12,7 @@ import pytest
 from services.forms.convert import submissions_page_json
 from services.forms.definitions import dumps, without_texts
 from services.forms.engine import Reason, compile_definition
+from services.forms.export import spreadsheet_text
 from services.forms.files import file_answers
 from services.forms.filters import Clause, parse_filter
 from services.forms.reasons import DefinitionReason
@@ -140,3 +141,24 @@ def test_a_listed_submission_is_the_json_its_fields_print_as(text: str) -> None:
     }
     expected = {"submissions": [fields, fields | {"formKey": text}], "nextPageToken": "next"}
     assert page == json.dumps(expected, ensure_ascii=False, separators=(",", ":"))
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("=1+2", "'=1+2"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ('+HYPERLINK("https://x.test","go")', '\'+HYPERLINK("https://x.test","go")'),
+        ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+        ("\t=1+2", "'\t=1+2"),
+        ("\r=1+2", "'\r=1+2"),
+        # Phone numbers and signed numbers stay as they were answered; so does any other text.
+        ("+62 21 555-0100", "+62 21 555-0100"),
+        ("+1 (555) 010-0100", "+1 (555) 010-0100"),
+        ("-42.5", "-42.5"),
+        ("Ada = Bo", "Ada = Bo"),
+        ("", ""),
+    ],
+)
+def test_an_exported_cell_is_never_a_formula(text: str, shown: str) -> None:
+    assert spreadsheet_text(text) == shown
