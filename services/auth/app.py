@@ -52,11 +52,12 @@ class AuthApp(ServiceApp):
         passwords.set_hashing_threads(self.settings.hashing_threads)
         policies = platform_policies(runtime.settings.manifest)
         encryption = KeyEncryption(self.settings.key_encryption_key)
+        longest_token_ttl = max(self.settings.access_token_ttl_seconds, self.settings.api_token_ttl_seconds)
         self.keys = SigningKeyStore(
             runtime.db,
             encryption,
             # A retired key is published until the longest-lived token it may have signed expires.
-            max(self.settings.access_token_ttl_seconds, self.settings.api_token_ttl_seconds),
+            longest_token_ttl,
             self.settings.signing_key_activation_delay_seconds,
             min_rotation_seconds=self.settings.signing_key_min_rotation_seconds,
         )
@@ -69,7 +70,9 @@ class AuthApp(ServiceApp):
             revoker=Revoker(
                 runtime.unit_of_work(SERVICE),
                 runtime.settings.redis_url,
-                self.settings.access_token_ttl_seconds,
+                # A revocation is kept until the last token it may refuse has expired: a service
+                # account's API token may live longer than a person's access token.
+                longest_token_ttl,
                 local=runtime.revocations,
             ),
             roles=RoleCatalog(built_in_roles(policies), grantable(policies)),
@@ -124,7 +127,7 @@ class AuthApp(ServiceApp):
                 self.service_tokens,
                 self.runtime.settings.public_url,
             ),
-            MfaServicer(self.second_factor),
+            MfaServicer(self.second_factor, self.sessions),
             SigningKeyServicer(self.keys, self.runtime.jwks),
         ]
 

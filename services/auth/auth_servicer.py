@@ -218,8 +218,9 @@ def _own_user(principal: Principal) -> tuple[str, str]:
 class MfaServicer(pb_grpc.MfaServiceServicer):
     """The caller's own second factor."""
 
-    def __init__(self, second_factor: SecondFactor) -> None:
+    def __init__(self, second_factor: SecondFactor, sessions: SessionManager) -> None:
         self._mfa = second_factor
+        self._sessions = sessions
 
     async def GetMfaStatus(self, request: pb.GetMfaStatusRequest, context: Context) -> pb.GetMfaStatusResponse:
         """Permission auth.self. Reasons: USER_NOT_FOUND (service accounts)."""
@@ -238,17 +239,21 @@ class MfaServicer(pb_grpc.MfaServiceServicer):
         return pb.ConfirmTotpResponse(recovery_codes=await self._mfa.confirm(user_id, tenant_id, request.code))
 
     async def DisableTotp(self, request: pb.DisableTotpRequest, context: Context) -> pb.DisableTotpResponse:
-        """Permission auth.self. Reasons: MFA_NOT_ENROLLED, MFA_CODE_INVALID, USER_NOT_FOUND."""
-        user_id, tenant_id = _own_user(current_principal())
-        await self._mfa.disable(user_id, tenant_id, request.code)
+        """Permission auth.self. Reasons: MFA_NOT_ENROLLED, MFA_CODE_INVALID, USER_NOT_FOUND, LOGIN_LOCKED."""
+        principal = current_principal()
+        user_id, tenant_id = _own_user(principal)
+        await self._sessions.guard_factor_code(principal, lambda: self._mfa.disable(user_id, tenant_id, request.code))
         return pb.DisableTotpResponse()
 
     async def RegenerateRecoveryCodes(
         self, request: pb.RegenerateRecoveryCodesRequest, context: Context
     ) -> pb.RegenerateRecoveryCodesResponse:
-        """Permission auth.self. Reasons: MFA_NOT_ENROLLED, MFA_CODE_INVALID, USER_NOT_FOUND."""
-        user_id, tenant_id = _own_user(current_principal())
-        codes = await self._mfa.regenerate(user_id, tenant_id, request.code)
+        """Permission auth.self. Reasons: MFA_NOT_ENROLLED, MFA_CODE_INVALID, USER_NOT_FOUND, LOGIN_LOCKED."""
+        principal = current_principal()
+        user_id, tenant_id = _own_user(principal)
+        codes = await self._sessions.guard_factor_code(
+            principal, lambda: self._mfa.regenerate(user_id, tenant_id, request.code)
+        )
         return pb.RegenerateRecoveryCodesResponse(recovery_codes=codes)
 
 

@@ -29,6 +29,7 @@ from services.auth.password_reset import replace_password
 from services.auth.passwords import check_policy, hash_password
 from services.auth.permissions import PLATFORM_ADMIN
 from services.auth.reasons import AuthReason
+from services.auth.service_accounts import shown_prefix
 from services.auth.settings import AuthSettings
 from services.auth.tokens import digest
 from services.runtime.clock import utcnow
@@ -140,7 +141,7 @@ async def _bootstrap(
                     tenant_id=PLATFORM_TENANT_ID,
                     name=MESH_SERVICE_ACCOUNT,
                     roles_json=json.dumps([PLATFORM_ADMIN]),
-                    api_key_prefix=service_key[:12],
+                    api_key_prefix=shown_prefix(service_key),
                     api_key_hash=digest(service_key),
                     create_time=now,
                 )
@@ -152,8 +153,11 @@ async def _bootstrap(
             # The configured key is the source of truth: an operator rotates it
             # by changing TENANTMESH_SERVICE_API_KEY and restarting auth.
             account.api_key_hash = digest(service_key)
-            account.api_key_prefix = service_key[:12]
+            account.api_key_prefix = shown_prefix(service_key)
             audit.record(session, "auth.bootstrap.service_key_replaced", actor="system", target="service-account:mesh")
+        elif account.api_key_prefix != shown_prefix(service_key):
+            # Stored before keys of another form showed nothing: the first 12 characters.
+            account.api_key_prefix = shown_prefix(service_key)
         await session.commit()
     if configured_service_key is None:
         _write_secret(data_dir / SERVICE_KEY_FILE, service_key)

@@ -84,14 +84,13 @@ async def get_membership(
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def end_sessions(session: AsyncSession, user_id: str, reason: str) -> None:
-    """Revokes every open session of the user, in every tenant (the caller commits, then publishes
-    ``revoke_subject`` so that live access tokens are refused too)."""
-    await session.execute(
-        update(SessionRow)
-        .where(SessionRow.subject == user_subject(user_id), SessionRow.revoke_time.is_(None))
-        .values(revoke_time=utcnow(), revoke_reason=reason)
-    )
+async def end_sessions(session: AsyncSession, user_id: str, reason: str, *, tenant_id: str | None = None) -> None:
+    """Revokes every open session of the user, in every tenant or only in ``tenant_id`` (the caller
+    commits, then publishes ``revoke_subject`` so that live access tokens are refused too)."""
+    query = update(SessionRow).where(SessionRow.subject == user_subject(user_id), SessionRow.revoke_time.is_(None))
+    if tenant_id is not None:
+        query = query.where(SessionRow.tenant_id == tenant_id)
+    await session.execute(query.values(revoke_time=utcnow(), revoke_reason=reason))
 
 
 async def find_member_by_email(

@@ -22,6 +22,7 @@ from services.auth.identities import (
     check_joinable,
     email_taken,
     email_taken_in_tenant,
+    end_sessions,
     get_membership,
     get_user,
     membership_not_found,
@@ -212,6 +213,9 @@ class Memberships:
             )
             if getattr(result, "rowcount", 0) != 1:
                 raise membership_not_found()
+            # Refresh is refused while the membership is gone; ending the sessions keeps it refused
+            # should the person join again (a refresh token taken before the removal stays dead).
+            await end_sessions(session, user_id, "MEMBERSHIP_REMOVED", tenant_id=tenant_id)
             record(session, "auth.membership.removed", tenant_id, user_subject(user_id))
             await session.commit()
         await self._revoker.revoke_subject(user_subject(user_id), tenant_id)

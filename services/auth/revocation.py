@@ -25,7 +25,7 @@ class Revoker:
         self,
         work: UnitOfWork,
         redis_url: str | None,
-        access_token_ttl_seconds: float,
+        token_ttl_seconds: float,
         local: RevocationList | None = None,
     ) -> None:
         self._work = work
@@ -34,7 +34,7 @@ class Revoker:
         self._local = local
         self._redis_url = redis_url
         # Once every token a revocation could match has expired, it can be forgotten.
-        self._ttl = access_token_ttl_seconds + 60
+        self._ttl = token_ttl_seconds + 60
 
     async def _send(self, revocation: Revocation) -> None:
         if self._local is not None:

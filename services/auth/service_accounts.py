@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,11 +29,19 @@ from services.runtime.errors import AlreadyExists, FieldViolation, InvalidArgume
 from services.runtime.ids import uuid7
 
 API_KEY_SCHEME = "tmk"
+_GENERATED_KEY = re.compile(rf"^({API_KEY_SCHEME}_[0-9a-f]{{8}})_.")
 
 
 def api_key_hash(api_key: str) -> str:
     """What is stored of an API key: its SHA-256, hex."""
     return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def shown_prefix(api_key: str) -> str:
+    """What may be shown of a key to tell it from others: ``tmk_<8 hex>`` of a key of the generated
+    form, nothing of any other (an operator's configured service key is secret from end to end)."""
+    match = _GENERATED_KEY.match(api_key)
+    return match.group(1) if match else ""
 
 
 def new_api_key() -> tuple[str, str]:

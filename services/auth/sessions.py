@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Row, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -55,6 +55,8 @@ from services.runtime.context import Principal, TenantContext, TenantState, clie
 from services.runtime.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated
 from services.runtime.ids import uuid7
 from services.runtime.tenant_directory import CachedTenantDirectory
+
+T = TypeVar("T")
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -576,6 +578,31 @@ class SessionManager:
             await session.commit()
         for session_id, tenant_id in others:
             await self._deps.revoker.revoke_session(session_id, tenant_id)
+
+    async def guard_factor_code(self, principal: Principal, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Runs ``attempt``, a self-service call that checks a code of the caller's own factor
+        (DisableTotp, RegenerateRecoveryCodes), under the login's lockout keys: a wrong code counts
+        and is audited like a wrong password, and a locked account is refused before the code is
+        looked at. Without it a stolen token bought unlimited guesses at the factor."""
+        user = await self.user_of(principal)
+        if user is None:
+            raise NotFound("only users have a second factor", reason=AuthReason.USER_NOT_FOUND)
+        tenant_id = principal.tenant_id or ""
+        keys = self._throttle_keys(tenant_id, tenant_id, user.email)
+        async with self._db.core_session() as session:
+            failing = await self._throttle.check(session, keys)
+        try:
+            result = await attempt()
+        except Unauthenticated as error:
+            if error.reason == AuthReason.MFA_CODE_INVALID:
+                failure = _Failure("auth.mfa.code_failed", principal.subject, principal.subject, tenant_id=tenant_id)
+                await self._count_failure(keys, failure)
+            raise
+        if keys[0].key in failing:
+            async with self._db.core_session() as session:
+                await self._throttle.succeeded(session, keys[0])
+                await session.commit()
+        return result
 
     async def exchange_api_key(self, api_key: str) -> Tokens:
         """Wrong keys are counted per client address (locked like logins past the address

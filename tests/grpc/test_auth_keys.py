@@ -356,3 +356,48 @@ async def test_rotated_key_is_published_before_it_signs(db_backend_url: str, tmp
 
         # From the activation time (2 s after the rotation) on; the first token it signs ends the wait.
         await eventually(rotated_key_signs, within=3.1)
+
+
+async def test_a_revocation_lasts_as_long_as_the_api_tokens_it_refuses(db_backend_url: str, tmp_path: Path) -> None:
+    # API tokens configured to outlive access tokens: the revocation of a deleted service
+    # account was kept for an access token's lifetime only (plus a minute), and once a
+    # process pruned it (or restarted) the deleted account's token was accepted again.
+    env = {"TENANTMESH_ACCESS_TOKEN_TTL_SECONDS": "60", "TENANTMESH_API_TOKEN_TTL_SECONDS": "3600"}
+    async with platform(db_backend_url, tmp_path, env=env) as mesh:
+        world = World(mesh=mesh, admin=await mesh.admin_token())
+        try:
+            tenant = await world.tenant()
+            accounts: Any = mesh.admin_stub("ServiceAccountService")
+            created = await accounts.CreateServiceAccount(
+                admin_pb.CreateServiceAccountRequest(service_account=user_pb2.ServiceAccount(name="long-lived")),
+                metadata=world.as_admin(tenant.tenant_id),
+            )
+            exchanged = await mesh.auth.ExchangeApiKey(auth_pb.ExchangeApiKeyRequest(api_key=created.api_key))
+            token = exchanged.tokens.access_token
+            expires = int(jwt.decode(token, options={"verify_signature": False})["exp"])
+            await accounts.DeleteServiceAccount(
+                admin_pb.DeleteServiceAccountRequest(service_account_id=created.service_account.service_account_id),
+                metadata=world.as_admin(tenant.tenant_id),
+            )
+            await world.refused_by_both(token, tenant.tenant_id, "TOKEN_REVOKED")
+            # A minute before the token expires, the list is swept as every process sweeps it.
+            mesh.runtime.revocations.prune(now=expires - 60)
+            await world.refused_by_both(token, tenant.tenant_id, "TOKEN_REVOKED")
+        finally:
+            for made in world.created if not db_backend_url.startswith("sqlite") else []:
+                await mesh.runtime.db.drop_tenant_database(TenantDatabase(made.database.server, made.database.database))
+
+
+async def test_no_part_of_a_configured_service_key_is_shown(db_backend_url: str, tmp_path: Path) -> None:
+    # An operator's key need not have the generated form: its first 12 characters, stored as the
+    # account's key prefix, were shown by ListServiceAccounts (a third of a 36-character key).
+    configured = "correct-horse-battery-staple-and-ink"
+    async with platform(db_backend_url, tmp_path, env={"TENANTMESH_SERVICE_API_KEY": configured}) as mesh:
+        listed = await mesh.admin_stub("ServiceAccountService").ListServiceAccounts(
+            admin_pb.ListServiceAccountsRequest(),
+            metadata=(*bearer(await mesh.admin_token()), ("x-tenant-id", PLATFORM_TENANT_ID)),
+        )
+        (account,) = [a for a in listed.service_accounts if a.name == "mesh"]
+        assert account.api_key_prefix == ""
+        exchanged = await mesh.auth.ExchangeApiKey(auth_pb.ExchangeApiKeyRequest(api_key=configured))
+        assert exchanged.tokens.tenant_id == PLATFORM_TENANT_ID

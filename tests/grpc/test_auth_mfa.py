@@ -331,3 +331,40 @@ async def test_the_home_tenant_resets_a_factor_audited_and_no_other_tenant_can(a
         "REFRESH_TOKEN_INVALID",
     )
     assert (await accounts.login(person)).HasField("tokens")
+
+
+async def test_wrong_codes_to_disable_or_replace_the_factor_lock_it_like_logins(accounts: Accounts) -> None:
+    # A stolen access token (or refresh token) used to buy unlimited guesses at the code that
+    # disables the factor or hands out new recovery codes: a million codes, three valid at a time.
+    await fresh_step()
+    person = await accounts.person(await accounts.tenant())
+    await accounts.enrol(person)
+    wrong = str((int(person.code()) + 500_000) % 1_000_000).zfill(6)
+    disable, regenerate = accounts.mfa.DisableTotp, accounts.mfa.RegenerateRecoveryCodes
+    for _ in range(2):
+        await expect_error(
+            disable(auth_pb.DisableTotpRequest(code=wrong), metadata=bearer(person.token)),
+            UNAUTHENTICATED,
+            "MFA_CODE_INVALID",
+        )
+    # The third failure (TENANTMESH_LOGIN_MAX_FAILURES=3) locks the account, whichever call made it.
+    await expect_error(
+        regenerate(auth_pb.RegenerateRecoveryCodesRequest(code=wrong), metadata=bearer(person.token)),
+        UNAUTHENTICATED,
+        "MFA_CODE_INVALID",
+    )
+    locked = grpc.StatusCode.RESOURCE_EXHAUSTED
+    await expect_error(
+        disable(auth_pb.DisableTotpRequest(code=person.code()), metadata=bearer(person.token)), locked, "LOGIN_LOCKED"
+    )
+    await expect_error(
+        regenerate(auth_pb.RegenerateRecoveryCodesRequest(code=person.code()), metadata=bearer(person.token)),
+        locked,
+        "LOGIN_LOCKED",
+    )
+    await expect_error(accounts.login(person), locked, "LOGIN_LOCKED")
+    # Nothing changed, and each guess is on record.
+    status = await accounts.mfa.GetMfaStatus(auth_pb.GetMfaStatusRequest(), metadata=bearer(person.token))
+    assert (status.totp_enabled, status.recovery_codes_left) == (True, 10)
+    failed = await rows(accounts, AuditEventRow, AuditEventRow.action == "auth.mfa.code_failed")
+    assert [e.target for e in failed if e.target == f"user:{person.user_id}"] == [f"user:{person.user_id}"] * 3

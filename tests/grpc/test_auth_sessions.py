@@ -391,3 +391,26 @@ async def test_passwords_are_stored_as_argon2id_and_rehashed_on_parameter_change
     assert upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     await world.mesh.login(tenant.slug, user.email, PASSWORD)
     assert await stored_hash() == upgraded
+
+
+async def test_a_removed_membership_ends_its_sessions_so_rejoining_does_not_revive_them(world: World) -> None:
+    # The refresh token of a session in the tenant was refused while the membership was gone, but
+    # nothing ended the session: once the person was a member again (re-invited, re-added), a
+    # refresh token taken before the removal opened it again.
+    tenant, home = await world.tenant(), await world.tenant("home")
+    person = await world.user(home)
+    memberships = world.mesh.admin_stub("MembershipService")
+    add = admin_pb.AddMembershipRequest(user_id=person.user_id)
+    await memberships.AddMembership(add, metadata=world.as_admin(tenant.tenant_id))
+    before = await world.mesh.login(tenant.slug, person.email, PASSWORD)
+    at_home = await world.mesh.login(home.slug, person.email, PASSWORD)
+
+    await memberships.RemoveMembership(
+        admin_pb.RemoveMembershipRequest(user_id=person.user_id), metadata=world.as_admin(tenant.tenant_id)
+    )
+    await memberships.AddMembership(add, metadata=world.as_admin(tenant.tenant_id))
+
+    await expect_error(world.refresh(before.refresh_token), UNAUTHENTICATED, "REFRESH_TOKEN_INVALID")
+    # The removal is the tenant's business only: the session at home goes on.
+    assert (await world.refresh(at_home.refresh_token)).tenant_id == home.tenant_id
+    assert (await world.mesh.login(tenant.slug, person.email, PASSWORD)).tenant_id == tenant.tenant_id
