@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, Index, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy import Boolean, DateTime, Double, Index, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -18,6 +18,9 @@ LongBinary = LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql")
 # Indexed text values are cut to this many characters (utf8mb4 keys stay within MariaDB's limit);
 # a filter value longer than this compares on its prefix and is then checked in full.
 INDEXED_TEXT_LENGTH = 191
+IndexedText = String(INDEXED_TEXT_LENGTH).with_variant(
+    mysql.VARCHAR(INDEXED_TEXT_LENGTH, charset="utf8mb4", collation="utf8mb4_nopad_bin"), "mysql"
+)
 
 
 class TenantBase(DeclarativeBase):
@@ -93,8 +96,10 @@ class SubmissionValueRow(TenantBase):
     field: Mapped[str] = mapped_column(String(64), primary_key=True)
     form_id: Mapped[str] = mapped_column(String(36))
     # Strings (cut to INDEXED_TEXT_LENGTH), and booleans as "true"/"false"; numbers in value_number.
-    value_text: Mapped[str | None] = mapped_column(String(INDEXED_TEXT_LENGTH))
-    value_number: Mapped[float | None] = mapped_column(Float)
+    # Compared exactly, as the forms engine compares: bytes, not MariaDB's default collation, and
+    # doubles, not MariaDB's single-precision FLOAT (forms_tenant_0004).
+    value_text: Mapped[str | None] = mapped_column(IndexedText)
+    value_number: Mapped[float | None] = mapped_column(Double)
 
 
 class SubmissionRevisionRow(TenantBase):

@@ -200,7 +200,7 @@ class SubmissionServicer(pb_grpc.SubmissionServiceServicer):
         self, request: pb.UpdateSubmissionRequest, context: Context
     ) -> pb.UpdateSubmissionResponse:
         """Permission forms.submissions.update. Reasons: SUBMISSION_NOT_FOUND, ETAG_MISMATCH,
-        SUBMISSION_NOT_EDITABLE, ANSWERS_INVALID."""
+        SUBMISSION_NOT_EDITABLE, FORM_ARCHIVED, ANSWERS_INVALID."""
         answers = struct_to_dict(request.answers, "answers")
         row, key = await self._submissions.update_answers(request.submission_id, answers, request.etag, request.locale)
         return pb.UpdateSubmissionResponse(submission=submission_to_proto(row, key))

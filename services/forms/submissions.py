@@ -7,6 +7,7 @@ Someone else's submission is NOT_FOUND for the others, exactly like one that doe
 from __future__ import annotations
 
 import functools
+import json
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -81,6 +82,19 @@ _INSERT_SUBMISSION = insert(SubmissionRow).from_select(
 _INSERT_VALUES = insert(SUBMISSION_VALUES)
 SUBMISSION_CREATED = "form.submission.created"
 REVIEW_FIELDS = ("status", "note")
+SUBMITTED = "SUBMITTED"
+# The form's row as an edit of answers needs it, share-locked: not archived until the edit commits.
+_EDITABLE_FORM = select(FormRow.form_id, FormRow.status, FormRow.allow_edits).with_for_update(read=True)
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """What a SubmitForm carrying a request_id asked for, to tell a retry from another request."""
+
+    request_id: str
+    key: str
+    version: int
+    answers: dict[str, Any]
 
 
 class _FormChanged(Exception):
@@ -186,31 +200,55 @@ class Submissions:
     async def submit(
         self, key: str, version: int, answers: dict[str, Any], request_id: str, locale: str
     ) -> tuple[SubmissionRow, str]:
+        retry = _Retry(request_id, key, version, answers)
         if request_id:
-            earlier = await self._earlier(request_id)
+            earlier = await self._earlier(retry)
             if earlier is not None:
                 return earlier
         try:
             return await self._stored(key, version, answers, request_id, locale)
         except IntegrityError:
             # Only request_id is unique: the same retry raced this one, or another submitter used it.
-            earlier = await self._earlier(request_id) if request_id else None
+            earlier = await self._earlier(retry) if request_id else None
             if earlier is None:
                 raise
             return earlier
 
-    async def _earlier(self, request_id: str) -> tuple[SubmissionRow, str] | None:
-        """The submission a retry with ``request_id`` refers to: the caller's own; another
-        submitter's request id is refused, and says nothing of their submission."""
+    async def _earlier(self, retry: _Retry) -> tuple[SubmissionRow, str] | None:
+        """The submission a retry with ``request_id`` refers to: the caller's own, made by the same
+        request; another submitter's request id, or one used for another form, version or answers,
+        is refused, and says nothing of the submission."""
         async with tenant_session(self._db) as session:
             earlier = (
-                await session.execute(select(SubmissionRow).where(SubmissionRow.request_id == request_id))
+                await session.execute(select(SubmissionRow).where(SubmissionRow.request_id == retry.request_id))
             ).scalar_one_or_none()
             if earlier is None:
                 return None
-            if earlier.submitter != current_principal().subject:
+            key = await self._key_of(session, earlier)
+            mine = earlier.submitter == current_principal().subject
+            if not mine or not await self._repeats(session, earlier, key, retry):
                 raise AlreadyExists("request_id was used for another request", reason=FormsReason.REQUEST_ID_REUSED)
-            return earlier, await self._key_of(session, earlier)
+            return earlier, key
+
+    async def _repeats(self, session: AsyncSession, earlier: SubmissionRow, key: str, retry: _Retry) -> bool:
+        """Whether ``retry`` is the request that stored ``earlier``: the same form and version, and
+        answers that are stored as its first answers were (computed values filled in, hidden ones
+        dropped, whatever edits came since)."""
+        if key != retry.key or retry.version not in (0, earlier.version):
+            return False
+        published = await self._cache.get(session, current_tenant().tenant_id, earlier.form_id, earlier.version)
+        evaluation = evaluate_compiled(published.compiled, retry.answers, published.compiled.default_locale)
+        first = earlier.answers_json
+        if earlier.revision_count:
+            first = (
+                await session.execute(
+                    select(SubmissionRevisionRow.answers_json).where(
+                        SubmissionRevisionRow.submission_id == earlier.submission_id,
+                        SubmissionRevisionRow.revision == 1,
+                    )
+                )
+            ).scalar_one()
+        return bool(evaluation.answers == json.loads(first))
 
     async def _stored(
         self, key: str, version: int, answers: dict[str, Any], request_id: str, locale: str
@@ -273,7 +311,7 @@ class Submissions:
                 "version": checked.version,
                 "answers_json": dumps(stored),
                 "answers_struct": struct_bytes(stored),
-                "status": "SUBMITTED",
+                "status": SUBMITTED,
                 "submitter": subject,
                 "note": "",
                 "revision_count": 0,
@@ -372,11 +410,7 @@ class Submissions:
             session = work.session
             row = await self._visible(session, submission_id, for_update=True)
             check_etag(row.revision, etag, "submission")
-            form = await session.get(FormRow, row.form_id)
-            if form is None or not form.allow_edits:
-                raise FailedPrecondition(
-                    "the form does not allow answers to be edited", reason=FormsReason.SUBMISSION_NOT_EDITABLE
-                )
+            form = await _editable_form(session, row.form_id)
             published = await self._cache.get(session, current_tenant().tenant_id, form.form_id, row.version)
             evaluation = evaluate_compiled(
                 published.compiled, answers, locale or published.compiled.default_locale, owned=True
@@ -385,26 +419,30 @@ class Submissions:
                 raise answers_invalid([answer_violation(v) for v in evaluation.violations])
             references = await self._checked_files(session, Checked(form.form_id, published, evaluation), submission_id)
             detached = await self._files.detach_unreferenced(session, submission_id, references)
-            session.add(
-                SubmissionRevisionRow(
-                    submission_id=submission_id,
-                    revision=row.revision_count + 1,
-                    version=row.version,
-                    answers_json=row.answers_json,
-                    editor=current_principal().subject,
-                    replace_time=utcnow(),
-                )
+            replaced = SubmissionRevisionRow(
+                submission_id=submission_id,
+                revision=row.revision_count + 1,
+                version=row.version,
+                answers_json=row.answers_json,
+                editor=current_principal().subject,
+                replace_time=utcnow(),
             )
-            await session.execute(delete(SubmissionValueRow).where(SubmissionValueRow.submission_id == submission_id))
-            await _index(await session.connection(), indexed_values(form.form_id, submission_id, evaluation.answers))
+            # The row first, conditional on the revision read: of two edits that read the same
+            # revision (SQLite takes no row lock), the second is ABORTED here, before its revision
+            # row could collide with the first's. A reviewed submission whose answers change is
+            # back to SUBMITTED: a review covers the answers it saw.
             await bump_revision(
                 session,
                 row,
                 "submission",
                 answers_json=dumps(evaluation.answers),
                 answers_struct=struct_bytes(evaluation.answers),
-                revision_count=row.revision_count + 1,
+                revision_count=replaced.revision,
+                status=SUBMITTED,
             )
+            session.add(replaced)
+            await session.execute(delete(SubmissionValueRow).where(SubmissionValueRow.submission_id == submission_id))
+            await _index(await session.connection(), indexed_values(form.form_id, submission_id, evaluation.answers))
         await self._files.remind_released(detached)
         return await self.get(submission_id)
 
@@ -437,6 +475,21 @@ class Submissions:
             )
             await self._files.mark_released(session, submission_id)
         await self._files.purge(doomed)
+
+
+async def _editable_form(session: AsyncSession, form_id: str) -> Row[str, str, bool]:
+    """The form of a submission whose answers are edited: one that allows edits and still takes
+    answers (an archived form takes neither new submissions nor changed ones)."""
+    form = (await session.execute(_EDITABLE_FORM.where(FormRow.form_id == form_id))).one_or_none()
+    if form is None or not form.allow_edits:
+        raise FailedPrecondition(
+            "the form does not allow answers to be edited", reason=FormsReason.SUBMISSION_NOT_EDITABLE
+        )
+    if form.status == ARCHIVED:
+        raise FailedPrecondition(
+            "the form is archived: its answers can no longer be edited", reason=FormsReason.FORM_ARCHIVED
+        )
+    return form
 
 
 def _needs_form() -> InvalidArgument:

@@ -340,10 +340,12 @@ class SubmissionServiceStub:
     computed values recomputed by the server) and stores them, pinned to it.
     Every violation comes back at once as a field violation at
     "answers<JSON path>" with the rule's message. A retry with the same
-    request_id returns the first call's submission. Announces
-    form.submission.created. Errors: NOT_FOUND (FORM_NOT_FOUND,
-    FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION (FORM_NOT_PUBLISHED,
-    FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID, FIELD_INVALID).
+    request_id (same caller, form, version and answers) returns the first
+    call's submission; another request under that id is ALREADY_EXISTS
+    (REQUEST_ID_REUSED). Announces form.submission.created. Errors: NOT_FOUND
+    (FORM_NOT_FOUND, FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION
+    (FORM_NOT_PUBLISHED, FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID,
+    FIELD_INVALID), ALREADY_EXISTS (REQUEST_ID_REUSED).
     """
     ValidateSubmission: _grpc.UnaryUnaryMultiCallable[_form_service_pb2.ValidateSubmissionRequest, _form_service_pb2.ValidateSubmissionResponse]
     """The checks of SubmitForm without storing anything, for live validation:
@@ -385,9 +387,11 @@ class SubmissionServiceStub:
     """Replaces the answers of a submission whose form allows edits (the
     caller's own, or anyone's with forms.submissions.review). The new
     answers are validated against the submission's version like a new
-    submission; the old ones are kept as a revision. Errors: NOT_FOUND
+    submission; the old ones are kept as a revision, and a reviewed
+    submission is SUBMITTED again (a review covers the answers it saw). An
+    archived form's answers are not edited. Errors: NOT_FOUND
     (SUBMISSION_NOT_FOUND), ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION
-    (SUBMISSION_NOT_EDITABLE), INVALID_ARGUMENT (ANSWERS_INVALID).
+    (SUBMISSION_NOT_EDITABLE, FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID).
     """
     ListSubmissionRevisions: _grpc.UnaryUnaryMultiCallable[_form_service_pb2.ListSubmissionRevisionsRequest, _form_service_pb2.ListSubmissionRevisionsResponse]
     """Lists the earlier answers of a submission, newest first.
@@ -422,10 +426,12 @@ class SubmissionServiceAsyncStub(SubmissionServiceStub):
     computed values recomputed by the server) and stores them, pinned to it.
     Every violation comes back at once as a field violation at
     "answers<JSON path>" with the rule's message. A retry with the same
-    request_id returns the first call's submission. Announces
-    form.submission.created. Errors: NOT_FOUND (FORM_NOT_FOUND,
-    FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION (FORM_NOT_PUBLISHED,
-    FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID, FIELD_INVALID).
+    request_id (same caller, form, version and answers) returns the first
+    call's submission; another request under that id is ALREADY_EXISTS
+    (REQUEST_ID_REUSED). Announces form.submission.created. Errors: NOT_FOUND
+    (FORM_NOT_FOUND, FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION
+    (FORM_NOT_PUBLISHED, FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID,
+    FIELD_INVALID), ALREADY_EXISTS (REQUEST_ID_REUSED).
     """
     ValidateSubmission: _aio.UnaryUnaryMultiCallable[_form_service_pb2.ValidateSubmissionRequest, _form_service_pb2.ValidateSubmissionResponse]  # type: ignore[assignment]
     """The checks of SubmitForm without storing anything, for live validation:
@@ -467,9 +473,11 @@ class SubmissionServiceAsyncStub(SubmissionServiceStub):
     """Replaces the answers of a submission whose form allows edits (the
     caller's own, or anyone's with forms.submissions.review). The new
     answers are validated against the submission's version like a new
-    submission; the old ones are kept as a revision. Errors: NOT_FOUND
+    submission; the old ones are kept as a revision, and a reviewed
+    submission is SUBMITTED again (a review covers the answers it saw). An
+    archived form's answers are not edited. Errors: NOT_FOUND
     (SUBMISSION_NOT_FOUND), ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION
-    (SUBMISSION_NOT_EDITABLE), INVALID_ARGUMENT (ANSWERS_INVALID).
+    (SUBMISSION_NOT_EDITABLE, FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID).
     """
     ListSubmissionRevisions: _aio.UnaryUnaryMultiCallable[_form_service_pb2.ListSubmissionRevisionsRequest, _form_service_pb2.ListSubmissionRevisionsResponse]  # type: ignore[assignment]
     """Lists the earlier answers of a submission, newest first.
@@ -507,10 +515,12 @@ class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
         computed values recomputed by the server) and stores them, pinned to it.
         Every violation comes back at once as a field violation at
         "answers<JSON path>" with the rule's message. A retry with the same
-        request_id returns the first call's submission. Announces
-        form.submission.created. Errors: NOT_FOUND (FORM_NOT_FOUND,
-        FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION (FORM_NOT_PUBLISHED,
-        FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID, FIELD_INVALID).
+        request_id (same caller, form, version and answers) returns the first
+        call's submission; another request under that id is ALREADY_EXISTS
+        (REQUEST_ID_REUSED). Announces form.submission.created. Errors: NOT_FOUND
+        (FORM_NOT_FOUND, FORM_VERSION_NOT_FOUND), FAILED_PRECONDITION
+        (FORM_NOT_PUBLISHED, FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID,
+        FIELD_INVALID), ALREADY_EXISTS (REQUEST_ID_REUSED).
         """
 
     @_abc_1.abstractmethod
@@ -588,9 +598,11 @@ class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
         """Replaces the answers of a submission whose form allows edits (the
         caller's own, or anyone's with forms.submissions.review). The new
         answers are validated against the submission's version like a new
-        submission; the old ones are kept as a revision. Errors: NOT_FOUND
+        submission; the old ones are kept as a revision, and a reviewed
+        submission is SUBMITTED again (a review covers the answers it saw). An
+        archived form's answers are not edited. Errors: NOT_FOUND
         (SUBMISSION_NOT_FOUND), ABORTED (ETAG_MISMATCH), FAILED_PRECONDITION
-        (SUBMISSION_NOT_EDITABLE), INVALID_ARGUMENT (ANSWERS_INVALID).
+        (SUBMISSION_NOT_EDITABLE, FORM_ARCHIVED), INVALID_ARGUMENT (ANSWERS_INVALID).
         """
 
     @_abc_1.abstractmethod
