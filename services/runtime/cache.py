@@ -66,6 +66,8 @@ class Cache(Generic[K, V]):
         self.hits = 0
         self.misses = 0
         self.evictions = 0
+        # Bumped by every drop (pop, drop_where, clear): see ticket().
+        self._drops = 0
         _ALL.add(self)  # type: ignore[arg-type]
 
     def get(self, key: K) -> V | Literal[Miss.MISS]:
@@ -79,7 +81,20 @@ class Cache(Generic[K, V]):
         self.misses += 1
         return MISS
 
-    def put(self, key: K, value: V, ttl_seconds: float | None = None) -> None:
+    def ticket(self) -> int:
+        """Taken before reading a value from its source, handed to :meth:`put` as ``read_at``."""
+        return self._drops
+
+    def put(self, key: K, value: V, ttl_seconds: float | None = None, *, read_at: int | None = None) -> None:
+        """Keeps ``value``; with ``read_at`` (a :meth:`ticket`) only if nothing was dropped since.
+
+        A value read while its entry was being dropped (the source changed) may be the old one,
+        and putting it after the drop would keep it for a whole time to live: such a value is
+        answered but not kept. Drops are counted for the whole cache, not per key, which costs
+        only the caching of reads that were under way during some drop.
+        """
+        if read_at is not None and read_at != self._drops:
+            return
         expires = self._clock() + (self._ttl if ttl_seconds is None else ttl_seconds)
         self._entries[key] = (expires, value)
         self._entries.move_to_end(key)
@@ -88,6 +103,7 @@ class Cache(Generic[K, V]):
             self.evictions += 1
 
     def pop(self, key: K) -> None:
+        self._drops += 1
         self._entries.pop(key, None)
 
     @contextlib.contextmanager
@@ -99,10 +115,12 @@ class Cache(Generic[K, V]):
             self.pop(key)
 
     def drop_where(self, stale: Callable[[K, V], bool]) -> None:
+        self._drops += 1
         for key in [k for k, (_, v) in self._entries.items() if stale(k, v)]:
             del self._entries[key]
 
     def clear(self) -> None:
+        self._drops += 1
         self._entries.clear()
 
     def __len__(self) -> int:

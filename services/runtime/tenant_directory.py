@@ -94,18 +94,22 @@ class CachedTenantDirectory:
         lookup_slug = getattr(self._source, "lookup_slug", None)
         if lookup_slug is None:
             return None
+        read_at = self._entries.ticket()
         tenant: TenantContext | None = await lookup_slug(slug)
         if tenant is not None:
-            self._slugs.put(slug, tenant.tenant_id)
-            self._entries.put(tenant.tenant_id, tenant)
+            self._slugs.put(slug, tenant.tenant_id, read_at=read_at)
+            self._entries.put(tenant.tenant_id, tenant, read_at=read_at)
         return tenant
 
     async def lookup(self, tenant_id: str) -> TenantContext | None:
         cached = self._entries.get(tenant_id)
         if cached is not MISS:
             return cached
+        # A change dropping the tenant while it is read must not be undone by this put.
+        read_at = self._entries.ticket()
         tenant = await self._source.lookup(tenant_id)
-        self._entries.put(tenant_id, tenant, None if tenant is not None else min(self._ttl, NEGATIVE_TTL_SECONDS))
+        ttl = None if tenant is not None else min(self._ttl, NEGATIVE_TTL_SECONDS)
+        self._entries.put(tenant_id, tenant, ttl, read_at=read_at)
         return tenant
 
     def invalidate(self, tenant_id: str) -> None:

@@ -77,8 +77,10 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
             return pb.GetTenantResponse(tenant=tenant_to_proto(await self._manager.get_by_slug(request.slug)))
         tenant = self._views.get(request.tenant_id)
         if tenant is MISS:
+            # Not kept if the tenant changed while it was read (the change dropped the view).
+            read_at = self._views.ticket()
             tenant = tenant_to_proto(await self._manager.get(request.tenant_id))
-            self._views.put(request.tenant_id, tenant)
+            self._views.put(request.tenant_id, tenant, read_at=read_at)
         return pb.GetTenantResponse(tenant=tenant)
 
     async def GetTenantUsage(self, request: pb.GetTenantUsageRequest, context: Context) -> pb.GetTenantUsageResponse:

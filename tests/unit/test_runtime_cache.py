@@ -87,3 +87,14 @@ def test_dropping_forgets_the_key_even_when_the_block_fails() -> None:
 def test_a_cache_holds_something() -> None:
     with pytest.raises(ValueError, match="at least one"):
         Cache("t", ttl_seconds=1, max_entries=0)
+
+
+def test_a_value_read_across_a_drop_is_not_kept() -> None:
+    cache: Cache[str, str] = Cache("t", ttl_seconds=5)
+    read_at = cache.ticket()
+    cache.pop("a")  # the source changed while "a" was being read
+    cache.put("a", "old", read_at=read_at)
+    assert cache.get("a") is MISS
+    read_at = cache.ticket()
+    cache.put("a", "new", read_at=read_at)
+    assert cache.get("a") == "new"

@@ -56,6 +56,11 @@ class CallStage(Protocol):
     async def __call__(self, call: IncomingCall) -> None: ...
 
 
+# A stage's check of a call it let in, repeated for every message of an open stream (a stage
+# offers one as its ``recheck`` method): what it checked may have changed since the call began.
+Recheck = Callable[[IncomingCall], Awaitable[None]]
+
+
 class Undecodable:
     """Stands in for a request whose bytes are not a message of the method's input type.
 
@@ -129,6 +134,9 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
         self._policies = policies
         self._first = tuple(first_stages)
         self._stages = tuple(stages)
+        self._rechecks: tuple[Recheck, ...] = tuple(
+            check for check in (getattr(stage, "recheck", None) for stage in stages) if check is not None
+        )
         self._observer = observer
         self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
@@ -259,6 +267,16 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
 
         return edge_path
 
+    async def _recheck(self, call: IncomingCall) -> None:
+        for check in self._rechecks:
+            await check(call)
+
+    async def _rechecked(self, call: IncomingCall, requests: AsyncIterator[Message]) -> AsyncIterator[Message]:
+        """A client stream's messages, each handed on only while the stages would still let the call in."""
+        async for message in requests:
+            await self._recheck(call)
+            yield message
+
     def _wrap_client_stream(self, behavior: Any, policy: MethodPolicy) -> Any:
         async def unary_from_stream(requests: AsyncIterator[Message], context: Any) -> Any:
             started = time.perf_counter()
@@ -269,7 +287,7 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
             try:
                 await self._run_stages(call, None)
                 self._answer_unary_with_headers(call)
-                return await behavior(validated_messages(_decoded(requests)), context)
+                return await behavior(validated_messages(self._rechecked(call, _decoded(requests))), context)
             except BaseException as exc:
                 error = error_for(exc, policy.method)
                 if error is None:
@@ -293,6 +311,8 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):
                 await self._open_stream_with_headers(call)
                 opened = True
                 async for response in behavior(request, context):
+                    # A stream outlives the stages' checks: a tenant suspended meanwhile ends it.
+                    await self._recheck(call)
                     yield response
             except BaseException as exc:
                 error = error_for(exc, policy.method)

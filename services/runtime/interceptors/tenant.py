@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from services.runtime.access import Scope
-from services.runtime.context import GONE_STATES, TenantState, principal_var, tenant_var
+from services.runtime.context import GONE_STATES, TenantContext, TenantState, principal_var, tenant_var
 from services.runtime.errors import CommonReason, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
 if TYPE_CHECKING:
@@ -47,11 +47,26 @@ class TenantStage:
         foreign = principal is not None and principal.tenant_id is not None and principal.tenant_id != tenant_id
         if foreign and not (call.policy.platform_override and principal is not None and principal.is_platform_admin):
             raise PermissionDenied("the token belongs to another tenant", reason=CommonReason.TENANT_MISMATCH)
-        tenant = await self._directory.lookup(tenant_id)
-        if tenant is None or tenant.state in GONE_STATES:
-            raise NotFound("no such tenant", reason=CommonReason.TENANT_NOT_FOUND)
-        if tenant.state == TenantState.SUSPENDED:
-            raise FailedPrecondition("the tenant is suspended", reason=CommonReason.TENANT_SUSPENDED)
-        if tenant.state != TenantState.ACTIVE:
-            raise FailedPrecondition("the tenant is not ready yet", reason=CommonReason.TENANT_NOT_READY)
-        tenant_var.set(tenant)
+        tenant_var.set(_usable(await self._directory.lookup(tenant_id)))
+
+    async def recheck(self, call: IncomingCall) -> None:
+        """For a stream this stage let in: refuses it from the next message on once its tenant is
+        not active any more (suspended or deleted while the stream was open), as a new call is.
+
+        A cached lookup: the directory drops the tenant when its change is announced."""
+        if call.policy.scope is not Scope.TENANT:
+            return
+        admitted = tenant_var.get(None)
+        if admitted is not None:
+            _usable(await self._directory.lookup(admitted.tenant_id))
+
+
+def _usable(tenant: TenantContext | None) -> TenantContext:
+    """``tenant`` if calls may act on it; else the refusal a caller of it gets."""
+    if tenant is None or tenant.state in GONE_STATES:
+        raise NotFound("no such tenant", reason=CommonReason.TENANT_NOT_FOUND)
+    if tenant.state == TenantState.SUSPENDED:
+        raise FailedPrecondition("the tenant is suspended", reason=CommonReason.TENANT_SUSPENDED)
+    if tenant.state != TenantState.ACTIVE:
+        raise FailedPrecondition("the tenant is not ready yet", reason=CommonReason.TENANT_NOT_READY)
+    return tenant
