@@ -233,6 +233,9 @@ class Provisioner:
                 .values(
                     state=TenantState.DELETED,
                     slug=None,
+                    # Released with the slug: a deleted tenant is not found, so a create that
+                    # repeats its request id asks for a tenant anew rather than for a tombstone.
+                    create_request_id=None,
                     lease_until=None,
                     update_time=now,
                     delete_time=now,

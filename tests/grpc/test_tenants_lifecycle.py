@@ -237,6 +237,12 @@ async def test_create_is_idempotent_per_request_id(world: TenantWorld) -> None:
     assert await world.databases_named_like(slug) == [first.database.database]
     assert await world.databases_named_like(world.slugs[-1]) == []
     await delete(world, first)
+    # A deleted tenant is not found, and its request id is released with its slug: the same
+    # request creates a tenant anew instead of answering with the tombstone.
+    again = (await world.tenants.CreateTenant(request)).tenant
+    assert (again.state, again.slug) == (ACTIVE, slug)
+    assert again.tenant_id != first.tenant_id
+    await delete(world, again)
 
 
 async def test_concurrent_creates_of_one_slug(world: TenantWorld) -> None:
