@@ -10,7 +10,7 @@ GetMyMenu uses (services.menus.tree), for the permission sets auth reports.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -18,14 +18,14 @@ from tenantmesh.menus.v1 import menu_pb2
 from tenantmesh.menus.v1 import menu_service_pb2 as pb
 
 from services.menus import convert
-from services.menus.entries import ROOT, Entry, Kind, custom_key
-from services.menus.menus import MenuBook
+from services.menus.entries import CUSTOM_PREFIX, ROOT, Entry, Kind, custom_key
+from services.menus.menus import MenuBook, TenantMenu
 from services.menus.models import CustomEntryRow
 from services.menus.people import Member, People, permissions_of
 from services.menus.reasons import MenusReason
-from services.menus.store import custom_entry_of, custom_values
+from services.menus.store import Placement, custom_entry_of, custom_values
 from services.menus.tree import apply_override, structure_problems, visible, walk
-from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, ResourceExhausted
 from services.runtime.resources import check_update_mask
 
 CUSTOM_UPDATABLE = (
@@ -41,6 +41,12 @@ CUSTOM_UPDATABLE = (
 )
 # Mask paths whose Entry attribute is named otherwise.
 _ENTRY_FIELD = {"label_translations": "translations", "required_permission": "permissions"}
+# Every member is sent the custom entries they may see: a tenant has at most this many.
+MAX_CUSTOM_ENTRIES = 200
+# Overrides of entries that are not there (kept for when they come back) have no bound from the
+# entries themselves: at most this many are written. Those orphaned later (a service disabled) are
+# kept whatever their number.
+MAX_ABSENT_OVERRIDES = 100
 # Siblings are renumbered by this step on a move, leaving room to insert between them.
 _ORDER_STEP = 10
 _TARGETS = {Kind.ROUTE: "route", Kind.EXTERNAL_LINK: "external_url", Kind.FORM: "form_id", Kind.SECTION: None}
@@ -53,6 +59,12 @@ def _refuse(violations: Sequence[FieldViolation]) -> None:
             violations=violations,
             reason=violations[0].reason,
         )
+
+
+def label_problems(entry: Entry, prefix: str) -> list[FieldViolation]:
+    """Every entry has a label. Not said in the proto: an update whose mask does not name the label
+    need not send one."""
+    return [] if entry.label else [FieldViolation(f"{prefix}.label", "an entry needs a label")]
 
 
 def target_problems(entry: Entry, prefix: str) -> list[FieldViolation]:
@@ -70,6 +82,26 @@ def target_problems(entry: Entry, prefix: str) -> list[FieldViolation]:
                 )
             )
     return found
+
+
+def _absent_within_limit(entries: Mapping[str, Entry]) -> Callable[[list[str]], None]:
+    def check(keys: list[str]) -> None:
+        if sum(key not in entries for key in keys) > MAX_ABSENT_OVERRIDES:
+            raise ResourceExhausted(
+                f"a tenant overrides at most {MAX_ABSENT_OVERRIDES} entries that are not there: clear orphaned ones",
+                reason=MenusReason.MENU_LIMIT_REACHED,
+            )
+
+    return check
+
+
+def _revision_read(menu: TenantMenu, key: str) -> int:
+    """The revision of the row placing ``key`` as ``menu`` read it: its custom entry, else its
+    override (0: none); a move writes only if it is still the same."""
+    if key.startswith(CUSTOM_PREFIX):
+        return menu.custom_rows[key.removeprefix(CUSTOM_PREFIX)].revision
+    override = menu.override_rows.get(key)
+    return 0 if override is None else override.revision
 
 
 def _not_found(key: str) -> NotFound:
@@ -105,6 +137,7 @@ class MenuAdmin:
         problems = []
         if message.kind == menu_pb2.ENTRY_KIND_UNSPECIFIED:
             problems.append(FieldViolation("custom_entry.kind", "say what the entry leads to"))
+        problems.extend(label_problems(entry, "custom_entry"))
         if key in menu.model.entries:
             problems.append(
                 FieldViolation("custom_entry.entry_id", "an entry has this id", MenusReason.MENU_ENTRY_DUPLICATE)
@@ -113,7 +146,7 @@ class MenuAdmin:
         _refuse(target_problems(entry, "custom_entry"))
         _refuse(structure_problems({**menu.model.entries, key: entry}, key, "custom_entry.parent"))
         try:
-            return await self._store.create_custom(message.entry_id, entry, request_id)
+            return await self._store.create_custom(message.entry_id, entry, request_id, MAX_CUSTOM_ENTRIES)
         except IntegrityError:
             # Created concurrently: by a retry of this very request, or with the same id.
             if request_id and (earlier := await self._store.find_created(request_id)) is not None:
@@ -133,7 +166,7 @@ class MenuAdmin:
                 current,
                 **{_ENTRY_FIELD.get(name, name): getattr(wanted, _ENTRY_FIELD.get(name, name)) for name in mask},
             )
-            _refuse(target_problems(updated, "custom_entry"))
+            _refuse(label_problems(updated, "custom_entry") + target_problems(updated, "custom_entry"))
             _refuse(structure_problems({**menu.model.entries, key: updated}, key, "custom_entry.parent"))
             return custom_values(updated)
 
@@ -163,8 +196,11 @@ class MenuAdmin:
         elif override.parent and override.parent not in model.entries:
             # The entry is gone (or not there yet): the override waits, but its parent must exist now.
             _refuse([FieldViolation("override.parent", "no such entry to go under", MenusReason.MENU_PARENT_NOT_FOUND)])
-        row = await self._store.set_override(override, message.etag)
-        return convert.override_to_proto(row, orphaned=override.key not in model.entries)
+        absent = override.key not in model.entries
+        row = await self._store.set_override(
+            override, message.etag, _absent_within_limit(model.entries) if absent else None
+        )
+        return convert.override_to_proto(row, orphaned=absent)
 
     async def clear_override(self, key: str, etag: str) -> None:
         await self._store.clear_override(key, etag)
@@ -185,7 +221,7 @@ class MenuAdmin:
         ]
         siblings.insert(min(position, len(siblings)), moved)
         placements = {
-            sibling.key: (parent or ROOT, (index + 1) * _ORDER_STEP)
+            sibling.key: Placement(parent or ROOT, (index + 1) * _ORDER_STEP, _revision_read(menu, sibling.key))
             for index, sibling in enumerate(siblings)
             if sibling.key == key or sibling.order != (index + 1) * _ORDER_STEP
         }

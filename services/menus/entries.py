@@ -81,17 +81,23 @@ class Entry:
     translations: Mapping[str, str] = field(default_factory=dict)
 
     def label_in(self, locale: str) -> str:
-        """The label in ``locale`` ("id-ID"), else in its language ("id"), else the English label."""
-        if not locale or locale == "en":
+        """The label in ``locale`` ("id-ID"), else in its language ("id"), else the English label (also
+        for no locale). Only the translations into ``locale`` and its language decide it
+        (MenuModel.label_locale relies on that)."""
+        if not locale or not self.translations:
             return self.label
         found = self.translations.get(locale)
         if found is None:
-            found = self.translations.get(locale.split("-", 1)[0])
+            found = self.translations.get(language_of(locale))
         return found or self.label
 
 
 def holds(permissions: frozenset[str], needed: tuple[str, ...]) -> bool:
     return "*" in permissions or all(permission in permissions for permission in needed)
+
+
+def language_of(locale: str) -> str:
+    return locale.split("-", 1)[0]
 
 
 def normalise_locale(locale: str) -> str:

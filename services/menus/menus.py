@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import grpc
 from tenantmesh.menus.v1 import menu_service_pb2 as pb
@@ -48,6 +50,8 @@ INVALIDATING_EVENTS = (
 SUPPORTED_LOCALES = ("en", "id")
 log = logging.getLogger("tenantmesh.menus")
 _TTL_SECONDS = 60.0
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,19 @@ class TenantMenu:
     model: MenuModel
     override_rows: dict[str, MenuOverrideRow]
     custom_rows: dict[str, CustomEntryRow]
+    # When the oldest part it was made of (the sources' entries may be cached) has lived its time to
+    # live: neither it nor a menu cut from it is cached beyond that.
+    expires: float
     # Every source answered; a menu made without one is answered but never cached.
     complete: bool = True
+
+
+@dataclass(frozen=True)
+class Contributed:
+    """What the sources contributed to a tenant's menus, and when that was read (plus the time to live)."""
+
+    entries: list[Entry]
+    expires: float
 
 
 def answer_locale(locale: str) -> str:
@@ -78,13 +93,17 @@ class MenuBook:
         self.store = store
         self._platform = tuple(platform)
         self._sources = tuple(sources)
-        self._models: Cache[str, TenantMenu] = Cache("menus.models", ttl_seconds=_TTL_SECONDS, max_entries=2_000)
+        # The caches' clock (tests move it forward).
+        self.clock: Callable[[], float] = time.monotonic
+        self._models: Cache[str, TenantMenu] = Cache(
+            "menus.models", ttl_seconds=_TTL_SECONDS, max_entries=2_000, clock=self._now
+        )
         self._menus: Cache[tuple[str, frozenset[str], str], RenderedAnswer[pb.GetMyMenuResponse]] = Cache(
-            "menus.trees", ttl_seconds=_TTL_SECONDS, max_entries=20_000
+            "menus.trees", ttl_seconds=_TTL_SECONDS, max_entries=20_000, clock=self._now
         )
         # What the registry and forms contribute, per tenant: an override changes the model, not these.
-        self._contributions: Cache[str, list[Entry]] = Cache(
-            "menus.contributions", ttl_seconds=_TTL_SECONDS, max_entries=2_000
+        self._contributions: Cache[str, Contributed] = Cache(
+            "menus.contributions", ttl_seconds=_TTL_SECONDS, max_entries=2_000, clock=self._now
         )
         # Bumped by every drop: a model built across a drop is answered but not cached.
         self._generation: dict[str, int] = {}
@@ -92,6 +111,21 @@ class MenuBook:
         self._all_generation = 0
         self._building: dict[tuple[str, int, int], asyncio.Task[TenantMenu]] = {}
         self.builds = 0
+
+    @property
+    def menus_cached(self) -> int:
+        """How many computed menus this process keeps."""
+        return len(self._menus)
+
+    def _now(self) -> float:
+        return self.clock()
+
+    def _put_until(self, cache: Cache[K, V], key: K, value: V, expires: float) -> None:
+        """Caches ``value`` until ``expires``: what is made of cached parts is no fresher than they are,
+        so a lost event leaves nothing stale for longer than the time to live."""
+        left = expires - self._now()
+        if left > 0:
+            cache.put(key, value, ttl_seconds=left)
 
     def subscribe(self, events: EventBus) -> None:
         for prefix, everyone, sources in INVALIDATING_EVENTS:
@@ -138,32 +172,36 @@ class MenuBook:
                 task.add_done_callback(lambda _: self._building.pop(flight, None))
         built = await asyncio.shield(task)
         if built.complete and flight == (tenant_id, self._all_generation, self._generation.get(tenant_id, 0)):
-            self._models.put(tenant_id, built)
+            self._put_until(self._models, tenant_id, built, built.expires)
         return built
 
     async def _build(self, *, fresh: bool) -> TenantMenu:
         self.builds += 1
+        read = self._now()
         (override_rows, custom_rows), (contributed, complete) = await asyncio.gather(
             self.store.load(), self._contributed_to(current_tenant().tenant_id, fresh=fresh)
         )
-        declared = [*self._platform, *contributed]
+        declared = [*self._platform, *contributed.entries]
         model = build_model(
             declared,
             [custom_entry_of(row) for row in custom_rows.values()],
             {key: override_of(row) for key, row in override_rows.items()},
         )
-        return TenantMenu(model, override_rows, custom_rows, complete)
+        expires = min(read + _TTL_SECONDS, contributed.expires)
+        return TenantMenu(model, override_rows, custom_rows, expires, complete)
 
-    async def _contributed_to(self, tenant_id: str, *, fresh: bool) -> tuple[list[Entry], bool]:
+    async def _contributed_to(self, tenant_id: str, *, fresh: bool) -> tuple[Contributed, bool]:
         if not fresh:
             cached = self._contributions.get(tenant_id)
             if cached is not MISS:
                 return cached, True
         generation = (self._all_generation, self._source_generation.get(tenant_id, 0))
+        read = self._now()
         entries, complete = await self._contributed()
+        contributed = Contributed(entries, read + _TTL_SECONDS)
         if complete and generation == (self._all_generation, self._source_generation.get(tenant_id, 0)):
-            self._contributions.put(tenant_id, entries)
-        return entries, complete
+            self._put_until(self._contributions, tenant_id, contributed, contributed.expires)
+        return contributed, complete
 
     async def _contributed(self) -> tuple[list[Entry], bool]:
         """Every source's entries, and whether every source answered. A source that cannot be reached
@@ -195,19 +233,23 @@ class MenuBook:
 
     async def _menu(self, permissions: frozenset[str], locale: str) -> RenderedAnswer[pb.GetMyMenuResponse]:
         tenant_id = current_tenant().tenant_id
+        generation = (self._all_generation, self._generation.get(tenant_id, 0))
+        # The model is cached at least as long as the menus cut from it: a cached menu costs a lookup more.
+        menu = await self.tenant_menu()
         locale = normalise_locale(locale)
-        key = (tenant_id, permissions, locale)
+        labels, answered = menu.model.label_locale(locale), answer_locale(locale)
+        # Keyed by what decides the answer, never by the locale as asked: a caller making up locales
+        # gets the few menus there are, not one cached per made-up tag.
+        key = (tenant_id, permissions, f"{labels}|{answered}")
         cached = self._menus.get(key)
         if cached is not MISS:
             return cached
-        generation = (self._all_generation, self._generation.get(tenant_id, 0))
-        menu = await self.tenant_menu()
-        items = convert.items(visible(menu.model, permissions), locale)
-        answer = pb.GetMyMenuResponse(items=items, etag=menu_etag(items, locale), locale=answer_locale(locale))
+        items = convert.items(visible(menu.model, permissions), labels)
+        answer = pb.GetMyMenuResponse(items=items, etag=menu_etag(items, key[2]), locale=answered)
         if menu.complete and generation == (self._all_generation, self._generation.get(tenant_id, 0)):
             # Every caller with this permission set gets this object: serialized (and, for REST
             # callers, rendered as JSON) once, not per call.
             rendered = RenderedAnswer(answer, shared=True)
-            self._menus.put(key, rendered)
+            self._put_until(self._menus, key, rendered, menu.expires)
             return rendered
         return RenderedAnswer(answer, shared=False)

@@ -44,7 +44,8 @@ class CustomEntryRow(TenantBase):
     parent: Mapped[str] = mapped_column(String(200))
     route: Mapped[str] = mapped_column(String(500))
     external_url: Mapped[str] = mapped_column(String(2000))
-    form_id: Mapped[str] = mapped_column(String(64))
+    # A form key: up to 127 characters ("<63>.<63>").
+    form_id: Mapped[str] = mapped_column(String(127))
     required_permission: Mapped[str] = mapped_column(String(200))
     # The request_id of the create, so a retry returns the entry it made.
     request_id: Mapped[str | None] = mapped_column(String(36), unique=True)

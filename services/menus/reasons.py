@@ -16,5 +16,7 @@ class MenusReason(Reason):
     MENU_ENTRY_DUPLICATE = auto()
     MENU_ENTRY_HAS_CHILDREN = auto()
     MENU_TARGET_INVALID = auto()
+    # A tenant's custom entries, or its overrides of entries that are not there, are at their maximum.
+    MENU_LIMIT_REACHED = auto()
     USER_NOT_FOUND = auto()
     ROLE_NOT_FOUND = auto()

@@ -38,7 +38,7 @@ class MenuServicer(pb_grpc.MenuServiceServicer):
         self, request: pb.CreateCustomEntryRequest, context: Context
     ) -> pb.CreateCustomEntryResponse:
         """Permission menus.custom_entries.create. Reasons: FIELD_INVALID, MENU_PARENT_NOT_FOUND, MENU_CYCLE,
-        MENU_TOO_DEEP, MENU_ENTRY_DUPLICATE, MENU_TARGET_INVALID."""
+        MENU_TOO_DEEP, MENU_ENTRY_DUPLICATE, MENU_TARGET_INVALID, MENU_LIMIT_REACHED."""
         row = await self._admin.create_custom(request.custom_entry, request.request_id)
         return pb.CreateCustomEntryResponse(custom_entry=convert.custom_to_proto(row))
 
@@ -60,7 +60,7 @@ class MenuServicer(pb_grpc.MenuServiceServicer):
 
     async def SetMenuOverride(self, request: pb.SetMenuOverrideRequest, context: Context) -> pb.SetMenuOverrideResponse:
         """Permission menus.overrides.set. Reasons: ETAG_MISMATCH, FIELD_INVALID, MENU_PARENT_NOT_FOUND,
-        MENU_CYCLE, MENU_TOO_DEEP."""
+        MENU_CYCLE, MENU_TOO_DEEP, MENU_LIMIT_REACHED."""
         return pb.SetMenuOverrideResponse(override=await self._admin.set_override(request.override))
 
     async def ClearMenuOverride(
@@ -72,7 +72,7 @@ class MenuServicer(pb_grpc.MenuServiceServicer):
 
     async def MoveMenuEntry(self, request: pb.MoveMenuEntryRequest, context: Context) -> pb.MoveMenuEntryResponse:
         """Permission menus.entries.move. Reasons: MENU_ENTRY_NOT_FOUND, FIELD_INVALID, MENU_PARENT_NOT_FOUND,
-        MENU_CYCLE, MENU_TOO_DEEP."""
+        MENU_CYCLE, MENU_TOO_DEEP, ETAG_MISMATCH."""
         return pb.MoveMenuEntryResponse(entry=await self._admin.move(request.key, request.parent, request.position))
 
     async def PreviewMenu(self, request: pb.PreviewMenuRequest, context: Context) -> pb.PreviewMenuResponse:

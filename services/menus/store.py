@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.menus.entries import CUSTOM_PREFIX, CUSTOM_SHARED_FIELDS, Entry, Kind, Source, custom_key
 from services.menus.models import CustomEntryRow, MenuOverrideRow
@@ -19,14 +20,24 @@ from services.menus.tree import Override
 from services.runtime.clock import utcnow
 from services.runtime.context import current_tenant
 from services.runtime.db import DatabaseRouter
-from services.runtime.errors import NotFound
+from services.runtime.errors import NotFound, ResourceExhausted
 from services.runtime.events import Event
 from services.runtime.proto_values import copy_fields
-from services.runtime.resources import bump_revision, check_etag
+from services.runtime.resources import bump_revision, changed_concurrently, check_etag
 from services.runtime.tenant_db import tenant_session
 from services.runtime.unit_of_work import SessionWork, UnitOfWork
 
 MENU_EVENT_PREFIX = "menu."
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a move puts an entry, and the revision of the row that placed it when the move read it
+    (its custom entry, else its override; 0: it had no override)."""
+
+    parent: str
+    order: int
+    revision: int
 
 
 def menu_changed(kind: str, key: str) -> Event:
@@ -91,15 +102,21 @@ class MenuStore:
             custom = (await session.execute(select(CustomEntryRow))).scalars()
             return {row.entry_key: row for row in overrides}, {row.entry_id: row for row in custom}
 
-    async def set_override(self, override: Override, etag: str) -> MenuOverrideRow:
+    async def set_override(
+        self, override: Override, etag: str, check_added: Callable[[list[str]], None] | None = None
+    ) -> MenuOverrideRow:
+        """``check_added`` sees every override's key once a new one is added, and raises to refuse it."""
         async with self._work.tenant() as work:
             row = await work.session.get(MenuOverrideRow, override.key, with_for_update=True)
             values = override_values(override)
             if row is None:
                 check_etag(0, etag, "override")
                 now = utcnow()
-                row = MenuOverrideRow(entry_key=override.key, revision=1, create_time=now, update_time=now, **values)
-                work.session.add(row)
+                work.session.add(
+                    MenuOverrideRow(entry_key=override.key, revision=1, create_time=now, update_time=now, **values)
+                )
+                if check_added is not None:
+                    check_added(await _keys_after_insert(work))
             else:
                 check_etag(row.revision, etag, "override")
                 await bump_revision(work.session, row, "override", **values)
@@ -115,12 +132,12 @@ class MenuStore:
             await work.session.delete(row)
             work.emit(menu_changed("override_cleared", key))
 
-    async def move(self, placements: Mapping[str, tuple[str, int]], moved: str) -> None:
-        """Writes each entry's (parent, order) in one transaction: custom entries directly, the
-        others through their overrides (created where missing)."""
+    async def move(self, placements: Mapping[str, Placement], moved: str) -> None:
+        """Writes each entry's place in one transaction: custom entries directly, the others through
+        their overrides (created where missing). A row changed since the move read it aborts it all."""
         async with self._work.tenant() as work:
-            for key, (parent, order) in placements.items():
-                await _place(work, key, parent, order)
+            for key, placement in placements.items():
+                await _place(work, key, placement)
             work.emit(menu_changed("entry_moved", moved))
 
     async def find_created(self, request_id: str) -> CustomEntryRow | None:
@@ -130,7 +147,8 @@ class MenuStore:
             ).scalar_one_or_none()
             return found
 
-    async def create_custom(self, entry_id: str, entry: Entry, request_id: str) -> CustomEntryRow:
+    async def create_custom(self, entry_id: str, entry: Entry, request_id: str, limit: int) -> CustomEntryRow:
+        """Creates the entry unless the tenant has ``limit`` custom entries already."""
         now = utcnow()
         row = CustomEntryRow(
             entry_id=entry_id,
@@ -142,6 +160,10 @@ class MenuStore:
         )
         async with self._work.tenant() as work:
             work.session.add(row)
+            if await _custom_entries_after_insert(work) > limit:
+                raise ResourceExhausted(
+                    f"a tenant has at most {limit} custom menu entries", reason=MenusReason.MENU_LIMIT_REACHED
+                )
             work.emit(menu_changed("custom_entry_created", entry.key))
         return row
 
@@ -182,13 +204,31 @@ class MenuStore:
             return row
 
 
-async def _place(work: SessionWork, key: str, parent: str, order: int) -> None:
+# Limits are counted after the insert, with a locking read (docs/decisions.md, Runtime): two
+# concurrent writes cannot both see room for one more.
+
+
+async def _keys_after_insert(work: SessionWork) -> list[str]:
+    await work.session.flush()
+    return list(await work.session.scalars(select(MenuOverrideRow.entry_key).with_for_update()))
+
+
+async def _custom_entries_after_insert(work: SessionWork) -> int:
+    await work.session.flush()
+    return await work.session.scalar(select(func.count()).select_from(CustomEntryRow).with_for_update()) or 0
+
+
+async def _place(work: SessionWork, key: str, placement: Placement) -> None:
+    parent, order = placement.parent, placement.order
     if key.startswith(CUSTOM_PREFIX):
         row = await work.session.get(CustomEntryRow, key.removeprefix(CUSTOM_PREFIX), with_for_update=True)
-        if row is not None:
-            await bump_revision(work.session, row, "custom entry", parent=parent, position=order)
+        if row is None or row.revision != placement.revision:
+            raise changed_concurrently("menu entry")
+        await bump_revision(work.session, row, "custom entry", parent=parent, position=order)
         return
     override = await work.session.get(MenuOverrideRow, key, with_for_update=True)
+    if (0 if override is None else override.revision) != placement.revision:
+        raise changed_concurrently("menu entry")
     if override is None:
         now = utcnow()
         work.session.add(

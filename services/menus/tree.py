@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from services.menus.entries import MAX_DEPTH, ROOT, Entry, Kind, holds
+from services.menus.entries import MAX_DEPTH, ROOT, Entry, Kind, holds, language_of
 from services.menus.reasons import MenusReason
 from services.runtime.errors import FieldViolation
 
@@ -64,10 +64,21 @@ class MenuModel:
     overrides: Mapping[str, Override]
     # Ordered child keys by parent key (ROOT for the top level).
     children: Mapping[str, tuple[str, ...]]
+    # Every locale some label is translated into.
+    locales: frozenset[str] = frozenset()
 
     @property
     def orphaned(self) -> list[Override]:
         return [o for key, o in sorted(self.overrides.items()) if key not in self.entries]
+
+    def label_locale(self, locale: str) -> str:
+        """The locale whose labels are those of ``locale`` (normalised) for every entry: itself, else its
+        language, if some label is translated into it; else "" (the labels as declared). Menus are
+        cached by it, so the locales a caller can make up (any BCP 47 tag) share the few menus there are."""
+        if locale in self.locales:
+            return locale
+        language = language_of(locale)
+        return language if language in self.locales else ""
 
 
 def build_model(declared: Iterable[Entry], custom: Iterable[Entry], overrides: Mapping[str, Override]) -> MenuModel:
@@ -91,7 +102,8 @@ def build_model(declared: Iterable[Entry], custom: Iterable[Entry], overrides: M
         if kids:
             children[parent] = tuple(kid.key for kid in kids)
             frontier.extend((kid.key, depth + 1) for kid in kids)
-    return MenuModel(entries=entries, declared=own, overrides=dict(overrides), children=children)
+    locales = frozenset(locale for entry in entries.values() for locale in entry.translations)
+    return MenuModel(entries=entries, declared=own, overrides=dict(overrides), children=children, locales=locales)
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,19 @@ moves, previews and the reverse lookups; every refusal with its code and reason.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 import grpc
+import pytest
 from google.protobuf import field_mask_pb2
 from tenantmesh.auth.v1 import admin_service_pb2
 from tenantmesh.menus.v1 import menu_pb2
 from tenantmesh.menus.v1 import menu_service_pb2 as pb
 
+from services.menus.admin import MAX_ABSENT_OVERRIDES, MAX_CUSTOM_ENTRIES
 from tests.support.errors import expect_error, violation_fields
 from tests.support.menus import MEMBER_BASICS, MenusWorld, find, keys, menu_within, menus_world
 from tests.support.platform import bearer
@@ -140,6 +144,135 @@ async def test_custom_entries_links_forms_and_sections(db_backend_url: str, tmp_
         ).custom_entry
         # Its etag was 2: the move renumbered the siblings it joined.
         assert (updated.parent, updated.etag, updated.route) == ("", "3", "/staff")
+
+
+async def test_a_form_entry_takes_every_form_key_the_forms_service_allows(db_backend_url: str, tmp_path: Path) -> None:
+    """A form key is up to 127 characters ("<63>.<63>"): the entry leading to it is stored whole,
+    not refused by the database as INTERNAL."""
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant, token = await admin_of(world)
+        menus = world.menus(token, tenant)
+        longest = f"{'a' * 63}.{'b' * 63}"
+        entry = custom("longest", kind=menu_pb2.ENTRY_KIND_FORM, route="", form_id=longest)
+        created = (await menus.CreateCustomEntry(pb.CreateCustomEntryRequest(custom_entry=entry))).custom_entry
+        assert created.form_id == longest
+        listed = {e.key: e for e in (await menus.ListMenuEntries(pb.ListMenuEntriesRequest())).entries}
+        assert listed["custom/longest"].form_id == longest
+
+
+async def test_custom_entries_and_overrides_of_absent_entries_are_bounded(db_backend_url: str, tmp_path: Path) -> None:
+    """Without a bound an administrator (or a script with their key) grows the menu every member is
+    sent, and the rows of overrides naming entries that do not exist, without end."""
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant, token = await admin_of(world)
+        menus = world.menus(token, tenant)
+        for index in range(MAX_CUSTOM_ENTRIES - 2):
+            await menus.CreateCustomEntry(pb.CreateCustomEntryRequest(custom_entry=custom(f"e{index}")))
+        # Racing creates for the last two places: never more than the limit.
+        raced = await asyncio.gather(
+            *(menus.CreateCustomEntry(pb.CreateCustomEntryRequest(custom_entry=custom(f"r{i}"))) for i in range(6)),
+            return_exceptions=True,
+        )
+        refused = [r for r in raced if isinstance(r, grpc.aio.AioRpcError)]
+        assert {r.code() for r in refused} <= {grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED}
+        await expect_error(
+            menus.CreateCustomEntry(pb.CreateCustomEntryRequest(custom_entry=custom("one-more"))),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "MENU_LIMIT_REACHED",
+        )
+        listed = (await menus.ListMenuEntries(pb.ListMenuEntriesRequest())).entries
+        assert len([e for e in listed if e.key.startswith("custom/")]) == MAX_CUSTOM_ENTRIES
+
+        for index in range(MAX_ABSENT_OVERRIDES):
+            await menus.SetMenuOverride(
+                pb.SetMenuOverrideRequest(override=menu_pb2.MenuOverride(key=f"service/nowhere/e{index}", label="X"))
+            )
+        await expect_error(
+            menus.SetMenuOverride(
+                pb.SetMenuOverrideRequest(override=menu_pb2.MenuOverride(key="form/one-more", label="X"))
+            ),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "MENU_LIMIT_REACHED",
+        )
+        # Changing one of them, and overriding an entry that is there, still work.
+        await menus.SetMenuOverride(
+            pb.SetMenuOverrideRequest(override=menu_pb2.MenuOverride(key="service/nowhere/e0", label="Y", etag="1"))
+        )
+        await menus.SetMenuOverride(pb.SetMenuOverrideRequest(override=menu_pb2.MenuOverride(key=USERS, label="P")))
+        listed_overrides = await menus.ListMenuEntries(pb.ListMenuEntriesRequest())
+        assert len(listed_overrides.orphaned_overrides) == MAX_ABSENT_OVERRIDES
+
+
+async def test_an_update_reads_only_the_fields_its_mask_names(db_backend_url: str, tmp_path: Path) -> None:
+    """AIP-134: fields the mask does not name are ignored, so an update of the icon alone need not
+    repeat the label; a label the mask names must still be one, and a create needs one."""
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant, token = await admin_of(world)
+        menus = world.menus(token, tenant)
+        await menus.CreateCustomEntry(pb.CreateCustomEntryRequest(custom_entry=custom("faq", label="FAQ")))
+        updated = (
+            await menus.UpdateCustomEntry(
+                pb.UpdateCustomEntryRequest(
+                    custom_entry=menu_pb2.CustomEntry(entry_id="faq", icon="star"),
+                    update_mask=field_mask_pb2.FieldMask(paths=["icon"]),
+                )
+            )
+        ).custom_entry
+        assert (updated.label, updated.icon, updated.etag) == ("FAQ", "star", "2")
+        emptied = pb.UpdateCustomEntryRequest(
+            custom_entry=menu_pb2.CustomEntry(entry_id="faq"), update_mask=field_mask_pb2.FieldMask(paths=["label"])
+        )
+        error = await expect_error(menus.UpdateCustomEntry(emptied), INVALID, "FIELD_INVALID")
+        assert violation_fields(error) == {"custom_entry.label"}
+        unlabelled = pb.CreateCustomEntryRequest(custom_entry=custom("nameless", label=""))
+        error = await expect_error(menus.CreateCustomEntry(unlabelled), INVALID, "FIELD_INVALID")
+        assert violation_fields(error) == {"custom_entry.label"}
+        listed = {e.key: e for e in (await menus.ListMenuEntries(pb.ListMenuEntriesRequest())).entries}
+        assert (listed["custom/faq"].label, "custom/nameless" in listed) == ("FAQ", False)
+
+
+async def test_a_move_overlapping_a_change_of_the_entries_it_renumbers_is_aborted(
+    db_backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/decisions.md (Menus, MoveMenuEntry): a concurrent change to any entry a move renumbers
+    aborts the whole move, rather than the move writing back where that entry was when it read it."""
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant, token = await admin_of(world)
+        menus = world.menus(token, tenant)
+        await menus.CreateCustomEntry(
+            pb.CreateCustomEntryRequest(custom_entry=custom("box", kind=menu_pb2.ENTRY_KIND_SECTION, route=""))
+        )
+        for entry_id in ("a", "b", "c"):
+            await menus.CreateCustomEntry(pb.CreateCustomEntryRequest(custom_entry=custom(entry_id, order=1)))
+        store = world.app.book.store
+        write = store.move
+
+        async def overlapped(*args: Any) -> None:
+            # Another administrator puts b into the box after this move read the menu.
+            await menus.UpdateCustomEntry(
+                pb.UpdateCustomEntryRequest(
+                    custom_entry=custom("b", parent="custom/box"),
+                    update_mask=field_mask_pb2.FieldMask(paths=["parent"]),
+                )
+            )
+            await write(*args)
+
+        monkeypatch.setattr(store, "move", overlapped)
+        await expect_error(
+            menus.MoveMenuEntry(pb.MoveMenuEntryRequest(key="custom/c", position=0)),
+            grpc.StatusCode.ABORTED,
+            "ETAG_MISMATCH",
+        )
+        monkeypatch.setattr(store, "move", write)
+        listed = {e.key: e for e in (await menus.ListMenuEntries(pb.ListMenuEntriesRequest())).entries}
+        # b stays where the other administrator put it, and nothing of the move was written.
+        assert listed["custom/b"].parent == "custom/box"
+        assert (listed["custom/c"].order, listed["custom/a"].order) == (1, 1)
+        assert not listed[ADMINISTRATION].HasField("override")
+        # Asked again, the move renumbers what is there now.
+        await menus.MoveMenuEntry(pb.MoveMenuEntryRequest(key="custom/c", position=0))
+        found = await menu_within(world, token, tenant, lambda k: k[0] == "custom/c")
+        assert found.index("custom/b") > found.index("custom/box")
 
 
 async def test_a_create_retried_with_its_request_id_answers_as_the_first(db_backend_url: str, tmp_path: Path) -> None:

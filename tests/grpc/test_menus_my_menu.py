@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
+import pytest
 from tenantmesh.menus.v1 import menu_pb2
 from tenantmesh.menus.v1 import menu_service_pb2 as pb
+from tenantmesh.registry.v1 import registry_service_pb2 as registry_pb
 
 from services.runtime.context import PLATFORM_TENANT_ID
 from tests.support.errors import expect_error
@@ -86,6 +88,52 @@ async def test_enabled_services_contribute_their_entries_by_permission(db_backen
         ]
 
 
+class SteppedClock:
+    """The menus caches' clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_lost_event_leaves_a_menu_stale_for_the_time_to_live_at_most(
+    db_backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/decisions.md (Menus, Caching): a 60 s time to live bounds staleness should an event be lost.
+    A menu cut late from a cached model (and a model built late from cached contributions) is no
+    younger than what it was made of."""
+    async with menus_world(db_backend_url, tmp_path) as world:
+        name = unique_service("books")
+        await world.register(contributed_service(name))
+        tenant = await world.new_tenant()
+        await world.enable(tenant, name)
+        admin = await world.person(tenant, "tenant-admin")
+        member = await world.person(tenant, "member")
+        home = f"service/{name}/home"
+        await menu_within(world, admin.token, tenant, lambda found: home in found)
+        book = world.app.book
+        clock = SteppedClock()
+        book.clock = clock
+        book.drop(None)
+        await world.my_menu(admin.token, tenant)  # contributions, model and the admin's menu cached at 0 s
+
+        # Every event is lost from now on: only the time to live brings the change.
+        drop = book.drop
+        monkeypatch.setattr(book, "drop", lambda *args, **kwargs: None)
+        await world.enabled(tenant).DisableService(registry_pb.DisableServiceRequest(service=name))
+        clock.now += 40
+        # The tenant's own change (a menu.* event) drops its model but keeps what the sources
+        # contributed at 0 s; the model rebuilt now, and a permission set first asked for now, are
+        # made of those.
+        drop(tenant, sources=False)
+        assert home in keys((await world.my_menu(member.token, tenant)).items)
+        clock.now += 21  # 61 s after the sources were read
+        for person in (admin, member):
+            assert home not in keys((await world.my_menu(person.token, tenant)).items), person.email
+
+
 async def test_labels_are_localised_and_etags_save_a_resend(db_backend_url: str, tmp_path: Path) -> None:
     async with menus_world(db_backend_url, tmp_path) as world:
         name = unique_service("books")
@@ -151,6 +199,34 @@ async def test_a_source_that_is_down_leaves_its_entries_out_until_it_is_back(
         builds = world.app.book.builds
         await world.my_menu(admin.token, tenant)
         assert world.app.book.builds == builds + 1  # and not cached: the next call asks again
+
+
+async def test_locales_without_labels_of_their_own_share_one_cached_menu(db_backend_url: str, tmp_path: Path) -> None:
+    """The menus cache is keyed by the locale the labels are in, not by the locale asked for: a member
+    asking in a thousand made-up locales cannot fill the process's memory or push every other
+    tenant's menus out of the cache."""
+    async with menus_world(db_backend_url, tmp_path) as world:
+        tenant = await world.new_tenant()
+        member = await world.person(tenant, "member")
+        menus = world.menus(member.token, tenant)
+        book = world.app.book
+        english = await world.my_menu(member.token, tenant)
+        indonesian = await world.my_menu(member.token, tenant, "id")
+        before = book.menus_cached
+        for index in range(40):
+            made_up = f"en-x{index:04d}"
+            answer = await menus.GetMyMenu(pb.GetMyMenuRequest(locale=made_up))
+            assert (list(answer.items), answer.locale, answer.etag) == (list(english.items), "en", english.etag)
+            answer = await menus.GetMyMenu(pb.GetMyMenuRequest(locale=f"id-Q{index:03d}"))
+            assert (list(answer.items), answer.locale, answer.etag) == (
+                list(indonesian.items),
+                "id",
+                indonesian.etag,
+            )
+            answer = await menus.GetMyMenu(pb.GetMyMenuRequest(locale=f"z{'abcdefghij'[index % 10]}"))
+            assert list(answer.items) == list(english.items)
+        # Unknown languages are answered in English ("en"), as their own variant of the English menu.
+        assert book.menus_cached <= before + 1
 
 
 async def test_bad_locale_is_invalid_argument(db_backend_url: str, tmp_path: Path) -> None:

@@ -78,3 +78,18 @@ def test_labels_fall_back_from_region_to_language_to_english() -> None:
     assert labelled.label_in(normalise_locale("pt_br")) == "Usuários"
     assert labelled.label_in(normalise_locale("fr")) == "Users"
     assert labelled.label_in(normalise_locale("")) == "Users"
+
+
+def test_the_label_locale_gives_every_entry_the_labels_of_the_locale_asked_for() -> None:
+    """Menus are cached by MenuModel.label_locale: it must not change a single label."""
+    translated = [
+        Entry("a", Source.PLATFORM, Kind.ROUTE, "Users", translations={"id": "Pengguna", "pt-BR": "Usuários"}),
+        Entry("b", Source.SERVICE, Kind.ROUTE, "Home", translations={"en": "Start", "pt": "Início"}),
+        Entry("c", Source.CUSTOM, Kind.ROUTE, "Help"),
+    ]
+    model = build_model(translated, [], {})
+    for asked in ("", "en", "en-GB", "id", "id-ID", "pt", "pt-BR", "pt-PT", "fr", "fr-CA", "zh-Hant-TW"):
+        locale = normalise_locale(asked)
+        labels = model.label_locale(locale)
+        assert labels in {"", *model.locales}
+        assert [e.label_in(labels) for e in translated] == [e.label_in(locale) for e in translated], asked

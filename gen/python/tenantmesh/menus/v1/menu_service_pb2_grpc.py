@@ -146,8 +146,10 @@ class MenuServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateCustomEntry(self, request, context):
-        """Adds a custom entry. Errors: INVALID_ARGUMENT (FIELD_INVALID,
-        MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP, MENU_ENTRY_DUPLICATE).
+        """Adds a custom entry (a tenant has at most 200). Errors: INVALID_ARGUMENT
+        (FIELD_INVALID, MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP,
+        MENU_ENTRY_DUPLICATE, MENU_TARGET_INVALID), RESOURCE_EXHAUSTED
+        (MENU_LIMIT_REACHED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -174,9 +176,10 @@ class MenuServiceServicer:
     def SetMenuOverride(self, request, context):
         """Sets the tenant's override of an entry of the platform, a service or a
         form (replacing the previous one). An entry that does not exist (now) may
-        be overridden: the override waits, reported as orphaned. Errors:
-        ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT (FIELD_INVALID,
-        MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP).
+        be overridden: the override waits, reported as orphaned (at most 100 such
+        overrides are written). Errors: ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT
+        (FIELD_INVALID, MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP),
+        RESOURCE_EXHAUSTED (MENU_LIMIT_REACHED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -194,7 +197,8 @@ class MenuServiceServicer:
         """Moves an entry under another parent at a position among its new
         siblings, renumbering them, in one transaction. Errors: NOT_FOUND
         (MENU_ENTRY_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID,
-        MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP).
+        MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP), ABORTED (ETAG_MISMATCH:
+        an entry it renumbers changed meanwhile).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

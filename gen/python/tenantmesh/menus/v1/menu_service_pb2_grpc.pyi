@@ -64,8 +64,10 @@ class MenuServiceStub:
     (whose entry is gone), which are kept and ignored.
     """
     CreateCustomEntry: _grpc.UnaryUnaryMultiCallable[_menu_service_pb2.CreateCustomEntryRequest, _menu_service_pb2.CreateCustomEntryResponse]
-    """Adds a custom entry. Errors: INVALID_ARGUMENT (FIELD_INVALID,
-    MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP, MENU_ENTRY_DUPLICATE).
+    """Adds a custom entry (a tenant has at most 200). Errors: INVALID_ARGUMENT
+    (FIELD_INVALID, MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP,
+    MENU_ENTRY_DUPLICATE, MENU_TARGET_INVALID), RESOURCE_EXHAUSTED
+    (MENU_LIMIT_REACHED).
     """
     UpdateCustomEntry: _grpc.UnaryUnaryMultiCallable[_menu_service_pb2.UpdateCustomEntryRequest, _menu_service_pb2.UpdateCustomEntryResponse]
     """Changes a custom entry (update_mask). Errors: NOT_FOUND
@@ -80,9 +82,10 @@ class MenuServiceStub:
     SetMenuOverride: _grpc.UnaryUnaryMultiCallable[_menu_service_pb2.SetMenuOverrideRequest, _menu_service_pb2.SetMenuOverrideResponse]
     """Sets the tenant's override of an entry of the platform, a service or a
     form (replacing the previous one). An entry that does not exist (now) may
-    be overridden: the override waits, reported as orphaned. Errors:
-    ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT (FIELD_INVALID,
-    MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP).
+    be overridden: the override waits, reported as orphaned (at most 100 such
+    overrides are written). Errors: ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT
+    (FIELD_INVALID, MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP),
+    RESOURCE_EXHAUSTED (MENU_LIMIT_REACHED).
     """
     ClearMenuOverride: _grpc.UnaryUnaryMultiCallable[_menu_service_pb2.ClearMenuOverrideRequest, _menu_service_pb2.ClearMenuOverrideResponse]
     """Removes the tenant's override of an entry. Errors: NOT_FOUND
@@ -92,7 +95,8 @@ class MenuServiceStub:
     """Moves an entry under another parent at a position among its new
     siblings, renumbering them, in one transaction. Errors: NOT_FOUND
     (MENU_ENTRY_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID,
-    MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP).
+    MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP), ABORTED (ETAG_MISMATCH:
+    an entry it renumbers changed meanwhile).
     """
     PreviewMenu: _grpc.UnaryUnaryMultiCallable[_menu_service_pb2.PreviewMenuRequest, _menu_service_pb2.PreviewMenuResponse]
     """The menu a member of the tenant, or anyone holding a set of roles, would
@@ -145,8 +149,10 @@ class MenuServiceAsyncStub(MenuServiceStub):
     (whose entry is gone), which are kept and ignored.
     """
     CreateCustomEntry: _aio.UnaryUnaryMultiCallable[_menu_service_pb2.CreateCustomEntryRequest, _menu_service_pb2.CreateCustomEntryResponse]  # type: ignore[assignment]
-    """Adds a custom entry. Errors: INVALID_ARGUMENT (FIELD_INVALID,
-    MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP, MENU_ENTRY_DUPLICATE).
+    """Adds a custom entry (a tenant has at most 200). Errors: INVALID_ARGUMENT
+    (FIELD_INVALID, MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP,
+    MENU_ENTRY_DUPLICATE, MENU_TARGET_INVALID), RESOURCE_EXHAUSTED
+    (MENU_LIMIT_REACHED).
     """
     UpdateCustomEntry: _aio.UnaryUnaryMultiCallable[_menu_service_pb2.UpdateCustomEntryRequest, _menu_service_pb2.UpdateCustomEntryResponse]  # type: ignore[assignment]
     """Changes a custom entry (update_mask). Errors: NOT_FOUND
@@ -161,9 +167,10 @@ class MenuServiceAsyncStub(MenuServiceStub):
     SetMenuOverride: _aio.UnaryUnaryMultiCallable[_menu_service_pb2.SetMenuOverrideRequest, _menu_service_pb2.SetMenuOverrideResponse]  # type: ignore[assignment]
     """Sets the tenant's override of an entry of the platform, a service or a
     form (replacing the previous one). An entry that does not exist (now) may
-    be overridden: the override waits, reported as orphaned. Errors:
-    ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT (FIELD_INVALID,
-    MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP).
+    be overridden: the override waits, reported as orphaned (at most 100 such
+    overrides are written). Errors: ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT
+    (FIELD_INVALID, MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP),
+    RESOURCE_EXHAUSTED (MENU_LIMIT_REACHED).
     """
     ClearMenuOverride: _aio.UnaryUnaryMultiCallable[_menu_service_pb2.ClearMenuOverrideRequest, _menu_service_pb2.ClearMenuOverrideResponse]  # type: ignore[assignment]
     """Removes the tenant's override of an entry. Errors: NOT_FOUND
@@ -173,7 +180,8 @@ class MenuServiceAsyncStub(MenuServiceStub):
     """Moves an entry under another parent at a position among its new
     siblings, renumbering them, in one transaction. Errors: NOT_FOUND
     (MENU_ENTRY_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID,
-    MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP).
+    MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP), ABORTED (ETAG_MISMATCH:
+    an entry it renumbers changed meanwhile).
     """
     PreviewMenu: _aio.UnaryUnaryMultiCallable[_menu_service_pb2.PreviewMenuRequest, _menu_service_pb2.PreviewMenuResponse]  # type: ignore[assignment]
     """The menu a member of the tenant, or anyone holding a set of roles, would
@@ -247,8 +255,10 @@ class MenuServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _menu_service_pb2.CreateCustomEntryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_menu_service_pb2.CreateCustomEntryResponse, _abc.Awaitable[_menu_service_pb2.CreateCustomEntryResponse]]:
-        """Adds a custom entry. Errors: INVALID_ARGUMENT (FIELD_INVALID,
-        MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP, MENU_ENTRY_DUPLICATE).
+        """Adds a custom entry (a tenant has at most 200). Errors: INVALID_ARGUMENT
+        (FIELD_INVALID, MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP,
+        MENU_ENTRY_DUPLICATE, MENU_TARGET_INVALID), RESOURCE_EXHAUSTED
+        (MENU_LIMIT_REACHED).
         """
 
     @_abc_1.abstractmethod
@@ -281,9 +291,10 @@ class MenuServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_menu_service_pb2.SetMenuOverrideResponse, _abc.Awaitable[_menu_service_pb2.SetMenuOverrideResponse]]:
         """Sets the tenant's override of an entry of the platform, a service or a
         form (replacing the previous one). An entry that does not exist (now) may
-        be overridden: the override waits, reported as orphaned. Errors:
-        ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT (FIELD_INVALID,
-        MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP).
+        be overridden: the override waits, reported as orphaned (at most 100 such
+        overrides are written). Errors: ABORTED (ETAG_MISMATCH), INVALID_ARGUMENT
+        (FIELD_INVALID, MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP),
+        RESOURCE_EXHAUSTED (MENU_LIMIT_REACHED).
         """
 
     @_abc_1.abstractmethod
@@ -305,7 +316,8 @@ class MenuServiceServicer(metaclass=_abc_1.ABCMeta):
         """Moves an entry under another parent at a position among its new
         siblings, renumbering them, in one transaction. Errors: NOT_FOUND
         (MENU_ENTRY_NOT_FOUND), INVALID_ARGUMENT (FIELD_INVALID,
-        MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP).
+        MENU_PARENT_NOT_FOUND, MENU_CYCLE, MENU_TOO_DEEP), ABORTED (ETAG_MISMATCH:
+        an entry it renumbers changed meanwhile).
         """
 
     @_abc_1.abstractmethod
