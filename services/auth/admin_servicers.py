@@ -298,7 +298,7 @@ class InvitationServiceServicer(pb_grpc.InvitationServiceServicer):
         self, request: pb.CreateInvitationRequest, context: Context
     ) -> pb.CreateInvitationResponse:
         """Permission auth.invitations.create. Reasons: MEMBERSHIP_EXISTS, INVITATION_EXISTS, ROLE_NOT_FOUND,
-        PERMISSION_ESCALATION, FIELD_INVALID."""
+        PERMISSION_ESCALATION, INVITATION_RESENT_RECENTLY, FIELD_INVALID."""
         row = await self._invitations.create(
             _tenant_id(),
             email=request.email,

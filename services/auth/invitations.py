@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.auth import audit, mail, mailed_tokens
+from services.auth import audit, grantors, mail, mailed_tokens
 from services.auth.deps import AuthDeps
 from services.auth.identities import (
     check_joinable,
@@ -121,6 +121,15 @@ class Invitations:
             )
             if pending.first() is not None:
                 raise AlreadyExists("an invitation to this address is pending", reason=AuthReason.INVITATION_EXISTS)
+            # Revoking and inviting again is another way to mail the address: the interval of
+            # ResendInvitation holds between any two invitations of the tenant to it.
+            last = await session.execute(
+                select(InvitationRow.expire_time)
+                .where(InvitationRow.tenant_id == tenant_id, InvitationRow.email == email)
+                .order_by(InvitationRow.expire_time.desc())
+                .limit(1)
+            )
+            self._check_interval(last.scalar_one_or_none())
             token = TOKEN_PREFIX + secrets.token_urlsafe(32)
             row = InvitationRow(
                 invitation_id=uuid7(),
@@ -175,16 +184,8 @@ class Invitations:
             row = await self._row(session, tenant_id, invitation_id)
             if row.state != PENDING:
                 raise FailedPrecondition("the invitation is not pending", reason=AuthReason.INVITATION_NOT_PENDING)
-            # Each send restarts the expiry: the last one was at expire_time - ttl. A resend loop
-            # would mail whatever address the invitation names as often as it likes.
-            wait = (row.expire_time - self._ttl + self._resend_interval - utcnow()).total_seconds()
-            if wait > 0:
-                interval = self._resend_interval.total_seconds()
-                raise ResourceExhausted(
-                    f"the invitation was mailed less than {interval:g} s ago; resend it later",
-                    reason=AuthReason.INVITATION_RESENT_RECENTLY,
-                    retry_after=wait,
-                )
+            # A resend loop would mail whatever address the invitation names as often as it likes.
+            self._check_interval(row.expire_time)
             token = TOKEN_PREFIX + secrets.token_urlsafe(32)
             row.token_hash = digest(token)
             row.expire_time = utcnow() + self._ttl
@@ -193,6 +194,21 @@ class Invitations:
             record(session, "auth.invitation.resent", tenant_id, f"invitation:{invitation_id}")
             await session.commit()
             return row
+
+    def _check_interval(self, last_expiry: datetime | None) -> None:
+        """RESOURCE_EXHAUSTED while the last mail of an invitation whose expiry is ``last_expiry``
+        is more recent than the resend interval (each send restarts the expiry: it was sent at
+        expire_time - ttl)."""
+        if last_expiry is None:
+            return
+        wait = (last_expiry - self._ttl + self._resend_interval - utcnow()).total_seconds()
+        if wait > 0:
+            interval = self._resend_interval.total_seconds()
+            raise ResourceExhausted(
+                f"this address was invited less than {interval:g} s ago; try again later",
+                reason=AuthReason.INVITATION_RESENT_RECENTLY,
+                retry_after=wait,
+            )
 
     async def _row(self, session: AsyncSession, tenant_id: str, invitation_id: str) -> InvitationRow:
         query = (
@@ -231,9 +247,11 @@ class Invitations:
         return InvitationView(await self._tenant_name(row.tenant_id), json.loads(row.roles_json), row.expire_time)
 
     async def _usable(self, token: str) -> InvitationRow:
-        """The pending invitation of ``token``, if its tenant still takes people (active)."""
+        """The pending invitation of ``token``, if its tenant still takes people (active) and its
+        inviter still holds what it grants."""
         async with self._db.core_session() as session:
             row = await self._pending(session, token, lock=False)
+            await self._check_inviter(session, row)
         tenant = await self._tenants.lookup(row.tenant_id)
         if tenant is None or tenant.state != "ACTIVE":
             raise invitation_invalid()
@@ -316,6 +334,7 @@ class Invitations:
         # only invitations older than that rule) must not become a membership nobody can log in with.
         if not await roles_defined(session, self._catalog, row.tenant_id, json.loads(row.roles_json)):
             raise invitation_invalid()
+        await self._check_inviter(session, row)
         session.add(
             MembershipRow(
                 tenant_id=row.tenant_id,
@@ -328,6 +347,13 @@ class Invitations:
             )
         )
         row.state, row.accepted_user_id, row.revision = ACCEPTED, user.user_id, row.revision + 1
+
+    async def _check_inviter(self, session: AsyncSession, row: InvitationRow) -> None:
+        """The invitation is granted when it is accepted, so by whom the inviter is then: one demoted,
+        removed or disabled since made no tenant administrators with the invitations they had sent."""
+        granted = await self._catalog.held_permissions(session, row.tenant_id, json.loads(row.roles_json))
+        if not await grantors.still_holds(session, self._catalog, row.tenant_id, row.inviter, granted):
+            raise invitation_invalid()
 
     async def _pending(self, session: AsyncSession, token: str, *, lock: bool = True) -> InvitationRow:
         query = select(InvitationRow).where(InvitationRow.token_hash == digest(token))

@@ -621,3 +621,98 @@ async def test_an_invitation_whose_role_is_gone_is_refused_and_joins_nobody(
     )
     assert await rows(world, UserRow, UserRow.email == invited) == []
     assert await rows(world, MembershipRow, MembershipRow.email == invited) == []
+
+
+# --------------------------------------------------------------------------- an attacker's probes
+
+
+async def test_revoking_and_inviting_again_waits_out_the_resend_interval(
+    world: Accounts, smtp_server: SmtpTestServer
+) -> None:
+    """Revoke + create made a fresh mail at once: a loop of the two mailed any address as often
+    as ResendInvitation's interval was meant to prevent."""
+    tenant = await world.tenant()
+    admin = await world.person(tenant, roles=["tenant-admin"])
+    stub = invitations(world, admin.token, tenant.tenant_id)
+    target = address("flood")
+    first = (await stub.CreateInvitation(admin_pb.CreateInvitationRequest(email=target))).invitation
+    await stub.RevokeInvitation(admin_pb.RevokeInvitationRequest(invitation_id=first.invitation_id))
+    error = await expect_error(
+        stub.CreateInvitation(admin_pb.CreateInvitationRequest(email=target.upper())),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "INVITATION_RESENT_RECENTLY",
+    )
+    delay = retry_info(error)
+    assert delay is not None
+    assert 0 < delay.retry_delay.ToTimedelta().total_seconds() <= 60
+    await mail_to(smtp_server, target)
+    assert len(await rows(world, InvitationRow, InvitationRow.tenant_id == tenant.tenant_id)) == 1
+    # Another tenant inviting the address is its own business.
+    other = await world.tenant("other")
+    other_admin = await world.person(other, roles=["tenant-admin"])
+    await invitations(world, other_admin.token, other.tenant_id).CreateInvitation(
+        admin_pb.CreateInvitationRequest(email=target)
+    )
+    await mail_to(smtp_server, target, count=2)
+    # Once the last mail is older than the interval, inviting again works.
+    async with world.mesh.runtime.db.core_session() as session:
+        row = await session.get(InvitationRow, first.invitation_id)
+        assert row is not None
+        row.expire_time -= timedelta(seconds=61)
+        await session.commit()
+    await stub.CreateInvitation(admin_pb.CreateInvitationRequest(email=target))
+    assert len(await smtp_server.wait_for(3, where=lambda m: target in m.envelope_to)) == 3
+
+
+async def test_an_invitation_grants_no_more_than_its_inviter_holds_when_accepted(
+    world: Accounts, smtp_server: SmtpTestServer
+) -> None:
+    """The grant was checked when the invitation was made only: an administrator demoted (or
+    removed) since still had their pending invitations make tenant administrators."""
+    tenant = await world.tenant()
+    inviter = await world.person(tenant, roles=["tenant-admin"])
+    stub = invitations(world, inviter.token, tenant.tenant_id)
+    new_account, existing_account = address("new"), address("existing")
+    other = await world.tenant("other")
+    person = await world.person(other, email=existing_account)
+    await mail_to(smtp_server, existing_account)  # the verification mail
+    await stub.CreateInvitation(admin_pb.CreateInvitationRequest(email=new_account, roles=["tenant-admin"]))
+    await stub.CreateInvitation(admin_pb.CreateInvitationRequest(email=existing_account, roles=["tenant-admin"]))
+    as_member = address("member")
+    await stub.CreateInvitation(admin_pb.CreateInvitationRequest(email=as_member, roles=["member"]))
+    await world.mesh.admin_stub("MembershipService").UpdateMembership(
+        admin_pb.UpdateMembershipRequest(membership=user_pb2.Membership(user_id=inviter.user_id, roles=["member"])),
+        metadata=world.as_admin(tenant.tenant_id),
+    )
+    token = token_of(await mail_to(smtp_server, new_account), "/invitations/accept?token=")
+    await expect_error(
+        world.mesh.auth.GetInvitation(auth_pb.GetInvitationRequest(token=token)), NOT_FOUND, "INVITATION_INVALID"
+    )
+    await expect_error(
+        world.mesh.auth.AcceptInvitation(auth_pb.AcceptInvitationRequest(token=token, password=PASSWORD)),
+        NOT_FOUND,
+        "INVITATION_INVALID",
+    )
+    assert await rows(world, UserRow, UserRow.email == new_account) == []
+    as_me = token_of(await mail_to(smtp_server, existing_account, count=2), "/invitations/accept?token=")
+    await expect_error(
+        world.mesh.auth.AcceptInvitationAsMe(
+            auth_pb.AcceptInvitationAsMeRequest(token=as_me), metadata=bearer(person.token)
+        ),
+        NOT_FOUND,
+        "INVITATION_INVALID",
+    )
+    assert [m.tenant_id for m in await rows(world, MembershipRow, MembershipRow.user_id == person.user_id)] == [
+        other.tenant_id
+    ]
+    # What the inviter still holds, the invitation still gives.
+    member_token = token_of(await mail_to(smtp_server, as_member), "/invitations/accept?token=")
+    await world.mesh.auth.AcceptInvitation(auth_pb.AcceptInvitationRequest(token=member_token, password=PASSWORD))
+    # A platform administrator's invitation into the tenant holds while they are one.
+    by_operator = address("operator")
+    await world.mesh.admin_stub("InvitationService").CreateInvitation(
+        admin_pb.CreateInvitationRequest(email=by_operator, roles=["tenant-admin"]),
+        metadata=world.as_admin(tenant.tenant_id),
+    )
+    operator_token = token_of(await mail_to(smtp_server, by_operator), "/invitations/accept?token=")
+    await world.mesh.auth.AcceptInvitation(auth_pb.AcceptInvitationRequest(token=operator_token, password=PASSWORD))

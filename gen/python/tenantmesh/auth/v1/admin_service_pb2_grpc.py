@@ -1441,7 +1441,9 @@ class InvitationServiceServicer:
         """Invites an address with roles and mails the invitation. Errors:
         ALREADY_EXISTS (MEMBERSHIP_EXISTS: a member of this tenant uses the
         address; INVITATION_EXISTS: one is pending), INVALID_ARGUMENT
-        (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION).
+        (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION),
+        RESOURCE_EXHAUSTED (INVITATION_RESENT_RECENTLY, with RetryInfo: the
+        tenant invited the address less than a minute ago, revoked since).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -697,7 +697,9 @@ class InvitationServiceStub:
     """Invites an address with roles and mails the invitation. Errors:
     ALREADY_EXISTS (MEMBERSHIP_EXISTS: a member of this tenant uses the
     address; INVITATION_EXISTS: one is pending), INVALID_ARGUMENT
-    (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION).
+    (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION),
+    RESOURCE_EXHAUSTED (INVITATION_RESENT_RECENTLY, with RetryInfo: the
+    tenant invited the address less than a minute ago, revoked since).
     """
     ListInvitations: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListInvitationsRequest, _admin_service_pb2.ListInvitationsResponse]
     """The tenant's invitations, newest first."""
@@ -727,7 +729,9 @@ class InvitationServiceAsyncStub(InvitationServiceStub):
     """Invites an address with roles and mails the invitation. Errors:
     ALREADY_EXISTS (MEMBERSHIP_EXISTS: a member of this tenant uses the
     address; INVITATION_EXISTS: one is pending), INVALID_ARGUMENT
-    (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION).
+    (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION),
+    RESOURCE_EXHAUSTED (INVITATION_RESENT_RECENTLY, with RetryInfo: the
+    tenant invited the address less than a minute ago, revoked since).
     """
     ListInvitations: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListInvitationsRequest, _admin_service_pb2.ListInvitationsResponse]  # type: ignore[assignment]
     """The tenant's invitations, newest first."""
@@ -760,7 +764,9 @@ class InvitationServiceServicer(metaclass=_abc_1.ABCMeta):
         """Invites an address with roles and mails the invitation. Errors:
         ALREADY_EXISTS (MEMBERSHIP_EXISTS: a member of this tenant uses the
         address; INVITATION_EXISTS: one is pending), INVALID_ARGUMENT
-        (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION).
+        (ROLE_NOT_FOUND), PERMISSION_DENIED (PERMISSION_ESCALATION),
+        RESOURCE_EXHAUSTED (INVITATION_RESENT_RECENTLY, with RetryInfo: the
+        tenant invited the address less than a minute ago, revoked since).
         """
 
     @_abc_1.abstractmethod
