@@ -7,7 +7,8 @@ the tenant and input validation before a handler runs; tenant-scoped handlers
 act on ``current_tenant()`` only, so nothing of another tenant is reachable.
 Every grant also passes PERMISSION_DENIED (PERMISSION_ESCALATION) when the
 caller would hand out permissions it does not hold, and so does every act on a
-person who holds permissions the caller does not (their user or membership).
+person who holds permissions the caller does not (their user or membership), or
+on such a service account.
 """
 
 from __future__ import annotations
@@ -229,8 +230,11 @@ class ServiceAccountServiceServicer(pb_grpc.ServiceAccountServiceServicer):
     async def DeleteServiceAccount(
         self, request: pb.DeleteServiceAccountRequest, context: Context
     ) -> pb.DeleteServiceAccountResponse:
-        """Permission auth.service_accounts.delete. Reasons: SERVICE_ACCOUNT_NOT_FOUND. Revokes its tokens."""
-        await self._accounts.delete_service_account(_tenant_id(), request.service_account_id)
+        """Permission auth.service_accounts.delete. Reasons: SERVICE_ACCOUNT_NOT_FOUND, PERMISSION_ESCALATION
+        (the account holds a permission the caller does not). Revokes its tokens."""
+        await self._accounts.delete_service_account(
+            _tenant_id(), request.service_account_id, caller=current_principal()
+        )
         return pb.DeleteServiceAccountResponse()
 
 

@@ -70,8 +70,9 @@ class AuthApp(ServiceApp):
             revoker=Revoker(
                 runtime.unit_of_work(SERVICE),
                 runtime.settings.redis_url,
-                # A revocation is kept until the last token it may refuse has expired: a service
-                # account's API token may live longer than a person's access token.
+                # A revocation is kept until the last token it may refuse has expired (with the
+                # verifiers' clock leeway, see revocation.retention_seconds): a service account's
+                # API token may live longer than a person's access token.
                 longest_token_ttl,
                 local=runtime.revocations,
             ),
@@ -82,7 +83,9 @@ class AuthApp(ServiceApp):
             ),
         )
         self.second_factor = SecondFactor(runtime.db, encryption)
-        throttle = LoginThrottle(ThrottlePolicy(self.settings.login_lock_seconds, self.settings.login_max_lock_seconds))
+        throttle = LoginThrottle(
+            runtime.db, ThrottlePolicy(self.settings.login_lock_seconds, self.settings.login_max_lock_seconds)
+        )
         token_issuer = TokenIssuer(self.keys, self.settings.access_token_ttl_seconds, runtime.settings.public_url)
         self.service_tokens = ServiceTokens(
             token_issuer, RegistryLookup(lambda: runtime.channel("registry"), runtime.credentials.metadata)

@@ -80,11 +80,8 @@ class PasswordResets:
             account_key(tenant.tenant_id if tenant else None, tenant_reference, email, self._per_address, kind="reset"),
             address_key(client_address_var.get(), self._per_client, kind="reset-client"),
         )
-        async with self._db.core_session() as session:
-            await self._throttle.check(session, keys, reason=AuthReason.RESET_RATE_LIMITED)
-            # Every request counts, found or not: the limit is on asking, not on failing.
-            await self._throttle.failed(session, keys)
-            await session.commit()
+        # Every request counts, found or not: the limit is on asking, not on failing.
+        await self._throttle.reserve(keys, reason=AuthReason.RESET_RATE_LIMITED)
         task = asyncio.create_task(self._send(tenant_reference, email, locale, client_address_var.get()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

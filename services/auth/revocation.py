@@ -15,9 +15,18 @@ import redis.asyncio as redis
 
 from services.runtime.auth.revocation import Revocation, RevocationList, revocation_event, store_revocation
 from services.runtime.auth.revocation_store import save_revocation
+from services.runtime.auth.verifier import ISSUED_AHEAD_LEEWAY_SECONDS
 from services.runtime.unit_of_work import UnitOfWork
 
 log = logging.getLogger("tenantmesh.auth.revocation")
+
+
+def retention_seconds(token_ttl_seconds: float) -> float:
+    """How long a revocation is kept: until every token it could match has expired for every
+    verifier. A token signed by a process whose clock runs ahead carries that clock's issue and
+    expiry times, and verifiers accept it up to ISSUED_AHEAD_LEEWAY_SECONDS early; a minute more
+    covers the expiry leeway and the event's way to every process."""
+    return token_ttl_seconds + ISSUED_AHEAD_LEEWAY_SECONDS + 60
 
 
 class Revoker:
@@ -33,8 +42,7 @@ class Revoker:
         # processes follow as the event reaches them.
         self._local = local
         self._redis_url = redis_url
-        # Once every token a revocation could match has expired, it can be forgotten.
-        self._ttl = token_ttl_seconds + 60
+        self._ttl = retention_seconds(token_ttl_seconds)
 
     async def _send(self, revocation: Revocation) -> None:
         if self._local is not None:

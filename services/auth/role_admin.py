@@ -13,7 +13,8 @@ changed; custom roles are rows of ``auth_roles``. Two rules keep roles safe:
   password, second factor or address is becoming them, and changing, removing or
   disabling them decides over them, so either needs every permission the member
   holds in the tenant (the same answer). Without it a holder of
-  ``auth.users.set_password`` could log in as the tenant's administrator.
+  ``auth.users.set_password`` could log in as the tenant's administrator. Service
+  accounts are held to the same rule: deleting one decides over it.
 """
 
 from __future__ import annotations
@@ -62,14 +63,15 @@ def check_grant(caller: Principal | None, permissions: Iterable[str]) -> None:
 
 
 async def check_authority(
-    session: AsyncSession, catalog: RoleCatalog, caller: Principal | None, membership: MembershipRow
+    session: AsyncSession, catalog: RoleCatalog, caller: Principal | None, holder: MembershipRow | ServiceAccountRow
 ) -> None:
-    """Refuses to let ``caller`` act on the member of ``membership`` if the member holds
-    permissions in that tenant that the caller does not (None: trusted code)."""
+    """Refuses to let ``caller`` act on the member of a membership, or on a service account, if it
+    holds permissions in that tenant that the caller does not (None: trusted code)."""
     if caller is None:
         return
-    held = await catalog.held_permissions(session, membership.tenant_id, roles_of(membership))
-    _refuse_beyond(caller, held, "the member holds permissions the caller does not")
+    held = await catalog.held_permissions(session, holder.tenant_id, roles_of(holder))
+    what = "the member" if isinstance(holder, MembershipRow) else "the service account"
+    _refuse_beyond(caller, held, f"{what} holds permissions the caller does not")
 
 
 def _refuse_beyond(caller: Principal | None, permissions: Iterable[str], message: str) -> None:

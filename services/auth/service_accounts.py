@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from services.auth.deps import AuthDeps
 from services.auth.identities import record, service_account_subject
 from services.auth.models import ServiceAccountRow
 from services.auth.reasons import AuthReason
-from services.auth.role_admin import check_grant, resolve_roles, role_names
+from services.auth.role_admin import check_authority, check_grant, resolve_roles, role_names
 from services.runtime.clock import utcnow
 from services.runtime.context import Principal
 from services.runtime.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
@@ -130,17 +130,26 @@ class ServiceAccounts:
         async with self._db.core_session() as session:
             return list((await session.execute(query)).scalars())
 
-    async def delete_service_account(self, tenant_id: str, service_account_id: str) -> None:
-        """Deletes the account (its key stops working) and revokes its tokens."""
+    async def delete_service_account(
+        self, tenant_id: str, service_account_id: str, *, caller: Principal | None = None
+    ) -> None:
+        """Deletes the account (its key stops working) and revokes its tokens; ``caller`` must hold
+        every permission the account holds (PERMISSION_DENIED / PERMISSION_ESCALATION)."""
         async with self._db.core_session() as session:
-            result = await session.execute(
-                delete(ServiceAccountRow).where(
-                    ServiceAccountRow.tenant_id == tenant_id,
-                    ServiceAccountRow.service_account_id == service_account_id,
+            account = (
+                await session.execute(
+                    select(ServiceAccountRow)
+                    .where(
+                        ServiceAccountRow.tenant_id == tenant_id,
+                        ServiceAccountRow.service_account_id == service_account_id,
+                    )
+                    .with_for_update()
                 )
-            )
-            if getattr(result, "rowcount", 0) != 1:
+            ).scalar_one_or_none()
+            if account is None:
                 raise NotFound("no such service account in this tenant", reason=AuthReason.SERVICE_ACCOUNT_NOT_FOUND)
+            await check_authority(session, self._catalog, caller, account)
+            await session.delete(account)
             record(session, "auth.service_account.deleted", tenant_id, service_account_subject(service_account_id))
             await session.commit()
         await self._revoker.revoke_subject(service_account_subject(service_account_id))

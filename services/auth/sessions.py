@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -48,7 +48,14 @@ from services.auth.passwords import burn_verification, check_policy, hash_passwo
 from services.auth.reasons import AuthReason
 from services.auth.settings import AuthSettings
 from services.auth.tenant_gate import require_usable_tenant
-from services.auth.throttle import LoginThrottle, ThrottleKey, account_key, address_key, normalize_reference
+from services.auth.throttle import (
+    Attempt,
+    LoginThrottle,
+    ThrottleKey,
+    account_key,
+    address_key,
+    normalize_reference,
+)
 from services.auth.tokens import IssuedToken, TokenIssuer, digest, new_refresh_token
 from services.runtime.clock import utcnow
 from services.runtime.context import Principal, TenantContext, TenantState, client_address_var
@@ -226,37 +233,48 @@ class SessionManager:
         email = normalize_email(email)
         tenant = await self.resolve_tenant(tenant_reference)
         keys = self._throttle_keys(tenant.tenant_id if tenant is not None else None, tenant_reference, email)
-        async with self._db.core_session() as session:
-            failing = await self._throttle.check(session, keys)
-            found = await find_member_by_email(session, tenant.tenant_id, email) if tenant is not None else None
-        if found is None or tenant is None:
-            await burn_verification(password)
-            return await self._login_failed(keys, tenant_reference, email, "unknown-user")
+        async with self._throttle.attempt(keys) as attempt:
+            async with self._db.core_session() as session:
+                found = await find_member_by_email(session, tenant.tenant_id, email) if tenant is not None else None
+            if found is None or tenant is None:
+                await burn_verification(password)
+                return await self._login_failed(attempt, tenant_reference, email, "unknown-user")
+            user = found[0]
+            verification = await verify_password(user.password_hash, password)
+            if not verification.ok:
+                return await self._login_failed(attempt, tenant_reference, email, "wrong-password")
+            if user.disabled:
+                return await self._login_failed(attempt, tenant_reference, email, "not-allowed")
+            return await self._password_accepted(
+                attempt, tenant.tenant_id, tenant_reference, found, verification.upgraded_hash
+            )
+
+    async def _password_accepted(
+        self,
+        attempt: Attempt,
+        tenant_id: str,
+        tenant_reference: str,
+        found: tuple[UserRow, MembershipRow],
+        upgraded_hash: str | None,
+    ) -> Tokens | Challenge:
+        """Tokens, or the challenge of a second factor, for a login with the right password."""
         user, membership = found
-        verification = await verify_password(user.password_hash, password)
-        if not verification.ok:
-            return await self._login_failed(keys, tenant_reference, email, "wrong-password")
-        if user.disabled:
-            return await self._login_failed(keys, tenant_reference, email, "not-allowed")
         async with self._db.core_session() as session:
-            if verification.upgraded_hash is not None:
+            if upgraded_hash is not None:
                 await session.execute(
-                    update(UserRow)
-                    .where(UserRow.user_id == user.user_id)
-                    .values(password_hash=verification.upgraded_hash)
+                    update(UserRow).where(UserRow.user_id == user.user_id).values(password_hash=upgraded_hash)
                 )
             has_factor = await self._mfa.has_factor(session, user.user_id)
-            required = (await policy_of(session, tenant.tenant_id)).requires(roles_of(membership))
+            required = (await policy_of(session, tenant_id)).requires(roles_of(membership))
             if has_factor or required:
-                challenge = self._challenge(session, user, tenant.tenant_id, tenant_reference, not has_factor)
-                record_by_user(session, "auth.login.mfa_challenged", tenant.tenant_id, user.user_id)
+                challenge = self._challenge(session, user, tenant_id, tenant_reference, not has_factor)
+                record_by_user(session, "auth.login.mfa_challenged", tenant_id, user.user_id)
                 await session.commit()
-                # The throttle is cleared when the second factor passes, not by the password alone.
+                # The account's count is reset when the second factor passes, not by the password alone.
                 return challenge
-            if keys[0].key in failing:
-                await self._throttle.succeeded(session, keys[0])
-            tokens = await self._open_session(session, user_subject(user.user_id), tenant.tenant_id, membership)
-            self._audit_login(session, tenant.tenant_id, user.user_id, tokens)
+            attempt.succeeded(attempt.keys[0])
+            tokens = await self._open_session(session, user_subject(user.user_id), tenant_id, membership)
+            self._audit_login(session, tenant_id, user.user_id, tokens)
             await session.commit()
         return tokens
 
@@ -314,8 +332,7 @@ class SessionManager:
             challenge, user = await self._open_challenge(session, token)
         # The login that opened the challenge resolved its tenant: the same counters as its.
         keys = self._throttle_keys(challenge.tenant_id, challenge.tenant_reference, user.email)
-        async with self._db.core_session() as session:
-            failing = await self._throttle.check(session, keys)
+        async with self._throttle.attempt(keys) as attempt, self._db.core_session() as session:
             recovery_codes: list[str] = []
             if challenge.enrolment_required and not await self._mfa.has_factor(session, user.user_id):
                 confirmed = await self._mfa.confirm_pending(session, user.user_id, code)
@@ -325,7 +342,7 @@ class SessionManager:
                 ok = await self._mfa.check(session, user.user_id, code)
             if not ok:
                 await session.rollback()
-                await self._login_failed(keys, challenge.tenant_reference, user.email, "wrong-code", code_invalid())
+                await self._login_failed(attempt, challenge.tenant_reference, user.email, "wrong-code", code_invalid())
             used = await session.execute(
                 update(MfaChallengeRow)
                 .where(MfaChallengeRow.challenge_hash == challenge.challenge_hash, MfaChallengeRow.use_time.is_(None))
@@ -335,8 +352,7 @@ class SessionManager:
             if getattr(used, "rowcount", 0) != 1 or membership is None:
                 await session.rollback()
                 raise _challenge_invalid()
-            if keys[0].key in failing:
-                await self._throttle.succeeded(session, keys[0])
+            attempt.succeeded(keys[0])
             tokens = await self._open_session(session, user_subject(user.user_id), challenge.tenant_id, membership)
             if recovery_codes:
                 record_by_user(session, "auth.mfa.enrolled", challenge.tenant_id, user.user_id)
@@ -345,21 +361,16 @@ class SessionManager:
         return Completed(tokens, recovery_codes)
 
     async def _login_failed(
-        self,
-        keys: tuple[ThrottleKey, ThrottleKey],
-        tenant: str,
-        email: str,
-        why: str,
-        error: Unauthenticated | None = None,
+        self, attempt: Attempt, tenant: str, email: str, why: str, error: Unauthenticated | None = None
     ) -> Tokens:
         failure = _Failure("auth.login.failed", "anonymous", f"email:{email}", {"tenant": tenant[:64], "why": why})
-        await self._count_failure(keys, failure)
+        await self._record_failure(attempt, failure)
         raise error or _invalid_credentials()
 
-    async def _count_failure(self, keys: Sequence[ThrottleKey], failure: _Failure) -> None:
-        """Counts a failed credential check against ``keys`` and audits it (and any lock it caused)."""
+    async def _record_failure(self, attempt: Attempt, failure: _Failure) -> None:
+        """Keeps the attempt counted as a failure and audits it (and any lock its count set)."""
+        locked = attempt.failed()
         async with self._db.core_session() as session:
-            locked = await self._throttle.failed(session, keys)
             for key in locked:
                 audit.record(
                     session,
@@ -492,19 +503,18 @@ class SessionManager:
         (SWITCH_RATE_LIMITED): trying tenant after tenant is not free."""
         kind, _, user_id = principal.subject.partition(":")
         keys = (ThrottleKey(f"switch:{principal.subject}"[:320], self._settings.address_max_failures),)
-        async with self._db.core_session() as session:
-            await self._throttle.check(session, keys, reason=AuthReason.SWITCH_RATE_LIMITED)
-        tenant = await self.resolve_tenant(tenant_reference)
-        async with self._db.core_session() as session:
-            membership = (
-                await session.get(MembershipRow, (tenant.tenant_id, user_id))
-                if kind == "user" and tenant is not None
-                else None
-            )
-        if tenant is None or membership is None:
-            target = f"tenant:{normalize_reference(tenant_reference)}"
-            await self._count_failure(keys, _Failure("auth.tenant.switch_refused", principal.subject, target))
-            raise PermissionDenied("the caller is not a member of that tenant", reason=AuthReason.NOT_A_MEMBER)
+        async with self._throttle.attempt(keys, reason=AuthReason.SWITCH_RATE_LIMITED) as attempt:
+            tenant = await self.resolve_tenant(tenant_reference)
+            async with self._db.core_session() as session:
+                membership = (
+                    await session.get(MembershipRow, (tenant.tenant_id, user_id))
+                    if kind == "user" and tenant is not None
+                    else None
+                )
+            if tenant is None or membership is None:
+                target = f"tenant:{normalize_reference(tenant_reference)}"
+                await self._record_failure(attempt, _Failure("auth.tenant.switch_refused", principal.subject, target))
+                raise PermissionDenied("the caller is not a member of that tenant", reason=AuthReason.NOT_A_MEMBER)
         async with self._db.core_session() as session:
             required = (await policy_of(session, tenant.tenant_id)).requires(roles_of(membership))
             if required and not await self._mfa.has_factor(session, user_id):
@@ -540,17 +550,17 @@ class SessionManager:
             raise NotFound("only users have passwords", reason=AuthReason.USER_NOT_FOUND)
         tenant_id = principal.tenant_id or ""
         keys = self._throttle_keys(tenant_id, tenant_id, user.email)
-        async with self._db.core_session() as session:
-            failing = await self._throttle.check(session, keys)
-        if not (await verify_password(user.password_hash, current)).ok:
-            failure = _Failure("auth.password.change_failed", principal.subject, principal.subject, tenant_id=tenant_id)
-            await self._count_failure(keys, failure)
-            raise _invalid_credentials()
+        async with self._throttle.attempt(keys) as attempt:
+            if not (await verify_password(user.password_hash, current)).ok:
+                failure = _Failure(
+                    "auth.password.change_failed", principal.subject, principal.subject, tenant_id=tenant_id
+                )
+                await self._record_failure(attempt, failure)
+                raise _invalid_credentials()
+            attempt.succeeded(keys[0])
         check_policy(new, "new_password")
         new_hash = await hash_password(new)
         async with self._db.core_session() as session:
-            if keys[0].key in failing:
-                await self._throttle.succeeded(session, keys[0])
             await session.execute(
                 update(UserRow)
                 .where(UserRow.user_id == user.user_id)
@@ -579,8 +589,8 @@ class SessionManager:
         for session_id, tenant_id in others:
             await self._deps.revoker.revoke_session(session_id, tenant_id)
 
-    async def guard_factor_code(self, principal: Principal, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Runs ``attempt``, a self-service call that checks a code of the caller's own factor
+    async def guard_factor_code(self, principal: Principal, check: Callable[[], Awaitable[T]]) -> T:
+        """Runs ``check``, a self-service call that checks a code of the caller's own factor
         (DisableTotp, RegenerateRecoveryCodes), under the login's lockout keys: a wrong code counts
         and is audited like a wrong password, and a locked account is refused before the code is
         looked at. Without it a stolen token bought unlimited guesses at the factor."""
@@ -589,35 +599,33 @@ class SessionManager:
             raise NotFound("only users have a second factor", reason=AuthReason.USER_NOT_FOUND)
         tenant_id = principal.tenant_id or ""
         keys = self._throttle_keys(tenant_id, tenant_id, user.email)
-        async with self._db.core_session() as session:
-            failing = await self._throttle.check(session, keys)
-        try:
-            result = await attempt()
-        except Unauthenticated as error:
-            if error.reason == AuthReason.MFA_CODE_INVALID:
-                failure = _Failure("auth.mfa.code_failed", principal.subject, principal.subject, tenant_id=tenant_id)
-                await self._count_failure(keys, failure)
-            raise
-        if keys[0].key in failing:
-            async with self._db.core_session() as session:
-                await self._throttle.succeeded(session, keys[0])
-                await session.commit()
+        async with self._throttle.attempt(keys) as attempt:
+            try:
+                result = await check()
+            except Unauthenticated as error:
+                if error.reason == AuthReason.MFA_CODE_INVALID:
+                    failure = _Failure(
+                        "auth.mfa.code_failed", principal.subject, principal.subject, tenant_id=tenant_id
+                    )
+                    await self._record_failure(attempt, failure)
+                raise
+            attempt.succeeded(keys[0])
         return result
 
     async def exchange_api_key(self, api_key: str) -> Tokens:
         """Wrong keys are counted per client address (locked like logins past the address
         threshold) and audited; no part of the key is written down."""
         keys = (address_key(client_address_var.get(), self._settings.address_max_failures, kind="api-key"),)
-        async with self._db.core_session() as session:
-            await self._throttle.check(session, keys)
-            account = (
-                await session.execute(
-                    select(ServiceAccountRow).where(ServiceAccountRow.api_key_hash == digest(api_key))
-                )
-            ).scalar_one_or_none()
-        if account is None:
-            await self._count_failure(keys, _Failure("auth.api_key.failed", "anonymous", "api-key"))
-            raise _api_key_invalid()
+        async with self._throttle.attempt(keys) as attempt:
+            async with self._db.core_session() as session:
+                account = (
+                    await session.execute(
+                        select(ServiceAccountRow).where(ServiceAccountRow.api_key_hash == digest(api_key))
+                    )
+                ).scalar_one_or_none()
+            if account is None:
+                await self._record_failure(attempt, _Failure("auth.api_key.failed", "anonymous", "api-key"))
+                raise _api_key_invalid()
         async with self._db.core_session() as session:
             await require_usable_tenant(self._tenants, account.tenant_id, _api_key_invalid())
             roles = json.loads(account.roles_json)

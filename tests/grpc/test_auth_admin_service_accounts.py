@@ -14,7 +14,7 @@ from tenantmesh.auth.v1 import user_pb2
 from services.auth.models import AuditEventRow, ServiceAccountRow
 from services.auth.service_accounts import find_service_account_by_key
 from tests.support.auth_admin import AdminMesh, Caller, admin_mesh
-from tests.support.errors import expect_error, violation_fields
+from tests.support.errors import error_info, expect_error, violation_fields
 
 KEY_RE = re.compile(r"^(tmk_[0-9a-f]{8})_[A-Za-z0-9_-]{43}$")
 
@@ -141,3 +141,37 @@ async def test_delete_cannot_reach_another_tenants_account(mesh: AdminMesh) -> N
     assert await mesh.counts() == before
     assert mesh.revoked() == []
     assert [s.service_account_id for s in await listed(mesh.admin_b)] == [account_id]
+
+
+async def test_deleting_an_account_takes_every_permission_it_holds(mesh: AdminMesh) -> None:
+    # A custom role that may manage service accounts but not much else: deleting one that may do
+    # more (an administrator's integration) decides over it, like removing a member who may.
+    keeping = ("auth.service_accounts.create", "auth.service_accounts.list", "auth.service_accounts.delete")
+    await mesh.admin_a.create_role("robot-keeper", *keeping)
+    await mesh.admin_a.create_role("auditor", "auth.audit.list")
+    keeper = mesh.caller(mesh.principal("robot-keeper", mesh.tenant_a, roles=["member"], permissions=keeping))
+    strong = (await create(mesh.admin_a, "billing-sync", "tenant-admin")).service_account
+    reader = (await create(mesh.admin_a, "audit-export", "auditor")).service_account
+    before = (await mesh.counts(), mesh.revoked())
+
+    for account, lacking in ((strong, "auth.roles.create"), (reader, "auth.audit.list")):
+        error = await expect_error(
+            keeper.service_accounts.DeleteServiceAccount(
+                pb.DeleteServiceAccountRequest(service_account_id=account.service_account_id)
+            ),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "PERMISSION_ESCALATION",
+        )
+        assert lacking in error_info(error).metadata["permissions"].split(",")
+    # Nothing changed: both accounts and their keys are there, no audit entry, no revocation.
+    assert (await mesh.counts(), mesh.revoked()) == before
+
+    # One that may do no more than the keeper is the keeper's to delete.
+    mine = (await create(keeper, "nightly-import", "robot-keeper")).service_account
+    await keeper.service_accounts.DeleteServiceAccount(
+        pb.DeleteServiceAccountRequest(service_account_id=mine.service_account_id)
+    )
+    assert [a.service_account_id for a in await listed(mesh.admin_a)] == [
+        strong.service_account_id,
+        reader.service_account_id,
+    ]

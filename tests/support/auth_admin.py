@@ -61,6 +61,8 @@ POLICY_SERVICES = [
     service.full_name for module in (pb, auth_service_pb2) for service in module.DESCRIPTOR.services_by_name.values()
 ]
 PASSWORD = "correct horse battery staple"
+# The longest access token lifetime the mesh's revoker is told of.
+TOKEN_TTL_SECONDS = 900
 TABLES: tuple[Any, ...] = (UserRow, MembershipRow, RoleRow, ServiceAccountRow, AuditEventRow, DeliveryRow)
 
 
@@ -245,7 +247,7 @@ async def admin_mesh(database_url: str) -> AsyncIterator[AdminMesh]:
         deps = AuthDeps(
             db=router,
             events=events,
-            revoker=Revoker(UnitOfWork(router, "auth", deliver_to=events), None, 900),
+            revoker=Revoker(UnitOfWork(router, "auth", deliver_to=events), None, TOKEN_TTL_SECONDS),
             roles=catalog,
             profiles=profiles,
             verification=EmailVerification(router, directory, profiles, 3600),

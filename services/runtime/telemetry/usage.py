@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
-from sqlalchemy import BigInteger, DateTime, MetaData, String, select
-from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy import BigInteger, DateTime, Executable, MetaData, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.clock import epoch
 from services.runtime.context import tenant_var
 from services.runtime.db import DatabaseRouter, MigrationSet
 from services.runtime.db.failures import database_failure
+from services.runtime.db.upsert import upsert
 from services.runtime.mesh_tls import EDGE
 
 if TYPE_CHECKING:
@@ -122,20 +122,16 @@ class UsageObserver:
         self._tally.add(tenant.tenant_id, code != grpc.StatusCode.OK)
 
 
-def _upsert(dialect: str, tenant_id: str, hour: datetime, requests: int, errors: int) -> object:
+def _upsert(dialect: str, tenant_id: str, hour: datetime, requests: int, errors: int) -> Executable:
     values = {"tenant_id": tenant_id, "hour": hour, "requests": requests, "errors": errors}
-    if dialect == "mysql":
-        statement = mysql.insert(TenantUsageRow).values(values)
-        return statement.on_duplicate_key_update(
-            requests=TenantUsageRow.requests + statement.inserted.requests,
-            errors=TenantUsageRow.errors + statement.inserted.errors,
-        )
-    lite = sqlite.insert(TenantUsageRow).values(values)
-    return lite.on_conflict_do_update(
-        index_elements=["tenant_id", "hour"],
-        set_={
-            "requests": TenantUsageRow.requests + lite.excluded.requests,
-            "errors": TenantUsageRow.errors + lite.excluded.errors,
+    return upsert(
+        dialect,
+        TenantUsageRow,
+        [values],
+        key=("tenant_id", "hour"),
+        on_conflict=lambda new: {
+            "requests": TenantUsageRow.requests + new.requests,
+            "errors": TenantUsageRow.errors + new.errors,
         },
     )
 
@@ -159,7 +155,7 @@ class UsageRecorder:
                 # In key order, so that processes flushing at the same moment lock the rows
                 # they share in the same order instead of deadlocking on each other.
                 for (tenant_id, hour), (requests, errors) in sorted(counts.items()):
-                    await conn.execute(_upsert(self._db.dialect, tenant_id, hour, requests, errors))  # type: ignore[call-overload]
+                    await conn.execute(_upsert(self._db.dialect, tenant_id, hour, requests, errors))
                 await conn.commit()
         except BaseException:
             self.tally.give_back(counts)

@@ -949,7 +949,9 @@ class ServiceAccountServiceServicer:
 
     def DeleteServiceAccount(self, request, context):
         """Deletes a service account; its key stops working and its tokens are
-        refused. Errors: NOT_FOUND (SERVICE_ACCOUNT_NOT_FOUND).
+        refused. The caller must hold every permission the account holds.
+        Errors: NOT_FOUND (SERVICE_ACCOUNT_NOT_FOUND), PERMISSION_DENIED
+        (PERMISSION_ESCALATION).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -477,7 +477,9 @@ class ServiceAccountServiceStub:
     """Lists the tenant's service accounts."""
     DeleteServiceAccount: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.DeleteServiceAccountRequest, _admin_service_pb2.DeleteServiceAccountResponse]
     """Deletes a service account; its key stops working and its tokens are
-    refused. Errors: NOT_FOUND (SERVICE_ACCOUNT_NOT_FOUND).
+    refused. The caller must hold every permission the account holds.
+    Errors: NOT_FOUND (SERVICE_ACCOUNT_NOT_FOUND), PERMISSION_DENIED
+    (PERMISSION_ESCALATION).
     """
 
 @_typing.type_check_only
@@ -494,7 +496,9 @@ class ServiceAccountServiceAsyncStub(ServiceAccountServiceStub):
     """Lists the tenant's service accounts."""
     DeleteServiceAccount: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.DeleteServiceAccountRequest, _admin_service_pb2.DeleteServiceAccountResponse]  # type: ignore[assignment]
     """Deletes a service account; its key stops working and its tokens are
-    refused. Errors: NOT_FOUND (SERVICE_ACCOUNT_NOT_FOUND).
+    refused. The caller must hold every permission the account holds.
+    Errors: NOT_FOUND (SERVICE_ACCOUNT_NOT_FOUND), PERMISSION_DENIED
+    (PERMISSION_ESCALATION).
     """
 
 class ServiceAccountServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -526,7 +530,9 @@ class ServiceAccountServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.DeleteServiceAccountResponse, _abc.Awaitable[_admin_service_pb2.DeleteServiceAccountResponse]]:
         """Deletes a service account; its key stops working and its tokens are
-        refused. Errors: NOT_FOUND (SERVICE_ACCOUNT_NOT_FOUND).
+        refused. The caller must hold every permission the account holds.
+        Errors: NOT_FOUND (SERVICE_ACCOUNT_NOT_FOUND), PERMISSION_DENIED
+        (PERMISSION_ESCALATION).
         """
 
 def add_ServiceAccountServiceServicer_to_server(servicer: ServiceAccountServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -975,15 +975,19 @@ class MfaServiceServicer:
 
     def DisableTotp(self, request, context):
         """Removes the caller's second factor; needs a fresh code (or a recovery
-        code). Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+        code). Wrong codes count toward the account's lockout, as wrong passwords
+        do. Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED
+        (MFA_CODE_INVALID), RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RegenerateRecoveryCodes(self, request, context):
-        """Replaces the caller's recovery codes; needs a fresh code. Errors:
-        FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+        """Replaces the caller's recovery codes; needs a fresh code. Wrong codes
+        count toward the account's lockout, as wrong passwords do. Errors:
+        FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID),
+        RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -491,11 +491,15 @@ class MfaServiceStub:
     """
     DisableTotp: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.DisableTotpRequest, _auth_service_pb2.DisableTotpResponse]
     """Removes the caller's second factor; needs a fresh code (or a recovery
-    code). Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+    code). Wrong codes count toward the account's lockout, as wrong passwords
+    do. Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED
+    (MFA_CODE_INVALID), RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
     """
     RegenerateRecoveryCodes: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.RegenerateRecoveryCodesRequest, _auth_service_pb2.RegenerateRecoveryCodesResponse]
-    """Replaces the caller's recovery codes; needs a fresh code. Errors:
-    FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+    """Replaces the caller's recovery codes; needs a fresh code. Wrong codes
+    count toward the account's lockout, as wrong passwords do. Errors:
+    FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID),
+    RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
     """
 
 @_typing.type_check_only
@@ -516,11 +520,15 @@ class MfaServiceAsyncStub(MfaServiceStub):
     """
     DisableTotp: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.DisableTotpRequest, _auth_service_pb2.DisableTotpResponse]  # type: ignore[assignment]
     """Removes the caller's second factor; needs a fresh code (or a recovery
-    code). Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+    code). Wrong codes count toward the account's lockout, as wrong passwords
+    do. Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED
+    (MFA_CODE_INVALID), RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
     """
     RegenerateRecoveryCodes: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.RegenerateRecoveryCodesRequest, _auth_service_pb2.RegenerateRecoveryCodesResponse]  # type: ignore[assignment]
-    """Replaces the caller's recovery codes; needs a fresh code. Errors:
-    FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+    """Replaces the caller's recovery codes; needs a fresh code. Wrong codes
+    count toward the account's lockout, as wrong passwords do. Errors:
+    FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID),
+    RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
     """
 
 class MfaServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -562,7 +570,9 @@ class MfaServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_service_pb2.DisableTotpResponse, _abc.Awaitable[_auth_service_pb2.DisableTotpResponse]]:
         """Removes the caller's second factor; needs a fresh code (or a recovery
-        code). Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+        code). Wrong codes count toward the account's lockout, as wrong passwords
+        do. Errors: FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED
+        (MFA_CODE_INVALID), RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
         """
 
     @_abc_1.abstractmethod
@@ -571,8 +581,10 @@ class MfaServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_service_pb2.RegenerateRecoveryCodesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_service_pb2.RegenerateRecoveryCodesResponse, _abc.Awaitable[_auth_service_pb2.RegenerateRecoveryCodesResponse]]:
-        """Replaces the caller's recovery codes; needs a fresh code. Errors:
-        FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID).
+        """Replaces the caller's recovery codes; needs a fresh code. Wrong codes
+        count toward the account's lockout, as wrong passwords do. Errors:
+        FAILED_PRECONDITION (MFA_NOT_ENROLLED), UNAUTHENTICATED (MFA_CODE_INVALID),
+        RESOURCE_EXHAUSTED (LOGIN_LOCKED, with RetryInfo).
         """
 
 def add_MfaServiceServicer_to_server(servicer: MfaServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
