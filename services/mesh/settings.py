@@ -25,6 +25,7 @@ _VARIABLES = {
     "TENANTMESH_EDGE_CORS_ORIGINS": "cors_allowed_origins",
     "TENANTMESH_EDGE_MAX_REQUEST_BYTES": "max_request_bytes",
     "TENANTMESH_EDGE_ROUTE_TIMEOUT_SECONDS": "route_timeout_seconds",
+    "TENANTMESH_EDGE_REQUEST_TIMEOUT_SECONDS": "request_timeout_seconds",
     "TENANTMESH_EDGE_RATE_LIMIT_RPS": "global_rate_limit_rps",
     "TENANTMESH_EDGE_TENANT_RATE_LIMIT_RPS": "per_tenant_rate_limit_rps",
     "TENANTMESH_EDGE_CONCURRENCY": "concurrency",

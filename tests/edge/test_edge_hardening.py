@@ -6,6 +6,8 @@
   registry's ``PUT /v1/enabled-services/{service}/config`` was missing from a fixed list).
 - A gRPC call with a ``grpc-timeout`` or ``grpc-encoding`` the servers cannot parse is answered
   INVALID_ARGUMENT by the edge (grpc-core answered INTERNAL).
+- A caller's ``x-envoy-*`` headers never reach the log or a service, and a caller's
+  ``x-request-id`` is kept only in the shape the services accept.
 """
 
 from __future__ import annotations
@@ -248,3 +250,114 @@ async def test_grpcio_timeouts_and_compression_pass(edge: RunningEdge, compressi
                 meta_service_pb2.GetServerInfoRequest(), timeout=timeout, compression=compression
             )
             assert reply.product == "tenantmesh"
+
+
+# --------------------------------------------------------------------------- what a caller cannot say
+
+
+@pytest.mark.parametrize("rest", [False, True])
+async def test_a_callers_x_envoy_headers_never_reach_the_log_or_a_service(
+    edge: RunningEdge, meta_upstream: GrpcUpstream, rest: bool
+) -> None:
+    """x-envoy-* headers are the edge's to write. The access log's method comes from
+    x-envoy-original-method (the transcoder's), so a caller's own copy made the line of a POST
+    say DELETE; nor does a service see any such header as the caller wrote it."""
+    request_id = str(uuid.uuid4())
+    forged = {
+        "x-request-id": request_id,
+        "x-envoy-original-method": "DELETE",
+        "x-envoy-original-path": "/v1/forged",
+        "x-envoy-internal": "true",
+        "x-envoy-peer-metadata": "forged",
+    }
+    seen: list[dict[str, str]] = meta_upstream.servicers[META_SERVICE].seen_metadata
+    if rest:
+        async with edge.http_client() as client:
+            response = await client.get("/v1/meta/server-info", headers=forged)
+        assert response.status_code == 200, response.text
+    else:
+        response = await _grpc_post(edge, forged)
+        assert response.status_code == 200, response.text
+        assert "grpc-status" not in response.headers, dict(response.headers)
+    _, [line] = await _log_lines(edge, request_id)
+    assert (line["method"], line["path"]) == (("GET", "/v1/meta/server-info") if rest else ("POST", GET_SERVER_INFO))
+    [metadata] = [m for m in seen if m.get("x-request-id") == request_id]
+    # What reaches the service is Envoy's own: the peer's address and, for a REST call, the
+    # transcoder's record of it.
+    written = {"x-envoy-external-address": "127.0.0.1"}
+    if rest:
+        written |= {"x-envoy-original-method": "GET", "x-envoy-original-path": "/v1/meta/server-info"}
+    assert {k: v for k, v in metadata.items() if k.startswith("x-envoy-")} == written
+
+
+async def test_a_plain_request_id_is_kept_and_any_other_replaced_by_a_fresh_one(
+    edge: RunningEdge, meta_upstream: GrpcUpstream
+) -> None:
+    """The services' shape (services/runtime/interceptors/request_id.py) is the edge's: a plain
+    id comes back as sent, a bad or repeated one is replaced, by a different id each time."""
+    seen: list[dict[str, str]] = meta_upstream.servicers[META_SERVICE].seen_metadata
+    async with edge.http_client() as client:
+        plain = "Ab9._:-" + "z" * 121
+        kept = await client.get("/v1/meta/server-info", headers={"x-request-id": plain})
+        assert (kept.headers["x-request-id"], seen[-1]["x-request-id"]) == (plain, plain)
+        replaced = []
+        for bad in ["two words", "z" * 129, ""]:
+            response = await client.get("/v1/meta/server-info", headers={"x-request-id": bad})
+            replaced.append(response.headers["x-request-id"])
+            assert seen[-1]["x-request-id"] == replaced[-1]
+        repeated = await client.get(
+            "/v1/meta/server-info", headers=[("x-request-id", "first-id"), ("x-request-id", "second-id")]
+        )
+        replaced.append(repeated.headers["x-request-id"])
+    assert all(uuid.UUID(value).version == 4 for value in replaced), replaced
+    assert len(set(replaced)) == len(replaced)
+
+
+# --------------------------------------------------------------------------- slow requests
+
+
+async def _trickle(edge: RunningEdge, head: bytes, body_length: int, seconds: float) -> tuple[bytes, float]:
+    """Sends ``head`` then a byte of its body every 0.5 s (never the whole body) for at most
+    ``seconds``; returns what the edge answered and when."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", edge.settings.http_port)
+    started = time.monotonic()
+    try:
+        writer.write(head)
+        for _ in range(min(body_length - 1, int(seconds * 2))):
+            try:
+                answer = await asyncio.wait_for(reader.read(65536), 0.5)
+            except TimeoutError:
+                writer.write(b"0")
+                continue
+            return answer, time.monotonic() - started
+        return b"", time.monotonic() - started
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("grpc_call", [False, True])
+async def test_a_body_trickled_slower_than_the_request_timeout_is_cut(
+    edge_factory: EdgeFactory, meta_upstream: GrpcUpstream, grpc_call: bool
+) -> None:
+    """A body sent a byte at a time (each within the 5 min stream idle timeout) held its
+    request, and its connection, for as long as the caller liked: the edge's connections are
+    capped, so a few thousand such callers shut everyone else out. The whole request must now
+    arrive within request_timeout_seconds (408, DEADLINE_EXCEEDED)."""
+    slow = await edge_factory(
+        [
+            meta_upstream.upstream("meta", [META_PACKAGE], health_service=META_SERVICE),
+            meta_upstream.upstream("registry", [REGISTRY_PACKAGE]),
+        ],
+        request_timeout_seconds=2,
+    )
+    if grpc_call:
+        head = f"POST {GET_SERVER_INFO} HTTP/1.1\r\nhost: edge\r\ncontent-type: application/grpc\r\n"
+    else:
+        head = "POST /v1/services HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\n"
+    answer, elapsed = await _trickle(slow, f"{head}content-length: 100\r\n\r\n".encode(), 100, seconds=8)
+    assert answer.startswith(b"HTTP/1.1 408 ") if not grpc_call else answer.startswith(b"HTTP/1.1 200 "), answer
+    assert elapsed < 4, elapsed
+    if grpc_call:
+        assert b"grpc-status: 4\r\n" in answer, answer  # DEADLINE_EXCEEDED
+    else:
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["details"][0]["reason"] == "REQUEST_TIMEOUT"

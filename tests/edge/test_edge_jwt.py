@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -253,6 +254,33 @@ async def test_the_client_address_is_the_edges_view_not_the_callers_claim(
     )
     [entry] = [e for e in audit.audit_events if e.request_id == request_id]
     assert entry.client_address == "127.0.0.1"  # the test's own connection to the edge
+
+
+@pytest.mark.parametrize("request_id", ["not a plain id", "<script>", "x" * 129, "a;b=c"])
+async def test_a_request_id_the_services_refuse_is_replaced_at_the_edge(
+    edge: RunningEdge, mesh: Platform, admin_token: str, request_id: str
+) -> None:
+    """The services take a caller's x-request-id only as a plain token of at most 128
+    characters, else mint their own: the edge kept it anyway, so the id it logged and returned
+    named no audit record nor service log line. It replaces such an id as well."""
+    marker = f"h6-{uuid.uuid4().hex}@example.test"
+    async with edge.https_client() as client:
+        failed = await client.post(
+            "/v1/auth:login",
+            json={"tenant": "platform", "email": marker, "password": "not-the-password-1"},
+            headers={"x-request-id": request_id},
+        )
+    assert failed.status_code == 401, failed.text
+    returned = failed.headers["x-request-id"]
+    assert returned != request_id
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", returned), returned
+    audit = await mesh.admin_stub("AuditService").ListPlatformAuditEvents(
+        admin_service_pb2.ListPlatformAuditEventsRequest(action_prefix="auth.login.failed", page_size=500),
+        metadata=bearer(admin_token),
+    )
+    assert returned in [e.request_id for e in audit.audit_events]
+    (entry,) = await access_log_entries(edge, returned)
+    assert entry["path"] == "/v1/auth:login"
 
 
 async def test_missing_token_is_refused_at_the_edge(edge: RunningEdge) -> None:

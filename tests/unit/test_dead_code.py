@@ -25,6 +25,7 @@ USED_ELSEWHERE = {
             "api_prefixes",
             "max_response_bytes",
             "route_timeout_seconds",
+            "request_timeout_seconds",
             "global_rate_limit_rps",
             "per_tenant_rate_limit_rps",
             "per_tenant_rate_limit_max_tenants",

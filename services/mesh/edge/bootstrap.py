@@ -29,7 +29,7 @@ from services.mesh.edge.replies import (
 from services.mesh.edge.routes import EdgeApi, load_edge_api
 from services.mesh.static_site import MAX_AGE_SECONDS, StaticFile, StaticSite
 from services.runtime.errors import ERROR_DOMAIN
-from services.runtime.interceptors.request_id import CLIENT_ADDRESS_HEADER
+from services.runtime.interceptors.request_id import CLIENT_ADDRESS_HEADER, REQUEST_ID_MAX_LENGTH
 from services.runtime.interceptors.tenant import TENANT_HEADER
 
 
@@ -103,6 +103,8 @@ def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi
         # The tenant a request is counted for: the verified token's where the edge checks tokens.
         "limited_tenant_header": jwt.token_tenant_header if jwt is not None else TENANT_HEADER,
         "client_address_header": CLIENT_ADDRESS_HEADER,
+        # The edge replaces a caller's x-request-id the services would refuse (they mint their own).
+        "request_id_max_length": REQUEST_ID_MAX_LENGTH,
         "mesh_certificate_secret": CERTIFICATE_SECRET,
         "mesh_ca_secret": CA_SECRET,
         "error_domain": ERROR_DOMAIN,

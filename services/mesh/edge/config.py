@@ -55,6 +55,10 @@ class EdgeSettings:
     max_response_bytes: int = 4 * _MIB
     # Upstream timeout of unary routes; server-streaming routes have none.
     route_timeout_seconds: int = 15
+    # The whole request (headers and body) must arrive within this, else 408: a body trickled a
+    # byte at a time held its connection for ever. Long enough for the largest upload (25 MiB)
+    # at 0.7 Mbit/s; Envoy's edge guidance. A response once started is not cut by it.
+    request_timeout_seconds: int = 300
     # Token bucket shared by every request (tokens per second; burst = one second's worth).
     global_rate_limit_rps: int = 1000
     # One bucket per distinct x-tenant-id value (tokens per second; burst = one second's worth).
@@ -111,6 +115,7 @@ class EdgeSettings:
             "max_request_bytes",
             "max_response_bytes",
             "route_timeout_seconds",
+            "request_timeout_seconds",
             "global_rate_limit_rps",
             "per_tenant_rate_limit_rps",
             "per_tenant_rate_limit_max_tenants",

@@ -12,9 +12,11 @@ if TYPE_CHECKING:
     from services.runtime.interceptors.chain import IncomingCall
 
 REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_MAX_LENGTH = 128
 # Ids end up in logs: accept only plain tokens, so a caller cannot inject
-# log lines or huge values through the header.
-_ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# log lines or huge values through the header. The edge replaces any other the same way
+# (envoy/envoy.yaml.j2), so its log names the id the services use.
+_ACCEPTABLE = re.compile(rf"^[A-Za-z0-9._:-]{{1,{REQUEST_ID_MAX_LENGTH}}}$")
 
 
 async def request_id_stage(call: IncomingCall) -> None:
