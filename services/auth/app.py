@@ -71,7 +71,7 @@ class AuthApp(ServiceApp):
                 runtime.unit_of_work(SERVICE),
                 runtime.settings.redis_url,
                 # A revocation is kept until the last token it may refuse has expired (with the
-                # verifiers' clock leeway, see revocation.retention_seconds): a service account's
+                # verifiers' clock leeways: verifier.outlived_after_seconds): a service account's
                 # API token may live longer than a person's access token.
                 longest_token_ttl,
                 local=runtime.revocations,

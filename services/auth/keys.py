@@ -25,7 +25,7 @@ from services.auth import audit
 from services.auth.models import SigningKeyRow
 from services.auth.reasons import AuthReason
 from services.runtime.auth.claims import ALGORITHM
-from services.runtime.auth.verifier import jwk_coordinates
+from services.runtime.auth.verifier import jwk_coordinates, outlived_after_seconds
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter, named_lock
 from services.runtime.errors import ResourceExhausted
@@ -66,8 +66,9 @@ class SigningKeyStore:
         self._encryption = encryption
         self._activation_delay = timedelta(seconds=activation_delay_seconds)
         self._min_rotation = timedelta(seconds=min_rotation_seconds)
-        # A retired key stays published for one (the longest) token lifetime plus clock leeway.
-        self._publish_after_retire = timedelta(seconds=access_token_ttl_seconds + 60)
+        # A retired key stays published while a token it signed may be accepted: the longest
+        # token lifetime, on an issuer's clock running ahead as far as verifiers allow.
+        self._publish_after_retire = timedelta(seconds=outlived_after_seconds(access_token_ttl_seconds))
         self._active: SigningKey | None = None
         self._reload_at = 0.0
         self._lock = asyncio.Lock()

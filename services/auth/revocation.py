@@ -15,18 +15,10 @@ import redis.asyncio as redis
 
 from services.runtime.auth.revocation import Revocation, RevocationList, revocation_event, store_revocation
 from services.runtime.auth.revocation_store import save_revocation
-from services.runtime.auth.verifier import ISSUED_AHEAD_LEEWAY_SECONDS
+from services.runtime.auth.verifier import outlived_after_seconds
 from services.runtime.unit_of_work import UnitOfWork
 
 log = logging.getLogger("tenantmesh.auth.revocation")
-
-
-def retention_seconds(token_ttl_seconds: float) -> float:
-    """How long a revocation is kept: until every token it could match has expired for every
-    verifier. A token signed by a process whose clock runs ahead carries that clock's issue and
-    expiry times, and verifiers accept it up to ISSUED_AHEAD_LEEWAY_SECONDS early; a minute more
-    covers the expiry leeway and the event's way to every process."""
-    return token_ttl_seconds + ISSUED_AHEAD_LEEWAY_SECONDS + 60
 
 
 class Revoker:
@@ -42,7 +34,7 @@ class Revoker:
         # processes follow as the event reaches them.
         self._local = local
         self._redis_url = redis_url
-        self._ttl = retention_seconds(token_ttl_seconds)
+        self._ttl = outlived_after_seconds(token_ttl_seconds)
 
     async def _send(self, revocation: Revocation) -> None:
         if self._local is not None:

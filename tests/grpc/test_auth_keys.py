@@ -27,7 +27,7 @@ from services.auth.app import AuthApp
 from services.auth.bootstrap import SERVICE_KEY_FILE
 from services.auth.models import AuditEventRow, MembershipRow, SigningKeyRow, UserRow
 from services.runtime.app import Runtime, StartedApp, start_app, stop_apps
-from services.runtime.auth.verifier import JwksCache, TokenVerifier
+from services.runtime.auth.verifier import ISSUED_AHEAD_LEEWAY_SECONDS, JwksCache, TokenVerifier, outlived_after_seconds
 from services.runtime.clock import utcnow
 from services.runtime.context import PLATFORM_TENANT_ID
 from services.runtime.db import TenantDatabase
@@ -184,10 +184,10 @@ async def test_a_retired_key_is_published_for_one_token_lifetime_plus_leeway(wor
             )
             await session.commit()
 
-    # The window is the token lifetime (2 s here) plus 60 s of clock leeway.
-    await retired(old_kid, 30)
+    # The window is the token lifetime (2 s here) plus the verifiers' clock leeways and a minute.
+    await retired(old_kid, 30 + ISSUED_AHEAD_LEEWAY_SECONDS)
     assert await world.jwks_kids() == sorted([old_kid, middle, newest])
-    await retired(old_kid, TOKEN_TTL_SECONDS + 60 + 30)
+    await retired(old_kid, outlived_after_seconds(TOKEN_TTL_SECONDS) + 30)
     assert await world.jwks_kids() == sorted([middle, newest])
     assert set(await world.mesh.auth_app.keys.published_keys()) == {middle, newest}
 

@@ -31,6 +31,16 @@ LEEWAY_SECONDS = 10
 # A token's issue time (iat, nbf) may lie this far in this process's future: the issuing
 # process's clock may run ahead of this one's (the fault suite skews one by 2 minutes).
 ISSUED_AHEAD_LEEWAY_SECONDS = 150
+# Time for what the issuer does after a token's last moment (a revocation's event, a retired key's
+# JWKS) to reach every process.
+SPREAD_SECONDS = 60
+
+
+def outlived_after_seconds(token_ttl_seconds: float) -> float:
+    """How long after an event (a revocation, a key's retirement) the tokens signed before it may
+    still be accepted somewhere, plus the time for news of it to spread: a token's lifetime, on
+    the clock of an issuer running ahead by as much as verifiers allow, and the expiry leeway."""
+    return token_ttl_seconds + ISSUED_AHEAD_LEEWAY_SECONDS + LEEWAY_SECONDS + SPREAD_SECONDS
 
 
 def public_key_from_jwk(x: str, y: str) -> ec.EllipticCurvePublicKey:
