@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 
 from tenantmesh.registry.v1 import enabled_service_pb2, instance_pb2, service_pb2
@@ -22,7 +23,7 @@ from services.registry.definitions import (
 from services.registry.models import EnabledServiceRow, InstanceRow
 from services.registry.repository import ServiceRecord, VersionRecord
 from services.registry.schemas import dumps
-from services.registry.secrets import hidden
+from services.registry.secrets import Pointer, hidden
 from services.runtime.json_documents import dict_to_struct, struct_to_dict
 from services.runtime.proto_values import copy_fields, dataclass_from, from_proto, timestamp
 from services.runtime.resources import stamps
@@ -135,9 +136,10 @@ def instance_to_proto(row: InstanceRow) -> instance_pb2.Instance:
     )
 
 
-def enabled_service_to_proto(row: EnabledServiceRow) -> enabled_service_pb2.EnabledService:
-    # Secret fields are never returned: only named as set.
-    config, secret_fields = hidden(json.loads(row.config_json))
+def enabled_service_to_proto(row: EnabledServiceRow, secrets: Sequence[Pointer]) -> enabled_service_pb2.EnabledService:
+    """``secrets``: the paths the service's schema marks secret now. Secret fields are never
+    returned, only named as set."""
+    config, secret_fields = hidden(json.loads(row.config_json), secrets)
     return enabled_service_pb2.EnabledService(
         service=row.service,
         config=dict_to_struct(config),

@@ -6,7 +6,7 @@ the runtime), so nothing of another tenant is reachable from here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +22,7 @@ from services.registry.events import (
 )
 from services.registry.models import EnabledServiceRow
 from services.registry.reasons import RegistryReason
-from services.registry.secrets import ConfigSecrets, secret_pointers
+from services.registry.secrets import ConfigSecrets, Pointer, secret_pointers
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound
@@ -115,6 +115,12 @@ class Enablements:
         if row is None:
             raise _not_enabled(service)
         return row
+
+    async def secrets_of(self, services: Iterable[str]) -> dict[str, list[Pointer]]:
+        """The paths each service's schema marks secret now: what reads of its configurations hide
+        (a value stored before its field was marked is plain, yet no less a secret)."""
+        records = await self._catalogue.all(sorted(set(services)))
+        return {record.definition.name: secret_pointers(record.definition.config_schema) for record in records}
 
     async def list_enabled(self, tenant_id: str, *, page_size: int, page_token: str) -> Page[EnabledServiceRow]:
         page, marker = page_request(page_size, page_token, "enabled-services", tenant_id)

@@ -33,6 +33,7 @@ from services.registry.settings import HealthDefaults, RegistrySettings
 from services.runtime.background import stop_background
 from services.runtime.client import create_mesh_channel
 from services.runtime.db import DatabaseRouter
+from services.runtime.http_status import status_within
 from services.runtime.ids import uuid7
 from services.runtime.mesh_tls import MeshTls, channel_credentials
 
@@ -128,9 +129,12 @@ class NetworkProbe:
         if self._http is None:
             # No proxies from the environment: instances are reached directly.
             self._http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
-        response = await self._http.get(url, timeout=check.timeout_seconds)
-        if not 200 <= response.status_code < 300:
-            return f"HTTP {response.status_code}"
+        try:
+            status = await status_within(self._http, "GET", url, check.timeout_seconds)
+        except TimeoutError:
+            return f"no answer within {check.timeout_seconds:g} s"
+        if not 200 <= status < 300:
+            return f"HTTP {status}"
         return None
 
     async def forget(self, keep: set[str]) -> None:

@@ -30,6 +30,7 @@ from services.registry.definitions import HealthCheck, HealthState, ServiceKind
 from services.registry.events import ADDED, REMOVED, UPDATED, instance_changed
 from services.registry.models import InstanceRow, ServiceRow, ServiceVersionRow
 from services.registry.reasons import RegistryReason
+from services.runtime.callers import check_acts_for
 from services.runtime.db import DatabaseRouter, LeaseClock, database_now
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from services.runtime.ids import uuid7
@@ -96,6 +97,7 @@ class Instances:
     async def register(
         self, service: str, *, version: str, address: str, metadata: Mapping[str, str], ttl_seconds: int
     ) -> InstanceRow:
+        check_acts_for(service)
         async with self._db.core_session() as session:
             row = await repo.get_row(session, service)
             if row is None:
@@ -158,6 +160,7 @@ class Instances:
             row = await self._live(session, instance_id, now, for_update=True)
             if row is None:
                 raise lease_not_found(instance_id)
+            check_acts_for(row.service)
             row.lease_until = now + timedelta(seconds=row.ttl_seconds)
             await session.commit()
             return row
@@ -167,6 +170,7 @@ class Instances:
             row = await self._live(work.session, instance_id, await self.clock(work.session), for_update=True)
             if row is None:
                 raise NotFound("no live instance with this id", reason=RegistryReason.INSTANCE_NOT_FOUND)
+            check_acts_for(row.service)
             work.emit(instance_changed(REMOVED, convert.instance_to_proto(row)))
             await work.session.execute(delete(InstanceRow).where(InstanceRow.instance_id == instance_id))
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from services.runtime.sealing import Sealer
@@ -182,17 +182,19 @@ class ConfigSecrets:
         return json.loads(self._sealer.open(box, self._context(tenant_id, service, path)))
 
 
-def hidden(stored: Any) -> tuple[Any, list[str]]:
-    """The stored configuration as callers see it: every sealed value left out, and the
-    JSON Pointers of those that are set."""
+def hidden(stored: Any, secrets: Sequence[Pointer] = ()) -> tuple[Any, list[str]]:
+    """The stored configuration as callers see it: every sealed value left out, and every value
+    at a path the service's current schema marks secret (``secrets``: one stored while the field
+    was plain stays plain until the tenant sets it again), with the JSON Pointers of those set."""
     found: list[str] = []
+    marked = {tuple(pointer) for pointer in secrets}
 
     def strip(node: Any, path: Pointer) -> Any:
         if not isinstance(node, dict):
             return node
         kept = {}
         for key, value in node.items():
-            if is_sealed(value):
+            if is_sealed(value) or (*path, key) in marked:
                 found.append(pointer_text((*path, key)))
             else:
                 kept[key] = strip(value, (*path, key))

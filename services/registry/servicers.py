@@ -12,14 +12,15 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
+from tenantmesh.registry.v1 import enabled_service_pb2, service_pb2
 from tenantmesh.registry.v1 import registry_service_pb2 as pb
 from tenantmesh.registry.v1 import registry_service_pb2_grpc as pb_grpc
-from tenantmesh.registry.v1 import service_pb2
 
 from services.registry import convert
 from services.registry.catalogue import Catalogue
 from services.registry.enablement import Enablements
 from services.registry.instances import Instances
+from services.registry.models import EnabledServiceRow
 from services.registry.reasons import RegistryReason
 from services.registry.watch import WatchHub, change_of_instance, change_of_service
 from services.runtime.cache import MISS, Cache
@@ -101,8 +102,8 @@ class InstanceServicer(pb_grpc.InstanceServiceServicer):
     async def RegisterInstance(
         self, request: pb.RegisterInstanceRequest, context: Context
     ) -> pb.RegisterInstanceResponse:
-        """Permission registry.instances.create. Reasons: SERVICE_NOT_FOUND, SERVICE_VERSION_NOT_FOUND,
-        FIELD_INVALID."""
+        """Permission registry.instances.create; a service's mesh identity only for itself. Reasons:
+        SERVICE_NOT_FOUND, SERVICE_VERSION_NOT_FOUND, FIELD_INVALID, CALLER_NOT_ALLOWED."""
         row = await self._instances.register(
             request.service,
             version=request.instance.version,
@@ -114,14 +115,16 @@ class InstanceServicer(pb_grpc.InstanceServiceServicer):
         return pb.RegisterInstanceResponse(instance=convert.instance_to_proto(row))
 
     async def Heartbeat(self, request: pb.HeartbeatRequest, context: Context) -> pb.HeartbeatResponse:
-        """Permission registry.instances.heartbeat. Reasons: LEASE_NOT_FOUND (register again)."""
+        """Permission registry.instances.heartbeat; a service's mesh identity only for its own instances.
+        Reasons: LEASE_NOT_FOUND (register again), CALLER_NOT_ALLOWED."""
         row = await self._instances.heartbeat(request.instance_id)
         return pb.HeartbeatResponse(instance=convert.instance_to_proto(row))
 
     async def DeregisterInstance(
         self, request: pb.DeregisterInstanceRequest, context: Context
     ) -> pb.DeregisterInstanceResponse:
-        """Permission registry.instances.delete. Reasons: INSTANCE_NOT_FOUND."""
+        """Permission registry.instances.delete; a service's mesh identity only for its own instances.
+        Reasons: INSTANCE_NOT_FOUND, CALLER_NOT_ALLOWED."""
         await self._instances.deregister(request.instance_id)
         return pb.DeregisterInstanceResponse()
 
@@ -227,7 +230,7 @@ class EnabledServiceServicer(pb_grpc.EnabledServiceServiceServicer):
         row = await self._enablements.enable(
             _tenant_id(), request.service, struct_to_dict(request.config, "config"), request.request_id
         )
-        return pb.EnableServiceResponse(enabled_service=convert.enabled_service_to_proto(row))
+        return pb.EnableServiceResponse(enabled_service=await self._view(row))
 
     async def DisableService(self, request: pb.DisableServiceRequest, context: Context) -> pb.DisableServiceResponse:
         """Permission registry.enabled_services.delete, tenant-scoped. Reasons: SERVICE_NOT_ENABLED,
@@ -240,7 +243,7 @@ class EnabledServiceServicer(pb_grpc.EnabledServiceServiceServicer):
     ) -> pb.GetEnabledServiceResponse:
         """Permission registry.enabled_services.get, tenant-scoped. Reasons: SERVICE_NOT_ENABLED."""
         row = await self._enablements.get(_tenant_id(), request.service)
-        return pb.GetEnabledServiceResponse(enabled_service=convert.enabled_service_to_proto(row))
+        return pb.GetEnabledServiceResponse(enabled_service=await self._view(row))
 
     async def ListEnabledServices(
         self, request: pb.ListEnabledServicesRequest, context: Context
@@ -250,8 +253,9 @@ class EnabledServiceServicer(pb_grpc.EnabledServiceServiceServicer):
         page = await self._enablements.list_enabled(
             _tenant_id(), page_size=request.page_size, page_token=request.page_token
         )
+        secrets = await self._enablements.secrets_of(row.service for row in page.items)
         return pb.ListEnabledServicesResponse(
-            enabled_services=[convert.enabled_service_to_proto(r) for r in page.items],
+            enabled_services=[convert.enabled_service_to_proto(r, secrets.get(r.service, [])) for r in page.items],
             next_page_token=page.next_page_token,
         )
 
@@ -263,7 +267,12 @@ class EnabledServiceServicer(pb_grpc.EnabledServiceServiceServicer):
         row = await self._enablements.update_config(
             _tenant_id(), request.service, struct_to_dict(request.config, "config"), request.etag
         )
-        return pb.UpdateServiceConfigResponse(enabled_service=convert.enabled_service_to_proto(row))
+        return pb.UpdateServiceConfigResponse(enabled_service=await self._view(row))
+
+    async def _view(self, row: EnabledServiceRow) -> enabled_service_pb2.EnabledService:
+        """The enablement as its tenant sees it, secrets hidden by the service's current schema."""
+        secrets = await self._enablements.secrets_of([row.service])
+        return convert.enabled_service_to_proto(row, secrets.get(row.service, []))
 
 
 async def _service_page(

@@ -85,6 +85,9 @@ client_address_var: ContextVar[str] = ContextVar("tenantmesh_client_address", de
 # The platform service this code runs for (the one serving the current call, or whose start
 # spawned the background task): its mesh certificate is what outgoing calls present.
 acting_service_var: ContextVar[str] = ContextVar("tenantmesh_acting_service", default="")
+# The mesh identity of the current call's caller, as its verified client certificate names it
+# (a service, the edge, tenantctl); None without mesh TLS or without such a certificate.
+caller_identity_var: ContextVar[str | None] = ContextVar("tenantmesh_caller_identity", default=None)
 
 
 def current_tenant() -> TenantContext:

@@ -39,6 +39,7 @@ from tenantmesh.registry.v1 import instance_pb2, registry_service_pb2, registry_
 from services.runtime.access import INFRASTRUCTURE_SERVICES, load_policies
 from services.runtime.background import stop_background
 from services.runtime.config import EnvReader
+from services.runtime.context import acting_service_var
 from services.runtime.credentials import ServiceCredentials
 from services.runtime.failover import Failover
 from services.runtime.rich_status import reason_of
@@ -190,7 +191,7 @@ class Registrar:
         return self.definition.versions[0].version
 
     def start(self) -> None:
-        self._task = _background(self._run(), f"registrar-{self.name}")
+        self._task = _background(self._run(), f"registrar-{self.name}", self.name)
 
     async def _stubs(self) -> tuple[Any, Any, Metadata]:
         channel = self._channel()
@@ -309,7 +310,7 @@ class Registrar:
             instance_id, self.instance_id = self.instance_id, None
             # Best effort and bounded: if it fails, the lease runs out.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(_isolated(self._deregister(instance_id)), timeout=5)
+                await asyncio.wait_for(_isolated(self._deregister(instance_id), self.name), timeout=5)
 
     async def _deregister(self, instance_id: str) -> None:
         _, instances, metadata = await self._stubs()
@@ -442,11 +443,16 @@ class Discovery:
         await self.resolver.stop()
 
 
-def _background(work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+def _background(work: Coroutine[Any, Any, None], name: str, acting: str = "") -> asyncio.Task[None]:
     # An empty context: the task must not inherit (and forward) the context of
-    # whatever call happened to start it.
-    return asyncio.create_task(work, name=name, context=contextvars.Context())
+    # whatever call happened to start it. A registrar's calls present its own service's mesh
+    # certificate (``acting``): the registry lets a service register only its own instances,
+    # and a process of the embedded mesh hosts several.
+    context = contextvars.Context()
+    if acting:
+        context.run(acting_service_var.set, acting)
+    return asyncio.create_task(work, name=name, context=context)
 
 
-async def _isolated(work: Coroutine[Any, Any, None]) -> None:
-    await _background(work, "discovery-call")
+async def _isolated(work: Coroutine[Any, Any, None], acting: str = "") -> None:
+    await _background(work, "discovery-call", acting)

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from services.runtime.clock import utcnow
 from services.runtime.db import DatabaseRouter
 from services.runtime.delivery import DeadReason, Job, PermanentFailure, TransientFailure
+from services.runtime.http_status import status_within
 from services.runtime.sealing import Sealer, UnsealError
 from services.webhooks.deliveries import CHANNEL, Deliveries
 from services.webhooks.endpoints import Endpoint, EndpointRefused, EndpointUnresolvable, check_endpoint
@@ -121,17 +122,23 @@ class WebhookChannel:
             "webhook-event-type": entry.event_type,
         }
         try:
-            response = await self._client.post(
-                pinned_url(endpoint), content=body, headers=headers, extensions={"sni_hostname": endpoint.host}
+            status = await status_within(
+                self._client,
+                "POST",
+                pinned_url(endpoint),
+                self._settings.timeout_seconds,
+                content=body,
+                headers=headers,
+                extensions={"sni_hostname": endpoint.host},
             )
-        except httpx.TimeoutException:
+        except (TimeoutError, httpx.TimeoutException):
             return 0, f"no answer within {self._settings.timeout_seconds:g} s"
         except httpx.HTTPError as exc:
             # The class names what failed (connect, TLS, protocol) without quoting the endpoint's reply.
             return 0, f"{type(exc).__name__}: {exc}"[:300]
-        if 200 <= response.status_code < 300:
-            return response.status_code, ""
-        return response.status_code, f"HTTP {response.status_code}"
+        if 200 <= status < 300:
+            return status, ""
+        return status, f"HTTP {status}"
 
     async def _record(self, delivery_id: str, when: datetime, status: int, error: str) -> None:
         async with self._db.core_session() as session:

@@ -127,11 +127,13 @@ async def test_grpc_instances_are_checked_with_the_health_protocol(db_backend_ur
 
 
 class HttpHealth:
-    """A minimal HTTP/1.1 server: GET /base/healthz answers ``status``; ``hang`` never answers."""
+    """A minimal HTTP/1.1 server: GET /base/healthz answers ``status``; ``hang`` never answers;
+    ``drip_seconds`` answers 200 at once and then sends the body a byte every 0.2 s for that long."""
 
     def __init__(self) -> None:
         self.status = 200
         self.hang = False
+        self.drip_seconds = 0.0
         self.server: asyncio.Server | None = None
         self.port = 0
 
@@ -144,6 +146,9 @@ class HttpHealth:
             request = await reader.readuntil(b"\r\n\r\n")
             if self.hang:
                 await asyncio.sleep(30)
+            if self.drip_seconds:
+                await self._drip(writer)
+                return
             status = self.status if request.startswith(b"GET /base/healthz ") else 404
             writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode())
             await writer.drain()
@@ -151,6 +156,14 @@ class HttpHealth:
             pass
         finally:
             writer.close()
+
+    async def _drip(self, writer: asyncio.StreamWriter) -> None:
+        count = int(self.drip_seconds / 0.2)
+        writer.write(f"HTTP/1.1 200 OK\r\ncontent-length: {count}\r\nconnection: close\r\n\r\n".encode())
+        for _ in range(count):
+            writer.write(b".")
+            await writer.drain()
+            await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -189,6 +202,34 @@ async def test_http_instances_are_checked_with_get(
         await becomes(H.HEALTH_STATE_HEALTHY)
         http_health.hang = True  # the 1 s timeout counts as a failure
         await becomes(H.HEALTH_STATE_UNHEALTHY)
+
+
+async def test_an_instance_dripping_its_answer_holds_no_check_past_its_timeout(
+    db_backend_url: str, tmp_path: Path, http_health: HttpHealth
+) -> None:
+    """An instance that answers 200 and then drips its body for 20 s (the timeout is 1 s): the
+    check is judged by its status, and the others' checks go on. Reading the body held the
+    whole round (and every instance's first check) for as long as the bytes kept coming."""
+    dripping = HttpHealth()
+    dripping.drip_seconds = 20.0
+    await dripping.start()
+    try:
+        async with world_with(db_backend_url, tmp_path) as world:
+            quick = check(http_path="/healthz", unhealthy_threshold=1, healthy_threshold=1, timeout_seconds=1)
+            slow = await register_instance(
+                world, http_service(unique_name(), health_check=quick), f"http://127.0.0.1:{dripping.port}/base/"
+            )
+            await asyncio.sleep(0.5)  # its first check is under way
+            other = await register_instance(
+                world, http_service(unique_name(), health_check=quick), f"http://127.0.0.1:{http_health.port}/base/"
+            )
+
+            async def both_healthy() -> bool:
+                return {await health(world, i.instance_id) for i in (slow, other)} == {H.HEALTH_STATE_HEALTHY}
+
+            await eventually(both_healthy, within=4)
+    finally:
+        await dripping.stop()
 
 
 async def test_one_replica_checks_at_a_time(db_backend_url: str, tmp_path: Path) -> None:

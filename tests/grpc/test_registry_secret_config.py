@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 from sqlalchemy import select
 from tenantmesh.registry.v1 import registry_service_pb2 as pb
 
@@ -196,3 +198,27 @@ async def test_a_secret_marker_the_registry_would_not_honour_is_refused_at_regis
         "SCHEMA_INVALID",
     )
     assert violation_fields(error) == {'service.config_schema["$defs"].secret.writeOnly'}
+
+
+async def test_a_field_the_schema_makes_secret_later_is_never_returned(world: RegistryWorld) -> None:
+    """A configuration stored while a field was plain, then the service's schema marks that field
+    ``writeOnly``: reads hide it (by the schema they answer under, not by how it was stored)."""
+    name = unique_name()
+    properties: dict[str, Any] = {"region": {"type": "string"}, "apiKey": {"type": "string"}}
+    plain = {"type": "object", "properties": properties}
+    service = await world.register(http_service(name, config_schema=struct(plain)))
+    tenant_id = await world.new_tenant()
+    admin = await world.admin(tenant_id)
+    config = {"region": "eu", "apiKey": SECRET}
+    await admin.enabled.EnableService(pb.EnableServiceRequest(service=name, config=struct(config)))
+    secret = {**plain, "properties": {**properties, "apiKey": {"type": "string", "writeOnly": True}}}
+    service.config_schema.CopyFrom(struct(secret))
+    await (await world.admin()).catalog.UpdateService(
+        pb.UpdateServiceRequest(service=service, update_mask=field_mask_pb2.FieldMask(paths=["config_schema"]))
+    )
+    got = (await admin.enabled.GetEnabledService(pb.GetEnabledServiceRequest(service=name))).enabled_service
+    listed = (await admin.enabled.ListEnabledServices(pb.ListEnabledServicesRequest())).enabled_services
+    for answer in (got, *listed):
+        assert SECRET not in str(answer)
+        assert list(answer.secret_fields) == ["/apiKey"]
+        assert dict(answer.config) == {"region": "eu"}

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 from tenantmesh.registry.v1 import instance_pb2, service_pb2
 from tenantmesh.registry.v1 import registry_service_pb2 as pb
+from tenantmesh.registry.v1 import registry_service_pb2_grpc as pb_grpc
 
 from services.runtime.discovery import Resolver, advertised_address, contract_of, load_discovery_settings
+from tests.support.errors import expect_error
+from tests.support.mesh_tls import mesh_channel
 from tests.support.registry import RegistryWorld, eventually, registry_world
 
 DISCOVERY_ON = {
@@ -131,3 +136,35 @@ def test_advertised_addresses() -> None:
     assert advertised_address("0.0.0.0:50051", 50051, "tenants-0.mesh") == "tenants-0.mesh:50051"
     host = advertised_address("0.0.0.0:50051", 50051, None).rsplit(":", 1)[0]
     assert host not in ("", "0.0.0.0")
+
+
+async def test_a_service_registers_renews_and_removes_its_own_instances_only(
+    db_backend_url: str, tmp_path: Path
+) -> None:
+    """With mesh TLS the registry knows which service calls: the platform's service token (which
+    every service holds) no longer lets one service take over, keep alive or remove another's
+    instances (register the auth service at an address of its choosing, deregister it)."""
+    async with registry_world(db_backend_url, tmp_path, env=DISCOVERY_ON, mesh_tls=True) as world:
+
+        async def all_healthy() -> bool:
+            return set(await healthy_instances(world)) == set(PLATFORM)
+
+        await eventually(all_healthy, within=10)
+        listed = await (await world.admin()).instances.ListInstances(pb.ListInstancesRequest(services=list(PLATFORM)))
+        ids = {i.service: i.instance_id for i in listed.instances}
+        version = world.mesh.runtime.settings.version
+        tls = world.mesh.runtime.settings.mesh_tls
+        assert tls is not None
+        token = await world.mesh.runtime.credentials.metadata()
+        async with mesh_channel(tls, world.mesh.runtime.addresses["registry"], "registry", "tenants") as channel:
+            stub: Any = pb_grpc.InstanceServiceStub(channel)
+            elsewhere = instance_pb2.Instance(version=version, address="127.0.0.1:1")
+            for call in (
+                stub.RegisterInstance(pb.RegisterInstanceRequest(service="auth", instance=elsewhere), metadata=token),
+                stub.Heartbeat(pb.HeartbeatRequest(instance_id=ids["auth"]), metadata=token),
+                stub.DeregisterInstance(pb.DeregisterInstanceRequest(instance_id=ids["auth"]), metadata=token),
+            ):
+                await expect_error(call, grpc.StatusCode.PERMISSION_DENIED, "CALLER_NOT_ALLOWED")
+            # Its own instances it renews as before.
+            await stub.Heartbeat(pb.HeartbeatRequest(instance_id=ids["tenants"]), metadata=token)
+        assert await healthy_instances(world) == {name: world.mesh.runtime.addresses[name] for name in PLATFORM}

@@ -462,3 +462,33 @@ async def test_user_events_reach_the_endpoint(db_backend_url: str, tmp_path: Pat
                     assert _verified(await receiver.next(), created.signing_secret)["tenantId"] == world.tenant_a
             finally:
                 await world.cleanup()
+
+
+async def test_a_slow_endpoint_holds_an_attempt_no_longer_than_the_timeout(db_backend_url: str, tmp_path: Path) -> None:
+    """An endpoint that answers 200 and then drips its body for 8 s (the timeout is 1 s): the
+    attempt is judged by its status and over at once. Reading the body held the sender as long
+    as each byte came within the timeout, past the delivery lease (another replica then sent the
+    event again) and into memory however large it was."""
+    with WebhookReceiver(tmp_path / "tls") as receiver:
+        receiver.drip_seconds = 8.0
+        env = {
+            **FAST_RETRIES,
+            "TENANTMESH_WEBHOOKS_CA_FILE": str(receiver.tls.ca_cert),
+            "TENANTMESH_WEBHOOKS_TIMEOUT_SECONDS": "1",
+        }
+        async with platform(db_backend_url, tmp_path, env, extra=("webhooks",)) as mesh:
+            world = await build_world(mesh)
+            try:
+                hooks: Any = webhook_service_pb2_grpc.WebhookServiceStub(mesh.channel("webhooks"))
+                admin_a = _as(world, "admin_a", world.tenant_a)
+                created = await hooks.CreateWebhook(
+                    pb.CreateWebhookRequest(webhook=pb.Webhook(url=receiver.url, event_types=["tenant.updated"])),
+                    metadata=admin_a,
+                )
+                await _rename(mesh, world, "Slow name")
+                await receiver.next()
+                started = asyncio.get_running_loop().time()
+                await _until(lambda: _succeeded(hooks, admin_a, created.webhook.webhook_id, 1), seconds=15)
+                assert asyncio.get_running_loop().time() - started < 3
+            finally:
+                await world.cleanup()

@@ -1,5 +1,8 @@
 """A real HTTPS endpoint for webhook tests: records every POST and answers with programmed statuses.
 
+A receiver may also be made slow (``drip_seconds``): it answers 200 at once, then sends its body
+a byte every 0.2 s for that long, as an endpoint that wants to hold the platform's sender would.
+
 It runs the standard library's HTTP server on a thread, with a certificate for
 127.0.0.1 from a private CA the platform is told to trust
 (TENANTMESH_WEBHOOKS_CA_FILE), so deliveries go over real TLS.
@@ -12,12 +15,15 @@ import http.server
 import queue
 import ssl
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from services.mesh.devtls import DevTls, ensure_dev_tls
+
+_DRIP_INTERVAL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class WebhookReceiver:
         self._received: queue.Queue[Received] = queue.Queue()
         # Statuses to answer, in order; 204 once they run out.
         self.statuses: deque[int] = deque()
+        # Seconds to drip the answer's body for (0: an empty body at once).
+        self.drip_seconds = 0.0
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -42,10 +50,26 @@ class WebhookReceiver:
                 receiver._received.put(
                     Received(self.path, {name.lower(): value for name, value in self.headers.items()}, body)
                 )
+                if receiver.drip_seconds:
+                    self._drip(receiver.drip_seconds)
+                    return
                 status = receiver.statuses.popleft() if receiver.statuses else 204
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
+
+            def _drip(self, seconds: float) -> None:
+                count = int(seconds / _DRIP_INTERVAL_SECONDS)
+                self.send_response(200)
+                self.send_header("content-length", str(count))
+                self.end_headers()
+                try:
+                    for _ in range(count):
+                        self.wfile.write(b".")
+                        self.wfile.flush()
+                        time.sleep(_DRIP_INTERVAL_SECONDS)
+                except OSError:
+                    return  # the sender gave up on the answer: what a slow endpoint should meet
 
             def log_message(self, format: str, *args: object) -> None:
                 return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services.runtime.context import acting_service_var
+from services.runtime.context import acting_service_var, caller_identity_var
 from services.runtime.errors import CommonReason, PermissionDenied
 from services.runtime.interceptors.request_id import CLIENT_ADDRESS_HEADER
 from services.runtime.mesh_tls import EDGE, peer_service
@@ -38,6 +38,7 @@ class IdentityStage:
         acting_service_var.set(self._served)
         if self._trust_domain is not None:
             call.peer_service = peer_service(call.context, self._trust_domain)
+        caller_identity_var.set(call.peer_service)
         if call.peer_service != EDGE:
             for header in EDGE_WRITTEN_HEADERS:
                 call.metadata.pop(header, None)
