@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from services.menus.entries import CUSTOM_PREFIX, CUSTOM_SHARED_FIELDS, Entry, Kind, Source, custom_key
 from services.menus.models import CustomEntryRow, MenuOverrideRow
@@ -22,6 +22,7 @@ from services.runtime.context import current_tenant
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import NotFound, ResourceExhausted
 from services.runtime.events import Event
+from services.runtime.limits import count_after_insert
 from services.runtime.proto_values import copy_fields
 from services.runtime.resources import bump_revision, changed_concurrently, check_etag
 from services.runtime.tenant_db import tenant_session
@@ -160,7 +161,7 @@ class MenuStore:
         )
         async with self._work.tenant() as work:
             work.session.add(row)
-            if await _custom_entries_after_insert(work) > limit:
+            if await count_after_insert(work.session, CustomEntryRow) > limit:
                 raise ResourceExhausted(
                     f"a tenant has at most {limit} custom menu entries", reason=MenusReason.MENU_LIMIT_REACHED
                 )
@@ -204,18 +205,13 @@ class MenuStore:
             return row
 
 
-# Limits are counted after the insert, with a locking read (docs/decisions.md, Runtime): two
+# Limits are counted after the insert, with a locking read (services/runtime/limits.py): two
 # concurrent writes cannot both see room for one more.
 
 
 async def _keys_after_insert(work: SessionWork) -> list[str]:
     await work.session.flush()
     return list(await work.session.scalars(select(MenuOverrideRow.entry_key).with_for_update()))
-
-
-async def _custom_entries_after_insert(work: SessionWork) -> int:
-    await work.session.flush()
-    return await work.session.scalar(select(func.count()).select_from(CustomEntryRow).with_for_update()) or 0
 
 
 async def _place(work: SessionWork, key: str, placement: Placement) -> None:

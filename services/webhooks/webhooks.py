@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.runtime.clock import utcnow
@@ -19,6 +19,7 @@ from services.runtime.db import DatabaseRouter
 from services.runtime.delivery import DeliveryRow, JobState
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound, ResourceExhausted
 from services.runtime.ids import uuid7
+from services.runtime.limits import count_after_insert
 from services.runtime.paging import Page, page_of, page_request
 from services.runtime.resources import bump_revision, check_etag, check_update_mask
 from services.runtime.sealing import Sealer
@@ -117,16 +118,10 @@ class Webhooks:
             update_time=now,
         )
         async with self._db.core_session() as session:
-            # Counted after the insert, with a locking read, so that two creates cannot both
-            # see room for one more: on SQLite the insert takes the database's write lock
-            # first; on MariaDB the count waits for the other's uncommitted row (a deadlock
-            # victim gets ABORTED, which a client retries).
             session.add(row)
-            await session.flush()
-            count = await session.scalar(
-                select(func.count()).select_from(WebhookRow).where(WebhookRow.tenant_id == tenant_id).with_for_update()
-            )
-            if (count or 0) > self._settings.max_per_tenant:
+            if await count_after_insert(session, WebhookRow, WebhookRow.tenant_id == tenant_id) > (
+                self._settings.max_per_tenant
+            ):
                 raise ResourceExhausted(
                     f"a tenant has at most {self._settings.max_per_tenant} webhooks",
                     reason=WebhookReason.WEBHOOK_LIMIT_REACHED,
