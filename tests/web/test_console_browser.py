@@ -1,7 +1,7 @@
 """The console in a real browser: Playwright drives Debian's Chromium against the `make run` mesh
 (web/tests/browser: sign-in, the operator's and the tenant's flows, axe on every page, both
-languages, the service worker offline). Failed runs leave screenshots and traces in
-web/test-results/."""
+languages, the service worker offline, what a browser two people share keeps). Failed runs leave
+screenshots and traces in web/test-results/."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import { api } from "@/lib/api";
 import { emptyDefinition } from "@/lib/form-builder";
 import { useT } from "@/lib/i18n";
 import { usePageTokens } from "@/lib/paging";
-import { stateName } from "@/lib/tenants";
+import { stateLabel } from "@/lib/tenants";
 
 export default function FormsPage() {
   const t = useT();
@@ -68,7 +68,7 @@ export default function FormsPage() {
             columns={[
               { header: t("forms.key"), cell: (f) => f.key },
               { header: t("forms.formTitle"), cell: (f) => f.title },
-              { header: t("forms.status"), cell: (f) => <Badge>{stateName(f.status, "FORM_STATUS_")}</Badge> },
+              { header: t("forms.status"), cell: (f) => <Badge>{stateLabel(t, f.status, "FORM_STATUS_")}</Badge> },
               { header: t("forms.version"), cell: (f) => f.latestVersion ?? 0 },
               {
                 header: t("common.actions"),

@@ -16,17 +16,19 @@ import { Input, Select } from "@/components/ui/input";
 import { DataTable } from "@/components/ui/table";
 import { useActingTenant } from "@/lib/acting-tenant";
 import { api, apiDownload } from "@/lib/api";
-import { useT } from "@/lib/i18n";
+import { useFormat, useT } from "@/lib/i18n";
 import { usePageTokens } from "@/lib/paging";
 import { saveBlob } from "@/lib/save-blob";
 import { fileFieldKeys } from "@/lib/submissions";
-import { stateName } from "@/lib/tenants";
+import { stateLabel } from "@/lib/tenants";
 
 type Submission = Schema<"tenantmesh.forms.v1.Submission">;
 type Status = Exclude<NonNullable<Submission["status"]>, "SUBMISSION_STATUS_UNSPECIFIED">;
+const SUBMISSION_STATUSES: readonly Status[] = ["SUBMISSION_STATUS_SUBMITTED", "SUBMISSION_STATUS_ACCEPTED", "SUBMISSION_STATUS_REJECTED"];
 
 function Submissions() {
   const t = useT();
+  const fmt = useFormat();
   const acting = useActingTenant((s) => s.tenantId);
   const paging = usePageTokens();
   const queryClient = useQueryClient();
@@ -80,9 +82,11 @@ function Submissions() {
             <Field label={t("submissions.status")}>
               <Select value={status} onChange={(e) => setStatus(e.target.value as Status | "")}>
                 <option value="">—</option>
-                <option value="SUBMISSION_STATUS_SUBMITTED">submitted</option>
-                <option value="SUBMISSION_STATUS_ACCEPTED">accepted</option>
-                <option value="SUBMISSION_STATUS_REJECTED">rejected</option>
+                {SUBMISSION_STATUSES.map((value) => (
+                  <option key={value} value={value}>
+                    {stateLabel(t, value, "SUBMISSION_STATUS_")}
+                  </option>
+                ))}
               </Select>
             </Field>
             {formKey ? (
@@ -103,10 +107,10 @@ function Submissions() {
             rowKey={(s) => s.submissionId ?? ""}
             empty={t("common.none")}
             columns={[
-              { header: t("audit.time"), cell: (s) => (s.createTime ? new Date(s.createTime).toLocaleString() : "") },
+              { header: t("audit.time"), cell: (s) => fmt.dateTime(s.createTime) },
               { header: t("submissions.form"), cell: (s) => `${s.formKey ?? ""} v${s.version ?? ""}` },
               { header: t("submissions.submitter"), cell: (s) => s.submitter },
-              { header: t("submissions.status"), cell: (s) => <Badge>{stateName(s.status, "SUBMISSION_STATUS_")}</Badge> },
+              { header: t("submissions.status"), cell: (s) => <Badge>{stateLabel(t, s.status, "SUBMISSION_STATUS_")}</Badge> },
               {
                 header: t("common.actions"),
                 cell: (s) => (

@@ -9,10 +9,11 @@ import { useEffect, useState, type ReactNode } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { api } from "@/lib/api";
 import { useActingTenant } from "@/lib/acting-tenant";
-import { useT } from "@/lib/i18n";
+import { useFormat, useT } from "@/lib/i18n";
 import { useMe } from "@/lib/me";
 import type { NavNode } from "@/lib/navigation";
 import { useNavigation } from "@/lib/use-navigation";
+import { discardPersonsForms } from "@/lib/offline-forms";
 import { discardPersonsQueue, dismissRefused, personsQueue, useOfflineQueue, useOwnQueue } from "@/lib/offline-queue";
 import { sessionOwner, tokensFrom, useSession } from "@/lib/session";
 import { LocaleSwitcher } from "./locale-switcher";
@@ -68,8 +69,10 @@ function Header() {
   const unsent = personsQueue(queued, sessionOwner(tokens)).length;
   const signOut = async () => {
     // What the person queued offline is theirs: it leaves the device with them (the dialog
-    // below says so first), and the next person to sign in here cannot send it.
+    // below says so first), and the next person to sign in here cannot send it. So do the forms
+    // they kept for filling offline.
     discardPersonsQueue(sessionOwner(tokens));
+    discardPersonsForms(sessionOwner(tokens));
     try {
       if (tokens) {
         await api("AuthService_Logout", { body: {} });
@@ -210,6 +213,7 @@ function NavList({ nodes, testId }: { nodes: NavNode[]; testId?: string }) {
 
 function OfflineBanner() {
   const t = useT();
+  const fmt = useFormat();
   const queue = useOwnQueue();
   const owner = useSession((s) => sessionOwner(s.tokens));
   const [online, setOnline] = useState(true);
@@ -237,7 +241,7 @@ function OfflineBanner() {
           <ul className="my-2 list-disc pl-5">
             {queue.refused.map((item) => (
               <li key={item.id}>
-                {new Date(item.queuedAt).toLocaleString()}: {item.error}
+                {fmt.dateTime(item.queuedAt)}: {item.error}
               </li>
             ))}
           </ul>

@@ -6,11 +6,12 @@ import { ErrorAlert } from "@/components/error-alert";
 import { Button } from "@/components/ui/button";
 import { useActingTenant } from "@/lib/acting-tenant";
 import { api, apiDownload } from "@/lib/api";
-import { useT } from "@/lib/i18n";
+import { useFormat, useT } from "@/lib/i18n";
 import { saveBlob } from "@/lib/save-blob";
 
 export function FileAnswer({ fileId }: { fileId: string }) {
   const t = useT();
+  const fmt = useFormat();
   const acting = useActingTenant((s) => s.tenantId);
   const file = useQuery({
     queryKey: ["file", acting, fileId],
@@ -24,7 +25,7 @@ export function FileAnswer({ fileId }: { fileId: string }) {
     <span className="flex flex-wrap items-center gap-2">
       <span>
         {name}
-        {file.data?.file?.sizeBytes !== undefined ? ` (${String(file.data.file.sizeBytes)} B)` : ""}
+        {file.data?.file?.sizeBytes !== undefined ? ` (${fmt.bytes(Number(file.data.file.sizeBytes))})` : ""}
       </span>
       <Button type="button" size="sm" variant="outline" disabled={download.isPending} onClick={() => download.mutate()}>
         {t("submissions.download")} <span className="sr-only">{name}</span>

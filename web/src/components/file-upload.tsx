@@ -5,7 +5,7 @@
 
 import { useRef, useState } from "react";
 import { TenantmeshError } from "@tenantmesh/sdk";
-import { useT } from "@/lib/i18n";
+import { useFormat, useT } from "@/lib/i18n";
 import { fileRuleProblem, UploadCancelled, uploadFile, type UploadProgress } from "@/lib/upload";
 import { Button } from "./ui/button";
 
@@ -21,10 +21,6 @@ type Status =
   | { kind: "cancelled" }
   | { kind: "failed"; message: string };
 
-function sizeText(bytes: number): string {
-  return bytes < 1024 ? `${bytes} B` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} kB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
 export function FileUpload({
   value,
   onChange,
@@ -39,6 +35,7 @@ export function FileUpload({
   "aria-invalid"?: boolean;
 }) {
   const t = useT();
+  const fmt = useFormat();
   const [status, setStatus] = useState<Status>({ kind: "idle" });
   const abort = useRef<AbortController | null>(null);
   const input = useRef<HTMLInputElement>(null);
@@ -48,7 +45,7 @@ export function FileUpload({
     if (problem) {
       setStatus({
         kind: "failed",
-        message: problem === "tooLarge" ? t("upload.tooLarge", { max: sizeText(Number(rules?.maxBytes ?? 0)) }) : t("upload.typeNotAllowed"),
+        message: problem === "tooLarge" ? t("upload.tooLarge", { max: fmt.bytes(Number(rules?.maxBytes ?? 0)) }) : t("upload.typeNotAllowed"),
       });
       return;
     }
@@ -100,7 +97,7 @@ export function FileUpload({
       ) : null}
       {status.kind === "done" && value ? (
         <p className="flex items-center gap-2 text-sm" data-testid="upload-done">
-          <span>{t("upload.done", { name: status.name, size: sizeText(status.size) })}</span>
+          <span>{t("upload.done", { name: status.name, size: fmt.bytes(status.size) })}</span>
           <Button
             type="button"
             size="sm"

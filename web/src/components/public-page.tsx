@@ -1,5 +1,5 @@
 "use client";
-import type { ReactNode } from "react";
+import { useEffect, type ReactNode } from "react";
 import { useT } from "@/lib/i18n";
 import { LocaleSwitcher } from "./locale-switcher";
 import { Card } from "./ui/card";
@@ -7,6 +7,10 @@ import { Card } from "./ui/card";
 /** The frame of the pages reached without a session: sign-in, invitations, password reset. */
 export function PublicPage({ title, children }: { title: string; children: ReactNode }) {
   const t = useT();
+  // The tab's title in the chosen language too (the exported page's own is English).
+  useEffect(() => {
+    document.title = `${title} · ${t("app.name")}`;
+  }, [title, t]);
   return (
     <div className="flex min-h-screen flex-col">
       <header className="flex items-center justify-between border-b border-slate-300 bg-white px-6 py-3">

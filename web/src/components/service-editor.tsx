@@ -14,13 +14,14 @@ import { Input } from "@/components/ui/input";
 import { DataTable } from "@/components/ui/table";
 import { api, TenantmeshError } from "@/lib/api";
 import { breaksOf, contractOf, type Contract } from "@/lib/contracts";
-import { useT } from "@/lib/i18n";
+import { useFormat, useT } from "@/lib/i18n";
 import { stateName } from "@/lib/tenants";
 
 type Service = Schema<"tenantmesh.registry.v1.Service">;
 
 export function ServiceEditor({ service, onClose }: { service: Service; onClose: () => void }) {
   const t = useT();
+  const fmt = useFormat();
   const queryClient = useQueryClient();
   const refresh = () => void queryClient.invalidateQueries({ queryKey: ["catalog"] });
   const name = service.name ?? "";
@@ -96,7 +97,7 @@ export function ServiceEditor({ service, onClose }: { service: Service; onClose:
         columns={[
           { header: t("services.version"), cell: (v) => v.version },
           { header: t("services.contract"), cell: (v) => stateName(v.contractFormat, "CONTRACT_FORMAT_") },
-          { header: t("common.created"), cell: (v) => (v.createTime ? new Date(v.createTime).toLocaleString() : "") },
+          { header: t("common.created"), cell: (v) => fmt.dateTime(v.createTime) },
         ]}
       />
       <form

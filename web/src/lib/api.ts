@@ -29,13 +29,23 @@ function origin(): string {
   return baseUrl ?? window.location.origin;
 }
 
+/** fetch, never through the browser's HTTP cache. The edge's answers carry no cache headers, and
+ * a browser keeps such answers (on disk, after sign-out) where any script of this origin could
+ * read them back without a token (`cache: "only-if-cached"`): on a shared computer, the next
+ * person. Every answer here is someone's (profile, menus, forms, submissions, exports), so none
+ * is stored or taken from that cache. */
+function uncachedFetch(): typeof fetch {
+  const base = fetchImpl ?? globalThis.fetch.bind(globalThis);
+  return (input, init) => base(input, { ...init, cache: "no-store" });
+}
+
 // The SDK client carries no credentials: renewing tokens is this layer's (the session's refresh
 // token), so each call gets the current access token in its headers and a 401 comes straight back.
 function client(tenantId: string | undefined): TenantmeshClient {
   return new TenantmeshClient({
     baseUrl: origin(),
     tenantId,
-    fetch: fetchImpl,
+    fetch: uncachedFetch(),
     // Retries of reads answered 429/503 stay with the SDK; one attempt more than that is for
     // a person to decide.
     maxAttempts: 2,
@@ -136,7 +146,7 @@ export function authHeaders(tokens: Tokens | null): Record<string, string> {
  * with the same token and tenant header, and returns the body as a Blob. */
 export async function apiDownload(path: string): Promise<Blob> {
   const headers = authHeaders(await currentTokens());
-  const response = await (fetchImpl ?? fetch)(`${origin()}${path}`, { headers });
+  const response = await uncachedFetch()(`${origin()}${path}`, { headers });
   if (!response.ok) {
     throw new TenantmeshError({ status: response.status, code: "UNKNOWN", message: `HTTP ${response.status}` });
   }

@@ -3,7 +3,7 @@
 // secret), defaulting to the browser's language. <html lang> follows it.
 
 import { create } from "zustand";
-import { format, isLocale, preferredLocale, type Locale, type MessageKey } from "./messages";
+import { format, formatBytes, formatDateTime, isLocale, preferredLocale, type Locale, type MessageKey } from "./messages";
 
 const STORAGE_KEY = "tm.locale";
 
@@ -35,4 +35,10 @@ export type Translate = (key: MessageKey, values?: Record<string, string | numbe
 export function useT(): Translate {
   const locale = useLocaleStore((s) => s.locale);
   return (key, values) => format(locale, key, values);
+}
+
+/** Times and sizes written the way the current locale writes them. */
+export function useFormat(): { dateTime: (value: string | undefined | null) => string; bytes: (bytes: number) => string } {
+  const locale = useLocaleStore((s) => s.locale);
+  return { dateTime: (value) => formatDateTime(locale, value), bytes: (bytes) => formatBytes(locale, bytes) };
 }

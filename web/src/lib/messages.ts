@@ -252,6 +252,21 @@ const en = {
   "offline.title": "You are offline",
   "offline.body": "This page needs the network. Forms you fill in are kept and sent when the connection returns.",
   "notFound.title": "Page not found",
+  // Enum values the edge returns by name, as people read them.
+  "state.SUBMISSION_STATUS_SUBMITTED": "submitted",
+  "state.SUBMISSION_STATUS_ACCEPTED": "accepted",
+  "state.SUBMISSION_STATUS_REJECTED": "rejected",
+  "state.FORM_STATUS_DRAFT": "draft",
+  "state.FORM_STATUS_PUBLISHED": "published",
+  "state.FORM_STATUS_ARCHIVED": "archived",
+  "state.TENANT_STATE_PROVISIONING": "provisioning",
+  "state.TENANT_STATE_ACTIVE": "active",
+  "state.TENANT_STATE_SUSPENDED": "suspended",
+  "state.TENANT_STATE_DELETING": "deleting",
+  "state.INVITATION_STATE_PENDING": "pending",
+  "state.INVITATION_STATE_ACCEPTED": "accepted",
+  "state.INVITATION_STATE_REVOKED": "revoked",
+  "state.INVITATION_STATE_EXPIRED": "expired",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -504,6 +519,20 @@ const id: Record<MessageKey, string> = {
   "offline.title": "Anda sedang luring",
   "offline.body": "Halaman ini memerlukan jaringan. Formulir yang Anda isi disimpan dan dikirim saat koneksi kembali.",
   "notFound.title": "Halaman tidak ditemukan",
+  "state.SUBMISSION_STATUS_SUBMITTED": "terkirim",
+  "state.SUBMISSION_STATUS_ACCEPTED": "diterima",
+  "state.SUBMISSION_STATUS_REJECTED": "ditolak",
+  "state.FORM_STATUS_DRAFT": "draf",
+  "state.FORM_STATUS_PUBLISHED": "terbit",
+  "state.FORM_STATUS_ARCHIVED": "diarsipkan",
+  "state.TENANT_STATE_PROVISIONING": "sedang disiapkan",
+  "state.TENANT_STATE_ACTIVE": "aktif",
+  "state.TENANT_STATE_SUSPENDED": "ditangguhkan",
+  "state.TENANT_STATE_DELETING": "sedang dihapus",
+  "state.INVITATION_STATE_PENDING": "menunggu",
+  "state.INVITATION_STATE_ACCEPTED": "diterima",
+  "state.INVITATION_STATE_REVOKED": "dicabut",
+  "state.INVITATION_STATE_EXPIRED": "kedaluwarsa",
 };
 
 export const MESSAGES: Record<Locale, Record<MessageKey, string>> = { en, id };
@@ -512,6 +541,11 @@ export const MESSAGES: Record<Locale, Record<MessageKey, string>> = { en, id };
 export function format(locale: Locale, key: MessageKey, values: Record<string, string | number> = {}): string {
   const template = MESSAGES[locale][key];
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in values ? String(values[name]) : whole));
+}
+
+/** Whether ``key`` names a message (for keys made from what the server sent, like enum values). */
+export function isMessageKey(key: string): key is MessageKey {
+  return Object.hasOwn(en, key);
 }
 
 export function isLocale(value: unknown): value is Locale {
@@ -527,4 +561,25 @@ export function preferredLocale(languages: readonly string[]): Locale {
     }
   }
   return "en";
+}
+
+/** A time from the server (RFC 3339) as people of ``locale`` write it, in their time zone; "" for
+ * none. The chosen language decides, not the browser's: a console read in Bahasa Indonesia on an
+ * English system still writes 07/12/26, 18.05. */
+export function formatDateTime(locale: Locale, value: string | undefined | null): string {
+  if (!value) {
+    return "";
+  }
+  const date = new Date(value);
+  return Number.isNaN(date.getTime())
+    ? value
+    : new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "short" }).format(date);
+}
+
+/** A size in bytes as people of ``locale`` write numbers (1.5 kB, 1,5 kB). */
+export function formatBytes(locale: Locale, bytes: number): string {
+  const [value, unit, digits] =
+    bytes < 1024 ? [bytes, "B", 0] : bytes < 1024 * 1024 ? [bytes / 1024, "kB", 1] : [bytes / 1024 / 1024, "MB", 1];
+  const number = new Intl.NumberFormat(locale, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+  return `${number} ${unit}`;
 }

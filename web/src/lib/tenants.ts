@@ -1,4 +1,6 @@
 // Small pure helpers of the tenant pages (unit-tested).
+import type { Translate } from "./i18n";
+import { isMessageKey } from "./messages";
 
 /** "tier=gold, region=eu" -> {tier: "gold", region: "eu"}; blank parts ignored. */
 export function parseLabels(text: string): Record<string, string> {
@@ -24,6 +26,13 @@ export function formatLabels(labels: Record<string, string> | undefined): string
 /** TENANT_STATE_ACTIVE -> "active" (enums come from the edge by name). */
 export function stateName(state: string | undefined, prefix = "TENANT_STATE_"): string {
   return (state ?? "").replace(prefix, "").toLowerCase();
+}
+
+/** An enum value as people of the current locale read it ("state.<VALUE>" in the messages); one
+ * the console has no words for yet is shown as stateName shows it. */
+export function stateLabel(t: Translate, state: string | undefined, prefix = "TENANT_STATE_"): string {
+  const key = `state.${state ?? ""}`;
+  return isMessageKey(key) ? t(key) : stateName(state, prefix);
 }
 
 /** States a tenant can still change out of on its own (poll while in one). */

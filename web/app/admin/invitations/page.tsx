@@ -12,12 +12,13 @@ import { Input, Select } from "@/components/ui/input";
 import { DataTable } from "@/components/ui/table";
 import { useActingTenant } from "@/lib/acting-tenant";
 import { api } from "@/lib/api";
-import { useT } from "@/lib/i18n";
+import { useFormat, useT } from "@/lib/i18n";
 import { isLocale, type Locale } from "@/lib/messages";
-import { stateName } from "@/lib/tenants";
+import { stateLabel } from "@/lib/tenants";
 
 export default function InvitationsPage() {
   const t = useT();
+  const fmt = useFormat();
   const acting = useActingTenant((s) => s.tenantId);
   const queryClient = useQueryClient();
   const [roles, setRoles] = useState<string[]>(["member"]);
@@ -88,8 +89,8 @@ export default function InvitationsPage() {
             columns={[
               { header: t("common.email"), cell: (i) => i.email },
               { header: t("users.roles"), cell: (i) => (i.roles ?? []).join(", ") },
-              { header: t("common.state"), cell: (i) => stateName(i.state, "INVITATION_STATE_") },
-              { header: t("invitations.expires"), cell: (i) => (i.expireTime ? new Date(i.expireTime).toLocaleString() : "") },
+              { header: t("common.state"), cell: (i) => stateLabel(t, i.state, "INVITATION_STATE_") },
+              { header: t("invitations.expires"), cell: (i) => fmt.dateTime(i.expireTime) },
               {
                 header: t("common.actions"),
                 cell: (i) => (

@@ -16,7 +16,7 @@ import { DataTable } from "@/components/ui/table";
 import { api, apiStream } from "@/lib/api";
 import { useT } from "@/lib/i18n";
 import { usePageTokens } from "@/lib/paging";
-import { formatLabels, isTransitional, parseLabels, stateName } from "@/lib/tenants";
+import { formatLabels, isTransitional, parseLabels, stateLabel } from "@/lib/tenants";
 
 type Tenant = Schema<"tenantmesh.tenants.v1.Tenant">;
 type TenantState = Exclude<NonNullable<Tenant["state"]>, "TENANT_STATE_UNSPECIFIED">;
@@ -78,7 +78,7 @@ export default function TenantsPage() {
                 <option value="">{t("tenants.all")}</option>
                 {STATES.map((s) => (
                   <option key={s} value={s}>
-                    {stateName(s)}
+                    {stateLabel(t, s)}
                   </option>
                 ))}
               </Select>
@@ -98,7 +98,7 @@ export default function TenantsPage() {
               { header: t("tenants.displayName"), cell: (tenant) => tenant.displayName },
               {
                 header: t("common.state"),
-                cell: (tenant) => <Badge data-testid={`state-${tenant.slug}`}>{stateName(tenant.state)}</Badge>,
+                cell: (tenant) => <Badge data-testid={`state-${tenant.slug}`}>{stateLabel(t, tenant.state)}</Badge>,
               },
               { header: t("tenants.labels"), cell: (tenant) => formatLabels(tenant.labels) },
               {

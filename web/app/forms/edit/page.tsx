@@ -18,13 +18,14 @@ import { DataTable } from "@/components/ui/table";
 import { api } from "@/lib/api";
 import { addField, FIELD_TYPES, parseDefinition, type BuilderFieldType } from "@/lib/form-builder";
 import { useFormEngine } from "@/lib/form-engine";
-import { useLocaleStore, useT } from "@/lib/i18n";
+import { useLocaleStore, useFormat, useT } from "@/lib/i18n";
 
 // The preview renders with the form engine, loaded as a chunk of its own (see useFormEngine).
 const FormRenderer = dynamic(() => import("@/components/form-renderer").then((m) => m.FormRenderer), { ssr: false, loading: Loading });
 
 function Builder() {
   const t = useT();
+  const fmt = useFormat();
   const locale = useLocaleStore((s) => s.locale);
   const key = useSearchParams().get("key") ?? "";
   const queryClient = useQueryClient();
@@ -175,7 +176,7 @@ function Builder() {
           columns={[
             { header: t("forms.version"), cell: (v) => v.version },
             { header: t("audit.actor"), cell: (v) => v.publisher },
-            { header: t("audit.time"), cell: (v) => (v.createTime ? new Date(v.createTime).toLocaleString() : "") },
+            { header: t("audit.time"), cell: (v) => fmt.dateTime(v.createTime) },
             { header: t("forms.breaking"), cell: (v) => (v.compatibility?.breaking ? t("common.yes") : t("common.no")) },
           ]}
         />

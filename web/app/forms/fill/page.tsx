@@ -13,8 +13,9 @@ import { Alert } from "@/components/ui/card";
 import { api } from "@/lib/api";
 import { useT } from "@/lib/i18n";
 import { useActingTenant } from "@/lib/acting-tenant";
+import { keepForm, keptForm } from "@/lib/offline-forms";
 import { isTransient } from "@/lib/offline-queue";
-import { tokenTenant, useSession } from "@/lib/session";
+import { sessionOwner, tokenTenant, useSession } from "@/lib/session";
 
 // The filler and the form engine it runs come as a chunk of their own, fetched while the form is
 // (see FillForm): the page's first load stays small; the service worker keeps the chunk offline.
@@ -27,10 +28,10 @@ interface Published {
   definition: JsonObject;
 }
 
-/** The latest published version, fetched; kept in this browser so the form can be filled
- * offline (a published version never changes, so the copy stays right for that version). */
+/** The latest published version, fetched; kept in this browser for this person so the form can
+ * be filled offline (src/lib/offline-forms.ts). */
 async function latestPublished(tenant: string, formKey: string): Promise<Published | null> {
-  const storageKey = `tm.form.${tenant}.${formKey}`;
+  const owner = sessionOwner(useSession.getState().tokens);
   try {
     const form = await api("FormService_GetForm", { path: { key: formKey } });
     const latest = form.form?.latestVersion ?? 0;
@@ -41,12 +42,12 @@ async function latestPublished(tenant: string, formKey: string): Promise<Publish
       version: latest,
       definition: (version.version?.definition ?? {}) as JsonObject,
     };
-    window.localStorage.setItem(storageKey, JSON.stringify(published));
+    keepForm(owner, tenant, formKey, published);
     return published;
   } catch (error) {
-    const saved = window.localStorage.getItem(storageKey);
+    const saved = keptForm<Published>(owner, tenant, formKey);
     if (isTransient(error) && saved) {
-      return JSON.parse(saved) as Published;
+      return saved;
     }
     throw error;
   }

@@ -14,7 +14,7 @@ import { Input } from "@/components/ui/input";
 import { useActingTenant } from "@/lib/acting-tenant";
 import { api } from "@/lib/api";
 import { useT } from "@/lib/i18n";
-import { formatLabels, isTransitional, parseLabels, stateName } from "@/lib/tenants";
+import { formatLabels, isTransitional, parseLabels, stateLabel, stateName } from "@/lib/tenants";
 
 interface Editable {
   displayName: string;
@@ -65,7 +65,7 @@ function TenantDetail() {
         <div className="flex flex-col gap-4">
           <Card>
             <p>
-              {t("common.state")}: <Badge data-testid="tenant-state">{stateName(data.state)}</Badge>
+              {t("common.state")}: <Badge data-testid="tenant-state">{stateLabel(t, data.state)}</Badge>
             </p>
             <ol className="mt-2 list-decimal pl-6 text-sm" aria-label={t("tenants.provisioning", { step: "" })}>
               {(data.provisioning?.steps ?? []).map((step) => (
