@@ -123,6 +123,23 @@ async def test_rest_over_tls(edge: RunningEdge) -> None:
     assert response.headers["x-request-id"]
 
 
+async def test_only_public_reads_may_be_cached(edge: RunningEdge) -> None:
+    # The edge's answers carried no cache headers, so a browser kept a person's answers on disk
+    # after sign-out. A public read (the same for everyone) may be kept for the edge's key cache
+    # time; anything else, over REST or gRPC, by no one.
+    async with edge.https_client() as client:
+        public = await client.get("/v1/meta/server-info")
+        personal = await client.get(f"/v1/tenants/{new_tenant_id()}")
+    assert public.headers["cache-control"] == "public, max-age=300"
+    assert personal.status_code == 200
+    assert personal.headers["cache-control"] == "no-store"
+    async with edge.grpc_plain_channel() as channel:
+        stub = tenant_service_pb2_grpc.TenantServiceStub(channel)
+        call = stub.GetTenant(tenant_service_pb2.GetTenantRequest(tenant_id=new_tenant_id()), timeout=10)
+        await call
+        assert ("cache-control", "no-store") in tuple(await call.initial_metadata() or ())
+
+
 async def test_rest_over_plain_listener(edge: RunningEdge) -> None:
     async with edge.http_client() as client:
         response = await client.get("/v1/meta/server-info")

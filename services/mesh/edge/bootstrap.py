@@ -91,6 +91,9 @@ def render_envoy_config(
 def _context(settings: EdgeSettings, upstreams: Sequence[Upstream], api: EdgeApi) -> dict[str, Any]:
     jwt = edge_jwt(settings, api)
     return {
+        # Public reads as long as the edge keeps the signing keys (which a key's activation delay
+        # outlasts); anything else never.
+        "api_cache_control": {"shared": f"public, max-age={settings.jwks_cache_seconds}", "private": "no-store"},
         "jwt": jwt,
         "jwt_failure_key": JWT_FAILURE_METADATA_KEY,
         "jwt_local_replies": jwt_local_replies(),

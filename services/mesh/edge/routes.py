@@ -103,6 +103,9 @@ class GrpcRoute:
     # Answers raw bytes (google.api.HttpBody: a stored file, an export): REST callers get it as a
     # download (transcoded REST calls end on these routes).
     http_body: bool = False
+    # A public read (keys, discovery, server info): the same answer for everyone, which caches
+    # may keep; every other answer is someone's and is kept by none.
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -280,7 +283,7 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
     prefix_owner: dict[str, str] = {}
     streaming_rest: dict[tuple[MatchKind, str], tuple[str, bool]] = {}
     streaming_methods: list[tuple[str, str]] = []
-    read_methods: list[tuple[str, str]] = []
+    read_methods: list[tuple[str, str, bool]] = []
     http_body_methods: list[tuple[str, str]] = []
     methods: list[RoutedMethod] = []
     shapes: dict[str, _PathShape] = {}
@@ -312,7 +315,7 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
                 if rule is None:
                     continue
                 if _is_read(method, rule):
-                    read_methods.append((f"/{full_name}/{method.name}", cluster))
+                    read_methods.append((f"/{full_name}/{method.name}", cluster, is_public(method)))
                 for binding in http_bindings(rule):
                     shape = shapes.setdefault(binding.path_regex, _PathShape(binding.template, cluster))
                     shape.add(binding.verb, method)
@@ -353,20 +356,21 @@ def load_edge_api(descriptor_path: Path, upstreams: Sequence[Upstream]) -> EdgeA
 
 def _grpc_routes(
     streaming_methods: Sequence[tuple[str, str]],
-    read_methods: Sequence[tuple[str, str]],
+    read_methods: Sequence[tuple[str, str, bool]],
     owner_of_package: dict[str, str],
     http_body_methods: Sequence[tuple[str, str]] = (),
 ) -> tuple[GrpcRoute, ...]:
     """Exact routes first (streams, reads, other raw-byte answers), then reflection and one
-    prefix per package."""
+    prefix per package. ``read_methods`` are (path, cluster, public): public reads' answers are
+    shared."""
     raw = {path for path, _ in http_body_methods}
     grpc = [
         GrpcRoute(MatchKind.PATH, path, cluster, streaming=True, http_body=path in raw)
         for path, cluster in sorted(streaming_methods)
     ]
     grpc.extend(
-        GrpcRoute(MatchKind.PATH, path, cluster, idempotent=True, http_body=path in raw)
-        for path, cluster in sorted(read_methods)
+        GrpcRoute(MatchKind.PATH, path, cluster, idempotent=True, http_body=path in raw, shared=public)
+        for path, cluster, public in sorted(read_methods)
     )
     exact = {route.value for route in grpc}
     grpc.extend(
