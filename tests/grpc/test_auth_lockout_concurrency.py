@@ -20,7 +20,7 @@ from tenantmesh.auth.v1 import user_pb2
 
 from services.auth.models import AuditEventRow, LoginThrottleRow
 from services.runtime.context import PLATFORM_TENANT_ID
-from tests.support.accounts import Accounts, fresh_step
+from tests.support.accounts import Accounts, accounts_on, fresh_step, lockout_env
 from tests.support.errors import expect_error, reason_of
 from tests.support.platform import Platform, bearer, platform
 
@@ -35,12 +35,7 @@ UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 
 @pytest.fixture
 async def mesh(db_backend_url: str, tmp_path: Path) -> AsyncIterator[Platform]:
-    env = {
-        "TENANTMESH_LOGIN_MAX_FAILURES": str(MAX_FAILURES),
-        # Long enough that no lock runs out during a test.
-        "TENANTMESH_LOGIN_LOCK_SECONDS": "120",
-        "TENANTMESH_LOGIN_ADDRESS_MAX_FAILURES": str(ADDRESS_MAX_FAILURES),
-    }
+    env = lockout_env(MAX_FAILURES, address_max_failures=ADDRESS_MAX_FAILURES)
     async with platform(db_backend_url, tmp_path, env=env) as running:
         yield running
 
@@ -122,17 +117,8 @@ async def test_parallel_wrong_api_keys_get_at_most_the_address_threshold(mesh: P
 
 @pytest.fixture
 async def accounts(db_backend_url: str, tmp_path: Path) -> AsyncIterator[Accounts]:
-    env = {
-        "TENANTMESH_LOGIN_MAX_FAILURES": str(MAX_FAILURES),
-        "TENANTMESH_LOGIN_LOCK_SECONDS": "120",
-        "TENANTMESH_LOGIN_ADDRESS_MAX_FAILURES": "1000",
-    }
-    async with platform(db_backend_url, tmp_path, env) as mesh:
-        world = Accounts(mesh, await mesh.admin_token())
-        try:
-            yield world
-        finally:
-            await world.cleanup()
+    async with accounts_on(db_backend_url, tmp_path, lockout_env(MAX_FAILURES, address_max_failures=1000)) as world:
+        yield world
 
 
 @pytest.mark.parametrize("rpc", ["DisableTotp", "RegenerateRecoveryCodes"])

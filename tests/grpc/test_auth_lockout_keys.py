@@ -16,6 +16,7 @@ from tenantmesh.auth.v1 import auth_service_pb2 as auth_pb
 from tenantmesh.auth.v1 import user_pb2
 from tenantmesh.tenants.v1 import tenant_pb2
 
+from tests.support.accounts import lockout_env
 from tests.support.errors import expect_error
 from tests.support.platform import Platform, bearer, platform
 
@@ -29,12 +30,7 @@ LOCKED = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 @pytest.fixture
 async def mesh(db_backend_url: str, tmp_path: Path) -> AsyncIterator[Platform]:
-    env = {
-        "TENANTMESH_LOGIN_MAX_FAILURES": str(MAX_FAILURES),
-        # Long enough that no lock runs out during a test.
-        "TENANTMESH_LOGIN_LOCK_SECONDS": "120",
-        "TENANTMESH_LOGIN_ADDRESS_MAX_FAILURES": str(ADDRESS_MAX_FAILURES),
-    }
+    env = lockout_env(MAX_FAILURES, address_max_failures=ADDRESS_MAX_FAILURES)
     async with platform(db_backend_url, tmp_path, env=env) as running:
         yield running
 

@@ -24,9 +24,9 @@ from tenantmesh.auth.v1 import user_pb2
 from services.auth.models import AuditEventRow, InvitationRow, MembershipRow, RoleRow, UserRow
 from services.runtime.clock import utcnow
 from services.runtime.context import PLATFORM_TENANT_ID
-from tests.support.accounts import PASSWORD, Account, Accounts
+from tests.support.accounts import PASSWORD, Account, Accounts, accounts_on
 from tests.support.errors import error_info, expect_error, retry_info, violation_fields
-from tests.support.platform import ADMIN_EMAIL, ADMIN_PASSWORD, bearer, platform
+from tests.support.platform import ADMIN_EMAIL, ADMIN_PASSWORD, bearer
 from tests.support.smtp import FAST_DELIVERY_ENV, ReceivedMail, SmtpTestServer
 
 PUBLIC_URL = "https://console.example.test"
@@ -38,12 +38,8 @@ ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS
 @pytest.fixture
 async def world(db_backend_url: str, tmp_path: Path, smtp_server: SmtpTestServer) -> AsyncIterator[Accounts]:
     env = {**smtp_server.env(), **FAST_DELIVERY_ENV, "TENANTMESH_PUBLIC_URL": PUBLIC_URL}
-    async with platform(db_backend_url, tmp_path, env) as mesh:
-        accounts = Accounts(mesh, await mesh.admin_token())
-        try:
-            yield accounts
-        finally:
-            await accounts.cleanup()
+    async with accounts_on(db_backend_url, tmp_path, env) as accounts:
+        yield accounts
 
 
 async def mail_to(smtp: SmtpTestServer, address: str, count: int = 1) -> ReceivedMail:

@@ -18,9 +18,9 @@ from tenantmesh.auth.v1 import auth_service_pb2 as auth_pb
 
 from services.auth.models import AuditEventRow, MfaChallengeRow, RecoveryCodeRow, SessionRow, TotpRow
 from services.runtime.clock import utcnow
-from tests.support.accounts import Account, Accounts, fresh_step
+from tests.support.accounts import Account, Accounts, accounts_on, fresh_step
 from tests.support.errors import expect_error, violation_fields
-from tests.support.platform import bearer, platform
+from tests.support.platform import bearer
 
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
@@ -28,13 +28,10 @@ FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 
 @pytest.fixture
 async def accounts(db_backend_url: str, tmp_path: Path) -> AsyncIterator[Accounts]:
+    # Three wrong codes lock an account; addresses are not counted low enough to get in the way.
     env = {"TENANTMESH_LOGIN_MAX_FAILURES": "3", "TENANTMESH_LOGIN_ADDRESS_MAX_FAILURES": "1000"}
-    async with platform(db_backend_url, tmp_path, env) as mesh:
-        world = Accounts(mesh, await mesh.admin_token())
-        try:
-            yield world
-        finally:
-            await world.cleanup()
+    async with accounts_on(db_backend_url, tmp_path, env) as world:
+        yield world
 
 
 async def rows(world: Accounts, model: type, *criteria: Any) -> list[Any]:

@@ -4,10 +4,12 @@ by an independent implementation (pyotp), never by the server's own code."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -16,7 +18,7 @@ from tenantmesh.auth.v1 import auth_service_pb2 as auth_pb
 from tenantmesh.auth.v1 import auth_service_pb2_grpc, user_pb2
 from tenantmesh.tenants.v1 import tenant_pb2
 
-from tests.support.platform import Platform, bearer
+from tests.support.platform import Platform, bearer, platform
 
 PASSWORD = "a-long-enough-passphrase-9"
 STEP = 30
@@ -107,3 +109,25 @@ class Accounts:
             await self.mesh.tenants.DeleteTenant(
                 tenant_service_pb2.DeleteTenantRequest(tenant_id=tenant.tenant_id), metadata=bearer(self.admin)
             )
+
+
+def lockout_env(max_failures: int, *, address_max_failures: int, lock_seconds: int = 120) -> dict[str, str]:
+    """Settings of a platform for lockout tests: an account locks after ``max_failures`` wrong
+    attempts, a client address after ``address_max_failures``, for ``lock_seconds`` (by default
+    long enough that no lock runs out during a test)."""
+    return {
+        "TENANTMESH_LOGIN_MAX_FAILURES": str(max_failures),
+        "TENANTMESH_LOGIN_LOCK_SECONDS": str(lock_seconds),
+        "TENANTMESH_LOGIN_ADDRESS_MAX_FAILURES": str(address_max_failures),
+    }
+
+
+@contextlib.asynccontextmanager
+async def accounts_on(database_url: str, data_dir: Path, env: dict[str, str]) -> AsyncIterator[Accounts]:
+    """A platform with ``env`` and an Accounts world on it, its tenants deleted afterwards."""
+    async with platform(database_url, data_dir, env) as mesh:
+        world = Accounts(mesh, await mesh.admin_token())
+        try:
+            yield world
+        finally:
+            await world.cleanup()
