@@ -541,15 +541,22 @@ class SessionManager:
         async with self._db.core_session() as session:
             return await session.get(UserRow, user_id)
 
+    async def _own_lockout_keys(
+        self, principal: Principal, not_a_user: str
+    ) -> tuple[UserRow, str, tuple[ThrottleKey, ThrottleKey]]:
+        """The caller's user, tenant and login lockout keys (the account in the token's tenant, the
+        client address), for self-service calls that check a secret of the caller's own."""
+        user = await self.user_of(principal)
+        if user is None:
+            raise NotFound(not_a_user, reason=AuthReason.USER_NOT_FOUND)
+        tenant_id = principal.tenant_id or ""
+        return user, tenant_id, self._throttle_keys(tenant_id, tenant_id, user.email)
+
     async def change_password(self, principal: Principal, current: str, new: str) -> None:
         """Wrong current passwords count against the login's lockout keys (the account in this
         tenant and the client address) and are audited: a stolen access token must not buy
         unlimited guesses at the password."""
-        user = await self.user_of(principal)
-        if user is None:
-            raise NotFound("only users have passwords", reason=AuthReason.USER_NOT_FOUND)
-        tenant_id = principal.tenant_id or ""
-        keys = self._throttle_keys(tenant_id, tenant_id, user.email)
+        user, tenant_id, keys = await self._own_lockout_keys(principal, "only users have passwords")
         async with self._throttle.attempt(keys) as attempt:
             if not (await verify_password(user.password_hash, current)).ok:
                 failure = _Failure(
@@ -594,11 +601,7 @@ class SessionManager:
         (DisableTotp, RegenerateRecoveryCodes), under the login's lockout keys: a wrong code counts
         and is audited like a wrong password, and a locked account is refused before the code is
         looked at. Without it a stolen token bought unlimited guesses at the factor."""
-        user = await self.user_of(principal)
-        if user is None:
-            raise NotFound("only users have a second factor", reason=AuthReason.USER_NOT_FOUND)
-        tenant_id = principal.tenant_id or ""
-        keys = self._throttle_keys(tenant_id, tenant_id, user.email)
+        _, tenant_id, keys = await self._own_lockout_keys(principal, "only users have a second factor")
         async with self._throttle.attempt(keys) as attempt:
             try:
                 result = await check()
