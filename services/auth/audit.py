@@ -6,10 +6,12 @@ the log never claims something that did not happen, nor misses what did.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth.models import AuditEventRow
@@ -91,10 +93,14 @@ class TenantLifecycleAuditor:
         self._db = db
 
     async def on_tenant_event(self, event: Event) -> None:
+        # The entry takes the event's id: the bus delivers at least once (a consumer that dies
+        # before acknowledging leaves the event to another), and a redelivery adds nothing.
         async with self._db.core_session() as session:
+            if await session.get(AuditEventRow, event.id) is not None:
+                return
             session.add(
                 AuditEventRow(
-                    audit_event_id=uuid7(),
+                    audit_event_id=event.id,
                     tenant_id=event.tenant_id or "",
                     action=event.type,
                     actor=event.actor[:80],
@@ -105,4 +111,5 @@ class TenantLifecycleAuditor:
                     create_time=utcnow(),
                 )
             )
-            await session.commit()
+            with contextlib.suppress(IntegrityError):  # written meanwhile by another delivery
+                await session.commit()

@@ -451,11 +451,18 @@ class RedisStreamsEventBus:
                 await self._mark_processed(done_key)
             elif await self._redis.exists(done_key):
                 self.telemetry.handled(group, "duplicate")
+            elif not await self._take(group, event.id):
+                # Another entry of the same event (published at once and again by the relay) is
+                # being handled by another consumer: left pending, this one comes back once that
+                # finished (acknowledged as a duplicate) or, if it died, to be handled here.
+                self.telemetry.handled(group, "duplicate")
+                return
             else:
                 try:
                     await handlers.deliver(event)
                 except Exception as exc:
                     self.telemetry.handled(group, "failed")
+                    await self._redis.delete(self._handling_key(group, event.id))  # retried at once
                     await self._failed(group, entry_id, raw, exc)
                     return
                 # Remembered before any write to Redis: if the marker or the acknowledgement
@@ -464,6 +471,17 @@ class RedisStreamsEventBus:
                 self.telemetry.handled(group, "ok")
                 await self._mark_processed(done_key)
             await self._acknowledge(group, entry_id)
+
+    def _handling_key(self, group: str, event_id: str) -> str:
+        return f"{self._settings.namespace}:handling:{group}:{event_id}"
+
+    async def _take(self, group: str, event_id: str) -> bool:
+        """Whether this consumer may handle the event now: no other consumer of ``group`` is. Held
+        for as long as an unacknowledged entry is left to its consumer (``claim_idle_ms``)."""
+        taken = await self._redis.set(
+            self._handling_key(group, event_id), self._consumer, nx=True, px=self._settings.claim_idle_ms
+        )
+        return bool(taken)
 
     async def _mark_processed(self, done_key: str) -> None:
         await self._redis.set(done_key, 1, ex=self._settings.processed_ttl_seconds)

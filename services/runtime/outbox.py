@@ -217,7 +217,14 @@ class OutboxRelay:
             drained_from = await database_now(session)
         published = 0
         for mark in marks:
-            published += await self._drain_tenant(mark, drained_from)
+            try:
+                published += await self._drain_tenant(mark, drained_from)
+            except Exception:
+                # One tenant's outbox that cannot be read (its server down, its schema damaged)
+                # must not hold up every tenant marked after it; its mark stays for the next poll.
+                log.exception(
+                    "relaying a tenant outbox failed; retrying at the next poll", extra={"outbox": mark.db_name}
+                )
         return published
 
     async def _drain_tenant(self, mark: TenantOutboxMark, drained_from: datetime) -> int:
@@ -252,6 +259,14 @@ class OutboxRelay:
             published += count
             if count < self._batch:
                 return published
+
+    async def _drain_due(self, tenant: TenantDatabase) -> None:
+        try:
+            await self._drain_outbox(tenant)
+        except Exception:
+            # Missed here, its events are found by the next poll through its mark; the other due
+            # tenants are drained meanwhile.
+            log.exception("relaying a tenant outbox failed; retrying at the next poll", extra={"outbox": tenant.name})
 
     async def _tenant_exists(self, mark: TenantOutboxMark) -> bool:
         try:
@@ -329,11 +344,10 @@ class OutboxRelay:
             try:
                 if core or polling:
                     await self.drain(tenants=polling)
-                for tenant in due:
-                    # Missed here (an error), they are found by the next poll through their marks.
-                    await self._drain_outbox(tenant)
             except Exception:
                 log.exception("relaying events failed; retrying")
+            for tenant in due:
+                await self._drain_due(tenant)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
 

@@ -477,3 +477,42 @@ async def test_an_event_past_64_kib_is_stored_and_relayed_whole(router: Database
     [got] = received
     assert isinstance(got.payload, events_pb2.TenantChanged)
     assert len(got.payload.state) == 100_000
+
+
+async def test_an_event_published_twice_is_handled_once_by_a_group_of_two_consumers(clean_redis: str) -> None:
+    # The tenants service hands its events to the bus at once and the relay publishes them again
+    # (same id): two entries, which two consumers of a group read at the same time. Both found no
+    # processed marker (neither had finished) and both handled it: two audit rows for one change.
+    settings = stream_settings(claim_idle_ms=300, block_ms=100)
+    handled: list[str] = []
+    started = asyncio.Event()
+
+    async def slow(event: Event) -> None:
+        started.set()
+        await asyncio.sleep(0.3)
+        handled.append(event.id)
+
+    consumers = [RedisStreamsEventBus(clean_redis, settings, consumer=f"c{n}") for n in (1, 2)]
+    for consumer in consumers:
+        consumer.subscribe_group("audit", "tenant.", slow)
+        await consumer.start()
+    publisher = RedisStreamsEventBus(clean_redis, settings, consumer="publisher")
+    client = redis.from_url(clean_redis)
+    event = tenant_event()
+    try:
+        await publisher.publish(event)
+        await asyncio.wait_for(started.wait(), timeout=5)
+        await publisher.publish(event)  # read by the consumer that is not busy with the first
+        await eventually(lambda: _nothing_pending(client, "audit"), within=10)
+        assert handled == [event.id]
+    finally:
+        for consumer in consumers:
+            await consumer.close()
+        await publisher.close()
+        await client.aclose()
+
+
+async def _nothing_pending(client: Any, group: str) -> bool:
+    info = await client.xinfo_groups(STREAM)
+    lag = next(g for g in info if g["name"].decode() == group)
+    return int(lag["pending"]) == 0 and int(lag.get("lag") or 0) == 0

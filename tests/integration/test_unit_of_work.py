@@ -375,3 +375,32 @@ async def test_the_mark_of_a_dropped_tenant_database_is_cleared(
     assert await OutboxRelay(db, InProcessEventBus()).relay_tenants_once() == 0
     assert await marks(db) == []
     await db.create_tenant_database(tenant)  # for the fixture's teardown
+
+
+async def test_one_tenant_outbox_that_fails_does_not_hold_up_the_others(
+    tenant_db: tuple[DatabaseRouter, TenantDatabase],
+) -> None:
+    # A tenant database whose outbox cannot be read (its server down, its schema damaged) used to
+    # end the relay's pass over the marks: every tenant marked after it waited with it.
+    db, healthy = tenant_db
+    # Named and marked to come first (marks are read in key order, or in the order written).
+    broken = TenantDatabase("default", tenant_database_name(f"uow-000{uuid.uuid4().hex[:7]}", RUN_TENANT_DB_PREFIX))
+    await db.create_tenant_database(broken)
+    try:
+        await upgrade_tenant(db, broken, TENANT_OUTBOX_MIGRATIONS)
+        for tenant in (broken, healthy):
+            async with UnitOfWork(db, "things").tenant(tenant) as unit:
+                unit.emit(Event("thing.created", tenant.name))
+        async with db.tenant_connection(broken) as conn:
+            await conn.execute(text("DROP TABLE event_outbox"))
+            await conn.commit()
+        bus = InProcessEventBus()
+        received = Recorder()
+        bus.subscribe("thing.", received)
+        relay = OutboxRelay(db, bus)
+        assert await relay.relay_tenants_once() == 1
+        assert [e.tenant_id for e in received.events] == [healthy.name]
+        # The failing outbox keeps its mark, to be drained once it can be read again.
+        assert (broken.name, 1) in await marks(db)
+    finally:
+        await db.drop_tenant_database(broken)
