@@ -200,14 +200,19 @@ class Forms:
             await bump_revision(work.session, row, "form", **values)
         return await self.get(form.key)
 
-    async def publish(self, key: str, etag: str) -> tuple[FormRow, FormVersionRow]:
+    async def publish(
+        self, key: str, etag: str, *, contribution_hash: str | None = None
+    ) -> tuple[FormRow, FormVersionRow]:
+        """Freezes the draft as the next version; ``contribution_hash`` (an installed form's) is
+        recorded in the same commit, so a contribution counts as installed only once published."""
+        extra = {} if contribution_hash is None else {"contribution_hash": contribution_hash}
         async with self._work.tenant() as work:
             row = await form_by_key(work.session, key, for_update=True)
             check_etag(row.revision, etag, "form")
             if row.status == ARCHIVED:
                 raise FailedPrecondition("an archived form cannot be published", reason=FormsReason.FORM_ARCHIVED)
             version = await self._freeze(work.session, row)
-            await bump_revision(work.session, row, "form", status=PUBLISHED, latest_version=version.version)
+            await bump_revision(work.session, row, "form", status=PUBLISHED, latest_version=version.version, **extra)
             work.emit(_published(row, version))
         self._heads.drop(current_tenant().tenant_id, key)
         return await self.get(key), version
@@ -334,23 +339,26 @@ class Forms:
             row = await self.create(form)
             await self.publish(row.key, "")
             return await self.get(form.key)
-        changed = False
-        if row.contribution_hash != form.contribution_hash:
+        # The new hash is kept only with the publishing of its draft (or once nothing is left to
+        # publish): a failure between the steps leaves the hash old, and the event's next delivery
+        # does them again instead of taking the stored draft for the published contribution.
+        contributed = row.contribution_hash != form.contribution_hash
+        if contributed:
             draft = pb.Form(key=form.key, title=form.title, description=form.description, etag="")
             draft.draft.CopyFrom(definition_message(form.definition))
             await self._update(draft, ["title", "description", "draft"], by_owner=True)
-            await self._set_contribution(form.key, form.contribution_hash)
-            changed = True
         if row.status == ARCHIVED:
             await self.unarchive(form.key, "")
-            changed = True
         current = await self.get(form.key)
+        changed = contributed or row.status == ARCHIVED
         if current.latest_version == 0 or changed:
             try:
-                await self.publish(form.key, "")
+                await self.publish(form.key, "", contribution_hash=form.contribution_hash)
             except FailedPrecondition as error:
                 if error.reason is not FormsReason.DRAFT_UNCHANGED:
                     raise
+                if contributed:
+                    await self._set_contribution(form.key, form.contribution_hash)
         return await self.get(form.key) if changed or current.latest_version == 0 else None
 
     async def _set_contribution(self, key: str, digest: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from google.protobuf import field_mask_pb2
 from tenantmesh.forms.v1 import form_pb2
 from tenantmesh.forms.v1 import form_service_pb2 as pb
@@ -18,7 +19,7 @@ from tenantmesh.registry.v1 import service_pb2
 from services.forms.app import FormsApp
 from services.forms.engine import generate_definition
 from services.forms.forms import NewForm
-from services.forms.installer import acting_in
+from services.forms.installer import acting_in, contributed_form
 from tests.support.errors import expect_error
 from tests.support.forms import FormsWorld, forms_world
 from tests.support.platform import bearer
@@ -243,3 +244,35 @@ async def test_a_service_that_changes_its_forms_publishes_new_versions_in_tenant
         # A tenant that did not enable the service gets nothing.
         assert await form_status(fw, key, "admin_b") is None
         assert await form_status(fw, f"{name}.refund", "admin_b") is None
+
+
+async def test_a_changed_contribution_whose_publishing_failed_is_published_when_the_event_comes_again(
+    db_backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        app = next(item.app for item in fw.mesh.started if isinstance(item.app, FormsApp))
+        tenant = await app.tenants.lookup(fw.world.tenant_a)
+        assert tenant is not None
+
+        def contribution(schema: dict[str, Any]) -> NewForm:
+            form = contributed_form("svc", service_pb2.FormContribution(id="inv", title="I", schema=struct(schema)))
+            assert form is not None
+            return form
+
+        changed = {**INVOICE_SCHEMA, "properties": {**INVOICE_SCHEMA["properties"], "due": {"type": "string"}}}
+
+        async def publish_fails(key: str, etag: str, **_: str) -> Any:
+            raise ConnectionError("the connection to the database was lost")
+
+        with acting_in(tenant):
+            await app.forms.install(contribution(INVOICE_SCHEMA))
+            # The new definition is stored, then publishing it fails (the bus delivers the event again).
+            monkeypatch.setattr(app.forms, "publish", publish_fails)
+            with pytest.raises(ConnectionError):
+                await app.forms.install(contribution(changed))
+            monkeypatch.undo()
+            await app.forms.install(contribution(changed))
+        form = await form_status(fw, "svc.inv")
+        assert form.latest_version == 2
+        version = await fw.forms.GetFormVersion(pb.GetFormVersionRequest(key="svc.inv"), metadata=fw.as_("admin_a"))
+        assert "due" in {field.key for field in version.version.definition.fields}
