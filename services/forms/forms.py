@@ -201,18 +201,22 @@ class Forms:
         return await self.get(form.key)
 
     async def publish(
-        self, key: str, etag: str, *, contribution_hash: str | None = None
+        self, key: str, etag: str, *, contribution_hash: str | None = None, unarchive: bool = False
     ) -> tuple[FormRow, FormVersionRow]:
         """Freezes the draft as the next version; ``contribution_hash`` (an installed form's) is
-        recorded in the same commit, so a contribution counts as installed only once published."""
+        recorded in the same commit, so a contribution counts as installed only once published;
+        ``unarchive`` takes an archived form back in use in that commit too."""
         extra = {} if contribution_hash is None else {"contribution_hash": contribution_hash}
         async with self._work.tenant() as work:
             row = await form_by_key(work.session, key, for_update=True)
             check_etag(row.revision, etag, "form")
-            if row.status == ARCHIVED:
+            archived = row.status == ARCHIVED
+            if archived and not unarchive:
                 raise FailedPrecondition("an archived form cannot be published", reason=FormsReason.FORM_ARCHIVED)
             version = await self._freeze(work.session, row)
             await bump_revision(work.session, row, "form", status=PUBLISHED, latest_version=version.version, **extra)
+            if archived:
+                work.emit(_unarchived(row))
             work.emit(_published(row, version))
         self._heads.drop(current_tenant().tenant_id, key)
         return await self.get(key), version
@@ -283,8 +287,7 @@ class Forms:
             if row.status != ARCHIVED:
                 raise FailedPrecondition("the form is not archived", reason=FormsReason.FORM_NOT_ARCHIVED)
             await bump_revision(work.session, row, "form", status=PUBLISHED if row.latest_version else DRAFT)
-            payload = events_pb2.FormUnarchived(form_key=row.key, owning_service=row.owning_service)
-            work.emit(Event(FORM_UNARCHIVED, current_tenant().tenant_id, payload))
+            work.emit(_unarchived(row))
         self._heads.drop(current_tenant().tenant_id, key)
         return await self.get(key)
 
@@ -347,19 +350,22 @@ class Forms:
             draft = pb.Form(key=form.key, title=form.title, description=form.description, etag="")
             draft.draft.CopyFrom(definition_message(form.definition))
             await self._update(draft, ["title", "description", "draft"], by_owner=True)
-        if row.status == ARCHIVED:
-            await self.unarchive(form.key, "")
-        current = await self.get(form.key)
-        changed = contributed or row.status == ARCHIVED
-        if current.latest_version == 0 or changed:
+        archived = row.status == ARCHIVED
+        changed = contributed or archived
+        if row.latest_version == 0 or changed:
+            # An archived form is unarchived in the publishing's commit: unarchived alone first, a
+            # failed publish would leave it in use, and the next delivery would find it so and
+            # publish nothing.
             try:
-                await self.publish(form.key, "", contribution_hash=form.contribution_hash)
+                await self.publish(form.key, "", contribution_hash=form.contribution_hash, unarchive=True)
             except FailedPrecondition as error:
                 if error.reason is not FormsReason.DRAFT_UNCHANGED:
                     raise
+                if archived:
+                    await self.unarchive(form.key, "")
                 if contributed:
                     await self._set_contribution(form.key, form.contribution_hash)
-        return await self.get(form.key) if changed or current.latest_version == 0 else None
+        return await self.get(form.key) if changed or row.latest_version == 0 else None
 
     async def _set_contribution(self, key: str, digest: str) -> None:
         async with self._work.tenant() as work:
@@ -418,6 +424,11 @@ def _published(row: FormRow, version: FormVersionRow) -> Event:
         breaking=bool(report.get("breaking")),
     )
     return Event(FORM_PUBLISHED, current_tenant().tenant_id, payload)
+
+
+def _unarchived(row: FormRow) -> Event:
+    payload = events_pb2.FormUnarchived(form_key=row.key, owning_service=row.owning_service)
+    return Event(FORM_UNARCHIVED, current_tenant().tenant_id, payload)
 
 
 def archived_event(row: FormRow) -> Event:

@@ -12,8 +12,11 @@ A consumer of the registry's events, run once per event by one replica (a consum
   given before stay pinned to the version they were made against), a new contribution is
   installed; a contribution the service dropped is left as it is (its submissions stay).
 
-Events arrive at least once: installing is idempotent (the contribution's hash is kept with the
-form, so an unchanged contribution changes nothing). The service's definition is read from the
+Events arrive at least once, and a retried one may come after a later one: each event only names
+the tenant and the service, and the installer acts on the service's enablement as the registry has
+it when the event is handled (installing when enabled, archiving when not), never on the event's
+type. Installing is idempotent (the contribution's hash is kept with the form, so an unchanged
+contribution changes nothing). The service's definition is read from the
 registry with this service's own credentials; the work in the tenant's database runs in that
 tenant's context, as the service ("service:forms").
 """
@@ -36,7 +39,9 @@ from services.forms.engine import check_definition, generate_definition
 from services.forms.forms import Forms, NewForm
 from services.runtime.context import Principal, TenantContext, principal_var, tenant_var
 from services.runtime.credentials import ServiceCredentials
+from services.runtime.errors import CommonReason
 from services.runtime.events import Event
+from services.runtime.rich_status import reason_of
 from services.runtime.tenant_directory import TenantDirectory
 
 log = logging.getLogger("tenantmesh.forms.installer")
@@ -88,6 +93,10 @@ def acting_in(tenant: TenantContext) -> Iterator[None]:
         tenant_var.reset(tenant_token)
 
 
+class EnablementChanged(Exception):
+    """The enablement changed while the installer acted on it: the event is handled again."""
+
+
 class ServiceFormsInstaller:
     def __init__(
         self,
@@ -99,6 +108,7 @@ class ServiceFormsInstaller:
         self._forms = forms
         self._tenants = tenants
         self._registry: Any = registry_service_pb2_grpc.CatalogServiceStub(registry)
+        self._enablements: Any = registry_service_pb2_grpc.EnabledServiceServiceStub(registry)
         self._credentials = credentials
 
     async def on_event(self, event: Event) -> None:
@@ -110,11 +120,46 @@ class ServiceFormsInstaller:
         tenant = await self._tenants.lookup(event.tenant_id)
         if tenant is None:
             return  # the tenant is gone: nothing to install into
-        if event.type in (ENABLED, FORMS_CHANGED):
-            await self.install(tenant, payload.service)
+        await self.reconcile(tenant, payload.service, announced=event.type in (ENABLED, FORMS_CHANGED))
+
+    async def reconcile(self, tenant: TenantContext, service: str, *, announced: bool) -> None:
+        """Brings ``service``'s forms in ``tenant`` in line with its enablement as the registry has
+        it now, whichever of its events came: a redelivered event may be older than the last one
+        handled (an "enabled" retried after the "disabled" that followed it), and acting on its
+        type would install a disabled service's forms or archive an enabled one's. ``announced``
+        is what the event said, taken only where the registry cannot answer (see _enabled)."""
+        enabled = await self._enabled(tenant, service, announced)
+        await self._apply(tenant, service, enabled)
+        # Read again: a change handled meanwhile by another replica may have finished before this
+        # one did, undoing it. The retry reconciles with the newer state.
+        if await self._enabled(tenant, service, announced) != enabled:
+            raise EnablementChanged(f"the enablement of {service!r} changed while its forms were being updated")
+
+    async def _apply(self, tenant: TenantContext, service: str, enabled: bool) -> None:
+        if enabled:
+            await self.install(tenant, service)
         else:
             with acting_in(tenant):
-                await self._forms.archive_owned(payload.service)
+                await self._forms.archive_owned(service)
+
+    async def _enabled(self, tenant: TenantContext, service: str, announced: bool) -> bool:
+        """Whether ``tenant`` has ``service`` enabled now (asked of the registry, which owns it).
+
+        A suspended tenant's calls are refused, its enablements included; nobody can change them
+        while it is suspended either, so the event's word (``announced``) stands for them: a
+        catalogue update's forms reach the tenant now rather than being dead-lettered."""
+        metadata = (*await self._credentials.metadata(), ("x-tenant-id", tenant.tenant_id))
+        try:
+            await self._enablements.GetEnabledService(
+                registry_service_pb2.GetEnabledServiceRequest(service=service), metadata=metadata
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            if reason_of(error) == CommonReason.TENANT_SUSPENDED:
+                return announced
+            raise  # retried: the bus delivers again
+        return True
 
     async def install(self, tenant: TenantContext, service: str) -> list[str]:
         """Installs ``service``'s forms in ``tenant``; returns the keys of the forms that changed."""

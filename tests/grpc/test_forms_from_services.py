@@ -15,11 +15,13 @@ from tenantmesh.forms.v1 import form_service_pb2 as pb
 from tenantmesh.registry.v1 import registry_service_pb2 as registry_pb
 from tenantmesh.registry.v1 import registry_service_pb2_grpc as registry_grpc
 from tenantmesh.registry.v1 import service_pb2
+from tenantmesh.tenants.v1 import tenant_service_pb2
 
 from services.forms.app import FormsApp
 from services.forms.engine import generate_definition
 from services.forms.forms import NewForm
-from services.forms.installer import acting_in, contributed_form
+from services.forms.installer import ServiceFormsInstaller, acting_in, contributed_form
+from services.runtime.events import Event, InProcessEventBus
 from tests.support.errors import expect_error
 from tests.support.forms import FormsWorld, forms_world
 from tests.support.platform import bearer
@@ -276,3 +278,162 @@ async def test_a_changed_contribution_whose_publishing_failed_is_published_when_
         assert form.latest_version == 2
         version = await fw.forms.GetFormVersion(pb.GetFormVersionRequest(key="svc.inv"), metadata=fw.as_("admin_a"))
         assert "due" in {field.key for field in version.version.definition.fields}
+
+
+class Handled:
+    """The ``tenant_service.*`` events of a running platform, each once the forms installer is done
+    with it (a group subscribed after the installer's: the in-process bus hands an event to the
+    groups in that order, every attempt of one before the next)."""
+
+    def __init__(self, bus: InProcessEventBus) -> None:
+        self.events: list[Event] = []
+        bus.subscribe_group("test-handled", "tenant_service.", self._add)
+
+    async def _add(self, event: Event) -> None:
+        self.events.append(event)
+
+    async def nth(self, count: int, event_type: str, service: str) -> Event:
+        def matching() -> list[Event]:
+            return [e for e in self.events if e.type == event_type and e.payload_dict()["service"] == service]
+
+        async def arrived() -> bool:
+            return len(matching()) >= count
+
+        await eventually(arrived)
+        return matching()[count - 1]
+
+
+def in_process_bus(fw: FormsWorld) -> InProcessEventBus:
+    bus = fw.mesh.runtime.events
+    assert isinstance(bus, InProcessEventBus)
+    return bus
+
+
+async def redelivered(bus: InProcessEventBus, event: Event) -> None:
+    """Delivers ``event`` again, and checks the installer handled it this time."""
+    dead = len(bus.dead_letters)
+    await bus.publish(event)
+    assert bus.dead_letters[dead:] == []
+
+
+async def test_an_enabling_delivered_again_after_the_disabling_installs_nothing(
+    db_backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with forms_world(db_backend_url, tmp_path, "registry", env={"TENANTMESH_DISCOVERY": "off"}) as fw:
+        bus = in_process_bus(fw)
+        handled = Handled(bus)
+
+        async def registry_unavailable(*_: Any) -> list[str]:
+            raise ConnectionError("the registry is unavailable")
+
+        # The installer cannot read the contribution: every delivery of the enabling fails ...
+        monkeypatch.setattr(ServiceFormsInstaller, "install", registry_unavailable)
+        name, _, enabled = await service_enabled_in_a(fw)
+        failed = await handled.nth(1, "tenant_service.enabled", name)
+        monkeypatch.undo()
+        # ... then the tenant disables the service, and that is handled ...
+        await enabled.DisableService(registry_pb.DisableServiceRequest(service=name), metadata=fw.as_("admin_a"))
+        await handled.nth(1, "tenant_service.disabled", name)
+        # ... before the enabling comes again: a disabled service gets no forms.
+        await redelivered(bus, failed)
+        assert await form_status(fw, f"{name}.invoice") is None
+
+
+async def test_a_disabling_delivered_again_after_the_enabling_archives_nothing(
+    db_backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with forms_world(db_backend_url, tmp_path, "registry", env={"TENANTMESH_DISCOVERY": "off"}) as fw:
+        bus = in_process_bus(fw)
+        handled = Handled(bus)
+        app = next(item.app for item in fw.mesh.started if isinstance(item.app, FormsApp))
+        name, _, enabled = await service_enabled_in_a(fw)
+        key = f"{name}.invoice"
+        await handled.nth(1, "tenant_service.enabled", name)
+
+        async def database_unavailable(*_: Any) -> list[str]:
+            raise ConnectionError("the connection to the database was lost")
+
+        # Every delivery of the disabling fails ...
+        monkeypatch.setattr(app.forms, "archive_owned", database_unavailable)
+        await enabled.DisableService(registry_pb.DisableServiceRequest(service=name), metadata=fw.as_("admin_a"))
+        failed = await handled.nth(1, "tenant_service.disabled", name)
+        monkeypatch.undo()
+        # ... the tenant enables the service again ...
+        await enabled.EnableService(registry_pb.EnableServiceRequest(service=name), metadata=fw.as_("admin_a"))
+        await handled.nth(2, "tenant_service.enabled", name)
+        # ... before the disabling comes again: the enabled service's form stays in use.
+        await redelivered(bus, failed)
+        form = await form_status(fw, key)
+        assert form.status == pb.FORM_STATUS_PUBLISHED
+
+
+async def test_an_archived_form_whose_publishing_failed_after_its_unarchiving_is_published_when_the_event_comes_again(
+    db_backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with forms_world(db_backend_url, tmp_path) as fw:
+        app = next(item.app for item in fw.mesh.started if isinstance(item.app, FormsApp))
+        tenant = await app.tenants.lookup(fw.world.tenant_a)
+        assert tenant is not None
+        form = contributed_form("svc", service_pb2.FormContribution(id="inv", title="I", schema=struct(INVOICE_SCHEMA)))
+        assert form is not None
+        with acting_in(tenant):
+            await app.forms.install(form)
+        # The tenant relabels a field in the draft; then the service is disabled.
+        stored = await form_status(fw, "svc.inv")
+        draft = pb.Form(key="svc.inv")
+        draft.draft.CopyFrom(stored.draft)
+        next(field for field in draft.draft.fields if field.key == "amount").label["en"] = "Total amount"
+        await fw.forms.UpdateForm(
+            pb.UpdateFormRequest(form=draft, update_mask=field_mask_pb2.FieldMask(paths=["draft"])),
+            metadata=fw.as_("admin_a"),
+        )
+
+        async def publish_fails(key: str, etag: str, **_: Any) -> Any:
+            raise ConnectionError("the connection to the database was lost")
+
+        with acting_in(tenant):
+            await app.forms.archive_owned("svc")
+            # Enabled again, the unchanged contribution is taken back in use; its publishing fails.
+            monkeypatch.setattr(app.forms, "publish", publish_fails)
+            with pytest.raises(ConnectionError):
+                await app.forms.install(form)
+            monkeypatch.undo()
+            await app.forms.install(form)
+        installed = await form_status(fw, "svc.inv")
+        assert (installed.status, installed.latest_version) == (pb.FORM_STATUS_PUBLISHED, 2)
+
+
+async def test_a_suspended_tenants_forms_follow_a_catalogue_change(db_backend_url: str, tmp_path: Path) -> None:
+    # The registry refuses a suspended tenant's calls, its enablements included: the installer
+    # could not tell whether the service was still enabled, retried, and dead-lettered the change,
+    # so the tenant came back from its suspension with the old forms. Nobody can change a
+    # suspended tenant's enablements, so the event's word stands.
+    async with forms_world(db_backend_url, tmp_path, "registry", env={"TENANTMESH_DISCOVERY": "off"}) as fw:
+        bus = in_process_bus(fw)
+        handled = Handled(bus)
+        name, catalog, _ = await service_enabled_in_a(fw)
+        key = f"{name}.invoice"
+
+        async def at_version(version: int) -> bool:
+            form = await form_status(fw, key)
+            return form is not None and form.latest_version == version
+
+        await eventually(lambda: at_version(1))
+        tenants = fw.mesh.tenants
+        admin = bearer(fw.world.platform_admin)
+        await tenants.SuspendTenant(
+            tenant_service_pb2.SuspendTenantRequest(tenant_id=fw.world.tenant_a), metadata=admin
+        )
+        changed = {**INVOICE_SCHEMA, "properties": {**INVOICE_SCHEMA["properties"], "due": {"type": "string"}}}
+        update = service_pb2.Service(
+            name=name, forms=[service_pb2.FormContribution(id="invoice", title="Invoice", schema=struct(changed))]
+        )
+        dead = len(bus.dead_letters)
+        await catalog.UpdateService(
+            registry_pb.UpdateServiceRequest(service=update, update_mask=field_mask_pb2.FieldMask(paths=["forms"])),
+            metadata=admin,
+        )
+        await handled.nth(1, "tenant_service.forms_changed", name)
+        assert bus.dead_letters[dead:] == []
+        await tenants.ResumeTenant(tenant_service_pb2.ResumeTenantRequest(tenant_id=fw.world.tenant_a), metadata=admin)
+        assert await at_version(2)
