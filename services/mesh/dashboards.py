@@ -219,6 +219,12 @@ DASHBOARDS = (
         (
             Panel("Outbox backlog", ("max(tenantmesh_outbox_backlog)",), "short"),
             Panel("Age of the oldest unrelayed event", ("max(tenantmesh_outbox_oldest_event_age_seconds)",), "s"),
+            Panel("Tenant outboxes with unrelayed events", ("max(tenantmesh_tenant_outboxes_backlogged)",), "short"),
+            Panel(
+                "Age of the oldest unrelayed tenant event",
+                ("max(tenantmesh_tenant_outbox_oldest_event_age_seconds)",),
+                "s",
+            ),
             Panel("Events relayed per second", ("sum(rate(tenantmesh_events_published_total[5m]))",), "ops"),
             Panel(
                 "Events handled by group and outcome",

@@ -35,7 +35,7 @@ from services.runtime.db import DatabaseRouter, upgrade_core
 from services.runtime.db.shared_pins import RedisPins
 from services.runtime.delivery import Delivery, load_delivery_settings
 from services.runtime.discovery import Discovery, Registrar
-from services.runtime.events import EventBus, RedisStreamsEventBus, create_event_bus
+from services.runtime.events import EventBus, RedisStreamsEventBus, create_event_bus, load_handler_timeout_seconds
 from services.runtime.failover import Failover
 from services.runtime.interceptors.authentication import Authenticator
 from services.runtime.mail import MailChannel, load_mail_settings
@@ -181,7 +181,7 @@ class Runtime:
         if tracing is not None:
             router.on_engine(tracing.instrument_engine)
         await router.start()
-        events = create_event_bus(settings.redis_url)
+        events = create_event_bus(settings.redis_url, load_handler_timeout_seconds(settings.environment))
         events.telemetry.attach(tracing.tracer if tracing is not None else None, metrics)
         if tracing is not None and isinstance(events, RedisStreamsEventBus):
             tracing.instrument_redis(events.client)

@@ -33,6 +33,7 @@ from google.protobuf import any_pb2, json_format, struct_pb2, symbol_database, t
 from google.protobuf.message import Message
 from tenantmesh.events.v1 import events_pb2
 
+from services.runtime.config import EnvReader
 from services.runtime.context import principal_var, request_id_var
 from services.runtime.ids import uuid7
 from services.runtime.telemetry.events import EventTelemetry
@@ -51,6 +52,9 @@ STREAM_MAX_LENGTH = 100_000
 # A broadcast read that has not returned this long after its blocking time is over counts as
 # Redis not answering.
 STREAM_SILENCE_GRACE_SECONDS = 1.0
+# How long one delivery to a group's handlers may take before it counts as failed (and is retried
+# or dead-lettered like any failure): a handler that hangs must not stall its consumer for ever.
+HANDLER_TIMEOUT_SECONDS = 30.0
 
 
 def _current_actor() -> str:
@@ -173,10 +177,19 @@ class _Handlers:
             except Exception:
                 log.exception("event handler failed", extra={"event_type": event.type, "event_id": event.id})
 
-    async def deliver(self, event: Event) -> None:
-        """Runs every matching handler; the first failure propagates (the event is retried)."""
-        for handler in self.matching(event):
-            await handler(event)
+    async def deliver(self, event: Event, time_limit: float) -> None:
+        """Runs every matching handler, all of them within ``time_limit`` seconds; the first failure
+        propagates (the event is retried), and so does running out of time (TimeoutError: the
+        handler still running is cancelled)."""
+        limit = asyncio.timeout(time_limit)
+        try:
+            async with limit:
+                for handler in self.matching(event):
+                    await handler(event)
+        except TimeoutError:
+            if limit.expired():  # not a handler's own TimeoutError: said so in the dead-letter entry
+                raise TimeoutError(f"event handlers ran past their time limit ({time_limit:g} s)") from None
+            raise
 
 
 class _RecentIds:
@@ -198,11 +211,12 @@ class _RecentIds:
 class InProcessEventBus:
     """One process: events go straight to the handlers; groups still handle each event once."""
 
-    def __init__(self, max_deliveries: int = 5) -> None:
+    def __init__(self, max_deliveries: int = 5, handler_timeout_seconds: float = HANDLER_TIMEOUT_SECONDS) -> None:
         self._broadcast = _Handlers()
         self._groups: dict[str, _Handlers] = {}
         self._processed: dict[str, _RecentIds] = {}
         self._max_deliveries = max_deliveries
+        self._handler_timeout = handler_timeout_seconds
         self.dead_letters: list[tuple[str, Event, str]] = []
         self.telemetry = EventTelemetry()
 
@@ -216,7 +230,7 @@ class InProcessEventBus:
             for attempt in range(1, self._max_deliveries + 1):
                 try:
                     with self.telemetry.handling(event, "inprocess", group):
-                        await handlers.deliver(event)
+                        await handlers.deliver(event, self._handler_timeout)
                     processed.add(event.id)
                     self.telemetry.handled(group, "ok")
                     break
@@ -253,6 +267,8 @@ class StreamSettings:
     # How long processed event ids are remembered.
     processed_ttl_seconds: int = 7 * 24 * 3600
     namespace: str = DEFAULT_NAMESPACE
+    # How long one delivery to a group's handlers may take before it counts as failed.
+    handler_timeout_seconds: float = HANDLER_TIMEOUT_SECONDS
 
     @property
     def stream(self) -> str:
@@ -459,7 +475,7 @@ class RedisStreamsEventBus:
                 return
             else:
                 try:
-                    await handlers.deliver(event)
+                    await handlers.deliver(event, self._settings.handler_timeout_seconds)
                 except Exception as exc:
                     self.telemetry.handled(group, "failed")
                     await self._redis.delete(self._handling_key(group, event.id))  # retried at once
@@ -524,5 +540,12 @@ class RedisStreamsEventBus:
         await self._redis.aclose()
 
 
-def create_event_bus(redis_url: str | None) -> EventBus:
-    return RedisStreamsEventBus(redis_url) if redis_url else InProcessEventBus()
+def load_handler_timeout_seconds(env: Mapping[str, str]) -> float:
+    """``TENANTMESH_EVENT_HANDLER_TIMEOUT_SECONDS``: how long one delivery to a group's handlers may take."""
+    return EnvReader(env).positive("TENANTMESH_EVENT_HANDLER_TIMEOUT_SECONDS", HANDLER_TIMEOUT_SECONDS)
+
+
+def create_event_bus(redis_url: str | None, handler_timeout_seconds: float = HANDLER_TIMEOUT_SECONDS) -> EventBus:
+    if redis_url:
+        return RedisStreamsEventBus(redis_url, StreamSettings(handler_timeout_seconds=handler_timeout_seconds))
+    return InProcessEventBus(handler_timeout_seconds=handler_timeout_seconds)

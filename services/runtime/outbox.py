@@ -115,7 +115,7 @@ def row_values(event: Event) -> dict[str, object]:
 
 # Events handed over and not yet relayed that the relay keeps per outbox (see notify).
 _HELD_LIMIT = 1000
-_OLDEST = select(OutboxRow.event_id, OutboxRow.envelope).order_by(OutboxRow.event_id)
+_OLDEST = select(OutboxRow.event_id, OutboxRow.envelope, OutboxRow.create_time).order_by(OutboxRow.event_id)
 _DELETE = delete(OutboxRow).where(OutboxRow.event_id.in_(bindparam("event_ids", expanding=True)))
 _BUMP_MARK = update(TenantOutboxMark).values(version=TenantOutboxMark.version + 1)
 _INSERT_MARK = insert(TenantOutboxMark)
@@ -161,6 +161,34 @@ async def mark_tenant_outbox(db: DatabaseRouter, tenant: TenantDatabase) -> None
             await conn.execute(_BUMP_MARK.values(mark_time=now).where(*where))
 
 
+class TenantBacklog:
+    """The tenant outboxes this relay's last drain of each left events in, with the commit time of
+    the oldest it saw: what the metrics report of tenant outboxes without reading any of them (one
+    per tenant database). A drain that publishes everything removes its outbox; one that fails
+    records the oldest row it read, or, when it could not read the outbox at all, keeps what it
+    knew (else counts from now: a lower bound of the age)."""
+
+    def __init__(self) -> None:
+        self._oldest: dict[TenantDatabase, datetime] = {}
+
+    def drained(self, tenant: TenantDatabase) -> None:
+        self._oldest.pop(tenant, None)
+
+    def left(self, tenant: TenantDatabase, oldest: datetime | None) -> None:
+        if oldest is not None:
+            self._oldest[tenant] = oldest
+        else:
+            self._oldest.setdefault(tenant, utcnow())
+
+    def keep_marked(self, marked: set[TenantDatabase]) -> None:
+        """Forgets outboxes no longer marked: another relay drained them (a mark outlives its events)."""
+        self._oldest = {tenant: oldest for tenant, oldest in self._oldest.items() if tenant in marked}
+
+    def summary(self) -> tuple[int, datetime | None]:
+        """How many tenant outboxes hold unrelayed events, and when the oldest of them was committed."""
+        return len(self._oldest), min(self._oldest.values(), default=None)
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -186,6 +214,7 @@ class OutboxRelay:
         # Events committed in this process and handed over, by outbox (None: the core one).
         self._committed: dict[TenantDatabase | None, list[Event]] = {}
         self._polled = -math.inf
+        self.tenant_backlog = TenantBacklog()
 
     def notify(self, *, tenant: TenantDatabase | None = None, events: Sequence[Event] = ()) -> None:
         """Tells the relay that events were just committed (otherwise it polls): to the core outbox,
@@ -215,6 +244,7 @@ class OutboxRelay:
             marks = list((await session.execute(select(TenantOutboxMark))).scalars())
             # Before any drain reads its outbox, on the clock the marks were written by.
             drained_from = await database_now(session)
+        self.tenant_backlog.keep_marked({TenantDatabase(server=m.db_server, name=m.db_name) for m in marks})
         published = 0
         for mark in marks:
             try:
@@ -237,6 +267,7 @@ class OutboxRelay:
                 raise
             # The tenant database is gone (the tenant was purged): so are its events.
             gone = True
+            self.tenant_backlog.drained(TenantDatabase(server=mark.db_server, name=mark.db_name))
         # Cleared only if nobody marked it again while it was drained (their events may not have
         # been committed yet when this drain read the outbox), and only once its lease is over.
         expired = mark.mark_time is None or mark.mark_time <= drained_from - timedelta(seconds=self._mark_keep)
@@ -254,11 +285,16 @@ class OutboxRelay:
 
     async def _drain_outbox(self, tenant: TenantDatabase) -> int:
         published = 0
-        while True:
-            count = await self._relay_batch(tenant)
-            published += count
-            if count < self._batch:
-                return published
+        try:
+            while True:
+                count = await self._relay_batch(tenant)
+                published += count
+                if count < self._batch:
+                    self.tenant_backlog.drained(tenant)
+                    return published
+        except Exception:
+            self.tenant_backlog.left(tenant, None)  # a failed batch recorded its oldest row already
+            raise
 
     async def _drain_due(self, tenant: TenantDatabase) -> None:
         try:
@@ -278,10 +314,18 @@ class OutboxRelay:
         """Publishes and deletes the oldest events of ``outbox`` (None: the core one); returns how many."""
         async with self._connection(outbox) as conn:
             rows = (await conn.execute(_OLDEST.limit(self._batch))).all()
-        # Published outside any transaction: handlers of the in-process bus write
-        # to the database themselves, and must not wait on a lock held here.
-        await self._publish([event for event_id, envelope in rows if (event := _decoded(event_id, envelope, outbox))])
-        await self._delete(outbox, [event_id for event_id, _ in rows])
+        try:
+            # Published outside any transaction: handlers of the in-process bus write
+            # to the database themselves, and must not wait on a lock held here.
+            await self._publish(
+                [event for event_id, envelope, _ in rows if (event := _decoded(event_id, envelope, outbox))]
+            )
+            await self._delete(outbox, [event_id for event_id, _, _ in rows])
+        except Exception:
+            if outbox is not None:
+                # Read oldest first (ids are time-ordered): the first row is the oldest left.
+                self.tenant_backlog.left(outbox, rows[0].create_time)
+            raise
         return len(rows)
 
     async def _relay_committed(self, outbox: TenantDatabase | None, events: list[Event]) -> None:
@@ -342,10 +386,17 @@ class OutboxRelay:
             for outbox, events in committed.items():
                 await self._relay_committed(outbox, events)
             try:
-                if core or polling:
-                    await self.drain(tenants=polling)
+                if core:
+                    await self.drain(tenants=False)
             except Exception:
                 log.exception("relaying events failed; retrying")
+            try:
+                # Even when the core outbox failed (the bus down, say): the tenant outboxes are
+                # still drained, or at least seen, and their backlog reported (TenantBacklog).
+                if polling:
+                    await self.relay_tenants_once()
+            except Exception:
+                log.exception("relaying tenant outboxes failed; retrying")
             for tenant in due:
                 await self._drain_due(tenant)
             with contextlib.suppress(TimeoutError):

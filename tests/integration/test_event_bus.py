@@ -516,3 +516,63 @@ async def _nothing_pending(client: Any, group: str) -> bool:
     info = await client.xinfo_groups(STREAM)
     lag = next(g for g in info if g["name"].decode() == group)
     return int(lag["pending"]) == 0 and int(lag.get("lag") or 0) == 0
+
+
+async def test_a_group_handler_that_hangs_fails_after_its_time_limit_and_the_next_event_is_handled(
+    clean_redis: str,
+) -> None:
+    # A handler that never returns stalled its consumer for ever: nothing behind it was handled.
+    settings = StreamSettings(
+        namespace=NAMESPACE, claim_idle_ms=100, block_ms=100, max_deliveries=2, handler_timeout_seconds=0.5
+    )
+    hung = tenant_event()
+    behind = tenant_event("tenant.deleted")
+    attempts: list[str] = []
+    handled: list[str] = []
+
+    async def hangs_on_the_first(event: Event) -> None:
+        attempts.append(event.id)
+        if event.id == hung.id:
+            await asyncio.Event().wait()
+        handled.append(event.id)
+
+    bus = RedisStreamsEventBus(clean_redis, settings, consumer="c1")
+    bus.subscribe_group("mailer", "tenant.", hangs_on_the_first)
+    await bus.start()
+    client = redis.from_url(clean_redis)
+    try:
+        await bus.publish(hung)
+        await bus.publish(behind)
+
+        async def behind_handled_and_hung_dead_lettered() -> bool:
+            return handled == [behind.id] and bool(await client.xrange(DEAD_LETTER_STREAM))
+
+        await eventually(behind_handled_and_hung_dead_lettered, within=10)
+        # Failed like any failure: delivered max_deliveries times, then dead-lettered with the reason.
+        assert attempts.count(hung.id) == 2
+        entries: Any = await client.xrange(DEAD_LETTER_STREAM)
+        [(_, dead)] = entries
+        assert Event.decode(dead[b"envelope"]).id == hung.id
+        assert b"time limit" in dead[b"error"]
+        await eventually(lambda: _nothing_pending(client, "mailer"), within=5)
+    finally:
+        await bus.close()
+        await client.aclose()
+
+
+async def test_an_in_process_group_handler_that_hangs_fails_after_its_time_limit() -> None:
+    bus = InProcessEventBus(max_deliveries=2, handler_timeout_seconds=0.2)
+    handled: list[str] = []
+
+    async def hangs_on_the_first(event: Event) -> None:
+        if event.type == "tenant.suspended":
+            await asyncio.Event().wait()
+        handled.append(event.id)
+
+    bus.subscribe_group("mailer", "tenant.", hangs_on_the_first)
+    hung, behind = tenant_event(), tenant_event("tenant.deleted")
+    await asyncio.wait_for(bus.publish(hung), timeout=5)
+    await bus.publish(behind)
+    assert handled == [behind.id]
+    assert [(group, event.id) for group, event, _ in bus.dead_letters] == [("mailer", hung.id)]
+    assert "time limit" in bus.dead_letters[0][2]

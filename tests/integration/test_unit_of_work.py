@@ -22,7 +22,7 @@ from services.runtime.db import (
     upgrade_core,
     upgrade_tenant,
 )
-from services.runtime.events import Event, InProcessEventBus
+from services.runtime.events import Event, InProcessEventBus, RedisStreamsEventBus, StreamSettings
 from services.runtime.outbox import (
     OUTBOX_MIGRATIONS,
     TENANT_OUTBOX_MIGRATIONS,
@@ -30,8 +30,12 @@ from services.runtime.outbox import (
     OutboxRow,
     TenantOutboxMark,
 )
+from services.runtime.telemetry.metrics import Metrics
+from services.runtime.telemetry.probes import outbox_probe
 from services.runtime.unit_of_work import UnitOfWork
 from tests.support.mesh import RUN_TENANT_DB_PREFIX
+from tests.support.own_redis import own_redis
+from tests.support.registry import eventually
 
 # In tenant sessions only statements built from tables are routed to the tenant database (raw SQL
 # is not, see DatabaseRouter), as a service's models would be.
@@ -404,3 +408,45 @@ async def test_one_tenant_outbox_that_fails_does_not_hold_up_the_others(
         assert (broken.name, 1) in await marks(db)
     finally:
         await db.drop_tenant_database(broken)
+
+
+async def test_events_piling_up_in_a_tenant_outbox_show_in_the_metrics_until_relayed(
+    tenant_db: tuple[DatabaseRouter, TenantDatabase], tmp_path: Path
+) -> None:
+    """Redis is down: the tenant outbox grows, and so do the metrics (the tenant outboxes backlogged
+    and the age of their oldest event, as the relay's drains saw them), though the core outbox,
+    drained first, fails too; Redis back, the outbox is drained and both are 0 again."""
+    db, tenant = tenant_db
+    metrics = Metrics()
+    async with own_redis(tmp_path / "redis") as server:
+        bus = RedisStreamsEventBus(server.url, StreamSettings(namespace=f"test-{uuid.uuid4().hex[:8]}"))
+        relay = OutboxRelay(db, bus, poll_seconds=0.1, mark_keep_seconds=0)
+        probe = outbox_probe(relay, metrics)
+        await server.stop()
+        await UnitOfWork(db, "things").emit(Event("thing.core", None))
+        for name in ("a", "b"):
+            async with UnitOfWork(db, "things").tenant(tenant) as unit:
+                await unit.session.execute(insert(THINGS).values(name=name))
+                unit.emit(Event("thing.created", "t-1"))
+        # As if they had waited five minutes already.
+        async with db.tenant_connection(tenant) as conn:
+            await conn.execute(update(OutboxRow).values(create_time=utcnow() - timedelta(minutes=5)))
+            await conn.commit()
+        relay.start()
+        try:
+
+            async def seen(backlogged: float, at_least: float, below: float) -> bool:
+                await probe()
+                age = metrics.registry.get_sample_value("tenantmesh_tenant_outbox_oldest_event_age_seconds")
+                count = metrics.registry.get_sample_value("tenantmesh_tenant_outboxes_backlogged")
+                return count == backlogged and age is not None and at_least <= age < below
+
+            await eventually(lambda: seen(1, 300, 400), within=10)
+            assert len(await tenant_outbox(db, tenant)) == 2
+            await server.start()
+            await eventually(lambda: seen(0, 0, 0.5), within=10)
+        finally:
+            await relay.stop()
+            await bus.close()
+    assert await tenant_outbox(db, tenant) == []
+    assert metrics.registry.get_sample_value("tenantmesh_outbox_backlog") == 0

@@ -83,6 +83,18 @@ class Metrics:
             "Age of the oldest committed event not yet relayed (0 when none).",
             registry=r,
         )
+        # Tenant outboxes (one per tenant database) as the relay's last drain of each found them:
+        # no query per scrape, and no tenant label (services.runtime.outbox.TenantBacklog).
+        self.tenant_outboxes_backlogged = Gauge(
+            "tenantmesh_tenant_outboxes_backlogged",
+            "Tenant outboxes the relay's last drain of each left unrelayed events in.",
+            registry=r,
+        )
+        self.tenant_outbox_oldest_age = Gauge(
+            "tenantmesh_tenant_outbox_oldest_event_age_seconds",
+            "Age of the oldest unrelayed event those drains saw in a tenant outbox (0 when none).",
+            registry=r,
+        )
         self.events_published = Counter(
             "tenantmesh_events_published", "Events relayed from the outbox to the bus.", registry=r
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import redis.asyncio as redis
@@ -34,9 +35,18 @@ def outbox_probe(relay: OutboxRelay, metrics: Metrics) -> Probe:
     async def probe() -> None:
         count, oldest = await relay.backlog()
         metrics.outbox_backlog.set(count)
-        metrics.outbox_oldest_age.set(max((utcnow() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0)
+        metrics.outbox_oldest_age.set(_age(oldest))
+        # From memory: the relay reads tenant outboxes only when it drains them.
+        tenants, tenant_oldest = relay.tenant_backlog.summary()
+        metrics.tenant_outboxes_backlogged.set(tenants)
+        metrics.tenant_outbox_oldest_age.set(_age(tenant_oldest))
 
     return probe
+
+
+def _age(committed: datetime | None) -> float:
+    """Seconds since ``committed`` (0 for None: nothing waits)."""
+    return max((utcnow() - committed).total_seconds(), 0.0) if committed is not None else 0.0
 
 
 def stream_probe(bus: RedisStreamsEventBus, metrics: Metrics) -> Probe:
