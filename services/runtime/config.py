@@ -314,6 +314,11 @@ def _edge_https_port(read: EnvReader) -> int:
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` names this machine (a development platform's address)."""
+    return urllib.parse.urlsplit(url).hostname in _LOOPBACK_HOSTS
+
+
 def parse_public_url(value: str) -> str:
     """An absolute https URL (http only on loopback), without query, fragment or trailing slash."""
     parts = urllib.parse.urlsplit(value)

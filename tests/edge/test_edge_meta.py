@@ -140,6 +140,24 @@ async def test_only_public_reads_may_be_cached(edge: RunningEdge) -> None:
         assert ("cache-control", "no-store") in tuple(await call.initial_metadata() or ())
 
 
+async def test_browsers_are_told_https_only_for_a_public_address_and_no_referrer_leaves(
+    edge: RunningEdge, edge_factory: EdgeFactory, meta_upstream: GrpcUpstream
+) -> None:
+    async with edge.https_client() as client:
+        local = await client.get("/v1/meta/server-info")
+    # A console URL may name a tenant or a submission: other sites are not told it.
+    assert local.headers["referrer-policy"] == "same-origin"
+    # A loopback platform (make run) sets no HSTS: the browser would then refuse every other
+    # local http:// server of that name.
+    assert "strict-transport-security" not in local.headers
+    public = await edge_factory(
+        [meta_upstream.upstream("meta", [META_PACKAGE], META_SERVICE)], public_url="https://platform.example.test"
+    )
+    async with public.https_client() as client:
+        answer = await client.get("/v1/meta/server-info")
+    assert answer.headers["strict-transport-security"] == "max-age=31536000"
+
+
 async def test_rest_over_plain_listener(edge: RunningEdge) -> None:
     async with edge.http_client() as client:
         response = await client.get("/v1/meta/server-info")

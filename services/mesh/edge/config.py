@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.mesh.edge.mesh_tls import EdgeMeshTls
-from services.runtime.config import parse_public_url
+from services.runtime.config import is_loopback_url, parse_public_url
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TEMPLATE_DIR = REPO_ROOT / "envoy"
@@ -17,6 +17,8 @@ DEFAULT_DESCRIPTOR_PATH = REPO_ROOT / "gen" / "descriptor.binpb"
 DEFAULT_TLS_DIR = REPO_ROOT / ".data" / "tls"
 
 _MIB = 1024 * 1024
+# What browsers are told of a public platform: HTTPS only, for a year (the usual HSTS max-age).
+STRICT_TRANSPORT_SECONDS = 365 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,13 @@ class EdgeSettings:
     @property
     def issuer(self) -> str:
         return self.public_url
+
+    @property
+    def strict_transport_seconds(self) -> int:
+        """How long browsers are told to reach the platform over HTTPS only (HSTS): a year for a
+        public address; never for a loopback one, where a browser would then refuse every other
+        local http:// server of that name (browsers ignore the header over plain HTTP anyway)."""
+        return 0 if is_loopback_url(self.public_url) else STRICT_TRANSPORT_SECONDS
 
     # Mutual TLS to the services (the edge's certificate, the mesh CA); None: plaintext upstreams.
     mesh_tls: EdgeMeshTls | None = None
