@@ -26,6 +26,7 @@ USED_ELSEWHERE = {
             "max_response_bytes",
             "route_timeout_seconds",
             "request_timeout_seconds",
+            "strict_transport_seconds",
             "global_rate_limit_rps",
             "per_tenant_rate_limit_rps",
             "per_tenant_rate_limit_max_tenants",
