@@ -78,7 +78,13 @@ export function resolve(document: Json, parts: Part[]): [Part[], Json] | null {
   return found ? [parts, node] : null;
 }
 
+// Backreferences by name, escaped UTF-16 surrogates and two Unicode properties: valid here, but the
+// server's regex engine cannot run them, so both sides refuse them (services/forms/engine/patterns.py).
+const UNSUPPORTED_ESCAPE =
+  /(?:^|[^\\])(?:\\\\)*\\(?:k|u[dD][89abAB]|[pP]\{(?:Surrogate|Changes_When_NFKC_Casefolded|CWKCF)\})/u;
+
 export function patternCompiles(pattern: string): boolean {
+  if (UNSUPPORTED_ESCAPE.test(pattern)) return false;
   try {
     new RegExp(pattern, "u");
     return true;

@@ -1,8 +1,8 @@
 """The answers' JSON Schema: the pinned keyword set, references, and the compiled validator.
 
 Answers are validated with jsonschema-rs configured like the browser's Ajv2020: formats asserted from
-the engine's own table (``formats.py``), unknown formats refused, ECMAScript-style patterns (its
-default engine: ``\\d`` and ``\\w`` are ASCII, as with the ``u`` flag in the browser), and ``multipleOf``
+the engine's own table (``formats.py``), unknown formats refused, patterns rewritten to mean what
+they mean in the browser (``patterns.py``: ECMAScript with the ``u`` flag), and ``multipleOf``
 decided exactly on the numbers' shortest decimal forms (``0.29`` is a multiple of ``0.01``; binary
 floating point would say no on one side and yes on the other). ``required`` at the levels the layout
 covers is left to the engine (hidden fields are not required), so the compiled schema is a copy
@@ -19,6 +19,7 @@ from typing import Any, Final
 import jsonschema_rs
 
 from services.forms.engine.formats import FORMATS
+from services.forms.engine.patterns import ecma_pattern
 from services.forms.engine.values import JSON, get_in, is_number, js_number, pointer
 
 DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -95,9 +96,12 @@ def resolve(document: JSON, parts: list[str | int]) -> tuple[list[str | int], JS
 
 
 def pattern_compiles(pattern: str) -> bool:
-    """Whether the validator accepts ``pattern`` (the browser checks it with ``new RegExp(p, "u")``)."""
+    """Whether both engines run ``pattern`` alike (the browser checks it with ``new RegExp(p, "u")``)."""
+    translated = ecma_pattern(pattern)
+    if translated is None:
+        return False
     try:
-        jsonschema_rs.Draft202012Validator({"pattern": pattern})
+        jsonschema_rs.Draft202012Validator({"pattern": translated})
     except (ValueError, jsonschema_rs.ValidationError):
         return False
     else:
@@ -150,9 +154,18 @@ def relaxed(schema: dict[str, Any], levels: Sequence[tuple[list[str | int], set[
     return document
 
 
+def with_ecma_patterns(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` (changed in place) with every ``pattern`` rewritten as ``ecma_pattern`` gives it."""
+    for _, node in subschemas(schema, []):
+        if isinstance(node, dict) and isinstance(node.get("pattern"), str):
+            node["pattern"] = ecma_pattern(node["pattern"]) or node["pattern"]  # checked: never None here
+    return schema
+
+
 def compile_validator(schema: dict[str, Any]) -> jsonschema_rs.Validator:
+    """The validator of ``schema``, which is changed in place (a copy: see ``relaxed``)."""
     return jsonschema_rs.Draft202012Validator(
-        schema,
+        with_ecma_patterns(schema),
         formats=FORMATS,
         validate_formats=True,
         ignore_unknown_formats=False,
