@@ -56,6 +56,19 @@ STREAM_SILENCE_GRACE_SECONDS = 1.0
 # or dead-lettered like any failure): a handler that hangs must not stall its consumer for ever.
 HANDLER_TIMEOUT_SECONDS = 30.0
 
+# Renews a handler's claim for ``claim_idle_ms`` if this consumer still holds its handling key:
+# the key's time to live, and the entry's idle time (XCLAIM by the same consumer, min-idle 0;
+# JUSTID, so its delivery count stays). Nothing if the key ran out and another took it meanwhile.
+# KEYS: stream, handling key; ARGV: consumer, claim_idle_ms, group, entry id.
+_RENEW_CLAIM = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return 0
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('XCLAIM', KEYS[1], ARGV[3], ARGV[1], 0, ARGV[4], 'JUSTID')
+return 1
+"""
+
 
 def _current_actor() -> str:
     principal = principal_var.get()
@@ -307,6 +320,7 @@ class RedisStreamsEventBus:
         # events may not be reaching it (services.runtime.auth.revocation_follower).
         self._stream_confirmed_at = time.monotonic()
         self._stream_failing = False
+        self._renew_claim = self._redis.register_script(_RENEW_CLAIM)
         self.telemetry = EventTelemetry(system="redis")
 
     @property
@@ -475,7 +489,7 @@ class RedisStreamsEventBus:
                 return
             else:
                 try:
-                    await handlers.deliver(event, self._settings.handler_timeout_seconds)
+                    await self._deliver_holding_claim(group, handlers, entry_id, event)
                 except Exception as exc:
                     self.telemetry.handled(group, "failed")
                     await self._redis.delete(self._handling_key(group, event.id))  # retried at once
@@ -498,6 +512,48 @@ class RedisStreamsEventBus:
             self._handling_key(group, event_id), self._consumer, nx=True, px=self._settings.claim_idle_ms
         )
         return bool(taken)
+
+    async def _deliver_holding_claim(self, group: str, handlers: _Handlers, entry_id: bytes, event: Event) -> None:
+        """Delivers ``event``, renewing this consumer's claim (the handling key and the pending
+        entry) every half claim time while the handlers run, so that a handler slower than
+        ``claim_idle_ms`` is not taken over by another consumer midway. A consumer that dies stops
+        renewing, and its entry is taken over as before. Handlers that finish within the first
+        half claim time cost a timer, no task and no Redis call."""
+        interval = self._settings.claim_idle_ms / 2000
+        stopped = asyncio.Event()
+        renewals: list[asyncio.Task[None]] = []
+
+        def start_renewing() -> None:
+            renewals.append(asyncio.create_task(self._keep_claim(group, entry_id, event.id, stopped, interval)))
+
+        timer = asyncio.get_running_loop().call_later(interval, start_renewing)
+        try:
+            await handlers.deliver(event, self._settings.handler_timeout_seconds)
+        finally:
+            timer.cancel()
+            # Stopped rather than cancelled: a command cut off midway can spoil its connection.
+            # Awaited, so that no renewal lands after the key is dropped for a retry.
+            stopped.set()
+            for renewal in renewals:
+                await renewal
+
+    async def _keep_claim(
+        self, group: str, entry_id: bytes, event_id: str, stopped: asyncio.Event, interval: float
+    ) -> None:
+        while not stopped.is_set():
+            try:
+                held = await self._renew_claim(
+                    keys=[self._settings.stream, self._handling_key(group, event_id)],
+                    args=[self._consumer, self._settings.claim_idle_ms, group, entry_id],
+                )
+            except Exception:  # Redis away: the next renewal may still come in time
+                log.warning("could not renew an event claim", extra={"group": group, "event_id": event_id})
+            else:
+                if not held:  # renewed too late: another consumer may be handling it too
+                    log.warning("event claim lost while handling", extra={"group": group, "event_id": event_id})
+                    return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopped.wait(), interval)
 
     async def _mark_processed(self, done_key: str) -> None:
         await self._redis.set(done_key, 1, ex=self._settings.processed_ttl_seconds)

@@ -576,3 +576,92 @@ async def test_an_in_process_group_handler_that_hangs_fails_after_its_time_limit
     assert handled == [behind.id]
     assert [(group, event.id) for group, event, _ in bus.dead_letters] == [("mailer", hung.id)]
     assert "time limit" in bus.dead_letters[0][2]
+
+
+async def test_a_handler_slower_than_the_claim_time_is_not_taken_over_while_it_runs(clean_redis: str) -> None:
+    # Its entry looked idle and its claim key ran out after claim_idle_ms: the other consumer of
+    # the group took the entry over and handled the event a second time, alongside the first.
+    settings = stream_settings(claim_idle_ms=500, block_ms=100)
+    client = redis.from_url(clean_redis)
+    started: list[str] = []
+    finished: list[str] = []
+    # Who the entry was pending with, and how often delivered, when its handler finished.
+    pending_at_the_end: list[tuple[str, int]] = []
+
+    def handler_of(name: str) -> Callable[[Event], Awaitable[None]]:
+        async def slow(event: Event) -> None:
+            started.append(name)
+            await asyncio.sleep(1.0)  # twice the claim time
+            entries: Any = await client.xpending_range(STREAM, "audit", min="-", max="+", count=10)
+            [entry] = entries
+            pending_at_the_end.append((entry["consumer"].decode(), int(entry["times_delivered"])))
+            finished.append(name)
+
+        return slow
+
+    consumers = [RedisStreamsEventBus(clean_redis, settings, consumer=f"c{n}") for n in (1, 2)]
+    for n, consumer in enumerate(consumers, start=1):
+        consumer.subscribe_group("audit", "tenant.", handler_of(f"c{n}"))
+        await consumer.start()
+    publisher = RedisStreamsEventBus(clean_redis, settings, consumer="publisher")
+    try:
+        await publisher.publish(tenant_event())
+
+        async def finished_once() -> bool:
+            return bool(finished) and await _nothing_pending(client, "audit")
+
+        await eventually(finished_once, within=10)
+        await asyncio.sleep(0.6)  # a takeover would have started by now
+        assert len(started) == 1
+        assert finished == started
+        # Kept by its consumer (renewed, not claimed away and back), delivered once.
+        assert pending_at_the_end == [(started[0], 1)]
+    finally:
+        for consumer in consumers:
+            await consumer.close()
+        await publisher.close()
+        await client.aclose()
+
+
+async def test_a_consumer_that_dies_in_a_slow_handler_has_its_event_taken_over_after_the_claim_time(
+    clean_redis: str,
+) -> None:
+    # Renewing the claim while a handler runs must not keep a dead consumer's event from the rest.
+    settings = stream_settings(claim_idle_ms=500, block_ms=100)
+    handled: list[str] = []
+    died = asyncio.Event()
+
+    async def dies_midway(event: Event) -> None:
+        await asyncio.sleep(0.8)  # long enough for its claim to have been renewed
+        died.set()
+        raise asyncio.CancelledError  # the consumer is gone: no failure recorded, no more renewals
+
+    async def steady(event: Event) -> None:
+        handled.append(event.id)
+
+    first = RedisStreamsEventBus(clean_redis, settings, consumer="first")
+    first.subscribe_group("billing", "tenant.", dies_midway)
+    await first.start()
+    publisher = RedisStreamsEventBus(clean_redis, settings, consumer="publisher")
+    client = redis.from_url(clean_redis)
+    event = tenant_event()
+    second = RedisStreamsEventBus(clean_redis, settings, consumer="second")
+    try:
+        await publisher.publish(event)
+        await asyncio.wait_for(died.wait(), timeout=5)
+        second.subscribe_group("billing", "tenant.", steady)
+        await second.start()
+        loop = asyncio.get_running_loop()
+        since = loop.time()
+
+        async def taken_over() -> bool:
+            return handled == [event.id] and await _nothing_pending(client, "billing")
+
+        await eventually(taken_over, within=5)
+        # Within about one claim time of the last renewal (a quarter second before the death).
+        assert loop.time() - since < 2.0
+    finally:
+        await second.close()
+        await first.close()
+        await publisher.close()
+        await client.aclose()
