@@ -3,13 +3,16 @@ import Link from "next/link";
 import { AppShell } from "@/components/app-shell";
 import { Card } from "@/components/ui/card";
 import { useT } from "@/lib/i18n";
-import { useMe } from "@/lib/me";
+import { useCurrentTenant, useMe } from "@/lib/me";
 import type { NavNode } from "@/lib/navigation";
+import { tenantName } from "@/lib/tenants";
 import { useNavigation } from "@/lib/use-navigation";
 
 export default function DashboardPage() {
   const t = useT();
   const me = useMe();
+  const tenantId = me.data?.tenantId ?? "";
+  const tenant = useCurrentTenant(tenantId || undefined);
   // The same places as the navigation, sections opened up.
   const flatten = (nodes: NavNode[]): NavNode[] => nodes.flatMap((n) => [...(n.href ? [n] : []), ...flatten(n.children)]);
   const entries = flatten(useNavigation()).filter((e) => e.href !== "/dashboard" && !e.external);
@@ -20,7 +23,7 @@ export default function DashboardPage() {
         <p className="text-lg" data-testid="welcome">
           {t("dashboard.welcome", { name })}
         </p>
-        <p className="text-sm text-slate-700">{t("dashboard.tenant", { tenant: me.data?.tenantId ?? "" })}</p>
+        <p className="text-sm text-slate-700">{t("dashboard.tenant", { tenant: tenantName(tenant.data?.tenant, tenantId) })}</p>
         <p className="text-sm text-slate-700">
           {t("dashboard.permissions", {
             count: me.data?.permissions?.length ?? 0,

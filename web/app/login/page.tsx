@@ -7,8 +7,9 @@ import { Button } from "@/components/ui/button";
 import { Alert } from "@/components/ui/card";
 import { Field } from "@/components/ui/field";
 import { Input } from "@/components/ui/input";
-import { publicApi, TenantmeshError } from "@/lib/api";
-import { useT } from "@/lib/i18n";
+import { publicApi } from "@/lib/api";
+import { errorDetails } from "@/lib/errors";
+import { useErrorText, useT } from "@/lib/i18n";
 import { safeNext } from "@/lib/redirect";
 import { tokensFrom, useSession, type TokenSetJson } from "@/lib/session";
 
@@ -20,12 +21,20 @@ interface Credentials {
 
 function LoginForm() {
   const t = useT();
+  const errorText = useErrorText();
   const router = useRouter();
   const params = useSearchParams();
   const setTokens = useSession((s) => s.setTokens);
   const [failure, setFailure] = useState("");
   const [challenge, setChallenge] = useState<{ token: string; enrolmentRequired: boolean } | null>(null);
   const [submitting, setSubmitting] = useState(false);
+
+  // Wrong credentials, a lockout with its wait, a stale challenge: worded by the reason; what the
+  // server said goes to the console log for support, not on the page.
+  const refused = (error: unknown) => {
+    console.warn("sign-in refused:", errorDetails(error));
+    setFailure(errorText(error));
+  };
 
   const signedIn = (tokens: TokenSetJson | undefined) => {
     setTokens(tokensFrom(tokens));
@@ -55,7 +64,7 @@ function LoginForm() {
       }
       signedIn(answer.tokens);
     } catch (error) {
-      setFailure(error instanceof TenantmeshError && error.status === 429 ? t("login.locked") : t("login.failed"));
+      refused(error);
     } finally {
       setSubmitting(false);
     }
@@ -70,8 +79,8 @@ function LoginForm() {
         body: { challengeToken: challenge?.token ?? "", code },
       });
       signedIn(answer.tokens);
-    } catch {
-      setFailure(t("login.mfaFailed"));
+    } catch (error) {
+      refused(error);
     }
   };
 

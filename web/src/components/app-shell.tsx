@@ -9,12 +9,12 @@ import { useEffect, useState, type ReactNode } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { api } from "@/lib/api";
 import { useActingTenant } from "@/lib/acting-tenant";
-import { useFormat, useT } from "@/lib/i18n";
+import { useErrorText, useFormat, useT } from "@/lib/i18n";
 import { useMe } from "@/lib/me";
 import type { NavNode } from "@/lib/navigation";
 import { useNavigation } from "@/lib/use-navigation";
 import { discardPersonsForms } from "@/lib/offline-forms";
-import { discardPersonsQueue, dismissRefused, personsQueue, useOfflineQueue, useOwnQueue } from "@/lib/offline-queue";
+import { discardPersonsQueue, dismissRefused, personsQueue, refusalOf, useOfflineQueue, useOwnQueue } from "@/lib/offline-queue";
 import { sessionOwner, tokensFrom, useSession } from "@/lib/session";
 import { LocaleSwitcher } from "./locale-switcher";
 import { Button } from "./ui/button";
@@ -213,6 +213,7 @@ function NavList({ nodes, testId }: { nodes: NavNode[]; testId?: string }) {
 
 function OfflineBanner() {
   const t = useT();
+  const errorText = useErrorText();
   const fmt = useFormat();
   const queue = useOwnQueue();
   const owner = useSession((s) => sessionOwner(s.tokens));
@@ -240,8 +241,8 @@ function OfflineBanner() {
           <p>{t("app.queueRefused", { count: queue.refused.length })}</p>
           <ul className="my-2 list-disc pl-5">
             {queue.refused.map((item) => (
-              <li key={item.id}>
-                {fmt.dateTime(item.queuedAt)}: {item.error}
+              <li key={item.id} title={item.error}>
+                {fmt.dateTime(item.queuedAt)}: {errorText(refusalOf(item))}
               </li>
             ))}
           </ul>

@@ -1,18 +1,20 @@
 "use client";
 import { TenantmeshError } from "@tenantmesh/sdk";
-import { useT } from "@/lib/i18n";
+import { errorDetails } from "@/lib/errors";
+import { useErrorText, useT } from "@/lib/i18n";
 import { Alert } from "./ui/card";
 
-/** A failed call as a person reads it: the server's message and each invalid field. */
+/** A failed call as a person reads it: the console's sentence for its reason, each invalid field,
+ * and, folded away for whoever helps them, what the server said. */
 export function ErrorAlert({ error }: { error: unknown }) {
   const t = useT();
+  const errorText = useErrorText();
   if (!error) {
     return null;
   }
-  const message = error instanceof TenantmeshError ? error.message.replace(/^[A-Z_]+( [A-Z_]+)?: /, "") : String(error);
   return (
     <Alert data-testid="error">
-      {t("app.error", { message })}
+      <p>{errorText(error)}</p>
       {error instanceof TenantmeshError && error.fieldViolations.length > 0 ? (
         <ul className="mt-1 list-disc pl-5">
           {error.fieldViolations.map((violation) => (
@@ -22,6 +24,10 @@ export function ErrorAlert({ error }: { error: unknown }) {
           ))}
         </ul>
       ) : null}
+      <details className="mt-1 text-xs">
+        <summary className="cursor-pointer">{t("error.details")}</summary>
+        <code className="break-all">{errorDetails(error)}</code>
+      </details>
     </Alert>
   );
 }

@@ -1,11 +1,11 @@
 "use client";
 // The control of a FILE field: pick a file, watch it upload (progress, cancel), and the field's
 // answer becomes the file's reference. A file the field's rules refuse is refused before it is
-// sent; a refusal of the server is shown as it gives it. File names come from the person: text.
+// sent; a refusal of the server is worded by its reason (errors.ts). File names come from the person: text.
 
 import { useRef, useState } from "react";
-import { TenantmeshError } from "@tenantmesh/sdk";
-import { useFormat, useT } from "@/lib/i18n";
+import { errorDetails } from "@/lib/errors";
+import { useErrorText, useFormat, useT } from "@/lib/i18n";
 import { fileRuleProblem, UploadCancelled, uploadFile, type UploadProgress } from "@/lib/upload";
 import { Button } from "./ui/button";
 
@@ -35,6 +35,7 @@ export function FileUpload({
   "aria-invalid"?: boolean;
 }) {
   const t = useT();
+  const errorText = useErrorText();
   const fmt = useFormat();
   const [status, setStatus] = useState<Status>({ kind: "idle" });
   const abort = useRef<AbortController | null>(null);
@@ -63,8 +64,8 @@ export function FileUpload({
       if (error instanceof UploadCancelled) {
         setStatus({ kind: "cancelled" });
       } else {
-        const message = error instanceof TenantmeshError ? error.message.replace(/^[A-Z_]+( [A-Z_]+)?: /, "") : String(error);
-        setStatus({ kind: "failed", message: t("upload.failed", { message }) });
+        console.warn("upload refused:", errorDetails(error)); // the server's own words, for support
+        setStatus({ kind: "failed", message: t("upload.failed", { message: errorText(error) }) });
       }
       if (input.current) input.current.value = "";
     } finally {

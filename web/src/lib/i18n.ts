@@ -3,6 +3,7 @@
 // secret), defaulting to the browser's language. <html lang> follows it.
 
 import { create } from "zustand";
+import { errorText } from "./errors";
 import { format, formatBytes, formatDateTime, isLocale, preferredLocale, type Locale, type MessageKey } from "./messages";
 
 const STORAGE_KEY = "tm.locale";
@@ -41,4 +42,10 @@ export function useT(): Translate {
 export function useFormat(): { dateTime: (value: string | undefined | null) => string; bytes: (bytes: number) => string } {
   const locale = useLocaleStore((s) => s.locale);
   return { dateTime: (value) => formatDateTime(locale, value), bytes: (bytes) => formatBytes(locale, bytes) };
+}
+
+/** A failed call as the console words it in the current locale (errors.ts). */
+export function useErrorText(): (error: unknown) => string {
+  const locale = useLocaleStore((s) => s.locale);
+  return (error) => errorText(locale, error);
 }

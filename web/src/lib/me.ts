@@ -14,3 +14,14 @@ export function useMe() {
     staleTime: 30_000,
   });
 }
+
+/** The tenant the signed-in user works in, as GetCurrentTenant gives it (every member may read
+ * it): its display name for the dashboard. */
+export function useCurrentTenant(tenantId: string | undefined) {
+  return useQuery({
+    queryKey: ["current-tenant", tenantId],
+    queryFn: () => api("TenantService_GetCurrentTenant", { tenantId }),
+    enabled: Boolean(tenantId),
+    staleTime: 60_000,
+  });
+}

@@ -1,6 +1,8 @@
 // Every string the console shows, in English and Bahasa Indonesia. One table per locale with the
 // same keys (the type makes a missing translation a compile error).
 
+import { errorEn, errorId } from "./error-messages";
+
 export const LOCALES = ["en", "id"] as const;
 export type Locale = (typeof LOCALES)[number];
 
@@ -19,7 +21,6 @@ const en = {
   "app.switchTenant": "Switch tenant",
   "app.switch": "Switch",
   "app.navigation": "Main navigation",
-  "app.error": "Something went wrong: {message}",
   "common.save": "Save",
   "common.cancel": "Cancel",
   "common.create": "Create",
@@ -62,13 +63,10 @@ const en = {
   "login.email": "Email",
   "login.password": "Password",
   "login.submit": "Sign in",
-  "login.failed": "The tenant, email or password is not right.",
-  "login.locked": "Too many attempts. Try again later.",
   "login.forgot": "Forgot your password?",
   "login.mfaTitle": "Second factor",
   "login.mfaCode": "Code from your authenticator app (or a recovery code)",
   "login.mfaSubmit": "Verify",
-  "login.mfaFailed": "That code is not right.",
   "login.mfaEnrolRequired": "Your role requires a second factor. Sign in, then set one up under My account.",
   "reset.requestTitle": "Reset your password",
   "reset.requestSubmit": "Send the reset link",
@@ -267,6 +265,8 @@ const en = {
   "state.INVITATION_STATE_ACCEPTED": "accepted",
   "state.INVITATION_STATE_REVOKED": "revoked",
   "state.INVITATION_STATE_EXPIRED": "expired",
+  // What the server refused, by its ErrorInfo reason (errors.ts).
+  ...errorEn,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -286,7 +286,6 @@ const id: Record<MessageKey, string> = {
   "app.switchTenant": "Ganti tenant",
   "app.switch": "Ganti",
   "app.navigation": "Navigasi utama",
-  "app.error": "Terjadi kesalahan: {message}",
   "common.save": "Simpan",
   "common.cancel": "Batal",
   "common.create": "Buat",
@@ -329,13 +328,10 @@ const id: Record<MessageKey, string> = {
   "login.email": "Email",
   "login.password": "Kata sandi",
   "login.submit": "Masuk",
-  "login.failed": "Tenant, email, atau kata sandi tidak benar.",
-  "login.locked": "Terlalu banyak percobaan. Coba lagi nanti.",
   "login.forgot": "Lupa kata sandi?",
   "login.mfaTitle": "Faktor kedua",
   "login.mfaCode": "Kode dari aplikasi autentikator (atau kode pemulihan)",
   "login.mfaSubmit": "Verifikasi",
-  "login.mfaFailed": "Kode itu tidak benar.",
   "login.mfaEnrolRequired": "Peran Anda mewajibkan faktor kedua. Masuk, lalu atur di Akun saya.",
   "reset.requestTitle": "Atur ulang kata sandi",
   "reset.requestSubmit": "Kirim tautan atur ulang",
@@ -533,6 +529,7 @@ const id: Record<MessageKey, string> = {
   "state.INVITATION_STATE_ACCEPTED": "diterima",
   "state.INVITATION_STATE_REVOKED": "dicabut",
   "state.INVITATION_STATE_EXPIRED": "kedaluwarsa",
+  ...errorId,
 };
 
 export const MESSAGES: Record<Locale, Record<MessageKey, string>> = { en, id };

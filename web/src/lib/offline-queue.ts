@@ -11,7 +11,7 @@
 // a session that merely expired keeps them for when the same person signs in again.
 
 import { create } from "zustand";
-import type { CallOptions, OperationId } from "@tenantmesh/sdk";
+import { CODES, type CallOptions, type OperationId } from "@tenantmesh/sdk";
 import { api, TenantmeshError } from "./api";
 import { sessionOwner, useSession } from "./session";
 
@@ -25,8 +25,11 @@ export interface QueuedCall {
   operation: OperationId;
   options: { path?: Record<string, string>; body?: Record<string, unknown>; tenantId?: string };
   queuedAt: string;
-  /** Set when the server refused it (not a network failure): kept for the person to see. */
+  /** Set when the server refused it (not a network failure): kept for the person to see, with
+   * the refusal's gRPC code and ErrorInfo reason that word it in their language (errors.ts). */
   error?: string;
+  errorCode?: string;
+  errorReason?: string;
 }
 
 interface QueueState {
@@ -156,13 +159,23 @@ export async function flushQueue(): Promise<void> {
           return;
         }
         const { items, replace } = useOfflineQueue.getState();
-        const message = error instanceof Error ? error.message : String(error);
-        replace(items.map((i) => (i.id === item.id ? { ...i, error: message } : i)));
+        const refusal = {
+          error: error instanceof Error ? error.message : String(error),
+          errorCode: error instanceof TenantmeshError ? error.code : undefined,
+          errorReason: error instanceof TenantmeshError ? error.reason : undefined,
+        };
+        replace(items.map((i) => (i.id === item.id ? { ...i, ...refusal } : i)));
       }
     }
   } finally {
     useOfflineQueue.setState({ sending: false });
   }
+}
+
+/** A queued call's refusal as an error again, for the words of its reason. */
+export function refusalOf(item: QueuedCall): TenantmeshError {
+  const code = CODES.find((name) => name === item.errorCode) ?? "UNKNOWN";
+  return new TenantmeshError({ status: 0, code, reason: item.errorReason, message: item.error ?? "" });
 }
 
 /** Flushes when the browser comes back online, at start and every so often; returns a stop. */

@@ -23,6 +23,12 @@ export function formatLabels(labels: Record<string, string> | undefined): string
     .join(", ");
 }
 
+/** How a tenant is named to people: its display name, else its slug, else its id (while its
+ * record is loading, or could not be read). */
+export function tenantName(tenant: { displayName?: string; slug?: string } | undefined, tenantId: string): string {
+  return tenant?.displayName || tenant?.slug || tenantId;
+}
+
 /** TENANT_STATE_ACTIVE -> "active" (enums come from the edge by name). */
 export function stateName(state: string | undefined, prefix = "TENANT_STATE_"): string {
   return (state ?? "").replace(prefix, "").toLowerCase();
