@@ -429,8 +429,9 @@ class Submissions:
             )
             # The row first, conditional on the revision read: of two edits that read the same
             # revision (SQLite takes no row lock), the second is ABORTED here, before its revision
-            # row could collide with the first's. A reviewed submission whose answers change is
-            # back to SUBMITTED: a review covers the answers it saw.
+            # row could collide with the first's. Any edit of the answers sends a reviewed
+            # submission back to SUBMITTED (even one that stores the same answers): a review
+            # covers the answers it saw, and an edit is a new revision to look at.
             await bump_revision(
                 session,
                 row,

@@ -17,7 +17,9 @@ tenant and ``--users`` members. Then:
 
 1. Logins: a client process drives ``AuthService.Login`` over gRPC straight to the
    auth replicas (its connections spread evenly over them, as a balancer would; correct
-   passwords only, users taken round-robin, so the lockout never triggers),
+   passwords only, users taken round-robin, so no account locks; attempts in flight count
+   against the client's address until they succeed, so concurrency stays below its threshold,
+   TENANTMESH_LOGIN_ADDRESS_MAX_FAILURES, 50 by default),
    ``--seconds`` per concurrency level in ``--login-concurrency``.
 2. Refreshes: one session per client is logged in beforehand; each client then
    refreshes its own session in a loop, always with the newest refresh token, on the
