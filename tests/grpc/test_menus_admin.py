@@ -15,7 +15,7 @@ from tenantmesh.auth.v1 import admin_service_pb2
 from tenantmesh.menus.v1 import menu_pb2
 from tenantmesh.menus.v1 import menu_service_pb2 as pb
 
-from services.menus.admin import MAX_ABSENT_OVERRIDES, MAX_CUSTOM_ENTRIES
+from services.menus import admin
 from tests.support.errors import expect_error, violation_fields
 from tests.support.menus import MEMBER_BASICS, MenusWorld, find, keys, menu_within, menus_world
 from tests.support.platform import bearer
@@ -160,9 +160,18 @@ async def test_a_form_entry_takes_every_form_key_the_forms_service_allows(db_bac
         assert listed["custom/longest"].form_id == longest
 
 
-async def test_custom_entries_and_overrides_of_absent_entries_are_bounded(db_backend_url: str, tmp_path: Path) -> None:
+# The limits the bound test runs at: the service's (200, 100) take as many calls again to reach.
+MAX_CUSTOM_ENTRIES, MAX_ABSENT_OVERRIDES = 12, 8
+
+
+async def test_custom_entries_and_overrides_of_absent_entries_are_bounded(
+    db_backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Without a bound an administrator (or a script with their key) grows the menu every member is
-    sent, and the rows of overrides naming entries that do not exist, without end."""
+    sent, and the rows of overrides naming entries that do not exist, without end. Checked at
+    smaller limits than the service's (the same code reads them at each call)."""
+    monkeypatch.setattr(admin, "MAX_CUSTOM_ENTRIES", MAX_CUSTOM_ENTRIES)
+    monkeypatch.setattr(admin, "MAX_ABSENT_OVERRIDES", MAX_ABSENT_OVERRIDES)
     async with menus_world(db_backend_url, tmp_path) as world:
         tenant, token = await admin_of(world)
         menus = world.menus(token, tenant)
