@@ -22,7 +22,7 @@ from services.runtime.context import current_tenant
 from services.runtime.db import DatabaseRouter
 from services.runtime.errors import NotFound, ResourceExhausted
 from services.runtime.events import Event
-from services.runtime.limits import count_after_insert
+from services.runtime.limits import count_after_insert, read_after_insert
 from services.runtime.proto_values import copy_fields
 from services.runtime.resources import bump_revision, changed_concurrently, check_etag
 from services.runtime.tenant_db import tenant_session
@@ -210,8 +210,7 @@ class MenuStore:
 
 
 async def _keys_after_insert(work: SessionWork) -> list[str]:
-    await work.session.flush()
-    return list(await work.session.scalars(select(MenuOverrideRow.entry_key).with_for_update()))
+    return await read_after_insert(work.session, select(MenuOverrideRow.entry_key))
 
 
 async def _place(work: SessionWork, key: str, placement: Placement) -> None:

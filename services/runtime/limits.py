@@ -8,14 +8,22 @@ ABORTED, which a client retries).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+
+
+async def read_after_insert(session: AsyncSession, query: Select[T]) -> list[T]:
+    """What ``query`` reads, the session's pending inserts included, with a lock (the caller
+    checks it against its limit, then commits or raises)."""
+    await session.flush()
+    return list(await session.scalars(query.with_for_update()))
 
 
 async def count_after_insert(session: AsyncSession, model: type[Any], *where: ColumnElement[bool]) -> int:
-    """The rows of ``model`` matching ``where``, the session's pending inserts included, read
-    with a lock (the caller compares it with its limit, then commits or raises)."""
-    await session.flush()
-    return await session.scalar(select(func.count()).select_from(model).where(*where).with_for_update()) or 0
+    """The rows of ``model`` matching ``where``, counted as :func:`read_after_insert` reads."""
+    (count,) = await read_after_insert(session, select(func.count()).select_from(model).where(*where))
+    return count

@@ -94,11 +94,12 @@ class CachedTenantDirectory:
         lookup_slug = getattr(self._source, "lookup_slug", None)
         if lookup_slug is None:
             return None
-        read_at = self._entries.ticket()
+        # Each cache's own ticket: a change dropping either while the slug is read keeps it out.
+        slugs_read_at, entries_read_at = self._slugs.ticket(), self._entries.ticket()
         tenant: TenantContext | None = await lookup_slug(slug)
         if tenant is not None:
-            self._slugs.put(slug, tenant.tenant_id, read_at=read_at)
-            self._entries.put(tenant.tenant_id, tenant, read_at=read_at)
+            self._slugs.put(slug, tenant.tenant_id, read_at=slugs_read_at)
+            self._entries.put(tenant.tenant_id, tenant, read_at=entries_read_at)
         return tenant
 
     async def lookup(self, tenant_id: str) -> TenantContext | None:

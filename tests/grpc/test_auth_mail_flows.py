@@ -35,6 +35,18 @@ FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS
 
 
+async def invitation_refused(world: Accounts, token: str) -> None:
+    """Neither read nor taken up: the link is dead, whatever made it so."""
+    await expect_error(
+        world.mesh.auth.GetInvitation(auth_pb.GetInvitationRequest(token=token)), NOT_FOUND, "INVITATION_INVALID"
+    )
+    await expect_error(
+        world.mesh.auth.AcceptInvitation(auth_pb.AcceptInvitationRequest(token=token, password=PASSWORD)),
+        NOT_FOUND,
+        "INVITATION_INVALID",
+    )
+
+
 @pytest.fixture
 async def world(db_backend_url: str, tmp_path: Path, smtp_server: SmtpTestServer) -> AsyncIterator[Accounts]:
     env = {**smtp_server.env(), **FAST_DELIVERY_ENV, "TENANTMESH_PUBLIC_URL": PUBLIC_URL}
@@ -555,14 +567,7 @@ async def test_an_invitation_of_a_suspended_tenant_cannot_be_used(world: Account
     await world.mesh.tenants.SuspendTenant(
         tenant_service_pb2.SuspendTenantRequest(tenant_id=tenant.tenant_id), metadata=bearer(world.admin)
     )
-    await expect_error(
-        world.mesh.auth.GetInvitation(auth_pb.GetInvitationRequest(token=token)), NOT_FOUND, "INVITATION_INVALID"
-    )
-    await expect_error(
-        world.mesh.auth.AcceptInvitation(auth_pb.AcceptInvitationRequest(token=token, password=PASSWORD)),
-        NOT_FOUND,
-        "INVITATION_INVALID",
-    )
+    await invitation_refused(world, token)
     assert await rows(world, UserRow, UserRow.email == invited) == []
 
 
@@ -681,14 +686,7 @@ async def test_an_invitation_grants_no_more_than_its_inviter_holds_when_accepted
         metadata=world.as_admin(tenant.tenant_id),
     )
     token = token_of(await mail_to(smtp_server, new_account), "/invitations/accept?token=")
-    await expect_error(
-        world.mesh.auth.GetInvitation(auth_pb.GetInvitationRequest(token=token)), NOT_FOUND, "INVITATION_INVALID"
-    )
-    await expect_error(
-        world.mesh.auth.AcceptInvitation(auth_pb.AcceptInvitationRequest(token=token, password=PASSWORD)),
-        NOT_FOUND,
-        "INVITATION_INVALID",
-    )
+    await invitation_refused(world, token)
     assert await rows(world, UserRow, UserRow.email == new_account) == []
     as_me = token_of(await mail_to(smtp_server, existing_account, count=2), "/invitations/accept?token=")
     await expect_error(

@@ -21,6 +21,7 @@ from services.forms.app import FormsApp
 from services.forms.engine import generate_definition
 from services.forms.forms import NewForm
 from services.forms.installer import ServiceFormsInstaller, acting_in, contributed_form
+from services.runtime.context import TenantContext
 from services.runtime.events import Event, InProcessEventBus
 from tests.support.errors import expect_error
 from tests.support.forms import FormsWorld, forms_world
@@ -36,6 +37,18 @@ INVOICE_SCHEMA: dict[str, Any] = {
         "note": {"type": "string", "description": "Shown on the invoice"},
     },
 }
+
+
+def forms_app(fw: FormsWorld) -> FormsApp:
+    return next(item.app for item in fw.mesh.started if isinstance(item.app, FormsApp))
+
+
+async def forms_app_in_a(fw: FormsWorld) -> tuple[FormsApp, TenantContext]:
+    """The forms service's app, and tenant A as its installer acts in it."""
+    app = forms_app(fw)
+    tenant = await app.tenants.lookup(fw.world.tenant_a)
+    assert tenant is not None
+    return app, tenant
 
 
 async def form_status(fw: FormsWorld, key: str, who: str = "admin_a") -> Any:
@@ -167,9 +180,7 @@ TEXT_NAMED_SCHEMA: dict[str, Any] = {
 
 async def test_a_property_named_like_a_text_is_the_services_to_change(db_backend_url: str, tmp_path: Path) -> None:
     async with forms_world(db_backend_url, tmp_path) as fw:
-        app = next(item.app for item in fw.mesh.started if isinstance(item.app, FormsApp))
-        tenant = await app.tenants.lookup(fw.world.tenant_a)
-        assert tenant is not None
+        app, tenant = await forms_app_in_a(fw)
         with acting_in(tenant):
             await app.forms.install(
                 NewForm("svc.labels", "T", "", {}, generate_definition(TEXT_NAMED_SCHEMA), False, "svc")
@@ -252,9 +263,7 @@ async def test_a_changed_contribution_whose_publishing_failed_is_published_when_
     db_backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with forms_world(db_backend_url, tmp_path) as fw:
-        app = next(item.app for item in fw.mesh.started if isinstance(item.app, FormsApp))
-        tenant = await app.tenants.lookup(fw.world.tenant_a)
-        assert tenant is not None
+        app, tenant = await forms_app_in_a(fw)
 
         def contribution(schema: dict[str, Any]) -> NewForm:
             form = contributed_form("svc", service_pb2.FormContribution(id="inv", title="I", schema=struct(schema)))
@@ -345,7 +354,7 @@ async def test_a_disabling_delivered_again_after_the_enabling_archives_nothing(
     async with forms_world(db_backend_url, tmp_path, "registry", env={"TENANTMESH_DISCOVERY": "off"}) as fw:
         bus = in_process_bus(fw)
         handled = Handled(bus)
-        app = next(item.app for item in fw.mesh.started if isinstance(item.app, FormsApp))
+        app = forms_app(fw)
         name, _, enabled = await service_enabled_in_a(fw)
         key = f"{name}.invoice"
         await handled.nth(1, "tenant_service.enabled", name)
@@ -371,9 +380,7 @@ async def test_an_archived_form_whose_publishing_failed_after_its_unarchiving_is
     db_backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with forms_world(db_backend_url, tmp_path) as fw:
-        app = next(item.app for item in fw.mesh.started if isinstance(item.app, FormsApp))
-        tenant = await app.tenants.lookup(fw.world.tenant_a)
-        assert tenant is not None
+        app, tenant = await forms_app_in_a(fw)
         form = contributed_form("svc", service_pb2.FormContribution(id="inv", title="I", schema=struct(INVOICE_SCHEMA)))
         assert form is not None
         with acting_in(tenant):

@@ -553,7 +553,7 @@ async def test_a_group_handler_that_hangs_fails_after_its_time_limit_and_the_nex
         entries: Any = await client.xrange(DEAD_LETTER_STREAM)
         [(_, dead)] = entries
         assert Event.decode(dead[b"envelope"]).id == hung.id
-        assert b"time limit" in dead[b"error"]
+        assert dead[b"error"].startswith(b"TimeoutError(")  # the time limit, not the handler, ended it
         await eventually(lambda: _nothing_pending(client, "mailer"), within=5)
     finally:
         await bus.close()
@@ -575,7 +575,7 @@ async def test_an_in_process_group_handler_that_hangs_fails_after_its_time_limit
     await bus.publish(behind)
     assert handled == [behind.id]
     assert [(group, event.id) for group, event, _ in bus.dead_letters] == [("mailer", hung.id)]
-    assert "time limit" in bus.dead_letters[0][2]
+    assert bus.dead_letters[0][2].startswith("TimeoutError(")  # the time limit, not the handler, ended it
 
 
 async def test_a_handler_slower_than_the_claim_time_is_not_taken_over_while_it_runs(clean_redis: str) -> None:
